@@ -1,0 +1,111 @@
+"""The Backend contract: a dumb, untrusted byte store.
+
+A backend stores opaque byte strings under names. Names are relative,
+'/'-separated paths of ASCII letters, digits, '-', '_' and '.' (never empty
+segments, never '..'). Backends know nothing of encryption; every byte they
+return is verified by the layers above.
+
+Every backend MUST honour this contract; `tests/contract/` checks it, unchanged,
+against each one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+from fog.errors import UsageError
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+def check_name(name: str) -> str:
+    """Return `name` if it is a valid object name, else raise ValueError."""
+    if not _NAME.match(name) or any(part in (".", "..") for part in name.split("/")):
+        raise ValueError(f"invalid object name: {name!r}")
+    return name
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What fog needs from a remote.
+
+    Failures: a missing name MUST raise `fog.errors.ObjectNotFound`; any other
+    failure MUST raise `fog.errors.RemoteError`, with `transient=True` when a
+    retry may succeed (timeouts, dropped connections, throttling, 5xx) and
+    `transient=False` when it cannot (authentication, permissions, missing
+    bucket or directory). No other exception type may escape.
+    """
+
+    url: str
+
+    def put(self, name: str, data: bytes) -> None:
+        """Store `data` under `name`, replacing any previous value.
+
+        MUST be atomic: a reader sees either the old value, nothing, or all of
+        `data`, never a prefix (write a temporary name, then rename). Durability
+        is only promised after a later `sync()` returns.
+        """
+        ...
+
+    def put_new(self, name: str, data: bytes) -> None:
+        """Store `data` under `name` only if `name` does not exist yet.
+
+        MUST be atomic and MUST raise `fog.errors.AlreadyExists` (leaving the
+        existing value untouched) when the name is taken, even when two writers
+        race. Used for event batches and SyncConfig versions, which must never
+        be overwritten.
+        """
+        ...
+
+    def get(self, name: str) -> bytes:
+        """Return the bytes stored under `name`; ObjectNotFound if absent."""
+        ...
+
+    def exists(self, name: str) -> bool:
+        """Return whether `name` is present."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Yield every stored name under the directory `prefix` (recursively).
+
+        `prefix` is a name prefix ending at a '/' boundary ('' lists all). Each
+        name is yielded exactly once, in no particular order. Temporary names of
+        unfinished puts MUST NOT be listed. A missing prefix yields nothing.
+        """
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove `name`; ObjectNotFound if it was not present."""
+        ...
+
+    def sync(self) -> None:
+        """Make every put that returned before this call durable.
+
+        After `sync()` returns, those objects survive a crash or power loss of
+        the storage. One call may cover many objects; that is the point.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and handles. Idempotent."""
+        ...
+
+
+def open_backend(url: str, *, create: bool = False) -> Backend:
+    """Open the backend a remote URL names.
+
+    A plain path or a `file://` URL is a local directory. With `create`, a
+    missing final directory is made (its parent must exist).
+    """
+    if url.startswith("file://"):
+        from fog.backends.local import LocalBackend
+
+        return LocalBackend.from_url(url, create=create)
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise UsageError(f"unsupported remote URL scheme {scheme!r} in {url!r}; use a path or file://")
+    from fog.backends.local import LocalBackend
+
+    return LocalBackend.from_url(url, create=create)

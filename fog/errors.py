@@ -1,0 +1,96 @@
+"""One exception tree for everything a fog user can meet.
+
+Each class carries the process exit code (DESIGN.md) and a message that says
+what happened and, where possible, what to do about it. The CLI prints the
+message as one line on stderr; nothing below the CLI prints.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CONFLICTS = 3
+EXIT_INTEGRITY = 4
+EXIT_LOCKED = 75
+
+
+class FogError(Exception):
+    """Base of every expected fog failure."""
+
+    exit_code: int = EXIT_ERROR
+    kind: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(FogError):
+    """The command line asked for something that cannot make sense."""
+
+    exit_code = EXIT_USAGE
+    kind = "usage"
+
+
+class NotAShareError(FogError):
+    """No `.fog/` repository was found where one was needed."""
+
+    kind = "not-a-share"
+
+
+class IdentityError(FogError):
+    """FOG_HOME holds no usable identity, or a master key is malformed."""
+
+    kind = "identity"
+
+
+class RemoteError(FogError):
+    """A remote could not be reached or used (permanent unless `transient`)."""
+
+    kind = "remote"
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class ObjectNotFound(RemoteError):
+    """A name is not present on a remote (distinct from every other failure)."""
+
+    kind = "not-found"
+
+
+class AlreadyExists(RemoteError):
+    """A create-only put found the name already taken."""
+
+    kind = "exists"
+
+
+class IntegrityError(FogError):
+    """Data failed authentication or verification; it was refused."""
+
+    exit_code = EXIT_INTEGRITY
+    kind = "integrity"
+
+
+class LockHeldError(FogError):
+    """Another fog process holds the share's lock."""
+
+    exit_code = EXIT_LOCKED
+    kind = "locked"
+
+
+class RevisionError(FogError):
+    """A PATH@REV did not name exactly one version."""
+
+    kind = "revision"
+
+
+class UnsavedChangesError(FogError):
+    """An operation would overwrite local changes that were never pushed."""
+
+    kind = "unsaved-changes"

@@ -2,7 +2,8 @@
 
 A backend stores opaque byte strings under names. Names are relative,
 '/'-separated paths of ASCII letters, digits, '-', '_' and '.' (never empty
-segments, never '..'). Backends know nothing of encryption; every byte they
+segments, never '.' or '..', never a segment starting with '.tmp-': those are
+reserved for a backend's unfinished puts). Backends know nothing of encryption; every byte they
 return is verified by the layers above.
 
 Every backend MUST honour this contract; `tests/contract/` checks it, unchanged,
@@ -22,7 +23,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 def check_name(name: str) -> str:
     """Return `name` if it is a valid object name, else raise ValueError."""
-    if not _NAME.match(name) or any(part in (".", "..") for part in name.split("/")):
+    parts = name.split("/")
+    if not _NAME.match(name) or any(p in (".", "..") or p.startswith(".tmp-") for p in parts):
         raise ValueError(f"invalid object name: {name!r}")
     return name
 

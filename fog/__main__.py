@@ -1,0 +1,3 @@
+from fog.cli import main
+
+main()

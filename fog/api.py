@@ -1,0 +1,270 @@
+"""The library surface of fog: one function per operation, returning results.
+
+No printing, no environment variables, no argv: callers pass FOG_HOME, the
+share directory and options explicitly (STYLE.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fog.backends.base import open_backend
+from fog.crypto.keys import ShareKeys, master_key_to_text
+from fog.errors import FogError, UsageError
+from fog.format.syncconfig import SyncConfig
+from fog.format.version import Version
+from fog.repo import revs
+from fog.repo.identity import Identity, write_private
+from fog.repo.share import FOG_DIR, Share, find_root
+from fog.store import PutStats, Remote
+from fog.sync import check as check_mod
+from fog.sync import push as push_mod
+from fog.sync import restore as restore_mod
+from fog.sync.context import Context, open_context
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class InitResult:
+    root: str
+    share_id: str
+    name: str
+    remote: str
+    device: str
+    new_identity: bool
+    master_key_text: str | None  # set only when a new key must be shown to the user
+    master_key_file: str | None
+
+
+def init(
+    home: Path,
+    directory: Path,
+    remote_url: str,
+    *,
+    name: str | None = None,
+    master_key_file: Path | None = None,
+    device_name: str | None = None,
+) -> InitResult:
+    """Create a share in `directory` backed by `remote_url` (and an identity if none)."""
+    root = directory.absolute()
+    if (root / FOG_DIR / "config.json").exists():
+        raise FogError(f"{root} is already a fog share")
+    new_identity = not Identity.exists(home)
+    if master_key_file is not None and new_identity and master_key_file.exists():
+        raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
+    if master_key_file is not None and not new_identity:
+        raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
+    backend = open_backend(remote_url, create=True)
+    remote_root = getattr(backend, "root", None)
+    if remote_root is not None and (
+        Path(remote_root).resolve() == root.resolve() or root.resolve() in Path(remote_root).resolve().parents
+    ):
+        raise UsageError("the remote cannot be inside the share it stores")
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        remote = Remote(backend)
+        remote.initialize()
+        ident = Identity.load(home) if not new_identity else Identity.create(home, name=device_name)
+        config = _merged_config(ident, remote)
+        keys = ShareKeys.generate()
+        now = time.time_ns()
+        share_name = name or root.name or "share"
+        shares = dict(config.shares)
+        shares[keys.share_id.hex()] = {
+            "name": share_name,
+            **keys.to_json(),
+            "created": now,
+            "updated": now,
+            "removed": 0,
+        }
+        config = SyncConfig(config.user, config.devices, shares, ())
+        remote.put_config(ident.master_key, config)
+        ident.cache_config(config)
+        Share.create(root, keys.share_id.hex(), share_name, remote_url).close()
+    finally:
+        backend.close()
+    text = master_key_to_text(ident.master_key)
+    if master_key_file is not None:
+        write_private(master_key_file, (text + "\n").encode())
+    return InitResult(
+        str(root),
+        keys.share_id.hex(),
+        share_name,
+        remote_url,
+        ident.device_name,
+        new_identity,
+        text if new_identity and master_key_file is None else None,
+        str(master_key_file) if master_key_file else None,
+    )
+
+
+def _merged_config(ident: Identity, remote: Remote) -> SyncConfig:
+    """This device's view of the SyncConfig merged with the remote's, device included."""
+    config = ident.cached_config() or SyncConfig(ident.user_json())
+    found, _ = remote.load_config(ident.master_key)
+    if found is not None:
+        config = config.merge(found)
+    if ident.device_id not in config.devices:
+        devices = dict(config.devices)
+        devices[ident.device_id] = ident.device_entry()
+        config = SyncConfig(config.user, devices, config.shares, ())
+    return config
+
+
+# -- opening a share -------------------------------------------------------------
+
+
+@contextmanager
+def open_share(home: Path, cwd: Path, *, lock: bool = True, wait: bool = False) -> Iterator[tuple[Share, Identity]]:
+    """The share containing `cwd`, locked, with this device's identity."""
+    root = find_root(cwd)
+    ident = Identity.load(home)
+    share = Share(root, lock=lock, wait=wait)
+    try:
+        yield share, ident
+    finally:
+        share.close()
+
+
+@contextmanager
+def context(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False) -> Iterator[Context]:
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        ctx = open_context(share, ident, remote)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+def share_path(share: Share, cwd: Path, arg: str) -> str:
+    """A user-given path (relative to cwd) as a '/'-separated share path."""
+    full = Path(os.path.normpath(cwd.absolute() / arg))
+    try:
+        rel = full.relative_to(share.root)
+    except ValueError:
+        raise UsageError(f"{arg} is outside the share {share.root}") from None
+    text = rel.as_posix()
+    if text in ("", ".") or text == FOG_DIR or text.startswith(FOG_DIR + "/"):
+        raise UsageError(f"{arg} does not name a file in the share")
+    return text
+
+
+# -- status, push ------------------------------------------------------------------
+
+
+@dataclass
+class StatusResult:
+    root: str
+    added: list[str]
+    modified: list[str]
+    deleted: list[str]
+    skipped: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.added or self.modified or self.deleted)
+
+
+def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
+    """What changed since the last push (contents of stat-changed files are hashed)."""
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        keys = ident.share_keys(share.config.share_id)
+        result = push_mod.PushResult("", True)
+        changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+        out = StatusResult(str(share.root), [], [], [], result.skipped)
+        for c in changes:
+            if c.version is not None:
+                {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)
+        return out
+
+
+def push(
+    home: Path,
+    cwd: Path,
+    *,
+    remote: str | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    progress: Progress | None = None,
+) -> push_mod.PushResult:
+    with context(home, cwd, remote=remote, wait=wait) as ctx:
+        return push_mod.push(ctx, dry_run=dry_run, progress=progress)
+
+
+# -- history --------------------------------------------------------------------------
+
+
+@dataclass
+class LogEntry:
+    version: Version
+    device_name: str
+
+
+def device_names(ident: Identity) -> dict[str, str]:
+    config = ident.cached_config()
+    return {did: d.get("name", did[:8]) for did, d in (config.devices.items() if config else [])}
+
+
+def log(home: Path, cwd: Path, path: str | None = None, *, limit: int | None = None) -> list[LogEntry]:
+    """Versions newest first: of one path, or of every path."""
+    with open_share(home, cwd, lock=False) as (share, ident):
+        names = device_names(ident)
+        if path is not None:
+            rel = share_path(share, cwd, path)
+            versions = share.db.path_history(rel)
+            if not versions:
+                raise FogError(f"{path}: no history (not in the share, or never pushed)")
+            if limit is not None:
+                versions = versions[:limit]
+        else:
+            versions = list(share.db.recent(limit))
+        return [LogEntry(v, names.get(v.device, v.device[:8])) for v in versions]
+
+
+def resolve_version(share: Share, cwd: Path, spec: str) -> Version:
+    path, rev = revs.split_spec(spec)
+    rel = share_path(share, cwd, path)
+    history = share.db.path_history(rel)
+    if not history and rev is not None:
+        whole = share_path(share, cwd, spec)
+        history = share.db.path_history(whole)
+        if history:
+            rel, rev = whole, None
+    return revs.resolve(history, rel, rev)
+
+
+def restore(
+    home: Path,
+    cwd: Path,
+    spec: str,
+    *,
+    output: str | None = None,
+    force: bool = False,
+    wait: bool = False,
+    stdout: Callable[[bytes], object] | None = None,
+) -> restore_mod.RestoreResult:
+    with context(home, cwd, wait=wait) as ctx:
+        v = resolve_version(ctx.share, cwd, spec)
+        out = output
+        if output not in (None, "-"):
+            out = str(Path(os.path.normpath(cwd.absolute() / output)))  # type: ignore[operator]
+        return restore_mod.restore(ctx, v, output=out, force=force, stdout=stdout)
+
+
+def check(
+    home: Path,
+    cwd: Path,
+    *,
+    read_data: bool = False,
+    remote: str | None = None,
+    wait: bool = False,
+    progress: Progress | None = None,
+) -> check_mod.CheckResult:
+    with context(home, cwd, remote=remote, wait=wait) as ctx:
+        return check_mod.check(ctx, read_data=read_data, progress=progress)

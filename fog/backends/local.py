@@ -1,0 +1,233 @@
+"""A remote that is a directory on a local or mounted filesystem (USB disk, NAS mount).
+
+Objects are plain files named after their object names. Puts go through a
+temporary `.tmp-*` file in the destination directory so a crash never leaves a
+partial object under its final name; durability is batched into one `sync()`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from fog.backends.base import check_name
+from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
+
+_TMP = ".tmp-"
+
+
+class LocalBackend:
+    """The Backend contract over a local directory."""
+
+    def __init__(self, root: Path, *, url: str | None = None) -> None:
+        self.root = Path(root)
+        self.url = url if url is not None else str(root)
+        self._dirty: set[Path] = set()  # files and directories written since the last sync
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = False) -> LocalBackend:
+        """Open a plain path or `file://` URL; with `create`, make a missing final directory."""
+        root = _url_to_path(url)
+        try:
+            if not root.exists():
+                if not create:
+                    raise RemoteError(f"remote {url}: directory does not exist; is the disk mounted?")
+                if not root.parent.is_dir():
+                    raise RemoteError(f"remote directory {root} does not exist (parent missing)")
+                root.mkdir(exist_ok=True)
+            if not root.is_dir():
+                raise RemoteError(f"remote {url}: {root} exists but is not a directory")
+        except OSError as e:
+            raise RemoteError(f"remote {url}: cannot use directory {root}: {e.strerror or e}") from e
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise RemoteError(f"remote {url}: directory {root} is not writable (check its permissions)")
+        return cls(root, url=url)
+
+    def _path(self, name: str) -> Path:
+        check_name(name)
+        if any(part.startswith(_TMP) for part in name.split("/")):
+            raise ValueError(f"invalid object name: {name!r} (reserved for temporary files)")
+        return self.root.joinpath(*name.split("/"))
+
+    def _fail(self, what: str, name: str, e: OSError) -> RemoteError:
+        """Translate an unexpected OSError into a permanent RemoteError naming the remote."""
+        return RemoteError(f"cannot {what} {name} on remote {self.url}: {e.strerror or e}")
+
+    def _remember(self, path: Path) -> None:
+        with self._lock:
+            self._dirty.add(path)
+            while path != self.root and path.parent != path:  # new directories must be durable too
+                path = path.parent
+                self._dirty.add(path)
+
+    def _write_tmp(self, path: Path, data: bytes) -> Path:
+        """Write `data` to a fresh temporary file beside `path` and return its path."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f"{_TMP}{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def put(self, name: str, data: bytes) -> None:
+        """Store `data` under `name` atomically (temporary file, then rename)."""
+        path = self._path(name)
+        try:
+            tmp = self._write_tmp(path, data)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        except OSError as e:
+            raise self._fail("write", name, e) from e
+        self._remember(path)
+
+    def put_new(self, name: str, data: bytes) -> None:
+        """Store `data` under `name` unless it exists; a hard link makes the check race-free."""
+        path = self._path(name)
+        try:
+            tmp = self._write_tmp(path, data)
+        except OSError as e:
+            raise self._fail("write", name, e) from e
+        try:
+            os.link(tmp, path)
+        except FileExistsError as e:
+            raise AlreadyExists(f"{name} already exists on remote {self.url}") from e
+        except OSError as e:
+            raise self._fail("write", name, e) from e
+        finally:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass  # a stray temporary file is never listed; the object itself is in place
+        self._remember(path)
+
+    def get(self, name: str) -> bytes:
+        """Return the bytes stored under `name`."""
+        path = self._path(name)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+            raise ObjectNotFound(f"{name} not found on remote {self.url}") from e
+        except OSError as e:
+            raise self._fail("read", name, e) from e
+
+    def exists(self, name: str) -> bool:
+        """Return whether `name` is stored (a directory is not an object)."""
+        path = self._path(name)
+        try:
+            return stat.S_ISREG(path.stat().st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as e:
+            raise self._fail("stat", name, e) from e
+
+    def delete(self, name: str) -> None:
+        """Remove `name`; ObjectNotFound if absent."""
+        path = self._path(name)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+            raise ObjectNotFound(f"{name} not found on remote {self.url}") from e
+        except OSError as e:
+            raise self._fail("delete", name, e) from e
+        self._remember(path.parent)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Yield every object name under `prefix`, skipping temporary and foreign files.
+
+        Entries that could never be object names (e.g. `lost+found` at the root of
+        a mounted disk) are neither yielded nor descended into.
+        """
+        prefix = prefix.rstrip("/")
+        top = self._path(prefix) if prefix else self.root
+
+        def onerror(e: OSError) -> None:
+            if not isinstance(e, FileNotFoundError):  # a directory removed mid-walk is fine
+                raise e
+
+        try:
+            if not top.is_dir():
+                return
+            for dirpath, dirnames, filenames in os.walk(top, onerror=onerror):
+                dirnames[:] = [d for d in dirnames if _listable(d)]
+                rel = Path(dirpath).relative_to(self.root).as_posix()
+                for fn in filenames:
+                    if _listable(fn):
+                        yield fn if rel == "." else f"{rel}/{fn}"
+        except OSError as e:
+            raise self._fail("list", prefix or "/", e) from e
+
+    def sync(self) -> None:
+        """Make every completed put durable with one `syncfs`, or fsyncs as a fallback."""
+        with self._lock:
+            pending, self._dirty = self._dirty, set()
+        if not pending:
+            return
+        try:
+            if not _syncfs(self.root):
+                for path in sorted(pending, key=lambda p: len(p.parts), reverse=True):
+                    _fsync_path(path)
+        except OSError as e:
+            with self._lock:
+                self._dirty |= pending
+            raise RemoteError(f"cannot sync remote {self.url}: {e.strerror or e}") from e
+
+    def close(self) -> None:
+        """Nothing to release; present for the contract."""
+
+
+def _url_to_path(url: str) -> Path:
+    """Turn a plain path or `file://` URL into an absolute path (`~` expanded, not resolved)."""
+    raw = url
+    if url.startswith("file://"):
+        parsed = urlparse(url)
+        if parsed.netloc not in ("", "localhost"):
+            raise UsageError(f"remote {url}: file:// URLs must be file:///absolute/path")
+        raw = unquote(parsed.path)
+    return Path(os.path.abspath(os.path.expanduser(raw)))
+
+
+def _listable(part: str) -> bool:
+    """Whether a directory entry can be part of an object name (not temporary, not foreign)."""
+    try:
+        return not part.startswith(_TMP) and check_name(part) == part
+    except ValueError:
+        return False
+
+
+def _syncfs(root: Path) -> bool:
+    """Flush the whole filesystem holding `root` (Linux); False if unavailable or failed."""
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return False
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return syncfs(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def _fsync_path(path: Path) -> None:
+    """fsync one file or directory; a path gone since it was written needs nothing."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

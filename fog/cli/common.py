@@ -1,0 +1,137 @@
+"""What every command shares: global options, error rendering, output.
+
+Only this package reads argv, the environment and the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+
+from fog.errors import EXIT_ERROR, FogError
+
+T = TypeVar("T")
+
+
+@dataclass
+class State:
+    cwd: Path
+    debug: bool = False
+
+
+STATE = State(Path.cwd())
+
+
+def fog_home() -> Path:
+    """FOG_HOME, or the platform's per-user config directory for fog."""
+    env = os.environ.get("FOG_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("fog"))
+
+
+def fail(exc: FogError, as_json: bool) -> NoReturn:
+    """One line on stderr (a JSON object under --json), then the exit code."""
+    if as_json:
+        sys.stderr.write(json.dumps({"code": exc.exit_code, "kind": exc.kind, "message": exc.message}) + "\n")
+    else:
+        sys.stderr.write(f"fog: {exc.message}\n")
+    raise typer.Exit(exc.exit_code)
+
+
+def run(fn: Callable[[], T], as_json: bool = False) -> T:
+    """Call into fog.api, turning FogError and OS failures into clean exits."""
+    try:
+        return fn()
+    except FogError as exc:
+        if STATE.debug:
+            import traceback
+
+            traceback.print_exc()
+        fail(exc, as_json)
+    except OSError as exc:
+        if STATE.debug:
+            import traceback
+
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        err = FogError(f"{exc.strerror or exc}{where}")
+        err.exit_code = EXIT_ERROR
+        fail(err, as_json)
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def iso_utc(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def local_time(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def stdout_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def say(message: str, quiet: bool = False) -> None:
+    """A human message on stderr (never on stdout, which carries results)."""
+    if not quiet:
+        sys.stderr.write(message + "\n")
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, only when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=stderr_console(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+WAIT_OPTION = typer.Option(False, "--wait", help="Wait for another fog process to release the share.")

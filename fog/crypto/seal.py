@@ -1,0 +1,97 @@
+"""Sealing and opening over PyNaCl. Bad ciphertext raises IntegrityError.
+
+Nonces are random for SecretBox and Box messages; only block objects use a
+nonce derived from their HMAC id (deterministic by design: it is what lets
+identical blocks in one share deduplicate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import nacl.exceptions
+import nacl.public
+import nacl.secret
+import nacl.utils
+
+from fog.errors import IntegrityError
+
+KEY_BYTES = nacl.secret.SecretBox.KEY_SIZE  # 32
+NONCE_BYTES = nacl.secret.SecretBox.NONCE_SIZE  # 24
+TAG_BYTES = nacl.secret.SecretBox.MACBYTES  # 16
+
+
+def mac(key: bytes, data: bytes | memoryview) -> bytes:
+    """HMAC-SHA256(key, data)."""
+    if len(key) != 32:
+        raise ValueError("MAC keys are 32 bytes")
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def mac_equal(a: bytes, b: bytes) -> bool:
+    """Constant-time comparison of two MACs."""
+    return hmac.compare_digest(a, b)
+
+
+def seal_block(key: bytes, block_id: bytes, plaintext: bytes) -> bytes:
+    """Encrypt an object with nonce = block_id[:24]; returns tag || ciphertext."""
+    if len(block_id) != 32:
+        raise ValueError("block ids are 32 bytes")
+    box = nacl.secret.SecretBox(key)
+    return box.encrypt(plaintext, block_id[:NONCE_BYTES]).ciphertext
+
+
+def open_block(key: bytes, block_id: bytes, sealed: bytes, what: str) -> bytes:
+    """Decrypt an object sealed by seal_block; IntegrityError names `what`."""
+    box = nacl.secret.SecretBox(key)
+    try:
+        return box.decrypt(sealed, block_id[:NONCE_BYTES])
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise IntegrityError(f"{what}: authentication failed (altered or corrupt)") from exc
+
+
+def seal_secret(key: bytes, plaintext: bytes) -> bytes:
+    """SecretBox with a random nonce; returns nonce || tag || ciphertext."""
+    box = nacl.secret.SecretBox(key)
+    return bytes(box.encrypt(plaintext, nacl.utils.random(NONCE_BYTES)))
+
+
+def open_secret(key: bytes, sealed: bytes, what: str) -> bytes:
+    """Open a seal_secret message; IntegrityError names `what`."""
+    box = nacl.secret.SecretBox(key)
+    try:
+        return box.decrypt(sealed)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise IntegrityError(f"{what}: authentication failed (wrong key, altered or corrupt)") from exc
+
+
+def new_keypair() -> tuple[bytes, bytes]:
+    """Return a fresh Curve25519 (secret, public) pair."""
+    sk = nacl.public.PrivateKey.generate()
+    return bytes(sk), bytes(sk.public_key)
+
+
+def public_of(secret: bytes) -> bytes:
+    """Public key of a Curve25519 secret key."""
+    return bytes(nacl.public.PrivateKey(secret).public_key)
+
+
+def seal_box(sender_secret: bytes, recipient_public: bytes, plaintext: bytes) -> bytes:
+    """NaCl Box from sender to recipient, random nonce; nonce || tag || ct."""
+    box = nacl.public.Box(nacl.public.PrivateKey(sender_secret), nacl.public.PublicKey(recipient_public))
+    return bytes(box.encrypt(plaintext, nacl.utils.random(NONCE_BYTES)))
+
+
+def open_box(recipient_secret: bytes, sender_public: bytes, sealed: bytes, what: str) -> bytes:
+    """Open a seal_box message; proves it was sealed with the sender's key."""
+    box = nacl.public.Box(nacl.public.PrivateKey(recipient_secret), nacl.public.PublicKey(sender_public))
+    try:
+        return box.decrypt(sealed)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise IntegrityError(f"{what}: not sealed by the device it claims (altered or forged)") from exc
+
+
+def random_bytes(n: int) -> bytes:
+    """n bytes from the OS CSPRNG."""
+    return nacl.utils.random(n)

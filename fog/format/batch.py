@@ -1,0 +1,82 @@
+"""Event batches: what one push publishes, numbered and chained per device.
+
+Plaintext: ``b"FOGE" || version (1) || zstd(canonical JSON)`` with the JSON
+object {share, log, device, seq, prev, time_ns, versions}. Stored on the
+remote as ``BATCH_VERSION (1) || NaCl Box(device secret -> user public)``.
+`prev` is SHA256 of the previous stored batch of the same device (null for
+seq 1), so a store that drops, reorders or rolls back batches is detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import zstandard
+
+from fog.format.version import Version
+
+MAGIC = b"FOGE"
+PLAIN_VERSION = 0x01
+BATCH_VERSION = 0x01
+MAX_PLAINTEXT = 1 << 30
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """One device's publication of the versions a push made."""
+
+    share: str
+    log: str
+    device: str
+    seq: int
+    prev: bytes | None
+    time_ns: int
+    versions: tuple[Version, ...] = field(default_factory=tuple)
+
+    def to_bytes(self) -> bytes:
+        doc = {
+            "share": self.share,
+            "log": self.log,
+            "device": self.device,
+            "seq": self.seq,
+            "prev": self.prev.hex() if self.prev else None,
+            "time_ns": self.time_ns,
+            "versions": [v.to_json() for v in self.versions],
+        }
+        body = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        packed = zstandard.ZstdCompressor(level=3, write_content_size=True).compress(body)
+        return MAGIC + bytes([PLAIN_VERSION]) + packed
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EventBatch:
+        if data[:4] != MAGIC or len(data) < 5 or data[4] != PLAIN_VERSION:
+            raise ValueError("not a version-1 event batch")
+        body = zstandard.ZstdDecompressor().decompress(data[5:], max_output_size=MAX_PLAINTEXT)
+        doc = json.loads(body)
+        try:
+            seq = int(doc["seq"])
+            if seq < 1:
+                raise ValueError("batch sequence numbers start at 1")
+            return cls(
+                share=str(doc["share"]),
+                log=str(doc["log"]),
+                device=str(doc["device"]),
+                seq=seq,
+                prev=bytes.fromhex(doc["prev"]) if doc["prev"] else None,
+                time_ns=int(doc["time_ns"]),
+                versions=tuple(Version.from_json(v) for v in doc["versions"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed event batch: {exc}") from exc
+
+
+def chain_hash(stored: bytes) -> bytes:
+    """The value the next batch names as `prev`: SHA256 of the stored bytes."""
+    return hashlib.sha256(stored).digest()
+
+
+def seq_name(seq: int) -> str:
+    """Zero-padded name of a batch in its device's log, so names sort."""
+    return f"{seq:010d}"

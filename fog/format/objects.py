@@ -1,0 +1,53 @@
+"""Object plaintext framing: compression and bounded decompression.
+
+An object's plaintext (what is encrypted) is ``codec (1 byte) || payload``:
+codec 0x00 = raw bytes, 0x01 = one zstd frame (with its content size). The
+stored object is ``OBJECT_VERSION (1 byte) || SecretBox tag || ciphertext``.
+"""
+
+from __future__ import annotations
+
+import zstandard
+
+OBJECT_VERSION = 0x01
+CODEC_RAW = 0x00
+CODEC_ZSTD = 0x01
+
+MIN_BLOCK = 16 * 1024
+AVG_BLOCK = 64 * 1024
+MAX_BLOCK = 256 * 1024
+# pyfastcdc's avg_size excludes the skipped minimum: 48 KiB + 16 KiB ~ 64 KiB.
+FASTCDC_AVG_PARAM = AVG_BLOCK - MIN_BLOCK
+ZSTD_LEVEL = 3
+
+_compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
+
+
+def frame(data: bytes | memoryview) -> bytes:
+    """Return codec || payload, compressing only when it shrinks the data."""
+    raw = bytes(data)
+    if len(raw) >= 64:
+        packed = _compressor.compress(raw)
+        if len(packed) < len(raw):
+            return bytes([CODEC_ZSTD]) + packed
+    return bytes([CODEC_RAW]) + raw
+
+
+def unframe(plain: bytes, limit: int = MAX_BLOCK) -> bytes:
+    """Invert frame(); refuse payloads that would expand past `limit` bytes."""
+    if not plain:
+        raise ValueError("empty object plaintext")
+    codec, payload = plain[0], plain[1:]
+    if codec == CODEC_RAW:
+        if len(payload) > limit:
+            raise ValueError("object larger than the maximum block size")
+        return payload
+    if codec == CODEC_ZSTD:
+        params = zstandard.get_frame_parameters(payload)
+        if params.content_size == zstandard.CONTENTSIZE_UNKNOWN or params.content_size > limit:
+            raise ValueError("compressed object declares no size or one past the maximum")
+        out = zstandard.ZstdDecompressor().decompress(payload, max_output_size=limit)
+        if len(out) != params.content_size:
+            raise ValueError("compressed object size mismatch")
+        return out
+    raise ValueError(f"unknown object codec 0x{codec:02x}")

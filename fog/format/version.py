@@ -1,0 +1,124 @@
+"""Versions: one state of one path, as recorded in history and event batches.
+
+A version is encoded as canonical JSON (sorted keys, no spaces, UTF-8). Its id
+is HMAC-SHA256(share MAC key, b"fog/v1/version\\0" || canonical JSON), so ids
+are unique per recorded state and reveal nothing to a store.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+KINDS = ("file", "dir", "link", "deleted")
+VERSION_ID_PREFIX = b"fog/v1/version\x00"
+
+
+def path_to_json(path: str) -> dict[str, str]:
+    """Encode a share-relative path; non-UTF-8 names survive as base64."""
+    raw = os.fsencode(path)
+    try:
+        return {"path": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"path_b64": base64.b64encode(raw).decode("ascii")}
+
+
+def path_from_json(obj: dict[str, Any]) -> str:
+    """Invert path_to_json, returning the str form Python's os functions use."""
+    if "path_b64" in obj:
+        return os.fsdecode(base64.b64decode(obj["path_b64"]))
+    path = obj["path"]
+    if not isinstance(path, str):
+        raise ValueError("version path is not a string")
+    return path
+
+
+def check_relpath(path: str) -> str:
+    """Refuse paths that could escape the share (absolute, '..', empty parts)."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\x00" in path:
+        raise ValueError(f"unsafe path in version record: {path!r}")
+    return path
+
+
+@dataclass(frozen=True)
+class Version:
+    """One recorded state of a path. `id` is filled in by `with_id`."""
+
+    path: str
+    kind: str
+    size: int
+    mode: int
+    mtime_ns: int
+    time_ns: int
+    device: str
+    parent: bytes | None = None
+    content: bytes | None = None
+    depth: int = 0
+    target: str | None = None
+    conflict: bool = False
+    id: bytes = b""
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object without the id (what the id authenticates)."""
+        d = asdict(self)
+        del d["id"], d["path"]
+        d.update(path_to_json(self.path))
+        d["parent"] = self.parent.hex() if self.parent else None
+        d["content"] = self.content.hex() if self.content else None
+        if self.target is not None:
+            d["target"] = path_to_json(self.target)
+        return d
+
+    def canonical(self) -> bytes:
+        return json.dumps(self.body(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.body()
+        d["id"] = self.id.hex()
+        return d
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Version:
+        try:
+            kind = d["kind"]
+            if kind not in KINDS:
+                raise ValueError(f"unknown version kind {kind!r}")
+            target = d.get("target")
+            v = cls(
+                path=check_relpath(path_from_json(d)),
+                kind=kind,
+                size=int(d["size"]),
+                mode=int(d["mode"]),
+                mtime_ns=int(d["mtime_ns"]),
+                time_ns=int(d["time_ns"]),
+                device=str(d["device"]),
+                parent=bytes.fromhex(d["parent"]) if d.get("parent") else None,
+                content=bytes.fromhex(d["content"]) if d.get("content") else None,
+                depth=int(d.get("depth", 0)),
+                target=path_from_json(target) if target is not None else None,
+                conflict=bool(d.get("conflict", False)),
+                id=bytes.fromhex(d.get("id", "")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed version record: {exc}") from exc
+        if v.size < 0 or not 0 <= v.depth < 16 or (v.content is not None and len(v.content) != 32):
+            raise ValueError("version record out of range")
+        return v
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Version:
+        return cls.from_json(json.loads(data))
+
+    def with_id(self, version_id: bytes) -> Version:
+        return replace(self, id=version_id)
+
+    @property
+    def deleted(self) -> bool:
+        return self.kind == "deleted"

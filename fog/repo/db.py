@@ -1,0 +1,236 @@
+"""The share's LMDB environment: stat index, history, cursors, presence.
+
+Sub-databases (keys; values):
+  stat      pathkey -> StatEntry       what the working file looked like when
+                                       it last matched a version
+  versions  version id -> Version JSON every version ever seen, any device
+  history   pathkey || time_ns(8) || id[:8] -> version id (per-path timeline)
+  heads     pathkey -> version id      newest known version of each path
+  timeline  time_ns(8) || id -> b""     all versions by time (log without PATH)
+  cursors   remote NUL log -> seq(8) || chain hash(32)
+  present   remote hash(8) || object id -> b""   objects known on a remote
+  meta      name -> bytes
+LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
+0xFF || SHA256(path); values always carry the full path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import lmdb
+
+from fog.errors import FogError
+from fog.format.version import Version
+
+_DBS = (b"stat", b"versions", b"history", b"heads", b"timeline", b"cursors", b"present", b"meta")
+_STAT = struct.Struct(">QqQqIB?32s")
+_U64 = struct.Struct(">Q")
+
+
+def pathkey(path: str) -> bytes:
+    raw = os.fsencode(path)
+    return raw if len(raw) <= 400 else b"\xff" + hashlib.sha256(raw).digest()
+
+
+def remote_key(remote: str) -> bytes:
+    return hashlib.sha256(remote.encode()).digest()[:8]
+
+
+@dataclass(frozen=True)
+class StatEntry:
+    """A working-tree entry as last seen, and the version it matched."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    ino: int
+    ctime_ns: int
+    mode: int  # full st_mode, type bits included
+    racy: bool  # mtime too close to when it was read: re-read next time
+    version: bytes
+
+    def to_bytes(self) -> bytes:
+        head = _STAT.pack(self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode, 1, self.racy, self.version)
+        return head + os.fsencode(self.path)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StatEntry:
+        size, mtime, ino, ctime, mode, _, racy, version = _STAT.unpack_from(data)
+        return cls(os.fsdecode(data[_STAT.size :]), size, mtime, ino, ctime, mode, racy, version)
+
+    def matches(self, st: os.stat_result) -> bool:
+        return (
+            not self.racy
+            and st.st_size == self.size
+            and st.st_mtime_ns == self.mtime_ns
+            and st.st_ino == self.ino
+            and st.st_ctime_ns == self.ctime_ns
+            and st.st_mode == self.mode
+        )
+
+
+class RepoDB:
+    """Typed access to the share's LMDB environment."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        try:
+            self.env = lmdb.open(
+                str(path), map_size=1 << 36, max_dbs=len(_DBS), subdir=True, readonly=readonly, lock=True
+            )
+        except lmdb.Error as exc:
+            raise FogError(f"cannot open the share database {path}: {exc}") from exc
+        self.db = (
+            {name.decode(): self.env.open_db(name) for name in _DBS}
+            if not readonly
+            else {name.decode(): self.env.open_db(name, create=False) for name in _DBS}
+        )
+
+    def close(self) -> None:
+        self.env.close()
+
+    def write(self) -> lmdb.Transaction:
+        return self.env.begin(write=True)
+
+    def read(self) -> lmdb.Transaction:
+        return self.env.begin()
+
+    # -- stat index -----------------------------------------------------------
+
+    def stat_entries(self) -> dict[str, StatEntry]:
+        with self.read() as txn:
+            return {
+                e.path: e for e in (StatEntry.from_bytes(v) for v in txn.cursor(self.db["stat"]).iternext(False, True))
+            }
+
+    def put_stat(self, txn: lmdb.Transaction, entry: StatEntry) -> None:
+        txn.put(pathkey(entry.path), entry.to_bytes(), db=self.db["stat"])
+
+    def drop_stat(self, txn: lmdb.Transaction, path: str) -> None:
+        txn.delete(pathkey(path), db=self.db["stat"])
+
+    def get_stat(self, path: str) -> StatEntry | None:
+        with self.read() as txn:
+            raw = txn.get(pathkey(path), db=self.db["stat"])
+        return StatEntry.from_bytes(raw) if raw else None
+
+    # -- versions and history -------------------------------------------------
+
+    def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True) -> bool:
+        """Record a version (idempotent); returns False if it was known."""
+        if txn.get(v.id, db=self.db["versions"]) is not None:
+            return False
+        pk = pathkey(v.path)
+        txn.put(v.id, v.to_bytes(), db=self.db["versions"])
+        txn.put(pk + _U64.pack(v.time_ns) + v.id[:8], v.id, db=self.db["history"])
+        txn.put(_U64.pack(v.time_ns) + v.id, b"", db=self.db["timeline"])
+        if make_head:
+            txn.put(pk, v.id, db=self.db["heads"])
+        return True
+
+    def version(self, version_id: bytes, txn: lmdb.Transaction | None = None) -> Version | None:
+        if txn is None:
+            with self.read() as t:
+                raw = t.get(version_id, db=self.db["versions"])
+        else:
+            raw = txn.get(version_id, db=self.db["versions"])
+        return Version.from_bytes(raw) if raw else None
+
+    def head(self, path: str) -> Version | None:
+        with self.read() as txn:
+            vid = txn.get(pathkey(path), db=self.db["heads"])
+            return self.version(vid, txn) if vid else None
+
+    def heads(self) -> dict[str, Version]:
+        with self.read() as txn:
+            out = {}
+            for vid in txn.cursor(self.db["heads"]).iternext(False, True):
+                v = self.version(vid, txn)
+                if v is not None:
+                    out[v.path] = v
+            return out
+
+    def path_history(self, path: str) -> list[Version]:
+        """Every version of one path, newest first."""
+        pk = pathkey(path)
+        out: list[Version] = []
+        with self.read() as txn:
+            cur = txn.cursor(self.db["history"])
+            if cur.set_range(pk):
+                for key, vid in cur:
+                    if not key.startswith(pk):
+                        break
+                    if len(key) == len(pk) + 16:
+                        v = self.version(vid, txn)
+                        if v is not None:
+                            out.append(v)
+        out.sort(key=lambda v: (v.time_ns, v.id), reverse=True)
+        return out
+
+    def recent(self, limit: int | None = None) -> Iterator[Version]:
+        """All versions newest first."""
+        with self.read() as txn:
+            cur = txn.cursor(self.db["timeline"])
+            if not cur.last():
+                return
+            n = 0
+            for key in cur.iterprev(True, False):
+                v = self.version(key[8:], txn)
+                if v is not None:
+                    yield v
+                    n += 1
+                    if limit is not None and n >= limit:
+                        return
+
+    def all_versions(self) -> Iterator[Version]:
+        with self.read() as txn:
+            for raw in txn.cursor(self.db["versions"]).iternext(False, True):
+                yield Version.from_bytes(raw)
+
+    # -- cursors, presence, meta ------------------------------------------------
+
+    def cursor(self, remote: str, log: str) -> tuple[int, bytes | None]:
+        with self.read() as txn:
+            raw = txn.get(remote.encode() + b"\0" + log.encode(), db=self.db["cursors"])
+        if not raw:
+            return 0, None
+        return _U64.unpack_from(raw)[0], raw[8:]
+
+    def set_cursor(self, txn: lmdb.Transaction, remote: str, log: str, seq: int, chain: bytes) -> None:
+        txn.put(remote.encode() + b"\0" + log.encode(), _U64.pack(seq) + chain, db=self.db["cursors"])
+
+    def present_ids(self, remote: str) -> set[bytes]:
+        rk = remote_key(remote)
+        out: set[bytes] = set()
+        with self.read() as txn:
+            cur = txn.cursor(self.db["present"])
+            if cur.set_range(rk):
+                for key in cur.iternext(True, False):
+                    if not key.startswith(rk):
+                        break
+                    out.add(key[8:])
+        return out
+
+    def add_present(self, txn: lmdb.Transaction, remote: str, ids: set[bytes]) -> None:
+        rk = remote_key(remote)
+        for object_id in ids:
+            txn.put(rk + object_id, b"", db=self.db["present"])
+
+    def forget_present(self, remote: str, ids: set[bytes] | None = None) -> None:
+        """Drop cached presence (all of a remote's, or some ids) after `check`."""
+        rk = remote_key(remote)
+        with self.write() as txn:
+            if ids is not None:
+                for object_id in ids:
+                    txn.delete(rk + object_id, db=self.db["present"])
+                return
+            cur = txn.cursor(self.db["present"])
+            if cur.set_range(rk):
+                while cur.key().startswith(rk):
+                    if not cur.delete():
+                        break

@@ -1,0 +1,149 @@
+"""This device's identity in FOG_HOME: keys, name, master key, SyncConfig cache.
+
+Files (directory mode 0700, files 0600, written atomically):
+  identity.json    device id, name, keypair; user keypair
+  master-key       the master key in its text form
+  syncconfig.json  the last merged SyncConfig this device saw
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fog.crypto import keys as K
+from fog.crypto import seal as S
+from fog.errors import IdentityError
+from fog.format.syncconfig import SyncConfig
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Atomically write a secret file with mode 0600."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A device: its keypair and name, and the user keypair it holds."""
+
+    home: Path
+    device_id: str
+    device_name: str
+    device_secret: bytes
+    device_public: bytes
+    user_secret: bytes
+    user_public: bytes
+    master_key: bytes
+
+    @staticmethod
+    def exists(home: Path) -> bool:
+        return (home / "identity.json").exists()
+
+    @classmethod
+    def create(
+        cls,
+        home: Path,
+        *,
+        name: str | None = None,
+        master_key: bytes | None = None,
+        user: tuple[bytes, bytes] | None = None,
+    ) -> Identity:
+        """Make a new device identity (and a new user, unless one is given)."""
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(home, 0o700)
+        dsk, dpk = S.new_keypair()
+        usk, upk = user if user is not None else S.new_keypair()
+        ident = cls(
+            home,
+            K.device_id(dpk),
+            name or socket.gethostname() or "device",
+            dsk,
+            dpk,
+            usk,
+            upk,
+            master_key or K.new_master_key(),
+        )
+        ident.save()
+        return ident
+
+    def save(self) -> None:
+        doc = {
+            "format": 1,
+            "device": {
+                "id": self.device_id,
+                "name": self.device_name,
+                "secret": self.device_secret.hex(),
+                "public": self.device_public.hex(),
+            },
+            "user": {"secret": self.user_secret.hex(), "public": self.user_public.hex()},
+        }
+        write_private(self.home / "master-key", (K.master_key_to_text(self.master_key) + "\n").encode())
+        write_private(self.home / "identity.json", json.dumps(doc, indent=1).encode())
+
+    @classmethod
+    def load(cls, home: Path) -> Identity:
+        path = home / "identity.json"
+        try:
+            doc = json.loads(path.read_text())
+            mk = K.master_key_from_text((home / "master-key").read_text())
+            dev, user = doc["device"], doc["user"]
+            return cls(
+                home,
+                dev["id"],
+                dev["name"],
+                bytes.fromhex(dev["secret"]),
+                bytes.fromhex(dev["public"]),
+                bytes.fromhex(user["secret"]),
+                bytes.fromhex(user["public"]),
+                mk,
+            )
+        except FileNotFoundError:
+            raise IdentityError(f"no fog identity in {home}; run 'fog init' or 'fog clone' first") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise IdentityError(f"the fog identity in {home} is unreadable: {exc}") from exc
+
+    # -- SyncConfig ---------------------------------------------------------------
+
+    def user_json(self) -> dict[str, str]:
+        return {"public": self.user_public.hex(), "secret": self.user_secret.hex()}
+
+    def device_entry(self) -> dict[str, Any]:
+        now = time.time_ns()
+        return {
+            "name": self.device_name,
+            "public": self.device_public.hex(),
+            "trusted": True,
+            "revoked": 0,
+            "added": now,
+            "updated": now,
+        }
+
+    def cached_config(self) -> SyncConfig | None:
+        try:
+            return SyncConfig.from_json(json.loads((self.home / "syncconfig.json").read_text()))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError) as exc:
+            raise IdentityError(f"the cached SyncConfig in {self.home} is unreadable: {exc}") from exc
+
+    def cache_config(self, config: SyncConfig) -> None:
+        write_private(self.home / "syncconfig.json", json.dumps(config.to_json(), indent=1).encode())
+
+    def share_keys(self, share_id: str) -> K.ShareKeys:
+        config = self.cached_config()
+        if config is None or share_id not in config.shares:
+            raise IdentityError(f"this device ({self.home}) holds no keys for share {share_id[:12]}")
+        return K.ShareKeys.from_json(share_id, config.shares[share_id])

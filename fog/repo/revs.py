@@ -1,0 +1,70 @@
+"""PATH@REV: naming one version of one path.
+
+REV forms: `~N` (N versions back, `~0` the newest); a hex prefix of a version
+id (at least 4 characters, unique among the path's versions); an ISO 8601
+date or date-time (the newest version at or before it; without a zone it is
+local time). No REV means the newest version.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from fog.errors import RevisionError
+from fog.format.version import Version
+
+_HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_BACK = re.compile(r"^~(\d+)$")
+
+
+def split_spec(spec: str, known_path: bool = False) -> tuple[str, str | None]:
+    """Split 'PATH@REV'; a path containing '@' works when REV is given."""
+    if "@" not in spec or known_path:
+        return spec, None
+    path, rev = spec.rsplit("@", 1)
+    return path, rev
+
+
+def parse_time(text: str) -> int:
+    """An ISO date or date-time to ns since the epoch (naive = local time)."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise RevisionError(f"cannot read {text!r} as a REV (use ~N, a version id prefix or an ISO date)") from None
+    if len(text) == 10:  # a bare date means the end of that day
+        dt = dt.replace(hour=23, minute=59, second=59, microsecond=999999)
+    if dt.tzinfo is None:
+        dt = dt.astimezone()
+    return int(dt.timestamp() * 1_000_000_000)
+
+
+def resolve(history: list[Version], path: str, rev: str | None) -> Version:
+    """Pick one version from a path's history (newest first)."""
+    if not history:
+        raise RevisionError(f"{path}: no versions in history (never pushed or pulled)")
+    if rev is None or rev == "":
+        return history[0]
+    m = _BACK.match(rev)
+    if m:
+        n = int(m.group(1))
+        if n >= len(history):
+            raise RevisionError(f"{path}@{rev}: only {len(history)} version(s) exist (~0 to ~{len(history) - 1})")
+        return history[n]
+    if _HEX.match(rev):
+        hits = [v for v in history if v.id.hex().startswith(rev.lower())]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise RevisionError(f"{path}@{rev}: ambiguous, {len(hits)} versions start with it; give more digits")
+        if not re.match(r"^\d{4}", rev):
+            raise RevisionError(f"{path}@{rev}: no version id starts with {rev}")
+    when = parse_time(rev)
+    for v in history:
+        if v.time_ns <= when:
+            return v
+    raise RevisionError(f"{path}@{rev}: no version is that old (the oldest is from {_iso(history[-1].time_ns)})")
+
+
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9).astimezone().isoformat(timespec="seconds")

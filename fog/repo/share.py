@@ -1,0 +1,139 @@
+"""The local share repository `DIR/.fog/`: config, lock and database.
+
+.fog/config.json   share id and name, remotes (name -> URL), format
+.fog/lock          flock(2) target; held for the whole of a command
+.fog/db/           LMDB environment (see fog.repo.db)
+.fog/tmp/          scratch space (restore staging)
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fog.errors import FogError, LockHeldError, NotAShareError
+from fog.repo.db import RepoDB
+from fog.repo.identity import write_private
+
+FOG_DIR = ".fog"
+REPO_FORMAT = 1
+
+
+def find_root(start: Path) -> Path:
+    """Walk up from `start` to the directory holding `.fog/`."""
+    start = start.absolute()
+    for candidate in (start, *start.parents):
+        if (candidate / FOG_DIR / "config.json").is_file():
+            return candidate
+    raise NotAShareError(f"not inside a fog share (no {FOG_DIR}/ in {start} or any parent)")
+
+
+@dataclass
+class ShareConfig:
+    share_id: str
+    name: str
+    remotes: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"format": REPO_FORMAT, "share_id": self.share_id, "name": self.name, "remotes": self.remotes}
+
+
+class ShareLock:
+    """An exclusive flock on `.fog/lock` so two fog processes never interleave."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self, wait: bool) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise LockHeldError(
+                    f"another fog process holds the lock on {self.path.parent.parent}; try again later or pass --wait"
+                ) from None
+            raise FogError(f"cannot lock {self.path}: {exc.strerror}") from exc
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+class Share:
+    """An open share: root directory, config, database, and (maybe) the lock."""
+
+    def __init__(self, root: Path, *, lock: bool = True, wait: bool = False) -> None:
+        self.root = root
+        self.dir = root / FOG_DIR
+        self.lock = ShareLock(self.dir / "lock")
+        if lock:
+            self.lock.acquire(wait)
+        try:
+            self.config = self._load_config()
+            self.db = RepoDB(self.dir / "db")
+        except BaseException:
+            self.lock.release()
+            raise
+
+    @classmethod
+    def create(cls, root: Path, share_id: str, name: str, remote_url: str) -> Share:
+        """Make `.fog/` in root (which must not already have one)."""
+        fog_dir = root / FOG_DIR
+        if (fog_dir / "config.json").exists():
+            raise FogError(f"{root} is already a fog share")
+        fog_dir.mkdir(parents=True, exist_ok=True)
+        (fog_dir / "tmp").mkdir(exist_ok=True)
+        cfg = ShareConfig(share_id, name, {"origin": remote_url})
+        write_private(fog_dir / "config.json", json.dumps(cfg.to_json(), indent=1).encode())
+        return cls(root)
+
+    def _load_config(self) -> ShareConfig:
+        path = self.dir / "config.json"
+        try:
+            doc = json.loads(path.read_text())
+            if doc.get("format") != REPO_FORMAT:
+                raise FogError(f"{path}: unsupported repository format {doc.get('format')!r}")
+            return ShareConfig(str(doc["share_id"]), str(doc["name"]), dict(doc["remotes"]))
+        except FileNotFoundError:
+            raise NotAShareError(f"{self.root} is not a fog share") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise FogError(f"{path} is unreadable: {exc}") from exc
+
+    def save_config(self) -> None:
+        write_private(self.dir / "config.json", json.dumps(self.config.to_json(), indent=1).encode())
+
+    def remote_url(self, name: str | None = None) -> tuple[str, str]:
+        """(name, URL) of a remote; the default is 'origin' or the only one."""
+        remotes = self.config.remotes
+        if name is None:
+            name = "origin" if "origin" in remotes else next(iter(sorted(remotes)), None)
+        if name is None or name not in remotes:
+            raise FogError(f"no remote named {name!r} in this share (see .fog/config.json)")
+        return name, remotes[name]
+
+    def tmp_dir(self) -> Path:
+        path = self.dir / "tmp"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def close(self) -> None:
+        self.db.close()
+        self.lock.release()
+
+    def __enter__(self) -> Share:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,119 @@
+"""Turn working files into stored content, and stored content back into files.
+
+`FileReader` cuts a file into FastCDC blocks, names each by HMAC, stores the
+missing ones and folds the ids into a manifest tree. With no store it only
+computes ids (for `status` and `push --dry-run`). Files are streamed: a large
+file is never held in memory whole.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as st
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyfastcdc import FastCDC
+
+from fog.crypto.keys import ShareKeys
+from fog.crypto.seal import mac
+from fog.errors import FogError, IntegrityError
+from fog.format import objects as O
+from fog.format.manifest import build_tree
+from fog.format.version import Version
+from fog.store import PutStats, ShareStore
+
+WHOLE_READ_LIMIT = 4 << 20  # files up to this size are read in one call
+_BUFFER = 1 << 20
+
+
+@dataclass(frozen=True)
+class Content:
+    """What reading a file produced."""
+
+    root: bytes | None
+    depth: int
+    size: int
+    stable: bool  # the file did not change while it was read
+
+
+class FileReader:
+    """Chunk, name and (optionally) store file contents for one share."""
+
+    def __init__(self, keys: ShareKeys, store: ShareStore | None) -> None:
+        self.keys = keys
+        self.store = store
+
+    def _chunker(self) -> FastCDC:
+        return FastCDC(O.FASTCDC_AVG_PARAM, min_size=O.MIN_BLOCK, max_size=O.MAX_BLOCK, seed=self.keys.chunk_seed)
+
+    def _put(self, stats: PutStats) -> Callable[[bytes | memoryview], bytes]:
+        if self.store is None:
+            return lambda data: mac(self.keys.mac_key, data)
+        store = self.store
+        return lambda data: store.put(data, stats)
+
+    def read(self, path: Path, before: os.stat_result, stats: PutStats) -> Content:
+        """Read a regular file without following a symlink swapped in for it."""
+        put = self._put(stats)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb", buffering=0) as f:
+            if not st.S_ISREG(os.fstat(fd).st_mode):
+                raise FogError(f"{path} is no longer a regular file")
+            entries: list[tuple[bytes, int]] = []
+            size = 0
+            if before.st_size <= WHOLE_READ_LIMIT:
+                data = f.read(WHOLE_READ_LIMIT + 1)
+                chunks: Iterator = self._chunker().cut_buf(data) if data else iter(())
+            else:
+                chunks = self._chunker().cut_stream(f)
+            for chunk in chunks:
+                entries.append((put(chunk.data), chunk.length))
+                size += chunk.length
+            after = os.fstat(fd)
+        root, depth = build_tree(entries, put)
+        stable = size == after.st_size == before.st_size and after.st_mtime_ns == before.st_mtime_ns
+        return Content(root, depth, size, stable)
+
+
+def write_version(store: ShareStore, v: Version, dest: Path, tmp_dir: Path) -> None:
+    """Materialize a file or symlink version at `dest` atomically.
+
+    Content goes to a temp file in tmp_dir's filesystem (dest's directory), is
+    verified block by block, fsynced, given its mode and mtime, then renamed
+    over dest. On any failure the temp file is removed and dest is untouched.
+    """
+    tmp = tmp_dir / f".fog-tmp-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        if v.kind == "link":
+            os.symlink(v.target or "", tmp)
+        else:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                written = 0
+                for block in store.read_blocks(v.content, v.depth, v.path):
+                    f.write(block)
+                    written += len(block)
+                if written != v.size:
+                    raise IntegrityError(f"{v.path}: restored {written} bytes, version says {v.size}")
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, v.mode & 0o7777)
+            os.utime(tmp, ns=(v.mtime_ns, v.mtime_ns))
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def stream_version(store: ShareStore, v: Version, out: Callable[[bytes], object]) -> int:
+    """Write a file version's verified bytes to `out`; returns the byte count."""
+    n = 0
+    for block in store.read_blocks(v.content, v.depth, v.path):
+        out(block)
+        n += len(block)
+    return n

@@ -1,0 +1,242 @@
+"""push: scan, store changed content, publish one event batch, commit.
+
+Write ordering (docs/FORMAT.md): every object of the push is put, one
+`sync()` makes them durable, then the sealed batch is published create-only,
+then the local database commits. A crash before the publish leaves only
+unreferenced objects; a crash after it is repaired by the next push, which
+finds its own unrecorded batch on the remote and adopts it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as st
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from fog.crypto.keys import ShareKeys
+from fog.errors import FogError
+from fog.format.batch import EventBatch
+from fog.format.version import Version
+from fog.repo.db import RepoDB, StatEntry
+from fog.store import PutStats, ShareStore, seal_batch
+from fog.sync.content import Content, FileReader
+from fog.sync.context import Context
+from fog.sync.logs import read_log
+from fog.sync.scan import Diff, Entry, diff, walk
+
+RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
+WORKERS = max(2, min(8, (os.cpu_count() or 2) * 2))
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+@dataclass
+class Change:
+    """One path whose recorded state changes in this push."""
+
+    path: str
+    status: str  # added | modified | deleted
+    version: Version | None  # None: only the stat index is refreshed
+    stat: StatEntry | None
+
+
+@dataclass
+class PushResult:
+    remote: str
+    dry_run: bool
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    files_read: int = 0
+    bytes_read: int = 0
+    objects_uploaded: int = 0
+    bytes_uploaded: int = 0
+    batch: int | None = None
+    seconds: float = 0.0
+
+
+def catch_up_own_log(ctx: Context) -> int:
+    """Adopt batches of ours that reached the remote but not our database."""
+    db = ctx.share.db
+    seqs = ctx.store.list_logs().get(ctx.log, [])
+    cursor = db.cursor(ctx.remote_name, ctx.log)
+    adopted = 0
+    for vb in read_log(
+        ctx.store, ctx.ident.user_secret, ctx.ident.device_public, ctx.log, ctx.ident.device_name, cursor, seqs
+    ):
+        with db.write() as txn:
+            for v in vb.batch.versions:
+                if ctx.version_id(v) != v.id:
+                    raise FogError(f"batch {vb.seq} of this device holds a version with a wrong id")
+                db.add_version(txn, v)
+            db.set_cursor(txn, ctx.remote_name, ctx.log, vb.seq, vb.chain)
+        adopted += 1
+    return adopted
+
+
+def plan(
+    ctx_keys: ShareKeys,
+    store: ShareStore | None,
+    root,
+    db: RepoDB,
+    device: str,
+    stats: PutStats,
+    result: PushResult,
+    progress: Progress | None = None,
+) -> list[Change]:
+    """Scan the tree and work out each change; stores content when `store` is set."""
+    scan_start = time.time_ns()
+    scan = walk(root)
+    result.skipped += scan.skipped
+    d: Diff = diff(scan, db.stat_entries())
+    reader = FileReader(ctx_keys, store)
+    contents = _read_all(reader, root, [e for e in d.candidates if e.kind == "file"], stats, result, progress)
+    now = time.time_ns()
+    changes: list[Change] = []
+    for entry in d.candidates:
+        content = contents.get(entry.path)
+        if entry.kind == "file" and content is None:
+            continue  # unreadable or changing: skipped, retried next push
+        changes.extend(_change_for(db, entry, content, scan_start, now, device))
+    for path in d.gone:
+        head = db.head(path)
+        if head is not None and not head.deleted:
+            v = Version(path, "deleted", 0, 0, 0, now, device, parent=head.id)
+            changes.append(Change(path, "deleted", v, None))
+        else:
+            changes.append(Change(path, "deleted", None, None))
+    return changes
+
+
+def _read_all(
+    reader: FileReader, root, files: list[Entry], stats: PutStats, result: PushResult, progress: Progress | None
+) -> dict[str, Content]:
+    total = sum(e.st.st_size for e in files)
+    done = 0
+    out: dict[str, Content] = {}
+
+    def work(e: Entry) -> Content:
+        return reader.read(root / e.path, e.st, stats)
+
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="fog-read") as pool:
+        window: list[tuple[Entry, Future[Content]]] = []
+        it = iter(files)
+        while True:
+            while len(window) < WORKERS * 4:
+                e = next(it, None)
+                if e is None:
+                    break
+                window.append((e, pool.submit(work, e)))
+            if not window:
+                break
+            e, fut = window.pop(0)
+            try:
+                content = fut.result()
+            except FileNotFoundError:
+                continue  # vanished during the scan: the next push records the deletion
+            except OSError as exc:
+                result.skipped.append(f"{e.path}: {exc.strerror or exc}")
+                continue
+            if not content.stable:
+                result.skipped.append(f"{e.path}: changed while being read; will be retried")
+                continue
+            out[e.path] = content
+            result.files_read += 1
+            result.bytes_read += content.size
+            done += e.st.st_size
+            if progress is not None:
+                progress(done, total)
+    return out
+
+
+def _change_for(db: RepoDB, e: Entry, content: Content | None, scan_start: int, now: int, device: str) -> list[Change]:
+    head = db.head(e.path)
+    s = e.st
+    mode = st.S_IMODE(s.st_mode)
+    if e.kind == "file":
+        assert content is not None
+        v = Version(
+            e.path, "file", content.size, mode, s.st_mtime_ns, now, device, content=content.root, depth=content.depth
+        )
+    elif e.kind == "link":
+        v = Version(
+            e.path, "link", len(os.fsencode(e.target or "")), 0o777, s.st_mtime_ns, now, device, target=e.target
+        )
+    else:
+        v = Version(e.path, "dir", 0, mode, 0, now, device)
+    racy = s.st_mtime_ns >= scan_start - RACY_NS
+    if head is not None and _same_state(head, v):
+        stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, head.id)
+        return [Change(e.path, "unchanged", None, stat)]
+    from dataclasses import replace
+
+    v = replace(v, parent=head.id if head is not None else None)
+    status = "added" if head is None or head.deleted else "modified"
+    stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, b"")
+    return [Change(e.path, status, v, stat)]
+
+
+def _same_state(a: Version, b: Version) -> bool:
+    """Whether two versions record the same state (mtime alone is no change)."""
+    return (a.kind, a.mode, a.content, a.depth, a.size, a.target) == (
+        b.kind,
+        b.mode,
+        b.content,
+        b.depth,
+        b.size,
+        b.target,
+    )
+
+
+def push(ctx: Context, *, dry_run: bool = False, progress: Progress | None = None) -> PushResult:
+    """Publish the working tree's changes as one event batch on ctx's remote."""
+    t0 = time.monotonic()
+    db = ctx.share.db
+    result = PushResult(ctx.remote_name, dry_run)
+    if not dry_run:
+        catch_up_own_log(ctx)
+    stats = PutStats()
+    changes = plan(
+        ctx.keys, None if dry_run else ctx.store, ctx.share.root, db, ctx.ident.device_id, stats, result, progress
+    )
+    versions = []
+    for c in changes:
+        if c.version is not None:
+            c.version = ctx.seal_version(c.version)
+            versions.append(c.version)
+            {"added": result.added, "modified": result.modified, "deleted": result.deleted}[c.status].append(c.path)
+    result.objects_uploaded, result.bytes_uploaded = stats.uploaded, stats.uploaded_bytes
+    if dry_run:
+        result.seconds = time.monotonic() - t0
+        return result
+    seq, chain = db.cursor(ctx.remote_name, ctx.log)
+    if versions:
+        batch = EventBatch(
+            ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions)
+        )
+        stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
+        ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
+        from fog.format.batch import chain_hash
+
+        seq, chain = seq + 1, chain_hash(stored)
+        result.batch = seq
+    else:
+        ctx.store.backend.sync()
+    with db.write() as txn:
+        for v in versions:
+            db.add_version(txn, v)
+        for c in changes:
+            if c.stat is not None:
+                stat = c.stat if c.version is None else StatEntry(**{**c.stat.__dict__, "version": c.version.id})
+                db.put_stat(txn, stat)
+            elif c.status == "deleted":
+                db.drop_stat(txn, c.path)
+        if result.batch is not None:
+            db.set_cursor(txn, ctx.remote_name, ctx.log, seq, chain)
+        ctx.commit_presence(txn)
+    result.seconds = time.monotonic() - t0
+    return result

@@ -1,0 +1,99 @@
+"""restore: bring one version of one path back, in place or elsewhere."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fog.errors import FogError, UnsavedChangesError
+from fog.format.version import Version
+from fog.store import PutStats
+from fog.sync.content import FileReader, stream_version, write_version
+from fog.sync.context import Context
+
+
+@dataclass
+class RestoreResult:
+    path: str
+    version: str
+    kind: str
+    size: int
+    output: str  # where it went: a path, or "-" for stdout
+
+
+def local_state_saved(ctx: Context, path: str) -> bool:
+    """True when the working copy of `path` holds nothing that was never pushed."""
+    full = ctx.share.root / path
+    try:
+        s = os.lstat(full)
+    except FileNotFoundError:
+        return True  # absent: nothing to lose
+    entry = ctx.share.db.get_stat(path)
+    if entry is None:
+        return False  # a file fog never recorded
+    if entry.matches(s) or (os.path.isdir(full) and entry.mode == s.st_mode):
+        return True
+    # The stat changed; the content may still be what was pushed (touch).
+    v = ctx.share.db.version(entry.version)
+    if v is None or v.kind != "file" or not os.path.isfile(full):
+        return False
+    content = FileReader(ctx.keys, None).read(full, s, PutStats())
+    return content.stable and (content.root, content.depth) == (v.content, v.depth)
+
+
+def safe_parent(root: Path, path: str) -> Path:
+    """Create the parent directories of path, refusing to pass through a symlink."""
+    parent = root
+    for part in path.split("/")[:-1]:
+        parent = parent / part
+        if parent.is_symlink():
+            raise FogError(f"refusing to restore {path}: {parent.relative_to(root)} is a symlink")
+        parent.mkdir(exist_ok=True)
+    return parent
+
+
+def restore(
+    ctx: Context, v: Version, *, output: str | None, force: bool, stdout: Callable[[bytes], object] | None = None
+) -> RestoreResult:
+    """Write version `v` to its place in the share, to `output`, or to stdout ('-')."""
+    if v.kind == "deleted":
+        raise FogError(f"{v.path}@{v.id.hex()[:12]} is a deletion; pick an older version (e.g. @~1)")
+    result = RestoreResult(v.path, v.id.hex(), v.kind, v.size, output or v.path)
+    if output == "-":
+        if v.kind != "file":
+            raise FogError(f"{v.path} is a {v.kind}; only files can be written to stdout")
+        assert stdout is not None
+        stream_version(ctx.store, v, stdout)
+        return result
+    if output is not None:
+        dest = Path(output)
+        if dest.is_dir():
+            dest = dest / v.path.rsplit("/", 1)[-1]
+        if (dest.exists() or dest.is_symlink()) and not force:
+            raise FogError(f"{dest} exists; pass --force to overwrite it")
+        result.output = str(dest)
+        if v.kind == "dir":
+            dest.mkdir(parents=True, exist_ok=True)
+            os.chmod(dest, v.mode & 0o7777)
+            return result
+        write_version(ctx.store, v, dest, dest.parent)
+        return result
+    if not force and not local_state_saved(ctx, v.path):
+        raise UnsavedChangesError(
+            f"{v.path} has changes that were never pushed; push them first, or pass --force to discard them"
+        )
+    root = ctx.share.root
+    parent = safe_parent(root, v.path)
+    dest = root / v.path
+    if v.kind == "dir":
+        if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+            raise FogError(f"{v.path} exists and is not a directory")
+        dest.mkdir(exist_ok=True)
+        os.chmod(dest, v.mode & 0o7777)
+        return result
+    if dest.is_dir() and not dest.is_symlink():
+        raise FogError(f"{v.path} is a directory now; move it away to restore the {v.kind}")
+    write_version(ctx.store, v, dest, parent)
+    return result

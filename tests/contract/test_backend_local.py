@@ -1,0 +1,180 @@
+"""Run the backend contract against LocalBackend, plus local-directory specifics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from contract import BackendContract
+
+from fog.backends.base import open_backend
+from fog.backends.local import LocalBackend
+from fog.errors import RemoteError, UsageError
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[LocalBackend]:
+    b = LocalBackend.from_url(str(tmp_path / "remote"), create=True)
+    yield b
+    b.close()
+
+
+class TestLocalBackend(BackendContract):
+    def test_stray_temp_files_not_listed(self, backend: LocalBackend) -> None:
+        backend.put("data/aa", b"x")
+        (backend.root / ".tmp-xyz").write_bytes(b"partial")
+        (backend.root / "data" / ".tmp-abc").write_bytes(b"partial")
+        assert sorted(backend.list("")) == ["data/aa"]
+        assert list(backend.list("data/")) == ["data/aa"]
+
+    def test_foreign_entries_not_listed(self, backend: LocalBackend) -> None:
+        (backend.root / "lost+found").mkdir()
+        (backend.root / "lost+found" / "x").write_bytes(b"")
+        backend.put("ok", b"")
+        assert list(backend.list("")) == ["ok"]
+
+    def test_temp_names_refused(self, backend: LocalBackend) -> None:
+        with pytest.raises(ValueError):
+            backend.put(".tmp-abc", b"x")
+
+    def test_put_leaves_no_temp_files(self, backend: LocalBackend) -> None:
+        for i in range(10):
+            backend.put(f"d/{i}", b"v" * i)
+            backend.put(f"d/{i}", b"w" * i)
+            backend.put_new(f"n/{i}", b"x")
+        with pytest.raises(RemoteError):
+            backend.put_new("n/0", b"y")
+        leftovers = [p for p in backend.root.rglob("*") if p.name.startswith(".tmp-")]
+        assert leftovers == []
+
+    def test_objects_are_plain_files(self, backend: LocalBackend) -> None:
+        backend.put("a/b/c", b"payload")
+        assert (backend.root / "a" / "b" / "c").read_bytes() == b"payload"
+
+    def test_sync_without_syncfs_falls_back(self, backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+        import fog.backends.local as local
+
+        monkeypatch.setattr(local, "_syncfs", lambda root: False)
+        backend.put("a/b", b"x")
+        backend.delete("a/b")
+        backend.put("a/c", b"y")
+        backend.sync()
+        assert backend.get("a/c") == b"y"
+
+
+def test_url_kept(tmp_path: Path) -> None:
+    assert LocalBackend.from_url(str(tmp_path)).url == str(tmp_path)
+
+
+def test_missing_dir(tmp_path: Path) -> None:
+    url = str(tmp_path / "gone")
+    with pytest.raises(RemoteError, match="does not exist; is the disk mounted") as e:
+        LocalBackend.from_url(url)
+    assert url in str(e.value)
+    assert not e.value.transient
+
+
+def test_create_makes_final_dir(tmp_path: Path) -> None:
+    b = LocalBackend.from_url(str(tmp_path / "new"), create=True)
+    assert (tmp_path / "new").is_dir()
+    b.put("x", b"1")
+    assert b.get("x") == b"1"
+
+
+def test_create_with_missing_parent(tmp_path: Path) -> None:
+    with pytest.raises(RemoteError, match="parent missing"):
+        LocalBackend.from_url(str(tmp_path / "no" / "new"), create=True)
+    assert not (tmp_path / "no").exists()
+
+
+def test_file_as_remote(tmp_path: Path) -> None:
+    f = tmp_path / "afile"
+    f.write_bytes(b"")
+    for create in (False, True):
+        with pytest.raises(RemoteError, match="not a directory"):
+            LocalBackend.from_url(str(f), create=create)
+
+
+def _permissions_enforced(tmp_path: Path) -> bool:
+    """False when running with the power to ignore permission bits (root, CAP_DAC_OVERRIDE)."""
+    probe = tmp_path / "probe"
+    probe.mkdir(mode=0o500)
+    try:
+        return not os.access(probe, os.W_OK)
+    finally:
+        probe.chmod(0o700)
+
+
+def test_unwritable_remote(tmp_path: Path) -> None:
+    if not _permissions_enforced(tmp_path):  # root: a parent that is a regular file still cannot work
+        (tmp_path / "afile").write_bytes(b"")
+        for create in (False, True):
+            with pytest.raises(RemoteError):
+                LocalBackend.from_url(str(tmp_path / "afile" / "sub"), create=create)
+        return
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(0o500)
+    try:
+        with pytest.raises(RemoteError, match="not writable") as e:
+            LocalBackend.from_url(str(d))
+        assert str(d) in str(e.value)
+    finally:
+        d.chmod(0o700)
+
+
+def test_permission_error_is_remote_error(backend: LocalBackend, tmp_path: Path) -> None:
+    if not _permissions_enforced(tmp_path):
+        pytest.skip("running with the power to ignore permission bits")
+    backend.put("d/x", b"1")
+    (backend.root / "d").chmod(0o500)
+    (backend.root / "d" / "x").chmod(0o000)
+    try:
+        for call in (
+            lambda: backend.put("d/y", b"2"),
+            lambda: backend.get("d/x"),
+            lambda: backend.delete("d/x"),
+        ):
+            with pytest.raises(RemoteError) as e:
+                call()
+            assert not e.value.transient and backend.url in str(e.value)
+    finally:
+        (backend.root / "d").chmod(0o700)
+
+
+def test_put_under_existing_object_is_remote_error(backend: LocalBackend) -> None:
+    backend.put("leaf", b"x")
+    for call in (lambda: backend.put("leaf/child", b"y"), lambda: backend.put_new("leaf/child", b"y")):
+        with pytest.raises(RemoteError) as e:
+            call()
+        assert type(e.value) is RemoteError  # not AlreadyExists, not a raw OSError
+    assert backend.get("leaf") == b"x"
+
+
+def test_file_url_with_percent_encoded_space(tmp_path: Path) -> None:
+    d = tmp_path / "my remote"
+    d.mkdir()
+    url = "file://" + quote(str(d))
+    assert "%20" in url
+    b = LocalBackend.from_url(url)
+    assert b.root == d
+    assert b.url == url
+    b.put("x", b"1")
+    assert (d / "x").read_bytes() == b"1"
+    assert isinstance(open_backend(url), LocalBackend)
+
+
+def test_file_url_with_host_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="file:///absolute/path"):
+        LocalBackend.from_url("file://server/share")
+
+
+def test_relative_path_and_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "rel").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert LocalBackend.from_url("rel").root == tmp_path / "rel"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert LocalBackend.from_url("~/rel").root == tmp_path / "rel"

@@ -25,7 +25,9 @@ from fog.store import PutStats, Remote
 from fog.sync import check as check_mod
 from fog.sync import push as push_mod
 from fog.sync import restore as restore_mod
-from fog.sync.context import Context, open_context
+from fog.sync import devices as devices_mod
+from fog.sync import pull as pull_mod
+from fog.sync.context import Context, open_context, trim_archive
 
 Progress = Callable[[int, int], None]
 
@@ -133,9 +135,11 @@ def open_share(home: Path, cwd: Path, *, lock: bool = True, wait: bool = False) 
 
 
 @contextmanager
-def context(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False) -> Iterator[Context]:
+def context(
+    home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, offline_ok: bool = False
+) -> Iterator[Context]:
     with open_share(home, cwd, wait=wait) as (share, ident):
-        ctx = open_context(share, ident, remote)
+        ctx = open_context(share, ident, remote, offline_ok=offline_ok)
         try:
             yield ctx
         finally:
@@ -249,7 +253,7 @@ def restore(
     wait: bool = False,
     stdout: Callable[[bytes], object] | None = None,
 ) -> restore_mod.RestoreResult:
-    with context(home, cwd, wait=wait) as ctx:
+    with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec)
         out = output
         if output not in (None, "-"):
@@ -268,3 +272,118 @@ def check(
 ) -> check_mod.CheckResult:
     with context(home, cwd, remote=remote, wait=wait) as ctx:
         return check_mod.check(ctx, read_data=read_data, progress=progress)
+
+
+# -- multi-device ---------------------------------------------------------------------
+
+
+@dataclass
+class CloneResult:
+    root: str
+    share_id: str
+    name: str
+    remote: str
+    device: str
+    pull: pull_mod.PullResult
+
+
+def clone(
+    home: Path,
+    url: str,
+    directory: Path,
+    master_key: bytes,
+    *,
+    share: str | None = None,
+    device_name: str | None = None,
+    progress: Progress | None = None,
+) -> CloneResult:
+    """Join this device to the user's devices (if new) and pull a share into `directory`."""
+    from fog.crypto.seal import public_of
+    from fog.errors import IdentityError
+
+    root = directory.absolute()
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise FogError(f"{root} exists and is not an empty directory")
+    backend = open_backend(url)
+    try:
+        remote = Remote(backend)
+        remote.require_marker()
+        config, _ = remote.load_config(master_key)
+        if config is None:
+            raise IdentityError(
+                f"no SyncConfig for this master key on {url}: wrong master key, or a remote this user never used"
+            )
+        share_id, share_entry = _pick_share(config, share)
+        usk, upk = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
+        if public_of(usk) != upk:
+            raise IdentityError("the SyncConfig's user keypair is inconsistent")
+        if Identity.exists(home):
+            ident = Identity.load(home)
+            if ident.master_key != master_key or ident.user_public != upk:
+                raise IdentityError(f"{home} already holds the identity of another user; use another FOG_HOME")
+        else:
+            ident = Identity.create(home, name=device_name, master_key=master_key, user=(usk, upk))
+        config = _merged_config(ident, remote)
+        remote.put_config(ident.master_key, config)
+        ident.cache_config(config)
+    finally:
+        backend.close()
+    root.mkdir(parents=True, exist_ok=True)
+    Share.create(root, share_id, str(share_entry.get("name", share_id[:8])), url).close()
+    result = pull(home, root)
+    return CloneResult(str(root), share_id, str(share_entry.get("name")), url, ident.device_name, result)
+
+
+def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
+    live = {sid: s for sid, s in config.shares.items() if not s.get("removed")}
+    if wanted is not None:
+        hits = [(sid, s) for sid, s in live.items() if s.get("name") == wanted or sid.startswith(wanted)]
+        if len(hits) != 1:
+            names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
+            raise FogError(f"no single share matches {wanted!r}; shares: {names}")
+        return hits[0]
+    if len(live) == 1:
+        return next(iter(live.items()))
+    if not live:
+        raise FogError("the SyncConfig lists no shares")
+    names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
+    raise UsageError(f"this user has several shares; pick one with --share: {names}")
+
+
+def pull(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False) -> pull_mod.PullResult:
+    with context(home, cwd, remote=remote, wait=wait) as ctx:
+        result = pull_mod.pull(ctx)
+        trim_archive(ctx)
+        return result
+
+
+@dataclass
+class SyncResult:
+    pull: pull_mod.PullResult
+    push: push_mod.PushResult
+
+
+def sync(
+    home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, progress: Progress | None = None
+) -> SyncResult:
+    """pull, then push, under one lock."""
+    with context(home, cwd, remote=remote, wait=wait) as ctx:
+        pulled = pull_mod.pull(ctx)
+        trim_archive(ctx)
+        pushed = push_mod.push(ctx, progress=progress)
+        return SyncResult(pulled, pushed)
+
+
+def devices(home: Path, cwd: Path) -> list[devices_mod.DeviceInfo]:
+    with context(home, cwd) as ctx:
+        return devices_mod.list_devices(ctx)
+
+
+def revoke_device(home: Path, cwd: Path, name: str) -> devices_mod.DeviceInfo:
+    with context(home, cwd) as ctx:
+        return devices_mod.revoke(ctx, name)
+
+
+def rename_device(home: Path, cwd: Path, name: str, new_name: str) -> devices_mod.DeviceInfo:
+    with context(home, cwd) as ctx:
+        return devices_mod.rename(ctx, name, new_name)

@@ -124,6 +124,7 @@ class ShareStore:
         self.keys = keys
         self.prefix = f"shares/{keys.locator}/"
         self.presence = presence if presence is not None else PresenceCache()
+        self.archive: ShareStore | None = None  # a local copy tried before the remote on reads
 
     # -- objects -------------------------------------------------------------
 
@@ -169,12 +170,17 @@ class ShareStore:
 
     def get(self, object_id: bytes, what: str = "") -> bytes:
         """Fetch and verify one object; a missing one is an integrity failure."""
+        if self.archive is not None and self.archive.has(object_id):
+            return self.archive.get(object_id, what)
         try:
             stored = self.backend.get(self.object_name(object_id))
         except ObjectNotFound:
             label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
             raise IntegrityError(f"{label} is missing from remote {self.backend.url}") from None
         return self.decode(object_id, stored, what)
+
+    def has(self, object_id: bytes) -> bool:
+        return self.backend.exists(self.object_name(object_id))
 
     def list_objects(self) -> Iterator[bytes]:
         for name in self.backend.list(f"{self.prefix}objects/"):

@@ -6,7 +6,9 @@ Stored as ``CONFIG_VERSION (1) || SecretBox(random nonce)`` under the name
 overwrite: each update is a new version; readers merge every version they find.
 Merge is a union: per device and per share the entry with the newest
 `updated` wins field by field, except that `revoked` and `removed` are sticky
-(tombstones), so a removal can never be undone by a stale concurrent copy.
+(tombstones), so a removal can never be undone by a stale concurrent copy, and
+a device's `revoked_seq` (per share: the last batch still accepted from a
+revoked device) keeps the lowest value any copy set.
 """
 
 from __future__ import annotations
@@ -84,5 +86,10 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
         for sticky in _STICKY:
             if x.get(sticky) or y.get(sticky):
                 merged[sticky] = max(x.get(sticky) or 0, y.get(sticky) or 0)
+        if "revoked_seq" in x or "revoked_seq" in y:  # per share, the lowest limit anyone set
+            a, b = x.get("revoked_seq") or {}, y.get("revoked_seq") or {}
+            merged["revoked_seq"] = {
+                k: min(a.get(k, b.get(k)), b.get(k, a.get(k))) for k in sorted(a.keys() | b.keys())
+            }
         out[key] = merged
     return out

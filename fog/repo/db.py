@@ -133,6 +133,9 @@ class RepoDB:
             txn.put(pk, v.id, db=self.db["heads"])
         return True
 
+    def set_head(self, txn: lmdb.Transaction, v: Version) -> None:
+        txn.put(pathkey(v.path), v.id, db=self.db["heads"])
+
     def version(self, version_id: bytes, txn: lmdb.Transaction | None = None) -> Version | None:
         if txn is None:
             with self.read() as t:

@@ -115,6 +115,10 @@ class Identity:
         except (OSError, ValueError, KeyError) as exc:
             raise IdentityError(f"the fog identity in {home} is unreadable: {exc}") from exc
 
+    def rename(self, name: str) -> None:
+        object.__setattr__(self, "device_name", name)
+        self.save()
+
     # -- SyncConfig ---------------------------------------------------------------
 
     def user_json(self) -> dict[str, str]:

@@ -32,14 +32,29 @@ def find_root(start: Path) -> Path:
     raise NotAShareError(f"not inside a fog share (no {FOG_DIR}/ in {start} or any parent)")
 
 
+DEFAULT_ARCHIVE_BYTES = 512 << 20
+
+
 @dataclass
 class ShareConfig:
     share_id: str
     name: str
     remotes: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {"format": REPO_FORMAT, "share_id": self.share_id, "name": self.name, "remotes": self.remotes}
+        return {
+            "format": REPO_FORMAT,
+            "share_id": self.share_id,
+            "name": self.name,
+            "remotes": self.remotes,
+            "settings": self.settings,
+        }
+
+    @property
+    def archive_max_bytes(self) -> int:
+        """Bytes the local archive of replaced versions may use (0 disables it)."""
+        return int(str(self.settings.get("archive_max_bytes", DEFAULT_ARCHIVE_BYTES)))
 
 
 class ShareLock:
@@ -105,7 +120,9 @@ class Share:
             doc = json.loads(path.read_text())
             if doc.get("format") != REPO_FORMAT:
                 raise FogError(f"{path}: unsupported repository format {doc.get('format')!r}")
-            return ShareConfig(str(doc["share_id"]), str(doc["name"]), dict(doc["remotes"]))
+            return ShareConfig(
+                str(doc["share_id"]), str(doc["name"]), dict(doc["remotes"]), dict(doc.get("settings", {}))
+            )
         except FileNotFoundError:
             raise NotAShareError(f"{self.root} is not a fog share") from None
         except (OSError, ValueError, KeyError) as exc:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from fog.backends.base import open_backend
+from fog.backends.local import LocalBackend
 from fog.crypto.keys import ShareKeys, device_log_name
 from fog.crypto.seal import mac
+from fog.errors import RemoteError
 from fog.format.version import VERSION_ID_PREFIX, Version
 from fog.repo.identity import Identity
 from fog.repo.share import Share
@@ -42,14 +45,65 @@ class Context:
         self.remote.backend.close()
 
 
-def open_context(share: Share, ident: Identity, remote_name: str | None = None) -> Context:
+class Unavailable:
+    """Stands in for a remote that could not be opened: every use fails with why."""
+
+    def __init__(self, url: str, error: RemoteError) -> None:
+        self.url, self.error = url, error
+
+    def __getattr__(self, name: str) -> object:
+        def fail(*args: object, **kwargs: object) -> object:
+            raise self.error
+
+        return fail
+
+    def close(self) -> None:
+        pass
+
+
+def open_context(share: Share, ident: Identity, remote_name: str | None = None, *, offline_ok: bool = False) -> Context:
+    """Bind a share to a remote. With offline_ok, an unreachable remote fails only when used."""
     keys = ident.share_keys(share.config.share_id)
     name, url = share.remote_url(remote_name)
-    remote = Remote(open_backend(url))
     try:
-        remote.require_marker()
-    except BaseException:
-        remote.backend.close()
-        raise
+        remote = Remote(open_backend(url))
+        try:
+            remote.require_marker()
+        except BaseException:
+            remote.backend.close()
+            raise
+    except RemoteError as exc:
+        if not offline_ok:
+            raise
+        remote = Remote(Unavailable(url, exc))  # type: ignore[arg-type]
     presence = PresenceCache(share.db.present_ids(name))
-    return Context(share, ident, keys, name, remote, remote.share(keys, presence))
+    store = remote.share(keys, presence)
+    if share.config.archive_max_bytes > 0:
+        store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)
+    return Context(share, ident, keys, name, remote, store)
+
+
+def trim_archive(ctx: Context) -> int:
+    """Delete the oldest archived objects until the archive fits its setting."""
+    archive = ctx.store.archive
+    if archive is None:
+        return 0
+    root = ctx.share.dir / "archive"
+    files = []
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            try:
+                s = os.stat(p)
+            except FileNotFoundError:
+                continue
+            files.append((s.st_mtime_ns, s.st_size, p))
+    total = sum(f[1] for f in files)
+    removed = 0
+    for _, size, p in sorted(files):
+        if total <= ctx.share.config.archive_max_bytes:
+            break
+        os.unlink(p)
+        total -= size
+        removed += 1
+    return removed

@@ -1,0 +1,120 @@
+"""fog clone, pull, sync: joining a device and exchanging changes."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from fog import api
+from fog.cli.app import app
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, progress_bar, run
+from fog.crypto.keys import master_key_from_text
+from fog.errors import EXIT_CONFLICTS, EXIT_INTEGRITY, IdentityError, UsageError
+
+
+def read_master_key(path: Path | None) -> bytes:
+    """From --master-key-file, FOG_MASTER_KEY_FILE, or a prompt on a terminal."""
+    source = path or (Path(os.environ["FOG_MASTER_KEY_FILE"]) if os.environ.get("FOG_MASTER_KEY_FILE") else None)
+    if source is not None:
+        try:
+            text = source.read_text()
+        except OSError as exc:
+            raise IdentityError(f"cannot read the master key file {source}: {exc.strerror}") from None
+    elif sys.stdin.isatty():
+        import getpass
+
+        text = getpass.getpass("Master key: ")
+    else:
+        raise UsageError("no master key: pass --master-key-file F or set FOG_MASTER_KEY_FILE")
+    try:
+        return master_key_from_text(text)
+    except ValueError as exc:
+        raise IdentityError(f"invalid master key: {exc}") from None
+
+
+def pull_summary(p: object, quiet: bool) -> None:
+    r = p  # PullResult
+    for path in r.kept:  # type: ignore[attr-defined]
+        typer.echo(f"fog: kept local changes to {path} (changed here and elsewhere)", err=True)
+    for path in r.conflicts:  # type: ignore[attr-defined]
+        typer.echo(f"fog: conflict: wrote {path}", err=True)
+    for problem in r.problems:  # type: ignore[attr-defined]
+        typer.echo(f"fog: {problem}", err=True)
+    if not quiet:
+        typer.echo(
+            f"pulled {r.versions} version(s) in {r.batches} batch(es): "  # type: ignore[attr-defined]
+            f"{len(r.updated)} updated, {len(r.deleted)} deleted, "  # type: ignore[attr-defined]
+            f"{len(r.conflicts)} conflict(s)"
+        )  # type: ignore[attr-defined]
+
+
+def pull_exit(r: object) -> int:
+    if r.problems:  # type: ignore[attr-defined]
+        return EXIT_INTEGRITY
+    if r.conflicts:  # type: ignore[attr-defined]
+        return EXIT_CONFLICTS
+    return 0
+
+
+@app.command()
+def clone(
+    url: str = typer.Argument(..., help="The remote holding the user's data.", metavar="URL"),
+    directory: Path = typer.Argument(..., help="Where to put the share (new or empty).", metavar="DIR"),
+    share: str = typer.Option(None, "--share", help="Which share, when the user has several.", metavar="NAME"),
+    master_key_file: Path = typer.Option(
+        None, "--master-key-file", help="Read the master key from this file.", metavar="F"
+    ),
+    device_name: str = typer.Option(None, "--device-name", help="This device's name (default: host name)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Join this device with the master key and pull a share into DIR."""
+    target = directory if directory.is_absolute() else STATE.cwd / directory
+    key = run(lambda: read_master_key(master_key_file), as_json)
+    result = run(lambda: api.clone(fog_home(), url, target, key, share=share, device_name=device_name), as_json)
+    if as_json:
+        emit_json(dataclasses.asdict(result))
+    else:
+        typer.echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
+        pull_summary(result.pull, False)
+    raise typer.Exit(pull_exit(result.pull))
+
+
+@app.command()
+def pull(
+    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
+    as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
+) -> None:
+    """Fetch other devices' changes and apply them."""
+    result = run(lambda: api.pull(fog_home(), STATE.cwd, remote=remote, wait=wait), as_json)
+    if as_json:
+        emit_json(dataclasses.asdict(result))
+    else:
+        pull_summary(result, quiet)
+    raise typer.Exit(pull_exit(result))
+
+
+@app.command()
+def sync(
+    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
+    as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
+) -> None:
+    """Pull, then push: the command for cron."""
+    with progress_bar("push", not (quiet or as_json)) as progress:
+        result = run(lambda: api.sync(fog_home(), STATE.cwd, remote=remote, wait=wait, progress=progress), as_json)
+    if as_json:
+        emit_json(dataclasses.asdict(result))
+    else:
+        pull_summary(result.pull, quiet)
+        p = result.push
+        n = len(p.added) + len(p.modified) + len(p.deleted)
+        if not quiet:
+            typer.echo(f"pushed {n} change(s)" + (f" in batch {p.batch}" if p.batch else ""))
+    raise typer.Exit(pull_exit(result.pull))

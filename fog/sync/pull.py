@@ -1,0 +1,308 @@
+"""pull: read every device's new batches, verify them, apply them path by path.
+
+Order: refresh the SyncConfig; verify batches (nothing is applied from a
+device whose log fails verification); plan each path (fog.sync.merge); write
+files atomically; then commit history, heads, stat index and cursors in one
+transaction. A pull killed part-way leaves files that already equal their new
+version, which the re-run recognises, so running it again ends in the same
+state.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as st
+import time
+from dataclasses import dataclass, field
+
+from fog.crypto.keys import device_log_name
+from fog.errors import FogError, IntegrityError
+from fog.format.syncconfig import SyncConfig
+from fog.format.version import Version
+from fog.repo.db import StatEntry
+from fog.store import PutStats
+from fog.sync.content import FileReader, write_version
+from fog.sync.context import Context
+from fog.sync.logs import read_log
+from fog.sync.merge import Plan, conflict_name, plan_path
+from fog.sync.push import RACY_NS, catch_up_own_log
+from fog.sync.restore import safe_parent
+
+
+@dataclass
+class PullResult:
+    remote: str
+    batches: int = 0
+    versions: int = 0
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)  # conflict copies written
+    kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
+    problems: list[str] = field(default_factory=list)  # refused devices (integrity)
+    seconds: float = 0.0
+
+
+def refresh_config(ctx: Context) -> SyncConfig:
+    """Merge the remote's SyncConfig into this device's cached copy."""
+    cached = ctx.ident.cached_config()
+    found, _ = ctx.remote.load_config(ctx.ident.master_key)
+    config = cached if found is None else (found if cached is None else cached.merge(found))
+    if config is None:
+        raise FogError("no SyncConfig known for this user; re-run 'fog clone'")
+    if config != cached:
+        ctx.ident.cache_config(config)
+    return config
+
+
+@dataclass
+class Incoming:
+    device: str
+    log: str
+    seq: int
+    chain: bytes
+    versions: tuple[Version, ...]
+
+
+def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incoming]:
+    """Verified new batches of every other device, oldest first per device."""
+    share_hex = ctx.keys.share_id.hex()
+    by_log = {
+        device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in config.devices.items()
+    }
+    out: list[Incoming] = []
+    for log, seqs in sorted(ctx.store.list_logs().items()):
+        if log == ctx.log:
+            continue
+        if log not in by_log:
+            result.problems.append(
+                f"log {log[:12]} on {ctx.remote.url} belongs to no device in the SyncConfig; refused"
+            )
+            continue
+        did, dev = by_log[log]
+        limit = (dev.get("revoked_seq") or {}).get(share_hex) if dev.get("revoked") else None
+        got: list[Incoming] = []
+        try:
+            cursor = ctx.share.db.cursor(ctx.remote_name, log)
+            for vb in read_log(
+                ctx.store,
+                ctx.ident.user_secret,
+                bytes.fromhex(dev["public"]),
+                log,
+                dev.get("name", did[:8]),
+                cursor,
+                seqs,
+            ):
+                if limit is not None and vb.seq > limit:
+                    raise IntegrityError(f"device {dev.get('name')!r} is revoked; its batch {vb.seq} is refused")
+                if not dev.get("trusted", True):
+                    raise IntegrityError(f"device {dev.get('name')!r} is not trusted; its batches are refused")
+                for v in vb.batch.versions:
+                    if v.device != did or ctx.version_id(v) != v.id:
+                        raise IntegrityError(f"batch {vb.seq} of {dev.get('name')!r} holds a forged version")
+                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.versions))
+        except IntegrityError as exc:
+            result.problems.append(str(exc))
+            continue  # nothing from a suspect device
+        out.extend(got)
+    return out
+
+
+class LocalState:
+    """Lazy view of one working-tree path relative to the stat index."""
+
+    def __init__(self, ctx: Context, path: str, entry: StatEntry | None) -> None:
+        self.ctx, self.path, self.entry = ctx, path, entry
+        self.full = ctx.share.root / path
+        try:
+            self.st: os.stat_result | None = os.lstat(self.full)
+        except FileNotFoundError:
+            self.st = None
+        self._sig: tuple | None = None
+
+    def signature(self) -> tuple | None:
+        """(kind, mode, content, depth, size, target) of the working entry."""
+        if self._sig is None and self.st is not None:
+            s = self.st
+            mode = st.S_IMODE(s.st_mode)
+            if st.S_ISDIR(s.st_mode):
+                self._sig = ("dir", mode, None, 0, 0, None)
+            elif st.S_ISLNK(s.st_mode):
+                target = os.readlink(self.full)
+                self._sig = ("link", 0o777, None, 0, len(os.fsencode(target)), target)
+            elif st.S_ISREG(s.st_mode):
+                c = FileReader(self.ctx.keys, None).read(self.full, s, PutStats())
+                self._sig = ("file", mode, c.root, c.depth, c.size, None)
+            else:
+                self._sig = ("special", 0, None, 0, 0, None)
+        return self._sig
+
+    def matches(self, v: Version) -> bool:
+        if self.st is None:
+            return v.kind == "deleted"
+        return self.signature() == (v.kind, v.mode, v.content, v.depth, v.size, v.target)
+
+    def dirty(self) -> bool:
+        """Holds a change fog never recorded (a missing file counts as clean)."""
+        if self.st is None:
+            return False
+        if self.entry is None:
+            return not st.S_ISDIR(self.st.st_mode)
+        if st.S_ISDIR(self.st.st_mode):
+            return not stat_dir(self.entry)
+        if self.entry.matches(self.st):
+            return False
+        base = self.ctx.share.db.version(self.entry.version)
+        return base is None or not self.matches(base)
+
+
+def stat_dir(entry: StatEntry) -> bool:
+    return st.S_ISDIR(entry.mode)
+
+
+def pull(ctx: Context) -> PullResult:
+    t0 = time.monotonic()
+    result = PullResult(ctx.remote_name)
+    config = refresh_config(ctx)
+    catch_up_own_log(ctx)
+    incoming = collect(ctx, config, result)
+    names = {did: d.get("name", did[:8]) for did, d in config.devices.items()}
+    db = ctx.share.db
+    by_path: dict[str, list[Version]] = {}
+    for inc in incoming:
+        result.batches += 1
+        for v in inc.versions:
+            if db.version(v.id) is None:
+                by_path.setdefault(v.path, []).append(v)
+    result.versions = sum(len(vs) for vs in by_path.values())
+    pending = {v.id: v for vs in by_path.values() for v in vs}
+
+    def is_ancestor(a: bytes, v: Version) -> bool:
+        cur: Version | None = v
+        for _ in range(100_000):
+            if cur is None:
+                return False
+            if cur.id == a:
+                return True
+            if cur.parent is None:
+                return False
+            cur = pending.get(cur.parent) or db.version(cur.parent)
+        return False
+
+    entries = db.stat_entries()
+    stat_updates: dict[str, StatEntry | None] = {}
+    heads: list[Version] = []
+    plans: list[tuple[Plan, LocalState]] = []
+    for path in sorted(by_path):
+        local = LocalState(ctx, path, entries.get(path))
+        plan = plan_path(path, db.head(path), by_path[path], is_ancestor, local.dirty(), local.matches)
+        plans.append((plan, local))
+    scan_start = time.time_ns()
+    for plan, local in plans:  # parents before children
+        if plan.head is not None:
+            heads.append(plan.head)
+        if plan.adopt_local and plan.head is not None and local.st is not None:
+            stat_updates[plan.path] = _entry(plan.path, local.st, plan.head.id, scan_start)
+        if plan.kept_local:
+            result.kept.append(plan.path)
+        if plan.write is not None and plan.write.kind != "deleted":
+            if _materialize(ctx, plan.write, local):
+                stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
+                result.updated.append(plan.path)
+        for loser in plan.conflicts:
+            name = conflict_name(plan.path, loser, names.get(loser.device, loser.device[:8]))
+            if _write_conflict(ctx, loser, name):
+                result.conflicts.append(name)
+    for plan, local in reversed(plans):  # children before parents
+        if plan.write is not None and plan.write.kind == "deleted":
+            if _remove(ctx, local):
+                stat_updates[plan.path] = None
+                result.deleted.append(plan.path)
+            else:
+                result.kept.append(plan.path)
+    with db.write() as txn:
+        for vs in by_path.values():
+            for v in vs:
+                db.add_version(txn, v, make_head=False)
+        for h in heads:
+            db.set_head(txn, h)
+        for path, entry in stat_updates.items():
+            if entry is None:
+                db.drop_stat(txn, path)
+            else:
+                db.put_stat(txn, entry)
+        for inc in incoming:
+            db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _entry(path: str, s: os.stat_result, version: bytes, scan_start: int) -> StatEntry:
+    racy = s.st_mtime_ns >= scan_start - RACY_NS
+    return StatEntry(path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, version)
+
+
+def _archive(ctx: Context, local: LocalState) -> None:
+    """Keep the bytes a pull is about to replace in the local archive."""
+    archive = ctx.store.archive
+    if archive is None or local.st is None or not st.S_ISREG(local.st.st_mode):
+        return
+    FileReader(ctx.keys, archive).read(local.full, local.st, PutStats())
+
+
+def _materialize(ctx: Context, v: Version, local: LocalState) -> bool:
+    root = ctx.share.root
+    parent = safe_parent(root, v.path)
+    dest = root / v.path
+    if v.kind == "dir":
+        if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+            if local.st is not None and not st.S_ISDIR(local.st.st_mode):
+                _archive(ctx, local)
+                dest.unlink()
+        dest.mkdir(exist_ok=True)
+        os.chmod(dest, v.mode & 0o7777)
+        return True
+    if dest.is_dir() and not dest.is_symlink():
+        try:
+            dest.rmdir()
+        except OSError:
+            return False  # a non-empty directory stands where a file arrives: leave both
+    _archive(ctx, local)
+    if local.st is not None and _changed_since(local):
+        return False  # edited while we were pulling: never overwrite
+    write_version(ctx.store, v, dest, parent)
+    return True
+
+
+def _changed_since(local: LocalState) -> bool:
+    try:
+        now = os.lstat(local.full)
+    except FileNotFoundError:
+        return False
+    s = local.st
+    assert s is not None
+    return (now.st_mtime_ns, now.st_size, now.st_ino) != (s.st_mtime_ns, s.st_size, s.st_ino)
+
+
+def _remove(ctx: Context, local: LocalState) -> bool:
+    if local.st is None:
+        return True
+    if st.S_ISDIR(local.st.st_mode):
+        try:
+            local.full.rmdir()
+            return True
+        except OSError:
+            return False  # holds files fog does not know: keep it
+    if _changed_since(local):
+        return False
+    _archive(ctx, local)
+    local.full.unlink()
+    return True
+
+
+def _write_conflict(ctx: Context, v: Version, name: str) -> bool:
+    dest = ctx.share.root / name
+    if dest.exists() or dest.is_symlink():
+        return True  # written by an earlier, interrupted run
+    parent = safe_parent(ctx.share.root, name)
+    write_version(ctx.store, v, dest, parent)
+    return True

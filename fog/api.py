@@ -23,10 +23,10 @@ from fog.repo.identity import Identity, write_private
 from fog.repo.share import FOG_DIR, Share, find_root
 from fog.store import PutStats, Remote
 from fog.sync import check as check_mod
-from fog.sync import push as push_mod
-from fog.sync import restore as restore_mod
 from fog.sync import devices as devices_mod
 from fog.sync import pull as pull_mod
+from fog.sync import push as push_mod
+from fog.sync import restore as restore_mod
 from fog.sync.context import Context, open_context, trim_archive
 
 Progress = Callable[[int, int], None]
@@ -169,6 +169,7 @@ class StatusResult:
     modified: list[str]
     deleted: list[str]
     skipped: list[str]
+    conflicts: list[str]  # conflict copies still in the tree
 
     @property
     def clean(self) -> bool:
@@ -181,7 +182,7 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
-        out = StatusResult(str(share.root), [], [], [], result.skipped)
+        out = StatusResult(str(share.root), [], [], [], result.skipped, result.conflict_copies)
         for c in changes:
             if c.version is not None:
                 {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)

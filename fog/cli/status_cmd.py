@@ -22,6 +22,7 @@ def status(as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION) -> None:
                 "modified": result.modified,
                 "deleted": result.deleted,
                 "skipped": result.skipped,
+                "conflicts": result.conflicts,
             }
         )
         return
@@ -36,5 +37,9 @@ def status(as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION) -> None:
             typer.echo(f"{title}:")
             for p in paths:
                 typer.echo(f"  {mark} {p}")
+    if result.conflicts:
+        typer.echo("Unresolved conflict copies (compare, keep what you want, delete the copy):")
+        for p in result.conflicts:
+            typer.echo(f"  C {p}")
     for s in result.skipped:
         typer.echo(f"fog: skipped {s}", err=True)

@@ -53,8 +53,13 @@ class EventBatch:
     def from_bytes(cls, data: bytes) -> EventBatch:
         if data[:4] != MAGIC or len(data) < 5 or data[4] != PLAIN_VERSION:
             raise ValueError("not a version-1 event batch")
-        body = zstandard.ZstdDecompressor().decompress(data[5:], max_output_size=MAX_PLAINTEXT)
-        doc = json.loads(body)
+        try:
+            body = zstandard.ZstdDecompressor().decompress(data[5:], max_output_size=MAX_PLAINTEXT)
+            doc = json.loads(body)
+        except zstandard.ZstdError as exc:  # not a ValueError (json errors are)
+            raise ValueError(f"event batch does not decompress: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise ValueError("malformed event batch: not a JSON object")
         try:
             seq = int(doc["seq"])
             if seq < 1:

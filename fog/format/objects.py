@@ -43,10 +43,13 @@ def unframe(plain: bytes, limit: int = MAX_BLOCK) -> bytes:
             raise ValueError("object larger than the maximum block size")
         return payload
     if codec == CODEC_ZSTD:
-        params = zstandard.get_frame_parameters(payload)
-        if params.content_size == zstandard.CONTENTSIZE_UNKNOWN or params.content_size > limit:
-            raise ValueError("compressed object declares no size or one past the maximum")
-        out = zstandard.ZstdDecompressor().decompress(payload, max_output_size=limit)
+        try:
+            params = zstandard.get_frame_parameters(payload)
+            if params.content_size == zstandard.CONTENTSIZE_UNKNOWN or params.content_size > limit:
+                raise ValueError("compressed object declares no size or one past the maximum")
+            out = zstandard.ZstdDecompressor().decompress(payload, max_output_size=limit, allow_extra_data=False)
+        except zstandard.ZstdError as exc:  # not a ValueError: callers only expect ValueError
+            raise ValueError(f"compressed object is not one valid zstd frame: {exc}") from exc
         if len(out) != params.content_size:
             raise ValueError("compressed object size mismatch")
         return out

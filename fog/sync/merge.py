@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fog.format.version import Version
 
@@ -40,7 +40,7 @@ def same_state(a: Version, b: Version) -> bool:
 def conflict_name(path: str, v: Version, device_name: str) -> str:
     """`NAME.fog-conflict-YYYYMMDD-HHMMSS-DEVICE.EXT`, beside the original."""
     head, _, base = path.rpartition("/")
-    stamp = datetime.fromtimestamp(v.time_ns / 1e9, tz=timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.fromtimestamp(v.time_ns / 1e9, tz=UTC).strftime("%Y%m%d-%H%M%S")
     device = re.sub(r"[^A-Za-z0-9_-]+", "_", device_name) or "device"
     stem, dot, ext = base.rpartition(".")
     if not dot or not stem:  # no extension, or a dotfile like .bashrc

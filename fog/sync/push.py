@@ -14,17 +14,18 @@ import stat as st
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fog.crypto.keys import ShareKeys
 from fog.errors import FogError
-from fog.format.batch import EventBatch
+from fog.format.batch import EventBatch, chain_hash
 from fog.format.version import Version
 from fog.repo.db import RepoDB, StatEntry
 from fog.store import PutStats, ShareStore, seal_batch
 from fog.sync.content import Content, FileReader
 from fog.sync.context import Context
 from fog.sync.logs import read_log
+from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.scan import Diff, Entry, diff, walk
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
@@ -51,6 +52,7 @@ class PushResult:
     modified: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    conflict_copies: list[str] = field(default_factory=list)  # unresolved NAME.fog-conflict-* files
     files_read: int = 0
     bytes_read: int = 0
     objects_uploaded: int = 0
@@ -92,6 +94,7 @@ def plan(
     scan_start = time.time_ns()
     scan = walk(root)
     result.skipped += scan.skipped
+    result.conflict_copies = sorted(p for p in scan.entries if CONFLICT_RE.search(p.rsplit("/", 1)[-1]))
     d: Diff = diff(scan, db.stat_entries())
     reader = FileReader(ctx_keys, store)
     contents = _read_all(reader, root, [e for e in d.candidates if e.kind == "file"], stats, result, progress)
@@ -101,7 +104,7 @@ def plan(
         content = contents.get(entry.path)
         if entry.kind == "file" and content is None:
             continue  # unreadable or changing: skipped, retried next push
-        changes.extend(_change_for(db, entry, content, scan_start, now, device))
+        changes.append(_change_for(db, entry, content, scan_start, now, device))
     for path in d.gone:
         head = db.head(path)
         if head is not None and not head.deleted:
@@ -153,43 +156,38 @@ def _read_all(
     return out
 
 
-def _change_for(db: RepoDB, e: Entry, content: Content | None, scan_start: int, now: int, device: str) -> list[Change]:
+def _change_for(db: RepoDB, e: Entry, content: Content | None, scan_start: int, now: int, device: str) -> Change:
     head = db.head(e.path)
     s = e.st
     mode = st.S_IMODE(s.st_mode)
+    conflict = bool(CONFLICT_RE.search(e.path.rsplit("/", 1)[-1]))
     if e.kind == "file":
         assert content is not None
         v = Version(
-            e.path, "file", content.size, mode, s.st_mtime_ns, now, device, content=content.root, depth=content.depth
+            e.path,
+            "file",
+            content.size,
+            mode,
+            s.st_mtime_ns,
+            now,
+            device,
+            content=content.root,
+            depth=content.depth,
+            conflict=conflict,
         )
     elif e.kind == "link":
-        v = Version(
-            e.path, "link", len(os.fsencode(e.target or "")), 0o777, s.st_mtime_ns, now, device, target=e.target
-        )
+        size = len(os.fsencode(e.target or ""))
+        v = Version(e.path, "link", size, 0o777, s.st_mtime_ns, now, device, target=e.target, conflict=conflict)
     else:
         v = Version(e.path, "dir", 0, mode, 0, now, device)
     racy = s.st_mtime_ns >= scan_start - RACY_NS
-    if head is not None and _same_state(head, v):
+    if head is not None and same_state(head, v):
         stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, head.id)
-        return [Change(e.path, "unchanged", None, stat)]
-    from dataclasses import replace
-
+        return Change(e.path, "unchanged", None, stat)
     v = replace(v, parent=head.id if head is not None else None)
     status = "added" if head is None or head.deleted else "modified"
     stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, b"")
-    return [Change(e.path, status, v, stat)]
-
-
-def _same_state(a: Version, b: Version) -> bool:
-    """Whether two versions record the same state (mtime alone is no change)."""
-    return (a.kind, a.mode, a.content, a.depth, a.size, a.target) == (
-        b.kind,
-        b.mode,
-        b.content,
-        b.depth,
-        b.size,
-        b.target,
-    )
+    return Change(e.path, status, v, stat)
 
 
 def push(ctx: Context, *, dry_run: bool = False, progress: Progress | None = None) -> PushResult:
@@ -220,8 +218,6 @@ def push(ctx: Context, *, dry_run: bool = False, progress: Progress | None = Non
         )
         stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
         ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
-        from fog.format.batch import chain_hash
-
         seq, chain = seq + 1, chain_hash(stored)
         result.batch = seq
     else:

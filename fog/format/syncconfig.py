@@ -8,18 +8,23 @@ Merge is a union: per device and per share the entry with the newest
 `updated` wins field by field, except that `revoked` and `removed` are sticky
 (tombstones), so a removal can never be undone by a stale concurrent copy, and
 a device's `revoked_seq` (per share: the last batch still accepted from a
-revoked device) keeps the lowest value any copy set.
+revoked device) keeps the lowest value any copy set. Equal `updated` values
+are ordered by the canonical JSON of the entry without those merged fields, so
+raising a tombstone never reorders two entries (merge stays associative).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT = 1
 CONFIG_VERSION = 0x01
+MAX_PLAINTEXT = 64 << 20
 _STICKY = ("revoked", "removed")
 
 
@@ -47,17 +52,29 @@ class SyncConfig:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> SyncConfig:
-        if doc.get("format") != FORMAT:
-            raise ValueError(f"unsupported SyncConfig format {doc.get('format')!r}")
-        user = doc["user"]
+        """Check the shape of a decoded SyncConfig; every failure is a ValueError."""
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+            raise ValueError(f"unsupported SyncConfig format {found!r}")
+        user = doc.get("user")
         if not isinstance(user, dict) or not {"public", "secret"} <= user.keys():
             raise ValueError("SyncConfig has no user keypair")
-        return cls(user, dict(doc["devices"]), dict(doc["shares"]), tuple(doc.get("supersedes", ())))
+        devices, shares = doc.get("devices"), doc.get("shares")
+        if not isinstance(devices, dict) or not isinstance(shares, dict):
+            raise ValueError("SyncConfig devices and shares must be JSON objects")
+        if not all(isinstance(e, dict) for e in (*devices.values(), *shares.values())):
+            raise ValueError("SyncConfig device and share entries must be JSON objects")
+        return cls(user, dict(devices), dict(shares), tuple(doc.get("supersedes", ())))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SyncConfig:
-        body = gzip.decompress(data)
-        if len(body) > 64 << 20:
+        """Decode gzip(canonical JSON), never inflating past MAX_PLAINTEXT."""
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+                body = f.read(MAX_PLAINTEXT + 1)
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError, not a ValueError
+            raise ValueError(f"SyncConfig is not valid gzip: {exc}") from exc
+        if len(body) > MAX_PLAINTEXT:
             raise ValueError("SyncConfig too large")
         return cls.from_json(json.loads(body))
 
@@ -80,16 +97,26 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
         if x is None or y is None:
             out[key] = dict(x or y or {})
             continue
-        # Newest wins; equal times break ties by canonical JSON so all devices agree.
-        order = sorted([x, y], key=lambda e: (e.get("updated", 0), json.dumps(e, sort_keys=True)))
+        order = sorted([x, y], key=_rank)
         merged = {**order[0], **order[1]}
         for sticky in _STICKY:
             if x.get(sticky) or y.get(sticky):
                 merged[sticky] = max(x.get(sticky) or 0, y.get(sticky) or 0)
         if "revoked_seq" in x or "revoked_seq" in y:  # per share, the lowest limit anyone set
-            a, b = x.get("revoked_seq") or {}, y.get("revoked_seq") or {}
+            rx, ry = x.get("revoked_seq") or {}, y.get("revoked_seq") or {}
             merged["revoked_seq"] = {
-                k: min(a.get(k, b.get(k)), b.get(k, a.get(k))) for k in sorted(a.keys() | b.keys())
+                k: min(rx.get(k, ry.get(k)), ry.get(k, rx.get(k))) for k in sorted(rx.keys() | ry.keys())
             }
         out[key] = merged
     return out
+
+
+def _rank(entry: dict[str, Any]) -> tuple[Any, str, str]:
+    """Newest `updated` wins; equal times go by canonical JSON so every device agrees.
+
+    The tie-break first ignores the fields merge computes itself (sticky
+    tombstones, `revoked_seq`): merging changes them, and that must not change
+    how the merged entry orders against a third copy.
+    """
+    plain = {k: v for k, v in entry.items() if k not in _STICKY and k != "revoked_seq"}
+    return entry.get("updated", 0), json.dumps(plain, sort_keys=True), json.dumps(entry, sort_keys=True)

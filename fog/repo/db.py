@@ -207,6 +207,14 @@ class RepoDB:
     def set_cursor(self, txn: lmdb.Transaction, remote: str, log: str, seq: int, chain: bytes) -> None:
         txn.put(remote.encode() + b"\0" + log.encode(), _U64.pack(seq) + chain, db=self.db["cursors"])
 
+    def get_meta(self, key: str) -> bytes | None:
+        with self.read() as txn:
+            return txn.get(key.encode(), db=self.db["meta"])
+
+    def put_meta(self, key: str, value: bytes) -> None:
+        with self.write() as txn:
+            txn.put(key.encode(), value, db=self.db["meta"])
+
     def present_ids(self, remote: str) -> set[bytes]:
         rk = remote_key(remote)
         out: set[bytes] = set()

@@ -10,6 +10,7 @@ state.
 
 from __future__ import annotations
 
+import json
 import os
 import stat as st
 import time
@@ -45,7 +46,16 @@ class PullResult:
 def refresh_config(ctx: Context) -> SyncConfig:
     """Merge the remote's SyncConfig into this device's cached copy."""
     cached = ctx.ident.cached_config()
-    found, _ = ctx.remote.load_config(ctx.ident.master_key)
+    found, names = ctx.remote.load_config(ctx.ident.master_key)
+    key = f"config-seen\0{ctx.remote_name}"
+    seen = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
+    gone = seen - set(names) - set(found.supersedes if found else ())
+    if gone:
+        raise IntegrityError(
+            f"{len(gone)} SyncConfig version(s) seen before are gone from {ctx.remote.url}: the remote was rolled back"
+        )
+    if set(names) - seen:
+        ctx.share.db.put_meta(key, json.dumps(sorted(seen | set(names))).encode())
     config = cached if found is None else (found if cached is None else cached.merge(found))
     if config is None:
         raise FogError("no SyncConfig known for this user; re-run 'fog clone'")

@@ -231,7 +231,17 @@ class ShareStore:
     def publish_batch(self, log: str, seq: int, stored: bytes) -> None:
         """Write a sealed batch create-only, after making every object durable."""
         self.backend.sync()
-        self.backend.put_new(self.log_name(log, seq), stored)
+        name = self.log_name(log, seq)
+        try:
+            self.backend.put_new(name, stored)
+        except AlreadyExists:
+            # A retried put whose first attempt landed is fine; anything else
+            # means another writer used our sequence number.
+            if self.backend.get(name) != stored:
+                raise IntegrityError(
+                    f"batch {seq} of this device already exists on {self.backend.url} with other content; "
+                    "is this identity in use on two machines?"
+                ) from None
         self.backend.sync()
 
     def list_logs(self) -> dict[str, list[int]]:

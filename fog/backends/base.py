@@ -13,7 +13,7 @@ against each one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
 from fog.errors import UsageError
@@ -95,19 +95,29 @@ class Backend(Protocol):
         ...
 
 
-def open_backend(url: str, *, create: bool = False) -> Backend:
-    """Open the backend a remote URL names.
+def open_backend(url: str, *, create: bool = False, options: Mapping[str, str] | None = None) -> Backend:
+    """Open the backend a remote URL names, wrapped to retry transient failures.
 
-    A plain path or a `file://` URL is a local directory. With `create`, a
-    missing final directory is made (its parent must exist).
+    A plain path or a `file://` URL is a local directory; `sftp://[user@]host[:port]/path`
+    is a directory over SSH; `s3://bucket/prefix` is S3-compatible object storage.
+    With `create`, a missing final directory (or prefix) may be made. `options`
+    carries settings the URL cannot (for S3: endpoint, path_style, region),
+    gathered by the CLI from flags and the environment.
     """
-    if url.startswith("file://"):
+    from fog.backends.retry import RetryingBackend
+
+    opts = dict(options or {})
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
+    if scheme == "file":
         from fog.backends.local import LocalBackend
 
         return LocalBackend.from_url(url, create=create)
-    if "://" in url:
-        scheme = url.split("://", 1)[0]
-        raise UsageError(f"unsupported remote URL scheme {scheme!r} in {url!r}; use a path or file://")
-    from fog.backends.local import LocalBackend
+    if scheme == "sftp":
+        from fog.backends.sftp import SFTPBackend
 
-    return LocalBackend.from_url(url, create=create)
+        return RetryingBackend(SFTPBackend.from_url(url, create=create, options=opts))
+    if scheme == "s3":
+        from fog.backends.s3 import S3Backend
+
+        return RetryingBackend(S3Backend.from_url(url, create=create, options=opts))
+    raise UsageError(f"unsupported remote URL scheme {scheme!r} in {url!r}; use a path, file://, sftp:// or s3://")

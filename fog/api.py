@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fog.backends.base import open_backend
 from fog.crypto.keys import ShareKeys, master_key_to_text
-from fog.errors import FogError, UsageError
+from fog.errors import FogError, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.repo import revs
@@ -26,6 +26,7 @@ from fog.sync import check as check_mod
 from fog.sync import devices as devices_mod
 from fog.sync import pull as pull_mod
 from fog.sync import push as push_mod
+from fog.sync import remotes as remotes_mod
 from fog.sync import restore as restore_mod
 from fog.sync.context import Context, open_context, trim_archive
 
@@ -146,6 +147,36 @@ def context(
             ctx.close()
 
 
+@contextmanager
+def all_contexts(
+    home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False
+) -> Iterator[tuple[list[Context], dict[str, str]]]:
+    """Contexts for the named remote, or for every remote of the share.
+
+    Remotes that cannot be opened are returned as {name: error}; if none can,
+    the first error is raised.
+    """
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        names = [share.remote_url(remote)[0]] if remote is not None else sorted(share.config.remotes)
+        ctxs: list[Context] = []
+        failed: dict[str, str] = {}
+        first: RemoteError | None = None
+        try:
+            for name in names:
+                try:
+                    ctxs.append(open_context(share, ident, name))
+                except RemoteError as exc:
+                    failed[name] = str(exc)
+                    first = first or exc
+            if not ctxs:
+                assert first is not None
+                raise first
+            yield ctxs, failed
+        finally:
+            for ctx in ctxs:
+                ctx.close()
+
+
 def share_path(share: Share, cwd: Path, arg: str) -> str:
     """A user-given path (relative to cwd) as a '/'-separated share path."""
     full = Path(os.path.normpath(cwd.absolute() / arg))
@@ -198,8 +229,8 @@ def push(
     wait: bool = False,
     progress: Progress | None = None,
 ) -> push_mod.PushResult:
-    with context(home, cwd, remote=remote, wait=wait) as ctx:
-        return push_mod.push(ctx, dry_run=dry_run, progress=progress)
+    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed)
 
 
 # -- history --------------------------------------------------------------------------
@@ -352,10 +383,22 @@ def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
 
 
 def pull(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False) -> pull_mod.PullResult:
-    with context(home, cwd, remote=remote, wait=wait) as ctx:
-        result = pull_mod.pull(ctx)
-        trim_archive(ctx)
-        return result
+    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        return _pull_all(ctxs, failed)
+
+
+def _pull_all(ctxs: list[Context], failed: dict[str, str]) -> pull_mod.PullResult:
+    """Pull from each remote in turn (versions dedupe by id), merging the reports."""
+    total = pull_mod.PullResult(",".join(c.remote_name for c in ctxs), remote_errors=dict(failed))
+    for ctx in ctxs:
+        try:
+            r = pull_mod.pull(ctx)
+        except RemoteError as exc:
+            total.remote_errors[ctx.remote_name] = str(exc)
+            continue
+        total.absorb(r)
+    trim_archive(ctxs[0])
+    return total
 
 
 @dataclass
@@ -368,10 +411,12 @@ def sync(
     home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, progress: Progress | None = None
 ) -> SyncResult:
     """pull, then push, under one lock."""
-    with context(home, cwd, remote=remote, wait=wait) as ctx:
-        pulled = pull_mod.pull(ctx)
-        trim_archive(ctx)
-        pushed = push_mod.push(ctx, progress=progress)
+    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        pulled = _pull_all(ctxs, failed)
+        live = [c for c in ctxs if c.remote_name not in pulled.remote_errors]
+        if not live:
+            raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
+        pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors)
         return SyncResult(pulled, pushed)
 
 
@@ -388,3 +433,23 @@ def revoke_device(home: Path, cwd: Path, name: str) -> devices_mod.DeviceInfo:
 def rename_device(home: Path, cwd: Path, name: str, new_name: str) -> devices_mod.DeviceInfo:
     with context(home, cwd) as ctx:
         return devices_mod.rename(ctx, name, new_name)
+
+
+# -- remotes ---------------------------------------------------------------------------
+
+
+def remotes(home: Path, cwd: Path) -> list[remotes_mod.RemoteInfo]:
+    with open_share(home, cwd, lock=False) as (share, _):
+        return remotes_mod.list_remotes(share)
+
+
+def add_remote(
+    home: Path, cwd: Path, name: str, url: str, *, options: dict[str, str] | None = None, wait: bool = False
+) -> remotes_mod.RemoteInfo:
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        return remotes_mod.add_remote(share, ident, name, url, options)
+
+
+def remove_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:
+    with open_share(home, cwd, wait=wait) as (share, _):
+        return remotes_mod.remove_remote(share, name)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from fog.cli import check_cmd, device_cmd, init_cmd, log_cmd, push_cmd, restore_cmd, status_cmd, sync_cmds  # noqa: F401
+from fog.cli import (  # noqa: F401
+    check_cmd,
+    device_cmd,
+    init_cmd,
+    log_cmd,
+    push_cmd,
+    remote_cmd,
+    restore_cmd,
+    status_cmd,
+    sync_cmds,
+)
 from fog.cli.app import app
 from fog.cli.common import STATE
 

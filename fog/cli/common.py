@@ -135,3 +135,23 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], Non
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 WAIT_OPTION = typer.Option(False, "--wait", help="Wait for another fog process to release the share.")
+
+
+def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
+    """Name each remote that failed (one line each); exit 1 if any did."""
+    for name, message in sorted(errors.items()):
+        if as_json:
+            sys.stderr.write(json.dumps({"code": EXIT_ERROR, "kind": "remote", "remote": name, "message": message}))
+            sys.stderr.write("\n")
+        else:
+            sys.stderr.write(f"fog: remote {name} failed: {message}\n")
+    return EXIT_ERROR if errors else 0
+
+
+def remote_options(s3_endpoint: str | None = None) -> dict[str, str]:
+    """Backend options from flags and the environment (flags win)."""
+    opts: dict[str, str] = {}
+    endpoint = s3_endpoint or os.environ.get("FOG_S3_ENDPOINT")
+    if endpoint:
+        opts["endpoint"] = endpoint
+    return opts

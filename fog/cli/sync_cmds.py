@@ -11,9 +11,11 @@ import typer
 
 from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, progress_bar, run
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, progress_bar, report_remote_errors, run
+from fog.cli.push_cmd import push_summary
 from fog.crypto.keys import master_key_from_text
 from fog.errors import EXIT_CONFLICTS, EXIT_INTEGRITY, IdentityError, UsageError
+from fog.sync.pull import PullResult
 
 
 def read_master_key(path: Path | None) -> bytes:
@@ -52,10 +54,14 @@ def pull_summary(p: object, quiet: bool) -> None:
         )  # type: ignore[attr-defined]
 
 
-def pull_exit(r: object) -> int:
-    if r.problems:  # type: ignore[attr-defined]
+def pull_exit(r: PullResult, as_json: bool) -> int:
+    """4 if data was refused, else 1 if a remote failed, else 3 on conflicts, else 0."""
+    failed = report_remote_errors(r.remote_errors, as_json)
+    if r.problems:
         return EXIT_INTEGRITY
-    if r.conflicts:  # type: ignore[attr-defined]
+    if failed:
+        return failed
+    if r.conflicts:
         return EXIT_CONFLICTS
     return 0
 
@@ -80,7 +86,7 @@ def clone(
     else:
         typer.echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
         pull_summary(result.pull, False)
-    raise typer.Exit(pull_exit(result.pull))
+    raise typer.Exit(pull_exit(result.pull, as_json))
 
 
 @app.command()
@@ -96,7 +102,7 @@ def pull(
         emit_json(dataclasses.asdict(result))
     else:
         pull_summary(result, quiet)
-    raise typer.Exit(pull_exit(result))
+    raise typer.Exit(pull_exit(result, as_json))
 
 
 @app.command()
@@ -113,8 +119,7 @@ def sync(
         emit_json(dataclasses.asdict(result))
     else:
         pull_summary(result.pull, quiet)
-        p = result.push
-        n = len(p.added) + len(p.modified) + len(p.deleted)
-        if not quiet:
-            typer.echo(f"pushed {n} change(s)" + (f" in batch {p.batch}" if p.batch else ""))
-    raise typer.Exit(pull_exit(result.pull))
+        push_summary(result.push, quiet)
+    errors = {**result.pull.remote_errors, **result.push.remote_errors}
+    result.pull.remote_errors = errors
+    raise typer.Exit(pull_exit(result.pull, as_json))

@@ -9,6 +9,8 @@ Sub-databases (keys; values):
   timeline  time_ns(8) || id -> b""     all versions by time (log without PATH)
   cursors   remote NUL log -> seq(8) || chain hash(32)
   present   remote hash(8) || object id -> b""   objects known on a remote
+  pending   remote hash(8) || version id -> order(8)   recorded here, not yet
+                                       published on that remote (the outbox)
   meta      name -> bytes
 LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
 0xFF || SHA256(path); values always carry the full path.
@@ -28,7 +30,7 @@ import lmdb
 from fog.errors import FogError
 from fog.format.version import Version
 
-_DBS = (b"stat", b"versions", b"history", b"heads", b"timeline", b"cursors", b"present", b"meta")
+_DBS = (b"stat", b"versions", b"history", b"heads", b"timeline", b"cursors", b"present", b"pending", b"meta")
 _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
 
@@ -206,6 +208,36 @@ class RepoDB:
 
     def set_cursor(self, txn: lmdb.Transaction, remote: str, log: str, seq: int, chain: bytes) -> None:
         txn.put(remote.encode() + b"\0" + log.encode(), _U64.pack(seq) + chain, db=self.db["cursors"])
+
+    # -- the outbox ------------------------------------------------------------------
+
+    def add_pending(self, txn: lmdb.Transaction, remotes: list[str], ids: list[bytes]) -> None:
+        """Queue versions for publication on each remote, in this order."""
+        raw = txn.get(b"outbox-order", db=self.db["meta"])
+        order = _U64.unpack(raw)[0] if raw else 0
+        for vid in ids:
+            order += 1
+            for remote in remotes:
+                txn.put(remote_key(remote) + vid, _U64.pack(order), db=self.db["pending"])
+        txn.put(b"outbox-order", _U64.pack(order), db=self.db["meta"])
+
+    def pending(self, remote: str) -> list[bytes]:
+        """Version ids waiting for publication on a remote, oldest first."""
+        rk = remote_key(remote)
+        rows: list[tuple[int, bytes]] = []
+        with self.read() as txn:
+            cur = txn.cursor(self.db["pending"])
+            if cur.set_range(rk):
+                for key, value in cur:
+                    if not key.startswith(rk):
+                        break
+                    rows.append((_U64.unpack(value)[0], key[8:]))
+        return [vid for _, vid in sorted(rows)]
+
+    def clear_pending(self, txn: lmdb.Transaction, remote: str, ids: list[bytes]) -> None:
+        rk = remote_key(remote)
+        for vid in ids:
+            txn.delete(rk + vid, db=self.db["pending"])
 
     def get_meta(self, key: str) -> bytes | None:
         with self.read() as txn:

@@ -40,7 +40,17 @@ class PullResult:
     conflicts: list[str] = field(default_factory=list)  # conflict copies written
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
     problems: list[str] = field(default_factory=list)  # refused devices (integrity)
+    remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
     seconds: float = 0.0
+
+    def absorb(self, other: PullResult) -> None:
+        """Add another remote's pull to this report."""
+        self.batches += other.batches
+        self.versions += other.versions
+        for name in ("updated", "deleted", "conflicts", "kept", "problems"):
+            getattr(self, name).extend(getattr(other, name))
+        self.remote_errors.update(other.remote_errors)
+        self.seconds += other.seconds
 
 
 def refresh_config(ctx: Context) -> SyncConfig:
@@ -107,7 +117,9 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
                 if not dev.get("trusted", True):
                     raise IntegrityError(f"device {dev.get('name')!r} is not trusted; its batches are refused")
                 for v in vb.batch.versions:
-                    if v.device != did or ctx.version_id(v) != v.id:
+                    # A version may be relayed by another device (seeding a new remote); its id,
+                    # an HMAC under the share key, proves a trusted device made it.
+                    if v.device not in config.devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {dev.get('name')!r} holds a forged version")
                 got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.versions))
         except IntegrityError as exc:

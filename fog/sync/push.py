@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import stat as st
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from fog.crypto.keys import ShareKeys
-from fog.errors import FogError
+from fog.errors import FogError, RemoteError
 from fog.format.batch import EventBatch, chain_hash
 from fog.format.version import Version
 from fog.repo.db import RepoDB, StatEntry
@@ -57,7 +58,9 @@ class PushResult:
     bytes_read: int = 0
     objects_uploaded: int = 0
     bytes_uploaded: int = 0
-    batch: int | None = None
+    batch: int | None = None  # the batch number (on the last remote published to)
+    batches: dict[str, int] = field(default_factory=dict)  # remote -> batch number published
+    remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
     seconds: float = 0.0
 
 
@@ -76,6 +79,7 @@ def catch_up_own_log(ctx: Context) -> int:
                     raise FogError(f"batch {vb.seq} of this device holds a version with a wrong id")
                 db.add_version(txn, v)
             db.set_cursor(txn, ctx.remote_name, ctx.log, vb.seq, vb.chain)
+            db.clear_pending(txn, ctx.remote_name, [v.id for v in vb.batch.versions])
         adopted += 1
     return adopted
 
@@ -190,49 +194,163 @@ def _change_for(db: RepoDB, e: Entry, content: Content | None, scan_start: int, 
     return Change(e.path, status, v, stat)
 
 
-def push(ctx: Context, *, dry_run: bool = False, progress: Progress | None = None) -> PushResult:
-    """Publish the working tree's changes as one event batch on ctx's remote."""
-    t0 = time.monotonic()
+class FanoutStore:
+    """Puts every object to each healthy remote; a remote that fails drops out.
+
+    Quacks like ShareStore.put for FileReader. Children are always put before
+    the manifest nodes naming them, so a present root implies a present tree.
+    """
+
+    def __init__(self, ctxs: list[Context]) -> None:
+        self.ctxs = list(ctxs)
+        self.failed: dict[str, str] = {}
+        self.stats = {ctx.remote_name: PutStats() for ctx in ctxs}
+        self._lock = threading.Lock()
+
+    def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
+        object_id = b""
+        last: RemoteError | None = None
+        for ctx in list(self.ctxs):
+            try:
+                object_id = ctx.store.put(data, self.stats[ctx.remote_name])
+            except RemoteError as exc:
+                last = exc
+                self.drop(ctx, exc)
+        if not self.ctxs:
+            raise last or RemoteError("no remote left to push to")
+        if stats is not None:
+            stats.blocks += 1
+            stats.plain_bytes += len(data)
+        return object_id
+
+    def drop(self, ctx: Context, exc: RemoteError) -> None:
+        with self._lock:
+            if ctx in self.ctxs:
+                self.ctxs.remove(ctx)
+                self.failed[ctx.remote_name] = str(exc)
+
+
+def ensure_objects(ctx: Context, versions: list[Version], sources: list[Context]) -> int:
+    """Make every object of `versions` present on ctx's remote, copying missing
+    trees from another remote (a remote that was down, or newly added)."""
+    copied = 0
+    for v in versions:
+        if v.content is None or ctx.store.presence.known(v.content):
+            continue
+        if ctx.store.has(v.content):
+            ctx.store.presence.add(v.content)
+            continue
+        source = next((s for s in sources if s is not ctx and s.store.has(v.content)), None)
+        if source is None:
+            raise FogError(f"cannot publish {v.path} to {ctx.remote_name}: its content is on no reachable remote")
+
+        def copy(object_id: bytes, depth: int, src: Context = source, path: str = v.path) -> bool:
+            nonlocal copied
+            if ctx.store.presence.known(object_id) or ctx.store.has(object_id):
+                return False
+            name = src.store.object_name(object_id)
+            stored = src.store.backend.get(name)
+            src.store.decode(object_id, stored, path)  # never spread a corrupt object
+            ctx.store.backend.put(name, stored)
+            ctx.store.presence.add(object_id)
+            copied += 1
+            return True
+
+        source.store.walk(v.content, v.depth, v.path, copy)
+    return copied
+
+
+def publish(ctx: Context, sources: list[Context]) -> int | None:
+    """Publish this remote's pending versions as one batch; returns its number."""
     db = ctx.share.db
-    result = PushResult(ctx.remote_name, dry_run)
-    if not dry_run:
-        catch_up_own_log(ctx)
+    ids = db.pending(ctx.remote_name)
+    if not ids:
+        return None
+    versions = [v for v in (db.version(i) for i in ids) if v is not None]
+    ensure_objects(ctx, versions, sources)
+    seq, chain = db.cursor(ctx.remote_name, ctx.log)
+    batch = EventBatch(ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions))
+    stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
+    ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
+    with db.write() as txn:
+        db.set_cursor(txn, ctx.remote_name, ctx.log, seq + 1, chain_hash(stored))
+        db.clear_pending(txn, ctx.remote_name, ids)
+        ctx.commit_presence(txn)
+    return seq + 1
+
+
+def push(
+    ctxs: list[Context],
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    failed: dict[str, str] | None = None,
+) -> PushResult:
+    """Record the working tree's changes and publish them on every remote.
+
+    `failed` names remotes that could not even be opened. A remote failing
+    part-way drops out; the others carry on. Nothing is recorded unless at
+    least one remote holds every new object; lagging remotes catch up on a
+    later push (their versions stay queued in the outbox).
+    """
+    t0 = time.monotonic()
+    share, ident, keys = ctxs[0].share, ctxs[0].ident, ctxs[0].keys
+    db = share.db
+    result = PushResult(",".join(c.remote_name for c in ctxs), dry_run)
+    result.remote_errors = dict(failed or {})
+    live: list[Context] = []
+    for ctx in ctxs:
+        try:
+            if not dry_run:
+                catch_up_own_log(ctx)
+            live.append(ctx)
+        except RemoteError as exc:
+            result.remote_errors[ctx.remote_name] = str(exc)
+    if not live:
+        raise RemoteError("no remote could be reached: " + "; ".join(result.remote_errors.values()))
+    fan = None if dry_run else FanoutStore(live)
     stats = PutStats()
-    changes = plan(
-        ctx.keys, None if dry_run else ctx.store, ctx.share.root, db, ctx.ident.device_id, stats, result, progress
-    )
+    changes = plan(keys, fan, share.root, db, ident.device_id, stats, result, progress)  # type: ignore[arg-type]
     versions = []
     for c in changes:
         if c.version is not None:
-            c.version = ctx.seal_version(c.version)
+            c.version = live[0].seal_version(c.version)
             versions.append(c.version)
             {"added": result.added, "modified": result.modified, "deleted": result.deleted}[c.status].append(c.path)
-    result.objects_uploaded, result.bytes_uploaded = stats.uploaded, stats.uploaded_bytes
-    if dry_run:
+    if fan is None:
         result.seconds = time.monotonic() - t0
         return result
-    seq, chain = db.cursor(ctx.remote_name, ctx.log)
-    if versions:
-        batch = EventBatch(
-            ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions)
-        )
-        stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
-        ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
-        seq, chain = seq + 1, chain_hash(stored)
-        result.batch = seq
-    else:
-        ctx.store.backend.sync()
+    result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
+    result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
+    for ctx in list(fan.ctxs):
+        try:
+            ctx.store.backend.sync()
+        except RemoteError as exc:
+            fan.drop(ctx, exc)
+    result.remote_errors.update(fan.failed)
+    if not fan.ctxs:
+        raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
     with db.write() as txn:
         for v in versions:
             db.add_version(txn, v)
         for c in changes:
             if c.stat is not None:
-                stat = c.stat if c.version is None else StatEntry(**{**c.stat.__dict__, "version": c.version.id})
+                stat = c.stat if c.version is None else replace(c.stat, version=c.version.id)
                 db.put_stat(txn, stat)
             elif c.status == "deleted":
                 db.drop_stat(txn, c.path)
-        if result.batch is not None:
-            db.set_cursor(txn, ctx.remote_name, ctx.log, seq, chain)
-        ctx.commit_presence(txn)
+        db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
+        for ctx in fan.ctxs:
+            ctx.commit_presence(txn)
+    for ctx in live:
+        if ctx.remote_name in result.remote_errors:
+            continue
+        try:
+            n = publish(ctx, live)
+            if n is not None:
+                result.batches[ctx.remote_name] = n
+                result.batch = n
+        except RemoteError as exc:
+            result.remote_errors[ctx.remote_name] = str(exc)
     result.seconds = time.monotonic() - t0
     return result

@@ -37,6 +37,8 @@ def local_state_saved(ctx: Context, path: str) -> bool:
         return True
     # The stat changed; the content may still be what was pushed (touch).
     v = ctx.share.db.version(entry.version)
+    if v is not None and v.kind == "link" and os.path.islink(full):
+        return os.readlink(full) == v.target  # a link's whole state is its target
     if v is None or v.kind != "file" or not os.path.isfile(full):
         return False
     content = FileReader(ctx.keys, None).read(full, s, PutStats())

@@ -254,6 +254,9 @@ def log(home: Path, cwd: Path, path: str | None = None, *, limit: int | None = N
         if path is not None:
             rel = share_path(share, cwd, path)
             versions = share.db.path_history(rel)
+            if not versions or any(v.kind == "dir" for v in versions):  # a directory: everything below it too
+                below = [v for v in share.db.all_versions() if v.path.startswith(rel + "/")]
+                versions = sorted(versions + below, key=lambda v: (v.time_ns, v.id), reverse=True)
             if not versions:
                 raise FogError(f"{path}: no history (not in the share, or never pushed)")
             if limit is not None:

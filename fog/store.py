@@ -7,7 +7,6 @@ on every get) and per-device event logs (Box-sealed, numbered, chained).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -24,9 +23,6 @@ from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 
 MARKER_NAME = "fog-store"
 MARKER = b"fog-store 1\n"
-# O.frame() shares one ZstdCompressor, which is not thread-safe (concurrent use
-# segfaults or raises ZstdError); push reads files on several threads.
-_FRAME_LOCK = threading.Lock()
 
 
 class Remote:
@@ -141,9 +137,7 @@ class ShareStore:
 
     def encode(self, object_id: bytes, data: bytes | memoryview) -> bytes:
         """The stored bytes of an object: version || SecretBox(frame(data))."""
-        with _FRAME_LOCK:
-            framed = O.frame(data)
-        return bytes([O.OBJECT_VERSION]) + S.seal_block(self.keys.data_key, object_id, framed)
+        return bytes([O.OBJECT_VERSION]) + S.seal_block(self.keys.data_key, object_id, O.frame(data))
 
     def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
         """Store a block or manifest node unless known present; return its id."""

@@ -28,8 +28,9 @@ class LocalBackend:
     def __init__(self, root: Path, *, url: str | None = None) -> None:
         self.root = Path(root)
         self.url = url if url is not None else str(root)
-        self._dirty: set[Path] = set()  # files and directories written since the last sync
+        self._dirty: set[str] = set()  # files and directories written since the last sync
         self._lock = threading.Lock()
+        self._dirs: set[str] = set()  # directories known to exist (saves a mkdir per put)
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = False) -> LocalBackend:
@@ -54,31 +55,41 @@ class LocalBackend:
         check_name(name)
         if any(part.startswith(_TMP) for part in name.split("/")):
             raise ValueError(f"invalid object name: {name!r} (reserved for temporary files)")
-        return self.root.joinpath(*name.split("/"))
+        return Path(os.path.join(self.root, name))
 
     def _fail(self, what: str, name: str, e: OSError) -> RemoteError:
         """Translate an unexpected OSError into a permanent RemoteError naming the remote."""
         return RemoteError(f"cannot {what} {name} on remote {self.url}: {e.strerror or e}")
 
     def _remember(self, path: Path) -> None:
+        """Note a written file and its directories for the fsync fallback of sync()."""
+        root = str(self.root)
+        p = str(path)
         with self._lock:
-            self._dirty.add(path)
-            while path != self.root and path.parent != path:  # new directories must be durable too
-                path = path.parent
-                self._dirty.add(path)
+            while p not in self._dirty and len(p) > len(root):  # new directories must be durable too
+                self._dirty.add(p)
+                p = os.path.dirname(p)
 
     def _write_tmp(self, path: Path, data: bytes) -> Path:
         """Write `data` to a fresh temporary file beside `path` and return its path."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f"{_TMP}{secrets.token_hex(8)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        parent = os.path.dirname(path)
+        if parent not in self._dirs:
+            os.makedirs(parent, exist_ok=True)
+            self._dirs.add(parent)
+        tmp = os.path.join(parent, f"{_TMP}{secrets.token_hex(8)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # the directory was removed behind our back
+            self._dirs.discard(parent)
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            os.unlink(tmp)
             raise
-        return tmp
+        return Path(tmp)
 
     def put(self, name: str, data: bytes) -> None:
         """Store `data` under `name` atomically (temporary file, then rename)."""
@@ -178,8 +189,8 @@ class LocalBackend:
             return
         try:
             if not _syncfs(self.root):
-                for path in sorted(pending, key=lambda p: len(p.parts), reverse=True):
-                    _fsync_path(path)
+                for path in sorted(pending, key=lambda p: p.count(os.sep), reverse=True):
+                    _fsync_path(Path(path))
         except OSError as e:
             with self._lock:
                 self._dirty |= pending

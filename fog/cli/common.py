@@ -148,10 +148,18 @@ def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
     return EXIT_ERROR if errors else 0
 
 
-def remote_options(s3_endpoint: str | None = None) -> dict[str, str]:
-    """Backend options from flags and the environment (flags win)."""
-    opts: dict[str, str] = {}
+def remote_url(url: str, s3_endpoint: str | None = None) -> str:
+    """The URL to store for a remote the user typed.
+
+    A relative path is made absolute (relative to where fog runs, or -C), so
+    later commands run from anywhere reach the same place. For s3:// the
+    endpoint (--s3-endpoint or FOG_S3_ENDPOINT) is saved in the URL's query.
+    """
+    if "://" not in url:
+        return os.path.normpath(STATE.cwd / Path(url).expanduser())
     endpoint = s3_endpoint or os.environ.get("FOG_S3_ENDPOINT")
-    if endpoint:
-        opts["endpoint"] = endpoint
-    return opts
+    if url.lower().startswith("s3://") and endpoint and "endpoint=" not in url:
+        from urllib.parse import quote
+
+        url += ("&" if "?" in url else "?") + "endpoint=" + quote(endpoint, safe=":/")
+    return url

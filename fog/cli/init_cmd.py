@@ -8,13 +8,16 @@ import typer
 
 from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, run
+from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, remote_url, run
 
 
 @app.command()
 def init(
     directory: Path = typer.Argument(..., help="Directory to share (created if missing).", metavar="DIR"),
-    remote: str = typer.Option(..., "--remote", "-r", help="Remote: a directory path or file:// URL.", metavar="URL"),
+    remote: str = typer.Option(
+        ..., "--remote", "-r", help="Remote: a directory path, file://, sftp:// or s3:// URL.", metavar="URL"
+    ),
+    s3_endpoint: str = typer.Option(None, "--s3-endpoint", help="S3-compatible endpoint URL (or FOG_S3_ENDPOINT)."),
     master_key_file: Path = typer.Option(
         None,
         "--master-key-file",
@@ -29,7 +32,10 @@ def init(
     target = directory if directory.is_absolute() else STATE.cwd / directory
     mkf = master_key_file if master_key_file is None or master_key_file.is_absolute() else STATE.cwd / master_key_file
     result = run(
-        lambda: api.init(fog_home(), target, remote, name=name, master_key_file=mkf, device_name=device_name), as_json
+        lambda: api.init(
+            fog_home(), target, remote_url(remote, s3_endpoint), name=name, master_key_file=mkf, device_name=device_name
+        ),
+        as_json,
     )
     if as_json:
         emit_json(

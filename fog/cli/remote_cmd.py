@@ -8,7 +8,7 @@ import typer
 
 from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, remote_options, run
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, remote_url, run
 
 remote_app = typer.Typer(help="Manage the remotes a share is stored on.", no_args_is_help=True)
 app.add_typer(remote_app, name="remote")
@@ -36,7 +36,7 @@ def add(
 ) -> None:
     """Add a remote; the next push copies the share's history to it."""
     info = run(
-        lambda: api.add_remote(fog_home(), STATE.cwd, name, url, options=remote_options(s3_endpoint), wait=wait),
+        lambda: api.add_remote(fog_home(), STATE.cwd, name, remote_url(url, s3_endpoint), wait=wait),
         as_json,
     )
     if as_json:

@@ -11,7 +11,17 @@ import typer
 
 from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, progress_bar, report_remote_errors, run
+from fog.cli.common import (
+    JSON_OPTION,
+    STATE,
+    WAIT_OPTION,
+    emit_json,
+    fog_home,
+    progress_bar,
+    remote_url,
+    report_remote_errors,
+    run,
+)
 from fog.cli.push_cmd import push_summary
 from fog.crypto.keys import master_key_from_text
 from fog.errors import EXIT_CONFLICTS, EXIT_INTEGRITY, IdentityError, UsageError
@@ -75,12 +85,16 @@ def clone(
         None, "--master-key-file", help="Read the master key from this file.", metavar="F"
     ),
     device_name: str = typer.Option(None, "--device-name", help="This device's name (default: host name)."),
+    s3_endpoint: str = typer.Option(None, "--s3-endpoint", help="S3-compatible endpoint URL (or FOG_S3_ENDPOINT)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Join this device with the master key and pull a share into DIR."""
     target = directory if directory.is_absolute() else STATE.cwd / directory
     key = run(lambda: read_master_key(master_key_file), as_json)
-    result = run(lambda: api.clone(fog_home(), url, target, key, share=share, device_name=device_name), as_json)
+    result = run(
+        lambda: api.clone(fog_home(), remote_url(url, s3_endpoint), target, key, share=share, device_name=device_name),
+        as_json,
+    )
     if as_json:
         emit_json(dataclasses.asdict(result))
     else:

@@ -7,6 +7,8 @@ stored object is ``OBJECT_VERSION (1 byte) || SecretBox tag || ciphertext``.
 
 from __future__ import annotations
 
+import threading
+
 import zstandard
 
 OBJECT_VERSION = 0x01
@@ -20,14 +22,23 @@ MAX_BLOCK = 256 * 1024
 FASTCDC_AVG_PARAM = AVG_BLOCK - MIN_BLOCK
 ZSTD_LEVEL = 3
 
-_compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
+# A ZstdCompressor must not be used by two threads at once (push frames blocks
+# on several threads): one per thread.
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
+    return compressor
 
 
 def frame(data: bytes | memoryview) -> bytes:
-    """Return codec || payload, compressing only when it shrinks the data."""
+    """Return codec || payload, compressing only when it shrinks the data. Thread-safe."""
     raw = bytes(data)
     if len(raw) >= 64:
-        packed = _compressor.compress(raw)
+        packed = _compressor().compress(raw)
         if len(packed) < len(raw):
             return bytes([CODEC_ZSTD]) + packed
     return bytes([CODEC_RAW]) + raw

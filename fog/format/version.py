@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 KINDS = ("file", "dir", "link", "deleted")
@@ -64,13 +64,20 @@ class Version:
 
     def body(self) -> dict[str, Any]:
         """The JSON object without the id (what the id authenticates)."""
-        d = asdict(self)
-        del d["id"], d["path"]
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "size": self.size,
+            "mode": self.mode,
+            "mtime_ns": self.mtime_ns,
+            "time_ns": self.time_ns,
+            "device": self.device,
+            "parent": self.parent.hex() if self.parent else None,
+            "content": self.content.hex() if self.content else None,
+            "depth": self.depth,
+            "target": path_to_json(self.target) if self.target is not None else None,
+            "conflict": self.conflict,
+        }
         d.update(path_to_json(self.path))
-        d["parent"] = self.parent.hex() if self.parent else None
-        d["content"] = self.content.hex() if self.content else None
-        if self.target is not None:
-            d["target"] = path_to_json(self.target)
         return d
 
     def canonical(self) -> bytes:

@@ -16,6 +16,7 @@ from fog.format.version import Version
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _BACK = re.compile(r"^~(\d+)$")
+_CLOCK = re.compile(r"[T ](?P<h>\d{2}):?(?P<m>\d{2})(?::?(?P<s>\d{2})(?P<f>[.,]\d+)?)?")
 
 
 def split_spec(spec: str, known_path: bool = False) -> tuple[str, str | None]:
@@ -31,12 +32,25 @@ def parse_time(text: str) -> int:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise RevisionError(f"cannot read {text!r} as a REV (use ~N, a version id prefix or an ISO date)") from None
-    if len(text) == 10:  # a bare date means the end of that day
+        raise RevisionError(
+            f"cannot read {text!r} as a REV (use ~N, a version id prefix of at least 4 hex digits, or an ISO date/time)"
+        ) from None
+    # A time is a span: its last instant counts ("2026-01-02" is the whole day,
+    # "12:30:05" the whole second), so a time copied from `fog log` names that version.
+    clock = _CLOCK.search(text)
+    if clock is None:
         dt = dt.replace(hour=23, minute=59, second=59, microsecond=999999)
+    elif clock.group("s") is None:
+        dt = dt.replace(second=59, microsecond=999999)
+    elif clock.group("f") is None:
+        dt = dt.replace(microsecond=999999)
     if dt.tzinfo is None:
         dt = dt.astimezone()
-    return int(dt.timestamp() * 1_000_000_000)
+    return (
+        int(dt.timestamp()) * 1_000_000_000
+        + dt.microsecond * 1000
+        + (999 if clock is None or clock.group("f") is None else 0)
+    )
 
 
 def resolve(history: list[Version], path: str, rev: str | None) -> Version:

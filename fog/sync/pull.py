@@ -113,7 +113,12 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
                 seqs,
             ):
                 if limit is not None and vb.seq > limit:
-                    raise IntegrityError(f"device {dev.get('name')!r} is revoked; its batch {vb.seq} is refused")
+                    # Batches up to the limit were accepted before the revocation and stay valid.
+                    out.extend(got)
+                    got = []
+                    raise IntegrityError(
+                        f"device {dev.get('name')!r} is revoked; its batches after {limit} are refused"
+                    )
                 if not dev.get("trusted", True):
                     raise IntegrityError(f"device {dev.get('name')!r} is not trusted; its batches are refused")
                 for v in vb.batch.versions:

@@ -1,0 +1,655 @@
+"""A remote that is a directory on an SSH server, over SFTP.
+
+URL: `sftp://[user@]host[:port]/path`. `/path` is absolute on the server;
+`sftp://host/~/path` (or `sftp://host/~`) is relative to the login directory.
+The host may be an alias from `~/.ssh/config`; user and port given in the URL
+win over the config, as with ssh. Connecting, authenticating and host-key
+checking follow the user's SSH setup (see `fog.backends.ssh`).
+
+Writes are atomic: an object is uploaded to `.tmp-<random>` beside its final
+name, fsynced (`fsync@openssh.com`), closed, then renamed into place, with
+`posix-rename@openssh.com` for `put` (replaces) and plain SFTP rename for
+`put_new` (OpenSSH refuses to replace an existing name, via link(2)). A put only
+renames once every write, the fsync and the close have succeeded.
+
+Concurrency: one SSH connection carries a small pool of SFTP channels, one per
+calling thread at a time, and each channel pipelines its requests (a 4 KiB put
+costs three round trips; a listing, a few per directory level). A call that
+finds the connection dropped raises a transient RemoteError and marks the
+connection dead; the next call reconnects (the retry wrapper makes that call).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import secrets
+import stat
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote
+
+import paramiko
+from paramiko.message import Message
+from paramiko.sftp import (
+    CMD_ATTRS,
+    CMD_CLOSE,
+    CMD_DATA,
+    CMD_EXTENDED,
+    CMD_FSTAT,
+    CMD_HANDLE,
+    CMD_MKDIR,
+    CMD_NAME,
+    CMD_OPEN,
+    CMD_OPENDIR,
+    CMD_READ,
+    CMD_READDIR,
+    CMD_REALPATH,
+    CMD_REMOVE,
+    CMD_RENAME,
+    CMD_STAT,
+    CMD_STATUS,
+    CMD_WRITE,
+    SFTP_EOF,
+    SFTP_FLAG_CREATE,
+    SFTP_FLAG_EXCL,
+    SFTP_FLAG_READ,
+    SFTP_FLAG_WRITE,
+    SFTP_NO_SUCH_FILE,
+    SFTP_OK,
+    SFTP_OP_UNSUPPORTED,
+    SFTP_PERMISSION_DENIED,
+)
+from paramiko.sftp_attr import SFTPAttributes
+
+from fog.backends import ssh
+from fog.backends.base import check_name
+from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
+
+_TMP = ".tmp-"
+_CHUNK = 32768  # bytes per read/write request: every SFTP server must accept this size
+_IN_FLIGHT = 64  # pipelined requests outstanding on one channel
+_DIRS_AT_ONCE = 64  # directories open at once while listing (each holds a file descriptor on the server)
+
+
+class SFTPBackend:
+    """The Backend contract over SFTP, safe to call from many threads."""
+
+    def __init__(
+        self, url: str, target: ssh.SSHTarget, path: str, *, connections: int = 8, timeout: float = 60.0
+    ) -> None:
+        self.url = url
+        self.target = target
+        self.root = path  # absolute once connected (a `~/` path is resolved on the first connect)
+        self.connections = max(1, connections)
+        self.timeout = timeout
+        self.fsync_supported = True  # until the server says otherwise
+        self._dirty = False  # a put returned since the last sync
+        self._cond = threading.Condition()
+        self._client: paramiko.SSHClient | None = None
+        self._idle: list[_Channel] = []
+        self._open = 0  # channels of the current connection, idle or in use
+        self._generation = 0  # bumped whenever the connection is dropped
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = False, options: Mapping[str, str] | None = None) -> SFTPBackend:
+        """Connect to an `sftp://` URL; with `create`, make a missing final directory.
+
+        `options` may set `connections` (SFTP channels, default 8) and `timeout`
+        (seconds without a reply before a connection counts as dropped); other
+        keys belong to other backends and are ignored.
+        """
+        user, host, port, path = parse_url(url)
+        opts = dict(options or {})
+        try:
+            connections = int(opts.get("connections", 8))
+            timeout = float(opts.get("timeout", 60))
+        except ValueError as e:
+            raise UsageError(f"remote {url}: bad option value: {e}") from e
+        backend = cls(
+            url, ssh.resolve_target(host, user, port, url=url), path, connections=connections, timeout=timeout
+        )
+        try:
+            backend._run("open", "/", lambda ch: backend._check_root(ch, create))
+        except BaseException:
+            backend.close()
+            raise
+        return backend
+
+    # -- the contract ------------------------------------------------------------------
+
+    def put(self, name: str, data: bytes) -> None:
+        """Store `data` under `name` atomically (temporary name, fsync, posix-rename)."""
+        path = self._path(name)
+        self._run("write", name, lambda ch: self._put(ch, name, path, data, replace=True))
+
+    def put_new(self, name: str, data: bytes) -> None:
+        """Store `data` under `name` unless it exists (SFTP rename never replaces on OpenSSH)."""
+        path = self._path(name)
+        self._run("write", name, lambda ch: self._put(ch, name, path, data, replace=False))
+
+    def get(self, name: str) -> bytes:
+        """Return the bytes stored under `name`."""
+        path = self._path(name)
+
+        def get(ch: _Channel) -> bytes:
+            try:
+                return ch.read_file(path)
+            except _Status as e:
+                if e.code == SFTP_NO_SUCH_FILE or isinstance(e, _NotAFile):
+                    raise self._not_found(name) from e
+                raise
+
+        return self._run("read", name, get)
+
+    def exists(self, name: str) -> bool:
+        """Return whether `name` is stored (a directory is not an object)."""
+        path = self._path(name)
+
+        def exists(ch: _Channel) -> bool:
+            attrs = ch.stat(path)
+            return attrs is not None and stat.S_ISREG(attrs.st_mode or 0)
+
+        return self._run("stat", name, exists)
+
+    def delete(self, name: str) -> None:
+        """Remove `name`; ObjectNotFound if absent."""
+        path = self._path(name)
+
+        def delete(ch: _Channel) -> None:
+            try:
+                ch.call(CMD_REMOVE, path)
+            except _Status as e:
+                if e.code == SFTP_NO_SUCH_FILE:
+                    raise self._not_found(name) from e
+                attrs = ch.stat(path)
+                if attrs is None or stat.S_ISDIR(attrs.st_mode or 0):
+                    raise self._not_found(name) from e
+                raise
+
+        self._run("delete", name, delete)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Yield every object name under `prefix`, one directory level per batch of requests.
+
+        Temporary files and entries that could never be object names are neither
+        yielded nor descended into; symbolic links are skipped.
+        """
+        prefix = prefix.rstrip("/")
+        level = [self._path(prefix) if prefix else self.root]
+        while level:
+            batch, level = level[:_DIRS_AT_ONCE], level[_DIRS_AT_ONCE:]
+            listings = self._run("list", prefix or "/", lambda ch, dirs=batch: ch.listdirs(dirs))
+            for directory, entries in listings.items():
+                rel = directory[len(self.root) :].lstrip("/")
+                for filename, attrs in entries:
+                    if not _listable(filename):
+                        continue
+                    name = f"{rel}/{filename}" if rel else filename
+                    if stat.S_ISDIR(attrs.st_mode or 0):
+                        level.append(self._join(name))
+                    elif stat.S_ISREG(attrs.st_mode or 0):
+                        yield name
+
+    def sync(self) -> None:
+        """Commit the renames of the puts before it, as far as SFTP allows.
+
+        Each put already fsyncs its file before renaming it into place, so an
+        object's bytes are durable before its name appears. SFTP cannot fsync a
+        directory; instead this fsyncs a fresh file in the root, which on
+        journaling filesystems (ext4, xfs; ZFS) also commits every earlier rename.
+        On filesystems without a shared journal (btrfs) renames become durable
+        with the filesystem's next commit (typically within 30 seconds).
+        """
+        with self._cond:
+            dirty, self._dirty = self._dirty, False
+        if not dirty or not self.fsync_supported:
+            return
+        try:
+            self._run("sync", "/", self._barrier)
+        except BaseException:
+            self._dirty = True
+            raise
+
+    def _barrier(self, ch: _Channel) -> None:
+        tmp = f"{self._join(_TMP)}sync-{secrets.token_hex(8)}"
+        handle = ch.open(tmp, SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_EXCL)
+        try:
+            if not ch.write_and_close(handle, b"", fsync=True):
+                self.fsync_supported = False
+        finally:
+            ch.remove_quietly(tmp)
+
+    def close(self) -> None:
+        """Close every channel and the SSH connection. Idempotent; a later call reconnects."""
+        with self._cond:
+            self._drop_connection()
+
+    # -- operations on one channel -----------------------------------------------------
+
+    def _put(self, ch: _Channel, name: str, path: str, data: bytes, *, replace: bool) -> None:
+        parent = posixpath.dirname(path)
+        tmp = f"{parent}/{_TMP}{secrets.token_hex(8)}"
+        try:
+            handle = ch.open(tmp, SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_EXCL)
+        except _Status as e:
+            if e.code != SFTP_NO_SUCH_FILE:
+                raise
+            self._makedirs(ch, name, parent)
+            handle = ch.open(tmp, SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_EXCL)
+        renamed = False
+        try:
+            if not ch.write_and_close(handle, data, fsync=self.fsync_supported):
+                self.fsync_supported = False
+            if replace:
+                try:
+                    ch.call(CMD_EXTENDED, "posix-rename@openssh.com", tmp, path)
+                except _Status as e:
+                    if e.code == SFTP_OP_UNSUPPORTED:
+                        raise RemoteError(
+                            f"remote {self.url}: the SSH server does not support posix-rename@openssh.com, "
+                            "which fog needs to replace objects atomically (OpenSSH has it)"
+                        ) from e
+                    raise
+            else:
+                try:
+                    ch.call(CMD_RENAME, tmp, path)
+                except _Status as e:
+                    if ch.stat(path) is not None:
+                        raise AlreadyExists(f"{name} already exists on remote {self.url}") from e
+                    raise
+            renamed = True
+            self._dirty = True
+        finally:
+            if not renamed:
+                ch.remove_quietly(tmp)
+
+    def _makedirs(self, ch: _Channel, name: str, directory: str) -> None:
+        """Create `directory` and any missing parents below the root."""
+        try:
+            ch.call(CMD_MKDIR, directory, SFTPAttributes())
+            return
+        except _Status as e:
+            failure = e
+        if failure.code == SFTP_NO_SUCH_FILE and len(directory) > len(self.root):
+            self._makedirs(ch, name, posixpath.dirname(directory))  # a parent is missing (or not a directory)
+            try:
+                ch.call(CMD_MKDIR, directory, SFTPAttributes())
+                return
+            except _Status as e:
+                failure = e
+        attrs = ch.stat(directory)
+        if attrs is not None and stat.S_ISDIR(attrs.st_mode or 0):
+            return  # made by another writer meanwhile
+        if attrs is not None:
+            rel = directory[len(self.root) :].lstrip("/")
+            raise RemoteError(f"cannot write {name} on remote {self.url}: {rel} is not a directory") from failure
+        if len(directory) <= len(self.root):
+            raise RemoteError(f"remote {self.url}: directory {self.root} no longer exists") from failure
+        raise failure
+
+    def _check_root(self, ch: _Channel, create: bool) -> None:
+        if self.root == "~" or self.root.startswith("~/"):
+            home = ch.realpath(".")
+            self.root = posixpath.normpath(posixpath.join(home, self.root[2:])) if self.root != "~" else home
+        attrs = ch.stat(self.root)
+        if attrs is None:
+            if not create:
+                raise RemoteError(f"remote {self.url}: directory {self.root} does not exist on {self.target.alias}")
+            parent = ch.stat(posixpath.dirname(self.root))
+            if parent is None or not stat.S_ISDIR(parent.st_mode or 0):
+                raise RemoteError(f"remote {self.url}: directory {self.root} does not exist (parent missing)")
+            try:
+                ch.call(CMD_MKDIR, self.root, SFTPAttributes())
+            except _Status:
+                attrs = ch.stat(self.root)
+                if attrs is None:
+                    raise
+        if attrs is not None and not stat.S_ISDIR(attrs.st_mode or 0):
+            raise RemoteError(f"remote {self.url}: {self.root} exists but is not a directory")
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _path(self, name: str) -> str:
+        check_name(name)
+        return self._join(name)
+
+    def _join(self, name: str) -> str:
+        return f"{self.root.rstrip('/')}/{name}"
+
+    def _not_found(self, name: str) -> ObjectNotFound:
+        return ObjectNotFound(f"{name} not found on remote {self.url}")
+
+    def _run(self, what: str, name: str, fn: Any) -> Any:
+        """Call `fn(channel)` on a pooled channel, turning every failure into a RemoteError."""
+        ch, generation = self._checkout()
+        healthy = True
+        try:
+            return fn(ch)
+        except _Status as e:
+            kind = {SFTP_PERMISSION_DENIED: "permission denied", SFTP_NO_SUCH_FILE: "no such file"}.get(e.code)
+            raise RemoteError(f"cannot {what} {name} on remote {self.url}: {kind or e.text}") from e
+        except (RemoteError, ValueError):
+            raise
+        except (OSError, EOFError, paramiko.SSHException, paramiko.SFTPError) as e:
+            healthy = False
+            self._connection_lost(generation)
+            detail = "timed out" if isinstance(e, TimeoutError) else (str(e) or type(e).__name__)
+            raise RemoteError(
+                f"cannot {what} {name} on remote {self.url}: SSH connection lost ({detail})", transient=True
+            ) from e
+        except BaseException:
+            healthy = False  # replies may still be in flight on this channel
+            raise
+        finally:
+            self._checkin(ch, generation, healthy)
+
+    def _checkout(self) -> tuple[_Channel, int]:
+        with self._cond:
+            while True:
+                if self._client is None or not self._client.get_transport().is_active():  # type: ignore[union-attr]
+                    self._drop_connection()
+                    self._client = ssh.connect(self.target, url=self.url)  # others wait: one reconnect
+                if self._idle:
+                    return self._idle.pop(), self._generation
+                if self._open < self.connections:
+                    try:
+                        sftp = self._client.open_sftp()
+                    except (OSError, EOFError, paramiko.SSHException) as e:
+                        self._drop_connection()
+                        raise RemoteError(
+                            f"remote {self.url}: cannot open an SFTP session on {self.target.alias}: "
+                            f"{str(e) or type(e).__name__} (is the sftp subsystem enabled?)",
+                            transient=True,
+                        ) from e
+                    sftp.get_channel().settimeout(self.timeout)
+                    self._open += 1
+                    return _Channel(sftp), self._generation
+                self._cond.wait()
+
+    def _checkin(self, ch: _Channel, generation: int, healthy: bool) -> None:
+        with self._cond:
+            if generation == self._generation and healthy and self._client is not None:
+                self._idle.append(ch)
+            else:
+                ch.close()
+                if generation == self._generation:
+                    self._open -= 1
+            self._cond.notify()
+
+    def _connection_lost(self, generation: int) -> None:
+        with self._cond:
+            if generation == self._generation:
+                self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        """Forget the connection and its channels (caller holds `_cond`); channels in use die on return."""
+        if self._client is None and not self._idle:
+            return
+        for ch in self._idle:
+            ch.close()
+        self._idle = []
+        self._open = 0
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._generation += 1
+        self._cond.notify_all()
+
+
+class _Status(Exception):
+    """An SFTP status reply other than OK (the request failed; the channel is fine)."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{text or 'failure'} (SFTP status {code})")
+        self.code = code
+        self.text = text or "failure"
+
+
+class _NotAFile(_Status):
+    """A name that is a directory or something else that is not a regular file."""
+
+
+class _Replies:
+    """Receives the replies paramiko routes to it (by request number) while a pipeline drains."""
+
+    def __init__(self) -> None:
+        self.got: dict[int, tuple[int, Message]] = {}
+
+    def _async_response(self, t: int, msg: Message, num: int) -> None:
+        self.got[num] = (t, msg)
+
+
+class _Channel:
+    """One SFTP session, used by one thread at a time, with pipelined requests.
+
+    paramiko's SFTPClient gives pipelining only for whole-file transfers and
+    drops the status of pipelined writes; this speaks the request/reply level
+    of the same client so every reply is checked.
+    """
+
+    def __init__(self, sftp: paramiko.SFTPClient) -> None:
+        self.sftp = sftp
+
+    def close(self) -> None:
+        try:
+            self.sftp.close()
+        except (OSError, EOFError, paramiko.SSHException):
+            pass  # the connection is gone already
+
+    def pipeline(self, requests: Sequence[tuple[Any, ...]]) -> list[tuple[int, Message]]:
+        """Send `requests` ((type, *args) each) without waiting, then return their replies in order."""
+        sink = _Replies()
+        sent: list[int] = []
+        for t, *args in requests:
+            while len(sent) - len(sink.got) >= _IN_FLIGHT:
+                self.sftp._read_response()
+            sent.append(self.sftp._async_request(sink, t, *args))
+        while len(sink.got) < len(sent):
+            self.sftp._read_response()
+        return [sink.got[n] for n in sent]
+
+    def call(self, t: int, *args: Any) -> tuple[int, Message]:
+        """One request; raises _Status unless it succeeds."""
+        (reply,) = self.pipeline([(t, *args)])
+        return _ok(reply)
+
+    def open(self, path: str, flags: int) -> bytes:
+        t, msg = self.call(CMD_OPEN, path, flags, SFTPAttributes())
+        _expect(t, CMD_HANDLE)
+        return msg.get_binary()
+
+    def stat(self, path: str) -> SFTPAttributes | None:
+        """Attributes of `path` (following links), or None if it does not exist."""
+        try:
+            t, msg = self.call(CMD_STAT, path)
+        except _Status as e:
+            if e.code == SFTP_NO_SUCH_FILE:
+                return None
+            raise
+        _expect(t, CMD_ATTRS)
+        return SFTPAttributes._from_msg(msg)
+
+    def realpath(self, path: str) -> str:
+        t, msg = self.call(CMD_REALPATH, path)
+        _expect(t, CMD_NAME)
+        msg.get_int()
+        return msg.get_string().decode("utf-8", "surrogateescape")
+
+    def remove_quietly(self, path: str) -> None:
+        """Best-effort removal of a temporary file (a stray one is never listed)."""
+        try:
+            self.call(CMD_REMOVE, path)
+        except (_Status, OSError, EOFError, paramiko.SSHException):
+            pass
+
+    def write_and_close(self, handle: bytes, data: bytes, *, fsync: bool) -> bool:
+        """Write `data` at offset 0, fsync if asked, and close; False if the server cannot fsync.
+
+        Everything goes out in one pipeline; the handle is closed even when a
+        write fails, and the first failure is raised.
+        """
+        requests: list[tuple[Any, ...]] = [
+            (CMD_WRITE, handle, paramiko.sftp_client.int64(off), data[off : off + _CHUNK])
+            for off in range(0, len(data), _CHUNK)
+        ]
+        if fsync:
+            requests.append((CMD_EXTENDED, "fsync@openssh.com", handle))
+        requests.append((CMD_CLOSE, handle))
+        replies = self.pipeline(requests)
+        fsynced = True
+        failure: _Status | None = None
+        for i, reply in enumerate(replies):
+            try:
+                _ok(reply)
+            except _Status as e:
+                if fsync and i == len(replies) - 2 and e.code == SFTP_OP_UNSUPPORTED:
+                    fsynced = False
+                else:
+                    failure = failure or e
+        if failure is not None:
+            raise failure
+        return fsynced
+
+    def read_file(self, path: str) -> bytes:
+        """The whole content of the regular file at `path`; _NotAFile for anything else."""
+        handle = self.open(path, SFTP_FLAG_READ)
+        try:
+            attrs_reply, first = self.pipeline([(CMD_FSTAT, handle), _read_request(handle, 0)])
+            t, msg = _ok(attrs_reply)
+            _expect(t, CMD_ATTRS)
+            attrs = SFTPAttributes._from_msg(msg)
+            if not stat.S_ISREG(attrs.st_mode or 0):
+                raise _NotAFile(SFTP_NO_SUCH_FILE, "not a regular file")
+            size = attrs.st_size or 0
+            buf = bytearray(_data(first) or b"")
+            while len(buf) < size:
+                offsets = range(len(buf), size, _CHUNK)
+                replies = self.pipeline([_read_request(handle, off) for off in offsets])
+                for off, reply in zip(offsets, replies, strict=True):
+                    chunk = _data(reply)
+                    if off != len(buf) or not chunk:
+                        break  # a short or missing read: ask again from where the data stops
+                    buf += chunk
+                else:
+                    continue
+                if chunk is None:
+                    break  # end of file before the size fstat gave: the file shrank
+            return bytes(buf)
+        finally:
+            try:
+                self.call(CMD_CLOSE, handle)
+            except _Status:
+                pass
+
+    def listdirs(self, paths: Sequence[str]) -> dict[str, list[tuple[str, SFTPAttributes]]]:
+        """List several directories at once; a missing one (or a file) lists as empty."""
+        handles: dict[str, bytes] = {}
+        for path, reply in zip(paths, self.pipeline([(CMD_OPENDIR, p) for p in paths]), strict=True):
+            try:
+                t, msg = _ok(reply)
+            except _Status as e:
+                if e.code != SFTP_NO_SUCH_FILE:
+                    raise
+                continue
+            _expect(t, CMD_HANDLE)
+            handles[path] = msg.get_binary()
+        result: dict[str, list[tuple[str, SFTPAttributes]]] = {p: [] for p in paths}
+        try:
+            pending = dict(handles)
+            while pending:
+                replies = self.pipeline([(CMD_READDIR, h) for h in pending.values()])
+                for path, reply in zip(list(pending), replies, strict=True):
+                    t, msg = reply
+                    if t == CMD_STATUS and _status_code(msg) == SFTP_EOF:
+                        del pending[path]
+                        continue
+                    t, msg = _ok(reply)
+                    _expect(t, CMD_NAME)
+                    for _ in range(msg.get_int()):
+                        filename = msg.get_string().decode("utf-8", "surrogateescape")
+                        msg.get_string()  # the `ls -l` style long name
+                        result[path].append((filename, SFTPAttributes._from_msg(msg)))
+        finally:
+            self.pipeline([(CMD_CLOSE, h) for h in handles.values()])
+        return result
+
+
+def _read_request(handle: bytes, offset: int) -> tuple[Any, ...]:
+    return (CMD_READ, handle, paramiko.sftp_client.int64(offset), _CHUNK)
+
+
+def _data(reply: tuple[int, Message]) -> bytes | None:
+    """The bytes of a read reply, or None at end of file."""
+    t, msg = reply
+    if t == CMD_STATUS and _status_code(msg) == SFTP_EOF:
+        return None
+    t, msg = _ok(reply)
+    _expect(t, CMD_DATA)
+    return msg.get_string()
+
+
+def _status_code(msg: Message) -> int:
+    """Peek at a status reply's code without consuming it."""
+    pos = msg.packet.tell()
+    code = msg.get_int()
+    msg.packet.seek(pos)
+    return code
+
+
+def _ok(reply: tuple[int, Message]) -> tuple[int, Message]:
+    """Return `reply` unless it is a failure status, which raises _Status."""
+    t, msg = reply
+    if t == CMD_STATUS:
+        code = msg.get_int()
+        if code != SFTP_OK:
+            raise _Status(code, msg.get_string().decode("utf-8", "replace"))
+    return reply
+
+
+def _expect(t: int, wanted: int) -> None:
+    if t != wanted:
+        raise paramiko.SFTPError(f"unexpected SFTP reply type {t} (wanted {wanted})")
+
+
+def parse_url(url: str) -> tuple[str | None, str, int | None, str]:
+    """Split `sftp://[user@]host[:port]/path` into (user, host, port, path).
+
+    The path is absolute, or `~` / `~/...` for one relative to the login directory.
+    """
+    if not url.lower().startswith("sftp://"):
+        raise UsageError(f"not an sftp:// URL: {url!r}")
+    netloc, slash, raw_path = url[len("sftp://") :].partition("/")
+    user = None
+    if "@" in netloc:
+        user, _, netloc = netloc.rpartition("@")
+        user = unquote(user)
+        if ":" in user or not user:
+            raise UsageError(f"remote {url}: passwords in sftp:// URLs are not supported; use SSH keys or the agent")
+    host, port_text = netloc, ""
+    if netloc.startswith("["):  # [IPv6] or [IPv6]:port
+        host, _, rest = netloc[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else rest
+    elif ":" in netloc:
+        host, _, port_text = netloc.partition(":")
+    port = None
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise UsageError(f"remote {url}: bad port {port_text!r}")
+        port = int(port_text)
+    path = unquote(raw_path).rstrip("/")
+    if not host or not slash or not path:
+        raise UsageError(f"remote {url}: use sftp://[user@]host[:port]/absolute/path or sftp://host/~/path")
+    if path == "~" or path.startswith("~/"):
+        path = "~" if path == "~" else "~/" + posixpath.normpath(path[2:])
+    else:
+        path = posixpath.normpath("/" + path)
+    return user, host, port, path
+
+
+def _listable(part: str) -> bool:
+    """Whether a directory entry can be part of an object name (not temporary, not foreign)."""
+    try:
+        return not part.startswith(_TMP) and check_name(part) == part
+    except ValueError:
+        return False

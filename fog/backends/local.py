@@ -8,6 +8,7 @@ partial object under its final name; durability is batched into one `sync()`.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import secrets
 import stat
@@ -20,6 +21,8 @@ from fog.backends.base import check_name
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
 _TMP = ".tmp-"
+_UNIQUE = f"{os.getpid()}-{secrets.token_hex(4)}-"  # O_EXCL settles any clash left
+_COUNTER = itertools.count()
 
 
 class LocalBackend:
@@ -76,7 +79,7 @@ class LocalBackend:
         if parent not in self._dirs:
             os.makedirs(parent, exist_ok=True)
             self._dirs.add(parent)
-        tmp = os.path.join(parent, f"{_TMP}{secrets.token_hex(8)}")
+        tmp = os.path.join(parent, f"{_TMP}{_UNIQUE}{next(_COUNTER)}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileNotFoundError:  # the directory was removed behind our back
@@ -84,11 +87,14 @@ class LocalBackend:
             os.makedirs(parent, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
         except BaseException:
+            os.close(fd)
             os.unlink(tmp)
             raise
+        os.close(fd)
         return Path(tmp)
 
     def put(self, name: str, data: bytes) -> None:

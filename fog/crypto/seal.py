@@ -7,9 +7,9 @@ identical blocks in one share deduplicate).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.public
 import nacl.secret
@@ -26,7 +26,7 @@ def mac(key: bytes, data: bytes | memoryview) -> bytes:
     """HMAC-SHA256(key, data)."""
     if len(key) != 32:
         raise ValueError("MAC keys are 32 bytes")
-    return hmac.new(key, data, hashlib.sha256).digest()
+    return hmac.digest(key, data, "sha256")
 
 
 def mac_equal(a: bytes, b: bytes) -> bool:
@@ -38,8 +38,9 @@ def seal_block(key: bytes, block_id: bytes, plaintext: bytes) -> bytes:
     """Encrypt an object with nonce = block_id[:24]; returns tag || ciphertext."""
     if len(block_id) != 32:
         raise ValueError("block ids are 32 bytes")
-    box = nacl.secret.SecretBox(key)
-    return box.encrypt(plaintext, block_id[:NONCE_BYTES]).ciphertext
+    if len(key) != KEY_BYTES:
+        raise ValueError("SecretBox keys are 32 bytes")
+    return nacl.bindings.crypto_secretbox_easy(plaintext, block_id[:NONCE_BYTES], key)
 
 
 def open_block(key: bytes, block_id: bytes, sealed: bytes, what: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat as st
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,24 +57,43 @@ class FileReader:
     def read(self, path: Path, before: os.stat_result, stats: PutStats) -> Content:
         """Read a regular file without following a symlink swapped in for it."""
         put = self._put(stats)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-        with os.fdopen(fd, "rb", buffering=0) as f:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
             if not st.S_ISREG(os.fstat(fd).st_mode):
                 raise FogError(f"{path} is no longer a regular file")
             entries: list[tuple[bytes, int]] = []
-            size = 0
             if before.st_size <= WHOLE_READ_LIMIT:
-                data = f.read(WHOLE_READ_LIMIT + 1)
-                chunks: Iterator = self._chunker().cut_buf(data) if data else iter(())
+                data = _read_small(fd, before.st_size)
+                if len(data) <= O.MIN_BLOCK:  # one block whatever the chunker says
+                    entries = [(put(data), len(data))] if data else []
+                else:
+                    entries = [(put(c.data), c.length) for c in self._chunker().cut_buf(data)]
             else:
-                chunks = self._chunker().cut_stream(f)
-            for chunk in chunks:
-                entries.append((put(chunk.data), chunk.length))
-                size += chunk.length
+                with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+                    entries = [(put(c.data), c.length) for c in self._chunker().cut_stream(f)]
             after = os.fstat(fd)
+        finally:
+            os.close(fd)
+        size = sum(n for _, n in entries)
         root, depth = build_tree(entries, put)
         stable = size == after.st_size == before.st_size and after.st_mtime_ns == before.st_mtime_ns
         return Content(root, depth, size, stable)
+
+
+def _read_small(fd: int, expected: int) -> bytes:
+    """Read up to WHOLE_READ_LIMIT + 1 bytes (one more than allowed shows growth)."""
+    data = os.read(fd, max(expected, 0) + 1)
+    if len(data) <= expected:
+        return data
+    parts = [data]
+    total = len(data)
+    while total <= WHOLE_READ_LIMIT:
+        more = os.read(fd, _BUFFER)
+        if not more:
+            break
+        parts.append(more)
+        total += len(more)
+    return b"".join(parts)
 
 
 def write_version(store: ShareStore, v: Version, dest: Path, tmp_dir: Path) -> None:

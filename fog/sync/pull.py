@@ -15,6 +15,7 @@ import os
 import stat as st
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError
@@ -28,6 +29,8 @@ from fog.sync.logs import read_log
 from fog.sync.merge import Plan, conflict_name, plan_path
 from fog.sync.push import RACY_NS, catch_up_own_log
 from fog.sync.restore import safe_parent
+
+TMP_PREFIX = ".fog-tmp-"  # fog.sync.content.write_version's temp names
 
 
 @dataclass
@@ -90,7 +93,11 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
         device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in config.devices.items()
     }
     out: list[Incoming] = []
-    for log, seqs in sorted(ctx.store.list_logs().items()):
+    remote_logs = ctx.store.list_logs()
+    # Every listed device's log is checked, also when it vanished from the remote
+    # entirely: a cursor above 0 then proves the remote was rolled back.
+    for log in sorted(remote_logs.keys() | by_log.keys()):
+        seqs = remote_logs.get(log, [])
         if log == ctx.log:
             continue
         if log not in by_log:
@@ -191,6 +198,7 @@ def pull(ctx: Context) -> PullResult:
     result = PullResult(ctx.remote_name)
     config = refresh_config(ctx)
     catch_up_own_log(ctx)
+    sweep_staging(ctx)
     incoming = collect(ctx, config, result)
     names = {did: d.get("name", did[:8]) for did, d in config.devices.items()}
     db = ctx.share.db
@@ -296,8 +304,28 @@ def _materialize(ctx: Context, v: Version, local: LocalState) -> bool:
     _archive(ctx, local)
     if local.st is not None and _changed_since(local):
         return False  # edited while we were pulling: never overwrite
-    write_version(ctx.store, v, dest, parent)
+    write_version(ctx.store, v, dest, _staging(ctx, parent))
     return True
+
+
+def _staging(ctx: Context, parent: Path) -> Path:
+    """Where to write a file before renaming it into `parent`.
+
+    `.fog/tmp/` when it is on the same filesystem: push never scans it, and
+    the next pull sweeps what a killed one left there, so a temp file never
+    turns into a synced file. Otherwise (a mount inside the share) `parent`.
+    """
+    tmp = ctx.share.tmp_dir()
+    return tmp if os.stat(tmp).st_dev == os.stat(parent).st_dev else parent
+
+
+def sweep_staging(ctx: Context) -> None:
+    """Remove the temp files of an earlier pull that was killed (we hold the share lock)."""
+    for p in ctx.share.tmp_dir().glob(f"{TMP_PREFIX}*"):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def _changed_since(local: LocalState) -> bool:
@@ -331,5 +359,5 @@ def _write_conflict(ctx: Context, v: Version, name: str) -> bool:
     if dest.exists() or dest.is_symlink():
         return True  # written by an earlier, interrupted run
     parent = safe_parent(ctx.share.root, name)
-    write_version(ctx.store, v, dest, parent)
+    write_version(ctx.store, v, dest, _staging(ctx, parent))
     return True

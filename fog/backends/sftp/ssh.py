@@ -180,7 +180,9 @@ def _connect_error(e: BaseException, t: SSHTarget, url: str) -> BaseException:
     if isinstance(e, OSError | EOFError | paramiko.SSHException):
         detail = getattr(e, "strerror", None) or str(e) or type(e).__name__
         return RemoteError(f"{where}: SSH connection to {t.hostname} port {t.port} failed: {detail}", transient=True)
-    return e
+    if isinstance(e, Exception):  # e.g. a key file paramiko cannot parse
+        return RemoteError(f"{where}: SSH connection to {t.hostname} failed: {type(e).__name__}: {e}")
+    return e  # KeyboardInterrupt and friends pass through
 
 
 def fingerprint(key: paramiko.PKey) -> str:

@@ -4,7 +4,8 @@ URL: `sftp://[user@]host[:port]/path`. `/path` is absolute on the server;
 `sftp://host/~/path` (or `sftp://host/~`) is relative to the login directory.
 The host may be an alias from `~/.ssh/config`; user and port given in the URL
 win over the config, as with ssh. Connecting, authenticating and host-key
-checking follow the user's SSH setup (see `fog.backends.ssh`).
+checking follow the user's SSH setup (see `fog.backends.sftp.ssh`); the SFTP
+requests themselves are in `fog.backends.sftp.channel`.
 
 Writes are atomic: an object is uploaded to `.tmp-<random>` beside its final
 name, fsynced (`fsync@openssh.com`), closed, then renamed into place, with
@@ -25,50 +26,26 @@ import posixpath
 import secrets
 import stat
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
 import paramiko
-from paramiko.message import Message
-from paramiko.sftp import (
-    CMD_ATTRS,
-    CMD_CLOSE,
-    CMD_DATA,
-    CMD_EXTENDED,
-    CMD_FSTAT,
-    CMD_HANDLE,
-    CMD_MKDIR,
-    CMD_NAME,
-    CMD_OPEN,
-    CMD_OPENDIR,
-    CMD_READ,
-    CMD_READDIR,
-    CMD_REALPATH,
-    CMD_REMOVE,
-    CMD_RENAME,
-    CMD_STAT,
-    CMD_STATUS,
-    CMD_WRITE,
-    SFTP_EOF,
-    SFTP_FLAG_CREATE,
-    SFTP_FLAG_EXCL,
-    SFTP_FLAG_READ,
-    SFTP_FLAG_WRITE,
+
+from fog.backends.base import check_name
+from fog.backends.sftp import ssh
+from fog.backends.sftp.channel import (
+    BROKEN,
     SFTP_NO_SUCH_FILE,
-    SFTP_OK,
     SFTP_OP_UNSUPPORTED,
     SFTP_PERMISSION_DENIED,
+    Channel,
+    NotAFile,
+    Status,
 )
-from paramiko.sftp_attr import SFTPAttributes
-
-from fog.backends import ssh
-from fog.backends.base import check_name
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
 _TMP = ".tmp-"
-_CHUNK = 32768  # bytes per read/write request: every SFTP server must accept this size
-_IN_FLIGHT = 64  # pipelined requests outstanding on one channel
 _DIRS_AT_ONCE = 64  # directories open at once while listing (each holds a file descriptor on the server)
 
 
@@ -87,7 +64,7 @@ class SFTPBackend:
         self._dirty = False  # a put returned since the last sync
         self._cond = threading.Condition()
         self._client: paramiko.SSHClient | None = None
-        self._idle: list[_Channel] = []
+        self._idle: list[Channel] = []
         self._open = 0  # channels of the current connection, idle or in use
         self._generation = 0  # bumped whenever the connection is dropped
 
@@ -132,11 +109,11 @@ class SFTPBackend:
         """Return the bytes stored under `name`."""
         path = self._path(name)
 
-        def get(ch: _Channel) -> bytes:
+        def get(ch: Channel) -> bytes:
             try:
                 return ch.read_file(path)
-            except _Status as e:
-                if e.code == SFTP_NO_SUCH_FILE or isinstance(e, _NotAFile):
+            except Status as e:
+                if e.code == SFTP_NO_SUCH_FILE or isinstance(e, NotAFile):
                     raise self._not_found(name) from e
                 raise
 
@@ -146,7 +123,7 @@ class SFTPBackend:
         """Return whether `name` is stored (a directory is not an object)."""
         path = self._path(name)
 
-        def exists(ch: _Channel) -> bool:
+        def exists(ch: Channel) -> bool:
             attrs = ch.stat(path)
             return attrs is not None and stat.S_ISREG(attrs.st_mode or 0)
 
@@ -156,10 +133,10 @@ class SFTPBackend:
         """Remove `name`; ObjectNotFound if absent."""
         path = self._path(name)
 
-        def delete(ch: _Channel) -> None:
+        def delete(ch: Channel) -> None:
             try:
-                ch.call(CMD_REMOVE, path)
-            except _Status as e:
+                ch.remove(path)
+            except Status as e:
                 if e.code == SFTP_NO_SUCH_FILE:
                     raise self._not_found(name) from e
                 attrs = ch.stat(path)
@@ -211,9 +188,9 @@ class SFTPBackend:
             self._dirty = True
             raise
 
-    def _barrier(self, ch: _Channel) -> None:
+    def _barrier(self, ch: Channel) -> None:
         tmp = f"{self._join(_TMP)}sync-{secrets.token_hex(8)}"
-        handle = ch.open(tmp, SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_EXCL)
+        handle = ch.create(tmp)
         try:
             if not ch.write_and_close(handle, b"", fsync=True):
                 self.fsync_supported = False
@@ -227,24 +204,24 @@ class SFTPBackend:
 
     # -- operations on one channel -----------------------------------------------------
 
-    def _put(self, ch: _Channel, name: str, path: str, data: bytes, *, replace: bool) -> None:
+    def _put(self, ch: Channel, name: str, path: str, data: bytes, *, replace: bool) -> None:
         parent = posixpath.dirname(path)
         tmp = f"{parent}/{_TMP}{secrets.token_hex(8)}"
         try:
-            handle = ch.open(tmp, SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_EXCL)
-        except _Status as e:
+            handle = ch.create(tmp)
+        except Status as e:
             if e.code != SFTP_NO_SUCH_FILE:
                 raise
             self._makedirs(ch, name, parent)
-            handle = ch.open(tmp, SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_EXCL)
+            handle = ch.create(tmp)
         renamed = False
         try:
             if not ch.write_and_close(handle, data, fsync=self.fsync_supported):
                 self.fsync_supported = False
             if replace:
                 try:
-                    ch.call(CMD_EXTENDED, "posix-rename@openssh.com", tmp, path)
-                except _Status as e:
+                    ch.posix_rename(tmp, path)
+                except Status as e:
                     if e.code == SFTP_OP_UNSUPPORTED:
                         raise RemoteError(
                             f"remote {self.url}: the SSH server does not support posix-rename@openssh.com, "
@@ -253,8 +230,8 @@ class SFTPBackend:
                     raise
             else:
                 try:
-                    ch.call(CMD_RENAME, tmp, path)
-                except _Status as e:
+                    ch.rename(tmp, path)
+                except Status as e:
                     if ch.stat(path) is not None:
                         raise AlreadyExists(f"{name} already exists on remote {self.url}") from e
                     raise
@@ -264,19 +241,19 @@ class SFTPBackend:
             if not renamed:
                 ch.remove_quietly(tmp)
 
-    def _makedirs(self, ch: _Channel, name: str, directory: str) -> None:
+    def _makedirs(self, ch: Channel, name: str, directory: str) -> None:
         """Create `directory` and any missing parents below the root."""
         try:
-            ch.call(CMD_MKDIR, directory, SFTPAttributes())
+            ch.mkdir(directory)
             return
-        except _Status as e:
+        except Status as e:
             failure = e
         if failure.code == SFTP_NO_SUCH_FILE and len(directory) > len(self.root):
             self._makedirs(ch, name, posixpath.dirname(directory))  # a parent is missing (or not a directory)
             try:
-                ch.call(CMD_MKDIR, directory, SFTPAttributes())
+                ch.mkdir(directory)
                 return
-            except _Status as e:
+            except Status as e:
                 failure = e
         attrs = ch.stat(directory)
         if attrs is not None and stat.S_ISDIR(attrs.st_mode or 0):
@@ -288,7 +265,7 @@ class SFTPBackend:
             raise RemoteError(f"remote {self.url}: directory {self.root} no longer exists") from failure
         raise failure
 
-    def _check_root(self, ch: _Channel, create: bool) -> None:
+    def _check_root(self, ch: Channel, create: bool) -> None:
         if self.root == "~" or self.root.startswith("~/"):
             home = ch.realpath(".")
             self.root = posixpath.normpath(posixpath.join(home, self.root[2:])) if self.root != "~" else home
@@ -300,8 +277,8 @@ class SFTPBackend:
             if parent is None or not stat.S_ISDIR(parent.st_mode or 0):
                 raise RemoteError(f"remote {self.url}: directory {self.root} does not exist (parent missing)")
             try:
-                ch.call(CMD_MKDIR, self.root, SFTPAttributes())
-            except _Status:
+                ch.mkdir(self.root)
+            except Status:
                 attrs = ch.stat(self.root)
                 if attrs is None:
                     raise
@@ -326,12 +303,12 @@ class SFTPBackend:
         healthy = True
         try:
             return fn(ch)
-        except _Status as e:
+        except Status as e:
             kind = {SFTP_PERMISSION_DENIED: "permission denied", SFTP_NO_SUCH_FILE: "no such file"}.get(e.code)
             raise RemoteError(f"cannot {what} {name} on remote {self.url}: {kind or e.text}") from e
         except (RemoteError, ValueError):
             raise
-        except (OSError, EOFError, paramiko.SSHException, paramiko.SFTPError) as e:
+        except BROKEN as e:
             healthy = False
             self._connection_lost(generation)
             detail = "timed out" if isinstance(e, TimeoutError) else (str(e) or type(e).__name__)
@@ -344,7 +321,7 @@ class SFTPBackend:
         finally:
             self._checkin(ch, generation, healthy)
 
-    def _checkout(self) -> tuple[_Channel, int]:
+    def _checkout(self) -> tuple[Channel, int]:
         with self._cond:
             while True:
                 if self._client is None or not self._client.get_transport().is_active():  # type: ignore[union-attr]
@@ -355,7 +332,7 @@ class SFTPBackend:
                 if self._open < self.connections:
                     try:
                         sftp = self._client.open_sftp()
-                    except (OSError, EOFError, paramiko.SSHException) as e:
+                    except BROKEN as e:
                         self._drop_connection()
                         raise RemoteError(
                             f"remote {self.url}: cannot open an SFTP session on {self.target.alias}: "
@@ -364,10 +341,10 @@ class SFTPBackend:
                         ) from e
                     sftp.get_channel().settimeout(self.timeout)
                     self._open += 1
-                    return _Channel(sftp), self._generation
+                    return Channel(sftp), self._generation
                 self._cond.wait()
 
-    def _checkin(self, ch: _Channel, generation: int, healthy: bool) -> None:
+    def _checkin(self, ch: Channel, generation: int, healthy: bool) -> None:
         with self._cond:
             if generation == self._generation and healthy and self._client is not None:
                 self._idle.append(ch)
@@ -395,221 +372,6 @@ class SFTPBackend:
             self._client = None
         self._generation += 1
         self._cond.notify_all()
-
-
-class _Status(Exception):
-    """An SFTP status reply other than OK (the request failed; the channel is fine)."""
-
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(f"{text or 'failure'} (SFTP status {code})")
-        self.code = code
-        self.text = text or "failure"
-
-
-class _NotAFile(_Status):
-    """A name that is a directory or something else that is not a regular file."""
-
-
-class _Replies:
-    """Receives the replies paramiko routes to it (by request number) while a pipeline drains."""
-
-    def __init__(self) -> None:
-        self.got: dict[int, tuple[int, Message]] = {}
-
-    def _async_response(self, t: int, msg: Message, num: int) -> None:
-        self.got[num] = (t, msg)
-
-
-class _Channel:
-    """One SFTP session, used by one thread at a time, with pipelined requests.
-
-    paramiko's SFTPClient gives pipelining only for whole-file transfers and
-    drops the status of pipelined writes; this speaks the request/reply level
-    of the same client so every reply is checked.
-    """
-
-    def __init__(self, sftp: paramiko.SFTPClient) -> None:
-        self.sftp = sftp
-
-    def close(self) -> None:
-        try:
-            self.sftp.close()
-        except (OSError, EOFError, paramiko.SSHException):
-            pass  # the connection is gone already
-
-    def pipeline(self, requests: Sequence[tuple[Any, ...]]) -> list[tuple[int, Message]]:
-        """Send `requests` ((type, *args) each) without waiting, then return their replies in order."""
-        sink = _Replies()
-        sent: list[int] = []
-        for t, *args in requests:
-            while len(sent) - len(sink.got) >= _IN_FLIGHT:
-                self.sftp._read_response()
-            sent.append(self.sftp._async_request(sink, t, *args))
-        while len(sink.got) < len(sent):
-            self.sftp._read_response()
-        return [sink.got[n] for n in sent]
-
-    def call(self, t: int, *args: Any) -> tuple[int, Message]:
-        """One request; raises _Status unless it succeeds."""
-        (reply,) = self.pipeline([(t, *args)])
-        return _ok(reply)
-
-    def open(self, path: str, flags: int) -> bytes:
-        t, msg = self.call(CMD_OPEN, path, flags, SFTPAttributes())
-        _expect(t, CMD_HANDLE)
-        return msg.get_binary()
-
-    def stat(self, path: str) -> SFTPAttributes | None:
-        """Attributes of `path` (following links), or None if it does not exist."""
-        try:
-            t, msg = self.call(CMD_STAT, path)
-        except _Status as e:
-            if e.code == SFTP_NO_SUCH_FILE:
-                return None
-            raise
-        _expect(t, CMD_ATTRS)
-        return SFTPAttributes._from_msg(msg)
-
-    def realpath(self, path: str) -> str:
-        t, msg = self.call(CMD_REALPATH, path)
-        _expect(t, CMD_NAME)
-        msg.get_int()
-        return msg.get_string().decode("utf-8", "surrogateescape")
-
-    def remove_quietly(self, path: str) -> None:
-        """Best-effort removal of a temporary file (a stray one is never listed)."""
-        try:
-            self.call(CMD_REMOVE, path)
-        except (_Status, OSError, EOFError, paramiko.SSHException):
-            pass
-
-    def write_and_close(self, handle: bytes, data: bytes, *, fsync: bool) -> bool:
-        """Write `data` at offset 0, fsync if asked, and close; False if the server cannot fsync.
-
-        Everything goes out in one pipeline; the handle is closed even when a
-        write fails, and the first failure is raised.
-        """
-        requests: list[tuple[Any, ...]] = [
-            (CMD_WRITE, handle, paramiko.sftp_client.int64(off), data[off : off + _CHUNK])
-            for off in range(0, len(data), _CHUNK)
-        ]
-        if fsync:
-            requests.append((CMD_EXTENDED, "fsync@openssh.com", handle))
-        requests.append((CMD_CLOSE, handle))
-        replies = self.pipeline(requests)
-        fsynced = True
-        failure: _Status | None = None
-        for i, reply in enumerate(replies):
-            try:
-                _ok(reply)
-            except _Status as e:
-                if fsync and i == len(replies) - 2 and e.code == SFTP_OP_UNSUPPORTED:
-                    fsynced = False
-                else:
-                    failure = failure or e
-        if failure is not None:
-            raise failure
-        return fsynced
-
-    def read_file(self, path: str) -> bytes:
-        """The whole content of the regular file at `path`; _NotAFile for anything else."""
-        handle = self.open(path, SFTP_FLAG_READ)
-        try:
-            attrs_reply, first = self.pipeline([(CMD_FSTAT, handle), _read_request(handle, 0)])
-            t, msg = _ok(attrs_reply)
-            _expect(t, CMD_ATTRS)
-            attrs = SFTPAttributes._from_msg(msg)
-            if not stat.S_ISREG(attrs.st_mode or 0):
-                raise _NotAFile(SFTP_NO_SUCH_FILE, "not a regular file")
-            size = attrs.st_size or 0
-            buf = bytearray(_data(first) or b"")
-            while len(buf) < size:
-                offsets = range(len(buf), size, _CHUNK)
-                replies = self.pipeline([_read_request(handle, off) for off in offsets])
-                for off, reply in zip(offsets, replies, strict=True):
-                    chunk = _data(reply)
-                    if off != len(buf) or not chunk:
-                        break  # a short or missing read: ask again from where the data stops
-                    buf += chunk
-                else:
-                    continue
-                if chunk is None:
-                    break  # end of file before the size fstat gave: the file shrank
-            return bytes(buf)
-        finally:
-            try:
-                self.call(CMD_CLOSE, handle)
-            except _Status:
-                pass
-
-    def listdirs(self, paths: Sequence[str]) -> dict[str, list[tuple[str, SFTPAttributes]]]:
-        """List several directories at once; a missing one (or a file) lists as empty."""
-        handles: dict[str, bytes] = {}
-        for path, reply in zip(paths, self.pipeline([(CMD_OPENDIR, p) for p in paths]), strict=True):
-            try:
-                t, msg = _ok(reply)
-            except _Status as e:
-                if e.code != SFTP_NO_SUCH_FILE:
-                    raise
-                continue
-            _expect(t, CMD_HANDLE)
-            handles[path] = msg.get_binary()
-        result: dict[str, list[tuple[str, SFTPAttributes]]] = {p: [] for p in paths}
-        try:
-            pending = dict(handles)
-            while pending:
-                replies = self.pipeline([(CMD_READDIR, h) for h in pending.values()])
-                for path, reply in zip(list(pending), replies, strict=True):
-                    t, msg = reply
-                    if t == CMD_STATUS and _status_code(msg) == SFTP_EOF:
-                        del pending[path]
-                        continue
-                    t, msg = _ok(reply)
-                    _expect(t, CMD_NAME)
-                    for _ in range(msg.get_int()):
-                        filename = msg.get_string().decode("utf-8", "surrogateescape")
-                        msg.get_string()  # the `ls -l` style long name
-                        result[path].append((filename, SFTPAttributes._from_msg(msg)))
-        finally:
-            self.pipeline([(CMD_CLOSE, h) for h in handles.values()])
-        return result
-
-
-def _read_request(handle: bytes, offset: int) -> tuple[Any, ...]:
-    return (CMD_READ, handle, paramiko.sftp_client.int64(offset), _CHUNK)
-
-
-def _data(reply: tuple[int, Message]) -> bytes | None:
-    """The bytes of a read reply, or None at end of file."""
-    t, msg = reply
-    if t == CMD_STATUS and _status_code(msg) == SFTP_EOF:
-        return None
-    t, msg = _ok(reply)
-    _expect(t, CMD_DATA)
-    return msg.get_string()
-
-
-def _status_code(msg: Message) -> int:
-    """Peek at a status reply's code without consuming it."""
-    pos = msg.packet.tell()
-    code = msg.get_int()
-    msg.packet.seek(pos)
-    return code
-
-
-def _ok(reply: tuple[int, Message]) -> tuple[int, Message]:
-    """Return `reply` unless it is a failure status, which raises _Status."""
-    t, msg = reply
-    if t == CMD_STATUS:
-        code = msg.get_int()
-        if code != SFTP_OK:
-            raise _Status(code, msg.get_string().decode("utf-8", "replace"))
-    return reply
-
-
-def _expect(t: int, wanted: int) -> None:
-    if t != wanted:
-        raise paramiko.SFTPError(f"unexpected SFTP reply type {t} (wanted {wanted})")
 
 
 def parse_url(url: str) -> tuple[str | None, str, int | None, str]:

@@ -1,0 +1,234 @@
+"""Encrypted, verified objects and SyncConfig versions on a remote (fog.store)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fog.backends.local import LocalBackend
+from fog.crypto import keys as K
+from fog.crypto import seal as S
+from fog.errors import AlreadyExists, IntegrityError, RemoteError
+from fog.format import objects as O
+from fog.format.manifest import build_tree
+from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
+from fog.store import MARKER, MARKER_NAME, PresenceCache, PutStats, Remote, ShareStore
+
+MASTER = bytes(range(16))
+
+
+@pytest.fixture
+def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
+    b = LocalBackend(tmp_path / "remote")
+    monkeypatch.setattr(b, "sync", lambda: None)  # syncfs is slow on a busy disk; durability is not tested here
+    return b
+
+
+@pytest.fixture
+def store(backend: LocalBackend) -> ShareStore:
+    return ShareStore(backend, K.ShareKeys.generate())
+
+
+def stored_path(store: ShareStore, backend: LocalBackend, object_id: bytes) -> Path:
+    return backend.root / store.object_name(object_id)
+
+
+# -- marker ------------------------------------------------------------------------------
+
+
+def test_marker(backend: LocalBackend) -> None:
+    remote = Remote(backend)
+    with pytest.raises(RemoteError, match="not a fog store"):
+        remote.require_marker()
+    remote.initialize()
+    assert backend.get(MARKER_NAME) == MARKER == b"fog-store 1\n"
+    remote.initialize()  # idempotent
+    remote.require_marker()
+    backend.put(MARKER_NAME, b"fog-store 2\n")
+    with pytest.raises(RemoteError, match="unknown fog-store marker"):
+        remote.initialize()
+
+
+# -- objects -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [b"", b"tiny", b"x" * 5000, os.urandom(3000), os.urandom(O.MAX_BLOCK)])
+def test_put_get(store: ShareStore, backend: LocalBackend, data: bytes) -> None:
+    object_id = store.put(data)
+    assert object_id == S.mac(store.keys.mac_key, data)
+    h = object_id.hex()
+    assert store.object_name(object_id) == f"shares/{store.keys.locator}/objects/{h[:2]}/{h}"
+    assert backend.exists(store.object_name(object_id))
+    assert store.get(object_id) == data
+    assert list(store.list_objects()) == [object_id]
+
+
+def test_stored_bytes_hide_the_content(store: ShareStore, backend: LocalBackend) -> None:
+    data = b"secret words " * 100
+    stored = backend.get(store.object_name(store.put(data)))
+    assert stored[0] == O.OBJECT_VERSION and b"secret" not in stored
+    assert len(stored) < len(data)  # compressed before encryption
+
+
+def test_presence_cache_skips_known_objects(backend: LocalBackend) -> None:
+    keys = K.ShareKeys.generate()
+    presence = PresenceCache()
+    store = ShareStore(backend, keys, presence)
+    stats = PutStats()
+    a = store.put(b"block", stats)
+    store.put(b"block", stats)
+    assert (stats.blocks, stats.uploaded, stats.plain_bytes) == (2, 1, 10)
+    assert presence.known(a) and presence.new == {a}
+    assert ShareStore(backend, keys, PresenceCache({a})).put(b"block", stats) == a and stats.uploaded == 1
+
+
+def test_every_bit_flip_is_detected(store: ShareStore, backend: LocalBackend) -> None:
+    for data in (b"a small block", b"compressible " * 20):
+        object_id = store.put(data)
+        path = stored_path(store, backend, object_id)
+        good = path.read_bytes()
+        for bit in range(len(good) * 8):
+            bad = bytearray(good)
+            bad[bit // 8] ^= 1 << (bit % 8)
+            with pytest.raises(IntegrityError, match=object_id.hex()[:16]):
+                store.decode(object_id, bytes(bad), "file.txt")  # what get() runs on the fetched bytes
+            if bit % 97 == 0:  # and a sample through the remote itself
+                path.write_bytes(bad)
+                with pytest.raises(IntegrityError, match=object_id.hex()[:16]):
+                    store.get(object_id, "file.txt")
+        path.write_bytes(good)
+        assert store.get(object_id) == data
+
+
+def test_truncated_or_extended_object_is_detected(store: ShareStore, backend: LocalBackend) -> None:
+    object_id = store.put(b"some block")
+    path = stored_path(store, backend, object_id)
+    good = path.read_bytes()
+    for bad in (b"", good[:1], good[:-1], good + b"\x00"):
+        path.write_bytes(bad)
+        with pytest.raises(IntegrityError):
+            store.get(object_id)
+
+
+def test_object_under_another_name_is_detected(store: ShareStore, backend: LocalBackend) -> None:
+    a, b = store.put(b"block A"), store.put(b"block B")
+    stored_path(store, backend, b).write_bytes(stored_path(store, backend, a).read_bytes())
+    with pytest.raises(IntegrityError, match=b.hex()[:16]):
+        store.get(b)
+
+
+def test_object_from_another_share_is_detected(backend: LocalBackend) -> None:
+    one, two = ShareStore(backend, K.ShareKeys.generate()), ShareStore(backend, K.ShareKeys.generate())
+    object_id = one.put(b"block")
+    backend.put(two.object_name(object_id), backend.get(one.object_name(object_id)))
+    with pytest.raises(IntegrityError):
+        two.get(object_id)
+
+
+def test_missing_object_is_an_integrity_error_naming_it(store: ShareStore) -> None:
+    object_id = S.mac(store.keys.mac_key, b"never stored")
+    with pytest.raises(IntegrityError, match=f"object {object_id.hex()[:16]} of docs/a.txt is missing"):
+        store.get(object_id, "docs/a.txt")
+
+
+def test_authenticated_but_invalid_objects_are_refused(store: ShareStore, backend: LocalBackend) -> None:
+    """Objects only a data-key holder could make: wrong content, bad codec, bad zstd, too big."""
+    key = store.keys.data_key
+    object_id = S.mac(store.keys.mac_key, b"expected")
+    cases = {
+        "does not match its name": O.frame(b"something else"),
+        "codec": b"\x07expected",
+        "zstd": b"\x01not a zstd frame",
+        "larger": b"\x00" + bytes(O.MAX_BLOCK + 1),
+    }
+    for message, plain in cases.items():
+        backend.put(store.object_name(object_id), bytes([O.OBJECT_VERSION]) + S.seal_block(key, object_id, plain))
+        with pytest.raises(IntegrityError, match=message):
+            store.get(object_id)
+    backend.put(store.object_name(object_id), b"\x02" + S.seal_block(key, object_id, O.frame(b"expected")))
+    with pytest.raises(IntegrityError, match="format version"):
+        store.get(object_id)
+
+
+def test_file_tree_round_trip(store: ShareStore) -> None:
+    blocks = [os.urandom(100 + i) for i in range(300)]
+    root, depth = build_tree([(store.put(b), len(b)) for b in blocks], store.put)
+    assert depth >= 1
+    assert list(store.read_blocks(root, depth, "big.bin")) == blocks
+    seen: list[int] = []
+    store.walk(root, depth, "big.bin", lambda _id, d: seen.append(d) is None)
+    assert seen.count(0) == len(blocks) and seen[0] == depth
+    with pytest.raises(IntegrityError, match="wrong tree level"):
+        list(store.read_blocks(root, depth + 1, "big.bin"))
+    assert list(store.read_blocks(None, 0, "empty")) == []
+
+
+def test_a_data_block_is_not_accepted_as_a_manifest(store: ShareStore) -> None:
+    block = store.put(b"plain data, not a node")
+    with pytest.raises(IntegrityError, match="manifest"):
+        list(store.read_blocks(block, 1, "f"))
+
+
+# -- logs ------------------------------------------------------------------------------------------
+
+
+def test_logs_are_create_only_and_listed(store: ShareStore) -> None:
+    store.publish_batch("ab" * 16, 1, b"one")
+    store.publish_batch("ab" * 16, 2, b"two")
+    store.publish_batch("cd" * 16, 1, b"other")
+    store.publish_batch("ab" * 16, 2, b"two")  # a retried publish whose first attempt landed
+    with pytest.raises(IntegrityError, match="already exists"):
+        store.publish_batch("ab" * 16, 2, b"rewrite")
+    with pytest.raises(AlreadyExists):
+        store.backend.put_new(store.log_name("ab" * 16, 2), b"rewrite")
+    assert store.get_batch("ab" * 16, 2) == b"two"
+    assert store.list_logs() == {"ab" * 16: [1, 2], "cd" * 16: [1]}
+    assert store.log_name("ab" * 16, 2) == f"shares/{store.keys.locator}/log/{'ab' * 16}/0000000002"
+
+
+# -- SyncConfig versions ---------------------------------------------------------------------------
+
+
+def config(name: str, updated: int) -> SyncConfig:
+    user = {"public": "aa" * 32, "secret": "bb" * 32}
+    return SyncConfig(user, {"d": {"name": name, "updated": updated, "revoked": 0}})
+
+
+def test_config_versions_are_side_by_side_and_merged(backend: LocalBackend) -> None:
+    remote = Remote(backend)
+    assert remote.load_config(MASTER) == (None, [])
+    first = remote.put_config(MASTER, config("old", 1))
+    second = remote.put_config(MASTER, config("new", 2))
+    locator, _, hmac_key = K.config_keys(MASTER)
+    assert first != second and first.startswith(f"config/{locator}/")
+    assert first.rsplit("/", 1)[1] == S.mac(hmac_key, backend.get(first)).hex()
+    merged, names = remote.load_config(MASTER)
+    assert names == sorted([first, second])
+    assert merged is not None and merged.devices["d"]["name"] == "new"
+    assert remote.load_config(bytes(16)) == (None, [])  # another user's locator
+
+
+def test_altered_or_renamed_config_is_refused(backend: LocalBackend) -> None:
+    remote = Remote(backend)
+    name = remote.put_config(MASTER, config("x", 1))
+    good = backend.get(name)
+    backend.put(name, good[:-1] + bytes([good[-1] ^ 1]))
+    with pytest.raises(IntegrityError, match="HMAC"):
+        remote.load_config(MASTER)
+    backend.put(name, good)
+    backend.put(name.rsplit("/", 1)[0] + "/" + "00" * 32, good)
+    with pytest.raises(IntegrityError, match="HMAC"):
+        remote.load_config(MASTER)
+
+
+def test_config_sealed_with_the_right_keys_but_bad_content_is_refused(backend: LocalBackend) -> None:
+    locator, box_key, hmac_key = K.config_keys(MASTER)
+    for plain, message in ((b"not gzip", "gzip"), (SyncConfig({"public": "a"}).to_bytes(), "keypair")):
+        stored = bytes([CONFIG_VERSION]) + S.seal_secret(box_key, plain)
+        name = f"config/{locator}/{S.mac(hmac_key, stored).hex()}"
+        backend.put(name, stored)
+        with pytest.raises(IntegrityError, match=message):
+            Remote(backend).load_config(MASTER)
+        backend.delete(name)

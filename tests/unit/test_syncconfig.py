@@ -1,0 +1,192 @@
+"""SyncConfig encoding and merging (fog.format.syncconfig)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fog.format import syncconfig as SC
+from fog.format.syncconfig import SyncConfig
+
+USER = {"public": "aa" * 32, "secret": "bb" * 32}
+
+
+def config(devices: dict[str, Any] | None = None, shares: dict[str, Any] | None = None, **kw: Any) -> SyncConfig:
+    return SyncConfig(dict(USER), devices or {}, shares or {}, **kw)
+
+
+def sample() -> SyncConfig:
+    return config(
+        {"d1": {"name": "laptop", "public": "01" * 32, "trusted": True, "revoked": 0, "added": 1, "updated": 1}},
+        {"s1": {"name": "Docs", "data_key": "02" * 32, "mac_key": "03" * 32, "chunk_seed": 7, "updated": 1}},
+        supersedes=("b", "a"),
+    )
+
+
+def test_round_trip_and_determinism() -> None:
+    c = sample()
+    data = c.to_bytes()
+    assert data == c.to_bytes()  # gzip with mtime 0
+    assert data[4:8] == b"\x00\x00\x00\x00"
+    assert SyncConfig.from_bytes(data) == SyncConfig(c.user, c.devices, c.shares, ("a", "b"))
+    body = gzip.decompress(data)
+    doc = json.loads(body)
+    assert body == json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    assert set(doc) == {"format", "user", "devices", "shares", "supersedes"} and doc["format"] == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not gzip",
+        gzip.compress(b"x" * 100)[:-5],
+        gzip.compress(b"not json"),
+        gzip.compress(b"[1, 2]"),
+        gzip.compress(b'{"format": 2}'),
+        gzip.compress(json.dumps({"format": 1, "user": {"public": "x"}, "devices": {}, "shares": {}}).encode()),
+        gzip.compress(json.dumps({"format": 1, "user": USER, "shares": {}}).encode()),
+        gzip.compress(json.dumps({"format": 1, "user": USER, "devices": [], "shares": {}}).encode()),
+        gzip.compress(json.dumps({"format": 1, "user": USER, "devices": {"d": 5}, "shares": {}}).encode()),
+    ],
+    ids=[
+        "empty",
+        "not-gzip",
+        "truncated",
+        "not-json",
+        "list",
+        "format",
+        "no-secret",
+        "no-devices",
+        "devices-list",
+        "entry-int",
+    ],
+)
+def test_malformed_is_a_value_error(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        SyncConfig.from_bytes(data)
+
+
+def test_decompression_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SC, "MAX_PLAINTEXT", 1000)
+    assert SyncConfig.from_bytes(sample().to_bytes()) is not None
+    with pytest.raises(ValueError, match="too large"):
+        SyncConfig.from_bytes(gzip.compress(b" " * 5000 + b"{}"))
+
+
+def test_merge_refuses_a_different_user() -> None:
+    with pytest.raises(ValueError, match="user"):
+        sample().merge(SyncConfig({"public": "cc" * 32, "secret": "dd" * 32}))
+
+
+def test_removal_survives_a_stale_newer_copy() -> None:
+    removed = config(shares={"s": {"name": "Docs", "updated": 5, "removed": 5}})
+    stale = config(shares={"s": {"name": "Documents", "updated": 9, "removed": 0}})
+    for merged in (removed.merge(stale), stale.merge(removed)):
+        assert merged.shares["s"] == {"name": "Documents", "updated": 9, "removed": 5}
+
+
+def test_revocation_survives_a_stale_copy_and_keeps_the_lowest_limit() -> None:
+    revoked = config({"d": {"name": "old", "updated": 5, "revoked": 5, "revoked_seq": {"s1": 3, "s2": 8}}})
+    again = config({"d": {"name": "old", "updated": 6, "revoked": 6, "revoked_seq": {"s1": 4, "s3": 1}}})
+    stale = config({"d": {"name": "renamed", "updated": 9, "revoked": 0}})
+    merged = revoked.merge(stale).merge(again)
+    assert merged.devices["d"] == {
+        "name": "renamed",
+        "updated": 9,
+        "revoked": 6,
+        "revoked_seq": {"s1": 3, "s2": 8, "s3": 1},
+    }
+    assert merged == stale.merge(again.merge(revoked))
+
+
+def test_entries_after_a_revoked_device_keep_their_fields() -> None:
+    """Regression: merging revoked_seq once clobbered the loop's own dictionaries."""
+    a = config({"d1": {"updated": 1, "revoked": 5, "revoked_seq": {"s": 3}}, "d2": {"updated": 1, "name": "two"}})
+    b = config({"d1": {"updated": 2, "revoked": 5, "revoked_seq": {"s": 4}}, "d2": {"updated": 2, "name": "TWO"}})
+    assert a.merge(b).devices["d2"] == {"updated": 2, "name": "TWO"}
+
+
+def test_equal_times_tie_break_ignores_tombstones() -> None:
+    """Regression: ordering ties by the whole entry made merge non-associative,
+    because raising a tombstone changed how the merged entry sorted."""
+    x = config({"d": {"name": "a", "revoked": 9, "trusted": True, "updated": 1}})
+    y = config({"d": {"name": "b", "revoked": 0, "trusted": True, "updated": 1}})
+    w = config({"d": {"name": "b", "revoked": 5, "trusted": False, "updated": 1}})
+    assert x.merge(y).merge(w) == x.merge(y.merge(w)) == w.merge(x).merge(y)
+    assert x.merge(y).merge(w).devices["d"] == {"name": "b", "revoked": 9, "trusted": True, "updated": 1}
+
+
+def test_entries_on_one_side_only_are_kept_and_supersedes_unite() -> None:
+    a = config({"d1": {"updated": 1}}, {"s1": {"updated": 1}}, supersedes=("x",))
+    b = config({"d2": {"updated": 2}}, {}, supersedes=("y", "x"))
+    merged = a.merge(b)
+    assert set(merged.devices) == {"d1", "d2"} and set(merged.shares) == {"s1"}
+    assert merged.supersedes == ("x", "y")
+
+
+# -- merge is a semilattice -----------------------------------------------------------------
+
+small = st.integers(0, 3)  # few values, so equal `updated` ties are common
+limits = st.dictionaries(st.sampled_from(["s1", "s2"]), small, max_size=2)
+
+
+def full_entry(sticky: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Entries as fog writes them: every copy carries the same fields."""
+    fields = {"name": st.sampled_from(["a", "b", "c"]), "updated": small, sticky: small, "trusted": st.booleans()}
+    if sticky == "revoked":
+        fields["revoked_seq"] = limits  # "trusted" sorts after the merged fields: a tie-break trap
+    return st.fixed_dictionaries(fields)
+
+
+def partial_entry(sticky: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Entries from mixed writers: any subset of the fields."""
+    optional = {"name": st.sampled_from(["a", "b"]), "updated": small, sticky: small, "trusted": st.booleans()}
+    if sticky == "revoked":
+        optional["revoked_seq"] = limits
+    return st.fixed_dictionaries({}, optional=optional)
+
+
+def configs(entry: Any) -> st.SearchStrategy[SyncConfig]:
+    keys = st.sampled_from(["k1", "k2", "k3"])
+    return st.builds(
+        lambda d, s, sup: config(d, s, supersedes=tuple(sup)),
+        st.dictionaries(keys, entry("revoked"), max_size=3),
+        st.dictionaries(keys, entry("removed"), max_size=3),
+        st.lists(st.sampled_from(["v1", "v2", "v3"]), max_size=2, unique=True).map(sorted),
+    )
+
+
+@settings(max_examples=120, deadline=None)
+@given(configs(full_entry), configs(full_entry), configs(full_entry))
+def test_merge_is_commutative_associative_idempotent(a: SyncConfig, b: SyncConfig, c: SyncConfig) -> None:
+    assert a.merge(b) == b.merge(a)
+    assert a.merge(b).merge(c) == a.merge(b.merge(c))
+    assert a.merge(a) == a
+    assert a.merge(b).merge(b) == a.merge(b)
+
+
+@settings(max_examples=75, deadline=None)
+@given(configs(partial_entry), configs(partial_entry))
+def test_merge_of_mixed_entries_is_commutative_and_idempotent(a: SyncConfig, b: SyncConfig) -> None:
+    assert a.merge(b) == b.merge(a)
+    assert a.merge(a) == a
+    assert a.merge(b).merge(b) == a.merge(b)
+
+
+@settings(max_examples=75, deadline=None)
+@given(configs(full_entry), configs(full_entry))
+def test_tombstones_are_never_lowered(a: SyncConfig, b: SyncConfig) -> None:
+    merged = a.merge(b)
+    for side in (a, b):
+        for key, entry in side.devices.items():
+            assert merged.devices[key]["revoked"] >= entry["revoked"]
+            for share, limit in entry["revoked_seq"].items():
+                assert merged.devices[key]["revoked_seq"][share] <= limit
+        for key, entry in side.shares.items():
+            assert merged.shares[key]["removed"] >= entry["removed"]

@@ -1,0 +1,411 @@
+"""Regenerate fog's format test vectors (tests/vectors/*.json).
+
+Run by hand, from the repository root, only when the on-disk format changes
+on purpose (and bump the format version byte when it does):
+
+    /tmp/venv/bin/python tests/vectors/generate.py
+
+`tests/unit/test_vectors.py` checks the code against the JSON files this
+writes, so an accidental format change fails the tests. Every input is fixed
+here: keys, paths, times and content. docs/FORMAT.md describes the layouts.
+
+SecretBox and Box messages carry a random nonce, so their bytes are not a
+function of key and plaintext. To keep this script reproducible it replaces
+`nacl.utils.random` with a counter-derived stream while it runs; the sealed
+bytes it stores are ordinary messages (nonce || tag || ciphertext), and the
+test only checks that they open to the expected plaintext with the given keys
+(a known-answer decryption test). fog itself never fixes a nonce.
+
+Compressed bytes (zstd for objects and batches, gzip for SyncConfig) depend on
+the compression library, not only on the format. The files record the library
+version that produced them; the test compares those bytes exactly only under
+the same version and otherwise checks that they still decode to the pinned
+plaintext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+import nacl.utils
+import zstandard
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+from fog.crypto import keys as K  # noqa: E402
+from fog.crypto import seal as S  # noqa: E402
+from fog.format import batch as B  # noqa: E402
+from fog.format import objects as O  # noqa: E402
+from fog.format.manifest import ManifestNode, build_tree  # noqa: E402
+from fog.format.syncconfig import CONFIG_VERSION, SyncConfig  # noqa: E402
+from fog.format.version import VERSION_ID_PREFIX, Version  # noqa: E402
+
+# -- fixed inputs (tests/unit/test_vectors.py reads them back from the JSON) ------
+
+MASTER_KEYS = [bytes(16), b"\xff" * 16, bytes(range(16))]
+MASTER_KEY = bytes(range(16))
+SHARE_ID = bytes(range(0xA0, 0xB0))
+DATA_KEY = bytes(range(32))
+MAC_KEY = bytes(range(32, 64))
+CHUNK_SEED = 0x0123456789ABCDEF & ((1 << 62) - 1)
+DEVICE_A_SECRET = b"\x11" * 32
+DEVICE_B_SECRET = b"\x33" * 32
+USER_SECRET = b"\x22" * 32
+CHUNK_INPUT_LABEL = b"fog/test-vector/chunk-input"
+CHUNK_INPUT_SIZE = 2 * 1024 * 1024
+
+
+def pseudo_random(label: bytes, size: int) -> bytes:
+    """SHA256(label || counter as 4 bytes big-endian) blocks, concatenated and cut to size."""
+    out = b"".join(hashlib.sha256(label + i.to_bytes(4, "big")).digest() for i in range((size + 31) // 32))
+    return out[:size]
+
+
+class FixedNonces:
+    """Replace nacl.utils.random with SHA256(label || counter) while generating."""
+
+    def __init__(self) -> None:
+        self.counter = 0
+        self.original = nacl.utils.random
+
+    def __call__(self, size: int = 32) -> bytes:
+        self.counter += 1
+        return pseudo_random(b"fog/test-vector/nonce" + self.counter.to_bytes(4, "big"), size)
+
+    def __enter__(self) -> FixedNonces:
+        nacl.utils.random = self  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        nacl.utils.random = self.original  # type: ignore[assignment]
+
+
+def share_keys() -> K.ShareKeys:
+    return K.ShareKeys(SHARE_ID, DATA_KEY, MAC_KEY, CHUNK_SEED)
+
+
+def share_json() -> dict[str, Any]:
+    return {"share_id": SHARE_ID.hex(), "data_key": DATA_KEY.hex(), "mac_key": MAC_KEY.hex(), "chunk_seed": CHUNK_SEED}
+
+
+def write(name: str, doc: dict[str, Any]) -> None:
+    path = HERE / name
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+
+
+# -- keys ---------------------------------------------------------------------------
+
+
+def keys_vectors() -> dict[str, Any]:
+    text = [
+        {
+            "key": mk.hex(),
+            "text": K.master_key_to_text(mk),
+            "check": K.derive(K.LABEL_MASTER_CHECK, mk)[:4].hex(),
+        }
+        for mk in MASTER_KEYS
+    ]
+    locator, box_key, hmac_key = K.config_keys(MASTER_KEY)
+    dev_a = S.public_of(DEVICE_A_SECRET)
+    dev_b = S.public_of(DEVICE_B_SECRET)
+    labels = {
+        name: getattr(K, name).decode()
+        for name in sorted(dir(K))
+        if name.startswith("LABEL_") and isinstance(getattr(K, name), bytes)
+    }
+    return {
+        "description": "Master key text form (Crockford base32, 4-byte checksum) and every derivation.",
+        "labels": labels,
+        "master_key_text": text,
+        "config_keys": {
+            "master_key": MASTER_KEY.hex(),
+            "locator": locator,
+            "secretbox_key": box_key.hex(),
+            "hmac_key": hmac_key.hex(),
+        },
+        "derive": [
+            {"label": label, "secret": MASTER_KEY.hex(), "output": K.derive(label.encode(), MASTER_KEY).hex()}
+            for label in labels.values()
+        ],
+        "curve25519": [
+            {"secret": sk.hex(), "public": S.public_of(sk).hex()}
+            for sk in (DEVICE_A_SECRET, DEVICE_B_SECRET, USER_SECRET)
+        ],
+        "device_id": [{"public": pk.hex(), "device_id": K.device_id(pk)} for pk in (dev_a, dev_b)],
+        "device_log_name": [
+            {"share_id": SHARE_ID.hex(), "public": pk.hex(), "log": K.device_log_name(SHARE_ID, pk)}
+            for pk in (dev_a, dev_b)
+        ],
+    }
+
+
+# -- objects and chunking ---------------------------------------------------------------
+
+
+def object_vector(name: str, data: bytes) -> dict[str, Any]:
+    keys = share_keys()
+    object_id = S.mac(MAC_KEY, data)
+    framed = O.frame(data)
+    stored = bytes([O.OBJECT_VERSION]) + S.seal_block(DATA_KEY, object_id, framed)
+    h = object_id.hex()
+    return {
+        "name": name,
+        "plaintext": data.hex(),
+        "id": h,
+        "remote_name": f"shares/{keys.locator}/objects/{h[:2]}/{h}",
+        "codec": framed[0],
+        "framed": framed.hex(),
+        "stored": stored.hex(),
+    }
+
+
+def objects_vectors() -> dict[str, Any]:
+    return {
+        "description": "Block objects: id = HMAC-SHA256(mac key, block); stored = 0x01 || SecretBox(nonce=id[:24]).",
+        "share": share_json(),
+        "zstd_version": zstandard.ZSTD_VERSION,
+        "objects": [
+            object_vector("short raw (under 64 bytes: never compressed)", b"fog test vector: a short block\n"),
+            object_vector("incompressible raw", pseudo_random(b"fog/test-vector/incompressible", 200)),
+            object_vector("zstd", b"fog test vector: compressible block. " * 100),
+        ],
+    }
+
+
+def chunking_vectors() -> dict[str, Any]:
+    from pyfastcdc import FastCDC
+
+    data = pseudo_random(CHUNK_INPUT_LABEL, CHUNK_INPUT_SIZE)
+    chunker = FastCDC(O.FASTCDC_AVG_PARAM, min_size=O.MIN_BLOCK, max_size=O.MAX_BLOCK, seed=CHUNK_SEED)
+    chunks = [bytes(c.data) for c in chunker.cut_buf(data)]
+    entries = [(S.mac(MAC_KEY, c), len(c)) for c in chunks]
+    nodes: list[str] = []
+
+    def store_node(node: bytes) -> bytes:
+        nodes.append(node.hex())
+        return S.mac(MAC_KEY, node)
+
+    root, depth = build_tree(entries, store_node)
+    assert root is not None
+    return {
+        "description": "FastCDC with the share's gear seed, then the manifest tree of the resulting blocks.",
+        "share": share_json(),
+        "fastcdc": {
+            "avg_size_param": O.FASTCDC_AVG_PARAM,
+            "min_size": O.MIN_BLOCK,
+            "max_size": O.MAX_BLOCK,
+            "normalized_chunking": 1,
+        },
+        "input": {
+            "recipe": "SHA256(label || i as 4 bytes big-endian) for i = 0, 1, ...; concatenated, cut to size",
+            "label": CHUNK_INPUT_LABEL.decode(),
+            "size": CHUNK_INPUT_SIZE,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+        "chunk_lengths": [len(c) for c in chunks],
+        "block_ids": [i.hex() for i, _ in entries],
+        "manifest_nodes": nodes,
+        "root": root.hex(),
+        "depth": depth,
+    }
+
+
+# -- manifests --------------------------------------------------------------------------
+
+
+def manifest_vectors() -> dict[str, Any]:
+    ids = [S.mac(MAC_KEY, b"block %d" % i) for i in range(3)]
+    node = ManifestNode(0, ((ids[0], 65536), (ids[1], 16384), (ids[2], 7)))
+    parent = ManifestNode(1, ((S.mac(MAC_KEY, node.to_bytes()), node.size),))
+    many = [(S.mac(MAC_KEY, b"fake block %d" % i), 65536) for i in range(500)]
+    nodes: list[str] = []
+
+    def store_node(data: bytes) -> bytes:
+        nodes.append(data.hex())
+        return S.mac(MAC_KEY, data)
+
+    root, depth = build_tree(many, store_node)
+    assert root is not None
+    return {
+        "description": "Manifest nodes: 'FM' || 0x01 || level || count (u32 BE) || (id || length u64 BE) * count.",
+        "share": share_json(),
+        "nodes": [
+            {
+                "level": n.level,
+                "entries": [[i.hex(), size] for i, size in n.entries],
+                "bytes": n.to_bytes().hex(),
+                "id": S.mac(MAC_KEY, n.to_bytes()).hex(),
+            }
+            for n in (node, parent)
+        ],
+        "tree": {
+            "entries": "500 entries: id = HMAC-SHA256(mac key, b'fake block %d' % i), length 65536",
+            "count": len(many),
+            "nodes": nodes,
+            "root": root.hex(),
+            "depth": depth,
+        },
+    }
+
+
+# -- versions and batches ---------------------------------------------------------------
+
+
+def sample_versions() -> list[Version]:
+    device = K.device_id(S.public_of(DEVICE_A_SECRET))
+    content = S.mac(MAC_KEY, b"fog test vector: compressible block. " * 100)
+    t = 1_700_000_000_000_000_000
+    file_v = Version("docs/readme.txt", "file", 3700, 0o644, t, t + 5, device, content=content, depth=0)
+    parent = S.mac(MAC_KEY, VERSION_ID_PREFIX + file_v.canonical())
+    return [
+        file_v,
+        Version("docs/big.iso", "file", 2097152, 0o600, t, t + 6, device, content=content, depth=2),
+        Version("docs", "dir", 0, 0o755, 0, t + 7, device),
+        Version("docs/latest", "link", 10, 0o777, t, t + 8, device, target="readme.txt"),
+        Version("docs/readme.txt", "deleted", 0, 0, 0, t + 9, device, parent=parent),
+        Version("Überweisung/naïve ☃.txt", "file", 0, 0o644, t, t + 10, device),
+        Version(os.fsdecode(b"caf\xe9/\xff.bin"), "file", 0, 0o644, t, t + 11, device),
+        Version(
+            "notes.fog-conflict-20240101-120000-laptop.txt",
+            "file",
+            3700,
+            0o644,
+            t,
+            t + 12,
+            device,
+            content=content,
+            conflict=True,
+        ),
+    ]
+
+
+def version_vectors() -> dict[str, Any]:
+    out = []
+    for v in sample_versions():
+        canonical = v.canonical()
+        vid = S.mac(MAC_KEY, VERSION_ID_PREFIX + canonical)
+        sealed = v.with_id(vid)
+        out.append(
+            {
+                "path_bytes": os.fsencode(v.path).hex(),
+                "canonical": canonical.decode("utf-8"),
+                "canonical_hex": canonical.hex(),
+                "id": vid.hex(),
+                "record": sealed.to_bytes().decode("utf-8"),
+            }
+        )
+    return {
+        "description": "Version records: id = HMAC-SHA256(mac key, 'fog/v1/version' NUL || canonical JSON).",
+        "share": share_json(),
+        "id_prefix": VERSION_ID_PREFIX.hex(),
+        "versions": out,
+    }
+
+
+def batch_vectors() -> dict[str, Any]:
+    dev_a_public = S.public_of(DEVICE_A_SECRET)
+    user_public = S.public_of(USER_SECRET)
+    log = K.device_log_name(SHARE_ID, dev_a_public)
+    device = K.device_id(dev_a_public)
+    versions = [v.with_id(S.mac(MAC_KEY, VERSION_ID_PREFIX + v.canonical())) for v in sample_versions()]
+    batches = []
+    prev = None
+    with FixedNonces():
+        for seq, chosen in ((1, versions[:4]), (2, versions[4:])):
+            batch = B.EventBatch(SHARE_ID.hex(), log, device, seq, prev, 1_700_000_001_000_000_000 + seq, tuple(chosen))
+            plain = batch.to_bytes()
+            body = zstandard.ZstdDecompressor().decompress(plain[5:])
+            stored = bytes([B.BATCH_VERSION]) + S.seal_box(DEVICE_A_SECRET, user_public, plain)
+            batches.append(
+                {
+                    "seq": seq,
+                    "name": f"shares/{SHARE_ID.hex()}/log/{log}/{B.seq_name(seq)}",
+                    "json": body.decode("utf-8"),
+                    "plaintext": plain.hex(),
+                    "stored": stored.hex(),
+                    "chain": B.chain_hash(stored).hex(),
+                }
+            )
+            prev = B.chain_hash(stored)
+    return {
+        "description": "Event batches: stored = 0x01 || Box(device secret -> user public, random nonce) of "
+        "'FOGE' || 0x01 || zstd(canonical JSON). Sealed bytes are known-answer decryption vectors.",
+        "share": share_json(),
+        "zstd_version": zstandard.ZSTD_VERSION,
+        "device_secret": DEVICE_A_SECRET.hex(),
+        "device_public": dev_a_public.hex(),
+        "other_device_public": S.public_of(DEVICE_B_SECRET).hex(),
+        "user_secret": USER_SECRET.hex(),
+        "user_public": user_public.hex(),
+        "batches": batches,
+    }
+
+
+# -- SyncConfig -----------------------------------------------------------------------------
+
+
+def sample_config() -> SyncConfig:
+    user = {"public": S.public_of(USER_SECRET).hex(), "secret": USER_SECRET.hex()}
+    dev_a_public = S.public_of(DEVICE_A_SECRET)
+    t = 1_700_000_000_000_000_000
+    devices = {
+        K.device_id(dev_a_public): {
+            "name": "laptop",
+            "public": dev_a_public.hex(),
+            "trusted": True,
+            "revoked": 0,
+            "added": t,
+            "updated": t,
+        }
+    }
+    shares = {
+        SHARE_ID.hex(): {
+            "name": "Documents",
+            **share_keys().to_json(),
+            "created": t,
+            "updated": t,
+            "removed": 0,
+        }
+    }
+    return SyncConfig(user, devices, shares, ())
+
+
+def syncconfig_vectors() -> dict[str, Any]:
+    config = sample_config()
+    plain = config.to_bytes()
+    locator, box_key, hmac_key = K.config_keys(MASTER_KEY)
+    with FixedNonces():
+        stored = bytes([CONFIG_VERSION]) + S.seal_secret(box_key, plain)
+    return {
+        "description": "SyncConfig: gzip(canonical JSON, mtime 0); stored = 0x01 || SecretBox(random nonce), "
+        "named config/<locator>/<HMAC(hmac key, stored) hex>. Sealed bytes are a known-answer vector.",
+        "zlib_version": zlib.ZLIB_RUNTIME_VERSION,
+        "python": list(sys.version_info[:2]),
+        "master_key": MASTER_KEY.hex(),
+        "json": json.dumps(config.to_json(), sort_keys=True, separators=(",", ":")),
+        "plaintext": plain.hex(),
+        "stored": stored.hex(),
+        "name": f"config/{locator}/{S.mac(hmac_key, stored).hex()}",
+    }
+
+
+def main() -> None:
+    write("keys.json", keys_vectors())
+    write("objects.json", objects_vectors())
+    write("chunking.json", chunking_vectors())
+    write("manifest.json", manifest_vectors())
+    write("version.json", version_vectors())
+    write("batch.json", batch_vectors())
+    write("syncconfig.json", syncconfig_vectors())
+
+
+if __name__ == "__main__":
+    main()

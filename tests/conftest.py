@@ -6,6 +6,12 @@ import os
 
 import pytest
 
+# Fixture modules in tests/ shared by several test directories; one per line.
+pytest_plugins = [
+    "s3server",  # s3_server, s3_env, s3_url: a real SeaweedFS S3 server
+    "sshd",  # sshd_server, ssh_home: a real OpenSSH server and a HOME whose ~/.ssh trusts it
+]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_fog_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

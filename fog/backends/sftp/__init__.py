@@ -10,7 +10,9 @@ requests themselves are in `fog.backends.sftp.channel`.
 Writes are atomic: an object is uploaded to `.tmp-<random>` beside its final
 name, fsynced (`fsync@openssh.com`), closed, then renamed into place, with
 `posix-rename@openssh.com` for `put` (replaces) and plain SFTP rename for
-`put_new` (OpenSSH refuses to replace an existing name, via link(2)). A put only
+`put_new` (OpenSSH refuses to replace an existing name, via link(2); on a
+server filesystem without hard links, FAT say, OpenSSH falls back to
+check-then-rename, which two racing writers can both pass). A put only
 renames once every write, the fsync and the close have succeeded.
 
 Concurrency: one SSH connection carries a small pool of SFTP channels, one per
@@ -36,6 +38,7 @@ from fog.backends.base import check_name
 from fog.backends.sftp import ssh
 from fog.backends.sftp.channel import (
     BROKEN,
+    SFTP_FAILURE,
     SFTP_NO_SUCH_FILE,
     SFTP_OP_UNSUPPORTED,
     SFTP_PERMISSION_DENIED,
@@ -72,7 +75,8 @@ class SFTPBackend:
     def from_url(cls, url: str, *, create: bool = False, options: Mapping[str, str] | None = None) -> SFTPBackend:
         """Connect to an `sftp://` URL; with `create`, make a missing final directory.
 
-        `options` may set `connections` (SFTP channels, default 8) and `timeout`
+        `options` may set `connections` (SFTP channels, default 8; OpenSSH's
+        MaxSessions allows 10 per connection by default) and `timeout`
         (seconds without a reply before a connection counts as dropped); other
         keys belong to other backends and are ignored.
         """
@@ -174,9 +178,9 @@ class SFTPBackend:
         Each put already fsyncs its file before renaming it into place, so an
         object's bytes are durable before its name appears. SFTP cannot fsync a
         directory; instead this fsyncs a fresh file in the root, which on
-        journaling filesystems (ext4, xfs; ZFS) also commits every earlier rename.
-        On filesystems without a shared journal (btrfs) renames become durable
-        with the filesystem's next commit (typically within 30 seconds).
+        filesystems with one ordered journal (ext4, xfs) also commits every
+        earlier rename. Elsewhere (btrfs, say) renames become durable with the
+        filesystem's next commit, typically within 30 seconds.
         """
         with self._cond:
             dirty, self._dirty = self._dirty, False
@@ -194,8 +198,10 @@ class SFTPBackend:
         try:
             if not ch.write_and_close(handle, b"", fsync=True):
                 self.fsync_supported = False
-        finally:
+        except Status:
             ch.remove_quietly(tmp)
+            raise
+        ch.remove_quietly(tmp)
 
     def close(self) -> None:
         """Close every channel and the SSH connection. Idempotent; a later call reconnects."""
@@ -214,7 +220,6 @@ class SFTPBackend:
                 raise
             self._makedirs(ch, name, parent)
             handle = ch.create(tmp)
-        renamed = False
         try:
             if not ch.write_and_close(handle, data, fsync=self.fsync_supported):
                 self.fsync_supported = False
@@ -235,11 +240,10 @@ class SFTPBackend:
                     if ch.stat(path) is not None:
                         raise AlreadyExists(f"{name} already exists on remote {self.url}") from e
                     raise
-            renamed = True
-            self._dirty = True
-        finally:
-            if not renamed:
-                ch.remove_quietly(tmp)
+        except (Status, RemoteError):
+            ch.remove_quietly(tmp)  # on a broken connection, leave it: a stray temporary is never listed
+            raise
+        self._dirty = True
 
     def _makedirs(self, ch: Channel, name: str, directory: str) -> None:
         """Create `directory` and any missing parents below the root."""
@@ -304,8 +308,10 @@ class SFTPBackend:
         try:
             return fn(ch)
         except Status as e:
-            kind = {SFTP_PERMISSION_DENIED: "permission denied", SFTP_NO_SUCH_FILE: "no such file"}.get(e.code)
-            raise RemoteError(f"cannot {what} {name} on remote {self.url}: {kind or e.text}") from e
+            detail = {SFTP_PERMISSION_DENIED: "permission denied", SFTP_NO_SUCH_FILE: "no such file"}.get(e.code)
+            if detail is None and e.code == SFTP_FAILURE and what == "write":
+                detail = f"the server refused it ({e.text}: disk full, quota, or a file size limit?)"
+            raise RemoteError(f"cannot {what} {name} on remote {self.url}: {detail or e.text}") from e
         except (RemoteError, ValueError):
             raise
         except BROKEN as e:
@@ -386,8 +392,10 @@ def parse_url(url: str) -> tuple[str | None, str, int | None, str]:
     if "@" in netloc:
         user, _, netloc = netloc.rpartition("@")
         user = unquote(user)
-        if ":" in user or not user:
+        if ":" in user:
             raise UsageError(f"remote {url}: passwords in sftp:// URLs are not supported; use SSH keys or the agent")
+        if not user:
+            raise UsageError(f"remote {url}: empty user name before '@'")
     host, port_text = netloc, ""
     if netloc.startswith("["):  # [IPv6] or [IPv6]:port
         host, _, rest = netloc[1:].partition("]")

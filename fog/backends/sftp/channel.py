@@ -37,6 +37,7 @@ from paramiko.sftp import (
     CMD_STATUS,
     CMD_WRITE,
     SFTP_EOF,
+    SFTP_FAILURE,
     SFTP_FLAG_CREATE,
     SFTP_FLAG_EXCL,
     SFTP_FLAG_READ,
@@ -49,7 +50,15 @@ from paramiko.sftp import (
 from paramiko.sftp_attr import SFTPAttributes
 from paramiko.sftp_client import int64
 
-__all__ = ["Channel", "NotAFile", "Status", "SFTP_NO_SUCH_FILE", "SFTP_OP_UNSUPPORTED", "SFTP_PERMISSION_DENIED"]
+__all__ = [
+    "Channel",
+    "NotAFile",
+    "Status",
+    "SFTP_FAILURE",
+    "SFTP_NO_SUCH_FILE",
+    "SFTP_OP_UNSUPPORTED",
+    "SFTP_PERMISSION_DENIED",
+]
 
 CHUNK = 32768  # bytes per read/write request: every SFTP server must accept this size
 IN_FLIGHT = 64  # pipelined requests outstanding on one channel
@@ -185,6 +194,7 @@ class Channel:
     def read_file(self, path: str) -> bytes:
         """The whole content of the regular file at `path`; NotAFile for anything else."""
         handle = self.open(path, SFTP_FLAG_READ)
+        broken = False
         try:
             attrs_reply, first = self.pipeline([(CMD_FSTAT, handle), _read_request(handle, 0)])
             t, msg = _ok(attrs_reply)
@@ -207,11 +217,20 @@ class Channel:
                 if chunk is None:
                     break  # end of file before the size fstat gave: the file shrank
             return bytes(buf)
+        except BROKEN:
+            broken = True
+            raise
         finally:
-            try:
-                self.call(CMD_CLOSE, handle)
-            except Status:
-                pass
+            if not broken:
+                self.close_later([handle])
+
+    def close_later(self, handles: Sequence[bytes]) -> None:
+        """Close read handles without waiting: their replies are drained by later requests."""
+        try:
+            for handle in handles:
+                self.sftp._async_request(type(None), CMD_CLOSE, handle)
+        except BROKEN:
+            pass  # the caller's own failure says the channel is gone
 
     def listdirs(self, paths: Sequence[str]) -> dict[str, list[tuple[str, SFTPAttributes]]]:
         """List several directories at once; a missing one (or a file) lists as empty."""
@@ -226,6 +245,7 @@ class Channel:
             _expect(t, CMD_HANDLE)
             handles[path] = msg.get_binary()
         result: dict[str, list[tuple[str, SFTPAttributes]]] = {p: [] for p in paths}
+        broken = False
         try:
             pending = dict(handles)
             while pending:
@@ -241,8 +261,12 @@ class Channel:
                         filename = msg.get_string().decode("utf-8", "surrogateescape")
                         msg.get_string()  # the `ls -l` style long name
                         result[path].append((filename, SFTPAttributes._from_msg(msg)))
+        except BROKEN:
+            broken = True
+            raise
         finally:
-            self.pipeline([(CMD_CLOSE, h) for h in handles.values()])
+            if not broken:
+                self.close_later(list(handles.values()))
         return result
 
 

@@ -4,7 +4,10 @@ The user's own setup decides where and how to connect: `~/.ssh/config`
 (HostName, User, Port, IdentityFile, IdentitiesOnly, UserKnownHostsFile,
 GlobalKnownHostsFile, ConnectTimeout, ProxyCommand), keys from the agent and
 the default `~/.ssh/id_*` files, and host keys from known_hosts. An unknown or
-changed host key is refused, never added: fog has no prompt to ask about it.
+changed host key is refused, never added: fog has no prompt to ask about it
+(StrictHostKeyChecking is ignored for that reason). ProxyJump is refused with a
+hint to use ProxyCommand; other options (HostKeyAlias, CertificateFile, ...) are
+not used.
 Every failure becomes a one-line `RemoteError`, transient only when trying
 again later may help (refused, timed out or dropped connections).
 """
@@ -19,6 +22,7 @@ import os
 import shlex
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 import paramiko
 
@@ -97,7 +101,7 @@ def resolve_target(host: str, user: str | None, port: int | None, *, url: str) -
 def connect(target: SSHTarget, *, url: str) -> paramiko.SSHClient:
     """Open an authenticated SSH connection to `target`, verifying its host key."""
     client = paramiko.SSHClient()
-    for path in target.known_hosts:
+    for path in reversed(target.known_hosts):  # later files win where they overlap: the user's own
         if os.path.isfile(path):
             try:
                 client.load_system_host_keys(path)
@@ -117,6 +121,7 @@ def connect(target: SSHTarget, *, url: str) -> paramiko.SSHClient:
             banner_timeout=target.connect_timeout,
             auth_timeout=target.connect_timeout,
             sock=paramiko.ProxyCommand(target.proxy_command) if target.proxy_command else None,
+            transport_factory=_transport,
         )
     except BaseException as e:
         client.close()
@@ -125,6 +130,19 @@ def connect(target: SSHTarget, *, url: str) -> paramiko.SSHClient:
     assert transport is not None
     transport.set_keepalive(15)
     return client
+
+
+def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
+    """A Transport preferring AES-GCM when paramiko has it (paramiko >= 3.5).
+
+    One AEAD pass per packet instead of AES-CTR plus HMAC: about 40% more
+    bulk throughput in paramiko. A server without GCM still gets CTR.
+    """
+    transport = paramiko.Transport(sock, **kwargs)
+    options = transport.get_security_options()
+    gcm = [c for c in options.ciphers if c.endswith("-gcm@openssh.com")]
+    options.ciphers = tuple(gcm + [c for c in options.ciphers if c not in gcm])
+    return transport
 
 
 class _UnknownHostKey(paramiko.SSHException):

@@ -113,9 +113,13 @@ def open_backend(url: str, *, create: bool = False, options: Mapping[str, str] |
 
         return LocalBackend.from_url(url, create=create)
     if scheme == "sftp":
+        from urllib.parse import parse_qsl
+
         from fog.backends.sftp import SFTPBackend
 
-        return RetryingBackend(SFTPBackend.from_url(url, create=create, options=opts))
+        base, _, query = url.partition("?")
+        opts = {**dict(parse_qsl(query)), **opts}  # `connections`, `timeout` may ride in the URL
+        return RetryingBackend(SFTPBackend.from_url(base, create=create, options=opts))
     if scheme == "s3":
         from fog.backends.s3 import S3Backend
 

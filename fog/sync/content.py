@@ -8,6 +8,7 @@ file is never held in memory whole.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as st
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from pyfastcdc import FastCDC
 
 from fog.crypto.keys import ShareKeys
 from fog.crypto.seal import mac
-from fog.errors import FogError, IntegrityError
+from fog.errors import IntegrityError
 from fog.format import objects as O
 from fog.format.manifest import build_tree
 from fog.format.version import Version
@@ -57,10 +58,13 @@ class FileReader:
     def read(self, path: Path, before: os.stat_result, stats: PutStats) -> Content:
         """Read a regular file without following a symlink swapped in for it."""
         put = self._put(stats)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO swapped in since the scan must not block the open forever
+        # (regular files ignore it); O_NOFOLLOW: nor may a symlink lead out of the share.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             if not st.S_ISREG(os.fstat(fd).st_mode):
-                raise FogError(f"{path} is no longer a regular file")
+                # an OSError: push skips this one file (and retries next time)
+                raise OSError(errno.EINVAL, "no longer a regular file", str(path))
             entries: list[tuple[bytes, int]] = []
             if before.st_size <= WHOLE_READ_LIMIT:
                 data = _read_small(fd, before.st_size)

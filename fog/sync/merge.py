@@ -6,7 +6,9 @@ depend only on version ids, parents and times:
   * one the head already descends from is old news;
   * two concurrent versions (neither descends from the other) are a conflict
     unless they record the same state; the newer by (time, id) keeps the name
-    and the other is written beside it as a conflict copy.
+    and the other is written beside it as a conflict copy. "Newer" uses the
+    effective time (`Ranks`), which no device's slow clock can put before a
+    version's ancestors, so every device picks the same winner.
 A working file with changes that were never pushed is never overwritten: the
 incoming winner goes to a conflict copy instead, and the local edit is pushed
 later on top of it.
@@ -15,7 +17,7 @@ later on top of it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -65,31 +67,33 @@ def plan_path(
     path: str,
     head: Version | None,
     incoming: list[Version],
-    is_ancestor: Callable[[bytes, Version], bool],
+    lookup: Callable[[bytes], Version | None],
     local_dirty: bool,
     local_matches: Callable[[Version], bool],
 ) -> Plan:
     """Fold incoming versions into the head and decide the working-tree action.
 
-    `is_ancestor(a, v)`: version id a is v or one of v's ancestors.
+    `lookup(id)`: a version this device knows (history or incoming), or None.
     `local_dirty`: the working file differs from what fog last recorded for it.
     `local_matches(v)`: the working file already holds v's state.
     """
-    cur = head
+    rank = Ranks(lookup)
+    candidates: dict[bytes, Version] = {}
+    for v in ([head] if head is not None else []) + incoming:
+        candidates.setdefault(v.id, v)
+    if not candidates:
+        return Plan(path, None)
+    superseded = _ancestor_ids(candidates.values(), lookup)
+    tips = sorted((v for v in candidates.values() if v.id not in superseded), key=rank.key, reverse=True)
+    # The top-ranked version is a tip of everything this device knows, and the
+    # same one on every device that knows the same versions (see Ranks).
+    cur = max(candidates.values(), key=rank.key)
     losers: list[Version] = []
-    for v in sorted(incoming, key=lambda v: (v.time_ns, v.id)):
-        if cur is None or is_ancestor(cur.id, v):
-            cur = v
-        elif is_ancestor(v.id, cur):
-            continue
-        elif same_state(cur, v):
-            cur = max(cur, v, key=lambda x: (x.time_ns, x.id))
-        else:
-            winner, loser = (v, cur) if (v.time_ns, v.id) > (cur.time_ns, cur.id) else (cur, v)
-            cur = winner
-            losers.append(loser)
+    for v in tips:
+        if v.id != cur.id and not any(same_state(v, w) for w in (cur, *losers)):
+            losers.append(v)
     plan = Plan(path, cur)
-    if cur is None or (head is not None and cur.id == head.id and not losers):
+    if head is not None and cur.id == head.id and not losers:
         return plan
     conflicts = [v for v in losers if v.kind in ("file", "link")]
     if local_dirty:
@@ -103,5 +107,49 @@ def plan_path(
         return plan
     if head is None or cur.id != head.id:
         plan.write = cur
-    plan.conflicts = [v for v in conflicts if head is None or v.id != cur.id]
+    plan.conflicts = conflicts
     return plan
+
+
+class Ranks:
+    """Orders versions for picking a winner: (effective time, id), newest last.
+
+    The effective time is the version's own time, raised to one past its
+    parent's effective time when the author's clock was behind. So a version
+    always outranks its ancestors, the top-ranked known version is never one
+    that another known version replaced, and folding versions in any order
+    or any number of pulls ends at the same head on every device.
+    """
+
+    def __init__(self, lookup: Callable[[bytes], Version | None]) -> None:
+        self.lookup = lookup
+        self.memo: dict[bytes, int] = {}
+
+    def key(self, v: Version) -> tuple[int, bytes]:
+        return self.effective_time(v), v.id
+
+    def effective_time(self, v: Version) -> int:
+        chain: list[Version] = []
+        seen: set[bytes] = set()
+        cur: Version | None = v
+        while cur is not None and cur.id not in self.memo and cur.id not in seen:
+            seen.add(cur.id)
+            chain.append(cur)
+            cur = self.lookup(cur.parent) if cur.parent else None
+        below = self.memo.get(cur.id) if cur is not None else None
+        for x in reversed(chain):
+            below = x.time_ns if below is None else max(x.time_ns, below + 1)
+            self.memo[x.id] = below
+        return self.memo[v.id]
+
+
+def _ancestor_ids(versions: Iterable[Version], lookup: Callable[[bytes], Version | None]) -> set[bytes]:
+    """Ids of every known proper ancestor of the given versions."""
+    out: set[bytes] = set()
+    for v in versions:
+        parent = v.parent
+        while parent is not None and parent not in out:
+            out.add(parent)
+            found = lookup(parent)
+            parent = found.parent if found is not None else None
+    return out

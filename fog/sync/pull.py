@@ -106,10 +106,14 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             )
             continue
         did, dev = by_log[log]
-        limit = (dev.get("revoked_seq") or {}).get(share_hex) if dev.get("revoked") else None
+        cursor = ctx.share.db.cursor(ctx.remote_name, log)
+        limit = None
+        if dev.get("revoked"):
+            # The revoking device set the limit only for the share it ran in; in any
+            # other share, accept nothing beyond what this device had already read.
+            limit = (dev.get("revoked_seq") or {}).get(share_hex, cursor[0])
         got: list[Incoming] = []
         try:
-            cursor = ctx.share.db.cursor(ctx.remote_name, log)
             for vb in read_log(
                 ctx.store,
                 ctx.ident.user_secret,
@@ -211,17 +215,8 @@ def pull(ctx: Context) -> PullResult:
     result.versions = sum(len(vs) for vs in by_path.values())
     pending = {v.id: v for vs in by_path.values() for v in vs}
 
-    def is_ancestor(a: bytes, v: Version) -> bool:
-        cur: Version | None = v
-        for _ in range(100_000):
-            if cur is None:
-                return False
-            if cur.id == a:
-                return True
-            if cur.parent is None:
-                return False
-            cur = pending.get(cur.parent) or db.version(cur.parent)
-        return False
+    def lookup(version_id: bytes) -> Version | None:
+        return pending.get(version_id) or db.version(version_id)
 
     entries = db.stat_entries()
     stat_updates: dict[str, StatEntry | None] = {}
@@ -229,7 +224,7 @@ def pull(ctx: Context) -> PullResult:
     plans: list[tuple[Plan, LocalState]] = []
     for path in sorted(by_path):
         local = LocalState(ctx, path, entries.get(path))
-        plan = plan_path(path, db.head(path), by_path[path], is_ancestor, local.dirty(), local.matches)
+        plan = plan_path(path, db.head(path), by_path[path], lookup, local.dirty(), local.matches)
         plans.append((plan, local))
     scan_start = time.time_ns()
     for plan, local in plans:  # parents before children
@@ -315,8 +310,11 @@ def _staging(ctx: Context, parent: Path) -> Path:
     the next pull sweeps what a killed one left there, so a temp file never
     turns into a synced file. Otherwise (a mount inside the share) `parent`.
     """
-    tmp = ctx.share.tmp_dir()
-    return tmp if os.stat(tmp).st_dev == os.stat(parent).st_dev else parent
+    tmp = ctx.share.dir / "tmp"  # made by sweep_staging at the start of the pull
+    try:
+        return tmp if os.stat(tmp).st_dev == os.stat(parent).st_dev else parent
+    except FileNotFoundError:
+        return parent
 
 
 def sweep_staging(ctx: Context) -> None:

@@ -1,0 +1,338 @@
+"""Bad input, exit codes and one-line errors (issue 2, point 8 and "Must hold" 7)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fogcli import FOG, Share, env, leftovers, run_fog, run_wrapped
+
+# -- a missing or broken remote -----------------------------------------------------
+
+
+def test_missing_remote_is_one_clear_line(share: Share) -> None:
+    share.write("a.txt", b"a\n")
+    shutil.rmtree(share.remote)
+    r = share.fog("push", expect=1, sub=True)
+    line = r.one_line_error()
+    assert str(share.remote) in line and "does not exist" in line, line
+    assert r.out == ""
+    r = share.fog("push", "--json", expect=1, sub=True)
+    doc = json.loads(r.one_line_error())
+    assert doc["code"] == 1 and str(share.remote) in doc["message"]
+    assert r.out == ""
+    share.fog("check", expect=1).one_line_error()
+    share.fog("restore", "a.txt", "-o", share.tmp / "x", expect=1).one_line_error()
+    # the local file and history are untouched; once the disk is back, push works
+    assert (share.root / "a.txt").read_bytes() == b"a\n"
+    share.remote.mkdir()
+    r = share.fog("push", expect=1)  # an empty directory is not a fog store
+    assert "fog store" in r.one_line_error()
+
+
+def test_remote_replaced_by_a_file(share: Share) -> None:
+    shutil.rmtree(share.remote)
+    share.remote.write_bytes(b"not a directory")
+    share.fog("push", expect=1).one_line_error()
+
+
+def test_init_errors(tmp_path: Path, share: Share) -> None:
+    r = run_fog(["init", share.root, "--remote", tmp_path / "r2"], tmp_path, expect=1, subprocess_=True)
+    assert "already" in r.one_line_error()
+    (tmp_path / "s3").mkdir()
+    r = run_fog(["init", tmp_path / "s3", "--remote", tmp_path / "s3" / "inside"], tmp_path, expect=2)
+    r.one_line_error()
+    r = run_fog(["init", tmp_path / "s4", "--remote", tmp_path / "nope" / "deeper"], tmp_path, expect=1)
+    r.one_line_error()
+
+
+# -- bad revisions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rev", ["@zzzz", "@~99", "@2000-01-01", "@2000-01-01T00:00:00Z", "@ab", "@abc", "@~-1", "@ffffffff", "@~x"]
+)
+def test_bad_rev_is_exit_1_one_line(share: Share, rev: str) -> None:
+    share.write("a.txt", b"one\n")
+    share.push()
+    r = share.fog("restore", f"a.txt{rev}", "-o", share.tmp / "out", expect=1, sub=rev == "@zzzz")
+    line = r.one_line_error()
+    assert "a.txt" in line or rev[1:] in line, line
+    assert not (share.tmp / "out").exists()
+    assert (share.root / "a.txt").read_bytes() == b"one\n"
+
+
+def test_unknown_path_is_exit_1(share: Share) -> None:
+    share.write("a.txt", b"one\n")
+    share.push()
+    share.fog("restore", "nothere.txt@~0", expect=1).one_line_error()
+    share.fog("log", "nothere.txt", expect=1).one_line_error()
+
+
+# -- files that vanish or change during a push ------------------------------------------
+
+VANISH = """
+import os
+from fog.sync import content
+_read = content.FileReader.read
+
+def read(self, path, before, stats):
+    if "vanish" in path.name:
+        os.unlink(path)
+    return _read(self, path, before, stats)
+
+content.FileReader.read = read
+"""
+
+
+def test_file_vanishing_during_the_scan(share: Share) -> None:
+    share.write("keep.txt", b"keep\n")
+    share.write("old-vanish.txt", b"pushed once\n")
+    share.push()
+    share.write("old-vanish.txt", b"modified, then gone before it is read\n")
+    share.write("new-vanish.txt", b"new, gone before it is read\n")
+    share.write("other.txt", b"other\n")
+    r = run_wrapped(VANISH, ["push", "--json"], share.root)
+    doc = r.json()
+    assert doc["added"] == ["other.txt"] and doc["modified"] == []
+    assert not (share.root / "old-vanish.txt").exists()
+    # the next push records the deletion; the vanished new file never existed for fog
+    doc = share.push()
+    assert doc["deleted"] == ["old-vanish.txt"] and doc["added"] == []
+    share.fog("log", "new-vanish.txt", expect=1)
+    assert [e["deleted"] for e in share.log("old-vanish.txt")] == [True, False]
+    share.fog("check", "--read-data")
+
+
+CHANGING = """
+import threading
+from fog.sync import content
+_local = threading.local()
+_read = content.FileReader.read
+_put = content.FileReader._put
+
+def read(self, path, before, stats):
+    _local.path = path
+    return _read(self, path, before, stats)
+
+def put(self, stats):
+    inner = _put(self, stats)
+    path = getattr(_local, "path", None)
+
+    def wrapped(data):
+        if path is not None and path.name == "busy.log":  # the file grows while it is read
+            with open(path, "ab") as f:
+                f.write(b"appended while fog read it\\n")
+        return inner(data)
+
+    return wrapped
+
+content.FileReader.read = read
+content.FileReader._put = put
+"""
+
+
+def test_file_changing_during_the_read_is_skipped_not_half_pushed(share: Share) -> None:
+    share.write("busy.log", b"line\n" * 1000)
+    r = run_wrapped(CHANGING, ["push", "--json"], share.root)
+    doc = r.json()
+    assert "busy.log" not in doc["added"]
+    assert any("busy.log" in s for s in doc["skipped"])
+    doc = share.push()
+    assert doc["added"] == ["busy.log"]
+    out = share.tmp / "busy"
+    share.fog("restore", "busy.log", "-o", out)
+    assert out.read_bytes() == (share.root / "busy.log").read_bytes()
+
+
+FIFO_SWAP = """
+import os
+from fog.sync import content
+_read = content.FileReader.read
+
+def read(self, path, before, stats):
+    if path.name == "swap.txt":  # replaced by a FIFO between the scan and the read
+        os.unlink(path)
+        os.mkfifo(path)
+    return _read(self, path, before, stats)
+
+content.FileReader.read = read
+"""
+
+
+def test_special_files_are_skipped_and_never_block(share: Share) -> None:
+    os.mkfifo(share.root / "pipe")
+    share.write("swap.txt", b"soon a FIFO\n")
+    share.write("fine.txt", b"fine\n")
+    r = run_wrapped(FIFO_SWAP, ["push", "--json"], share.root, timeout=60)
+    doc = r.json()
+    assert doc["added"] == ["fine.txt"]
+    assert any(s.startswith("pipe") for s in doc["skipped"]), doc["skipped"]
+    assert any(s.startswith("swap.txt") for s in doc["skipped"]), doc["skipped"]
+    doc = share.push()
+    assert doc["added"] == [] and any(s.startswith("swap.txt") for s in doc["skipped"])
+
+
+# -- the share lock -------------------------------------------------------------------
+
+
+def _hold_lock(share: Share) -> int:
+    fd = os.open(share.root / ".fog" / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def test_lock_held_is_exit_75(share: Share) -> None:
+    share.write("a.txt", b"a\n")
+    share.push()
+    fd = _hold_lock(share)
+    try:
+        share.write("b.txt", b"b\n")
+        r = share.fog("push", expect=75, sub=True)
+        assert "lock" in r.one_line_error()
+        r = share.fog("push", "--json", expect=75)
+        assert json.loads(r.one_line_error())["code"] == 75
+        share.fog("restore", "a.txt", "-o", share.tmp / "x", expect=75)
+        share.fog("check", expect=75)
+        assert not (share.tmp / "x").exists()
+    finally:
+        os.close(fd)
+    assert share.push()["added"] == ["b.txt"]
+
+
+def test_wait_for_the_lock(share: Share) -> None:
+    share.write("a.txt", b"a\n")
+    fd = _hold_lock(share)
+    released = threading.Event()
+
+    def release() -> None:
+        time.sleep(1.0)
+        released.set()
+        os.close(fd)
+
+    t0 = time.monotonic()
+    threading.Thread(target=release, daemon=True).start()
+    proc = subprocess.run(
+        [*FOG, "push", "--wait", "--json"], cwd=share.root, env=env(), capture_output=True, timeout=60
+    )
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert released.is_set() and elapsed >= 0.9
+    assert json.loads(proc.stdout)["added"] == ["a.txt"]
+
+
+# -- unsaved changes -------------------------------------------------------------------
+
+
+def test_restore_refuses_to_overwrite_unsaved_changes(share: Share) -> None:
+    share.write("a.txt", b"version one\n")
+    share.push()
+    share.write("a.txt", b"version two\n")
+    share.push()
+    share.write("a.txt", b"local edit, never pushed\n")
+    r = share.fog("restore", "a.txt@~1", expect=1, sub=True)
+    assert "--force" in r.one_line_error()
+    assert (share.root / "a.txt").read_bytes() == b"local edit, never pushed\n"
+    share.fog("restore", "a.txt@~1", "--force")
+    assert (share.root / "a.txt").read_bytes() == b"version one\n"
+    assert leftovers(share.root) == []
+
+
+def test_restore_refuses_to_overwrite_a_new_unpushed_file(share: Share) -> None:
+    share.write("a.txt", b"pushed\n")
+    share.push()
+    (share.root / "a.txt").unlink()
+    share.push()
+    share.write("a.txt", b"a new file with the same name\n")
+    share.fog("restore", "a.txt@~1", expect=1).one_line_error()
+    assert (share.root / "a.txt").read_bytes() == b"a new file with the same name\n"
+
+
+def test_restore_over_a_touched_but_unchanged_file_needs_no_force(share: Share) -> None:
+    share.write("a.txt", b"one\n")
+    share.push()
+    share.write("a.txt", b"two\n")
+    share.push()
+    os.utime(share.root / "a.txt", (1_000_000, 1_000_000))
+    share.fog("restore", "a.txt@~1")
+    assert (share.root / "a.txt").read_bytes() == b"one\n"
+
+
+# -- where fog runs ---------------------------------------------------------------------
+
+
+def test_commands_work_from_a_subdirectory_and_with_C(share: Share, tmp_path: Path) -> None:
+    sub = share.root / "deep" / "er"
+    sub.mkdir(parents=True)
+    (sub / "f.txt").write_bytes(b"one\n")
+    doc = run_fog(["push", "--json"], sub).json()
+    assert doc["added"] == ["deep", "deep/er", "deep/er/f.txt"]
+    (sub / "f.txt").write_bytes(b"two\n")
+    assert run_fog(["status", "--json"], sub).json()["modified"] == ["deep/er/f.txt"]
+    run_fog(["push"], sub, subprocess_=True)
+    assert [e["size"] for e in run_fog(["log", "--json", "f.txt"], sub).json()] == [4, 4]
+    run_fog(["restore", "f.txt@~1", "-o", "old.txt"], sub)
+    assert (sub / "old.txt").read_bytes() == b"one\n"
+    (sub / "old.txt").unlink()
+    # -C, from outside the share, with paths relative to DIR
+    r = run_fog(["-C", sub, "log", "--json", "f.txt"], tmp_path, subprocess_=True)
+    assert len(r.json()) == 2
+    run_fog(["-C", sub, "restore", "f.txt@~1", "-o", tmp_path / "c.txt"], tmp_path)
+    assert (tmp_path / "c.txt").read_bytes() == b"one\n"
+    run_fog(["-C", share.root, "restore", "deep/er/f.txt@~1", "--force"], tmp_path)
+    assert (sub / "f.txt").read_bytes() == b"one\n"
+    assert run_fog(["-C", share.root, "status", "--json"], tmp_path).json()["modified"] == ["deep/er/f.txt"]
+    # a path that leaves the share is refused
+    run_fog(["log", "../../../elsewhere.txt"], sub, expect=2).one_line_error()
+
+
+def test_outside_a_share_is_one_line(tmp_path: Path) -> None:
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    for args in (["push"], ["status"], ["log"], ["check"], ["restore", "a.txt@~1"]):
+        r = run_fog(args, outside, expect=1, subprocess_=args == ["push"])
+        assert "not inside a fog share" in r.one_line_error(), args
+    r = run_fog(["-C", outside, "push"], tmp_path, expect=1)
+    r.one_line_error()
+
+
+def test_no_identity_is_one_line(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "other-home"
+    empty.mkdir()
+    monkeypatch.setenv("FOG_HOME", str(empty))
+    share.fog("push", expect=1, sub=True).one_line_error()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["frobnicate"],
+        ["push", "--no-such-flag"],
+        ["restore"],
+        ["log", "-n", "-1"],
+        ["log", "-n", "many"],
+        ["-C", "/nonexistent/dir/for/fog", "status"],
+        ["init", "somewhere"],
+        ["restore", "a.txt@~0", "-o", "-", "--json"],
+    ],
+)
+def test_usage_errors_exit_2(share: Share, args: list[str]) -> None:
+    r = share.fog(*args, expect=2, sub=args == ["frobnicate"])
+    assert r.out == ""
+    assert "Usage" in r.err or "Error" in r.err or "fog:" in r.err, r.err
+
+
+def test_help_and_version(share: Share) -> None:
+    r = run_fog(["--help"], share.root, subprocess_=True)
+    for cmd in ("init", "push", "status", "log", "restore", "check"):
+        assert cmd in r.out
+    assert run_fog(["--version"], share.root).out.startswith("fog ")
+    assert Path(sys.executable).exists()

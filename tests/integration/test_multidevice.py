@@ -1,0 +1,568 @@
+"""Several devices of one user, each with its own FOG_HOME, sharing a local remote.
+
+Every fog command runs in its own process with its own environment (FOG_HOME
+per device), stdin not a terminal, and the exit code and output checked. The
+helpers here are also used by test_multidevice_integrity.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import textwrap
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fog.cli
+
+# What fog imports lazily, imported once here rather than in every forked run.
+for _lazy in ("rich.console", "typer._adapters", "typer._coercion", "platformdirs", "getpass"):
+    try:
+        importlib.import_module(_lazy)
+    except ImportError:
+        pass
+
+FOG = [sys.executable, "-m", "fog"]
+OLD_MTIME_NS = 1_600_000_000_123_456_789  # 2020-09-13: far from any racy window
+
+
+# -- running fog ----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What one fog process did."""
+
+    args: list[str]
+    rc: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def error_line(self) -> str:
+        """The single line a failing command printed on stderr."""
+        lines = [line for line in self.err.splitlines() if line.strip()]
+        assert len(lines) == 1, f"expected one line on stderr:\n{self}"
+        return lines[0]
+
+    def __str__(self) -> str:
+        return f"fog {' '.join(self.args)} -> {self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+def fog_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOG_") and k != "COLUMNS"}
+    env["FOG_HOME"] = str(home)
+    env["PYTHONUTF8"] = "1"
+    env.update(extra or {})
+    return env
+
+
+EXEC = os.environ.get("FOG_TESTS_EXEC") == "1"  # read at import, before the autouse fixture clears FOG_*
+_MAIN = """
+import sys as _sys
+_sys.argv = ["fog", *_sys.argv[1:]]
+from fog.cli import main as _main
+_main()
+"""
+
+
+def run_fog(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    home: Path,
+    cwd: Path,
+    expect: int | tuple[int, ...] | None = 0,
+    env: dict[str, str] | None = None,
+    patch: str = "",
+) -> Run:
+    """Run fog as one device; assert the exit code (unless expect is None) and no traceback.
+
+    `patch` is Python code run in the fog process before the CLI starts (to
+    monkeypatch fog). Every run is its own process: by default forked from
+    this interpreter, which has imported fog already (saves ~0.4 s a run);
+    with FOG_TESTS_EXEC=1, a fresh `python -m fog`.
+    """
+    argv = [os.fspath(a) for a in args]
+    full_env = fog_env(home, env)
+    if EXEC:
+        prefix = [sys.executable, "-c", textwrap.dedent(patch) + _MAIN] if patch else FOG
+        proc = subprocess.run(
+            [*prefix, *argv], cwd=cwd, env=full_env, capture_output=True, stdin=subprocess.DEVNULL, timeout=120
+        )
+        rc, out, err = proc.returncode, proc.stdout, proc.stderr
+    else:
+        rc, out, err = _forked(argv, full_env, cwd, textwrap.dedent(patch))
+    r = Run(argv, rc, out.decode(errors="replace"), err.decode(errors="replace"))
+    assert "Traceback" not in r.err and "Traceback" not in r.out, str(r)
+    if expect is not None:
+        allowed = expect if isinstance(expect, tuple) else (expect,)
+        assert r.rc in allowed, str(r)
+    return r
+
+
+def _forked(argv: list[str], env: dict[str, str], cwd: Path, patch: str) -> tuple[int, bytes, bytes]:
+    """`python -m fog ARGV` in a forked child: its own environment, cwd, stdio and exit code."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.fork()
+        if pid == 0:  # the child never returns
+            code = 70
+            try:
+                os.environ.clear()
+                os.environ.update(env)
+                os.chdir(cwd)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                sys.stdin = open(0, closefd=False)  # noqa: SIM115
+                sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+                sys.stderr = io.TextIOWrapper(
+                    io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", line_buffering=True
+                )
+                sys.argv = ["fog", *argv]
+                try:
+                    if patch:
+                        exec(patch, {"__name__": "__fog_patch__"})
+                    fog.cli.main()
+                    code = 0
+                except SystemExit as exc:
+                    if exc.code is None or isinstance(exc.code, int):
+                        code = exc.code or 0
+                    else:
+                        sys.stderr.write(f"{exc.code}\n")
+                        code = 1
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except BaseException:
+                traceback.print_exc()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        out.seek(0)
+        err.seek(0)
+        return os.waitstatus_to_exitcode(status), out.read(), err.read()
+
+
+# -- devices and their trees --------------------------------------------------------------------
+
+
+@dataclass
+class Device:
+    """One simulated machine: its FOG_HOME and its copy of the share."""
+
+    name: str
+    home: Path
+    root: Path
+    world: World
+
+    def fog(
+        self,
+        *args: str | os.PathLike[str],
+        expect: int | tuple[int, ...] | None = 0,
+        patch: str = "",
+    ) -> Run:
+        return run_fog(["-C", self.root, *args], home=self.home, cwd=self.world.tmp, expect=expect, patch=patch)
+
+    def push(self) -> Path | None:
+        """Push; return the batch file the push published on the remote (None: nothing)."""
+        before = set(self.world.log_files())
+        doc = self.fog("push", "--json").json()
+        new = sorted(set(self.world.log_files()) - before)
+        assert len(new) == (1 if doc["batch"] else 0), (doc, new)
+        return new[0] if new else None
+
+    def pull(self, expect: int | tuple[int, ...] | None = 0) -> Run:
+        return self.fog("pull", expect=expect)
+
+    def write(self, rel: str, data: bytes | str, *, mode: int | None = None, mtime_ns: int | None = None) -> Path:
+        p = self.root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data.encode() if isinstance(data, str) else data)
+        if mode is not None:
+            os.chmod(p, mode)
+        if mtime_ns is not None:
+            os.utime(p, ns=(mtime_ns, mtime_ns))
+        return p
+
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text()
+
+    def tree(self) -> dict[str, Any]:
+        return tree(self.root)
+
+    def conflicts(self, stem: str = "doc", ext: str = ".txt") -> list[Path]:
+        return sorted(self.root.glob(f"{stem}.fog-conflict-*{ext}"))
+
+
+def tree(root: Path) -> dict[str, Any]:
+    """Everything under root but .fog/: path -> (kind, permission bits, bytes or target)."""
+    out: dict[str, Any] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root)
+        if rel_dir == Path("."):
+            dirnames[:] = [d for d in dirnames if d != ".fog"]
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            rel = (rel_dir / name).as_posix()
+            s = p.lstat()
+            if p.is_symlink():
+                out[rel] = ("link", 0, os.readlink(p))
+            elif p.is_dir():
+                out[rel] = ("dir", s.st_mode & 0o7777, None)
+            else:
+                out[rel] = ("file", s.st_mode & 0o7777, p.read_bytes())
+    return out
+
+
+@dataclass
+class World:
+    """One user: a local-directory remote, the master key file, and devices."""
+
+    tmp: Path
+    remote: Path
+    key: Path
+    devices: dict[str, Device] = field(default_factory=dict)
+
+    def device(self, name: str) -> Device:
+        d = Device(name, self.tmp / f"home-{name}", self.tmp / name, self)
+        d.home.mkdir()
+        self.devices[name] = d
+        return d
+
+    def init(self, name: str = "laptop") -> Device:
+        d = self.device(name)
+        run_fog(
+            ["init", d.root, "--remote", self.remote, "--master-key-file", self.key, "--device-name", name],
+            home=d.home,
+            cwd=self.tmp,
+        )
+        return d
+
+    def clone(self, name: str, *, expect: int | tuple[int, ...] = 0) -> Device:
+        d = self.device(name)
+        run_fog(
+            ["clone", self.remote, d.root, "--master-key-file", self.key, "--device-name", name],
+            home=d.home,
+            cwd=self.tmp,
+            expect=expect,
+        )
+        return d
+
+    def log_files(self) -> list[Path]:
+        return sorted(p for p in self.remote.glob("shares/*/log/*/*") if p.is_file())
+
+
+BIG = random.Random(7).randbytes(300_000)  # several FastCDC blocks
+
+INITIAL = {
+    "doc.txt": "base version\n",
+    "notes.txt": "some notes\n",
+    "sub/readme.md": "# nested\n",
+    "sub/deep/data.bin": BIG,
+}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+
+
+@pytest.fixture
+def pair(world: World) -> tuple[Device, Device]:
+    return make_pair(world)
+
+
+def make_pair(world: World) -> tuple[Device, Device]:
+    """Device A ("laptop") made the share and pushed INITIAL; device B ("desktop") cloned it."""
+    a = world.init("laptop")
+    for rel, data in INITIAL.items():
+        a.write(rel, data, mtime_ns=OLD_MTIME_NS)
+    (a.root / "empty").mkdir()
+    a.push()
+    b = world.clone("desktop")
+    return a, b
+
+
+def versions(dev: Device, path: str) -> list[dict[str, Any]]:
+    return dev.fog("log", path, "--json").json()
+
+
+# -- joining -----------------------------------------------------------------------------------
+
+
+def test_clone_with_master_key_file_gets_everything(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    assert b.tree() == a.tree()
+    assert (b.root / "sub/deep/data.bin").read_bytes() == BIG
+    assert (b.root / "empty").is_dir()
+    devs = b.fog("device", "list", "--json").json()
+    assert sorted(d["name"] for d in devs) == ["desktop", "laptop"]
+    assert [d["name"] for d in devs if d["this_device"]] == ["desktop"]
+    assert all(d["trusted"] and not d["revoked"] for d in devs)
+    assert len(a.fog("device", "list", "--json").json()) == 2  # A sees the join too
+
+
+def test_clone_with_master_key_env(pair: tuple[Device, Device]) -> None:
+    a, _ = pair
+    c = a.world.device("phone")
+    run_fog(
+        ["clone", a.world.remote, c.root], home=c.home, cwd=a.world.tmp, env={"FOG_MASTER_KEY_FILE": str(a.world.key)}
+    )
+    assert c.tree() == a.tree()
+    assert len(c.fog("device", "list", "--json").json()) == 3
+
+
+def test_clone_refuses_bad_keys_and_targets(pair: tuple[Device, Device], tmp_path: Path) -> None:
+    a, _ = pair
+    world = a.world
+    home = tmp_path / "home-x"
+    home.mkdir()
+    target = tmp_path / "x"
+
+    def clone(*extra: str, expect: int | tuple[int, ...], env: dict[str, str] | None = None) -> Run:
+        return run_fog(["clone", world.remote, target, *extra], home=home, cwd=tmp_path, expect=expect, env=env)
+
+    # one character changed: the checksum catches it before any remote access
+    text = world.key.read_text().strip()
+    i = next(i for i, ch in enumerate(text) if ch.isalnum())
+    typo = text[:i] + ("A" if text[i] != "A" else "B") + text[i + 1 :]
+    (tmp_path / "typo.key").write_text(typo + "\n")
+    r = clone("--master-key-file", str(tmp_path / "typo.key"), expect=(1, 4))
+    assert "master key" in r.error_line()
+    assert not (target / ".fog").exists()
+
+    # a valid key of another user (own remote) does not open this user's SyncConfig
+    other_home = tmp_path / "home-other"
+    other_home.mkdir()
+    run_fog(
+        ["init", tmp_path / "other", "--remote", tmp_path / "other-remote", "--master-key-file", tmp_path / "o.key"],
+        home=other_home,
+        cwd=tmp_path,
+    )
+    r = clone("--master-key-file", str(tmp_path / "o.key"), expect=None)
+    assert r.rc != 0
+    assert "master key" in r.error_line()
+    assert not (target / ".fog").exists()
+
+    # no key at all and stdin is not a terminal: a usage error, not a hang
+    r = clone(expect=2)
+    assert "master key" in r.err.lower()
+
+    # a non-empty target directory is refused and left alone
+    target.mkdir(exist_ok=True)
+    (target / "mine.txt").write_text("keep me")
+    r = clone("--master-key-file", str(world.key), expect=None)
+    assert r.rc not in (0, 3)
+    assert r.error_line()
+    assert sorted(p.name for p in target.iterdir()) == ["mine.txt"]
+    assert (target / "mine.txt").read_text() == "keep me"
+
+
+# -- pull and sync -------------------------------------------------------------------------------
+
+
+def test_fast_forward_keeps_content_mode_and_mtime(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    b.write("doc.txt", "edited on the desktop\n", mode=0o640, mtime_ns=OLD_MTIME_NS + 5_000_000_000)
+    b.write("sub/deep/new.txt", "new nested file\n")
+    b.push()
+    r = a.fog("pull", "--json")
+    doc = r.json()
+    assert sorted(doc["updated"]) == ["doc.txt", "sub/deep/new.txt"]
+    assert doc["conflicts"] == [] and doc["problems"] == []
+    assert a.read("doc.txt") == "edited on the desktop\n"
+    s = (a.root / "doc.txt").stat()
+    assert s.st_mode & 0o7777 == 0o640
+    assert s.st_mtime_ns == OLD_MTIME_NS + 5_000_000_000
+    assert a.tree() == b.tree()
+    assert a.conflicts() == []
+    assert a.fog("status", "--json").json()["clean"] is True
+    assert a.fog("pull", "--json").json()["versions"] == 0  # idempotent
+
+
+def test_sync_conflict_keeps_local_edit(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    a.write("doc.txt", "laptop edit\n")
+    b.write("doc.txt", "desktop edit\n")
+    b.push()
+    r = a.fog("sync", expect=3)
+    assert a.read("doc.txt") == "laptop edit\n"
+    copies = a.conflicts()
+    assert len(copies) == 1, a.tree().keys()
+    assert copies[0].read_text() == "desktop edit\n"
+    assert "desktop" in copies[0].name
+    assert copies[0].name in r.err
+    # sync pushed A's edit (on top of B's) and the conflict copy: B fast-forwards
+    b.pull()
+    assert b.read("doc.txt") == "laptop edit\n"
+    assert [p.name for p in b.conflicts()] == [copies[0].name]
+    assert b.conflicts()[0].read_text() == "desktop edit\n"
+    assert b.tree() == a.tree()
+    log = versions(a, "doc.txt")
+    assert {v["device"] for v in log} == {"laptop", "desktop"}
+
+
+def test_concurrent_published_versions_converge(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    a.write("doc.txt", "laptop edit\n")
+    a.push()
+    b.write("doc.txt", "desktop edit\n")
+    b.push()
+    ra = a.pull(expect=3)
+    rb = b.pull(expect=3)
+    assert a.pull().rc == 0 and b.pull().rc == 0  # nothing new: no second conflict
+    assert a.read("doc.txt") == b.read("doc.txt")
+    ca, cb = a.conflicts(), b.conflicts()
+    assert len(ca) == 1 and [p.name for p in cb] == [ca[0].name]
+    assert ca[0].read_bytes() == cb[0].read_bytes()
+    assert {a.read("doc.txt"), ca[0].read_text()} == {"laptop edit\n", "desktop edit\n"}
+    assert ca[0].name in ra.err and ca[0].name in rb.err
+    # both publish their (identical) conflict copy: still one copy, no new conflict
+    a.push()
+    b.push()
+    a.pull()
+    b.pull()
+    assert a.tree() == b.tree()
+    assert len(a.conflicts()) == 1
+
+
+def test_identical_changes_do_not_conflict(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    for d in (a, b):
+        d.write("doc.txt", "same words\n")
+        d.write("both/new.txt", "made twice\n")
+    a.push()
+    b.push()
+    ra = a.fog("pull", "--json").json()
+    rb = b.fog("pull", "--json").json()
+    assert ra["conflicts"] == [] == rb["conflicts"]
+    assert a.tree() == b.tree()
+    assert not list(a.root.rglob("*.fog-conflict-*")) and not list(b.root.rglob("*.fog-conflict-*"))
+    assert a.read("both/new.txt") == "made twice\n"
+
+
+# -- deletions, history, archive -----------------------------------------------------------------
+
+
+def test_deletion_travels_and_restores(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    (a.root / "notes.txt").unlink()
+    a.push()
+    doc = b.fog("pull", "--json").json()
+    assert doc["deleted"] == ["notes.txt"]
+    assert not (b.root / "notes.txt").exists()
+    b.fog("restore", "notes.txt@~1")
+    assert b.read("notes.txt") == INITIAL["notes.txt"]
+
+
+def test_deletion_elsewhere_keeps_local_edit(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    (a.root / "sub/readme.md").unlink()
+    a.push()
+    b.write("sub/readme.md", "desktop kept working on this\n")
+    r = b.pull(expect=(0, 3))
+    assert b.read("sub/readme.md") == "desktop kept working on this\n"
+    assert "sub/readme.md" in r.err
+    # the edit is pushed on top of the deletion and comes back to A: nothing lost
+    b.push()
+    a.pull()
+    assert a.read("sub/readme.md") == "desktop kept working on this\n"
+
+
+def test_history_across_devices(pair: tuple[Device, Device], tmp_path: Path) -> None:
+    a, b = pair
+    b.write("doc.txt", "desktop wrote this\n")
+    b.push()
+    a.pull()
+    a.write("doc.txt", "laptop wrote this\n")
+    a.push()
+    b.pull()
+    log_a = versions(a, "doc.txt")
+    assert [v["device"] for v in log_a] == ["laptop", "desktop", "laptop"]
+    assert [v["version"] for v in log_a] == [v["version"] for v in versions(b, "doc.txt")]
+    from_b = log_a[1]["version"]
+    a.fog("restore", f"doc.txt@{from_b[:12]}", "-o", tmp_path / "from-b.txt")
+    assert (tmp_path / "from-b.txt").read_text() == "desktop wrote this\n"
+    a.fog("restore", f"doc.txt@{from_b[:12]}")
+    assert a.read("doc.txt") == "desktop wrote this\n"
+
+
+def test_archive_restores_without_remote(pair: tuple[Device, Device], tmp_path: Path) -> None:
+    a, b = pair
+    a.write("sub/deep/data.bin", BIG[:100_000] + b"changed" + BIG[100_000:])
+    a.push()
+    b.pull()
+    a.world.remote.rename(tmp_path / "remote-away")  # unmounted disk
+    r = b.pull(expect=None)
+    assert r.rc not in (0, 3) and r.error_line()
+    out = tmp_path / "old.bin"
+    b.fog("restore", "sub/deep/data.bin@~1", "-o", out)
+    assert out.read_bytes() == BIG
+
+
+# -- devices ----------------------------------------------------------------------------------------
+
+
+def test_rename_and_revoke(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    b.write("early.txt", "before the revocation\n")
+    b.push()
+    a.pull()
+    a.fog("device", "rename", "desktop", "old-desktop")
+    b.pull()
+    for d in (a, b):
+        names = {x["name"] for x in d.fog("device", "list", "--json").json()}
+        assert names == {"laptop", "old-desktop"}, d.name
+    r = a.fog("device", "revoke", "laptop", expect=2)
+    assert "itself" in r.error_line()
+    a.fog("device", "revoke", "old-desktop")
+    listed = {x["name"]: x for x in a.fog("device", "list", "--json").json()}
+    assert listed["old-desktop"]["revoked"] and not listed["laptop"]["revoked"]
+    before = a.tree()
+    b.write("late.txt", "after the revocation\n")
+    b.write("doc.txt", "revoked device edit\n")
+    b.push()
+    r = a.pull(expect=4)
+    assert "revoked" in r.err
+    assert a.tree() == before
+    # a device joining later still accepts B's earlier batches, and only those
+    c = a.world.clone("phone", expect=4)
+    assert c.read("early.txt") == "before the revocation\n"
+    assert not (c.root / "late.txt").exists()
+    assert c.read("doc.txt") == INITIAL["doc.txt"]
+
+
+def test_revocation_covers_every_share(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    world = a.world
+    a2 = Device("laptop", a.home, world.tmp / "photos", world)
+    run_fog(["init", a2.root, "--remote", world.remote, "--name", "photos"], home=a.home, cwd=world.tmp)
+    a2.write("cat.jpg", b"meow")
+    a2.push()
+    b2 = Device("desktop", b.home, world.tmp / "desktop-photos", world)
+    run_fog(
+        ["clone", world.remote, b2.root, "--share", "photos", "--master-key-file", world.key],
+        home=b.home,
+        cwd=world.tmp,
+    )
+    assert b2.read("cat.jpg") == "meow"
+    a.fog("device", "revoke", "desktop")  # run in the first share
+    b2.write("cat.jpg", b"woof")
+    b2.push()
+    r = a2.pull(expect=4)
+    assert "revoked" in r.error_line()
+    assert a2.read("cat.jpg") == "meow"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +24,12 @@ from fog.repo.share import FOG_DIR, Share, find_root
 from fog.store import PutStats, Remote
 from fog.sync import check as check_mod
 from fog.sync import devices as devices_mod
+from fog.sync import inspect as inspect_mod
 from fog.sync import pull as pull_mod
 from fog.sync import push as push_mod
 from fog.sync import remotes as remotes_mod
 from fog.sync import restore as restore_mod
+from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
 
 Progress = Callable[[int, int], None]
@@ -240,6 +242,7 @@ def push(
 class LogEntry:
     version: Version
     device_name: str
+    current: bool = False  # the newest known version of its path
 
 
 def device_names(ident: Identity) -> dict[str, str]:
@@ -247,23 +250,49 @@ def device_names(ident: Identity) -> dict[str, str]:
     return {did: d.get("name", did[:8]) for did, d in (config.devices.items() if config else [])}
 
 
-def log(home: Path, cwd: Path, path: str | None = None, *, limit: int | None = None) -> list[LogEntry]:
-    """Versions newest first: of one path, or of every path."""
+@dataclass(frozen=True)
+class LogFilter:
+    """Which versions `log` shows: newest first, at most `limit`."""
+
+    limit: int | None = None
+    since_ns: int | None = None  # only versions recorded at or after
+    until_ns: int | None = None  # only versions recorded at or before
+    device: str | None = None  # only versions made by this device (name or id prefix)
+
+    def keep(self, v: Version, device_name: str) -> bool:
+        if self.since_ns is not None and v.time_ns < self.since_ns:
+            return False
+        if self.until_ns is not None and v.time_ns > self.until_ns:
+            return False
+        return self.device is None or self.device in (device_name, v.device) or v.device.startswith(self.device)
+
+
+def log(
+    home: Path, cwd: Path, path: str | None = None, *, limit: int | None = None, filt: LogFilter | None = None
+) -> list[LogEntry]:
+    """Versions newest first: of one path (a directory: everything below it), or of every path."""
+    filt = filt or LogFilter(limit=limit)
     with open_share(home, cwd, lock=False) as (share, ident):
         names = device_names(ident)
         if path is not None:
             rel = share_path(share, cwd, path)
-            versions = share.db.path_history(rel)
+            versions: Iterable[Version] = share.db.path_history(rel)
             if not versions or any(v.kind == "dir" for v in versions):  # a directory: everything below it too
                 below = [v for v in share.db.all_versions() if v.path.startswith(rel + "/")]
-                versions = sorted(versions + below, key=lambda v: (v.time_ns, v.id), reverse=True)
+                versions = sorted([*versions, *below], key=lambda v: (v.time_ns, v.id), reverse=True)
             if not versions:
                 raise FogError(f"{path}: no history (not in the share, or never pushed)")
-            if limit is not None:
-                versions = versions[:limit]
         else:
-            versions = list(share.db.recent(limit))
-        return [LogEntry(v, names.get(v.device, v.device[:8])) for v in versions]
+            versions = share.db.recent()
+        out: list[LogEntry] = []
+        for v in versions:
+            name = names.get(v.device, v.device[:8])
+            if filt.keep(v, name):
+                head = share.db.head(v.path)
+                out.append(LogEntry(v, name, head is not None and head.id == v.id))
+                if filt.limit is not None and len(out) >= filt.limit:
+                    break
+        return out
 
 
 def resolve_version(share: Share, cwd: Path, spec: str) -> Version:
@@ -456,3 +485,54 @@ def add_remote(
 def remove_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, _):
         return remotes_mod.remove_remote(share, name)
+
+
+# -- looking at versions ---------------------------------------------------------------------
+
+
+def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object]) -> Version:
+    """Write one file version's bytes to `out` (verified block by block)."""
+    with context(home, cwd, offline_ok=True) as ctx:
+        v = resolve_version(ctx.share, cwd, spec)
+        if v.kind != "file":
+            raise FogError(f"{v.path}@{v.id.hex()[:12]} is a {v.kind}, not a file")
+        stream_version(ctx.store, v, out)
+        return v
+
+
+def diff(home: Path, cwd: Path, spec_a: str, spec_b: str | None = None) -> inspect_mod.DiffResult:
+    """Compare two versions, or a version with the working file."""
+    with context(home, cwd, offline_ok=True) as ctx:
+        a = resolve_version(ctx.share, cwd, spec_a)
+        old = inspect_mod.version_side(ctx, a)
+        if spec_b is None:
+            new = inspect_mod.working_side(ctx.share.root / a.path, a.path)
+        else:
+            if "@" in spec_b:
+                b = resolve_version(ctx.share, cwd, spec_b)
+            else:  # a bare REV names another version of the same path
+                b = revs.resolve(ctx.share.db.path_history(a.path), a.path, spec_b)
+            new = inspect_mod.version_side(ctx, b)
+        return inspect_mod.diff(a.path, old, new)
+
+
+@dataclass
+class KeyInfo:
+    device_id: str
+    device_name: str
+    device_public: str
+    user_public: str
+    master_key: str | None  # only when asked for
+
+
+def key_info(home: Path, *, master: bool = False) -> KeyInfo:
+    from fog.crypto.keys import master_key_to_text
+
+    ident = Identity.load(home)
+    return KeyInfo(
+        ident.device_id,
+        ident.device_name,
+        ident.device_public.hex(),
+        ident.user_public.hex(),
+        master_key_to_text(ident.master_key) if master else None,
+    )

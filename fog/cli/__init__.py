@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from fog.cli import (  # noqa: F401
     check_cmd,
     device_cmd,
     init_cmd,
+    inspect_cmds,
+    key_cmd,
     log_cmd,
     push_cmd,
     remote_cmd,
@@ -17,10 +20,18 @@ from fog.cli import (  # noqa: F401
 )
 from fog.cli.app import app
 from fog.cli.common import STATE
+from fog.cli.complete import COMPLETE_VAR, enable_completion
 
 
 def main() -> None:
     """Console entry point: never a traceback unless --debug."""
+    for stream in (sys.stdout, sys.stderr):
+        # File names that are not UTF-8 come back from the OS as surrogates; print
+        # them as \udcXX escapes (valid in JSON strings) instead of crashing.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    if os.environ.get(COMPLETE_VAR):  # a TAB in a shell that loaded completions/
+        enable_completion()
     try:
         app()
     except KeyboardInterrupt:

@@ -163,3 +163,36 @@ def remote_url(url: str, s3_endpoint: str | None = None) -> str:
 
         url += ("&" if "?" in url else "?") + "endpoint=" + quote(endpoint, safe=":/")
     return url
+
+
+def use_color(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    stream = stream or sys.stdout
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def paint(text: str, color: str, enabled: bool) -> str:
+    return typer.style(text, fg=color) if enabled else text
+
+
+def human_age(ns: int, now_ns: int | None = None) -> str:
+    """'just now', '5 min ago', '3 h ago', '2 days ago', '7 weeks ago'."""
+    import time
+
+    seconds = ((now_ns if now_ns is not None else time.time_ns()) - ns) / 1e9
+    if seconds < 0:
+        return "in the future"
+    for limit, unit, div in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600), (14 * 86400, "days", 86400)):
+        if seconds < limit:
+            return "just now" if unit == "s" and seconds < 10 else f"{int(seconds // div)} {unit} ago"
+    return f"{int(seconds // (7 * 86400))} weeks ago"
+
+
+def human_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

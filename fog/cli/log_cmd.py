@@ -1,4 +1,4 @@
-"""fog log: the version history of a file, or of the whole share."""
+"""fog log: the version history of a file, a directory, or the whole share."""
 
 from __future__ import annotations
 
@@ -6,54 +6,98 @@ import typer
 
 from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, human_size, iso_utc, local_time, run
+from fog.cli.common import (
+    JSON_OPTION,
+    STATE,
+    emit_json,
+    fog_home,
+    human_age,
+    human_size,
+    iso_utc,
+    local_time,
+    paint,
+    run,
+    use_color,
+)
+from fog.cli.complete import complete_path
+from fog.errors import RevisionError, UsageError
+from fog.repo.revs import parse_when
+
+
+def log_json(e: api.LogEntry) -> dict[str, object]:
+    v = e.version
+    return {
+        "version": v.id.hex(),
+        "path": v.path,
+        "time": iso_utc(v.time_ns),
+        "time_ns": v.time_ns,
+        "device": e.device_name,
+        "device_id": v.device,
+        "kind": v.kind,
+        "size": v.size,
+        "mode": f"{v.mode:04o}",
+        "mtime": iso_utc(v.mtime_ns),
+        "deleted": v.deleted,
+        "conflict": v.conflict,
+        "current": e.current,
+        "parent": v.parent.hex() if v.parent else None,
+    }
+
+
+def _when(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_when(text)
+    except RevisionError as exc:
+        raise UsageError(f"{flag} {text!r}: use an age like 2h or 3d, 'yesterday', or an ISO date/time") from exc
 
 
 @app.command()
 def log(
-    path: str = typer.Argument(None, help="A file or directory in the share (default: all).", metavar="[PATH]"),
-    limit: int = typer.Option(None, "-n", "--max-count", help="Show at most N versions.", metavar="N"),
+    path: str = typer.Argument(
+        None,
+        help="A file or directory in the share (default: all).",
+        metavar="[PATH]",
+        autocompletion=complete_path,
+    ),
+    limit: int = typer.Option(None, "-n", "--max-count", help="Show at most N versions.", metavar="N", min=0),
+    since: str = typer.Option(
+        None, "--since", help="Only versions at or after WHEN (2h, 3d, yesterday, ISO).", metavar="WHEN"
+    ),
+    until: str = typer.Option(None, "--until", help="Only versions at or before WHEN.", metavar="WHEN"),
+    device: str = typer.Option(
+        None, "--device", help="Only versions made by this device (name or id).", metavar="NAME"
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List versions, newest first."""
-    if limit is not None and limit < 0:
-        raise typer.BadParameter("must be >= 0", param_hint="-n")
+    """List versions, newest first, with the device that made each."""
     if path is None and limit is None and not as_json:
         limit = 50
-    entries = run(lambda: api.log(fog_home(), STATE.cwd, path, limit=limit), as_json)
+    filt = run(lambda: api.LogFilter(limit, _when(since, "--since"), _when(until, "--until"), device), as_json)
+    entries = run(lambda: api.log(fog_home(), STATE.cwd, path, filt=filt), as_json)
     if as_json:
-        emit_json(
-            [
-                {
-                    "version": e.version.id.hex(),
-                    "path": e.version.path,
-                    "time": iso_utc(e.version.time_ns),
-                    "device": e.device_name,
-                    "device_id": e.version.device,
-                    "kind": e.version.kind,
-                    "size": e.version.size,
-                    "mode": f"{e.version.mode:04o}",
-                    "mtime": iso_utc(e.version.mtime_ns),
-                    "deleted": e.version.deleted,
-                    "conflict": e.version.conflict,
-                    "parent": e.version.parent.hex() if e.version.parent else None,
-                }
-                for e in entries
-            ]
-        )
+        emit_json([log_json(e) for e in entries])
         return
-    for n, e in enumerate(entries):
+    color = use_color()
+    rows = []
+    for e in entries:
         v = e.version
         marks = []
-        if path is not None and n == 0:
-            marks.append("current")
+        if e.current and not v.deleted:
+            marks.append(paint("current", "green", color))
         if v.deleted:
-            marks.append("deleted")
+            marks.append(paint("deleted", "red", color))
         if v.conflict:
-            marks.append("conflict")
+            marks.append(paint("conflict", "yellow", color))
         size = "-" if v.kind in ("deleted", "dir") else human_size(v.size)
-        what = "" if path is not None else f"  {v.path}"
-        flag = f"  ({', '.join(marks)})" if marks else ""
-        typer.echo(
-            f"{v.id.hex()[:12]}  {local_time(v.time_ns)}  {e.device_name:<12}  {size:>10}  {v.kind:<7}{what}{flag}"
+        rows.append(
+            ([v.id.hex()[:12], local_time(v.time_ns), human_age(v.time_ns), e.device_name, size, v.kind], v.path, marks)
         )
+    widths = [max((len(r[0][i]) for r in rows), default=0) for i in range(6)]
+    for cells, vpath, marks in rows:
+        padded = [c.rjust(w) if i == 4 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        padded[0] = paint(padded[0], "yellow", color)
+        typer.echo("  ".join([*padded, vpath]) + (f"  ({', '.join(marks)})" if marks else ""))
+    if not entries:
+        typer.echo("No versions match.", err=True)

@@ -9,12 +9,16 @@ import typer
 from fog import api
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, run
+from fog.cli.complete import complete_spec
 
 
 @app.command()
 def restore(
     spec: str = typer.Argument(
-        ..., help="PATH@REV: REV is ~N, a version id prefix, or an ISO date/time.", metavar="PATH@REV"
+        ...,
+        help="PATH@REV: REV is ~N, a version id prefix, or an ISO date/time.",
+        metavar="PATH@REV",
+        autocompletion=complete_spec,
     ),
     output: str = typer.Option(
         None, "--output", "-o", help="Write to FILE (or '-' for stdout) instead of the file's place.", metavar="FILE"

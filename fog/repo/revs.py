@@ -3,12 +3,15 @@
 REV forms: `~N` (N versions back, `~0` the newest); a hex prefix of a version
 id (at least 4 characters, unique among the path's versions); an ISO 8601
 date or date-time (the newest version at or before it; without a zone it is
-local time). No REV means the newest version.
+local time); an age `30m`, `2h`, `3d`, `1w` (the newest version at least that
+old); `yesterday` (the newest version from before today). No REV means the
+newest version.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
 
 from fog.errors import RevisionError
@@ -16,6 +19,8 @@ from fog.format.version import Version
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _BACK = re.compile(r"^~(\d+)$")
+_AGE = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _CLOCK = re.compile(r"[T ](?P<h>\d{2}):?(?P<m>\d{2})(?::?(?P<s>\d{2})(?P<f>[.,]\d+)?)?")
 
 
@@ -27,13 +32,28 @@ def split_spec(spec: str, known_path: bool = False) -> tuple[str, str | None]:
     return path, rev
 
 
+def parse_when(text: str, now_ns: int | None = None) -> int:
+    """A point in time (ns since the epoch) from an age, `yesterday`, `today` or an ISO time."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    m = _AGE.match(text)
+    if m:
+        return now_ns - int(m.group(1)) * _UNIT_S[m.group(2)] * 1_000_000_000
+    if text in ("yesterday", "today"):
+        midnight = datetime.fromtimestamp(now_ns / 1e9).astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        if text == "yesterday":
+            return int(midnight.timestamp()) * 1_000_000_000 - 1
+        return now_ns
+    return parse_time(text)
+
+
 def parse_time(text: str) -> int:
     """An ISO date or date-time to ns since the epoch (naive = local time)."""
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
         raise RevisionError(
-            f"cannot read {text!r} as a REV (use ~N, a version id prefix of at least 4 hex digits, or an ISO date/time)"
+            f"cannot read {text!r} as a REV (use ~N, a version id prefix of at least 4 hex digits, "
+            "an age like 2h or 3d, 'yesterday', or an ISO date/time)"
         ) from None
     # A time is a span: its last instant counts ("2026-01-02" is the whole day,
     # "12:30:05" the whole second), so a time copied from `fog log` names that version.
@@ -73,7 +93,7 @@ def resolve(history: list[Version], path: str, rev: str | None) -> Version:
             raise RevisionError(f"{path}@{rev}: ambiguous, {len(hits)} versions start with it; give more digits")
         if not re.match(r"^\d{4}", rev):
             raise RevisionError(f"{path}@{rev}: no version id starts with {rev}")
-    when = parse_time(rev)
+    when = parse_when(rev)
     for v in history:
         if v.time_ns <= when:
             return v

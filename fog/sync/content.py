@@ -24,6 +24,7 @@ from fog.format import objects as O
 from fog.format.manifest import build_tree
 from fog.format.version import Version
 from fog.store import PutStats, ShareStore
+from fog.sync.scan import TMP_PREFIX
 
 WHOLE_READ_LIMIT = 4 << 20  # files up to this size are read in one call
 _BUFFER = 1 << 20
@@ -107,7 +108,7 @@ def write_version(store: ShareStore, v: Version, dest: Path, tmp_dir: Path) -> N
     verified block by block, fsynced, given its mode and mtime, then renamed
     over dest. On any failure the temp file is removed and dest is untouched.
     """
-    tmp = tmp_dir / f".fog-tmp-{os.getpid()}-{os.urandom(4).hex()}"
+    tmp = tmp_dir / f"{TMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
     try:
         if v.kind == "link":
             os.symlink(v.target or "", tmp)

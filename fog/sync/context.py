@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from fog.backends.base import open_backend
 from fog.backends.local import LocalBackend
@@ -14,6 +15,7 @@ from fog.format.version import VERSION_ID_PREFIX, Version
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import PresenceCache, Remote, ShareStore
+from fog.sync.scan import TMP_PREFIX
 
 
 @dataclass
@@ -107,3 +109,26 @@ def trim_archive(ctx: Context) -> int:
         total -= size
         removed += 1
     return removed
+
+
+def staging_dir(ctx: Context, parent: Path) -> Path:
+    """Where to write a file before renaming it into `parent`.
+
+    `.fog/tmp/` when it is on the same filesystem: push never scans it, and
+    the next pull sweeps what a killed one left there, so a temp file never
+    turns into a synced file. Otherwise (a mount inside the share) `parent`.
+    """
+    tmp = ctx.share.dir / "tmp"
+    try:
+        return tmp if os.stat(tmp).st_dev == os.stat(parent).st_dev else parent
+    except FileNotFoundError:
+        return parent
+
+
+def sweep_staging(ctx: Context) -> None:
+    """Remove the temp files of an earlier pull or restore that was killed (we hold the lock)."""
+    for p in ctx.share.tmp_dir().glob(f"{TMP_PREFIX}*"):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass

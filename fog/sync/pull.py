@@ -15,7 +15,6 @@ import os
 import stat as st
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError
@@ -24,13 +23,11 @@ from fog.format.version import Version
 from fog.repo.db import StatEntry
 from fog.store import PutStats
 from fog.sync.content import FileReader, write_version
-from fog.sync.context import Context
+from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.logs import read_log
 from fog.sync.merge import Plan, conflict_name, plan_path
 from fog.sync.push import RACY_NS, catch_up_own_log
 from fog.sync.restore import safe_parent
-
-TMP_PREFIX = ".fog-tmp-"  # fog.sync.content.write_version's temp names
 
 
 @dataclass
@@ -299,31 +296,8 @@ def _materialize(ctx: Context, v: Version, local: LocalState) -> bool:
     _archive(ctx, local)
     if local.st is not None and _changed_since(local):
         return False  # edited while we were pulling: never overwrite
-    write_version(ctx.store, v, dest, _staging(ctx, parent))
+    write_version(ctx.store, v, dest, staging_dir(ctx, parent))
     return True
-
-
-def _staging(ctx: Context, parent: Path) -> Path:
-    """Where to write a file before renaming it into `parent`.
-
-    `.fog/tmp/` when it is on the same filesystem: push never scans it, and
-    the next pull sweeps what a killed one left there, so a temp file never
-    turns into a synced file. Otherwise (a mount inside the share) `parent`.
-    """
-    tmp = ctx.share.dir / "tmp"  # made by sweep_staging at the start of the pull
-    try:
-        return tmp if os.stat(tmp).st_dev == os.stat(parent).st_dev else parent
-    except FileNotFoundError:
-        return parent
-
-
-def sweep_staging(ctx: Context) -> None:
-    """Remove the temp files of an earlier pull that was killed (we hold the share lock)."""
-    for p in ctx.share.tmp_dir().glob(f"{TMP_PREFIX}*"):
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def _changed_since(local: LocalState) -> bool:
@@ -357,5 +331,5 @@ def _write_conflict(ctx: Context, v: Version, name: str) -> bool:
     if dest.exists() or dest.is_symlink():
         return True  # written by an earlier, interrupted run
     parent = safe_parent(ctx.share.root, name)
-    write_version(ctx.store, v, dest, _staging(ctx, parent))
+    write_version(ctx.store, v, dest, staging_dir(ctx, parent))
     return True

@@ -11,7 +11,7 @@ from fog.errors import FogError, UnsavedChangesError
 from fog.format.version import Version
 from fog.store import PutStats
 from fog.sync.content import FileReader, stream_version, write_version
-from fog.sync.context import Context
+from fog.sync.context import Context, staging_dir, sweep_staging
 
 
 @dataclass
@@ -97,5 +97,6 @@ def restore(
         return result
     if dest.is_dir() and not dest.is_symlink():
         raise FogError(f"{v.path} is a directory now; move it away to restore the {v.kind}")
-    write_version(ctx.store, v, dest, parent)
+    sweep_staging(ctx)
+    write_version(ctx.store, v, dest, staging_dir(ctx, parent))
     return result

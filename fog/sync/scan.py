@@ -16,6 +16,8 @@ from pathlib import Path
 from fog.repo.db import StatEntry
 from fog.repo.share import FOG_DIR
 
+TMP_PREFIX = ".fog-tmp-"  # temp names of fog.sync.content.write_version: never synced
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -51,8 +53,8 @@ def walk(root: Path) -> ScanResult:
         with it:
             for de in it:
                 path = f"{rel}/{de.name}" if rel else de.name
-                if not rel and de.name == FOG_DIR:
-                    continue
+                if (not rel and de.name == FOG_DIR) or de.name.startswith(TMP_PREFIX):
+                    continue  # fog's own files: the repository, temp files of a killed pull/restore
                 try:
                     s = de.stat(follow_symlinks=False)
                 except FileNotFoundError:

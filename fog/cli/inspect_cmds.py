@@ -1,0 +1,75 @@
+"""fog cat and fog diff: look at old versions without restoring them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fog import api
+from fog.cli.app import app
+from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, human_size, paint, run, use_color
+
+
+@app.command()
+def cat(spec: str = typer.Argument(..., help="PATH@REV (no REV: the newest version).", metavar="PATH@REV")) -> None:
+    """Write one version of a file to stdout."""
+    out = sys.stdout.buffer
+    run(lambda: api.cat(fog_home(), STATE.cwd, spec, out.write))
+    out.flush()
+
+
+@app.command()
+def diff(
+    old: str = typer.Argument(..., help="PATH@REV to compare from.", metavar="PATH@REV1"),
+    new: str = typer.Argument(
+        None, help="PATH@REV or a REV of the same path (default: the working file).", metavar="[PATH@REV2]"
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show how two versions differ (a unified diff for text, sizes and hashes otherwise)."""
+    result = run(lambda: api.diff(fog_home(), STATE.cwd, old, new), as_json)
+    if as_json:
+        emit_json(
+            {
+                "path": result.path,
+                "identical": result.identical,
+                "text": result.text,
+                "old": {
+                    "label": result.old.label,
+                    "kind": result.old.kind,
+                    "size": result.old.size,
+                    "sha256": result.old.sha256,
+                },
+                "new": {
+                    "label": result.new.label,
+                    "kind": result.new.kind,
+                    "size": result.new.size,
+                    "sha256": result.new.sha256,
+                },
+                "diff": "".join(result.lines),
+            }
+        )
+        return
+    if result.identical:
+        typer.echo(f"{result.old.label} and {result.new.label} are identical", err=True)
+        return
+    if result.text:
+        color = use_color()
+        for line in result.lines:
+            line = line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            fg = (
+                "green"
+                if line.startswith("+")
+                else "red"
+                if line.startswith("-")
+                else "cyan"
+                if line.startswith("@@")
+                else None
+            )
+            typer.echo(paint(line, fg, color) if fg else line, nl=False)
+        return
+    for side, sign in ((result.old, "-"), (result.new, "+")):
+        digest = f" sha256 {side.sha256}" if side.sha256 else ""
+        typer.echo(f"{sign} {side.label}: {side.kind}, {human_size(side.size)}{digest}")
+    typer.echo("binary contents differ" if result.old.kind == result.new.kind else "kinds differ")

@@ -31,6 +31,7 @@ from fog.sync import remotes as remotes_mod
 from fog.sync import restore as restore_mod
 from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
+from fog.sync.guard import DeleteLimit
 
 Progress = Callable[[int, int], None]
 
@@ -230,9 +231,11 @@ def push(
     dry_run: bool = False,
     wait: bool = False,
     progress: Progress | None = None,
+    max_delete: str | None = None,
 ) -> push_mod.PushResult:
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
-        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed)
+        limit = DeleteLimit.parse(max_delete)
+        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit)
 
 
 # -- history --------------------------------------------------------------------------
@@ -414,17 +417,20 @@ def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
     raise UsageError(f"this user has several shares; pick one with --share: {names}")
 
 
-def pull(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False) -> pull_mod.PullResult:
+def pull(
+    home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, max_delete: str | None = None
+) -> pull_mod.PullResult:
+    limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
-        return _pull_all(ctxs, failed)
+        return _pull_all(ctxs, failed, limit)
 
 
-def _pull_all(ctxs: list[Context], failed: dict[str, str]) -> pull_mod.PullResult:
+def _pull_all(ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit) -> pull_mod.PullResult:
     """Pull from each remote in turn (versions dedupe by id), merging the reports."""
     total = pull_mod.PullResult(",".join(c.remote_name for c in ctxs), remote_errors=dict(failed))
     for ctx in ctxs:
         try:
-            r = pull_mod.pull(ctx)
+            r = pull_mod.pull(ctx, max_delete=limit)
         except RemoteError as exc:
             total.remote_errors[ctx.remote_name] = str(exc)
             continue
@@ -440,15 +446,22 @@ class SyncResult:
 
 
 def sync(
-    home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, progress: Progress | None = None
+    home: Path,
+    cwd: Path,
+    *,
+    remote: str | None = None,
+    wait: bool = False,
+    progress: Progress | None = None,
+    max_delete: str | None = None,
 ) -> SyncResult:
     """pull, then push, under one lock."""
+    limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
-        pulled = _pull_all(ctxs, failed)
+        pulled = _pull_all(ctxs, failed, limit)
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors]
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
-        pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors)
+        pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit)
         return SyncResult(pulled, pushed)
 
 

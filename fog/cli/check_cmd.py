@@ -8,7 +8,7 @@ import typer
 
 from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, progress_bar, run
+from fog.cli.common import JSON_OPTION, NO_PROGRESS_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, progress_bar, run
 from fog.errors import EXIT_INTEGRITY
 
 
@@ -16,11 +16,12 @@ from fog.errors import EXIT_INTEGRITY
 def check(
     remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
     read_data: bool = typer.Option(False, "--read-data", help="Download and verify every object."),
+    no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Verify that the remote holds every object history needs, intact."""
-    with progress_bar("check", not as_json) as progress:
+    with progress_bar("check", not (as_json or no_progress)) as progress:
         result = run(
             lambda: api.check(fog_home(), STATE.cwd, read_data=read_data, remote=remote, wait=wait, progress=progress),
             as_json,

@@ -196,3 +196,12 @@ def human_duration(seconds: float) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+MAX_DELETE_OPTION = typer.Option(
+    None,
+    "--max-delete",
+    help="Refuse to publish or apply more deletions than N files or P% of the share (default 50%, at least 10).",
+    metavar="N|P%",
+)
+NO_PROGRESS_OPTION = typer.Option(False, "--no-progress", help="Never show a progress bar.")

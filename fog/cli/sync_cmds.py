@@ -13,6 +13,8 @@ from fog import api
 from fog.cli.app import app
 from fog.cli.common import (
     JSON_OPTION,
+    MAX_DELETE_OPTION,
+    NO_PROGRESS_OPTION,
     STATE,
     WAIT_OPTION,
     emit_json,
@@ -133,11 +135,12 @@ def clone(
 def pull(
     remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
+    max_delete: str = MAX_DELETE_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Fetch other devices' changes and apply them."""
-    result = run(lambda: api.pull(fog_home(), STATE.cwd, remote=remote, wait=wait), as_json)
+    result = run(lambda: api.pull(fog_home(), STATE.cwd, remote=remote, wait=wait, max_delete=max_delete), as_json)
     if as_json:
         emit_json(dataclasses.asdict(result))
     else:
@@ -149,12 +152,17 @@ def pull(
 def sync(
     remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
+    max_delete: str = MAX_DELETE_OPTION,
+    no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Pull, then push: the command for cron."""
-    with progress_bar("push", not (quiet or as_json)) as progress:
-        result = run(lambda: api.sync(fog_home(), STATE.cwd, remote=remote, wait=wait, progress=progress), as_json)
+    with progress_bar("push", not (quiet or as_json or no_progress)) as progress:
+        result = run(
+            lambda: api.sync(fog_home(), STATE.cwd, remote=remote, wait=wait, progress=progress, max_delete=max_delete),
+            as_json,
+        )
     if as_json:
         emit_json(dataclasses.asdict(result))
     else:

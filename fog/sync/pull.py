@@ -24,6 +24,7 @@ from fog.repo.db import StatEntry
 from fog.store import PutStats
 from fog.sync.content import FileReader, write_version
 from fog.sync.context import Context, staging_dir, sweep_staging
+from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import Plan, conflict_name, plan_path
 from fog.sync.push import RACY_NS, catch_up_own_log
@@ -194,7 +195,7 @@ def stat_dir(entry: StatEntry) -> bool:
     return st.S_ISDIR(entry.mode)
 
 
-def pull(ctx: Context) -> PullResult:
+def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     t0 = time.monotonic()
     result = PullResult(ctx.remote_name)
     config = refresh_config(ctx)
@@ -223,6 +224,16 @@ def pull(ctx: Context) -> PullResult:
         local = LocalState(ctx, path, entries.get(path))
         plan = plan_path(path, db.head(path), by_path[path], lookup, local.dirty(), local.matches)
         plans.append((plan, local))
+    doomed = sum(
+        1
+        for plan, local in plans
+        if plan.write is not None
+        and plan.write.kind == "deleted"
+        and local.st is not None
+        and not st.S_ISDIR(local.st.st_mode)
+    )
+    tracked = sum(1 for e in entries.values() if not st.S_ISDIR(e.mode))
+    (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
     scan_start = time.time_ns()
     for plan, local in plans:  # parents before children
         if plan.head is not None:

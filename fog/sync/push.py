@@ -25,6 +25,7 @@ from fog.repo.db import RepoDB, StatEntry
 from fog.store import PutStats, ShareStore, seal_batch
 from fog.sync.content import Content, FileReader
 from fog.sync.context import Context
+from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.scan import Diff, Entry, diff, walk
@@ -279,12 +280,25 @@ def publish(ctx: Context, sources: list[Context]) -> int | None:
     return seq + 1
 
 
+def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit) -> None:
+    """Refuse to publish a mass deletion of files (directories do not count)."""
+    entries = db.stat_entries()
+    tracked = sum(1 for e in entries.values() if not st.S_ISDIR(e.mode))
+    gone = sum(
+        1
+        for c in changes
+        if c.status == "deleted" and c.version is not None and (e := entries.get(c.path)) and not st.S_ISDIR(e.mode)
+    )
+    limit.check(gone, tracked, "publish")
+
+
 def push(
     ctxs: list[Context],
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
     failed: dict[str, str] | None = None,
+    max_delete: DeleteLimit | None = None,
 ) -> PushResult:
     """Record the working tree's changes and publish them on every remote.
 
@@ -320,6 +334,7 @@ def push(
     if fan is None:
         result.seconds = time.monotonic() - t0
         return result
+    _check_deletions(db, changes, max_delete or DeleteLimit.parse(None))
     result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
     result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
     for ctx in list(fan.ctxs):

@@ -114,6 +114,7 @@ class PutStats:
     uploaded: int = 0
     uploaded_bytes: int = 0
     plain_bytes: int = 0
+    deduped_bytes: int = 0  # plaintext bytes not sent because the remote had them
 
 
 class ShareStore:
@@ -152,6 +153,8 @@ class ShareStore:
             if stats is not None:
                 stats.uploaded += 1
                 stats.uploaded_bytes += len(stored)
+        elif stats is not None:
+            stats.deduped_bytes += len(data)
         return object_id
 
     def decode(self, object_id: bytes, stored: bytes, what: str) -> bytes:

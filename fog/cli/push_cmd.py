@@ -16,6 +16,7 @@ from fog.cli.common import (
     WAIT_OPTION,
     emit_json,
     fog_home,
+    human_duration,
     human_size,
     progress_bar,
     report_remote_errors,
@@ -41,8 +42,9 @@ def push_summary(result: PushResult, quiet: bool) -> None:
     where = ", ".join(f"{r} batch {b}" for r, b in sorted(result.batches.items()))
     typer.echo(
         f"{'would push' if result.dry_run else 'pushed'} {n} change(s) ({len(result.added)} added, "
-        f"{len(result.modified)} modified, {len(result.deleted)} deleted): read {result.files_read} files, "
-        f"{human_size(result.bytes_read)}, uploaded {human_size(result.bytes_uploaded)} in {result.seconds:.1f}s "
+        f"{len(result.modified)} modified, {len(result.deleted)} deleted): read {result.files_read} files "
+        f"({human_size(result.bytes_read)}), uploaded {human_size(result.bytes_uploaded)}, "
+        f"dedupe saved {human_size(result.bytes_deduped)}, {human_duration(result.seconds)} "
         f"({human_size(rate)}/s)" + (f"; {where}" if where else "")
     )
 

@@ -59,6 +59,7 @@ class PushResult:
     bytes_read: int = 0
     objects_uploaded: int = 0
     bytes_uploaded: int = 0
+    bytes_deduped: int = 0  # plaintext already on the remote (identical blocks), not sent again
     batch: int | None = None  # the batch number (on the last remote published to)
     batches: dict[str, int] = field(default_factory=dict)  # remote -> batch number published
     remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
@@ -337,6 +338,7 @@ def push(
     _check_deletions(db, changes, max_delete or DeleteLimit.parse(None))
     result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
     result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
+    result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
     for ctx in list(fan.ctxs):
         try:
             ctx.store.backend.sync()

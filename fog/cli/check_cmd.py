@@ -6,9 +6,18 @@ import dataclasses
 
 import typer
 
-from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, NO_PROGRESS_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, progress_bar, run
+from fog.cli.common import (
+    JSON_OPTION,
+    NO_PROGRESS_OPTION,
+    STATE,
+    WAIT_OPTION,
+    api,
+    emit_json,
+    fog_home,
+    progress_bar,
+    run,
+)
 from fog.errors import EXIT_INTEGRITY
 
 

@@ -205,3 +205,16 @@ MAX_DELETE_OPTION = typer.Option(
     metavar="N|P%",
 )
 NO_PROGRESS_OPTION = typer.Option(False, "--no-progress", help="Never show a progress bar.")
+
+
+class _LazyApi:
+    """fog.api, imported on first use: `fog --help` and completion never pay for
+    the crypto, LMDB and compression libraries behind it."""
+
+    def __getattr__(self, name: str) -> Any:
+        import fog.api
+
+        return getattr(fog.api, name)
+
+
+api: Any = _LazyApi()

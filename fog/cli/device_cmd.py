@@ -6,9 +6,8 @@ import dataclasses
 
 import typer
 
-from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, local_time, run
+from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, local_time, run
 
 device_app = typer.Typer(help="List, rename and revoke the user's devices.", no_args_is_help=True)
 app.add_typer(device_app, name="device")

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, remote_url, run
+from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, remote_url, run
 
 
 @app.command()

@@ -6,9 +6,8 @@ import sys
 
 import typer
 
-from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, human_size, paint, run, use_color
+from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, human_size, paint, run, use_color
 
 
 @app.command()

@@ -6,9 +6,8 @@ import dataclasses
 
 import typer
 
-from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, emit_json, fog_home, run
+from fog.cli.common import JSON_OPTION, api, emit_json, fog_home, run
 
 key_app = typer.Typer(help="Show this device's keys.", no_args_is_help=True)
 app.add_typer(key_app, name="key")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from fog import api
 from fog.cli.app import app
 from fog.cli.common import (
     JSON_OPTION,
     STATE,
+    api,
     emit_json,
     fog_home,
     human_age,

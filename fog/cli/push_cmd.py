@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fog.sync.push import PushResult
+
 import dataclasses
 
 import typer
 
-from fog import api
 from fog.cli.app import app
 from fog.cli.common import (
     JSON_OPTION,
@@ -14,6 +18,7 @@ from fog.cli.common import (
     NO_PROGRESS_OPTION,
     STATE,
     WAIT_OPTION,
+    api,
     emit_json,
     fog_home,
     human_duration,
@@ -22,7 +27,6 @@ from fog.cli.common import (
     report_remote_errors,
     run,
 )
-from fog.sync.push import PushResult
 
 
 def push_summary(result: PushResult, quiet: bool) -> None:

@@ -6,9 +6,8 @@ import dataclasses
 
 import typer
 
-from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, remote_url, run
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, remote_url, run
 
 remote_app = typer.Typer(help="Manage the remotes a share is stored on.", no_args_is_help=True)
 app.add_typer(remote_app, name="remote")

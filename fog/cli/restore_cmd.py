@@ -6,9 +6,8 @@ import sys
 
 import typer
 
-from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, run
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run
 from fog.cli.complete import complete_spec
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from fog import api
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, emit_json, fog_home, run
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run
 
 
 @app.command()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fog.sync.pull import PullResult
+
 import dataclasses
 import os
 import sys
@@ -9,7 +14,6 @@ from pathlib import Path
 
 import typer
 
-from fog import api
 from fog.cli.app import app
 from fog.cli.common import (
     JSON_OPTION,
@@ -17,6 +21,7 @@ from fog.cli.common import (
     NO_PROGRESS_OPTION,
     STATE,
     WAIT_OPTION,
+    api,
     emit_json,
     fog_home,
     progress_bar,
@@ -27,7 +32,6 @@ from fog.cli.common import (
 from fog.cli.push_cmd import push_summary
 from fog.crypto.keys import master_key_from_text
 from fog.errors import EXIT_CONFLICTS, EXIT_INTEGRITY, IdentityError, UsageError
-from fog.sync.pull import PullResult
 
 
 def read_master_key(path: Path | None) -> bytes:

@@ -34,10 +34,27 @@ def _compressor() -> zstandard.ZstdCompressor:
     return compressor
 
 
+_SAMPLE = 4096
+
+
+def _looks_incompressible(raw: bytes) -> bool:
+    """Whether a 4 KiB sample from the middle of a large block fails to shrink.
+
+    Compressing random or already-compressed data costs as much as the rest of
+    a push together; a sample tells in a sixteenth of the time. Only blocks of
+    16 KiB and more are sampled (the decision never changes what an id is).
+    """
+    if len(raw) < 4 * _SAMPLE:
+        return False
+    mid = len(raw) // 2
+    sample = raw[mid - _SAMPLE // 2 : mid + _SAMPLE // 2]
+    return len(_compressor().compress(sample)) > _SAMPLE * 0.97
+
+
 def frame(data: bytes | memoryview) -> bytes:
     """Return codec || payload, compressing only when it shrinks the data. Thread-safe."""
     raw = bytes(data)
-    if len(raw) >= 64:
+    if len(raw) >= 64 and not _looks_incompressible(raw):
         packed = _compressor().compress(raw)
         if len(packed) < len(raw):
             return bytes([CODEC_ZSTD]) + packed

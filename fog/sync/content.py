@@ -11,11 +11,14 @@ from __future__ import annotations
 import errno
 import os
 import stat as st
-from collections.abc import Callable
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyfastcdc import FastCDC
+from pyfastcdc import Chunk, FastCDC
 
 from fog.crypto.keys import ShareKeys
 from fog.crypto.seal import mac
@@ -75,7 +78,7 @@ class FileReader:
                     entries = [(put(c.data), c.length) for c in self._chunker().cut_buf(data)]
             else:
                 with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
-                    entries = [(put(c.data), c.length) for c in self._chunker().cut_stream(f)]
+                    entries = _put_parallel(put, self._chunker().cut_stream(f))
             after = os.fstat(fd)
         finally:
             os.close(fd)
@@ -83,6 +86,44 @@ class FileReader:
         root, depth = build_tree(entries, put)
         stable = size == after.st_size == before.st_size and after.st_mtime_ns == before.st_mtime_ns
         return Content(root, depth, size, stable)
+
+
+_BLOCK_WORKERS = max(2, os.cpu_count() or 2)
+_block_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _blocks() -> ThreadPoolExecutor:
+    """One process-wide pool for the blocks of large files (hash, compress, seal, put).
+
+    Separate from push's per-file pool so a file worker waiting on its blocks can
+    never starve them. The C libraries release the GIL, so this fills both cores.
+    """
+    global _block_pool
+    with _pool_lock:
+        if _block_pool is None:
+            _block_pool = ThreadPoolExecutor(_BLOCK_WORKERS, thread_name_prefix="fog-block")
+        return _block_pool
+
+
+def _put_parallel(put: Callable[[bytes | memoryview], bytes], chunks: Iterable[Chunk]) -> list[tuple[bytes, int]]:
+    """Store a stream of chunks on the block pool, in order, with bounded memory.
+
+    cut_stream reuses its buffer, so each chunk is copied before it is handed
+    off; at most 2 x workers chunks (each <= 256 KiB) are in flight.
+    """
+    pool = _blocks()
+    window: deque[tuple[Future[bytes], int]] = deque()
+    out: list[tuple[bytes, int]] = []
+    for c in chunks:
+        window.append((pool.submit(put, bytes(c.data)), c.length))
+        if len(window) >= 2 * _BLOCK_WORKERS:
+            fut, n = window.popleft()
+            out.append((fut.result(), n))
+    while window:
+        fut, n = window.popleft()
+        out.append((fut.result(), n))
+    return out
 
 
 def _read_small(fd: int, expected: int) -> bytes:

@@ -66,7 +66,10 @@ def diff(
                 if line.startswith("@@")
                 else None
             )
-            typer.echo(paint(line, fg, color) if fg else line, nl=False)
+            # colour each line's text, never its newline: an escape left open across a
+            # line end bleeds into the next line (and into the prompt after the last one)
+            for body in line[:-1].split("\n"):
+                typer.echo(paint(body, fg, color) if fg and body else body)
         return
     for side, sign in ((result.old, "-"), (result.new, "+")):
         digest = f" sha256 {side.sha256}" if side.sha256 else ""

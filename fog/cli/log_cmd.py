@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+
 import typer
 
 from fog.cli.app import app
@@ -22,6 +25,8 @@ from fog.cli.common import (
 from fog.cli.complete import complete_path
 from fog.errors import RevisionError, UsageError
 from fog.repo.revs import parse_when
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def log_json(e: api.LogEntry) -> dict[str, object]:
@@ -44,11 +49,32 @@ def log_json(e: api.LogEntry) -> dict[str, object]:
     }
 
 
+def _span_start(text: str) -> int:
+    """The first instant WHEN names, for --since.
+
+    `parse_when` gives a span's last instant (right for REVs and --until), so
+    `--since 2026-11-28` would start at that day's end and hide the whole day.
+    Here a date is its midnight, a minute its :00, `yesterday` and `today`
+    their midnights (local time); an age is a point either way.
+    """
+    if text in ("yesterday", "today"):
+        day = datetime.now().astimezone().date() - timedelta(days=1 if text == "yesterday" else 0)
+        start = datetime.combine(day, dtime()).astimezone()
+    else:
+        try:
+            start = datetime.fromisoformat(text)
+        except ValueError:
+            return parse_when(text)  # an age, or the error
+        if start.tzinfo is None:
+            start = start.astimezone()
+    return (start - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
 def _when(text: str | None, flag: str) -> int | None:
     if text is None:
         return None
     try:
-        return parse_when(text)
+        return _span_start(text) if flag == "--since" else parse_when(text)
     except RevisionError as exc:
         raise UsageError(f"{flag} {text!r}: use an age like 2h or 3d, 'yesterday', or an ISO date/time") from exc
 

@@ -88,7 +88,7 @@ class FileReader:
         return Content(root, depth, size, stable)
 
 
-_BLOCK_WORKERS = max(2, os.cpu_count() or 2)
+_BLOCK_WORKERS = max(8, 2 * (os.cpu_count() or 2))  # network remotes wait more than they compute
 _block_pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 

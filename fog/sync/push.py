@@ -31,7 +31,7 @@ from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.scan import Diff, Entry, diff, walk
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
-WORKERS = max(2, min(8, (os.cpu_count() or 2) * 2))
+WORKERS = max(8, 2 * (os.cpu_count() or 2))  # threads wait on disks and networks more than they compute
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 

@@ -289,12 +289,12 @@ def log(
             versions = share.db.recent()
         out: list[LogEntry] = []
         for v in versions:
+            if filt.limit is not None and len(out) >= filt.limit:
+                break
             name = names.get(v.device, v.device[:8])
             if filt.keep(v, name):
                 head = share.db.head(v.path)
                 out.append(LogEntry(v, name, head is not None and head.id == v.id))
-                if filt.limit is not None and len(out) >= filt.limit:
-                    break
         return out
 
 
@@ -521,12 +521,22 @@ def diff(home: Path, cwd: Path, spec_a: str, spec_b: str | None = None) -> inspe
         if spec_b is None:
             new = inspect_mod.working_side(ctx.share.root / a.path, a.path)
         else:
-            if "@" in spec_b:
-                b = resolve_version(ctx.share, cwd, spec_b)
-            else:  # a bare REV names another version of the same path
-                b = revs.resolve(ctx.share.db.path_history(a.path), a.path, spec_b)
+            b = _second_side(ctx.share, cwd, a, spec_b)
             new = inspect_mod.version_side(ctx, b)
         return inspect_mod.diff(a.path, old, new)
+
+
+def _second_side(share: Share, cwd: Path, a: Version, spec: str) -> Version:
+    """PATH@REV; or a bare PATH (its newest version); or a bare REV of a's path."""
+    if "@" in spec:
+        return resolve_version(share, cwd, spec)
+    try:
+        history = share.db.path_history(share_path(share, cwd, spec))
+    except UsageError:
+        history = []
+    if history:
+        return history[0]
+    return revs.resolve(share.db.path_history(a.path), a.path, spec)
 
 
 @dataclass

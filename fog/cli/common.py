@@ -218,3 +218,9 @@ class _LazyApi:
 
 
 api: Any = _LazyApi()
+S3_ENDPOINT_OPTION = typer.Option(
+    None, "--s3-endpoint", help="S3-compatible endpoint URL (or FOG_S3_ENDPOINT).", metavar="URL"
+)
+DEVICE_NAME_OPTION = typer.Option(
+    None, "--device-name", help="This device's name (default: host name).", metavar="NAME"
+)

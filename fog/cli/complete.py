@@ -13,11 +13,17 @@ restoring them is what `@~1` is for), relative to the current directory or
 `-C DIR`; after `PATH@` the version ids of that path (12 hex digits, newest
 first) or, after `PATH@~`, the `~N` forms. Any problem (not in a share, a
 database being created) means no candidates: the shell then offers files.
+
+bash gets its own completer class and script (typer's otherwise): bash cuts
+the word under the cursor at '@' and ':' (COMP_WORDBREAKS), and puts a
+candidate in as it is, so fog reads the whole word from COMP_LINE, offers
+only the part bash replaces, and backslash-quotes spaces and the like.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,12 +33,69 @@ import typer
 
 COMPLETE_VAR = "_FOG_COMPLETE"
 
+# typer's bash script, also passing the line as typed: COMP_WORDS has
+# `notes.txt@7b` cut in three ('notes.txt', '@', '7b').
+BASH_SCRIPT = r"""
+%(complete_func)s() {
+    local IFS=$'\n'
+    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
+                   COMP_CWORD=$COMP_CWORD \
+                   COMP_LINE="$COMP_LINE" COMP_POINT=$COMP_POINT COMP_WORDBREAKS="$COMP_WORDBREAKS" \
+                   %(autocomplete_var)s=complete_bash $1 ) )
+    return 0
+}
+
+complete -o default -F %(complete_func)s %(prog_name)s
+"""
+
+_BASH_SPECIAL = re.compile(r"([\s'\"\\$`&;()<>|*?\[\]!{}])")
+
 
 def enable_completion() -> None:
-    """Register typer's bash, zsh and fish completion classes."""
+    """Register typer's zsh and fish completion classes, and fog's bash one."""
     from typer.completion import completion_init
 
     completion_init()
+    try:
+        from typer._click.shell_completion import add_completion_class
+        from typer._completion_classes import BashComplete
+    except ImportError:  # another typer: keep its own bash completion
+        return
+
+    class FogBashComplete(BashComplete):  # type: ignore[misc,valid-type]
+        """typer's, reading the word being completed whole from COMP_LINE, and quoting what it offers."""
+
+        source_template = BASH_SCRIPT
+
+        def get_completion_args(self) -> tuple[list[str], str]:
+            line, point = os.environ.get("COMP_LINE", ""), os.environ.get("COMP_POINT", "")
+            if not line or not point.isdigit():  # COMP_WORDS and COMP_CWORD alone, as typer's script sends
+                return super().get_completion_args()
+            from typer._click.shell_completion import split_arg_string
+
+            typed = line[: int(point)]  # COMP_POINT counts characters
+            words = split_arg_string(typed)
+            incomplete = words.pop() if typed and not typed[-1].isspace() and len(words) > 1 else ""
+            self._replaced = _after_break(incomplete, os.environ.get("COMP_WORDBREAKS", ""))
+            return words[1:], incomplete
+
+        def format_completion(self, item: Any) -> str:
+            cut = getattr(self, "_replaced", 0)
+            quoted = _BASH_SPECIAL.sub(r"\\\1", str(item.value)[cut:])
+            return "\\" + quoted if cut == 0 and quoted.startswith(("~", "#")) else quoted  # at a word's start
+
+    add_completion_class(FogBashComplete, "bash")
+
+
+def _after_break(word: str, breaks: str) -> int:
+    """How many leading characters of `word` bash leaves in place (a candidate must not repeat them).
+
+    bash replaces only the end of a word after its last COMP_WORDBREAKS
+    character (':', '=', '@' ...); for '@' and '$' (readline's special
+    prefixes) the replaced part starts with the character itself.
+    """
+    cuts = [word.rfind(c) + (c not in "@$") for c in set(breaks) if not c.isspace() and c in word]
+    return max(cuts, default=0)
 
 
 @contextmanager
@@ -65,15 +128,38 @@ def _describe(v: Any) -> str:
     return f"{local_time(v.time_ns)}, {what}"
 
 
+def _heads_under(db: Any, prefix: str) -> dict[str, Any]:
+    """The newest version of each path that starts with `prefix`, reading only those.
+
+    The `heads` keys are the paths' bytes, sorted, so one range scan finds
+    them in a share of any size; paths over 400 bytes are keyed by a hash
+    (0xFF...) and looked at one by one.
+    """
+    start = os.fsencode(prefix)
+    found = {}
+    with db.read() as txn:
+        cur = txn.cursor(db.db["heads"])
+        for first, wanted in ((start, start), (b"\xff", b"\xff")):
+            if not cur.set_range(first):
+                continue
+            for key, vid in cur:
+                if not key.startswith(wanted):
+                    break
+                v = db.version(vid, txn)
+                if v is not None and v.path.startswith(prefix):
+                    found[v.path] = v
+    return found
+
+
 def _paths(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     dot = "./" if incomplete.startswith("./") else ""
     typed = incomplete[len(dot) :]
     with _history(ctx) as (db, here):
-        heads = db.heads()
+        heads = _heads_under(db, f"{here}/{typed}" if here else typed)
     out = []
     for path, v in heads.items():
         local = _local(path, here)
-        if local is not None and local.startswith(typed):
+        if local is not None:
             out.append((dot + local, "deleted" if v.deleted else v.kind))
     return sorted(out)
 

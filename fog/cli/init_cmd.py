@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, remote_url, run
+from fog.cli.common import (
+    DEVICE_NAME_OPTION,
+    JSON_OPTION,
+    S3_ENDPOINT_OPTION,
+    STATE,
+    api,
+    emit_json,
+    fog_home,
+    remote_url,
+    run,
+)
 
 
 @app.command()
@@ -16,7 +26,7 @@ def init(
     remote: str = typer.Option(
         ..., "--remote", "-r", help="Remote: a directory path, file://, sftp:// or s3:// URL.", metavar="URL"
     ),
-    s3_endpoint: str = typer.Option(None, "--s3-endpoint", help="S3-compatible endpoint URL (or FOG_S3_ENDPOINT)."),
+    s3_endpoint: str = S3_ENDPOINT_OPTION,
     master_key_file: Path = typer.Option(
         None,
         "--master-key-file",
@@ -24,7 +34,7 @@ def init(
         metavar="F",
     ),
     name: str = typer.Option(None, "--name", help="Share name (default: the directory name).", metavar="SHARE"),
-    device_name: str = typer.Option(None, "--device-name", help="This device's name (default: host name)."),
+    device_name: str = DEVICE_NAME_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a new share in DIR, stored encrypted on a remote."""

@@ -8,10 +8,15 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, human_size, paint, run, use_color
+from fog.cli.complete import complete_spec
 
 
 @app.command()
-def cat(spec: str = typer.Argument(..., help="PATH@REV (no REV: the newest version).", metavar="PATH@REV")) -> None:
+def cat(
+    spec: str = typer.Argument(
+        ..., help="PATH@REV (no REV: the newest version).", metavar="PATH@REV", autocompletion=complete_spec
+    ),
+) -> None:
     """Write one version of a file to stdout."""
     out = sys.stdout.buffer
     run(lambda: api.cat(fog_home(), STATE.cwd, spec, out.write))
@@ -20,9 +25,12 @@ def cat(spec: str = typer.Argument(..., help="PATH@REV (no REV: the newest versi
 
 @app.command()
 def diff(
-    old: str = typer.Argument(..., help="PATH@REV to compare from.", metavar="PATH@REV1"),
+    old: str = typer.Argument(..., help="PATH@REV to compare from.", metavar="PATH@REV1", autocompletion=complete_spec),
     new: str = typer.Argument(
-        None, help="PATH@REV or a REV of the same path (default: the working file).", metavar="[PATH@REV2]"
+        None,
+        help="PATH@REV, a PATH, or a REV of the same path (default: the working file).",
+        metavar="[PATH@REV2]",
+        autocompletion=complete_spec,
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:

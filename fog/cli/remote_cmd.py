@@ -7,7 +7,17 @@ import dataclasses
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, remote_url, run
+from fog.cli.common import (
+    JSON_OPTION,
+    S3_ENDPOINT_OPTION,
+    STATE,
+    WAIT_OPTION,
+    api,
+    emit_json,
+    fog_home,
+    remote_url,
+    run,
+)
 
 remote_app = typer.Typer(help="Manage the remotes a share is stored on.", no_args_is_help=True)
 app.add_typer(remote_app, name="remote")
@@ -29,7 +39,7 @@ def list_cmd(as_json: bool = JSON_OPTION) -> None:
 def add(
     name: str = typer.Argument(..., metavar="NAME"),
     url: str = typer.Argument(..., help="A path, file://, sftp:// or s3:// URL.", metavar="URL"),
-    s3_endpoint: str = typer.Option(None, "--s3-endpoint", help="S3-compatible endpoint URL (or FOG_S3_ENDPOINT)."),
+    s3_endpoint: str = S3_ENDPOINT_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:

@@ -16,9 +16,11 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import (
+    DEVICE_NAME_OPTION,
     JSON_OPTION,
     MAX_DELETE_OPTION,
     NO_PROGRESS_OPTION,
+    S3_ENDPOINT_OPTION,
     STATE,
     WAIT_OPTION,
     api,
@@ -116,8 +118,8 @@ def clone(
     master_key_file: Path = typer.Option(
         None, "--master-key-file", help="Read the master key from this file.", metavar="F"
     ),
-    device_name: str = typer.Option(None, "--device-name", help="This device's name (default: host name)."),
-    s3_endpoint: str = typer.Option(None, "--s3-endpoint", help="S3-compatible endpoint URL (or FOG_S3_ENDPOINT)."),
+    device_name: str = DEVICE_NAME_OPTION,
+    s3_endpoint: str = S3_ENDPOINT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Join this device with the master key and pull a share into DIR."""

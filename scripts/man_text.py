@@ -1,0 +1,367 @@
+"""The hand-written parts of fog's man pages, merged by scripts/gen_docs.py.
+
+Everything that can be read from the CLI (synopsis, options, their help and
+defaults, the command list) is generated; only what the code cannot say is
+here. Keep it short and true: gen_docs.py refuses an entry for a command that
+does not exist, and parses every example command line with the live CLI.
+
+Text markup: a block is a paragraph (str), a definition list (list of
+(term, text) pairs) or a bullet list (tuple of str). In text, `code` is set
+in bold (commands, options, literal values) and *word* in italics
+(placeholders).
+"""
+
+from __future__ import annotations
+
+Block = str | list[tuple[str, str]] | tuple[str, ...]
+
+# -- fog(1) ------------------------------------------------------------------------
+
+DESCRIPTION: list[Block] = [
+    "fog keeps a directory (a *share*) in sync across your devices, with a version history for every "
+    "file, through storage you do not trust: a USB disk, a NAS mount, an SFTP server or an "
+    "S3-compatible bucket (a *remote*). The remote only ever holds encrypted blocks and sealed logs "
+    "under opaque names; it never sees a file name, a directory structure, file contents or a key, "
+    "and fog refuses any object or log entry that a remote altered, swapped, dropped or made up.",
+    "Trusted devices hold the keys and see plaintext. All keys come from one secret, the *master "
+    "key*, which `fog init` creates once and shows (or writes to a file); another device needs it to "
+    "join with `fog clone`. Files are cut into content-defined blocks of about 64 KiB, so an edit in "
+    "the middle of a large file uploads only the blocks around it, and a block that appears twice "
+    "in a share is stored once.",
+    "fog is a command-line tool with no daemon, run by a person or by cron. Every command except "
+    "`init` and `clone` works from any directory inside a share: fog walks up to the directory that "
+    "holds `.fog/`. Paths are relative to the current directory (or `-C` *DIR*). A second fog "
+    "process on the same share never interleaves with the first: it exits 75, or waits when given "
+    "`--wait`.",
+]
+
+REVISIONS: list[Block] = [
+    "`restore`, `cat` and `diff` name one version of a path as *PATH*`@`*REV*; without `@`*REV* "
+    "it is the newest version. *REV* is one of:",
+    [
+        ("`~`*N*", "*N* versions back in that path's history: `~0` is the newest, `~1` the one before."),
+        (
+            "a hex prefix",
+            "of a version id, 4 digits or more, matching exactly one version of the path (`fog log` shows 12).",
+        ),
+        (
+            "an ISO date or date-time",
+            "the newest version at or before it: `2026-11-28` (the end of that day), `2026-11-28T16:21`, "
+            "`2026-11-28T16:21:02Z`; without a zone it is local time.",
+        ),
+        ("an age", "`30m`, `2h`, `3d`, `1w`: the newest version at least that old."),
+        ("`yesterday`", "the newest version from before today."),
+    ],
+]
+
+ENVIRONMENT: list[tuple[str, str]] = [
+    (
+        "`FOG_HOME`",
+        "The directory holding this device's identity: device and user keypairs, the master key and "
+        "the cached SyncConfig (files mode 0600). Default: `~/.config/fog` (honouring "
+        "`XDG_CONFIG_HOME`). Set it to keep a separate identity, for scripts or tests.",
+    ),
+    (
+        "`FOG_MASTER_KEY_FILE`",
+        "A file holding the master key, read by `fog clone` when `--master-key-file` is not given.",
+    ),
+    (
+        "`FOG_MASTER_KEY_COMMAND`",
+        "A command (split like a shell word list, not run by a shell) whose first line of output is "
+        "the master key, for example `pass show fog`; used by `fog clone` when neither "
+        "`--master-key-file` nor `FOG_MASTER_KEY_FILE` is given. The master key is never accepted as "
+        "a command-line value.",
+    ),
+    ("`FOG_S3_ENDPOINT`", "The endpoint of an S3-compatible service, as `--s3-endpoint` (saved with the remote)."),
+    (
+        "`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`",
+        "Credentials for `s3://` remotes, from the standard AWS chain (also `~/.aws/credentials` and `~/.aws/config`).",
+    ),
+    (
+        "`HOME`",
+        "`sftp://` remotes use `~/.ssh`: keys from the agent (`SSH_AUTH_SOCK`) and `~/.ssh`, host "
+        "aliases, `User`, `Port`, `IdentityFile` and `ProxyCommand` from `~/.ssh/config`, and "
+        "`~/.ssh/known_hosts` for host keys.",
+    ),
+    ("`NO_COLOR`", "When set, output is never coloured. Colour is only used on a terminal."),
+]
+
+FILES: list[tuple[str, str]] = [
+    ("`$FOG_HOME/`", "This device's identity (see ENVIRONMENT)."),
+    ("*DIR*`/.fog/config.json`", "The share's id and name, its remotes (name and URL) and settings."),
+    (
+        "*DIR*`/.fog/db/`",
+        "The LMDB database: stat index, the history of every version, remote cursors and the outbox.",
+    ),
+    ("*DIR*`/.fog/lock`", "Held by every command that scans the share or talks to a remote."),
+    (
+        "*DIR*`/.fog/archive/`",
+        "Encrypted copies of files that a pull replaced or deleted, so recent versions restore offline "
+        "(size: `settings.archive_max_bytes` in `config.json`).",
+    ),
+    ("*DIR*`/.fog/tmp/`", "Scratch space for atomic writes."),
+]
+
+EXIT_CODES: dict[int, str] = {
+    0: "Done.",
+    1: "Error; the message says what happened and what to do.",
+    2: "Usage: the command line asked for something that cannot make sense.",
+    3: "Done, but conflict copies were written (`NAME.fog-conflict-...`).",
+    4: "Integrity or authentication failure: data was refused.",
+    75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
+    130: "Interrupted (Ctrl-C).",
+}
+
+LOCKED = "Another fog process holds the share's lock."  # commands that lock without offering --wait
+
+JSON_INTRO: list[Block] = [
+    "`--json` is accepted by every command that reports something. With it, stdout carries exactly "
+    "one JSON document and nothing else; messages, warnings and progress go to stderr. An error "
+    "under `--json` is one JSON object on one line of stderr, with `code` (the exit code), `kind` "
+    "(`error`, `usage`, `not-a-share`, `identity`, `remote`, `integrity`, `locked`, `revision`, "
+    "`unsaved-changes`, ...) and `message`; the exit code is the same as without `--json`. A "
+    "command line that the parser itself rejects (an unknown option, a missing argument) gets a "
+    "plain-text usage message and exit code 2.",
+    "Times are ISO 8601 in UTC, sizes are bytes, version ids are 64 hex digits. The top-level fields of each document:",
+]
+
+# Documented top-level fields of each command's --json document (a list of
+# objects where the command lists things). tests/cli/test_docs.py checks that
+# each is present in the real output.
+JSON_FIELDS: dict[str, list[str]] = {
+    "init": ["root", "share_id", "name", "remote", "device", "new_identity", "master_key_file", "master_key"],
+    "status": ["root", "clean", "added", "modified", "deleted", "skipped", "conflicts"],
+    "push": [
+        "remote",
+        "dry_run",
+        "added",
+        "modified",
+        "deleted",
+        "skipped",
+        "files_read",
+        "bytes_read",
+        "objects_uploaded",
+        "bytes_uploaded",
+        "batch",
+        "batches",
+        "remote_errors",
+        "seconds",
+    ],
+    "pull": ["batches", "versions", "updated", "deleted", "conflicts", "kept", "problems", "remote_errors"],
+    "sync": ["pull", "push"],
+    "log": ["version", "path", "time", "device", "device_id", "kind", "size", "mode", "mtime", "deleted", "conflict"],
+    "restore": ["path", "version", "kind", "size", "output"],
+    "diff": ["path", "identical", "text", "old", "new", "diff"],
+    "check": [
+        "remote",
+        "read_data",
+        "versions",
+        "batches",
+        "objects_referenced",
+        "objects_on_remote",
+        "objects_read",
+        "problems",
+        "ok",
+    ],
+    "clone": ["root", "share_id", "name", "remote", "device", "pull"],
+    "remote list": ["name", "url", "pending"],
+    "remote add": ["name", "url", "pending"],
+    "remote remove": ["name", "url", "pending"],
+    "device list": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
+    "device rename": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
+    "device revoke": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
+    "key show": ["device_id", "device_name", "device_public", "user_public"],
+}
+JSON_LISTS = {"log", "remote list", "device list"}  # these print a list of such objects
+
+EXAMPLES: list[tuple[str, str]] = [
+    (
+        "Create a share on a mounted disk, keeping the master key in a file:",
+        "fog init ~/notes -r /mnt/usb/fog --master-key-file ~/fog-master-key",
+    ),
+    (
+        "Record and publish changes, then look at a file's history:",
+        "fog -C ~/notes push && fog -C ~/notes log todo.txt",
+    ),
+    ("Bring back the version before the last:", "fog restore todo.txt@~1"),
+    (
+        "Join a second device, then keep it in step (the cron command):",
+        "fog clone /mnt/usb/fog ~/notes --master-key-file ~/fog-master-key",
+    ),
+    ("", "fog -C ~/notes sync --quiet"),
+    ("The id of the previous version, for a script:", "fog log notes.txt --json | jq -r '.[1].version'"),
+]
+
+SEE_ALSO_EXTRA = [
+    "*docs/FORMAT.md* in the source tree: the on-disk and on-remote format, key derivations, write ordering "
+    "and threat model.",
+]
+
+# -- one entry per command page (key: the command path) ------------------------------------
+# description: blocks after the docstring; exit: the codes beyond 0, 1, 2 (75 is added for
+# commands with --wait); examples: (what, command line); see_also: command paths.
+
+PAGES: dict[str, dict[str, object]] = {
+    "init": {
+        "description": [
+            "The first `init` with a given `FOG_HOME` also creates this device's identity: the master "
+            "key, the user keypair and the device keypair. Without `--master-key-file` the master key "
+            "is printed once, with a warning (under `--json` it is the `master_key` field). It looks "
+            "like `YAJX-7VFC-AV4V-XWMP-KYGB-84M6-QVJK-T8MF` and carries a checksum that catches a "
+            "mistyped character. Keep it safe: without it and without this device, the data cannot be "
+            "recovered.",
+            "*URL* is a directory path (made absolute), `file:///path`, `sftp://`[*user*`@`]*host*[`:`*port*]`/path` "
+            "or `s3://`*bucket*[`/`*prefix*]. `--master-key-file` is only valid when `init` creates a new "
+            "identity, and the file must not exist yet.",
+        ],
+        "examples": [
+            ("A share on a mounted disk:", "fog init ~/notes --remote /mnt/usb/fog"),
+            (
+                "On an S3-compatible service, with the key in a file:",
+                "fog init ~/notes -r s3://bucket/fog --s3-endpoint https://s3.example.net --master-key-file ~/fog-key",
+            ),
+        ],
+        "see_also": ["clone", "remote add"],
+    },
+    "clone": {
+        "description": [
+            "Finds the user's SyncConfig on the remote (its name is derived from the master key), "
+            "verifies it, adds this device to it and pulls the share into *DIR* (new or empty). The "
+            "master key comes from `--master-key-file`, `FOG_MASTER_KEY_FILE`, `FOG_MASTER_KEY_COMMAND` "
+            "or a prompt on a terminal; never from the command line.",
+        ],
+        "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4]},
+        "examples": [
+            ("", "fog clone /mnt/usb/fog ~/notes --master-key-file ~/fog-key"),
+            (
+                "The key from a password manager:",
+                "FOG_MASTER_KEY_COMMAND='pass show fog' fog clone sftp://nas/srv/fog ~/notes",
+            ),
+        ],
+        "see_also": ["init", "sync"],
+    },
+    "status": {
+        "description": [
+            "Files are compared with the stat index first; a file whose size, mtime, inode or ctime "
+            "changed is read and hashed, so a file that was only touched is not reported. Lines are "
+            "marked `A` (added), `M` (modified), `D` (deleted) and `C` (an unresolved conflict copy). "
+            "Works offline.",
+        ],
+        "examples": [("Fail a script when there are unpushed changes:", "fog status --json | jq -e .clean")],
+        "see_also": ["push"],
+    },
+    "push": {
+        "description": [
+            "Scans the share, uploads the blocks each remote lacks and publishes one event batch with "
+            "the new versions; deleted files become deletion versions. Without *REMOTE* it pushes to "
+            "every remote of the share. A remote that fails does not stop the others: it is named on "
+            "stderr, fog exits 1, and its versions stay queued for the next push.",
+        ],
+        "exit": {4: "This device's own log on the remote was rolled back or altered."},
+        "examples": [
+            ("What would be pushed:", "fog push --dry-run"),
+            ("From cron:", "fog -C ~/notes push --quiet"),
+        ],
+        "see_also": ["status", "sync", "pull"],
+    },
+    "pull": {
+        "description": [
+            "Reads every device's new event batches and verifies each (sealed by a listed, unrevoked "
+            "device; numbered without gaps; hash chain intact). A file unchanged here since this device "
+            "last had it is replaced atomically. A file changed here and elsewhere is kept: the "
+            "incoming version is written beside it as *NAME*`.fog-conflict-`*YYYYMMDD-HHMMSS-DEVICE*`.`*EXT* "
+            "and pull exits 3. Resolve by keeping what you want, deleting the copy, and pushing.",
+        ],
+        "exit": {
+            3: EXIT_CODES[3],
+            4: "A batch or object was refused (forged, altered, rolled back, or from a revoked device).",
+        },
+        "examples": [("", "fog pull")],
+        "see_also": ["sync", "push", "status"],
+    },
+    "sync": {
+        "description": [
+            "A pull, then a push, under one lock. With `--quiet` it prints nothing on success, so cron "
+            "only mails errors and conflicts.",
+        ],
+        "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4]},
+        "examples": [("A crontab line:", "fog -C /home/me/notes sync --quiet")],
+        "see_also": ["pull", "push"],
+    },
+    "log": {
+        "description": [
+            "With *PATH*, every version of that path (of a directory: also of everything below it); "
+            "without, the most recent versions of all paths: 50, or all of them under `--json`. Each "
+            "line shows the version id (12 hex digits), the local time and age, the device, the size, "
+            "the kind (`file`, `dir`, `link`, `deleted`) and the path, marked `current`, `deleted` or "
+            "`conflict`. Works offline.",
+        ],
+        "examples": [
+            ("", "fog log notes.txt"),
+            ("What the laptop changed since yesterday:", "fog log --since yesterday --device laptop"),
+        ],
+        "see_also": ["restore", "diff", "cat"],
+    },
+    "restore": {
+        "description": [
+            "*REV* forms are listed in fog(1) under PATH@REV. Without `--output` the version is written "
+            "back to its place atomically, with its mode and mtime; a working file with unpushed changes "
+            "is not replaced unless `--force` is given. The restored file is a change of its own: the "
+            "next push records it. A deleted file is restored from the version before its deletion "
+            "(`@~1`). Every block is verified before anything is put in place.",
+        ],
+        "exit": {4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written)."},
+        "examples": [
+            ("The version before the last, in place:", "fog restore notes.txt@~1"),
+            ("As it was yesterday, to stdout:", "fog restore notes.txt@yesterday -o -"),
+        ],
+        "see_also": ["log", "cat", "diff"],
+    },
+    "cat": {
+        "exit": {4: EXIT_CODES[4], 75: LOCKED},
+        "examples": [("", "fog cat notes.txt@~1")],
+        "see_also": ["restore", "diff"],
+    },
+    "diff": {
+        "exit": {4: EXIT_CODES[4], 75: LOCKED},
+        "examples": [
+            ("What changed since the previous version:", "fog diff notes.txt@~1"),
+            ("Between two versions:", "fog diff notes.txt@~2 notes.txt@~1"),
+        ],
+        "see_also": ["log", "cat"],
+    },
+    "check": {
+        "description": [
+            "Reads and authenticates the SyncConfig and every device's event batches, reports a log "
+            "that was rolled back, and checks that every object the history refers to is present. "
+            "With `--read-data` every object is also downloaded, decrypted and checked against its "
+            "name. Problems are listed on stderr, one per line.",
+        ],
+        "exit": {4: "A problem was found."},
+        "examples": [("", "fog check --read-data")],
+        "see_also": ["push"],
+    },
+    "remote": {"see_also": ["push", "pull"]},
+    "remote add": {
+        "description": [
+            "The next push copies the share's whole history to the new remote, so another device can "
+            "later clone from it alone.",
+        ],
+        "examples": [("", "fog remote add nas sftp://me@nas/srv/fog")],
+    },
+    "remote list": {"description": ["Shows how many versions wait to be published on each remote."]},
+    "remote remove": {"description": ["The remote's data is left where it is."]},
+    "device": {"see_also": ["clone"]},
+    "device list": {"exit": {75: LOCKED}},
+    "device rename": {"exit": {75: LOCKED}},
+    "device revoke": {
+        "description": [
+            "Every device refuses the revoked device's batches after the last one this device had seen "
+            "(pull exits 4 naming it). Revocation cannot take back the keys and files the device "
+            "already had: to lock it out of future data, make a new share.",
+        ],
+        "exit": {75: LOCKED},
+        "examples": [("", "fog device revoke old-laptop")],
+    },
+    "key show": {"examples": [("", "fog key show --json")]},
+}

@@ -1,0 +1,92 @@
+"""Several remotes per share: fan-out push, merged pull, a remote down, catching up.
+
+Two local-directory remotes stand in for any kind (the backend contract makes
+them interchangeable); a "down" remote is one whose directory was moved away,
+as an unmounted disk is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_multidevice import OLD_MTIME_NS, Device, World, make_pair, run_fog
+
+
+@pytest.fixture(name="world")
+def world_fixture(tmp_path: Path) -> World:
+    return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+
+
+def _logs(remote: Path) -> list[Path]:
+    return sorted(p for p in remote.glob("shares/*/log/*/*") if p.is_file())
+
+
+def _add_usb(world: World, dev: Device) -> Path:
+    usb = world.tmp / "usb"
+    doc = dev.fog("remote", "add", "usb", usb, "--json").json()
+    assert doc["name"] == "usb" and doc["pending"] > 0  # the whole history is queued for it
+    return usb
+
+
+def test_new_remote_is_seeded_and_clonable_alone(world: World) -> None:
+    a, _ = make_pair(world)
+    usb = _add_usb(world, a)
+    names = [r["name"] for r in a.fog("remote", "list", "--json").json()]
+    assert names == ["origin", "usb"]
+    a.fog("push")
+    assert [r["pending"] for r in a.fog("remote", "list", "--json").json()] == [0, 0]
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.tree() == a.tree()
+
+
+def test_a_remote_down_does_not_stop_the_others_and_catches_up(world: World) -> None:
+    a, b = make_pair(world)
+    usb = _add_usb(world, a)
+    a.fog("push")
+    usb.rename(world.tmp / "usb-unplugged")
+    a.write("doc.txt", "while the disk was away\n", mtime_ns=OLD_MTIME_NS)
+    before = _logs(world.remote)
+    r = a.fog("push", expect=1)
+    assert "usb" in r.err and "does not exist" in r.err
+    assert len([line for line in r.err.splitlines() if line.strip()]) == 1
+    assert len(_logs(world.remote)) == len(before) + 1  # origin got the batch
+    b.pull()
+    assert b.read("doc.txt") == "while the disk was away\n"
+    pending = {r["name"]: r["pending"] for r in a.fog("remote", "list", "--json").json()}
+    assert pending == {"origin": 0, "usb": 1}
+    (world.tmp / "usb-unplugged").rename(usb)
+    a.fog("push")  # nothing new to record; the queued version reaches usb
+    assert {r["name"]: r["pending"] for r in a.fog("remote", "list", "--json").json()} == {"origin": 0, "usb": 0}
+    a.fog("check", "usb", "--read-data")
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.read("doc.txt") == "while the disk was away\n"
+
+
+def test_pull_merges_every_remote_and_names_one_that_fails(world: World) -> None:
+    a, b = make_pair(world)
+    usb = _add_usb(world, a)
+    a.fog("push")
+    b.fog("remote", "add", "usb", usb)
+    b.write("from-b.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    b.fog("push", "usb")  # only to usb
+    r = a.fog("pull")
+    assert (a.root / "from-b.txt").read_text() == "b\n"
+    assert "failed" not in r.err
+    usb.rename(world.tmp / "gone")
+    r = a.fog("pull", expect=1)
+    assert "usb" in r.err
+    r = a.fog("sync", expect=1)  # origin is still synced; usb named
+    assert "usb" in r.err
+
+
+def test_remote_remove_and_bad_names(world: World) -> None:
+    a, _ = make_pair(world)
+    _add_usb(world, a)
+    a.fog("remote", "add", "usb", world.tmp / "other", expect=1)  # the name is taken
+    a.fog("remote", "add", "bad/name", world.tmp / "x", expect=2)
+    a.fog("remote", "remove", "usb")
+    assert [r["name"] for r in a.fog("remote", "list", "--json").json()] == ["origin"]
+    a.fog("remote", "remove", "origin", expect=1)  # never the last one

@@ -26,6 +26,8 @@ from fog.cli.common import (
     api,
     emit_json,
     fog_home,
+    human_duration,
+    human_size,
     progress_bar,
     remote_url,
     report_remote_errors,
@@ -91,11 +93,12 @@ def pull_summary(p: object, quiet: bool) -> None:
     for problem in r.problems:  # type: ignore[attr-defined]
         typer.echo(f"fog: {problem}", err=True)
     if not quiet:
+        rate = r.bytes_written / r.seconds if r.seconds else 0
         typer.echo(
-            f"pulled {r.versions} version(s) in {r.batches} batch(es): "  # type: ignore[attr-defined]
-            f"{len(r.updated)} updated, {len(r.deleted)} deleted, "  # type: ignore[attr-defined]
-            f"{len(r.conflicts)} conflict(s)"
-        )  # type: ignore[attr-defined]
+            f"pulled {r.versions} version(s) in {r.batches} batch(es): {len(r.updated)} updated "
+            f"({human_size(r.bytes_written)}), {len(r.deleted)} deleted, {len(r.conflicts)} conflict(s), "
+            f"{human_duration(r.seconds)} ({human_size(rate)}/s)"
+        )
 
 
 def pull_exit(r: PullResult, as_json: bool) -> int:

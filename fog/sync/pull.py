@@ -37,6 +37,7 @@ class PullResult:
     batches: int = 0
     versions: int = 0
     updated: list[str] = field(default_factory=list)
+    bytes_written: int = 0  # file bytes written into the share
     deleted: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # conflict copies written
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
@@ -52,6 +53,7 @@ class PullResult:
             getattr(self, name).extend(getattr(other, name))
         self.remote_errors.update(other.remote_errors)
         self.seconds += other.seconds
+        self.bytes_written += other.bytes_written
 
 
 def refresh_config(ctx: Context) -> SyncConfig:
@@ -246,15 +248,18 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
             if _materialize(ctx, plan.write, local):
                 stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
                 result.updated.append(plan.path)
+                result.bytes_written += plan.write.size if plan.write.kind == "file" else 0
         for loser in plan.conflicts:
             name = conflict_name(plan.path, loser, names.get(loser.device, loser.device[:8]))
             if _write_conflict(ctx, loser, name):
                 result.conflicts.append(name)
     for plan, local in reversed(plans):  # children before parents
         if plan.write is not None and plan.write.kind == "deleted":
+            existed = local.st is not None
             if _remove(ctx, local):
                 stat_updates[plan.path] = None
-                result.deleted.append(plan.path)
+                if existed:
+                    result.deleted.append(plan.path)
             else:
                 result.kept.append(plan.path)
     with db.write() as txn:

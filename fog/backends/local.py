@@ -194,7 +194,7 @@ class LocalBackend:
         if not pending:
             return
         try:
-            if not _syncfs(self.root):
+            if not syncfs(self.root):
                 for path in sorted(pending, key=lambda p: p.count(os.sep), reverse=True):
                     _fsync_path(Path(path))
         except OSError as e:
@@ -225,7 +225,7 @@ def _listable(part: str) -> bool:
         return False
 
 
-def _syncfs(root: Path) -> bool:
+def syncfs(root: Path) -> bool:
     """Flush the whole filesystem holding `root` (Linux); False if unavailable or failed."""
     try:
         syncfs = ctypes.CDLL(None, use_errno=True).syncfs

@@ -93,6 +93,16 @@ _block_pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of the parent's threads: it must build its own pool."""
+    global _block_pool, _pool_lock
+    _block_pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _blocks() -> ThreadPoolExecutor:
     """One process-wide pool for the blocks of large files (hash, compress, seal, put).
 
@@ -142,37 +152,84 @@ def _read_small(fd: int, expected: int) -> bytes:
     return b"".join(parts)
 
 
-def write_version(store: ShareStore, v: Version, dest: Path, tmp_dir: Path) -> None:
-    """Materialize a file or symlink version at `dest` atomically.
+def stage_version(store: ShareStore, v: Version, tmp_dir: Path, *, fsync: bool = True) -> Path:
+    """Write a file or symlink version to a new temp file in `tmp_dir`; return its path.
 
-    Content goes to a temp file in tmp_dir's filesystem (dest's directory), is
-    verified block by block, fsynced, given its mode and mtime, then renamed
-    over dest. On any failure the temp file is removed and dest is untouched.
+    Blocks are fetched in parallel and verified before they are written; the
+    file gets the version's mode and mtime. With `fsync=False` the caller
+    makes the data durable (one syncfs for many files) before renaming. On any
+    failure the temp file is removed.
     """
-    tmp = tmp_dir / f"{TMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
+    tmp = tmp_dir / f"{TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
     try:
         if v.kind == "link":
             os.symlink(v.target or "", tmp)
-        else:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                written = 0
-                for block in store.read_blocks(v.content, v.depth, v.path):
-                    f.write(block)
-                    written += len(block)
-                if written != v.size:
-                    raise IntegrityError(f"{v.path}: restored {written} bytes, version says {v.size}")
-                f.flush()
+            return tmp
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            written = 0
+            for block in _fetch_blocks(store, v):
+                f.write(block)
+                written += len(block)
+            if written != v.size:
+                raise IntegrityError(f"{v.path}: restored {written} bytes, version says {v.size}")
+            f.flush()
+            if fsync:
                 os.fsync(f.fileno())
-            os.chmod(tmp, v.mode & 0o7777)
-            os.utime(tmp, ns=(v.mtime_ns, v.mtime_ns))
+        os.chmod(tmp, v.mode & 0o7777)
+        os.utime(tmp, ns=(v.mtime_ns, v.mtime_ns))
+        return tmp
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def write_version(store: ShareStore, v: Version, dest: Path, tmp_dir: Path) -> None:
+    """Materialize a file or symlink version at `dest` atomically.
+
+    Content goes to a temp file in tmp_dir (on dest's filesystem), verified
+    block by block, fsynced, then renamed over dest. On any failure the temp
+    file is removed and dest is untouched.
+    """
+    tmp = stage_version(store, v, tmp_dir)
+    try:
         os.replace(tmp, dest)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fetch_blocks(store: ShareStore, v: Version) -> Iterable[bytes]:
+    """A version's verified blocks in order; a multi-block file is fetched on the block pool."""
+    if v.depth == 0:
+        return store.read_blocks(v.content, v.depth, v.path)
+    leaves: list[bytes] = []
+
+    def collect(object_id: bytes, depth: int) -> bool:
+        if depth == 0:
+            leaves.append(object_id)
+        return True
+
+    store.walk(v.content, v.depth, v.path, collect)  # manifest nodes only: small
+    return _ordered(_blocks(), lambda i: store.get(i, v.path), leaves)
+
+
+def _ordered(pool: ThreadPoolExecutor, fn: Callable[[bytes], bytes], ids: list[bytes]) -> Iterable[bytes]:
+    """fn over ids on the pool, yielding results in order with at most 2 x workers in flight."""
+    window: deque[Future[bytes]] = deque()
+    for object_id in ids:
+        window.append(pool.submit(fn, object_id))
+        if len(window) >= 2 * _BLOCK_WORKERS:
+            yield window.popleft().result()
+    while window:
+        yield window.popleft().result()
 
 
 def stream_version(store: ShareStore, v: Version, out: Callable[[bytes], object]) -> int:

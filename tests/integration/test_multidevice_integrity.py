@@ -114,36 +114,45 @@ def test_own_batches_rolled_back_stops_push(pair: tuple[Device, Device]) -> None
 
 # -- a pull that dies part-way ---------------------------------------------------------------------
 
+# Pull stages incoming files with stage_version (then one sync, then renames) and
+# writes conflict copies with write_version: a "write" is a call of either.
 COUNT_WRITES = """
 import fog.sync.content as _c, fog.sync.pull as _p
-_real = _c.write_version
-def _counting(*args, **kwargs):
-    with open({log!r}, "a") as f:
-        f.write("x\\n")
-    return _real(*args, **kwargs)
-_c.write_version = _p.write_version = _counting
+def _wrap(real):
+    def _counting(*args, **kwargs):
+        with open({log!r}, "a") as f:
+            f.write("x\\n")
+        return real(*args, **kwargs)
+    return _counting
+_p.stage_version = _wrap(_c.stage_version)
+_p.write_version = _wrap(_c.write_version)
 """
 
 EXIT_AFTER_WRITE = """
-import fog.sync.content as _c, fog.sync.pull as _p
-_real, _calls = _c.write_version, [0]
-def _dying(*args, **kwargs):
-    _real(*args, **kwargs)
-    _calls[0] += 1
-    if _calls[0] == {k}:
-        raise SystemExit(99)
-_c.write_version = _p.write_version = _dying
+import fog.sync.content as _c, fog.sync.pull as _p, threading
+_calls, _lock = [0], threading.Lock()
+def _wrap(real):
+    def _dying(*args, **kwargs):
+        out = real(*args, **kwargs)
+        with _lock:
+            _calls[0] += 1
+            if _calls[0] == {k}:
+                raise SystemExit(99)
+        return out
+    return _dying
+_p.stage_version = _wrap(_c.stage_version)
+_p.write_version = _wrap(_c.write_version)
 """
 
 KILL_DURING_WRITE = """
 import os, fog.sync.content as _c, fog.sync.pull as _p
-_real, _calls = _c.write_version, [0]
-def _dying(*args, **kwargs):
+_real_replace, _calls = os.replace, [0]
+def _dying_replace(*args, **kwargs):
     _calls[0] += 1
     if _calls[0] == {k}:
-        os.fsync = lambda fd: os._exit(98)  # SIGKILL-like: after the temp file is written, before its rename
-    return _real(*args, **kwargs)
-_c.write_version = _p.write_version = _dying
+        os._exit(98)  # SIGKILL-like: temp files written and synced, some renamed, the rest not
+    return _real_replace(*args, **kwargs)
+os.replace = _dying_replace
 """
 
 

@@ -36,16 +36,21 @@ class EventBatch:
     versions: tuple[Version, ...] = field(default_factory=tuple)
 
     def to_bytes(self) -> bytes:
-        doc = {
+        head = {
             "share": self.share,
             "log": self.log,
             "device": self.device,
             "seq": self.seq,
             "prev": self.prev.hex() if self.prev else None,
             "time_ns": self.time_ns,
-            "versions": [v.to_json() for v in self.versions],
         }
-        body = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        # The canonical JSON of {**head, "versions": [...]}: "versions" sorts last, so
+        # the versions are encoded one by one and joined -- the same bytes as one
+        # json.dumps of the whole document, without a dict per version held at once.
+        opening = json.dumps(head, sort_keys=True, separators=(",", ":"), ensure_ascii=False)[:-1]
+        body = b"".join(
+            [opening.encode(), b',"versions":[', b",".join(v.to_bytes() for v in self.versions), b"]}"]
+        )
         packed = zstandard.ZstdCompressor(level=3, write_content_size=True).compress(body)
         return MAGIC + bytes([PLAIN_VERSION]) + packed
 

@@ -283,6 +283,8 @@ def publish(ctx: Context, sources: list[Context]) -> int | None:
 
 def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit) -> None:
     """Refuse to publish a mass deletion of files (directories do not count)."""
+    if not any(c.status == "deleted" and c.version is not None for c in changes):
+        return
     entries = db.stat_entries()
     tracked = sum(1 for e in entries.values() if not st.S_ISDIR(e.mode))
     gone = sum(

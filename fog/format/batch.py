@@ -48,9 +48,7 @@ class EventBatch:
         # the versions are encoded one by one and joined -- the same bytes as one
         # json.dumps of the whole document, without a dict per version held at once.
         opening = json.dumps(head, sort_keys=True, separators=(",", ":"), ensure_ascii=False)[:-1]
-        body = b"".join(
-            [opening.encode(), b',"versions":[', b",".join(v.to_bytes() for v in self.versions), b"]}"]
-        )
+        body = b"".join([opening.encode(), b',"versions":[', b",".join(v.to_bytes() for v in self.versions), b"]}"])
         packed = zstandard.ZstdCompressor(level=3, write_content_size=True).compress(body)
         return MAGIC + bytes([PLAIN_VERSION]) + packed
 

@@ -44,7 +44,7 @@ def check_relpath(path: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Version:
     """One recorded state of a path. `id` is filled in by `with_id`."""
 

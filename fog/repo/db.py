@@ -22,8 +22,10 @@ import hashlib
 import os
 import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import lmdb
 
@@ -44,7 +46,17 @@ def remote_key(remote: str) -> bytes:
     return hashlib.sha256(remote.encode()).digest()[:8]
 
 
-@dataclass(frozen=True)
+class StatLike(Protocol):
+    """The stat fields fog compares (os.stat_result, or fog.sync.scan.Stat)."""
+
+    st_size: int
+    st_mtime_ns: int
+    st_ino: int
+    st_ctime_ns: int
+    st_mode: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatEntry:
     """A working-tree entry as last seen, and the version it matched."""
 
@@ -66,7 +78,7 @@ class StatEntry:
         size, mtime, ino, ctime, mode, _, racy, version = _STAT.unpack_from(data)
         return cls(os.fsdecode(data[_STAT.size :]), size, mtime, ino, ctime, mode, racy, version)
 
-    def matches(self, st: os.stat_result) -> bool:
+    def matches(self, st: StatLike) -> bool:
         return (
             not self.racy
             and st.st_size == self.size
@@ -75,6 +87,25 @@ class StatEntry:
             and st.st_ctime_ns == self.ctime_ns
             and st.st_mode == self.mode
         )
+
+
+class StatView:
+    """Read-only, mapping-like access to the stat index inside one read transaction."""
+
+    def __init__(self, txn: lmdb.Transaction, db: object) -> None:
+        self.txn, self.db = txn, db
+
+    def get(self, path: str) -> StatEntry | None:
+        raw = self.txn.get(pathkey(path), db=self.db)
+        if raw is None:
+            return None
+        entry = StatEntry.from_bytes(raw)
+        return entry if entry.path == path else None
+
+    def __iter__(self) -> Iterator[str]:
+        """Every indexed path (decoded from the value tail only)."""
+        for raw in self.txn.cursor(self.db).iternext(False, True):
+            yield os.fsdecode(raw[_STAT.size :])
 
 
 class RepoDB:
@@ -109,6 +140,12 @@ class RepoDB:
             return {
                 e.path: e for e in (StatEntry.from_bytes(v) for v in txn.cursor(self.db["stat"]).iternext(False, True))
             }
+
+    @contextmanager
+    def stat_view(self) -> Iterator[StatView]:
+        """The stat index read in place (no dict of every entry: 100,000 files cost ~65 MB that way)."""
+        with self.read() as txn:
+            yield StatView(txn, self.db["stat"])
 
     def put_stat(self, txn: lmdb.Transaction, entry: StatEntry) -> None:
         txn.put(pathkey(entry.path), entry.to_bytes(), db=self.db["stat"])

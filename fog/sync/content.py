@@ -26,6 +26,7 @@ from fog.errors import IntegrityError
 from fog.format import objects as O
 from fog.format.manifest import build_tree
 from fog.format.version import Version
+from fog.repo.db import StatLike
 from fog.store import PutStats, ShareStore
 from fog.sync.scan import TMP_PREFIX
 
@@ -33,7 +34,7 @@ WHOLE_READ_LIMIT = 4 << 20  # files up to this size are read in one call
 _BUFFER = 1 << 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Content:
     """What reading a file produced."""
 
@@ -59,7 +60,7 @@ class FileReader:
         store = self.store
         return lambda data: store.put(data, stats)
 
-    def read(self, path: Path, before: os.stat_result, stats: PutStats) -> Content:
+    def read(self, path: Path, before: StatLike, stats: PutStats) -> Content:
         """Read a regular file without following a symlink swapped in for it."""
         put = self._put(stats)
         # O_NONBLOCK: a FIFO swapped in since the scan must not block the open forever

@@ -36,7 +36,7 @@ WORKERS = max(8, 2 * (os.cpu_count() or 2))  # threads wait on disks and network
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     """One path whose recorded state changes in this push."""
 
@@ -101,7 +101,8 @@ def plan(
     scan = walk(root)
     result.skipped += scan.skipped
     result.conflict_copies = sorted(p for p in scan.entries if CONFLICT_RE.search(p.rsplit("/", 1)[-1]))
-    d: Diff = diff(scan, db.stat_entries())
+    with db.stat_view() as index:
+        d: Diff = diff(scan, index)
     reader = FileReader(ctx_keys, store)
     contents = _read_all(reader, root, [e for e in d.candidates if e.kind == "file"], stats, result, progress)
     now = time.time_ns()

@@ -57,7 +57,7 @@ class TestLocalBackend(BackendContract):
     def test_sync_without_syncfs_falls_back(self, backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> None:
         import fog.backends.local as local
 
-        monkeypatch.setattr(local, "_syncfs", lambda root: False)
+        monkeypatch.setattr(local, "syncfs", lambda root: False)
         backend.put("a/b", b"x")
         backend.delete("a/b")
         backend.put("a/c", b"y")

@@ -21,7 +21,7 @@ from fog.backends.base import check_name
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
 _TMP = ".tmp-"
-_UNIQUE = f"{os.getpid()}-{secrets.token_hex(4)}-"  # O_EXCL settles any clash left
+_RANDOM = secrets.token_hex(4)  # with the pid (read at each put: forks differ) and a counter
 _COUNTER = itertools.count()
 
 
@@ -79,13 +79,19 @@ class LocalBackend:
         if parent not in self._dirs:
             os.makedirs(parent, exist_ok=True)
             self._dirs.add(parent)
-        tmp = os.path.join(parent, f"{_TMP}{_UNIQUE}{next(_COUNTER)}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileNotFoundError:  # the directory was removed behind our back
-            self._dirs.discard(parent)
-            os.makedirs(parent, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd, tmp = -1, ""
+        for _ in range(8):  # O_EXCL settles a clash with a temp file a killed writer left
+            tmp = os.path.join(parent, f"{_TMP}{os.getpid()}-{_RANDOM}-{next(_COUNTER)}")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                break
+            except FileExistsError:
+                continue
+            except FileNotFoundError:  # the directory was removed behind our back
+                self._dirs.discard(parent)
+                os.makedirs(parent, exist_ok=True)
+        if fd < 0:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # raises: say why
         try:
             view = memoryview(data)
             while view:

@@ -165,6 +165,7 @@ def _read_all(
 
 def _change_for(db: RepoDB, e: Entry, content: Content | None, scan_start: int, now: int, device: str) -> Change:
     head = db.head(e.path)
+    parent = head.id if head is not None else None
     s = e.st
     mode = st.S_IMODE(s.st_mode)
     conflict = bool(CONFLICT_RE.search(e.path.rsplit("/", 1)[-1]))
@@ -178,20 +179,22 @@ def _change_for(db: RepoDB, e: Entry, content: Content | None, scan_start: int, 
             s.st_mtime_ns,
             now,
             device,
+            parent=parent,
             content=content.root,
             depth=content.depth,
             conflict=conflict,
         )
     elif e.kind == "link":
         size = len(os.fsencode(e.target or ""))
-        v = Version(e.path, "link", size, 0o777, s.st_mtime_ns, now, device, target=e.target, conflict=conflict)
+        v = Version(
+            e.path, "link", size, 0o777, s.st_mtime_ns, now, device, parent=parent, target=e.target, conflict=conflict
+        )
     else:
-        v = Version(e.path, "dir", 0, mode, 0, now, device)
+        v = Version(e.path, "dir", 0, mode, 0, now, device, parent=parent)
     racy = s.st_mtime_ns >= scan_start - RACY_NS
     if head is not None and same_state(head, v):
         stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, head.id)
         return Change(e.path, "unchanged", None, stat)
-    v = replace(v, parent=head.id if head is not None else None)
     status = "added" if head is None or head.deleted else "modified"
     stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, b"")
     return Change(e.path, status, v, stat)

@@ -126,6 +126,7 @@ class ShareStore:
         self.prefix = f"shares/{keys.locator}/"
         self.presence = presence if presence is not None else PresenceCache()
         self.archive: ShareStore | None = None  # a local copy tried before the remote on reads
+        self._archive_ids: set[bytes] | None = None
 
     # -- objects -------------------------------------------------------------
 
@@ -173,7 +174,7 @@ class ShareStore:
 
     def get(self, object_id: bytes, what: str = "") -> bytes:
         """Fetch and verify one object; a missing one is an integrity failure."""
-        if self.archive is not None and self.archive.has(object_id):
+        if self.archive is not None and object_id in self._archived():
             return self.archive.get(object_id, what)
         try:
             stored = self.backend.get(self.object_name(object_id))
@@ -181,6 +182,12 @@ class ShareStore:
             label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
             raise IntegrityError(f"{label} is missing from remote {self.backend.url}") from None
         return self.decode(object_id, stored, what)
+
+    def _archived(self) -> set[bytes]:
+        """Ids in the local archive, listed once per process (one directory walk, not a stat per get)."""
+        if self._archive_ids is None:
+            self._archive_ids = set(self.archive.list_objects()) if self.archive is not None else set()
+        return self._archive_ids
 
     def has(self, object_id: bytes) -> bool:
         return self.backend.exists(self.object_name(object_id))

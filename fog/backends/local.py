@@ -141,7 +141,15 @@ class LocalBackend:
         """Return the bytes stored under `name`."""
         path = self._path(name)
         try:
-            return path.read_bytes()
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                size = os.fstat(fd).st_size
+                data = os.read(fd, size + 1)
+                if len(data) > size:  # grew meanwhile: read the rest
+                    data += b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
+                return data
+            finally:
+                os.close(fd)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
             raise ObjectNotFound(f"{name} not found on remote {self.url}") from e
         except OSError as e:

@@ -120,9 +120,24 @@ def staging_dir(ctx: Context, parent: Path) -> Path:
     """
     tmp = ctx.share.dir / "tmp"
     try:
-        return tmp if os.stat(tmp).st_dev == os.stat(parent).st_dev else parent
+        if ctx.share.root == parent or ctx.share.root in parent.parents:
+            # most shares are one filesystem: compare against the root's device once
+            root_dev = _dev(ctx.share.root)
+            if root_dev == _dev(tmp) and os.stat(parent).st_dev == root_dev:
+                return tmp
+            return parent
+        return tmp if _dev(tmp) == os.stat(parent).st_dev else parent
     except FileNotFoundError:
         return parent
+
+
+_devs: dict[Path, int] = {}
+
+
+def _dev(path: Path) -> int:
+    if path not in _devs:
+        _devs[path] = os.stat(path).st_dev
+    return _devs[path]
 
 
 def sweep_staging(ctx: Context) -> None:

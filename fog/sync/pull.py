@@ -314,11 +314,11 @@ def _make_dir(ctx: Context, v: Version, local: LocalState) -> None:
     os.chmod(dest, v.mode & 0o7777)
 
 
-def _stage(ctx: Context, plan: Plan, local: LocalState) -> Path | None:
+def _stage(ctx: Context, plan: Plan, local: LocalState, known: set[str]) -> Path | None:
     """Write one incoming file or link to a temp file beside its place (not yet durable)."""
     v = plan.write
     assert v is not None
-    parent = safe_parent(ctx.share.root, v.path)
+    parent = safe_parent(ctx.share.root, v.path, known)
     dest = ctx.share.root / v.path
     if dest.is_dir() and not dest.is_symlink():
         try:
@@ -337,9 +337,10 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
     """
     done: list[tuple[Plan, LocalState]] = []
     staged: list[tuple[Plan, LocalState, Path]] = []
+    known: set[str] = set()  # parent directories already checked (never through a symlink)
     try:
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="fog-pull") as pool:
-            for (plan, local), tmp in zip(files, pool.map(lambda job: _stage(ctx, *job), files), strict=True):
+            for (plan, local), tmp in zip(files, pool.map(lambda job: _stage(ctx, *job, known), files), strict=True):
                 if tmp is not None:
                     staged.append((plan, local, tmp))
         if staged and not syncfs(ctx.share.root):

@@ -45,14 +45,23 @@ def local_state_saved(ctx: Context, path: str) -> bool:
     return content.stable and (content.root, content.depth) == (v.content, v.depth)
 
 
-def safe_parent(root: Path, path: str) -> Path:
-    """Create the parent directories of path, refusing to pass through a symlink."""
+def safe_parent(root: Path, path: str, known: set[str] | None = None) -> Path:
+    """Create the parent directories of path, refusing to pass through a symlink.
+
+    `known` (shared by one pull) remembers directories already checked or made.
+    """
     parent = root
+    rel = ""
     for part in path.split("/")[:-1]:
         parent = parent / part
+        rel = f"{rel}/{part}" if rel else part
+        if known is not None and rel in known:
+            continue
         if parent.is_symlink():
             raise FogError(f"refusing to restore {path}: {parent.relative_to(root)} is a symlink")
         parent.mkdir(exist_ok=True)
+        if known is not None:
+            known.add(rel)
     return parent
 
 

@@ -166,19 +166,22 @@ def stage_version(store: ShareStore, v: Version, tmp_dir: Path, *, fsync: bool =
         if v.kind == "link":
             os.symlink(v.target or "", tmp)
             return tmp
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
             written = 0
             for block in _fetch_blocks(store, v):
-                f.write(block)
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(fd, view) :]
                 written += len(block)
             if written != v.size:
                 raise IntegrityError(f"{v.path}: restored {written} bytes, version says {v.size}")
-            f.flush()
+            os.fchmod(fd, v.mode & 0o7777)
+            os.utime(fd, ns=(v.mtime_ns, v.mtime_ns))
             if fsync:
-                os.fsync(f.fileno())
-        os.chmod(tmp, v.mode & 0o7777)
-        os.utime(tmp, ns=(v.mtime_ns, v.mtime_ns))
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         return tmp
     except BaseException:
         _unlink(tmp)

@@ -7,8 +7,11 @@ on every get) and per-device event logs (Box-sealed, numbered, chained).
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import zstandard
 
@@ -18,11 +21,13 @@ from fog.crypto import seal as S
 from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError
 from fog.format import batch as B
 from fog.format import objects as O
+from fog.format import pack as P
 from fog.format.manifest import MAX_ENTRIES, ManifestNode
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 
 MARKER_NAME = "fog-store"
-MARKER = b"fog-store 1\n"
+MARKER = b"fog-store 2\n"  # 2: objects are written in packs (1: one file per object, still read)
+_MARKERS = {b"fog-store 1\n": 1, MARKER: 2}
 
 
 class Remote:
@@ -31,6 +36,7 @@ class Remote:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.url = backend.url
+        self.marker_version = 0  # known after check_marker
 
     def initialize(self) -> None:
         """Write the format marker if absent; refuse a foreign marker."""
@@ -41,8 +47,19 @@ class Remote:
 
     def check_marker(self) -> None:
         data = self.backend.get(MARKER_NAME)
-        if data != MARKER:
+        if data not in _MARKERS:
             raise RemoteError(f"remote {self.url} holds an unknown fog-store marker (newer fog version?)")
+        self.marker_version = _MARKERS[data]
+
+    def allow_packs(self) -> None:
+        """Mark a format-1 store as holding packs before the first one is written.
+
+        An older fog then refuses the store with a clear message instead of
+        reporting the packed objects as missing.
+        """
+        if self.marker_version < 2:
+            self.backend.put(MARKER_NAME, MARKER)
+            self.marker_version = 2
 
     def require_marker(self) -> None:
         """Fail clearly when the remote is not (or no longer) a fog store."""
@@ -87,8 +104,10 @@ class Remote:
                 raise IntegrityError(f"{what}: {exc}") from exc
         return merged, names
 
-    def share(self, keys: K.ShareKeys, presence: PresenceCache | None = None) -> ShareStore:
-        return ShareStore(self.backend, keys, presence)
+    def share(
+        self, keys: K.ShareKeys, presence: PresenceCache | None = None, catalog: PackCatalog | None = None
+    ) -> ShareStore:
+        return ShareStore(self.backend, keys, presence, catalog)
 
 
 class PresenceCache:
@@ -106,6 +125,99 @@ class PresenceCache:
         self.new.add(object_id)
 
 
+class PackDB(Protocol):
+    """The part of the share database that remembers packs (fog.repo.db.RepoDB)."""
+
+    def write(self): ...  # type: ignore[no-untyped-def]
+    def add_pack(self, txn, index: P.PackIndex) -> bool: ...  # type: ignore[no-untyped-def]
+    def pack_index(self, pack_id: bytes) -> P.PackIndex | None: ...
+    def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]: ...
+
+
+class PackCatalog:
+    """Where objects sit inside packs; persisted in the share database when there is one.
+
+    Pack indexes are facts about remote content (and only hints: every object
+    read is verified), so they are recorded as soon as they are learned.
+    """
+
+    def __init__(self, db: PackDB | None = None) -> None:
+        self._db = db
+        self._packs: dict[bytes, P.PackIndex] = {}
+        self._locs: dict[bytes, list[tuple[bytes, int, int]]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, index: P.PackIndex) -> None:
+        if self._db is not None:
+            with self._lock, self._db.write() as txn:
+                self._db.add_pack(txn, index)
+            return
+        with self._lock:
+            if index.pack in self._packs:
+                return
+            self._packs[index.pack] = index
+            for object_id, offset, length in index:
+                self._locs.setdefault(object_id, []).append((index.pack, offset, length))
+
+    def index(self, pack_id: bytes) -> P.PackIndex | None:
+        if self._db is not None:
+            return self._db.pack_index(pack_id)
+        return self._packs.get(pack_id)
+
+    def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]:
+        if self._db is not None:
+            return self._db.locations(object_id)
+        return list(self._locs.get(object_id, ()))
+
+
+class Packer:
+    """Gathers stored objects into packs and hands each one to `ship`. Thread-safe.
+
+    A full pack is built and shipped by the thread whose object filled it, so
+    uploading overlaps with the other threads' work; at most `in_flight`
+    packs are held at once, which bounds memory (a slow remote slows the
+    producers down instead).
+    """
+
+    def __init__(
+        self,
+        pack_key: bytes,
+        ship: Callable[[bytes, P.PackIndex], None],
+        target: int = P.TARGET_BYTES,
+        in_flight: int = 2,
+    ) -> None:
+        self.pack_key, self.ship, self.target = pack_key, ship, target
+        self._objects: list[tuple[bytes, bytes]] = []
+        self._size = 0
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(in_flight)
+
+    def add(self, object_id: bytes, stored: bytes) -> None:
+        with self._lock:
+            self._objects.append((object_id, stored))
+            self._size += len(stored)
+            full = self._take() if self._size >= self.target else None
+        if full:
+            self._ship(full)
+
+    def flush(self) -> None:
+        """Ship what is gathered (the last, partial pack)."""
+        with self._lock:
+            rest = self._take()
+        if rest:
+            self._ship(rest)
+
+    def _take(self) -> list[tuple[bytes, bytes]]:
+        objects, self._objects, self._size = self._objects, [], 0
+        return objects
+
+    def _ship(self, objects: list[tuple[bytes, bytes]]) -> None:
+        with self._slots:
+            data, index = P.build(self.pack_key, objects)
+            del objects[:]
+            self.ship(data, index)
+
+
 @dataclass
 class PutStats:
     """What a series of puts did: bytes read vs bytes sent."""
@@ -120,13 +232,22 @@ class PutStats:
 class ShareStore:
     """One share's objects and logs on one remote."""
 
-    def __init__(self, backend: Backend, keys: K.ShareKeys, presence: PresenceCache | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        keys: K.ShareKeys,
+        presence: PresenceCache | None = None,
+        catalog: PackCatalog | None = None,
+    ) -> None:
         self.backend = backend
         self.keys = keys
         self.prefix = f"shares/{keys.locator}/"
         self.presence = presence if presence is not None else PresenceCache()
+        self.catalog = catalog if catalog is not None else PackCatalog()
         self.archive: ShareStore | None = None  # a local copy tried before the remote on reads
         self._archive_ids: set[bytes] | None = None
+        self._scan_lock = threading.Lock()
+        self._scanned = False
 
     # -- objects -------------------------------------------------------------
 
@@ -142,7 +263,11 @@ class ShareStore:
         return bytes([O.OBJECT_VERSION]) + S.seal_block(self.keys.data_key, object_id, O.frame(data))
 
     def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
-        """Store a block or manifest node unless known present; return its id."""
+        """Store a block or manifest node as one loose object unless known present; return its id.
+
+        Pushes write packs (`put_pack`); loose objects are what the local
+        archive holds and what format-1 remotes hold.
+        """
         object_id = self.object_id(data)
         if stats is not None:
             stats.blocks += 1
@@ -173,15 +298,35 @@ class ShareStore:
         return data
 
     def get(self, object_id: bytes, what: str = "") -> bytes:
-        """Fetch and verify one object; a missing one is an integrity failure."""
+        """Fetch and verify one object; a missing one is an integrity failure.
+
+        Tried in order: the local archive, each known place in a pack, a loose
+        object; when all fail, the remote's pack headers are read once (packs
+        written by other devices) and the places tried again.
+        """
         if self.archive is not None and object_id in self._archived():
             return self.archive.get(object_id, what)
-        try:
-            stored = self.backend.get(self.object_name(object_id))
-        except ObjectNotFound:
-            label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
-            raise IntegrityError(f"{label} is missing from remote {self.backend.url}") from None
-        return self.decode(object_id, stored, what)
+        failure: IntegrityError | None = None
+        for attempt in range(2):
+            for pack_id, offset, length in self.catalog.locations(object_id):
+                try:
+                    stored = self.backend.get_range(self.pack_name(pack_id), offset, length)
+                    return self.decode(object_id, stored, what)
+                except ObjectNotFound:
+                    continue  # a pack this remote does not have (written to another remote)
+                except IntegrityError as exc:
+                    failure = failure or exc  # another copy may be intact
+            try:
+                return self.decode(object_id, self.backend.get(self.object_name(object_id)), what)
+            except ObjectNotFound:
+                pass
+            if failure is not None or attempt:
+                break
+            self.scan_packs()  # (or wait for another thread's scan) then look again
+        if failure is not None:
+            raise failure
+        label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
+        raise IntegrityError(f"{label} is missing from remote {self.backend.url}")
 
     def _archived(self) -> set[bytes]:
         """Ids in the local archive, listed once per process (one directory walk, not a stat per get)."""
@@ -190,7 +335,77 @@ class ShareStore:
         return self._archive_ids
 
     def has(self, object_id: bytes) -> bool:
-        return self.backend.exists(self.object_name(object_id))
+        """Whether the remote holds the object (in a known pack, or loose)."""
+        return any(self.backend.exists(self.pack_name(p)) for p, _, _ in self.catalog.locations(object_id)) or (
+            self.backend.exists(self.object_name(object_id))
+        )
+
+    # -- packs ---------------------------------------------------------------------
+
+    def pack_name(self, pack_id: bytes) -> str:
+        h = pack_id.hex()
+        return f"{self.prefix}packs/{h[:2]}/{h}"
+
+    def put_pack(self, data: bytes, index: P.PackIndex) -> None:
+        """Store a built pack; its objects then count as present on this remote."""
+        self.backend.put(self.pack_name(index.pack), data)
+        self.catalog.add(index)
+        for object_id in index.ids():
+            self.presence.add(object_id)
+
+    def list_packs(self) -> Iterator[bytes]:
+        for name in self.backend.list(f"{self.prefix}packs/"):
+            tail = name.rsplit("/", 1)[-1]
+            if len(tail) == 64:
+                try:
+                    yield bytes.fromhex(tail)
+                except ValueError:
+                    continue
+
+    def read_index(self, pack_id: bytes) -> P.PackIndex:
+        """Fetch and open a pack's header (one ranged read, two for a very full pack)."""
+        name, what = self.pack_name(pack_id), f"pack {pack_id.hex()[:16]}"
+        head = self.backend.get_range(name, 0, 1 << 16)
+        try:
+            need = P.HEAD_BYTES + P.sealed_length(head)
+        except ValueError as exc:
+            raise IntegrityError(f"{what}: {exc}") from exc
+        if len(head) < need:
+            head += self.backend.get_range(name, len(head), need - len(head))
+        return P.open_index(self.keys.pack_key, pack_id, head, what)
+
+    def get_pack(self, pack_id: bytes) -> bytes:
+        """A whole pack, checked against its name (SHA256 of its bytes)."""
+        data = self.backend.get(self.pack_name(pack_id))
+        if hashlib.sha256(data).digest() != pack_id:
+            raise IntegrityError(f"pack {pack_id.hex()[:16]} on {self.backend.url}: bytes do not match its name")
+        return data
+
+    def scan_packs(self) -> int:
+        """Learn the headers of this remote's packs not in the catalog yet; once per store.
+
+        Every object they hold counts as present on this remote from then on.
+        A pack whose header cannot be read is skipped here (check reports it).
+        Returns how many packs were learned.
+        """
+        with self._scan_lock:
+            if self._scanned:
+                return 0
+            self._scanned = True
+            learned = 0
+            for pack_id in self.list_packs():
+                index = self.catalog.index(pack_id)
+                if index is None:
+                    try:
+                        index = self.read_index(pack_id)
+                    except (IntegrityError, ObjectNotFound):
+                        continue
+                    self.catalog.add(index)
+                    learned += 1
+                for object_id in index.ids():
+                    if not self.presence.known(object_id):
+                        self.presence.add(object_id)
+            return learned
 
     def list_objects(self) -> Iterator[bytes]:
         for name in self.backend.list(f"{self.prefix}objects/"):

@@ -29,6 +29,12 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_range(offset: int, length: int) -> None:
+    """Raise ValueError unless `offset` and `length` are a valid byte range (both >= 0)."""
+    if offset < 0 or length < 0:
+        raise ValueError(f"invalid byte range: offset {offset}, length {length} (both must be >= 0)")
+
+
 @runtime_checkable
 class Backend(Protocol):
     """What fog needs from a remote.
@@ -63,6 +69,16 @@ class Backend(Protocol):
 
     def get(self, name: str) -> bytes:
         """Return the bytes stored under `name`; ObjectNotFound if absent."""
+        ...
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """Return up to `length` bytes stored under `name` starting at byte `offset`.
+
+        Fewer only when the object ends sooner; b'' when `offset` is at or past
+        its end; ObjectNotFound if absent. `offset` and `length` must be >= 0
+        (ValueError otherwise, raised before any I/O). Used to read one object
+        out of a pack file without fetching the whole pack.
+        """
         ...
 
     def exists(self, name: str) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from fog.backends.base import check_name
+from fog.backends.base import check_name, check_range
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
 _TMP = ".tmp-"
@@ -148,6 +148,26 @@ class LocalBackend:
                 if len(data) > size:  # grew meanwhile: read the rest
                     data += b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
                 return data
+            finally:
+                os.close(fd)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+            raise ObjectNotFound(f"{name} not found on remote {self.url}") from e
+        except OSError as e:
+            raise self._fail("read", name, e) from e
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """Return up to `length` bytes stored under `name` from byte `offset` (pread)."""
+        path = self._path(name)
+        check_range(offset, length)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                chunks = [os.pread(fd, length, offset)]  # even for length 0: on a directory this fails
+                got = len(chunks[0])
+                while chunks[-1] and got < length:  # a short read: go on until `length` or end of file
+                    chunks.append(os.pread(fd, length - got, offset + got))
+                    got += len(chunks[-1])
+                return b"".join(chunks)
             finally:
                 os.close(fd)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:

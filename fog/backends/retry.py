@@ -63,6 +63,9 @@ class RetryingBackend:
     def get(self, name: str) -> bytes:
         return self._call(lambda: self.inner.get(name))
 
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        return self._call(lambda: self.inner.get_range(name, offset, length))
+
     def exists(self, name: str) -> bool:
         return self._call(lambda: self.inner.exists(name))
 

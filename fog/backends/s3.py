@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from fog.backends.base import check_name
+from fog.backends.base import check_name, check_range
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
 OPTIONS = ("endpoint", "path_style", "region")
@@ -132,6 +132,30 @@ class S3Backend:
             return response["Body"].read()
         except _failures() as e:
             raise self._error(e, "read", name) from e
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """Return up to `length` bytes stored under `name` from byte `offset` (a ranged GetObject).
+
+        A range starting at or past the end is answered 416 InvalidRange, which
+        means b''; a missing key is still NoSuchKey. Length 0 is a HeadObject.
+        """
+        key = self._key(name)
+        check_range(offset, length)
+        try:
+            if length == 0:
+                self._client.head_object(Bucket=self.bucket, Key=key)
+                return b""
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}"
+            )
+            data = response["Body"].read()
+        except _failures() as e:
+            if _status(e) == 416 or _code(e) == "InvalidRange":
+                return b""
+            raise self._error(e, "read", name) from e
+        if response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 200:  # the Range was ignored: whole object
+            data = data[offset : offset + length]
+        return data
 
     def exists(self, name: str) -> bool:
         """Return whether `name` is stored (HeadObject)."""

@@ -18,6 +18,7 @@ LABEL_CONFIG_SECRETBOX = b"fog/v1/syncconfig-secretbox"
 LABEL_CONFIG_HMAC = b"fog/v1/syncconfig-hmac"
 LABEL_DEVICE_LOG = b"fog/v1/device-log"
 LABEL_MASTER_CHECK = b"fog/v1/master-key-check"
+LABEL_PACK_INDEX = b"fog/v1/pack-index"
 
 # Crockford base32: no I, L, O, U; case-insensitive; I/L read as 1, O as 0.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -104,6 +105,11 @@ class ShareKeys:
     @property
     def locator(self) -> str:
         return self.share_id.hex()
+
+    @property
+    def pack_key(self) -> bytes:
+        """SecretBox key of pack headers (the object index inside each pack)."""
+        return derive(LABEL_PACK_INDEX, self.data_key)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -11,6 +11,9 @@ Sub-databases (keys; values):
   present   remote hash(8) || object id -> b""   objects known on a remote
   pending   remote hash(8) || version id -> order(8)   recorded here, not yet
                                        published on that remote (the outbox)
+  packs     pack id -> index entries   every pack seen (own uploads, headers read)
+  locs      object id -> pack id || offset(4) || length(4)   (dupsort: an object
+                                       two devices packed has two places)
   meta      name -> bytes
 LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
 0xFF || SHA256(path); values always carry the full path.
@@ -30,11 +33,26 @@ from typing import Protocol
 import lmdb
 
 from fog.errors import FogError
+from fog.format.pack import PackIndex
 from fog.format.version import Version
 
-_DBS = (b"stat", b"versions", b"history", b"heads", b"timeline", b"cursors", b"present", b"pending", b"meta")
+_DBS = (
+    b"stat",
+    b"versions",
+    b"history",
+    b"heads",
+    b"timeline",
+    b"cursors",
+    b"present",
+    b"pending",
+    b"meta",
+    b"packs",
+    b"locs",
+)
+_DUPSORT = {b"locs"}
 _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
+_LOC = struct.Struct(">II")
 
 
 def pathkey(path: str) -> bytes:
@@ -111,18 +129,12 @@ class StatView:
 class RepoDB:
     """Typed access to the share's LMDB environment."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         try:
-            self.env = lmdb.open(
-                str(path), map_size=1 << 36, max_dbs=len(_DBS), subdir=True, readonly=readonly, lock=True
-            )
+            self.env = lmdb.open(str(path), map_size=1 << 36, max_dbs=len(_DBS), subdir=True, lock=True)
+            self.db = {name.decode(): self.env.open_db(name, dupsort=name in _DUPSORT) for name in _DBS}
         except lmdb.Error as exc:
             raise FogError(f"cannot open the share database {path}: {exc}") from exc
-        self.db = (
-            {name.decode(): self.env.open_db(name) for name in _DBS}
-            if not readonly
-            else {name.decode(): self.env.open_db(name, create=False) for name in _DBS}
-        )
 
     def close(self) -> None:
         self.env.close()
@@ -300,6 +312,34 @@ class RepoDB:
         rk = remote_key(remote)
         for object_id in ids:
             txn.put(rk + object_id, b"", db=self.db["present"])
+
+    # -- packs ---------------------------------------------------------------------
+
+    def add_pack(self, txn: lmdb.Transaction, index: PackIndex) -> bool:
+        """Record a pack's index and its objects' places; False if it was known."""
+        if not txn.put(index.pack, index.entries, db=self.db["packs"], overwrite=False):
+            return False
+        locs = self.db["locs"]
+        for object_id, offset, length in index:
+            txn.put(object_id, index.pack + _LOC.pack(offset, length), db=locs, dupdata=True)
+        return True
+
+    def pack_index(self, pack_id: bytes) -> PackIndex | None:
+        with self.read() as txn:
+            raw = txn.get(pack_id, db=self.db["packs"])
+        return PackIndex(pack_id, raw) if raw is not None else None
+
+    def known_packs(self) -> set[bytes]:
+        with self.read() as txn:
+            return set(txn.cursor(self.db["packs"]).iternext(True, False))
+
+    def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]:
+        """Every (pack id, offset, length) an object is known at."""
+        with self.read() as txn:
+            cur = txn.cursor(self.db["locs"])
+            if not cur.set_key(object_id):
+                return []
+            return [(raw[:32], *_LOC.unpack_from(raw, 32)) for raw in cur.iternext_dup()]
 
     def forget_present(self, remote: str, ids: set[bytes] | None = None) -> None:
         """Drop cached presence (all of a remote's, or some ids) after `check`."""

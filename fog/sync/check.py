@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fog.crypto.keys import device_log_name
-from fog.errors import FogError, IntegrityError, RemoteError
+from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError
+from fog.format.pack import PackIndex
 from fog.sync.context import Context
 from fog.sync.logs import read_log
 
@@ -30,10 +32,22 @@ class CheckResult:
 def check(ctx: Context, *, read_data: bool = False, progress: Callable[[int, int], None] | None = None) -> CheckResult:
     """List every problem; never stops at the first."""
     result = CheckResult(ctx.remote_name, read_data)
+    store = ctx.store
     _check_config(ctx, result)
     _check_logs(ctx, result)
+    store.scan_packs()  # so objects packed by other devices are found (and counted present)
     referenced = _referenced(ctx, result)
-    on_remote = set(ctx.store.list_objects())
+    loose = set(store.list_objects())
+    packs: dict[bytes, PackIndex | None] = {}
+    for pack_id in store.list_packs():
+        index = store.catalog.index(pack_id)
+        if index is None:
+            try:
+                index = store.read_index(pack_id)
+            except IntegrityError as exc:
+                result.problems.append(str(exc))
+        packs[pack_id] = index
+    on_remote = loose | {i for index in packs.values() if index is not None for i in index.ids()}
     result.objects_referenced = len(referenced)
     result.objects_on_remote = len(on_remote)
     missing = set(referenced) - on_remote
@@ -42,18 +56,52 @@ def check(ctx: Context, *, read_data: bool = False, progress: Callable[[int, int
     if missing:
         ctx.share.db.forget_present(ctx.remote_name, missing)  # so the next push uploads them again
     if read_data:
-        total = len(on_remote)
-        for n, object_id in enumerate(sorted(on_remote), 1):
-            what = referenced.get(object_id, "")
+        _read_data(ctx, result, referenced, loose, packs, progress)
+    return result
+
+
+def _read_data(
+    ctx: Context,
+    result: CheckResult,
+    referenced: dict[bytes, str],
+    loose: set[bytes],
+    packs: dict[bytes, PackIndex | None],
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Download and verify every pack (its name, then each object in it) and loose object."""
+    store = ctx.store
+    total = len(packs) + len(loose)
+    bad: set[bytes] = set()
+    done = 0
+    for pack_id, index in sorted(packs.items()):
+        try:
+            data = store.backend.get(store.pack_name(pack_id))
+        except ObjectNotFound:
+            data = b""
+        if hashlib.sha256(data).digest() != pack_id:
+            result.problems.append(f"pack {pack_id.hex()[:16]}: bytes do not match its name (altered or corrupt)")
+        for object_id, offset, length in index or ():
             try:
-                ctx.store.get(object_id, what)
+                store.decode(object_id, data[offset : offset + length], referenced.get(object_id, ""))
                 result.objects_read += 1
             except IntegrityError as exc:
                 result.problems.append(str(exc))
-                ctx.share.db.forget_present(ctx.remote_name, {object_id})
-            if progress is not None:
-                progress(n, total)
-    return result
+                bad.add(object_id)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    for object_id in sorted(loose):
+        try:
+            store.decode(object_id, store.backend.get(store.object_name(object_id)), referenced.get(object_id, ""))
+            result.objects_read += 1
+        except (IntegrityError, ObjectNotFound) as exc:
+            result.problems.append(str(exc))
+            bad.add(object_id)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    if bad:
+        ctx.share.db.forget_present(ctx.remote_name, bad)
 
 
 def _check_config(ctx: Context, result: CheckResult) -> None:

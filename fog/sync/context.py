@@ -14,7 +14,7 @@ from fog.errors import RemoteError
 from fog.format.version import VERSION_ID_PREFIX, Version
 from fog.repo.identity import Identity
 from fog.repo.share import Share
-from fog.store import PresenceCache, Remote, ShareStore
+from fog.store import PackCatalog, PresenceCache, Remote, ShareStore
 from fog.sync.scan import TMP_PREFIX
 
 
@@ -79,7 +79,7 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
             raise
         remote = Remote(Unavailable(url, exc))  # type: ignore[arg-type]
     presence = PresenceCache(share.db.present_ids(name))
-    store = remote.share(keys, presence)
+    store = remote.share(keys, presence, PackCatalog(share.db))
     if share.config.archive_max_bytes > 0:
         store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)
     return Context(share, ident, keys, name, remote, store)

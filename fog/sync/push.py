@@ -18,11 +18,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from fog.crypto.keys import ShareKeys
-from fog.errors import FogError, RemoteError
+from fog.errors import FogError, ObjectNotFound, RemoteError
 from fog.format.batch import EventBatch, chain_hash
+from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.repo.db import RepoDB, StatEntry
-from fog.store import PutStats, ShareStore, seal_batch
+from fog.store import Packer, PutStats, ShareStore, seal_batch
 from fog.sync.content import Content, FileReader
 from fog.sync.context import Context
 from fog.sync.guard import DeleteLimit
@@ -201,10 +202,12 @@ def _change_for(db: RepoDB, e: Entry, content: Content | None, scan_start: int, 
 
 
 class FanoutStore:
-    """Puts every object to each healthy remote; a remote that fails drops out.
+    """Packs new objects once and puts every pack to each healthy remote.
 
-    Quacks like ShareStore.put for FileReader. Children are always put before
-    the manifest nodes naming them, so a present root implies a present tree.
+    Quacks like ShareStore.put for FileReader. An object goes into a pack
+    unless every remote is known to hold it; a remote that fails drops out and
+    the others carry on. Children are packed before the manifest nodes naming
+    them, and no batch is published before every pack is flushed and synced.
     """
 
     def __init__(self, ctxs: list[Context]) -> None:
@@ -212,22 +215,47 @@ class FanoutStore:
         self.failed: dict[str, str] = {}
         self.stats = {ctx.remote_name: PutStats() for ctx in ctxs}
         self._lock = threading.Lock()
-
-    def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
-        object_id = b""
-        last: RemoteError | None = None
+        self.store = ctxs[0].store  # keys and encoding are the same for every remote
+        self.packer = Packer(self.store.keys.pack_key, self._ship)
         for ctx in list(self.ctxs):
             try:
-                object_id = ctx.store.put(data, self.stats[ctx.remote_name])
+                ctx.remote.allow_packs()
             except RemoteError as exc:
-                last = exc
                 self.drop(ctx, exc)
-        if not self.ctxs:
-            raise last or RemoteError("no remote left to push to")
+
+    def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
+        object_id = self.store.object_id(data)
+        with self._lock:
+            if not self.ctxs:
+                raise RemoteError("every remote failed: " + "; ".join(self.failed.values()))
+            lacking = [ctx for ctx in self.ctxs if not ctx.store.presence.known(object_id)]
+            for ctx in lacking:
+                ctx.store.presence.add(object_id)  # claimed: another thread will not pack it again
+            for ctx in self.ctxs:
+                s = self.stats[ctx.remote_name]
+                s.blocks += 1
+                s.plain_bytes += len(data)
+                if ctx not in lacking:
+                    s.deduped_bytes += len(data)
         if stats is not None:
             stats.blocks += 1
             stats.plain_bytes += len(data)
+        if lacking:
+            self.packer.add(object_id, self.store.encode(object_id, data))
         return object_id
+
+    def _ship(self, data: bytes, index: PackIndex) -> None:
+        for ctx in list(self.ctxs):
+            try:
+                ctx.store.put_pack(data, index)
+            except RemoteError as exc:
+                self.drop(ctx, exc)
+                continue
+            s = self.stats[ctx.remote_name]
+            s.uploaded += len(index)
+            s.uploaded_bytes += len(data)
+        if not self.ctxs:
+            raise RemoteError("every remote failed: " + "; ".join(self.failed.values()))
 
     def drop(self, ctx: Context, exc: RemoteError) -> None:
         with self._lock:
@@ -238,28 +266,44 @@ class FanoutStore:
 
 def ensure_objects(ctx: Context, versions: list[Version], sources: list[Context]) -> int:
     """Make every object of `versions` present on ctx's remote, copying missing
-    trees from another remote (a remote that was down, or newly added)."""
+    packs (or format-1 loose objects) from another remote: one that was down,
+    or a newly added one. Returns how many packs and loose objects were copied."""
     copied = 0
+    store = ctx.store
     for v in versions:
-        if v.content is None or ctx.store.presence.known(v.content):
+        if v.content is None or store.presence.known(v.content):
             continue
-        if ctx.store.has(v.content):
-            ctx.store.presence.add(v.content)
+        if store.has(v.content):
+            store.presence.add(v.content)
             continue
         source = next((s for s in sources if s is not ctx and s.store.has(v.content)), None)
         if source is None:
             raise FogError(f"cannot publish {v.path} to {ctx.remote_name}: its content is on no reachable remote")
 
-        def copy(object_id: bytes, depth: int, src: Context = source, path: str = v.path) -> bool:
+        def copy(object_id: bytes, depth: int, src: ShareStore = source.store, path: str = v.path) -> bool:
             nonlocal copied
-            if ctx.store.presence.known(object_id) or ctx.store.has(object_id):
+            if store.presence.known(object_id):
                 return False
-            name = src.store.object_name(object_id)
-            stored = src.store.backend.get(name)
-            src.store.decode(object_id, stored, path)  # never spread a corrupt object
-            ctx.store.backend.put(name, stored)
-            ctx.store.presence.add(object_id)
+            if store.has(object_id):
+                store.presence.add(object_id)
+                return False
             copied += 1
+            for pack_id, offset, length in src.catalog.locations(object_id):
+                index = src.catalog.index(pack_id)
+                try:
+                    data = src.get_pack(pack_id)
+                except ObjectNotFound:
+                    continue
+                if index is None:
+                    index = src.read_index(pack_id)
+                src.decode(object_id, data[offset : offset + length], path)  # never spread a corrupt object
+                store.put_pack(data, index)
+                return True
+            name = src.object_name(object_id)  # a loose object of a format-1 store
+            stored = src.backend.get(name)
+            src.decode(object_id, stored, path)
+            store.backend.put(name, stored)
+            store.presence.add(object_id)
             return True
 
         source.store.walk(v.content, v.depth, v.path, copy)
@@ -342,6 +386,10 @@ def push(
         result.seconds = time.monotonic() - t0
         return result
     _check_deletions(db, changes, max_delete or DeleteLimit.parse(None))
+    try:
+        fan.packer.flush()
+    except RemoteError:
+        pass  # every remote failed: reported just below
     result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
     result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
     result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes

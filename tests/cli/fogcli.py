@@ -178,9 +178,26 @@ class Share:
             os.chmod(p, mode)
         return p
 
-    def objects(self) -> list[Path]:
-        """Every object file on the remote."""
-        return sorted(p for p in self.remote.glob("shares/*/objects/*/*") if p.is_file())
+    def packs(self) -> list[Path]:
+        """Every pack file on the remote."""
+        return sorted(p for p in self.remote.glob("shares/*/packs/*/*") if p.is_file())
+
+    def objects(self) -> list[StoredObject]:
+        """Every stored object on the remote, in pack order (pack headers opened with this user's keys)."""
+        from fog.repo.identity import Identity
+        from fog.store import Remote
+
+        ident = Identity.load(Path(os.environ["FOG_HOME"]))
+        out: list[StoredObject] = []
+        for pack in self.packs():
+            locator = pack.parts[-4]
+            store = Remote(open_local(self.remote)).share(ident.share_keys(locator))
+            index = store.read_index(bytes.fromhex(pack.name))
+            out += [StoredObject(pack, i.hex(), off, n, locator) for i, off, n in index]
+        for p in sorted(self.remote.glob("shares/*/objects/*/*")):  # loose (format 1)
+            if p.is_file():
+                out.append(StoredObject(p, p.name, 1, p.stat().st_size - 1, p.parts[-4]))
+        return out
 
     def log_files(self) -> list[Path]:
         return sorted(p for p in self.remote.glob("shares/*/log/*/*") if p.is_file())
@@ -205,8 +222,38 @@ def remote_bytes(remote: Path) -> int:
     return total
 
 
-def flip_bit(path: Path, offset: int | None = None, bit: int = 0) -> None:
-    """Flip one bit of a file (in its middle by default); calling it again undoes it."""
+@dataclass(frozen=True)
+class StoredObject:
+    """One object on a local remote: a slice of a pack file (or a whole loose object file)."""
+
+    file: Path
+    name: str  # the object id, hex
+    offset: int  # where its stored bytes start in `file` (after the version byte for loose files)
+    length: int
+    share: str  # the share locator
+
+    def read_bytes(self) -> bytes:
+        with open(self.file, "rb") as f:
+            f.seek(self.offset)
+            return f.read(self.length)
+
+    def write_bytes(self, data: bytes) -> None:
+        """Replace the object's bytes in place (a different length moves the pack's later objects too)."""
+        whole = self.file.read_bytes()
+        self.file.write_bytes(whole[: self.offset] + data + whole[self.offset + self.length :])
+
+
+def open_local(path: Path) -> Any:
+    from fog.backends.local import LocalBackend
+
+    return LocalBackend(Path(path))
+
+
+def flip_bit(path: Path | StoredObject, offset: int | None = None, bit: int = 0) -> None:
+    """Flip one bit of a file or stored object (in its middle by default); calling it again undoes it."""
+    if isinstance(path, StoredObject):
+        offset = path.offset + (path.length // 2 if offset is None else offset)
+        path = path.file
     data = bytearray(path.read_bytes())
     i = len(data) // 2 if offset is None else offset
     data[i] ^= 1 << bit

@@ -47,30 +47,38 @@ def test_every_flipped_object_fails_check(populated: Share) -> None:
 def test_garbage_object_fails_check(populated: Share, damage: str) -> None:
     share = populated
     objects = share.objects()
-    victim = max(objects, key=lambda p: p.stat().st_size)
-    size = victim.stat().st_size
+    victim = max(objects, key=lambda p: p.length)  # a block of big.bin
+    size = victim.length
     if damage == "garbage-same-size":
         victim.write_bytes(os.urandom(size))
     elif damage == "garbage-short":
         victim.write_bytes(b"\x01" + os.urandom(40))
     elif damage == "empty":
         victim.write_bytes(b"")
-    else:  # another valid object's bytes under this name
+    else:  # another valid object's bytes in its place
         other = next(p for p in objects if p != victim)
         victim.write_bytes(other.read_bytes())
+    # A length change moves every later object of the pack: those are damaged too.
+    damaged = {o.name[:16] for o in objects if o.file == victim.file and o.offset >= victim.offset}
+    if damage == "garbage-same-size":
+        damaged = {victim.name[:16]}
     r = share.fog("check", "--read-data", expect=4)
     assert victim.name[:16] in r.err
+    assert _object_names_in(r.err, share) <= damaged | {victim.name[:16]}
     r = share.fog("restore", "data/big.bin", "-o", share.tmp / "out", expect=4)
-    assert victim.name[:16] in r.one_line_error()
+    line = r.one_line_error()
+    assert any(name in line for name in damaged) and "data/big.bin" in line, line
     assert not (share.tmp / "out").exists()
 
 
-def test_missing_object_fails_check_without_read_data(populated: Share) -> None:
+def test_missing_pack_fails_check_without_read_data(populated: Share) -> None:
     share = populated
     victim = share.objects()[0]
-    victim.unlink()
+    lost = {o.name[:16] for o in share.objects() if o.file == victim.file}
+    victim.file.unlink()  # the whole pack holding it
     r = share.fog("check", expect=4)
-    assert victim.name[:16] in r.err and "missing" in r.err
+    assert "missing" in r.err and any(name in r.err for name in lost)
+    assert "data/big.bin" in r.err and "notes/small.txt" in r.err  # every file that lost content is named
 
 
 def test_restore_needing_a_corrupt_object_writes_nothing(share: Share) -> None:

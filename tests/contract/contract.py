@@ -96,6 +96,71 @@ class BackendContract:
             backend.get("dir")
         assert not backend.exists("dir")
 
+    def test_get_range_whole_object(self, backend: Backend) -> None:
+        data = os.urandom(1000)
+        backend.put("pack/1", data)
+        assert backend.get_range("pack/1", 0, len(data)) == data
+
+    def test_get_range_middle_slice(self, backend: Backend) -> None:
+        data = bytes(range(256)) * 4
+        backend.put("pack/1", data)
+        assert backend.get_range("pack/1", 100, 50) == data[100:150]
+        assert backend.get_range("pack/1", 0, 1) == data[:1]
+        assert backend.get_range("pack/1", len(data) - 1, 1) == data[-1:]
+
+    def test_get_range_past_the_end_returns_the_tail(self, backend: Backend) -> None:
+        data = os.urandom(1000)
+        backend.put("pack/1", data)
+        assert backend.get_range("pack/1", 900, 500) == data[900:]
+        assert backend.get_range("pack/1", 0, 5000) == data
+
+    def test_get_range_at_or_past_the_end_is_empty(self, backend: Backend) -> None:
+        backend.put("pack/1", b"0123456789")
+        assert backend.get_range("pack/1", 10, 5) == b""
+        assert backend.get_range("pack/1", 11, 5) == b""
+        assert backend.get_range("pack/1", 1 << 40, 5) == b""
+        backend.put("pack/empty", b"")
+        assert backend.get_range("pack/empty", 0, 5) == b""
+
+    def test_get_range_of_length_zero_is_empty(self, backend: Backend) -> None:
+        backend.put("pack/1", b"0123456789")
+        assert backend.get_range("pack/1", 0, 0) == b""
+        assert backend.get_range("pack/1", 5, 0) == b""
+        assert backend.get_range("pack/1", 50, 0) == b""
+
+    def test_get_range_missing_is_not_found(self, backend: Backend) -> None:
+        with pytest.raises(ObjectNotFound):
+            backend.get_range("no/such/object", 0, 10)
+        with pytest.raises(ObjectNotFound):
+            backend.get_range("no/such/object", 0, 0)
+        with pytest.raises(ObjectNotFound):
+            backend.get_range("no/such/object", 100, 10)
+        backend.put("leaf", b"x")
+        with pytest.raises(ObjectNotFound):
+            backend.get_range("leaf/child", 0, 10)
+
+    def test_get_range_of_a_directory_is_not_found(self, backend: Backend) -> None:
+        backend.put("dir/child", b"x")
+        with pytest.raises(ObjectNotFound):
+            backend.get_range("dir", 0, 10)
+        with pytest.raises(ObjectNotFound):
+            backend.get_range("dir", 0, 0)
+
+    def test_get_range_large_slice(self, backend: Backend) -> None:
+        data = os.urandom(3 << 20)
+        backend.put("pack/big", data)
+        offset = (1 << 20) + 12345  # not a multiple of any read size
+        assert backend.get_range("pack/big", offset, 1 << 20) == data[offset : offset + (1 << 20)]
+        assert backend.get_range("pack/big", len(data) - 100_000, 1 << 20) == data[-100_000:]
+
+    @pytest.mark.parametrize("offset, length", [(-1, 10), (0, -1), (-5, -5)])
+    def test_get_range_negative_is_value_error(self, backend: Backend, offset: int, length: int) -> None:
+        backend.put("pack/1", b"0123456789")
+        with pytest.raises(ValueError):
+            backend.get_range("pack/1", offset, length)
+        with pytest.raises(ValueError):
+            backend.get_range("no/such/object", offset, length)
+
     def test_not_found_is_a_remote_error(self) -> None:
         assert issubclass(ObjectNotFound, RemoteError)
 
@@ -147,6 +212,8 @@ class BackendContract:
             backend.put_new(name, b"x")
         with pytest.raises(ValueError):
             backend.get(name)
+        with pytest.raises(ValueError):
+            backend.get_range(name, 0, 1)
         with pytest.raises(ValueError):
             backend.exists(name)
         with pytest.raises(ValueError):

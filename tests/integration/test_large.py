@@ -63,5 +63,5 @@ def test_push_and_restore_1_gib_under_300_mb_rss(share: Share) -> None:
     finally:
         for p in (path, out):
             p.unlink(missing_ok=True)
-        for obj in share.objects():
-            obj.unlink()
+        for pack in share.packs():
+            pack.unlink()

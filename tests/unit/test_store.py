@@ -43,12 +43,21 @@ def test_marker(backend: LocalBackend) -> None:
     with pytest.raises(RemoteError, match="not a fog store"):
         remote.require_marker()
     remote.initialize()
-    assert backend.get(MARKER_NAME) == MARKER == b"fog-store 1\n"
+    assert backend.get(MARKER_NAME) == MARKER == b"fog-store 2\n"
     remote.initialize()  # idempotent
     remote.require_marker()
-    backend.put(MARKER_NAME, b"fog-store 2\n")
+    backend.put(MARKER_NAME, b"fog-store 3\n")
     with pytest.raises(RemoteError, match="unknown fog-store marker"):
         remote.initialize()
+
+
+def test_format_1_marker_is_read_and_upgraded_before_packs(backend: LocalBackend) -> None:
+    backend.put(MARKER_NAME, b"fog-store 1\n")
+    remote = Remote(backend)
+    remote.require_marker()
+    assert remote.marker_version == 1
+    remote.allow_packs()
+    assert backend.get(MARKER_NAME) == MARKER and remote.marker_version == 2
 
 
 # -- objects -------------------------------------------------------------------------------

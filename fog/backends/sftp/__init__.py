@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 import paramiko
 
-from fog.backends.base import check_name
+from fog.backends.base import check_name, check_range
 from fog.backends.sftp import ssh
 from fog.backends.sftp.channel import (
     BROKEN,
@@ -111,17 +111,12 @@ class SFTPBackend:
 
     def get(self, name: str) -> bytes:
         """Return the bytes stored under `name`."""
-        path = self._path(name)
+        return self._read(name)
 
-        def get(ch: Channel) -> bytes:
-            try:
-                return ch.read_file(path)
-            except Status as e:
-                if e.code == SFTP_NO_SUCH_FILE or isinstance(e, NotAFile):
-                    raise self._not_found(name) from e
-                raise
-
-        return self._run("read", name, get)
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """Return up to `length` bytes stored under `name` from byte `offset` (pipelined reads at offsets)."""
+        check_range(offset, length)
+        return self._read(name, offset, length)
 
     def exists(self, name: str) -> bool:
         """Return whether `name` is stored (a directory is not an object)."""
@@ -244,6 +239,20 @@ class SFTPBackend:
             ch.remove_quietly(tmp)  # on a broken connection, leave it: a stray temporary is never listed
             raise
         self._dirty = True
+
+    def _read(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        """The whole object, or at most `length` bytes of it from `offset`."""
+        path = self._path(name)
+
+        def read(ch: Channel) -> bytes:
+            try:
+                return ch.read_file(path, offset, length)
+            except Status as e:
+                if e.code == SFTP_NO_SUCH_FILE or isinstance(e, NotAFile):
+                    raise self._not_found(name) from e
+                raise
+
+        return self._run("read", name, read)
 
     def _makedirs(self, ch: Channel, name: str, directory: str) -> None:
         """Create `directory` and any missing parents below the root."""

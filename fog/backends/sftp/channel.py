@@ -191,25 +191,34 @@ class Channel:
             raise failure
         return fsynced
 
-    def read_file(self, path: str) -> bytes:
-        """The whole content of the regular file at `path`; NotAFile for anything else."""
+    def read_file(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
+        """The content of the regular file at `path`; NotAFile for anything else.
+
+        With `offset` and `length`, at most `length` bytes from byte `offset`
+        (fewer where the file ends sooner, b'' from its end on).
+        """
         handle = self.open(path, SFTP_FLAG_READ)
         broken = False
         try:
-            attrs_reply, first = self.pipeline([(CMD_FSTAT, handle), _read_request(handle, 0)])
+            first = CHUNK if length is None else min(CHUNK, length)
+            requests = [(CMD_FSTAT, handle)] + ([_read_request(handle, offset, first)] if first else [])
+            attrs_reply, *head = self.pipeline(requests)
             t, msg = _ok(attrs_reply)
             _expect(t, CMD_ATTRS)
             attrs = SFTPAttributes._from_msg(msg)
             if not stat.S_ISREG(attrs.st_mode or 0):
                 raise NotAFile(SFTP_NO_SUCH_FILE, "not a regular file")
             size = attrs.st_size or 0
-            buf = bytearray(_data(first) or b"")
-            while len(buf) < size:
-                offsets = range(len(buf), size, CHUNK)
-                replies = self.pipeline([_read_request(handle, off) for off in offsets])
-                for off, reply in zip(offsets, replies, strict=True):
+            want = (size if length is None else min(size, offset + length)) - offset  # bytes to read
+            buf = bytearray((_data(head[0]) if head else None) or b"")
+            while len(buf) < want:
+                starts = range(len(buf), want, CHUNK)  # relative to `offset`
+                replies = self.pipeline(
+                    [_read_request(handle, offset + start, min(CHUNK, want - start)) for start in starts]
+                )
+                for start, reply in zip(starts, replies, strict=True):
                     chunk = _data(reply)
-                    if off != len(buf) or not chunk:
+                    if start != len(buf) or not chunk:
                         break  # a short or missing read: ask again from where the data stops
                     buf += chunk
                 else:
@@ -270,8 +279,8 @@ class Channel:
         return result
 
 
-def _read_request(handle: bytes, offset: int) -> tuple[Any, ...]:
-    return (CMD_READ, handle, int64(offset), CHUNK)
+def _read_request(handle: bytes, offset: int, size: int = CHUNK) -> tuple[Any, ...]:
+    return (CMD_READ, handle, int64(offset), size)
 
 
 def _data(reply: tuple[int, Message]) -> bytes | None:

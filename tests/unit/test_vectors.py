@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import nacl.secret
+import nacl.utils
 import pytest
 import zstandard
 from pyfastcdc import FastCDC
@@ -27,6 +29,7 @@ from fog.crypto import seal as S
 from fog.errors import IntegrityError
 from fog.format import batch as B
 from fog.format import objects as O
+from fog.format import pack as P
 from fog.format.manifest import ManifestNode, build_tree
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import VERSION_ID_PREFIX, Version
@@ -140,6 +143,228 @@ def test_chunking_and_file_root(tmp_path: Path) -> None:
     nodes: list[str] = []
     root, depth = build_tree(entries, lambda b: nodes.append(b.hex()) or S.mac(keys.mac_key, b))
     assert (root, depth, nodes) == (h(doc["root"]), doc["depth"], doc["manifest_nodes"])
+
+
+# -- packs ---------------------------------------------------------------------------------------
+
+
+def pack_parts() -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """(packs.json, pack key, pack id, pack bytes)."""
+    doc = load("packs.json")
+    return doc, h(doc["pack_key"]["key"]), h(doc["id"]), h(doc["pack"])
+
+
+def pack_head(pack_key: bytes, entries: bytes) -> bytes:
+    sealed = S.seal_secret(pack_key, entries)
+    return P.MAGIC + bytes([P.PACK_VERSION]) + len(sealed).to_bytes(4, "big") + sealed
+
+
+def test_pack_key() -> None:
+    doc, pack_key, _, _ = pack_parts()
+    keys = share_keys(doc)
+    assert doc["pack_key"]["label"] == K.LABEL_PACK_INDEX.decode()
+    assert doc["pack_key"]["secret"] == "data_key"
+    assert keys.pack_key == pack_key == K.derive(K.LABEL_PACK_INDEX, keys.data_key)
+    assert pack_key not in (keys.data_key, keys.mac_key)
+
+
+def test_pack_header_fields() -> None:
+    doc, pack_key, pack_id, data = pack_parts()
+    head = doc["header"]
+    assert len(data) == doc["size"]
+    assert (data[:4], data[4]) == (head["magic"].encode(), head["version"]) == (P.MAGIC, P.PACK_VERSION)
+    assert int.from_bytes(data[5:9], "big") == P.sealed_length(data) == head["sealed_length"]
+    assert head["header_length"] == P.HEAD_BYTES + head["sealed_length"] == P.header_size(len(doc["entries"]))
+    assert data[P.HEAD_BYTES : P.HEAD_BYTES + S.NONCE_BYTES] == h(head["nonce"])
+
+
+def test_pack_index_opens_to_recorded_entries() -> None:
+    doc, pack_key, pack_id, data = pack_parts()
+    head = doc["header"]
+    expected = [(h(e["id"]), e["offset"], e["length"]) for e in doc["entries"]]
+    for prefix in (data, data[: head["header_length"]]):  # the whole pack, or just its header
+        index = P.open_index(pack_key, pack_id, prefix, "vector")
+        assert index.pack == pack_id
+        assert index.entries == h(head["entries_plaintext"])
+        assert list(index) == expected
+        assert len(index) == len(expected)
+        assert list(index.ids()) == [i for i, _, _ in expected]
+    # The sealed index is SecretBox(pack key, recorded nonce) of the entries, nothing else.
+    sealed = data[P.HEAD_BYTES : head["header_length"]]
+    box = nacl.secret.SecretBox(pack_key)
+    assert bytes(box.encrypt(h(head["entries_plaintext"]), h(head["nonce"]))) == sealed
+
+
+@pytest.mark.parametrize("e", load("packs.json")["entries"], ids=lambda e: e["object"].split()[0])
+def test_pack_entry_decodes_to_object(e: dict[str, Any], tmp_path: Path) -> None:
+    doc, _, _, data = pack_parts()
+    objects = {o["id"]: o for o in load("objects.json")["objects"]}
+    obj = objects[e["id"]]
+    assert obj["name"] == e["object"]
+    stored = data[e["offset"] : e["offset"] + e["length"]]
+    assert stored == h(obj["stored"])  # byte for byte a format-1 stored object
+    store = ShareStore(LocalBackend(tmp_path), share_keys(doc))
+    assert store.decode(h(e["id"]), stored, "vector") == h(obj["plaintext"])
+    assert O.unframe(S.open_block(store.keys.data_key, h(e["id"]), stored[1:], "vector")) == h(obj["plaintext"])
+
+
+def test_pack_covers_every_object() -> None:
+    doc, _, _, data = pack_parts()
+    entries = doc["entries"]
+    assert [e["id"] for e in entries] == [o["id"] for o in load("objects.json")["objects"]]
+    assert entries[0]["offset"] == doc["header"]["header_length"]
+    for a, b in zip(entries, entries[1:], strict=False):
+        assert b["offset"] == a["offset"] + a["length"]
+    assert entries[-1]["offset"] + entries[-1]["length"] == len(data)
+
+
+def test_pack_id_and_remote_name(tmp_path: Path) -> None:
+    doc, _, pack_id, data = pack_parts()
+    assert hashlib.sha256(data).digest() == pack_id
+    store = ShareStore(LocalBackend(tmp_path), share_keys(doc))
+    assert store.pack_name(pack_id) == doc["remote_name"]
+    assert doc["remote_name"] == f"shares/{doc['share']['share_id']}/packs/{doc['id'][:2]}/{doc['id']}"
+
+
+def test_pack_build_reproduces_vector(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc, pack_key, pack_id, data = pack_parts()
+    objects = {o["id"]: o for o in load("objects.json")["objects"]}
+    nonce = h(doc["header"]["nonce"])
+    monkeypatch.setattr(nacl.utils, "random", lambda size=32: nonce[:size])
+    built, index = P.build(pack_key, [(h(e["id"]), h(objects[e["id"]]["stored"])) for e in doc["entries"]])
+    assert built == data
+    assert index == P.PackIndex(pack_id, h(doc["header"]["entries_plaintext"]))
+
+
+def test_pack_read_through_store(tmp_path: Path) -> None:
+    """A pack another device wrote is found by a reader that knows nothing of it."""
+    doc, _, pack_id, data = pack_parts()
+    backend = LocalBackend(tmp_path)
+    backend.put(doc["remote_name"], data)
+    store = ShareStore(backend, share_keys(doc))
+    assert list(store.list_packs()) == [pack_id]
+    assert store.read_index(pack_id).entries == h(doc["header"]["entries_plaintext"])
+    assert store.get_pack(pack_id) == data
+    for o in load("objects.json")["objects"]:
+        assert store.get(h(o["id"]), "vector") == h(o["plaintext"])
+
+
+def test_pack_wrong_magic() -> None:
+    _, pack_key, pack_id, data = pack_parts()
+    bad = b"FOGQ" + data[4:]
+    with pytest.raises(ValueError, match="not a fog pack"):
+        P.sealed_length(bad)
+    with pytest.raises(IntegrityError, match="not a fog pack"):
+        P.open_index(pack_key, pack_id, bad, "vector")
+
+
+@pytest.mark.parametrize("version", [0x00, 0x02, 0xFF])
+def test_pack_unknown_version(version: int) -> None:
+    _, pack_key, pack_id, data = pack_parts()
+    bad = data[:4] + bytes([version]) + data[5:]
+    with pytest.raises(IntegrityError, match="unknown pack format version"):
+        P.open_index(pack_key, pack_id, bad, "vector")
+
+
+@pytest.mark.parametrize(
+    "length",
+    [
+        0,
+        P.SEAL_OVERHEAD - 1,  # shorter than nonce and tag
+        P.SEAL_OVERHEAD + 1,  # not a whole number of entries
+        P.SEAL_OVERHEAD + 3 * P.ENTRY_BYTES - 1,
+        P.SEAL_OVERHEAD + (P.MAX_INDEX // P.ENTRY_BYTES + 1) * P.ENTRY_BYTES,  # past the bound
+        0xFFFFFFFF,
+    ],
+)
+def test_pack_impossible_index_length(length: int) -> None:
+    _, pack_key, pack_id, data = pack_parts()
+    bad = data[:5] + length.to_bytes(4, "big") + data[9:]
+    with pytest.raises(IntegrityError, match="index length is impossible"):
+        P.open_index(pack_key, pack_id, bad, "vector")
+
+
+def test_pack_index_length_changed_fails_authentication() -> None:
+    """A possible but wrong length cuts the sealed index at the wrong place."""
+    doc, pack_key, pack_id, data = pack_parts()
+    n = doc["header"]["sealed_length"] - P.ENTRY_BYTES
+    bad = data[:5] + n.to_bytes(4, "big") + data[9:]
+    with pytest.raises(IntegrityError):
+        P.open_index(pack_key, pack_id, bad, "vector")
+
+
+def _layout_cases() -> list[tuple[str, list[tuple[int, int]]]]:
+    start = P.header_size(3)
+    return [
+        ("first offset after the header", [(start + 1, 49), (start + 50, 218), (start + 268, 74)]),
+        ("first offset inside the header", [(start - 1, 49), (start + 48, 218), (start + 266, 74)]),
+        ("gap", [(start, 49), (start + 50, 218), (start + 268, 74)]),
+        ("overlap", [(start, 49), (start + 48, 218), (start + 266, 74)]),
+        ("out of order", [(start + 49, 218), (start, 49), (start + 267, 74)]),
+        ("zero length", [(start, 49), (start + 49, 0), (start + 49, 74)]),
+    ]
+
+
+@pytest.mark.parametrize("case", _layout_cases(), ids=lambda c: c[0])
+def test_pack_index_not_contiguous(case: tuple[str, list[tuple[int, int]]]) -> None:
+    doc, pack_key, pack_id, data = pack_parts()
+    ids = [h(e["id"]) for e in doc["entries"]]
+    entries = b"".join(i + o.to_bytes(4, "big") + n.to_bytes(4, "big") for i, (o, n) in zip(ids, case[1], strict=True))
+    head = pack_head(pack_key, entries)
+    with pytest.raises(IntegrityError, match="packed layout"):
+        P.open_index(pack_key, pack_id, head + data[len(head) :], "vector")
+
+
+def test_pack_hand_built_index_opens() -> None:
+    """The negative cases above differ from this one only in their offsets."""
+    doc, pack_key, pack_id, data = pack_parts()
+    head = pack_head(pack_key, h(doc["header"]["entries_plaintext"]))
+    assert len(head) == doc["header"]["header_length"]
+    index = P.open_index(pack_key, pack_id, head, "vector")
+    assert index.entries == h(doc["header"]["entries_plaintext"])
+
+
+def test_pack_empty_index_opens() -> None:
+    _, pack_key, pack_id, _ = pack_parts()
+    assert len(P.open_index(pack_key, pack_id, pack_head(pack_key, b""), "vector")) == 0
+
+
+@pytest.mark.parametrize("where", ["nonce", "tag", "ciphertext"])
+def test_pack_flipped_bit_in_sealed_index(where: str) -> None:
+    doc, pack_key, pack_id, data = pack_parts()
+    pos = P.HEAD_BYTES + {"nonce": 3, "tag": S.NONCE_BYTES + 5, "ciphertext": P.SEAL_OVERHEAD + 40}[where]
+    assert pos < doc["header"]["header_length"]
+    bad = bytearray(data)
+    bad[pos] ^= 0x10
+    with pytest.raises(IntegrityError, match="vector"):
+        P.open_index(pack_key, pack_id, bytes(bad), "vector")
+
+
+def test_pack_index_needs_the_pack_key() -> None:
+    doc, _, pack_id, data = pack_parts()
+    keys = share_keys(doc)
+    for key in (keys.data_key, keys.mac_key):
+        with pytest.raises(IntegrityError):
+            P.open_index(key, pack_id, data, "vector")
+
+
+@pytest.mark.parametrize("cut", [0, 4, P.HEAD_BYTES - 1, P.HEAD_BYTES, P.HEAD_BYTES + 40, -1])
+def test_pack_truncated_inside_header(cut: int) -> None:
+    doc, pack_key, pack_id, data = pack_parts()
+    end = doc["header"]["header_length"]
+    with pytest.raises(IntegrityError):
+        P.open_index(pack_key, pack_id, data[: cut if cut >= 0 else end + cut], "vector")
+
+
+def test_pack_entry_read_as_another_object_fails(tmp_path: Path) -> None:
+    """The index is a hint: bytes at one entry's place never pass as another object."""
+    doc, _, _, data = pack_parts()
+    store = ShareStore(LocalBackend(tmp_path), share_keys(doc))
+    first, second = doc["entries"][:2]
+    with pytest.raises(IntegrityError):
+        store.decode(h(first["id"]), data[second["offset"] : second["offset"] + second["length"]], "vector")
+    with pytest.raises(IntegrityError):
+        store.decode(h(first["id"]), data[first["offset"] : first["offset"] + first["length"] - 1], "vector")
 
 
 # -- manifests ---------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from fog.crypto import keys as K  # noqa: E402
 from fog.crypto import seal as S  # noqa: E402
 from fog.format import batch as B  # noqa: E402
 from fog.format import objects as O  # noqa: E402
+from fog.format import pack as P  # noqa: E402
 from fog.format.manifest import ManifestNode, build_tree  # noqa: E402
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig  # noqa: E402
 from fog.format.version import VERSION_ID_PREFIX, Version  # noqa: E402
@@ -176,6 +177,40 @@ def objects_vectors() -> dict[str, Any]:
             object_vector("short raw (under 64 bytes: never compressed)", b"fog test vector: a short block\n"),
             object_vector("incompressible raw", pseudo_random(b"fog/test-vector/incompressible", 200)),
             object_vector("zstd", b"fog test vector: compressible block. " * 100),
+        ],
+    }
+
+
+def packs_vectors() -> dict[str, Any]:
+    keys = share_keys()
+    objects = objects_vectors()["objects"]
+    with FixedNonces():
+        data, index = P.build(keys.pack_key, [(bytes.fromhex(o["id"]), bytes.fromhex(o["stored"])) for o in objects])
+    magic, version, sealed_length = data[:4], data[4], int.from_bytes(data[5:9], "big")
+    sealed = data[P.HEAD_BYTES : P.HEAD_BYTES + sealed_length]
+    h = index.pack.hex()
+    return {
+        "description": "A pack of the three objects of objects.json: 'FOGP' || 0x01 || u32be len(sealed) || sealed "
+        "|| stored objects; sealed = SecretBox(pack key, random nonce) of n x (id 32 || offset u32be || length u32be); "
+        "pack id = SHA256(pack bytes). Sealed bytes are a known-answer decryption vector.",
+        "share": share_json(),
+        "zstd_version": zstandard.ZSTD_VERSION,
+        "pack_key": {"label": K.LABEL_PACK_INDEX.decode(), "secret": "data_key", "key": keys.pack_key.hex()},
+        "pack": data.hex(),
+        "size": len(data),
+        "id": h,
+        "remote_name": f"shares/{keys.locator}/packs/{h[:2]}/{h}",
+        "header": {
+            "magic": magic.decode(),
+            "version": version,
+            "sealed_length": sealed_length,
+            "header_length": P.HEAD_BYTES + sealed_length,
+            "nonce": sealed[: S.NONCE_BYTES].hex(),
+            "entries_plaintext": index.entries.hex(),
+        },
+        "entries": [
+            {"object": o["name"], "id": object_id.hex(), "offset": offset, "length": length}
+            for o, (object_id, offset, length) in zip(objects, index, strict=True)
         ],
     }
 
@@ -400,6 +435,7 @@ def syncconfig_vectors() -> dict[str, Any]:
 def main() -> None:
     write("keys.json", keys_vectors())
     write("objects.json", objects_vectors())
+    write("packs.json", packs_vectors())
     write("chunking.json", chunking_vectors())
     write("manifest.json", manifest_vectors())
     write("version.json", version_vectors())

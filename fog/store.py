@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -196,26 +197,33 @@ class Packer:
         with self._lock:
             self._objects.append((object_id, stored))
             self._size += len(stored)
-            full = self._take() if self._size >= self.target else None
-        if full:
-            self._ship(full)
+            if self._size < self.target:
+                return
+        # Full. Wait for a free slot before taking it: while every slot is busy,
+        # each producer that adds past the target waits here holding nothing more
+        # than its one object, so gathered bytes stay near one pack.
+        with self._slots:
+            with self._lock:
+                full = self._take() if self._size >= self.target else None  # another thread may have shipped it
+            if full:
+                self._build_and_ship(full)
 
     def flush(self) -> None:
         """Ship what is gathered (the last, partial pack)."""
-        with self._lock:
-            rest = self._take()
-        if rest:
-            self._ship(rest)
+        with self._slots:
+            with self._lock:
+                rest = self._take()
+            if rest:
+                self._build_and_ship(rest)
 
     def _take(self) -> list[tuple[bytes, bytes]]:
         objects, self._objects, self._size = self._objects, [], 0
         return objects
 
-    def _ship(self, objects: list[tuple[bytes, bytes]]) -> None:
-        with self._slots:
-            data, index = P.build(self.pack_key, objects)
-            del objects[:]
-            self.ship(data, index)
+    def _build_and_ship(self, objects: list[tuple[bytes, bytes]]) -> None:
+        data, index = P.build(self.pack_key, objects)
+        del objects[:]  # the pack holds its own copy
+        self.ship(data, index)
 
 
 @dataclass
@@ -248,6 +256,7 @@ class ShareStore:
         self._archive_ids: set[bytes] | None = None
         self._scan_lock = threading.Lock()
         self._scanned = False
+        self._hot = threading.local()  # objects a `preload` fetched for this thread
 
     # -- objects -------------------------------------------------------------
 
@@ -306,6 +315,9 @@ class ShareStore:
         """
         if self.archive is not None and object_id in self._archived():
             return self.archive.get(object_id, what)
+        hot = getattr(self._hot, "objects", None)
+        if hot and (stored := hot.pop(object_id, None)) is not None:
+            return self.decode(object_id, stored, what)
         failure: IntegrityError | None = None
         for attempt in range(2):
             for pack_id, offset, length in self.catalog.locations(object_id):
@@ -373,6 +385,67 @@ class ShareStore:
         if len(head) < need:
             head += self.backend.get_range(name, len(head), need - len(head))
         return P.open_index(self.keys.pack_key, pack_id, head, what)
+
+    @contextmanager
+    def preload(self, object_ids: list[bytes]) -> Iterator[None]:
+        """Fetch objects that sit close together in one pack with one ranged read.
+
+        For this thread, until the block ends, `get` of one of them uses the
+        fetched bytes (still verified). Callers group ids by `nearby`; anything
+        that fails here is simply fetched again, one by one, by `get`.
+        """
+        places = [(loc[0], object_id) for object_id in object_ids if (loc := self._first_place(object_id))]
+        hot: dict[bytes, bytes] = {}
+        if len(places) > 1 and len({p[0][0] for p in places}) == 1:
+            pack_id = places[0][0][0]
+            lo = min(p[0][1] for p in places)
+            hi = max(p[0][1] + p[0][2] for p in places)
+            try:
+                data = self.backend.get_range(self.pack_name(pack_id), lo, hi - lo)
+            except ObjectNotFound:
+                data = b""
+            for (_, offset, length), object_id in places:
+                if offset + length - lo <= len(data):
+                    hot[object_id] = data[offset - lo : offset - lo + length]
+        self._hot.objects = hot
+        try:
+            yield
+        finally:
+            self._hot.objects = None
+
+    def _first_place(self, object_id: bytes) -> tuple[bytes, int, int] | None:
+        locs = self.catalog.locations(object_id) if object_id else None
+        return locs[0] if locs else None
+
+    def nearby(self, object_ids: list[bytes], *, span: int = 4 << 20, gap: int = 256 << 10) -> list[list[int]]:
+        """Group positions of `object_ids` so each group is one dense run of one pack.
+
+        Ids without a known place come back alone. Groups keep no more than
+        `span` bytes from their first object's start (bounded memory per reader).
+        """
+        located: list[tuple[bytes, int, int, int]] = []
+        groups: list[list[int]] = []
+        for i, object_id in enumerate(object_ids):
+            loc = self._first_place(object_id)
+            if loc is None:
+                groups.append([i])
+            else:
+                located.append((*loc, i))
+        located.sort()
+        run: list[int] = []
+        start = end = 0
+        pack = b""
+        for pack_id, offset, length, i in located:
+            if run and (pack_id != pack or offset - end > gap or offset + length - start > span):
+                groups.append(run)
+                run = []
+            if not run:
+                pack, start = pack_id, offset
+            run.append(i)
+            end = offset + length
+        if run:
+            groups.append(run)
+        return groups
 
     def get_pack(self, pack_id: bytes) -> bytes:
         """A whole pack, checked against its name (SHA256 of its bytes)."""

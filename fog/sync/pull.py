@@ -339,10 +339,36 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
     staged: list[tuple[Plan, LocalState, Path]] = []
     known: set[str] = set()  # parent directories already checked (never through a symlink)
     try:
+        store = ctx.store
+        roots = [p.write.content if p.write and p.write.depth == 0 and p.write.content else b"" for p, _ in files]
+        if any(r and not store.catalog.locations(r) for r in roots):
+            store.scan_packs()  # packs written by other devices: learn where their objects are
+
+        def stage_group(group: list[int]) -> tuple[list[tuple[int, Path | None]], BaseException | None]:
+            # single-block files packed side by side come with one ranged read
+            out: list[tuple[int, Path | None]] = []
+            with store.preload([roots[i] for i in group if roots[i]]):
+                for i in group:
+                    try:
+                        out.append((i, _stage(ctx, *files[i], known)))
+                    except BaseException as exc:  # what was staged must still be cleaned up
+                        return out, exc
+            return out, None
+
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="fog-pull") as pool:
-            for (plan, local), tmp in zip(files, pool.map(lambda job: _stage(ctx, *job, known), files), strict=True):
-                if tmp is not None:
-                    staged.append((plan, local, tmp))
+            futures = [pool.submit(stage_group, group) for group in store.nearby(roots)]
+        results: dict[int, Path | None] = {}
+        failure: BaseException | None = None
+        for fut in futures:
+            part, exc = fut.result()
+            results.update(part)
+            failure = failure or exc
+        for i, (plan, local) in enumerate(files):
+            tmp = results.get(i)
+            if tmp is not None:
+                staged.append((plan, local, tmp))
+        if failure is not None:
+            raise failure
         if staged and not syncfs(ctx.share.root):
             for _, _, tmp in staged:
                 _fsync(tmp)

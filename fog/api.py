@@ -18,6 +18,7 @@ from fog.crypto.keys import ShareKeys, master_key_to_text
 from fog.errors import FogError, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
+from fog.memory import pin_mmap_threshold
 from fog.repo import revs
 from fog.repo.identity import Identity, write_private
 from fog.repo.share import FOG_DIR, Share, find_root
@@ -32,6 +33,8 @@ from fog.sync import restore as restore_mod
 from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
 from fog.sync.guard import DeleteLimit
+
+pin_mmap_threshold()  # fog.api is loaded only by commands that do real work (see fog.memory)
 
 Progress = Callable[[int, int], None]
 

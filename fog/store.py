@@ -394,7 +394,7 @@ class ShareStore:
         fetched bytes (still verified). Callers group ids by `nearby`; anything
         that fails here is simply fetched again, one by one, by `get`.
         """
-        places = [(loc[0], object_id) for object_id in object_ids if (loc := self._first_place(object_id))]
+        places = [(loc, object_id) for object_id in object_ids if (loc := self._first_place(object_id))]
         hot: dict[bytes, bytes] = {}
         if len(places) > 1 and len({p[0][0] for p in places}) == 1:
             pack_id = places[0][0][0]

@@ -286,6 +286,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
                 db.put_stat(txn, entry)
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
+        ctx.commit_presence(txn)  # objects of packs whose headers were read: present there
     result.seconds = time.monotonic() - t0
     return result
 

@@ -566,3 +566,16 @@ def test_revocation_covers_every_share(pair: tuple[Device, Device]) -> None:
     r = a2.pull(expect=4)
     assert "revoked" in r.error_line()
     assert a2.read("cat.jpg") == "meow"
+
+
+def test_content_another_device_packed_is_not_uploaded_again(pair: tuple[Device, Device]) -> None:
+    """B learned A's packs from their headers when it cloned: the same bytes under new names cost nothing."""
+    a, b = pair
+    packs = sorted(a.world.remote.glob("shares/*/packs/*/*"))
+    b.write("copy-of-data.bin", BIG)
+    b.write("copy-of-notes.txt", "some notes\n")
+    doc = b.fog("push", "--json").json()
+    assert doc["bytes_uploaded"] == 0 and doc["bytes_deduped"] >= len(BIG)
+    assert sorted(a.world.remote.glob("shares/*/packs/*/*")) == packs  # no new pack at all
+    a.pull()
+    assert (a.root / "copy-of-data.bin").read_bytes() == BIG

@@ -1,0 +1,209 @@
+"""Packs in the store: building, shipping, finding objects again (fog.store)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from fog.backends.local import LocalBackend
+from fog.crypto import keys as K
+from fog.errors import IntegrityError
+from fog.format import pack as P
+from fog.store import PackCatalog, Packer, ShareStore
+
+
+@pytest.fixture
+def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
+    b = LocalBackend(tmp_path / "remote")
+    monkeypatch.setattr(b, "sync", lambda: None)
+    return b
+
+
+@pytest.fixture
+def keys() -> K.ShareKeys:
+    return K.ShareKeys.generate()
+
+
+def _packing_store(backend: LocalBackend, keys: K.ShareKeys, target: int = P.TARGET_BYTES) -> tuple[ShareStore, Packer]:
+    store = ShareStore(backend, keys)
+    return store, Packer(keys.pack_key, store.put_pack, target=target)
+
+
+def _pack_objects(store: ShareStore, packer: Packer, blocks: list[bytes]) -> list[bytes]:
+    ids = []
+    for data in blocks:
+        object_id = store.object_id(data)
+        packer.add(object_id, store.encode(object_id, data))
+        ids.append(object_id)
+    packer.flush()
+    return ids
+
+
+def test_packs_close_at_the_target_and_flush_ships_the_rest(backend: LocalBackend, keys: K.ShareKeys) -> None:
+    store, packer = _packing_store(backend, keys, target=100_000)
+    blocks = [os.urandom(30_000) for _ in range(10)]
+    ids = _pack_objects(store, packer, blocks)
+    packs = list(store.list_packs())
+    # 4 objects of ~30 kB pass 100 kB: 4 + 4 + the 2 left by flush
+    assert sorted(len(store.read_index(p)) for p in packs) == [2, 4, 4]
+    for object_id, data in zip(ids, blocks, strict=True):
+        assert store.get(object_id) == data
+    assert store.presence.known(ids[0]) and store.presence.known(ids[-1])
+    packer.flush()  # nothing gathered: no empty pack
+    assert len(list(store.list_packs())) == 3
+
+
+def test_pack_name_is_the_hash_of_its_bytes(backend: LocalBackend, keys: K.ShareKeys) -> None:
+    store, packer = _packing_store(backend, keys)
+    _pack_objects(store, packer, [b"one", b"two"])
+    (pack_id,) = store.list_packs()
+    assert store.get_pack(pack_id)
+    path = backend.root / store.pack_name(pack_id)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="do not match its name"):
+        store.get_pack(pack_id)
+
+
+def test_many_threads_pack_every_object_exactly_once(backend: LocalBackend, keys: K.ShareKeys) -> None:
+    shipped: list[P.PackIndex] = []
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+    store = ShareStore(backend, keys)
+
+    def ship(data: bytes, index: P.PackIndex) -> None:
+        nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        store.put_pack(data, index)
+        shipped.append(index)
+        with lock:
+            in_flight -= 1
+
+    packer = Packer(keys.pack_key, ship, target=50_000, in_flight=2)
+    blocks = [os.urandom(1000 + i) for i in range(600)]
+
+    def add(data: bytes) -> bytes:
+        object_id = store.object_id(data)
+        packer.add(object_id, store.encode(object_id, data))
+        return object_id
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(add, blocks))
+    packer.flush()
+    packed = [i for index in shipped for i in index.ids()]
+    assert sorted(packed) == sorted(ids)  # each once, none lost
+    assert most <= 2
+    fresh = ShareStore(backend, keys)  # another device: learns the packs from their headers
+    for object_id, data in zip(ids[::37], blocks[::37], strict=True):
+        assert fresh.get(object_id) == data
+
+
+def test_another_device_finds_objects_by_reading_pack_headers(backend: LocalBackend, keys: K.ShareKeys) -> None:
+    store, packer = _packing_store(backend, keys)
+    ids = _pack_objects(store, packer, [b"alpha" * 100, b"beta" * 100])
+    other = ShareStore(backend, keys)
+    assert other.catalog.locations(ids[0]) == []
+    assert other.get(ids[1]) == b"beta" * 100
+    assert other.catalog.locations(ids[0])  # the scan learned the whole pack
+    assert other.presence.known(ids[0])  # and counts its objects as present: dedupe
+    assert other.scan_packs() == 0  # once per process
+
+
+def test_an_object_packed_twice_is_read_from_the_copy_this_remote_has(
+    tmp_path: Path, backend: LocalBackend, keys: K.ShareKeys
+) -> None:
+    catalog = PackCatalog()
+    elsewhere = ShareStore(LocalBackend(tmp_path / "elsewhere"), keys, catalog=catalog)
+    here = ShareStore(backend, keys, catalog=catalog)
+    data = b"packed by two devices" * 50
+    object_id = here.object_id(data)
+    # the first place known is a pack only the other remote has
+    p1 = Packer(keys.pack_key, elsewhere.put_pack)
+    p1.add(object_id, elsewhere.encode(object_id, data))
+    p1.flush()
+    p2 = Packer(keys.pack_key, here.put_pack)
+    p2.add(object_id, here.encode(object_id, data))
+    p2.add(here.object_id(b"other"), here.encode(here.object_id(b"other"), b"other"))  # a different pack
+    p2.flush()
+    assert len(catalog.locations(object_id)) == 2
+    assert here.get(object_id) == data
+
+
+def test_a_corrupt_copy_is_skipped_for_an_intact_one(tmp_path: Path, backend: LocalBackend, keys: K.ShareKeys) -> None:
+    store = ShareStore(backend, keys)
+    data = b"two copies" * 100
+    object_id = store.object_id(data)
+    for extra in (b"a", b"b"):  # two packs holding the object, in different layouts
+        p = Packer(keys.pack_key, store.put_pack)
+        p.add(store.object_id(extra), store.encode(store.object_id(extra), extra))
+        p.add(object_id, store.encode(object_id, data))
+        p.flush()
+    (first, first_offset, _), (second, offset, length) = store.catalog.locations(object_id)
+    path = backend.root / store.pack_name(first)
+    raw = bytearray(path.read_bytes())
+    raw[first_offset + 20] ^= 1
+    path.write_bytes(bytes(raw))
+    assert store.get(object_id) == data
+    path2 = backend.root / store.pack_name(second)
+    raw2 = bytearray(path2.read_bytes())
+    raw2[offset + length // 2] ^= 1
+    path2.write_bytes(bytes(raw2))
+    with pytest.raises(IntegrityError, match="authentication failed"):
+        store.get(object_id)
+
+
+def test_nearby_groups_dense_runs_of_one_pack(backend: LocalBackend, keys: K.ShareKeys) -> None:
+    store, packer = _packing_store(backend, keys, target=1 << 30)
+    blocks = [os.urandom(10_000) for _ in range(20)]
+    ids = _pack_objects(store, packer, blocks)
+    unknown = b"\x07" * 32
+    order = [ids[5], unknown, ids[0], ids[19], b"", ids[6]]
+    groups = store.nearby(order)
+    assert sorted(i for g in groups for i in g) == list(range(len(order)))
+    assert [1] in groups and [4] in groups  # no place known: alone
+    packed = [g for g in groups if g not in ([1], [4])]
+    assert packed == [[2, 0, 5, 3]]  # one pack, in pack order
+    split = [g for g in store.nearby(order, gap=30_000) if g not in ([1], [4])]
+    assert split == [[2], [0, 5], [3]]  # a gap of four 10 kB objects (> 30 kB) starts a new run
+    small = store.nearby([ids[0], ids[1], ids[2]], span=25_000)
+    assert small == [[0, 1], [2]]  # a group never spans more than `span` bytes
+
+
+def test_preload_reads_a_group_once_and_get_still_verifies(
+    backend: LocalBackend, keys: K.ShareKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, packer = _packing_store(backend, keys)
+    blocks = [os.urandom(5_000) for _ in range(10)]
+    ids = _pack_objects(store, packer, blocks)
+    calls: list[tuple[str, int, int]] = []
+    real = backend.get_range
+
+    def counting(name: str, offset: int, length: int) -> bytes:
+        calls.append((name, offset, length))
+        return real(name, offset, length)
+
+    monkeypatch.setattr(backend, "get_range", counting)
+    with store.preload(ids[2:8]):
+        assert [store.get(i) for i in ids[2:8]] == blocks[2:8]
+        assert len(calls) == 1  # one read for six objects
+        assert store.get(ids[0]) == blocks[0]  # outside the group: read on its own
+        assert len(calls) == 2
+    assert store.get(ids[3]) == blocks[3]  # after the block: no stale preloaded bytes
+    assert len(calls) == 3
+    # preloaded bytes are verified like any others
+    (pack_id,) = store.list_packs()
+    path = backend.root / store.pack_name(pack_id)
+    _, offset, length = store.catalog.locations(ids[4])[0]
+    raw = bytearray(path.read_bytes())
+    raw[offset + length // 2] ^= 1
+    path.write_bytes(bytes(raw))
+    with store.preload(ids[2:8]), pytest.raises(IntegrityError):
+        store.get(ids[4])

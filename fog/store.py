@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -129,55 +130,71 @@ class PresenceCache:
 class PackDB(Protocol):
     """The part of the share database that remembers packs (fog.repo.db.RepoDB)."""
 
-    def write(self): ...  # type: ignore[no-untyped-def]
     def add_pack(self, txn, index: P.PackIndex) -> bool: ...  # type: ignore[no-untyped-def]
     def pack_index(self, pack_id: bytes) -> P.PackIndex | None: ...
     def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]: ...
 
 
 class PackCatalog:
-    """Where objects sit inside packs; persisted in the share database when there is one.
+    """Where objects sit inside packs, optionally backed by the share database.
 
-    Pack indexes are facts about remote content (and only hints: every object
-    read is verified), so they are recorded as soon as they are learned.
+    What is learned (own uploads, headers read) is kept in memory and written
+    to the database by `commit`, inside the caller's transaction: one LMDB
+    commit (and its fsync) per command, not one per pack. The indexes are
+    facts about remote content and only hints (every object read is
+    verified), so losing uncommitted ones costs a header scan, nothing more.
     """
 
     def __init__(self, db: PackDB | None = None) -> None:
         self._db = db
         self._packs: dict[bytes, P.PackIndex] = {}
         self._locs: dict[bytes, list[tuple[bytes, int, int]]] = {}
+        self._new: list[P.PackIndex] = []
         self._lock = threading.Lock()
 
     def add(self, index: P.PackIndex) -> None:
-        if self._db is not None:
-            with self._lock, self._db.write() as txn:
-                self._db.add_pack(txn, index)
-            return
         with self._lock:
             if index.pack in self._packs:
                 return
             self._packs[index.pack] = index
+            self._new.append(index)
             for object_id, offset, length in index:
                 self._locs.setdefault(object_id, []).append((index.pack, offset, length))
 
+    def commit(self, txn: object) -> None:
+        """Write what was learned since the last commit (call inside a write transaction)."""
+        if self._db is None:
+            return
+        with self._lock:
+            new, self._new = self._new, []
+        for index in new:
+            self._db.add_pack(txn, index)
+
     def index(self, pack_id: bytes) -> P.PackIndex | None:
-        if self._db is not None:
-            return self._db.pack_index(pack_id)
-        return self._packs.get(pack_id)
+        found = self._packs.get(pack_id)
+        if found is None and self._db is not None:
+            found = self._db.pack_index(pack_id)
+        return found
 
     def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]:
-        if self._db is not None:
-            return self._db.locations(object_id)
-        return list(self._locs.get(object_id, ()))
+        mine = self._locs.get(object_id)
+        if self._db is None:
+            return list(mine or ())
+        stored = self._db.locations(object_id)
+        if not mine:
+            return stored
+        return [*mine, *(loc for loc in stored if loc not in mine)]
 
 
 class Packer:
-    """Gathers stored objects into packs and hands each one to `ship`. Thread-safe.
+    """Gathers stored objects into packs and uploads each one with `ship`. Thread-safe.
 
-    A full pack is built and shipped by the thread whose object filled it, so
-    uploading overlaps with the other threads' work; at most `in_flight`
-    packs are held at once, which bounds memory (a slow remote slows the
-    producers down instead).
+    The thread whose object fills a pack builds it (join, seal the index,
+    hash); `in_flight` upload threads ship packs while the producers go on
+    computing. A producer that fills a pack while `in_flight` packs are still
+    uploading waits, holding only its own object: memory stays near
+    (in_flight + 1) packs, and a slow remote slows the producers instead of
+    piling up packs. An upload failure is raised by the next `add` or `flush`.
     """
 
     def __init__(
@@ -192,38 +209,61 @@ class Packer:
         self._size = 0
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(in_flight)
+        self._in_flight = in_flight
+        self._uploads: ThreadPoolExecutor | None = None
+        self._futures: list[Future[None]] = []
+        self._error: BaseException | None = None
 
     def add(self, object_id: bytes, stored: bytes) -> None:
+        self._raise_error()
         with self._lock:
             self._objects.append((object_id, stored))
             self._size += len(stored)
             if self._size < self.target:
                 return
-        # Full. Wait for a free slot before taking it: while every slot is busy,
-        # each producer that adds past the target waits here holding nothing more
-        # than its one object, so gathered bytes stay near one pack.
-        with self._slots:
-            with self._lock:
-                full = self._take() if self._size >= self.target else None  # another thread may have shipped it
-            if full:
-                self._build_and_ship(full)
+        self._send(lambda: self._size >= self.target)
 
     def flush(self) -> None:
-        """Ship what is gathered (the last, partial pack)."""
-        with self._slots:
+        """Ship what is gathered (the last, partial pack) and wait for every upload."""
+        self._send(lambda: bool(self._objects))
+        for fut in self._futures:
+            fut.result()
+        self._futures.clear()
+        if self._uploads is not None:
+            self._uploads.shutdown()
+            self._uploads = None
+        self._raise_error()
+
+    def _send(self, still: Callable[[], bool]) -> None:
+        self._slots.acquire()  # wait for an upload slot before taking the pack
+        try:
             with self._lock:
-                rest = self._take()
-            if rest:
-                self._build_and_ship(rest)
+                if not still():  # another thread took it meanwhile
+                    self._slots.release()
+                    return
+                objects, self._objects, self._size = self._objects, [], 0
+            data, index = P.build(self.pack_key, objects)
+            del objects[:]  # the pack holds its own copy
+            if self._uploads is None:
+                with self._lock:
+                    if self._uploads is None:
+                        self._uploads = ThreadPoolExecutor(self._in_flight, thread_name_prefix="fog-pack")
+            self._futures.append(self._uploads.submit(self._upload, data, index))
+        except BaseException:
+            self._slots.release()
+            raise
 
-    def _take(self) -> list[tuple[bytes, bytes]]:
-        objects, self._objects, self._size = self._objects, [], 0
-        return objects
+    def _upload(self, data: bytes, index: P.PackIndex) -> None:
+        try:
+            self.ship(data, index)
+        except BaseException as exc:
+            self._error = self._error or exc
+        finally:
+            self._slots.release()
 
-    def _build_and_ship(self, objects: list[tuple[bytes, bytes]]) -> None:
-        data, index = P.build(self.pack_key, objects)
-        del objects[:]  # the pack holds its own copy
-        self.ship(data, index)
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 @dataclass

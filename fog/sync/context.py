@@ -41,7 +41,9 @@ class Context:
         return v.with_id(self.version_id(v))
 
     def commit_presence(self, txn) -> None:  # type: ignore[no-untyped-def]
+        """Record what is now known of the remote: present objects, and where packs hold them."""
         self.share.db.add_present(txn, self.remote_name, self.store.presence.new)
+        self.store.catalog.commit(txn)
 
     def close(self) -> None:
         self.remote.backend.close()

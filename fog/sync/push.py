@@ -24,7 +24,7 @@ from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.repo.db import RepoDB, StatEntry
 from fog.store import Packer, PutStats, ShareStore, seal_batch
-from fog.sync.content import Content, FileReader
+from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
@@ -32,7 +32,6 @@ from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.scan import Diff, Entry, diff, walk
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
-WORKERS = max(8, 2 * (os.cpu_count() or 2))  # threads wait on disks and networks more than they compute
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -133,11 +132,11 @@ def _read_all(
     def work(e: Entry) -> Content:
         return reader.read(root / e.path, e.st, stats)
 
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="fog-read") as pool:
+    with ThreadPoolExecutor(CPU_WORKERS, thread_name_prefix="fog-read") as pool:
         window: list[tuple[Entry, Future[Content]]] = []
         it = iter(files)
         while True:
-            while len(window) < WORKERS * 4:
+            while len(window) < CPU_WORKERS * 4:
                 e = next(it, None)
                 if e is None:
                     break
@@ -310,13 +309,17 @@ def ensure_objects(ctx: Context, versions: list[Version], sources: list[Context]
     return copied
 
 
-def publish(ctx: Context, sources: list[Context]) -> int | None:
-    """Publish this remote's pending versions as one batch; returns its number."""
+def publish(ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | None = None) -> int | None:
+    """Publish this remote's pending versions as one batch; returns its number.
+
+    `fresh` holds versions this process just recorded (saves decoding them again).
+    """
     db = ctx.share.db
     ids = db.pending(ctx.remote_name)
     if not ids:
         return None
-    versions = [v for v in (db.version(i) for i in ids) if v is not None]
+    fresh = fresh or {}
+    versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
     ensure_objects(ctx, versions, sources)
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
     batch = EventBatch(ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions))
@@ -413,11 +416,12 @@ def push(
         db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
         for ctx in fan.ctxs:
             ctx.commit_presence(txn)
+    fresh = {v.id: v for v in versions}
     for ctx in live:
         if ctx.remote_name in result.remote_errors:
             continue
         try:
-            n = publish(ctx, live)
+            n = publish(ctx, live, fresh)
             if n is not None:
                 result.batches[ctx.remote_name] = n
                 result.batch = n

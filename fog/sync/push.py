@@ -396,26 +396,31 @@ def push(
     result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
     result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
     result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
-    for ctx in list(fan.ctxs):
-        try:
-            ctx.store.backend.sync()
-        except RemoteError as exc:
-            fan.drop(ctx, exc)
-    result.remote_errors.update(fan.failed)
-    if not fan.ctxs:
-        raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
-    with db.write() as txn:
-        for v in versions:
-            db.add_version(txn, v)
-        for c in changes:
-            if c.stat is not None:
-                stat = c.stat if c.version is None else replace(c.stat, version=c.version.id)
-                db.put_stat(txn, stat)
-            elif c.status == "deleted":
-                db.drop_stat(txn, c.path)
-        db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
-        for ctx in fan.ctxs:
-            ctx.commit_presence(txn)
+    # Objects must be durable before the database records them (and long before
+    # a batch names them): the database writes are prepared while the remotes
+    # sync, and committed only after every sync returned.
+    with ThreadPoolExecutor(len(fan.ctxs), thread_name_prefix="fog-sync") as pool:
+        syncs = [(ctx, pool.submit(ctx.store.backend.sync)) for ctx in fan.ctxs]
+        with db.write() as txn:
+            for v in versions:
+                db.add_version(txn, v)
+            for c in changes:
+                if c.stat is not None:
+                    stat = c.stat if c.version is None else replace(c.stat, version=c.version.id)
+                    db.put_stat(txn, stat)
+                elif c.status == "deleted":
+                    db.drop_stat(txn, c.path)
+            db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
+            for ctx, fut in syncs:
+                try:
+                    fut.result()
+                except RemoteError as exc:
+                    fan.drop(ctx, exc)
+            result.remote_errors.update(fan.failed)
+            if not fan.ctxs:  # raised inside the transaction: nothing is recorded
+                raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
+            for ctx in fan.ctxs:
+                ctx.commit_presence(txn)
     fresh = {v.id: v for v in versions}
     for ctx in live:
         if ctx.remote_name in result.remote_errors:

@@ -5,9 +5,10 @@ exactly as a loose object would be (``OBJECT_VERSION || SecretBox``), so it is
 verified the same way when read out of the pack by a ranged read. The header:
 
     b"FOGP" || PACK_VERSION (1) || u32be len(sealed) || sealed
-    sealed = SecretBox(pack key, random nonce) of n x (id 32 || offset u32be || length u32be)
+    sealed = SecretBox(pack key, random nonce) of n x (id 32 || length u32be)
 
-Offsets count from the first byte of the pack. A pack's name is the SHA256 of
+Objects follow the header back to back in index order, so each one's offset
+is the header's length plus the lengths before it. A pack's name is the SHA256 of
 all its bytes, so anyone (an untrusted device too) can verify a copied pack.
 The index is a hint: every object read from a pack is still checked against
 its HMAC id, so a wrong index can only make a read fail, never lie.
@@ -27,8 +28,10 @@ MAGIC = b"FOGP"
 PACK_VERSION = 0x01
 TARGET_BYTES = 8 << 20  # a pack is closed once it holds this much
 _HEAD = struct.Struct(">4sBI")
-_ENTRY = struct.Struct(">32sII")
+_ENTRY = struct.Struct(">32sII")  # in memory and in the share database: id, offset, length
 ENTRY_BYTES = _ENTRY.size  # 40
+_WIRE = struct.Struct(">32sI")  # in the sealed header: id, length
+WIRE_BYTES = _WIRE.size  # 36
 HEAD_BYTES = _HEAD.size  # 9
 SEAL_OVERHEAD = S.NONCE_BYTES + S.TAG_BYTES
 MAX_INDEX = 64 << 20  # a header past this is refused before it is fetched
@@ -36,7 +39,7 @@ MAX_INDEX = 64 << 20  # a header past this is refused before it is fetched
 
 @dataclass(frozen=True, slots=True)
 class PackIndex:
-    """Which objects a pack holds, where: `entries` is n x 40 bytes, in pack order."""
+    """Which objects a pack holds, where: `entries` is n x (id, offset, length) = 40 bytes, in pack order."""
 
     pack: bytes  # SHA256 of the pack's bytes: its name
     entries: bytes
@@ -52,17 +55,24 @@ class PackIndex:
 
 
 def header_size(count: int) -> int:
-    return HEAD_BYTES + SEAL_OVERHEAD + count * ENTRY_BYTES
+    return HEAD_BYTES + SEAL_OVERHEAD + count * WIRE_BYTES
+
+
+def wire_entries(index: PackIndex) -> bytes:
+    """The plaintext a pack's header seals: n x (id 32 || length u32be)."""
+    return b"".join(_WIRE.pack(object_id, length) for object_id, _, length in index)
 
 
 def build(pack_key: bytes, objects: list[tuple[bytes, bytes]]) -> tuple[bytes, PackIndex]:
     """Lay out (id, stored bytes) pairs as one pack; return (pack bytes, its index)."""
     offset = header_size(len(objects))
     entries = bytearray()
+    wire = bytearray()
     for object_id, stored in objects:
         entries += _ENTRY.pack(object_id, offset, len(stored))
+        wire += _WIRE.pack(object_id, len(stored))
         offset += len(stored)
-    sealed = S.seal_secret(pack_key, bytes(entries))
+    sealed = S.seal_secret(pack_key, bytes(wire))
     data = b"".join([_HEAD.pack(MAGIC, PACK_VERSION, len(sealed)), sealed, *(s for _, s in objects)])
     return data, PackIndex(hashlib.sha256(data).digest(), bytes(entries))
 
@@ -76,7 +86,7 @@ def sealed_length(prefix: bytes) -> int:
         raise ValueError("not a fog pack")
     if version != PACK_VERSION:
         raise ValueError(f"unknown pack format version {version}")
-    if n > MAX_INDEX or n < SEAL_OVERHEAD or (n - SEAL_OVERHEAD) % ENTRY_BYTES:
+    if n > MAX_INDEX or n < SEAL_OVERHEAD or (n - SEAL_OVERHEAD) % WIRE_BYTES:
         raise ValueError("pack index length is impossible")
     return n
 
@@ -89,11 +99,12 @@ def open_index(pack_key: bytes, pack_id: bytes, head: bytes, what: str) -> PackI
         raise IntegrityError(f"{what}: {exc}") from exc
     if len(head) < HEAD_BYTES + n:
         raise IntegrityError(f"{what}: pack ends inside its header")
-    entries = S.open_secret(pack_key, head[HEAD_BYTES : HEAD_BYTES + n], what)
-    index = PackIndex(pack_id, entries)
-    expected = HEAD_BYTES + n
-    for _, offset, length in index:
-        if offset != expected or length == 0:
-            raise IntegrityError(f"{what}: pack index does not describe a packed layout")
-        expected += length
-    return index
+    wire = S.open_secret(pack_key, head[HEAD_BYTES : HEAD_BYTES + n], what)
+    entries = bytearray()
+    offset = HEAD_BYTES + n
+    for object_id, length in _WIRE.iter_unpack(wire):
+        if length == 0:
+            raise IntegrityError(f"{what}: pack index lists an empty object")
+        entries += _ENTRY.pack(object_id, offset, length)
+        offset += length
+    return PackIndex(pack_id, bytes(entries))

@@ -191,8 +191,8 @@ def packs_vectors() -> dict[str, Any]:
     h = index.pack.hex()
     return {
         "description": "A pack of the three objects of objects.json: 'FOGP' || 0x01 || u32be len(sealed) || sealed "
-        "|| stored objects; sealed = SecretBox(pack key, random nonce) of n x (id 32 || offset u32be || length u32be); "
-        "pack id = SHA256(pack bytes). Sealed bytes are a known-answer decryption vector.",
+        "|| stored objects back to back; sealed = SecretBox(pack key, random nonce) of n x (id 32 || length u32be); "
+        "offsets are implied (header length, then running sums); pack id = SHA256(pack bytes). Sealed bytes are a known-answer decryption vector.",
         "share": share_json(),
         "zstd_version": zstandard.ZSTD_VERSION,
         "pack_key": {"label": K.LABEL_PACK_INDEX.decode(), "secret": "data_key", "key": keys.pack_key.hex()},
@@ -206,7 +206,7 @@ def packs_vectors() -> dict[str, Any]:
             "sealed_length": sealed_length,
             "header_length": P.HEAD_BYTES + sealed_length,
             "nonce": sealed[: S.NONCE_BYTES].hex(),
-            "entries_plaintext": index.entries.hex(),
+            "entries_plaintext": P.wire_entries(index).hex(),
         },
         "entries": [
             {"object": o["name"], "id": object_id.hex(), "offset": offset, "length": length}

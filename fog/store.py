@@ -148,7 +148,10 @@ class PackCatalog:
     def __init__(self, db: PackDB | None = None) -> None:
         self._db = db
         self._packs: dict[bytes, P.PackIndex] = {}
+        # object id -> places, built from _packs only when something is read: a push
+        # that learns 100,000 places and reads none keeps just the compact indexes.
         self._locs: dict[bytes, list[tuple[bytes, int, int]]] = {}
+        self._unindexed: list[P.PackIndex] = []
         self._new: list[P.PackIndex] = []
         self._lock = threading.Lock()
 
@@ -158,8 +161,7 @@ class PackCatalog:
                 return
             self._packs[index.pack] = index
             self._new.append(index)
-            for object_id, offset, length in index:
-                self._locs.setdefault(object_id, []).append((index.pack, offset, length))
+            self._unindexed.append(index)
 
     def commit(self, txn: object) -> None:
         """Write what was learned since the last commit (call inside a write transaction)."""
@@ -177,6 +179,12 @@ class PackCatalog:
         return found
 
     def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]:
+        if self._unindexed:
+            with self._lock:
+                for index in self._unindexed:
+                    for oid, offset, length in index:
+                        self._locs.setdefault(oid, []).append((index.pack, offset, length))
+                self._unindexed = []
         mine = self._locs.get(object_id)
         if self._db is None:
             return list(mine or ())

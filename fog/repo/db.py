@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,8 +56,11 @@ _U64 = struct.Struct(">Q")
 _LOC = struct.Struct(">II")
 
 
+_FS_ENCODING = sys.getfilesystemencoding()
+
+
 def pathkey(path: str) -> bytes:
-    raw = os.fsencode(path)
+    raw = path.encode(_FS_ENCODING, "surrogateescape")  # os.fsencode, without its checks
     return raw if len(raw) <= 400 else b"\xff" + hashlib.sha256(raw).digest()
 
 
@@ -95,6 +99,10 @@ class StatEntry:
     def from_bytes(cls, data: bytes) -> StatEntry:
         size, mtime, ino, ctime, mode, _, racy, version = _STAT.unpack_from(data)
         return cls(os.fsdecode(data[_STAT.size :]), size, mtime, ino, ctime, mode, racy, version)
+
+    def named(self, version: bytes) -> StatEntry:
+        """This entry matched to `version` (dataclasses.replace is 4x slower)."""
+        return StatEntry(self.path, self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode, self.racy, version)
 
     def matches(self, st: StatLike) -> bool:
         return (
@@ -195,10 +203,13 @@ class RepoDB:
             raw = txn.get(version_id, db=self.db["versions"])
         return Version.from_bytes(raw) if raw else None
 
-    def head(self, path: str) -> Version | None:
-        with self.read() as txn:
-            vid = txn.get(pathkey(path), db=self.db["heads"])
-            return self.version(vid, txn) if vid else None
+    def head(self, path: str, txn: lmdb.Transaction | None = None) -> Version | None:
+        """The newest known version of a path (inside `txn` when given: many lookups, one transaction)."""
+        if txn is None:
+            with self.read() as t:
+                return self.head(path, t)
+        vid = txn.get(pathkey(path), db=self.db["heads"])
+        return self.version(vid, txn) if vid else None
 
     def heads(self) -> dict[str, Version]:
         with self.read() as txn:

@@ -60,7 +60,7 @@ class FileReader:
         store = self.store
         return lambda data: store.put(data, stats)
 
-    def read(self, path: Path, before: StatLike, stats: PutStats) -> Content:
+    def read(self, path: str | Path, before: StatLike, stats: PutStats) -> Content:
         """Read a regular file without following a symlink swapped in for it."""
         put = self._put(stats)
         # O_NONBLOCK: a FIFO swapped in since the scan must not block the open forever

@@ -38,11 +38,13 @@ class Context:
         return mac(self.keys.mac_key, VERSION_ID_PREFIX + v.canonical())
 
     def seal_version(self, v: Version) -> Version:
-        return v.with_id(self.version_id(v))
+        canonical = v.canonical()
+        return v.with_id(mac(self.keys.mac_key, VERSION_ID_PREFIX + canonical), canonical)
 
     def commit_presence(self, txn) -> None:  # type: ignore[no-untyped-def]
         """Record what is now known of the remote: present objects, and where packs hold them."""
         self.share.db.add_present(txn, self.remote_name, self.store.presence.new)
+        self.store.presence.new = set()
         self.store.catalog.commit(txn)
 
     def close(self) -> None:

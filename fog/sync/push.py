@@ -13,9 +13,12 @@ import os
 import stat as st
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+import lmdb
 
 from fog.crypto.keys import ShareKeys
 from fog.errors import FogError, ObjectNotFound, RemoteError
@@ -107,11 +110,12 @@ def plan(
     contents = _read_all(reader, root, [e for e in d.candidates if e.kind == "file"], stats, result, progress)
     now = time.time_ns()
     changes: list[Change] = []
-    for entry in d.candidates:
-        content = contents.get(entry.path)
-        if entry.kind == "file" and content is None:
-            continue  # unreadable or changing: skipped, retried next push
-        changes.append(_change_for(db, entry, content, scan_start, now, device))
+    with db.read() as txn:
+        for entry in d.candidates:
+            content = contents.get(entry.path)
+            if entry.kind == "file" and content is None:
+                continue  # unreadable or changing: skipped, retried next push
+            changes.append(_change_for(db, txn, entry, content, scan_start, now, device))
     for path in d.gone:
         head = db.head(path)
         if head is not None and not head.deleted:
@@ -128,43 +132,66 @@ def _read_all(
     total = sum(e.st.st_size for e in files)
     done = 0
     out: dict[str, Content] = {}
+    top = str(root)
 
-    def work(e: Entry) -> Content:
-        return reader.read(root / e.path, e.st, stats)
+    def work(batch: list[Entry]) -> list[Content | OSError]:
+        results: list[Content | OSError] = []
+        for e in batch:
+            try:
+                results.append(reader.read(os.path.join(top, e.path), e.st, stats))
+            except OSError as exc:
+                results.append(exc)
+        return results
 
     with ThreadPoolExecutor(CPU_WORKERS, thread_name_prefix="fog-read") as pool:
-        window: list[tuple[Entry, Future[Content]]] = []
-        it = iter(files)
+        window: deque[tuple[list[Entry], Future[list[Content | OSError]]]] = deque()
+        batches = _batches(files)
         while True:
             while len(window) < CPU_WORKERS * 4:
-                e = next(it, None)
-                if e is None:
+                batch = next(batches, None)
+                if batch is None:
                     break
-                window.append((e, pool.submit(work, e)))
+                window.append((batch, pool.submit(work, batch)))
             if not window:
                 break
-            e, fut = window.pop(0)
-            try:
-                content = fut.result()
-            except FileNotFoundError:
-                continue  # vanished during the scan: the next push records the deletion
-            except OSError as exc:
-                result.skipped.append(f"{e.path}: {exc.strerror or exc}")
-                continue
-            if not content.stable:
-                result.skipped.append(f"{e.path}: changed while being read; will be retried")
-                continue
-            out[e.path] = content
-            result.files_read += 1
-            result.bytes_read += content.size
-            done += e.st.st_size
+            batch, fut = window.popleft()
+            for e, content in zip(batch, fut.result(), strict=True):
+                if isinstance(content, FileNotFoundError):
+                    continue  # vanished during the scan: the next push records the deletion
+                if isinstance(content, OSError):
+                    result.skipped.append(f"{e.path}: {content.strerror or content}")
+                    continue
+                if not content.stable:
+                    result.skipped.append(f"{e.path}: changed while being read; will be retried")
+                    continue
+                out[e.path] = content
+                result.files_read += 1
+                result.bytes_read += content.size
+                done += e.st.st_size
             if progress is not None:
                 progress(done, total)
     return out
 
 
-def _change_for(db: RepoDB, e: Entry, content: Content | None, scan_start: int, now: int, device: str) -> Change:
-    head = db.head(e.path)
+def _batches(files: list[Entry], count: int = 64, size: int = 4 << 20) -> Iterator[list[Entry]]:
+    """Files in runs of up to `count` files or `size` bytes: one task each (a task per
+    small file costs more in thread hand-offs than reading it)."""
+    batch: list[Entry] = []
+    held = 0
+    for e in files:
+        if batch and (len(batch) >= count or held + e.st.st_size > size):
+            yield batch
+            batch, held = [], 0
+        batch.append(e)
+        held += e.st.st_size
+    if batch:
+        yield batch
+
+
+def _change_for(
+    db: RepoDB, txn: lmdb.Transaction, e: Entry, content: Content | None, scan_start: int, now: int, device: str
+) -> Change:
+    head = db.head(e.path, txn)
     parent = head.id if head is not None else None
     s = e.st
     mode = st.S_IMODE(s.st_mode)
@@ -406,7 +433,7 @@ def push(
                 db.add_version(txn, v)
             for c in changes:
                 if c.stat is not None:
-                    stat = c.stat if c.version is None else replace(c.stat, version=c.version.id)
+                    stat = c.stat if c.version is None else c.stat.named(c.version.id)
                     db.put_stat(txn, stat)
                 elif c.status == "deleted":
                     db.drop_stat(txn, c.path)

@@ -85,7 +85,7 @@ from fog.sync import content
 _read = content.FileReader.read
 
 def read(self, path, before, stats):
-    if "vanish" in path.name:
+    if "vanish" in os.path.basename(path):
         os.unlink(path)
     return _read(self, path, before, stats)
 
@@ -113,6 +113,7 @@ def test_file_vanishing_during_the_scan(share: Share) -> None:
 
 
 CHANGING = """
+import os
 import threading
 from fog.sync import content
 _local = threading.local()
@@ -128,7 +129,7 @@ def put(self, stats):
     path = getattr(_local, "path", None)
 
     def wrapped(data):
-        if path is not None and path.name == "busy.log":  # the file grows while it is read
+        if path is not None and os.path.basename(path) == "busy.log":  # the file grows while it is read
             with open(path, "ab") as f:
                 f.write(b"appended while fog read it\\n")
         return inner(data)
@@ -159,7 +160,7 @@ from fog.sync import content
 _read = content.FileReader.read
 
 def read(self, path, before, stats):
-    if path.name == "swap.txt":  # replaced by a FIFO between the scan and the read
+    if os.path.basename(path) == "swap.txt":  # replaced by a FIFO between the scan and the read
         os.unlink(path)
         os.mkfifo(path)
     return _read(self, path, before, stats)

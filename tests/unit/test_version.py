@@ -178,3 +178,79 @@ def test_any_safe_byte_path_round_trips(parts: list[bytes]) -> None:
     v = with_id(sample(path=os.fsdecode(raw)))
     back = Version.from_bytes(v.to_bytes())
     assert back == v and os.fsencode(back.path) == raw
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["a.txt", 'we"ird","kind":"x', "dir/ünïcödé ☃.md", os.fsdecode(b"bad-\xff-utf8"), "x\\y"],
+)
+def test_with_id_from_canonical_bytes_equals_a_fresh_encoding(path: str) -> None:
+    """The spliced encoding a push uses is byte for byte what json.dumps makes."""
+    for v in (
+        Version(path, "file", 5, 0o644, 1, 2, "dev", parent=b"\x01" * 32, content=b"\x02" * 32, depth=1),
+        Version(path, "link", 3, 0o777, 1, 2, "dev", target='t"a,"kind":'),
+        Version(path, "deleted", 0, 0, 0, 2, "dev"),
+    ):
+        vid = bytes(range(32))
+        fast = v.with_id(vid, v.canonical())
+        slow = v.with_id(vid)
+        assert fast == slow
+        assert (
+            fast.to_bytes()
+            == slow.to_bytes()
+            == json.dumps(slow.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        )
+        assert Version.from_bytes(fast.to_bytes()) == fast
+
+
+def test_replace_never_keeps_a_stale_encoding() -> None:
+    v = Version("a", "file", 1, 0o644, 1, 2, "dev").with_id(b"\x01" * 32)
+    v = v.with_id(v.id, v.canonical())
+    assert v.encoded is not None
+    bigger = replace(v, size=2)
+    assert json.loads(bigger.to_bytes())["size"] == 2
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+_raw_path = st.lists(
+    st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b"..")),
+    min_size=1,
+    max_size=3,
+)
+
+
+@given(
+    raw=_raw_path,
+    kind=st.sampled_from(KINDS),
+    numbers=st.tuples(*[st.integers(0, 2**63 - 1)] * 4),
+    mode=st.integers(0, 0o7777),
+    device=_text,
+    parent=st.none() | st.binary(min_size=32, max_size=32),
+    content=st.none() | st.binary(min_size=32, max_size=32),
+    depth=st.integers(0, 15),
+    target=st.none() | _text | st.binary(min_size=1, max_size=8).map(os.fsdecode),
+    conflict=st.booleans(),
+)
+def test_canonical_is_sorted_compact_json(
+    raw: list[bytes],
+    kind: str,
+    numbers: tuple[int, int, int, int],
+    mode: int,
+    device: str,
+    parent: bytes | None,
+    content: bytes | None,
+    depth: int,
+    target: str | None,
+    conflict: bool,
+) -> None:
+    """The hand-written encoder is exactly json.dumps of body() (what ids authenticate)."""
+    size, mtime, when, _ = numbers
+    path = os.fsdecode(b"/".join(raw))
+    v = Version(path, kind, size, mode, mtime, when, device, parent, content, depth, target, conflict)
+    expected = json.dumps(v.body(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert v.canonical() == expected
+    named = v.with_id(bytes(32), v.canonical())
+    assert (
+        named.to_bytes()
+        == json.dumps(named.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    )

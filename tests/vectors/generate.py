@@ -192,7 +192,8 @@ def packs_vectors() -> dict[str, Any]:
     return {
         "description": "A pack of the three objects of objects.json: 'FOGP' || 0x01 || u32be len(sealed) || sealed "
         "|| stored objects back to back; sealed = SecretBox(pack key, random nonce) of n x (id 32 || length u32be); "
-        "offsets are implied (header length, then running sums); pack id = SHA256(pack bytes). Sealed bytes are a known-answer decryption vector.",
+        "offsets are implied (header length, then running sums); pack id = SHA256(pack bytes). "
+        "Sealed bytes are a known-answer decryption vector.",
         "share": share_json(),
         "zstd_version": zstandard.ZSTD_VERSION,
         "pack_key": {"label": K.LABEL_PACK_INDEX.decode(), "secret": "data_key", "key": keys.pack_key.hex()},

@@ -113,17 +113,33 @@ class Remote:
 
 
 class PresenceCache:
-    """Object ids known to be on a remote; a repo supplies a persistent one."""
+    """Object ids known to be on a remote; a repo supplies a persistent one.
 
-    def __init__(self, known: set[bytes] | None = None) -> None:
-        self._ids: set[bytes] = known if known is not None else set()
+    `load` (the ids the share database remembers) runs on first use only: a
+    push that finds nothing to upload never reads them.
+    """
+
+    def __init__(self, known: set[bytes] | None = None, load: Callable[[], set[bytes]] | None = None) -> None:
+        self._ids: set[bytes] | None = known if known is not None else (None if load is not None else set())
+        self._load = load
+        self._lock = threading.Lock()
         self.new: set[bytes] = set()  # added since construction: to persist after sync
 
+    def _all(self) -> set[bytes]:
+        ids = self._ids
+        if ids is None:
+            with self._lock:
+                if self._ids is None:
+                    assert self._load is not None
+                    self._ids = self._load()
+                ids = self._ids
+        return ids
+
     def known(self, object_id: bytes) -> bool:
-        return object_id in self._ids
+        return object_id in self._all()
 
     def add(self, object_id: bytes) -> None:
-        self._ids.add(object_id)
+        self._all().add(object_id)
         self.new.add(object_id)
 
 

@@ -115,11 +115,34 @@ class StatEntry:
         )
 
 
+_MATCH = struct.Struct(">QqQqIB?")  # the head of a stored StatEntry up to `racy`
+
+
+def stat_matches(raw: bytes | None, path: str, s: StatLike, is_dir: bool) -> bool:
+    """Whether a stored StatEntry (raw bytes) still describes `s`, without decoding it.
+
+    A file or link matches when size, mtime, inode, ctime and mode are equal
+    and the entry is not racy (StatEntry.matches); a directory when its mode is.
+    """
+    if raw is None or raw[_STAT.size :] != path.encode(_FS_ENCODING, "surrogateescape"):
+        return False
+    if is_dir:
+        return _STAT.unpack_from(raw)[4] == s.st_mode
+    return raw[: _MATCH.size] == _MATCH.pack(s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, 1, False)
+
+
 class StatView:
     """Read-only, mapping-like access to the stat index inside one read transaction."""
 
     def __init__(self, txn: lmdb.Transaction, db: object) -> None:
         self.txn, self.db = txn, db
+
+    def raw(self, path: str) -> bytes | None:
+        """The stored entry's bytes (compare with stat_matches)."""
+        return self.txn.get(pathkey(path), db=self.db)
+
+    def __len__(self) -> int:
+        return int(self.txn.stat(self.db)["entries"])
 
     def get(self, path: str) -> StatEntry | None:
         raw = self.txn.get(pathkey(path), db=self.db)

@@ -82,7 +82,7 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
         if not offline_ok:
             raise
         remote = Remote(Unavailable(url, exc))  # type: ignore[arg-type]
-    presence = PresenceCache(share.db.present_ids(name))
+    presence = PresenceCache(load=lambda: share.db.present_ids(name))
     store = remote.share(keys, presence, PackCatalog(share.db))
     if share.config.archive_max_bytes > 0:
         store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)

@@ -32,7 +32,7 @@ from fog.sync.context import Context
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import CONFLICT_RE, same_state
-from fog.sync.scan import Diff, Entry, diff, walk
+from fog.sync.scan import Diff, Entry, scan
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
 
@@ -101,11 +101,10 @@ def plan(
 ) -> list[Change]:
     """Scan the tree and work out each change; stores content when `store` is set."""
     scan_start = time.time_ns()
-    scan = walk(root)
-    result.skipped += scan.skipped
-    result.conflict_copies = sorted(p for p in scan.entries if CONFLICT_RE.search(p.rsplit("/", 1)[-1]))
     with db.stat_view() as index:
-        d: Diff = diff(scan, index)
+        d: Diff = scan(root, index, _is_conflict_copy)
+    result.skipped += d.skipped
+    result.conflict_copies = d.flagged
     reader = FileReader(ctx_keys, store)
     contents = _read_all(reader, root, [e for e in d.candidates if e.kind == "file"], stats, result, progress)
     now = time.time_ns()
@@ -186,6 +185,10 @@ def _batches(files: list[Entry], count: int = 64, size: int = 4 << 20) -> Iterat
         held += e.st.st_size
     if batch:
         yield batch
+
+
+def _is_conflict_copy(path: str) -> bool:
+    return ".fog-conflict-" in path and bool(CONFLICT_RE.search(path.rsplit("/", 1)[-1]))
 
 
 def _change_for(

@@ -1,20 +1,20 @@
 """Walk the working tree and compare it with the stat index.
 
-The scan costs one lstat per entry (from os.scandir) and one dict lookup; a file
-whose stat matches its index entry is never opened. Entries that changed are
-returned for the caller to read and hash.
+The scan costs one lstat per entry (from os.scandir) and one index lookup; a
+file whose stat matches its index entry is never opened. Entries that changed
+are returned for the caller to read and hash.
 """
 
 from __future__ import annotations
 
 import os
 import stat as st
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from fog.repo.db import StatEntry
+from fog.repo.db import stat_matches
 from fog.repo.share import FOG_DIR
 
 TMP_PREFIX = ".fog-tmp-"  # temp names of fog.sync.content.write_version: never synced
@@ -47,56 +47,14 @@ class Entry:
     target: str | None = None
 
 
-@dataclass
-class ScanResult:
-    entries: dict[str, Entry] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)  # unreadable dirs, special files
-    unreadable: list[str] = field(default_factory=list)  # dirs whose contents we could not list
+class StatIndex(Protocol):
+    """What the scan needs of the stat index (fog.repo.db.StatView)."""
 
+    def raw(self, path: str) -> bytes | None: ...
 
-def walk(root: Path) -> ScanResult:
-    """Every file, directory and symlink below root, except `.fog/`."""
-    result = ScanResult()
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        try:
-            it = os.scandir(root / rel if rel else root)
-        except FileNotFoundError:
-            continue  # vanished during the scan: its absence is what we saw
-        except OSError as exc:
-            result.unreadable.append(rel)
-            result.skipped.append(f"{rel or '.'}: {exc.strerror}")
-            continue
-        with it:
-            for de in it:
-                path = f"{rel}/{de.name}" if rel else de.name
-                if (not rel and de.name == FOG_DIR) or de.name.startswith(TMP_PREFIX):
-                    continue  # fog's own files: the repository, temp files of a killed pull/restore
-                try:
-                    s = de.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    result.skipped.append(f"{path}: {exc.strerror}")
-                    continue
-                if st.S_ISREG(s.st_mode):
-                    result.entries[path] = Entry(path, "file", Stat(s))
-                elif st.S_ISDIR(s.st_mode):
-                    result.entries[path] = Entry(path, "dir", Stat(s))
-                    stack.append(path)
-                elif st.S_ISLNK(s.st_mode):
-                    try:
-                        result.entries[path] = Entry(path, "link", Stat(s), os.readlink(de.path))
-                    except OSError:
-                        continue
-                else:
-                    result.skipped.append(f"{path}: not a regular file, directory or symlink")
-    return result
+    def __len__(self) -> int: ...
 
-
-def under_any(path: str, prefixes: list[str]) -> bool:
-    return any(p == "" or path == p or path.startswith(p + "/") for p in prefixes)
+    def __iter__(self) -> Iterator[str]: ...
 
 
 @dataclass
@@ -106,36 +64,82 @@ class Diff:
     candidates: list[Entry] = field(default_factory=list)  # new or stat-changed: read them
     gone: list[str] = field(default_factory=list)  # indexed, no longer present
     unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)  # unreadable dirs, special files
+    flagged: list[str] = field(default_factory=list)  # paths the caller's `flag` picked
 
 
-class StatIndex(Protocol):
-    """What diff needs of the stat index: a dict, or fog.repo.db.StatView."""
+def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None) -> Diff:
+    """Walk every file, directory and symlink below root (not `.fog/`), comparing as it goes.
 
-    def get(self, path: str) -> StatEntry | None: ...
-
-    def __iter__(self) -> Iterator[str]: ...
-
-
-def diff(scan: ScanResult, index: StatIndex) -> Diff:
+    One lstat per entry (from os.scandir) and one index lookup compared as
+    bytes; an entry that matches is counted and dropped, so a scan of 100,000
+    unchanged files builds no object per file. Only candidates are kept.
+    """
     out = Diff()
-    for path, entry in scan.entries.items():
-        old = index.get(path)
-        if old is not None and _same(entry, old):
-            out.unchanged += 1
-        else:
-            out.candidates.append(entry)
-    for path in index:
-        if path not in scan.entries and not under_any(path, scan.unreadable):
-            out.gone.append(path)
+    seen: set[str] = set()
+    unreadable: list[str] = []
+    stack = [""]
+    top = str(root)
+    while stack:
+        rel = stack.pop()
+        try:
+            it = os.scandir(os.path.join(top, rel) if rel else top)
+        except FileNotFoundError:
+            continue  # vanished during the scan: its absence is what we saw
+        except OSError as exc:
+            unreadable.append(rel)
+            out.skipped.append(f"{rel or '.'}: {exc.strerror}")
+            continue
+        with it:
+            for de in it:
+                name = de.name
+                if (not rel and name == FOG_DIR) or name.startswith(TMP_PREFIX):
+                    continue  # fog's own files: the repository, temp files of a killed pull/restore
+                path = f"{rel}/{name}" if rel else name
+                try:
+                    s = de.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    out.skipped.append(f"{path}: {exc.strerror}")
+                    continue
+                mode = s.st_mode
+                if st.S_ISREG(mode):
+                    kind = "file"
+                elif st.S_ISDIR(mode):
+                    kind = "dir"
+                    stack.append(path)
+                elif st.S_ISLNK(mode):
+                    kind = "link"
+                else:
+                    out.skipped.append(f"{path}: not a regular file, directory or symlink")
+                    continue
+                seen.add(path)
+                if flag is not None and flag(path):
+                    out.flagged.append(path)
+                if stat_matches(index.raw(path), path, s, kind == "dir"):
+                    out.unchanged += 1
+                    continue
+                target = None
+                if kind == "link":
+                    try:
+                        target = os.readlink(de.path)
+                    except OSError:
+                        seen.discard(path)
+                        continue
+                out.candidates.append(Entry(path, kind, Stat(s), target))
+    if len(index) != out.unchanged:  # something indexed was not matched: find what is gone
+        for path in index:
+            if path not in seen and not under_any(path, unreadable):
+                out.gone.append(path)
     out.candidates.sort(key=lambda e: e.path)
     out.gone.sort()
+    out.flagged.sort()
     return out
 
 
-def _same(entry: Entry, old: StatEntry) -> bool:
-    if entry.kind == "dir":
-        return old.mode == entry.st.st_mode
-    return old.matches(entry.st)
+def under_any(path: str, prefixes: list[str]) -> bool:
+    return any(p == "" or path == p or path.startswith(p + "/") for p in prefixes)
 
 
 def iter_parents(path: str) -> Iterator[str]:

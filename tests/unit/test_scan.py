@@ -1,0 +1,53 @@
+"""The streaming scan: one pass comparing the tree with the stat index as bytes (fog.sync.scan)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fog.repo.db import RepoDB, StatEntry
+from fog.sync.scan import scan
+
+
+def _index(db: RepoDB, root: Path, paths: list[str], *, racy: bool = False) -> None:
+    with db.write() as txn:
+        for p in paths:
+            s = os.lstat(root / p)
+            db.put_stat(txn, StatEntry(p, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, b""))
+
+
+def test_scan_finds_new_changed_gone_and_counts_the_rest(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    long_dir = "d" * 200 + "/" + "e" * 200  # > 400 bytes with the file: keyed by hash
+    for p in ["a.txt", "sub/b.txt", "sub/c.txt", f"{long_dir}/f.txt", "gone.txt"]:
+        (root / p).parent.mkdir(parents=True, exist_ok=True)
+        (root / p).write_text(p)
+    (root / "link").symlink_to("a.txt")
+    db = RepoDB(tmp_path / "db")
+    indexed = ["a.txt", "sub", "sub/b.txt", "sub/c.txt", "d" * 200, long_dir, f"{long_dir}/f.txt", "gone.txt", "link"]
+    _index(db, root, indexed)
+    with db.stat_view() as index:
+        d = scan(root, index)
+    assert (d.candidates, d.gone, d.unchanged) == ([], [], len(indexed))
+
+    (root / "gone.txt").unlink()
+    (root / "sub/b.txt").write_text("changed, longer")
+    (root / "new.txt").write_text("new")
+    with db.stat_view() as index:
+        d = scan(root, index, lambda p: p.endswith(".txt"))
+    assert [e.path for e in d.candidates] == ["new.txt", "sub/b.txt"]  # a directory compares by mode only
+    assert d.gone == ["gone.txt"]
+    assert "new.txt" in d.flagged and f"{long_dir}/f.txt" in d.flagged
+    db.close()
+
+
+def test_racy_entries_are_always_candidates(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "x").write_text("x")
+    db = RepoDB(tmp_path / "db")
+    _index(db, root, ["x"], racy=True)
+    with db.stat_view() as index:
+        d = scan(root, index)
+    assert [e.path for e in d.candidates] == ["x"] and d.unchanged == 0 and d.gone == []
+    db.close()

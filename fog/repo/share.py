@@ -91,6 +91,7 @@ class Share:
 
     def __init__(self, root: Path, *, lock: bool = True, wait: bool = False) -> None:
         self.root = root
+        self.top = str(root)  # the root as a str, for hot paths that join many names
         self.dir = root / FOG_DIR
         self.lock = ShareLock(self.dir / "lock")
         if lock:

@@ -82,6 +82,7 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
         if not offline_ok:
             raise
         remote = Remote(Unavailable(url, exc))  # type: ignore[arg-type]
+    _staging.clear()
     presence = PresenceCache(load=lambda: share.db.present_ids(name))
     store = remote.share(keys, presence, PackCatalog(share.db))
     if share.config.archive_max_bytes > 0:
@@ -121,7 +122,19 @@ def staging_dir(ctx: Context, parent: Path) -> Path:
     `.fog/tmp/` when it is on the same filesystem: push never scans it, and
     the next pull sweeps what a killed one left there, so a temp file never
     turns into a synced file. Otherwise (a mount inside the share) `parent`.
+    Decided once per directory and command.
     """
+    key = str(parent)
+    found = _staging.get(key)
+    if found is None:
+        found = _staging[key] = _staging_for(ctx, parent)
+    return found
+
+
+_staging: dict[str, Path] = {}
+
+
+def _staging_for(ctx: Context, parent: Path) -> Path:
     tmp = ctx.share.dir / "tmp"
     try:
         if ctx.share.root == parent or ctx.share.root in parent.parents:
@@ -145,7 +158,11 @@ def _dev(path: Path) -> int:
 
 
 def sweep_staging(ctx: Context) -> None:
-    """Remove the temp files of an earlier pull or restore that was killed (we hold the lock)."""
+    """Remove the temp files of an earlier pull or restore that was killed (we hold the lock).
+
+    Also forgets staging decisions of an earlier command in this process.
+    """
+    _staging.clear()
     for p in ctx.share.tmp_dir().glob(f"{TMP_PREFIX}*"):
         try:
             p.unlink()

@@ -153,7 +153,7 @@ class LocalState:
 
     def __init__(self, ctx: Context, path: str, entry: StatEntry | None) -> None:
         self.ctx, self.path, self.entry = ctx, path, entry
-        self.full = ctx.share.root / path
+        self.full = os.path.join(ctx.share.top, path)  # a str: pathlib costs more than the syscalls here
         try:
             self.st: os.stat_result | None = os.lstat(self.full)
         except FileNotFoundError:
@@ -411,14 +411,14 @@ def _remove(ctx: Context, local: LocalState) -> bool:
         return True
     if st.S_ISDIR(local.st.st_mode):
         try:
-            local.full.rmdir()
+            os.rmdir(local.full)
             return True
         except OSError:
             return False  # holds files fog does not know: keep it
     if _changed_since(local):
         return False
     _archive(ctx, local)
-    local.full.unlink()
+    os.unlink(local.full)
     return True
 
 

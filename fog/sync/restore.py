@@ -50,19 +50,26 @@ def safe_parent(root: Path, path: str, known: set[str] | None = None) -> Path:
 
     `known` (shared by one pull) remembers directories already checked or made.
     """
-    parent = root
-    rel = ""
-    for part in path.split("/")[:-1]:
-        parent = parent / part
-        rel = f"{rel}/{part}" if rel else part
-        if known is not None and rel in known:
-            continue
-        if parent.is_symlink():
-            raise FogError(f"refusing to restore {path}: {parent.relative_to(root)} is a symlink")
-        parent.mkdir(exist_ok=True)
-        if known is not None:
-            known.add(rel)
-    return parent
+    head = path.rpartition("/")[0]
+    if not head:
+        return root
+    if known is None or head not in known:
+        top, rel = str(root), ""
+        for part in head.split("/"):
+            rel = f"{rel}/{part}" if rel else part
+            if known is not None and rel in known:
+                continue
+            full = os.path.join(top, rel)
+            if os.path.islink(full):
+                raise FogError(f"refusing to restore {path}: {rel} is a symlink")
+            try:
+                os.mkdir(full)
+            except FileExistsError:
+                if not os.path.isdir(full):
+                    raise
+            if known is not None:
+                known.add(rel)
+    return root / head
 
 
 def restore(

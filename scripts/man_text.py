@@ -334,8 +334,9 @@ PAGES: dict[str, dict[str, object]] = {
         "description": [
             "Reads and authenticates the SyncConfig and every device's event batches, reports a log "
             "that was rolled back, and checks that every object the history refers to is present. "
-            "With `--read-data` every object is also downloaded, decrypted and checked against its "
-            "name. Problems are listed on stderr, one per line.",
+            "With `--read-data` every pack is also downloaded and checked against its name (the "
+            "SHA-256 of its bytes), and every object in it decrypted and checked against its HMAC "
+            "name. Problems are listed on stderr, one per line, naming the object and the file.",
         ],
         "exit": {4: "A problem was found."},
         "examples": [("", "fog check --read-data")],

@@ -24,7 +24,7 @@ from fog.errors import EXIT_INTEGRITY
 @app.command()
 def check(
     remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
-    read_data: bool = typer.Option(False, "--read-data", help="Download and verify every object."),
+    read_data: bool = typer.Option(False, "--read-data", help="Download and verify every pack and every object."),
     no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,

@@ -481,7 +481,7 @@ class ShareStore:
         locs = self.catalog.locations(object_id) if object_id else None
         return locs[0] if locs else None
 
-    def nearby(self, object_ids: list[bytes], *, span: int = 4 << 20, gap: int = 256 << 10) -> list[list[int]]:
+    def nearby(self, object_ids: list[bytes], *, span: int = 1 << 20, gap: int = 256 << 10) -> list[list[int]]:
         """Group positions of `object_ids` so each group is one dense run of one pack.
 
         Ids without a known place come back alone. Groups keep no more than

@@ -40,12 +40,13 @@ def check(ctx: Context, *, read_data: bool = False, progress: Callable[[int, int
     loose = set(store.list_objects())
     packs: dict[bytes, PackIndex | None] = {}
     for pack_id in store.list_packs():
-        index = store.catalog.index(pack_id)
-        if index is None:
-            try:
-                index = store.read_index(pack_id)
-            except IntegrityError as exc:
-                result.problems.append(str(exc))
+        # Every header is read from the remote, also of packs this device wrote and
+        # knows: other devices find objects through them.
+        try:
+            index: PackIndex | None = store.read_index(pack_id)
+        except IntegrityError as exc:
+            result.problems.append(str(exc))
+            index = None
         packs[pack_id] = index
     on_remote = loose | {i for index in packs.values() if index is not None for i in index.ids()}
     result.objects_referenced = len(referenced)

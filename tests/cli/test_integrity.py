@@ -180,3 +180,19 @@ def test_check_reports_clean_remote(populated: Share) -> None:
     assert doc["ok"] is True and doc["problems"] == []
     assert doc["objects_read"] == len(populated.objects())
     assert isinstance(Path(populated.remote), Path)
+
+
+def test_damaged_pack_header_fails_check_and_reads(populated: Share) -> None:
+    """A pack whose encrypted index was altered is reported by name; the objects it hid are missing."""
+    share = populated
+    (pack,) = share.packs()
+    lost = {o.name[:16] for o in share.objects()}
+    flip_bit(pack, offset=20)  # inside the sealed index (after the 9-byte clear header)
+    r = share.fog("check", expect=4)
+    assert pack.name[:16] in r.err and "authentication failed" in r.err
+    assert "missing" in r.err and any(name in r.err for name in lost)
+    # the objects themselves are intact, and this device knows where they are: still readable
+    share.fog("restore", "notes/small.txt", "-o", share.tmp / "out")
+    assert (share.tmp / "out").read_bytes() == (share.root / "notes/small.txt").read_bytes()
+    flip_bit(pack, offset=20)
+    share.fog("check", "--read-data")

@@ -92,7 +92,7 @@ def load_cli() -> Cmd:
     """The root of fog's command tree, every command module imported."""
     import typer
 
-    import fog.cli  # noqa: F401  -- registers every command on the app
+    import fog.cli.commands  # noqa: F401  -- registers every command on the app
     from fog.cli.app import app
 
     command = typer.main.get_command(app)

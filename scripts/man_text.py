@@ -84,6 +84,12 @@ ENVIRONMENT: list[tuple[str, str]] = [
         "`~/.ssh/known_hosts` for host keys.",
     ),
     ("`NO_COLOR`", "When set, output is never coloured. Colour is only used on a terminal."),
+    (
+        "`FOG_NO_FAST`",
+        "When set, `push`, `pull`, `sync` and `status` always go through the full command-line parser. "
+        "By default their non-interactive forms (the options in their pages, no progress bar) are "
+        "answered by a lighter path that starts in half the time; output and exit codes are the same.",
+    ),
 ]
 
 FILES: list[tuple[str, str]] = [

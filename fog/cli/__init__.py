@@ -5,22 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from fog.cli import (  # noqa: F401
-    check_cmd,
-    device_cmd,
-    init_cmd,
-    inspect_cmds,
-    key_cmd,
-    log_cmd,
-    push_cmd,
-    remote_cmd,
-    restore_cmd,
-    status_cmd,
-    sync_cmds,
-)
-from fog.cli.app import app
-from fog.cli.common import STATE
-from fog.cli.complete import COMPLETE_VAR, enable_completion
+COMPLETE_VAR = "_FOG_COMPLETE"  # fog.cli.complete checks it is the same
 
 
 def main() -> None:
@@ -30,6 +15,21 @@ def main() -> None:
         # them as \udcXX escapes (valid in JSON strings) instead of crashing.
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    if not os.environ.get(COMPLETE_VAR):
+        try:
+            from fog.cli import fast
+
+            code = fast.run(sys.argv[1:])
+        except KeyboardInterrupt:
+            sys.stderr.write("fog: interrupted\n")
+            sys.exit(130)
+        except Exception as exc:  # a bug: say so in one line (--debug never takes this path)
+            sys.stderr.write(f"fog: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+            sys.exit(1)
+        if code is not None:
+            sys.exit(code)
+    from fog.cli.commands import STATE, app, enable_completion
+
     if os.environ.get(COMPLETE_VAR):  # a TAB in a shell that loaded completions/
         enable_completion()
     try:

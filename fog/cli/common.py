@@ -5,7 +5,6 @@ Only this package reads argv, the environment and the terminal.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +16,16 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from fog.errors import EXIT_ERROR, FogError
+from fog.cli.text import (  # noqa: F401  -- re-exported for the command modules
+    as_fog_error,
+    emit_json,
+    error_line,
+    fog_home,
+    human_duration,
+    human_size,
+    report_remote_errors,
+)
+from fog.errors import FogError
 
 T = TypeVar("T")
 
@@ -31,23 +39,9 @@ class State:
 STATE = State(Path.cwd())
 
 
-def fog_home() -> Path:
-    """FOG_HOME, or the platform's per-user config directory for fog."""
-    env = os.environ.get("FOG_HOME")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("fog"))
-
-
 def fail(exc: FogError, as_json: bool) -> NoReturn:
     """One line on stderr (a JSON object under --json), then the exit code."""
-    if as_json:
-        sys.stderr.write(json.dumps({"code": exc.exit_code, "kind": exc.kind, "message": exc.message}) + "\n")
-    else:
-        sys.stderr.write(f"fog: {exc.message}\n")
-    raise typer.Exit(exc.exit_code)
+    raise typer.Exit(error_line(exc, as_json))
 
 
 def run(fn: Callable[[], T], as_json: bool = False) -> T:
@@ -65,14 +59,7 @@ def run(fn: Callable[[], T], as_json: bool = False) -> T:
             import traceback
 
             traceback.print_exc()
-        where = f": {exc.filename}" if exc.filename else ""
-        err = FogError(f"{exc.strerror or exc}{where}")
-        err.exit_code = EXIT_ERROR
-        fail(err, as_json)
-
-
-def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        fail(as_fog_error(exc), as_json)
 
 
 def iso_utc(ns: int) -> str:
@@ -81,14 +68,6 @@ def iso_utc(ns: int) -> str:
 
 def local_time(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def stdout_console():  # type: ignore[no-untyped-def]
@@ -137,17 +116,6 @@ JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on std
 WAIT_OPTION = typer.Option(False, "--wait", help="Wait for another fog process to release the share.")
 
 
-def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
-    """Name each remote that failed (one line each); exit 1 if any did."""
-    for name, message in sorted(errors.items()):
-        if as_json:
-            sys.stderr.write(json.dumps({"code": EXIT_ERROR, "kind": "remote", "remote": name, "message": message}))
-            sys.stderr.write("\n")
-        else:
-            sys.stderr.write(f"fog: remote {name} failed: {message}\n")
-    return EXIT_ERROR if errors else 0
-
-
 def remote_url(url: str, s3_endpoint: str | None = None) -> str:
     """The URL to store for a remote the user typed.
 
@@ -186,16 +154,6 @@ def human_age(ns: int, now_ns: int | None = None) -> str:
         if seconds < limit:
             return "just now" if unit == "s" and seconds < 10 else f"{int(seconds // div)} {unit} ago"
     return f"{int(seconds // (7 * 86400))} weeks ago"
-
-
-def human_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 MAX_DELETE_OPTION = typer.Option(

@@ -31,7 +31,7 @@ from typing import Any
 
 import typer
 
-COMPLETE_VAR = "_FOG_COMPLETE"
+from fog.cli import COMPLETE_VAR  # noqa: F401  -- defined once, in the light package module; used by commands
 
 # typer's bash script, also passing the line as typed: COMP_WORDS has
 # `notes.txt@7b` cut in three ('notes.txt', '@', '7b').

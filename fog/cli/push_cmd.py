@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fog.sync.push import PushResult
+    pass
 
 import dataclasses
 
@@ -21,36 +21,11 @@ from fog.cli.common import (
     api,
     emit_json,
     fog_home,
-    human_duration,
-    human_size,
     progress_bar,
     report_remote_errors,
     run,
 )
-
-
-def push_summary(result: PushResult, quiet: bool) -> None:
-    for s in result.skipped:
-        typer.echo(f"fog: skipped {s}", err=True)
-    if quiet:
-        return
-    if result.dry_run:
-        for paths, mark in ((result.added, "A"), (result.modified, "M"), (result.deleted, "D")):
-            for p in paths:
-                typer.echo(f"{mark} {p}")
-    n = len(result.added) + len(result.modified) + len(result.deleted)
-    if n == 0 and not result.batches:
-        typer.echo("Nothing to push.")
-        return
-    rate = result.bytes_read / result.seconds if result.seconds else 0
-    where = ", ".join(f"{r} batch {b}" for r, b in sorted(result.batches.items()))
-    typer.echo(
-        f"{'would push' if result.dry_run else 'pushed'} {n} change(s) ({len(result.added)} added, "
-        f"{len(result.modified)} modified, {len(result.deleted)} deleted): read {result.files_read} files "
-        f"({human_size(result.bytes_read)}), uploaded {human_size(result.bytes_uploaded)}, "
-        f"dedupe saved {human_size(result.bytes_deduped)}, {human_duration(result.seconds)} "
-        f"({human_size(rate)}/s)" + (f"; {where}" if where else "")
-    )
+from fog.cli.text import push_summary
 
 
 @app.command()

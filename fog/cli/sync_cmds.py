@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from fog.sync.pull import PullResult
-
 import dataclasses
 import os
 import sys
@@ -26,16 +21,13 @@ from fog.cli.common import (
     api,
     emit_json,
     fog_home,
-    human_duration,
-    human_size,
     progress_bar,
     remote_url,
-    report_remote_errors,
     run,
 )
-from fog.cli.push_cmd import push_summary
+from fog.cli.text import pull_exit, pull_summary, push_summary
 from fog.crypto.keys import master_key_from_text
-from fog.errors import EXIT_CONFLICTS, EXIT_INTEGRITY, IdentityError, UsageError
+from fog.errors import IdentityError, UsageError
 
 
 def read_master_key(path: Path | None) -> bytes:
@@ -82,35 +74,6 @@ def _run_key_command(command: str) -> str:
         first = (proc.stderr.strip().splitlines() or [""])[0]
         raise IdentityError(f"FOG_MASTER_KEY_COMMAND exited {proc.returncode}: {first}")
     return (proc.stdout.strip().splitlines() or [""])[0]
-
-
-def pull_summary(p: object, quiet: bool) -> None:
-    r = p  # PullResult
-    for path in r.kept:  # type: ignore[attr-defined]
-        typer.echo(f"fog: kept local changes to {path} (changed here and elsewhere)", err=True)
-    for path in r.conflicts:  # type: ignore[attr-defined]
-        typer.echo(f"fog: conflict: wrote {path}", err=True)
-    for problem in r.problems:  # type: ignore[attr-defined]
-        typer.echo(f"fog: {problem}", err=True)
-    if not quiet:
-        rate = r.bytes_written / r.seconds if r.seconds else 0
-        typer.echo(
-            f"pulled {r.versions} version(s) in {r.batches} batch(es): {len(r.updated)} updated "
-            f"({human_size(r.bytes_written)}), {len(r.deleted)} deleted, {len(r.conflicts)} conflict(s), "
-            f"{human_duration(r.seconds)} ({human_size(rate)}/s)"
-        )
-
-
-def pull_exit(r: PullResult, as_json: bool) -> int:
-    """4 if data was refused, else 1 if a remote failed, else 3 on conflicts, else 0."""
-    failed = report_remote_errors(r.remote_errors, as_json)
-    if r.problems:
-        return EXIT_INTEGRITY
-    if failed:
-        return failed
-    if r.conflicts:
-        return EXIT_CONFLICTS
-    return 0
 
 
 @app.command()

@@ -1,0 +1,130 @@
+"""A fast path for the commands cron runs: `push`, `pull`, `sync`, `status`.
+
+Building the typer application costs about 0.35 s per run here (typer, click,
+pydantic and every command's signature), as much as a whole push that finds
+nothing to do. This module answers the common, non-interactive invocations of
+those four commands from argv alone and returns None for anything else
+(`--help`, an unknown or combined option, `--debug`, a progress bar on a
+terminal...), which then goes through typer exactly as before. Both paths
+call the same fog.api functions and print through fog.cli.text, and
+tests/cli/test_fast.py runs the same commands both ways and compares them.
+FOG_NO_FAST=1 turns it off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fog.cli import text
+from fog.errors import FogError
+
+_FLAGS = {
+    "push": {"-q": "quiet", "--quiet": "quiet", "-n": "dry_run", "--dry-run": "dry_run", "--json": "as_json",
+             "--no-progress": "no_progress", "--wait": "wait"},
+    "pull": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--wait": "wait"},
+    "sync": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--no-progress": "no_progress", "--wait": "wait"},
+    "status": {"--json": "as_json", "--wait": "wait"},
+}  # fmt: skip
+_VALUES = {"push": {"--max-delete"}, "pull": {"--max-delete"}, "sync": {"--max-delete"}, "status": set()}
+_REMOTE = {"push", "pull", "sync"}  # commands taking an optional [REMOTE]
+
+
+def parse(argv: list[str]) -> tuple[str, Path, dict[str, Any]] | None:
+    """(command, working directory, options) for an invocation this path handles, else None."""
+    args = list(argv)
+    cwd = Path.cwd()
+    if args[:1] == ["-C"]:
+        if len(args) < 2 or not os.path.isdir(args[1]):
+            return None  # typer words the usage error
+        cwd = Path(args[1]).absolute()
+        args = args[2:]
+    if not args or args[0] not in _FLAGS:
+        return None
+    command, rest = args[0], args[1:]
+    flags, values = _FLAGS[command], _VALUES[command]
+    opts: dict[str, Any] = {name: False for name in flags.values()}
+    opts["remote"] = None
+    opts["max_delete"] = None
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        name, eq, value = arg.partition("=")
+        if arg in flags:
+            opts[flags[arg]] = True
+        elif name in values:
+            if not eq:
+                if i + 1 >= len(rest):
+                    return None
+                i += 1
+                value = rest[i]
+            opts["max_delete"] = value
+        elif command in _REMOTE and not arg.startswith("-") and opts["remote"] is None:
+            opts["remote"] = arg
+        else:
+            return None
+        i += 1
+    if command in ("push", "sync") and not (opts["quiet"] or opts["as_json"] or opts["no_progress"]):
+        if sys.stderr.isatty():
+            return None  # a progress bar: typer's path draws it
+    return command, cwd, opts
+
+
+def run(argv: list[str]) -> int | None:
+    """Run the invocation and return its exit code, or None to let typer handle it."""
+    if os.environ.get("FOG_NO_FAST"):
+        return None
+    parsed = parse(argv)
+    if parsed is None:
+        return None
+    command, cwd, o = parsed
+    from fog import api
+
+    home = text.fog_home()
+    as_json = o["as_json"]
+
+    def call(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except FogError as exc:
+            raise _Exit(text.error_line(exc, as_json)) from None
+        except OSError as exc:
+            raise _Exit(text.error_line(text.as_fog_error(exc), as_json)) from None
+
+    try:
+        if command == "status":
+            result = call(lambda: api.status(home, cwd, wait=o["wait"]))
+            text.emit_json(text.status_doc(result)) if as_json else text.status_summary(result)
+            return 0
+        if command == "push":
+            result = call(
+                lambda: api.push(
+                    home, cwd, remote=o["remote"], dry_run=o["dry_run"], wait=o["wait"], max_delete=o["max_delete"]
+                )
+            )
+            text.emit_json(dataclasses.asdict(result)) if as_json else text.push_summary(result, o["quiet"])
+            return text.report_remote_errors(result.remote_errors, as_json)
+        if command == "pull":
+            result = call(lambda: api.pull(home, cwd, remote=o["remote"], wait=o["wait"], max_delete=o["max_delete"]))
+            text.emit_json(dataclasses.asdict(result)) if as_json else text.pull_summary(result, o["quiet"])
+            return text.pull_exit(result, as_json)
+        result = call(lambda: api.sync(home, cwd, remote=o["remote"], wait=o["wait"], max_delete=o["max_delete"]))
+        if as_json:
+            text.emit_json(dataclasses.asdict(result))
+        else:
+            text.pull_summary(result.pull, o["quiet"])
+            text.push_summary(result.push, o["quiet"])
+        result.pull.remote_errors = {**result.pull.remote_errors, **result.push.remote_errors}
+        return text.pull_exit(result.pull, as_json)
+    except _Exit as stop:
+        return stop.code
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code

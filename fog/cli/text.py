@@ -1,0 +1,168 @@
+"""What commands print, without typer: shared by the typer commands and the fast path.
+
+Nothing here imports typer, click, rich or fog.api, so `fog.cli.fast` can
+answer a cron-style `fog push -q` without paying for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from fog.errors import EXIT_CONFLICTS, EXIT_ERROR, EXIT_INTEGRITY, FogError
+
+
+def echo(message: str, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(message + "\n")
+    stream.flush()
+
+
+def fog_home() -> Path:
+    """FOG_HOME, or the platform's per-user config directory for fog."""
+    env = os.environ.get("FOG_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("fog"))
+
+
+def as_fog_error(exc: OSError) -> FogError:
+    """An OS failure as the one-line error fog reports (exit 1)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    err = FogError(f"{exc.strerror or exc}{where}")
+    err.exit_code = EXIT_ERROR
+    return err
+
+
+def error_line(exc: FogError, as_json: bool) -> int:
+    """One line on stderr (a JSON object under --json); returns the exit code."""
+    if as_json:
+        sys.stderr.write(json.dumps({"code": exc.exit_code, "kind": exc.kind, "message": exc.message}) + "\n")
+    else:
+        sys.stderr.write(f"fog: {exc.message}\n")
+    return exc.exit_code
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def human_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
+    """Name each remote that failed (one line each); exit 1 if any did."""
+    for name, message in sorted(errors.items()):
+        if as_json:
+            sys.stderr.write(json.dumps({"code": EXIT_ERROR, "kind": "remote", "remote": name, "message": message}))
+            sys.stderr.write("\n")
+        else:
+            sys.stderr.write(f"fog: remote {name} failed: {message}\n")
+    return EXIT_ERROR if errors else 0
+
+
+def push_summary(result: Any, quiet: bool) -> None:
+    """fog push's human output (result: fog.sync.push.PushResult)."""
+    for s in result.skipped:
+        echo(f"fog: skipped {s}", err=True)
+    if quiet:
+        return
+    if result.dry_run:
+        for paths, mark in ((result.added, "A"), (result.modified, "M"), (result.deleted, "D")):
+            for p in paths:
+                echo(f"{mark} {p}")
+    n = len(result.added) + len(result.modified) + len(result.deleted)
+    if n == 0 and not result.batches:
+        echo("Nothing to push.")
+        return
+    rate = result.bytes_read / result.seconds if result.seconds else 0
+    where = ", ".join(f"{r} batch {b}" for r, b in sorted(result.batches.items()))
+    echo(
+        f"{'would push' if result.dry_run else 'pushed'} {n} change(s) ({len(result.added)} added, "
+        f"{len(result.modified)} modified, {len(result.deleted)} deleted): read {result.files_read} files "
+        f"({human_size(result.bytes_read)}), uploaded {human_size(result.bytes_uploaded)}, "
+        f"dedupe saved {human_size(result.bytes_deduped)}, {human_duration(result.seconds)} "
+        f"({human_size(rate)}/s)" + (f"; {where}" if where else "")
+    )
+
+
+def pull_summary(r: Any, quiet: bool) -> None:
+    """fog pull's human output (r: fog.sync.pull.PullResult)."""
+    for path in r.kept:
+        echo(f"fog: kept local changes to {path} (changed here and elsewhere)", err=True)
+    for path in r.conflicts:
+        echo(f"fog: conflict: wrote {path}", err=True)
+    for problem in r.problems:
+        echo(f"fog: {problem}", err=True)
+    if not quiet:
+        rate = r.bytes_written / r.seconds if r.seconds else 0
+        echo(
+            f"pulled {r.versions} version(s) in {r.batches} batch(es): {len(r.updated)} updated "
+            f"({human_size(r.bytes_written)}), {len(r.deleted)} deleted, {len(r.conflicts)} conflict(s), "
+            f"{human_duration(r.seconds)} ({human_size(rate)}/s)"
+        )
+
+
+def pull_exit(r: Any, as_json: bool) -> int:
+    """4 if data was refused, else 1 if a remote failed, else 3 on conflicts, else 0."""
+    failed = report_remote_errors(r.remote_errors, as_json)
+    if r.problems:
+        return EXIT_INTEGRITY
+    if failed:
+        return failed
+    if r.conflicts:
+        return EXIT_CONFLICTS
+    return 0
+
+
+def status_doc(result: Any) -> dict[str, Any]:
+    return {
+        "root": result.root,
+        "clean": result.clean,
+        "added": result.added,
+        "modified": result.modified,
+        "deleted": result.deleted,
+        "skipped": result.skipped,
+        "conflicts": result.conflicts,
+    }
+
+
+def status_summary(result: Any) -> None:
+    """fog status's human output (result: fog.api.StatusResult)."""
+    if result.clean:
+        echo("Nothing to push: the share matches its last push.")
+    for title, paths, mark in (
+        ("Added", result.added, "A"),
+        ("Modified", result.modified, "M"),
+        ("Deleted", result.deleted, "D"),
+    ):
+        if paths:
+            echo(f"{title}:")
+            for p in paths:
+                echo(f"  {mark} {p}")
+    if result.conflicts:
+        echo("Unresolved conflict copies (compare, keep what you want, delete the copy):")
+        for p in result.conflicts:
+            echo(f"  C {p}")
+    for s in result.skipped:
+        echo(f"fog: skipped {s}", err=True)

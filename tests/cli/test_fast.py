@@ -1,0 +1,155 @@
+"""The typer-free fast path (fog.cli.fast) says and does exactly what the typer commands do."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from fogcli import Share, init_share, run_fog
+
+from fog.cli import fast
+
+_TIMES = re.compile(r"\d+(\.\d+)?s \([\d.]+ (B|KiB|MiB|GiB)/s\)")
+
+
+def _normal(text: str) -> str:
+    """Output with the timings (which differ run to run) blanked."""
+    text = _TIMES.sub("T", text)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(_drop_seconds(doc), sort_keys=True)
+
+
+def _drop_seconds(doc: object) -> object:
+    if isinstance(doc, dict):
+        return {k: _drop_seconds(v) for k, v in doc.items() if k != "seconds"}
+    if isinstance(doc, list):
+        return [_drop_seconds(v) for v in doc]
+    return doc
+
+
+def _both(tmp: Path, monkeypatch: pytest.MonkeyPatch, steps: list[tuple[str, ...]]) -> None:
+    """Run the same steps on two identical shares, one per path; compare every result."""
+    results: dict[str, list[tuple[int, str, str]]] = {}
+    for mode in ("fast", "typer"):
+        base = tmp / mode
+        base.mkdir()
+        monkeypatch.setenv("FOG_HOME", str(base / "home"))
+        if mode == "typer":
+            monkeypatch.setenv("FOG_NO_FAST", "1")
+        else:
+            monkeypatch.delenv("FOG_NO_FAST", raising=False)
+        share = init_share(base)
+        out = []
+        for step in steps:
+            if step[0] == "write":
+                share.write(step[1], step[2])
+                continue
+            if step[0] == "rm":
+                (share.root / step[1]).unlink()
+                continue
+            argv = [a.replace("{share}", str(share.root)) for a in step]
+            if mode == "fast" and "-C" not in argv[:1]:
+                assert fast.parse(argv) is not None, argv  # this step really takes the fast path
+            r = run_fog(argv, share.root, expect=None)
+            out.append((r.rc, _normal(r.out.replace(str(base), "BASE")), _normal(r.err.replace(str(base), "BASE"))))
+        results[mode] = out
+    for fast_result, typer_result, step in zip(
+        results["fast"], results["typer"], [s for s in steps if s[0] not in ("write", "rm")], strict=True
+    ):
+        assert fast_result == typer_result, step
+
+
+def test_push_and_status_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _both(
+        tmp_path,
+        monkeypatch,
+        [
+            ("status",),
+            ("status", "--json"),
+            ("write", "a.txt", "one\n"),
+            ("write", "dir/b.txt", "two\n"),
+            ("status",),
+            ("status", "--json"),
+            ("push", "--dry-run"),
+            ("push", "-n", "--json"),
+            ("push",),
+            ("push", "--json"),
+            ("push", "-q"),
+            ("write", "a.txt", "changed\n"),
+            ("push", "--quiet", "--no-progress"),
+            ("push", "no-such-remote"),
+            ("push", "--json", "no-such-remote"),
+            ("push", "--max-delete", "nonsense"),
+            ("push", "--max-delete=0", "--wait"),
+            ("-C", "{share}", "status"),
+        ],
+    )
+
+
+def test_pull_and_sync_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _both(
+        tmp_path,
+        monkeypatch,
+        [
+            ("pull",),
+            ("pull", "-q"),
+            ("pull", "--json", "origin"),
+            ("sync", "-q"),
+            ("write", "x.txt", "x\n"),
+            ("sync",),
+            ("sync", "--json"),
+            ("rm", "x.txt"),
+            ("sync", "--max-delete", "0", "-q"),
+        ],
+    )
+
+
+def test_errors_outside_a_share_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home"))
+    got = {}
+    for mode in ("fast", "typer"):
+        if mode == "typer":
+            monkeypatch.setenv("FOG_NO_FAST", "1")
+        got[mode] = [
+            (r.rc, r.out, r.err)
+            for r in (run_fog([*argv], tmp_path, expect=None) for argv in (["push"], ["status", "--json"]))
+        ]
+    assert got["fast"] == got["typer"]
+    assert got["fast"][0][0] == 1 and "not inside a fog share" in got["fast"][0][2]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["push", "--help"],
+        ["push", "-qn"],
+        ["push", "--debug"],
+        ["--debug", "push"],
+        ["push", "a", "b"],
+        ["push", "--max-delete"],
+        ["log", "x"],
+        ["-C"],
+        ["-C", "/no/such/dir", "push"],
+        ["status", "origin"],
+        ["pull", "--no-progress"],
+        [],
+    ],
+)
+def test_anything_else_goes_to_typer(argv: list[str]) -> None:
+    assert fast.parse(argv) is None
+
+
+def test_fast_path_handles_the_cron_line(share: Share) -> None:
+    assert fast.parse(["sync", "--quiet"]) == (
+        "sync",
+        Path.cwd(),
+        {"quiet": True, "as_json": False, "no_progress": False, "wait": False, "remote": None, "max_delete": None},
+    )
+    share.write("f", "data\n")
+    r = share.fog("sync", "--quiet")
+    assert (r.rc, r.out, r.err) == (0, "", "")

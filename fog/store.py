@@ -321,6 +321,7 @@ class ShareStore:
         self._scan_lock = threading.Lock()
         self._scanned = False
         self._hot = threading.local()  # objects a `preload` fetched for this thread
+        self._packs_here: dict[bytes, bool] = {}  # pack id -> on this remote (see `has`)
 
     # -- objects -------------------------------------------------------------
 
@@ -411,10 +412,18 @@ class ShareStore:
         return self._archive_ids
 
     def has(self, object_id: bytes) -> bool:
-        """Whether the remote holds the object (in a known pack, or loose)."""
-        return any(self.backend.exists(self.pack_name(p)) for p, _, _ in self.catalog.locations(object_id)) or (
-            self.backend.exists(self.object_name(object_id))
-        )
+        """Whether the remote holds the object (in a known pack, or loose).
+
+        Pack existence is remembered per store: seeding a remote asks about
+        every object of the history, and most share a few packs.
+        """
+        for pack_id, _, _ in self.catalog.locations(object_id):
+            known = self._packs_here.get(pack_id)
+            if known is None:
+                known = self._packs_here[pack_id] = self.backend.exists(self.pack_name(pack_id))
+            if known:
+                return True
+        return self.backend.exists(self.object_name(object_id))
 
     # -- packs ---------------------------------------------------------------------
 
@@ -425,6 +434,7 @@ class ShareStore:
     def put_pack(self, data: bytes, index: P.PackIndex) -> None:
         """Store a built pack; its objects then count as present on this remote."""
         self.backend.put(self.pack_name(index.pack), data)
+        self._packs_here[index.pack] = True
         self.catalog.add(index)
         for object_id in index.ids():
             self.presence.add(object_id)

@@ -320,10 +320,13 @@ def _stage(ctx: Context, plan: Plan, local: LocalState, known: set[str]) -> Path
     v = plan.write
     assert v is not None
     parent = safe_parent(ctx.share.root, v.path, known)
-    dest = ctx.share.root / v.path
-    if dest.is_dir() and not dest.is_symlink():
+    try:
+        here = os.lstat(local.full).st_mode  # now, not when the pull was planned
+    except FileNotFoundError:
+        here = 0
+    if st.S_ISDIR(here):
         try:
-            dest.rmdir()
+            os.rmdir(local.full)
         except OSError:
             return None  # a non-empty directory stands where a file arrives: leave both
     _archive(ctx, local)
@@ -377,7 +380,7 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
             if local.st is not None and _changed_since(local):
                 tmp.unlink()  # edited while we were pulling: never overwrite
                 continue
-            os.replace(tmp, ctx.share.root / plan.path)
+            os.replace(tmp, local.full)
             done.append((plan, local))
     finally:
         for _, _, tmp in staged:

@@ -26,6 +26,7 @@ from fog.format.batch import EventBatch, chain_hash
 from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.repo.db import RepoDB, StatEntry
+from fog.repo.share import Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
@@ -35,6 +36,10 @@ from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.scan import Diff, Entry, scan
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
+# A push records and publishes at most this many changed paths at a time (one
+# batch each): memory follows the chunk, not the tree (100,000 new files held
+# at once cost ~4 KB each), and a push stopped part-way keeps what it published.
+CHUNK_FILES = 8192
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -101,21 +106,47 @@ def plan(
 ) -> list[Change]:
     """Scan the tree and work out each change; stores content when `store` is set."""
     scan_start = time.time_ns()
+    d = scan_tree(root, db, result)
+    reader = FileReader(ctx_keys, store)
+    changes = changes_for(reader, root, db, d.candidates, scan_start, device, stats, result, progress)
+    return changes + deletions(db, d.gone, device, time.time_ns())
+
+
+def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-untyped-def]
     with db.stat_view() as index:
         d: Diff = scan(root, index, _is_conflict_copy)
     result.skipped += d.skipped
     result.conflict_copies = d.flagged
-    reader = FileReader(ctx_keys, store)
-    contents = _read_all(reader, root, [e for e in d.candidates if e.kind == "file"], stats, result, progress)
+    return d
+
+
+def changes_for(
+    reader: FileReader,
+    root,
+    db: RepoDB,
+    entries: list[Entry],
+    scan_start: int,
+    device: str,
+    stats: PutStats,
+    result: PushResult,
+    progress: Progress | None,
+) -> list[Change]:
+    """Read (and store) the changed files among `entries` and work out each one's change."""
+    contents = _read_all(reader, root, [e for e in entries if e.kind == "file"], stats, result, progress)
     now = time.time_ns()
     changes: list[Change] = []
     with db.read() as txn:
-        for entry in d.candidates:
+        for entry in entries:
             content = contents.get(entry.path)
             if entry.kind == "file" and content is None:
                 continue  # unreadable or changing: skipped, retried next push
             changes.append(_change_for(db, txn, entry, content, scan_start, now, device))
-    for path in d.gone:
+    return changes
+
+
+def deletions(db: RepoDB, gone: list[str], device: str, now: int) -> list[Change]:
+    changes: list[Change] = []
+    for path in gone:
         head = db.head(path)
         if head is not None and not head.deleted:
             v = Version(path, "deleted", 0, 0, 0, now, device, parent=head.id)
@@ -362,6 +393,61 @@ def publish(ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | 
     return seq + 1
 
 
+def _record(
+    fan: FanoutStore, live: list[Context], changes: list[Change], versions: list[Version], result: PushResult
+) -> None:
+    """Make one chunk's objects durable, record its changes, publish them as a batch on each remote."""
+    try:
+        fan.packer.flush()
+    except RemoteError:
+        pass  # every remote failed: reported by _commit
+    if changes:
+        _commit(fan, live[0].share, changes, versions, result)
+    fresh = {v.id: v for v in versions}
+    for ctx in live:
+        if ctx.remote_name in result.remote_errors:
+            continue
+        try:
+            n = publish(ctx, live, fresh)
+            if n is not None:
+                result.batches[ctx.remote_name] = n
+                result.batch = n
+        except RemoteError as exc:
+            result.remote_errors[ctx.remote_name] = str(exc)
+
+
+def _commit(fan: FanoutStore, share: Share, changes: list[Change], versions: list[Version], result: PushResult) -> None:
+    """Objects durable on every remote, then one local transaction recording the chunk.
+
+    Objects must be durable before the database records them (and long before
+    a batch names them): the database writes are prepared while the remotes
+    sync, and committed only after every sync returned.
+    """
+    db = share.db
+    with ThreadPoolExecutor(max(1, len(fan.ctxs)), thread_name_prefix="fog-sync") as pool:
+        syncs = [(ctx, pool.submit(ctx.store.backend.sync)) for ctx in fan.ctxs]
+        with db.write() as txn:
+            for v in versions:
+                db.add_version(txn, v)
+            for c in changes:
+                if c.stat is not None:
+                    stat = c.stat if c.version is None else c.stat.named(c.version.id)
+                    db.put_stat(txn, stat)
+                elif c.status == "deleted":
+                    db.drop_stat(txn, c.path)
+            db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
+            for ctx, fut in syncs:
+                try:
+                    fut.result()
+                except RemoteError as exc:
+                    fan.drop(ctx, exc)
+            result.remote_errors.update(fan.failed)
+            if not fan.ctxs:  # raised inside the transaction: nothing is recorded
+                raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
+            for ctx in fan.ctxs:
+                ctx.commit_presence(txn)
+
+
 def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit) -> None:
     """Refuse to publish a mass deletion of files (directories do not count)."""
     if not any(c.status == "deleted" and c.version is not None for c in changes):
@@ -408,59 +494,35 @@ def push(
         raise RemoteError("no remote could be reached: " + "; ".join(result.remote_errors.values()))
     fan = None if dry_run else FanoutStore(live)
     stats = PutStats()
-    changes = plan(keys, fan, share.root, db, ident.device_id, stats, result, progress)  # type: ignore[arg-type]
-    versions = []
-    for c in changes:
-        if c.version is not None:
-            c.version = live[0].seal_version(c.version)
-            versions.append(c.version)
-            {"added": result.added, "modified": result.modified, "deleted": result.deleted}[c.status].append(c.path)
-    if fan is None:
-        result.seconds = time.monotonic() - t0
-        return result
-    _check_deletions(db, changes, max_delete or DeleteLimit.parse(None))
-    try:
-        fan.packer.flush()
-    except RemoteError:
-        pass  # every remote failed: reported just below
-    result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
-    result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
-    result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
-    # Objects must be durable before the database records them (and long before
-    # a batch names them): the database writes are prepared while the remotes
-    # sync, and committed only after every sync returned.
-    with ThreadPoolExecutor(len(fan.ctxs), thread_name_prefix="fog-sync") as pool:
-        syncs = [(ctx, pool.submit(ctx.store.backend.sync)) for ctx in fan.ctxs]
-        with db.write() as txn:
-            for v in versions:
-                db.add_version(txn, v)
-            for c in changes:
-                if c.stat is not None:
-                    stat = c.stat if c.version is None else c.stat.named(c.version.id)
-                    db.put_stat(txn, stat)
-                elif c.status == "deleted":
-                    db.drop_stat(txn, c.path)
-            db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
-            for ctx, fut in syncs:
-                try:
-                    fut.result()
-                except RemoteError as exc:
-                    fan.drop(ctx, exc)
-            result.remote_errors.update(fan.failed)
-            if not fan.ctxs:  # raised inside the transaction: nothing is recorded
-                raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
-            for ctx in fan.ctxs:
-                ctx.commit_presence(txn)
-    fresh = {v.id: v for v in versions}
-    for ctx in live:
-        if ctx.remote_name in result.remote_errors:
-            continue
-        try:
-            n = publish(ctx, live, fresh)
-            if n is not None:
-                result.batches[ctx.remote_name] = n
-                result.batch = n
-        except RemoteError as exc:
-            result.remote_errors[ctx.remote_name] = str(exc)
+    scan_start = time.time_ns()
+    d = scan_tree(share.root, db, result)
+    gone = deletions(db, d.gone, ident.device_id, time.time_ns())
+    if fan is not None:
+        # before anything is read or uploaded: a refused mass deletion costs nothing
+        _check_deletions(db, gone, max_delete or DeleteLimit.parse(None))
+    reader = FileReader(keys, fan)  # type: ignore[arg-type]
+    total = sum(e.st.st_size for e in d.candidates if e.kind == "file")
+    chunks = [d.candidates[i : i + CHUNK_FILES] for i in range(0, len(d.candidates), CHUNK_FILES)] or [[]]
+    base = 0
+    for n, chunk in enumerate(chunks):
+        sized = sum(e.st.st_size for e in chunk if e.kind == "file")
+        step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]
+        changes = changes_for(reader, share.root, db, chunk, scan_start, ident.device_id, stats, result, step)
+        base += sized
+        if n == len(chunks) - 1:
+            changes += gone
+        versions = []
+        for c in changes:
+            if c.version is not None:
+                c.version = live[0].seal_version(c.version)
+                versions.append(c.version)
+                {"added": result.added, "modified": result.modified, "deleted": result.deleted}[c.status].append(c.path)
+        if fan is not None:
+            _record(fan, live, changes, versions, result)
+        del changes, versions
+    if fan is not None:
+        result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
+        result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
+        result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
     result.seconds = time.monotonic() - t0
     return result

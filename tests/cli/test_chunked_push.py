@@ -1,0 +1,63 @@
+"""A push records and publishes large changes in chunks (fog.sync.push.CHUNK_FILES)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from fogcli import Share, run_fog
+
+from fog.backends.local import LocalBackend
+from fog.errors import RemoteError
+from fog.sync import push as push_mod
+
+OLD = 1_600_000_000 * 10**9
+
+
+def test_chunks_are_published_as_batches_and_clone_whole(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(push_mod, "CHUNK_FILES", 3)
+    for i in range(10):
+        share.write(f"d/f{i}.txt", f"file {i}\n")
+    share.write("gone.txt", "to delete\n")
+    for p in [*share.root.rglob("*.txt"), share.root / "d"]:
+        os.utime(p, ns=(OLD, OLD))  # not racy: the next push reads only what changes
+    doc = share.push()
+    assert len(doc["added"]) == 12  # 10 files, the directory, gone.txt
+    assert len(share.log_files()) == 4  # ceil(12 / 3) batches
+    (share.root / "gone.txt").unlink()
+    share.write("d/f0.txt", "changed\n")
+    doc = share.push()
+    assert (doc["modified"], doc["deleted"]) == (["d/f0.txt"], ["gone.txt"])
+    assert len(share.log_files()) == 5  # one chunk: the change and the deletion together
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home2"))
+    run_fog(["clone", share.remote, tmp_path / "two", "--master-key-file", share.key_file], tmp_path)
+    got = {p.relative_to(tmp_path / "two").as_posix(): p.read_text() for p in (tmp_path / "two").rglob("*.txt")}
+    assert got == {f"d/f{i}.txt": ("changed\n" if i == 0 else f"file {i}\n") for i in range(10)}
+
+
+def test_a_push_stopped_part_way_keeps_its_published_chunks(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push_mod, "CHUNK_FILES", 2)
+    for i in range(6):
+        share.write(f"f{i}.txt", f"{i}\n")
+    real = LocalBackend.sync
+    calls = {"n": 0}
+
+    def failing(self: LocalBackend) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:  # chunk 1: pack sync + batch syncs (3); chunk 2 dies at its pack sync
+            raise RemoteError("disk gone", transient=False)
+        real(self)
+
+    monkeypatch.setattr(LocalBackend, "sync", failing)
+    r = share.fog("push", expect=1)
+    assert "disk gone" in r.one_line_error()
+    recorded = {e["path"] for e in share.fog("log", "--json").json()}
+    assert recorded == {"f0.txt", "f1.txt"}  # the first chunk landed; nothing of the second is recorded
+    monkeypatch.setattr(LocalBackend, "sync", real)
+    doc = share.push()
+    assert sorted(doc["added"]) == [f"f{i}.txt" for i in range(2, 6)]
+    assert {e["path"] for e in share.fog("log", "--json").json()} == {f"f{i}.txt" for i in range(6)}
+    share.fog("check", "--read-data")

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -21,9 +20,14 @@ from fog.cli.text import (  # noqa: F401  -- re-exported for the command modules
     emit_json,
     error_line,
     fog_home,
+    human_age,
     human_duration,
     human_size,
+    iso_utc,
+    local_time,
+    paint,
     report_remote_errors,
+    use_color,
 )
 from fog.errors import FogError
 
@@ -60,14 +64,6 @@ def run(fn: Callable[[], T], as_json: bool = False) -> T:
 
             traceback.print_exc()
         fail(as_fog_error(exc), as_json)
-
-
-def iso_utc(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def local_time(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def stdout_console():  # type: ignore[no-untyped-def]
@@ -131,29 +127,6 @@ def remote_url(url: str, s3_endpoint: str | None = None) -> str:
 
         url += ("&" if "?" in url else "?") + "endpoint=" + quote(endpoint, safe=":/")
     return url
-
-
-def use_color(stream: Any = None) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    stream = stream or sys.stdout
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
-
-
-def paint(text: str, color: str, enabled: bool) -> str:
-    return typer.style(text, fg=color) if enabled else text
-
-
-def human_age(ns: int, now_ns: int | None = None) -> str:
-    """'just now', '5 min ago', '3 h ago', '2 days ago', '7 weeks ago'."""
-    import time
-
-    seconds = ((now_ns if now_ns is not None else time.time_ns()) - ns) / 1e9
-    if seconds < 0:
-        return "in the future"
-    for limit, unit, div in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600), (14 * 86400, "days", 86400)):
-        if seconds < limit:
-            return "just now" if unit == "s" and seconds < 10 else f"{int(seconds // div)} {unit} ago"
-    return f"{int(seconds // (7 * 86400))} weeks ago"
 
 
 MAX_DELETE_OPTION = typer.Option(

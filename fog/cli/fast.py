@@ -1,9 +1,9 @@
-"""A fast path for the commands cron runs: `push`, `pull`, `sync`, `status`.
+"""A fast path for the commands cron runs (`push`, `pull`, `sync`, `status`) and `log`.
 
 Building the typer application costs about 0.35 s per run here (typer, click,
 pydantic and every command's signature), as much as a whole push that finds
 nothing to do. This module answers the common, non-interactive invocations of
-those four commands from argv alone and returns None for anything else
+those commands (log: PATH, -n and --json) from argv alone and returns None for anything else
 (`--help`, an unknown or combined option, `--debug`, a progress bar on a
 terminal...), which then goes through typer exactly as before. Both paths
 call the same fog.api functions and print through fog.cli.text, and
@@ -29,9 +29,16 @@ _FLAGS = {
     "pull": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--wait": "wait"},
     "sync": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--no-progress": "no_progress", "--wait": "wait"},
     "status": {"--json": "as_json", "--wait": "wait"},
+    "log": {"--json": "as_json"},
 }  # fmt: skip
-_VALUES = {"push": {"--max-delete"}, "pull": {"--max-delete"}, "sync": {"--max-delete"}, "status": set()}
-_REMOTE = {"push", "pull", "sync"}  # commands taking an optional [REMOTE]
+_VALUES = {
+    "push": {"--max-delete": "max_delete"},
+    "pull": {"--max-delete": "max_delete"},
+    "sync": {"--max-delete": "max_delete"},
+    "status": {},
+    "log": {"-n": "limit", "--max-count": "limit"},
+}
+_POSITIONAL = {"push": "remote", "pull": "remote", "sync": "remote", "log": "path"}  # one optional argument
 
 
 def parse(argv: list[str]) -> tuple[str, Path, dict[str, Any]] | None:
@@ -48,8 +55,10 @@ def parse(argv: list[str]) -> tuple[str, Path, dict[str, Any]] | None:
     command, rest = args[0], args[1:]
     flags, values = _FLAGS[command], _VALUES[command]
     opts: dict[str, Any] = {name: False for name in flags.values()}
-    opts["remote"] = None
-    opts["max_delete"] = None
+    opts.update({name: None for name in values.values()})
+    positional = _POSITIONAL.get(command)
+    if positional:
+        opts[positional] = None
     i = 0
     while i < len(rest):
         arg = rest[i]
@@ -62,12 +71,16 @@ def parse(argv: list[str]) -> tuple[str, Path, dict[str, Any]] | None:
                     return None
                 i += 1
                 value = rest[i]
-            opts["max_delete"] = value
-        elif command in _REMOTE and not arg.startswith("-") and opts["remote"] is None:
-            opts["remote"] = arg
+            opts[values[name]] = value
+        elif positional and not arg.startswith("-") and opts[positional] is None:
+            opts[positional] = arg
         else:
             return None
         i += 1
+    if command == "log" and opts["limit"] is not None:
+        if not opts["limit"].isdigit():
+            return None  # typer explains what -n takes
+        opts["limit"] = int(opts["limit"])
     if command in ("push", "sync") and not (opts["quiet"] or opts["as_json"] or opts["no_progress"]):
         if sys.stderr.isatty():
             return None  # a progress bar: typer's path draws it
@@ -96,6 +109,14 @@ def run(argv: list[str]) -> int | None:
             raise _Exit(text.error_line(text.as_fog_error(exc), as_json)) from None
 
     try:
+        if command == "log":
+            limit = o["limit"]
+            if o["path"] is None and limit is None and not as_json:
+                limit = 50
+            filt = api.LogFilter(limit, None, None, None)
+            entries = call(lambda: api.log(home, cwd, o["path"], filt=filt))
+            text.emit_json([text.log_json(e) for e in entries]) if as_json else text.log_table(entries)
+            return 0
         if command == "status":
             result = call(lambda: api.status(home, cwd, wait=o["wait"]))
             text.emit_json(text.status_doc(result)) if as_json else text.status_summary(result)

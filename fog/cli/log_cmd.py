@@ -8,45 +8,13 @@ from datetime import time as dtime
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import (
-    JSON_OPTION,
-    STATE,
-    api,
-    emit_json,
-    fog_home,
-    human_age,
-    human_size,
-    iso_utc,
-    local_time,
-    paint,
-    run,
-    use_color,
-)
+from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
 from fog.cli.complete import complete_path
+from fog.cli.text import log_json, log_table
 from fog.errors import RevisionError, UsageError
 from fog.repo.revs import parse_when
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def log_json(e: api.LogEntry) -> dict[str, object]:
-    v = e.version
-    return {
-        "version": v.id.hex(),
-        "path": v.path,
-        "time": iso_utc(v.time_ns),
-        "time_ns": v.time_ns,
-        "device": e.device_name,
-        "device_id": v.device,
-        "kind": v.kind,
-        "size": v.size,
-        "mode": f"{v.mode:04o}",
-        "mtime": iso_utc(v.mtime_ns),
-        "deleted": v.deleted,
-        "conflict": v.conflict,
-        "current": e.current,
-        "parent": v.parent.hex() if v.parent else None,
-    }
 
 
 def _span_start(text: str) -> int:
@@ -105,25 +73,4 @@ def log(
     if as_json:
         emit_json([log_json(e) for e in entries])
         return
-    color = use_color()
-    rows = []
-    for e in entries:
-        v = e.version
-        marks = []
-        if e.current and not v.deleted:
-            marks.append(paint("current", "green", color))
-        if v.deleted:
-            marks.append(paint("deleted", "red", color))
-        if v.conflict:
-            marks.append(paint("conflict", "yellow", color))
-        size = "-" if v.kind in ("deleted", "dir") else human_size(v.size)
-        rows.append(
-            ([v.id.hex()[:12], local_time(v.time_ns), human_age(v.time_ns), e.device_name, size, v.kind], v.path, marks)
-        )
-    widths = [max((len(r[0][i]) for r in rows), default=0) for i in range(6)]
-    for cells, vpath, marks in rows:
-        padded = [c.rjust(w) if i == 4 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
-        padded[0] = paint(padded[0], "yellow", color)
-        typer.echo("  ".join([*padded, vpath]) + (f"  ({', '.join(marks)})" if marks else ""))
-    if not entries:
-        typer.echo("No versions match.", err=True)
+    log_table(entries)

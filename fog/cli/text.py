@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +168,83 @@ def status_summary(result: Any) -> None:
             echo(f"  C {p}")
     for s in result.skipped:
         echo(f"fog: skipped {s}", err=True)
+
+
+def iso_utc(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def local_time(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def human_age(ns: int, now_ns: int | None = None) -> str:
+    """'just now', '5 min ago', '3 h ago', '2 days ago', '7 weeks ago'."""
+    seconds = ((now_ns if now_ns is not None else time.time_ns()) - ns) / 1e9
+    if seconds < 0:
+        return "in the future"
+    for limit, unit, div in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600), (14 * 86400, "days", 86400)):
+        if seconds < limit:
+            return "just now" if unit == "s" and seconds < 10 else f"{int(seconds // div)} {unit} ago"
+    return f"{int(seconds // (7 * 86400))} weeks ago"
+
+
+def use_color(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    stream = stream or sys.stdout
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+_ANSI = {"black": 30, "red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35, "cyan": 36, "white": 37}
+
+
+def paint(text: str, color: str, enabled: bool) -> str:
+    """`text` in a terminal colour (the same escape codes as click.style(text, fg=color))."""
+    return f"\x1b[{_ANSI[color]}m{text}\x1b[0m" if enabled else text
+
+
+def log_json(e: Any) -> dict[str, object]:
+    """One `fog log --json` entry (e: fog.api.LogEntry)."""
+    v = e.version
+    return {
+        "version": v.id.hex(),
+        "path": v.path,
+        "time": iso_utc(v.time_ns),
+        "time_ns": v.time_ns,
+        "device": e.device_name,
+        "device_id": v.device,
+        "kind": v.kind,
+        "size": v.size,
+        "mode": f"{v.mode:04o}",
+        "mtime": iso_utc(v.mtime_ns),
+        "deleted": v.deleted,
+        "conflict": v.conflict,
+        "current": e.current,
+        "parent": v.parent.hex() if v.parent else None,
+    }
+
+
+def log_table(entries: list[Any]) -> None:
+    """`fog log`'s human output: one aligned line per version, newest first."""
+    color = use_color()
+    rows = []
+    for e in entries:
+        v = e.version
+        marks = []
+        if e.current and not v.deleted:
+            marks.append(paint("current", "green", color))
+        if v.deleted:
+            marks.append(paint("deleted", "red", color))
+        if v.conflict:
+            marks.append(paint("conflict", "yellow", color))
+        size = "-" if v.kind in ("deleted", "dir") else human_size(v.size)
+        rows.append(
+            ([v.id.hex()[:12], local_time(v.time_ns), human_age(v.time_ns), e.device_name, size, v.kind], v.path, marks)
+        )
+    widths = [max((len(r[0][i]) for r in rows), default=0) for i in range(6)]
+    for cells, vpath, marks in rows:
+        padded = [c.rjust(w) if i == 4 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        padded[0] = paint(padded[0], "yellow", color)
+        echo("  ".join([*padded, vpath]) + (f"  ({', '.join(marks)})" if marks else ""))
+    if not entries:
+        echo("No versions match.", err=True)

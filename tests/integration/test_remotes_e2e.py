@@ -127,7 +127,8 @@ def test_wrong_s3_credentials_fail_in_one_line(s3_env: str, s3_url: str, tmp_pat
 
 def _push_until_killed(world: World, device, kill, restart) -> None:  # type: ignore[no-untyped-def]
     """Start a big push, kill the server while it runs, then restart and push again."""
-    big = {f"big/f{i:03d}.bin": os.urandom(200_000) for i in range(120)}
+    # 80 MB: with packs, a push of 24 MB to the loopback S3 server finished within the second
+    big = {f"big/f{i:03d}.bin": os.urandom(250_000) for i in range(320)}
     _write(device.root, big)
     env = fog_env(device.home)
     proc = subprocess.Popen(
@@ -137,7 +138,7 @@ def _push_until_killed(world: World, device, kill, restart) -> None:  # type: ig
         stderr=subprocess.PIPE,
         cwd=world.tmp,
     )
-    time.sleep(1.0)
+    time.sleep(0.6)
     kill()
     out, err = proc.communicate(timeout=300)
     text = err.decode(errors="replace")

@@ -139,7 +139,13 @@ Subsystem sftp internal-sftp
         """Kill the server and every connection it serves (like a crash or reboot of the host)."""
         if self.proc is None:
             return
-        victims = [self.proc.pid, *descendants(self.proc.pid)]
+        # Stop the listener first: a connection it accepts while we list its
+        # children would otherwise fork a child we never see, which survives.
+        try:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            pass
+        victims = [*descendants(self.proc.pid), self.proc.pid]
         for pid in victims:
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -138,7 +138,7 @@ def _push_until_killed(world: World, device, kill, restart) -> None:  # type: ig
         stderr=subprocess.PIPE,
         cwd=world.tmp,
     )
-    time.sleep(0.6)
+    time.sleep(1.0)
     kill()
     out, err = proc.communicate(timeout=300)
     text = err.decode(errors="replace")

@@ -194,7 +194,9 @@ class PackCatalog:
             found = self._db.pack_index(pack_id)
         return found
 
-    def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]:
+    def locations(self, object_id: bytes, *, every: bool = True) -> list[tuple[bytes, int, int]]:
+        """Known places of an object; with `every=False`, the ones in memory when there are any
+        (what a read tries first: the database lookup is a transaction per object)."""
         if self._unindexed:
             with self._lock:
                 for index in self._unindexed:
@@ -202,7 +204,7 @@ class PackCatalog:
                         self._locs.setdefault(oid, []).append((index.pack, offset, length))
                 self._unindexed = []
         mine = self._locs.get(object_id)
-        if self._db is None:
+        if self._db is None or (mine and not every):
             return list(mine or ())
         stored = self._db.locations(object_id)
         if not mine:
@@ -332,6 +334,12 @@ class ShareStore:
     def object_id(self, data: bytes | memoryview) -> bytes:
         return S.mac(self.keys.mac_key, data)
 
+    @property
+    def read_concurrency(self) -> int | None:
+        """The backend's hint of how many reads at once pay off (None: no hint)."""
+        hint = getattr(self.backend, "read_concurrency", None)
+        return max(1, hint) if isinstance(hint, int) else None  # (a wrapper may answer any attribute)
+
     def encode(self, object_id: bytes, data: bytes | memoryview) -> bytes:
         """The stored bytes of an object: version || SecretBox(frame(data))."""
         return bytes([O.OBJECT_VERSION]) + S.seal_block(self.keys.data_key, object_id, O.frame(data))
@@ -382,17 +390,26 @@ class ShareStore:
             return self.archive.get(object_id, what)
         hot = getattr(self._hot, "objects", None)
         if hot and (stored := hot.pop(object_id, None)) is not None:
-            return self.decode(object_id, stored, what)
+            try:
+                return self.decode(object_id, stored, what)
+            except IntegrityError:
+                pass  # that copy is damaged: another may not be
         failure: IntegrityError | None = None
+        tried: set[tuple[bytes, int, int]] = set()
         for attempt in range(2):
-            for pack_id, offset, length in self.catalog.locations(object_id):
-                try:
-                    stored = self.backend.get_range(self.pack_name(pack_id), offset, length)
-                    return self.decode(object_id, stored, what)
-                except ObjectNotFound:
-                    continue  # a pack this remote does not have (written to another remote)
-                except IntegrityError as exc:
-                    failure = failure or exc  # another copy may be intact
+            # the places held in memory first, then every place the database knows too
+            for every in (False, True):
+                for place in self.catalog.locations(object_id, every=every):
+                    if place in tried:
+                        continue
+                    tried.add(place)
+                    try:
+                        stored = self.backend.get_range(self.pack_name(place[0]), place[1], place[2])
+                        return self.decode(object_id, stored, what)
+                    except ObjectNotFound:
+                        continue  # a pack this remote does not have (written to another remote)
+                    except IntegrityError as exc:
+                        failure = failure or exc  # another copy may be intact
             try:
                 return self.decode(object_id, self.backend.get(self.object_name(object_id)), what)
             except ObjectNotFound:
@@ -476,8 +493,8 @@ class ShareStore:
             hi = max(p[0][1] + p[0][2] for p in places)
             try:
                 data = self.backend.get_range(self.pack_name(pack_id), lo, hi - lo)
-            except ObjectNotFound:
-                data = b""
+            except (ObjectNotFound, RemoteError):
+                data = b""  # only a shortcut: `get` finds (or fails to find) each object on its own
             for (_, offset, length), object_id in places:
                 if offset + length - lo <= len(data):
                     hot[object_id] = data[offset - lo : offset - lo + length]
@@ -488,8 +505,47 @@ class ShareStore:
             self._hot.objects = None
 
     def _first_place(self, object_id: bytes) -> tuple[bytes, int, int] | None:
-        locs = self.catalog.locations(object_id) if object_id else None
+        locs = self.catalog.locations(object_id, every=False) if object_id else None
         return locs[0] if locs else None
+
+    def runs(self, object_ids: list[bytes], *, span: int = 1 << 20, gap: int = 64 << 10) -> list[list[bytes]]:
+        """Split ids, in their order, into runs that each sit close together in one pack.
+
+        A file's blocks were packed one after another, so its run is one ranged
+        read (`get_run`) instead of a read per block. No run spans more than
+        `span` bytes; ids without a known place (or in the local archive) stand alone.
+        """
+        out: list[list[bytes]] = []
+        run: list[bytes] = []
+        pack = b""
+        start = end = 0
+        archived = self._archived() if self.archive is not None else set()
+        for object_id in object_ids:
+            loc = None if object_id in archived else self._first_place(object_id)
+            if loc is None:
+                if run:
+                    out.append(run)
+                out.append([object_id])
+                run = []
+                continue
+            pack_id, offset, length = loc
+            if run and (pack_id != pack or offset < end or offset - end > gap or offset + length - start > span):
+                out.append(run)
+                run = []
+            if not run:
+                pack, start = pack_id, offset
+            run.append(object_id)
+            end = offset + length
+        if run:
+            out.append(run)
+        return out
+
+    def get_run(self, object_ids: list[bytes], what: str = "") -> list[bytes]:
+        """`get` of every id of one run (see `runs`), with one ranged read when they share a pack."""
+        if len(object_ids) == 1:
+            return [self.get(object_ids[0], what)]
+        with self.preload(object_ids):
+            return [self.get(object_id, what) for object_id in object_ids]
 
     def nearby(self, object_ids: list[bytes], *, span: int = 1 << 20, gap: int = 256 << 10) -> list[list[int]]:
         """Group positions of `object_ids` so each group is one dense run of one pack.

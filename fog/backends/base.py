@@ -44,6 +44,11 @@ class Backend(Protocol):
     retry may succeed (timeouts, dropped connections, throttling, 5xx) and
     `transient=False` when it cannot (authentication, permissions, missing
     bucket or directory). No other exception type may escape.
+
+    Optional: an integer attribute `read_concurrency`, how many reads at once
+    pay off. Without it a reader keeps `fog.sync.content.IO_WORKERS` in flight
+    (enough to hide network latency); a local directory reads from the page
+    cache, where threads beyond the cores only fight over the GIL.
     """
 
     url: str

@@ -34,6 +34,13 @@ def _compressor() -> zstandard.ZstdCompressor:
     return compressor
 
 
+def _decompressor() -> zstandard.ZstdDecompressor:
+    decompressor = getattr(_local, "decompressor", None)
+    if decompressor is None:
+        decompressor = _local.decompressor = zstandard.ZstdDecompressor()
+    return decompressor
+
+
 _SAMPLE = 4096
 
 
@@ -75,7 +82,7 @@ def unframe(plain: bytes, limit: int = MAX_BLOCK) -> bytes:
             params = zstandard.get_frame_parameters(payload)
             if params.content_size == zstandard.CONTENTSIZE_UNKNOWN or params.content_size > limit:
                 raise ValueError("compressed object declares no size or one past the maximum")
-            out = zstandard.ZstdDecompressor().decompress(payload, max_output_size=limit, allow_extra_data=False)
+            out = _decompressor().decompress(payload, max_output_size=limit, allow_extra_data=False)
         except zstandard.ZstdError as exc:  # not a ValueError: callers only expect ValueError
             raise ValueError(f"compressed object is not one valid zstd frame: {exc}") from exc
         if len(out) != params.content_size:

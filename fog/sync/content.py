@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pyfastcdc import Chunk, FastCDC
 
+from fog.backends.local import start_writeback
 from fog.crypto.keys import ShareKeys
 from fog.crypto.seal import mac
 from fog.errors import IntegrityError
@@ -96,6 +97,7 @@ class FileReader:
 # the remote, one small read per block: more threads hide its latency.
 CPU_WORKERS = max(2, os.cpu_count() or 2)
 IO_WORKERS = max(8, 2 * (os.cpu_count() or 2))
+WRITEBACK_BYTES = 1 << 20  # staged files this large start their writeback at once
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 
@@ -110,18 +112,22 @@ def _forget_pools_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
-def _pool(kind: str) -> ThreadPoolExecutor:
-    """The process-wide pool for the blocks of large files: "cpu" (push) or "io" (fetch).
+def _pool(kind: str, size: int = CPU_WORKERS) -> ThreadPoolExecutor:
+    """The process-wide pool of `size` threads for the blocks of large files: "cpu" (push) or "io" (fetch).
 
     Separate from the per-file pools so a file worker waiting on its blocks can
     never starve them. The C libraries release the GIL, so this fills the cores.
     """
+    key = f"{kind}-{size}"
     with _pool_lock:
-        if kind not in _pools:
-            _pools[kind] = ThreadPoolExecutor(
-                CPU_WORKERS if kind == "cpu" else IO_WORKERS, thread_name_prefix=f"fog-block-{kind}"
-            )
-        return _pools[kind]
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(size, thread_name_prefix=f"fog-block-{kind}")
+        return _pools[key]
+
+
+def read_workers(store: ShareStore) -> int:
+    """Threads worth reading from `store` at once: its backend's hint, else IO_WORKERS."""
+    return store.read_concurrency or IO_WORKERS
 
 
 def _put_parallel(put: Callable[[bytes | memoryview], bytes], chunks: Iterable[Chunk]) -> list[tuple[bytes, int]]:
@@ -130,7 +136,7 @@ def _put_parallel(put: Callable[[bytes | memoryview], bytes], chunks: Iterable[C
     cut_stream reuses its buffer, so each chunk is copied before it is handed
     off; at most 2 x workers chunks (each <= 256 KiB) are in flight.
     """
-    pool = _pool("cpu")
+    pool = _pool("cpu", CPU_WORKERS)
     window: deque[tuple[Future[bytes], int]] = deque()
     out: list[tuple[bytes, int]] = []
     for c in chunks:
@@ -213,6 +219,8 @@ def stage_version(store: ShareStore, v: Version, tmp_dir: Path, *, fsync: bool =
             os.utime(fd, ns=(v.mtime_ns, v.mtime_ns))
             if fsync:
                 os.fsync(fd)
+            elif written >= WRITEBACK_BYTES:
+                start_writeback(fd)  # the caller's syncfs then waits for less
         finally:
             os.close(fd)
         return tmp
@@ -255,18 +263,21 @@ def _fetch_blocks(store: ShareStore, v: Version) -> Iterable[bytes]:
         return True
 
     store.walk(v.content, v.depth, v.path, collect)  # manifest nodes only: small
-    return _ordered(_pool("io"), lambda i: store.get(i, v.path), leaves)
+    workers = read_workers(store)
+    return _ordered(_pool("io", workers), workers, lambda run: store.get_run(run, v.path), store.runs(leaves))
 
 
-def _ordered(pool: ThreadPoolExecutor, fn: Callable[[bytes], bytes], ids: list[bytes]) -> Iterable[bytes]:
-    """fn over ids on the pool, yielding results in order with at most 2 x workers in flight."""
-    window: deque[Future[bytes]] = deque()
-    for object_id in ids:
-        window.append(pool.submit(fn, object_id))
-        if len(window) >= 2 * IO_WORKERS:
-            yield window.popleft().result()
+def _ordered(
+    pool: ThreadPoolExecutor, workers: int, fn: Callable[[list[bytes]], list[bytes]], runs: list[list[bytes]]
+) -> Iterable[bytes]:
+    """fn over runs of ids on the pool, yielding their blocks in order, 2 x workers runs in flight."""
+    window: deque[Future[list[bytes]]] = deque()
+    for run in runs:
+        window.append(pool.submit(fn, run))
+        if len(window) >= 2 * workers:
+            yield from window.popleft().result()
     while window:
-        yield window.popleft().result()
+        yield from window.popleft().result()
 
 
 def stream_version(store: ShareStore, v: Version, out: Callable[[bytes], object]) -> int:

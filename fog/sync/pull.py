@@ -25,7 +25,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.repo.db import StatEntry
 from fog.store import PutStats
-from fog.sync.content import IO_WORKERS, FileReader, stage_version, write_version
+from fog.sync.content import FileReader, read_workers, stage_version, write_version
 from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
@@ -359,7 +359,7 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
                         return out, exc
             return out, None
 
-        with ThreadPoolExecutor(IO_WORKERS, thread_name_prefix="fog-pull") as pool:
+        with ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-pull") as pool:
             futures = [pool.submit(stage_group, group) for group in store.nearby(roots)]
         results: dict[int, Path | None] = {}
         failure: BaseException | None = None

@@ -207,3 +207,56 @@ def test_preload_reads_a_group_once_and_get_still_verifies(
     path.write_bytes(bytes(raw))
     with store.preload(ids[2:8]), pytest.raises(IntegrityError):
         store.get(ids[4])
+
+
+def test_runs_split_ids_in_their_order_into_dense_runs(backend: LocalBackend, keys: K.ShareKeys) -> None:
+    store, packer = _packing_store(backend, keys, target=150_000)
+    blocks = [os.urandom(10_000) for _ in range(20)]
+    ids = _pack_objects(store, packer, blocks)  # two packs: 15 objects, then 5
+    unknown = b"\x09" * 32
+    assert store.runs(ids) == [ids[:15], ids[15:]]  # a new pack starts a new run
+    assert store.runs([*ids[:3], unknown, *ids[3:6]]) == [ids[:3], [unknown], ids[3:6]]
+    assert store.runs([ids[4], ids[2], ids[3]]) == [[ids[4]], [ids[2], ids[3]]]  # backwards: a new run
+    assert store.runs([ids[0], ids[5], ids[6]], gap=30_000) == [[ids[0]], [ids[5], ids[6]]]
+    assert store.runs(ids[:6], span=25_000) == [ids[0:2], ids[2:4], ids[4:6]]  # never more than `span`
+    assert [i for run in store.runs(ids[::-1]) for i in run] == ids[::-1]  # every id, in order
+
+
+def test_get_run_reads_once_and_verifies_every_object(
+    backend: LocalBackend, keys: K.ShareKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, packer = _packing_store(backend, keys)
+    blocks = [os.urandom(5_000) for _ in range(8)]
+    ids = _pack_objects(store, packer, blocks)
+    calls: list[int] = []
+    real = backend.get_range
+    monkeypatch.setattr(backend, "get_range", lambda n, o, ln: calls.append(ln) or real(n, o, ln))
+    (run,) = store.runs(ids)
+    assert store.get_run(run) == blocks
+    assert len(calls) == 1
+    (pack_id,) = store.list_packs()
+    path = backend.root / store.pack_name(pack_id)
+    _, offset, length = store.catalog.locations(ids[6])[0]
+    raw = bytearray(path.read_bytes())
+    raw[offset + length // 2] ^= 1
+    path.write_bytes(bytes(raw))
+    with pytest.raises(IntegrityError, match="authentication failed"):
+        store.get_run(run)
+
+
+def test_a_damaged_preloaded_copy_falls_back_to_an_intact_one(backend: LocalBackend, keys: K.ShareKeys) -> None:
+    store = ShareStore(backend, keys)
+    data = [os.urandom(3_000) for _ in range(3)]
+    ids = [store.object_id(d) for d in data]
+    for _ in range(2):  # the same three objects in two packs
+        p = Packer(keys.pack_key, store.put_pack)
+        for object_id, d in zip(ids, data, strict=True):
+            p.add(object_id, store.encode(object_id, d))
+        p.flush()
+    first = store.catalog.locations(ids[1])[0]
+    path = backend.root / store.pack_name(first[0])
+    raw = bytearray(path.read_bytes())
+    raw[first[1] + first[2] // 2] ^= 1
+    path.write_bytes(bytes(raw))
+    (run,) = [r for r in store.runs(ids) if len(r) == 3]
+    assert store.get_run(run) == data  # the damaged copy of ids[1] is skipped for the other pack's

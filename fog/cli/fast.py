@@ -13,15 +13,16 @@ FOG_NO_FAST=1 turns it off.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from fog.cli import text
 from fog.errors import FogError
+
+TYPE_CHECKING = False  # (see fog.cli.text) `fog log` must not pay for importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 _FLAGS = {
     "push": {"-q": "quiet", "--quiet": "quiet", "-n": "dry_run", "--dry-run": "dry_run", "--json": "as_json",
@@ -41,14 +42,17 @@ _VALUES = {
 _POSITIONAL = {"push": "remote", "pull": "remote", "sync": "remote", "log": "path"}  # one optional argument
 
 
-def parse(argv: list[str]) -> tuple[str, Path, dict[str, Any]] | None:
-    """(command, working directory, options) for an invocation this path handles, else None."""
+def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
+    """(command, working directory, options) for an invocation this path handles, else None.
+
+    The directory is a string as pathlib would spell it (`Path(...).absolute()`).
+    """
     args = list(argv)
-    cwd = Path.cwd()
+    cwd = os.getcwd()
     if args[:1] == ["-C"]:
         if len(args) < 2 or not os.path.isdir(args[1]):
             return None  # typer words the usage error
-        cwd = Path(args[1]).absolute()
+        cwd = _absolute(args[1])
         args = args[2:]
     if not args or args[0] not in _FLAGS:
         return None
@@ -87,6 +91,12 @@ def parse(argv: list[str]) -> tuple[str, Path, dict[str, Any]] | None:
     return command, cwd, opts
 
 
+def _absolute(path: str) -> str:
+    from pathlib import Path
+
+    return str(Path(path).absolute())
+
+
 def run(argv: list[str]) -> int | None:
     """Run the invocation and return its exit code, or None to let typer handle it."""
     if os.environ.get("FOG_NO_FAST"):
@@ -94,11 +104,21 @@ def run(argv: list[str]) -> int | None:
     parsed = parse(argv)
     if parsed is None:
         return None
-    command, cwd, o = parsed
+    command, where, o = parsed
+    as_json = o["as_json"]
+    if command == "log" and o["path"] is not None:
+        from fog.repo import history  # lmdb and json: no fog.api (see fog.repo.history)
+
+        quick = history.quick_log(text.fog_home_str(), where, o["path"], o["limit"])
+        if quick is not None:
+            text.emit_json([text.log_json(e) for e in quick]) if as_json else text.log_table(quick)
+            return 0
+    import dataclasses
+    from pathlib import Path
+
     from fog import api
 
-    home = text.fog_home()
-    as_json = o["as_json"]
+    home, cwd = text.fog_home(), Path(where)
 
     def call(fn: Callable[[], Any]) -> Any:
         try:

@@ -13,27 +13,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from fog.format.paths import path_from_json, path_to_json
+
 KINDS = ("file", "dir", "link", "deleted")
 VERSION_ID_PREFIX = b"fog/v1/version\x00"
-
-
-def path_to_json(path: str) -> dict[str, str]:
-    """Encode a share-relative path; non-UTF-8 names survive as base64."""
-    raw = os.fsencode(path)
-    try:
-        return {"path": raw.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"path_b64": base64.b64encode(raw).decode("ascii")}
-
-
-def path_from_json(obj: dict[str, Any]) -> str:
-    """Invert path_to_json, returning the str form Python's os functions use."""
-    if "path_b64" in obj:
-        return os.fsdecode(base64.b64decode(obj["path_b64"]))
-    path = obj["path"]
-    if not isinstance(path, str):
-        raise ValueError("version path is not a string")
-    return path
 
 
 def check_relpath(path: str) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,32 +35,11 @@ import lmdb
 from fog.errors import FogError
 from fog.format.pack import PackIndex
 from fog.format.version import Version
+from fog.repo.history import DB_NAMES, DUPSORT, FS_ENCODING, history_ids, open_env, pathkey
 
-_DBS = (
-    b"stat",
-    b"versions",
-    b"history",
-    b"heads",
-    b"timeline",
-    b"cursors",
-    b"present",
-    b"pending",
-    b"meta",
-    b"packs",
-    b"locs",
-)
-_DUPSORT = {b"locs"}
 _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
 _LOC = struct.Struct(">II")
-
-
-_FS_ENCODING = sys.getfilesystemencoding()
-
-
-def pathkey(path: str) -> bytes:
-    raw = path.encode(_FS_ENCODING, "surrogateescape")  # os.fsencode, without its checks
-    return raw if len(raw) <= 400 else b"\xff" + hashlib.sha256(raw).digest()
 
 
 def remote_key(remote: str) -> bytes:
@@ -124,7 +102,7 @@ def stat_matches(raw: bytes | None, path: str, s: StatLike, is_dir: bool) -> boo
     A file or link matches when size, mtime, inode, ctime and mode are equal
     and the entry is not racy (StatEntry.matches); a directory when its mode is.
     """
-    if raw is None or raw[_STAT.size :] != path.encode(_FS_ENCODING, "surrogateescape"):
+    if raw is None or raw[_STAT.size :] != path.encode(FS_ENCODING, "surrogateescape"):
         return False
     if is_dir:
         return _STAT.unpack_from(raw)[4] == s.st_mode
@@ -162,8 +140,8 @@ class RepoDB:
 
     def __init__(self, path: Path) -> None:
         try:
-            self.env = lmdb.open(str(path), map_size=1 << 36, max_dbs=len(_DBS), subdir=True, lock=True)
-            self.db = {name.decode(): self.env.open_db(name, dupsort=name in _DUPSORT) for name in _DBS}
+            self.env = open_env(str(path))
+            self.db = {name.decode(): self.env.open_db(name, dupsort=name in DUPSORT) for name in DB_NAMES}
         except lmdb.Error as exc:
             raise FogError(f"cannot open the share database {path}: {exc}") from exc
 
@@ -245,18 +223,12 @@ class RepoDB:
 
     def path_history(self, path: str) -> list[Version]:
         """Every version of one path, newest first."""
-        pk = pathkey(path)
         out: list[Version] = []
         with self.read() as txn:
-            cur = txn.cursor(self.db["history"])
-            if cur.set_range(pk):
-                for key, vid in cur:
-                    if not key.startswith(pk):
-                        break
-                    if len(key) == len(pk) + 16:
-                        v = self.version(vid, txn)
-                        if v is not None:
-                            out.append(v)
+            for vid in history_ids(txn, self.db["history"], path):
+                v = self.version(vid, txn)
+                if v is not None:
+                    out.append(v)
         out.sort(key=lambda v: (v.time_ns, v.id), reverse=True)
         return out
 

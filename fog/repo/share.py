@@ -16,20 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fog.errors import FogError, LockHeldError, NotAShareError
+from fog.repo import history
 from fog.repo.db import RepoDB
+from fog.repo.history import FOG_DIR, REPO_FORMAT
 from fog.repo.identity import write_private
 
-FOG_DIR = ".fog"
-REPO_FORMAT = 1
+__all__ = ["FOG_DIR", "REPO_FORMAT", "Share", "ShareConfig", "find_root"]
 
 
 def find_root(start: Path) -> Path:
     """Walk up from `start` to the directory holding `.fog/`."""
     start = start.absolute()
-    for candidate in (start, *start.parents):
-        if (candidate / FOG_DIR / "config.json").is_file():
-            return candidate
-    raise NotAShareError(f"not inside a fog share (no {FOG_DIR}/ in {start} or any parent)")
+    found = history.find_root(str(start))
+    if found is None:
+        raise NotAShareError(f"not inside a fog share (no {FOG_DIR}/ in {start} or any parent)")
+    return Path(found)
 
 
 DEFAULT_ARCHIVE_BYTES = 512 << 20

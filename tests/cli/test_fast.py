@@ -174,7 +174,7 @@ def test_log_colours_match_typer() -> None:
 def test_fast_path_handles_the_cron_line(share: Share) -> None:
     assert fast.parse(["sync", "--quiet"]) == (
         "sync",
-        Path.cwd(),
+        str(Path.cwd()),
         {"quiet": True, "as_json": False, "no_progress": False, "wait": False, "remote": None, "max_delete": None},
     )
     share.write("f", "data\n")

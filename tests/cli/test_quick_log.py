@@ -1,0 +1,76 @@
+"""fog.repo.history.quick_log, the `fog log FILE` reader that skips fog.api, agrees with fog.api.log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fogcli import Share
+
+from fog import api
+from fog.repo import history
+
+_FIELDS = ("id", "path", "kind", "size", "mode", "mtime_ns", "time_ns", "device", "conflict", "parent", "deleted")
+
+
+def _home() -> Path:
+    return Path(os.environ["FOG_HOME"])
+
+
+def _history(share: Share) -> None:
+    share.write("a.txt", "one\n")
+    share.write("dir/b.txt", "two\n")
+    os.symlink("a.txt", share.root / "link")
+    share.push()
+    share.write("a.txt", "one, then two\n", mode=0o600)
+    share.push()
+    (share.root / "a.txt").unlink()
+    share.push()
+
+
+def test_quick_log_matches_the_full_reader(share: Share) -> None:
+    _history(share)
+    home = _home()
+    for cwd, arg, limit in [
+        (share.root, "a.txt", None),
+        (share.root, "a.txt", 2),
+        (share.root, "link", None),
+        (share.root / "dir", "b.txt", None),
+        (share.root / "dir", "../a.txt", 1),
+    ]:
+        quick = history.quick_log(str(home), str(cwd), arg, limit)
+        full = api.log(home, cwd, arg, limit=limit)
+        assert quick is not None, arg
+        assert [(e.device_name, e.current) for e in quick] == [(e.device_name, e.current) for e in full]
+        for q, f in zip(quick, full, strict=True):
+            assert [getattr(q.version, n) for n in _FIELDS] == [getattr(f.version, n) for n in _FIELDS]
+    kinds = [e.version.kind for e in history.quick_log(str(home), str(share.root), "a.txt", None) or []]
+    assert kinds == ["deleted", "file", "file"]
+
+
+def test_quick_log_leaves_everything_else_to_fog_api(share: Share, tmp_path: Path) -> None:
+    _history(share)
+    home = str(_home())
+    root = str(share.root)
+    assert history.quick_log(home, root, "dir", None) is None  # a directory lists what is below it
+    assert history.quick_log(home, root, "no-such-file", None) is None  # fog.api words the error
+    assert history.quick_log(home, root, "../outside", None) is None
+    assert history.quick_log(home, root, ".fog/config.json", None) is None
+    assert history.quick_log(home, str(tmp_path), "share/a.txt", None) is None  # not in a share
+    assert history.quick_log(str(tmp_path / "no-home"), root, "a.txt", None) is None  # no identity
+    assert history.quick_log(home, root + "/dir/..", "a.txt", None) is None  # as fog.api: root spelled with ..
+    (share.root / ".fog" / "config.json").write_text('{"format": 99}')
+    assert history.quick_log(home, root, "a.txt", None) is None  # a newer share format
+
+
+def test_fog_log_imports_neither_fog_api_nor_pynacl(share: Share) -> None:
+    _history(share)
+    code = "import sys; from fog.cli import main; sys.argv = ['fog', 'log', 'a.txt', '--json']\n"
+    code += "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    code += "print(sorted(m for m in sys.modules if m in ('fog.api', 'nacl', 'typer', 'dataclasses', 'typing')))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=share.root, capture_output=True, text=True, check=True, env=os.environ
+    ).stdout
+    assert out.splitlines()[-1] == "[]", out

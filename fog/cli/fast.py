@@ -101,6 +101,11 @@ def run(argv: list[str]) -> int | None:
     """Run the invocation and return its exit code, or None to let typer handle it."""
     if os.environ.get("FOG_NO_FAST"):
         return None
+    if argv == ["--version"]:
+        from fog import __version__
+
+        text.echo(f"fog {__version__}")
+        return 0
     parsed = parse(argv)
     if parsed is None:
         return None

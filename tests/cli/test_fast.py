@@ -180,3 +180,13 @@ def test_fast_path_handles_the_cron_line(share: Share) -> None:
     share.write("f", "data\n")
     r = share.fog("sync", "--quiet")
     assert (r.rc, r.out, r.err) == (0, "", "")
+
+
+def test_version_matches_typer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home"))
+    fast_run = run_fog(["--version"], tmp_path)
+    assert fast.run(["--version"]) == 0  # answered here, not by typer
+    monkeypatch.setenv("FOG_NO_FAST", "1")
+    typer_run = run_fog(["--version"], tmp_path)
+    assert (fast_run.rc, fast_run.out, fast_run.err) == (typer_run.rc, typer_run.out, typer_run.err)
+    assert fast_run.out.startswith("fog ")

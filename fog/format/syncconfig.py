@@ -94,10 +94,12 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
     out: dict[str, dict[str, Any]] = {}
     for key in sorted(a.keys() | b.keys()):
         x, y = a.get(key), b.get(key)
-        if x is None or y is None:
+        if x is None or y is None or x == y:  # (most entries are the same in every version)
             out[key] = dict(x or y or {})
             continue
-        order = sorted([x, y], key=_rank)
+        ux, uy = x.get("updated", 0), y.get("updated", 0)
+        # _rank's first key decides unless the times tie: its JSON only then
+        order = [x, y] if ux < uy else [y, x] if uy < ux else sorted([x, y], key=_rank)
         merged = {**order[0], **order[1]}
         for sticky in _STICKY:
             if x.get(sticky) or y.get(sticky):

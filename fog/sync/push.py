@@ -163,8 +163,18 @@ def _read_all(
     done = 0
     out: dict[str, Content] = {}
     top = str(root)
+    tiny_lane = threading.Lock()
 
     def work(batch: list[Entry]) -> list[Content | OSError]:
+        # Tiny files are Python glue around C calls too short to gain from releasing the GIL:
+        # two threads on them only trade the GIL (100,000 1 KiB files: 27 s on one lane,
+        # 32 s on two). One lane for them; larger files still fill every core.
+        if sum(e.st.st_size for e in batch) < TINY_FILE * len(batch):
+            with tiny_lane:
+                return _read_batch(batch)
+        return _read_batch(batch)
+
+    def _read_batch(batch: list[Entry]) -> list[Content | OSError]:
         results: list[Content | OSError] = []
         for e in batch:
             try:
@@ -201,6 +211,9 @@ def _read_all(
             if progress is not None:
                 progress(done, total)
     return out
+
+
+TINY_FILE = 4096  # a batch of files smaller than this on average runs in the tiny lane (see _read_all)
 
 
 def _batches(files: list[Entry], count: int = 64, size: int = 4 << 20) -> Iterator[list[Entry]]:

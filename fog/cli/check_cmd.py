@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import typer
 
 from fog.cli.app import app
@@ -18,6 +16,7 @@ from fog.cli.common import (
     progress_bar,
     run,
 )
+from fog.cli.text import as_doc
 from fog.errors import EXIT_INTEGRITY
 
 
@@ -36,7 +35,7 @@ def check(
             as_json,
         )
     if as_json:
-        emit_json({**dataclasses.asdict(result), "ok": result.ok})
+        emit_json({**as_doc(result), "ok": result.ok})
     else:
         for p in result.problems:
             typer.echo(f"fog: {p}", err=True)

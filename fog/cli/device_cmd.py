@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, local_time, run
+from fog.cli.text import as_doc
 
 device_app = typer.Typer(help="List, rename and revoke the user's devices.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
@@ -26,7 +25,7 @@ def list_cmd(as_json: bool = JSON_OPTION) -> None:
     """Show every device of the user."""
     devs = run(lambda: api.devices(fog_home(), STATE.cwd), as_json)
     if as_json:
-        emit_json([dataclasses.asdict(d) for d in devs])
+        emit_json([as_doc(d) for d in devs])
     else:
         _print(devs)
 
@@ -36,7 +35,7 @@ def revoke(name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON
     """Refuse a device's future batches (what it already read, it keeps)."""
     d = run(lambda: api.revoke_device(fog_home(), STATE.cwd, name), as_json)
     if as_json:
-        emit_json(dataclasses.asdict(d))
+        emit_json(as_doc(d))
     else:
         typer.echo(f"revoked {d.name} ({d.id[:12]}): its batches after {d.last_batch} will be refused")
 
@@ -50,6 +49,6 @@ def rename(
     """Rename a device."""
     d = run(lambda: api.rename_device(fog_home(), STATE.cwd, name, new_name), as_json)
     if as_json:
-        emit_json(dataclasses.asdict(d))
+        emit_json(as_doc(d))
     else:
         typer.echo(f"renamed device {d.id[:12]} to {d.name}")

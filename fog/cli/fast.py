@@ -118,7 +118,6 @@ def run(argv: list[str]) -> int | None:
         if quick is not None:
             text.emit_json([text.log_json(e) for e in quick]) if as_json else text.log_table(quick)
             return 0
-    import dataclasses
     from pathlib import Path
 
     from fog import api
@@ -152,15 +151,15 @@ def run(argv: list[str]) -> int | None:
                     home, cwd, remote=o["remote"], dry_run=o["dry_run"], wait=o["wait"], max_delete=o["max_delete"]
                 )
             )
-            text.emit_json(dataclasses.asdict(result)) if as_json else text.push_summary(result, o["quiet"])
+            text.emit_json(text.as_doc(result)) if as_json else text.push_summary(result, o["quiet"])
             return text.report_remote_errors(result.remote_errors, as_json)
         if command == "pull":
             result = call(lambda: api.pull(home, cwd, remote=o["remote"], wait=o["wait"], max_delete=o["max_delete"]))
-            text.emit_json(dataclasses.asdict(result)) if as_json else text.pull_summary(result, o["quiet"])
+            text.emit_json(text.as_doc(result)) if as_json else text.pull_summary(result, o["quiet"])
             return text.pull_exit(result, as_json)
         result = call(lambda: api.sync(home, cwd, remote=o["remote"], wait=o["wait"], max_delete=o["max_delete"]))
         if as_json:
-            text.emit_json(dataclasses.asdict(result))
+            text.emit_json(text.as_doc(result))
         else:
             text.pull_summary(result.pull, o["quiet"])
             text.push_summary(result.push, o["quiet"])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, api, emit_json, fog_home, run
+from fog.cli.text import as_doc
 
 key_app = typer.Typer(help="Show this device's keys.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
@@ -27,7 +26,7 @@ def show(
             err=True,
         )
     if as_json:
-        emit_json(dataclasses.asdict(info))
+        emit_json(as_doc(info))
         return
     typer.echo(f"device       {info.device_name} ({info.device_id})")
     typer.echo(f"device key   {info.device_public}")

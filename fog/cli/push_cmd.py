@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     pass
 
-import dataclasses
 
 import typer
 
@@ -25,7 +24,7 @@ from fog.cli.common import (
     report_remote_errors,
     run,
 )
-from fog.cli.text import push_summary
+from fog.cli.text import as_doc, push_summary
 
 
 @app.command()
@@ -53,7 +52,7 @@ def push(
             as_json,
         )
     if as_json:
-        emit_json(dataclasses.asdict(result))
+        emit_json(as_doc(result))
     else:
         push_summary(result, quiet)
     raise typer.Exit(report_remote_errors(result.remote_errors, as_json))

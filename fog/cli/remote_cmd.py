@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import typer
 
 from fog.cli.app import app
@@ -18,6 +16,7 @@ from fog.cli.common import (
     remote_url,
     run,
 )
+from fog.cli.text import as_doc
 
 remote_app = typer.Typer(help="Manage the remotes a share is stored on.", no_args_is_help=True)
 app.add_typer(remote_app, name="remote")
@@ -28,7 +27,7 @@ def list_cmd(as_json: bool = JSON_OPTION) -> None:
     """Show the share's remotes."""
     infos = run(lambda: api.remotes(fog_home(), STATE.cwd), as_json)
     if as_json:
-        emit_json([dataclasses.asdict(i) for i in infos])
+        emit_json([as_doc(i) for i in infos])
         return
     for i in infos:
         pending = f"  ({i.pending} version(s) to publish)" if i.pending else ""
@@ -49,7 +48,7 @@ def add(
         as_json,
     )
     if as_json:
-        emit_json(dataclasses.asdict(info))
+        emit_json(as_doc(info))
     else:
         typer.echo(
             f"added remote {info.name} ({info.url}); {info.pending} version(s) will be published on the next push"
@@ -63,6 +62,6 @@ def remove(
     """Forget a remote (its data is left where it is)."""
     info = run(lambda: api.remove_remote(fog_home(), STATE.cwd, name, wait=wait), as_json)
     if as_json:
-        emit_json(dataclasses.asdict(info))
+        emit_json(as_doc(info))
     else:
         typer.echo(f"removed remote {info.name} ({info.url}); its data was left in place")

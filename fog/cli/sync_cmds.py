@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from fog.cli.common import (
     remote_url,
     run,
 )
-from fog.cli.text import pull_exit, pull_summary, push_summary
+from fog.cli.text import as_doc, pull_exit, pull_summary, push_summary
 from fog.crypto.keys import master_key_from_text
 from fog.errors import IdentityError, UsageError
 
@@ -96,7 +95,7 @@ def clone(
         as_json,
     )
     if as_json:
-        emit_json(dataclasses.asdict(result))
+        emit_json(as_doc(result))
     else:
         typer.echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
         pull_summary(result.pull, False)
@@ -114,7 +113,7 @@ def pull(
     """Fetch other devices' changes and apply them."""
     result = run(lambda: api.pull(fog_home(), STATE.cwd, remote=remote, wait=wait, max_delete=max_delete), as_json)
     if as_json:
-        emit_json(dataclasses.asdict(result))
+        emit_json(as_doc(result))
     else:
         pull_summary(result, quiet)
     raise typer.Exit(pull_exit(result, as_json))
@@ -136,7 +135,7 @@ def sync(
             as_json,
         )
     if as_json:
-        emit_json(dataclasses.asdict(result))
+        emit_json(as_doc(result))
     else:
         pull_summary(result.pull, quiet)
         push_summary(result.push, quiet)

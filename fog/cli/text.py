@@ -59,6 +59,23 @@ def error_line(exc: FogError, as_json: bool) -> int:
     return exc.exit_code
 
 
+def as_doc(obj: Any) -> Any:
+    """A result dataclass (or a list or dict of them) as JSON-ready data.
+
+    What dataclasses.asdict returns, without its deep copy of every value: a
+    push of 100,000 files spent 1.3 s copying the path strings of its result.
+    """
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: as_doc(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, list | tuple):
+        return [as_doc(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: as_doc(v) for k, v in obj.items()}
+    return obj
+
+
 def emit_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 

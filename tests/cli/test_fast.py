@@ -190,3 +190,26 @@ def test_version_matches_typer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     typer_run = run_fog(["--version"], tmp_path)
     assert (fast_run.rc, fast_run.out, fast_run.err) == (typer_run.rc, typer_run.out, typer_run.err)
     assert fast_run.out.startswith("fog ")
+
+
+def test_as_doc_is_asdict_without_the_copies() -> None:
+    import dataclasses
+
+    from fog.cli import text
+
+    @dataclasses.dataclass
+    class Inner:
+        names: list[str]
+        sizes: dict[str, int]
+
+    @dataclasses.dataclass
+    class Outer:
+        inner: Inner
+        many: list[Inner]
+        pair: tuple[int, str]
+        note: str | None = None
+
+    doc = Outer(Inner(["a", "b"], {"x": 1}), [Inner([], {}), Inner(["c"], {"y": 2})], (1, "z"))
+    assert json.dumps(text.as_doc(doc)) == json.dumps(dataclasses.asdict(doc))
+    paths = [f"dir/{i}" for i in range(3)]
+    assert text.as_doc(Inner(paths, {}))["names"][0] is paths[0]  # the strings themselves, not copies

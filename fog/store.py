@@ -86,12 +86,23 @@ class Remote:
         self.backend.sync()
         return name
 
-    def load_config(self, master_key: bytes) -> tuple[SyncConfig | None, list[str]]:
-        """Fetch, verify and merge every SyncConfig version; (merged, names)."""
+    def load_config(
+        self, master_key: bytes, *, known: set[str] | frozenset[str] = frozenset(), base: SyncConfig | None = None
+    ) -> tuple[SyncConfig | None, list[str]]:
+        """Fetch, verify and merge every SyncConfig version; (merged, names).
+
+        Versions whose names are in `known` are not fetched: `base` must hold
+        them merged already (a device's cached copy), and the result is `base`
+        merged with the others. Every name listed is returned either way.
+        """
+        if known and base is None:
+            raise ValueError("known SyncConfig versions need the base they were merged into")
         locator, box_key, hmac_key = K.config_keys(master_key)
-        merged: SyncConfig | None = None
+        merged: SyncConfig | None = base
         names = sorted(self.backend.list(f"config/{locator}/"))
         for name in names:
+            if name in known:
+                continue
             stored = self.backend.get(name)
             what = f"SyncConfig version {name.rsplit('/', 1)[-1][:12]} on {self.url}"
             if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), name.rsplit("/", 1)[-1].encode()):

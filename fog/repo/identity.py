@@ -136,15 +136,33 @@ class Identity:
         }
 
     def cached_config(self) -> SyncConfig | None:
+        return self.cached_state()[0]
+
+    def cached_state(self) -> tuple[SyncConfig | None, set[str]]:
+        """The cached SyncConfig, and the names of the remote versions it is known to hold merged.
+
+        The names are recorded only by a pull that merged every listed version
+        into the copy it cached (`cache_config(config, merged_versions)`); any
+        other write of the cache forgets them, and the next pull reads every
+        version again.
+        """
         try:
-            return SyncConfig.from_json(json.loads((self.home / "syncconfig.json").read_text()))
+            doc = json.loads((self.home / "syncconfig.json").read_text())
+            config = SyncConfig.from_json(doc)
+            names = doc.get("merged_versions", [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ValueError("merged_versions is not a list of names")
+            return config, set(names)
         except FileNotFoundError:
-            return None
+            return None, set()
         except (OSError, ValueError, KeyError) as exc:
             raise IdentityError(f"the cached SyncConfig in {self.home} is unreadable: {exc}") from exc
 
-    def cache_config(self, config: SyncConfig) -> None:
-        write_private(self.home / "syncconfig.json", json.dumps(config.to_json(), indent=1).encode())
+    def cache_config(self, config: SyncConfig, merged_versions: set[str] | None = None) -> None:
+        doc = config.to_json()
+        if merged_versions:
+            doc["merged_versions"] = sorted(merged_versions)
+        write_private(self.home / "syncconfig.json", json.dumps(doc, indent=1).encode())
 
     def share_keys(self, share_id: str) -> K.ShareKeys:
         config = self.cached_config()

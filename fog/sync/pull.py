@@ -61,8 +61,12 @@ class PullResult:
 
 def refresh_config(ctx: Context) -> SyncConfig:
     """Merge the remote's SyncConfig into this device's cached copy."""
-    cached = ctx.ident.cached_config()
-    found, names = ctx.remote.load_config(ctx.ident.master_key)
+    cached, merged = ctx.ident.cached_state()
+    if cached is None:
+        merged = set()
+    # versions the cached copy already holds are not fetched again: on a remote with
+    # a version per device ever joined, that was a GET each at every pull
+    found, names = ctx.remote.load_config(ctx.ident.master_key, known=merged, base=cached)
     key = f"config-seen\0{ctx.remote_name}"
     seen = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
     gone = seen - set(names) - set(found.supersedes if found else ())
@@ -70,13 +74,13 @@ def refresh_config(ctx: Context) -> SyncConfig:
         raise IntegrityError(
             f"{len(gone)} SyncConfig version(s) seen before are gone from {ctx.remote.url}: the remote was rolled back"
         )
-    if set(names) - seen:
-        ctx.share.db.put_meta(key, json.dumps(sorted(seen | set(names))).encode())
-    config = cached if found is None else (found if cached is None else cached.merge(found))
+    config = found if found is not None else cached  # found holds cached merged in
     if config is None:
         raise FogError("no SyncConfig known for this user; re-run 'fog clone'")
-    if config != cached:
-        ctx.ident.cache_config(config)
+    if config != cached or not merged >= set(names):
+        ctx.ident.cache_config(config, merged | set(names))
+    if set(names) - seen:
+        ctx.share.db.put_meta(key, json.dumps(sorted(seen | set(names))).encode())
     return config
 
 

@@ -579,3 +579,29 @@ def test_content_another_device_packed_is_not_uploaded_again(pair: tuple[Device,
     assert sorted(a.world.remote.glob("shares/*/packs/*/*")) == packs  # no new pack at all
     a.pull()
     assert (a.root / "copy-of-data.bin").read_bytes() == BIG
+
+
+_COUNT_CONFIG_GETS = """
+import fog.backends.local as _local
+_real_get = _local.LocalBackend.get
+def _get(self, name):
+    if name.startswith("config/"):
+        print("CONFIG-GET", name)
+    return _real_get(self, name)
+_local.LocalBackend.get = _get
+"""
+
+
+def test_a_pull_fetches_only_config_versions_it_has_not_merged(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    b.pull()  # merges every version once (the clone left the cache without their names)
+    again = b.fog("pull", patch=_COUNT_CONFIG_GETS)
+    assert "CONFIG-GET" not in again.out  # one LIST, no GET: nothing new
+    a.fog("device", "rename", "desktop", "pc")  # a new SyncConfig version
+    after = b.fog("pull", patch=_COUNT_CONFIG_GETS)
+    assert after.out.count("CONFIG-GET") == 1
+    assert {x["name"] for x in b.fog("device", "list", "--json").json()} == {"laptop", "pc"}
+    b.fog("device", "rename", "pc", "desk")
+    a.pull()
+    for d in (a, b):
+        assert {x["name"] for x in d.fog("device", "list", "--json").json()} == {"laptop", "desk"}, d.name

@@ -219,6 +219,27 @@ def test_config_versions_are_side_by_side_and_merged(backend: LocalBackend) -> N
     assert remote.load_config(bytes(16)) == (None, [])  # another user's locator
 
 
+def test_config_versions_already_merged_are_not_fetched(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = Remote(backend)
+    first = remote.put_config(MASTER, config("old", 1))
+    second = remote.put_config(MASTER, config("new", 2))
+    base, names = remote.load_config(MASTER)
+    assert base is not None
+    third = remote.put_config(MASTER, config("newest", 3))
+    fetched: list[str] = []
+    real = backend.get
+    monkeypatch.setattr(backend, "get", lambda name: fetched.append(name) or real(name))
+    merged, listed = remote.load_config(MASTER, known=set(names), base=base)
+    assert fetched == [third]  # only the version the base does not hold
+    assert listed == sorted([first, second, third])
+    assert merged == remote.load_config(MASTER)[0]  # the same as merging every version again
+    assert merged is not None and merged.devices["d"]["name"] == "newest"
+    with pytest.raises(ValueError):
+        remote.load_config(MASTER, known={first})  # known versions need the base holding them
+
+
 def test_altered_or_renamed_config_is_refused(backend: LocalBackend) -> None:
     remote = Remote(backend)
     name = remote.put_config(MASTER, config("x", 1))

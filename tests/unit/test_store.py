@@ -219,9 +219,7 @@ def test_config_versions_are_side_by_side_and_merged(backend: LocalBackend) -> N
     assert remote.load_config(bytes(16)) == (None, [])  # another user's locator
 
 
-def test_config_versions_already_merged_are_not_fetched(
-    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_config_versions_already_merged_are_not_fetched(backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     remote = Remote(backend)
     first = remote.put_config(MASTER, config("old", 1))
     second = remote.put_config(MASTER, config("new", 2))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pyfastcdc import Chunk, FastCDC
 
-from fog.backends.local import start_writeback
+from fog.backends.local import WRITEBACK_BYTES, start_writeback
 from fog.crypto.keys import ShareKeys
 from fog.crypto.seal import mac
 from fog.errors import IntegrityError
@@ -97,7 +97,6 @@ class FileReader:
 # the remote, one small read per block: more threads hide its latency.
 CPU_WORKERS = max(2, os.cpu_count() or 2)
 IO_WORKERS = max(8, 2 * (os.cpu_count() or 2))
-WRITEBACK_BYTES = 1 << 20  # staged files this large start their writeback at once
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 

@@ -13,9 +13,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from fog.format import record
 from fog.format.paths import path_from_json, path_to_json
 
-KINDS = ("file", "dir", "link", "deleted")
+KINDS = record.KINDS
 VERSION_ID_PREFIX = b"fog/v1/version\x00"
 
 
@@ -138,13 +139,48 @@ class Version:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed version record: {exc}") from exc
-        if v.size < 0 or not 0 <= v.depth < 16 or (v.content is not None and len(v.content) != 32):
+        return v.checked()
+
+    def checked(self) -> Version:
+        """This version, if its fields are in range (ValueError otherwise)."""
+        if self.size < 0 or not 0 <= self.depth < 16 or (self.content is not None and len(self.content) != 32):
             raise ValueError("version record out of range")
-        return v
+        return self
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Version:
         return cls.from_json(json.loads(data))
+
+    def to_record(self) -> bytes:
+        """How the share database stores this version: the binary record, else the JSON (fog.repo.record)."""
+        return (
+            record.encode(
+                self.path,
+                self.kind,
+                self.size,
+                self.mode,
+                self.mtime_ns,
+                self.time_ns,
+                self.device,
+                self.parent,
+                self.content,
+                self.depth,
+                self.target,
+                self.conflict,
+            )
+            or self.to_bytes()
+        )
+
+    @classmethod
+    def from_record(cls, version_id: bytes, raw: bytes) -> Version:
+        """Invert to_record (either form) for the version stored under `version_id`."""
+        if raw[:1] == b"{":  # JSON: a version that did not fit, or one a format-1 share stored
+            return cls.from_bytes(raw)
+        path, kind, size, mode, mtime_ns, time_ns, device, parent, content, depth, target, conflict = record.decode(raw)
+        check_relpath(path)
+        return cls(
+            path, kind, size, mode, mtime_ns, time_ns, device, parent, content, depth, target, conflict, version_id
+        ).checked()
 
     def with_id(self, version_id: bytes, canonical: bytes | None = None) -> Version:
         """This version named `version_id`; pass its `canonical()` bytes to save encoding it again.

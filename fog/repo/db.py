@@ -3,7 +3,8 @@
 Sub-databases (keys; values):
   stat      pathkey -> StatEntry       what the working file looked like when
                                        it last matched a version
-  versions  version id -> Version JSON every version ever seen, any device
+  versions  version id -> record      every version ever seen, any device
+                                       (fog.format.record; JSON in format-1 shares)
   history   pathkey || time_ns(8) || id[:8] -> version id (per-path timeline)
   heads     pathkey -> version id      newest known version of each path
   timeline  time_ns(8) || id -> b""     all versions by time (log without PATH)
@@ -186,7 +187,7 @@ class RepoDB:
         if txn.get(v.id, db=self.db["versions"]) is not None:
             return False
         pk = pathkey(v.path)
-        txn.put(v.id, v.to_bytes(), db=self.db["versions"])
+        txn.put(v.id, v.to_record(), db=self.db["versions"])
         txn.put(pk + _U64.pack(v.time_ns) + v.id[:8], v.id, db=self.db["history"])
         txn.put(_U64.pack(v.time_ns) + v.id, b"", db=self.db["timeline"])
         if make_head:
@@ -202,7 +203,7 @@ class RepoDB:
                 raw = t.get(version_id, db=self.db["versions"])
         else:
             raw = txn.get(version_id, db=self.db["versions"])
-        return Version.from_bytes(raw) if raw else None
+        return Version.from_record(version_id, raw) if raw else None
 
     def head(self, path: str, txn: lmdb.Transaction | None = None) -> Version | None:
         """The newest known version of a path (inside `txn` when given: many lookups, one transaction)."""
@@ -249,8 +250,8 @@ class RepoDB:
 
     def all_versions(self) -> Iterator[Version]:
         with self.read() as txn:
-            for raw in txn.cursor(self.db["versions"]).iternext(False, True):
-                yield Version.from_bytes(raw)
+            for vid, raw in txn.cursor(self.db["versions"]):
+                yield Version.from_record(vid, raw)
 
     # -- cursors, presence, meta ------------------------------------------------
 

@@ -22,10 +22,12 @@ import sys
 
 import lmdb
 
+from fog.format import record
 from fog.format.paths import path_from_json
 
 FOG_DIR = ".fog"
-REPO_FORMAT = 1
+REPO_FORMAT = 2  # 2: versions as binary records (fog.format.record); 1 held JSON only
+READABLE_FORMATS = (1, 2)  # a format-1 share is read as it is and marked 2 by the next command that locks it
 DB_NAMES = (
     b"stat",
     b"versions",
@@ -79,8 +81,15 @@ class Record:
 
     __slots__ = ("id", "path", "kind", "size", "mode", "mtime_ns", "time_ns", "device", "conflict", "parent")
 
-    def __init__(self, doc: dict[str, object]) -> None:
-        self.id = bytes.fromhex(str(doc["id"]))
+    def __init__(self, version_id: bytes, raw: bytes) -> None:
+        """Decode the record stored under `version_id`: binary, or JSON (fog.format.record)."""
+        self.id = version_id
+        if raw[:1] != b"{":
+            fields = record.decode(raw)
+            self.path, self.kind, self.size, self.mode, self.mtime_ns, self.time_ns, self.device = fields[:7]
+            self.parent, self.conflict = fields[7], fields[11]
+            return
+        doc = json.loads(raw)
         self.path = path_from_json(doc)
         self.kind = str(doc["kind"])
         self.size = int(doc["size"])  # type: ignore[call-overload]
@@ -134,7 +143,7 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     if root is None:
         return None
     with open(os.path.join(root, FOG_DIR, "config.json"), "rb") as f:
-        if json.load(f).get("format") != REPO_FORMAT:
+        if json.load(f).get("format") not in READABLE_FORMATS:
             return None
     full = os.path.normpath(os.path.join(os.path.abspath(cwd), arg))
     if not full.startswith(root + os.sep):
@@ -151,7 +160,7 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
         with env.begin() as txn:
             ids = history_ids(txn, env.open_db(b"history", txn=txn, create=False), rel)
             versions = env.open_db(b"versions", txn=txn, create=False)
-            records = [Record(json.loads(raw)) for vid in ids if (raw := txn.get(vid, db=versions)) is not None]
+            records = [Record(vid, raw) for vid in ids if (raw := txn.get(vid, db=versions)) is not None]
             head = txn.get(pathkey(rel), db=env.open_db(b"heads", txn=txn, create=False))
     finally:
         env.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 from fog.errors import FogError, LockHeldError, NotAShareError
 from fog.repo import history
 from fog.repo.db import RepoDB
-from fog.repo.history import FOG_DIR, REPO_FORMAT
+from fog.repo.history import FOG_DIR, READABLE_FORMATS, REPO_FORMAT
 from fog.repo.identity import write_private
 
 __all__ = ["FOG_DIR", "REPO_FORMAT", "Share", "ShareConfig", "find_root"]
@@ -98,8 +98,10 @@ class Share:
         if lock:
             self.lock.acquire(wait)
         try:
-            self.config = self._load_config()
+            self.config, found = self._load_config()
             self.db = RepoDB(self.dir / "db")
+            if lock and found != REPO_FORMAT:
+                self.save_config()  # format 1 -> 2: its JSON records stay readable, new ones are binary
         except BaseException:
             self.lock.release()
             raise
@@ -116,15 +118,18 @@ class Share:
         write_private(fog_dir / "config.json", json.dumps(cfg.to_json(), indent=1).encode())
         return cls(root)
 
-    def _load_config(self) -> ShareConfig:
+    def _load_config(self) -> tuple[ShareConfig, int]:
+        """The share's config, and the format its `.fog/` is in."""
         path = self.dir / "config.json"
         try:
             doc = json.loads(path.read_text())
-            if doc.get("format") != REPO_FORMAT:
-                raise FogError(f"{path}: unsupported repository format {doc.get('format')!r}")
-            return ShareConfig(
+            found = doc.get("format")
+            if found not in READABLE_FORMATS:
+                raise FogError(f"{path}: unsupported repository format {found!r} (this fog reads formats 1 and 2)")
+            config = ShareConfig(
                 str(doc["share_id"]), str(doc["name"]), dict(doc["remotes"]), dict(doc.get("settings", {}))
             )
+            return config, found
         except FileNotFoundError:
             raise NotAShareError(f"{self.root} is not a fog share") from None
         except (OSError, ValueError, KeyError) as exc:

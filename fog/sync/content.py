@@ -186,7 +186,7 @@ def _temp_name() -> str:
     return f"{TMP_PREFIX}{_pid}-{_temp_token}-{next(_temp_seq):08d}"
 
 
-def stage_version(store: ShareStore, v: Version, tmp_dir: Path, *, fsync: bool = True) -> Path:
+def stage_version(store: ShareStore, v: Version, tmp_dir: str, *, fsync: bool = True) -> str:
     """Write a file or symlink version to a new temp file in `tmp_dir`; return its path.
 
     Blocks are fetched in parallel and verified before they are written; the
@@ -195,7 +195,7 @@ def stage_version(store: ShareStore, v: Version, tmp_dir: Path, *, fsync: bool =
     failure the temp file is removed.
     """
     while True:  # a name left by a killed process with the same pid and token: take the next
-        tmp = tmp_dir / _temp_name()
+        tmp = os.path.join(tmp_dir, _temp_name())
         try:
             if v.kind == "link":
                 os.symlink(v.target or "", tmp)
@@ -228,7 +228,7 @@ def stage_version(store: ShareStore, v: Version, tmp_dir: Path, *, fsync: bool =
         raise
 
 
-def write_version(store: ShareStore, v: Version, dest: Path, tmp_dir: Path) -> None:
+def write_version(store: ShareStore, v: Version, dest: str | Path, tmp_dir: str) -> None:
     """Materialize a file or symlink version at `dest` atomically.
 
     Content goes to a temp file in tmp_dir (on dest's filesystem), verified
@@ -243,7 +243,7 @@ def write_version(store: ShareStore, v: Version, dest: Path, tmp_dir: Path) -> N
         raise
 
 
-def _unlink(path: Path) -> None:
+def _unlink(path: str | Path) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:

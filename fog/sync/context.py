@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from fog.backends.base import open_backend
 from fog.backends.local import LocalBackend
@@ -116,30 +115,31 @@ def trim_archive(ctx: Context) -> int:
     return removed
 
 
-def staging_dir(ctx: Context, parent: Path) -> Path:
-    """Where to write a file before renaming it into `parent`.
+def staging_dir(ctx: Context, parent: str) -> str:
+    """Where to write a file before renaming it into the directory `parent`.
 
     `.fog/tmp/` when it is on the same filesystem: push never scans it, and
     the next pull sweeps what a killed one left there, so a temp file never
     turns into a synced file. Otherwise (a mount inside the share) `parent`.
-    Decided once per directory and command.
+    Decided once per directory and command. Strings, not paths: a pull asks
+    once per file, and pathlib cost more than the syscalls here.
     """
-    key = str(parent)
-    found = _staging.get(key)
+    found = _staging.get(parent)
     if found is None:
-        found = _staging[key] = _staging_for(ctx, parent)
+        found = _staging[parent] = _staging_for(ctx, parent)
     return found
 
 
-_staging: dict[str, Path] = {}
+_staging: dict[str, str] = {}
 
 
-def _staging_for(ctx: Context, parent: Path) -> Path:
-    tmp = ctx.share.dir / "tmp"
+def _staging_for(ctx: Context, parent: str) -> str:
+    tmp = os.path.join(ctx.share.dir, "tmp")
+    top = ctx.share.top
     try:
-        if ctx.share.root == parent or ctx.share.root in parent.parents:
+        if parent == top or parent.startswith(top.rstrip(os.sep) + os.sep):
             # most shares are one filesystem: compare against the root's device once
-            root_dev = _dev(ctx.share.root)
+            root_dev = _dev(top)
             if root_dev == _dev(tmp) and os.stat(parent).st_dev == root_dev:
                 return tmp
             return parent
@@ -148,10 +148,10 @@ def _staging_for(ctx: Context, parent: Path) -> Path:
         return parent
 
 
-_devs: dict[Path, int] = {}
+_devs: dict[str, int] = {}
 
 
-def _dev(path: Path) -> int:
+def _dev(path: str) -> int:
     if path not in _devs:
         _devs[path] = os.stat(path).st_dev
     return _devs[path]

@@ -16,7 +16,6 @@ import stat as st
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fog.backends.local import syncfs
 from fog.crypto.keys import device_log_name
@@ -319,7 +318,7 @@ def _make_dir(ctx: Context, v: Version, local: LocalState) -> None:
     os.chmod(dest, v.mode & 0o7777)
 
 
-def _stage(ctx: Context, plan: Plan, local: LocalState, known: set[str]) -> Path | None:
+def _stage(ctx: Context, plan: Plan, local: LocalState, known: set[str]) -> str | None:
     """Write one incoming file or link to a temp file beside its place (not yet durable)."""
     v = plan.write
     assert v is not None
@@ -344,7 +343,8 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
     while the pull ran is never overwritten: it is checked just before its rename.
     """
     done: list[tuple[Plan, LocalState]] = []
-    staged: list[tuple[Plan, LocalState, Path]] = []
+    staged: list[tuple[Plan, LocalState, str]] = []
+    placed = 0  # staged[:placed] were renamed into place (or removed)
     known: set[str] = set()  # parent directories already checked (never through a symlink)
     try:
         store = ctx.store
@@ -352,9 +352,9 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
         if any(r and not store.catalog.locations(r) for r in roots):
             store.scan_packs()  # packs written by other devices: learn where their objects are
 
-        def stage_group(group: list[int]) -> tuple[list[tuple[int, Path | None]], BaseException | None]:
+        def stage_group(group: list[int]) -> tuple[list[tuple[int, str | None]], BaseException | None]:
             # single-block files packed side by side come with one ranged read
-            out: list[tuple[int, Path | None]] = []
+            out: list[tuple[int, str | None]] = []
             with store.preload([roots[i] for i in group if roots[i]]):
                 for i in group:
                     try:
@@ -365,7 +365,7 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
 
         with ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-pull") as pool:
             futures = [pool.submit(stage_group, group) for group in store.nearby(roots)]
-        results: dict[int, Path | None] = {}
+        results: dict[int, str | None] = {}
         failure: BaseException | None = None
         for fut in futures:
             part, exc = fut.result()
@@ -382,19 +382,20 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
                 _fsync(tmp)
         for plan, local, tmp in staged:
             if local.st is not None and _changed_since(local):
-                tmp.unlink()  # edited while we were pulling: never overwrite
-                continue
-            os.replace(tmp, local.full)
-            done.append((plan, local))
+                os.unlink(tmp)  # edited while we were pulling: never overwrite
+            else:
+                os.replace(tmp, local.full)
+                done.append((plan, local))
+            placed += 1
     finally:
-        for _, _, tmp in staged:
-            if tmp.exists() or tmp.is_symlink():
-                tmp.unlink()
+        for _, _, tmp in staged[placed:]:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
     return done
 
 
-def _fsync(path: Path) -> None:
-    if path.is_symlink():
+def _fsync(path: str) -> None:
+    if os.path.islink(path):
         return
     fd = os.open(path, os.O_RDONLY)
     try:

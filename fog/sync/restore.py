@@ -45,16 +45,17 @@ def local_state_saved(ctx: Context, path: str) -> bool:
     return content.stable and (content.root, content.depth) == (v.content, v.depth)
 
 
-def safe_parent(root: Path, path: str, known: set[str] | None = None) -> Path:
-    """Create the parent directories of path, refusing to pass through a symlink.
+def safe_parent(root: Path, path: str, known: set[str] | None = None) -> str:
+    """Create the parent directories of path, refusing to pass through a symlink; return the parent.
 
     `known` (shared by one pull) remembers directories already checked or made.
     """
+    top = str(root)
     head = path.rpartition("/")[0]
     if not head:
-        return root
+        return top
     if known is None or head not in known:
-        top, rel = str(root), ""
+        rel = ""
         for part in head.split("/"):
             rel = f"{rel}/{part}" if rel else part
             if known is not None and rel in known:
@@ -69,7 +70,7 @@ def safe_parent(root: Path, path: str, known: set[str] | None = None) -> Path:
                     raise
             if known is not None:
                 known.add(rel)
-    return root / head
+    return os.path.join(top, head)
 
 
 def restore(
@@ -96,7 +97,7 @@ def restore(
             dest.mkdir(parents=True, exist_ok=True)
             os.chmod(dest, v.mode & 0o7777)
             return result
-        write_version(ctx.store, v, dest, dest.parent)
+        write_version(ctx.store, v, dest, str(dest.parent))
         return result
     if not force and not local_state_saved(ctx, v.path):
         raise UnsavedChangesError(

@@ -14,6 +14,7 @@ import secrets
 import stat
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -273,17 +274,64 @@ def _listable(part: str) -> bool:
         return False
 
 
-def syncfs(root: Path) -> bool:
+_syncfs: Callable[[int], int] | None | bool = False  # False: not looked up yet
+
+
+def _syncfs_call() -> Callable[[int], int] | None:
+    global _syncfs
+    if _syncfs is False:
+        try:
+            _syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (AttributeError, OSError):
+            _syncfs = None
+    return _syncfs or None
+
+
+def syncfs(root: str | Path) -> bool:
     """Flush the whole filesystem holding `root` (Linux); False if unavailable or failed."""
-    try:
-        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
-    except (AttributeError, OSError):
+    call = _syncfs_call()
+    if call is None:
         return False
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        return syncfs(fd) == 0
+        return call(fd) == 0
     finally:
         os.close(fd)
+
+
+FLUSH_INTERVAL = 0.1  # seconds between two background flushes (see `flushing`)
+
+
+@contextmanager
+def flushing(root: str | Path, interval: float = FLUSH_INTERVAL) -> Iterator[None]:
+    """While the block runs, flush the filesystem holding `root` every `interval` seconds.
+
+    For a caller that writes many files and then makes them durable with one
+    `syncfs`: the disk writes while the files are still being made, and the
+    final sync has little left to wait for. Only a head start: it never stands
+    in for that final sync. The flushes run on a thread of their own (syncfs
+    releases the GIL). A clone of 5,052 files (272 MB) here, alternating runs:
+    8-13% faster flushing every 0.1 s (every 0.5 s or 1 s: less); writing back
+    each file as it was closed (sync_file_range) made it slower. For a push's
+    packs it made no difference that the noise did not hide (they already
+    start their writeback one by one).
+    """
+    if _syncfs_call() is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def flush() -> None:
+        while not stop.wait(interval):
+            syncfs(root)
+
+    thread = threading.Thread(target=flush, name="fog-flush", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 _SYNC_FILE_RANGE_WRITE = 2

@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from fog.backends.local import syncfs
+from fog.backends.local import flushing, syncfs
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError
 from fog.format.syncconfig import SyncConfig
@@ -363,7 +363,7 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
                         return out, exc
             return out, None
 
-        with ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-pull") as pool:
+        with flushing(ctx.share.top), ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-pull") as pool:
             futures = [pool.submit(stage_group, group) for group in store.nearby(roots)]
         results: dict[int, str | None] = {}
         failure: BaseException | None = None

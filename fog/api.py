@@ -12,27 +12,39 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fog.backends.base import open_backend
 from fog.crypto.keys import ShareKeys, master_key_to_text
 from fog.errors import FogError, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
+from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
-from fog.repo import revs
 from fog.repo.identity import Identity, write_private
 from fog.repo.share import FOG_DIR, Share, find_root
 from fog.store import PutStats, Remote
-from fog.sync import check as check_mod
-from fog.sync import devices as devices_mod
-from fog.sync import inspect as inspect_mod
-from fog.sync import pull as pull_mod
 from fog.sync import push as push_mod
-from fog.sync import remotes as remotes_mod
-from fog.sync import restore as restore_mod
 from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
 from fog.sync.guard import DeleteLimit
+
+if TYPE_CHECKING:
+    from fog.repo import revs
+    from fog.sync import check as check_mod
+    from fog.sync import devices as devices_mod
+    from fog.sync import inspect as inspect_mod
+    from fog.sync import pull as pull_mod
+    from fog.sync import remotes as remotes_mod
+    from fog.sync import restore as restore_mod
+else:  # imported on first use: a push or status needs none of them (~35 ms of every run)
+    revs = lazy_module("fog.repo.revs")
+    check_mod = lazy_module("fog.sync.check")
+    devices_mod = lazy_module("fog.sync.devices")
+    inspect_mod = lazy_module("fog.sync.inspect")
+    pull_mod = lazy_module("fog.sync.pull")
+    remotes_mod = lazy_module("fog.sync.remotes")
+    restore_mod = lazy_module("fog.sync.restore")
 
 pin_mmap_threshold()  # fog.api is loaded only by commands that do real work (see fog.memory)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +68,7 @@ class Identity:
         ident = cls(
             home,
             K.device_id(dpk),
-            name or socket.gethostname() or "device",
+            name or os.uname().nodename or "device",  # socket.gethostname(), without importing socket
             dsk,
             dpk,
             usk,

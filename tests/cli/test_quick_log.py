@@ -74,3 +74,18 @@ def test_fog_log_imports_neither_fog_api_nor_pynacl(share: Share) -> None:
         [sys.executable, "-c", code], cwd=share.root, capture_output=True, text=True, check=True, env=os.environ
     ).stdout
     assert out.splitlines()[-1] == "[]", out
+
+
+def test_push_imports_none_of_the_commands_it_does_not_run(share: Share) -> None:
+    """fog.api imports pull, check, devices, inspect, remotes, restore and revs on first use (fog.lazy)."""
+    share.write("a.txt", "one\n")
+    code = "import sys; from fog.cli import main; sys.argv = ['fog', 'push', '-q']\n"
+    code += "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    lazy = ("fog.sync.pull", "fog.sync.check", "fog.sync.devices", "fog.sync.inspect", "fog.sync.remotes")
+    lazy += ("fog.sync.restore", "fog.repo.revs", "typer", "socket")
+    code += f"print(sorted(m for m in sys.modules if m in {lazy!r}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=share.root, capture_output=True, text=True, check=True, env=os.environ
+    ).stdout
+    assert out.splitlines()[-1] == "[]", out
+    assert [e["path"] for e in share.log("a.txt")] == ["a.txt"]  # the push did run

@@ -377,9 +377,8 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
                 staged.append((plan, local, tmp))
         if failure is not None:
             raise failure
-        if staged and not syncfs(ctx.share.root):
-            for _, _, tmp in staged:
-                _fsync(tmp)
+        for tmp in _unsynced([tmp for _, _, tmp in staged]):
+            _fsync(tmp)  # no syncfs(2) for its filesystem: one fsync per file
         for plan, local, tmp in staged:
             if local.st is not None and _changed_since(local):
                 os.unlink(tmp)  # edited while we were pulling: never overwrite
@@ -387,11 +386,36 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
                 os.replace(tmp, local.full)
                 done.append((plan, local))
             placed += 1
+        # the renames too are durable before the database records the files (a crash must not
+        # leave a stat entry for a file whose rename was lost: a later push would see it deleted)
+        for parent in sorted({os.path.dirname(path) for path in _unsynced([local.full for _, local in done])}):
+            _fsync(parent)
     finally:
         for _, _, tmp in staged[placed:]:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
     return done
+
+
+def _unsynced(paths: list[str]) -> list[str]:
+    """Flush every filesystem that holds one of `paths` (one syncfs each); return the paths left unsynced.
+
+    Usually one filesystem, but a mount inside the share stages its files on
+    itself (`staging_dir`), and syncfs of the share root would not cover them.
+    """
+    devices: dict[int, list[str]] = {}
+    by_dir: dict[str, int] = {}
+    for path in paths:
+        parent = os.path.dirname(path)
+        dev = by_dir.get(parent)
+        if dev is None:
+            dev = by_dir[parent] = os.stat(parent).st_dev
+        devices.setdefault(dev, []).append(path)
+    left: list[str] = []
+    for group in devices.values():
+        if not syncfs(os.path.dirname(group[0])):
+            left += group
+    return left
 
 
 def _fsync(path: str) -> None:

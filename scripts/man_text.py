@@ -86,9 +86,10 @@ ENVIRONMENT: list[tuple[str, str]] = [
     ("`NO_COLOR`", "When set, output is never coloured. Colour is only used on a terminal."),
     (
         "`FOG_NO_FAST`",
-        "When set, `push`, `pull`, `sync`, `status`, `log` and `--version` always go through the full "
-        "command-line parser. By default their common forms (no progress bar; for `log` only PATH, `-n` "
-        "and `--json`) are answered by a lighter path that starts in half the time, and `log FILE` reads "
+        "When set, `push`, `pull`, `sync`, `status`, `log`, `clone` and `--version` always go through the "
+        "full command-line parser. By default their common forms (no progress bar; for `log` only PATH, `-n` "
+        "and `--json`; for `clone` a master key from a file or `FOG_MASTER_KEY_COMMAND`, not a prompt) are "
+        "answered by a lighter path that starts in half the time, and `log FILE` reads "
         "the file's history straight from the share database (a tenth of the time); output and exit "
         "codes are the same.",
     ),

@@ -5,7 +5,6 @@ Only this package reads argv, the environment and the terminal.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from fog.cli.sources import resolve_remote_url
 from fog.cli.text import (  # noqa: F401  -- re-exported for the command modules
     as_fog_error,
     emit_json,
@@ -113,20 +113,8 @@ WAIT_OPTION = typer.Option(False, "--wait", help="Wait for another fog process t
 
 
 def remote_url(url: str, s3_endpoint: str | None = None) -> str:
-    """The URL to store for a remote the user typed.
-
-    A relative path is made absolute (relative to where fog runs, or -C), so
-    later commands run from anywhere reach the same place. For s3:// the
-    endpoint (--s3-endpoint or FOG_S3_ENDPOINT) is saved in the URL's query.
-    """
-    if "://" not in url:
-        return os.path.normpath(STATE.cwd / Path(url).expanduser())
-    endpoint = s3_endpoint or os.environ.get("FOG_S3_ENDPOINT")
-    if url.lower().startswith("s3://") and endpoint and "endpoint=" not in url:
-        from urllib.parse import quote
-
-        url += ("&" if "?" in url else "?") + "endpoint=" + quote(endpoint, safe=":/")
-    return url
+    """The URL to store for a remote the user typed (fog.cli.sources.resolve_remote_url, from STATE.cwd)."""
+    return resolve_remote_url(url, STATE.cwd, s3_endpoint)
 
 
 MAX_DELETE_OPTION = typer.Option(

@@ -1,11 +1,12 @@
-"""A fast path for the commands cron runs (`push`, `pull`, `sync`, `status`) and `log`.
+"""A fast path for the commands cron runs (`push`, `pull`, `sync`, `status`), `log` and `clone`.
 
 Building the typer application costs about 0.35 s per run here (typer, click,
 pydantic and every command's signature), as much as a whole push that finds
 nothing to do. This module answers the common, non-interactive invocations of
-those commands (log: PATH, -n and --json) from argv alone and returns None for anything else
-(`--help`, an unknown or combined option, `--debug`, a progress bar on a
-terminal...), which then goes through typer exactly as before. Both paths
+those commands (log: PATH, -n and --json; clone: with its key from a file or
+a command) from argv alone and returns None for anything else (`--help`, an
+unknown or combined option, `--debug`, a progress bar on a terminal, a key
+prompt...), which then goes through typer exactly as before. Both paths
 call the same fog.api functions and print through fog.cli.text, and
 tests/cli/test_fast.py runs the same commands both ways and compares them.
 FOG_NO_FAST=1 turns it off.
@@ -31,6 +32,7 @@ _FLAGS = {
     "sync": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--no-progress": "no_progress", "--wait": "wait"},
     "status": {"--json": "as_json", "--wait": "wait"},
     "log": {"--json": "as_json"},
+    "clone": {"--json": "as_json"},
 }  # fmt: skip
 _VALUES = {
     "push": {"--max-delete": "max_delete"},
@@ -38,8 +40,11 @@ _VALUES = {
     "sync": {"--max-delete": "max_delete"},
     "status": {},
     "log": {"-n": "limit", "--max-count": "limit"},
-}
+    "clone": {"--share": "share", "--master-key-file": "master_key_file", "--device-name": "device_name",
+              "--s3-endpoint": "s3_endpoint"},
+}  # fmt: skip
 _POSITIONAL = {"push": "remote", "pull": "remote", "sync": "remote", "log": "path"}  # one optional argument
+_REQUIRED = {"clone": ("url", "directory")}  # positional arguments that must all be there
 
 
 def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
@@ -63,6 +68,9 @@ def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
     positional = _POSITIONAL.get(command)
     if positional:
         opts[positional] = None
+    required = list(_REQUIRED.get(command, ()))
+    for name in required:
+        opts[name] = None
     i = 0
     while i < len(rest):
         arg = rest[i]
@@ -78,13 +86,22 @@ def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
             opts[values[name]] = value
         elif positional and not arg.startswith("-") and opts[positional] is None:
             opts[positional] = arg
+        elif required and not arg.startswith("-"):
+            opts[required.pop(0)] = arg
         else:
             return None
         i += 1
+    if required:
+        return None  # a missing argument: typer words the usage error
     if command == "log" and opts["limit"] is not None:
         if not opts["limit"].isdigit():
             return None  # typer explains what -n takes
         opts["limit"] = int(opts["limit"])
+    if command == "clone":
+        from fog.cli.sources import key_source_given
+
+        if not key_source_given(opts["master_key_file"]):
+            return None  # a prompt on a terminal, or typer's usage error
     if command in ("push", "sync") and not (opts["quiet"] or opts["as_json"] or opts["no_progress"]):
         if sys.stderr.isatty():
             return None  # a progress bar: typer's path draws it
@@ -133,6 +150,8 @@ def run(argv: list[str]) -> int | None:
             raise _Exit(text.error_line(text.as_fog_error(exc), as_json)) from None
 
     try:
+        if command == "clone":
+            return _clone(o, home, cwd, call)
         if command == "log":
             limit = o["limit"]
             if o["path"] is None and limit is None and not as_json:
@@ -167,6 +186,28 @@ def run(argv: list[str]) -> int | None:
         return text.pull_exit(result.pull, as_json)
     except _Exit as stop:
         return stop.code
+
+
+def _clone(o: dict[str, Any], home: Any, cwd: Any, call: Callable[[Callable[[], Any]], Any]) -> int:
+    """`fog clone URL DIR` with a key from a file or a command (what fog.cli.sync_cmds.clone does)."""
+    from pathlib import Path
+
+    from fog import api
+    from fog.cli.sources import read_master_key, resolve_remote_url
+
+    as_json = o["as_json"]
+    directory = Path(o["directory"])
+    target = directory if directory.is_absolute() else cwd / directory
+    key_file = Path(o["master_key_file"]) if o["master_key_file"] else None
+    key = call(lambda: read_master_key(key_file))
+    url = resolve_remote_url(o["url"], cwd, o["s3_endpoint"])
+    result = call(lambda: api.clone(home, url, target, key, share=o["share"], device_name=o["device_name"]))
+    if as_json:
+        text.emit_json(text.as_doc(result))
+    else:
+        text.echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
+        text.pull_summary(result.pull, False)
+    return text.pull_exit(result.pull, as_json)
 
 
 class _Exit(Exception):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import typer
@@ -24,55 +22,8 @@ from fog.cli.common import (
     remote_url,
     run,
 )
+from fog.cli.sources import read_master_key
 from fog.cli.text import as_doc, pull_exit, pull_summary, push_summary
-from fog.crypto.keys import master_key_from_text
-from fog.errors import IdentityError, UsageError
-
-
-def read_master_key(path: Path | None) -> bytes:
-    """From --master-key-file, FOG_MASTER_KEY_FILE, FOG_MASTER_KEY_COMMAND, or a prompt on a terminal.
-
-    Never from a command-line value: argv is visible to every user of the machine.
-    """
-    env_file = os.environ.get("FOG_MASTER_KEY_FILE")
-    command = os.environ.get("FOG_MASTER_KEY_COMMAND")
-    source = path or (Path(env_file) if env_file else None)
-    if source is not None:
-        try:
-            text = source.read_text()
-        except OSError as exc:
-            raise IdentityError(f"cannot read the master key file {source}: {exc.strerror}") from None
-    elif command:
-        text = _run_key_command(command)
-    elif sys.stdin.isatty():
-        import getpass
-
-        text = getpass.getpass("Master key: ")
-    else:
-        raise UsageError(
-            "no master key: pass --master-key-file F, or set FOG_MASTER_KEY_FILE or FOG_MASTER_KEY_COMMAND"
-        )
-    try:
-        return master_key_from_text(text)
-    except ValueError as exc:
-        raise IdentityError(f"invalid master key: {exc}") from None
-
-
-def _run_key_command(command: str) -> str:
-    """Run FOG_MASTER_KEY_COMMAND (e.g. `pass show fog`) and return its first line."""
-    import shlex
-    import subprocess
-
-    try:
-        proc = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-        )
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise IdentityError(f"FOG_MASTER_KEY_COMMAND failed to run: {exc}") from None
-    if proc.returncode != 0:
-        first = (proc.stderr.strip().splitlines() or [""])[0]
-        raise IdentityError(f"FOG_MASTER_KEY_COMMAND exited {proc.returncode}: {first}")
-    return (proc.stdout.strip().splitlines() or [""])[0]
 
 
 @app.command()

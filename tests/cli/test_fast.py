@@ -122,6 +122,46 @@ def test_pull_and_sync_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     )
 
 
+def test_clone_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results: dict[str, list[tuple[int, str, str]]] = {}
+    for mode in ("fast", "typer"):
+        base = tmp_path / mode
+        base.mkdir()
+        monkeypatch.setenv("FOG_HOME", str(base / "home"))
+        if mode == "typer":
+            monkeypatch.setenv("FOG_NO_FAST", "1")
+        else:
+            monkeypatch.delenv("FOG_NO_FAST", raising=False)
+        share = init_share(base)
+        share.write("a.txt", "one\n")
+        share.write("d/b.txt", "two\n")
+        share.push()
+        key, remote = str(share.key_file), str(share.remote)
+        runs: list[tuple[list[str], dict[str, str]]] = [
+            (["clone", remote, "c1", "--master-key-file", key], {}),
+            (["clone", remote, str(base / "c2"), "--master-key-file", key, "--json", "--device-name", "laptop"], {}),
+            (["clone", remote, "c3"], {"FOG_MASTER_KEY_FILE": key}),
+            (["clone", remote, "c4", "--master-key-file", str(base / "missing")], {}),
+            (["clone", str(base / "no-remote"), "c5", "--master-key-file", key, "--json"], {}),
+            (["clone", remote, "c1", "--master-key-file", key], {}),  # not empty any more
+        ]
+        out = []
+        for i, (argv, env) in enumerate(runs):
+            monkeypatch.setenv("FOG_HOME", str(base / f"home{i}"))  # a new device each time
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            if mode == "fast":
+                assert fast.parse(argv) is not None, argv
+            r = run_fog(argv, base, expect=None)
+            for name in env:
+                monkeypatch.delenv(name)
+            out.append((r.rc, _normal(r.out.replace(str(base), "BASE")), _normal(r.err.replace(str(base), "BASE"))))
+        assert (base / "c1" / "a.txt").read_text() == "one\n" and (base / "c3" / "d" / "b.txt").read_text() == "two\n"
+        results[mode] = out
+    assert [rc for rc, _, _ in results["fast"]] == [0, 0, 0, 1, 1, 1]
+    assert results["fast"] == results["typer"]
+
+
 def test_errors_outside_a_share_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOG_HOME", str(tmp_path / "home"))
     got = {}
@@ -154,10 +194,16 @@ def test_errors_outside_a_share_match(tmp_path: Path, monkeypatch: pytest.Monkey
         ["log", "-n", "-1"],
         ["log", "-n", "x"],
         ["log", "a", "b"],
+        ["clone", "url", "dir"],  # no key file or command: a prompt on a terminal, else typer's usage error
+        ["clone", "url", "--master-key-file", "k"],
+        ["clone", "url", "dir", "extra", "--master-key-file", "k"],
+        ["clone", "url", "dir", "--master-key-file", "k", "--help"],
         [],
     ],
 )
-def test_anything_else_goes_to_typer(argv: list[str]) -> None:
+def test_anything_else_goes_to_typer(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FOG_MASTER_KEY_FILE", raising=False)
+    monkeypatch.delenv("FOG_MASTER_KEY_COMMAND", raising=False)
     assert fast.parse(argv) is None
 
 

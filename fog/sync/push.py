@@ -516,8 +516,10 @@ def push(
     reader = FileReader(keys, fan)  # type: ignore[arg-type]
     total = sum(e.st.st_size for e in d.candidates if e.kind == "file")
     chunks = [d.candidates[i : i + CHUNK_FILES] for i in range(0, len(d.candidates), CHUNK_FILES)] or [[]]
+    d.candidates = []  # each chunk's scan entries are freed once it is recorded (~150 bytes a file)
     base = 0
-    for n, chunk in enumerate(chunks):
+    for n in range(len(chunks)):
+        chunk, chunks[n] = chunks[n], []
         sized = sum(e.st.st_size for e in chunk if e.kind == "file")
         step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]
         changes = changes_for(reader, share.root, db, chunk, scan_start, ident.device_id, stats, result, step)
@@ -532,7 +534,7 @@ def push(
                 {"added": result.added, "modified": result.modified, "deleted": result.deleted}[c.status].append(c.path)
         if fan is not None:
             _record(fan, live, changes, versions, result)
-        del changes, versions
+        del changes, versions, chunk
     if fan is not None:
         result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
         result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())

@@ -101,7 +101,11 @@ class Share:
             self.config, found = self._load_config()
             self.db = RepoDB(self.dir / "db")
             if lock and found != REPO_FORMAT:
-                self.save_config()  # format 1 -> 2: its JSON records stay readable, new ones are binary
+                try:
+                    self.save_config()  # format 1 -> 2: its JSON records stay readable, new ones are binary
+                except BaseException:
+                    self.db.close()
+                    raise
         except BaseException:
             self.lock.release()
             raise

@@ -205,6 +205,10 @@ class RepoDB:
             raw = txn.get(version_id, db=self.db["versions"])
         return Version.from_record(version_id, raw) if raw else None
 
+    def has_version(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
+        """Whether the version is known (without decoding it)."""
+        return txn.get(version_id, db=self.db["versions"]) is not None
+
     def head(self, path: str, txn: lmdb.Transaction | None = None) -> Version | None:
         """The newest known version of a path (inside `txn` when given: many lookups, one transaction)."""
         if txn is None:

@@ -77,6 +77,21 @@ def plan_path(
     `local_dirty`: the working file differs from what fog last recorded for it.
     `local_matches(v)`: the working file already holds v's state.
     """
+    if head is None and len(incoming) == 1 and not local_dirty:
+        # a path new here, one version of it (all of a clone): the general case below ends the same
+        # way without ranking anything (tests/unit/test_merge.py compares the two)
+        return Plan(path, incoming[0], write=incoming[0])
+    return _plan_general(path, head, incoming, lookup, local_dirty, local_matches)
+
+
+def _plan_general(
+    path: str,
+    head: Version | None,
+    incoming: list[Version],
+    lookup: Callable[[bytes], Version | None],
+    local_dirty: bool,
+    local_matches: Callable[[Version], bool],
+) -> Plan:
     rank = Ranks(lookup)
     candidates: dict[bytes, Version] = {}
     for v in ([head] if head is not None else []) + incoming:

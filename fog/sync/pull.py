@@ -213,11 +213,12 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     names = {did: d.get("name", did[:8]) for did, d in config.devices.items()}
     db = ctx.share.db
     by_path: dict[str, list[Version]] = {}
-    for inc in incoming:
-        result.batches += 1
-        for v in inc.versions:
-            if db.version(v.id) is None:
-                by_path.setdefault(v.path, []).append(v)
+    with db.read() as txn:  # one transaction for every lookup
+        for inc in incoming:
+            result.batches += 1
+            for v in inc.versions:
+                if not db.has_version(v.id, txn):
+                    by_path.setdefault(v.path, []).append(v)
     result.versions = sum(len(vs) for vs in by_path.values())
     pending = {v.id: v for vs in by_path.values() for v in vs}
 

@@ -281,3 +281,19 @@ def test_heads_converge_whatever_the_delivery_order(case: tuple[list[Version], l
     assert everything is not None
     lookup = known(*versions)
     assert not any(v.id != everything.id and is_ancestor(everything.id, v, lookup) for v in versions)
+
+
+@given(histories(), hs.integers(0, 7))
+def test_the_first_sight_shortcut_plans_what_the_general_case_plans(
+    case: tuple[list[Version], list[list[list[Version]]]], pick: int
+) -> None:
+    """plan_path skips ranking for one incoming version of a path new here; the general case must agree."""
+    from fog.sync import merge
+
+    versions, _ = case
+    v = versions[pick % len(versions)]
+    lookup = known(*versions)  # whatever else this device knows of the path's history
+    fast = plan_path(v.path, None, [v], lookup, False, lambda _: False)
+    general = merge._plan_general(v.path, None, [v], lookup, False, lambda _: False)
+    assert fast == general
+    assert fast.write == v and fast.head == v

@@ -153,6 +153,15 @@ class PresenceCache:
         self._all().add(object_id)
         self.new.add(object_id)
 
+    def claim(self, object_id: bytes) -> bool:
+        """Add an object unless known; whether it was new (the caller then stores it). Not atomic: lock around it."""
+        ids = self._all()
+        if object_id in ids:
+            return False
+        ids.add(object_id)
+        self.new.add(object_id)
+        return True
+
 
 class PackDB(Protocol):
     """The part of the share database that remembers packs (fog.repo.db.RepoDB)."""
@@ -343,7 +352,7 @@ class ShareStore:
         return f"{self.prefix}objects/{h[:2]}/{h}"
 
     def object_id(self, data: bytes | memoryview) -> bytes:
-        return S.mac(self.keys.mac_key, data)
+        return self.keys.mac(data)
 
     @property
     def read_concurrency(self) -> int | None:

@@ -6,9 +6,12 @@ ASCII, start with ``fog/v1/`` and are listed in docs/FORMAT.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
+
+from fog.crypto.seal import Mac
 
 MASTER_KEY_BYTES = 16
 
@@ -105,6 +108,11 @@ class ShareKeys:
     @property
     def locator(self) -> str:
         return self.share_id.hex()
+
+    @functools.cached_property
+    def mac(self) -> Mac:
+        """HMAC-SHA256 under mac_key (names objects and versions)."""
+        return Mac(self.mac_key)
 
     @property
     def pack_key(self) -> bytes:

@@ -7,6 +7,7 @@ identical blocks in one share deduplicate).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 import nacl.bindings
@@ -27,6 +28,28 @@ def mac(key: bytes, data: bytes | memoryview) -> bytes:
     if len(key) != 32:
         raise ValueError("MAC keys are 32 bytes")
     return hmac.digest(key, data, "sha256")
+
+
+class Mac:
+    """HMAC-SHA256 under one key, with the key's pads hashed once.
+
+    hmac.digest sets the key up on every call; a push names one object per
+    file or block and one version per changed path, so copying a keyed state
+    instead saves ~1 us each (1 KiB: 5.2 -> 4.1 us). Thread-safe: the keyed
+    state is only ever copied.
+    """
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("MAC keys are 32 bytes")
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def __call__(self, data: bytes | memoryview) -> bytes:
+        h = self._keyed.copy()
+        h.update(data)
+        return h.digest()
 
 
 def mac_equal(a: bytes, b: bytes) -> bool:

@@ -7,6 +7,11 @@ start-up-critical `fog log` reader, fog.repo.history, decodes paths too.
 from __future__ import annotations
 
 import os
+import sys
+
+# os.fsencode(path) for a str, without its checks: path.encode(FS_ENCODING, "surrogateescape")
+# (a push encodes each changed path several times)
+FS_ENCODING = sys.getfilesystemencoding()
 
 
 def path_to_json(path: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ tell the two apart by the first byte; a version that does not fit this layout
 (a device id that is not 32 lowercase hex digits, a path longer than 65,535
 bytes, a field out of range) is kept as JSON.
 
-Imports only struct and os: `fog log` (fog.repo.history) decodes records on
+Imports only struct, os and fog.format.paths: `fog log` (fog.repo.history) decodes records on
 its start-up-critical path.
 """
 
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import os
 import struct
+
+from fog.format.paths import FS_ENCODING
 
 TAG = 0x02
 KINDS = ("file", "dir", "link", "deleted")
@@ -59,8 +61,8 @@ def encode(
         return None
     if (parent is not None and len(parent) != 32) or (content is not None and len(content) != 32):
         return None
-    raw_path = os.fsencode(path)
-    raw_target = os.fsencode(target) if target is not None else b""
+    raw_path = path.encode(FS_ENCODING, "surrogateescape")
+    raw_target = target.encode(FS_ENCODING, "surrogateescape") if target is not None else b""
     if len(raw_path) > 0xFFFF or len(raw_target) > 0xFFFF:
         return None
     flags = (

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fog.format import record
-from fog.format.paths import path_from_json, path_to_json
+from fog.format.paths import FS_ENCODING, path_from_json, path_to_json
+from fog.frozen import quick_init
 
 KINDS = record.KINDS
 VERSION_ID_PREFIX = b"fog/v1/version\x00"
@@ -35,6 +36,7 @@ def _hex_or_null(value: bytes | None) -> str:
     return f'"{value.hex()}"' if value else "null"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Version:
     """One recorded state of a path. `id` is filled in by `with_id`."""
@@ -82,7 +84,7 @@ class Version:
         100,000 files spends seconds here); tests/unit/test_version.py checks it
         against json.dumps on arbitrary versions.
         """
-        raw = os.fsencode(self.path)
+        raw = self.path.encode(FS_ENCODING, "surrogateescape")
         try:
             path = '"path":' + _string(raw.decode("utf-8"))
         except UnicodeDecodeError:

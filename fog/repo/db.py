@@ -36,6 +36,7 @@ import lmdb
 from fog.errors import FogError
 from fog.format.pack import PackIndex
 from fog.format.version import Version
+from fog.frozen import quick_init
 from fog.repo.history import DB_NAMES, DUPSORT, FS_ENCODING, history_ids, open_env, pathkey
 
 _STAT = struct.Struct(">QqQqIB?32s")
@@ -57,6 +58,7 @@ class StatLike(Protocol):
     st_mode: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StatEntry:
     """A working-tree entry as last seen, and the version it matched."""
@@ -70,18 +72,16 @@ class StatEntry:
     racy: bool  # mtime too close to when it was read: re-read next time
     version: bytes
 
-    def to_bytes(self) -> bytes:
-        head = _STAT.pack(self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode, 1, self.racy, self.version)
-        return head + os.fsencode(self.path)
+    def to_bytes(self, version: bytes | None = None) -> bytes:
+        """The stored form; `version` stands in for self.version (saves building a named() copy)."""
+        version = self.version if version is None else version
+        head = _STAT.pack(self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode, 1, self.racy, version)
+        return head + self.path.encode(FS_ENCODING, "surrogateescape")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> StatEntry:
         size, mtime, ino, ctime, mode, _, racy, version = _STAT.unpack_from(data)
         return cls(os.fsdecode(data[_STAT.size :]), size, mtime, ino, ctime, mode, racy, version)
-
-    def named(self, version: bytes) -> StatEntry:
-        """This entry matched to `version` (dataclasses.replace is 4x slower)."""
-        return StatEntry(self.path, self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode, self.racy, version)
 
     def matches(self, st: StatLike) -> bool:
         return (
@@ -140,11 +140,28 @@ class RepoDB:
     """Typed access to the share's LMDB environment."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
+        self._open()
+
+    def _open(self) -> None:
         try:
-            self.env = open_env(str(path))
+            self.env = open_env(str(self.path))
             self.db = {name.decode(): self.env.open_db(name, dupsort=name in DUPSORT) for name in DB_NAMES}
         except lmdb.Error as exc:
-            raise FogError(f"cannot open the share database {path}: {exc}") from exc
+            raise FogError(f"cannot open the share database {self.path}: {exc}") from exc
+
+    def remap(self) -> None:
+        """Close and reopen the environment, between transactions only.
+
+        Every page LMDB reads through its memory map stays resident, and
+        counts in the process's RSS, until the map goes. Each chunk of a big
+        push reads most of the randomly keyed sub-databases (versions,
+        present, locs), at new page numbers after each commit, so the mapped
+        set grows towards the whole file; reopening drops it. 100,000 files:
+        peak file-backed RSS 118 -> 92 MB. Costs a few ms.
+        """
+        self.env.close()
+        self._open()
 
     def close(self) -> None:
         self.env.close()
@@ -169,8 +186,9 @@ class RepoDB:
         with self.read() as txn:
             yield StatView(txn, self.db["stat"])
 
-    def put_stat(self, txn: lmdb.Transaction, entry: StatEntry) -> None:
-        txn.put(pathkey(entry.path), entry.to_bytes(), db=self.db["stat"])
+    def put_stat(self, txn: lmdb.Transaction, entry: StatEntry, version: bytes | None = None) -> None:
+        """Store an entry (matched to `version` instead of entry.version when given)."""
+        txn.put(pathkey(entry.path), entry.to_bytes(version), db=self.db["stat"])
 
     def drop_stat(self, txn: lmdb.Transaction, path: str) -> None:
         txn.delete(pathkey(path), db=self.db["stat"])
@@ -182,9 +200,14 @@ class RepoDB:
 
     # -- versions and history -------------------------------------------------
 
-    def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True) -> bool:
-        """Record a version (idempotent); returns False if it was known."""
-        if txn.get(v.id, db=self.db["versions"]) is not None:
+    def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True, new: bool = False) -> bool:
+        """Record a version (idempotent); returns False if it was known.
+
+        new=True: the caller just made it (this device, this time), so it
+        cannot be known; skips the lookup. Every key below derives from the
+        version, so recording it twice changes nothing either way.
+        """
+        if not new and txn.get(v.id, db=self.db["versions"]) is not None:
             return False
         pk = pathkey(v.path)
         txn.put(v.id, v.to_record(), db=self.db["versions"])
@@ -275,10 +298,13 @@ class RepoDB:
         """Queue versions for publication on each remote, in this order."""
         raw = txn.get(b"outbox-order", db=self.db["meta"])
         order = _U64.unpack(raw)[0] if raw else 0
+        keys = [remote_key(remote) for remote in remotes]
+        pending = self.db["pending"]
         for vid in ids:
             order += 1
-            for remote in remotes:
-                txn.put(remote_key(remote) + vid, _U64.pack(order), db=self.db["pending"])
+            value = _U64.pack(order)
+            for rk in keys:
+                txn.put(rk + vid, value, db=pending)
         txn.put(b"outbox-order", _U64.pack(order), db=self.db["meta"])
 
     def pending(self, remote: str) -> list[bytes]:
@@ -296,8 +322,9 @@ class RepoDB:
 
     def clear_pending(self, txn: lmdb.Transaction, remote: str, ids: list[bytes]) -> None:
         rk = remote_key(remote)
+        pending = self.db["pending"]
         for vid in ids:
-            txn.delete(rk + vid, db=self.db["pending"])
+            txn.delete(rk + vid, db=pending)
 
     def get_meta(self, key: str) -> bytes | None:
         with self.read() as txn:

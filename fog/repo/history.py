@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import lmdb
 
 from fog.format import record
-from fog.format.paths import path_from_json
+from fog.format.paths import FS_ENCODING, path_from_json
 
 FOG_DIR = ".fog"
 REPO_FORMAT = 2  # 2: versions as binary records (fog.format.record); 1 held JSON only
@@ -43,8 +42,6 @@ DB_NAMES = (
 )
 DUPSORT = frozenset({b"locs"})
 MAP_SIZE = 1 << 36
-
-FS_ENCODING = sys.getfilesystemencoding()
 
 
 def pathkey(path: str) -> bytes:

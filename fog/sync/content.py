@@ -23,11 +23,11 @@ from pyfastcdc import Chunk, FastCDC
 
 from fog.backends.local import WRITEBACK_BYTES, start_writeback
 from fog.crypto.keys import ShareKeys
-from fog.crypto.seal import mac
 from fog.errors import IntegrityError
 from fog.format import objects as O
 from fog.format.manifest import build_tree
 from fog.format.version import Version
+from fog.frozen import quick_init
 from fog.repo.db import StatLike
 from fog.store import PutStats, ShareStore
 from fog.sync.scan import TMP_PREFIX
@@ -36,6 +36,7 @@ WHOLE_READ_LIMIT = 4 << 20  # files up to this size are read in one call
 _BUFFER = 1 << 20
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Content:
     """What reading a file produced."""
@@ -58,7 +59,7 @@ class FileReader:
 
     def _put(self, stats: PutStats) -> Callable[[bytes | memoryview], bytes]:
         if self.store is None:
-            return lambda data: mac(self.keys.mac_key, data)
+            return self.keys.mac
         store = self.store
         return lambda data: store.put(data, stats)
 

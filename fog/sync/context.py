@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from fog.backends.base import open_backend
 from fog.backends.local import LocalBackend
 from fog.crypto.keys import ShareKeys, device_log_name
-from fog.crypto.seal import mac
 from fog.errors import RemoteError
 from fog.format.version import VERSION_ID_PREFIX, Version
 from fog.repo.identity import Identity
@@ -34,11 +33,11 @@ class Context:
         return device_log_name(self.keys.share_id, self.ident.device_public)
 
     def version_id(self, v: Version) -> bytes:
-        return mac(self.keys.mac_key, VERSION_ID_PREFIX + v.canonical())
+        return self.keys.mac(VERSION_ID_PREFIX + v.canonical())
 
     def seal_version(self, v: Version) -> Version:
         canonical = v.canonical()
-        return v.with_id(mac(self.keys.mac_key, VERSION_ID_PREFIX + canonical), canonical)
+        return v.with_id(self.keys.mac(VERSION_ID_PREFIX + canonical), canonical)
 
     def commit_presence(self, txn) -> None:  # type: ignore[no-untyped-def]
         """Record what is now known of the remote: present objects, and where packs hold them."""

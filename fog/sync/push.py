@@ -289,6 +289,7 @@ class FanoutStore:
         self.stats = {ctx.remote_name: PutStats() for ctx in ctxs}
         self._lock = threading.Lock()
         self.store = ctxs[0].store  # keys and encoding are the same for every remote
+        self.mac = self.store.keys.mac
         self.packer = Packer(self.store.keys.pack_key, self._ship)
         for ctx in list(self.ctxs):
             try:
@@ -297,22 +298,20 @@ class FanoutStore:
                 self.drop(ctx, exc)
 
     def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
-        object_id = self.store.object_id(data)
+        object_id = self.mac(data)
+        size = len(data)
+        if stats is not None:
+            stats.blocks += 1
+            stats.plain_bytes += size
+        lacking = False
         with self._lock:
             if not self.ctxs:
                 raise RemoteError("every remote failed: " + "; ".join(self.failed.values()))
-            lacking = [ctx for ctx in self.ctxs if not ctx.store.presence.known(object_id)]
-            for ctx in lacking:
-                ctx.store.presence.add(object_id)  # claimed: another thread will not pack it again
             for ctx in self.ctxs:
-                s = self.stats[ctx.remote_name]
-                s.blocks += 1
-                s.plain_bytes += len(data)
-                if ctx not in lacking:
-                    s.deduped_bytes += len(data)
-        if stats is not None:
-            stats.blocks += 1
-            stats.plain_bytes += len(data)
+                if ctx.store.presence.claim(object_id):  # claimed: another thread will not pack it again
+                    lacking = True
+                else:
+                    self.stats[ctx.remote_name].deduped_bytes += size
         if lacking:
             self.packer.add(object_id, self.store.encode(object_id, data))
         return object_id
@@ -441,11 +440,10 @@ def _commit(fan: FanoutStore, share: Share, changes: list[Change], versions: lis
         syncs = [(ctx, pool.submit(ctx.store.backend.sync)) for ctx in fan.ctxs]
         with db.write() as txn:
             for v in versions:
-                db.add_version(txn, v)
+                db.add_version(txn, v, new=True)  # made by this push: no lookup
             for c in changes:
                 if c.stat is not None:
-                    stat = c.stat if c.version is None else c.stat.named(c.version.id)
-                    db.put_stat(txn, stat)
+                    db.put_stat(txn, c.stat, None if c.version is None else c.version.id)
                 elif c.status == "deleted":
                     db.drop_stat(txn, c.path)
             db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
@@ -535,6 +533,8 @@ def push(
         if fan is not None:
             _record(fan, live, changes, versions, result)
         del changes, versions, chunk
+        if n < len(chunks) - 1:
+            db.remap()  # drop the pages this chunk mapped (see RepoDB.remap)
     if fan is not None:
         result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
         result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())

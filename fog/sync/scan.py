@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from fog.frozen import quick_init
 from fog.repo.db import stat_matches
 from fog.repo.share import FOG_DIR
 
@@ -37,6 +38,7 @@ class Stat:
         self.st_mode = s.st_mode
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One working-tree entry: path relative to the share root, '/'-separated."""

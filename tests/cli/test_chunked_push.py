@@ -10,6 +10,7 @@ from fogcli import Share, run_fog
 
 from fog.backends.local import LocalBackend
 from fog.errors import RemoteError
+from fog.repo.db import RepoDB
 from fog.sync import push as push_mod
 
 OLD = 1_600_000_000 * 10**9
@@ -19,6 +20,9 @@ def test_chunks_are_published_as_batches_and_clone_whole(
     share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(push_mod, "CHUNK_FILES", 3)
+    remaps = []
+    real_remap = RepoDB.remap
+    monkeypatch.setattr(RepoDB, "remap", lambda self: (remaps.append(1), real_remap(self))[1])
     for i in range(10):
         share.write(f"d/f{i}.txt", f"file {i}\n")
     share.write("gone.txt", "to delete\n")
@@ -27,6 +31,7 @@ def test_chunks_are_published_as_batches_and_clone_whole(
     doc = share.push()
     assert len(doc["added"]) == 12  # 10 files, the directory, gone.txt
     assert len(share.log_files()) == 4  # ceil(12 / 3) batches
+    assert len(remaps) == 3  # the database is reopened between chunks (see RepoDB.remap), not after the last
     (share.root / "gone.txt").unlink()
     share.write("d/f0.txt", "changed\n")
     doc = share.push()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 
 import nacl.secret
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fog.crypto import seal as S
 from fog.errors import IntegrityError
@@ -19,6 +22,25 @@ def flips(data: bytes):
     """Every copy of `data` with one byte changed (all bits of that byte flipped)."""
     for i in range(len(data)):
         yield i, data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :]
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.binary(min_size=32, max_size=32), data=st.binary(max_size=5000))
+def test_keyed_mac_is_hmac_sha256(key: bytes, data: bytes) -> None:
+    m = S.Mac(key)
+    assert m(data) == hmac.new(key, data, hashlib.sha256).digest() == S.mac(key, data)
+    assert m(memoryview(data)) == m(data)  # the keyed state is copied, never consumed
+    assert m(data + b"!") != m(data)
+
+
+def test_keyed_mac_from_threads() -> None:
+    m = S.Mac(KEY)
+    blocks = [bytes([i]) * (i * 997 % 70000) for i in range(64)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(m, blocks * 4))
+    assert got == [hmac.new(KEY, b, hashlib.sha256).digest() for b in blocks * 4]
+    with pytest.raises(ValueError):
+        S.Mac(b"short")
 
 
 def test_mac_is_hmac_sha256() -> None:

@@ -37,9 +37,11 @@ from fog.sync.scan import Diff, Entry, scan
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
 # A push records and publishes at most this many changed paths at a time (one
-# batch each): memory follows the chunk, not the tree (100,000 new files held
-# at once cost ~4 KB each), and a push stopped part-way keeps what it published.
-CHUNK_FILES = 8192
+# batch each): memory follows the chunk, not the tree, and a push stopped
+# part-way keeps what it published. Each chunk's commit rewrites most pages of
+# the randomly keyed sub-databases, so fewer chunks write less: 100,000 files
+# took ~0.3-1.4 s less with 16,384 than with 8,192, at the same peak RSS.
+CHUNK_FILES = 16384
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 

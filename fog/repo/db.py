@@ -190,6 +190,10 @@ class RepoDB:
         """Store an entry (matched to `version` instead of entry.version when given)."""
         txn.put(pathkey(entry.path), entry.to_bytes(version), db=self.db["stat"])
 
+    def put_stats(self, txn: lmdb.Transaction, entries: list[tuple[StatEntry, bytes | None]]) -> None:
+        """put_stat for many (entry, version) pairs in one putmulti."""
+        txn.cursor(self.db["stat"]).putmulti([(pathkey(e.path), e.to_bytes(v)) for e, v in entries])
+
     def drop_stat(self, txn: lmdb.Transaction, path: str) -> None:
         txn.delete(pathkey(path), db=self.db["stat"])
 
@@ -200,14 +204,9 @@ class RepoDB:
 
     # -- versions and history -------------------------------------------------
 
-    def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True, new: bool = False) -> bool:
-        """Record a version (idempotent); returns False if it was known.
-
-        new=True: the caller just made it (this device, this time), so it
-        cannot be known; skips the lookup. Every key below derives from the
-        version, so recording it twice changes nothing either way.
-        """
-        if not new and txn.get(v.id, db=self.db["versions"]) is not None:
+    def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True) -> bool:
+        """Record a version (idempotent); returns False if it was known."""
+        if txn.get(v.id, db=self.db["versions"]) is not None:
             return False
         pk = pathkey(v.path)
         txn.put(v.id, v.to_record(), db=self.db["versions"])
@@ -216,6 +215,23 @@ class RepoDB:
         if make_head:
             txn.put(pk, v.id, db=self.db["heads"])
         return True
+
+    def add_new_versions(self, txn: lmdb.Transaction, versions: list[Version]) -> None:
+        """Record versions this device just made, each the head of its path.
+
+        No lookup first (add_version's): a version made here and now cannot be
+        known yet, and every key below derives from the version, so writing
+        one twice changes nothing. One putmulti per sub-database, its loop in C.
+        """
+        records, history, timeline, heads = [], [], [], []
+        for v in versions:
+            pk, when, vid = pathkey(v.path), _U64.pack(v.time_ns), v.id
+            records.append((vid, v.to_record()))
+            history.append((pk + when + vid[:8], vid))
+            timeline.append((when + vid, b""))
+            heads.append((pk, vid))
+        for name, items in (("versions", records), ("history", history), ("timeline", timeline), ("heads", heads)):
+            txn.cursor(self.db[name]).putmulti(items)
 
     def set_head(self, txn: lmdb.Transaction, v: Version) -> None:
         txn.put(pathkey(v.path), v.id, db=self.db["heads"])
@@ -298,13 +314,12 @@ class RepoDB:
         """Queue versions for publication on each remote, in this order."""
         raw = txn.get(b"outbox-order", db=self.db["meta"])
         order = _U64.unpack(raw)[0] if raw else 0
-        keys = [remote_key(remote) for remote in remotes]
-        pending = self.db["pending"]
-        for vid in ids:
-            order += 1
-            value = _U64.pack(order)
-            for rk in keys:
-                txn.put(rk + vid, value, db=pending)
+        first = order + 1
+        order += len(ids)
+        cur = txn.cursor(self.db["pending"])
+        for remote in remotes:
+            rk = remote_key(remote)
+            cur.putmulti([(rk + vid, _U64.pack(n)) for n, vid in enumerate(ids, first)])
         txn.put(b"outbox-order", _U64.pack(order), db=self.db["meta"])
 
     def pending(self, remote: str) -> list[bytes]:
@@ -348,8 +363,7 @@ class RepoDB:
 
     def add_present(self, txn: lmdb.Transaction, remote: str, ids: set[bytes]) -> None:
         rk = remote_key(remote)
-        for object_id in ids:
-            txn.put(rk + object_id, b"", db=self.db["present"])
+        txn.cursor(self.db["present"]).putmulti([(rk + object_id, b"") for object_id in ids])
 
     # -- packs ---------------------------------------------------------------------
 
@@ -357,9 +371,8 @@ class RepoDB:
         """Record a pack's index and its objects' places; False if it was known."""
         if not txn.put(index.pack, index.entries, db=self.db["packs"], overwrite=False):
             return False
-        locs = self.db["locs"]
-        for object_id, offset, length in index:
-            txn.put(object_id, index.pack + _LOC.pack(offset, length), db=locs, dupdata=True)
+        pack = index.pack
+        txn.cursor(self.db["locs"]).putmulti([(oid, pack + _LOC.pack(off, n)) for oid, off, n in index], dupdata=True)
         return True
 
     def pack_index(self, pack_id: bytes) -> PackIndex | None:

@@ -441,12 +441,10 @@ def _commit(fan: FanoutStore, share: Share, changes: list[Change], versions: lis
     with ThreadPoolExecutor(max(1, len(fan.ctxs)), thread_name_prefix="fog-sync") as pool:
         syncs = [(ctx, pool.submit(ctx.store.backend.sync)) for ctx in fan.ctxs]
         with db.write() as txn:
-            for v in versions:
-                db.add_version(txn, v, new=True)  # made by this push: no lookup
+            db.add_new_versions(txn, versions)  # made by this push: nothing to look up
+            db.put_stats(txn, [(c.stat, None if c.version is None else c.version.id) for c in changes if c.stat])
             for c in changes:
-                if c.stat is not None:
-                    db.put_stat(txn, c.stat, None if c.version is None else c.version.id)
-                elif c.status == "deleted":
+                if c.stat is None and c.status == "deleted":
                     db.drop_stat(txn, c.path)
             db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
             for ctx, fut in syncs:

@@ -407,16 +407,33 @@ def publish(ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | 
     return seq + 1
 
 
-def _record(
-    fan: FanoutStore, live: list[Context], changes: list[Change], versions: list[Version], result: PushResult
-) -> None:
-    """Make one chunk's objects durable, record its changes, publish them as a batch on each remote."""
+Syncs = list[tuple[Context, "Future[None]"]]
+
+
+def _start_sync(fan: FanoutStore, pool: ThreadPoolExecutor, changes: list[Change]) -> Syncs:
+    """Ship the chunk's last pack and, if it has changes to record, start making every remote durable.
+
+    Called as soon as the chunk's files are read: the wait for the disk (or
+    the remote) overlaps sealing the versions and preparing the transaction.
+    """
     try:
         fan.packer.flush()
     except RemoteError:
         pass  # every remote failed: reported by _commit
+    return [(ctx, pool.submit(ctx.store.backend.sync)) for ctx in fan.ctxs] if changes else []
+
+
+def _record(
+    fan: FanoutStore,
+    live: list[Context],
+    changes: list[Change],
+    versions: list[Version],
+    result: PushResult,
+    syncs: Syncs,
+) -> None:
+    """Record one chunk's changes once its objects are durable, publish them as a batch on each remote."""
     if changes:
-        _commit(fan, live[0].share, changes, versions, result)
+        _commit(fan, live[0].share, changes, versions, result, syncs)
     fresh = {v.id: v for v in versions}
     for ctx in live:
         if ctx.remote_name in result.remote_errors:
@@ -430,33 +447,33 @@ def _record(
             result.remote_errors[ctx.remote_name] = str(exc)
 
 
-def _commit(fan: FanoutStore, share: Share, changes: list[Change], versions: list[Version], result: PushResult) -> None:
+def _commit(
+    fan: FanoutStore, share: Share, changes: list[Change], versions: list[Version], result: PushResult, syncs: Syncs
+) -> None:
     """Objects durable on every remote, then one local transaction recording the chunk.
 
     Objects must be durable before the database records them (and long before
     a batch names them): the database writes are prepared while the remotes
-    sync, and committed only after every sync returned.
+    sync (`syncs`, from _start_sync), and committed only after every sync returned.
     """
     db = share.db
-    with ThreadPoolExecutor(max(1, len(fan.ctxs)), thread_name_prefix="fog-sync") as pool:
-        syncs = [(ctx, pool.submit(ctx.store.backend.sync)) for ctx in fan.ctxs]
-        with db.write() as txn:
-            db.add_new_versions(txn, versions)  # made by this push: nothing to look up
-            db.put_stats(txn, [(c.stat, None if c.version is None else c.version.id) for c in changes if c.stat])
-            for c in changes:
-                if c.stat is None and c.status == "deleted":
-                    db.drop_stat(txn, c.path)
-            db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
-            for ctx, fut in syncs:
-                try:
-                    fut.result()
-                except RemoteError as exc:
-                    fan.drop(ctx, exc)
-            result.remote_errors.update(fan.failed)
-            if not fan.ctxs:  # raised inside the transaction: nothing is recorded
-                raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
-            for ctx in fan.ctxs:
-                ctx.commit_presence(txn)
+    with db.write() as txn:
+        db.add_new_versions(txn, versions)  # made by this push: nothing to look up
+        db.put_stats(txn, [(c.stat, None if c.version is None else c.version.id) for c in changes if c.stat])
+        for c in changes:
+            if c.stat is None and c.status == "deleted":
+                db.drop_stat(txn, c.path)
+        db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
+        for ctx, fut in syncs:
+            try:
+                fut.result()
+            except RemoteError as exc:
+                fan.drop(ctx, exc)
+        result.remote_errors.update(fan.failed)
+        if not fan.ctxs:  # raised inside the transaction: nothing is recorded
+            raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
+        for ctx in fan.ctxs:
+            ctx.commit_presence(txn)
 
 
 def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit) -> None:
@@ -515,15 +532,42 @@ def push(
     total = sum(e.st.st_size for e in d.candidates if e.kind == "file")
     chunks = [d.candidates[i : i + CHUNK_FILES] for i in range(0, len(d.candidates), CHUNK_FILES)] or [[]]
     d.candidates = []  # each chunk's scan entries are freed once it is recorded (~150 bytes a file)
+    with ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync") as syncer:
+        _push_chunks(chunks, gone, reader, share, live, fan, scan_start, stats, result, progress, total, syncer)
+    if fan is not None:
+        result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
+        result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
+        result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _push_chunks(
+    chunks: list[list[Entry]],
+    gone: list[Change],
+    reader: FileReader,
+    share: Share,
+    live: list[Context],
+    fan: FanoutStore | None,
+    scan_start: int,
+    stats: PutStats,
+    result: PushResult,
+    progress: Progress | None,
+    total: int,
+    syncer: ThreadPoolExecutor,
+) -> None:
+    """Read, record and publish each chunk in turn (see CHUNK_FILES)."""
+    db, device = share.db, live[0].ident.device_id
     base = 0
     for n in range(len(chunks)):
         chunk, chunks[n] = chunks[n], []
         sized = sum(e.st.st_size for e in chunk if e.kind == "file")
         step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]
-        changes = changes_for(reader, share.root, db, chunk, scan_start, ident.device_id, stats, result, step)
+        changes = changes_for(reader, share.root, db, chunk, scan_start, device, stats, result, step)
         base += sized
         if n == len(chunks) - 1:
             changes += gone
+        syncs = _start_sync(fan, syncer, changes) if fan is not None else []
         versions = []
         for c in changes:
             if c.version is not None:
@@ -531,13 +575,7 @@ def push(
                 versions.append(c.version)
                 {"added": result.added, "modified": result.modified, "deleted": result.deleted}[c.status].append(c.path)
         if fan is not None:
-            _record(fan, live, changes, versions, result)
-        del changes, versions, chunk
+            _record(fan, live, changes, versions, result, syncs)
+        del changes, versions, chunk, syncs
         if n < len(chunks) - 1:
             db.remap()  # drop the pages this chunk mapped (see RepoDB.remap)
-    if fan is not None:
-        result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
-        result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
-        result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
-    result.seconds = time.monotonic() - t0
-    return result

@@ -33,7 +33,7 @@ from fog.sync.context import Context
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import CONFLICT_RE, same_state
-from fog.sync.scan import Diff, Entry, scan
+from fog.sync.scan import Candidates, Diff, Entry, scan
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
 # A push records and publishes at most this many changed paths at a time (one
@@ -110,7 +110,7 @@ def plan(
     scan_start = time.time_ns()
     d = scan_tree(root, db, result)
     reader = FileReader(ctx_keys, store)
-    changes = changes_for(reader, root, db, d.candidates, scan_start, device, stats, result, progress)
+    changes = changes_for(reader, root, db, d.candidates[:], scan_start, device, stats, result, progress)
     return changes + deletions(db, d.gone, device, time.time_ns())
 
 
@@ -529,11 +529,8 @@ def push(
         # before anything is read or uploaded: a refused mass deletion costs nothing
         _check_deletions(db, gone, max_delete or DeleteLimit.parse(None))
     reader = FileReader(keys, fan)  # type: ignore[arg-type]
-    total = sum(e.st.st_size for e in d.candidates if e.kind == "file")
-    chunks = [d.candidates[i : i + CHUNK_FILES] for i in range(0, len(d.candidates), CHUNK_FILES)] or [[]]
-    d.candidates = []  # each chunk's scan entries are freed once it is recorded (~150 bytes a file)
     with ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync") as syncer:
-        _push_chunks(chunks, gone, reader, share, live, fan, scan_start, stats, result, progress, total, syncer)
+        _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer)
     if fan is not None:
         result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
         result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
@@ -543,7 +540,7 @@ def push(
 
 
 def _push_chunks(
-    chunks: list[list[Entry]],
+    candidates: Candidates,
     gone: list[Change],
     reader: FileReader,
     share: Share,
@@ -553,19 +550,20 @@ def _push_chunks(
     stats: PutStats,
     result: PushResult,
     progress: Progress | None,
-    total: int,
     syncer: ThreadPoolExecutor,
 ) -> None:
-    """Read, record and publish each chunk in turn (see CHUNK_FILES)."""
+    """Read, record and publish each chunk in turn (see CHUNK_FILES); a chunk's entries exist only while it runs."""
     db, device = share.db, live[0].ident.device_id
+    total = candidates.file_bytes()
+    starts = range(0, len(candidates), CHUNK_FILES) or range(1)
     base = 0
-    for n in range(len(chunks)):
-        chunk, chunks[n] = chunks[n], []
-        sized = sum(e.st.st_size for e in chunk if e.kind == "file")
+    for n, start in enumerate(starts):
+        chunk = candidates[start : start + CHUNK_FILES]
+        sized = candidates.file_bytes(start, start + CHUNK_FILES)
         step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]
         changes = changes_for(reader, share.root, db, chunk, scan_start, device, stats, result, step)
         base += sized
-        if n == len(chunks) - 1:
+        if n == len(starts) - 1:
             changes += gone
         syncs = _start_sync(fan, syncer, changes) if fan is not None else []
         versions = []
@@ -577,5 +575,5 @@ def _push_chunks(
         if fan is not None:
             _record(fan, live, changes, versions, result, syncs)
         del changes, versions, chunk, syncs
-        if n < len(chunks) - 1:
+        if n < len(starts) - 1:
             db.remap()  # drop the pages this chunk mapped (see RepoDB.remap)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from fog.repo.db import RepoDB, StatEntry
-from fog.sync.scan import scan
+from fog.sync.scan import Candidates, scan
 
 
 def _index(db: RepoDB, root: Path, paths: list[str], *, racy: bool = False) -> None:
@@ -51,3 +53,38 @@ def test_racy_entries_are_always_candidates(tmp_path: Path) -> None:
         d = scan(root, index)
     assert [e.path for e in d.candidates] == ["x"] and d.unchanged == 0 and d.gone == []
     db.close()
+
+
+def _stat(size: int, mtime: int, ino: int, ctime: int, mode: int) -> os.stat_result:
+    return os.stat_result((mode, ino, 0, 1, 0, 0, size, 0, 0, 0, 0, 0, 0, mtime, 0, ctime))
+
+
+def test_candidates_store_entries_by_column() -> None:
+    c = Candidates()
+    rows = [
+        ("z/late.txt", "file", _stat(5, -1_000, 2**64 - 1, 7, 0o100644), None),  # negative mtime, largest inode
+        ("a", "dir", _stat(0, 2**62, 3, 2**62 + 1, 0o40755), None),
+        ("m/link", "link", _stat(6, 9, 4, 10, 0o120777), "../a"),
+        ("b.bin", "file", _stat(2**40, 11, 5, 12, 0o100600), None),
+    ]
+    for path, kind, s, target in rows:
+        c.add(path, kind, s, target)
+    assert len(c) == 4 and c.file_bytes() == 5 + 2**40
+    c.sort()
+    got = list(c)
+    assert [e.path for e in got] == ["a", "b.bin", "m/link", "z/late.txt"]
+    for e in got:
+        path, kind, s, target = next(r for r in rows if r[0] == e.path)
+        assert (e.kind, e.target) == (kind, target)
+        assert (e.st.st_size, e.st.st_mtime_ns, e.st.st_ino, e.st.st_ctime_ns, e.st.st_mode) == (
+            s.st_size,
+            s.st_mtime_ns,
+            s.st_ino,
+            s.st_ctime_ns,
+            s.st_mode,
+        )
+    assert c[1:3] == got[1:3] and c[-1] == got[-1] and c[0] == got[0] and c == got and c[7:] == []
+    assert c.file_bytes(0, 2) == 2**40 and c.file_bytes(2) == 5
+    with pytest.raises(IndexError):
+        c[4]
+    assert Candidates() == [] and Candidates().file_bytes() == 0

@@ -73,13 +73,15 @@ class FileReader:
             if not st.S_ISREG(os.fstat(fd).st_mode):
                 # an OSError: push skips this one file (and retries next time)
                 raise OSError(errno.EINVAL, "no longer a regular file", str(path))
-            entries: list[tuple[bytes, int]] = []
             if before.st_size <= WHOLE_READ_LIMIT:
                 data = _read_small(fd, before.st_size)
-                if len(data) <= O.MIN_BLOCK:  # one block whatever the chunker says
-                    entries = [(put(data), len(data))] if data else []
-                else:
-                    entries = [(put(c.data), c.length) for c in self._chunker().cut_buf(data)]
+                if len(data) <= O.MIN_BLOCK:  # one block whatever the chunker says (most files: no tree)
+                    root = put(data) if data else None
+                    after = os.fstat(fd)
+                    size = len(data)
+                    stable = size == after.st_size == before.st_size and after.st_mtime_ns == before.st_mtime_ns
+                    return Content(root, 0, size, stable)
+                entries = [(put(c.data), c.length) for c in self._chunker().cut_buf(data)]
             else:
                 with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
                     entries = _put_parallel(put, self._chunker().cut_stream(f))

@@ -216,12 +216,13 @@ class RepoDB:
             txn.put(pk, v.id, db=self.db["heads"])
         return True
 
-    def add_new_versions(self, txn: lmdb.Transaction, versions: list[Version]) -> None:
-        """Record versions this device just made, each the head of its path.
+    def add_unknown_versions(self, txn: lmdb.Transaction, versions: list[Version], *, make_head: bool = True) -> None:
+        """Record versions the caller knows are not recorded yet (add_version without its lookup).
 
-        No lookup first (add_version's): a version made here and now cannot be
-        known yet, and every key below derives from the version, so writing
-        one twice changes nothing. One putmulti per sub-database, its loop in C.
+        A push's own versions (made here and now) and a pull's incoming ones
+        (checked with has_version under the share lock) are such versions; and
+        every key below derives from the version, so writing one twice changes
+        nothing. One putmulti per sub-database, its loop in C.
         """
         records, history, timeline, heads = [], [], [], []
         for v in versions:
@@ -231,10 +232,11 @@ class RepoDB:
             timeline.append((when + vid, b""))
             heads.append((pk, vid))
         for name, items in (("versions", records), ("history", history), ("timeline", timeline), ("heads", heads)):
-            txn.cursor(self.db[name]).putmulti(items)
+            if name != "heads" or make_head:
+                txn.cursor(self.db[name]).putmulti(items)
 
-    def set_head(self, txn: lmdb.Transaction, v: Version) -> None:
-        txn.put(pathkey(v.path), v.id, db=self.db["heads"])
+    def set_heads(self, txn: lmdb.Transaction, versions: list[Version]) -> None:
+        txn.cursor(self.db["heads"]).putmulti([(pathkey(v.path), v.id) for v in versions])
 
     def version(self, version_id: bytes, txn: lmdb.Transaction | None = None) -> Version | None:
         if txn is None:

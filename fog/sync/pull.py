@@ -278,16 +278,12 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
             else:
                 result.kept.append(plan.path)
     with db.write() as txn:
-        for vs in by_path.values():
-            for v in vs:
-                db.add_version(txn, v, make_head=False)
-        for h in heads:
-            db.set_head(txn, h)
+        db.add_unknown_versions(txn, list(pending.values()), make_head=False)  # has_version said unknown, above
+        db.set_heads(txn, heads)
+        db.put_stats(txn, [(entry, None) for entry in stat_updates.values() if entry is not None])
         for path, entry in stat_updates.items():
             if entry is None:
                 db.drop_stat(txn, path)
-            else:
-                db.put_stat(txn, entry)
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there

@@ -458,7 +458,7 @@ def _commit(
     """
     db = share.db
     with db.write() as txn:
-        db.add_new_versions(txn, versions)  # made by this push: nothing to look up
+        db.add_unknown_versions(txn, versions)  # made by this push: nothing to look up
         db.put_stats(txn, [(c.stat, None if c.version is None else c.version.id) for c in changes if c.stat])
         for c in changes:
             if c.stat is None and c.status == "deleted":

@@ -192,7 +192,7 @@ class RepoDB:
 
     def put_stats(self, txn: lmdb.Transaction, entries: list[tuple[StatEntry, bytes | None]]) -> None:
         """put_stat for many (entry, version) pairs in one putmulti."""
-        txn.cursor(self.db["stat"]).putmulti([(pathkey(e.path), e.to_bytes(v)) for e, v in entries])
+        txn.cursor(self.db["stat"]).putmulti((pathkey(e.path), e.to_bytes(v)) for e, v in entries)
 
     def drop_stat(self, txn: lmdb.Transaction, path: str) -> None:
         txn.delete(pathkey(path), db=self.db["stat"])
@@ -224,19 +224,16 @@ class RepoDB:
         every key below derives from the version, so writing one twice changes
         nothing. One putmulti per sub-database, its loop in C.
         """
-        records, history, timeline, heads = [], [], [], []
-        for v in versions:
-            pk, when, vid = pathkey(v.path), _U64.pack(v.time_ns), v.id
-            records.append((vid, v.to_record()))
-            history.append((pk + when + vid[:8], vid))
-            timeline.append((when + vid, b""))
-            heads.append((pk, vid))
-        for name, items in (("versions", records), ("history", history), ("timeline", timeline), ("heads", heads)):
-            if name != "heads" or make_head:
-                txn.cursor(self.db[name]).putmulti(items)
+        # generators, not lists: a chunk of 16,384 versions would hold ~8 MB of tuples at once
+        db = self.db
+        txn.cursor(db["versions"]).putmulti((v.id, v.to_record()) for v in versions)
+        txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + v.id[:8], v.id) for v in versions)
+        txn.cursor(db["timeline"]).putmulti((_U64.pack(v.time_ns) + v.id, b"") for v in versions)
+        if make_head:
+            self.set_heads(txn, versions)
 
     def set_heads(self, txn: lmdb.Transaction, versions: list[Version]) -> None:
-        txn.cursor(self.db["heads"]).putmulti([(pathkey(v.path), v.id) for v in versions])
+        txn.cursor(self.db["heads"]).putmulti((pathkey(v.path), v.id) for v in versions)
 
     def version(self, version_id: bytes, txn: lmdb.Transaction | None = None) -> Version | None:
         if txn is None:
@@ -321,7 +318,7 @@ class RepoDB:
         cur = txn.cursor(self.db["pending"])
         for remote in remotes:
             rk = remote_key(remote)
-            cur.putmulti([(rk + vid, _U64.pack(n)) for n, vid in enumerate(ids, first)])
+            cur.putmulti((rk + vid, _U64.pack(n)) for n, vid in enumerate(ids, first))
         txn.put(b"outbox-order", _U64.pack(order), db=self.db["meta"])
 
     def pending(self, remote: str) -> list[bytes]:
@@ -365,7 +362,7 @@ class RepoDB:
 
     def add_present(self, txn: lmdb.Transaction, remote: str, ids: set[bytes]) -> None:
         rk = remote_key(remote)
-        txn.cursor(self.db["present"]).putmulti([(rk + object_id, b"") for object_id in ids])
+        txn.cursor(self.db["present"]).putmulti((rk + object_id, b"") for object_id in ids)
 
     # -- packs ---------------------------------------------------------------------
 
@@ -374,7 +371,7 @@ class RepoDB:
         if not txn.put(index.pack, index.entries, db=self.db["packs"], overwrite=False):
             return False
         pack = index.pack
-        txn.cursor(self.db["locs"]).putmulti([(oid, pack + _LOC.pack(off, n)) for oid, off, n in index], dupdata=True)
+        txn.cursor(self.db["locs"]).putmulti(((oid, pack + _LOC.pack(off, n)) for oid, off, n in index), dupdata=True)
         return True
 
     def pack_index(self, pack_id: bytes) -> PackIndex | None:

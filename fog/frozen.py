@@ -22,12 +22,14 @@ def quick_init(cls: type[T]) -> type[T]:
     """Replace the __init__ of a @dataclass(frozen=True, slots=True) class (apply after @dataclass).
 
     The new __init__ takes the same arguments with the same defaults (fields
-    with init=False are set to their default); default factories are not
-    supported.
+    with init=False are set to their default); default factories and
+    __post_init__ are not supported (refused with TypeError).
     """
     frozen = dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
     if not frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__name__}: quick_init wants a frozen dataclass with slots")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: quick_init does not call __post_init__")
     params = dataclasses.fields(cls)  # type: ignore[arg-type]
     ns: dict[str, object] = {}
     args: list[str] = []

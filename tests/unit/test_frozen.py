@@ -87,6 +87,13 @@ def test_refuses_what_it_cannot_speed_up() -> None:
     class Factory:
         a: list[int] = dataclasses.field(default_factory=list)
 
-    for cls in (NoSlots, NotFrozen, Factory, int):
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class PostInit:
+        a: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    for cls in (NoSlots, NotFrozen, Factory, PostInit, int):
         with pytest.raises(TypeError):
             quick_init(cls)

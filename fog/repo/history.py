@@ -25,8 +25,10 @@ from fog.format import record
 from fog.format.paths import FS_ENCODING, path_from_json
 
 FOG_DIR = ".fog"
-REPO_FORMAT = 2  # 2: versions as binary records (fog.format.record); 1 held JSON only
-READABLE_FORMATS = (1, 2)  # a format-1 share is read as it is and marked 2 by the next command that locks it
+# 3: records written in time order (in `timeline`, `versions` points there) and presence in runs;
+# 2: versions as binary records (fog.format.record); 1 held JSON only
+REPO_FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)  # an older share is read as it is and marked 3 by the next command that locks it
 DB_NAMES = (
     b"stat",
     b"versions",
@@ -57,6 +59,18 @@ def pathkey(path: str) -> bytes:
 def open_env(path: str) -> lmdb.Environment:
     """The share database's LMDB environment (raises lmdb.Error)."""
     return lmdb.open(path, map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, lock=True)
+
+
+def read_record(txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes) -> bytes | None:
+    """The stored record of a version: in `timeline` when `versions` holds its time (format 3), else in `versions`.
+
+    A record is never 8 bytes long (a binary one has at least 50, JSON more),
+    so the length of the `versions` value tells the two layouts apart.
+    """
+    raw = txn.get(version_id, db=versions)
+    if raw is not None and len(raw) == 8:
+        return txn.get(raw + version_id, db=timeline)
+    return raw
 
 
 def history_ids(txn: lmdb.Transaction, history: object, path: str) -> list[bytes]:
@@ -157,7 +171,9 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
         with env.begin() as txn:
             ids = history_ids(txn, env.open_db(b"history", txn=txn, create=False), rel)
             versions = env.open_db(b"versions", txn=txn, create=False)
-            records = [Record(vid, raw) for vid in ids if (raw := txn.get(vid, db=versions)) is not None]
+            timeline = env.open_db(b"timeline", txn=txn, create=False)
+            raws = [(vid, read_record(txn, versions, timeline, vid)) for vid in ids]
+            records = [Record(vid, raw) for vid, raw in raws if raw is not None]
             head = txn.get(pathkey(rel), db=env.open_db(b"heads", txn=txn, create=False))
     finally:
         env.close()

@@ -102,7 +102,7 @@ class Share:
             self.db = RepoDB(self.dir / "db")
             if lock and found != REPO_FORMAT:
                 try:
-                    self.save_config()  # format 1 -> 2: its JSON records stay readable, new ones are binary
+                    self.save_config()  # format 1 or 2 -> 3: what is stored stays readable; new entries: new form
                 except BaseException:
                     self.db.close()
                     raise
@@ -129,7 +129,8 @@ class Share:
             doc = json.loads(path.read_text())
             found = doc.get("format")
             if found not in READABLE_FORMATS:
-                raise FogError(f"{path}: unsupported repository format {found!r} (this fog reads formats 1 and 2)")
+                known = ", ".join(map(str, READABLE_FORMATS))
+                raise FogError(f"{path}: unsupported repository format {found!r} (this fog reads formats {known})")
             config = ShareConfig(
                 str(doc["share_id"]), str(doc["name"]), dict(doc["remotes"]), dict(doc.get("settings", {}))
             )

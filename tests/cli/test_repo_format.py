@@ -1,40 +1,56 @@
-"""`.fog/` format 2 (binary version records) reads and upgrades a format-1 share in place."""
+"""`.fog/` format 3 (records in time order, presence in runs) reads and upgrades format-1 and -2 shares in place."""
 
 from __future__ import annotations
 
 import json
 import os
+import struct
 from pathlib import Path
 
+import pytest
 from fogcli import Share
 
 from fog import api
 from fog.format.version import Version
 from fog.repo import history
+from fog.repo.db import RepoDB, remote_key
 
 
-def _records(root: Path) -> dict[bytes, bytes]:
+def _tables(root: Path, *names: bytes) -> list[dict[bytes, bytes]]:
     env = history.open_env(str(root / ".fog" / "db"))
     try:
         with env.begin() as txn:
-            return dict(txn.cursor(env.open_db(b"versions", txn=txn, create=False)))
+            return [dict(txn.cursor(env.open_db(name, txn=txn, create=False))) for name in names]
     finally:
         env.close()
 
 
-def _as_format_1(root: Path) -> None:
-    """Rewrite the share as a format-1 fog left it: every version as its JSON, config format 1."""
+def _as_format(root: Path, fmt: int) -> None:
+    """Rewrite the share as a format-1 or -2 fog left it: records in `versions`, one key per present object."""
     env = history.open_env(str(root / ".fog" / "db"))
     try:
         with env.begin(write=True) as txn:
-            db = env.open_db(b"versions", txn=txn, create=False)
-            for vid, raw in list(txn.cursor(db)):
-                txn.put(vid, Version.from_record(vid, raw).to_bytes(), db=db)
+            versions, timeline, present, meta = (
+                env.open_db(name, txn=txn, create=False) for name in (b"versions", b"timeline", b"present", b"meta")
+            )
+            for vid in list(txn.cursor(versions).iternext(True, False)):
+                record = history.read_record(txn, versions, timeline, vid)
+                assert record is not None
+                v = Version.from_record(vid, record)
+                txn.put(vid, v.to_bytes() if fmt == 1 else record, db=versions)
+                txn.put(struct.pack(">Q", v.time_ns) + vid, b"", db=timeline)
+            for key, value in list(txn.cursor(present)):
+                if len(key) == 16:
+                    txn.delete(key, db=present)
+                    for i in range(0, len(value), 32):
+                        txn.put(key[:8] + value[i : i + 32], b"", db=present)
+            for key in [k for k in txn.cursor(meta).iternext(True, False) if k.startswith(b"present-runs\0")]:
+                txn.delete(key, db=meta)
     finally:
         env.close()
     config = root / ".fog" / "config.json"
     doc = json.loads(config.read_text())
-    doc["format"] = 1
+    doc["format"] = fmt
     config.write_text(json.dumps(doc))
 
 
@@ -42,26 +58,49 @@ def _format(root: Path) -> int:
     return json.loads((root / ".fog" / "config.json").read_text())["format"]
 
 
-def test_new_shares_store_binary_records(share: Share) -> None:
+def _present(root: Path) -> set[bytes]:
+    db = RepoDB(root / ".fog" / "db")
+    try:
+        return db.present_ids("origin")
+    finally:
+        db.close()
+
+
+def test_new_shares_keep_records_in_time_order_and_presence_in_runs(share: Share) -> None:
     share.write("a.txt", "one\n")
     os.symlink("a.txt", share.root / "link")
+    uploaded = share.push()["objects_uploaded"]
+    assert _format(share.root) == history.REPO_FORMAT == 3
+    versions, timeline, present = _tables(share.root, b"versions", b"timeline", b"present")
+    assert len(versions) == 2
+    for vid, when in versions.items():
+        assert len(when) == 8
+        record = timeline[when + vid]
+        assert record[0] == 0x02  # binary record (fog.format.record)
+        assert Version.from_record(vid, record).time_ns == struct.unpack(">Q", when)[0]
+    runs = [(k, v) for k, v in present.items() if k.startswith(remote_key("origin"))]
+    assert len(runs) == 1 and len(runs[0][0]) == 16 and len(runs[0][1]) == 32 * uploaded
+    assert len(_present(share.root)) == uploaded
+
+    share.write("b.txt", "two\n")
     share.push()
-    assert _format(share.root) == history.REPO_FORMAT == 2
-    records = _records(share.root)
-    assert len(records) == 2
-    assert all(raw[0] == 0x02 for raw in records.values())
+    (present,) = _tables(share.root, b"present")
+    assert sorted(struct.unpack(">Q", k[8:])[0] for k in present) == [0, 1]  # one more run, numbered after
 
 
-def test_a_format_1_share_is_read_then_upgraded_in_place(share: Share) -> None:
+@pytest.mark.parametrize("fmt", [1, 2])
+def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int) -> None:
     share.write("a.txt", "one\n")
     share.write("dir/b.txt", "two\n")
     share.push()
     share.write("a.txt", "one, then two\n")
     share.push()
     before = share.log("a.txt")
-    _as_format_1(share.root)
-    old = _records(share.root)
-    assert all(raw.startswith(b"{") for raw in old.values())
+    known = _present(share.root)
+    _as_format(share.root, fmt)
+    (old,) = _tables(share.root, b"versions")
+    assert all(raw.startswith(b"{" if fmt == 1 else b"\x02") for raw in old.values())
+    assert _present(share.root) == known
 
     # read as it is: `fog log` (both readers) and fog.api see the same history
     assert share.log("a.txt") == before
@@ -72,24 +111,46 @@ def test_a_format_1_share_is_read_then_upgraded_in_place(share: Share) -> None:
         e.version.id for e in api.log(Path(home), share.root, "a.txt")
     ]
 
-    # the next command that locks the share marks it format 2; old records stay JSON, new ones are binary
+    # the next command that locks the share marks it format 3; what was stored stays, new entries take the new form
+    share.write("c.txt", "one\n")  # same bytes as a.txt had: the presence read from old keys spares the upload
+    assert share.push()["objects_uploaded"] == 0
     share.write("a.txt", "three\n")
+    share.write("dir/d.txt", "four\n")
     share.push()
-    assert _format(share.root) == 2
-    after = _records(share.root)
+    assert _format(share.root) == 3
+    after, present = _tables(share.root, b"versions", b"present")
     assert {vid: after[vid] for vid in old} == old
     new = [raw for vid, raw in after.items() if vid not in old]
-    assert new and all(raw[0] == 0x02 for raw in new)
+    assert len(new) == 3 and all(len(raw) == 8 for raw in new)  # c.txt, a.txt, dir/d.txt
+    assert {len(k) for k in present} == {40, 16}  # old keys and a run side by side
     log = share.log("a.txt")
     assert len(log) == 3 and [e["version"] for e in log[1:]] == [e["version"] for e in before]
     assert share.fog("log", "--json", "a.txt", sub=True).json() == log
+    every = share.fog("log", "--json", sub=True).json()  # every version, both forms, newest first
+    assert sorted(e["version"] for e in every) == sorted(vid.hex() for vid in after)
+    assert [e["time_ns"] for e in every] == sorted((e["time_ns"] for e in every), reverse=True)
+    below = share.fog("log", "--json", "dir", sub=True).json()  # a directory: every version below it, both forms
+    assert sorted(e["path"] for e in below) == ["dir", "dir/b.txt", "dir/d.txt"]
+
+    # forgetting some presence (fog check) rewrites what is left of both forms as one run
+    everything = _present(share.root)
+    assert known < everything
+    gone = {next(iter(known)), next(iter(everything - known))}
+    db = RepoDB(share.root / ".fog" / "db")
+    try:
+        db.forget_present("origin", gone)
+    finally:
+        db.close()
+    assert _present(share.root) == everything - gone
+    (present,) = _tables(share.root, b"present")
+    assert [len(k) for k in present] == [16]
 
 
 def test_a_newer_format_is_refused_in_one_line(share: Share) -> None:
     config = share.root / ".fog" / "config.json"
     doc = json.loads(config.read_text())
-    doc["format"] = 3
+    doc["format"] = 4
     config.write_text(json.dumps(doc))
     r = share.fog("status", expect=None)
-    assert r.rc == 1 and "unsupported repository format 3" in r.one_line_error()
-    assert json.loads(config.read_text())["format"] == 3  # left as it was
+    assert r.rc == 1 and "unsupported repository format 4 (this fog reads formats 1, 2, 3)" in r.one_line_error()
+    assert json.loads(config.read_text())["format"] == 4  # left as it was

@@ -25,10 +25,10 @@ LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
 
 Format 3 writes what a push adds in bulk where it clusters: a record under its
 time (a chunk's versions land together at the end of `timeline`) and presence
-as one run per commit. Keyed by random ids, as format 2 had them, a chunk of
-16,384 versions touched and copied nearly every page of `versions` and
-`present` (100,000 files: 31 MB of pages) in each transaction. Lookups by id
-go through the small `versions` index (48 bytes an entry instead of ~140).
+as one run per commit. Keyed by random ids, as format 2 had them, a push
+chunk of 16,384 versions touched and copied nearly every page of `versions`
+and `present` (100,000 files: 31 MB of pages) in each transaction. Lookups by
+id go through the small `versions` index (48 bytes an entry instead of ~140).
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ class RepoDB:
         every key below derives from the version, so writing one twice changes
         nothing. One putmulti per sub-database, its loop in C.
         """
-        # generators, not lists: a chunk of 16,384 versions would hold ~8 MB of tuples at once
+        # generators, not lists: a chunk of 8,192 versions would hold ~4 MB of tuples at once
         db = self.db
         txn.cursor(db["versions"]).putmulti((v.id, _U64.pack(v.time_ns)) for v in versions)
         txn.cursor(db["timeline"]).putmulti((_U64.pack(v.time_ns) + v.id, v.to_record()) for v in versions)

@@ -39,9 +39,11 @@ RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
 # A push records and publishes at most this many changed paths at a time (one
 # batch each): memory follows the chunk, not the tree, and a push stopped
 # part-way keeps what it published. Each chunk's commit rewrites most pages of
-# the randomly keyed sub-databases, so fewer chunks write less: 100,000 files
-# took ~0.3-1.4 s less with 16,384 than with 8,192, at the same peak RSS.
-CHUNK_FILES = 16384
+# the sub-databases keyed by random ids (locs, the versions index). 100,000
+# files with `.fog/` format 3 (two pairs each): 8,192 15.0 s and 141 MB peak
+# RSS, 16,384 15.6-17.4 s and 155-160 MB, 4,096 the same as 8,192 (format 2,
+# whose commits rewrote far more, favoured 16,384).
+CHUNK_FILES = 8192
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 

@@ -166,7 +166,8 @@ class PresenceCache:
 class PackDB(Protocol):
     """The part of the share database that remembers packs (fog.repo.db.RepoDB)."""
 
-    def add_pack(self, txn, index: P.PackIndex) -> bool: ...  # type: ignore[no-untyped-def]
+    def add_pack(self, txn, index: P.PackIndex, *, locs: bool = True) -> bool: ...  # type: ignore[no-untyped-def]
+    def unindexed_packs(self) -> list[P.PackIndex]: ...
     def pack_index(self, pack_id: bytes) -> P.PackIndex | None: ...
     def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]: ...
 
@@ -188,6 +189,7 @@ class PackCatalog:
         # that learns 100,000 places and reads none keeps just the compact indexes.
         self._locs: dict[bytes, list[tuple[bytes, int, int]]] = {}
         self._unindexed: list[P.PackIndex] = []
+        self._leftovers = False  # the database's unindexed packs were read (see locations)
         self._new: list[P.PackIndex] = []
         self._lock = threading.Lock()
 
@@ -199,14 +201,16 @@ class PackCatalog:
             self._new.append(index)
             self._unindexed.append(index)
 
-    def commit(self, txn: object) -> None:
-        """Write what was learned since the last commit (call inside a write transaction)."""
+    def commit(self, txn: object, *, locs: bool = True) -> None:
+        """Write what was learned since the last commit (call inside a write transaction).
+
+        `locs=False` leaves the objects' places for RepoDB.index_packs (a push)."""
         if self._db is None:
             return
         with self._lock:
             new, self._new = self._new, []
         for index in new:
-            self._db.add_pack(txn, index)
+            self._db.add_pack(txn, index, locs=locs)
 
     def index(self, pack_id: bytes) -> P.PackIndex | None:
         found = self._packs.get(pack_id)
@@ -227,6 +231,16 @@ class PackCatalog:
         if self._db is None or (mine and not every):
             return list(mine or ())
         stored = self._db.locations(object_id)
+        if not stored and not mine and not self._leftovers:
+            # a push stopped before it indexed its packs (RepoDB.index_packs): read their indexes here
+            self._leftovers = True
+            with self._lock:
+                for index in self._db.unindexed_packs():
+                    if index.pack not in self._packs:
+                        self._packs[index.pack] = index
+                        self._unindexed.append(index)
+            if self._unindexed:
+                return self.locations(object_id, every=every)
         if not mine:
             return stored
         return [*mine, *(loc for loc in stored if loc not in mine)]

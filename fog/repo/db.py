@@ -18,7 +18,8 @@ Sub-databases (keys; values):
                                        published on that remote (the outbox)
   packs     pack id -> index entries   every pack seen (own uploads, headers read)
   locs      object id -> pack id || offset(4) || length(4)   (dupsort: an object
-                                       two devices packed has two places)
+                                       two devices packed has two places); a push
+                                       writes its packs' places at its end (add_pack)
   meta      name -> bytes
 LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
 0xFF || SHA256(path); values always carry the full path.
@@ -53,6 +54,7 @@ from fog.repo.history import DB_NAMES, DUPSORT, FS_ENCODING, history_ids, open_e
 _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
 _LOC = struct.Struct(">II")
+_UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
 
 
 def remote_key(remote: str) -> bytes:
@@ -395,13 +397,49 @@ class RepoDB:
 
     # -- packs ---------------------------------------------------------------------
 
-    def add_pack(self, txn: lmdb.Transaction, index: PackIndex) -> bool:
-        """Record a pack's index and its objects' places; False if it was known."""
+    def add_pack(self, txn: lmdb.Transaction, index: PackIndex, *, locs: bool = True) -> bool:
+        """Record a pack's index and its objects' places; False if it was known.
+
+        With `locs=False` the places wait (the pack is marked unindexed) for
+        `index_packs`: `locs` is keyed by random object ids, so each chunk of
+        a big push would touch and copy nearly every page of it; one
+        transaction at the end of the push writes them all at once.
+        """
         if not txn.put(index.pack, index.entries, db=self.db["packs"], overwrite=False):
             return False
+        if locs:
+            self._put_locs(txn, index)
+        else:
+            txn.put(_UNINDEXED + index.pack, b"", db=self.db["meta"])
+        return True
+
+    def _put_locs(self, txn: lmdb.Transaction, index: PackIndex) -> None:
         pack = index.pack
         txn.cursor(self.db["locs"]).putmulti(((oid, pack + _LOC.pack(off, n)) for oid, off, n in index), dupdata=True)
-        return True
+
+    def unindexed_packs(self, txn: lmdb.Transaction | None = None) -> list[PackIndex]:
+        """Packs recorded with `locs=False` whose places are not in `locs` yet."""
+        if txn is None:
+            with self.read() as t:
+                return self.unindexed_packs(t)
+        out: list[PackIndex] = []
+        cur = txn.cursor(self.db["meta"])
+        if cur.set_range(_UNINDEXED):
+            for key in cur.iternext(True, False):
+                if not key.startswith(_UNINDEXED):
+                    break
+                raw = txn.get(key[len(_UNINDEXED) :], db=self.db["packs"])
+                if raw is not None:
+                    out.append(PackIndex(key[len(_UNINDEXED) :], raw))
+        return out
+
+    def index_packs(self, txn: lmdb.Transaction) -> int:
+        """Write the places of every unindexed pack into `locs`; returns how many packs."""
+        packs = self.unindexed_packs(txn)
+        for index in sorted(packs, key=lambda i: i.pack):
+            self._put_locs(txn, index)
+            txn.delete(_UNINDEXED + index.pack, db=self.db["meta"])
+        return len(packs)
 
     def pack_index(self, pack_id: bytes) -> PackIndex | None:
         with self.read() as txn:

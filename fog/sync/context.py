@@ -39,11 +39,11 @@ class Context:
         canonical = v.canonical()
         return v.with_id(self.keys.mac(VERSION_ID_PREFIX + canonical), canonical)
 
-    def commit_presence(self, txn) -> None:  # type: ignore[no-untyped-def]
+    def commit_presence(self, txn, *, locs: bool = True) -> None:  # type: ignore[no-untyped-def]
         """Record what is now known of the remote: present objects, and where packs hold them."""
         self.share.db.add_present(txn, self.remote_name, self.store.presence.new)
         self.store.presence.new = set()
-        self.store.catalog.commit(txn)
+        self.store.catalog.commit(txn, locs=locs)
 
     def close(self) -> None:
         self.remote.backend.close()

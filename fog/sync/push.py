@@ -475,7 +475,7 @@ def _commit(
         if not fan.ctxs:  # raised inside the transaction: nothing is recorded
             raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
         for ctx in fan.ctxs:
-            ctx.commit_presence(txn)
+            ctx.commit_presence(txn, locs=False)  # the packs' places: once, at the end of the push
 
 
 def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit) -> None:
@@ -534,6 +534,8 @@ def push(
     with ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync") as syncer:
         _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer)
     if fan is not None:
+        with db.write() as txn:
+            db.index_packs(txn)  # one pass over `locs` instead of one per chunk (RepoDB.add_pack)
         result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
         result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
         result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes

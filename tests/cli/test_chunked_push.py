@@ -66,3 +66,50 @@ def test_a_push_stopped_part_way_keeps_its_published_chunks(share: Share, monkey
     assert sorted(doc["added"]) == [f"f{i}.txt" for i in range(2, 6)]
     assert {e["path"] for e in share.fog("log", "--json").json()} == {f"f{i}.txt" for i in range(6)}
     share.fog("check", "--read-data")
+
+
+def _places(share: Share) -> tuple[list[bytes], dict[bytes, list[tuple[bytes, int, int]]]]:
+    """The packs marked unindexed, and where `locs` puts each object of every recorded pack."""
+    db = RepoDB(share.root / ".fog" / "db")
+    try:
+        unindexed = [index.pack for index in db.unindexed_packs()]
+        places = {}
+        for pack in db.known_packs():
+            index = db.pack_index(pack)
+            assert index is not None
+            for oid, _, _ in index:
+                places[oid] = db.locations(oid)
+        return unindexed, places
+    finally:
+        db.close()
+
+
+def test_a_push_writes_its_packs_places_once_at_its_end(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push_mod, "CHUNK_FILES", 2)
+    flags: list[bool] = []
+    real_add = RepoDB.add_pack
+    monkeypatch.setattr(
+        RepoDB,
+        "add_pack",
+        lambda self, txn, index, *, locs=True: (flags.append(locs), real_add(self, txn, index, locs=locs))[1],
+    )
+    for i in range(6):
+        share.write(f"f{i}.txt", f"{i}\n")
+    share.push()
+    assert flags and not any(flags)  # no chunk wrote places into `locs`...
+    unindexed, places = _places(share)
+    assert unindexed == [] and len(places) == 6 and all(places.values())  # ...the end of the push wrote them all
+
+    # a push stopped before that end leaves its packs marked; reads look in their indexes meanwhile
+    real_index = RepoDB.index_packs
+    monkeypatch.setattr(RepoDB, "index_packs", lambda self, txn: 0)
+    share.write("late.txt", "written last\n")
+    share.push()
+    unindexed, places = _places(share)
+    assert len(unindexed) == 1 and [oid for oid, where in places.items() if not where] != []
+    assert share.fog("cat", "late.txt").out == "written last\n"
+    share.fog("check", "--read-data")
+    monkeypatch.setattr(RepoDB, "index_packs", real_index)
+    share.push()  # nothing changed: it only indexes what the stopped push left
+    unindexed, places = _places(share)
+    assert unindexed == [] and len(places) == 7 and all(places.values())

@@ -15,6 +15,7 @@ import sys
 
 M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 _done = False
+_libc = None
 
 
 def pin_mmap_threshold(threshold: int = 1 << 20) -> bool:
@@ -27,6 +28,18 @@ def pin_mmap_threshold(threshold: int = 1 << 20) -> bool:
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         _done = bool(libc.mallopt(M_MMAP_THRESHOLD, threshold))
+        global _libc
+        _libc = libc if _done else None
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         _done = False
     return _done
+
+
+def release_free_memory() -> None:
+    """Hand the free pages inside glibc's arenas back to the OS (malloc_trim), where pinned.
+
+    Between the phases of a big push: what its chunks freed stays resident,
+    scattered through the arenas, until something reuses it. No-op elsewhere.
+    """
+    if _libc is not None:
+        _libc.malloc_trim(0)

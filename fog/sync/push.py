@@ -25,6 +25,7 @@ from fog.errors import FogError, ObjectNotFound, RemoteError
 from fog.format.batch import EventBatch, chain_hash
 from fog.format.pack import PackIndex
 from fog.format.version import Version
+from fog.memory import release_free_memory
 from fog.repo.db import RepoDB, StatEntry
 from fog.repo.share import Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
@@ -534,6 +535,9 @@ def push(
     with ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync") as syncer:
         _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer)
     if fan is not None:
+        # the last chunk's mapped pages and freed memory go first: this transaction touches all of `locs`
+        db.remap()
+        release_free_memory()
         with db.write() as txn:
             db.index_packs(txn)  # one pass over `locs` instead of one per chunk (RepoDB.add_pack)
         result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())

@@ -535,9 +535,10 @@ def push(
     with ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync") as syncer:
         _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer)
     if fan is not None:
-        # the last chunk's mapped pages and freed memory go first: this transaction touches all of `locs`
-        db.remap()
-        release_free_memory()
+        if any(s.uploaded for s in fan.stats.values()):
+            # new packs: indexing them touches most of `locs`; the last chunk's mapped pages and freed memory go first
+            db.remap()
+            release_free_memory()
         with db.write() as txn:
             db.index_packs(txn)  # one pass over `locs` instead of one per chunk (RepoDB.add_pack)
         result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())

@@ -31,7 +31,7 @@ def test_chunks_are_published_as_batches_and_clone_whole(
     doc = share.push()
     assert len(doc["added"]) == 12  # 10 files, the directory, gone.txt
     assert len(share.log_files()) == 4  # ceil(12 / 3) batches
-    assert len(remaps) == 3  # the database is reopened between chunks (see RepoDB.remap), not after the last
+    assert len(remaps) == 4  # reopened between chunks (see RepoDB.remap), and once before indexing the packs
     (share.root / "gone.txt").unlink()
     share.write("d/f0.txt", "changed\n")
     doc = share.push()

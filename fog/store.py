@@ -358,6 +358,9 @@ class ShareStore:
         self._scanned = False
         self._hot = threading.local()  # objects a `preload` fetched for this thread
         self._packs_here: dict[bytes, bool] = {}  # pack id -> on this remote (see `has`)
+        # objects counted present from packs another process put (scan_packs): the
+        # next batch must make them durable too (sync(every=True)) before naming them
+        self.adopted = False
 
     # -- objects -------------------------------------------------------------
 
@@ -649,6 +652,7 @@ class ShareStore:
                 for object_id in index.ids():
                     if not self.presence.known(object_id):
                         self.presence.add(object_id)
+                        self.adopted = True
             return learned
 
     def list_objects(self) -> Iterator[bytes]:
@@ -699,7 +703,7 @@ class ShareStore:
 
     def publish_batch(self, log: str, seq: int, stored: bytes) -> None:
         """Write a sealed batch create-only, after making every object durable."""
-        self.backend.sync()
+        self.backend.sync(every=self.adopted)
         name = self.log_name(log, seq)
         try:
             self.backend.put_new(name, stored)

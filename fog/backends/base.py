@@ -103,11 +103,14 @@ class Backend(Protocol):
         """Remove `name`; ObjectNotFound if it was not present."""
         ...
 
-    def sync(self) -> None:
+    def sync(self, *, every: bool = False) -> None:
         """Make every put that returned before this call durable.
 
         After `sync()` returns, those objects survive a crash or power loss of
-        the storage. One call may cover many objects; that is the point.
+        the storage. One call may cover many objects; that is the point. A
+        backend MAY skip the work when this object put nothing since the last
+        call; with `every=True` it MUST also cover what other processes put
+        before this call (the packs of a killed push that a later one reuses).
         """
         ...
 

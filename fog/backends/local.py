@@ -236,14 +236,19 @@ class LocalBackend:
         except OSError as e:
             raise self._fail("list", prefix or "/", e) from e
 
-    def sync(self) -> None:
-        """Make every completed put durable with one `syncfs`, or fsyncs as a fallback."""
+    def sync(self, *, every: bool = False) -> None:
+        """Make every completed put durable with one `syncfs`, or fsyncs as a fallback.
+
+        With `every`, also files other processes wrote (syncfs, else sync(2)).
+        """
         with self._lock:
             pending, self._dirty = self._dirty, set()
-        if not pending:
+        if not pending and not every:
             return
         try:
             if not syncfs(self.root):
+                if every:
+                    os.sync()
                 for path in sorted(pending, key=lambda p: p.count(os.sep), reverse=True):
                     _fsync_path(Path(path))
         except OSError as e:

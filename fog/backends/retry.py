@@ -75,8 +75,8 @@ class RetryingBackend:
     def delete(self, name: str) -> None:
         self._call(lambda: self.inner.delete(name))
 
-    def sync(self) -> None:
-        self._call(self.inner.sync)
+    def sync(self, *, every: bool = False) -> None:
+        self._call(lambda: self.inner.sync(every=every))
 
     def close(self) -> None:
         self.inner.close()

@@ -206,8 +206,8 @@ class S3Backend:
         except _failures() as e:
             raise self._error(e, "delete", name) from e
 
-    def sync(self) -> None:
-        """Nothing to do: S3 answers a PutObject only once the object is durably stored."""
+    def sync(self, *, every: bool = False) -> None:
+        """Nothing to do: S3 answers a PutObject only once the object is durably stored (any writer's)."""
 
     def close(self) -> None:
         """Close the client's connection pool. Idempotent."""

@@ -366,6 +366,9 @@ class RepoDB:
         with self.write() as txn:
             txn.put(key.encode(), value, db=self.db["meta"])
 
+    def drop_meta(self, txn: lmdb.Transaction, key: str) -> None:
+        txn.delete(key.encode(), db=self.db["meta"])
+
     def present_ids(self, remote: str) -> set[bytes]:
         with self.read() as txn:
             return self._present(txn, remote_key(remote))

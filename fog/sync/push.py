@@ -34,6 +34,8 @@ from fog.sync.context import Context
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import CONFLICT_RE, same_state
+from fog.sync import replicate
+from fog.sync.replicate import CopyStats
 from fog.sync.scan import Candidates, Diff, Entry, scan
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
@@ -73,6 +75,7 @@ class PushResult:
     objects_uploaded: int = 0
     bytes_uploaded: int = 0
     bytes_deduped: int = 0  # plaintext already on the remote (identical blocks), not sent again
+    copied: CopyStats = field(default_factory=CopyStats)  # catch-up: objects a remote lacked, sent from another
     batch: int | None = None  # the batch number (on the last remote published to)
     batches: dict[str, int] = field(default_factory=dict)  # remote -> batch number published
     remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
@@ -280,12 +283,15 @@ def _change_for(
 
 
 class FanoutStore:
-    """Packs new objects once and puts every pack to each healthy remote.
+    """Packs new objects once and puts every pack to each healthy remote that lacks them.
 
-    Quacks like ShareStore.put for FileReader. An object goes into a pack
-    unless every remote is known to hold it; a remote that fails drops out and
-    the others carry on. Children are packed before the manifest nodes naming
-    them, and no batch is published before every pack is flushed and synced.
+    Quacks like ShareStore.put for FileReader. An object goes into a pack for
+    the remotes not known to hold it: usually every remote, so one pack is
+    built and put to each; an object only a lagging remote lacks goes into a
+    pack for that remote alone (a remote that has it is never sent it again).
+    A remote that fails drops out and the others carry on. Children are
+    packed before the manifest nodes naming them, and no batch is published
+    before every pack is flushed and synced.
     """
 
     def __init__(self, ctxs: list[Context]) -> None:
@@ -295,7 +301,7 @@ class FanoutStore:
         self._lock = threading.Lock()
         self.store = ctxs[0].store  # keys and encoding are the same for every remote
         self.mac = self.store.keys.mac
-        self.packer = Packer(self.store.keys.pack_key, self._ship)
+        self._packers: dict[tuple[str, ...], Packer] = {}
         for ctx in list(self.ctxs):
             try:
                 ctx.remote.allow_packs()
@@ -308,21 +314,44 @@ class FanoutStore:
         if stats is not None:
             stats.blocks += 1
             stats.plain_bytes += size
-        lacking = False
+        lacking: list[str] = []
         with self._lock:
             if not self.ctxs:
                 raise RemoteError("every remote failed: " + "; ".join(self.failed.values()))
             for ctx in self.ctxs:
                 if ctx.store.presence.claim(object_id):  # claimed: another thread will not pack it again
-                    lacking = True
+                    lacking.append(ctx.remote_name)
                 else:
                     self.stats[ctx.remote_name].deduped_bytes += size
-        if lacking:
-            self.packer.add(object_id, self.store.encode(object_id, data))
+            packer = self._packer(tuple(lacking)) if lacking else None
+        if packer is not None:
+            packer.add(object_id, self.store.encode(object_id, data))
         return object_id
 
-    def _ship(self, data: bytes, index: PackIndex) -> None:
+    def _packer(self, names: tuple[str, ...]) -> Packer:
+        """The packer whose packs go to exactly these remotes (call with the lock held)."""
+        packer = self._packers.get(names)
+        if packer is None:
+            packer = self._packers[names] = Packer(
+                self.store.keys.pack_key, lambda data, index: self._ship(names, data, index)
+            )
+        return packer
+
+    def flush(self) -> None:
+        """Ship every partial pack and wait for every upload; raise the first upload failure."""
+        first: BaseException | None = None
+        for packer in list(self._packers.values()):
+            try:
+                packer.flush()
+            except RemoteError as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def _ship(self, names: tuple[str, ...], data: bytes, index: PackIndex) -> None:
         for ctx in list(self.ctxs):
+            if ctx.remote_name not in names:
+                continue
             try:
                 ctx.store.put_pack(data, index)
             except RemoteError as exc:
@@ -341,56 +370,16 @@ class FanoutStore:
                 self.failed[ctx.remote_name] = str(exc)
 
 
-def ensure_objects(ctx: Context, versions: list[Version], sources: list[Context]) -> int:
-    """Make every object of `versions` present on ctx's remote, copying missing
-    packs (or format-1 loose objects) from another remote: one that was down,
-    or a newly added one. Returns how many packs and loose objects were copied."""
-    copied = 0
-    store = ctx.store
-    for v in versions:
-        if v.content is None or store.presence.known(v.content):
-            continue
-        if store.has(v.content):
-            store.presence.add(v.content)
-            continue
-        source = next((s for s in sources if s is not ctx and s.store.has(v.content)), None)
-        if source is None:
-            raise FogError(f"cannot publish {v.path} to {ctx.remote_name}: its content is on no reachable remote")
-
-        def copy(object_id: bytes, depth: int, src: ShareStore = source.store, path: str = v.path) -> bool:
-            nonlocal copied
-            if store.presence.known(object_id):
-                return False
-            if store.has(object_id):
-                store.presence.add(object_id)
-                return False
-            copied += 1
-            for pack_id, offset, length in src.catalog.locations(object_id):
-                index = src.catalog.index(pack_id)
-                try:
-                    data = src.get_pack(pack_id)
-                except ObjectNotFound:
-                    continue
-                if index is None:
-                    index = src.read_index(pack_id)
-                src.decode(object_id, data[offset : offset + length], path)  # never spread a corrupt object
-                store.put_pack(data, index)
-                return True
-            name = src.object_name(object_id)  # a loose object of a format-1 store
-            stored = src.backend.get(name)
-            src.decode(object_id, stored, path)
-            store.backend.put(name, stored)
-            store.presence.add(object_id)
-            return True
-
-        source.store.walk(v.content, v.depth, v.path, copy)
-    return copied
-
-
-def publish(ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | None = None) -> int | None:
+def publish(
+    ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | None = None, copied: CopyStats | None = None
+) -> int | None:
     """Publish this remote's pending versions as one batch; returns its number.
 
-    `fresh` holds versions this process just recorded (saves decoding them again).
+    `fresh` holds versions this process just recorded and put on every remote
+    still in the push: complete there by construction. Every other pending
+    version (the remote missed it, or was just added) is made complete first,
+    copying what the remote lacks from the other remotes (fog.sync.replicate);
+    `copied` adds up what that sent.
     """
     db = ctx.share.db
     ids = db.pending(ctx.remote_name)
@@ -398,7 +387,14 @@ def publish(ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | 
         return None
     fresh = fresh or {}
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
-    ensure_objects(ctx, versions, sources)
+    stale = [v for v in versions if v.id not in fresh]
+    if stale:
+        others = [s.store for s in sources if s is not ctx]
+        sent = replicate.complete(ctx.store, stale, others, ctx.remote_name)
+        if copied is not None:
+            copied.objects += sent.objects
+            copied.bytes += sent.bytes
+            copied.packs += sent.packs
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
     batch = EventBatch(ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions))
     stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
@@ -420,7 +416,7 @@ def _start_sync(fan: FanoutStore, pool: ThreadPoolExecutor, changes: list[Change
     the remote) overlaps sealing the versions and preparing the transaction.
     """
     try:
-        fan.packer.flush()
+        fan.flush()
     except RemoteError:
         pass  # every remote failed: reported by _commit
     return [(ctx, pool.submit(ctx.store.backend.sync)) for ctx in fan.ctxs] if changes else []
@@ -442,7 +438,8 @@ def _record(
         if ctx.remote_name in result.remote_errors:
             continue
         try:
-            n = publish(ctx, live, fresh)
+            sources = [c for c in live if c.remote_name not in result.remote_errors]
+            n = publish(ctx, sources, fresh, result.copied)
             if n is not None:
                 result.batches[ctx.remote_name] = n
                 result.batch = n
@@ -477,6 +474,32 @@ def _commit(
             raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
         for ctx in fan.ctxs:
             ctx.commit_presence(txn, locs=False)  # the packs' places: once, at the end of the push
+
+
+UNFINISHED = "push-unfinished\0"  # meta key (+ remote name): a push may have put packs there it never recorded
+
+
+def resume(db: RepoDB, ctxs: list[Context], *, uploading: bool) -> None:
+    """Reuse what an interrupted push already put, and mark this one as under way.
+
+    A push stopped by Ctrl-C, SIGTERM, kill -9, a crash or a failing remote
+    leaves packs on the remotes that no batch names and the database never
+    recorded. The next push finds the mark this one leaves until it ends,
+    lists each remote's packs once and learns their headers
+    (`ShareStore.scan_packs`): their objects count as present, so they are
+    not uploaded again, and the batch that names them first makes them
+    durable (`publish_batch`, `sync(every=True)`).
+    """
+    for ctx in ctxs:
+        if db.get_meta(UNFINISHED + ctx.remote_name) is not None:
+            try:
+                ctx.store.scan_packs()
+            except RemoteError:
+                pass  # the push itself reports this remote
+    if uploading:
+        with db.write() as txn:
+            for ctx in ctxs:
+                txn.put((UNFINISHED + ctx.remote_name).encode(), b"", db=db.db["meta"])
 
 
 def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit) -> None:
@@ -531,6 +554,7 @@ def push(
     if fan is not None:
         # before anything is read or uploaded: a refused mass deletion costs nothing
         _check_deletions(db, gone, max_delete or DeleteLimit.parse(None))
+        resume(db, fan.ctxs, uploading=len(d.candidates) > 0)
     reader = FileReader(keys, fan)  # type: ignore[arg-type]
     with ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync") as syncer:
         _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer)
@@ -541,8 +565,11 @@ def push(
             release_free_memory()
         with db.write() as txn:
             db.index_packs(txn)  # one pass over `locs` instead of one per chunk (RepoDB.add_pack)
-        result.objects_uploaded = sum(s.uploaded for s in fan.stats.values())
-        result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values())
+            for ctx in live:
+                if ctx.remote_name not in result.remote_errors:
+                    db.drop_meta(txn, UNFINISHED + ctx.remote_name)  # it took the whole push
+        result.objects_uploaded = sum(s.uploaded for s in fan.stats.values()) + result.copied.objects
+        result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values()) + result.copied.bytes
         result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
     result.seconds = time.monotonic() - t0
     return result

@@ -50,11 +50,11 @@ def test_a_push_stopped_part_way_keeps_its_published_chunks(share: Share, monkey
     real = LocalBackend.sync
     calls = {"n": 0}
 
-    def failing(self: LocalBackend) -> None:
+    def failing(self: LocalBackend, *, every: bool = False) -> None:
         calls["n"] += 1
         if calls["n"] == 4:  # chunk 1: pack sync + batch syncs (3); chunk 2 dies at its pack sync
             raise RemoteError("disk gone", transient=False)
-        real(self)
+        real(self, every=every)
 
     monkeypatch.setattr(LocalBackend, "sync", failing)
     r = share.fog("push", expect=1)

@@ -22,7 +22,7 @@ MASTER = bytes(range(16))
 @pytest.fixture
 def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
     b = LocalBackend(tmp_path / "remote")
-    monkeypatch.setattr(b, "sync", lambda: None)  # syncfs is slow on a busy disk; durability is not tested here
+    monkeypatch.setattr(b, "sync", lambda **_: None)  # syncfs is slow on a busy disk; durability is not tested here
     return b
 
 

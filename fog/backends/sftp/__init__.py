@@ -167,7 +167,7 @@ class SFTPBackend:
                     elif stat.S_ISREG(attrs.st_mode or 0):
                         yield name
 
-    def sync(self) -> None:
+    def sync(self, *, every: bool = False) -> None:
         """Commit the renames of the puts before it, as far as SFTP allows.
 
         Each put already fsyncs its file before renaming it into place, so an
@@ -179,7 +179,7 @@ class SFTPBackend:
         """
         with self._cond:
             dirty, self._dirty = self._dirty, False
-        if not dirty or not self.fsync_supported:
+        if not (dirty or every) or not self.fsync_supported:
             return
         try:
             self._run("sync", "/", self._barrier)

@@ -1,0 +1,147 @@
+"""Making a remote complete: every object of the versions a batch will name, durably there.
+
+The invariant (docs/FORMAT.md, section 11): a remote never holds a batch that
+names an object it has not made durable. A push's own versions satisfy it by
+construction (each object goes through the fan-out to every remote that
+lacks it). Versions queued for a remote that missed them (it was down, it was
+just added, the device just learned it) are checked here object by object:
+the presence of a manifest node proves nothing about its subtree (a copied or
+interrupted pack can hold a node without its children), so every tree is
+walked to its leaves. What the remote lacks is read from another remote (or
+the local archive), verified, and packed for this remote alone: a catch-up
+sends exactly the missing objects, never a pack's worth of others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from fog.errors import IntegrityError, ObjectNotFound, RemoteError
+from fog.format.manifest import ManifestNode
+from fog.format.version import Version
+from fog.store import Packer, ShareStore
+
+
+@dataclass
+class CopyStats:
+    """What a catch-up or a repair sent to one remote."""
+
+    objects: int = 0
+    bytes: int = 0  # stored bytes put in new packs
+    packs: int = 0
+
+
+def tree_objects(
+    versions: Iterable[Version], readers: list[ShareStore], seen: set[bytes] | None = None
+) -> dict[bytes, str]:
+    """Every object of the versions' trees (nodes and blocks) -> a path that uses it.
+
+    Manifest nodes are read from the first reader that holds them intact.
+    Objects in `seen` (and their subtrees) are skipped: the caller knows them.
+    """
+    seen = set() if seen is None else seen
+    out: dict[bytes, str] = {}
+    for v in versions:
+        if v.content is None:
+            continue
+        stack = [(v.content, v.depth)]
+        while stack:
+            object_id, depth = stack.pop()
+            if object_id in seen:
+                continue
+            seen.add(object_id)
+            out[object_id] = v.path
+            if depth > 0:
+                node = read_node(readers, object_id, depth - 1, v.path)
+                stack.extend((child, depth - 1) for child, _ in reversed(node.entries))
+    return out
+
+
+def read_node(readers: list[ShareStore], node_id: bytes, level: int, what: str) -> ManifestNode:
+    """A manifest node from the first reader that holds it intact; else the first failure."""
+    failure: Exception | None = None
+    for store in readers:
+        try:
+            return store.node(node_id, level, what)
+        except (IntegrityError, RemoteError) as exc:
+            failure = failure or exc
+    raise failure or IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: no remote to read it from")
+
+
+def lacking(store: ShareStore, objects: dict[bytes, str]) -> list[bytes]:
+    """The objects `store`'s remote does not hold, by listing it once (packs and loose objects).
+
+    Objects known present (presence cache) are trusted; for the others the
+    remote's packs are listed and their headers learnt once (`scan_packs`),
+    then loose objects are listed once.
+    """
+    unknown = [oid for oid in objects if not store.presence.known(oid)]
+    if not unknown:
+        return []
+    store.scan_packs()
+    unknown = [oid for oid in unknown if not store.presence.known(oid)]
+    if unknown:
+        loose = set(store.list_objects())
+        unknown = [oid for oid in unknown if oid not in loose]
+    return unknown
+
+
+def copy_objects(
+    target: ShareStore, wanted: list[bytes], paths: dict[bytes, str], sources: list[ShareStore]
+) -> tuple[CopyStats, list[bytes]]:
+    """Read each wanted object from the sources (verified) and pack it for `target`.
+
+    Returns what was sent and the objects no source could give. Stored bytes
+    are re-encoded from the verified plaintext: a damaged copy is never spread.
+    """
+    stats = CopyStats()
+
+    def ship(data: bytes, index) -> None:  # type: ignore[no-untyped-def]
+        target.put_pack(data, index)
+        stats.packs += 1
+        stats.bytes += len(data)
+
+    packer = Packer(target.keys.pack_key, ship)
+    todo = list(wanted)
+    for src in sources:
+        if not todo:
+            break
+        left: list[bytes] = []
+        for run in src.runs(todo):
+            with src.preload(run):
+                for object_id in run:
+                    try:
+                        data = src.get(object_id, paths.get(object_id, ""))
+                    except (IntegrityError, ObjectNotFound, RemoteError):
+                        left.append(object_id)
+                        continue
+                    packer.add(object_id, target.encode(object_id, data))
+                    stats.objects += 1
+        todo = left
+    packer.flush()
+    return stats, todo
+
+
+def complete(
+    target: ShareStore, versions: list[Version], sources: list[ShareStore], remote_name: str
+) -> CopyStats:
+    """Make every object of `versions` present on `target`, copying what it lacks.
+
+    Raises RemoteError (this remote is then left out of the push, its
+    versions stay queued) when some object is on no source.
+    """
+    if not any(v.content is not None for v in versions):
+        return CopyStats()
+    readers = [*sources, target]
+    objects = tree_objects(versions, readers)
+    missing = lacking(target, objects)
+    if not missing:
+        return CopyStats()
+    stats, lost = copy_objects(target, missing, objects, sources)
+    if lost:
+        raise RemoteError(
+            f"cannot publish to {remote_name}: {len(lost)} object(s) (of {objects[lost[0]]}, ...) "
+            "are on no reachable remote; run `fog check --repair` on a remote that holds them"
+        )
+    return stats

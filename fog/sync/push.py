@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import lmdb
 
 from fog.crypto.keys import ShareKeys
-from fog.errors import FogError, ObjectNotFound, RemoteError
+from fog.errors import FogError, RemoteError
 from fog.format.batch import EventBatch, chain_hash
 from fog.format.pack import PackIndex
 from fog.format.version import Version
@@ -29,12 +29,12 @@ from fog.memory import release_free_memory
 from fog.repo.db import RepoDB, StatEntry
 from fog.repo.share import Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
+from fog.sync import replicate
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import CONFLICT_RE, same_state
-from fog.sync import replicate
 from fog.sync.replicate import CopyStats
 from fog.sync.scan import Candidates, Diff, Entry, scan
 

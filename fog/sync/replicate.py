@@ -123,9 +123,7 @@ def copy_objects(
     return stats, todo
 
 
-def complete(
-    target: ShareStore, versions: list[Version], sources: list[ShareStore], remote_name: str
-) -> CopyStats:
+def complete(target: ShareStore, versions: list[Version], sources: list[ShareStore], remote_name: str) -> CopyStats:
     """Make every object of `versions` present on `target`, copying what it lacks.
 
     Raises RemoteError (this remote is then left out of the push, its

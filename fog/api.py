@@ -105,6 +105,8 @@ def init(
             "removed": 0,
         }
         config = SyncConfig(config.user, config.devices, shares, ())
+        kind = remotes_mod.kind_of(remote_url)
+        config = remotes_mod.with_remote(config, keys.share_id.hex(), "origin", {"url": remote_url, "kind": kind})
         remote.put_config(ident.master_key, config)
         ident.cache_config(config)
         Share.create(root, keys.share_id.hex(), share_name, remote_url).close()
@@ -411,9 +413,25 @@ def clone(
     finally:
         backend.close()
     root.mkdir(parents=True, exist_ok=True)
-    Share.create(root, share_id, str(share_entry.get("name", share_id[:8])), url).close()
+    Share.create(
+        root, share_id, str(share_entry.get("name", share_id[:8])), url, _clone_remote_name(share_entry, url)
+    ).close()
     result = pull(home, root)
     return CloneResult(str(root), share_id, str(share_entry.get("name")), url, ident.device_name, result)
+
+
+def _clone_remote_name(share_entry: dict, url: str) -> str:
+    """The SyncConfig's name for the remote cloned from (so that its cursors stay its own),
+    else 'origin', or a free name when the SyncConfig uses 'origin' for another URL."""
+    listed = {n: e for n, e in (share_entry.get("remotes") or {}).items() if not e.get("removed")}
+    for name, entry in sorted(listed.items()):
+        if entry.get("url") == url:
+            return str(name)
+    name, n = "origin", 1
+    while name in listed:
+        n += 1
+        name = f"origin-{n}"
+    return name
 
 
 def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
@@ -454,6 +472,19 @@ def _pull_all(ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit) -
     return total
 
 
+def _follow_remotes(ctxs: list[Context], failed: dict[str, str]) -> None:
+    """Open the remotes a pull learnt from the SyncConfig; drop those it removed (in place)."""
+    share, ident = ctxs[0].share, ctxs[0].ident
+    for ctx in [c for c in ctxs if c.remote_name not in share.config.remotes]:
+        ctxs.remove(ctx)
+        ctx.close()
+    for name in sorted(set(share.config.remotes) - {c.remote_name for c in ctxs} - set(failed)):
+        try:
+            ctxs.append(open_context(share, ident, name))
+        except RemoteError as exc:
+            failed[name] = str(exc)
+
+
 @dataclass
 class SyncResult:
     pull: pull_mod.PullResult
@@ -473,6 +504,8 @@ def sync(
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         pulled = _pull_all(ctxs, failed, limit)
+        if remote is None:
+            _follow_remotes(ctxs, pulled.remote_errors)  # the push reaches remotes the pull learnt of
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors]
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
@@ -498,9 +531,10 @@ def rename_device(home: Path, cwd: Path, name: str, new_name: str) -> devices_mo
 # -- remotes ---------------------------------------------------------------------------
 
 
-def remotes(home: Path, cwd: Path) -> list[remotes_mod.RemoteInfo]:
-    with open_share(home, cwd, lock=False) as (share, _):
-        return remotes_mod.list_remotes(share)
+def remotes(home: Path, cwd: Path, *, probe: bool = True) -> list[remotes_mod.RemoteInfo]:
+    """The share's remotes, and (`probe`) whether this device reaches each one now."""
+    with open_share(home, cwd, lock=False) as (share, ident):
+        return remotes_mod.list_remotes(share, ident, probe=probe)
 
 
 def add_remote(
@@ -511,8 +545,22 @@ def add_remote(
 
 
 def remove_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:
-    with open_share(home, cwd, wait=wait) as (share, _):
-        return remotes_mod.remove_remote(share, name)
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        return remotes_mod.remove_remote(share, ident, name)
+
+
+def set_remote_url(
+    home: Path, cwd: Path, name: str, url: str | None, *, local: bool = False, wait: bool = False
+) -> remotes_mod.RemoteInfo:
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        return remotes_mod.set_url(share, ident, name, url, local=local)
+
+
+def skip_remote(
+    home: Path, cwd: Path, name: str, skipped: bool = True, *, wait: bool = False
+) -> remotes_mod.RemoteInfo:
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        return remotes_mod.skip(share, ident, name, skipped)
 
 
 # -- looking at versions ---------------------------------------------------------------------

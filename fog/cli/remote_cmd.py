@@ -1,4 +1,4 @@
-"""fog remote add|list|remove."""
+"""fog remote add|list|remove|set-url|skip|unskip."""
 
 from __future__ import annotations
 
@@ -17,21 +17,44 @@ from fog.cli.common import (
     run,
 )
 from fog.cli.text import as_doc
+from fog.errors import UsageError
 
-remote_app = typer.Typer(help="Manage the remotes a share is stored on.", no_args_is_help=True)
+remote_app = typer.Typer(
+    help="Manage the remotes a share is stored on (kept in the SyncConfig: every device learns them).",
+    no_args_is_help=True,
+)
 app.add_typer(remote_app, name="remote")
 
 
 @remote_app.command("list")
-def list_cmd(as_json: bool = JSON_OPTION) -> None:
-    """Show the share's remotes."""
-    infos = run(lambda: api.remotes(fog_home(), STATE.cwd), as_json)
+def list_cmd(
+    as_json: bool = JSON_OPTION,
+    offline: bool = typer.Option(False, "--offline", help="Do not try to reach each remote."),
+) -> None:
+    """Show the share's remotes: URL, whether this device reaches each, versions still to publish."""
+    infos = run(lambda: api.remotes(fog_home(), STATE.cwd, probe=not offline), as_json)
     if as_json:
         emit_json([as_doc(i) for i in infos])
         return
     for i in infos:
-        pending = f"  ({i.pending} version(s) to publish)" if i.pending else ""
-        typer.echo(f"{i.name:<12} {i.url}{pending}")
+        if i.skipped:
+            state = "skipped on this device"
+        elif i.reachable is None:
+            state = ""
+        elif i.reachable:
+            state = "reachable"
+        else:
+            state = f"UNREACHABLE: {i.error}"
+        pending = f"{i.pending} version(s) to publish" if i.pending else "up to date" if not i.skipped else ""
+        local = f" (this device; shared URL {i.shared_url})" if i.shared_url else ""
+        typer.echo("  ".join(x for x in (f"{i.name:<12} {i.url}{local}", state, pending) if x))
+
+
+def _show(info, as_json: bool, text: str) -> None:  # type: ignore[no-untyped-def]
+    if as_json:
+        emit_json(as_doc(info))
+    else:
+        typer.echo(text)
 
 
 @remote_app.command()
@@ -42,26 +65,60 @@ def add(
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
-    """Add a remote; the next push copies the share's history to it."""
+    """Add a remote for every device; the next push copies the share's history to it."""
     info = run(
         lambda: api.add_remote(fog_home(), STATE.cwd, name, remote_url(url, s3_endpoint), wait=wait),
         as_json,
     )
-    if as_json:
-        emit_json(as_doc(info))
-    else:
-        typer.echo(
-            f"added remote {info.name} ({info.url}); {info.pending} version(s) will be published on the next push"
-        )
+    _show(
+        info,
+        as_json,
+        f"added remote {info.name} ({info.url}); {info.pending} version(s) will be published on the next push; "
+        "other devices start using it at their next pull",
+    )
 
 
 @remote_app.command()
 def remove(
     name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION
 ) -> None:
-    """Forget a remote (its data is left where it is)."""
+    """Remove a remote for every device (its data is left where it is)."""
     info = run(lambda: api.remove_remote(fog_home(), STATE.cwd, name, wait=wait), as_json)
-    if as_json:
-        emit_json(as_doc(info))
-    else:
-        typer.echo(f"removed remote {info.name} ({info.url}); its data was left in place")
+    _show(info, as_json, f"removed remote {info.name} ({info.url}); its data was left in place")
+
+
+@remote_app.command("set-url")
+def set_url(
+    name: str = typer.Argument(..., metavar="NAME"),
+    url: str = typer.Argument(None, help="The new URL.", metavar="[URL]"),
+    local: bool = typer.Option(False, "--local", help="Only on this device (a disk mounted elsewhere here)."),
+    reset: bool = typer.Option(False, "--reset", help="Drop this device's own URL: use the shared one again."),
+    s3_endpoint: str = S3_ENDPOINT_OPTION,
+    as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
+) -> None:
+    """Change a remote's URL for every device, or with --local for this device only."""
+    if reset == (url is not None):
+        run(lambda: (_ for _ in ()).throw(UsageError("give a URL, or --reset (not both)")), as_json)
+    new = None if reset else remote_url(url, s3_endpoint)
+    info = run(lambda: api.set_remote_url(fog_home(), STATE.cwd, name, new, local=local or reset, wait=wait), as_json)
+    where = "on this device" if local or reset else "for every device"
+    _show(info, as_json, f"remote {info.name} is {info.url} {where}")
+
+
+@remote_app.command()
+def skip(
+    name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION
+) -> None:
+    """Stop using a remote on this device (it cannot reach it); other devices keep it complete."""
+    info = run(lambda: api.skip_remote(fog_home(), STATE.cwd, name, True, wait=wait), as_json)
+    _show(info, as_json, f"remote {info.name} is skipped on this device; `fog remote unskip {info.name}` undoes it")
+
+
+@remote_app.command()
+def unskip(
+    name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION
+) -> None:
+    """Use a skipped remote on this device again."""
+    info = run(lambda: api.skip_remote(fog_home(), STATE.cwd, name, False, wait=wait), as_json)
+    _show(info, as_json, f"remote {info.name} ({info.url}) is used on this device again")

@@ -104,12 +104,27 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
         for sticky in _STICKY:
             if x.get(sticky) or y.get(sticky):
                 merged[sticky] = max(x.get(sticky) or 0, y.get(sticky) or 0)
+        if "remotes" in x or "remotes" in y:  # a share's remotes: per name, the newest entry
+            merged["remotes"] = _merge_remotes(x.get("remotes") or {}, y.get("remotes") or {})
         if "revoked_seq" in x or "revoked_seq" in y:  # per share, the lowest limit anyone set
             rx, ry = x.get("revoked_seq") or {}, y.get("revoked_seq") or {}
             merged["revoked_seq"] = {
                 k: min(rx.get(k, ry.get(k)), ry.get(k, rx.get(k))) for k in sorted(rx.keys() | ry.keys())
             }
         out[key] = merged
+    return out
+
+
+def _merge_remotes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Per remote name, the entry with the newest `updated` (ties: canonical JSON). A removal
+    is an entry with `removed` set; adding the name again later is a newer entry."""
+    out: dict[str, Any] = {}
+    for name in sorted(a.keys() | b.keys()):
+        x, y = a.get(name), b.get(name)
+        if x is None or y is None:
+            out[name] = x if y is None else y
+        else:
+            out[name] = max(x, y, key=lambda e: (e.get("updated", 0), json.dumps(e, sort_keys=True)))
     return out
 
 
@@ -120,5 +135,5 @@ def _rank(entry: dict[str, Any]) -> tuple[Any, str, str]:
     tombstones, `revoked_seq`): merging changes them, and that must not change
     how the merged entry orders against a third copy.
     """
-    plain = {k: v for k, v in entry.items() if k not in _STICKY and k != "revoked_seq"}
+    plain = {k: v for k, v in entry.items() if k not in _STICKY and k not in ("revoked_seq", "remotes")}
     return entry.get("updated", 0), json.dumps(plain, sort_keys=True), json.dumps(entry, sort_keys=True)

@@ -40,17 +40,22 @@ DEFAULT_ARCHIVE_BYTES = 512 << 20
 class ShareConfig:
     share_id: str
     name: str
-    remotes: dict[str, str] = field(default_factory=dict)
+    remotes: dict[str, str] = field(default_factory=dict)  # the remotes this device uses: name -> URL
     settings: dict[str, object] = field(default_factory=dict)
+    # this device's own view of the SyncConfig's remotes: name -> {"url": URL} or {"skip": true}
+    local_remotes: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {
+        doc: dict[str, object] = {
             "format": REPO_FORMAT,
             "share_id": self.share_id,
             "name": self.name,
             "remotes": self.remotes,
             "settings": self.settings,
         }
+        if self.local_remotes:
+            doc["local_remotes"] = self.local_remotes
+        return doc
 
     @property
     def archive_max_bytes(self) -> int:
@@ -111,14 +116,14 @@ class Share:
             raise
 
     @classmethod
-    def create(cls, root: Path, share_id: str, name: str, remote_url: str) -> Share:
+    def create(cls, root: Path, share_id: str, name: str, remote_url: str, remote_name: str = "origin") -> Share:
         """Make `.fog/` in root (which must not already have one)."""
         fog_dir = root / FOG_DIR
         if (fog_dir / "config.json").exists():
             raise FogError(f"{root} is already a fog share")
         fog_dir.mkdir(parents=True, exist_ok=True)
         (fog_dir / "tmp").mkdir(exist_ok=True)
-        cfg = ShareConfig(share_id, name, {"origin": remote_url})
+        cfg = ShareConfig(share_id, name, {remote_name: remote_url})
         write_private(fog_dir / "config.json", json.dumps(cfg.to_json(), indent=1).encode())
         return cls(root)
 
@@ -132,7 +137,11 @@ class Share:
                 known = ", ".join(map(str, READABLE_FORMATS))
                 raise FogError(f"{path}: unsupported repository format {found!r} (this fog reads formats {known})")
             config = ShareConfig(
-                str(doc["share_id"]), str(doc["name"]), dict(doc["remotes"]), dict(doc.get("settings", {}))
+                str(doc["share_id"]),
+                str(doc["name"]),
+                dict(doc["remotes"]),
+                dict(doc.get("settings", {})),
+                {str(k): dict(v) for k, v in dict(doc.get("local_remotes", {})).items()},
             )
             return config, found
         except FileNotFoundError:

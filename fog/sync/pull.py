@@ -30,6 +30,7 @@ from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import Plan, conflict_name, plan_path
 from fog.sync.push import RACY_NS, catch_up_own_log
+from fog.sync.remotes import reconcile
 from fog.sync.restore import safe_parent
 
 
@@ -45,14 +46,16 @@ class PullResult:
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
     problems: list[str] = field(default_factory=list)  # refused devices (integrity)
     remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
+    remotes_added: list[str] = field(default_factory=list)  # learnt from the SyncConfig: used from now on
+    remotes_removed: list[str] = field(default_factory=list)  # removed by another device
     seconds: float = 0.0
 
     def absorb(self, other: PullResult) -> None:
         """Add another remote's pull to this report."""
         self.batches += other.batches
         self.versions += other.versions
-        for name in ("updated", "deleted", "conflicts", "kept", "problems"):
-            getattr(self, name).extend(getattr(other, name))
+        for name in ("updated", "deleted", "conflicts", "kept", "problems", "remotes_added", "remotes_removed"):
+            getattr(self, name).extend(x for x in getattr(other, name) if x not in getattr(self, name))
         self.remote_errors.update(other.remote_errors)
         self.seconds += other.seconds
         self.bytes_written += other.bytes_written
@@ -207,6 +210,9 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     t0 = time.monotonic()
     result = PullResult(ctx.remote_name)
     config = refresh_config(ctx)
+    reconciled = reconcile(ctx.share, ctx.ident, config, ctx.remote)
+    result.remotes_added += reconciled.added
+    result.remotes_removed += reconciled.removed
     catch_up_own_log(ctx)
     sweep_staging(ctx)
     incoming = collect(ctx, config, result)

@@ -1,18 +1,28 @@
-"""Several remotes per share: add, list, remove.
+"""A share's remotes: kept in the SyncConfig so every trusted device knows them.
 
-A new remote is made a complete copy: it gets the fog-store marker and the
-user's SyncConfig at once (so a device can clone from it), and every version
-this device knows is queued for it; the next push publishes them in one batch,
-copying their objects from the remotes that hold them.
+Each share's SyncConfig entry lists its remotes (`remotes`: name -> {url,
+kind, added, updated, removed}; never a credential). `fog remote add`,
+`remove` and `set-url` on any device publish a new SyncConfig version on
+every remote this device reaches; every other device applies the change at
+its next pull (`reconcile`). `.fog/config.json` holds what this device uses
+(`remotes`: name -> URL) and its own overrides (`local_remotes`: another URL
+for a disk mounted elsewhere, or `skip` for a remote it cannot reach and
+leaves to the devices that can).
+
+A remote new to a device is made a complete copy from that device's side:
+every version it knows is queued for it, and the next push publishes them,
+copying their objects from the remotes that hold them (fog.sync.replicate).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from fog.backends.base import open_backend
-from fog.errors import FogError, UsageError
+from fog.errors import FogError, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
@@ -24,51 +34,267 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 @dataclass
 class RemoteInfo:
     name: str
-    url: str
+    url: str  # the URL this device uses (its own override, if any)
     pending: int  # versions waiting to be published there
+    shared_url: str = ""  # the URL in the SyncConfig, when this device overrides it
+    skipped: bool = False  # this device leaves the remote to others
+    reachable: bool | None = None  # None: not probed
+    error: str = ""  # why it is not reachable
 
 
-def list_remotes(share: Share) -> list[RemoteInfo]:
-    return [RemoteInfo(n, u, len(share.db.pending(n))) for n, u in sorted(share.config.remotes.items())]
+def kind_of(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else "file"
+
+
+def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
+    """The share's remote entries in this device's SyncConfig (removed ones included)."""
+    config = ident.cached_config()
+    entry = config.shares.get(share.config.share_id, {}) if config is not None else {}
+    remotes = entry.get("remotes")
+    return dict(remotes) if isinstance(remotes, dict) else {}
+
+
+def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[RemoteInfo]:
+    """Every remote of the share this device knows: used, overridden or skipped."""
+    shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
+    out: list[RemoteInfo] = []
+    for name in sorted(shared.keys() | share.config.remotes.keys()):
+        local = share.config.local_remotes.get(name, {})
+        url = share.config.remotes.get(name) or str(local.get("url") or shared.get(name, {}).get("url", ""))
+        shared_url = str(shared.get(name, {}).get("url", ""))
+        info = RemoteInfo(name, url, len(share.db.pending(name)), skipped=bool(local.get("skip")))
+        if shared_url and shared_url != url:
+            info.shared_url = shared_url
+        if probe and not info.skipped:
+            info.reachable, info.error = _probe(url)
+        out.append(info)
+    return out
+
+
+def _probe(url: str) -> tuple[bool, str]:
+    try:
+        backend = open_backend(url)
+    except (RemoteError, UsageError) as exc:
+        return False, str(exc)
+    try:
+        Remote(backend).require_marker()
+        return True, ""
+    except RemoteError as exc:
+        return False, str(exc)
+    finally:
+        backend.close()
 
 
 def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict[str, str] | None = None) -> RemoteInfo:
     if not _NAME.match(name):
         raise UsageError(f"remote name {name!r}: use letters, digits, '.', '_' and '-'")
-    if name in share.config.remotes:
-        raise FogError(f"a remote named {name!r} exists already ({share.config.remotes[name]})")
+    shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
+    if name in share.config.remotes or name in shared:
+        raise FogError(
+            f"a remote named {name!r} exists already ({share.config.remotes.get(name) or shared[name]['url']})"
+        )
     if url in share.config.remotes.values():
         raise FogError(f"{url} is already a remote of this share")
     backend = open_backend(url, create=True, options=options)
     try:
         remote = Remote(backend)
         remote.initialize()
-        config = ident.cached_config() or SyncConfig(ident.user_json())
         found, _ = remote.load_config(ident.master_key)
+        config = _current(ident)
         if found is not None:
             config = config.merge(found)
+        config = with_remote(config, share.config.share_id, name, {"url": url, "kind": kind_of(url)})
         remote.put_config(ident.master_key, config)
-        ident.cache_config(config)
     finally:
         backend.close()
-    share.config.remotes[name] = url
-    share.save_config()
-    ids = [v.id for v in sorted(share.db.all_versions(), key=lambda v: (v.time_ns, v.id))]
-    with share.db.write() as txn:
-        share.db.add_pending(txn, [name], ids)
-    return RemoteInfo(name, url, len(ids))
+    publish_config(share, ident, config)
+    _use(share, name, url)
+    return RemoteInfo(name, url, len(share.db.pending(name)))
 
 
-def remove_remote(share: Share, name: str) -> RemoteInfo:
-    """Forget a remote (its data stays where it is)."""
-    if name not in share.config.remotes:
+def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
+    """Remove a remote for every device (its data stays where it is)."""
+    shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
+    if name not in share.config.remotes and name not in shared:
         raise FogError(f"no remote named {name!r}")
-    if len(share.config.remotes) == 1:
+    left = (set(shared) | set(share.config.remotes)) - {name}
+    if not left:
         raise FogError("cannot remove the only remote of a share")
-    url = share.config.remotes.pop(name)
-    pending = share.db.pending(name)
-    with share.db.write() as txn:
-        share.db.clear_pending(txn, name, pending)
-    share.db.forget_present(name)
+    url = share.config.remotes.get(name) or str(shared[name]["url"])
+    entry = dict(shared.get(name) or {"url": url, "kind": kind_of(url)})
+    config = with_remote(_current(ident), share.config.share_id, name, {**entry, "removed": time.time_ns()})
+    _drop(share, name)
+    publish_config(share, ident, config)
+    share.config.local_remotes.pop(name, None)
     share.save_config()
     return RemoteInfo(name, url, 0)
+
+
+def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local: bool) -> RemoteInfo:
+    """Change a remote's URL for every device, or (`local`) on this device only; `url=None`
+    with `local` drops this device's override."""
+    shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
+    if name not in shared and name not in share.config.remotes:
+        raise FogError(f"no remote named {name!r}")
+    overrides = share.config.local_remotes
+    if local:
+        if url is None:
+            overrides.pop(name, None)
+        else:
+            overrides[name] = {"url": url}
+    else:
+        assert url is not None
+        entry = dict(shared.get(name) or {})
+        config = with_remote(_current(ident), share.config.share_id, name, {**entry, "url": url, "kind": kind_of(url)})
+        publish_config(share, ident, config)
+    effective = _effective(share, ident)
+    if name in effective:
+        _use(share, name, effective[name])
+    share.save_config()
+    return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
+
+
+def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
+    """Leave a remote to the devices that reach it (or use it again) on this device only."""
+    known = set(shared_remotes(ident, share)) | set(share.config.remotes)
+    if name not in known:
+        raise FogError(f"no remote named {name!r}")
+    if skipped:
+        if set(share.config.remotes) == {name}:
+            raise FogError(f"{name} is the only remote this device uses; it cannot skip it")
+        share.config.local_remotes[name] = {"skip": True}
+        _drop(share, name, keep_pending=True)
+    else:
+        share.config.local_remotes.pop(name, None)
+        effective = _effective(share, ident)
+        if name in effective:
+            _use(share, name, effective[name])
+    share.save_config()
+    return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
+
+
+# -- the SyncConfig side -------------------------------------------------------------------
+
+
+def _current(ident: Identity) -> SyncConfig:
+    return ident.cached_config() or SyncConfig(ident.user_json())
+
+
+def with_remote(config: SyncConfig, share_id: str, name: str, entry: dict[str, Any]) -> SyncConfig:
+    """The config with one remote entry of one share replaced (stamped `updated` now)."""
+    now = time.time_ns()
+    shares = dict(config.shares)
+    share = dict(shares.get(share_id) or {})
+    remotes = dict(share.get("remotes") or {})
+    old = remotes.get(name) or {}
+    remotes[name] = {"removed": 0, **entry, "added": old.get("added") or now, "updated": now}
+    if not entry.get("removed"):
+        remotes[name]["removed"] = 0
+    share["remotes"] = remotes
+    shares[share_id] = share
+    return SyncConfig(config.user, config.devices, shares, ())
+
+
+def publish_config(share: Share, ident: Identity, config: SyncConfig) -> list[str]:
+    """Put a SyncConfig version on every remote this device uses; cache it. Returns where it
+    landed; fails only if it landed nowhere (other devices could not learn the change)."""
+    landed: list[str] = []
+    errors: list[str] = []
+    for name, url in sorted(share.config.remotes.items()):
+        try:
+            backend = open_backend(url)
+        except RemoteError as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        try:
+            remote = Remote(backend)
+            remote.require_marker()
+            remote.put_config(ident.master_key, config)
+            landed.append(name)
+        except RemoteError as exc:
+            errors.append(f"{name}: {exc}")
+        finally:
+            backend.close()
+    ident.cache_config(config)
+    if not landed and share.config.remotes:
+        raise RemoteError("the change could not be published on any remote: " + "; ".join(errors))
+    return landed
+
+
+def _effective(share: Share, ident: Identity) -> dict[str, str]:
+    """name -> URL of the remotes this device should use, from the SyncConfig and its overrides."""
+    out: dict[str, str] = {}
+    for name, e in shared_remotes(ident, share).items():
+        if e.get("removed"):
+            continue
+        local = share.config.local_remotes.get(name, {})
+        if local.get("skip"):
+            continue
+        out[name] = str(local.get("url") or e.get("url"))
+    return out
+
+
+def _use(share: Share, name: str, url: str) -> None:
+    """Start using a remote on this device: every known version is queued for it."""
+    new = name not in share.config.remotes
+    share.config.remotes[name] = url
+    share.save_config()
+    if new:
+        ids = [v.id for v in sorted(share.db.all_versions(), key=lambda v: (v.time_ns, v.id))]
+        with share.db.write() as txn:
+            share.db.add_pending(txn, [name], ids)
+
+
+def _drop(share: Share, name: str, *, keep_pending: bool = False) -> None:
+    share.config.remotes.pop(name, None)
+    share.save_config()
+    if not keep_pending:
+        pending = share.db.pending(name)
+        with share.db.write() as txn:
+            share.db.clear_pending(txn, name, pending)
+        share.db.forget_present(name)
+
+
+@dataclass
+class Reconciled:
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    published: list[str]  # remotes this device knew that the SyncConfig did not: now published
+
+
+def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote | None = None) -> Reconciled:
+    """Bring this device's remotes in line with the SyncConfig (after a pull refreshed it).
+
+    Remotes this device has that the SyncConfig never listed (added by an
+    older fog) are published into it first, on `reach` (the remote the pull
+    read), so that no device loses track of them.
+    """
+    sid = share.config.share_id
+    entry = config.shares.get(sid) or {}
+    listed = entry.get("remotes") if isinstance(entry.get("remotes"), dict) else {}
+    assert isinstance(listed, dict)
+    unlisted = {n: u for n, u in share.config.remotes.items() if n not in listed}
+    result = Reconciled([], [], [], sorted(unlisted))
+    if unlisted:
+        for name, url in sorted(unlisted.items()):
+            config = with_remote(config, sid, name, {"url": url, "kind": kind_of(url)})
+        if reach is not None:
+            reach.put_config(ident.master_key, config)
+        ident.cache_config(config)
+    effective = _effective(share, ident)
+    skipped = {n for n, e in share.config.local_remotes.items() if e.get("skip")}
+    for name in sorted(set(share.config.remotes) - set(effective)):
+        if name in skipped or name in unlisted:
+            continue
+        result.removed.append(name)
+        _drop(share, name)
+    for name, url in sorted(effective.items()):
+        if name not in share.config.remotes:
+            result.added.append(name)
+            _use(share, name, url)
+        elif share.config.remotes[name] != url:
+            result.changed.append(name)
+            share.config.remotes[name] = url
+            share.save_config()
+    return result

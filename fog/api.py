@@ -350,12 +350,52 @@ def check(
     cwd: Path,
     *,
     read_data: bool = False,
+    subset: str | None = None,
+    repair: bool = False,
     remote: str | None = None,
     wait: bool = False,
     progress: Progress | None = None,
 ) -> check_mod.CheckResult:
+    """Verify a remote; with `repair`, put back what it lacks from the other remotes or the tree."""
+    chosen = check_mod.parse_subset(subset)
     with context(home, cwd, remote=remote, wait=wait) as ctx:
-        return check_mod.check(ctx, read_data=read_data, progress=progress)
+        result = check_mod.check(ctx, read_data=read_data, subset=chosen, progress=progress)
+        if repair and result.damaged:
+            result = _repair(ctx, result, lambda: check_mod.check(ctx, read_data=read_data, subset=chosen))
+        return result
+
+
+def _repair(
+    ctx: Context, result: check_mod.CheckResult, again: Callable[[], check_mod.CheckResult]
+) -> check_mod.CheckResult:
+    """Repair from the other remotes, check again (a lost manifest node hid its subtree), repeat.
+
+    Each round goes one tree level deeper at least; the last check is what is reported."""
+    from fog.sync.repair import repair as repair_remote
+
+    others: list[Context] = []
+    repaired: dict[str, int] = {}
+    try:
+        for name in sorted(set(ctx.share.config.remotes) - {ctx.remote_name}):
+            try:
+                others.append(open_context(ctx.share, ctx.ident, name))
+            except RemoteError:
+                continue  # an unreachable remote is simply not a source
+        for _ in range(17):  # trees are at most 16 levels deep
+            repair_remote(ctx, others, result)
+            for source, n in result.repaired_from.items():
+                repaired[source] = repaired.get(source, 0) + n
+            if not result.repaired:  # nothing more to gain (what is left is reported)
+                break
+            result = again()
+            if not result.damaged:
+                break
+    finally:
+        for other in others:
+            other.close()
+    result.repaired_from = repaired
+    result.repaired = sum(repaired.values())
+    return result
 
 
 # -- multi-device ---------------------------------------------------------------------

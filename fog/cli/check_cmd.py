@@ -24,6 +24,15 @@ from fog.errors import EXIT_INTEGRITY
 def check(
     remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
     read_data: bool = typer.Option(False, "--read-data", help="Download and verify every pack and every object."),
+    subset: str = typer.Option(
+        None,
+        "--read-data-subset",
+        help="Download and verify part of the packs: P% at random, or slice n of t (n/t; t runs cover all).",
+        metavar="P%|n/t",
+    ),
+    repair: bool = typer.Option(
+        False, "--repair", help="Put back missing or corrupt objects from the other remotes or the working tree."
+    ),
     no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
@@ -31,7 +40,16 @@ def check(
     """Verify that the remote holds every object history needs, intact."""
     with progress_bar("check", not (as_json or no_progress)) as progress:
         result = run(
-            lambda: api.check(fog_home(), STATE.cwd, read_data=read_data, remote=remote, wait=wait, progress=progress),
+            lambda: api.check(
+                fog_home(),
+                STATE.cwd,
+                read_data=read_data,
+                subset=subset,
+                repair=repair,
+                remote=remote,
+                wait=wait,
+                progress=progress,
+            ),
             as_json,
         )
     if as_json:
@@ -39,7 +57,19 @@ def check(
     else:
         for p in result.problems:
             typer.echo(f"fog: {p}", err=True)
-        read = f", {result.objects_read} read and verified" if read_data else ""
+        for source, n in sorted(result.repaired_from.items()):
+            typer.echo(f"repaired {n} object(s) from {source}", err=True)
+        for lost in result.unrepaired:
+            typer.echo(f"fog: could not repair {lost}: no remote and no working file holds it", err=True)
+        if result.unreferenced_packs:
+            typer.echo(
+                f"note: {result.unreferenced_packs} pack(s) ({result.unreferenced_bytes} bytes) hold no object "
+                "that history names (left by interrupted pushes)",
+                err=True,
+            )
+        read = f", {result.objects_read} read and verified" if result.read_data else ""
+        if subset is not None:
+            read += f" in {result.packs_read} of {result.packs_total} packs"
         typer.echo(
             f"checked {result.versions} versions, {result.batches} batches, "
             f"{result.objects_referenced} referenced objects ({result.objects_on_remote} on the remote"

@@ -68,7 +68,7 @@ def as_doc(obj: Any) -> Any:
     from dataclasses import fields, is_dataclass
 
     if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: as_doc(getattr(obj, f.name)) for f in fields(obj)}
+        return {f.name: as_doc(getattr(obj, f.name)) for f in fields(obj) if f.repr}  # repr=False: internal
     if isinstance(obj, list | tuple):
         return [as_doc(x) for x in obj]
     if isinstance(obj, dict):

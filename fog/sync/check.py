@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fog.crypto.keys import device_log_name
-from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError
+from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError, UsageError
 from fog.format.pack import PackIndex
 from fog.sync.context import Context
 from fog.sync.logs import read_log
@@ -22,16 +23,55 @@ class CheckResult:
     objects_referenced: int = 0
     objects_on_remote: int = 0
     objects_read: int = 0
+    packs_read: int = 0
+    packs_total: int = 0
     problems: list[str] = field(default_factory=list)
+    unreferenced_packs: int = 0  # packs holding no object history names (interrupted pushes): prune's
+    unreferenced_bytes: int = 0
+    repaired: int = 0  # objects put back (check --repair)
+    repaired_from: dict[str, int] = field(default_factory=dict)  # source -> objects
+    unrepaired: list[str] = field(default_factory=list)  # objects no source could give, with a path
+    damaged: set[bytes] = field(default_factory=set, repr=False)  # missing or failing objects (to repair)
+    paths: dict[bytes, str] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def check(ctx: Context, *, read_data: bool = False, progress: Callable[[int, int], None] | None = None) -> CheckResult:
+Subset = Callable[[bytes], bool]  # which packs --read-data-subset reads
+
+
+def parse_subset(spec: str | None) -> Subset | None:
+    """`P%` (a random P percent of the packs) or `n/t` (the n-th of t slices, by pack id:
+    t runs with n = 1..t read every pack once); None reads every pack."""
+    if spec is None:
+        return None
+    text = spec.strip()
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1])
+            if not 0 < share <= 100:
+                raise ValueError
+            rnd = random.SystemRandom()
+            return lambda _pack: rnd.random() * 100 < share
+        n, t = (int(x) for x in text.split("/"))
+        if not 1 <= n <= t:
+            raise ValueError
+        return lambda pack: int.from_bytes(pack[:4], "big") % t == n - 1
+    except ValueError:
+        raise UsageError(f"--read-data-subset {spec!r}: give P% (0 < P <= 100) or n/t (1 <= n <= t)") from None
+
+
+def check(
+    ctx: Context,
+    *,
+    read_data: bool = False,
+    subset: Subset | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CheckResult:
     """List every problem; never stops at the first."""
-    result = CheckResult(ctx.remote_name, read_data)
+    result = CheckResult(ctx.remote_name, read_data or subset is not None)
     store = ctx.store
     _check_config(ctx, result)
     _check_logs(ctx, result)
@@ -56,8 +96,16 @@ def check(ctx: Context, *, read_data: bool = False, progress: Callable[[int, int
         result.problems.append(f"object {object_id.hex()[:16]} of {referenced[object_id]} is missing from the remote")
     if missing:
         ctx.share.db.forget_present(ctx.remote_name, missing)  # so the next push uploads them again
-    if read_data:
-        _read_data(ctx, result, referenced, loose, packs, progress)
+    result.damaged |= missing
+    result.paths = referenced
+    for index in packs.values():
+        if index is not None and not any(oid in referenced for oid in index.ids()):
+            result.unreferenced_packs += 1
+            result.unreferenced_bytes += max((o + n for _, o, n in index), default=0)
+    if read_data or subset is not None:
+        chosen = {p: i for p, i in packs.items() if subset is None or subset(p)}
+        result.packs_total, result.packs_read = len(packs), len(chosen)
+        _read_data(ctx, result, referenced, loose if subset is None else set(), chosen, progress)
     return result
 
 
@@ -103,6 +151,7 @@ def _read_data(
             progress(done, total)
     if bad:
         ctx.share.db.forget_present(ctx.remote_name, bad)
+    result.damaged |= {oid for oid in bad if oid in referenced}
 
 
 def _check_config(ctx: Context, result: CheckResult) -> None:

@@ -396,6 +396,8 @@ def publish(
             copied.bytes += sent.bytes
             copied.packs += sent.packs
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
+    if seq == 0:
+        _introduce(ctx)
     batch = EventBatch(ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions))
     stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
     ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
@@ -404,6 +406,14 @@ def publish(
         db.clear_pending(txn, ctx.remote_name, ids)
         ctx.commit_presence(txn)
     return seq + 1
+
+
+def _introduce(ctx: Context) -> None:
+    """Before this device's first batch on a remote: put its SyncConfig there, so every
+    device that reads the remote (a clone from it alone) knows this device and its keys."""
+    config = ctx.ident.cached_config()
+    if config is not None and ctx.ident.device_id in config.devices:
+        ctx.remote.put_config(ctx.ident.master_key, config)
 
 
 Syncs = list[tuple[Context, "Future[None]"]]

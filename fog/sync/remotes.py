@@ -162,10 +162,12 @@ def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
     if skipped:
         if set(share.config.remotes) == {name}:
             raise FogError(f"{name} is the only remote this device uses; it cannot skip it")
-        share.config.local_remotes[name] = {"skip": True}
+        share.config.local_remotes[name] = {**share.config.local_remotes.get(name, {}), "skip": True}
         _drop(share, name, keep_pending=True)
     else:
-        share.config.local_remotes.pop(name, None)
+        local = {k: v for k, v in share.config.local_remotes.pop(name, {}).items() if k != "skip"}
+        if local:
+            share.config.local_remotes[name] = local  # its own URL stays
         effective = _effective(share, ident)
         if name in effective:
             _use(share, name, effective[name])

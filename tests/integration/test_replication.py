@@ -233,3 +233,103 @@ def test_outage_costs_no_reupload_of_unchanged_files(world: World) -> None:
     doc = a.fog("push", "--json").json()
     assert doc["bytes_uploaded"] == 0, doc
     assert _packs(world.remote) == before
+
+
+# -- remotes are in the SyncConfig: every device knows them ------------------------------------
+
+
+def _remotes(dev: Device) -> dict[str, dict]:
+    return {r["name"]: r for r in dev.fog("remote", "list", "--json").json()}
+
+
+def test_remote_added_on_one_device_is_used_by_every_device(world: World) -> None:
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    assert set(_remotes(b)) == {"origin"} or _remotes(b)["usb"]["pending"] == 0
+    r = b.fog("pull", "--json").json()
+    assert r["remotes_added"] == ["usb"]
+    listed = _remotes(b)
+    assert listed["usb"]["url"] == str(usb) and listed["usb"]["reachable"] is True
+    _big(b, {"from-b.bin": 9 * MiB, "from-b.txt": 5}, seed=3)
+    doc = b.fog("push", "--json").json()
+    assert set(doc["batches"]) == {"origin", "usb"}
+    assert_complete(world, b, usb, "usb")  # B's files and A's: a clone from usb alone lacks nothing
+    # removal reaches B too; its data stays where it is
+    a.fog("remote", "remove", "usb")
+    r = b.fog("pull", "--json").json()
+    assert r["remotes_removed"] == ["usb"]
+    assert set(_remotes(b)) == {"origin"}
+    assert list(usb.glob("shares/*/packs/*/*"))
+
+
+def test_sync_pushes_to_a_remote_its_pull_just_learnt(world: World) -> None:
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.write("late.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    doc = b.fog("sync", "--json").json()
+    assert set(doc["push"]["batches"]) == {"origin", "usb"}
+    assert_complete(world, b, usb, "usb")
+
+
+def test_a_device_that_cannot_reach_a_remote_overrides_or_skips_it(world: World) -> None:
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    usb.rename(world.tmp / "usb-here")  # the disk is mounted elsewhere on B
+    assert b.fog("pull", "--json").json()["remotes_added"] == ["usb"]  # learnt; B cannot reach it
+    r = b.fog("remote", "list", "--json").json()
+    assert [x["reachable"] for x in r if x["name"] == "usb"] == [False]
+    b.write("b.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    assert "usb" in b.fog("push", expect=1).error_line()
+    b.fog("remote", "set-url", "usb", world.tmp / "usb-here", "--local")
+    doc = b.fog("push", "--json").json()
+    assert "usb" in doc["batches"]
+    info = _remotes(b)["usb"]
+    assert info["url"] == str(world.tmp / "usb-here") and info["shared_url"] == str(usb)
+    assert _remotes(a)["usb"]["url"] == str(usb)  # A is not affected
+    b.fog("remote", "skip", "usb")
+    b.write("b2.txt", "b2\n", mtime_ns=OLD_MTIME_NS)
+    doc = b.fog("push", "--json").json()
+    assert set(doc["batches"]) == {"origin"} and not doc["remote_errors"]
+    b.pull()  # a pull does not bring a skipped remote back
+    assert _remotes(b)["usb"]["skipped"] is True
+    b.fog("remote", "unskip", "usb")
+    assert "usb" in b.fog("push", "--json").json()["batches"]
+
+
+def test_repair_reports_what_it_could_not_repair_and_uses_the_working_tree(world: World) -> None:
+    a = _init(world)
+    files = _big(a, {"big.bin": 12 * MiB, "gone.bin": 3 * MiB}, seed=5)
+    a.fog("push")
+    for p in world.remote.glob("shares/*/packs/*/*"):
+        p.unlink()  # the only remote lost every pack
+    (a.root / "gone.bin").unlink()  # and one file is gone from the tree too
+    r = a.fog("check", "--repair", "--json", expect=4)
+    doc = r.json()
+    assert doc["repaired_from"].get("working tree", 0) > 0
+    assert doc["unrepaired"] and all("gone.bin" in line for line in doc["unrepaired"])
+    a.fog("restore", "big.bin@~0", "--output", world.tmp / "big.out")
+    assert (world.tmp / "big.out").read_bytes() == files["big.bin"]
+
+
+def test_read_data_subset_reads_part_of_the_packs(world: World) -> None:
+    a = _init(world)
+    _big(a, {"big.bin": 40 * MiB})
+    a.fog("push")
+    docs = [a.fog("check", "--read-data-subset", f"{n}/3", "--json").json() for n in (1, 2, 3)]
+    total = docs[0]["packs_total"]
+    assert total >= 5 and sum(d["packs_read"] for d in docs) == total
+    assert a.fog("check", "--read-data-subset", "100%", "--json").json()["packs_read"] == total
+    bad = a.fog("check", "--read-data-subset", "0%", expect=2)
+    assert "read-data-subset" in bad.error_line()

@@ -8,6 +8,7 @@ symlink link -> docs/a.txt. master.key is that user's master key.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -68,3 +69,21 @@ def test_format_1_remote_is_cloned_checked_and_upgraded(
     out2 = tmp_path / "old2.txt"
     run_fog(["restore", "docs/a.txt@~1", "-o", out2], two)
     assert out2.read_bytes() == b"hello format one\n"
+
+
+def test_remotes_an_older_fog_kept_locally_reach_the_syncconfig(
+    tmp_path: Path, remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share whose remotes only its .fog/config.json lists (fog before remotes lived in the
+    SyncConfig): the first pull publishes them, and another device learns them."""
+    one = _clone(tmp_path, remote, "one", monkeypatch)
+    usb = tmp_path / "usb"
+    shutil.copytree(remote, usb)  # a second copy, added by the older fog: known to `one` only
+    cfg_path = one / ".fog" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["remotes"]["usb"] = str(usb)
+    cfg_path.write_text(json.dumps(cfg))
+    run_fog(["pull"], one)
+    two = _clone(tmp_path, remote, "two", monkeypatch)
+    names = {r["name"]: r["url"] for r in run_fog(["remote", "list", "--json"], two).json()}
+    assert names == {"origin": str(remote), "usb": str(usb)}

@@ -136,11 +136,20 @@ small = st.integers(0, 3)  # few values, so equal `updated` ties are common
 limits = st.dictionaries(st.sampled_from(["s1", "s2"]), small, max_size=2)
 
 
+remote_maps = st.dictionaries(
+    st.sampled_from(["origin", "usb"]),
+    st.fixed_dictionaries({"url": st.sampled_from(["/a", "/b"]), "updated": small, "removed": small}),
+    max_size=2,
+)
+
+
 def full_entry(sticky: str) -> st.SearchStrategy[dict[str, Any]]:
     """Entries as fog writes them: every copy carries the same fields."""
     fields = {"name": st.sampled_from(["a", "b", "c"]), "updated": small, sticky: small, "trusted": st.booleans()}
     if sticky == "revoked":
         fields["revoked_seq"] = limits  # "trusted" sorts after the merged fields: a tie-break trap
+    else:
+        fields["remotes"] = remote_maps  # merged per remote name, like the tombstones
     return st.fixed_dictionaries(fields)
 
 
@@ -194,3 +203,22 @@ def test_tombstones_are_never_lowered(a: SyncConfig, b: SyncConfig) -> None:
                 assert merged.devices[key]["revoked_seq"][share] <= limit
         for key, entry in side.shares.items():
             assert merged.shares[key]["removed"] >= entry["removed"]
+
+
+def test_a_remote_added_while_another_device_renames_the_share_survives() -> None:
+    base = sample()
+    share = base.shares["s1"]
+    added = config(shares={"s1": {**share, "remotes": {"usb": {"url": "/usb", "updated": 5, "removed": 0}}}})
+    renamed = config(shares={"s1": {**share, "name": "Papers", "updated": 9}})
+    for merged in (added.merge(renamed), renamed.merge(added)):
+        assert merged.shares["s1"]["name"] == "Papers"
+        assert merged.shares["s1"]["remotes"]["usb"]["url"] == "/usb"
+
+
+def test_a_remote_removal_and_a_later_re_add_go_by_time() -> None:
+    share = sample().shares["s1"]
+    removed = config(shares={"s1": {**share, "remotes": {"usb": {"url": "/usb", "updated": 5, "removed": 5}}}})
+    again = config(shares={"s1": {**share, "remotes": {"usb": {"url": "/usb2", "updated": 7, "removed": 0}}}})
+    stale = config(shares={"s1": {**share, "remotes": {"usb": {"url": "/usb", "updated": 3, "removed": 0}}}})
+    assert removed.merge(stale).shares["s1"]["remotes"]["usb"]["removed"] == 5
+    assert removed.merge(again).shares["s1"]["remotes"]["usb"] == {"url": "/usb2", "updated": 7, "removed": 0}

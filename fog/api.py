@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from fog.backends.base import open_backend
 from fog.crypto.keys import ShareKeys, master_key_to_text
-from fog.errors import FogError, RemoteError, UsageError
+from fog.errors import FogError, ReadOnlyRemote, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.lazy import lazy_module
@@ -24,6 +24,7 @@ from fog.memory import pin_mmap_threshold
 from fog.repo.identity import Identity, write_private
 from fog.repo.share import FOG_DIR, Share, find_root
 from fog.store import PutStats, Remote
+from fog.sync import enrol
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
@@ -127,15 +128,8 @@ def init(
 
 def _merged_config(ident: Identity, remote: Remote) -> SyncConfig:
     """This device's view of the SyncConfig merged with the remote's, device included."""
-    config = ident.cached_config() or SyncConfig(ident.user_json())
     found, _ = remote.load_config(ident.master_key)
-    if found is not None:
-        config = config.merge(found)
-    if ident.device_id not in config.devices:
-        devices = dict(config.devices)
-        devices[ident.device_id] = ident.device_entry()
-        config = SyncConfig(config.user, devices, config.shares, ())
-    return config
+    return enrol.merged_config(ident, found)
 
 
 # -- opening a share -------------------------------------------------------------
@@ -367,6 +361,7 @@ class CloneResult:
     remote: str
     device: str
     pull: pull_mod.PullResult
+    device_published: bool = True  # False: the remote is read-only; the first push that works publishes it
 
 
 def clone(
@@ -406,14 +401,19 @@ def clone(
         else:
             ident = Identity.create(home, name=device_name, master_key=master_key, user=(usk, upk))
         config = _merged_config(ident, remote)
-        remote.put_config(ident.master_key, config)
+        published = True
+        try:
+            remote.put_config(ident.master_key, config)
+        except ReadOnlyRemote:
+            published = False  # the device's first push to a writable remote publishes it (enrol.ensure_listed)
         ident.cache_config(config)
     finally:
         backend.close()
     root.mkdir(parents=True, exist_ok=True)
     Share.create(root, share_id, str(share_entry.get("name", share_id[:8])), url).close()
     result = pull(home, root)
-    return CloneResult(str(root), share_id, str(share_entry.get("name")), url, ident.device_name, result)
+    name = str(share_entry.get("name"))
+    return CloneResult(str(root), share_id, name, url, ident.device_name, result, published)
 
 
 def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:

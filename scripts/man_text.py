@@ -172,7 +172,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "problems",
         "ok",
     ],
-    "clone": ["root", "share_id", "name", "remote", "device", "pull"],
+    "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
     "remote list": ["name", "url", "pending"],
     "remote add": ["name", "url", "pending"],
     "remote remove": ["name", "url", "pending"],

@@ -151,6 +151,18 @@ def pull_summary(r: Any, quiet: bool) -> None:
         )
 
 
+def clone_summary(result: Any) -> None:
+    """What `fog clone` did, in words (the pull's report follows)."""
+    echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
+    if not result.device_published:
+        echo(
+            f"fog: remote {result.remote} is read-only: this device joins the SyncConfig "
+            "with its first push to a writable remote",
+            err=True,
+        )
+    pull_summary(result.pull, False)
+
+
 def pull_exit(r: Any, as_json: bool) -> int:
     """4 if data was refused, else 1 if a remote failed, else 3 on conflicts, else 0."""
     failed = report_remote_errors(r.remote_errors, as_json)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import lmdb
 
 from fog.crypto.keys import ShareKeys
-from fog.errors import FogError, ObjectNotFound, RemoteError
+from fog.errors import FogError, ObjectNotFound, ReadOnlyRemote, RemoteError
 from fog.format.batch import EventBatch, chain_hash
 from fog.format.pack import PackIndex
 from fog.format.version import Version
@@ -31,6 +31,7 @@ from fog.repo.share import Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
+from fog.sync.enrol import ensure_listed
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import CONFLICT_RE, same_state
@@ -291,6 +292,7 @@ class FanoutStore:
     def __init__(self, ctxs: list[Context]) -> None:
         self.ctxs = list(ctxs)
         self.failed: dict[str, str] = {}
+        self.errors: dict[str, RemoteError] = {}
         self.stats = {ctx.remote_name: PutStats() for ctx in ctxs}
         self._lock = threading.Lock()
         self.store = ctxs[0].store  # keys and encoding are the same for every remote
@@ -311,7 +313,7 @@ class FanoutStore:
         lacking = False
         with self._lock:
             if not self.ctxs:
-                raise RemoteError("every remote failed: " + "; ".join(self.failed.values()))
+                raise self.all_failed()
             for ctx in self.ctxs:
                 if ctx.store.presence.claim(object_id):  # claimed: another thread will not pack it again
                     lacking = True
@@ -332,13 +334,21 @@ class FanoutStore:
             s.uploaded += len(index)
             s.uploaded_bytes += len(data)
         if not self.ctxs:
-            raise RemoteError("every remote failed: " + "; ".join(self.failed.values()))
+            raise self.all_failed()
 
     def drop(self, ctx: Context, exc: RemoteError) -> None:
         with self._lock:
             if ctx in self.ctxs:
                 self.ctxs.remove(ctx)
                 self.failed[ctx.remote_name] = str(exc)
+                self.errors[ctx.remote_name] = exc
+
+    def all_failed(self) -> RemoteError:
+        """The error to raise once every remote dropped out: a lone remote's own, else a summary."""
+        if len(self.errors) == 1:
+            return next(iter(self.errors.values()))
+        kind = ReadOnlyRemote if all(isinstance(e, ReadOnlyRemote) for e in self.errors.values()) else RemoteError
+        return kind("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in self.failed.items()))
 
 
 def ensure_objects(ctx: Context, versions: list[Version], sources: list[Context]) -> int:
@@ -400,6 +410,8 @@ def publish(ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | 
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
     ensure_objects(ctx, versions, sources)
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
+    if seq == 0:  # this device's first batch here: other devices accept it only if the remote lists the device
+        ensure_listed(ctx.ident, ctx.remote)
     batch = EventBatch(ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions))
     stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
     ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
@@ -474,7 +486,7 @@ def _commit(
                 fan.drop(ctx, exc)
         result.remote_errors.update(fan.failed)
         if not fan.ctxs:  # raised inside the transaction: nothing is recorded
-            raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
+            raise fan.all_failed()
         for ctx in fan.ctxs:
             ctx.commit_presence(txn, locs=False)  # the packs' places: once, at the end of the push
 

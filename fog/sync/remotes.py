@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from fog.backends.base import open_backend
 from fog.errors import FogError, UsageError
-from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
+from fog.sync.enrol import merged_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -43,10 +43,8 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     try:
         remote = Remote(backend)
         remote.initialize()
-        config = ident.cached_config() or SyncConfig(ident.user_json())
         found, _ = remote.load_config(ident.master_key)
-        if found is not None:
-            config = config.merge(found)
+        config = merged_config(ident, found)
         remote.put_config(ident.master_key, config)
         ident.cache_config(config)
     finally:

@@ -18,11 +18,11 @@ from fog.backends.base import open_backend
 from fog.crypto.keys import ShareKeys, master_key_to_text
 from fog.errors import FogError, ReadOnlyRemote, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
-from fog.format.version import Version
+from fog.format.version import Version, in_fog_dir
 from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
 from fog.repo.identity import Identity, write_private
-from fog.repo.share import FOG_DIR, Share, find_root
+from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
 from fog.store import PutStats, Remote
 from fog.sync import enrol
 from fog.sync import push as push_mod
@@ -77,6 +77,7 @@ def init(
     root = directory.absolute()
     if (root / FOG_DIR / "config.json").exists():
         raise FogError(f"{root} is already a fog share")
+    refuse_nesting(root)
     new_identity = not Identity.exists(home)
     if master_key_file is not None and new_identity and master_key_file.exists():
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
@@ -197,8 +198,8 @@ def share_path(share: Share, cwd: Path, arg: str) -> str:
     except ValueError:
         raise UsageError(f"{arg} is outside the share {share.root}") from None
     text = rel.as_posix()
-    if text in ("", ".") or text == FOG_DIR or text.startswith(FOG_DIR + "/"):
-        raise UsageError(f"{arg} does not name a file in the share")
+    if text in ("", ".") or in_fog_dir(text):
+        raise UsageError(f"{arg} does not name a file in the share (nothing in a {FOG_DIR} directory is synced)")
     return text
 
 
@@ -381,6 +382,7 @@ def clone(
     root = directory.absolute()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FogError(f"{root} exists and is not an empty directory")
+    refuse_nesting(root)
     backend = open_backend(url)
     try:
         remote = Remote(backend)

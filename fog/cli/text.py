@@ -142,6 +142,8 @@ def pull_summary(r: Any, quiet: bool) -> None:
         echo(f"fog: conflict: wrote {path}", err=True)
     for problem in r.problems:
         echo(f"fog: {problem}", err=True)
+    for s in r.skipped:
+        echo(f"fog: skipped {s}", err=True)
     if not quiet:
         rate = r.bytes_written / r.seconds if r.seconds else 0
         echo(

@@ -277,7 +277,10 @@ class S3Backend:
         code, status, where = _code(e), _status(e), self._where
         if action in ("write", "delete") and (code in ("AccessDenied", "403") or (status == 403 and code not in _AUTH)):
             # the credentials work (the bucket was opened with them) but may not write
-            return ReadOnlyRemote(f"remote {where} is read-only: cannot {action} {name} (S3 {code or 'HTTP 403'})")
+            return ReadOnlyRemote(
+                f"remote {where} is read-only: cannot {action} {name} "
+                f"(S3 {code or 'HTTP 403'}: access denied; do the credentials allow writing?)"
+            )
         if code in _NOT_FOUND or (status == 404 and code != "NoSuchBucket"):
             return ObjectNotFound(f"{name} not found on remote {where}")
         if code == "NoSuchBucket":

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING
 
 from fog.backends.base import open_backend
 from fog.crypto.keys import ShareKeys, master_key_to_text
-from fog.errors import FogError, RemoteError, UsageError
+from fog.errors import FogError, ReadOnlyRemote, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
-from fog.format.version import Version
+from fog.format.version import Version, in_fog_dir
 from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
 from fog.repo.identity import Identity, write_private
-from fog.repo.share import FOG_DIR, Share, find_root
+from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
 from fog.store import PutStats, Remote
+from fog.sync import enrol
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
@@ -76,6 +77,7 @@ def init(
     root = directory.absolute()
     if (root / FOG_DIR / "config.json").exists():
         raise FogError(f"{root} is already a fog share")
+    refuse_nesting(root)
     new_identity = not Identity.exists(home)
     if master_key_file is not None and new_identity and master_key_file.exists():
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
@@ -129,15 +131,8 @@ def init(
 
 def _merged_config(ident: Identity, remote: Remote) -> SyncConfig:
     """This device's view of the SyncConfig merged with the remote's, device included."""
-    config = ident.cached_config() or SyncConfig(ident.user_json())
     found, _ = remote.load_config(ident.master_key)
-    if found is not None:
-        config = config.merge(found)
-    if ident.device_id not in config.devices:
-        devices = dict(config.devices)
-        devices[ident.device_id] = ident.device_entry()
-        config = SyncConfig(config.user, devices, config.shares, ())
-    return config
+    return enrol.merged_config(ident, found)
 
 
 # -- opening a share -------------------------------------------------------------
@@ -205,8 +200,8 @@ def share_path(share: Share, cwd: Path, arg: str) -> str:
     except ValueError:
         raise UsageError(f"{arg} is outside the share {share.root}") from None
     text = rel.as_posix()
-    if text in ("", ".") or text == FOG_DIR or text.startswith(FOG_DIR + "/"):
-        raise UsageError(f"{arg} does not name a file in the share")
+    if text in ("", ".") or in_fog_dir(text):
+        raise UsageError(f"{arg} does not name a file in the share (nothing in a {FOG_DIR} directory is synced)")
     return text
 
 
@@ -409,6 +404,7 @@ class CloneResult:
     remote: str
     device: str
     pull: pull_mod.PullResult
+    device_published: bool = True  # False: the remote is read-only; the first push that works publishes it
 
 
 def clone(
@@ -428,6 +424,7 @@ def clone(
     root = directory.absolute()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FogError(f"{root} exists and is not an empty directory")
+    refuse_nesting(root)
     backend = open_backend(url)
     try:
         remote = Remote(backend)
@@ -448,7 +445,11 @@ def clone(
         else:
             ident = Identity.create(home, name=device_name, master_key=master_key, user=(usk, upk))
         config = _merged_config(ident, remote)
-        remote.put_config(ident.master_key, config)
+        published = True
+        try:
+            remote.put_config(ident.master_key, config)
+        except ReadOnlyRemote:
+            published = False  # the device's first push to a writable remote publishes it (enrol.ensure_listed)
         ident.cache_config(config)
     finally:
         backend.close()
@@ -457,7 +458,8 @@ def clone(
         root, share_id, str(share_entry.get("name", share_id[:8])), url, _clone_remote_name(share_entry, url)
     ).close()
     result = pull(home, root)
-    return CloneResult(str(root), share_id, str(share_entry.get("name")), url, ident.device_name, result)
+    name = str(share_entry.get("name"))
+    return CloneResult(str(root), share_id, name, url, ident.device_name, result, published)
 
 
 def _clone_remote_name(share_entry: dict, url: str) -> str:

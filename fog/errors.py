@@ -58,6 +58,15 @@ class RemoteError(FogError):
         self.transient = transient
 
 
+class ReadOnlyRemote(RemoteError):
+    """A write was refused: the remote is read-only to us (mount, permissions, credentials).
+
+    Reads still work; only commands that must write meet this error.
+    """
+
+    kind = "read-only"
+
+
 class ObjectNotFound(RemoteError):
     """A name is not present on a remote (distinct from every other failure)."""
 

@@ -128,7 +128,7 @@ JSON_INTRO: list[Block] = [
     "one JSON document and nothing else; messages, warnings and progress go to stderr. An error "
     "under `--json` is one JSON object on one line of stderr, with `code` (the exit code), `kind` "
     "(`error`, `usage`, `not-a-share`, `identity`, `remote`, `integrity`, `locked`, `revision`, "
-    "`unsaved-changes`, ...) and `message`; the exit code is the same as without `--json`. A "
+    "`unsaved-changes`, `read-only`, ...) and `message`; the exit code is the same as without `--json`. A "
     "command line that the parser itself rejects (an unknown option, a missing argument) gets a "
     "plain-text usage message and exit code 2.",
     "Times are ISO 8601 in UTC, sizes are bytes, version ids are 64 hex digits. The top-level fields of each document:",
@@ -172,7 +172,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "problems",
         "ok",
     ],
-    "clone": ["root", "share_id", "name", "remote", "device", "pull"],
+    "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
     "remote list": ["name", "url", "pending"],
     "remote add": ["name", "url", "pending"],
     "remote remove": ["name", "url", "pending"],

@@ -5,6 +5,7 @@ any test can ask for these fixtures:
 
 - `s3_server` (session): one running `SeaweedS3`; `.endpoint`, `.access_key`,
   `.secret_key`, `.client()`, `.new_bucket()`.
+  Also `.ro_access_key` and `.ro_secret_key`: credentials that may only read and list.
 - `s3_env` (function): sets `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
   `AWS_DEFAULT_REGION` for the server (clearing profiles, config files and
   endpoint variables of the developer's own AWS setup) and returns the endpoint URL.
@@ -45,6 +46,8 @@ import pytest
 
 ACCESS_KEY = "fogtestaccesskey"
 SECRET_KEY = "fogtestsecretkey0123456789"
+RO_ACCESS_KEY = "fogtestreadonlykey"  # an identity that may only read and list (a read-only remote)
+RO_SECRET_KEY = "fogtestreadonlysecret0123456789"
 REGION = "us-east-1"
 SHARED_BUCKET = "fog-test"
 STARTUP_TIMEOUT = 30.0
@@ -104,6 +107,7 @@ class SeaweedS3:
         self.binary = weed_binary()
         self.access_key = ACCESS_KEY
         self.secret_key = SECRET_KEY
+        self.ro_access_key, self.ro_secret_key = RO_ACCESS_KEY, RO_SECRET_KEY
         self.ports = dict(zip(COMPONENTS, _free_port_pairs(len(COMPONENTS)), strict=True))
         self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -116,7 +120,12 @@ class SeaweedS3:
                 "name": "fog-test",
                 "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                 "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            }
+            },
+            {
+                "name": "fog-readonly",
+                "credentials": [{"accessKey": RO_ACCESS_KEY, "secretKey": RO_SECRET_KEY}],
+                "actions": ["Read", "List"],
+            },
         ]
         (self.root / "s3.json").write_text(json.dumps({"identities": identities}))
 

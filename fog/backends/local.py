@@ -8,6 +8,7 @@ partial object under its final name; durability is batched into one `sync()`.
 from __future__ import annotations
 
 import ctypes
+import errno
 import itertools
 import os
 import secrets
@@ -19,11 +20,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from fog.backends.base import check_name, check_range
-from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
+from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UsageError
 
 _TMP = ".tmp-"
 _RANDOM = secrets.token_hex(4)  # with the pid (read at each put: forks differ) and a counter
 _COUNTER = itertools.count()
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)  # a write refused: read-only mount, permissions, immutable
 
 
 class LocalBackend:
@@ -40,7 +42,11 @@ class LocalBackend:
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = False) -> LocalBackend:
-        """Open a plain path or `file://` URL; with `create`, make a missing final directory."""
+        """Open a plain path or `file://` URL; with `create`, make a missing final directory.
+
+        Opening for reads needs no write permission (a write-protected disk
+        serves every read); with `create` the directory must be writable.
+        """
         root = _url_to_path(url)
         try:
             if not root.exists():
@@ -52,9 +58,11 @@ class LocalBackend:
             if not root.is_dir():
                 raise RemoteError(f"remote {url}: {root} exists but is not a directory")
         except OSError as e:
+            if e.errno in _READ_ONLY:
+                raise ReadOnlyRemote(f"remote {url} is read-only: cannot create directory {root}") from e
             raise RemoteError(f"remote {url}: cannot use directory {root}: {e.strerror or e}") from e
-        if not os.access(root, os.W_OK | os.X_OK):
-            raise RemoteError(f"remote {url}: directory {root} is not writable (check its permissions)")
+        if create and not os.access(root, os.W_OK | os.X_OK):
+            raise ReadOnlyRemote(f"remote {url} is read-only: directory {root} is not writable")
         return cls(root, url=url)
 
     def _path(self, name: str) -> Path:
@@ -75,6 +83,8 @@ class LocalBackend:
 
     def _fail(self, what: str, name: str, e: OSError) -> RemoteError:
         """Translate an unexpected OSError into a permanent RemoteError naming the remote."""
+        if what in ("write", "delete") and e.errno in _READ_ONLY:
+            return ReadOnlyRemote(f"remote {self.url} is read-only: cannot {what} {name} ({e.strerror or e})")
         return RemoteError(f"cannot {what} {name} on remote {self.url}: {e.strerror or e}")
 
     def _remember(self, path: Path) -> None:

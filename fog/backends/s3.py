@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fog.backends.base import check_name, check_range
-from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
+from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UsageError
 
 OPTIONS = ("endpoint", "path_style", "region")
 MAX_POOL = 16  # connections per client: enough for fog's parallel uploads
@@ -260,7 +260,7 @@ class S3Backend:
 
         where, failed = self._where, f"cannot {action} {name} on remote {self._where}"
         if isinstance(e, ClientError):
-            return self._response_error(e, failed, name)
+            return self._response_error(e, failed, name, action)
         if isinstance(e, NoCredentialsError | PartialCredentialsError):
             return RemoteError(
                 f"{where}: no usable AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
@@ -272,9 +272,15 @@ class S3Backend:
             return RemoteError(f"{failed}: {_one_line(e)}", transient=True)
         return RemoteError(f"{failed}: {_one_line(e)}")
 
-    def _response_error(self, e: Exception, failed: str, name: str) -> RemoteError:
+    def _response_error(self, e: Exception, failed: str, name: str, action: str) -> RemoteError:
         """Translate an error response from the service by its S3 error code and HTTP status."""
         code, status, where = _code(e), _status(e), self._where
+        if action in ("write", "delete") and (code in ("AccessDenied", "403") or (status == 403 and code not in _AUTH)):
+            # the credentials work (the bucket was opened with them) but may not write
+            return ReadOnlyRemote(
+                f"remote {where} is read-only: cannot {action} {name} "
+                f"(S3 {code or 'HTTP 403'}: access denied; do the credentials allow writing?)"
+            )
         if code in _NOT_FOUND or (status == 404 and code != "NoSuchBucket"):
             return ObjectNotFound(f"{name} not found on remote {where}")
         if code == "NoSuchBucket":

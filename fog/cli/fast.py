@@ -205,8 +205,7 @@ def _clone(o: dict[str, Any], home: Any, cwd: Any, call: Callable[[Callable[[], 
     if as_json:
         text.emit_json(text.as_doc(result))
     else:
-        text.echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
-        text.pull_summary(result.pull, False)
+        text.clone_summary(result)
     return text.pull_exit(result.pull, as_json)
 
 

@@ -23,7 +23,7 @@ from fog.cli.common import (
     run,
 )
 from fog.cli.sources import read_master_key
-from fog.cli.text import as_doc, pull_exit, pull_summary, push_summary
+from fog.cli.text import as_doc, clone_summary, pull_exit, pull_summary, push_summary
 
 
 @app.command()
@@ -48,8 +48,7 @@ def clone(
     if as_json:
         emit_json(as_doc(result))
     else:
-        typer.echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
-        pull_summary(result.pull, False)
+        clone_summary(result)
     raise typer.Exit(pull_exit(result.pull, as_json))
 
 

@@ -142,6 +142,8 @@ def pull_summary(r: Any, quiet: bool) -> None:
         echo(f"fog: conflict: wrote {path}", err=True)
     for problem in r.problems:
         echo(f"fog: {problem}", err=True)
+    for s in r.skipped:
+        echo(f"fog: skipped {s}", err=True)
     if not quiet:
         rate = r.bytes_written / r.seconds if r.seconds else 0
         echo(
@@ -149,6 +151,18 @@ def pull_summary(r: Any, quiet: bool) -> None:
             f"({human_size(r.bytes_written)}), {len(r.deleted)} deleted, {len(r.conflicts)} conflict(s), "
             f"{human_duration(r.seconds)} ({human_size(rate)}/s)"
         )
+
+
+def clone_summary(result: Any) -> None:
+    """What `fog clone` did, in words (the pull's report follows)."""
+    echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
+    if not result.device_published:
+        echo(
+            f"fog: remote {result.remote} is read-only: this device joins the SyncConfig "
+            "with its first push to a writable remote",
+            err=True,
+        )
+    pull_summary(result.pull, False)
 
 
 def pull_exit(r: Any, as_json: bool) -> int:

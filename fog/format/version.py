@@ -21,6 +21,16 @@ KINDS = record.KINDS
 VERSION_ID_PREFIX = b"fog/v1/version\x00"
 
 
+def in_fog_dir(path: str) -> bool:
+    """Whether a share path has a `.fog` component: a share's repository, never synced.
+
+    Readers still accept such a record (an older fog pushed nested shares'
+    `.fog/`, and refusing it would refuse that device's whole log), but pull
+    never writes it into the tree.
+    """
+    return path == ".fog" or path.startswith(".fog/") or path.endswith("/.fog") or "/.fog/" in path
+
+
 def check_relpath(path: str) -> str:
     """Refuse paths that could escape the share (absolute, '..', empty parts)."""
     parts = path.split("/")

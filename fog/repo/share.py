@@ -15,13 +15,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fog.errors import FogError, LockHeldError, NotAShareError
+from fog.errors import FogError, LockHeldError, NotAShareError, UsageError
 from fog.repo import history
 from fog.repo.db import RepoDB
 from fog.repo.history import FOG_DIR, READABLE_FORMATS, REPO_FORMAT
 from fog.repo.identity import write_private
 
-__all__ = ["FOG_DIR", "REPO_FORMAT", "Share", "ShareConfig", "find_root"]
+__all__ = ["FOG_DIR", "REPO_FORMAT", "Share", "ShareConfig", "find_root", "refuse_nesting"]
 
 
 def find_root(start: Path) -> Path:
@@ -31,6 +31,21 @@ def find_root(start: Path) -> Path:
     if found is None:
         raise NotAShareError(f"not inside a fog share (no {FOG_DIR}/ in {start} or any parent)")
     return Path(found)
+
+
+def refuse_nesting(root: Path) -> None:
+    """UsageError when `root` is inside a share or holds one below it: shares never nest.
+
+    An outer share would otherwise upload the inner one's database and lock.
+    Walks the tree below `root` (once, at init or clone).
+    """
+    root = root.absolute()
+    outer = history.find_root(os.path.dirname(root))
+    if outer is not None:
+        raise UsageError(f"{root} is inside the fog share {outer}; shares cannot nest (choose a directory outside it)")
+    for dirpath, dirnames, _ in os.walk(root):
+        if FOG_DIR in dirnames and os.path.isfile(os.path.join(dirpath, FOG_DIR, "config.json")):
+            raise UsageError(f"{root} holds the fog share {dirpath}; shares cannot nest (choose another directory)")
 
 
 DEFAULT_ARCHIVE_BYTES = 512 << 20

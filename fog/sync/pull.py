@@ -21,7 +21,7 @@ from fog.backends.local import flushing, syncfs
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError
 from fog.format.syncconfig import SyncConfig
-from fog.format.version import Version
+from fog.format.version import Version, in_fog_dir
 from fog.repo.db import StatEntry
 from fog.store import PutStats
 from fog.sync.content import FileReader, read_workers, stage_version, write_version
@@ -45,6 +45,7 @@ class PullResult:
     conflicts: list[str] = field(default_factory=list)  # conflict copies written
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
     problems: list[str] = field(default_factory=list)  # refused devices (integrity)
+    skipped: list[str] = field(default_factory=list)  # versions never written here, and why
     remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
     remotes_added: list[str] = field(default_factory=list)  # learnt from the SyncConfig: used from now on
     remotes_removed: list[str] = field(default_factory=list)  # removed by another device
@@ -54,7 +55,16 @@ class PullResult:
         """Add another remote's pull to this report."""
         self.batches += other.batches
         self.versions += other.versions
-        for name in ("updated", "deleted", "conflicts", "kept", "problems", "remotes_added", "remotes_removed"):
+        for name in (
+            "updated",
+            "deleted",
+            "conflicts",
+            "kept",
+            "problems",
+            "skipped",
+            "remotes_added",
+            "remotes_removed",
+        ):
             getattr(self, name).extend(x for x in getattr(other, name) if x not in getattr(self, name))
         self.remote_errors.update(other.remote_errors)
         self.seconds += other.seconds
@@ -202,6 +212,9 @@ class LocalState:
         return base is None or not self.matches(base)
 
 
+_IN_FOG_DIR = "not written: a path inside a .fog directory is never synced"
+
+
 def stat_dir(entry: StatEntry) -> bool:
     return st.S_ISDIR(entry.mode)
 
@@ -223,7 +236,9 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         for inc in incoming:
             result.batches += 1
             for v in inc.versions:
-                if not db.has_version(v.id, txn):
+                if in_fog_dir(v.path):
+                    result.skipped.append(f"{v.path}: {_IN_FOG_DIR}")
+                elif not db.has_version(v.id, txn):
                     by_path.setdefault(v.path, []).append(v)
     result.versions = sum(len(vs) for vs in by_path.values())
     pending = {v.id: v for vs in by_path.values() for v in vs}

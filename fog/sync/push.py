@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import lmdb
 
 from fog.crypto.keys import ShareKeys
-from fog.errors import FogError, RemoteError
+from fog.errors import FogError, ReadOnlyRemote, RemoteError
 from fog.format.batch import EventBatch, chain_hash
 from fog.format.pack import PackIndex
 from fog.format.version import Version
@@ -32,6 +32,7 @@ from fog.store import Packer, PutStats, ShareStore, seal_batch
 from fog.sync import replicate
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
+from fog.sync.enrol import ensure_listed
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import CONFLICT_RE, same_state
@@ -297,6 +298,7 @@ class FanoutStore:
     def __init__(self, ctxs: list[Context]) -> None:
         self.ctxs = list(ctxs)
         self.failed: dict[str, str] = {}
+        self.errors: dict[str, RemoteError] = {}
         self.stats = {ctx.remote_name: PutStats() for ctx in ctxs}
         self._lock = threading.Lock()
         self.store = ctxs[0].store  # keys and encoding are the same for every remote
@@ -317,7 +319,7 @@ class FanoutStore:
         lacking: list[str] = []
         with self._lock:
             if not self.ctxs:
-                raise RemoteError("every remote failed: " + "; ".join(self.failed.values()))
+                raise self.all_failed()
             for ctx in self.ctxs:
                 if ctx.store.presence.claim(object_id):  # claimed: another thread will not pack it again
                     lacking.append(ctx.remote_name)
@@ -361,13 +363,21 @@ class FanoutStore:
             s.uploaded += len(index)
             s.uploaded_bytes += len(data)
         if not self.ctxs:
-            raise RemoteError("every remote failed: " + "; ".join(self.failed.values()))
+            raise self.all_failed()
 
     def drop(self, ctx: Context, exc: RemoteError) -> None:
         with self._lock:
             if ctx in self.ctxs:
                 self.ctxs.remove(ctx)
                 self.failed[ctx.remote_name] = str(exc)
+                self.errors[ctx.remote_name] = exc
+
+    def all_failed(self) -> RemoteError:
+        """The error to raise once every remote dropped out: a lone remote's own, else a summary."""
+        if len(self.errors) == 1:
+            return next(iter(self.errors.values()))
+        kind = ReadOnlyRemote if all(isinstance(e, ReadOnlyRemote) for e in self.errors.values()) else RemoteError
+        return kind("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in self.failed.items()))
 
 
 def publish(
@@ -396,8 +406,8 @@ def publish(
             copied.bytes += sent.bytes
             copied.packs += sent.packs
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
-    if seq == 0:
-        _introduce(ctx)
+    if seq == 0:  # this device's first batch here: other devices accept it only if the remote lists the device
+        ensure_listed(ctx.ident, ctx.remote)
     batch = EventBatch(ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions))
     stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
     ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
@@ -406,14 +416,6 @@ def publish(
         db.clear_pending(txn, ctx.remote_name, ids)
         ctx.commit_presence(txn)
     return seq + 1
-
-
-def _introduce(ctx: Context) -> None:
-    """Before this device's first batch on a remote: put its SyncConfig there, so every
-    device that reads the remote (a clone from it alone) knows this device and its keys."""
-    config = ctx.ident.cached_config()
-    if config is not None and ctx.ident.device_id in config.devices:
-        ctx.remote.put_config(ctx.ident.master_key, config)
 
 
 Syncs = list[tuple[Context, "Future[None]"]]
@@ -481,7 +483,7 @@ def _commit(
                 fan.drop(ctx, exc)
         result.remote_errors.update(fan.failed)
         if not fan.ctxs:  # raised inside the transaction: nothing is recorded
-            raise RemoteError("every remote failed: " + "; ".join(f"{k}: {v}" for k, v in fan.failed.items()))
+            raise fan.all_failed()
         for ctx in fan.ctxs:
             ctx.commit_presence(txn, locs=False)  # the packs' places: once, at the end of the push
 

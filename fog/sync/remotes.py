@@ -27,6 +27,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
+from fog.sync.enrol import merged_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -100,9 +101,7 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
         remote = Remote(backend)
         remote.initialize()
         found, _ = remote.load_config(ident.master_key)
-        config = _current(ident)
-        if found is not None:
-            config = config.merge(found)
+        config = merged_config(ident, found)
         config = with_remote(config, share.config.share_id, name, {"url": url, "kind": kind_of(url)})
         remote.put_config(ident.master_key, config)
     finally:

@@ -20,6 +20,8 @@ from fog.repo.db import stat_matches
 from fog.repo.share import FOG_DIR
 
 TMP_PREFIX = ".fog-tmp-"  # temp names of fog.sync.content.write_version: never synced
+NESTED_SHARE = "nested fog share: not synced"  # a directory below the root holding a `.fog/`
+_NESTED = os.sep + FOG_DIR
 
 
 class Stat:
@@ -155,7 +157,10 @@ class Diff:
 
 
 def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None) -> Diff:
-    """Walk every file, directory and symlink below root (not `.fog/`), comparing as it goes.
+    """Walk every file, directory and symlink below root, comparing as it goes.
+
+    Never synced: any entry named `.fog`, and a directory holding a `.fog/`
+    (another share nested in this one), which is skipped whole and reported.
 
     One lstat per entry (from os.scandir) and one index lookup compared as
     bytes; an entry that matches is counted and dropped, so a scan of 100,000
@@ -179,8 +184,8 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
         with it:
             for de in it:
                 name = de.name
-                if (not rel and name == FOG_DIR) or name.startswith(TMP_PREFIX):
-                    continue  # fog's own files: the repository, temp files of a killed pull/restore
+                if name == FOG_DIR or name.startswith(TMP_PREFIX):
+                    continue  # fog's own files: a repository (ours or not), temp files of a killed pull/restore
                 path = f"{rel}/{name}" if rel else name
                 try:
                     s = de.stat(follow_symlinks=False)
@@ -193,6 +198,10 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                 if st.S_ISREG(mode):
                     kind = "file"
                 elif st.S_ISDIR(mode):
+                    if os.path.isdir(de.path + _NESTED):  # one stat per directory, none per file
+                        unreadable.append(path)  # its history is kept, never marked deleted
+                        out.skipped.append(f"{path}: {NESTED_SHARE}")
+                        continue
                     kind = "dir"
                     stack.append(path)
                 elif st.S_ISLNK(mode):

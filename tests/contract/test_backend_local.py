@@ -12,7 +12,7 @@ from contract import BackendContract
 
 from fog.backends.base import open_backend
 from fog.backends.local import LocalBackend
-from fog.errors import RemoteError, UsageError
+from fog.errors import ReadOnlyRemote, RemoteError, UsageError
 
 
 @pytest.fixture
@@ -119,9 +119,12 @@ def test_unwritable_remote(tmp_path: Path) -> None:
     d.mkdir()
     d.chmod(0o500)
     try:
-        with pytest.raises(RemoteError, match="not writable") as e:
-            LocalBackend.from_url(str(d))
+        LocalBackend.from_url(str(d))  # reads need no write permission (issue 14)
+        with pytest.raises(ReadOnlyRemote, match="is read-only") as e:
+            LocalBackend.from_url(str(d), create=True)
         assert str(d) in str(e.value)
+        with pytest.raises(ReadOnlyRemote, match="is read-only"):
+            LocalBackend.from_url(str(d)).put("x", b"1")
     finally:
         d.chmod(0o700)
 

@@ -22,7 +22,7 @@ from s3server import ACCESS_KEY, SECRET_KEY, SHARED_BUCKET, SeaweedS3, set_s3_en
 from fog.backends.base import Backend, open_backend
 from fog.backends.retry import RetryingBackend
 from fog.backends.s3 import S3Backend
-from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
+from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UsageError
 
 
 def _race(put_new: Callable[[int], None], writers: int = 8) -> list[str]:
@@ -315,10 +315,17 @@ def _client_error(code: str, status: int) -> Exception:
 )
 def test_error_mapping(code: str, status: int, transient: bool) -> None:
     b = S3Backend(_Boom(_client_error(code, status)), "bkt", "p")
-    for call in (lambda: b.put("x", b""), lambda: b.put_new("x", b""), lambda: b.get("x"), lambda: list(b.list(""))):
+    denied = code in ("AccessDenied", "403")  # on a write: credentials that may only read (issue 14)
+    for call, writes in (
+        (lambda: b.put("x", b""), True),
+        (lambda: b.put_new("x", b""), True),
+        (lambda: b.get("x"), False),
+        (lambda: list(b.list("")), False),
+    ):
         with pytest.raises(RemoteError) as e:
             call()
-        assert type(e.value) is RemoteError and e.value.transient is transient
+        assert type(e.value) is (ReadOnlyRemote if denied and writes else RemoteError)
+        assert e.value.transient is transient
         assert "s3://bkt/p" in str(e.value) and "\n" not in str(e.value)
 
 

@@ -46,7 +46,7 @@ from fog.backends.sftp.channel import (
     NotAFile,
     Status,
 )
-from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
+from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UsageError
 
 _TMP = ".tmp-"
 _DIRS_AT_ONCE = 64  # directories open at once while listing (each holds a file descriptor on the server)
@@ -317,6 +317,8 @@ class SFTPBackend:
         try:
             return fn(ch)
         except Status as e:
+            if e.code == SFTP_PERMISSION_DENIED and what in ("write", "delete"):
+                raise ReadOnlyRemote(f"remote {self.url} is read-only: cannot {what} {name} (permission denied)") from e
             detail = {SFTP_PERMISSION_DENIED: "permission denied", SFTP_NO_SUCH_FILE: "no such file"}.get(e.code)
             if detail is None and e.code == SFTP_FAILURE and what == "write":
                 detail = f"the server refused it ({e.text}: disk full, quota, or a file size limit?)"

@@ -151,12 +151,24 @@ JSON_FIELDS: dict[str, list[str]] = {
         "bytes_read",
         "objects_uploaded",
         "bytes_uploaded",
+        "copied",
         "batch",
         "batches",
         "remote_errors",
         "seconds",
     ],
-    "pull": ["batches", "versions", "updated", "deleted", "conflicts", "kept", "problems", "remote_errors"],
+    "pull": [
+        "batches",
+        "versions",
+        "updated",
+        "deleted",
+        "conflicts",
+        "kept",
+        "problems",
+        "remote_errors",
+        "remotes_added",
+        "remotes_removed",
+    ],
     "sync": ["pull", "push"],
     "log": ["version", "path", "time", "device", "device_id", "kind", "size", "mode", "mtime", "deleted", "conflict"],
     "restore": ["path", "version", "kind", "size", "output"],
@@ -169,13 +181,23 @@ JSON_FIELDS: dict[str, list[str]] = {
         "objects_referenced",
         "objects_on_remote",
         "objects_read",
+        "packs_read",
+        "packs_total",
         "problems",
+        "unreferenced_packs",
+        "unreferenced_bytes",
+        "repaired",
+        "repaired_from",
+        "unrepaired",
         "ok",
     ],
     "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
-    "remote list": ["name", "url", "pending"],
-    "remote add": ["name", "url", "pending"],
-    "remote remove": ["name", "url", "pending"],
+    "remote list": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
+    "remote add": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
+    "remote remove": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
+    "remote set-url": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
+    "remote skip": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
+    "remote unskip": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
     "device list": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
     "device rename": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
     "device revoke": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
@@ -346,21 +368,55 @@ PAGES: dict[str, dict[str, object]] = {
             "With `--read-data` every pack is also downloaded and checked against its name (the "
             "SHA-256 of its bytes), and every object in it decrypted and checked against its HMAC "
             "name. Problems are listed on stderr, one per line, naming the object and the file.",
+            "`--read-data-subset P%` reads a random P percent of the packs; `n/t` reads the n-th of t "
+            "fixed slices, so that t cron runs (n = 1..t) read every pack once.",
+            "`--repair` puts back every missing or corrupt object history names: read from another "
+            "remote of the share (verified against its HMAC name) or, failing that, found by chunking "
+            "the working files that hold it, and uploaded in new packs. It never deletes anything. "
+            "What it could not repair is listed, and the exit code stays 4.",
         ],
-        "exit": {4: "A problem was found."},
-        "examples": [("", "fog check --read-data")],
+        "exit": {4: "A problem was found (and, with --repair, not every damaged object was put back)."},
+        "examples": [
+            ("", "fog check --read-data"),
+            (
+                "A seventh of the data each night, all of it every week",
+                "fog check --read-data-subset $(( $(date +%u) ))/7",
+            ),
+            ("Heal a remote from the others", "fog check usb --repair"),
+        ],
         "see_also": ["push"],
     },
     "remote": {"see_also": ["push", "pull"]},
     "remote add": {
         "description": [
-            "The next push copies the share's whole history to the new remote, so another device can "
-            "later clone from it alone.",
+            "The remote is recorded in the share's entry of the SyncConfig, so every trusted device "
+            "starts using it at its next pull or sync. The next push copies the share's whole history "
+            "to the new remote (only the objects it lacks), so another device can later clone from it alone.",
         ],
         "examples": [("", "fog remote add nas sftp://me@nas/srv/fog")],
     },
-    "remote list": {"description": ["Shows how many versions wait to be published on each remote."]},
-    "remote remove": {"description": ["The remote's data is left where it is."]},
+    "remote list": {
+        "description": [
+            "Shows each remote of the share, whether this device reaches it now (`--offline` skips "
+            "trying), how many versions wait to be published there, and this device's own URL or "
+            "skip where it has one.",
+        ],
+    },
+    "remote remove": {"description": ["Removes the remote for every device. The remote's data is left where it is."]},
+    "remote set-url": {
+        "description": [
+            "Without `--local` the new URL is published in the SyncConfig for every device. With "
+            "`--local` only this device uses it (a disk mounted at another path here); `--reset` "
+            "drops this device's URL again.",
+        ],
+        "examples": [("", "fog remote set-url usb /media/me/usb/fog --local")],
+    },
+    "remote skip": {
+        "description": [
+            "This device stops using the remote (it cannot reach it) and leaves it to the devices "
+            "that can: they keep it complete. `fog remote unskip` undoes it.",
+        ],
+    },
     "device": {"see_also": ["clone"]},
     "device list": {"exit": {75: LOCKED}},
     "device rename": {"exit": {75: LOCKED}},

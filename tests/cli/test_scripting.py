@@ -193,7 +193,15 @@ def test_every_reporting_command_json(share: Share) -> None:
     assert d["old"]["sha256"] == hashlib.sha256(b"one\n").hexdigest()
 
     (remote,) = doc_list(fog("remote", "list", "--json"), FIELDS["remote"])
-    assert remote == {"name": "origin", "url": str(share.remote), "pending": 0}
+    assert remote == {
+        "name": "origin",
+        "url": str(share.remote),
+        "pending": 0,
+        "shared_url": "",
+        "skipped": False,
+        "reachable": True,
+        "error": "",
+    }
     d = doc(fog("remote", "add", "usb", share.tmp / "usb", "--json"), FIELDS["remote"])
     assert d["name"] == "usb" and d["pending"] == 3
     d = doc(fog("remote", "remove", "usb", "--json"), FIELDS["remote"])

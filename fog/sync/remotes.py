@@ -9,9 +9,10 @@ its next pull (`reconcile`). `.fog/config.json` holds what this device uses
 for a disk mounted elsewhere, or `skip` for a remote it cannot reach and
 leaves to the devices that can).
 
-A remote new to a device is made a complete copy from that device's side:
-every version it knows is queued for it, and the next push publishes them,
-copying their objects from the remotes that hold them (fog.sync.replicate).
+A remote added here is seeded with every version this device knows; a remote
+a device learns from the SyncConfig gets the versions that device made (see
+`_use`). The next push publishes them, copying their objects from the remotes
+that hold them (fog.sync.replicate).
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         publish_config(share, ident, config)
     effective = _effective(share, ident)
     if name in effective:
-        _use(share, name, effective[name])
+        _use(share, name, effective[name], own=ident.device_id)
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
 
@@ -169,7 +170,7 @@ def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
             share.config.local_remotes[name] = local  # its own URL stays
         effective = _effective(share, ident)
         if name in effective:
-            _use(share, name, effective[name])
+            _use(share, name, effective[name], own=ident.device_id)
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
 
@@ -235,13 +236,17 @@ def _effective(share: Share, ident: Identity) -> dict[str, str]:
     return out
 
 
-def _use(share: Share, name: str, url: str) -> None:
-    """Start using a remote on this device: every known version is queued for it."""
+def _use(share: Share, name: str, url: str, *, own: str | None = None) -> None:
+    """Start using a remote on this device: every version it knows is queued for it (a new
+    remote is seeded with the whole history), or, for a remote learnt from the SyncConfig,
+    only the versions this device (`own`) made: the device that added the remote seeded it
+    with what it knew, and every other device publishes its own versions there likewise."""
     new = name not in share.config.remotes
     share.config.remotes[name] = url
     share.save_config()
     if new:
-        ids = [v.id for v in sorted(share.db.all_versions(), key=lambda v: (v.time_ns, v.id))]
+        versions = (v for v in share.db.all_versions() if own is None or v.device == own)
+        ids = [v.id for v in sorted(versions, key=lambda v: (v.time_ns, v.id))]
         with share.db.write() as txn:
             share.db.add_pending(txn, [name], ids)
 
@@ -293,7 +298,7 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
     for name, url in sorted(effective.items()):
         if name not in share.config.remotes:
             result.added.append(name)
-            _use(share, name, url)
+            _use(share, name, url, own=ident.device_id)
         elif share.config.remotes[name] != url:
             result.changed.append(name)
             share.config.remotes[name] = url

@@ -333,3 +333,49 @@ def test_read_data_subset_reads_part_of_the_packs(world: World) -> None:
     assert a.fog("check", "--read-data-subset", "100%", "--json").json()["packs_read"] == total
     bad = a.fog("check", "--read-data-subset", "0%", expect=2)
     assert "read-data-subset" in bad.error_line()
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_kill_9_at_random_moments_of_push_seeding_and_catch_up(world: World, seed: int) -> None:
+    """Push (two remotes), seeding of a new remote and catch-up, each killed at random moments."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_multidevice import fog_env
+
+    rnd = random.Random(seed)
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+
+    def killed_push() -> None:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fog", "-C", str(a.root), "push", "-q"],
+            env=fog_env(a.home),
+            cwd=world.tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(rnd.uniform(0.3, 1.6))
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+        assert b"Traceback" not in err, (seed, err)
+
+    _big(a, {"one.bin": 24 * MiB, "two.bin": 9 * MiB}, seed=seed)
+    killed_push()  # the push itself
+    killed_push()  # and its resumption
+    a.fog("push")
+    new = world.tmp / "new"
+    a.fog("remote", "add", "new", new)
+    killed_push()  # seeding a new remote
+    a.fog("push")
+    (new).rename(world.tmp / "new-away")
+    _big(a, {"three.bin": 17 * MiB}, seed=seed + 1)
+    a.fog("push", expect=1)  # new is away: it lags
+    (world.tmp / "new-away").rename(new)
+    killed_push()  # catch-up
+    a.fog("push")
+    for name, remote in (("origin", world.remote), ("usb", usb), ("new", new)):
+        assert_complete(world, a, remote, name)

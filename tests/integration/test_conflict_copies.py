@@ -137,3 +137,20 @@ def test_third_device_pulling_both_edits_at_once(world: World) -> None:
     b.fog("sync", expect=(0, 3))
     assert b.conflicts() == []
     assert a.tree() == b.tree() == c.tree()
+
+
+def test_conflict_copy_published_by_both_is_recorded_once(world: World) -> None:
+    """Both devices publish the copy before either reads the other's: the same id, one version."""
+    a, b, copy = both_conflict(world)
+    assert a.push() is not None and b.push() is not None  # the copy is queued on each
+    a.pull()
+    b.pull()
+    for dev in (a, b):
+        (only,) = log(dev, copy)
+        assert only["conflict"] and only["current"]
+        assert dev.fog("status", "--json").json()["clean"] is True
+    (b.root / copy).unlink()
+    b.fog("sync")
+    a.fog("sync")
+    assert not (a.root / copy).exists()
+    assert [v["deleted"] for v in log(a, copy)] == [True, False]

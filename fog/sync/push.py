@@ -350,6 +350,13 @@ def ensure_objects(ctx: Context, versions: list[Version], sources: list[Context]
     for v in versions:
         if v.content is None or store.presence.known(v.content):
             continue
+        if not store.catalog.locations(v.content):
+            # content this device never read (a conflict copy recorded while a file of the user's kept
+            # its name): its packs were written by other devices; learn their headers (once per store)
+            for s in (ctx, *(s for s in sources if s is not ctx)):
+                s.store.scan_packs()
+            if store.presence.known(v.content):
+                continue
         if store.has(v.content):
             store.presence.add(v.content)
             continue

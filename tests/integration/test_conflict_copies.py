@@ -154,3 +154,24 @@ def test_conflict_copy_published_by_both_is_recorded_once(world: World) -> None:
     a.fog("sync")
     assert not (a.root / copy).exists()
     assert [v["deleted"] for v in log(a, copy)] == [True, False]
+
+
+def test_own_file_under_the_copy_name_is_kept(world: World) -> None:
+    """A file already at the copy's name is never overwritten; it is pushed as an edit of the copy."""
+    a, b = make_pair(world)
+    a.write("doc.txt", "laptop edit\n")
+    a.push()
+    b.write("doc.txt", "desktop edit\n")
+    b.push()
+    a.pull(expect=3)
+    (copy,) = [p.name for p in a.conflicts()]
+    b.write(copy, "mine\n")
+    b.pull(expect=3)
+    assert b.read(copy) == "mine\n"
+    assert [v["conflict"] for v in log(b, copy)] == [True]  # the copy is in the history, the file kept
+    assert b.fog("status", "--json").json()["modified"] == [copy]
+    b.fog("sync")
+    a.fog("sync")
+    assert a.read(copy) == "mine\n"
+    history = log(a, copy)
+    assert len(history) == 2 and history[0]["parent"] == history[1]["version"]

@@ -51,6 +51,31 @@ def conflict_name(path: str, v: Version, device_name: str) -> str:
     return f"{head}/{name}" if head else name
 
 
+def conflict_version(loser: Version, name: str) -> Version:
+    """The version recording `loser` written as the conflict copy `name` (not yet sealed).
+
+    Every field comes from the losing version, none from the device writing
+    the copy: a new path (no parent), the loser's state, author and time. So
+    every device that writes the same copy records the same version id; the
+    history holds it once, and a deletion or edit of the copy made anywhere
+    descends from it and fast-forwards every other device.
+    """
+    return Version(
+        name,
+        loser.kind,
+        loser.size,
+        loser.mode,
+        loser.mtime_ns,
+        loser.time_ns,
+        loser.device,
+        parent=None,
+        content=loser.content,
+        depth=loser.depth,
+        target=loser.target,
+        conflict=True,
+    )
+
+
 @dataclass
 class Plan:
     """What to do with one path."""

@@ -28,7 +28,7 @@ from fog.sync.content import FileReader, read_workers, stage_version, write_vers
 from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
-from fog.sync.merge import Plan, conflict_name, plan_path
+from fog.sync.merge import Plan, conflict_name, conflict_version, plan_path
 from fog.sync.push import RACY_NS, catch_up_own_log
 from fog.sync.remotes import reconcile
 from fog.sync.restore import safe_parent
@@ -232,6 +232,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     names = {did: d.get("name", did[:8]) for did, d in config.devices.items()}
     db = ctx.share.db
     by_path: dict[str, list[Version]] = {}
+    relayed: list[bytes] = []  # conflict copies recorded here and published by another device too
     with db.read() as txn:  # one transaction for every lookup
         for inc in incoming:
             result.batches += 1
@@ -240,6 +241,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
                     result.skipped.append(f"{v.path}: {_IN_FOG_DIR}")
                 elif not db.has_version(v.id, txn):
                     by_path.setdefault(v.path, []).append(v)
+                elif v.conflict:
+                    relayed.append(v.id)
     result.versions = sum(len(vs) for vs in by_path.values())
     pending = {v.id: v for vs in by_path.values() for v in vs}
 
@@ -284,11 +287,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
         result.updated.append(plan.path)
         result.bytes_written += plan.write.size if plan.write.kind == "file" else 0
-    for plan, _ in plans:
-        for loser in plan.conflicts:
-            name = conflict_name(plan.path, loser, names.get(loser.device, loser.device[:8]))
-            if _write_conflict(ctx, loser, name):
-                result.conflicts.append(name)
+    copies = _write_conflicts(ctx, plans, by_path, names, stat_updates, scan_start, result)
+    heads += copies
     for plan, local in reversed(plans):  # children before parents
         if plan.write is not None and plan.write.kind == "deleted":
             existed = local.st is not None
@@ -300,6 +300,10 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
                 result.kept.append(plan.path)
     with db.write() as txn:
         db.add_unknown_versions(txn, list(pending.values()), make_head=False)  # has_version said unknown, above
+        if copies:  # their paths have no history here (_write_conflicts)
+            db.add_unknown_versions(txn, copies, make_head=False)
+            db.add_pending(txn, sorted(ctx.share.config.remotes), [v.id for v in copies])
+        db.clear_pending(txn, ctx.remote_name, relayed)  # this remote has them already
         db.set_heads(txn, heads)
         db.put_stats(txn, [(entry, None) for entry in stat_updates.values() if entry is not None])
         for path, entry in stat_updates.items():
@@ -472,10 +476,58 @@ def _remove(ctx: Context, local: LocalState) -> bool:
     return True
 
 
-def _write_conflict(ctx: Context, v: Version, name: str) -> bool:
-    dest = ctx.share.root / name
-    if dest.exists() or dest.is_symlink():
-        return True  # written by an earlier, interrupted run
-    parent = safe_parent(ctx.share.root, name)
-    write_version(ctx.store, v, dest, staging_dir(ctx, parent))
-    return True
+def _write_conflicts(
+    ctx: Context,
+    plans: list[tuple[Plan, LocalState]],
+    by_path: dict[str, list[Version]],
+    names: dict[str, str],
+    stat_updates: dict[str, StatEntry | None],
+    scan_start: int,
+    result: PullResult,
+) -> list[Version]:
+    """Write each plan's conflict copies; return the versions recording them (to record and publish).
+
+    A copy is recorded like any file, as `conflict_version`: the same version
+    on every device that writes it, so it is published once in the history
+    and a deletion or edit of it anywhere applies everywhere. A copy whose
+    path already has a history (another device published it, maybe deleted
+    it since) is left to that history: it arrives, or stays deleted, as
+    that path's own plan says.
+    """
+    db = ctx.share.db
+    copies: list[Version] = []
+    arrived: list[str] = []
+    done: set[str] = set()
+    for plan, _ in plans:
+        for loser in plan.conflicts:
+            name = conflict_name(plan.path, loser, names.get(loser.device, loser.device[:8]))
+            if name in done:
+                continue
+            done.add(name)
+            if name in by_path:
+                arrived.append(name)
+                continue
+            if db.head(name) is not None:
+                continue  # recorded by an earlier pull (the copy may have been deleted since)
+            copy = ctx.seal_version(conflict_version(loser, name))
+            entry = _write_conflict(ctx, copy, scan_start)
+            if entry is not None:
+                stat_updates[name] = entry
+            copies.append(copy)
+            result.conflicts.append(name)
+    updated = set(result.updated)
+    result.conflicts += [name for name in arrived if name in updated]
+    return copies
+
+
+def _write_conflict(ctx: Context, v: Version, scan_start: int) -> StatEntry | None:
+    """Write one conflict copy; its stat entry, or None when another file already holds its name."""
+    local = LocalState(ctx, v.path, None)
+    if local.st is None:
+        parent = safe_parent(ctx.share.root, v.path)
+        write_version(ctx.store, v, local.full, staging_dir(ctx, parent))
+    elif not local.matches(v):
+        # kept; the next push records it as a change of the copy, which stays in the history
+        return None
+    # else: written by an earlier, interrupted run
+    return _entry(v.path, os.lstat(local.full), v.id, scan_start)

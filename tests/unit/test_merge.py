@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from fog.format.version import Version
-from fog.sync.merge import CONFLICT_RE, Plan, conflict_name, plan_path
+from fog.sync.merge import CONFLICT_RE, Plan, conflict_name, conflict_version, plan_path, same_state
 
 T0 = 1_700_000_000_000_000_000
 
@@ -210,6 +210,29 @@ def test_conflict_name_sanitizes_the_device_name() -> None:
     assert named("doc.txt", "") == "doc.fog-conflict-20210304-050607-device.txt"
     for n in (name, named(".bashrc"), named("Makefile")):
         assert CONFLICT_RE.search(n.rsplit("/", 1)[-1])
+
+
+# -- conflict_version ------------------------------------------------------------------------------
+
+
+def test_conflict_version_is_the_same_on_every_device() -> None:
+    """Only the loser and the copy's name go in: two devices writing the copy record one version."""
+    mine = ver("mine", BASE, t=10, device="laptop")
+    theirs = ver("theirs", BASE, t=20, device="desktop")
+    loser = plan(mine, [theirs]).conflicts[0]
+    assert loser == plan(theirs, [mine]).conflicts[0]
+    name = conflict_name("doc.txt", loser, "laptop")
+    on_a, on_b = conflict_version(loser, name), conflict_version(loser, name)
+    assert on_a == on_b and on_a.canonical() == on_b.canonical()
+    assert (on_a.path, on_a.parent, on_a.conflict) == (name, None, True)
+    assert (on_a.device, on_a.time_ns, on_a.mtime_ns) == (loser.device, loser.time_ns, loser.mtime_ns)
+    assert same_state(on_a, loser)
+
+
+def test_conflict_version_of_a_link() -> None:
+    link = Version("ln", "link", 3, 0o777, T0, T0 + 5, "dev-a", parent=BASE.id, target="a/b")
+    v = conflict_version(link, "ln.fog-conflict-20231114-221320-dev-a")
+    assert (v.kind, v.target, v.size, v.mode, v.parent, v.conflict) == ("link", "a/b", 3, 0o777, None, True)
 
 
 # -- convergence -------------------------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""Conflict copies across devices: recorded once, deleted once, never resurrected (issue 14, item 7).
+
+Every device that writes the same conflict copy records it as the same
+version (docs/FORMAT.md section 8), so the history holds it once and a
+deletion made anywhere descends from it and fast-forwards everyone else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_multidevice import Device, World, make_pair
+
+
+@pytest.fixture
+def world(tmp_path) -> World:  # type: ignore[no-untyped-def]
+    return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+
+
+def log(dev: Device, path: str) -> list[dict[str, Any]]:
+    return dev.fog("log", path, "--json").json()
+
+
+def both_conflict(world: World) -> tuple[Device, Device, str]:
+    """A and B publish concurrent edits of doc.txt; each pulls and writes the same conflict copy."""
+    a, b = make_pair(world)
+    a.write("doc.txt", "laptop edit\n")
+    a.push()
+    b.write("doc.txt", "desktop edit\n")
+    b.push()
+    a.pull(expect=3)
+    b.pull(expect=3)
+    (ca,), (cb,) = a.conflicts(), b.conflicts()
+    assert ca.name == cb.name and ca.read_bytes() == cb.read_bytes()
+    return a, b, ca.name
+
+
+def test_deleted_conflict_copy_stays_deleted(world: World) -> None:
+    a, b, copy = both_conflict(world)
+    (b.root / copy).unlink()
+    b.fog("sync")
+    a.fog("sync")  # used to publish A's copy as "added"
+    b.fog("sync")  # ... which came back here
+    a.fog("sync")
+    assert not (a.root / copy).exists() and not (b.root / copy).exists()
+    assert a.tree() == b.tree()
+    for dev in (a, b):
+        history = log(dev, copy)
+        assert [v["deleted"] for v in history] == [True, False], history  # one copy, then one deletion
+        assert history[0]["parent"] == history[1]["version"]
+        assert history[0]["current"] and history[0]["device"] == "desktop"
+        assert history[1]["conflict"]
+
+
+def test_deleted_before_the_other_device_pushes(world: World) -> None:
+    """The order of the report: B deletes and syncs before A ever pushed its copy."""
+    a, b, copy = both_conflict(world)
+    (b.root / copy).unlink()
+    b.fog("sync")
+    a.fog("sync")
+    assert not (a.root / copy).exists()
+    assert a.fog("push", "--json").json()["batch"] is None  # nothing of the copy left to publish
+    b.fog("sync")
+    assert not (b.root / copy).exists()
+    assert [v["deleted"] for v in log(b, copy)] == [True, False]
+
+
+def test_conflict_copy_written_twice_is_published_once(world: World) -> None:
+    a, b, copy = both_conflict(world)
+    a.fog("sync")
+    b.fog("sync")
+    a.fog("sync")
+    assert a.tree() == b.tree()
+    for dev in (a, b):
+        (only,) = log(dev, copy)  # the same version on both devices, recorded once
+        assert only["conflict"] and not only["deleted"] and only["parent"] is None
+        # it carries the losing version's author and time, not the device that wrote the copy
+        loser = next(v for v in log(dev, "doc.txt") if v["version"] != log(dev, "doc.txt")[0]["version"])
+        assert (only["device"], only["time_ns"]) == (loser["device"], loser["time_ns"])
+    assert log(a, copy) == log(b, copy)
+    # the copy is known as synced on both: nothing to push, nothing to pull
+    for dev in (a, b):
+        assert dev.fog("status", "--json").json()["clean"] is True
+        assert dev.fog("push", "--json").json()["batch"] is None
+
+
+def test_edited_conflict_copy_is_pushed(world: World) -> None:
+    a, b, copy = both_conflict(world)
+    a.fog("sync")
+    b.fog("sync")
+    (b.root / copy).write_text("merged by hand\n")
+    assert b.fog("status", "--json").json()["modified"] == [copy]
+    b.fog("sync")
+    a.fog("sync")
+    assert (a.root / copy).read_text() == "merged by hand\n"
+    history = log(a, copy)
+    assert len(history) == 2 and history[0]["parent"] == history[1]["version"]
+
+
+def test_third_device_receives_the_copy_once(world: World) -> None:
+    a, b, copy = both_conflict(world)
+    a.fog("sync")
+    b.fog("sync")
+    c = world.clone("phone", expect=(0, 3))
+    assert [p.name for p in c.conflicts()] == [copy]
+    assert c.tree() == a.tree()
+    assert len(log(c, copy)) == 1
+    assert c.fog("push", "--json").json()["batch"] is None
+    # a device that joins after the copy was deleted does not bring it back
+    (a.root / copy).unlink()
+    a.fog("sync")
+    d = world.clone("tablet", expect=(0, 3))
+    assert d.conflicts() == []
+    assert [v["deleted"] for v in log(d, copy)] == [True, False]
+    for dev in (b, c):
+        dev.fog("sync")
+        assert dev.conflicts() == []
+
+
+def test_third_device_pulling_both_edits_at_once(world: World) -> None:
+    """C had doc.txt from before; it pulls both concurrent edits, the copy and its deletion together."""
+    a, b = make_pair(world)
+    c = world.clone("phone")
+    a.write("doc.txt", "laptop edit\n")
+    a.push()
+    b.write("doc.txt", "desktop edit\n")
+    b.push()
+    a.pull(expect=3)
+    (copy,) = [p.name for p in a.conflicts()]
+    a.fog("sync")
+    (a.root / copy).unlink()
+    a.fog("sync")
+    c.fog("sync", expect=(0, 3))
+    assert c.conflicts() == []
+    assert [v["deleted"] for v in log(c, copy)] == [True, False]
+    b.fog("sync", expect=(0, 3))
+    assert b.conflicts() == []
+    assert a.tree() == b.tree() == c.tree()
+
+
+def test_conflict_copy_published_by_both_is_recorded_once(world: World) -> None:
+    """Both devices publish the copy before either reads the other's: the same id, one version."""
+    a, b, copy = both_conflict(world)
+    assert a.push() is not None and b.push() is not None  # the copy is queued on each
+    a.pull()
+    b.pull()
+    for dev in (a, b):
+        (only,) = log(dev, copy)
+        assert only["conflict"] and only["current"]
+        assert dev.fog("status", "--json").json()["clean"] is True
+    (b.root / copy).unlink()
+    b.fog("sync")
+    a.fog("sync")
+    assert not (a.root / copy).exists()
+    assert [v["deleted"] for v in log(a, copy)] == [True, False]
+
+
+def test_own_file_under_the_copy_name_is_kept(world: World) -> None:
+    """A file already at the copy's name is never overwritten; it is pushed as an edit of the copy."""
+    a, b = make_pair(world)
+    a.write("doc.txt", "laptop edit\n")
+    a.push()
+    b.write("doc.txt", "desktop edit\n")
+    b.push()
+    a.pull(expect=3)
+    (copy,) = [p.name for p in a.conflicts()]
+    b.write(copy, "mine\n")
+    b.pull(expect=3)
+    assert b.read(copy) == "mine\n"
+    assert [v["conflict"] for v in log(b, copy)] == [True]  # the copy is in the history, the file kept
+    assert b.fog("status", "--json").json()["modified"] == [copy]
+    b.fog("sync")
+    a.fog("sync")
+    assert a.read(copy) == "mine\n"
+    history = log(a, copy)
+    assert len(history) == 2 and history[0]["parent"] == history[1]["version"]

@@ -223,10 +223,10 @@ def publish_config(share: Share, ident: Identity, config: SyncConfig) -> list[st
     return landed
 
 
-def _effective(share: Share, ident: Identity) -> dict[str, str]:
+def _effective(share: Share, ident: Identity, listed: dict[str, Any] | None = None) -> dict[str, str]:
     """name -> URL of the remotes this device should use, from the SyncConfig and its overrides."""
     out: dict[str, str] = {}
-    for name, e in shared_remotes(ident, share).items():
+    for name, e in (shared_remotes(ident, share) if listed is None else listed).items():
         if e.get("removed"):
             continue
         local = share.config.local_remotes.get(name, {})
@@ -281,14 +281,20 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
     listed = entry.get("remotes") if isinstance(entry.get("remotes"), dict) else {}
     assert isinstance(listed, dict)
     unlisted = {n: u for n, u in share.config.remotes.items() if n not in listed}
-    result = Reconciled([], [], [], sorted(unlisted))
+    result = Reconciled([], [], [], [])
     if unlisted:
         for name, url in sorted(unlisted.items()):
             config = with_remote(config, sid, name, {"url": url, "kind": kind_of(url)})
-        if reach is not None:
+        try:
+            if reach is None:
+                raise RemoteError("no remote to publish on")
             reach.put_config(ident.master_key, config)
-        ident.cache_config(config)
-    effective = _effective(share, ident)
+            ident.cache_config(config)  # cached only once published: otherwise the next pull tries again
+            result.published = sorted(unlisted)
+        except RemoteError:
+            pass  # (a read-only remote) this device keeps using them; another pull publishes them
+        listed = {**listed, **(config.shares.get(sid) or {}).get("remotes", {})}
+    effective = _effective(share, ident, listed)
     skipped = {n for n, e in share.config.local_remotes.items() if e.get("skip")}
     for name in sorted(set(share.config.remotes) - set(effective)):
         if name in skipped or name in unlisted:

@@ -105,7 +105,13 @@ def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
             sys.stderr.write(json.dumps({"code": EXIT_ERROR, "kind": "remote", "remote": name, "message": message}))
             sys.stderr.write("\n")
         else:
-            sys.stderr.write(f"fog: remote {name} failed: {message}\n")
+            hint = ""
+            if "is the disk mounted?" in message:  # a disk this device may never see: say how to leave it to others
+                hint = (
+                    f" (mounted elsewhere here: `fog remote set-url {name} PATH --local`;"
+                    f" never here: `fog remote skip {name}`)"
+                )
+            sys.stderr.write(f"fog: remote {name} failed: {message}{hint}\n")
     return EXIT_ERROR if errors else 0
 
 
@@ -144,6 +150,10 @@ def pull_summary(r: Any, quiet: bool) -> None:
         echo(f"fog: {problem}", err=True)
     for s in r.skipped:
         echo(f"fog: skipped {s}", err=True)
+    for name in r.remotes_added:
+        echo(f"fog: remote {name} was added on another device; this device uses it from now on", err=True)
+    for name in r.remotes_removed:
+        echo(f"fog: remote {name} was removed on another device; this device no longer uses it", err=True)
     if not quiet:
         rate = r.bytes_written / r.seconds if r.seconds else 0
         echo(

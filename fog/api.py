@@ -172,7 +172,11 @@ def all_contexts(
     the first error is raised.
     """
     with open_share(home, cwd, wait=wait) as (share, ident):
-        names = [share.remote_url(remote)[0]] if remote is not None else sorted(share.config.remotes)
+        if remote is not None:
+            names = [share.remote_url(remote)[0]]
+        else:  # one store under two names would get one log under two cursors: the first name only
+            dups = remotes_mod.duplicates(share.config.remotes)
+            names = [n for n in sorted(share.config.remotes) if n not in dups]
         ctxs: list[Context] = []
         failed: dict[str, str] = {}
         first: RemoteError | None = None
@@ -376,14 +380,18 @@ def _repair(
                 others.append(open_context(ctx.share, ctx.ident, name))
             except RemoteError:
                 continue  # an unreachable remote is simply not a source
+        tried: set[bytes] = set()
         for _ in range(17):  # trees are at most 16 levels deep
+            result.damaged -= tried  # an object is put back once: if it still fails, that is reported
+            tried |= result.damaged
             repair_remote(ctx, others, result)
             for source, n in result.repaired_from.items():
                 repaired[source] = repaired.get(source, 0) + n
             if not result.repaired:  # nothing more to gain (what is left is reported)
                 break
             result = again()
-            if not result.damaged:
+            if not result.damaged - tried:  # what is still damaged was put back once already
+                result.unrepaired = [f"object {o.hex()[:16]} of {result.paths.get(o, '?')}" for o in result.damaged]
                 break
     finally:
         for other in others:
@@ -466,8 +474,9 @@ def _clone_remote_name(share_entry: dict, url: str) -> str:
     """The SyncConfig's name for the remote cloned from (so that its cursors stay its own),
     else 'origin', or a free name when the SyncConfig uses 'origin' for another URL."""
     listed = {n: e for n, e in (share_entry.get("remotes") or {}).items() if not e.get("removed")}
+    key = remotes_mod.store_key(url)
     for name, entry in sorted(listed.items()):
-        if entry.get("url") == url:
+        if remotes_mod.store_key(str(entry.get("url"))) == key:
             return str(name)
     name, n = "origin", 1
     while name in listed:
@@ -504,6 +513,8 @@ def _pull_all(ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit) -
     """Pull from each remote in turn (versions dedupe by id), merging the reports."""
     total = pull_mod.PullResult(",".join(c.remote_name for c in ctxs), remote_errors=dict(failed))
     for ctx in ctxs:
+        if ctx.stale:
+            continue  # an earlier pull here found the name removed or moved: never mix two stores' state
         try:
             r = pull_mod.pull(ctx, max_delete=limit)
         except RemoteError as exc:
@@ -517,10 +528,11 @@ def _pull_all(ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit) -
 def _follow_remotes(ctxs: list[Context], failed: dict[str, str]) -> None:
     """Open the remotes a pull learnt from the SyncConfig; drop those it removed (in place)."""
     share, ident = ctxs[0].share, ctxs[0].ident
-    for ctx in [c for c in ctxs if c.remote_name not in share.config.remotes]:
+    for ctx in [c for c in ctxs if c.stale]:
         ctxs.remove(ctx)
         ctx.close()
-    for name in sorted(set(share.config.remotes) - {c.remote_name for c in ctxs} - set(failed)):
+    dups = remotes_mod.duplicates(share.config.remotes)
+    for name in sorted(set(share.config.remotes) - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
         try:
             ctxs.append(open_context(share, ident, name))
         except RemoteError as exc:
@@ -548,7 +560,7 @@ def sync(
         pulled = _pull_all(ctxs, failed, limit)
         if remote is None:
             _follow_remotes(ctxs, pulled.remote_errors)  # the push reaches remotes the pull learnt of
-        live = [c for c in ctxs if c.remote_name not in pulled.remote_errors]
+        live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
         pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit)

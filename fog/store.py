@@ -356,6 +356,7 @@ class ShareStore:
         self._archive_ids: set[bytes] | None = None
         self._scan_lock = threading.Lock()
         self._scanned = False
+        self._scan_confirmed = False
         self._hot = threading.local()  # objects a `preload` fetched for this thread
         self._packs_here: dict[bytes, bool] = {}  # pack id -> on this remote (see `has`)
         # objects counted present from packs another process put (scan_packs): the
@@ -628,17 +629,21 @@ class ShareStore:
             raise IntegrityError(f"pack {pack_id.hex()[:16]} on {self.backend.url}: bytes do not match its name")
         return data
 
-    def scan_packs(self) -> int:
+    def scan_packs(self, *, confirm: bool = False) -> int:
         """Learn the headers of this remote's packs not in the catalog yet; once per store.
 
         Every object they hold counts as present on this remote from then on.
         A pack whose header cannot be read is skipped here (check reports it).
-        Returns how many packs were learned.
+        With `confirm` (a push about to rely on them: resuming, catch-up), a
+        pack that would add presence must also reach the end its index gives
+        (one ranged read of its last byte): a name alone, or a truncated copy,
+        does not count. Returns how many packs were learned.
         """
         with self._scan_lock:
-            if self._scanned:
+            if self._scanned and (self._scan_confirmed or not confirm):
                 return 0
             self._scanned = True
+            self._scan_confirmed = self._scan_confirmed or confirm
             learned = 0
             for pack_id in self.list_packs():
                 index = self.catalog.index(pack_id)
@@ -649,11 +654,21 @@ class ShareStore:
                         continue
                     self.catalog.add(index)
                     learned += 1
-                for object_id in index.ids():
-                    if not self.presence.known(object_id):
-                        self.presence.add(object_id)
-                        self.adopted = True
+                new = [oid for oid in index.ids() if not self.presence.known(oid)]
+                if not new or (confirm and not self._whole(index)):
+                    continue
+                for object_id in new:
+                    self.presence.add(object_id)
+                self.adopted = True
             return learned
+
+    def _whole(self, index: P.PackIndex) -> bool:
+        """Whether this remote's copy of a pack reaches the end of its last object."""
+        end = max((offset + length for _, offset, length in index), default=0)
+        try:
+            return end > 0 and len(self.backend.get_range(self.pack_name(index.pack), end - 1, 1)) == 1
+        except ObjectNotFound:
+            return False
 
     def list_objects(self) -> Iterator[bytes]:
         for name in self.backend.list(f"{self.prefix}objects/"):

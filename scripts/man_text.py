@@ -184,6 +184,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "packs_read",
         "packs_total",
         "problems",
+        "notes",
         "unreferenced_packs",
         "unreferenced_bytes",
         "repaired",

@@ -57,6 +57,8 @@ def check(
     else:
         for p in result.problems:
             typer.echo(f"fog: {p}", err=True)
+        for note in result.notes:
+            typer.echo(f"note: {note}", err=True)
         for source, n in sorted(result.repaired_from.items()):
             typer.echo(f"repaired {n} object(s) from {source}", err=True)
         for lost in result.unrepaired:

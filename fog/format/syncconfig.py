@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,9 @@ class SyncConfig:
             raise ValueError("SyncConfig devices and shares must be JSON objects")
         if not all(isinstance(e, dict) for e in (*devices.values(), *shares.values())):
             raise ValueError("SyncConfig device and share entries must be JSON objects")
+        for share in shares.values():
+            if "remotes" in share:
+                _check_remotes(share["remotes"])
         return cls(user, dict(devices), dict(shares), tuple(doc.get("supersedes", ())))
 
     @classmethod
@@ -113,6 +117,24 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
             }
         out[key] = merged
     return out
+
+
+REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _check_remotes(remotes: Any) -> None:
+    """A share's `remotes`: name -> {url: str, updated: int, removed: int, ...}; else ValueError."""
+    if not isinstance(remotes, dict):
+        raise ValueError("a share's remotes must be a JSON object")
+    for name, entry in remotes.items():
+        if not isinstance(name, str) or not REMOTE_NAME.match(name):
+            raise ValueError(f"remote name {name!r} is not allowed")
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str) or not entry["url"]:
+            raise ValueError(f"remote {name!r}: its entry needs a URL")
+        for key in ("updated", "removed", "added"):
+            value = entry.get(key, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"remote {name!r}: {key} must be a non-negative integer")
 
 
 def _merge_remotes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -461,6 +461,26 @@ class RepoDB:
                 return []
             return [(raw[:32], *_LOC.unpack_from(raw, 32)) for raw in cur.iternext_dup()]
 
+    def forget_remote(self, remote: str) -> None:
+        """Drop everything known of a remote name: cursors, outbox, SyncConfig versions seen,
+        push marks, presence. For a name removed, or pointed at another URL (maybe another
+        store): what was learnt of the old one must not be held against the new one."""
+        prefix = remote.encode() + b"\0"
+        with self.write() as txn:
+            for db, start in (
+                (self.db["cursors"], prefix),
+                (self.db["pending"], remote_key(remote)),
+            ):
+                cur = txn.cursor(db)
+                if cur.set_range(start):
+                    while cur.key().startswith(start):
+                        if not cur.delete():
+                            break
+            meta = self.db["meta"]
+            for key in (b"config-seen\0" + remote.encode(), b"push-unfinished\0" + remote.encode()):
+                txn.delete(key, db=meta)
+        self.forget_present(remote)
+
     def forget_present(self, remote: str, ids: set[bytes] | None = None) -> None:
         """Drop cached presence (all of a remote's, or some ids) after `check`."""
         rk = remote_key(remote)

@@ -72,10 +72,32 @@ class ShareConfig:
             doc["local_remotes"] = self.local_remotes
         return doc
 
+    def queued_remotes(self) -> list[str]:
+        """The remotes new versions are queued for: those used, and those skipped here (their
+        queue waits for `fog remote unskip`)."""
+        skipped = [n for n, e in self.local_remotes.items() if e.get("skip") is True]
+        return sorted({*self.remotes, *skipped})
+
     @property
     def archive_max_bytes(self) -> int:
         """Bytes the local archive of replaced versions may use (0 disables it)."""
         return int(str(self.settings.get("archive_max_bytes", DEFAULT_ARCHIVE_BYTES)))
+
+
+def _local_remotes(raw: object) -> dict[str, dict[str, object]]:
+    """`local_remotes` of config.json: name -> {"url": str} and/or {"skip": true}; else ValueError."""
+    if not isinstance(raw, dict):
+        raise ValueError("local_remotes must be a JSON object")
+    out: dict[str, dict[str, object]] = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict) or not set(entry) <= {"url", "skip"}:
+            raise ValueError(f"local_remotes[{name!r}] must be {{'url': URL}} and/or {{'skip': true}}")
+        if "url" in entry and not (isinstance(entry["url"], str) and entry["url"]):
+            raise ValueError(f"local_remotes[{name!r}]: url must be a non-empty string")
+        if "skip" in entry and entry["skip"] is not True:
+            raise ValueError(f"local_remotes[{name!r}]: skip must be true")
+        out[str(name)] = dict(entry)
+    return out
 
 
 class ShareLock:
@@ -156,12 +178,12 @@ class Share:
                 str(doc["name"]),
                 dict(doc["remotes"]),
                 dict(doc.get("settings", {})),
-                {str(k): dict(v) for k, v in dict(doc.get("local_remotes", {})).items()},
+                _local_remotes(doc.get("local_remotes", {})),
             )
             return config, found
         except FileNotFoundError:
             raise NotAShareError(f"{self.root} is not a fog share") from None
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise FogError(f"{path} is unreadable: {exc}") from exc
 
     def save_config(self) -> None:

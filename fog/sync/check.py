@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError, UsageError
 from fog.format.pack import PackIndex
+from fog.store import ShareStore
 from fog.sync.context import Context
 from fog.sync.logs import read_log
 
@@ -26,6 +27,7 @@ class CheckResult:
     packs_read: int = 0
     packs_total: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # anomalies that put nothing at risk
     unreferenced_packs: int = 0  # packs holding no object history names (interrupted pushes): prune's
     unreferenced_bytes: int = 0
     repaired: int = 0  # objects put back (check --repair)
@@ -117,7 +119,11 @@ def _read_data(
     packs: dict[bytes, PackIndex | None],
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Download and verify every pack (its name, then each object in it) and loose object."""
+    """Download and verify every pack (its name, then each object in it) and loose object.
+
+    A bad copy of an object that has an intact copy on this remote too (a
+    repair put one there) is a note, not a problem: nothing is at risk, and
+    prune reclaims the bad pack."""
     store = ctx.store
     total = len(packs) + len(loose)
     bad: set[bytes] = set()
@@ -127,15 +133,23 @@ def _read_data(
             data = store.backend.get(store.pack_name(pack_id))
         except ObjectNotFound:
             data = b""
-        if hashlib.sha256(data).digest() != pack_id:
-            result.problems.append(f"pack {pack_id.hex()[:16]}: bytes do not match its name (altered or corrupt)")
+        failed: list[tuple[bytes, str]] = []
         for object_id, offset, length in index or ():
             try:
                 store.decode(object_id, data[offset : offset + length], referenced.get(object_id, ""))
                 result.objects_read += 1
             except IntegrityError as exc:
-                result.problems.append(str(exc))
-                bad.add(object_id)
+                failed.append((object_id, str(exc)))
+        lost = [(oid, why) for oid, why in failed if not _intact_elsewhere(store, oid, pack_id, loose)]
+        if hashlib.sha256(data).digest() != pack_id:
+            what = f"pack {pack_id.hex()[:16]}: bytes do not match its name (altered or corrupt)"
+            if lost or index is None:
+                result.problems.append(what)
+            else:
+                result.notes.append(f"{what}; every object in it has an intact copy in another pack")
+        for object_id, why in lost:
+            result.problems.append(why)
+            bad.add(object_id)
         done += 1
         if progress is not None:
             progress(done, total)
@@ -152,6 +166,25 @@ def _read_data(
     if bad:
         ctx.share.db.forget_present(ctx.remote_name, bad)
     result.damaged |= {oid for oid in bad if oid in referenced}
+
+
+def _intact_elsewhere(store: ShareStore, object_id: bytes, bad_pack: bytes, loose: set[bytes]) -> bool:
+    """Whether this remote holds another copy of the object that verifies (another pack, or loose)."""
+    for pack_id, offset, length in store.catalog.locations(object_id):
+        if pack_id == bad_pack:
+            continue
+        try:
+            store.decode(object_id, store.backend.get_range(store.pack_name(pack_id), offset, length), "")
+            return True
+        except (IntegrityError, ObjectNotFound):
+            continue
+    if object_id in loose:
+        try:
+            store.decode(object_id, store.backend.get(store.object_name(object_id)), "")
+            return True
+        except (IntegrityError, ObjectNotFound):
+            pass
+    return False
 
 
 def _check_config(ctx: Context, result: CheckResult) -> None:

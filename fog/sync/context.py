@@ -26,6 +26,12 @@ class Context:
     remote_name: str
     remote: Remote
     store: ShareStore
+    url: str = ""  # the URL the share's config gave for this remote when it was opened
+
+    @property
+    def stale(self) -> bool:
+        """The remote's name now points elsewhere (a pull reconciled the SyncConfig), or is gone."""
+        return self.share.config.remotes.get(self.remote_name) != self.url
 
     @property
     def log(self) -> str:
@@ -85,7 +91,7 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
     store = remote.share(keys, presence, PackCatalog(share.db))
     if share.config.archive_max_bytes > 0:
         store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)
-    return Context(share, ident, keys, name, remote, store)
+    return Context(share, ident, keys, name, remote, store, url)
 
 
 def trim_archive(ctx: Context) -> int:

@@ -232,7 +232,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     names = {did: d.get("name", did[:8]) for did, d in config.devices.items()}
     db = ctx.share.db
     by_path: dict[str, list[Version]] = {}
-    relayed: list[bytes] = []  # conflict copies recorded here and published by another device too
+    carried: list[bytes] = []  # known versions this remote's logs carry: nothing to publish there again
     with db.read() as txn:  # one transaction for every lookup
         for inc in incoming:
             result.batches += 1
@@ -241,8 +241,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
                     result.skipped.append(f"{v.path}: {_IN_FOG_DIR}")
                 elif not db.has_version(v.id, txn):
                     by_path.setdefault(v.path, []).append(v)
-                elif v.conflict:
-                    relayed.append(v.id)
+                else:
+                    carried.append(v.id)
     result.versions = sum(len(vs) for vs in by_path.values())
     pending = {v.id: v for vs in by_path.values() for v in vs}
 
@@ -302,8 +302,14 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         db.add_unknown_versions(txn, list(pending.values()), make_head=False)  # has_version said unknown, above
         if copies:  # their paths have no history here (_write_conflicts)
             db.add_unknown_versions(txn, copies, make_head=False)
-            db.add_pending(txn, sorted(ctx.share.config.remotes), [v.id for v in copies])
-        db.clear_pending(txn, ctx.remote_name, relayed)  # this remote has them already
+            db.add_pending(txn, ctx.share.config.queued_remotes(), [v.id for v in copies])
+        db.clear_pending(txn, ctx.remote_name, carried)  # this remote has them already
+        # relay: what arrived through this remote is queued for the others this device uses (a
+        # device that never syncs again may be the only one that would have published it
+        # there); pulling from those, before any push, drops what they carry already
+        others = [name for name in sorted(ctx.share.config.remotes) if name != ctx.remote_name]
+        if others and pending:
+            db.add_pending(txn, others, list(pending))
         db.set_heads(txn, heads)
         db.put_stats(txn, [(entry, None) for entry in stat_updates.values() if entry is not None])
         for path, entry in stat_updates.items():

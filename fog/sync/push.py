@@ -395,6 +395,16 @@ def publish(
     ids = db.pending(ctx.remote_name)
     if not ids:
         return None
+    seq, chain = db.cursor(ctx.remote_name, ctx.log)
+    if seq == 0:  # this device's first batch here: what other devices' logs carry is not published again
+        config = ctx.ident.cached_config()
+        there = replicate.carried(ctx.store, ctx.ident.user_secret, dict(config.devices) if config else {}, ctx.log)
+        if there & set(ids):
+            with db.write() as txn:
+                db.clear_pending(txn, ctx.remote_name, [i for i in ids if i in there])
+            ids = [i for i in ids if i not in there]
+            if not ids:
+                return None
     fresh = fresh or {}
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
     stale = [v for v in versions if v.id not in fresh]
@@ -405,7 +415,6 @@ def publish(
             copied.objects += sent.objects
             copied.bytes += sent.bytes
             copied.packs += sent.packs
-    seq, chain = db.cursor(ctx.remote_name, ctx.log)
     if seq == 0:  # this device's first batch here: other devices accept it only if the remote lists the device
         ensure_listed(ctx.ident, ctx.remote)
     batch = EventBatch(ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions))
@@ -475,7 +484,7 @@ def _commit(
         for c in changes:
             if c.stat is None and c.status == "deleted":
                 db.drop_stat(txn, c.path)
-        db.add_pending(txn, sorted(share.config.remotes), [v.id for v in versions])
+        db.add_pending(txn, share.config.queued_remotes(), [v.id for v in versions])
         for ctx, fut in syncs:
             try:
                 fut.result()
@@ -504,8 +513,11 @@ def resume(db: RepoDB, ctxs: list[Context], *, uploading: bool) -> None:
     """
     for ctx in ctxs:
         if db.get_meta(UNFINISHED + ctx.remote_name) is not None:
+            # an earlier push put packs here and may have recorded their objects as present
+            # without making them durable: the first batch here makes the remote durable first
+            ctx.store.adopted = True
             try:
-                ctx.store.scan_packs()
+                ctx.store.scan_packs(confirm=True)
             except RemoteError:
                 pass  # the push itself reports this remote
     if uploading:

@@ -17,10 +17,12 @@ that hold them (fog.sync.replicate).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from fog.backends.base import open_backend
 from fog.errors import FogError, RemoteError, UsageError
@@ -48,6 +50,31 @@ def kind_of(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else "file"
 
 
+def store_key(url: str) -> str:
+    """What identifies the store behind a URL, whatever its spelling: a directory's real path
+    (`file://`, symlinks, `..` resolved), else scheme, host and path without the query."""
+    kind = kind_of(url)
+    if kind == "file":
+        path = unquote(urlparse(url).path) if url.lower().startswith("file://") else url
+        return "file:" + os.path.realpath(os.path.expanduser(path))
+    parsed = urlparse(url.split("?", 1)[0])
+    return f"{kind}://{(parsed.netloc or '').lower()}{parsed.path.rstrip('/')}"
+
+
+def duplicates(remotes: dict[str, str]) -> dict[str, str]:
+    """Names that point at the same store as an earlier name (sorted): name -> that earlier name.
+    Two names for one store would publish one log under two cursors; only the first is used."""
+    seen: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for name, url in sorted(remotes.items()):
+        key = store_key(url)
+        if key in seen:
+            out[name] = seen[key]
+        else:
+            seen[key] = name
+    return out
+
+
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
     """The share's remote entries in this device's SyncConfig (removed ones included)."""
     config = ident.cached_config()
@@ -60,6 +87,7 @@ def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[R
     """Every remote of the share this device knows: used, overridden or skipped."""
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
     out: list[RemoteInfo] = []
+    dups = duplicates(share.config.remotes)
     for name in sorted(shared.keys() | share.config.remotes.keys()):
         local = share.config.local_remotes.get(name, {})
         url = share.config.remotes.get(name) or str(local.get("url") or shared.get(name, {}).get("url", ""))
@@ -67,7 +95,9 @@ def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[R
         info = RemoteInfo(name, url, len(share.db.pending(name)), skipped=bool(local.get("skip")))
         if shared_url and shared_url != url:
             info.shared_url = shared_url
-        if probe and not info.skipped:
+        if name in dups:
+            info.reachable, info.error = False, f"the same store as remote {dups[name]}: not used"
+        elif probe and not info.skipped:
             info.reachable, info.error = _probe(url)
         out.append(info)
     return out
@@ -95,8 +125,10 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
         raise FogError(
             f"a remote named {name!r} exists already ({share.config.remotes.get(name) or shared[name]['url']})"
         )
-    if url in share.config.remotes.values():
-        raise FogError(f"{url} is already a remote of this share")
+    key = store_key(url)
+    for other, other_url in [*share.config.remotes.items(), *((n, str(e.get("url"))) for n, e in shared.items())]:
+        if store_key(other_url) == key:
+            raise FogError(f"{url} is already a remote of this share ({other})")
     backend = open_backend(url, create=True, options=options)
     try:
         remote = Remote(backend)
@@ -149,7 +181,7 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         publish_config(share, ident, config)
     effective = _effective(share, ident)
     if name in effective:
-        _use(share, name, effective[name], own=ident.device_id)
+        _use(share, name, effective[name])
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
 
@@ -163,14 +195,14 @@ def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
         if set(share.config.remotes) == {name}:
             raise FogError(f"{name} is the only remote this device uses; it cannot skip it")
         share.config.local_remotes[name] = {**share.config.local_remotes.get(name, {}), "skip": True}
-        _drop(share, name, keep_pending=True)
+        _drop(share, name, keep_state=True)  # its queue and cursors wait for unskip
     else:
         local = {k: v for k, v in share.config.local_remotes.pop(name, {}).items() if k != "skip"}
         if local:
             share.config.local_remotes[name] = local  # its own URL stays
         effective = _effective(share, ident)
         if name in effective:
-            _use(share, name, effective[name], own=ident.device_id)
+            _use(share, name, effective[name], queue=False)  # its queue kept growing while skipped
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
 
@@ -189,7 +221,9 @@ def with_remote(config: SyncConfig, share_id: str, name: str, entry: dict[str, A
     share = dict(shares.get(share_id) or {})
     remotes = dict(share.get("remotes") or {})
     old = remotes.get(name) or {}
-    remotes[name] = {"removed": 0, **entry, "added": old.get("added") or now, "updated": now}
+    # never older than what it replaces: a device whose clock runs behind still gets its change through
+    updated = max(now, int(old.get("updated") or 0) + 1)
+    remotes[name] = {"removed": 0, **entry, "added": old.get("added") or now, "updated": updated}
     if not entry.get("removed"):
         remotes[name]["removed"] = 0
     share["remotes"] = remotes
@@ -236,29 +270,27 @@ def _effective(share: Share, ident: Identity, listed: dict[str, Any] | None = No
     return out
 
 
-def _use(share: Share, name: str, url: str, *, own: str | None = None) -> None:
-    """Start using a remote on this device: every version it knows is queued for it (a new
-    remote is seeded with the whole history), or, for a remote learnt from the SyncConfig,
-    only the versions this device (`own`) made: the device that added the remote seeded it
-    with what it knew, and every other device publishes its own versions there likewise."""
-    new = name not in share.config.remotes
+def _use(share: Share, name: str, url: str, *, queue: bool = True) -> None:
+    """Start using a remote on this device: every version it knows is queued for it. (Before
+    this device's first batch there, what other devices' logs there carry is dropped from
+    the queue: fog.sync.push.publish.) A URL that changes is treated as another store: what
+    was known of the old one is forgotten, and this device's own log there is adopted again."""
+    old = share.config.remotes.get(name)
+    if old is not None and old != url:
+        share.db.forget_remote(name)
     share.config.remotes[name] = url
     share.save_config()
-    if new:
-        versions = (v for v in share.db.all_versions() if own is None or v.device == own)
-        ids = [v.id for v in sorted(versions, key=lambda v: (v.time_ns, v.id))]
+    if queue and old != url:
+        ids = [v.id for v in sorted(share.db.all_versions(), key=lambda v: (v.time_ns, v.id))]
         with share.db.write() as txn:
             share.db.add_pending(txn, [name], ids)
 
 
-def _drop(share: Share, name: str, *, keep_pending: bool = False) -> None:
+def _drop(share: Share, name: str, *, keep_state: bool = False) -> None:
     share.config.remotes.pop(name, None)
     share.save_config()
-    if not keep_pending:
-        pending = share.db.pending(name)
-        with share.db.write() as txn:
-            share.db.clear_pending(txn, name, pending)
-        share.db.forget_present(name)
+    if not keep_state:
+        share.db.forget_remote(name)
 
 
 @dataclass
@@ -296,6 +328,11 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
         listed = {**listed, **(config.shares.get(sid) or {}).get("remotes", {})}
     effective = _effective(share, ident, listed)
     skipped = {n for n, e in share.config.local_remotes.items() if e.get("skip")}
+    live = {n for n, e in listed.items() if not e.get("removed")}
+    for name in sorted(skipped - live):  # skipped here, removed everywhere
+        share.config.local_remotes.pop(name, None)
+        share.db.forget_remote(name)
+        share.save_config()
     for name in sorted(set(share.config.remotes) - set(effective)):
         if name in skipped or name in unlisted:
             continue
@@ -304,9 +341,9 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
     for name, url in sorted(effective.items()):
         if name not in share.config.remotes:
             result.added.append(name)
-            _use(share, name, url, own=ident.device_id)
         elif share.config.remotes[name] != url:
             result.changed.append(name)
-            share.config.remotes[name] = url
-            share.save_config()
+        else:
+            continue
+        _use(share, name, url)  # a new store for this name: its state starts afresh
     return result

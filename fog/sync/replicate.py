@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from fog.crypto.keys import device_log_name
 from fog.errors import IntegrityError, ObjectNotFound, RemoteError
 from fog.format.manifest import ManifestNode
 from fog.format.version import Version
 from fog.store import Packer, ShareStore
+from fog.sync.logs import read_log
 
 
 @dataclass
@@ -79,7 +82,7 @@ def lacking(store: ShareStore, objects: dict[bytes, str]) -> list[bytes]:
     unknown = [oid for oid in objects if not store.presence.known(oid)]
     if not unknown:
         return []
-    store.scan_packs()
+    store.scan_packs(confirm=True)
     unknown = [oid for oid in unknown if not store.presence.known(oid)]
     if unknown:
         loose = set(store.list_objects())
@@ -132,7 +135,10 @@ def complete(target: ShareStore, versions: list[Version], sources: list[ShareSto
     if not any(v.content is not None for v in versions):
         return CopyStats()
     readers = [*sources, target]
-    objects = tree_objects(versions, readers)
+    try:
+        objects = tree_objects(versions, readers)
+    except IntegrityError as exc:  # a manifest node no remote holds intact: this remote waits, the others go on
+        raise RemoteError(f"cannot publish to {remote_name}: {exc}") from exc
     missing = lacking(target, objects)
     if not missing:
         return CopyStats()
@@ -143,3 +149,26 @@ def complete(target: ShareStore, versions: list[Version], sources: list[ShareSto
             "are on no reachable remote; run `fog check --repair` on a remote that holds them"
         )
     return stats
+
+
+def carried(store: ShareStore, user_secret: bytes, devices: dict[str, dict[str, Any]], own_log: str) -> set[bytes]:
+    """Ids of the versions other devices' logs on this remote already carry (verified logs only).
+
+    Before a device's first batch on a remote, its queue for that remote holds
+    every version it knows (a remote it added or learnt): what the remote
+    already carries is dropped from it, so only the rest is published again.
+    """
+    by_log = {device_log_name(store.keys.share_id, bytes.fromhex(d["public"])): (i, d) for i, d in devices.items()}
+    ids: set[bytes] = set()
+    for log, seqs in store.list_logs().items():
+        if log == own_log or log not in by_log:
+            continue
+        did, dev = by_log[log]
+        try:
+            for vb in read_log(
+                store, user_secret, bytes.fromhex(dev["public"]), log, dev.get("name", did), (0, None), seqs
+            ):
+                ids.update(v.id for v in vb.batch.versions)
+        except IntegrityError:
+            continue  # a log that does not verify vouches for nothing
+    return ids

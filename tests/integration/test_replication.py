@@ -379,3 +379,164 @@ def test_kill_9_at_random_moments_of_push_seeding_and_catch_up(world: World, see
     a.fog("push")
     for name, remote in (("origin", world.remote), ("usb", usb), ("new", new)):
         assert_complete(world, a, remote, name)
+
+
+def test_repair_of_a_corrupt_pack_heals_once_and_check_passes_after(world: World) -> None:
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    _big(a, {"big.bin": 20 * MiB})
+    a.fog("push")
+    victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    victim.write_bytes(bytes(data))
+    packs = len(list(usb.glob("shares/*/packs/*/*")))
+    a.fog("check", "usb", "--read-data", expect=4)
+    doc = a.fog("check", "usb", "--read-data", "--repair", "--json").json()
+    assert doc["repaired_from"] == {"origin": 1} and doc["ok"], doc
+    assert any("intact copy" in note for note in doc["notes"])
+    assert len(list(usb.glob("shares/*/packs/*/*"))) == packs + 1  # one new pack, nothing deleted
+    assert victim.exists()
+    a.fog("check", "usb", "--read-data")
+    assert a.fog("push", "--json").json()["bytes_uploaded"] == 0
+    assert_complete(world, a, usb, "usb")
+
+
+# -- a remote's name, URL and store: state never carried to the wrong store ---------------------
+
+
+def test_one_store_under_two_spellings_is_one_remote(world: World) -> None:
+    from test_multidevice import make_pair
+
+    a, _ = make_pair(world)
+    c = world.device("tablet")
+    url = f"file://{world.remote}"
+    run_fog(["clone", url, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert set(_remotes(c)) == {"origin"}
+    r = a.fog("remote", "add", "dup", url, expect=1)
+    assert "already a remote" in r.error_line()
+    link = world.tmp / "link-to-remote"
+    link.symlink_to(world.remote)
+    assert "already a remote" in a.fog("remote", "add", "dup", link, expect=1).error_line()
+    for i in range(2):
+        c.write(f"c{i}.txt", f"{i}\n", mtime_ns=OLD_MTIME_NS)
+        c.fog("sync")
+        a.fog("sync")
+    assert (a.root / "c1.txt").read_text() == "1\n"
+
+
+def test_a_name_removed_and_added_again_for_another_store_starts_afresh(world: World) -> None:
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    r2, r3 = world.tmp / "r2", world.tmp / "r3"
+    a.fog("remote", "add", "backup", r2)
+    a.fog("push")
+    b.fog("sync")  # B learns backup = r2 and publishes there
+    a.fog("remote", "remove", "backup")
+    a.fog("remote", "add", "backup", r3)
+    a.write("after.txt", "x\n", mtime_ns=OLD_MTIME_NS)
+    assert set(a.fog("push", "--json").json()["batches"]) == {"origin", "backup"}
+    a.fog("pull")
+    b.fog("sync")
+    b.fog("sync")
+    assert (b.root / "after.txt").read_text() == "x\n"
+    assert_complete(world, a, r3, "backup")
+
+
+def test_two_devices_adding_one_name_for_two_stores_converge(world: World) -> None:
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    a.fog("remote", "add", "backup", world.tmp / "ra")
+    b.fog("remote", "add", "backup", world.tmp / "rb")
+    a.fog("push")
+    b.fog("push")
+    for _ in range(2):
+        a.fog("sync")
+        b.fog("sync")
+    winner = _remotes(a)["backup"]["url"]
+    assert _remotes(b)["backup"]["url"] == winner
+    assert_complete(world, a, Path(winner), "backup")
+
+
+def test_skip_then_unskip_publishes_only_what_was_made_meanwhile(world: World) -> None:
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    _big(a, {"one.txt": 10})
+    a.fog("push")
+    a.fog("remote", "skip", "usb")
+    a.write("two.txt", "2\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    a.fog("remote", "unskip", "usb")
+    assert _remotes(a)["usb"]["pending"] == 1
+    a.fog("push")
+    assert_complete(world, a, usb, "usb")
+
+
+HOSTILE = """
+import json, time
+from pathlib import Path
+from fog.backends.base import open_backend
+from fog.format.syncconfig import SyncConfig
+from fog.repo.identity import Identity
+from fog.store import Remote
+ident = Identity.load(Path({home!r}))
+cfg = ident.cached_config()
+shares = json.loads(json.dumps(cfg.shares))
+sid = next(iter(shares))
+shares[sid]["remotes"] = {value}
+Remote(open_backend({url!r})).put_config(ident.master_key, SyncConfig(cfg.user, cfg.devices, shares, ()))
+"""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '["x"]',
+        '{"evil": "x"}',
+        '{"evil": {"url": 5, "updated": 1, "removed": 0}}',
+        '{"origin": {"url": "/x", "updated": "zzz", "removed": 0}}',
+        '{"../../x": {"url": "/x", "updated": 1, "removed": 0}}',
+    ],
+)
+def test_a_malformed_remotes_entry_is_refused_in_one_line(world: World, value: str) -> None:
+    """A buggy trusted device's SyncConfig version: an integrity failure naming it, never a crash."""
+    import subprocess
+    import sys
+
+    a = _init(world)
+    code = HOSTILE.format(home=str(a.home), url=str(world.remote), value=value)
+    subprocess.run([sys.executable, "-c", code], check=True)
+    r = a.fog("pull", expect=4)
+    assert "SyncConfig version" in r.error_line()
+
+
+@pytest.mark.parametrize("value", ["null", '{"origin": 5}', '{"origin": {"skip": "no"}}'])
+def test_a_damaged_local_remotes_is_one_line(world: World, value: str) -> None:
+    import json
+
+    a = _init(world)
+    path = a.root / ".fog" / "config.json"
+    doc = json.loads(path.read_text())
+    doc["local_remotes"] = json.loads(value)
+    path.write_text(json.dumps(doc))
+    r = a.fog("push", expect=1)
+    assert "config.json is unreadable" in r.error_line()
+
+
+def test_versions_of_a_device_that_never_syncs_again_reach_a_new_remote(world: World) -> None:
+    """B pushes and retires; A adds a remote before it pulled B's push: A relays B's versions."""
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    b.write("b.txt", "from the retired laptop\n", mtime_ns=OLD_MTIME_NS)
+    b.fog("push")
+    backup = world.tmp / "backup"
+    a.fog("remote", "add", "backup", backup)
+    a.fog("sync")
+    a.fog("sync")
+    assert _remotes(a)["backup"]["pending"] == 0
+    assert_complete(world, a, backup, "backup")

@@ -329,9 +329,11 @@ def flushing(root: str | Path, interval: float = FLUSH_INTERVAL) -> Iterator[Non
     thread.start()
     try:
         yield
-    finally:
-        stop.set()
-        thread.join()
+    except BaseException:
+        stop.set()  # a failing or interrupted caller does not wait for a flush in progress (a daemon thread)
+        raise
+    stop.set()
+    thread.join()
 
 
 _SYNC_FILE_RANGE_WRITE = 2

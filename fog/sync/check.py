@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fog import cancel
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError
 from fog.format.pack import PackIndex
@@ -40,6 +41,7 @@ def check(ctx: Context, *, read_data: bool = False, progress: Callable[[int, int
     loose = set(store.list_objects())
     packs: dict[bytes, PackIndex | None] = {}
     for pack_id in store.list_packs():
+        cancel.check()
         # Every header is read from the remote, also of packs this device wrote and
         # knows: other devices find objects through them.
         try:
@@ -75,6 +77,7 @@ def _read_data(
     bad: set[bytes] = set()
     done = 0
     for pack_id, index in sorted(packs.items()):
+        cancel.check()
         try:
             data = store.backend.get(store.pack_name(pack_id))
         except ObjectNotFound:
@@ -92,6 +95,7 @@ def _read_data(
         if progress is not None:
             progress(done, total)
     for object_id in sorted(loose):
+        cancel.check()
         try:
             store.decode(object_id, store.backend.get(store.object_name(object_id)), referenced.get(object_id, ""))
             result.objects_read += 1

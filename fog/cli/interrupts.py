@@ -12,7 +12,8 @@ handler writes its number to a pipe (signal.set_wakeup_fd) even while the
 main thread is inside a long C call, and a thread reading that pipe ends the
 process with os._exit STOP_WITHIN seconds after the signal if it is still
 there (a worker stuck on a network call, a sync of a slow disk). Later
-signals only repeat the request: they never interrupt the cleanup.
+signals are ignored: they never interrupt the cleanup, and the first one
+decides the exit code.
 """
 
 from __future__ import annotations
@@ -68,21 +69,19 @@ class Interrupts:
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         cancel.request(signum)
-        if not self.raised:
+        if not self.raised:  # later signals do nothing: they must not interrupt the cleanup
             self.raised = True
             raise cancel.Cancelled(signum)
 
     def _watch(self, r: int) -> None:
-        try:
-            while True:
-                data = os.read(r, 64)
-                if not data:
-                    return
-                got = [s for s in data if s in SIGNALS]
-                if got:
-                    break
-        finally:
-            os.close(r)
+        while True:
+            data = os.read(r, 64)
+            if not data:
+                os.close(r)
+                return
+            got = [s for s in data if s in SIGNALS]
+            if got:
+                break  # (r stays open: the handler of a later signal still writes to the pipe)
         signum = got[0]
         cancel.request(signum)  # the main thread may be in a C call: the workers stop now
         time.sleep(STOP_WITHIN)
@@ -98,4 +97,10 @@ class Interrupts:
         if self._said.acquire(blocking=False):
             sys.stderr.write(MESSAGE)
             sys.stderr.flush()
+        if self.raised:
+            # The interpreter puts the default handlers back on its way out, and a second signal
+            # would then kill the process: ignore both now (signal.signal first runs any pending
+            # handler, ours, which does nothing now; not from inside the handler, where it cannot).
+            for signum in SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
         sys.exit(exc.exit_code if isinstance(exc, cancel.Cancelled) else 130)

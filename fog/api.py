@@ -390,6 +390,8 @@ def clone(
 
     cancel.clear()
     root = directory.absolute()
+    if (root / FOG_DIR / "config.json").is_file():
+        raise FogError(f"{root} is already a fog share (an interrupted clone?): run 'fog pull' in it to finish")
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FogError(f"{root} exists and is not an empty directory")
     backend = open_backend(url)

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from fog.backends.base import check_name, check_range
+from fog.cancel import Cancelled
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
 _TMP = ".tmp-"
@@ -327,13 +328,16 @@ def flushing(root: str | Path, interval: float = FLUSH_INTERVAL) -> Iterator[Non
 
     thread = threading.Thread(target=flush, name="fog-flush", daemon=True)
     thread.start()
+    interrupted = False
     try:
         yield
-    except BaseException:
-        stop.set()  # a failing or interrupted caller does not wait for a flush in progress (a daemon thread)
+    except (KeyboardInterrupt, Cancelled):
+        interrupted = True  # an interrupted caller does not wait for a flush in progress (a daemon thread)
         raise
-    stop.set()
-    thread.join()
+    finally:
+        stop.set()
+        if not interrupted:
+            thread.join()
 
 
 _SYNC_FILE_RANGE_WRITE = 2

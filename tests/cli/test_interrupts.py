@@ -173,6 +173,8 @@ def test_clone_and_pull_of_a_large_file_stop_within_a_second(
     proc = dev.start("clone", remote, clone, "--master-key-file", key, cwd=tmp_path, out=out)
     assert_interrupted(interrupt(proc, out, signal.SIGTERM, downloading), signal.SIGTERM)
     assert not (clone / "big.bin").exists(), "a partial file under its final name"
+    again = dev.run("clone", remote, clone, "--master-key-file", key, cwd=tmp_path, expect=1)
+    assert "run 'fog pull' in it" in again.stderr  # (a clone cannot start over in a non-empty directory)
 
     old.update(staged.glob(".fog-tmp-*"))  # only if the watchdog had to end the clone
     out = tmp_path / "pull.out"

@@ -49,8 +49,8 @@ class Interrupts:
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is not threading.main_thread():
             return self  # (signal handlers can only be set from the main thread)
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        os.set_blocking(r, True)  # the watchdog blocks on it; the C handler's end must not block
+        r, w = os.pipe()  # (not inherited by child processes)
+        os.set_blocking(w, False)  # the C handler's end must never block; the watchdog blocks on r
         self._pipe = (r, w)
         for signum in SIGNALS:
             self._saved[signum] = signal.signal(signum, self._handler)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fogcli import FOG, env, leftovers, sha256_file
+from fogcli import FOG, env, leftovers, sha256_file, wrapper_script
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="watches /proc/PID/io (Linux)")
 
@@ -219,3 +220,30 @@ def test_a_second_signal_does_not_break_the_cleanup(tmp_path: Path, big_file: Pa
     assert rc == 130 and seconds < BOUND, (rc, seconds)
     assert remote_temp_files(remote) == []
     dev.run("push", "-q", cwd=root)
+
+
+def test_a_stuck_remote_cannot_hold_the_exit_back(tmp_path: Path) -> None:
+    """The watchdog: a sync() that never returns (a remote that does not answer) still ends fog in time."""
+    dev = Device(tmp_path / "home")
+    dev.home.mkdir()
+    root, remote, key = tmp_path / "share", tmp_path / "remote", tmp_path / "master.key"
+    dev.run("init", root, "--remote", remote, "--master-key-file", key, cwd=tmp_path)
+    (root / "a.txt").write_text("hello")
+    marker = tmp_path / "syncing"
+    code = f"""
+import time
+from fog.backends import local
+def stuck(self):
+    open({str(marker)!r}, "w").close()
+    time.sleep(60)
+local.LocalBackend.sync = stuck
+"""
+    out = tmp_path / "push.out"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", wrapper_script(code), "push", "-q"], cwd=root, env=dev.env(), stdout=f, stderr=f
+        )
+    stopped = interrupt(proc, out, signal.SIGTERM, marker.exists)
+    assert_interrupted(stopped, signal.SIGTERM)
+    assert stopped.seconds > 0.5  # (it was the watchdog)
+    assert not list(remote.glob("shares/*/log/*/*")), "a batch was published without a sync"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fog import cancel
 from fog.backends.base import open_backend
 from fog.crypto.keys import ShareKeys, master_key_to_text
 from fog.errors import FogError, ReadOnlyRemote, RemoteError, UsageError
@@ -140,7 +141,11 @@ def _merged_config(ident: Identity, remote: Remote) -> SyncConfig:
 
 @contextmanager
 def open_share(home: Path, cwd: Path, *, lock: bool = True, wait: bool = False) -> Iterator[tuple[Share, Identity]]:
-    """The share containing `cwd`, locked, with this device's identity."""
+    """The share containing `cwd`, locked, with this device's identity.
+
+    A new operation starts here: an earlier cancellation request is forgotten (fog.cancel).
+    """
+    cancel.clear()
     root = find_root(cwd)
     ident = Identity.load(home)
     share = Share(root, lock=lock, wait=wait)
@@ -429,7 +434,10 @@ def clone(
     from fog.crypto.seal import public_of
     from fog.errors import IdentityError
 
+    cancel.clear()
     root = directory.absolute()
+    if (root / FOG_DIR / "config.json").is_file():
+        raise FogError(f"{root} is already a fog share (an interrupted clone?): run 'fog pull' in it to finish")
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FogError(f"{root} exists and is not an empty directory")
     refuse_nesting(root)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import zstandard
 
+from fog import cancel
 from fog.backends.base import Backend
 from fog.crypto import keys as K
 from fog.crypto import seal as S
@@ -255,6 +256,8 @@ class Packer:
     uploading waits, holding only its own object: memory stays near
     (in_flight + 1) packs, and a slow remote slows the producers instead of
     piling up packs. An upload failure is raised by the next `add` or `flush`.
+    Once cancellation is requested (fog.cancel) no new pack is built or
+    shipped: `add`, `flush` and the producers waiting for a slot raise Cancelled.
     """
 
     def __init__(
@@ -295,8 +298,10 @@ class Packer:
         self._raise_error()
 
     def _send(self, still: Callable[[], bool]) -> None:
-        self._slots.acquire()  # wait for an upload slot before taking the pack
+        while not self._slots.acquire(timeout=0.05):  # wait for an upload slot before taking the pack
+            cancel.check()
         try:
+            cancel.check()
             with self._lock:
                 if not still():  # another thread took it meanwhile
                     self._slots.release()
@@ -315,6 +320,7 @@ class Packer:
 
     def _upload(self, data: bytes, index: P.PackIndex) -> None:
         try:
+            cancel.check()
             self.ship(data, index)
         except BaseException as exc:
             self._error = self._error or exc
@@ -322,6 +328,7 @@ class Packer:
             self._slots.release()
 
     def _raise_error(self) -> None:
+        cancel.check()
         if self._error is not None:
             raise self._error
 
@@ -642,8 +649,6 @@ class ShareStore:
         with self._scan_lock:
             if self._scanned and (self._scan_confirmed or not confirm):
                 return 0
-            self._scanned = True
-            self._scan_confirmed = self._scan_confirmed or confirm
             learned = 0
             for pack_id in self.list_packs():
                 index = self.catalog.index(pack_id)
@@ -660,6 +665,9 @@ class ShareStore:
                 for object_id in new:
                     self.presence.add(object_id)
                 self.adopted = True
+            # (not when stopped part-way: the next call scans again)
+            self._scanned = True
+            self._scan_confirmed = self._scan_confirmed or confirm
             return learned
 
     def _whole(self, index: P.PackIndex) -> bool:

@@ -118,7 +118,8 @@ EXIT_CODES: dict[int, str] = {
     3: "Done, but conflict copies were written (`NAME.fog-conflict-...`).",
     4: "Integrity or authentication failure: data was refused.",
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
-    130: "Interrupted (Ctrl-C).",
+    130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
+    143: "Stopped by SIGTERM (`kill`, `timeout`, `systemctl stop`), as cleanly as by SIGINT.",
 }
 
 LOCKED = "Another fog process holds the share's lock."  # commands that lock without offering --wait

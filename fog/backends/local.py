@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from fog.backends.base import check_name, check_range
+from fog.cancel import Cancelled
 from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UsageError
 
 _TMP = ".tmp-"
@@ -342,11 +343,16 @@ def flushing(root: str | Path, interval: float = FLUSH_INTERVAL) -> Iterator[Non
 
     thread = threading.Thread(target=flush, name="fog-flush", daemon=True)
     thread.start()
+    interrupted = False
     try:
         yield
+    except (KeyboardInterrupt, Cancelled):
+        interrupted = True  # an interrupted caller does not wait for a flush in progress (a daemon thread)
+        raise
     finally:
         stop.set()
-        thread.join()
+        if not interrupted:
+            thread.join()
 
 
 _SYNC_FILE_RANGE_WRITE = 2

@@ -9,20 +9,28 @@ COMPLETE_VAR = "_FOG_COMPLETE"  # fog.cli.complete checks it is the same
 
 
 def main() -> None:
-    """Console entry point: never a traceback unless --debug."""
+    """Console entry point: never a traceback unless --debug; SIGINT and SIGTERM stop it (fog.cli.interrupts)."""
+    from fog.cancel import Cancelled
+    from fog.cli.interrupts import Interrupts
+
     for stream in (sys.stdout, sys.stderr):
         # File names that are not UTF-8 come back from the OS as surrogates; print
         # them as \udcXX escapes (valid in JSON strings) instead of crashing.
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    with Interrupts() as interrupts:
+        try:
+            _main()
+        except (Cancelled, KeyboardInterrupt) as exc:
+            interrupts.exit(exc)
+
+
+def _main() -> None:
     if not os.environ.get(COMPLETE_VAR):
         try:
             from fog.cli import fast
 
             code = fast.run(sys.argv[1:])
-        except KeyboardInterrupt:
-            sys.stderr.write("fog: interrupted\n")
-            sys.exit(130)
         except Exception as exc:  # a bug: say so in one line (--debug never takes this path)
             sys.stderr.write(f"fog: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
             sys.exit(1)
@@ -34,9 +42,6 @@ def main() -> None:
         enable_completion()
     try:
         app()
-    except KeyboardInterrupt:
-        sys.stderr.write("fog: interrupted\n")
-        sys.exit(130)
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if STATE.debug or "--debug" in sys.argv:
             raise

@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fog import cancel
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError, UsageError
 from fog.format.pack import PackIndex
@@ -82,6 +83,7 @@ def check(
     loose = set(store.list_objects())
     packs: dict[bytes, PackIndex | None] = {}
     for pack_id in store.list_packs():
+        cancel.check()
         # Every header is read from the remote, also of packs this device wrote and
         # knows: other devices find objects through them.
         try:
@@ -129,6 +131,7 @@ def _read_data(
     bad: set[bytes] = set()
     done = 0
     for pack_id, index in sorted(packs.items()):
+        cancel.check()
         try:
             data = store.backend.get(store.pack_name(pack_id))
         except ObjectNotFound:
@@ -154,6 +157,7 @@ def _read_data(
         if progress is not None:
             progress(done, total)
     for object_id in sorted(loose):
+        cancel.check()
         try:
             store.decode(object_id, store.backend.get(store.object_name(object_id)), referenced.get(object_id, ""))
             result.objects_read += 1

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pyfastcdc import Chunk, FastCDC
 
+from fog import cancel
 from fog.backends.local import WRITEBACK_BYTES, start_writeback
 from fog.crypto.keys import ShareKeys
 from fog.errors import IntegrityError
@@ -136,19 +137,25 @@ def _put_parallel(put: Callable[[bytes | memoryview], bytes], chunks: Iterable[C
     """Store a stream of chunks on the block pool, in order, with bounded memory.
 
     cut_stream reuses its buffer, so each chunk is copied before it is handed
-    off; at most 2 x workers chunks (each <= 256 KiB) are in flight.
+    off; at most 2 x workers chunks (each <= 256 KiB) are in flight. Stops
+    between two chunks once cancellation is requested (fog.cancel).
     """
     pool = _pool("cpu", CPU_WORKERS)
     window: deque[tuple[Future[bytes], int]] = deque()
     out: list[tuple[bytes, int]] = []
-    for c in chunks:
-        window.append((pool.submit(put, bytes(c.data)), c.length))
-        if len(window) >= 2 * CPU_WORKERS:
+    try:
+        for c in chunks:
+            cancel.check()
+            window.append((pool.submit(put, bytes(c.data)), c.length))
+            if len(window) >= 2 * CPU_WORKERS:
+                fut, n = window.popleft()
+                out.append((fut.result(), n))
+        while window:
             fut, n = window.popleft()
             out.append((fut.result(), n))
-    while window:
-        fut, n = window.popleft()
-        out.append((fut.result(), n))
+    finally:
+        for fut, _ in window:  # only when stopped early: blocks nobody will name
+            fut.cancel()
     return out
 
 
@@ -211,6 +218,7 @@ def stage_version(store: ShareStore, v: Version, tmp_dir: str, *, fsync: bool = 
         try:
             written = 0
             for block in _fetch_blocks(store, v):
+                cancel.check()
                 view = memoryview(block)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -274,18 +282,23 @@ def _ordered(
 ) -> Iterable[bytes]:
     """fn over runs of ids on the pool, yielding their blocks in order, 2 x workers runs in flight."""
     window: deque[Future[list[bytes]]] = deque()
-    for run in runs:
-        window.append(pool.submit(fn, run))
-        if len(window) >= 2 * workers:
+    try:
+        for run in runs:
+            window.append(pool.submit(fn, run))
+            if len(window) >= 2 * workers:
+                yield from window.popleft().result()
+        while window:
             yield from window.popleft().result()
-    while window:
-        yield from window.popleft().result()
+    finally:
+        for fut in window:  # the reader stopped early (an error, or cancellation): fetch no more
+            fut.cancel()
 
 
 def stream_version(store: ShareStore, v: Version, out: Callable[[bytes], object]) -> int:
     """Write a file version's verified bytes to `out`; returns the byte count."""
     n = 0
     for block in store.read_blocks(v.content, v.depth, v.path):
+        cancel.check()
         out(block)
         n += len(block)
     return n

@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from fog import cancel
 from fog.backends.local import flushing, syncfs
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError
@@ -254,6 +255,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     heads: list[Version] = []
     plans: list[tuple[Plan, LocalState]] = []
     for path in sorted(by_path):
+        cancel.check()
         local = LocalState(ctx, path, entries.get(path))
         plan = plan_path(path, db.head(path), by_path[path], lookup, local.dirty(), local.matches)
         plans.append((plan, local))
@@ -270,6 +272,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     scan_start = time.time_ns()
     files: list[tuple[Plan, LocalState]] = []
     for plan, local in plans:  # parents before children
+        cancel.check()
         if plan.head is not None:
             heads.append(plan.head)
         if plan.adopt_local and plan.head is not None and local.st is not None:
@@ -391,7 +394,8 @@ def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tup
                         return out, exc
             return out, None
 
-        with flushing(ctx.share.top), ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-pull") as pool:
+        pool = ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-pull")
+        with flushing(ctx.share.top), cancel.stopping(pool):
             futures = [pool.submit(stage_group, group) for group in store.nearby(roots)]
         results: dict[int, str | None] = {}
         failure: BaseException | None = None

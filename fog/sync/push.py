@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import lmdb
 
+from fog import cancel
 from fog.crypto.keys import ShareKeys
 from fog.errors import FogError, ReadOnlyRemote, RemoteError
 from fog.format.batch import EventBatch, chain_hash
@@ -186,13 +187,15 @@ def _read_all(
     def _read_batch(batch: list[Entry]) -> list[Content | OSError]:
         results: list[Content | OSError] = []
         for e in batch:
+            cancel.check()
             try:
                 results.append(reader.read(f"{top}/{e.path}", e.st, stats))  # (os.path.join: 1 us a file)
             except OSError as exc:
                 results.append(exc)
         return results
 
-    with ThreadPoolExecutor(CPU_WORKERS, thread_name_prefix="fog-read") as pool:
+    # stopping: an interrupted push must not wait for the queued files (nor a large file) to be read
+    with cancel.stopping(ThreadPoolExecutor(CPU_WORKERS, thread_name_prefix="fog-read")) as pool:
         window: deque[tuple[list[Entry], Future[list[Content | OSError]]]] = deque()
         batches = _batches(files)
         while True:
@@ -580,7 +583,7 @@ def push(
         _check_deletions(db, gone, max_delete or DeleteLimit.parse(None))
         resume(db, fan.ctxs, uploading=len(d.candidates) > 0)
     reader = FileReader(keys, fan)  # type: ignore[arg-type]
-    with ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync") as syncer:
+    with cancel.stopping(ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync")) as syncer:
         _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer)
     if fan is not None:
         if any(s.uploaded for s in fan.stats.values()):
@@ -618,6 +621,7 @@ def _push_chunks(
     starts = range(0, len(candidates), CHUNK_FILES) or range(1)
     base = 0
     for n, start in enumerate(starts):
+        cancel.check()
         chunk = candidates[start : start + CHUNK_FILES]
         sized = candidates.file_bytes(start, start + CHUNK_FILES)
         step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from fog import cancel
 from fog.crypto.keys import device_log_name
 from fog.errors import IntegrityError, ObjectNotFound, RemoteError
 from fog.format.manifest import ManifestNode
@@ -50,6 +51,7 @@ def tree_objects(
             continue
         stack = [(v.content, v.depth)]
         while stack:
+            cancel.check()
             object_id, depth = stack.pop()
             if object_id in seen:
                 continue
@@ -112,6 +114,7 @@ def copy_objects(
             break
         left: list[bytes] = []
         for run in src.runs(todo):
+            cancel.check()
             with src.preload(run):
                 for object_id in run:
                     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fog import cancel
-from fog.backends.base import open_backend
+from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.crypto.keys import ShareKeys, master_key_to_text
 from fog.errors import FogError, ReadOnlyRemote, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
@@ -108,7 +108,7 @@ def init(
             "removed": 0,
         }
         config = SyncConfig(config.user, config.devices, shares, ())
-        kind = remotes_mod.kind_of(remote_url)
+        kind = kind_of(remote_url)
         config = remotes_mod.with_remote(config, keys.share_id.hex(), "origin", {"url": remote_url, "kind": kind})
         remote.put_config(ident.master_key, config)
         ident.cache_config(config)
@@ -180,7 +180,7 @@ def all_contexts(
         if remote is not None:
             names = [share.remote_url(remote)[0]]
         else:  # one store under two names would get one log under two cursors: the first name only
-            dups = remotes_mod.duplicates(share.config.remotes)
+            dups = duplicates(share.config.remotes)
             names = [n for n in sorted(share.config.remotes) if n not in dups]
         ctxs: list[Context] = []
         failed: dict[str, str] = {}
@@ -482,9 +482,9 @@ def _clone_remote_name(share_entry: dict, url: str) -> str:
     """The SyncConfig's name for the remote cloned from (so that its cursors stay its own),
     else 'origin', or a free name when the SyncConfig uses 'origin' for another URL."""
     listed = {n: e for n, e in (share_entry.get("remotes") or {}).items() if not e.get("removed")}
-    key = remotes_mod.store_key(url)
+    key = store_key(url)
     for name, entry in sorted(listed.items()):
-        if remotes_mod.store_key(str(entry.get("url"))) == key:
+        if store_key(str(entry.get("url"))) == key:
             return str(name)
     name, n = "origin", 1
     while name in listed:
@@ -539,7 +539,7 @@ def _follow_remotes(ctxs: list[Context], failed: dict[str, str]) -> None:
     for ctx in [c for c in ctxs if c.stale]:
         ctxs.remove(ctx)
         ctx.close()
-    dups = remotes_mod.duplicates(share.config.remotes)
+    dups = duplicates(share.config.remotes)
     for name in sorted(set(share.config.remotes) - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
         try:
             ctxs.append(open_context(share, ident, name))

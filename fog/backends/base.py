@@ -12,9 +12,11 @@ against each one.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import Protocol, runtime_checkable
+from urllib.parse import unquote, urlparse
 
 from fog.errors import UsageError
 
@@ -149,3 +151,32 @@ def open_backend(url: str, *, create: bool = False, options: Mapping[str, str] |
 
         return RetryingBackend(S3Backend.from_url(url, create=create, options=opts))
     raise UsageError(f"unsupported remote URL scheme {scheme!r} in {url!r}; use a path, file://, sftp:// or s3://")
+
+
+def kind_of(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else "file"
+
+
+def store_key(url: str) -> str:
+    """What identifies the store behind a URL, whatever its spelling: a directory's real path
+    (`file://`, symlinks, `..` resolved), else scheme, host and path without the query."""
+    kind = kind_of(url)
+    if kind == "file":
+        path = unquote(urlparse(url).path) if url.lower().startswith("file://") else url
+        return "file:" + os.path.realpath(os.path.expanduser(path))
+    parsed = urlparse(url.split("?", 1)[0])
+    return f"{kind}://{(parsed.netloc or '').lower()}{parsed.path.rstrip('/')}"
+
+
+def duplicates(remotes: dict[str, str]) -> dict[str, str]:
+    """Names that point at the same store as an earlier name (sorted): name -> that earlier name.
+    Two names for one store would publish one log under two cursors; only the first is used."""
+    seen: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for name, url in sorted(remotes.items()):
+        key = store_key(url)
+        if key in seen:
+            out[name] = seen[key]
+        else:
+            seen[key] = name
+    return out

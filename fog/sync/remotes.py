@@ -17,14 +17,12 @@ that hold them (fog.sync.replicate).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-from fog.backends.base import open_backend
+from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.errors import FogError, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
@@ -44,35 +42,6 @@ class RemoteInfo:
     skipped: bool = False  # this device leaves the remote to others
     reachable: bool | None = None  # None: not probed
     error: str = ""  # why it is not reachable
-
-
-def kind_of(url: str) -> str:
-    return url.split("://", 1)[0].lower() if "://" in url else "file"
-
-
-def store_key(url: str) -> str:
-    """What identifies the store behind a URL, whatever its spelling: a directory's real path
-    (`file://`, symlinks, `..` resolved), else scheme, host and path without the query."""
-    kind = kind_of(url)
-    if kind == "file":
-        path = unquote(urlparse(url).path) if url.lower().startswith("file://") else url
-        return "file:" + os.path.realpath(os.path.expanduser(path))
-    parsed = urlparse(url.split("?", 1)[0])
-    return f"{kind}://{(parsed.netloc or '').lower()}{parsed.path.rstrip('/')}"
-
-
-def duplicates(remotes: dict[str, str]) -> dict[str, str]:
-    """Names that point at the same store as an earlier name (sorted): name -> that earlier name.
-    Two names for one store would publish one log under two cursors; only the first is used."""
-    seen: dict[str, str] = {}
-    out: dict[str, str] = {}
-    for name, url in sorted(remotes.items()):
-        key = store_key(url)
-        if key in seen:
-            out[name] = seen[key]
-        else:
-            seen[key] = name
-    return out
 
 
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:

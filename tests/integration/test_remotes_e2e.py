@@ -125,6 +125,20 @@ def test_wrong_s3_credentials_fail_in_one_line(s3_env: str, s3_url: str, tmp_pat
 # -- a server killed in the middle of a push ---------------------------------------------------
 
 
+def _wait_until_read(pid: int, amount: int, timeout: float = 30.0) -> None:
+    """Wait until the process has read `amount` bytes (/proc/PID/io rchar), or has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/io") as f:
+                fields = dict(line.split(": ") for line in f.read().splitlines())
+        except OSError:
+            return
+        if int(fields.get("rchar", "0")) >= amount:
+            return
+        time.sleep(0.005)
+
+
 def _push_until_killed(world: World, device, kill, restart) -> None:  # type: ignore[no-untyped-def]
     """Start a big push, kill the server while it runs, then restart and push again."""
     # 80 MB: with packs, a push of 24 MB to the loopback S3 server finished within the second
@@ -138,7 +152,7 @@ def _push_until_killed(world: World, device, kill, restart) -> None:  # type: ig
         stderr=subprocess.PIPE,
         cwd=world.tmp,
     )
-    time.sleep(1.0)
+    _wait_until_read(proc.pid, 32 << 20)  # well into the push, whatever the machine's speed
     kill()
     out, err = proc.communicate(timeout=300)
     text = err.decode(errors="replace")

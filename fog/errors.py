@@ -12,6 +12,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_CONFLICTS = 3
 EXIT_INTEGRITY = 4
+EXIT_PARTIAL = 5  # done, but some files could not be read (restic's 3; fog's 3 is conflicts)
 EXIT_LOCKED = 75
 
 

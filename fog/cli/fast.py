@@ -171,7 +171,7 @@ def run(argv: list[str]) -> int | None:
                 )
             )
             text.emit_json(text.as_doc(result)) if as_json else text.push_summary(result, o["quiet"])
-            return text.report_remote_errors(result.remote_errors, as_json)
+            return text.push_exit(result, as_json)
         if command == "pull":
             result = call(lambda: api.pull(home, cwd, remote=o["remote"], wait=o["wait"], max_delete=o["max_delete"]))
             text.emit_json(text.as_doc(result)) if as_json else text.pull_summary(result, o["quiet"])
@@ -183,7 +183,7 @@ def run(argv: list[str]) -> int | None:
             text.pull_summary(result.pull, o["quiet"])
             text.push_summary(result.push, o["quiet"])
         result.pull.remote_errors = {**result.pull.remote_errors, **result.push.remote_errors}
-        return text.pull_exit(result.pull, as_json)
+        return text.pull_exit(result.pull, as_json, bool(result.push.unread))
     except _Exit as stop:
         return stop.code
 

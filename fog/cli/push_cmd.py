@@ -21,10 +21,9 @@ from fog.cli.common import (
     emit_json,
     fog_home,
     progress_bar,
-    report_remote_errors,
     run,
 )
-from fog.cli.text import as_doc, push_summary
+from fog.cli.text import as_doc, push_exit, push_summary
 
 
 @app.command()
@@ -55,4 +54,4 @@ def push(
         emit_json(as_doc(result))
     else:
         push_summary(result, quiet)
-    raise typer.Exit(report_remote_errors(result.remote_errors, as_json))
+    raise typer.Exit(push_exit(result, as_json))

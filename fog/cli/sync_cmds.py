@@ -91,4 +91,4 @@ def sync(
         push_summary(result.push, quiet)
     errors = {**result.pull.remote_errors, **result.push.remote_errors}
     result.pull.remote_errors = errors
-    raise typer.Exit(pull_exit(result.pull, as_json))
+    raise typer.Exit(pull_exit(result.pull, as_json, bool(result.push.unread)))

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from fog.errors import EXIT_CONFLICTS, EXIT_ERROR, EXIT_INTEGRITY, FogError
+from fog.errors import EXIT_CONFLICTS, EXIT_ERROR, EXIT_INTEGRITY, EXIT_PARTIAL, FogError
 
 TYPE_CHECKING = False  # not typing's: typing and pathlib each cost `fog log` 0.04 s to import
 if TYPE_CHECKING:
@@ -115,10 +115,18 @@ def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
     return EXIT_ERROR if errors else 0
 
 
+def push_exit(result: Any, as_json: bool) -> int:
+    """1 if a remote failed, else 5 if some file could not be read, else 0 (push's exit code)."""
+    failed = report_remote_errors(result.remote_errors, as_json)
+    return failed or (EXIT_PARTIAL if result.unread else 0)
+
+
 def push_summary(result: Any, quiet: bool) -> None:
     """fog push's human output (result: fog.sync.push.PushResult)."""
     for s in result.skipped:
         echo(f"fog: skipped {s}", err=True)
+    for path in result.snapshots:
+        echo(f"fog: {path} kept changing while it was read: recorded from a copy taken now", err=True)
     if quiet:
         return
     if result.dry_run:
@@ -175,13 +183,16 @@ def clone_summary(result: Any) -> None:
     pull_summary(result.pull, False)
 
 
-def pull_exit(r: Any, as_json: bool) -> int:
-    """4 if data was refused, else 1 if a remote failed, else 3 on conflicts, else 0."""
+def pull_exit(r: Any, as_json: bool, unread: bool = False) -> int:
+    """4 if data was refused, else 1 if a remote failed, else 5 if a file could not be read
+    (sync's push), else 3 on conflicts, else 0."""
     failed = report_remote_errors(r.remote_errors, as_json)
     if r.problems:
         return EXIT_INTEGRITY
     if failed:
         return failed
+    if unread:
+        return EXIT_PARTIAL
     if r.conflicts:
         return EXIT_CONFLICTS
     return 0

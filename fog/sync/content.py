@@ -48,12 +48,17 @@ class Content:
     stable: bool  # the file did not change while it was read
 
 
+SNAPSHOT_REREADS = 1  # a file that changed while read is read again this often before it is copied
+FICLONE = 0x40049409  # ioctl: make `fd` a reflink copy of another file (btrfs, xfs, bcachefs, ...)
+
+
 class FileReader:
     """Chunk, name and (optionally) store file contents for one share."""
 
-    def __init__(self, keys: ShareKeys, store: ShareStore | None) -> None:
+    def __init__(self, keys: ShareKeys, store: ShareStore | None, snapshot_dir: str | None = None) -> None:
         self.keys = keys
         self.store = store
+        self.snapshot_dir = snapshot_dir  # where `read_consistent` copies a file that never holds still
 
     def _chunker(self) -> FastCDC:
         return FastCDC(O.FASTCDC_AVG_PARAM, min_size=O.MIN_BLOCK, max_size=O.MAX_BLOCK, seed=self.keys.chunk_seed)
@@ -93,6 +98,69 @@ class FileReader:
         root, depth = build_tree(entries, put)
         stable = size == after.st_size == before.st_size and after.st_mtime_ns == before.st_mtime_ns
         return Content(root, depth, size, stable)
+
+    def read_consistent(self, path: str, before: StatLike, stats: PutStats) -> tuple[Content, str]:
+        """`read`, and for a file that changed while it was read, a consistent state of it.
+
+        It is read again (SNAPSHOT_REREADS times at most); if it still never
+        holds still (a log appended every few milliseconds), a private copy is
+        made in `snapshot_dir` and read instead: a reflink where the file
+        system offers one (instant, atomic), else a copy of the bytes it holds
+        when the copy starts. Returns the content and how it was taken: "" (read
+        in place), "reread", "reflink" or "copy". Without `snapshot_dir` (status,
+        dry runs) an unstable content is returned as it is.
+        """
+        content = self.read(path, before, stats)
+        for _ in range(SNAPSHOT_REREADS):
+            if content.stable:
+                return content, "" if _ == 0 else "reread"
+            cancel.check()
+            content = self.read(path, os.lstat(path), stats)
+        if content.stable:
+            return content, "reread"
+        if self.snapshot_dir is None:
+            return content, ""
+        return self._read_snapshot(path, stats)
+
+    def _read_snapshot(self, path: str, stats: PutStats) -> tuple[Content, str]:
+        src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        assert self.snapshot_dir is not None
+        tmp = os.path.join(self.snapshot_dir, f"{TMP_PREFIX}snap-{os.getpid()}-{threading.get_ident()}")
+        dst = -1
+        try:
+            if not st.S_ISREG(os.fstat(src).st_mode):
+                raise OSError(errno.EINVAL, "no longer a regular file", path)
+            dst = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            how = "reflink"
+            try:
+                import fcntl
+
+                fcntl.ioctl(dst, FICLONE, src)
+            except OSError:
+                how = "copy"
+                _copy_prefix(src, dst, os.fstat(src).st_size)
+            snap = os.fstat(dst)
+            return self.read(tmp, snap, stats), how
+        finally:
+            os.close(src)
+            if dst >= 0:
+                os.close(dst)
+                os.unlink(tmp)
+
+
+def _copy_prefix(src: int, dst: int, size: int) -> None:
+    """Copy the first `size` bytes of src to dst (what the file held when the copy began)."""
+    done = 0
+    while done < size:
+        cancel.check()
+        try:
+            n = os.copy_file_range(src, dst, min(size - done, 64 << 20), done, done)
+        except OSError:
+            n = os.pwrite(dst, os.pread(src, min(size - done, 1 << 20), done), done)
+        if n <= 0:
+            break  # the file shrank meanwhile: what was there is the copy
+        done += n
+    os.ftruncate(dst, done)
 
 
 # Pushing computes (hash, compress, seal): one thread per core; more only fight

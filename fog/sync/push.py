@@ -38,7 +38,7 @@ from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.replicate import CopyStats
-from fog.sync.scan import Candidates, Diff, Entry, scan
+from fog.sync.scan import NESTED_SHARE, SPECIAL_FILE, Candidates, Diff, Entry, scan
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
 # A push records and publishes at most this many changed paths at a time (one
@@ -71,6 +71,8 @@ class PushResult:
     modified: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # paths skipped because they could not be read: exit 5
+    snapshots: list[str] = field(default_factory=list)  # never held still: recorded from a private copy
     conflict_copies: list[str] = field(default_factory=list)  # unresolved NAME.fog-conflict-* files
     files_read: int = 0
     bytes_read: int = 0
@@ -126,6 +128,9 @@ def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-
     with db.stat_view() as index:
         d: Diff = scan(root, index, _is_conflict_copy)
     result.skipped += d.skipped
+    # what could not be read (a directory or file fog may not open) is a failure; nested shares and
+    # special files are left out by rule (README): reported, not failures
+    result.unread += [s.rsplit(": ", 1)[0] for s in d.skipped if not s.endswith((NESTED_SHARE, SPECIAL_FILE))]
     result.conflict_copies = d.flagged
     return d
 
@@ -175,7 +180,7 @@ def _read_all(
     top = str(root)
     tiny_lane = threading.Lock()
 
-    def work(batch: list[Entry]) -> list[Content | OSError]:
+    def work(batch: list[Entry]) -> list[tuple[Content, str] | OSError]:
         # Tiny files are Python glue around C calls too short to gain from releasing the GIL:
         # two threads on them only trade the GIL (100,000 1 KiB files: 27 s on one lane,
         # 32 s on two). One lane for them; larger files still fill every core.
@@ -184,19 +189,19 @@ def _read_all(
                 return _read_batch(batch)
         return _read_batch(batch)
 
-    def _read_batch(batch: list[Entry]) -> list[Content | OSError]:
-        results: list[Content | OSError] = []
+    def _read_batch(batch: list[Entry]) -> list[tuple[Content, str] | OSError]:
+        results: list[tuple[Content, str] | OSError] = []
         for e in batch:
             cancel.check()
             try:
-                results.append(reader.read(f"{top}/{e.path}", e.st, stats))  # (os.path.join: 1 us a file)
+                results.append(reader.read_consistent(f"{top}/{e.path}", e.st, stats))  # (not os.path.join: 1 us)
             except OSError as exc:
                 results.append(exc)
         return results
 
     # stopping: an interrupted push must not wait for the queued files (nor a large file) to be read
     with cancel.stopping(ThreadPoolExecutor(CPU_WORKERS, thread_name_prefix="fog-read")) as pool:
-        window: deque[tuple[list[Entry], Future[list[Content | OSError]]]] = deque()
+        window: deque[tuple[list[Entry], Future[list[tuple[Content, str] | OSError]]]] = deque()
         batches = _batches(files)
         while True:
             while len(window) < CPU_WORKERS * 4:
@@ -207,15 +212,20 @@ def _read_all(
             if not window:
                 break
             batch, fut = window.popleft()
-            for e, content in zip(batch, fut.result(), strict=True):
-                if isinstance(content, FileNotFoundError):
+            for e, read in zip(batch, fut.result(), strict=True):
+                if isinstance(read, FileNotFoundError):
                     continue  # vanished during the scan: the next push records the deletion
-                if isinstance(content, OSError):
-                    result.skipped.append(f"{e.path}: {content.strerror or content}")
+                if isinstance(read, OSError):
+                    result.skipped.append(f"{e.path}: {read.strerror or read}")
+                    result.unread.append(e.path)
                     continue
-                if not content.stable:
+                content, how = read
+                if not content.stable:  # (only without a snapshot directory: status and dry runs)
                     result.skipped.append(f"{e.path}: changed while being read; will be retried")
+                    result.unread.append(e.path)
                     continue
+                if how in ("reflink", "copy"):
+                    result.snapshots.append(e.path)
                 out[e.path] = content
                 result.files_read += 1
                 result.bytes_read += content.size
@@ -582,7 +592,7 @@ def push(
         # before anything is read or uploaded: a refused mass deletion costs nothing
         _check_deletions(db, gone, max_delete or DeleteLimit.parse(None))
         resume(db, fan.ctxs, uploading=len(d.candidates) > 0)
-    reader = FileReader(keys, fan)  # type: ignore[arg-type]
+    reader = FileReader(keys, fan, None if fan is None else str(share.tmp_dir()))  # type: ignore[arg-type]
     with cancel.stopping(ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync")) as syncer:
         _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer)
     if fan is not None:

@@ -19,6 +19,7 @@ from fog.frozen import quick_init
 from fog.repo.db import stat_matches
 from fog.repo.share import FOG_DIR
 
+SPECIAL_FILE = "not a regular file, directory or symlink"  # FIFOs, sockets, devices: left out
 TMP_PREFIX = ".fog-tmp-"  # temp names of fog.sync.content.write_version: never synced
 NESTED_SHARE = "nested fog share: not synced"  # a directory below the root holding a `.fog/`
 _NESTED = os.sep + FOG_DIR
@@ -207,7 +208,7 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                 elif st.S_ISLNK(mode):
                     kind = "link"
                 else:
-                    out.skipped.append(f"{path}: not a regular file, directory or symlink")
+                    out.skipped.append(f"{path}: {SPECIAL_FILE}")
                     continue
                 seen.add(path)
                 if flag is not None and flag(path):

@@ -166,6 +166,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "conflicts",
         "kept",
         "problems",
+        "failed",
         "remote_errors",
         "remotes_added",
         "remotes_removed",

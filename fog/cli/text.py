@@ -150,6 +150,8 @@ def pull_summary(r: Any, quiet: bool) -> None:
         echo(f"fog: {problem}", err=True)
     for s in r.skipped:
         echo(f"fog: skipped {s}", err=True)
+    for s in r.failed:
+        echo(f"fog: not applied (retried by the next pull): {s}", err=True)
     for name in r.remotes_added:
         echo(f"fog: remote {name} was added on another device; this device uses it from now on", err=True)
     for name in r.remotes_removed:
@@ -176,12 +178,14 @@ def clone_summary(result: Any) -> None:
 
 
 def pull_exit(r: Any, as_json: bool) -> int:
-    """4 if data was refused, else 1 if a remote failed, else 3 on conflicts, else 0."""
+    """4 if data was refused, else 1 if a remote failed or a path could not be applied, else 3 on conflicts, else 0."""
     failed = report_remote_errors(r.remote_errors, as_json)
     if r.problems:
         return EXIT_INTEGRITY
     if failed:
         return failed
+    if r.failed:
+        return EXIT_ERROR
     if r.conflicts:
         return EXIT_CONFLICTS
     return 0

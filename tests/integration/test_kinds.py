@@ -204,7 +204,8 @@ def test_one_corrupt_object_does_not_stop_the_others(world: World) -> None:
     assert b.read("good.txt") == "good\n" and b.read("doc.txt") == "edited\n"
     assert not (b.root / "bad.bin").exists()
     assert b.fog("status", "--json").json()["clean"] is True
-    b.pull(expect=4)  # still reported, still not written
+    doc = b.fog("pull", "--json", expect=4).json()  # still reported, still not written
+    assert [p for p in doc["problems"] if p.startswith("bad.bin: ")] and doc["failed"] == []
     data[len(data) // 3] ^= 1
     pack.write_bytes(bytes(data))
     b.pull()

@@ -158,6 +158,8 @@ def pull_summary(r: Any, quiet: bool) -> None:
         echo(f"fog: {problem}", err=True)
     for s in r.skipped:
         echo(f"fog: skipped {s}", err=True)
+    for s in r.failed:
+        echo(f"fog: not applied (retried by the next pull): {s}", err=True)
     for name in r.remotes_added:
         echo(f"fog: remote {name} was added on another device; this device uses it from now on", err=True)
     for name in r.remotes_removed:
@@ -184,14 +186,14 @@ def clone_summary(result: Any) -> None:
 
 
 def pull_exit(r: Any, as_json: bool, unread: bool = False) -> int:
-    """4 if data was refused, else 1 if a remote failed, else 5 if a file could not be read
-    (sync's push), else 3 on conflicts, else 0."""
+    """4 if data was refused, else 1 if a remote failed, else 5 if a path could not be applied
+    here or (sync's push) a file could not be read, else 3 on conflicts, else 0."""
     failed = report_remote_errors(r.remote_errors, as_json)
     if r.problems:
         return EXIT_INTEGRITY
     if failed:
         return failed
-    if unread:
+    if unread or r.failed:
         return EXIT_PARTIAL
     if r.conflicts:
         return EXIT_CONFLICTS

@@ -366,6 +366,10 @@ class RepoDB:
         with self.write() as txn:
             txn.put(key.encode(), value, db=self.db["meta"])
 
+    def set_meta(self, txn: lmdb.Transaction, key: str, value: bytes) -> None:
+        """put_meta inside the caller's transaction."""
+        txn.put(key.encode(), value, db=self.db["meta"])
+
     def drop_meta(self, txn: lmdb.Transaction, key: str) -> None:
         txn.delete(key.encode(), db=self.db["meta"])
 

@@ -39,16 +39,49 @@ def same_state(a: Version, b: Version) -> bool:
     )
 
 
+NAME_MAX = 255  # bytes in one path component (Linux, macOS, Windows)
+_DEVICE_MAX = 40  # characters of the device name kept in a conflict name
+
+
 def conflict_name(path: str, v: Version, device_name: str) -> str:
     """`NAME.fog-conflict-YYYYMMDD-HHMMSS-DEVICE.EXT`, beside the original."""
+    return conflict_name_at(path, v.time_ns, device_name)
+
+
+def conflict_name_at(path: str, time_ns: int, device_name: str) -> str:
+    """The conflict name of `path` for a version made at `time_ns` by `device_name`.
+
+    The name fits NAME_MAX bytes: a long stem is cut (by bytes, never inside
+    a UTF-8 character), the mark and the extension are kept. It depends on
+    its arguments alone, so every device computes the same name.
+    """
     head, _, base = path.rpartition("/")
-    stamp = datetime.fromtimestamp(v.time_ns / 1e9, tz=UTC).strftime("%Y%m%d-%H%M%S")
-    device = re.sub(r"[^A-Za-z0-9_-]+", "_", device_name) or "device"
+    stamp = datetime.fromtimestamp(time_ns / 1e9, tz=UTC).strftime("%Y%m%d-%H%M%S")
+    device = (re.sub(r"[^A-Za-z0-9_-]+", "_", device_name) or "device")[:_DEVICE_MAX]
     stem, dot, ext = base.rpartition(".")
-    if not dot or not stem:  # no extension, or a dotfile like .bashrc
+    if not dot or not stem or len(_utf8(ext)) > NAME_MAX // 2:  # no extension, a dotfile, or no sane one
         stem, ext = base, ""
-    name = f"{stem}{CONFLICT_MARK}{stamp}-{device}" + (f".{ext}" if ext else "")
+    suffix = f"{CONFLICT_MARK}{stamp}-{device}" + (f".{ext}" if ext else "")
+    name = _cut(stem, NAME_MAX - len(_utf8(suffix))) + suffix
     return f"{head}/{name}" if head else name
+
+
+def _utf8(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")  # paths hold the file system's bytes (os.fsdecode)
+
+
+def _cut(s: str, limit: int) -> str:
+    """`s` cut to at most `limit` bytes, never inside a UTF-8 character."""
+    raw = _utf8(s)
+    if len(raw) <= limit:
+        return s
+    raw = raw[: max(limit, 1)]
+    for drop in range(4):  # a character is at most 4 bytes
+        try:
+            return raw[: len(raw) - drop].decode("utf-8") or "_"
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "surrogateescape")  # not UTF-8 to begin with: bytes stay bytes
 
 
 def conflict_version(loser: Version, name: str) -> Version:
@@ -86,6 +119,7 @@ class Plan:
     conflicts: list[Version] = field(default_factory=list)  # write beside the file
     kept_local: bool = False  # a local unpushed change stays; the incoming was set aside
     adopt_local: bool = False  # the local file already equals the head: just record it
+    move_aside: bool = False  # a local unsynced file or link gives way to an incoming directory
 
 
 def plan_path(
@@ -95,18 +129,22 @@ def plan_path(
     lookup: Callable[[bytes], Version | None],
     local_dirty: bool,
     local_matches: Callable[[Version], bool],
+    local_kind: str | None = None,
 ) -> Plan:
     """Fold incoming versions into the head and decide the working-tree action.
 
     `lookup(id)`: a version this device knows (history or incoming), or None.
     `local_dirty`: the working file differs from what fog last recorded for it.
     `local_matches(v)`: the working file already holds v's state.
+    `local_kind`: what stands at the path here (file, dir, link, special), None if nothing.
+    A directory wins the name over a file or link changed here: the local
+    entry moves aside to a conflict name (`move_aside`) and is pushed later.
     """
     if head is None and len(incoming) == 1 and not local_dirty:
         # a path new here, one version of it (all of a clone): the general case below ends the same
         # way without ranking anything (tests/unit/test_merge.py compares the two)
         return Plan(path, incoming[0], write=incoming[0])
-    return _plan_general(path, head, incoming, lookup, local_dirty, local_matches)
+    return _plan_general(path, head, incoming, lookup, local_dirty, local_matches, local_kind)
 
 
 def _plan_general(
@@ -116,6 +154,7 @@ def _plan_general(
     lookup: Callable[[bytes], Version | None],
     local_dirty: bool,
     local_matches: Callable[[Version], bool],
+    local_kind: str | None = None,
 ) -> Plan:
     rank = Ranks(lookup)
     candidates: dict[bytes, Version] = {}
@@ -136,6 +175,9 @@ def _plan_general(
     if head is not None and cur.id == head.id and not losers:
         return plan
     conflicts = [v for v in losers if v.kind in ("file", "link")]
+    if local_dirty and cur.kind == "dir" and local_kind not in (None, "dir"):
+        plan.write, plan.move_aside, plan.conflicts = cur, True, conflicts
+        return plan
     if local_dirty:
         if local_matches(cur):
             plan.adopt_local = True

@@ -14,25 +14,23 @@ import json
 import os
 import stat as st
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fog import cancel
-from fog.backends.local import flushing, syncfs
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo.db import StatEntry
 from fog.store import PutStats
-from fog.sync.content import FileReader, read_workers, stage_version, write_version
-from fog.sync.context import Context, staging_dir, sweep_staging
+from fog.sync.apply import apply_plans
+from fog.sync.content import FileReader
+from fog.sync.context import Context, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import read_log
-from fog.sync.merge import Plan, conflict_name, conflict_version, plan_path
-from fog.sync.push import RACY_NS, catch_up_own_log
+from fog.sync.merge import Plan, plan_path
+from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile
-from fog.sync.restore import safe_parent
 
 
 @dataclass
@@ -47,6 +45,7 @@ class PullResult:
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
     problems: list[str] = field(default_factory=list)  # refused devices (integrity)
     skipped: list[str] = field(default_factory=list)  # versions never written here, and why
+    failed: list[str] = field(default_factory=list)  # paths that could not be applied (retried next pull), and why
     remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
     remotes_added: list[str] = field(default_factory=list)  # learnt from the SyncConfig: used from now on
     remotes_removed: list[str] = field(default_factory=list)  # removed by another device
@@ -63,6 +62,7 @@ class PullResult:
             "kept",
             "problems",
             "skipped",
+            "failed",
             "remotes_added",
             "remotes_removed",
         ):
@@ -173,7 +173,7 @@ class LocalState:
         self.full = os.path.join(ctx.share.top, path)  # a str: pathlib costs more than the syscalls here
         try:
             self.st: os.stat_result | None = os.lstat(self.full)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a file or link stands where a parent dir goes
             self.st = None
         self._sig: tuple | None = None
 
@@ -193,6 +193,15 @@ class LocalState:
             else:
                 self._sig = ("special", 0, None, 0, 0, None)
         return self._sig
+
+    def kind(self) -> str | None:
+        """file, dir, link or special; None when nothing is there."""
+        if self.st is None:
+            return None
+        mode = self.st.st_mode
+        if st.S_ISREG(mode):
+            return "file"
+        return "dir" if st.S_ISDIR(mode) else "link" if st.S_ISLNK(mode) else "special"
 
     def matches(self, v: Version) -> bool:
         if self.st is None:
@@ -218,6 +227,9 @@ _IN_FOG_DIR = "not written: a path inside a .fog directory is never synced"
 
 def stat_dir(entry: StatEntry) -> bool:
     return st.S_ISDIR(entry.mode)
+
+
+UNAPPLIED = "unapplied"  # meta key: ids of known versions whose paths a pull could not apply
 
 
 def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
@@ -246,18 +258,17 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
                     carried.append(v.id)
     result.versions = sum(len(vs) for vs in by_path.values())
     pending = {v.id: v for vs in by_path.values() for v in vs}
+    _retry_unapplied(ctx, by_path)
 
     def lookup(version_id: bytes) -> Version | None:
         return pending.get(version_id) or db.version(version_id)
 
     entries = db.stat_entries()
-    stat_updates: dict[str, StatEntry | None] = {}
-    heads: list[Version] = []
     plans: list[tuple[Plan, LocalState]] = []
     for path in sorted(by_path):
         cancel.check()
         local = LocalState(ctx, path, entries.get(path))
-        plan = plan_path(path, db.head(path), by_path[path], lookup, local.dirty(), local.matches)
+        plan = plan_path(path, db.head(path), by_path[path], lookup, local.dirty(), local.matches, local.kind())
         plans.append((plan, local))
     doomed = sum(
         1
@@ -269,43 +280,14 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     )
     tracked = sum(1 for e in entries.values() if not st.S_ISDIR(e.mode))
     (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
-    scan_start = time.time_ns()
-    files: list[tuple[Plan, LocalState]] = []
-    for plan, local in plans:  # parents before children
-        cancel.check()
-        if plan.head is not None:
-            heads.append(plan.head)
-        if plan.adopt_local and plan.head is not None and local.st is not None:
-            stat_updates[plan.path] = _entry(plan.path, local.st, plan.head.id, scan_start)
-        if plan.kept_local:
-            result.kept.append(plan.path)
-        if plan.write is not None and plan.write.kind == "dir":
-            _make_dir(ctx, plan.write, local)
-            stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
-            result.updated.append(plan.path)
-        elif plan.write is not None and plan.write.kind != "deleted":
-            files.append((plan, local))
-    for plan, local in _write_files(ctx, files):
-        assert plan.write is not None
-        stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
-        result.updated.append(plan.path)
-        result.bytes_written += plan.write.size if plan.write.kind == "file" else 0
-    copies = _write_conflicts(ctx, plans, by_path, names, stat_updates, scan_start, result)
-    heads += copies
-    for plan, local in reversed(plans):  # children before parents
-        if plan.write is not None and plan.write.kind == "deleted":
-            existed = local.st is not None
-            if _remove(ctx, local):
-                stat_updates[plan.path] = None
-                if existed:
-                    result.deleted.append(plan.path)
-            else:
-                result.kept.append(plan.path)
+    applied = apply_plans(ctx, plans, set(by_path), names, time.time_ns(), result)
+    heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
+    unapplied = sorted(v.id.hex() for path in applied.failed for v in by_path.get(path, ()))
     with db.write() as txn:
         db.add_unknown_versions(txn, list(pending.values()), make_head=False)  # has_version said unknown, above
-        if copies:  # their paths have no history here (_write_conflicts)
-            db.add_unknown_versions(txn, copies, make_head=False)
-            db.add_pending(txn, ctx.share.config.queued_remotes(), [v.id for v in copies])
+        if applied.copies:  # their paths have no history here (_write_conflicts)
+            db.add_unknown_versions(txn, applied.copies, make_head=False)
+            db.add_pending(txn, ctx.share.config.queued_remotes(), [v.id for v in applied.copies])
         db.clear_pending(txn, ctx.remote_name, carried)  # this remote has them already
         # relay: what arrived through this remote is queued for the others this device uses (a
         # device that never syncs again may be the only one that would have published it
@@ -314,10 +296,11 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         if others and pending:
             db.add_pending(txn, others, list(pending))
         db.set_heads(txn, heads)
-        db.put_stats(txn, [(entry, None) for entry in stat_updates.values() if entry is not None])
-        for path, entry in stat_updates.items():
+        db.put_stats(txn, [(entry, None) for entry in applied.stat_updates.values() if entry is not None])
+        for path, entry in applied.stat_updates.items():
             if entry is None:
                 db.drop_stat(txn, path)
+        db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there
@@ -325,219 +308,10 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     return result
 
 
-def _entry(path: str, s: os.stat_result, version: bytes, scan_start: int) -> StatEntry:
-    racy = s.st_mtime_ns >= scan_start - RACY_NS
-    return StatEntry(path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, version)
-
-
-def _archive(ctx: Context, local: LocalState) -> None:
-    """Keep the bytes a pull is about to replace in the local archive."""
-    archive = ctx.store.archive
-    if archive is None or local.st is None or not st.S_ISREG(local.st.st_mode):
-        return
-    FileReader(ctx.keys, archive).read(local.full, local.st, PutStats())
-
-
-def _make_dir(ctx: Context, v: Version, local: LocalState) -> None:
-    safe_parent(ctx.share.root, v.path)
-    dest = ctx.share.root / v.path
-    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
-        if local.st is not None and not st.S_ISDIR(local.st.st_mode):
-            _archive(ctx, local)
-            dest.unlink()
-    dest.mkdir(exist_ok=True)
-    os.chmod(dest, v.mode & 0o7777)
-
-
-def _stage(ctx: Context, plan: Plan, local: LocalState, known: set[str]) -> str | None:
-    """Write one incoming file or link to a temp file beside its place (not yet durable)."""
-    v = plan.write
-    assert v is not None
-    parent = safe_parent(ctx.share.root, v.path, known)
-    try:
-        here = os.lstat(local.full).st_mode  # now, not when the pull was planned
-    except FileNotFoundError:
-        here = 0
-    if st.S_ISDIR(here):
-        try:
-            os.rmdir(local.full)
-        except OSError:
-            return None  # a non-empty directory stands where a file arrives: leave both
-    _archive(ctx, local)
-    return stage_version(ctx.store, v, staging_dir(ctx, parent), fsync=False)
-
-
-def _write_files(ctx: Context, files: list[tuple[Plan, LocalState]]) -> list[tuple[Plan, LocalState]]:
-    """Stage every incoming file in parallel, make them durable at once, then rename each.
-
-    Many files cost one syncfs instead of an fsync each. A file edited here
-    while the pull ran is never overwritten: it is checked just before its rename.
-    """
-    done: list[tuple[Plan, LocalState]] = []
-    staged: list[tuple[Plan, LocalState, str]] = []
-    placed = 0  # staged[:placed] were renamed into place (or removed)
-    known: set[str] = set()  # parent directories already checked (never through a symlink)
-    try:
-        store = ctx.store
-        roots = [p.write.content if p.write and p.write.depth == 0 and p.write.content else b"" for p, _ in files]
-        if any(r and not store.catalog.locations(r) for r in roots):
-            store.scan_packs()  # packs written by other devices: learn where their objects are
-
-        def stage_group(group: list[int]) -> tuple[list[tuple[int, str | None]], BaseException | None]:
-            # single-block files packed side by side come with one ranged read
-            out: list[tuple[int, str | None]] = []
-            with store.preload([roots[i] for i in group if roots[i]]):
-                for i in group:
-                    try:
-                        out.append((i, _stage(ctx, *files[i], known)))
-                    except BaseException as exc:  # what was staged must still be cleaned up
-                        return out, exc
-            return out, None
-
-        pool = ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-pull")
-        with flushing(ctx.share.top), cancel.stopping(pool):
-            futures = [pool.submit(stage_group, group) for group in store.nearby(roots)]
-        results: dict[int, str | None] = {}
-        failure: BaseException | None = None
-        for fut in futures:
-            part, exc = fut.result()
-            results.update(part)
-            failure = failure or exc
-        for i, (plan, local) in enumerate(files):
-            tmp = results.get(i)
-            if tmp is not None:
-                staged.append((plan, local, tmp))
-        if failure is not None:
-            raise failure
-        for tmp in _unsynced([tmp for _, _, tmp in staged]):
-            _fsync(tmp)  # no syncfs(2) for its filesystem: one fsync per file
-        for plan, local, tmp in staged:
-            if local.st is not None and _changed_since(local):
-                os.unlink(tmp)  # edited while we were pulling: never overwrite
-            else:
-                os.replace(tmp, local.full)
-                done.append((plan, local))
-            placed += 1
-        # the renames too are durable before the database records the files (a crash must not
-        # leave a stat entry for a file whose rename was lost: a later push would see it deleted)
-        for parent in sorted({os.path.dirname(path) for path in _unsynced([local.full for _, local in done])}):
-            _fsync(parent)
-    finally:
-        for _, _, tmp in staged[placed:]:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-    return done
-
-
-def _unsynced(paths: list[str]) -> list[str]:
-    """Flush every filesystem that holds one of `paths` (one syncfs each); return the paths left unsynced.
-
-    Usually one filesystem, but a mount inside the share stages its files on
-    itself (`staging_dir`), and syncfs of the share root would not cover them.
-    """
-    devices: dict[int, list[str]] = {}
-    by_dir: dict[str, int] = {}
-    for path in paths:
-        parent = os.path.dirname(path)
-        dev = by_dir.get(parent)
-        if dev is None:
-            dev = by_dir[parent] = os.stat(parent).st_dev
-        devices.setdefault(dev, []).append(path)
-    left: list[str] = []
-    for group in devices.values():
-        if not syncfs(os.path.dirname(group[0])):
-            left += group
-    return left
-
-
-def _fsync(path: str) -> None:
-    if os.path.islink(path):
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _changed_since(local: LocalState) -> bool:
-    try:
-        now = os.lstat(local.full)
-    except FileNotFoundError:
-        return False
-    s = local.st
-    assert s is not None
-    return (now.st_mtime_ns, now.st_size, now.st_ino) != (s.st_mtime_ns, s.st_size, s.st_ino)
-
-
-def _remove(ctx: Context, local: LocalState) -> bool:
-    if local.st is None:
-        return True
-    if st.S_ISDIR(local.st.st_mode):
-        try:
-            os.rmdir(local.full)
-            return True
-        except OSError:
-            return False  # holds files fog does not know: keep it
-    if _changed_since(local):
-        return False
-    _archive(ctx, local)
-    os.unlink(local.full)
-    return True
-
-
-def _write_conflicts(
-    ctx: Context,
-    plans: list[tuple[Plan, LocalState]],
-    by_path: dict[str, list[Version]],
-    names: dict[str, str],
-    stat_updates: dict[str, StatEntry | None],
-    scan_start: int,
-    result: PullResult,
-) -> list[Version]:
-    """Write each plan's conflict copies; return the versions recording them (to record and publish).
-
-    A copy is recorded like any file, as `conflict_version`: the same version
-    on every device that writes it, so it is published once in the history
-    and a deletion or edit of it anywhere applies everywhere. A copy whose
-    path already has a history (another device published it, maybe deleted
-    it since) is left to that history: it arrives, or stays deleted, as
-    that path's own plan says.
-    """
+def _retry_unapplied(ctx: Context, by_path: dict[str, list[Version]]) -> None:
+    """Add the versions an earlier pull could not apply: they are planned again."""
     db = ctx.share.db
-    copies: list[Version] = []
-    arrived: list[str] = []
-    done: set[str] = set()
-    for plan, _ in plans:
-        for loser in plan.conflicts:
-            name = conflict_name(plan.path, loser, names.get(loser.device, loser.device[:8]))
-            if name in done:
-                continue
-            done.add(name)
-            if name in by_path:
-                arrived.append(name)
-                continue
-            if db.head(name) is not None:
-                continue  # recorded by an earlier pull (the copy may have been deleted since)
-            copy = ctx.seal_version(conflict_version(loser, name))
-            entry = _write_conflict(ctx, copy, scan_start)
-            if entry is not None:
-                stat_updates[name] = entry
-            copies.append(copy)
-            result.conflicts.append(name)
-    updated = set(result.updated)
-    result.conflicts += [name for name in arrived if name in updated]
-    return copies
-
-
-def _write_conflict(ctx: Context, v: Version, scan_start: int) -> StatEntry | None:
-    """Write one conflict copy; its stat entry, or None when another file already holds its name."""
-    local = LocalState(ctx, v.path, None)
-    if local.st is None:
-        parent = safe_parent(ctx.share.root, v.path)
-        write_version(ctx.store, v, local.full, staging_dir(ctx, parent))
-    elif not local.matches(v):
-        # kept; the next push records it as a change of the copy, which stays in the history
-        return None
-    # else: written by an earlier, interrupted run
-    return _entry(v.path, os.lstat(local.full), v.id, scan_start)
+    for hex_id in json.loads(db.get_meta(UNAPPLIED) or b"[]"):
+        v = db.version(bytes.fromhex(hex_id))
+        if v is not None and all(w.id != v.id for w in by_path.get(v.path, ())):
+            by_path.setdefault(v.path, []).append(v)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import os
+import re
 import stat as st
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,11 @@ from fog.repo.db import stat_matches
 from fog.repo.share import FOG_DIR
 
 SPECIAL_FILE = "not a regular file, directory or symlink"  # FIFOs, sockets, devices: left out
-TMP_PREFIX = ".fog-tmp-"  # temp names of fog.sync.content.write_version: never synced
+TMP_PREFIX = ".fog-tmp-"  # temp names of fog.sync.content.write_version
+# fog's own temp names exactly (pid, random token, counter): skipped and reported. Any other name with
+# the prefix is a user's file and synced like any other.
+TMP_NAME = re.compile(r"\.fog-tmp-\d+-[0-9a-f]{8}-\d{8}")
+LEFT_TMP = "temporary file of an interrupted fog pull or restore: not synced (delete it)"
 NESTED_SHARE = "nested fog share: not synced"  # a directory below the root holding a `.fog/`
 _NESTED = os.sep + FOG_DIR
 
@@ -185,9 +190,12 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
         with it:
             for de in it:
                 name = de.name
-                if name == FOG_DIR or name.startswith(TMP_PREFIX):
-                    continue  # fog's own files: a repository (ours or not), temp files of a killed pull/restore
+                if name == FOG_DIR:
+                    continue  # a repository (ours or not)
                 path = f"{rel}/{name}" if rel else name
+                if name.startswith(TMP_PREFIX) and TMP_NAME.fullmatch(name):
+                    out.skipped.append(f"{path}: {LEFT_TMP}")  # left in the tree when .fog/tmp was on another fs
+                    continue
                 try:
                     s = de.stat(follow_symlinks=False)
                 except FileNotFoundError:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fogcli import Share
 
-from fog.sync import pull
+from fog.sync import apply as pull
 
 
 def _other_filesystem(tmp_path: Path) -> Path | None:

@@ -117,7 +117,7 @@ def test_own_batches_rolled_back_stops_push(pair: tuple[Device, Device]) -> None
 # Pull stages incoming files with stage_version (then one sync, then renames) and
 # writes conflict copies with write_version: a "write" is a call of either.
 COUNT_WRITES = """
-import fog.sync.content as _c, fog.sync.pull as _p
+import fog.sync.content as _c, fog.sync.apply as _p
 def _wrap(real):
     def _counting(*args, **kwargs):
         with open({log!r}, "a") as f:
@@ -129,7 +129,7 @@ _p.write_version = _wrap(_c.write_version)
 """
 
 EXIT_AFTER_WRITE = """
-import fog.sync.content as _c, fog.sync.pull as _p, threading
+import fog.sync.content as _c, fog.sync.apply as _p, threading
 _calls, _lock = [0], threading.Lock()
 def _wrap(real):
     def _dying(*args, **kwargs):
@@ -145,7 +145,7 @@ _p.write_version = _wrap(_c.write_version)
 """
 
 KILL_DURING_WRITE = """
-import os, fog.sync.content as _c, fog.sync.pull as _p
+import os, fog.sync.content as _c, fog.sync.apply as _p
 _real_replace, _calls = os.replace, [0]
 def _dying_replace(*args, **kwargs):
     _calls[0] += 1

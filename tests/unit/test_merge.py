@@ -320,3 +320,14 @@ def test_the_first_sight_shortcut_plans_what_the_general_case_plans(
     general = merge._plan_general(v.path, None, [v], lookup, False, lambda _: False)
     assert fast == general
     assert fast.write == v and fast.head == v
+
+
+def test_conflict_name_fits_name_max_and_cuts_on_characters() -> None:
+    for stem in ("x" * 300, "é" * 200, "日本" * 60 + "x"):
+        name = named(f"dir/{stem}.txt", "d" * 100)
+        base = name.rpartition("/")[2]
+        assert name.startswith("dir/") and len(base.encode()) <= 255
+        assert base.endswith(".txt") and "-" + "d" * 40 + ".txt" in base
+        assert stem.startswith(base.partition(".fog-conflict-")[0])  # a prefix of whole characters
+    short = named("doc.txt")
+    assert short == "doc.fog-conflict-20210304-050607-desktop.txt"  # unchanged when it fits

@@ -1,0 +1,417 @@
+"""Applying a pull's plans to the working tree, one path at a time, in an order that works for every kind change.
+
+Phases, each over the plans sorted by path:
+  1. clear (children before parents): deletions, and directories that
+     become a file or link (their synced children were deleted just before;
+     one holding anything else stays, and the incoming version goes beside
+     it as a conflict copy);
+  2. directories (parents before children): a file or link in the way is
+     replaced, or moved aside to a conflict name when it holds unsynced
+     changes (`Plan.move_aside`);
+  3. files and links: staged in parallel, made durable at once, renamed;
+  4. conflict copies.
+A path that cannot be applied (an OSError, an object that fails verification)
+is reported and left as it was; every other path is applied. The caller
+records nothing for a failed path but its versions, and retries it at the
+next pull.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as st
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fog import cancel
+from fog.backends.local import flushing, syncfs
+from fog.errors import FogError, IntegrityError
+from fog.format.version import Version
+from fog.repo.db import StatEntry
+from fog.store import PutStats
+from fog.sync.content import FileReader, read_workers, stage_version, write_version
+from fog.sync.context import Context, staging_dir
+from fog.sync.merge import Plan, conflict_name, conflict_name_at, conflict_version
+from fog.sync.push import RACY_NS
+from fog.sync.restore import safe_parent
+
+
+class Local(Protocol):
+    """What applying needs of a working-tree path (fog.sync.pull.LocalState)."""
+
+    path: str
+    full: str
+    st: os.stat_result | None
+
+    def matches(self, v: Version) -> bool: ...
+
+
+class Report(Protocol):
+    """Where applying reports (fog.sync.pull.PullResult)."""
+
+    updated: list[str]
+    deleted: list[str]
+    conflicts: list[str]
+    kept: list[str]
+    problems: list[str]
+    failed: list[str]
+    bytes_written: int
+
+
+@dataclass
+class Applied:
+    """What the working tree now holds, for the database transaction that follows."""
+
+    stat_updates: dict[str, StatEntry | None] = field(default_factory=dict)  # None: drop the entry
+    copies: list[Version] = field(default_factory=list)  # conflict copies written here: record and publish
+    failed: set[str] = field(default_factory=set)  # paths left as they were: retried by the next pull
+
+
+def apply_plans(
+    ctx: Context,
+    plans: list[tuple[Plan, Local]],
+    incoming_paths: set[str],
+    names: dict[str, str],
+    scan_start: int,
+    result: Report,
+) -> Applied:
+    """Bring the working tree to the plans' state (plans sorted by path); see the module docstring."""
+    out = Applied()
+    for plan, local in plans:
+        if plan.adopt_local and plan.head is not None and local.st is not None:
+            out.stat_updates[plan.path] = _entry(plan.path, local.st, plan.head.id, scan_start)
+        if plan.kept_local:
+            result.kept.append(plan.path)
+    for plan, local in reversed(plans):  # children before parents
+        cancel.check()
+        _guarded(out, result, plan.path, _clear, ctx, plan, local, out, result)
+    files: list[tuple[Plan, Local]] = []
+    for plan, local in plans:  # parents before children
+        cancel.check()
+        if plan.write is None or plan.write.kind == "deleted" or plan.path in out.failed:
+            continue
+        if plan.write.kind != "dir":
+            files.append((plan, local))
+        elif _guarded(out, result, plan.path, _make_dir, ctx, plan, local, result):
+            out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
+            result.updated.append(plan.path)
+    done, failures = _write_files(ctx, files)
+    for plan, local in done:
+        assert plan.write is not None
+        out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
+        result.updated.append(plan.path)
+        result.bytes_written += plan.write.size if plan.write.kind == "file" else 0
+    for plan, exc in failures:
+        _fail(out, result, plan.path, exc)
+    ok = [(plan, local) for plan, local in plans if plan.path not in out.failed]
+    out.copies = _write_conflicts(ctx, ok, incoming_paths, names, out, scan_start, result)
+    return out
+
+
+def _guarded(out: Applied, result: Report, path: str, step: Callable[..., None], *args: object) -> bool:
+    """Run one path's step; a failure is reported and marks the path failed."""
+    try:
+        step(*args)
+        return True
+    except (OSError, FogError) as exc:
+        _fail(out, result, path, exc)
+        return False
+
+
+def _fail(out: Applied, result: Report, path: str, exc: BaseException) -> None:
+    out.failed.add(path)
+    out.stat_updates.pop(path, None)
+    if isinstance(exc, IntegrityError):
+        result.problems.append(f"{path}: {exc}")
+    elif isinstance(exc, OSError) and exc.strerror:
+        result.failed.append(f"{path}: {exc.strerror}")
+    else:
+        result.failed.append(f"{path}: {exc}")
+
+
+def _clear(ctx: Context, plan: Plan, local: Local, out: Applied, result: Report) -> None:
+    """Phase 1 for one path: delete it, or empty its place for a file or link."""
+    v = plan.write
+    if v is None:
+        return
+    if v.kind == "deleted":
+        existed = local.st is not None
+        if _remove(ctx, local):
+            out.stat_updates[plan.path] = None
+            if existed:
+                result.deleted.append(plan.path)
+        else:
+            result.kept.append(plan.path)
+    elif v.kind in ("file", "link") and local.st is not None and st.S_ISDIR(local.st.st_mode):
+        try:
+            os.rmdir(local.full)  # its synced children were removed just before
+            local.st = None
+        except OSError:
+            # it holds what was never synced: the directory keeps the name and is pushed again
+            # (on top of v), and v goes beside it as a conflict copy
+            plan.write, plan.kept_local = None, True
+            plan.conflicts.append(v)
+            out.stat_updates[plan.path] = None
+            result.kept.append(plan.path)
+
+
+def _make_dir(ctx: Context, plan: Plan, local: Local, result: Report) -> None:
+    v = plan.write
+    assert v is not None
+    safe_parent(ctx.share.root, v.path)
+    here = _lstat(local.full)
+    if here is not None and not st.S_ISDIR(here.st_mode):
+        if plan.move_aside:
+            aside = conflict_name_at(v.path, here.st_mtime_ns, ctx.ident.device_name)
+            if os.path.lexists(os.path.join(ctx.share.top, aside)):
+                raise FileExistsError(f"{aside} is in the way of this file's conflict copy")
+            os.rename(local.full, os.path.join(ctx.share.top, aside))  # recorded by the next push
+            result.conflicts.append(aside)
+        else:
+            _archive(ctx, local)
+            os.unlink(local.full)
+    try:
+        os.mkdir(local.full)
+    except FileExistsError:
+        if not os.path.isdir(local.full) or os.path.islink(local.full):
+            raise
+    os.chmod(local.full, v.mode & 0o7777)
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _entry(path: str, s: os.stat_result, version: bytes, scan_start: int) -> StatEntry:
+    racy = s.st_mtime_ns >= scan_start - RACY_NS
+    return StatEntry(path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, version)
+
+
+def _archive(ctx: Context, local: Local) -> None:
+    """Keep the bytes a pull is about to replace in the local archive."""
+    archive = ctx.store.archive
+    if archive is None or local.st is None or not st.S_ISREG(local.st.st_mode):
+        return
+    FileReader(ctx.keys, archive).read(local.full, local.st, PutStats())
+
+
+def _stage(ctx: Context, plan: Plan, local: Local, known: set[str]) -> str:
+    """Write one incoming file or link to a temp file beside its place (not yet durable)."""
+    v = plan.write
+    assert v is not None
+    parent = safe_parent(ctx.share.root, v.path, known)
+    here = _lstat(local.full)  # now, not when the pull was planned
+    if here is not None and st.S_ISDIR(here.st_mode):
+        os.rmdir(local.full)  # a directory that appeared meanwhile: OSError if not empty (path failed)
+    _archive(ctx, local)
+    return stage_version(ctx.store, v, staging_dir(ctx, parent), fsync=False)
+
+
+Failures = list[tuple[Plan, BaseException]]
+
+
+def _write_files(ctx: Context, files: list[tuple[Plan, Local]]) -> tuple[list[tuple[Plan, Local]], Failures]:
+    """Stage every incoming file in parallel, make them durable at once, then rename each.
+
+    Many files cost one syncfs instead of an fsync each. A file edited here
+    while the pull ran is never overwritten: it is checked just before its
+    rename. Returns the files placed, and the ones that failed with why.
+    """
+    done: list[tuple[Plan, Local]] = []
+    failures: Failures = []
+    staged: list[tuple[Plan, Local, str]] = []
+    placed = 0  # staged[:placed] were renamed into place (or removed)
+    known: set[str] = set()  # parent directories already checked (never through a symlink)
+    try:
+        store = ctx.store
+        roots = [p.write.content if p.write and p.write.depth == 0 and p.write.content else b"" for p, _ in files]
+        if any(r and not store.catalog.locations(r) for r in roots):
+            store.scan_packs()  # packs written by other devices: learn where their objects are
+
+        def stage_group(group: list[int]) -> tuple[list[tuple[int, str | BaseException]], BaseException | None]:
+            # single-block files packed side by side come with one ranged read
+            out: list[tuple[int, str | BaseException]] = []
+            with store.preload([roots[i] for i in group if roots[i]]):
+                for i in group:
+                    try:
+                        out.append((i, _stage(ctx, *files[i], known)))
+                    except (OSError, FogError) as exc:  # this path fails, the others go on
+                        out.append((i, exc))
+                    except BaseException as exc:  # what was staged must still be cleaned up
+                        return out, exc
+            return out, None
+
+        pool = ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-pull")
+        with flushing(ctx.share.top), cancel.stopping(pool):
+            futures = [pool.submit(stage_group, group) for group in store.nearby(roots)]
+        results: dict[int, str | BaseException] = {}
+        failure: BaseException | None = None
+        for fut in futures:
+            part, exc = fut.result()
+            results.update(part)
+            failure = failure or exc
+        for i, (plan, local) in enumerate(files):
+            tmp = results.get(i)
+            if isinstance(tmp, str):
+                staged.append((plan, local, tmp))
+            elif tmp is not None:
+                failures.append((plan, tmp))
+        if failure is not None:
+            raise failure
+        for tmp in _unsynced([tmp for _, _, tmp in staged]):
+            _fsync(tmp)  # no syncfs(2) for its filesystem: one fsync per file
+        for plan, local, tmp in staged:
+            placed += 1
+            if local.st is not None and _changed_since(local):
+                os.unlink(tmp)  # edited while we were pulling: never overwrite
+                continue
+            try:
+                os.replace(tmp, local.full)
+                done.append((plan, local))
+            except OSError as exc:
+                os.unlink(tmp)
+                failures.append((plan, exc))
+        # the renames too are durable before the database records the files (a crash must not
+        # leave a stat entry for a file whose rename was lost: a later push would see it deleted)
+        for parent in sorted({os.path.dirname(path) for path in _unsynced([local.full for _, local in done])}):
+            _fsync(parent)
+    finally:
+        for _, _, tmp in staged[placed:]:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+    return done, failures
+
+
+def _unsynced(paths: list[str]) -> list[str]:
+    """Flush every filesystem that holds one of `paths` (one syncfs each); return the paths left unsynced.
+
+    Usually one filesystem, but a mount inside the share stages its files on
+    itself (`staging_dir`), and syncfs of the share root would not cover them.
+    """
+    devices: dict[int, list[str]] = {}
+    by_dir: dict[str, int] = {}
+    for path in paths:
+        parent = os.path.dirname(path)
+        dev = by_dir.get(parent)
+        if dev is None:
+            dev = by_dir[parent] = os.stat(parent).st_dev
+        devices.setdefault(dev, []).append(path)
+    left: list[str] = []
+    for group in devices.values():
+        if not syncfs(os.path.dirname(group[0])):
+            left += group
+    return left
+
+
+def _fsync(path: str) -> None:
+    if os.path.islink(path):
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _changed_since(local: Local) -> bool:
+    try:
+        now = os.lstat(local.full)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    s = local.st
+    assert s is not None
+    return (now.st_mtime_ns, now.st_size, now.st_ino) != (s.st_mtime_ns, s.st_size, s.st_ino)
+
+
+def _remove(ctx: Context, local: Local) -> bool:
+    if local.st is None:
+        return True
+    if st.S_ISDIR(local.st.st_mode):
+        try:
+            os.rmdir(local.full)
+            return True
+        except OSError:
+            return False  # holds files fog does not know: keep it
+    if _changed_since(local):
+        return False
+    _archive(ctx, local)
+    os.unlink(local.full)
+    return True
+
+
+def _write_conflicts(
+    ctx: Context,
+    plans: list[tuple[Plan, Local]],
+    incoming_paths: set[str],
+    names: dict[str, str],
+    out: Applied,
+    scan_start: int,
+    result: Report,
+) -> list[Version]:
+    """Write each plan's conflict copies; return the versions recording them (to record and publish).
+
+    A copy is recorded like any file, as `conflict_version`: the same version
+    on every device that writes it, so it is published once in the history
+    and a deletion or edit of it anywhere applies everywhere. A copy whose
+    path already has a history (another device published it, maybe deleted
+    it since) is left to that history: it arrives, or stays deleted, as
+    that path's own plan says. A copy that cannot be written is reported;
+    its version stays in the history of the original path.
+    """
+    db = ctx.share.db
+    copies: list[Version] = []
+    arrived: list[str] = []
+    done: set[str] = set()
+    for plan, _ in plans:
+        for loser in plan.conflicts:
+            name = conflict_name(plan.path, loser, names.get(loser.device, loser.device[:8]))
+            if name in done:
+                continue
+            done.add(name)
+            if name in incoming_paths:
+                arrived.append(name)
+                continue
+            if db.head(name) is not None:
+                continue  # recorded by an earlier pull (the copy may have been deleted since)
+            copy = ctx.seal_version(conflict_version(loser, name))
+            try:
+                entry = _write_conflict(ctx, copy, scan_start)
+            except (OSError, FogError) as exc:
+                _fail(out, result, name, exc)
+                continue
+            if entry is not None:
+                out.stat_updates[name] = entry
+            copies.append(copy)
+            result.conflicts.append(name)
+    updated = set(result.updated)
+    result.conflicts += [name for name in arrived if name in updated]
+    return copies
+
+
+def _write_conflict(ctx: Context, v: Version, scan_start: int) -> StatEntry | None:
+    """Write one conflict copy; its stat entry, or None when another file already holds its name."""
+    full = os.path.join(ctx.share.top, v.path)
+    here = _lstat(full)
+    if here is None:
+        parent = safe_parent(ctx.share.root, v.path)
+        write_version(ctx.store, v, full, staging_dir(ctx, parent))
+    elif not _holds(ctx, full, here, v):
+        # kept; the next push records it as a change of the copy, which stays in the history
+        return None
+    # else: written by an earlier, interrupted run
+    return _entry(v.path, os.lstat(full), v.id, scan_start)
+
+
+def _holds(ctx: Context, full: str, s: os.stat_result, v: Version) -> bool:
+    """Whether the entry at `full` already holds v's state."""
+    if st.S_ISLNK(s.st_mode):
+        return v.kind == "link" and os.readlink(full) == v.target
+    if not st.S_ISREG(s.st_mode) or v.kind != "file" or st.S_IMODE(s.st_mode) != v.mode:
+        return False
+    c = FileReader(ctx.keys, None).read(full, s, PutStats())
+    return (c.root, c.depth, c.size) == (v.content, v.depth, v.size)

@@ -1,0 +1,230 @@
+"""A path that changes kind (file, directory, symlink), long conflict names, paths that cannot be applied.
+
+Issue 15, items 1-5: every kind change converges, on both sides, concurrent
+or not; local unsynced changes are never lost; one path that cannot be
+applied does not stop the others (nor later pulls).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from test_multidevice import OLD_MTIME_NS, Device, World, make_pair, versions
+
+from fog.sync.merge import CONFLICT_MARK
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+
+
+def _converged(a: Device, b: Device) -> None:
+    assert a.tree() == b.tree()
+    assert a.fog("status", "--json").json()["clean"] is True
+    assert b.fog("status", "--json").json()["clean"] is True
+
+
+# -- item 1: a directory replaced by a file -------------------------------------------------
+
+
+def test_directory_replaced_by_file(world: World) -> None:
+    a, b = make_pair(world)
+    a.write("folder/child.txt", "c\n")
+    a.push()
+    b.pull()
+    shutil.rmtree(a.root / "folder")
+    a.write("folder", "A's file\n")
+    a.push()
+    b.pull()
+    assert b.read("folder") == "A's file\n"
+    _converged(a, b)
+    c = world.clone("phone")
+    assert c.tree() == a.tree()
+
+
+def test_directory_replaced_by_file_keeps_unsynced_children(world: World) -> None:
+    a, b = make_pair(world)
+    a.write("folder/child.txt", "c\n")
+    a.push()
+    b.pull()
+    shutil.rmtree(a.root / "folder")
+    a.write("folder", "A's file\n")
+    a.push()
+    b.write("folder/new.txt", "B's unsynced file\n")
+    r = b.pull(expect=3)
+    assert b.read("folder/new.txt") == "B's unsynced file\n"
+    copies = sorted(p.name for p in b.root.iterdir() if CONFLICT_MARK in p.name)
+    assert len(copies) == 1 and copies[0].startswith("folder.fog-conflict-"), r
+    assert b.read(copies[0]) == "A's file\n"
+    b.push()
+    a.pull()
+    b.pull()
+    assert a.read("folder/new.txt") == "B's unsynced file\n"
+    _converged(a, b)
+    world.clone("phone")
+
+
+# -- item 2: a file or symlink replaced by a directory ----------------------------------------
+
+
+def test_file_replaced_by_directory(world: World) -> None:
+    a, b = make_pair(world)
+    a.write("thing", "f\n")
+    a.push()
+    b.pull()
+    (a.root / "thing").unlink()
+    a.write("thing/inside.txt", "in\n")
+    a.push()
+    b.pull()
+    assert b.read("thing/inside.txt") == "in\n"
+    _converged(a, b)
+
+
+def test_symlink_replaced_by_directory(world: World) -> None:
+    a, b = make_pair(world)
+    (a.root / "link").symlink_to("doc.txt")
+    a.push()
+    b.pull()
+    assert (b.root / "link").is_symlink()
+    (a.root / "link").unlink()
+    a.write("link/inside.txt", "in\n")
+    a.push()
+    b.pull()
+    assert not (b.root / "link").is_symlink()
+    assert b.read("link/inside.txt") == "in\n"
+    assert b.read("doc.txt") == "base version\n"
+    _converged(a, b)
+
+
+def test_file_replaced_by_directory_while_edited_here(world: World) -> None:
+    a, b = make_pair(world)
+    a.write("thing", "f\n")
+    a.push()
+    b.pull()
+    (a.root / "thing").unlink()
+    a.write("thing/inside.txt", "in\n")
+    a.push()
+    b.write("thing", "B's edit\n")
+    b.pull(expect=3)
+    assert b.read("thing/inside.txt") == "in\n"
+    copies = [p for p in b.root.iterdir() if p.name.startswith("thing.fog-conflict-")]
+    assert [p.read_text() for p in copies] == ["B's edit\n"]
+    b.push()
+    a.pull()
+    _converged(a, b)
+
+
+def test_concurrent_file_and_directory_of_one_name(world: World) -> None:
+    for first in ("a", "b"):
+        a, b = make_pair(world) if first == "a" else make_pair(_fresh(world))
+        a.write("notes", "a file\n")
+        b.write("notes/todo.txt", "a file in a directory\n")
+        (a if first == "a" else b).push()
+        other = b if first == "a" else a
+        other.fog("sync", expect=3)
+        (a if first == "a" else b).pull()
+        other.pull()
+        assert a.read("notes/todo.txt") == "a file in a directory\n"
+        copies = [p for p in a.root.iterdir() if p.name.startswith("notes.fog-conflict-")]
+        assert [p.read_text() for p in copies] == ["a file\n"], first
+        _converged(a, b)
+
+
+def _fresh(world: World) -> World:
+    tmp = world.tmp / "second"
+    tmp.mkdir()
+    return World(tmp, tmp / "remote", tmp / "master.key")
+
+
+def test_directory_replaced_by_symlink_and_back(world: World) -> None:
+    a, b = make_pair(world)
+    shutil.rmtree(a.root / "sub")
+    (a.root / "sub").symlink_to("empty")
+    a.push()
+    b.pull()
+    assert os.readlink(b.root / "sub") == "empty"
+    _converged(a, b)
+    (b.root / "sub").unlink()
+    b.write("sub/back.txt", "back\n")
+    b.push()
+    a.pull()
+    assert a.read("sub/back.txt") == "back\n"
+    _converged(a, b)
+
+
+# -- item 3: a conflict on a long file name ---------------------------------------------------
+
+
+def test_conflict_copy_of_a_long_name_fits_name_max(world: World) -> None:
+    a, b = make_pair(world)
+    long_name = "é" * 110 + "x" * 10 + ".txt"  # 234 bytes
+    assert len(long_name.encode()) > 220
+    a.write(long_name, "base\n", mtime_ns=OLD_MTIME_NS)
+    a.write("other.txt", "other\n")
+    a.push()
+    b.pull()
+    a.write(long_name, "A's edit\n")
+    a.write("other.txt", "A's other\n")
+    a.push()
+    b.write(long_name, "B's edit\n")
+    b.pull(expect=3)
+    assert b.read("other.txt") == "A's other\n"
+    copies = [p for p in b.root.iterdir() if CONFLICT_MARK in p.name]
+    assert len(copies) == 1
+    name = copies[0].name
+    assert len(os.fsencode(name)) <= 255 and name.endswith(".txt")
+    assert copies[0].read_text() == "A's edit\n"
+    b.push()
+    a.pull()
+    _converged(a, b)
+    assert versions(a, name)
+
+
+# -- item 4: one bad path does not hold the others hostage ----------------------------------------
+
+
+def test_one_corrupt_object_does_not_stop_the_others(world: World) -> None:
+    a, b = make_pair(world)
+    packs = set(world.remote.glob("shares/*/packs/*/*"))
+    a.write("bad.bin", os.urandom(300_000))
+    a.push()
+    (pack,) = set(world.remote.glob("shares/*/packs/*/*")) - packs
+    a.write("good.txt", "good\n")
+    a.write("doc.txt", "edited\n")
+    a.push()
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 3] ^= 1
+    pack.write_bytes(bytes(data))
+    r = b.pull(expect=4)
+    assert "bad.bin" in r.err
+    assert b.read("good.txt") == "good\n" and b.read("doc.txt") == "edited\n"
+    assert not (b.root / "bad.bin").exists()
+    assert b.fog("status", "--json").json()["clean"] is True
+    doc = b.fog("pull", "--json", expect=4).json()  # still reported, still not written
+    assert [p for p in doc["problems"] if p.startswith("bad.bin: ")] and doc["failed"] == []
+    data[len(data) // 3] ^= 1
+    pack.write_bytes(bytes(data))
+    b.pull()
+    _converged(a, b)
+
+
+# -- item 5: user files named like fog's temp files ----------------------------------------------
+
+
+def test_fog_tmp_prefix_is_synced_unless_it_is_fogs_own(world: World) -> None:
+    a, b = make_pair(world)
+    a.write(".fog-tmp-notes.txt", "mine\n")
+    a.write("sub/.fog-tmp-123-0badf00d-00000001", "looks like fog's\n")
+    r = a.fog("push", "--json")
+    doc = r.json()
+    assert ".fog-tmp-notes.txt" in doc["added"]
+    assert [s for s in doc["skipped"] if s.startswith("sub/.fog-tmp-123")], doc
+    b.pull()
+    assert b.read(".fog-tmp-notes.txt") == "mine\n"
+    assert not (b.root / "sub/.fog-tmp-123-0badf00d-00000001").exists()
+    st = a.fog("status", "--json").json()
+    assert [s for s in st["skipped"] if "fog-tmp-123" in s]

@@ -77,7 +77,7 @@ def test_bad_entry_under_a_pack_name(pair: tuple[Device, Device], kind: str) -> 
     (pack,) = set(_packs(a.world)) - before
     replace_with(pack, kind)
     line = bounded(a, "pull", expect=4).error_line()
-    assert "not a regular file" in line, line
+    assert "not a regular file" in line or "new.bin is missing" in line, line  # a pack whose header cannot be read
     clone_bounded(a.world, "third", expect=4).error_line()
     r = bounded(a, "check", "--read-data", expect=4)
     assert pack.name[:16] in r.out + r.err, str(r)

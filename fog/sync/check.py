@@ -210,8 +210,11 @@ def _check_logs(ctx: Context, result: CheckResult) -> None:
     devices = dict(config.devices) if config is not None else {}
     by_log = {device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in devices.items()}
     for log, seqs in sorted(ctx.store.list_logs().items()):
-        if log not in by_log:
-            result.problems.append(f"log {log[:12]} on the remote belongs to no device in the SyncConfig")
+        if log not in by_log:  # unverifiable, and pull sets it aside: a note, as for pull (not exit 4)
+            result.notes.append(
+                f"log {log[:12]} on the remote belongs to no device in the SyncConfig: set aside, nothing in it "
+                f"applied (a damaged identity or a foreign writer; delete log/{log} on the remote once you know which)"
+            )
             continue
         _, dev = by_log[log]
         try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.crypto.keys import ShareKeys, master_key_to_text
-from fog.errors import FogError, ReadOnlyRemote, RemoteError, UsageError
+from fog.errors import FogError, ReadOnlyRemote, RemoteError, UnreadableObject, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.lazy import lazy_module
@@ -189,6 +189,8 @@ def all_contexts(
             for name in names:
                 try:
                     ctxs.append(open_context(share, ident, name))
+                except UnreadableObject:
+                    raise  # refused data, not an unreachable remote: exit 4 like any integrity error
                 except RemoteError as exc:
                     failed[name] = str(exc)
                     first = first or exc
@@ -525,6 +527,8 @@ def _pull_all(ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit) -
             continue  # an earlier pull here found the name removed or moved: never mix two stores' state
         try:
             r = pull_mod.pull(ctx, max_delete=limit)
+        except UnreadableObject:
+            raise  # refused data, not an unreachable remote: exit 4 like any integrity error
         except RemoteError as exc:
             total.remote_errors[ctx.remote_name] = str(exc)
             continue
@@ -543,6 +547,8 @@ def _follow_remotes(ctxs: list[Context], failed: dict[str, str]) -> None:
     for name in sorted(set(share.config.remotes) - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
         try:
             ctxs.append(open_context(share, ident, name))
+        except UnreadableObject:
+            raise
         except RemoteError as exc:
             failed[name] = str(exc)
 

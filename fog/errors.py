@@ -87,6 +87,18 @@ class IntegrityError(FogError):
     kind = "integrity"
 
 
+class UnreadableObject(RemoteError, IntegrityError):
+    """A remote holds something under an object name that fog refuses to read.
+
+    Not a regular file (a FIFO, a device, a symlink), or larger than any
+    object of its kind may be. A backend raises it (it is a RemoteError, so the
+    backend contract holds), and it exits 4 like any refused data: the remote
+    is faulty or hostile, and retrying cannot help.
+    """
+
+    kind = "integrity"
+
+
 class LockHeldError(FogError):
     """Another fog process holds the share's lock."""
 

@@ -21,10 +21,11 @@ from fog import cancel
 from fog.backends.base import Backend
 from fog.crypto import keys as K
 from fog.crypto import seal as S
-from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError
+from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError, UnreadableObject
 from fog.format import batch as B
 from fog.format import objects as O
 from fog.format import pack as P
+from fog.format import syncconfig as C
 from fog.format.manifest import MAX_ENTRIES, ManifestNode
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 
@@ -49,7 +50,7 @@ class Remote:
             self.backend.put(MARKER_NAME, MARKER)
 
     def check_marker(self) -> None:
-        data = self.backend.get(MARKER_NAME)
+        data = read_bounded(self.backend, MARKER_NAME, 64, "the fog-store marker")
         if data not in _MARKERS:
             raise RemoteError(f"remote {self.url} holds an unknown fog-store marker (newer fog version?)")
         self.marker_version = _MARKERS[data]
@@ -104,7 +105,7 @@ class Remote:
         for name in names:
             if name in known:
                 continue
-            stored = self.backend.get(name)
+            stored = read_bounded(self.backend, name, C.MAX_STORED, name)
             what = f"SyncConfig version {name.rsplit('/', 1)[-1][:12]} on {self.url}"
             if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), name.rsplit("/", 1)[-1].encode()):
                 raise IntegrityError(f"{what}: HMAC does not match its name (altered, or wrong master key)")
@@ -456,7 +457,7 @@ class ShareStore:
                     except IntegrityError as exc:
                         failure = failure or exc  # another copy may be intact
             try:
-                return self.decode(object_id, self.backend.get(self.object_name(object_id)), what)
+                return self.decode(object_id, self.get_loose(object_id), what)
             except ObjectNotFound:
                 pass
             if failure is not None or attempt:
@@ -629,9 +630,19 @@ class ShareStore:
             groups.append(run)
         return groups
 
+    def get_loose(self, object_id: bytes) -> bytes:
+        """A loose object's stored bytes (format 1), unverified; refused past any object's size."""
+        name = self.object_name(object_id)
+        return read_bounded(self.backend, name, O.MAX_STORED, name)
+
+    def fetch_pack(self, pack_id: bytes) -> bytes:
+        """A whole pack's bytes, unverified; refused past the largest pack a writer makes."""
+        name = self.pack_name(pack_id)
+        return read_bounded(self.backend, name, P.MAX_PACK_BYTES, name)
+
     def get_pack(self, pack_id: bytes) -> bytes:
         """A whole pack, checked against its name (SHA256 of its bytes)."""
-        data = self.backend.get(self.pack_name(pack_id))
+        data = self.fetch_pack(pack_id)
         if hashlib.sha256(data).digest() != pack_id:
             raise IntegrityError(f"pack {pack_id.hex()[:16]} on {self.backend.url}: bytes do not match its name")
         return data
@@ -733,7 +744,7 @@ class ShareStore:
         except AlreadyExists:
             # A retried put whose first attempt landed is fine; anything else
             # means another writer used our sequence number.
-            if self.backend.get(name) != stored:
+            if read_bounded(self.backend, name, len(stored), name) != stored:
                 raise IntegrityError(
                     f"batch {seq} of this device already exists on {self.backend.url} with other content; "
                     "is this identity in use on two machines?"
@@ -752,7 +763,23 @@ class ShareStore:
         return logs
 
     def get_batch(self, log: str, seq: int) -> bytes:
-        return self.backend.get(self.log_name(log, seq))
+        name = self.log_name(log, seq)
+        return read_bounded(self.backend, name, B.MAX_STORED, name)
+
+
+def read_bounded(backend: Backend, name: str, limit: int, what: str) -> bytes:
+    """The whole object `name`, fetched as one range of at most `limit` + 1 bytes.
+
+    Every whole-object read has a natural bound (a batch, a SyncConfig
+    version, a pack, a loose object); a remote that stores more under such a
+    name is refused (UnreadableObject, exit 4) without reading the rest.
+    """
+    data = backend.get_range(name, 0, limit + 1)
+    if len(data) > limit:
+        raise UnreadableObject(
+            f"{what} on remote {backend.url} is larger than {limit} bytes, more than fog ever writes there: refused"
+        )
+    return data
 
 
 def seal_batch(device_secret: bytes, user_public: bytes, batch: B.EventBatch) -> bytes:

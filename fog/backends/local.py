@@ -21,12 +21,13 @@ from urllib.parse import unquote, urlparse
 
 from fog.backends.base import check_name, check_range
 from fog.cancel import Cancelled
-from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UsageError
+from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UnreadableObject, UsageError
 
 _TMP = ".tmp-"
 _RANDOM = secrets.token_hex(4)  # with the pid (read at each put: forks differ) and a counter
 _COUNTER = itertools.count()
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)  # a write refused: read-only mount, permissions, immutable
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
 
 
 class LocalBackend:
@@ -163,49 +164,82 @@ class LocalBackend:
                 pass  # a stray temporary file is never listed; the object itself is in place
         self._remember(path)
 
-    def get(self, name: str) -> bytes:
-        """Return the bytes stored under `name`."""
+    def _open_object(self, name: str) -> tuple[int, int]:
+        """Open the regular file stored under `name` for reading: (fd, size).
+
+        Never blocks and never follows a symlink in the final component: a FIFO,
+        a device, a socket or a symlink under an object name is not something
+        fog wrote (puts rename regular files into place), so it is refused as
+        UnreadableObject rather than opened (a FIFO would block forever, a
+        device could be endless). A directory is not an object: ObjectNotFound.
+        The root itself may be reached through a symlink.
+        """
         path = self._read_path(name)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                size = os.fstat(fd).st_size
-                data = os.read(fd, size + 1)
-                if len(data) > size:  # grew meanwhile: read the rest
-                    data += b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
-                return data
-            finally:
-                os.close(fd)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError) as e:
             raise ObjectNotFound(f"{name} not found on remote {self.url}") from e
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise self._refuse(name, "a symbolic link") from e
             raise self._fail("read", name, e) from e
+        try:
+            st = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            raise self._fail("read", name, e) from e
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise ObjectNotFound(f"{name} not found on remote {self.url} (a directory is there)")
+            raise self._refuse(name, _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file"))
+        return fd, st.st_size
+
+    def _refuse(self, name: str, what: str) -> UnreadableObject:
+        return UnreadableObject(
+            f"{name} on remote {self.url} is {what}, not a regular file: refused "
+            "(fog only writes regular files there; remove it, then run `fog check`)"
+        )
+
+    def get(self, name: str) -> bytes:
+        """Return the bytes stored under `name` (a regular file; its size when opened, no more)."""
+        fd, size = self._open_object(name)
+        try:
+            chunks = [os.read(fd, size + 1)]
+            got = len(chunks[0])
+            while chunks[-1] and got < size:  # a short read: go on until the size fstat gave
+                chunks.append(os.read(fd, size + 1 - got))
+                got += len(chunks[-1])
+            if got > size:  # puts rename whole files into place: an object never grows while open
+                raise UnreadableObject(f"{name} on remote {self.url} grew while being read: refused")
+            return b"".join(chunks)
+        except OSError as e:
+            raise self._fail("read", name, e) from e
+        finally:
+            os.close(fd)
 
     def get_range(self, name: str, offset: int, length: int) -> bytes:
         """Return up to `length` bytes stored under `name` from byte `offset` (pread)."""
-        path = self._read_path(name)
         check_range(offset, length)
+        fd, size = self._open_object(name)
+        length = min(length, max(size - offset, 0))  # a generous bound (a whole batch) allocates no more than the file
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                chunks = [os.pread(fd, length, offset)]  # even for length 0: on a directory this fails
-                got = len(chunks[0])
-                while chunks[-1] and got < length:  # a short read: go on until `length` or end of file
-                    chunks.append(os.pread(fd, length - got, offset + got))
-                    got += len(chunks[-1])
-                return b"".join(chunks)
-            finally:
-                os.close(fd)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
-            raise ObjectNotFound(f"{name} not found on remote {self.url}") from e
+            chunks = [os.pread(fd, length, offset)]
+            got = len(chunks[0])
+            while chunks[-1] and got < length:  # a short read: go on until `length` or end of file
+                chunks.append(os.pread(fd, length - got, offset + got))
+                got += len(chunks[-1])
+            return b"".join(chunks)
         except OSError as e:
             raise self._fail("read", name, e) from e
+        finally:
+            os.close(fd)
 
     def exists(self, name: str) -> bool:
         """Return whether `name` is stored (a directory is not an object)."""
         path = self._path(name)
         try:
-            return stat.S_ISREG(path.stat().st_mode)
+            return stat.S_ISREG(os.lstat(path).st_mode)  # a symlink is not an object (a put replaces it)
         except (FileNotFoundError, NotADirectoryError):
             return False
         except OSError as e:

@@ -32,10 +32,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from fog.backends.base import check_name, check_range
 from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UsageError
 
-OPTIONS = ("endpoint", "path_style", "region")
+OPTIONS = ("endpoint", "path_style", "region", "timeout")
 MAX_POOL = 16  # connections per client: enough for fog's parallel uploads
 CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 60.0
+READ_TIMEOUT = 60.0  # seconds without a byte from the service before a request fails (option `timeout`)
 
 _NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
 _AUTH = {
@@ -129,7 +129,7 @@ class S3Backend:
         key = self._key(name)
         try:
             response = self._client.get_object(Bucket=self.bucket, Key=key)
-            return response["Body"].read()
+            return _read_body(response, None)
         except _failures() as e:
             raise self._error(e, "read", name) from e
 
@@ -148,14 +148,13 @@ class S3Backend:
             response = self._client.get_object(
                 Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}"
             )
-            data = response["Body"].read()
+            whole = response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 200  # the Range was ignored
+            data = _read_body(response, offset + length if whole else length)
         except _failures() as e:
             if _status(e) == 416 or _code(e) == "InvalidRange":
                 return b""
             raise self._error(e, "read", name) from e
-        if response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 200:  # the Range was ignored: whole object
-            data = data[offset : offset + length]
-        return data
+        return data[offset : offset + length] if whole else data
 
     def exists(self, name: str) -> bool:
         """Return whether `name` is stored (HeadObject)."""
@@ -320,6 +319,12 @@ def _make_client(url: str, settings: Mapping[str, str]) -> Any:
     if endpoint and not endpoint.lower().startswith(("http://", "https://")):
         raise UsageError(f"remote {url}: S3 endpoint {endpoint!r} must be an http:// or https:// URL")
     path_style = _flag(url, settings.get("path_style", ""))
+    try:
+        timeout = float(settings.get("timeout") or READ_TIMEOUT)
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout <= 3600:
+        raise UsageError(f"remote {url}: timeout must be a number of seconds (0 < t <= 3600)")
     extra: dict[str, Any] = {}
     if endpoint:
         # Since botocore 1.36 every PutObject carries a CRC checksum that some
@@ -328,8 +333,8 @@ def _make_client(url: str, settings: Mapping[str, str]) -> Any:
     config = Config(
         region_name=settings.get("region") or None,
         retries={"max_attempts": 1, "mode": "standard"},
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        connect_timeout=min(CONNECT_TIMEOUT, timeout),
+        read_timeout=timeout,
         max_pool_connections=MAX_POOL,
         tcp_keepalive=True,
         s3={"addressing_style": "path"} if path_style else None,
@@ -370,6 +375,19 @@ def _bucket_region(client: Any, settings: Mapping[str, str]) -> str | None:
     if settings.get("region"):
         return settings["region"]
     return None if settings.get("endpoint") else client.meta.region_name
+
+
+def _read_body(response: Any, limit: int | None) -> bytes:
+    """A response body, never more than `limit` bytes of it (a service may send more than the range asked).
+
+    The rest is not read: closing the body drops the connection. Each read
+    waits at most the read timeout for the next bytes.
+    """
+    body = response["Body"]
+    try:
+        return body.read() if limit is None else body.read(limit)
+    finally:
+        body.close()
 
 
 def _failures() -> tuple[type[Exception], ...]:

@@ -156,6 +156,9 @@ def pull_summary(r: Any, quiet: bool) -> None:
         echo(f"fog: conflict: wrote {path}", err=True)
     for problem in r.problems:
         echo(f"fog: {problem}", err=True)
+    for f in r.foreign_logs:
+        if f["new"]:
+            echo(f"fog: warning: {foreign_log_text(f['log'], f['remote'])}", err=True)
     for s in r.skipped:
         echo(f"fog: skipped {s}", err=True)
     for s in r.failed:
@@ -171,6 +174,14 @@ def pull_summary(r: Any, quiet: bool) -> None:
             f"({human_size(r.bytes_written)}), {len(r.deleted)} deleted, {len(r.conflicts)} conflict(s), "
             f"{human_duration(r.seconds)} ({human_size(rate)}/s)"
         )
+
+
+def foreign_log_text(log: str, remote: str) -> str:
+    """One line about a log no device owns (pull reports it once; check at every run)."""
+    return (
+        f"log {log[:12]} on remote {remote} belongs to no device in the SyncConfig: set aside, nothing in it "
+        f"applied (a damaged identity or a foreign writer; delete log/{log} on the remote once you know which)"
+    )
 
 
 def clone_summary(result: Any) -> None:

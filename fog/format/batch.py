@@ -21,6 +21,7 @@ MAGIC = b"FOGE"
 PLAIN_VERSION = 0x01
 BATCH_VERSION = 0x01
 MAX_PLAINTEXT = 1 << 30
+MAX_STORED = MAX_PLAINTEXT + (1 << 20)  # zstd and Box overhead on top: a larger stored batch is refused unread
 
 
 @dataclass(frozen=True)

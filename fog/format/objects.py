@@ -18,6 +18,7 @@ CODEC_ZSTD = 0x01
 MIN_BLOCK = 16 * 1024
 AVG_BLOCK = 64 * 1024
 MAX_BLOCK = 256 * 1024
+MAX_STORED = MAX_BLOCK + 64  # version + SecretBox overhead (40) + codec byte, with room: readers refuse more
 # pyfastcdc's avg_size excludes the skipped minimum: 48 KiB + 16 KiB ~ 64 KiB.
 FASTCDC_AVG_PARAM = AVG_BLOCK - MIN_BLOCK
 ZSTD_LEVEL = 3

@@ -35,6 +35,9 @@ WIRE_BYTES = _WIRE.size  # 36
 HEAD_BYTES = _HEAD.size  # 9
 SEAL_OVERHEAD = S.NONCE_BYTES + S.TAG_BYTES
 MAX_INDEX = 64 << 20  # a header past this is refused before it is fetched
+# A writer closes a pack once it holds TARGET_BYTES, so no pack exceeds a header, that much
+# and one object; a reader that fetches a whole pack (check --read-data) refuses more.
+MAX_PACK_BYTES = HEAD_BYTES + MAX_INDEX + TARGET_BYTES + (1 << 20)
 
 
 @dataclass(frozen=True, slots=True)

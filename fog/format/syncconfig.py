@@ -26,6 +26,7 @@ from typing import Any
 FORMAT = 1
 CONFIG_VERSION = 0x01
 MAX_PLAINTEXT = 64 << 20
+MAX_STORED = MAX_PLAINTEXT + (1 << 20)  # gzip and SecretBox overhead on top: a larger version is refused unread
 _STICKY = ("revoked", "removed")
 
 

@@ -99,7 +99,7 @@ class Identity:
             doc = json.loads(path.read_text())
             mk = K.master_key_from_text((home / "master-key").read_text())
             dev, user = doc["device"], doc["user"]
-            return cls(
+            ident = cls(
                 home,
                 dev["id"],
                 dev["name"],
@@ -109,6 +109,8 @@ class Identity:
                 bytes.fromhex(user["public"]),
                 mk,
             )
+            _check_pairs(path, ident)
+            return ident
         except FileNotFoundError:
             raise IdentityError(f"no fog identity in {home}; run 'fog init' or 'fog clone' first") from None
         except (OSError, ValueError, KeyError) as exc:
@@ -168,3 +170,21 @@ class Identity:
         if config is None or share_id not in config.shares:
             raise IdentityError(f"this device ({self.home}) holds no keys for share {share_id[:12]}")
         return K.ShareKeys.from_json(share_id, config.shares[share_id])
+
+
+def _check_pairs(path: Path, ident: Identity) -> None:
+    """Refuse an identity whose public keys are not its secret keys' (a damaged file).
+
+    Its batches would be sealed with one key and named after another: every
+    other device would refuse them, and pushing them would only fill the
+    remote with a log nobody can read.
+    """
+    for what, secret, public in (
+        ("device", ident.device_secret, ident.device_public),
+        ("user", ident.user_secret, ident.user_public),
+    ):
+        if len(secret) != 32 or S.public_of(secret) != public:
+            raise IdentityError(
+                f"{path}: the {what} public key does not match its secret key (the file is damaged); "
+                "restore it from a backup, or clone the share afresh with a new FOG_HOME"
+            )

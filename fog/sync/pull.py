@@ -15,6 +15,7 @@ import os
 import stat as st
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from fog import cancel
 from fog.crypto.keys import device_log_name
@@ -44,6 +45,9 @@ class PullResult:
     conflicts: list[str] = field(default_factory=list)  # conflict copies written
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
     problems: list[str] = field(default_factory=list)  # refused devices (integrity)
+    # logs no device in the SyncConfig owns: set aside, never applied; each {"log", "remote", "batches", "new"}
+    # ("new": first seen by this device on that remote, so reported in words only then)
+    foreign_logs: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # versions never written here, and why
     failed: list[str] = field(default_factory=list)  # paths that could not be applied (retried next pull), and why
     remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
@@ -61,6 +65,7 @@ class PullResult:
             "conflicts",
             "kept",
             "problems",
+            "foreign_logs",
             "skipped",
             "failed",
             "remotes_added",
@@ -107,13 +112,22 @@ class Incoming:
 
 
 def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incoming]:
-    """Verified new batches of every other device, oldest first per device."""
+    """Verified new batches of every other device, oldest first per device.
+
+    A log that no device in the SyncConfig owns (a damaged identity pushed it,
+    or the remote made it up) cannot be verified and is set aside, listed in
+    `result.foreign_logs`: it must not stop every device from syncing. A log
+    of a known device that fails verification is a problem (exit 4).
+    """
     share_hex = ctx.keys.share_id.hex()
     by_log = {
         device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in config.devices.items()
     }
     out: list[Incoming] = []
     remote_logs = ctx.store.list_logs()
+    key = f"foreign-logs\0{ctx.remote_name}"
+    reported = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
+    foreign: list[str] = []
     # Every listed device's log is checked, also when it vanished from the remote
     # entirely: a cursor above 0 then proves the remote was rolled back.
     for log in sorted(remote_logs.keys() | by_log.keys()):
@@ -121,8 +135,9 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
         if log == ctx.log:
             continue
         if log not in by_log:
-            result.problems.append(
-                f"log {log[:12]} on {ctx.remote.url} belongs to no device in the SyncConfig; refused"
+            foreign.append(log)
+            result.foreign_logs.append(
+                {"log": log, "remote": ctx.remote_name, "batches": len(seqs), "new": log not in reported}
             )
             continue
         did, dev = by_log[log]
@@ -162,6 +177,8 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             result.problems.append(str(exc))
             continue  # nothing from a suspect device
         out.extend(got)
+    if set(foreign) != reported:  # remembered so that a cron job hears of each one once
+        ctx.share.db.put_meta(key, json.dumps(sorted(foreign)).encode())
     return out
 
 

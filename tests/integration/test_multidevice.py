@@ -583,12 +583,12 @@ def test_content_another_device_packed_is_not_uploaded_again(pair: tuple[Device,
 
 _COUNT_CONFIG_GETS = """
 import fog.backends.local as _local
-_real_get = _local.LocalBackend.get
-def _get(self, name):
+_real_get = _local.LocalBackend.get_range  # a whole version is one bounded ranged read
+def _get(self, name, offset, length):
     if name.startswith("config/"):
         print("CONFIG-GET", name)
-    return _real_get(self, name)
-_local.LocalBackend.get = _get
+    return _real_get(self, name, offset, length)
+_local.LocalBackend.get_range = _get
 """
 
 

@@ -227,8 +227,8 @@ def test_config_versions_already_merged_are_not_fetched(backend: LocalBackend, m
     assert base is not None
     third = remote.put_config(MASTER, config("newest", 3))
     fetched: list[str] = []
-    real = backend.get
-    monkeypatch.setattr(backend, "get", lambda name: fetched.append(name) or real(name))
+    real = backend.get_range  # a whole version is read as one bounded range
+    monkeypatch.setattr(backend, "get_range", lambda name, off, n: fetched.append(name) or real(name, off, n))
     merged, listed = remote.load_config(MASTER, known=set(names), base=base)
     assert fetched == [third]  # only the version the base does not hold
     assert listed == sorted([first, second, third])
@@ -260,3 +260,15 @@ def test_config_sealed_with_the_right_keys_but_bad_content_is_refused(backend: L
         with pytest.raises(IntegrityError, match=message):
             Remote(backend).load_config(MASTER)
         backend.delete(name)
+
+
+def test_whole_object_reads_are_bounded(backend: LocalBackend) -> None:
+    """A remote storing more under a name than fog ever writes there is refused without reading it all."""
+    from fog.errors import EXIT_INTEGRITY, UnreadableObject
+    from fog.store import read_bounded
+
+    backend.put("big", b"x" * 100)
+    assert read_bounded(backend, "big", 100, "big") == b"x" * 100
+    with pytest.raises(UnreadableObject) as info:
+        read_bounded(backend, "big", 50, "big")
+    assert info.value.exit_code == EXIT_INTEGRITY and "larger than 50 bytes" in str(info.value)

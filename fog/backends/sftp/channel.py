@@ -210,7 +210,7 @@ class Channel:
                 raise NotAFile(SFTP_NO_SUCH_FILE, "not a regular file")
             size = attrs.st_size or 0
             want = (size if length is None else min(size, offset + length)) - offset  # bytes to read
-            buf = bytearray((_data(head[0]) if head else None) or b"")
+            buf = bytearray(((_data(head[0]) if head else None) or b"")[:want])  # a server may answer more than asked
             while len(buf) < want:
                 starts = range(len(buf), want, CHUNK)  # relative to `offset`
                 replies = self.pipeline(
@@ -218,6 +218,8 @@ class Channel:
                 )
                 for start, reply in zip(starts, replies, strict=True):
                     chunk = _data(reply)
+                    if chunk:
+                        chunk = chunk[: min(CHUNK, want - start)]  # never more than was asked for
                     if start != len(buf) or not chunk:
                         break  # a short or missing read: ask again from where the data stops
                     buf += chunk

@@ -28,7 +28,7 @@ from fog.store import PutStats
 from fog.sync.content import FileReader, read_workers, stage_version, write_version
 from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import read_log
+from fog.sync.logs import audit_log, read_log
 from fog.sync.merge import Plan, conflict_name, conflict_version, plan_path
 from fog.sync.push import RACY_NS, catch_up_own_log
 from fog.sync.remotes import reconcile
@@ -113,6 +113,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
         device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in config.devices.items()
     }
     out: list[Incoming] = []
+    anchors: dict[str, tuple[int, bytes | None]] = {}
     remote_logs = ctx.store.list_logs()
     # Every listed device's log is checked, also when it vanished from the remote
     # entirely: a cursor above 0 then proves the remote was rolled back.
@@ -133,16 +134,14 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             # other share, accept nothing beyond what this device had already read.
             limit = (dev.get("revoked_seq") or {}).get(share_hex, cursor[0])
         got: list[Incoming] = []
+        public, name = bytes.fromhex(dev["public"]), dev.get("name", did[:8])
         try:
-            for vb in read_log(
-                ctx.store,
-                ctx.ident.user_secret,
-                bytes.fromhex(dev["public"]),
-                log,
-                dev.get("name", did[:8]),
-                cursor,
-                seqs,
-            ):
+            # batches read before must still be there, in their order (not only the one at the cursor)
+            anchor = ctx.share.db.audit_anchor(ctx.remote_name, log)
+            audited = audit_log(ctx.store, ctx.ident.user_secret, public, log, name, cursor, anchor, seqs)
+            if audited != anchor:
+                anchors[log] = audited
+            for vb in read_log(ctx.store, ctx.ident.user_secret, public, log, name, cursor, seqs):
                 if limit is not None and vb.seq > limit:
                     # Batches up to the limit were accepted before the revocation and stay valid.
                     out.extend(got)
@@ -162,6 +161,10 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             result.problems.append(str(exc))
             continue  # nothing from a suspect device
         out.extend(got)
+    if anchors:
+        with ctx.share.db.write() as txn:
+            for log, anchor in anchors.items():
+                ctx.share.db.set_audit_anchor(txn, ctx.remote_name, log, anchor)
     return out
 
 

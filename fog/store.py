@@ -502,11 +502,16 @@ class ShareStore:
             self.presence.add(object_id)
 
     def list_packs(self) -> Iterator[bytes]:
+        for pack_id, _ in self.list_pack_names():
+            yield pack_id
+
+    def list_pack_names(self) -> Iterator[tuple[bytes, str]]:
+        """(id, name) of every pack listed, also one stored where `pack_name` does not put it."""
         for name in self.backend.list(f"{self.prefix}packs/"):
             tail = name.rsplit("/", 1)[-1]
             if len(tail) == 64:
                 try:
-                    yield bytes.fromhex(tail)
+                    yield bytes.fromhex(tail), name
                 except ValueError:
                     continue
 

@@ -26,7 +26,7 @@ from fog.format.version import Version, in_fog_dir
 from fog.repo.db import StatEntry
 from fog.store import PutStats
 from fog.sync.content import FileReader, read_workers, stage_version, write_version
-from fog.sync.context import Context, staging_dir, sweep_staging
+from fog.sync.context import Context, config_seen_key, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.logs import audit_log, read_log
 from fog.sync.merge import Plan, conflict_name, conflict_version, plan_path
@@ -80,7 +80,7 @@ def refresh_config(ctx: Context) -> SyncConfig:
     # versions the cached copy already holds are not fetched again: on a remote with
     # a version per device ever joined, that was a GET each at every pull
     found, names = ctx.remote.load_config(ctx.ident.master_key, known=merged, base=cached)
-    key = f"config-seen\0{ctx.remote_name}"
+    key = config_seen_key(ctx.remote_name)
     seen = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
     gone = seen - set(names) - set(found.supersedes if found else ())
     if gone:

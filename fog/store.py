@@ -675,6 +675,11 @@ class ShareStore:
             self._scan_confirmed = self._scan_confirmed or confirm
             return learned
 
+    def mark_scanned(self) -> None:
+        """Every pack header was just read by the caller (check): `get` need not scan again."""
+        with self._scan_lock:
+            self._scanned = True
+
     def _whole(self, index: P.PackIndex) -> bool:
         """Whether this remote's copy of a pack reaches the end of its last object."""
         end = max((offset + length for _, offset, length in index), default=0)

@@ -151,6 +151,7 @@ def _read_headers(ctx: Context, result: CheckResult) -> dict[bytes, PackIndex | 
                 if not store.presence.known(object_id):
                     store.presence.add(object_id)
         packs[pack_id] = index
+    store.mark_scanned()  # a missing object must not make `get` read the failing headers again
     return packs
 
 

@@ -503,11 +503,16 @@ class ShareStore:
             self.presence.add(object_id)
 
     def list_packs(self) -> Iterator[bytes]:
+        for pack_id, _ in self.list_pack_names():
+            yield pack_id
+
+    def list_pack_names(self) -> Iterator[tuple[bytes, str]]:
+        """(id, name) of every pack listed, also one stored where `pack_name` does not put it."""
         for name in self.backend.list(f"{self.prefix}packs/"):
             tail = name.rsplit("/", 1)[-1]
             if len(tail) == 64:
                 try:
-                    yield bytes.fromhex(tail)
+                    yield bytes.fromhex(tail), name
                 except ValueError:
                     continue
 
@@ -680,6 +685,11 @@ class ShareStore:
             self._scanned = True
             self._scan_confirmed = self._scan_confirmed or confirm
             return learned
+
+    def mark_scanned(self) -> None:
+        """Every pack header was just read by the caller (check): `get` need not scan again."""
+        with self._scan_lock:
+            self._scanned = True
 
     def _whole(self, index: P.PackIndex) -> bool:
         """Whether this remote's copy of a pack reaches the end of its last object."""

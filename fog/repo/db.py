@@ -20,7 +20,9 @@ Sub-databases (keys; values):
   locs      object id -> pack id || offset(4) || length(4)   (dupsort: an object
                                        two devices packed has two places); a push
                                        writes its packs' places at its end (add_pack)
-  meta      name -> bytes
+  meta      name -> bytes (among them `audit NUL remote NUL log -> seq(8) || chain(32)`:
+                                       where the re-verification of a log's read batches
+                                       resumes, fog.sync.logs.audit_log)
 LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
 0xFF || SHA256(path); values always carry the full path.
 
@@ -325,6 +327,34 @@ class RepoDB:
     def set_cursor(self, txn: lmdb.Transaction, remote: str, log: str, seq: int, chain: bytes) -> None:
         txn.put(remote.encode() + b"\0" + log.encode(), _U64.pack(seq) + chain, db=self.db["cursors"])
 
+    def cursor_logs(self, remote: str) -> list[str]:
+        """Every log this device holds a cursor for on a remote (also logs the remote no longer lists)."""
+        prefix = remote.encode() + b"\0"
+        out: list[str] = []
+        with self.read() as txn:
+            cur = txn.cursor(self.db["cursors"])
+            if cur.set_range(prefix):
+                for key in cur.iternext(True, False):
+                    if not key.startswith(prefix):
+                        break
+                    out.append(key[len(prefix) :].decode())
+        return out
+
+    def audit_anchor(self, remote: str, log: str) -> tuple[int, bytes | None]:
+        """Where the re-verification of a log's read batches resumes: (seq, chain), or (0, None)."""
+        raw = self.get_meta(f"audit\0{remote}\0{log}")
+        if not raw or len(raw) != 40:
+            return 0, None
+        return _U64.unpack_from(raw)[0], raw[8:]
+
+    def set_audit_anchor(self, txn: lmdb.Transaction, remote: str, log: str, anchor: tuple[int, bytes | None]) -> None:
+        key = f"audit\0{remote}\0{log}".encode()
+        seq, chain = anchor
+        if seq and chain is not None:
+            txn.put(key, _U64.pack(seq) + chain, db=self.db["meta"])
+        else:
+            txn.delete(key, db=self.db["meta"])
+
     # -- the outbox ------------------------------------------------------------------
 
     def add_pending(self, txn: lmdb.Transaction, remotes: list[str], ids: list[bytes]) -> None:
@@ -474,6 +504,7 @@ class RepoDB:
             for db, start in (
                 (self.db["cursors"], prefix),
                 (self.db["pending"], remote_key(remote)),
+                (self.db["meta"], b"audit\0" + prefix),
             ):
                 cur = txn.cursor(db)
                 if cur.set_range(start):

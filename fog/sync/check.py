@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fog import cancel
 from fog.crypto.keys import device_log_name
-from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError, UnreadableObject, UsageError
+from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError, UsageError
 from fog.format.pack import PackIndex
+from fog.format.syncconfig import SyncConfig
+from fog.format.version import Version
 from fog.store import ShareStore
-from fog.sync.context import Context
+from fog.sync.context import Context, config_seen_key
 from fog.sync.logs import read_log
 
 
@@ -73,29 +77,26 @@ def check(
     subset: Subset | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
-    """List every problem; never stops at the first."""
+    """List every problem a pull or a new clone of this remote would meet; never stops at the first.
+
+    That is: the SyncConfig and the versions of it this device saw, every
+    device log from batch 1 (also logs this device read that vanished), every
+    pack header, and every object of every version any log or this device's
+    history names."""
     result = CheckResult(ctx.remote_name, read_data or subset is not None)
     store = ctx.store
-    _check_config(ctx, result)
-    _check_logs(ctx, result)
-    store.scan_packs()  # so objects packed by other devices are found (and counted present)
-    referenced = _referenced(ctx, result)
+    config = _check_config(ctx, result)
+    logged = _check_logs(ctx, config, result)
+    packs = _read_headers(ctx, result)  # before the walk: objects packed by other devices are found
+    referenced = _referenced(ctx, result, logged)
     loose = set(store.list_objects())
-    packs: dict[bytes, PackIndex | None] = {}
-    for pack_id in store.list_packs():
-        cancel.check()
-        # Every header is read from the remote, also of packs this device wrote and
-        # knows: other devices find objects through them.
-        try:
-            index: PackIndex | None = store.read_index(pack_id)
-        except IntegrityError as exc:
-            result.problems.append(str(exc))
-            index = None
-        packs[pack_id] = index
     on_remote = loose | {i for index in packs.values() if index is not None for i in index.ids()}
     result.objects_referenced = len(referenced)
     result.objects_on_remote = len(on_remote)
     missing = set(referenced) - on_remote
+    # a manifest node the walk could not read is reported once, below, as missing
+    gone = {f"object {oid.hex()[:16]} " for oid in missing}
+    result.problems = [p for p in result.problems if not (p[:24] in gone and "is missing from" in p)]
     for object_id in sorted(missing):
         result.problems.append(f"object {object_id.hex()[:16]} of {referenced[object_id]} is missing from the remote")
     if missing:
@@ -111,6 +112,47 @@ def check(
         result.packs_total, result.packs_read = len(packs), len(chosen)
         _read_data(ctx, result, referenced, loose if subset is None else set(), chosen, progress)
     return result
+
+
+def _read_headers(ctx: Context, result: CheckResult) -> dict[bytes, PackIndex | None]:
+    """Every listed pack's header, read from the remote (None: unreadable, reported).
+
+    Also headers of packs this device wrote and knows: other devices find
+    objects only through them. What opens is learnt, as `scan_packs` would."""
+    store = ctx.store
+    placed: dict[bytes, str] = {}
+    astray: dict[bytes, str] = {}
+    for pack_id, name in store.list_pack_names():
+        (placed if name == store.pack_name(pack_id) else astray)[pack_id] = name
+    for pack_id, name in sorted(astray.items()):
+        place = name[len(store.prefix) :].rsplit("/", 1)[0]
+        what = f"pack {pack_id.hex()[:16]} is stored under {place}/, where readers never look (moved by the remote)"
+        if pack_id in placed:
+            result.notes.append(f"{what}; a copy is in its place")
+        else:
+            result.problems.append(what)
+    packs: dict[bytes, PackIndex | None] = {}
+    for pack_id in sorted(placed):
+        cancel.check()
+        index: PackIndex | None = None
+        try:
+            index = store.read_index(pack_id)
+        except IntegrityError as exc:
+            result.problems.append(str(exc))
+        except ObjectNotFound:
+            result.problems.append(
+                f"pack {pack_id.hex()[:16]} is listed on {store.backend.url} but cannot be read (not a file there)"
+            )
+        except RemoteError as exc:
+            result.problems.append(f"pack {pack_id.hex()[:16]} cannot be read: {exc}")
+        if index is not None:
+            store.catalog.add(index)
+            for object_id in index.ids():
+                if not store.presence.known(object_id):
+                    store.presence.add(object_id)
+        packs[pack_id] = index
+    store.mark_scanned()  # a missing object must not make `get` read the failing headers again
+    return packs
 
 
 def _read_data(
@@ -134,12 +176,17 @@ def _read_data(
         cancel.check()
         try:
             data = store.fetch_pack(pack_id)
-        except ObjectNotFound:
-            data = b""
-        except UnreadableObject as exc:  # not a regular file, or larger than any pack: nothing in it is read
-            result.problems.append(str(exc))
-            bad.update(index.ids() if index is not None else ())
+        except (ObjectNotFound, RemoteError) as exc:  # (UnreadableObject: not a regular file, or too large)
+            if index is not None:  # (else its header could not be read either: reported)
+                result.problems.append(f"pack {pack_id.hex()[:16]} cannot be read: {exc}")
+            data = None
+        if data is None:
+            lost = [oid for oid in (index.ids() if index is not None else ()) if oid in referenced]
+            lost = [oid for oid in lost if not _intact_elsewhere(store, oid, pack_id, loose)]
+            bad.update(lost)
             done += 1
+            if progress is not None:
+                progress(done, total)
             continue
         failed: list[tuple[bytes, str]] = []
         for object_id, offset, length in index or ():
@@ -166,7 +213,7 @@ def _read_data(
         try:
             store.decode(object_id, store.get_loose(object_id), referenced.get(object_id, ""))
             result.objects_read += 1
-        except (IntegrityError, ObjectNotFound) as exc:
+        except (IntegrityError, ObjectNotFound, RemoteError) as exc:
             result.problems.append(str(exc))
             bad.add(object_id)
         done += 1
@@ -185,55 +232,101 @@ def _intact_elsewhere(store: ShareStore, object_id: bytes, bad_pack: bytes, loos
         try:
             store.decode(object_id, store.backend.get_range(store.pack_name(pack_id), offset, length), "")
             return True
-        except (IntegrityError, ObjectNotFound):
+        except (IntegrityError, ObjectNotFound, RemoteError):
             continue
     if object_id in loose:
         try:
             store.decode(object_id, store.get_loose(object_id), "")
             return True
-        except (IntegrityError, ObjectNotFound):
+        except (IntegrityError, ObjectNotFound, RemoteError):
             pass
     return False
 
 
-def _check_config(ctx: Context, result: CheckResult) -> None:
+def _check_config(ctx: Context, result: CheckResult) -> SyncConfig | None:
+    """Verify every SyncConfig version, and that none seen before is gone; the merged SyncConfig."""
+    cached = ctx.ident.cached_config()
     try:
-        config, _ = ctx.remote.load_config(ctx.ident.master_key)
-        if config is None:
-            result.problems.append("no SyncConfig for this user on the remote")
-    except IntegrityError as exc:
-        result.problems.append(str(exc))
+        config, names = ctx.remote.load_config(ctx.ident.master_key, base=cached)
+    except (IntegrityError, ObjectNotFound) as exc:
+        result.problems.append(f"SyncConfig: {exc}" if isinstance(exc, ObjectNotFound) else str(exc))
+        return cached
+    if not names:
+        result.problems.append("no SyncConfig for this user on the remote")
+    seen = set(json.loads(ctx.share.db.get_meta(config_seen_key(ctx.remote_name)) or b"[]"))
+    gone = seen - set(names) - set(config.supersedes if config is not None else ())
+    if gone:
+        result.problems.append(
+            f"{len(gone)} SyncConfig version(s) seen before are gone from {ctx.remote.url}: the remote was rolled back"
+        )
+    return config
 
 
-def _check_logs(ctx: Context, result: CheckResult) -> None:
-    config = ctx.ident.cached_config()
+def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) -> list[Version]:
+    """Verify every device log from batch 1 against what pull requires; the versions of every verified batch.
+
+    Logs this device read before are checked against its cursors (also a log
+    that vanished whole); a suspect log's versions count up to its first bad batch."""
     devices = dict(config.devices) if config is not None else {}
     by_log = {device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in devices.items()}
-    for log, seqs in sorted(ctx.store.list_logs().items()):
-        if log not in by_log:  # unverifiable, and pull sets it aside: a note, as for pull (not exit 4)
-            result.notes.append(
-                f"log {log[:12]} on the remote belongs to no device in the SyncConfig: set aside, nothing in it "
-                f"applied (a damaged identity or a foreign writer; delete log/{log} on the remote once you know which)"
-            )
+    share_hex = ctx.keys.share_id.hex()
+    db = ctx.share.db
+    remote_logs = ctx.store.list_logs()
+    found: list[Version] = []
+    for log in sorted(remote_logs.keys() | by_log.keys() | set(db.cursor_logs(ctx.remote_name))):
+        cancel.check()
+        seqs = remote_logs.get(log, [])
+        seen, chain = db.cursor(ctx.remote_name, log)
+        top = seqs[-1] if seqs else 0
+        if log not in by_log:
+            if seqs:  # unverifiable, and pull sets it aside: a note, as for pull (not exit 4)
+                result.notes.append(
+                    f"log {log[:12]} on the remote belongs to no device in the SyncConfig: set aside, nothing in "
+                    f"it applied (a damaged identity or a foreign writer; delete log/{log} on the remote once you "
+                    "know which)"
+                )
+            elif seen:
+                result.problems.append(f"log {log[:12]}, read up to batch {seen} before, vanished from the remote")
             continue
-        _, dev = by_log[log]
+        did, dev = by_log[log]
+        where = f"log of device {dev.get('name', did[:8])!r} on {ctx.remote.url}"
+        if top < seen:
+            result.problems.append(
+                f"{where} ends at batch {top}, but batch {seen} was seen before: the remote was rolled back"
+            )
+        limit = None
+        if dev.get("revoked"):
+            limit = (dev.get("revoked_seq") or {}).get(share_hex, seen)  # as pull (collect) has it
         try:
-            for _ in read_log(
+            for vb in read_log(
                 ctx.store, ctx.ident.user_secret, bytes.fromhex(dev["public"]), log, dev["name"], (0, None), seqs
             ):
                 result.batches += 1
+                if vb.seq == seen and vb.chain != chain:
+                    raise IntegrityError(f"{where}: batch {seen} changed since it was read (history rewritten)")
+                if limit is not None and vb.seq > limit:
+                    raise IntegrityError(
+                        f"device {dev.get('name')!r} is revoked; its batches after {limit} are refused"
+                    )
+                if not dev.get("trusted", True):
+                    raise IntegrityError(f"device {dev.get('name')!r} is not trusted; its batches are refused")
+                for v in vb.batch.versions:
+                    if v.device not in devices or ctx.version_id(v) != v.id:
+                        raise IntegrityError(f"batch {vb.seq} of {dev.get('name')!r} holds a forged version")
+                found.extend(vb.batch.versions)
         except IntegrityError as exc:
             result.problems.append(str(exc))
-            continue
-        seen, _ = ctx.share.db.cursor(ctx.remote_name, log)
-        if seqs and seqs[-1] < seen or (not seqs and seen):
-            result.problems.append(f"log of {dev['name']!r} was rolled back below batch {seen}")
+    return found
 
 
-def _referenced(ctx: Context, result: CheckResult) -> dict[bytes, str]:
-    """Every object id history references, mapped to a path that uses it."""
+def _referenced(ctx: Context, result: CheckResult, logged: list[Version]) -> dict[bytes, str]:
+    """Every object id history references (this device's, and every verified batch's), mapped to a path."""
     refs: dict[bytes, str] = {}
-    for v in ctx.share.db.all_versions():
+    counted: set[bytes] = set()
+    for v in itertools.chain(ctx.share.db.all_versions(), logged):
+        if v.id in counted:
+            continue
+        counted.add(v.id)
         result.versions += 1
         if v.content is None:
             continue

@@ -71,6 +71,11 @@ class Unavailable:
         pass
 
 
+def config_seen_key(remote_name: str) -> str:
+    """The share database's meta key for the SyncConfig version names seen on a remote (JSON list)."""
+    return f"config-seen\0{remote_name}"
+
+
 def open_context(share: Share, ident: Identity, remote_name: str | None = None, *, offline_ok: bool = False) -> Context:
     """Bind a share to a remote. With offline_ok, an unreachable remote fails only when used."""
     keys = ident.share_keys(share.config.share_id)

@@ -61,6 +61,59 @@ def read_log(
         yield VerifiedBatch(seq, chain, batch)
 
 
+AUDIT_BATCHES = 8  # batches below the cursor re-verified per log and pull (audit_log)
+
+
+def audit_log(
+    store: ShareStore,
+    user_secret: bytes,
+    device_public: bytes,
+    log: str,
+    device_name: str,
+    cursor: tuple[int, bytes | None],
+    anchor: tuple[int, bytes | None],
+    remote_seqs: list[int],
+    budget: int = AUDIT_BATCHES,
+) -> tuple[int, bytes | None]:
+    """Re-verify up to `budget` batches already read, down the hash chain; return the next anchor.
+
+    `read_log` checks only the batch at the cursor, so a remote could swap or
+    replace earlier batches unseen (a new clone then refuses the whole log).
+    Each batch names the hash of its predecessor: from a batch whose hash is
+    known (the cursor's, or the `anchor` where the last walk stopped), the
+    hash of every earlier batch follows, and a batch changed, swapped or moved
+    below the cursor breaks the walk (IntegrityError). The walk resumes at the
+    anchor and restarts from the cursor once it has reached batch 1, so a log
+    of n batches is verified whole every ceil(n / budget) calls, at every call
+    while n <= budget. A listing `read_log` refuses (rolled back, gaps) is left
+    to it. Returns (0, None) when the next call starts again from the cursor.
+    """
+    seen, chain = cursor
+    top = remote_seqs[-1] if remote_seqs else 0
+    if not seen or chain is None or top < seen or remote_seqs[:seen] != list(range(1, seen + 1)):
+        return 0, None
+    seq, want = anchor if anchor[0] and anchor[1] is not None and anchor[0] <= seen else cursor
+    assert want is not None
+    where = f"log of device {device_name!r} on {store.backend.url}"
+    for _ in range(budget):
+        stored = _get(store, log, seq, where)
+        if chain_hash(stored) != want:
+            raise IntegrityError(
+                f"{where}: batch {seq} changed since it was read (history rewritten, or batches reordered)"
+            )
+        batch = open_batch(user_secret, device_public, stored, f"batch {seq} in the {where}")
+        if batch.seq != seq or batch.log != log or batch.share != store.keys.locator:
+            raise IntegrityError(f"batch {seq} in the {where}: names a different place (seq {batch.seq})")
+        if seq == 1:
+            if batch.prev is not None:
+                raise IntegrityError(f"batch 1 in the {where}: names a predecessor")
+            return 0, None
+        if batch.prev is None:
+            raise IntegrityError(f"batch {seq} in the {where}: hash chain broken (names no predecessor)")
+        seq, want = seq - 1, batch.prev
+    return seq, want
+
+
 def _get(store: ShareStore, log: str, seq: int, where: str) -> bytes:
     try:
         return store.get_batch(log, seq)

@@ -26,9 +26,9 @@ from fog.repo.db import StatEntry
 from fog.store import PutStats
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
-from fog.sync.context import Context, sweep_staging
+from fog.sync.context import Context, config_seen_key, sweep_staging
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import read_log
+from fog.sync.logs import audit_log, read_log
 from fog.sync.merge import Plan, plan_path
 from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile
@@ -85,7 +85,7 @@ def refresh_config(ctx: Context) -> SyncConfig:
     # versions the cached copy already holds are not fetched again: on a remote with
     # a version per device ever joined, that was a GET each at every pull
     found, names = ctx.remote.load_config(ctx.ident.master_key, known=merged, base=cached)
-    key = f"config-seen\0{ctx.remote_name}"
+    key = config_seen_key(ctx.remote_name)
     seen = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
     gone = seen - set(names) - set(found.supersedes if found else ())
     if gone:
@@ -124,6 +124,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
         device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in config.devices.items()
     }
     out: list[Incoming] = []
+    anchors: dict[str, tuple[int, bytes | None]] = {}
     remote_logs = ctx.store.list_logs()
     key = f"foreign-logs\0{ctx.remote_name}"
     reported = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
@@ -148,16 +149,14 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             # other share, accept nothing beyond what this device had already read.
             limit = (dev.get("revoked_seq") or {}).get(share_hex, cursor[0])
         got: list[Incoming] = []
+        public, name = bytes.fromhex(dev["public"]), dev.get("name", did[:8])
         try:
-            for vb in read_log(
-                ctx.store,
-                ctx.ident.user_secret,
-                bytes.fromhex(dev["public"]),
-                log,
-                dev.get("name", did[:8]),
-                cursor,
-                seqs,
-            ):
+            # batches read before must still be there, in their order (not only the one at the cursor)
+            anchor = ctx.share.db.audit_anchor(ctx.remote_name, log)
+            audited = audit_log(ctx.store, ctx.ident.user_secret, public, log, name, cursor, anchor, seqs)
+            if audited != anchor:
+                anchors[log] = audited
+            for vb in read_log(ctx.store, ctx.ident.user_secret, public, log, name, cursor, seqs):
                 if limit is not None and vb.seq > limit:
                     # Batches up to the limit were accepted before the revocation and stay valid.
                     out.extend(got)
@@ -179,6 +178,10 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
         out.extend(got)
     if set(foreign) != reported:  # remembered so that a cron job hears of each one once
         ctx.share.db.put_meta(key, json.dumps(sorted(foreign)).encode())
+    if anchors:
+        with ctx.share.db.write() as txn:
+            for log, anchor in anchors.items():
+                ctx.share.db.set_audit_anchor(txn, ctx.remote_name, log, anchor)
     return out
 
 

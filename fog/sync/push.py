@@ -35,7 +35,7 @@ from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import read_log
+from fog.sync.logs import audit_log, read_log
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.replicate import CopyStats
 from fog.sync.scan import LEFT_TMP, NESTED_SHARE, SPECIAL_FILE, Candidates, Diff, Entry, scan
@@ -91,6 +91,14 @@ def catch_up_own_log(ctx: Context) -> int:
     db = ctx.share.db
     seqs = ctx.store.list_logs().get(ctx.log, [])
     cursor = db.cursor(ctx.remote_name, ctx.log)
+    anchor = db.audit_anchor(ctx.remote_name, ctx.log)
+    # our batches already published must still be there, in their order (a new clone reads them all)
+    audited = audit_log(
+        ctx.store, ctx.ident.user_secret, ctx.ident.device_public, ctx.log, ctx.ident.device_name, cursor, anchor, seqs
+    )
+    if audited != anchor:
+        with db.write() as txn:
+            db.set_audit_anchor(txn, ctx.remote_name, ctx.log, audited)
     adopted = 0
     for vb in read_log(
         ctx.store, ctx.ident.user_secret, ctx.ident.device_public, ctx.log, ctx.ident.device_name, cursor, seqs

@@ -1,0 +1,75 @@
+"""Re-verifying batches already read (fog.sync.logs.audit_log): a reorder below the cursor is found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fog.backends.local import LocalBackend
+from fog.crypto import keys as K
+from fog.crypto import seal as S
+from fog.errors import IntegrityError
+from fog.format.batch import EventBatch, chain_hash
+from fog.store import ShareStore, seal_batch
+from fog.sync.logs import audit_log, read_log
+
+LOG = "ab" * 16
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> tuple[ShareStore, bytes, bytes, list[bytes]]:
+    """A log of 20 chained batches; (store, user secret, device public, chain hash of each)."""
+    store = ShareStore(LocalBackend(tmp_path / "remote"), K.ShareKeys.generate())
+    dev_sk, dev_pk = S.new_keypair()
+    user_sk, user_pk = S.new_keypair()
+    chains: list[bytes] = []
+    for seq in range(1, 21):
+        stored = seal_batch(
+            dev_sk, user_pk, EventBatch(store.keys.locator, LOG, "d" * 32, seq, chains[-1] if chains else None, seq)
+        )
+        store.backend.put(store.log_name(LOG, seq), stored)
+        chains.append(chain_hash(stored))
+    return store, user_sk, dev_pk, chains
+
+
+def audit(log, cursor, anchor, budget=8):  # type: ignore[no-untyped-def]
+    store, user_sk, dev_pk, _ = log
+    return audit_log(store, user_sk, dev_pk, LOG, "desk", cursor, anchor, list(range(1, 21)), budget)
+
+
+def test_a_clean_log_is_walked_down_in_steps_and_the_walk_restarts(log) -> None:  # type: ignore[no-untyped-def]
+    store, user_sk, dev_pk, chains = log
+    assert list(read_log(store, user_sk, dev_pk, LOG, "desk", (0, None), list(range(1, 21))))[-1].chain == chains[-1]
+    cursor = (20, chains[19])
+    anchor = audit(log, cursor, (0, None))
+    assert anchor == (12, chains[11])  # batches 20..13 verified
+    anchor = audit(log, cursor, anchor)
+    assert anchor == (4, chains[3])
+    assert audit(log, cursor, anchor) == (0, None)  # reached batch 1: next time from the cursor
+    assert audit(log, cursor, (0, None), budget=20) == (0, None)  # a short log: whole at every call
+    assert audit(log, (0, None), (0, None)) == (0, None)  # nothing read yet: nothing to audit
+
+
+def test_a_swap_far_below_the_cursor_is_found_by_a_later_walk(log) -> None:  # type: ignore[no-untyped-def]
+    store, _, _, chains = log
+    root = store.backend.root  # type: ignore[attr-defined]
+    one, two = root / store.log_name(LOG, 1), root / store.log_name(LOG, 2)
+    a, b = one.read_bytes(), two.read_bytes()
+    one.write_bytes(b)
+    two.write_bytes(a)
+    cursor = (20, chains[19])
+    anchor = audit(log, cursor, (0, None))
+    anchor = audit(log, cursor, anchor)
+    with pytest.raises(IntegrityError, match="batch 2 changed since it was read"):
+        audit(log, cursor, anchor)
+    with pytest.raises(IntegrityError, match="batch 2 changed"):
+        audit(log, cursor, (0, None), budget=20)
+
+
+def test_a_rewritten_anchor_is_found(log) -> None:  # type: ignore[no-untyped-def]
+    store, _, _, chains = log
+    root = store.backend.root  # type: ignore[attr-defined]
+    (root / store.log_name(LOG, 12)).write_bytes((root / store.log_name(LOG, 11)).read_bytes())
+    with pytest.raises(IntegrityError, match="batch 12 changed"):
+        audit(log, (20, chains[19]), (12, chains[11]))

@@ -9,6 +9,7 @@ finds its own unrecorded batch on the remote and adopts it.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as st
 import threading
@@ -225,7 +226,8 @@ def _read_all(
                     continue  # vanished during the scan: the next push records the deletion
                 if isinstance(read, OSError):
                     result.skipped.append(f"{e.path}: {read.strerror or read}")
-                    result.unread.append(e.path)
+                    if read.errno not in (errno.EINVAL, errno.ELOOP):  # (became a FIFO or a symlink since the
+                        result.unread.append(e.path)  # scan: not a failure, the next push records what it is)
                     continue
                 content, how = read
                 if not content.stable:  # (only without a snapshot directory: status and dry runs)

@@ -141,7 +141,7 @@ class Share:
             self.lock.acquire(wait)
         try:
             self.config, found = self._load_config()
-            self.db = RepoDB(self.dir / "db")
+            self.db = RepoDB(self.dir / "db", self._recovery())
             if lock and found != REPO_FORMAT:
                 try:
                     self.save_config()  # format 1 or 2 -> 3: what is stored stays readable; new entries: new form
@@ -185,6 +185,15 @@ class Share:
             raise NotAShareError(f"{self.root} is not a fog share") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise FogError(f"{path} is unreadable: {exc}") from exc
+
+    def _recovery(self) -> str:
+        """The end of the line that reports a damaged database: how to rebuild `.fog/` in place."""
+        urls = self.config.remotes
+        url = urls.get("origin") or next((urls[n] for n in sorted(urls)), "URL")
+        return (
+            f"; move {self.dir} out of the share (e.g. mv {self.dir} {self.root}.fog-damaged) and run "
+            f"`fog clone {url} {self.root} --into-existing` to rebuild it from the remote, keeping your files"
+        )
 
     def save_config(self) -> None:
         write_private(self.dir / "config.json", json.dumps(self.config.to_json(), indent=1).encode())

@@ -281,7 +281,11 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
         return None
     with open(os.path.join(home, "identity.json"), "rb") as f:  # what fog.api's Identity.load needs
         identity = json.load(f)
-    if not isinstance(identity.get("device"), dict) or not os.path.isfile(os.path.join(home, "master-key")):
+    if (
+        not isinstance(identity, dict)
+        or not isinstance(identity.get("device"), dict)
+        or not os.path.isfile(os.path.join(home, "master-key"))
+    ):
         return None
     db_dir = os.path.join(root, FOG_DIR, "db")
     if check_data_file(db_dir) is not None:

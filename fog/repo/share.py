@@ -100,6 +100,30 @@ def _local_remotes(raw: object) -> dict[str, dict[str, object]]:
     return out
 
 
+def _share_config(doc: object) -> ShareConfig:
+    """config.json's content, checked field by field (ValueError says what is wrong)."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON object was expected, not {type(doc).__name__}")
+    share_id, name, remotes, settings = (
+        doc.get("share_id"),
+        doc.get("name"),
+        doc.get("remotes"),
+        doc.get("settings", {}),
+    )
+    if not isinstance(share_id, str) or len(share_id) != 32 or share_id.strip("0123456789abcdef"):
+        raise ValueError("share_id is not 32 lowercase hex digits")
+    if not isinstance(name, str):
+        raise ValueError("name is not a string")
+    if not isinstance(remotes, dict) or not all(isinstance(u, str) and u for u in remotes.values()):
+        raise ValueError("remotes must map names to URLs")
+    if not isinstance(settings, dict):
+        raise ValueError("settings must be a JSON object")
+    archive = settings.get("archive_max_bytes", 0)
+    if isinstance(archive, bool) or not (isinstance(archive, int) and archive >= 0 or str(archive).isdigit()):
+        raise ValueError("settings.archive_max_bytes must be a whole number of bytes")
+    return ShareConfig(share_id, name, dict(remotes), dict(settings), _local_remotes(doc.get("local_remotes", {})))
+
+
 class ShareLock:
     """An exclusive flock on `.fog/lock` so two fog processes never interleave."""
 
@@ -168,23 +192,28 @@ class Share:
         """The share's config, and the format its `.fog/` is in."""
         path = self.dir / "config.json"
         try:
-            doc = json.loads(path.read_text())
-            found = doc.get("format")
-            if found not in READABLE_FORMATS:
-                known = ", ".join(map(str, READABLE_FORMATS))
-                raise FogError(f"{path}: unsupported repository format {found!r} (this fog reads formats {known})")
-            config = ShareConfig(
-                str(doc["share_id"]),
-                str(doc["name"]),
-                dict(doc["remotes"]),
-                dict(doc.get("settings", {})),
-                _local_remotes(doc.get("local_remotes", {})),
-            )
-            return config, found
+            doc = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise NotAShareError(f"{self.root} is not a fog share") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise FogError(f"{path} is unreadable: {exc}") from exc
+        except OSError as exc:
+            raise FogError(f"cannot read {path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise FogError(f"{path} is damaged ({exc}){self._fix()}") from None
+        found = doc.get("format") if isinstance(doc, dict) else None
+        if isinstance(doc, dict) and found not in READABLE_FORMATS:
+            known = ", ".join(map(str, READABLE_FORMATS))
+            raise FogError(f"{path}: unsupported repository format {found!r} (this fog reads formats {known})")
+        try:
+            return _share_config(doc), found
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FogError(f"{path} is damaged ({exc}){self._fix()}") from None
+
+    def _fix(self) -> str:
+        """How to repair a damaged config.json (its remote URL may be unreadable too)."""
+        return (
+            f"; fix it by hand, or move {self.dir} out of the share and run "
+            f"`fog clone URL {self.root} --into-existing` to rebuild it from the remote, keeping your files"
+        )
 
     def _recovery(self) -> str:
         """The end of the line that reports a damaged database: how to rebuild `.fog/` in place."""

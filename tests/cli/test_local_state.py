@@ -102,7 +102,10 @@ def test_wrong_length_key_in_cached_syncconfig(share: Share, field: str) -> None
     entry[field] = "ab" * 16
     path.write_text(json.dumps(doc))
     line = share.fog("push", expect=1).one_line_error()
-    assert str(path) in line, line
+    assert str(path) in line and "delete it" in line, line
+    path.unlink()  # what the line says: the next push fetches the cache again
+    share.push()
+    assert share.log("a.txt")
 
 
 def test_wrong_length_user_key_in_cached_syncconfig(share: Share) -> None:

@@ -124,6 +124,23 @@ def _share_config(doc: object) -> ShareConfig:
     return ShareConfig(share_id, name, dict(remotes), dict(settings), _local_remotes(doc.get("local_remotes", {})))
 
 
+def tighten(fog_dir: Path) -> None:
+    """Make `.fog/` private (directories 0700, files 0600) when it is not: it holds every path
+    name and its history. One stat per command; the walk runs once, for a share made by an
+    older fog (whose `.fog/` followed the umask)."""
+    try:
+        if not os.stat(fog_dir).st_mode & 0o077:
+            return
+        for dirpath, _, filenames in os.walk(fog_dir):
+            os.chmod(dirpath, 0o700)
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                if not os.path.islink(path):
+                    os.chmod(path, 0o600)
+    except OSError as exc:
+        raise FogError(f"cannot make {fog_dir} private: {exc.strerror} ({exc.filename})") from None
+
+
 class ShareLock:
     """An exclusive flock on `.fog/lock` so two fog processes never interleave."""
 
@@ -132,7 +149,7 @@ class ShareLock:
         self.fd: int | None = None
 
     def acquire(self, wait: bool) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
@@ -164,6 +181,8 @@ class Share:
         if lock:
             self.lock.acquire(wait)
         try:
+            if lock:
+                tighten(self.dir)
             self.config, found = self._load_config()
             self.db = RepoDB(self.dir / "db", self._recovery())
             if lock and found != REPO_FORMAT:
@@ -182,8 +201,10 @@ class Share:
         fog_dir = root / FOG_DIR
         if (fog_dir / "config.json").exists():
             raise FogError(f"{root} is already a fog share")
-        fog_dir.mkdir(parents=True, exist_ok=True)
-        (fog_dir / "tmp").mkdir(exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        fog_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(fog_dir, 0o700)  # it holds every path name and its history
+        (fog_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
         cfg = ShareConfig(share_id, name, {remote_name: remote_url})
         write_private(fog_dir / "config.json", json.dumps(cfg.to_json(), indent=1).encode())
         return cls(root)
@@ -238,7 +259,7 @@ class Share:
 
     def tmp_dir(self) -> Path:
         path = self.dir / "tmp"
-        path.mkdir(exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
         return path
 
     def close(self) -> None:

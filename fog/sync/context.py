@@ -98,6 +98,7 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
     presence = PresenceCache(load=lambda: share.db.present_ids(name))
     store = remote.share(keys, presence, PackCatalog(share.db))
     if share.config.archive_max_bytes > 0:
+        (share.dir / "archive").mkdir(mode=0o700, exist_ok=True)
         store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)
     return Context(share, ident, keys, name, remote, store, url)
 

@@ -162,9 +162,10 @@ def test_malformed_share_config_is_one_line(share: Share, doc: object) -> None:
 
 
 def _loose(root: Path) -> list[str]:
-    """Entries of .fog/ that another user could read (or list)."""
+    """Entries of .fog/ (and of its db/) that another user could read (or list)."""
     out = []
-    for p in [root / ".fog", *(root / ".fog").rglob("*")]:
+    fog = root / ".fog"
+    for p in [fog, *fog.iterdir(), *(fog / "db").iterdir()]:
         mode = p.lstat().st_mode
         if stat.S_IMODE(mode) & 0o077:
             out.append(f"{p.relative_to(root)} {oct(stat.S_IMODE(mode))}")

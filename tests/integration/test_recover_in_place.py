@@ -53,7 +53,7 @@ def test_recover_in_place_when_the_remote_moved_on(world: World) -> None:
     a.write("notes.txt", "A's notes\n")  # B never touched it: B takes A's version
     a.push()
     shutil.rmtree(b.root / ".fog")
-    recover(b)
+    recover(b, expect=3)  # a conflict copy was written
     assert b.read("doc.txt") == "B's edit\n"  # kept as B's change
     (copy,) = b.conflicts()
     assert copy.read_text() == "A's edit\n"  # the incoming version beside it

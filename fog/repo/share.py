@@ -219,7 +219,7 @@ class Share:
         except OSError as exc:
             raise FogError(f"cannot read {path}: {exc.strerror}") from None
         except ValueError as exc:
-            raise FogError(f"{path} is damaged ({exc}){self._fix()}") from None
+            raise FogError(f"{path} is unreadable ({exc}){self._fix()}") from None
         found = doc.get("format") if isinstance(doc, dict) else None
         if isinstance(doc, dict) and found not in READABLE_FORMATS:
             known = ", ".join(map(str, READABLE_FORMATS))
@@ -227,7 +227,7 @@ class Share:
         try:
             return _share_config(doc), found
         except (ValueError, KeyError, TypeError) as exc:
-            raise FogError(f"{path} is damaged ({exc}){self._fix()}") from None
+            raise FogError(f"{path} is unreadable ({exc}){self._fix()}") from None
 
     def _fix(self) -> str:
         """How to repair a damaged config.json (its remote URL may be unreadable too)."""

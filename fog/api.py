@@ -431,17 +431,33 @@ def clone(
     share: str | None = None,
     device_name: str | None = None,
     progress: Progress | None = None,
+    into_existing: bool = False,
 ) -> CloneResult:
-    """Join this device to the user's devices (if new) and pull a share into `directory`."""
+    """Join this device to the user's devices (if new) and pull a share into `directory`.
+
+    `into_existing`: `directory` may hold files (a share whose `.fog/` was lost
+    or moved aside): the pull records each file that equals the incoming head,
+    updates one that equals an older version of its path, and keeps every
+    other as a local change (the incoming version beside it as a conflict
+    copy); files the remote does not know stay, for the next push.
+    """
     from fog.crypto.seal import public_of
     from fog.errors import IdentityError
 
     cancel.clear()
     root = directory.absolute()
+    if into_existing and os.path.lexists(root / FOG_DIR):
+        raise FogError(
+            f"{root / FOG_DIR} exists: a sound share needs no rebuilding ('fog pull' finishes an interrupted "
+            "clone); to rebuild a damaged one, move it out of the share first"
+        )
     if (root / FOG_DIR / "config.json").is_file():
         raise FogError(f"{root} is already a fog share (an interrupted clone?): run 'fog pull' in it to finish")
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise FogError(f"{root} exists and is not an empty directory")
+    if into_existing:
+        if root.exists() and not root.is_dir():
+            raise FogError(f"{root} is not a directory")
+    elif root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise FogError(f"{root} exists and is not an empty directory (to rebuild a share there: --into-existing)")
     refuse_nesting(root)
     backend = open_backend(url)
     try:
@@ -472,9 +488,14 @@ def clone(
     finally:
         backend.close()
     root.mkdir(parents=True, exist_ok=True)
-    Share.create(
+    made = Share.create(
         root, share_id, str(share_entry.get("name", share_id[:8])), url, _clone_remote_name(share_entry, url)
-    ).close()
+    )
+    try:
+        if into_existing:  # the pull (or, if this one is stopped, the next) meets the files already there
+            made.db.put_meta(pull_mod.REBUILT, b"")
+    finally:
+        made.close()
     result = pull(home, root)
     name = str(share_entry.get("name"))
     return CloneResult(str(root), share_id, name, url, ident.device_name, result, published)

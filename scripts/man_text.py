@@ -266,6 +266,11 @@ PAGES: dict[str, dict[str, object]] = {
             "verifies it, adds this device to it and pulls the share into *DIR* (new or empty). The "
             "master key comes from `--master-key-file`, `FOG_MASTER_KEY_FILE`, `FOG_MASTER_KEY_COMMAND` "
             "or a prompt on a terminal; never from the command line.",
+            "With `--into-existing`, *DIR* may hold files already: a share whose `.fog/` was deleted, "
+            "or moved out of the share because it was damaged. A new `.fog/` is made around them: a "
+            "file equal to the newest version is recorded, one equal to an older version is updated, "
+            "any other is kept as a local change for the next push (the newest version beside it as a "
+            "conflict copy when it is newer than the file), and files the remote does not know stay.",
         ],
         "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4]},
         "examples": [
@@ -273,6 +278,11 @@ PAGES: dict[str, dict[str, object]] = {
             (
                 "The key from a password manager:",
                 "FOG_MASTER_KEY_COMMAND='pass show fog' fog clone sftp://nas/srv/fog ~/notes",
+            ),
+            (
+                "Rebuild a damaged .fog/ in place, keeping every file:",
+                "mv ~/notes/.fog ~/notes.fog-damaged; fog clone /mnt/usb/fog ~/notes --into-existing "
+                "--master-key-file ~/fog-key",
             ),
         ],
         "see_also": ["init", "sync"],

@@ -32,7 +32,7 @@ _FLAGS = {
     "sync": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--no-progress": "no_progress", "--wait": "wait"},
     "status": {"--json": "as_json", "--wait": "wait"},
     "log": {"--json": "as_json"},
-    "clone": {"--json": "as_json"},
+    "clone": {"--json": "as_json", "--into-existing": "into_existing"},
 }  # fmt: skip
 _VALUES = {
     "push": {"--max-delete": "max_delete"},
@@ -201,7 +201,11 @@ def _clone(o: dict[str, Any], home: Any, cwd: Any, call: Callable[[Callable[[], 
     key_file = Path(o["master_key_file"]) if o["master_key_file"] else None
     key = call(lambda: read_master_key(key_file))
     url = resolve_remote_url(o["url"], cwd, o["s3_endpoint"])
-    result = call(lambda: api.clone(home, url, target, key, share=o["share"], device_name=o["device_name"]))
+    result = call(
+        lambda: api.clone(
+            home, url, target, key, share=o["share"], device_name=o["device_name"], into_existing=o["into_existing"]
+        )
+    )
     if as_json:
         text.emit_json(text.as_doc(result))
     else:

@@ -29,9 +29,13 @@ def read_master_key(path: Path | None) -> bytes:
     source = path or (Path(env_file) if env_file else None)
     if source is not None:
         try:
-            text = source.read_text()
+            text = source.read_bytes().decode("utf-8")
         except OSError as exc:
             raise IdentityError(f"cannot read the master key file {source}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise IdentityError(
+                f"the master key file {source} is not text (not UTF-8): it should hold the key as `fog init` showed it"
+            ) from None
     elif command:
         text = _run_key_command(command)
     elif sys.stdin.isatty():

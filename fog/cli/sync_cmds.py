@@ -36,13 +36,27 @@ def clone(
     ),
     device_name: str = DEVICE_NAME_OPTION,
     s3_endpoint: str = S3_ENDPOINT_OPTION,
+    into_existing: bool = typer.Option(
+        False,
+        "--into-existing",
+        help="DIR holds the share's files already (its .fog/ was lost or moved aside): rebuild .fog/ "
+        "around them, keeping every local edit.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Join this device with the master key and pull a share into DIR."""
     target = directory if directory.is_absolute() else STATE.cwd / directory
     key = run(lambda: read_master_key(master_key_file), as_json)
     result = run(
-        lambda: api.clone(fog_home(), remote_url(url, s3_endpoint), target, key, share=share, device_name=device_name),
+        lambda: api.clone(
+            fog_home(),
+            remote_url(url, s3_endpoint),
+            target,
+            key,
+            share=share,
+            device_name=device_name,
+            into_existing=into_existing,
+        ),
         as_json,
     )
     if as_json:

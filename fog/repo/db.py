@@ -51,7 +51,16 @@ from fog.errors import FogError
 from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.frozen import quick_init
-from fog.repo.history import DB_NAMES, DUPSORT, FS_ENCODING, history_ids, open_env, pathkey, read_record
+from fog.repo.history import (
+    DB_NAMES,
+    DUPSORT,
+    FS_ENCODING,
+    DamagedDB,
+    history_ids,
+    open_env,
+    pathkey,
+    read_record,
+)
 
 _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
@@ -154,16 +163,24 @@ class StatView:
 class RepoDB:
     """Typed access to the share's LMDB environment."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, recovery: str = "") -> None:
+        """Open (or make) the environment; `recovery`: what to tell the user when it is damaged."""
         self.path = path
+        self.recovery = recovery
         self._open()
 
     def _open(self) -> None:
         try:
             self.env = open_env(str(self.path))
+        except DamagedDB as exc:  # checked before LMDB maps the file: mapping it would be SIGBUS
+            raise FogError(f"{exc}{self.recovery}") from None
+        except lmdb.Error as exc:
+            raise FogError(f"cannot open the share database {self.path}: {exc}{self.recovery}") from exc
+        try:
             self.db = {name.decode(): self.env.open_db(name, dupsort=name in DUPSORT) for name in DB_NAMES}
         except lmdb.Error as exc:
-            raise FogError(f"cannot open the share database {self.path}: {exc}") from exc
+            self.env.close()
+            raise FogError(f"cannot open the share database {self.path}: {exc}{self.recovery}") from exc
 
     def remap(self) -> None:
         """Close and reopen the environment, between transactions only.

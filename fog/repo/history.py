@@ -57,8 +57,125 @@ def pathkey(path: str) -> bytes:
 
 
 def open_env(path: str) -> lmdb.Environment:
-    """The share database's LMDB environment (raises lmdb.Error)."""
-    return lmdb.open(path, map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, lock=True)
+    """The share database's LMDB environment (raises lmdb.Error, or DamagedDB before mapping a damaged file).
+
+    A new database directory is made 0700 and its files 0600: they hold every path name and its history.
+    """
+    damage = check_data_file(path)
+    if damage is not None:
+        raise DamagedDB(os.path.join(path, DATA_FILE), damage)
+    if not os.path.isdir(path):
+        os.mkdir(path, 0o700)
+    return lmdb.open(path, map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, lock=True, mode=0o600)
+
+
+DATA_FILE = "data.mdb"
+# LMDB's MDB_meta (mdb.c), after the 16-byte page header of a 64-bit build, in native byte order:
+# mm_magic u32, mm_version u32, mm_address ptr, mm_mapsize size_t, mm_dbs[2] (FREE, MAIN: MDB_db,
+# 48 bytes each, md_root last; the first one's md_pad u32 is the page size), mm_last_pg, mm_txnid
+_META_MAGIC = 0xBEEFC0DE
+_PAGE_HEADER = 16  # mp_pgno u64, mp_pad u16, mp_flags u16, mp_lower u16, mp_upper u16
+_META_PSIZE = 40  # u32: page size (mm_dbs[FREE_DBI].md_pad)
+_META_ROOTS = (80, 128)  # md_root of the free and the main database
+_META_TAIL = 136  # last_pg u64, txnid u64
+_META_END = 152
+_P_LEAF, _F_SUBDATA, _DB_SIZE = 0x02, 0x02, 48
+
+
+class DamagedDB(ValueError):
+    """`data.mdb` does not hold what its own meta pages say: mapping it would crash (SIGBUS)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} is damaged ({reason})")
+        self.path, self.reason = path, reason
+
+
+def check_data_file(path: str) -> str | None:
+    """What is wrong with the LMDB data file in directory `path`, or None when it may be mapped.
+
+    LMDB maps the file and reads its pages through the map: a page past the
+    end of a truncated file kills the process with SIGBUS, before any Python
+    code can say a word. Checked, from two small reads (the meta pages, then
+    the main database's root page): the newer meta page (by txnid, the one
+    LMDB opens) is intact, the file is a whole number of pages, and the root
+    of the free list, of the main database and of every named database lie
+    inside it. A page LMDB can reach was written, so these never fail on a
+    sound file. The meta's last page in use is not a bound: pages allocated
+    and freed within one transaction are counted there but never written.
+    A missing or empty file is fine: LMDB makes it.
+    """
+    try:
+        fd = os.open(os.path.join(path, DATA_FILE), os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return None
+        head = os.pread(fd, 8192, 0)
+        first = _meta(head, 0)
+        if isinstance(first, str):
+            return first
+        at = first[0]  # meta page 1 starts one page in
+        second = _meta(head[at : at + _META_END] if at + _META_END <= len(head) else os.pread(fd, _META_END, at), 1)
+        if isinstance(second, str):
+            return second
+        psize, roots, _ = max((first, second), key=lambda m: m[2])
+        pages = size // psize
+        if size % psize:
+            return f"truncated: {size} bytes, not a whole number of {psize}-byte pages"
+        main = roots[1]
+        if main < pages:
+            roots += _named_roots(os.pread(fd, psize, main * psize))
+    finally:
+        os.close(fd)
+    beyond = [r for r in roots if r != _NO_PAGE and r >= pages]
+    if beyond:
+        end = (max(beyond) + 1) * psize
+        return f"truncated: {size} bytes, but page {max(beyond)} is in use (it ends at byte {end})"
+    return None
+
+
+_NO_PAGE = (1 << 64) - 1  # P_INVALID: an empty database has no root
+
+
+def _meta(buf: bytes, n: int) -> tuple[int, tuple[int, ...], int] | str:
+    """(page size, (free root, main root), txnid) of meta page `n` at the start of `buf`, or what is wrong."""
+    import struct
+
+    if len(buf) < _META_END:
+        return f"truncated: meta page {n} is incomplete"
+    (magic,) = struct.unpack_from("=I", buf, _PAGE_HEADER)
+    if magic != _META_MAGIC:
+        return f"meta page {n} is not an LMDB meta page"
+    (psize,) = struct.unpack_from("=I", buf, _META_PSIZE)
+    if psize < 512 or psize > 1 << 20 or psize & (psize - 1):
+        return f"meta page {n} gives a page size of {psize}"
+    roots = tuple(struct.unpack_from("=Q", buf, off)[0] for off in _META_ROOTS)
+    _last_pg, txnid = struct.unpack_from("=QQ", buf, _META_TAIL)
+    return psize, roots, txnid
+
+
+def _named_roots(page: bytes) -> tuple[int, ...]:
+    """Root pages of the named databases recorded in the main database's root page (a leaf: the
+    share has a dozen of them). Anything else (a branch page, an odd layout) gives none: no guess."""
+    import struct
+
+    if len(page) < _PAGE_HEADER:
+        return ()
+    flags, lower = struct.unpack_from("=HH", page, 10)
+    if not flags & _P_LEAF:
+        return ()
+    out = []
+    for i in range(max(0, (lower - _PAGE_HEADER) // 2)):
+        (off,) = struct.unpack_from("=H", page, _PAGE_HEADER + 2 * i)
+        if off + 8 > len(page):
+            return ()
+        lo, hi, nflags, ksize = struct.unpack_from("=HHHH", page, off)
+        data = off + 8 + ksize
+        if nflags & _F_SUBDATA and lo | hi << 16 == _DB_SIZE and data + _DB_SIZE <= len(page):
+            out.append(struct.unpack_from("=Q", page, data + 40)[0])
+    return tuple(out)
 
 
 def read_record(txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes) -> bytes | None:
@@ -164,9 +281,16 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
         return None
     with open(os.path.join(home, "identity.json"), "rb") as f:  # what fog.api's Identity.load needs
         identity = json.load(f)
-    if not isinstance(identity.get("device"), dict) or not os.path.isfile(os.path.join(home, "master-key")):
+    if (
+        not isinstance(identity, dict)
+        or not isinstance(identity.get("device"), dict)
+        or not os.path.isfile(os.path.join(home, "master-key"))
+    ):
         return None
-    env = lmdb.open(os.path.join(root, FOG_DIR, "db"), max_dbs=len(DB_NAMES), subdir=True, readonly=True, lock=True)
+    db_dir = os.path.join(root, FOG_DIR, "db")
+    if check_data_file(db_dir) is not None:
+        return None  # fog.api opens it again and words what is wrong (mapping it here would be SIGBUS)
+    env = lmdb.open(db_dir, max_dbs=len(DB_NAMES), subdir=True, readonly=True, lock=True)
     try:
         with env.begin() as txn:
             ids = history_ids(txn, env.open_db(b"history", txn=txn, create=False), rel)

@@ -34,6 +34,55 @@ def write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _hex_key(entry: dict[str, Any], name: str, where: str) -> None:
+    value = entry.get(name)
+    if not isinstance(value, str) or len(value) != 64:
+        raise ValueError(f"{where}.{name} is not a 32-byte key in hex")
+    bytes.fromhex(value)  # ValueError: not hex
+
+
+def _identity_fields(doc: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The device and user entries of identity.json, checked; ValueError says what is wrong."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON object was expected, not {type(doc).__name__}")
+    dev, user = doc.get("device"), doc.get("user")
+    if not isinstance(dev, dict) or not isinstance(user, dict):
+        raise ValueError("device and user must be JSON objects")
+    if not isinstance(dev.get("id"), str) or len(dev["id"]) != 32:
+        raise ValueError("device.id is not 32 hex digits")
+    if not isinstance(dev.get("name"), str):
+        raise ValueError("device.name is not a string")
+    for entry, where in ((dev, "device"), (user, "user")):
+        for name in ("secret", "public"):
+            _hex_key(entry, name, where)
+    return dev, user
+
+
+def load_master_key(path: Path) -> bytes:
+    """The master key stored in FOG_HOME (its text form); an IdentityError naming the file otherwise."""
+    try:
+        return K.master_key_from_text(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise IdentityError(f"{path} is missing; write the master key (as `fog init` showed it) into it") from None
+    except OSError as exc:
+        raise IdentityError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IdentityError(
+            f"{path} is damaged ({exc}); write the master key (as `fog init` showed it) into it"
+        ) from None
+
+
+def check_cached_keys(config: SyncConfig) -> None:
+    """Every key in a cached SyncConfig has its length (from_json checks the shape only); else ValueError."""
+    for name in ("secret", "public"):
+        _hex_key(config.user, name, "user")
+    for did, dev in config.devices.items():
+        if "public" in dev:  # an entry may be partial (a rename seen before the device's own entry)
+            _hex_key(dev, "public", f"devices[{did[:8]}]")
+    for sid, share in config.shares.items():
+        K.ShareKeys.from_json(sid, share)
+
+
 @dataclass(frozen=True)
 class Identity:
     """A device: its keypair and name, and the user keypair it holds."""
@@ -94,27 +143,33 @@ class Identity:
 
     @classmethod
     def load(cls, home: Path) -> Identity:
+        """Read and check identity.json and master-key; an IdentityError naming the file otherwise."""
         path = home / "identity.json"
         try:
-            doc = json.loads(path.read_text())
-            mk = K.master_key_from_text((home / "master-key").read_text())
-            dev, user = doc["device"], doc["user"]
-            ident = cls(
-                home,
-                dev["id"],
-                dev["name"],
-                bytes.fromhex(dev["secret"]),
-                bytes.fromhex(dev["public"]),
-                bytes.fromhex(user["secret"]),
-                bytes.fromhex(user["public"]),
-                mk,
-            )
-            _check_pairs(path, ident)
-            return ident
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise IdentityError(f"no fog identity in {home}; run 'fog init' or 'fog clone' first") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise IdentityError(f"the fog identity in {home} is unreadable: {exc}") from exc
+        except OSError as exc:
+            raise IdentityError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            dev, user = _identity_fields(json.loads(raw))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise IdentityError(
+                f"{path} is damaged ({exc}); restore it from a backup, or move {home} aside and run "
+                "`fog clone URL DIR --master-key-file F` to join this machine as a new device"
+            ) from None
+        ident = cls(
+            home,
+            str(dev["id"]),
+            str(dev["name"]),
+            bytes.fromhex(dev["secret"]),
+            bytes.fromhex(dev["public"]),
+            bytes.fromhex(user["secret"]),
+            bytes.fromhex(user["public"]),
+            load_master_key(home / "master-key"),
+        )
+        _check_pairs(path, ident)
+        return ident
 
     def rename(self, name: str) -> None:
         object.__setattr__(self, "device_name", name)
@@ -147,17 +202,24 @@ class Identity:
         other write of the cache forgets them, and the next pull reads every
         version again.
         """
+        path = self.home / "syncconfig.json"
         try:
-            doc = json.loads((self.home / "syncconfig.json").read_text())
+            doc = json.loads(path.read_bytes())
             config = SyncConfig.from_json(doc)
+            check_cached_keys(config)
             names = doc.get("merged_versions", [])
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise ValueError("merged_versions is not a list of names")
             return config, set(names)
         except FileNotFoundError:
             return None, set()
-        except (OSError, ValueError, KeyError) as exc:
-            raise IdentityError(f"the cached SyncConfig in {self.home} is unreadable: {exc}") from exc
+        except OSError as exc:
+            raise IdentityError(f"cannot read {path}: {exc.strerror}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IdentityError(
+                f"{path} is unreadable ({exc}); delete it: it is a cache of the remote's SyncConfig, "
+                "fetched again by the next pull or push"
+            ) from None
 
     def cache_config(self, config: SyncConfig, merged_versions: set[str] | None = None) -> None:
         doc = config.to_json()

@@ -100,6 +100,47 @@ def _local_remotes(raw: object) -> dict[str, dict[str, object]]:
     return out
 
 
+def _share_config(doc: object) -> ShareConfig:
+    """config.json's content, checked field by field (ValueError says what is wrong)."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON object was expected, not {type(doc).__name__}")
+    share_id, name, remotes, settings = (
+        doc.get("share_id"),
+        doc.get("name"),
+        doc.get("remotes"),
+        doc.get("settings", {}),
+    )
+    if not isinstance(share_id, str) or len(share_id) != 32 or share_id.strip("0123456789abcdef"):
+        raise ValueError("share_id is not 32 lowercase hex digits")
+    if not isinstance(name, str):
+        raise ValueError("name is not a string")
+    if not isinstance(remotes, dict) or not all(isinstance(u, str) and u for u in remotes.values()):
+        raise ValueError("remotes must map names to URLs")
+    if not isinstance(settings, dict):
+        raise ValueError("settings must be a JSON object")
+    archive = settings.get("archive_max_bytes", 0)
+    if isinstance(archive, bool) or not (isinstance(archive, int) and archive >= 0 or str(archive).isdigit()):
+        raise ValueError("settings.archive_max_bytes must be a whole number of bytes")
+    return ShareConfig(share_id, name, dict(remotes), dict(settings), _local_remotes(doc.get("local_remotes", {})))
+
+
+def tighten(fog_dir: Path) -> None:
+    """Make `.fog/` private (directories 0700, files 0600) when it is not: it holds every path
+    name and its history. One stat per command; the walk runs once, for a share made by an
+    older fog (whose `.fog/` followed the umask)."""
+    try:
+        if not os.stat(fog_dir).st_mode & 0o077:
+            return
+        for dirpath, _, filenames in os.walk(fog_dir):
+            os.chmod(dirpath, 0o700)
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                if not os.path.islink(path):
+                    os.chmod(path, 0o600)
+    except OSError as exc:
+        raise FogError(f"cannot make {fog_dir} private: {exc.strerror} ({exc.filename})") from None
+
+
 class ShareLock:
     """An exclusive flock on `.fog/lock` so two fog processes never interleave."""
 
@@ -108,7 +149,7 @@ class ShareLock:
         self.fd: int | None = None
 
     def acquire(self, wait: bool) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
@@ -140,8 +181,10 @@ class Share:
         if lock:
             self.lock.acquire(wait)
         try:
+            if lock:
+                tighten(self.dir)
             self.config, found = self._load_config()
-            self.db = RepoDB(self.dir / "db")
+            self.db = RepoDB(self.dir / "db", self._recovery())
             if lock and found != REPO_FORMAT:
                 try:
                     self.save_config()  # format 1 or 2 -> 3: what is stored stays readable; new entries: new form
@@ -158,8 +201,10 @@ class Share:
         fog_dir = root / FOG_DIR
         if (fog_dir / "config.json").exists():
             raise FogError(f"{root} is already a fog share")
-        fog_dir.mkdir(parents=True, exist_ok=True)
-        (fog_dir / "tmp").mkdir(exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        fog_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(fog_dir, 0o700)  # it holds every path name and its history
+        (fog_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
         cfg = ShareConfig(share_id, name, {remote_name: remote_url})
         write_private(fog_dir / "config.json", json.dumps(cfg.to_json(), indent=1).encode())
         return cls(root)
@@ -168,23 +213,37 @@ class Share:
         """The share's config, and the format its `.fog/` is in."""
         path = self.dir / "config.json"
         try:
-            doc = json.loads(path.read_text())
-            found = doc.get("format")
-            if found not in READABLE_FORMATS:
-                known = ", ".join(map(str, READABLE_FORMATS))
-                raise FogError(f"{path}: unsupported repository format {found!r} (this fog reads formats {known})")
-            config = ShareConfig(
-                str(doc["share_id"]),
-                str(doc["name"]),
-                dict(doc["remotes"]),
-                dict(doc.get("settings", {})),
-                _local_remotes(doc.get("local_remotes", {})),
-            )
-            return config, found
+            doc = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise NotAShareError(f"{self.root} is not a fog share") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise FogError(f"{path} is unreadable: {exc}") from exc
+        except OSError as exc:
+            raise FogError(f"cannot read {path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise FogError(f"{path} is unreadable ({exc}){self._fix()}") from None
+        found = doc.get("format") if isinstance(doc, dict) else None
+        if isinstance(doc, dict) and found not in READABLE_FORMATS:
+            known = ", ".join(map(str, READABLE_FORMATS))
+            raise FogError(f"{path}: unsupported repository format {found!r} (this fog reads formats {known})")
+        try:
+            return _share_config(doc), found
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FogError(f"{path} is unreadable ({exc}){self._fix()}") from None
+
+    def _fix(self) -> str:
+        """How to repair a damaged config.json (its remote URL may be unreadable too)."""
+        return (
+            f"; fix it by hand, or move {self.dir} out of the share and run "
+            f"`fog clone URL {self.root} --into-existing` to rebuild it from the remote, keeping your files"
+        )
+
+    def _recovery(self) -> str:
+        """The end of the line that reports a damaged database: how to rebuild `.fog/` in place."""
+        urls = self.config.remotes
+        url = urls.get("origin") or next((urls[n] for n in sorted(urls)), "URL")
+        return (
+            f"; move {self.dir} out of the share (e.g. mv {self.dir} {self.root}.fog-damaged) and run "
+            f"`fog clone {url} {self.root} --into-existing` to rebuild it from the remote, keeping your files"
+        )
 
     def save_config(self) -> None:
         write_private(self.dir / "config.json", json.dumps(self.config.to_json(), indent=1).encode())
@@ -200,7 +259,7 @@ class Share:
 
     def tmp_dir(self) -> Path:
         path = self.dir / "tmp"
-        path.mkdir(exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
         return path
 
     def close(self) -> None:

@@ -78,7 +78,6 @@ def config_seen_key(remote_name: str) -> str:
 
 def open_context(share: Share, ident: Identity, remote_name: str | None = None, *, offline_ok: bool = False) -> Context:
     """Bind a share to a remote. With offline_ok, an unreachable remote fails only when used."""
-    keys = ident.share_keys(share.config.share_id)
     name, url = share.remote_url(remote_name)
     try:
         remote = Remote(open_backend(url))
@@ -91,10 +90,20 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
         if not offline_ok:
             raise
         remote = Remote(Unavailable(url, exc))  # type: ignore[arg-type]
+    try:
+        if ident.cached_config() is None and not isinstance(remote.backend, Unavailable):
+            found, _ = remote.load_config(ident.master_key)  # the cache was deleted: the remote has it
+            if found is not None:
+                ident.cache_config(found)
+        keys = ident.share_keys(share.config.share_id)
+    except BaseException:
+        remote.backend.close()
+        raise
     _staging.clear()
     presence = PresenceCache(load=lambda: share.db.present_ids(name))
     store = remote.share(keys, presence, PackCatalog(share.db))
     if share.config.archive_max_bytes > 0:
+        (share.dir / "archive").mkdir(mode=0o700, exist_ok=True)
         store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)
     return Context(share, ident, keys, name, remote, store, url)
 

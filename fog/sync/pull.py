@@ -14,6 +14,7 @@ import json
 import os
 import stat as st
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
-from fog.repo.db import StatEntry
+from fog.repo.db import RepoDB, StatEntry
 from fog.store import PutStats
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
@@ -242,6 +243,37 @@ class LocalState:
         return base is None or not self.matches(base)
 
 
+REBUILT = "rebuilt-around-files"  # meta key: set by `fog clone --into-existing`, dropped by its pull
+
+
+def _untracked(
+    plan: Plan,
+    local: LocalState,
+    head: Version | None,
+    incoming: list[Version],
+    lookup: Callable[[bytes], Version | None],
+    db: RepoDB,
+) -> Plan:
+    """The plan for a file found in a directory that `fog clone --into-existing` rebuilt `.fog/` around.
+
+    Nobody knows which version it was edited from, so: a file that holds an
+    older version of its path is stale (nothing of it is lost when the head
+    replaces it, the usual plan for a clean file); any other is a local
+    change, kept, and published by the next push on top of the head. The
+    incoming head goes beside it as a conflict copy only when it is newer
+    than the file (the remote moved on after the file was last written).
+    """
+    assert local.st is not None
+    if not st.S_ISDIR(local.st.st_mode) and any(
+        local.matches(v) for v in (*incoming, *db.path_history(local.path)) if v.kind != "deleted"
+    ):
+        return plan_path(plan.path, head, incoming, lookup, False, local.matches, local.kind())
+    cur = plan.head
+    if cur is not None and cur.time_ns <= local.st.st_mtime_ns:
+        plan.conflicts = [v for v in plan.conflicts if v.id != cur.id]
+    return plan
+
+
 _IN_FOG_DIR = "not written: a path inside a .fog directory is never synced"
 
 
@@ -284,11 +316,15 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         return pending.get(version_id) or db.version(version_id)
 
     entries = db.stat_entries()
+    rebuilt = db.get_meta(REBUILT) is not None  # `fog clone --into-existing`: files with no stat entry
     plans: list[tuple[Plan, LocalState]] = []
     for path in sorted(by_path):
         cancel.check()
         local = LocalState(ctx, path, entries.get(path))
-        plan = plan_path(path, db.head(path), by_path[path], lookup, local.dirty(), local.matches, local.kind())
+        head = db.head(path)
+        plan = plan_path(path, head, by_path[path], lookup, local.dirty(), local.matches, local.kind())
+        if rebuilt and plan.kept_local and local.entry is None:
+            plan = _untracked(plan, local, head, by_path[path], lookup, db)
         plans.append((plan, local))
     doomed = sum(
         1
@@ -323,6 +359,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
+        if rebuilt:
+            db.drop_meta(txn, REBUILT)  # every file there was met once: from now on, the usual rules
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there
     result.seconds = time.monotonic() - t0
     return result

@@ -144,7 +144,12 @@ def test_clone_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             (["clone", remote, "c4", "--master-key-file", str(base / "missing")], {}),
             (["clone", str(base / "no-remote"), "c5", "--master-key-file", key, "--json"], {}),
             (["clone", remote, "c1", "--master-key-file", key], {}),  # not empty any more
+            (["clone", remote, "c1", "--master-key-file", key, "--into-existing"], {}),  # .fog/ is there
+            (["clone", remote, "c6", "--into-existing", "--master-key-file", key, "--json"], {}),
         ]
+        (base / "c6").mkdir()
+        (base / "c6" / "a.txt").write_text("one\n")  # adopted
+        (base / "c6" / "mine.txt").write_text("mine\n")  # kept, for the next push
         out = []
         for i, (argv, env) in enumerate(runs):
             monkeypatch.setenv("FOG_HOME", str(base / f"home{i}"))  # a new device each time
@@ -157,8 +162,9 @@ def test_clone_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                 monkeypatch.delenv(name)
             out.append((r.rc, _normal(r.out.replace(str(base), "BASE")), _normal(r.err.replace(str(base), "BASE"))))
         assert (base / "c1" / "a.txt").read_text() == "one\n" and (base / "c3" / "d" / "b.txt").read_text() == "two\n"
+        assert (base / "c6" / "mine.txt").read_text() == "mine\n" and (base / "c6" / "d" / "b.txt").is_file()
         results[mode] = out
-    assert [rc for rc, _, _ in results["fast"]] == [0, 0, 0, 1, 1, 1]
+    assert [rc for rc, _, _ in results["fast"]] == [0, 0, 0, 1, 1, 1, 1, 0]
     assert results["fast"] == results["typer"]
 
 

@@ -1,0 +1,189 @@
+"""Damaged or malformed local state gets one clear line, never a crash (issue 15, items 12, 13, 15)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from fogcli import Share
+
+
+def _home() -> Path:
+    return Path(os.environ["FOG_HOME"])
+
+
+# -- item 12: a truncated data.mdb -----------------------------------------------------------
+
+
+def _filled(share: Share) -> Path:
+    for i in range(300):
+        share.write(f"d{i % 7}/file-{i:04d}.txt", f"{i}\n" * 20)
+    share.push()
+    data = share.root / ".fog" / "db" / "data.mdb"
+    assert data.stat().st_size > 16 * 4096
+    return data
+
+
+@pytest.mark.parametrize("command", [["status"], ["log", "d0/file-0000.txt"], ["log"], ["push"], ["pull"]])
+def test_truncated_database_is_one_line_not_sigbus(share: Share, command: list[str]) -> None:
+    data = _filled(share)
+    os.truncate(data, data.stat().st_size // 2)
+    r = share.fog(*command, expect=1, sub=True)
+    line = r.one_line_error()
+    assert "data.mdb" in line and "damaged" in line and "truncated" in line, line
+    assert "--into-existing" in line and str(share.remote) in line, line
+
+
+def test_database_with_broken_meta_pages_is_one_line(share: Share) -> None:
+    data = _filled(share)
+    with open(data, "r+b") as f:
+        f.write(b"\0" * 8192)
+    r = share.fog("status", expect=1, sub=True)
+    line = r.one_line_error()
+    assert "data.mdb" in line and "damaged" in line, line
+    os.truncate(data, 100)
+    line = share.fog("status", expect=1, sub=True).one_line_error()
+    assert "data.mdb" in line and "damaged" in line, line
+
+
+def test_intact_database_still_opens(share: Share) -> None:
+    _filled(share)
+    share.fog("status")
+    share.fog("log", "d0/file-0000.txt")
+
+
+# -- item 13: malformed local files ------------------------------------------------------------
+
+
+def _identity_doc() -> dict:
+    return json.loads((_home() / "identity.json").read_text())
+
+
+def _bad_identities() -> list[tuple[str, object]]:
+    def device(**kw: object) -> object:
+        def make(doc: dict) -> dict:
+            doc["device"].update(kw)
+            return doc
+
+        return make
+
+    return [
+        ("list", lambda doc: []),
+        ("null", lambda doc: None),
+        ("device-5", lambda doc: {**doc, "device": 5}),
+        ("secret-5", device(secret=5)),
+        ("secret-abcd", device(secret="abcd")),
+        ("public-short", device(public="00" * 31)),
+        ("id-5", device(id=5)),
+        ("name-list", device(name=[])),
+        ("user-null", lambda doc: {**doc, "user": None}),
+    ]
+
+
+@pytest.mark.parametrize("name,change", _bad_identities(), ids=[n for n, _ in _bad_identities()])
+def test_malformed_identity_is_one_line(share: Share, name: str, change) -> None:  # type: ignore[no-untyped-def]
+    share.write("a.txt", "a\n")
+    path = _home() / "identity.json"
+    path.write_text(json.dumps(change(_identity_doc())))
+    for command in (["push"], ["status"], ["log", "a.txt"]):
+        line = share.fog(*command, expect=1).one_line_error()
+        assert str(path) in line, line
+
+
+@pytest.mark.parametrize("field", ["data_key", "mac_key"])
+def test_wrong_length_key_in_cached_syncconfig(share: Share, field: str) -> None:
+    share.write("a.txt", "a\n")
+    path = _home() / "syncconfig.json"
+    doc = json.loads(path.read_text())
+    entry = next(iter(doc["shares"].values()))
+    entry[field] = "ab" * 16
+    path.write_text(json.dumps(doc))
+    line = share.fog("push", expect=1).one_line_error()
+    assert str(path) in line and "delete it" in line, line
+    path.unlink()  # what the line says: the next push fetches the cache again
+    share.push()
+    assert share.log("a.txt")
+
+
+def test_wrong_length_user_key_in_cached_syncconfig(share: Share) -> None:
+    path = _home() / "syncconfig.json"
+    doc = json.loads(path.read_text())
+    doc["user"]["public"] = "ab" * 5
+    path.write_text(json.dumps(doc))
+    line = share.fog("push", expect=1).one_line_error()
+    assert str(path) in line, line
+
+
+def test_non_utf8_master_key_files(share: Share, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_bytes(b"\xff\xfe\x00garbage\n")
+    line = share.fog("clone", share.remote, tmp_path / "c", "--master-key-file", bad, expect=1).one_line_error()
+    assert str(bad) in line, line
+    line = share.fog(
+        "clone", share.remote, tmp_path / "c", "--master-key-file", bad, expect=1, sub=True
+    ).one_line_error()
+    assert str(bad) in line, line
+    home_key = _home() / "master-key"
+    home_key.write_bytes(b"\xff\xfe\x00garbage\n")
+    line = share.fog("push", expect=1).one_line_error()
+    assert str(home_key) in line, line
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        [],
+        None,
+        {"format": 3, "share_id": "00" * 16, "name": "x", "remotes": [1]},
+        {"format": 3, "share_id": "00" * 16, "name": "x", "remotes": {"origin": 5}},
+        {"format": 3, "share_id": "00" * 16, "name": "x", "remotes": {}, "settings": []},
+        {"format": 3, "share_id": "00" * 16, "name": "x", "remotes": {}, "settings": {"archive_max_bytes": "x"}},
+        {"format": 3, "share_id": 5, "name": "x", "remotes": {}},
+    ],
+    ids=["list", "null", "remotes-list", "remote-int", "settings-list", "archive-bad", "share-id-int"],
+)
+def test_malformed_share_config_is_one_line(share: Share, doc: object) -> None:
+    path = share.root / ".fog" / "config.json"
+    if isinstance(doc, dict) and doc.get("share_id") == "00" * 16:
+        doc["share_id"] = json.loads(path.read_text())["share_id"]
+        doc.setdefault("remotes", {})
+        if doc["remotes"] == {}:
+            doc["remotes"] = {"origin": str(share.remote)}
+    path.write_text(json.dumps(doc))
+    for command in (["push"], ["status"]):
+        line = share.fog(*command, expect=1).one_line_error()
+        assert str(path) in line, line
+
+
+# -- item 15: modes of .fog/ ---------------------------------------------------------------------
+
+
+def _loose(root: Path) -> list[str]:
+    """Entries of .fog/ (and of its db/) that another user could read (or list)."""
+    out = []
+    fog = root / ".fog"
+    for p in [fog, *fog.iterdir(), *(fog / "db").iterdir()]:
+        mode = p.lstat().st_mode
+        if stat.S_IMODE(mode) & 0o077:
+            out.append(f"{p.relative_to(root)} {oct(stat.S_IMODE(mode))}")
+    return out
+
+
+def test_new_share_is_private(share: Share, tmp_path: Path) -> None:
+    share.write("a.txt", "a\n")
+    share.push()
+    assert _loose(share.root) == []
+    share.fog("clone", share.remote, tmp_path / "c", "--master-key-file", share.key_file)
+    assert _loose(tmp_path / "c") == []
+
+
+def test_existing_share_is_tightened_when_locked(share: Share) -> None:
+    share.write("a.txt", "a\n")
+    share.push()
+    for p in [share.root / ".fog", *(share.root / ".fog").rglob("*")]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    share.fog("status")
+    assert _loose(share.root) == []

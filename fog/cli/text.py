@@ -148,25 +148,28 @@ def push_summary(result: Any, quiet: bool) -> None:
     )
 
 
+_PULL_LINES = (  # what a pull reports on stderr, in this order: (result field, line)
+    ("kept", "fog: kept local changes to {} (changed here and elsewhere)"),
+    ("conflicts", "fog: conflict: wrote {}"),
+    ("problems", "fog: {}"),
+    ("foreign_logs", ""),
+    ("skipped", "fog: skipped {}"),
+    ("failed", "fog: not applied (retried by the next pull): {}"),
+    ("remotes_added", "fog: remote {} was added on another device; this device uses it from now on"),
+    ("remotes_removed", "fog: remote {} was removed on another device; this device no longer uses it"),
+)
+
+
 def pull_summary(r: Any, quiet: bool) -> None:
     """fog pull's human output (r: fog.sync.pull.PullResult)."""
-    for path in r.kept:
-        echo(f"fog: kept local changes to {path} (changed here and elsewhere)", err=True)
-    for path in r.conflicts:
-        echo(f"fog: conflict: wrote {path}", err=True)
-    for problem in r.problems:
-        echo(f"fog: {problem}", err=True)
-    for f in r.foreign_logs:
-        if f["new"]:
-            echo(f"fog: warning: {foreign_log_text(f['log'], f['remote'])}", err=True)
-    for s in r.skipped:
-        echo(f"fog: skipped {s}", err=True)
-    for s in r.failed:
-        echo(f"fog: not applied (retried by the next pull): {s}", err=True)
-    for name in r.remotes_added:
-        echo(f"fog: remote {name} was added on another device; this device uses it from now on", err=True)
-    for name in r.remotes_removed:
-        echo(f"fog: remote {name} was removed on another device; this device no longer uses it", err=True)
+    for field_name, line in _PULL_LINES:
+        if field_name == "foreign_logs":
+            for f in r.foreign_logs:
+                if f["new"]:
+                    echo(f"fog: warning: {foreign_log_text(f['log'], f['remote'])}", err=True)
+            continue
+        for item in getattr(r, field_name):
+            echo(line.format(item), err=True)
     if not quiet:
         rate = r.bytes_written / r.seconds if r.seconds else 0
         echo(

@@ -431,9 +431,9 @@ def publish(
     fresh = fresh or {}
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
     stale = [v for v in versions if v.id not in fresh]
-    if stale:
-        others = [s.store for s in sources if s is not ctx]
-        sent = replicate.complete(ctx.store, stale, others, ctx.remote_name)
+    others = [s.store for s in sources if s is not ctx]
+    for start in range(0, len(stale), CHUNK_FILES):  # memory follows a chunk of trees, not the history
+        sent = replicate.complete(ctx.store, stale[start : start + CHUNK_FILES], others, ctx.remote_name)
         if copied is not None:
             copied.objects += sent.objects
             copied.bytes += sent.bytes

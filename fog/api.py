@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -195,7 +195,10 @@ def all_contexts(
                     failed[name] = str(exc)
                     first = first or exc
             if not ctxs:
-                assert first is not None
+                if first is None:
+                    raise FogError(
+                        "this device uses no remote of this share: see `fog remote list`, `fog remote unskip`"
+                    )
                 raise first
             yield ctxs, failed
         finally:
@@ -227,10 +230,12 @@ class StatusResult:
     deleted: list[str]
     skipped: list[str]
     conflicts: list[str]  # conflict copies still in the tree
+    unread: list[str] = field(default_factory=list)  # could not be read: not kept (a push exits 5)
 
     @property
     def clean(self) -> bool:
-        return not (self.added or self.modified or self.deleted)
+        """Everything in the tree is kept as it is: nothing to push, nothing fog cannot read."""
+        return not (self.added or self.modified or self.deleted or self.unread)
 
 
 def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
@@ -239,7 +244,7 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
-        out = StatusResult(str(share.root), [], [], [], result.skipped, result.conflict_copies)
+        out = StatusResult(str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread)
         for c in changes:
             if c.version is not None:
                 {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)
@@ -391,7 +396,12 @@ def _repair(
         for _ in range(17):  # trees are at most 16 levels deep
             result.damaged -= tried  # an object is put back once: if it still fails, that is reported
             tried |= result.damaged
-            repair_remote(ctx, others, result)
+            try:
+                repair_remote(ctx, others, result)
+            except ReadOnlyRemote as exc:  # what check found is still the report; nothing could be put back
+                result.notes.append(f"nothing repaired: {exc}")
+                result.unrepaired = [f"object {o.hex()[:16]} of {result.paths.get(o, '?')}" for o in result.damaged]
+                break
             for source, n in result.repaired_from.items():
                 repaired[source] = repaired.get(source, 0) + n
             if not result.repaired:  # nothing more to gain (what is left is reported)

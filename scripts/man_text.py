@@ -141,7 +141,7 @@ JSON_INTRO: list[Block] = [
 # each is present in the real output.
 JSON_FIELDS: dict[str, list[str]] = {
     "init": ["root", "share_id", "name", "remote", "device", "new_identity", "master_key_file", "master_key"],
-    "status": ["root", "clean", "added", "modified", "deleted", "skipped", "conflicts"],
+    "status": ["root", "clean", "added", "modified", "deleted", "skipped", "unread", "conflicts"],
     "push": [
         "remote",
         "dry_run",

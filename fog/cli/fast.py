@@ -100,7 +100,7 @@ def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
     if command == "clone":
         from fog.cli.sources import key_source_given
 
-        if not key_source_given(opts["master_key_file"]):
+        if not key_source_given(opts["master_key_file"], text.fog_home_str()):
             return None  # a prompt on a terminal, or typer's usage error
     if command in ("push", "sync") and not (opts["quiet"] or opts["as_json"] or opts["no_progress"]):
         if sys.stderr.isatty():
@@ -199,7 +199,7 @@ def _clone(o: dict[str, Any], home: Any, cwd: Any, call: Callable[[Callable[[], 
     directory = Path(o["directory"])
     target = directory if directory.is_absolute() else cwd / directory
     key_file = Path(o["master_key_file"]) if o["master_key_file"] else None
-    key = call(lambda: read_master_key(key_file))
+    key = call(lambda: read_master_key(key_file, str(home)))
     url = resolve_remote_url(o["url"], cwd, o["s3_endpoint"])
     result = call(
         lambda: api.clone(

@@ -36,6 +36,13 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 MESSAGE = "fog: interrupted\n"
 
 
+def message(code: int) -> str:
+    """The line an interrupted command prints: under --json, the error object every error is."""
+    if "--json" in sys.argv[1:]:
+        return f'{{"code": {code}, "kind": "interrupted", "message": "interrupted"}}\n'
+    return MESSAGE
+
+
 class Interrupts:
     """While active (a context manager in the main thread): SIGINT and SIGTERM stop the command."""
 
@@ -87,7 +94,7 @@ class Interrupts:
         time.sleep(STOP_WITHIN)
         if self._said.acquire(blocking=False):
             try:
-                os.write(2, MESSAGE.encode())  # (not sys.stderr: the main thread may hold its lock)
+                os.write(2, message(128 + signum).encode())  # (not sys.stderr: the main thread may hold its lock)
             except OSError:
                 pass
         os._exit(128 + signum)
@@ -95,7 +102,7 @@ class Interrupts:
     def exit(self, exc: BaseException) -> None:
         """Print `fog: interrupted` (once) and leave with the exit code for `exc` (called by main())."""
         if self._said.acquire(blocking=False):
-            sys.stderr.write(MESSAGE)
+            sys.stderr.write(message(getattr(exc, "exit_code", 130)))
             sys.stderr.flush()
         if self.raised:
             # The interpreter puts the default handlers back on its way out, and a second signal

@@ -14,19 +14,30 @@ from fog.crypto.keys import master_key_from_text
 from fog.errors import IdentityError, UsageError
 
 
-def key_source_given(path: str | None) -> bool:
-    """Whether the master key comes from a file or a command (no prompt)."""
-    return bool(path or os.environ.get("FOG_MASTER_KEY_FILE") or os.environ.get("FOG_MASTER_KEY_COMMAND"))
+def key_source_given(path: str | None, home: str | None = None) -> bool:
+    """Whether the master key comes from a file, a command, or this device's identity (no prompt)."""
+    given = path or os.environ.get("FOG_MASTER_KEY_FILE") or os.environ.get("FOG_MASTER_KEY_COMMAND")
+    return bool(given or (home is not None and _stored_key(home) is not None))
 
 
-def read_master_key(path: Path | None) -> bytes:
-    """From --master-key-file, FOG_MASTER_KEY_FILE, FOG_MASTER_KEY_COMMAND, or a prompt on a terminal.
+def _stored_key(home: str) -> str | None:
+    """FOG_HOME/master-key of a device that has an identity already (a clone on a joined device)."""
+    if os.path.exists(os.path.join(home, "identity.json")) and os.path.exists(os.path.join(home, "master-key")):
+        return os.path.join(home, "master-key")
+    return None
+
+
+def read_master_key(path: Path | None, home: str | None = None) -> bytes:
+    """From --master-key-file, FOG_MASTER_KEY_FILE, FOG_MASTER_KEY_COMMAND, this device's identity
+    (FOG_HOME/master-key, when `home` holds one), or a prompt on a terminal.
 
     Never from a command-line value: argv is visible to every user of the machine.
     """
     env_file = os.environ.get("FOG_MASTER_KEY_FILE")
     command = os.environ.get("FOG_MASTER_KEY_COMMAND")
     source = path or (Path(env_file) if env_file else None)
+    stored = _stored_key(home) if home is not None and source is None and not command else None
+    source = source or (Path(stored) if stored else None)
     if source is not None:
         try:
             text = source.read_bytes().decode("utf-8")

@@ -46,7 +46,7 @@ def clone(
 ) -> None:
     """Join this device with the master key and pull a share into DIR."""
     target = directory if directory.is_absolute() else STATE.cwd / directory
-    key = run(lambda: read_master_key(master_key_file), as_json)
+    key = run(lambda: read_master_key(master_key_file, str(fog_home())), as_json)
     result = run(
         lambda: api.clone(
             fog_home(),

@@ -222,6 +222,7 @@ def status_doc(result: Any) -> dict[str, Any]:
         "modified": result.modified,
         "deleted": result.deleted,
         "skipped": result.skipped,
+        "unread": result.unread,
         "conflicts": result.conflicts,
     }
 

@@ -253,8 +253,10 @@ class Share:
         remotes = self.config.remotes
         if name is None:
             name = "origin" if "origin" in remotes else next(iter(sorted(remotes)), None)
-        if name is None or name not in remotes:
-            raise FogError(f"no remote named {name!r} in this share (see .fog/config.json)")
+        if name is None:
+            raise FogError("this device uses no remote of this share: see `fog remote list`, `fog remote unskip`")
+        if name not in remotes:
+            raise FogError(f"no remote named {name!r} in use on this device (see `fog remote list`)")
         return name, remotes[name]
 
     def tmp_dir(self) -> Path:

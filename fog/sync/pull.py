@@ -291,6 +291,11 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     reconciled = reconcile(ctx.share, ctx.ident, config, ctx.remote)
     result.remotes_added += reconciled.added
     result.remotes_removed += reconciled.removed
+    for name in reconciled.stranded:
+        result.remote_errors[name] = (
+            "removed on another device, but it is the only remote this device uses (it skips the others): "
+            "`fog remote unskip NAME` one of them (see `fog remote list`)"
+        )
     catch_up_own_log(ctx)
     sweep_staging(ctx)
     incoming = collect(ctx, config, result)

@@ -230,9 +230,9 @@ def _read_all(
                         result.unread.append(e.path)  # scan: not a failure, the next push records what it is)
                     continue
                 content, how = read
-                if not content.stable:  # (only without a snapshot directory: status and dry runs)
-                    result.skipped.append(f"{e.path}: changed while being read; will be retried")
-                    result.unread.append(e.path)
+                if not content.stable:  # (only without a snapshot directory: status and dry runs, where a
+                    # push would record it from a copy: not an unread file)
+                    result.skipped.append(f"{e.path}: changed while being read; a push records it from a copy")
                     continue
                 if how in ("reflink", "copy"):
                     result.snapshots.append(e.path)

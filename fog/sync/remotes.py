@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
@@ -118,14 +118,19 @@ def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
     if name not in share.config.remotes and name not in shared:
         raise FogError(f"no remote named {name!r}")
-    left = (set(shared) | set(share.config.remotes)) - {name}
-    if not left:
+    if not (set(shared) | set(share.config.remotes)) - {name}:
         raise FogError("cannot remove the only remote of a share")
+    if not set(share.config.remotes) - {name}:
+        skipped = ", ".join(sorted(set(shared) - {name}))
+        raise FogError(
+            f"{name} is the only remote this device uses (it skips {skipped}): `fog remote unskip` one first"
+        )
     url = share.config.remotes.get(name) or str(shared[name]["url"])
     entry = dict(shared.get(name) or {"url": url, "kind": kind_of(url)})
     config = with_remote(_current(ident), share.config.share_id, name, {**entry, "removed": time.time_ns()})
-    _drop(share, name)
+    # published on the removed remote too: a device that reads only that one must learn it
     publish_config(share, ident, config)
+    _drop(share, name)
     share.config.local_remotes.pop(name, None)
     share.save_config()
     return RemoteInfo(name, url, 0)
@@ -147,10 +152,11 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         assert url is not None
         entry = dict(shared.get(name) or {})
         config = with_remote(_current(ident), share.config.share_id, name, {**entry, "url": url, "kind": kind_of(url)})
-        publish_config(share, ident, config)
+        publish_config(share, ident, config, also=[url])  # the old URL and the new one both learn it
     effective = _effective(share, ident)
     if name in effective:
-        _use(share, name, effective[name])
+        # --local says: the same store, reached another way here; what was read there stays valid
+        _use(share, name, effective[name], same_store=local)
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
 
@@ -200,12 +206,15 @@ def with_remote(config: SyncConfig, share_id: str, name: str, entry: dict[str, A
     return SyncConfig(config.user, config.devices, shares, ())
 
 
-def publish_config(share: Share, ident: Identity, config: SyncConfig) -> list[str]:
-    """Put a SyncConfig version on every remote this device uses; cache it. Returns where it
-    landed; fails only if it landed nowhere (other devices could not learn the change)."""
+def publish_config(share: Share, ident: Identity, config: SyncConfig, also: list[str] | None = None) -> list[str]:
+    """Put a SyncConfig version on every remote this device uses (and the `also` URLs); cache it.
+    Returns where it landed; fails only if it landed nowhere (no device could learn the change)."""
     landed: list[str] = []
     errors: list[str] = []
-    for name, url in sorted(share.config.remotes.items()):
+    targets = sorted(share.config.remotes.items())
+    known = {store_key(u) for _, u in targets}
+    targets += [(u, u) for u in also or () if store_key(u) not in known]
+    for name, url in targets:
         try:
             backend = open_backend(url)
         except RemoteError as exc:
@@ -239,17 +248,17 @@ def _effective(share: Share, ident: Identity, listed: dict[str, Any] | None = No
     return out
 
 
-def _use(share: Share, name: str, url: str, *, queue: bool = True) -> None:
+def _use(share: Share, name: str, url: str, *, queue: bool = True, same_store: bool = False) -> None:
     """Start using a remote on this device: every version it knows is queued for it. (Before
     this device's first batch there, what other devices' logs there carry is dropped from
     the queue: fog.sync.push.publish.) A URL that changes is treated as another store: what
     was known of the old one is forgotten, and this device's own log there is adopted again."""
     old = share.config.remotes.get(name)
-    if old is not None and old != url:
+    if old is not None and old != url and not same_store:
         share.db.forget_remote(name)
     share.config.remotes[name] = url
     share.save_config()
-    if queue and old != url:
+    if queue and old != url and not (same_store and old is not None):
         ids = [v.id for v in sorted(share.db.all_versions(), key=lambda v: (v.time_ns, v.id))]
         with share.db.write() as txn:
             share.db.add_pending(txn, [name], ids)
@@ -268,6 +277,7 @@ class Reconciled:
     removed: list[str]
     changed: list[str]
     published: list[str]  # remotes this device knew that the SyncConfig did not: now published
+    stranded: list[str] = field(default_factory=list)  # removed elsewhere, but the last one used here
 
 
 def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote | None = None) -> Reconciled:
@@ -304,6 +314,9 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
         share.save_config()
     for name in sorted(set(share.config.remotes) - set(effective)):
         if name in skipped or name in unlisted:
+            continue
+        if not set(share.config.remotes) - {name}:  # the last one this device uses: it would be cut off
+            result.stranded.append(name)
             continue
         result.removed.append(name)
         _drop(share, name)

@@ -540,3 +540,94 @@ def test_versions_of_a_device_that_never_syncs_again_reach_a_new_remote(world: W
     a.fog("sync")
     assert _remotes(a)["backup"]["pending"] == 0
     assert_complete(world, a, backup, "backup")
+
+
+def test_removing_the_remote_another_device_alone_reads_reaches_it(world: World) -> None:
+    """B skips usb and reads only origin; A removes origin: B learns it (the removal is published on
+    origin too), and since origin is the only remote B uses, B says so instead of going silent."""
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.fog("pull")
+    b.fog("remote", "skip", "usb")
+    r = b.fog("remote", "remove", "origin", expect=1)
+    assert "only remote this device uses" in r.error_line()
+    a.fog("remote", "remove", "origin")
+    r = b.fog("pull", expect=1)
+    assert "origin" in r.err and "unskip" in r.err
+    b.fog("remote", "unskip", "usb")
+    b.fog("pull")
+    assert set(_remotes(b)) == {"usb"}
+    b.write("late.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    b.fog("sync")
+    a.fog("sync")
+    assert (a.root / "late.txt").read_text() == "b\n"
+
+
+def test_a_url_changed_for_everyone_is_published_at_the_new_url_too(world: World) -> None:
+    import shutil as sh
+
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    r2, r3 = world.tmp / "r2", world.tmp / "r3"
+    a.fog("remote", "add", "r2", r2)
+    a.fog("push")
+    sh.copytree(r2, r3)  # the disk was copied to a new place
+    a.fog("remote", "set-url", "r2", r3)
+    c = world.device("tablet")
+    run_fog(["clone", r3, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert _remotes(c)["r2"]["url"] == str(r3)  # r3 itself says where r2 is now
+
+
+def test_set_url_local_keeps_what_was_read_there(world: World) -> None:
+    """--local says: the same store, reached another way here. A copy rolled back is still caught."""
+    import shutil as sh
+
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.write("one.txt", "1\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    old = world.tmp / "usb-old"
+    sh.copytree(usb, old)  # a stale copy of the disk
+    a.write("two.txt", "2\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    a.fog("remote", "set-url", "usb", old, "--local")
+    r = a.fog("pull", expect=4)
+    assert "rolled back" in r.err
+
+
+def test_interrupted_json_is_one_json_line(world: World) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_multidevice import fog_env
+
+    a = _init(world)
+    _big(a, {"big.bin": 200 * MiB})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fog", "-C", str(a.root), "push", "--json"],
+        env=fog_env(a.home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # well into the push: it has read 64 MB
+        try:
+            io = dict(line.split(": ") for line in open(f"/proc/{proc.pid}/io").read().splitlines())
+        except OSError:
+            break
+        if int(io.get("rchar", "0")) >= 64 << 20:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and out == b""
+    assert json.loads(err.decode().strip()) == {"code": 130, "kind": "interrupted", "message": "interrupted"}

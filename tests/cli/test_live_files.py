@@ -97,6 +97,8 @@ def test_a_file_fog_cannot_read_makes_exit_5_and_is_listed(share: Share, monkeyp
         assert any(s.startswith("secret.txt: Permission denied") for s in doc["skipped"])
         r = share.fog("push", expect=5)
         assert "fog: skipped secret.txt: Permission denied" in r.err
+        st = share.fog("status", "--json").json()
+        assert st["clean"] is False and st["unread"] == ["secret.txt"]  # (a cron check on .clean hears of it)
         assert share.fog("sync", expect=5).rc == 5
     share.fog("push")  # readable again: recorded, exit 0
 

@@ -120,3 +120,18 @@ def test_into_existing_on_an_empty_directory_is_a_clone(world: World) -> None:
     c.root.mkdir()
     recover(c)
     assert c.tree() == a.tree()
+
+
+def test_recover_in_place_on_a_joined_device_needs_no_key_source(tmp_path: Path) -> None:
+    """The device already holds the master key in FOG_HOME: no --master-key-file needed."""
+    import shutil
+
+    from test_multidevice import World, run_fog
+
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+    a = world.init("laptop")
+    a.write("x.txt", "x\n")
+    a.fog("push")
+    shutil.rmtree(a.root / ".fog")
+    run_fog(["clone", world.remote, a.root, "--into-existing"], home=a.home, cwd=world.tmp)
+    assert a.fog("status", "--json").json()["clean"] is True

@@ -166,6 +166,7 @@ class SeaweedS3:
                     pytest.fail(f"weed mini exited with {self.proc.returncode}:\n{self.log_tail()}")
                 try:
                     client.list_buckets()
+                    self._read_back(client)
                     return
                 except (BotoCoreError, ClientError) as e:  # not up yet: connection refused, 503 while the filer starts
                     last = e
@@ -174,6 +175,16 @@ class SeaweedS3:
             client.close()
         self.stop()
         pytest.fail(f"SeaweedFS S3 not ready after {STARTUP_TIMEOUT}s ({last}):\n{self.log_tail()}")
+
+    @staticmethod
+    def _read_back(client) -> None:  # type: ignore[no-untyped-def]
+        """After a restart, objects stored before must read again: the volume server registers its
+        volumes with the master a moment after S3 answers (meanwhile a GET is HTTP 500)."""
+        for bucket in client.list_buckets().get("Buckets", []):
+            listed = client.list_objects_v2(Bucket=bucket["Name"], MaxKeys=1).get("Contents", [])
+            if listed:
+                client.get_object(Bucket=bucket["Name"], Key=listed[0]["Key"])["Body"].read()
+                return
 
     def stop(self) -> None:
         """Kill the server at once, as a crash would (the data directory stays for a restart)."""

@@ -296,6 +296,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
             "removed on another device, but it is the only remote this device uses (it skips the others): "
             "`fog remote unskip NAME` one of them (see `fog remote list`)"
         )
+    if ctx.stale:  # this very remote's name was removed or moved: nothing read here may be recorded under it
+        return result
     catch_up_own_log(ctx)
     sweep_staging(ctx)
     incoming = collect(ctx, config, result)

@@ -177,7 +177,7 @@ def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
             share.config.local_remotes[name] = local  # its own URL stays
         effective = _effective(share, ident)
         if name in effective:
-            _use(share, name, effective[name], queue=False)  # its queue kept growing while skipped
+            _use(share, name, effective[name], queue=False, same_store=True)  # its queue grew while skipped
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
 
@@ -254,7 +254,7 @@ def _use(share: Share, name: str, url: str, *, queue: bool = True, same_store: b
     the queue: fog.sync.push.publish.) A URL that changes is treated as another store: what
     was known of the old one is forgotten, and this device's own log there is adopted again."""
     old = share.config.remotes.get(name)
-    if old is not None and old != url and not same_store:
+    if old != url and not same_store:  # (also a name new here: nothing of an earlier store under it)
         share.db.forget_remote(name)
     share.config.remotes[name] = url
     share.save_config()

@@ -261,12 +261,13 @@ def remote_stats(name: str, store: ShareStore, refs: Refs) -> RemoteStats:
     """One remote's usage, weighed against the history's references."""
     packs = remote_packs(store)
     loose = loose_sizes(store)
-    u = usage(packs, loose, refs.current, refs.referenced)
+    referenced = refs.referenced
+    u = usage(packs, loose, refs.current, referenced)
     sizes: dict[bytes, int] = dict(loose)
     for index in packs.values():
         for object_id, _, length in index or ():
             sizes.setdefault(object_id, length)
-    u.missing_objects = sum(1 for o in refs.referenced if o not in sizes)
+    u.missing_objects = sum(1 for o in referenced if o not in sizes)
     plain = stored = 0
     for block, n in refs.blocks.items():
         if block in sizes:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from fog.sync import pull as pull_mod
     from fog.sync import remotes as remotes_mod
     from fog.sync import restore as restore_mod
+    from fog.sync import stats as stats_mod
 else:  # imported on first use: a push or status needs none of them (~35 ms of every run)
     revs = lazy_module("fog.repo.revs")
     check_mod = lazy_module("fog.sync.check")
@@ -47,6 +48,7 @@ else:  # imported on first use: a push or status needs none of them (~35 ms of e
     pull_mod = lazy_module("fog.sync.pull")
     remotes_mod = lazy_module("fog.sync.remotes")
     restore_mod = lazy_module("fog.sync.restore")
+    stats_mod = lazy_module("fog.sync.stats")
 
 pin_mmap_threshold()  # fog.api is loaded only by commands that do real work (see fog.memory)
 
@@ -373,6 +375,18 @@ def check(
         result = check_mod.check(ctx, read_data=read_data, subset=chosen, progress=progress)
         if repair and result.damaged:
             result = _repair(ctx, result, lambda: check_mod.check(ctx, read_data=read_data, subset=chosen))
+        return result
+
+
+def stats(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False) -> stats_mod.StatsResult:
+    """What each remote (or the named one) stores, and how much of it this device's history references.
+
+    Read-only on every remote. A remote that cannot be reached is in `failed`;
+    if none can, its error is raised."""
+    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        db = ctxs[0].share.db
+        result = stats_mod.share_stats({c.remote_name: c.store for c in ctxs}, db.all_versions(), db.heads())
+        result.failed = {**failed, **result.failed}
         return result
 
 

@@ -191,11 +191,25 @@ JSON_FIELDS: dict[str, list[str]] = {
         "problems",
         "notes",
         "unreferenced_packs",
+        "unreferenced_objects",
         "unreferenced_bytes",
         "repaired",
         "repaired_from",
         "unrepaired",
         "ok",
+    ],
+    "stats": [
+        "versions",
+        "paths",
+        "live_paths",
+        "deleted_paths",
+        "current_logical_bytes",
+        "logical_bytes",
+        "unique_bytes",
+        "dedupe_ratio",
+        "remotes",
+        "failed",
+        "unreadable",
     ],
     "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
     "remote list": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
@@ -401,6 +415,35 @@ PAGES: dict[str, dict[str, object]] = {
             ("Heal a remote from the others", "fog check usb --repair"),
         ],
         "see_also": ["push"],
+    },
+    "stats": {
+        "description": [
+            "For each remote of the share (or the one named), what it stores: packs (count and bytes) and "
+            "loose format-1 objects, and how those bytes divide between objects a current version "
+            "references (the newest version of a live path), objects only old versions reference, and "
+            "objects no version references (packs left by interrupted pushes: prune's job). An object "
+            "many versions share is counted once. Also: the versions and paths in the history (live "
+            "and deleted), the logical size of the current files and of every version, the dedupe ratio "
+            "(logical bytes of every version over the plaintext of the distinct blocks), the compression "
+            "ratio (plaintext over stored bytes of those blocks) and the ten paths whose histories take "
+            "the most stored bytes.",
+            "The history is this device's: `fog pull` first to count other devices' newest versions "
+            "(until then their objects count as unreferenced). Pack sizes come from pack indexes (the "
+            "local catalog, and one listing of the remote's packs: headers of packs the catalog does not "
+            "know are read); manifest trees are walked once. Nothing is written to any remote, so a "
+            "read-only remote works.",
+            "In `--json`, each entry of `remotes` has `remote`, `url`, `stored_bytes`, `packs`, "
+            "`pack_bytes`, `unreadable_packs`, `loose_objects`, `loose_bytes`, `objects`, "
+            "`current_bytes`, `old_bytes`, `unreferenced_bytes`, `unreferenced_packs`, "
+            "`unreferenced_objects`, `overhead_bytes` (pack headers), `missing_objects`, "
+            "`compression_ratio` and `largest` (a list of `path`, `versions`, `bytes`).",
+        ],
+        "exit": {1: "A remote could not be read (named on stderr; the others are still shown)."},
+        "examples": [
+            ("", "fog stats"),
+            ("Unreferenced bytes on one remote", "fog stats usb --json | jq '.remotes[0].unreferenced_bytes'"),
+        ],
+        "see_also": ["check"],
     },
     "remote": {"see_also": ["push", "pull"]},
     "remote add": {

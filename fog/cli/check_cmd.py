@@ -16,7 +16,7 @@ from fog.cli.common import (
     progress_bar,
     run,
 )
-from fog.cli.text import as_doc
+from fog.cli.text import as_doc, human_size
 from fog.errors import EXIT_INTEGRITY
 
 
@@ -63,10 +63,11 @@ def check(
             typer.echo(f"repaired {n} object(s) from {source}", err=True)
         for lost in result.unrepaired:
             typer.echo(f"fog: could not repair {lost}: no remote and no working file holds it", err=True)
-        if result.unreferenced_packs:
+        if result.unreferenced_objects or result.unreferenced_packs:
             typer.echo(
-                f"note: {result.unreferenced_packs} pack(s) ({result.unreferenced_bytes} bytes) hold no object "
-                "that history names (left by interrupted pushes)",
+                f"note: {human_size(result.unreferenced_bytes)} ({result.unreferenced_bytes} bytes: "
+                f"{result.unreferenced_objects} object(s), {result.unreferenced_packs} whole pack(s)) "
+                "referenced by no version (left by interrupted pushes; see fog stats)",
                 err=True,
             )
         read = f", {result.objects_read} read and verified" if result.read_data else ""

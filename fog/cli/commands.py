@@ -12,6 +12,7 @@ from fog.cli import (  # noqa: F401
     push_cmd,
     remote_cmd,
     restore_cmd,
+    stats_cmd,
     status_cmd,
     sync_cmds,
 )

@@ -18,6 +18,7 @@ from fog.format.version import Version
 from fog.store import ShareStore
 from fog.sync.context import Context, config_seen_key
 from fog.sync.logs import read_log
+from fog.sync.stats import usage
 
 
 @dataclass
@@ -34,7 +35,8 @@ class CheckResult:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # anomalies that put nothing at risk
     unreferenced_packs: int = 0  # packs holding no object history names (interrupted pushes): prune's
-    unreferenced_bytes: int = 0
+    unreferenced_objects: int = 0  # objects history does not name (those packs' and any other)
+    unreferenced_bytes: int = 0  # their bytes, and the headers of those packs (fog.sync.stats.usage)
     repaired: int = 0  # objects put back (check --repair)
     repaired_from: dict[str, int] = field(default_factory=dict)  # source -> objects
     unrepaired: list[str] = field(default_factory=list)  # objects no source could give, with a path
@@ -103,10 +105,12 @@ def check(
         ctx.share.db.forget_present(ctx.remote_name, missing)  # so the next push uploads them again
     result.damaged |= missing
     result.paths = referenced
-    for index in packs.values():
-        if index is not None and not any(oid in referenced for oid in index.ids()):
-            result.unreferenced_packs += 1
-            result.unreferenced_bytes += max((o + n for _, o, n in index), default=0)
+    # what no version references (interrupted pushes; prune's), weighed as `fog stats` does; loose
+    # objects are counted, not weighed (a listing has no sizes)
+    unused = usage(packs, dict.fromkeys(loose, 0), referenced)
+    result.unreferenced_packs = unused.unreferenced_packs
+    result.unreferenced_objects = unused.unreferenced_objects
+    result.unreferenced_bytes = unused.unreferenced_bytes
     if read_data or subset is not None:
         chosen = {p: i for p, i in packs.items() if subset is None or subset(p)}
         result.packs_total, result.packs_read = len(packs), len(chosen)

@@ -148,6 +148,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "restore": ["restore", "notes.txt@~1", "-o", "old.txt"],
     "diff": ["diff", "notes.txt@~1", "notes.txt@~0"],
     "check": ["check"],
+    "stats": ["stats"],
     "pull": ["pull"],
     "sync": ["sync"],
     "remote add": ["remote", "add", "second", "{tmp}/remote2"],

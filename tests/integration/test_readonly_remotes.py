@@ -78,6 +78,7 @@ def _exercise(
     assert (clone_to.parent / "old.txt").read_text() == "one\n"
     (clone_to.parent / "old.txt").unlink()
     b(["check", "--read-data"], clone_to)
+    assert "remote origin" in b(["stats"], clone_to).out  # read-only too
     b(["status"], clone_to)
 
     (clone_to / "c.txt").write_text("from B\n")

@@ -387,6 +387,8 @@ def stats(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = Fals
         db = ctxs[0].share.db
         result = stats_mod.share_stats({c.remote_name: c.store for c in ctxs}, db.all_versions(), db.heads())
         result.failed = {**failed, **result.failed}
+        for r in result.remotes:
+            r.waiting_versions = len(db.pending(r.remote))
         return result
 
 

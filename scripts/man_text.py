@@ -117,7 +117,10 @@ EXIT_CODES: dict[int, str] = {
     2: "Usage: the command line asked for something that cannot make sense.",
     3: "Done, but conflict copies were written (`NAME.fog-conflict-...`).",
     4: "Integrity or authentication failure: data was refused.",
-    5: "Done, but some paths could not be read (push) or written here (pull, clone): each is listed, and tried again by the next run.",
+    5: (
+        "Done, but some paths could not be read (push) or written here (pull, clone): each is listed, "
+        "and tried again by the next run."
+    ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
     143: "Stopped by SIGTERM (`kill`, `timeout`, `systemctl stop`), as cleanly as by SIGINT.",
@@ -436,6 +439,7 @@ PAGES: dict[str, dict[str, object]] = {
             "`pack_bytes`, `unreadable_packs`, `loose_objects`, `loose_bytes`, `objects`, "
             "`current_bytes`, `old_bytes`, `unreferenced_bytes`, `unreferenced_packs`, "
             "`unreferenced_objects`, `overhead_bytes` (pack headers), `missing_objects`, "
+            "`waiting_versions` (queued here, not published yet), "
             "`compression_ratio` and `largest` (a list of `path`, `versions`, `bytes`).",
         ],
         "exit": {1: "A remote could not be read (named on stderr; the others are still shown)."},

@@ -70,8 +70,11 @@ def _render(r: Any) -> None:
         ]
         if s.unreadable_packs:
             rows.append(("unreadable packs", f"{s.unreadable_packs} (see fog check)"))
+        if s.waiting_versions:
+            rows.append(("to publish", f"{s.waiting_versions} version(s) queued here: the next push sends them"))
         if s.missing_objects:
-            rows.append(("missing objects", f"{s.missing_objects} (see fog check)"))
+            why = "queued versions' objects count until then" if s.waiting_versions else "see fog check"
+            rows.append(("missing objects", f"{s.missing_objects} ({why})"))
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column()
         table.add_column()

@@ -324,13 +324,23 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
 
 
 def _referenced(ctx: Context, result: CheckResult, logged: list[Version]) -> dict[bytes, str]:
-    """Every object id history references (this device's, and every verified batch's), mapped to a path."""
+    """Every object id history references (this device's, and every verified batch's), mapped to a path.
+
+    Versions this device has queued for this remote and no log there names yet
+    are not the remote's to hold: a remote that lags (it was down, or failed
+    part-way) is behind, not damaged; the next push completes it (a note says so).
+    """
     refs: dict[bytes, str] = {}
     counted: set[bytes] = set()
+    queued = set(ctx.share.db.pending(ctx.remote_name)) - {v.id for v in logged}
+    waiting = 0
     for v in itertools.chain(ctx.share.db.all_versions(), logged):
         if v.id in counted:
             continue
         counted.add(v.id)
+        if v.id in queued:
+            waiting += 1
+            continue
         result.versions += 1
         if v.content is None:
             continue
@@ -347,4 +357,9 @@ def _referenced(ctx: Context, result: CheckResult, logged: list[Version]) -> dic
             result.problems.append(str(exc))
         except RemoteError as exc:
             raise FogError(f"check stopped: {exc}") from exc
+    if waiting:
+        result.notes.append(
+            f"{waiting} version(s) of this device wait to be published on this remote (run `fog push`): "
+            "their objects are not expected there yet"
+        )
     return refs

@@ -225,6 +225,7 @@ class RemoteStats:
     missing_objects: int
     compression_ratio: float | None  # plaintext / stored bytes of the referenced blocks held here
     largest: list[PathStats]
+    waiting_versions: int = 0  # queued here by this device, not published yet (a lagging remote)
 
 
 def remote_packs(store: ShareStore) -> dict[bytes, PackIndex | None]:

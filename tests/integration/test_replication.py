@@ -631,3 +631,18 @@ def test_interrupted_json_is_one_json_line(world: World) -> None:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and out == b""
     assert json.loads(err.decode().strip()) == {"code": 130, "kind": "interrupted", "message": "interrupted"}
+
+
+def test_check_of_a_lagging_remote_is_a_note_not_an_integrity_failure(world: World) -> None:
+    """A remote that failed part-way is behind, not damaged: check says so and exits 0."""
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    _big(a, {"two.bin": 20 * MiB})
+    a.fog("push", expect=1, patch=FAIL_AFTER.format(target="usb", after=1))
+    doc = a.fog("check", "usb", "--json").json()
+    assert doc["ok"] and any("wait to be published" in n for n in doc["notes"]), doc
+    a.fog("push")
+    doc = a.fog("check", "usb", "--read-data", "--json").json()
+    assert doc["ok"] and not any("wait to be published" in n for n in doc["notes"])

@@ -10,14 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fog import cancel
-from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError, UsageError
 from fog.format.pack import PackIndex
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.store import ShareStore
 from fog.sync.context import Context, config_seen_key
-from fog.sync.logs import read_log
+from fog.sync.logs import logs_by_name, read_log
 from fog.sync.stats import usage
 
 
@@ -272,7 +271,7 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
     Logs this device read before are checked against its cursors (also a log
     that vanished whole); a suspect log's versions count up to its first bad batch."""
     devices = dict(config.devices) if config is not None else {}
-    by_log = {device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in devices.items()}
+    by_log = logs_by_name(ctx.keys.share_id, devices)
     share_hex = ctx.keys.share_id.hex()
     db = ctx.share.db
     remote_logs = ctx.store.list_logs()

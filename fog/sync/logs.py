@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from fog.crypto.keys import device_log_name
 from fog.errors import IntegrityError, ObjectNotFound
 from fog.format.batch import EventBatch, chain_hash
 from fog.store import ShareStore, open_batch
@@ -59,6 +61,11 @@ def read_log(
             raise IntegrityError(f"{what}: hash chain broken (does not follow batch {seq - 1})")
         chain = chain_hash(stored)
         yield VerifiedBatch(seq, chain, batch)
+
+
+def logs_by_name(share_id: bytes, devices: dict[str, dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each device's log name in this share -> (device id, its SyncConfig entry)."""
+    return {device_log_name(share_id, bytes.fromhex(d["public"])): (did, d) for did, d in devices.items()}
 
 
 AUDIT_BATCHES = 8  # batches below the cursor re-verified per log and pull (audit_log)

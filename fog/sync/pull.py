@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fog import cancel
-from fog.crypto.keys import device_log_name
 from fog.errors import FogError, IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
@@ -29,7 +28,7 @@ from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
 from fog.sync.context import Context, config_seen_key, sweep_staging
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import audit_log, read_log
+from fog.sync.logs import audit_log, logs_by_name, read_log
 from fog.sync.merge import Plan, plan_path
 from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile
@@ -121,9 +120,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
     of a known device that fails verification is a problem (exit 4).
     """
     share_hex = ctx.keys.share_id.hex()
-    by_log = {
-        device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])): (did, d) for did, d in config.devices.items()
-    }
+    by_log = logs_by_name(ctx.keys.share_id, config.devices)
     out: list[Incoming] = []
     anchors: dict[str, tuple[int, bytes | None]] = {}
     remote_logs = ctx.store.list_logs()

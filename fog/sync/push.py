@@ -39,7 +39,7 @@ from fog.sync.guard import DeleteLimit
 from fog.sync.logs import audit_log, read_log
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.replicate import CopyStats
-from fog.sync.scan import LEFT_TMP, NESTED_SHARE, SPECIAL_FILE, Candidates, Diff, Entry, scan
+from fog.sync.scan import Candidates, Diff, Entry, scan
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
 # A push records and publishes at most this many changed paths at a time (one
@@ -137,9 +137,7 @@ def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-
     with db.stat_view() as index:
         d: Diff = scan(root, index, _is_conflict_copy)
     result.skipped += d.skipped
-    # what could not be read (a directory or file fog may not open) is a failure; nested shares and
-    # special files are left out by rule (README): reported, not failures
-    result.unread += [s.rsplit(": ", 1)[0] for s in d.skipped if not s.endswith((NESTED_SHARE, SPECIAL_FILE, LEFT_TMP))]
+    result.unread += d.unreadable  # (nested shares, special files, fog's temp names: left out by rule)
     result.conflict_copies = d.flagged
     return d
 

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fog import cancel
-from fog.crypto.keys import device_log_name
 from fog.errors import IntegrityError, ObjectNotFound, RemoteError
 from fog.format.manifest import ManifestNode
 from fog.format.version import Version
 from fog.store import Packer, ShareStore
-from fog.sync.logs import read_log
+from fog.sync.logs import logs_by_name, read_log
 
 
 @dataclass
@@ -161,7 +160,7 @@ def carried(store: ShareStore, user_secret: bytes, devices: dict[str, dict[str, 
     every version it knows (a remote it added or learnt): what the remote
     already carries is dropped from it, so only the rest is published again.
     """
-    by_log = {device_log_name(store.keys.share_id, bytes.fromhex(d["public"])): (i, d) for i, d in devices.items()}
+    by_log = logs_by_name(store.keys.share_id, devices)
     ids: set[bytes] = set()
     for log, seqs in store.list_logs().items():
         if log == own_log or log not in by_log:

@@ -159,6 +159,7 @@ class Diff:
     gone: list[str] = field(default_factory=list)  # indexed, no longer present
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)  # unreadable dirs, special files
+    unreadable: list[str] = field(default_factory=list)  # of those, the paths fog failed to read (not left out by rule)
     flagged: list[str] = field(default_factory=list)  # paths the caller's `flag` picked
 
 
@@ -174,7 +175,7 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
     """
     out = Diff()
     seen: set[str] = set()
-    unreadable: list[str] = []
+    unseen: list[str] = []  # subtrees not walked: their history is kept
     stack = [""]
     top = str(root)
     while stack:
@@ -184,8 +185,9 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
         except FileNotFoundError:
             continue  # vanished during the scan: its absence is what we saw
         except OSError as exc:
-            unreadable.append(rel)
+            unseen.append(rel)
             out.skipped.append(f"{rel or '.'}: {exc.strerror}")
+            out.unreadable.append(rel or ".")
             continue
         with it:
             for de in it:
@@ -202,13 +204,14 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                     continue
                 except OSError as exc:
                     out.skipped.append(f"{path}: {exc.strerror}")
+                    out.unreadable.append(path)
                     continue
                 mode = s.st_mode
                 if st.S_ISREG(mode):
                     kind = "file"
                 elif st.S_ISDIR(mode):
                     if os.path.isdir(de.path + _NESTED):  # one stat per directory, none per file
-                        unreadable.append(path)  # its history is kept, never marked deleted
+                        unseen.append(path)  # its history is kept, never marked deleted
                         out.skipped.append(f"{path}: {NESTED_SHARE}")
                         continue
                     kind = "dir"
@@ -234,7 +237,7 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                 out.candidates.add(path, kind, s, target)
     if len(index) != out.unchanged:  # something indexed was not matched: find what is gone
         for path in index:
-            if path not in seen and not under_any(path, unreadable):
+            if path not in seen and not under_any(path, unseen):
                 out.gone.append(path)
     out.candidates.sort()
     out.gone.sort()

@@ -1,7 +1,10 @@
 """Event batches: what one push publishes, numbered and chained per device.
 
 Plaintext: ``b"FOGE" || version (1) || zstd(canonical JSON)`` with the JSON
-object {share, log, device, seq, prev, time_ns, versions}. Stored on the
+object {share, log, device, seq, prev, time_ns, versions}, plus on a
+store of format 3 (docs/FORMAT.md, section 14) `forget` (ids of versions the
+device forgets) and `acks` (prune intents the device has observed), each
+present only when not empty. Stored on the
 remote as ``BATCH_VERSION (1) || NaCl Box(device secret -> user public)``.
 `prev` is SHA256 of the previous stored batch of the same device (null for
 seq 1), so a store that drops, reorders or rolls back batches is detected.
@@ -35,6 +38,8 @@ class EventBatch:
     prev: bytes | None
     time_ns: int
     versions: tuple[Version, ...] = field(default_factory=tuple)
+    forgets: tuple[bytes, ...] = ()  # version ids this device forgets (retention, `fog forget`)
+    acks: tuple[str, ...] = ()  # prune intents (hex ids) observed before this batch's push decided anything
 
     def to_bytes(self) -> bytes:
         head = {
@@ -45,6 +50,10 @@ class EventBatch:
             "prev": self.prev.hex() if self.prev else None,
             "time_ns": self.time_ns,
         }
+        if self.forgets:
+            head["forget"] = [f.hex() for f in self.forgets]
+        if self.acks:
+            head["acks"] = list(self.acks)
         # The canonical JSON of {**head, "versions": [...]}: "versions" sorts last, so
         # the versions are encoded one by one and joined -- the same bytes as one
         # json.dumps of the whole document, without a dict per version held at once.
@@ -76,9 +85,23 @@ class EventBatch:
                 prev=bytes.fromhex(doc["prev"]) if doc["prev"] else None,
                 time_ns=int(doc["time_ns"]),
                 versions=tuple(Version.from_json(v) for v in doc["versions"]),
+                forgets=_hex_ids(doc.get("forget", []), 32, "forget"),
+                acks=tuple(i.hex() for i in _hex_ids(doc.get("acks", []), 16, "acks")),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed event batch: {exc}") from exc
+
+
+def _hex_ids(items: object, size: int, what: str) -> tuple[bytes, ...]:
+    """A list of hex ids of `size` bytes each, else ValueError."""
+    if not isinstance(items, list):
+        raise ValueError(f"malformed event batch: {what} is not a list")
+    out = []
+    for item in items:
+        if not isinstance(item, str) or len(item) != 2 * size:
+            raise ValueError(f"malformed event batch: {what} holds {item!r:.40}")
+        out.append(bytes.fromhex(item))  # ValueError when not hex
+    return tuple(out)
 
 
 def chain_hash(stored: bytes) -> bytes:

@@ -41,6 +41,25 @@ def test_round_trip(b: EventBatch) -> None:
     assert EventBatch.from_bytes(data) == b
 
 
+def test_forgets_and_acks_round_trip_and_stay_canonical() -> None:
+    b = EventBatch("ab" * 16, "cd" * 16, "d" * 32, 3, b"\x07" * 32, T, (), forgets=(b"\x01" * 32,), acks=("ef" * 16,))
+    data = b.to_bytes()
+    assert EventBatch.from_bytes(data) == b
+    body = zstandard.ZstdDecompressor().decompress(data[5:])
+    doc = json.loads(body)
+    assert body == json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert doc["forget"] == ["01" * 32] and doc["acks"] == ["ef" * 16]
+
+
+@pytest.mark.parametrize(
+    "extra", [{"forget": "01"}, {"forget": ["zz" * 32]}, {"forget": ["01" * 31]}, {"acks": [1]}, {"acks": ["ef" * 8]}]
+)
+def test_malformed_forgets_and_acks_are_value_errors(extra: dict) -> None:
+    doc = json.loads(zstandard.ZstdDecompressor().decompress(batch().to_bytes()[5:]))
+    with pytest.raises(ValueError):
+        EventBatch.from_bytes(packed({**doc, **extra}))
+
+
 def test_plaintext_is_canonical_json() -> None:
     data = batch(2, b"\x07" * 32).to_bytes()
     body = zstandard.ZstdDecompressor().decompress(data[5:])

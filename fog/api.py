@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from fog.sync import check as check_mod
     from fog.sync import devices as devices_mod
     from fog.sync import inspect as inspect_mod
+    from fog.sync import prune as prune_mod
     from fog.sync import pull as pull_mod
     from fog.sync import remotes as remotes_mod
     from fog.sync import restore as restore_mod
@@ -45,6 +46,7 @@ else:  # imported on first use: a push or status needs none of them (~35 ms of e
     check_mod = lazy_module("fog.sync.check")
     devices_mod = lazy_module("fog.sync.devices")
     inspect_mod = lazy_module("fog.sync.inspect")
+    prune_mod = lazy_module("fog.sync.prune")
     pull_mod = lazy_module("fog.sync.pull")
     remotes_mod = lazy_module("fog.sync.remotes")
     restore_mod = lazy_module("fog.sync.restore")
@@ -390,6 +392,49 @@ def stats(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = Fals
         for r in result.remotes:
             r.waiting_versions = len(db.pending(r.remote))
         return result
+
+
+@dataclass
+class PruneReport:
+    remotes: list[prune_mod.PruneResult] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # remotes that could not be reached or failed
+    refused: dict[str, str] = field(default_factory=dict)  # remotes left alone: what they reference is unknown
+
+
+def prune(
+    home: Path,
+    cwd: Path,
+    *,
+    remote: str | None = None,
+    dry_run: bool = False,
+    grace_s: int | None = None,
+    max_unused: float | None = None,
+    wait: bool = False,
+) -> PruneReport:
+    """Delete what no remaining version references on each remote (or the named one), in two phases.
+
+    Each run finishes the intents that every device has acknowledged and
+    whose grace period has passed, then announces the next deletions
+    (docs/FORMAT.md, section 14). With dry_run nothing is written anywhere."""
+    report = PruneReport()
+    grace = prune_mod.DEFAULT_GRACE_S if grace_s is None else grace_s
+    unused = prune_mod.DEFAULT_MAX_UNUSED if max_unused is None else max_unused
+    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        report.failed.update(failed)
+        for ctx in ctxs:
+            try:
+                config = pull_mod.refresh_config(ctx)
+                result = prune_mod.prune(
+                    ctx, config, [c.store for c in ctxs], dry_run=dry_run, grace_s=grace, max_unused=unused
+                )
+            except prune_mod.PruneRefused as exc:
+                report.refused[ctx.remote_name] = str(exc)
+                continue
+            except RemoteError as exc:
+                report.failed[ctx.remote_name] = str(exc)
+                continue
+            report.remotes.append(result)
+    return report
 
 
 def _repair(

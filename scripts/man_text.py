@@ -214,6 +214,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "failed",
         "unreadable",
     ],
+    "prune": ["remotes", "failed", "refused"],
     "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
     "remote list": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
     "remote add": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
@@ -448,6 +449,47 @@ PAGES: dict[str, dict[str, object]] = {
             ("Unreferenced bytes on one remote", "fog stats usb --json | jq '.remotes[0].unreferenced_bytes'"),
         ],
         "see_also": ["check"],
+    },
+    "prune": {
+        "description": [
+            "Deletes from each remote of the share (or the one named) the packs no remaining version "
+            "references: packs left by interrupted pushes, and the data of versions `fog forget` removed "
+            "from history. Packs that still hold some referenced objects are repacked (those objects "
+            "copied into new packs) while more than `--max-unused` of the stored bytes would stay "
+            "unreferenced.",
+            "It is safe while other devices push at the same moment, on any remote, with no lock: prune "
+            "works in two phases. A run first announces what it means to delete (an intent on the remote); "
+            "every other device reads it at its next push or sync, stops counting those packs as present "
+            "(it uploads such data again instead of relying on it) and acknowledges it in its next batch "
+            "(`fog sync` with nothing to push acknowledges alone). A later run deletes the packs once every "
+            "other device that has written to the remote has acknowledged and the grace period has passed "
+            "since this device first saw the intent, after reading every log again: a pack holding an "
+            "object some version names again is kept. A device that never acknowledges (switched off, "
+            "lost) holds the deletion back and is named; revoke it if it is gone for good. "
+            "docs/FORMAT.md, section 14, has the protocol and why no interleaving loses data.",
+            "The first run on a remote moves its format marker to `fog-store 3`, which older fog "
+            "versions refuse (they do not know the protocol). A prune stopped at any point (Ctrl-C, "
+            "kill -9) leaves a complete remote, and the next run finishes it. Run it daily from one "
+            "device (`fog sync --prune`), or by hand: `fog prune` then, a day later, `fog prune` again.",
+            "In `--json`, each entry of `remotes` has `remote`, `dry_run`, `packs` and `pack_bytes` (before), "
+            "`referenced_objects`, `unused_bytes` (stored bytes no remaining version needs), "
+            "`planned_delete` and `planned_repack` (pack ids condemned by this run, or that would be "
+            "under `--dry-run`), `planned_bytes`, `repacked_objects`, `repacked_bytes`, `intent` (the id "
+            "of the intent written, or null), `deleted` (pack ids deleted by this run), `deleted_bytes`, "
+            "`kept` (condemned packs kept: referenced again), `waiting` (intents not deletable yet, and "
+            "why), `unreadable` (packs whose header does not open: left alone) and `seconds`; `refused` "
+            "maps a remote to why it was left alone (a log or manifest that cannot be read: nothing is "
+            "deleted where what is referenced is unknown).",
+        ],
+        "exit": {
+            1: "A remote could not be reached, or prune refused one (named on stderr); others were pruned.",
+        },
+        "examples": [
+            ("See what would go", "fog prune --dry-run"),
+            ("Announce, then delete a day later (each run does both for earlier intents)", "fog prune"),
+            ("Alone on the remote: no other device pushes", "fog prune --grace 0"),
+        ],
+        "see_also": ["stats", "check", "sync"],
     },
     "remote": {"see_also": ["push", "pull"]},
     "remote add": {

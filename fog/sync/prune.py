@@ -8,10 +8,10 @@ The protocol (docs/FORMAT.md, section 14), in short. There is no lock:
    referenced objects are first copied into new packs: repacking).
 2. **Intent.** It writes a sealed intent naming those packs
    (`prune/<log>.<id>`). Every device reads the intents at the start of each
-   push and again right before each batch (`observe`): it stops counting the
-   condemned packs' objects as present (so it uploads them again rather than
-   dedupe against them) and acknowledges the intent in its next batch
-   (`acks`). A device with nothing to push publishes an acknowledgement alone.
+   push, pull and check, and again right before each batch (`observe`): it
+   stops counting the condemned packs' objects as present (so it uploads them
+   again rather than dedupe against them) and acknowledges the intent in its
+   next batch (`acks`). A device with nothing to push publishes an acknowledgement alone.
 3. **Collection**, in a later run (or at once with `--grace 0`): once every
    other device with a log on the remote has acknowledged the intent (a batch
    acknowledging it proves every later batch of that device was decided
@@ -79,7 +79,8 @@ def _put_record(db: Any, txn: Any, remote: str, intent_id: str, rec: dict[str, A
 def observe(ctx: Context) -> int:
     """Learn the prune records on ctx's remote: stop counting condemned packs as present.
 
-    Called at the start of every push and right before every batch. Objects of
+    Called at the start of every push, pull and check (before any pack header
+    is read) and right before every batch. Objects of
     the packs a new intent condemns are dropped from the presence cache (here
     and in the database) before anything relies on it, and the packs are not
     counted present by later header scans while the intent is open. Returns

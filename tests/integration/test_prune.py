@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from test_multidevice import OLD_MTIME_NS, Device, World, make_pair
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+
 
 KILL_BEFORE_RECORD = """
 import fog.sync.push as _p
@@ -199,4 +201,50 @@ def test_a_batch_in_flight_is_waited_for(world: World, tmp_path: Path) -> None:
     a.pull()
     assert (a.root / "x.bin").read_bytes() == data
     a.fog("check", "--read-data")
+    clone_matches(world, a, "phone")
+
+
+def _relearn_by_pull(world: World, a: Device, b: Device) -> None:
+    a.write("a.txt", "new on the laptop\n")  # one block in a pack the desktop does not know
+    a.fog("sync")
+    b.fog("sync")  # the pull reads every pack header to find it
+
+
+def _relearn_by_repair(world: World, a: Device, b: Device) -> None:
+    b.write("b2.txt", "packed alone\n")
+    new = set(packs(world))
+    b.fog("sync")
+    (gone,) = set(packs(world)) - new
+    next(world.remote.glob(f"shares/*/packs/*/{gone}")).unlink()  # a damaged remote
+    r = b.fog("check", "--repair", "--json").json()  # reads every pack header; a repair records what is present
+    assert r["repaired_from"] == {"working tree": 1}
+
+
+@pytest.mark.parametrize("relearn", [_relearn_by_pull, _relearn_by_repair], ids=["pull", "check-repair"])
+def test_reading_headers_while_an_intent_is_open_does_not_count_its_packs_present(
+    world: World, relearn: Callable[[World, Device, Device], None]
+) -> None:
+    """Regression, found by pruning in a loop while another device pushes: a pull, or a check
+    --repair, read the header of every listed pack with no regard to the intents this device had
+    observed, and recorded a condemned pack's objects as present again; once the pack was
+    collected, the next push deduplicated against it and published a batch naming objects no
+    longer on the remote."""
+    a, b = make_pair(world)
+    b.write("b.txt", "b has a log\n")
+    b.fog("sync")
+    data = random.Random(9).randbytes(300_000)
+    made = orphan(b, "x.bin", size=300_000, seed=9)
+    b.fog("sync")  # resumes: the orphaned pack's objects count as present here
+    first = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert set(first["planned_delete"]) == made
+    b.fog("sync")  # observes the intent (its objects no longer count as present) and acknowledges it
+    relearn(world, a, b)
+    time.sleep(1.1)
+    done = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert set(done["deleted"]) == made, done
+    b.write("x-again.bin", data, mtime_ns=OLD_MTIME_NS)
+    out = b.fog("push", "--json").json()
+    assert out["bytes_uploaded"] >= 300_000  # uploaded again: nothing deduplicated against the deleted pack
+    a.fog("sync")
+    assert (a.root / "x-again.bin").read_bytes() == data
     clone_matches(world, a, "phone")

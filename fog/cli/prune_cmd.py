@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import typer
@@ -62,7 +63,7 @@ def parse_grace(text: str) -> int:  # TODO(merge): fog.cli.policy_opts.parse_dur
         return int(t)
     for u in sorted(units, key=len, reverse=True):
         if t.endswith(u) and t[: -len(u)].strip().replace(".", "", 1).isdigit():
-            return int(float(t[: -len(u)]) * units[u])
+            return math.ceil(float(t[: -len(u)]) * units[u])  # 0.5s waits 1 s: never 0 (no waiting at all)
     raise UsageError(f"--grace: {text!r} is not a duration (like 24h, 30min, 0)")
 
 

@@ -26,8 +26,10 @@ import pytest
 
 import fog.cli
 
-# What fog imports lazily, imported once here rather than in every forked run.
-for _lazy in ("rich.console", "typer._adapters", "typer._coercion", "platformdirs", "getpass"):
+# What fog imports lazily, imported once here rather than in every forked run (the commands and
+# fog.api, with what they import, take longer to import than most commands take to run).
+_LAZY = ("rich.console", "typer._adapters", "typer._coercion", "platformdirs", "getpass", "fog.cli.commands", "fog.api")
+for _lazy in _LAZY:
     try:
         importlib.import_module(_lazy)
     except ImportError:
@@ -116,45 +118,53 @@ def run_fog(
 def _forked(argv: list[str], env: dict[str, str], cwd: Path, patch: str) -> tuple[int, bytes, bytes]:
     """`python -m fog ARGV` in a forked child: its own environment, cwd, stdio and exit code."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        pid = os.fork()
-        if pid == 0:  # the child never returns
-            code = 70
-            try:
-                os.environ.clear()
-                os.environ.update(env)
-                os.chdir(cwd)
-                null = os.open(os.devnull, os.O_RDONLY)
-                os.dup2(null, 0)
-                os.dup2(out.fileno(), 1)
-                os.dup2(err.fileno(), 2)
-                sys.stdin = open(0, closefd=False)  # noqa: SIM115
-                sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
-                sys.stderr = io.TextIOWrapper(
-                    io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", line_buffering=True
-                )
-                sys.argv = ["fog", *argv]
-                try:
-                    if patch:
-                        exec(patch, {"__name__": "__fog_patch__"})
-                    fog.cli.main()
-                    code = 0
-                except SystemExit as exc:
-                    if exc.code is None or isinstance(exc.code, int):
-                        code = exc.code or 0
-                    else:
-                        sys.stderr.write(f"{exc.code}\n")
-                        code = 1
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except BaseException:
-                traceback.print_exc()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
+        pid = fork_fog(argv, env, cwd, patch, out.fileno(), err.fileno())
         _, status = os.waitpid(pid, 0)
         out.seek(0)
         err.seek(0)
         return os.waitstatus_to_exitcode(status), out.read(), err.read()
+
+
+def fork_fog(argv: list[str], env: dict[str, str], cwd: Path, patch: str, out: int, err: int) -> int:
+    """Start `python -m fog ARGV` in a forked child writing to the file descriptors out and err; its pid.
+
+    The caller waits for it (os.waitpid), and may kill it first."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 70  # the child never returns
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+        sys.stderr = io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", line_buffering=True
+        )
+        sys.argv = ["fog", *argv]
+        try:
+            if patch:
+                exec(patch, {"__name__": "__fog_patch__"})
+            fog.cli.main()
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                sys.stderr.write(f"{exc.code}\n")
+                code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 # -- devices and their trees --------------------------------------------------------------------

@@ -185,11 +185,12 @@ class RemoteHistory:
         self.devices = dict(config.devices)
         self.by_log = logs_by_name(ctx.keys.share_id, self.devices)
         self.logs: dict[str, _Log] = {}
-        self.versions: dict[bytes, Version] = {}
+        self.versions: dict[bytes, Version] = {}  # versions with content this device's history lacks
         self.forgets: set[bytes] = set()
 
     def read(self) -> None:
         ctx = self.ctx
+        db = ctx.share.db
         share_hex = ctx.keys.share_id.hex()
         for log, seqs in sorted(ctx.store.list_logs().items()):
             cancel.check()
@@ -214,10 +215,12 @@ class RemoteHistory:
                     state.seen, state.chain = vb.seq, vb.chain
                     if (limit is not None and vb.seq > limit) or not dev.get("trusted", True):
                         continue  # refused by every reader: references nothing, acknowledges nothing
-                    for v in vb.batch.versions:
-                        if v.device not in self.devices or ctx.version_id(v) != v.id:
-                            raise IntegrityError(f"batch {vb.seq} of {state.name!r} holds a forged version")
-                        self.versions[v.id] = v
+                    with db.read() as txn:
+                        for v in vb.batch.versions:
+                            if v.device not in self.devices or ctx.version_id(v) != v.id:
+                                raise IntegrityError(f"batch {vb.seq} of {state.name!r} holds a forged version")
+                            if v.content is not None and not db.has_version(v.id, txn):
+                                self.versions[v.id] = v  # the others are read from the database, one at a time
                     self.forgets.update(vb.batch.forgets)
                     state.acks.update(vb.batch.acks)
             except IntegrityError as exc:
@@ -260,13 +263,11 @@ def referenced(versions: Iterable[Version], readers: list[ShareStore], out: set[
 def _remaining(ctx: Context, history: RemoteHistory) -> Iterable[Version]:
     """This device's history and every version the remote's logs carry, minus what was forgotten."""
     forgotten = history.forgets
-    seen: set[bytes] = set()
     for v in ctx.share.db.all_versions():
         if v.id not in forgotten:
-            seen.add(v.id)
             yield v
     for vid, v in history.versions.items():
-        if vid not in forgotten and vid not in seen:
+        if vid not in forgotten:
             yield v
 
 

@@ -37,8 +37,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-COUNT_RULES = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
-DURATION_RULES = ("keep_within", "keep_deleted")  # seconds
 RULE_FIELDS = (
     "keep_last",
     "keep_within",

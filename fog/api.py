@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.crypto.keys import ShareKeys, master_key_to_text
 from fog.errors import FogError, ReadOnlyRemote, RemoteError, UnreadableObject, UsageError
+from fog.format.policy import Policy, share_policy
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.lazy import lazy_module
@@ -721,6 +722,70 @@ def skip_remote(
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
         return remotes_mod.skip(share, ident, name, skipped)
+
+
+# -- retention policy ------------------------------------------------------------------------
+
+
+def _policy_of(entry: dict) -> tuple[Policy, bool]:
+    """A share entry's policy (else the defaults) and whether one is stored; FogError for one
+    this fog cannot apply (a rule of a newer fog)."""
+    try:
+        return share_policy(entry), "policy" in entry
+    except ValueError as exc:
+        raise FogError(
+            f"the share's retention policy cannot be used by this fog ({exc}): upgrade fog on this device"
+        ) from None
+
+
+def policy(home: Path, cwd: Path) -> tuple[Policy, bool]:
+    """The share's retention policy in this device's copy of the SyncConfig (as of its last pull),
+    or the defaults; and whether one is stored."""
+    with open_share(home, cwd, lock=False) as (share, ident):
+        config = ident.cached_config()
+        return _policy_of(config.shares.get(share.config.share_id, {}) if config is not None else {})
+
+
+@dataclass
+class PolicyChange:
+    policy: Policy  # in force now
+    previous: Policy
+    previous_stored: bool  # False: the defaults were in force
+    changed: bool  # False: the same rules were stored already; nothing was written
+    published: list[str] = field(default_factory=list)  # remotes the new SyncConfig version is on
+    remote_errors: dict[str, str] = field(default_factory=dict)  # remotes it could not reach
+
+
+def set_policy(home: Path, cwd: Path, change: Callable[[Policy], Policy], *, wait: bool = False) -> PolicyChange:
+    """Change the share's retention policy for every device: `change` gets the policy in force
+    (the SyncConfig's, merged with what every reachable remote holds, else the defaults) and
+    returns the new one, published as a new SyncConfig version on every remote this device uses.
+
+    Fails without changing anything when no remote can be read; a remote that cannot be read or
+    written is named in `remote_errors` (its devices learn the policy from the others)."""
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        failed: dict[str, str] = {}
+        config, read = remotes_mod.fresh_config(share, ident, failed)
+        if not read:
+            raise RemoteError(
+                "the policy was not changed: no remote of the share could be read ("
+                + "; ".join(f"{n}: {e}" for n, e in sorted(failed.items()))
+                + ")"
+            )
+        sid = share.config.share_id
+        previous, stored = _policy_of(config.shares.get(sid, {}))
+        new = change(previous)
+        if stored and new.same_rules(previous):
+            return PolicyChange(previous, previous, True, False, [], failed)
+        # never older than what it replaces: a device whose clock runs behind still gets its change through
+        new = replace(new, updated=max(time.time_ns(), previous.updated + 1))
+        shares = dict(config.shares)
+        shares[sid] = {**shares.get(sid, {}), "policy": new.to_json()}
+        config = SyncConfig(config.user, config.devices, shares, ())
+        published = remotes_mod.publish_config(share, ident, config, failed=failed, cache_if_nowhere=False)
+        for name in published:
+            failed.pop(name, None)
+        return PolicyChange(new, previous, stored, True, published, failed)
 
 
 # -- looking at versions ---------------------------------------------------------------------

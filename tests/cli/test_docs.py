@@ -161,6 +161,8 @@ JSON_RUNS: dict[str, list[str]] = {
     "device list": ["device", "list"],
     "device rename": ["device", "rename", "{device}", "renamed"],
     "key show": ["key", "show"],
+    "policy set": ["policy", "set", "--keep-last", "5"],
+    "policy show": ["policy", "show"],
     "init": ["init", "{tmp}/other", "--remote", "{tmp}/remote3"],
 }
 

@@ -23,6 +23,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
+from fog.repo import checkouts
 from fog.repo.identity import Identity, write_private
 from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
 from fog.store import PutStats, Remote
@@ -155,6 +156,7 @@ def open_share(home: Path, cwd: Path, *, lock: bool = True, wait: bool = False) 
     ident = Identity.load(home)
     share = Share(root, lock=lock, wait=wait)
     try:
+        checkouts.claim(home, share.config.share_id, share.root)
         yield share, ident
     finally:
         share.close()
@@ -559,6 +561,7 @@ def clone(
         ident.cache_config(config)
     finally:
         backend.close()
+    checkouts.claim(home, share_id, root)  # before anything is made: a second checkout here is refused
     root.mkdir(parents=True, exist_ok=True)
     made = Share.create(
         root, share_id, str(share_entry.get("name", share_id[:8])), url, _clone_remote_name(share_entry, url)

@@ -536,6 +536,7 @@ def _collect_ready(
             if intact[oid, p]:
                 return True
         return False
+
     for iid in ready:
         rec = records[iid]
         going = {bytes.fromhex(p) for p in rec["packs"]} & indexes.keys()

@@ -19,6 +19,7 @@ from test_multidevice import OLD_MTIME_NS, Device, World, make_pair
 def world(tmp_path: Path) -> World:
     return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
 
+
 KILL_BEFORE_RECORD = """
 import fog.sync.push as _p
 def _die(*a, **k):

@@ -7,6 +7,7 @@ failed (the data was lost) before the fix it names, and must keep passing.
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -148,3 +149,18 @@ def test_first_batch_window_spans_the_whole_catch_up(world: World, tmp_path: Pat
     b.fog("sync")
     b.fog("prune", "usb", "--grace", "0")
     a.fog("check", "usb", "--read-data")
+
+
+def test_a_second_checkout_of_a_share_under_one_identity_is_refused(world: World) -> None:
+    """Two checkouts under one FOG_HOME would write one device log from two trees, under two locks:
+    a prune would take one's pushes for the other's (FORMAT.md section 14)."""
+    a, _ = make_pair(world)
+    second = world.tmp / "second"
+    r = run_fog(["clone", world.remote, second, "--master-key-file", world.key], home=a.home, cwd=world.tmp, expect=1)
+    assert "already has this share at" in r.error_line() and str(a.root) in r.error_line()
+    assert not (second / ".fog").exists()
+    moved = world.tmp / "moved"
+    a.root.rename(moved)  # a checkout that moved is the same checkout
+    run_fog(["-C", moved, "status"], home=a.home, cwd=world.tmp)
+    shutil.rmtree(moved)  # one that is gone gives way to a new one
+    run_fog(["clone", world.remote, second, "--master-key-file", world.key], home=a.home, cwd=world.tmp)

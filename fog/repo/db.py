@@ -23,6 +23,10 @@ Sub-databases (keys; values):
   meta      name -> bytes (among them `audit NUL remote NUL log -> seq(8) || chain(32)`:
                                        where the re-verification of a log's read batches
                                        resumes, fog.sync.logs.audit_log)
+  forgotten version id -> b""          versions forgotten (here or by any device): never
+                                       recorded again (forget_versions)
+  forgets   remote hash(8) || version id -> order(8)   forgotten here or learnt from
+                                       one remote, not yet published on that remote
 LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
 0xFF || SHA256(path); values always carry the full path.
 
@@ -39,9 +43,9 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -66,6 +70,7 @@ _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
 _LOC = struct.Struct(">II")
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
+_KEPT = b"forgotten-heads"  # meta key: ids (32 each) forgotten elsewhere but this device's live heads
 
 
 def remote_key(remote: str) -> bytes:
@@ -160,6 +165,15 @@ class StatView:
             yield os.fsdecode(raw[_STAT.size :])
 
 
+@dataclass
+class Forgot:
+    """What RepoDB.forget_versions did."""
+
+    removed: list[Version] = field(default_factory=list)  # dropped from the history
+    kept: list[Version] = field(default_factory=list)  # this device's heads of live paths: listed until superseded
+    new: list[bytes] = field(default_factory=list)  # ids not forgotten here before
+
+
 class RepoDB:
     """Typed access to the share's LMDB environment."""
 
@@ -237,8 +251,8 @@ class RepoDB:
     # -- versions and history -------------------------------------------------
 
     def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True) -> bool:
-        """Record a version (idempotent); returns False if it was known."""
-        if txn.get(v.id, db=self.db["versions"]) is not None:
+        """Record a version (idempotent); returns False if it was known, or forgotten."""
+        if txn.get(v.id, db=self.db["versions"]) is not None or self.is_forgotten(v.id, txn):
             return False
         pk = pathkey(v.path)
         when = _U64.pack(v.time_ns)
@@ -247,6 +261,7 @@ class RepoDB:
         txn.put(pk + when + v.id[:8], v.id, db=self.db["history"])
         if make_head:
             txn.put(pk, v.id, db=self.db["heads"])
+            self._release_kept(txn)
         return True
 
     def add_unknown_versions(self, txn: lmdb.Transaction, versions: list[Version], *, make_head: bool = True) -> None:
@@ -255,10 +270,13 @@ class RepoDB:
         A push's own versions (made here and now) and a pull's incoming ones
         (checked with has_version under the share lock) are such versions; and
         every key below derives from the version, so writing one twice changes
-        nothing. One putmulti per sub-database, its loop in C.
+        nothing. One putmulti per sub-database, its loop in C. A forgotten
+        version is left out (never recorded again).
         """
         # generators, not lists: a chunk of 8,192 versions would hold ~4 MB of tuples at once
         db = self.db
+        if txn.stat(db["forgotten"])["entries"]:
+            versions = [v for v in versions if not self.is_forgotten(v.id, txn)]
         txn.cursor(db["versions"]).putmulti((v.id, _U64.pack(v.time_ns)) for v in versions)
         txn.cursor(db["timeline"]).putmulti((_U64.pack(v.time_ns) + v.id, v.to_record()) for v in versions)
         txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + v.id[:8], v.id) for v in versions)
@@ -267,6 +285,7 @@ class RepoDB:
 
     def set_heads(self, txn: lmdb.Transaction, versions: list[Version]) -> None:
         txn.cursor(self.db["heads"]).putmulti((pathkey(v.path), v.id) for v in versions)
+        self._release_kept(txn)
 
     def version(self, version_id: bytes, txn: lmdb.Transaction | None = None) -> Version | None:
         if txn is None:
@@ -332,6 +351,107 @@ class RepoDB:
                 if len(raw) != 8:  # stored by a format-1 or -2 fog
                     yield Version.from_record(vid, raw)
 
+    # -- forgetting ------------------------------------------------------------------
+
+    def is_forgotten(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
+        return txn.get(version_id, db=self.db["forgotten"]) is not None
+
+    def forget_versions(self, txn: lmdb.Transaction, ids: Iterable[bytes]) -> Forgot:
+        """Forget versions (`fog forget` here, or a forget read in any device's batch).
+
+        Each id is recorded in `forgotten`, so the version is never recorded
+        again (add_version, add_unknown_versions), even when it arrives
+        later through another log or remote; and it leaves every outbox of
+        versions. A recorded version leaves `versions`, `timeline` and
+        `history`; a path whose head it was gets as head its newest
+        remaining version by (time_ns, id), or none. One exception: this
+        device's head of a live path (not a deletion) stays listed, because
+        the device forgetting it saw it superseded by a version this one
+        may not have yet. It goes as soon as a head replaces it here
+        (`_release_kept`, run whenever heads are set).
+        """
+        db = self.db
+        out = Forgot()
+        kept = self._kept(txn)
+        refix: dict[bytes, str] = {}
+        gone: list[bytes] = []
+        for vid in dict.fromkeys(ids):
+            if txn.put(vid, b"", db=db["forgotten"], overwrite=False):
+                out.new.append(vid)
+            v = self.version(vid, txn)
+            if v is None:
+                continue  # never recorded here (or already dropped): recorded as forgotten only
+            gone.append(vid)
+            pk = pathkey(v.path)
+            head = txn.get(pk, db=db["heads"])
+            if head == vid and not v.deleted:
+                if vid not in kept:
+                    kept.append(vid)
+                    out.kept.append(v)
+                continue
+            self._drop_record(txn, v)
+            out.removed.append(v)
+            if head == vid:
+                refix[pk] = v.path
+        for pk, path in refix.items():
+            newest = max(self._records(txn, path), key=lambda v: (v.time_ns, v.id), default=None)
+            if newest is None:
+                txn.delete(pk, db=db["heads"])
+            else:
+                txn.put(pk, newest.id, db=db["heads"])
+        for rk in self._queue_keys(txn, "pending"):
+            for vid in gone:
+                txn.delete(rk + vid, db=db["pending"])
+        self._set_kept(txn, kept)
+        return out
+
+    def forgotten_heads(self, txn: lmdb.Transaction | None = None) -> list[bytes]:
+        """Ids forgotten elsewhere that stay listed here as this device's heads of live paths."""
+        if txn is None:
+            with self.read() as t:
+                return self._kept(t)
+        return self._kept(txn)
+
+    def _records(self, txn: lmdb.Transaction, path: str) -> Iterator[Version]:
+        for vid in history_ids(txn, self.db["history"], path):
+            v = self.version(vid, txn)
+            if v is not None:
+                yield v
+
+    def _drop_record(self, txn: lmdb.Transaction, v: Version) -> None:
+        """Remove a version from `versions`, `timeline` and `history` (heads: the caller's business)."""
+        when = _U64.pack(v.time_ns)
+        txn.delete(v.id, db=self.db["versions"])
+        txn.delete(when + v.id, db=self.db["timeline"])
+        txn.delete(pathkey(v.path) + when + v.id[:8], db=self.db["history"])
+
+    def _kept(self, txn: lmdb.Transaction) -> list[bytes]:
+        raw = txn.get(_KEPT, db=self.db["meta"]) or b""
+        return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+
+    def _set_kept(self, txn: lmdb.Transaction, ids: list[bytes]) -> None:
+        if ids:
+            txn.put(_KEPT, b"".join(ids), db=self.db["meta"])
+        else:
+            txn.delete(_KEPT, db=self.db["meta"])
+
+    def _release_kept(self, txn: lmdb.Transaction) -> None:
+        """Drop the forgotten versions kept as heads that a new head replaced (one lookup when none)."""
+        kept = self._kept(txn)
+        if not kept:
+            return
+        still: list[bytes] = []
+        for vid in kept:
+            v = self.version(vid, txn)
+            if v is None:
+                continue
+            if txn.get(pathkey(v.path), db=self.db["heads"]) == vid:
+                still.append(vid)
+            else:
+                self._drop_record(txn, v)
+        if still != kept:
+            self._set_kept(txn, still)
+
     # -- cursors, presence, meta ------------------------------------------------
 
     def cursor(self, remote: str, log: str) -> tuple[int, bytes | None]:
@@ -376,22 +496,42 @@ class RepoDB:
 
     def add_pending(self, txn: lmdb.Transaction, remotes: list[str], ids: list[bytes]) -> None:
         """Queue versions for publication on each remote, in this order."""
+        self._enqueue(txn, "pending", remotes, ids)
+
+    def pending(self, remote: str) -> list[bytes]:
+        """Version ids waiting for publication on a remote, oldest first."""
+        return self._queued("pending", remote)
+
+    def clear_pending(self, txn: lmdb.Transaction, remote: str, ids: Iterable[bytes]) -> None:
+        self._dequeue(txn, "pending", remote, ids)
+
+    def add_pending_forgets(self, txn: lmdb.Transaction, remotes: list[str], ids: list[bytes]) -> None:
+        """Queue forgotten version ids for publication on each remote, in this order."""
+        self._enqueue(txn, "forgets", remotes, ids)
+
+    def pending_forgets(self, remote: str) -> list[bytes]:
+        """Forgotten version ids waiting for publication on a remote, oldest first."""
+        return self._queued("forgets", remote)
+
+    def clear_pending_forgets(self, txn: lmdb.Transaction, remote: str, ids: Iterable[bytes]) -> None:
+        self._dequeue(txn, "forgets", remote, ids)
+
+    def _enqueue(self, txn: lmdb.Transaction, name: str, remotes: list[str], ids: list[bytes]) -> None:
         raw = txn.get(b"outbox-order", db=self.db["meta"])
         order = _U64.unpack(raw)[0] if raw else 0
         first = order + 1
         order += len(ids)
-        cur = txn.cursor(self.db["pending"])
+        cur = txn.cursor(self.db[name])
         for remote in remotes:
             rk = remote_key(remote)
             cur.putmulti((rk + vid, _U64.pack(n)) for n, vid in enumerate(ids, first))
         txn.put(b"outbox-order", _U64.pack(order), db=self.db["meta"])
 
-    def pending(self, remote: str) -> list[bytes]:
-        """Version ids waiting for publication on a remote, oldest first."""
+    def _queued(self, name: str, remote: str) -> list[bytes]:
         rk = remote_key(remote)
         rows: list[tuple[int, bytes]] = []
         with self.read() as txn:
-            cur = txn.cursor(self.db["pending"])
+            cur = txn.cursor(self.db[name])
             if cur.set_range(rk):
                 for key, value in cur:
                     if not key.startswith(rk):
@@ -399,11 +539,23 @@ class RepoDB:
                     rows.append((_U64.unpack(value)[0], key[8:]))
         return [vid for _, vid in sorted(rows)]
 
-    def clear_pending(self, txn: lmdb.Transaction, remote: str, ids: list[bytes]) -> None:
+    def _dequeue(self, txn: lmdb.Transaction, name: str, remote: str, ids: Iterable[bytes]) -> None:
         rk = remote_key(remote)
-        pending = self.db["pending"]
+        queue = self.db[name]
         for vid in ids:
-            txn.delete(rk + vid, db=pending)
+            txn.delete(rk + vid, db=queue)
+
+    def _queue_keys(self, txn: lmdb.Transaction, name: str) -> list[bytes]:
+        """The remote keys that have an entry in an outbox (one seek each, not a walk of the queue)."""
+        out: list[bytes] = []
+        cur = txn.cursor(self.db[name])
+        found = cur.first()
+        while found:
+            rk = cur.key()[:8]
+            out.append(rk)
+            after = int.from_bytes(rk, "big") + 1
+            found = after < 1 << 64 and cur.set_range(after.to_bytes(8, "big"))
+        return out
 
     def get_meta(self, key: str) -> bytes | None:
         with self.read() as txn:
@@ -513,7 +665,7 @@ class RepoDB:
             return [(raw[:32], *_LOC.unpack_from(raw, 32)) for raw in cur.iternext_dup()]
 
     def forget_remote(self, remote: str) -> None:
-        """Drop everything known of a remote name: cursors, outbox, SyncConfig versions seen,
+        """Drop everything known of a remote name: cursors, outboxes, SyncConfig versions seen,
         push marks, presence. For a name removed, or pointed at another URL (maybe another
         store): what was learnt of the old one must not be held against the new one."""
         prefix = remote.encode() + b"\0"
@@ -521,6 +673,7 @@ class RepoDB:
             for db, start in (
                 (self.db["cursors"], prefix),
                 (self.db["pending"], remote_key(remote)),
+                (self.db["forgets"], remote_key(remote)),
                 (self.db["meta"], b"audit\0" + prefix),
             ):
                 cur = txn.cursor(db)

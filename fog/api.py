@@ -35,15 +35,18 @@ if TYPE_CHECKING:
     from fog.repo import revs
     from fog.sync import check as check_mod
     from fog.sync import devices as devices_mod
+    from fog.sync import forget as forget_mod
     from fog.sync import inspect as inspect_mod
     from fog.sync import pull as pull_mod
     from fog.sync import remotes as remotes_mod
     from fog.sync import restore as restore_mod
     from fog.sync import stats as stats_mod
+    from fog.sync.retention import Policy
 else:  # imported on first use: a push or status needs none of them (~35 ms of every run)
     revs = lazy_module("fog.repo.revs")
     check_mod = lazy_module("fog.sync.check")
     devices_mod = lazy_module("fog.sync.devices")
+    forget_mod = lazy_module("fog.sync.forget")
     inspect_mod = lazy_module("fog.sync.inspect")
     pull_mod = lazy_module("fog.sync.pull")
     remotes_mod = lazy_module("fog.sync.remotes")
@@ -326,6 +329,87 @@ def log(
                 head = share.db.head(v.path)
                 out.append(LogEntry(v, name, head is not None and head.id == v.id))
         return out
+
+
+def forget(
+    home: Path,
+    cwd: Path,
+    paths: list[str] | None = None,
+    *,
+    policy: Policy | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    now_ns: int | None = None,
+) -> forget_mod.ForgetResult:
+    """Forget the versions a retention policy does not keep, on every device (fog.sync.forget).
+
+    `paths` (relative to cwd; a directory: everything below it) limits it to
+    those paths. `policy`: the one given on the command line; None takes the
+    share's, as the SyncConfig this device last read has it, else the default.
+    Under `dry_run` nothing changes and no remote is contacted. A remote that
+    cannot be reached keeps the forgets queued (`remote_errors`).
+    """
+    t0 = time.monotonic()
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        scopes = None if not paths else [_scope(share, cwd, p) for p in paths]
+        source = "options"
+        if policy is None:
+            policy, source = _share_policy(ident, share.config.share_id)
+        result = forget_mod.ForgetResult(dry_run, source)
+        chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
+        forget_mod.describe(chosen, device_names(ident), result)
+        if dry_run or not chosen:
+            result.seconds = time.monotonic() - t0
+            return result
+        forget_mod.record(share, [v.id for _, v in chosen])
+        ctxs = _open_each(share, ident, result.remote_errors)
+        try:
+            forget_mod.publish_all(ctxs, result)
+        finally:
+            for ctx in ctxs:
+                ctx.close()
+        result.seconds = time.monotonic() - t0
+        return result
+
+
+def _scope(share: Share, cwd: Path, arg: str) -> str:
+    """A PATH given to forget as a share path; "" for the share's root (everything)."""
+    if Path(os.path.normpath(cwd.absolute() / arg)) == share.root:
+        return ""
+    return share_path(share, cwd, arg)
+
+
+def _share_policy(ident: Identity, share_id: str) -> tuple[Policy, str]:
+    """The share's retention policy from the cached SyncConfig, and where it came from."""
+    from fog.sync import retention
+
+    config = ident.cached_config()
+    entry = config.shares.get(share_id) if config is not None else None
+    if not entry or entry.get("policy") is None:
+        return retention.DEFAULT_POLICY, "default"
+    try:
+        return retention.share_policy(entry), "share"
+    except ValueError as exc:
+        raise FogError(f"the share's retention policy cannot be applied: {exc} (see `fog policy show`)") from None
+
+
+def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Context]:
+    """A context for every remote of the share this device uses that opens; the others in `failed`."""
+    dups = duplicates(share.config.remotes)  # one store under two names: the first name only (all_contexts)
+    ctxs: list[Context] = []
+    try:
+        for name in [n for n in sorted(share.config.remotes) if n not in dups]:
+            try:
+                ctxs.append(open_context(share, ident, name))
+            except UnreadableObject:
+                raise
+            except RemoteError as exc:
+                failed[name] = str(exc)
+    except BaseException:
+        for ctx in ctxs:
+            ctx.close()
+        raise
+    return ctxs
 
 
 def resolve_version(share: Share, cwd: Path, spec: str) -> Version:

@@ -326,6 +326,27 @@ class RepoDB:
         out.sort(key=lambda v: (v.time_ns, v.id), reverse=True)
         return out
 
+    def histories(self, txn: lmdb.Transaction) -> Iterator[tuple[str, list[Version], bytes | None]]:
+        """Every path with history: (path, its versions, its head's id), one path at a time.
+
+        A walk of `history` in key order (each path's keys are contiguous), so
+        memory holds one path's versions, not the share's.
+        """
+        heads = self.db["heads"]
+        group: list[Version] = []
+        at = b""
+        for key, vid in txn.cursor(self.db["history"]):
+            pk = key[:-16]  # pathkey || time_ns(8) || id[:8]
+            if pk != at and group:
+                yield group[0].path, group, txn.get(at, db=heads)
+                group = []
+            at = pk
+            v = self.version(vid, txn)
+            if v is not None:
+                group.append(v)
+        if group:
+            yield group[0].path, group, txn.get(at, db=heads)
+
     def recent(self, limit: int | None = None) -> Iterator[Version]:
         """All versions newest first."""
         with self.read() as txn:

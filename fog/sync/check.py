@@ -269,13 +269,18 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
     """Verify every device log from batch 1 against what pull requires; the versions of every verified batch.
 
     Logs this device read before are checked against its cursors (also a log
-    that vanished whole); a suspect log's versions count up to its first bad batch."""
+    that vanished whole); a suspect log's versions count up to its first bad batch.
+    A version forgotten (named by a forget of a verified batch, or forgotten
+    here) is left out: no reader records it, and prune may delete its objects.
+    A forget naming a version no log holds is fine (it was never published
+    here, or its batch is read elsewhere)."""
     devices = dict(config.devices) if config is not None else {}
     by_log = logs_by_name(ctx.keys.share_id, devices)
     share_hex = ctx.keys.share_id.hex()
     db = ctx.share.db
     remote_logs = ctx.store.list_logs()
     found: list[Version] = []
+    forgets: set[bytes] = set()
     for log in sorted(remote_logs.keys() | by_log.keys() | set(db.cursor_logs(ctx.remote_name))):
         cancel.check()
         seqs = remote_logs.get(log, [])
@@ -317,9 +322,11 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
                     if v.device not in devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {dev.get('name')!r} holds a forged version")
                 found.extend(vb.batch.versions)
+                forgets.update(vb.batch.forgets)
         except IntegrityError as exc:
             result.problems.append(str(exc))
-    return found
+    with db.read() as txn:
+        return [v for v in found if v.id not in forgets and not db.is_forgotten(v.id, txn)]
 
 
 def _referenced(ctx: Context, result: CheckResult, logged: list[Version]) -> dict[bytes, str]:

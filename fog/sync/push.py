@@ -109,8 +109,10 @@ def catch_up_own_log(ctx: Context) -> int:
                 if ctx.version_id(v) != v.id:
                     raise FogError(f"batch {vb.seq} of this device holds a version with a wrong id")
                 db.add_version(txn, v)
+            db.forget_versions(txn, vb.batch.forgets)  # (done here already, unless .fog/ was rebuilt)
             db.set_cursor(txn, ctx.remote_name, ctx.log, vb.seq, vb.chain)
             db.clear_pending(txn, ctx.remote_name, [v.id for v in vb.batch.versions])
+            db.clear_pending_forgets(txn, ctx.remote_name, vb.batch.forgets)
         adopted += 1
     return adopted
 
@@ -404,7 +406,7 @@ class FanoutStore:
 def publish(
     ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | None = None, copied: CopyStats | None = None
 ) -> int | None:
-    """Publish this remote's pending versions as one batch; returns its number.
+    """Publish this remote's pending versions and forgets as one batch; returns its number.
 
     `fresh` holds versions this process just recorded and put on every remote
     still in the push: complete there by construction. Every other pending
@@ -414,7 +416,8 @@ def publish(
     """
     db = ctx.share.db
     ids = db.pending(ctx.remote_name)
-    if not ids:
+    forgets = db.pending_forgets(ctx.remote_name)
+    if not ids and not forgets:
         return None
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
     if seq == 0:  # this device's first batch here: what other devices' logs carry is not published again
@@ -424,7 +427,7 @@ def publish(
             with db.write() as txn:
                 db.clear_pending(txn, ctx.remote_name, [i for i in ids if i in there])
             ids = [i for i in ids if i not in there]
-            if not ids:
+            if not ids and not forgets:
                 return None
     fresh = fresh or {}
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
@@ -438,12 +441,15 @@ def publish(
             copied.packs += sent.packs
     if seq == 0:  # this device's first batch here: other devices accept it only if the remote lists the device
         ensure_listed(ctx.ident, ctx.remote)
-    batch = EventBatch(ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions))
+    batch = EventBatch(
+        ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions), tuple(forgets)
+    )
     stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
     ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
     with db.write() as txn:
         db.set_cursor(txn, ctx.remote_name, ctx.log, seq + 1, chain_hash(stored))
         db.clear_pending(txn, ctx.remote_name, ids)
+        db.clear_pending_forgets(txn, ctx.remote_name, forgets)
         ctx.commit_presence(txn)
     return seq + 1
 

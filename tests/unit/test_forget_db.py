@@ -168,3 +168,29 @@ def test_forget_outbox_is_per_remote_in_order_and_cleared(db: RepoDB) -> None:
     assert db.pending_forgets("one") == [second] and db.pending_forgets("two") == [first]
     db.forget_remote("two")
     assert db.pending_forgets("two") == [] and db.pending_forgets("one") == [second]
+
+
+# -- what a pull applies of a path whose versions are forgotten (fog.sync.pull._forgotten_head) ----------
+
+
+def test_a_pull_never_applies_a_forgotten_version_but_a_deletion_of_a_live_file() -> None:
+    from fog.sync.merge import Plan
+    from fog.sync.pull import _forgotten_head
+
+    live = ver("p", 1)
+    newer, deletion, loser = ver("p", 2, parent=live), ver("p", 3, "deleted", parent=live), ver("p", 4)
+    gone = {newer.id, deletion.id, loser.id}.__contains__
+
+    def applies(plan: Plan, head: Version | None) -> bool:
+        return not _forgotten_head(plan, head, gone)
+
+    assert not applies(Plan("p", newer, write=newer), None)  # a path new here: never written
+    assert not applies(Plan("p", deletion, write=deletion), None)
+    assert not applies(Plan("p", newer, write=newer), live)  # the file here stays as it is
+    assert applies(Plan("p", deletion, write=deletion), live)  # deleted everywhere: deleted here too
+    assert not applies(Plan("p", deletion, write=deletion), ver("p", 0, "deleted"))
+    kept = Plan("p", live, conflicts=[loser, newer])
+    assert applies(kept, live) and kept.conflicts == []  # no conflict copy of a forgotten version
+    fresh = ver("p", 9)
+    plan = Plan("p", fresh, write=fresh, conflicts=[loser])
+    assert applies(plan, live) and plan.conflicts == []

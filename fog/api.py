@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.crypto.keys import ShareKeys, master_key_to_text
 from fog.errors import FogError, ReadOnlyRemote, RemoteError, UnreadableObject, UsageError
+from fog.format.policy import Policy, share_policy
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.lazy import lazy_module
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from fog.sync import devices as devices_mod
     from fog.sync import forget as forget_mod
     from fog.sync import inspect as inspect_mod
+    from fog.sync import prune as prune_mod
     from fog.sync import pull as pull_mod
     from fog.sync import remotes as remotes_mod
     from fog.sync import restore as restore_mod
@@ -48,6 +50,7 @@ else:  # imported on first use: a push or status needs none of them (~35 ms of e
     devices_mod = lazy_module("fog.sync.devices")
     forget_mod = lazy_module("fog.sync.forget")
     inspect_mod = lazy_module("fog.sync.inspect")
+    prune_mod = lazy_module("fog.sync.prune")
     pull_mod = lazy_module("fog.sync.pull")
     remotes_mod = lazy_module("fog.sync.remotes")
     restore_mod = lazy_module("fog.sync.restore")
@@ -476,6 +479,49 @@ def stats(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = Fals
         return result
 
 
+@dataclass
+class PruneReport:
+    remotes: list[prune_mod.PruneResult] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # remotes that could not be reached or failed
+    refused: dict[str, str] = field(default_factory=dict)  # remotes left alone: what they reference is unknown
+
+
+def prune(
+    home: Path,
+    cwd: Path,
+    *,
+    remote: str | None = None,
+    dry_run: bool = False,
+    grace_s: int | None = None,
+    max_unused: float | None = None,
+    wait: bool = False,
+) -> PruneReport:
+    """Delete what no remaining version references on each remote (or the named one), in two phases.
+
+    Each run finishes the intents that every device has acknowledged and
+    whose grace period has passed, then announces the next deletions
+    (docs/FORMAT.md, section 14). With dry_run nothing is written anywhere."""
+    report = PruneReport()
+    grace = prune_mod.DEFAULT_GRACE_S if grace_s is None else grace_s
+    unused = prune_mod.DEFAULT_MAX_UNUSED if max_unused is None else max_unused
+    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        report.failed.update(failed)
+        for ctx in ctxs:
+            try:
+                config = pull_mod.refresh_config(ctx)
+                result = prune_mod.prune(
+                    ctx, config, [c.store for c in ctxs], dry_run=dry_run, grace_s=grace, max_unused=unused
+                )
+            except prune_mod.PruneRefused as exc:
+                report.refused[ctx.remote_name] = str(exc)
+                continue
+            except RemoteError as exc:
+                report.failed[ctx.remote_name] = str(exc)
+                continue
+            report.remotes.append(result)
+    return report
+
+
 def _repair(
     ctx: Context, result: check_mod.CheckResult, again: Callable[[], check_mod.CheckResult]
 ) -> check_mod.CheckResult:
@@ -760,6 +806,70 @@ def skip_remote(
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
         return remotes_mod.skip(share, ident, name, skipped)
+
+
+# -- retention policy ------------------------------------------------------------------------
+
+
+def _policy_of(entry: dict) -> tuple[Policy, bool]:
+    """A share entry's policy (else the defaults) and whether one is stored; FogError for one
+    this fog cannot apply (a rule of a newer fog)."""
+    try:
+        return share_policy(entry), "policy" in entry
+    except ValueError as exc:
+        raise FogError(
+            f"the share's retention policy cannot be used by this fog ({exc}): upgrade fog on this device"
+        ) from None
+
+
+def policy(home: Path, cwd: Path) -> tuple[Policy, bool]:
+    """The share's retention policy in this device's copy of the SyncConfig (as of its last pull),
+    or the defaults; and whether one is stored."""
+    with open_share(home, cwd, lock=False) as (share, ident):
+        config = ident.cached_config()
+        return _policy_of(config.shares.get(share.config.share_id, {}) if config is not None else {})
+
+
+@dataclass
+class PolicyChange:
+    policy: Policy  # in force now
+    previous: Policy
+    previous_stored: bool  # False: the defaults were in force
+    changed: bool  # False: the same rules were stored already; nothing was written
+    published: list[str] = field(default_factory=list)  # remotes the new SyncConfig version is on
+    remote_errors: dict[str, str] = field(default_factory=dict)  # remotes it could not reach
+
+
+def set_policy(home: Path, cwd: Path, change: Callable[[Policy], Policy], *, wait: bool = False) -> PolicyChange:
+    """Change the share's retention policy for every device: `change` gets the policy in force
+    (the SyncConfig's, merged with what every reachable remote holds, else the defaults) and
+    returns the new one, published as a new SyncConfig version on every remote this device uses.
+
+    Fails without changing anything when no remote can be read; a remote that cannot be read or
+    written is named in `remote_errors` (its devices learn the policy from the others)."""
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        failed: dict[str, str] = {}
+        config, read = remotes_mod.fresh_config(share, ident, failed)
+        if not read:
+            raise RemoteError(
+                "the policy was not changed: no remote of the share could be read ("
+                + "; ".join(f"{n}: {e}" for n, e in sorted(failed.items()))
+                + ")"
+            )
+        sid = share.config.share_id
+        previous, stored = _policy_of(config.shares.get(sid, {}))
+        new = change(previous)
+        if stored and new.same_rules(previous):
+            return PolicyChange(previous, previous, True, False, [], failed)
+        # never older than what it replaces: a device whose clock runs behind still gets its change through
+        new = replace(new, updated=max(time.time_ns(), previous.updated + 1))
+        shares = dict(config.shares)
+        shares[sid] = {**shares.get(sid, {}), "policy": new.to_json()}
+        config = SyncConfig(config.user, config.devices, shares, ())
+        published = remotes_mod.publish_config(share, ident, config, failed=failed, cache_if_nowhere=False)
+        for name in published:
+            failed.pop(name, None)
+        return PolicyChange(new, previous, stored, True, published, failed)
 
 
 # -- looking at versions ---------------------------------------------------------------------

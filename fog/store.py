@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError, UnreadableObject
 from fog.format import batch as B
+from fog.format import intent as I
 from fog.format import objects as O
 from fog.format import pack as P
 from fog.format import syncconfig as C
@@ -31,7 +32,10 @@ from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 
 MARKER_NAME = "fog-store"
 MARKER = b"fog-store 2\n"  # 2: objects are written in packs (1: one file per object, still read)
-_MARKERS = {b"fog-store 1\n": 1, MARKER: 2}
+# 3: the store may be pruned (docs/FORMAT.md, section 14): writers must read prune intents and
+# acknowledge them, so a fog that does not know the protocol must refuse the store
+MARKER_PRUNED = b"fog-store 3\n"
+_MARKERS = {b"fog-store 1\n": 1, MARKER: 2, MARKER_PRUNED: 3}
 
 
 class Remote:
@@ -64,6 +68,17 @@ class Remote:
         if self.marker_version < 2:
             self.backend.put(MARKER_NAME, MARKER)
             self.marker_version = 2
+
+    def allow_prune(self) -> None:
+        """Mark the store as pruned (format 3) before the first forget or prune intent is written.
+
+        A fog that knows only format 2 would dedupe against packs a prune is
+        deleting and never acknowledge intents: it must refuse the store.
+        """
+        if self.marker_version < 3:
+            self.backend.put(MARKER_NAME, MARKER_PRUNED)
+            self.backend.sync()
+            self.marker_version = 3
 
     def require_marker(self) -> None:
         """Fail clearly when the remote is not (or no longer) a fog store."""
@@ -154,6 +169,13 @@ class PresenceCache:
     def add(self, object_id: bytes) -> None:
         self._all().add(object_id)
         self.new.add(object_id)
+
+    def discard(self, object_ids: Iterable[bytes]) -> None:
+        """No longer count these as present (their packs are condemned by a prune intent)."""
+        ids = self._all()
+        for object_id in object_ids:
+            ids.discard(object_id)
+            self.new.discard(object_id)
 
     def claim(self, object_id: bytes) -> bool:
         """Add an object unless known; whether it was new (the caller then stores it). Not atomic: lock around it."""
@@ -367,6 +389,8 @@ class ShareStore:
         self._scan_confirmed = False
         self._hot = threading.local()  # objects a `preload` fetched for this thread
         self._packs_here: dict[bytes, bool] = {}  # pack id -> on this remote (see `has`)
+        # packs a prune intent condemns (fog.sync.prune.observe): read from, never counted present
+        self.condemned: set[bytes] = set()
         # objects counted present from packs another process put (scan_packs): the
         # next batch must make them durable too (sync(every=True)) before naming them
         self.adopted = False
@@ -675,6 +699,8 @@ class ShareStore:
                         continue
                     self.catalog.add(index)
                     learned += 1
+                if pack_id in self.condemned:
+                    continue  # about to be deleted: what it holds must be stored again to be relied on
                 new = [oid for oid in index.ids() if not self.presence.known(oid)]
                 if not new or (confirm and not self._whole(index)):
                     continue
@@ -771,6 +797,38 @@ class ShareStore:
         for seqs in logs.values():
             seqs.sort()
         return logs
+
+    # -- prune records (section 14) ------------------------------------------------
+
+    def list_prune_records(self) -> list[tuple[str, str, bool]]:
+        """(author log name, intent id, done) of every prune record listed; other names are ignored."""
+        out = []
+        for name in self.backend.list(f"{self.prefix}prune/"):
+            parsed = I.parse_name(name.rsplit("/", 1)[-1])
+            if parsed is not None:
+                out.append(parsed)
+        return sorted(out)
+
+    def put_prune_record(self, log: str, device_secret: bytes, user_public: bytes, intent: I.Intent) -> None:
+        """Write an intent (or its completion) create-only and make it durable."""
+        stored = bytes([I.STORED_VERSION]) + S.seal_box(device_secret, user_public, intent.to_bytes())
+        self.backend.put_new(f"{self.prefix}prune/{I.record_name(log, intent.id, done=intent.done)}", stored)
+        self.backend.sync()
+
+    def get_prune_record(self, log: str, intent_id: str, done: bool, user_secret: bytes, author: bytes) -> I.Intent:
+        """Fetch and open one record sealed by `author` (a device public key); IntegrityError if it is not."""
+        name = f"{self.prefix}prune/{I.record_name(log, intent_id, done=done)}"
+        stored = read_bounded(self.backend, name, I.MAX_STORED, name)
+        if not stored or stored[0] != I.STORED_VERSION:
+            raise IntegrityError(f"{name}: unknown prune record version")
+        plain = S.open_box(user_secret, author, stored[1:], name)
+        try:
+            intent = I.Intent.from_bytes(plain)
+        except ValueError as exc:
+            raise IntegrityError(f"{name}: undecodable after authentication: {exc}") from exc
+        if intent.id != intent_id or intent.done != done or intent.share != self.keys.locator:
+            raise IntegrityError(f"{name}: names another record; moved by the remote")
+        return intent
 
     def get_batch(self, log: str, seq: int) -> bytes:
         name = self.log_name(log, seq)

@@ -214,6 +214,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "failed",
         "unreadable",
     ],
+    "prune": ["remotes", "failed", "refused"],
     "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
     "remote list": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
     "remote add": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
@@ -225,6 +226,17 @@ JSON_FIELDS: dict[str, list[str]] = {
     "device rename": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
     "device revoke": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
     "key show": ["device_id", "device_name", "device_public", "user_public"],
+    "policy show": ["stored", "policy"],
+    "policy set": [
+        "stored",
+        "policy",
+        "changed",
+        "changes",
+        "previous",
+        "previous_stored",
+        "published",
+        "remote_errors",
+    ],
 }
 JSON_LISTS = {"log", "remote list", "device list"}  # these print a list of such objects
 
@@ -449,6 +461,47 @@ PAGES: dict[str, dict[str, object]] = {
         ],
         "see_also": ["check"],
     },
+    "prune": {
+        "description": [
+            "Deletes from each remote of the share (or the one named) the packs no remaining version "
+            "references: packs left by interrupted pushes, and the data of versions `fog forget` removed "
+            "from history. Packs that still hold some referenced objects are repacked (those objects "
+            "copied into new packs) while more than `--max-unused` of the stored bytes would stay "
+            "unreferenced.",
+            "It is safe while other devices push at the same moment, on any remote, with no lock: prune "
+            "works in two phases. A run first announces what it means to delete (an intent on the remote); "
+            "every other device reads it at its next push or sync, stops counting those packs as present "
+            "(it uploads such data again instead of relying on it) and acknowledges it in its next batch "
+            "(`fog sync` with nothing to push acknowledges alone). A later run deletes the packs once every "
+            "other device that has written to the remote has acknowledged and the grace period has passed "
+            "since this device first saw the intent, after reading every log again: a pack holding an "
+            "object some version names again is kept. A device that never acknowledges (switched off, "
+            "lost) holds the deletion back and is named; revoke it if it is gone for good. "
+            "docs/FORMAT.md, section 14, has the protocol and why no interleaving loses data.",
+            "The first run on a remote moves its format marker to `fog-store 3`, which older fog "
+            "versions refuse (they do not know the protocol). A prune stopped at any point (Ctrl-C, "
+            "kill -9) leaves a complete remote, and the next run finishes it. Run it daily from one "
+            "device (`fog sync --prune`), or by hand: `fog prune` then, a day later, `fog prune` again.",
+            "In `--json`, each entry of `remotes` has `remote`, `dry_run`, `packs` and `pack_bytes` (before), "
+            "`referenced_objects`, `unused_bytes` (stored bytes no remaining version needs), "
+            "`planned_delete` and `planned_repack` (pack ids condemned by this run, or that would be "
+            "under `--dry-run`), `planned_bytes`, `repacked_objects`, `repacked_bytes`, `intent` (the id "
+            "of the intent written, or null), `deleted` (pack ids deleted by this run), `deleted_bytes`, "
+            "`kept` (condemned packs kept: referenced again), `waiting` (intents not deletable yet, and "
+            "why), `unreadable` (packs whose header does not open: left alone) and `seconds`; `refused` "
+            "maps a remote to why it was left alone (a log or manifest that cannot be read: nothing is "
+            "deleted where what is referenced is unknown).",
+        ],
+        "exit": {
+            1: "A remote could not be reached, or prune refused one (named on stderr); others were pruned.",
+        },
+        "examples": [
+            ("See what would go", "fog prune --dry-run"),
+            ("Announce, then delete a day later (each run does both for earlier intents)", "fog prune"),
+            ("Alone on the remote: no other device pushes", "fog prune --grace 0"),
+        ],
+        "see_also": ["policy", "stats", "check", "sync"],
+    },
     "remote": {"see_also": ["push", "pull"]},
     "remote add": {
         "description": [
@@ -493,4 +546,76 @@ PAGES: dict[str, dict[str, object]] = {
         "examples": [("", "fog device revoke old-laptop")],
     },
     "key show": {"examples": [("", "fog key show --json")]},
+    "policy": {
+        "description": [
+            "A share's retention policy says which old versions of each path `fog forget` keeps; it never "
+            "touches the current version of a file. It is kept in the share's entry of the SyncConfig, so "
+            "a change on one device reaches every other at its next pull. A share without one uses fog's "
+            "defaults: `--keep-last 10 --keep-hourly 48 --keep-daily 7 --keep-weekly 4 --keep-monthly 24 "
+            "--keep-yearly 3 --keep-deleted 90d` (Kopia's defaults, plus three months for deleted files).",
+            "The rules, as restic's `forget` has them: a version is kept when any rule keeps it.",
+            [
+                ("`--keep-last` *N*", "the *N* newest versions of each path."),
+                ("`--keep-within` *DURATION*", "every version younger than *DURATION*."),
+                (
+                    "`--keep-hourly`, `--keep-daily`, `--keep-weekly`, `--keep-monthly`, `--keep-yearly` *N*",
+                    "the newest version of each of the last *N* hours, days, ISO weeks, months or years (UTC) "
+                    "that have a version.",
+                ),
+                (
+                    "`--keep-deleted` *DURATION*",
+                    "how long the history of a deleted path is kept after its deletion; then all of it goes. "
+                    "Not set (`forever`): kept for good.",
+                ),
+                (
+                    "`--max-old-size` *SIZE*",
+                    "share-wide, the most bytes of old versions to keep: beyond it the oldest go first.",
+                ),
+            ],
+            "When no rule that keeps versions is set, every version is kept: a policy never forgets by "
+            "omission. *DURATION* is a number and a unit, or several (`1y6m`): `s`, `min`, `h`, `d`, `w`, "
+            "`m` or `mo` (a month of 30 days; unlike a REV's age, where `m` is minutes), `y` (365 days). "
+            "*SIZE* is bytes, or a number with `K`, `M`, `G` or `T` (powers of 1024): `500M`, `1.5T`.",
+            "An override applies other rules to the paths a *PATTERN* matches, laid over the share-wide "
+            "ones; the first matching override wins. Patterns are gitignore-like: `*`, `?` and `[...]` "
+            "never match a `/`, `**` matches any number of directories, a pattern without `/` matches a name "
+            "at any depth (`*.log`), one with `/` starts at the share's root (`docs/drafts`), and a pattern "
+            "that matches a directory matches everything below it.",
+        ],
+        "see_also": ["log", "stats"],
+    },
+    "policy show": {
+        "description": [
+            "Shows the policy in this device's copy of the SyncConfig (as of its last pull), or the defaults "
+            "and that none is stored. Works offline. `--json` gives the policy as stored (counts, durations "
+            "in seconds, `max-old-bytes`, `overrides`, `updated` in ns; unset rules absent).",
+        ],
+        "exit": {1: "The stored policy has a rule this fog does not know (set by a newer fog): upgrade fog."},
+        "examples": [("", "fog policy show"), ("", "fog policy show --json | jq '.policy[\"keep-last\"]'")],
+    },
+    "policy set": {
+        "description": [
+            "Changes only the rules given, starting from the share's policy (or the defaults): first the "
+            "SyncConfig of every remote this device uses is read, so a change another device made just "
+            "before is kept. The new policy is published as a new SyncConfig version on each of them, and "
+            "what changed is printed. With `--path` *PATTERN* the options change that pattern's override "
+            "(created when new, dropped when its last rule is unset); `--max-old-size` is share-wide only. "
+            "`--unset` *RULE* removes a rule (repeatable, or comma-separated); `--reset` starts from the "
+            "defaults and drops every override (with `--path`: drops that override). Setting the rules in "
+            "force writes nothing.",
+        ],
+        "exit": {
+            1: "No remote could be read (nothing changed), or one could not be written (named on stderr; "
+            "the others have the policy).",
+        },
+        "examples": [
+            ("Fewer versions, and a cap:", "fog policy set --keep-last 5 --keep-hourly 24 --max-old-size 20G"),
+            (
+                "Logs: only the last two versions, deleted ones gone after a week:",
+                "fog policy set --path '*.log' --keep-last 2 --keep-deleted 1w",
+            ),
+            ("Keep deleted files for good:", "fog policy set --unset keep-deleted"),
+            ("Back to the defaults:", "fog policy set --reset"),
+        ],
+    },
 }

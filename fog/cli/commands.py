@@ -9,6 +9,8 @@ from fog.cli import (  # noqa: F401
     inspect_cmds,
     key_cmd,
     log_cmd,
+    policy_cmd,
+    prune_cmd,
     push_cmd,
     remote_cmd,
     restore_cmd,

@@ -687,7 +687,7 @@ class RepoDB:
 
     def forget_remote(self, remote: str) -> None:
         """Drop everything known of a remote name: cursors, outboxes, SyncConfig versions seen,
-        push marks, presence. For a name removed, or pointed at another URL (maybe another
+        push marks, prune intents, presence. For a name removed, or pointed at another URL (maybe another
         store): what was learnt of the old one must not be held against the new one."""
         prefix = remote.encode() + b"\0"
         with self.write() as txn:
@@ -696,6 +696,7 @@ class RepoDB:
                 (self.db["pending"], remote_key(remote)),
                 (self.db["forgets"], remote_key(remote)),
                 (self.db["meta"], b"audit\0" + prefix),
+                (self.db["meta"], b"prune\0" + prefix),  # what is known of its prune intents (fog.sync.prune)
             ):
                 cur = txn.cursor(db)
                 if cur.set_range(start):

@@ -87,9 +87,9 @@ def check(
     result = CheckResult(ctx.remote_name, read_data or subset is not None)
     store = ctx.store
     config = _check_config(ctx, result)
-    logged = _check_logs(ctx, config, result)
+    logged, forgotten = _check_logs(ctx, config, result)
     packs = _read_headers(ctx, result)  # before the walk: objects packed by other devices are found
-    referenced = _referenced(ctx, result, logged)
+    referenced = _referenced(ctx, result, logged, forgotten)
     loose = set(store.list_objects())
     on_remote = loose | {i for index in packs.values() if index is not None for i in index.ids()}
     result.objects_referenced = len(referenced)
@@ -265,22 +265,18 @@ def _check_config(ctx: Context, result: CheckResult) -> SyncConfig | None:
     return config
 
 
-def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) -> list[Version]:
+def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) -> tuple[list[Version], set[bytes]]:
     """Verify every device log from batch 1 against what pull requires; the versions of every verified batch.
 
     Logs this device read before are checked against its cursors (also a log
-    that vanished whole); a suspect log's versions count up to its first bad batch.
-    A version forgotten (named by a forget of a verified batch, or forgotten
-    here) is left out: no reader records it, and prune may delete its objects.
-    A forget naming a version no log holds is fine (it was never published
-    here, or its batch is read elsewhere)."""
+    that vanished whole); a suspect log's versions count up to its first bad batch."""
     devices = dict(config.devices) if config is not None else {}
     by_log = logs_by_name(ctx.keys.share_id, devices)
     share_hex = ctx.keys.share_id.hex()
     db = ctx.share.db
     remote_logs = ctx.store.list_logs()
     found: list[Version] = []
-    forgets: set[bytes] = set()
+    forgotten: set[bytes] = set()
     for log in sorted(remote_logs.keys() | by_log.keys() | set(db.cursor_logs(ctx.remote_name))):
         cancel.check()
         seqs = remote_logs.get(log, [])
@@ -322,14 +318,13 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
                     if v.device not in devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {dev.get('name')!r} holds a forged version")
                 found.extend(vb.batch.versions)
-                forgets.update(vb.batch.forgets)
+                forgotten.update(vb.batch.forgets)
         except IntegrityError as exc:
             result.problems.append(str(exc))
-    with db.read() as txn:
-        return [v for v in found if v.id not in forgets and not db.is_forgotten(v.id, txn)]
+    return found, forgotten
 
 
-def _referenced(ctx: Context, result: CheckResult, logged: list[Version]) -> dict[bytes, str]:
+def _referenced(ctx: Context, result: CheckResult, logged: list[Version], forgotten: set[bytes]) -> dict[bytes, str]:
     """Every object id history references (this device's, and every verified batch's), mapped to a path.
 
     Versions this device has queued for this remote and no log there names yet
@@ -341,7 +336,7 @@ def _referenced(ctx: Context, result: CheckResult, logged: list[Version]) -> dic
     queued = set(ctx.share.db.pending(ctx.remote_name)) - {v.id for v in logged}
     waiting = 0
     for v in itertools.chain(ctx.share.db.all_versions(), logged):
-        if v.id in counted:
+        if v.id in counted or v.id in forgotten:  # forgotten (section 14): its objects may be pruned
             continue
         counted.add(v.id)
         if v.id in queued:

@@ -31,7 +31,7 @@ from fog.memory import release_free_memory
 from fog.repo.db import RepoDB, StatEntry
 from fog.repo.share import Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
-from fog.sync import replicate
+from fog.sync import prune, replicate
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
@@ -417,18 +417,25 @@ def publish(
     db = ctx.share.db
     ids = db.pending(ctx.remote_name)
     forgets = db.pending_forgets(ctx.remote_name)
-    if not ids and not forgets:
-        return None
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
-    if seq == 0:  # this device's first batch here: what other devices' logs carry is not published again
+    if seq == 0 and ids:  # this device's first batch here: what other devices' logs carry is not published again
         config = ctx.ident.cached_config()
         there = replicate.carried(ctx.store, ctx.ident.user_secret, dict(config.devices) if config else {}, ctx.log)
         if there & set(ids):
             with db.write() as txn:
                 db.clear_pending(txn, ctx.remote_name, [i for i in ids if i in there])
             ids = [i for i in ids if i not in there]
-            if not ids and not forgets:
-                return None
+    # Prune intents (docs/FORMAT.md, section 14). What this batch acknowledges must have been
+    # known before anything it names was found present: intents observed at the start of the
+    # push, or now if every version is checked below. A device with a log here acknowledges a
+    # new one in its next batch (the pruner waits for it and reads this one first); a device
+    # without one has nothing to acknowledge in yet, so its first batch is checked whole.
+    acks = prune.unacked(ctx)
+    if prune.observe(ctx) and (seq == 0 or not fresh):
+        fresh = None
+        acks = prune.unacked(ctx)
+    if not ids and not forgets and (not acks or seq == 0):  # (no log here: nothing to acknowledge, see above)
+        return None
     fresh = fresh or {}
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
     stale = [v for v in versions if v.id not in fresh]
@@ -442,14 +449,25 @@ def publish(
     if seq == 0:  # this device's first batch here: other devices accept it only if the remote lists the device
         ensure_listed(ctx.ident, ctx.remote)
     batch = EventBatch(
-        ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), tuple(versions), tuple(forgets)
+        ctx.keys.locator,
+        ctx.log,
+        ctx.ident.device_id,
+        seq + 1,
+        chain,
+        time.time_ns(),
+        tuple(versions),
+        forgets=tuple(forgets),
+        acks=tuple(acks),
     )
+    if batch.acks or batch.forgets:
+        ctx.remote.allow_prune()  # a fog that does not know them must not write here (section 14)
     stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
     ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
     with db.write() as txn:
         db.set_cursor(txn, ctx.remote_name, ctx.log, seq + 1, chain_hash(stored))
         db.clear_pending(txn, ctx.remote_name, ids)
         db.clear_pending_forgets(txn, ctx.remote_name, forgets)
+        prune.mark_acked(ctx, txn, acks)
         ctx.commit_presence(txn)
     return seq + 1
 
@@ -592,6 +610,7 @@ def push(
         try:
             if not dry_run:
                 catch_up_own_log(ctx)
+                prune.observe(ctx)  # before anything counts as present: condemned packs do not
             live.append(ctx)
         except RemoteError as exc:
             result.remote_errors[ctx.remote_name] = str(exc)

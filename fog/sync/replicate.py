@@ -144,7 +144,8 @@ def complete(target: ShareStore, versions: list[Version], sources: list[ShareSto
     missing = lacking(target, objects)
     if not missing:
         return CopyStats()
-    stats, lost = copy_objects(target, missing, objects, sources)
+    # the target last: a pack a prune intent condemns there still serves reads until it goes
+    stats, lost = copy_objects(target, missing, objects, [*sources, target])
     if lost:
         raise RemoteError(
             f"cannot publish to {remote_name}: {len(lost)} object(s) (of {objects[lost[0]]}, ...) "

@@ -149,6 +149,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "diff": ["diff", "notes.txt@~1", "notes.txt@~0"],
     "check": ["check"],
     "stats": ["stats"],
+    "prune": ["prune", "--dry-run"],
     "pull": ["pull"],
     "sync": ["sync"],
     "remote add": ["remote", "add", "second", "{tmp}/remote2"],
@@ -160,6 +161,8 @@ JSON_RUNS: dict[str, list[str]] = {
     "device list": ["device", "list"],
     "device rename": ["device", "rename", "{device}", "renamed"],
     "key show": ["key", "show"],
+    "policy set": ["policy", "set", "--keep-last", "5"],
+    "policy show": ["policy", "show"],
     "init": ["init", "{tmp}/other", "--remote", "{tmp}/remote3"],
 }
 
@@ -239,7 +242,7 @@ def test_completion_scripts_are_what_fog_prints(generated: dict[str, str]) -> No
 
 def test_zsh_and_fish_get_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     root = gen_docs.load_cli()
-    monkeypatch.setenv("_TYPER_COMPLETE_ARGS", "fog p")
+    monkeypatch.setenv("_TYPER_COMPLETE_ARGS", "fog pu")
     zsh = str(gen_docs.completion(root, "zsh").complete())
     assert zsh.startswith("_arguments ") and '"push"' in zsh and '"pull"' in zsh
     monkeypatch.setenv("_TYPER_COMPLETE_FISH_ACTION", "get-args")
@@ -248,7 +251,7 @@ def test_zsh_and_fish_get_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bash_completes_commands(tmp_path: Path) -> None:
-    offered = _bash(tmp_path, "p")
+    offered = _bash(tmp_path, "pu")
     assert "push" in offered and "pull" in offered
     assert set(offered) <= {"push", "pull"}
 

@@ -1,0 +1,528 @@
+"""prune: delete what no remaining version references, safely while other devices push.
+
+The protocol (docs/FORMAT.md, section 14), in short. There is no lock:
+1. **Plan.** The pruner reads every log on the remote from batch 1 and its
+   own history, walks every remaining (not forgotten) version's tree, reads
+   every pack header, and picks the packs to go: those holding no referenced
+   object, and those whose unreferenced share is worth a rewrite (their
+   referenced objects are first copied into new packs: repacking).
+2. **Intent.** It writes a sealed intent naming those packs
+   (`prune/<log>.<id>`). Every device reads the intents at the start of each
+   push and again right before each batch (`observe`): it stops counting the
+   condemned packs' objects as present (so it uploads them again rather than
+   dedupe against them) and acknowledges the intent in its next batch
+   (`acks`). A device with nothing to push publishes an acknowledgement alone.
+3. **Collection**, in a later run (or at once with `--grace 0`): once every
+   other device with a log on the remote has acknowledged the intent (a batch
+   acknowledging it proves every later batch of that device was decided
+   knowing it, and every earlier one is already there to read) and the grace
+   period has passed on this device's own clock since it first saw the intent
+   (for a device pushing its very first batch, which has no log to
+   acknowledge in), the pruner reads the logs again, and deletes each
+   condemned pack whose referenced objects all have another place in a pack
+   that stays (not condemned by any intent). Then it writes a completion
+   record (`prune/<log>.<id>.done`) naming what it kept.
+
+Killed at any point, a remote stays complete: a pack goes only after the
+checks that make it safe, one by one; a rerun finds the intent and finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fog import cancel
+from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError
+from fog.format.intent import Intent
+from fog.format.pack import PackIndex, header_size
+from fog.format.syncconfig import SyncConfig
+from fog.format.version import Version
+from fog.store import ShareStore
+from fog.sync.context import Context
+from fog.sync.logs import logs_by_name, read_log
+from fog.sync.replicate import copy_objects, read_node
+
+DEFAULT_GRACE_S = 24 * 3600  # outlives any push's last step (list intents -> put batch) by far: see FORMAT.md
+DEFAULT_MAX_UNUSED = 0.05  # repack until at most this share of the packs' bytes is unreferenced (restic's default)
+_RECORD = "prune\0"  # meta key prefix: prune\0<remote>\0<intent id> -> JSON (what this device knows of an intent)
+
+
+class PruneRefused(FogError):
+    """Prune cannot know what is referenced (an unreadable log or tree): nothing was deleted."""
+
+
+# -- what a device knows of the intents on a remote ---------------------------------------
+
+
+def _records(db: Any, remote: str) -> dict[str, dict[str, Any]]:
+    prefix = f"{_RECORD}{remote}\0".encode()
+    out = {}
+    with db.read() as txn:
+        cur = txn.cursor(db.db["meta"])
+        if cur.set_range(prefix):
+            for key, value in cur:
+                if not key.startswith(prefix):
+                    break
+                out[key[len(prefix) :].decode()] = json.loads(value)
+    return out
+
+
+def _put_record(db: Any, txn: Any, remote: str, intent_id: str, rec: dict[str, Any]) -> None:
+    db.set_meta(txn, f"{_RECORD}{remote}\0{intent_id}", json.dumps(rec, sort_keys=True).encode())
+
+
+def observe(ctx: Context) -> int:
+    """Learn the prune records on ctx's remote: stop counting condemned packs as present.
+
+    Called at the start of every push and right before every batch. Objects of
+    the packs a new intent condemns are dropped from the presence cache (here
+    and in the database) before anything relies on it, and the packs are not
+    counted present by later header scans while the intent is open. Returns
+    how many intents were new (the caller re-checks what it was about to name).
+    """
+    store, db, remote = ctx.store, ctx.share.db, ctx.remote_name
+    listed = store.list_prune_records()
+    known = _records(db, remote)
+    if not listed and not known:
+        store.condemned = set()
+        return 0
+    config = ctx.ident.cached_config()
+    by_log = logs_by_name(ctx.keys.share_id, dict(config.devices) if config else {})
+    dones = {iid for _, iid, done in listed if done}
+    updates: dict[str, dict[str, Any]] = {}
+    drop: set[bytes] = set()
+    new = 0
+    for log, iid, done in listed:
+        rec = known.get(iid)
+        if done and rec is not None and rec["done"]:
+            continue
+        if not done and (rec is not None or iid in dones):
+            continue  # known, or completed already (its completion record is handled on its own)
+        author = by_log.get(log)
+        if author is None:
+            continue  # sealed by no device we know: cannot be opened, vouches for nothing
+        try:
+            intent = store.get_prune_record(log, iid, done, ctx.ident.user_secret, bytes.fromhex(author[1]["public"]))
+        except (IntegrityError, ObjectNotFound):
+            continue
+        packs = set(intent.packs) | set(intent.kept)
+        if rec is None:
+            new += not done
+            rec = {
+                "first_seen": time.time_ns(),
+                "device": intent.device,
+                "log": log,
+                "packs": sorted(p.hex() for p in packs),
+                "acked": intent.device == ctx.ident.device_id,
+                "done": done,
+                "kept": [],
+            }
+            for pack_id in packs:
+                index = store.catalog.index(pack_id)
+                if index is not None:
+                    drop.update(index.ids())
+        if done:
+            rec = {**rec, "done": True, "kept": sorted(p.hex() for p in intent.kept)}
+        updates[iid] = rec
+    if drop:
+        store.presence.discard(drop)
+        db.forget_present(remote, drop)
+    if updates:
+        with db.write() as txn:
+            for iid, rec in updates.items():
+                _put_record(db, txn, remote, iid, rec)
+        known.update(updates)
+    store.condemned = condemned(known)
+    return new
+
+
+def condemned(records: dict[str, dict[str, Any]]) -> set[bytes]:
+    """Packs condemned by intents not completed yet."""
+    return {bytes.fromhex(p) for rec in records.values() if not rec["done"] for p in rec["packs"]}
+
+
+def unacked(ctx: Context) -> list[str]:
+    """Open intents this device observed and has not acknowledged on this remote yet."""
+    return sorted(
+        i for i, rec in _records(ctx.share.db, ctx.remote_name).items() if not rec["acked"] and not rec["done"]
+    )
+
+
+def mark_acked(ctx: Context, txn: Any, ids: Iterable[str]) -> None:
+    db = ctx.share.db
+    known = _records(db, ctx.remote_name)
+    for iid in ids:
+        if iid in known:
+            _put_record(db, txn, ctx.remote_name, iid, {**known[iid], "acked": True})
+
+
+# -- what the remote's history references ----------------------------------------------------
+
+
+@dataclass
+class _Log:
+    device: str
+    name: str
+    seen: int = 0
+    chain: bytes | None = None
+    acks: set[str] = field(default_factory=set)
+
+
+class RemoteHistory:
+    """Every verified batch on a remote, read incrementally: versions, forgets, acknowledgements.
+
+    A log that does not verify, or that belongs to no device of the
+    SyncConfig, refuses the prune: what it references cannot be known.
+    """
+
+    def __init__(self, ctx: Context, config: SyncConfig) -> None:
+        self.ctx = ctx
+        self.devices = dict(config.devices)
+        self.by_log = logs_by_name(ctx.keys.share_id, self.devices)
+        self.logs: dict[str, _Log] = {}
+        self.versions: dict[bytes, Version] = {}  # versions with content this device's history lacks
+        self.forgets: set[bytes] = set()
+
+    def read(self) -> None:
+        ctx = self.ctx
+        db = ctx.share.db
+        share_hex = ctx.keys.share_id.hex()
+        for log, seqs in sorted(ctx.store.list_logs().items()):
+            cancel.check()
+            if log not in self.by_log:
+                raise PruneRefused(
+                    f"log {log[:12]} on {ctx.remote.url} belongs to no device in the SyncConfig: what it "
+                    "references cannot be known, so nothing is pruned (see `fog check`)"
+                )
+            did, dev = self.by_log[log]
+            state = self.logs.setdefault(log, _Log(did, dev.get("name", did[:8])))
+            limit = (dev.get("revoked_seq") or {}).get(share_hex, 0) if dev.get("revoked") else None
+            try:
+                for vb in read_log(
+                    ctx.store,
+                    ctx.ident.user_secret,
+                    bytes.fromhex(dev["public"]),
+                    log,
+                    state.name,
+                    (state.seen, state.chain),
+                    seqs,
+                ):
+                    state.seen, state.chain = vb.seq, vb.chain
+                    if (limit is not None and vb.seq > limit) or not dev.get("trusted", True):
+                        continue  # refused by every reader: references nothing, acknowledges nothing
+                    with db.read() as txn:
+                        for v in vb.batch.versions:
+                            if v.device not in self.devices or ctx.version_id(v) != v.id:
+                                raise IntegrityError(f"batch {vb.seq} of {state.name!r} holds a forged version")
+                            if v.content is not None and not db.has_version(v.id, txn):
+                                self.versions[v.id] = v  # the others are read from the database, one at a time
+                    self.forgets.update(vb.batch.forgets)
+                    state.acks.update(vb.batch.acks)
+            except IntegrityError as exc:
+                raise PruneRefused(f"{exc}; nothing is pruned until `fog check` is clean") from exc
+
+    def active(self) -> dict[str, _Log]:
+        """Logs of devices whose batches are accepted (not revoked, trusted)."""
+        out = {}
+        for log, state in self.logs.items():
+            dev = self.devices.get(state.device, {})
+            if not dev.get("revoked") and dev.get("trusted", True):
+                out[log] = state
+        return out
+
+
+def referenced(versions: Iterable[Version], readers: list[ShareStore], out: set[bytes] | None = None) -> set[bytes]:
+    """Every object of the versions' trees; a node no reader gives refuses the prune."""
+    out = set() if out is None else out
+    for v in versions:
+        if v.content is None or v.content in out:
+            continue
+        stack = [(v.content, v.depth)]
+        while stack:
+            object_id, depth = stack.pop()
+            if object_id in out:
+                continue
+            out.add(object_id)
+            if depth > 0:
+                cancel.check()
+                try:
+                    node = read_node(readers, object_id, depth - 1, v.path)
+                except (IntegrityError, RemoteError) as exc:
+                    raise PruneRefused(
+                        f"{exc}: its subtree cannot be known, so nothing is pruned (run `fog check --repair`)"
+                    ) from exc
+                stack.extend((child, depth - 1) for child, _ in node.entries)
+    return out
+
+
+def _remaining(ctx: Context, history: RemoteHistory) -> Iterable[Version]:
+    """This device's history and every version the remote's logs carry, minus what was forgotten."""
+    forgotten = history.forgets
+    for v in ctx.share.db.all_versions():
+        if v.id not in forgotten:
+            yield v
+    for vid, v in history.versions.items():
+        if vid not in forgotten:
+            yield v
+
+
+# -- the plan ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PackUse:
+    pack: bytes
+    size: int  # stored bytes of the pack (header included)
+    used: int  # stored bytes of the objects this pack is the kept place of
+    objects: int
+    used_objects: int
+
+
+@dataclass
+class PruneResult:
+    remote: str
+    dry_run: bool
+    packs: int = 0  # packs on the remote before
+    pack_bytes: int = 0
+    referenced_objects: int = 0
+    unused_bytes: int = 0  # stored bytes no remaining version needs, before
+    planned_delete: list[str] = field(default_factory=list)  # packs condemned whole (hex ids)
+    planned_repack: list[str] = field(default_factory=list)  # packs rewritten (their used objects copied out)
+    planned_bytes: int = 0  # bytes those packs hold
+    repacked_objects: int = 0
+    repacked_bytes: int = 0  # bytes written in new packs
+    intent: str | None = None  # the intent this run wrote
+    deleted: list[str] = field(default_factory=list)  # packs deleted by this run's collections (hex ids)
+    deleted_bytes: int = 0
+    kept: list[str] = field(default_factory=list)  # condemned packs kept: referenced again
+    waiting: list[str] = field(default_factory=list)  # intents not collectable yet, and why
+    unreadable: list[str] = field(default_factory=list)  # packs whose header does not open: left alone
+    seconds: float = 0.0
+
+
+def _pack_bytes(index: PackIndex) -> int:
+    return header_size(len(index)) + sum(length for _, _, length in index)
+
+
+def _headers(ctx: Context, result: PruneResult | None) -> dict[bytes, PackIndex]:
+    """Every listed pack's index (catalog, else its header read); unreadable ones are reported and left."""
+    out: dict[bytes, PackIndex] = {}
+    for pack_id in ctx.store.list_packs():
+        cancel.check()
+        index = ctx.store.catalog.index(pack_id)
+        if index is None:
+            try:
+                index = ctx.store.read_index(pack_id)
+            except (IntegrityError, ObjectNotFound) as exc:
+                if result is not None:
+                    result.unreadable.append(f"{pack_id.hex()[:16]}: {exc}")
+                continue
+            ctx.store.catalog.add(index)
+        out[pack_id] = index
+    return out
+
+
+def plan_packs(
+    indexes: dict[bytes, PackIndex], refs: set[bytes], excluded: set[bytes], max_unused: float
+) -> tuple[list[PackUse], list[PackUse], dict[bytes, bytes], list[PackUse]]:
+    """(delete, repack, home, every pack's use) over the packs not `excluded` (condemned already).
+
+    Each referenced object is kept in one place, its `home`: of the packs
+    holding it, the one holding the most referenced bytes (then the lowest
+    id), so duplicates count as unused. Packs that are no object's home are
+    deleted; then the packs with the most unused bytes are repacked until
+    unused bytes are at most `max_unused` of the total.
+    """
+    live = {p: ix for p, ix in indexes.items() if p not in excluded}
+    weight = {p: sum(n for oid, _, n in ix if oid in refs) for p, ix in live.items()}
+    home: dict[bytes, bytes] = {}
+    for p in sorted(live, key=lambda p: (-weight[p], p)):
+        for oid, _, _ in live[p]:
+            if oid in refs and oid not in home:
+                home[oid] = p
+    uses = []
+    for p, ix in live.items():
+        kept = [n for oid, _, n in ix if home.get(oid) == p]
+        size = _pack_bytes(ix)
+        used = header_size(len(ix)) + sum(kept) if kept else 0  # a pack that stays keeps its header
+        uses.append(PackUse(p, size, used, len(ix), len(kept)))
+    delete = [u for u in uses if u.used_objects == 0]
+    rest = sorted((u for u in uses if u.used_objects), key=lambda u: (u.used - u.size, u.pack))
+    total = sum(u.size for u in rest)
+    unused = sum(u.size - u.used for u in rest)
+    repack = []
+    for u in rest:
+        if unused <= max_unused * total or u.size == u.used:
+            break
+        repack.append(u)
+        unused -= u.size - u.used
+        total -= u.size - u.used
+    return delete, repack, home, uses
+
+
+def prune(
+    ctx: Context,
+    config: SyncConfig,
+    sources: list[ShareStore],
+    *,
+    dry_run: bool = False,
+    grace_s: int = DEFAULT_GRACE_S,
+    max_unused: float = DEFAULT_MAX_UNUSED,
+) -> PruneResult:
+    """Collect what earlier intents allow, then plan (and unless dry_run, announce) the next deletions."""
+    t0 = time.monotonic()
+    result = PruneResult(ctx.remote_name, dry_run)
+    observe(ctx)
+    history = RemoteHistory(ctx, config)
+    history.read()
+    readers = [ctx.store, *[s for s in sources if s is not ctx.store]]
+    if not dry_run:
+        _collect_ready(ctx, history, readers, grace_s, result)
+    refs = referenced(_remaining(ctx, history), readers)
+    result.referenced_objects = len(refs)
+    indexes = _headers(ctx, result)
+    records = _records(ctx.share.db, ctx.remote_name)
+    excluded = condemned(records)
+    delete, repack, home, uses = plan_packs(indexes, refs, excluded, max_unused)
+    result.packs = len(indexes)
+    result.pack_bytes = sum(_pack_bytes(ix) for ix in indexes.values())
+    result.unused_bytes = sum(u.size - u.used for u in uses)
+    result.planned_delete = [u.pack.hex() for u in delete]
+    result.planned_repack = [u.pack.hex() for u in repack]
+    result.planned_bytes = sum(u.size for u in delete + repack)
+    if not dry_run and (delete or repack):
+        ctx.remote.allow_prune()
+        if repack:
+            _repack(ctx, repack, home, result)
+        intent = _announce(ctx, history, [u.pack for u in delete + repack])
+        result.intent = intent.id
+        if grace_s == 0:
+            _collect_ready(ctx, history, readers, 0, result)
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _repack(ctx: Context, repack: list[PackUse], home: dict[bytes, bytes], result: PruneResult) -> None:
+    """Copy the objects the packs to rewrite are the home of into new packs, durably, before any intent names them."""
+    chosen = {u.pack for u in repack}
+    wanted = sorted(oid for oid, p in home.items() if p in chosen)
+    if not wanted:
+        return
+    stats, lost = copy_objects(ctx.store, wanted, {}, [ctx.store])
+    if lost:
+        raise PruneRefused(f"{len(lost)} referenced object(s) could not be read to repack them; nothing is pruned")
+    ctx.store.backend.sync()
+    with ctx.share.db.write() as txn:
+        ctx.commit_presence(txn)
+    result.repacked_objects += stats.objects
+    result.repacked_bytes += stats.bytes
+
+
+def _announce(ctx: Context, history: RemoteHistory, packs: list[bytes]) -> Intent:
+    """Write the intent, then record it here as observed (and acknowledged: this device holds the lock)."""
+    intent = Intent(
+        id=os.urandom(16).hex(),
+        share=ctx.keys.locator,
+        device=ctx.ident.device_id,
+        time_ns=time.time_ns(),
+        packs=tuple(sorted(packs)),
+        heads={log: state.seen for log, state in history.logs.items()},
+    )
+    ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, intent)
+    observe(ctx)
+    return intent
+
+
+def _collect_ready(
+    ctx: Context, history: RemoteHistory, readers: list[ShareStore], grace_s: int, result: PruneResult
+) -> None:
+    """Finish every open intent whose acknowledgements and grace period allow it."""
+    records = _records(ctx.share.db, ctx.remote_name)
+    now = time.time_ns()
+    ready = []
+    for iid, rec in sorted(records.items()):
+        if rec["done"]:
+            continue
+        if grace_s:
+            missing = [
+                state.name
+                for log, state in history.active().items()
+                if state.device not in (rec["device"], ctx.ident.device_id) and iid not in state.acks
+            ]
+            left = grace_s - (now - rec["first_seen"]) / 1e9
+            why = []
+            if missing:
+                why.append("waiting for " + ", ".join(sorted(missing)) + " to acknowledge (run `fog sync` there)")
+            if left > 0:
+                why.append(f"grace period ends in {_duration(left)}")
+            if why:
+                result.waiting.append(f"intent {iid[:8]}: " + "; ".join(why))
+                continue
+        ready.append(iid)
+    if not ready:
+        return
+    history.read()  # every batch up to now: those before each acknowledgement are all there
+    refs = referenced(_remaining(ctx, history), readers)
+    indexes = _headers(ctx, None)
+    loose = set(ctx.store.list_objects())
+    places: dict[bytes, list[bytes]] = {}  # referenced object -> the listed packs holding it
+    for p, ix in indexes.items():
+        for oid, _, _ in ix:
+            if oid in refs:
+                places.setdefault(oid, []).append(p)
+    for iid in ready:
+        rec = records[iid]
+        going = {bytes.fromhex(p) for p in rec["packs"]} & indexes.keys()
+        others = condemned({k: v for k, v in records.items() if k != iid})
+        stays = indexes.keys() - going - others
+        # a condemned pack holding a referenced object with no place in a pack that stays is kept
+        changed = True
+        while changed:
+            changed = False
+            for p in sorted(going):
+                for oid, _, _ in indexes[p]:
+                    if oid in refs and oid not in loose and not any(q in stays for q in places[oid]):
+                        going.discard(p)
+                        stays.add(p)
+                        changed = True
+                        break
+        kept = sorted({bytes.fromhex(p) for p in rec["packs"]} & indexes.keys() - going)
+        for p in sorted(going):
+            cancel.check()
+            try:
+                ctx.store.backend.delete(ctx.store.pack_name(p))
+            except ObjectNotFound:
+                pass
+            result.deleted.append(p.hex())
+            result.deleted_bytes += _pack_bytes(indexes[p])
+        ctx.store.backend.sync()
+        result.kept.extend(k.hex() for k in kept)
+        done = Intent(
+            id=iid,
+            share=ctx.keys.locator,
+            device=ctx.ident.device_id,
+            time_ns=time.time_ns(),
+            packs=tuple(sorted(going)),
+            heads={},
+            done=True,
+            kept=tuple(kept),
+        )
+        try:
+            ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, done)
+        except FogError:
+            pass  # another device completed it at the same time: its record says the same
+        with ctx.share.db.write() as txn:
+            _put_record(ctx.share.db, txn, ctx.remote_name, iid, {**rec, "done": True, "kept": [k.hex() for k in kept]})
+    observe(ctx)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from fog.sync import remotes as remotes_mod
     from fog.sync import restore as restore_mod
     from fog.sync import stats as stats_mod
-    from fog.sync.retention import Policy
 else:  # imported on first use: a push or status needs none of them (~35 ms of every run)
     revs = lazy_module("fog.repo.revs")
     check_mod = lazy_module("fog.sync.check")
@@ -357,7 +356,9 @@ def forget(
         scopes = None if not paths else [_scope(share, cwd, p) for p in paths]
         source = "options"
         if policy is None:
-            policy, source = _share_policy(ident, share.config.share_id)
+            config = ident.cached_config()
+            policy, stored = _policy_of(config.shares.get(share.config.share_id, {}) if config is not None else {})
+            source = "share" if stored else "default"
         result = forget_mod.ForgetResult(dry_run, source)
         chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
         forget_mod.describe(chosen, device_names(ident), result)
@@ -380,20 +381,6 @@ def _scope(share: Share, cwd: Path, arg: str) -> str:
     if Path(os.path.normpath(cwd.absolute() / arg)) == share.root:
         return ""
     return share_path(share, cwd, arg)
-
-
-def _share_policy(ident: Identity, share_id: str) -> tuple[Policy, str]:
-    """The share's retention policy from the cached SyncConfig, and where it came from."""
-    from fog.sync import retention
-
-    config = ident.cached_config()
-    entry = config.shares.get(share_id) if config is not None else None
-    if not entry or entry.get("policy") is None:
-        return retention.DEFAULT_POLICY, "default"
-    try:
-        return retention.share_policy(entry), "share"
-    except ValueError as exc:
-        raise FogError(f"the share's retention policy cannot be applied: {exc} (see `fog policy show`)") from None
 
 
 def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Context]:

@@ -1,21 +1,19 @@
 """Forgetting old versions across devices (issue 16, item 2): forgets travel in the device logs.
 
-A device forgets versions, publishes the forgets as a batch of its log, and
-every device that reads it drops them from its history; a clone never
-records them, and a path whose whole history is forgotten is never written.
+`fog forget` forgets the versions a retention policy does not keep and
+publishes the forgets as a batch of the device's log; every device that
+reads it drops them from its history, a clone never records them, and a
+path whose whole history is forgotten is never written.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
+import time
 from pathlib import Path
 
 import pytest
-from test_multidevice import OLD_MTIME_NS, Device, World, fog_env, make_pair, run_fog
+from test_multidevice import OLD_MTIME_NS, Device, World, make_pair, run_fog
 
 
 @pytest.fixture(name="world")
@@ -32,6 +30,10 @@ def ids(entries: list[dict]) -> list[str]:
     return [e["version"] for e in entries]
 
 
+def forget(dev: Device, *args: str, expect: int = 0) -> dict:
+    return dev.fog("forget", *args, "--json", expect=expect).json()
+
+
 def edits(dev: Device, path: str, n: int) -> list[str]:
     """n pushed edits of `path` on `dev`; the version ids, oldest first."""
     for i in range(n):
@@ -40,30 +42,7 @@ def edits(dev: Device, path: str, n: int) -> list[str]:
     return list(reversed(ids(history(dev, path))))
 
 
-def forget_ids(dev: Device, version_ids: list[str]) -> dict:
-    """Forget these versions on `dev` and publish the forgets (fog.sync.forget.record, publish_all)."""
-    code = textwrap.dedent(
-        f"""
-        import json
-        from pathlib import Path
-        from fog import api
-        from fog.sync import forget
-        with api.open_share(Path({str(dev.home)!r}), Path({str(dev.root)!r})) as (share, ident):
-            forget.record(share, [bytes.fromhex(i) for i in {version_ids!r}])
-            result = forget.ForgetResult(False, "test")
-            ctxs = api._open_each(share, ident, result.remote_errors)
-            forget.publish_all(ctxs, result)
-            for ctx in ctxs:
-                ctx.close()
-        print(json.dumps({{"batches": result.batches, "remote_errors": result.remote_errors}}))
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", code], env=fog_env(dev.home), capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
-# -- the protocol: forgets published, pulled, relayed -------------------------------------------------
+# -- forgets published, pulled, relayed ---------------------------------------------------------------
 
 
 def test_forgotten_versions_leave_every_device_and_never_reach_a_clone(world: World) -> None:
@@ -77,7 +56,10 @@ def test_forgotten_versions_leave_every_device_and_never_reach_a_clone(world: Wo
     gone = ids(history(a, "gone.txt"))
     assert len(gone) == 2
     before = len(world.log_files())
-    done = forget_ids(a, doc[:3] + gone)
+    done = forget(a, "--keep-last", "2", "--keep-deleted", "0s")
+    assert sorted(f["version"] for f in done["forgotten"]) == sorted(doc[:3] + gone)
+    assert (done["versions"], done["paths"], done["policy"]) == (5, 2, "options")
+    assert done["bytes"] == sum(f["size"] for f in done["forgotten"] if f["kind"] == "file") > 0
     assert list(done["batches"]) == ["origin"] and done["remote_errors"] == {}
     assert len(world.log_files()) == before + 1  # one batch: the forgets
     assert ids(history(a, "doc.txt")) == list(reversed(doc[3:]))
@@ -99,15 +81,18 @@ def test_forgotten_versions_leave_every_device_and_never_reach_a_clone(world: Wo
     assert every.isdisjoint(doc[:3] + gone)
     a.fog("check")
     c.fog("check", "--read-data")
+    assert forget(a, "--keep-last", "2", "--keep-deleted", "0s")["versions"] == 0  # nothing left to forget
 
 
 def test_a_deleted_path_forgotten_whole_is_deleted_here_not_resurrected(world: World) -> None:
     a, b = make_pair(world)
     (a.root / "notes.txt").unlink()
     a.push()
-    forget_ids(a, ids(history(a, "notes.txt")))
+    done = forget(a, "notes.txt", "--keep-deleted", "0s")
+    assert {f["path"] for f in done["forgotten"]} == {"notes.txt"} and done["versions"] == 2
     assert (b.root / "notes.txt").exists()
-    b.pull()
+    r = b.pull()
+    assert "1 old version(s) forgotten by another device" in r.out  # the one B had; the deletion arrived
     assert not (b.root / "notes.txt").exists()  # the deletion still applies to B's copy
     history(b, "notes.txt", expect=1)
     b.push()  # nothing to publish: B does not bring the file back
@@ -118,9 +103,8 @@ def test_a_deleted_path_forgotten_whole_is_deleted_here_not_resurrected(world: W
 
 def test_a_local_edit_over_a_forgotten_version_is_kept_and_pushed(world: World) -> None:
     a, b = make_pair(world)
-    first = ids(history(b, "doc.txt"))
     doc = edits(a, "doc.txt", 2)
-    forget_ids(a, first)
+    assert [f["version"] for f in forget(a, "doc.txt", "--keep-last", "2")["forgotten"]] == doc[:1]
     b.write("doc.txt", "edited on B, from the first version\n")
     r = b.fog("pull", expect=3)  # B's edit stays; A's newest goes beside it
     assert "kept local changes to doc.txt" in r.err
@@ -136,21 +120,21 @@ def test_a_local_edit_over_a_forgotten_version_is_kept_and_pushed(world: World) 
 
 
 def test_forgets_reach_a_remote_that_was_down_with_the_next_push(world: World) -> None:
-    a, b = make_pair(world)
+    a, _ = make_pair(world)
     usb = world.tmp / "usb"
     a.fog("remote", "add", "usb", usb)
-    doc = edits(a, "doc.txt", 3)
+    doc = edits(a, "doc.txt", 2)
     usb.rename(world.tmp / "usb-away")
-    done = forget_ids(a, doc[:2])
-    assert list(done["batches"]) == ["origin"] and list(done["remote_errors"]) == ["usb"]
-    pending = {r["name"]: r["pending"] for r in a.fog("remote", "list", "--json").json()}
-    assert pending == {"origin": 0, "usb": 0}  # no version waits; the forgets do
+    r = a.fog("forget", "--keep-last", "1", expect=1)
+    assert "remote usb failed" in r.err and "published on origin batch" in r.out
+    assert ids(history(a, "doc.txt")) == doc[2:]
     (world.tmp / "usb-away").rename(usb)
     a.fog("push")  # nothing changed in the tree: the push publishes the forgets
+    assert a.push() is None  # once
     c = world.device("phone")
     run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
-    assert ids(history(c, "doc.txt")) == list(reversed(doc[2:]))
-    assert a.push() is None  # published once
+    assert ids(history(c, "doc.txt")) == doc[2:]
+    assert c.tree() == a.tree()
 
 
 def test_a_device_relays_forgets_to_the_remotes_the_forgetter_does_not_use(world: World) -> None:
@@ -161,22 +145,86 @@ def test_a_device_relays_forgets_to_the_remotes_the_forgetter_does_not_use(world
     a.fog("pull")  # learns of usb ...
     a.fog("remote", "skip", "usb")  # ... and leaves it to B
     doc = edits(a, "doc.txt", 3)
-    forget_ids(a, doc[:3])  # the first three: B saw the first on usb
+    forget(a, "--keep-last", "1")  # the first three: B saw the first on usb
     b.fog("sync")  # pulls the forgets from origin and publishes them on usb
     c = world.device("phone")
     run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
-    assert ids(history(c, "doc.txt")) == list(reversed(doc[3:]))
-    assert c.read("doc.txt") == a.read("doc.txt")
+    assert ids(history(c, "doc.txt")) == doc[3:]
+    assert c.tree() == a.tree()
 
 
 def test_rebuilding_fog_dir_adopts_this_devices_own_forgets(world: World) -> None:
     a, _ = make_pair(world)
     doc = edits(a, "doc.txt", 2)
-    forget_ids(a, doc[:2])
+    forget(a, "doc.txt", "--keep-last", "1")
     os.rename(a.root / ".fog", world.tmp / "fog-aside")
     run_fog(
         ["clone", world.remote, a.root, "--into-existing", "--master-key-file", world.key],
         home=a.home,
         cwd=world.tmp,
     )
-    assert ids(history(a, "doc.txt")) == list(reversed(doc[2:]))
+    assert ids(history(a, "doc.txt")) == doc[2:]
+
+
+# -- the command ----------------------------------------------------------------------------------------
+
+
+def test_dry_run_lists_and_changes_nothing(world: World) -> None:
+    a, b = make_pair(world)
+    doc = edits(a, "doc.txt", 4)
+    logs = world.log_files()
+    r = a.fog("forget", "--keep-last", "2", "--dry-run")
+    lines = r.out.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == [v[:12] for v in doc[:3]]
+    assert all("doc.txt" in line and "laptop" in line and "(no rule keeps it)" in line for line in lines[:-1])
+    assert lines[-1].startswith("would forget 3 version(s) of 1 path(s) (policy: the options given)")
+    done = forget(a, "--keep-last", "2", "-n")
+    assert done["dry_run"] is True and done["versions"] == 3 and done["batches"] == {}
+    assert [f["version"] for f in done["forgotten"]] == doc[:3]
+    assert world.log_files() == logs  # no batch
+    assert ids(history(a, "doc.txt")) == list(reversed(doc))
+    assert a.push() is None  # nothing was queued either
+    b.pull()
+    assert len(history(b, "doc.txt")) == 5
+
+
+def test_the_current_version_of_a_live_path_is_never_forgotten(world: World) -> None:
+    a, _ = make_pair(world)
+    edits(a, "doc.txt", 2)
+    heads = {e["path"]: e["version"] for e in a.fog("log", "--json").json() if e["current"]}
+    assert len(heads) == len(a.tree())  # every file and directory, "empty" among them
+    time.sleep(1.1)  # every version is older than 1s
+    forget(a, "--keep-within", "1s", "--keep-last", "0")
+    after = a.fog("log", "--json").json()
+    assert {e["path"]: e["version"] for e in after} == heads  # all that is left: the current versions
+    assert all(e["current"] for e in after)
+    forget(a, "--keep-last", "0")
+    assert len(a.fog("log", "--json").json()) == len(heads)
+    assert world.clone("phone").tree() == a.tree()
+
+
+def test_paths_limit_what_is_forgotten(world: World) -> None:
+    a, _ = make_pair(world)
+    edits(a, "doc.txt", 1)
+    edits(a, "sub/readme.md", 1)
+    edits(a, "sub/deep/data.bin", 1)
+    sub = a.root / "sub"
+    r = run_fog(["forget", "deep", "--keep-last", "1", "--json"], home=a.home, cwd=sub)  # relative to cwd
+    assert [f["path"] for f in r.json()["forgotten"]] == ["sub/deep/data.bin"]
+    assert [f["path"] for f in forget(a, "sub", "--keep-last", "1")["forgotten"]] == ["sub/readme.md"]
+    assert len(history(a, "doc.txt")) == 2
+    a.fog("forget", "nothing-here", "--keep-last", "1", expect=2)
+    a.fog("forget", "--keep-last", "many", expect=2)
+    assert [f["path"] for f in forget(a, ".", "--keep-last", "1")["forgotten"]] == ["doc.txt"]
+
+
+def test_without_options_the_shares_policy_applies(world: World) -> None:
+    a, b = make_pair(world)
+    edits(a, "doc.txt", 3)
+    assert forget(a)["policy"] == "default"
+    assert forget(a)["versions"] == 0  # the defaults keep 10 versions, and more
+    b.fog("policy", "set", "--keep-last", "2")
+    a.pull()
+    done = forget(a)
+    assert (done["policy"], done["versions"]) == ("share", 2)
+    assert len(history(a, "doc.txt")) == 2

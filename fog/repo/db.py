@@ -24,7 +24,7 @@ Sub-databases (keys; values):
                                        where the re-verification of a log's read batches
                                        resumes, fog.sync.logs.audit_log)
   forgotten version id -> b""          versions forgotten (here or by any device): never
-                                       recorded again (forget_versions)
+                                       recorded again (fog.repo.forgetting)
   forgets   remote hash(8) || version id -> order(8)   forgotten here or learnt from
                                        one remote, not yet published on that remote
 LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
@@ -45,7 +45,7 @@ import os
 import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -55,6 +55,7 @@ from fog.errors import FogError
 from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.frozen import quick_init
+from fog.repo.forgetting import Forgetting
 from fog.repo.history import (
     DB_NAMES,
     DUPSORT,
@@ -70,7 +71,6 @@ _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
 _LOC = struct.Struct(">II")
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
-_KEPT = b"forgotten-heads"  # meta key: ids (32 each) forgotten elsewhere but this device's live heads
 
 
 def remote_key(remote: str) -> bytes:
@@ -165,16 +165,7 @@ class StatView:
             yield os.fsdecode(raw[_STAT.size :])
 
 
-@dataclass
-class Forgot:
-    """What RepoDB.forget_versions did."""
-
-    removed: list[Version] = field(default_factory=list)  # dropped from the history
-    kept: list[Version] = field(default_factory=list)  # this device's heads of live paths: listed until superseded
-    new: list[bytes] = field(default_factory=list)  # ids not forgotten here before
-
-
-class RepoDB:
+class RepoDB(Forgetting):
     """Typed access to the share's LMDB environment."""
 
     def __init__(self, path: Path, recovery: str = "") -> None:
@@ -371,107 +362,6 @@ class RepoDB:
             for vid, raw in txn.cursor(self.db["versions"]):
                 if len(raw) != 8:  # stored by a format-1 or -2 fog
                     yield Version.from_record(vid, raw)
-
-    # -- forgetting ------------------------------------------------------------------
-
-    def is_forgotten(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
-        return txn.get(version_id, db=self.db["forgotten"]) is not None
-
-    def forget_versions(self, txn: lmdb.Transaction, ids: Iterable[bytes]) -> Forgot:
-        """Forget versions (`fog forget` here, or a forget read in any device's batch).
-
-        Each id is recorded in `forgotten`, so the version is never recorded
-        again (add_version, add_unknown_versions), even when it arrives
-        later through another log or remote; and it leaves every outbox of
-        versions. A recorded version leaves `versions`, `timeline` and
-        `history`; a path whose head it was gets as head its newest
-        remaining version by (time_ns, id), or none. One exception: this
-        device's head of a live path (not a deletion) stays listed, because
-        the device forgetting it saw it superseded by a version this one
-        may not have yet. It goes as soon as a head replaces it here
-        (`_release_kept`, run whenever heads are set).
-        """
-        db = self.db
-        out = Forgot()
-        kept = self._kept(txn)
-        refix: dict[bytes, str] = {}
-        gone: list[bytes] = []
-        for vid in dict.fromkeys(ids):
-            if txn.put(vid, b"", db=db["forgotten"], overwrite=False):
-                out.new.append(vid)
-            v = self.version(vid, txn)
-            if v is None:
-                continue  # never recorded here (or already dropped): recorded as forgotten only
-            gone.append(vid)
-            pk = pathkey(v.path)
-            head = txn.get(pk, db=db["heads"])
-            if head == vid and not v.deleted:
-                if vid not in kept:
-                    kept.append(vid)
-                    out.kept.append(v)
-                continue
-            self._drop_record(txn, v)
-            out.removed.append(v)
-            if head == vid:
-                refix[pk] = v.path
-        for pk, path in refix.items():
-            newest = max(self._records(txn, path), key=lambda v: (v.time_ns, v.id), default=None)
-            if newest is None:
-                txn.delete(pk, db=db["heads"])
-            else:
-                txn.put(pk, newest.id, db=db["heads"])
-        for rk in self._queue_keys(txn, "pending"):
-            for vid in gone:
-                txn.delete(rk + vid, db=db["pending"])
-        self._set_kept(txn, kept)
-        return out
-
-    def forgotten_heads(self, txn: lmdb.Transaction | None = None) -> list[bytes]:
-        """Ids forgotten elsewhere that stay listed here as this device's heads of live paths."""
-        if txn is None:
-            with self.read() as t:
-                return self._kept(t)
-        return self._kept(txn)
-
-    def _records(self, txn: lmdb.Transaction, path: str) -> Iterator[Version]:
-        for vid in history_ids(txn, self.db["history"], path):
-            v = self.version(vid, txn)
-            if v is not None:
-                yield v
-
-    def _drop_record(self, txn: lmdb.Transaction, v: Version) -> None:
-        """Remove a version from `versions`, `timeline` and `history` (heads: the caller's business)."""
-        when = _U64.pack(v.time_ns)
-        txn.delete(v.id, db=self.db["versions"])
-        txn.delete(when + v.id, db=self.db["timeline"])
-        txn.delete(pathkey(v.path) + when + v.id[:8], db=self.db["history"])
-
-    def _kept(self, txn: lmdb.Transaction) -> list[bytes]:
-        raw = txn.get(_KEPT, db=self.db["meta"]) or b""
-        return [raw[i : i + 32] for i in range(0, len(raw), 32)]
-
-    def _set_kept(self, txn: lmdb.Transaction, ids: list[bytes]) -> None:
-        if ids:
-            txn.put(_KEPT, b"".join(ids), db=self.db["meta"])
-        else:
-            txn.delete(_KEPT, db=self.db["meta"])
-
-    def _release_kept(self, txn: lmdb.Transaction) -> None:
-        """Drop the forgotten versions kept as heads that a new head replaced (one lookup when none)."""
-        kept = self._kept(txn)
-        if not kept:
-            return
-        still: list[bytes] = []
-        for vid in kept:
-            v = self.version(vid, txn)
-            if v is None:
-                continue
-            if txn.get(pathkey(v.path), db=self.db["heads"]) == vid:
-                still.append(vid)
-            else:
-                self._drop_record(txn, v)
-        if still != kept:
-            self._set_kept(txn, still)
 
     # -- cursors, presence, meta ------------------------------------------------
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from fog.errors import RemoteError, UsageError
 from fog.format.version import Version
-from fog.repo.db import Forgot, RepoDB
+from fog.repo.db import RepoDB
+from fog.repo.forgetting import Forgot
 from fog.repo.share import Share
 from fog.sync.context import Context
 from fog.sync.push import catch_up_own_log, publish

@@ -74,7 +74,6 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
 
     met: set[str] = set()
     live_heads: set[bytes] = set()
-    records: dict[bytes, Version] = {}
 
     def paths(txn: object) -> Iterator[tuple[str, list[Candidate], bytes | None]]:
         for path, versions, head in db.histories(txn):  # type: ignore[arg-type]
@@ -83,20 +82,23 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
                 if scope is None:
                     continue
                 met.add(scope)
-            if head is not None and not any(v.id == head for v in versions):
-                head = None  # (a head whose record is gone: the plan sees a path without one)
+            if head is None or not any(v.id == head for v in versions):
+                continue  # no head, or one whose record is gone: which version is current is unknown
             for v in versions:
                 if v.id == head and not v.deleted:
                     live_heads.add(v.id)
-            records.update((v.id, v) for v in versions)
             yield path, [Candidate(v.id, v.time_ns, v.kind, v.size) for v in versions], head
 
-    with db.read() as txn:
+    with db.read() as txn:  # memory holds one path's versions at a time, and the decisions
         decisions = plan(paths(txn), policy, now_ns)
-    for scope in scopes or []:
-        if scope not in met:
-            raise UsageError(f"{scope}: no history (not in the share, or never pushed)")
-    out = [(d, records[d.id]) for d in decisions if not d.keep and d.id not in live_heads]
+        for scope in scopes or []:
+            if scope not in met:
+                raise UsageError(f"{scope}: no history (not in the share, or never pushed)")
+        out = [
+            (d, v)
+            for d in decisions
+            if not d.keep and d.id not in live_heads and (v := db.version(d.id, txn)) is not None
+        ]
     out.sort(key=lambda dv: (dv[1].time_ns, dv[1].id))
     return out
 

@@ -194,3 +194,17 @@ def test_a_pull_never_applies_a_forgotten_version_but_a_deletion_of_a_live_file(
     fresh = ver("p", 9)
     plan = Plan("p", fresh, write=fresh, conflicts=[loser])
     assert applies(plan, live) and plan.conflicts == []
+
+
+def test_histories_walks_every_path_once_with_its_head(db: RepoDB) -> None:
+    long = "d/" + "x" * 500  # keyed by a hash (pathkey): its versions are still one group
+    a = chain(db, "a", 2)
+    ab = chain(db, "a/b", 1)  # a longer path that starts with "a": a group of its own
+    ln = chain(db, long, 3, deleted=True)
+    with db.read() as txn:
+        got = {path: (sorted(v.id for v in vs), head) for path, vs, head in db.histories(txn)}
+    assert got == {
+        "a": (sorted(ids(a)), a[-1].id),
+        "a/b": (ids(ab), ab[-1].id),
+        long: (sorted(ids(ln)), ln[-1].id),
+    }

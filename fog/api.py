@@ -691,6 +691,8 @@ def _pull_all(ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit) -
             continue  # an earlier pull here found the name removed or moved: never mix two stores' state
         try:
             r = pull_mod.pull(ctx, max_delete=limit)
+            if not ctx.stale:
+                push_mod.acknowledge(ctx)  # prune intents this pull observed (section 14)
         except UnreadableObject:
             raise  # refused data, not an unreachable remote: exit 4 like any integrity error
         except RemoteError as exc:

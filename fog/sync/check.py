@@ -150,6 +150,9 @@ def _read_headers(ctx: Context, result: CheckResult) -> dict[bytes, PackIndex | 
             result.problems.append(f"pack {pack_id.hex()[:16]} cannot be read: {exc}")
         if index is not None:
             store.catalog.add(index)
+            if pack_id in store.condemned:  # a prune intent's (section 14): not to be relied on
+                packs[pack_id] = index
+                continue
             for object_id in index.ids():
                 if not store.presence.known(object_id):
                     store.presence.add(object_id)

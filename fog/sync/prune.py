@@ -44,6 +44,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.store import ShareStore
 from fog.sync.context import Context
+from fog.sync.enrol import ensure_listed
 from fog.sync.logs import logs_by_name, read_log
 from fog.sync.replicate import copy_objects, read_node
 
@@ -83,7 +84,8 @@ def observe(ctx: Context) -> int:
     the packs a new intent condemns are dropped from the presence cache (here
     and in the database) before anything relies on it, and the packs are not
     counted present by later header scans while the intent is open. Returns
-    how many intents were new (the caller re-checks what it was about to name).
+    how many records were new here, intents or completions (the caller
+    re-checks what it was about to name).
     """
     store, db, remote = ctx.store, ctx.share.db, ctx.remote_name
     listed = store.list_prune_records()
@@ -91,8 +93,15 @@ def observe(ctx: Context) -> int:
     if not listed and not known:
         store.condemned = set()
         return 0
-    config = ctx.ident.cached_config()
-    by_log = logs_by_name(ctx.keys.share_id, dict(config.devices) if config else {})
+    by_log = _authors(ctx)
+    if any(log not in by_log for log, _, _ in listed):  # a device this device's SyncConfig does not know yet
+        from fog.sync.pull import refresh_config  # (pull imports this module)
+
+        try:
+            refresh_config(ctx)
+        except (IntegrityError, FogError):
+            pass  # pull reports it; what cannot be opened stays unobserved
+        by_log = _authors(ctx)
     dones = {iid for _, iid, done in listed if done}
     updates: dict[str, dict[str, Any]] = {}
     drop: set[bytes] = set()
@@ -111,8 +120,13 @@ def observe(ctx: Context) -> int:
         except (IntegrityError, ObjectNotFound):
             continue
         packs = set(intent.packs) | set(intent.kept)
+        if done:  # what a collection deleted is gone, whatever this device counted before
+            for pack_id in intent.packs:
+                index = store.catalog.index(pack_id)
+                if index is not None:
+                    drop.update(index.ids())
         if rec is None:
-            new += not done
+            new += 1  # an intent, or the completion of one never seen: either way, presence changed
             rec = {
                 "first_seen": time.time_ns(),
                 "device": intent.device,
@@ -127,6 +141,7 @@ def observe(ctx: Context) -> int:
                 if index is not None:
                     drop.update(index.ids())
         if done:
+            new += rec["done"] is False  # completed since this device saw it: what it deleted is gone
             rec = {**rec, "done": True, "kept": sorted(p.hex() for p in intent.kept)}
         updates[iid] = rec
     if drop:
@@ -139,6 +154,22 @@ def observe(ctx: Context) -> int:
         known.update(updates)
     store.condemned = condemned(known)
     return new
+
+
+def known_condemned(db: Any, remote: str) -> set[bytes]:
+    """The packs of a remote that open intents known here condemn (every command's header scans skip them)."""
+    return condemned(_records(db, remote))
+
+
+def _authors(ctx: Context) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Log name -> device, for the devices whose prune records count: trusted and not revoked."""
+    config = ctx.ident.cached_config()
+    devices = {
+        did: d
+        for did, d in (dict(config.devices) if config else {}).items()
+        if d.get("trusted", True) and not d.get("revoked")
+    }
+    return logs_by_name(ctx.keys.share_id, devices)
 
 
 def condemned(records: dict[str, dict[str, Any]]) -> set[bytes]:
@@ -171,6 +202,7 @@ class _Log:
     seen: int = 0
     chain: bytes | None = None
     acks: set[str] = field(default_factory=set)
+    last_ns: int = 0  # the time its last batch names (its writer's clock): for the waiting message
 
 
 class RemoteHistory:
@@ -201,6 +233,12 @@ class RemoteHistory:
                 )
             did, dev = self.by_log[log]
             state = self.logs.setdefault(log, _Log(did, dev.get("name", did[:8])))
+            seen, _ = db.cursor(ctx.remote_name, log)
+            if seqs and seqs[-1] < seen or not seqs and seen:
+                raise PruneRefused(
+                    f"the log of {state.name!r} on {ctx.remote.url} ends at batch {seqs[-1] if seqs else 0}, but "
+                    f"batch {seen} was read before: the remote was rolled back; nothing is pruned (see `fog check`)"
+                )
             limit = (dev.get("revoked_seq") or {}).get(share_hex, 0) if dev.get("revoked") else None
             try:
                 for vb in read_log(
@@ -212,17 +250,19 @@ class RemoteHistory:
                     (state.seen, state.chain),
                     seqs,
                 ):
-                    state.seen, state.chain = vb.seq, vb.chain
-                    if (limit is not None and vb.seq > limit) or not dev.get("trusted", True):
-                        continue  # refused by every reader: references nothing, acknowledges nothing
+                    state.seen, state.chain, state.last_ns = vb.seq, vb.chain, vb.batch.time_ns
+                    # a refused batch (revoked device past its limit, untrusted device) acknowledges and
+                    # forgets nothing; its versions still count: some reader may have accepted them (a
+                    # limit recorded for another share only), and keeping more is always safe
+                    if not (limit is not None and vb.seq > limit) and dev.get("trusted", True):
+                        self.forgets.update(vb.batch.forgets)
+                        state.acks.update(vb.batch.acks)
                     with db.read() as txn:
                         for v in vb.batch.versions:
                             if v.device not in self.devices or ctx.version_id(v) != v.id:
                                 raise IntegrityError(f"batch {vb.seq} of {state.name!r} holds a forged version")
                             if v.content is not None and not db.has_version(v.id, txn):
                                 self.versions[v.id] = v  # the others are read from the database, one at a time
-                    self.forgets.update(vb.batch.forgets)
-                    state.acks.update(vb.batch.acks)
             except IntegrityError as exc:
                 raise PruneRefused(f"{exc}; nothing is pruned until `fog check` is clean") from exc
 
@@ -433,6 +473,7 @@ def _announce(ctx: Context, history: RemoteHistory, packs: list[bytes]) -> Inten
         packs=tuple(sorted(packs)),
         heads={log: state.seen for log, state in history.logs.items()},
     )
+    ensure_listed(ctx.ident, ctx.remote)  # devices open records only from a device this remote's SyncConfig lists
     ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, intent)
     observe(ctx)
     return intent
@@ -450,7 +491,7 @@ def _collect_ready(
             continue
         if grace_s:
             missing = [
-                state.name
+                f"{state.name} (last batch {_duration(max(0, now - state.last_ns) / 1e9)} ago)"
                 for log, state in history.active().items()
                 if state.device not in (rec["device"], ctx.ident.device_id) and iid not in state.acks
             ]
@@ -470,11 +511,31 @@ def _collect_ready(
     refs = referenced(_remaining(ctx, history), readers)
     indexes = _headers(ctx, None)
     loose = set(ctx.store.list_objects())
-    places: dict[bytes, list[bytes]] = {}  # referenced object -> the listed packs holding it
+    places: dict[bytes, list[tuple[bytes, int, int]]] = {}  # referenced object -> its places in listed packs
     for p, ix in indexes.items():
-        for oid, _, _ in ix:
+        for oid, offset, length in ix:
             if oid in refs:
-                places.setdefault(oid, []).append(p)
+                places.setdefault(oid, []).append((p, offset, length))
+    intact: dict[tuple[bytes, bytes], bool] = {}  # (object, pack) -> the copy there reads back and verifies
+
+    def safe_elsewhere(oid: bytes, stays: set[bytes]) -> bool:
+        """Whether a pack that stays holds an intact copy: read and verified, never taken on a listing's word
+        (the copy a repair wrote beside a damaged one must not be deleted for the damaged one)."""
+        if oid in loose:
+            return True
+        for p, offset, length in places[oid]:
+            if p not in stays:
+                continue
+            if (oid, p) not in intact:
+                try:
+                    stored = ctx.store.backend.get_range(ctx.store.pack_name(p), offset, length)
+                    ctx.store.decode(oid, stored, "")
+                    intact[oid, p] = True
+                except (IntegrityError, ObjectNotFound):
+                    intact[oid, p] = False
+            if intact[oid, p]:
+                return True
+        return False
     for iid in ready:
         rec = records[iid]
         going = {bytes.fromhex(p) for p in rec["packs"]} & indexes.keys()
@@ -486,7 +547,7 @@ def _collect_ready(
             changed = False
             for p in sorted(going):
                 for oid, _, _ in indexes[p]:
-                    if oid in refs and oid not in loose and not any(q in stays for q in places[oid]):
+                    if oid in refs and not safe_elsewhere(oid, stays):
                         going.discard(p)
                         stays.add(p)
                         changed = True
@@ -513,6 +574,7 @@ def _collect_ready(
             kept=tuple(kept),
         )
         try:
+            ensure_listed(ctx.ident, ctx.remote)
             ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, done)
         except FogError:
             pass  # another device completed it at the same time: its record says the same

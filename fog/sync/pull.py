@@ -24,6 +24,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo.db import RepoDB, StatEntry
 from fog.store import PutStats
+from fog.sync import prune
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
 from fog.sync.context import Context, config_seen_key, sweep_staging
@@ -299,6 +300,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     if ctx.stale:  # this very remote's name was removed or moved: nothing read here may be recorded under it
         return result
     catch_up_own_log(ctx)
+    prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     sweep_staging(ctx)
     incoming = collect(ctx, config, result)
     names = {did: d.get("name", did[:8]) for did, d in config.devices.items()}

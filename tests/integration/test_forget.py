@@ -123,18 +123,39 @@ def test_forgets_reach_a_remote_that_was_down_with_the_next_push(world: World) -
     a, _ = make_pair(world)
     usb = world.tmp / "usb"
     a.fog("remote", "add", "usb", usb)
-    doc = edits(a, "doc.txt", 2)
+    edits(a, "doc.txt", 2)
     usb.rename(world.tmp / "usb-away")
+    for i in range(2):  # two more versions, on origin only
+        a.write("doc.txt", f"while usb is away {i}\n", mtime_ns=OLD_MTIME_NS + 10**10 + i)
+        a.fog("push", expect=1)
+    doc = list(reversed(ids(history(a, "doc.txt"))))
     r = a.fog("forget", "--keep-last", "1", expect=1)
     assert "remote usb failed" in r.err and "published on origin batch" in r.out
-    assert ids(history(a, "doc.txt")) == doc[2:]
+    assert ids(history(a, "doc.txt")) == doc[4:]
     (world.tmp / "usb-away").rename(usb)
-    a.fog("push")  # nothing changed in the tree: the push publishes the forgets
+    a.fog("push")  # nothing changed in the tree: the push publishes the newest version and the forgets
     assert a.push() is None  # once
+    a.fog("check", "usb")  # a forget of a version usb never held (doc[3]) is no problem
     c = world.device("phone")
     run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
-    assert ids(history(c, "doc.txt")) == doc[2:]
+    assert ids(history(c, "doc.txt")) == doc[4:]
     assert c.tree() == a.tree()
+
+
+def test_a_forgotten_version_arriving_later_through_another_remote_is_never_recorded(world: World) -> None:
+    a, b = make_pair(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    doc = edits(a, "doc.txt", 2)  # on both remotes
+    usb.rename(world.tmp / "usb-away")
+    a.fog("forget", "--keep-last", "1", expect=1)  # the forgets reach origin only
+    b.pull()  # origin: the new versions and the forgets (usb is learnt now, and away)
+    assert ids(history(b, "doc.txt")) == doc[2:]
+    (world.tmp / "usb-away").rename(usb)
+    r = b.fog("pull", "usb", "--json").json()  # A's log there still holds the forgotten versions
+    assert r["batches"] > 0 and r["versions"] == 0
+    assert ids(history(b, "doc.txt")) == doc[2:]
+    assert b.fog("status", "--json").json()["clean"] is True
 
 
 def test_a_device_relays_forgets_to_the_remotes_the_forgetter_does_not_use(world: World) -> None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from fog.repo import revs
     from fog.sync import check as check_mod
     from fog.sync import devices as devices_mod
+    from fog.sync import forget as forget_mod
     from fog.sync import inspect as inspect_mod
     from fog.sync import prune as prune_mod
     from fog.sync import pull as pull_mod
@@ -47,6 +48,7 @@ else:  # imported on first use: a push or status needs none of them (~35 ms of e
     revs = lazy_module("fog.repo.revs")
     check_mod = lazy_module("fog.sync.check")
     devices_mod = lazy_module("fog.sync.devices")
+    forget_mod = lazy_module("fog.sync.forget")
     inspect_mod = lazy_module("fog.sync.inspect")
     prune_mod = lazy_module("fog.sync.prune")
     pull_mod = lazy_module("fog.sync.pull")
@@ -331,6 +333,75 @@ def log(
                 head = share.db.head(v.path)
                 out.append(LogEntry(v, name, head is not None and head.id == v.id))
         return out
+
+
+def forget(
+    home: Path,
+    cwd: Path,
+    paths: list[str] | None = None,
+    *,
+    policy: Policy | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    now_ns: int | None = None,
+) -> forget_mod.ForgetResult:
+    """Forget the versions a retention policy does not keep, on every device (fog.sync.forget).
+
+    `paths` (relative to cwd; a directory: everything below it) limits it to
+    those paths. `policy`: the one given on the command line; None takes the
+    share's, as the SyncConfig this device last read has it, else the default.
+    Under `dry_run` nothing changes and no remote is contacted. A remote that
+    cannot be reached keeps the forgets queued (`remote_errors`).
+    """
+    t0 = time.monotonic()
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        scopes = None if not paths else [_scope(share, cwd, p) for p in paths]
+        source = "options"
+        if policy is None:
+            config = ident.cached_config()
+            policy, stored = _policy_of(config.shares.get(share.config.share_id, {}) if config is not None else {})
+            source = "share" if stored else "default"
+        result = forget_mod.ForgetResult(dry_run, source)
+        chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
+        forget_mod.describe(chosen, device_names(ident), result)
+        if dry_run or not chosen:
+            result.seconds = time.monotonic() - t0
+            return result
+        forget_mod.record(share, [v.id for _, v in chosen])
+        ctxs = _open_each(share, ident, result.remote_errors)
+        try:
+            forget_mod.publish_all(ctxs, result)
+        finally:
+            for ctx in ctxs:
+                ctx.close()
+        result.seconds = time.monotonic() - t0
+        return result
+
+
+def _scope(share: Share, cwd: Path, arg: str) -> str:
+    """A PATH given to forget as a share path; "" for the share's root (everything)."""
+    if Path(os.path.normpath(cwd.absolute() / arg)) == share.root:
+        return ""
+    return share_path(share, cwd, arg)
+
+
+def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Context]:
+    """A context for every remote of the share this device uses that opens; the others in `failed`."""
+    dups = duplicates(share.config.remotes)  # one store under two names: the first name only (all_contexts)
+    ctxs: list[Context] = []
+    try:
+        for name in [n for n in sorted(share.config.remotes) if n not in dups]:
+            try:
+                ctxs.append(open_context(share, ident, name))
+            except UnreadableObject:
+                raise
+            except RemoteError as exc:
+                failed[name] = str(exc)
+    except BaseException:
+        for ctx in ctxs:
+            ctx.close()
+        raise
+    return ctxs
 
 
 def resolve_version(share: Share, cwd: Path, spec: str) -> Version:

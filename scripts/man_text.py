@@ -176,6 +176,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "remote_errors",
         "remotes_added",
         "remotes_removed",
+        "forgotten",
     ],
     "sync": ["pull", "push"],
     "log": ["version", "path", "time", "device", "device_id", "kind", "size", "mode", "mtime", "deleted", "conflict"],
@@ -215,6 +216,17 @@ JSON_FIELDS: dict[str, list[str]] = {
         "unreadable",
     ],
     "prune": ["remotes", "failed", "refused"],
+    "forget": [
+        "dry_run",
+        "policy",
+        "versions",
+        "paths",
+        "bytes",
+        "forgotten",
+        "batches",
+        "remote_errors",
+        "seconds",
+    ],
     "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
     "remote list": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
     "remote add": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
@@ -460,6 +472,38 @@ PAGES: dict[str, dict[str, object]] = {
             ("Unreferenced bytes on one remote", "fog stats usb --json | jq '.remotes[0].unreferenced_bytes'"),
         ],
         "see_also": ["check"],
+    },
+    "forget": {
+        "description": [
+            "Applies a retention policy to the history: every version of each path that the policy does "
+            "not keep is forgotten on this device, and the forget is published in this device's log on "
+            "each remote, so every other device drops those versions from its history at its next pull, "
+            "and a new clone never sees them. The current version of a live file is never forgotten, "
+            "whatever the rules; a deleted path whose `--keep-deleted` time has passed goes whole, and "
+            "it is never brought back. Forgetting frees no space by itself: `fog prune` then deletes what "
+            "no remaining version needs.",
+            "The policy is the one the options form when any is given (the same options as `fog policy "
+            "set`, and only those given: `fog forget --keep-last 3` keeps the 3 newest versions of each "
+            "path and nothing else), else the share's policy as this device last pulled it (`fog policy "
+            "show`), else fog's defaults. *PATH* arguments (relative to the current directory; a "
+            "directory means everything below it) limit it to those paths; `--max-old-size` then counts "
+            "only their old versions.",
+            "`--dry-run` lists what would be forgotten and changes nothing, here or on any remote; "
+            "`--verbose` lists what was. Each line shows the version id, its local time, the device that "
+            "made it, its size, its kind, the path and why the policy lets it go. A remote that cannot be "
+            "reached keeps the forgets queued: the next push or sync publishes them there.",
+            "In `--json`, `policy` says where the policy came from (`options`, `share` or `default`), "
+            "`bytes` is the size of the file versions forgotten, and each entry of `forgotten` has "
+            "`path`, `version`, `time`, `time_ns`, `device`, `device_id`, `kind`, `size` and `reasons`; "
+            "`batches` maps each remote to the batch that published the forgets.",
+        ],
+        "exit": {1: "A remote could not be reached or written (named on stderr; the forgets wait for the next push)."},
+        "examples": [
+            ("What the share's policy would forget:", "fog forget --dry-run"),
+            ("Keep the last 3 versions of everything under drafts/:", "fog forget drafts --keep-last 3"),
+            ("Then free the space on every remote:", "fog prune"),
+        ],
+        "see_also": ["policy", "prune", "log"],
     },
     "prune": {
         "description": [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fog.cli import (  # noqa: F401
     check_cmd,
     device_cmd,
+    forget_cmd,
     init_cmd,
     inspect_cmds,
     key_cmd,

@@ -76,8 +76,12 @@ def apply_plans(
     names: dict[str, str],
     scan_start: int,
     result: Report,
+    forgotten: Callable[[bytes], bool] | None = None,
 ) -> Applied:
-    """Bring the working tree to the plans' state (plans sorted by path); see the module docstring."""
+    """Bring the working tree to the plans' state (plans sorted by path); see the module docstring.
+
+    `forgotten(id)`: a version forgotten by some device, whose conflict copy is never written.
+    """
     out = Applied()
     for plan, local in plans:
         if plan.adopt_local and plan.head is not None and local.st is not None:
@@ -106,7 +110,7 @@ def apply_plans(
     for plan, exc in failures:
         _fail(out, result, plan.path, exc)
     ok = [(plan, local) for plan, local in plans if plan.path not in out.failed]
-    out.copies = _write_conflicts(ctx, ok, incoming_paths, names, out, scan_start, result)
+    out.copies = _write_conflicts(ctx, ok, incoming_paths, names, out, scan_start, result, forgotten)
     return out
 
 
@@ -352,6 +356,7 @@ def _write_conflicts(
     out: Applied,
     scan_start: int,
     result: Report,
+    forgotten: Callable[[bytes], bool] | None = None,
 ) -> list[Version]:
     """Write each plan's conflict copies; return the versions recording them (to record and publish).
 
@@ -361,7 +366,8 @@ def _write_conflicts(
     path already has a history (another device published it, maybe deleted
     it since) is left to that history: it arrives, or stays deleted, as
     that path's own plan says. A copy that cannot be written is reported;
-    its version stays in the history of the original path.
+    its version stays in the history of the original path. A copy whose
+    version was forgotten (its path deleted and forgotten) is not written again.
     """
     db = ctx.share.db
     copies: list[Version] = []
@@ -379,6 +385,8 @@ def _write_conflicts(
             if db.head(name) is not None:
                 continue  # recorded by an earlier pull (the copy may have been deleted since)
             copy = ctx.seal_version(conflict_version(loser, name))
+            if forgotten is not None and forgotten(copy.id):
+                continue
             try:
                 entry = _write_conflict(ctx, copy, scan_start)
             except (OSError, FogError) as exc:

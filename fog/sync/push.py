@@ -109,8 +109,10 @@ def catch_up_own_log(ctx: Context) -> int:
                 if ctx.version_id(v) != v.id:
                     raise FogError(f"batch {vb.seq} of this device holds a version with a wrong id")
                 db.add_version(txn, v)
+            db.forget_versions(txn, vb.batch.forgets)  # (done here already, unless .fog/ was rebuilt)
             db.set_cursor(txn, ctx.remote_name, ctx.log, vb.seq, vb.chain)
             db.clear_pending(txn, ctx.remote_name, [v.id for v in vb.batch.versions])
+            db.clear_pending_forgets(txn, ctx.remote_name, vb.batch.forgets)
         adopted += 1
     return adopted
 
@@ -404,7 +406,7 @@ class FanoutStore:
 def publish(
     ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | None = None, copied: CopyStats | None = None
 ) -> int | None:
-    """Publish this remote's pending versions as one batch; returns its number.
+    """Publish this remote's pending versions and forgets as one batch; returns its number.
 
     `fresh` holds versions this process just recorded and put on every remote
     still in the push: complete there by construction. Every other pending
@@ -414,6 +416,7 @@ def publish(
     """
     db = ctx.share.db
     ids = db.pending(ctx.remote_name)
+    forgets = db.pending_forgets(ctx.remote_name)
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
     if seq == 0 and ids:  # this device's first batch here: what other devices' logs carry is not published again
         config = ctx.ident.cached_config()
@@ -432,7 +435,7 @@ def publish(
     if prune.observe(ctx) and (seq == 0 or not fresh):
         fresh = None
         acks = prune.unacked(ctx)
-    if not ids and (not acks or seq == 0):  # (no log here: nothing to acknowledge, see above)
+    if not ids and not forgets and (not acks or seq == 0):  # (no log here: nothing to acknowledge, see above)
         return None
     fresh = fresh or {}
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
@@ -451,7 +454,7 @@ def publish(
         if not prune.observe(ctx):
             break
         stale, acks = versions, prune.unacked(ctx)  # an intent appeared during the catch-up: check again
-    return _put_batch(ctx, seq, chain, tuple(versions), ids, tuple(acks))
+    return _put_batch(ctx, seq, chain, tuple(versions), ids, tuple(acks), tuple(forgets))
 
 
 def acknowledge(ctx: Context) -> int | None:
@@ -470,12 +473,26 @@ def acknowledge(ctx: Context) -> int | None:
 
 
 def _put_batch(
-    ctx: Context, seq: int, chain: bytes | None, versions: tuple[Version, ...], ids: list[bytes], acks: tuple[str, ...]
+    ctx: Context,
+    seq: int,
+    chain: bytes | None,
+    versions: tuple[Version, ...],
+    ids: list[bytes],
+    acks: tuple[str, ...],
+    forgets: tuple[bytes, ...] = (),
 ) -> int:
-    """Seal and publish batch seq + 1 (objects durable first), then record it: cursor, outbox, acknowledgements."""
+    """Seal and publish batch seq + 1 (objects durable first), then record it: cursor, outboxes, acknowledgements."""
     db = ctx.share.db
     batch = EventBatch(
-        ctx.keys.locator, ctx.log, ctx.ident.device_id, seq + 1, chain, time.time_ns(), versions, acks=acks
+        ctx.keys.locator,
+        ctx.log,
+        ctx.ident.device_id,
+        seq + 1,
+        chain,
+        time.time_ns(),
+        versions,
+        forgets=forgets,
+        acks=acks,
     )
     if batch.acks or batch.forgets:
         ctx.remote.allow_prune()  # a fog that does not know them must not write here (section 14)
@@ -484,6 +501,7 @@ def _put_batch(
     with db.write() as txn:
         db.set_cursor(txn, ctx.remote_name, ctx.log, seq + 1, chain_hash(stored))
         db.clear_pending(txn, ctx.remote_name, ids)
+        db.clear_pending_forgets(txn, ctx.remote_name, forgets)
         prune.mark_acked(ctx, txn, acks)
         ctx.commit_presence(txn)
     return seq + 1

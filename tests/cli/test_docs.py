@@ -163,6 +163,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "key show": ["key", "show"],
     "policy set": ["policy", "set", "--keep-last", "5"],
     "policy show": ["policy", "show"],
+    "forget": ["forget", "--keep-last", "1"],
     "init": ["init", "{tmp}/other", "--remote", "{tmp}/remote3"],
 }
 

@@ -544,7 +544,7 @@ PAGES: dict[str, dict[str, object]] = {
             ("Announce, then delete a day later (each run does both for earlier intents)", "fog prune"),
             ("Alone on the remote: no other device pushes", "fog prune --grace 0"),
         ],
-        "see_also": ["policy", "stats", "check", "sync"],
+        "see_also": ["forget", "policy", "stats", "check", "sync"],
     },
     "remote": {"see_also": ["push", "pull"]},
     "remote add": {

@@ -92,9 +92,12 @@ def apply_plans(
         cancel.check()
         _guarded(out, result, plan.path, _clear, ctx, plan, local, out, result)
     files: list[tuple[Plan, Local]] = []
+    parents: set[str] = set()  # directories found in place (or made) for an incoming entry
     for plan, local in plans:  # parents before children
         cancel.check()
         if plan.write is None or plan.write.kind == "deleted" or plan.path in out.failed:
+            continue
+        if not _guarded(out, result, plan.path, _make_way, ctx, plan.path, parents, result):
             continue
         if plan.write.kind != "dir":
             files.append((plan, local))
@@ -159,6 +162,33 @@ def _clear(ctx: Context, plan: Plan, local: Local, out: Applied, result: Report)
             plan.conflicts.append(v)
             out.stat_updates[plan.path] = None
             result.kept.append(plan.path)
+
+
+def _make_way(ctx: Context, path: str, parents: set[str], result: Report) -> None:
+    """Move aside a file or link standing where an incoming entry needs a parent directory.
+
+    Such a file was made here and never synced (a synced one would have an
+    incoming deletion, applied in phase 1): it is renamed to a conflict name
+    and pushed later, as for an incoming directory (`move_aside`), so the
+    incoming entry is written and nothing of this device's is lost.
+    """
+    rel = ""
+    for part in path.split("/")[:-1]:
+        rel = f"{rel}/{part}" if rel else part
+        if rel in parents:
+            continue
+        full = os.path.join(ctx.share.top, rel)
+        here = _lstat(full)
+        if here is None:
+            return  # made by safe_parent when the entry is written
+        if not st.S_ISDIR(here.st_mode):
+            aside = conflict_name_at(rel, here.st_mtime_ns, ctx.ident.device_name)
+            if os.path.lexists(os.path.join(ctx.share.top, aside)):
+                raise FileExistsError(f"{rel} is in the way, and so is its conflict copy {aside}")
+            os.rename(full, os.path.join(ctx.share.top, aside))  # recorded by the next push
+            result.conflicts.append(aside)
+            return
+        parents.add(rel)
 
 
 def _make_dir(ctx: Context, plan: Plan, local: Local, result: Report) -> None:

@@ -353,29 +353,45 @@ def forget(
     Under `dry_run` nothing changes and no remote is contacted. A remote that
     cannot be reached keeps the forgets queued (`remote_errors`).
     """
-    t0 = time.monotonic()
     with open_share(home, cwd, wait=wait) as (share, ident):
         scopes = None if not paths else [_scope(share, cwd, p) for p in paths]
-        source = "options"
-        if policy is None:
-            config = ident.cached_config()
-            policy, stored = _policy_of(config.shares.get(share.config.share_id, {}) if config is not None else {})
-            source = "share" if stored else "default"
-        result = forget_mod.ForgetResult(dry_run, source)
-        chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
-        forget_mod.describe(chosen, device_names(ident), result)
-        if dry_run or not chosen:
-            result.seconds = time.monotonic() - t0
-            return result
-        forget_mod.record(share, [v.id for _, v in chosen])
-        ctxs = _open_each(share, ident, result.remote_errors)
-        try:
-            forget_mod.publish_all(ctxs, result)
-        finally:
-            for ctx in ctxs:
-                ctx.close()
+        return _forget_in(share, ident, scopes, policy, dry_run=dry_run, now_ns=now_ns)
+
+
+def _forget_in(
+    share: Share,
+    ident: Identity,
+    scopes: list[str] | None,
+    policy: Policy | None,
+    *,
+    dry_run: bool = False,
+    now_ns: int | None = None,
+    ctxs: list[Context] | None = None,
+) -> forget_mod.ForgetResult:
+    """`forget` on an open share; publishes through `ctxs` when given (else opens every remote)."""
+    t0 = time.monotonic()
+    source = "options"
+    if policy is None:
+        config = ident.cached_config()
+        policy, stored = _policy_of(config.shares.get(share.config.share_id, {}) if config is not None else {})
+        source = "share" if stored else "default"
+    result = forget_mod.ForgetResult(dry_run, source)
+    chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
+    forget_mod.describe(chosen, device_names(ident), result)
+    if dry_run or not chosen:
         result.seconds = time.monotonic() - t0
         return result
+    forget_mod.record(share, [v.id for _, v in chosen])
+    opened = ctxs is None
+    targets = _open_each(share, ident, result.remote_errors) if ctxs is None else ctxs
+    try:
+        forget_mod.publish_all(targets, result)
+    finally:
+        if opened:
+            for ctx in targets:
+                ctx.close()
+    result.seconds = time.monotonic() - t0
+    return result
 
 
 def _scope(share: Share, cwd: Path, arg: str) -> str:
@@ -496,19 +512,26 @@ def prune(
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         report.failed.update(failed)
         for ctx in ctxs:
-            try:
-                config = pull_mod.refresh_config(ctx)
-                result = prune_mod.prune(
-                    ctx, config, [c.store for c in ctxs], dry_run=dry_run, grace_s=grace, max_unused=unused
-                )
-            except prune_mod.PruneRefused as exc:
-                report.refused[ctx.remote_name] = str(exc)
-                continue
-            except RemoteError as exc:
-                report.failed[ctx.remote_name] = str(exc)
-                continue
-            report.remotes.append(result)
+            _prune_one(ctx, ctxs, report, dry_run=dry_run, grace=grace, unused=unused)
     return report
+
+
+def _prune_one(
+    ctx: Context, ctxs: list[Context], report: PruneReport, *, dry_run: bool, grace: int, unused: float
+) -> None:
+    """Prune one remote (the others are sources of manifest nodes); its outcome goes into `report`."""
+    try:
+        config = pull_mod.refresh_config(ctx)
+        result = prune_mod.prune(
+            ctx, config, [c.store for c in ctxs], dry_run=dry_run, grace_s=grace, max_unused=unused
+        )
+    except prune_mod.PruneRefused as exc:
+        report.refused[ctx.remote_name] = str(exc)
+        return
+    except RemoteError as exc:
+        report.failed[ctx.remote_name] = str(exc)
+        return
+    report.remotes.append(result)
 
 
 def _repair(
@@ -726,6 +749,36 @@ def _follow_remotes(ctxs: list[Context], failed: dict[str, str]) -> None:
 class SyncResult:
     pull: pull_mod.PullResult
     push: push_mod.PushResult
+    trim: TrimResult | None = None  # `--prune` ran: what it forgot and pruned
+
+
+@dataclass
+class TrimResult:
+    forget: forget_mod.ForgetResult
+    prune: PruneReport
+
+
+TRIMMED = "trimmed"  # share meta: when this device last trimmed (ns, decimal): `fog sync --prune`
+TRIM_EVERY_NS = 20 * 3600 * 10**9  # at most this often: a daily cron job, or one every 15 minutes, trims once a day
+
+
+def _trim(ctxs: list[Context], failed: dict[str, str]) -> TrimResult | None:
+    """forget with the share's policy, then prune every remote reached: when the last trim is old enough."""
+    share, ident = ctxs[0].share, ctxs[0].ident
+    last = share.db.get_meta(TRIMMED)
+    now = time.time_ns()
+    if last is not None and last.isdigit() and now - int(last) < TRIM_EVERY_NS:
+        return None
+    forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=now)
+    report = PruneReport(failed=dict(forgot.remote_errors))
+    for ctx in ctxs:
+        if ctx.remote_name in report.failed or ctx.remote_name in failed:
+            continue
+        _prune_one(
+            ctx, ctxs, report, dry_run=False, grace=prune_mod.DEFAULT_GRACE_S, unused=prune_mod.DEFAULT_MAX_UNUSED
+        )
+    share.db.put_meta(TRIMMED, str(now).encode())
+    return TrimResult(forgot, report)
 
 
 def sync(
@@ -736,8 +789,9 @@ def sync(
     wait: bool = False,
     progress: Progress | None = None,
     max_delete: str | None = None,
+    trim: bool = False,
 ) -> SyncResult:
-    """pull, then push, under one lock."""
+    """pull, then push, under one lock; with `trim`, then forget and prune at most once a day (_trim)."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         pulled = _pull_all(ctxs, failed, limit)
@@ -747,7 +801,8 @@ def sync(
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
         pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit)
-        return SyncResult(pulled, pushed)
+        trimmed = _trim(live, pushed.remote_errors) if trim else None
+        return SyncResult(pulled, pushed, trimmed)
 
 
 def devices(home: Path, cwd: Path) -> list[devices_mod.DeviceInfo]:

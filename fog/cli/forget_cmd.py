@@ -71,7 +71,7 @@ def forget(
     else:
         if dry_run or verbose:
             _list(result)
-        _summary(result)
+        forget_summary(result)
     code = report_remote_errors(result.remote_errors, as_json)
     if code:
         raise typer.Exit(code)
@@ -104,7 +104,7 @@ def _list(result: Any) -> None:
         echo("  ".join([*cells, row[5]]) + f"  ({row[6]})")
 
 
-def _summary(result: Any) -> None:
+def forget_summary(result: Any) -> None:
     source = _SOURCES.get(result.policy, result.policy)
     if not result.versions:
         echo(f"Nothing to forget (policy: {source}).")

@@ -48,7 +48,7 @@ def prune(
     if as_json:
         emit_json(as_doc(report))
     else:
-        _render(report)
+        prune_summary(report)
     for name, why in sorted(report.refused.items()):
         typer.echo(f"fog: remote {name}: prune refused: {why}", err=True)
     code = report_remote_errors(report.failed, as_json) or (1 if report.refused else 0)
@@ -73,7 +73,7 @@ def parse_percent(text: str) -> float:
     return pct / 100
 
 
-def _render(report: Any) -> None:
+def prune_summary(report: Any) -> None:
     console = stdout_console()
     for r in report.remotes:
         console.print(

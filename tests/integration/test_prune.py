@@ -201,3 +201,37 @@ def test_a_batch_in_flight_is_waited_for(world: World, tmp_path: Path) -> None:
     assert (a.root / "x.bin").read_bytes() == data
     a.fog("check", "--read-data")
     clone_matches(world, a, "phone")
+
+
+SOON = """
+import fog.api as _api, fog.sync.prune as _prune
+_api.TRIM_EVERY_NS = 0
+_prune.DEFAULT_GRACE_S = 1
+"""
+
+
+def test_sync_prune_trims_at_most_once_a_day_with_the_share_policy(world: World) -> None:
+    a, b = make_pair(world)
+    for n in range(5):
+        a.write("f.bin", random.Random(n).randbytes(100_000), mtime_ns=OLD_MTIME_NS + n)
+        a.fog("push")
+    a.fog("policy", "set", "--keep-last", "1")
+    b.write("b.txt", "b has a log\n")
+    b.fog("sync")
+    before = packs(world)
+    first = a.fog("sync", "--prune", "--json").json()["trim"]
+    assert first["forget"]["versions"] == 4 and first["forget"]["policy"] == "share"
+    (r,) = first["prune"]["remotes"]
+    assert r["intent"] and len(r["planned_delete"]) == 4 and not r["deleted"]  # the default grace: a day
+    assert a.fog("sync", "--prune", "--json").json()["trim"] is None  # not due again today
+    assert packs(world) == before
+    b.fog("sync")  # pulls the forgets, acknowledges the intent
+    assert len(b.fog("log", "f.bin", "--json").json()) == 1
+    time.sleep(1.1)
+    later = a.fog("sync", "--prune", "--json", patch=SOON).json()["trim"]
+    assert set(later["prune"]["remotes"][0]["deleted"]) == set(r["planned_delete"])
+    assert len(packs(world)) == len(before) - 4
+    a.fog("check", "--read-data")
+    assert "Nothing to forget" in a.fog("sync", "--prune", patch=SOON).out
+    c = clone_matches(world, a, "phone")
+    assert len(c.fog("log", "f.bin", "--json").json()) == 1

@@ -178,7 +178,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "remotes_removed",
         "forgotten",
     ],
-    "sync": ["pull", "push"],
+    "sync": ["pull", "push", "trim"],
     "log": ["version", "path", "time", "device", "device_id", "kind", "size", "mode", "mtime", "deleted", "conflict"],
     "restore": ["path", "version", "kind", "size", "output"],
     "diff": ["path", "identical", "text", "old", "new", "diff"],
@@ -371,10 +371,21 @@ PAGES: dict[str, dict[str, object]] = {
         "description": [
             "A pull, then a push, under one lock. With `--quiet` it prints nothing on success, so cron "
             "only mails errors and conflicts.",
+            "With `--prune`, the sync then trims history, at most once in 20 hours on this device: "
+            "`fog forget` with the share's retention policy (`fog policy show`), then `fog prune` of every "
+            "remote reached, with the default grace period (a day). Prune's two phases spread over two "
+            "runs: one announces what it will delete, a run a day later (once every other device has "
+            "synced) deletes it. Other devices' syncs are never blocked: they only acknowledge. Add it to "
+            "one device's cron job (every device may, but one is enough).",
+            "In `--json`, `trim` is null when no trim ran, else `forget` (as `fog forget --json`) and "
+            "`prune` (as `fog prune --json`).",
         ],
         "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4]},
-        "examples": [("A crontab line:", "fog -C /home/me/notes sync --quiet")],
-        "see_also": ["pull", "push"],
+        "examples": [
+            ("A crontab line:", "fog -C /home/me/notes sync --quiet"),
+            ("The same, trimming history once a day:", "fog -C /home/me/notes sync --quiet --prune"),
+        ],
+        "see_also": ["pull", "push", "forget", "prune", "policy"],
     },
     "log": {
         "description": [

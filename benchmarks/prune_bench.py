@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
                 r["forget"] = {"seconds": t[0], "cpu": t[1], "rss_kb": t[2]}
                 t = bench.run([exe, "-C", str(tree), "prune", "--grace", "0", "--json"], tool.env)
                 r["prune"] = {"seconds": t[0], "cpu": t[1], "rss_kb": t[2], "report": bench.fog_json(t[3])}
+                stats = bench.fog_json(bench.run([exe, "-C", str(tree), "stats", "--json"], tool.env)[3])
+                r["stats"] = {
+                    k: stats["remotes"][0][k]
+                    for k in ("stored_bytes", "current_bytes", "old_bytes", "unreferenced_bytes")
+                }
                 fresh = bench.make_tool(name, exe, work / "fresh-tree", work / "fresh")
                 shutil.copytree(tree, work / "fresh-tree", symlinks=True, ignore=shutil.ignore_patterns(".fog"))
                 fresh.init()
@@ -141,6 +146,12 @@ def _report(results: dict[str, dict]) -> None:
             f"{f['size_after'] / f['fresh_size']:.3f}x); forget {f['forget']['seconds']:.2f} s + prune "
             f"{f['prune']['seconds']:.2f} s = {total:.2f} s, peak RSS {peak:.0f} MB; "
             f"clone matches: {f['clone_matches']}"
+        )
+        st = f["stats"]
+        print(
+            f"fog after: current versions {st['current_bytes'] / 1e6:.1f} MB, old versions kept "
+            f"{st['old_bytes'] / 1e6:.1f} MB, unreferenced {st['unreferenced_bytes'] / 1e6:.1f} MB "
+            f"({st['unreferenced_bytes'] / max(1, st['stored_bytes']):.1%})"
         )
     if r:
         print(

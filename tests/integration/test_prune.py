@@ -7,12 +7,15 @@ uploads and before it recorded anything.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_multidevice import OLD_MTIME_NS, Device, World, make_pair
+from test_multidevice import OLD_MTIME_NS, Device, Run, World, make_pair
 
 
 @pytest.fixture
@@ -164,37 +167,45 @@ _s.ShareStore.publish_batch = _slow
 """
 
 
+@contextlib.contextmanager
+def paused(dev: Device, args: list[str], pause_code: str, tmp_path: Path) -> Iterator[dict[str, Run]]:
+    """Run `fog ARGS` on `dev` in the background until its `pause_code` (which opens the file REACHED
+    and waits for GO) pauses it; the caller's block runs during the pause, then the run finishes.
+    The run's result is under "run" of the yielded dict afterwards."""
+    reached, go = tmp_path / "reached", tmp_path / "go"
+    code = f"REACHED, GO = {str(reached)!r}, {str(go)!r}\n" + pause_code
+    out: dict[str, Run] = {}
+    runner = threading.Thread(target=lambda: out.setdefault("run", dev.fog(*args, patch=code, expect=None)))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not reached.exists():
+            assert time.monotonic() < deadline and runner.is_alive(), out
+            time.sleep(0.05)
+        yield out
+    finally:
+        go.touch()
+        runner.join()
+
+
 def test_a_batch_in_flight_is_waited_for(world: World, tmp_path: Path) -> None:
     """A push that deduped before the intent and publishes after the collection began must not lose data.
 
     The collector cannot see a batch not yet written: only the writer's
     acknowledgement (which comes after it in its log) makes deleting safe."""
-    import threading
-
     a, b = make_pair(world)
     b.write("b.txt", "b has a log\n")
     b.fog("sync")
     data = random.Random(8).randbytes(300_000)
     made = orphan(b, "x.bin", seed=8)
-    a.fog("prune", "--grace", "0s", "--dry-run")
-    reached, go = tmp_path / "reached", tmp_path / "go"
-    pause = f"REACHED, GO = {str(reached)!r}, {str(go)!r}\n" + PAUSE_BEFORE_BATCH
     b.write("x.bin", data, mtime_ns=OLD_MTIME_NS)
     first = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
     assert set(first["planned_delete"]) == made
-    pusher = threading.Thread(target=lambda: b.fog("push", patch=SKIP_OBSERVE_AT_START + pause))
-    pusher.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not reached.exists():
-            assert time.monotonic() < deadline and pusher.is_alive()
-            time.sleep(0.05)
+    with paused(b, ["push"], SKIP_OBSERVE_AT_START + PAUSE_BEFORE_BATCH, tmp_path) as pushed:
         time.sleep(1.1)
         during = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
         assert not during["deleted"], during  # desktop has not acknowledged: its batch may be in flight
-    finally:
-        go.touch()
-        pusher.join()
+    assert pushed["run"].rc == 0, pushed["run"]
     b.fog("sync")
     a.fog("prune", "--grace", "1s")
     a.pull()

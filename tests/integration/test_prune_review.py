@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from test_multidevice import OLD_MTIME_NS, Device, World, make_pair, run_fog
-from test_prune import orphan, packs
+from test_prune import orphan, packs, paused
 
 
 @pytest.fixture
@@ -121,30 +121,16 @@ _p.replicate.complete = _slow
 def test_first_batch_window_spans_the_whole_catch_up(world: World, tmp_path: Path) -> None:
     """A first batch here listed the intents before its catch-up only: one written during a long seeding
     copy went unseen. The intents are now listed again right before the batch, until none is new."""
-    import threading
-
     a, b = make_pair(world)
     usb = world.tmp / "usb"
     a.fog("remote", "add", "usb", usb)
     b.pull()  # learns usb
     a.write("new.bin", random.Random(21).randbytes(400_000), mtime_ns=OLD_MTIME_NS)
-    reached, go = tmp_path / "reached", tmp_path / "go"
-    pause = f"REACHED, GO = {str(reached)!r}, {str(go)!r}\n" + PAUSE_AFTER_CATCH_UP
-    res = {}
-    pusher = threading.Thread(target=lambda: res.setdefault("r", a.fog("push", "--json", patch=pause, expect=None)))
-    pusher.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not reached.exists():
-            assert time.monotonic() < deadline and pusher.is_alive()
-            time.sleep(0.05)
-        b.fog("prune", "usb", "--grace", "1s", "--json").json()["remotes"][0]
+    with paused(a, ["push", "--json"], PAUSE_AFTER_CATCH_UP, tmp_path) as pushed:
+        b.fog("prune", "usb", "--grace", "1s")
         time.sleep(1.2)
-        b.fog("prune", "usb", "--grace", "1s", "--json").json()["remotes"][0]
-    finally:
-        go.touch()
-        pusher.join()
-    assert res["r"].rc == 0, res["r"]
+        b.fog("prune", "usb", "--grace", "1s")
+    assert pushed["run"].rc == 0, pushed["run"]
     a.fog("check", "usb", "--read-data")
     b.fog("sync")
     b.fog("prune", "usb", "--grace", "0")

@@ -73,6 +73,12 @@ _LOC = struct.Struct(">II")
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
 
 
+def clamp_ns(ns: int) -> int:
+    """A time in ns as an int64 can hold it: a file dated after 2262 (or before 1677) is recorded at the
+    limit (its later changes are still seen through size, ctime and inode), never a crash."""
+    return max(-(1 << 63), min(ns, (1 << 63) - 1))
+
+
 def remote_key(remote: str) -> bytes:
     return hashlib.sha256(remote.encode()).digest()[:8]
 
@@ -104,7 +110,8 @@ class StatEntry:
     def to_bytes(self, version: bytes | None = None) -> bytes:
         """The stored form; `version` stands in for self.version (saves building a named() copy)."""
         version = self.version if version is None else version
-        head = _STAT.pack(self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode, 1, self.racy, version)
+        mtime, ctime = clamp_ns(self.mtime_ns), clamp_ns(self.ctime_ns)
+        head = _STAT.pack(self.size, mtime, self.ino, ctime, self.mode, 1, self.racy, version)
         return head + self.path.encode(FS_ENCODING, "surrogateescape")
 
     @classmethod
@@ -136,7 +143,8 @@ def stat_matches(raw: bytes | None, path: str, s: StatLike, is_dir: bool) -> boo
         return False
     if is_dir:
         return _STAT.unpack_from(raw)[4] == s.st_mode
-    return raw[: _MATCH.size] == _MATCH.pack(s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, 1, False)
+    mtime, ctime = clamp_ns(s.st_mtime_ns), clamp_ns(s.st_ctime_ns)
+    return raw[: _MATCH.size] == _MATCH.pack(s.st_size, mtime, s.st_ino, ctime, s.st_mode, 1, False)
 
 
 class StatView:

@@ -59,7 +59,7 @@ def edit(root: Path, rnd: int, fraction: float) -> int:
             f.seek(0, os.SEEK_END)
             f.write(f"\nversion {rnd} of this file\n".encode())
         edited += 1
-    corpus_mod.set_tree_mtime(root, corpus_mod.FIXED_MTIME + rnd * 1_000_000_000)
+    corpus_mod.set_tree_mtime(root, corpus_mod.FIXED_MTIME + rnd * 3600)
     return edited
 
 

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             before = bench.apparent_size(tool.repo)
             r: dict = {"size_before": before}
             if name == "fog":
-                t = bench.run([exe, "-C", str(tree), "forget", "--keep-last", str(keep), "--json"], tool.env)
+                t = bench.run([exe, "-C", str(tree), "forget", "--keep-last", str(keep)], tool.env)
                 r["forget"] = {"seconds": t[0], "cpu": t[1], "rss_kb": t[2]}
                 t = bench.run([exe, "-C", str(tree), "prune", "--grace", "0", "--json"], tool.env)
                 r["prune"] = {"seconds": t[0], "cpu": t[1], "rss_kb": t[2], "report": bench.fog_json(t[3])}

@@ -344,6 +344,7 @@ def forget(
     dry_run: bool = False,
     wait: bool = False,
     now_ns: int | None = None,
+    listing: bool = True,
 ) -> forget_mod.ForgetResult:
     """Forget the versions a retention policy does not keep, on every device (fog.sync.forget).
 
@@ -355,7 +356,7 @@ def forget(
     """
     with open_share(home, cwd, wait=wait) as (share, ident):
         scopes = None if not paths else [_scope(share, cwd, p) for p in paths]
-        return _forget_in(share, ident, scopes, policy, dry_run=dry_run, now_ns=now_ns)
+        return _forget_in(share, ident, scopes, policy, dry_run=dry_run, now_ns=now_ns, listing=listing)
 
 
 def _forget_in(
@@ -367,6 +368,7 @@ def _forget_in(
     dry_run: bool = False,
     now_ns: int | None = None,
     ctxs: list[Context] | None = None,
+    listing: bool = True,
 ) -> forget_mod.ForgetResult:
     """`forget` on an open share; publishes through `ctxs` when given (else opens every remote)."""
     t0 = time.monotonic()
@@ -377,11 +379,11 @@ def _forget_in(
         source = "share" if stored else "default"
     result = forget_mod.ForgetResult(dry_run, source)
     chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
-    forget_mod.describe(chosen, device_names(ident), result)
+    forget_mod.describe(chosen, device_names(ident), result, listing=listing)
     if dry_run or not chosen:
         result.seconds = time.monotonic() - t0
         return result
-    forget_mod.record(share, [v.id for _, v in chosen])
+    forget_mod.record(share, [v for _, v in chosen])
     opened = ctxs is None
     targets = _open_each(share, ident, result.remote_errors) if ctxs is None else ctxs
     try:
@@ -769,7 +771,7 @@ def _trim(ctxs: list[Context], failed: dict[str, str]) -> TrimResult | None:
     now = time.time_ns()
     if last is not None and last.isdigit() and now - int(last) < TRIM_EVERY_NS:
         return None
-    forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=now)
+    forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=now, listing=False)
     report = PruneReport(failed=dict(forgot.remote_errors))
     for ctx in ctxs:
         if ctx.remote_name in report.failed or ctx.remote_name in failed:

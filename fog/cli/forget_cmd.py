@@ -64,7 +64,16 @@ def forget(
         as_json,
     )
     result = run(
-        lambda: api.forget(fog_home(), STATE.cwd, paths or None, policy=policy, dry_run=dry_run, wait=wait), as_json
+        lambda: api.forget(
+            fog_home(),
+            STATE.cwd,
+            paths or None,
+            policy=policy,
+            dry_run=dry_run,
+            wait=wait,
+            listing=dry_run or verbose or as_json,
+        ),
+        as_json,
     )
     if as_json:
         emit_json(forget_doc(result))

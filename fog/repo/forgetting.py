@@ -44,8 +44,8 @@ class Forgetting:
     def is_forgotten(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
         return txn.get(version_id, db=self.db["forgotten"]) is not None
 
-    def forget_versions(self, txn: lmdb.Transaction, ids: Iterable[bytes]) -> Forgot:
-        """Forget versions (`fog forget` here, or a forget read in any device's batch).
+    def forget_versions(self, txn: lmdb.Transaction, ids: Iterable[bytes | Version]) -> Forgot:
+        """Forget versions, given by id or as read (`fog forget` here, or a forget read in any device's batch).
 
         Each id is recorded in `forgotten`, so the version is never recorded
         again (add_version, add_unknown_versions), even when it arrives
@@ -63,10 +63,12 @@ class Forgetting:
         kept = self._kept(txn)
         refix: dict[bytes, str] = {}
         gone: list[bytes] = []
-        for vid in dict.fromkeys(ids):
+        for item in {(i if isinstance(i, bytes) else i.id): i for i in ids}.values():
+            # a Version the caller read already (fog forget) is not looked up and decoded again
+            vid = item if isinstance(item, bytes) else item.id
             if txn.put(vid, b"", db=db["forgotten"], overwrite=False):
                 out.new.append(vid)
-            v = self.version(vid, txn)
+            v = self.version(vid, txn) if isinstance(item, bytes) else item if self.has_version(vid, txn) else None
             if v is None:
                 continue  # never recorded here (or already dropped): recorded as forgotten only
             gone.append(vid)

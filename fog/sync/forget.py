@@ -74,6 +74,7 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
 
     met: set[str] = set()
     live_heads: set[bytes] = set()
+    read: dict[bytes, Version] = {}  # every version read once, for the ones the plan forgets (no second decode)
 
     def paths(txn: object) -> Iterator[tuple[str, list[Candidate], bytes | None]]:
         for path, versions, head in db.histories(txn):  # type: ignore[arg-type]
@@ -87,6 +88,7 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
             for v in versions:
                 if v.id == head and not v.deleted:
                     live_heads.add(v.id)
+                read[v.id] = v
             yield path, [Candidate(v.id, v.time_ns, v.kind, v.size) for v in versions], head
 
     with db.read() as txn:  # memory holds one path's versions at a time, and the decisions
@@ -94,18 +96,16 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
         for scope in scopes or []:
             if scope not in met:
                 raise UsageError(f"{scope}: no history (not in the share, or never pushed)")
-        out = [
-            (d, v)
-            for d in decisions
-            if not d.keep and d.id not in live_heads and (v := db.version(d.id, txn)) is not None
-        ]
+        out = [(d, read[d.id]) for d in decisions if not d.keep and d.id not in live_heads]
     out.sort(key=lambda dv: (dv[1].time_ns, dv[1].id))
     return out
 
 
-def describe(chosen: list[tuple[Decision, Version]], names: dict[str, str], result: ForgetResult) -> None:
-    """Fill the result's list and totals from the chosen versions."""
-    for d, v in chosen:
+def describe(
+    chosen: list[tuple[Decision, Version]], names: dict[str, str], result: ForgetResult, *, listing: bool = True
+) -> None:
+    """Fill the result's totals from the chosen versions, and with `listing` its list (one entry each)."""
+    for d, v in chosen if listing else ():
         result.forgotten.append(
             ForgottenVersion(
                 v.path,
@@ -118,16 +118,16 @@ def describe(chosen: list[tuple[Decision, Version]], names: dict[str, str], resu
                 list(d.reasons),
             )
         )
-        result.bytes += v.size if v.kind == "file" else 0
+    result.bytes = sum(v.size for _, v in chosen if v.kind == "file")
     result.versions = len(chosen)
     result.paths = len({v.path for _, v in chosen})
 
 
-def record(share: Share, ids: list[bytes]) -> Forgot:
+def record(share: Share, versions: list[Version]) -> Forgot:
     """Forget the versions here and queue the forgets for every remote this device queues for, at once."""
     db = share.db
     with db.write() as txn:
-        done = db.forget_versions(txn, ids)
+        done = db.forget_versions(txn, versions)
         db.add_pending_forgets(txn, share.config.queued_remotes(), done.new)
     return done
 

@@ -261,7 +261,11 @@ class RemoteHistory:
                         for v in vb.batch.versions:
                             if v.device not in self.devices or ctx.version_id(v) != v.id:
                                 raise IntegrityError(f"batch {vb.seq} of {state.name!r} holds a forged version")
-                            if v.content is not None and not db.has_version(v.id, txn):
+                            if (
+                                v.content is not None
+                                and not db.has_version(v.id, txn)
+                                and not db.is_forgotten(v.id, txn)
+                            ):
                                 self.versions[v.id] = v  # the others are read from the database, one at a time
             except IntegrityError as exc:
                 raise PruneRefused(f"{exc}; nothing is pruned until `fog check` is clean") from exc

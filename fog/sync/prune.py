@@ -42,11 +42,11 @@ from fog.format.intent import Intent
 from fog.format.pack import PackIndex, header_size
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
-from fog.store import ShareStore
+from fog.store import Packer, ShareStore
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
 from fog.sync.logs import logs_by_name, read_log
-from fog.sync.replicate import copy_objects, read_node
+from fog.sync.replicate import read_node
 
 DEFAULT_GRACE_S = 24 * 3600  # outlives any push's last step (list intents -> put batch) by far: see FORMAT.md
 DEFAULT_MAX_UNUSED = 0.05  # repack until at most this share of the packs' bytes is unreferenced (restic's default)
@@ -220,7 +220,9 @@ class RemoteHistory:
         self.versions: dict[bytes, Version] = {}  # versions with content this device's history lacks
         self.forgets: set[bytes] = set()
 
-    def read(self) -> None:
+    def read(self) -> list[Version]:
+        """Read every log from where the last call stopped; the new batches' versions with content."""
+        fresh: list[Version] = []
         ctx = self.ctx
         db = ctx.share.db
         share_hex = ctx.keys.share_id.hex()
@@ -257,6 +259,7 @@ class RemoteHistory:
                     if not (limit is not None and vb.seq > limit) and dev.get("trusted", True):
                         self.forgets.update(vb.batch.forgets)
                         state.acks.update(vb.batch.acks)
+                    fresh.extend(v for v in vb.batch.versions if v.content is not None)
                     with db.read() as txn:
                         for v in vb.batch.versions:
                             if v.device not in self.devices or ctx.version_id(v) != v.id:
@@ -269,6 +272,7 @@ class RemoteHistory:
                                 self.versions[v.id] = v  # the others are read from the database, one at a time
             except IntegrityError as exc:
                 raise PruneRefused(f"{exc}; nothing is pruned until `fog check` is clean") from exc
+        return fresh
 
     def active(self) -> dict[str, _Log]:
         """Logs of devices whose batches are accepted (not revoked, trusted)."""
@@ -425,9 +429,10 @@ def prune(
     history = RemoteHistory(ctx, config)
     history.read()
     readers = [ctx.store, *[s for s in sources if s is not ctx.store]]
-    if not dry_run:
-        _collect_ready(ctx, history, readers, grace_s, result)
+    # walked once; a collection only adds what batches written since reference (more kept is always safe)
     refs = referenced(_remaining(ctx, history), readers)
+    if not dry_run:
+        _collect_ready(ctx, history, readers, refs, grace_s, result)
     result.referenced_objects = len(refs)
     indexes = _headers(ctx, result)
     records = _records(ctx.share.db, ctx.remote_name)
@@ -446,25 +451,94 @@ def prune(
         intent = _announce(ctx, history, [u.pack for u in delete + repack])
         result.intent = intent.id
         if grace_s == 0:
-            _collect_ready(ctx, history, readers, 0, result)
+            _collect_ready(ctx, history, readers, refs, 0, result)
     result.seconds = time.monotonic() - t0
     return result
 
 
 def _repack(ctx: Context, repack: list[PackUse], home: dict[bytes, bytes], result: PruneResult) -> None:
-    """Copy the objects the packs to rewrite are the home of into new packs, durably, before any intent names them."""
+    """Copy the objects the packs to rewrite are the home of into new packs, durably, before any intent names them.
+
+    Each such pack is read once, whole; each object is verified (section 4) and its stored bytes go
+    into the new pack as they are (valid under the same name and key). An object whose copy there is
+    damaged is read from any other place through the usual verified read, else the prune is refused."""
     chosen = {u.pack for u in repack}
-    wanted = sorted(oid for oid, p in home.items() if p in chosen)
-    if not wanted:
+    by_pack: dict[bytes, set[bytes]] = {}
+    for oid, p in home.items():
+        if p in chosen:
+            by_pack.setdefault(p, set()).add(oid)
+    if not by_pack:
         return
-    stats, lost = copy_objects(ctx.store, wanted, {}, [ctx.store])
-    if lost:
-        raise PruneRefused(f"{len(lost)} referenced object(s) could not be read to repack them; nothing is pruned")
+    stats = {"objects": 0, "bytes": 0}
+
+    def ship(data: bytes, index: PackIndex) -> None:
+        ctx.store.put_pack(data, index)
+        stats["bytes"] += len(data)
+
+    packer = Packer(ctx.store.keys.pack_key, ship)
+    for p in sorted(by_pack):
+        cancel.check()
+        index = ctx.store.catalog.index(p)
+        try:
+            data = ctx.store.fetch_pack(p)
+        except (ObjectNotFound, IntegrityError, RemoteError):
+            data = None
+        for oid, offset, length in index or ():
+            if oid not in by_pack[p]:
+                continue
+            stored = data[offset : offset + length] if data is not None else b""
+            try:
+                ctx.store.decode(oid, stored, "")
+            except IntegrityError:
+                try:
+                    stored = ctx.store.encode(oid, ctx.store.get(oid))  # another copy, verified
+                except (IntegrityError, RemoteError) as exc:
+                    raise PruneRefused(
+                        f"a referenced object could not be read to repack it ({exc}); nothing is pruned"
+                    ) from exc
+            packer.add(oid, stored)
+            stats["objects"] += 1
+    packer.flush()
     ctx.store.backend.sync()
     with ctx.share.db.write() as txn:
         ctx.commit_presence(txn)
-    result.repacked_objects += stats.objects
-    result.repacked_bytes += stats.bytes
+    result.repacked_objects += stats["objects"]
+    result.repacked_bytes += stats["bytes"]
+
+
+def _verify_copies(
+    ctx: Context, indexes: dict[bytes, PackIndex], needed: set[bytes], going: set[bytes]
+) -> set[tuple[bytes, bytes]]:
+    """(object, pack) for each copy of a needed object, in a pack not going, that reads back intact.
+
+    One read per pack: the whole pack when it holds many of them, else one
+    ranged read each; memory holds one pack at a time."""
+    intact: set[tuple[bytes, bytes]] = set()
+    for p, ix in indexes.items():
+        if p in going:
+            continue
+        wanted = [(oid, offset, length) for oid, offset, length in ix if oid in needed]
+        if not wanted:
+            continue
+        cancel.check()
+        data: bytes | None = None
+        if len(wanted) > 8:
+            try:
+                data = ctx.store.fetch_pack(p)
+            except (ObjectNotFound, IntegrityError, RemoteError):
+                continue
+        for oid, offset, length in wanted:
+            try:
+                stored = (
+                    data[offset : offset + length]
+                    if data is not None
+                    else ctx.store.backend.get_range(ctx.store.pack_name(p), offset, length)
+                )
+                ctx.store.decode(oid, stored, "")
+            except (IntegrityError, ObjectNotFound):
+                continue
+            intact.add((oid, p))
+    return intact
 
 
 def _announce(ctx: Context, history: RemoteHistory, packs: list[bytes]) -> Intent:
@@ -484,9 +558,17 @@ def _announce(ctx: Context, history: RemoteHistory, packs: list[bytes]) -> Inten
 
 
 def _collect_ready(
-    ctx: Context, history: RemoteHistory, readers: list[ShareStore], grace_s: int, result: PruneResult
+    ctx: Context,
+    history: RemoteHistory,
+    readers: list[ShareStore],
+    refs: set[bytes],
+    grace_s: int,
+    result: PruneResult,
 ) -> None:
-    """Finish every open intent whose acknowledgements and grace period allow it."""
+    """Finish every open intent whose acknowledgements and grace period allow it.
+
+    `refs` (every object the history referenced when the run began) is
+    extended with what the batches written since reference, before anything goes."""
     records = _records(ctx.share.db, ctx.remote_name)
     now = time.time_ns()
     ready = []
@@ -511,35 +593,24 @@ def _collect_ready(
         ready.append(iid)
     if not ready:
         return
-    history.read()  # every batch up to now: those before each acknowledgement are all there
-    refs = referenced(_remaining(ctx, history), readers)
+    # every batch up to now: those before each acknowledgement are all there
+    referenced(history.read(), readers, refs)
     indexes = _headers(ctx, None)
     loose = set(ctx.store.list_objects())
-    places: dict[bytes, list[tuple[bytes, int, int]]] = {}  # referenced object -> its places in listed packs
+    condemned_here = {bytes.fromhex(p) for iid in ready for p in records[iid]["packs"]} & indexes.keys()
+    # the referenced objects the condemned packs hold, and every place a listed pack holds them
+    needed = {oid for p in condemned_here for oid, _, _ in indexes[p] if oid in refs and oid not in loose}
+    places: dict[bytes, list[bytes]] = {}
     for p, ix in indexes.items():
-        for oid, offset, length in ix:
-            if oid in refs:
-                places.setdefault(oid, []).append((p, offset, length))
-    intact: dict[tuple[bytes, bytes], bool] = {}  # (object, pack) -> the copy there reads back and verifies
+        for oid, _, _ in ix:
+            if oid in needed:
+                places.setdefault(oid, []).append(p)
+    intact = _verify_copies(ctx, indexes, needed, condemned_here)
 
     def safe_elsewhere(oid: bytes, stays: set[bytes]) -> bool:
-        """Whether a pack that stays holds an intact copy: read and verified, never taken on a listing's word
-        (the copy a repair wrote beside a damaged one must not be deleted for the damaged one)."""
-        if oid in loose:
-            return True
-        for p, offset, length in places[oid]:
-            if p not in stays:
-                continue
-            if (oid, p) not in intact:
-                try:
-                    stored = ctx.store.backend.get_range(ctx.store.pack_name(p), offset, length)
-                    ctx.store.decode(oid, stored, "")
-                    intact[oid, p] = True
-                except (IntegrityError, ObjectNotFound):
-                    intact[oid, p] = False
-            if intact[oid, p]:
-                return True
-        return False
+        """Whether a pack that stays holds an intact copy: read back and verified, never taken on a
+        listing's word (the copy a repair wrote beside a damaged one must not go for the damaged one)."""
+        return oid in loose or any(p in stays and (oid, p) in intact for p in places.get(oid, ()))
 
     for iid in ready:
         rec = records[iid]
@@ -552,7 +623,7 @@ def _collect_ready(
             changed = False
             for p in sorted(going):
                 for oid, _, _ in indexes[p]:
-                    if oid in refs and not safe_elsewhere(oid, stays):
+                    if oid in needed and not safe_elsewhere(oid, stays):
                         going.discard(p)
                         stays.add(p)
                         changed = True

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,10 +18,12 @@ from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.crypto.keys import ShareKeys, master_key_to_text
 from fog.errors import FogError, ReadOnlyRemote, RemoteError, UnreadableObject, UsageError
+from fog.format.policy import Policy, share_policy
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
+from fog.repo import checkouts
 from fog.repo.identity import Identity, write_private
 from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
 from fog.store import PutStats, Remote
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from fog.repo import revs
     from fog.sync import check as check_mod
     from fog.sync import devices as devices_mod
+    from fog.sync import forget as forget_mod
     from fog.sync import inspect as inspect_mod
     from fog.sync import prune as prune_mod
     from fog.sync import pull as pull_mod
@@ -45,6 +48,7 @@ else:  # imported on first use: a push or status needs none of them (~35 ms of e
     revs = lazy_module("fog.repo.revs")
     check_mod = lazy_module("fog.sync.check")
     devices_mod = lazy_module("fog.sync.devices")
+    forget_mod = lazy_module("fog.sync.forget")
     inspect_mod = lazy_module("fog.sync.inspect")
     prune_mod = lazy_module("fog.sync.prune")
     pull_mod = lazy_module("fog.sync.pull")
@@ -154,6 +158,7 @@ def open_share(home: Path, cwd: Path, *, lock: bool = True, wait: bool = False) 
     ident = Identity.load(home)
     share = Share(root, lock=lock, wait=wait)
     try:
+        checkouts.claim(home, share.config.share_id, share.root)
         yield share, ident
     finally:
         share.close()
@@ -330,6 +335,93 @@ def log(
         return out
 
 
+def forget(
+    home: Path,
+    cwd: Path,
+    paths: list[str] | None = None,
+    *,
+    policy: Policy | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    now_ns: int | None = None,
+    listing: bool = True,
+) -> forget_mod.ForgetResult:
+    """Forget the versions a retention policy does not keep, on every device (fog.sync.forget).
+
+    `paths` (relative to cwd; a directory: everything below it) limits it to
+    those paths. `policy`: the one given on the command line; None takes the
+    share's, as the SyncConfig this device last read has it, else the default.
+    Under `dry_run` nothing changes and no remote is contacted. A remote that
+    cannot be reached keeps the forgets queued (`remote_errors`).
+    """
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        scopes = None if not paths else [_scope(share, cwd, p) for p in paths]
+        return _forget_in(share, ident, scopes, policy, dry_run=dry_run, now_ns=now_ns, listing=listing)
+
+
+def _forget_in(
+    share: Share,
+    ident: Identity,
+    scopes: list[str] | None,
+    policy: Policy | None,
+    *,
+    dry_run: bool = False,
+    now_ns: int | None = None,
+    ctxs: list[Context] | None = None,
+    listing: bool = True,
+) -> forget_mod.ForgetResult:
+    """`forget` on an open share; publishes through `ctxs` when given (else opens every remote)."""
+    t0 = time.monotonic()
+    source = "options"
+    if policy is None:
+        config = ident.cached_config()
+        policy, stored = _policy_of(config.shares.get(share.config.share_id, {}) if config is not None else {})
+        source = "share" if stored else "default"
+    result = forget_mod.ForgetResult(dry_run, source)
+    chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
+    forget_mod.describe(chosen, device_names(ident), result, listing=listing)
+    if dry_run or not chosen:
+        result.seconds = time.monotonic() - t0
+        return result
+    forget_mod.record(share, [v for _, v in chosen])
+    opened = ctxs is None
+    targets = _open_each(share, ident, result.remote_errors) if ctxs is None else ctxs
+    try:
+        forget_mod.publish_all(targets, result)
+    finally:
+        if opened:
+            for ctx in targets:
+                ctx.close()
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _scope(share: Share, cwd: Path, arg: str) -> str:
+    """A PATH given to forget as a share path; "" for the share's root (everything)."""
+    if Path(os.path.normpath(cwd.absolute() / arg)) == share.root:
+        return ""
+    return share_path(share, cwd, arg)
+
+
+def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Context]:
+    """A context for every remote of the share this device uses that opens; the others in `failed`."""
+    dups = duplicates(share.config.remotes)  # one store under two names: the first name only (all_contexts)
+    ctxs: list[Context] = []
+    try:
+        for name in [n for n in sorted(share.config.remotes) if n not in dups]:
+            try:
+                ctxs.append(open_context(share, ident, name))
+            except UnreadableObject:
+                raise
+            except RemoteError as exc:
+                failed[name] = str(exc)
+    except BaseException:
+        for ctx in ctxs:
+            ctx.close()
+        raise
+    return ctxs
+
+
 def resolve_version(share: Share, cwd: Path, spec: str) -> Version:
     path, rev = revs.split_spec(spec)
     rel = share_path(share, cwd, path)
@@ -422,19 +514,26 @@ def prune(
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         report.failed.update(failed)
         for ctx in ctxs:
-            try:
-                config = pull_mod.refresh_config(ctx)
-                result = prune_mod.prune(
-                    ctx, config, [c.store for c in ctxs], dry_run=dry_run, grace_s=grace, max_unused=unused
-                )
-            except prune_mod.PruneRefused as exc:
-                report.refused[ctx.remote_name] = str(exc)
-                continue
-            except RemoteError as exc:
-                report.failed[ctx.remote_name] = str(exc)
-                continue
-            report.remotes.append(result)
+            _prune_one(ctx, ctxs, report, dry_run=dry_run, grace=grace, unused=unused)
     return report
+
+
+def _prune_one(
+    ctx: Context, ctxs: list[Context], report: PruneReport, *, dry_run: bool, grace: int, unused: float
+) -> None:
+    """Prune one remote (the others are sources of manifest nodes); its outcome goes into `report`."""
+    try:
+        config = pull_mod.refresh_config(ctx)
+        result = prune_mod.prune(
+            ctx, config, [c.store for c in ctxs], dry_run=dry_run, grace_s=grace, max_unused=unused
+        )
+    except prune_mod.PruneRefused as exc:
+        report.refused[ctx.remote_name] = str(exc)
+        return
+    except RemoteError as exc:
+        report.failed[ctx.remote_name] = str(exc)
+        return
+    report.remotes.append(result)
 
 
 def _repair(
@@ -558,6 +657,7 @@ def clone(
         ident.cache_config(config)
     finally:
         backend.close()
+    checkouts.claim(home, share_id, root)  # before anything is made: a second checkout here is refused
     root.mkdir(parents=True, exist_ok=True)
     made = Share.create(
         root, share_id, str(share_entry.get("name", share_id[:8])), url, _clone_remote_name(share_entry, url)
@@ -619,6 +719,8 @@ def _pull_all(ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit) -
             continue  # an earlier pull here found the name removed or moved: never mix two stores' state
         try:
             r = pull_mod.pull(ctx, max_delete=limit)
+            if not ctx.stale:
+                push_mod.acknowledge(ctx)  # prune intents this pull observed (section 14)
         except UnreadableObject:
             raise  # refused data, not an unreachable remote: exit 4 like any integrity error
         except RemoteError as exc:
@@ -649,6 +751,36 @@ def _follow_remotes(ctxs: list[Context], failed: dict[str, str]) -> None:
 class SyncResult:
     pull: pull_mod.PullResult
     push: push_mod.PushResult
+    trim: TrimResult | None = None  # `--prune` ran: what it forgot and pruned
+
+
+@dataclass
+class TrimResult:
+    forget: forget_mod.ForgetResult
+    prune: PruneReport
+
+
+TRIMMED = "trimmed"  # share meta: when this device last trimmed (ns, decimal): `fog sync --prune`
+TRIM_EVERY_NS = 20 * 3600 * 10**9  # at most this often: a daily cron job, or one every 15 minutes, trims once a day
+
+
+def _trim(ctxs: list[Context], failed: dict[str, str]) -> TrimResult | None:
+    """forget with the share's policy, then prune every remote reached: when the last trim is old enough."""
+    share, ident = ctxs[0].share, ctxs[0].ident
+    last = share.db.get_meta(TRIMMED)
+    now = time.time_ns()
+    if last is not None and last.isdigit() and now - int(last) < TRIM_EVERY_NS:
+        return None
+    forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=now, listing=False)
+    report = PruneReport(failed=dict(forgot.remote_errors))
+    for ctx in ctxs:
+        if ctx.remote_name in report.failed or ctx.remote_name in failed:
+            continue
+        _prune_one(
+            ctx, ctxs, report, dry_run=False, grace=prune_mod.DEFAULT_GRACE_S, unused=prune_mod.DEFAULT_MAX_UNUSED
+        )
+    share.db.put_meta(TRIMMED, str(now).encode())
+    return TrimResult(forgot, report)
 
 
 def sync(
@@ -659,8 +791,9 @@ def sync(
     wait: bool = False,
     progress: Progress | None = None,
     max_delete: str | None = None,
+    trim: bool = False,
 ) -> SyncResult:
-    """pull, then push, under one lock."""
+    """pull, then push, under one lock; with `trim`, then forget and prune at most once a day (_trim)."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         pulled = _pull_all(ctxs, failed, limit)
@@ -670,7 +803,8 @@ def sync(
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
         pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit)
-        return SyncResult(pulled, pushed)
+        trimmed = _trim(live, pushed.remote_errors) if trim else None
+        return SyncResult(pulled, pushed, trimmed)
 
 
 def devices(home: Path, cwd: Path) -> list[devices_mod.DeviceInfo]:
@@ -721,6 +855,70 @@ def skip_remote(
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
         return remotes_mod.skip(share, ident, name, skipped)
+
+
+# -- retention policy ------------------------------------------------------------------------
+
+
+def _policy_of(entry: dict) -> tuple[Policy, bool]:
+    """A share entry's policy (else the defaults) and whether one is stored; FogError for one
+    this fog cannot apply (a rule of a newer fog)."""
+    try:
+        return share_policy(entry), "policy" in entry
+    except ValueError as exc:
+        raise FogError(
+            f"the share's retention policy cannot be used by this fog ({exc}): upgrade fog on this device"
+        ) from None
+
+
+def policy(home: Path, cwd: Path) -> tuple[Policy, bool]:
+    """The share's retention policy in this device's copy of the SyncConfig (as of its last pull),
+    or the defaults; and whether one is stored."""
+    with open_share(home, cwd, lock=False) as (share, ident):
+        config = ident.cached_config()
+        return _policy_of(config.shares.get(share.config.share_id, {}) if config is not None else {})
+
+
+@dataclass
+class PolicyChange:
+    policy: Policy  # in force now
+    previous: Policy
+    previous_stored: bool  # False: the defaults were in force
+    changed: bool  # False: the same rules were stored already; nothing was written
+    published: list[str] = field(default_factory=list)  # remotes the new SyncConfig version is on
+    remote_errors: dict[str, str] = field(default_factory=dict)  # remotes it could not reach
+
+
+def set_policy(home: Path, cwd: Path, change: Callable[[Policy], Policy], *, wait: bool = False) -> PolicyChange:
+    """Change the share's retention policy for every device: `change` gets the policy in force
+    (the SyncConfig's, merged with what every reachable remote holds, else the defaults) and
+    returns the new one, published as a new SyncConfig version on every remote this device uses.
+
+    Fails without changing anything when no remote can be read; a remote that cannot be read or
+    written is named in `remote_errors` (its devices learn the policy from the others)."""
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        failed: dict[str, str] = {}
+        config, read = remotes_mod.fresh_config(share, ident, failed)
+        if not read:
+            raise RemoteError(
+                "the policy was not changed: no remote of the share could be read ("
+                + "; ".join(f"{n}: {e}" for n, e in sorted(failed.items()))
+                + ")"
+            )
+        sid = share.config.share_id
+        previous, stored = _policy_of(config.shares.get(sid, {}))
+        new = change(previous)
+        if stored and new.same_rules(previous):
+            return PolicyChange(previous, previous, True, False, [], failed)
+        # never older than what it replaces: a device whose clock runs behind still gets its change through
+        new = replace(new, updated=max(time.time_ns(), previous.updated + 1))
+        shares = dict(config.shares)
+        shares[sid] = {**shares.get(sid, {}), "policy": new.to_json()}
+        config = SyncConfig(config.user, config.devices, shares, ())
+        published = remotes_mod.publish_config(share, ident, config, failed=failed, cache_if_nowhere=False)
+        for name in published:
+            failed.pop(name, None)
+        return PolicyChange(new, previous, stored, True, published, failed)
 
 
 # -- looking at versions ---------------------------------------------------------------------

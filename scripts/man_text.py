@@ -176,8 +176,9 @@ JSON_FIELDS: dict[str, list[str]] = {
         "remote_errors",
         "remotes_added",
         "remotes_removed",
+        "forgotten",
     ],
-    "sync": ["pull", "push"],
+    "sync": ["pull", "push", "trim"],
     "log": ["version", "path", "time", "device", "device_id", "kind", "size", "mode", "mtime", "deleted", "conflict"],
     "restore": ["path", "version", "kind", "size", "output"],
     "diff": ["path", "identical", "text", "old", "new", "diff"],
@@ -215,6 +216,17 @@ JSON_FIELDS: dict[str, list[str]] = {
         "unreadable",
     ],
     "prune": ["remotes", "failed", "refused"],
+    "forget": [
+        "dry_run",
+        "policy",
+        "versions",
+        "paths",
+        "bytes",
+        "forgotten",
+        "batches",
+        "remote_errors",
+        "seconds",
+    ],
     "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
     "remote list": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
     "remote add": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
@@ -226,6 +238,17 @@ JSON_FIELDS: dict[str, list[str]] = {
     "device rename": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
     "device revoke": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
     "key show": ["device_id", "device_name", "device_public", "user_public"],
+    "policy show": ["stored", "policy"],
+    "policy set": [
+        "stored",
+        "policy",
+        "changed",
+        "changes",
+        "previous",
+        "previous_stored",
+        "published",
+        "remote_errors",
+    ],
 }
 JSON_LISTS = {"log", "remote list", "device list"}  # these print a list of such objects
 
@@ -348,10 +371,21 @@ PAGES: dict[str, dict[str, object]] = {
         "description": [
             "A pull, then a push, under one lock. With `--quiet` it prints nothing on success, so cron "
             "only mails errors and conflicts.",
+            "With `--prune`, the sync then trims history, at most once in 20 hours on this device: "
+            "`fog forget` with the share's retention policy (`fog policy show`), then `fog prune` of every "
+            "remote reached, with the default grace period (a day). Prune's two phases spread over two "
+            "runs: one announces what it will delete, a run a day later (once every other device has "
+            "synced) deletes it. Other devices' syncs are never blocked: they only acknowledge. Add it to "
+            "one device's cron job (every device may, but one is enough).",
+            "In `--json`, `trim` is null when no trim ran, else `forget` (as `fog forget --json`) and "
+            "`prune` (as `fog prune --json`).",
         ],
         "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4]},
-        "examples": [("A crontab line:", "fog -C /home/me/notes sync --quiet")],
-        "see_also": ["pull", "push"],
+        "examples": [
+            ("A crontab line:", "fog -C /home/me/notes sync --quiet"),
+            ("The same, trimming history once a day:", "fog -C /home/me/notes sync --quiet --prune"),
+        ],
+        "see_also": ["pull", "push", "forget", "prune", "policy"],
     },
     "log": {
         "description": [
@@ -450,6 +484,38 @@ PAGES: dict[str, dict[str, object]] = {
         ],
         "see_also": ["check"],
     },
+    "forget": {
+        "description": [
+            "Applies a retention policy to the history: every version of each path that the policy does "
+            "not keep is forgotten on this device, and the forget is published in this device's log on "
+            "each remote, so every other device drops those versions from its history at its next pull, "
+            "and a new clone never sees them. The current version of a live file is never forgotten, "
+            "whatever the rules; a deleted path whose `--keep-deleted` time has passed goes whole, and "
+            "it is never brought back. Forgetting frees no space by itself: `fog prune` then deletes what "
+            "no remaining version needs.",
+            "The policy is the one the options form when any is given (the same options as `fog policy "
+            "set`, and only those given: `fog forget --keep-last 3` keeps the 3 newest versions of each "
+            "path and nothing else), else the share's policy as this device last pulled it (`fog policy "
+            "show`), else fog's defaults. *PATH* arguments (relative to the current directory; a "
+            "directory means everything below it) limit it to those paths; `--max-old-size` then counts "
+            "only their old versions.",
+            "`--dry-run` lists what would be forgotten and changes nothing, here or on any remote; "
+            "`--verbose` lists what was. Each line shows the version id, its local time, the device that "
+            "made it, its size, its kind, the path and why the policy lets it go. A remote that cannot be "
+            "reached keeps the forgets queued: the next push or sync publishes them there.",
+            "In `--json`, `policy` says where the policy came from (`options`, `share` or `default`), "
+            "`bytes` is the size of the file versions forgotten, and each entry of `forgotten` has "
+            "`path`, `version`, `time`, `time_ns`, `device`, `device_id`, `kind`, `size` and `reasons`; "
+            "`batches` maps each remote to the batch that published the forgets.",
+        ],
+        "exit": {1: "A remote could not be reached or written (named on stderr; the forgets wait for the next push)."},
+        "examples": [
+            ("What the share's policy would forget:", "fog forget --dry-run"),
+            ("Keep the last 3 versions of everything under drafts/:", "fog forget drafts --keep-last 3"),
+            ("Then free the space on every remote:", "fog prune"),
+        ],
+        "see_also": ["policy", "prune", "log"],
+    },
     "prune": {
         "description": [
             "Deletes from each remote of the share (or the one named) the packs no remaining version "
@@ -489,7 +555,7 @@ PAGES: dict[str, dict[str, object]] = {
             ("Announce, then delete a day later (each run does both for earlier intents)", "fog prune"),
             ("Alone on the remote: no other device pushes", "fog prune --grace 0"),
         ],
-        "see_also": ["stats", "check", "sync"],
+        "see_also": ["forget", "policy", "stats", "check", "sync"],
     },
     "remote": {"see_also": ["push", "pull"]},
     "remote add": {
@@ -535,4 +601,76 @@ PAGES: dict[str, dict[str, object]] = {
         "examples": [("", "fog device revoke old-laptop")],
     },
     "key show": {"examples": [("", "fog key show --json")]},
+    "policy": {
+        "description": [
+            "A share's retention policy says which old versions of each path `fog forget` keeps; it never "
+            "touches the current version of a file. It is kept in the share's entry of the SyncConfig, so "
+            "a change on one device reaches every other at its next pull. A share without one uses fog's "
+            "defaults: `--keep-last 10 --keep-hourly 48 --keep-daily 7 --keep-weekly 4 --keep-monthly 24 "
+            "--keep-yearly 3 --keep-deleted 90d` (Kopia's defaults, plus three months for deleted files).",
+            "The rules, as restic's `forget` has them: a version is kept when any rule keeps it.",
+            [
+                ("`--keep-last` *N*", "the *N* newest versions of each path."),
+                ("`--keep-within` *DURATION*", "every version younger than *DURATION*."),
+                (
+                    "`--keep-hourly`, `--keep-daily`, `--keep-weekly`, `--keep-monthly`, `--keep-yearly` *N*",
+                    "the newest version of each of the last *N* hours, days, ISO weeks, months or years (UTC) "
+                    "that have a version.",
+                ),
+                (
+                    "`--keep-deleted` *DURATION*",
+                    "how long the history of a deleted path is kept after its deletion; then all of it goes. "
+                    "Not set (`forever`): kept for good.",
+                ),
+                (
+                    "`--max-old-size` *SIZE*",
+                    "share-wide, the most bytes of old versions to keep: beyond it the oldest go first.",
+                ),
+            ],
+            "When no rule that keeps versions is set, every version is kept: a policy never forgets by "
+            "omission. *DURATION* is a number and a unit, or several (`1y6m`): `s`, `min`, `h`, `d`, `w`, "
+            "`m` or `mo` (a month of 30 days; unlike a REV's age, where `m` is minutes), `y` (365 days). "
+            "*SIZE* is bytes, or a number with `K`, `M`, `G` or `T` (powers of 1024): `500M`, `1.5T`.",
+            "An override applies other rules to the paths a *PATTERN* matches, laid over the share-wide "
+            "ones; the first matching override wins. Patterns are gitignore-like: `*`, `?` and `[...]` "
+            "never match a `/`, `**` matches any number of directories, a pattern without `/` matches a name "
+            "at any depth (`*.log`), one with `/` starts at the share's root (`docs/drafts`), and a pattern "
+            "that matches a directory matches everything below it.",
+        ],
+        "see_also": ["log", "stats"],
+    },
+    "policy show": {
+        "description": [
+            "Shows the policy in this device's copy of the SyncConfig (as of its last pull), or the defaults "
+            "and that none is stored. Works offline. `--json` gives the policy as stored (counts, durations "
+            "in seconds, `max-old-bytes`, `overrides`, `updated` in ns; unset rules absent).",
+        ],
+        "exit": {1: "The stored policy has a rule this fog does not know (set by a newer fog): upgrade fog."},
+        "examples": [("", "fog policy show"), ("", "fog policy show --json | jq '.policy[\"keep-last\"]'")],
+    },
+    "policy set": {
+        "description": [
+            "Changes only the rules given, starting from the share's policy (or the defaults): first the "
+            "SyncConfig of every remote this device uses is read, so a change another device made just "
+            "before is kept. The new policy is published as a new SyncConfig version on each of them, and "
+            "what changed is printed. With `--path` *PATTERN* the options change that pattern's override "
+            "(created when new, dropped when its last rule is unset); `--max-old-size` is share-wide only. "
+            "`--unset` *RULE* removes a rule (repeatable, or comma-separated); `--reset` starts from the "
+            "defaults and drops every override (with `--path`: drops that override). Setting the rules in "
+            "force writes nothing.",
+        ],
+        "exit": {
+            1: "No remote could be read (nothing changed), or one could not be written (named on stderr; "
+            "the others have the policy).",
+        },
+        "examples": [
+            ("Fewer versions, and a cap:", "fog policy set --keep-last 5 --keep-hourly 24 --max-old-size 20G"),
+            (
+                "Logs: only the last two versions, deleted ones gone after a week:",
+                "fog policy set --path '*.log' --keep-last 2 --keep-deleted 1w",
+            ),
+            ("Keep deleted files for good:", "fog policy set --unset keep-deleted"),
+            ("Back to the defaults:", "fog policy set --reset"),
+        ],
+    },
 }

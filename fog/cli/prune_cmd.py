@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import typer
@@ -23,7 +22,8 @@ def prune(
         "24h",
         "--grace",
         metavar="DURATION",
-        help="Wait this long after an intent is first seen here before deleting (0: now, when no other device pushes).",
+        help="Wait this long after an intent is first seen here before deleting (24h, 30min; 0: now, when no other "
+        "device pushes).",
     ),
     max_unused: str = typer.Option(
         "5%", "--max-unused", metavar="PERCENT", help="Repack packs until at most this share of bytes is unreferenced."
@@ -48,7 +48,7 @@ def prune(
     if as_json:
         emit_json(as_doc(report))
     else:
-        _render(report)
+        prune_summary(report)
     for name, why in sorted(report.refused.items()):
         typer.echo(f"fog: remote {name}: prune refused: {why}", err=True)
     code = report_remote_errors(report.failed, as_json) or (1 if report.refused else 0)
@@ -56,15 +56,10 @@ def prune(
         raise typer.Exit(code)
 
 
-def parse_grace(text: str) -> int:  # TODO(merge): fog.cli.policy_opts.parse_duration
-    units = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-    t = text.strip().lower()
-    if t.isdigit():
-        return int(t)
-    for u in sorted(units, key=len, reverse=True):
-        if t.endswith(u) and t[: -len(u)].strip().replace(".", "", 1).isdigit():
-            return math.ceil(float(t[: -len(u)]) * units[u])  # 0.5s waits 1 s: never 0 (no waiting at all)
-    raise UsageError(f"--grace: {text!r} is not a duration (like 24h, 30min, 0)")
+def parse_grace(text: str) -> int:
+    from fog.cli.policy_opts import parse_duration
+
+    return 0 if text.strip() == "0" else parse_duration(text, "--grace")
 
 
 def parse_percent(text: str) -> float:
@@ -78,7 +73,7 @@ def parse_percent(text: str) -> float:
     return pct / 100
 
 
-def _render(report: Any) -> None:
+def prune_summary(report: Any) -> None:
     console = stdout_console()
     for r in report.remotes:
         console.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -22,6 +23,8 @@ from fog.cli.common import (
     remote_url,
     run,
 )
+from fog.cli.forget_cmd import forget_doc, forget_summary
+from fog.cli.prune_cmd import prune_summary
 from fog.cli.sources import read_master_key
 from fog.cli.text import as_doc, clone_summary, pull_exit, pull_summary, push_summary
 
@@ -89,20 +92,43 @@ def sync(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
     max_delete: str = MAX_DELETE_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,
+    prune: bool = typer.Option(
+        False,
+        "--prune",
+        help="Then, at most once a day, forget what the share's retention policy lets go and prune every remote.",
+    ),
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Pull, then push: the command for cron."""
     with progress_bar("push", not (quiet or as_json or no_progress)) as progress:
         result = run(
-            lambda: api.sync(fog_home(), STATE.cwd, remote=remote, wait=wait, progress=progress, max_delete=max_delete),
+            lambda: api.sync(
+                fog_home(), STATE.cwd, remote=remote, wait=wait, progress=progress, max_delete=max_delete, trim=prune
+            ),
             as_json,
         )
     if as_json:
-        emit_json(as_doc(result))
+        doc = as_doc(result)
+        if result.trim is not None:
+            doc["trim"]["forget"] = forget_doc(result.trim.forget)
+        emit_json(doc)
     else:
         pull_summary(result.pull, quiet)
         push_summary(result.push, quiet)
+        if result.trim is not None and not quiet:
+            trim_summary(result.trim)
     errors = {**result.pull.remote_errors, **result.push.remote_errors}
+    if result.trim is not None:
+        for name, why in {**result.trim.forget.remote_errors, **result.trim.prune.failed}.items():
+            errors.setdefault(name, why)
+        for name, why in result.trim.prune.refused.items():
+            errors.setdefault(name, f"prune refused: {why}")
     result.pull.remote_errors = errors
     raise typer.Exit(pull_exit(result.pull, as_json, bool(result.push.unread)))
+
+
+def trim_summary(trim: Any) -> None:
+    """What `sync --prune` forgot and pruned."""
+    forget_summary(trim.forget)
+    prune_summary(trim.prune)

@@ -172,10 +172,12 @@ def pull_summary(r: Any, quiet: bool) -> None:
             echo(line.format(item), err=True)
     if not quiet:
         rate = r.bytes_written / r.seconds if r.seconds else 0
+        forgot = r.forgotten
         echo(
             f"pulled {r.versions} version(s) in {r.batches} batch(es): {len(r.updated)} updated "
             f"({human_size(r.bytes_written)}), {len(r.deleted)} deleted, {len(r.conflicts)} conflict(s), "
-            f"{human_duration(r.seconds)} ({human_size(rate)}/s)"
+            + (f"{forgot} old version(s) forgotten by another device, " if forgot else "")
+            + f"{human_duration(r.seconds)} ({human_size(rate)}/s)"
         )
 
 

@@ -8,7 +8,9 @@ Merge is a union: per device and per share the entry with the newest
 `updated` wins field by field, except that `revoked` and `removed` are sticky
 (tombstones), so a removal can never be undone by a stale concurrent copy, and
 a device's `revoked_seq` (per share: the last batch still accepted from a
-revoked device) keeps the lowest value any copy set. Equal `updated` values
+revoked device) keeps the lowest value any copy set, a share's `remotes` keep
+the newest entry per remote name, and a share's retention `policy` is the
+newest one whole (fog.format.policy). Equal `updated` values
 are ordered by the canonical JSON of the entry without those merged fields, so
 raising a tombstone never reorders two entries (merge stays associative).
 """
@@ -22,6 +24,8 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from fog.format.policy import Policy
 
 FORMAT = 1
 CONFIG_VERSION = 0x01
@@ -69,6 +73,8 @@ class SyncConfig:
         for share in shares.values():
             if "remotes" in share:
                 _check_remotes(share["remotes"])
+            if "policy" in share:  # rules of a newer fog are kept; fog.format.policy.share_policy refuses them
+                Policy.from_json(share["policy"], lenient=True)
         return cls(user, dict(devices), dict(shares), tuple(doc.get("supersedes", ())))
 
     @classmethod
@@ -111,6 +117,8 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
                 merged[sticky] = max(x.get(sticky) or 0, y.get(sticky) or 0)
         if "remotes" in x or "remotes" in y:  # a share's remotes: per name, the newest entry
             merged["remotes"] = _merge_remotes(x.get("remotes") or {}, y.get("remotes") or {})
+        if "policy" in x or "policy" in y:  # a share's retention policy: the newest one, whole
+            merged["policy"] = _newest(x.get("policy"), y.get("policy"))
         if "revoked_seq" in x or "revoked_seq" in y:  # per share, the lowest limit anyone set
             rx, ry = x.get("revoked_seq") or {}, y.get("revoked_seq") or {}
             merged["revoked_seq"] = {
@@ -147,16 +155,23 @@ def _merge_remotes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         if x is None or y is None:
             out[name] = x if y is None else y
         else:
-            out[name] = max(x, y, key=lambda e: (e.get("updated", 0), json.dumps(e, sort_keys=True)))
+            out[name] = _newest(x, y)
     return out
+
+
+def _newest(x: dict[str, Any] | None, y: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The copy with the larger (updated, canonical JSON); a missing copy loses."""
+    if x is None or y is None:
+        return x if y is None else y
+    return max(x, y, key=lambda e: (e.get("updated", 0), json.dumps(e, sort_keys=True)))
 
 
 def _rank(entry: dict[str, Any]) -> tuple[Any, str, str]:
     """Newest `updated` wins; equal times go by canonical JSON so every device agrees.
 
     The tie-break first ignores the fields merge computes itself (sticky
-    tombstones, `revoked_seq`): merging changes them, and that must not change
+    tombstones, `revoked_seq`, a share's `remotes` and `policy`): merging changes them, and that must not change
     how the merged entry orders against a third copy.
     """
-    plain = {k: v for k, v in entry.items() if k not in _STICKY and k not in ("revoked_seq", "remotes")}
+    plain = {k: v for k, v in entry.items() if k not in _STICKY and k not in ("revoked_seq", "remotes", "policy")}
     return entry.get("updated", 0), json.dumps(plain, sort_keys=True), json.dumps(entry, sort_keys=True)

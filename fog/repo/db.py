@@ -23,6 +23,10 @@ Sub-databases (keys; values):
   meta      name -> bytes (among them `audit NUL remote NUL log -> seq(8) || chain(32)`:
                                        where the re-verification of a log's read batches
                                        resumes, fog.sync.logs.audit_log)
+  forgotten version id -> b""          versions forgotten (here or by any device): never
+                                       recorded again (fog.repo.forgetting)
+  forgets   remote hash(8) || version id -> order(8)   forgotten here or learnt from
+                                       one remote, not yet published on that remote
 LMDB keys are at most 511 bytes: a path longer than 400 bytes is keyed by
 0xFF || SHA256(path); values always carry the full path.
 
@@ -39,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +55,7 @@ from fog.errors import FogError
 from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.frozen import quick_init
+from fog.repo.forgetting import Forgetting
 from fog.repo.history import (
     DB_NAMES,
     DUPSORT,
@@ -66,6 +71,12 @@ _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
 _LOC = struct.Struct(">II")
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
+
+
+def clamp_ns(ns: int) -> int:
+    """A time in ns as an int64 can hold it: a file dated after 2262 (or before 1677) is recorded at the
+    limit (its later changes are still seen through size, ctime and inode), never a crash."""
+    return max(-(1 << 63), min(ns, (1 << 63) - 1))
 
 
 def remote_key(remote: str) -> bytes:
@@ -99,7 +110,8 @@ class StatEntry:
     def to_bytes(self, version: bytes | None = None) -> bytes:
         """The stored form; `version` stands in for self.version (saves building a named() copy)."""
         version = self.version if version is None else version
-        head = _STAT.pack(self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode, 1, self.racy, version)
+        mtime, ctime = clamp_ns(self.mtime_ns), clamp_ns(self.ctime_ns)
+        head = _STAT.pack(self.size, mtime, self.ino, ctime, self.mode, 1, self.racy, version)
         return head + self.path.encode(FS_ENCODING, "surrogateescape")
 
     @classmethod
@@ -131,7 +143,8 @@ def stat_matches(raw: bytes | None, path: str, s: StatLike, is_dir: bool) -> boo
         return False
     if is_dir:
         return _STAT.unpack_from(raw)[4] == s.st_mode
-    return raw[: _MATCH.size] == _MATCH.pack(s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, 1, False)
+    mtime, ctime = clamp_ns(s.st_mtime_ns), clamp_ns(s.st_ctime_ns)
+    return raw[: _MATCH.size] == _MATCH.pack(s.st_size, mtime, s.st_ino, ctime, s.st_mode, 1, False)
 
 
 class StatView:
@@ -160,7 +173,7 @@ class StatView:
             yield os.fsdecode(raw[_STAT.size :])
 
 
-class RepoDB:
+class RepoDB(Forgetting):
     """Typed access to the share's LMDB environment."""
 
     def __init__(self, path: Path, recovery: str = "") -> None:
@@ -237,8 +250,8 @@ class RepoDB:
     # -- versions and history -------------------------------------------------
 
     def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True) -> bool:
-        """Record a version (idempotent); returns False if it was known."""
-        if txn.get(v.id, db=self.db["versions"]) is not None:
+        """Record a version (idempotent); returns False if it was known, or forgotten."""
+        if txn.get(v.id, db=self.db["versions"]) is not None or self.is_forgotten(v.id, txn):
             return False
         pk = pathkey(v.path)
         when = _U64.pack(v.time_ns)
@@ -247,6 +260,7 @@ class RepoDB:
         txn.put(pk + when + v.id[:8], v.id, db=self.db["history"])
         if make_head:
             txn.put(pk, v.id, db=self.db["heads"])
+            self._release_kept(txn)
         return True
 
     def add_unknown_versions(self, txn: lmdb.Transaction, versions: list[Version], *, make_head: bool = True) -> None:
@@ -255,10 +269,13 @@ class RepoDB:
         A push's own versions (made here and now) and a pull's incoming ones
         (checked with has_version under the share lock) are such versions; and
         every key below derives from the version, so writing one twice changes
-        nothing. One putmulti per sub-database, its loop in C.
+        nothing. One putmulti per sub-database, its loop in C. A forgotten
+        version is left out (never recorded again).
         """
         # generators, not lists: a chunk of 8,192 versions would hold ~4 MB of tuples at once
         db = self.db
+        if txn.stat(db["forgotten"])["entries"]:
+            versions = [v for v in versions if not self.is_forgotten(v.id, txn)]
         txn.cursor(db["versions"]).putmulti((v.id, _U64.pack(v.time_ns)) for v in versions)
         txn.cursor(db["timeline"]).putmulti((_U64.pack(v.time_ns) + v.id, v.to_record()) for v in versions)
         txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + v.id[:8], v.id) for v in versions)
@@ -267,6 +284,7 @@ class RepoDB:
 
     def set_heads(self, txn: lmdb.Transaction, versions: list[Version]) -> None:
         txn.cursor(self.db["heads"]).putmulti((pathkey(v.path), v.id) for v in versions)
+        self._release_kept(txn)
 
     def version(self, version_id: bytes, txn: lmdb.Transaction | None = None) -> Version | None:
         if txn is None:
@@ -306,6 +324,27 @@ class RepoDB:
                     out.append(v)
         out.sort(key=lambda v: (v.time_ns, v.id), reverse=True)
         return out
+
+    def histories(self, txn: lmdb.Transaction) -> Iterator[tuple[str, list[Version], bytes | None]]:
+        """Every path with history: (path, its versions, its head's id), one path at a time.
+
+        A walk of `history` in key order (each path's keys are contiguous), so
+        memory holds one path's versions, not the share's.
+        """
+        heads = self.db["heads"]
+        group: list[Version] = []
+        at = b""
+        for key, vid in txn.cursor(self.db["history"]):
+            pk = key[:-16]  # pathkey || time_ns(8) || id[:8]
+            if pk != at and group:
+                yield group[0].path, group, txn.get(at, db=heads)
+                group = []
+            at = pk
+            v = self.version(vid, txn)
+            if v is not None:
+                group.append(v)
+        if group:
+            yield group[0].path, group, txn.get(at, db=heads)
 
     def recent(self, limit: int | None = None) -> Iterator[Version]:
         """All versions newest first."""
@@ -376,22 +415,42 @@ class RepoDB:
 
     def add_pending(self, txn: lmdb.Transaction, remotes: list[str], ids: list[bytes]) -> None:
         """Queue versions for publication on each remote, in this order."""
+        self._enqueue(txn, "pending", remotes, ids)
+
+    def pending(self, remote: str) -> list[bytes]:
+        """Version ids waiting for publication on a remote, oldest first."""
+        return self._queued("pending", remote)
+
+    def clear_pending(self, txn: lmdb.Transaction, remote: str, ids: Iterable[bytes]) -> None:
+        self._dequeue(txn, "pending", remote, ids)
+
+    def add_pending_forgets(self, txn: lmdb.Transaction, remotes: list[str], ids: list[bytes]) -> None:
+        """Queue forgotten version ids for publication on each remote, in this order."""
+        self._enqueue(txn, "forgets", remotes, ids)
+
+    def pending_forgets(self, remote: str) -> list[bytes]:
+        """Forgotten version ids waiting for publication on a remote, oldest first."""
+        return self._queued("forgets", remote)
+
+    def clear_pending_forgets(self, txn: lmdb.Transaction, remote: str, ids: Iterable[bytes]) -> None:
+        self._dequeue(txn, "forgets", remote, ids)
+
+    def _enqueue(self, txn: lmdb.Transaction, name: str, remotes: list[str], ids: list[bytes]) -> None:
         raw = txn.get(b"outbox-order", db=self.db["meta"])
         order = _U64.unpack(raw)[0] if raw else 0
         first = order + 1
         order += len(ids)
-        cur = txn.cursor(self.db["pending"])
+        cur = txn.cursor(self.db[name])
         for remote in remotes:
             rk = remote_key(remote)
             cur.putmulti((rk + vid, _U64.pack(n)) for n, vid in enumerate(ids, first))
         txn.put(b"outbox-order", _U64.pack(order), db=self.db["meta"])
 
-    def pending(self, remote: str) -> list[bytes]:
-        """Version ids waiting for publication on a remote, oldest first."""
+    def _queued(self, name: str, remote: str) -> list[bytes]:
         rk = remote_key(remote)
         rows: list[tuple[int, bytes]] = []
         with self.read() as txn:
-            cur = txn.cursor(self.db["pending"])
+            cur = txn.cursor(self.db[name])
             if cur.set_range(rk):
                 for key, value in cur:
                     if not key.startswith(rk):
@@ -399,11 +458,23 @@ class RepoDB:
                     rows.append((_U64.unpack(value)[0], key[8:]))
         return [vid for _, vid in sorted(rows)]
 
-    def clear_pending(self, txn: lmdb.Transaction, remote: str, ids: list[bytes]) -> None:
+    def _dequeue(self, txn: lmdb.Transaction, name: str, remote: str, ids: Iterable[bytes]) -> None:
         rk = remote_key(remote)
-        pending = self.db["pending"]
+        queue = self.db[name]
         for vid in ids:
-            txn.delete(rk + vid, db=pending)
+            txn.delete(rk + vid, db=queue)
+
+    def _queue_keys(self, txn: lmdb.Transaction, name: str) -> list[bytes]:
+        """The remote keys that have an entry in an outbox (one seek each, not a walk of the queue)."""
+        out: list[bytes] = []
+        cur = txn.cursor(self.db[name])
+        found = cur.first()
+        while found:
+            rk = cur.key()[:8]
+            out.append(rk)
+            after = int.from_bytes(rk, "big") + 1
+            found = after < 1 << 64 and cur.set_range(after.to_bytes(8, "big"))
+        return out
 
     def get_meta(self, key: str) -> bytes | None:
         with self.read() as txn:
@@ -513,7 +584,7 @@ class RepoDB:
             return [(raw[:32], *_LOC.unpack_from(raw, 32)) for raw in cur.iternext_dup()]
 
     def forget_remote(self, remote: str) -> None:
-        """Drop everything known of a remote name: cursors, outbox, SyncConfig versions seen,
+        """Drop everything known of a remote name: cursors, outboxes, SyncConfig versions seen,
         push marks, prune intents, presence. For a name removed, or pointed at another URL (maybe another
         store): what was learnt of the old one must not be held against the new one."""
         prefix = remote.encode() + b"\0"
@@ -521,6 +592,7 @@ class RepoDB:
             for db, start in (
                 (self.db["cursors"], prefix),
                 (self.db["pending"], remote_key(remote)),
+                (self.db["forgets"], remote_key(remote)),
                 (self.db["meta"], b"audit\0" + prefix),
                 (self.db["meta"], b"prune\0" + prefix),  # what is known of its prune intents (fog.sync.prune)
             ):

@@ -41,6 +41,8 @@ DB_NAMES = (
     b"meta",
     b"packs",
     b"locs",
+    b"forgotten",
+    b"forgets",
 )
 DUPSORT = frozenset({b"locs"})
 MAP_SIZE = 1 << 36

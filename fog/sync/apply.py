@@ -76,8 +76,12 @@ def apply_plans(
     names: dict[str, str],
     scan_start: int,
     result: Report,
+    forgotten: Callable[[bytes], bool] | None = None,
 ) -> Applied:
-    """Bring the working tree to the plans' state (plans sorted by path); see the module docstring."""
+    """Bring the working tree to the plans' state (plans sorted by path); see the module docstring.
+
+    `forgotten(id)`: a version forgotten by some device, whose conflict copy is never written.
+    """
     out = Applied()
     for plan, local in plans:
         if plan.adopt_local and plan.head is not None and local.st is not None:
@@ -88,9 +92,12 @@ def apply_plans(
         cancel.check()
         _guarded(out, result, plan.path, _clear, ctx, plan, local, out, result)
     files: list[tuple[Plan, Local]] = []
+    parents: set[str] = set()  # directories found in place (or made) for an incoming entry
     for plan, local in plans:  # parents before children
         cancel.check()
         if plan.write is None or plan.write.kind == "deleted" or plan.path in out.failed:
+            continue
+        if not _guarded(out, result, plan.path, _make_way, ctx, plan.path, parents, result):
             continue
         if plan.write.kind != "dir":
             files.append((plan, local))
@@ -106,7 +113,7 @@ def apply_plans(
     for plan, exc in failures:
         _fail(out, result, plan.path, exc)
     ok = [(plan, local) for plan, local in plans if plan.path not in out.failed]
-    out.copies = _write_conflicts(ctx, ok, incoming_paths, names, out, scan_start, result)
+    out.copies = _write_conflicts(ctx, ok, incoming_paths, names, out, scan_start, result, forgotten)
     return out
 
 
@@ -155,6 +162,33 @@ def _clear(ctx: Context, plan: Plan, local: Local, out: Applied, result: Report)
             plan.conflicts.append(v)
             out.stat_updates[plan.path] = None
             result.kept.append(plan.path)
+
+
+def _make_way(ctx: Context, path: str, parents: set[str], result: Report) -> None:
+    """Move aside a file or link standing where an incoming entry needs a parent directory.
+
+    Such a file was made here and never synced (a synced one would have an
+    incoming deletion, applied in phase 1): it is renamed to a conflict name
+    and pushed later, as for an incoming directory (`move_aside`), so the
+    incoming entry is written and nothing of this device's is lost.
+    """
+    rel = ""
+    for part in path.split("/")[:-1]:
+        rel = f"{rel}/{part}" if rel else part
+        if rel in parents:
+            continue
+        full = os.path.join(ctx.share.top, rel)
+        here = _lstat(full)
+        if here is None:
+            return  # made by safe_parent when the entry is written
+        if not st.S_ISDIR(here.st_mode):
+            aside = conflict_name_at(rel, here.st_mtime_ns, ctx.ident.device_name)
+            if os.path.lexists(os.path.join(ctx.share.top, aside)):
+                raise FileExistsError(f"{rel} is in the way, and so is its conflict copy {aside}")
+            os.rename(full, os.path.join(ctx.share.top, aside))  # recorded by the next push
+            result.conflicts.append(aside)
+            return
+        parents.add(rel)
 
 
 def _make_dir(ctx: Context, plan: Plan, local: Local, result: Report) -> None:
@@ -352,6 +386,7 @@ def _write_conflicts(
     out: Applied,
     scan_start: int,
     result: Report,
+    forgotten: Callable[[bytes], bool] | None = None,
 ) -> list[Version]:
     """Write each plan's conflict copies; return the versions recording them (to record and publish).
 
@@ -361,7 +396,8 @@ def _write_conflicts(
     path already has a history (another device published it, maybe deleted
     it since) is left to that history: it arrives, or stays deleted, as
     that path's own plan says. A copy that cannot be written is reported;
-    its version stays in the history of the original path.
+    its version stays in the history of the original path. A copy whose
+    version was forgotten (its path deleted and forgotten) is not written again.
     """
     db = ctx.share.db
     copies: list[Version] = []
@@ -379,6 +415,8 @@ def _write_conflicts(
             if db.head(name) is not None:
                 continue  # recorded by an earlier pull (the copy may have been deleted since)
             copy = ctx.seal_version(conflict_version(loser, name))
+            if forgotten is not None and forgotten(copy.id):
+                continue
             try:
                 entry = _write_conflict(ctx, copy, scan_start)
             except (OSError, FogError) as exc:

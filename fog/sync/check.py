@@ -15,7 +15,6 @@ from fog.format.pack import PackIndex
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.store import ShareStore
-from fog.sync import prune
 from fog.sync.context import Context, config_seen_key
 from fog.sync.logs import logs_by_name, read_log
 from fog.sync.stats import usage
@@ -89,7 +88,6 @@ def check(
     store = ctx.store
     config = _check_config(ctx, result)
     logged, forgotten = _check_logs(ctx, config, result)
-    prune.observe(ctx)  # a repair records what the headers hold as present: never a condemned pack's objects
     packs = _read_headers(ctx, result)  # before the walk: objects packed by other devices are found
     referenced = _referenced(ctx, result, logged, forgotten)
     loose = set(store.list_objects())
@@ -152,10 +150,12 @@ def _read_headers(ctx: Context, result: CheckResult) -> dict[bytes, PackIndex | 
             result.problems.append(f"pack {pack_id.hex()[:16]} cannot be read: {exc}")
         if index is not None:
             store.catalog.add(index)
-            if pack_id not in store.condemned:  # read from, never counted present (fog.sync.prune)
-                for object_id in index.ids():
-                    if not store.presence.known(object_id):
-                        store.presence.add(object_id)
+            if pack_id in store.condemned:  # a prune intent's (section 14): not to be relied on
+                packs[pack_id] = index
+                continue
+            for object_id in index.ids():
+                if not store.presence.known(object_id):
+                    store.presence.add(object_id)
         packs[pack_id] = index
     store.mark_scanned()  # a missing object must not make `get` read the failing headers again
     return packs

@@ -102,6 +102,9 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
     _staging.clear()
     presence = PresenceCache(load=lambda: share.db.present_ids(name))
     store = remote.share(keys, presence, PackCatalog(share.db))
+    from fog.sync.prune import known_condemned  # (prune imports this module)
+
+    store.condemned = known_condemned(share.db, name)  # no header scan of any command counts them present
     if share.config.archive_max_bytes > 0:
         (share.dir / "archive").mkdir(mode=0o700, exist_ok=True)
         store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)

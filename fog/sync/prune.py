@@ -8,10 +8,10 @@ The protocol (docs/FORMAT.md, section 14), in short. There is no lock:
    referenced objects are first copied into new packs: repacking).
 2. **Intent.** It writes a sealed intent naming those packs
    (`prune/<log>.<id>`). Every device reads the intents at the start of each
-   push, pull and check, and again right before each batch (`observe`): it
-   stops counting the condemned packs' objects as present (so it uploads them
-   again rather than dedupe against them) and acknowledges the intent in its
-   next batch (`acks`). A device with nothing to push publishes an acknowledgement alone.
+   push and again right before each batch (`observe`): it stops counting the
+   condemned packs' objects as present (so it uploads them again rather than
+   dedupe against them) and acknowledges the intent in its next batch
+   (`acks`). A device with nothing to push publishes an acknowledgement alone.
 3. **Collection**, in a later run (or at once with `--grace 0`): once every
    other device with a log on the remote has acknowledged the intent (a batch
    acknowledging it proves every later batch of that device was decided
@@ -42,10 +42,11 @@ from fog.format.intent import Intent
 from fog.format.pack import PackIndex, header_size
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
-from fog.store import ShareStore
+from fog.store import Packer, ShareStore
 from fog.sync.context import Context
+from fog.sync.enrol import ensure_listed
 from fog.sync.logs import logs_by_name, read_log
-from fog.sync.replicate import copy_objects, read_node
+from fog.sync.replicate import read_node
 
 DEFAULT_GRACE_S = 24 * 3600  # outlives any push's last step (list intents -> put batch) by far: see FORMAT.md
 DEFAULT_MAX_UNUSED = 0.05  # repack until at most this share of the packs' bytes is unreferenced (restic's default)
@@ -79,12 +80,12 @@ def _put_record(db: Any, txn: Any, remote: str, intent_id: str, rec: dict[str, A
 def observe(ctx: Context) -> int:
     """Learn the prune records on ctx's remote: stop counting condemned packs as present.
 
-    Called at the start of every push, pull and check (before any pack header
-    is read) and right before every batch. Objects of
+    Called at the start of every push and right before every batch. Objects of
     the packs a new intent condemns are dropped from the presence cache (here
     and in the database) before anything relies on it, and the packs are not
     counted present by later header scans while the intent is open. Returns
-    how many intents were new (the caller re-checks what it was about to name).
+    how many records were new here, intents or completions (the caller
+    re-checks what it was about to name).
     """
     store, db, remote = ctx.store, ctx.share.db, ctx.remote_name
     listed = store.list_prune_records()
@@ -92,8 +93,15 @@ def observe(ctx: Context) -> int:
     if not listed and not known:
         store.condemned = set()
         return 0
-    config = ctx.ident.cached_config()
-    by_log = logs_by_name(ctx.keys.share_id, dict(config.devices) if config else {})
+    by_log = _authors(ctx)
+    if any(log not in by_log for log, _, _ in listed):  # a device this device's SyncConfig does not know yet
+        from fog.sync.pull import refresh_config  # (pull imports this module)
+
+        try:
+            refresh_config(ctx)
+        except (IntegrityError, FogError):
+            pass  # pull reports it; what cannot be opened stays unobserved
+        by_log = _authors(ctx)
     dones = {iid for _, iid, done in listed if done}
     updates: dict[str, dict[str, Any]] = {}
     drop: set[bytes] = set()
@@ -112,8 +120,13 @@ def observe(ctx: Context) -> int:
         except (IntegrityError, ObjectNotFound):
             continue
         packs = set(intent.packs) | set(intent.kept)
+        if done:  # what a collection deleted is gone, whatever this device counted before
+            for pack_id in intent.packs:
+                index = store.catalog.index(pack_id)
+                if index is not None:
+                    drop.update(index.ids())
         if rec is None:
-            new += not done
+            new += 1  # an intent, or the completion of one never seen: either way, presence changed
             rec = {
                 "first_seen": time.time_ns(),
                 "device": intent.device,
@@ -128,6 +141,7 @@ def observe(ctx: Context) -> int:
                 if index is not None:
                     drop.update(index.ids())
         if done:
+            new += rec["done"] is False  # completed since this device saw it: what it deleted is gone
             rec = {**rec, "done": True, "kept": sorted(p.hex() for p in intent.kept)}
         updates[iid] = rec
     if drop:
@@ -140,6 +154,22 @@ def observe(ctx: Context) -> int:
         known.update(updates)
     store.condemned = condemned(known)
     return new
+
+
+def known_condemned(db: Any, remote: str) -> set[bytes]:
+    """The packs of a remote that open intents known here condemn (every command's header scans skip them)."""
+    return condemned(_records(db, remote))
+
+
+def _authors(ctx: Context) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Log name -> device, for the devices whose prune records count: trusted and not revoked."""
+    config = ctx.ident.cached_config()
+    devices = {
+        did: d
+        for did, d in (dict(config.devices) if config else {}).items()
+        if d.get("trusted", True) and not d.get("revoked")
+    }
+    return logs_by_name(ctx.keys.share_id, devices)
 
 
 def condemned(records: dict[str, dict[str, Any]]) -> set[bytes]:
@@ -172,6 +202,7 @@ class _Log:
     seen: int = 0
     chain: bytes | None = None
     acks: set[str] = field(default_factory=set)
+    last_ns: int = 0  # the time its last batch names (its writer's clock): for the waiting message
 
 
 class RemoteHistory:
@@ -186,11 +217,14 @@ class RemoteHistory:
         self.devices = dict(config.devices)
         self.by_log = logs_by_name(ctx.keys.share_id, self.devices)
         self.logs: dict[str, _Log] = {}
-        self.versions: dict[bytes, Version] = {}
+        self.versions: dict[bytes, Version] = {}  # versions with content this device's history lacks
         self.forgets: set[bytes] = set()
 
-    def read(self) -> None:
+    def read(self) -> list[Version]:
+        """Read every log from where the last call stopped; the new batches' versions with content."""
+        fresh: list[Version] = []
         ctx = self.ctx
+        db = ctx.share.db
         share_hex = ctx.keys.share_id.hex()
         for log, seqs in sorted(ctx.store.list_logs().items()):
             cancel.check()
@@ -201,6 +235,12 @@ class RemoteHistory:
                 )
             did, dev = self.by_log[log]
             state = self.logs.setdefault(log, _Log(did, dev.get("name", did[:8])))
+            seen, _ = db.cursor(ctx.remote_name, log)
+            if seqs and seqs[-1] < seen or not seqs and seen:
+                raise PruneRefused(
+                    f"the log of {state.name!r} on {ctx.remote.url} ends at batch {seqs[-1] if seqs else 0}, but "
+                    f"batch {seen} was read before: the remote was rolled back; nothing is pruned (see `fog check`)"
+                )
             limit = (dev.get("revoked_seq") or {}).get(share_hex, 0) if dev.get("revoked") else None
             try:
                 for vb in read_log(
@@ -212,17 +252,27 @@ class RemoteHistory:
                     (state.seen, state.chain),
                     seqs,
                 ):
-                    state.seen, state.chain = vb.seq, vb.chain
-                    if (limit is not None and vb.seq > limit) or not dev.get("trusted", True):
-                        continue  # refused by every reader: references nothing, acknowledges nothing
-                    for v in vb.batch.versions:
-                        if v.device not in self.devices or ctx.version_id(v) != v.id:
-                            raise IntegrityError(f"batch {vb.seq} of {state.name!r} holds a forged version")
-                        self.versions[v.id] = v
-                    self.forgets.update(vb.batch.forgets)
-                    state.acks.update(vb.batch.acks)
+                    state.seen, state.chain, state.last_ns = vb.seq, vb.chain, vb.batch.time_ns
+                    # a refused batch (revoked device past its limit, untrusted device) acknowledges and
+                    # forgets nothing; its versions still count: some reader may have accepted them (a
+                    # limit recorded for another share only), and keeping more is always safe
+                    if not (limit is not None and vb.seq > limit) and dev.get("trusted", True):
+                        self.forgets.update(vb.batch.forgets)
+                        state.acks.update(vb.batch.acks)
+                    fresh.extend(v for v in vb.batch.versions if v.content is not None)
+                    with db.read() as txn:
+                        for v in vb.batch.versions:
+                            if v.device not in self.devices or ctx.version_id(v) != v.id:
+                                raise IntegrityError(f"batch {vb.seq} of {state.name!r} holds a forged version")
+                            if (
+                                v.content is not None
+                                and not db.has_version(v.id, txn)
+                                and not db.is_forgotten(v.id, txn)
+                            ):
+                                self.versions[v.id] = v  # the others are read from the database, one at a time
             except IntegrityError as exc:
                 raise PruneRefused(f"{exc}; nothing is pruned until `fog check` is clean") from exc
+        return fresh
 
     def active(self) -> dict[str, _Log]:
         """Logs of devices whose batches are accepted (not revoked, trusted)."""
@@ -261,13 +311,11 @@ def referenced(versions: Iterable[Version], readers: list[ShareStore], out: set[
 def _remaining(ctx: Context, history: RemoteHistory) -> Iterable[Version]:
     """This device's history and every version the remote's logs carry, minus what was forgotten."""
     forgotten = history.forgets
-    seen: set[bytes] = set()
     for v in ctx.share.db.all_versions():
         if v.id not in forgotten:
-            seen.add(v.id)
             yield v
     for vid, v in history.versions.items():
-        if vid not in forgotten and vid not in seen:
+        if vid not in forgotten:
             yield v
 
 
@@ -381,9 +429,10 @@ def prune(
     history = RemoteHistory(ctx, config)
     history.read()
     readers = [ctx.store, *[s for s in sources if s is not ctx.store]]
-    if not dry_run:
-        _collect_ready(ctx, history, readers, grace_s, result)
+    # walked once; a collection only adds what batches written since reference (more kept is always safe)
     refs = referenced(_remaining(ctx, history), readers)
+    if not dry_run:
+        _collect_ready(ctx, history, readers, refs, grace_s, result)
     result.referenced_objects = len(refs)
     indexes = _headers(ctx, result)
     records = _records(ctx.share.db, ctx.remote_name)
@@ -402,25 +451,94 @@ def prune(
         intent = _announce(ctx, history, [u.pack for u in delete + repack])
         result.intent = intent.id
         if grace_s == 0:
-            _collect_ready(ctx, history, readers, 0, result)
+            _collect_ready(ctx, history, readers, refs, 0, result)
     result.seconds = time.monotonic() - t0
     return result
 
 
 def _repack(ctx: Context, repack: list[PackUse], home: dict[bytes, bytes], result: PruneResult) -> None:
-    """Copy the objects the packs to rewrite are the home of into new packs, durably, before any intent names them."""
+    """Copy the objects the packs to rewrite are the home of into new packs, durably, before any intent names them.
+
+    Each such pack is read once, whole; each object is verified (section 4) and its stored bytes go
+    into the new pack as they are (valid under the same name and key). An object whose copy there is
+    damaged is read from any other place through the usual verified read, else the prune is refused."""
     chosen = {u.pack for u in repack}
-    wanted = sorted(oid for oid, p in home.items() if p in chosen)
-    if not wanted:
+    by_pack: dict[bytes, set[bytes]] = {}
+    for oid, p in home.items():
+        if p in chosen:
+            by_pack.setdefault(p, set()).add(oid)
+    if not by_pack:
         return
-    stats, lost = copy_objects(ctx.store, wanted, {}, [ctx.store])
-    if lost:
-        raise PruneRefused(f"{len(lost)} referenced object(s) could not be read to repack them; nothing is pruned")
+    stats = {"objects": 0, "bytes": 0}
+
+    def ship(data: bytes, index: PackIndex) -> None:
+        ctx.store.put_pack(data, index)
+        stats["bytes"] += len(data)
+
+    packer = Packer(ctx.store.keys.pack_key, ship)
+    for p in sorted(by_pack):
+        cancel.check()
+        index = ctx.store.catalog.index(p)
+        try:
+            data = ctx.store.fetch_pack(p)
+        except (ObjectNotFound, IntegrityError, RemoteError):
+            data = None
+        for oid, offset, length in index or ():
+            if oid not in by_pack[p]:
+                continue
+            stored = data[offset : offset + length] if data is not None else b""
+            try:
+                ctx.store.decode(oid, stored, "")
+            except IntegrityError:
+                try:
+                    stored = ctx.store.encode(oid, ctx.store.get(oid))  # another copy, verified
+                except (IntegrityError, RemoteError) as exc:
+                    raise PruneRefused(
+                        f"a referenced object could not be read to repack it ({exc}); nothing is pruned"
+                    ) from exc
+            packer.add(oid, stored)
+            stats["objects"] += 1
+    packer.flush()
     ctx.store.backend.sync()
     with ctx.share.db.write() as txn:
         ctx.commit_presence(txn)
-    result.repacked_objects += stats.objects
-    result.repacked_bytes += stats.bytes
+    result.repacked_objects += stats["objects"]
+    result.repacked_bytes += stats["bytes"]
+
+
+def _verify_copies(
+    ctx: Context, indexes: dict[bytes, PackIndex], needed: set[bytes], going: set[bytes]
+) -> set[tuple[bytes, bytes]]:
+    """(object, pack) for each copy of a needed object, in a pack not going, that reads back intact.
+
+    One read per pack: the whole pack when it holds many of them, else one
+    ranged read each; memory holds one pack at a time."""
+    intact: set[tuple[bytes, bytes]] = set()
+    for p, ix in indexes.items():
+        if p in going:
+            continue
+        wanted = [(oid, offset, length) for oid, offset, length in ix if oid in needed]
+        if not wanted:
+            continue
+        cancel.check()
+        data: bytes | None = None
+        if len(wanted) > 8:
+            try:
+                data = ctx.store.fetch_pack(p)
+            except (ObjectNotFound, IntegrityError, RemoteError):
+                continue
+        for oid, offset, length in wanted:
+            try:
+                stored = (
+                    data[offset : offset + length]
+                    if data is not None
+                    else ctx.store.backend.get_range(ctx.store.pack_name(p), offset, length)
+                )
+                ctx.store.decode(oid, stored, "")
+            except (IntegrityError, ObjectNotFound):
+                continue
+            intact.add((oid, p))
+    return intact
 
 
 def _announce(ctx: Context, history: RemoteHistory, packs: list[bytes]) -> Intent:
@@ -433,15 +551,24 @@ def _announce(ctx: Context, history: RemoteHistory, packs: list[bytes]) -> Inten
         packs=tuple(sorted(packs)),
         heads={log: state.seen for log, state in history.logs.items()},
     )
+    ensure_listed(ctx.ident, ctx.remote)  # devices open records only from a device this remote's SyncConfig lists
     ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, intent)
     observe(ctx)
     return intent
 
 
 def _collect_ready(
-    ctx: Context, history: RemoteHistory, readers: list[ShareStore], grace_s: int, result: PruneResult
+    ctx: Context,
+    history: RemoteHistory,
+    readers: list[ShareStore],
+    refs: set[bytes],
+    grace_s: int,
+    result: PruneResult,
 ) -> None:
-    """Finish every open intent whose acknowledgements and grace period allow it."""
+    """Finish every open intent whose acknowledgements and grace period allow it.
+
+    `refs` (every object the history referenced when the run began) is
+    extended with what the batches written since reference, before anything goes."""
     records = _records(ctx.share.db, ctx.remote_name)
     now = time.time_ns()
     ready = []
@@ -450,7 +577,7 @@ def _collect_ready(
             continue
         if grace_s:
             missing = [
-                state.name
+                f"{state.name} (last batch {_duration(max(0, now - state.last_ns) / 1e9)} ago)"
                 for log, state in history.active().items()
                 if state.device not in (rec["device"], ctx.ident.device_id) and iid not in state.acks
             ]
@@ -466,15 +593,25 @@ def _collect_ready(
         ready.append(iid)
     if not ready:
         return
-    history.read()  # every batch up to now: those before each acknowledgement are all there
-    refs = referenced(_remaining(ctx, history), readers)
+    # every batch up to now: those before each acknowledgement are all there
+    referenced(history.read(), readers, refs)
     indexes = _headers(ctx, None)
     loose = set(ctx.store.list_objects())
-    places: dict[bytes, list[bytes]] = {}  # referenced object -> the listed packs holding it
+    condemned_here = {bytes.fromhex(p) for iid in ready for p in records[iid]["packs"]} & indexes.keys()
+    # the referenced objects the condemned packs hold, and every place a listed pack holds them
+    needed = {oid for p in condemned_here for oid, _, _ in indexes[p] if oid in refs and oid not in loose}
+    places: dict[bytes, list[bytes]] = {}
     for p, ix in indexes.items():
         for oid, _, _ in ix:
-            if oid in refs:
+            if oid in needed:
                 places.setdefault(oid, []).append(p)
+    intact = _verify_copies(ctx, indexes, needed, condemned_here)
+
+    def safe_elsewhere(oid: bytes, stays: set[bytes]) -> bool:
+        """Whether a pack that stays holds an intact copy: read back and verified, never taken on a
+        listing's word (the copy a repair wrote beside a damaged one must not go for the damaged one)."""
+        return oid in loose or any(p in stays and (oid, p) in intact for p in places.get(oid, ()))
+
     for iid in ready:
         rec = records[iid]
         going = {bytes.fromhex(p) for p in rec["packs"]} & indexes.keys()
@@ -486,7 +623,7 @@ def _collect_ready(
             changed = False
             for p in sorted(going):
                 for oid, _, _ in indexes[p]:
-                    if oid in refs and oid not in loose and not any(q in stays for q in places[oid]):
+                    if oid in needed and not safe_elsewhere(oid, stays):
                         going.discard(p)
                         stays.add(p)
                         changed = True
@@ -513,6 +650,7 @@ def _collect_ready(
             kept=tuple(kept),
         )
         try:
+            ensure_listed(ctx.ident, ctx.remote)
             ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, done)
         except FogError:
             pass  # another device completed it at the same time: its record says the same

@@ -54,12 +54,14 @@ class PullResult:
     remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
     remotes_added: list[str] = field(default_factory=list)  # learnt from the SyncConfig: used from now on
     remotes_removed: list[str] = field(default_factory=list)  # removed by another device
+    forgotten: int = 0  # versions this device held that another device forgot: dropped from its history
     seconds: float = 0.0
 
     def absorb(self, other: PullResult) -> None:
         """Add another remote's pull to this report."""
         self.batches += other.batches
         self.versions += other.versions
+        self.forgotten += other.forgotten
         for name in (
             "updated",
             "deleted",
@@ -110,6 +112,7 @@ class Incoming:
     seq: int
     chain: bytes
     versions: tuple[Version, ...]
+    forgets: tuple[bytes, ...] = ()
 
 
 def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incoming]:
@@ -170,7 +173,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
                     # an HMAC under the share key, proves a trusted device made it.
                     if v.device not in config.devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {dev.get('name')!r} holds a forged version")
-                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.versions))
+                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.versions, vb.batch.forgets))
         except IntegrityError as exc:
             result.problems.append(str(exc))
             continue  # nothing from a suspect device
@@ -297,19 +300,22 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     if ctx.stale:  # this very remote's name was removed or moved: nothing read here may be recorded under it
         return result
     catch_up_own_log(ctx)
-    prune.observe(ctx)  # before any pack header is read here: condemned packs never count as present
+    prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     sweep_staging(ctx)
     incoming = collect(ctx, config, result)
     names = {did: d.get("name", did[:8]) for did, d in config.devices.items()}
     db = ctx.share.db
     by_path: dict[str, list[Version]] = {}
     carried: list[bytes] = []  # known versions this remote's logs carry: nothing to publish there again
+    forgets = list(dict.fromkeys(f for inc in incoming for f in inc.forgets))
     with db.read() as txn:  # one transaction for every lookup
         for inc in incoming:
             result.batches += 1
             for v in inc.versions:
                 if in_fog_dir(v.path):
                     result.skipped.append(f"{v.path}: {_IN_FOG_DIR}")
+                elif db.is_forgotten(v.id, txn):
+                    continue  # forgotten before: never recorded, never applied
                 elif not db.has_version(v.id, txn):
                     by_path.setdefault(v.path, []).append(v)
                 else:
@@ -321,6 +327,14 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     def lookup(version_id: bytes) -> Version | None:
         return pending.get(version_id) or db.version(version_id)
 
+    dropping = set(forgets) | set(db.forgotten_heads())  # (every other version forgotten before is left out)
+
+    def forgotten(version_id: bytes) -> bool:
+        if version_id in dropping:
+            return True
+        with db.read() as txn:
+            return db.is_forgotten(version_id, txn)
+
     entries = db.stat_entries()
     rebuilt = db.get_meta(REBUILT) is not None  # `fog clone --into-existing`: files with no stat entry
     plans: list[tuple[Plan, LocalState]] = []
@@ -331,6 +345,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         plan = plan_path(path, head, by_path[path], lookup, local.dirty(), local.matches, local.kind())
         if rebuilt and plan.kept_local and local.entry is None:
             plan = _untracked(plan, local, head, by_path[path], lookup, db)
+        if dropping and _forgotten_head(plan, head, forgotten):
+            continue  # nothing of it is applied here; its versions are forgotten below
         plans.append((plan, local))
     doomed = sum(
         1
@@ -342,7 +358,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     )
     tracked = sum(1 for e in entries.values() if not st.S_ISDIR(e.mode))
     (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
-    applied = apply_plans(ctx, plans, set(by_path), names, time.time_ns(), result)
+    applied = apply_plans(ctx, plans, set(by_path), names, time.time_ns(), result, forgotten)
     heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
     unapplied = sorted(v.id.hex() for path in applied.failed for v in by_path.get(path, ()))
     with db.write() as txn:
@@ -362,6 +378,14 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         for path, entry in applied.stat_updates.items():
             if entry is None:
                 db.drop_stat(txn, path)
+        if forgets:  # after the heads: this device's live heads among them stay until superseded
+            done = db.forget_versions(txn, forgets)
+            arrived = sum(1 for v in done.removed if v.id in pending)  # recorded only for a moment
+            result.versions -= arrived
+            result.forgotten += len(done.removed) - arrived
+            db.clear_pending_forgets(txn, ctx.remote_name, forgets)  # this remote has them already
+            if others and done.new:  # relayed, as new versions are
+                db.add_pending_forgets(txn, others, done.new)
         db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
@@ -370,6 +394,24 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there
     result.seconds = time.monotonic() - t0
     return result
+
+
+def _forgotten_head(plan: Plan, head: Version | None, forgotten: Callable[[bytes], bool]) -> bool:
+    """Whether a plan must not be applied because the version it brings was forgotten (by another
+    device, in a batch of this pull or before); drops the forgotten losers of its conflict copies.
+
+    The merge plans with every incoming version, forgotten ones too, so that it
+    sees their ancestry as a device that never read the forget does. Then a new
+    head that is forgotten is not applied: a path new here whose whole history
+    is forgotten is never written (a clone never sees it), and a file here is
+    left as it is. Only a deletion still applies to a live file here: the path
+    was deleted everywhere, and then forgotten.
+    """
+    plan.conflicts = [v for v in plan.conflicts if not forgotten(v.id)]
+    new = plan.head
+    if new is None or (head is not None and head.id == new.id) or not forgotten(new.id):
+        return False
+    return not (new.deleted and head is not None and not head.deleted)
 
 
 def _retry_unapplied(ctx: Context, by_path: dict[str, list[Version]]) -> None:

@@ -109,8 +109,10 @@ def catch_up_own_log(ctx: Context) -> int:
                 if ctx.version_id(v) != v.id:
                     raise FogError(f"batch {vb.seq} of this device holds a version with a wrong id")
                 db.add_version(txn, v)
+            db.forget_versions(txn, vb.batch.forgets)  # (done here already, unless .fog/ was rebuilt)
             db.set_cursor(txn, ctx.remote_name, ctx.log, vb.seq, vb.chain)
             db.clear_pending(txn, ctx.remote_name, [v.id for v in vb.batch.versions])
+            db.clear_pending_forgets(txn, ctx.remote_name, vb.batch.forgets)
         adopted += 1
     return adopted
 
@@ -404,7 +406,7 @@ class FanoutStore:
 def publish(
     ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | None = None, copied: CopyStats | None = None
 ) -> int | None:
-    """Publish this remote's pending versions as one batch; returns its number.
+    """Publish this remote's pending versions and forgets as one batch; returns its number.
 
     `fresh` holds versions this process just recorded and put on every remote
     still in the push: complete there by construction. Every other pending
@@ -414,6 +416,7 @@ def publish(
     """
     db = ctx.share.db
     ids = db.pending(ctx.remote_name)
+    forgets = db.pending_forgets(ctx.remote_name)
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
     if seq == 0 and ids:  # this device's first batch here: what other devices' logs carry is not published again
         config = ctx.ident.cached_config()
@@ -426,25 +429,60 @@ def publish(
     # known before anything it names was found present: intents observed at the start of the
     # push, or now if every version is checked below. A device with a log here acknowledges a
     # new one in its next batch (the pruner waits for it and reads this one first); a device
-    # without one has nothing to acknowledge in yet, so its first batch is checked whole.
+    # without one has nothing to acknowledge in yet, so its first batch is checked whole, and
+    # the intents are listed again right before it is written, until none is new.
     acks = prune.unacked(ctx)
     if prune.observe(ctx) and (seq == 0 or not fresh):
         fresh = None
         acks = prune.unacked(ctx)
-    if not ids and (not acks or seq == 0):  # (no log here: nothing to acknowledge, see above)
+    if not ids and not forgets and (not acks or seq == 0):  # (no log here: nothing to acknowledge, see above)
         return None
     fresh = fresh or {}
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
-    stale = [v for v in versions if v.id not in fresh]
     others = [s.store for s in sources if s is not ctx]
-    for start in range(0, len(stale), CHUNK_FILES):  # memory follows a chunk of trees, not the history
-        sent = replicate.complete(ctx.store, stale[start : start + CHUNK_FILES], others, ctx.remote_name)
-        if copied is not None:
-            copied.objects += sent.objects
-            copied.bytes += sent.bytes
-            copied.packs += sent.packs
-    if seq == 0:  # this device's first batch here: other devices accept it only if the remote lists the device
-        ensure_listed(ctx.ident, ctx.remote)
+    stale = [v for v in versions if v.id not in fresh]
+    while True:
+        for start in range(0, len(stale), CHUNK_FILES):  # memory follows a chunk of trees, not the history
+            sent = replicate.complete(ctx.store, stale[start : start + CHUNK_FILES], others, ctx.remote_name)
+            if copied is not None:
+                copied.objects += sent.objects
+                copied.bytes += sent.bytes
+                copied.packs += sent.packs
+        if seq:
+            break
+        ensure_listed(ctx.ident, ctx.remote)  # first batch here: others accept it only if the remote lists us
+        if not prune.observe(ctx):
+            break
+        stale, acks = versions, prune.unacked(ctx)  # an intent appeared during the catch-up: check again
+    return _put_batch(ctx, seq, chain, tuple(versions), ids, tuple(acks), tuple(forgets))
+
+
+def acknowledge(ctx: Context) -> int | None:
+    """Publish a batch of acknowledgements alone, for the prune intents observed here (section 14).
+
+    Only where this device has a log (a device without one has nothing in flight to vouch
+    for); the versions waiting in the outbox stay there for the next push."""
+    seq, chain = ctx.share.db.cursor(ctx.remote_name, ctx.log)
+    acks = prune.unacked(ctx)
+    if not seq or not acks:
+        return None
+    try:
+        return _put_batch(ctx, seq, chain, (), [], tuple(acks))
+    except ReadOnlyRemote:
+        return None  # the next push that can write acknowledges them
+
+
+def _put_batch(
+    ctx: Context,
+    seq: int,
+    chain: bytes | None,
+    versions: tuple[Version, ...],
+    ids: list[bytes],
+    acks: tuple[str, ...],
+    forgets: tuple[bytes, ...] = (),
+) -> int:
+    """Seal and publish batch seq + 1 (objects durable first), then record it: cursor, outboxes, acknowledgements."""
+    db = ctx.share.db
     batch = EventBatch(
         ctx.keys.locator,
         ctx.log,
@@ -452,8 +490,9 @@ def publish(
         seq + 1,
         chain,
         time.time_ns(),
-        tuple(versions),
-        acks=tuple(acks),
+        versions,
+        forgets=forgets,
+        acks=acks,
     )
     if batch.acks or batch.forgets:
         ctx.remote.allow_prune()  # a fog that does not know them must not write here (section 14)
@@ -462,6 +501,7 @@ def publish(
     with db.write() as txn:
         db.set_cursor(txn, ctx.remote_name, ctx.log, seq + 1, chain_hash(stored))
         db.clear_pending(txn, ctx.remote_name, ids)
+        db.clear_pending_forgets(txn, ctx.remote_name, forgets)
         prune.mark_acked(ctx, txn, acks)
         ctx.commit_presence(txn)
     return seq + 1

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
-from fog.errors import FogError, RemoteError, UsageError
+from fog.errors import FogError, RemoteError, UnreadableObject, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
@@ -206,9 +206,19 @@ def with_remote(config: SyncConfig, share_id: str, name: str, entry: dict[str, A
     return SyncConfig(config.user, config.devices, shares, ())
 
 
-def publish_config(share: Share, ident: Identity, config: SyncConfig, also: list[str] | None = None) -> list[str]:
+def publish_config(
+    share: Share,
+    ident: Identity,
+    config: SyncConfig,
+    also: list[str] | None = None,
+    *,
+    failed: dict[str, str] | None = None,
+    cache_if_nowhere: bool = True,
+) -> list[str]:
     """Put a SyncConfig version on every remote this device uses (and the `also` URLs); cache it.
-    Returns where it landed; fails only if it landed nowhere (no device could learn the change)."""
+    Returns where it landed; fails only if it landed nowhere (no device could learn the change).
+    Each remote that failed is named in `failed` (when given); `cache_if_nowhere=False` leaves the
+    cached copy alone when the version landed nowhere."""
     landed: list[str] = []
     errors: list[str] = []
     targets = sorted(share.config.remotes.items())
@@ -219,6 +229,8 @@ def publish_config(share: Share, ident: Identity, config: SyncConfig, also: list
             backend = open_backend(url)
         except RemoteError as exc:
             errors.append(f"{name}: {exc}")
+            if failed is not None:
+                failed.setdefault(name, str(exc))
             continue
         try:
             remote = Remote(backend)
@@ -227,12 +239,45 @@ def publish_config(share: Share, ident: Identity, config: SyncConfig, also: list
             landed.append(name)
         except RemoteError as exc:
             errors.append(f"{name}: {exc}")
+            if failed is not None:
+                failed.setdefault(name, str(exc))
         finally:
             backend.close()
-    ident.cache_config(config)
+    if landed or cache_if_nowhere:
+        ident.cache_config(config)
     if not landed and share.config.remotes:
         raise RemoteError("the change could not be published on any remote: " + "; ".join(errors))
     return landed
+
+
+def fresh_config(share: Share, ident: Identity, failed: dict[str, str]) -> tuple[SyncConfig, list[str]]:
+    """This device's SyncConfig merged with what each remote it uses holds now: the base for a
+    change another device may have made first. Returns (config, the remotes read); each remote
+    that could not be read is named in `failed`. Refused data (IntegrityError) is raised."""
+    cached, merged = ident.cached_state()
+    config = cached or SyncConfig(ident.user_json())
+    read: list[str] = []
+    for name, url in sorted(share.config.remotes.items()):
+        try:
+            backend = open_backend(url)
+        except RemoteError as exc:
+            failed[name] = str(exc)
+            continue
+        try:
+            remote = Remote(backend)
+            remote.require_marker()
+            # versions the cached copy holds merged already are not fetched again (fog.sync.pull)
+            found, _ = remote.load_config(ident.master_key, known=merged if cached else frozenset(), base=cached)
+            if found is not None:
+                config = config.merge(found)
+            read.append(name)
+        except UnreadableObject:
+            raise  # refused data, not an unreachable remote
+        except RemoteError as exc:
+            failed[name] = str(exc)
+        finally:
+            backend.close()
+    return config, read
 
 
 def _effective(share: Share, ident: Identity, listed: dict[str, Any] | None = None) -> dict[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol, overload
 
 from fog.frozen import quick_init
-from fog.repo.db import stat_matches
+from fog.repo.db import clamp_ns, stat_matches
 from fog.repo.share import FOG_DIR
 
 SPECIAL_FILE = "not a regular file, directory or symlink"  # FIFOs, sockets, devices: left out
@@ -88,7 +88,7 @@ class Candidates:
             self._targets[len(self._paths)] = target
         self._paths.append(path)
         self._kinds.append(_KIND_CODE[kind])
-        self._nums.extend((s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_mode))
+        self._nums.extend((s.st_size, clamp_ns(s.st_mtime_ns), clamp_ns(s.st_ctime_ns), s.st_mode))
         self._inos.append(s.st_ino)
 
     def sort(self) -> None:

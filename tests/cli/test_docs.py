@@ -161,6 +161,9 @@ JSON_RUNS: dict[str, list[str]] = {
     "device list": ["device", "list"],
     "device rename": ["device", "rename", "{device}", "renamed"],
     "key show": ["key", "show"],
+    "policy set": ["policy", "set", "--keep-last", "5"],
+    "policy show": ["policy", "show"],
+    "forget": ["forget", "--keep-last", "1"],
     "init": ["init", "{tmp}/other", "--remote", "{tmp}/remote3"],
 }
 

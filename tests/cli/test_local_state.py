@@ -172,10 +172,11 @@ def _loose(root: Path) -> list[str]:
     return out
 
 
-def test_new_share_is_private(share: Share, tmp_path: Path) -> None:
+def test_new_share_is_private(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     share.write("a.txt", "a\n")
     share.push()
     assert _loose(share.root) == []
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home-c"))  # another device: one checkout per device
     share.fog("clone", share.remote, tmp_path / "c", "--master-key-file", share.key_file)
     assert _loose(tmp_path / "c") == []
 

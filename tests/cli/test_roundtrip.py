@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from fogcli import Share, leftovers
 
 
@@ -313,3 +314,20 @@ def test_long_paths_beyond_the_lmdb_key_limit(share: Share) -> None:
     share.fog("restore", f"{rel}@~1")
     assert (share.root / rel).read_bytes() == b"deep\n"
     assert share.fog("status", "--json").json()["added"] == [rel]
+
+
+def test_a_file_dated_after_2262_is_synced(share: Share) -> None:
+    """Its mtime in ns does not fit an int64 (the scan crashed with OverflowError, exit 1): it is
+    recorded at the limit, pushed once, and not read again while unchanged."""
+    p = share.write("future.txt", "from the future\n")
+    far = 30 * 10**9 + 1_577_836_800  # seconds: beyond what ns in 64 bits reach
+    try:
+        os.utime(p, (far, far))
+    except (OverflowError, OSError):
+        pytest.skip("this filesystem cannot store such a date")
+    first = share.push()
+    assert first["added"] == ["future.txt"]
+    assert share.push()["batch"] is None  # unchanged: not read again
+    p.write_text("changed in the future\n")
+    os.utime(p, (far, far))
+    assert share.push()["modified"] == ["future.txt"]

@@ -228,3 +228,25 @@ def test_fog_tmp_prefix_is_synced_unless_it_is_fogs_own(world: World) -> None:
     assert not (b.root / "sub/.fog-tmp-123-0badf00d-00000001").exists()
     st = a.fog("status", "--json").json()
     assert [s for s in st["skipped"] if "fog-tmp-123" in s]
+
+
+def test_incoming_file_under_a_directory_this_device_replaced_by_a_file(world: World) -> None:
+    """Found by test_convergence_property: d1 made `a` a file (not pushed) while d0 edited `a/x`.
+    The pull failed on `a/x` ("File exists", exit 5) at every sync. The unsynced file gives way as
+    a conflict copy, as it does for an incoming directory, and the devices converge."""
+    d0 = world.init("d0")
+    d0.write("a/x", "one\n")
+    d0.fog("push")
+    d1 = world.clone("d1")
+    d0.write("a/x", "two\n")
+    d0.fog("push")
+    shutil.rmtree(d1.root / "a")
+    d1.write("a", "a file now\n")
+    d1.fog("sync", expect=3)
+    assert d1.read("a/x") == "two\n"
+    (aside,) = [p for p in d1.root.iterdir() if p.name.startswith("a" + CONFLICT_MARK)]
+    assert aside.read_text() == "a file now\n"
+    for _ in range(2):
+        d0.fog("sync", expect=(0, 3))
+        d1.fog("sync", expect=(0, 3))
+    assert d0.tree() == d1.tree()

@@ -158,9 +158,12 @@ os.replace = _dying_replace
 
 
 def copy_device(d: Device, name: str) -> Device:
-    """A byte copy of a device (home and share) at another place, same remote."""
+    """A byte copy of a device (home and share) at another place, same remote.
+
+    The copy stands for the machine itself, so its FOG_HOME does not remember the
+    original's checkout (checkouts.json): it would refuse the copy as a second checkout."""
     c = Device(name, d.world.tmp / f"home-{name}", d.world.tmp / name, d.world)
-    shutil.copytree(d.home, c.home, symlinks=True)
+    shutil.copytree(d.home, c.home, symlinks=True, ignore=shutil.ignore_patterns("checkouts.json"))
     shutil.copytree(d.root, c.root, symlinks=True)
     return c
 

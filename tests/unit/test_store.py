@@ -46,7 +46,12 @@ def test_marker(backend: LocalBackend) -> None:
     assert backend.get(MARKER_NAME) == MARKER == b"fog-store 2\n"
     remote.initialize()  # idempotent
     remote.require_marker()
-    backend.put(MARKER_NAME, b"fog-store 3\n")
+    backend.put(MARKER_NAME, b"fog-store 3\n")  # a pruned store (FORMAT.md section 14): read as it is
+    remote.require_marker()
+    assert remote.marker_version == 3
+    remote.allow_packs()
+    assert backend.get(MARKER_NAME) == b"fog-store 3\n"  # never moved back
+    backend.put(MARKER_NAME, b"fog-store 4\n")
     with pytest.raises(RemoteError, match="unknown fog-store marker"):
         remote.initialize()
 

@@ -143,14 +143,20 @@ remote_maps = st.dictionaries(
 )
 
 
+policies = st.fixed_dictionaries(
+    {"updated": small}, optional={"keep-last": small, "keep-daily": small, "max-old-bytes": small}
+)
+
+
 def full_entry(sticky: str) -> st.SearchStrategy[dict[str, Any]]:
-    """Entries as fog writes them: every copy carries the same fields."""
+    """Entries as fog writes them: every copy carries the same fields (a share's policy is optional:
+    it is merged on its own, so a copy without one takes the other's)."""
     fields = {"name": st.sampled_from(["a", "b", "c"]), "updated": small, sticky: small, "trusted": st.booleans()}
     if sticky == "revoked":
         fields["revoked_seq"] = limits  # "trusted" sorts after the merged fields: a tie-break trap
-    else:
-        fields["remotes"] = remote_maps  # merged per remote name, like the tombstones
-    return st.fixed_dictionaries(fields)
+        return st.fixed_dictionaries(fields)
+    fields["remotes"] = remote_maps  # merged per remote name, like the tombstones
+    return st.fixed_dictionaries(fields, optional={"policy": policies})
 
 
 def partial_entry(sticky: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -213,6 +219,56 @@ def test_a_remote_added_while_another_device_renames_the_share_survives() -> Non
     for merged in (added.merge(renamed), renamed.merge(added)):
         assert merged.shares["s1"]["name"] == "Papers"
         assert merged.shares["s1"]["remotes"]["usb"]["url"] == "/usb"
+
+
+def test_a_policy_set_while_another_device_renames_the_share_survives() -> None:
+    share = sample().shares["s1"]
+    policy = {"keep-last": 3, "updated": 5}
+    with_policy = config(shares={"s1": {**share, "policy": policy}})
+    renamed = config(shares={"s1": {**share, "name": "Papers", "updated": 9}})
+    for merged in (with_policy.merge(renamed), renamed.merge(with_policy)):
+        assert merged.shares["s1"]["name"] == "Papers"
+        assert merged.shares["s1"]["policy"] == policy
+
+
+def test_the_newest_policy_wins_whole_and_equal_times_go_by_canonical_json() -> None:
+    share = sample().shares["s1"]
+    a = config(shares={"s1": {**share, "policy": {"keep-last": 3, "keep-daily": 7, "updated": 5}}})
+    b = config(shares={"s1": {**share, "policy": {"keep-last": 1, "updated": 6}}})
+    c = config(shares={"s1": {**share, "policy": {"keep-last": 2, "updated": 6}}})
+    for merged in (a.merge(b), b.merge(a)):
+        assert merged.shares["s1"]["policy"] == {"keep-last": 1, "updated": 6}  # not a mix of the two
+    assert b.merge(c).shares["s1"]["policy"] == c.merge(b).shares["s1"]["policy"] == {"keep-last": 2, "updated": 6}
+    assert a.merge(b).merge(c) == a.merge(b.merge(c)) == c.merge(a).merge(b)
+
+
+def test_a_policy_does_not_decide_which_share_entry_wins_a_tie() -> None:
+    share = {**sample().shares["s1"], "updated": 4}
+    x = config(shares={"s1": {**share, "name": "a", "policy": {"keep-last": 9, "updated": 1}}})
+    y = config(shares={"s1": {**share, "name": "b"}})
+    w = config(shares={"s1": {**share, "name": "b", "policy": {"keep-last": 1, "updated": 2}}})
+    assert x.merge(y).merge(w) == x.merge(y.merge(w)) == w.merge(x).merge(y)
+    assert x.merge(y).merge(w).shares["s1"]["name"] == "b"
+
+
+def _with_policy(policy: Any) -> bytes:
+    doc = sample().to_json()
+    doc["shares"]["s1"]["policy"] = policy
+    return gzip.compress(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [[], {"keep-last": -1}, {"keep-daily": "7"}, {"overrides": [{"pattern": "!x", "keep-last": 1}]}, {"updated": -1}],
+)
+def test_a_malformed_policy_is_a_value_error(policy: Any) -> None:
+    with pytest.raises(ValueError, match="policy"):
+        SyncConfig.from_bytes(_with_policy(policy))
+
+
+def test_a_policy_with_rules_of_a_newer_fog_is_read_and_kept() -> None:
+    policy = {"keep-last": 3, "keep-tagged": 2, "updated": 7}
+    assert SyncConfig.from_bytes(_with_policy(policy)).shares["s1"]["policy"] == policy
 
 
 def test_a_remote_removal_and_a_later_re_add_go_by_time() -> None:

@@ -1,0 +1,55 @@
+"""One checkout of a share per device identity (`FOG_HOME/checkouts.json`).
+
+A device identity has one log per share and remote. Two checkouts of one
+share under one `FOG_HOME` would write that one log from two trees, under two
+locks: a prune would take the pushes of one for the other's (docs/FORMAT.md,
+section 14) and their batch numbers would collide. The file maps a share id
+to the one directory that uses it; a checkout that was moved or deleted
+gives way to the next one used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fog.errors import FogError
+from fog.repo.identity import write_private
+
+FILE = "checkouts.json"
+
+
+def claim(home: Path, share_id: str, root: Path) -> None:
+    """Record `root` as this device's checkout of the share; FogError if another one is in use."""
+    path = home / FILE
+    here = str(root.resolve())
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        data = {}
+    except (OSError, ValueError):
+        data = {}  # damaged: it only records what the checkouts themselves say, so it is rebuilt
+    if not isinstance(data, dict):
+        data = {}
+    other = data.get(share_id)
+    if other == here:
+        return
+    if isinstance(other, str) and _is_checkout(Path(other), share_id):
+        raise FogError(
+            f"this device already has this share at {other}: one checkout per share and device (a second "
+            "would write the same device log); use that one, move it here, or use another FOG_HOME"
+        )
+    data[share_id] = here
+    try:
+        write_private(path, json.dumps(data, indent=1, sort_keys=True).encode())
+    except OSError as exc:
+        raise FogError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _is_checkout(root: Path, share_id: str) -> bool:
+    try:
+        doc = json.loads((root / ".fog" / "config.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("share_id") == share_id and os.path.isdir(root)

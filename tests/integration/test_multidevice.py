@@ -450,6 +450,33 @@ def test_concurrent_published_versions_converge(pair: tuple[Device, Device]) -> 
     assert len(a.conflicts()) == 1
 
 
+_DIE_BEFORE_THE_PULL_RECORDS = """
+import os as _os
+import fog.repo.db as _db
+_db.RepoDB.set_heads = lambda *a, **k: _os._exit(9)  # files placed, the transaction recording them not committed
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known issue: a pull killed after placing files and before recording them leaves them as local "
+    "edits when newer versions arrive before the next sync (found by test_prune_concurrency.py)",
+)
+def test_a_sync_after_a_pull_killed_before_recording_sees_no_local_edit(pair: tuple[Device, Device]) -> None:
+    """The file holds exactly a version the pull was applying (its mtime too); the next sync must
+    fast-forward it, not keep it as a local edit: today that is a conflict (exit 3) and the old
+    content published again as the head, with the newer version as the conflict copy."""
+    a, b = pair
+    b.write("doc.txt", "desktop v1\n", mtime_ns=OLD_MTIME_NS + 10**9)
+    b.push()
+    a.fog("sync", expect=9, patch=_DIE_BEFORE_THE_PULL_RECORDS)
+    assert a.read("doc.txt") == "desktop v1\n"  # placed, never recorded
+    b.write("doc.txt", "desktop v2\n", mtime_ns=OLD_MTIME_NS + 2 * 10**9)
+    b.push()
+    a.fog("sync")
+    assert a.read("doc.txt") == "desktop v2\n" and not a.conflicts()
+
+
 def test_identical_changes_do_not_conflict(pair: tuple[Device, Device]) -> None:
     a, b = pair
     for d in (a, b):

@@ -371,6 +371,29 @@ class RepoDB(Forgetting):
                 if len(raw) != 8:  # stored by a format-1 or -2 fog
                     yield Version.from_record(vid, raw)
 
+    def all_versions_chunked(self, size: int = 16384) -> Iterator[Version]:
+        """all_versions, read `size` at a time with the map dropped in between (remap): a walk over a
+        big history keeps a chunk of pages resident, not the whole file. No transaction may be open."""
+        for name in ("timeline", "versions"):
+            start: bytes | None = b""
+            while start is not None:
+                chunk: list[Version] = []
+                with self.read() as txn:
+                    cur = txn.cursor(self.db[name])
+                    start = start if cur.set_range(start) else None
+                    for key, raw in cur if start is not None else ():
+                        if len(chunk) >= size:
+                            start = key
+                            break
+                        if name == "timeline" and raw:  # format 3
+                            chunk.append(Version.from_record(key[8:], raw))
+                        elif name == "versions" and len(raw) != 8:  # stored by a format-1 or -2 fog
+                            chunk.append(Version.from_record(key, raw))
+                    else:
+                        start = None
+                self.remap()
+                yield from chunk
+
     # -- cursors, presence, meta ------------------------------------------------
 
     def cursor(self, remote: str, log: str) -> tuple[int, bytes | None]:

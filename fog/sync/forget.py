@@ -87,8 +87,9 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
                 continue  # no head, or one whose record is gone: which version is current is unknown
             for v in versions:
                 if v.id == head and not v.deleted:
-                    live_heads.add(v.id)
-                read[v.id] = v
+                    live_heads.add(v.id)  # never forgotten: not held (most versions of a big share)
+                else:
+                    read[v.id] = v
             yield path, [Candidate(v.id, v.time_ns, v.kind, v.size) for v in versions], head
 
     with db.read() as txn:  # memory holds one path's versions at a time, and the decisions
@@ -123,12 +124,32 @@ def describe(
     result.paths = len({v.path for _, v in chosen})
 
 
+RECORD_CHUNK = 8192  # versions forgotten per transaction: a commit's dirty pages, not the history's
+
+
 def record(share: Share, versions: list[Version]) -> Forgot:
-    """Forget the versions here and queue the forgets for every remote this device queues for, at once."""
+    """Forget the versions here and queue the forgets for every remote this device queues for.
+
+    A chunk at a time, each in one transaction (forgotten and queued together;
+    a stopped run leaves whole chunks, which the next push publishes), with the
+    map dropped in between (RepoDB.remap)."""
     db = share.db
-    with db.write() as txn:
-        done = db.forget_versions(txn, versions)
-        db.add_pending_forgets(txn, share.config.queued_remotes(), done.new)
+    done = Forgot()
+    # a path's versions stay in one chunk: its head is fixed once, with all of them gone
+    ordered = sorted(versions, key=lambda v: (v.path, v.time_ns, v.id))
+    start = 0
+    while start < len(ordered):
+        stop = min(start + RECORD_CHUNK, len(ordered))
+        while stop < len(ordered) and ordered[stop].path == ordered[stop - 1].path:
+            stop += 1
+        with db.write() as txn:
+            part = db.forget_versions(txn, ordered[start:stop])
+            db.add_pending_forgets(txn, share.config.queued_remotes(), part.new)
+        done.removed += part.removed
+        done.kept += part.kept
+        done.new += part.new
+        db.remap()
+        start = stop
     return done
 
 

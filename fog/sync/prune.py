@@ -311,7 +311,7 @@ def referenced(versions: Iterable[Version], readers: list[ShareStore], out: set[
 def _remaining(ctx: Context, history: RemoteHistory) -> Iterable[Version]:
     """This device's history and every version the remote's logs carry, minus what was forgotten."""
     forgotten = history.forgets
-    for v in ctx.share.db.all_versions():
+    for v in ctx.share.db.all_versions_chunked():
         if v.id not in forgotten:
             yield v
     for vid, v in history.versions.items():

@@ -249,3 +249,21 @@ def test_without_options_the_shares_policy_applies(world: World) -> None:
     done = forget(a)
     assert (done["policy"], done["versions"]) == ("share", 2)
     assert len(history(a, "doc.txt")) == 2
+
+
+def test_forgetting_in_chunks_keeps_each_path_whole(world: World) -> None:
+    """record() forgets a chunk of versions per transaction, a path's versions in one chunk (its head is
+    fixed once: split, a head that is not the newest by time could leave an older version as a head
+    that counts as live). With chunks of 2, two paths forgotten whole still leave no trace."""
+    a, _ = make_pair(world)
+    edits(a, "x.txt", 3)
+    edits(a, "y.txt", 3)
+    for name in ("x.txt", "y.txt"):
+        (a.root / name).unlink()
+    a.push()
+    small = "import fog.sync.forget as _f\n_f.RECORD_CHUNK = 2\n"
+    done = a.fog("forget", "x.txt", "y.txt", "--keep-deleted", "0s", "--json", patch=small).json()
+    assert done["versions"] == 8
+    history(a, "x.txt", expect=1)
+    history(a, "y.txt", expect=1)
+    assert world.clone("phone").tree() == a.tree()

@@ -208,3 +208,12 @@ def test_histories_walks_every_path_once_with_its_head(db: RepoDB) -> None:
         "a/b": (ids(ab), ab[-1].id),
         long: (sorted(ids(ln)), ln[-1].id),
     }
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 100])
+def test_all_versions_chunked_yields_what_all_versions_does(db: RepoDB, size: int) -> None:
+    """prune's walk over every version reads it a chunk at a time, dropping the map in between."""
+    for n in range(5):
+        chain(db, f"p{n}", n + 1)
+    assert sorted(v.id for v in db.all_versions_chunked(size)) == sorted(v.id for v in db.all_versions())
+    assert len(list(db.all_versions_chunked(size))) == 15

@@ -20,6 +20,7 @@ from fog.cli.policy_opts import (
     KeepYearly,
     MaxOldSize,
     policy_from_options,
+    rule_options,
 )
 from fog.cli.text import as_doc, echo, human_size, iso_utc, local_time, report_remote_errors
 
@@ -49,20 +50,8 @@ def forget(
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Forget old versions on every device, as the share's retention policy (or the options given) says."""
-    policy = run(
-        lambda: policy_from_options(
-            keep_last=keep_last,
-            keep_within=keep_within,
-            keep_hourly=keep_hourly,
-            keep_daily=keep_daily,
-            keep_weekly=keep_weekly,
-            keep_monthly=keep_monthly,
-            keep_yearly=keep_yearly,
-            keep_deleted=keep_deleted,
-            max_old_size=max_old_size,
-        ),
-        as_json,
-    )
+    options = rule_options(locals())
+    policy = run(lambda: policy_from_options(**options), as_json)
     result = run(
         lambda: api.forget(
             fog_home(),

@@ -21,6 +21,7 @@ from fog.cli.policy_opts import (
     MaxOldSize,
     RuleOptions,
     policy_edit,
+    rule_options,
 )
 from fog.cli.text import report_remote_errors
 from fog.format.policy import RULE_FIELDS, Policy, Rules, format_duration, rule_name
@@ -118,19 +119,10 @@ def set_cmd(
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Change the share's retention policy for every device (the other rules stay as they are)."""
+    options = rule_options(locals())
     edit = run(
         lambda: policy_edit(
-            RuleOptions(
-                keep_last=keep_last,
-                keep_within=keep_within,
-                keep_hourly=keep_hourly,
-                keep_daily=keep_daily,
-                keep_weekly=keep_weekly,
-                keep_monthly=keep_monthly,
-                keep_yearly=keep_yearly,
-                keep_deleted=keep_deleted,
-                max_old_size=max_old_size,
-            ),
+            RuleOptions(**options),
             unset=unset or [],
             pattern=path,
             reset=reset,

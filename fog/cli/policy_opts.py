@@ -4,7 +4,8 @@
 options, declared once here as `Annotated` aliases:
 
     def forget(keep_last: KeepLast = None, ..., max_old_size: MaxOldSize = None) -> None:
-        policy = run(lambda: policy_from_options(keep_last=keep_last, ..., max_old_size=max_old_size), as_json)
+        options = rule_options(locals())  # (in the command's body, not inside a lambda)
+        policy = run(lambda: policy_from_options(**options), as_json)
 
 Every value arrives as the text the user typed (so that a bad one is one line
 and exit 2, not a parser's usage block); parsing raises UsageError.
@@ -123,34 +124,34 @@ MaxOldSize = Annotated[
 ]
 
 
+OPTION_FIELDS = (
+    "keep_last",
+    "keep_within",
+    "keep_hourly",
+    "keep_daily",
+    "keep_weekly",
+    "keep_monthly",
+    "keep_yearly",
+    "keep_deleted",
+    "max_old_size",
+)
+
+
+def rule_options(params: dict[str, object]) -> dict[str, int | str | None]:
+    """The retention options among a command's parameters (`locals()`), by name."""
+    return {k: params[k] for k in OPTION_FIELDS if k in params}  # type: ignore[misc]
+
+
 class RuleOptions:
     """The retention options a user gave, parsed: the rules they set and the cap."""
 
-    def __init__(
-        self,
-        *,
-        keep_last: int | str | None = None,
-        keep_within: str | None = None,
-        keep_hourly: int | str | None = None,
-        keep_daily: int | str | None = None,
-        keep_weekly: int | str | None = None,
-        keep_monthly: int | str | None = None,
-        keep_yearly: int | str | None = None,
-        keep_deleted: str | None = None,
-        max_old_size: str | None = None,
-    ) -> None:
-        raw = {
-            "keep_last": keep_last,
-            "keep_within": keep_within,
-            "keep_hourly": keep_hourly,
-            "keep_daily": keep_daily,
-            "keep_weekly": keep_weekly,
-            "keep_monthly": keep_monthly,
-            "keep_yearly": keep_yearly,
-            "keep_deleted": keep_deleted,
-        }
+    def __init__(self, **given: int | str | None) -> None:
+        unknown = set(given) - set(OPTION_FIELDS)
+        if unknown:
+            raise TypeError(f"not a retention option: {sorted(unknown)}")
+        max_old_size = given.pop("max_old_size", None)
         self.rules: dict[str, int | None] = {}  # field -> value (None: keep-deleted forever)
-        for field, value in raw.items():
+        for field, value in given.items():
             if value is None:
                 continue
             flag = "--" + rule_name(field)
@@ -166,39 +167,19 @@ class RuleOptions:
             else:
                 self.rules[field] = parse_count(value, flag)
         self.cap_given = max_old_size is not None
-        self.max_old_bytes = parse_size(max_old_size, "--max-old-size") if max_old_size is not None else None
+        self.max_old_bytes = parse_size(str(max_old_size), "--max-old-size") if max_old_size is not None else None
 
     def given(self) -> bool:
         return bool(self.rules) or self.cap_given
 
 
-def policy_from_options(
-    *,
-    keep_last: int | str | None = None,
-    keep_within: str | None = None,
-    keep_hourly: int | str | None = None,
-    keep_daily: int | str | None = None,
-    keep_weekly: int | str | None = None,
-    keep_monthly: int | str | None = None,
-    keep_yearly: int | str | None = None,
-    keep_deleted: str | None = None,
-    max_old_size: str | None = None,
-) -> Policy | None:
-    """The policy the options on a command line form, or None when none was given.
+def policy_from_options(**given: int | str | None) -> Policy | None:
+    """The policy the options on a command line form (keep_last=..., max_old_size=...), or None when
+    none was given.
 
     Only the rules given form it (restic's semantics): a share's stored policy
     is not mixed in. UsageError for a bad value."""
-    opts = RuleOptions(
-        keep_last=keep_last,
-        keep_within=keep_within,
-        keep_hourly=keep_hourly,
-        keep_daily=keep_daily,
-        keep_weekly=keep_weekly,
-        keep_monthly=keep_monthly,
-        keep_yearly=keep_yearly,
-        keep_deleted=keep_deleted,
-        max_old_size=max_old_size,
-    )
+    opts = RuleOptions(**given)
     if not opts.given():
         return None
     return Policy(Rules(**opts.rules), max_old_bytes=opts.max_old_bytes)

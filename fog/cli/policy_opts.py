@@ -124,17 +124,7 @@ MaxOldSize = Annotated[
 ]
 
 
-OPTION_FIELDS = (
-    "keep_last",
-    "keep_within",
-    "keep_hourly",
-    "keep_daily",
-    "keep_weekly",
-    "keep_monthly",
-    "keep_yearly",
-    "keep_deleted",
-    "max_old_size",
-)
+OPTION_FIELDS = (*RULE_FIELDS, "max_old_size")  # the rules, and the cap
 
 
 def rule_options(params: dict[str, object]) -> dict[str, int | str | None]:

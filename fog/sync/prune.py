@@ -30,14 +30,14 @@ checks that make it safe, one by one; a rerun finds the intent and finishes.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fog import cancel
-from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError
+from fog.crypto.seal import random_bytes
+from fog.errors import AlreadyExists, FogError, IntegrityError, ObjectNotFound, RemoteError
 from fog.format.intent import Intent
 from fog.format.pack import PackIndex, header_size
 from fog.format.syncconfig import SyncConfig
@@ -120,11 +120,12 @@ def observe(ctx: Context) -> int:
         except (IntegrityError, ObjectNotFound):
             continue
         packs = set(intent.packs) | set(intent.kept)
-        if done:  # what a collection deleted is gone, whatever this device counted before
-            for pack_id in intent.packs:
-                index = store.catalog.index(pack_id)
-                if index is not None:
-                    drop.update(index.ids())
+        # a new intent: what it condemns stops counting; a completion (of a known intent too):
+        # what it deleted is gone, whatever this device counted since
+        for pack_id in packs if rec is None else intent.packs:
+            index = store.catalog.index(pack_id)
+            if index is not None:
+                drop.update(index.ids())
         if rec is None:
             new += 1  # an intent, or the completion of one never seen: either way, presence changed
             rec = {
@@ -136,10 +137,6 @@ def observe(ctx: Context) -> int:
                 "done": done,
                 "kept": [],
             }
-            for pack_id in packs:
-                index = store.catalog.index(pack_id)
-                if index is not None:
-                    drop.update(index.ids())
         if done:
             new += rec["done"] is False  # completed since this device saw it: what it deleted is gone
             rec = {**rec, "done": True, "kept": sorted(p.hex() for p in intent.kept)}
@@ -221,7 +218,8 @@ class RemoteHistory:
         self.forgets: set[bytes] = set()
 
     def read(self) -> list[Version]:
-        """Read every log from where the last call stopped; the new batches' versions with content."""
+        """Read every log from where the last call stopped; the versions with content it found that this
+        device's history lacks (those in the history are walked from the database)."""
         fresh: list[Version] = []
         ctx = self.ctx
         db = ctx.share.db
@@ -259,7 +257,6 @@ class RemoteHistory:
                     if not (limit is not None and vb.seq > limit) and dev.get("trusted", True):
                         self.forgets.update(vb.batch.forgets)
                         state.acks.update(vb.batch.acks)
-                    fresh.extend(v for v in vb.batch.versions if v.content is not None)
                     with db.read() as txn:
                         for v in vb.batch.versions:
                             if v.device not in self.devices or ctx.version_id(v) != v.id:
@@ -270,6 +267,7 @@ class RemoteHistory:
                                 and not db.is_forgotten(v.id, txn)
                             ):
                                 self.versions[v.id] = v  # the others are read from the database, one at a time
+                                fresh.append(v)
             except IntegrityError as exc:
                 raise PruneRefused(f"{exc}; nothing is pruned until `fog check` is clean") from exc
         return fresh
@@ -544,7 +542,7 @@ def _verify_copies(
 def _announce(ctx: Context, history: RemoteHistory, packs: list[bytes]) -> Intent:
     """Write the intent, then record it here as observed (and acknowledged: this device holds the lock)."""
     intent = Intent(
-        id=os.urandom(16).hex(),
+        id=random_bytes(16).hex(),
         share=ctx.keys.locator,
         device=ctx.ident.device_id,
         time_ns=time.time_ns(),
@@ -652,8 +650,8 @@ def _collect_ready(
         try:
             ensure_listed(ctx.ident, ctx.remote)
             ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, done)
-        except FogError:
-            pass  # another device completed it at the same time: its record says the same
+        except AlreadyExists:
+            pass  # this device wrote it in a run stopped right after: a remote failure propagates, the rerun finishes
         with ctx.share.db.write() as txn:
             _put_record(ctx.share.db, txn, ctx.remote_name, iid, {**rec, "done": True, "kept": [k.hex() for k in kept]})
     observe(ctx)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import zstandard
 
@@ -29,6 +29,8 @@ from fog.format import pack as P
 from fog.format import syncconfig as C
 from fog.format.manifest import MAX_ENTRIES, ManifestNode
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
+
+T = TypeVar("T")
 
 MARKER_NAME = "fog-store"
 MARKER = b"fog-store 2\n"  # 2: objects are written in packs (1: one file per object, still read)
@@ -440,7 +442,7 @@ class ShareStore:
         label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
         if not stored or stored[0] != O.OBJECT_VERSION:
             raise IntegrityError(f"{label}: unknown object format version")
-        plain = S.open_block(self.keys.data_key, object_id, stored[1:], label)
+        plain = _open_any(self.keys.data_keys, lambda key: S.open_block(key, object_id, stored[1:], label))
         try:
             data = O.unframe(plain, O.MAX_BLOCK)
         except ValueError as exc:
@@ -550,7 +552,7 @@ class ShareStore:
             raise IntegrityError(f"{what}: {exc}") from exc
         if len(head) < need:
             head += self.backend.get_range(name, len(head), need - len(head))
-        return P.open_index(self.keys.pack_key, pack_id, head, what)
+        return _open_any(self.keys.pack_keys, lambda key: P.open_index(key, pack_id, head, what))
 
     @contextmanager
     def preload(self, object_ids: list[bytes]) -> Iterator[None]:
@@ -833,6 +835,23 @@ class ShareStore:
     def get_batch(self, log: str, seq: int) -> bytes:
         name = self.log_name(log, seq)
         return read_bounded(self.backend, name, B.MAX_STORED, name)
+
+
+def _open_any(keys: tuple[bytes, ...], attempt: Callable[[bytes], T]) -> T:
+    """`attempt` with each epoch's key, newest first; the newest key's failure if none opens it.
+
+    After a key rotation, data written before it is sealed with an older
+    epoch's key (docs/FORMAT.md, section 15). A failed SecretBox open costs one
+    Poly1305 over the bytes, so old data pays that once per read.
+    """
+    first: IntegrityError | None = None
+    for key in keys:
+        try:
+            return attempt(key)
+        except IntegrityError as exc:
+            first = first or exc
+    assert first is not None
+    raise first
 
 
 def read_bounded(backend: Backend, name: str, limit: int, what: str) -> bytes:

@@ -22,6 +22,9 @@ LABEL_CONFIG_HMAC = b"fog/v1/syncconfig-hmac"
 LABEL_DEVICE_LOG = b"fog/v1/device-log"
 LABEL_MASTER_CHECK = b"fog/v1/master-key-check"
 LABEL_PACK_INDEX = b"fog/v1/pack-index"
+LABEL_BATCH_KEY = b"fog/v1/batch-key"
+LABEL_PRUNE_KEY = b"fog/v1/prune-key"
+LABEL_USER_CHECK = b"fog/v1/user-key-check"
 
 # Crockford base32: no I, L, O, U; case-insensitive; I/L read as 1, O as 0.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -86,9 +89,50 @@ def device_log_name(share_id: bytes, device_public: bytes) -> str:
     return derive(LABEL_DEVICE_LOG, share_id + device_public)[:16].hex()
 
 
-def device_id(device_public: bytes) -> str:
-    """Stable short id of a device: first 16 bytes of SHA256(public key), hex."""
-    return hashlib.sha256(device_public).digest()[:16].hex()
+def device_id(device_public: bytes, sign_public: bytes | None = None) -> str:
+    """Stable short id of a device: first 16 bytes of SHA256(public key [|| signing key]), hex.
+
+    A device made by this fog has a signing key, and its id covers both keys,
+    so no other device can publish an entry under its id with another
+    signing key. Devices made before signing keys existed keep the id of
+    their Box key alone (docs/FORMAT.md, section 2).
+    """
+    return hashlib.sha256(device_public + (sign_public or b"")).digest()[:16].hex()
+
+
+def public_key_to_text(key: bytes) -> str:
+    """A user public key as people paste it: ``fogpub-`` and 58 Crockford base32 characters.
+
+    32 key bytes and a 4-byte checksum (SHA256 with its own label), in groups
+    of 6 (the last one 4) joined by dashes.
+    """
+    if len(key) != 32:
+        raise ValueError("a public key is 32 bytes")
+    raw = key + derive(LABEL_USER_CHECK, key)[:_CHECK_BYTES]
+    number = int.from_bytes(raw, "big") << 2  # 288 bits -> 290, a whole number of digits
+    chars = "".join(_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(58)))
+    return "fogpub-" + "-".join(chars[i : i + 6] for i in range(0, 58, 6))
+
+
+def public_key_from_text(text: str) -> bytes:
+    """Decode and verify `public_key_to_text`; ValueError says what is wrong."""
+    cleaned = "".join(ch for ch in text.strip().upper() if ch not in "- \t\r\n")
+    if cleaned.startswith("FOGPUB"):
+        cleaned = cleaned[6:]
+    if len(cleaned) != 58:
+        raise ValueError(f"a user key has 58 characters after 'fogpub-' (without dashes), got {len(cleaned)}")
+    number = 0
+    for ch in cleaned:
+        if ch not in _DECODE:
+            raise ValueError(f"character {ch!r} cannot appear in a user key")
+        number = (number << 5) | _DECODE[ch]
+    if number & 3:
+        raise ValueError("user key checksum does not match: a character is mistyped")
+    raw = (number >> 2).to_bytes(36, "big")
+    key, check = raw[:32], raw[32:]
+    if derive(LABEL_USER_CHECK, key)[:_CHECK_BYTES] != check:
+        raise ValueError("user key checksum does not match: a character is mistyped")
+    return key
 
 
 @dataclass(frozen=True)
@@ -99,6 +143,10 @@ class ShareKeys:
     data_key: bytes  # 32 bytes, XSalsa20-Poly1305 (SecretBox) for objects
     mac_key: bytes  # 32 bytes, HMAC-SHA256 naming blocks, manifests, versions
     chunk_seed: int  # 62-bit FastCDC gear seed: chunk boundaries are secret too
+    # Data keys of earlier key epochs, oldest first (epoch 0 .. epoch - 1). A key
+    # rotation (docs/FORMAT.md, section 15) adds an epoch: data written from then
+    # on is sealed with `data_key` (the newest); older data stays readable.
+    older: tuple[bytes, ...] = ()
 
     @classmethod
     def generate(cls) -> ShareKeys:
@@ -115,26 +163,75 @@ class ShareKeys:
         return Mac(self.mac_key)
 
     @property
+    def epoch(self) -> int:
+        """The current key epoch (0 until the first rotation)."""
+        return len(self.older)
+
+    @property
+    def data_keys(self) -> tuple[bytes, ...]:
+        """Every epoch's data key, newest first (the order readers try them in)."""
+        return (self.data_key, *reversed(self.older))
+
+    def data_key_of(self, epoch: int) -> bytes:
+        """The data key of one epoch; ValueError for an epoch this share does not have."""
+        if not 0 <= epoch <= len(self.older):
+            raise ValueError(f"key epoch {epoch} is unknown (this device knows epochs 0..{len(self.older)})")
+        return self.data_key if epoch == len(self.older) else self.older[epoch]
+
+    @property
     def pack_key(self) -> bytes:
         """SecretBox key of pack headers (the object index inside each pack)."""
         return derive(LABEL_PACK_INDEX, self.data_key)
 
+    @functools.cached_property
+    def pack_keys(self) -> tuple[bytes, ...]:
+        """Every epoch's pack key, newest first."""
+        return tuple(derive(LABEL_PACK_INDEX, k) for k in self.data_keys)
+
+    def batch_key(self, epoch: int) -> bytes:
+        """SecretBox key of event batches written in `epoch` (signed batches, section 9)."""
+        return derive(LABEL_BATCH_KEY, self.data_key_of(epoch))
+
+    def prune_key(self, epoch: int) -> bytes:
+        """SecretBox key of prune records written in `epoch` (section 14)."""
+        return derive(LABEL_PRUNE_KEY, self.data_key_of(epoch))
+
+    def rotated(self) -> ShareKeys:
+        """The same share with a fresh data key: the next key epoch.
+
+        The MAC key and chunk seed are kept, so object names and chunk
+        boundaries do not change and new data deduplicates against old
+        (the trade-off is in docs/FORMAT.md, section 15).
+        """
+        return ShareKeys(
+            self.share_id, secrets.token_bytes(32), self.mac_key, self.chunk_seed, (*self.older, self.data_key)
+        )
+
     def to_json(self) -> dict[str, object]:
-        return {
-            "data_key": self.data_key.hex(),
+        keys = [*self.older, self.data_key]
+        out: dict[str, object] = {
+            "data_key": keys[0].hex(),
             "mac_key": self.mac_key.hex(),
             "chunk_seed": self.chunk_seed,
         }
+        if len(keys) > 1:
+            out["epochs"] = [k.hex() for k in keys[1:]]
+        return out
 
     @classmethod
     def from_json(cls, share_id_hex: str, d: dict[str, object]) -> ShareKeys:
+        epochs = d.get("epochs", [])
+        if not isinstance(epochs, list):
+            raise ValueError("share key epochs are not a list")
+        data = [bytes.fromhex(str(d["data_key"])), *(bytes.fromhex(str(k)) for k in epochs)]
         keys = cls(
             bytes.fromhex(share_id_hex),
-            bytes.fromhex(str(d["data_key"])),
+            data[-1],
             bytes.fromhex(str(d["mac_key"])),
             int(str(d["chunk_seed"])),
+            tuple(data[:-1]),
         )
-        if len(keys.share_id) != 16 or len(keys.data_key) != 32 or len(keys.mac_key) != 32:
+        if len(keys.share_id) != 16 or any(len(k) != 32 for k in data) or len(keys.mac_key) != 32:
             raise ValueError("share keys have the wrong length")
         if not 0 < keys.chunk_seed < (1 << 62):
             raise ValueError("share chunk seed out of range")

@@ -14,6 +14,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.public
 import nacl.secret
+import nacl.signing
 import nacl.utils
 
 from fog.errors import IntegrityError
@@ -114,6 +115,33 @@ def open_box(recipient_secret: bytes, sender_public: bytes, sealed: bytes, what:
         return box.decrypt(sealed)
     except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
         raise IntegrityError(f"{what}: not sealed by the device it claims (altered or forged)") from exc
+
+
+SIGNATURE_BYTES = 64
+
+
+def new_signing_key() -> tuple[bytes, bytes]:
+    """Return a fresh Ed25519 (seed, verify key) pair, 32 bytes each."""
+    sk = nacl.signing.SigningKey.generate()
+    return bytes(sk), bytes(sk.verify_key)
+
+
+def signing_public_of(seed: bytes) -> bytes:
+    """Ed25519 verify key of a signing seed."""
+    return bytes(nacl.signing.SigningKey(seed).verify_key)
+
+
+def sign(seed: bytes, message: bytes) -> bytes:
+    """Ed25519 signature (64 bytes, detached) of `message` under the signing seed."""
+    return bytes(nacl.signing.SigningKey(seed).sign(message).signature)
+
+
+def verify(public: bytes, message: bytes, signature: bytes, what: str) -> None:
+    """Check a detached Ed25519 signature; IntegrityError names `what` otherwise."""
+    try:
+        nacl.signing.VerifyKey(public).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise IntegrityError(f"{what}: signature does not verify (forged or altered)") from exc
 
 
 def random_bytes(n: int) -> bytes:

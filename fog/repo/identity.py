@@ -55,6 +55,9 @@ def _identity_fields(doc: object) -> tuple[dict[str, Any], dict[str, Any]]:
     for entry, where in ((dev, "device"), (user, "user")):
         for name in ("secret", "public"):
             _hex_key(entry, name, where)
+    if "sign_secret" in dev or "sign_public" in dev:
+        for name in ("sign_secret", "sign_public"):
+            _hex_key(dev, name, "device")
     return dev, user
 
 
@@ -95,6 +98,8 @@ class Identity:
     user_secret: bytes
     user_public: bytes
     master_key: bytes
+    sign_secret: bytes = b""  # Ed25519 seed: signs this device's batches and SyncConfig versions
+    sign_public: bytes = b""
 
     @staticmethod
     def exists(home: Path) -> bool:
@@ -113,16 +118,19 @@ class Identity:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(home, 0o700)
         dsk, dpk = S.new_keypair()
+        ssk, spk = S.new_signing_key()
         usk, upk = user if user is not None else S.new_keypair()
         ident = cls(
             home,
-            K.device_id(dpk),
+            K.device_id(dpk, spk),
             name or os.uname().nodename or "device",  # socket.gethostname(), without importing socket
             dsk,
             dpk,
             usk,
             upk,
             master_key or K.new_master_key(),
+            ssk,
+            spk,
         )
         ident.save()
         return ident
@@ -135,6 +143,8 @@ class Identity:
                 "name": self.device_name,
                 "secret": self.device_secret.hex(),
                 "public": self.device_public.hex(),
+                "sign_secret": self.sign_secret.hex(),
+                "sign_public": self.sign_public.hex(),
             },
             "user": {"secret": self.user_secret.hex(), "public": self.user_public.hex()},
         }
@@ -167,8 +177,15 @@ class Identity:
             bytes.fromhex(user["secret"]),
             bytes.fromhex(user["public"]),
             load_master_key(home / "master-key"),
+            bytes.fromhex(dev.get("sign_secret", "")),
+            bytes.fromhex(dev.get("sign_public", "")),
         )
         _check_pairs(path, ident)
+        if not ident.sign_secret:  # made by a fog without signing keys: it gets one now, under its old id
+            ssk, spk = S.new_signing_key()
+            object.__setattr__(ident, "sign_secret", ssk)
+            object.__setattr__(ident, "sign_public", spk)
+            ident.save()
         return ident
 
     def rename(self, name: str) -> None:
@@ -185,6 +202,7 @@ class Identity:
         return {
             "name": self.device_name,
             "public": self.device_public.hex(),
+            "sign": self.sign_public.hex(),
             "trusted": True,
             "revoked": 0,
             "added": now,
@@ -241,6 +259,13 @@ def _check_pairs(path: Path, ident: Identity) -> None:
     other device would refuse them, and pushing them would only fill the
     remote with a log nobody can read.
     """
+    if ident.sign_secret and S.signing_public_of(ident.sign_secret) != ident.sign_public:
+        raise IdentityError(
+            f"{path}: the device signing key does not match its public half (the file is damaged); "
+            "restore it from a backup, or clone the share afresh with a new FOG_HOME"
+        )
+    if ident.device_id not in (K.device_id(ident.device_public, ident.sign_public), K.device_id(ident.device_public)):
+        raise IdentityError(f"{path}: the device id is not derived from the device's keys (the file is damaged)")
     for what, secret, public in (
         ("device", ident.device_secret, ident.device_public),
         ("user", ident.user_secret, ident.user_public),

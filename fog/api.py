@@ -27,11 +27,12 @@ from fog.repo import checkouts
 from fog.repo.identity import Identity, write_private
 from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
 from fog.store import PutStats, Remote
-from fog.sync import enrol
+from fog.sync import enrol, keyring
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
 from fog.sync.guard import DeleteLimit
+from fog.sync.keyring import RotationResult
 
 if TYPE_CHECKING:
     from fog.repo import revs
@@ -115,10 +116,10 @@ def init(
             "updated": now,
             "removed": 0,
         }
-        config = SyncConfig(config.user, config.devices, shares, ())
+        config = config.with_(shares=shares)
         kind = kind_of(remote_url)
         config = remotes_mod.with_remote(config, keys.share_id.hex(), "origin", {"url": remote_url, "kind": kind})
-        remote.put_config(ident.master_key, config)
+        remote.put_config(ident, config)
         ident.cache_config(config)
         Share.create(root, keys.share_id.hex(), share_name, remote_url).close()
     finally:
@@ -140,7 +141,7 @@ def init(
 
 def _merged_config(ident: Identity, remote: Remote) -> SyncConfig:
     """This device's view of the SyncConfig merged with the remote's, device included."""
-    found, _ = remote.load_config(ident.master_key)
+    found, _ = keyring.load_config(remote, ident)
     return enrol.merged_config(ident, found)
 
 
@@ -272,7 +273,16 @@ def push(
 ) -> push_mod.PushResult:
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         limit = DeleteLimit.parse(max_delete)
+        follow_rotation(ctxs)
         return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit)
+
+
+def follow_rotation(ctxs: list[Context]) -> None:
+    """Read the SyncConfig before writing anything: a key rotation made elsewhere is followed (new data
+    must be sealed with the newest epoch's keys), and a revoked device is told (exit 6). One LIST."""
+    config = pull_mod.refresh_config(ctxs[0])
+    for ctx in ctxs[1:]:
+        ctx.rekey(config)
 
 
 # -- history --------------------------------------------------------------------------
@@ -633,7 +643,7 @@ def clone(
     try:
         remote = Remote(backend)
         remote.require_marker()
-        config, _ = remote.load_config(master_key)
+        config, _ = keyring.load_for_master_key(remote, master_key)
         if config is None:
             raise IdentityError(
                 f"no SyncConfig for this master key on {url}: wrong master key, or a remote this user never used"
@@ -651,7 +661,7 @@ def clone(
         config = _merged_config(ident, remote)
         published = True
         try:
-            remote.put_config(ident.master_key, config)
+            remote.put_config(ident, config)
         except ReadOnlyRemote:
             published = False  # the device's first push to a writable remote publishes it (enrol.ensure_listed)
         ident.cache_config(config)
@@ -812,9 +822,25 @@ def devices(home: Path, cwd: Path) -> list[devices_mod.DeviceInfo]:
         return devices_mod.list_devices(ctx)
 
 
-def revoke_device(home: Path, cwd: Path, name: str) -> devices_mod.DeviceInfo:
+def revoke_device(home: Path, cwd: Path, name: str, master_key_file: Path | None = None) -> RotationResult:
     with context(home, cwd) as ctx:
-        return devices_mod.revoke(ctx, name)
+        return _rotated(devices_mod.revoke(ctx, name), master_key_file)
+
+
+def rotate_keys(
+    home: Path, cwd: Path, keep: list[str] | None = None, master_key_file: Path | None = None
+) -> RotationResult:
+    with context(home, cwd) as ctx:
+        return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
+
+
+def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationResult:
+    """Write the new master key to a file instead of showing it, when asked (as `init` does)."""
+    if master_key_file is not None:
+        write_private(master_key_file, (result.master_key + "\n").encode())
+        result.master_key_file = str(master_key_file)
+        result.master_key = None
+    return result
 
 
 def rename_device(home: Path, cwd: Path, name: str, new_name: str) -> devices_mod.DeviceInfo:
@@ -914,7 +940,7 @@ def set_policy(home: Path, cwd: Path, change: Callable[[Policy], Policy], *, wai
         new = replace(new, updated=max(time.time_ns(), previous.updated + 1))
         shares = dict(config.shares)
         shares[sid] = {**shares.get(sid, {}), "policy": new.to_json()}
-        config = SyncConfig(config.user, config.devices, shares, ())
+        config = config.with_(shares=shares)
         published = remotes_mod.publish_config(share, ident, config, failed=failed, cache_if_nowhere=False)
         for name in published:
             failed.pop(name, None)
@@ -967,16 +993,23 @@ class KeyInfo:
     device_public: str
     user_public: str
     master_key: str | None  # only when asked for
+    user_key: str = ""  # the user public key as people paste it (fogpub-..., with a checksum)
+    sign_public: str = ""  # this device's Ed25519 signing key
+    epoch: int = 0  # the key epoch of this device's SyncConfig place (key rotations so far)
 
 
 def key_info(home: Path, *, master: bool = False) -> KeyInfo:
-    from fog.crypto.keys import master_key_to_text
+    from fog.crypto.keys import master_key_to_text, public_key_to_text
 
     ident = Identity.load(home)
+    config = ident.cached_config()
     return KeyInfo(
         ident.device_id,
         ident.device_name,
         ident.device_public.hex(),
         ident.user_public.hex(),
         master_key_to_text(ident.master_key) if master else None,
+        public_key_to_text(ident.user_public),
+        ident.sign_public.hex(),
+        config.epoch if config is not None else 0,
     )

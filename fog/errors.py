@@ -13,6 +13,7 @@ EXIT_USAGE = 2
 EXIT_CONFLICTS = 3
 EXIT_INTEGRITY = 4
 EXIT_PARTIAL = 5  # done, but some files could not be read (restic's 3; fog's 3 is conflicts)
+EXIT_REVOKED = 6  # this device was revoked, or this master key was replaced by a key rotation
 EXIT_LOCKED = 75
 
 
@@ -116,3 +117,30 @@ class UnsavedChangesError(FogError):
     """An operation would overwrite local changes that were never pushed."""
 
     kind = "unsaved-changes"
+
+
+class RevokedError(FogError):
+    """This device was revoked (or the master key it holds was replaced) by a key rotation.
+
+    Local files are never touched; the device can no longer read what is
+    pushed from then on, nor change anything the user's devices accept.
+    """
+
+    exit_code = EXIT_REVOKED
+    kind = "revoked"
+
+
+class KeysRotated(FogError):
+    """A SyncConfig place holds key rotation records: its devices moved to a new place.
+
+    Raised by `Remote.load_config`; `fog.sync.keyring` follows the rotation
+    for a device it was sealed to, and turns it into a RevokedError otherwise.
+    """
+
+    exit_code = EXIT_REVOKED
+    kind = "revoked"
+
+    def __init__(self, message: str, records: list[dict[str, object]], config: object) -> None:
+        super().__init__(message)
+        self.records = records  # verified rotation records (JSON), with "name" and "by_entry" added
+        self.config = config  # the old place's merged SyncConfig (None when it holds no version)

@@ -8,12 +8,13 @@ on every get) and per-device event logs (Box-sealed, numbered, chained).
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 
 import zstandard
 
@@ -21,7 +22,7 @@ from fog import cancel
 from fog.backends.base import Backend
 from fog.crypto import keys as K
 from fog.crypto import seal as S
-from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError, UnreadableObject
+from fog.errors import AlreadyExists, IntegrityError, KeysRotated, ObjectNotFound, RemoteError, UnreadableObject
 from fog.format import batch as B
 from fog.format import intent as I
 from fog.format import objects as O
@@ -93,15 +94,27 @@ class Remote:
 
     # -- SyncConfig ---------------------------------------------------------
 
-    def put_config(self, master_key: bytes, config: SyncConfig) -> str:
-        """Publish a new SyncConfig version; never overwrites. Returns its name."""
-        locator, box_key, hmac_key = K.config_keys(master_key)
-        stored = bytes([CONFIG_VERSION]) + S.seal_secret(box_key, config.to_bytes())
+    def put_config(self, signer: ConfigSigner, config: SyncConfig) -> str:
+        """Publish a new SyncConfig version signed by this device; never overwrites. Returns its name."""
+        locator, box_key, hmac_key = K.config_keys(signer.master_key)
+        config = _listing_signer(config, signer)
+        sealed = S.seal_secret(box_key, config.to_bytes())
+        stored = _signed(C.CONFIG_SIGNED, C.SIGNATURE_CONTEXT, locator, signer, sealed)
         name = f"config/{locator}/{S.mac(hmac_key, stored).hex()}"
         try:
             self.backend.put_new(name, stored)
         except AlreadyExists:
             pass  # identical bytes are impossible (random nonce); the name is content-derived
+        self.backend.sync()
+        return name
+
+    def put_rotation(self, signer: ConfigSigner, record: dict[str, Any]) -> str:
+        """Leave a key rotation record at the signer's (old) SyncConfig place (docs/FORMAT.md, section 15)."""
+        locator, box_key, hmac_key = K.config_keys(signer.master_key)
+        plain = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+        stored = _signed(C.ROTATION_VERSION, C.ROTATION_CONTEXT, locator, signer, S.seal_secret(box_key, plain))
+        name = f"config/{locator}/{C.ROTATION_PREFIX}{S.mac(hmac_key, stored).hex()}"
+        self.backend.put_new(name, stored)
         self.backend.sync()
         return name
 
@@ -113,28 +126,80 @@ class Remote:
         Versions whose names are in `known` are not fetched: `base` must hold
         them merged already (a device's cached copy), and the result is `base`
         merged with the others. Every name listed is returned either way.
+        Each version must be signed by a trusted device it lists, whose
+        signing key is bound to its id (unsigned versions are accepted only
+        at a place no key rotation made); a device's signing key, once in
+        `base`, never changes. When the place holds key rotation records,
+        KeysRotated is raised with the verified records (fog.sync.keyring
+        follows them).
         """
         if known and base is None:
             raise ValueError("known SyncConfig versions need the base they were merged into")
         locator, box_key, hmac_key = K.config_keys(master_key)
         merged: SyncConfig | None = base
         names = sorted(self.backend.list(f"config/{locator}/"))
+        rotations: list[tuple[str, bytes]] = []
+        signers: list[tuple[str, str | None]] = []
         for name in names:
+            leaf = name.rsplit("/", 1)[-1]
             if name in known:
                 continue
+            what = f"SyncConfig {'rotation record' if leaf.startswith(C.ROTATION_PREFIX) else 'version'} {leaf[:12]}"
+            what += f" on {self.url}"
             stored = read_bounded(self.backend, name, C.MAX_STORED, name)
-            what = f"SyncConfig version {name.rsplit('/', 1)[-1][:12]} on {self.url}"
-            if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), name.rsplit("/", 1)[-1].encode()):
+            mac = leaf.removeprefix(C.ROTATION_PREFIX)
+            if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), mac.encode()):
                 raise IntegrityError(f"{what}: HMAC does not match its name (altered, or wrong master key)")
-            if not stored or stored[0] != CONFIG_VERSION:
+            if leaf.startswith(C.ROTATION_PREFIX):
+                rotations.append((name, stored))
+                continue
+            if not stored or stored[0] not in (CONFIG_VERSION, C.CONFIG_SIGNED):
                 raise IntegrityError(f"{what}: unknown format version")
-            plain = S.open_secret(box_key, stored[1:], what)
+            signed = stored[0] == C.CONFIG_SIGNED
+            sealed = stored[1 + 16 + S.SIGNATURE_BYTES :] if signed else stored[1:]
+            plain = S.open_secret(box_key, sealed, what)
             try:
                 config = SyncConfig.from_bytes(plain)
+            except ValueError as exc:
+                raise IntegrityError(f"{what}: {exc}") from exc
+            signer = None
+            if signed:
+                signer = stored[1:17].hex()
+                _verify_signed(stored, C.SIGNATURE_CONTEXT, locator, config.devices.get(signer), what)
+            signers.append((what, signer))
+            try:
                 merged = config if merged is None else merged.merge(config)
             except ValueError as exc:
                 raise IntegrityError(f"{what}: {exc}") from exc
+        if merged is not None:
+            _check_signers(merged, base, signers)
+        if rotations:
+            records = [self._open_rotation(locator, box_key, n, b, merged) for n, b in rotations]
+            raise KeysRotated(f"the keys of this user were rotated at {self.url}", records, merged)
         return merged, names
+
+    def _open_rotation(
+        self, locator: str, box_key: bytes, name: str, stored: bytes, config: SyncConfig | None
+    ) -> dict[str, Any]:
+        what = f"key rotation record {name.rsplit('.', 1)[-1][:12]} on {self.url}"
+        if stored[:1] != bytes([C.ROTATION_VERSION]) or len(stored) < 1 + 16 + S.SIGNATURE_BYTES:
+            raise IntegrityError(f"{what}: unknown format version")
+        signer = stored[1:17].hex()
+        entry = config.devices.get(signer) if config is not None else None
+        _verify_signed(stored, C.ROTATION_CONTEXT, locator, entry, what)
+        try:
+            record = json.loads(S.open_secret(box_key, stored[1 + 16 + S.SIGNATURE_BYTES :], what))
+            if (
+                not isinstance(record, dict)
+                or record.get("by") != signer
+                or not isinstance(record.get("stanzas"), dict)
+            ):
+                raise ValueError("not a rotation record of its signer")
+            if not isinstance(record.get("revoked"), list) or not isinstance(record.get("time_ns"), int):
+                raise ValueError("malformed rotation record")
+        except ValueError as exc:
+            raise IntegrityError(f"{what}: {exc}") from exc
+        return {**record, "name": name, "by_entry": entry}
 
     def share(
         self, keys: K.ShareKeys, presence: PresenceCache | None = None, catalog: PackCatalog | None = None
@@ -835,6 +900,88 @@ class ShareStore:
     def get_batch(self, log: str, seq: int) -> bytes:
         name = self.log_name(log, seq)
         return read_bounded(self.backend, name, B.MAX_STORED, name)
+
+
+class ConfigSigner(Protocol):
+    """What signs a SyncConfig version: a device (fog.repo.identity.Identity)."""
+
+    master_key: bytes
+    device_id: str
+    device_public: bytes
+    sign_secret: bytes
+    sign_public: bytes
+
+
+def _listing_signer(config: SyncConfig, signer: ConfigSigner) -> SyncConfig:
+    """`config` with the signer's entry carrying its signing key (readers verify the version with it).
+
+    A device made before signing keys existed publishes its key this way, in
+    its first signed version.
+    """
+    entry = config.devices.get(signer.device_id)
+    if entry is not None and entry.get("sign") == signer.sign_public.hex():
+        return config
+    if entry is None:
+        raise ValueError("a SyncConfig version must list the device that signs it")
+    devices = dict(config.devices)
+    devices[signer.device_id] = {**entry, "sign": signer.sign_public.hex(), "updated": int(entry.get("updated", 0)) + 1}
+    return replace(config, devices=devices)
+
+
+def _signed(version: int, context: bytes, locator: str, signer: ConfigSigner, sealed: bytes) -> bytes:
+    """version || signer id (16) || Ed25519(context || locator (16) || signer id || sealed) || sealed."""
+    who = bytes.fromhex(signer.device_id)
+    return bytes([version]) + who + S.sign(signer.sign_secret, context + bytes.fromhex(locator) + who + sealed) + sealed
+
+
+def _verify_signed(stored: bytes, context: bytes, locator: str, entry: dict[str, Any] | None, what: str) -> None:
+    """Check a signed config version or rotation record against its signer's entry; IntegrityError otherwise.
+
+    The signer must be listed, trusted, with a signing key bound to its id
+    (`K.device_id` of both keys; or of the Box key alone for a device made
+    before signing keys, whose key `_check_signers` pins).
+    """
+    who = stored[1:17]
+    if len(stored) < 1 + 16 + S.SIGNATURE_BYTES:
+        raise IntegrityError(f"{what}: truncated")
+    if entry is None or not entry.get("sign") or not entry.get("public"):
+        raise IntegrityError(f"{what}: signed by device {who.hex()[:8]}, which is not a device of this user")
+    try:
+        public, sign = bytes.fromhex(entry["public"]), bytes.fromhex(entry["sign"])
+    except (ValueError, TypeError):
+        raise IntegrityError(f"{what}: its signer's keys are malformed") from None
+    if who.hex() not in (K.device_id(public, sign), K.device_id(public)):
+        raise IntegrityError(f"{what}: device {who.hex()[:8]}'s keys do not match its id (forged entry)")
+    if entry.get("trusted", True) is not True:
+        raise IntegrityError(f"{what}: signed by an untrusted device")
+    sig, sealed = stored[17 : 17 + S.SIGNATURE_BYTES], stored[17 + S.SIGNATURE_BYTES :]
+    S.verify(sign, context + bytes.fromhex(locator) + who + sealed, sig, what)
+
+
+def _check_signers(merged: SyncConfig, base: SyncConfig | None, signers: list[tuple[str, str | None]]) -> None:
+    """Place-wide rules on the versions just merged (docs/FORMAT.md, section 15)."""
+    revoked = merged.revoked_by_rotation
+    for what, signer in signers:
+        if signer is None and merged.rotation is not None:
+            raise IntegrityError(f"{what}: unsigned, at a place made by a key rotation (forged)")
+        if signer in revoked:
+            name = merged.devices.get(signer, {}).get("name", signer[:8])
+            raise IntegrityError(f"{what}: signed by device {name!r}, which was revoked (refused)")
+    for did, entry in merged.devices.items():
+        if not entry.get("sign"):
+            continue
+        known = (base.devices.get(did) or {}).get("sign") if base is not None else None
+        if known and known != entry["sign"]:
+            raise IntegrityError(f"the signing key of device {entry.get('name', did[:8])!r} changed (forged entry)")
+        try:
+            ok = did in (
+                K.device_id(bytes.fromhex(entry["public"]), bytes.fromhex(entry["sign"])),
+                K.device_id(bytes.fromhex(entry["public"])),
+            )
+        except (ValueError, TypeError, KeyError):
+            ok = False
+        if not ok:
+            raise IntegrityError(f"device {did[:8]} in the SyncConfig: its keys do not match its id (forged entry)")
 
 
 def _open_any(keys: tuple[bytes, ...], attempt: Callable[[bytes], T]) -> T:

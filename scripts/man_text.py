@@ -121,6 +121,10 @@ EXIT_CODES: dict[int, str] = {
         "Done, but some paths could not be read (push) or written here (pull, clone): each is listed, "
         "and tried again by the next run."
     ),
+    6: (
+        "This device was revoked, or the master key it holds was replaced by a key rotation "
+        "(`fog device revoke`, `fog key rotate` on another device); its local files are untouched."
+    ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
     143: "Stopped by SIGTERM (`kill`, `timeout`, `systemctl stop`), as cleanly as by SIGINT.",
@@ -236,8 +240,9 @@ JSON_FIELDS: dict[str, list[str]] = {
     "remote unskip": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
     "device list": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
     "device rename": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
-    "device revoke": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
-    "key show": ["device_id", "device_name", "device_public", "user_public"],
+    "device revoke": ["epoch", "master_key", "master_key_file", "revoked", "following", "remotes", "failed", "seconds", "bytes_written"],
+    "key show": ["device_id", "device_name", "device_public", "user_public", "user_key", "sign_public", "epoch"],
+    "key rotate": ["epoch", "master_key", "master_key_file", "revoked", "following", "remotes", "failed", "seconds", "bytes_written"],
     "policy show": ["stored", "policy"],
     "policy set": [
         "stored",
@@ -593,14 +598,31 @@ PAGES: dict[str, dict[str, object]] = {
     "device rename": {"exit": {75: LOCKED}},
     "device revoke": {
         "description": [
-            "Every device refuses the revoked device's batches after the last one this device had seen "
-            "(pull exits 4 naming it). Revocation cannot take back the keys and files the device "
-            "already had: to lock it out of future data, make a new share.",
+            "Revoking a device rotates every key it knew: a new master key (shown once, or written to "
+            "`--master-key-file`), a new user keypair, a new data key for every share, and a new place for "
+            "the SyncConfig. Each remaining device finds the new master key sealed to its own key at its next "
+            "pull and follows by itself; the revoked device finds none, and its next command that touches a "
+            "remote exits 6 saying so. It can no longer read anything pushed from then on, re-join with the "
+            "old master key, or change the device list. Its batches written before the revocation stay; "
+            "later ones are set aside, with one warning per device.",
+            "Rotation is not re-encryption: what the device could read before, it keeps. Object names do not "
+            "change, so nothing is uploaded again (docs/FORMAT.md, section 15).",
         ],
-        "exit": {75: LOCKED},
-        "examples": [("", "fog device revoke old-laptop")],
+        "exit": {6: EXIT_CODES[6], 75: LOCKED},
+        "examples": [
+            ("", "fog device revoke old-laptop --master-key-file ~/new-master.key"),
+        ],
     },
     "key show": {"examples": [("", "fog key show --json")]},
+    "key rotate": {
+        "description": [
+            "Rotates every key of the user as `fog device revoke` does, without naming a device: for a master "
+            "key that may have leaked, or with `--keep` for a lost or stolen device whose name is not known "
+            "(keep the devices in hand; every other one is revoked).",
+        ],
+        "exit": {6: EXIT_CODES[6], 75: LOCKED},
+        "examples": [("", "fog key rotate --keep desktop --keep phone --master-key-file ~/new-master.key")],
+    },
     "policy": {
         "description": [
             "A share's retention policy says which old versions of each path `fog forget` keeps; it never "

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, local_time, run
 from fog.cli.text import as_doc
+from fog.sync.keyring import RotationResult
 
 device_app = typer.Typer(help="List, rename and revoke the user's devices.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
@@ -30,14 +33,49 @@ def list_cmd(as_json: bool = JSON_OPTION) -> None:
         _print(devs)
 
 
-@device_app.command()
-def revoke(name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION) -> None:
-    """Refuse a device's future batches (what it already read, it keeps)."""
-    d = run(lambda: api.revoke_device(fog_home(), STATE.cwd, name), as_json)
-    if as_json:
-        emit_json(as_doc(d))
+MASTER_KEY_FILE_OPTION = typer.Option(
+    None,
+    "--master-key-file",
+    help="Write the new master key to this file (mode 0600) instead of printing it.",
+    metavar="F",
+)
+
+
+def print_rotation(r: RotationResult, what: str) -> None:
+    """What a key rotation did, and the new master key (shown once, like `init`)."""
+    typer.echo(what)
+    where = ", ".join(r.remotes)
+    typer.echo(f"keys rotated to epoch {r.epoch} in {r.seconds:.2f} s ({r.bytes_written} bytes written on {where})")
+    if r.following:
+        typer.echo(f"these devices follow at their next pull: {', '.join(r.following)}")
+    for name, why in sorted(r.failed.items()):
+        typer.echo(
+            f"fog: warning: remote {name} not updated ({why}); devices that only use it do not follow yet", err=True
+        )
+    if r.master_key:
+        typer.echo(f"new master key (shown once; the old one no longer joins): {r.master_key}")
     else:
-        typer.echo(f"revoked {d.name} ({d.id[:12]}): its batches after {d.last_batch} will be refused")
+        typer.echo(f"new master key written to {r.master_key_file}")
+
+
+def _mkf(path: Path | None) -> Path | None:
+    return path if path is None or path.is_absolute() else STATE.cwd / path
+
+
+@device_app.command()
+def revoke(
+    name: str = typer.Argument(..., metavar="NAME"),
+    master_key_file: Path = MASTER_KEY_FILE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Revoke a device and rotate every key it knew: it reads nothing pushed from now on."""
+    r = run(lambda: api.revoke_device(fog_home(), STATE.cwd, name, _mkf(master_key_file)), as_json)
+    if as_json:
+        emit_json(as_doc(r))
+    else:
+        print_rotation(
+            r, f"revoked {', '.join(r.revoked)}: its batches already on the remotes stay, later ones are refused"
+        )
 
 
 @device_app.command()

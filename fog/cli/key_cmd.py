@@ -1,14 +1,17 @@
-"""fog key show: this device's public identity, and (when asked) the master key."""
+"""fog key show|rotate: this device's public identity, the master key (when asked), key rotation."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, api, emit_json, fog_home, run
+from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
+from fog.cli.device_cmd import MASTER_KEY_FILE_OPTION, _mkf, print_rotation
 from fog.cli.text import as_doc
 
-key_app = typer.Typer(help="Show this device's keys.", no_args_is_help=True)
+key_app = typer.Typer(help="Show this device's keys; rotate the user's keys.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
 
 
@@ -30,6 +33,28 @@ def show(
         return
     typer.echo(f"device       {info.device_name} ({info.device_id})")
     typer.echo(f"device key   {info.device_public}")
-    typer.echo(f"user key     {info.user_public}")
+    typer.echo(f"user key     {info.user_key}")
+    typer.echo(f"signing key  {info.sign_public}")
+    typer.echo(f"key epoch    {info.epoch}")
     if info.master_key:
         typer.echo(f"master key   {info.master_key}")
+
+
+@key_app.command()
+def rotate(
+    keep: list[str] = typer.Option(
+        None,
+        "--keep",
+        help="Keep only these devices (repeatable; this one always): every other device is revoked.",
+        metavar="NAME",
+    ),
+    master_key_file: Path = MASTER_KEY_FILE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Rotate the master key, user keys and share keys (a lost master key, or a stolen device)."""
+    r = run(lambda: api.rotate_keys(fog_home(), STATE.cwd, keep or None, _mkf(master_key_file)), as_json)
+    if as_json:
+        emit_json(as_doc(r))
+    else:
+        what = f"revoked {', '.join(r.revoked)}" if r.revoked else "no device revoked"
+        print_rotation(r, what)

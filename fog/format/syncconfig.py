@@ -22,13 +22,18 @@ import io
 import json
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fog.format.policy import Policy
 
 FORMAT = 1
-CONFIG_VERSION = 0x01
+CONFIG_VERSION = 0x01  # unsigned (read only: accepted at a place no key rotation made)
+CONFIG_SIGNED = 0x02  # 0x02 || signer device id (16) || Ed25519 signature (64) || SecretBox
+ROTATION_VERSION = 0x01  # a rotation record: the same layout as a signed version
+SIGNATURE_CONTEXT = b"fog/v1/syncconfig\0"
+ROTATION_CONTEXT = b"fog/v1/rotation\0"
+ROTATION_PREFIX = "rotation."  # config/<locator>/rotation.<hmac>: a rotation record beside the versions
 MAX_PLAINTEXT = 64 << 20
 MAX_STORED = MAX_PLAINTEXT + (1 << 20)  # gzip and SecretBox overhead on top: a larger version is refused unread
 _STICKY = ("revoked", "removed")
@@ -42,15 +47,39 @@ class SyncConfig:
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     shares: dict[str, dict[str, Any]] = field(default_factory=dict)
     supersedes: tuple[str, ...] = ()
+    # user keypairs of earlier key epochs, oldest first: they open batches sealed before signing existed
+    user_old: tuple[dict[str, str], ...] = ()
+    # the key rotation that made this SyncConfig place (docs/FORMAT.md, section 15): identical in every
+    # version at the place; None at a place made by `fog init` (epoch 0)
+    rotation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "format": FORMAT,
             "user": self.user,
             "devices": self.devices,
             "shares": self.shares,
             "supersedes": sorted(self.supersedes),
         }
+        if self.user_old:  # absent until the first rotation: versions before it keep their bytes
+            doc["user_old"] = list(self.user_old)
+        if self.rotation is not None:
+            doc["rotation"] = self.rotation
+        return doc
+
+    @property
+    def epoch(self) -> int:
+        """The key epoch of this SyncConfig place (0 until the first rotation)."""
+        return int(self.rotation["epoch"]) if self.rotation else 0
+
+    @property
+    def revoked_by_rotation(self) -> frozenset[str]:
+        """Devices the rotations up to this place revoked: the only revocations this place honours."""
+        return frozenset(self.rotation.get("revoked", ())) if self.rotation else frozenset()
+
+    def with_(self, **changes: Any) -> SyncConfig:
+        """A new version of this SyncConfig with some fields changed (a fresh version: no supersedes)."""
+        return replace(self, **{"supersedes": (), **changes})
 
     def to_bytes(self) -> bytes:
         body = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
@@ -75,7 +104,20 @@ class SyncConfig:
                 _check_remotes(share["remotes"])
             if "policy" in share:  # rules of a newer fog are kept; fog.format.policy.share_policy refuses them
                 Policy.from_json(share["policy"], lenient=True)
-        return cls(user, dict(devices), dict(shares), tuple(doc.get("supersedes", ())))
+        user_old = doc.get("user_old", [])
+        if not isinstance(user_old, list) or not all(
+            isinstance(u, dict) and {"public", "secret"} <= u.keys() for u in user_old
+        ):
+            raise ValueError("SyncConfig user_old is not a list of keypairs")
+        rotation = doc.get("rotation")
+        if rotation is not None and not (
+            isinstance(rotation, dict)
+            and isinstance(rotation.get("epoch"), int)
+            and rotation["epoch"] >= 1
+            and isinstance(rotation.get("revoked", []), list)
+        ):
+            raise ValueError("SyncConfig rotation is malformed")
+        return cls(user, dict(devices), dict(shares), tuple(doc.get("supersedes", ())), tuple(user_old), rotation)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SyncConfig:
@@ -93,11 +135,16 @@ class SyncConfig:
         """Union of two copies; commutative, associative and idempotent."""
         if self.user != other.user:
             raise ValueError("two SyncConfig versions disagree on the user keypair")
+        if self.rotation != other.rotation:
+            raise ValueError("two SyncConfig versions disagree on the key rotation that made their place")
+        old = {u["public"]: u for u in (*self.user_old, *other.user_old)}
         return SyncConfig(
             self.user,
             _merge_entries(self.devices, other.devices),
             _merge_entries(self.shares, other.shares),
             tuple(sorted(set(self.supersedes) | set(other.supersedes))),
+            tuple(sorted(old.values(), key=lambda u: u["public"])),
+            self.rotation,
         )
 
 
@@ -119,6 +166,8 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
             merged["remotes"] = _merge_remotes(x.get("remotes") or {}, y.get("remotes") or {})
         if "policy" in x or "policy" in y:  # a share's retention policy: the newest one, whole
             merged["policy"] = _newest(x.get("policy"), y.get("policy"))
+        if "epochs" in x or "epochs" in y:  # a share's key epochs only ever grow: the longer list
+            merged["epochs"] = max(x.get("epochs") or [], y.get("epochs") or [], key=lambda e: (len(e), e))
         if "revoked_seq" in x or "revoked_seq" in y:  # per share, the lowest limit anyone set
             rx, ry = x.get("revoked_seq") or {}, y.get("revoked_seq") or {}
             merged["revoked_seq"] = {
@@ -173,5 +222,7 @@ def _rank(entry: dict[str, Any]) -> tuple[Any, str, str]:
     tombstones, `revoked_seq`, a share's `remotes` and `policy`): merging changes them, and that must not change
     how the merged entry orders against a third copy.
     """
-    plain = {k: v for k, v in entry.items() if k not in _STICKY and k not in ("revoked_seq", "remotes", "policy")}
+    plain = {
+        k: v for k, v in entry.items() if k not in _STICKY and k not in ("revoked_seq", "remotes", "policy", "epochs")
+    }
     return entry.get("updated", 0), json.dumps(plain, sort_keys=True), json.dumps(entry, sort_keys=True)

@@ -192,6 +192,25 @@ class Identity:
         object.__setattr__(self, "device_name", name)
         self.save()
 
+    def adopt_master_key(self, master_key: bytes) -> None:
+        """Take the master key of a key rotation (the old one is kept in master-key.old, for the record)."""
+        if master_key == self.master_key:
+            return
+        write_private(self.home / "master-key.old", (K.master_key_to_text(self.master_key) + "\n").encode())
+        object.__setattr__(self, "master_key", master_key)
+        self.save()
+
+    def adopt_user(self, user: dict[str, str]) -> None:
+        """Take the user keypair of the SyncConfig place this device moved to (a key rotation)."""
+        secret, public = bytes.fromhex(user["secret"]), bytes.fromhex(user["public"])
+        if (secret, public) == (self.user_secret, self.user_public):
+            return
+        if S.public_of(secret) != public:
+            raise IdentityError("the SyncConfig's user keypair is inconsistent")
+        object.__setattr__(self, "user_secret", secret)
+        object.__setattr__(self, "user_public", public)
+        self.save()
+
     # -- SyncConfig ---------------------------------------------------------------
 
     def user_json(self) -> dict[str, str]:
@@ -264,8 +283,6 @@ def _check_pairs(path: Path, ident: Identity) -> None:
             f"{path}: the device signing key does not match its public half (the file is damaged); "
             "restore it from a backup, or clone the share afresh with a new FOG_HOME"
         )
-    if ident.device_id not in (K.device_id(ident.device_public, ident.sign_public), K.device_id(ident.device_public)):
-        raise IdentityError(f"{path}: the device id is not derived from the device's keys (the file is damaged)")
     for what, secret, public in (
         ("device", ident.device_secret, ident.device_public),
         ("user", ident.user_secret, ident.user_public),
@@ -275,3 +292,5 @@ def _check_pairs(path: Path, ident: Identity) -> None:
                 f"{path}: the {what} public key does not match its secret key (the file is damaged); "
                 "restore it from a backup, or clone the share afresh with a new FOG_HOME"
             )
+    if ident.device_id not in (K.device_id(ident.device_public, ident.sign_public), K.device_id(ident.device_public)):
+        raise IdentityError(f"{path}: the device id is not derived from the device's keys (the file is damaged)")

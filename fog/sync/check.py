@@ -15,6 +15,7 @@ from fog.format.pack import PackIndex
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.store import ShareStore
+from fog.sync import keyring
 from fog.sync.context import Context, config_seen_key
 from fog.sync.logs import logs_by_name, read_log
 from fog.sync.stats import usage
@@ -253,7 +254,7 @@ def _check_config(ctx: Context, result: CheckResult) -> SyncConfig | None:
     """Verify every SyncConfig version, and that none seen before is gone; the merged SyncConfig."""
     cached = ctx.ident.cached_config()
     try:
-        config, names = ctx.remote.load_config(ctx.ident.master_key, base=cached)
+        config, names = keyring.load_config(ctx.remote, ctx.ident, base=cached)
     except (IntegrityError, ObjectNotFound) as exc:
         result.problems.append(f"SyncConfig: {exc}" if isinstance(exc, ObjectNotFound) else str(exc))
         return cached

@@ -9,10 +9,12 @@ from fog.backends.base import open_backend
 from fog.backends.local import LocalBackend
 from fog.crypto.keys import ShareKeys, device_log_name
 from fog.errors import RemoteError
+from fog.format.syncconfig import SyncConfig
 from fog.format.version import VERSION_ID_PREFIX, Version
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import PackCatalog, PresenceCache, Remote, ShareStore
+from fog.sync import keyring
 from fog.sync.scan import TMP_PREFIX
 
 
@@ -50,6 +52,19 @@ class Context:
         self.share.db.add_present(txn, self.remote_name, self.store.presence.new)
         self.store.presence.new = set()
         self.store.catalog.commit(txn, locs=locs)
+
+    def rekey(self, config: SyncConfig) -> None:
+        """Take the share's keys from a newer SyncConfig: a key rotation adds an epoch, and what this
+        device writes from then on must be sealed with the newest key."""
+        entry = config.shares.get(self.keys.share_id.hex())
+        if entry is None:
+            return
+        keys = ShareKeys.from_json(self.keys.share_id.hex(), entry)
+        if keys != self.keys:
+            self.keys = keys
+            self.store.keys = keys
+            if self.store.archive is not None:
+                self.store.archive.keys = keys
 
     def close(self) -> None:
         self.remote.backend.close()
@@ -92,7 +107,7 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
         remote = Remote(Unavailable(url, exc))  # type: ignore[arg-type]
     try:
         if ident.cached_config() is None and not isinstance(remote.backend, Unavailable):
-            found, _ = remote.load_config(ident.master_key)  # the cache was deleted: the remote has it
+            found, _ = keyring.load_config(remote, ident)  # the cache was deleted: the remote has it
             if found is not None:
                 ident.cache_config(found)
         keys = ident.share_keys(share.config.share_id)

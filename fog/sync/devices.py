@@ -10,7 +10,9 @@ from typing import Any
 from fog.crypto.keys import device_log_name
 from fog.errors import FogError, UsageError
 from fog.format.syncconfig import SyncConfig
+from fog.sync import keyring
 from fog.sync.context import Context
+from fog.sync.keyring import RotationResult
 from fog.sync.pull import refresh_config
 
 
@@ -36,7 +38,7 @@ def list_devices(ctx: Context) -> list[DeviceInfo]:
                 did,
                 d.get("name", did[:8]),
                 bool(d.get("trusted", True)),
-                bool(d.get("revoked")),
+                bool(d.get("revoked")) or did in config.revoked_by_rotation,
                 did == ctx.ident.device_id,
                 seq,
                 int(d.get("added", 0)),
@@ -60,30 +62,50 @@ def find_device(config: SyncConfig, name: str) -> str:
 def _update(ctx: Context, config: SyncConfig, did: str, changes: dict[str, Any]) -> SyncConfig:
     devices = dict(config.devices)
     devices[did] = {**devices[did], **changes, "updated": time.time_ns()}
-    new = SyncConfig(config.user, devices, config.shares, ())
-    ctx.remote.put_config(ctx.ident.master_key, new)
+    new = config.with_(devices=devices)
+    ctx.remote.put_config(ctx.ident, new)
     ctx.ident.cache_config(new)
     return new
 
 
-def revoke(ctx: Context, name: str) -> DeviceInfo:
-    """Refuse the device's batches from now on; those already seen stay valid."""
+def revoke(ctx: Context, name: str) -> RotationResult:
+    """Revoke a device: rotate every key it knows, so that it reads nothing pushed from now on."""
     config = refresh_config(ctx)
     did = find_device(config, name)
     if did == ctx.ident.device_id:
         raise UsageError("a device cannot revoke itself; revoke it from another trusted device")
-    dev = config.devices[did]
-    log = device_log_name(ctx.keys.share_id, bytes.fromhex(dev["public"]))
-    seq, _ = ctx.share.db.cursor(ctx.remote_name, log)
-    limits = dict(dev.get("revoked_seq") or {})
-    limits[ctx.keys.share_id.hex()] = min(seq, limits.get(ctx.keys.share_id.hex(), seq))
-    _update(ctx, config, did, {"revoked": dev.get("revoked") or time.time_ns(), "revoked_seq": limits})
-    return next(d for d in list_devices(ctx) if d.id == did)
+    if did in config.revoked_by_rotation:
+        raise UsageError(f"device {name!r} is revoked already")
+    result = keyring.rotate(ctx.share, ctx.ident, revoke={did})
+    ctx.rekey(ctx.ident.cached_config() or config)
+    return result
+
+
+def rotate(ctx: Context, keep: list[str] | None = None) -> RotationResult:
+    """Rotate every key of the user; with `keep`, every other device is revoked.
+
+    For a lost or stolen device whose name is not known: keep the devices in
+    hand, and every other one is left behind.
+    """
+    config = refresh_config(ctx)
+    revoke: set[str] = set()
+    if keep:
+        kept = {find_device(config, n) for n in keep} | {ctx.ident.device_id}
+        revoke = {
+            did
+            for did, d in config.devices.items()
+            if did not in kept and did not in config.revoked_by_rotation and d.get("trusted", True) is True
+        }
+    result = keyring.rotate(ctx.share, ctx.ident, revoke=revoke)
+    ctx.rekey(ctx.ident.cached_config() or config)
+    return result
 
 
 def rename(ctx: Context, name: str, new_name: str) -> DeviceInfo:
     config = refresh_config(ctx)
     did = find_device(config, name)
+    if did in config.revoked_by_rotation:
+        raise UsageError(f"device {name!r} is revoked; its entry no longer changes")
     if not new_name.strip() or any(d.get("name") == new_name for d in config.devices.values()):
         raise UsageError(f"device name {new_name!r} is empty or already taken")
     _update(ctx, config, did, {"name": new_name})

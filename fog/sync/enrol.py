@@ -11,6 +11,7 @@ from __future__ import annotations
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.store import Remote
+from fog.sync import keyring
 
 
 def merged_config(ident: Identity, found: SyncConfig | None) -> SyncConfig:
@@ -22,17 +23,17 @@ def merged_config(ident: Identity, found: SyncConfig | None) -> SyncConfig:
         return config
     devices = dict(config.devices)
     devices[ident.device_id] = ident.device_entry()
-    return SyncConfig(config.user, devices, config.shares, ())
+    return config.with_(devices=devices)
 
 
 def ensure_listed(ident: Identity, remote: Remote) -> bool:
     """Publish a SyncConfig listing this device on `remote` unless it lists it already; True if published."""
-    found, _ = remote.load_config(ident.master_key)
+    found, _ = keyring.load_config(remote, ident)
     cached = ident.cached_config()
     known = {ident.device_id, *(cached.devices if cached is not None else ())}
     if found is not None and known <= found.devices.keys():
         return False  # (it must also list every device whose versions this one relays there)
     config = merged_config(ident, found)
-    remote.put_config(ident.master_key, config)
+    remote.put_config(ident, config)
     ident.cache_config(config)
     return True

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fog import cancel
+from fog.crypto.keys import config_keys
 from fog.errors import FogError, IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo.db import RepoDB, StatEntry
 from fog.store import PutStats
-from fog.sync import prune
+from fog.sync import keyring, prune
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
 from fog.sync.context import Context, config_seen_key, sweep_staging
@@ -87,10 +88,14 @@ def refresh_config(ctx: Context) -> SyncConfig:
         merged = set()
     # versions the cached copy already holds are not fetched again: on a remote with
     # a version per device ever joined, that was a GET each at every pull
-    found, names = ctx.remote.load_config(ctx.ident.master_key, known=merged, base=cached)
+    found, names = keyring.load_config(ctx.remote, ctx.ident, known=merged, base=cached)
     key = config_seen_key(ctx.remote_name)
     seen = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
-    gone = seen - set(names) - set(found.supersedes if found else ())
+    place = f"config/{config_keys(ctx.ident.master_key)[0]}/"
+    if cached is not None and found is not None and found.user != cached.user:
+        cached, merged = None, set()  # a key rotation was followed: the cache held the old place
+    seen_here = {n for n in seen if n.startswith(place)}  # after a rotation, the old place's names are not here
+    gone = seen_here - set(names) - set(found.supersedes if found else ())
     if gone:
         raise IntegrityError(
             f"{len(gone)} SyncConfig version(s) seen before are gone from {ctx.remote.url}: the remote was rolled back"
@@ -101,7 +106,8 @@ def refresh_config(ctx: Context) -> SyncConfig:
     if config != cached or not merged >= set(names):
         ctx.ident.cache_config(config, merged | set(names))
     if set(names) - seen:
-        ctx.share.db.put_meta(key, json.dumps(sorted(seen | set(names))).encode())
+        ctx.share.db.put_meta(key, json.dumps(sorted(seen_here | set(names))).encode())
+    ctx.rekey(config)
     return config
 
 

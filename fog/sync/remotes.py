@@ -28,6 +28,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
+from fog.sync import keyring
 from fog.sync.enrol import merged_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -102,10 +103,10 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     try:
         remote = Remote(backend)
         remote.initialize()
-        found, _ = remote.load_config(ident.master_key)
+        found, _ = keyring.load_config(remote, ident)
         config = merged_config(ident, found)
         config = with_remote(config, share.config.share_id, name, {"url": url, "kind": kind_of(url)})
-        remote.put_config(ident.master_key, config)
+        remote.put_config(ident, config)
     finally:
         backend.close()
     publish_config(share, ident, config)
@@ -203,7 +204,7 @@ def with_remote(config: SyncConfig, share_id: str, name: str, entry: dict[str, A
         remotes[name]["removed"] = 0
     share["remotes"] = remotes
     shares[share_id] = share
-    return SyncConfig(config.user, config.devices, shares, ())
+    return config.with_(shares=shares)
 
 
 def publish_config(
@@ -235,7 +236,7 @@ def publish_config(
         try:
             remote = Remote(backend)
             remote.require_marker()
-            remote.put_config(ident.master_key, config)
+            remote.put_config(ident, config)
             landed.append(name)
         except RemoteError as exc:
             errors.append(f"{name}: {exc}")
@@ -267,7 +268,7 @@ def fresh_config(share: Share, ident: Identity, failed: dict[str, str]) -> tuple
             remote = Remote(backend)
             remote.require_marker()
             # versions the cached copy holds merged already are not fetched again (fog.sync.pull)
-            found, _ = remote.load_config(ident.master_key, known=merged if cached else frozenset(), base=cached)
+            found, _ = keyring.load_config(remote, ident, known=merged if cached else frozenset(), base=cached)
             if found is not None:
                 config = config.merge(found)
             read.append(name)
@@ -344,7 +345,7 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
         try:
             if reach is None:
                 raise RemoteError("no remote to publish on")
-            reach.put_config(ident.master_key, config)
+            reach.put_config(ident, config)
             ident.cache_config(config)  # cached only once published: otherwise the next pull tries again
             result.published = sorted(unlisted)
         except RemoteError:

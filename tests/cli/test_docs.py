@@ -169,7 +169,7 @@ JSON_RUNS: dict[str, list[str]] = {
 
 
 def test_documented_json_fields_are_present(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert set(JSON_RUNS) | {"clone", "device revoke"} == set(man_text.JSON_FIELDS)
+    assert set(JSON_RUNS) | {"clone", "device revoke", "key rotate"} == set(man_text.JSON_FIELDS)
     share.write("notes.txt", "one\n")
     share.push()
     share.write("notes.txt", "two\n")
@@ -194,6 +194,7 @@ def test_documented_json_fields_are_present(share: Share, monkeypatch: pytest.Mo
     new = r.json()["device"]
     monkeypatch.setenv("FOG_HOME", home)
     check("device revoke", share.fog("device", "revoke", new, "--json").json())
+    check("key rotate", share.fog("key", "rotate", "--json").json())
 
 
 # -- completion ----------------------------------------------------------------------------

@@ -488,7 +488,7 @@ cfg = ident.cached_config()
 shares = json.loads(json.dumps(cfg.shares))
 sid = next(iter(shares))
 shares[sid]["remotes"] = {value}
-Remote(open_backend({url!r})).put_config(ident.master_key, SyncConfig(cfg.user, cfg.devices, shares, ()))
+Remote(open_backend({url!r})).put_config(ident, SyncConfig(cfg.user, cfg.devices, shares, ()))
 """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -205,32 +206,51 @@ def test_logs_are_create_only_and_listed(store: ShareStore) -> None:
 # -- SyncConfig versions ---------------------------------------------------------------------------
 
 
-def config(name: str, updated: int) -> SyncConfig:
+@dataclass
+class Signer:
+    """A device as put_config needs it: master key, id, Box and signing keys."""
+
+    master_key: bytes = MASTER
+    device_public: bytes = field(default_factory=lambda: S.new_keypair()[1])
+    sign_secret: bytes = b""
+    sign_public: bytes = b""
+    device_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.sign_secret, self.sign_public = S.new_signing_key()
+        self.device_id = K.device_id(self.device_public, self.sign_public)
+
+
+SIGNER = Signer()
+
+
+def config(name: str, updated: int, signer: Signer = SIGNER) -> SyncConfig:
     user = {"public": "aa" * 32, "secret": "bb" * 32}
-    return SyncConfig(user, {"d": {"name": name, "updated": updated, "revoked": 0}})
+    entry = {"name": name, "updated": updated, "revoked": 0, "public": signer.device_public.hex()}
+    return SyncConfig(user, {signer.device_id: {**entry, "sign": signer.sign_public.hex()}})
 
 
 def test_config_versions_are_side_by_side_and_merged(backend: LocalBackend) -> None:
     remote = Remote(backend)
     assert remote.load_config(MASTER) == (None, [])
-    first = remote.put_config(MASTER, config("old", 1))
-    second = remote.put_config(MASTER, config("new", 2))
+    first = remote.put_config(SIGNER, config("old", 1))
+    second = remote.put_config(SIGNER, config("new", 2))
     locator, _, hmac_key = K.config_keys(MASTER)
     assert first != second and first.startswith(f"config/{locator}/")
     assert first.rsplit("/", 1)[1] == S.mac(hmac_key, backend.get(first)).hex()
     merged, names = remote.load_config(MASTER)
     assert names == sorted([first, second])
-    assert merged is not None and merged.devices["d"]["name"] == "new"
+    assert merged is not None and merged.devices[SIGNER.device_id]["name"] == "new"
     assert remote.load_config(bytes(16)) == (None, [])  # another user's locator
 
 
 def test_config_versions_already_merged_are_not_fetched(backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     remote = Remote(backend)
-    first = remote.put_config(MASTER, config("old", 1))
-    second = remote.put_config(MASTER, config("new", 2))
+    first = remote.put_config(SIGNER, config("old", 1))
+    second = remote.put_config(SIGNER, config("new", 2))
     base, names = remote.load_config(MASTER)
     assert base is not None
-    third = remote.put_config(MASTER, config("newest", 3))
+    third = remote.put_config(SIGNER, config("newest", 3))
     fetched: list[str] = []
     real = backend.get_range  # a whole version is read as one bounded range
     monkeypatch.setattr(backend, "get_range", lambda name, off, n: fetched.append(name) or real(name, off, n))
@@ -238,14 +258,14 @@ def test_config_versions_already_merged_are_not_fetched(backend: LocalBackend, m
     assert fetched == [third]  # only the version the base does not hold
     assert listed == sorted([first, second, third])
     assert merged == remote.load_config(MASTER)[0]  # the same as merging every version again
-    assert merged is not None and merged.devices["d"]["name"] == "newest"
+    assert merged is not None and merged.devices[SIGNER.device_id]["name"] == "newest"
     with pytest.raises(ValueError):
         remote.load_config(MASTER, known={first})  # known versions need the base holding them
 
 
 def test_altered_or_renamed_config_is_refused(backend: LocalBackend) -> None:
     remote = Remote(backend)
-    name = remote.put_config(MASTER, config("x", 1))
+    name = remote.put_config(SIGNER, config("x", 1))
     good = backend.get(name)
     backend.put(name, good[:-1] + bytes([good[-1] ^ 1]))
     with pytest.raises(IntegrityError, match="HMAC"):

@@ -1,0 +1,290 @@
+"""Revocation with key rotation, written as the revoked device's attacks (docs/FORMAT.md, section 15)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from fog.backends.local import LocalBackend
+from fog.crypto import keys as K
+from fog.crypto import seal as S
+from fog.errors import EXIT_INTEGRITY, EXIT_REVOKED, IntegrityError
+from fog.format import pack as P
+from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
+from fog.repo.identity import Identity
+from fog.store import Remote, open_batch
+from fog.sync import keyring
+from tests.integration.test_multidevice import INITIAL, OLD_MTIME_NS, Device, World, run_fog, world  # noqa: F401
+
+SECRET = "written after the revocation: TOP SECRET\n"
+
+
+@pytest.fixture
+def trio(world: World) -> tuple[Device, Device, Device]:
+    """laptop made the share; desktop and phone cloned it; desktop is then revoked by laptop."""
+    a = world.init("laptop")
+    for rel, data in INITIAL.items():
+        a.write(rel, data, mtime_ns=OLD_MTIME_NS)
+    a.push()
+    b = world.clone("desktop")
+    c = world.clone("phone")
+    b.write("early.txt", "before the revocation\n")
+    b.push()
+    a.pull()
+    c.pull()
+    return a, b, c
+
+
+def revoke(a: Device, name: str) -> Path:
+    new_key = a.world.tmp / "new-master.key"
+    r = a.fog("device", "revoke", name, "--master-key-file", new_key)
+    assert f"revoked {name}" in r.out and "epoch 1" in r.out
+    return new_key
+
+
+def remote(world: World) -> Remote:
+    return Remote(LocalBackend.from_url(str(world.remote)))
+
+
+def test_revoke_rotates_every_key_and_the_others_follow_by_themselves(trio: tuple[Device, Device, Device]) -> None:
+    a, b, c = trio
+    old_key = a.world.key.read_text()
+    new_key = revoke(a, "desktop")
+    assert new_key.read_text() != old_key
+    assert K.master_key_from_text(new_key.read_text()) == Identity.load(a.home).master_key
+    a.write("secret.txt", SECRET)
+    a.push()
+    c.pull()  # nothing typed: phone opens its stanza and moves to the new place
+    assert c.read("secret.txt") == SECRET
+    assert (c.home / "master-key").read_text() == new_key.read_text()
+    assert c.fog("key", "show", "--json").json()["epoch"] == 1
+    c.write("from-phone.txt", "phone writes in the new epoch\n")
+    c.push()
+    a.pull()
+    assert a.read("from-phone.txt") == "phone writes in the new epoch\n"
+    listed = {d["name"]: d for d in c.fog("device", "list", "--json").json()}
+    assert listed["desktop"]["revoked"] and not listed["laptop"]["revoked"] and not listed["phone"]["revoked"]
+    # a new device with the new master key gets everything, old epoch and new
+    d = a.world.device("tablet")
+    run_fog(["clone", a.world.remote, d.root, "--master-key-file", new_key], home=d.home, cwd=a.world.tmp)
+    assert d.read("secret.txt") == SECRET and d.read("early.txt") == "before the revocation\n"
+    assert d.read("doc.txt") == INITIAL["doc.txt"]
+
+
+def test_the_revoked_device_is_told_once_per_command_and_its_files_are_untouched(
+    trio: tuple[Device, Device, Device],
+) -> None:
+    a, b, _ = trio
+    revoke(a, "desktop")
+    b.write("local-only.txt", "never pushed\n")
+    before = b.tree()
+    for args in (["pull"], ["push"], ["sync"], ["status", "--remote"]):
+        r = b.fog(*args, expect=None)
+        if args == ["status", "--remote"] and r.rc == 2:
+            continue  # (no such option: status does not touch the remote)
+        assert r.rc == EXIT_REVOKED, str(r)
+        line = r.error_line()
+        assert "this device (desktop) was revoked by 'laptop'" in line and "untouched" in line
+    assert b.tree() == before
+
+
+def test_the_revoked_device_cannot_change_the_device_list(trio: tuple[Device, Device, Device]) -> None:
+    a, b, c = trio
+    revoke(a, "desktop")
+    for args in (
+        ["device", "revoke", "laptop"],
+        ["device", "revoke", "phone"],
+        ["device", "rename", "desktop", "innocent"],
+        ["device", "rename", "laptop", "evil"],
+        ["key", "rotate"],
+    ):
+        r = b.fog(*args, expect=EXIT_REVOKED)
+        assert "was revoked" in r.error_line()
+    c.pull()
+    a.pull()
+    for dev in (a, c):
+        listed = {d["name"]: d for d in dev.fog("device", "list", "--json").json()}
+        assert set(listed) == {"laptop", "desktop", "phone"}
+        assert listed["desktop"]["revoked"] and not listed["laptop"]["revoked"] and not listed["phone"]["revoked"]
+
+
+def test_the_revoked_device_cannot_rejoin_with_the_old_master_key(trio: tuple[Device, Device, Device]) -> None:
+    a, _, _ = trio
+    revoke(a, "desktop")
+    thief = a.world.device("thief")
+    r = run_fog(
+        ["clone", a.world.remote, thief.root, "--master-key-file", a.world.key, "--device-name", "thief"],
+        home=thief.home,
+        cwd=a.world.tmp,
+        expect=EXIT_REVOKED,
+    )
+    assert "master key was replaced by a key rotation" in r.error_line()
+    assert not thief.root.exists() or not any(thief.root.iterdir())
+    listed = {d["name"] for d in a.fog("device", "list", "--json").json()}
+    assert "thief" not in listed
+
+
+def test_the_revoked_device_reads_nothing_pushed_later_with_any_key_it_holds(
+    trio: tuple[Device, Device, Device],
+) -> None:
+    a, b, _ = trio
+    world = a.world
+    packs_before = set(world.remote.glob("shares/*/packs/*/*"))
+    logs_before = set(world.log_files())
+    revoke(a, "desktop")
+    a.write("secret.txt", SECRET * 50)
+    a.write("doc.txt", "edited after the revocation\n")
+    a.push()
+    new_packs = set(world.remote.glob("shares/*/packs/*/*")) - packs_before
+    new_batches = set(world.log_files()) - logs_before
+    assert new_packs and new_batches
+    # everything the revoked device holds: its identity, its cached SyncConfig, the master key it knew
+    ident = Identity.load(b.home)
+    cached = ident.cached_config()
+    assert cached is not None
+    share_keys = [K.ShareKeys.from_json(sid, e) for sid, e in cached.shares.items()]
+    data_keys = {k for sk in share_keys for k in sk.data_keys} | {ident.user_secret, ident.device_secret}
+    for path in new_packs:  # no pack written later opens with any key it holds
+        head = path.read_bytes()
+        for key in data_keys:
+            for candidate in (key, K.derive(K.LABEL_PACK_INDEX, key)):
+                with pytest.raises(IntegrityError):
+                    P.open_index(candidate, bytes.fromhex(path.name), head, "pack")
+    for path in new_batches:  # no batch written later opens with any key it holds
+        stored = path.read_bytes()
+        for key in data_keys:
+            for candidate in (key, K.derive(K.LABEL_BATCH_KEY, key)):
+                with pytest.raises(IntegrityError):
+                    S.open_secret(candidate, stored[1 + 4 + 64 :], "batch")
+        for device in cached.devices.values():
+            with pytest.raises(IntegrityError):
+                open_batch(ident.user_secret, bytes.fromhex(device["public"]), stored, "batch")
+    # the new SyncConfig place: its locator is not derived from any key it holds, and nothing there opens
+    locators = {p.name for p in (world.remote / "config").iterdir()}
+    old_locator = K.config_keys(ident.master_key)[0]
+    assert old_locator in locators and len(locators) == 2
+    new_place = world.remote / "config" / (locators - {old_locator}).pop()
+    for version in new_place.iterdir():
+        stored = version.read_bytes()
+        for key in (K.config_keys(ident.master_key)[1], *data_keys):
+            with pytest.raises(IntegrityError):
+                S.open_secret(key, stored[1 + 16 + 64 :], "config")
+    # and the store holds no plaintext
+    for path in world.remote.rglob("*"):
+        if path.is_file():
+            assert b"TOP SECRET" not in path.read_bytes() and b"secret.txt" not in path.read_bytes()
+
+
+def test_what_the_revoked_device_writes_at_the_old_place_reaches_no_one(trio: tuple[Device, Device, Device]) -> None:
+    """After the rotation, the revoked device still holds the old master key and its signing key: a
+    SyncConfig version it signs at the old place (revoking the others, renaming itself) is never merged
+    by a device that follows the rotation, even one that reads the old place after it was written."""
+    a, b, c = trio
+    revoke(a, "desktop")
+    ident = Identity.load(b.home)
+    old = ident.cached_config()
+    assert old is not None
+    devices = {did: dict(d) for did, d in old.devices.items()}
+    now = time.time_ns()
+    for did, d in devices.items():
+        if d["name"] in ("laptop", "phone"):
+            d.update(revoked=now, updated=now)
+        if did == ident.device_id:
+            d.update(name="laptop-2", updated=now)
+    evil = remote(a.world)
+    evil.put_config(ident, old.with_(devices=devices))
+    c.pull()  # phone reads the old place (evil version and rotation record) and follows
+    listed = {d["name"]: d for d in c.fog("device", "list", "--json").json()}
+    assert set(listed) == {"laptop", "desktop", "phone"}
+    assert listed["desktop"]["revoked"] and not listed["laptop"]["revoked"] and not listed["phone"]["revoked"]
+    a.write("after.txt", "still syncing\n")
+    a.push()
+    c.pull()
+    assert c.read("after.txt") == "still syncing\n"
+
+
+def test_forged_syncconfig_versions_at_the_new_place_are_refused(trio: tuple[Device, Device, Device]) -> None:
+    """Even a holder of the new master key cannot slip in an unsigned version, or one whose signer's
+    keys do not match its id (a device entry forged under laptop's id)."""
+    a, _, c = trio
+    new_key = K.master_key_from_text(revoke(a, "desktop").read_text())
+    c.pull()
+    store = remote(a.world)
+    locator, box_key, hmac_key = K.config_keys(new_key)
+    config = Identity.load(a.home).cached_config()
+    assert config is not None
+    laptop = next(did for did, d in config.devices.items() if d["name"] == "laptop")
+
+    def plant(stored: bytes) -> Path:
+        path = a.world.remote / "config" / locator / S.mac(hmac_key, stored).hex()
+        path.write_bytes(stored)
+        return path
+
+    unsigned = plant(bytes([CONFIG_VERSION]) + S.seal_secret(box_key, config.to_bytes()))
+    r = c.pull(expect=EXIT_INTEGRITY)
+    assert "unsigned" in r.error_line()
+    unsigned.unlink()
+    # a version claiming laptop's id, with a signing key the forger made: the id binds laptop's real keys
+    seed, public = S.new_signing_key()
+    forged_devices = {**config.devices, laptop: {**config.devices[laptop], "sign": public.hex(), "name": "pwned"}}
+    forged = SyncConfig(config.user, forged_devices, config.shares, (), config.user_old, config.rotation)
+    sealed = S.seal_secret(box_key, forged.to_bytes())
+    who = bytes.fromhex(laptop)
+    stored = bytes([0x02]) + who + S.sign(seed, b"fog/v1/syncconfig\0" + bytes.fromhex(locator) + who + sealed) + sealed
+    planted = plant(stored)
+    r = c.pull(expect=EXIT_INTEGRITY)
+    assert "do not match its id" in r.error_line()
+    planted.unlink()
+    c.pull()
+    assert {d["name"] for d in c.fog("device", "list", "--json").json()} == {"laptop", "desktop", "phone"}
+
+
+def test_key_rotate_keep_revokes_every_device_not_in_hand(trio: tuple[Device, Device, Device]) -> None:
+    a, b, c = trio
+    r = a.fog("key", "rotate", "--keep", "phone", "--master-key-file", a.world.tmp / "k2")
+    assert "revoked desktop" in r.out
+    c.pull()
+    b.pull(expect=EXIT_REVOKED)
+    plain = a.fog("key", "rotate", "--json").json()  # no device lost: every device follows
+    assert plain["revoked"] == [] and plain["following"] == ["phone"] and plain["epoch"] == 2
+    assert plain["master_key"]
+    c.pull()
+    assert c.fog("key", "show", "--json").json()["epoch"] == 2
+
+
+def test_a_device_that_slept_through_two_rotations_follows_both(trio: tuple[Device, Device, Device]) -> None:
+    a, _, c = trio
+    revoke(a, "desktop")
+    a.fog("key", "rotate", "--master-key-file", a.world.tmp / "k3")
+    a.write("late.txt", "epoch two\n")
+    a.push()
+    c.pull()
+    assert c.read("late.txt") == "epoch two\n"
+    assert c.fog("key", "show", "--json").json()["epoch"] == 2
+
+
+def test_two_rotations_that_revoke_each_other_are_refused() -> None:
+    records = [
+        {"by": "aa" * 16, "revoked": ["bb" * 16], "time_ns": 1, "name": "r1", "stanzas": {}},
+        {"by": "bb" * 16, "revoked": ["aa" * 16], "time_ns": 2, "name": "r2", "stanzas": {}},
+    ]
+    with pytest.raises(IntegrityError, match="each revoking the other"):
+        keyring._choose(records)
+    # the thief's rotation is dropped when the user's own rotation revokes the thief
+    records[1]["revoked"] = []
+    assert keyring._choose(records)["by"] == "aa" * 16
+
+
+def test_user_key_text_form_round_trips_and_catches_typos(trio: tuple[Device, Device, Device]) -> None:
+    a, _, _ = trio
+    doc = a.fog("key", "show", "--json").json()
+    text = doc["user_key"]
+    assert text.startswith("fogpub-") and K.public_key_from_text(text).hex() == doc["user_public"]
+    assert doc["user_key"] in a.fog("key", "show").out
+    bad = text[:-1] + ("0" if text[-1] != "0" else "1")
+    with pytest.raises(ValueError, match="checksum"):
+        K.public_key_from_text(bad)
+    assert json.dumps(doc)  # (stays JSON)

@@ -17,9 +17,14 @@ from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 from fog.repo.identity import Identity
 from fog.store import Remote, open_batch
 from fog.sync import keyring
-from tests.integration.test_multidevice import INITIAL, OLD_MTIME_NS, Device, World, run_fog, world  # noqa: F401
+from tests.integration.test_multidevice import INITIAL, OLD_MTIME_NS, Device, World, run_fog
 
 SECRET = "written after the revocation: TOP SECRET\n"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
 
 
 @pytest.fixture

@@ -217,7 +217,6 @@ def test_forged_syncconfig_versions_at_the_new_place_are_refused(trio: tuple[Dev
     a, _, c = trio
     new_key = K.master_key_from_text(revoke(a, "desktop").read_text())
     c.pull()
-    store = remote(a.world)
     locator, box_key, hmac_key = K.config_keys(new_key)
     config = Identity.load(a.home).cached_config()
     assert config is not None

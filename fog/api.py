@@ -6,6 +6,7 @@ share directory and options explicitly (STYLE.md).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +28,7 @@ from fog.repo import checkouts
 from fog.repo.identity import Identity, write_private
 from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
 from fog.store import PutStats, Remote
-from fog.sync import enrol, keyring
+from fog.sync import enrol, keyring, members
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
@@ -281,8 +282,13 @@ def follow_rotation(ctxs: list[Context]) -> None:
     """Read the SyncConfig before writing anything: a key rotation made elsewhere is followed (new data
     must be sealed with the newest epoch's keys), and a revoked device is told (exit 6). One LIST."""
     config = pull_mod.refresh_config(ctxs[0])
-    for ctx in ctxs[1:]:
+    entry = config.shares.get(ctxs[0].keys.share_id.hex(), {})
+    if entry.get("read_only"):
+        owner = (entry.get("owner") or {}).get("name", "its owner")
+        raise FogError(f"this share was shared with you read-only (by {owner}): your changes stay here, unpushed")
+    for ctx in ctxs:
         ctx.rekey(config)
+        config = members.keep_current(ctx, config, members.load(ctx, config))
 
 
 # -- history --------------------------------------------------------------------------
@@ -295,9 +301,16 @@ class LogEntry:
     current: bool = False  # the newest known version of its path
 
 
-def device_names(ident: Identity) -> dict[str, str]:
+def device_names(ident: Identity, share: Share | None = None) -> dict[str, str]:
+    """Device id -> name: this user's devices, and (in a shared share) every member's, as `name (user)`."""
     config = ident.cached_config()
-    return {did: d.get("name", did[:8]) for did, d in (config.devices.items() if config else [])}
+    names: dict[str, str] = {}
+    if share is not None:
+        try:
+            names = {str(k): str(v) for k, v in json.loads(share.db.get_meta(members.MEMBER_NAMES) or b"{}").items()}
+        except (ValueError, AttributeError):
+            names = {}
+    return {**names, **{did: d.get("name", did[:8]) for did, d in (config.devices.items() if config else [])}}
 
 
 @dataclass(frozen=True)
@@ -323,7 +336,7 @@ def log(
     """Versions newest first: of one path (a directory: everything below it), or of every path."""
     filt = filt or LogFilter(limit=limit)
     with open_share(home, cwd, lock=False) as (share, ident):
-        names = device_names(ident)
+        names = device_names(ident, share)
         if path is not None:
             rel = share_path(share, cwd, path)
             versions: Iterable[Version] = share.db.path_history(rel)
@@ -389,7 +402,7 @@ def _forget_in(
         source = "share" if stored else "default"
     result = forget_mod.ForgetResult(dry_run, source)
     chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
-    forget_mod.describe(chosen, device_names(ident), result, listing=listing)
+    forget_mod.describe(chosen, device_names(ident, share), result, listing=listing)
     if dry_run or not chosen:
         result.seconds = time.monotonic() - t0
         return result
@@ -667,6 +680,20 @@ def clone(
         ident.cache_config(config)
     finally:
         backend.close()
+    return _check_out(home, root, url, share_id, share_entry, ident, published, into_existing)
+
+
+def _check_out(
+    home: Path,
+    root: Path,
+    url: str,
+    share_id: str,
+    share_entry: dict,
+    ident: Identity,
+    published: bool,
+    into_existing: bool = False,
+) -> CloneResult:
+    """Make the share's checkout in `root` (the SyncConfig lists it already) and pull into it."""
     checkouts.claim(home, share_id, root)  # before anything is made: a second checkout here is refused
     root.mkdir(parents=True, exist_ok=True)
     made = Share.create(
@@ -680,6 +707,94 @@ def clone(
     result = pull(home, root)
     name = str(share_entry.get("name"))
     return CloneResult(str(root), share_id, name, url, ident.device_name, result, published)
+
+
+def clone_invited(
+    home: Path,
+    url: str,
+    directory: Path,
+    *,
+    share: str | None = None,
+    device_name: str | None = None,
+    master_key_file: Path | None = None,
+) -> CloneResult:
+    """Take a share another user invited this user to (`fog share invite`) and pull it into `directory`.
+
+    Uses this device's own identity; a machine without one gets a new user
+    (its master key written to `master_key_file`, which is then required).
+    """
+    cancel.clear()
+    root = directory.absolute()
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise FogError(f"{root} exists and is not an empty directory")
+    refuse_nesting(root)
+    if not Identity.exists(home) and master_key_file is None:
+        raise UsageError(
+            "this machine has no fog identity yet: give --master-key-file F to make one (your own user; the "
+            "new master key is written to F), or run `fog clone` of one of your own shares first"
+        )
+    backend = open_backend(url)
+    try:
+        remote = Remote(backend)
+        remote.require_marker()
+        new_identity = not Identity.exists(home)
+        ident = Identity.load(home) if not new_identity else Identity.create(home, name=device_name)
+        if new_identity and master_key_file is not None:
+            write_private(master_key_file, (master_key_to_text(ident.master_key) + "\n").encode())
+        found = members.find_invitations(remote, ident)
+        if share is not None:
+            found = [d for d in found if d["entry"].get("name") == share or str(d["share"]).startswith(share)]
+        if not found:
+            raise FogError(f"no invitation for this user on {url}" + (f" for share {share!r}" if share else ""))
+        if len(found) > 1:
+            names = ", ".join(sorted(str(d["entry"].get("name")) for d in found))
+            raise UsageError(f"several invitations wait here; pick one with --share: {names}")
+        config = _merged_config(ident, remote)
+        share_id, share_entry, config = members.accept(config, found[0])
+        remote.put_config(ident, config)
+        ident.cache_config(config)
+    finally:
+        backend.close()
+    return _check_out(home, root, url, share_id, share_entry, ident, True)
+
+
+@dataclass
+class MemberInfo:
+    name: str
+    user_id: str
+    role: str  # owner | member | read-only | removed
+    devices: list[str]
+    this_user: bool
+    user_key: str
+
+
+def _member_info(m: members.Member) -> MemberInfo:
+    from fog.crypto.keys import public_key_to_text
+
+    role = "removed" if m.removed else "owner" if m.owner else "read-only" if m.read_only else "member"
+    return MemberInfo(
+        m.name,
+        m.user_id,
+        role,
+        sorted(str(d.get("name", did[:8])) for did, d in m.devices.items()),
+        m.this_user,
+        public_key_to_text(bytes.fromhex(m.box), bytes.fromhex(m.sign)),
+    )
+
+
+def share_invite(home: Path, cwd: Path, user_key: str, *, name: str | None, read_only: bool) -> members.Invitation:
+    with context(home, cwd) as ctx:
+        return members.invite(ctx, pull_mod.refresh_config(ctx), user_key, name=name, read_only=read_only)
+
+
+def share_members(home: Path, cwd: Path) -> list[MemberInfo]:
+    with context(home, cwd) as ctx:
+        return [_member_info(m) for m in members.members(ctx, pull_mod.refresh_config(ctx))]
+
+
+def share_remove_member(home: Path, cwd: Path, who: str) -> MemberInfo:
+    with context(home, cwd) as ctx:
+        return _member_info(members.remove_member(ctx, pull_mod.refresh_config(ctx), who))
 
 
 def _clone_remote_name(share_entry: dict, url: str) -> str:
@@ -993,7 +1108,8 @@ class KeyInfo:
     device_public: str
     user_public: str
     master_key: str | None  # only when asked for
-    user_key: str = ""  # the user public key as people paste it (fogpub-..., with a checksum)
+    user_key: str = ""  # the user's public keys as people paste them (fogpub-..., with a checksum)
+    user_sign_public: str = ""  # the user's Ed25519 signing key (derived from the user secret)
     sign_public: str = ""  # this device's Ed25519 signing key
     epoch: int = 0  # the key epoch of this device's SyncConfig place (key rotations so far)
 
@@ -1009,7 +1125,8 @@ def key_info(home: Path, *, master: bool = False) -> KeyInfo:
         ident.device_public.hex(),
         ident.user_public.hex(),
         master_key_to_text(ident.master_key) if master else None,
-        public_key_to_text(ident.user_public),
+        public_key_to_text(ident.user_public, ident.user_sign_public),
+        ident.user_sign_public.hex(),
         ident.sign_public.hex(),
         config.epoch if config is not None else 0,
     )

@@ -45,10 +45,36 @@ def clone(
         help="DIR holds the share's files already (its .fog/ was lost or moved aside): rebuild .fog/ "
         "around them, keeping every local edit.",
     ),
+    invited: bool = typer.Option(
+        False,
+        "--invited",
+        help="Take a share another user invited you to (`fog share invite`), with your own identity; "
+        "on a machine without one, --master-key-file F receives your new master key.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Join this device with the master key and pull a share into DIR."""
     target = directory if directory.is_absolute() else STATE.cwd / directory
+    if invited:
+        mkf = (
+            master_key_file if master_key_file is None or master_key_file.is_absolute() else STATE.cwd / master_key_file
+        )
+        result = run(
+            lambda: api.clone_invited(
+                fog_home(),
+                remote_url(url, s3_endpoint),
+                target,
+                share=share,
+                device_name=device_name,
+                master_key_file=mkf,
+            ),
+            as_json,
+        )
+        if as_json:
+            emit_json(as_doc(result))
+        else:
+            clone_summary(result)
+        raise typer.Exit(pull_exit(result.pull, as_json))
     key = run(lambda: read_master_key(master_key_file, str(fog_home())), as_json)
     result = run(
         lambda: api.clone(

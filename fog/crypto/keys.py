@@ -25,6 +25,9 @@ LABEL_PACK_INDEX = b"fog/v1/pack-index"
 LABEL_BATCH_KEY = b"fog/v1/batch-key"
 LABEL_PRUNE_KEY = b"fog/v1/prune-key"
 LABEL_USER_CHECK = b"fog/v1/user-key-check"
+LABEL_USER_SIGN = b"fog/v1/user-signing-seed"
+LABEL_ROSTER_KEY = b"fog/v1/roster-key"
+LABEL_INVITE_LOCATOR = b"fog/v1/invite-locator"
 
 # Crockford base32: no I, L, O, U; case-insensitive; I/L read as 1, O as 0.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -100,39 +103,56 @@ def device_id(device_public: bytes, sign_public: bytes | None = None) -> str:
     return hashlib.sha256(device_public + (sign_public or b"")).digest()[:16].hex()
 
 
-def public_key_to_text(key: bytes) -> str:
-    """A user public key as people paste it: ``fogpub-`` and 58 Crockford base32 characters.
+def user_signing_seed(user_secret: bytes) -> bytes:
+    """The user's Ed25519 signing seed: derived from the user secret key, so every trusted device holds
+    the same one without storing it, and a key rotation (a new user keypair) rotates it too."""
+    return derive(LABEL_USER_SIGN, user_secret)
 
-    32 key bytes and a 4-byte checksum (SHA256 with its own label), in groups
-    of 6 (the last one 4) joined by dashes.
+
+def user_id(box_public: bytes, sign_public: bytes) -> str:
+    """A user's id among the members of a share: SHA256(Box public || signing public)[:16], hex."""
+    return hashlib.sha256(box_public + sign_public).digest()[:16].hex()
+
+
+_USER_KEY_DIGITS = 109  # (32 + 32 + 4) bytes = 544 bits, one pad bit: 109 base-32 digits
+
+
+def public_key_to_text(box_public: bytes, sign_public: bytes) -> str:
+    """A user's public keys as people paste them: ``fogpub-`` and 109 Crockford base32 characters.
+
+    The Box key (invitations are sealed to it), the signing key (what the
+    user signs is checked with it) and a 4-byte checksum (SHA256 with its own
+    label), in groups of 8 joined by dashes.
     """
-    if len(key) != 32:
-        raise ValueError("a public key is 32 bytes")
-    raw = key + derive(LABEL_USER_CHECK, key)[:_CHECK_BYTES]
-    number = int.from_bytes(raw, "big") << 2  # 288 bits -> 290, a whole number of digits
-    chars = "".join(_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(58)))
-    return "fogpub-" + "-".join(chars[i : i + 6] for i in range(0, 58, 6))
+    if len(box_public) != 32 or len(sign_public) != 32:
+        raise ValueError("public keys are 32 bytes")
+    raw = box_public + sign_public
+    raw += derive(LABEL_USER_CHECK, raw)[:_CHECK_BYTES]
+    number = int.from_bytes(raw, "big") << 1
+    chars = "".join(_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(_USER_KEY_DIGITS)))
+    return "fogpub-" + "-".join(chars[i : i + 8] for i in range(0, _USER_KEY_DIGITS, 8))
 
 
-def public_key_from_text(text: str) -> bytes:
-    """Decode and verify `public_key_to_text`; ValueError says what is wrong."""
+def public_key_from_text(text: str) -> tuple[bytes, bytes]:
+    """Decode and verify `public_key_to_text`: (Box public, signing public); ValueError says what is wrong."""
     cleaned = "".join(ch for ch in text.strip().upper() if ch not in "- \t\r\n")
     if cleaned.startswith("FOGPUB"):
         cleaned = cleaned[6:]
-    if len(cleaned) != 58:
-        raise ValueError(f"a user key has 58 characters after 'fogpub-' (without dashes), got {len(cleaned)}")
+    if len(cleaned) != _USER_KEY_DIGITS:
+        raise ValueError(
+            f"a user key has {_USER_KEY_DIGITS} characters after 'fogpub-' (without dashes), got {len(cleaned)}"
+        )
     number = 0
     for ch in cleaned:
         if ch not in _DECODE:
             raise ValueError(f"character {ch!r} cannot appear in a user key")
         number = (number << 5) | _DECODE[ch]
-    if number & 3:
+    if number & 1:
         raise ValueError("user key checksum does not match: a character is mistyped")
-    raw = (number >> 2).to_bytes(36, "big")
-    key, check = raw[:32], raw[32:]
-    if derive(LABEL_USER_CHECK, key)[:_CHECK_BYTES] != check:
+    raw = (number >> 1).to_bytes(68, "big")
+    if derive(LABEL_USER_CHECK, raw[:64])[:_CHECK_BYTES] != raw[64:]:
         raise ValueError("user key checksum does not match: a character is mistyped")
-    return key
+    return raw[:32], raw[32:64]
 
 
 @dataclass(frozen=True)

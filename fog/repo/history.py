@@ -309,7 +309,9 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     if limit is not None:
         records = records[:limit]
     names = _device_names(home)
-    return [Entry(r, names.get(r.device, r.device[:8]), r.id == head) for r in records]
+    if any(r.device not in names for r in records):
+        return None  # another user's device (a shared share): fog.api knows the members' names
+    return [Entry(r, names[r.device], r.id == head) for r in records]
 
 
 def _device_names(home: str) -> dict[str, str]:

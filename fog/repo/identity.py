@@ -192,6 +192,20 @@ class Identity:
         object.__setattr__(self, "device_name", name)
         self.save()
 
+    @property
+    def user_sign_secret(self) -> bytes:
+        """The user's Ed25519 signing seed (fog.crypto.keys.user_signing_seed): signs what the user,
+        rather than one device, states (invitations, share membership)."""
+        return K.user_signing_seed(self.user_secret)
+
+    @property
+    def user_sign_public(self) -> bytes:
+        return S.signing_public_of(self.user_sign_secret)
+
+    @property
+    def user_id(self) -> str:
+        return K.user_id(self.user_public, self.user_sign_public)
+
     def adopt_master_key(self, master_key: bytes) -> None:
         """Take the master key of a key rotation (the old one is kept in master-key.old, for the record)."""
         if master_key == self.master_key:

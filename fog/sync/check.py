@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fog import cancel
+from fog.crypto.keys import config_keys
 from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError, UsageError
 from fog.format.pack import PackIndex
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.store import ShareStore
-from fog.sync import keyring
+from fog.sync import keyring, members
 from fog.sync.context import Context, config_seen_key
 from fog.sync.logs import logs_by_name, read_log
 from fog.sync.stats import usage
@@ -261,6 +262,8 @@ def _check_config(ctx: Context, result: CheckResult) -> SyncConfig | None:
     if not names:
         result.problems.append("no SyncConfig for this user on the remote")
     seen = set(json.loads(ctx.share.db.get_meta(config_seen_key(ctx.remote_name)) or b"[]"))
+    place = f"config/{config_keys(ctx.ident.master_key)[0]}/"
+    seen = {n for n in seen if n.startswith(place)}  # a key rotation moved the SyncConfig: the old place is not read
     gone = seen - set(names) - set(config.supersedes if config is not None else ())
     if gone:
         result.problems.append(
@@ -274,6 +277,8 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
 
     Logs this device read before are checked against its cursors (also a log
     that vanished whole); a suspect log's versions count up to its first bad batch."""
+    if config is not None:
+        config, _ = members.view(ctx, config)  # the other members' devices of a shared share
     devices = dict(config.devices) if config is not None else {}
     by_log = logs_by_name(ctx.keys.share_id, devices)
     share_hex = ctx.keys.share_id.hex()

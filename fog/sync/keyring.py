@@ -169,7 +169,7 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
     gone = already | revoke
     shares = {}
     for sid, entry in config.shares.items():
-        if not entry.get("removed"):
+        if not entry.get("removed") and not entry.get("owner"):  # (another user's share: its owner rotates it)
             entry = {**entry, **K.ShareKeys.from_json(sid, entry).rotated().to_json()}
             entry["updated"] = max(now, int(entry.get("updated", 0)) + 1)
         shares[sid] = entry

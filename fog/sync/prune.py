@@ -423,6 +423,13 @@ def prune(
     """Collect what earlier intents allow, then plan (and unless dry_run, announce) the next deletions."""
     t0 = time.monotonic()
     result = PruneResult(ctx.remote_name, dry_run)
+    from fog.sync import members  # (members imports what this module's importers do)
+
+    if members.load(ctx, config) is not None:
+        raise FogError(
+            "this share is shared with another user: fog prune does not yet count their devices' "
+            "acknowledgements, so it refuses to delete anything (fog forget still works)"
+        )
     observe(ctx)
     history = RemoteHistory(ctx, config)
     history.read()

@@ -25,7 +25,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo.db import RepoDB, StatEntry
 from fog.store import PutStats
-from fog.sync import keyring, prune
+from fog.sync import keyring, members, prune
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
 from fog.sync.context import Context, config_seen_key, sweep_staging
@@ -308,8 +308,10 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     catch_up_own_log(ctx)
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     sweep_staging(ctx)
-    incoming = collect(ctx, config, result)
-    names = {did: d.get("name", did[:8]) for did, d in config.devices.items()}
+    config = members.keep_current(ctx, config, members.load(ctx, config))
+    seen, _ = members.view(ctx, config)  # (another user's devices, in a shared share)
+    incoming = collect(ctx, seen, result)
+    names = {did: d.get("name", did[:8]) for did, d in seen.devices.items()}
     db = ctx.share.db
     by_path: dict[str, list[Version]] = {}
     carried: list[bytes] = []  # known versions this remote's logs carry: nothing to publish there again

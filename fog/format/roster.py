@@ -1,0 +1,113 @@
+"""What users state to each other about a shared share: member statements, invitations, key stanzas.
+
+Every one is signed with its author's *user* signing key (Ed25519, derived
+from the user secret: fog.crypto.keys.user_signing_seed), so that every
+device of every member can check which user wrote it. docs/FORMAT.md,
+section 16.
+
+  shares/<share id>/members/<SHA256(stored) hex>     member statement
+      0x01 || author user signing key (32) || signature (64) || SecretBox(roster key, canonical JSON)
+  invites/<invite locator>/<random 32 hex>           invitation, at the top of a store
+      0x01 || author user signing key (32) || signature (64) || SealedBox(invitee Box key, canonical JSON)
+  shares/<share id>/keys/<member user id>.<epoch>    a share key epoch for one member
+      0x01 || author user signing key (32) || signature (64) || SealedBox(member Box key, canonical JSON)
+
+The signature covers a context string, the place (share id, or the
+invitee's Box key) and the sealed bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import nacl.exceptions
+import nacl.public
+
+from fog.crypto import keys as K
+from fog.crypto import seal as S
+from fog.errors import IntegrityError
+
+VERSION = 0x01
+MAX_STORED = 16 << 20
+STATEMENT_CONTEXT = b"fog/v1/member-statement\0"
+INVITE_CONTEXT = b"fog/v1/invitation\0"
+KEYS_CONTEXT = b"fog/v1/share-key-stanza\0"
+_HEAD = 1 + 32 + S.SIGNATURE_BYTES
+
+
+def canonical(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def roster_key(keys: K.ShareKeys) -> bytes:
+    """SecretBox key of member statements: from the share's MAC key, which no key epoch changes."""
+    return K.derive(K.LABEL_ROSTER_KEY, keys.mac_key)
+
+
+def invite_locator(box_public: bytes) -> str:
+    """Where a user's invitations wait on a store: opaque unless one knows the user's public key."""
+    return K.derive(K.LABEL_INVITE_LOCATOR, box_public)[:16].hex()
+
+
+def _sign(seed: bytes, context: bytes, place: bytes, sealed: bytes) -> bytes:
+    public = S.signing_public_of(seed)
+    return bytes([VERSION]) + public + S.sign(seed, context + place + sealed) + sealed
+
+
+def _verified(stored: bytes, context: bytes, place: bytes, what: str) -> tuple[bytes, bytes]:
+    """(author signing key, sealed bytes) of a signed record; IntegrityError when it does not verify."""
+    if len(stored) < _HEAD or stored[0] != VERSION:
+        raise IntegrityError(f"{what}: unknown format version")
+    author, sig, sealed = stored[1:33], stored[33:_HEAD], stored[_HEAD:]
+    S.verify(author, context + place + sealed, sig, what)
+    return author, sealed
+
+
+def _decode(plain: bytes, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(plain)
+    except ValueError as exc:
+        raise IntegrityError(f"{what}: undecodable after authentication: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != 1:
+        raise IntegrityError(f"{what}: unsupported format")
+    return doc
+
+
+# -- member statements -------------------------------------------------------------
+
+
+def seal_statement(seed: bytes, keys: K.ShareKeys, doc: dict[str, Any]) -> bytes:
+    return _sign(seed, STATEMENT_CONTEXT, keys.share_id, S.seal_secret(roster_key(keys), canonical(doc)))
+
+
+def open_statement(keys: K.ShareKeys, stored: bytes, what: str) -> tuple[str, dict[str, Any]]:
+    """(author's signing key hex, statement) of a member statement; IntegrityError if forged or damaged."""
+    author, sealed = _verified(stored, STATEMENT_CONTEXT, keys.share_id, what)
+    doc = _decode(S.open_secret(roster_key(keys), sealed, what), what)
+    user = doc.get("user")
+    if not isinstance(user, dict) or user.get("sign") != author.hex() or doc.get("share") != keys.share_id.hex():
+        raise IntegrityError(f"{what}: not a statement of its signer about this share")
+    for field in ("devices", "members"):
+        if not isinstance(doc.get(field, {}), dict):
+            raise IntegrityError(f"{what}: {field} is not an object")
+    return author.hex(), doc
+
+
+# -- invitations and key stanzas (sealed to one user's Box key) -------------------------
+
+
+def seal_to_user(seed: bytes, context: bytes, box_public: bytes, doc: dict[str, Any]) -> bytes:
+    sealed = bytes(nacl.public.SealedBox(nacl.public.PublicKey(box_public)).encrypt(canonical(doc)))
+    return _sign(seed, context, box_public, sealed)
+
+
+def open_for_user(context: bytes, box_secret: bytes, stored: bytes, what: str) -> tuple[str, dict[str, Any]]:
+    """(author's signing key hex, document) of an invitation or key stanza sealed to this user."""
+    box = nacl.public.PrivateKey(box_secret)
+    author, sealed = _verified(stored, context, bytes(box.public_key), what)
+    try:
+        plain = nacl.public.SealedBox(box).decrypt(sealed)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise IntegrityError(f"{what}: not sealed to this user") from exc
+    return author.hex(), _decode(plain, what)

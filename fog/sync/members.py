@@ -1,0 +1,447 @@
+"""Sharing a share with another user: invitations, the member roster, read-only members, removal.
+
+The user who made a share is its **owner**. `fog share invite` leaves an
+invitation sealed to the other user's Box key (only they can find and open
+it) and a member statement adding them; `fog clone URL DIR --invited` takes
+the share into the invitee's own SyncConfig. Every member user publishes, in
+member statements signed with their user signing key, the devices they use,
+so that every device of every member can verify every batch (the batch
+signatures of section 9 with the devices' signing keys). A read-only
+member's batches are set aside by everyone. Removing a member starts a new
+key epoch for the share, sealed to each remaining member. docs/FORMAT.md,
+section 16.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fog.crypto import keys as K
+from fog.crypto import seal as S
+from fog.errors import AlreadyExists, FogError, IntegrityError, ObjectNotFound, UsageError
+from fog.format import roster as R
+from fog.format.syncconfig import SyncConfig
+from fog.repo.identity import Identity
+from fog.store import Remote, ShareStore, read_bounded
+from fog.sync.context import Context
+
+DEVICE_FIELDS = ("public", "sign", "name", "trusted", "revoked", "revoked_logs", "revoked_seq")
+
+
+@dataclass
+class Member:
+    user_id: str
+    box: str
+    sign: str
+    name: str
+    owner: bool = False
+    read_only: bool = False
+    added: int = 0
+    removed: int = 0
+    cut: dict[str, dict[str, int]] = field(default_factory=dict)  # device id -> remote name -> last batch
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    this_user: bool = False
+
+
+@dataclass
+class Roster:
+    owner: Member
+    members: dict[str, Member]  # by user id, the owner included
+    ignored: int = 0  # statements that did not verify, or whose author is no member
+
+    def other_devices(self, share_hex: str) -> dict[str, dict[str, Any]]:
+        """Devices of the other members, as SyncConfig device entries (what reading logs needs).
+
+        A read-only member's devices, and a removed member's past their cut,
+        are entries whose batches are set aside (the `revoked` rules of section 9).
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for m in self.members.values():
+            if m.this_user:
+                continue
+            for did, dev in m.devices.items():
+                entry = {k: dev[k] for k in DEVICE_FIELDS if k in dev}
+                entry["name"] = f"{dev.get('name', did[:8])} ({m.name})"
+                entry["user"] = m.name
+                if m.read_only:
+                    entry.update(revoked=entry.get("revoked") or 1, revoked_seq={share_hex: 0}, read_only=True)
+                    entry.pop("revoked_logs", None)
+                elif m.removed:
+                    entry.update(revoked=m.removed, revoked_logs={share_hex: m.cut.get(did, {})})
+                    entry.setdefault("revoked_seq", {share_hex: 0})
+                out[did] = entry
+        return out
+
+
+def owner_of(ident: Identity, entry: dict[str, Any]) -> dict[str, str]:
+    """The share's owner: named in the entry of a share this user was invited to, else this user."""
+    owner = entry.get("owner")
+    if isinstance(owner, dict) and {"box", "sign"} <= owner.keys():
+        return {"box": str(owner["box"]), "sign": str(owner["sign"]), "name": str(owner.get("name", "owner"))}
+    return {"box": ident.user_public.hex(), "sign": ident.user_sign_public.hex(), "name": user_name()}
+
+
+def user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container)
+        return "user"
+
+
+def _statements(store: ShareStore) -> list[str]:
+    return sorted(store.backend.list(f"{store.prefix}members/"))
+
+
+def load(ctx: Context, config: SyncConfig) -> Roster | None:
+    """The share's roster from the member statements on this remote; None when it holds none."""
+    names = _statements(ctx.store)
+    if not names:
+        return None
+    entry = config.shares.get(ctx.keys.share_id.hex(), {})
+    owner = owner_of(ctx.ident, entry)
+    docs: list[tuple[str, dict[str, Any]]] = []
+    ignored = 0
+    for name in names:
+        try:
+            stored = read_bounded(ctx.store.backend, name, R.MAX_STORED, name)
+            docs.append(R.open_statement(ctx.keys, stored, f"member statement {name.rsplit('/', 1)[-1][:12]}"))
+        except (IntegrityError, ObjectNotFound):
+            ignored += 1
+    docs.sort(key=lambda d: int(d[1].get("time_ns", 0)))
+    own = Member(
+        K.user_id(bytes.fromhex(owner["box"]), bytes.fromhex(owner["sign"])),
+        owner["box"],
+        owner["sign"],
+        owner["name"],
+        owner=True,
+    )
+    members: dict[str, Member] = {own.user_id: own}
+    for author, doc in docs:  # the owner says who is a member (newest entry per user; removal is final)
+        if author != owner["sign"]:
+            continue
+        own.name = str(doc["user"].get("name", own.name))
+        for uid, m in doc.get("members", {}).items():
+            if not isinstance(m, dict) or uid == own.user_id:
+                continue
+            try:
+                box, sign = str(m["box"]), str(m["sign"])
+                if K.user_id(bytes.fromhex(box), bytes.fromhex(sign)) != uid:
+                    continue
+            except (KeyError, ValueError):
+                continue
+            old = members.get(uid)
+            removed = max(int(m.get("removed") or 0), old.removed if old else 0)
+            members[uid] = Member(
+                uid,
+                box,
+                sign,
+                str(m.get("name", uid[:8])),
+                False,
+                bool(m.get("read_only")),
+                int(m.get("added") or 0),
+                removed,
+                dict(m.get("cut") or {}) or (old.cut if old else {}),
+            )
+    by_sign = {m.sign: m for m in members.values()}
+    for author, doc in docs:  # each member says which devices they use (newest statement per device)
+        m = by_sign.get(author)
+        if m is None:
+            ignored += 1
+            continue
+        for did, dev in doc.get("devices", {}).items():
+            if isinstance(dev, dict) and _bound(did, dev):
+                m.devices[did] = dev
+    mine = ctx.ident.user_public.hex()
+    for m in members.values():
+        m.this_user = m.box == mine
+    return Roster(own, members, ignored)
+
+
+def _bound(did: str, dev: dict[str, Any]) -> bool:
+    """A device entry whose id is derived from its keys (as in the SyncConfig: section 15)."""
+    try:
+        public, sign = bytes.fromhex(dev["public"]), bytes.fromhex(dev["sign"])
+    except (KeyError, ValueError, TypeError):
+        return False
+    return did in (K.device_id(public, sign), K.device_id(public))
+
+
+def view(ctx: Context, config: SyncConfig) -> tuple[SyncConfig, Roster | None]:
+    """The SyncConfig as reading this share's logs needs it: this user's devices and every other member's."""
+    roster = load(ctx, config)
+    if roster is None:
+        return config, None
+    devices = {**roster.other_devices(ctx.keys.share_id.hex()), **config.devices}
+    names = {did: d.get("name", did[:8]) for did, d in devices.items()}
+    ctx.share.db.put_meta(MEMBER_NAMES, _json(names))
+    return config.with_(devices=devices), roster
+
+
+MEMBER_NAMES = "member-device-names"  # share db meta: device id -> name, for `fog log` of other members' versions
+
+
+def _json(doc: Any) -> bytes:
+    return R.canonical(doc) if isinstance(doc, dict) else b"{}"
+
+
+# -- this user's statement ---------------------------------------------------------------
+
+
+def my_devices(config: SyncConfig) -> dict[str, dict[str, Any]]:
+    return {
+        did: {k: d[k] for k in DEVICE_FIELDS if k in d}
+        for did, d in config.devices.items()
+        if d.get("public") and d.get("sign")
+    }
+
+
+def publish_statement(ctx: Context, config: SyncConfig, members: dict[str, Any] | None = None) -> None:
+    """A member statement by this user: its devices, and (the owner) who the members are."""
+    doc: dict[str, Any] = {
+        "format": 1,
+        "share": ctx.keys.share_id.hex(),
+        "user": {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()},
+        "time_ns": time.time_ns(),
+        "devices": my_devices(config),
+    }
+    if members is not None:
+        doc["members"] = members
+    stored = R.seal_statement(ctx.ident.user_sign_secret, ctx.keys, doc)
+    name = f"{ctx.store.prefix}members/{hashlib.sha256(stored).hexdigest()}"
+    try:
+        ctx.store.backend.put_new(name, stored)
+    except AlreadyExists:
+        pass
+    ctx.store.backend.sync()
+
+
+def _members_json(roster: Roster | None) -> dict[str, Any]:
+    if roster is None:
+        return {}
+    return {
+        uid: {
+            "box": m.box,
+            "sign": m.sign,
+            "name": m.name,
+            "read_only": m.read_only,
+            "added": m.added,
+            "removed": m.removed,
+            "cut": m.cut,
+        }
+        for uid, m in roster.members.items()
+        if not m.owner
+    }
+
+
+def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None) -> SyncConfig:
+    """Before a push of a shared share: this user's devices are stated, and key epochs flow.
+
+    The owner seals each key epoch to every remaining member; a member takes
+    the epochs sealed to it into its SyncConfig. Returns the SyncConfig,
+    updated when an epoch was taken.
+    """
+    if roster is None:
+        return config
+    me = next((m for m in roster.members.values() if m.this_user), None)
+    if me is None or me.removed:
+        return config
+    if me.devices != my_devices(config):
+        publish_statement(ctx, config, _members_json(roster) if me.owner else None)
+    if me.owner:
+        _send_epochs(ctx, roster)
+        return config
+    return _take_epochs(ctx, config, roster)
+
+
+def _key_name(ctx: Context, uid: str, epoch: int) -> str:
+    return f"{ctx.store.prefix}keys/{uid}.{epoch}"
+
+
+def _send_epochs(ctx: Context, roster: Roster) -> None:
+    present = set(ctx.store.backend.list(f"{ctx.store.prefix}keys/"))
+    for m in roster.members.values():
+        if m.owner or m.removed or m.this_user:
+            continue
+        for epoch in range(1, ctx.keys.epoch + 1):
+            name = _key_name(ctx, m.user_id, epoch)
+            if name in present:
+                continue
+            doc = {
+                "format": 1,
+                "share": ctx.keys.share_id.hex(),
+                "epoch": epoch,
+                "data_key": ctx.keys.data_key_of(epoch).hex(),
+            }
+            stored = R.seal_to_user(ctx.ident.user_sign_secret, R.KEYS_CONTEXT, bytes.fromhex(m.box), doc)
+            try:
+                ctx.store.backend.put_new(name, stored)
+            except AlreadyExists:
+                pass
+    ctx.store.backend.sync()
+
+
+def _take_epochs(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig:
+    from fog.sync import remotes as remotes_mod  # (remotes imports the modules this one does)
+
+    sid = ctx.keys.share_id.hex()
+    me = next(m for m in roster.members.values() if m.this_user)
+    keys = ctx.keys
+    while True:
+        name = _key_name(ctx, me.user_id, keys.epoch + 1)
+        try:
+            stored = read_bounded(ctx.store.backend, name, R.MAX_STORED, name)
+        except ObjectNotFound:
+            break
+        author, doc = R.open_for_user(R.KEYS_CONTEXT, ctx.ident.user_secret, stored, f"key epoch {keys.epoch + 1}")
+        if author != roster.owner.sign or doc.get("share") != sid or doc.get("epoch") != keys.epoch + 1:
+            raise IntegrityError(f"key epoch {keys.epoch + 1} of this share was not sealed by its owner")
+        keys = K.ShareKeys(
+            keys.share_id, bytes.fromhex(doc["data_key"]), keys.mac_key, keys.chunk_seed, (*keys.older, keys.data_key)
+        )
+    if keys == ctx.keys:
+        return config
+    shares = dict(config.shares)
+    shares[sid] = {
+        **shares[sid],
+        **keys.to_json(),
+        "updated": max(time.time_ns(), int(shares[sid].get("updated", 0)) + 1),
+    }
+    config = config.with_(shares=shares)
+    remotes_mod.publish_config(ctx.share, ctx.ident, config)
+    ctx.rekey(config)
+    return config
+
+
+# -- the commands ------------------------------------------------------------------------
+
+
+@dataclass
+class Invitation:
+    share: str
+    share_id: str
+    user: str  # the invitee's name
+    user_id: str
+    read_only: bool
+    remote: str  # where the invitation waits
+
+
+def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None, read_only: bool) -> Invitation:
+    sid = ctx.keys.share_id.hex()
+    entry = config.shares[sid]
+    if entry.get("owner"):
+        raise UsageError(f"only the owner of this share ({entry['owner'].get('name', '?')}) can invite")
+    try:
+        box, sign = K.public_key_from_text(user_key)
+    except ValueError as exc:
+        raise UsageError(f"--user: {exc}") from None
+    if box == ctx.ident.user_public:
+        raise UsageError("that is your own user key: your devices join with `fog clone` and the master key")
+    uid = K.user_id(box, sign)
+    roster = load(ctx, config)
+    members = _members_json(roster)
+    now = time.time_ns()
+    label = name or (members.get(uid) or {}).get("name") or f"user-{uid[:8]}"
+    members[uid] = {
+        "box": box.hex(),
+        "sign": sign.hex(),
+        "name": label,
+        "read_only": read_only,
+        "added": now,
+        "removed": 0,
+        "cut": {},
+    }
+    publish_statement(ctx, config, members)
+    owner = {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()}
+    shared = {k: v for k, v in entry.items() if k in ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")}
+    doc = {"format": 1, "share": sid, "entry": shared, "owner": owner, "read_only": read_only, "time_ns": now}
+    stored = R.seal_to_user(ctx.ident.user_sign_secret, R.INVITE_CONTEXT, box, doc)
+    ctx.store.backend.put_new(f"invites/{R.invite_locator(box)}/{S.random_bytes(16).hex()}", stored)
+    ctx.store.backend.sync()
+    return Invitation(str(entry.get("name", sid[:8])), sid, label, uid, read_only, ctx.remote_name)
+
+
+def find_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any]]:
+    """The invitations waiting for this user on a store, verified; each with `owner` and `entry`."""
+    out = []
+    for name in sorted(remote.backend.list(f"invites/{R.invite_locator(ident.user_public)}/")):
+        try:
+            stored = read_bounded(remote.backend, name, R.MAX_STORED, name)
+            author, doc = R.open_for_user(R.INVITE_CONTEXT, ident.user_secret, stored, "invitation")
+        except (IntegrityError, ObjectNotFound):
+            continue  # not for this user, or damaged: someone else's business
+        owner = doc.get("owner")
+        if not isinstance(owner, dict) or owner.get("sign") != author or not isinstance(doc.get("entry"), dict):
+            continue
+        try:
+            K.ShareKeys.from_json(str(doc.get("share")), doc["entry"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        out.append(doc)
+    return out
+
+
+def accept(config: SyncConfig, doc: dict[str, Any]) -> tuple[str, dict[str, Any], SyncConfig]:
+    """This user's SyncConfig with the share of an invitation in it."""
+    sid = str(doc["share"])
+    now = time.time_ns()
+    old = config.shares.get(sid, {})
+    entry = {
+        **doc["entry"],
+        "owner": doc["owner"],
+        "read_only": bool(doc.get("read_only")),
+        "created": old.get("created", now),
+        "updated": max(now, int(old.get("updated", 0)) + 1),
+        "removed": 0,
+    }
+    return sid, entry, config.with_(shares={**config.shares, sid: entry})
+
+
+def remove_member(ctx: Context, config: SyncConfig, who: str) -> Member:
+    """Remove a member: a new statement without them (their later batches set aside), and a new key epoch."""
+    from fog.sync import remotes as remotes_mod
+
+    sid = ctx.keys.share_id.hex()
+    if config.shares[sid].get("owner"):
+        raise UsageError("only the owner of this share can remove members")
+    roster = load(ctx, config)
+    hits = [
+        m
+        for m in (roster.members.values() if roster else [])
+        if not m.owner and (m.name == who or m.user_id.startswith(who.lower()))
+    ]
+    if len(hits) != 1:
+        raise FogError(f"no single member matches {who!r} (see 'fog share members')")
+    m = hits[0]
+    if m.removed:
+        raise UsageError(f"{m.name} is no longer a member")
+    assert roster is not None
+    now = time.time_ns()
+    m.removed = now
+    logs = ctx.store.list_logs()
+    m.cut = {
+        did: {ctx.remote_name: max(logs.get(K.device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])), [0]))}
+        for did, d in m.devices.items()
+    }
+    keys = ctx.keys.rotated()
+    shares = dict(config.shares)
+    shares[sid] = {**shares[sid], **keys.to_json(), "updated": max(now, int(shares[sid].get("updated", 0)) + 1)}
+    config = config.with_(shares=shares)
+    remotes_mod.publish_config(ctx.share, ctx.ident, config)
+    ctx.rekey(config)
+    publish_statement(ctx, config, _members_json(roster))
+    _send_epochs(ctx, roster)
+    return m
+
+
+def members(ctx: Context, config: SyncConfig) -> list[Member]:
+    roster = load(ctx, config)
+    if roster is None:
+        owner = owner_of(ctx.ident, config.shares.get(ctx.keys.share_id.hex(), {}))
+        me = Member(ctx.ident.user_id, owner["box"], owner["sign"], owner["name"], owner=True, this_user=True)
+        me.devices = my_devices(config)
+        return [me]
+    return sorted(roster.members.values(), key=lambda m: (not m.owner, m.name))

@@ -272,6 +272,9 @@ JSON_FIELDS: dict[str, list[str]] = {
         "seconds",
         "bytes_written",
     ],
+    "share invite": ["share", "share_id", "user", "user_id", "read_only", "remote"],
+    "share members": ["name", "user_id", "role", "devices", "this_user", "user_key"],
+    "share remove-member": ["name", "user_id", "role", "devices", "this_user", "user_key"],
     "policy show": ["stored", "policy"],
     "policy set": [
         "stored",
@@ -284,7 +287,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "remote_errors",
     ],
 }
-JSON_LISTS = {"log", "remote list", "device list"}  # these print a list of such objects
+JSON_LISTS = {"log", "remote list", "device list", "share members"}  # these print a list of such objects
 
 EXAMPLES: list[tuple[str, str]] = [
     (
@@ -651,6 +654,27 @@ PAGES: dict[str, dict[str, object]] = {
         ],
         "exit": {6: EXIT_CODES[6], 75: LOCKED},
         "examples": [("", "fog key rotate --keep desktop --keep phone --master-key-file ~/new-master.key")],
+    },
+    "share": {"see_also": ["clone", "key"]},
+    "share invite": {
+        "description": [
+            "Seals the share's keys (every key epoch) to the other user's public key and leaves the invitation "
+            "on the share's remote, where only that user can find and open it; they run "
+            "`fog clone URL DIR --invited` with their own identity. Get their key (`fog key show` on their side) "
+            "by a channel you trust, and check it with them: whoever holds the matching secret key reads the "
+            "share. Only the share's owner (the user who made it) invites and removes members.",
+        ],
+        "exit": {75: LOCKED},
+        "examples": [("", "fog share invite --user fogpub-... --name bob --read-only")],
+    },
+    "share members": {"exit": {75: LOCKED}},
+    "share remove-member": {
+        "description": [
+            "The member's batches written after this are refused by every other member, and the share gets "
+            "a new key epoch, sealed to each remaining member: the removed user reads nothing pushed from then "
+            "on. What they could read before, they keep.",
+        ],
+        "exit": {75: LOCKED},
     },
     "policy": {
         "description": [

@@ -1,0 +1,251 @@
+"""Sharing a share with another user (docs/FORMAT.md, section 16), and the attacks a member can try."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fog.crypto import keys as K
+from fog.crypto import seal as S
+from fog.errors import EXIT_INTEGRITY, IntegrityError
+from fog.format import roster as R
+from fog.repo.identity import Identity
+from tests.integration.test_multidevice import Device, World, run_fog
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import man_text  # noqa: E402
+
+
+@pytest.fixture
+def alice(tmp_path: Path) -> Device:
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
+    a = world.init("alice-laptop")
+    a.write("doc.txt", "alice's first draft\n")
+    a.write("sub/data.bin", b"\x00\x01" * 50_000)
+    a.push()
+    return a
+
+
+def user(alice: Device, name: str, *, own_share: bool = True) -> Device:
+    """Another user on another machine: own FOG_HOME, own master key (and, with own_share, a share of their own)."""
+    tmp = alice.world.tmp
+    other = World(tmp, tmp / f"remote-{name}", tmp / f"{name}.key")
+    d = other.device(name)
+    if own_share:
+        run_fog(
+            [
+                "init",
+                tmp / f"{name}-own",
+                "--remote",
+                other.remote,
+                "--master-key-file",
+                other.key,
+                "--device-name",
+                name,
+            ],
+            home=d.home,
+            cwd=tmp,
+        )
+    d.root = tmp / f"{name}-shared"
+    d.world = alice.world  # (log_files of the shared remote)
+    return d
+
+
+def user_key(d: Device) -> str:
+    return json.loads(run_fog(["key", "show", "--json"], home=d.home, cwd=d.world.tmp).out)["user_key"]
+
+
+def accept(alice: Device, d: Device, *extra: str, expect: int = 0) -> None:
+    run_fog(["clone", alice.world.remote, d.root, "--invited", *extra], home=d.home, cwd=alice.world.tmp, expect=expect)
+
+
+def test_invite_clone_edit_and_history_across_users(alice: Device) -> None:
+    bob = user(alice, "bob")
+    r = alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    assert "invited bob" in r.out
+    accept(alice, bob)
+    assert bob.read("doc.txt") == "alice's first draft\n"
+    assert (bob.root / "sub/data.bin").read_bytes() == b"\x00\x01" * 50_000
+    bob.write("doc.txt", "bob's edit\n")
+    bob.push()
+    alice.pull()
+    assert alice.read("doc.txt") == "bob's edit\n"
+    log = alice.fog("log", "doc.txt").out
+    assert "(bob)" in log and "alice-laptop" in log
+    alice.write("doc.txt", "alice again\n")
+    alice.push()
+    bob.pull()
+    assert bob.read("doc.txt") == "alice again\n"
+    # both edit at once: a conflict copy, as between two devices of one user
+    alice.write("doc.txt", "alice's concurrent edit\n")
+    bob.write("doc.txt", "bob's concurrent edit\n")
+    alice.push()
+    bob.fog("sync", expect=(0, 3))
+    alice.pull(expect=(0, 3))
+    texts = {p.read_text() for p in [alice.root / "doc.txt", *alice.conflicts()]}
+    assert texts == {"alice's concurrent edit\n", "bob's concurrent edit\n"}
+    # history and restore of another user's version
+    bob_version = next(v for v in alice.fog("log", "doc.txt", "--json").json() if "bob" in v["device_name"])
+    alice.fog("restore", f"doc.txt@{bob_version['id'][:12]}", "--output", alice.world.tmp / "restored.txt")
+    assert (alice.world.tmp / "restored.txt").read_text() in ("bob's edit\n", "bob's concurrent edit\n")
+    members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
+    assert members["bob"]["role"] == "member" and members["bob"]["devices"] == ["bob"]
+    assert [m["role"] for m in members.values() if m["this_user"]] == ["owner"]
+
+
+def test_a_user_without_an_identity_is_made_one_and_a_second_device_of_theirs_joins(alice: Device) -> None:
+    carol = user(alice, "carol", own_share=False)
+    alice.fog("share", "invite", "--user", "fogpub-x", expect=2)  # (a typo: refused before anything is written)
+    r = run_fog(["clone", alice.world.remote, carol.root, "--invited"], home=carol.home, cwd=alice.world.tmp, expect=2)
+    assert "--master-key-file" in r.error_line()
+    # carol has no key yet: make her identity with a throwaway invite-less run, then invite her
+    key_file = alice.world.tmp / "carol.key"
+    r = run_fog(
+        ["clone", alice.world.remote, carol.root, "--invited", "--master-key-file", key_file],
+        home=carol.home,
+        cwd=alice.world.tmp,
+        expect=1,
+    )
+    assert "no invitation for this user" in r.error_line()
+    alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol")
+    accept(alice, carol)
+    assert carol.read("doc.txt") == "alice's first draft\n"
+    # carol's second machine joins with carol's master key and writes; alice accepts its batches
+    phone = Device("carol-phone", alice.world.tmp / "home-carol-phone", alice.world.tmp / "carol-phone", alice.world)
+    phone.home.mkdir()
+    run_fog(
+        ["clone", alice.world.remote, phone.root, "--master-key-file", key_file, "--device-name", "carol-phone"],
+        home=phone.home,
+        cwd=alice.world.tmp,
+    )
+    phone.write("from-phone.txt", "carol's phone\n")
+    phone.push()
+    alice.pull()
+    assert alice.read("from-phone.txt") == "carol's phone\n"
+    members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
+    assert sorted(members["carol"]["devices"]) == ["carol", "carol-phone"]
+
+
+def test_a_read_only_member_cannot_push_and_a_patched_client_is_refused(alice: Device) -> None:
+    bob = user(alice, "bob")
+    doc = alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only", "--json").json()
+    assert set(man_text.JSON_FIELDS["share invite"]) <= set(doc) and doc["read_only"] is True
+    accept(alice, bob)
+    bob.write("doc.txt", "bob tries to write\n")
+    r = bob.fog("push", expect=1)
+    assert "read-only" in r.error_line()
+    # bob's fog, patched to skip its own check, pushes anyway: every other member sets it aside
+    patched = bob.fog(
+        "push",
+        patch=(
+            "import fog.api as _a\n_real = _a.follow_rotation\n"
+            "def _skip(ctxs):\n    c = ctxs[0].ident.cached_config()\n"
+            "    for s in c.shares.values(): s.pop('read_only', None)\n"
+            "    ctxs[0].ident.cache_config(c)\n    _real(ctxs)\n"
+            "_a.follow_rotation = _skip\n"
+        ),
+        expect=None,
+    )
+    assert patched.rc == 0, str(patched)
+    first = alice.pull()
+    assert alice.read("doc.txt") == "alice's first draft\n"
+    assert "bob" in first.err and "read-only" in first.err.lower() or "refused" in first.err.lower()
+    again = alice.pull()
+    assert again.err == ""  # told once, not at every run
+
+
+def test_a_removed_member_reads_nothing_pushed_later_and_its_batches_are_refused(alice: Device) -> None:
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    doc = alice.fog("share", "remove-member", "bob", "--json").json()
+    assert set(man_text.JSON_FIELDS["share remove-member"]) <= set(doc) and doc["role"] == "removed"
+    before = set(alice.world.log_files())
+    alice.write("secret.txt", "after bob left: TOP SECRET\n")
+    alice.push()
+    later = set(alice.world.log_files()) - before
+    assert later
+    bob.fog("pull", expect=None)
+    assert not (bob.root / "secret.txt").exists()
+    # bob's keys: none opens a batch alice wrote after the removal
+    ident = Identity.load(bob.home)
+    cfg = ident.cached_config()
+    assert cfg is not None
+    bob_keys = [K.ShareKeys.from_json(sid, e) for sid, e in cfg.shares.items() if e.get("owner")]
+    assert bob_keys and all(k.epoch == 0 for k in bob_keys)
+    for path in later:
+        stored = path.read_bytes()
+        assert stored[0] == 0x02 and int.from_bytes(stored[1:5], "big") == 1  # sealed in epoch 1
+        for key in (k for keys in bob_keys for k in keys.data_keys):
+            with pytest.raises(IntegrityError):
+                S.open_secret(K.derive(K.LABEL_BATCH_KEY, key), stored[1 + 4 + 64 :], "batch")
+    # bob pushes after his removal: alice sets it aside, once, without exit 4
+    bob.write("doc.txt", "bob after removal\n")
+    bob.fog("push", expect=None)
+    first = alice.pull()
+    assert alice.read("doc.txt") == "alice's first draft\n"
+    assert first.rc == 0
+    assert alice.pull().err == ""
+    members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
+    assert members["bob"]["role"] == "removed"
+
+
+def test_a_member_cannot_make_itself_owner_or_invite_others(alice: Device) -> None:
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    accept(alice, bob)
+    r = bob.fog("share", "invite", "--user", user_key(alice), expect=2)
+    assert "only the owner" in r.error_line()
+    # bob writes a member statement, signed with his own user key, that lists mallory as a read-write member
+    # and lifts his own read-only flag: the roster only takes the owner's word on membership
+    ident = Identity.load(bob.home)
+    cfg = ident.cached_config()
+    assert cfg is not None
+    sid, _ = next((s, e) for s, e in cfg.shares.items() if e.get("owner"))
+    keys = K.ShareKeys.from_json(sid, cfg.shares[sid])
+    me = {"box": ident.user_public.hex(), "sign": ident.user_sign_public.hex(), "name": "bob"}
+    doc = {
+        "format": 1,
+        "share": sid,
+        "user": me,
+        "time_ns": time.time_ns(),
+        "devices": {},
+        "members": {K.user_id(ident.user_public, ident.user_sign_public): {**me, "read_only": False}},
+    }
+    stored = R.seal_statement(ident.user_sign_secret, keys, doc)
+    (alice.world.remote / "shares" / sid / "members" / ("f" * 64)).write_bytes(stored)
+    members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
+    assert members["bob"]["role"] == "read-only"
+    # a statement that claims to be the owner's but is signed by bob's key does not verify
+    forged = bytearray(stored)
+    forged[1:33] = bytes.fromhex(
+        json.loads(run_fog(["key", "show", "--json"], home=alice.home, cwd=alice.world.tmp).out)["user_sign_public"]
+    )
+    (alice.world.remote / "shares" / sid / "members" / ("e" * 64)).write_bytes(bytes(forged))
+    alice.pull()
+    members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
+    assert members["bob"]["role"] == "read-only" and len(members) == 2
+
+
+def test_an_invitation_opens_only_for_its_user(alice: Device) -> None:
+    bob, eve = user(alice, "bob"), user(alice, "eve")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    r = run_fog(["clone", alice.world.remote, eve.root, "--invited"], home=eve.home, cwd=alice.world.tmp, expect=1)
+    assert "no invitation for this user" in r.error_line()
+    # eve copies bob's invitation into her own locator: it is sealed to bob's key, so it does not open
+    inv = next((alice.world.remote / "invites").rglob("*"))
+    while inv.is_dir():
+        inv = next(inv.iterdir())
+    eve_ident = Identity.load(eve.home)
+    mine = alice.world.remote / "invites" / R.invite_locator(eve_ident.user_public)
+    mine.mkdir(parents=True)
+    (mine / ("0" * 32)).write_bytes(inv.read_bytes())
+    r = run_fog(["clone", alice.world.remote, eve.root, "--invited"], home=eve.home, cwd=alice.world.tmp, expect=1)
+    assert "no invitation" in r.error_line()
+    accept(alice, bob)
+    assert bob.read("doc.txt") == "alice's first draft\n"
+    assert EXIT_INTEGRITY == 4

@@ -281,7 +281,9 @@ def push(
 def follow_rotation(ctxs: list[Context]) -> None:
     """Read the SyncConfig before writing anything: a key rotation made elsewhere is followed (new data
     must be sealed with the newest epoch's keys), and a revoked device is told (exit 6). One LIST."""
-    config = pull_mod.refresh_config(ctxs[0])
+    for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
+        pull_mod.refresh_config(ctx)
+    config = ctxs[0].ident.cached_config() or pull_mod.refresh_config(ctxs[0])
     entry = config.shares.get(ctxs[0].keys.share_id.hex(), {})
     if entry.get("read_only"):
         owner = (entry.get("owner") or {}).get("name", "its owner")
@@ -947,6 +949,14 @@ def rotate_keys(
 ) -> RotationResult:
     with context(home, cwd) as ctx:
         return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
+
+
+def adopt_key(home: Path, cwd: Path, master_key: bytes) -> int:
+    """Take a master key by hand (`fog key adopt`); returns the key epoch now held."""
+    with context(home, cwd) as ctx:
+        config = keyring.adopt(ctx.remote, ctx.ident, master_key)
+        ctx.rekey(config)
+        return config.epoch
 
 
 def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationResult:

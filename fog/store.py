@@ -138,21 +138,25 @@ class Remote:
         locator, box_key, hmac_key = K.config_keys(master_key)
         merged: SyncConfig | None = base
         names = sorted(self.backend.list(f"config/{locator}/"))
-        rotations: list[tuple[str, bytes]] = []
+        rotations = [n for n in names if n.rsplit("/", 1)[-1].startswith(C.ROTATION_PREFIX)]
+        if rotations:
+            # The place was left by a key rotation. Its versions are not read at all: a revoked device
+            # still holds this place's key and may have written anything here since (section 15).
+            records = [self._open_rotation(locator, box_key, hmac_key, n) for n in rotations]
+            raise KeysRotated(f"the keys of this user were rotated at {self.url}", records, None)
         signers: list[tuple[str, str | None]] = []
+        signs: dict[str, set[str]] = {}
+        for did, entry in base.devices.items() if base is not None else ():
+            if entry.get("sign"):
+                signs.setdefault(did, set()).add(str(entry["sign"]))
         for name in names:
             leaf = name.rsplit("/", 1)[-1]
             if name in known:
                 continue
-            what = f"SyncConfig {'rotation record' if leaf.startswith(C.ROTATION_PREFIX) else 'version'} {leaf[:12]}"
-            what += f" on {self.url}"
+            what = f"SyncConfig version {leaf[:12]} on {self.url}"
             stored = read_bounded(self.backend, name, C.MAX_STORED, name)
-            mac = leaf.removeprefix(C.ROTATION_PREFIX)
-            if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), mac.encode()):
+            if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), leaf.encode()):
                 raise IntegrityError(f"{what}: HMAC does not match its name (altered, or wrong master key)")
-            if leaf.startswith(C.ROTATION_PREFIX):
-                rotations.append((name, stored))
-                continue
             if not stored or stored[0] not in (CONFIG_VERSION, C.CONFIG_SIGNED):
                 raise IntegrityError(f"{what}: unknown format version")
             signed = stored[0] == C.CONFIG_SIGNED
@@ -167,26 +171,34 @@ class Remote:
                 signer = stored[1:17].hex()
                 _verify_signed(stored, C.SIGNATURE_CONTEXT, locator, config.devices.get(signer), what)
             signers.append((what, signer))
+            for did, entry in config.devices.items():
+                if entry.get("sign"):
+                    signs.setdefault(did, set()).add(str(entry["sign"]))
             try:
                 merged = config if merged is None else merged.merge(config)
             except ValueError as exc:
                 raise IntegrityError(f"{what}: {exc}") from exc
+        for did, keys in signs.items():  # (for a device made before signing keys, nothing else pins it)
+            if len(keys) > 1:
+                name = (merged.devices.get(did, {}) if merged is not None else {}).get("name", did[:8])
+                raise IntegrityError(
+                    f"SyncConfig versions give device {name!r} {len(keys)} signing keys (forged entry)"
+                )
         if merged is not None:
             _check_signers(merged, base, signers)
-        if rotations:
-            records = [self._open_rotation(locator, box_key, n, b, merged) for n, b in rotations]
-            raise KeysRotated(f"the keys of this user were rotated at {self.url}", records, merged)
         return merged, names
 
-    def _open_rotation(
-        self, locator: str, box_key: bytes, name: str, stored: bytes, config: SyncConfig | None
-    ) -> dict[str, Any]:
-        what = f"key rotation record {name.rsplit('.', 1)[-1][:12]} on {self.url}"
+    def _open_rotation(self, locator: str, box_key: bytes, hmac_key: bytes, name: str) -> dict[str, Any]:
+        """A rotation record, its HMAC checked and opened; its signature is checked by fog.sync.keyring
+        against what the reading device knew before (never against this place's versions)."""
+        leaf = name.rsplit("/", 1)[-1]
+        what = f"key rotation record {leaf.removeprefix(C.ROTATION_PREFIX)[:12]} on {self.url}"
+        stored = read_bounded(self.backend, name, C.MAX_STORED, name)
+        if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), leaf.removeprefix(C.ROTATION_PREFIX).encode()):
+            raise IntegrityError(f"{what}: HMAC does not match its name (altered, or wrong master key)")
         if stored[:1] != bytes([C.ROTATION_VERSION]) or len(stored) < 1 + 16 + S.SIGNATURE_BYTES:
             raise IntegrityError(f"{what}: unknown format version")
         signer = stored[1:17].hex()
-        entry = config.devices.get(signer) if config is not None else None
-        _verify_signed(stored, C.ROTATION_CONTEXT, locator, entry, what)
         try:
             record = json.loads(S.open_secret(box_key, stored[1 + 16 + S.SIGNATURE_BYTES :], what))
             if (
@@ -199,7 +211,11 @@ class Remote:
                 raise ValueError("malformed rotation record")
         except ValueError as exc:
             raise IntegrityError(f"{what}: {exc}") from exc
-        return {**record, "name": name, "by_entry": entry}
+        return {**record, "name": name, "what": what, "stored": stored, "locator": locator}
+
+    def verify_rotation(self, record: dict[str, Any], entry: dict[str, Any] | None) -> None:
+        """Check a rotation record's signature against its author's entry (IntegrityError otherwise)."""
+        _verify_signed(record["stored"], C.ROTATION_CONTEXT, record["locator"], entry, record["what"])
 
     def share(
         self, keys: K.ShareKeys, presence: PresenceCache | None = None, catalog: PackCatalog | None = None

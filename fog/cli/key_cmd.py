@@ -9,6 +9,7 @@ import typer
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
 from fog.cli.device_cmd import MASTER_KEY_FILE_OPTION, _mkf, print_rotation
+from fog.cli.sources import read_master_key
 from fog.cli.text import as_doc
 
 key_app = typer.Typer(help="Show this device's keys; rotate the user's keys.", no_args_is_help=True)
@@ -58,3 +59,19 @@ def rotate(
     else:
         what = f"revoked {', '.join(r.revoked)}" if r.revoked else "no device revoked"
         print_rotation(r, what)
+
+
+@key_app.command()
+def adopt(
+    master_key_file: Path = typer.Option(
+        None, "--master-key-file", help="Read the master key from this file.", metavar="F"
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Take the master key of a key rotation by hand (when fog cannot choose, or the cache was lost)."""
+    key = run(lambda: read_master_key(master_key_file), as_json)  # (never this device's own, older key)
+    epoch = run(lambda: api.adopt_key(fog_home(), STATE.cwd, key), as_json)
+    if as_json:
+        emit_json({"epoch": epoch})
+    else:
+        typer.echo(f"this device now holds the master key of key epoch {epoch}")

@@ -18,12 +18,13 @@ from typing import Any
 from fog.backends.base import open_backend, store_key
 from fog.crypto import keys as K
 from fog.crypto import seal as S
-from fog.errors import FogError, IntegrityError, KeysRotated, RemoteError, RevokedError, UsageError
+from fog.errors import FogError, IdentityError, IntegrityError, KeysRotated, RemoteError, RevokedError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
 
+C_PREFIX = "/rotation."
 MAX_HOPS = 64  # rotations followed in one go (a device that slept through many)
 
 
@@ -32,23 +33,102 @@ def load_config(
 ) -> tuple[SyncConfig | None, list[str]]:
     """`remote.load_config` under this device's master key, following every rotation sealed to it.
 
-    After a followed rotation the cached copy (`base`) belongs to the old
-    place and is dropped: the new place holds everything the rotating device
-    knew. The identity (master key, user keypair) is updated on disk.
+    A rotation record is believed only if its author is a trusted device in
+    this device's cached SyncConfig (what it knew before reading the old
+    place, which a revoked device can still write to). After a followed
+    rotation the cached copy (`base`) belongs to the old place and is dropped:
+    the new place holds everything the rotating device knew, and must say it
+    was made by that very rotation. Only then are the new master key and user
+    keypair taken into FOG_HOME.
     """
-    moved = False
+    try:
+        return remote.load_config(ident.master_key, known=known, base=base)
+    except KeysRotated as exc:
+        first = exc
+    cached = ident.cached_config()
+    if cached is None:
+        raise RevokedError(
+            "the keys of this user were rotated, and this device holds no SyncConfig to check the rotation "
+            "against: take the new master key with `fog key adopt --master-key-file F`"
+        )
+    trusted = {
+        did: d
+        for did, d in cached.devices.items()
+        if not d.get("revoked") and did not in cached.revoked_by_rotation and d.get("trusted", True) is True
+    }
+    master_key, exc = ident.master_key, first
     for _ in range(MAX_HOPS):
+        record = _choose(remote, exc.records, trusted)
+        if ident.device_id in record["revoked"]:
+            raise RevokedError(
+                f"this device ({ident.device_name}) was revoked by {_who(record)} on {_when(record)}: it can no "
+                "longer read what is pushed or change the user's devices; its local files are untouched"
+            )
+        stanza = record["stanzas"].get(ident.device_id)
+        if stanza is None:
+            raise RevokedError(
+                f"the master key of this device was replaced by a key rotation ({_who(record)}, {_when(record)}) "
+                "that did not include it; its local files are untouched. To rejoin, clone with the new master key "
+                "into a new FOG_HOME"
+            )
+        master_key = _open_stanza(ident, record, stanza)
+        for did in record["revoked"]:
+            trusted.pop(did, None)
         try:
-            found, names = remote.load_config(ident.master_key, known=known, base=base)
-        except KeysRotated as exc:
-            follow(ident, exc)
-            known, base, moved = frozenset(), None, True
+            found, names = remote.load_config(master_key)
+        except KeysRotated as again:  # several rotations while this device slept
+            exc = again
             continue
-        if moved and found is not None:
-            ident.adopt_user(found.user)
-            ident.cache_config(found)
+        rotation = found.rotation if found is not None else None
+        expected = {k: record[k] for k in ("by", "epoch", "time_ns")}
+        if (
+            rotation is None
+            or {k: rotation.get(k) for k in expected} != expected
+            or sorted(rotation.get("revoked", [])) != sorted(record["revoked"])
+        ):
+            raise IntegrityError(
+                f"the SyncConfig a key rotation ({_who(record)}, {_when(record)}) moved to is missing or does not "
+                f"match it on {remote.url}: the store withholds it; nothing was changed here"
+            )
+        assert found is not None
+        ident.adopt_master_key(master_key)
+        ident.adopt_user(found.user)
+        ident.cache_config(found)
         return found, names
     raise IntegrityError(f"more than {MAX_HOPS} key rotations in a row on {remote.url}: refused")
+
+
+def ensure_not_rotated(remote: Remote, ident: Identity) -> None:
+    """Refuse to publish when a key rotation appeared at this device's place since the push began.
+
+    What the push uploaded is sealed with the epoch it started in; publishing
+    it would point every device at data the revoked device can read. One LIST.
+    """
+    locator = K.config_keys(ident.master_key)[0]
+    if any(C_PREFIX in n for n in remote.backend.list(f"config/{locator}/")):
+        raise FogError("the keys were rotated while this push ran: nothing was published; run it again")
+
+
+def adopt(remote: Remote, ident: Identity, master_key: bytes) -> SyncConfig:
+    """Take a master key the user gives (after a rotation this device could not follow by itself).
+
+    The SyncConfig at that key's place must list this device, not revoked.
+    """
+    try:
+        found, _ = remote.load_config(master_key)
+    except KeysRotated:
+        raise UsageError("that master key was itself replaced by a later key rotation: give the newest one") from None
+    if found is None:
+        raise IdentityError(f"no SyncConfig for that master key on {remote.url}")
+    entry = found.devices.get(ident.device_id)
+    if entry is None or entry.get("revoked") or ident.device_id in found.revoked_by_rotation:
+        raise RevokedError(
+            f"the SyncConfig of that master key does not list this device ({ident.device_name}), or revoked it"
+        )
+    ident.adopt_master_key(master_key)
+    ident.adopt_user(found.user)
+    ident.cache_config(found)
+    return found
 
 
 def load_for_master_key(remote: Remote, master_key: bytes) -> tuple[SyncConfig | None, list[str]]:
@@ -56,58 +136,60 @@ def load_for_master_key(remote: Remote, master_key: bytes) -> tuple[SyncConfig |
     try:
         return remote.load_config(master_key)
     except KeysRotated as exc:
-        record = _choose(exc.records)
+        when = _when(min(exc.records, key=lambda r: r["time_ns"]))
         raise RevokedError(
-            f"this master key was replaced by a key rotation ({_who(record)}, {_when(record)}): it no longer "
-            "joins; use the new master key ('fog key show --master' on a trusted device)"
+            f"this master key was replaced by a key rotation ({when}): it no longer joins; use the new master "
+            "key ('fog key show --master' on a trusted device)"
         ) from None
 
 
-def follow(ident: Identity, exc: KeysRotated) -> None:
-    """Adopt the new master key sealed to this device in a rotation record; RevokedError if none is."""
-    record = _choose(exc.records)
-    stanza = record["stanzas"].get(ident.device_id)
-    if stanza is None:
-        if ident.device_id in record["revoked"]:
-            raise RevokedError(
-                f"this device ({ident.device_name}) was revoked by {_who(record)} on {_when(record)}: it can no "
-                "longer read what is pushed or change the user's devices; its local files are untouched"
-            )
-        raise RevokedError(
-            f"the master key of this device was replaced by a key rotation ({_who(record)}, {_when(record)}) "
-            "that did not include it; its local files are untouched. To rejoin, clone with the new master key "
-            "into a new FOG_HOME"
-        )
+def _open_stanza(ident: Identity, record: dict[str, Any], stanza: str) -> bytes:
     what = f"key rotation record {record['name'].rsplit('.', 1)[-1][:12]}"
     try:
-        new_key = S.open_box(
-            ident.device_secret, bytes.fromhex(record["by_entry"]["public"]), bytes.fromhex(stanza), what
-        )
+        sealed = bytes.fromhex(stanza)
     except ValueError:
         raise IntegrityError(f"{what}: this device's stanza is malformed") from None
+    new_key = S.open_box(ident.device_secret, bytes.fromhex(record["by_entry"]["public"]), sealed, what)
     if len(new_key) != K.MASTER_KEY_BYTES:
         raise IntegrityError(f"{what}: the sealed master key has the wrong length")
-    ident.adopt_master_key(new_key)
+    return new_key
 
 
-def _choose(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The rotation to follow when a place holds several.
+def _choose(remote: Remote, records: list[dict[str, Any]], trusted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The one rotation to follow among the records at a place.
 
-    A record whose author another record revoked is dropped (the thief's
-    rotation, when the user revoked the thief too). When every record's
-    author is revoked by another (two devices revoked each other at once)
-    nothing can be chosen safely: refused. Otherwise the earliest wins, by
-    (time, name), the same on every device.
+    Only records signed by a device this device trusted before count (a
+    record by anyone else is ignored). A record whose author another counted
+    record revoked is dropped (a revoked device answering its revocation).
+    Exactly one must remain: two rotations that revoke each other, or two
+    made at once, cannot be told apart safely, and the user chooses with
+    `fog key adopt` (the master key they trust).
     """
-    revoked = {did for r in records for did in r["revoked"]}
-    left = [r for r in records if r["by"] not in revoked]
-    if not left:
-        names = sorted(_who(r) for r in records)
+    counted = []
+    for r in records:
+        entry = trusted.get(r["by"])
+        if entry is None:
+            continue
+        try:
+            remote.verify_rotation(r, entry)
+        except IntegrityError:
+            continue
+        counted.append({**r, "by_entry": entry})
+    if not counted:
         raise IntegrityError(
-            f"devices {', '.join(names)} rotated the keys at once, each revoking the other: fog cannot tell which "
-            "rotation is yours; clone with the master key you trust into a new FOG_HOME"
+            f"{len(records)} key rotation record(s) on {remote.url}, none signed by a device this device trusts: "
+            "refused; if you rotated the keys, take the new master key with `fog key adopt --master-key-file F`"
         )
-    return min(left, key=lambda r: (r["time_ns"], r["name"]))
+    revoked = {did for r in counted for did in r["revoked"]}
+    left = [r for r in counted if r["by"] not in revoked]
+    if len(left) != 1:
+        names = ", ".join(sorted(_who(r) for r in counted))
+        raise IntegrityError(
+            f"devices {names} rotated the keys at once{', each revoking the other' if not left else ''}: fog "
+            "cannot tell which rotation is yours; take the master key you trust with `fog key adopt "
+            "--master-key-file F`"
+        )
+    return left[0]
 
 
 def _who(record: dict[str, Any]) -> str:
@@ -191,8 +273,10 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
         for did, e in devices.items()
         if did not in gone and did != ident.device_id and e.get("trusted", True) is True and e.get("public")
     }
+    # this device too: if it stops between writing the records and taking the key, it follows its own record
+    sealed_to = {**followers, ident.device_id: {"public": ident.device_public.hex()}}
     stanzas = {
-        did: S.seal_box(ident.device_secret, bytes.fromhex(e["public"]), new_key).hex() for did, e in followers.items()
+        did: S.seal_box(ident.device_secret, bytes.fromhex(e["public"]), new_key).hex() for did, e in sealed_to.items()
     }
     record = {
         "format": 1,
@@ -217,9 +301,24 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
                 failed[name] = str(exc)
         if not landed:
             raise RemoteError("the rotation could not be written to any remote: " + "; ".join(failed.values()))
-        for _name, remote in landed:
-            remote.put_rotation(ident, record)
-            written += 300 + 90 * len(stanzas)
+        recorded: list[str] = []
+        mine: dict[str, tuple[Remote, str]] = {}
+        for name, remote in landed:
+            try:
+                mine[name] = (remote, remote.put_rotation(ident, record))
+                recorded.append(name)
+                written += 300 + 90 * len(stanzas)
+            except RemoteError as exc:
+                failed[name] = str(exc)
+        if not recorded:  # nobody can follow: the rotation did not happen (the new place is an orphan)
+            raise RemoteError("the rotation record could not be written to any remote: " + "; ".join(failed.values()))
+        first, own = mine[recorded[0]]
+        others = [n for n in first.backend.list(f"config/{old_locator}/") if C_PREFIX in n and n != own]
+        if others:
+            failed["concurrent rotation"] = (
+                f"{len(others)} other key rotation(s) at the same place: devices will refuse to choose; run "
+                "`fog key adopt --master-key-file F` on each with the master key you keep"
+            )
     finally:
         for _, remote in landed:
             remote.backend.close()
@@ -231,8 +330,8 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
         K.master_key_to_text(new_key),
         sorted(devices[d].get("name", d[:8]) for d in revoke),
         sorted(e.get("name", d[:8]) for d, e in followers.items()),
-        [n for n, _ in landed],
-        {k: v for k, v in failed.items() if k not in {n for n, _ in landed}},
+        recorded,
+        {k: v for k, v in failed.items() if k not in recorded},
         time.monotonic() - started,
         written,
     )

@@ -31,7 +31,7 @@ from fog.memory import release_free_memory
 from fog.repo.db import RepoDB, StatEntry
 from fog.repo.share import Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
-from fog.sync import prune, replicate
+from fog.sync import keyring, prune, replicate
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
@@ -482,6 +482,7 @@ def _put_batch(
     forgets: tuple[bytes, ...] = (),
 ) -> int:
     """Seal and publish batch seq + 1 (objects durable first), then record it: cursor, outboxes, acknowledgements."""
+    keyring.ensure_not_rotated(ctx.remote, ctx.ident)  # (a rotation during this push: its epoch is stale)
     db = ctx.share.db
     batch = EventBatch(
         ctx.keys.locator,

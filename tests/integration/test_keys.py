@@ -16,7 +16,6 @@ from fog.format import pack as P
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 from fog.repo.identity import Identity
 from fog.store import Remote, open_batch
-from fog.sync import keyring
 from tests.integration.test_multidevice import INITIAL, OLD_MTIME_NS, Device, World, run_fog
 
 SECRET = "written after the revocation: TOP SECRET\n"
@@ -270,16 +269,92 @@ def test_a_device_that_slept_through_two_rotations_follows_both(trio: tuple[Devi
     assert c.fog("key", "show", "--json").json()["epoch"] == 2
 
 
-def test_two_rotations_that_revoke_each_other_are_refused() -> None:
-    records = [
-        {"by": "aa" * 16, "revoked": ["bb" * 16], "time_ns": 1, "name": "r1", "stanzas": {}},
-        {"by": "bb" * 16, "revoked": ["aa" * 16], "time_ns": 2, "name": "r2", "stanzas": {}},
-    ]
-    with pytest.raises(IntegrityError, match="each revoking the other"):
-        keyring._choose(records)
-    # the thief's rotation is dropped when the user's own rotation revokes the thief
-    records[1]["revoked"] = []
-    assert keyring._choose(records)["by"] == "aa" * 16
+def test_two_rotations_that_revoke_each_other_are_refused_and_adopt_resolves_it(
+    trio: tuple[Device, Device, Device],
+) -> None:
+    """desktop (to be revoked) answers its revocation with a rotation of its own that revokes laptop: phone,
+    which has not pulled since, cannot tell which rotation is the user's, refuses both (exit 4, one line,
+    nothing changed), and takes the master key the user trusts with `fog key adopt`."""
+    a, b, c = trio
+    new_key = revoke(a, "desktop")
+    ident = Identity.load(b.home)
+    cached = ident.cached_config()
+    assert cached is not None
+    laptop = next(did for did, d in cached.devices.items() if d["name"] == "laptop")
+    phone = next(did for did, d in cached.devices.items() if d["name"] == "phone")
+    evil_key = K.new_master_key()
+    record = {
+        "format": 1,
+        "by": ident.device_id,
+        "time_ns": 1,  # backdated: the earliest would win a naive choice
+        "epoch": 1,
+        "revoked": [laptop],
+        "stanzas": {
+            phone: S.seal_box(ident.device_secret, bytes.fromhex(cached.devices[phone]["public"]), evil_key).hex()
+        },
+    }
+    remote(a.world).put_rotation(ident, record)
+    before = (c.home / "master-key").read_text()
+    r = c.pull(expect=EXIT_INTEGRITY)
+    assert "rotated the keys at once" in r.error_line() and "fog key adopt" in r.error_line()
+    assert (c.home / "master-key").read_text() == before
+    c.fog("key", "adopt", "--master-key-file", new_key)
+    c.pull()
+    assert (c.home / "master-key").read_text() == new_key.read_text()
+    a.write("after.txt", "after the fight\n")
+    a.push()
+    c.pull()
+    assert c.read("after.txt") == "after the fight\n"
+
+
+def test_a_record_by_a_device_added_at_the_old_place_after_the_fact_is_ignored(
+    trio: tuple[Device, Device, Device],
+) -> None:
+    """The revoked device enrols a brand-new device at the old place (it still holds the old master key)
+    and signs a rotation as that device, sealing its own master key to phone: phone only believes records
+    by devices it trusted before, so it follows laptop's rotation, and the thief learns nothing."""
+    a, b, c = trio
+    revoke(a, "desktop")
+    ident = Identity.load(b.home)
+    cached = ident.cached_config()
+    assert cached is not None
+    sock = Identity.create(
+        a.world.tmp / "home-sock", name="sock", master_key=ident.master_key, user=(ident.user_secret, ident.user_public)
+    )
+    devices = {**cached.devices, sock.device_id: sock.device_entry()}
+    remote(a.world).put_config(sock, cached.with_(devices=devices))
+    phone = next(did for did, d in cached.devices.items() if d["name"] == "phone")
+    laptop = next(did for did, d in cached.devices.items() if d["name"] == "laptop")
+    evil_key = K.new_master_key()
+    record = {
+        "format": 1,
+        "by": sock.device_id,
+        "time_ns": 1,
+        "epoch": 1,
+        "revoked": [laptop],
+        "stanzas": {
+            phone: S.seal_box(sock.device_secret, bytes.fromhex(cached.devices[phone]["public"]), evil_key).hex()
+        },
+    }
+    remote(a.world).put_rotation(sock, record)
+    c.pull()
+    assert K.master_key_from_text((c.home / "master-key").read_text()) != evil_key
+    assert K.master_key_from_text((c.home / "master-key").read_text()) == Identity.load(a.home).master_key
+
+
+def test_a_store_that_withholds_the_new_place_changes_nothing(trio: tuple[Device, Device, Device]) -> None:
+    a, _, c = trio
+    new_key = K.master_key_from_text(revoke(a, "desktop").read_text())
+    place = a.world.remote / "config" / K.config_keys(new_key)[0]
+    hidden = place.with_name("hidden")
+    place.rename(hidden)
+    before = (c.home / "master-key").read_text()
+    r = c.pull(expect=EXIT_INTEGRITY)
+    assert "withholds" in r.error_line()
+    assert (c.home / "master-key").read_text() == before
+    hidden.rename(place)
+    c.pull()
+    assert K.master_key_from_text((c.home / "master-key").read_text()) == new_key
 
 
 def test_user_key_text_form_round_trips_and_catches_typos(trio: tuple[Device, Device, Device]) -> None:

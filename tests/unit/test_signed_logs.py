@@ -18,6 +18,7 @@ from fog.format import intent as I
 from fog.format.batch import BATCH_VERSION_BOX, EventBatch, chain_hash
 from fog.format.signed import Envelope
 from fog.store import ShareStore, seal_batch
+from fog.sync.context import user_secrets
 from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, read_log
 
 
@@ -256,3 +257,39 @@ def test_unsigned_prune_records_count_only_from_devices_that_do_not_sign(tmp_pat
     # any holder of the user secret could have sealed it as this device, which signs its own
     with pytest.raises(IntegrityError, match="not signed, but its author signs"):
         get(log)
+
+
+# -- user secrets for unsigned records ------------------------------------------------------------------
+
+
+class _Ident:
+    """What fog.sync.context.user_secrets reads of an identity."""
+
+    def __init__(self, secret: bytes, config: object) -> None:
+        self.user_secret, self._config = secret, config
+
+    def cached_config(self) -> object:
+        return self._config
+
+
+class _Config:
+    def __init__(self, doc: dict) -> None:
+        self.doc = doc
+
+    def to_json(self) -> dict:
+        return self.doc
+
+
+def test_user_secrets_are_the_identitys_then_the_old_ones() -> None:
+    current, old1, old2 = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
+    listed = [{"public": "00" * 32, "secret": old1.hex()}, {"secret": "zz"}, {"secret": "01" * 31}, 5, {}]
+    listed.append({"public": "00" * 32, "secret": old2.hex()})
+    listed.append({"secret": current.hex()})
+    assert user_secrets(_Ident(current, None)) == (current,)  # type: ignore[arg-type]
+    assert user_secrets(_Ident(current, _Config({"format": 1}))) == (current,)  # type: ignore[arg-type]
+    found = user_secrets(_Ident(current, _Config({"user_old": listed})))  # type: ignore[arg-type]
+    assert found == (current, old1, old2)
+    config = _Config({})
+    config.user_old = listed  # type: ignore[attr-defined]  # a SyncConfig that keeps them as an attribute
+    assert user_secrets(_Ident(current, config)) == (current, old1, old2)  # type: ignore[arg-type]
+    assert user_secrets(_Ident(current, _Config({"user_old": "not a list"}))) == (current,)  # type: ignore[arg-type]

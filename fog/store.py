@@ -872,7 +872,7 @@ class ShareStore:
                 env.signature,
                 name,
             )
-            plain = S.open_secret(self._epoch_key(self.keys.prune_key, env.epoch, name), env.sealed, name)
+            plain = S.open_secret(_epoch_key(self.keys, self.keys.prune_key, env.epoch, name), env.sealed, name)
         elif stored[:1] == bytes([I.STORED_VERSION_BOX]):
             if sign_public is not None:
                 raise IntegrityError(f"{name}: not signed, but its author signs its records (forged with the user key)")
@@ -886,14 +886,6 @@ class ShareStore:
         if intent.id != intent_id or intent.done != done or intent.share != self.keys.locator:
             raise IntegrityError(f"{name}: names another record; moved by the remote")
         return intent
-
-    def _epoch_key(self, key_of: Callable[[int], bytes], epoch: int, what: str) -> bytes:
-        """The key of `epoch` (`key_of` is keys.batch_key or keys.prune_key); IntegrityError for an epoch not held."""
-        if epoch > self.keys.epoch:
-            raise IntegrityError(
-                f"{what}: sealed with key epoch {epoch}, which this device does not hold yet (pull first)"
-            )
-        return key_of(epoch)
 
     def get_batch(self, log: str, seq: int) -> bytes:
         name = self.log_name(log, seq)
@@ -964,9 +956,7 @@ def verify_batch(keys: K.ShareKeys, log: str, seq: int, sign_public: bytes, stor
 def open_verified_batch(keys: K.ShareKeys, stored: bytes, what: str) -> B.EventBatch:
     """Decrypt and decode a signed batch whose signature `verify_batch` checked."""
     env = _envelope(stored, what)
-    if env.epoch > keys.epoch:
-        raise IntegrityError(f"{what}: sealed with key epoch {env.epoch}, which this device does not hold yet")
-    return _decode_batch(S.open_secret(keys.batch_key(env.epoch), env.sealed, what), what)
+    return _decode_batch(S.open_secret(_epoch_key(keys, keys.batch_key, env.epoch, what), env.sealed, what), what)
 
 
 def open_box_batch(user_secrets: Sequence[bytes], device_public: bytes, stored: bytes, what: str) -> B.EventBatch:
@@ -1010,6 +1000,13 @@ def _envelope(stored: bytes, what: str) -> Envelope:
         return Envelope.from_bytes(stored)
     except ValueError as exc:
         raise IntegrityError(f"{what}: {exc}") from exc
+
+
+def _epoch_key(keys: K.ShareKeys, key_of: Callable[[int], bytes], epoch: int, what: str) -> bytes:
+    """`key_of(epoch)` (keys.batch_key or keys.prune_key); IntegrityError for an epoch this device does not hold."""
+    if epoch > keys.epoch:
+        raise IntegrityError(f"{what}: sealed with key epoch {epoch}, which this device does not hold yet")
+    return key_of(epoch)
 
 
 def _decode_batch(plain: bytes, what: str) -> B.EventBatch:

@@ -2,7 +2,7 @@
 
 `Remote` is one backend plus the fog-store marker and the SyncConfig versions.
 `ShareStore` is one share on a remote: objects (encrypt + name on put, verify
-on every get) and per-device event logs (Box-sealed, numbered, chained).
+on every get) and per-device event logs (signed, sealed, numbered, chained).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -29,6 +29,7 @@ from fog.format import objects as O
 from fog.format import pack as P
 from fog.format import syncconfig as C
 from fog.format.manifest import MAX_ENTRIES, ManifestNode
+from fog.format.signed import Envelope
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 
 T = TypeVar("T")
@@ -38,7 +39,10 @@ MARKER = b"fog-store 2\n"  # 2: objects are written in packs (1: one file per ob
 # 3: the store may be pruned (docs/FORMAT.md, section 14): writers must read prune intents and
 # acknowledge them, so a fog that does not know the protocol must refuse the store
 MARKER_PRUNED = b"fog-store 3\n"
-_MARKERS = {b"fog-store 1\n": 1, MARKER: 2, MARKER_PRUNED: 3}
+# 4: batches and prune records may be signed (0x02, docs/FORMAT.md, sections 9 and 14), which a fog
+# that knows only the Box-sealed ones would refuse as damaged; otherwise read as format 3
+MARKER_SIGNED = b"fog-store 4\n"
+_MARKERS = {b"fog-store 1\n": 1, MARKER: 2, MARKER_PRUNED: 3, MARKER_SIGNED: 4}
 
 
 class Remote:
@@ -50,11 +54,12 @@ class Remote:
         self.marker_version = 0  # known after check_marker
 
     def initialize(self) -> None:
-        """Write the format marker if absent; refuse a foreign marker."""
+        """Write the format marker if absent (a new store is format 4 from the start); refuse a foreign marker."""
         try:
             self.check_marker()
         except ObjectNotFound:
-            self.backend.put(MARKER_NAME, MARKER)
+            self.backend.put(MARKER_NAME, MARKER_SIGNED)
+            self.marker_version = 4
 
     def check_marker(self) -> None:
         data = read_bounded(self.backend, MARKER_NAME, 64, "the fog-store marker")
@@ -82,6 +87,18 @@ class Remote:
             self.backend.put(MARKER_NAME, MARKER_PRUNED)
             self.backend.sync()
             self.marker_version = 3
+
+    def allow_signed(self) -> None:
+        """Mark the store as format 4 before the first signed batch or prune record is written.
+
+        A fog that knows only Box-sealed batches would report a signed one as
+        forged: it must refuse the store instead. Nothing else changes (a
+        format-1 store moved to 4 is still read as one, packs first).
+        """
+        if self.marker_version < 4:
+            self.backend.put(MARKER_NAME, MARKER_SIGNED)
+            self.backend.sync()
+            self.marker_version = 4
 
     def require_marker(self) -> None:
         """Fail clearly when the remote is not (or no longer) a fog store."""
@@ -892,19 +909,57 @@ class ShareStore:
                 out.append(parsed)
         return sorted(out)
 
-    def put_prune_record(self, log: str, device_secret: bytes, user_public: bytes, intent: I.Intent) -> None:
-        """Write an intent (or its completion) create-only and make it durable."""
-        stored = bytes([I.STORED_VERSION]) + S.seal_box(device_secret, user_public, intent.to_bytes())
+    def put_prune_record(self, log: str, sign_seed: bytes, intent: I.Intent) -> None:
+        """Write an intent (or its completion) create-only, signed and sealed, and make it durable.
+
+        Sealed with the prune key of the share's current key epoch, signed by
+        the author (`sign_seed`) over its place (section 14). The caller has
+        moved the store to format 4 (Remote.allow_signed).
+        """
+        epoch = self.keys.epoch
+        sealed = S.seal_secret(self.keys.prune_key(epoch), intent.to_bytes())
+        message = I.signed_message(self.keys.share_id, log, intent.id, intent.done, epoch, sealed)
+        stored = Envelope(I.STORED_VERSION, epoch, S.sign(sign_seed, message), sealed).to_bytes()
         self.backend.put_new(f"{self.prefix}prune/{I.record_name(log, intent.id, done=intent.done)}", stored)
         self.backend.sync()
 
-    def get_prune_record(self, log: str, intent_id: str, done: bool, user_secret: bytes, author: bytes) -> I.Intent:
-        """Fetch and open one record sealed by `author` (a device public key); IntegrityError if it is not."""
+    def get_prune_record(
+        self,
+        log: str,
+        intent_id: str,
+        done: bool,
+        *,
+        sign_public: bytes | None,
+        device_public: bytes,
+        user_secrets: Sequence[bytes],
+    ) -> I.Intent:
+        """Fetch and open one record written by the device whose log name is `log`; IntegrityError if it is not.
+
+        A signed record must verify under `sign_public` (the author's signing
+        key from the SyncConfig). A Box-sealed one (0x01) opens with one of
+        `user_secrets` from `device_public`, and only from a device without a
+        signing key: any holder of the user secret can seal such a record as
+        any device, and a device that signs never writes one.
+        """
         name = f"{self.prefix}prune/{I.record_name(log, intent_id, done=done)}"
         stored = read_bounded(self.backend, name, I.MAX_STORED, name)
-        if not stored or stored[0] != I.STORED_VERSION:
+        if stored[:1] == bytes([I.STORED_VERSION]):
+            if sign_public is None:
+                raise IntegrityError(f"{name}: signed, but the SyncConfig lists no signing key for its author")
+            env = _envelope(stored, name)
+            S.verify(
+                sign_public,
+                I.signed_message(self.keys.share_id, log, intent_id, done, env.epoch, env.sealed),
+                env.signature,
+                name,
+            )
+            plain = S.open_secret(_epoch_key(self.keys, self.keys.prune_key, env.epoch, name), env.sealed, name)
+        elif stored[:1] == bytes([I.STORED_VERSION_BOX]):
+            if sign_public is not None:
+                raise IntegrityError(f"{name}: not signed, but its author signs its records (forged with the user key)")
+            plain = _open_any(tuple(user_secrets), lambda key: S.open_box(key, device_public, stored[1:], name))
+        else:
             raise IntegrityError(f"{name}: unknown prune record version")
-        plain = S.open_box(user_secret, author, stored[1:], name)
         try:
             intent = I.Intent.from_bytes(plain)
         except ValueError as exc:
@@ -1001,12 +1056,16 @@ def _check_signers(merged: SyncConfig, base: SyncConfig | None, signers: list[tu
 
 
 def _open_any(keys: tuple[bytes, ...], attempt: Callable[[bytes], T]) -> T:
-    """`attempt` with each epoch's key, newest first; the newest key's failure if none opens it.
+    """`attempt` with each key in turn; the first key's failure if none opens it.
 
-    After a key rotation, data written before it is sealed with an older
-    epoch's key (docs/FORMAT.md, section 15). A failed SecretBox open costs one
-    Poly1305 over the bytes, so old data pays that once per read.
+    The keys are every epoch's, newest first (after a key rotation, data
+    written before it is sealed with an older epoch's key: docs/FORMAT.md,
+    section 15), or every user secret a legacy batch may be sealed to. A
+    failed open costs one Poly1305 over the bytes, so old data pays that once
+    per read.
     """
+    if not keys:
+        raise ValueError("no key to open with")
     first: IntegrityError | None = None
     for key in keys:
         try:
@@ -1032,15 +1091,88 @@ def read_bounded(backend: Backend, name: str, limit: int, what: str) -> bytes:
     return data
 
 
-def seal_batch(device_secret: bytes, user_public: bytes, batch: B.EventBatch) -> bytes:
-    return bytes([B.BATCH_VERSION]) + S.seal_box(device_secret, user_public, batch.to_bytes())
+def seal_batch(sign_seed: bytes, keys: K.ShareKeys, batch: B.EventBatch) -> bytes:
+    """A batch as stored (0x02, docs/FORMAT.md, section 9): sealed with the batch key of the share's
+    current key epoch, signed by the writer (`sign_seed`) over its place, epoch and sealed bytes."""
+    epoch = keys.epoch
+    sealed = S.seal_secret(keys.batch_key(epoch), batch.to_bytes())
+    signature = S.sign(sign_seed, B.signed_message(keys.share_id, batch.log, batch.seq, epoch, sealed))
+    return Envelope(B.BATCH_VERSION, epoch, signature, sealed).to_bytes()
 
 
-def open_batch(user_secret: bytes, device_public: bytes, stored: bytes, what: str) -> B.EventBatch:
-    """Verify a stored batch came from `device_public` and decode it."""
-    if not stored or stored[0] != B.BATCH_VERSION:
+def is_signed_batch(stored: bytes) -> bool:
+    """Whether stored batch bytes claim the signed format (0x02); nothing is verified."""
+    return stored[:1] == bytes([B.BATCH_VERSION])
+
+
+def verify_batch(keys: K.ShareKeys, log: str, seq: int, sign_public: bytes, stored: bytes, what: str) -> int:
+    """Check a signed batch's signature for its place (this share, `log`, `seq`); its key epoch.
+
+    Nothing is decrypted: a forged or moved batch is refused before any key
+    touches it, and a reader learns the epoch (which it may not hold yet).
+    """
+    env = _envelope(stored, what)
+    S.verify(sign_public, B.signed_message(keys.share_id, log, seq, env.epoch, env.sealed), env.signature, what)
+    return env.epoch
+
+
+def open_verified_batch(keys: K.ShareKeys, stored: bytes, what: str) -> B.EventBatch:
+    """Decrypt and decode a signed batch whose signature `verify_batch` checked."""
+    env = _envelope(stored, what)
+    return _decode_batch(S.open_secret(_epoch_key(keys, keys.batch_key, env.epoch, what), env.sealed, what), what)
+
+
+def open_box_batch(user_secrets: Sequence[bytes], device_public: bytes, stored: bytes, what: str) -> B.EventBatch:
+    """Open an unsigned batch (0x01, written before format 4) from `device_public` with one of the user secrets.
+
+    It proves only that a holder of a user secret sealed it (Box is
+    symmetric): readers accept it only as section 9 allows.
+    """
+    if stored[:1] != bytes([B.BATCH_VERSION_BOX]):
         raise IntegrityError(f"{what}: unknown batch format version")
-    plain = S.open_box(user_secret, device_public, stored[1:], what)
+    plain = _open_any(tuple(user_secrets), lambda key: S.open_box(key, device_public, stored[1:], what))
+    return _decode_batch(plain, what)
+
+
+def open_batch(
+    stored: bytes,
+    what: str,
+    *,
+    keys: K.ShareKeys,
+    log: str,
+    seq: int,
+    sign_public: bytes | None,
+    device_public: bytes,
+    user_secrets: Sequence[bytes],
+) -> B.EventBatch:
+    """Verify and open a stored batch of either format found at (`log`, `seq`); IntegrityError otherwise.
+
+    Whether an unsigned batch may be accepted at all is the reader's rule
+    (fog.sync.logs.read_log), not this function's.
+    """
+    if is_signed_batch(stored):
+        if sign_public is None:
+            raise IntegrityError(f"{what}: signed, but the SyncConfig lists no signing key for its device")
+        verify_batch(keys, log, seq, sign_public, stored, what)
+        return open_verified_batch(keys, stored, what)
+    return open_box_batch(user_secrets, device_public, stored, what)
+
+
+def _envelope(stored: bytes, what: str) -> Envelope:
+    try:
+        return Envelope.from_bytes(stored)
+    except ValueError as exc:
+        raise IntegrityError(f"{what}: {exc}") from exc
+
+
+def _epoch_key(keys: K.ShareKeys, key_of: Callable[[int], bytes], epoch: int, what: str) -> bytes:
+    """`key_of(epoch)` (keys.batch_key or keys.prune_key); IntegrityError for an epoch this device does not hold."""
+    if epoch > keys.epoch:
+        raise IntegrityError(f"{what}: sealed with key epoch {epoch}, which this device does not hold yet")
+    return key_of(epoch)
+
+
+def _decode_batch(plain: bytes, what: str) -> B.EventBatch:
     try:
         return B.EventBatch.from_bytes(plain)
     except (ValueError, zstandard.ZstdError) as exc:

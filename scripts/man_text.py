@@ -176,6 +176,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "conflicts",
         "kept",
         "problems",
+        "warnings",
         "failed",
         "remote_errors",
         "remotes_added",
@@ -391,15 +392,16 @@ PAGES: dict[str, dict[str, object]] = {
     },
     "pull": {
         "description": [
-            "Reads every device's new event batches and verifies each (sealed by a listed, unrevoked "
-            "device; numbered without gaps; hash chain intact). A file unchanged here since this device "
+            "Reads every device's new event batches and verifies each (signed by a listed device; "
+            "numbered without gaps; hash chain intact). A revoked device's batches past its limit are "
+            "not applied: a warning says so once. A file unchanged here since this device "
             "last had it is replaced atomically. A file changed here and elsewhere is kept: the "
             "incoming version is written beside it as *NAME*`.fog-conflict-`*YYYYMMDD-HHMMSS-DEVICE*`.`*EXT* "
             "and pull exits 3. Resolve by keeping what you want, deleting the copy, and pushing.",
         ],
         "exit": {
             3: EXIT_CODES[3],
-            4: "A batch or object was refused (forged, altered, rolled back, or from a revoked device).",
+            4: "A batch or object was refused (forged, altered, rolled back, or from an untrusted device).",
         },
         "examples": [("", "fog pull")],
         "see_also": ["sync", "push", "status"],

@@ -5,9 +5,12 @@ object {share, log, device, seq, prev, time_ns, versions}, plus on a
 store of format 3 (docs/FORMAT.md, section 14) `forget` (ids of versions the
 device forgets) and `acks` (prune intents the device has observed), each
 present only when not empty. Stored on the
-remote as ``BATCH_VERSION (1) || NaCl Box(device secret -> user public)``.
-`prev` is SHA256 of the previous stored batch of the same device (null for
-seq 1), so a store that drops, reorders or rolls back batches is detected.
+remote as a signed envelope (fog.format.signed): ``0x02 || key epoch ||
+Ed25519 signature || SecretBox(the epoch's batch key)``, the signature by
+the writer's signing key over `signed_message`; batches written before store
+format 4 are ``0x01 || NaCl Box(device secret -> user public)`` and are read
+only. `prev` is SHA256 of the previous stored batch of the same device (null
+for seq 1), so a store that drops, reorders or rolls back batches is detected.
 """
 
 from __future__ import annotations
@@ -18,13 +21,27 @@ from dataclasses import dataclass, field
 
 import zstandard
 
+from fog.format.signed import epoch_bytes, raw_id
 from fog.format.version import Version
 
 MAGIC = b"FOGE"
 PLAIN_VERSION = 0x01
-BATCH_VERSION = 0x01
+BATCH_VERSION = 0x02  # signed (fog.format.signed): what writers write
+BATCH_VERSION_BOX = 0x01  # Box-sealed, unsigned: written before store format 4, still read
+SIGN_DOMAIN = b"fog/v1/batch\0"
 MAX_PLAINTEXT = 1 << 30
-MAX_STORED = MAX_PLAINTEXT + (1 << 20)  # zstd and Box overhead on top: a larger stored batch is refused unread
+MAX_STORED = MAX_PLAINTEXT + (1 << 20)  # zstd, seal and signature on top: a larger stored batch is refused unread
+
+
+def signed_message(share_id: bytes, log: str, seq: int, epoch: int, sealed: bytes) -> bytes:
+    """What a batch's signature covers: its place (share, log, seq), its key epoch and its sealed bytes.
+
+    A signed batch moved to another share, log or number no longer verifies;
+    `prev`, inside the sealed plaintext, ties it to the batch before.
+    """
+    if len(share_id) != 16 or not 1 <= seq < 1 << 64:
+        raise ValueError("a batch is placed by a 16-byte share id and a sequence number >= 1")
+    return SIGN_DOMAIN + share_id + raw_id(log, 16, "a log name") + seq.to_bytes(8, "big") + epoch_bytes(epoch) + sealed
 
 
 @dataclass(frozen=True)

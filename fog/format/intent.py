@@ -5,8 +5,11 @@ device that reads it stops counting their objects as present there, and
 acknowledges it in its next batch. A completion record says which of those
 packs the collection kept (referenced again) and which it deleted.
 
-Plaintext: ``b"FOGI" || version (1) || canonical JSON``; stored as
-``0x01 || NaCl Box(author device secret -> user public)``, like a batch.
+Plaintext: ``b"FOGI" || version (1) || canonical JSON``; stored, like a
+batch, as a signed envelope (fog.format.signed): ``0x02 || key epoch ||
+Ed25519 signature || SecretBox(the epoch's prune key)``, the signature by the
+author's signing key over `signed_message`. Records written before store
+format 4 are ``0x01 || NaCl Box(author device secret -> user public)``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ import json
 import re
 from dataclasses import dataclass
 
+from fog.format.signed import epoch_bytes, raw_id
+
 MAGIC = b"FOGI"
 PLAIN_VERSION = 0x01
-STORED_VERSION = 0x01
+STORED_VERSION = 0x02  # signed (fog.format.signed): what writers write
+STORED_VERSION_BOX = 0x01  # Box-sealed, unsigned: written before store format 4, still read
+SIGN_DOMAIN = b"fog/v1/prune\0"
 MAX_STORED = 64 << 20  # 64 MiB: about a million pack ids
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -85,6 +92,22 @@ def _pack_ids(items: object) -> tuple[bytes, ...]:
     if not isinstance(items, list) or not all(isinstance(i, str) and len(i) == 64 for i in items):
         raise ValueError("malformed prune intent: pack ids")
     return tuple(bytes.fromhex(i) for i in items)
+
+
+def signed_message(share_id: bytes, log: str, intent_id: str, done: bool, epoch: int, sealed: bytes) -> bytes:
+    """What a record's signature covers: its place (share, author's log, intent id, completion or
+    not), its key epoch and its sealed bytes; a record moved or renamed no longer verifies."""
+    if len(share_id) != 16:
+        raise ValueError("a share id is 16 bytes")
+    return (
+        SIGN_DOMAIN
+        + share_id
+        + raw_id(log, 16, "a log name")
+        + raw_id(intent_id, 16, "an intent id")
+        + bytes([1 if done else 0])
+        + epoch_bytes(epoch)
+        + sealed
+    )
 
 
 def record_name(log: str, intent_id: str, *, done: bool = False) -> str:

@@ -18,7 +18,7 @@ from fog.format.version import Version
 from fog.store import ShareStore
 from fog.sync import keyring, members
 from fog.sync.context import Context, config_seen_key
-from fog.sync.logs import logs_by_name, read_log
+from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, logs_by_name, read_log, revoked_text
 from fog.sync.stats import usage
 
 
@@ -282,6 +282,7 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
     devices = dict(config.devices) if config is not None else {}
     by_log = logs_by_name(ctx.keys.share_id, devices)
     share_hex = ctx.keys.share_id.hex()
+    secrets = ctx.user_secrets
     db = ctx.share.db
     remote_logs = ctx.store.list_logs()
     found: list[Version] = []
@@ -302,34 +303,40 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
                 result.problems.append(f"log {log[:12]}, read up to batch {seen} before, vanished from the remote")
             continue
         did, dev = by_log[log]
-        where = f"log of device {dev.get('name', did[:8])!r} on {ctx.remote.url}"
+        owner = LogOwner.of(did, dev)
+        where = f"log of device {owner.name!r} on {ctx.remote.url}"
         if top < seen:
             result.problems.append(
                 f"{where} ends at batch {top}, but batch {seen} was seen before: the remote was rolled back"
             )
-        limit = None
-        if dev.get("revoked"):
-            limit = (dev.get("revoked_seq") or {}).get(share_hex, seen)  # as pull (collect) has it
+        limit = accepted_limit(dev, share_hex, ctx.remote_name)
+        bound = top if limit is None else max(limit, seen)  # as pull (collect) has it
+        if top > bound:
+            result.notes.append(revoked_text(owner.name, ctx.remote_name, bound, top))
+        held: list[VerifiedBatch] = []
         try:
-            for vb in read_log(
-                ctx.store, ctx.ident.user_secret, bytes.fromhex(dev["public"]), log, dev["name"], (0, None), seqs
-            ):
+            readable = [seq for seq in seqs if seq <= bound]
+            for vb in read_log(ctx.store, secrets, owner, log, (0, None), readable, notes=result.notes, held=held):
                 result.batches += 1
                 if vb.seq == seen and vb.chain != chain:
                     raise IntegrityError(f"{where}: batch {seen} changed since it was read (history rewritten)")
-                if limit is not None and vb.seq > limit:
-                    raise IntegrityError(
-                        f"device {dev.get('name')!r} is revoked; its batches after {limit} are refused"
-                    )
                 if not dev.get("trusted", True):
-                    raise IntegrityError(f"device {dev.get('name')!r} is not trusted; its batches are refused")
+                    raise IntegrityError(f"device {owner.name!r} is not trusted; its batches are refused")
                 for v in vb.batch.versions:
                     if v.device not in devices or ctx.version_id(v) != v.id:
-                        raise IntegrityError(f"batch {vb.seq} of {dev.get('name')!r} holds a forged version")
+                        raise IntegrityError(f"batch {vb.seq} of {owner.name!r} holds a forged version")
                 found.extend(vb.batch.versions)
                 forgotten.update(vb.batch.forgets)
         except IntegrityError as exc:
             result.problems.append(str(exc))
+        if any(vb.seq == seen and vb.chain != chain for vb in held):
+            result.problems.append(f"{where}: batch {seen} changed since it was read (history rewritten)")
+        if held:
+            result.notes.append(
+                f"batches {held[0].seq} to {held[-1].seq} of the {where} are not signed, although that device signs "
+                "its batches, and no signed batch follows them: not accepted (a holder of the user key sealed them, "
+                "or the device's next push vouches for them)"
+            )
     return found, forgotten
 
 

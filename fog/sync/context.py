@@ -40,6 +40,11 @@ class Context:
         """This device's log name in this share."""
         return device_log_name(self.keys.share_id, self.ident.device_public)
 
+    @property
+    def user_secrets(self) -> tuple[bytes, ...]:
+        """Every user secret an unsigned (0x01) batch or prune record may be sealed to (see `user_secrets`)."""
+        return user_secrets(self.ident)
+
     def version_id(self, v: Version) -> bytes:
         return self.keys.mac(VERSION_ID_PREFIX + v.canonical())
 
@@ -68,6 +73,28 @@ class Context:
 
     def close(self) -> None:
         self.remote.backend.close()
+
+
+def user_secrets(ident: Identity) -> tuple[bytes, ...]:
+    """This identity's user secret, then those the SyncConfig keeps from earlier user keys (`user_old`).
+
+    Batches and prune records written before store format 4 are Box-sealed to
+    the user key of their day (docs/FORMAT.md, section 9); after the user key
+    changes they open with an old one. A malformed `user_old` item is skipped.
+    """
+    out = [ident.user_secret]
+    config = ident.cached_config()
+    old = getattr(config, "user_old", None)
+    if old is None and config is not None:
+        old = config.to_json().get("user_old")
+    for item in old if isinstance(old, (list, tuple)) else ():
+        try:
+            key = bytes.fromhex(item["secret"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if len(key) == 32 and key not in out:
+            out.append(key)
+    return tuple(out)
 
 
 class Unavailable:

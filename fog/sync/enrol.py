@@ -1,9 +1,11 @@
 """A device's entry in the user's SyncConfig: made at init or clone, published where it is missing.
 
 Other devices accept a device's event batches only when the SyncConfig on
-that remote lists the device. A clone from a read-only remote cannot publish
-the entry, so the device's first batch on a remote first makes sure the
-remote's SyncConfig lists it.
+that remote lists the device, with the signing key its batches verify under.
+A clone from a read-only remote cannot publish the entry, and a device made
+before signing keys is listed without one, so the device's first batch on a
+remote, and its first signed one, first make sure the remote's SyncConfig
+lists it with its key.
 """
 
 from __future__ import annotations
@@ -19,19 +21,23 @@ def merged_config(ident: Identity, found: SyncConfig | None) -> SyncConfig:
     config = ident.cached_config() or SyncConfig(ident.user_json())
     if found is not None:
         config = config.merge(found)
-    if ident.device_id in config.devices:
+    entry = config.devices.get(ident.device_id)
+    if entry is not None and (entry.get("sign") or not ident.sign_public):
         return config
     devices = dict(config.devices)
-    devices[ident.device_id] = ident.device_entry()
+    # a device made before signing keys is listed without one: its key is added (with the entry's own
+    # `updated`, so that nothing else of the entry changes in a merge), for readers to verify its signatures
+    devices[ident.device_id] = ident.device_entry() if entry is None else {**entry, "sign": ident.sign_public.hex()}
     return config.with_(devices=devices)
 
 
 def ensure_listed(ident: Identity, remote: Remote) -> bool:
-    """Publish a SyncConfig listing this device on `remote` unless it lists it already; True if published."""
+    """Publish a SyncConfig listing this device (with its signing key) on `remote` unless it lists it
+    already; True if published."""
     found, _ = keyring.load_config(remote, ident)
     cached = ident.cached_config()
     known = {ident.device_id, *(cached.devices if cached is not None else ())}
-    if found is not None and known <= found.devices.keys():
+    if found is not None and known <= found.devices.keys() and found.devices[ident.device_id].get("sign"):
         return False  # (it must also list every device whose versions this one relays there)
     config = merged_config(ident, found)
     remote.put_config(ident, config)

@@ -1,15 +1,15 @@
-"""Reading device logs: verify seals, sequence numbers and the hash chain."""
+"""Reading device logs: verify signatures and seals, sequence numbers and the hash chain."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fog.crypto.keys import device_log_name
 from fog.errors import IntegrityError, ObjectNotFound
 from fog.format.batch import EventBatch, chain_hash
-from fog.store import ShareStore, open_batch
+from fog.store import ShareStore, is_signed_batch, open_batch, open_box_batch, open_verified_batch, verify_batch
 
 
 @dataclass(frozen=True)
@@ -19,25 +19,65 @@ class VerifiedBatch:
     batch: EventBatch
 
 
+@dataclass(frozen=True)
+class LogOwner:
+    """The device whose log is read, and what verifies its batches (docs/FORMAT.md, section 9)."""
+
+    name: str  # for messages
+    public: bytes  # its Box public key: names the log, opens its unsigned (0x01) batches
+    sign: bytes | None  # the key its signed batches must verify under (None: the SyncConfig lists none)
+    signs: bool  # it signs its batches: an unsigned one counts only below a signed one
+
+    @classmethod
+    def of(cls, device_id: str, entry: dict[str, Any]) -> LogOwner:
+        """The owner a SyncConfig device entry describes."""
+        sign = _sign_key(entry)
+        return cls(str(entry.get("name", device_id[:8])), bytes.fromhex(entry["public"]), sign, sign is not None)
+
+
+def _sign_key(entry: dict[str, Any]) -> bytes | None:
+    """The entry's signing key; b"" (nothing verifies under it) when present but malformed."""
+    value = entry.get("sign")
+    if not value:
+        return None
+    try:
+        key = bytes.fromhex(value)
+    except (ValueError, TypeError):
+        return b""
+    return key if len(key) == 32 else b""
+
+
 def read_log(
     store: ShareStore,
-    user_secret: bytes,
-    device_public: bytes,
+    user_secrets: Sequence[bytes],
+    owner: LogOwner,
     log: str,
-    device_name: str,
     cursor: tuple[int, bytes | None],
     remote_seqs: list[int],
+    *,
+    notes: list[str] | None = None,
+    held: list[VerifiedBatch] | None = None,
 ) -> Iterator[VerifiedBatch]:
-    """Yield the batches after `cursor`, each verified, or raise IntegrityError.
+    """Yield the batches after `cursor` that are accepted, each verified, or raise IntegrityError.
 
     Detects a remote that shows fewer batches than we have seen (rollback or
     deletion), one whose batch at our cursor no longer hashes to what we saw
     (rewritten history), gaps in the numbering, a broken chain, and batches
-    not sealed by the device whose log they are in.
+    not written by the device whose log they are in: a signed batch must
+    verify under the owner's signing key before anything decrypts it.
+
+    An unsigned (Box-sealed) batch of a device that signs is yielded only
+    once a later signed batch of the log follows it (that one's `prev` vouches
+    for it through the chain): any holder of the user secret could have
+    sealed it. An unsigned tail is held back silently (added to `held`, if
+    given), so callers never advance their cursor past it. A signed batch
+    sealed with a key epoch the share's keys lack (a key rotation this device
+    has not seen yet), or of a device the SyncConfig lists no signing key for
+    yet, stops the log for this run: a line for `notes`, no error.
     """
     seen_seq, seen_chain = cursor
     top = remote_seqs[-1] if remote_seqs else 0
-    where = f"log of device {device_name!r} on {store.backend.url}"
+    where = f"log of device {owner.name!r} on {store.backend.url}"
     if top < seen_seq:
         raise IntegrityError(
             f"{where} ends at batch {top}, but batch {seen_seq} was seen before: the remote was rolled back"
@@ -51,16 +91,50 @@ def read_log(
         stored = _get(store, log, seen_seq, where)
         if chain_hash(stored) != seen_chain:
             raise IntegrityError(f"{where}: batch {seen_seq} changed since it was read (history rewritten)")
+    unsigned: list[VerifiedBatch] = []
     for seq in range(seen_seq + 1, top + 1):
         stored = _get(store, log, seq, where)
         what = f"batch {seq} in the {where}"
-        batch = open_batch(user_secret, device_public, stored, what)
+        signed = is_signed_batch(stored)
+        if signed:
+            later = _not_yet(store, owner, log, seq, stored, what)
+            if later is not None:
+                if notes is not None:
+                    notes.append(later)
+                return  # (the unsigned batches before it are not a tail: it may vouch for them)
+            batch = open_verified_batch(store.keys, stored, what)
+        else:
+            batch = open_box_batch(user_secrets, owner.public, stored, what)
         if batch.seq != seq or batch.log != log or batch.share != store.keys.locator:
             raise IntegrityError(f"{what}: names a different place (seq {batch.seq}); moved by the remote")
         if batch.prev != chain:
             raise IntegrityError(f"{what}: hash chain broken (does not follow batch {seq - 1})")
         chain = chain_hash(stored)
-        yield VerifiedBatch(seq, chain, batch)
+        verified = VerifiedBatch(seq, chain, batch)
+        if not signed and owner.signs:
+            unsigned.append(verified)  # vouched for only by a signed batch after it
+            continue
+        yield from unsigned
+        unsigned = []
+        yield verified
+    if held is not None:
+        held.extend(unsigned)
+
+
+def _not_yet(store: ShareStore, owner: LogOwner, log: str, seq: int, stored: bytes, what: str) -> str | None:
+    """Why a signed batch cannot be read in this run (a note), after checking its signature; None if it can."""
+    if owner.sign is None:
+        return (
+            f"batch {seq} of device {owner.name!r} on {store.backend.url} is signed, but the SyncConfig this device "
+            "holds lists no signing key for that device yet: it and the later batches of its log wait for a later run"
+        )
+    epoch = verify_batch(store.keys, log, seq, owner.sign, stored, what)
+    if epoch > store.keys.epoch:
+        return (
+            f"batch {seq} of device {owner.name!r} on {store.backend.url} is sealed with key epoch {epoch}, which "
+            "this device does not hold yet: it and the later batches of its log wait for a later run"
+        )
+    return None
 
 
 def logs_by_name(share_id: bytes, devices: dict[str, dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -73,10 +147,9 @@ AUDIT_BATCHES = 8  # batches below the cursor re-verified per log and pull (audi
 
 def audit_log(
     store: ShareStore,
-    user_secret: bytes,
-    device_public: bytes,
+    user_secrets: Sequence[bytes],
+    owner: LogOwner,
     log: str,
-    device_name: str,
     cursor: tuple[int, bytes | None],
     anchor: tuple[int, bytes | None],
     remote_seqs: list[int],
@@ -89,11 +162,14 @@ def audit_log(
     Each batch names the hash of its predecessor: from a batch whose hash is
     known (the cursor's, or the `anchor` where the last walk stopped), the
     hash of every earlier batch follows, and a batch changed, swapped or moved
-    below the cursor breaks the walk (IntegrityError). The walk resumes at the
-    anchor and restarts from the cursor once it has reached batch 1, so a log
-    of n batches is verified whole every ceil(n / budget) calls, at every call
-    while n <= budget. A listing `read_log` refuses (rolled back, gaps) is left
-    to it. Returns (0, None) when the next call starts again from the cursor.
+    below the cursor breaks the walk (IntegrityError). A signed batch must
+    still verify under the owner's key; an unsigned one below the cursor was
+    accepted (a signed batch above vouches for it, or its device did not sign).
+    The walk resumes at the anchor and restarts from the cursor once it has
+    reached batch 1, so a log of n batches is verified whole every
+    ceil(n / budget) calls, at every call while n <= budget. A listing
+    `read_log` refuses (rolled back, gaps) is left to it. Returns (0, None)
+    when the next call starts again from the cursor.
     """
     seen, chain = cursor
     top = remote_seqs[-1] if remote_seqs else 0
@@ -101,14 +177,23 @@ def audit_log(
         return 0, None
     seq, want = anchor if anchor[0] and anchor[1] is not None and anchor[0] <= seen else cursor
     assert want is not None
-    where = f"log of device {device_name!r} on {store.backend.url}"
+    where = f"log of device {owner.name!r} on {store.backend.url}"
     for _ in range(budget):
         stored = _get(store, log, seq, where)
         if chain_hash(stored) != want:
             raise IntegrityError(
                 f"{where}: batch {seq} changed since it was read (history rewritten, or batches reordered)"
             )
-        batch = open_batch(user_secret, device_public, stored, f"batch {seq} in the {where}")
+        batch = open_batch(
+            stored,
+            f"batch {seq} in the {where}",
+            keys=store.keys,
+            log=log,
+            seq=seq,
+            sign_public=owner.sign,
+            device_public=owner.public,
+            user_secrets=user_secrets,
+        )
         if batch.seq != seq or batch.log != log or batch.share != store.keys.locator:
             raise IntegrityError(f"batch {seq} in the {where}: names a different place (seq {batch.seq})")
         if seq == 1:
@@ -119,6 +204,42 @@ def audit_log(
             raise IntegrityError(f"batch {seq} in the {where}: hash chain broken (names no predecessor)")
         seq, want = seq - 1, batch.prev
     return seq, want
+
+
+def accepted_limit(dev: dict[str, Any], share_hex: str, remote_name: str) -> int | None:
+    """The last batch accepted from a device's log on one remote; None: no limit (not revoked).
+
+    A revoked device's entry may say, per share and per remote, the last
+    batch the revoking device had read there (`revoked_logs`, exact: batch
+    numbers are per remote), or per share only (`revoked_seq`, older fogs:
+    exact on the remote the revoking device used). Without either for this
+    share, nothing is accepted (0). What a reader read before stays.
+    """
+    if not dev.get("revoked"):
+        return None
+    per_share = dev.get("revoked_logs")
+    logs = per_share.get(share_hex) if isinstance(per_share, dict) else None
+    if isinstance(logs, dict) and remote_name in logs:
+        return _seq(logs[remote_name])
+    legacy = dev.get("revoked_seq")
+    if isinstance(legacy, dict) and share_hex in legacy:
+        return _seq(legacy[share_hex])
+    return 0
+
+
+def revoked_text(name: str, remote: str, limit: int, top: int) -> str:
+    """One line about a revoked device's batches that are not applied (pull says it once, check at every run)."""
+    which = (
+        f"batch {top} on remote {remote} is"
+        if top == limit + 1
+        else f"batches {limit + 1} to {top} on remote {remote} are"
+    )
+    return f"device {name!r} is revoked: its {which} not applied"
+
+
+def _seq(value: object) -> int:
+    """A recorded limit; a malformed one accepts nothing (0)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _get(store: ShareStore, log: str, seq: int, where: str) -> bytes:

@@ -45,7 +45,7 @@ from fog.format.version import Version
 from fog.store import Packer, ShareStore
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
-from fog.sync.logs import logs_by_name, read_log
+from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, logs_by_name, read_log
 from fog.sync.replicate import read_node
 
 DEFAULT_GRACE_S = 24 * 3600  # outlives any push's last step (list intents -> put batch) by far: see FORMAT.md
@@ -103,6 +103,7 @@ def observe(ctx: Context) -> int:
             pass  # pull reports it; what cannot be opened stays unobserved
         by_log = _authors(ctx)
     dones = {iid for _, iid, done in listed if done}
+    secrets = ctx.user_secrets
     updates: dict[str, dict[str, Any]] = {}
     drop: set[bytes] = set()
     new = 0
@@ -116,9 +117,12 @@ def observe(ctx: Context) -> int:
         if author is None:
             continue  # sealed by no device we know: cannot be opened, vouches for nothing
         try:
-            intent = store.get_prune_record(log, iid, done, ctx.ident.user_secret, bytes.fromhex(author[1]["public"]))
+            owner = LogOwner.of(*author)
+            intent = store.get_prune_record(
+                log, iid, done, sign_public=owner.sign, device_public=owner.public, user_secrets=secrets
+            )
         except (IntegrityError, ObjectNotFound):
-            continue
+            continue  # (an epoch this device does not hold yet: it stays unread, so unacknowledged, till then)
         packs = set(intent.packs) | set(intent.kept)
         # a new intent: what it condemns stops counting; a completion (of a known intent too):
         # what it deleted is gone, whatever this device counted since
@@ -224,6 +228,7 @@ class RemoteHistory:
         ctx = self.ctx
         db = ctx.share.db
         share_hex = ctx.keys.share_id.hex()
+        secrets = ctx.user_secrets
         for log, seqs in sorted(ctx.store.list_logs().items()):
             cancel.check()
             if log not in self.by_log:
@@ -232,45 +237,56 @@ class RemoteHistory:
                     "references cannot be known, so nothing is pruned (see `fog check`)"
                 )
             did, dev = self.by_log[log]
-            state = self.logs.setdefault(log, _Log(did, dev.get("name", did[:8])))
+            owner = LogOwner.of(did, dev)
+            state = self.logs.setdefault(log, _Log(did, owner.name))
             seen, _ = db.cursor(ctx.remote_name, log)
             if seqs and seqs[-1] < seen or not seqs and seen:
                 raise PruneRefused(
                     f"the log of {state.name!r} on {ctx.remote.url} ends at batch {seqs[-1] if seqs else 0}, but "
                     f"batch {seen} was read before: the remote was rolled back; nothing is pruned (see `fog check`)"
                 )
-            limit = (dev.get("revoked_seq") or {}).get(share_hex, 0) if dev.get("revoked") else None
+            limit = accepted_limit(dev, share_hex, ctx.remote_name)
+            notes: list[str] = []
+            held: list[VerifiedBatch] = []
             try:
                 for vb in read_log(
-                    ctx.store,
-                    ctx.ident.user_secret,
-                    bytes.fromhex(dev["public"]),
-                    log,
-                    state.name,
-                    (state.seen, state.chain),
-                    seqs,
+                    ctx.store, secrets, owner, log, (state.seen, state.chain), seqs, notes=notes, held=held
                 ):
                     state.seen, state.chain, state.last_ns = vb.seq, vb.chain, vb.batch.time_ns
                     # a refused batch (revoked device past its limit, untrusted device) acknowledges and
-                    # forgets nothing; its versions still count: some reader may have accepted them (a
-                    # limit recorded for another share only), and keeping more is always safe
+                    # forgets nothing; its versions still count: some reader may have accepted them (one
+                    # that read them before the revocation), and keeping more is always safe
                     if not (limit is not None and vb.seq > limit) and dev.get("trusted", True):
                         self.forgets.update(vb.batch.forgets)
                         state.acks.update(vb.batch.acks)
-                    with db.read() as txn:
-                        for v in vb.batch.versions:
-                            if v.device not in self.devices or ctx.version_id(v) != v.id:
-                                raise IntegrityError(f"batch {vb.seq} of {state.name!r} holds a forged version")
-                            if (
-                                v.content is not None
-                                and not db.has_version(v.id, txn)
-                                and not db.is_forgotten(v.id, txn)
-                            ):
-                                self.versions[v.id] = v  # the others are read from the database, one at a time
-                                fresh.append(v)
+                    fresh.extend(self._versions(vb))
+                # an unsigned tail no signed batch vouches for yet (section 9) is not accepted, but a
+                # later signed batch may make it so: its versions count too, it acknowledges nothing
+                for vb in held:
+                    fresh.extend(self._versions(vb))
             except IntegrityError as exc:
                 raise PruneRefused(f"{exc}; nothing is pruned until `fog check` is clean") from exc
+            if notes:  # a batch this device cannot read yet may reference anything
+                raise PruneRefused(f"{notes[0]}; nothing is pruned until this device can read it (pull first)")
         return fresh
+
+    def _versions(self, vb: VerifiedBatch) -> list[Version]:
+        """The batch's versions with content this device's history lacks, not seen before; a forged one refuses."""
+        ctx, db = self.ctx, self.ctx.share.db
+        out = []
+        with db.read() as txn:
+            for v in vb.batch.versions:
+                if v.device not in self.devices or ctx.version_id(v) != v.id:
+                    raise IntegrityError(f"batch {vb.seq} of {self.logs[vb.batch.log].name!r} holds a forged version")
+                if (
+                    v.content is not None
+                    and v.id not in self.versions
+                    and not db.has_version(v.id, txn)
+                    and not db.is_forgotten(v.id, txn)
+                ):
+                    self.versions[v.id] = v  # the others are read from the database, one at a time
+                    out.append(v)
+        return out
 
     def active(self) -> dict[str, _Log]:
         """Logs of devices whose batches are accepted (not revoked, trusted)."""
@@ -556,10 +572,17 @@ def _announce(ctx: Context, history: RemoteHistory, packs: list[bytes]) -> Inten
         packs=tuple(sorted(packs)),
         heads={log: state.seen for log, state in history.logs.items()},
     )
-    ensure_listed(ctx.ident, ctx.remote)  # devices open records only from a device this remote's SyncConfig lists
-    ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, intent)
+    _put_record_signed(ctx, intent)
     observe(ctx)
     return intent
+
+
+def _put_record_signed(ctx: Context, intent: Intent) -> None:
+    """Write a prune record (signed: store format 4) once the remote's SyncConfig lists this device and its
+    signing key: devices open records only from a device it lists, and verify them under that key."""
+    ensure_listed(ctx.ident, ctx.remote)
+    ctx.remote.allow_signed()
+    ctx.store.put_prune_record(ctx.log, ctx.ident.sign_secret, intent)
 
 
 def _collect_ready(
@@ -655,8 +678,7 @@ def _collect_ready(
             kept=tuple(kept),
         )
         try:
-            ensure_listed(ctx.ident, ctx.remote)
-            ctx.store.put_prune_record(ctx.log, ctx.ident.device_secret, ctx.ident.user_public, done)
+            _put_record_signed(ctx, done)
         except AlreadyExists:
             pass  # this device wrote it in a run stopped right after: a remote failure propagates, the rerun finishes
         with ctx.share.db.write() as txn:

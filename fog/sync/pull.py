@@ -30,7 +30,7 @@ from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
 from fog.sync.context import Context, config_seen_key, sweep_staging
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import audit_log, logs_by_name, read_log
+from fog.sync.logs import LogOwner, accepted_limit, audit_log, logs_by_name, read_log, revoked_text
 from fog.sync.merge import Plan, plan_path
 from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile
@@ -47,6 +47,9 @@ class PullResult:
     conflicts: list[str] = field(default_factory=list)  # conflict copies written
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
     problems: list[str] = field(default_factory=list)  # refused devices (integrity)
+    # what was left unapplied without anything being wrong: a revoked device's batches past its limit
+    # (each reported once), a batch sealed with a key epoch this device does not hold yet
+    warnings: list[str] = field(default_factory=list)
     # logs no device in the SyncConfig owns: set aside, never applied; each {"log", "remote", "batches", "new"}
     # ("new": first seen by this device on that remote, so reported in words only then)
     foreign_logs: list[dict[str, Any]] = field(default_factory=list)
@@ -69,6 +72,7 @@ class PullResult:
             "conflicts",
             "kept",
             "problems",
+            "warnings",
             "foreign_logs",
             "skipped",
             "failed",
@@ -127,16 +131,23 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
     A log that no device in the SyncConfig owns (a damaged identity pushed it,
     or the remote made it up) cannot be verified and is set aside, listed in
     `result.foreign_logs`: it must not stop every device from syncing. A log
-    of a known device that fails verification is a problem (exit 4).
+    of a known device that fails verification is a problem (exit 4). A
+    revoked device's batches past its limit are not read at all: a warning
+    says so once per log and top batch (the device may well still be pushing;
+    nothing is wrong).
     """
     share_hex = ctx.keys.share_id.hex()
     by_log = logs_by_name(ctx.keys.share_id, config.devices)
+    secrets = ctx.user_secrets
     out: list[Incoming] = []
     anchors: dict[str, tuple[int, bytes | None]] = {}
     remote_logs = ctx.store.list_logs()
     key = f"foreign-logs\0{ctx.remote_name}"
     reported = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
     foreign: list[str] = []
+    revoked_key = f"revoked-logs\0{ctx.remote_name}"
+    told: dict[str, int] = json.loads(ctx.share.db.get_meta(revoked_key) or b"{}")
+    beyond: dict[str, int] = {}
     # Every listed device's log is checked, also when it vanished from the remote
     # entirely: a cursor above 0 then proves the remote was rolled back.
     for log in sorted(remote_logs.keys() | by_log.keys()):
@@ -150,35 +161,31 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             )
             continue
         did, dev = by_log[log]
+        owner = LogOwner.of(did, dev)
         cursor = ctx.share.db.cursor(ctx.remote_name, log)
-        limit = None
-        if dev.get("revoked"):
-            # The revoking device set the limit only for the share it ran in; in any
-            # other share, accept nothing beyond what this device had already read.
-            limit = (dev.get("revoked_seq") or {}).get(share_hex, cursor[0])
+        top = seqs[-1] if seqs else 0
+        limit = accepted_limit(dev, share_hex, ctx.remote_name)
+        bound = top if limit is None else max(limit, cursor[0])  # (what was read before stays read)
+        if top > bound:
+            beyond[log] = top
+            if told.get(log) != top:
+                result.warnings.append(revoked_text(owner.name, ctx.remote_name, bound, top))
         got: list[Incoming] = []
-        public, name = bytes.fromhex(dev["public"]), dev.get("name", did[:8])
         try:
             # batches read before must still be there, in their order (not only the one at the cursor)
             anchor = ctx.share.db.audit_anchor(ctx.remote_name, log)
-            audited = audit_log(ctx.store, ctx.ident.user_secret, public, log, name, cursor, anchor, seqs)
+            audited = audit_log(ctx.store, secrets, owner, log, cursor, anchor, seqs)
             if audited != anchor:
                 anchors[log] = audited
-            for vb in read_log(ctx.store, ctx.ident.user_secret, public, log, name, cursor, seqs):
-                if limit is not None and vb.seq > limit:
-                    # Batches up to the limit were accepted before the revocation and stay valid.
-                    out.extend(got)
-                    got = []
-                    raise IntegrityError(
-                        f"device {dev.get('name')!r} is revoked; its batches after {limit} are refused"
-                    )
+            readable = [seq for seq in seqs if seq <= bound]
+            for vb in read_log(ctx.store, secrets, owner, log, cursor, readable, notes=result.warnings):
                 if not dev.get("trusted", True):
-                    raise IntegrityError(f"device {dev.get('name')!r} is not trusted; its batches are refused")
+                    raise IntegrityError(f"device {owner.name!r} is not trusted; its batches are refused")
                 for v in vb.batch.versions:
                     # A version may be relayed by another device (seeding a new remote); its id,
                     # an HMAC under the share key, proves a trusted device made it.
                     if v.device not in config.devices or ctx.version_id(v) != v.id:
-                        raise IntegrityError(f"batch {vb.seq} of {dev.get('name')!r} holds a forged version")
+                        raise IntegrityError(f"batch {vb.seq} of {owner.name!r} holds a forged version")
                 got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.versions, vb.batch.forgets))
         except IntegrityError as exc:
             result.problems.append(str(exc))
@@ -186,6 +193,8 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
         out.extend(got)
     if set(foreign) != reported:  # remembered so that a cron job hears of each one once
         ctx.share.db.put_meta(key, json.dumps(sorted(foreign)).encode())
+    if beyond != told:
+        ctx.share.db.put_meta(revoked_key, json.dumps(beyond, sort_keys=True).encode())
     if anchors:
         with ctx.share.db.write() as txn:
             for log, anchor in anchors.items():

@@ -36,7 +36,7 @@ from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import audit_log, read_log
+from fog.sync.logs import LogOwner, audit_log, read_log
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.replicate import CopyStats
 from fog.sync.scan import Candidates, Diff, Entry, scan
@@ -93,17 +93,14 @@ def catch_up_own_log(ctx: Context) -> int:
     seqs = ctx.store.list_logs().get(ctx.log, [])
     cursor = db.cursor(ctx.remote_name, ctx.log)
     anchor = db.audit_anchor(ctx.remote_name, ctx.log)
+    owner, secrets = own_owner(ctx), ctx.user_secrets
     # our batches already published must still be there, in their order (a new clone reads them all)
-    audited = audit_log(
-        ctx.store, ctx.ident.user_secret, ctx.ident.device_public, ctx.log, ctx.ident.device_name, cursor, anchor, seqs
-    )
+    audited = audit_log(ctx.store, secrets, owner, ctx.log, cursor, anchor, seqs)
     if audited != anchor:
         with db.write() as txn:
             db.set_audit_anchor(txn, ctx.remote_name, ctx.log, audited)
     adopted = 0
-    for vb in read_log(
-        ctx.store, ctx.ident.user_secret, ctx.ident.device_public, ctx.log, ctx.ident.device_name, cursor, seqs
-    ):
+    for vb in read_log(ctx.store, secrets, owner, ctx.log, cursor, seqs):
         with db.write() as txn:
             for v in vb.batch.versions:
                 if ctx.version_id(v) != v.id:
@@ -115,6 +112,19 @@ def catch_up_own_log(ctx: Context) -> int:
             db.clear_pending_forgets(txn, ctx.remote_name, vb.batch.forgets)
         adopted += 1
     return adopted
+
+
+def own_owner(ctx: Context) -> LogOwner:
+    """This device as the owner of its own log, read as every other device reads it.
+
+    Its signed batches verify under its own signing key. Its unsigned ones
+    (written by an older fog) count only below a signed one once its
+    SyncConfig entry lists a signing key: one past the cursor may have been
+    sealed by any holder of the user key, and the next batch would vouch for it.
+    """
+    config = ctx.ident.cached_config()
+    entry = config.devices.get(ctx.ident.device_id, {}) if config is not None else {}
+    return LogOwner(ctx.ident.device_name, ctx.ident.device_public, ctx.ident.sign_public, bool(entry.get("sign")))
 
 
 def plan(
@@ -420,7 +430,7 @@ def publish(
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
     if seq == 0 and ids:  # this device's first batch here: what other devices' logs carry is not published again
         config = ctx.ident.cached_config()
-        there = replicate.carried(ctx.store, ctx.ident.user_secret, dict(config.devices) if config else {}, ctx.log)
+        there = replicate.carried(ctx.store, ctx.user_secrets, dict(config.devices) if config else {}, ctx.log)
         if there & set(ids):
             with db.write() as txn:
                 db.clear_pending(txn, ctx.remote_name, [i for i in ids if i in there])
@@ -497,7 +507,9 @@ def _put_batch(
     )
     if batch.acks or batch.forgets:
         ctx.remote.allow_prune()  # a fog that does not know them must not write here (section 14)
-    stored = seal_batch(ctx.ident.device_secret, ctx.ident.user_public, batch)
+    signer_listed(ctx)
+    ctx.remote.allow_signed()  # a fog that knows only unsigned batches must not read or write here (section 9)
+    stored = seal_batch(ctx.ident.sign_secret, ctx.keys, batch)
     ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
     with db.write() as txn:
         db.set_cursor(txn, ctx.remote_name, ctx.log, seq + 1, chain_hash(stored))
@@ -506,6 +518,20 @@ def _put_batch(
         prune.mark_acked(ctx, txn, acks)
         ctx.commit_presence(txn)
     return seq + 1
+
+
+def signer_listed(ctx: Context) -> None:
+    """Make sure the remote's SyncConfig lists this device's signing key before it signs anything there.
+
+    Readers verify a signed batch or prune record under the key the SyncConfig
+    lists for its device; a device made before signing keys published none.
+    Checked once per remote (the share database remembers it): a key, once
+    listed, stays in every merge.
+    """
+    key = f"signer-listed\0{ctx.remote_name}\0{ctx.remote.url}"
+    if ctx.share.db.get_meta(key) is None:
+        ensure_listed(ctx.ident, ctx.remote)
+        ctx.share.db.put_meta(key, b"1")
 
 
 Syncs = list[tuple[Context, "Future[None]"]]

@@ -14,7 +14,7 @@ sends exactly the missing objects, never a pack's worth of others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from fog.errors import IntegrityError, ObjectNotFound, RemoteError
 from fog.format.manifest import ManifestNode
 from fog.format.version import Version
 from fog.store import Packer, ShareStore
-from fog.sync.logs import logs_by_name, read_log
+from fog.sync.logs import LogOwner, logs_by_name, read_log
 
 
 @dataclass
@@ -154,8 +154,10 @@ def complete(target: ShareStore, versions: list[Version], sources: list[ShareSto
     return stats
 
 
-def carried(store: ShareStore, user_secret: bytes, devices: dict[str, dict[str, Any]], own_log: str) -> set[bytes]:
-    """Ids of the versions other devices' logs on this remote already carry (verified logs only).
+def carried(
+    store: ShareStore, user_secrets: Sequence[bytes], devices: dict[str, dict[str, Any]], own_log: str
+) -> set[bytes]:
+    """Ids of the versions other devices' logs on this remote already carry (accepted batches of verified logs only).
 
     Before a device's first batch on a remote, its queue for that remote holds
     every version it knows (a remote it added or learnt): what the remote
@@ -168,9 +170,7 @@ def carried(store: ShareStore, user_secret: bytes, devices: dict[str, dict[str, 
             continue
         did, dev = by_log[log]
         try:
-            for vb in read_log(
-                store, user_secret, bytes.fromhex(dev["public"]), log, dev.get("name", did), (0, None), seqs
-            ):
+            for vb in read_log(store, user_secrets, LogOwner.of(did, dev), log, (0, None), seqs):
                 ids.update(v.id for v in vb.batch.versions)
         except IntegrityError:
             continue  # a log that does not verify vouches for nothing

@@ -52,11 +52,11 @@ def test_format_1_remote_is_cloned_checked_and_upgraded(
     assert out.read_bytes() == b"hello format one\n"
     run_fog(["check", "--read-data"], root)
 
-    # The first push marks the store as format 2 and writes a pack, never a loose object.
+    # The first push marks the store as format 4 (packs, signed batches) and writes a pack, never a loose object.
     (root / "docs/b.txt").write_bytes(b"written in a pack\n")
     (root / "big.bin").write_bytes(BIG + b"appended")
     run_fog(["push"], root)
-    assert (remote / "fog-store").read_bytes() == b"fog-store 2\n"
+    assert (remote / "fog-store").read_bytes() == b"fog-store 4\n"
     assert sorted(p.name for p in remote.glob("shares/*/objects/*/*")) == loose
     assert list(remote.glob("shares/*/packs/*/*"))
     doc = run_fog(["check", "--read-data", "--json"], root).json()

@@ -1,4 +1,4 @@
-"""Event batches (fog.format.batch) and their sealing (fog.store.seal_batch/open_batch)."""
+"""Event batches (fog.format.batch) and their signing and sealing (fog.store.seal_batch/open_batch)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,22 @@ import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.errors import IntegrityError
-from fog.format.batch import BATCH_VERSION, MAGIC, PLAIN_VERSION, EventBatch, chain_hash, seq_name
+from fog.format.batch import (
+    BATCH_VERSION,
+    BATCH_VERSION_BOX,
+    MAGIC,
+    PLAIN_VERSION,
+    EventBatch,
+    chain_hash,
+    seq_name,
+    signed_message,
+)
+from fog.format.signed import Envelope
 from fog.format.version import Version
-from fog.store import open_batch, seal_batch
+from fog.store import is_signed_batch, open_batch, open_box_batch, seal_batch, verify_batch
 
 T = 1_700_000_000_000_000_000
 
@@ -128,43 +139,157 @@ def test_chain_hash_and_seq_names() -> None:
     assert sorted(seq_name(n) for n in (10, 9, 100, 1)) == [seq_name(n) for n in (1, 9, 10, 100)]
 
 
-def test_seal_and_open() -> None:
-    dev_sk, dev_pk = S.new_keypair()
-    user_sk, user_pk = S.new_keypair()
-    stored = seal_batch(dev_sk, user_pk, batch())
-    assert stored[0] == BATCH_VERSION
-    assert open_batch(user_sk, dev_pk, stored, "batch 1") == batch()
+# -- stored batches: signed (0x02) and Box-sealed (0x01, read only) -----------------------------
 
 
-def test_wrong_device_key_is_an_integrity_error() -> None:
-    dev_sk, _ = S.new_keypair()
-    _, other_pk = S.new_keypair()
-    user_sk, user_pk = S.new_keypair()
-    stored = seal_batch(dev_sk, user_pk, batch())
-    with pytest.raises(IntegrityError, match="batch 1"):
-        open_batch(user_sk, other_pk, stored, "batch 1")
-    wrong_user_sk, _ = S.new_keypair()
-    with pytest.raises(IntegrityError):
-        open_batch(wrong_user_sk, S.public_of(dev_sk), stored, "batch 1")
+def share_keys(epochs: int = 0) -> K.ShareKeys:
+    keys = K.ShareKeys(bytes.fromhex("ab" * 16), b"\x01" * 32, b"\x02" * 32, 7)
+    for _ in range(epochs):
+        keys = keys.rotated()
+    return keys
 
 
-def test_stored_batch_tampering_is_an_integrity_error() -> None:
-    dev_sk, dev_pk = S.new_keypair()
-    user_sk, user_pk = S.new_keypair()
-    stored = seal_batch(dev_sk, user_pk, batch())
-    for i in range(len(stored)):
-        bad = stored[:i] + bytes([stored[i] ^ 0x01]) + stored[i + 1 :]
+SIGN_SEED, SIGN_PUBLIC = S.new_signing_key()
+
+
+def opened(stored: bytes, *, keys: K.ShareKeys | None = None, log: str = "cd" * 16, seq: int = 1) -> EventBatch:
+    """Open as a reader would the batch found at (log, seq) of a device signing with SIGN_SEED."""
+    return open_batch(
+        stored,
+        f"batch {seq}",
+        keys=keys or share_keys(),
+        log=log,
+        seq=seq,
+        sign_public=SIGN_PUBLIC,
+        device_public=b"\x00" * 32,
+        user_secrets=[b"\x00" * 32],
+    )
+
+
+def test_seal_and_open_signed() -> None:
+    keys = share_keys()
+    stored = seal_batch(SIGN_SEED, keys, batch())
+    assert stored[0] == BATCH_VERSION == 0x02
+    assert stored[1:5] == bytes(4)  # key epoch 0
+    assert opened(stored) == batch()
+    assert verify_batch(keys, "cd" * 16, 1, SIGN_PUBLIC, stored, "batch 1") == 0
+    assert is_signed_batch(stored)
+    # the signature covers the domain, the place, the epoch and the sealed bytes, as FORMAT.md says
+    message = b"fog/v1/batch\0" + keys.share_id + b"\xcd" * 16 + (1).to_bytes(8, "big") + bytes(4) + stored[69:]
+    S.verify(SIGN_PUBLIC, message, stored[5:69], "spec")
+    assert S.open_secret(keys.batch_key(0), stored[69:], "spec") == batch().to_bytes()
+
+
+@pytest.mark.parametrize(
+    "region,span",
+    [("version", (0, 1)), ("epoch", (1, 5)), ("signature", (5, 69)), ("nonce", (69, 93)), ("tag", (93, 109))]
+    + [("ciphertext", (109, None))],
+)
+def test_tampering_with_any_byte_of_a_signed_batch_is_refused(region: str, span: tuple[int, int | None]) -> None:
+    stored = seal_batch(SIGN_SEED, share_keys(), batch())
+    lo, hi = span
+    for i in range(lo, hi if hi is not None else len(stored)):
+        for flip in (0x01, 0x80):
+            bad = stored[:i] + bytes([stored[i] ^ flip]) + stored[i + 1 :]
+            with pytest.raises(IntegrityError):
+                opened(bad)
+    for bad in (b"", stored[:1], stored[:69], stored[:-1], stored + b"\x00"):
         with pytest.raises(IntegrityError):
-            open_batch(user_sk, dev_pk, bad, "batch 1")
-    for bad in (b"", stored[:1], stored[:-1]):
-        with pytest.raises(IntegrityError):
-            open_batch(user_sk, dev_pk, bad, "batch 1")
+            opened(bad)
+
+
+def test_a_signed_batch_moved_to_another_place_is_refused() -> None:
+    stored = seal_batch(SIGN_SEED, share_keys(), batch())
+    with pytest.raises(IntegrityError, match="signature does not verify"):
+        opened(stored, seq=2)
+    with pytest.raises(IntegrityError, match="signature does not verify"):
+        opened(stored, log="ce" * 16)
+    other_share = K.ShareKeys(bytes.fromhex("ac" * 16), b"\x01" * 32, b"\x02" * 32, 7)
+    with pytest.raises(IntegrityError, match="signature does not verify"):
+        opened(stored, keys=other_share)
+
+
+def test_a_batch_signed_by_another_device_is_refused() -> None:
+    other_seed, _ = S.new_signing_key()
+    stored = seal_batch(other_seed, share_keys(), batch())
+    with pytest.raises(IntegrityError, match="batch 1: signature does not verify"):
+        opened(stored)
+    with pytest.raises(IntegrityError, match="lists no signing key"):
+        open_batch(
+            stored,
+            "batch 1",
+            keys=share_keys(),
+            log="cd" * 16,
+            seq=1,
+            sign_public=None,
+            device_public=b"",
+            user_secrets=[],
+        )
+
+
+def test_key_epochs() -> None:
+    old, new = share_keys(0), share_keys(2)
+    assert opened(seal_batch(SIGN_SEED, old, batch()), keys=new) == batch()  # sealed before a rotation
+    later = seal_batch(SIGN_SEED, new, batch())
+    assert later[1:5] == (2).to_bytes(4, "big")
+    assert opened(later, keys=new) == batch()
+    # a reader that has not seen the rotation: the signature checks out, the epoch is not there yet
+    assert verify_batch(old, "cd" * 16, 1, SIGN_PUBLIC, later, "batch 1") == 2
+    with pytest.raises(IntegrityError, match="key epoch 2, which this device does not hold"):
+        opened(later, keys=old)
+    # a writer that names the wrong epoch (signed as such) does not open: the key is another
+    env = Envelope.from_bytes(later)
+    message = signed_message(new.share_id, "cd" * 16, 1, 1, env.sealed)
+    wrong = Envelope(BATCH_VERSION, 1, S.sign(SIGN_SEED, message), env.sealed).to_bytes()
+    with pytest.raises(IntegrityError, match="authentication failed"):
+        opened(wrong, keys=new)
 
 
 def test_authenticated_but_undecodable_is_an_integrity_error() -> None:
+    keys = share_keys()
+    for plain in (b"FOGE\x01garbage", packed([1]), b"something else"):
+        sealed = S.seal_secret(keys.batch_key(0), plain)
+        signature = S.sign(SIGN_SEED, signed_message(keys.share_id, "cd" * 16, 1, 0, sealed))
+        with pytest.raises(IntegrityError, match="undecodable"):
+            opened(Envelope(BATCH_VERSION, 0, signature, sealed).to_bytes())
+    with pytest.raises(IntegrityError, match="unknown batch format"):
+        opened(b"\x03" + seal_batch(SIGN_SEED, keys, batch())[1:])
+
+
+def box_sealed(device_secret: bytes, user_public: bytes, b: EventBatch) -> bytes:
+    """A batch as fog wrote it before store format 4."""
+    return bytes([BATCH_VERSION_BOX]) + S.seal_box(device_secret, user_public, b.to_bytes())
+
+
+def test_box_sealed_batches_stay_readable_with_any_user_secret() -> None:
     dev_sk, dev_pk = S.new_keypair()
     user_sk, user_pk = S.new_keypair()
-    for plain in (b"FOGE\x01garbage", packed([1]), b"something else"):
-        stored = bytes([BATCH_VERSION]) + S.seal_box(dev_sk, user_pk, plain)
-        with pytest.raises(IntegrityError, match="undecodable"):
-            open_batch(user_sk, dev_pk, stored, "batch 1")
+    old_sk, old_pk = S.new_keypair()
+    assert open_box_batch([user_sk], dev_pk, box_sealed(dev_sk, user_pk, batch()), "batch 1") == batch()
+    # sealed to the user key of before a user key change: opens with the old secret, tried after the current one
+    assert open_box_batch([user_sk, old_sk], dev_pk, box_sealed(dev_sk, old_pk, batch()), "batch 1") == batch()
+    with pytest.raises(IntegrityError, match="batch 1"):
+        open_box_batch([user_sk], dev_pk, box_sealed(dev_sk, old_pk, batch()), "batch 1")
+    _, other_pk = S.new_keypair()
+    with pytest.raises(IntegrityError, match="batch 1"):
+        open_box_batch([user_sk], other_pk, box_sealed(dev_sk, user_pk, batch()), "batch 1")
+    stored = box_sealed(dev_sk, user_pk, batch())
+    for i in range(len(stored)):
+        bad = stored[:i] + bytes([stored[i] ^ 0x01]) + stored[i + 1 :]
+        with pytest.raises(IntegrityError):
+            open_box_batch([user_sk], dev_pk, bad, "batch 1")
+    for bad in (b"", stored[:1], stored[:-1]):
+        with pytest.raises(IntegrityError):
+            open_box_batch([user_sk], dev_pk, bad, "batch 1")
+    # open_batch takes both: an unsigned batch opens with the Box keys (read_log decides if it counts)
+    unsigned = open_batch(
+        stored,
+        "batch 1",
+        keys=share_keys(),
+        log="cd" * 16,
+        seq=1,
+        sign_public=SIGN_PUBLIC,
+        device_public=dev_pk,
+        user_secrets=[old_sk, user_sk],
+    )
+    assert unsigned == batch()

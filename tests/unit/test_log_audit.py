@@ -12,35 +12,36 @@ from fog.crypto import seal as S
 from fog.errors import IntegrityError
 from fog.format.batch import EventBatch, chain_hash
 from fog.store import ShareStore, seal_batch
-from fog.sync.logs import audit_log, read_log
+from fog.sync.logs import LogOwner, audit_log, read_log
 
 LOG = "ab" * 16
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> tuple[ShareStore, bytes, bytes, list[bytes]]:
-    """A log of 20 chained batches; (store, user secret, device public, chain hash of each)."""
+def log(tmp_path: Path) -> tuple[ShareStore, list[bytes], LogOwner, list[bytes]]:
+    """A log of 20 chained batches, signed; (store, user secrets, its owner, chain hash of each)."""
     store = ShareStore(LocalBackend(tmp_path / "remote"), K.ShareKeys.generate())
-    dev_sk, dev_pk = S.new_keypair()
-    user_sk, user_pk = S.new_keypair()
+    _, dev_pk = S.new_keypair()
+    user_sk, _ = S.new_keypair()
+    seed, sign_pk = S.new_signing_key()
     chains: list[bytes] = []
     for seq in range(1, 21):
         stored = seal_batch(
-            dev_sk, user_pk, EventBatch(store.keys.locator, LOG, "d" * 32, seq, chains[-1] if chains else None, seq)
+            seed, store.keys, EventBatch(store.keys.locator, LOG, "d" * 32, seq, chains[-1] if chains else None, seq)
         )
         store.backend.put(store.log_name(LOG, seq), stored)
         chains.append(chain_hash(stored))
-    return store, user_sk, dev_pk, chains
+    return store, [user_sk], LogOwner("desk", dev_pk, sign_pk, True), chains
 
 
 def audit(log, cursor, anchor, budget=8):  # type: ignore[no-untyped-def]
-    store, user_sk, dev_pk, _ = log
-    return audit_log(store, user_sk, dev_pk, LOG, "desk", cursor, anchor, list(range(1, 21)), budget)
+    store, secrets, owner, _ = log
+    return audit_log(store, secrets, owner, LOG, cursor, anchor, list(range(1, 21)), budget)
 
 
 def test_a_clean_log_is_walked_down_in_steps_and_the_walk_restarts(log) -> None:  # type: ignore[no-untyped-def]
-    store, user_sk, dev_pk, chains = log
-    assert list(read_log(store, user_sk, dev_pk, LOG, "desk", (0, None), list(range(1, 21))))[-1].chain == chains[-1]
+    store, secrets, owner, chains = log
+    assert list(read_log(store, secrets, owner, LOG, (0, None), list(range(1, 21))))[-1].chain == chains[-1]
     cursor = (20, chains[19])
     anchor = audit(log, cursor, (0, None))
     assert anchor == (12, chains[11])  # batches 20..13 verified
@@ -73,3 +74,11 @@ def test_a_rewritten_anchor_is_found(log) -> None:  # type: ignore[no-untyped-de
     (root / store.log_name(LOG, 12)).write_bytes((root / store.log_name(LOG, 11)).read_bytes())
     with pytest.raises(IntegrityError, match="batch 12 changed"):
         audit(log, (20, chains[19]), (12, chains[11]))
+
+
+def test_a_signed_batch_swapped_for_another_devices_is_found(log) -> None:  # type: ignore[no-untyped-def]
+    """Below the cursor a signed batch must still verify under its owner's key."""
+    store, secrets, owner, chains = log
+    wrong = LogOwner("desk", owner.public, S.new_signing_key()[1], True)
+    with pytest.raises(IntegrityError, match="signature does not verify"):
+        audit_log(store, secrets, wrong, LOG, (20, chains[19]), (0, None), list(range(1, 21)))

@@ -15,7 +15,7 @@ from fog.errors import AlreadyExists, IntegrityError, RemoteError
 from fog.format import objects as O
 from fog.format.manifest import build_tree
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
-from fog.store import MARKER, MARKER_NAME, PresenceCache, PutStats, Remote, ShareStore
+from fog.store import MARKER, MARKER_NAME, MARKER_SIGNED, PresenceCache, PutStats, Remote, ShareStore
 
 MASTER = bytes(range(16))
 
@@ -44,17 +44,35 @@ def test_marker(backend: LocalBackend) -> None:
     with pytest.raises(RemoteError, match="not a fog store"):
         remote.require_marker()
     remote.initialize()
-    assert backend.get(MARKER_NAME) == MARKER == b"fog-store 2\n"
+    assert backend.get(MARKER_NAME) == MARKER_SIGNED == b"fog-store 4\n"  # a new store: format 4 at once
+    assert remote.marker_version == 4
     remote.initialize()  # idempotent
     remote.require_marker()
     backend.put(MARKER_NAME, b"fog-store 3\n")  # a pruned store (FORMAT.md section 14): read as it is
     remote.require_marker()
     assert remote.marker_version == 3
     remote.allow_packs()
+    remote.allow_prune()
     assert backend.get(MARKER_NAME) == b"fog-store 3\n"  # never moved back
-    backend.put(MARKER_NAME, b"fog-store 4\n")
+    remote.allow_signed()  # before the first signed batch or prune record
+    assert backend.get(MARKER_NAME) == b"fog-store 4\n" and remote.marker_version == 4
+    for allow in (remote.allow_packs, remote.allow_prune, remote.allow_signed):
+        allow()
+        assert backend.get(MARKER_NAME) == b"fog-store 4\n"
+    backend.put(MARKER_NAME, b"fog-store 5\n")
     with pytest.raises(RemoteError, match="unknown fog-store marker"):
         remote.initialize()
+
+
+@pytest.mark.parametrize("start", [1, 2])
+def test_an_older_store_goes_to_format_4_before_a_signed_record(backend: LocalBackend, start: int) -> None:
+    backend.put(MARKER_NAME, f"fog-store {start}\n".encode())
+    remote = Remote(backend)
+    remote.require_marker()
+    remote.allow_signed()
+    assert backend.get(MARKER_NAME) == b"fog-store 4\n"
+    remote.require_marker()
+    assert remote.marker_version == 4
 
 
 def test_format_1_marker_is_read_and_upgraded_before_packs(backend: LocalBackend) -> None:

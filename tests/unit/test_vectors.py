@@ -28,12 +28,13 @@ from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.errors import IntegrityError
 from fog.format import batch as B
+from fog.format import intent as I
 from fog.format import objects as O
 from fog.format import pack as P
 from fog.format.manifest import ManifestNode, build_tree
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import VERSION_ID_PREFIX, Version
-from fog.store import PutStats, Remote, ShareStore, open_batch
+from fog.store import PutStats, Remote, ShareStore, open_batch, open_box_batch, verify_batch
 from fog.sync.content import FileReader
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
@@ -402,13 +403,11 @@ def test_version_vectors_cover_path_b64() -> None:
 # -- event batches -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("v", load("batch.json")["batches"], ids=lambda v: f"seq{v['seq']}")
-def test_batch_opens_to_expected_plaintext(v: dict[str, Any]) -> None:
-    doc = load("batch.json")
-    stored = h(v["stored"])
-    batch = open_batch(h(doc["user_secret"]), h(doc["device_public"]), stored, "vector")
-    assert batch.seq == v["seq"]
-    assert B.chain_hash(stored).hex() == v["chain"]
+def legacy(doc: dict[str, Any], stored: bytes, public: str = "device_public") -> B.EventBatch:
+    return open_box_batch([h(doc["user_secret"])], h(doc[public]), stored, "vector")
+
+
+def check_plaintext(doc: dict[str, Any], v: dict[str, Any], batch: B.EventBatch) -> None:
     plain = h(v["plaintext"])
     assert plain[:5] == b"FOGE\x01"
     assert B.EventBatch.from_bytes(plain) == batch
@@ -419,15 +418,72 @@ def test_batch_opens_to_expected_plaintext(v: dict[str, Any]) -> None:
         assert again == plain
     s = doc["share"]
     assert v["name"] == f"shares/{s['share_id']}/log/{batch.log}/{B.seq_name(batch.seq)}"
-    with pytest.raises(IntegrityError):
-        open_batch(h(doc["user_secret"]), h(doc["other_device_public"]), stored, "vector")
 
 
-def test_batch_chain() -> None:
+@pytest.mark.parametrize("v", load("batch.json")["batches"], ids=lambda v: f"seq{v['seq']}")
+def test_legacy_batch_opens_to_expected_plaintext(v: dict[str, Any]) -> None:
     doc = load("batch.json")
-    first, second = doc["batches"]
-    b2 = open_batch(h(doc["user_secret"]), h(doc["device_public"]), h(second["stored"]), "vector")
-    b1 = open_batch(h(doc["user_secret"]), h(doc["device_public"]), h(first["stored"]), "vector")
+    stored = h(v["stored"])
+    assert stored[0] == B.BATCH_VERSION_BOX == 0x01
+    batch = legacy(doc, stored)
+    assert batch.seq == v["seq"]
+    assert B.chain_hash(stored).hex() == v["chain"]
+    check_plaintext(doc, v, batch)
+    with pytest.raises(IntegrityError):
+        legacy(doc, stored, "other_device_public")
+
+
+@pytest.mark.parametrize("v", load("batch.json")["signed"], ids=lambda v: f"seq{v['seq']}")
+def test_signed_batch_known_answer(v: dict[str, Any]) -> None:
+    doc = load("batch.json")
+    keys = share_keys(doc)
+    stored = h(v["stored"])
+    assert stored[0] == B.BATCH_VERSION == 0x02 and stored[1:5] == v["epoch"].to_bytes(4, "big")
+    assert keys.batch_key(v["epoch"]).hex() == doc["batch_key"]
+    log = v["name"].split("/")[3]
+    sealed = stored[69:]
+    message = B.signed_message(keys.share_id, log, v["seq"], v["epoch"], sealed)
+    assert message == h(v["signed_prefix"]) + sealed
+    # Ed25519 is deterministic: the same seed signs the same message with the same 64 bytes
+    assert S.signing_public_of(h(doc["sign_seed"])).hex() == doc["sign_public"]
+    assert S.sign(h(doc["sign_seed"]), message) == stored[5:69]
+    assert verify_batch(keys, log, v["seq"], h(doc["sign_public"]), stored, "vector") == v["epoch"]
+    batch = open_batch(
+        stored,
+        "vector",
+        keys=keys,
+        log=log,
+        seq=v["seq"],
+        sign_public=h(doc["sign_public"]),
+        device_public=h(doc["device_public"]),
+        user_secrets=[h(doc["user_secret"])],
+    )
+    assert batch.seq == v["seq"]
+    assert B.chain_hash(stored).hex() == v["chain"]
+    check_plaintext(doc, v, batch)
+    with pytest.raises(IntegrityError, match="signature does not verify"):
+        verify_batch(keys, log, v["seq"], h(doc["other_sign_public"]), stored, "vector")
+
+
+@pytest.mark.parametrize("which", ["batches", "signed"])
+def test_batch_chain(which: str) -> None:
+    doc = load("batch.json")
+    first, second = doc[which]
+    keys = share_keys(doc)
+
+    def opened(v: dict[str, Any]) -> B.EventBatch:
+        return open_batch(
+            h(v["stored"]),
+            "vector",
+            keys=keys,
+            log=v["name"].split("/")[3],
+            seq=v["seq"],
+            sign_public=h(doc["sign_public"]),
+            device_public=h(doc["device_public"]),
+            user_secrets=[h(doc["user_secret"])],
+        )
+
+    b1, b2 = opened(first), opened(second)
     assert b1.prev is None and b2.prev == h(first["chain"])
 
 
@@ -435,9 +491,41 @@ def test_batch_versions_keep_their_ids() -> None:
     doc = load("batch.json")
     mac_key = share_keys(doc).mac_key
     for v in doc["batches"]:
-        batch = open_batch(h(doc["user_secret"]), h(doc["device_public"]), h(v["stored"]), "vector")
+        batch = legacy(doc, h(v["stored"]))
         for version in batch.versions:
             assert S.mac(mac_key, VERSION_ID_PREFIX + version.canonical()) == version.id
+    assert [json.loads(v["json"])["versions"] for v in doc["signed"]] == [
+        json.loads(v["json"])["versions"] for v in doc["batches"]
+    ]
+
+
+# -- prune records -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("v", load("prune.json")["records"], ids=lambda v: v["name"][-4:])
+def test_signed_prune_record_known_answer(v: dict[str, Any], tmp_path: Path) -> None:
+    doc = load("prune.json")
+    keys = share_keys(doc)
+    assert keys.prune_key(0).hex() == doc["prune_key"]
+    stored = h(v["stored"])
+    log, tail = v["name"].split("/")[-1].split(".", 1)
+    intent_id, done = tail.split(".")[0], tail.endswith(".done")
+    sealed = stored[69:]
+    assert len(sealed) == v["sealed_len"] and stored[:5] == b"\x02" + bytes(4)
+    message = I.signed_message(keys.share_id, log, intent_id, done, 0, sealed)
+    assert message == h(v["signed_prefix"]) + sealed
+    assert S.sign(h(doc["sign_seed"]), message) == stored[5:69]
+    backend = LocalBackend(tmp_path)
+    backend.put(v["name"], stored)
+    got = ShareStore(backend, keys).get_prune_record(
+        log,
+        intent_id,
+        done,
+        sign_public=h(doc["sign_public"]),
+        device_public=h(doc["device_public"]),
+        user_secrets=[],
+    )
+    assert got.to_bytes() == h(v["plaintext"])
 
 
 # -- SyncConfig ------------------------------------------------------------------------------------

@@ -44,9 +44,13 @@ from fog.crypto import seal as S  # noqa: E402
 from fog.format import batch as B  # noqa: E402
 from fog.format import objects as O  # noqa: E402
 from fog.format import pack as P  # noqa: E402
+from fog.format.intent import STORED_VERSION, Intent, record_name  # noqa: E402
+from fog.format.intent import signed_message as intent_signed_message  # noqa: E402
 from fog.format.manifest import ManifestNode, build_tree  # noqa: E402
+from fog.format.signed import Envelope  # noqa: E402
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig  # noqa: E402
 from fog.format.version import VERSION_ID_PREFIX, Version  # noqa: E402
+from fog.store import seal_batch  # noqa: E402
 
 # -- fixed inputs (tests/unit/test_vectors.py reads them back from the JSON) ------
 
@@ -58,6 +62,7 @@ MAC_KEY = bytes(range(32, 64))
 CHUNK_SEED = 0x0123456789ABCDEF & ((1 << 62) - 1)
 DEVICE_A_SECRET = b"\x11" * 32
 DEVICE_B_SECRET = b"\x33" * 32
+SIGN_SEED = b"\x44" * 32  # device A's Ed25519 signing seed
 USER_SECRET = b"\x22" * 32
 CHUNK_INPUT_LABEL = b"fog/test-vector/chunk-input"
 CHUNK_INPUT_SIZE = 2 * 1024 * 1024
@@ -349,18 +354,21 @@ def version_vectors() -> dict[str, Any]:
 def batch_vectors() -> dict[str, Any]:
     dev_a_public = S.public_of(DEVICE_A_SECRET)
     user_public = S.public_of(USER_SECRET)
+    sign_public = S.signing_public_of(SIGN_SEED)
     log = K.device_log_name(SHARE_ID, dev_a_public)
     device = K.device_id(dev_a_public)
     versions = [v.with_id(S.mac(MAC_KEY, VERSION_ID_PREFIX + v.canonical())) for v in sample_versions()]
-    batches = []
-    prev = None
-    with FixedNonces():
+    keys = share_keys()
+
+    def sequence(seal: Any) -> list[dict[str, Any]]:
+        out = []
+        prev = None
         for seq, chosen in ((1, versions[:4]), (2, versions[4:])):
             batch = B.EventBatch(SHARE_ID.hex(), log, device, seq, prev, 1_700_000_001_000_000_000 + seq, tuple(chosen))
             plain = batch.to_bytes()
             body = zstandard.ZstdDecompressor().decompress(plain[5:])
-            stored = bytes([B.BATCH_VERSION]) + S.seal_box(DEVICE_A_SECRET, user_public, plain)
-            batches.append(
+            stored, extra = seal(batch, plain)
+            out.append(
                 {
                     "seq": seq,
                     "name": f"shares/{SHARE_ID.hex()}/log/{log}/{B.seq_name(seq)}",
@@ -368,12 +376,31 @@ def batch_vectors() -> dict[str, Any]:
                     "plaintext": plain.hex(),
                     "stored": stored.hex(),
                     "chain": B.chain_hash(stored).hex(),
+                    **extra,
                 }
             )
             prev = B.chain_hash(stored)
+        return out
+
+    def boxed(batch: B.EventBatch, plain: bytes) -> tuple[bytes, dict[str, Any]]:
+        return bytes([B.BATCH_VERSION_BOX]) + S.seal_box(DEVICE_A_SECRET, user_public, plain), {}
+
+    def signed(batch: B.EventBatch, plain: bytes) -> tuple[bytes, dict[str, Any]]:
+        stored = seal_batch(SIGN_SEED, keys, batch)
+        sealed = stored[69:]
+        message = B.signed_message(SHARE_ID, log, batch.seq, 0, sealed)
+        assert S.sign(SIGN_SEED, message) == stored[5:69]
+        return stored, {"epoch": 0, "signed_prefix": message[: len(message) - len(sealed)].hex()}
+
+    with FixedNonces():
+        legacy = sequence(boxed)
+        current = sequence(signed)
     return {
-        "description": "Event batches: stored = 0x01 || Box(device secret -> user public, random nonce) of "
-        "'FOGE' || 0x01 || zstd(canonical JSON). Sealed bytes are known-answer decryption vectors.",
+        "description": "Event batches. 'signed' (format 4, what fog writes): stored = 0x02 || epoch u32be || "
+        "Ed25519(sign seed, signed_prefix || sealed) || sealed, sealed = SecretBox(batch key of the epoch, random "
+        "nonce) of 'FOGE' || 0x01 || zstd(canonical JSON); Ed25519 is deterministic, so the signature is a "
+        "known-answer test, the sealed bytes a known-answer decryption test. 'batches' (before format 4, read "
+        "only): stored = 0x01 || Box(device secret -> user public, random nonce) of the same plaintext.",
         "share": share_json(),
         "zstd_version": zstandard.ZSTD_VERSION,
         "device_secret": DEVICE_A_SECRET.hex(),
@@ -381,8 +408,61 @@ def batch_vectors() -> dict[str, Any]:
         "other_device_public": S.public_of(DEVICE_B_SECRET).hex(),
         "user_secret": USER_SECRET.hex(),
         "user_public": user_public.hex(),
-        "batches": batches,
+        "sign_seed": SIGN_SEED.hex(),
+        "sign_public": sign_public.hex(),
+        "other_sign_public": S.signing_public_of(b"\x55" * 32).hex(),
+        "batch_key": keys.batch_key(0).hex(),
+        "batches": legacy,
+        "signed": current,
     }
+
+
+def prune_vectors() -> dict[str, Any]:
+    dev_a_public = S.public_of(DEVICE_A_SECRET)
+    log = K.device_log_name(SHARE_ID, dev_a_public)
+    keys = share_keys()
+    records = []
+    for done in (False, True):
+        intent = Intent(
+            id="0f" * 16,
+            share=SHARE_ID.hex(),
+            device=K.device_id(dev_a_public, S.signing_public_of(SIGN_SEED)),
+            time_ns=1_700_000_002_000_000_000,
+            packs=(b"\x01" * 32, b"\x02" * 32),
+            heads={log: 2},
+            done=done,
+            kept=(b"\x02" * 32,) if done else (),
+        )
+        with FixedNonces():
+            stored = _signed_record(keys, log, intent)
+        sealed = stored[69:]
+        records.append(
+            {
+                "name": f"shares/{SHARE_ID.hex()}/prune/{record_name(log, intent.id, done=done)}",
+                "plaintext": intent.to_bytes().hex(),
+                "signed_prefix": intent_signed_message(SHARE_ID, log, intent.id, done, 0, b"").hex(),
+                "stored": stored.hex(),
+                "sealed_len": len(sealed),
+            }
+        )
+    return {
+        "description": "Prune records (format 4): stored = 0x02 || epoch u32be || Ed25519(sign seed, "
+        "signed_prefix || sealed) || sealed, sealed = SecretBox(prune key of the epoch, random nonce) of "
+        "'FOGI' || 0x01 || canonical JSON. Known-answer signature and decryption tests.",
+        "share": share_json(),
+        "device_public": dev_a_public.hex(),
+        "sign_seed": SIGN_SEED.hex(),
+        "sign_public": S.signing_public_of(SIGN_SEED).hex(),
+        "prune_key": keys.prune_key(0).hex(),
+        "records": records,
+    }
+
+
+def _signed_record(keys: K.ShareKeys, log: str, intent: Intent) -> bytes:
+    """What ShareStore.put_prune_record stores, without a store."""
+    sealed = S.seal_secret(keys.prune_key(0), intent.to_bytes())
+    message = intent_signed_message(keys.share_id, log, intent.id, intent.done, 0, sealed)
+    return Envelope(STORED_VERSION, 0, S.sign(SIGN_SEED, message), sealed).to_bytes()
 
 
 # -- SyncConfig -----------------------------------------------------------------------------
@@ -441,6 +521,7 @@ def main() -> None:
     write("manifest.json", manifest_vectors())
     write("version.json", version_vectors())
     write("batch.json", batch_vectors())
+    write("prune.json", prune_vectors())
     write("syncconfig.json", syncconfig_vectors())
 
 

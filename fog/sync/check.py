@@ -312,7 +312,7 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
         limit = accepted_limit(dev, share_hex, ctx.remote_name)
         bound = top if limit is None else max(limit, seen)  # as pull (collect) has it
         if top > bound:
-            result.notes.append(revoked_text(owner.name, ctx.remote_name, bound, top))
+            result.notes.append(revoked_text(owner.name, ctx.remote_name, bound, top, dev))
         held: list[VerifiedBatch] = []
         try:
             readable = [seq for seq in seqs if seq <= bound]

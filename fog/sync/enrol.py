@@ -18,9 +18,13 @@ from fog.sync import keyring
 
 def merged_config(ident: Identity, found: SyncConfig | None) -> SyncConfig:
     """This device's view of the SyncConfig merged with a remote's (`found`), this device included."""
-    config = ident.cached_config() or SyncConfig(ident.user_json())
-    if found is not None:
-        config = config.merge(found)
+    cached = ident.cached_config()
+    if found is not None and (cached is None or (cached.user, cached.rotation) != (found.user, found.rotation)):
+        config = found  # (a new device, or the cache of a place a key rotation left)
+    else:
+        config = cached or SyncConfig(ident.user_json())
+        if found is not None:
+            config = config.merge(found)
     entry = config.devices.get(ident.device_id)
     if entry is not None and (entry.get("sign") or not ident.sign_public):
         return config

@@ -227,14 +227,23 @@ def accepted_limit(dev: dict[str, Any], share_hex: str, remote_name: str) -> int
     return 0
 
 
-def revoked_text(name: str, remote: str, limit: int, top: int) -> str:
-    """One line about a revoked device's batches that are not applied (pull says it once, check at every run)."""
+def revoked_text(name: str, remote: str, limit: int, top: int, entry: dict[str, Any] | None = None) -> str:
+    """One line about a revoked device's batches that are not applied (pull says it once, check at every run).
+
+    `entry` (the device's entry) says why: a revoked device, a read-only member's device, or a device of a
+    member removed from the share (fog.sync.members).
+    """
     which = (
         f"batch {top} on remote {remote} is"
         if top == limit + 1
         else f"batches {limit + 1} to {top} on remote {remote} are"
     )
-    return f"device {name!r} is revoked: its {which} not applied"
+    why = "is revoked"
+    if entry is not None and entry.get("read_only"):
+        why = "belongs to a read-only member"
+    elif entry is not None and entry.get("removed_member"):
+        why = "belongs to a member removed from the share"
+    return f"device {name!r} {why}: its {which} not applied"
 
 
 def _seq(value: object) -> int:

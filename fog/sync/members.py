@@ -71,7 +71,7 @@ class Roster:
                     entry.update(revoked=entry.get("revoked") or 1, revoked_seq={share_hex: 0}, read_only=True)
                     entry.pop("revoked_logs", None)
                 elif m.removed:
-                    entry.update(revoked=m.removed, revoked_logs={share_hex: m.cut.get(did, {})})
+                    entry.update(revoked=m.removed, revoked_logs={share_hex: m.cut.get(did, {})}, removed_member=True)
                     entry.setdefault("revoked_seq", {share_hex: 0})
                 out[did] = entry
         return out

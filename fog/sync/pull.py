@@ -169,7 +169,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
         if top > bound:
             beyond[log] = top
             if told.get(log) != top:
-                result.warnings.append(revoked_text(owner.name, ctx.remote_name, bound, top))
+                result.warnings.append(revoked_text(owner.name, ctx.remote_name, bound, top, dev))
         got: list[Incoming] = []
         try:
             # batches read before must still be there, in their order (not only the one at the cursor)

@@ -270,7 +270,9 @@ def fresh_config(share: Share, ident: Identity, failed: dict[str, str]) -> tuple
             # versions the cached copy holds merged already are not fetched again (fog.sync.pull)
             found, _ = keyring.load_config(remote, ident, known=merged if cached else frozenset(), base=cached)
             if found is not None:
-                config = config.merge(found)
+                # a key rotation followed on this remote moves the place: what came before is the old one's
+                same = (config.user, config.rotation) == (found.user, found.rotation)
+                config = config.merge(found) if same else found
             read.append(name)
         except UnreadableObject:
             raise  # refused data, not an unreachable remote

@@ -15,7 +15,7 @@ from fog.errors import EXIT_INTEGRITY, EXIT_REVOKED, IntegrityError
 from fog.format import pack as P
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 from fog.repo.identity import Identity
-from fog.store import Remote, open_batch
+from fog.store import Remote
 from tests.integration.test_multidevice import INITIAL, OLD_MTIME_NS, Device, World, run_fog
 
 SECRET = "written after the revocation: TOP SECRET\n"
@@ -165,7 +165,7 @@ def test_the_revoked_device_reads_nothing_pushed_later_with_any_key_it_holds(
                     S.open_secret(candidate, stored[1 + 4 + 64 :], "batch")
         for device in cached.devices.values():
             with pytest.raises(IntegrityError):
-                open_batch(ident.user_secret, bytes.fromhex(device["public"]), stored, "batch")
+                S.open_box(ident.user_secret, bytes.fromhex(device["public"]), stored[1 + 4 + 64 :], "batch")
     # the new SyncConfig place: its locator is not derived from any key it holds, and nothing there opens
     locators = {p.name for p in (world.remote / "config").iterdir()}
     old_locator = K.config_keys(ident.master_key)[0]

@@ -282,8 +282,8 @@ def follow_rotation(ctxs: list[Context]) -> None:
     """Read the SyncConfig before writing anything: a key rotation made elsewhere is followed (new data
     must be sealed with the newest epoch's keys), and a revoked device is told (exit 6). One LIST."""
     for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
-        pull_mod.refresh_config(ctx)
-    config = ctxs[0].ident.cached_config() or pull_mod.refresh_config(ctxs[0])
+        keyring.refresh_config(ctx)
+    config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
     entry = config.shares.get(ctxs[0].keys.share_id.hex(), {})
     if entry.get("read_only"):
         owner = (entry.get("owner") or {}).get("name", "its owner")

@@ -262,6 +262,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "sign_public",
         "epoch",
     ],
+    "key adopt": ["epoch"],
     "key rotate": [
         "epoch",
         "master_key",
@@ -648,6 +649,17 @@ PAGES: dict[str, dict[str, object]] = {
         ],
     },
     "key show": {"examples": [("", "fog key show --json")]},
+    "key adopt": {
+        "description": [
+            "A device follows a key rotation by itself at its next pull. When it cannot — two rotations that "
+            "revoke each other (a stolen device answering its revocation), a store that withholds the new "
+            "SyncConfig, or a device whose cached SyncConfig was lost — it refuses and says so; give it the "
+            "master key you trust (as `fog device revoke` or `fog key rotate` showed it) with this command. "
+            "The SyncConfig of that key must list this device, not revoked.",
+        ],
+        "exit": {6: EXIT_CODES[6], 75: LOCKED},
+        "examples": [("", "fog key adopt --master-key-file ~/new-master.key")],
+    },
     "key rotate": {
         "description": [
             "Rotates every key of the user as `fog device revoke` does, without naming a device: for a master "

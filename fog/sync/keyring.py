@@ -11,6 +11,7 @@ stanza and moves on by itself; a revoked device finds none and is told so
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +19,13 @@ from typing import Any
 from fog.backends.base import open_backend, store_key
 from fog.crypto import keys as K
 from fog.crypto import seal as S
+from fog.crypto.keys import config_keys
 from fog.errors import FogError, IdentityError, IntegrityError, KeysRotated, RemoteError, RevokedError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
+from fog.sync.context import Context, config_seen_key
 
 C_PREFIX = "/rotation."
 MAX_HOPS = 64  # rotations followed in one go (a device that slept through many)
@@ -129,6 +132,36 @@ def adopt(remote: Remote, ident: Identity, master_key: bytes) -> SyncConfig:
     ident.adopt_user(found.user)
     ident.cache_config(found)
     return found
+
+
+def refresh_config(ctx: Context) -> SyncConfig:
+    """Merge the remote's SyncConfig into this device's cached copy."""
+    cached, merged = ctx.ident.cached_state()
+    if cached is None:
+        merged = set()
+    # versions the cached copy already holds are not fetched again: on a remote with
+    # a version per device ever joined, that was a GET each at every pull
+    found, names = load_config(ctx.remote, ctx.ident, known=merged, base=cached)
+    key = config_seen_key(ctx.remote_name)
+    seen = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
+    place = f"config/{config_keys(ctx.ident.master_key)[0]}/"
+    if cached is not None and found is not None and found.user != cached.user:
+        cached, merged = None, set()  # a key rotation was followed: the cache held the old place
+    seen_here = {n for n in seen if n.startswith(place)}  # after a rotation, the old place's names are not here
+    gone = seen_here - set(names) - set(found.supersedes if found else ())
+    if gone:
+        raise IntegrityError(
+            f"{len(gone)} SyncConfig version(s) seen before are gone from {ctx.remote.url}: the remote was rolled back"
+        )
+    config = found if found is not None else cached  # found holds cached merged in
+    if config is None:
+        raise FogError("no SyncConfig known for this user; re-run 'fog clone'")
+    if config != cached or not merged >= set(names):
+        ctx.ident.cache_config(config, merged | set(names))
+    if set(names) - seen:
+        ctx.share.db.put_meta(key, json.dumps(sorted(seen_here | set(names))).encode())
+    ctx.rekey(config)
+    return config
 
 
 def load_for_master_key(remote: Remote, master_key: bytes) -> tuple[SyncConfig | None, list[str]]:

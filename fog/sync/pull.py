@@ -19,17 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fog import cancel
-from fog.crypto.keys import config_keys
-from fog.errors import FogError, IntegrityError
+from fog.errors import IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo.db import RepoDB, StatEntry
 from fog.store import PutStats
-from fog.sync import keyring, members, prune
+from fog.sync import members, prune
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
-from fog.sync.context import Context, config_seen_key, sweep_staging
+from fog.sync.context import Context, sweep_staging
 from fog.sync.guard import DeleteLimit
+from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
 from fog.sync.logs import LogOwner, accepted_limit, audit_log, logs_by_name, read_log, revoked_text
 from fog.sync.merge import Plan, plan_path
 from fog.sync.push import catch_up_own_log
@@ -83,36 +83,6 @@ class PullResult:
         self.remote_errors.update(other.remote_errors)
         self.seconds += other.seconds
         self.bytes_written += other.bytes_written
-
-
-def refresh_config(ctx: Context) -> SyncConfig:
-    """Merge the remote's SyncConfig into this device's cached copy."""
-    cached, merged = ctx.ident.cached_state()
-    if cached is None:
-        merged = set()
-    # versions the cached copy already holds are not fetched again: on a remote with
-    # a version per device ever joined, that was a GET each at every pull
-    found, names = keyring.load_config(ctx.remote, ctx.ident, known=merged, base=cached)
-    key = config_seen_key(ctx.remote_name)
-    seen = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
-    place = f"config/{config_keys(ctx.ident.master_key)[0]}/"
-    if cached is not None and found is not None and found.user != cached.user:
-        cached, merged = None, set()  # a key rotation was followed: the cache held the old place
-    seen_here = {n for n in seen if n.startswith(place)}  # after a rotation, the old place's names are not here
-    gone = seen_here - set(names) - set(found.supersedes if found else ())
-    if gone:
-        raise IntegrityError(
-            f"{len(gone)} SyncConfig version(s) seen before are gone from {ctx.remote.url}: the remote was rolled back"
-        )
-    config = found if found is not None else cached  # found holds cached merged in
-    if config is None:
-        raise FogError("no SyncConfig known for this user; re-run 'fog clone'")
-    if config != cached or not merged >= set(names):
-        ctx.ident.cache_config(config, merged | set(names))
-    if set(names) - seen:
-        ctx.share.db.put_meta(key, json.dumps(sorted(seen_here | set(names))).encode())
-    ctx.rekey(config)
-    return config
 
 
 @dataclass

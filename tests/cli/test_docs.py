@@ -108,10 +108,10 @@ def test_overview_documents_environment_exit_codes_and_json() -> None:
         assert gen_docs.esc(name) in text, name
     for section in ("ENVIRONMENT", "FILES", "EXIT STATUS", "JSON OUTPUT", "EXAMPLES", "SEE ALSO"):
         assert f".SH {section}\n" in text, section
-    assert sorted(man_text.EXIT_CODES) == [0, 1, 2, 3, 4, 5, 75, 130, 143]
+    assert sorted(man_text.EXIT_CODES) == [0, 1, 2, 3, 4, 5, 6, 75, 130, 143]
     from fog import errors
 
-    assert (errors.EXIT_CONFLICTS, errors.EXIT_INTEGRITY, errors.EXIT_LOCKED) == (3, 4, 75)
+    assert (errors.EXIT_CONFLICTS, errors.EXIT_INTEGRITY, errors.EXIT_REVOKED, errors.EXIT_LOCKED) == (3, 4, 6, 75)
 
 
 def test_roff_escaping() -> None:
@@ -170,7 +170,8 @@ JSON_RUNS: dict[str, list[str]] = {
 
 
 def test_documented_json_fields_are_present(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
-    others = {"clone", "device revoke", "key rotate", "share invite", "share remove-member"}  # (test_sharing)
+    # (run in tests/integration/test_sharing.py and test_key_rotation.py)
+    others = {"clone", "device revoke", "key rotate", "key adopt", "share invite", "share remove-member"}
     assert set(JSON_RUNS) | others == set(man_text.JSON_FIELDS)
     share.write("notes.txt", "one\n")
     share.push()

@@ -566,17 +566,17 @@ def test_rename_and_revoke(pair: tuple[Device, Device]) -> None:
         assert names == {"laptop", "old-desktop"}, d.name
     r = a.fog("device", "revoke", "laptop", expect=2)
     assert "itself" in r.error_line()
-    a.fog("device", "revoke", "old-desktop")
+    a.fog("device", "revoke", "old-desktop", "--master-key-file", a.world.key)  # (the new key replaces the old)
     listed = {x["name"]: x for x in a.fog("device", "list", "--json").json()}
     assert listed["old-desktop"]["revoked"] and not listed["laptop"]["revoked"]
     before = a.tree()
     b.write("late.txt", "after the revocation\n")
     b.write("doc.txt", "revoked device edit\n")
-    b.push()
-    r = a.pull()  # not applied, and said (once): nothing is wrong, the device does not know yet
-    assert "revoked" in r.error_line()
+    r = b.fog("push", expect=6)  # the revoked device is told, and publishes nothing
+    assert "was revoked by 'laptop'" in r.error_line()
+    a.pull()
     assert a.tree() == before
-    # a device joining later still accepts B's earlier batches, and only those
+    # a device joining later (with the new master key) still accepts B's earlier batches, and only those
     c = a.world.clone("phone")
     assert c.read("early.txt") == "before the revocation\n"
     assert not (c.root / "late.txt").exists()
@@ -597,12 +597,16 @@ def test_revocation_covers_every_share(pair: tuple[Device, Device]) -> None:
         cwd=world.tmp,
     )
     assert b2.read("cat.jpg") == "meow"
-    a.fog("device", "revoke", "desktop")  # run in the first share
+    a.fog("device", "revoke", "desktop", "--master-key-file", world.tmp / "new.key")  # run in the first share
     b2.write("cat.jpg", b"woof")
-    b2.push()
-    r = a2.pull()
-    assert "revoked" in r.error_line()
+    r = b2.fog("push", expect=6)  # in every share: the keys of all of them were rotated
+    assert "was revoked" in r.error_line()
+    a2.pull()
     assert a2.read("cat.jpg") == "meow"
+    a2.write("dog.jpg", b"new in the second share")
+    a2.push()
+    b2.fog("pull", expect=6)
+    assert not (b2.root / "dog.jpg").exists()
 
 
 def test_content_another_device_packed_is_not_uploaded_again(pair: tuple[Device, Device]) -> None:

@@ -298,7 +298,7 @@ def test_two_rotations_that_revoke_each_other_are_refused_and_adopt_resolves_it(
     r = c.pull(expect=EXIT_INTEGRITY)
     assert "rotated the keys at once" in r.error_line() and "fog key adopt" in r.error_line()
     assert (c.home / "master-key").read_text() == before
-    c.fog("key", "adopt", "--master-key-file", new_key)
+    assert c.fog("key", "adopt", "--master-key-file", new_key, "--json").json() == {"epoch": 1}
     c.pull()
     assert (c.home / "master-key").read_text() == new_key.read_text()
     a.write("after.txt", "after the fight\n")

@@ -139,6 +139,26 @@ def _wait_until_read(pid: int, amount: int, timeout: float = 30.0) -> None:
         time.sleep(0.005)
 
 
+def _wait_readable(url: str, name: str, timeout: float = 60.0) -> None:
+    """Until the restarted server serves an object it held before (a server's warm-up is not fog's business)."""
+    from fog.backends.base import open_backend
+    from fog.errors import RemoteError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            backend = open_backend(url)
+            try:
+                backend.get(name)
+                return
+            finally:
+                backend.close()
+        except RemoteError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def _push_until_killed(world: World, device, kill, restart) -> None:  # type: ignore[no-untyped-def]
     """Start a big push, kill the server while it runs, then restart and push again."""
     # 80 MB: with packs, a push of 24 MB to the loopback S3 server finished within the second
@@ -161,6 +181,7 @@ def _push_until_killed(world: World, device, kill, restart) -> None:  # type: ig
     if killed_mid_push:
         assert text.strip().count("\n") == 0, text  # one line
     restart()
+    _wait_readable(world.remote, "fog-store")  # a restarted server may answer 500 while it loads its volumes
     device.fog("push")
     device.fog("check", "--read-data")
     other = world.device("other")

@@ -146,6 +146,19 @@ JSON_INTRO: list[Block] = [
 # Documented top-level fields of each command's --json document (a list of
 # objects where the command lists things). tests/cli/test_docs.py checks that
 # each is present in the real output.
+ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.RotationResult)
+    "epoch",
+    "master_key",
+    "master_key_file",
+    "revoked",
+    "following",
+    "remotes",
+    "failed",
+    "seconds",
+    "bytes_written",
+]
+MEMBER_FIELDS = ["name", "user_id", "role", "devices", "this_user", "user_key"]  # fog.api.MemberInfo
+
 JSON_FIELDS: dict[str, list[str]] = {
     "init": ["root", "share_id", "name", "remote", "device", "new_identity", "master_key_file", "master_key"],
     "status": ["root", "clean", "added", "modified", "deleted", "skipped", "unread", "conflicts"],
@@ -241,17 +254,7 @@ JSON_FIELDS: dict[str, list[str]] = {
     "remote unskip": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
     "device list": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
     "device rename": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
-    "device revoke": [
-        "epoch",
-        "master_key",
-        "master_key_file",
-        "revoked",
-        "following",
-        "remotes",
-        "failed",
-        "seconds",
-        "bytes_written",
-    ],
+    "device revoke": ROTATION_FIELDS,
     "key show": [
         "device_id",
         "device_name",
@@ -263,20 +266,10 @@ JSON_FIELDS: dict[str, list[str]] = {
         "epoch",
     ],
     "key adopt": ["epoch"],
-    "key rotate": [
-        "epoch",
-        "master_key",
-        "master_key_file",
-        "revoked",
-        "following",
-        "remotes",
-        "failed",
-        "seconds",
-        "bytes_written",
-    ],
+    "key rotate": ROTATION_FIELDS,
     "share invite": ["share", "share_id", "user", "user_id", "read_only", "remote"],
-    "share members": ["name", "user_id", "role", "devices", "this_user", "user_key"],
-    "share remove-member": ["name", "user_id", "role", "devices", "this_user", "user_key"],
+    "share members": MEMBER_FIELDS,
+    "share remove-member": MEMBER_FIELDS,
     "policy show": ["stored", "policy"],
     "policy set": [
         "stored",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def clone(
         mkf = (
             master_key_file if master_key_file is None or master_key_file.is_absolute() else STATE.cwd / master_key_file
         )
-        result = run(
+        _clone_done(
             lambda: api.clone_invited(
                 fog_home(),
                 remote_url(url, s3_endpoint),
@@ -70,13 +71,8 @@ def clone(
             ),
             as_json,
         )
-        if as_json:
-            emit_json(as_doc(result))
-        else:
-            clone_summary(result)
-        raise typer.Exit(pull_exit(result.pull, as_json))
     key = run(lambda: read_master_key(master_key_file, str(fog_home())), as_json)
-    result = run(
+    _clone_done(
         lambda: api.clone(
             fog_home(),
             remote_url(url, s3_endpoint),
@@ -88,6 +84,11 @@ def clone(
         ),
         as_json,
     )
+
+
+def _clone_done(do: Callable[[], Any], as_json: bool) -> None:
+    """Run a clone and report it: the summary or JSON, and the pull's exit code."""
+    result = run(do, as_json)
     if as_json:
         emit_json(as_doc(result))
     else:

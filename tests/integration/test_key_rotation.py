@@ -269,6 +269,17 @@ def test_a_device_that_slept_through_two_rotations_follows_both(trio: tuple[Devi
     assert c.fog("key", "show", "--json").json()["epoch"] == 2
 
 
+def counter_rotation(author: Identity, cached: SyncConfig) -> dict:
+    """A rotation record by `author` revoking laptop, backdated (the earliest would win a naive choice),
+    that seals a master key of the attacker's choosing to phone (returned as `evil_key`)."""
+    laptop = next(did for did, d in cached.devices.items() if d["name"] == "laptop")
+    phone = next(did for did, d in cached.devices.items() if d["name"] == "phone")
+    evil_key = K.new_master_key()
+    stanza = S.seal_box(author.device_secret, bytes.fromhex(cached.devices[phone]["public"]), evil_key).hex()
+    record = {"format": 1, "by": author.device_id, "time_ns": 1, "epoch": 1, "revoked": [laptop]}
+    return {**record, "stanzas": {phone: stanza}, "evil_key": evil_key}
+
+
 def test_two_rotations_that_revoke_each_other_are_refused_and_adopt_resolves_it(
     trio: tuple[Device, Device, Device],
 ) -> None:
@@ -280,19 +291,8 @@ def test_two_rotations_that_revoke_each_other_are_refused_and_adopt_resolves_it(
     ident = Identity.load(b.home)
     cached = ident.cached_config()
     assert cached is not None
-    laptop = next(did for did, d in cached.devices.items() if d["name"] == "laptop")
-    phone = next(did for did, d in cached.devices.items() if d["name"] == "phone")
-    evil_key = K.new_master_key()
-    record = {
-        "format": 1,
-        "by": ident.device_id,
-        "time_ns": 1,  # backdated: the earliest would win a naive choice
-        "epoch": 1,
-        "revoked": [laptop],
-        "stanzas": {
-            phone: S.seal_box(ident.device_secret, bytes.fromhex(cached.devices[phone]["public"]), evil_key).hex()
-        },
-    }
+    record = counter_rotation(ident, cached)
+    record.pop("evil_key")
     remote(a.world).put_rotation(ident, record)
     before = (c.home / "master-key").read_text()
     r = c.pull(expect=EXIT_INTEGRITY)
@@ -323,19 +323,8 @@ def test_a_record_by_a_device_added_at_the_old_place_after_the_fact_is_ignored(
     )
     devices = {**cached.devices, sock.device_id: sock.device_entry()}
     remote(a.world).put_config(sock, cached.with_(devices=devices))
-    phone = next(did for did, d in cached.devices.items() if d["name"] == "phone")
-    laptop = next(did for did, d in cached.devices.items() if d["name"] == "laptop")
-    evil_key = K.new_master_key()
-    record = {
-        "format": 1,
-        "by": sock.device_id,
-        "time_ns": 1,
-        "epoch": 1,
-        "revoked": [laptop],
-        "stanzas": {
-            phone: S.seal_box(sock.device_secret, bytes.fromhex(cached.devices[phone]["public"]), evil_key).hex()
-        },
-    }
+    record = counter_rotation(sock, cached)
+    evil_key = record.pop("evil_key")
     remote(a.world).put_rotation(sock, record)
     c.pull()
     assert K.master_key_from_text((c.home / "master-key").read_text()) != evil_key

@@ -615,6 +615,7 @@ class CloneResult:
     device: str
     pull: pull_mod.PullResult
     device_published: bool = True  # False: the remote is read-only; the first push that works publishes it
+    invited_by: str | None = None  # clone --invited: the owner's name and user key (fogpub-...), to check
 
 
 def clone(
@@ -719,12 +720,25 @@ def clone_invited(
     share: str | None = None,
     device_name: str | None = None,
     master_key_file: Path | None = None,
+    inviter: str | None = None,
 ) -> CloneResult:
     """Take a share another user invited this user to (`fog share invite`) and pull it into `directory`.
 
     Uses this device's own identity; a machine without one gets a new user
     (its master key written to `master_key_file`, which is then required).
+    `inviter` (the owner's user key, as `fog key show` prints it): only an
+    invitation signed by that key is taken. Without it, anyone who can write
+    to the store could leave an invitation to a share of their own under a
+    familiar name; the result names the inviter's key for the user to check.
     """
+    from fog.crypto.keys import public_key_from_text, public_key_to_text
+
+    want_sign = None
+    if inviter is not None:
+        try:
+            want_sign = public_key_from_text(inviter)[1].hex()
+        except ValueError as exc:
+            raise UsageError(f"--from: {exc}") from None
     cancel.clear()
     root = directory.absolute()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -744,20 +758,32 @@ def clone_invited(
         if new_identity and master_key_file is not None:
             write_private(master_key_file, (master_key_to_text(ident.master_key) + "\n").encode())
         found = members.find_invitations(remote, ident)
+        if want_sign is not None:
+            found = [d for d in found if d["owner"]["sign"] == want_sign]
         if share is not None:
             found = [d for d in found if d["entry"].get("name") == share or str(d["share"]).startswith(share)]
         if not found:
             raise FogError(f"no invitation for this user on {url}" + (f" for share {share!r}" if share else ""))
         if len(found) > 1:
-            names = ", ".join(sorted(str(d["entry"].get("name")) for d in found))
-            raise UsageError(f"several invitations wait here; pick one with --share: {names}")
+            names = ", ".join(
+                sorted(
+                    f"{d['entry'].get('name')} (from {d['owner'].get('name')}, {d['owner']['sign'][:12]})"
+                    for d in found
+                )
+            )
+            raise UsageError(f"several invitations wait here; pick one with --share NAME and --from KEY: {names}")
         config = _merged_config(ident, remote)
         share_id, share_entry, config = members.accept(config, found[0])
         remote.put_config(ident, config)
         ident.cache_config(config)
     finally:
         backend.close()
-    return _check_out(home, root, url, share_id, share_entry, ident, True)
+    result = _check_out(home, root, url, share_id, share_entry, ident, True)
+    owner = found[0]["owner"]
+    result.invited_by = (
+        f"{owner.get('name')} {public_key_to_text(bytes.fromhex(owner['box']), bytes.fromhex(owner['sign']))}"
+    )
+    return result
 
 
 @dataclass

@@ -52,6 +52,12 @@ def clone(
         help="Take a share another user invited you to (`fog share invite`), with your own identity; "
         "on a machine without one, --master-key-file F receives your new master key.",
     ),
+    inviter: str = typer.Option(
+        None,
+        "--from",
+        help="With --invited: take only an invitation from this user key (fogpub-..., from the owner).",
+        metavar="KEY",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Join this device with the master key and pull a share into DIR."""
@@ -68,6 +74,7 @@ def clone(
                 share=share,
                 device_name=device_name,
                 master_key_file=mkf,
+                inviter=inviter,
             ),
             as_json,
         )

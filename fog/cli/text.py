@@ -193,6 +193,8 @@ def foreign_log_text(log: str, remote: str) -> str:
 def clone_summary(result: Any) -> None:
     """What `fog clone` did, in words (the pull's report follows)."""
     echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
+    if getattr(result, "invited_by", None):
+        echo(f"Invited by {result.invited_by} (check this key with them)")
     if not result.device_published:
         echo(
             f"fog: remote {result.remote} is read-only: this device joins the SyncConfig "

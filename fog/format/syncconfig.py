@@ -166,6 +166,15 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
             merged["remotes"] = _merge_remotes(x.get("remotes") or {}, y.get("remotes") or {})
         if "policy" in x or "policy" in y:  # a share's retention policy: the newest one, whole
             merged["policy"] = _newest(x.get("policy"), y.get("policy"))
+        if "removed_members" in x or "removed_members" in y:  # a removal seen anywhere stays: the union
+            rx, ry = x.get("removed_members") or {}, y.get("removed_members") or {}
+            merged["removed_members"] = {
+                uid: min(
+                    (e for e in (rx.get(uid), ry.get(uid)) if e is not None),
+                    key=lambda e: json.dumps(e, sort_keys=True),
+                )
+                for uid in sorted(rx.keys() | ry.keys())
+            }
         if "epochs" in x or "epochs" in y:  # a share's key epochs only ever grow: the longer list
             merged["epochs"] = max(x.get("epochs") or [], y.get("epochs") or [], key=lambda e: (len(e), e))
         if "revoked_seq" in x or "revoked_seq" in y:  # per share, the lowest limit anyone set
@@ -223,6 +232,8 @@ def _rank(entry: dict[str, Any]) -> tuple[Any, str, str]:
     how the merged entry orders against a third copy.
     """
     plain = {
-        k: v for k, v in entry.items() if k not in _STICKY and k not in ("revoked_seq", "remotes", "policy", "epochs")
+        k: v
+        for k, v in entry.items()
+        if k not in _STICKY and k not in ("revoked_seq", "remotes", "policy", "epochs", "removed_members")
     }
     return entry.get("updated", 0), json.dumps(plain, sort_keys=True), json.dumps(entry, sort_keys=True)

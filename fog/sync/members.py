@@ -30,6 +30,9 @@ from fog.store import Remote, ShareStore, read_bounded
 from fog.sync.context import Context
 
 DEVICE_FIELDS = ("public", "sign", "name", "trusted", "revoked", "revoked_logs", "revoked_seq")
+# What another user's statement may say of its devices: keys, a name, and a revocation of its own (which only
+# ever accepts fewer batches). Never trust or a limit: a removed member would lift its own cut with them.
+STATED_FIELDS = ("public", "sign", "name", "revoked", "revoked_logs")
 
 
 @dataclass
@@ -64,15 +67,24 @@ class Roster:
             if m.this_user:
                 continue
             for did, dev in m.devices.items():
-                entry = {k: dev[k] for k in DEVICE_FIELDS if k in dev}
+                entry = {k: dev[k] for k in STATED_FIELDS if k in dev}
                 entry["name"] = f"{dev.get('name', did[:8])} ({m.name})"
                 entry["user"] = m.name
+                logs = entry.get("revoked_logs")
+                if not entry.get("revoked") or not isinstance(logs, dict) or not isinstance(logs.get(share_hex), dict):
+                    entry.pop("revoked", None)  # a revocation of its own counts only with its limits
+                    entry.pop("revoked_logs", None)
                 if m.read_only:
-                    entry.update(revoked=entry.get("revoked") or 1, revoked_seq={share_hex: 0}, read_only=True)
+                    entry.update(revoked=1, revoked_seq={share_hex: 0}, read_only=True)
                     entry.pop("revoked_logs", None)
                 elif m.removed:
-                    entry.update(revoked=m.removed, revoked_logs={share_hex: m.cut.get(did, {})}, removed_member=True)
-                    entry.setdefault("revoked_seq", {share_hex: 0})
+                    cut = m.cut.get(did) if isinstance(m.cut.get(did), dict) else {}
+                    entry.update(
+                        revoked=m.removed,
+                        revoked_logs={share_hex: cut},
+                        revoked_seq={share_hex: 0},
+                        removed_member=True,
+                    )
                 out[did] = entry
         return out
 
@@ -146,6 +158,11 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
                 removed,
                 dict(m.get("cut") or {}) or (old.cut if old else {}),
             )
+    for uid, gone in (entry.get("removed_members") or {}).items():  # what this user saw removed stays removed
+        if uid in members and isinstance(gone, dict):
+            m = members[uid]
+            m.removed = max(m.removed, int(gone.get("removed") or 0))
+            m.cut = m.cut or dict(gone.get("cut") or {})
     by_sign = {m.sign: m for m in members.values()}
     for author, doc in docs:  # each member says which devices they use (newest statement per device)
         m = by_sign.get(author)
@@ -154,20 +171,27 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
             continue
         for did, dev in doc.get("devices", {}).items():
             if isinstance(dev, dict) and _bound(did, dev):
-                m.devices[did] = dev
+                m.devices[did] = {k: dev[k] for k in STATED_FIELDS if k in dev}
     mine = ctx.ident.user_public.hex()
-    for m in members.values():
+    # A device belongs to the first user that states it, the owner first, and never to anyone when it is one
+    # of this user's own devices: a member cannot take another's device and have its batches set aside.
+    claimed = set(config.devices)
+    for m in sorted(members.values(), key=lambda m: (not m.owner, m.added, m.user_id)):
         m.this_user = m.box == mine
+        if m.this_user:
+            continue
+        m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
+        claimed |= m.devices.keys()
     return Roster(own, members, ignored)
 
 
 def _bound(did: str, dev: dict[str, Any]) -> bool:
-    """A device entry whose id is derived from its keys (as in the SyncConfig: section 15)."""
+    """A device entry whose id is derived from both its keys (section 15): the only kind another user takes."""
     try:
         public, sign = bytes.fromhex(dev["public"]), bytes.fromhex(dev["sign"])
     except (KeyError, ValueError, TypeError):
         return False
-    return did in (K.device_id(public, sign), K.device_id(public))
+    return did == K.device_id(public, sign)
 
 
 def view(ctx: Context, config: SyncConfig) -> tuple[SyncConfig, Roster | None]:
@@ -192,11 +216,16 @@ def _json(doc: Any) -> bytes:
 
 
 def my_devices(config: SyncConfig) -> dict[str, dict[str, Any]]:
-    return {
-        did: {k: d[k] for k in DEVICE_FIELDS if k in d}
-        for did, d in config.devices.items()
-        if d.get("public") and d.get("sign")
-    }
+    """This user's devices as its member statements state them (only those the other users can take)."""
+    out = {}
+    for did, d in config.devices.items():
+        entry = {k: d[k] for k in STATED_FIELDS if k in d}
+        if _bound(did, entry):
+            if not entry.get("revoked"):
+                entry.pop("revoked", None)
+                entry.pop("revoked_logs", None)
+            out[did] = entry
+    return out
 
 
 def publish_statement(ctx: Context, config: SyncConfig, members: dict[str, Any] | None = None) -> None:
@@ -251,14 +280,40 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None) -> Syn
         return config
     if me.devices != my_devices(config):
         publish_statement(ctx, config, _members_json(roster) if me.owner else None)
+    config = _remember_removals(ctx, config, roster)
     if me.owner:
         _send_epochs(ctx, roster)
         return config
     return _take_epochs(ctx, config, roster)
 
 
-def _key_name(ctx: Context, uid: str, epoch: int) -> str:
-    return f"{ctx.store.prefix}keys/{uid}.{epoch}"
+def _remember_removals(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig:
+    """Record in this user's SyncConfig every removal the roster shows: a store (or the removed member, who
+    can still write statements' place) deleting the statement that removed someone undoes nothing then."""
+    from fog.sync import remotes as remotes_mod  # (remotes imports the modules this one does)
+
+    sid = ctx.keys.share_id.hex()
+    entry = config.shares.get(sid)
+    if entry is None:
+        return config
+    recorded = dict(entry.get("removed_members") or {})
+    new = {
+        uid: {"removed": m.removed, "cut": m.cut}
+        for uid, m in roster.members.items()
+        if m.removed and uid not in recorded
+    }
+    if not new:
+        return config
+    shares = {**config.shares, sid: {**entry, "removed_members": {**recorded, **new}}}
+    config = config.with_(shares=shares)
+    remotes_mod.publish_config(ctx.share, ctx.ident, config)
+    return config
+
+
+def _key_name(ctx: Context, uid: str, epoch: int, author: str) -> str:
+    """Where an epoch sealed to member `uid` by `author` (a user signing key, hex) waits: one name per
+    author, so that nobody can take the owner's place first."""
+    return f"{ctx.store.prefix}keys/{uid}.{epoch}.{author[:32]}"
 
 
 def _send_epochs(ctx: Context, roster: Roster) -> None:
@@ -267,7 +322,7 @@ def _send_epochs(ctx: Context, roster: Roster) -> None:
         if m.owner or m.removed or m.this_user:
             continue
         for epoch in range(1, ctx.keys.epoch + 1):
-            name = _key_name(ctx, m.user_id, epoch)
+            name = _key_name(ctx, m.user_id, epoch, ctx.ident.user_sign_public.hex())
             if name in present:
                 continue
             doc = {
@@ -291,17 +346,22 @@ def _take_epochs(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig
     me = next(m for m in roster.members.values() if m.this_user)
     keys = ctx.keys
     while True:
-        name = _key_name(ctx, me.user_id, keys.epoch + 1)
+        epoch = keys.epoch + 1
+        name = _key_name(ctx, me.user_id, epoch, roster.owner.sign)
         try:
             stored = read_bounded(ctx.store.backend, name, R.MAX_STORED, name)
-        except ObjectNotFound:
+            author, doc = R.open_for_user(R.KEYS_CONTEXT, ctx.ident.user_secret, stored, f"key epoch {epoch}")
+        except (ObjectNotFound, IntegrityError):
+            break  # none yet, or not the owner's: what others write here is ignored
+        if author != roster.owner.sign or doc.get("share") != sid or doc.get("epoch") != epoch:
             break
-        author, doc = R.open_for_user(R.KEYS_CONTEXT, ctx.ident.user_secret, stored, f"key epoch {keys.epoch + 1}")
-        if author != roster.owner.sign or doc.get("share") != sid or doc.get("epoch") != keys.epoch + 1:
-            raise IntegrityError(f"key epoch {keys.epoch + 1} of this share was not sealed by its owner")
-        keys = K.ShareKeys(
-            keys.share_id, bytes.fromhex(doc["data_key"]), keys.mac_key, keys.chunk_seed, (*keys.older, keys.data_key)
-        )
+        try:
+            data_key = bytes.fromhex(str(doc["data_key"]))
+        except (KeyError, ValueError):
+            break
+        if len(data_key) != 32:
+            break
+        keys = K.ShareKeys(keys.share_id, data_key, keys.mac_key, keys.chunk_seed, (*keys.older, keys.data_key))
     if keys == ctx.keys:
         return config
     shares = dict(config.shares)
@@ -428,7 +488,13 @@ def remove_member(ctx: Context, config: SyncConfig, who: str) -> Member:
     }
     keys = ctx.keys.rotated()
     shares = dict(config.shares)
-    shares[sid] = {**shares[sid], **keys.to_json(), "updated": max(now, int(shares[sid].get("updated", 0)) + 1)}
+    removed = {**(shares[sid].get("removed_members") or {}), m.user_id: {"removed": now, "cut": m.cut}}
+    shares[sid] = {
+        **shares[sid],
+        **keys.to_json(),
+        "removed_members": removed,
+        "updated": max(now, int(shares[sid].get("updated", 0)) + 1),
+    }
     config = config.with_(shares=shares)
     remotes_mod.publish_config(ctx.share, ctx.ident, config)
     ctx.rekey(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -249,3 +250,130 @@ def test_an_invitation_opens_only_for_its_user(alice: Device) -> None:
     accept(alice, bob)
     assert bob.read("doc.txt") == "alice's first draft\n"
     assert EXIT_INTEGRITY == 4
+
+
+# -- attacks found by review (each failed before its fix) ---------------------------------
+
+
+def _statement(d: Device, alice: Device, doc_extra: dict) -> None:
+    """Write a member statement as user `d` (signed with d's user key) about the shared share."""
+    ident = Identity.load(d.home)
+    cfg = ident.cached_config()
+    assert cfg is not None
+    sid = next(s for s, e in cfg.shares.items() if e.get("owner"))
+    keys = K.ShareKeys.from_json(sid, cfg.shares[sid])
+    me = {"box": ident.user_public.hex(), "sign": ident.user_sign_public.hex(), "name": d.name}
+    doc = {"format": 1, "share": sid, "user": me, "time_ns": time.time_ns(), "devices": {}, **doc_extra}
+    stored = R.seal_statement(ident.user_sign_secret, keys, doc)
+    (alice.world.remote / "shares" / sid / "members" / hashlib.sha256(stored).hexdigest()).write_bytes(stored)
+
+
+def _share_dir(alice: Device) -> Path:
+    return next((alice.world.remote / "shares").iterdir())
+
+
+def test_a_removed_member_that_deletes_its_removal_gets_no_later_key(alice: Device) -> None:
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    statements = set((_share_dir(alice) / "members").iterdir())
+    alice.fog("share", "remove-member", "bob")
+    for p in set((_share_dir(alice) / "members").iterdir()) - statements:
+        p.unlink()  # bob (or the store) deletes the statement that removed him
+    for p in (_share_dir(alice) / "keys").glob("*"):
+        p.unlink()
+    alice.write("secret.txt", "after bob left: TOP SECRET\n")
+    alice.push()  # the owner's devices remember the removal in their SyncConfig: nothing is sealed to bob
+    members = {m["name"]: m["role"] for m in alice.fog("share", "members", "--json").json()}
+    assert members["bob"] == "removed"
+    bob_id = next(m["user_id"] for m in alice.fog("share", "members", "--json").json() if m["name"] == "bob")
+    assert not list((_share_dir(alice) / "keys").glob(f"{bob_id}.*"))
+    bob.fog("pull", expect=None)
+    assert not (bob.root / "secret.txt").exists()
+
+
+def test_a_removed_member_cannot_lift_its_cut_in_its_own_statement(alice: Device) -> None:
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    alice.fog("share", "remove-member", "bob")
+    ident = Identity.load(bob.home)
+    sid = _share_dir(alice).name
+    device = {
+        "public": ident.device_public.hex(),
+        "sign": ident.sign_public.hex(),
+        "name": "bob",
+        "trusted": True,
+        "revoked": 1,
+        "revoked_seq": {sid: 10**9},
+        "revoked_logs": {sid: {"origin": 10**9}},
+    }
+    _statement(bob, alice, {"devices": {ident.device_id: device, K.device_id(ident.device_public): device}})
+    bob.write("doc.txt", "bob after his removal\n")
+    bob.fog("push", patch="import fog.sync.members as _m\n_m.keep_current = lambda ctx, config, roster: config\n")
+    alice.pull()
+    assert alice.read("doc.txt") == "alice's first draft\n"
+
+
+def test_a_member_cannot_claim_another_members_device_nor_block_epochs(alice: Device) -> None:
+    bob, carol = user(alice, "bob"), user(alice, "carol")
+    alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol")
+    accept(alice, carol)
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    accept(alice, bob)
+    a_ident = Identity.load(alice.home)
+    stolen = {
+        a_ident.device_id: {
+            "public": a_ident.device_public.hex(),
+            "sign": a_ident.sign_public.hex(),
+            "name": "alice-laptop",
+            "trusted": False,
+        }
+    }
+    _statement(bob, alice, {"devices": stolen})  # read-only bob says alice's laptop is his
+    # and bob squats the place of carol's next key epoch with one of his own making
+    c_ident = Identity.load(carol.home)
+    carol_id = K.user_id(c_ident.user_public, c_ident.user_sign_public)
+    b_ident = Identity.load(bob.home)
+    doc = {"format": 1, "share": _share_dir(alice).name, "epoch": 1, "data_key": "42" * 32}
+    stanza = R.seal_to_user(b_ident.user_sign_secret, R.KEYS_CONTEXT, c_ident.user_public, doc)
+    (_share_dir(alice) / "keys").mkdir(exist_ok=True)
+    (_share_dir(alice) / "keys" / f"{carol_id}.1.{b_ident.user_sign_public.hex()[:32]}").write_bytes(stanza)
+    (_share_dir(alice) / "keys" / f"{carol_id}.1").write_bytes(stanza)
+    alice.write("doc.txt", "alice writes again\n")
+    alice.push()
+    r = carol.pull()
+    assert r.err == "" and carol.read("doc.txt") == "alice writes again\n"
+    assert "(bob)" not in carol.fog("log", "doc.txt").out  # alice's versions stay alice's
+    alice.fog("share", "remove-member", "bob")  # a new epoch: carol takes the owner's, not bob's
+    alice.write("doc.txt", "epoch one\n")
+    alice.push()
+    carol.pull()
+    assert carol.read("doc.txt") == "epoch one\n"
+
+
+def test_clone_invited_from_takes_only_the_named_owners_invitation(alice: Device) -> None:
+    carol, mallory = user(alice, "carol"), user(alice, "mallory")
+    alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol")
+    # mallory, who can write to the store, invites carol to a share of her own under the same name
+    m_share = Device("mallory", mallory.home, alice.world.tmp / "mallory-bait", alice.world)
+    run_fog(
+        ["init", m_share.root, "--remote", alice.world.remote, "--name", "alice-laptop"],
+        home=mallory.home,
+        cwd=alice.world.tmp,
+    )
+    m_share.fog("share", "invite", "--user", user_key(carol), "--name", "carol", "--json")
+    r = run_fog(["clone", alice.world.remote, carol.root, "--invited"], home=carol.home, cwd=alice.world.tmp, expect=2)
+    assert "--from" in r.error_line()
+    alice_key = user_key(alice)
+    out = run_fog(
+        ["clone", alice.world.remote, carol.root, "--invited", "--from", alice_key],
+        home=carol.home,
+        cwd=alice.world.tmp,
+    ).out
+    assert carol.read("doc.txt") == "alice's first draft\n"
+    assert f"Invited by {user_name_of(alice)} {alice_key}" in out
+
+
+def user_name_of(d: Device) -> str:
+    return next(m["name"] for m in d.fog("share", "members", "--json").json() if m["this_user"])

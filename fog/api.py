@@ -741,9 +741,6 @@ def clone_invited(
             raise UsageError(f"--from: {exc}") from None
     cancel.clear()
     root = directory.absolute()
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise FogError(f"{root} exists and is not an empty directory")
-    refuse_nesting(root)
     if not Identity.exists(home) and master_key_file is None:
         raise UsageError(
             "this machine has no fog identity yet: give --master-key-file F to make one (your own user; the "
@@ -774,11 +771,20 @@ def clone_invited(
             raise UsageError(f"several invitations wait here; pick one with --share NAME and --from KEY: {names}")
         config = _merged_config(ident, remote)
         share_id, share_entry, config = members.accept(config, found[0])
+        here = checkouts.existing(home, share_id)
+        if here is None:
+            if root.exists() and (not root.is_dir() or any(root.iterdir())):
+                raise FogError(f"{root} exists and is not an empty directory")
+            refuse_nesting(root)
         remote.put_config(ident, config)
         ident.cache_config(config)
     finally:
         backend.close()
-    result = _check_out(home, root, url, share_id, share_entry, ident, True)
+    if here is not None:  # invited again (the owner's keys changed): the checkout this device has takes it
+        name = str(share_entry.get("name"))
+        result = CloneResult(str(here), share_id, name, url, ident.device_name, pull(home, here), True)
+    else:
+        result = _check_out(home, root, url, share_id, share_entry, ident, True)
     owner = found[0]["owner"]
     result.invited_by = (
         f"{owner.get('name')} {public_key_to_text(bytes.fromhex(owner['box']), bytes.fromhex(owner['sign']))}"

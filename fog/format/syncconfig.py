@@ -166,6 +166,16 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
             merged["remotes"] = _merge_remotes(x.get("remotes") or {}, y.get("remotes") or {})
         if "policy" in x or "policy" in y:  # a share's retention policy: the newest one, whole
             merged["policy"] = _newest(x.get("policy"), y.get("policy"))
+        if "members" in x or "members" in y:  # a shared share's members (its owner's copy): per user the
+            mx, my = x.get("members") or {}, y.get("members") or {}  # later-added entry, a removal kept
+            merged["members"] = {
+                uid: max(
+                    (e for e in (mx.get(uid), my.get(uid)) if isinstance(e, dict)),
+                    key=lambda e: (int(e.get("removed") or 0), int(e.get("added") or 0), json.dumps(e, sort_keys=True)),
+                )
+                for uid in sorted(mx.keys() | my.keys())
+                if isinstance(mx.get(uid), dict) or isinstance(my.get(uid), dict)
+            }
         if "removed_members" in x or "removed_members" in y:  # a removal seen anywhere stays: the union
             rx, ry = x.get("removed_members") or {}, y.get("removed_members") or {}
             merged["removed_members"] = {
@@ -234,6 +244,6 @@ def _rank(entry: dict[str, Any]) -> tuple[Any, str, str]:
     plain = {
         k: v
         for k, v in entry.items()
-        if k not in _STICKY and k not in ("revoked_seq", "remotes", "policy", "epochs", "removed_members")
+        if k not in _STICKY and k not in ("revoked_seq", "remotes", "policy", "epochs", "removed_members", "members")
     }
     return entry.get("updated", 0), json.dumps(plain, sort_keys=True), json.dumps(entry, sort_keys=True)

@@ -47,6 +47,16 @@ def claim(home: Path, share_id: str, root: Path) -> None:
         raise FogError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def existing(home: Path, share_id: str) -> Path | None:
+    """This device's checkout of the share, if it has one that still holds it."""
+    try:
+        data = json.loads((home / FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    other = data.get(share_id) if isinstance(data, dict) else None
+    return Path(other) if isinstance(other, str) and _is_checkout(Path(other), share_id) else None
+
+
 def _is_checkout(root: Path, share_id: str) -> bool:
     try:
         doc = json.loads((root / ".fog" / "config.json").read_bytes())

@@ -11,6 +11,7 @@ stanza and moves on by itself; a revoked device finds none and is told so
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -355,6 +356,7 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
     finally:
         for _, remote in landed:
             remote.backend.close()
+    _retire_user_key(ident, config, new)  # (before the identity forgets the old user key)
     ident.adopt_master_key(new_key)
     ident.adopt_user(new.user)
     ident.cache_config(new)
@@ -368,6 +370,49 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
         time.monotonic() - started,
         written,
     )
+
+
+def _retire_user_key(ident: Identity, old: SyncConfig, new: SyncConfig) -> None:
+    """In every shared share, a last statement signed by the old user key: it is retired, and these are its
+    devices (the revoked ones revoked). The other users then take nothing new from that key (a revoked
+    device holds it too) and seal nothing more to it; they invite this user's new key again."""
+    from fog.format import roster as R
+    from fog.sync import members as members_mod
+
+    now = time.time_ns()
+    user = {"box": ident.user_public.hex(), "sign": ident.user_sign_public.hex(), "name": members_mod.user_name()}
+    for sid, entry in old.shares.items():
+        if entry.get("removed"):
+            continue
+        keys = K.ShareKeys.from_json(sid, entry)
+        doc: dict[str, Any] = {
+            "format": 1,
+            "share": sid,
+            "user": user,
+            "time_ns": now,
+            "retired": True,
+            "devices": members_mod.my_devices(new),
+        }
+        if not entry.get("owner"):
+            doc["members"] = entry.get("members") or {}
+        stored = None
+        for r in (entry.get("remotes") or {}).values():
+            if r.get("removed") or not isinstance(r.get("url"), str):
+                continue
+            try:
+                backend = open_backend(r["url"])
+            except (RemoteError, FogError):
+                continue
+            try:
+                if not any(True for _ in backend.list(f"shares/{sid}/members/")):
+                    continue  # not shared on that remote
+                stored = stored or R.seal_statement(ident.user_sign_secret, keys, doc)
+                backend.put(f"shares/{sid}/members/{hashlib.sha256(stored).hexdigest()}", stored)
+                backend.sync()
+            except RemoteError:
+                pass
+            finally:
+                backend.close()
 
 
 def _targets(share: Share, config: SyncConfig) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,7 @@ class Member:
     cut: dict[str, dict[str, int]] = field(default_factory=dict)  # device id -> remote name -> last batch
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     this_user: bool = False
+    retired: bool = False  # the user key was retired by a key rotation: nothing new is taken from it or sealed to it
 
 
 @dataclass
@@ -109,7 +111,18 @@ def _statements(store: ShareStore) -> list[str]:
 
 
 def load(ctx: Context, config: SyncConfig) -> Roster | None:
-    """The share's roster from the member statements on this remote; None when it holds none."""
+    """The share's roster from the member statements on this remote; None when it holds none.
+
+    Membership comes from the owner: for the owner's own devices, from the
+    owner's SyncConfig (`members` of the share entry, written by invite and
+    remove); for everyone else, from the statements signed by the owner's
+    key their SyncConfig names. A user key **retired** by a key rotation
+    (a statement with `retired`, signed by that key: fog.sync.keyring)
+    counts only through its retiring statements, whatever else it signs:
+    the revoked device still holds it. What several retiring statements say
+    is combined so that none adds anything (a member must be in all of them,
+    a device counts revoked when any says so).
+    """
     names = _statements(ctx.store)
     if not names:
         return None
@@ -124,6 +137,8 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
         except (IntegrityError, ObjectNotFound):
             ignored += 1
     docs.sort(key=lambda d: int(d[1].get("time_ns", 0)))
+    retired = {author for author, doc in docs if doc.get("retired") is True}
+    docs = [(a, d) for a, d in docs if a not in retired or d.get("retired") is True]
     own = Member(
         K.user_id(bytes.fromhex(owner["box"]), bytes.fromhex(owner["sign"])),
         owner["box"],
@@ -131,12 +146,57 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
         owner["name"],
         owner=True,
     )
+    own.retired = owner["sign"] in retired
     members: dict[str, Member] = {own.user_id: own}
-    for author, doc in docs:  # the owner says who is a member (newest entry per user; removal is final)
-        if author != owner["sign"]:
+    if not entry.get("owner"):  # this user owns the share: its SyncConfig says who the members are
+        _add_members(members, own, [entry.get("members") or {}], intersect=False)
+    else:
+        maps = []
+        for author, doc in docs:
+            if author == owner["sign"]:
+                own.name = str(doc["user"].get("name", own.name))
+                maps.append(doc.get("members", {}))
+        _add_members(members, own, maps, intersect=own.retired)
+    for uid, gone in (entry.get("removed_members") or {}).items():  # what this user saw removed stays removed
+        if uid in members and isinstance(gone, dict):
+            m = members[uid]
+            m.removed = max(m.removed, int(gone.get("removed") or 0))
+            m.cut = m.cut or dict(gone.get("cut") or {})
+    by_sign = {m.sign: m for m in members.values()}
+    for author, doc in docs:  # each member says which devices they use (newest statement per device)
+        m = by_sign.get(author)
+        if m is None:
+            ignored += 1
             continue
-        own.name = str(doc["user"].get("name", own.name))
-        for uid, m in doc.get("members", {}).items():
+        m.retired = author in retired
+        for did, dev in doc.get("devices", {}).items():
+            if isinstance(dev, dict) and _bound(did, dev):
+                stated = {k: dev[k] for k in STATED_FIELDS if k in dev}
+                if m.retired and did in m.devices and m.devices[did].get("revoked"):
+                    continue  # (retiring statements combined: a revocation any of them makes stays)
+                m.devices[did] = stated
+    mine = ctx.ident.user_public.hex()
+    # A device belongs to the first user that states it, the owner first, and never to anyone when it is one
+    # of this user's own devices: a member cannot take another's device and have its batches set aside.
+    claimed = set(config.devices)
+    for m in sorted(members.values(), key=lambda m: (not m.owner, m.added, m.user_id)):
+        m.this_user = m.box == mine
+        if m.this_user:
+            continue
+        m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
+        claimed |= m.devices.keys()
+    return Roster(own, members, ignored)
+
+
+def _add_members(members: dict[str, Member], own: Member, maps: list[Any], *, intersect: bool) -> None:
+    """Members from the owner's member maps: per user the newest entry, a removal final; with `intersect`
+    (a retired owner key), only users that every map lists."""
+    listed: list[set[str]] = []
+    for doc_members in maps:
+        if not isinstance(doc_members, dict):
+            continue
+        listed.append(set(doc_members))
+        for uid, m in doc_members.items():
             if not isinstance(m, dict) or uid == own.user_id:
                 continue
             try:
@@ -153,36 +213,15 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
                 sign,
                 str(m.get("name", uid[:8])),
                 False,
-                bool(m.get("read_only")),
+                bool(m.get("read_only")) or bool(old and old.read_only and intersect),
                 int(m.get("added") or 0),
                 removed,
                 dict(m.get("cut") or {}) or (old.cut if old else {}),
             )
-    for uid, gone in (entry.get("removed_members") or {}).items():  # what this user saw removed stays removed
-        if uid in members and isinstance(gone, dict):
-            m = members[uid]
-            m.removed = max(m.removed, int(gone.get("removed") or 0))
-            m.cut = m.cut or dict(gone.get("cut") or {})
-    by_sign = {m.sign: m for m in members.values()}
-    for author, doc in docs:  # each member says which devices they use (newest statement per device)
-        m = by_sign.get(author)
-        if m is None:
-            ignored += 1
-            continue
-        for did, dev in doc.get("devices", {}).items():
-            if isinstance(dev, dict) and _bound(did, dev):
-                m.devices[did] = {k: dev[k] for k in STATED_FIELDS if k in dev}
-    mine = ctx.ident.user_public.hex()
-    # A device belongs to the first user that states it, the owner first, and never to anyone when it is one
-    # of this user's own devices: a member cannot take another's device and have its batches set aside.
-    claimed = set(config.devices)
-    for m in sorted(members.values(), key=lambda m: (not m.owner, m.added, m.user_id)):
-        m.this_user = m.box == mine
-        if m.this_user:
-            continue
-        m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
-        claimed |= m.devices.keys()
-    return Roster(own, members, ignored)
+    if intersect and listed:
+        keep = set.intersection(*listed)
+        for uid in [u for u in members if u != own.user_id and u not in keep]:
+            del members[uid]
 
 
 def _bound(did: str, dev: dict[str, Any]) -> bool:
@@ -203,6 +242,32 @@ def view(ctx: Context, config: SyncConfig) -> tuple[SyncConfig, Roster | None]:
     names = {did: d.get("name", did[:8]) for did, d in devices.items()}
     ctx.share.db.put_meta(MEMBER_NAMES, _json(names))
     return config.with_(devices=devices), roster
+
+
+def notices(ctx: Context, roster: Roster | None) -> list[str]:
+    """Once each: users of this share whose key a rotation retired, and what to do about it."""
+    if roster is None:
+        return []
+    lines = []
+    for m in roster.members.values():
+        if not m.retired or m.this_user or m.removed:
+            continue
+        if m.owner:
+            lines.append(
+                f"the owner of this share ({m.name}) rotated their keys: nothing new of theirs reaches this device "
+                "until they invite you again (`fog share invite`) and you run `fog clone URL DIR --invited`"
+            )
+        elif roster.owner.this_user:
+            lines.append(
+                f"member {m.name} rotated their keys: they read nothing new until you invite their new key "
+                "(`fog share invite --user KEY`)"
+            )
+    key = "member-notices"
+    told = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
+    new = [line for line in lines if line not in told]
+    if set(lines) != told:
+        ctx.share.db.put_meta(key, json.dumps(sorted(lines)).encode())
+    return new
 
 
 MEMBER_NAMES = "member-device-names"  # share db meta: device id -> name, for `fog log` of other members' versions
@@ -319,7 +384,7 @@ def _key_name(ctx: Context, uid: str, epoch: int, author: str) -> str:
 def _send_epochs(ctx: Context, roster: Roster) -> None:
     present = set(ctx.store.backend.list(f"{ctx.store.prefix}keys/"))
     for m in roster.members.values():
-        if m.owner or m.removed or m.this_user:
+        if m.owner or m.removed or m.this_user or m.retired:
             continue
         for epoch in range(1, ctx.keys.epoch + 1):
             name = _key_name(ctx, m.user_id, epoch, ctx.ident.user_sign_public.hex())
@@ -345,6 +410,8 @@ def _take_epochs(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig
     sid = ctx.keys.share_id.hex()
     me = next(m for m in roster.members.values() if m.this_user)
     keys = ctx.keys
+    if roster.owner.retired:  # the owner rotated its keys: a new epoch comes with a new invitation
+        return config
     while True:
         epoch = keys.epoch + 1
         name = _key_name(ctx, me.user_id, epoch, roster.owner.sign)
@@ -414,6 +481,7 @@ def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None,
         "removed": 0,
         "cut": {},
     }
+    config = _owner_members(ctx, config, members)
     publish_statement(ctx, config, members)
     owner = {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()}
     shared = {k: v for k, v in entry.items() if k in ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")}
@@ -422,6 +490,22 @@ def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None,
     ctx.store.backend.put_new(f"invites/{R.invite_locator(box)}/{S.random_bytes(16).hex()}", stored)
     ctx.store.backend.sync()
     return Invitation(str(entry.get("name", sid[:8])), sid, label, uid, read_only, ctx.remote_name)
+
+
+def _owner_members(ctx: Context, config: SyncConfig, members: dict[str, Any]) -> SyncConfig:
+    """The owner's SyncConfig with the share's members: what the owner's devices take membership from."""
+    from fog.sync import remotes as remotes_mod
+
+    sid = ctx.keys.share_id.hex()
+    entry = config.shares[sid]
+    now = time.time_ns()
+    shares = {
+        **config.shares,
+        sid: {**entry, "members": members, "updated": max(now, int(entry.get("updated", 0)) + 1)},
+    }
+    config = config.with_(shares=shares)
+    remotes_mod.publish_config(ctx.share, ctx.ident, config)
+    return config
 
 
 def find_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any]]:
@@ -493,6 +577,7 @@ def remove_member(ctx: Context, config: SyncConfig, who: str) -> Member:
         **shares[sid],
         **keys.to_json(),
         "removed_members": removed,
+        "members": _members_json(roster),
         "updated": max(now, int(shares[sid].get("updated", 0)) + 1),
     }
     config = config.with_(shares=shares)

@@ -115,6 +115,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
     key = f"foreign-logs\0{ctx.remote_name}"
     reported = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
     foreign: list[str] = []
+    waiting: list[str] = []
     revoked_key = f"revoked-logs\0{ctx.remote_name}"
     told: dict[str, int] = json.loads(ctx.share.db.get_meta(revoked_key) or b"{}")
     beyond: dict[str, int] = {}
@@ -148,7 +149,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             if audited != anchor:
                 anchors[log] = audited
             readable = [seq for seq in seqs if seq <= bound]
-            for vb in read_log(ctx.store, secrets, owner, log, cursor, readable, notes=result.warnings):
+            for vb in read_log(ctx.store, secrets, owner, log, cursor, readable, notes=waiting):
                 if not dev.get("trusted", True):
                     raise IntegrityError(f"device {owner.name!r} is not trusted; its batches are refused")
                 for v in vb.batch.versions:
@@ -161,6 +162,12 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             result.problems.append(str(exc))
             continue  # nothing from a suspect device
         out.extend(got)
+    # a batch that waits for a key epoch (or a signing key) this device does not hold yet: said once
+    waiting_key = f"waiting-logs\0{ctx.remote_name}"
+    waited = set(json.loads(ctx.share.db.get_meta(waiting_key) or b"[]"))
+    result.warnings.extend(n for n in waiting if n not in waited)
+    if set(waiting) != waited:
+        ctx.share.db.put_meta(waiting_key, json.dumps(sorted(set(waiting))).encode())
     if set(foreign) != reported:  # remembered so that a cron job hears of each one once
         ctx.share.db.put_meta(key, json.dumps(sorted(foreign)).encode())
     if beyond != told:
@@ -288,7 +295,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     sweep_staging(ctx)
     config = members.keep_current(ctx, config, members.load(ctx, config))
-    seen, _ = members.view(ctx, config)  # (another user's devices, in a shared share)
+    seen, roster = members.view(ctx, config)  # (another user's devices, in a shared share)
+    result.warnings.extend(members.notices(ctx, roster))
     incoming = collect(ctx, seen, result)
     names = {did: d.get("name", did[:8]) for did, d in seen.devices.items()}
     db = ctx.share.db

@@ -377,3 +377,104 @@ def test_clone_invited_from_takes_only_the_named_owners_invitation(alice: Device
 
 def user_name_of(d: Device) -> str:
     return next(m["name"] for m in d.fog("share", "members", "--json").json() if m["this_user"])
+
+
+def _second_device(d: Device, name: str, key_file: Path, alice: Device) -> Device:
+    dev = Device(name, alice.world.tmp / f"home-{name}", alice.world.tmp / name, alice.world)
+    dev.home.mkdir()
+    run_fog(
+        [
+            "clone",
+            alice.world.remote,
+            dev.root,
+            "--master-key-file",
+            key_file,
+            "--device-name",
+            name,
+            "--share",
+            "alice-laptop",
+        ],
+        home=dev.home,
+        cwd=alice.world.tmp,
+    )
+    return dev
+
+
+def test_the_owner_revokes_a_device_members_are_not_fooled_and_are_invited_again(alice: Device) -> None:
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    desktop = _second_device(alice, "alice-desktop", alice.world.key, alice)
+    thief = Identity.load(desktop.home)  # what the desktop holds before it is revoked
+    alice.fog("device", "revoke", "alice-desktop", "--master-key-file", alice.world.tmp / "alice-new.key")
+    members = {m["name"]: m["role"] for m in alice.fog("share", "members", "--json").json()}
+    assert members["bob"] == "member"  # the owner's own roster keeps its members
+    alice.write("secret.txt", "after the desktop was revoked: TOP SECRET\n")
+    alice.push()
+    # the revoked desktop, with the owner's old user key, seals an epoch of its choosing to bob
+    b_ident = Identity.load(bob.home)
+    bob_id = K.user_id(b_ident.user_public, b_ident.user_sign_public)
+    doc = {"format": 1, "share": _share_dir(alice).name, "epoch": 1, "data_key": "42" * 32}
+    stanza = R.seal_to_user(thief.user_sign_secret, R.KEYS_CONTEXT, b_ident.user_public, doc)
+    (_share_dir(alice) / "keys").mkdir(exist_ok=True)
+    (_share_dir(alice) / "keys" / f"{bob_id}.1.{thief.user_sign_public.hex()[:32]}").write_bytes(stanza)
+    first = bob.pull()
+    assert "rotated their keys" in first.err and "invite you again" in first.err
+    assert bob.pull().err == ""  # told once
+    cfg = Identity.load(bob.home).cached_config()
+    assert cfg is not None
+    sid = _share_dir(alice).name
+    assert K.ShareKeys.from_json(sid, cfg.shares[sid]).epoch == 0  # the thief's epoch was not taken
+    assert not (bob.root / "secret.txt").exists()
+    # invited again with the owner's new key: bob's checkout takes it, and reads what came after
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    new_key = user_key(alice)
+    run_fog(
+        ["clone", alice.world.remote, alice.world.tmp / "unused", "--invited", "--from", new_key],
+        home=bob.home,
+        cwd=alice.world.tmp,
+    )
+    bob.pull()
+    assert bob.read("secret.txt") == "after the desktop was revoked: TOP SECRET\n"
+    bob.write("from-bob.txt", "bob, in the new epoch\n")
+    bob.push()
+    alice.pull()
+    assert alice.read("from-bob.txt") == "bob, in the new epoch\n"
+
+
+def test_a_member_revokes_a_device_and_the_owner_sets_it_aside(alice: Device) -> None:
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    phone = Device("bob-phone", alice.world.tmp / "home-bob-phone", alice.world.tmp / "bob-phone", alice.world)
+    phone.home.mkdir()
+    run_fog(
+        [
+            "clone",
+            alice.world.remote,
+            phone.root,
+            "--master-key-file",
+            alice.world.tmp / "bob.key",
+            "--device-name",
+            "bob-phone",
+            "--share",
+            "alice-laptop",
+        ],
+        home=phone.home,
+        cwd=alice.world.tmp,
+    )
+    phone.write("phone.txt", "before the theft\n")
+    phone.push()
+    alice.pull()
+    assert alice.read("phone.txt") == "before the theft\n"
+    bob.fog("device", "revoke", "bob-phone", "--master-key-file", alice.world.tmp / "bob-new.key")
+    # the stolen phone, its own revocation check patched out, pushes on
+    phone.write("doc.txt", "written by the stolen phone\n")
+    phone.fog(
+        "push",
+        patch="import fog.api as _a\n_a.follow_rotation = lambda ctxs: None\n",
+        expect=None,
+    )
+    r = alice.pull()
+    assert alice.read("doc.txt") == "alice's first draft\n"
+    assert "member bob rotated their keys" in r.err

@@ -99,7 +99,10 @@ class SyncConfig:
             raise ValueError("SyncConfig devices and shares must be JSON objects")
         if not all(isinstance(e, dict) for e in (*devices.values(), *shares.values())):
             raise ValueError("SyncConfig device and share entries must be JSON objects")
+        for did, device in devices.items():
+            _check_device(did, device)
         for share in shares.values():
+            _check_share(share)
             if "remotes" in share:
                 _check_remotes(share["remotes"])
             if "policy" in share:  # rules of a newer fog are kept; fog.format.policy.share_policy refuses them
@@ -194,6 +197,44 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
             }
         out[key] = merged
     return out
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _is_hex_key(value: Any) -> bool:
+    return isinstance(value, str) and bool(_HEX64.match(value))
+
+
+def _check_device(did: str, device: dict[str, Any]) -> None:
+    """The fields of a device entry that sections 15 and 16 added; ValueError when malformed."""
+    if "sign" in device and not _is_hex_key(device["sign"]):
+        raise ValueError(f"device {did[:8]}: sign is not a 32-byte key in hex")
+    logs = device.get("revoked_logs")
+    if logs is not None and not (
+        isinstance(logs, dict)
+        and all(
+            isinstance(per, dict) and all(isinstance(n, str) and type(v) is int for n, v in per.items())
+            for per in logs.values()
+        )
+    ):
+        raise ValueError(f"device {did[:8]}: revoked_logs is malformed")
+
+
+def _check_share(share: dict[str, Any]) -> None:
+    """The fields of a share entry that sections 15 and 16 added; ValueError when malformed."""
+    epochs = share.get("epochs", [])
+    if not isinstance(epochs, list) or not all(_is_hex_key(k) for k in epochs):
+        raise ValueError("a share's key epochs are not a list of 32-byte keys in hex")
+    owner = share.get("owner")
+    if owner is not None and not (
+        isinstance(owner, dict) and _is_hex_key(owner.get("box")) and _is_hex_key(owner.get("sign"))
+    ):
+        raise ValueError("a share's owner is malformed")
+    for name in ("members", "removed_members"):
+        value = share.get(name, {})
+        if not isinstance(value, dict) or not all(isinstance(e, dict) for e in value.values()):
+            raise ValueError(f"a share's {name} is not an object of objects")
 
 
 REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fog.backends.base import open_backend, store_key
 from fog.crypto import keys as K
@@ -26,9 +26,11 @@ from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
-from fog.sync.context import Context, config_seen_key
 
 C_PREFIX = "/rotation."
+if TYPE_CHECKING:
+    from fog.sync.context import Context
+
 MAX_HOPS = 64  # rotations followed in one go (a device that slept through many)
 
 
@@ -137,6 +139,8 @@ def adopt(remote: Remote, ident: Identity, master_key: bytes) -> SyncConfig:
 
 def refresh_config(ctx: Context) -> SyncConfig:
     """Merge the remote's SyncConfig into this device's cached copy."""
+    from fog.sync.context import config_seen_key  # (context imports this module)
+
     cached, merged = ctx.ident.cached_state()
     if cached is None:
         merged = set()

@@ -290,7 +290,7 @@ def follow_rotation(ctxs: list[Context]) -> None:
         raise FogError(f"this share was shared with you read-only (by {owner}): your changes stay here, unpushed")
     for ctx in ctxs:
         ctx.rekey(config)
-        config = members.keep_current(ctx, config, members.load(ctx, config))
+        config = members.keep_current(ctx, config, members.load(ctx, config), pushing=True)
 
 
 # -- history --------------------------------------------------------------------------
@@ -770,7 +770,7 @@ def clone_invited(
             )
             raise UsageError(f"several invitations wait here; pick one with --share NAME and --from KEY: {names}")
         config = _merged_config(ident, remote)
-        share_id, share_entry, config = members.accept(config, found[0])
+        share_id, share_entry, config = members.accept(config, found[0], inviter_given=want_sign is not None)
         here = checkouts.existing(home, share_id)
         if here is None:
             if root.exists() and (not root.is_dir() or any(root.iterdir())):

@@ -224,7 +224,12 @@ class Remote:
                 or not isinstance(record.get("stanzas"), dict)
             ):
                 raise ValueError("not a rotation record of its signer")
-            if not isinstance(record.get("revoked"), list) or not isinstance(record.get("time_ns"), int):
+            revoked, stanzas = record.get("revoked"), record["stanzas"]
+            if not isinstance(revoked, list) or not all(isinstance(d, str) and len(d) == 32 for d in revoked):
+                raise ValueError("malformed rotation record")
+            if type(record.get("time_ns")) is not int or not 0 <= record["time_ns"] < 1 << 63:
+                raise ValueError("malformed rotation record")
+            if type(record.get("epoch")) is not int or not all(isinstance(v, str) for v in stanzas.values()):
                 raise ValueError("malformed rotation record")
         except ValueError as exc:
             raise IntegrityError(f"{what}: {exc}") from exc

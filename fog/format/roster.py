@@ -88,9 +88,23 @@ def open_statement(keys: K.ShareKeys, stored: bytes, what: str) -> tuple[str, di
     user = doc.get("user")
     if not isinstance(user, dict) or user.get("sign") != author.hex() or doc.get("share") != keys.share_id.hex():
         raise IntegrityError(f"{what}: not a statement of its signer about this share")
+    if type(doc.get("time_ns")) is not int or not isinstance(user.get("name", ""), str):
+        raise IntegrityError(f"{what}: malformed")
     for field in ("devices", "members"):
-        if not isinstance(doc.get(field, {}), dict):
-            raise IntegrityError(f"{what}: {field} is not an object")
+        value = doc.get(field, {})
+        if not isinstance(value, dict) or not all(isinstance(e, dict) for e in value.values()):
+            raise IntegrityError(f"{what}: {field} is not an object of objects")
+    for m in doc.get("members", {}).values():
+        if not all(type(m.get(k, 0)) is int for k in ("added", "removed")) or not isinstance(m.get("cut", {}), dict):
+            raise IntegrityError(f"{what}: a member entry is malformed")
+        if not all(isinstance(c, dict) for c in m.get("cut", {}).values()):
+            raise IntegrityError(f"{what}: a member's cut is malformed")
+    for d in doc.get("devices", {}).values():
+        logs = d.get("revoked_logs", {})
+        if not isinstance(logs, dict) or not all(
+            isinstance(per, dict) and all(type(v) is int for v in per.values()) for per in logs.values()
+        ):
+            raise IntegrityError(f"{what}: a device's revoked_logs is malformed")
     return author.hex(), doc
 
 

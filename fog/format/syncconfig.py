@@ -109,15 +109,20 @@ class SyncConfig:
                 Policy.from_json(share["policy"], lenient=True)
         user_old = doc.get("user_old", [])
         if not isinstance(user_old, list) or not all(
-            isinstance(u, dict) and {"public", "secret"} <= u.keys() for u in user_old
+            isinstance(u, dict) and _is_hex_key(u.get("public")) and _is_hex_key(u.get("secret")) for u in user_old
         ):
             raise ValueError("SyncConfig user_old is not a list of keypairs")
+        supersedes = doc.get("supersedes", [])
+        if not isinstance(supersedes, list) or not all(isinstance(n, str) for n in supersedes):
+            raise ValueError("SyncConfig supersedes is not a list of names")
         rotation = doc.get("rotation")
         if rotation is not None and not (
             isinstance(rotation, dict)
             and isinstance(rotation.get("epoch"), int)
             and rotation["epoch"] >= 1
             and isinstance(rotation.get("revoked", []), list)
+            and all(isinstance(d, str) for d in rotation.get("revoked", []))
+            and type(rotation.get("time_ns", 0)) is int
         ):
             raise ValueError("SyncConfig rotation is malformed")
         return cls(user, dict(devices), dict(shares), tuple(doc.get("supersedes", ())), tuple(user_old), rotation)
@@ -206,8 +211,18 @@ def _is_hex_key(value: Any) -> bool:
     return isinstance(value, str) and bool(_HEX64.match(value))
 
 
+def _check_times(what: str, entry: dict[str, Any]) -> None:
+    for name in ("updated", "added", "created", "revoked", "removed"):
+        if name in entry and type(entry[name]) is not int:
+            raise ValueError(f"{what}: {name} is not an integer")
+
+
 def _check_device(did: str, device: dict[str, Any]) -> None:
     """The fields of a device entry that sections 15 and 16 added; ValueError when malformed."""
+    _check_times(f"device {did[:8]}", device)
+    seqs = device.get("revoked_seq")
+    if seqs is not None and not (isinstance(seqs, dict) and all(type(v) is int for v in seqs.values())):
+        raise ValueError(f"device {did[:8]}: revoked_seq is malformed")
     if "sign" in device and not _is_hex_key(device["sign"]):
         raise ValueError(f"device {did[:8]}: sign is not a 32-byte key in hex")
     logs = device.get("revoked_logs")
@@ -223,6 +238,10 @@ def _check_device(did: str, device: dict[str, Any]) -> None:
 
 def _check_share(share: dict[str, Any]) -> None:
     """The fields of a share entry that sections 15 and 16 added; ValueError when malformed."""
+    _check_times("a share", share)
+    for name in ("data_key", "mac_key"):
+        if name in share and not _is_hex_key(share[name]):
+            raise ValueError(f"a share's {name} is not a 32-byte key in hex")
     epochs = share.get("epochs", [])
     if not isinstance(epochs, list) or not all(_is_hex_key(k) for k in epochs):
         raise ValueError("a share's key epochs are not a list of 32-byte keys in hex")

@@ -399,8 +399,7 @@ def _retire_user_key(ident: Identity, old: SyncConfig, new: SyncConfig) -> None:
         }
         if not entry.get("owner"):
             doc["members"] = entry.get("members") or {}
-        stored = None
-        for r in (entry.get("remotes") or {}).values():
+        for name, r in (entry.get("remotes") or {}).items():
             if r.get("removed") or not isinstance(r.get("url"), str):
                 continue
             try:
@@ -410,13 +409,31 @@ def _retire_user_key(ident: Identity, old: SyncConfig, new: SyncConfig) -> None:
             try:
                 if not any(True for _ in backend.list(f"shares/{sid}/members/")):
                     continue  # not shared on that remote
-                stored = stored or R.seal_statement(ident.user_sign_secret, keys, doc)
+                doc["devices"] = _with_tops(doc["devices"], backend, bytes.fromhex(sid), name)
+                stored = R.seal_statement(ident.user_sign_secret, keys, doc)
                 backend.put(f"shares/{sid}/members/{hashlib.sha256(stored).hexdigest()}", stored)
                 backend.sync()
             except RemoteError:
                 pass
             finally:
                 backend.close()
+
+
+def _with_tops(devices: dict[str, Any], backend: Any, share_id: bytes, remote: str) -> dict[str, Any]:
+    """Each device with the last batch of its log on this remote as its limit there (a retiring statement:
+    what the other users take from a retired key's devices; a revoked one keeps the lower limit it has)."""
+    tops: dict[str, int] = {}
+    for n in backend.list(f"shares/{share_id.hex()}/log/"):
+        parts = n.rsplit("/", 2)
+        if len(parts) == 3 and parts[2].isdigit():
+            tops[parts[1]] = max(tops.get(parts[1], 0), int(parts[2]))
+    out = {}
+    for did, d in devices.items():
+        top = tops.get(K.device_log_name(share_id, bytes.fromhex(d["public"])), 0)
+        limits = dict((d.get("revoked_logs") or {}).get(share_id.hex(), {}))
+        limits[remote] = min(top, limits.get(remote, top))
+        out[did] = {**d, "revoked_logs": {share_id.hex(): limits}}
+    return out
 
 
 def _targets(share: Share, config: SyncConfig) -> list[tuple[str, str]]:

@@ -49,6 +49,7 @@ class Member:
     cut: dict[str, dict[str, int]] = field(default_factory=dict)  # device id -> remote name -> last batch
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     this_user: bool = False
+    key_epoch: int = 0  # (a removed member) the share's key epoch that began with the removal
     retired: bool = False  # the user key was retired by a key rotation: nothing new is taken from it or sealed to it
 
 
@@ -76,6 +77,8 @@ class Roster:
                 if not entry.get("revoked") or not isinstance(logs, dict) or not isinstance(logs.get(share_hex), dict):
                     entry.pop("revoked", None)  # a revocation of its own counts only with its limits
                     entry.pop("revoked_logs", None)
+                if m.retired:
+                    entry["revoked_seq"] = {share_hex: 0}  # (a remote the retiring statements give no limit for)
                 if m.read_only:
                     entry.update(revoked=1, revoked_seq={share_hex: 0}, read_only=True)
                     entry.pop("revoked_logs", None)
@@ -163,29 +166,58 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
             m.removed = max(m.removed, int(gone.get("removed") or 0))
             m.cut = m.cut or dict(gone.get("cut") or {})
     by_sign = {m.sign: m for m in members.values()}
+    retiring: dict[str, list[dict[str, Any]]] = {}
     for author, doc in docs:  # each member says which devices they use (newest statement per device)
         m = by_sign.get(author)
         if m is None:
             ignored += 1
             continue
-        m.retired = author in retired
+        if author in retired:
+            m.retired = True
+            retiring.setdefault(author, []).append(doc.get("devices", {}))
+            continue
         for did, dev in doc.get("devices", {}).items():
             if isinstance(dev, dict) and _bound(did, dev):
-                stated = {k: dev[k] for k in STATED_FIELDS if k in dev}
-                if m.retired and did in m.devices and m.devices[did].get("revoked"):
-                    continue  # (retiring statements combined: a revocation any of them makes stays)
-                m.devices[did] = stated
+                m.devices[did] = {k: dev[k] for k in STATED_FIELDS if k in dev}
+    for author, statements in retiring.items():
+        by_sign[author].devices = _retired_devices(ctx.keys.share_id.hex(), statements)
     mine = ctx.ident.user_public.hex()
     # A device belongs to the first user that states it, the owner first, and never to anyone when it is one
     # of this user's own devices: a member cannot take another's device and have its batches set aside.
     claimed = set(config.devices)
-    for m in sorted(members.values(), key=lambda m: (not m.owner, m.added, m.user_id)):
+    for m in sorted(members.values(), key=lambda m: (not m.owner, bool(m.removed or m.retired), m.added, m.user_id)):
         m.this_user = m.box == mine
         if m.this_user:
             continue
         m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
         claimed |= m.devices.keys()
     return Roster(own, members, ignored)
+
+
+def _retired_devices(share_hex: str, statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The devices of a retired user key: those every retiring statement lists (a revoked device could write
+    one too, naming a device of its own), each limited to the lowest batch any of them allows per remote."""
+    out: dict[str, dict[str, Any]] = {}
+    common = set.intersection(*(set(d) for d in statements)) if statements else set()
+    for did in sorted(common):
+        entries = [d[did] for d in statements]
+        if not all(isinstance(e, dict) and _bound(did, e) for e in entries):
+            continue
+        limits: dict[str, int] = {}
+        for e in entries:
+            logs = e.get("revoked_logs", {}).get(share_hex, {}) if isinstance(e.get("revoked_logs"), dict) else {}
+            for remote, seq in logs.items() if isinstance(logs, dict) else []:
+                if type(seq) is int:
+                    limits[remote] = min(seq, limits.get(remote, seq))
+        first = entries[0]
+        out[did] = {
+            "public": first["public"],
+            "sign": first["sign"],
+            "name": first.get("name", did[:8]),
+            "revoked": 1,  # (a retired key's devices: batches up to the limits its retiring statements give)
+            "revoked_logs": {share_hex: limits},
+        }
+    return out
 
 
 def _add_members(members: dict[str, Member], own: Member, maps: list[Any], *, intersect: bool) -> None:
@@ -218,6 +250,8 @@ def _add_members(members: dict[str, Member], own: Member, maps: list[Any], *, in
                 removed,
                 dict(m.get("cut") or {}) or (old.cut if old else {}),
             )
+            if type(m.get("epoch")) is int:
+                members[uid].key_epoch = m["epoch"]
     if intersect and listed:
         keep = set.intersection(*listed)
         for uid in [u for u in members if u != own.user_id and u not in keep]:
@@ -250,7 +284,7 @@ def notices(ctx: Context, roster: Roster | None) -> list[str]:
         return []
     lines = []
     for m in roster.members.values():
-        if not m.retired or m.this_user or m.removed:
+        if not m.retired or m.this_user:
             continue
         if m.owner:
             lines.append(
@@ -259,8 +293,8 @@ def notices(ctx: Context, roster: Roster | None) -> list[str]:
             )
         elif roster.owner.this_user:
             lines.append(
-                f"member {m.name} rotated their keys: they read nothing new until you invite their new key "
-                "(`fog share invite --user KEY`)"
+                f"member {m.name} rotated their keys: their old key is removed (the share has a new key epoch), and "
+                "they read nothing new until you invite their new key (`fog share invite --user KEY`)"
             )
     key = "member-notices"
     told = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
@@ -325,18 +359,23 @@ def _members_json(roster: Roster | None) -> dict[str, Any]:
             "added": m.added,
             "removed": m.removed,
             "cut": m.cut,
+            "epoch": m.key_epoch,
         }
         for uid, m in roster.members.items()
         if not m.owner
     }
 
 
-def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None) -> SyncConfig:
-    """Before a push of a shared share: this user's devices are stated, and key epochs flow.
+def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pushing: bool = False) -> SyncConfig:
+    """At a pull or push of a shared share: this user's devices are stated, and key epochs flow.
 
-    The owner seals each key epoch to every remaining member; a member takes
-    the epochs sealed to it into its SyncConfig. Returns the SyncConfig,
-    updated when an epoch was taken.
+    The owner seals each key epoch to every remaining member, and treats a
+    member whose key a rotation retired as removed (a new epoch: the revoked
+    device of that member holds the old key); a member takes the epochs
+    sealed to it into its SyncConfig. Before a push (`pushing`), a member
+    refuses while the owner's key is retired or while it lacks the epoch a
+    removal started (what it would push would be readable by the removed
+    user). Returns the SyncConfig, updated when an epoch was taken.
     """
     if roster is None:
         return config
@@ -347,9 +386,25 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None) -> Syn
         publish_statement(ctx, config, _members_json(roster) if me.owner else None)
     config = _remember_removals(ctx, config, roster)
     if me.owner:
+        for m in sorted(roster.members.values(), key=lambda m: m.user_id):
+            if m.retired and not m.removed and not m.owner:
+                config = _remove(ctx, config, roster, m)
         _send_epochs(ctx, roster)
         return config
-    return _take_epochs(ctx, config, roster)
+    config = _take_epochs(ctx, config, roster)
+    if pushing:
+        if roster.owner.retired:
+            raise FogError(
+                f"the owner of this share ({roster.owner.name}) rotated their keys: pushing waits until they invite "
+                "you again and you run `fog clone URL DIR --invited --from KEY`"
+            )
+        need = max((m.key_epoch for m in roster.members.values() if m.removed), default=0)
+        if ctx.keys.epoch < need:
+            raise FogError(
+                f"a member was removed from this share, and this device does not hold the share's new key (epoch "
+                f"{need}) yet: pushing waits for it (the owner's next push seals it to you)"
+            )
+    return config
 
 
 def _remember_removals(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig:
@@ -520,6 +575,12 @@ def find_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any]]:
         owner = doc.get("owner")
         if not isinstance(owner, dict) or owner.get("sign") != author or not isinstance(doc.get("entry"), dict):
             continue
+        if (
+            not isinstance(owner.get("box"), str)
+            or len(owner["box"]) != 64
+            or not isinstance(owner.get("name", ""), str)
+        ):
+            continue
         try:
             K.ShareKeys.from_json(str(doc.get("share")), doc["entry"])
         except (ValueError, KeyError, TypeError):
@@ -528,25 +589,50 @@ def find_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any]]:
     return out
 
 
-def accept(config: SyncConfig, doc: dict[str, Any]) -> tuple[str, dict[str, Any], SyncConfig]:
-    """This user's SyncConfig with the share of an invitation in it."""
+SHARED_FIELDS = ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")
+
+
+def accept(config: SyncConfig, doc: dict[str, Any], *, inviter_given: bool) -> tuple[str, dict[str, Any], SyncConfig]:
+    """This user's SyncConfig with the share of an invitation in it; FogError when it must not be taken.
+
+    A share this user already has is only taken again from an invitation the
+    user named the sender of (`--from`), for a share another user owns, with
+    the same MAC key and chunk seed (the owner invited the user again after a
+    key rotation): never over one of the user's own shares, whose id the
+    store shows.
+    """
     sid = str(doc["share"])
     now = time.time_ns()
     old = config.shares.get(sid, {})
+    shared = {k: doc["entry"][k] for k in SHARED_FIELDS if k in doc["entry"]}
+    owner = doc["owner"]
+    if old and not old.get("removed"):
+        same = all(old.get(k) == shared.get(k) for k in ("mac_key", "chunk_seed"))
+        if not old.get("owner") or not same:
+            raise FogError(f"an invitation names share {sid[:12]}, which this user already has: refused")
+        if not inviter_given:
+            raise UsageError("this user has that share already: take an invitation to it again only with --from KEY")
     entry = {
-        **doc["entry"],
-        "owner": doc["owner"],
+        **shared,
+        "owner": {"box": owner["box"], "sign": owner["sign"], "name": str(owner.get("name", "owner"))},
         "read_only": bool(doc.get("read_only")),
         "created": old.get("created", now),
         "updated": max(now, int(old.get("updated", 0)) + 1),
         "removed": 0,
     }
-    return sid, entry, config.with_(shares={**config.shares, sid: entry})
+    if old.get("epochs") and len(old["epochs"]) > len(entry.get("epochs") or []):
+        entry["epochs"] = old["epochs"]  # (never fewer epochs than this user holds)
+    new = config.with_(shares={**config.shares, sid: entry})
+    try:
+        SyncConfig.from_json(new.to_json())
+        K.ShareKeys.from_json(sid, entry)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FogError(f"the invitation to share {sid[:12]} is malformed ({exc}): refused") from None
+    return sid, entry, new
 
 
 def remove_member(ctx: Context, config: SyncConfig, who: str) -> Member:
     """Remove a member: a new statement without them (their later batches set aside), and a new key epoch."""
-    from fog.sync import remotes as remotes_mod
 
     sid = ctx.keys.share_id.hex()
     if config.shares[sid].get("owner"):
@@ -563,6 +649,16 @@ def remove_member(ctx: Context, config: SyncConfig, who: str) -> Member:
     if m.removed:
         raise UsageError(f"{m.name} is no longer a member")
     assert roster is not None
+    _remove(ctx, config, roster, m)
+    return m
+
+
+def _remove(ctx: Context, config: SyncConfig, roster: Roster, m: Member) -> SyncConfig:
+    """Record `m` removed (and where its devices' batches stop being taken), start a new key epoch for the
+    share, publish both, and seal the epoch to every remaining member."""
+    from fog.sync import remotes as remotes_mod
+
+    sid = ctx.keys.share_id.hex()
     now = time.time_ns()
     m.removed = now
     logs = ctx.store.list_logs()
@@ -571,6 +667,7 @@ def remove_member(ctx: Context, config: SyncConfig, who: str) -> Member:
         for did, d in m.devices.items()
     }
     keys = ctx.keys.rotated()
+    m.key_epoch = keys.epoch  # members push nothing more until they hold it (a store could withhold it)
     shares = dict(config.shares)
     removed = {**(shares[sid].get("removed_members") or {}), m.user_id: {"removed": now, "cut": m.cut}}
     shares[sid] = {
@@ -585,7 +682,7 @@ def remove_member(ctx: Context, config: SyncConfig, who: str) -> Member:
     ctx.rekey(config)
     publish_statement(ctx, config, _members_json(roster))
     _send_epochs(ctx, roster)
-    return m
+    return config
 
 
 def members(ctx: Context, config: SyncConfig) -> list[Member]:

@@ -310,7 +310,7 @@ def test_a_removed_member_cannot_lift_its_cut_in_its_own_statement(alice: Device
     }
     _statement(bob, alice, {"devices": {ident.device_id: device, K.device_id(ident.device_public): device}})
     bob.write("doc.txt", "bob after his removal\n")
-    bob.fog("push", patch="import fog.sync.members as _m\n_m.keep_current = lambda ctx, config, roster: config\n")
+    bob.fog("push", patch="import fog.sync.members as _m\n_m.keep_current = lambda ctx, config, roster, **kw: config\n")
     alice.pull()
     assert alice.read("doc.txt") == "alice's first draft\n"
 
@@ -478,3 +478,121 @@ def test_a_member_revokes_a_device_and_the_owner_sets_it_aside(alice: Device) ->
     r = alice.pull()
     assert alice.read("doc.txt") == "alice's first draft\n"
     assert "member bob rotated their keys" in r.err
+
+
+# -- second review ---------------------------------------------------------------------------
+
+
+def test_malformed_statements_and_invitations_are_ignored_not_fatal(alice: Device) -> None:
+    bob, carol = user(alice, "bob"), user(alice, "carol")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    _statement(bob, alice, {"time_ns": "soon", "members": {"x": {"removed": "x"}}})  # a forged, malformed one
+    alice.pull()
+    bob.pull()
+    alice.fog("share", "members")
+    # an invitation naming one of carol's own shares, and one with a malformed owner key
+    c_ident = Identity.load(carol.home)
+    own_sid = next(iter(c_ident.cached_config().shares))  # type: ignore[union-attr]
+    a_ident = Identity.load(alice.home)
+    entry = {
+        k: v
+        for k, v in a_ident.cached_config().shares[_share_dir(alice).name].items()
+        if k in ("name", "data_key", "mac_key", "chunk_seed")
+    }  # type: ignore[union-attr]
+    owner = {"box": a_ident.user_public.hex(), "sign": a_ident.user_sign_public.hex(), "name": "alice"}
+    place = alice.world.remote / "invites" / R.invite_locator(c_ident.user_public)
+    place.mkdir(parents=True)
+    for n, (sid, who) in enumerate([(own_sid, owner), (_share_dir(alice).name, {**owner, "box": "zz"})]):
+        doc = {"format": 1, "share": sid, "entry": entry, "owner": who, "read_only": False, "time_ns": 1}
+        (place / f"{n:032d}").write_bytes(
+            R.seal_to_user(a_ident.user_sign_secret, R.INVITE_CONTEXT, c_ident.user_public, doc)
+        )
+    r = run_fog(
+        ["clone", alice.world.remote, carol.root, "--invited", "--from", user_key(alice)],
+        home=carol.home,
+        cwd=alice.world.tmp,
+        expect=1,
+    )
+    assert "already has" in r.error_line()
+    assert Identity.load(carol.home).cached_config().shares[own_sid].get("owner") is None  # type: ignore[union-attr]
+    run_fog(["status"], home=carol.home, cwd=alice.world.tmp / "carol-own")
+
+
+def test_members_push_nothing_the_removed_or_a_revoked_device_could_read(alice: Device) -> None:
+    bob, carol = user(alice, "bob"), user(alice, "carol")
+    for who in (bob, carol):
+        alice.fog("share", "invite", "--user", user_key(who), "--name", who.name)
+        accept(alice, who)
+    alice.fog("share", "remove-member", "bob")
+    for p in (_share_dir(alice) / "keys").glob("*"):
+        p.unlink()  # the store withholds the new key epoch from carol
+    carol.pull()
+    carol.write("doc.txt", "carol after bob's removal\n")
+    r = carol.fog("push", expect=1)
+    assert "new key" in r.error_line()
+    alice.push()  # the owner's next push seals the epoch again
+    carol.fog("push")
+    alice.pull()
+    assert alice.read("doc.txt") == "carol after bob's removal\n"
+    # the owner revokes one of its devices: members push nothing until invited again
+    desktop = _second_device(alice, "alice-desktop", alice.world.key, alice)
+    assert desktop.read("doc.txt") == "carol after bob's removal\n"
+    alice.fog("device", "revoke", "alice-desktop", "--master-key-file", alice.world.tmp / "a2.key")
+    carol.pull()
+    carol.write("doc.txt", "carol, owner retired\n")
+    r = carol.fog("push", expect=1)
+    assert "rotated their keys" in r.error_line()
+
+
+def test_a_members_revoked_device_reads_nothing_after_the_owner_hears_of_it(alice: Device) -> None:
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    phone = Device("bob-phone", alice.world.tmp / "home-bob-phone", alice.world.tmp / "bob-phone", alice.world)
+    phone.home.mkdir()
+    run_fog(
+        [
+            "clone",
+            alice.world.remote,
+            phone.root,
+            "--master-key-file",
+            alice.world.tmp / "bob.key",
+            "--device-name",
+            "bob-phone",
+            "--share",
+            "alice-laptop",
+        ],
+        home=phone.home,
+        cwd=alice.world.tmp,
+    )
+    bob.fog("device", "revoke", "bob-phone", "--master-key-file", alice.world.tmp / "bob-new.key")
+    # the phone, with bob's old user key, writes a retiring statement of its own naming a device it made
+    p_ident = Identity.load(phone.home)
+    sid = _share_dir(alice).name
+    evil = Identity.create(alice.world.tmp / "home-evil", name="evil", master_key=p_ident.master_key)
+    dev = {
+        "public": evil.device_public.hex(),
+        "sign": evil.sign_public.hex(),
+        "name": "evil",
+        "revoked_logs": {sid: {"origin": 10**6}},
+    }
+    _statement(phone, alice, {"retired": True, "devices": {evil.device_id: dev}})
+    alice.pull()
+    members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
+    assert "evil" not in members["bob"]["devices"]
+    alice.write("secret.txt", "after bob's phone was revoked: TOP SECRET\n")
+    alice.push()
+    later = max(alice.world.log_files(), key=lambda p: p.stat().st_mtime_ns).read_bytes()
+    epoch = int.from_bytes(later[1:5], "big")
+    phone_keys = K.ShareKeys.from_json(sid, Identity.load(phone.home).cached_config().shares[sid])  # type: ignore[union-attr]
+    assert epoch > phone_keys.epoch  # sealed with a key the phone never held
+    # bob, invited again under his new key, reads it
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    run_fog(
+        ["clone", alice.world.remote, alice.world.tmp / "x", "--invited", "--from", user_key(alice)],
+        home=bob.home,
+        cwd=alice.world.tmp,
+    )
+    bob.pull()
+    assert bob.read("secret.txt") == "after bob's phone was revoked: TOP SECRET\n"

@@ -33,6 +33,14 @@ MAX_STORED = 16 << 20
 STATEMENT_CONTEXT = b"fog/v1/member-statement\0"
 INVITE_CONTEXT = b"fog/v1/invitation\0"
 KEYS_CONTEXT = b"fog/v1/share-key-stanza\0"
+CLAIM_CONTEXT = b"fog/v1/device-claim\0"
+
+
+def claim_message(share_id: bytes, user_sign_public: bytes) -> bytes:
+    """What a device signs to say it belongs to that user in that share (a member statement's `claim`)."""
+    return CLAIM_CONTEXT + share_id + user_sign_public
+
+
 _HEAD = 1 + 32 + S.SIGNATURE_BYTES
 
 

@@ -33,7 +33,7 @@ from fog.sync.context import Context
 DEVICE_FIELDS = ("public", "sign", "name", "trusted", "revoked", "revoked_logs", "revoked_seq")
 # What another user's statement may say of its devices: keys, a name, and a revocation of its own (which only
 # ever accepts fewer batches). Never trust or a limit: a removed member would lift its own cut with them.
-STATED_FIELDS = ("public", "sign", "name", "revoked", "revoked_logs")
+STATED_FIELDS = ("public", "sign", "name", "revoked", "revoked_logs", "claim")
 
 
 @dataclass
@@ -177,7 +177,7 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
             retiring.setdefault(author, []).append(doc.get("devices", {}))
             continue
         for did, dev in doc.get("devices", {}).items():
-            if isinstance(dev, dict) and _bound(did, dev):
+            if isinstance(dev, dict) and _bound(did, dev) and _claimed(ctx.keys.share_id, author, dev):
                 m.devices[did] = {k: dev[k] for k in STATED_FIELDS if k in dev}
     for author, statements in retiring.items():
         by_sign[author].devices = _retired_devices(ctx.keys.share_id.hex(), statements)
@@ -192,6 +192,21 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
         m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
         claimed |= m.devices.keys()
     return Roster(own, members, ignored)
+
+
+def _claimed(share_id: bytes, author: str, dev: dict[str, Any]) -> bool:
+    """The device itself signed that it belongs to this author in this share (a member cannot state
+    another member's device as its own: it would have the other's batches set aside)."""
+    try:
+        S.verify(
+            bytes.fromhex(dev["sign"]),
+            R.claim_message(share_id, bytes.fromhex(author)),
+            bytes.fromhex(dev["claim"]),
+            "claim",
+        )
+    except (IntegrityError, KeyError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _retired_devices(share_hex: str, statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -314,27 +329,44 @@ def _json(doc: Any) -> bytes:
 # -- this user's statement ---------------------------------------------------------------
 
 
-def my_devices(config: SyncConfig) -> dict[str, dict[str, Any]]:
-    """This user's devices as its member statements state them (only those the other users can take)."""
+def my_devices(config: SyncConfig, ctx: Context | None = None, stated: dict[str, Any] | None = None) -> dict[str, Any]:
+    """This user's devices as its member statements state them (only those the other users can take).
+
+    With `ctx`, each with its claim: this device signs its own; another
+    device's is the one it signed in an earlier statement (`stated`), and a
+    device that has not claimed yet is left out until it pushes or pulls.
+    """
     out = {}
     for did, d in config.devices.items():
-        entry = {k: d[k] for k in STATED_FIELDS if k in d}
-        if _bound(did, entry):
-            if not entry.get("revoked"):
-                entry.pop("revoked", None)
-                entry.pop("revoked_logs", None)
-            out[did] = entry
+        entry = {k: d[k] for k in STATED_FIELDS if k in d and k != "claim"}
+        if not _bound(did, entry):
+            continue
+        if not entry.get("revoked"):
+            entry.pop("revoked", None)
+            entry.pop("revoked_logs", None)
+        if ctx is not None:
+            mine = ctx.ident.user_sign_public
+            if did == ctx.ident.device_id:
+                entry["claim"] = S.sign(ctx.ident.sign_secret, R.claim_message(ctx.keys.share_id, mine)).hex()
+            else:
+                old = (stated or {}).get(did) or {}
+                if not _claimed(ctx.keys.share_id, mine.hex(), {**entry, "claim": old.get("claim")}):
+                    continue
+                entry["claim"] = old["claim"]
+        out[did] = entry
     return out
 
 
-def publish_statement(ctx: Context, config: SyncConfig, members: dict[str, Any] | None = None) -> None:
+def publish_statement(
+    ctx: Context, config: SyncConfig, members: dict[str, Any] | None = None, roster: Roster | None = None
+) -> None:
     """A member statement by this user: its devices, and (the owner) who the members are."""
     doc: dict[str, Any] = {
         "format": 1,
         "share": ctx.keys.share_id.hex(),
         "user": {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()},
         "time_ns": time.time_ns(),
-        "devices": my_devices(config),
+        "devices": my_devices(config, ctx, _stated(roster)),
     }
     if members is not None:
         doc["members"] = members
@@ -345,6 +377,12 @@ def publish_statement(ctx: Context, config: SyncConfig, members: dict[str, Any] 
     except AlreadyExists:
         pass
     ctx.store.backend.sync()
+
+
+def _stated(roster: Roster | None) -> dict[str, Any]:
+    """This user's devices as its statements on the remote state them (with their claims)."""
+    me = next((m for m in roster.members.values() if m.this_user), None) if roster is not None else None
+    return dict(me.devices) if me is not None else {}
 
 
 def _members_json(roster: Roster | None) -> dict[str, Any]:
@@ -382,8 +420,8 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
     me = next((m for m in roster.members.values() if m.this_user), None)
     if me is None or me.removed:
         return config
-    if me.devices != my_devices(config):
-        publish_statement(ctx, config, _members_json(roster) if me.owner else None)
+    if me.devices != my_devices(config, ctx, me.devices):
+        publish_statement(ctx, config, _members_json(roster) if me.owner else None, roster)
     config = _remember_removals(ctx, config, roster)
     if me.owner:
         for m in sorted(roster.members.values(), key=lambda m: m.user_id):
@@ -537,7 +575,7 @@ def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None,
         "cut": {},
     }
     config = _owner_members(ctx, config, members)
-    publish_statement(ctx, config, members)
+    publish_statement(ctx, config, members, roster)
     owner = {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()}
     shared = {k: v for k, v in entry.items() if k in ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")}
     doc = {"format": 1, "share": sid, "entry": shared, "owner": owner, "read_only": read_only, "time_ns": now}
@@ -680,7 +718,7 @@ def _remove(ctx: Context, config: SyncConfig, roster: Roster, m: Member) -> Sync
     config = config.with_(shares=shares)
     remotes_mod.publish_config(ctx.share, ctx.ident, config)
     ctx.rekey(config)
-    publish_statement(ctx, config, _members_json(roster))
+    publish_statement(ctx, config, _members_json(roster), roster)
     _send_epochs(ctx, roster)
     return config
 
@@ -690,6 +728,6 @@ def members(ctx: Context, config: SyncConfig) -> list[Member]:
     if roster is None:
         owner = owner_of(ctx.ident, config.shares.get(ctx.keys.share_id.hex(), {}))
         me = Member(ctx.ident.user_id, owner["box"], owner["sign"], owner["name"], owner=True, this_user=True)
-        me.devices = my_devices(config)
+        me.devices = my_devices(config, ctx)
         return [me]
     return sorted(roster.members.values(), key=lambda m: (not m.owner, m.name))

@@ -596,3 +596,24 @@ def test_a_members_revoked_device_reads_nothing_after_the_owner_hears_of_it(alic
     )
     bob.pull()
     assert bob.read("secret.txt") == "after bob's phone was revoked: TOP SECRET\n"
+
+
+def test_a_read_only_member_cannot_take_a_later_members_device(alice: Device) -> None:
+    bob, carol = user(alice, "bob"), user(alice, "carol")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    accept(alice, bob)
+    alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol")
+    accept(alice, carol)
+    c, b = Identity.load(carol.home), Identity.load(bob.home)
+    sid = _share_dir(alice).name
+    forged = S.sign(b.sign_secret, R.claim_message(bytes.fromhex(sid), b.user_sign_public)).hex()
+    stolen = {
+        c.device_id: {"public": c.device_public.hex(), "sign": c.sign_public.hex(), "name": "carol", "claim": forged}
+    }
+    _statement(bob, alice, {"devices": stolen})  # bob, invited first, says carol's device is his
+    carol.write("doc.txt", "carol writes\n")
+    carol.push()
+    r = alice.pull()
+    assert alice.read("doc.txt") == "carol writes\n" and "read-only" not in r.err
+    members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
+    assert members["carol"]["devices"] == ["carol"] and members["bob"]["devices"] == ["bob"]

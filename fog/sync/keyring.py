@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -399,13 +400,7 @@ def _retire_user_key(ident: Identity, old: SyncConfig, new: SyncConfig) -> None:
         }
         if not entry.get("owner"):
             doc["members"] = entry.get("members") or {}
-        for name, r in (entry.get("remotes") or {}).items():
-            if r.get("removed") or not isinstance(r.get("url"), str):
-                continue
-            try:
-                backend = open_backend(r["url"])
-            except (RemoteError, FogError):
-                continue
+        for name, backend in _share_backends(entry):
             try:
                 if not any(True for _ in backend.list(f"shares/{sid}/members/")):
                     continue  # not shared on that remote
@@ -415,8 +410,6 @@ def _retire_user_key(ident: Identity, old: SyncConfig, new: SyncConfig) -> None:
                 backend.sync()
             except RemoteError:
                 pass
-            finally:
-                backend.close()
 
 
 def _with_tops(devices: dict[str, Any], backend: Any, share_id: bytes, remote: str) -> dict[str, Any]:
@@ -434,6 +427,23 @@ def _with_tops(devices: dict[str, Any], backend: Any, share_id: bytes, remote: s
         limits[remote] = min(top, limits.get(remote, top))
         out[did] = {**d, "revoked_logs": {share_id.hex(): limits}}
     return out
+
+
+def _share_backends(entry: dict[str, Any], only: set[str] | None = None) -> Iterator[tuple[str, Any]]:
+    """(remote name, open backend) for each reachable remote of a share entry (of those in `only`, by
+    store key); each is closed when the caller moves on."""
+    for name, r in (entry.get("remotes") or {}).items():
+        url = r.get("url")
+        if r.get("removed") or not isinstance(url, str) or (only is not None and store_key(url) not in only):
+            continue
+        try:
+            backend = open_backend(url)
+        except (RemoteError, FogError):
+            continue
+        try:
+            yield name, backend
+        finally:
+            backend.close()
 
 
 def _targets(share: Share, config: SyncConfig) -> list[tuple[str, str]]:
@@ -458,20 +468,12 @@ def _log_tops(targets: list[tuple[str, str]], config: SyncConfig, dev: dict[str,
         if entry.get("removed"):
             continue
         log = K.device_log_name(bytes.fromhex(sid), public)
-        urls = {store_key(u): n for n, u in targets}
-        for name, r in (entry.get("remotes") or {}).items():
-            if r.get("removed") or store_key(r.get("url", "")) not in urls:
-                continue
-            try:
-                backend = open_backend(r["url"])
-            except (RemoteError, FogError):
-                continue
+        urls = {store_key(u) for _, u in targets}
+        for name, backend in _share_backends(entry, urls):
             try:
                 leaves = (n.rsplit("/", 1)[-1] for n in backend.list(f"shares/{sid}/log/{log}/"))
                 seqs = [int(leaf) for leaf in leaves if leaf.isdigit()]
                 out.setdefault(sid, {})[name] = max(seqs, default=0)
             except (RemoteError, ValueError):
                 pass
-            finally:
-                backend.close()
     return out

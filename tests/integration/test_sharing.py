@@ -446,23 +446,7 @@ def test_a_member_revokes_a_device_and_the_owner_sets_it_aside(alice: Device) ->
     bob = user(alice, "bob")
     alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
     accept(alice, bob)
-    phone = Device("bob-phone", alice.world.tmp / "home-bob-phone", alice.world.tmp / "bob-phone", alice.world)
-    phone.home.mkdir()
-    run_fog(
-        [
-            "clone",
-            alice.world.remote,
-            phone.root,
-            "--master-key-file",
-            alice.world.tmp / "bob.key",
-            "--device-name",
-            "bob-phone",
-            "--share",
-            "alice-laptop",
-        ],
-        home=phone.home,
-        cwd=alice.world.tmp,
-    )
+    phone = bob_phone(alice)
     phone.write("phone.txt", "before the theft\n")
     phone.push()
     alice.pull()
@@ -549,23 +533,7 @@ def test_a_members_revoked_device_reads_nothing_after_the_owner_hears_of_it(alic
     bob = user(alice, "bob")
     alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
     accept(alice, bob)
-    phone = Device("bob-phone", alice.world.tmp / "home-bob-phone", alice.world.tmp / "bob-phone", alice.world)
-    phone.home.mkdir()
-    run_fog(
-        [
-            "clone",
-            alice.world.remote,
-            phone.root,
-            "--master-key-file",
-            alice.world.tmp / "bob.key",
-            "--device-name",
-            "bob-phone",
-            "--share",
-            "alice-laptop",
-        ],
-        home=phone.home,
-        cwd=alice.world.tmp,
-    )
+    phone = bob_phone(alice)
     bob.fog("device", "revoke", "bob-phone", "--master-key-file", alice.world.tmp / "bob-new.key")
     # the phone, with bob's old user key, writes a retiring statement of its own naming a device it made
     p_ident = Identity.load(phone.home)
@@ -617,3 +585,26 @@ def test_a_read_only_member_cannot_take_a_later_members_device(alice: Device) ->
     assert alice.read("doc.txt") == "carol writes\n" and "read-only" not in r.err
     members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
     assert members["carol"]["devices"] == ["carol"] and members["bob"]["devices"] == ["bob"]
+
+
+def bob_phone(alice: Device) -> Device:
+    """Bob's second device: his master key, the shared share."""
+    phone = Device("bob-phone", alice.world.tmp / "home-bob-phone", alice.world.tmp / "bob-phone", alice.world)
+    phone.home.mkdir()
+    key = alice.world.tmp / "bob.key"
+    run_fog(
+        [
+            "clone",
+            alice.world.remote,
+            phone.root,
+            "--master-key-file",
+            key,
+            "--device-name",
+            "bob-phone",
+            "--share",
+            "alice-laptop",
+        ],
+        home=phone.home,
+        cwd=alice.world.tmp,
+    )
+    return phone

@@ -21,6 +21,9 @@ from fogcli import FOG, Share, run_fog
 from fog.crypto.keys import master_key_to_text
 from fog.repo.identity import Identity
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import man_text  # noqa: E402
+
 SEALED = b"fog-sealed 1\n"
 SECRET_FILES = ("identity.json", "master-key", "master-key.old", "syncconfig.json")
 
@@ -71,6 +74,7 @@ def test_a_protected_home_keeps_every_command_working(
     doc = share.fog("key", "protect", "--json", sub=True).json()
     files = ["identity.json", "master-key", "syncconfig.json"]
     assert doc == {"home": str(home), "protected": True, "changed": False, "files": files}
+    assert list(doc) == man_text.JSON_FIELDS["key protect"] == man_text.JSON_FIELDS["key unprotect"]
     _assert_nothing_in_clear(home, secrets)
 
     share.write("a.txt", "two\n")

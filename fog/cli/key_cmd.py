@@ -86,7 +86,7 @@ def adopt(
 def protect(as_json: bool = JSON_OPTION) -> None:
     """Seal this device's secrets in FOG_HOME under a passphrase (on a sealed home: change the passphrase)."""
     home = fog_home()
-    changing = run(lambda: api.unlock_home(home), as_json)  # the current passphrase first, if there is one
+    changing = run(lambda: api.unlock_home(home), as_json)  # the current passphrase first (before the rewrite)
     new = run(lambda: new_passphrase(changing), as_json)
     r = run(lambda: api.protect_home(home, new), as_json)
     if as_json:
@@ -100,7 +100,9 @@ def protect(as_json: bool = JSON_OPTION) -> None:
 @key_app.command()
 def unprotect(as_json: bool = JSON_OPTION) -> None:
     """Write this device's secrets in FOG_HOME in clear again (mode 0600, as before `fog key protect`)."""
-    r = run(lambda: api.unprotect_home(fog_home()), as_json)
+    home = fog_home()
+    run(lambda: api.unlock_home(home), as_json)  # asked before the rewrite, which other fog processes wait for
+    r = run(lambda: api.unprotect_home(home), as_json)
     if as_json:
         emit_json(as_doc(r))
     elif r.files:

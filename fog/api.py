@@ -18,15 +18,16 @@ from typing import TYPE_CHECKING
 from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.crypto.keys import ShareKeys, master_key_to_text
-from fog.errors import FogError, ReadOnlyRemote, RemoteError, UnreadableObject, UsageError
+from fog.errors import FogError, IdentityError, ReadOnlyRemote, RemoteError, UnreadableObject, UsageError
 from fog.format.policy import Policy, share_policy
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
-from fog.repo import checkouts
-from fog.repo.identity import Identity, write_private
+from fog.repo import checkouts, vault
+from fog.repo.identity import Identity
 from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
+from fog.repo.vault import write_private
 from fog.store import PutStats, Remote
 from fog.sync import enrol, keyring, members
 from fog.sync import push as push_mod
@@ -638,7 +639,6 @@ def clone(
     copy); files the remote does not know stay, for the next push.
     """
     from fog.crypto.seal import public_of
-    from fog.errors import IdentityError
 
     cancel.clear()
     root = directory.absolute()
@@ -1154,6 +1154,7 @@ class KeyInfo:
     user_sign_public: str = ""  # the user's Ed25519 signing key (derived from the user secret)
     sign_public: str = ""  # this device's Ed25519 signing key
     epoch: int = 0  # the key epoch of this device's SyncConfig place (key rotations so far)
+    protected: bool = False  # FOG_HOME's secrets are sealed under a passphrase (fog key protect)
 
 
 def key_info(home: Path, *, master: bool = False) -> KeyInfo:
@@ -1171,4 +1172,39 @@ def key_info(home: Path, *, master: bool = False) -> KeyInfo:
         ident.user_sign_public.hex(),
         ident.sign_public.hex(),
         config.epoch if config is not None else 0,
+        vault.is_protected(home),
     )
+
+
+@dataclass
+class ProtectResult:
+    home: str
+    protected: bool  # the secrets are sealed under a passphrase now
+    changed: bool  # protect: the home was sealed under another passphrase before; unprotect: anything was sealed
+    files: list[str]  # the files rewritten
+
+
+def unlock_home(home: Path) -> bool:
+    """Open FOG_HOME's identity (with its passphrase, if it is sealed); whether it is sealed.
+
+    A wrong passphrase fails here, before a command asks for anything else.
+    """
+    if not Identity.exists(home):
+        raise IdentityError(f"no fog identity in {home}; run 'fog init' or 'fog clone' first")
+    vault.read_files(home, ("identity.json",))
+    return vault.is_protected(home)
+
+
+def protect_home(home: Path, passphrase: str) -> ProtectResult:
+    """Seal every secret file of FOG_HOME under `passphrase` (a protected home: the passphrase changes).
+
+    The current passphrase, if any, comes from fog.repo.vault's source.
+    """
+    changed = vault.is_protected(home)
+    return ProtectResult(str(home), True, changed, vault.protect(home, passphrase))
+
+
+def unprotect_home(home: Path) -> ProtectResult:
+    """Write FOG_HOME's sealed files in clear again (with the passphrase from fog.repo.vault's source)."""
+    files = vault.unprotect(home)
+    return ProtectResult(str(home), False, bool(files), files)

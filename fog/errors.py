@@ -50,6 +50,17 @@ class IdentityError(FogError):
     kind = "identity"
 
 
+class PassphraseError(IdentityError):
+    """FOG_HOME is sealed under a passphrase (`fog key protect`) and none, or a wrong one, was given.
+
+    Exit 1 like every IdentityError: cron mails the line either way, and the
+    fix is the user's (set FOG_PASSPHRASE_COMMAND); under --json the kind
+    `passphrase` tells a script which it is.
+    """
+
+    kind = "passphrase"
+
+
 class RemoteError(FogError):
     """A remote could not be reached or used (permanent unless `transient`)."""
 

@@ -58,8 +58,22 @@ ENVIRONMENT: list[tuple[str, str]] = [
     (
         "`FOG_HOME`",
         "The directory holding this device's identity: device and user keypairs, the master key and "
-        "the cached SyncConfig (files mode 0600). Default: `~/.config/fog` (honouring "
-        "`XDG_CONFIG_HOME`). Set it to keep a separate identity, for scripts or tests.",
+        "the cached SyncConfig (files mode 0600; sealed under a passphrase after `fog key protect`). "
+        "Default: `~/.config/fog` (honouring `XDG_CONFIG_HOME`). Set it to keep a separate identity, for "
+        "scripts or tests.",
+    ),
+    (
+        "`FOG_PASSPHRASE_COMMAND`",
+        "A command (split like a shell word list, not run by a shell) whose first line of output is the "
+        "passphrase that `FOG_HOME` is sealed under (`fog key protect`), for example `pass show fog/home`; "
+        "for cron. Without it, fog asks on the terminal (without echo), and without a terminal a command "
+        "that needs the secrets exits 1 saying so. Asked only when `FOG_HOME` is sealed; `fog key protect` "
+        "of a home in clear also takes the new passphrase from it.",
+    ),
+    (
+        "`FOG_NEW_PASSPHRASE_COMMAND`",
+        "As `FOG_PASSPHRASE_COMMAND`, for the new passphrase of `fog key protect` (the current one, when the "
+        "home is sealed already, comes from `FOG_PASSPHRASE_COMMAND` or the terminal).",
     ),
     (
         "`FOG_MASTER_KEY_FILE`",
@@ -97,6 +111,11 @@ ENVIRONMENT: list[tuple[str, str]] = [
 
 FILES: list[tuple[str, str]] = [
     ("`$FOG_HOME/`", "This device's identity (see ENVIRONMENT)."),
+    (
+        "`$FOG_HOME/identity.json`, `master-key`, `master-key.old`, `syncconfig.json`",
+        "Its secrets: in clear (mode 0600), or, after `fog key protect`, each sealed under the passphrase "
+        "(a first line `fog-sealed 1`; docs/FORMAT.md, section 12).",
+    ),
     ("*DIR*`/.fog/config.json`", "The share's id and name, its remotes (name and URL) and settings."),
     (
         "*DIR*`/.fog/db/`",
@@ -136,7 +155,7 @@ JSON_INTRO: list[Block] = [
     "`--json` is accepted by every command that reports something. With it, stdout carries exactly "
     "one JSON document and nothing else; messages, warnings and progress go to stderr. An error "
     "under `--json` is one JSON object on one line of stderr, with `code` (the exit code), `kind` "
-    "(`error`, `usage`, `not-a-share`, `identity`, `remote`, `integrity`, `locked`, `revision`, "
+    "(`error`, `usage`, `not-a-share`, `identity`, `passphrase`, `remote`, `integrity`, `locked`, `revision`, "
     "`unsaved-changes`, `read-only`, ...) and `message`; the exit code is the same as without `--json`. A "
     "command line that the parser itself rejects (an unknown option, a missing argument) gets a "
     "plain-text usage message and exit code 2.",
@@ -157,6 +176,7 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "seconds",
     "bytes_written",
 ]
+PROTECT_FIELDS = ["home", "protected", "changed", "files"]  # fog key protect|unprotect (fog.api.ProtectResult)
 MEMBER_FIELDS = ["name", "user_id", "role", "devices", "this_user", "user_key"]  # fog.api.MemberInfo
 
 JSON_FIELDS: dict[str, list[str]] = {
@@ -264,8 +284,11 @@ JSON_FIELDS: dict[str, list[str]] = {
         "user_sign_public",
         "sign_public",
         "epoch",
+        "protected",
     ],
     "key adopt": ["epoch"],
+    "key protect": PROTECT_FIELDS,
+    "key unprotect": PROTECT_FIELDS,
     "key rotate": ROTATION_FIELDS,
     "share invite": ["share", "share_id", "user", "user_id", "read_only", "remote"],
     "share members": MEMBER_FIELDS,
@@ -661,6 +684,39 @@ PAGES: dict[str, dict[str, object]] = {
         ],
         "exit": {6: EXIT_CODES[6], 75: LOCKED},
         "examples": [("", "fog key rotate --keep desktop --keep phone --master-key-file ~/new-master.key")],
+    },
+    "key protect": {
+        "description": [
+            "Seals every secret file of `FOG_HOME` (`identity.json`, `master-key`, `master-key.old`, "
+            "`syncconfig.json`) under a passphrase: its key is Argon2id of the passphrase (a random salt; "
+            "libsodium's interactive limits, about 0.1 s and 64 MiB, stored in each file so that they can be "
+            "raised later), each file a SecretBox. From then on every command that needs the secrets asks "
+            "for the passphrase once: `FOG_PASSPHRASE_COMMAND` (for cron), else the terminal, else it exits "
+            "1 saying so. What it writes stays sealed. A wrong passphrase is one line, and nothing changes.",
+            "The new passphrase comes from `FOG_NEW_PASSPHRASE_COMMAND`, else (a home in clear) "
+            "`FOG_PASSPHRASE_COMMAND`, else it is asked twice on the terminal. On a sealed home it changes "
+            "the passphrase (asking the current one first). Surrounding white space is not part of a "
+            "passphrase. Other fog processes using `FOG_HOME` finish first; a crash leaves every file under "
+            "the old passphrase or every file under the new one.",
+            "What it protects: a disk or backup taken without the passphrase gives the keys of no share. "
+            "What it does not: malware running as you while fog runs, a passphrase command that leaves the "
+            "passphrase where others can read it, the files of your shares (they are in clear in their "
+            "directories: use disk encryption), and copies in clear made before (old disk blocks, backups "
+            "of `FOG_HOME`: if one may be in other hands, `fog key rotate`).",
+        ],
+        "examples": [
+            ("On a terminal:", "fog key protect"),
+            ("For cron, from a password manager:", "FOG_PASSPHRASE_COMMAND='pass show fog/home' fog key protect"),
+        ],
+        "see_also": ["key unprotect", "key rotate"],
+    },
+    "key unprotect": {
+        "description": [
+            "Writes the sealed files of `FOG_HOME` in clear again (mode 0600), with the passphrase from "
+            "`FOG_PASSPHRASE_COMMAND` or the terminal. A home in clear is left as it is.",
+        ],
+        "examples": [("", "fog key unprotect")],
+        "see_also": ["key protect"],
     },
     "share": {"see_also": ["clone", "key"]},
     "share invite": {

@@ -8,6 +8,7 @@ import typer
 
 from fog import __version__
 from fog.cli.common import STATE
+from fog.cli.sources import use_passphrase_source
 
 app = typer.Typer(
     name="fog",
@@ -41,3 +42,4 @@ def main_options(
             raise typer.BadParameter(f"{directory} is not a directory", param_hint="-C")
         STATE.cwd = directory.absolute()
     STATE.debug = debug
+    use_passphrase_source()

@@ -138,7 +138,9 @@ def run(argv: list[str]) -> int | None:
     from pathlib import Path
 
     from fog import api
+    from fog.cli.sources import use_passphrase_source
 
+    use_passphrase_source()
     home, cwd = text.fog_home(), Path(where)
 
     def call(fn: Callable[[], Any]) -> Any:

@@ -1,4 +1,5 @@
-"""fog key show|rotate: this device's public identity, the master key (when asked), key rotation."""
+"""fog key show|rotate|adopt|protect|unprotect: this device's public identity, the master key (when
+asked), key rotation, FOG_HOME sealed under a passphrase."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from pathlib import Path
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
+from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run, say
 from fog.cli.device_cmd import MASTER_KEY_FILE_OPTION, _mkf, print_rotation
-from fog.cli.sources import read_master_key
+from fog.cli.sources import new_passphrase, read_master_key
 from fog.cli.text import as_doc
 
-key_app = typer.Typer(help="Show this device's keys; rotate the user's keys.", no_args_is_help=True)
+key_app = typer.Typer(
+    help="Show this device's keys; rotate the user's keys; seal them in FOG_HOME under a passphrase.",
+    no_args_is_help=True,
+)
 app.add_typer(key_app, name="key")
 
 
@@ -37,6 +41,7 @@ def show(
     typer.echo(f"user key     {info.user_key}")
     typer.echo(f"signing key  {info.sign_public}")
     typer.echo(f"key epoch    {info.epoch}")
+    typer.echo(f"secrets      {'sealed under a passphrase' if info.protected else 'in clear (fog key protect)'}")
     if info.master_key:
         typer.echo(f"master key   {info.master_key}")
 
@@ -75,3 +80,32 @@ def adopt(
         emit_json({"epoch": epoch})
     else:
         typer.echo(f"this device now holds the master key of key epoch {epoch}")
+
+
+@key_app.command()
+def protect(as_json: bool = JSON_OPTION) -> None:
+    """Seal this device's secrets in FOG_HOME under a passphrase (on a sealed home: change the passphrase)."""
+    home = fog_home()
+    changing = run(lambda: api.unlock_home(home), as_json)  # the current passphrase first (before the rewrite)
+    new = run(lambda: new_passphrase(changing), as_json)
+    r = run(lambda: api.protect_home(home, new), as_json)
+    if as_json:
+        emit_json(as_doc(r))
+        return
+    what = "the new passphrase" if r.changed else "a passphrase"
+    typer.echo(f"{home}: {', '.join(r.files)} sealed under {what}")
+    say("fog: every command now asks for it: on the terminal, or set FOG_PASSPHRASE_COMMAND (cron)")
+
+
+@key_app.command()
+def unprotect(as_json: bool = JSON_OPTION) -> None:
+    """Write this device's secrets in FOG_HOME in clear again (mode 0600, as before `fog key protect`)."""
+    home = fog_home()
+    run(lambda: api.unlock_home(home), as_json)  # asked before the rewrite, which other fog processes wait for
+    r = run(lambda: api.unprotect_home(home), as_json)
+    if as_json:
+        emit_json(as_doc(r))
+    elif r.files:
+        typer.echo(f"{r.home}: {', '.join(r.files)} in clear again")
+    else:
+        typer.echo(f"{r.home} is not sealed under a passphrase: nothing to do")

@@ -1,4 +1,4 @@
-"""Where a command's inputs come from: the master key and remote URLs. Free of typer.
+"""Where a command's inputs come from: the master key, FOG_HOME's passphrase, remote URLs. Free of typer.
 
 Shared by the typer commands and the fast path (fog.cli.fast), which must not
 import typer.
@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 
 from fog.crypto.keys import master_key_from_text
-from fog.errors import IdentityError, UsageError
+from fog.errors import IdentityError, PassphraseError, UsageError
+
+TYPE_CHECKING = False  # (see fog.cli.text)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def key_source_given(path: str | None, home: str | None = None) -> bool:
@@ -40,7 +44,7 @@ def read_master_key(path: Path | None, home: str | None = None) -> bytes:
     source = source or (Path(stored) if stored else None)
     if source is not None:
         try:
-            text = source.read_bytes().decode("utf-8")
+            text = _open_key_file(source).decode("utf-8")
         except OSError as exc:
             raise IdentityError(f"cannot read the master key file {source}: {exc.strerror}") from None
         except UnicodeDecodeError:
@@ -48,7 +52,7 @@ def read_master_key(path: Path | None, home: str | None = None) -> bytes:
                 f"the master key file {source} is not text (not UTF-8): it should hold the key as `fog init` showed it"
             ) from None
     elif command:
-        text = _run_key_command(command)
+        text = _run_command("FOG_MASTER_KEY_COMMAND", command)
     elif sys.stdin.isatty():
         import getpass
 
@@ -63,8 +67,70 @@ def read_master_key(path: Path | None, home: str | None = None) -> bytes:
         raise IdentityError(f"invalid master key: {exc}") from None
 
 
-def _run_key_command(command: str) -> str:
-    """Run FOG_MASTER_KEY_COMMAND (e.g. `pass show fog`) and return its first line."""
+def _open_key_file(path: Path) -> bytes:
+    """A master key file's bytes; one sealed under FOG_HOME's passphrase (FOG_HOME/master-key of a
+    protected home, or a copy of it) is opened."""
+    raw = path.read_bytes()
+    if not raw.startswith(b"fog-sealed "):  # fog.format.sealed.PREFIX
+        return raw
+    from fog.repo import vault
+
+    return vault.open_file(path)
+
+
+def use_passphrase_source() -> None:
+    """Give fog.repo.vault `passphrase` as its source, for this command (keys derived before are forgotten)."""
+    from fog.repo import vault
+
+    vault.use_passphrase(passphrase)
+
+
+def passphrase(home: Path) -> str:
+    """The passphrase of a protected FOG_HOME: from FOG_PASSPHRASE_COMMAND, else a prompt on a terminal.
+
+    The source fog.repo.vault asks when it meets a sealed file (never for a home in clear).
+    """
+    command = os.environ.get("FOG_PASSPHRASE_COMMAND")
+    if command:
+        return _run_command("FOG_PASSPHRASE_COMMAND", command, PassphraseError)
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(f"Passphrase of {home}: ")
+    raise PassphraseError(
+        f"{home} is sealed under a passphrase: set FOG_PASSPHRASE_COMMAND (a command that prints it, "
+        "for cron), or run fog on a terminal"
+    )
+
+
+def new_passphrase(changing: bool) -> str:
+    """The passphrase `fog key protect` seals FOG_HOME under: FOG_NEW_PASSPHRASE_COMMAND, else (a home in
+    clear) FOG_PASSPHRASE_COMMAND, else asked twice on a terminal."""
+    command = os.environ.get("FOG_NEW_PASSPHRASE_COMMAND")
+    if command:
+        return _run_command("FOG_NEW_PASSPHRASE_COMMAND", command, PassphraseError)
+    command = os.environ.get("FOG_PASSPHRASE_COMMAND")
+    if command and not changing:
+        return _run_command("FOG_PASSPHRASE_COMMAND", command, PassphraseError)
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("New passphrase: ")
+        if not first.strip():
+            raise PassphraseError("the passphrase is empty; nothing was changed")
+        if getpass.getpass("The same again: ") != first:
+            raise PassphraseError("the two passphrases differ; nothing was changed")
+        return first
+    if changing:
+        raise PassphraseError(
+            "no new passphrase: set FOG_NEW_PASSPHRASE_COMMAND (FOG_PASSPHRASE_COMMAND gives the current one), "
+            "or run fog key protect on a terminal"
+        )
+    raise PassphraseError("no passphrase: set FOG_PASSPHRASE_COMMAND, or run fog key protect on a terminal")
+
+
+def _run_command(variable: str, command: str, error: Callable[[str], IdentityError] = IdentityError) -> str:
+    """Run the command in `variable` (e.g. FOG_MASTER_KEY_COMMAND='pass show fog') and return its first line."""
     import shlex
     import subprocess
 
@@ -73,10 +139,10 @@ def _run_key_command(command: str) -> str:
             shlex.split(command), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
         )
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise IdentityError(f"FOG_MASTER_KEY_COMMAND failed to run: {exc}") from None
+        raise error(f"{variable} failed to run: {exc}") from None
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or [""])[0]
-        raise IdentityError(f"FOG_MASTER_KEY_COMMAND exited {proc.returncode}: {first}")
+        raise error(f"{variable} exited {proc.returncode}: {first}")
     return (proc.stdout.strip().splitlines() or [""])[0]
 
 

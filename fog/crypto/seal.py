@@ -13,6 +13,7 @@ import hmac
 import nacl.bindings
 import nacl.exceptions
 import nacl.public
+import nacl.pwhash.argon2id
 import nacl.secret
 import nacl.signing
 import nacl.utils
@@ -142,6 +143,23 @@ def verify(public: bytes, message: bytes, signature: bytes, what: str) -> None:
         nacl.signing.VerifyKey(public).verify(message, signature)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
         raise IntegrityError(f"{what}: signature does not verify (forged or altered)") from exc
+
+
+PASSPHRASE_SALT_BYTES = nacl.pwhash.argon2id.SALTBYTES  # 16
+
+
+def passphrase_key(passphrase: bytes, salt: bytes, opslimit: int, memlimit: int) -> bytes:
+    """A 32-byte SecretBox key from a passphrase: Argon2id (libsodium's crypto_pwhash, version 1.3).
+
+    ValueError for a salt that is not 16 bytes or limits libsodium refuses;
+    MemoryError when memlimit bytes cannot be had.
+    """
+    if len(salt) != PASSPHRASE_SALT_BYTES:
+        raise ValueError("passphrase salts are 16 bytes")
+    try:
+        return nacl.pwhash.argon2id.kdf(KEY_BYTES, passphrase, salt, opslimit=opslimit, memlimit=memlimit)
+    except nacl.exceptions.RuntimeError as exc:  # crypto_pwhash failed: it could not allocate memlimit
+        raise MemoryError(f"Argon2id could not use {memlimit} bytes of memory") from exc
 
 
 def random_bytes(n: int) -> bytes:

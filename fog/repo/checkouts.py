@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from fog.errors import FogError
-from fog.repo.identity import write_private
+from fog.repo.vault import write_private
 
 FILE = "checkouts.json"
 

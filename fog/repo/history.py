@@ -46,6 +46,7 @@ DB_NAMES = (
 )
 DUPSORT = frozenset({b"locs"})
 MAP_SIZE = 1 << 36
+SEALED_PREFIX = b"fog-sealed "  # fog.format.sealed.PREFIX, without importing it (dataclasses; see quick_log)
 
 
 def pathkey(path: str) -> bytes:
@@ -282,7 +283,10 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     if rel == FOG_DIR or rel.startswith(FOG_DIR + "/"):
         return None
     with open(os.path.join(home, "identity.json"), "rb") as f:  # what fog.api's Identity.load needs
-        identity = json.load(f)
+        raw = f.read()
+    if raw.startswith(SEALED_PREFIX):
+        return None  # a protected FOG_HOME: fog.api asks for the passphrase
+    identity = json.loads(raw)
     if (
         not isinstance(identity, dict)
         or not isinstance(identity.get("device"), dict)
@@ -309,18 +313,23 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     if limit is not None:
         records = records[:limit]
     names = _device_names(home)
+    if names is None:
+        return None  # sealed: fog.api opens it
     if any(r.device not in names for r in records):
         return None  # another user's device (a shared share): fog.api knows the members' names
     return [Entry(r, names[r.device], r.id == head) for r in records]
 
 
-def _device_names(home: str) -> dict[str, str]:
-    """Device id -> name from the cached SyncConfig (none cached: no names)."""
+def _device_names(home: str) -> dict[str, str] | None:
+    """Device id -> name from the cached SyncConfig (none cached: no names; sealed: None, for fog.api)."""
     try:
         with open(os.path.join(home, "syncconfig.json"), "rb") as f:
-            devices = json.load(f)["devices"]
+            raw = f.read()
     except FileNotFoundError:
         return {}
+    if raw.startswith(SEALED_PREFIX):
+        return None
+    devices = json.loads(raw)["devices"]
     if not isinstance(devices, dict) or not all(isinstance(d, dict) for d in devices.values()):
         raise ValueError("the cached SyncConfig is malformed")  # fog.api words this
     return {did: str(d.get("name", did[:8])) for did, d in devices.items()}

@@ -1,6 +1,7 @@
 """This device's identity in FOG_HOME: keys, name, master key, SyncConfig cache.
 
-Files (directory mode 0700, files 0600, written atomically):
+Files (directory mode 0700, files 0600, written atomically; each one sealed
+under a passphrase when the home is protected, fog.repo.vault):
   identity.json    device id, name, keypair; user keypair
   master-key       the master key in its text form
   syncconfig.json  the last merged SyncConfig this device saw
@@ -19,19 +20,7 @@ from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.errors import IdentityError
 from fog.format.syncconfig import SyncConfig
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Atomically write a secret file with mode 0600."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+from fog.repo import vault
 
 
 def _hex_key(entry: dict[str, Any], name: str, where: str) -> None:
@@ -61,10 +50,11 @@ def _identity_fields(doc: object) -> tuple[dict[str, Any], dict[str, Any]]:
     return dev, user
 
 
-def load_master_key(path: Path) -> bytes:
-    """The master key stored in FOG_HOME (its text form); an IdentityError naming the file otherwise."""
+def load_master_key(path: Path, data: bytes | None = None) -> bytes:
+    """The master key stored in FOG_HOME (its text form, `data` if read already); an IdentityError naming
+    the file otherwise."""
     try:
-        return K.master_key_from_text(path.read_bytes().decode("utf-8"))
+        return K.master_key_from_text((vault.open_file(path) if data is None else data).decode("utf-8"))
     except FileNotFoundError:
         raise IdentityError(f"{path} is missing; write the master key (as `fog init` showed it) into it") from None
     except OSError as exc:
@@ -148,19 +138,20 @@ class Identity:
             },
             "user": {"secret": self.user_secret.hex(), "public": self.user_public.hex()},
         }
-        write_private(self.home / "master-key", (K.master_key_to_text(self.master_key) + "\n").encode())
-        write_private(self.home / "identity.json", json.dumps(doc, indent=1).encode())
+        master = (K.master_key_to_text(self.master_key) + "\n").encode()
+        vault.write_files(self.home, {"master-key": master, "identity.json": json.dumps(doc, indent=1).encode()})
 
     @classmethod
     def load(cls, home: Path) -> Identity:
         """Read and check identity.json and master-key; an IdentityError naming the file otherwise."""
         path = home / "identity.json"
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise IdentityError(f"no fog identity in {home}; run 'fog init' or 'fog clone' first") from None
+            files = vault.read_files(home, ("identity.json", "master-key"))  # both as one protect left them
         except OSError as exc:
-            raise IdentityError(f"cannot read {path}: {exc.strerror}") from None
+            raise IdentityError(f"cannot read {exc.filename or path}: {exc.strerror}") from None
+        raw = files.get("identity.json")
+        if raw is None:
+            raise IdentityError(f"no fog identity in {home}; run 'fog init' or 'fog clone' first")
         try:
             dev, user = _identity_fields(json.loads(raw))
         except (ValueError, UnicodeDecodeError) as exc:
@@ -176,7 +167,7 @@ class Identity:
             bytes.fromhex(dev["public"]),
             bytes.fromhex(user["secret"]),
             bytes.fromhex(user["public"]),
-            load_master_key(home / "master-key"),
+            load_master_key(home / "master-key", files.get("master-key")),
             bytes.fromhex(dev.get("sign_secret", "")),
             bytes.fromhex(dev.get("sign_public", "")),
         )
@@ -210,7 +201,7 @@ class Identity:
         """Take the master key of a key rotation (the old one is kept in master-key.old, for the record)."""
         if master_key == self.master_key:
             return
-        write_private(self.home / "master-key.old", (K.master_key_to_text(self.master_key) + "\n").encode())
+        vault.write_files(self.home, {"master-key.old": (K.master_key_to_text(self.master_key) + "\n").encode()})
         object.__setattr__(self, "master_key", master_key)
         self.save()
 
@@ -255,15 +246,16 @@ class Identity:
         """
         path = self.home / "syncconfig.json"
         try:
-            doc = json.loads(path.read_bytes())
+            raw = vault.read_files(self.home, ("syncconfig.json",)).get("syncconfig.json")
+            if raw is None:
+                return None, set()
+            doc = json.loads(raw)
             config = SyncConfig.from_json(doc)
             check_cached_keys(config)
             names = doc.get("merged_versions", [])
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise ValueError("merged_versions is not a list of names")
             return config, set(names)
-        except FileNotFoundError:
-            return None, set()
         except OSError as exc:
             raise IdentityError(f"cannot read {path}: {exc.strerror}") from None
         except (ValueError, KeyError, TypeError) as exc:
@@ -276,7 +268,7 @@ class Identity:
         doc = config.to_json()
         if merged_versions:
             doc["merged_versions"] = sorted(merged_versions)
-        write_private(self.home / "syncconfig.json", json.dumps(doc, indent=1).encode())
+        vault.write_files(self.home, {"syncconfig.json": json.dumps(doc, indent=1).encode()})
 
     def share_keys(self, share_id: str) -> K.ShareKeys:
         config = self.cached_config()

@@ -19,7 +19,7 @@ from fog.errors import FogError, LockHeldError, NotAShareError, UsageError
 from fog.repo import history
 from fog.repo.db import RepoDB
 from fog.repo.history import FOG_DIR, READABLE_FORMATS, REPO_FORMAT
-from fog.repo.identity import write_private
+from fog.repo.vault import write_private
 
 __all__ = ["FOG_DIR", "REPO_FORMAT", "Share", "ShareConfig", "find_root", "refuse_nesting"]
 

@@ -104,7 +104,8 @@ def test_every_page_renders_without_warnings() -> None:
 
 def test_overview_documents_environment_exit_codes_and_json() -> None:
     text = (ROOT / "man" / "fog.1").read_text()
-    for name in ("FOG_HOME", "FOG_MASTER_KEY_FILE", "FOG_MASTER_KEY_COMMAND", "FOG_S3_ENDPOINT", "NO_COLOR"):
+    names = ("FOG_HOME", "FOG_MASTER_KEY_FILE", "FOG_MASTER_KEY_COMMAND", "FOG_S3_ENDPOINT", "NO_COLOR")
+    for name in (*names, "FOG_PASSPHRASE_COMMAND", "FOG_NEW_PASSPHRASE_COMMAND"):
         assert gen_docs.esc(name) in text, name
     for section in ("ENVIRONMENT", "FILES", "EXIT STATUS", "JSON OUTPUT", "EXAMPLES", "SEE ALSO"):
         assert f".SH {section}\n" in text, section
@@ -170,8 +171,10 @@ JSON_RUNS: dict[str, list[str]] = {
 
 
 def test_documented_json_fields_are_present(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
-    # (run in tests/integration/test_sharing.py and test_key_rotation.py)
+    # (run in tests/integration/test_sharing.py and test_key_rotation.py; key protect|unprotect in
+    # tests/cli/test_passphrase.py)
     others = {"clone", "device revoke", "key rotate", "key adopt", "share invite", "share remove-member"}
+    others |= {"key protect", "key unprotect"}
     assert set(JSON_RUNS) | others == set(man_text.JSON_FIELDS)
     share.write("notes.txt", "one\n")
     share.push()

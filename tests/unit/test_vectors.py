@@ -556,3 +556,22 @@ def test_syncconfig_stored_version(tmp_path: Path) -> None:
     merged, names = Remote(backend).load_config(mk)
     assert names == [doc["name"]]
     assert merged == SyncConfig.from_bytes(h(doc["plaintext"]))
+
+
+# -- FOG_HOME sealed under a passphrase ------------------------------------------------------------
+
+
+def test_sealed_home_file() -> None:
+    from fog.format.sealed import SealedFile
+    from fog.repo.vault import _normalize
+
+    doc = load("sealed.json")
+    passphrase = _normalize(doc["passphrase_typed"])
+    assert passphrase == h(doc["passphrase"])
+    for v in doc["files"]:
+        stored = v["stored"].encode("ascii")
+        sealed = SealedFile.from_bytes(stored)
+        assert sealed.to_bytes() == stored  # one encoding
+        key = S.passphrase_key(passphrase, sealed.salt, sealed.opslimit, sealed.memlimit)
+        assert key == h(v["key"]), v["limits"]
+        assert S.open_secret(key, sealed.box, "vector") == doc["plaintext"].encode("ascii")

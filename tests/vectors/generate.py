@@ -513,6 +513,37 @@ def syncconfig_vectors() -> dict[str, Any]:
     }
 
 
+# -- FOG_HOME sealed under a passphrase --------------------------------------------------
+
+PASSPHRASE_TYPED = "  Cafe\u0301 au lait, 4 sugars \n"  # decomposed e + acute, white space around it
+
+
+def sealed_vectors() -> dict[str, Any]:
+    from fog.format.sealed import MEMLIMIT, OPSLIMIT, SealedFile
+    from fog.repo.vault import _normalize
+
+    passphrase = _normalize(PASSPHRASE_TYPED)
+    plaintext = (K.master_key_to_text(MASTER_KEY) + "\n").encode()
+    files = []
+    for label, opslimit, memlimit in (("minimal", 1, 8192), ("interactive", OPSLIMIT, MEMLIMIT)):
+        salt = pseudo_random(b"fog/test-vector/passphrase-salt/" + label.encode(), 16)
+        key = S.passphrase_key(passphrase, salt, opslimit, memlimit)
+        with FixedNonces():
+            box = S.seal_secret(key, plaintext)
+        stored = SealedFile(opslimit, memlimit, salt, box).to_bytes()
+        files.append({"limits": label, "key": key.hex(), "stored": stored.decode("ascii")})
+    return {
+        "description": "A FOG_HOME file sealed under a passphrase: 'fog-sealed 1\\n' || canonical JSON "
+        "{box, kdf, memlimit, opslimit, salt} || '\\n'; key = Argon2id(passphrase, salt, opslimit, memlimit), "
+        "32 bytes; box = SecretBox(key, the file's bytes) as nonce || tag || ciphertext. The passphrase is "
+        "taken without surrounding white space, in Unicode NFC, as UTF-8. Sealed bytes are a known-answer vector.",
+        "passphrase_typed": PASSPHRASE_TYPED,
+        "passphrase": passphrase.hex(),
+        "plaintext": plaintext.decode("ascii"),
+        "files": files,
+    }
+
+
 def main() -> None:
     write("keys.json", keys_vectors())
     write("objects.json", objects_vectors())
@@ -523,6 +554,7 @@ def main() -> None:
     write("batch.json", batch_vectors())
     write("prune.json", prune_vectors())
     write("syncconfig.json", syncconfig_vectors())
+    write("sealed.json", sealed_vectors())
 
 
 if __name__ == "__main__":

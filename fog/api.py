@@ -816,13 +816,32 @@ def _member_info(m: members.Member) -> MemberInfo:
     )
 
 
-def share_invite(home: Path, cwd: Path, user_key: str, *, name: str | None, read_only: bool) -> members.Invitation:
-    with context(home, cwd) as ctx:
+def share_invite(
+    home: Path, cwd: Path, user_key: str, *, name: str | None, read_only: bool, share: str | None = None
+) -> members.Invitation:
+    with context(home, _share_dir(home, cwd, share)) as ctx:
         return members.invite(ctx, pull_mod.refresh_config(ctx), user_key, name=name, read_only=read_only)
 
 
-def share_members(home: Path, cwd: Path) -> list[MemberInfo]:
-    with context(home, cwd) as ctx:
+def _share_dir(home: Path, cwd: Path, share: str | None) -> Path:
+    """Where to run a command about `share` (a name or id prefix): this device's checkout of it, else cwd."""
+    if share is None:
+        return cwd
+    ident = Identity.load(home)
+    config = ident.cached_config()
+    live = {sid: e for sid, e in (config.shares.items() if config else []) if not e.get("removed")}
+    hits = [sid for sid, e in live.items() if e.get("name") == share or sid.startswith(share.lower())]
+    if len(hits) != 1:
+        names = ", ".join(sorted(str(e.get("name")) for e in live.values()))
+        raise UsageError(f"no single share matches {share!r}; shares: {names}")
+    here = checkouts.existing(home, hits[0])
+    if here is None:
+        raise FogError(f"share {share!r} has no checkout on this device: `fog clone` it first")
+    return here
+
+
+def share_members(home: Path, cwd: Path, share: str | None = None) -> list[MemberInfo]:
+    with context(home, _share_dir(home, cwd, share)) as ctx:
         return [_member_info(m) for m in members.members(ctx, pull_mod.refresh_config(ctx))]
 
 

@@ -12,15 +12,25 @@ share_app = typer.Typer(help="Share this share with another fog user.", no_args_
 app.add_typer(share_app, name="share")
 
 
+SHARE_ARGUMENT = typer.Argument(
+    None,
+    help="Which share (its name or id; default: the one the current directory is in).",
+    metavar="[SHARE]",
+)
+
+
 @share_app.command()
 def invite(
+    share: str = SHARE_ARGUMENT,
     user: str = typer.Option(..., "--user", help="The other user's key, as `fog key show` prints it.", metavar="KEY"),
     name: str = typer.Option(None, "--name", help="What to call them here (default: user-<id>).", metavar="NAME"),
     read_only: bool = typer.Option(False, "--read-only", help="They may read, but their pushes are refused."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Invite another user: the share's keys, sealed so that only they can open them."""
-    inv = run(lambda: api.share_invite(fog_home(), STATE.cwd, user, name=name, read_only=read_only), as_json)
+    inv = run(
+        lambda: api.share_invite(fog_home(), STATE.cwd, user, name=name, read_only=read_only, share=share), as_json
+    )
     if as_json:
         emit_json(as_doc(inv))
         return
@@ -30,9 +40,9 @@ def invite(
 
 
 @share_app.command("members")
-def members_cmd(as_json: bool = JSON_OPTION) -> None:
+def members_cmd(share: str = SHARE_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
     """List the users who share this share, and their devices."""
-    listed = run(lambda: api.share_members(fog_home(), STATE.cwd), as_json)
+    listed = run(lambda: api.share_members(fog_home(), STATE.cwd, share=share), as_json)
     if as_json:
         emit_json([as_doc(m) for m in listed])
         return

@@ -608,3 +608,14 @@ def bob_phone(alice: Device) -> Device:
         cwd=alice.world.tmp,
     )
     return phone
+
+
+def test_share_commands_name_the_share_from_anywhere(alice: Device) -> None:
+    bob = user(alice, "bob")
+    tmp = alice.world.tmp
+    run_fog(["share", "invite", "alice-laptop", "--user", user_key(bob), "--name", "bob"], home=alice.home, cwd=tmp)
+    accept(alice, bob)
+    listed = run_fog(["share", "members", "alice-laptop", "--json"], home=alice.home, cwd=tmp).json()
+    assert sorted(m["role"] for m in listed) == ["member", "owner"]
+    r = run_fog(["share", "members", "nosuch"], home=alice.home, cwd=tmp, expect=2)
+    assert "no single share matches" in r.error_line()

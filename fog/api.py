@@ -1167,9 +1167,10 @@ class KeyInfo:
     device_id: str
     device_name: str
     device_public: str
-    user_public: str
+    user_public: str  # the user's public keys as people paste them (fogpub-..., with a checksum): `--user` takes it
     master_key: str | None  # only when asked for
-    user_key: str = ""  # the user's public keys as people paste them (fogpub-..., with a checksum)
+    user_key: str = ""  # the same (the name `fog share invite --user KEY` uses)
+    user_box_public: str = ""  # the user's Box key alone, hex (what user_public held before sharing existed)
     user_sign_public: str = ""  # the user's Ed25519 signing key (derived from the user secret)
     sign_public: str = ""  # this device's Ed25519 signing key
     epoch: int = 0  # the key epoch of this device's SyncConfig place (key rotations so far)
@@ -1185,9 +1186,10 @@ def key_info(home: Path, *, master: bool = False) -> KeyInfo:
         ident.device_id,
         ident.device_name,
         ident.device_public.hex(),
-        ident.user_public.hex(),
+        public_key_to_text(ident.user_public, ident.user_sign_public),
         master_key_to_text(ident.master_key) if master else None,
         public_key_to_text(ident.user_public, ident.user_sign_public),
+        ident.user_public.hex(),
         ident.user_sign_public.hex(),
         ident.sign_public.hex(),
         config.epoch if config is not None else 0,

@@ -281,6 +281,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "device_public",
         "user_public",
         "user_key",
+        "user_box_public",
         "user_sign_public",
         "sign_public",
         "epoch",

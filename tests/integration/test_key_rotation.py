@@ -351,7 +351,11 @@ def test_user_key_text_form_round_trips_and_catches_typos(trio: tuple[Device, De
     doc = a.fog("key", "show", "--json").json()
     text = doc["user_key"]
     assert text.startswith("fogpub-")
-    assert K.public_key_from_text(text) == (bytes.fromhex(doc["user_public"]), bytes.fromhex(doc["user_sign_public"]))
+    assert K.public_key_from_text(text) == (
+        bytes.fromhex(doc["user_box_public"]),
+        bytes.fromhex(doc["user_sign_public"]),
+    )
+    assert doc["user_public"] == text  # (--json keeps the paste form as user_public)
     assert doc["user_key"] in a.fog("key", "show").out
     bad = text[:-1] + ("0" if text[-1] != "0" else "1")
     with pytest.raises(ValueError, match="checksum"):

@@ -114,7 +114,7 @@ class Remote:
     def put_config(self, signer: ConfigSigner, config: SyncConfig) -> str:
         """Publish a new SyncConfig version signed by this device; never overwrites. Returns its name."""
         locator, box_key, hmac_key = K.config_keys(signer.master_key)
-        config = _listing_signer(config, signer)
+        config = listing_signer(config, signer)
         sealed = S.seal_secret(box_key, config.to_bytes())
         stored = _signed(C.CONFIG_SIGNED, C.SIGNATURE_CONTEXT, locator, signer, sealed)
         name = f"config/{locator}/{S.mac(hmac_key, stored).hex()}"
@@ -234,6 +234,13 @@ class Remote:
         except ValueError as exc:
             raise IntegrityError(f"{what}: {exc}") from exc
         return {**record, "name": name, "what": what, "stored": stored, "locator": locator}
+
+    def rotation_records(self, master_key: bytes) -> list[str]:
+        """Names of the key rotation records at this master key's SyncConfig place (one LIST)."""
+        locator = K.config_keys(master_key)[0]
+        return sorted(
+            n for n in self.backend.list(f"config/{locator}/") if n.rsplit("/", 1)[-1].startswith(C.ROTATION_PREFIX)
+        )
 
     def verify_rotation(self, record: dict[str, Any], entry: dict[str, Any] | None) -> None:
         """Check a rotation record's signature against its author's entry (IntegrityError otherwise)."""
@@ -988,20 +995,19 @@ class ConfigSigner(Protocol):
     sign_public: bytes
 
 
-def _listing_signer(config: SyncConfig, signer: ConfigSigner) -> SyncConfig:
+def listing_signer(config: SyncConfig, signer: ConfigSigner) -> SyncConfig:
     """`config` with the signer's entry carrying its signing key (readers verify the version with it).
 
     A device made before signing keys existed publishes its key this way, in
-    its first signed version.
+    its first signed version. The entry keeps its own `updated`, so that
+    nothing else of it changes in a merge (a concurrent rename still wins).
     """
     entry = config.devices.get(signer.device_id)
-    if entry is not None and entry.get("sign") == signer.sign_public.hex():
-        return config
     if entry is None:
         raise ValueError("a SyncConfig version must list the device that signs it")
-    devices = dict(config.devices)
-    devices[signer.device_id] = {**entry, "sign": signer.sign_public.hex(), "updated": int(entry.get("updated", 0)) + 1}
-    return replace(config, devices=devices)
+    if entry.get("sign") == signer.sign_public.hex():
+        return config
+    return replace(config, devices={**config.devices, signer.device_id: {**entry, "sign": signer.sign_public.hex()}})
 
 
 def _signed(version: int, context: bytes, locator: str, signer: ConfigSigner, sealed: bytes) -> bytes:

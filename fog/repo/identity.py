@@ -197,24 +197,19 @@ class Identity:
     def user_id(self) -> str:
         return K.user_id(self.user_public, self.user_sign_public)
 
-    def adopt_master_key(self, master_key: bytes) -> None:
-        """Take the master key of a key rotation (the old one is kept in master-key.old, for the record)."""
-        if master_key == self.master_key:
-            return
-        vault.write_files(self.home, {"master-key.old": (K.master_key_to_text(self.master_key) + "\n").encode()})
-        object.__setattr__(self, "master_key", master_key)
-        self.save()
-
-    def adopt_user(self, user: dict[str, str]) -> None:
-        """Take the user keypair of the SyncConfig place this device moved to (a key rotation)."""
-        secret, public = bytes.fromhex(user["secret"]), bytes.fromhex(user["public"])
-        if (secret, public) == (self.user_secret, self.user_public):
-            return
+    def move_to(self, master_key: bytes, config: SyncConfig) -> None:
+        """Take a key rotation's place: its master key (the old one kept in master-key.old, for the record),
+        the user keypair of its SyncConfig, and that SyncConfig as the cached copy."""
+        secret, public = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if S.public_of(secret) != public:
             raise IdentityError("the SyncConfig's user keypair is inconsistent")
+        if master_key != self.master_key:
+            vault.write_files(self.home, {"master-key.old": (K.master_key_to_text(self.master_key) + "\n").encode()})
+        object.__setattr__(self, "master_key", master_key)
         object.__setattr__(self, "user_secret", secret)
         object.__setattr__(self, "user_public", public)
         self.save()
+        self.cache_config(config)
 
     # -- SyncConfig ---------------------------------------------------------------
 

@@ -278,7 +278,7 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
     Logs this device read before are checked against its cursors (also a log
     that vanished whole); a suspect log's versions count up to its first bad batch."""
     if config is not None:
-        config, _ = members.view(ctx, config)  # the other members' devices of a shared share
+        config = members.view(ctx, config, members.load(ctx, config))  # the other members' devices, if shared
     devices = dict(config.devices) if config is not None else {}
     by_log = logs_by_name(ctx.keys.share_id, devices)
     share_hex = ctx.keys.share_id.hex()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
-from fog.store import Remote
+from fog.store import Remote, listing_signer
 from fog.sync import keyring
 
 
@@ -25,14 +25,9 @@ def merged_config(ident: Identity, found: SyncConfig | None) -> SyncConfig:
         config = cached or SyncConfig(ident.user_json())
         if found is not None:
             config = config.merge(found)
-    entry = config.devices.get(ident.device_id)
-    if entry is not None and (entry.get("sign") or not ident.sign_public):
-        return config
-    devices = dict(config.devices)
-    # a device made before signing keys is listed without one: its key is added (with the entry's own
-    # `updated`, so that nothing else of the entry changes in a merge), for readers to verify its signatures
-    devices[ident.device_id] = ident.device_entry() if entry is None else {**entry, "sign": ident.sign_public.hex()}
-    return config.with_(devices=devices)
+    if ident.device_id not in config.devices:
+        config = config.with_(devices={**config.devices, ident.device_id: ident.device_entry()})
+    return listing_signer(config, ident)  # (a device made before signing keys is listed without one)
 
 
 def ensure_listed(ident: Identity, remote: Remote) -> bool:

@@ -11,11 +11,10 @@ stanza and moves on by itself; a revoked device finds none and is told so
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from fog.backends.base import open_backend, store_key
@@ -26,9 +25,8 @@ from fog.errors import FogError, IdentityError, IntegrityError, KeysRotated, Rem
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
-from fog.store import Remote
+from fog.store import Remote, ShareStore
 
-C_PREFIX = "/rotation."
 if TYPE_CHECKING:
     from fog.sync.context import Context
 
@@ -98,9 +96,7 @@ def load_config(
                 f"match it on {remote.url}: the store withholds it; nothing was changed here"
             )
         assert found is not None
-        ident.adopt_master_key(master_key)
-        ident.adopt_user(found.user)
-        ident.cache_config(found)
+        ident.move_to(master_key, found)
         return found, names
     raise IntegrityError(f"more than {MAX_HOPS} key rotations in a row on {remote.url}: refused")
 
@@ -111,8 +107,7 @@ def ensure_not_rotated(remote: Remote, ident: Identity) -> None:
     What the push uploaded is sealed with the epoch it started in; publishing
     it would point every device at data the revoked device can read. One LIST.
     """
-    locator = K.config_keys(ident.master_key)[0]
-    if any(C_PREFIX in n for n in remote.backend.list(f"config/{locator}/")):
+    if remote.rotation_records(ident.master_key):
         raise FogError("the keys were rotated while this push ran: nothing was published; run it again")
 
 
@@ -132,9 +127,7 @@ def adopt(remote: Remote, ident: Identity, master_key: bytes) -> SyncConfig:
         raise RevokedError(
             f"the SyncConfig of that master key does not list this device ({ident.device_name}), or revoked it"
         )
-    ident.adopt_master_key(master_key)
-    ident.adopt_user(found.user)
-    ident.cache_config(found)
+    ident.move_to(master_key, found)
     return found
 
 
@@ -256,15 +249,6 @@ class RotationResult:
     master_key_file: str | None = None
 
 
-@dataclass
-class _Signer:
-    master_key: bytes
-    device_id: str
-    device_public: bytes
-    sign_secret: bytes
-    sign_public: bytes
-
-
 def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult:
     """Rotate every secret of the user; the devices in `revoke` are left out (and revoked)."""
     from fog.sync import remotes as remotes_mod  # (remotes imports this module)
@@ -325,7 +309,7 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
         "revoked": sorted(gone),
         "stanzas": stanzas,
     }
-    signer_new = _Signer(new_key, ident.device_id, ident.device_public, ident.sign_secret, ident.sign_public)
+    signer_new = replace(ident, master_key=new_key)  # (this device, signing at the new place)
     written = 0
     landed: list[tuple[str, Remote]] = []
     try:
@@ -352,7 +336,7 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
         if not recorded:  # nobody can follow: the rotation did not happen (the new place is an orphan)
             raise RemoteError("the rotation record could not be written to any remote: " + "; ".join(failed.values()))
         first, own = mine[recorded[0]]
-        others = [n for n in first.backend.list(f"config/{old_locator}/") if C_PREFIX in n and n != own]
+        others = [n for n in first.rotation_records(ident.master_key) if n != own]
         if others:
             failed["concurrent rotation"] = (
                 f"{len(others)} other key rotation(s) at the same place: devices will refuse to choose; run "
@@ -362,9 +346,7 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
         for _, remote in landed:
             remote.backend.close()
     _retire_user_key(ident, config, new)  # (before the identity forgets the old user key)
-    ident.adopt_master_key(new_key)
-    ident.adopt_user(new.user)
-    ident.cache_config(new)
+    ident.move_to(new_key, new)
     return RotationResult(
         epoch,
         K.master_key_to_text(new_key),
@@ -401,31 +383,26 @@ def _retire_user_key(ident: Identity, old: SyncConfig, new: SyncConfig) -> None:
         if not entry.get("owner"):
             doc["members"] = entry.get("members") or {}
         for name, backend in _share_backends(entry):
+            store = Remote(backend).share(keys)
             try:
-                if not any(True for _ in backend.list(f"shares/{sid}/members/")):
+                if not members_mod.is_shared(store):
                     continue  # not shared on that remote
-                doc["devices"] = _with_tops(doc["devices"], backend, bytes.fromhex(sid), name)
-                stored = R.seal_statement(ident.user_sign_secret, keys, doc)
-                backend.put(f"shares/{sid}/members/{hashlib.sha256(stored).hexdigest()}", stored)
-                backend.sync()
+                doc["devices"] = _with_tops(doc["devices"], store, name)
+                members_mod.put_statement(store, R.seal_statement(ident.user_sign_secret, keys, doc))
             except RemoteError:
                 pass
 
 
-def _with_tops(devices: dict[str, Any], backend: Any, share_id: bytes, remote: str) -> dict[str, Any]:
+def _with_tops(devices: dict[str, Any], store: ShareStore, remote: str) -> dict[str, Any]:
     """Each device with the last batch of its log on this remote as its limit there (a retiring statement:
     what the other users take from a retired key's devices; a revoked one keeps the lower limit it has)."""
-    tops: dict[str, int] = {}
-    for n in backend.list(f"shares/{share_id.hex()}/log/"):
-        parts = n.rsplit("/", 2)
-        if len(parts) == 3 and parts[2].isdigit():
-            tops[parts[1]] = max(tops.get(parts[1], 0), int(parts[2]))
+    logs, sid = store.list_logs(), store.keys.share_id
     out = {}
     for did, d in devices.items():
-        top = tops.get(K.device_log_name(share_id, bytes.fromhex(d["public"])), 0)
-        limits = dict((d.get("revoked_logs") or {}).get(share_id.hex(), {}))
+        top = max(logs.get(K.device_log_name(sid, bytes.fromhex(d["public"])), [0]))
+        limits = dict((d.get("revoked_logs") or {}).get(sid.hex(), {}))
         limits[remote] = min(top, limits.get(remote, top))
-        out[did] = {**d, "revoked_logs": {share_id.hex(): limits}}
+        out[did] = {**d, "revoked_logs": {sid.hex(): limits}}
     return out
 
 
@@ -471,9 +448,8 @@ def _log_tops(targets: list[tuple[str, str]], config: SyncConfig, dev: dict[str,
         urls = {store_key(u) for _, u in targets}
         for name, backend in _share_backends(entry, urls):
             try:
-                leaves = (n.rsplit("/", 1)[-1] for n in backend.list(f"shares/{sid}/log/{log}/"))
-                seqs = [int(leaf) for leaf in leaves if leaf.isdigit()]
-                out.setdefault(sid, {})[name] = max(seqs, default=0)
-            except (RemoteError, ValueError):
+                seqs = Remote(backend).share(K.ShareKeys.from_json(sid, entry)).list_logs().get(log, [0])
+                out.setdefault(sid, {})[name] = max(seqs)
+            except RemoteError:
                 pass
     return out

@@ -14,9 +14,10 @@ section 16.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
+import os
+import pwd
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,14 +104,21 @@ def owner_of(ident: Identity, entry: dict[str, Any]) -> dict[str, str]:
 
 
 def user_name() -> str:
+    """What this user is called in statements: the account's login name (from the password database, not
+    from the environment: no layer below the CLI reads it)."""
     try:
-        return getpass.getuser()
+        return pwd.getpwuid(os.getuid()).pw_name
     except (KeyError, OSError):  # no passwd entry (a container)
         return "user"
 
 
 def _statements(store: ShareStore) -> list[str]:
     return sorted(store.backend.list(f"{store.prefix}members/"))
+
+
+def is_shared(store: ShareStore) -> bool:
+    """The share has member statements on this remote (it is shared with another user there)."""
+    return bool(_statements(store))
 
 
 def load(ctx: Context, config: SyncConfig) -> Roster | None:
@@ -282,15 +290,16 @@ def _bound(did: str, dev: dict[str, Any]) -> bool:
     return did == K.device_id(public, sign)
 
 
-def view(ctx: Context, config: SyncConfig) -> tuple[SyncConfig, Roster | None]:
-    """The SyncConfig as reading this share's logs needs it: this user's devices and every other member's."""
-    roster = load(ctx, config)
+def view(ctx: Context, config: SyncConfig, roster: Roster | None) -> SyncConfig:
+    """The SyncConfig as reading this share's logs needs it: this user's devices and every other member's
+    (`roster`: `load`'s, None for a share nobody else has)."""
     if roster is None:
-        return config, None
+        return config
     devices = {**roster.other_devices(ctx.keys.share_id.hex()), **config.devices}
-    names = {did: d.get("name", did[:8]) for did, d in devices.items()}
-    ctx.share.db.put_meta(MEMBER_NAMES, _json(names))
-    return config.with_(devices=devices), roster
+    names = _json({did: d.get("name", did[:8]) for did, d in devices.items()})
+    if ctx.share.db.get_meta(MEMBER_NAMES) != names:
+        ctx.share.db.put_meta(MEMBER_NAMES, names)
+    return config.with_(devices=devices)
 
 
 def notices(ctx: Context, roster: Roster | None) -> list[str]:
@@ -370,13 +379,16 @@ def publish_statement(
     }
     if members is not None:
         doc["members"] = members
-    stored = R.seal_statement(ctx.ident.user_sign_secret, ctx.keys, doc)
-    name = f"{ctx.store.prefix}members/{hashlib.sha256(stored).hexdigest()}"
+    put_statement(ctx.store, R.seal_statement(ctx.ident.user_sign_secret, ctx.keys, doc))
+
+
+def put_statement(store: ShareStore, stored: bytes) -> None:
+    """Write a sealed member statement under its name (SHA256 of its bytes), durably."""
     try:
-        ctx.store.backend.put_new(name, stored)
+        store.backend.put_new(f"{store.prefix}members/{hashlib.sha256(stored).hexdigest()}", stored)
     except AlreadyExists:
         pass
-    ctx.store.backend.sync()
+    store.backend.sync()
 
 
 def _stated(roster: Roster | None) -> dict[str, Any]:

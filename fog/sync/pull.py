@@ -294,8 +294,9 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     catch_up_own_log(ctx)
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     sweep_staging(ctx)
-    config = members.keep_current(ctx, config, members.load(ctx, config))
-    seen, roster = members.view(ctx, config)  # (another user's devices, in a shared share)
+    roster = members.load(ctx, config)
+    config = members.keep_current(ctx, config, roster)
+    seen = members.view(ctx, config, roster)  # (another user's devices, in a shared share)
     result.warnings.extend(members.notices(ctx, roster))
     incoming = collect(ctx, seen, result)
     names = {did: d.get("name", did[:8]) for did, d in seen.devices.items()}

@@ -137,14 +137,19 @@ def _secrets_now(home: Path) -> list[bytes]:
     return [s.encode() for s in [*found, found[3].replace("-", "")]]
 
 
+def _pushed_and_protected(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A share with one push, its FOG_HOME then sealed under "correct horse" (given by the command)."""
+    share.write("a.txt", "one\n")
+    share.push()
+    monkeypatch.setenv("FOG_PASSPHRASE_COMMAND", _passphrase_command(tmp_path, "correct horse"))
+    share.fog("key", "protect", sub=True)
+    return _home()
+
+
 def test_a_wrong_passphrase_is_one_line_and_changes_nothing(
     share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    share.write("a.txt", "one\n")
-    share.push()
-    home = _home()
-    monkeypatch.setenv("FOG_PASSPHRASE_COMMAND", _passphrase_command(tmp_path, "correct horse"))
-    share.fog("key", "protect", sub=True)
+    home = _pushed_and_protected(share, tmp_path, monkeypatch)
     share.write("a.txt", "changed\n")
     before = _files(home)
     remote = sorted(p.relative_to(share.remote) for p in share.remote.rglob("*"))
@@ -163,11 +168,7 @@ def test_a_wrong_passphrase_is_one_line_and_changes_nothing(
 def test_no_passphrase_and_no_terminal_is_the_documented_error(
     share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    share.write("a.txt", "one\n")
-    share.push()
-    home = _home()
-    monkeypatch.setenv("FOG_PASSPHRASE_COMMAND", _passphrase_command(tmp_path, "correct horse"))
-    share.fog("key", "protect", sub=True)
+    home = _pushed_and_protected(share, tmp_path, monkeypatch)
     monkeypatch.delenv("FOG_PASSPHRASE_COMMAND")
     expected = (
         f"fog: {home} is sealed under a passphrase: set FOG_PASSPHRASE_COMMAND (a command that prints it, "
@@ -198,11 +199,7 @@ def test_changing_the_passphrase(share: Share, tmp_path: Path, monkeypatch: pyte
 
 
 def test_a_damaged_sealed_file_is_one_clear_line(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    share.write("a.txt", "one\n")
-    share.push()
-    home = _home()
-    monkeypatch.setenv("FOG_PASSPHRASE_COMMAND", _passphrase_command(tmp_path, "correct horse"))
-    share.fog("key", "protect", sub=True)
+    home = _pushed_and_protected(share, tmp_path, monkeypatch)
     path = home / "syncconfig.json"
     stored = path.read_bytes()
     i = stored.index(b'"box":"') + 7 + 100

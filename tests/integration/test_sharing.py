@@ -379,7 +379,8 @@ def user_name_of(d: Device) -> str:
     return next(m["name"] for m in d.fog("share", "members", "--json").json() if m["this_user"])
 
 
-def _second_device(d: Device, name: str, key_file: Path, alice: Device) -> Device:
+def _second_device(alice: Device, name: str, key_file: Path) -> Device:
+    """Another device (of the user whose master key is in key_file) joining the shared share."""
     dev = Device(name, alice.world.tmp / f"home-{name}", alice.world.tmp / name, alice.world)
     dev.home.mkdir()
     run_fog(
@@ -404,7 +405,7 @@ def test_the_owner_revokes_a_device_members_are_not_fooled_and_are_invited_again
     bob = user(alice, "bob")
     alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
     accept(alice, bob)
-    desktop = _second_device(alice, "alice-desktop", alice.world.key, alice)
+    desktop = _second_device(alice, "alice-desktop", alice.world.key)
     thief = Identity.load(desktop.home)  # what the desktop holds before it is revoked
     alice.fog("device", "revoke", "alice-desktop", "--master-key-file", alice.world.tmp / "alice-new.key")
     members = {m["name"]: m["role"] for m in alice.fog("share", "members", "--json").json()}
@@ -520,7 +521,7 @@ def test_members_push_nothing_the_removed_or_a_revoked_device_could_read(alice: 
     alice.pull()
     assert alice.read("doc.txt") == "carol after bob's removal\n"
     # the owner revokes one of its devices: members push nothing until invited again
-    desktop = _second_device(alice, "alice-desktop", alice.world.key, alice)
+    desktop = _second_device(alice, "alice-desktop", alice.world.key)
     assert desktop.read("doc.txt") == "carol after bob's removal\n"
     alice.fog("device", "revoke", "alice-desktop", "--master-key-file", alice.world.tmp / "a2.key")
     carol.pull()
@@ -589,25 +590,7 @@ def test_a_read_only_member_cannot_take_a_later_members_device(alice: Device) ->
 
 def bob_phone(alice: Device) -> Device:
     """Bob's second device: his master key, the shared share."""
-    phone = Device("bob-phone", alice.world.tmp / "home-bob-phone", alice.world.tmp / "bob-phone", alice.world)
-    phone.home.mkdir()
-    key = alice.world.tmp / "bob.key"
-    run_fog(
-        [
-            "clone",
-            alice.world.remote,
-            phone.root,
-            "--master-key-file",
-            key,
-            "--device-name",
-            "bob-phone",
-            "--share",
-            "alice-laptop",
-        ],
-        home=phone.home,
-        cwd=alice.world.tmp,
-    )
-    return phone
+    return _second_device(alice, "bob-phone", alice.world.tmp / "bob.key")
 
 
 def test_share_commands_name_the_share_from_anywhere(alice: Device) -> None:

@@ -73,7 +73,9 @@ def _assert_sealed(home: Path, ident: Identity) -> None:
 def test_protect_seals_every_secret_and_unprotect_gives_back_the_same_bytes(tmp_path: Path) -> None:
     home = tmp_path / "home"
     ident = _identity(home)
-    ident.adopt_master_key(K.new_master_key())  # a key rotation leaves master-key.old
+    config = ident.cached_config()
+    assert config is not None
+    ident.move_to(K.new_master_key(), config)  # a key rotation leaves master-key.old
     before = _disk(home)
     assert set(vault.SECRET_FILES) <= set(before)
     assert vault.protect(home, "correct horse") == sorted(vault.SECRET_FILES)
@@ -100,8 +102,7 @@ def test_one_derivation_per_process_and_every_write_stays_sealed(tmp_path: Path)
     for n in range(20):
         ident.cache_config(config, {f"config/x/{n}"})
     ident.rename("laptop")
-    ident.adopt_master_key(K.new_master_key())
-    ident.adopt_user({"secret": ident.user_secret.hex(), "public": ident.user_public.hex()})
+    ident.move_to(K.new_master_key(), config)  # (master key, user keypair and cached copy: one rotation)
     assert Identity.load(home).device_name == "laptop"
     assert source.asked == 1
     _assert_sealed(home, Identity.load(home))

@@ -361,3 +361,31 @@ def test_user_key_text_form_round_trips_and_catches_typos(trio: tuple[Device, De
     with pytest.raises(ValueError, match="checksum"):
         K.public_key_from_text(bad)
     assert json.dumps(doc)  # (stays JSON)
+
+
+def test_the_revoked_device_cannot_forge_a_batch_as_another_device(trio: tuple[Device, Device, Device]) -> None:
+    """After its revocation, the desktop writes into the laptop's log with every key it holds: a batch
+    Box-sealed with the old user secret, and one signed with its own signing key under the old epoch.
+    Neither is ever applied; the signed one is refused in one line."""
+    from fog.format.batch import BATCH_VERSION_BOX
+    from fog.store import seal_batch
+    from tests.integration.test_signed_batches import Victim, identity
+
+    a, b, c = trio
+    revoke(a, "desktop")
+    c.pull()
+    held = identity(b)
+    kept = Identity.load(b.home).cached_config()  # the share keys the desktop kept (the old epoch)
+    assert kept is not None
+    victim = Victim(a.world, a, K.ShareKeys.from_json(*next(iter(kept.shares.items()))))
+    boxed = victim.next_batch("forged-box.txt")
+    user_secret = bytes.fromhex(held["user"]["secret"])
+    path = victim.put(boxed, bytes([BATCH_VERSION_BOX]) + S.seal_box(user_secret, victim.public, boxed.to_bytes()))
+    r = c.pull()
+    assert not (c.root / "forged-box.txt").exists() and "fog:" not in r.err
+    path.unlink()
+    signed = victim.next_batch("forged-signed.txt")
+    victim.put(signed, seal_batch(bytes.fromhex(held["device"]["sign_secret"]), victim.keys, signed))
+    line = c.pull(expect=EXIT_INTEGRITY).error_line()
+    assert "'laptop'" in line and "signature does not verify" in line, line
+    assert not (c.root / "forged-signed.txt").exists()

@@ -53,9 +53,9 @@ def share_keys(world: World) -> K.ShareKeys:
 class Victim:
     """The log of one device on the remote, as an attacker sees it."""
 
-    def __init__(self, world: World, dev: Device) -> None:
+    def __init__(self, world: World, dev: Device, keys: K.ShareKeys | None = None) -> None:
         self.world = world
-        self.keys = share_keys(world)
+        self.keys = keys or share_keys(world)
         doc = identity(dev)["device"]
         self.device_id, self.public = doc["id"], bytes.fromhex(doc["public"])
         self.log = K.device_log_name(self.keys.share_id, self.public)

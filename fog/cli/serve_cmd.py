@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import sys
 from pathlib import Path
 
@@ -11,9 +9,8 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import run
+from fog.cli.serving import DEFAULT_LISTEN, listen, node_options, serve_stdio
 from fog.errors import UsageError
-
-DEFAULT_LISTEN = f"0.0.0.0:{7463}"
 
 
 @app.command()
@@ -21,7 +18,7 @@ def serve(
     directory: Path = typer.Argument(
         ..., help="The node's directory (its key, and one store per user).", metavar="DIR"
     ),
-    listen: str = typer.Option(
+    address: str = typer.Option(
         None,
         "--listen",
         help=f"Address to listen on (default {DEFAULT_LISTEN}; port 0 picks one).",
@@ -42,53 +39,36 @@ def serve(
     ),
 ) -> None:
     """Serve DIR as an untrusted node: it holds no key to your data, only ciphertext."""
-    from fog.cli.policy_opts import parse_size
-    from fog.crypto.keys import node_key_to_text, public_key_from_text
-    from fog.node.server import Node, NodeOptions
+    from fog.crypto.keys import node_key_to_text
+    from fog.node.server import Node
 
-    def options() -> NodeOptions:
-        if stdio and listen is not None:
-            raise UsageError("--stdio and --listen exclude each other")
-        if max_connections < 1 or idle_timeout <= 0:
-            raise UsageError("--max-connections and --idle-timeout must be positive")
-        users = []
-        for text in user or []:
-            try:
-                users.append(public_key_from_text(text)[1])
-            except ValueError as e:
-                raise UsageError(f"--user {text[:24]}...: {e}") from None
-        return NodeOptions(
+    if stdio and address is not None:
+        run(lambda: _raise(UsageError("--stdio and --listen exclude each other")))
+    opts = run(
+        lambda: node_options(
             allow_prune=allow_prune,
-            quota=parse_size(quota, "--quota") if quota is not None else None,
-            max_object=parse_size(max_object, "--max-object"),
+            quota=quota,
+            max_object=max_object,
             max_connections=max_connections,
             idle_timeout=idle_timeout,
-            users=tuple(users),
+            users=user,
             raw=raw,
         )
-
-    opts = run(options)
-    host, port = run(lambda: _address(listen or DEFAULT_LISTEN))
-    if stdio:
-        protocol_out = os.dup(1)
-        os.dup2(2, 1)  # nothing but the protocol may reach the client: stray output goes to stderr
-        node = run(lambda: Node(directory, opts))
-        peer = os.environ.get("SSH_CLIENT", "").split(" ")
-        label = f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "stdio"
-        from fog.crypto.channel import FdPipe
-
-        node.serve_connection(FdPipe(0, protocol_out), label)
+    )
+    if stdio and not show_key:
+        run(lambda: serve_stdio(directory, opts))
         return
     node = run(lambda: Node(directory, opts))
     key = node_key_to_text(node.public)
     if show_key:
         typer.echo(key)
         return
-    sock = run(lambda: _listen(host, port))
-    bound = sock.getsockname()[1]
+    sock = run(lambda: listen(address or DEFAULT_LISTEN))
+    host, bound = sock.getsockname()[:2]
     if node.created:
         typer.echo(f"node key  {key}")
         typer.echo(f"add it on a trusted device: fog device add-untrusted NAME --address HOST:{bound} --key {key}")
+    sys.stdout.flush()
     sys.stderr.write(f"fog serve: listening on {host}:{bound} (node key {key})\n")
     sys.stderr.flush()
     try:
@@ -97,16 +77,5 @@ def serve(
         sock.close()
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    try:
-        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-    except OSError as e:
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-
-
-def _address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise UsageError(f"--listen {text!r}: give HOST:PORT, such as 0.0.0.0:7463 or 127.0.0.1:0")
-    return host, int(port)
+def _raise(exc: Exception) -> None:
+    raise exc

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from contract import BackendContract
@@ -28,31 +27,27 @@ from fog.crypto.keys import device_log_name
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
 
+@pytest.fixture(scope="module")
+def raw_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """One `--raw --allow-prune` node for the module; each test gets a fresh user, so a fresh empty space."""
+    node = NodeProcess(tmp_path_factory.mktemp("raw-node"), ("--raw", "--allow-prune")).start()
+    yield node
+    node.stop()
+
+
 @pytest.fixture(params=["tcp", "stdio"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+def backend(request: pytest.FixtureRequest, raw_node: NodeProcess) -> Iterator[Backend]:
     user = User()
     if request.param == "tcp":
-        node = request.getfixturevalue("fog_node")("--raw", "--allow-prune")
-        b = open_backend(node.url, options={"node_auth": user.auth(node.public)})
+        b = open_backend(raw_node.url, options={"node_auth": user.auth(raw_node.public)})
     else:
-        root = tmp_path / "stdio-node"
-        node_public = _stdio_key(root)
         options = {
-            "node_auth": user.auth(node_public),
+            "node_auth": user.auth(raw_node.public),
             "ssh_command": serve_argv("--stdio", "--raw", "--allow-prune"),
         }
-        b = open_backend(f"fog+ssh://localhost/{root}", options=options)
+        b = open_backend(f"fog+ssh://localhost/{raw_node.root}", options=options)
     yield b
     b.close()
-
-
-def _stdio_key(root: Path) -> bytes:
-    import subprocess
-
-    from fog.crypto.keys import node_key_from_text
-
-    out = subprocess.run([*serve_argv(str(root), "--show-key")], capture_output=True, check=True).stdout
-    return node_key_from_text(out.decode().strip())
 
 
 class TestNodeBackend(BackendContract):

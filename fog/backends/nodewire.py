@@ -76,10 +76,12 @@ def recv(session: Session, max_total: int) -> tuple[int, dict[str, Any], memoryv
         raise ChannelError("message header is not a JSON object")
     first = memoryview(plain)[_HEAD.size + hlen :]
     total = header.get("total", len(first))
-    if not isinstance(total, int) or total < len(first) or (total > len(first) and len(first) != CHUNK):
-        raise ChannelError("message total out of range")
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise ChannelError("message total is not a number")
     if total > max_total:
         raise TooLarge(code, header, total)
+    if total < len(first) or (total > len(first) and len(first) != CHUNK):
+        raise ChannelError("message total out of range")
     if total == len(first):
         return code, header, first
     data = bytearray(total)

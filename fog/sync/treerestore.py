@@ -29,8 +29,9 @@ from fog.errors import FogError, UnsavedChangesError
 from fog.format.version import Version, in_fog_dir
 from fog.repo.db import StatView
 from fog.repo.history import FOG_DIR
+from fog.store import PutStats
 from fog.sync.apply import _fsync, _unsynced
-from fog.sync.content import read_workers, stage_version
+from fog.sync.content import FileReader, read_workers, stage_version
 from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.restore import local_state_saved
@@ -93,9 +94,17 @@ def _holds(ctx: Context, index: StatView, path: str, s: os.stat_result, v: Versi
         return False
     if v.kind == "dir":
         return st.S_IMODE(s.st_mode) == v.mode
+    if v.kind == "link":
+        return os.readlink(ctx.share.root / path) == v.target
+    if st.S_IMODE(s.st_mode) != v.mode:
+        return False
     entry = index.get(path)
     if entry is None or not entry.matches(s):
-        return False
+        if s.st_size != v.size:
+            return False
+        # the stat index cannot tell (a racy entry, a file never recorded, a touch): read it
+        content = FileReader(ctx.keys, None).read(ctx.share.root / path, s, PutStats())
+        return content.stable and (content.root, content.depth) == (v.content, v.depth)
     if entry.version == v.id:
         return True
     have = ctx.share.db.version(entry.version) if entry.version else None

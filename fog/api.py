@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.crypto.keys import ShareKeys, master_key_to_text
-from fog.errors import FogError, IdentityError, ReadOnlyRemote, RemoteError, UnreadableObject, UsageError
+from fog.errors import (
+    FogError,
+    IdentityError,
+    ReadOnlyRemote,
+    RemoteError,
+    RevisionError,
+    UnreadableObject,
+    UsageError,
+)
 from fog.format.policy import Policy, share_policy
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
@@ -448,7 +456,7 @@ def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Co
     return ctxs
 
 
-def resolve_version(share: Share, cwd: Path, spec: str) -> Version:
+def resolve_version(share: Share, cwd: Path, spec: str, names: dict[str, str] | None = None) -> Version:
     path, rev = revs.split_spec(spec)
     rel = share_path(share, cwd, path)
     history = share.db.path_history(rel)
@@ -457,6 +465,14 @@ def resolve_version(share: Share, cwd: Path, spec: str) -> Version:
         history = share.db.path_history(whole)
         if history:
             rel, rev = whole, None
+    if rev is not None and rev.startswith("push:"):  # a moment named by a push (fog.repo.trees)
+        from fog.repo import trees
+
+        moment = trees.resolve_moment(share.db, rel, rev, names or {})
+        history = [v for v in history if moment.when_ns is None or v.time_ns <= moment.when_ns]
+        if not history:
+            raise RevisionError(f"{rel}@{spec.rsplit('@', 1)[1]}: the path had no version yet then")
+        return history[0]
     return revs.resolve(history, rel, rev)
 
 
@@ -471,7 +487,7 @@ def restore(
     stdout: Callable[[bytes], object] | None = None,
 ) -> restore_mod.RestoreResult:
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
-        v = resolve_version(ctx.share, cwd, spec)
+        v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
         out = output
         if output not in (None, "-"):
             out = str(Path(os.path.normpath(cwd.absolute() / output)))  # type: ignore[operator]
@@ -1129,7 +1145,7 @@ def set_policy(home: Path, cwd: Path, change: Callable[[Policy], Policy], *, wai
 def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object]) -> Version:
     """Write one file version's bytes to `out` (verified block by block)."""
     with context(home, cwd, offline_ok=True) as ctx:
-        v = resolve_version(ctx.share, cwd, spec)
+        v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
         if v.kind != "file":
             raise FogError(f"{v.path}@{v.id.hex()[:12]} is a {v.kind}, not a file")
         stream_version(ctx.store, v, out)

@@ -220,6 +220,8 @@ JSON_FIELDS: dict[str, list[str]] = {
     "log": ["version", "path", "time", "device", "device_id", "kind", "size", "mode", "mtime", "deleted", "conflict"],
     "restore": ["path", "version", "kind", "size", "output"],
     "diff": ["path", "identical", "text", "old", "new", "diff"],
+    "ls": ["path", "moment", "entries"],
+    "find": ["path", "deleted", "versions"],
     "check": [
         "remote",
         "read_data",
@@ -306,7 +308,15 @@ JSON_FIELDS: dict[str, list[str]] = {
         "remote_errors",
     ],
 }
-JSON_LISTS = {"log", "remote list", "device list", "share members"}  # these print a list of such objects
+TREE_REV = (
+    "A directory, or the share as `.`, takes the same *REV* forms as a file, read as a moment: the tree then "
+    "holds, for each path below it, its newest version recorded at or before that moment (version time), "
+    "deleted paths left out. `~N` is the state right before the N-th most recent push that changed "
+    "something below it; `push:ID` the state right after a push (ID: 4 or more hex digits of the id "
+    "`fog log --pushes` shows, or `DEVICE:N`, that device's N-th batch) and `push:ID^` right before it."
+)
+
+JSON_LISTS = {"log", "find", "remote list", "device list", "share members"}  # these print a list of such objects
 
 EXAMPLES: list[tuple[str, str]] = [
     (
@@ -451,9 +461,16 @@ PAGES: dict[str, dict[str, object]] = {
             "line shows the version id (12 hex digits), the local time and age, the device, the size, "
             "the kind (`file`, `dir`, `link`, `deleted`) and the path, marked `current`, `deleted` or "
             "`conflict`. Works offline.",
+            "Without *PATH*, or for a directory, versions are grouped by push, newest push first: a line "
+            "`push ID  TIME (AGE)  DEVICE  REMOTE#BATCH  N version(s), SIZE`, then that push's versions in "
+            "path order. `--pushes` lists the pushes alone (like `restic snapshots`); with `--json` a list "
+            "of `{push, device, device_id, time, time_ns, batches, files, deleted, versions, bytes}` "
+            "(`push`: the full batch id, null for versions recorded before fog kept batch records; "
+            "`batches`: remote name -> batch number).",
         ],
         "examples": [
             ("", "fog log notes.txt"),
+            ("Every push, newest first:", "fog log --pushes"),
             ("What the laptop changed since yesterday:", "fog log --since yesterday --device laptop"),
         ],
         "see_also": ["restore", "diff", "cat"],
@@ -465,11 +482,23 @@ PAGES: dict[str, dict[str, object]] = {
             "is not replaced unless `--force` is given. The restored file is a change of its own: the "
             "next push records it. A deleted file is restored from the version before its deletion "
             "(`@~1`). Every block is verified before anything is put in place.",
+            TREE_REV,
+            "`fog restore DIR@REV` restores the whole tree: files, directories, symlinks and modes. Paths "
+            "already as they were are not touched (a rerun resumes); the others are fetched in pack order, "
+            "staged, verified, made durable with one sync and renamed into place. Paths created since are "
+            "left alone, or removed with `--delete` (listed; `--max-delete` as for pull). If any path to be "
+            "replaced or removed holds changes never pushed, nothing is done without `--force`. "
+            "`--output DIR2` writes the tree there instead (into it, under the tree's name, if DIR2 is a "
+            "directory that is not empty). The summary names the moment REV resolved to and the rate. "
+            "`--json` for a tree: `{path, moment, output, dry_run, written, dirs, unchanged, deleted, "
+            "extra, skipped, bytes_written, seconds}`.",
         ],
         "exit": {4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written)."},
         "examples": [
             ("The version before the last, in place:", "fog restore notes.txt@~1"),
             ("As it was yesterday, to stdout:", "fog restore notes.txt@yesterday -o -"),
+            ("The whole share as it was yesterday, removing what was made since:", "fog restore .@yesterday --delete"),
+            ("A directory right before a push:", "fog restore docs@push:3fa9c1e2^ -o /tmp/docs"),
         ],
         "see_also": ["log", "cat", "diff"],
     },
@@ -478,9 +507,43 @@ PAGES: dict[str, dict[str, object]] = {
         "examples": [("", "fog cat notes.txt@~1")],
         "see_also": ["restore", "diff"],
     },
+    "ls": {
+        "description": [
+            TREE_REV,
+            "Lists the entries of *DIR* at that moment (`-R`: everything below it), directories with a "
+            "trailing `/`, links with their targets; `-l` adds mode, size, version time, device and version "
+            "id. No *REV*: the current state (each path's newest version). `--json`: `{path, moment, "
+            "entries}`, each entry `{path, version, kind, size, mode, mtime, time, device, target}`.",
+        ],
+        "examples": [("The share as it was yesterday:", "fog ls -R .@yesterday")],
+        "see_also": ["restore", "diff", "find"],
+    },
+    "find": {
+        "description": [
+            "Every path in the history (deleted ones too) whose name (a pattern without `/`) or whole path "
+            "(a pattern with `/`) matches the glob, with each of its versions, newest first. `--json`: a "
+            "list of `{path, deleted, versions}`, `versions` as in `fog ls --json` plus `current`.",
+        ],
+        "examples": [("Where did that spreadsheet go?", "fog find '*.ods'")],
+        "see_also": ["log", "restore", "ls"],
+    },
     "diff": {
-        "exit": {4: EXIT_CODES[4], 75: LOCKED},
+        "description": [
+            "For a file: a unified diff of two versions (or a version and the working file); binary files "
+            "and files over 16 MiB get sizes and SHA-256. `--json`: `{path, identical, text, old, new, diff}`.",
+            TREE_REV,
+            "For a directory or the share (`.`): the paths added (`A`), deleted (`D`), modified (`M`: "
+            "content or mode) and changed kind (`T`) between two moments, or between a moment and the "
+            "working tree; with no argument, between the last push and the working tree. `--name-status` "
+            "(the default), `--stat`, `-p` (a content diff of each text file). `--exit-code` exits 1 when "
+            "they differ. `--json`: `{path, old, new, identical, changes}`, each change `{path, status, "
+            "old, new}` (versions as in `fog ls --json`; the working side has no version id) and, with `-p` "
+            "or `--stat`, `diff`.",
+        ],
+        "exit": {1: "With `--exit-code`: they differ.", 4: EXIT_CODES[4], 75: LOCKED},
         "examples": [
+            ("What changed since the last push:", "fog diff"),
+            ("What the last push changed:", "fog diff --stat .@~1 ~0"),
             ("What changed since the previous version:", "fog diff notes.txt@~1"),
             ("Between two versions:", "fog diff notes.txt@~2 notes.txt@~1"),
         ],

@@ -5,11 +5,13 @@ from __future__ import annotations
 from fog.cli import (  # noqa: F401
     check_cmd,
     device_cmd,
+    find_cmd,
     forget_cmd,
     init_cmd,
     inspect_cmds,
     key_cmd,
     log_cmd,
+    ls_cmd,
     policy_cmd,
     prune_cmd,
     push_cmd,

@@ -139,6 +139,8 @@ def run(argv: list[str]) -> int | None:
         if quick is not None:
             text.emit_json([text.log_json(e) for e in quick]) if as_json else text.log_table(quick)
             return 0
+    if command == "log" and not as_json:
+        return None  # the share or a directory: grouped by push (fog.cli.log_cmd)
     from pathlib import Path
 
     from fog import api

@@ -25,17 +25,42 @@ def cat(
 
 @app.command()
 def diff(
-    old: str = typer.Argument(..., help="PATH@REV to compare from.", metavar="PATH@REV1", autocompletion=complete_spec),
+    old: str = typer.Argument(
+        None,
+        help="PATH@REV or DIR@REV to compare from (default: the share at the last push).",
+        metavar="[PATH@REV1]",
+        autocompletion=complete_spec,
+    ),
     new: str = typer.Argument(
         None,
-        help="PATH@REV, a PATH, or a REV of the same path (default: the working file).",
+        help="PATH@REV, a PATH, or a REV of the same path (default: the working file or tree).",
         metavar="[PATH@REV2]",
         autocompletion=complete_spec,
     ),
+    stat: bool = typer.Option(False, "--stat", help="A tree: lines added and removed per file."),
+    name_status: bool = typer.Option(False, "--name-status", help="A tree: one 'A|M|D|T PATH' line per change."),
+    patch: bool = typer.Option(False, "-p", "--patch", help="A tree: the content diff of each changed text file."),
+    exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when they differ, 0 when they do not."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show how two versions differ (a unified diff for text, sizes and hashes otherwise)."""
+    """Show how two versions, or a directory at two moments, differ (unified diff for text, sizes otherwise)."""
+    from fog import api_trees
+
+    if old is None or run(lambda: api_trees.spec_is_tree(fog_home(), STATE.cwd, old), as_json):
+        from fog.cli.tree_diff import show_tree_diff
+
+        tree = run(lambda: api_trees.tree_diff(fog_home(), STATE.cwd, old, new, patch=patch or stat), as_json)
+        show_tree_diff(tree, as_json=as_json, stat=stat, name_status=name_status, patch=patch)
+        if exit_code and not tree.identical:
+            raise typer.Exit(1)
+        return
     result = run(lambda: api.diff(fog_home(), STATE.cwd, old, new), as_json)
+    show_file_diff(result, as_json)
+    if exit_code and not result.identical:
+        raise typer.Exit(1)
+
+
+def show_file_diff(result, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     if as_json:
         emit_json(
             {

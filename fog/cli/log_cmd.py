@@ -10,7 +10,8 @@ import typer
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
 from fog.cli.complete import complete_path
-from fog.cli.text import log_json, log_table
+from fog.cli.text import echo, log_json, log_table
+from fog.cli.trees_text import push_header, push_json
 from fog.errors import RevisionError, UsageError
 from fog.repo.revs import parse_when
 
@@ -63,9 +64,17 @@ def log(
     device: str = typer.Option(
         None, "--device", help="Only versions made by this device (name or id).", metavar="NAME"
     ),
+    pushes: bool = typer.Option(
+        False, "--pushes", help="List pushes (one line each: id, time, device, batches, files, size)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List versions, newest first, with the device that made each."""
+    """List versions, newest first, with the device that made each (the share or a directory: by push)."""
+    from fog import api_trees
+
+    if pushes:
+        _pushes(path, limit, _when(since, "--since"), _when(until, "--until"), device, as_json)
+        return
     if path is None and limit is None and not as_json:
         limit = 50
     filt = run(lambda: api.LogFilter(limit, _when(since, "--since"), _when(until, "--until"), device), as_json)
@@ -73,4 +82,41 @@ def log(
     if as_json:
         emit_json([log_json(e) for e in entries])
         return
-    log_table(entries)
+    if path is not None and not run(lambda: api_trees.spec_is_tree(fog_home(), STATE.cwd, path)):
+        log_table(entries)
+        return
+    by_push = run(lambda: api_trees.pushes(fog_home(), STATE.cwd, path))
+    push_of = {v.id: p for p in by_push.pushes for v in p.versions}
+    order = {id(p): n for n, p in enumerate(by_push.pushes)}
+    groups: dict[int, list] = {}
+    for e in entries:
+        p = push_of.get(e.version.id)
+        groups.setdefault(order[id(p)] if p is not None else len(order), []).append(e)
+    for n in sorted(groups):
+        if n < len(by_push.pushes):
+            echo(push_header(by_push.pushes[n], by_push.names))
+        log_table(sorted(groups[n], key=lambda e: e.version.path), indent="    ")
+    if not entries:
+        log_table([])
+
+
+def _pushes(
+    path: str | None, limit: int | None, since: int | None, until: int | None, device: str | None, as_json: bool
+) -> None:
+    from fog import api_trees
+
+    r = run(lambda: api_trees.pushes(fog_home(), STATE.cwd, path), as_json)
+    shown = [
+        p
+        for p in r.pushes
+        if (since is None or p.after_ns >= since)
+        and (until is None or p.after_ns <= until)
+        and (device is None or device in (r.names.get(p.device), p.device) or p.device.startswith(device))
+    ][:limit]
+    if as_json:
+        emit_json([push_json(p, r.names) for p in shown])
+        return
+    for p in shown:
+        echo(push_header(p, r.names))
+    if not shown:
+        echo("No pushes match.", err=True)

@@ -307,7 +307,7 @@ def log_json(e: Any) -> dict[str, object]:
     }
 
 
-def log_table(entries: list[Any]) -> None:
+def log_table(entries: list[Any], indent: str = "") -> None:
     """`fog log`'s human output: one aligned line per version, newest first."""
     color = use_color()
     rows = []
@@ -328,6 +328,6 @@ def log_table(entries: list[Any]) -> None:
     for cells, vpath, marks in rows:
         padded = [c.rjust(w) if i == 4 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
         padded[0] = paint(padded[0], "yellow", color)
-        echo("  ".join([*padded, vpath]) + (f"  ({', '.join(marks)})" if marks else ""))
+        echo(indent + "  ".join([*padded, vpath]) + (f"  ({', '.join(marks)})" if marks else ""))
     if not entries:
         echo("No versions match.", err=True)

@@ -43,6 +43,7 @@ DB_NAMES = (
     b"locs",
     b"forgotten",
     b"forgets",
+    b"batches",
 )
 DUPSORT = frozenset({b"locs"})
 MAP_SIZE = 1 << 36

@@ -22,6 +22,7 @@ from fog import cancel
 from fog.errors import IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
+from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry
 from fog.store import PutStats
 from fog.sync import members, prune
@@ -93,6 +94,7 @@ class Incoming:
     chain: bytes
     versions: tuple[Version, ...]
     forgets: tuple[bytes, ...] = ()
+    time_ns: int = 0  # the batch's own time
 
 
 def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incoming]:
@@ -157,7 +159,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
                     # an HMAC under the share key, proves a trusted device made it.
                     if v.device not in config.devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {owner.name!r} holds a forged version")
-                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.versions, vb.batch.forgets))
+                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.versions, vb.batch.forgets, vb.batch.time_ns))
         except IntegrityError as exc:
             result.problems.append(str(exc))
             continue  # nothing from a suspect device
@@ -385,6 +387,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
         db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
+            ids = [v.id for v in inc.versions]
+            pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, ids)
         if rebuilt:
             db.drop_meta(txn, REBUILT)  # every file there was met once: from now on, the usual rules
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there

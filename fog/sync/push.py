@@ -28,6 +28,7 @@ from fog.format.batch import EventBatch, chain_hash
 from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.memory import release_free_memory
+from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry
 from fog.repo.share import Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
@@ -108,6 +109,16 @@ def catch_up_own_log(ctx: Context) -> int:
                 db.add_version(txn, v)
             db.forget_versions(txn, vb.batch.forgets)  # (done here already, unless .fog/ was rebuilt)
             db.set_cursor(txn, ctx.remote_name, ctx.log, vb.seq, vb.chain)
+            pushes.record(
+                txn,
+                db.db["batches"],
+                vb.chain,
+                ctx.remote_name,
+                vb.seq,
+                vb.batch.device,
+                vb.batch.time_ns,
+                [v.id for v in vb.batch.versions],
+            )
             db.clear_pending(txn, ctx.remote_name, [v.id for v in vb.batch.versions])
             db.clear_pending_forgets(txn, ctx.remote_name, vb.batch.forgets)
         adopted += 1
@@ -513,6 +524,16 @@ def _put_batch(
     ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first
     with db.write() as txn:
         db.set_cursor(txn, ctx.remote_name, ctx.log, seq + 1, chain_hash(stored))
+        pushes.record(
+            txn,
+            db.db["batches"],
+            chain_hash(stored),
+            ctx.remote_name,
+            seq + 1,
+            batch.device,
+            batch.time_ns,
+            [v.id for v in versions],
+        )
         db.clear_pending(txn, ctx.remote_name, ids)
         db.clear_pending_forgets(txn, ctx.remote_name, forgets)
         prune.mark_acked(ctx, txn, acks)

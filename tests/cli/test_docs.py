@@ -149,6 +149,8 @@ JSON_RUNS: dict[str, list[str]] = {
     "log": ["log", "notes.txt"],
     "restore": ["restore", "notes.txt@~1", "-o", "old.txt"],
     "diff": ["diff", "notes.txt@~1", "notes.txt@~0"],
+    "ls": ["ls"],
+    "find": ["find", "*.txt"],
     "check": ["check"],
     "stats": ["stats"],
     "prune": ["prune", "--dry-run"],

@@ -585,7 +585,8 @@ def test_log_since_until_and_count(share: Share, monkeypatch: pytest.MonkeyPatch
     assert "old.txt" not in paths("--since", "yesterday")
     # the table takes the same filters
     r = share.fog("log", "--since", "6h", "--until", "1h")
-    assert len(r.out.splitlines()) == 1 and "mid.txt" in r.out
+    versions = [line for line in r.out.splitlines() if line.startswith("    ")]  # (under their push's line)
+    assert len(versions) == 1 and "mid.txt" in r.out and r.out.startswith("push ")
     r = share.fog("log", "--since", "1s", "--until", "1s")
     assert r.out == "" and "No versions match" in r.err
     # a bad WHEN is a usage error: exit 2, one line

@@ -166,8 +166,9 @@ def test_log_device_filter(world: World) -> None:
     assert [e["device"] for e in log("doc.txt", "--device", "laptop")] == ["laptop"]
     assert log("--device", "nosuch") == []
     # the table too
-    table = a.fog("log", "--device", "desktop").out.splitlines()
-    assert len(table) == 2 and all(" desktop " in line for line in table)
+    table = a.fog("log", "--device", "desktop").out.splitlines()  # each push's line, then its versions
+    versions = [line for line in table if line.startswith("    ")]
+    assert len(versions) == 2 and all(" desktop " in line for line in table)
 
 
 # -- --max-delete when pulling ---------------------------------------------------------------

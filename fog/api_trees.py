@@ -1,0 +1,255 @@
+"""The library surface for whole trees through time: restore, ls, diff, pushes, find.
+
+Beside fog.api (and built on its share opening): each function takes explicit
+arguments and returns a result dataclass; nothing prints. One resolver
+(fog.repo.trees) decides what DIR@WHEN names for all of them, and each result
+carries what the REV resolved to.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fog.api import _scope, context, device_names, open_share
+from fog.errors import FogError, UsageError
+from fog.format.version import Version
+from fog.repo import revs, trees
+from fog.repo.pushes import Push
+from fog.repo.share import Share
+from fog.store import PutStats
+from fog.sync import inspect as inspect_mod
+from fog.sync import push as push_mod
+from fog.sync import treerestore
+from fog.sync.context import Context
+from fog.sync.guard import DeleteLimit
+
+
+def split_tree_spec(share: Share, cwd: Path, spec: str) -> tuple[str, str | None]:
+    """DIR@REV as (share path, "" for the share; REV or None)."""
+    path, rev = revs.split_spec(spec)
+    return _scope(share, cwd, path or "."), rev
+
+
+def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
+    """Whether PATH@REV names a directory or the share (a tree), not one file."""
+    with open_share(home, cwd, lock=False) as (share, _ident):
+        path, _rev = revs.split_spec(spec)
+        try:
+            scope = _scope(share, cwd, path or ".")
+        except UsageError:
+            return False
+        if trees.is_tree(share.db, scope):
+            return True
+        return (share.root / scope).is_dir() and not share.db.path_history(scope)
+
+
+def _tree(share: Share, scope: str, rev: str | None, names: dict[str, str]) -> tuple[dict[str, Version], str]:
+    moment = trees.resolve_moment(share.db, scope, rev, names)
+    tree = trees.tree_at(share.db, scope, moment.when_ns)
+    if scope and scope not in tree and not tree and not trees.has_history(share.db, scope):
+        raise FogError(f"{scope}: no history (not in the share, or never pushed)")
+    return tree, moment.label
+
+
+# -- restore ------------------------------------------------------------------------------
+
+
+def restore_tree(
+    home: Path,
+    cwd: Path,
+    spec: str,
+    *,
+    output: str | None = None,
+    force: bool = False,
+    delete: bool = False,
+    max_delete: str | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+) -> treerestore.TreeRestoreResult:
+    """Restore DIR@REV (or the share, `.@REV`) in place, or to `output` (cp -r: into it if it is a directory)."""
+    limit = DeleteLimit.parse(max_delete) if max_delete is not None else None
+    if delete and output is not None:
+        raise UsageError("--delete restores in place; it cannot be combined with --output")
+    with context(home, cwd, wait=wait, offline_ok=True) as ctx:
+        scope, rev = split_tree_spec(ctx.share, cwd, spec)
+        names = device_names(ctx.ident, ctx.share)
+        tree, label = _tree(ctx.share, scope, rev, names)
+        out = None
+        if output is not None:
+            out = os.path.normpath(cwd.absolute() / output)
+            if os.path.isdir(out) and any(os.scandir(out)):  # (cp -r: into it, under the tree's own name)
+                out = os.path.join(out, scope.rsplit("/", 1)[-1] if scope else ctx.share.root.name)
+            if Path(out).resolve().is_relative_to(ctx.share.root.resolve()):
+                raise UsageError(
+                    f"--output {output}: a tree restored inside the share would be pushed; pick a place outside it"
+                )
+        return treerestore.restore_tree(
+            ctx, scope, tree, label, output=out, force=force, delete=delete, max_delete=limit, dry_run=dry_run
+        )
+
+
+# -- ls -----------------------------------------------------------------------------------
+
+
+@dataclass
+class LsResult:
+    scope: str
+    moment: str
+    entries: list[Version]  # in path order
+    names: dict[str, str] = field(default_factory=dict)  # device id -> name
+
+
+def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = False) -> LsResult:
+    """What DIR@REV held: its direct entries, or (recursive) everything below it."""
+    with open_share(home, cwd, lock=False) as (share, ident):
+        scope, rev = split_tree_spec(share, cwd, spec or ".")
+        names = device_names(ident, share)
+        tree, label = _tree(share, scope, rev, names)
+        if scope in tree and tree[scope].kind != "dir":
+            return LsResult(scope, label, [tree[scope]], names)
+        depth = scope.count("/") + 1 if scope else 0
+        entries = [v for p, v in tree.items() if p != scope and (recursive or p.count("/") == depth)]
+        return LsResult(scope, label, entries, names)
+
+
+# -- diff ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TreeChange:
+    path: str
+    status: str  # A added, D deleted, M modified (content or mode), T kind changed
+    old: Version | None
+    new: Version | None  # the working side: a version computed from the file, not recorded (id b"")
+    patch: inspect_mod.DiffResult | None = None
+
+
+@dataclass
+class TreeDiffResult:
+    scope: str
+    old: str  # what each side is
+    new: str
+    changes: list[TreeChange]
+
+    @property
+    def identical(self) -> bool:
+        return not self.changes
+
+
+def _same(a: Version, b: Version) -> bool:
+    return (a.kind, a.content, a.depth, a.target, a.size, a.mode) == (
+        b.kind,
+        b.content,
+        b.depth,
+        b.target,
+        b.size,
+        b.mode,
+    )
+
+
+def _working(ctx: Context, scope: str) -> dict[str, Version]:
+    """The working tree under SCOPE as versions (changed files hashed, never stored): the heads plus status."""
+    share = ctx.share
+    tree = trees.tree_at(share.db, scope, None)
+    result = push_mod.PushResult("", True)
+    changes = push_mod.plan(ctx.keys, None, share.root, share.db, ctx.ident.device_id, PutStats(), result)
+    for c in changes:
+        if not trees._in_scope(c.path, scope):
+            continue
+        if c.status == "deleted":
+            tree.pop(c.path, None)
+        elif c.version is not None:
+            tree[c.path] = c.version
+    return dict(sorted(tree.items()))
+
+
+def tree_diff(
+    home: Path, cwd: Path, spec_a: str | None = None, spec_b: str | None = None, *, patch: bool = False
+) -> TreeDiffResult:
+    """Compare DIR@REV1 with DIR@REV2, or with the working tree; no spec: the last push with the working tree."""
+    with context(home, cwd, offline_ok=True) as ctx:
+        share = ctx.share
+        names = device_names(ctx.ident, share)
+        scope, rev_a = split_tree_spec(share, cwd, spec_a or ".")
+        if spec_a is None:
+            old, old_label = trees.tree_at(share.db, scope, None), "the last push"
+        else:
+            old, old_label = _tree(share, scope, rev_a, names)
+        if spec_b is None:
+            new, new_label = _working(ctx, scope), "the working tree"
+        else:
+            if "@" in spec_b:
+                scope_b, rev_b = split_tree_spec(share, cwd, spec_b)
+                if scope_b != scope:
+                    raise UsageError(f"{spec_b}: compare the same directory at two moments ({scope or '.'}@REV)")
+            else:
+                rev_b = spec_b  # a bare REV of the same tree
+            new, new_label = _tree(share, scope, rev_b, names)
+        changes: list[TreeChange] = []
+        for path in sorted(old.keys() | new.keys()):
+            a, b = old.get(path), new.get(path)
+            if a is not None and b is not None and _same(a, b):
+                continue
+            status = "A" if a is None else "D" if b is None else "T" if a.kind != b.kind else "M"
+            changes.append(TreeChange(path, status, a, b))
+        if patch:
+            for c in changes:
+                c.patch = _patch(ctx, c, spec_b is None)
+        return TreeDiffResult(scope, old_label, new_label, changes)
+
+
+def _patch(ctx: Context, c: TreeChange, working: bool) -> inspect_mod.DiffResult | None:
+    """The content diff of one changed file (None for directories)."""
+    if "dir" in (c.old.kind if c.old else "", c.new.kind if c.new else ""):
+        return None
+    absent = inspect_mod.Side(f"{c.path} (absent)", "deleted", None, 0, None)
+    old = inspect_mod.version_side(ctx, c.old) if c.old else absent
+    if c.new is None:
+        new = absent
+    elif working:
+        new = inspect_mod.working_side(ctx.share.root / c.path, c.path)
+    else:
+        new = inspect_mod.version_side(ctx, c.new)
+    return inspect_mod.diff(c.path, old, new)
+
+
+# -- pushes and find ----------------------------------------------------------------------
+
+
+@dataclass
+class PushesResult:
+    pushes: list[Push]  # newest first
+    names: dict[str, str]
+    heads: set[bytes]  # ids of current versions
+
+
+def pushes(home: Path, cwd: Path, path: str | None = None) -> PushesResult:
+    """Every push (those touching PATH when given), newest first, with its versions."""
+    with open_share(home, cwd, lock=False) as (share, ident):
+        scope = _scope(share, cwd, path) if path is not None else ""
+        found = trees.pushes(share.db, scope)
+        if scope:
+            for p in found:
+                p.versions = [v for v in p.versions if trees._in_scope(v.path, scope)]
+        heads = {v.id for v in trees.tree_at(share.db, scope, None).values()}
+        return PushesResult(found, device_names(ident, share), heads)
+
+
+@dataclass
+class FindResult:
+    pattern: str
+    matches: dict[str, list[Version]]  # path -> its versions, newest first
+    names: dict[str, str]
+    heads: set[bytes]
+
+
+def find(home: Path, cwd: Path, pattern: str, path: str | None = None) -> FindResult:
+    """Paths in history (deleted ones too) matching a glob, with their versions."""
+    with open_share(home, cwd, lock=False) as (share, ident):
+        scope = _scope(share, cwd, path) if path is not None else ""
+        matches = trees.find(share.db, pattern, scope)
+        with share.db.read() as txn:
+            heads = {h.id for p in matches if (h := share.db.head(p, txn)) is not None}
+        return FindResult(pattern, matches, device_names(ident, share), heads)

@@ -1,0 +1,76 @@
+"""How `fog diff` shows a tree diff: name-status lines, a diffstat, patches, or JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fog.cli.common import emit_json
+from fog.cli.inspect_cmds import show_file_diff
+from fog.cli.text import echo, paint, use_color
+from fog.cli.trees_text import version_json
+
+_COLOR = {"A": "green", "D": "red", "M": "yellow", "T": "cyan"}
+
+
+def _counts(patch: Any) -> tuple[int, int] | None:
+    """(lines added, lines removed) of a text patch; None for a binary file or a link."""
+    if patch is None or not patch.text:
+        return None
+    added = sum(1 for line in patch.lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in patch.lines if line.startswith("-") and not line.startswith("---"))
+    return added, removed
+
+
+def show_tree_diff(r: Any, *, as_json: bool, stat: bool, name_status: bool, patch: bool) -> None:
+    if as_json:
+        emit_json(
+            {
+                "path": r.scope or ".",
+                "old": r.old,
+                "new": r.new,
+                "identical": r.identical,
+                "changes": [_change_json(c, patch or stat) for c in r.changes],
+            }
+        )
+        return
+    color = use_color()
+    if r.identical:
+        echo(f"{r.scope or '.'}: {r.old} and {r.new} are identical", err=True)
+        return
+    echo(f"{r.scope or '.'}: {r.old} -> {r.new}", err=True)
+    if stat:
+        width = max(len(c.path) for c in r.changes)
+        total_add = total_del = 0
+        for c in r.changes:
+            counts = _counts(c.patch)
+            if counts is None:
+                echo(f" {c.path.ljust(width)} | {c.status} " + ("(dir)" if c.patch is None else "Bin"))
+                continue
+            total_add += counts[0]
+            total_del += counts[1]
+            bar = paint("+" * min(counts[0], 40), "green", color) + paint("-" * min(counts[1], 40), "red", color)
+            echo(f" {c.path.ljust(width)} | {counts[0] + counts[1]:>5} {bar}")
+        echo(f" {len(r.changes)} path(s) changed, {total_add} insertion(s)(+), {total_del} deletion(s)(-)")
+        return
+    if name_status or not patch:
+        for c in r.changes:
+            echo(f"{paint(c.status, _COLOR[c.status], color)}\t{c.path}")
+        return
+    for c in r.changes:
+        if c.patch is None:
+            echo(f"{paint(c.status, _COLOR[c.status], color)}\t{c.path}/")
+            continue
+        echo(paint(f"diff {c.path} ({c.status})", "cyan", color))
+        show_file_diff(c.patch, False)
+
+
+def _change_json(c: Any, with_patch: bool) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "path": c.path,
+        "status": c.status,
+        "old": version_json(c.old, {}) if c.old is not None else None,
+        "new": version_json(c.new, {}) if c.new is not None else None,
+    }
+    if with_patch:
+        doc["diff"] = "".join(c.patch.lines) if c.patch is not None and c.patch.text else None
+    return doc

@@ -1,0 +1,246 @@
+"""Trees through time: the state of a directory (or the whole share) at a moment.
+
+One definition, shared by restore, ls, diff and find: the tree of SCOPE at T
+holds, for each path at or below SCOPE, the newest version recorded at or
+before T (the version clock: `time_ns`, the writer's clock when it recorded
+the version; ties broken by version id), and leaves out paths whose newest
+such version is a deletion. Without T it is the current state: each path's
+head (what the last push or pull made of it).
+
+A moment is named by a tree REV (`resolve_moment`): an ISO date or date-time,
+an age (`2h`, `3d`), `yesterday`, `~N` (the state right before the N-th most
+recent push that changed something under SCOPE), or a push: `push:ID` (the
+state right after it; ID is a prefix of the batch id `fog log --pushes`
+shows, or DEVICE:N, that device's N-th batch) and `push:ID^` (right before
+it).
+
+The tree is read in one pass over the `history` sub-database (keys are
+pathkey · time · id[:8], so each path's versions are contiguous and in time
+order), then one record lookup per path kept.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import lmdb
+
+from fog.errors import RevisionError
+from fog.format.paths import FS_ENCODING
+from fog.format.version import Version
+from fog.repo import pushes as pushes_mod
+from fog.repo.db import RepoDB
+from fog.repo.history import read_record
+from fog.repo.pushes import Push
+from fog.repo.revs import parse_when
+
+_U64 = struct.Struct(">Q")
+_BACK = re.compile(r"^~(\d+)$")
+_PUSH = re.compile(r"^push:(?P<name>[^^]+)(?P<before>\^?)$")
+_HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_LONG = b"\xff"  # pathkey of a path over 400 bytes: 0xFF || SHA256 (history.pathkey)
+
+
+@dataclass
+class Moment:
+    """What a tree REV resolved to: a time (None: the current state), and how to say it."""
+
+    when_ns: int | None
+    label: str
+    push: Push | None = None
+
+
+def _ranges(scope: str) -> list[tuple[bytes, bool]]:
+    """History key ranges holding SCOPE's paths: (prefix, exact path only)."""
+    if not scope:
+        return [(b"", False)]
+    raw = scope.encode(FS_ENCODING, "surrogateescape")
+    return [(raw, True), (raw + b"/", False), (_LONG, False)]
+
+
+def _in_scope(path: str, scope: str) -> bool:
+    return not scope or path == scope or path.startswith(scope + "/")
+
+
+def tree_at(db: RepoDB, scope: str, when_ns: int | None) -> dict[str, Version]:
+    """SCOPE's tree at `when_ns` (None: the heads): path -> version, deletions left out, in path order."""
+    out: dict[str, Version] = {}
+    table = db.db["heads" if when_ns is None else "history"]
+    tail = 0 if when_ns is None else 16
+    with db.read() as txn:
+        chosen: list[bytes] = []
+        for prefix, exact in _ranges(scope):
+            chosen.extend(_pick(txn, table, prefix, exact, tail, when_ns))
+        versions, timeline = db.db["versions"], db.db["timeline"]
+        for vid in chosen:
+            raw = read_record(txn, versions, timeline, vid)
+            if raw is None:
+                continue
+            v = Version.from_record(vid, raw)
+            if not v.deleted and _in_scope(v.path, scope):  # (a long path's key says nothing of its scope)
+                out[v.path] = v
+    return dict(sorted(out.items()))
+
+
+def _pick(
+    txn: lmdb.Transaction, table: object, prefix: bytes, exact: bool, tail: int, when_ns: int | None
+) -> Iterator[bytes]:
+    """For each path key under `prefix`, the id of its newest version at or before `when_ns`."""
+    cur = txn.cursor(table)
+    if not cur.set_range(prefix):
+        return
+    at, best = b"", None
+    for key, vid in cur:
+        if not key.startswith(prefix):
+            break
+        pk = key[: len(key) - tail] if tail else key
+        if exact and len(pk) != len(prefix):
+            continue  # a longer path that merely starts with it ("a-b" after "a")
+        if pk != at:
+            if best is not None:
+                yield best
+            at, best = pk, None
+        if when_ns is None or _U64.unpack_from(key, len(key) - 16)[0] <= when_ns:
+            best = vid
+    if best is not None:
+        yield best
+
+
+def has_history(db: RepoDB, scope: str) -> bool:
+    """Whether anything at or below SCOPE was ever recorded."""
+    with db.read() as txn:
+        for prefix, exact in _ranges(scope):
+            if prefix == _LONG:
+                continue
+            for _ in _pick(txn, db.db["history"], prefix, exact, 16, None):
+                return True
+    return False
+
+
+def is_tree(db: RepoDB, scope: str) -> bool:
+    """Whether SCOPE names a directory in history (or the share): a tree, not one file."""
+    if not scope:
+        return True
+    history = db.path_history(scope)
+    if any(v.kind == "dir" for v in history):
+        return True
+    return not history and has_history(db, scope)
+
+
+# -- pushes ---------------------------------------------------------------------------------
+
+
+def pushes(db: RepoDB, scope: str = "") -> list[Push]:
+    """Every push with its versions (those still recorded), newest first; only those touching SCOPE.
+
+    Versions no batch record carries (recorded by a fog before these records)
+    form pushes of their own, one per device and recording time.
+    """
+    by_id: dict[bytes, Version] = {}
+    for v in db.all_versions():
+        by_id[v.id] = v
+    with db.read() as txn:
+        batches = pushes_mod.merged(pushes_mod.read_all(txn, db.db["batches"]))
+    carried: set[bytes] = set()
+    out: list[Push] = []
+    for p in batches:
+        p.versions = sorted((by_id[i] for i in set(p.ids) if i in by_id), key=lambda v: v.path)
+        carried.update(p.ids)
+        out.append(p)
+    loose: dict[tuple[str, int], Push] = {}
+    for v in by_id.values():
+        if v.id not in carried:
+            key = (v.device, v.time_ns)
+            loose.setdefault(key, Push(None, v.device, v.time_ns)).versions.append(v)
+    for p in loose.values():
+        p.versions.sort(key=lambda v: v.path)
+        out.append(p)
+    if scope:
+        out = [p for p in out if any(_in_scope(v.path, scope) for v in p.versions)]
+    out.sort(key=lambda p: (p.after_ns, p.time_ns, p.id or b""), reverse=True)
+    return out
+
+
+def find_push(db: RepoDB, name: str, names: dict[str, str]) -> Push:
+    """A push by id prefix (4+ hex digits) or by DEVICE:N (a device's N-th batch)."""
+    candidates = pushes(db)
+    if ":" in name:
+        who, _, seq = name.rpartition(":")
+        if not seq.isdigit():
+            raise RevisionError(f"push:{name}: write push:DEVICE:N with N a batch number")
+        hits = [
+            p
+            for p in candidates
+            if p.id is not None
+            and int(seq) in p.remotes.values()
+            and (names.get(p.device) == who or p.device.startswith(who.lower()))
+        ]
+    elif _HEX.match(name):
+        want = name.lower()
+        hits = [p for p in candidates if any(i.hex().startswith(want) for i in [p.id or b"", *p.aliases] if i)]
+    else:
+        raise RevisionError(f"push:{name}: name a push by its id (fog log --pushes) or as push:DEVICE:N")
+    if not hits:
+        raise RevisionError(f"push:{name}: no such push (see fog log --pushes)")
+    if len(hits) > 1:
+        raise RevisionError(f"push:{name}: {len(hits)} pushes match; give more digits of the id")
+    return hits[0]
+
+
+def resolve_moment(db: RepoDB, scope: str, rev: str | None, names: dict[str, str]) -> Moment:
+    """The moment a tree REV names (see the module docstring)."""
+    if rev is None or rev == "":
+        return Moment(None, "now")
+    m = _PUSH.match(rev)
+    if m:
+        p = find_push(db, m.group("name"), names)
+        device = names.get(p.device, p.device[:8])
+        if m.group("before"):
+            return Moment(p.before_ns, f"right before push {p.name} by {device} ({iso(p.before_ns + 1)})", p)
+        return Moment(p.after_ns, f"push {p.name} by {device} ({iso(p.after_ns)})", p)
+    m = _BACK.match(rev)
+    if m:
+        n = int(m.group(1))
+        if n == 0:
+            return Moment(None, "now")
+        touching = pushes(db, scope)
+        if n > len(touching):
+            where = scope or "the share"
+            raise RevisionError(f"{where}@{rev}: only {len(touching)} push(es) changed it (~0 to ~{len(touching)})")
+        p = touching[n - 1]
+        return Moment(p.before_ns, f"right before push {p.name} ({iso(p.before_ns + 1)})", p)
+    try:
+        when = parse_when(rev)
+    except RevisionError:
+        raise RevisionError(
+            f"cannot read {rev!r} as a REV for a tree (use ~N, push:ID, push:ID^, an age like 2h or 3d, "
+            "'yesterday', or an ISO date/time)"
+        ) from None
+    return Moment(when, iso(when))
+
+
+def find(db: RepoDB, pattern: str, scope: str = "") -> dict[str, list[Version]]:
+    """Every path in history (deleted ones too) matching a glob, with its versions newest first.
+
+    A pattern without '/' matches a path's last component (like `find -name`);
+    with one, the whole share path. '*' crosses '/' in a whole-path pattern.
+    """
+    whole = "/" in pattern
+    out: dict[str, list[Version]] = {}
+    with db.read() as txn:
+        for path, versions, _head in db.histories(txn):
+            if not _in_scope(path, scope):
+                continue
+            subject = path if whole else path.rsplit("/", 1)[-1]
+            if fnmatch.fnmatchcase(subject, pattern):
+                out[path] = sorted(versions, key=lambda v: (v.time_ns, v.id), reverse=True)
+    return dict(sorted(out.items()))
+
+
+def iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns // 1_000_000_000).astimezone().isoformat(timespec="seconds")

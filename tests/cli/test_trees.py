@@ -1,0 +1,195 @@
+"""Whole trees through time (issue 19, part 1): DIR@WHEN for restore, ls, diff, log, find.
+
+Every history here is made by real fog commands on a local-directory remote:
+adds (files, a directory, a symlink, modes), an edit, a rename, a deletion
+and a ransomware-style mass modification.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fogcli import Share, init_share, run_fog
+
+FILES = {f"docs/f{i:02d}.txt": f"file {i}\n" for i in range(12)}
+
+
+def _snapshot(top: Path) -> dict[str, tuple[str, int, bytes | str | None]]:
+    """Every entry below `top` (no .fog): kind, mode, content or link target."""
+    out: dict[str, tuple[str, int, bytes | str | None]] = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = [d for d in dirnames if d != ".fog"]
+        for name in dirnames + filenames:
+            full = Path(dirpath) / name
+            rel = full.relative_to(top).as_posix()
+            s = full.lstat()
+            if full.is_symlink():
+                out[rel] = ("link", 0, os.readlink(full))
+            elif full.is_dir():
+                out[rel] = ("dir", s.st_mode & 0o7777, None)
+            else:
+                out[rel] = ("file", s.st_mode & 0o7777, full.read_bytes())
+    return out
+
+
+def _history(share: Share) -> dict[str, object]:
+    """Four pushes: adds, edits (rename, delete, chmod), a mass modification, then a new file."""
+    for path, text in FILES.items():
+        share.write(path, text)
+    share.write("notes.md", "# notes\n")
+    share.write("bin/run.sh", "#!/bin/sh\necho hi\n", mode=0o755)
+    os.symlink("notes.md", share.root / "latest")
+    share.push()
+    share.write("notes.md", "# notes\nsecond line\n")
+    os.rename(share.root / "docs/f00.txt", share.root / "docs/renamed.txt")
+    (share.root / "docs/f01.txt").unlink()
+    os.chmod(share.root / "bin/run.sh", 0o700)
+    share.push()
+    good = _snapshot(share.root)
+    for path in [*FILES, "notes.md"]:
+        if (share.root / path).exists():
+            share.write(path, b"\x00ENCRYPTED" + os.urandom(16))
+    share.push()
+    bad = _snapshot(share.root)
+    share.write("later.txt", "made after the attack\n")
+    share.push()
+    pushes = share.fog("log", "--pushes", "--json").json()
+    return {"good": good, "bad": bad, "pushes": pushes}
+
+
+def test_ransomware_restore_of_the_share_is_one_command(share: Share) -> None:
+    h = _history(share)
+    pushes = h["pushes"]
+    assert len(pushes) == 4 and [p["versions"] for p in pushes][-1] == 17  # newest first; 12+2 files, 2 dirs, link
+    attack = pushes[1]["push"]
+    assert pushes[1]["files"] == 11 and pushes[1]["deleted"] == 0
+
+    dry = share.fog("restore", f".@push:{attack[:10]}^", "--delete", "--dry-run", "--json").json()
+    assert dry["dry_run"] and dry["deleted"] == ["later.txt"] and len(dry["written"]) == 11
+    assert (share.root / "later.txt").exists()
+
+    # a change never pushed is never overwritten without --force
+    share.write("notes.md", "unpushed edit\n")
+    r = share.fog("restore", f".@push:{attack}^", expect=1)
+    assert "never pushed" in r.err and "notes.md" in r.err
+    share.write("notes.md", h["bad"]["notes.md"][2])  # type: ignore[index]
+
+    r = share.fog("restore", f".@push:{attack}^", "--delete", "--max-delete", "0", expect=1)
+    assert "--max-delete" in r.err
+    r = share.fog("restore", f".@push:{attack}^", "--delete")
+    assert "right before push" in r.err and "/s" in r.err  # says what REV resolved to, and the rate
+    assert _snapshot(share.root) == h["good"]
+
+    # recorded as new versions by the next push, and a rerun finds nothing to do
+    status = share.fog("status", "--json").json()
+    assert len(status["modified"]) == 11 and status["deleted"] == ["later.txt"]
+    again = share.fog("restore", f".@push:{attack}^", "--json").json()
+    assert again["written"] == [] and again["unchanged"] == 16
+    pushed = share.push()
+    assert len(pushed["modified"]) == 11
+    assert len(share.fog("log", "--pushes", "--json").json()) == 5
+    assert share.fog("diff", "--exit-code", f".@push:{attack}^", "~0").rc == 0
+
+
+def test_ls_diff_find_and_log_at_each_moment(share: Share) -> None:
+    h = _history(share)
+    first, second, attack, last = (p["push"] for p in reversed(h["pushes"]))  # type: ignore[index]
+
+    ls = share.fog("ls", "-R", "--json", f".@push:{first}").json()
+    paths = [e["path"] for e in ls["entries"]]
+    assert "docs/f00.txt" in paths and "docs/renamed.txt" not in paths and "later.txt" not in paths
+    assert set(ls["entries"][0]) >= {"path", "version", "kind", "size", "mode", "mtime", "time", "device", "target"}
+    link = next(e for e in ls["entries"] if e["path"] == "latest")
+    assert link["kind"] == "link" and link["target"] == "notes.md"
+    top = share.fog("ls", f".@push:{second}").out.splitlines()
+    assert top == ["bin/", "docs/", "latest -> notes.md", "notes.md"]
+    assert share.fog("ls").out.splitlines() == ["bin/", "docs/", "later.txt", "latest -> notes.md", "notes.md"]
+    docs = share.fog("ls", "-l", "docs@~1").out  # right before the attack, the last push touching docs
+    assert "renamed.txt" in docs and "f01.txt" not in docs and "-rw-r--r--" in docs
+    assert "rwx------" in share.fog("ls", "-l", "bin@~0").out
+
+    r = share.fog("diff", "--name-status", f".@push:{first}", f".@push:{second}")
+    assert r.out.splitlines() == [
+        "M\tbin/run.sh",
+        "D\tdocs/f00.txt",
+        "D\tdocs/f01.txt",
+        "A\tdocs/renamed.txt",
+        "M\tnotes.md",
+    ]
+    assert share.fog("diff", "--exit-code", f".@push:{first}", f".@push:{second}", expect=1).rc == 1
+    patch = share.fog("diff", "-p", f"docs@push:{first}", f"push:{second}").out
+    assert "-file 0" in patch and "+++" in patch
+    assert share.fog("diff", "--exit-code").rc == 0  # the working tree is the last push
+    share.write("notes.md", "# notes\nsecond line\nthird\n")
+    doc = share.fog("diff", "--json", "--stat").json()
+    assert [(c["path"], c["status"]) for c in doc["changes"]] == [("notes.md", "M")] and not doc["identical"]
+    assert doc["changes"][0]["diff"] is None  # the pushed side is the attack's binary garbage
+    stat = share.fog("diff", "--stat").out
+    assert "notes.md | M Bin" in stat and "1 path(s) changed" in stat
+
+    found = share.fog("find", "f0[01].txt", "--json").json()
+    assert [f["path"] for f in found] == ["docs/f00.txt", "docs/f01.txt"]
+    assert all(f["deleted"] for f in found) and len(found[0]["versions"]) == 2
+    assert "(deleted)" in share.fog("find", "*.txt").out
+
+    log = share.fog("log").out
+    assert log.index(f"push {last[:12]}") < log.index(f"push {attack[:12]}") < log.index(f"push {first[:12]}")
+    assert share.fog("log", "--pushes", "-n", "1").out.startswith(f"push {last[:12]}")
+
+
+def test_trees_by_date_dir_restores_and_yesterday(share: Share) -> None:
+    share.write("d/a.txt", "one\n")
+    share.write("d/sub/b.txt", "two\n")
+    share.push()
+    time.sleep(1.1)
+    between = datetime.now(UTC).replace(microsecond=0)
+    time.sleep(1.1)
+    share.write("d/a.txt", "changed\n")
+    share.push()
+
+    out = share.tmp / "out"
+    share.fog("restore", f"d@{between.isoformat()}", "-o", out)
+    assert (out / "a.txt").read_text() == "one\n" and (out / "sub/b.txt").read_text() == "two\n"
+    share.fog("restore", "d@~1", "-o", share.tmp / "tilde")  # a directory's ~1 is a tree, not an empty dir
+    assert (share.tmp / "tilde/a.txt").read_text() == "one\n"
+    occupied = share.tmp / "occupied"
+    occupied.mkdir()
+    (occupied / "keep").write_text("x")
+    share.fog("restore", "d@~1", "-o", occupied)  # like cp -r: into it, under the tree's name
+    assert (occupied / "d/a.txt").read_text() == "one\n"
+    assert share.fog("restore", "d@~1", "-o", share.root / "inside", expect=2).rc == 2
+
+    share.fog("restore", "d@~1")
+    assert (share.root / "d/a.txt").read_text() == "one\n"
+    r = share.fog("restore", ".@yesterday", "--json")  # before anything was pushed: nothing to write
+    assert r.json()["written"] == [] and len(r.json()["extra"]) == 4
+    share.fog("ls", "-l", ".@yesterday")
+    r = share.fog("ls", ".@soon", expect=None)
+    assert r.rc != 0 and "push:ID" in r.err
+    r = share.fog("restore", ".@push:ffffffffff", expect=None)
+    assert r.rc != 0 and "no such push" in r.err
+
+
+def test_pull_records_pushes_for_another_device(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    share.write("a.txt", "1\n")
+    share.push()
+    share.write("a.txt", "2\n")
+    share.push()
+    device = share.fog("log", "--pushes", "--json").json()[0]["device"]
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home2"))
+    clone = tmp_path / "clone"
+    run_fog(["clone", share.remote, clone, "--master-key-file", share.key_file, "--device-name", "other"], tmp_path)
+    pushes = run_fog(["log", "--pushes", "--json"], clone).json()
+    assert [p["batches"] for p in pushes] == [{"origin": 2}, {"origin": 1}]
+    r = run_fog(["restore", f"a.txt@push:{device}:1", "-o", "-"], clone)
+    assert r.raw == b"1\n"
+    assert run_fog(["ls", f".@push:{device}:2^", "--json"], clone).json()["entries"][0]["size"] == 2
+
+
+def test_init_share_helper_still_plain(tmp_path: Path) -> None:
+    s = init_share(tmp_path, "plain")
+    assert s.fog("ls").out == "" and s.fog("log", "--pushes").rc == 0

@@ -146,6 +146,7 @@ EXIT_CODES: dict[int, str] = {
     ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
+    141: "The reader of stdout went away (`fog log | head -1`): fog stops quietly, as git does (128 + SIGPIPE).",
     143: "Stopped by SIGTERM (`kill`, `timeout`, `systemctl stop`), as cleanly as by SIGINT.",
 }
 

@@ -58,6 +58,8 @@ def run(fn: Callable[[], T], as_json: bool = False) -> T:
 
             traceback.print_exc()
         fail(exc, as_json)
+    except BrokenPipeError:
+        raise  # stdout's reader went away: fog.cli.main ends quietly
     except OSError as exc:
         if STATE.debug:
             import traceback

@@ -148,6 +148,8 @@ def run(argv: list[str]) -> int | None:
             return fn()
         except FogError as exc:
             raise _Exit(text.error_line(exc, as_json)) from None
+        except BrokenPipeError:
+            raise  # stdout's reader went away: fog.cli.main ends quietly
         except OSError as exc:
             raise _Exit(text.error_line(text.as_fog_error(exc), as_json)) from None
 

@@ -256,6 +256,7 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+        push_mod.refresh_index(share.db, changes)  # (racy entries re-hashed now are not re-hashed again)
         out = StatusResult(str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread)
         for c in changes:
             if c.version is not None:

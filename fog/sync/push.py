@@ -145,6 +145,21 @@ def plan(
     return changes + deletions(db, d.gone, device, time.time_ns())
 
 
+def refresh_index(db: RepoDB, changes: list[Change]) -> int:
+    """Store the new stat of files that were re-read and found unchanged (what `status` can do without a push).
+
+    A file written just before a push is indexed as racy (its mtime is too
+    close to when it was read) and re-hashed by every scan until the next push
+    rewrites its entry; `status` holds the share's lock, so it rewrites it
+    itself once the file is old enough. Returns how many entries were written.
+    """
+    fresh = [(c.stat, None) for c in changes if c.version is None and c.stat is not None and c.status == "unchanged"]
+    if fresh:
+        with db.write() as txn:
+            db.put_stats(txn, fresh)
+    return len(fresh)
+
+
 def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-untyped-def]
     with db.stat_view() as index:
         d: Diff = scan(root, index, _is_conflict_copy)

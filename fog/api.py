@@ -243,6 +243,7 @@ class StatusResult:
     skipped: list[str]
     conflicts: list[str]  # conflict copies still in the tree
     unread: list[str] = field(default_factory=list)  # could not be read: not kept (a push exits 5)
+    ignored: list[str] = field(default_factory=list)  # left out by ignore rules (directories as `DIR/`)
 
     @property
     def clean(self) -> bool:
@@ -257,7 +258,9 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
         push_mod.refresh_index(share.db, changes)  # (racy entries re-hashed now are not re-hashed again)
-        out = StatusResult(str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread)
+        out = StatusResult(
+            str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread, result.ignored
+        )
         for c in changes:
             if c.version is not None:
                 {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)

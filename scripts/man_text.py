@@ -391,6 +391,10 @@ PAGES: dict[str, dict[str, object]] = {
             "changed is read and hashed, so a file that was only touched is not reported. Lines are "
             "marked `A` (added), `M` (modified), `D` (deleted) and `C` (an unresolved conflict copy). "
             "Works offline.",
+            "Paths matched by a `.fogignore` (gitignore syntax, in any directory, relative to it) or by "
+            "the built-in rules (`*.swp`, `*.swo`, `*~`, `.#*`, `#*#`, `.DS_Store`, `Thumbs.db`; re-include "
+            "with `!`) are never pushed, and a pull records but does not write them; `--ignored` lists "
+            "them (`!` lines, an `ignored` list under `--json`).",
         ],
         "examples": [("Fail a script when there are unpushed changes:", "fog status --json | jq -e .clean")],
         "see_also": ["push"],

@@ -219,8 +219,8 @@ def pull_exit(r: Any, as_json: bool, unread: bool = False) -> int:
     return 0
 
 
-def status_doc(result: Any) -> dict[str, Any]:
-    return {
+def status_doc(result: Any, ignored: bool = False) -> dict[str, Any]:
+    doc = {
         "root": result.root,
         "clean": result.clean,
         "added": result.added,
@@ -230,10 +230,13 @@ def status_doc(result: Any) -> dict[str, Any]:
         "unread": result.unread,
         "conflicts": result.conflicts,
     }
+    if ignored:
+        doc["ignored"] = result.ignored
+    return doc
 
 
-def status_summary(result: Any) -> None:
-    """fog status's human output (result: fog.api.StatusResult)."""
+def status_summary(result: Any, ignored: bool = False) -> None:
+    """fog status's human output (result: fog.api.StatusResult); `ignored`: list the ignored paths too."""
     if result.clean:
         echo("Nothing to push: the share matches its last push.")
     for title, paths, mark in (
@@ -249,6 +252,10 @@ def status_summary(result: Any) -> None:
         echo("Unresolved conflict copies (compare, keep what you want, delete the copy):")
         for p in result.conflicts:
             echo(f"  C {p}")
+    if ignored and result.ignored:
+        echo("Ignored (by .fogignore or the built-in rules; never pushed):")
+        for p in result.ignored:
+            echo(f"  ! {p}")
     for s in result.skipped:
         echo(f"fog: skipped {s}", err=True)
 

@@ -75,6 +75,7 @@ class PushResult:
     unread: list[str] = field(default_factory=list)  # paths skipped because they could not be read: exit 5
     snapshots: list[str] = field(default_factory=list)  # never held still: recorded from a private copy
     conflict_copies: list[str] = field(default_factory=list)  # unresolved NAME.fog-conflict-* files
+    ignored: list[str] = field(default_factory=list, repr=False)  # left out by .fogignore rules (status --ignored)
     files_read: int = 0
     bytes_read: int = 0
     objects_uploaded: int = 0
@@ -166,6 +167,7 @@ def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-
     result.skipped += d.skipped
     result.unread += d.unreadable  # (nested shares, special files, fog's temp names: left out by rule)
     result.conflict_copies = d.flagged
+    result.ignored = d.ignored
     return d
 
 

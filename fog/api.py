@@ -666,12 +666,13 @@ def clone(
         config, _ = keyring.load_for_master_key(remote, master_key)
         if config is None:
             raise IdentityError(
-                f"no SyncConfig for this master key on {url}: wrong master key, or a remote this user never used"
+                f"no fog settings (devices and shares) for this master key on {url}: "
+                "wrong master key, or a remote this user never used"
             )
         share_id, share_entry = _pick_share(config, share)
         usk, upk = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if public_of(usk) != upk:
-            raise IdentityError("the SyncConfig's user keypair is inconsistent")
+            raise IdentityError("the user keypair in your fog settings is inconsistent")
         if Identity.exists(home):
             ident = Identity.load(home)
             if ident.master_key != master_key or ident.user_public != upk:
@@ -880,7 +881,7 @@ def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
     if len(live) == 1:
         return next(iter(live.items()))
     if not live:
-        raise FogError("the SyncConfig lists no shares")
+        raise FogError("your fog settings list no shares")
     names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
     raise UsageError(f"this user has several shares; pick one with --share: {names}")
 

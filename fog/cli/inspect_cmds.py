@@ -29,7 +29,7 @@ def diff(
     new: str = typer.Argument(
         None,
         help="PATH@REV, a PATH, or a REV of the same path (default: the working file).",
-        metavar="[PATH@REV2]",
+        metavar="PATH@REV2",
         autocompletion=complete_spec,
     ),
     as_json: bool = JSON_OPTION,

@@ -105,7 +105,7 @@ def _clone_done(do: Callable[[], Any], as_json: bool) -> None:
 
 @app.command()
 def pull(
-    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
+    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="REMOTE"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
     max_delete: str = MAX_DELETE_OPTION,
     as_json: bool = JSON_OPTION,
@@ -122,7 +122,7 @@ def pull(
 
 @app.command()
 def sync(
-    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
+    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="REMOTE"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
     max_delete: str = MAX_DELETE_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,

@@ -170,6 +170,9 @@ def pull_summary(r: Any, quiet: bool) -> None:
                     echo(f"fog: warning: {foreign_log_text(f['log'], f['remote'])}", err=True)
             continue
         for item in getattr(r, field_name):
+            if field_name == "kept" and item in getattr(r, "kept_deleted", ()):
+                echo(f"fog: kept local changes to {item} (changed here, deleted elsewhere: a push keeps it)", err=True)
+                continue
             echo(line.format(item), err=True)
     if not quiet:
         rate = r.bytes_written / r.seconds if r.seconds else 0
@@ -185,7 +188,7 @@ def pull_summary(r: Any, quiet: bool) -> None:
 def foreign_log_text(log: str, remote: str) -> str:
     """One line about a log no device owns (pull reports it once; check at every run)."""
     return (
-        f"log {log[:12]} on remote {remote} belongs to no device in the SyncConfig: set aside, nothing in it "
+        f"log {log[:12]} on remote {remote} belongs to no device in your fog settings: set aside, nothing in it "
         f"applied (a damaged identity or a foreign writer; delete log/{log} on the remote once you know which)"
     )
 
@@ -197,7 +200,7 @@ def clone_summary(result: Any) -> None:
         echo(f"Invited by {result.invited_by} (check this key with them)")
     if not result.device_published:
         echo(
-            f"fog: remote {result.remote} is read-only: this device joins the SyncConfig "
+            f"fog: remote {result.remote} is read-only: this device joins your fog settings "
             "with its first push to a writable remote",
             err=True,
         )

@@ -47,6 +47,7 @@ class PullResult:
     deleted: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # conflict copies written
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
+    kept_deleted: list[str] = field(default_factory=list, repr=False)  # of those, paths deleted elsewhere
     problems: list[str] = field(default_factory=list)  # refused devices (integrity)
     # what was left unapplied without anything being wrong: a revoked device's batches past its limit
     # (each reported once), a batch sealed with a key epoch this device does not hold yet
@@ -72,6 +73,7 @@ class PullResult:
             "deleted",
             "conflicts",
             "kept",
+            "kept_deleted",
             "problems",
             "warnings",
             "foreign_logs",

@@ -64,8 +64,8 @@ ENVIRONMENT: list[tuple[str, str]] = [
     ),
     (
         "`FOG_PASSPHRASE_COMMAND`",
-        "A command (split like a shell word list, not run by a shell) whose first line of output is the "
-        "passphrase that `FOG_HOME` is sealed under (`fog key protect`), for example `pass show fog/home`; "
+        "A shell command (run by `/bin/sh -c`, as git runs credential helpers: pipes and variables work) "
+        "whose first line of output is the passphrase that `FOG_HOME` is sealed under (`fog key protect`), for example `pass show fog/home`; "
         "for cron. Without it, fog asks on the terminal (without echo), and without a terminal a command "
         "that needs the secrets exits 1 saying so. Asked only when `FOG_HOME` is sealed; `fog key protect` "
         "of a home in clear also takes the new passphrase from it.",
@@ -81,8 +81,8 @@ ENVIRONMENT: list[tuple[str, str]] = [
     ),
     (
         "`FOG_MASTER_KEY_COMMAND`",
-        "A command (split like a shell word list, not run by a shell) whose first line of output is "
-        "the master key, for example `pass show fog`; used by `fog clone` when neither "
+        "A shell command (run by `/bin/sh -c`) whose first line of output is "
+        "the master key, for example `pass show fog | head -1`; used by `fog clone` when neither "
         "`--master-key-file` nor `FOG_MASTER_KEY_FILE` is given. The master key is never accepted as "
         "a command-line value.",
     ),

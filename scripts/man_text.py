@@ -65,7 +65,8 @@ ENVIRONMENT: list[tuple[str, str]] = [
     (
         "`FOG_PASSPHRASE_COMMAND`",
         "A shell command (run by `/bin/sh -c`, as git runs credential helpers: pipes and variables work) "
-        "whose first line of output is the passphrase that `FOG_HOME` is sealed under (`fog key protect`), for example `pass show fog/home`; "
+        "whose first line of output is the passphrase that `FOG_HOME` is sealed under (`fog key protect`), "
+        "for example `pass show fog/home`; "
         "for cron. Without it, fog asks on the terminal (without echo), and without a terminal a command "
         "that needs the secrets exits 1 saying so. Asked only when `FOG_HOME` is sealed; `fog key protect` "
         "of a home in clear also takes the new passphrase from it.",

@@ -621,6 +621,7 @@ class CloneResult:
     pull: pull_mod.PullResult
     device_published: bool = True  # False: the remote is read-only; the first push that works publishes it
     invited_by: str | None = None  # clone --invited: the owner's name and user key (fogpub-...), to check
+    name_taken: str | None = None  # the host name another device has already: this one took `device` instead
 
 
 def clone(
@@ -645,6 +646,7 @@ def clone(
     from fog.crypto.seal import public_of
 
     cancel.clear()
+    name_taken: str | None = None
     root = directory.absolute()
     if into_existing and os.path.lexists(root / FOG_DIR):
         raise FogError(
@@ -678,6 +680,8 @@ def clone(
             if ident.master_key != master_key or ident.user_public != upk:
                 raise IdentityError(f"{home} already holds the identity of another user; use another FOG_HOME")
         else:
+            if device_name is None:
+                device_name, name_taken = _free_name(config, os.uname().nodename or "device")
             ident = Identity.create(home, name=device_name, master_key=master_key, user=(usk, upk))
         config = _merged_config(ident, remote)
         published = True
@@ -688,7 +692,22 @@ def clone(
         ident.cache_config(config)
     finally:
         backend.close()
-    return _check_out(home, root, url, share_id, share_entry, ident, published, into_existing)
+    result = _check_out(home, root, url, share_id, share_entry, ident, published, into_existing)
+    result.name_taken = name_taken
+    return result
+
+
+def _free_name(config: SyncConfig, host: str) -> tuple[str, str | None]:
+    """This device's default name: the host name, or `host-2`, `host-3`... when another device of the
+    user has it already (two machines both called `laptop` could not be told apart in `log`, in
+    conflict copies' names, or by `device rename`). Returns (name, the host name if it was taken)."""
+    taken = {str(d.get("name")) for did, d in config.devices.items() if did not in config.revoked_by_rotation}
+    if host not in taken:
+        return host, None
+    n = 2
+    while f"{host}-{n}" in taken:
+        n += 1
+    return f"{host}-{n}", host
 
 
 def _check_out(

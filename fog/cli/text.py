@@ -196,6 +196,12 @@ def foreign_log_text(log: str, remote: str) -> str:
 def clone_summary(result: Any) -> None:
     """What `fog clone` did, in words (the pull's report follows)."""
     echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
+    if getattr(result, "name_taken", None):
+        echo(
+            f"fog: warning: another device is named {result.name_taken!r} already: this one is {result.device!r} "
+            f"(`fog device rename {result.device} NAME` to choose another)",
+            err=True,
+        )
     if getattr(result, "invited_by", None):
         echo(f"Invited by {result.invited_by} (check this key with them)")
     if not result.device_published:

@@ -254,6 +254,7 @@ class StatusResult:
 def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
     """What changed since the last push (contents of stat-changed files are hashed)."""
     with open_share(home, cwd, wait=wait) as (share, ident):
+        unfinished_clone(share)
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
@@ -278,6 +279,7 @@ def push(
     max_delete: str | None = None,
 ) -> push_mod.PushResult:
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
         follow_rotation(ctxs)
         return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit)
@@ -654,6 +656,9 @@ def clone(
             "clone); to rebuild a damaged one, move it out of the share first"
         )
     if (root / FOG_DIR / "config.json").is_file():
+        resumed = _resume_clone(home, root, url, master_key)
+        if resumed is not None:
+            return resumed
         raise FogError(f"{root} is already a fog share (an interrupted clone?): run 'fog pull' in it to finish")
     if into_existing:
         if root.exists() and not root.is_dir():
@@ -697,6 +702,33 @@ def clone(
     return result
 
 
+def _resume_clone(home: Path, root: Path, url: str, master_key: bytes) -> CloneResult | None:
+    """The same `fog clone` run again after an interruption: finish its pull (None: not an unfinished clone
+    of this user's, or not by this identity)."""
+    share = Share(root, lock=False)
+    try:
+        unfinished = share.db.get_meta(pull_mod.CLONING) is not None
+        share_id, name = share.config.share_id, share.config.name
+    finally:
+        share.close()
+    if not unfinished or not Identity.exists(home):
+        return None
+    ident = Identity.load(home)
+    if ident.master_key != master_key:
+        return None
+    result = pull(home, root)
+    return CloneResult(str(root), share_id, name, url, ident.device_name, result, True)
+
+
+def unfinished_clone(share: Share) -> None:
+    """Refuse to work from the partial tree of an interrupted clone (it would all look added)."""
+    if share.db.get_meta(pull_mod.CLONING) is not None:
+        raise FogError(
+            f"{share.root} is an unfinished clone (it was interrupted): run the same `fog clone` again, "
+            "or `fog pull` in it, to finish it first"
+        )
+
+
 def _free_name(config: SyncConfig, host: str) -> tuple[str, str | None]:
     """This device's default name: the host name, or `host-2`, `host-3`... when another device of the
     user has it already (two machines both called `laptop` could not be told apart in `log`, in
@@ -729,6 +761,7 @@ def _check_out(
     try:
         if into_existing:  # the pull (or, if this one is stopped, the next) meets the files already there
             made.db.put_meta(pull_mod.REBUILT, b"")
+        made.db.put_meta(pull_mod.CLONING, url.encode())  # until its pull records: see unfinished_clone
     finally:
         made.close()
     result = pull(home, root)

@@ -240,6 +240,7 @@ class LocalState:
 
 
 REBUILT = "rebuilt-around-files"  # meta key: set by `fog clone --into-existing`, dropped by its pull
+CLONING = "clone-unfinished"  # meta key: set by `fog clone` before its pull, dropped when that pull records
 
 
 def _untracked(
@@ -336,6 +337,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
 
     entries = db.stat_entries()
     rebuilt = db.get_meta(REBUILT) is not None  # `fog clone --into-existing`: files with no stat entry
+    cloning = db.get_meta(CLONING) is not None
     plans: list[tuple[Plan, LocalState]] = []
     rules = Ignore(ctx.share.root)  # the rules in the tree as the pull starts
     left_alone: list[str] = []  # ignored paths: their versions are recorded, and applied once not ignored
@@ -397,6 +399,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
         if rebuilt:
             db.drop_meta(txn, REBUILT)  # every file there was met once: from now on, the usual rules
+        if cloning:
+            db.drop_meta(txn, CLONING)  # the clone's pull is recorded: the tree is the share's
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there
     result.seconds = time.monotonic() - t0
     return result

@@ -213,6 +213,16 @@ def _read_all(
     total = sum(e.st.st_size for e in files)
     done = 0
     out: dict[str, Content] = {}
+    seen = [0]  # bytes read so far, also inside a large file still being read (progress only)
+    seen_lock = threading.Lock()
+    if progress is not None:
+        progress(0, total)
+
+        def count(n: int) -> None:
+            with seen_lock:
+                seen[0] += n
+
+        reader.on_bytes = count
     top = str(root)
     tiny_lane = threading.Lock()
 
@@ -248,6 +258,12 @@ def _read_all(
             if not window:
                 break
             batch, fut = window.popleft()
+            while progress is not None:  # a large file: tell the bar how far its reading is, 4 times a second
+                try:
+                    fut.result(timeout=0.25)
+                    break
+                except TimeoutError:
+                    progress(min(seen[0], total), total)
             for e, read in zip(batch, fut.result(), strict=True):
                 if isinstance(read, FileNotFoundError):
                     continue  # vanished during the scan: the next push records the deletion
@@ -268,7 +284,7 @@ def _read_all(
                 result.bytes_read += content.size
                 done += e.st.st_size
             if progress is not None:
-                progress(done, total)
+                progress(max(done, min(seen[0], total)), total)
     return out
 
 

@@ -26,7 +26,7 @@ from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
 from fog.repo import checkouts, vault
 from fog.repo.identity import Identity
-from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
+from fog.repo.share import CLONING, FOG_DIR, Share, find_root, refuse_nesting
 from fog.repo.vault import write_private
 from fog.store import PutStats, Remote
 from fog.sync import enrol, keyring, members
@@ -707,7 +707,7 @@ def _resume_clone(home: Path, root: Path, url: str, master_key: bytes) -> CloneR
     of this user's, or not by this identity)."""
     share = Share(root, lock=False)
     try:
-        unfinished = share.db.get_meta(pull_mod.CLONING) is not None
+        unfinished = share.db.get_meta(CLONING) is not None
         share_id, name = share.config.share_id, share.config.name
     finally:
         share.close()
@@ -722,7 +722,7 @@ def _resume_clone(home: Path, root: Path, url: str, master_key: bytes) -> CloneR
 
 def unfinished_clone(share: Share) -> None:
     """Refuse to work from the partial tree of an interrupted clone (it would all look added)."""
-    if share.db.get_meta(pull_mod.CLONING) is not None:
+    if share.db.get_meta(CLONING) is not None:
         raise FogError(
             f"{share.root} is an unfinished clone (it was interrupted): run the same `fog clone` again, "
             "or `fog pull` in it, to finish it first"
@@ -761,7 +761,7 @@ def _check_out(
     try:
         if into_existing:  # the pull (or, if this one is stopped, the next) meets the files already there
             made.db.put_meta(pull_mod.REBUILT, b"")
-        made.db.put_meta(pull_mod.CLONING, url.encode())  # until its pull records: see unfinished_clone
+        made.db.put_meta(CLONING, url.encode())  # until its pull records: see unfinished_clone
     finally:
         made.close()
     result = pull(home, root)

@@ -957,7 +957,9 @@ class ShareStore:
         stored = read_bounded(self.backend, name, I.MAX_STORED, name)
         if stored[:1] == bytes([I.STORED_VERSION]):
             if sign_public is None:
-                raise IntegrityError(f"{name}: signed, but your fog settings list no signing key for its author")
+                raise IntegrityError(
+                    f"{name}: signed, but the device list in your fog settings lists no signing key for its author"
+                )
             env = _envelope(stored, name)
             S.verify(
                 sign_public,
@@ -1163,7 +1165,9 @@ def open_batch(
     """
     if is_signed_batch(stored):
         if sign_public is None:
-            raise IntegrityError(f"{what}: signed, but your fog settings list no signing key for its device")
+            raise IntegrityError(
+                f"{what}: signed, but the device list in your fog settings lists no signing key for its device"
+            )
         verify_batch(keys, log, seq, sign_public, stored, what)
         return open_verified_batch(keys, stored, what)
     return open_box_batch(user_secrets, device_public, stored, what)

@@ -142,6 +142,8 @@ def _run_command(variable: str, command: str, error: Callable[[str], IdentityErr
         raise error(f"{variable} failed to run: {exc}") from None
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or [""])[0]
+        if proc.returncode in (126, 127):  # the shell found no such command, or could not run it
+            raise error(f"{variable} failed to run: {first}")
         raise error(f"{variable} exited {proc.returncode}: {first}")
     return (proc.stdout.strip().splitlines() or [""])[0]
 

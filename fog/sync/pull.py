@@ -23,6 +23,7 @@ from fog.errors import IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo.db import RepoDB, StatEntry
+from fog.repo.share import CLONING
 from fog.store import PutStats
 from fog.sync import members, prune
 from fog.sync.apply import apply_plans
@@ -240,7 +241,6 @@ class LocalState:
 
 
 REBUILT = "rebuilt-around-files"  # meta key: set by `fog clone --into-existing`, dropped by its pull
-CLONING = "clone-unfinished"  # meta key: set by `fog clone` before its pull, dropped when that pull records
 
 
 def _untracked(

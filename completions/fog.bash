@@ -5,6 +5,10 @@ _fog_completion() {
                    COMP_CWORD=$COMP_CWORD \
                    COMP_LINE="$COMP_LINE" COMP_POINT=$COMP_POINT COMP_WORDBREAKS="$COMP_WORDBREAKS" \
                    _FOG_COMPLETE=complete_bash $1 ) )
+    if [[ ${COMPREPLY[0]-} == $'\x1f' ]]; then  # fog asks for no space after it: PATH may go on with @REV
+        COMPREPLY=( "${COMPREPLY[@]:1}" )
+        compopt -o nospace 2>/dev/null
+    fi
     return 0
 }
 

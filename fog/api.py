@@ -34,7 +34,7 @@ from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
 from fog.repo import checkouts, vault
 from fog.repo.identity import Identity
-from fog.repo.share import FOG_DIR, Share, find_root, refuse_nesting
+from fog.repo.share import CLONING, FOG_DIR, Share, find_root, refuse_nesting
 from fog.repo.vault import write_private
 from fog.store import PutStats, Remote
 from fog.sync import enrol, keyring, members
@@ -251,6 +251,7 @@ class StatusResult:
     skipped: list[str]
     conflicts: list[str]  # conflict copies still in the tree
     unread: list[str] = field(default_factory=list)  # could not be read: not kept (a push exits 5)
+    ignored: list[str] = field(default_factory=list)  # left out by ignore rules (directories as `DIR/`)
 
     @property
     def clean(self) -> bool:
@@ -261,10 +262,14 @@ class StatusResult:
 def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
     """What changed since the last push (contents of stat-changed files are hashed)."""
     with open_share(home, cwd, wait=wait) as (share, ident):
+        unfinished_clone(share)
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
-        out = StatusResult(str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread)
+        push_mod.refresh_index(share.db, changes)  # (racy entries re-hashed now are not re-hashed again)
+        out = StatusResult(
+            str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread, result.ignored
+        )
         for c in changes:
             if c.version is not None:
                 {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)
@@ -282,6 +287,7 @@ def push(
     max_delete: str | None = None,
 ) -> push_mod.PushResult:
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
         follow_rotation(ctxs)
         return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit)
@@ -633,6 +639,7 @@ class CloneResult:
     pull: pull_mod.PullResult
     device_published: bool = True  # False: the remote is read-only; the first push that works publishes it
     invited_by: str | None = None  # clone --invited: the owner's name and user key (fogpub-...), to check
+    name_taken: str | None = None  # the host name another device has already: this one took `device` instead
 
 
 def clone(
@@ -657,6 +664,7 @@ def clone(
     from fog.crypto.seal import public_of
 
     cancel.clear()
+    name_taken: str | None = None
     root = directory.absolute()
     if into_existing and os.path.lexists(root / FOG_DIR):
         raise FogError(
@@ -664,6 +672,9 @@ def clone(
             "clone); to rebuild a damaged one, move it out of the share first"
         )
     if (root / FOG_DIR / "config.json").is_file():
+        resumed = _resume_clone(home, root, url, master_key)
+        if resumed is not None:
+            return resumed
         raise FogError(f"{root} is already a fog share (an interrupted clone?): run 'fog pull' in it to finish")
     if into_existing:
         if root.exists() and not root.is_dir():
@@ -678,17 +689,20 @@ def clone(
         config, _ = keyring.load_for_master_key(remote, master_key)
         if config is None:
             raise IdentityError(
-                f"no SyncConfig for this master key on {url}: wrong master key, or a remote this user never used"
+                f"no fog settings (devices and shares) for this master key on {url}: "
+                "wrong master key, or a remote this user never used"
             )
         share_id, share_entry = _pick_share(config, share)
         usk, upk = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if public_of(usk) != upk:
-            raise IdentityError("the SyncConfig's user keypair is inconsistent")
+            raise IdentityError("the user keypair in your fog settings is inconsistent")
         if Identity.exists(home):
             ident = Identity.load(home)
             if ident.master_key != master_key or ident.user_public != upk:
                 raise IdentityError(f"{home} already holds the identity of another user; use another FOG_HOME")
         else:
+            if device_name is None:
+                device_name, name_taken = _free_name(config, os.uname().nodename or "device")
             ident = Identity.create(home, name=device_name, master_key=master_key, user=(usk, upk))
         config = _merged_config(ident, remote)
         published = True
@@ -699,7 +713,49 @@ def clone(
         ident.cache_config(config)
     finally:
         backend.close()
-    return _check_out(home, root, url, share_id, share_entry, ident, published, into_existing)
+    result = _check_out(home, root, url, share_id, share_entry, ident, published, into_existing)
+    result.name_taken = name_taken
+    return result
+
+
+def _resume_clone(home: Path, root: Path, url: str, master_key: bytes) -> CloneResult | None:
+    """The same `fog clone` run again after an interruption: finish its pull (None: not an unfinished clone
+    of this user's, or not by this identity)."""
+    share = Share(root, lock=False)
+    try:
+        unfinished = share.db.get_meta(CLONING) is not None
+        share_id, name = share.config.share_id, share.config.name
+    finally:
+        share.close()
+    if not unfinished or not Identity.exists(home):
+        return None
+    ident = Identity.load(home)
+    if ident.master_key != master_key:
+        return None
+    result = pull(home, root)
+    return CloneResult(str(root), share_id, name, url, ident.device_name, result, True)
+
+
+def unfinished_clone(share: Share) -> None:
+    """Refuse to work from the partial tree of an interrupted clone (it would all look added)."""
+    if share.db.get_meta(CLONING) is not None:
+        raise FogError(
+            f"{share.root} is an unfinished clone (it was interrupted): run the same `fog clone` again, "
+            "or `fog pull` in it, to finish it first"
+        )
+
+
+def _free_name(config: SyncConfig, host: str) -> tuple[str, str | None]:
+    """This device's default name: the host name, or `host-2`, `host-3`... when another device of the
+    user has it already (two machines both called `laptop` could not be told apart in `log`, in
+    conflict copies' names, or by `device rename`). Returns (name, the host name if it was taken)."""
+    taken = {str(d.get("name")) for did, d in config.devices.items() if did not in config.revoked_by_rotation}
+    if host not in taken:
+        return host, None
+    n = 2
+    while f"{host}-{n}" in taken:
+        n += 1
+    return f"{host}-{n}", host
 
 
 def _check_out(
@@ -721,6 +777,7 @@ def _check_out(
     try:
         if into_existing:  # the pull (or, if this one is stopped, the next) meets the files already there
             made.db.put_meta(pull_mod.REBUILT, b"")
+        made.db.put_meta(CLONING, url.encode())  # until its pull records: see unfinished_clone
     finally:
         made.close()
     result = pull(home, root)
@@ -892,7 +949,7 @@ def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
     if len(live) == 1:
         return next(iter(live.items()))
     if not live:
-        raise FogError("the SyncConfig lists no shares")
+        raise FogError("your fog settings list no shares")
     names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
     raise UsageError(f"this user has several shares; pick one with --share: {names}")
 

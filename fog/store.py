@@ -151,7 +151,7 @@ class Remote:
         follows them).
         """
         if known and base is None:
-            raise ValueError("known SyncConfig versions need the base they were merged into")
+            raise ValueError("known fog settings versions need the base they were merged into")
         locator, box_key, hmac_key = K.config_keys(master_key)
         merged: SyncConfig | None = base
         names = sorted(self.backend.list(f"config/{locator}/"))
@@ -170,7 +170,7 @@ class Remote:
             leaf = name.rsplit("/", 1)[-1]
             if name in known:
                 continue
-            what = f"SyncConfig version {leaf[:12]} on {self.url}"
+            what = f"fog settings version {leaf[:12]} on {self.url}"
             stored = read_bounded(self.backend, name, C.MAX_STORED, name)
             if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), leaf.encode()):
                 raise IntegrityError(f"{what}: HMAC does not match its name (altered, or wrong master key)")
@@ -199,7 +199,7 @@ class Remote:
             if len(keys) > 1:
                 name = (merged.devices.get(did, {}) if merged is not None else {}).get("name", did[:8])
                 raise IntegrityError(
-                    f"SyncConfig versions give device {name!r} {len(keys)} signing keys (forged entry)"
+                    f"versions of your fog settings give device {name!r} {len(keys)} signing keys (forged entry)"
                 )
         if merged is not None:
             _check_signers(merged, base, signers)
@@ -957,7 +957,9 @@ class ShareStore:
         stored = read_bounded(self.backend, name, I.MAX_STORED, name)
         if stored[:1] == bytes([I.STORED_VERSION]):
             if sign_public is None:
-                raise IntegrityError(f"{name}: signed, but the SyncConfig lists no signing key for its author")
+                raise IntegrityError(
+                    f"{name}: signed, but the device list in your fog settings lists no signing key for its author"
+                )
             env = _envelope(stored, name)
             S.verify(
                 sign_public,
@@ -1004,7 +1006,7 @@ def listing_signer(config: SyncConfig, signer: ConfigSigner) -> SyncConfig:
     """
     entry = config.devices.get(signer.device_id)
     if entry is None:
-        raise ValueError("a SyncConfig version must list the device that signs it")
+        raise ValueError("a fog settings version must list the device that signs it")
     if entry.get("sign") == signer.sign_public.hex():
         return config
     return replace(config, devices={**config.devices, signer.device_id: {**entry, "sign": signer.sign_public.hex()}})
@@ -1063,7 +1065,7 @@ def _check_signers(merged: SyncConfig, base: SyncConfig | None, signers: list[tu
         except (ValueError, TypeError, KeyError):
             ok = False
         if not ok:
-            raise IntegrityError(f"device {did[:8]} in the SyncConfig: its keys do not match its id (forged entry)")
+            raise IntegrityError(f"device {did[:8]} in your fog settings: its keys do not match its id (forged entry)")
 
 
 def _open_any(keys: tuple[bytes, ...], attempt: Callable[[bytes], T]) -> T:
@@ -1163,7 +1165,9 @@ def open_batch(
     """
     if is_signed_batch(stored):
         if sign_public is None:
-            raise IntegrityError(f"{what}: signed, but the SyncConfig lists no signing key for its device")
+            raise IntegrityError(
+                f"{what}: signed, but the device list in your fog settings lists no signing key for its device"
+            )
         verify_batch(keys, log, seq, sign_public, stored, what)
         return open_verified_batch(keys, stored, what)
     return open_box_batch(user_secrets, device_public, stored, what)

@@ -64,8 +64,9 @@ ENVIRONMENT: list[tuple[str, str]] = [
     ),
     (
         "`FOG_PASSPHRASE_COMMAND`",
-        "A command (split like a shell word list, not run by a shell) whose first line of output is the "
-        "passphrase that `FOG_HOME` is sealed under (`fog key protect`), for example `pass show fog/home`; "
+        "A shell command (run by `/bin/sh -c`, as git runs credential helpers: pipes and variables work) "
+        "whose first line of output is the passphrase that `FOG_HOME` is sealed under (`fog key protect`), "
+        "for example `pass show fog/home`; "
         "for cron. Without it, fog asks on the terminal (without echo), and without a terminal a command "
         "that needs the secrets exits 1 saying so. Asked only when `FOG_HOME` is sealed; `fog key protect` "
         "of a home in clear also takes the new passphrase from it.",
@@ -81,8 +82,8 @@ ENVIRONMENT: list[tuple[str, str]] = [
     ),
     (
         "`FOG_MASTER_KEY_COMMAND`",
-        "A command (split like a shell word list, not run by a shell) whose first line of output is "
-        "the master key, for example `pass show fog`; used by `fog clone` when neither "
+        "A shell command (run by `/bin/sh -c`) whose first line of output is "
+        "the master key, for example `pass show fog | head -1`; used by `fog clone` when neither "
         "`--master-key-file` nor `FOG_MASTER_KEY_FILE` is given. The master key is never accepted as "
         "a command-line value.",
     ),
@@ -146,6 +147,7 @@ EXIT_CODES: dict[int, str] = {
     ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
+    141: "The reader of stdout went away (`fog log | head -1`): fog stops quietly, as git does (128 + SIGPIPE).",
     143: "Stopped by SIGTERM (`kill`, `timeout`, `systemctl stop`), as cleanly as by SIGINT.",
 }
 
@@ -400,6 +402,10 @@ PAGES: dict[str, dict[str, object]] = {
             "changed is read and hashed, so a file that was only touched is not reported. Lines are "
             "marked `A` (added), `M` (modified), `D` (deleted) and `C` (an unresolved conflict copy). "
             "Works offline.",
+            "Paths matched by a `.fogignore` (gitignore syntax, in any directory, relative to it) or by "
+            "the built-in rules (`*.swp`, `*.swo`, `*~`, `.#*`, `#*#`, `.DS_Store`, `Thumbs.db`; re-include "
+            "with `!`) are never pushed, and a pull records but does not write them; `--ignored` lists "
+            "them (`!` lines, an `ignored` list under `--json`).",
         ],
         "examples": [("Fail a script when there are unpushed changes:", "fog status --json | jq -e .clean")],
         "see_also": ["push"],

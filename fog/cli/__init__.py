@@ -23,6 +23,29 @@ def main() -> None:
             _main()
         except (Cancelled, KeyboardInterrupt) as exc:
             interrupts.exit(exc)
+        except BrokenPipeError:
+            _reader_gone()
+        except SystemExit as exc:
+            if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+                _reader_gone()  # typer met EPIPE on stdout (it says so by wrapping stdout) and chose 1
+            raise
+
+
+EXIT_PIPE = 141  # 128 + SIGPIPE: what git's (and any C tool's) status is when its reader went away
+
+
+def _reader_gone() -> None:
+    """stdout's reader went away (`fog log | head -1`): stop quietly with 141, as git does.
+
+    fog does not die by SIGPIPE itself (Python ignores it, and the SSH transport
+    needs it ignored); the status is the same for `set -o pipefail` scripts.
+    """
+    try:  # the interpreter flushes stdout at exit: send what is left nowhere instead of a second error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (OSError, ValueError):
+        pass
+    sys.exit(EXIT_PIPE)
 
 
 def _main() -> None:
@@ -31,6 +54,8 @@ def _main() -> None:
             from fog.cli import fast
 
             code = fast.run(sys.argv[1:])
+        except BrokenPipeError:
+            raise
         except Exception as exc:  # a bug: say so in one line (--debug never takes this path)
             sys.stderr.write(f"fog: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
             sys.exit(1)
@@ -42,6 +67,8 @@ def _main() -> None:
         enable_completion()
     try:
         app()
+    except BrokenPipeError:
+        raise
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if STATE.debug or "--debug" in sys.argv:
             raise

@@ -5,13 +5,45 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from typer import _click as click
+from typer.core import TyperGroup
 
 from fog import __version__
 from fog.cli.common import STATE
 from fog.cli.sources import use_passphrase_source
 
+# `fog --help` lists the commands by use, everyday first (typer would list them as the modules register them)
+COMMAND_ORDER = (
+    "status", "push", "pull", "sync", "log", "diff", "cat", "restore",  # every day
+    "ls", "find",  # history
+    "init", "clone",  # once per share, once per device
+    "check", "stats", "forget", "prune",  # upkeep
+    "remote", "device", "key", "policy", "share",  # settings
+    "serve",  # an untrusted node
+)  # fmt: skip
+
+
+class _ByUse(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's first sentence whole, wrapped (click cuts it at the terminal's width with `...`)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="fog",
+    cls=_ByUse,
     help="Keep a directory in sync across your devices through storage you do not trust.",
     no_args_is_help=True,
     add_completion=False,

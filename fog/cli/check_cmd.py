@@ -22,7 +22,7 @@ from fog.errors import EXIT_INTEGRITY
 
 @app.command()
 def check(
-    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
+    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="REMOTE"),
     read_data: bool = typer.Option(False, "--read-data", help="Download and verify every pack and every object."),
     subset: str = typer.Option(
         None,

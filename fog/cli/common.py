@@ -58,6 +58,8 @@ def run(fn: Callable[[], T], as_json: bool = False) -> T:
 
             traceback.print_exc()
         fail(exc, as_json)
+    except BrokenPipeError:
+        raise  # stdout's reader went away: fog.cli.main ends quietly
     except OSError as exc:
         if STATE.debug:
             import traceback
@@ -86,17 +88,25 @@ def say(message: str, quiet: bool = False) -> None:
 
 @contextmanager
 def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr, only when stderr is a terminal."""
+    """A rich progress bar on stderr, only when stderr is a terminal: bytes done of the total, the rate
+    and the time left, in the units the summary lines use (KiB, MiB, GiB: powers of 1024)."""
     if not enabled or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):  # (rich's TransferSpeedColumn counts in powers of 1000: MB/s beside MiB)
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("?/s" if speed is None else f"{human_size(speed)}/s", style="progress.data.speed")
 
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        DownloadColumn(binary_units=True),
+        Rate(),
+        TimeRemainingColumn(),
         console=stderr_console(),
         transient=True,
     ) as bar:

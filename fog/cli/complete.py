@@ -18,6 +18,8 @@ bash gets its own completer class and script (typer's otherwise): bash cuts
 the word under the cursor at '@' and ':' (COMP_WORDBREAKS), and puts a
 candidate in as it is, so fog reads the whole word from COMP_LINE, offers
 only the part bash replaces, and backslash-quotes spaces and the like.
+After a path for PATH@REV (restore, cat, diff) bash adds no space, so `@`
+can follow (as git's completion does after `git show HEAD:path`).
 """
 
 from __future__ import annotations
@@ -42,11 +44,17 @@ BASH_SCRIPT = r"""
                    COMP_CWORD=$COMP_CWORD \
                    COMP_LINE="$COMP_LINE" COMP_POINT=$COMP_POINT COMP_WORDBREAKS="$COMP_WORDBREAKS" \
                    %(autocomplete_var)s=complete_bash $1 ) )
+    if [[ ${COMPREPLY[0]-} == $'\x1f' ]]; then  # fog asks for no space after it: PATH may go on with @REV
+        COMPREPLY=( "${COMPREPLY[@]:1}" )
+        compopt -o nospace 2>/dev/null
+    fi
     return 0
 }
 
 complete -o default -F %(complete_func)s %(prog_name)s
 """
+NOSPACE = "\x1f"  # a first line that tells the bash script to add no space after the candidate
+_wants_nospace: list[bool] = [False]  # set by complete_spec when it offers paths (bash only acts on it)
 
 _BASH_SPECIAL = re.compile(r"([\s'\"\\$`&;()<>|*?\[\]!{}])")
 
@@ -78,6 +86,11 @@ def enable_completion() -> None:
             incomplete = words.pop() if typed and not typed[-1].isspace() and len(words) > 1 else ""
             self._replaced = _after_break(incomplete, os.environ.get("COMP_WORDBREAKS", ""))
             return words[1:], incomplete
+
+        def complete(self) -> str:
+            _wants_nospace[0] = False
+            out = super().complete()
+            return f"{NOSPACE}\n{out}" if out and _wants_nospace[0] else out
 
         def format_completion(self, item: Any) -> str:
             cut = getattr(self, "_replaced", 0)
@@ -189,6 +202,7 @@ def complete_spec(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
             found = _revisions(ctx, incomplete)
             if found:
                 return found
+        _wants_nospace[0] = True  # a path here is often followed by @REV: bash must not add a space
         return _paths(ctx, incomplete)  # a name that contains '@'
     except Exception:  # see complete_path
         return []

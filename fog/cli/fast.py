@@ -30,7 +30,7 @@ _FLAGS = {
              "--no-progress": "no_progress", "--wait": "wait"},
     "pull": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--wait": "wait"},
     "sync": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--no-progress": "no_progress", "--wait": "wait"},
-    "status": {"--json": "as_json", "--wait": "wait"},
+    "status": {"--json": "as_json", "--wait": "wait", "--ignored": "ignored"},
     "log": {"--json": "as_json"},
     "clone": {"--json": "as_json", "--into-existing": "into_existing"},
 }  # fmt: skip
@@ -154,6 +154,8 @@ def run(argv: list[str]) -> int | None:
             return fn()
         except FogError as exc:
             raise _Exit(text.error_line(exc, as_json)) from None
+        except BrokenPipeError:
+            raise  # stdout's reader went away: fog.cli.main ends quietly
         except OSError as exc:
             raise _Exit(text.error_line(text.as_fog_error(exc), as_json)) from None
 
@@ -170,7 +172,8 @@ def run(argv: list[str]) -> int | None:
             return 0
         if command == "status":
             result = call(lambda: api.status(home, cwd, wait=o["wait"]))
-            text.emit_json(text.status_doc(result)) if as_json else text.status_summary(result)
+            shown = o["ignored"]
+            text.emit_json(text.status_doc(result, shown)) if as_json else text.status_summary(result, shown)
             return 0
         if command == "push":
             result = call(

@@ -28,13 +28,13 @@ def diff(
     old: str = typer.Argument(
         None,
         help="PATH@REV or DIR@REV to compare from (default: the share at the last push).",
-        metavar="[PATH@REV1]",
+        metavar="PATH@REV1",
         autocompletion=complete_spec,
     ),
     new: str = typer.Argument(
         None,
         help="PATH@REV, a PATH, or a REV of the same path (default: the working file or tree).",
-        metavar="[PATH@REV2]",
+        metavar="PATH@REV2",
         autocompletion=complete_spec,
     ),
     stat: bool = typer.Option(False, "--stat", help="A tree: lines added and removed per file."),

@@ -48,15 +48,24 @@ def _when(text: str | None, flag: str) -> int | None:
         raise UsageError(f"{flag} {text!r}: use an age like 2h or 3d, 'yesterday', or an ISO date/time") from exc
 
 
+def _count(text: str | None) -> int | None:
+    """-n N: a whole number, 0 or more (fog's one-line usage error otherwise, not the parser's)."""
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise UsageError(f"-n {text!r}: give a whole number of versions, 0 or more")
+    return int(text)
+
+
 @app.command()
 def log(
     path: str = typer.Argument(
         None,
         help="A file or directory in the share (default: all).",
-        metavar="[PATH]",
+        metavar="PATH",
         autocompletion=complete_path,
     ),
-    limit: int = typer.Option(None, "-n", "--max-count", help="Show at most N versions.", metavar="N", min=0),
+    max_count: str = typer.Option(None, "-n", "--max-count", help="Show at most N versions.", metavar="N"),
     since: str = typer.Option(
         None, "--since", help="Only versions at or after WHEN (2h, 3d, yesterday, ISO).", metavar="WHEN"
     ),
@@ -72,6 +81,7 @@ def log(
     """List versions, newest first, with the device that made each (the share or a directory: by push)."""
     from fog import api_trees
 
+    limit = run(lambda: _count(max_count), as_json)
     if pushes:
         _pushes(path, limit, _when(since, "--since"), _when(until, "--until"), device, as_json)
         return

@@ -27,7 +27,7 @@ from fog.cli.text import report_remote_errors
 from fog.format.policy import RULE_FIELDS, Policy, Rules, format_duration, rule_name
 
 policy_app = typer.Typer(
-    help="Show or change the share's retention policy (kept in the SyncConfig: every device applies it).",
+    help="Show or change the share's retention policy (kept in your fog settings: every device applies it).",
     no_args_is_help=True,
 )
 app.add_typer(policy_app, name="policy")
@@ -61,7 +61,7 @@ def show(as_json: bool = JSON_OPTION) -> None:
         emit_json(policy_doc(policy, stored))
         return
     if stored:
-        typer.echo(f"Retention policy of this share (set {local_time(policy.updated)}, kept in the SyncConfig):")
+        typer.echo(f"Retention policy of this share (set {local_time(policy.updated)}, kept in your fog settings):")
     else:
         typer.echo("Retention policy of this share: fog's defaults (none is stored; `fog policy set` stores one):")
     for f in RULE_FIELDS:

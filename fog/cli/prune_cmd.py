@@ -14,7 +14,7 @@ from fog.errors import UsageError
 
 @app.command()
 def prune(
-    remote: str = typer.Argument(None, help="Remote name (default: every remote of the share).", metavar="[REMOTE]"),
+    remote: str = typer.Argument(None, help="Remote name (default: every remote of the share).", metavar="REMOTE"),
     dry_run: bool = typer.Option(
         False, "--dry-run", "-n", help="Show what would be deleted and repacked; write nothing."
     ),

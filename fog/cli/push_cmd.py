@@ -28,7 +28,7 @@ from fog.cli.text import as_doc, push_exit, push_summary
 
 @app.command()
 def push(
-    remote: str = typer.Argument(None, help="Push to this remote only (default: every remote).", metavar="[REMOTE]"),
+    remote: str = typer.Argument(None, help="Push to this remote only (default: every remote).", metavar="REMOTE"),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show what would be pushed; change nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     max_delete: str = MAX_DELETE_OPTION,

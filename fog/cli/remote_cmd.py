@@ -20,7 +20,7 @@ from fog.cli.text import as_doc
 from fog.errors import UsageError
 
 remote_app = typer.Typer(
-    help="Manage the remotes a share is stored on (kept in the SyncConfig: every device learns them).",
+    help="Manage the remotes a share is stored on (kept in your fog settings: every device learns them).",
     no_args_is_help=True,
 )
 app.add_typer(remote_app, name="remote")
@@ -90,7 +90,7 @@ def remove(
 @remote_app.command("set-url")
 def set_url(
     name: str = typer.Argument(..., metavar="NAME"),
-    url: str = typer.Argument(None, help="The new URL.", metavar="[URL]"),
+    url: str = typer.Argument(None, help="The new URL.", metavar="URL"),
     local: bool = typer.Option(False, "--local", help="Only on this device (a disk mounted elsewhere here)."),
     reset: bool = typer.Option(False, "--reset", help="Drop this device's own URL: use the shared one again."),
     s3_endpoint: str = S3_ENDPOINT_OPTION,

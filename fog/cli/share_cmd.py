@@ -15,7 +15,7 @@ app.add_typer(share_app, name="share")
 SHARE_ARGUMENT = typer.Argument(
     None,
     help="Which share (its name or id; default: the one the current directory is in).",
-    metavar="[SHARE]",
+    metavar="SHARE",
 )
 
 

@@ -130,18 +130,20 @@ def new_passphrase(changing: bool) -> str:
 
 
 def _run_command(variable: str, command: str, error: Callable[[str], IdentityError] = IdentityError) -> str:
-    """Run the command in `variable` (e.g. FOG_MASTER_KEY_COMMAND='pass show fog') and return its first line."""
-    import shlex
+    """Run the command in `variable` (e.g. FOG_MASTER_KEY_COMMAND='pass show fog | head -1') and return its
+    first line. It runs through /bin/sh, as git runs credential helpers: pipes, `$VAR` and `~` work."""
     import subprocess
 
     try:
         proc = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+            ["/bin/sh", "-c", command], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
         )
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         raise error(f"{variable} failed to run: {exc}") from None
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or [""])[0]
+        if proc.returncode in (126, 127):  # the shell found no such command, or could not run it
+            raise error(f"{variable} failed to run: {first}")
         raise error(f"{variable} exited {proc.returncode}: {first}")
     return (proc.stdout.strip().splitlines() or [""])[0]
 

@@ -13,7 +13,7 @@ from fog.cli.text import as_doc, human_size, report_remote_errors
 
 @app.command()
 def stats(
-    remote: str = typer.Argument(None, help="Remote name (default: every remote of the share).", metavar="[REMOTE]"),
+    remote: str = typer.Argument(None, help="Remote name (default: every remote of the share).", metavar="REMOTE"),
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:

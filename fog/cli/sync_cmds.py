@@ -36,7 +36,11 @@ def clone(
     directory: Path = typer.Argument(..., help="Where to put the share (new or empty).", metavar="DIR"),
     share: str = typer.Option(None, "--share", help="Which share, when the user has several.", metavar="NAME"),
     master_key_file: Path = typer.Option(
-        None, "--master-key-file", help="Read the master key from this file.", metavar="F"
+        None,
+        "--master-key-file",
+        help="Read the master key from this file (else FOG_MASTER_KEY_FILE, else the first line FOG_MASTER_KEY_COMMAND "
+        "prints, else a prompt on a terminal).",
+        metavar="F",
     ),
     device_name: str = DEVICE_NAME_OPTION,
     s3_endpoint: str = S3_ENDPOINT_OPTION,
@@ -60,7 +64,13 @@ def clone(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Join this device with the master key and pull a share into DIR."""
+    """Join this device with the master key and pull a share into DIR.
+
+    The master key comes from --master-key-file F, else the file named by
+    FOG_MASTER_KEY_FILE, else the first line printed by the shell command in
+    FOG_MASTER_KEY_COMMAND (e.g. 'pass show fog | head -1'), else a prompt on
+    the terminal (typed without echo). It is never taken as a command-line value.
+    """
     target = directory if directory.is_absolute() else STATE.cwd / directory
     if invited:
         mkf = (
@@ -105,7 +115,7 @@ def _clone_done(do: Callable[[], Any], as_json: bool) -> None:
 
 @app.command()
 def pull(
-    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
+    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="REMOTE"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
     max_delete: str = MAX_DELETE_OPTION,
     as_json: bool = JSON_OPTION,
@@ -122,7 +132,7 @@ def pull(
 
 @app.command()
 def sync(
-    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="[REMOTE]"),
+    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="REMOTE"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
     max_delete: str = MAX_DELETE_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,

@@ -170,6 +170,9 @@ def pull_summary(r: Any, quiet: bool) -> None:
                     echo(f"fog: warning: {foreign_log_text(f['log'], f['remote'])}", err=True)
             continue
         for item in getattr(r, field_name):
+            if field_name == "kept" and item in getattr(r, "kept_deleted", ()):
+                echo(f"fog: kept local changes to {item} (changed here, deleted elsewhere: a push keeps it)", err=True)
+                continue
             echo(line.format(item), err=True)
     if not quiet:
         rate = r.bytes_written / r.seconds if r.seconds else 0
@@ -185,7 +188,7 @@ def pull_summary(r: Any, quiet: bool) -> None:
 def foreign_log_text(log: str, remote: str) -> str:
     """One line about a log no device owns (pull reports it once; check at every run)."""
     return (
-        f"log {log[:12]} on remote {remote} belongs to no device in the SyncConfig: set aside, nothing in it "
+        f"log {log[:12]} on remote {remote} belongs to no device in your fog settings: set aside, nothing in it "
         f"applied (a damaged identity or a foreign writer; delete log/{log} on the remote once you know which)"
     )
 
@@ -193,11 +196,17 @@ def foreign_log_text(log: str, remote: str) -> str:
 def clone_summary(result: Any) -> None:
     """What `fog clone` did, in words (the pull's report follows)."""
     echo(f"Cloned share {result.name!r} into {result.root} as device {result.device!r}")
+    if getattr(result, "name_taken", None):
+        echo(
+            f"fog: warning: another device is named {result.name_taken!r} already: this one is {result.device!r} "
+            f"(`fog device rename {result.device} NAME` to choose another)",
+            err=True,
+        )
     if getattr(result, "invited_by", None):
         echo(f"Invited by {result.invited_by} (check this key with them)")
     if not result.device_published:
         echo(
-            f"fog: remote {result.remote} is read-only: this device joins the SyncConfig "
+            f"fog: remote {result.remote} is read-only: this device joins your fog settings "
             "with its first push to a writable remote",
             err=True,
         )
@@ -219,8 +228,8 @@ def pull_exit(r: Any, as_json: bool, unread: bool = False) -> int:
     return 0
 
 
-def status_doc(result: Any) -> dict[str, Any]:
-    return {
+def status_doc(result: Any, ignored: bool = False) -> dict[str, Any]:
+    doc = {
         "root": result.root,
         "clean": result.clean,
         "added": result.added,
@@ -230,10 +239,13 @@ def status_doc(result: Any) -> dict[str, Any]:
         "unread": result.unread,
         "conflicts": result.conflicts,
     }
+    if ignored:
+        doc["ignored"] = result.ignored
+    return doc
 
 
-def status_summary(result: Any) -> None:
-    """fog status's human output (result: fog.api.StatusResult)."""
+def status_summary(result: Any, ignored: bool = False) -> None:
+    """fog status's human output (result: fog.api.StatusResult); `ignored`: list the ignored paths too."""
     if result.clean:
         echo("Nothing to push: the share matches its last push.")
     for title, paths, mark in (
@@ -249,6 +261,10 @@ def status_summary(result: Any) -> None:
         echo("Unresolved conflict copies (compare, keep what you want, delete the copy):")
         for p in result.conflicts:
             echo(f"  C {p}")
+    if ignored and result.ignored:
+        echo("Ignored (by .fogignore or the built-in rules; never pushed):")
+        for p in result.ignored:
+            echo(f"  ! {p}")
     for s in result.skipped:
         echo(f"fog: skipped {s}", err=True)
 

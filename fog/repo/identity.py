@@ -202,7 +202,7 @@ class Identity:
         the user keypair of its SyncConfig, and that SyncConfig as the cached copy."""
         secret, public = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if S.public_of(secret) != public:
-            raise IdentityError("the SyncConfig's user keypair is inconsistent")
+            raise IdentityError("the user keypair in your fog settings is inconsistent")
         if master_key != self.master_key:
             vault.write_files(self.home, {"master-key.old": (K.master_key_to_text(self.master_key) + "\n").encode()})
         object.__setattr__(self, "master_key", master_key)
@@ -255,7 +255,8 @@ class Identity:
             raise IdentityError(f"cannot read {path}: {exc.strerror}") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise IdentityError(
-                f"{path} is unreadable ({exc}); delete it: it is a cache of the remote's SyncConfig, "
+                f"{path} is unreadable ({exc}); delete it: it is a cache of your fog settings "
+                "(devices, shares) on the remote, "
                 "fetched again by the next pull or push"
             ) from None
 

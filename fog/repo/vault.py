@@ -41,7 +41,10 @@ ADVICE = {
     "`fog clone URL DIR --master-key-file F` to join this machine as a new device",
     "master-key": "restore it from a backup, or write the master key (as `fog init` showed it) into it",
     "master-key.old": "restore it from a backup, or delete it (it is kept for the record only)",
-    "syncconfig.json": "delete it: it is a cache of the remote's SyncConfig, fetched again by the next pull or push",
+    "syncconfig.json": (
+        "delete it: it is a cache of your fog settings (devices, shares) on the remote, "
+        "fetched again by the next pull or push"
+    ),
 }
 
 PassphraseSource = Callable[[Path], str]  # called with the FOG_HOME to unlock; returns its passphrase

@@ -55,6 +55,7 @@ class Report(Protocol):
     deleted: list[str]
     conflicts: list[str]
     kept: list[str]
+    kept_deleted: list[str]
     problems: list[str]
     failed: list[str]
     bytes_written: int
@@ -88,6 +89,8 @@ def apply_plans(
             out.stat_updates[plan.path] = _entry(plan.path, local.st, plan.head.id, scan_start)
         if plan.kept_local:
             result.kept.append(plan.path)
+            if plan.head is not None and plan.head.kind == "deleted":
+                result.kept_deleted.append(plan.path)
     for plan, local in reversed(plans):  # children before parents
         cancel.check()
         _guarded(out, result, plan.path, _clear, ctx, plan, local, out, result)

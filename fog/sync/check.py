@@ -257,17 +257,18 @@ def _check_config(ctx: Context, result: CheckResult) -> SyncConfig | None:
     try:
         config, names = keyring.load_config(ctx.remote, ctx.ident, base=cached)
     except (IntegrityError, ObjectNotFound) as exc:
-        result.problems.append(f"SyncConfig: {exc}" if isinstance(exc, ObjectNotFound) else str(exc))
+        result.problems.append(f"fog settings: {exc}" if isinstance(exc, ObjectNotFound) else str(exc))
         return cached
     if not names:
-        result.problems.append("no SyncConfig for this user on the remote")
+        result.problems.append("no fog settings (devices and shares) for this user on the remote")
     seen = set(json.loads(ctx.share.db.get_meta(config_seen_key(ctx.remote_name)) or b"[]"))
     place = f"config/{config_keys(ctx.ident.master_key)[0]}/"
     seen = {n for n in seen if n.startswith(place)}  # a key rotation moved the SyncConfig: the old place is not read
     gone = seen - set(names) - set(config.supersedes if config is not None else ())
     if gone:
         result.problems.append(
-            f"{len(gone)} SyncConfig version(s) seen before are gone from {ctx.remote.url}: the remote was rolled back"
+            f"{len(gone)} fog settings version(s) seen before are gone from {ctx.remote.url}: "
+            "the remote was rolled back"
         )
     return config
 
@@ -295,7 +296,7 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
         if log not in by_log:
             if seqs:  # unverifiable, and pull sets it aside: a note, as for pull (not exit 4)
                 result.notes.append(
-                    f"log {log[:12]} on the remote belongs to no device in the SyncConfig: set aside, nothing in "
+                    f"log {log[:12]} on the remote belongs to no device in your fog settings: set aside, nothing in "
                     f"it applied (a damaged identity or a foreign writer; delete log/{log} on the remote once you "
                     "know which)"
                 )

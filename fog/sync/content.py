@@ -59,15 +59,27 @@ class FileReader:
         self.keys = keys
         self.store = store
         self.snapshot_dir = snapshot_dir  # where `read_consistent` copies a file that never holds still
+        self.on_bytes: Callable[[int], None] | None = None  # told each block's size as it is read (progress)
 
     def _chunker(self) -> FastCDC:
         return FastCDC(O.FASTCDC_AVG_PARAM, min_size=O.MIN_BLOCK, max_size=O.MAX_BLOCK, seed=self.keys.chunk_seed)
 
     def _put(self, stats: PutStats) -> Callable[[bytes | memoryview], bytes]:
+        put: Callable[[bytes | memoryview], bytes]
         if self.store is None:
-            return self.keys.mac
-        store = self.store
-        return lambda data: store.put(data, stats)
+            put = self.keys.mac
+        else:
+            store = self.store
+            put = lambda data: store.put(data, stats)  # noqa: E731
+        told = self.on_bytes
+        if told is None:
+            return put
+
+        def counted(data: bytes | memoryview) -> bytes:
+            told(len(data))
+            return put(data)
+
+        return counted
 
     def read(self, path: str | Path, before: StatLike, stats: PutStats) -> Content:
         """Read a regular file without following a symlink swapped in for it."""

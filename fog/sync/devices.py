@@ -103,7 +103,11 @@ def rotate(ctx: Context, keep: list[str] | None = None) -> RotationResult:
 
 def rename(ctx: Context, name: str, new_name: str) -> DeviceInfo:
     config = refresh_config(ctx)
-    did = find_device(config, name)
+    mine = ctx.ident.device_id
+    if config.devices.get(mine, {}).get("name") == name:
+        did = mine  # two devices share the name (an older fog named both after the host): this one is meant
+    else:
+        did = find_device(config, name)
     if did in config.revoked_by_rotation:
         raise UsageError(f"device {name!r} is revoked; its entry no longer changes")
     if not new_name.strip() or any(d.get("name") == new_name for d in config.devices.values()):

@@ -53,7 +53,7 @@ def load_config(
     cached = ident.cached_config()
     if cached is None:
         raise RevokedError(
-            "the keys of this user were rotated, and this device holds no SyncConfig to check the rotation "
+            "the keys of this user were rotated, and this device holds no fog settings to check the rotation "
             "against: take the new master key with `fog key adopt --master-key-file F`"
         )
     trusted = {
@@ -92,7 +92,7 @@ def load_config(
             or sorted(rotation.get("revoked", [])) != sorted(record["revoked"])
         ):
             raise IntegrityError(
-                f"the SyncConfig a key rotation ({_who(record)}, {_when(record)}) moved to is missing or does not "
+                f"the fog settings a key rotation ({_who(record)}, {_when(record)}) moved to is missing or does not "
                 f"match it on {remote.url}: the store withholds it; nothing was changed here"
             )
         assert found is not None
@@ -121,11 +121,11 @@ def adopt(remote: Remote, ident: Identity, master_key: bytes) -> SyncConfig:
     except KeysRotated:
         raise UsageError("that master key was itself replaced by a later key rotation: give the newest one") from None
     if found is None:
-        raise IdentityError(f"no SyncConfig for that master key on {remote.url}")
+        raise IdentityError(f"no fog settings (devices and shares) for that master key on {remote.url}")
     entry = found.devices.get(ident.device_id)
     if entry is None or entry.get("revoked") or ident.device_id in found.revoked_by_rotation:
         raise RevokedError(
-            f"the SyncConfig of that master key does not list this device ({ident.device_name}), or revoked it"
+            f"the fog settings of that master key do not list this device ({ident.device_name}), or revoked it"
         )
     ident.move_to(master_key, found)
     return found
@@ -150,11 +150,12 @@ def refresh_config(ctx: Context) -> SyncConfig:
     gone = seen_here - set(names) - set(found.supersedes if found else ())
     if gone:
         raise IntegrityError(
-            f"{len(gone)} SyncConfig version(s) seen before are gone from {ctx.remote.url}: the remote was rolled back"
+            f"{len(gone)} fog settings version(s) seen before are gone from {ctx.remote.url}: "
+            "the remote was rolled back"
         )
     config = found if found is not None else cached  # found holds cached merged in
     if config is None:
-        raise FogError("no SyncConfig known for this user; re-run 'fog clone'")
+        raise FogError("no fog settings (devices and shares) known for this user; re-run 'fog clone'")
     if config != cached or not merged >= set(names):
         ctx.ident.cache_config(config, merged | set(names))
     if set(names) - seen:

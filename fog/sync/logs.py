@@ -125,7 +125,7 @@ def _not_yet(store: ShareStore, owner: LogOwner, log: str, seq: int, stored: byt
     """Why a signed batch cannot be read in this run (a note), after checking its signature; None if it can."""
     if owner.sign is None:
         return (
-            f"batch {seq} of device {owner.name!r} on {store.backend.url} is signed, but the SyncConfig this device "
+            f"batch {seq} of device {owner.name!r} on {store.backend.url} is signed, but the fog settings this device "
             "holds lists no signing key for that device yet: it and the later batches of its log wait for a later run"
         )
     epoch = verify_batch(store.keys, log, seq, owner.sign, stored, what)

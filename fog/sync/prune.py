@@ -233,7 +233,7 @@ class RemoteHistory:
             cancel.check()
             if log not in self.by_log:
                 raise PruneRefused(
-                    f"log {log[:12]} on {ctx.remote.url} belongs to no device in the SyncConfig: what it "
+                    f"log {log[:12]} on {ctx.remote.url} belongs to no device in your fog settings: what it "
                     "references cannot be known, so nothing is pruned (see `fog check`)"
                 )
             did, dev = self.by_log[log]

@@ -24,12 +24,14 @@ from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry
+from fog.repo.share import CLONING
 from fog.store import PutStats
 from fog.sync import members, prune
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
 from fog.sync.context import Context, sweep_staging
 from fog.sync.guard import DeleteLimit
+from fog.sync.ignore import Ignore
 from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
 from fog.sync.logs import LogOwner, accepted_limit, audit_log, logs_by_name, read_log, revoked_text
 from fog.sync.merge import Plan, plan_path
@@ -47,6 +49,7 @@ class PullResult:
     deleted: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # conflict copies written
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
+    kept_deleted: list[str] = field(default_factory=list, repr=False)  # of those, paths deleted elsewhere
     problems: list[str] = field(default_factory=list)  # refused devices (integrity)
     # what was left unapplied without anything being wrong: a revoked device's batches past its limit
     # (each reported once), a batch sealed with a key epoch this device does not hold yet
@@ -72,6 +75,7 @@ class PullResult:
             "deleted",
             "conflicts",
             "kept",
+            "kept_deleted",
             "problems",
             "warnings",
             "foreign_logs",
@@ -335,11 +339,19 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
 
     entries = db.stat_entries()
     rebuilt = db.get_meta(REBUILT) is not None  # `fog clone --into-existing`: files with no stat entry
+    cloning = db.get_meta(CLONING) is not None
     plans: list[tuple[Plan, LocalState]] = []
+    rules = Ignore(ctx.share.root)  # the rules in the tree as the pull starts
+    left_alone: list[str] = []  # ignored paths: their versions are recorded, and applied once not ignored
     for path in sorted(by_path):
         cancel.check()
-        local = LocalState(ctx, path, entries.get(path))
         head = db.head(path)
+        if _ignored_here(rules, ctx.share.top, path, head, by_path[path]):
+            left_alone.append(path)
+            if any(v.id in pending for v in by_path[path]):  # (said once, when they arrive)
+                result.skipped.append(f"{path}: {IGNORED_HERE}")
+            continue
+        local = LocalState(ctx, path, entries.get(path))
         plan = plan_path(path, head, by_path[path], lookup, local.dirty(), local.matches, local.kind())
         if rebuilt and plan.kept_local and local.entry is None:
             plan = _untracked(plan, local, head, by_path[path], lookup, db)
@@ -358,7 +370,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
     applied = apply_plans(ctx, plans, set(by_path), names, time.time_ns(), result, forgotten)
     heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
-    unapplied = sorted(v.id.hex() for path in applied.failed for v in by_path.get(path, ()))
+    unapplied = sorted(v.id.hex() for path in [*applied.failed, *left_alone] for v in by_path.get(path, ()))
     with db.write() as txn:
         db.add_unknown_versions(txn, list(pending.values()), make_head=False)  # has_version said unknown, above
         if applied.copies:  # their paths have no history here (_write_conflicts)
@@ -391,9 +403,23 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
             pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, ids)
         if rebuilt:
             db.drop_meta(txn, REBUILT)  # every file there was met once: from now on, the usual rules
+        if cloning:
+            db.drop_meta(txn, CLONING)  # the clone's pull is recorded: the tree is the share's
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there
     result.seconds = time.monotonic() - t0
     return result
+
+
+IGNORED_HERE = (
+    "ignored here (.fogignore): recorded in the history, not written (`fog restore PATH` writes it; "
+    "the first pull after the rule goes applies it)"
+)
+
+
+def _ignored_here(rules: Ignore, top: str, path: str, head: Version | None, incoming: list[Version]) -> bool:
+    """Whether the ignore rules leave `path` alone here (a directory by any of its versions or what is here)."""
+    is_dir = any(v.kind == "dir" for v in incoming) or (head is not None and head.kind == "dir")
+    return rules.ignored(path, is_dir or os.path.isdir(os.path.join(top, path)))
 
 
 def _forgotten_head(plan: Plan, head: Version | None, forgotten: Callable[[bytes], bool]) -> bool:

@@ -76,6 +76,7 @@ class PushResult:
     unread: list[str] = field(default_factory=list)  # paths skipped because they could not be read: exit 5
     snapshots: list[str] = field(default_factory=list)  # never held still: recorded from a private copy
     conflict_copies: list[str] = field(default_factory=list)  # unresolved NAME.fog-conflict-* files
+    ignored: list[str] = field(default_factory=list, repr=False)  # left out by .fogignore rules (status --ignored)
     files_read: int = 0
     bytes_read: int = 0
     objects_uploaded: int = 0
@@ -156,12 +157,28 @@ def plan(
     return changes + deletions(db, d.gone, device, time.time_ns())
 
 
+def refresh_index(db: RepoDB, changes: list[Change]) -> int:
+    """Store the new stat of files that were re-read and found unchanged (what `status` can do without a push).
+
+    A file written just before a push is indexed as racy (its mtime is too
+    close to when it was read) and re-hashed by every scan until the next push
+    rewrites its entry; `status` holds the share's lock, so it rewrites it
+    itself once the file is old enough. Returns how many entries were written.
+    """
+    fresh = [(c.stat, None) for c in changes if c.version is None and c.stat is not None and c.status == "unchanged"]
+    if fresh:
+        with db.write() as txn:
+            db.put_stats(txn, fresh)
+    return len(fresh)
+
+
 def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-untyped-def]
     with db.stat_view() as index:
         d: Diff = scan(root, index, _is_conflict_copy)
     result.skipped += d.skipped
     result.unread += d.unreadable  # (nested shares, special files, fog's temp names: left out by rule)
     result.conflict_copies = d.flagged
+    result.ignored = d.ignored
     return d
 
 
@@ -207,6 +224,16 @@ def _read_all(
     total = sum(e.st.st_size for e in files)
     done = 0
     out: dict[str, Content] = {}
+    seen = [0]  # bytes read so far, also inside a large file still being read (progress only)
+    seen_lock = threading.Lock()
+    if progress is not None:
+        progress(0, total)
+
+        def count(n: int) -> None:
+            with seen_lock:
+                seen[0] += n
+
+        reader.on_bytes = count
     top = str(root)
     tiny_lane = threading.Lock()
 
@@ -242,6 +269,12 @@ def _read_all(
             if not window:
                 break
             batch, fut = window.popleft()
+            while progress is not None:  # a large file: tell the bar how far its reading is, 4 times a second
+                try:
+                    fut.result(timeout=0.25)
+                    break
+                except TimeoutError:
+                    progress(min(seen[0], total), total)
             for e, read in zip(batch, fut.result(), strict=True):
                 if isinstance(read, FileNotFoundError):
                     continue  # vanished during the scan: the next push records the deletion
@@ -262,7 +295,7 @@ def _read_all(
                 result.bytes_read += content.size
                 done += e.st.st_size
             if progress is not None:
-                progress(done, total)
+                progress(max(done, min(seen[0], total)), total)
     return out
 
 

@@ -31,18 +31,22 @@ def local_state_saved(ctx: Context, path: str) -> bool:
     except FileNotFoundError:
         return True  # absent: nothing to lose
     entry = ctx.share.db.get_stat(path)
-    if entry is None:
-        return False  # a file fog never recorded
-    if entry.matches(s) or (os.path.isdir(full) and entry.mode == s.st_mode):
+    if entry is not None and (entry.matches(s) or (os.path.isdir(full) and entry.mode == s.st_mode)):
         return True
-    # The stat changed; the content may still be what was pushed (touch).
-    v = ctx.share.db.version(entry.version)
-    if v is not None and v.kind == "link" and os.path.islink(full):
-        return os.readlink(full) == v.target  # a link's whole state is its target
-    if v is None or v.kind != "file" or not os.path.isfile(full):
+    # The stat changed; the content may still be a pushed version: touched, or put back by a restore
+    # (`restore F@~1`, then `restore F@~2`): any version of the path in the history is safe to replace.
+    db = ctx.share.db
+    head = db.version(entry.version) if entry is not None else None
+    versions = [head] if head is not None else []
+    versions += [v for v in db.path_history(path) if head is None or v.id != head.id]
+    if os.path.islink(full):
+        target = os.readlink(full)  # a link's whole state is its target
+        return any(v.kind == "link" and v.target == target for v in versions)
+    states = {(v.content, v.depth) for v in versions if v.kind == "file"}
+    if not states or not os.path.isfile(full):
         return False
     content = FileReader(ctx.keys, None).read(full, s, PutStats())
-    return content.stable and (content.root, content.depth) == (v.content, v.depth)
+    return content.stable and (content.root, content.depth) in states
 
 
 def safe_parent(root: Path, path: str, known: set[str] | None = None) -> str:

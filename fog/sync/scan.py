@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Protocol, overload
 
 from fog.frozen import quick_init
-from fog.repo.db import clamp_ns, stat_matches
+from fog.repo.db import StatEntry, clamp_ns, stat_matches
 from fog.repo.share import FOG_DIR
+from fog.sync.ignore import IGNORE_FILE, Ignore
 
 SPECIAL_FILE = "not a regular file, directory or symlink"  # FIFOs, sockets, devices: left out
 TMP_PREFIX = ".fog-tmp-"  # temp names of fog.sync.content.write_version
@@ -161,13 +162,17 @@ class Diff:
     skipped: list[str] = field(default_factory=list)  # unreadable dirs, special files
     unreadable: list[str] = field(default_factory=list)  # of those, the paths fog failed to read (not left out by rule)
     flagged: list[str] = field(default_factory=list)  # paths the caller's `flag` picked
+    ignored: list[str] = field(default_factory=list)  # left out by an ignore rule (a directory: `DIR/`, not entered)
 
 
-def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None) -> Diff:
+def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None, ignore: Ignore | None = None) -> Diff:
     """Walk every file, directory and symlink below root, comparing as it goes.
 
     Never synced: any entry named `.fog`, and a directory holding a `.fog/`
     (another share nested in this one), which is skipped whole and reported.
+    Paths the ignore rules (fog.sync.ignore; by default the tree's own) pick
+    are listed in `ignored`, never compared, and never gone: an ignored
+    directory is not entered.
 
     One lstat per entry (from os.scandir) and one index lookup compared as
     bytes; an entry that matches is counted and dropped, so a scan of 100,000
@@ -176,8 +181,10 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
     out = Diff()
     seen: set[str] = set()
     unseen: list[str] = []  # subtrees not walked: their history is kept
+    left_out: set[str] = set()  # ignored paths (directories not walked): their history is kept too
     stack = [""]
     top = str(root)
+    rules = Ignore(top) if ignore is None else ignore
     while stack:
         rel = stack.pop()
         try:
@@ -190,59 +197,76 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
             out.unreadable.append(rel or ".")
             continue
         with it:
-            for de in it:
-                name = de.name
-                if name == FOG_DIR:
-                    continue  # a repository (ours or not)
-                path = f"{rel}/{name}" if rel else name
-                if name.startswith(TMP_PREFIX) and TMP_NAME.fullmatch(name):
-                    out.skipped.append(f"{path}: {LEFT_TMP}")  # left in the tree when .fog/tmp was on another fs
+            listed = list(it)  # one directory's entries: whether it holds a .fogignore decides its rules
+        chain = rules.chain(rel, present=any(de.name == IGNORE_FILE for de in listed))
+        for de in listed:
+            name = de.name
+            if name == FOG_DIR:
+                continue  # a repository (ours or not)
+            path = f"{rel}/{name}" if rel else name
+            if name.startswith(TMP_PREFIX) and TMP_NAME.fullmatch(name):
+                out.skipped.append(f"{path}: {LEFT_TMP}")  # left in the tree when .fog/tmp was on another fs
+                continue
+            try:
+                s = de.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                out.skipped.append(f"{path}: {exc.strerror}")
+                out.unreadable.append(path)
+                continue
+            mode = s.st_mode
+            if chain and rules.matches(path, st.S_ISDIR(mode), chain):
+                left_out.add(path)
+                out.ignored.append(path + "/" if st.S_ISDIR(mode) else path)
+                continue
+            if st.S_ISREG(mode):
+                kind = "file"
+            elif st.S_ISDIR(mode):
+                if os.path.isdir(de.path + _NESTED):  # one stat per directory, none per file
+                    unseen.append(path)  # its history is kept, never marked deleted
+                    out.skipped.append(f"{path}: {NESTED_SHARE}")
                     continue
+                kind = "dir"
+                stack.append(path)
+            elif st.S_ISLNK(mode):
+                kind = "link"
+            else:
+                out.skipped.append(f"{path}: {SPECIAL_FILE}")
+                continue
+            seen.add(path)
+            if flag is not None and flag(path):
+                out.flagged.append(path)
+            if stat_matches(index.raw(path), path, s, kind == "dir"):
+                out.unchanged += 1
+                continue
+            target = None
+            if kind == "link":
                 try:
-                    s = de.stat(follow_symlinks=False)
-                except FileNotFoundError:
+                    target = os.readlink(de.path)
+                except OSError:
+                    seen.discard(path)
                     continue
-                except OSError as exc:
-                    out.skipped.append(f"{path}: {exc.strerror}")
-                    out.unreadable.append(path)
-                    continue
-                mode = s.st_mode
-                if st.S_ISREG(mode):
-                    kind = "file"
-                elif st.S_ISDIR(mode):
-                    if os.path.isdir(de.path + _NESTED):  # one stat per directory, none per file
-                        unseen.append(path)  # its history is kept, never marked deleted
-                        out.skipped.append(f"{path}: {NESTED_SHARE}")
-                        continue
-                    kind = "dir"
-                    stack.append(path)
-                elif st.S_ISLNK(mode):
-                    kind = "link"
-                else:
-                    out.skipped.append(f"{path}: {SPECIAL_FILE}")
-                    continue
-                seen.add(path)
-                if flag is not None and flag(path):
-                    out.flagged.append(path)
-                if stat_matches(index.raw(path), path, s, kind == "dir"):
-                    out.unchanged += 1
-                    continue
-                target = None
-                if kind == "link":
-                    try:
-                        target = os.readlink(de.path)
-                    except OSError:
-                        seen.discard(path)
-                        continue
-                out.candidates.add(path, kind, s, target)
+            out.candidates.add(path, kind, s, target)
     if len(index) != out.unchanged:  # something indexed was not matched: find what is gone
         for path in index:
-            if path not in seen and not under_any(path, unseen):
+            if path not in seen and not under_any(path, unseen) and not _ignored(path, left_out, rules, index):
                 out.gone.append(path)
     out.candidates.sort()
     out.gone.sort()
     out.flagged.sort()
+    out.ignored.sort()
     return out
+
+
+def _ignored(path: str, left_out: set[str], rules: Ignore, index: StatIndex) -> bool:
+    """An indexed path not seen: ignored (met as such, below an ignored directory, or, deleted here,
+    picked by the rules) rather than gone. Its deletion is not pushed, as nothing about it is."""
+    if path in left_out or any(p in left_out for p in iter_parents(path)):
+        return True
+    raw = index.raw(path)
+    is_dir = raw is not None and st.S_ISDIR(StatEntry.from_bytes(raw).mode)
+    return rules.ignored(path, is_dir)
 
 
 def under_any(path: str, prefixes: list[str]) -> bool:

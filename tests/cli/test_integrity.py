@@ -172,7 +172,7 @@ def test_flipped_syncconfig_fails_check(populated: Share) -> None:
     assert configs
     flip_bit(configs[0])
     r = share.fog("check", expect=4)
-    assert "SyncConfig" in r.err
+    assert "fog settings" in r.err
 
 
 def test_check_reports_clean_remote(populated: Share) -> None:

@@ -207,7 +207,7 @@ def test_a_damaged_sealed_file_is_one_clear_line(share: Share, tmp_path: Path, m
     r = share.fog("push", expect=1, sub=True)
     assert r.one_line_error() == (
         f"fog: {path} is damaged (it does not open with the passphrase that opens identity.json); delete it: "
-        "it is a cache of the remote's SyncConfig, fetched again by the next pull or push"
+        "it is a cache of your fog settings (devices, shares) on the remote, fetched again by the next pull or push"
     )
     path.write_bytes(SEALED + b"{}")
     assert (

@@ -331,3 +331,27 @@ def test_a_file_dated_after_2262_is_synced(share: Share) -> None:
     p.write_text("changed in the future\n")
     os.utime(p, (far, far))
     assert share.push()["modified"] == ["future.txt"]
+
+
+def test_restore_then_restore_another_version_needs_no_force(share: Share) -> None:
+    """The working file holds a pushed version (restored, never edited): nothing to lose, no --force."""
+    for text in ("one\n", "two, longer\n", "three, longest of all\n"):
+        share.write("notes.txt", text)
+        share.push()
+    share.fog("restore", "notes.txt@~2")
+    assert (share.root / "notes.txt").read_text() == "one\n"
+    share.fog("restore", "notes.txt@~1")  # the file is byte for byte version ~2: saved
+    assert (share.root / "notes.txt").read_text() == "two, longer\n"
+    share.fog("restore", "notes.txt@~0")
+    assert (share.root / "notes.txt").read_text() == "three, longest of all\n"
+    share.fog("restore", "notes.txt@~2")
+    share.write("notes.txt", "one, edited and never pushed\n")  # now there is something to lose
+    share.fog("restore", "notes.txt@~1", expect=1).one_line_error()
+    assert (share.root / "notes.txt").read_text() == "one, edited and never pushed\n"
+    # a deleted file put back by a restore is a pushed version too
+    share.fog("restore", "notes.txt@~1", "--force")
+    (share.root / "notes.txt").unlink()
+    share.push()
+    share.fog("restore", "notes.txt@~1")
+    share.fog("restore", "notes.txt@~3")
+    assert (share.root / "notes.txt").read_text() == "one\n"

@@ -68,7 +68,7 @@ def test_check_sees_a_deleted_syncconfig_version(pair: tuple[Device, Device]) ->
     versions[-1].unlink()
     a.pull(expect=4)
     r = a.fog("check", "--read-data", expect=4)
-    assert any("SyncConfig" in line and "rolled back" in line for line in problems(r.err)), r.err
+    assert any("fog settings" in line and "rolled back" in line for line in problems(r.err)), r.err
 
 
 def test_check_sees_a_rewritten_batch_at_the_cursor(pair: tuple[Device, Device]) -> None:

@@ -106,7 +106,11 @@ def test_master_key_command(world: World) -> None:
     # the first line of the output is the key (pass show prints more lines after it)
     c, _ = clone_with(world, "phone", f"sh -c 'cat {key}; echo url: example.org'")
     assert c.tree() == a.tree()
-    assert {x["name"] for x in json.loads(a.fog("device", "list", "--json").out)} == {"laptop", "desktop", "phone"}
+    # run by the shell, as git runs credential helpers: pipes and variables work
+    e, _ = clone_with(world, "tablet", f"KEYFILE={key}; cat \"$KEYFILE\" | tr -d ' ' | head -1")
+    assert e.tree() == a.tree()
+    names = {x["name"] for x in json.loads(a.fog("device", "list", "--json").out)}
+    assert names == {"laptop", "desktop", "phone", "tablet"}
 
     # a failing, missing or lying command: exit 1, one line, nothing made
     for name, command, words in (

@@ -513,7 +513,8 @@ def test_deletion_elsewhere_keeps_local_edit(pair: tuple[Device, Device]) -> Non
     b.write("sub/readme.md", "desktop kept working on this\n")
     r = b.pull(expect=(0, 3))
     assert b.read("sub/readme.md") == "desktop kept working on this\n"
-    assert "sub/readme.md" in r.err
+    assert "kept local changes to sub/readme.md (changed here, deleted elsewhere" in r.err
+    assert "changed here and elsewhere" not in r.err  # (it was deleted there, not changed)
     # the edit is pushed on top of the deletion and comes back to A: nothing lost
     b.push()
     a.pull()

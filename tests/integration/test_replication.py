@@ -511,7 +511,7 @@ def test_a_malformed_remotes_entry_is_refused_in_one_line(world: World, value: s
     code = HOSTILE.format(home=str(a.home), url=str(world.remote), value=value)
     subprocess.run([sys.executable, "-c", code], check=True)
     r = a.fog("pull", expect=4)
-    assert "SyncConfig version" in r.error_line()
+    assert "fog settings version" in r.error_line()
 
 
 @pytest.mark.parametrize("value", ["null", '{"origin": 5}', '{"origin": {"skip": "no"}}'])

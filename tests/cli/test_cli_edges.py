@@ -1,0 +1,67 @@
+"""Small command-line edges (issue 19): help text, usage errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fogcli import Share, run_fog
+
+
+def test_help_lists_commands_by_use_without_cutting_them(share: Share) -> None:
+    out = run_fog(["--help"], share.root).out
+    listed = [
+        line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.startswith("  ") and line[2] != " "
+    ]
+    assert listed[:8] == ["status", "push", "pull", "sync", "log", "diff", "cat", "restore"]
+    assert "..." not in out.split("Commands:")[1]  # every first sentence whole (diff's was cut)
+    diff_line = out.split("\n  diff ")[1].split("\n  cat ")[0]
+    assert " ".join(diff_line.split()).endswith("sizes otherwise)."), diff_line  # diff's whole first sentence
+
+
+def test_optional_arguments_are_bracketed_once(share: Share) -> None:
+    for cmd, arg in (("push", "REMOTE"), ("pull", "REMOTE"), ("log", "PATH"), ("diff", "PATH@REV2")):
+        out = run_fog([cmd, "--help"], share.root).out
+        assert f"[{arg}]" in out and f"[[{arg}]]" not in out, cmd
+
+
+def test_a_bad_count_is_one_usage_line(share: Share) -> None:
+    r = share.fog("log", "-n", "x", expect=2)
+    assert r.one_line_error() == "fog: -n 'x': give a whole number of versions, 0 or more"
+    r = share.fog("log", "--max-count=-1", "--json", expect=2)
+    assert "whole number" in r.err and "pydantic" not in r.err and "Input should be" not in r.err
+
+
+def test_clone_help_names_every_key_source(share: Share) -> None:
+    out = " ".join(run_fog(["clone", "--help"], share.root).out.split())
+    for words in ("FOG_MASTER_KEY_FILE", "FOG_MASTER_KEY_COMMAND", "prompt on the terminal", "--master-key-file"):
+        assert words in out, words
+
+
+def test_bash_adds_no_space_after_a_path_that_may_take_a_rev(share: Share) -> None:
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    share.write("notes.txt", "one\n")
+    share.push()
+    root = Path(__file__).resolve().parents[2]
+    fog_bin = Path(sys.executable).parent
+
+    def tab(*words: str) -> tuple[list[str], str]:
+        script = (
+            f"source {root / 'completions' / 'fog.bash'}\n"
+            'compopt() { NOSPACE="$1 $2"; }\n'  # (bash's own works only inside a completion)
+            f"COMP_WORDS=(fog {' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words)}\n"
+            '_fog_completion fog; printf "%s\\n" "${COMPREPLY[@]}"; echo "nospace=$NOSPACE"\n'
+        )
+        env = {**os.environ, "PATH": f"{fog_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+        proc = subprocess.run(["bash", "--norc", "-c", script], cwd=share.root, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0 and not proc.stderr, proc.stderr
+        *lines, flag = proc.stdout.splitlines()
+        return [x for x in lines if x], flag
+
+    assert tab("restore", "not") == (["notes.txt"], "nospace=-o nospace")
+    assert tab("cat", "not") == (["notes.txt"], "nospace=-o nospace")
+    assert tab("log", "not") == (["notes.txt"], "nospace=")  # log takes no @REV: a space, as usual
+    assert tab("pu")[1] == "nospace="

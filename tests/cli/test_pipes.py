@@ -1,0 +1,50 @@
+"""A reader that goes away (`fog log | head -1`): fog ends quietly, as git does (issue 19)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from fogcli import FOG, Share, env
+
+
+def _piped(share: Share, args: list[str], read: int, *, fast: bool = True) -> tuple[int, bytes, str]:
+    """Run fog with stdout into a pipe, read `read` bytes of it, close the pipe, and wait."""
+    e = env()
+    if not fast:
+        e["FOG_NO_FAST"] = "1"
+    proc = subprocess.Popen([*FOG, *args], cwd=share.root, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    got = proc.stdout.read(read) if read else b""
+    proc.stdout.close()  # the reader is gone: every later write fails with EPIPE
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=120), got, err
+
+
+def test_closed_pipe_ends_quietly(share: Share) -> None:
+    for i in range(20):
+        share.write(f"dir/file-{i:04d}.txt", f"{i}\n")
+    share.write("big.bin", os.urandom(3 << 20))
+    share.push()
+    for i in range(20):
+        share.write(f"new/file-{i:04d}.txt", f"{i}\n")
+    # the reader leaves before fog writes: every write fails (a partial read would race with fog's writes)
+    for args, fast in (
+        (["log"], True),
+        (["status"], True),
+        (["log", "--json"], True),
+        (["log"], False),
+        (["status"], False),
+    ):
+        rc, _, err = _piped(share, args, 0, fast=fast)  # fast=False: typer's path
+        assert (rc, err) == (141, ""), (args, fast)
+    rc, got, err = _piped(share, ["cat", "big.bin"], 10)  # 3 MiB: more than a pipe holds
+    assert got == (share.root / "big.bin").read_bytes()[:10]
+    assert (rc, err) == (141, "")
+    fog = " ".join(FOG)
+    for cmd in (f"{fog} log | head -1", f"{fog} status | head -3", f"{fog} cat big.bin | head -c 10 >/dev/null"):
+        proc = subprocess.run(
+            ["bash", "-c", f"set -o pipefail; {cmd}"], cwd=share.root, env=env(), capture_output=True, timeout=120
+        )
+        assert proc.stderr == b"", (cmd, proc.stderr)
+        assert proc.returncode in (0, 141), (cmd, proc.returncode)  # 0 when fog wrote it all before head left

@@ -1,0 +1,117 @@
+"""Ignore rules: .fogignore files (gitignore syntax, in any directory) and built-in defaults (issue 19)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fogcli import Share
+from test_multidevice import World
+
+from fog.repo.db import RepoDB
+from fog.sync.ignore import Ignore
+from fog.sync.scan import scan
+
+
+def test_defaults_leave_editor_and_desktop_litter_out(share: Share) -> None:
+    for rel in ("notes.txt", "notes.txt~", ".notes.txt.swp", ".DS_Store", "sub/.#notes.txt", "sub/#notes.txt#"):
+        share.write(rel, "x\n")
+    doc = share.push()
+    assert sorted(doc["added"]) == ["notes.txt", "sub"]
+    status = share.fog("status", "--json", "--ignored").json()
+    assert status["clean"]
+    assert status["ignored"] == [".DS_Store", ".notes.txt.swp", "notes.txt~", "sub/#notes.txt#", "sub/.#notes.txt"]
+    assert "ignored" not in share.fog("status", "--json").json()
+    text = share.fog("status", "--ignored").out
+    assert "  ! notes.txt~" in text and "  ! .DS_Store" in text
+    assert "notes.txt~" not in share.fog("status").out
+    # a .fogignore re-includes a default
+    share.write(".fogignore", "!*~\n")
+    assert sorted(share.push()["added"]) == [".fogignore", "notes.txt~"]
+
+
+def test_fogignore_in_any_directory_is_relative_to_it(share: Share) -> None:
+    share.write(".fogignore", "*.log\n!keep.log\nbuild/\n/top-only.txt\n")
+    share.write("sub/.fogignore", "*.tmp\n!again.log\n")
+    files = [
+        "a.log", "keep.log", "build/out.o", "build/deep/x", "top-only.txt", "sub/top-only.txt", "sub/b.log",
+        "sub/again.log", "sub/c.tmp", "c.tmp", "other/build/y", "src/build.txt",
+    ]  # fmt: skip
+    for rel in files:
+        share.write(rel, rel)
+    doc = share.push()
+    pushed = {p for p in doc["added"] if not (share.root / p).is_dir()}
+    assert pushed == {
+        ".fogignore", "sub/.fogignore", "keep.log", "sub/top-only.txt", "sub/again.log", "c.tmp", "src/build.txt"
+    }  # fmt: skip
+    ignored = share.fog("status", "--json", "--ignored").json()["ignored"]
+    assert ignored == ["a.log", "build/", "other/build/", "sub/b.log", "sub/c.tmp", "top-only.txt"]  # dirs not entered
+
+
+def test_an_ignored_path_keeps_its_history_and_is_no_longer_pushed(share: Share) -> None:
+    share.write("app.log", "first\n")
+    share.write("notes.txt", "n\n")
+    share.push()
+    share.write(".fogignore", "*.log\n")
+    assert share.push()["added"] == [".fogignore"]
+    share.write("app.log", "second, never pushed\n")
+    assert share.fog("status", "--json").json()["clean"]
+    (share.root / "app.log").unlink()  # nor its deletion
+    doc = share.push()
+    assert doc["modified"] == doc["deleted"] == [] and doc["batch"] is None
+    assert [e["deleted"] for e in share.log("app.log")] == [False]
+    share.fog("restore", "app.log")
+    assert (share.root / "app.log").read_text() == "first\n"
+    # the rule goes: the file is synced again
+    (share.root / ".fogignore").unlink()
+    share.write("app.log", "third\n")
+    assert share.push()["modified"] == ["app.log"]
+
+
+def test_pull_records_but_does_not_write_an_ignored_path(tmp_path: Path) -> None:
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+    a = world.init("laptop")
+    a.write("data.csv", "v1\n")
+    a.write("notes.txt", "n\n")
+    a.push()
+    b = world.clone("desktop")
+    b.write(".fogignore", "*.csv\n")  # this device's rule, not pushed yet
+    a.write("data.csv", "v2 from the laptop\n")
+    a.push()
+    r = b.pull()
+    assert "data.csv: ignored here" in r.err
+    assert b.read("data.csv") == "v1\n"  # left alone
+    assert [e["size"] for e in b.fog("log", "data.csv", "--json").json()][0] == len("v2 from the laptop\n")
+    assert "ignored here" not in b.pull().err  # said once
+    (b.root / ".fogignore").unlink()
+    b.pull()  # the rule is gone: the version is applied
+    assert b.read("data.csv") == "v2 from the laptop\n"
+    assert b.fog("status", "--json").json()["clean"]
+
+
+def test_scan_prunes_ignored_directories_and_reads_each_fogignore_once(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "tree"
+    for d in range(20):
+        for f in range(20):
+            p = root / f"d{d}" / f"f{f}.txt"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text("x")
+        (root / f"d{d}" / ".fogignore").write_text("f1*.txt\n")
+    (root / "node_modules" / "pkg").mkdir(parents=True)
+    (root / "node_modules" / "pkg" / "index.js").write_text("x")
+    (root / ".fogignore").write_text("node_modules/\n")
+    opened: list[str] = []
+    real_read = Ignore._read
+
+    def counting(self, rel_dir):  # type: ignore[no-untyped-def]
+        opened.append(rel_dir)
+        return real_read(self, rel_dir)
+
+    monkeypatch.setattr(Ignore, "_read", counting)
+    db = RepoDB(tmp_path / "db")
+    with db.stat_view() as index:
+        d = scan(root, index)
+    assert sorted(opened) == sorted(["", *(f"d{i}" for i in range(20))])  # only where a .fogignore is
+    assert "node_modules/" in d.ignored and not any(p.startswith("node_modules/pkg") for p in d.ignored)
+    names = {e.path for e in d.candidates}
+    assert "d3/f2.txt" in names and "d3/f12.txt" not in names and "d3/f1.txt" not in names
+    db.close()

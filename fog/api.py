@@ -1024,6 +1024,28 @@ def rename_device(home: Path, cwd: Path, name: str, new_name: str) -> devices_mo
         return devices_mod.rename(ctx, name, new_name)
 
 
+def add_untrusted(home: Path, cwd: Path, name: str, address: str, node_key: str) -> devices_mod.NodeChange:
+    """Add an untrusted node (`fog serve`) as a device of the user: a remote of every share."""
+    from fog.sync.nodes import node_key_from_text
+
+    try:
+        key = node_key_from_text(node_key)
+    except ValueError as exc:
+        raise UsageError(f"--key: {exc}") from None
+    with context(home, cwd) as ctx:
+        return devices_mod.add_untrusted(ctx, name, address, key)
+
+
+def remove_node(home: Path, cwd: Path, name: str) -> devices_mod.NodeChange:
+    with context(home, cwd) as ctx:
+        return devices_mod.remove_node(ctx, name)
+
+
+def set_node_address(home: Path, cwd: Path, name: str, address: str) -> devices_mod.NodeChange:
+    with context(home, cwd) as ctx:
+        return devices_mod.set_address(ctx, name, address)
+
+
 # -- remotes ---------------------------------------------------------------------------
 
 

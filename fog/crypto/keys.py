@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from fog.crypto.seal import Mac
+from fog.crypto.seal import Mac, public_of
 
 MASTER_KEY_BYTES = 16
 
@@ -28,6 +28,9 @@ LABEL_USER_CHECK = b"fog/v1/user-key-check"
 LABEL_USER_SIGN = b"fog/v1/user-signing-seed"
 LABEL_ROSTER_KEY = b"fog/v1/roster-key"
 LABEL_INVITE_LOCATOR = b"fog/v1/invite-locator"
+LABEL_NODE_CHECK = b"fog/v1/node-key-check"
+LABEL_NODE_JOIN = b"fog/v1/node-join"
+LABEL_NODE_SPACE = b"fog/v1/node-space"
 
 # Crockford base32: no I, L, O, U; case-insensitive; I/L read as 1, O as 0.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -153,6 +156,61 @@ def public_key_from_text(text: str) -> tuple[bytes, bytes]:
     if derive(LABEL_USER_CHECK, raw[:64])[:_CHECK_BYTES] != raw[64:]:
         raise ValueError("user key checksum does not match: a character is mistyped")
     return raw[:32], raw[32:64]
+
+
+_NODE_KEY_DIGITS = 58  # (32 + 4) bytes = 288 bits, two pad bits: 58 base-32 digits
+
+
+def node_key_to_text(public: bytes) -> str:
+    """An untrusted node's public key as people paste it: ``fognode-`` and 58 Crockford base32 characters.
+
+    The node's Box key and a 4-byte checksum (SHA256 with its own label), in
+    groups of 8 joined by dashes (docs/FORMAT.md, section 17).
+    """
+    if len(public) != 32:
+        raise ValueError("a node key is 32 bytes")
+    raw = public + derive(LABEL_NODE_CHECK, public)[:_CHECK_BYTES]
+    number = int.from_bytes(raw, "big") << 2
+    chars = "".join(_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(_NODE_KEY_DIGITS)))
+    return "fognode-" + "-".join(chars[i : i + 8] for i in range(0, _NODE_KEY_DIGITS, 8))
+
+
+def node_key_from_text(text: str) -> bytes:
+    """Decode and verify `node_key_to_text`: the node's Box public key; ValueError says what is wrong."""
+    cleaned = "".join(ch for ch in text.strip().upper() if ch not in "- \t\r\n")
+    if cleaned.startswith("FOGNODE"):
+        cleaned = cleaned[7:]
+    if len(cleaned) != _NODE_KEY_DIGITS:
+        raise ValueError(
+            f"a node key has {_NODE_KEY_DIGITS} characters after 'fognode-' (without dashes), got {len(cleaned)}"
+        )
+    number = 0
+    for ch in cleaned:
+        if ch not in _DECODE:
+            raise ValueError(f"character {ch!r} cannot appear in a node key")
+        number = (number << 5) | _DECODE[ch]
+    if number & 3:
+        raise ValueError("node key checksum does not match: a character is mistyped")
+    raw = (number >> 2).to_bytes(36, "big")
+    if derive(LABEL_NODE_CHECK, raw[:32])[:_CHECK_BYTES] != raw[32:]:
+        raise ValueError("node key checksum does not match: a character is mistyped")
+    return raw[:32]
+
+
+def node_join_keypair(master_key: bytes) -> tuple[bytes, bytes]:
+    """The join key pair (Box secret, public) of a master key: what a device that holds only the master
+    key connects to an untrusted node with (docs/FORMAT.md, section 17). A new master key retires it."""
+    if len(master_key) != MASTER_KEY_BYTES:
+        raise ValueError("a master key is 16 bytes")
+    secret = derive(LABEL_NODE_JOIN, master_key)
+    return secret, public_of(secret)
+
+
+def node_space(first_pinned_sign_public: bytes) -> str:
+    """A user's namespace on a node: fixed by the user signing key that created it, 32 hex."""
+    if len(first_pinned_sign_public) != 32:
+        raise ValueError("a user signing key is 32 bytes")
+    return derive(LABEL_NODE_SPACE, first_pinned_sign_public)[:16].hex()
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,7 @@ def add_untrusted(ctx: Context, name: str, address: str, node_key: bytes) -> Nod
     config = config.with_(devices={**config.devices, did: entry})
     url = nodes.node_url(address)
     auth = nodes.Auth(ctx.ident.device_secret, node_key, None, nodes.roster_bytes(ctx.ident, config, node_key))
-    backend = nodes.connect(nodes.open_with(url, auth, create=True))
+    backend = nodes.open_with(url, auth, create=True)
     try:
         space = getattr(backend, "space", None)
         if isinstance(space, str) and space:

@@ -15,21 +15,20 @@ any trusted device; `update_rosters` hands it over at once after such a change.
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fog.backends.base import Backend, open_backend, store_key
 from fog.crypto import keys as K
-from fog.crypto import seal as S
-from fog.errors import FogError, RemoteError, UsageError
+from fog.errors import FogError, RemoteError, RevokedError, UsageError
+from fog.format import noderoster as R
 from fog.format.syncconfig import REMOTE_NAME, SyncConfig
 from fog.repo.identity import Identity
 
 NODE_SCHEMES = ("fog", "fog+ssh")
+REVOKED = "device revoked"  # what a node says to a key its device list revokes (fog.format.noderoster)
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$")
 
 
@@ -54,39 +53,6 @@ def check_address(address: str) -> str:
     if not m or not 0 < int(m.group(2)) < 65536:
         raise UsageError(f"{address!r} is not a node address: give HOST:PORT (or a fog+ssh:// URL)")
     return bare
-
-
-_NODE_DIGITS = 58  # (32 + 4) bytes = 288 bits, two pad bits: 58 base-32 digits
-_NODE_CHECK = b"fog/v1/node-key-check"
-
-
-def node_key_to_text(public: bytes) -> str:
-    """`fognode-` and 58 Crockford base-32 digits in groups of 8 (docs/FORMAT.md, section 17)."""
-    if len(public) != 32:
-        raise ValueError("a node key is 32 bytes")
-    number = int.from_bytes(public + K.derive(_NODE_CHECK, public)[:4], "big") << 2
-    chars = "".join(K._ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(_NODE_DIGITS)))
-    return "fognode-" + "-".join(chars[i : i + 8] for i in range(0, _NODE_DIGITS, 8))
-
-
-def node_key_from_text(text: str) -> bytes:
-    """Decode `node_key_to_text`; ValueError says what is wrong."""
-    cleaned = "".join(ch for ch in text.strip().upper() if ch not in "- \t\r\n")
-    if cleaned.startswith("FOGNODE"):
-        cleaned = cleaned[7:]
-    if len(cleaned) != _NODE_DIGITS:
-        raise ValueError(
-            f"a node key has {_NODE_DIGITS} characters after 'fognode-' (without dashes), got {len(cleaned)}"
-        )
-    number = 0
-    for ch in cleaned:
-        if ch not in K._DECODE:
-            raise ValueError(f"character {ch!r} cannot appear in a node key")
-        number = (number << 5) | K._DECODE[ch]
-    raw = (number >> 2).to_bytes(36, "big")
-    if number & 3 or K.derive(_NODE_CHECK, raw[:32])[:4] != raw[32:]:
-        raise ValueError("node key checksum does not match: a character is mistyped")
-    return raw[:32]
 
 
 # -- the SyncConfig side ---------------------------------------------------------------------
@@ -161,18 +127,13 @@ def node_name(config: SyncConfig | None, url: str) -> str:
 
 # -- the roster a node keeps --------------------------------------------------------------------
 
-ROSTER_MAGIC = b"fog-roster 1\n"
-ROSTER_CONTEXT = b"fog/v1/node-roster\x00"
-HANDOVER_CONTEXT = b"fog/v1/node-handover\x00"
 
-
-def roster_doc(ident: Identity, config: SyncConfig, node_public: bytes) -> dict[str, Any]:
-    """The device list a node checks connections against (docs/FORMAT.md, section 17): every device
-    entry (nodes untrusted; revoked and removed ones with their time), the join key of the current
-    master key, and a handover from every earlier user key to the current one."""
-    signer = ident.user_sign_public
+def roster_devices(config: SyncConfig) -> dict[str, dict[str, Any]]:
+    """Every device entry as the roster lists it (docs/FORMAT.md, section 17): by Box public key, with
+    its id, name, signing key, trust, and when it was revoked (a removed node counts as revoked then;
+    a device a rotation revoked, at the rotation's time at least)."""
     rotation_time = int((config.rotation or {}).get("time_ns") or 0)
-    devices: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for did, e in sorted(config.devices.items()):
         public = e.get("public")
         if not isinstance(public, str) or len(public) != 64:
@@ -180,52 +141,29 @@ def roster_doc(ident: Identity, config: SyncConfig, node_public: bytes) -> dict[
         revoked = int(e.get("revoked") or 0) or int(e.get("removed") or 0)
         if not revoked and did in config.revoked_by_rotation:
             revoked = rotation_time or 1
-        item: dict[str, Any] = {
+        sign = e.get("sign")
+        out[public] = {
             "id": did,
-            "name": str(e.get("name", did[:8])),
+            "name": str(e.get("name", did[:8]))[: R.MAX_NAME],
+            "sign": sign if isinstance(sign, str) else "",
             "trusted": e.get("trusted", True) is True,
             "revoked": revoked,
         }
-        if isinstance(e.get("sign"), str):
-            item["sign"] = e["sign"]
-        devices[public] = item
-    handover = []
-    for old in config.user_old:
-        try:
-            seed = K.user_signing_seed(bytes.fromhex(old["secret"]))
-        except (KeyError, ValueError):
-            continue
-        old_public = S.signing_public_of(seed)
-        if old_public != signer:
-            sig = S.sign(seed, HANDOVER_CONTEXT + old_public + signer)
-            handover.append({"from": old_public.hex(), "sig": sig.hex()})
-    return {
-        "devices": devices,
-        "handover": handover,
-        "join": [join_public(ident.master_key).hex()],
-        "node": node_public.hex(),
-        "signed": time.time_ns(),
-        "signer": signer.hex(),
-    }
-
-
-def seal_roster(user_sign_seed: bytes, doc: dict[str, Any]) -> bytes:
-    """`fog-roster 1\\n || Ed25519(user signing seed, context || canonical JSON) || canonical JSON`."""
-    body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-    return ROSTER_MAGIC + S.sign(user_sign_seed, ROSTER_CONTEXT + body) + body
+    return out
 
 
 def roster_bytes(ident: Identity, config: SyncConfig, node_public: bytes) -> bytes:
-    return seal_roster(ident.user_sign_secret, roster_doc(ident, config, node_public))
-
-
-def join_secret(master_key: bytes) -> bytes:
-    """The join secret of a master key: SHA256("fog/v1/node-join" || mk), a Curve25519 secret key."""
-    return K.derive(b"fog/v1/node-join", master_key)
-
-
-def join_public(master_key: bytes) -> bytes:
-    return S.public_of(join_secret(master_key))
+    """The stored roster this device hands the node `node_public`: the SyncConfig's devices, the join key
+    of the current master key, and a handover from every earlier user key (`user_old`) to the current one,
+    signed with the user signing key."""
+    olds = []
+    for old in config.user_old:
+        try:
+            olds.append(K.user_signing_seed(bytes.fromhex(old["secret"])))
+        except (KeyError, ValueError):
+            continue
+    join = [K.node_join_keypair(ident.master_key)[1].hex()]
+    return R.build_roster(ident.user_sign_secret, node_public, roster_devices(config), join, olds)
 
 
 # -- opening a node ------------------------------------------------------------------------------
@@ -281,21 +219,38 @@ def open_remote(
     config: SyncConfig | None = None,
 ) -> Backend:
     """open_backend, authenticated as this device when `url` names a node. Every command that may
-    open a remote of the user's shares opens it here."""
-    return open_backend(url, create=create, options=backend_options(ident, url, options, config=config))  # type: ignore[arg-type]
+    open a remote of the user's shares opens it here.
+
+    A node whose space another device moved to a new user key (a key rotation this device has not
+    followed yet) refuses the roster this device carries: the connection is made again without it,
+    and the node admits the device by the list it holds (so the device can read the rotation record
+    there and follow it). A device that list revokes is told so (exit 6).
+    """
+    opts = backend_options(ident, url, options, config=config)
+    try:
+        return open_backend(url, create=create, options=opts)  # type: ignore[arg-type]
+    except RemoteError as exc:
+        auth = (opts or {}).get("node_auth")
+        if auth is None:
+            raise
+        if str(exc).endswith(R.NOT_THIS_USER) and auth.roster is not None:
+            try:
+                return open_backend(url, create=create, options={**opts, "node_auth": replace(auth, roster=None)})  # type: ignore[arg-type]
+            except RemoteError as again:
+                exc = again
+        if str(exc).endswith(REVOKED):
+            name = node_name(config if config is not None else ident.cached_config() if ident else None, url)
+            raise RevokedError(
+                f"node {name} refuses this device: it was revoked by another device of this user; its local "
+                "files are untouched"
+            ) from None
+        raise exc from None
 
 
 def open_with(url: str, auth: Auth, *, create: bool = False) -> Backend:
-    """A node backend with explicit credentials (add-untrusted, a clone through the join key)."""
+    """A node backend with explicit credentials (add-untrusted, a clone through the join key), connected
+    (fog.backends.node connects once on opening: the node's refusal surfaces here)."""
     return open_backend(url, create=create, options={"node_auth": _node_auth(auth)})  # type: ignore[dict-item]
-
-
-def connect(backend: Backend) -> Backend:
-    """Make the connection now (a node backend may connect lazily): the node's refusal surfaces here."""
-    info = getattr(backend, "info", None)
-    if callable(info):
-        info()
-    return backend
 
 
 @dataclass
@@ -311,18 +266,11 @@ def update_rosters(ident: Identity, config: SyncConfig | None = None) -> RosterU
     out = RosterUpdate([], {})
     for _, e in sorted(nodes(config, removed=False).items(), key=lambda kv: str(kv[1].get("name"))):
         name, url = str(e.get("name")), node_url(str(e["address"]))
-        try:
-            backend = open_remote(url, ident, config=config)
+        try:  # (opening connects: the hello carries the roster)
+            open_remote(url, ident, config=config).close()
+            out.updated.append(name)
         except (RemoteError, UsageError) as exc:
             out.failed[name] = str(exc)
-            continue
-        try:
-            connect(backend)
-            out.updated.append(name)
-        except RemoteError as exc:
-            out.failed[name] = str(exc)
-        finally:
-            backend.close()
     return out
 
 

@@ -1019,8 +1019,12 @@ def sync(
     """pull, then push, under one lock; with `trim`, then forget and prune at most once a day (_trim)."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        urls = dict(ctxs[0].share.config.remotes)
         pulled = _pull_all(ctxs, failed, limit)
         if remote is None:
+            for name, url in ctxs[0].share.config.remotes.items():  # not reached at its old URL: moved since
+                if name in pulled.remote_errors and urls.get(name) not in (None, url):
+                    del pulled.remote_errors[name]
             _follow_remotes(ctxs, pulled.remote_errors)  # the push reaches remotes the pull learnt of
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:

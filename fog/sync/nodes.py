@@ -269,7 +269,7 @@ def update_rosters(ident: Identity, config: SyncConfig | None = None) -> RosterU
         try:  # (opening connects: the hello carries the roster)
             open_remote(url, ident, config=config).close()
             out.updated.append(name)
-        except (RemoteError, UsageError) as exc:
+        except FogError as exc:  # (unreachable, refused: the next connection of any device carries it)
             out.failed[name] = str(exc)
     return out
 

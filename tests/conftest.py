@@ -10,6 +10,7 @@ import pytest
 pytest_plugins = [
     "s3server",  # s3_server, s3_env, s3_url: a real SeaweedFS S3 server
     "sshd",  # sshd_server, ssh_home: a real OpenSSH server and a HOME whose ~/.ssh trusts it
+    "fognode",  # fog_node: a real `fog serve` on 127.0.0.1; User: a user's keys and roster
 ]
 
 

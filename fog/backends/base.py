@@ -121,11 +121,13 @@ class Backend(Protocol):
         ...
 
 
-def open_backend(url: str, *, create: bool = False, options: Mapping[str, str] | None = None) -> Backend:
+def open_backend(url: str, *, create: bool = False, options: Mapping[str, object] | None = None) -> Backend:
     """Open the backend a remote URL names, wrapped to retry transient failures.
 
     A plain path or a `file://` URL is a local directory; `sftp://[user@]host[:port]/path`
-    is a directory over SSH; `s3://bucket/prefix` is S3-compatible object storage.
+    is a directory over SSH; `s3://bucket/prefix` is S3-compatible object storage;
+    `fog://host:port` and `fog+ssh://[user@]host[:port]/dir` are untrusted fog nodes
+    (credentials in `options["node_auth"]`, see fog.backends.node).
     With `create`, a missing final directory (or prefix) may be made. `options`
     carries settings the URL cannot (for S3: endpoint, path_style, region),
     gathered by the CLI from flags and the environment.
@@ -145,16 +147,24 @@ def open_backend(url: str, *, create: bool = False, options: Mapping[str, str] |
 
         base, _, query = url.partition("?")
         opts = {**dict(parse_qsl(query)), **opts}  # `connections`, `timeout` may ride in the URL
-        return RetryingBackend(SFTPBackend.from_url(base, create=create, options=opts))
+        return RetryingBackend(SFTPBackend.from_url(base, create=create, options=opts))  # type: ignore[arg-type]
     if scheme == "s3":
         from fog.backends.s3 import S3Backend
 
-        return RetryingBackend(S3Backend.from_url(url, create=create, options=opts))
-    raise UsageError(f"unsupported remote URL scheme {scheme!r} in {url!r}; use a path, file://, sftp:// or s3://")
+        return RetryingBackend(S3Backend.from_url(url, create=create, options=opts))  # type: ignore[arg-type]
+    if scheme in ("fog", "fog+ssh"):
+        from fog.backends.node import NodeBackend
+
+        return RetryingBackend(NodeBackend.from_url(url, create=create, options=opts))
+    raise UsageError(
+        f"unsupported remote URL scheme {scheme!r} in {url!r}; use a path, file://, sftp://, s3://, fog:// or fog+ssh://"
+    )
 
 
 def kind_of(url: str) -> str:
-    return url.split("://", 1)[0].lower() if "://" in url else "file"
+    """The kind of remote a URL names: file, sftp, s3, or fog (an untrusted node, over TCP or ssh)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
+    return "fog" if scheme == "fog+ssh" else scheme
 
 
 def store_key(url: str) -> str:
@@ -165,6 +175,8 @@ def store_key(url: str) -> str:
         path = unquote(urlparse(url).path) if url.lower().startswith("file://") else url
         return "file:" + os.path.realpath(os.path.expanduser(path))
     parsed = urlparse(url.split("?", 1)[0])
+    if kind == "fog":
+        kind = url.split("://", 1)[0].lower()
     return f"{kind}://{(parsed.netloc or '').lower()}{parsed.path.rstrip('/')}"
 
 

@@ -15,6 +15,7 @@ from fog.cli import (  # noqa: F401
     push_cmd,
     remote_cmd,
     restore_cmd,
+    serve_cmd,
     share_cmd,
     stats_cmd,
     status_cmd,

@@ -123,6 +123,10 @@ def run(argv: list[str]) -> int | None:
 
         text.echo(f"fog {__version__}")
         return 0
+    if argv[:1] == ["serve"] and "--stdio" in argv:
+        from fog.cli.serving import fast_stdio  # ssh runs one per connection: no typer
+
+        return fast_stdio(argv[1:])
     parsed = parse(argv)
     if parsed is None:
         return None

@@ -49,6 +49,10 @@ class ChannelError(ConnectionError):
     """The peer broke the protocol (a box that does not open, a frame too long) or the connection ended."""
 
 
+class Closed(ChannelError):
+    """The connection ended (end of file) where the protocol expected more."""
+
+
 class Refused(Exception):
     """The node answered the handshake with a refusal: its one line, and whether retrying may help."""
 
@@ -87,7 +91,7 @@ class SocketPipe:
         while buf:
             n = self.sock.recv_into(buf)
             if not n:
-                raise ChannelError("connection closed by the peer")
+                raise Closed("connection closed by the peer")
             buf = buf[n:]
 
     def settimeout(self, seconds: float | None) -> None:
@@ -122,7 +126,7 @@ class FdPipe:
                     raise TimeoutError("timed out")
             n = os.readv(self.rfd, [buf])
             if not n:
-                raise ChannelError("connection closed by the peer")
+                raise Closed("connection closed by the peer")
             buf = buf[n:]
 
     def settimeout(self, seconds: float | None) -> None:

@@ -1,0 +1,404 @@
+"""A remote that is an untrusted fog node (`fog serve`), over TCP or over ssh (docs/FORMAT.md, section 17).
+
+URLs: `fog://HOST[:PORT]` (default port 7463) and `fog+ssh://[USER@]HOST[:PORT]/DIR`,
+which runs `ssh [-p PORT] [USER@]HOST fog serve --stdio DIR` per connection
+(`/~/DIR` or `/~` is relative to the login directory).
+
+How to open one (the credentials ride in `options`, never in the URL):
+
+    from fog.backends.base import open_backend
+    from fog.backends.node import NodeAuth
+
+    backend = open_backend("fog://host:7463", options={
+        "node_auth": NodeAuth(
+            secret=device_box_secret,   # this device's Box secret key, or the join secret
+                                        # (fog.crypto.keys.node_join_keypair(master_key)[0])
+            node_key=node_public,       # the node's public key (32 bytes); None: learn it from the
+                                        # node, unauthenticated, and check it against the SyncConfig
+            space=space_hex,            # the user's space on the node, or None (the node finds it)
+            roster=stored_roster,       # fog.format.noderoster.build_roster(...) to hand the node, or None
+        ),
+        "connections": 4,               # optional: pooled connections (read_concurrency)
+        "timeout": 60,                  # optional: seconds without a reply before a connection counts as lost
+        "ssh_command": None,            # optional (fog+ssh): argv run instead of `ssh ... fog serve --stdio`,
+                                        # DIR appended (list of strings, or one string split like a shell)
+    })
+    backend.node_public, backend.space, backend.role   # after the first connection
+    backend.info                                        # the node's welcome (quota, used, append_only, ...)
+
+Failures map to the Backend contract: the node's "not found" is
+ObjectNotFound, "exists" AlreadyExists, a refusal RemoteError(transient=False)
+carrying the node's one line, its transient failures and dropped
+connections RemoteError(transient=True) (open_backend wraps this backend in
+RetryingBackend, which retries those). A dropped connection is replaced by
+the next call.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import socket
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from fog import __version__
+from fog.backends import nodewire as W
+from fog.backends.base import check_name, check_range
+from fog.crypto import channel as C
+from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
+
+DEFAULT_PORT = 7463
+_NO_LIMIT = 1 << 62
+
+
+@dataclass(frozen=True)
+class NodeAuth:
+    """Who connects to a node and what it expects of it (see the module docstring)."""
+
+    secret: bytes
+    node_key: bytes | None = None
+    space: str | None = None
+    roster: bytes | None = None
+
+
+class _ProcPipe(C.FdPipe):
+    """A child's stdin/stdout as a Pipe (`ssh ... fog serve --stdio DIR`); its stderr kept for errors."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+        )
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        super().__init__(self.proc.stdout.fileno(), self.proc.stdin.fileno())
+        self.errors: deque[str] = deque(maxlen=5)
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr
+        for line in self.proc.stderr:
+            self.errors.append(line.decode(errors="replace").strip())
+
+    def last_error(self) -> str:
+        lines = [line for line in self.errors if line and not line.startswith("fog serve: ")]
+        return lines[-1] if lines else ""
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class NodeBackend:
+    """The Backend contract over a node connection pool, safe to call from many threads."""
+
+    def __init__(
+        self,
+        url: str,
+        auth: NodeAuth,
+        *,
+        address: tuple[str, int] | None = None,
+        argv: list[str] | None = None,
+        connections: int = 4,
+        timeout: float = 60.0,
+    ) -> None:
+        if (address is None) == (argv is None):
+            raise ValueError("a node is reached by an address or by a command, one of them")
+        self.url = url
+        self.auth = auth
+        self.address, self.argv = address, argv
+        self.connections = max(1, connections)
+        self.read_concurrency = self.connections
+        self.timeout = timeout
+        self.node_public: bytes | None = auth.node_key
+        self.space: str | None = auth.space
+        self.role: str | None = None
+        self.info: dict[str, Any] = {}
+        self._roster_sent = auth.roster is None
+        self._cond = threading.Condition()
+        self._idle: list[C.Session] = []
+        self._open = 0
+        self._generation = 0
+        self._dirty = False
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = False, options: Mapping[str, object] | None = None) -> NodeBackend:
+        """Connect to a `fog://` or `fog+ssh://` URL (one connection, to check the node and learn its space).
+
+        `create` changes nothing: a node's space exists once a roster made it."""
+        opts = dict(options or {})
+        auth = opts.get("node_auth")
+        if not isinstance(auth, NodeAuth):
+            raise UsageError(
+                f"remote {url}: a fog node needs this device's keys (add it with fog device add-untrusted)"
+            )
+        try:
+            connections = int(str(opts.get("connections", 4)))
+            timeout = float(str(opts.get("timeout", 60)))
+        except ValueError as e:
+            raise UsageError(f"remote {url}: bad option value: {e}") from e
+        scheme, user, host, port, path = parse_url(url)
+        if scheme == "fog":
+            backend = cls(url, auth, address=(host, port or DEFAULT_PORT), connections=connections, timeout=timeout)
+        else:
+            command = opts.get("ssh_command")
+            if command is None:
+                prefix = ["ssh", *(["-p", str(port)] if port else []), f"{user}@{host}" if user else host]
+                argv = [*prefix, "fog", "serve", "--stdio", shlex.quote(path)]
+            else:
+                base = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]  # type: ignore[union-attr]
+                argv = [*base, path]
+            backend = cls(url, auth, argv=argv, connections=connections, timeout=timeout)
+        session = backend._connect()
+        backend._checkin(session, backend._generation, True)
+        return backend
+
+    # -- the contract ------------------------------------------------------------------
+
+    def put(self, name: str, data: bytes) -> None:
+        """Store `data` under `name` (on an append-only node: a new name, or the same bytes again)."""
+        self._put(W.OP_PUT, name, data)
+
+    def put_new(self, name: str, data: bytes) -> None:
+        """Store `data` under `name` unless it exists (AlreadyExists, decided by the node)."""
+        self._put(W.OP_PUT_NEW, name, data)
+
+    def get(self, name: str) -> bytes:
+        return bytes(self._call(W.OP_GET, {"name": check_name(name)}, name=name)[1])
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        check_range(offset, length)
+        header = {"name": check_name(name), "offset": offset, "length": length}
+        return bytes(self._call(W.OP_GET_RANGE, header, name=name)[1])
+
+    def exists(self, name: str) -> bool:
+        return bool(self._call(W.OP_EXISTS, {"name": check_name(name)}, name=name)[0].get("exists"))
+
+    def list(self, prefix: str) -> Iterator[str]:
+        if prefix:
+            check_name(prefix.rstrip("/"))
+            prefix = prefix.rstrip("/") + "/"
+        names: list[str] = []
+        self._call(W.OP_LIST, {"prefix": prefix}, name=prefix or "/", names=names)
+        return iter(names)
+
+    def delete(self, name: str) -> None:
+        self._call(W.OP_DELETE, {"name": check_name(name)}, name=name)
+
+    def sync(self, *, every: bool = False) -> None:
+        with self._cond:
+            dirty, self._dirty = self._dirty, False
+        if not (dirty or every):
+            return
+        try:
+            self._call(W.OP_SYNC, {"every": every}, name="/")
+        except BaseException:
+            self._dirty = True
+            raise
+
+    def close(self) -> None:
+        """Close every idle connection (those in use close when returned). Idempotent; a later call reconnects."""
+        with self._cond:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self._generation += 1
+            self._cond.notify_all()
+        for session in idle:
+            session.close()
+
+    def node_info(self) -> dict[str, Any]:
+        """The node's `info` reply: used, quota, append_only, roster_signed."""
+        return self._call(W.OP_INFO, {}, name="/")[0]
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _put(self, op: int, name: str, data: bytes) -> None:
+        check_name(name)
+        limit = self.info.get("max_object")
+        if isinstance(limit, int) and len(data) > limit:
+            raise RemoteError(f"cannot write {name} on remote {self.url}: larger than the node takes ({limit} bytes)")
+        self._call(op, {"name": name, "total": len(data)}, data, name=name)
+        self._dirty = True
+
+    def _call(
+        self, op: int, header: dict[str, Any], data: bytes = b"", *, name: str, names: list[str] | None = None
+    ) -> tuple[dict[str, Any], memoryview]:
+        what = W.OPS[op]
+        session, generation = self._checkout()
+        healthy = False
+        try:
+            W.send(session, op, header, data)
+            status, reply, out = W.recv(session, _NO_LIMIT)
+            while names is not None and status == W.OK:
+                names.extend(n for n in bytes(out).decode().split("\n") if n)
+                if not reply.get("more"):
+                    break
+                status, reply, out = W.recv(session, _NO_LIMIT)
+            healthy = True
+        except (OSError, ConnectionError) as e:  # TimeoutError, ChannelError, a broken pipe
+            detail = "timed out" if isinstance(e, TimeoutError) else (str(e) or type(e).__name__)
+            raise RemoteError(
+                f"cannot {what} {name} on remote {self.url}: connection to the node lost ({detail})", transient=True
+            ) from e
+        finally:
+            self._checkin(session, generation, healthy)
+        if status == W.OK:
+            return reply, out
+        message = str(reply.get("error") or "no reason given")
+        if status == W.NOT_FOUND:
+            raise ObjectNotFound(f"{name} not found on remote {self.url}")
+        if status == W.EXISTS:
+            raise AlreadyExists(f"{name} already exists on remote {self.url}")
+        raise RemoteError(f"cannot {what} {name} on remote {self.url}: {message}", transient=status == W.TRANSIENT)
+
+    def _checkout(self) -> tuple[C.Session, int]:
+        with self._cond:
+            while True:
+                if self._idle:
+                    return self._idle.pop(), self._generation
+                if self._open < self.connections:
+                    self._open += 1
+                    generation = self._generation
+                    break
+                self._cond.wait()
+        try:
+            return self._connect(), generation
+        except BaseException:
+            with self._cond:
+                if generation == self._generation:
+                    self._open -= 1
+                self._cond.notify()
+            raise
+
+    def _checkin(self, session: C.Session, generation: int, healthy: bool) -> None:
+        with self._cond:
+            if healthy and generation == self._generation:
+                self._idle.append(session)
+                self._cond.notify()
+                return
+            if generation == self._generation:
+                self._open -= 1
+            self._cond.notify()
+        session.close()
+
+    def _pipe(self) -> C.Pipe:
+        if self.address is not None:
+            try:
+                sock = socket.create_connection(self.address, timeout=self.timeout)
+            except OSError as e:
+                raise RemoteError(
+                    f"remote {self.url}: cannot connect to the node: {e.strerror or e}", transient=True
+                ) from e
+            return C.SocketPipe(sock)
+        assert self.argv is not None
+        try:
+            pipe = _ProcPipe(self.argv)
+        except OSError as e:
+            raise RemoteError(f"remote {self.url}: cannot run {self.argv[0]}: {e.strerror or e}") from e
+        pipe.settimeout(self.timeout)
+        return pipe
+
+    def _connect(self) -> C.Session:
+        """A new authenticated connection (learning the node key first when it is not known)."""
+        if self.node_public is None:
+            pipe = self._pipe()
+            try:
+                self.node_public = C.probe_node_key(pipe)
+            except (OSError, ConnectionError) as e:
+                raise self._lost(pipe, e) from e
+            finally:
+                pipe.close()
+        hello: dict[str, Any] = {"client": f"fog {__version__}", "proto": 1}
+        if self.space:
+            hello["space"] = self.space
+        carry = not self._roster_sent and self.auth.roster is not None
+        if carry:
+            hello["roster"] = base64.b64encode(self.auth.roster).decode()  # type: ignore[arg-type]
+        pipe = self._pipe()
+        try:
+            session = C.client_handshake(pipe, self.auth.secret, self.node_public, hello)
+        except C.Refused as r:
+            pipe.close()
+            raise RemoteError(
+                f"remote {self.url}: the node refused this device: {r.message}", transient=r.transient
+            ) from r
+        except C.Closed as e:
+            raise self._lost(pipe, e) from e
+        except C.ChannelError as e:
+            pipe.close()
+            raise RemoteError(f"remote {self.url}: {e}") from e
+        except OSError as e:
+            raise self._lost(pipe, e) from e
+        except BaseException:
+            pipe.close()
+            raise
+        pipe.settimeout(self.timeout)
+        welcome = session.welcome
+        self.info = welcome
+        self.space = str(welcome.get("space")) if welcome.get("space") else self.space
+        self.role = str(welcome.get("role")) if welcome.get("role") else None
+        if carry:
+            self._roster_sent = True
+        return session
+
+    def _lost(self, pipe: C.Pipe, e: BaseException) -> RemoteError:
+        detail = "timed out" if isinstance(e, TimeoutError) else (str(e) or type(e).__name__)
+        pipe.close()
+        said = pipe.last_error() if isinstance(pipe, _ProcPipe) else ""
+        if said:
+            detail = f"{detail}: {said}"
+        return RemoteError(f"remote {self.url}: connection to the node lost ({detail})", transient=True)
+
+
+def parse_url(url: str) -> tuple[str, str | None, str, int | None, str]:
+    """Split `fog://HOST[:PORT]` or `fog+ssh://[USER@]HOST[:PORT]/DIR` into (scheme, user, host, port, dir)."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("fog", "fog+ssh"):
+        raise UsageError(f"not a fog node URL: {url!r}")
+    netloc, slash, raw_path = rest.partition("/")
+    user = None
+    if "@" in netloc:
+        user, _, netloc = netloc.rpartition("@")
+        user = unquote(user)
+        if not user or scheme == "fog":
+            raise UsageError(f"remote {url}: a user name only goes in fog+ssh:// URLs")
+    host, port_text = netloc, ""
+    if netloc.startswith("["):
+        host, _, tail = netloc[1:].partition("]")
+        port_text = tail[1:] if tail.startswith(":") else tail
+    elif ":" in netloc:
+        host, _, port_text = netloc.partition(":")
+    port = None
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise UsageError(f"remote {url}: bad port {port_text!r}")
+        port = int(port_text)
+    if not host:
+        raise UsageError(f"remote {url}: no host")
+    path = unquote(raw_path).rstrip("/")
+    if scheme == "fog":
+        if path:
+            raise UsageError(f"remote {url}: fog:// URLs name a host and port only (fog://HOST:PORT)")
+        return scheme, None, host, port, ""
+    if not slash or not path:
+        raise UsageError(f"remote {url}: use fog+ssh://[user@]host[:port]/DIR")
+    if path == "~":
+        path = "."
+    elif path.startswith("~/"):
+        path = path[2:]
+    else:
+        path = "/" + path.lstrip("/")
+    return scheme, user, host, port, path

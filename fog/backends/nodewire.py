@@ -1,0 +1,107 @@
+"""Requests and replies inside a node connection's secret streams (docs/FORMAT.md, section 17).
+
+A message is `code (1) || u32be header length || header JSON || data`; data
+beyond one stream message continues in messages of bare data, `total` in the
+header saying how much. Shared by the client (fog.backends.node) and the
+node (fog.node), which both speak it over a `fog.crypto.channel.Session`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from fog.crypto.channel import MAX_PLAIN, ChannelError, Session
+
+OP_PUT, OP_PUT_NEW, OP_GET, OP_GET_RANGE, OP_EXISTS, OP_LIST, OP_DELETE, OP_SYNC, OP_INFO = range(1, 10)
+OPS = {
+    OP_PUT: "put",
+    OP_PUT_NEW: "put_new",
+    OP_GET: "get",
+    OP_GET_RANGE: "get_range",
+    OP_EXISTS: "exists",
+    OP_LIST: "list",
+    OP_DELETE: "delete",
+    OP_SYNC: "sync",
+    OP_INFO: "info",
+}
+OK, NOT_FOUND, EXISTS, REFUSED, TRANSIENT = range(5)
+
+CHUNK = 4 << 20  # data bytes per stream message
+MAX_HEADER = 60 << 10
+LIST_BATCH = 2000  # names per list reply
+_HEAD = struct.Struct(">BI")
+
+
+class TooLarge(ChannelError):
+    """A message announced more data than the receiver takes (its `total` is kept)."""
+
+    def __init__(self, code: int, header: dict[str, Any], total: int) -> None:
+        super().__init__(f"{total} bytes of data refused")
+        self.code, self.header, self.total = code, header, total
+
+
+def send(session: Session, code: int, header: dict[str, Any], data: bytes | bytearray | memoryview = b"") -> None:
+    """One request or reply: the first message with its header and up to CHUNK bytes, then the rest."""
+    view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    if view or "total" in header:
+        header = {**header, "total": len(view)}
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    if len(raw) > MAX_HEADER:
+        raise ValueError("message header too long")
+    first = bytearray(_HEAD.size + len(raw) + min(len(view), CHUNK))
+    _HEAD.pack_into(first, 0, code, len(raw))
+    first[_HEAD.size : _HEAD.size + len(raw)] = raw
+    first[_HEAD.size + len(raw) :] = view[:CHUNK]
+    session.send(first)
+    for at in range(CHUNK, len(view), CHUNK):
+        session.send(view[at : at + CHUNK])
+
+
+def recv(session: Session, max_total: int) -> tuple[int, dict[str, Any], memoryview]:
+    """The next message: (code, header, data). TooLarge when it announces more than `max_total` bytes
+    (nothing beyond its first message read); ChannelError when it is malformed."""
+    plain = session.recv()
+    if len(plain) < _HEAD.size:
+        raise ChannelError("message too short")
+    code, hlen = _HEAD.unpack_from(plain)
+    if hlen > MAX_HEADER or _HEAD.size + hlen > len(plain):
+        raise ChannelError("message header length out of range")
+    try:
+        header = json.loads(bytes(plain[_HEAD.size : _HEAD.size + hlen]))
+    except ValueError:
+        header = None
+    if not isinstance(header, dict):
+        raise ChannelError("message header is not a JSON object")
+    first = memoryview(plain)[_HEAD.size + hlen :]
+    total = header.get("total", len(first))
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise ChannelError("message total is not a number")
+    if total > max_total:
+        raise TooLarge(code, header, total)
+    if total < len(first) or (total > len(first) and len(first) != CHUNK):
+        raise ChannelError("message total out of range")
+    if total == len(first):
+        return code, header, first
+    data = bytearray(total)
+    data[: len(first)] = first
+    at = len(first)
+    while at < total:
+        more = session.recv()
+        if not more or len(more) > total - at or (len(more) != CHUNK and at + len(more) != total):
+            raise ChannelError("message data continues out of step with its total")
+        data[at : at + len(more)] = more
+        at += len(more)
+    return code, header, memoryview(data)
+
+
+def plain_json(header: dict[str, Any], key: str, kind: type, default: Any = None) -> Any:
+    """header[key] when it is of `kind`; ChannelError otherwise (or `default` when absent and one is given)."""
+    value = header.get(key, default)
+    if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+        raise ChannelError(f"message header {key!r} missing or of the wrong type")
+    return value
+
+
+assert _HEAD.size + MAX_HEADER + CHUNK <= MAX_PLAIN

@@ -1,0 +1,113 @@
+"""What `fog serve` does, without typer: the typer command (fog.cli.serve_cmd) and the fast path for
+`fog serve --stdio` (fog.cli.fast: ssh starts one per connection, so its start-up time counts) share it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+from fog.errors import UsageError
+
+DEFAULT_LISTEN = "0.0.0.0:7463"
+_FLAGS = {"--stdio": "stdio", "--allow-prune": "allow_prune", "--raw": "raw"}
+_VALUES = {"--quota": "quota", "--max-object": "max_object", "--max-connections": "max_connections",
+           "--idle-timeout": "idle_timeout"}  # fmt: skip
+
+
+def node_options(
+    *,
+    allow_prune: bool = False,
+    quota: str | None = None,
+    max_object: str = "256M",
+    max_connections: int | str = 32,
+    idle_timeout: float | str = 300.0,
+    users: list[str] | None = None,
+    raw: bool = False,
+):  # type: ignore[no-untyped-def]
+    """NodeOptions from the command line's values; UsageError for a bad one."""
+    from fog.cli.policy_opts import parse_size
+    from fog.crypto.keys import public_key_from_text
+    from fog.node.server import NodeOptions
+
+    try:
+        connections, idle = int(max_connections), float(idle_timeout)
+    except ValueError:
+        raise UsageError("--max-connections takes a whole number, --idle-timeout seconds") from None
+    if connections < 1 or idle <= 0:
+        raise UsageError("--max-connections and --idle-timeout must be positive")
+    keys = []
+    for text in users or []:
+        try:
+            keys.append(public_key_from_text(text)[1])
+        except ValueError as e:
+            raise UsageError(f"--user {text[:24]}...: {e}") from None
+    return NodeOptions(
+        allow_prune=allow_prune,
+        quota=parse_size(quota, "--quota") if quota is not None else None,
+        max_object=parse_size(max_object, "--max-object"),
+        max_connections=connections,
+        idle_timeout=idle,
+        users=tuple(keys),
+        raw=raw,
+    )
+
+
+def serve_stdio(directory: Path, options) -> None:  # type: ignore[no-untyped-def]
+    """Serve one connection on stdin/stdout; log lines on stderr."""
+    from fog.crypto.channel import FdPipe
+    from fog.node.server import Node
+
+    protocol_out = os.dup(1)
+    os.dup2(2, 1)  # nothing but the protocol may reach the client: stray output goes to stderr
+    node = Node(directory, options)
+    peer = os.environ.get("SSH_CLIENT", "").split(" ")
+    node.serve_connection(FdPipe(0, protocol_out), f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "stdio")
+
+
+def listen(text: str) -> socket.socket:
+    """A listening socket for `--listen HOST:PORT`; UsageError when it cannot be had."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--listen {text!r}: give HOST:PORT, such as 0.0.0.0:7463 or 127.0.0.1:0")
+    try:
+        return socket.create_server((host, int(port)), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+def fast_stdio(args: list[str]) -> int | None:
+    """`fog serve DIR --stdio [options]` without typer; None for anything else (typer then handles it)."""
+    from fog.cli.text import error_line
+    from fog.errors import FogError
+
+    opts: dict[str, object] = {"users": []}
+    positional: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in _FLAGS:
+            opts[_FLAGS[arg]] = True
+        elif arg in _VALUES or arg == "--user":
+            if i + 1 >= len(args):
+                return None
+            i += 1
+            if arg == "--user":
+                opts["users"].append(args[i])  # type: ignore[attr-defined]
+            else:
+                opts[_VALUES[arg]] = args[i]
+        elif arg.startswith("-"):
+            return None
+        else:
+            positional.append(arg)
+        i += 1
+    if not opts.pop("stdio", False) or len(positional) != 1:
+        return None
+    try:
+        serve_stdio(Path(positional[0]), node_options(**opts))  # type: ignore[arg-type]
+    except FogError as exc:
+        return error_line(exc, False)
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,120 @@
+"""A node's directory: its key, and one space per user (docs/FORMAT.md, section 17).
+
+DIR/node.json                       {"format": 1, "public", "secret"} (mode 0600)
+DIR/spaces/<space>/roster.json      the space's pinned user key and merged device list
+DIR/spaces/<space>/store/           a plain fog remote (LocalBackend layout)
+DIR/roster.lock                     flock taken while a roster is merged (several
+                                    `fog serve --stdio` processes may share DIR)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fog.crypto import seal as S
+from fog.errors import RemoteError
+from fog.format.noderoster import SpaceRoster
+
+_SPACE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def is_space(name: object) -> bool:
+    return isinstance(name, str) and bool(_SPACE.match(name))
+
+
+class NodeDir:
+    """The files of one node, safe to share between processes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def load_or_create_key(self) -> tuple[bytes, bytes, bool]:
+        """(secret, public, created): the node key, made at the first run (0600, create-only)."""
+        path = self.root / "node.json"
+        created = False
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            secret, public = S.new_keypair()
+            doc = {"format": 1, "public": public.hex(), "secret": secret.hex()}
+            tmp = self.root / f".node.json.{os.getpid()}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(doc, f)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)  # create-only: two first runs at once keep one key
+                created = True
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
+        try:
+            doc = json.loads(path.read_text())
+            secret, public = bytes.fromhex(doc["secret"]), bytes.fromhex(doc["public"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RemoteError(f"{path}: not a node key file ({exc})") from exc
+        if doc.get("format") != 1 or len(secret) != 32 or S.public_of(secret) != public:
+            raise RemoteError(f"{path}: not a node key file (format or keys do not match)")
+        return secret, public, created
+
+    def space_dir(self, space: str) -> Path:
+        if not is_space(space):
+            raise ValueError(f"invalid space {space!r}")
+        return self.root / "spaces" / space
+
+    def spaces(self) -> list[str]:
+        try:
+            return sorted(p.name for p in (self.root / "spaces").iterdir() if is_space(p.name))
+        except FileNotFoundError:
+            return []
+
+    def load_roster(self, space: str) -> SpaceRoster | None:
+        try:
+            raw = (self.space_dir(space) / "roster.json").read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return SpaceRoster.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RemoteError(f"node space {space}: roster.json is damaged ({exc})") from exc
+
+    def save_roster(self, state: SpaceRoster) -> None:
+        d = self.space_dir(state.space)
+        (d / "store").mkdir(parents=True, exist_ok=True)
+        tmp = d / f".roster.json.{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(state.to_json(), f, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, d / "roster.json")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the node's roster lock (between processes; callers also hold a thread lock)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "roster.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def usage(store: Path) -> int:
+    """Bytes stored under a space's store directory (unfinished temporary files included)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(store):
+        for fn in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, fn)).st_size
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,85 @@
+"""What a node lets each key do with each name (docs/FORMAT.md, section 17, "What the node enforces").
+
+Pure: `classify` says which part of the store layout a name is in, `write_rule`
+and `delete_refusal` say what a put or a delete of it may do for a role.
+The node (fog.node.server) carries the rules out against its store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from fog.crypto.keys import device_log_name
+
+OUTSIDE = "name outside the store layout"
+JOIN_READ_ONLY = "join key: read-only (enrol this device, then connect with its own key)"
+OVERWRITE = "append-only node: overwrite refused"
+DELETE = "append-only node: delete refused"
+NOT_DELETABLE = "delete refused: only packs, objects, prune records and logs may be deleted"
+OTHER_LOG = "not this device's log: a device writes only its own log"
+PACK_HASH = "pack name is not the SHA256 of its bytes"
+MARKER = "fog-store marker: only a newer format may replace it"
+
+_H32 = "[0-9a-f]{32}"
+_LAYOUT = [
+    ("marker", re.compile(r"^fog-store$")),
+    ("config", re.compile(r"^config/.+$")),
+    ("pack", re.compile(rf"^shares/(?P<share>{_H32})/packs/(?P<fan>[0-9a-f]{{2}})/(?P<pack>[0-9a-f]{{64}})$")),
+    ("log", re.compile(rf"^shares/(?P<share>{_H32})/log/(?P<log>{_H32})/[^/]+$")),
+    ("prune", re.compile(rf"^shares/(?P<share>{_H32})/prune/(?P<log>{_H32})\.[^/]+$")),
+    ("plain", re.compile(rf"^shares/{_H32}/(objects|members|keys)/.+$")),
+    ("plain", re.compile(r"^invites/.+$")),
+]
+_DELETABLE = re.compile(rf"^shares/{_H32}/(packs|objects|prune|log)/.+$")
+_MARKER = re.compile(rb"^fog-store ([0-9]{1,6})\n$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a put of one name proceeds: refused (`refusal`), create-only, or a marker upgrade."""
+
+    refusal: str = ""
+    marker: bool = False
+
+
+def classify(name: str) -> tuple[str, dict[str, str]] | None:
+    """(kind, named groups) of a (checked) object name in the store layout, or None outside it."""
+    for kind, pattern in _LAYOUT:
+        m = pattern.match(name)
+        if m:
+            return kind, m.groupdict()
+    return None
+
+
+def write_rule(role: str, name: str, data: bytes | memoryview, client_public: bytes) -> Rule:
+    """What a `put`/`put_new` of `data` under `name` may do for a client of `role` ("device" | "join")."""
+    found = classify(name)
+    if found is None:
+        return Rule(OUTSIDE)
+    kind, groups = found
+    if role != "device":
+        return Rule(JOIN_READ_ONLY) if kind != "config" else Rule()
+    if kind == "marker":
+        return Rule(marker=True) if marker_version(data) is not None else Rule(MARKER)
+    if kind == "pack":
+        if groups["fan"] != groups["pack"][:2] or hashlib.sha256(data).hexdigest() != groups["pack"]:
+            return Rule(PACK_HASH)
+    if kind in ("log", "prune") and groups["log"] != device_log_name(bytes.fromhex(groups["share"]), client_public):
+        return Rule(OTHER_LOG)
+    return Rule()
+
+
+def marker_version(data: bytes | memoryview) -> int | None:
+    m = _MARKER.match(bytes(data[:32]))
+    return int(m.group(1)) if m else None
+
+
+def delete_refusal(role: str, name: str, allow_prune: bool) -> str:
+    """Why a delete is refused ('' when allowed)."""
+    if role != "device":
+        return JOIN_READ_ONLY
+    if not allow_prune:
+        return DELETE
+    return "" if _DELETABLE.match(name) else NOT_DELETABLE

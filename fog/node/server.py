@@ -1,0 +1,442 @@
+"""`fog serve`: an untrusted node serving its spaces over TCP or stdin/stdout (docs/FORMAT.md, section 17).
+
+One thread per connection (bounded). A connection is admitted in its
+handshake (the roster it carries merged first), then serves one request at
+a time until the client goes, idles past `idle_timeout`, or breaks the
+protocol. Every connection and every refusal is one line in the log
+(`fog serve: <peer> <who> <what>`). The node holds no share key: it stores
+ciphertext through a LocalBackend per space and checks names, hashes and
+roles, nothing more.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import errno
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fog import __version__
+from fog.backends import nodewire as W
+from fog.backends.base import check_name, check_range
+from fog.backends.local import LocalBackend
+from fog.crypto import channel as C
+from fog.crypto import keys as K
+from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError
+from fog.format import noderoster as R
+from fog.node import rules
+from fog.node.nodedir import NodeDir, is_space, usage
+
+HANDSHAKE_TIMEOUT = 10.0
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@dataclass
+class NodeOptions:
+    """What `fog serve` was told (sizes in bytes, times in seconds)."""
+
+    allow_prune: bool = False
+    quota: int | None = None
+    max_object: int = 256 << 20
+    max_connections: int = 32
+    idle_timeout: float = 300.0
+    users: tuple[bytes, ...] = ()  # user signing publics admitted to create a space (empty: anyone)
+    raw: bool = False  # a plain byte store: no layout rules (see FORMAT.md section 17)
+    handshake_timeout: float = HANDSHAKE_TIMEOUT
+
+
+@dataclass
+class Space:
+    """One user's space while the node runs: its store and its usage (kept under `lock`)."""
+
+    name: str
+    store: LocalBackend
+    used: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Refusal(Exception):
+    """A request the node refuses: the status and the one line the client gets."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Node:
+    """The node's state shared by its connections."""
+
+    def __init__(self, root: Path, options: NodeOptions, log: Callable[[str], None] | None = None) -> None:
+        self.dir = NodeDir(root)
+        self.options = options
+        self.secret, self.public, self.created = self.dir.load_or_create_key()
+        self._log = log or _stderr
+        self._lock = threading.Lock()
+        self._spaces: dict[str, Space] = {}
+        self.active = 0  # admitted connections
+        for name in self.dir.spaces():
+            self._space(name)
+
+    def log(self, peer: str, who: str, what: str) -> None:
+        self._log(f"fog serve: {peer} {who} {what}")
+
+    def _space(self, name: str) -> Space:
+        with self._lock:
+            space = self._spaces.get(name)
+            if space is None:
+                root = self.dir.space_dir(name) / "store"
+                root.mkdir(parents=True, exist_ok=True)
+                space = Space(name, LocalBackend(root, url=f"node space {name}"), usage(root))
+                self._spaces[name] = space
+            return space
+
+    # -- connections -------------------------------------------------------------------
+
+    def serve_connection(self, pipe: C.Pipe, peer: str) -> None:
+        """Run one connection to its end; never raises (a failure is a log line)."""
+        timer = threading.Timer(self.options.handshake_timeout, pipe.close)
+        timer.daemon = True
+        timer.start()
+        admitted = False
+        try:
+            hs = C.ServerHandshake(pipe, self.secret)
+            pipe.settimeout(self.options.handshake_timeout)
+            try:
+                got = hs.read_msg1()
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                self.log(peer, "-", f"handshake failed: {_why(exc)}")
+                return
+            if got is None:
+                self.log(peer, "-", "asked for the node key")
+                return
+            client, hello = got
+            welcome, space, role, who = self._admit(client, hello)
+            if "error" in welcome:
+                self.log(peer, who, f"refused: {welcome['error']}")
+                hs.reply(welcome)
+                return
+            admitted = True
+            try:
+                session = hs.reply(welcome)
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                self.log(peer, who, f"handshake failed: {_why(exc)}")
+                return
+            timer.cancel()
+            assert session is not None and space is not None
+            self.log(peer, who, f"connected as {role} (space {space.name})")
+            self._serve_requests(session, space, role, peer, who)
+        except Exception as exc:  # a bug must not take the node down: one line, the connection closed
+            self.log(peer, "-", f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            timer.cancel()
+            if admitted:
+                with self._lock:
+                    self.active -= 1
+            pipe.close()
+
+    def _admit(self, client: bytes, hello: dict[str, Any]) -> tuple[dict[str, Any], Space | None, str, str]:
+        """(welcome, space, role, who) for a hello from `client`; the welcome holds `error` when refused."""
+        who = f"key {client.hex()[:16]}"
+        try:
+            state = self._resolve(client, hello)
+        except Refusal as r:
+            return {"error": r.message}, None, "", who
+        who = state.label_of(client.hex())
+        role, why = state.role_of(client.hex())
+        if role is None:
+            return {"error": why}, None, "", who
+        with self._lock:
+            if self.active >= self.options.max_connections:
+                busy = f"too many connections (--max-connections {self.options.max_connections}); try again later"
+                return {"error": busy, "transient": True}, None, "", who
+            self.active += 1
+        space = self._space(state.space)
+        welcome = {
+            "proto": 1,
+            "space": space.name,
+            "role": role,
+            "append_only": not self.options.allow_prune,
+            "quota": self.options.quota,
+            "used": space.used,
+            "max_object": self.options.max_object,
+            "node": f"fog {__version__}",
+        }
+        return welcome, space, role, who
+
+    def _resolve(self, client: bytes, hello: dict[str, Any]) -> R.SpaceRoster:
+        """The space a hello names (merging the roster it carries), or Refusal."""
+        if hello.get("proto") != 1:
+            raise Refusal(W.REFUSED, "unsupported protocol version (this node speaks 1)")
+        named = hello.get("space")
+        if named is not None and not is_space(named):
+            raise Refusal(W.REFUSED, "malformed space in the hello")
+        roster = None
+        if hello.get("roster") is not None:
+            try:
+                roster = R.decode_roster(base64.b64decode(str(hello["roster"]), validate=True))
+            except (IntegrityError, binascii.Error, ValueError) as exc:
+                raise Refusal(W.REFUSED, f"roster refused: {exc}") from None
+            if roster.node != self.public.hex():
+                raise Refusal(W.REFUSED, "roster refused: it is for another node")
+        with self._lock, self.dir.locked():
+            name = named or self._find(client.hex(), roster)
+            state = self.dir.load_roster(name) if name else None
+            if roster is None:
+                if state is None:
+                    raise Refusal(W.REFUSED, "unknown key" if named is None else "unknown space")
+                return state
+            if state is None:
+                created = K.node_space(bytes.fromhex(roster.signer))
+                if name and name != created:
+                    raise Refusal(W.REFUSED, "unknown space")
+                if self.options.users and bytes.fromhex(roster.signer) not in self.options.users:
+                    raise Refusal(W.REFUSED, "this node does not admit new users (fog serve --user)")
+            try:
+                merged = R.merge(state, roster)
+            except IntegrityError as exc:
+                raise Refusal(W.REFUSED, exc.message) from None
+            if merged != state:
+                self.dir.save_roster(merged)
+            return merged
+
+    def _find(self, client_hex: str, roster: R.Roster | None) -> str | None:
+        """The one space listing `client_hex` (or pinned to the roster's signer); None when none is."""
+        found = []
+        for name in self.dir.spaces():
+            state = self.dir.load_roster(name)
+            if state is None:
+                continue
+            if roster is not None and state.pinned == roster.signer:
+                return name
+            if client_hex in state.devices or client_hex in state.join:
+                found.append(name)
+        if len(found) > 1:
+            raise Refusal(W.REFUSED, "this key is in several spaces: name the space")
+        if found:
+            return found[0]
+        return K.node_space(bytes.fromhex(roster.signer)) if roster is not None else None
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _serve_requests(self, session: C.Session, space: Space, role: str, peer: str, who: str) -> None:
+        limit = self.options.max_object
+        while True:
+            session.pipe.settimeout(self.options.idle_timeout)
+            try:
+                code, header, data = W.recv(session, limit)
+            except W.TooLarge as exc:
+                msg = f"object larger than the node's --max-object ({limit} bytes)"
+                self.log(peer, who, f"refused {W.OPS.get(exc.code, exc.code)}: {msg}; closing")
+                W.send(session, W.REFUSED, {"error": msg})
+                return
+            except TimeoutError:
+                self.log(peer, who, f"idle for {self.options.idle_timeout:g} s: closing")
+                return
+            except (ConnectionError, OSError) as exc:
+                if not isinstance(exc, C.Closed):
+                    self.log(peer, who, f"connection dropped: {_why(exc)}")
+                return
+            op = W.OPS.get(code)
+            try:
+                if op is None:
+                    raise Refusal(W.REFUSED, f"unknown request {code}")
+                status, reply, out = self._request(op, header, data, space, role, session.peer)
+            except Refusal as r:
+                name = header.get("name")
+                self.log(peer, who, f"refused {op or code}{' ' + name if isinstance(name, str) else ''}: {r.message}")
+                status, reply, out = r.status, {"error": r.message}, b""
+            if op == "list" and status == W.OK:
+                for chunk in out[:-1]:
+                    W.send(session, W.OK, {"more": True}, chunk)
+                out = out[-1] if out else b""
+            W.send(session, status, reply, out)  # type: ignore[arg-type]
+
+    def _request(
+        self, op: str, header: dict[str, Any], data: memoryview, space: Space, role: str, client: bytes
+    ) -> tuple[int, dict[str, Any], Any]:
+        store = space.store
+        if op == "info":
+            return W.OK, self._info(space), b""
+        if op == "sync":
+            _storage(lambda: store.sync(every=bool(header.get("every"))))
+            return W.OK, {}, b""
+        if op == "list":
+            prefix = _str(header, "prefix")
+            if prefix and not prefix.endswith("/"):
+                raise Refusal(W.REFUSED, "a list prefix ends with '/'")
+            _name(prefix.rstrip("/")) if prefix else None
+            names = _storage(lambda: list(store.list(prefix)))
+            chunks = ["\n".join(names[i : i + W.LIST_BATCH]).encode() for i in range(0, len(names), W.LIST_BATCH)]
+            return W.OK, {}, chunks
+        name = _name(_str(header, "name"))
+        if op == "get":
+            return W.OK, {}, _storage(lambda: store.get(name))
+        if op == "get_range":
+            offset, length = header.get("offset"), header.get("length")
+            if not (_int(offset) and _int(length)):
+                raise Refusal(W.REFUSED, "get_range needs offset and length (whole numbers, 0 or more)")
+            check_range(offset, length)
+            return W.OK, {}, _storage(lambda: store.get_range(name, offset, length))
+        if op == "exists":
+            return W.OK, {"exists": _storage(lambda: store.exists(name))}, b""
+        if op == "delete":
+            return self._delete(space, role, name)
+        return self._put(space, role, client, name, data, replace=op == "put")
+
+    def _info(self, space: Space) -> dict[str, Any]:
+        state = self.dir.load_roster(space.name)
+        return {
+            "used": space.used,
+            "quota": self.options.quota,
+            "append_only": not self.options.allow_prune,
+            "roster_signed": state.signed if state else 0,
+        }
+
+    def _put(self, space: Space, role: str, client: bytes, name: str, data: memoryview, *, replace: bool):  # type: ignore[no-untyped-def]
+        if len(data) > self.options.max_object:
+            raise Refusal(W.REFUSED, f"object larger than the node's --max-object ({self.options.max_object} bytes)")
+        store = space.store
+        if self.options.raw:
+            if role != "device":
+                raise Refusal(W.REFUSED, rules.JOIN_READ_ONLY)
+            rule = rules.Rule()
+        else:
+            rule = rules.write_rule(role, name, data, client)
+            if rule.refusal:
+                raise Refusal(W.REFUSED, rule.refusal)
+        old = self._size(space, name) if (self.options.raw and replace) or rule.marker else None
+        if rule.marker and old is not None:
+            current = rules.marker_version(_storage(lambda: store.get(name)))
+            if current is not None and rules.marker_version(data) <= current:  # type: ignore[operator]
+                return self._same_or_refuse(store, name, data, replace)
+        grow = len(data) - (old or 0)
+        self._reserve(space, grow)
+        stored = False
+        try:
+            if old is not None or (self.options.raw and replace):
+                _storage(lambda: store.put(name, data))  # type: ignore[arg-type]
+            else:
+                try:
+                    _storage(lambda: store.put_new(name, data))  # type: ignore[arg-type]
+                except AlreadyExists:
+                    return self._same_or_refuse(store, name, data, replace)
+            stored = True
+        finally:
+            if not stored:
+                self._reserve(space, -grow)
+        return W.OK, {}, b""
+
+    def _same_or_refuse(self, store: LocalBackend, name: str, data: memoryview, replace: bool):  # type: ignore[no-untyped-def]
+        """Create-only: a name already there. put of the same bytes: done; put_new: AlreadyExists; else refused."""
+        if not replace:
+            return W.EXISTS, {"error": f"{name} already exists"}, b""
+        if _storage(lambda: store.get(name)) == data:
+            return W.OK, {}, b""
+        raise Refusal(W.REFUSED, rules.MARKER if name == "fog-store" else rules.OVERWRITE)
+
+    def _delete(self, space: Space, role: str, name: str):  # type: ignore[no-untyped-def]
+        why = rules.delete_refusal(role, name, self.options.allow_prune)
+        if self.options.raw and why == rules.NOT_DELETABLE:
+            why = ""
+        if why:
+            raise Refusal(W.REFUSED, why)
+        size = self._size(space, name) or 0
+        _storage(lambda: space.store.delete(name))
+        self._reserve(space, -size)
+        return W.OK, {}, b""
+
+    def _size(self, space: Space, name: str) -> int | None:
+        try:
+            return (space.store.root / name).lstat().st_size
+        except OSError:
+            return None
+
+    def _reserve(self, space: Space, grow: int) -> None:
+        with space.lock:
+            if grow > 0 and self.options.quota is not None and space.used + grow > self.options.quota:
+                raise Refusal(W.REFUSED, f"quota exceeded ({space.used} of {self.options.quota} bytes used)")
+            space.used += grow
+
+    # -- listening ---------------------------------------------------------------------
+
+    def serve_tcp(self, sock: socket.socket) -> None:
+        """Accept connections on a listening socket until interrupted (the caller closes it)."""
+        cap = max(64, 2 * self.options.max_connections)
+        threads = threading.BoundedSemaphore(cap)
+        while True:
+            conn, addr = sock.accept()
+            peer = _peer(addr)
+            if not threads.acquire(blocking=False):
+                self.log(peer, "-", f"refused: more than {cap} connections at once")
+                conn.close()
+                continue
+
+            def run(conn: socket.socket = conn, peer: str = peer) -> None:
+                try:
+                    self.serve_connection(C.SocketPipe(conn), peer)
+                finally:
+                    threads.release()
+
+            threading.Thread(target=run, name=f"fog-serve {peer}", daemon=True).start()
+
+
+def _stderr(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _peer(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = str(addr[0])
+        return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+    return str(addr) or "local"
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
+def _int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _str(header: dict[str, Any], key: str) -> str:
+    value = header.get(key)
+    if not isinstance(value, str):
+        raise Refusal(W.REFUSED, f"request without {key}")
+    return value
+
+
+def _name(name: str) -> str:
+    try:
+        return check_name(name)
+    except ValueError:
+        raise Refusal(W.REFUSED, f"invalid object name {name[:80]!r}") from None
+
+
+def _storage(fn: Callable[[], Any]) -> Any:
+    """Run a store call: not found and exists pass as statuses; a full disk is transient; else refused."""
+    try:
+        return fn()
+    except ObjectNotFound as exc:
+        raise Refusal(W.NOT_FOUND, exc.message) from None
+    except AlreadyExists:
+        raise
+    except RemoteError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and cause.errno in _FULL:
+            raise Refusal(W.TRANSIENT, f"node storage full ({cause.strerror}); try again later") from None
+        raise Refusal(W.REFUSED, f"node storage: {exc.message}") from None
+    except ValueError as exc:
+        raise Refusal(W.REFUSED, str(exc)) from None

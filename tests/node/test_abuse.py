@@ -1,0 +1,349 @@
+"""A real `fog serve` against clients that misbehave: every refusal is one line at the client and one at the node.
+
+Nodes run as subprocesses on 127.0.0.1 (tests/fognode.py). A full disk is
+simulated with RLIMIT_FSIZE in the node's process (SIGXFSZ ignored, so a
+write past it fails with EFBIG, as on a full disk), since a tiny tmpfs needs
+root.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import resource
+import signal
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fognode import NodeProcess, User
+
+from fog.backends import nodewire as W
+from fog.backends.base import Backend, open_backend
+from fog.backends.node import NodeBackend
+from fog.crypto import channel as C
+from fog.crypto import seal as S
+from fog.crypto.keys import device_log_name
+from fog.errors import AlreadyExists, RemoteError
+from fog.node.server import Node, NodeOptions
+
+Start = Callable[..., NodeProcess]
+SHARE = bytes(range(16))
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    n = NodeProcess(tmp_path_factory.mktemp("node"), ("--max-connections", "8", "--idle-timeout", "2")).start()
+    yield n
+    n.stop()
+
+
+def connect(node: NodeProcess, user: User, device: str = "laptop", **kw: Any) -> NodeBackend:
+    """The node backend without the retry wrapper (a refusal or a transient failure shows at once)."""
+    b = open_backend(node.url, options={"node_auth": user.auth(node.public, device, **kw)})
+    return b.inner  # type: ignore[attr-defined]
+
+
+def refused(node: NodeProcess, call: Callable[[], object], line: str, *, transient: bool = False) -> None:
+    """`call` fails with one line holding `line`, and the node logs one line holding it too."""
+    mark = len(node.lines)
+    with pytest.raises(RemoteError) as e:
+        call()
+    assert line in str(e.value) and "\n" not in str(e.value) and e.value.transient is transient
+    node.wait_for_log(r"^fog serve: 127\.0\.0\.1:\d+ .*" + _re(line), since=mark)
+    assert len([x for x in node.lines[mark:] if line in x]) == 1
+
+
+def _re(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+def pack_name(data: bytes) -> str:
+    h = hashlib.sha256(data).hexdigest()
+    return f"shares/{SHARE.hex()}/packs/{h[:2]}/{h}"
+
+
+def own_log(user: User, device: str = "laptop") -> str:
+    return f"shares/{SHARE.hex()}/log/{device_log_name(SHARE, S.public_of(user.secrets[device]))}"
+
+
+def test_connection_is_logged_and_unknown_key_refused(node: NodeProcess) -> None:
+    user = User()
+    mark = len(node.lines)
+    connect(node, user).close()
+    node.wait_for_log(r"laptop/[0-9a-f]{8} connected as device \(space " + user.space, since=mark)
+    stranger = NodeAuth_for(S.new_keypair()[0], node.public, user.space)
+    refused(node, lambda: open_backend(node.url, options={"node_auth": stranger}), "unknown key")
+
+
+def NodeAuth_for(secret: bytes, node_public: bytes, space: str | None) -> Any:  # noqa: N802
+    from fog.backends.node import NodeAuth
+
+    return NodeAuth(secret=secret, node_key=node_public, space=space)
+
+
+def test_revoked_and_foreign_roster_refused(node: NodeProcess) -> None:
+    user = User()
+    user.add_device("old")
+    connect(node, user, "old").close()
+    user.revoke("old")
+    connect(node, user).close()  # the laptop hands the node the roster with the revocation
+    refused(node, lambda: connect(node, user, "old", roster=False, space=True), "device revoked")
+    # an older roster (before the revocation) carried by the old device changes nothing: sticky
+    other = User()
+    other.seed = S.random_bytes(32)
+    other.devices, other.secrets = user.devices, user.secrets
+    refused(node, lambda: connect(node, other, "laptop", space=False), "roster not signed by this user's key")
+
+
+def test_join_key_reads_and_cannot_write(node: NodeProcess) -> None:
+    user = User()
+    b = connect(node, user)
+    b.put("fog-store", b"fog-store 4\n")
+    b.close()
+    j = connect(node, user, "join", roster=False)
+    assert j.role == "join" and j.space == user.space and j.get("fog-store") == b"fog-store 4\n"
+    j.put_new("config/" + "ab" * 16 + "/" + "cd" * 32, b"enrolment: a SyncConfig version")
+    refused(node, lambda: j.put(pack_name(b"x"), b"x"), "join key: read-only")
+    refused(node, lambda: j.delete("fog-store"), "join key: read-only")
+    j.close()
+
+
+def test_layout_rules(node: NodeProcess) -> None:
+    user = User()
+    user.add_device("phone")
+    b = connect(node, user)
+    log = own_log(user) + "/0000000001"
+    b.put_new(log, b"batch one")
+    refused(node, lambda: b.put(log, b"another batch"), "append-only node: overwrite refused")
+    with pytest.raises(AlreadyExists):
+        b.put_new(log, b"another batch")
+    assert b.get(log) == b"batch one"
+    b.put(log, b"batch one")  # the same bytes again: done
+    refused(node, lambda: b.put_new(own_log(user, "phone") + "/0000000001", b"x"), "not this device's log")
+    refused(node, lambda: b.put_new("elsewhere/file", b"x"), "name outside the store layout")
+    refused(node, lambda: b.put(pack_name(b"right"), b"wrong"), "pack name is not the SHA256 of its bytes")
+    b.put(pack_name(b"right"), b"right")
+    refused(node, lambda: b.delete(pack_name(b"right")), "append-only node: delete refused")
+    b.put("fog-store", b"fog-store 4\n")
+    refused(node, lambda: b.put("fog-store", b"fog-store 2\n"), "only a newer format")
+    assert b.get("fog-store") == b"fog-store 4\n"
+    b.close()
+
+
+def test_prune_node_deletes_only_prunable_names(start: Start) -> None:
+    n = start("--allow-prune")
+    user = User()
+    b = connect(n, user)
+    b.put(pack_name(b"p"), b"p")
+    b.delete(pack_name(b"p"))
+    b.put_new("config/" + "ab" * 16 + "/" + "cd" * 32, b"c")
+    refused(n, lambda: b.delete("config/" + "ab" * 16 + "/" + "cd" * 32), "delete refused: only packs")
+    b.close()
+
+
+def _handshake(node: NodeProcess, secret: bytes, hello: dict[str, Any], tap: list[bytes] | None = None) -> C.Session:
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+    pipe: Any = C.SocketPipe(sock)
+    if tap is not None:
+        send = pipe.send
+
+        def recording(data: Any) -> None:
+            tap.append(bytes(data))
+            send(data)
+
+        pipe.send = recording
+    return C.client_handshake(pipe, secret, node.public, hello)
+
+
+def _hello(user: User, node: NodeProcess) -> dict[str, Any]:
+    return {"proto": 1, "roster": base64.b64encode(user.roster(node.public)).decode()}
+
+
+def test_replayed_handshake_gets_nothing(node: NodeProcess) -> None:
+    user = User()
+    sent: list[bytes] = []
+    session = _handshake(node, user.secrets["laptop"], _hello(user, node), sent)
+    session.close()
+    msg1 = sent[0]
+    mark = len(node.lines)
+    raw = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+    raw.sendall(msg1)
+    reply = raw.recv(65536)
+    assert len(reply) > 32  # msg2 with a fresh E_s ...
+    raw.sendall(b"\x00\x00\x00\x30" + bytes(0x30) + bytes(24))  # ... and a msg3 the replayer cannot make
+    assert _drain(raw) == b""  # closed: nothing more
+    node.wait_for_log("handshake failed: the client did not prove its key", since=mark)
+
+
+def _drain(sock: socket.socket) -> bytes:
+    out = b""
+    while True:
+        try:
+            got = sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            return out
+        if not got:
+            return out
+        out += got
+
+
+def test_malformed_and_oversized_frames_close_the_connection_only(node: NodeProcess) -> None:
+    user = User()
+    mark = len(node.lines)
+    raw = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+    raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(64))
+    assert _drain(raw) == b""
+    node.wait_for_log("handshake failed: not a fog node client", since=mark)
+    session = _handshake(node, user.secrets["laptop"], _hello(user, node))
+    session.pipe.send(b"\xff\xff\xff\xff" + bytes(100))  # a frame far past the limit: refused unread
+    assert _drain(session.pipe.sock) == b""  # type: ignore[attr-defined]
+    node.wait_for_log(r"connection dropped: frame of 4294967295 bytes refused", since=mark)
+    session = _handshake(node, user.secrets["laptop"], {"proto": 1, "space": user.space})
+    session.send(b"\x03\x00\x00\x00\x05{bad}")  # a header that is not JSON
+    assert _drain(session.pipe.sock) == b""  # type: ignore[attr-defined]
+    node.wait_for_log("connection dropped: message header is not a JSON object", since=mark)
+    session = _handshake(node, user.secrets["laptop"], {"proto": 1, "space": user.space})
+    header = json.dumps({"name": "fog-store", "total": 1 << 40}).encode()  # more than --max-object
+    session.send(struct.pack(">BI", W.OP_PUT, len(header)) + header)
+    status, header, _ = W.recv(session, 1 << 20)
+    assert status == W.REFUSED and "--max-object" in header["error"]
+    b = connect(node, user, roster=False, space=True)  # still serving
+    assert b.exists("fog-store") is False
+    b.close()
+
+
+def test_idle_connection_is_closed_and_replaced(node: NodeProcess) -> None:
+    user = User()
+    b = connect(node, user)
+    mark = len(node.lines)
+    device_id = next(iter(user.devices.values()))["id"]
+    node.wait_for_log(rf"laptop/{str(device_id)[:8]} idle for 2 s: closing", since=mark, timeout=5)
+    with pytest.raises(RemoteError) as e:
+        b.exists("fog-store")
+    assert e.value.transient
+    assert b.exists("fog-store") is False  # a new connection
+    b.close()
+
+
+def test_slow_handshake_times_out(tmp_path: Path) -> None:
+    """In process (the 10 s handshake limit is NodeOptions.handshake_timeout): a client that stalls is cut off."""
+    lines: list[str] = []
+    n = Node(tmp_path / "n", NodeOptions(handshake_timeout=0.3), log=lines.append)
+    a, b = socket.socketpair()
+    a.sendall(b"fognode1" + bytes(10))  # and then nothing
+    t0 = time.monotonic()
+    n.serve_connection(C.SocketPipe(b), "slow")
+    assert time.monotonic() - t0 < 3
+    assert any("handshake failed" in x for x in lines)
+    assert a.recv(10) == b""
+
+
+def test_fifty_connections_at_once(node: NodeProcess) -> None:
+    user = User()
+    connect(node, user).close()
+    results: list[str] = []
+    sessions: list[C.Session] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(50)
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            s = _handshake(node, user.secrets["laptop"], {"proto": 1, "space": user.space})
+            W.send(s, W.OP_EXISTS, {"name": "fog-store"})
+            outcome = "served" if W.recv(s, 1 << 20)[0] == W.OK else "bad"
+            with lock:
+                sessions.append(s)
+        except C.Refused as r:
+            outcome = "busy" if r.transient and "too many connections" in r.message else f"refused {r.message}"
+        except Exception as e:  # noqa: BLE001  -- reported by the assertion
+            outcome = f"error {type(e).__name__}: {e}"
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=one) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(set(results)) == ["busy", "served"], results
+    assert 1 <= results.count("served") <= 8  # --max-connections 8 (connections of earlier tests may linger)
+    for s in sessions:
+        s.close()
+    time.sleep(0.2)
+    b = connect(node, user, roster=False, space=True)
+    assert b.exists("fog-store") is False
+    b.close()
+
+
+def test_quota(start: Start) -> None:
+    n = start("--quota", "100K")
+    user = User()
+    b = connect(n, user)
+    b.put(pack_name(b"a" * 60_000), b"a" * 60_000)
+    refused(n, lambda: b.put(pack_name(b"b" * 60_000), b"b" * 60_000), "quota exceeded")
+    assert b.info["quota"] == 100 << 10 and b.node_info()["used"] == 60_000
+    b.close()
+
+
+def _small_files() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_disk_full_is_transient_and_leaves_nothing(start: Start) -> None:
+    n = start(preexec_fn=_small_files)
+    user = User()
+    b = connect(n, user)
+    big = os.urandom(2 << 20)
+    refused(n, lambda: b.put(pack_name(big), big), "node storage full", transient=True)
+    store = n.root / "spaces" / user.space / "store"
+    assert [p for p in store.rglob("*") if p.is_file()] == []  # no partial file, no temporary
+    b.put(pack_name(b"small"), b"small")
+    assert b.node_info()["used"] == 5
+    b.close()
+
+
+def test_kill_during_put_leaves_nothing_partial(start: Start) -> None:
+    n = start()
+    user = User()
+    b = connect(n, user)
+    big = os.urandom(64 << 20)
+    name = pack_name(big)
+    failures: list[BaseException] = []
+
+    def put() -> None:
+        try:
+            b.put(name, big)
+        except RemoteError as e:
+            failures.append(e)
+
+    t = threading.Thread(target=put)
+    t.start()
+    time.sleep(0.05)
+    n.kill()
+    t.join(30)
+    n.start()
+    fresh: Backend = connect(n, user, roster=False, space=True)
+    listed = list(fresh.list("shares/"))
+    assert listed in ([], [name])
+    if listed:
+        assert fresh.get(name) == big  # whole, or not there
+    fresh.put(pack_name(b"after"), b"after")
+    assert fresh.get(pack_name(b"after")) == b"after"
+    fresh.close()
+
+
+@pytest.fixture
+def start(fog_node: Start) -> Start:
+    return fog_node

@@ -669,7 +669,7 @@ PAGES: dict[str, dict[str, object]] = {
             "that can: they keep it complete. `fog remote unskip` undoes it.",
         ],
     },
-    "device": {"see_also": ["clone"]},
+    "device": {"see_also": ["clone", "serve"]},
     "device list": {
         "description": [
             "Shows every device of the user: trusted devices with the last batch this share read from "
@@ -696,7 +696,7 @@ PAGES: dict[str, dict[str, object]] = {
         "examples": [
             ("", "fog device add-untrusted vps --address vps.example.org:7463 --key fognode-0123ABCD-..."),
         ],
-        "see_also": ["remote"],
+        "see_also": ["serve", "remote"],
     },
     "device remove": {
         "description": [

@@ -14,11 +14,18 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("fog.node.server", reason="the node server (fog serve) is not merged into this branch yet")
-
-from nodes import NodeProcess, node_factory  # noqa: F401  (the fixture)
+from fognode import NodeProcess
 from test_multidevice import OLD_MTIME_NS, Device, World, fog_env, fork_fog, make_pair, run_fog
+
+from fog.crypto.keys import node_key_to_text
+
+
+def _address(node: NodeProcess) -> str:
+    return f"127.0.0.1:{node.port}"
+
+
+def _key(node: NodeProcess) -> str:
+    return node_key_to_text(node.public)
 
 
 @pytest.fixture(name="world")
@@ -27,9 +34,9 @@ def world_fixture(tmp_path: Path) -> World:
 
 
 def _add_node(dev: Device, node: NodeProcess, name: str = "vps") -> dict:
-    doc = dev.fog("device", "add-untrusted", name, "--address", node.address, "--key", node.key, "--json").json()
+    doc = dev.fog("device", "add-untrusted", name, "--address", _address(node), "--key", _key(node), "--json").json()
     assert doc["device"]["name"] == name and doc["device"]["node"] is True
-    assert doc["device"]["trusted"] is False and doc["device"]["address"] == node.address
+    assert doc["device"]["trusted"] is False and doc["device"]["address"] == _address(node)
     assert len(doc["device"]["space"]) == 32
     return doc
 
@@ -46,21 +53,21 @@ def _clone_from_node(world: World, name: str, node: NodeProcess, expect: int = 0
 
 
 def _node_store(node: NodeProcess) -> Path:
-    (space,) = (node.directory / "spaces").iterdir()
+    (space,) = (node.root / "spaces").iterdir()
     return space / "store"
 
 
-def test_a_node_joins_every_device_and_a_clone_from_it(world: World, node_factory) -> None:  # noqa: F811
+def test_a_node_joins_every_device_and_a_clone_from_it(world: World, fog_node) -> None:
     a, b = make_pair(world)
-    node = node_factory("vps")
+    node = fog_node()
     doc = _add_node(a, node)
     assert "origin" in doc["published"] and "vps" in doc["published"]
 
     devs = {d["name"]: d for d in a.fog("device", "list", "--json").json()}
-    assert devs["vps"]["trusted"] is False and devs["vps"]["address"] == node.address
+    assert devs["vps"]["trusted"] is False and devs["vps"]["address"] == _address(node)
     assert devs["vps"]["url"] == node.url and not devs["vps"]["revoked"]
     text = a.fog("device", "list").out
-    assert any(line.startswith("vps") and "untrusted" in line and node.address in line for line in text.splitlines())
+    assert any(line.startswith("vps") and "untrusted" in line and _address(node) in line for line in text.splitlines())
     remotes = {r["name"]: r for r in a.fog("remote", "list", "--json").json()}
     assert remotes["vps"]["kind"] == "fog" and remotes["vps"]["node"] is True and remotes["vps"]["reachable"]
     assert remotes["vps"]["url"] == node.url and remotes["vps"]["pending"] > 0
@@ -92,18 +99,18 @@ def test_a_node_joins_every_device_and_a_clone_from_it(world: World, node_factor
             assert b"B wrote this" not in p.read_bytes() and b"from-b" not in p.read_bytes()
 
 
-def test_a_node_not_in_the_syncconfig_is_refused_at_clone(world: World, node_factory) -> None:  # noqa: F811
+def test_a_node_not_in_the_syncconfig_is_refused_at_clone(world: World, fog_node) -> None:
     """The user's SyncConfig reached through a node it does not list (the node stands between): refused."""
     a, _ = make_pair(world)
-    mine = node_factory("mine")
+    mine = fog_node()
     _add_node(a, mine)
     a.fog("push")
     # an impostor node serving a copy of the same space (the same bytes, its own key)
-    impostor = node_factory("impostor")
+    impostor = fog_node()
     impostor.stop()
-    (impostor.directory / "spaces").mkdir(exist_ok=True)
-    for space in (mine.directory / "spaces").iterdir():
-        shutil.copytree(space, impostor.directory / "spaces" / space.name)
+    (impostor.root / "spaces").mkdir(exist_ok=True)
+    for space in (mine.root / "spaces").iterdir():
+        shutil.copytree(space, impostor.root / "spaces" / space.name)
     impostor.start()
     d = world.device("victim")
     r = run_fog(["clone", impostor.url, d.root, "--master-key-file", world.key], home=d.home, cwd=world.tmp, expect=4)
@@ -111,9 +118,9 @@ def test_a_node_not_in_the_syncconfig_is_refused_at_clone(world: World, node_fac
     assert not (d.root / ".fog").exists()
 
 
-def test_revoked_device_is_refused_by_the_node(world: World, node_factory) -> None:  # noqa: F811
+def test_revoked_device_is_refused_by_the_node(world: World, fog_node) -> None:
     a, b = make_pair(world)
-    node = node_factory("vps")
+    node = fog_node()
     _add_node(a, node)
     a.fog("push")
     b.pull()
@@ -136,16 +143,16 @@ def test_revoked_device_is_refused_by_the_node(world: World, node_factory) -> No
     a.fog("check", "vps", "--read-data")
 
 
-def test_set_address_after_the_node_moves_and_remove(world: World, node_factory) -> None:  # noqa: F811
+def test_set_address_after_the_node_moves_and_remove(world: World, fog_node) -> None:
     a, b = make_pair(world)
-    node = node_factory("vps")
+    node = fog_node()
     _add_node(a, node)
     a.fog("push")
     b.pull()
     node.stop()
     node.start()  # another port (0 picks one), the same key
-    doc = a.fog("device", "set-address", "vps", node.address, "--json").json()
-    assert doc["device"]["address"] == node.address
+    doc = a.fog("device", "set-address", "vps", _address(node), "--json").json()
+    assert doc["device"]["address"] == _address(node)
     assert a.fog("remote", "list", "--json").json()[1]["pending"] == 0  # the same store: nothing to send again
     b.write("moved.txt", "after the move\n", mtime_ns=OLD_MTIME_NS)
     b.fog("sync")  # learns the new address at the pull, pushes there
@@ -167,19 +174,19 @@ def test_set_address_after_the_node_moves_and_remove(world: World, node_factory)
     assert r.error_line()
 
 
-def test_node_names_and_keys_are_checked(world: World, node_factory) -> None:  # noqa: F811
+def test_node_names_and_keys_are_checked(world: World, fog_node) -> None:
     a, _ = make_pair(world)
-    node = node_factory("vps")
-    r = a.fog("device", "add-untrusted", "vps", "--address", node.address, "--key", "fognode-XXXX", expect=2)
+    node = fog_node()
+    r = a.fog("device", "add-untrusted", "vps", "--address", _address(node), "--key", "fognode-XXXX", expect=2)
     assert "--key" in r.error_line()
-    r = a.fog("device", "add-untrusted", "origin", "--address", node.address, "--key", node.key, expect=1)
+    r = a.fog("device", "add-untrusted", "origin", "--address", _address(node), "--key", _key(node), expect=1)
     assert "exists already" in r.error_line()
-    r = a.fog("device", "add-untrusted", "vps", "--address", "nowhere", "--key", node.key, expect=2)
+    r = a.fog("device", "add-untrusted", "vps", "--address", "nowhere", "--key", _key(node), expect=2)
     assert "HOST:PORT" in r.error_line()
-    r = a.fog("device", "add-untrusted", "vps", "--address", "127.0.0.1:1", "--key", node.key, expect=1)
+    r = a.fog("device", "add-untrusted", "vps", "--address", "127.0.0.1:1", "--key", _key(node), expect=1)
     assert r.error_line()
     _add_node(a, node)
-    r = a.fog("device", "add-untrusted", "vps2", "--address", node.address, "--key", node.key, expect=1)
+    r = a.fog("device", "add-untrusted", "vps2", "--address", _address(node), "--key", _key(node), expect=1)
     assert "already" in r.error_line()
     assert "untrusted node" in a.fog("device", "revoke", "vps", expect=2).error_line()
     assert "untrusted node" in a.fog("device", "rename", "vps", "x", expect=2).error_line()
@@ -189,11 +196,11 @@ def test_node_names_and_keys_are_checked(world: World, node_factory) -> None:  #
 
 
 @pytest.mark.parametrize("n", [10])
-def test_ten_devices_push_to_one_node_at_once(world: World, node_factory, n: int) -> None:  # noqa: F811
+def test_ten_devices_push_to_one_node_at_once(world: World, fog_node, n: int) -> None:
     a = world.init("d0")
     a.write("base.txt", "base\n", mtime_ns=OLD_MTIME_NS)
     a.fog("push")
-    node = node_factory("vps")
+    node = fog_node()
     _add_node(a, node)
     a.fog("push")
     devs = [a] + [_clone_from_node(world, f"d{i}", node) for i in range(1, n)]

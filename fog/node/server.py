@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import json
 import socket
 import sys
 import threading
@@ -288,6 +289,10 @@ class Node:
         store = space.store
         if op == "info":
             return W.OK, self._info(space), b""
+        if op == "roster":
+            state = self.dir.load_roster(space.name)
+            doc = {"pinned": "", "devices": {}, "join": [], "signed": 0} if state is None else state.listing()
+            return W.OK, {}, json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         if op == "sync":
             _storage(lambda: store.sync(every=bool(header.get("every"))))
             return W.OK, {}, b""

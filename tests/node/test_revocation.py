@@ -16,7 +16,10 @@ from fognode import NodeProcess, User, serve_argv
 
 from fog.backends.base import open_backend
 from fog.backends.node import NodeAuth, NodeBackend
+from fog.crypto import keys as K
+from fog.crypto import seal as S
 from fog.errors import RemoteError
+from fog.format.noderoster import build_roster
 
 Start = Callable[..., NodeProcess]
 
@@ -61,3 +64,52 @@ def test_retired_join_key_session_ends(fog_node: Start) -> None:
     connect(node, user.auth(node.public, space=True)).close()
     with pytest.raises(RemoteError, match="unknown key"):
         join.exists("fog-store")
+
+
+def test_planted_device_key_does_not_survive_a_rotation(fog_node: Start) -> None:
+    """A stolen device signs (with the user key it holds) a roster adding a key the user never sees;
+    the user's rotation (handover) replaces the device list, so the planted key is gone."""
+    node = fog_node("--allow-prune")
+    user = User()
+    user.add_device("phone")
+    laptop = connect(node, user.auth(node.public))
+    hidden_secret, hidden_public = S.new_keypair()
+    _, hidden_sign = S.new_signing_key()
+    planted = dict(user.devices)
+    planted[hidden_public.hex()] = {
+        "id": K.device_id(hidden_public, hidden_sign),
+        "name": "laptop",
+        "sign": hidden_sign.hex(),
+        "trusted": True,
+        "revoked": 0,
+    }
+    stolen = build_roster(user.seed, node.public, planted, [user.join(node.public)[1].hex()])
+    connect(node, NodeAuth(user.secrets["phone"], node.public, user.space, stolen)).close()
+    hidden = connect(node, NodeAuth(hidden_secret, node.public, user.space))
+    assert hidden.role == "device"
+    # the user sees the key on the node's device list (a trusted device can compare it with its own)
+    assert hidden_public.hex() in laptop.node_roster()["devices"]
+    user.revoke("phone")
+    user.rotate()
+    laptop = connect(node, user.auth(node.public, space=True))
+    assert laptop.space == user.space
+    listed = laptop.node_roster()
+    assert hidden_public.hex() not in listed["devices"]
+    assert listed["devices"][S.public_of(user.secrets["phone"]).hex()]["revoked"]  # the tombstone stays
+    with pytest.raises(RemoteError, match="unknown key"):
+        hidden.list("")
+    with pytest.raises(RemoteError, match="unknown key"):
+        connect(node, NodeAuth(hidden_secret, node.public, user.space))
+    with pytest.raises(RemoteError, match="device revoked"):
+        connect(node, NodeAuth(user.secrets["phone"], node.public, user.space))
+    assert [p.name for p in (node.root / "spaces").iterdir()] == [user.space]  # no second space made
+
+
+def test_roster_signed_far_in_the_future_refused(fog_node: Start) -> None:
+    import time
+
+    node = fog_node()
+    user = User()
+    ahead = build_roster(user.seed, node.public, user.devices, [], signed_ns=time.time_ns() + 2 * 86400 * 10**9)
+    with pytest.raises(RemoteError, match="signed in the future"):
+        connect(node, NodeAuth(user.secrets["laptop"], node.public, None, ahead))

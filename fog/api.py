@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
-from fog.crypto.keys import ShareKeys, master_key_to_text
+from fog.crypto.keys import ShareKeys, master_key_to_text, node_join_keypair
 from fog.errors import (
     FogError,
     IdentityError,
+    IntegrityError,
     ReadOnlyRemote,
     RemoteError,
     RevisionError,
@@ -37,7 +38,7 @@ from fog.repo.identity import Identity
 from fog.repo.share import CLONING, FOG_DIR, Share, find_root, refuse_nesting
 from fog.repo.vault import write_private
 from fog.store import PutStats, Remote
-from fog.sync import enrol, keyring, members
+from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
@@ -640,6 +641,7 @@ class CloneResult:
     device_published: bool = True  # False: the remote is read-only; the first push that works publishes it
     invited_by: str | None = None  # clone --invited: the owner's name and user key (fogpub-...), to check
     name_taken: str | None = None  # the host name another device has already: this one took `device` instead
+    nodes_failed: dict[str, str] = field(default_factory=dict)  # node -> why it did not learn this device yet
 
 
 def clone(
@@ -682,7 +684,11 @@ def clone(
     elif root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FogError(f"{root} exists and is not an empty directory (to rebuild a share there: --into-existing)")
     refuse_nesting(root)
-    backend = open_backend(url)
+    through_node = nodes.is_node_url(url)
+    if through_node:  # only the master key: the join key opens the node; the SyncConfig there must list it
+        backend = nodes.open_with(url, nodes.Auth(node_join_keypair(master_key)[0], None, None, None))
+    else:
+        backend = open_backend(url)
     try:
         remote = Remote(backend)
         remote.require_marker()
@@ -692,6 +698,7 @@ def clone(
                 f"no fog settings (devices and shares) for this master key on {url}: "
                 "wrong master key, or a remote this user never used"
             )
+        node = _listed_node(config, backend, url) if through_node else None
         share_id, share_entry = _pick_share(config, share)
         usk, upk = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if public_of(usk) != upk:
@@ -705,6 +712,14 @@ def clone(
                 device_name, name_taken = _free_name(config, os.uname().nodename or "device")
             ident = Identity.create(home, name=device_name, master_key=master_key, user=(usk, upk))
         config = _merged_config(ident, remote)
+        if node is not None:  # enrol: this device's own key, with a device list that names it
+            backend.close()
+            public = bytes.fromhex(str(node["public"]))
+            space = node.get("space") if isinstance(node.get("space"), str) else None
+            auth = nodes.Auth(ident.device_secret, public, space, nodes.roster_bytes(ident, config, public))
+            backend = nodes.open_with(url, auth)
+            remote = Remote(backend)
+            url = nodes.node_url(str(node["address"]))  # the checkout uses the node as the SyncConfig names it
         published = True
         try:
             remote.put_config(ident, config)
@@ -713,8 +728,13 @@ def clone(
         ident.cache_config(config)
     finally:
         backend.close()
+    if node is None:  # the nodes learn the new device now (else from its first connection to each)
+        rosters = nodes.update_rosters(ident, config)
+    else:
+        rosters = nodes.RosterUpdate([], {})
     result = _check_out(home, root, url, share_id, share_entry, ident, published, into_existing)
     result.name_taken = name_taken
+    result.nodes_failed = rosters.failed
     return result
 
 
@@ -758,6 +778,18 @@ def _free_name(config: SyncConfig, host: str) -> tuple[str, str | None]:
     return f"{host}-{n}", host
 
 
+def _listed_node(config: SyncConfig, backend: object, url: str) -> dict:
+    """The SyncConfig's entry of the node a join-key connection reached (by the key it learned)."""
+    learned = getattr(backend, "node_public", None)
+    for entry in nodes.nodes(config, removed=False).values():
+        if isinstance(learned, bytes) and entry.get("public") == learned.hex():
+            return entry
+    address = url.split("://", 1)[-1]
+    raise IntegrityError(
+        f"the node at {address} is not one of your devices (its key is not in your fog settings): refused"
+    )
+
+
 def _check_out(
     home: Path,
     root: Path,
@@ -771,8 +803,13 @@ def _check_out(
     """Make the share's checkout in `root` (the SyncConfig lists it already) and pull into it."""
     checkouts.claim(home, share_id, root)  # before anything is made: a second checkout here is refused
     root.mkdir(parents=True, exist_ok=True)
+    listed = nodes.share_remote_entries(ident.cached_config(), share_id)
     made = Share.create(
-        root, share_id, str(share_entry.get("name", share_id[:8])), url, _clone_remote_name(share_entry, url)
+        root,
+        share_id,
+        str(share_entry.get("name", share_id[:8])),
+        url,
+        _clone_remote_name({**share_entry, "remotes": listed}, url),
     )
     try:
         if into_existing:  # the pull (or, if this one is stopped, the next) meets the files already there
@@ -1047,8 +1084,12 @@ def sync(
     """pull, then push, under one lock; with `trim`, then forget and prune at most once a day (_trim)."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        urls = dict(ctxs[0].share.config.remotes)
         pulled = _pull_all(ctxs, failed, limit)
         if remote is None:
+            for name, url in ctxs[0].share.config.remotes.items():  # not reached at its old URL: moved since
+                if name in pulled.remote_errors and urls.get(name) not in (None, url):
+                    del pulled.remote_errors[name]
             _follow_remotes(ctxs, pulled.remote_errors)  # the push reaches remotes the pull learnt of
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:
@@ -1095,6 +1136,28 @@ def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationRe
 def rename_device(home: Path, cwd: Path, name: str, new_name: str) -> devices_mod.DeviceInfo:
     with context(home, cwd) as ctx:
         return devices_mod.rename(ctx, name, new_name)
+
+
+def add_untrusted(home: Path, cwd: Path, name: str, address: str, node_key: str) -> devices_mod.NodeChange:
+    """Add an untrusted node (`fog serve`) as a device of the user: a remote of every share."""
+    from fog.crypto.keys import node_key_from_text
+
+    try:
+        key = node_key_from_text(node_key)
+    except ValueError as exc:
+        raise UsageError(f"--key: {exc}") from None
+    with context(home, cwd) as ctx:
+        return devices_mod.add_untrusted(ctx, name, address, key)
+
+
+def remove_node(home: Path, cwd: Path, name: str) -> devices_mod.NodeChange:
+    with context(home, cwd) as ctx:
+        return devices_mod.remove_node(ctx, name)
+
+
+def set_node_address(home: Path, cwd: Path, name: str, address: str) -> devices_mod.NodeChange:
+    with context(home, cwd) as ctx:
+        return devices_mod.set_address(ctx, name, address)
 
 
 # -- remotes ---------------------------------------------------------------------------

@@ -177,7 +177,23 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "failed",
     "seconds",
     "bytes_written",
+    "nodes_failed",
 ]
+REMOTE_FIELDS = ["name", "url", "pending", "shared_url", "skipped", "reachable", "error", "kind", "node"]
+DEVICE_FIELDS = [  # fog.sync.devices.DeviceInfo
+    "id",
+    "name",
+    "trusted",
+    "revoked",
+    "this_device",
+    "last_batch",
+    "node",
+    "address",
+    "url",
+    "space",
+    "removed",
+]
+NODE_FIELDS = ["device", "published", "failed"]  # fog device add-untrusted|remove|set-address
 PROTECT_FIELDS = ["home", "protected", "changed", "files"]  # fog key protect|unprotect (fog.api.ProtectResult)
 MEMBER_FIELDS = ["name", "user_id", "role", "devices", "this_user", "user_key"]  # fog.api.MemberInfo
 
@@ -269,16 +285,19 @@ JSON_FIELDS: dict[str, list[str]] = {
         "remote_errors",
         "seconds",
     ],
-    "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published"],
-    "remote list": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
-    "remote add": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
-    "remote remove": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
-    "remote set-url": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
-    "remote skip": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
-    "remote unskip": ["name", "url", "pending", "shared_url", "skipped", "reachable", "error"],
-    "device list": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
-    "device rename": ["id", "name", "trusted", "revoked", "this_device", "last_batch"],
+    "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published", "nodes_failed"],
+    "remote list": REMOTE_FIELDS,
+    "remote add": REMOTE_FIELDS,
+    "remote remove": REMOTE_FIELDS,
+    "remote set-url": REMOTE_FIELDS,
+    "remote skip": REMOTE_FIELDS,
+    "remote unskip": REMOTE_FIELDS,
+    "device list": DEVICE_FIELDS,
+    "device rename": DEVICE_FIELDS,
     "device revoke": ROTATION_FIELDS,
+    "device add-untrusted": NODE_FIELDS,
+    "device remove": NODE_FIELDS,
+    "device set-address": NODE_FIELDS,
     "key show": [
         "device_id",
         "device_name",
@@ -375,6 +394,10 @@ PAGES: dict[str, dict[str, object]] = {
             "verifies it, adds this device to it and pulls the share into *DIR* (new or empty). The "
             "master key comes from `--master-key-file`, `FOG_MASTER_KEY_FILE`, `FOG_MASTER_KEY_COMMAND` "
             "or a prompt on a terminal; never from the command line.",
+            "From an untrusted node (`fog://`*HOST*`:`*PORT* or `fog+ssh://`...), the master key opens it "
+            "(its join key); the clone goes on only if the SyncConfig found there lists a node with the key "
+            "the connection met (else one line, exit 4: the node is not one of your devices), then joins "
+            "with this device's own key.",
             "With `--into-existing`, *DIR* may hold files already: a share whose `.fog/` was deleted, "
             "or moved out of the share because it was damaged. A new `.fog/` is made around them: a "
             "file equal to the newest version is recorded, one equal to an older version is updated, "
@@ -696,7 +719,8 @@ PAGES: dict[str, dict[str, object]] = {
         "description": [
             "Shows each remote of the share, whether this device reaches it now (`--offline` skips "
             "trying), how many versions wait to be published there, and this device's own URL or "
-            "skip where it has one.",
+            "skip where it has one. The user's untrusted nodes (`fog device add-untrusted`) are remotes "
+            "of every share: kind `fog`, marked as nodes; they are moved and removed with `fog device`.",
         ],
     },
     "remote remove": {"description": ["Removes the remote for every device. The remote's data is left where it is."]},
@@ -714,8 +738,53 @@ PAGES: dict[str, dict[str, object]] = {
             "that can: they keep it complete. `fog remote unskip` undoes it.",
         ],
     },
-    "device": {"see_also": ["clone"]},
-    "device list": {"exit": {75: LOCKED}},
+    "device": {"see_also": ["clone", "serve"]},
+    "device list": {
+        "description": [
+            "Shows every device of the user: trusted devices with the last batch this share read from "
+            "each, and untrusted nodes (`fog serve`) with their address. Under `--json` a node has `node` "
+            "true, `trusted` false, its `address`, its remote `url` (`fog://`*HOST*`:`*PORT*), the user's "
+            "`space` on it and `removed`.",
+        ],
+        "exit": {75: LOCKED},
+    },
+    "device add-untrusted": {
+        "description": [
+            "Makes an untrusted node (a machine running `fog serve`, such as a VPS or a NAS) one of your "
+            "devices. It holds no key: it stores the encrypted objects, logs and SyncConfig of every share "
+            "like any remote, sees only ciphertext, and lets in only the device keys your devices hand it "
+            "(a list signed with your user key; a revoked device is refused). *NAME* is also the node's "
+            "remote name in every share. *NODEKEY* is what `fog serve` printed (`fognode-`...): fog checks "
+            "the node against it at every connection.",
+            "fog connects to the node first (the node makes your space there), then publishes the "
+            "SyncConfig listing it on every remote it reaches and on the node. Every trusted device pushes "
+            "to the node from its next pull; `fog clone fog://`*HOST*`:`*PORT* *DIR* works from it with the "
+            "master key alone. A node that cannot be reached is one line, exit 1, and nothing changes.",
+        ],
+        "exit": {75: LOCKED},
+        "examples": [
+            ("", "fog device add-untrusted vps --address vps.example.org:7463 --key fognode-0123ABCD-..."),
+        ],
+        "see_also": ["serve", "remote"],
+    },
+    "device remove": {
+        "description": [
+            "Removes an untrusted node for every device: they stop pushing to it at their next pull, and "
+            "its remote leaves every share. What it stores stays there. A removed node stays removed "
+            "(the removal is a tombstone); to use that machine again, run `fog serve` on a new directory "
+            "and add it as a new node. Trusted devices are revoked with `fog device revoke`.",
+        ],
+        "exit": {75: LOCKED},
+    },
+    "device set-address": {
+        "description": [
+            "Tells every device that an untrusted node moved: another host or port, the same node "
+            "directory (the same key). Devices reach it at *ADDRESS* from their next pull; what they read "
+            "there before stays valid, nothing is sent again.",
+        ],
+        "exit": {75: LOCKED},
+        "examples": [("", "fog device set-address vps 203.0.113.7:7463")],
+    },
     "device rename": {"exit": {75: LOCKED}},
     "device revoke": {
         "description": [

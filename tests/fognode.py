@@ -132,10 +132,13 @@ class User:
     devices: dict[str, dict[str, object]] = field(default_factory=dict)  # Box public hex -> roster entry
     secrets: dict[str, bytes] = field(default_factory=dict)  # device name -> Box secret
     old_seeds: list[bytes] = field(default_factory=list)
+    first_sign: bytes = b""  # the signing public that created the user's spaces (kept across rotations)
 
     def __post_init__(self) -> None:
         if not self.devices:
             self.add_device("laptop")
+        if not self.first_sign:
+            self.first_sign = self.sign_public
 
     @property
     def sign_public(self) -> bytes:
@@ -143,7 +146,15 @@ class User:
 
     @property
     def space(self) -> str:
-        return K.node_space(self.sign_public)
+        """The user's space on a node: named by the first signing key, so it survives a rotation (handover)."""
+        return K.node_space(self.first_sign)
+
+    def rotate(self) -> None:
+        """A key rotation as `fog device revoke` makes one: new user signing key (the old one kept for the
+        handover) and new master key (so a new join key)."""
+        self.old_seeds.append(self.seed)
+        self.seed = S.random_bytes(32)
+        self.master_key = K.new_master_key()
 
     def add_device(self, name: str, *, trusted: bool = True) -> bytes:
         secret, public = S.new_keypair()
@@ -162,18 +173,18 @@ class User:
         public = S.public_of(self.secrets[name]).hex()
         self.devices[public] = {**self.devices[public], "revoked": time.time_ns()}
 
-    @property
-    def join(self) -> tuple[bytes, bytes]:
+    def join(self, node_public: bytes) -> tuple[bytes, bytes]:
+        """The join key pair for one node."""
         return K.node_join_keypair(self.master_key)
 
     def roster(self, node_public: bytes) -> bytes:
-        return build_roster(self.seed, node_public, self.devices, [self.join[1].hex()], self.old_seeds)
+        return build_roster(self.seed, node_public, self.devices, [self.join(node_public)[1].hex()], self.old_seeds)
 
     def auth(
         self, node_public: bytes | None, device: str = "laptop", *, roster: bool = True, space: bool = False
     ) -> NodeAuth:
         return NodeAuth(
-            secret=self.secrets[device] if device != "join" else self.join[0],
+            secret=self.secrets[device] if device != "join" else self.join(node_public)[0],  # type: ignore[arg-type]
             node_key=node_public,
             space=self.space if space else None,
             roster=self.roster(node_public) if roster and node_public else None,

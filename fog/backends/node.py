@@ -37,6 +37,7 @@ the next call.
 from __future__ import annotations
 
 import base64
+import json
 import shlex
 import socket
 import subprocess
@@ -221,6 +222,19 @@ class NodeBackend:
     def node_info(self) -> dict[str, Any]:
         """The node's `info` reply: used, quota, append_only, roster_signed."""
         return self._call(W.OP_INFO, {}, name="/")[0]
+
+    def node_roster(self) -> dict[str, Any]:
+        """The space's device list as the node holds it (the `roster` request): `{"pinned", "devices",
+        "join", "signed"}`, devices keyed by Box public hex. A trusted device compares it with the
+        devices it knows: a key it does not know was added by someone holding the user signing key."""
+        out = self._call(W.OP_ROSTER, {}, name="/")[1]
+        try:
+            doc = json.loads(bytes(out))
+        except ValueError:
+            doc = None
+        if not (isinstance(doc, dict) and isinstance(doc.get("devices"), dict)):
+            raise RemoteError(f"remote {self.url}: the node's roster reply is not a device list")
+        return doc
 
     # -- plumbing ----------------------------------------------------------------------
 

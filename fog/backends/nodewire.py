@@ -14,7 +14,7 @@ from typing import Any
 
 from fog.crypto.channel import MAX_PLAIN, ChannelError, Session
 
-OP_PUT, OP_PUT_NEW, OP_GET, OP_GET_RANGE, OP_EXISTS, OP_LIST, OP_DELETE, OP_SYNC, OP_INFO = range(1, 10)
+OP_PUT, OP_PUT_NEW, OP_GET, OP_GET_RANGE, OP_EXISTS, OP_LIST, OP_DELETE, OP_SYNC, OP_INFO, OP_ROSTER = range(1, 11)
 OPS = {
     OP_PUT: "put",
     OP_PUT_NEW: "put_new",
@@ -25,12 +25,14 @@ OPS = {
     OP_DELETE: "delete",
     OP_SYNC: "sync",
     OP_INFO: "info",
+    OP_ROSTER: "roster",
 }
 OK, NOT_FOUND, EXISTS, REFUSED, TRANSIENT = range(5)
 
 CHUNK = 4 << 20  # data bytes per stream message
 MAX_HEADER = 60 << 10
 LIST_BATCH = 2000  # names per list reply
+MAX_ROSTER_REPLY = 1 << 20  # a roster reply's data, at most
 _HEAD = struct.Struct(">BI")
 
 

@@ -1,4 +1,4 @@
-"""fog device list|revoke|rename."""
+"""fog device list|revoke|rename|add-untrusted|remove|set-address."""
 
 from __future__ import annotations
 
@@ -11,16 +11,22 @@ from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, local_t
 from fog.cli.text import as_doc
 from fog.sync.keyring import RotationResult
 
-device_app = typer.Typer(help="List, rename and revoke the user's devices.", no_args_is_help=True)
+device_app = typer.Typer(
+    help="List, rename and revoke the user's devices; add, move and remove untrusted nodes (fog serve).",
+    no_args_is_help=True,
+)
 app.add_typer(device_app, name="device")
 
 
 def _print(devs: list) -> None:  # type: ignore[type-arg]
     for d in devs:
-        state = "revoked" if d.revoked else ("trusted" if d.trusted else "untrusted")
+        state = "revoked" if d.revoked else "removed" if d.removed else ("trusted" if d.trusted else "untrusted")
         me = " (this device)" if d.this_device else ""
         added = local_time(d.added_ns) if d.added_ns else "-"
-        typer.echo(f"{d.name:<16} {d.id[:12]}  {state:<9}  last batch {d.last_batch:<5}  added {added}{me}")
+        if d.node:
+            typer.echo(f"{d.name:<16} {d.id[:12]}  {state:<9}  node at {d.address}  added {added}")
+        else:
+            typer.echo(f"{d.name:<16} {d.id[:12]}  {state:<9}  last batch {d.last_batch:<5}  added {added}{me}")
 
 
 @device_app.command("list")
@@ -51,6 +57,11 @@ def print_rotation(r: RotationResult, what: str) -> None:
     for name, why in sorted(r.failed.items()):
         typer.echo(
             f"fog: warning: remote {name} not updated ({why}); devices that only use it do not follow yet", err=True
+        )
+    for name, why in sorted(r.nodes_failed.items()):
+        typer.echo(
+            f"fog: warning: node {name} was not handed the new device list ({why}); the next push to it carries it",
+            err=True,
         )
     if r.master_key:
         typer.echo(f"new master key (shown once; the old one no longer joins): {r.master_key}")
@@ -90,3 +101,56 @@ def rename(
         emit_json(as_doc(d))
     else:
         typer.echo(f"renamed device {d.id[:12]} to {d.name}")
+
+
+def _node_change(c, as_json: bool, text: str) -> None:  # type: ignore[no-untyped-def]
+    if as_json:
+        emit_json(as_doc(c))
+        return
+    typer.echo(text)
+    for name, why in sorted(c.failed.items()):
+        typer.echo(
+            f"fog: warning: remote {name} not updated ({why}); devices that only use it learn it later", err=True
+        )
+
+
+@device_app.command("add-untrusted")
+def add_untrusted(
+    name: str = typer.Argument(..., metavar="NAME", help="The node's name: also its remote's name in every share."),
+    address: str = typer.Option(
+        ...,
+        "--address",
+        metavar="HOST:PORT",
+        help="Where the node listens (or fog+ssh://[USER@]HOST[:PORT]/DIR).",
+    ),
+    key: str = typer.Option(..., "--key", metavar="NODEKEY", help="The node key `fog serve` printed (fognode-...)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add an untrusted node (fog serve): it stores every share, sees only ciphertext."""
+    c = run(lambda: api.add_untrusted(fog_home(), STATE.cwd, name, address, key), as_json)
+    _node_change(
+        c,
+        as_json,
+        f"added untrusted node {c.device.name} at {c.device.address} (remote {c.device.url} of every share); "
+        "other devices push to it from their next pull",
+    )
+
+
+@device_app.command()
+def remove(name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION) -> None:
+    """Remove an untrusted node: no device pushes to it any more (what it stores stays there)."""
+    c = run(lambda: api.remove_node(fog_home(), STATE.cwd, name), as_json)
+    _node_change(c, as_json, f"removed untrusted node {c.device.name}: devices stop using it at their next pull")
+
+
+@device_app.command("set-address")
+def set_address(
+    name: str = typer.Argument(..., metavar="NAME"),
+    address: str = typer.Argument(..., metavar="ADDRESS", help="HOST:PORT, or a fog+ssh:// URL."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Tell every device that an untrusted node moved (same node key, another address)."""
+    c = run(lambda: api.set_node_address(fog_home(), STATE.cwd, name, address), as_json)
+    _node_change(
+        c, as_json, f"node {c.device.name} is now at {c.device.address}; other devices follow at their next pull"
+    )

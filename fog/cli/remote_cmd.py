@@ -47,6 +47,7 @@ def list_cmd(
             state = f"UNREACHABLE: {i.error}"
         pending = f"{i.pending} version(s) to publish" if i.pending else "up to date" if not i.skipped else ""
         local = f" (this device; shared URL {i.shared_url})" if i.shared_url else ""
+        local += " (untrusted node)" if i.node else ""
         typer.echo("  ".join(x for x in (f"{i.name:<12} {i.url}{local}", state, pending) if x))
 
 

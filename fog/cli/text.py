@@ -210,6 +210,10 @@ def clone_summary(result: Any) -> None:
             "with its first push to a writable remote",
             err=True,
         )
+    for name, why in sorted(getattr(result, "nodes_failed", {}).items()):
+        echo(
+            f"fog: warning: node {name} did not learn this device yet ({why}); its first push there tells it", err=True
+        )
     pull_summary(result.pull, False)
 
 

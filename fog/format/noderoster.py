@@ -229,6 +229,10 @@ class SpaceRoster:
             return "join-key"
         return f"key {client_public_hex[:16]}"
 
+    def listing(self) -> dict[str, Any]:
+        """What a client may read of the space (the `roster` request): pinned key, devices, join keys, signed."""
+        return {"pinned": self.pinned, "devices": self.devices, "join": list(self.join), "signed": self.signed}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": 1,
@@ -246,9 +250,20 @@ class SpaceRoster:
         return cls(str(d["pinned"]), dict(d["devices"]), tuple(d["join"]), int(d["signed"]), str(d["first"]))
 
 
-def merge(state: SpaceRoster | None, roster: Roster) -> SpaceRoster:
+MAX_AHEAD_NS = 86400 * 10**9  # a roster signed more than a day ahead of the node's clock is refused
+
+
+def merge(state: SpaceRoster | None, roster: Roster, now_ns: int | None = None) -> SpaceRoster:
     """Fold an accepted roster into a space (None: the roster creates it). IntegrityError(NOT_THIS_USER)
-    when its signer is neither the pinned key nor handed over to by it. Idempotent."""
+    when its signer is neither the pinned key nor handed over to by it; IntegrityError when it is signed
+    more than a day after `now_ns` (its `signed` would outrank every later roster). Idempotent.
+
+    A handover (the pinned key changes) replaces the device list by the roster's, keeping only the
+    revocation tombstones of devices it leaves out: a key planted by a since-revoked device holding the
+    old user key does not survive the user's rotation."""
+    now = time.time_ns() if now_ns is None else now_ns
+    if roster.signed > now + MAX_AHEAD_NS:
+        raise IntegrityError("node roster: signed in the future (more than a day ahead of the node's clock)")
     if state is None:
         devices = {k: {**v.to_json(), "signed": roster.signed} for k, v in roster.devices.items()}
         return SpaceRoster(roster.signer, devices, tuple(sorted(roster.join)), roster.signed, roster.signer)
@@ -258,15 +273,18 @@ def merge(state: SpaceRoster | None, roster: Roster) -> SpaceRoster:
         rotated = True
     else:
         raise IntegrityError(NOT_THIS_USER)
-    devices = {k: dict(v) for k, v in state.devices.items()}
+    if rotated:
+        devices = {k: dict(v) for k, v in state.devices.items() if int(v.get("revoked", 0)) and k not in roster.devices}
+    else:
+        devices = {k: dict(v) for k, v in state.devices.items()}
     for key, dev in roster.devices.items():
-        mine = devices.get(key)
+        mine = state.devices.get(key)
         new = {**dev.to_json(), "signed": roster.signed}
         if mine is None:
             devices[key] = new
             continue
         revoked = max(int(mine.get("revoked", 0)), dev.revoked)
-        if roster.signed > int(mine.get("signed", 0)):
+        if rotated or roster.signed > int(mine.get("signed", 0)):
             mine = new
         devices[key] = {**mine, "revoked": revoked}
     join = tuple(sorted(roster.join)) if rotated else tuple(sorted(set(state.join) | set(roster.join)))

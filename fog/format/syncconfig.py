@@ -218,13 +218,20 @@ def _check_times(what: str, entry: dict[str, Any]) -> None:
 
 
 def _check_device(did: str, device: dict[str, Any]) -> None:
-    """The fields of a device entry that sections 15 and 16 added; ValueError when malformed."""
+    """The fields of a device entry that sections 15, 16 and 17 added; ValueError when malformed."""
     _check_times(f"device {did[:8]}", device)
     seqs = device.get("revoked_seq")
     if seqs is not None and not (isinstance(seqs, dict) and all(type(v) is int for v in seqs.values())):
         raise ValueError(f"device {did[:8]}: revoked_seq is malformed")
     if "sign" in device and not _is_hex_key(device["sign"]):
         raise ValueError(f"device {did[:8]}: sign is not a 32-byte key in hex")
+    if "trusted" in device and not isinstance(device["trusted"], bool):
+        raise ValueError(f"device {did[:8]}: trusted is not true or false")
+    # an untrusted node's entry (section 17): where it listens, and its space there once known
+    if "address" in device and not (isinstance(device["address"], str) and device["address"]):
+        raise ValueError(f"device {did[:8]}: address is not a non-empty string")
+    if "space" in device and not (isinstance(device["space"], str) and re.fullmatch(r"[0-9a-f]{32}", device["space"])):
+        raise ValueError(f"device {did[:8]}: space is not 32 hex digits")
     logs = device.get("revoked_logs")
     if logs is not None and not (
         isinstance(logs, dict)

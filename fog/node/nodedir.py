@@ -86,6 +86,14 @@ class NodeDir:
         except (ValueError, KeyError, TypeError) as exc:
             raise RemoteError(f"node space {space}: roster.json is damaged ({exc})") from exc
 
+    def roster_stamp(self, space: str) -> tuple[int, int, int] | None:
+        """What tells a change of the space's roster.json (by any process): inode, mtime, size; None if absent."""
+        try:
+            st = (self.space_dir(space) / "roster.json").stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     def save_roster(self, state: SpaceRoster) -> None:
         d = self.space_dir(state.space)
         (d / "store").mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import json
 import socket
 import sys
 import threading
@@ -59,6 +60,7 @@ class Space:
     store: LocalBackend
     used: int
     lock: threading.Lock = field(default_factory=threading.Lock)
+    generation: int = 0  # bumped each time this process saves the space's roster
 
 
 class Refusal(Exception):
@@ -203,6 +205,9 @@ class Node:
                 raise Refusal(W.REFUSED, exc.message) from None
             if merged != state:
                 self.dir.save_roster(merged)
+                known = self._spaces.get(merged.space)
+                if known is not None:
+                    known.generation += 1
             return merged
 
     def _find(self, client_hex: str, roster: R.Roster | None) -> str | None:
@@ -224,8 +229,23 @@ class Node:
 
     # -- requests ----------------------------------------------------------------------
 
+    def _recheck(self, space: Space, client_hex: str, seen: tuple[Any, ...]) -> tuple[str | None, str, tuple[Any, ...]]:
+        """(role, why, seen) of a connected key now: the roster is read again only when it changed since `seen`
+        (this process saved it, or its file changed: another `fog serve --stdio` process merged one)."""
+        now = (space.generation, self.dir.roster_stamp(space.name))
+        if now == seen:
+            return "", "", seen
+        with self._lock, self.dir.locked():
+            state = self.dir.load_roster(space.name)
+        if state is None:
+            return None, "unknown space", now
+        role, why = state.role_of(client_hex)
+        return role, why, now
+
     def _serve_requests(self, session: C.Session, space: Space, role: str, peer: str, who: str) -> None:
         limit = self.options.max_object
+        client_hex = session.peer.hex()
+        seen: tuple[Any, ...] = (space.generation, self.dir.roster_stamp(space.name))
         while True:
             session.pipe.settimeout(self.options.idle_timeout)
             try:
@@ -243,6 +263,12 @@ class Node:
                     self.log(peer, who, f"connection dropped: {_why(exc)}")
                 return
             op = W.OPS.get(code)
+            now, why, seen = self._recheck(space, client_hex, seen)
+            if now is None:  # revoked, untrusted or retired since the handshake: this session ends too
+                self.log(peer, who, f"refused {op or code}: {why}; closing")
+                W.send(session, W.REFUSED, {"error": why})
+                return
+            role = now or role
             try:
                 if op is None:
                     raise Refusal(W.REFUSED, f"unknown request {code}")
@@ -263,6 +289,10 @@ class Node:
         store = space.store
         if op == "info":
             return W.OK, self._info(space), b""
+        if op == "roster":
+            state = self.dir.load_roster(space.name)
+            doc = {"pinned": "", "devices": {}, "join": [], "signed": 0} if state is None else state.listing()
+            return W.OK, {}, json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         if op == "sync":
             _storage(lambda: store.sync(every=bool(header.get("every"))))
             return W.OK, {}, b""

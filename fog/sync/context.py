@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from fog.backends.base import open_backend
 from fog.backends.local import LocalBackend
 from fog.crypto.keys import ShareKeys, device_log_name
 from fog.errors import RemoteError
@@ -14,7 +13,7 @@ from fog.format.version import VERSION_ID_PREFIX, Version
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import PackCatalog, PresenceCache, Remote, ShareStore
-from fog.sync import keyring
+from fog.sync import keyring, nodes
 from fog.sync.scan import TMP_PREFIX
 
 
@@ -122,7 +121,7 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
     """Bind a share to a remote. With offline_ok, an unreachable remote fails only when used."""
     name, url = share.remote_url(remote_name)
     try:
-        remote = Remote(open_backend(url))
+        remote = Remote(nodes.open_remote(url, ident))
         try:
             remote.require_marker()
         except BaseException:

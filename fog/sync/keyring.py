@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from fog.backends.base import open_backend, store_key
+from fog.backends.base import store_key
 from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.crypto.keys import config_keys
@@ -26,6 +26,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote, ShareStore
+from fog.sync import nodes
 
 if TYPE_CHECKING:
     from fog.sync.context import Context
@@ -248,6 +249,7 @@ class RotationResult:
     seconds: float = 0.0
     bytes_written: int = 0
     master_key_file: str | None = None
+    nodes_failed: dict[str, str] = field(default_factory=dict)  # node -> why its device list is not updated
 
 
 def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult:
@@ -263,13 +265,13 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
         raise UsageError("a device cannot revoke itself; revoke it from another trusted device")
     already = set(config.revoked_by_rotation) | {did for did, d in config.devices.items() if d.get("revoked")}
     now = time.time_ns()
-    targets = _targets(share, config)
+    targets = all_targets(share, config)
     devices = dict(config.devices)
     for did in sorted(revoke):
         devices[did] = {
             **devices[did],
             "revoked": devices[did].get("revoked") or now,
-            "revoked_logs": _log_tops(targets, config, devices[did]),
+            "revoked_logs": _log_tops(ident, targets, config, devices[did]),
             "updated": max(now, int(devices[did].get("updated", 0)) + 1),
         }
     gone = already | revoke
@@ -316,7 +318,7 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
     try:
         for name, url in targets:  # the new place everywhere first: a record must never point at nothing
             try:
-                remote = Remote(open_backend(url))
+                remote = Remote(nodes.open_remote(url, ident, config=config))
                 remote.require_marker()
                 written += len(new.to_bytes()) + 200
                 remote.put_config(signer_new, new)
@@ -383,7 +385,7 @@ def _retire_user_key(ident: Identity, old: SyncConfig, new: SyncConfig) -> None:
         }
         if not entry.get("owner"):
             doc["members"] = entry.get("members") or {}
-        for name, backend in _share_backends(entry):
+        for name, backend in _share_backends(ident, old, sid):
             store = Remote(backend).share(keys)
             try:
                 if not members_mod.is_shared(store):
@@ -407,15 +409,17 @@ def _with_tops(devices: dict[str, Any], store: ShareStore, remote: str) -> dict[
     return out
 
 
-def _share_backends(entry: dict[str, Any], only: set[str] | None = None) -> Iterator[tuple[str, Any]]:
-    """(remote name, open backend) for each reachable remote of a share entry (of those in `only`, by
-    store key); each is closed when the caller moves on."""
-    for name, r in (entry.get("remotes") or {}).items():
+def _share_backends(
+    ident: Identity, config: SyncConfig, sid: str, only: set[str] | None = None
+) -> Iterator[tuple[str, Any]]:
+    """(remote name, open backend) for each reachable remote of a share (of those in `only`, by store key;
+    the user's nodes included); each is closed when the caller moves on."""
+    for name, r in nodes.share_remote_entries(config, sid).items():
         url = r.get("url")
         if r.get("removed") or not isinstance(url, str) or (only is not None and store_key(url) not in only):
             continue
         try:
-            backend = open_backend(url)
+            backend = nodes.open_remote(url, ident, config=config)
         except (RemoteError, FogError):
             continue
         try:
@@ -424,21 +428,23 @@ def _share_backends(entry: dict[str, Any], only: set[str] | None = None) -> Iter
             backend.close()
 
 
-def _targets(share: Share, config: SyncConfig) -> list[tuple[str, str]]:
+def all_targets(share: Share, config: SyncConfig) -> list[tuple[str, str]]:
     """(name, URL) of every remote of every share of the user, and of this share: where the SyncConfig lives."""
     out: dict[str, tuple[str, str]] = {}
     for name, url in sorted(share.config.remotes.items()):
         out.setdefault(store_key(url), (name, url))
-    for entry in config.shares.values():
+    for sid, entry in config.shares.items():
         if entry.get("removed"):
             continue
-        for name, r in sorted((entry.get("remotes") or {}).items()):
+        for name, r in sorted(nodes.share_remote_entries(config, sid).items()):
             if not r.get("removed") and isinstance(r.get("url"), str):
                 out.setdefault(store_key(r["url"]), (name, r["url"]))
     return list(out.values())
 
 
-def _log_tops(targets: list[tuple[str, str]], config: SyncConfig, dev: dict[str, Any]) -> dict[str, dict[str, int]]:
+def _log_tops(
+    ident: Identity, targets: list[tuple[str, str]], config: SyncConfig, dev: dict[str, Any]
+) -> dict[str, dict[str, int]]:
     """share id -> remote name -> the revoked device's last batch there: what is accepted from it."""
     out: dict[str, dict[str, int]] = {}
     public = bytes.fromhex(dev["public"])
@@ -447,7 +453,7 @@ def _log_tops(targets: list[tuple[str, str]], config: SyncConfig, dev: dict[str,
             continue
         log = K.device_log_name(bytes.fromhex(sid), public)
         urls = {store_key(u) for _, u in targets}
-        for name, backend in _share_backends(entry, urls):
+        for name, backend in _share_backends(ident, config, sid, urls):
             try:
                 seqs = Remote(backend).share(K.ShareKeys.from_json(sid, entry)).list_logs().get(log, [0])
                 out.setdefault(sid, {})[name] = max(seqs)

@@ -22,14 +22,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fog.backends.base import duplicates, kind_of, open_backend, store_key
+from fog.backends.base import duplicates, kind_of, store_key
 from fog.errors import FogError, RemoteError, UnreadableObject, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
-from fog.sync import keyring
+from fog.sync import keyring, nodes
 from fog.sync.enrol import merged_config
+from fog.sync.nodes import open_remote
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -43,14 +44,14 @@ class RemoteInfo:
     skipped: bool = False  # this device leaves the remote to others
     reachable: bool | None = None  # None: not probed
     error: str = ""  # why it is not reachable
+    kind: str = ""  # file | sftp | s3 | fog (an untrusted node) | fog+ssh
+    node: bool = False  # the remote is one of the user's untrusted nodes (fog device add-untrusted)
 
 
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
-    """The share's remote entries in this device's SyncConfig (removed ones included)."""
-    config = ident.cached_config()
-    entry = config.shares.get(share.config.share_id, {}) if config is not None else {}
-    remotes = entry.get("remotes")
-    return dict(remotes) if isinstance(remotes, dict) else {}
+    """The share's remote entries in this device's SyncConfig (removed ones included), with one per
+    untrusted node of the user (fog.sync.nodes)."""
+    return nodes.share_remote_entries(ident.cached_config(), share.config.share_id)
 
 
 def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[RemoteInfo]:
@@ -63,19 +64,20 @@ def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[R
         url = share.config.remotes.get(name) or str(local.get("url") or shared.get(name, {}).get("url", ""))
         shared_url = str(shared.get(name, {}).get("url", ""))
         info = RemoteInfo(name, url, len(share.db.pending(name)), skipped=bool(local.get("skip")))
+        info.kind, info.node = kind_of(url), bool(shared.get(name, {}).get("node"))
         if shared_url and shared_url != url:
             info.shared_url = shared_url
         if name in dups:
             info.reachable, info.error = False, f"the same store as remote {dups[name]}: not used"
         elif probe and not info.skipped:
-            info.reachable, info.error = _probe(url)
+            info.reachable, info.error = _probe(url, ident)
         out.append(info)
     return out
 
 
-def _probe(url: str) -> tuple[bool, str]:
+def _probe(url: str, ident: Identity) -> tuple[bool, str]:
     try:
-        backend = open_backend(url)
+        backend = open_remote(url, ident)
     except (RemoteError, UsageError) as exc:
         return False, str(exc)
     try:
@@ -99,7 +101,12 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     for other, other_url in [*share.config.remotes.items(), *((n, str(e.get("url"))) for n, e in shared.items())]:
         if store_key(other_url) == key:
             raise FogError(f"{url} is already a remote of this share ({other})")
-    backend = open_backend(url, create=True, options=options)
+    if nodes.is_node_url(url):
+        raise UsageError(
+            f"{url} names an untrusted node: add it with `fog device add-untrusted NAME --address "
+            "HOST:PORT --key NODEKEY` (it then stores every share)"
+        )
+    backend = open_remote(url, ident, create=True, options=options)
     try:
         remote = Remote(backend)
         remote.initialize()
@@ -119,6 +126,7 @@ def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
     if name not in share.config.remotes and name not in shared:
         raise FogError(f"no remote named {name!r}")
+    _not_a_node(shared, name, f"`fog device remove {name}`")
     if not (set(shared) | set(share.config.remotes)) - {name}:
         raise FogError("cannot remove the only remote of a share")
     if not set(share.config.remotes) - {name}:
@@ -144,6 +152,8 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
     if name not in shared and name not in share.config.remotes:
         raise FogError(f"no remote named {name!r}")
     overrides = share.config.local_remotes
+    if not local:
+        _not_a_node(shared, name, f"`fog device set-address {name} ADDRESS`")
     if local:
         if url is None:
             overrides.pop(name, None)
@@ -181,6 +191,11 @@ def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
             _use(share, name, effective[name], queue=False, same_store=True)  # its queue grew while skipped
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
+
+
+def _not_a_node(shared: dict[str, dict[str, Any]], name: str, instead: str) -> None:
+    if (shared.get(name) or {}).get("node"):
+        raise UsageError(f"remote {name} is an untrusted node of this user: use {instead}")
 
 
 # -- the SyncConfig side -------------------------------------------------------------------
@@ -227,7 +242,7 @@ def publish_config(
     targets += [(u, u) for u in also or () if store_key(u) not in known]
     for name, url in targets:
         try:
-            backend = open_backend(url)
+            backend = open_remote(url, ident, config=config)
         except RemoteError as exc:
             errors.append(f"{name}: {exc}")
             if failed is not None:
@@ -260,7 +275,7 @@ def fresh_config(share: Share, ident: Identity, failed: dict[str, str]) -> tuple
     read: list[str] = []
     for name, url in sorted(share.config.remotes.items()):
         try:
-            backend = open_backend(url)
+            backend = open_remote(url, ident)
         except RemoteError as exc:
             failed[name] = str(exc)
             continue
@@ -336,9 +351,7 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
     read), so that no device loses track of them.
     """
     sid = share.config.share_id
-    entry = config.shares.get(sid) or {}
-    listed = entry.get("remotes") if isinstance(entry.get("remotes"), dict) else {}
-    assert isinstance(listed, dict)
+    listed = nodes.share_remote_entries(config, sid)
     unlisted = {n: u for n, u in share.config.remotes.items() if n not in listed}
     result = Reconciled([], [], [], [])
     if unlisted:
@@ -352,7 +365,7 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
             result.published = sorted(unlisted)
         except RemoteError:
             pass  # (a read-only remote) this device keeps using them; another pull publishes them
-        listed = {**listed, **(config.shares.get(sid) or {}).get("remotes", {})}
+        listed = {**listed, **nodes.share_remote_entries(config, sid)}
     effective = _effective(share, ident, listed)
     skipped = {n for n, e in share.config.local_remotes.items() if e.get("skip")}
     live = {n for n, e in listed.items() if not e.get("removed")}
@@ -375,5 +388,11 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
             result.changed.append(name)
         else:
             continue
-        _use(share, name, url)  # a new store for this name: its state starts afresh
+        # a node that moved is the same store (its key names it): what was read there stays valid
+        moved = (
+            bool(listed[name].get("node"))
+            and name in share.config.remotes
+            and nodes.is_node_url(share.config.remotes[name])
+        )
+        _use(share, name, url, same_store=moved)  # a new store for this name: its state starts afresh
     return result

@@ -177,6 +177,7 @@ def test_documented_json_fields_are_present(share: Share, monkeypatch: pytest.Mo
     # tests/cli/test_passphrase.py)
     others = {"clone", "device revoke", "key rotate", "key adopt", "share invite", "share remove-member"}
     others |= {"key protect", "key unprotect"}
+    others |= {"device add-untrusted", "device remove", "device set-address"}  # (tests/integration/test_node_e2e.py)
     assert set(JSON_RUNS) | others == set(man_text.JSON_FIELDS)
     share.write("notes.txt", "one\n")
     share.push()

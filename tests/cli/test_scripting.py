@@ -201,6 +201,8 @@ def test_every_reporting_command_json(share: Share) -> None:
         "skipped": False,
         "reachable": True,
         "error": "",
+        "kind": "file",
+        "node": False,
     }
     d = doc(fog("remote", "add", "usb", share.tmp / "usb", "--json"), FIELDS["remote"])
     assert d["name"] == "usb" and d["pending"] == 3

@@ -111,6 +111,28 @@ def test_merge_rules() -> None:
         R.merge(state4, forged)
 
 
+def test_handover_replaces_the_devices_keeping_tombstones() -> None:
+    old_seed, new_seed, node = S.random_bytes(32), S.random_bytes(32), S.random_bytes(32)
+    devs = _devices(3)
+    keep, gone, planted = list(devs)
+    revoked = {**devs, gone: {**devs[gone], "revoked": 7}}
+    state = R.merge(None, R.decode_roster(R.build_roster(old_seed, node, revoked, [], signed_ns=10)))
+    assert state.role_of(planted)[0] == "device"
+    after = {keep: devs[keep]}  # the new roster lists only what the user knows
+    rotated = R.merge(state, R.decode_roster(R.build_roster(new_seed, node, after, [], [old_seed], signed_ns=20)))
+    assert set(rotated.devices) == {keep, gone} and rotated.role_of(planted) == (None, "unknown key")
+    assert rotated.role_of(gone) == (None, "device revoked") and rotated.role_of(keep)[0] == "device"
+
+
+def test_roster_signed_in_the_future_refused() -> None:
+    seed, node = S.random_bytes(32), S.random_bytes(32)
+    now = 10**18
+    ahead = R.decode_roster(R.build_roster(seed, node, _devices(1), [], signed_ns=now + R.MAX_AHEAD_NS + 1))
+    with pytest.raises(IntegrityError, match="in the future"):
+        R.merge(None, ahead, now_ns=now)
+    R.merge(None, R.decode_roster(R.build_roster(seed, node, _devices(1), [], signed_ns=now + 1)), now_ns=now)
+
+
 # -- the handshake ----------------------------------------------------------------------
 
 

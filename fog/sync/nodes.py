@@ -192,7 +192,7 @@ def device_auth(ident: Identity, url: str, config: SyncConfig | None = None) -> 
     found = node_for_url(config, url)
     if config is None or found is None:
         raise RemoteError(
-            f"{url} is not a node of this user's SyncConfig: add it with `fog device add-untrusted`, or clone "
+            f"{url} is not one of this user's nodes (fog settings): add it with `fog device add-untrusted`, or clone "
             "from it with the master key"
         )
     _, entry = found

@@ -98,7 +98,7 @@ def one_round(exe: str, kind: str, url: str, c: corpus_mod.Corpus, work: Path, n
             "--key",
             node.key,
         )
-        fog(exe, env_a, "-C", str(share), "remote", "remove", "seed")
+        fog(exe, env_a, "-C", str(share), "remote", "remove", "origin")
         shutil.copytree(c.root, share, symlinks=True, dirs_exist_ok=True)
         clone_url = url
     node_cpu = node.cpu() if node else 0.0

@@ -117,12 +117,22 @@ class NodeDir:
 
 
 def usage(store: Path) -> int:
-    """Bytes stored under a space's store directory (unfinished temporary files included)."""
+    """Bytes stored under a space's store directory (unfinished temporary files included).
+
+    Iterative (no recursion however deep the tree) and without following symbolic links."""
     total = 0
-    for dirpath, _, filenames in os.walk(store):
-        for fn in filenames:
+    stack = [os.fspath(store)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
             try:
-                total += os.lstat(os.path.join(dirpath, fn)).st_size
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_size
             except OSError:
                 pass
     return total

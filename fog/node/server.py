@@ -35,7 +35,9 @@ from fog.node import rules
 from fog.node.nodedir import NodeDir, is_space, usage
 
 HANDSHAKE_TIMEOUT = 10.0
+UNLOADABLE = "this space cannot be loaded on the node (see the node's log)"
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_UNLOADABLE = (OSError, RecursionError, RemoteError, ValueError)
 
 
 @dataclass
@@ -83,7 +85,10 @@ class Node:
         self._spaces: dict[str, Space] = {}
         self.active = 0  # admitted connections
         for name in self.dir.spaces():
-            self._space(name)
+            try:
+                self._space(name)
+            except _UNLOADABLE as exc:  # one damaged space must not keep the node from serving the others
+                self.log("-", "-", f"space {name} not loaded: {type(exc).__name__}: {exc}")
 
     def log(self, peer: str, who: str, what: str) -> None:
         self._log(f"fog serve: {peer} {who} {what}")
@@ -158,7 +163,13 @@ class Node:
                 busy = f"too many connections (--max-connections {self.options.max_connections}); try again later"
                 return {"error": busy, "transient": True}, None, "", who
             self.active += 1
-        space = self._space(state.space)
+        try:
+            space = self._space(state.space)
+        except _UNLOADABLE as exc:
+            with self._lock:
+                self.active -= 1
+            self.log("-", who, f"space {state.space} not loaded: {type(exc).__name__}: {exc}")
+            return {"error": UNLOADABLE}, None, "", who
         welcome = {
             "proto": 1,
             "space": space.name,
@@ -188,7 +199,11 @@ class Node:
                 raise Refusal(W.REFUSED, "roster refused: it is for another node")
         with self._lock, self.dir.locked():
             name = named or self._find(client.hex(), roster)
-            state = self.dir.load_roster(name) if name else None
+            try:
+                state = self.dir.load_roster(name) if name else None
+            except RemoteError as exc:
+                self.log("-", "-", f"space {name} not loaded: {exc.message}")
+                raise Refusal(W.REFUSED, UNLOADABLE) from None
             if roster is None:
                 if state is None:
                     raise Refusal(W.REFUSED, "unknown key" if named is None else "unknown space")
@@ -214,7 +229,10 @@ class Node:
         """The one space listing `client_hex` (or pinned to the roster's signer); None when none is."""
         found = []
         for name in self.dir.spaces():
-            state = self.dir.load_roster(name)
+            try:
+                state = self.dir.load_roster(name)
+            except RemoteError:
+                continue
             if state is None:
                 continue
             if roster is not None and state.pinned == roster.signer:
@@ -450,9 +468,13 @@ def _str(header: dict[str, Any], key: str) -> str:
 
 def _name(name: str) -> str:
     try:
-        return check_name(name)
+        check_name(name)
     except ValueError:
         raise Refusal(W.REFUSED, f"invalid object name {name[:80]!r}") from None
+    why = rules.name_refusal(name)
+    if why:
+        raise Refusal(W.REFUSED, why)
+    return name
 
 
 def _storage(fn: Callable[[], Any]) -> Any:

@@ -85,6 +85,20 @@ def write_rule(role: str, name: str, data: bytes | memoryview, client_public: by
     return Rule()
 
 
+def name_rule(role: str, name: str, client_public: bytes) -> str:
+    """Why a put of `name` by a client of `role` is refused whatever its bytes ('' when it may go on):
+    checked on a put's first message, before the node takes the rest."""
+    found = classify(name)
+    if found is None:
+        return OUTSIDE
+    kind, groups = found
+    if role != "device":
+        return JOIN_READ_ONLY if kind != "config" else ""
+    if kind in ("log", "prune") and groups["log"] != device_log_name(bytes.fromhex(groups["share"]), client_public):
+        return OTHER_LOG
+    return ""
+
+
 def marker_version(data: bytes | memoryview) -> int | None:
     if len(data) > 32:
         return None

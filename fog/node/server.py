@@ -18,6 +18,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,10 @@ class NodeOptions:
     users: tuple[bytes, ...] = ()  # user signing publics admitted to create a space (empty: anyone)
     raw: bool = False  # a plain byte store: no layout rules (see FORMAT.md section 17)
     handshake_timeout: float = HANDSHAKE_TIMEOUT
+    max_inflight: int = 1 << 30  # bytes of puts being received at once, node-wide (raised to max_object)
+
+    def __post_init__(self) -> None:
+        self.max_inflight = max(self.max_inflight, self.max_object)
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Refusal(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+        self.unread = False  # a put refused on its first message: its rest is dropped after the reply
 
 
 class Node:
@@ -84,6 +90,8 @@ class Node:
         self._lock = threading.Lock()
         self._spaces: dict[str, Space] = {}
         self.active = 0  # admitted connections
+        self._inflight = 0  # bytes of puts being received, node-wide
+        self._inflight_cond = threading.Condition()
         for name in self.dir.spaces():
             try:
                 self._space(name)
@@ -261,18 +269,12 @@ class Node:
         return role, why, now
 
     def _serve_requests(self, session: C.Session, space: Space, role: str, peer: str, who: str) -> None:
-        limit = self.options.max_object
         client_hex = session.peer.hex()
         seen: tuple[Any, ...] = (space.generation, self.dir.roster_stamp(space.name))
         while True:
             session.pipe.settimeout(self.options.idle_timeout)
             try:
-                code, header, data = W.recv(session, limit)
-            except W.TooLarge as exc:
-                msg = f"object larger than the node's --max-object ({limit} bytes)"
-                self.log(peer, who, f"refused {W.OPS.get(exc.code, exc.code)}: {msg}; closing")
-                W.send(session, W.REFUSED, {"error": msg})
-                return
+                code, header, first, total = W.recv_head(session)
             except TimeoutError:
                 self.log(peer, who, f"idle for {self.options.idle_timeout:g} s: closing")
                 return
@@ -281,25 +283,110 @@ class Node:
                     self.log(peer, who, f"connection dropped: {_why(exc)}")
                 return
             op = W.OPS.get(code)
+            if total > self.options.max_object:  # refused unread: the connection cannot go on
+                msg = f"object larger than the node's --max-object ({self.options.max_object} bytes)"
+                self.log(peer, who, f"refused {op or code}: {msg}; closing")
+                W.send(session, W.REFUSED, {"error": msg})
+                return
             now, why, seen = self._recheck(space, client_hex, seen)
             if now is None:  # revoked, untrusted or retired since the handshake: this session ends too
                 self.log(peer, who, f"refused {op or code}: {why}; closing")
                 W.send(session, W.REFUSED, {"error": why})
                 return
             role = now or role
+            unread = False
             try:
-                if op is None:
-                    raise Refusal(W.REFUSED, f"unknown request {code}")
-                status, reply, out = self._request(op, header, data, space, role, session.peer)
-            except Refusal as r:
-                name = header.get("name")
-                self.log(peer, who, f"refused {op or code}{' ' + name if isinstance(name, str) else ''}: {r.message}")
-                status, reply, out = r.status, {"error": r.message}, b""
-            if op == "list" and status == W.OK:
-                for chunk in out[:-1]:
-                    W.send(session, W.OK, {"more": True}, chunk)
-                out = out[-1] if out else b""
-            W.send(session, status, reply, out)  # type: ignore[arg-type]
+                try:
+                    if op is None:
+                        raise Refusal(W.REFUSED, f"unknown request {code}")
+                    if op in ("put", "put_new"):
+                        status, reply, out = self._put_request(session, op, header, first, total, space, role)
+                    elif total != len(first):
+                        raise Refusal(W.REFUSED, f"a {op} request carries no data")
+                    else:
+                        status, reply, out = self._request(op, header, first, space, role, session.peer)
+                except Refusal as r:
+                    unread = r.unread or op not in ("put", "put_new")
+                    name = header.get("name")
+                    what = f"{op or code}{' ' + name[:200] if isinstance(name, str) else ''}"
+                    self.log(peer, who, f"refused {what}: {r.message}")
+                    status, reply, out = r.status, {"error": r.message}, b""
+                if op == "list" and status == W.OK:
+                    for chunk in out[:-1]:
+                        W.send(session, W.OK, {"more": True}, chunk)
+                    out = out[-1] if out else b""
+                W.send(session, status, reply, out)  # type: ignore[arg-type]
+                if status != W.OK and unread:  # the refusal is out; the rest of the request goes unread
+                    W.skip_rest(session, first, total)
+            except TimeoutError:
+                self.log(peer, who, f"{op} stalled for {self.options.idle_timeout:g} s: closing")
+                return
+            except (ConnectionError, OSError) as exc:
+                if not isinstance(exc, C.Closed):
+                    self.log(peer, who, f"connection dropped: {_why(exc)}")
+                return
+
+    def _put_request(
+        self,
+        session: C.Session,
+        op: str,
+        header: dict[str, Any],
+        first: memoryview,
+        total: int,
+        space: Space,
+        role: str,
+    ) -> tuple[int, dict[str, Any], Any]:
+        """A put: name, role, rule and quota are checked on its first message, before the rest is read
+        (a refusal drops the rest unread into no buffer); its bytes count against the node's in-flight cap."""
+        try:
+            name = _name(_str(header, "name"))
+            if self.options.raw:
+                if role != "device":
+                    raise Refusal(W.REFUSED, rules.JOIN_READ_ONLY)
+            else:
+                why = rules.name_rule(role, name, session.peer)
+                if why:
+                    raise Refusal(W.REFUSED, why)
+            self._reserve(space, total)
+        except Refusal as r:
+            r.unread = True
+            raise
+        stored = False
+        try:
+            if not self._inflight_acquire(total):
+                busy = Refusal(W.TRANSIENT, "node busy (too much data in flight); try again later")
+                busy.unread = True
+                raise busy
+            try:
+                data = W.recv_rest(session, first, total)
+                stored = True  # from here _put holds (and gives back) the reservation
+                return self._put(space, role, session.peer, name, data, replace=op == "put", held=total)
+            finally:
+                self._inflight_release(total)
+        finally:
+            if not stored:
+                self._reserve(space, -total)
+
+    def _inflight_acquire(self, n: int) -> bool:
+        """Take `n` bytes of the node's in-flight budget (waiting up to --idle-timeout); False when it stays full."""
+        if n <= W.CHUNK:  # one message: already read
+            return True
+        deadline = time.monotonic() + self.options.idle_timeout
+        with self._inflight_cond:
+            while self._inflight + n > self.options.max_inflight and self._inflight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._inflight_cond.wait(left)
+            self._inflight += n
+            return True
+
+    def _inflight_release(self, n: int) -> None:
+        if n <= W.CHUNK:
+            return
+        with self._inflight_cond:
+            self._inflight -= n
+            self._inflight_cond.notify_all()
 
     def _request(
         self, op: str, header: dict[str, Any], data: memoryview, space: Space, role: str, client: bytes
@@ -335,7 +422,7 @@ class Node:
             return W.OK, {"exists": _storage(lambda: store.exists(name))}, b""
         if op == "delete":
             return self._delete(space, role, name)
-        return self._put(space, role, client, name, data, replace=op == "put")
+        raise Refusal(W.REFUSED, f"unknown request {op}")
 
     def _info(self, space: Space) -> dict[str, Any]:
         state = self.dir.load_roster(space.name)
@@ -346,27 +433,21 @@ class Node:
             "roster_signed": state.signed if state else 0,
         }
 
-    def _put(self, space: Space, role: str, client: bytes, name: str, data: memoryview, *, replace: bool):  # type: ignore[no-untyped-def]
-        if len(data) > self.options.max_object:
-            raise Refusal(W.REFUSED, f"object larger than the node's --max-object ({self.options.max_object} bytes)")
-        store = space.store
-        if self.options.raw:
-            if role != "device":
-                raise Refusal(W.REFUSED, rules.JOIN_READ_ONLY)
-            rule = rules.Rule()
-        else:
-            rule = rules.write_rule(role, name, data, client)
+    def _put(self, space: Space, role: str, client: bytes, name: str, data: memoryview, *, replace: bool, held: int):  # type: ignore[no-untyped-def]
+        """Store a put whose `held` bytes of quota were reserved on its first message (given back unless stored)."""
+        try:
+            store = space.store
+            rule = rules.Rule() if self.options.raw else rules.write_rule(role, name, data, client)
             if rule.refusal:
                 raise Refusal(W.REFUSED, rule.refusal)
-        old = self._size(space, name) if (self.options.raw and replace) or rule.marker else None
-        if rule.marker and old is not None:
-            current = rules.marker_version(_storage(lambda: store.get(name)))
-            if current is not None and rules.marker_version(data) <= current:  # type: ignore[operator]
-                return self._same_or_refuse(store, name, data, replace)
-        grow = len(data) - (old or 0)
-        self._reserve(space, grow)
-        stored = False
-        try:
+            old = self._size(space, name) if (self.options.raw and replace) or rule.marker else None
+            if rule.marker and old is not None:
+                current = rules.marker_version(_storage(lambda: store.get(name)))
+                if current is not None and rules.marker_version(data) <= current:  # type: ignore[operator]
+                    return self._same_or_refuse(store, name, data, replace)
+            grow = len(data) - (old or 0)
+            self._reserve(space, grow - held)
+            held = grow
             if old is not None or (self.options.raw and replace):
                 _storage(lambda: store.put(name, data))  # type: ignore[arg-type]
             else:
@@ -374,11 +455,11 @@ class Node:
                     _storage(lambda: store.put_new(name, data))  # type: ignore[arg-type]
                 except AlreadyExists:
                     return self._same_or_refuse(store, name, data, replace)
-            stored = True
+            held = 0  # stored: the space keeps the charge
+            return W.OK, {}, b""
         finally:
-            if not stored:
-                self._reserve(space, -grow)
-        return W.OK, {}, b""
+            if held:
+                self._reserve(space, -held)
 
     def _same_or_refuse(self, store: LocalBackend, name: str, data: memoryview, replace: bool):  # type: ignore[no-untyped-def]
         """Create-only: a name already there. put of the same bytes: done; put_new: AlreadyExists; else refused."""

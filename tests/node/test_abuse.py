@@ -347,3 +347,52 @@ def test_kill_during_put_leaves_nothing_partial(start: Start) -> None:
 @pytest.fixture
 def start(fog_node: Start) -> Start:
     return fog_node
+
+
+def _first_of_put(session: C.Session, name: str, total: int) -> None:
+    """Only the first message of a put announcing `total` bytes (the rest never sent)."""
+    header = json.dumps({"name": name, "total": total}).encode()
+    first = bytearray(5 + len(header) + W.CHUNK)
+    struct.pack_into(">BI", first, 0, W.OP_PUT, len(header))
+    first[5 : 5 + len(header)] = header
+    session.send(first)
+
+
+def _rss_mib(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
+
+
+def test_put_refused_on_its_first_message(start: Start) -> None:
+    """Role, name and quota are checked before the node takes the rest of a put: a join key (or a device
+    over quota) announcing 200 MiB is refused at once, and the node allocates nothing for it."""
+    n = start("--quota", "1M")
+    user = User()
+    connect(n, user).close()
+    assert n.proc is not None
+    before = _rss_mib(n.proc.pid)
+    sessions = []
+    for i in range(6):
+        join = i % 2 == 0
+        secret = user.join(n.public)[0] if join else user.secrets["laptop"]
+        s = _handshake(n, secret, {"proto": 1, "space": user.space})
+        name = f"invites/{'ab' * 16}/{i:032x}" if join else pack_name(bytes([i]))
+        _first_of_put(s, name, 200 << 20)
+        status, header, _ = W.recv(s, 1 << 20)  # answered now, not after 200 MiB
+        assert status == W.REFUSED
+        assert ("join key: read-only" if join else "quota exceeded") in header["error"]
+        sessions.append(s)
+    assert _rss_mib(n.proc.pid) - before < 100
+    for s in sessions:
+        s.close()
+    b = connect(n, user, roster=False, space=True)
+    assert b.node_info()["used"] == 0
+    b.close()
+
+
+def test_node_wide_bytes_in_flight_are_capped(tmp_path: Path) -> None:
+    """In process: a put waits for (then is refused) the node's in-flight budget; nothing is taken."""
+    node = Node(tmp_path / "n", NodeOptions(max_object=8 << 20, max_inflight=8 << 20, idle_timeout=0.3))
+    assert node._inflight_acquire(6 << 20)
+    assert not node._inflight_acquire(6 << 20)  # waits 0.3 s, then the node is busy
+    node._inflight_release(6 << 20)
+    assert node._inflight_acquire(6 << 20)

@@ -114,7 +114,10 @@ class Node:
     # -- connections -------------------------------------------------------------------
 
     def serve_connection(self, pipe: C.Pipe, peer: str) -> None:
-        """Run one connection to its end; never raises (a failure is a log line)."""
+        """Run one connection to its end; never raises (a failure is a log line).
+
+        Nothing is decided, merged or said about the client before msg3 proves it holds its key; only
+        then is the roster merged, the key looked up and the connection counted as active."""
         timer = threading.Timer(self.options.handshake_timeout, pipe.close)
         timer.daemon = True
         timer.start()
@@ -124,26 +127,26 @@ class Node:
             pipe.settimeout(self.options.handshake_timeout)
             try:
                 got = hs.read_msg1()
+                if got is None:
+                    self.log(peer, "-", "asked for the node key")
+                    return
+                client, hello = got
+                session = hs.prove()
             except (ConnectionError, TimeoutError, OSError) as exc:
                 self.log(peer, "-", f"handshake failed: {_why(exc)}")
                 return
-            if got is None:
-                self.log(peer, "-", "asked for the node key")
-                return
-            client, hello = got
             welcome, space, role, who = self._admit(client, hello)
-            if "error" in welcome:
-                self.log(peer, who, f"refused: {welcome['error']}")
-                hs.reply(welcome)
-                return
-            admitted = True
+            admitted = "error" not in welcome
             try:
-                session = hs.reply(welcome)
+                hs.admit(session, welcome)
             except (ConnectionError, TimeoutError, OSError) as exc:
                 self.log(peer, who, f"handshake failed: {_why(exc)}")
                 return
+            if not admitted:
+                self.log(peer, who, f"refused: {welcome['error']}")
+                return
             timer.cancel()
-            assert session is not None and space is not None
+            assert space is not None
             self.log(peer, who, f"connected as {role} (space {space.name})")
             self._serve_requests(session, space, role, peer, who)
         except Exception as exc:  # a bug must not take the node down: one line, the connection closed

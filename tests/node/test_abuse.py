@@ -396,3 +396,35 @@ def test_node_wide_bytes_in_flight_are_capped(tmp_path: Path) -> None:
     assert not node._inflight_acquire(6 << 20)  # waits 0.3 s, then the node is busy
     node._inflight_release(6 << 20)
     assert node._inflight_acquire(6 << 20)
+
+
+def _half_open(node: NodeProcess, claimed: bytes, hello: dict[str, Any]) -> tuple[socket.socket, bytes]:
+    """msg1 naming someone else's public key (its secret unknown): msg2's plaintext, and the socket held."""
+    import nacl.bindings as B
+
+    e_public, e_secret = B.crypto_kx_keypair()
+    box1 = S.seal_box(e_secret, node.public, claimed + json.dumps(hello).encode())
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+    sock.sendall(C.MAGIC + e_public + struct.pack(">I", len(box1)) + box1)
+    pipe = C.SocketPipe(sock)
+    C._recv(pipe, 32)
+    _, box2 = C._recv_box(pipe, 32 + C.MAX_WELCOME)
+    return sock, S.open_box(e_secret, node.public, box2, "msg2")
+
+
+def test_nothing_said_or_counted_before_the_client_proves_its_key(start: Start) -> None:
+    n = start("--max-connections", "2")
+    user = User()
+    user.add_device("phone")
+    connect(n, user).close()
+    phone = S.public_of(user.secrets["phone"])  # its public key only
+    held = []
+    for _ in range(4):
+        sock, plain = _half_open(n, phone, {"proto": 1})
+        assert len(plain) == 32  # the transcript hash: no space, role, usage or refusal
+        held.append(sock)
+    b = connect(n, user, roster=False, space=True)  # the half-open handshakes hold no admitted slot
+    assert b.exists("fog-store") is False
+    b.close()
+    for sock in held:
+        sock.close()

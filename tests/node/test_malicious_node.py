@@ -36,7 +36,9 @@ def _handshake(pipe: C.Pipe) -> C.Session | None:
     hs = C.ServerHandshake(pipe, NODE_SECRET)
     if hs.read_msg1() is None:
         return None
-    return hs.reply(WELCOME)
+    session = hs.prove()
+    hs.admit(session, WELCOME)
+    return session
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 DIR/node.json                       {"format": 1, "public", "secret"} (mode 0600)
 DIR/spaces/<space>/roster.json      the space's pinned user key and merged device list
 DIR/spaces/<space>/store/           a plain fog remote (LocalBackend layout)
+DIR/spaces/<space>/usage            {"bytes", "objects"}: the space's charged usage, changed under flock
 DIR/roster.lock                     flock taken while a roster is merged (several
                                     `fog serve --stdio` processes may share DIR)
 """
@@ -13,6 +14,7 @@ import fcntl
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,11 +118,19 @@ class NodeDir:
             os.close(fd)
 
 
-def usage(store: Path) -> int:
-    """Bytes stored under a space's store directory (unfinished temporary files included).
+MIN_CHARGE = 4096  # what an object costs against a quota at least (an inode, a block, its directories)
+
+
+def charge(size: int) -> int:
+    """What an object of `size` bytes costs against a space's quota."""
+    return max(size, MIN_CHARGE)
+
+
+def usage(store: Path) -> tuple[int, int]:
+    """(charged bytes, objects) under a space's store directory (unfinished temporary files included).
 
     Iterative (no recursion however deep the tree) and without following symbolic links."""
-    total = 0
+    total = objects = 0
     stack = [os.fspath(store)]
     while stack:
         try:
@@ -132,7 +142,66 @@ def usage(store: Path) -> int:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                 else:
-                    total += entry.stat(follow_symlinks=False).st_size
+                    total += charge(entry.stat(follow_symlinks=False).st_size)
+                    objects += 1
             except OSError:
                 pass
-    return total
+    return total, objects
+
+
+class OverLimit(Exception):
+    """A change that would take a space past its quota or its object cap (the usage as it stands)."""
+
+    def __init__(self, what: str, used: int, objects: int) -> None:
+        super().__init__(what)
+        self.what, self.used, self.objects = what, used, objects
+
+
+class Usage:
+    """A space's usage, `spaces/<s>/usage` (JSON {"bytes", "objects"}), changed under an flock so that
+    every process serving the directory (each `fog serve --stdio`) shares one count and one quota."""
+
+    def __init__(self, path: Path, store: Path) -> None:
+        self.path, self.store = path, store
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        with self._lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield fd
+            finally:
+                os.close(fd)
+
+    def _read(self, fd: int) -> tuple[int, int]:
+        raw = os.pread(fd, 4096, 0)
+        try:
+            doc = json.loads(raw)
+            used, objects = int(doc["bytes"]), int(doc["objects"])
+        except (ValueError, KeyError, TypeError):
+            used, objects = usage(self.store)  # absent or damaged: count the store
+            self._write(fd, used, objects)
+        return used, objects
+
+    @staticmethod
+    def _write(fd: int, used: int, objects: int) -> None:
+        raw = json.dumps({"bytes": used, "objects": objects}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, raw, 0)
+
+    def get(self) -> tuple[int, int]:
+        """(charged bytes, objects) now."""
+        with self._locked() as fd:
+            return self._read(fd)
+
+    def change(self, grow: int, objects: int, quota: int | None, max_objects: int | None) -> None:
+        """Add `grow` bytes and `objects` objects; OverLimit when a growth would pass `quota` or `max_objects`."""
+        with self._locked() as fd:
+            used, count = self._read(fd)
+            if grow > 0 and quota is not None and used + grow > quota:
+                raise OverLimit("quota", used, count)
+            if objects > 0 and max_objects is not None and count + objects > max_objects:
+                raise OverLimit("objects", used, count)
+            self._write(fd, max(0, used + grow), max(0, count + objects))

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from fog.crypto import keys as K
 from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError
 from fog.format import noderoster as R
 from fog.node import rules
-from fog.node.nodedir import NodeDir, is_space, usage
+from fog.node.nodedir import NodeDir, OverLimit, Usage, charge, is_space
 
 HANDSHAKE_TIMEOUT = 10.0
 UNLOADABLE = "this space cannot be loaded on the node (see the node's log)"
@@ -53,6 +53,7 @@ class NodeOptions:
     users: tuple[bytes, ...] = ()  # user signing publics admitted to create a space (empty: anyone)
     raw: bool = False  # a plain byte store: no layout rules (see FORMAT.md section 17)
     handshake_timeout: float = HANDSHAKE_TIMEOUT
+    max_objects: int | None = 4_000_000  # objects per space
     max_inflight: int = 1 << 30  # bytes of puts being received at once, node-wide (raised to max_object)
 
     def __post_init__(self) -> None:
@@ -65,8 +66,7 @@ class Space:
 
     name: str
     store: LocalBackend
-    used: int
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    usage: Usage
     generation: int = 0  # bumped each time this process saves the space's roster
 
 
@@ -107,7 +107,8 @@ class Node:
             if space is None:
                 root = self.dir.space_dir(name) / "store"
                 root.mkdir(parents=True, exist_ok=True)
-                space = Space(name, LocalBackend(root, url=f"node space {name}"), usage(root))
+                space = Space(name, LocalBackend(root, url=f"node space {name}"), Usage(root.parent / "usage", root))
+                space.usage.get()  # counted now when the file is new
                 self._spaces[name] = space
             return space
 
@@ -187,7 +188,7 @@ class Node:
             "role": role,
             "append_only": not self.options.allow_prune,
             "quota": self.options.quota,
-            "used": space.used,
+            "used": space.usage.get()[0],
             "max_object": self.options.max_object,
             "node": f"fog {__version__}",
         }
@@ -350,7 +351,7 @@ class Node:
                 why = rules.name_rule(role, name, session.peer)
                 if why:
                     raise Refusal(W.REFUSED, why)
-            self._reserve(space, total)
+            self._reserve(space, charge(total), 1)
         except Refusal as r:
             r.unread = True
             raise
@@ -363,12 +364,12 @@ class Node:
             try:
                 data = W.recv_rest(session, first, total)
                 stored = True  # from here _put holds (and gives back) the reservation
-                return self._put(space, role, session.peer, name, data, replace=op == "put", held=total)
+                return self._put(space, role, session.peer, name, data, replace=op == "put", held=charge(total))
             finally:
                 self._inflight_release(total)
         finally:
             if not stored:
-                self._reserve(space, -total)
+                self._reserve(space, -charge(total), -1)
 
     def _inflight_acquire(self, n: int) -> bool:
         """Take `n` bytes of the node's in-flight budget (waiting up to --idle-timeout); False when it stays full."""
@@ -430,14 +431,16 @@ class Node:
     def _info(self, space: Space) -> dict[str, Any]:
         state = self.dir.load_roster(space.name)
         return {
-            "used": space.used,
+            "used": space.usage.get()[0],
             "quota": self.options.quota,
             "append_only": not self.options.allow_prune,
             "roster_signed": state.signed if state else 0,
         }
 
     def _put(self, space: Space, role: str, client: bytes, name: str, data: memoryview, *, replace: bool, held: int):  # type: ignore[no-untyped-def]
-        """Store a put whose `held` bytes of quota were reserved on its first message (given back unless stored)."""
+        """Store a put whose `held` bytes of quota (and one object) were reserved on its first message
+        (given back unless stored)."""
+        held_objects = 1
         try:
             store = space.store
             rule = rules.Rule() if self.options.raw else rules.write_rule(role, name, data, client)
@@ -448,9 +451,10 @@ class Node:
                 current = rules.marker_version(_storage(lambda: store.get(name)))
                 if current is not None and rules.marker_version(data) <= current:  # type: ignore[operator]
                     return self._same_or_refuse(store, name, data, replace)
-            grow = len(data) - (old or 0)
-            self._reserve(space, grow - held)
-            held = grow
+            grow = charge(len(data)) - (charge(old) if old is not None else 0)
+            objects = 0 if old is not None else 1
+            self._reserve(space, grow - held, objects - 1)
+            held, held_objects = grow, objects
             if old is not None or (self.options.raw and replace):
                 _storage(lambda: store.put(name, data))  # type: ignore[arg-type]
             else:
@@ -458,11 +462,11 @@ class Node:
                     _storage(lambda: store.put_new(name, data))  # type: ignore[arg-type]
                 except AlreadyExists:
                     return self._same_or_refuse(store, name, data, replace)
-            held = 0  # stored: the space keeps the charge
+            held, held_objects = 0, 0  # stored: the space keeps the charge
             return W.OK, {}, b""
         finally:
-            if held:
-                self._reserve(space, -held)
+            if held or held_objects:
+                self._reserve(space, -held, -held_objects)
 
     def _same_or_refuse(self, store: LocalBackend, name: str, data: memoryview, replace: bool):  # type: ignore[no-untyped-def]
         """Create-only: a name already there. put of the same bytes: done; put_new: AlreadyExists; else refused."""
@@ -478,9 +482,10 @@ class Node:
             why = ""
         if why:
             raise Refusal(W.REFUSED, why)
-        size = self._size(space, name) or 0
+        size = self._size(space, name)
         _storage(lambda: space.store.delete(name))
-        self._reserve(space, -size)
+        if size is not None:
+            self._reserve(space, -charge(size), -1)
         return W.OK, {}, b""
 
     def _size(self, space: Space, name: str) -> int | None:
@@ -489,11 +494,14 @@ class Node:
         except OSError:
             return None
 
-    def _reserve(self, space: Space, grow: int) -> None:
-        with space.lock:
-            if grow > 0 and self.options.quota is not None and space.used + grow > self.options.quota:
-                raise Refusal(W.REFUSED, f"quota exceeded ({space.used} of {self.options.quota} bytes used)")
-            space.used += grow
+    def _reserve(self, space: Space, grow: int, objects: int = 0) -> None:
+        """Change the space's usage (shared with every process serving this directory); Refusal past a limit."""
+        try:
+            space.usage.change(grow, objects, self.options.quota, self.options.max_objects)
+        except OverLimit as e:
+            if e.what == "quota":
+                raise Refusal(W.REFUSED, f"quota exceeded ({e.used} of {self.options.quota} bytes used)") from None
+            raise Refusal(W.REFUSED, f"too many objects in this space (at most {self.options.max_objects})") from None
 
     # -- listening ---------------------------------------------------------------------
 

@@ -310,7 +310,7 @@ def test_disk_full_is_transient_and_leaves_nothing(start: Start) -> None:
     store = n.root / "spaces" / user.space / "store"
     assert [p for p in store.rglob("*") if p.is_file()] == []  # no partial file, no temporary
     b.put(pack_name(b"small"), b"small")
-    assert b.node_info()["used"] == 5
+    assert b.node_info()["used"] == 4096  # at least 4 KiB an object
     b.close()
 
 
@@ -428,3 +428,60 @@ def test_nothing_said_or_counted_before_the_client_proves_its_key(start: Start) 
     b.close()
     for sock in held:
         sock.close()
+
+
+def test_empty_objects_are_charged_and_counted(start: Start, tmp_path: Path) -> None:
+    n = start("--quota", "64K")
+    user = User()
+    connect(n, user).close()
+    j = connect(n, user, "join", roster=False, space=True)
+    for i in range(16):
+        j.put_new(f"config/{'ab' * 16}/{i:064x}", b"")  # 16 x 4 KiB = the quota
+    refused(n, lambda: j.put_new(f"config/{'ab' * 16}/{99:064x}", b""), "quota exceeded")
+    assert j.node_info()["used"] == 64 << 10
+    j.close()
+    # the object cap, in process
+    node = Node(tmp_path / "n", NodeOptions(max_objects=2))
+    space = node._space("ab" * 16)
+    node._reserve(space, 4096, 1)
+    node._reserve(space, 4096, 1)
+    with pytest.raises(Exception, match="too many objects"):
+        node._reserve(space, 4096, 1)
+
+
+def test_quota_is_shared_by_stdio_processes(tmp_path: Path) -> None:
+    """Each `fog serve --stdio` is its own process: the usage file (under flock) is the one count."""
+    from fognode import serve_argv
+
+    from fog.node.nodedir import NodeDir
+
+    root = tmp_path / "node"
+    _, public, _ = NodeDir(root).load_or_create_key()
+    user = User()
+    options = {
+        "node_auth": user.auth(public),
+        "ssh_command": serve_argv("--quota", "100K", "--stdio"),
+        "connections": 6,
+    }
+    b = open_backend(f"fog+ssh://localhost/{root}", options=options).inner  # type: ignore[attr-defined]
+    sessions = [b._checkout()[0] for _ in range(6)]  # six processes, all started before any put
+    for s in sessions:
+        b._checkin(s, b._generation, True)
+    ok: list[int] = []
+
+    def put(i: int) -> None:
+        data = os.urandom(40_000)
+        try:
+            b.put_new(pack_name(data), data)
+            ok.append(i)
+        except RemoteError as e:
+            assert "quota exceeded" in str(e)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(ok) == 2  # 2 x 40,000 fit in 100K, a third does not
+    assert b.node_info()["used"] == 80_000
+    b.close()

@@ -12,7 +12,7 @@ How to open one (the credentials ride in `options`, never in the URL):
     backend = open_backend("fog://host:7463", options={
         "node_auth": NodeAuth(
             secret=device_box_secret,   # this device's Box secret key, or the join secret
-                                        # (fog.crypto.keys.node_join_keypair(master_key)[0])
+                                        # (fog.crypto.keys.node_join_keypair(master_key, node_public)[0])
             node_key=node_public,       # the node's public key (32 bytes); None: learn it from the
                                         # node, unauthenticated, and check it against the SyncConfig
             space=space_hex,            # the user's space on the node, or None (the node finds it)

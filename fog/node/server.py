@@ -238,7 +238,11 @@ class Node:
             return merged
 
     def _find(self, client_hex: str, roster: R.Roster | None) -> str | None:
-        """The one space listing `client_hex` (or pinned to the roster's signer); None when none is."""
+        """The space a hello that names none is for; None when no space is.
+
+        With a roster: the space pinned to its signer, or one it was handed over to from, else the new
+        space of its signer; never by the keys it lists (anyone may list anyone's public keys). Without:
+        the one space listing `client_hex` (a join key, bound to this node, or a device)."""
         found = []
         for name in self.dir.spaces():
             try:
@@ -247,15 +251,16 @@ class Node:
                 continue
             if state is None:
                 continue
-            if roster is not None and state.pinned == roster.signer:
-                return name
-            if client_hex in state.devices or client_hex in state.join:
+            if roster is not None:
+                if state.pinned == roster.signer or roster.handed_over_from(state.pinned):
+                    return name
+            elif client_hex in state.devices or client_hex in state.join:
                 found.append(name)
+        if roster is not None:
+            return K.node_space(bytes.fromhex(roster.signer))
         if len(found) > 1:
             raise Refusal(W.REFUSED, "this key is in several spaces: name the space")
-        if found:
-            return found[0]
-        return K.node_space(bytes.fromhex(roster.signer)) if roster is not None else None
+        return found[0] if found else None
 
     # -- requests ----------------------------------------------------------------------
 

@@ -85,10 +85,10 @@ def test_connection_is_logged_and_unknown_key_refused(node: NodeProcess) -> None
     refused(node, lambda: open_backend(node.url, options={"node_auth": stranger}), "unknown key")
 
 
-def NodeAuth_for(secret: bytes, node_public: bytes, space: str | None) -> Any:  # noqa: N802
+def NodeAuth_for(secret: bytes, node_public: bytes, space: str | None, roster: bytes | None = None) -> Any:  # noqa: N802
     from fog.backends.node import NodeAuth
 
-    return NodeAuth(secret=secret, node_key=node_public, space=space)
+    return NodeAuth(secret=secret, node_key=node_public, space=space, roster=roster)
 
 
 def test_revoked_and_foreign_roster_refused(node: NodeProcess) -> None:
@@ -101,8 +101,16 @@ def test_revoked_and_foreign_roster_refused(node: NodeProcess) -> None:
     # an older roster (before the revocation) carried by the old device changes nothing: sticky
     other = User()
     other.seed = S.random_bytes(32)
+    other.first_sign = other.sign_public
     other.devices, other.secrets = user.devices, user.secrets
-    refused(node, lambda: connect(node, other, "laptop", space=False), "roster not signed by this user's key")
+    foreign = NodeAuth_for(user.secrets["laptop"], node.public, user.space, other.roster(node.public))
+    refused(
+        node, lambda: open_backend(node.url, options={"node_auth": foreign}), "roster not signed by this user's key"
+    )
+    # without naming the space, another user's roster goes to that user's own space, never to this one
+    b = connect(node, other, "laptop")
+    assert b.space == other.space != user.space
+    b.close()
 
 
 def test_join_key_reads_and_cannot_write(node: NodeProcess) -> None:
@@ -485,3 +493,23 @@ def test_quota_is_shared_by_stdio_processes(tmp_path: Path) -> None:
     assert len(ok) == 2  # 2 x 40,000 fit in 100K, a third does not
     assert b.node_info()["used"] == 80_000
     b.close()
+
+
+def test_squatting_on_public_keys_does_not_take_a_users_space(start: Start) -> None:
+    """A stranger's roster lists the victim's device key and a join key of the victim's (from another
+    node): the victim's first connection still makes its own space, and its join key here finds it."""
+    n = start()
+    other_node = S.new_keypair()[1]
+    victim, stranger = User(), User()
+    stranger.devices.update(victim.devices)
+    from fog.backends.node import NodeAuth
+    from fog.format.noderoster import build_roster
+
+    squat = build_roster(stranger.seed, n.public, stranger.devices, [victim.join(other_node)[1].hex()])
+    open_backend(n.url, options={"node_auth": NodeAuth(stranger.secrets["laptop"], n.public, None, squat)}).close()
+    b = connect(n, victim)  # roster carried, no space named
+    assert b.space == victim.space and b.role == "device"
+    b.close()
+    j = connect(n, victim, "join", roster=False)  # a clone that knows only the master key and the node
+    assert j.space == victim.space and j.role == "join"
+    j.close()

@@ -36,10 +36,14 @@ def test_node_key_text_known_answer_and_round_trip() -> None:
 
 
 def test_join_keypair_and_space_derivations() -> None:
-    secret, public = K.node_join_keypair(MK)
-    assert secret == hashlib.sha256(b"fog/v1/node-join" + MK).digest()
+    node = bytes(range(32))
+    secret, public = K.node_join_keypair(MK, node)
+    assert secret == hashlib.sha256(b"fog/v1/node-join" + MK + node).digest()
     assert public == S.public_of(secret)
-    assert K.node_join_keypair(bytes(16))[1] != public
+    assert K.node_join_keypair(bytes(16), node)[1] != public
+    assert K.node_join_keypair(MK, bytes(32))[1] != public  # bound to the node
+    with pytest.raises(ValueError):
+        K.node_join_keypair(MK, b"")
     sign = bytes(range(32))
     assert K.node_space(sign) == hashlib.sha256(b"fog/v1/node-space" + sign).digest()[:16].hex()
 

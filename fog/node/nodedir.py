@@ -23,11 +23,11 @@ from fog.crypto import seal as S
 from fog.errors import RemoteError
 from fog.format.noderoster import SpaceRoster
 
-_SPACE = re.compile(r"^[0-9a-f]{32}$")
+_SPACE = re.compile(r"[0-9a-f]{32}")
 
 
 def is_space(name: object) -> bool:
-    return isinstance(name, str) and bool(_SPACE.match(name))
+    return isinstance(name, str) and bool(_SPACE.fullmatch(name))
 
 
 class NodeDir:

@@ -146,3 +146,20 @@ def test_a_space_that_cannot_load_does_not_stop_the_node(fog_node: Start, reques
     v = open_backend(node.url, options={"node_auth": victim.auth(node.public, roster=False, space=True)})
     assert v.get(f"config/{H32}/{H64}") == b"victim data"
     v.close()
+
+
+def test_no_pattern_takes_a_trailing_newline() -> None:
+    """`$` matches before a final newline: every check is a full match."""
+    from fog.backends.base import check_name
+    from fog.format import noderoster as R
+    from fog.node.nodedir import is_space
+
+    for bad in ("fog-store\n", f"config/{H32}/{H64}\n"):
+        with pytest.raises(ValueError):
+            check_name(bad)
+        assert rules.classify(bad) is None
+    assert rules.marker_version(b"fog-store 7\n") == 7
+    assert rules.marker_version(b"fog-store 7\n\n") is None
+    assert not is_space(H32 + "\n") and is_space(H32)
+    with pytest.raises(ValueError):
+        R.RosterDevice.from_json({"id": H32 + "\n", "name": "x", "sign": "", "trusted": True})

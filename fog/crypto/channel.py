@@ -84,20 +84,30 @@ class SocketPipe:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.timeout: float | None = sock.gettimeout()
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
+        self.sock.settimeout(self.timeout)
         self.sock.sendall(data)
 
     def recv_into(self, buf: memoryview) -> None:
+        """Fill `buf` within one timeout in all (a peer dribbling a byte at a time does not stretch it)."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while buf:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("timed out")
+                self.sock.settimeout(left)
             n = self.sock.recv_into(buf)
             if not n:
                 raise Closed("connection closed by the peer")
             buf = buf[n:]
 
     def settimeout(self, seconds: float | None) -> None:
+        self.timeout = seconds
         self.sock.settimeout(seconds)
 
     def close(self) -> None:

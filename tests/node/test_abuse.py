@@ -513,3 +513,31 @@ def test_squatting_on_public_keys_does_not_take_a_users_space(start: Start) -> N
     j = connect(n, victim, "join", roster=False)  # a clone that knows only the master key and the node
     assert j.space == victim.space and j.role == "join"
     j.close()
+
+
+def test_idle_timeout_is_per_message_not_per_byte(tmp_path: Path) -> None:
+    """In process: a client dribbling one byte of a request every 0.3 s under a 0.5 s idle timeout is
+    cut off once the whole frame took longer than 0.5 s (a per-read timeout let it hold on forever)."""
+    lines: list[str] = []
+    n = Node(tmp_path / "n", NodeOptions(idle_timeout=0.5), log=lines.append)
+    user = User()
+    a, b = socket.socketpair()
+    t = threading.Thread(target=n.serve_connection, args=(C.SocketPipe(b), "dribble"))
+    t.start()
+    a.settimeout(5)
+    session = C.client_handshake(C.SocketPipe(a), user.secrets["laptop"], n.public, _hello_for(user, n.public))
+    frame = bytes(session.tx.seal(b"\x09" + struct.pack(">I", 2) + b"{}"))  # an info request
+    t0 = time.monotonic()
+    try:
+        for byte in frame:
+            a.sendall(bytes([byte]))
+            time.sleep(0.3)
+    except OSError:
+        pass
+    t.join(10)
+    assert not t.is_alive() and time.monotonic() - t0 < 3
+    assert any("idle for 0.5 s" in x for x in lines)
+
+
+def _hello_for(user: User, node_public: bytes) -> dict[str, Any]:
+    return {"proto": 1, "roster": base64.b64encode(user.roster(node_public)).decode()}

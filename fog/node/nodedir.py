@@ -67,6 +67,13 @@ class NodeDir:
             raise RemoteError(f"{path}: not a node key file (format or keys do not match)")
         return secret, public, created
 
+    def private(self) -> None:
+        """Make the node's directory and `spaces/` owner-only (0700), whatever the umask made them."""
+        for d in (self.root, self.root / "spaces"):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if d.stat().st_mode & 0o077:
+                os.chmod(d, 0o700)
+
     def space_dir(self, space: str) -> Path:
         if not is_space(space):
             raise ValueError(f"invalid space {space!r}")
@@ -100,7 +107,7 @@ class NodeDir:
         d = self.space_dir(state.space)
         (d / "store").mkdir(parents=True, exist_ok=True)
         tmp = d / f".roster.json.{os.getpid()}"
-        with open(tmp, "w") as f:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump(state.to_json(), f, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())

@@ -86,6 +86,7 @@ class Node:
         self.dir = NodeDir(root)
         self.options = options
         self.secret, self.public, self.created = self.dir.load_or_create_key()
+        self.dir.private()
         self._log = log or _stderr
         self._lock = threading.Lock()
         self._spaces: dict[str, Space] = {}

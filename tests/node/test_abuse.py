@@ -541,3 +541,15 @@ def test_idle_timeout_is_per_message_not_per_byte(tmp_path: Path) -> None:
 
 def _hello_for(user: User, node_public: bytes) -> dict[str, Any]:
     return {"proto": 1, "roster": base64.b64encode(user.roster(node_public)).decode()}
+
+
+def test_node_files_are_private(start: Start) -> None:
+    n = start()
+    user = User()
+    b = connect(n, user)
+    b.put_new(f"config/{'ab' * 16}/{'cd' * 32}", b"sealed")
+    b.close()
+    space = n.root / "spaces" / user.space
+    assert (n.root / "spaces").stat().st_mode & 0o777 == 0o700
+    for f in (space / "roster.json", space / "usage", space / "store" / "config" / ("ab" * 16) / ("cd" * 32)):
+        assert f.stat().st_mode & 0o777 == 0o600, f

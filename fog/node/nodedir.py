@@ -4,7 +4,7 @@ DIR/node.json                       {"format": 1, "public", "secret"} (mode 0600
 DIR/spaces/<space>/roster.json      the space's pinned user key and merged device list
 DIR/spaces/<space>/store/           a plain fog remote (LocalBackend layout)
 DIR/spaces/<space>/usage            {"bytes", "objects"}: the space's charged usage, changed under flock
-DIR/roster.lock                     flock taken while a roster is merged (several
+DIR/spaces/<space>/roster.lock      flock taken while the space's roster is merged (several
                                     `fog serve --stdio` processes may share DIR)
 """
 
@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,15 +115,83 @@ class NodeDir:
         os.replace(tmp, d / "roster.json")
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the node's roster lock (between processes; callers also hold a thread lock)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / "roster.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    def locked(self, space: str) -> Iterator[None]:
+        """Hold one space's roster lock (between processes; callers also hold that space's thread lock)."""
+        d = self.space_dir(space)
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(d / "roster.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
+
+
+class RosterIndex:
+    """Which space is pinned to which user key and which spaces list which key, in memory: a hello that
+    names no space is resolved without parsing every roster.json. Refreshed from the files (only those
+    whose stamp changed are read) at most once per `interval`, and at once by this process's merges."""
+
+    def __init__(self, nodedir: NodeDir, interval: float = 1.0) -> None:
+        self.dir, self.interval = nodedir, interval
+        self._lock = threading.Lock()
+        self._stamps: dict[str, tuple[int, int, int] | None] = {}
+        self._pinned: dict[str, str] = {}  # space -> pinned key
+        self._keys: dict[str, frozenset[str]] = {}  # space -> device and join keys
+        self._by_pinned: dict[str, str] = {}
+        self._by_key: dict[str, set[str]] = {}
+        self._checked = -1e9
+
+    def _set(self, space: str, state: SpaceRoster | None, stamp: tuple[int, int, int] | None) -> None:
+        old = self._pinned.pop(space, None)
+        if old is not None and self._by_pinned.get(old) == space:
+            del self._by_pinned[old]
+        for key in self._keys.pop(space, frozenset()):
+            self._by_key.get(key, set()).discard(space)
+            if not self._by_key.get(key, True):
+                del self._by_key[key]
+        self._stamps[space] = stamp
+        if state is None:
+            return
+        self._pinned[space] = state.pinned
+        self._by_pinned[state.pinned] = space
+        keys = frozenset(state.devices) | frozenset(state.join)
+        self._keys[space] = keys
+        for key in keys:
+            self._by_key.setdefault(key, set()).add(space)
+
+    def refresh(self, *, force: bool = False) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._checked < self.interval:
+                return
+            self._checked = now
+            names = set(self.dir.spaces())
+            for gone in set(self._stamps) - names:
+                self._set(gone, None, None)
+                del self._stamps[gone]
+            for name in names:
+                stamp = self.dir.roster_stamp(name)
+                if name in self._stamps and stamp == self._stamps[name]:
+                    continue
+                try:
+                    state = self.dir.load_roster(name)
+                except RemoteError:
+                    state = None  # damaged: listed nowhere (its clients name it and are refused)
+                self._set(name, state, stamp)
+
+    def saved(self, state: SpaceRoster) -> None:
+        """This process merged and saved `state`."""
+        with self._lock:
+            self._set(state.space, state, self.dir.roster_stamp(state.space))
+
+    def pinned_to(self, signer: str) -> str | None:
+        with self._lock:
+            return self._by_pinned.get(signer)
+
+    def listing(self, key: str) -> list[str]:
+        with self._lock:
+            return sorted(self._by_key.get(key, ()))
 
 
 MIN_CHARGE = 4096  # what an object costs against a quota at least (an inode, a block, its directories)

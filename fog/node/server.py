@@ -33,7 +33,7 @@ from fog.crypto import keys as K
 from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError
 from fog.format import noderoster as R
 from fog.node import rules
-from fog.node.nodedir import NodeDir, OverLimit, Usage, charge, is_space
+from fog.node.nodedir import NodeDir, OverLimit, RosterIndex, Usage, charge, is_space
 
 HANDSHAKE_TIMEOUT = 10.0
 UNLOADABLE = "this space cannot be loaded on the node (see the node's log)"
@@ -90,6 +90,8 @@ class Node:
         self._log = log or _stderr
         self._lock = threading.Lock()
         self._spaces: dict[str, Space] = {}
+        self._space_locks: dict[str, threading.Lock] = {}
+        self.index = RosterIndex(self.dir)
         self.active = 0  # admitted connections
         self._inflight = 0  # bytes of puts being received, node-wide
         self._inflight_cond = threading.Condition()
@@ -105,13 +107,14 @@ class Node:
     def _space(self, name: str) -> Space:
         with self._lock:
             space = self._spaces.get(name)
-            if space is None:
-                root = self.dir.space_dir(name) / "store"
-                root.mkdir(parents=True, exist_ok=True)
-                space = Space(name, LocalBackend(root, url=f"node space {name}"), Usage(root.parent / "usage", root))
-                space.usage.get()  # counted now when the file is new
-                self._spaces[name] = space
+        if space is not None:
             return space
+        root = self.dir.space_dir(name) / "store"  # made and counted outside the node's lock
+        root.mkdir(parents=True, exist_ok=True)
+        space = Space(name, LocalBackend(root, url=f"node space {name}"), Usage(root.parent / "usage", root))
+        space.usage.get()  # counted now when the file is new
+        with self._lock:
+            return self._spaces.setdefault(name, space)
 
     # -- connections -------------------------------------------------------------------
 
@@ -210,58 +213,75 @@ class Node:
                 raise Refusal(W.REFUSED, f"roster refused: {exc}") from None
             if roster.node != self.public.hex():
                 raise Refusal(W.REFUSED, "roster refused: it is for another node")
-        with self._lock, self.dir.locked():
-            name = named or self._find(client.hex(), roster)
-            try:
-                state = self.dir.load_roster(name) if name else None
-            except RemoteError as exc:
-                self.log("-", "-", f"space {name} not loaded: {exc.message}")
-                raise Refusal(W.REFUSED, UNLOADABLE) from None
-            if roster is None:
-                if state is None:
-                    raise Refusal(W.REFUSED, "unknown key" if named is None else "unknown space")
-                return state
+        name = named or self._find(client.hex(), roster)
+        if name is None:
+            raise Refusal(W.REFUSED, "unknown key")
+        if roster is None:
+            state = self._load(name)  # saved by rename: read whole without a lock
             if state is None:
-                created = K.node_space(bytes.fromhex(roster.signer))
-                if name and name != created:
-                    raise Refusal(W.REFUSED, "unknown space")
-                if self.options.users and bytes.fromhex(roster.signer) not in self.options.users:
-                    raise Refusal(W.REFUSED, "this node does not admit new users (fog serve --user)")
+                raise Refusal(W.REFUSED, "unknown key" if named is None else "unknown space")
+            return state
+        if self.dir.roster_stamp(name) is None:  # refused before anything is made on disk for it
+            self._may_create(name, roster)
+        with self._space_lock(name), self.dir.locked(name):
+            state = self._load(name)
+            if state is None:
+                self._may_create(name, roster)
             try:
                 merged = R.merge(state, roster)
             except IntegrityError as exc:
                 raise Refusal(W.REFUSED, exc.message) from None
             if merged != state:
                 self.dir.save_roster(merged)
-                known = self._spaces.get(merged.space)
+                self.index.saved(merged)
+                with self._lock:
+                    known = self._spaces.get(merged.space)
                 if known is not None:
                     known.generation += 1
             return merged
 
+    def _load(self, name: str) -> R.SpaceRoster | None:
+        try:
+            return self.dir.load_roster(name)
+        except RemoteError as exc:
+            self.log("-", "-", f"space {name} not loaded: {exc.message}")
+            raise Refusal(W.REFUSED, UNLOADABLE) from None
+
+    def _may_create(self, name: str, roster: R.Roster) -> None:
+        """Refusal unless `roster` may create space `name` (its signer's, on a node admitting that user)."""
+        if name != K.node_space(bytes.fromhex(roster.signer)):
+            raise Refusal(W.REFUSED, "unknown space")
+        if self.options.users and bytes.fromhex(roster.signer) not in self.options.users:
+            raise Refusal(W.REFUSED, "this node does not admit new users (fog serve --user)")
+
+    def _space_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._space_locks.setdefault(name, threading.Lock())
+
     def _find(self, client_hex: str, roster: R.Roster | None) -> str | None:
-        """The space a hello that names none is for; None when no space is.
+        """The space a hello that names none is for; None when no space is (from the in-memory index).
 
         With a roster: the space pinned to its signer, or one it was handed over to from, else the new
         space of its signer; never by the keys it lists (anyone may list anyone's public keys). Without:
         the one space listing `client_hex` (a join key, bound to this node, or a device)."""
-        found = []
-        for name in self.dir.spaces():
-            try:
-                state = self.dir.load_roster(name)
-            except RemoteError:
-                continue
-            if state is None:
-                continue
-            if roster is not None:
-                if state.pinned == roster.signer or roster.handed_over_from(state.pinned):
-                    return name
-            elif client_hex in state.devices or client_hex in state.join:
-                found.append(name)
+        self.index.refresh()
         if roster is not None:
-            return K.node_space(bytes.fromhex(roster.signer))
-        if len(found) > 1:
+            for attempt in range(2):
+                found = self.index.pinned_to(roster.signer)
+                if found is None:
+                    for old, _ in roster.handover:
+                        candidate = self.index.pinned_to(old)
+                        if candidate is not None and roster.handed_over_from(old):
+                            found = candidate
+                            break
+                if found is not None or not roster.handover or attempt:
+                    break
+                self.index.refresh(force=True)  # a rotation merged by another process a moment ago
+            return found or K.node_space(bytes.fromhex(roster.signer))
+        listing = self.index.listing(client_hex)
+        if len(listing) > 1:
             raise Refusal(W.REFUSED, "this key is in several spaces: name the space")
-        return found[0] if found else None
+        return listing[0] if listing else None
 
     # -- requests ----------------------------------------------------------------------
 
@@ -271,8 +291,10 @@ class Node:
         now = (space.generation, self.dir.roster_stamp(space.name))
         if now == seen:
             return "", "", seen
-        with self._lock, self.dir.locked():
-            state = self.dir.load_roster(space.name)
+        try:
+            state = self.dir.load_roster(space.name)  # saved by rename: read whole without a lock
+        except RemoteError:
+            state = None
         if state is None:
             return None, "unknown space", now
         role, why = state.role_of(client_hex)

@@ -553,3 +553,42 @@ def test_node_files_are_private(start: Start) -> None:
     assert (n.root / "spaces").stat().st_mode & 0o777 == 0o700
     for f in (space / "roster.json", space / "usage", space / "store" / "config" / ("ab" * 16) / ("cd" * 32)):
         assert f.stat().st_mode & 0o777 == 0o600, f
+
+
+def test_spaceless_hellos_use_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process: a hello naming no space reads no roster.json once the index is built (only changed
+    files are parsed again), and never waits on the node's lock."""
+    from fog.format import noderoster as R
+    from fog.node.nodedir import NodeDir
+    from fog.node.server import Refusal
+
+    node = Node(tmp_path / "n", NodeOptions())
+    for _ in range(20):
+        u = User()
+        node.dir.save_roster(R.merge(None, R.decode_roster(u.roster(node.public))))
+    user = User()
+    node.dir.save_roster(R.merge(None, R.decode_roster(user.roster(node.public))))
+    node.index.refresh(force=True)
+    loads: list[str] = []
+    real = NodeDir.load_roster
+    monkeypatch.setattr(NodeDir, "load_roster", lambda self, name: loads.append(name) or real(self, name))
+    stranger = S.new_keypair()[1]
+    outcome: list[str] = []
+
+    def hellos() -> None:
+        for _ in range(50):
+            node.index.refresh(force=True)
+            try:
+                node._resolve(stranger, {"proto": 1})
+            except Refusal as r:
+                outcome.append(r.message)
+        found = node._resolve(S.public_of(user.secrets["laptop"]), {"proto": 1})
+        outcome.append(found.space)
+
+    with node._lock:  # held by someone else the whole time: space-less hellos do not need it
+        t = threading.Thread(target=hellos)
+        t.start()
+        t.join(10)
+    assert not t.is_alive()
+    assert outcome == ["unknown key"] * 50 + [user.space]
+    assert loads == [user.space]  # only the roster of the space found, read once

@@ -175,7 +175,7 @@ class User:
 
     def join(self, node_public: bytes) -> tuple[bytes, bytes]:
         """The join key pair for one node."""
-        return K.node_join_keypair(self.master_key)
+        return K.node_join_keypair(self.master_key, node_public)
 
     def roster(self, node_public: bytes) -> bytes:
         return build_roster(self.seed, node_public, self.devices, [self.join(node_public)[1].hex()], self.old_seeds)

@@ -20,13 +20,13 @@ from urllib.parse import unquote, urlparse
 
 from fog.errors import UsageError
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")  # used with fullmatch: `$` would pass a trailing newline
 
 
 def check_name(name: str) -> str:
     """Return `name` if it is a valid object name, else raise ValueError."""
     parts = name.split("/")
-    if not _NAME.match(name) or any(p in (".", "..") or p.startswith(".tmp-") for p in parts):
+    if not _NAME.fullmatch(name) or any(p in (".", "..") or p.startswith(".tmp-") for p in parts):
         raise ValueError(f"invalid object name: {name!r}")
     return name
 

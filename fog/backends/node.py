@@ -12,7 +12,7 @@ How to open one (the credentials ride in `options`, never in the URL):
     backend = open_backend("fog://host:7463", options={
         "node_auth": NodeAuth(
             secret=device_box_secret,   # this device's Box secret key, or the join secret
-                                        # (fog.crypto.keys.node_join_keypair(master_key)[0])
+                                        # (fog.crypto.keys.node_join_keypair(master_key, node_public)[0])
             node_key=node_public,       # the node's public key (32 bytes); None: learn it from the
                                         # node, unauthenticated, and check it against the SyncConfig
             space=space_hex,            # the user's space on the node, or None (the node finds it)
@@ -55,7 +55,13 @@ from fog.crypto import channel as C
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
 DEFAULT_PORT = 7463
-_NO_LIMIT = 1 << 62
+MAX_GET = 1 << 30  # the most a get takes from a node, whatever its welcome says (its max_object, if lower)
+MAX_LIST_NAMES = 10_000_000  # names one list takes from a node
+_LIST_REPLY = W.LIST_BATCH * 1025  # one list reply's data: a batch of names of at most 1 KiB each
+
+
+class _Malformed(Exception):
+    """A node's reply that breaks the protocol (the connection is dropped, the call fails for good)."""
 
 
 @dataclass(frozen=True)
@@ -177,12 +183,14 @@ class NodeBackend:
         self._put(W.OP_PUT_NEW, name, data)
 
     def get(self, name: str) -> bytes:
-        return bytes(self._call(W.OP_GET, {"name": check_name(name)}, name=name)[1])
+        limit = self.info.get("max_object")
+        most = min(limit, MAX_GET) if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0 else MAX_GET
+        return bytes(self._call(W.OP_GET, {"name": check_name(name)}, name=name, most=most)[1])
 
     def get_range(self, name: str, offset: int, length: int) -> bytes:
         check_range(offset, length)
         header = {"name": check_name(name), "offset": offset, "length": length}
-        return bytes(self._call(W.OP_GET_RANGE, header, name=name)[1])
+        return bytes(self._call(W.OP_GET_RANGE, header, name=name, most=length)[1])
 
     def exists(self, name: str) -> bool:
         return bool(self._call(W.OP_EXISTS, {"name": check_name(name)}, name=name)[0].get("exists"))
@@ -192,7 +200,7 @@ class NodeBackend:
             check_name(prefix.rstrip("/"))
             prefix = prefix.rstrip("/") + "/"
         names: list[str] = []
-        self._call(W.OP_LIST, {"prefix": prefix}, name=prefix or "/", names=names)
+        self._call(W.OP_LIST, {"prefix": prefix}, name=prefix or "/", names=names, most=_LIST_REPLY)
         return iter(names)
 
     def delete(self, name: str) -> None:
@@ -227,7 +235,7 @@ class NodeBackend:
         """The space's device list as the node holds it (the `roster` request): `{"pinned", "devices",
         "join", "signed"}`, devices keyed by Box public hex. A trusted device compares it with the
         devices it knows: a key it does not know was added by someone holding the user signing key."""
-        out = self._call(W.OP_ROSTER, {}, name="/")[1]
+        out = self._call(W.OP_ROSTER, {}, name="/", most=W.MAX_ROSTER_REPLY)[1]
         try:
             doc = json.loads(bytes(out))
         except ValueError:
@@ -247,20 +255,31 @@ class NodeBackend:
         self._dirty = True
 
     def _call(
-        self, op: int, header: dict[str, Any], data: bytes = b"", *, name: str, names: list[str] | None = None
+        self,
+        op: int,
+        header: dict[str, Any],
+        data: bytes = b"",
+        *,
+        name: str,
+        names: list[str] | None = None,
+        most: int = 0,
     ) -> tuple[dict[str, Any], memoryview]:
+        """One request and its reply, whose data may be at most `most` bytes (a node that announces more,
+        or sends a malformed reply, is a RemoteError: nothing else escapes but the contract's errors)."""
         what = W.OPS[op]
         session, generation = self._checkout()
         healthy = False
         try:
             W.send(session, op, header, data)
-            status, reply, out = W.recv(session, _NO_LIMIT)
+            status, reply, out = W.recv(session, most)
             while names is not None and status == W.OK:
-                names.extend(n for n in bytes(out).decode().split("\n") if n)
+                self._names(out, header.get("prefix", ""), names)
                 if not reply.get("more"):
                     break
-                status, reply, out = W.recv(session, _NO_LIMIT)
+                status, reply, out = W.recv(session, most)
             healthy = True
+        except (W.TooLarge, _Malformed) as e:
+            raise RemoteError(f"cannot {what} {name} on remote {self.url}: the node's reply is refused ({e})") from e
         except (OSError, ConnectionError) as e:  # TimeoutError, ChannelError, a broken pipe
             detail = "timed out" if isinstance(e, TimeoutError) else (str(e) or type(e).__name__)
             raise RemoteError(
@@ -270,12 +289,30 @@ class NodeBackend:
             self._checkin(session, generation, healthy)
         if status == W.OK:
             return reply, out
-        message = str(reply.get("error") or "no reason given")
+        message = str(reply.get("error") or "no reason given")[:1000].replace("\n", " ")
         if status == W.NOT_FOUND:
             raise ObjectNotFound(f"{name} not found on remote {self.url}")
         if status == W.EXISTS:
             raise AlreadyExists(f"{name} already exists on remote {self.url}")
         raise RemoteError(f"cannot {what} {name} on remote {self.url}: {message}", transient=status == W.TRANSIENT)
+
+    @staticmethod
+    def _names(out: memoryview, prefix: str, names: list[str]) -> None:
+        """Add one list reply's names to `names`: UTF-8, valid names under `prefix`, at most MAX_LIST_NAMES."""
+        try:
+            batch = [n for n in bytes(out).decode().split("\n") if n]
+        except UnicodeDecodeError as e:
+            raise _Malformed("names that are not UTF-8") from e
+        if len(batch) > W.LIST_BATCH or len(names) + len(batch) > MAX_LIST_NAMES:
+            raise _Malformed(f"more than {MAX_LIST_NAMES} names, or more than {W.LIST_BATCH} in one reply")
+        for n in batch:
+            try:
+                check_name(n)
+            except ValueError as e:
+                raise _Malformed(f"an invalid name {n[:80]!r}") from e
+            if not n.startswith(prefix):
+                raise _Malformed(f"a name outside {prefix!r}")
+        names.extend(batch)
 
     def _checkout(self) -> tuple[C.Session, int]:
         with self._cond:

@@ -64,6 +64,15 @@ def send(session: Session, code: int, header: dict[str, Any], data: bytes | byte
 def recv(session: Session, max_total: int) -> tuple[int, dict[str, Any], memoryview]:
     """The next message: (code, header, data). TooLarge when it announces more than `max_total` bytes
     (nothing beyond its first message read); ChannelError when it is malformed."""
+    code, header, first, total = recv_head(session)
+    if total > max_total:
+        raise TooLarge(code, header, total)
+    return code, header, recv_rest(session, first, total)
+
+
+def recv_head(session: Session) -> tuple[int, dict[str, Any], memoryview, int]:
+    """The first message of the next request or reply: (code, header, its data, total announced).
+    Nothing is allocated for the rest: the receiver decides first (recv_rest, or skip_rest)."""
     plain = session.recv()
     if len(plain) < _HEAD.size:
         raise ChannelError("message too short")
@@ -80,22 +89,45 @@ def recv(session: Session, max_total: int) -> tuple[int, dict[str, Any], memoryv
     total = header.get("total", len(first))
     if not isinstance(total, int) or isinstance(total, bool):
         raise ChannelError("message total is not a number")
-    if total > max_total:
-        raise TooLarge(code, header, total)
-    if total < len(first) or (total > len(first) and len(first) != CHUNK):
+    if total < len(first):
         raise ChannelError("message total out of range")
+    return code, header, first, total
+
+
+def recv_rest(session: Session, first: memoryview, total: int) -> memoryview:
+    """All `total` bytes of a message whose first part is `first` (the continuation messages read)."""
     if total == len(first):
-        return code, header, first
+        return first
+    _continued(first)
     data = bytearray(total)
     data[: len(first)] = first
     at = len(first)
     while at < total:
-        more = session.recv()
-        if not more or len(more) > total - at or (len(more) != CHUNK and at + len(more) != total):
-            raise ChannelError("message data continues out of step with its total")
+        more = _more(session, at, total)
         data[at : at + len(more)] = more
         at += len(more)
-    return code, header, memoryview(data)
+    return memoryview(data)
+
+
+def skip_rest(session: Session, first: memoryview, total: int) -> None:
+    """Read and drop the continuation of a message (one stream message at a time: no buffer of `total`)."""
+    at = len(first)
+    if at < total:
+        _continued(first)
+    while at < total:
+        at += len(_more(session, at, total))
+
+
+def _continued(first: memoryview) -> None:
+    if len(first) != CHUNK:
+        raise ChannelError("message total out of range")
+
+
+def _more(session: Session, at: int, total: int) -> bytearray:
+    more = session.recv()
+    if not more or len(more) > total - at or (len(more) != CHUNK and at + len(more) != total):
+        raise ChannelError("message data continues out of step with its total")
+    return more
 
 
 def plain_json(header: dict[str, Any], key: str, kind: type, default: Any = None) -> Any:

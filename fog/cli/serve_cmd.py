@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def serve(
     if stdio and not show_key:
         run(lambda: serve_stdio(directory, opts))
         return
+    os.umask(0o077)  # the node's directory is private: its files 0600, its directories 0700
     node = run(lambda: Node(directory, opts))
     key = node_key_to_text(node.public)
     if show_key:

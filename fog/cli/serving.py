@@ -61,6 +61,7 @@ def serve_stdio(directory: Path, options) -> None:  # type: ignore[no-untyped-de
 
     protocol_out = os.dup(1)
     os.dup2(2, 1)  # nothing but the protocol may reach the client: stray output goes to stderr
+    os.umask(0o077)  # the node's directory is private: its files 0600, its directories 0700
     node = Node(directory, options)
     peer = os.environ.get("SSH_CLIENT", "").split(" ")
     node.serve_connection(FdPipe(0, protocol_out), f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "stdio")

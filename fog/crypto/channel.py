@@ -1,17 +1,20 @@
 """The node connection: a mutually authenticated handshake, then two secret streams (docs/FORMAT.md, section 17).
 
     msg1  C -> N   "fognode1" || E_c || u32be len || Box(e_c -> N, C || hello JSON)
-    msg2  N -> C   E_s || u32be len || Box(n -> E_c, H(T1) || welcome JSON)   (+ N->C stream header)
+    msg2  N -> C   E_s || u32be len || Box(n -> E_c, H(T1)) || N->C stream header
     msg3  C -> N   u32be len || Box(c -> E_s, H(T2)) || C->N stream header
+    then  N -> C   the first stream message: the welcome JSON, or {"error": ...}
 
 `crypto_kx` between the ephemeral keys gives the session keys (forward
 secrecy); the boxes under the static keys bind both identities to this
-transcript. Traffic is `crypto_secretstream_xchacha20poly1305`, one message
-per frame `u32be length || ciphertext`.
+transcript. The node says nothing about the client (admitted, refused, its
+space) before msg3 proves the client holds its key. Traffic is
+`crypto_secretstream_xchacha20poly1305`, one message per frame
+`u32be length || ciphertext`.
 
 Everything runs over a `Pipe`: a socket (`SocketPipe`) or a pair of file
 descriptors (`FdPipe`, a child's stdin/stdout). No I/O beyond the pipe, no
-policy: the node decides whom to admit (`ServerHandshake.reply`).
+policy: the node decides whom to admit (`ServerHandshake.admit`).
 """
 
 from __future__ import annotations
@@ -81,20 +84,30 @@ class SocketPipe:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.timeout: float | None = sock.gettimeout()
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
+        self.sock.settimeout(self.timeout)
         self.sock.sendall(data)
 
     def recv_into(self, buf: memoryview) -> None:
+        """Fill `buf` within one timeout in all (a peer dribbling a byte at a time does not stretch it)."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while buf:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("timed out")
+                self.sock.settimeout(left)
             n = self.sock.recv_into(buf)
             if not n:
                 raise Closed("connection closed by the peer")
             buf = buf[n:]
 
     def settimeout(self, seconds: float | None) -> None:
+        self.timeout = seconds
         self.sock.settimeout(seconds)
 
     def close(self) -> None:
@@ -246,7 +259,7 @@ def probe_node_key(pipe: Pipe) -> bytes:
 
 
 def client_handshake(pipe: Pipe, secret: bytes, node_public: bytes, hello: dict[str, Any]) -> Session:
-    """Run msg1..msg3 as the client with static key `secret`; the Session, whose `welcome` the node sent.
+    """Run msg1..msg3 as the client with static key `secret`, then read the node's welcome; the Session.
 
     Refused when the node says no; ChannelError when msg2 does not come from the holder of `node_public`."""
     e_secret, e_public = _kx_keypair()
@@ -258,22 +271,25 @@ def client_handshake(pipe: Pipe, secret: bytes, node_public: bytes, hello: dict[
     pipe.send(msg1)
     t1 = TRANSCRIPT_LABEL + node_public + msg1
     e_server = _recv(pipe, 32)
-    prefix, box2 = _recv_box(pipe, 32 + MAX_WELCOME)
+    prefix, box2 = _recv_box(pipe, 32)
     try:
         plain = S.open_box(e_secret, node_public, box2, "node handshake")
     except IntegrityError as exc:
         raise ChannelError("the node's answer is not sealed by the node key expected (another node?)") from exc
-    if plain[:32] != _h(t1):
+    if plain != _h(t1):
         raise ChannelError("the node's answer is for another handshake")
-    welcome = _json(plain[32:], "welcome")
-    if "error" in welcome:
-        raise Refused(str(welcome["error"]), bool(welcome.get("transient")))
     t2 = t1 + e_server + prefix + box2
     rx_key, tx_key = B.crypto_kx_client_session_keys(e_public, e_secret, e_server)
     rx = Stream(rx_key, _recv(pipe, HEADERBYTES))
     tx = Stream(tx_key)
     box3 = S.seal_box(secret, e_server, _h(t2))
     pipe.send(_U32.pack(len(box3)) + box3 + tx.header)
+    raw = rx.pull(pipe)
+    if len(raw) > MAX_WELCOME:
+        raise ChannelError("the welcome is too long")
+    welcome = _json(bytes(raw), "welcome")
+    if "error" in welcome:
+        raise Refused(str(welcome["error"])[:1000], bool(welcome.get("transient")))
     return Session(pipe, tx, rx, node_public, hello, welcome)
 
 
@@ -288,11 +304,12 @@ def _json(raw: bytes, what: str) -> dict[str, Any]:
 
 
 class ServerHandshake:
-    """The node's side, in two steps so it can decide in between:
+    """The node's side, in steps so it can decide once the client proved its key:
 
     hs = ServerHandshake(pipe, node_secret)
     client, hello = hs.read_msg1()          # None for a key probe (answered already)
-    session = hs.reply(welcome)             # None when the welcome was a refusal
+    session = hs.prove()                    # msg2 out, msg3 checked: the client holds `client`'s secret
+    hs.admit(session, welcome)              # the first stream message: the welcome, or {"error": ...}
     """
 
     def __init__(self, pipe: Pipe, node_secret: bytes) -> None:
@@ -323,14 +340,12 @@ class ServerHandshake:
         self._msg1 = head + prefix + box1
         return self.client, self.hello
 
-    def reply(self, welcome: dict[str, Any]) -> Session | None:
+    def prove(self) -> Session:
+        """Send msg2 (the transcript proof only) and check msg3; ChannelError unless the client proves its key."""
         t1 = TRANSCRIPT_LABEL + self.public + self._msg1
         e_secret, e_public = _kx_keypair()
-        box2 = S.seal_box(self.secret, self._e_client, _h(t1) + json.dumps(welcome, separators=(",", ":")).encode())
+        box2 = S.seal_box(self.secret, self._e_client, _h(t1))
         msg2 = e_public + _U32.pack(len(box2)) + box2
-        if "error" in welcome:
-            self.pipe.send(msg2)
-            return None
         rx_key, tx_key = B.crypto_kx_server_session_keys(e_public, e_secret, self._e_client)
         tx = Stream(tx_key)
         self.pipe.send(msg2 + tx.header)
@@ -342,4 +357,15 @@ class ServerHandshake:
         if proof != _h(t1 + msg2):
             raise ChannelError("the client's proof is for another handshake")
         rx = Stream(rx_key, _recv(self.pipe, HEADERBYTES))
-        return Session(self.pipe, tx, rx, self.client, self.hello, welcome)
+        return Session(self.pipe, tx, rx, self.client, self.hello, {})
+
+    @staticmethod
+    def admit(session: Session, welcome: dict[str, Any]) -> bool:
+        """Send the welcome (or the refusal: a welcome holding `error`) as the first stream message;
+        whether the session goes on."""
+        raw = json.dumps(welcome, separators=(",", ":")).encode()
+        if len(raw) > MAX_WELCOME:
+            raise ValueError(f"a welcome is at most {MAX_WELCOME} bytes")
+        session.welcome = welcome
+        session.send(raw)
+        return "error" not in welcome

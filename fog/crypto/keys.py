@@ -197,12 +197,16 @@ def node_key_from_text(text: str) -> bytes:
     return raw[:32]
 
 
-def node_join_keypair(master_key: bytes) -> tuple[bytes, bytes]:
-    """The join key pair (Box secret, public) of a master key: what a device that holds only the master
-    key connects to an untrusted node with (docs/FORMAT.md, section 17). A new master key retires it."""
+def node_join_keypair(master_key: bytes, node_public: bytes) -> tuple[bytes, bytes]:
+    """The join key pair (Box secret, public) of a master key for one node: what a device that holds only
+    the master key connects to that node with (docs/FORMAT.md, section 17). Bound to the node, so the join
+    key one node sees is of no use on another (nobody can list it in a space of their own elsewhere).
+    A new master key retires it."""
     if len(master_key) != MASTER_KEY_BYTES:
         raise ValueError("a master key is 16 bytes")
-    secret = derive(LABEL_NODE_JOIN, master_key)
+    if len(node_public) != 32:
+        raise ValueError("a node key is 32 bytes")
+    secret = derive(LABEL_NODE_JOIN, master_key + node_public)
     return secret, public_of(secret)
 
 

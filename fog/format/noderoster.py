@@ -29,9 +29,9 @@ MAX_JOIN = 16
 MAX_HANDOVER = 64
 MAX_NAME = 256
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
-_HEX128 = re.compile(r"^[0-9a-f]{128}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX128 = re.compile(r"[0-9a-f]{128}")
 NOT_THIS_USER = "roster not signed by this user's key"
 
 
@@ -57,11 +57,11 @@ class RosterDevice:
         if not isinstance(d, dict):
             raise ValueError("a roster device is not an object")
         dev = cls(d.get("id"), d.get("name"), d.get("sign"), d.get("trusted"), d.get("revoked", 0))  # type: ignore[arg-type]
-        if not (isinstance(dev.id, str) and _HEX32.match(dev.id)):
+        if not (isinstance(dev.id, str) and _HEX32.fullmatch(dev.id)):
             raise ValueError("a roster device id is not 32 hex digits")
         if not (isinstance(dev.name, str) and len(dev.name) <= MAX_NAME):
             raise ValueError("a roster device name is not a short string")
-        if not (isinstance(dev.sign, str) and (dev.sign == "" or _HEX64.match(dev.sign))):
+        if not (isinstance(dev.sign, str) and (dev.sign == "" or _HEX64.fullmatch(dev.sign))):
             raise ValueError("a roster device signing key is not 64 hex digits")
         if not isinstance(dev.trusted, bool):
             raise ValueError("a roster device's trusted is not true or false")
@@ -166,13 +166,13 @@ def _check(doc: object) -> None:
     if not isinstance(devices, dict) or len(devices) > MAX_DEVICES:
         raise ValueError(f"a roster lists at most {MAX_DEVICES} devices")
     for k, v in devices.items():
-        if not _HEX64.match(k):
+        if not _HEX64.fullmatch(k):
             raise ValueError("a roster device key is not 64 hex digits")
         RosterDevice.from_json(v)
     if (
         not isinstance(join, list)
         or len(join) > MAX_JOIN
-        or not all(isinstance(j, str) and _HEX64.match(j) for j in join)
+        or not all(isinstance(j, str) and _HEX64.fullmatch(j) for j in join)
     ):
         raise ValueError(f"a roster holds at most {MAX_JOIN} join keys of 64 hex digits")
     if not isinstance(handover, list) or len(handover) > MAX_HANDOVER:
@@ -181,12 +181,12 @@ def _check(doc: object) -> None:
         if not (
             isinstance(h, dict)
             and set(h) == {"from", "sig"}
-            and _HEX64.match(str(h["from"]))
-            and _HEX128.match(str(h["sig"]))
+            and _HEX64.fullmatch(str(h["from"]))
+            and _HEX128.fullmatch(str(h["sig"]))
         ):
             raise ValueError("a roster handover is not {from: 64 hex, sig: 128 hex}")
     for key in ("node", "signer"):
-        if not (isinstance(doc[key], str) and _HEX64.match(doc[key])):
+        if not (isinstance(doc[key], str) and _HEX64.fullmatch(doc[key])):
             raise ValueError(f"a roster's {key} is not 64 hex digits")
     signed = doc["signed"]
     if not (isinstance(signed, int) and not isinstance(signed, bool) and signed >= 0):

@@ -22,18 +22,28 @@ OTHER_LOG = "not this device's log: a device writes only its own log"
 PACK_HASH = "pack name is not the SHA256 of its bytes"
 MARKER = "fog-store marker: only a newer format may replace it"
 
+NAME_TOO_LONG = "name too long or too deep (at most 1024 bytes and 8 segments)"
+MEMBER_HASH = "member statement name is not the SHA256 of its bytes"
+MAX_NAME_BYTES = 1024
+MAX_SEGMENTS = 8
+
 _H32 = "[0-9a-f]{32}"
+_H64 = "[0-9a-f]{64}"
+_SHARE = rf"shares/(?P<share>{_H32})"
+# Exactly the names fog writes (FORMAT.md section 3), nothing deeper or looser.
 _LAYOUT = [
-    ("marker", re.compile(r"^fog-store$")),
-    ("config", re.compile(r"^config/.+$")),
-    ("pack", re.compile(rf"^shares/(?P<share>{_H32})/packs/(?P<fan>[0-9a-f]{{2}})/(?P<pack>[0-9a-f]{{64}})$")),
-    ("log", re.compile(rf"^shares/(?P<share>{_H32})/log/(?P<log>{_H32})/[^/]+$")),
-    ("prune", re.compile(rf"^shares/(?P<share>{_H32})/prune/(?P<log>{_H32})\.[^/]+$")),
-    ("plain", re.compile(rf"^shares/{_H32}/(objects|members|keys)/.+$")),
-    ("plain", re.compile(r"^invites/.+$")),
+    ("marker", re.compile(r"fog-store")),
+    ("config", re.compile(rf"config/{_H32}/(rotation\.)?{_H64}")),
+    ("pack", re.compile(rf"{_SHARE}/packs/(?P<fan>[0-9a-f]{{2}})/(?P<pack>{_H64})")),
+    ("object", re.compile(rf"{_SHARE}/objects/(?P<fan>[0-9a-f]{{2}})/(?P<id>{_H64})")),
+    ("log", re.compile(rf"{_SHARE}/log/(?P<log>{_H32})/[0-9]{{10,20}}")),
+    ("prune", re.compile(rf"{_SHARE}/prune/(?P<log>{_H32})\.{_H32}(\.done)?")),
+    ("member", re.compile(rf"{_SHARE}/members/(?P<hash>{_H64})")),
+    ("plain", re.compile(rf"{_SHARE}/keys/{_H32}\.[0-9]{{1,19}}(\.{_H32})?")),
+    ("plain", re.compile(rf"invites/{_H32}/{_H32}")),
 ]
-_DELETABLE = re.compile(rf"^shares/{_H32}/(packs|objects|prune|log)/.+$")
-_MARKER = re.compile(rb"^fog-store ([0-9]{1,6})\n$")
+_DELETABLE = re.compile(rf"shares/{_H32}/(packs|objects|prune|log)/.+")
+_MARKER = re.compile(rb"fog-store ([0-9]{1,6})\n")
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class Rule:
 def classify(name: str) -> tuple[str, dict[str, str]] | None:
     """(kind, named groups) of a (checked) object name in the store layout, or None outside it."""
     for kind, pattern in _LAYOUT:
-        m = pattern.match(name)
+        m = pattern.fullmatch(name)
         if m:
             return kind, m.groupdict()
     return None
@@ -66,13 +76,33 @@ def write_rule(role: str, name: str, data: bytes | memoryview, client_public: by
     if kind == "pack":
         if groups["fan"] != groups["pack"][:2] or hashlib.sha256(data).hexdigest() != groups["pack"]:
             return Rule(PACK_HASH)
+    if kind == "object" and groups["fan"] != groups["id"][:2]:
+        return Rule(OUTSIDE)
+    if kind == "member" and hashlib.sha256(data).hexdigest() != groups["hash"]:
+        return Rule(MEMBER_HASH)
     if kind in ("log", "prune") and groups["log"] != device_log_name(bytes.fromhex(groups["share"]), client_public):
         return Rule(OTHER_LOG)
     return Rule()
 
 
+def name_rule(role: str, name: str, client_public: bytes) -> str:
+    """Why a put of `name` by a client of `role` is refused whatever its bytes ('' when it may go on):
+    checked on a put's first message, before the node takes the rest."""
+    found = classify(name)
+    if found is None:
+        return OUTSIDE
+    kind, groups = found
+    if role != "device":
+        return JOIN_READ_ONLY if kind != "config" else ""
+    if kind in ("log", "prune") and groups["log"] != device_log_name(bytes.fromhex(groups["share"]), client_public):
+        return OTHER_LOG
+    return ""
+
+
 def marker_version(data: bytes | memoryview) -> int | None:
-    m = _MARKER.match(bytes(data[:32]))
+    if len(data) > 32:
+        return None
+    m = _MARKER.fullmatch(bytes(data))
     return int(m.group(1)) if m else None
 
 
@@ -82,4 +112,12 @@ def delete_refusal(role: str, name: str, allow_prune: bool) -> str:
         return JOIN_READ_ONLY
     if not allow_prune:
         return DELETE
-    return "" if _DELETABLE.match(name) else NOT_DELETABLE
+    return "" if _DELETABLE.fullmatch(name) else NOT_DELETABLE
+
+
+def name_refusal(name: str) -> str:
+    """Why the node takes no name like this in any mode ('' when it may): too long or too deep, which
+    would cost the node directories, path length and recursion whatever the rules."""
+    if len(name.encode()) > MAX_NAME_BYTES or name.count("/") >= MAX_SEGMENTS:
+        return NAME_TOO_LONG
+    return ""

@@ -18,8 +18,9 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,12 @@ from fog.crypto import keys as K
 from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError
 from fog.format import noderoster as R
 from fog.node import rules
-from fog.node.nodedir import NodeDir, is_space, usage
+from fog.node.nodedir import NodeDir, OverLimit, RosterIndex, Usage, charge, is_space
 
 HANDSHAKE_TIMEOUT = 10.0
+UNLOADABLE = "this space cannot be loaded on the node (see the node's log)"
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_UNLOADABLE = (OSError, RecursionError, RemoteError, ValueError)
 
 
 @dataclass
@@ -50,6 +53,11 @@ class NodeOptions:
     users: tuple[bytes, ...] = ()  # user signing publics admitted to create a space (empty: anyone)
     raw: bool = False  # a plain byte store: no layout rules (see FORMAT.md section 17)
     handshake_timeout: float = HANDSHAKE_TIMEOUT
+    max_objects: int | None = 4_000_000  # objects per space
+    max_inflight: int = 1 << 30  # bytes of puts being received at once, node-wide (raised to max_object)
+
+    def __post_init__(self) -> None:
+        self.max_inflight = max(self.max_inflight, self.max_object)
 
 
 @dataclass
@@ -58,8 +66,7 @@ class Space:
 
     name: str
     store: LocalBackend
-    used: int
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    usage: Usage
     generation: int = 0  # bumped each time this process saves the space's roster
 
 
@@ -69,6 +76,7 @@ class Refusal(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+        self.unread = False  # a put refused on its first message: its rest is dropped after the reply
 
 
 class Node:
@@ -78,12 +86,20 @@ class Node:
         self.dir = NodeDir(root)
         self.options = options
         self.secret, self.public, self.created = self.dir.load_or_create_key()
+        self.dir.private()
         self._log = log or _stderr
         self._lock = threading.Lock()
         self._spaces: dict[str, Space] = {}
+        self._space_locks: dict[str, threading.Lock] = {}
+        self.index = RosterIndex(self.dir)
         self.active = 0  # admitted connections
+        self._inflight = 0  # bytes of puts being received, node-wide
+        self._inflight_cond = threading.Condition()
         for name in self.dir.spaces():
-            self._space(name)
+            try:
+                self._space(name)
+            except _UNLOADABLE as exc:  # one damaged space must not keep the node from serving the others
+                self.log("-", "-", f"space {name} not loaded: {type(exc).__name__}: {exc}")
 
     def log(self, peer: str, who: str, what: str) -> None:
         self._log(f"fog serve: {peer} {who} {what}")
@@ -91,17 +107,22 @@ class Node:
     def _space(self, name: str) -> Space:
         with self._lock:
             space = self._spaces.get(name)
-            if space is None:
-                root = self.dir.space_dir(name) / "store"
-                root.mkdir(parents=True, exist_ok=True)
-                space = Space(name, LocalBackend(root, url=f"node space {name}"), usage(root))
-                self._spaces[name] = space
+        if space is not None:
             return space
+        root = self.dir.space_dir(name) / "store"  # made and counted outside the node's lock
+        root.mkdir(parents=True, exist_ok=True)
+        space = Space(name, LocalBackend(root, url=f"node space {name}"), Usage(root.parent / "usage", root))
+        space.usage.get()  # counted now when the file is new
+        with self._lock:
+            return self._spaces.setdefault(name, space)
 
     # -- connections -------------------------------------------------------------------
 
     def serve_connection(self, pipe: C.Pipe, peer: str) -> None:
-        """Run one connection to its end; never raises (a failure is a log line)."""
+        """Run one connection to its end; never raises (a failure is a log line).
+
+        Nothing is decided, merged or said about the client before msg3 proves it holds its key; only
+        then is the roster merged, the key looked up and the connection counted as active."""
         timer = threading.Timer(self.options.handshake_timeout, pipe.close)
         timer.daemon = True
         timer.start()
@@ -111,26 +132,26 @@ class Node:
             pipe.settimeout(self.options.handshake_timeout)
             try:
                 got = hs.read_msg1()
+                if got is None:
+                    self.log(peer, "-", "asked for the node key")
+                    return
+                client, hello = got
+                session = hs.prove()
             except (ConnectionError, TimeoutError, OSError) as exc:
                 self.log(peer, "-", f"handshake failed: {_why(exc)}")
                 return
-            if got is None:
-                self.log(peer, "-", "asked for the node key")
-                return
-            client, hello = got
             welcome, space, role, who = self._admit(client, hello)
-            if "error" in welcome:
-                self.log(peer, who, f"refused: {welcome['error']}")
-                hs.reply(welcome)
-                return
-            admitted = True
+            admitted = "error" not in welcome
             try:
-                session = hs.reply(welcome)
+                hs.admit(session, welcome)
             except (ConnectionError, TimeoutError, OSError) as exc:
                 self.log(peer, who, f"handshake failed: {_why(exc)}")
                 return
+            if not admitted:
+                self.log(peer, who, f"refused: {welcome['error']}")
+                return
             timer.cancel()
-            assert session is not None and space is not None
+            assert space is not None
             self.log(peer, who, f"connected as {role} (space {space.name})")
             self._serve_requests(session, space, role, peer, who)
         except Exception as exc:  # a bug must not take the node down: one line, the connection closed
@@ -158,14 +179,20 @@ class Node:
                 busy = f"too many connections (--max-connections {self.options.max_connections}); try again later"
                 return {"error": busy, "transient": True}, None, "", who
             self.active += 1
-        space = self._space(state.space)
+        try:
+            space = self._space(state.space)
+        except _UNLOADABLE as exc:
+            with self._lock:
+                self.active -= 1
+            self.log("-", who, f"space {state.space} not loaded: {type(exc).__name__}: {exc}")
+            return {"error": UNLOADABLE}, None, "", who
         welcome = {
             "proto": 1,
             "space": space.name,
             "role": role,
             "append_only": not self.options.allow_prune,
             "quota": self.options.quota,
-            "used": space.used,
+            "used": space.usage.get()[0],
             "max_object": self.options.max_object,
             "node": f"fog {__version__}",
         }
@@ -186,46 +213,75 @@ class Node:
                 raise Refusal(W.REFUSED, f"roster refused: {exc}") from None
             if roster.node != self.public.hex():
                 raise Refusal(W.REFUSED, "roster refused: it is for another node")
-        with self._lock, self.dir.locked():
-            name = named or self._find(client.hex(), roster)
-            state = self.dir.load_roster(name) if name else None
-            if roster is None:
-                if state is None:
-                    raise Refusal(W.REFUSED, "unknown key" if named is None else "unknown space")
-                return state
+        name = named or self._find(client.hex(), roster)
+        if name is None:
+            raise Refusal(W.REFUSED, "unknown key")
+        if roster is None:
+            state = self._load(name)  # saved by rename: read whole without a lock
             if state is None:
-                created = K.node_space(bytes.fromhex(roster.signer))
-                if name and name != created:
-                    raise Refusal(W.REFUSED, "unknown space")
-                if self.options.users and bytes.fromhex(roster.signer) not in self.options.users:
-                    raise Refusal(W.REFUSED, "this node does not admit new users (fog serve --user)")
+                raise Refusal(W.REFUSED, "unknown key" if named is None else "unknown space")
+            return state
+        if self.dir.roster_stamp(name) is None:  # refused before anything is made on disk for it
+            self._may_create(name, roster)
+        with self._space_lock(name), self.dir.locked(name):
+            state = self._load(name)
+            if state is None:
+                self._may_create(name, roster)
             try:
                 merged = R.merge(state, roster)
             except IntegrityError as exc:
                 raise Refusal(W.REFUSED, exc.message) from None
             if merged != state:
                 self.dir.save_roster(merged)
-                known = self._spaces.get(merged.space)
+                self.index.saved(merged)
+                with self._lock:
+                    known = self._spaces.get(merged.space)
                 if known is not None:
                     known.generation += 1
             return merged
 
+    def _load(self, name: str) -> R.SpaceRoster | None:
+        try:
+            return self.dir.load_roster(name)
+        except RemoteError as exc:
+            self.log("-", "-", f"space {name} not loaded: {exc.message}")
+            raise Refusal(W.REFUSED, UNLOADABLE) from None
+
+    def _may_create(self, name: str, roster: R.Roster) -> None:
+        """Refusal unless `roster` may create space `name` (its signer's, on a node admitting that user)."""
+        if name != K.node_space(bytes.fromhex(roster.signer)):
+            raise Refusal(W.REFUSED, "unknown space")
+        if self.options.users and bytes.fromhex(roster.signer) not in self.options.users:
+            raise Refusal(W.REFUSED, "this node does not admit new users (fog serve --user)")
+
+    def _space_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._space_locks.setdefault(name, threading.Lock())
+
     def _find(self, client_hex: str, roster: R.Roster | None) -> str | None:
-        """The one space listing `client_hex` (or pinned to the roster's signer); None when none is."""
-        found = []
-        for name in self.dir.spaces():
-            state = self.dir.load_roster(name)
-            if state is None:
-                continue
-            if roster is not None and state.pinned == roster.signer:
-                return name
-            if client_hex in state.devices or client_hex in state.join:
-                found.append(name)
-        if len(found) > 1:
+        """The space a hello that names none is for; None when no space is (from the in-memory index).
+
+        With a roster: the space pinned to its signer, or one it was handed over to from, else the new
+        space of its signer; never by the keys it lists (anyone may list anyone's public keys). Without:
+        the one space listing `client_hex` (a join key, bound to this node, or a device)."""
+        self.index.refresh()
+        if roster is not None:
+            for attempt in range(2):
+                found = self.index.pinned_to(roster.signer)
+                if found is None:
+                    for old, _ in roster.handover:
+                        candidate = self.index.pinned_to(old)
+                        if candidate is not None and roster.handed_over_from(old):
+                            found = candidate
+                            break
+                if found is not None or not roster.handover or attempt:
+                    break
+                self.index.refresh(force=True)  # a rotation merged by another process a moment ago
+            return found or K.node_space(bytes.fromhex(roster.signer))
+        listing = self.index.listing(client_hex)
+        if len(listing) > 1:
             raise Refusal(W.REFUSED, "this key is in several spaces: name the space")
-        if found:
-            return found[0]
-        return K.node_space(bytes.fromhex(roster.signer)) if roster is not None else None
+        return listing[0] if listing else None
 
     # -- requests ----------------------------------------------------------------------
 
@@ -235,26 +291,22 @@ class Node:
         now = (space.generation, self.dir.roster_stamp(space.name))
         if now == seen:
             return "", "", seen
-        with self._lock, self.dir.locked():
-            state = self.dir.load_roster(space.name)
+        try:
+            state = self.dir.load_roster(space.name)  # saved by rename: read whole without a lock
+        except RemoteError:
+            state = None
         if state is None:
             return None, "unknown space", now
         role, why = state.role_of(client_hex)
         return role, why, now
 
     def _serve_requests(self, session: C.Session, space: Space, role: str, peer: str, who: str) -> None:
-        limit = self.options.max_object
         client_hex = session.peer.hex()
         seen: tuple[Any, ...] = (space.generation, self.dir.roster_stamp(space.name))
         while True:
             session.pipe.settimeout(self.options.idle_timeout)
             try:
-                code, header, data = W.recv(session, limit)
-            except W.TooLarge as exc:
-                msg = f"object larger than the node's --max-object ({limit} bytes)"
-                self.log(peer, who, f"refused {W.OPS.get(exc.code, exc.code)}: {msg}; closing")
-                W.send(session, W.REFUSED, {"error": msg})
-                return
+                code, header, first, total = W.recv_head(session)
             except TimeoutError:
                 self.log(peer, who, f"idle for {self.options.idle_timeout:g} s: closing")
                 return
@@ -263,25 +315,110 @@ class Node:
                     self.log(peer, who, f"connection dropped: {_why(exc)}")
                 return
             op = W.OPS.get(code)
+            if total > self.options.max_object:  # refused unread: the connection cannot go on
+                msg = f"object larger than the node's --max-object ({self.options.max_object} bytes)"
+                self.log(peer, who, f"refused {op or code}: {msg}; closing")
+                W.send(session, W.REFUSED, {"error": msg})
+                return
             now, why, seen = self._recheck(space, client_hex, seen)
             if now is None:  # revoked, untrusted or retired since the handshake: this session ends too
                 self.log(peer, who, f"refused {op or code}: {why}; closing")
                 W.send(session, W.REFUSED, {"error": why})
                 return
             role = now or role
+            unread = False
             try:
-                if op is None:
-                    raise Refusal(W.REFUSED, f"unknown request {code}")
-                status, reply, out = self._request(op, header, data, space, role, session.peer)
-            except Refusal as r:
-                name = header.get("name")
-                self.log(peer, who, f"refused {op or code}{' ' + name if isinstance(name, str) else ''}: {r.message}")
-                status, reply, out = r.status, {"error": r.message}, b""
-            if op == "list" and status == W.OK:
-                for chunk in out[:-1]:
-                    W.send(session, W.OK, {"more": True}, chunk)
-                out = out[-1] if out else b""
-            W.send(session, status, reply, out)  # type: ignore[arg-type]
+                try:
+                    if op is None:
+                        raise Refusal(W.REFUSED, f"unknown request {code}")
+                    if op in ("put", "put_new"):
+                        status, reply, out = self._put_request(session, op, header, first, total, space, role)
+                    elif total != len(first):
+                        raise Refusal(W.REFUSED, f"a {op} request carries no data")
+                    else:
+                        status, reply, out = self._request(op, header, first, space, role, session.peer)
+                except Refusal as r:
+                    unread = r.unread or op not in ("put", "put_new")
+                    name = header.get("name")
+                    what = f"{op or code}{' ' + name[:200] if isinstance(name, str) else ''}"
+                    self.log(peer, who, f"refused {what}: {r.message}")
+                    status, reply, out = r.status, {"error": r.message}, b""
+                if op == "list" and status == W.OK:
+                    for chunk in out[:-1]:
+                        W.send(session, W.OK, {"more": True}, chunk)
+                    out = out[-1] if out else b""
+                W.send(session, status, reply, out)  # type: ignore[arg-type]
+                if status != W.OK and unread:  # the refusal is out; the rest of the request goes unread
+                    W.skip_rest(session, first, total)
+            except TimeoutError:
+                self.log(peer, who, f"{op} stalled for {self.options.idle_timeout:g} s: closing")
+                return
+            except (ConnectionError, OSError) as exc:
+                if not isinstance(exc, C.Closed):
+                    self.log(peer, who, f"connection dropped: {_why(exc)}")
+                return
+
+    def _put_request(
+        self,
+        session: C.Session,
+        op: str,
+        header: dict[str, Any],
+        first: memoryview,
+        total: int,
+        space: Space,
+        role: str,
+    ) -> tuple[int, dict[str, Any], Any]:
+        """A put: name, role, rule and quota are checked on its first message, before the rest is read
+        (a refusal drops the rest unread into no buffer); its bytes count against the node's in-flight cap."""
+        try:
+            name = _name(_str(header, "name"))
+            if self.options.raw:
+                if role != "device":
+                    raise Refusal(W.REFUSED, rules.JOIN_READ_ONLY)
+            else:
+                why = rules.name_rule(role, name, session.peer)
+                if why:
+                    raise Refusal(W.REFUSED, why)
+            self._reserve(space, charge(total), 1)
+        except Refusal as r:
+            r.unread = True
+            raise
+        stored = False
+        try:
+            if not self._inflight_acquire(total):
+                busy = Refusal(W.TRANSIENT, "node busy (too much data in flight); try again later")
+                busy.unread = True
+                raise busy
+            try:
+                data = W.recv_rest(session, first, total)
+                stored = True  # from here _put holds (and gives back) the reservation
+                return self._put(space, role, session.peer, name, data, replace=op == "put", held=charge(total))
+            finally:
+                self._inflight_release(total)
+        finally:
+            if not stored:
+                self._reserve(space, -charge(total), -1)
+
+    def _inflight_acquire(self, n: int) -> bool:
+        """Take `n` bytes of the node's in-flight budget (waiting up to --idle-timeout); False when it stays full."""
+        if n <= W.CHUNK:  # one message: already read
+            return True
+        deadline = time.monotonic() + self.options.idle_timeout
+        with self._inflight_cond:
+            while self._inflight + n > self.options.max_inflight and self._inflight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._inflight_cond.wait(left)
+            self._inflight += n
+            return True
+
+    def _inflight_release(self, n: int) -> None:
+        if n <= W.CHUNK:
+            return
+        with self._inflight_cond:
+            self._inflight -= n
+            self._inflight_cond.notify_all()
 
     def _request(
         self, op: str, header: dict[str, Any], data: memoryview, space: Space, role: str, client: bytes
@@ -317,38 +454,35 @@ class Node:
             return W.OK, {"exists": _storage(lambda: store.exists(name))}, b""
         if op == "delete":
             return self._delete(space, role, name)
-        return self._put(space, role, client, name, data, replace=op == "put")
+        raise Refusal(W.REFUSED, f"unknown request {op}")
 
     def _info(self, space: Space) -> dict[str, Any]:
         state = self.dir.load_roster(space.name)
         return {
-            "used": space.used,
+            "used": space.usage.get()[0],
             "quota": self.options.quota,
             "append_only": not self.options.allow_prune,
             "roster_signed": state.signed if state else 0,
         }
 
-    def _put(self, space: Space, role: str, client: bytes, name: str, data: memoryview, *, replace: bool):  # type: ignore[no-untyped-def]
-        if len(data) > self.options.max_object:
-            raise Refusal(W.REFUSED, f"object larger than the node's --max-object ({self.options.max_object} bytes)")
-        store = space.store
-        if self.options.raw:
-            if role != "device":
-                raise Refusal(W.REFUSED, rules.JOIN_READ_ONLY)
-            rule = rules.Rule()
-        else:
-            rule = rules.write_rule(role, name, data, client)
+    def _put(self, space: Space, role: str, client: bytes, name: str, data: memoryview, *, replace: bool, held: int):  # type: ignore[no-untyped-def]
+        """Store a put whose `held` bytes of quota (and one object) were reserved on its first message
+        (given back unless stored)."""
+        held_objects = 1
+        try:
+            store = space.store
+            rule = rules.Rule() if self.options.raw else rules.write_rule(role, name, data, client)
             if rule.refusal:
                 raise Refusal(W.REFUSED, rule.refusal)
-        old = self._size(space, name) if (self.options.raw and replace) or rule.marker else None
-        if rule.marker and old is not None:
-            current = rules.marker_version(_storage(lambda: store.get(name)))
-            if current is not None and rules.marker_version(data) <= current:  # type: ignore[operator]
-                return self._same_or_refuse(store, name, data, replace)
-        grow = len(data) - (old or 0)
-        self._reserve(space, grow)
-        stored = False
-        try:
+            old = self._size(space, name) if (self.options.raw and replace) or rule.marker else None
+            if rule.marker and old is not None:
+                current = rules.marker_version(_storage(lambda: store.get(name)))
+                if current is not None and rules.marker_version(data) <= current:  # type: ignore[operator]
+                    return self._same_or_refuse(store, name, data, replace)
+            grow = charge(len(data)) - (charge(old) if old is not None else 0)
+            objects = 0 if old is not None else 1
+            self._reserve(space, grow - held, objects - 1)
+            held, held_objects = grow, objects
             if old is not None or (self.options.raw and replace):
                 _storage(lambda: store.put(name, data))  # type: ignore[arg-type]
             else:
@@ -356,11 +490,11 @@ class Node:
                     _storage(lambda: store.put_new(name, data))  # type: ignore[arg-type]
                 except AlreadyExists:
                     return self._same_or_refuse(store, name, data, replace)
-            stored = True
+            held, held_objects = 0, 0  # stored: the space keeps the charge
+            return W.OK, {}, b""
         finally:
-            if not stored:
-                self._reserve(space, -grow)
-        return W.OK, {}, b""
+            if held or held_objects:
+                self._reserve(space, -held, -held_objects)
 
     def _same_or_refuse(self, store: LocalBackend, name: str, data: memoryview, replace: bool):  # type: ignore[no-untyped-def]
         """Create-only: a name already there. put of the same bytes: done; put_new: AlreadyExists; else refused."""
@@ -376,9 +510,10 @@ class Node:
             why = ""
         if why:
             raise Refusal(W.REFUSED, why)
-        size = self._size(space, name) or 0
+        size = self._size(space, name)
         _storage(lambda: space.store.delete(name))
-        self._reserve(space, -size)
+        if size is not None:
+            self._reserve(space, -charge(size), -1)
         return W.OK, {}, b""
 
     def _size(self, space: Space, name: str) -> int | None:
@@ -387,11 +522,14 @@ class Node:
         except OSError:
             return None
 
-    def _reserve(self, space: Space, grow: int) -> None:
-        with space.lock:
-            if grow > 0 and self.options.quota is not None and space.used + grow > self.options.quota:
-                raise Refusal(W.REFUSED, f"quota exceeded ({space.used} of {self.options.quota} bytes used)")
-            space.used += grow
+    def _reserve(self, space: Space, grow: int, objects: int = 0) -> None:
+        """Change the space's usage (shared with every process serving this directory); Refusal past a limit."""
+        try:
+            space.usage.change(grow, objects, self.options.quota, self.options.max_objects)
+        except OverLimit as e:
+            if e.what == "quota":
+                raise Refusal(W.REFUSED, f"quota exceeded ({e.used} of {self.options.quota} bytes used)") from None
+            raise Refusal(W.REFUSED, f"too many objects in this space (at most {self.options.max_objects})") from None
 
     # -- listening ---------------------------------------------------------------------
 
@@ -450,9 +588,13 @@ def _str(header: dict[str, Any], key: str) -> str:
 
 def _name(name: str) -> str:
     try:
-        return check_name(name)
+        check_name(name)
     except ValueError:
         raise Refusal(W.REFUSED, f"invalid object name {name[:80]!r}") from None
+    why = rules.name_refusal(name)
+    if why:
+        raise Refusal(W.REFUSED, why)
+    return name
 
 
 def _storage(fn: Callable[[], Any]) -> Any:

@@ -16,6 +16,7 @@ from fog.backends.base import Backend
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError
 
 BAD_NAMES = ["", "../x", "a//b", "/abs", "a/", "a/../b", ".", "..", "a/./b", "sp ace", "a\\b", "ü"]
+BAD_NAMES += ["a\n", "fog-store\n"]  # a trailing newline (a `$` in a pattern would let it pass)
 
 
 class BackendContract:

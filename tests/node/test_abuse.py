@@ -85,10 +85,10 @@ def test_connection_is_logged_and_unknown_key_refused(node: NodeProcess) -> None
     refused(node, lambda: open_backend(node.url, options={"node_auth": stranger}), "unknown key")
 
 
-def NodeAuth_for(secret: bytes, node_public: bytes, space: str | None) -> Any:  # noqa: N802
+def NodeAuth_for(secret: bytes, node_public: bytes, space: str | None, roster: bytes | None = None) -> Any:  # noqa: N802
     from fog.backends.node import NodeAuth
 
-    return NodeAuth(secret=secret, node_key=node_public, space=space)
+    return NodeAuth(secret=secret, node_key=node_public, space=space, roster=roster)
 
 
 def test_revoked_and_foreign_roster_refused(node: NodeProcess) -> None:
@@ -101,8 +101,16 @@ def test_revoked_and_foreign_roster_refused(node: NodeProcess) -> None:
     # an older roster (before the revocation) carried by the old device changes nothing: sticky
     other = User()
     other.seed = S.random_bytes(32)
+    other.first_sign = other.sign_public
     other.devices, other.secrets = user.devices, user.secrets
-    refused(node, lambda: connect(node, other, "laptop", space=False), "roster not signed by this user's key")
+    foreign = NodeAuth_for(user.secrets["laptop"], node.public, user.space, other.roster(node.public))
+    refused(
+        node, lambda: open_backend(node.url, options={"node_auth": foreign}), "roster not signed by this user's key"
+    )
+    # without naming the space, another user's roster goes to that user's own space, never to this one
+    b = connect(node, other, "laptop")
+    assert b.space == other.space != user.space
+    b.close()
 
 
 def test_join_key_reads_and_cannot_write(node: NodeProcess) -> None:
@@ -310,7 +318,7 @@ def test_disk_full_is_transient_and_leaves_nothing(start: Start) -> None:
     store = n.root / "spaces" / user.space / "store"
     assert [p for p in store.rglob("*") if p.is_file()] == []  # no partial file, no temporary
     b.put(pack_name(b"small"), b"small")
-    assert b.node_info()["used"] == 5
+    assert b.node_info()["used"] == 4096  # at least 4 KiB an object
     b.close()
 
 
@@ -347,3 +355,240 @@ def test_kill_during_put_leaves_nothing_partial(start: Start) -> None:
 @pytest.fixture
 def start(fog_node: Start) -> Start:
     return fog_node
+
+
+def _first_of_put(session: C.Session, name: str, total: int) -> None:
+    """Only the first message of a put announcing `total` bytes (the rest never sent)."""
+    header = json.dumps({"name": name, "total": total}).encode()
+    first = bytearray(5 + len(header) + W.CHUNK)
+    struct.pack_into(">BI", first, 0, W.OP_PUT, len(header))
+    first[5 : 5 + len(header)] = header
+    session.send(first)
+
+
+def _rss_mib(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
+
+
+def test_put_refused_on_its_first_message(start: Start) -> None:
+    """Role, name and quota are checked before the node takes the rest of a put: a join key (or a device
+    over quota) announcing 200 MiB is refused at once, and the node allocates nothing for it."""
+    n = start("--quota", "1M")
+    user = User()
+    connect(n, user).close()
+    assert n.proc is not None
+    before = _rss_mib(n.proc.pid)
+    sessions = []
+    for i in range(6):
+        join = i % 2 == 0
+        secret = user.join(n.public)[0] if join else user.secrets["laptop"]
+        s = _handshake(n, secret, {"proto": 1, "space": user.space})
+        name = f"invites/{'ab' * 16}/{i:032x}" if join else pack_name(bytes([i]))
+        _first_of_put(s, name, 200 << 20)
+        status, header, _ = W.recv(s, 1 << 20)  # answered now, not after 200 MiB
+        assert status == W.REFUSED
+        assert ("join key: read-only" if join else "quota exceeded") in header["error"]
+        sessions.append(s)
+    assert _rss_mib(n.proc.pid) - before < 100
+    for s in sessions:
+        s.close()
+    b = connect(n, user, roster=False, space=True)
+    assert b.node_info()["used"] == 0
+    b.close()
+
+
+def test_node_wide_bytes_in_flight_are_capped(tmp_path: Path) -> None:
+    """In process: a put waits for (then is refused) the node's in-flight budget; nothing is taken."""
+    node = Node(tmp_path / "n", NodeOptions(max_object=8 << 20, max_inflight=8 << 20, idle_timeout=0.3))
+    assert node._inflight_acquire(6 << 20)
+    assert not node._inflight_acquire(6 << 20)  # waits 0.3 s, then the node is busy
+    node._inflight_release(6 << 20)
+    assert node._inflight_acquire(6 << 20)
+
+
+def _half_open(node: NodeProcess, claimed: bytes, hello: dict[str, Any]) -> tuple[socket.socket, bytes]:
+    """msg1 naming someone else's public key (its secret unknown): msg2's plaintext, and the socket held."""
+    import nacl.bindings as B
+
+    e_public, e_secret = B.crypto_kx_keypair()
+    box1 = S.seal_box(e_secret, node.public, claimed + json.dumps(hello).encode())
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+    sock.sendall(C.MAGIC + e_public + struct.pack(">I", len(box1)) + box1)
+    pipe = C.SocketPipe(sock)
+    C._recv(pipe, 32)
+    _, box2 = C._recv_box(pipe, 32 + C.MAX_WELCOME)
+    return sock, S.open_box(e_secret, node.public, box2, "msg2")
+
+
+def test_nothing_said_or_counted_before_the_client_proves_its_key(start: Start) -> None:
+    n = start("--max-connections", "2")
+    user = User()
+    user.add_device("phone")
+    connect(n, user).close()
+    phone = S.public_of(user.secrets["phone"])  # its public key only
+    held = []
+    for _ in range(4):
+        sock, plain = _half_open(n, phone, {"proto": 1})
+        assert len(plain) == 32  # the transcript hash: no space, role, usage or refusal
+        held.append(sock)
+    b = connect(n, user, roster=False, space=True)  # the half-open handshakes hold no admitted slot
+    assert b.exists("fog-store") is False
+    b.close()
+    for sock in held:
+        sock.close()
+
+
+def test_empty_objects_are_charged_and_counted(start: Start, tmp_path: Path) -> None:
+    n = start("--quota", "64K")
+    user = User()
+    connect(n, user).close()
+    j = connect(n, user, "join", roster=False, space=True)
+    for i in range(16):
+        j.put_new(f"config/{'ab' * 16}/{i:064x}", b"")  # 16 x 4 KiB = the quota
+    refused(n, lambda: j.put_new(f"config/{'ab' * 16}/{99:064x}", b""), "quota exceeded")
+    assert j.node_info()["used"] == 64 << 10
+    j.close()
+    # the object cap, in process
+    node = Node(tmp_path / "n", NodeOptions(max_objects=2))
+    space = node._space("ab" * 16)
+    node._reserve(space, 4096, 1)
+    node._reserve(space, 4096, 1)
+    with pytest.raises(Exception, match="too many objects"):
+        node._reserve(space, 4096, 1)
+
+
+def test_quota_is_shared_by_stdio_processes(tmp_path: Path) -> None:
+    """Each `fog serve --stdio` is its own process: the usage file (under flock) is the one count."""
+    from fognode import serve_argv
+
+    from fog.node.nodedir import NodeDir
+
+    root = tmp_path / "node"
+    _, public, _ = NodeDir(root).load_or_create_key()
+    user = User()
+    options = {
+        "node_auth": user.auth(public),
+        "ssh_command": serve_argv("--quota", "100K", "--stdio"),
+        "connections": 6,
+    }
+    b = open_backend(f"fog+ssh://localhost/{root}", options=options).inner  # type: ignore[attr-defined]
+    sessions = [b._checkout()[0] for _ in range(6)]  # six processes, all started before any put
+    for s in sessions:
+        b._checkin(s, b._generation, True)
+    ok: list[int] = []
+
+    def put(i: int) -> None:
+        data = os.urandom(40_000)
+        try:
+            b.put_new(pack_name(data), data)
+            ok.append(i)
+        except RemoteError as e:
+            assert "quota exceeded" in str(e)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(ok) == 2  # 2 x 40,000 fit in 100K, a third does not
+    assert b.node_info()["used"] == 80_000
+    b.close()
+
+
+def test_squatting_on_public_keys_does_not_take_a_users_space(start: Start) -> None:
+    """A stranger's roster lists the victim's device key and a join key of the victim's (from another
+    node): the victim's first connection still makes its own space, and its join key here finds it."""
+    n = start()
+    other_node = S.new_keypair()[1]
+    victim, stranger = User(), User()
+    stranger.devices.update(victim.devices)
+    from fog.backends.node import NodeAuth
+    from fog.format.noderoster import build_roster
+
+    squat = build_roster(stranger.seed, n.public, stranger.devices, [victim.join(other_node)[1].hex()])
+    open_backend(n.url, options={"node_auth": NodeAuth(stranger.secrets["laptop"], n.public, None, squat)}).close()
+    b = connect(n, victim)  # roster carried, no space named
+    assert b.space == victim.space and b.role == "device"
+    b.close()
+    j = connect(n, victim, "join", roster=False)  # a clone that knows only the master key and the node
+    assert j.space == victim.space and j.role == "join"
+    j.close()
+
+
+def test_idle_timeout_is_per_message_not_per_byte(tmp_path: Path) -> None:
+    """In process: a client dribbling one byte of a request every 0.3 s under a 0.5 s idle timeout is
+    cut off once the whole frame took longer than 0.5 s (a per-read timeout let it hold on forever)."""
+    lines: list[str] = []
+    n = Node(tmp_path / "n", NodeOptions(idle_timeout=0.5), log=lines.append)
+    user = User()
+    a, b = socket.socketpair()
+    t = threading.Thread(target=n.serve_connection, args=(C.SocketPipe(b), "dribble"))
+    t.start()
+    a.settimeout(5)
+    session = C.client_handshake(C.SocketPipe(a), user.secrets["laptop"], n.public, _hello_for(user, n.public))
+    frame = bytes(session.tx.seal(b"\x09" + struct.pack(">I", 2) + b"{}"))  # an info request
+    t0 = time.monotonic()
+    try:
+        for byte in frame:
+            a.sendall(bytes([byte]))
+            time.sleep(0.3)
+    except OSError:
+        pass
+    t.join(10)
+    assert not t.is_alive() and time.monotonic() - t0 < 3
+    assert any("idle for 0.5 s" in x for x in lines)
+
+
+def _hello_for(user: User, node_public: bytes) -> dict[str, Any]:
+    return {"proto": 1, "roster": base64.b64encode(user.roster(node_public)).decode()}
+
+
+def test_node_files_are_private(start: Start) -> None:
+    n = start()
+    user = User()
+    b = connect(n, user)
+    b.put_new(f"config/{'ab' * 16}/{'cd' * 32}", b"sealed")
+    b.close()
+    space = n.root / "spaces" / user.space
+    assert (n.root / "spaces").stat().st_mode & 0o777 == 0o700
+    for f in (space / "roster.json", space / "usage", space / "store" / "config" / ("ab" * 16) / ("cd" * 32)):
+        assert f.stat().st_mode & 0o777 == 0o600, f
+
+
+def test_spaceless_hellos_use_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process: a hello naming no space reads no roster.json once the index is built (only changed
+    files are parsed again), and never waits on the node's lock."""
+    from fog.format import noderoster as R
+    from fog.node.nodedir import NodeDir
+    from fog.node.server import Refusal
+
+    node = Node(tmp_path / "n", NodeOptions())
+    for _ in range(20):
+        u = User()
+        node.dir.save_roster(R.merge(None, R.decode_roster(u.roster(node.public))))
+    user = User()
+    node.dir.save_roster(R.merge(None, R.decode_roster(user.roster(node.public))))
+    node.index.refresh(force=True)
+    loads: list[str] = []
+    real = NodeDir.load_roster
+    monkeypatch.setattr(NodeDir, "load_roster", lambda self, name: loads.append(name) or real(self, name))
+    stranger = S.new_keypair()[1]
+    outcome: list[str] = []
+
+    def hellos() -> None:
+        for _ in range(50):
+            node.index.refresh(force=True)
+            try:
+                node._resolve(stranger, {"proto": 1})
+            except Refusal as r:
+                outcome.append(r.message)
+        found = node._resolve(S.public_of(user.secrets["laptop"]), {"proto": 1})
+        outcome.append(found.space)
+
+    with node._lock:  # held by someone else the whole time: space-less hellos do not need it
+        t = threading.Thread(target=hellos)
+        t.start()
+        t.join(10)
+    assert not t.is_alive()
+    assert outcome == ["unknown key"] * 50 + [user.space]
+    assert loads == [user.space]  # only the roster of the space found, read once

@@ -7,6 +7,7 @@ import socket
 import threading
 from typing import Any
 
+import nacl.bindings as B
 import pytest
 
 from fog.crypto import channel as C
@@ -35,10 +36,14 @@ def test_node_key_text_known_answer_and_round_trip() -> None:
 
 
 def test_join_keypair_and_space_derivations() -> None:
-    secret, public = K.node_join_keypair(MK)
-    assert secret == hashlib.sha256(b"fog/v1/node-join" + MK).digest()
+    node = bytes(range(32))
+    secret, public = K.node_join_keypair(MK, node)
+    assert secret == hashlib.sha256(b"fog/v1/node-join" + MK + node).digest()
     assert public == S.public_of(secret)
-    assert K.node_join_keypair(bytes(16))[1] != public
+    assert K.node_join_keypair(bytes(16), node)[1] != public
+    assert K.node_join_keypair(MK, bytes(32))[1] != public  # bound to the node
+    with pytest.raises(ValueError):
+        K.node_join_keypair(MK, b"")
     sign = bytes(range(32))
     assert K.node_space(sign) == hashlib.sha256(b"fog/v1/node-space" + sign).digest()[:16].hex()
 
@@ -166,9 +171,9 @@ def _serve(node_secret: bytes, sock: socket.socket, out: dict[str, Any], welcome
         hs = C.ServerHandshake(pipe, node_secret)
         got = hs.read_msg1()
         out["msg1"] = got
-        session = hs.reply(welcome or {"proto": 1})
+        session = hs.prove()
         out["session"] = session
-        if session is not None:
+        if hs.admit(session, welcome or {"proto": 1}):
             out["got"] = bytes(session.recv())
             session.send(b"pong")
     except Exception as e:  # noqa: BLE001  -- recorded for the test
@@ -222,6 +227,23 @@ def test_refusal_is_boxed_and_carried() -> None:
     t.join()
 
 
+def test_msg2_says_nothing_before_msg3() -> None:
+    """msg2 is the transcript proof alone (no welcome, no refusal): a client that cannot make msg3
+    learns nothing about its key (admitted or not, which space)."""
+    a, out, t, node_public = _pair(welcome={"error": "device revoked"})
+    e_public, e_secret = B.crypto_kx_keypair()
+    box1 = S.seal_box(e_secret, node_public, S.new_keypair()[1] + b'{"proto":1}')
+    a.sendall(C.MAGIC + e_public + len(box1).to_bytes(4, "big") + box1)
+    pipe = C.SocketPipe(a)
+    pipe.settimeout(5)
+    C._recv(pipe, 32)
+    _, box2 = C._recv_box(pipe, 32)
+    assert len(S.open_box(e_secret, node_public, box2, "msg2")) == 32  # H(T1), nothing else
+    a.close()
+    t.join()
+    assert "got" not in out
+
+
 def _flip(at: int):  # type: ignore[no-untyped-def]
     def edit(offset: int, data: bytes) -> bytes:
         if offset <= at < offset + len(data):
@@ -251,10 +273,11 @@ def test_tampered_msg3_is_refused() -> None:
         return _flip(10)(0, data) if len(sent_before) == 2 else data  # the second write is msg3
 
     client.edit = edit
-    session = C.client_handshake(client, S.new_keypair()[0], node_public, {"proto": 1})
+    with pytest.raises((C.ChannelError, OSError)):  # the node closes without a welcome
+        C.client_handshake(client, S.new_keypair()[0], node_public, {"proto": 1})
     t.join()
     assert isinstance(out.get("error"), C.ChannelError) and "got" not in out
-    session.close()
+    client.close()
 
 
 def test_replayed_msg1_gets_no_session() -> None:

@@ -87,6 +87,13 @@ def test_derive() -> None:
         assert K.derive(v["label"].encode(), h(v["secret"])).hex() == v["output"]
 
 
+def test_node_join_keypair() -> None:
+    for v in load("keys.json")["node_join"]:
+        secret, public = K.node_join_keypair(h(v["master_key"]), h(v["node_public"]))
+        assert (secret.hex(), public.hex()) == (v["secret"], v["public"])
+        assert secret == K.derive(K.LABEL_NODE_JOIN, h(v["master_key"]) + h(v["node_public"]))
+
+
 def test_curve25519_public_keys() -> None:
     for v in load("keys.json")["curve25519"]:
         assert S.public_of(h(v["secret"])).hex() == v["public"]

@@ -150,6 +150,15 @@ def keys_vectors() -> dict[str, Any]:
             {"share_id": SHARE_ID.hex(), "public": pk.hex(), "log": K.device_log_name(SHARE_ID, pk)}
             for pk in (dev_a, dev_b)
         ],
+        "node_join": [
+            {
+                "master_key": MASTER_KEY.hex(),
+                "node_public": node.hex(),
+                "secret": K.node_join_keypair(MASTER_KEY, node)[0].hex(),
+                "public": K.node_join_keypair(MASTER_KEY, node)[1].hex(),
+            }
+            for node in (dev_a, dev_b)  # any Curve25519 publics stand for node keys
+        ],
     }
 
 

@@ -686,7 +686,8 @@ def clone(
     refuse_nesting(root)
     through_node = nodes.is_node_url(url)
     if through_node:  # only the master key: the join key opens the node; the SyncConfig there must list it
-        backend = nodes.open_with(url, nodes.Auth(node_join_keypair(master_key)[0], None, None, None))
+        join = nodes.Auth(b"", None, None, None, lambda node_public: node_join_keypair(master_key, node_public)[0])
+        backend = nodes.open_with(url, join)
     else:
         backend = open_backend(url)
     try:

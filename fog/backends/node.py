@@ -43,7 +43,7 @@ import socket
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -72,6 +72,9 @@ class NodeAuth:
     node_key: bytes | None = None
     space: str | None = None
     roster: bytes | None = None
+    # derives the secret from the node's public key once known (a join key is bound to its node:
+    # fog.crypto.keys.node_join_keypair(master_key, node_public)); `secret` is then unused
+    secret_for: Callable[[bytes], bytes] | None = None
 
 
 class _ProcPipe(C.FdPipe):
@@ -379,7 +382,8 @@ class NodeBackend:
             hello["roster"] = base64.b64encode(self.auth.roster).decode()  # type: ignore[arg-type]
         pipe = self._pipe()
         try:
-            session = C.client_handshake(pipe, self.auth.secret, self.node_public, hello)
+            secret = self.auth.secret_for(self.node_public) if self.auth.secret_for else self.auth.secret
+            session = C.client_handshake(pipe, secret, self.node_public, hello)
         except C.Refused as r:
             pipe.close()
             raise RemoteError(

@@ -16,7 +16,7 @@ any trusted device; `update_rosters` hands it over at once after such a change.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -162,7 +162,7 @@ def roster_bytes(ident: Identity, config: SyncConfig, node_public: bytes) -> byt
             olds.append(K.user_signing_seed(bytes.fromhex(old["secret"])))
         except (KeyError, ValueError):
             continue
-    join = [K.node_join_keypair(ident.master_key)[1].hex()]
+    join = [K.node_join_keypair(ident.master_key, node_public)[1].hex()]
     return R.build_roster(ident.user_sign_secret, node_public, roster_devices(config), join, olds)
 
 
@@ -177,12 +177,15 @@ class Auth:
     node_key: bytes | None
     space: str | None
     roster: bytes | None
+    secret_for: Callable[[bytes], bytes] | None = None  # a join key: derived once the node's key is known
 
 
 def _node_auth(auth: Auth) -> Any:
     from fog.backends.node import NodeAuth  # (only a node URL needs the node backend)
 
-    return NodeAuth(secret=auth.secret, node_key=auth.node_key, space=auth.space, roster=auth.roster)
+    return NodeAuth(
+        secret=auth.secret, node_key=auth.node_key, space=auth.space, roster=auth.roster, secret_for=auth.secret_for
+    )
 
 
 def device_auth(ident: Identity, url: str, config: SyncConfig | None = None) -> Auth:

@@ -8,6 +8,7 @@ pushing to one node at once.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ import pytest
 from fognode import NodeProcess
 from test_multidevice import OLD_MTIME_NS, Device, World, fog_env, fork_fog, make_pair, run_fog
 
+from fog.crypto import keys as K
 from fog.crypto.keys import node_key_to_text
 
 
@@ -109,8 +111,13 @@ def test_a_node_not_in_the_syncconfig_is_refused_at_clone(world: World, fog_node
     impostor = fog_node()
     impostor.stop()
     (impostor.root / "spaces").mkdir(exist_ok=True)
-    for space in (mine.root / "spaces").iterdir():
+    master_key = K.master_key_from_text(Path(world.key).read_text())
+    join = K.node_join_keypair(master_key, impostor.public)[1].hex()  # a join key is bound to its node:
+    for space in (mine.root / "spaces").iterdir():  # the impostor, lying, lists the one for its own key
         shutil.copytree(space, impostor.root / "spaces" / space.name)
+        doc = json.loads((impostor.root / "spaces" / space.name / "roster.json").read_text())
+        doc["join"] = [join]
+        (impostor.root / "spaces" / space.name / "roster.json").write_text(json.dumps(doc))
     impostor.start()
     d = world.device("victim")
     r = run_fog(["clone", impostor.url, d.root, "--master-key-file", world.key], home=d.home, cwd=world.tmp, expect=4)

@@ -94,7 +94,7 @@ def test_the_roster_lists_devices_nodes_untrusted_and_revocations(ident: Identit
     stored = nodes.roster_bytes(ident, config, bytes.fromhex(entry["public"]))
     roster = R.decode_roster(stored)
     assert roster.signer == ident.user_sign_public.hex() and roster.node == entry["public"]
-    assert roster.join == (K.node_join_keypair(ident.master_key)[1].hex(),)
+    assert roster.join == (K.node_join_keypair(ident.master_key, bytes.fromhex(roster.node))[1].hex(),)
     me = roster.devices[ident.device_public.hex()]
     assert (me.id, me.trusted, me.revoked, me.sign) == (ident.device_id, True, 0, ident.sign_public.hex())
     assert roster.devices[entry["public"]].trusted is False and roster.devices[entry["public"]].sign == ""

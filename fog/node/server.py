@@ -341,7 +341,8 @@ class Node:
                     unread = r.unread or op not in ("put", "put_new")
                     name = header.get("name")
                     what = f"{op or code}{' ' + name[:200] if isinstance(name, str) else ''}"
-                    self.log(peer, who, f"refused {what}: {r.message}")
+                    if r.status not in (W.NOT_FOUND, W.EXISTS):  # answers, not refusals: not logged
+                        self.log(peer, who, f"refused {what}: {r.message}")
                     status, reply, out = r.status, {"error": r.message}, b""
                 if op == "list" and status == W.OK:
                     for chunk in out[:-1]:

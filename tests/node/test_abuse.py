@@ -31,7 +31,7 @@ from fog.backends.node import NodeBackend
 from fog.crypto import channel as C
 from fog.crypto import seal as S
 from fog.crypto.keys import device_log_name
-from fog.errors import AlreadyExists, RemoteError
+from fog.errors import AlreadyExists, ObjectNotFound, RemoteError
 from fog.node.server import Node, NodeOptions
 
 Start = Callable[..., NodeProcess]
@@ -79,8 +79,15 @@ def own_log(user: User, device: str = "laptop") -> str:
 def test_connection_is_logged_and_unknown_key_refused(node: NodeProcess) -> None:
     user = User()
     mark = len(node.lines)
-    connect(node, user).close()
+    b = connect(node, user)
+    with pytest.raises(ObjectNotFound):
+        b.get("fog-store")  # an answer, not a refusal: not logged as one
+    b.put_new("config/" + "a" * 32 + "/" + "b" * 64, b"x")
+    with pytest.raises(AlreadyExists):
+        b.put_new("config/" + "a" * 32 + "/" + "b" * 64, b"x")
+    b.close()
     node.wait_for_log(r"laptop/[0-9a-f]{8} connected as device \(space " + user.space, since=mark)
+    assert not [x for x in node.lines[mark:] if "refused" in x], node.lines[mark:]
     stranger = NodeAuth_for(S.new_keypair()[0], node.public, user.space)
     refused(node, lambda: open_backend(node.url, options={"node_auth": stranger}), "unknown key")
 

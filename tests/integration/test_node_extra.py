@@ -11,13 +11,18 @@ from __future__ import annotations
 import os
 import random
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from fognode import NodeProcess
-from test_multidevice import OLD_MTIME_NS, Device, World, fog_env, fork_fog
+from fognode import NodeProcess, node_env
+from sshd import SSHServer, make_ssh_home
+from test_multidevice import OLD_MTIME_NS, Device, World, fog_env, fork_fog, run_fog
 from test_node_e2e import _add_node, _clone_from_node, _node_store
 
 import fog
@@ -183,3 +188,87 @@ def test_prune_refused_by_an_append_only_node(world: World, fog_node) -> None:
     assert c.tree() == a.tree()
     for rel, data in new.items():
         assert (c.root / rel).read_bytes() == data
+
+
+# -- 3. a node behind ssh, with a forced command -----------------------------------------------------
+
+
+def _ssh_node(tmp: Path, node_dir: Path) -> tuple[SSHServer, dict[str, str]]:
+    """A real sshd whose only key runs `fog serve --stdio NODE_DIR` as a forced command (restrict), and
+    the environment for fog's `ssh` to use the key and trust the server.
+
+    OpenSSH's client reads ~/.ssh from the passwd entry, not $HOME: the files make_ssh_home writes (as
+    for the SFTP tests) are handed to it by an `ssh` first on PATH that adds -F, -i and known_hosts."""
+    server = SSHServer(tmp / "sshd")
+    wrapper = tmp / "fog-serve-stdio"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH={shlex.quote(node_env()['PYTHONPATH'])}; export PYTHONPATH\n"
+        f"exec {shlex.quote(sys.executable)} -m fog serve --stdio {shlex.quote(str(node_dir))}\n"
+    )
+    wrapper.chmod(0o755)
+    client_key = Path(f"{server.client_key}.pub").read_text().strip()
+    (server.workdir / "authorized_keys").write_text(f'command="{wrapper}",restrict {client_key}\n')
+    server.start()
+    home = make_ssh_home(tmp / "ssh-home", server)
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    ssh = bin_dir / "ssh"
+    ssh.write_text(
+        "#!/bin/sh\n"
+        f"exec {shutil.which('ssh')} -F {home.ssh_dir / 'config'} -i {home.ssh_dir / 'id_ed25519'} "
+        f"-o UserKnownHostsFile={home.known_hosts} -o IdentitiesOnly=yes -o BatchMode=yes "
+        '-o StrictHostKeyChecking=yes "$@"\n'
+    )
+    ssh.chmod(0o755)
+    return server, {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def test_a_node_behind_ssh_with_a_forced_command(world: World, tmp_path: Path) -> None:
+    node_dir = tmp_path / "node"
+    shown = subprocess.run(
+        [sys.executable, "-m", "fog", "serve", str(node_dir), "--show-key"],
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = shown.stdout.strip()
+    assert key.startswith("fognode-") and not shown.stderr
+    server, env = _ssh_node(tmp_path, node_dir)
+    try:
+        # the DIR of the URL is ignored: the forced command names the node's directory
+        url = f"fog+ssh://{server.user}@127.0.0.1:{server.port}/not/the/node/dir"
+        a = world.init("laptop")
+        _write_all(a, files := _files(3, 100_000, seed=4))
+        a.fog("push")
+        doc = run_fog(
+            ["-C", a.root, "device", "add-untrusted", "nas", "--address", url, "--key", key, "--json"],
+            home=a.home,
+            cwd=world.tmp,
+            env=env,
+        ).json()
+        assert doc["device"]["address"] == url and doc["device"]["node"] is True
+        run_fog(["-C", a.root, "push"], home=a.home, cwd=world.tmp, env=env)
+        assert not Path("/not/the/node/dir").exists()
+        (space,) = (node_dir / "spaces").iterdir()
+        assert list((space / "store").glob("shares/*/packs/*/*"))
+
+        c = world.device("phone")
+        argv = ["clone", url, c.root, "--master-key-file", world.key, "--device-name", "phone"]
+        run_fog(argv, home=c.home, cwd=world.tmp, env=env)
+        assert c.tree() == a.tree()
+        for rel, data in files.items():
+            assert (c.root / rel).read_bytes() == data
+        run_fog(["-C", c.root, "check", "nas", "--read-data"], home=c.home, cwd=world.tmp, env=env)
+        # without the key's forced command nothing else runs: an ordinary command is the node too
+        plain = subprocess.run(
+            ["ssh", "-p", str(server.port), f"{server.user}@127.0.0.1", "echo", "shell"],
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+        )
+        assert b"shell" not in plain.stdout
+    finally:
+        server.stop()

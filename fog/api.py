@@ -580,7 +580,10 @@ def _prune_one(
         report.refused[ctx.remote_name] = str(exc)
         return
     except RemoteError as exc:
-        report.failed[ctx.remote_name] = str(exc)
+        if str(exc).endswith(prune_mod.APPEND_ONLY_NODE):  # (a node restarted without --allow-prune meanwhile)
+            report.refused[ctx.remote_name] = prune_mod.APPEND_ONLY
+        else:
+            report.failed[ctx.remote_name] = str(exc)
         return
     report.remotes.append(result)
 

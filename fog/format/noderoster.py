@@ -220,6 +220,10 @@ class SpaceRoster:
             return "join", ""
         return None, "unknown key"
 
+    def lists(self, client_public_hex: str) -> bool:
+        """Whether the key is on the list at all (a device, revoked or not, or a join key)."""
+        return client_public_hex in self.devices or client_public_hex in self.join
+
     def label_of(self, client_public_hex: str) -> str:
         """How a log line names a key: the device's name and id, or `join key`, or a short key."""
         dev = self.devices.get(client_public_hex)

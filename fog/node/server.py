@@ -140,7 +140,7 @@ class Node:
             except (ConnectionError, TimeoutError, OSError) as exc:
                 self.log(peer, "-", f"handshake failed: {_why(exc)}")
                 return
-            welcome, space, role, who = self._admit(client, hello)
+            welcome, space, role, who = self._admit(client, hello, peer)
             admitted = "error" not in welcome
             try:
                 hs.admit(session, welcome)
@@ -163,11 +163,13 @@ class Node:
                     self.active -= 1
             pipe.close()
 
-    def _admit(self, client: bytes, hello: dict[str, Any]) -> tuple[dict[str, Any], Space | None, str, str]:
+    def _admit(
+        self, client: bytes, hello: dict[str, Any], peer: str = "-"
+    ) -> tuple[dict[str, Any], Space | None, str, str]:
         """(welcome, space, role, who) for a hello from `client`; the welcome holds `error` when refused."""
         who = f"key {client.hex()[:16]}"
         try:
-            state = self._resolve(client, hello)
+            state = self._resolve(client, hello, peer)
         except Refusal as r:
             return {"error": r.message}, None, "", who
         who = state.label_of(client.hex())
@@ -198,8 +200,12 @@ class Node:
         }
         return welcome, space, role, who
 
-    def _resolve(self, client: bytes, hello: dict[str, Any]) -> R.SpaceRoster:
-        """The space a hello names (merging the roster it carries), or Refusal."""
+    def _resolve(self, client: bytes, hello: dict[str, Any], peer: str = "-") -> R.SpaceRoster:
+        """The space a hello names (merging the roster it carries), or Refusal.
+
+        A stale roster (signed by a user key the space no longer pins: a device that has not followed a
+        rotation yet) carried by a key the named space lists is ignored, not merged: the key is admitted
+        by the list the node holds (one log line). Unnamed, or from a key not listed, it is refused."""
         if hello.get("proto") != 1:
             raise Refusal(W.REFUSED, "unsupported protocol version (this node speaks 1)")
         named = hello.get("space")
@@ -230,6 +236,15 @@ class Node:
             try:
                 merged = R.merge(state, roster)
             except IntegrityError as exc:
+                if exc.message == R.NOT_THIS_USER and named is not None and state is not None:
+                    if state.lists(client.hex()):
+                        self.log(
+                            peer,
+                            state.label_of(client.hex()),
+                            "roster ignored: stale (signed by a user key this space no longer pins); "
+                            "admitted by the device list the node holds",
+                        )
+                        return state
                 raise Refusal(W.REFUSED, exc.message) from None
             if merged != state:
                 self.dir.save_roster(merged)

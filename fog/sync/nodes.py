@@ -225,9 +225,10 @@ def open_remote(
     open a remote of the user's shares opens it here.
 
     A node whose space another device moved to a new user key (a key rotation this device has not
-    followed yet) refuses the roster this device carries: the connection is made again without it,
-    and the node admits the device by the list it holds (so the device can read the rotation record
-    there and follow it). A device that list revokes is told so (exit 6).
+    followed yet) ignores the stale roster this device carries and admits it by the list it holds (so
+    the device can read the rotation record there and follow it). A node older than that rule, or a
+    hello that names no space, refuses it instead ("roster not signed by this user's key"): the
+    connection is then made again without it. A device that list revokes is told so (exit 6).
     """
     opts = backend_options(ident, url, options, config=config)
     try:

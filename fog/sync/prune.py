@@ -54,7 +54,21 @@ _RECORD = "prune\0"  # meta key prefix: prune\0<remote>\0<intent id> -> JSON (wh
 
 
 class PruneRefused(FogError):
-    """Prune cannot know what is referenced (an unreadable log or tree): nothing was deleted."""
+    """Prune cannot know what is referenced (an unreadable log or tree), or the remote deletes nothing
+    (an append-only node): nothing was deleted."""
+
+
+APPEND_ONLY_NODE = "append-only node: delete refused"  # what an append-only node answers a delete (section 17)
+APPEND_ONLY = (
+    "the node is append-only (it refuses every delete); to prune there, run it with `fog serve --allow-prune`. "
+    "Nothing was deleted"
+)
+
+
+def append_only(ctx: Context) -> bool:
+    """Whether the remote is a node that said, when this device connected, that it deletes nothing."""
+    info = getattr(ctx.remote.backend, "info", None)
+    return isinstance(info, dict) and info.get("append_only") is True
 
 
 # -- what a device knows of the intents on a remote ---------------------------------------
@@ -446,6 +460,8 @@ def prune(
             "this share is shared with another user: fog prune does not yet count their devices' "
             "acknowledgements, so it refuses to delete anything (fog forget still works)"
         )
+    if not dry_run and append_only(ctx):  # refused before an intent or a repacked pack is written there
+        raise PruneRefused(APPEND_ONLY)
     observe(ctx)
     history = RemoteHistory(ctx, config)
     history.read()

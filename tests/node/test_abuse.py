@@ -110,9 +110,22 @@ def test_revoked_and_foreign_roster_refused(node: NodeProcess) -> None:
     other.seed = S.random_bytes(32)
     other.first_sign = other.sign_public
     other.devices, other.secrets = user.devices, user.secrets
+    # naming this space with a key it lists: the roster (not this user's) is ignored, nothing merged, and the
+    # key admitted by the list the node holds (as a device that has not followed a rotation yet)
+    roster_file = node.root / "spaces" / user.space / "roster.json"
+    held = roster_file.read_bytes()
     foreign = NodeAuth_for(user.secrets["laptop"], node.public, user.space, other.roster(node.public))
+    mark = len(node.lines)
+    b = open_backend(node.url, options={"node_auth": foreign})
+    assert b.role == "device" and b.space == user.space
+    b.close()
+    node.wait_for_log(r"laptop/[0-9a-f]{8} roster ignored: stale", since=mark)
+    assert roster_file.read_bytes() == held
+    refused(node, lambda: connect(node, user, "old", roster=False, space=True), "device revoked")
+    # a key this space does not list, naming it with that roster: refused
+    stranger = NodeAuth_for(S.new_keypair()[0], node.public, user.space, other.roster(node.public))
     refused(
-        node, lambda: open_backend(node.url, options={"node_auth": foreign}), "roster not signed by this user's key"
+        node, lambda: open_backend(node.url, options={"node_auth": stranger}), "roster not signed by this user's key"
     )
     # without naming the space, another user's roster goes to that user's own space, never to this one
     b = connect(node, other, "laptop")

@@ -113,3 +113,47 @@ def test_roster_signed_far_in_the_future_refused(fog_node: Start) -> None:
     ahead = build_roster(user.seed, node.public, user.devices, [], signed_ns=time.time_ns() + 2 * 86400 * 10**9)
     with pytest.raises(RemoteError, match="signed in the future"):
         connect(node, NodeAuth(user.secrets["laptop"], node.public, None, ahead))
+
+
+@pytest.mark.parametrize("stdio", [False, True], ids=["tcp", "stdio"])
+def test_a_stale_roster_is_ignored_not_refused(fog_node: Start, stdio: bool) -> None:
+    """A device that has not followed a rotation yet carries a roster signed by the user key the node no
+    longer pins: the node ignores it (merges nothing), admits the device by the list it holds, and logs
+    one line saying so; the client needs no second connection."""
+    node = fog_node()
+    user = User()
+    user.add_device("phone")
+    user.add_device("old")
+    connect(node, user.auth(node.public)).close()  # creates the space; every device listed
+    stale = user.roster(node.public)  # the phone's roster: the user key as it was
+    user.revoke("old")
+    user.rotate()
+    connect(node, user.auth(node.public, space=True)).close()  # the rotation: a handover to the new key
+    roster_file = node.root / "spaces" / user.space / "roster.json"
+    before = roster_file.read_bytes()
+
+    mark = len(node.lines)
+    phone = connect(node, NodeAuth(user.secrets["phone"], node.public, user.space, stale), stdio=stdio)
+    assert phone.role == "device" and phone.space == user.space
+    assert phone.exists("fog-store") is False
+    phone.close()
+    if not stdio:  # (a --stdio process's log goes to the client's stderr, not this node's)
+        line = node.wait_for_log(r"phone/[0-9a-f]{8} roster ignored", since=mark)
+        assert "stale" in line and "no longer pins" in line
+        node.wait_for_log(r"phone/[0-9a-f]{8} connected as device", since=mark)
+        assert not [x for x in node.lines[mark:] if "refused" in x]
+    assert roster_file.read_bytes() == before  # merged nothing
+    assert user.sign_public.hex() in before.decode()
+
+    # the stale roster does not undo a revocation: a revoked device carrying one is refused as revoked
+    with pytest.raises(RemoteError, match="device revoked"):
+        connect(node, NodeAuth(user.secrets["old"], node.public, user.space, stale), stdio=stdio)
+    # a key the space does not list gets the refusal as before (its roster is not this user's)
+    stranger, _ = S.new_keypair()
+    with pytest.raises(RemoteError, match="roster not signed by this user's key"):
+        connect(node, NodeAuth(stranger, node.public, user.space, stale), stdio=stdio)
+    # without naming the space the roster still decides where the hello goes: refused as before (fog's
+    # client then connects again without it)
+    with pytest.raises(RemoteError, match="roster not signed by this user's key"):
+        connect(node, NodeAuth(user.secrets["phone"], node.public, None, stale), stdio=stdio)
+    assert roster_file.read_bytes() == before

@@ -540,6 +540,7 @@ class PruneReport:
     remotes: list[prune_mod.PruneResult] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # remotes that could not be reached or failed
     refused: dict[str, str] = field(default_factory=dict)  # remotes left alone: what they reference is unknown
+    skipped: dict[str, str] = field(default_factory=dict)  # `sync --prune`: remotes not meant to be pruned (why)
 
 
 def prune(
@@ -1067,6 +1068,9 @@ def _trim(ctxs: list[Context], failed: dict[str, str]) -> TrimResult | None:
     report = PruneReport(failed=dict(forgot.remote_errors))
     for ctx in ctxs:
         if ctx.remote_name in report.failed or ctx.remote_name in failed:
+            continue
+        if prune_mod.append_only(ctx):  # its owner chose append-only: not an error at every daily run
+            report.skipped[ctx.remote_name] = "an append-only node (`fog serve --allow-prune` lets it be pruned)"
             continue
         _prune_one(
             ctx, ctxs, report, dry_run=False, grace=prune_mod.DEFAULT_GRACE_S, unused=prune_mod.DEFAULT_MAX_UNUSED

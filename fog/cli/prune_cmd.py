@@ -75,6 +75,8 @@ def parse_percent(text: str) -> float:
 
 def prune_summary(report: Any) -> None:
     console = stdout_console()
+    for name, why in sorted(report.skipped.items()):
+        console.print(f"remote {name}: not pruned: {why}", markup=False)
     for r in report.remotes:
         console.print(
             f"remote {r.remote}: {r.packs} pack(s), {human_size(r.pack_bytes)}; "

@@ -20,6 +20,7 @@ from fog.api import device_names, open_share
 from fog.errors import FogError
 from fog.mount.vfs import HistoryFS
 from fog.repo import trees
+from fog.repo.share import find_root
 from fog.sync.blockread import BlockReader
 from fog.sync.context import open_context
 
@@ -50,22 +51,28 @@ def _is_fuse(mp: str) -> bool:
 
 
 @contextmanager
-def open_history(home: Path, cwd: Path, mountpoint: str, at: str | None = None) -> Iterator[tuple[HistoryFS, str, str]]:
-    """(HistoryFS, the absolute mount point, what the view shows) for the share containing `cwd`."""
-    from fog.mount.fusefs import load_fuse
-
+def open_fs(home: Path, cwd: Path, at: str | None = None) -> Iterator[HistoryFS]:
+    """The history file system of the share containing `cwd` (the tree at `at` alone, when given)."""
     with open_share(home, cwd, lock=False) as (share, ident):
-        mp = check_mountpoint(share.root, cwd, mountpoint)
-        load_fuse()  # FUSE missing: say so before anything else
         names = device_names(ident, share)
         moment = trees.resolve_moment(share.db, "", at, names) if at is not None else None
         ctx = open_context(share, ident, None, offline_ok=True)
         try:
-            fs = HistoryFS(share.db, BlockReader(ctx.store), names, moment)
-            shows = f"the share at {moment.label}" if moment is not None else "current/, at/, by-push/, versions/"
-            yield fs, mp, shows
+            yield HistoryFS(share.db, BlockReader(ctx.store), names, moment)
         finally:
             ctx.close()
+
+
+@contextmanager
+def open_history(home: Path, cwd: Path, mountpoint: str, at: str | None = None) -> Iterator[tuple[HistoryFS, str, str]]:
+    """(HistoryFS, the absolute mount point, what the mount shows), once the mount point and FUSE are checked."""
+    from fog.mount.fusefs import load_fuse
+
+    mp = check_mountpoint(find_root(cwd), cwd, mountpoint)
+    load_fuse()  # FUSE missing: say so before opening anything
+    with open_fs(home, cwd, at) as fs:
+        shows = f"the share at {fs.at.label}" if fs.at is not None else "current/, at/, by-push/, versions/"
+        yield fs, mp, shows
 
 
 def unmount(mountpoint: str, *, lazy: bool = False) -> bool:

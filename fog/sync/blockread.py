@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from fog.errors import IntegrityError
+from fog.errors import FogError, IntegrityError
 from fog.format.version import Version
 from fog.store import ShareStore
 
@@ -109,7 +109,12 @@ class BlockReader:
                 return data
         want = [j for j in range(i, min(len(lay.ids), i + self.ahead)) if j == i or not self._cached(lay.ids[j])]
         run = self.store.runs([lay.ids[j] for j in want])[0]  # the block asked for, and neighbours in its pack
-        got = dict(zip(run, self.store.get_run(run, what), strict=True))
+        try:
+            got = dict(zip(run, self.store.get_run(run, what), strict=True))
+        except FogError:
+            if len(run) == 1:
+                raise
+            got = {lay.ids[i]: self.store.get(lay.ids[i], what)}  # a bad neighbour must not fail this read
         for j in want:
             block = got.get(lay.ids[j])
             if block is not None and len(block) != lay.lengths[j]:

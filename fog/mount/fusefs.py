@@ -82,7 +82,7 @@ def operations(fs: HistoryFS, warn: Callable[[str], None], ready: Callable[[], N
             return {
                 "st_mode": e.st_mode(),
                 "st_ino": inode(path.strip("/")),
-                "st_nlink": 2 if e.kind == "dir" else 1,
+                "st_nlink": 1,  # (for a directory: "not counted", so find never skips one as a leaf)
                 "st_size": e.size,
                 "st_uid": uid,
                 "st_gid": gid,

@@ -177,12 +177,27 @@ class HistoryFS:
             hit = self._moments.get(name)
             if hit is not None and hit[1] > self.clock():
                 return hit[0]
-            try:
-                m: Moment | None = trees.resolve_moment(self.db, "", name, self.names)
-            except FogError:
-                m = None
+            m = self._listed_push(name)
+            if m is None:
+                try:
+                    m = trees.resolve_moment(self.db, "", name, self.names)
+                except FogError:
+                    m = None
             self._moments[name] = (m, self.clock() + MOMENT_TTL)
             return m
+
+    def _listed_push(self, name: str) -> Moment | None:
+        """push:ID or push:ID^ for an ID as by-push/ lists it, from the pushes already read (no pass over them)."""
+        key = name.removeprefix("push:").removesuffix("^")
+        if not name.startswith("push:") or len(key) != 12:
+            return None
+        for p in self.pushes():
+            if p.id is not None and p.name == key:
+                who = self.names.get(p.device, p.device[:8])
+                if name.endswith("^"):
+                    return Moment(p.before_ns, f"right before push {p.name} by {who} ({trees.iso(p.before_ns + 1)})", p)
+                return Moment(p.after_ns, f"push {p.name} by {who} ({trees.iso(p.after_ns)})", p)
+        return None
 
     def versions_index(self) -> VersionsIndex:
         with self._lock:
@@ -215,8 +230,9 @@ class HistoryFS:
             return Entry("dir", v.mode, 0, v.mtime_ns or v.time_ns, v)
         return Entry("dir", 0o755, 0, mtime_ns)
 
-    def _resolve(self, path: str) -> tuple[Entry, list[str] | None]:
-        """A mount path's entry and, for a directory, its names."""
+    def _resolve(self, path: str, names: bool = True) -> tuple[Entry, list[str] | None]:
+        """A mount path's entry and, for a directory, its names (only when `names`: a moment's tree
+        is built when something inside it is asked for, not when `ls -l at/` stats each moment)."""
         parts = [p for p in path.split("/") if p]
         if self.at is not None:
             return self._in_tree(self.tree(self.at.when_ns), parts, self.at.when_ns)
@@ -231,6 +247,8 @@ class HistoryFS:
             m = self.moment(rest[0] if view == "at" else f"push:{rest[0]}")
             if m is None:
                 raise NotFound(path)
+            if len(rest) == 1 and not names:
+                return self._dir(m.when_ns if m.when_ns is not None else self.started_ns), None
             return self._in_tree(self.tree(m.when_ns), rest[1:], m.when_ns)
         if view == "versions":
             return self._in_versions(rest, path)
@@ -281,7 +299,7 @@ class HistoryFS:
     # -- what FUSE asks -------------------------------------------------------------------------
 
     def lookup(self, path: str) -> Entry:
-        return self._resolve(path)[0]
+        return self._resolve(path, names=False)[0]
 
     def listdir(self, path: str) -> list[str]:
         entry, names = self._resolve(path)

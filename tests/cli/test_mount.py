@@ -97,6 +97,12 @@ def test_views_and_names(share: Share, history: dict[str, object]) -> None:
         assert "later.txt" in fs.listdir("at/2099-01-01") and fs.listdir("at/1999-01-01") == []
         with pytest.raises(FogError):
             fs.lookup("at/not-a-moment")
+        fs._trees.clear()
+        for name in at:  # `ls -l at/` and `ls -l by-push/`: a stat of each moment builds no tree
+            assert fs.lookup(f"at/{name}").kind == "dir"
+        for name in fs.listdir("by-push"):
+            assert fs.lookup(f"by-push/{name}").kind == "dir"
+        assert not fs._trees
         with pytest.raises(FogError):
             fs.listdir("current/later.txt")
 

@@ -556,6 +556,36 @@ PAGES: dict[str, dict[str, object]] = {
         "examples": [("Where did that spreadsheet go?", "fog find '*.ods'")],
         "see_also": ["log", "restore", "ls"],
     },
+    "mount": {
+        "description": [
+            "Mounts the share's history at *MOUNTPOINT* (an empty directory outside the share) as a "
+            "read-only FUSE file system and serves it in the foreground until it is unmounted. The root "
+            "holds `current/` (the share now: each path's newest version, following pushes and pulls made "
+            "meanwhile), `at/` (one directory per push, named by the local time right after it, as "
+            "`2026-03-01T12:30:05+01:00`; any other name that reads as a tree *REV* works too when looked "
+            "up: `at/2026-03-01/`, `at/yesterday/`, `at/2h/`, `at/push:3fa9c1e2^/`), `by-push/` (one "
+            "directory per push, named by its 12-digit id; `by-push/ID^/` is the state right before it) "
+            "and `versions/` (every path ever recorded, deleted ones too, as a directory of its versions, "
+            "each a file or symlink named by its time and version id plus the path's extension).",
+            TREE_REV,
+            "`--at WHEN` mounts only the tree at that moment, at the root. Files show their recorded "
+            "mode, size and mtime; symlinks are symlinks. Every write is refused (EROFS). Blocks are "
+            "fetched from the share's remote when read, verified as a restore verifies them, and kept "
+            "decrypted in a bounded cache (64 MiB); a block that fails verification makes the read fail "
+            "(EIO) with one line on stderr. Needs FUSE: /dev/fuse, libfuse 2 or 3 and fusermount (Debian: "
+            "`apt install fuse3` or `fuse`).",
+        ],
+        "exit": {
+            0: "Unmounted from outside (`fusermount -u MOUNTPOINT`).",
+            130: "Interrupted (Ctrl-C); the file system was unmounted.",
+            143: "Terminated (SIGTERM); the file system was unmounted.",
+        },
+        "examples": [
+            ("Browse the history (at/yesterday/notes.txt, versions/notes.txt/...):", "fog mount ~/fog-history"),
+            ("Only the share right before a push:", "fog mount /mnt/before --at push:3fa9c1e2^"),
+        ],
+        "see_also": ["ls", "restore", "find"],
+    },
     "diff": {
         "description": [
             "For a file: a unified diff of two versions (or a version and the working file); binary files "

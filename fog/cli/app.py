@@ -15,7 +15,7 @@ from fog.cli.sources import use_passphrase_source
 # `fog --help` lists the commands by use, everyday first (typer would list them as the modules register them)
 COMMAND_ORDER = (
     "status", "push", "pull", "sync", "log", "diff", "cat", "restore",  # every day
-    "ls", "find",  # history
+    "ls", "find", "mount",  # history
     "init", "clone",  # once per share, once per device
     "check", "stats", "forget", "prune",  # upkeep
     "remote", "device", "key", "policy", "share",  # settings

@@ -12,6 +12,7 @@ from fog.cli import (  # noqa: F401
     key_cmd,
     log_cmd,
     ls_cmd,
+    mount_cmd,
     policy_cmd,
     prune_cmd,
     push_cmd,

@@ -1,0 +1,157 @@
+"""The mount's FUSE face: HistoryFS served read-only through libfuse by mfusepy.
+
+mfusepy (the maintained successor of fusepy: pure Python over libfuse 2 or 3
+through ctypes, nothing to compile) is imported only here, and only when a
+mount starts, so every other command works where FUSE is absent.
+
+The file system is mounted `ro` (the kernel answers EROFS to every write
+before it reaches us; the write operations below say EROFS too, should one
+come through), with our inode numbers (`use_ino`) and the kernel checking
+permissions from the modes shown (`default_permissions`). Requests are served
+one at a time (`nothreads`): the share's database and the block cache are
+then used from one thread. A block that cannot be fetched or fails
+verification makes the read fail with EIO and one line through `warn`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as st
+from collections.abc import Callable
+from typing import Any
+
+from fog.errors import FogError
+from fog.mount.vfs import Entry, HistoryFS, NotADir, NotFound, inode
+
+INSTALL_HINT = (
+    "install libfuse and fusermount (Debian/Ubuntu: apt install fuse3, or fuse; Fedora: dnf install fuse3) "
+    "and the Python binding (pip install mfusepy)"
+)
+
+
+class FuseUnavailable(FogError):
+    """FUSE cannot be used on this machine (no /dev/fuse, no libfuse, no binding)."""
+
+    kind = "fuse-unavailable"
+
+
+def load_fuse() -> Any:
+    """The mfusepy module, or FuseUnavailable saying what to install."""
+    if not os.path.exists("/dev/fuse"):
+        raise FuseUnavailable(
+            "FUSE is not available here: /dev/fuse is missing (load the fuse kernel module; "
+            "in a container, pass the device /dev/fuse)"
+        )
+    try:
+        import mfusepy
+    except ImportError:
+        raise FuseUnavailable(f"FUSE is not available here: the mfusepy module is missing; {INSTALL_HINT}") from None
+    except (OSError, AttributeError) as exc:  # mfusepy found no usable libfuse
+        raise FuseUnavailable(f"FUSE is not available here ({exc}); {INSTALL_HINT}") from None
+    return mfusepy
+
+
+def operations(fs: HistoryFS, warn: Callable[[str], None], ready: Callable[[], None]) -> Any:
+    """An mfusepy Operations object over `fs`."""
+    fuse = load_fuse()
+    uid, gid = os.getuid(), os.getgid()
+
+    def failure(exc: Exception) -> OSError:
+        if isinstance(exc, NotFound):
+            return fuse.FuseOSError(errno.ENOENT)
+        if isinstance(exc, NotADir):
+            return fuse.FuseOSError(errno.ENOTDIR)
+        warn(str(exc))
+        return fuse.FuseOSError(errno.EIO)
+
+    def entry(path: str) -> Entry:
+        try:
+            return fs.lookup(path)
+        except (FogError, OSError) as exc:
+            raise failure(exc) from None
+
+    class Ops(fuse.Operations):  # type: ignore[misc,name-defined]
+        use_ns = True
+
+        def init(self, path: str) -> None:
+            ready()
+
+        def getattr(self, path: str, fh: int | None = None) -> dict[str, int]:
+            e = entry(path)
+            return {
+                "st_mode": e.st_mode(),
+                "st_ino": inode(path.strip("/")),
+                "st_nlink": 1,  # (for a directory: "not counted", so find never skips one as a leaf)
+                "st_size": e.size,
+                "st_uid": uid,
+                "st_gid": gid,
+                "st_mtime": e.mtime_ns,
+                "st_ctime": e.mtime_ns,
+                "st_atime": e.mtime_ns,
+                "st_blocks": (e.size + 511) // 512,
+            }
+
+        def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
+            try:
+                names = fs.listdir_typed(path)
+            except (FogError, OSError) as exc:
+                raise failure(exc) from None
+            here = path.strip("/")
+            up = here.rsplit("/", 1)[0] if "/" in here else ""
+            out = [(".", {"st_mode": st.S_IFDIR, "st_ino": inode(here)}, 0)]
+            out.append(("..", {"st_mode": st.S_IFDIR, "st_ino": inode(up)}, 0))
+            for name, fmt in names:
+                out.append((name, {"st_mode": fmt, "st_ino": inode(f"{here}/{name}" if here else name)}, 0))
+            return out
+
+        def readlink(self, path: str) -> str:
+            e = entry(path)
+            if e.kind != "link" or e.version is None:
+                raise fuse.FuseOSError(errno.EINVAL)
+            return e.version.target or ""
+
+        def open(self, path: str, flags: int) -> int:
+            if flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT):
+                raise fuse.FuseOSError(errno.EROFS)
+            if entry(path).kind != "file":
+                raise fuse.FuseOSError(errno.EISDIR)
+            return 0
+
+        def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
+            e = entry(path)
+            try:
+                return fs.read(e, offset, size)
+            except (FogError, OSError) as exc:
+                raise failure(exc) from None
+
+        def statfs(self, path: str) -> dict[str, int]:
+            return {"f_bsize": 4096, "f_frsize": 4096, "f_namemax": 255}
+
+        def _refuse(self, *args: object) -> int:
+            raise fuse.FuseOSError(errno.EROFS)
+
+        chmod = chown = create = mkdir = mknod = rename = rmdir = symlink = link = unlink = _refuse
+        truncate = utimens = write = setxattr = removexattr = _refuse
+
+    return Ops()
+
+
+def serve(fs: HistoryFS, mountpoint: str, warn: Callable[[str], None], ready: Callable[[], None]) -> None:
+    """Mount `fs` at `mountpoint` and serve it until it is unmounted (blocks; any thread)."""
+    fuse = load_fuse()
+    ops = operations(fs, warn, ready)
+    try:
+        fuse.FUSE(
+            ops,
+            mountpoint,
+            foreground=True,
+            nothreads=True,
+            ro=True,
+            use_ino=True,
+            default_permissions=True,
+            fsname="fog",
+            subtype="fog",
+        )
+    except RuntimeError as exc:
+        raise FogError(f"cannot mount at {mountpoint}: libfuse failed ({exc}; its own message is above)") from None

@@ -132,6 +132,7 @@ class TreeDiffResult:
     old: str  # what each side is
     new: str
     changes: list[TreeChange]
+    names: dict[str, str] = field(default_factory=dict)  # device id -> name
 
     @property
     def identical(self) -> bool:
@@ -197,7 +198,7 @@ def tree_diff(
         if patch:
             for c in changes:
                 c.patch = _patch(ctx, c, spec_b is None)
-        return TreeDiffResult(scope, old_label, new_label, changes)
+        return TreeDiffResult(scope, old_label, new_label, changes, names)
 
 
 def _patch(ctx: Context, c: TreeChange, working: bool) -> inspect_mod.DiffResult | None:

@@ -29,7 +29,7 @@ def show_tree_diff(r: Any, *, as_json: bool, stat: bool, name_status: bool, patc
                 "old": r.old,
                 "new": r.new,
                 "identical": r.identical,
-                "changes": [_change_json(c, patch or stat) for c in r.changes],
+                "changes": [_change_json(c, patch or stat, r.names) for c in r.changes],
             }
         )
         return
@@ -64,12 +64,12 @@ def show_tree_diff(r: Any, *, as_json: bool, stat: bool, name_status: bool, patc
         show_file_diff(c.patch, False)
 
 
-def _change_json(c: Any, with_patch: bool) -> dict[str, object]:
+def _change_json(c: Any, with_patch: bool, names: dict[str, str]) -> dict[str, object]:
     doc: dict[str, object] = {
         "path": c.path,
         "status": c.status,
-        "old": version_json(c.old, {}) if c.old is not None else None,
-        "new": version_json(c.new, {}) if c.new is not None else None,
+        "old": version_json(c.old, names) if c.old is not None else None,
+        "new": version_json(c.new, names) if c.new is not None else None,
     }
     if with_patch:
         doc["diff"] = "".join(c.patch.lines) if c.patch is not None and c.patch.text else None

@@ -128,6 +128,8 @@ def test_ls_diff_find_and_log_at_each_moment(share: Share) -> None:
     doc = share.fog("diff", "--json", "--stat").json()
     assert [(c["path"], c["status"]) for c in doc["changes"]] == [("notes.md", "M")] and not doc["identical"]
     assert doc["changes"][0]["diff"] is None  # the pushed side is the attack's binary garbage
+    me = share.fog("device", "list", "--json").json()[0]["name"]
+    assert doc["changes"][0]["old"]["device"] == me  # a name, as fog log --json says it
     stat = share.fog("diff", "--stat").out
     assert "notes.md | M Bin" in stat and "1 path(s) changed" in stat
 

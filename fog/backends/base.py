@@ -161,6 +161,21 @@ def open_backend(url: str, *, create: bool = False, options: Mapping[str, object
     )
 
 
+def split_host_port(netloc: str, url: str) -> tuple[str, int | None]:
+    """HOST and PORT (None when absent) of a URL's `host[:port]` or `[IPv6][:port]`; UsageError on a bad port."""
+    host, port_text = netloc, ""
+    if netloc.startswith("["):  # [IPv6] or [IPv6]:port
+        host, _, rest = netloc[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else rest
+    elif ":" in netloc:
+        host, _, port_text = netloc.partition(":")
+    if not port_text:
+        return host, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UsageError(f"remote {url}: bad port {port_text!r}")
+    return host, int(port_text)
+
+
 def kind_of(url: str) -> str:
     """The kind of remote a URL names: file, sftp, s3, or fog (an untrusted node, over TCP or ssh)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else "file"

@@ -50,7 +50,7 @@ from urllib.parse import unquote
 
 from fog import __version__
 from fog.backends import nodewire as W
-from fog.backends.base import check_name, check_range
+from fog.backends.base import check_name, check_range, split_host_port
 from fog.crypto import channel as C
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
@@ -430,17 +430,7 @@ def parse_url(url: str) -> tuple[str, str | None, str, int | None, str]:
         user = unquote(user)
         if not user or scheme == "fog":
             raise UsageError(f"remote {url}: a user name only goes in fog+ssh:// URLs")
-    host, port_text = netloc, ""
-    if netloc.startswith("["):
-        host, _, tail = netloc[1:].partition("]")
-        port_text = tail[1:] if tail.startswith(":") else tail
-    elif ":" in netloc:
-        host, _, port_text = netloc.partition(":")
-    port = None
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise UsageError(f"remote {url}: bad port {port_text!r}")
-        port = int(port_text)
+    host, port = split_host_port(netloc, url)
     if not host:
         raise UsageError(f"remote {url}: no host")
     path = unquote(raw_path).rstrip("/")

@@ -120,6 +120,38 @@ def user_id(box_public: bytes, sign_public: bytes) -> str:
 _USER_KEY_DIGITS = 109  # (32 + 32 + 4) bytes = 544 bits, one pad bit: 109 base-32 digits
 
 
+def _to_text(prefix: str, raw: bytes, label: bytes, digits: int) -> str:
+    """`prefix` and `raw || SHA256(label || raw)[:4]` in Crockford base32 (zero pad bits at the end), in
+    groups of 8 joined by dashes: the pasteable form of public keys."""
+    raw += derive(label, raw)[:_CHECK_BYTES]
+    pad = digits * 5 - len(raw) * 8
+    number = int.from_bytes(raw, "big") << pad
+    chars = "".join(_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(digits)))
+    return prefix + "-".join(chars[i : i + 8] for i in range(0, digits, 8))
+
+
+def _from_text(text: str, prefix: str, size: int, label: bytes, digits: int, what: str) -> bytes:
+    """Decode and verify `_to_text`: the `size` raw bytes; ValueError says what is wrong."""
+    cleaned = "".join(ch for ch in text.strip().upper() if ch not in "- \t\r\n")
+    bare = prefix.rstrip("-").upper()
+    if cleaned.startswith(bare):
+        cleaned = cleaned[len(bare) :]
+    if len(cleaned) != digits:
+        raise ValueError(f"a {what} has {digits} characters after {prefix!r} (without dashes), got {len(cleaned)}")
+    number = 0
+    for ch in cleaned:
+        if ch not in _DECODE:
+            raise ValueError(f"character {ch!r} cannot appear in a {what}")
+        number = (number << 5) | _DECODE[ch]
+    pad = digits * 5 - (size + _CHECK_BYTES) * 8
+    if number & ((1 << pad) - 1):
+        raise ValueError(f"{what} checksum does not match: a character is mistyped")
+    raw = (number >> pad).to_bytes(size + _CHECK_BYTES, "big")
+    if derive(label, raw[:size])[:_CHECK_BYTES] != raw[size:]:
+        raise ValueError(f"{what} checksum does not match: a character is mistyped")
+    return raw[:size]
+
+
 def public_key_to_text(box_public: bytes, sign_public: bytes) -> str:
     """A user's public keys as people paste them: ``fogpub-`` and 109 Crockford base32 characters.
 
@@ -129,33 +161,13 @@ def public_key_to_text(box_public: bytes, sign_public: bytes) -> str:
     """
     if len(box_public) != 32 or len(sign_public) != 32:
         raise ValueError("public keys are 32 bytes")
-    raw = box_public + sign_public
-    raw += derive(LABEL_USER_CHECK, raw)[:_CHECK_BYTES]
-    number = int.from_bytes(raw, "big") << 1
-    chars = "".join(_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(_USER_KEY_DIGITS)))
-    return "fogpub-" + "-".join(chars[i : i + 8] for i in range(0, _USER_KEY_DIGITS, 8))
+    return _to_text("fogpub-", box_public + sign_public, LABEL_USER_CHECK, _USER_KEY_DIGITS)
 
 
 def public_key_from_text(text: str) -> tuple[bytes, bytes]:
     """Decode and verify `public_key_to_text`: (Box public, signing public); ValueError says what is wrong."""
-    cleaned = "".join(ch for ch in text.strip().upper() if ch not in "- \t\r\n")
-    if cleaned.startswith("FOGPUB"):
-        cleaned = cleaned[6:]
-    if len(cleaned) != _USER_KEY_DIGITS:
-        raise ValueError(
-            f"a user key has {_USER_KEY_DIGITS} characters after 'fogpub-' (without dashes), got {len(cleaned)}"
-        )
-    number = 0
-    for ch in cleaned:
-        if ch not in _DECODE:
-            raise ValueError(f"character {ch!r} cannot appear in a user key")
-        number = (number << 5) | _DECODE[ch]
-    if number & 1:
-        raise ValueError("user key checksum does not match: a character is mistyped")
-    raw = (number >> 1).to_bytes(68, "big")
-    if derive(LABEL_USER_CHECK, raw[:64])[:_CHECK_BYTES] != raw[64:]:
-        raise ValueError("user key checksum does not match: a character is mistyped")
-    return raw[:32], raw[32:64]
+    raw = _from_text(text, "fogpub-", 64, LABEL_USER_CHECK, _USER_KEY_DIGITS, "user key")
+    return raw[:32], raw[32:]
 
 
 _NODE_KEY_DIGITS = 58  # (32 + 4) bytes = 288 bits, two pad bits: 58 base-32 digits
@@ -169,32 +181,12 @@ def node_key_to_text(public: bytes) -> str:
     """
     if len(public) != 32:
         raise ValueError("a node key is 32 bytes")
-    raw = public + derive(LABEL_NODE_CHECK, public)[:_CHECK_BYTES]
-    number = int.from_bytes(raw, "big") << 2
-    chars = "".join(_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(_NODE_KEY_DIGITS)))
-    return "fognode-" + "-".join(chars[i : i + 8] for i in range(0, _NODE_KEY_DIGITS, 8))
+    return _to_text("fognode-", public, LABEL_NODE_CHECK, _NODE_KEY_DIGITS)
 
 
 def node_key_from_text(text: str) -> bytes:
     """Decode and verify `node_key_to_text`: the node's Box public key; ValueError says what is wrong."""
-    cleaned = "".join(ch for ch in text.strip().upper() if ch not in "- \t\r\n")
-    if cleaned.startswith("FOGNODE"):
-        cleaned = cleaned[7:]
-    if len(cleaned) != _NODE_KEY_DIGITS:
-        raise ValueError(
-            f"a node key has {_NODE_KEY_DIGITS} characters after 'fognode-' (without dashes), got {len(cleaned)}"
-        )
-    number = 0
-    for ch in cleaned:
-        if ch not in _DECODE:
-            raise ValueError(f"character {ch!r} cannot appear in a node key")
-        number = (number << 5) | _DECODE[ch]
-    if number & 3:
-        raise ValueError("node key checksum does not match: a character is mistyped")
-    raw = (number >> 2).to_bytes(36, "big")
-    if derive(LABEL_NODE_CHECK, raw[:32])[:_CHECK_BYTES] != raw[32:]:
-        raise ValueError("node key checksum does not match: a character is mistyped")
-    return raw[:32]
+    return _from_text(text, "fognode-", 32, LABEL_NODE_CHECK, _NODE_KEY_DIGITS, "node key")
 
 
 def node_join_keypair(master_key: bytes, node_public: bytes) -> tuple[bytes, bytes]:

@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 import paramiko
 
-from fog.backends.base import check_name, check_range
+from fog.backends.base import check_name, check_range, split_host_port
 from fog.backends.sftp import ssh
 from fog.backends.sftp.channel import (
     BROKEN,
@@ -407,17 +407,7 @@ def parse_url(url: str) -> tuple[str | None, str, int | None, str]:
             raise UsageError(f"remote {url}: passwords in sftp:// URLs are not supported; use SSH keys or the agent")
         if not user:
             raise UsageError(f"remote {url}: empty user name before '@'")
-    host, port_text = netloc, ""
-    if netloc.startswith("["):  # [IPv6] or [IPv6]:port
-        host, _, rest = netloc[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else rest
-    elif ":" in netloc:
-        host, _, port_text = netloc.partition(":")
-    port = None
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise UsageError(f"remote {url}: bad port {port_text!r}")
-        port = int(port_text)
+    host, port = split_host_port(netloc, url)
     path = unquote(raw_path).rstrip("/")
     if not host or not slash or not path:
         raise UsageError(f"remote {url}: use sftp://[user@]host[:port]/absolute/path or sftp://host/~/path")

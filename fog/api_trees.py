@@ -24,6 +24,7 @@ from fog.sync import push as push_mod
 from fog.sync import treerestore
 from fog.sync.context import Context
 from fog.sync.guard import DeleteLimit
+from fog.sync.merge import same_state
 
 
 def split_tree_spec(share: Share, cwd: Path, spec: str) -> tuple[str, str | None]:
@@ -139,17 +140,6 @@ class TreeDiffResult:
         return not self.changes
 
 
-def _same(a: Version, b: Version) -> bool:
-    return (a.kind, a.content, a.depth, a.target, a.size, a.mode) == (
-        b.kind,
-        b.content,
-        b.depth,
-        b.target,
-        b.size,
-        b.mode,
-    )
-
-
 def _working(ctx: Context, scope: str) -> dict[str, Version]:
     """The working tree under SCOPE as versions (changed files hashed, never stored): the heads plus status."""
     share = ctx.share
@@ -191,7 +181,7 @@ def tree_diff(
         changes: list[TreeChange] = []
         for path in sorted(old.keys() | new.keys()):
             a, b = old.get(path), new.get(path)
-            if a is not None and b is not None and _same(a, b):
+            if a is not None and b is not None and same_state(a, b):
                 continue
             status = "A" if a is None else "D" if b is None else "T" if a.kind != b.kind else "M"
             changes.append(TreeChange(path, status, a, b))

@@ -44,6 +44,7 @@ from fog.sync.content import stream_version
 from fog.sync.context import Context, open_context, trim_archive
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
+from fog.sync.meter import offset
 
 if TYPE_CHECKING:
     from fog.repo import revs
@@ -492,13 +493,15 @@ def restore(
     force: bool = False,
     wait: bool = False,
     stdout: Callable[[bytes], object] | None = None,
+    progress: Progress | None = None,
 ) -> restore_mod.RestoreResult:
+    """Restore one version of a path (PATH@REV); `progress(done, total)`: its bytes written, block by block."""
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
         out = output
         if output not in (None, "-"):
             out = str(Path(os.path.normpath(cwd.absolute() / output)))  # type: ignore[operator]
-        return restore_mod.restore(ctx, v, output=out, force=force, stdout=stdout)
+        return restore_mod.restore(ctx, v, output=out, force=force, stdout=stdout, progress=progress)
 
 
 def check(
@@ -552,30 +555,41 @@ def prune(
     grace_s: int | None = None,
     max_unused: float | None = None,
     wait: bool = False,
+    progress: Progress | None = None,
 ) -> PruneReport:
     """Delete what no remaining version references on each remote (or the named one), in two phases.
 
     Each run finishes the intents that every device has acknowledged and
     whose grace period has passed, then announces the next deletions
-    (docs/FORMAT.md, section 14). With dry_run nothing is written anywhere."""
+    (docs/FORMAT.md, section 14). With dry_run nothing is written anywhere.
+    `progress(done, total)`: bytes repacked, one bar over every remote."""
     report = PruneReport()
     grace = prune_mod.DEFAULT_GRACE_S if grace_s is None else grace_s
     unused = prune_mod.DEFAULT_MAX_UNUSED if max_unused is None else max_unused
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         report.failed.update(failed)
+        step, next_run = offset(progress)
         for ctx in ctxs:
-            _prune_one(ctx, ctxs, report, dry_run=dry_run, grace=grace, unused=unused)
+            next_run()
+            _prune_one(ctx, ctxs, report, dry_run=dry_run, grace=grace, unused=unused, progress=step)
     return report
 
 
 def _prune_one(
-    ctx: Context, ctxs: list[Context], report: PruneReport, *, dry_run: bool, grace: int, unused: float
+    ctx: Context,
+    ctxs: list[Context],
+    report: PruneReport,
+    *,
+    dry_run: bool,
+    grace: int,
+    unused: float,
+    progress: Progress | None = None,
 ) -> None:
     """Prune one remote (the others are sources of manifest nodes); its outcome goes into `report`."""
     try:
         config = pull_mod.refresh_config(ctx)
         result = prune_mod.prune(
-            ctx, config, [c.store for c in ctxs], dry_run=dry_run, grace_s=grace, max_unused=unused
+            ctx, config, [c.store for c in ctxs], dry_run=dry_run, grace_s=grace, max_unused=unused, progress=progress
         )
     except prune_mod.PruneRefused as exc:
         report.refused[ctx.remote_name] = str(exc)
@@ -666,6 +680,7 @@ def clone(
     updates one that equals an older version of its path, and keeps every
     other as a local change (the incoming version beside it as a conflict
     copy); files the remote does not know stay, for the next push.
+    `progress(done, total)`: bytes of the files its pull writes, block by block.
     """
     from fog.crypto.seal import public_of
 
@@ -678,7 +693,7 @@ def clone(
             "clone); to rebuild a damaged one, move it out of the share first"
         )
     if (root / FOG_DIR / "config.json").is_file():
-        resumed = _resume_clone(home, root, url, master_key)
+        resumed = _resume_clone(home, root, url, master_key, progress)
         if resumed is not None:
             return resumed
         raise FogError(f"{root} is already a fog share (an interrupted clone?): run 'fog pull' in it to finish")
@@ -737,13 +752,15 @@ def clone(
         rosters = nodes.update_rosters(ident, config)
     else:
         rosters = nodes.RosterUpdate([], {})
-    result = _check_out(home, root, url, share_id, share_entry, ident, published, into_existing)
+    result = _check_out(home, root, url, share_id, share_entry, ident, published, into_existing, progress)
     result.name_taken = name_taken
     result.nodes_failed = rosters.failed
     return result
 
 
-def _resume_clone(home: Path, root: Path, url: str, master_key: bytes) -> CloneResult | None:
+def _resume_clone(
+    home: Path, root: Path, url: str, master_key: bytes, progress: Progress | None = None
+) -> CloneResult | None:
     """The same `fog clone` run again after an interruption: finish its pull (None: not an unfinished clone
     of this user's, or not by this identity)."""
     share = Share(root, lock=False)
@@ -757,7 +774,7 @@ def _resume_clone(home: Path, root: Path, url: str, master_key: bytes) -> CloneR
     ident = Identity.load(home)
     if ident.master_key != master_key:
         return None
-    result = pull(home, root)
+    result = pull(home, root, progress=progress)
     return CloneResult(str(root), share_id, name, url, ident.device_name, result, True)
 
 
@@ -804,6 +821,7 @@ def _check_out(
     ident: Identity,
     published: bool,
     into_existing: bool = False,
+    progress: Progress | None = None,
 ) -> CloneResult:
     """Make the share's checkout in `root` (the SyncConfig lists it already) and pull into it."""
     checkouts.claim(home, share_id, root)  # before anything is made: a second checkout here is refused
@@ -822,7 +840,7 @@ def _check_out(
         made.db.put_meta(CLONING, url.encode())  # until its pull records: see unfinished_clone
     finally:
         made.close()
-    result = pull(home, root)
+    result = pull(home, root, progress=progress)
     name = str(share_entry.get("name"))
     return CloneResult(str(root), share_id, name, url, ident.device_name, result, published)
 
@@ -836,6 +854,7 @@ def clone_invited(
     device_name: str | None = None,
     master_key_file: Path | None = None,
     inviter: str | None = None,
+    progress: Progress | None = None,
 ) -> CloneResult:
     """Take a share another user invited this user to (`fog share invite`) and pull it into `directory`.
 
@@ -897,9 +916,10 @@ def clone_invited(
         backend.close()
     if here is not None:  # invited again (the owner's keys changed): the checkout this device has takes it
         name = str(share_entry.get("name"))
-        result = CloneResult(str(here), share_id, name, url, ident.device_name, pull(home, here), True)
+        pulled = pull(home, here, progress=progress)
+        result = CloneResult(str(here), share_id, name, url, ident.device_name, pulled, True)
     else:
-        result = _check_out(home, root, url, share_id, share_entry, ident, True)
+        result = _check_out(home, root, url, share_id, share_entry, ident, True, progress=progress)
     owner = found[0]["owner"]
     result.invited_by = (
         f"{owner.get('name')} {public_key_to_text(bytes.fromhex(owner['box']), bytes.fromhex(owner['sign']))}"
@@ -997,21 +1017,33 @@ def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
 
 
 def pull(
-    home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, max_delete: str | None = None
+    home: Path,
+    cwd: Path,
+    *,
+    remote: str | None = None,
+    wait: bool = False,
+    max_delete: str | None = None,
+    progress: Progress | None = None,
 ) -> pull_mod.PullResult:
+    """Pull from every remote (or the named one); `progress(done, total)`: bytes of the files written,
+    told as their blocks arrive, one bar over every remote."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
-        return _pull_all(ctxs, failed, limit)
+        return _pull_all(ctxs, failed, limit, progress)
 
 
-def _pull_all(ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit) -> pull_mod.PullResult:
+def _pull_all(
+    ctxs: list[Context], failed: dict[str, str], limit: DeleteLimit, progress: Progress | None = None
+) -> pull_mod.PullResult:
     """Pull from each remote in turn (versions dedupe by id), merging the reports."""
     total = pull_mod.PullResult(",".join(c.remote_name for c in ctxs), remote_errors=dict(failed))
+    step, next_run = offset(progress)
     for ctx in ctxs:
         if ctx.stale:
             continue  # an earlier pull here found the name removed or moved: never mix two stores' state
+        next_run()  # (after the last remote's bytes, also when it failed part-way)
         try:
-            r = pull_mod.pull(ctx, max_delete=limit)
+            r = pull_mod.pull(ctx, max_delete=limit, progress=step)
             if not ctx.stale:
                 push_mod.acknowledge(ctx)  # prune intents this pull observed (section 14)
         except UnreadableObject:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fog.api import _scope, context, device_names, open_share
+from fog.api import Progress, _scope, context, device_names, open_share
 from fog.errors import FogError, UsageError
 from fog.format.version import Version
 from fog.repo import revs, trees
@@ -68,8 +68,11 @@ def restore_tree(
     max_delete: str | None = None,
     dry_run: bool = False,
     wait: bool = False,
+    progress: Progress | None = None,
 ) -> treerestore.TreeRestoreResult:
-    """Restore DIR@REV (or the share, `.@REV`) in place, or to `output` (cp -r: into it if it is a directory)."""
+    """Restore DIR@REV (or the share, `.@REV`) in place, or to `output` (cp -r: into it if it is a directory).
+
+    `progress(done, total)`: bytes of the files written, told as their blocks arrive."""
     limit = DeleteLimit.parse(max_delete) if max_delete is not None else None
     if delete and output is not None:
         raise UsageError("--delete restores in place; it cannot be combined with --output")
@@ -87,7 +90,16 @@ def restore_tree(
                     f"--output {output}: a tree restored inside the share would be pushed; pick a place outside it"
                 )
         return treerestore.restore_tree(
-            ctx, scope, tree, label, output=out, force=force, delete=delete, max_delete=limit, dry_run=dry_run
+            ctx,
+            scope,
+            tree,
+            label,
+            output=out,
+            force=force,
+            delete=delete,
+            max_delete=limit,
+            dry_run=dry_run,
+            progress=progress,
         )
 
 

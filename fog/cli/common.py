@@ -89,7 +89,10 @@ def say(message: str, quiet: bool = False) -> None:
 @contextmanager
 def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on stderr, only when stderr is a terminal: bytes done of the total, the rate
-    and the time left, in the units the summary lines use (KiB, MiB, GiB: powers of 1024)."""
+    and the time left, in the units the summary lines use (KiB, MiB, GiB: powers of 1024).
+
+    It appears at the first call, which brings the total (never "0/?" while a command plans), so a
+    command with nothing to move (a pull that finds no change) shows none."""
     if not enabled or not sys.stderr.isatty():
         yield None
         return
@@ -110,10 +113,10 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], Non
         console=stderr_console(),
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(label, total=None, visible=False)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total, visible=True)
 
         yield update
 

@@ -28,11 +28,11 @@ if TYPE_CHECKING:
 _FLAGS = {
     "push": {"-q": "quiet", "--quiet": "quiet", "-n": "dry_run", "--dry-run": "dry_run", "--json": "as_json",
              "--no-progress": "no_progress", "--wait": "wait"},
-    "pull": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--wait": "wait"},
+    "pull": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--no-progress": "no_progress", "--wait": "wait"},
     "sync": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--no-progress": "no_progress", "--wait": "wait"},
     "status": {"--json": "as_json", "--wait": "wait", "--ignored": "ignored"},
     "log": {"--json": "as_json"},
-    "clone": {"--json": "as_json", "--into-existing": "into_existing"},
+    "clone": {"--json": "as_json", "--into-existing": "into_existing", "--no-progress": "no_progress"},
 }  # fmt: skip
 _VALUES = {
     "push": {"--max-delete": "max_delete"},
@@ -102,7 +102,9 @@ def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
 
         if not key_source_given(opts["master_key_file"], text.fog_home_str()):
             return None  # a prompt on a terminal, or typer's usage error
-    if command in ("push", "sync") and not (opts["quiet"] or opts["as_json"] or opts["no_progress"]):
+    if command in ("push", "sync", "pull", "clone") and not (
+        opts.get("quiet") or opts["as_json"] or opts["no_progress"]
+    ):
         if sys.stderr.isatty():
             return None  # a progress bar: typer's path draws it
     return command, cwd, opts

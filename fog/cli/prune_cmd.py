@@ -7,7 +7,18 @@ from typing import Any
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run, stdout_console
+from fog.cli.common import (
+    JSON_OPTION,
+    NO_PROGRESS_OPTION,
+    STATE,
+    WAIT_OPTION,
+    api,
+    emit_json,
+    fog_home,
+    progress_bar,
+    run,
+    stdout_console,
+)
 from fog.cli.text import as_doc, human_size, report_remote_errors
 from fog.errors import UsageError
 
@@ -28,12 +39,13 @@ def prune(
     max_unused: str = typer.Option(
         "5%", "--max-unused", metavar="PERCENT", help="Repack packs until at most this share of bytes is unreferenced."
     ),
+    no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Delete packs no remaining version references, and repack mostly-unused ones, safely while others push."""
 
-    def go() -> Any:
+    def go(progress: Any) -> Any:
         return api.prune(
             fog_home(),
             STATE.cwd,
@@ -42,9 +54,11 @@ def prune(
             grace_s=parse_grace(grace),
             max_unused=parse_percent(max_unused),
             wait=wait,
+            progress=progress,
         )
 
-    report = run(go, as_json)
+    with progress_bar("prune", not (as_json or no_progress)) as progress:  # (the repack: bytes copied)
+        report = run(lambda: go(progress), as_json)
     if as_json:
         emit_json(as_doc(report))
     else:

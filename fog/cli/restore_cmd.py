@@ -7,7 +7,17 @@ import sys
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run
+from fog.cli.common import (
+    JSON_OPTION,
+    NO_PROGRESS_OPTION,
+    STATE,
+    WAIT_OPTION,
+    api,
+    emit_json,
+    fog_home,
+    progress_bar,
+    run,
+)
 from fog.cli.complete import complete_spec
 from fog.cli.text import echo, human_duration, human_size
 
@@ -41,6 +51,7 @@ def restore(
         metavar="N|P%",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="A tree: show what would change, change nothing."),
+    no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
@@ -50,20 +61,22 @@ def restore(
     if run(lambda: api_trees.spec_is_tree(fog_home(), STATE.cwd, spec), as_json):
         if output == "-":
             raise typer.BadParameter("a tree cannot go to stdout", param_hint="--output")
-        tree = run(
-            lambda: api_trees.restore_tree(
-                fog_home(),
-                STATE.cwd,
-                spec,
-                output=output,
-                force=force,
-                delete=delete,
-                max_delete=max_delete,
-                dry_run=dry_run,
-                wait=wait,
-            ),
-            as_json,
-        )
+        with progress_bar("restore", not (as_json or no_progress)) as progress:
+            tree = run(
+                lambda: api_trees.restore_tree(
+                    fog_home(),
+                    STATE.cwd,
+                    spec,
+                    output=output,
+                    force=force,
+                    delete=delete,
+                    max_delete=max_delete,
+                    dry_run=dry_run,
+                    wait=wait,
+                    progress=progress,
+                ),
+                as_json,
+            )
         _tree_report(tree, as_json)
         return
     if delete or dry_run or max_delete is not None:
@@ -71,10 +84,13 @@ def restore(
     if output == "-" and as_json:
         raise typer.BadParameter("--json cannot be combined with --output -", param_hint="--json")
     out = sys.stdout.buffer
-    result = run(
-        lambda: api.restore(fog_home(), STATE.cwd, spec, output=output, force=force, wait=wait, stdout=out.write),
-        as_json,
-    )
+    with progress_bar("restore", not (as_json or no_progress)) as progress:  # (on stderr: also with -o -)
+        result = run(
+            lambda: api.restore(
+                fog_home(), STATE.cwd, spec, output=output, force=force, wait=wait, stdout=out.write, progress=progress
+            ),
+            as_json,
+        )
     if output == "-":
         out.flush()
         return

@@ -62,6 +62,7 @@ def clone(
         help="With --invited: take only an invitation from this user key (fogpub-..., from the owner).",
         metavar="KEY",
     ),
+    no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Join this device with the master key and pull a share into DIR.
@@ -77,7 +78,7 @@ def clone(
             master_key_file if master_key_file is None or master_key_file.is_absolute() else STATE.cwd / master_key_file
         )
         _clone_done(
-            lambda: api.clone_invited(
+            lambda progress: api.clone_invited(
                 fog_home(),
                 remote_url(url, s3_endpoint),
                 target,
@@ -85,12 +86,14 @@ def clone(
                 device_name=device_name,
                 master_key_file=mkf,
                 inviter=inviter,
+                progress=progress,
             ),
             as_json,
+            no_progress,
         )
-    key = run(lambda: read_master_key(master_key_file, str(fog_home())), as_json)
+    key = run(lambda: read_master_key(master_key_file, str(fog_home())), as_json)  # (a prompt: before any bar)
     _clone_done(
-        lambda: api.clone(
+        lambda progress: api.clone(
             fog_home(),
             remote_url(url, s3_endpoint),
             target,
@@ -98,14 +101,18 @@ def clone(
             share=share,
             device_name=device_name,
             into_existing=into_existing,
+            progress=progress,
         ),
         as_json,
+        no_progress,
     )
 
 
-def _clone_done(do: Callable[[], Any], as_json: bool) -> None:
-    """Run a clone and report it: the summary or JSON, and the pull's exit code."""
-    result = run(do, as_json)
+def _clone_done(do: Callable[[Any], Any], as_json: bool, no_progress: bool) -> None:
+    """Run a clone (a bar on a terminal as its pull writes) and report it: the summary or JSON, and the
+    pull's exit code."""
+    with progress_bar("clone", not (as_json or no_progress)) as progress:
+        result = run(lambda: do(progress), as_json)
     if as_json:
         emit_json(as_doc(result))
     else:
@@ -118,11 +125,16 @@ def pull(
     remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="REMOTE"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
     max_delete: str = MAX_DELETE_OPTION,
+    no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Fetch other devices' changes and apply them."""
-    result = run(lambda: api.pull(fog_home(), STATE.cwd, remote=remote, wait=wait, max_delete=max_delete), as_json)
+    with progress_bar("pull", not (quiet or as_json or no_progress)) as progress:
+        result = run(
+            lambda: api.pull(fog_home(), STATE.cwd, remote=remote, wait=wait, max_delete=max_delete, progress=progress),
+            as_json,
+        )
     if as_json:
         emit_json(as_doc(result))
     else:

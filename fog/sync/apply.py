@@ -34,6 +34,7 @@ from fog.store import PutStats
 from fog.sync.content import FileReader, read_workers, stage_version, write_version
 from fog.sync.context import Context, staging_dir
 from fog.sync.merge import Plan, conflict_name, conflict_name_at, conflict_version
+from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import RACY_NS
 from fog.sync.restore import safe_parent
 
@@ -78,10 +79,12 @@ def apply_plans(
     scan_start: int,
     result: Report,
     forgotten: Callable[[bytes], bool] | None = None,
+    progress: Progress | None = None,
 ) -> Applied:
     """Bring the working tree to the plans' state (plans sorted by path); see the module docstring.
 
     `forgotten(id)`: a version forgotten by some device, whose conflict copy is never written.
+    `progress(done, total)`: bytes of the incoming files written, told as their blocks arrive.
     """
     out = Applied()
     for plan, local in plans:
@@ -107,7 +110,9 @@ def apply_plans(
         elif _guarded(out, result, plan.path, _make_dir, ctx, plan, local, result):
             out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
             result.updated.append(plan.path)
-    done, failures = _write_files(ctx, files)
+    m = meter(progress, sum(p.write.size for p, _ in files if p.write is not None and p.write.kind == "file"))
+    done, failures = _write_files(ctx, files, told(m))
+    finish(m)
     for plan, local in done:
         assert plan.write is not None
         out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
@@ -237,7 +242,7 @@ def _archive(ctx: Context, local: Local) -> None:
     FileReader(ctx.keys, archive).read(local.full, local.st, PutStats())
 
 
-def _stage(ctx: Context, plan: Plan, local: Local, known: set[str]) -> str:
+def _stage(ctx: Context, plan: Plan, local: Local, known: set[str], on_bytes: Callable[[int], None] | None) -> str:
     """Write one incoming file or link to a temp file beside its place (not yet durable)."""
     v = plan.write
     assert v is not None
@@ -246,18 +251,21 @@ def _stage(ctx: Context, plan: Plan, local: Local, known: set[str]) -> str:
     if here is not None and st.S_ISDIR(here.st_mode):
         os.rmdir(local.full)  # a directory that appeared meanwhile: OSError if not empty (path failed)
     _archive(ctx, local)
-    return stage_version(ctx.store, v, staging_dir(ctx, parent), fsync=False)
+    return stage_version(ctx.store, v, staging_dir(ctx, parent), fsync=False, on_bytes=on_bytes)
 
 
 Failures = list[tuple[Plan, BaseException]]
 
 
-def _write_files(ctx: Context, files: list[tuple[Plan, Local]]) -> tuple[list[tuple[Plan, Local]], Failures]:
+def _write_files(
+    ctx: Context, files: list[tuple[Plan, Local]], on_bytes: Callable[[int], None] | None = None
+) -> tuple[list[tuple[Plan, Local]], Failures]:
     """Stage every incoming file in parallel, make them durable at once, then rename each.
 
     Many files cost one syncfs instead of an fsync each. A file edited here
     while the pull ran is never overwritten: it is checked just before its
     rename. Returns the files placed, and the ones that failed with why.
+    `on_bytes` is told each block's size as it is staged (progress).
     """
     done: list[tuple[Plan, Local]] = []
     failures: Failures = []
@@ -276,7 +284,7 @@ def _write_files(ctx: Context, files: list[tuple[Plan, Local]]) -> tuple[list[tu
             with store.preload([roots[i] for i in group if roots[i]]):
                 for i in group:
                     try:
-                        out.append((i, _stage(ctx, *files[i], known)))
+                        out.append((i, _stage(ctx, *files[i], known, on_bytes)))
                     except (OSError, FogError) as exc:  # this path fails, the others go on
                         out.append((i, exc))
                     except BaseException as exc:  # what was staged must still be cleaned up

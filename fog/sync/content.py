@@ -276,13 +276,21 @@ def _temp_name() -> str:
     return f"{TMP_PREFIX}{_pid}-{_temp_token}-{next(_temp_seq):08d}"
 
 
-def stage_version(store: ShareStore, v: Version, tmp_dir: str, *, fsync: bool = True) -> str:
+def stage_version(
+    store: ShareStore,
+    v: Version,
+    tmp_dir: str,
+    *,
+    fsync: bool = True,
+    on_bytes: Callable[[int], None] | None = None,
+) -> str:
     """Write a file or symlink version to a new temp file in `tmp_dir`; return its path.
 
     Blocks are fetched in parallel and verified before they are written; the
     file gets the version's mode and mtime. With `fsync=False` the caller
     makes the data durable (one syncfs for many files) before renaming. On any
-    failure the temp file is removed.
+    failure the temp file is removed. `on_bytes` is told each block's size
+    once it is written (progress, also inside a large file).
     """
     while True:  # a name left by a killed process with the same pid and token: take the next
         tmp = os.path.join(tmp_dir, _temp_name())
@@ -303,6 +311,8 @@ def stage_version(store: ShareStore, v: Version, tmp_dir: str, *, fsync: bool = 
                 while view:
                     view = view[os.write(fd, view) :]
                 written += len(block)
+                if on_bytes is not None:
+                    on_bytes(len(block))
             if written != v.size:
                 raise IntegrityError(f"{v.path}: restored {written} bytes, version says {v.size}")
             os.fchmod(fd, v.mode & 0o7777)
@@ -319,14 +329,16 @@ def stage_version(store: ShareStore, v: Version, tmp_dir: str, *, fsync: bool = 
         raise
 
 
-def write_version(store: ShareStore, v: Version, dest: str | Path, tmp_dir: str) -> None:
+def write_version(
+    store: ShareStore, v: Version, dest: str | Path, tmp_dir: str, on_bytes: Callable[[int], None] | None = None
+) -> None:
     """Materialize a file or symlink version at `dest` atomically.
 
     Content goes to a temp file in tmp_dir (on dest's filesystem), verified
     block by block, fsynced, then renamed over dest. On any failure the temp
-    file is removed and dest is untouched.
+    file is removed and dest is untouched. `on_bytes`: as for stage_version.
     """
-    tmp = stage_version(store, v, tmp_dir)
+    tmp = stage_version(store, v, tmp_dir, on_bytes=on_bytes)
     try:
         os.replace(tmp, dest)
     except BaseException:
@@ -374,11 +386,15 @@ def _ordered(
             fut.cancel()
 
 
-def stream_version(store: ShareStore, v: Version, out: Callable[[bytes], object]) -> int:
-    """Write a file version's verified bytes to `out`; returns the byte count."""
+def stream_version(
+    store: ShareStore, v: Version, out: Callable[[bytes], object], on_bytes: Callable[[int], None] | None = None
+) -> int:
+    """Write a file version's verified bytes to `out`; returns the byte count (`on_bytes`: told each block's)."""
     n = 0
     for block in store.read_blocks(v.content, v.depth, v.path):
         cancel.check()
         out(block)
         n += len(block)
+        if on_bytes is not None:
+            on_bytes(len(block))
     return n

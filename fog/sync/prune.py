@@ -46,6 +46,7 @@ from fog.store import Packer, ShareStore
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
 from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, logs_by_name, read_log
+from fog.sync.meter import Progress, finish, meter
 from fog.sync.replicate import read_node
 
 DEFAULT_GRACE_S = 24 * 3600  # outlives any push's last step (list intents -> put batch) by far: see FORMAT.md
@@ -449,8 +450,11 @@ def prune(
     dry_run: bool = False,
     grace_s: int = DEFAULT_GRACE_S,
     max_unused: float = DEFAULT_MAX_UNUSED,
+    progress: Progress | None = None,
 ) -> PruneResult:
-    """Collect what earlier intents allow, then plan (and unless dry_run, announce) the next deletions."""
+    """Collect what earlier intents allow, then plan (and unless dry_run, announce) the next deletions.
+
+    `progress(done, total)`: the repack's bytes copied of those to copy (the long part of a prune)."""
     t0 = time.monotonic()
     result = PruneResult(ctx.remote_name, dry_run)
     from fog.sync import members  # (members imports what this module's importers do)
@@ -484,7 +488,7 @@ def prune(
     if not dry_run and (delete or repack):
         ctx.remote.allow_prune()
         if repack:
-            _repack(ctx, repack, home, result)
+            _repack(ctx, repack, home, result, progress)
         intent = _announce(ctx, history, [u.pack for u in delete + repack])
         result.intent = intent.id
         if grace_s == 0:
@@ -493,7 +497,13 @@ def prune(
     return result
 
 
-def _repack(ctx: Context, repack: list[PackUse], home: dict[bytes, bytes], result: PruneResult) -> None:
+def _repack(
+    ctx: Context,
+    repack: list[PackUse],
+    home: dict[bytes, bytes],
+    result: PruneResult,
+    progress: Progress | None = None,
+) -> None:
     """Copy the objects the packs to rewrite are the home of into new packs, durably, before any intent names them.
 
     Each such pack is read once, whole; each object is verified (section 4) and its stored bytes go
@@ -507,6 +517,9 @@ def _repack(ctx: Context, repack: list[PackUse], home: dict[bytes, bytes], resul
     if not by_pack:
         return
     stats = {"objects": 0, "bytes": 0}
+    indexes = {p: ctx.store.catalog.index(p) for p in by_pack}
+    to_copy = sum(n for p, ix in indexes.items() for oid, _, n in ix or () if oid in by_pack[p])
+    m = meter(progress, to_copy)
 
     def ship(data: bytes, index: PackIndex) -> None:
         ctx.store.put_pack(data, index)
@@ -515,7 +528,7 @@ def _repack(ctx: Context, repack: list[PackUse], home: dict[bytes, bytes], resul
     packer = Packer(ctx.store.keys.pack_key, ship)
     for p in sorted(by_pack):
         cancel.check()
-        index = ctx.store.catalog.index(p)
+        index = indexes[p]
         try:
             data = ctx.store.fetch_pack(p)
         except (ObjectNotFound, IntegrityError, RemoteError):
@@ -535,7 +548,10 @@ def _repack(ctx: Context, repack: list[PackUse], home: dict[bytes, bytes], resul
                     ) from exc
             packer.add(oid, stored)
             stats["objects"] += 1
+            if m is not None:
+                m.add(length)
     packer.flush()
+    finish(m)
     ctx.store.backend.sync()
     with ctx.share.db.write() as txn:
         ctx.commit_presence(txn)

@@ -35,6 +35,7 @@ from fog.sync.ignore import Ignore
 from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
 from fog.sync.logs import LogOwner, accepted_limit, audit_log, logs_by_name, read_log, revoked_text
 from fog.sync.merge import Plan, plan_path
+from fog.sync.meter import Progress
 from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile
 
@@ -283,7 +284,8 @@ def stat_dir(entry: StatEntry) -> bool:
 UNAPPLIED = "unapplied"  # meta key: ids of known versions whose paths a pull could not apply
 
 
-def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
+def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progress | None = None) -> PullResult:
+    """Pull from one remote (the module docstring); `progress(done, total)`: bytes of the files it writes."""
     t0 = time.monotonic()
     result = PullResult(ctx.remote_name)
     config = refresh_config(ctx)
@@ -368,7 +370,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None) -> PullResult:
     )
     tracked = sum(1 for e in entries.values() if not st.S_ISDIR(e.mode))
     (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
-    applied = apply_plans(ctx, plans, set(by_path), names, time.time_ns(), result, forgotten)
+    applied = apply_plans(ctx, plans, set(by_path), names, time.time_ns(), result, forgotten, progress)
     heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
     unapplied = sorted(v.id.hex() for path in [*applied.failed, *left_alone] for v in by_path.get(path, ()))
     with db.write() as txn:

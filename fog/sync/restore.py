@@ -12,6 +12,7 @@ from fog.format.version import Version
 from fog.store import PutStats
 from fog.sync.content import FileReader, stream_version, write_version
 from fog.sync.context import Context, staging_dir, sweep_staging
+from fog.sync.meter import Progress, finish, meter, told
 
 
 @dataclass
@@ -78,9 +79,17 @@ def safe_parent(root: Path, path: str, known: set[str] | None = None) -> str:
 
 
 def restore(
-    ctx: Context, v: Version, *, output: str | None, force: bool, stdout: Callable[[bytes], object] | None = None
+    ctx: Context,
+    v: Version,
+    *,
+    output: str | None,
+    force: bool,
+    stdout: Callable[[bytes], object] | None = None,
+    progress: Progress | None = None,
 ) -> RestoreResult:
-    """Write version `v` to its place in the share, to `output`, or to stdout ('-')."""
+    """Write version `v` to its place in the share, to `output`, or to stdout ('-').
+
+    `progress(done, total)`: the file's bytes written, told as its blocks arrive."""
     if v.kind == "deleted":
         raise FogError(f"{v.path}@{v.id.hex()[:12]} is a deletion; pick an older version (e.g. @~1)")
     result = RestoreResult(v.path, v.id.hex(), v.kind, v.size, output or v.path)
@@ -88,7 +97,9 @@ def restore(
         if v.kind != "file":
             raise FogError(f"{v.path} is a {v.kind}; only files can be written to stdout")
         assert stdout is not None
-        stream_version(ctx.store, v, stdout)
+        m = meter(progress, v.size)
+        stream_version(ctx.store, v, stdout, told(m))
+        finish(m)
         return result
     if output is not None:
         dest = Path(output)
@@ -101,7 +112,9 @@ def restore(
             dest.mkdir(parents=True, exist_ok=True)
             os.chmod(dest, v.mode & 0o7777)
             return result
-        write_version(ctx.store, v, dest, str(dest.parent))
+        m = meter(progress, v.size if v.kind == "file" else 0)
+        write_version(ctx.store, v, dest, str(dest.parent), told(m))
+        finish(m)
         return result
     if not force and not local_state_saved(ctx, v.path):
         raise UnsavedChangesError(
@@ -119,5 +132,7 @@ def restore(
     if dest.is_dir() and not dest.is_symlink():
         raise FogError(f"{v.path} is a directory now; move it away to restore the {v.kind}")
     sweep_staging(ctx)
-    write_version(ctx.store, v, dest, staging_dir(ctx, parent))
+    m = meter(progress, v.size if v.kind == "file" else 0)
+    write_version(ctx.store, v, dest, staging_dir(ctx, parent), told(m))
+    finish(m)
     return result

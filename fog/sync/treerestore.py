@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import stat as st
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ from fog.sync.apply import _fsync, _unsynced
 from fog.sync.content import FileReader, read_workers, stage_version
 from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
+from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.restore import local_state_saved
 from fog.sync.scan import TMP_PREFIX
 
@@ -139,8 +141,11 @@ def restore_tree(
     delete: bool = False,
     max_delete: DeleteLimit | None = None,
     dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> TreeRestoreResult:
-    """Make the directory SCOPE (or `output`) hold `tree` (share path -> version) as it was."""
+    """Make the directory SCOPE (or `output`) hold `tree` (share path -> version) as it was.
+
+    `progress(done, total)`: bytes of the files to write, told as their blocks arrive."""
     t0 = time.monotonic()
     strip = len(scope) + 1 if scope else 0
     if output is not None:
@@ -217,7 +222,9 @@ def restore_tree(
         os.makedirs(parent, 0o700, exist_ok=True)  # (a file whose directory has no version of its own)
     if in_place:
         sweep_staging(ctx)
-    result.bytes_written = _write(ctx, top, writes, rel_of, here, in_place, result)
+    m = meter(progress, result.bytes_planned)
+    result.bytes_written = _write(ctx, top, writes, rel_of, here, in_place, result, told(m))
+    finish(m)
     for v in sorted(dirs, key=lambda v: v.path, reverse=True):  # deepest first: a read-only one last
         os.chmod(os.path.join(top, rel_of[v.path]), v.mode & 0o7777)
     if scope in tree and tree[scope].kind == "dir" and output is None:
@@ -256,6 +263,7 @@ def _write(
     here: dict[str, os.stat_result],
     in_place: bool,
     result: TreeRestoreResult,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> int:
     """Stage every file and link in parallel (pack-ordered groups), sync once, rename each into place."""
     if not writes:
@@ -273,7 +281,7 @@ def _write(
         out: list[tuple[int, str]] = []
         with store.preload([roots[i] for i in group if roots[i]]):
             for i in group:
-                out.append((i, stage_version(store, writes[i], tmp_dir(writes[i]), fsync=False)))
+                out.append((i, stage_version(store, writes[i], tmp_dir(writes[i]), fsync=False, on_bytes=on_bytes)))
         return out
 
     staged: dict[int, str] = {}

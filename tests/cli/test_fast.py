@@ -195,7 +195,7 @@ def test_errors_outside_a_share_match(tmp_path: Path, monkeypatch: pytest.Monkey
         ["-C"],
         ["-C", "/no/such/dir", "push"],
         ["status", "origin"],
-        ["pull", "--no-progress"],
+        ["pull", "--dry-run"],  # (pull has none; --no-progress it has, since progress came to pull)
         ["log", "--since", "2h"],
         ["log", "-n", "-1"],
         ["log", "-n", "x"],

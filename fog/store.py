@@ -400,8 +400,9 @@ class Packer:
         pack_key: bytes,
         ship: Callable[[bytes, P.PackIndex], None],
         target: int = P.TARGET_BYTES,
-        in_flight: int = 2,
+        in_flight: int | None = 2,
     ) -> None:
+        in_flight = in_flight or 2
         self.pack_key, self.ship, self.target = pack_key, ship, target
         self._objects: list[tuple[bytes, bytes]] = []
         self._size = 0
@@ -521,6 +522,12 @@ class ShareStore:
         """The backend's hint of how many reads at once pay off (None: no hint)."""
         hint = getattr(self.backend, "read_concurrency", None)
         return max(1, hint) if isinstance(hint, int) else None  # (a wrapper may answer any attribute)
+
+    @property
+    def write_concurrency(self) -> int | None:
+        """The backend's hint of how many pack uploads at once pay off (None: no hint)."""
+        hint = getattr(self.backend, "write_concurrency", None)
+        return max(1, hint) if isinstance(hint, int) and not isinstance(hint, bool) else None
 
     def encode(self, object_id: bytes, data: bytes | memoryview) -> bytes:
         """The stored bytes of an object: version || SecretBox(frame(data))."""

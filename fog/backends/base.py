@@ -51,6 +51,9 @@ class Backend(Protocol):
     pay off. Without it a reader keeps `fog.sync.content.IO_WORKERS` in flight
     (enough to hide network latency); a local directory reads from the page
     cache, where threads beyond the cores only fight over the GIL.
+    Optional too: an integer attribute `write_concurrency`, how many pack
+    uploads a push keeps in flight (without it: `fog.store.Packer`'s default,
+    2); a remote whose every put is a round trip hides it with more.
     """
 
     url: str

@@ -131,6 +131,7 @@ class NodeBackend:
         self.address, self.argv = address, argv
         self.connections = max(1, connections)
         self.read_concurrency = self.connections
+        self.write_concurrency = self.connections  # each put is a round trip: keep every connection busy
         self.timeout = timeout
         self.node_public: bytes | None = auth.node_key
         self.space: str | None = auth.space

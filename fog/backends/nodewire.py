@@ -100,13 +100,15 @@ def recv_rest(session: Session, first: memoryview, total: int) -> memoryview:
         return first
     _continued(first)
     data = bytearray(total)
-    data[: len(first)] = first
+    view = memoryview(data)
+    view[: len(first)] = first
     at = len(first)
-    while at < total:
-        more = _more(session, at, total)
-        data[at : at + len(more)] = more
-        at += len(more)
-    return memoryview(data)
+    while at < total:  # each continuation decrypted in place (no buffer of its own, no copy)
+        n = session.recv_into(view[at:])
+        if not n or (n != CHUNK and at + n != total):
+            raise ChannelError("message data continues out of step with its total")
+        at += n
+    return view
 
 
 def skip_rest(session: Session, first: memoryview, total: int) -> None:

@@ -212,21 +212,42 @@ class Stream:
         pipe.send(self.seal(plain))
 
     def pull(self, pipe: Pipe) -> bytearray:
+        n = self._frame(pipe)
+        plain = bytearray(n - ABYTES)
+        self._open(pipe, n, memoryview(plain))
+        return plain
+
+    def pull_into(self, pipe: Pipe, out: memoryview) -> int:
+        """Decrypt the next message straight into the start of `out` (no buffer of its own); its length.
+        ChannelError when it is longer than `out` (nothing of it read). Authenticated like `pull`: on any
+        error `out` holds no message and must be dropped."""
+        n = self._frame(pipe)
+        if n - ABYTES > len(out):
+            raise ChannelError(f"a stream message of {n - ABYTES} bytes where at most {len(out)} fit")
+        self._open(pipe, n, out[: n - ABYTES])
+        return n - ABYTES
+
+    @staticmethod
+    def _frame(pipe: Pipe) -> int:
         head = bytearray(4)
         pipe.recv_into(memoryview(head))
         (n,) = _U32.unpack(head)
         if n < ABYTES or n > MAX_PLAIN + ABYTES:
             raise ChannelError(f"frame of {n} bytes refused (at most {MAX_PLAIN + ABYTES})")
+        return n
+
+    def _open(self, pipe: Pipe, n: int, plain: memoryview) -> None:
         cipher = bytearray(n)
         pipe.recv_into(memoryview(cipher))
-        plain = bytearray(n - ABYTES)
-        dst = ffi.from_buffer("unsigned char[]", plain) if n > ABYTES else ffi.new("unsigned char[]", 1)
+        if n > ABYTES:
+            dst = ffi.from_buffer("unsigned char[]", plain, require_writable=True)
+        else:
+            dst = ffi.new("unsigned char[]", 1)
         rc = lib.crypto_secretstream_xchacha20poly1305_pull(
             self._state, dst, ffi.NULL, self._tag, ffi.from_buffer("unsigned char[]", cipher), n, ffi.NULL, 0
         )
         if rc != 0:
             raise ChannelError("a stream message does not authenticate (altered, reordered or forged)")
-        return plain
 
 
 class Session:
@@ -242,6 +263,9 @@ class Session:
 
     def recv(self) -> bytearray:
         return self.rx.pull(self.pipe)
+
+    def recv_into(self, out: memoryview) -> int:
+        return self.rx.pull_into(self.pipe, out)
 
     def close(self) -> None:
         self.pipe.close()

@@ -411,8 +411,10 @@ class FanoutStore:
         """The packer whose packs go to exactly these remotes (call with the lock held)."""
         packer = self._packers.get(names)
         if packer is None:
+            hints = [c.store.write_concurrency for c in self.ctxs if c.remote_name in names]
+            in_flight = min((h for h in hints if h is not None), default=None) if None not in hints else None
             packer = self._packers[names] = Packer(
-                self.store.keys.pack_key, lambda data, index: self._ship(names, data, index)
+                self.store.keys.pack_key, lambda data, index: self._ship(names, data, index), in_flight=in_flight
             )
         return packer
 

@@ -109,6 +109,10 @@ class _ProcPipe(C.FdPipe):
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        try:
+            self.proc.stderr.close()  # type: ignore[union-attr]  # the drain thread has read it to its end
+        except OSError:
+            pass
 
 
 class NodeBackend:
@@ -172,8 +176,8 @@ class NodeBackend:
                 base = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]  # type: ignore[union-attr]
                 argv = [*base, path]
             backend = cls(url, auth, argv=argv, connections=connections, timeout=timeout)
-        session = backend._connect()
-        backend._checkin(session, backend._generation, True)
+        session, generation = backend._checkout()  # the first connection, counted in the pool like the others
+        backend._checkin(session, generation, True)
         return backend
 
     # -- the contract ------------------------------------------------------------------
@@ -218,7 +222,8 @@ class NodeBackend:
         try:
             self._call(W.OP_SYNC, {"every": every}, name="/")
         except BaseException:
-            self._dirty = True
+            with self._cond:
+                self._dirty = True
             raise
 
     def close(self) -> None:
@@ -256,7 +261,8 @@ class NodeBackend:
         if isinstance(limit, int) and len(data) > limit:
             raise RemoteError(f"cannot write {name} on remote {self.url}: larger than the node takes ({limit} bytes)")
         self._call(op, {"name": name, "total": len(data)}, data, name=name)
-        self._dirty = True
+        with self._cond:
+            self._dirty = True
 
     def _call(
         self,
@@ -283,6 +289,14 @@ class NodeBackend:
                 status, reply, out = W.recv(session, most)
             healthy = True
         except (W.TooLarge, _Malformed) as e:
+            raise RemoteError(f"cannot {what} {name} on remote {self.url}: the node's reply is refused ({e})") from e
+        except C.ChannelError as e:
+            if isinstance(e, C.Closed):  # the connection ended: another may work
+                raise RemoteError(
+                    f"cannot {what} {name} on remote {self.url}: connection to the node lost ({e})", transient=True
+                ) from e
+            # a reply that breaks the framing or does not authenticate: the node (or what stands between)
+            # misbehaves, and asking again will not change that (docs/FORMAT.md, section 17)
             raise RemoteError(f"cannot {what} {name} on remote {self.url}: the node's reply is refused ({e})") from e
         except (OSError, ConnectionError) as e:  # TimeoutError, ChannelError, a broken pipe
             detail = "timed out" if isinstance(e, TimeoutError) else (str(e) or type(e).__name__)

@@ -183,18 +183,23 @@ class Node:
             self.active += 1
         try:
             space = self._space(state.space)
+            used = space.usage.get()[0]
         except _UNLOADABLE as exc:
             with self._lock:
                 self.active -= 1
             self.log("-", who, f"space {state.space} not loaded: {type(exc).__name__}: {exc}")
             return {"error": UNLOADABLE}, None, "", who
+        except BaseException:  # the slot is given back whatever happens before the connection counts as admitted
+            with self._lock:
+                self.active -= 1
+            raise
         welcome = {
             "proto": 1,
             "space": space.name,
             "role": role,
             "append_only": not self.options.allow_prune,
             "quota": self.options.quota,
-            "used": space.usage.get()[0],
+            "used": used,
             "max_object": self.options.max_object,
             "node": f"fog {__version__}",
         }

@@ -40,9 +40,9 @@ from fog.repo.pushes import Push
 from fog.repo.revs import parse_when
 
 _U64 = struct.Struct(">Q")
-_BACK = re.compile(r"^~(\d+)$")
-_PUSH = re.compile(r"^push:(?P<name>[^^]+)(?P<before>\^?)$")
-_HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_BACK = re.compile(r"~(\d+)\Z")
+_PUSH = re.compile(r"push:(?P<name>[^^\n]+)(?P<before>\^?)\Z")
+_HEX = re.compile(r"[0-9a-fA-F]{4,64}\Z")
 _LONG = b"\xff"  # pathkey of a path over 400 bytes: 0xFF || SHA256 (history.pathkey)
 
 

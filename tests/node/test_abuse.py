@@ -174,6 +174,7 @@ def test_prune_node_deletes_only_prunable_names(start: Start) -> None:
     b = connect(n, user)
     b.put(pack_name(b"p"), b"p")
     b.delete(pack_name(b"p"))
+    assert not b.exists(pack_name(b"p"))
     b.put_new("config/" + "ab" * 16 + "/" + "cd" * 32, b"c")
     refused(n, lambda: b.delete("config/" + "ab" * 16 + "/" + "cd" * 32), "delete refused: only packs")
     b.close()
@@ -612,3 +613,18 @@ def test_spaceless_hellos_use_the_index(tmp_path: Path, monkeypatch: pytest.Monk
     assert not t.is_alive()
     assert outcome == ["unknown key"] * 50 + [user.space]
     assert loads == [user.space]  # only the roster of the space found, read once
+
+
+def test_the_pool_counts_its_first_connection(node: NodeProcess) -> None:
+    """The connection opening the backend counts in the pool: at most `connections` at once, never one more,
+    and none left counted after close()."""
+    user = User()
+    b = open_backend(node.url, options={"node_auth": user.auth(node.public, "laptop"), "connections": 2}).inner
+    assert b._open == 1  # the first connection, idle in the pool
+    s1, g1 = b._checkout()
+    s2, g2 = b._checkout()  # one more is opened: two in all
+    assert b._open == 2
+    b._checkin(s1, g1, True)
+    b._checkin(s2, g2, True)
+    b.close()
+    assert b._open == 0

@@ -113,3 +113,18 @@ def test_endless_list_ends(evil: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     b = evil(forever)
     with pytest.raises(RemoteError, match="more than"):
         list(b.list("config/"))
+
+
+def test_a_reply_that_breaks_the_framing_is_refused_not_retried(evil: Any) -> None:
+    """A header that is not JSON is the node misbehaving: a permanent RemoteError (a retry would ask again
+    for the same thing), not 'connection lost'."""
+
+    def garbage(s: C.Session, h: dict[str, Any]) -> None:
+        first = bytearray(5) + b"not json"
+        struct.pack_into(">BI", first, 0, W.OK, 8)
+        s.send(first)
+
+    b = evil(garbage)
+    with pytest.raises(RemoteError, match="reply is refused") as e:
+        b.get("fog-store")
+    assert e.value.transient is False

@@ -118,6 +118,19 @@ def open_box(recipient_secret: bytes, sender_public: bytes, sealed: bytes, what:
         raise IntegrityError(f"{what}: not sealed by the device it claims (altered or forged)") from exc
 
 
+def seal_anonymous(recipient_public: bytes, plaintext: bytes) -> bytes:
+    """NaCl SealedBox to `recipient_public` (an ephemeral sender key): only the recipient opens it."""
+    return bytes(nacl.public.SealedBox(nacl.public.PublicKey(recipient_public)).encrypt(plaintext))
+
+
+def open_anonymous(recipient_secret: bytes, sealed: bytes, what: str) -> bytes:
+    """Open a seal_anonymous message; IntegrityError when it is not sealed to this key (or altered)."""
+    try:
+        return nacl.public.SealedBox(nacl.public.PrivateKey(recipient_secret)).decrypt(sealed)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise IntegrityError(f"{what}: not sealed to this user") from exc
+
+
 SIGNATURE_BYTES = 64
 
 

@@ -21,9 +21,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import nacl.exceptions
-import nacl.public
-
 from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.errors import IntegrityError
@@ -120,16 +117,11 @@ def open_statement(keys: K.ShareKeys, stored: bytes, what: str) -> tuple[str, di
 
 
 def seal_to_user(seed: bytes, context: bytes, box_public: bytes, doc: dict[str, Any]) -> bytes:
-    sealed = bytes(nacl.public.SealedBox(nacl.public.PublicKey(box_public)).encrypt(canonical(doc)))
+    sealed = S.seal_anonymous(box_public, canonical(doc))
     return _sign(seed, context, box_public, sealed)
 
 
 def open_for_user(context: bytes, box_secret: bytes, stored: bytes, what: str) -> tuple[str, dict[str, Any]]:
     """(author's signing key hex, document) of an invitation or key stanza sealed to this user."""
-    box = nacl.public.PrivateKey(box_secret)
-    author, sealed = _verified(stored, context, bytes(box.public_key), what)
-    try:
-        plain = nacl.public.SealedBox(box).decrypt(sealed)
-    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
-        raise IntegrityError(f"{what}: not sealed to this user") from exc
-    return author.hex(), _decode(plain, what)
+    author, sealed = _verified(stored, context, S.public_of(box_secret), what)
+    return author.hex(), _decode(S.open_anonymous(box_secret, sealed, what), what)

@@ -331,19 +331,16 @@ class Node:
                 self.log(peer, who, f"idle for {self.options.idle_timeout:g} s: closing")
                 return
             except (ConnectionError, OSError) as exc:
-                if not isinstance(exc, C.Closed):
-                    self.log(peer, who, f"connection dropped: {_why(exc)}")
+                self._dropped(peer, who, exc)
                 return
             op = W.OPS.get(code)
             if total > self.options.max_object:  # refused unread: the connection cannot go on
                 msg = f"object larger than the node's --max-object ({self.options.max_object} bytes)"
-                self.log(peer, who, f"refused {op or code}: {msg}; closing")
-                W.send(session, W.REFUSED, {"error": msg})
+                self._refuse_and_close(session, peer, who, op or code, msg)
                 return
             now, why, seen = self._recheck(space, client_hex, seen)
             if now is None:  # revoked, untrusted or retired since the handshake: this session ends too
-                self.log(peer, who, f"refused {op or code}: {why}; closing")
-                W.send(session, W.REFUSED, {"error": why})
+                self._refuse_and_close(session, peer, who, op or code, why)
                 return
             role = now or role
             unread = False
@@ -375,9 +372,18 @@ class Node:
                 self.log(peer, who, f"{op} stalled for {self.options.idle_timeout:g} s: closing")
                 return
             except (ConnectionError, OSError) as exc:
-                if not isinstance(exc, C.Closed):
-                    self.log(peer, who, f"connection dropped: {_why(exc)}")
+                self._dropped(peer, who, exc)
                 return
+
+    def _dropped(self, peer: str, who: str, exc: BaseException) -> None:
+        """Log a connection lost mid-session (a clean end of file is not worth a line)."""
+        if not isinstance(exc, C.Closed):
+            self.log(peer, who, f"connection dropped: {_why(exc)}")
+
+    def _refuse_and_close(self, session: C.Session, peer: str, who: str, what: object, why: str) -> None:
+        """Refuse a request after which the session cannot go on: one line to the client, one in the log."""
+        self.log(peer, who, f"refused {what}: {why}; closing")
+        W.send(session, W.REFUSED, {"error": why})
 
     def _put_request(
         self,

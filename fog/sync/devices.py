@@ -199,30 +199,31 @@ def add_untrusted(ctx: Context, name: str, address: str, node_key: bytes) -> Nod
 
 def remove_node(ctx: Context, name: str) -> NodeChange:
     """Drop a node: it stops being a remote of every share (what it stores stays there)."""
-    failed: dict[str, str] = {}
-    config = _fresh(ctx, failed)
-    did = _node(config, name)
-    e = config.devices[did]
-    if e.get("removed"):
-        raise UsageError(f"node {name!r} is removed already")
-    changed = {**e, "removed": time.time_ns(), "updated": max(time.time_ns(), int(e.get("updated", 0)) + 1)}
-    config = config.with_(devices={**config.devices, did: changed})
-    return _publish(ctx, config, did, failed, also=[nodes.node_url(str(e["address"]))])
+    return _change_node(ctx, name, {"removed": time.time_ns()}, "is removed already", publish_on_it=True)
 
 
 def set_address(ctx: Context, name: str, address: str) -> NodeChange:
     """A node moved (another host or port, same node key): every device reaches it there from its next
     pull; what was read from it stays valid (the same store)."""
     address = nodes.check_address(address)
+    return _change_node(ctx, name, {"address": address}, "is removed; add a new one")
+
+
+def _change_node(
+    ctx: Context, name: str, fields: dict[str, Any], if_removed: str, *, publish_on_it: bool = False
+) -> NodeChange:
+    """Rewrite node `name`'s entry with `fields` (a newer `updated`) and publish it; a removed node is
+    refused (`if_removed` says why). `publish_on_it`: also on the node itself, which the change drops."""
     failed: dict[str, str] = {}
     config = _fresh(ctx, failed)
     did = _node(config, name)
     e = config.devices[did]
     if e.get("removed"):
-        raise UsageError(f"node {name!r} is removed; add a new one")
-    changed = {**e, "address": address, "updated": max(time.time_ns(), int(e.get("updated", 0)) + 1)}
+        raise UsageError(f"node {name!r} {if_removed}")
+    changed = {**e, **fields, "updated": max(time.time_ns(), int(e.get("updated", 0)) + 1)}
     config = config.with_(devices={**config.devices, did: changed})
-    return _publish(ctx, config, did, failed)
+    also = [nodes.node_url(str(e["address"]))] if publish_on_it else None
+    return _publish(ctx, config, did, failed, also=also)
 
 
 def _node(config: SyncConfig, name: str) -> str:

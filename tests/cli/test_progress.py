@@ -83,10 +83,10 @@ def slow(monkeypatch: pytest.MonkeyPatch) -> None:
     """SLOW, in this process (undone after the test)."""
     from fog.sync import prune
 
-    names: dict[str, object] = {}
-    exec(SLOW, names)  # noqa: S102  -- the same patch the terminal runs get
-    monkeypatch.setattr(content, "_fetch_blocks", names["_slow_fetch"])
-    monkeypatch.setattr(prune, "Packer", names["_SlowPacker"])
+    # Recorded before SLOW runs: it assigns the patches itself, and monkeypatch restores what it recorded.
+    monkeypatch.setattr(content, "_fetch_blocks", content._fetch_blocks)
+    monkeypatch.setattr(prune, "Packer", prune.Packer)
+    exec(SLOW, {})  # noqa: S102  -- the same patch the terminal runs get
 
 
 def on_terminal(args: list[str | os.PathLike[str]], cwd: Path) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_multidevice import OLD_MTIME_NS, Device, World, make_pair, run_fog
+from test_multidevice import OLD_MTIME_NS, ONLY_KEEP_LAST, Device, World, make_pair, run_fog
 
 
 @pytest.fixture(name="world")
@@ -244,7 +244,7 @@ def test_without_options_the_shares_policy_applies(world: World) -> None:
     edits(a, "doc.txt", 3)
     assert forget(a)["policy"] == "default"
     assert forget(a)["versions"] == 0  # the defaults keep 10 versions, and more
-    b.fog("policy", "set", "--keep-last", "2")
+    b.fog("policy", "set", "--keep-last", "2", *ONLY_KEEP_LAST)
     a.pull()
     done = forget(a)
     assert (done["policy"], done["versions"]) == ("share", 2)

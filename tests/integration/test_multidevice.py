@@ -37,6 +37,12 @@ for _lazy in _LAZY:
 
 FOG = [sys.executable, "-m", "fog"]
 OLD_MTIME_NS = 1_600_000_000_123_456_789  # 2020-09-13: far from any racy window
+# `fog policy set` keeps the rules it is not given, and fog's defaults keep the newest version of
+# every hour and day: a test of `--keep-last N` alone drops them, or its pushes straddling an hour
+# (CI at 15:00) keep one version more.
+ONLY_KEEP_LAST = [
+    arg for rule in ("hourly", "daily", "weekly", "monthly", "yearly") for arg in ("--unset", f"keep-{rule}")
+]
 
 
 # -- running fog ----------------------------------------------------------------------------

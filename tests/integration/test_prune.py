@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_multidevice import OLD_MTIME_NS, Device, Run, World, make_pair
+from test_multidevice import OLD_MTIME_NS, ONLY_KEEP_LAST, Device, Run, World, make_pair
 
 
 @pytest.fixture
@@ -228,7 +228,7 @@ def test_sync_prune_trims_at_most_once_a_day_with_the_share_policy(world: World)
     for n in range(5):
         a.write("f.bin", random.Random(n).randbytes(100_000), mtime_ns=OLD_MTIME_NS + n)
         a.fog("push")
-    a.fog("policy", "set", "--keep-last", "1")
+    a.fog("policy", "set", "--keep-last", "1", *ONLY_KEEP_LAST)
     b.write("b.txt", "b has a log\n")
     b.fog("sync")
     before = packs(world)

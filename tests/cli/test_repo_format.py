@@ -154,3 +154,90 @@ def test_a_newer_format_is_refused_in_one_line(share: Share) -> None:
     r = share.fog("status", expect=None)
     assert r.rc == 1 and "unsupported repository format 4 (this fog reads formats 1, 2, 3)" in r.one_line_error()
     assert json.loads(config.read_text())["format"] == 4  # left as it was
+
+
+def _everything(root: Path) -> list[dict[bytes, list[bytes]]]:
+    """Every entry of every sub-database (duplicates of `locs` included), in key order."""
+    env = history.open_env(str(root / ".fog" / "db"))
+    try:
+        with env.begin() as txn:
+            out = []
+            for name in history.DB_NAMES:
+                rows: dict[bytes, list[bytes]] = {}
+                db = env.open_db(name, txn=txn, create=False, dupsort=name in history.DUPSORT)
+                for key, value in txn.cursor(db):
+                    rows.setdefault(key, []).append(value)
+                out.append(rows)
+            return out
+    finally:
+        env.close()
+
+
+def _leaf_pages(root: Path) -> int:
+    env = history.open_env(str(root / ".fog" / "db"))
+    try:
+        with env.begin() as txn:
+            return sum(
+                txn.stat(env.open_db(name, txn=txn, create=False, dupsort=name in history.DUPSORT))["leaf_pages"]
+                for name in history.DB_NAMES
+            )
+    finally:
+        env.close()
+
+
+def test_repack_keeps_every_entry_in_fewer_pages(share: Share, tmp_path: Path) -> None:
+    for i in range(600):  # random ids: `versions`, `locs` and a push's `timeline` fill their pages by about 2/3
+        share.write(f"d{i % 7}/f{i}.txt", f"file {i}\n")
+    share.push()
+    share.write("d0/f0.txt", "changed\n")
+    share.push()
+    before, pages = _everything(share.root), _leaf_pages(share.root)
+    log = share.log("d0/f0.txt")
+    (share.root / ".fog" / "db.repack").mkdir()  # a crash's leftover is cleared first
+    db = RepoDB(share.root / ".fog" / "db")
+    try:
+        assert not db.repack_grown(db.pages())  # did not double
+        db.repack()
+        assert db.get_stat("d0/f0.txt") is not None  # reopened, usable
+    finally:
+        db.close()
+    assert _everything(share.root) == before
+    assert _leaf_pages(share.root) < pages * 0.85
+    assert sorted(os.listdir(share.root / ".fog")) == sorted(["config.json", "db", "lock", "tmp", "archive"])
+    assert oct((share.root / ".fog" / "db" / "data.mdb").stat().st_mode & 0o777) == oct(0o600)
+    assert share.log("d0/f0.txt") == log
+    assert share.fog("log", "--json", "d0/f0.txt", sub=True).json() == log
+    assert share.fog("status", "--json").json() is not None
+    share.write("d1/new.txt", "new\n")
+    assert share.push()["objects_uploaded"] == 1
+
+
+def test_an_initial_push_and_a_clone_are_repacked(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fog.repo import db as db_mod
+
+    calls: list[Path] = []
+    repack = db_mod.RepoDB.repack
+
+    def counted(self: RepoDB) -> None:
+        calls.append(self.path)
+        repack(self)
+
+    monkeypatch.setattr(db_mod, "REPACK_LEAST", 0)
+    monkeypatch.setattr(db_mod.RepoDB, "repack", counted)
+    for i in range(50):
+        share.write(f"f{i}.txt", f"file {i}\n")
+    share.push()
+    assert calls == [share.root / ".fog" / "db"]
+    share.write("f0.txt", "changed\n")
+    share.push()  # grew by less than twice: left as it is
+    assert len(calls) == 1
+    log = share.log("f0.txt")
+    two = tmp_path / "two"
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home2"))
+    share.fog("clone", share.remote, two, "--master-key-file", share.key_file)
+    assert calls[1:] == [two / ".fog" / "db"]
+    assert (two / "f0.txt").read_text() == "changed\n"
+    assert share.fog("log", "--json", "f0.txt", cwd=two).json() == log
+    assert _everything(two)[history.DB_NAMES.index(b"timeline")] == _everything(share.root)[
+        history.DB_NAMES.index(b"timeline")
+    ]

@@ -64,6 +64,7 @@ from fog.repo.history import (
     DUPSORT,
     FS_ENCODING,
     MAP_SIZE,
+    PATHKEY_MAX,
     DamagedDB,
     history_ids,
     open_env,
@@ -78,7 +79,7 @@ _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in l
 
 
 REPACK_LEAST = 4096  # pages (16 MB): a smaller database is not worth rewriting (RepoDB.repack_grown)
-_REPACK_ROWS = 32768
+_REPACK_ROWS = 16384
 
 
 def clamp_ns(ns: int) -> int:
@@ -120,12 +121,14 @@ class StatEntry:
         version = self.version if version is None else version
         mtime, ctime = clamp_ns(self.mtime_ns), clamp_ns(self.ctime_ns)
         head = _STAT.pack(self.size, mtime, self.ino, ctime, self.mode, 1, self.racy, version)
-        return head + self.path.encode(FS_ENCODING, "surrogateescape")
+        raw = self.path.encode(FS_ENCODING, "surrogateescape")
+        return head + raw if len(raw) > PATHKEY_MAX else head  # format 4: the key is the path (pathkey)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> StatEntry:
+    def from_bytes(cls, data: bytes, key: bytes) -> StatEntry:
+        """An entry from its stored bytes and its key (the path, unless the value carries it)."""
         size, mtime, ino, ctime, mode, _, racy, version = _STAT.unpack_from(data)
-        return cls(os.fsdecode(data[_STAT.size :]), size, mtime, ino, ctime, mode, racy, version)
+        return cls(os.fsdecode(_stat_path(data, key)), size, mtime, ino, ctime, mode, racy, version)
 
     def matches(self, st: StatLike) -> bool:
         return (
@@ -141,14 +144,30 @@ class StatEntry:
 _MATCH = struct.Struct(">QqQqIB?")  # the head of a stored StatEntry up to `racy`
 
 
+def _stat_path(raw: bytes, key: bytes) -> bytes:
+    """The path bytes of a stored entry: its value's tail (a path over PATHKEY_MAX bytes, or an entry
+    written by a format-1 to -3 fog, which always put it there), else its key."""
+    return raw[_STAT.size :] if len(raw) > _STAT.size else key
+
+
+def stat_mode(raw: bytes) -> int:
+    """The st_mode of a stored entry."""
+    return int(_STAT.unpack_from(raw)[4])
+
+
 def stat_matches(raw: bytes | None, path: str, s: StatLike, is_dir: bool) -> bool:
     """Whether a stored StatEntry (raw bytes) still describes `s`, without decoding it.
 
     A file or link matches when size, mtime, inode, ctime and mode are equal
     and the entry is not racy (StatEntry.matches); a directory when its mode is.
     """
-    if raw is None or raw[_STAT.size :] != path.encode(FS_ENCODING, "surrogateescape"):
+    if raw is None:
         return False
+    if len(raw) > _STAT.size:  # the path in the value: a long path (hashed key) or a format-1 to -3 entry
+        if raw[_STAT.size :] != path.encode(FS_ENCODING, "surrogateescape"):
+            return False
+    elif len(path.encode(FS_ENCODING, "surrogateescape")) > PATHKEY_MAX:
+        return False  # a hashed key always has the path in its value
     if is_dir:
         return _STAT.unpack_from(raw)[4] == s.st_mode
     mtime, ctime = clamp_ns(s.st_mtime_ns), clamp_ns(s.st_ctime_ns)
@@ -172,13 +191,13 @@ class StatView:
         raw = self.txn.get(pathkey(path), db=self.db)
         if raw is None:
             return None
-        entry = StatEntry.from_bytes(raw)
+        entry = StatEntry.from_bytes(raw, pathkey(path))
         return entry if entry.path == path else None
 
     def __iter__(self) -> Iterator[str]:
-        """Every indexed path (decoded from the value tail only)."""
-        for raw in self.txn.cursor(self.db).iternext(False, True):
-            yield os.fsdecode(raw[_STAT.size :])
+        """Every indexed path (from the key, or the value's tail when it has one)."""
+        for key, raw in self.txn.cursor(self.db):
+            yield os.fsdecode(_stat_path(raw, key))
 
 
 class RepoDB(Forgetting):
@@ -219,6 +238,18 @@ class RepoDB(Forgetting):
     def close(self) -> None:
         self.env.close()
 
+    def _rows_after(self, name: str, last: tuple[bytes, bytes] | None, n: int) -> list[tuple[bytes, bytes]]:
+        """Up to `n` rows of a sub-database in key order, after `last` (from the first when None)."""
+        with self.read() as txn:
+            cur = txn.cursor(self.db[name])
+            if last is None:
+                found = cur.first()
+            elif name.encode() in DUPSORT:
+                found = cur.set_range_dup(*last) and cur.next()
+            else:
+                found = cur.set_range(last[0]) and (cur.key() != last[0] or cur.next())
+            return list(itertools.islice(cur.iternext(), n)) if found else []
+
     def pages(self) -> int:
         """Pages in use by the sub-databases (what repack_grown compares)."""
         with self.read() as txn:
@@ -257,21 +288,21 @@ class RepoDB(Forgetting):
         os.mkdir(new, 0o700)
         dst = lmdb.open(str(new), map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, mode=0o600, sync=False)
         try:
-            with self.read() as src:
-                for name in DB_NAMES:
-                    dupsort = name in DUPSORT
+            for name in DB_NAMES:
+                dupsort = name in DUPSORT
+                with dst.begin(write=True) as w:
+                    db = dst.open_db(name, txn=w, dupsort=dupsort)
+                last: tuple[bytes, bytes] | None = None
+                while True:  # a chunk at a time: the rows in memory, the pages mapped and dirty stay few
+                    rows = self._rows_after(name.decode(), last, _REPACK_ROWS)
+                    if not rows:
+                        break
                     with dst.begin(write=True) as w:
-                        db = dst.open_db(name, txn=w, dupsort=dupsort)
-                    rows = src.cursor(self.db[name.decode()]).iternext()
-                    while True:  # a commit every _REPACK_ROWS: its dirty pages are held in memory until then
-                        with dst.begin(write=True) as w:
-                            done, added = w.cursor(db).putmulti(
-                                itertools.islice(rows, _REPACK_ROWS), dupdata=dupsort, append=True
-                            )
-                            if added != done:  # not in key order: never expected; the old file stays
-                                raise FogError(f"cannot repack {self.path}: {name.decode()} is out of order")
-                        if done < _REPACK_ROWS:
-                            break
+                        done, added = w.cursor(db).putmulti(rows, dupdata=dupsort, append=True)
+                    if added != done:  # not in key order: never expected; the old file stays
+                        raise FogError(f"cannot repack {self.path}: {name.decode()} is out of order")
+                    last = rows[-1]
+                    self.remap()  # drop the pages this chunk mapped (see remap)
             with dst.begin(write=True) as w:  # one more commit: both meta pages name the whole copy
                 w.put(b"repacked", b"", db=dst.open_db(b"meta", txn=w))
                 w.delete(b"repacked", db=dst.open_db(b"meta", txn=w))
@@ -302,9 +333,7 @@ class RepoDB(Forgetting):
 
     def stat_entries(self) -> dict[str, StatEntry]:
         with self.read() as txn:
-            return {
-                e.path: e for e in (StatEntry.from_bytes(v) for v in txn.cursor(self.db["stat"]).iternext(False, True))
-            }
+            return {e.path: e for e in (StatEntry.from_bytes(v, k) for k, v in txn.cursor(self.db["stat"]))}
 
     @contextmanager
     def stat_view(self) -> Iterator[StatView]:
@@ -326,7 +355,7 @@ class RepoDB(Forgetting):
     def get_stat(self, path: str) -> StatEntry | None:
         with self.read() as txn:
             raw = txn.get(pathkey(path), db=self.db["stat"])
-        return StatEntry.from_bytes(raw) if raw else None
+        return StatEntry.from_bytes(raw, pathkey(path)) if raw else None
 
     # -- versions and history -------------------------------------------------
 

@@ -238,6 +238,21 @@ class RepoDB(Forgetting):
     def close(self) -> None:
         self.env.close()
 
+    def upgrade(self, found: int) -> None:
+        """Bring a database a format-`found` fog wrote to this fog's form (the share lock held, before any other
+        use): below format 4 the stat entries whose key is their path lose the copy at the end of their value,
+        and a database big enough is then repacked (a share of 119,000 paths: most of its pages were 2/3 full)."""
+        if found >= 4:
+            return
+        last: tuple[bytes, bytes] | None = None
+        while rows := self._rows_after("stat", last, _REPACK_ROWS):
+            with self.write() as txn:
+                cur = txn.cursor(self.db["stat"])
+                cur.putmulti((k, v[: _STAT.size]) for k, v in rows if v[_STAT.size :] == k)
+            last = rows[-1]
+            self.remap()
+        self.repack_grown(0)
+
     def _rows_after(self, name: str, last: tuple[bytes, bytes] | None, n: int) -> list[tuple[bytes, bytes]]:
         """Up to `n` rows of a sub-database in key order, after `last` (from the first when None)."""
         with self.read() as txn:

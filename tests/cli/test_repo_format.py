@@ -14,7 +14,7 @@ from fogcli import Share
 from fog import api
 from fog.format.version import Version
 from fog.repo import history
-from fog.repo.db import RepoDB, remote_key
+from fog.repo.db import RepoDB, remote_key, stat_matches
 
 
 def _tables(root: Path, *names: bytes) -> list[dict[bytes, bytes]]:
@@ -39,21 +39,20 @@ def _as_format(root: Path, fmt: int) -> None:
             for key, value in list(txn.cursor(stat)):
                 if len(value) == _STAT_SIZE:
                     txn.put(key, value + key, db=stat)
-            if fmt == 3:
-                return
-            for vid in list(txn.cursor(versions).iternext(True, False)):
-                record = history.read_record(txn, versions, timeline, vid)
-                assert record is not None
-                v = Version.from_record(vid, record)
-                txn.put(vid, v.to_bytes() if fmt == 1 else record, db=versions)
-                txn.put(struct.pack(">Q", v.time_ns) + vid, b"", db=timeline)
-            for key, value in list(txn.cursor(present)):
-                if len(key) == 16:
-                    txn.delete(key, db=present)
-                    for i in range(0, len(value), 32):
-                        txn.put(key[:8] + value[i : i + 32], b"", db=present)
-            for key in [k for k in txn.cursor(meta).iternext(True, False) if k.startswith(b"present-runs\0")]:
-                txn.delete(key, db=meta)
+            if fmt < 3:
+                for vid in list(txn.cursor(versions).iternext(True, False)):
+                    record = history.read_record(txn, versions, timeline, vid)
+                    assert record is not None
+                    v = Version.from_record(vid, record)
+                    txn.put(vid, v.to_bytes() if fmt == 1 else record, db=versions)
+                    txn.put(struct.pack(">Q", v.time_ns) + vid, b"", db=timeline)
+                for key, value in list(txn.cursor(present)):
+                    if len(key) == 16:
+                        txn.delete(key, db=present)
+                        for i in range(0, len(value), 32):
+                            txn.put(key[:8] + value[i : i + 32], b"", db=present)
+                for key in [k for k in txn.cursor(meta).iternext(True, False) if k.startswith(b"present-runs\0")]:
+                    txn.delete(key, db=meta)
     finally:
         env.close()
     config = root / ".fog" / "config.json"
@@ -136,6 +135,17 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int) -
         assert all(raw.startswith(b"{" if fmt == 1 else b"\x02") for raw in old.values())
     assert all(raw[_STAT_SIZE:] == key for key, raw in old_stat.items())  # the path in every value
     assert _present(share.root) == known
+    db = RepoDB(share.root / ".fog" / "db")  # read as it is (no lock taken: no upgrade)
+    try:
+        assert set(db.stat_entries()) == {"a.txt", "dir", "dir/b.txt"}
+        with db.stat_view() as view:
+            assert sorted(view) == ["a.txt", "dir", "dir/b.txt"]
+            b = share.root / "dir" / "b.txt"
+            assert stat_matches(view.raw("dir/b.txt"), "dir/b.txt", os.lstat(b), False)
+            assert not stat_matches(view.raw("dir/b.txt"), "dir/c.txt", os.lstat(b), False)
+            assert view.get("dir/b.txt").path == "dir/b.txt"  # type: ignore[union-attr]
+    finally:
+        db.close()
 
     # read as it is: `fog log` (both readers) and fog.api see the same history
     assert share.log("a.txt") == before
@@ -159,7 +169,8 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int) -
     new = [raw for vid, raw in after.items() if vid not in old]
     assert len(new) == 3 and all(len(raw) == 8 for raw in new)  # c.txt, a.txt, dir/d.txt
     assert {len(k) for k in present} == ({40, 16} if fmt < 3 else {16})  # old keys and a run side by side
-    assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"]  # untouched: as the old fog wrote it
+    assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"][:_STAT_SIZE]  # trimmed by the upgrade, else untouched
+    assert {len(v) for v in stat.values()} == {_STAT_SIZE}
     assert {k: len(stat[k]) for k in (b"a.txt", b"c.txt", b"dir/d.txt")} == dict.fromkeys(
         (b"a.txt", b"c.txt", b"dir/d.txt"), _STAT_SIZE
     )

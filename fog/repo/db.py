@@ -36,6 +36,10 @@ as one run per commit. Keyed by random ids, as format 2 had them, a push
 chunk of 16,384 versions touched and copied nearly every page of `versions`
 and `present` (100,000 files: 31 MB of pages) in each transaction. Lookups by
 id go through the small `versions` index (48 bytes an entry instead of ~140).
+
+Format 4 keeps a stat entry's path in its key only (unless the key is a
+hash), and a command that wrote most of the database (an initial push, a
+clone) repacks it: random keys leave pages about 2/3 full (RepoDB.repack).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol, overload
 
 from fog.frozen import quick_init
-from fog.repo.db import StatEntry, clamp_ns, stat_matches, stat_mode
+from fog.repo.db import clamp_ns, stat_matches, stat_mode
 from fog.repo.share import FOG_DIR
 from fog.sync.ignore import IGNORE_FILE, Ignore
 

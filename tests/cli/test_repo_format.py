@@ -264,7 +264,9 @@ def test_repack_keeps_every_entry_in_fewer_pages(share: Share, tmp_path: Path) -
     assert share.push()["objects_uploaded"] == 1
 
 
-def test_an_initial_push_and_a_clone_are_repacked(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_initial_push_and_a_clone_are_repacked(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fog.repo import db as db_mod
 
     calls: list[Path] = []
@@ -290,6 +292,7 @@ def test_an_initial_push_and_a_clone_are_repacked(share: Share, tmp_path: Path, 
     assert calls[1:] == [two / ".fog" / "db"]
     assert (two / "f0.txt").read_text() == "changed\n"
     assert share.fog("log", "--json", "f0.txt", cwd=two).json() == log
-    assert _everything(two)[history.DB_NAMES.index(b"timeline")] == _everything(share.root)[
-        history.DB_NAMES.index(b"timeline")
-    ]
+    assert (
+        _everything(two)[history.DB_NAMES.index(b"timeline")]
+        == _everything(share.root)[history.DB_NAMES.index(b"timeline")]
+    )

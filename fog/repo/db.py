@@ -284,7 +284,10 @@ class RepoDB(Forgetting):
         after = self.pages()
         if after < (REPACK_LEAST if least is None else least) or after < 2 * before:
             return False
-        self.repack()
+        try:
+            self.repack()
+        except (lmdb.Error, OSError, FogError):  # no room for the copy, say: the old file stays, as good as before
+            return False
         return True
 
     def repack(self) -> None:
@@ -306,7 +309,7 @@ class RepoDB(Forgetting):
         shutil.rmtree(new, ignore_errors=True)
         os.mkdir(new, 0o700)
         dst = lmdb.open(str(new), map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, mode=0o600, sync=False)
-        try:
+        try:  # the copy: a failure leaves the old file as it was
             for name in DB_NAMES:
                 dupsort = name in DUPSORT
                 with dst.begin(write=True) as w:
@@ -326,21 +329,26 @@ class RepoDB(Forgetting):
                 w.put(b"repacked", b"", db=dst.open_db(b"meta", txn=w))
                 w.delete(b"repacked", db=dst.open_db(b"meta", txn=w))
             dst.sync(True)
-        finally:
+        except BaseException:
             dst.close()
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        dst.close()
         self.env.close()
         try:
-            os.unlink(self.path / "lock.mdb")
-        except FileNotFoundError:
-            pass
-        os.replace(new / DATA_FILE, self.path / DATA_FILE)
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
+            try:
+                os.unlink(self.path / "lock.mdb")
+            except FileNotFoundError:
+                pass
+            os.replace(new / DATA_FILE, self.path / DATA_FILE)
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
-        shutil.rmtree(new, ignore_errors=True)
-        self._open()
+            shutil.rmtree(new, ignore_errors=True)
+            self._open()
 
     def write(self) -> lmdb.Transaction:
         return self.env.begin(write=True)

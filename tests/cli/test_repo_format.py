@@ -8,6 +8,7 @@ import os
 import struct
 from pathlib import Path
 
+import lmdb
 import pytest
 from fogcli import Share
 
@@ -240,7 +241,7 @@ def _leaf_pages(root: Path) -> int:
         env.close()
 
 
-def test_repack_keeps_every_entry_in_fewer_pages(share: Share, tmp_path: Path) -> None:
+def test_repack_keeps_every_entry_in_fewer_pages(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(600):  # random ids: `versions`, `locs` and a push's `timeline` fill their pages by about 2/3
         share.write(f"d{i % 7}/f{i}.txt", f"file {i}\n")
     share.push()
@@ -252,6 +253,19 @@ def test_repack_keeps_every_entry_in_fewer_pages(share: Share, tmp_path: Path) -
     db = RepoDB(share.root / ".fog" / "db")
     try:
         assert not db.repack_grown(db.pages())  # did not double
+        rows_after = RepoDB._rows_after
+
+        def no_room(self: RepoDB, name: str, last: object, n: int) -> object:
+            if name == "timeline":
+                raise lmdb.DiskError("no space left")
+            return rows_after(self, name, last, n)  # type: ignore[arg-type]
+
+        used = db.pages()
+        monkeypatch.setattr(RepoDB, "_rows_after", no_room)
+        assert not db.repack_grown(0, least=0)  # failed part-way: the old file stays, usable
+        monkeypatch.setattr(RepoDB, "_rows_after", rows_after)
+        assert not (share.root / ".fog" / "db.repack").exists()
+        assert db.pages() == used and db.get_stat("d0/f0.txt") is not None
         db.repack()
         assert db.get_stat("d0/f0.txt") is not None  # reopened, usable
     finally:

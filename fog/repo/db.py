@@ -36,12 +36,18 @@ as one run per commit. Keyed by random ids, as format 2 had them, a push
 chunk of 16,384 versions touched and copied nearly every page of `versions`
 and `present` (100,000 files: 31 MB of pages) in each transaction. Lookups by
 id go through the small `versions` index (48 bytes an entry instead of ~140).
+
+Format 4 keeps a stat entry's path in its key only (unless the key is a
+hash), and a command that wrote most of the database (an initial push, a
+clone) repacks it: random keys leave pages about 2/3 full (RepoDB.repack).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import shutil
 import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -57,9 +63,12 @@ from fog.format.version import Version
 from fog.frozen import quick_init
 from fog.repo.forgetting import Forgetting
 from fog.repo.history import (
+    DATA_FILE,
     DB_NAMES,
     DUPSORT,
     FS_ENCODING,
+    MAP_SIZE,
+    PATHKEY_MAX,
     DamagedDB,
     history_ids,
     open_env,
@@ -71,6 +80,10 @@ _STAT = struct.Struct(">QqQqIB?32s")
 _U64 = struct.Struct(">Q")
 _LOC = struct.Struct(">II")
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
+
+
+REPACK_LEAST = 4096  # pages (16 MB): a smaller database is not worth rewriting (RepoDB.repack_grown)
+_REPACK_ROWS = 16384
 
 
 def clamp_ns(ns: int) -> int:
@@ -112,12 +125,14 @@ class StatEntry:
         version = self.version if version is None else version
         mtime, ctime = clamp_ns(self.mtime_ns), clamp_ns(self.ctime_ns)
         head = _STAT.pack(self.size, mtime, self.ino, ctime, self.mode, 1, self.racy, version)
-        return head + self.path.encode(FS_ENCODING, "surrogateescape")
+        raw = self.path.encode(FS_ENCODING, "surrogateescape")
+        return head + raw if len(raw) > PATHKEY_MAX else head  # format 4: the key is the path (pathkey)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> StatEntry:
+    def from_bytes(cls, data: bytes, key: bytes) -> StatEntry:
+        """An entry from its stored bytes and its key (the path, unless the value carries it)."""
         size, mtime, ino, ctime, mode, _, racy, version = _STAT.unpack_from(data)
-        return cls(os.fsdecode(data[_STAT.size :]), size, mtime, ino, ctime, mode, racy, version)
+        return cls(os.fsdecode(_stat_path(data, key)), size, mtime, ino, ctime, mode, racy, version)
 
     def matches(self, st: StatLike) -> bool:
         return (
@@ -133,14 +148,30 @@ class StatEntry:
 _MATCH = struct.Struct(">QqQqIB?")  # the head of a stored StatEntry up to `racy`
 
 
+def _stat_path(raw: bytes, key: bytes) -> bytes:
+    """The path bytes of a stored entry: its value's tail (a path over PATHKEY_MAX bytes, or an entry
+    written by a format-1 to -3 fog, which always put it there), else its key."""
+    return raw[_STAT.size :] if len(raw) > _STAT.size else key
+
+
+def stat_mode(raw: bytes) -> int:
+    """The st_mode of a stored entry."""
+    return int(_STAT.unpack_from(raw)[4])
+
+
 def stat_matches(raw: bytes | None, path: str, s: StatLike, is_dir: bool) -> bool:
     """Whether a stored StatEntry (raw bytes) still describes `s`, without decoding it.
 
     A file or link matches when size, mtime, inode, ctime and mode are equal
     and the entry is not racy (StatEntry.matches); a directory when its mode is.
     """
-    if raw is None or raw[_STAT.size :] != path.encode(FS_ENCODING, "surrogateescape"):
+    if raw is None:
         return False
+    if len(raw) > _STAT.size:  # the path in the value: a long path (hashed key) or a format-1 to -3 entry
+        if raw[_STAT.size :] != path.encode(FS_ENCODING, "surrogateescape"):
+            return False
+    elif len(path.encode(FS_ENCODING, "surrogateescape")) > PATHKEY_MAX:
+        return False  # a hashed key always has the path in its value
     if is_dir:
         return _STAT.unpack_from(raw)[4] == s.st_mode
     mtime, ctime = clamp_ns(s.st_mtime_ns), clamp_ns(s.st_ctime_ns)
@@ -164,13 +195,13 @@ class StatView:
         raw = self.txn.get(pathkey(path), db=self.db)
         if raw is None:
             return None
-        entry = StatEntry.from_bytes(raw)
+        entry = StatEntry.from_bytes(raw, pathkey(path))
         return entry if entry.path == path else None
 
     def __iter__(self) -> Iterator[str]:
-        """Every indexed path (decoded from the value tail only)."""
-        for raw in self.txn.cursor(self.db).iternext(False, True):
-            yield os.fsdecode(raw[_STAT.size :])
+        """Every indexed path (from the key, or the value's tail when it has one)."""
+        for key, raw in self.txn.cursor(self.db):
+            yield os.fsdecode(_stat_path(raw, key))
 
 
 class RepoDB(Forgetting):
@@ -211,6 +242,114 @@ class RepoDB(Forgetting):
     def close(self) -> None:
         self.env.close()
 
+    def upgrade(self, found: int) -> None:
+        """Bring a database a format-`found` fog wrote to this fog's form (the share lock held, before any other
+        use): below format 4 the stat entries whose key is their path lose the copy at the end of their value,
+        and a database big enough is then repacked (a share of 119,000 paths: most of its pages were 2/3 full)."""
+        if found >= 4:
+            return
+        last: tuple[bytes, bytes] | None = None
+        while rows := self._rows_after("stat", last, _REPACK_ROWS):
+            with self.write() as txn:
+                cur = txn.cursor(self.db["stat"])
+                cur.putmulti((k, v[: _STAT.size]) for k, v in rows if v[_STAT.size :] == k)
+            last = rows[-1]
+            self.remap()
+        self.repack_grown(0)
+
+    def _rows_after(self, name: str, last: tuple[bytes, bytes] | None, n: int) -> list[tuple[bytes, bytes]]:
+        """Up to `n` rows of a sub-database in key order, after `last` (from the first when None)."""
+        with self.read() as txn:
+            cur = txn.cursor(self.db[name])
+            if last is None:
+                found = cur.first()
+            elif name.encode() in DUPSORT:
+                found = cur.set_range_dup(*last) and cur.next()
+            else:
+                found = cur.set_range(last[0]) and (cur.key() != last[0] or cur.next())
+            return list(itertools.islice(cur.iternext(), n)) if found else []
+
+    def pages(self) -> int:
+        """Pages in use by the sub-databases (what repack_grown compares)."""
+        with self.read() as txn:
+            total = 0
+            for db in self.db.values():
+                s = txn.stat(db)
+                total += s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]
+        return total
+
+    def repack_grown(self, before: int, *, least: int | None = None) -> bool:
+        """repack() when the sub-databases grew to at least `least` pages and twice `before` (the pages in use
+        when the command began): an initial push or a clone, which write most of the database at once."""
+        after = self.pages()
+        if after < (REPACK_LEAST if least is None else least) or after < 2 * before:
+            return False
+        try:
+            self.repack()
+        except (lmdb.Error, OSError, FogError):  # no room for the copy, say: the old file stays, as good as before
+            return False
+        return True
+
+    def repack(self) -> None:
+        """Rewrite the database with full pages, under the share lock, no transaction open.
+
+        Keys written in random order (version and object ids) leave LMDB's
+        pages about two thirds full, and the records of one push, all under the
+        same time, land between each other's; so did the keys in `timeline`.
+        Copied in key order with MDB_APPEND into a fresh environment, every
+        page but the last of each sub-database is full (100,000 files: 87 MB
+        of pages, 66 MB rewritten). The new `data.mdb` replaces the old one in
+        one rename, after `lock.mdb` is unlinked, so that the next process
+        starts a lock table of its own: a reader that had the old files open
+        (a `fog log` or a mount, which take no lock) keeps reading the old
+        copy it mapped. A crash leaves either file whole; a stray `db.repack/`
+        is removed by the next repack.
+        """
+        new = self.path.with_name(self.path.name + ".repack")
+        shutil.rmtree(new, ignore_errors=True)
+        os.mkdir(new, 0o700)
+        dst = lmdb.open(str(new), map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, mode=0o600, sync=False)
+        try:  # the copy: a failure leaves the old file as it was
+            for name in DB_NAMES:
+                dupsort = name in DUPSORT
+                with dst.begin(write=True) as w:
+                    db = dst.open_db(name, txn=w, dupsort=dupsort)
+                last: tuple[bytes, bytes] | None = None
+                while True:  # a chunk at a time: the rows in memory, the pages mapped and dirty stay few
+                    rows = self._rows_after(name.decode(), last, _REPACK_ROWS)
+                    if not rows:
+                        break
+                    with dst.begin(write=True) as w:
+                        done, added = w.cursor(db).putmulti(rows, dupdata=dupsort, append=True)
+                    if added != done:  # not in key order: never expected; the old file stays
+                        raise FogError(f"cannot repack {self.path}: {name.decode()} is out of order")
+                    last = rows[-1]
+                    self.remap()  # drop the pages this chunk mapped (see remap)
+            with dst.begin(write=True) as w:  # one more commit: both meta pages name the whole copy
+                w.put(b"repacked", b"", db=dst.open_db(b"meta", txn=w))
+                w.delete(b"repacked", db=dst.open_db(b"meta", txn=w))
+            dst.sync(True)
+        except BaseException:
+            dst.close()
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        dst.close()
+        self.env.close()
+        try:
+            try:
+                os.unlink(self.path / "lock.mdb")
+            except FileNotFoundError:
+                pass
+            os.replace(new / DATA_FILE, self.path / DATA_FILE)
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+            self._open()
+
     def write(self) -> lmdb.Transaction:
         return self.env.begin(write=True)
 
@@ -221,9 +360,7 @@ class RepoDB(Forgetting):
 
     def stat_entries(self) -> dict[str, StatEntry]:
         with self.read() as txn:
-            return {
-                e.path: e for e in (StatEntry.from_bytes(v) for v in txn.cursor(self.db["stat"]).iternext(False, True))
-            }
+            return {e.path: e for e in (StatEntry.from_bytes(v, k) for k, v in txn.cursor(self.db["stat"]))}
 
     @contextmanager
     def stat_view(self) -> Iterator[StatView]:
@@ -245,7 +382,7 @@ class RepoDB(Forgetting):
     def get_stat(self, path: str) -> StatEntry | None:
         with self.read() as txn:
             raw = txn.get(pathkey(path), db=self.db["stat"])
-        return StatEntry.from_bytes(raw) if raw else None
+        return StatEntry.from_bytes(raw, pathkey(path)) if raw else None
 
     # -- versions and history -------------------------------------------------
 

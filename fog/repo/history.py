@@ -25,10 +25,11 @@ from fog.format import record
 from fog.format.paths import FS_ENCODING, path_from_json
 
 FOG_DIR = ".fog"
+# 4: a stat entry's value holds the path only when its key is hashed (over PATHKEY_MAX bytes);
 # 3: records written in time order (in `timeline`, `versions` points there) and presence in runs;
 # 2: versions as binary records (fog.format.record); 1 held JSON only
-REPO_FORMAT = 3
-READABLE_FORMATS = (1, 2, 3)  # an older share is read as it is and marked 3 by the next command that locks it
+REPO_FORMAT = 4
+READABLE_FORMATS = (1, 2, 3, 4)  # an older share is read as it is and marked 4 by the next command that locks it
 DB_NAMES = (
     b"stat",
     b"versions",
@@ -47,13 +48,14 @@ DB_NAMES = (
 )
 DUPSORT = frozenset({b"locs"})
 MAP_SIZE = 1 << 36
+PATHKEY_MAX = 400  # a longer path is keyed by 0xFF || SHA256 (LMDB keys are at most 511 bytes)
 SEALED_PREFIX = b"fog-sealed "  # fog.format.sealed.PREFIX, without importing it (dataclasses; see quick_log)
 
 
 def pathkey(path: str) -> bytes:
     """A path's LMDB key: its bytes, or 0xFF || SHA256 for a path longer than 400 bytes."""
     raw = path.encode(FS_ENCODING, "surrogateescape")  # os.fsencode, without its checks
-    if len(raw) <= 400:
+    if len(raw) <= PATHKEY_MAX:
         return raw
     import hashlib
 

@@ -188,7 +188,8 @@ class Share:
             self.db = RepoDB(self.dir / "db", self._recovery())
             if lock and found != REPO_FORMAT:
                 try:
-                    self.save_config()  # format 1 or 2 -> 3: what is stored stays readable; new entries: new form
+                    self.db.upgrade(found)  # 1-3 -> 4: stat entries trimmed, then saved as format 4
+                    self.save_config()  # 1 or 2 -> 3 and on: what is stored stays readable; new entries: new form
                 except BaseException:
                     self.db.close()
                     raise

@@ -287,6 +287,7 @@ UNAPPLIED = "unapplied"  # meta key: ids of known versions whose paths a pull co
 def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progress | None = None) -> PullResult:
     """Pull from one remote (the module docstring); `progress(done, total)`: bytes of the files it writes."""
     t0 = time.monotonic()
+    before = ctx.share.db.pages()  # a clone's pull writes the whole database: then it is repacked (RepoDB.repack_grown)
     result = PullResult(ctx.remote_name)
     config = refresh_config(ctx)
     reconciled = reconcile(ctx.share, ctx.ident, config, ctx.remote)
@@ -408,6 +409,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         if cloning:
             db.drop_meta(txn, CLONING)  # the clone's pull is recorded: the tree is the share's
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there
+    db.repack_grown(before)
     result.seconds = time.monotonic() - t0
     return result
 

@@ -721,6 +721,7 @@ def push(
     t0 = time.monotonic()
     share, ident, keys = ctxs[0].share, ctxs[0].ident, ctxs[0].keys
     db = share.db
+    before = db.pages()  # an initial push writes most of the database: then it is repacked (RepoDB.repack_grown)
     result = PushResult(",".join(c.remote_name for c in ctxs), dry_run)
     result.remote_errors = dict(failed or {})
     live: list[Context] = []
@@ -759,6 +760,7 @@ def push(
         result.objects_uploaded = sum(s.uploaded for s in fan.stats.values()) + result.copied.objects
         result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values()) + result.copied.bytes
         result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
+        db.repack_grown(before)
     result.seconds = time.monotonic() - t0
     return result
 

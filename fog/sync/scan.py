@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol, overload
 
 from fog.frozen import quick_init
-from fog.repo.db import StatEntry, clamp_ns, stat_matches
+from fog.repo.db import clamp_ns, stat_matches, stat_mode
 from fog.repo.share import FOG_DIR
 from fog.sync.ignore import IGNORE_FILE, Ignore
 
@@ -265,7 +265,7 @@ def _ignored(path: str, left_out: set[str], rules: Ignore, index: StatIndex) -> 
     if path in left_out or any(p in left_out for p in iter_parents(path)):
         return True
     raw = index.raw(path)
-    is_dir = raw is not None and st.S_ISDIR(StatEntry.from_bytes(raw).mode)
+    is_dir = raw is not None and st.S_ISDIR(stat_mode(raw))
     return rules.ignored(path, is_dir)
 
 

@@ -1,4 +1,5 @@
-"""`.fog/` format 3 (records in time order, presence in runs) reads and upgrades format-1 and -2 shares in place."""
+"""`.fog/` format 4 (stat entries keyed by their path carry it once) and 3 (records in time order, presence
+in runs): a fog reads and upgrades format-1, -2 and -3 shares in place."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import os
 import struct
 from pathlib import Path
 
+import lmdb
 import pytest
 from fogcli import Share
 
 from fog import api
 from fog.format.version import Version
 from fog.repo import history
-from fog.repo.db import RepoDB, remote_key
+from fog.repo.db import RepoDB, remote_key, stat_matches
 
 
 def _tables(root: Path, *names: bytes) -> list[dict[bytes, bytes]]:
@@ -26,32 +28,41 @@ def _tables(root: Path, *names: bytes) -> list[dict[bytes, bytes]]:
 
 
 def _as_format(root: Path, fmt: int) -> None:
-    """Rewrite the share as a format-1 or -2 fog left it: records in `versions`, one key per present object."""
+    """Rewrite the share as a format-1, -2 or -3 fog left it: the path at the end of every stat value; below
+    format 3, records in `versions` and one key per present object."""
     env = history.open_env(str(root / ".fog" / "db"))
     try:
         with env.begin(write=True) as txn:
-            versions, timeline, present, meta = (
-                env.open_db(name, txn=txn, create=False) for name in (b"versions", b"timeline", b"present", b"meta")
+            versions, timeline, present, meta, stat = (
+                env.open_db(name, txn=txn, create=False)
+                for name in (b"versions", b"timeline", b"present", b"meta", b"stat")
             )
-            for vid in list(txn.cursor(versions).iternext(True, False)):
-                record = history.read_record(txn, versions, timeline, vid)
-                assert record is not None
-                v = Version.from_record(vid, record)
-                txn.put(vid, v.to_bytes() if fmt == 1 else record, db=versions)
-                txn.put(struct.pack(">Q", v.time_ns) + vid, b"", db=timeline)
-            for key, value in list(txn.cursor(present)):
-                if len(key) == 16:
-                    txn.delete(key, db=present)
-                    for i in range(0, len(value), 32):
-                        txn.put(key[:8] + value[i : i + 32], b"", db=present)
-            for key in [k for k in txn.cursor(meta).iternext(True, False) if k.startswith(b"present-runs\0")]:
-                txn.delete(key, db=meta)
+            for key, value in list(txn.cursor(stat)):
+                if len(value) == _STAT_SIZE:
+                    txn.put(key, value + key, db=stat)
+            if fmt < 3:
+                for vid in list(txn.cursor(versions).iternext(True, False)):
+                    record = history.read_record(txn, versions, timeline, vid)
+                    assert record is not None
+                    v = Version.from_record(vid, record)
+                    txn.put(vid, v.to_bytes() if fmt == 1 else record, db=versions)
+                    txn.put(struct.pack(">Q", v.time_ns) + vid, b"", db=timeline)
+                for key, value in list(txn.cursor(present)):
+                    if len(key) == 16:
+                        txn.delete(key, db=present)
+                        for i in range(0, len(value), 32):
+                            txn.put(key[:8] + value[i : i + 32], b"", db=present)
+                for key in [k for k in txn.cursor(meta).iternext(True, False) if k.startswith(b"present-runs\0")]:
+                    txn.delete(key, db=meta)
     finally:
         env.close()
     config = root / ".fog" / "config.json"
     doc = json.loads(config.read_text())
     doc["format"] = fmt
     config.write_text(json.dumps(doc))
+
+
+_STAT_SIZE = 70  # a stat value without the path (fog.repo.db._STAT)
 
 
 def _format(root: Path) -> int:
@@ -70,8 +81,9 @@ def test_new_shares_keep_records_in_time_order_and_presence_in_runs(share: Share
     share.write("a.txt", "one\n")
     os.symlink("a.txt", share.root / "link")
     uploaded = share.push()["objects_uploaded"]
-    assert _format(share.root) == history.REPO_FORMAT == 3
-    versions, timeline, present = _tables(share.root, b"versions", b"timeline", b"present")
+    assert _format(share.root) == history.REPO_FORMAT == 4
+    versions, timeline, present, stat = _tables(share.root, b"versions", b"timeline", b"present", b"stat")
+    assert sorted(stat) == [b"a.txt", b"link"] and {len(v) for v in stat.values()} == {_STAT_SIZE}  # format 4
     assert len(versions) == 2
     for vid, when in versions.items():
         assert len(when) == 8
@@ -88,19 +100,56 @@ def test_new_shares_keep_records_in_time_order_and_presence_in_runs(share: Share
     assert sorted(struct.unpack(">Q", k[8:])[0] for k in present) == [0, 1]  # one more run, numbered after
 
 
-@pytest.mark.parametrize("fmt", [1, 2])
-def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int) -> None:
+def test_a_path_too_long_for_a_key_keeps_it_in_the_stat_value(share: Share) -> None:
+    deep = "/".join(["d" * 100] * 4) + "/" + "f" * 60 + ".txt"  # 465 bytes: keyed by 0xFF || SHA256
+    share.write(deep, "one\n")
+    share.write("short.txt", "two\n")
+    share.push()
+    (stat,) = _tables(share.root, b"stat")
+    long_key = history.pathkey(deep)
+    assert long_key[0] == 0xFF and stat[long_key][_STAT_SIZE:] == deep.encode()
+    assert len(stat[b"short.txt"]) == _STAT_SIZE
+    assert share.push()["added"] == []  # both entries still match their files
+    share.write(deep, "changed\n")
+    assert share.push()["modified"] == [deep]
+    db = RepoDB(share.root / ".fog" / "db")
+    try:
+        assert deep in set(db.stat_entries()) and db.get_stat(deep).path == deep  # type: ignore[union-attr]
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("fmt", [1, 2, 3])
+def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fog.repo import db as db_mod
+
+    monkeypatch.setattr(db_mod, "REPACK_LEAST", 0)  # the upgrade repacks this small database too
     share.write("a.txt", "one\n")
     share.write("dir/b.txt", "two\n")
     share.push()
     share.write("a.txt", "one, then two\n")
+    for name in ("a.txt", "dir/b.txt"):
+        os.utime(share.root / name, ns=(1_577_836_800 * 10**9,) * 2)  # not racy: their stat entries are trusted
     share.push()
     before = share.log("a.txt")
     known = _present(share.root)
     _as_format(share.root, fmt)
-    (old,) = _tables(share.root, b"versions")
-    assert all(raw.startswith(b"{" if fmt == 1 else b"\x02") for raw in old.values())
+    old, old_stat = _tables(share.root, b"versions", b"stat")
+    if fmt < 3:
+        assert all(raw.startswith(b"{" if fmt == 1 else b"\x02") for raw in old.values())
+    assert all(raw[_STAT_SIZE:] == key for key, raw in old_stat.items())  # the path in every value
     assert _present(share.root) == known
+    db = RepoDB(share.root / ".fog" / "db")  # read as it is (no lock taken: no upgrade)
+    try:
+        assert set(db.stat_entries()) == {"a.txt", "dir", "dir/b.txt"}
+        with db.stat_view() as view:
+            assert sorted(view) == ["a.txt", "dir", "dir/b.txt"]
+            b = share.root / "dir" / "b.txt"
+            assert stat_matches(view.raw("dir/b.txt"), "dir/b.txt", os.lstat(b), False)
+            assert not stat_matches(view.raw("dir/b.txt"), "dir/c.txt", os.lstat(b), False)
+            assert view.get("dir/b.txt").path == "dir/b.txt"  # type: ignore[union-attr]
+    finally:
+        db.close()
 
     # read as it is: `fog log` (both readers) and fog.api see the same history
     assert share.log("a.txt") == before
@@ -111,18 +160,25 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int) -
         e.version.id for e in api.log(Path(home), share.root, "a.txt")
     ]
 
-    # the next command that locks the share marks it format 3; what was stored stays, new entries take the new form
+    # the next command that locks the share marks it format 4; what was stored stays, new entries take the new form
     share.write("c.txt", "one\n")  # same bytes as a.txt had: the presence read from old keys spares the upload
-    assert share.push()["objects_uploaded"] == 0
+    doc = share.push()
+    assert doc["objects_uploaded"] == 0 and doc["added"] == ["c.txt"]  # the old stat entries still match
     share.write("a.txt", "three\n")
     share.write("dir/d.txt", "four\n")
     share.push()
-    assert _format(share.root) == 3
-    after, present = _tables(share.root, b"versions", b"present")
+    assert _format(share.root) == 4
+    after, present, stat = _tables(share.root, b"versions", b"present", b"stat")
     assert {vid: after[vid] for vid in old} == old
     new = [raw for vid, raw in after.items() if vid not in old]
     assert len(new) == 3 and all(len(raw) == 8 for raw in new)  # c.txt, a.txt, dir/d.txt
-    assert {len(k) for k in present} == {40, 16}  # old keys and a run side by side
+    assert {len(k) for k in present} == ({40, 16} if fmt < 3 else {16})  # old keys and a run side by side
+    assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"][:_STAT_SIZE]  # trimmed by the upgrade, else untouched
+    assert {len(v) for v in stat.values()} == {_STAT_SIZE}
+    assert {k: len(stat[k]) for k in (b"a.txt", b"c.txt", b"dir/d.txt")} == dict.fromkeys(
+        (b"a.txt", b"c.txt", b"dir/d.txt"), _STAT_SIZE
+    )
+    assert share.push()["added"] == []  # both forms side by side: nothing looks changed
     log = share.log("a.txt")
     assert len(log) == 3 and [e["version"] for e in log[1:]] == [e["version"] for e in before]
     assert share.fog("log", "--json", "a.txt", sub=True).json() == log
@@ -149,8 +205,111 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int) -
 def test_a_newer_format_is_refused_in_one_line(share: Share) -> None:
     config = share.root / ".fog" / "config.json"
     doc = json.loads(config.read_text())
-    doc["format"] = 4
+    doc["format"] = 5
     config.write_text(json.dumps(doc))
     r = share.fog("status", expect=None)
-    assert r.rc == 1 and "unsupported repository format 4 (this fog reads formats 1, 2, 3)" in r.one_line_error()
-    assert json.loads(config.read_text())["format"] == 4  # left as it was
+    assert r.rc == 1 and "unsupported repository format 5 (this fog reads formats 1, 2, 3, 4)" in r.one_line_error()
+    assert json.loads(config.read_text())["format"] == 5  # left as it was
+
+
+def _everything(root: Path) -> list[dict[bytes, list[bytes]]]:
+    """Every entry of every sub-database (duplicates of `locs` included), in key order."""
+    env = history.open_env(str(root / ".fog" / "db"))
+    try:
+        with env.begin() as txn:
+            out = []
+            for name in history.DB_NAMES:
+                rows: dict[bytes, list[bytes]] = {}
+                db = env.open_db(name, txn=txn, create=False, dupsort=name in history.DUPSORT)
+                for key, value in txn.cursor(db):
+                    rows.setdefault(key, []).append(value)
+                out.append(rows)
+            return out
+    finally:
+        env.close()
+
+
+def _leaf_pages(root: Path) -> int:
+    env = history.open_env(str(root / ".fog" / "db"))
+    try:
+        with env.begin() as txn:
+            return sum(
+                txn.stat(env.open_db(name, txn=txn, create=False, dupsort=name in history.DUPSORT))["leaf_pages"]
+                for name in history.DB_NAMES
+            )
+    finally:
+        env.close()
+
+
+def test_repack_keeps_every_entry_in_fewer_pages(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(600):  # random ids: `versions`, `locs` and a push's `timeline` fill their pages by about 2/3
+        share.write(f"d{i % 7}/f{i}.txt", f"file {i}\n")
+    share.push()
+    share.write("d0/f0.txt", "changed\n")
+    share.push()
+    before, pages = _everything(share.root), _leaf_pages(share.root)
+    log = share.log("d0/f0.txt")
+    (share.root / ".fog" / "db.repack").mkdir()  # a crash's leftover is cleared first
+    db = RepoDB(share.root / ".fog" / "db")
+    try:
+        assert not db.repack_grown(db.pages())  # did not double
+        rows_after = RepoDB._rows_after
+
+        def no_room(self: RepoDB, name: str, last: object, n: int) -> object:
+            if name == "timeline":
+                raise lmdb.DiskError("no space left")
+            return rows_after(self, name, last, n)  # type: ignore[arg-type]
+
+        used = db.pages()
+        monkeypatch.setattr(RepoDB, "_rows_after", no_room)
+        assert not db.repack_grown(0, least=0)  # failed part-way: the old file stays, usable
+        monkeypatch.setattr(RepoDB, "_rows_after", rows_after)
+        assert not (share.root / ".fog" / "db.repack").exists()
+        assert db.pages() == used and db.get_stat("d0/f0.txt") is not None
+        db.repack()
+        assert db.get_stat("d0/f0.txt") is not None  # reopened, usable
+    finally:
+        db.close()
+    assert _everything(share.root) == before
+    assert _leaf_pages(share.root) < pages * 0.85
+    assert sorted(os.listdir(share.root / ".fog")) == sorted(["config.json", "db", "lock", "tmp", "archive"])
+    assert oct((share.root / ".fog" / "db" / "data.mdb").stat().st_mode & 0o777) == oct(0o600)
+    assert share.log("d0/f0.txt") == log
+    assert share.fog("log", "--json", "d0/f0.txt", sub=True).json() == log
+    assert share.fog("status", "--json").json() is not None
+    share.write("d1/new.txt", "new\n")
+    assert share.push()["objects_uploaded"] == 1
+
+
+def test_an_initial_push_and_a_clone_are_repacked(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fog.repo import db as db_mod
+
+    calls: list[Path] = []
+    repack = db_mod.RepoDB.repack
+
+    def counted(self: RepoDB) -> None:
+        calls.append(self.path)
+        repack(self)
+
+    monkeypatch.setattr(db_mod, "REPACK_LEAST", 0)
+    monkeypatch.setattr(db_mod.RepoDB, "repack", counted)
+    for i in range(50):
+        share.write(f"f{i}.txt", f"file {i}\n")
+    share.push()
+    assert calls == [share.root / ".fog" / "db"]
+    share.write("f0.txt", "changed\n")
+    share.push()  # grew by less than twice: left as it is
+    assert len(calls) == 1
+    log = share.log("f0.txt")
+    two = tmp_path / "two"
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home2"))
+    share.fog("clone", share.remote, two, "--master-key-file", share.key_file)
+    assert calls[1:] == [two / ".fog" / "db"]
+    assert (two / "f0.txt").read_text() == "changed\n"
+    assert share.fog("log", "--json", "f0.txt", cwd=two).json() == log
+    assert (
+        _everything(two)[history.DB_NAMES.index(b"timeline")]
+        == _everything(share.root)[history.DB_NAMES.index(b"timeline")]
+    )

@@ -69,7 +69,7 @@ def test_the_classes_that_use_it() -> None:
     assert (v.parent, v.depth, v.target, v.conflict, v.id, v.encoded) == (None, 0, None, False, b"", None)
     assert v == Version.from_record(b"", v.to_record())
     e = StatEntry("p", 1, 2, 3, 4, 0o100644, False, b"v" * 32)
-    assert StatEntry.from_bytes(e.to_bytes()) == e
+    assert StatEntry.from_bytes(e.to_bytes(), b"p") == e
     with pytest.raises(dataclasses.FrozenInstanceError):
         v.size = 4  # type: ignore[misc]
 

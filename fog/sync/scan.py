@@ -66,6 +66,7 @@ class Entry:
 
 
 _KINDS = ("file", "dir", "link")
+_NS_MIN, _NS_MAX = -(1 << 63), (1 << 63) - 1  # what clamp_ns keeps
 _KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
 
 
@@ -90,7 +91,10 @@ class Candidates:
             self._targets[len(self._paths)] = target
         self._paths.append(path)
         self._kinds.append(_KIND_CODE[kind])
-        self._nums.extend((s.st_size, clamp_ns(s.st_mtime_ns), clamp_ns(s.st_ctime_ns), s.st_mode))
+        mtime, ctime = s.st_mtime_ns, s.st_ctime_ns
+        if not (_NS_MIN <= mtime <= _NS_MAX and _NS_MIN <= ctime <= _NS_MAX):  # (two clamp_ns calls: 0.1 s a 100k scan)
+            mtime, ctime = clamp_ns(mtime), clamp_ns(ctime)
+        self._nums.extend((s.st_size, mtime, ctime, s.st_mode))
         self._inos.append(s.st_ino)
 
     def sort(self) -> None:
@@ -99,7 +103,9 @@ class Candidates:
         nums = self._nums
         self._paths = [self._paths[i] for i in order]
         self._kinds = bytearray(self._kinds[i] for i in order)
-        self._nums = array.array("q", (nums[4 * i + k] for i in order for k in range(4)))
+        raw, row = nums.tobytes(), 4 * nums.itemsize  # rows moved as bytes, not 4 ints each
+        self._nums = array.array("q")
+        self._nums.frombytes(b"".join([raw[row * i : row * i + row] for i in order]))
         self._inos = array.array("Q", (self._inos[i] for i in order))
         self._targets = {j: self._targets[i] for j, i in enumerate(order) if i in self._targets}
 

@@ -141,7 +141,6 @@ def test_chain_hash_and_seq_names() -> None:
     assert sorted(seq_name(n) for n in (10, 9, 100, 1)) == [seq_name(n) for n in (1, 9, 10, 100)]
 
 
-
 def head_of(b: EventBatch) -> BatchHead:
     return BatchHead(b.share, b.log, b.device, b.seq, b.prev, b.time_ns)
 
@@ -152,7 +151,11 @@ def test_the_head_is_read_without_the_versions() -> None:
         for i in range(20_000)
     )
     forgets = tuple(hashlib.sha256(b"f%d" % i).digest() for i in range(3_000))  # a head longer than one read
-    for b in (batch(), batch(2, b"\x07" * 32), EventBatch("ab" * 16, "cd" * 16, "d" * 32, 5, b"\x01" * 32, T, many, forgets)):
+    for b in (
+        batch(),
+        batch(2, b"\x07" * 32),
+        EventBatch("ab" * 16, "cd" * 16, "d" * 32, 5, b"\x01" * 32, T, many, forgets),
+    ):
         assert read_head(b.to_bytes()) == head_of(b) == head_of(EventBatch.from_bytes(b.to_bytes()))
     # what follows the head is neither decompressed nor decoded: a cut frame, versions that are no versions
     data = batch(3, b"\x07" * 32).to_bytes()

@@ -1138,8 +1138,12 @@ def verify_batch(keys: K.ShareKeys, log: str, seq: int, sign_public: bytes, stor
 
 def open_verified_batch(keys: K.ShareKeys, stored: bytes, what: str) -> B.EventBatch:
     """Decrypt and decode a signed batch whose signature `verify_batch` checked."""
+    return _decode_batch(_open_verified(keys, stored, what), what)
+
+
+def _open_verified(keys: K.ShareKeys, stored: bytes, what: str) -> bytes:
     env = _envelope(stored, what)
-    return _decode_batch(S.open_secret(_epoch_key(keys, keys.batch_key, env.epoch, what), env.sealed, what), what)
+    return S.open_secret(_epoch_key(keys, keys.batch_key, env.epoch, what), env.sealed, what)
 
 
 def open_box_batch(user_secrets: Sequence[bytes], device_public: bytes, stored: bytes, what: str) -> B.EventBatch:
@@ -1148,10 +1152,13 @@ def open_box_batch(user_secrets: Sequence[bytes], device_public: bytes, stored: 
     It proves only that a holder of a user secret sealed it (Box is
     symmetric): readers accept it only as section 9 allows.
     """
+    return _decode_batch(_open_box(user_secrets, device_public, stored, what), what)
+
+
+def _open_box(user_secrets: Sequence[bytes], device_public: bytes, stored: bytes, what: str) -> bytes:
     if stored[:1] != bytes([B.BATCH_VERSION_BOX]):
         raise IntegrityError(f"{what}: unknown batch format version")
-    plain = _open_any(tuple(user_secrets), lambda key: S.open_box(key, device_public, stored[1:], what))
-    return _decode_batch(plain, what)
+    return _open_any(tuple(user_secrets), lambda key: S.open_box(key, device_public, stored[1:], what))
 
 
 def open_batch(
@@ -1170,14 +1177,48 @@ def open_batch(
     Whether an unsigned batch may be accepted at all is the reader's rule
     (fog.sync.logs.read_log), not this function's.
     """
+    plain = _open_batch(stored, what, keys, log, seq, sign_public, device_public, user_secrets)
+    return _decode_batch(plain, what)
+
+
+def open_batch_head(
+    stored: bytes,
+    what: str,
+    *,
+    keys: K.ShareKeys,
+    log: str,
+    seq: int,
+    sign_public: bytes | None,
+    device_public: bytes,
+    user_secrets: Sequence[bytes],
+) -> B.BatchHead:
+    """Verify and open a stored batch as open_batch does, decoding only its head (no version)."""
+    plain = _open_batch(stored, what, keys, log, seq, sign_public, device_public, user_secrets)
+    try:
+        return B.read_head(plain)
+    except ValueError as exc:
+        raise IntegrityError(f"{what}: undecodable after authentication: {exc}") from exc
+
+
+def _open_batch(
+    stored: bytes,
+    what: str,
+    keys: K.ShareKeys,
+    log: str,
+    seq: int,
+    sign_public: bytes | None,
+    device_public: bytes,
+    user_secrets: Sequence[bytes],
+) -> bytes:
+    """The plaintext of a stored batch of either format, its signature (if signed) checked first."""
     if is_signed_batch(stored):
         if sign_public is None:
             raise IntegrityError(
                 f"{what}: signed, but the device list in your fog settings lists no signing key for its device"
             )
         verify_batch(keys, log, seq, sign_public, stored, what)
-        return open_verified_batch(keys, stored, what)
-    return open_box_batch(user_secrets, device_public, stored, what)
+        return _open_verified(keys, stored, what)
+    return _open_box(user_secrets, device_public, stored, what)
 
 
 def _envelope(stored: bytes, what: str) -> Envelope:

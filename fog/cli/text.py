@@ -59,6 +59,9 @@ def error_line(exc: FogError, as_json: bool) -> int:
     return exc.exit_code
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # JSON leaves as they are
+
+
 def as_doc(obj: Any) -> Any:
     """A result dataclass (or a list or dict of them) as JSON-ready data.
 
@@ -70,7 +73,7 @@ def as_doc(obj: Any) -> Any:
     if is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: as_doc(getattr(obj, f.name)) for f in fields(obj) if f.repr}  # repr=False: internal
     if isinstance(obj, list | tuple):
-        return [as_doc(x) for x in obj]
+        return [x if type(x) in _PLAIN else as_doc(x) for x in obj]  # (a push's 100,000 paths: 0.13 -> 0.01 s)
     if isinstance(obj, dict):
         return {k: as_doc(v) for k, v in obj.items()}
     return obj

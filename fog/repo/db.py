@@ -159,33 +159,43 @@ def stat_mode(raw: bytes) -> int:
     return int(_STAT.unpack_from(raw)[4])
 
 
-def stat_matches(raw: bytes | None, path: str, s: StatLike, is_dir: bool) -> bool:
-    """Whether a stored StatEntry (raw bytes) still describes `s`, without decoding it.
-
-    A file or link matches when size, mtime, inode, ctime and mode are equal
-    and the entry is not racy (StatEntry.matches); a directory when its mode is.
-    """
-    if raw is None:
-        return False
-    if len(raw) > _STAT.size:  # the path in the value: a long path (hashed key) or a format-1 to -3 entry
-        if raw[_STAT.size :] != path.encode(FS_ENCODING, "surrogateescape"):
-            return False
-    elif len(path.encode(FS_ENCODING, "surrogateescape")) > PATHKEY_MAX:
-        return False  # a hashed key always has the path in its value
-    if is_dir:
-        return _STAT.unpack_from(raw)[4] == s.st_mode
-    mtime, ctime = clamp_ns(s.st_mtime_ns), clamp_ns(s.st_ctime_ns)
-    return raw[: _MATCH.size] == _MATCH.pack(s.st_size, mtime, s.st_ino, ctime, s.st_mode, 1, False)
-
-
 class StatView:
     """Read-only, mapping-like access to the stat index inside one read transaction."""
 
     def __init__(self, txn: lmdb.Transaction, db: object) -> None:
         self.txn, self.db = txn, db
+        self._get = txn.get
+
+    def matches(self, path: str, s: StatLike, is_dir: bool) -> bool:
+        """Whether the stored entry of `path` still describes `s`, without decoding it (the scan's test per entry).
+
+        A file or link matches when size, mtime, inode, ctime and mode are
+        equal and the entry is not racy (StatEntry.matches); a directory when
+        its mode is. One encoding of the path serves as key and, when the
+        value carries the path (a hashed key, or an entry a format-1 to -3 fog
+        wrote), as the check of the value's tail.
+        """
+        raw_path = path.encode(FS_ENCODING, "surrogateescape")
+        short = len(raw_path) <= PATHKEY_MAX
+        raw = self._get(raw_path if short else pathkey(path), db=self.db)
+        if raw is None:
+            return False
+        if len(raw) != _STAT.size:
+            if len(raw) != _STAT.size + len(raw_path) or not raw.endswith(raw_path):
+                return False
+        elif not short:
+            return False  # a hashed key always has the path in its value
+        if is_dir:
+            return _STAT.unpack_from(raw)[4] == s.st_mode
+        try:
+            head = _MATCH.pack(s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, 1, False)
+        except struct.error:  # a time out of int64's range: compared as stored (clamp_ns)
+            mtime, ctime = clamp_ns(s.st_mtime_ns), clamp_ns(s.st_ctime_ns)
+            head = _MATCH.pack(s.st_size, mtime, s.st_ino, ctime, s.st_mode, 1, False)
+        return raw.startswith(head)
 
     def raw(self, path: str) -> bytes | None:
-        """The stored entry's bytes (compare with stat_matches)."""
+        """The stored entry's bytes."""
         return self.txn.get(pathkey(path), db=self.db)
 
     def __len__(self) -> int:

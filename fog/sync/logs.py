@@ -9,7 +9,14 @@ from typing import Any
 from fog.crypto.keys import device_log_name
 from fog.errors import IntegrityError, ObjectNotFound
 from fog.format.batch import EventBatch, chain_hash
-from fog.store import ShareStore, is_signed_batch, open_batch, open_box_batch, open_verified_batch, verify_batch
+from fog.store import (
+    ShareStore,
+    is_signed_batch,
+    open_batch_head,
+    open_box_batch,
+    open_verified_batch,
+    verify_batch,
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,9 @@ def audit_log(
     below the cursor breaks the walk (IntegrityError). A signed batch must
     still verify under the owner's key; an unsigned one below the cursor was
     accepted (a signed batch above vouches for it, or its device did not sign).
+    Only each batch's head is decoded (fog.format.batch.read_head): its
+    versions were checked when it was read, the chain from the cursor pins
+    its bytes, and a batch whose head and whole disagree is never read.
     The walk resumes at the anchor and restarts from the cursor once it has
     reached batch 1, so a log of n batches is verified whole every
     ceil(n / budget) calls, at every call while n <= budget. A listing
@@ -184,7 +194,7 @@ def audit_log(
             raise IntegrityError(
                 f"{where}: batch {seq} changed since it was read (history rewritten, or batches reordered)"
             )
-        batch = open_batch(
+        batch = open_batch_head(
             stored,
             f"batch {seq} in the {where}",
             keys=store.keys,

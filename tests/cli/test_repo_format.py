@@ -15,7 +15,7 @@ from fogcli import Share
 from fog import api
 from fog.format.version import Version
 from fog.repo import history
-from fog.repo.db import RepoDB, remote_key, stat_matches
+from fog.repo.db import RepoDB, remote_key
 
 
 def _tables(root: Path, *names: bytes) -> list[dict[bytes, bytes]]:
@@ -145,8 +145,8 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
         with db.stat_view() as view:
             assert sorted(view) == ["a.txt", "dir", "dir/b.txt"]
             b = share.root / "dir" / "b.txt"
-            assert stat_matches(view.raw("dir/b.txt"), "dir/b.txt", os.lstat(b), False)
-            assert not stat_matches(view.raw("dir/b.txt"), "dir/c.txt", os.lstat(b), False)
+            assert view.matches("dir/b.txt", os.lstat(b), False)
+            assert not view.matches("dir/c.txt", os.lstat(b), False)
             assert view.get("dir/b.txt").path == "dir/b.txt"  # type: ignore[union-attr]
     finally:
         db.close()

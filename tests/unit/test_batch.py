@@ -18,14 +18,16 @@ from fog.format.batch import (
     BATCH_VERSION_BOX,
     MAGIC,
     PLAIN_VERSION,
+    BatchHead,
     EventBatch,
     chain_hash,
+    read_head,
     seq_name,
     signed_message,
 )
 from fog.format.signed import Envelope
 from fog.format.version import Version
-from fog.store import is_signed_batch, open_batch, open_box_batch, seal_batch, verify_batch
+from fog.store import is_signed_batch, open_batch, open_batch_head, open_box_batch, seal_batch, verify_batch
 
 T = 1_700_000_000_000_000_000
 
@@ -139,6 +141,65 @@ def test_chain_hash_and_seq_names() -> None:
     assert sorted(seq_name(n) for n in (10, 9, 100, 1)) == [seq_name(n) for n in (1, 9, 10, 100)]
 
 
+def head_of(b: EventBatch) -> BatchHead:
+    return BatchHead(b.share, b.log, b.device, b.seq, b.prev, b.time_ns)
+
+
+def test_the_head_is_read_without_the_versions() -> None:
+    many = tuple(
+        Version(f"d/{i:06d}", "file", i, 0o644, T, T + i, "d" * 32, content=hashlib.sha256(b"%d" % i).digest())
+        for i in range(20_000)
+    )
+    forgets = tuple(hashlib.sha256(b"f%d" % i).digest() for i in range(3_000))  # a head longer than one read
+    for b in (
+        batch(),
+        batch(2, b"\x07" * 32),
+        EventBatch("ab" * 16, "cd" * 16, "d" * 32, 5, b"\x01" * 32, T, many, forgets),
+    ):
+        assert read_head(b.to_bytes()) == head_of(b) == head_of(EventBatch.from_bytes(b.to_bytes()))
+    # what follows the head is neither decompressed nor decoded: a cut frame, versions that are no versions
+    data = batch(3, b"\x07" * 32).to_bytes()
+    big = EventBatch("ab" * 16, "cd" * 16, "d" * 32, 5, b"\x01" * 32, T, many).to_bytes()
+    assert read_head(big[: len(big) // 2]).seq == 5
+    doc = json.loads(zstandard.ZstdDecompressor().decompress(data[5:]))
+    odd = {**doc, "versions": [{}]}
+    assert read_head(canonical(odd)).prev == b"\x07" * 32
+    with pytest.raises(ValueError):
+        EventBatch.from_bytes(canonical(odd))
+
+
+def canonical(doc: object) -> bytes:
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return MAGIC + bytes([PLAIN_VERSION]) + zstandard.ZstdCompressor().compress(body)
+
+
+def plain(body: bytes) -> bytes:
+    return MAGIC + bytes([PLAIN_VERSION]) + zstandard.ZstdCompressor().compress(body)
+
+
+def test_a_batch_whose_head_and_whole_disagree_is_refused() -> None:
+    """JSON takes a repeated member's last value: a `prev` after the versions would fool a head-only reader."""
+    data = batch(2, b"\x07" * 32).to_bytes()
+    body = zstandard.ZstdDecompressor().decompress(data[5:])
+    assert EventBatch.from_bytes(plain(body)).prev == b"\x07" * 32
+    for tail in (b',"prev":"' + b"08" * 32 + b'"}', b',"p\\u0072ev":"' + b"08" * 32 + b'"}', b',"seq":3}'):
+        forged = plain(body[:-1] + tail)
+        assert json.loads(zstandard.ZstdDecompressor().decompress(forged[5:]))["versions"]  # valid JSON
+        with pytest.raises(ValueError, match="disagree"):
+            EventBatch.from_bytes(forged)
+        assert read_head(forged) == head_of(batch(2, b"\x07" * 32))
+    # versions first (not canonical): no head to read, refused by both
+    doc = json.loads(body)
+    first = json.dumps({"versions": doc.pop("versions"), **doc}, separators=(",", ":")).encode()
+    for read in (EventBatch.from_bytes, read_head):
+        with pytest.raises(ValueError, match="no `versions` member after its head"):
+            read(plain(first))
+    # `,"` never occurs inside a JSON string: a path naming the marker does not cut the head short
+    tricky = EventBatch("ab" * 16, "cd" * 16, 'x,"versions":[', 4, b"\x09" * 32, T, versions())
+    assert EventBatch.from_bytes(tricky.to_bytes()) == tricky
+    assert read_head(tricky.to_bytes()) == head_of(tricky)
+
+
 # -- stored batches: signed (0x02) and Box-sealed (0x01, read only) -----------------------------
 
 
@@ -178,6 +239,13 @@ def test_seal_and_open_signed() -> None:
     message = b"fog/v1/batch\0" + keys.share_id + b"\xcd" * 16 + (1).to_bytes(8, "big") + bytes(4) + stored[69:]
     S.verify(SIGN_PUBLIC, message, stored[5:69], "spec")
     assert S.open_secret(keys.batch_key(0), stored[69:], "spec") == batch().to_bytes()
+    # the head alone (the chain walk below a cursor): verified and opened the same way
+    where = {"keys": keys, "log": "cd" * 16, "seq": 1, "device_public": b"", "user_secrets": []}
+    assert open_batch_head(stored, "batch 1", sign_public=SIGN_PUBLIC, **where) == head_of(batch())  # type: ignore[arg-type]
+    other_seed, other_public = S.new_signing_key()
+    for bad, key in ((seal_batch(other_seed, keys, batch()), SIGN_PUBLIC), (stored, other_public)):
+        with pytest.raises(IntegrityError, match="signature does not verify"):
+            open_batch_head(bad, "batch 1", sign_public=key, **where)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

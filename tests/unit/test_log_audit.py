@@ -11,6 +11,7 @@ from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.errors import IntegrityError
 from fog.format.batch import EventBatch, chain_hash
+from fog.format.version import Version
 from fog.store import ShareStore, seal_batch
 from fog.sync.logs import LogOwner, audit_log, read_log
 
@@ -27,11 +28,17 @@ def log(tmp_path: Path) -> tuple[ShareStore, list[bytes], LogOwner, list[bytes]]
     chains: list[bytes] = []
     for seq in range(1, 21):
         stored = seal_batch(
-            seed, store.keys, EventBatch(store.keys.locator, LOG, "d" * 32, seq, chains[-1] if chains else None, seq)
+            seed,
+            store.keys,
+            EventBatch(store.keys.locator, LOG, "d" * 32, seq, chains[-1] if chains else None, seq, (version(seq),)),
         )
         store.backend.put(store.log_name(LOG, seq), stored)
         chains.append(chain_hash(stored))
     return store, [user_sk], LogOwner("desk", dev_pk, sign_pk, True), chains
+
+
+def version(seq: int) -> Version:
+    return Version(f"f{seq}", "file", seq, 0o644, seq, seq, "d" * 32, content=bytes([seq]) * 32, id=bytes([seq]) * 32)
 
 
 def audit(log, cursor, anchor, budget=8):  # type: ignore[no-untyped-def]
@@ -82,3 +89,15 @@ def test_a_signed_batch_swapped_for_another_devices_is_found(log) -> None:  # ty
     wrong = LogOwner("desk", owner.public, S.new_signing_key()[1], True)
     with pytest.raises(IntegrityError, match="signature does not verify"):
         audit_log(store, secrets, wrong, LOG, (20, chains[19]), (0, None), list(range(1, 21)))
+
+
+def test_the_walk_decodes_no_version(log, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Only each batch's head is read: the versions were checked when the batch was read (0.9 s of a
+    no-change push of 100,000 files went into decoding them again)."""
+    store, _, _, chains = log
+
+    def refuse(_doc: object) -> None:
+        raise AssertionError("a version was decoded")
+
+    monkeypatch.setattr("fog.format.batch.Version.from_json", refuse)
+    assert audit(log, (20, chains[19]), (0, None), budget=20) == (0, None)

@@ -56,7 +56,7 @@ def test_racy_entries_are_always_candidates(tmp_path: Path) -> None:
 
 
 def _stat(size: int, mtime: int, ino: int, ctime: int, mode: int) -> os.stat_result:
-    return os.stat_result((mode, ino, 0, 1, 0, 0, size, 0, 0, 0, 0, 0, 0, mtime, 0, ctime))
+    return os.stat_result((mode, ino, 0, 1, 0, 0, size, 0, 0, 0, 0, 0, 0, 0, mtime, ctime))  # (st_mtime_ns: 14)
 
 
 def test_candidates_store_entries_by_column() -> None:
@@ -88,3 +88,11 @@ def test_candidates_store_entries_by_column() -> None:
     with pytest.raises(IndexError):
         c[4]
     assert Candidates() == [] and Candidates().file_bytes() == 0
+    far = Candidates()  # times past what an int64 holds are kept at its limits (clamp_ns)
+    far.add("f", "file", _stat(1, 2**70, 6, -(2**70), 0o100644))
+    far.add("e", "file", _stat(2, 3, 7, 2**63, 0o100644))
+    far.sort()
+    assert [(e.path, e.st.st_mtime_ns, e.st.st_ctime_ns) for e in far] == [
+        ("e", 3, 2**63 - 1),
+        ("f", 2**63 - 1, -(2**63)),
+    ]

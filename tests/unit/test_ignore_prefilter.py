@@ -1,0 +1,40 @@
+"""The ignore prefilter (fog.sync.ignore._any_of): one regex that matches exactly where one of the rules' does."""
+
+from __future__ import annotations
+
+import re
+
+import pathspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fog.sync.ignore import _NAMED_GROUP, DEFAULT_RULES, _any_of, _Rules
+
+LINES = [*DEFAULT_RULES, "*.log", "!keep.log", "build/", "/top-only.txt", "**/cache/", "a/**/b", "doc/*.md", "x?y"]
+NAMES = ["a", "b", "build", "cache", "doc", "keep.log", "x.log", "n~", ".#n", "#n#", "xzy", "r.md", ".DS_Store"]
+
+
+def regexes(lines: list[str]) -> list[str]:
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    return [_NAMED_GROUP.sub("(?:", p.regex.pattern) for p in spec.patterns if getattr(p, "regex", None) is not None]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.sampled_from(LINES), min_size=1, max_size=6),
+    st.lists(st.sampled_from(NAMES), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_the_shared_start_matches_where_one_pattern_does(lines: list[str], parts: list[str], is_dir: bool) -> None:
+    each = regexes(lines)
+    joined = _any_of(each)
+    path = "/".join(parts) + ("/" if is_dir else "")
+    expected = any(re.match(r, path) for r in each)
+    assert (joined is not None and joined.match(path) is not None) == expected
+
+
+def test_the_defaults_share_one_start() -> None:
+    rules = _Rules("", list(DEFAULT_RULES))
+    assert rules.any is not None and rules.any.pattern.startswith("^(?:.+/)?(?:")
+    assert rules.any.pattern.count("^(?:.+/)?") == 1  # (each of the 7 patterns had its own)
+    assert _any_of([]) is None

@@ -48,8 +48,8 @@ import hashlib
 import os
 import posixpath
 import random
-import stat
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -414,8 +414,7 @@ def generate_realtree(root: Path, scale: float = 1.0, seed: int = 1) -> Corpus:
     leaves = [d for d in dirs if d not in has_child]
     weights = [min(rng.paretovariate(1.2), 300.0) for _ in dirs]
     licences = [
-        pools.content("prose", random.Random(f"{seed}:licence:{i}"), rng.randint(1 * KIB, 36 * KIB))
-        for i in range(30)
+        pools.content("prose", random.Random(f"{seed}:licence:{i}"), rng.randint(1 * KIB, 36 * KIB)) for i in range(30)
     ]
     licence_weights = [1 / (i + 1) for i in range(len(licences))]
 

@@ -3,6 +3,8 @@
 Usage:
     python benchmarks/bench.py [--scale 1.0] [--rounds 3] [--tools fog,restic,borg]
     python benchmarks/bench.py --files100k [--rounds 3]
+    python benchmarks/bench.py --realtree [--scale 1.0] [--rounds 3]
+    python benchmarks/bench.py --tree DIR [--rounds 3]
 
 The corpus comes from benchmarks/corpus.py. Each round runs every tool once,
 in a rotated order (round 1: fog, restic, borg; round 2: restic, borg, fog;
@@ -23,8 +25,15 @@ installed is left out. Steps, for each tool:
                 and borg leave it to the kernel)
     size        the repository's apparent size (sum of file sizes) at the end
 
-With --files100k only initial, nochange and size are run, on the 100,000-file
-corpus. Separately, `fog log FILE` is timed on a share whose files each have
+With --files100k (the 100,000-file corpus), --realtree (the real-tree-like
+corpus: 102,000 files of real sizes, deep directories, symlinks) or --tree DIR
+(a copy of DIR), the steps are initial, nochange, restore and size, with no
+edits; the restore is checked entry by entry (every file's content and
+permission bits, every directory, every symlink's target). These modes also
+record the local database or cache after the no-change push: fog's
+`.fog/db/data.mdb`, restic's cache directory, borg's base directory (its
+cache, keys and security records), in bytes and per path (files, directories
+and symlinks). Separately, `fog log FILE` is timed on a share whose files each have
 --log-versions versions (built by edit + push loops before the rounds); the
 restic analogue is `restic find FILE` over as many snapshots. borg has no
 per-file history across archives, so it has no figure there.
@@ -59,6 +68,7 @@ import os
 import platform
 import shlex
 import shutil
+import stat
 import statistics
 import subprocess
 import sys
@@ -175,6 +185,10 @@ class Tool:
         """Restore the latest backup under `target`; also return where the corpus root landed."""
         raise NotImplementedError
 
+    def local_db(self) -> int:
+        """The apparent size of the tool's local database or cache, in bytes."""
+        raise NotImplementedError
+
     def cleanup(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
 
@@ -202,6 +216,9 @@ class Fog(Tool):
         env = dict(self.env, FOG_HOME=str(self.work / "home-b"))
         cmd = [self.exe, "clone", str(self.repo), str(target), "--master-key-file", str(self.key), "--json"]
         return run(cmd, env), target
+
+    def local_db(self) -> int:
+        return (self.corpus / ".fog" / "db" / "data.mdb").stat().st_size
 
     def cleanup(self) -> None:
         shutil.rmtree(self.corpus / ".fog", ignore_errors=True)
@@ -232,6 +249,9 @@ class Restic(Tool):
         result = run([self.exe, "restore", "latest", "--target", str(target)], self.env)
         return result, target / self.corpus.relative_to("/")
 
+    def local_db(self) -> int:
+        return apparent_size(self.work / "cache")
+
 
 class Borg(Tool):
     name = "borg"
@@ -257,6 +277,9 @@ class Borg(Tool):
     def restore(self, target: Path) -> tuple[tuple[float, float, int, str], Path]:
         target.mkdir(parents=True)
         return run([self.exe, "extract", f"{self.repo}::{self.last}"], self.env, cwd=target), target
+
+    def local_db(self) -> int:
+        return apparent_size(self.work / "base")
 
 
 def find_tools(wanted: list[str], fog_exe: str | None) -> dict[str, str]:
@@ -341,7 +364,8 @@ class Changes:
             f.write(INSERT + rest)
 
     def undo(self) -> None:
-        self.small.write_bytes(self.small_original)
+        if self.small.read_bytes() != self.small_original:
+            self.small.write_bytes(self.small_original)
         if self.big is not None and self.big.stat().st_size != self.big_size:
             with open(self.big, "r+b") as f:
                 mid = (os.fstat(f.fileno()).st_size - len(INSERT)) // 2
@@ -374,6 +398,47 @@ def check_restore(c: corpus_mod.Corpus, restored: Path, expect: dict[str, str], 
             raise BenchError(f"restore in {restored}: {rel} differs from the corpus")
 
 
+def manifest(root: Path, exclude: str = ".fog") -> dict[str, tuple]:
+    """Every entry under `root` but the top-level `exclude`: a directory, a symlink and its target, or a
+    regular file with its size, permission bits and BLAKE2b digest."""
+    out: dict[str, tuple] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root) and exclude in dirnames:
+            dirnames.remove(exclude)
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("symlink", os.readlink(path))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir",)
+            elif stat.S_ISREG(st.st_mode):
+                h = hashlib.blake2b()
+                with open(path, "rb", buffering=0) as f:
+                    while chunk := f.read(4 << 20):
+                        h.update(chunk)
+                out[rel] = ("file", st.st_size, oct(st.st_mode & 0o7777), h.hexdigest())
+            else:
+                out[rel] = ("special", stat.S_IFMT(st.st_mode))
+    return out
+
+
+def check_manifest(expected: dict[str, tuple], restored: Path) -> None:
+    got = manifest(restored)
+    if got == expected:
+        return
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    differ = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])
+    lines = [f"restore in {restored}: {len(missing)} missing, {len(extra)} extra, {len(differ)} differ"]
+    lines += [f"  missing {k} {expected[k][:3]}" for k in missing[:10]]
+    lines += [f"  extra {k} {got[k][:3]}" for k in extra[:10]]
+    lines += [f"  differs {k}: {expected[k][:3]} -> {got[k][:3]}" for k in differ[:10]]
+    raise BenchError("\n".join(lines))
+
+
 FOG_STATS = ("files_read", "bytes_read", "objects_uploaded", "bytes_uploaded")
 
 
@@ -384,7 +449,11 @@ def keep_restored(tool_work: Path) -> Path:
     return path
 
 
-def run_tool(tool: Tool, c: corpus_mod.Corpus, changes: Changes, rnd: int, full: bool) -> list[Measure]:
+def run_tool(
+    tool: Tool, c: corpus_mod.Corpus, changes: Changes, rnd: int, full: bool, expected: dict[str, tuple] | None = None
+) -> list[Measure]:
+    """Measure one tool in one round. `full`: the standard corpus's edits and restore; `expected`: the
+    manifest of a corpus without edits, whose restore is checked against it entry by entry."""
     out: list[Measure] = []
 
     def step(name: str, result: tuple[float, float, int, str]) -> None:
@@ -406,6 +475,21 @@ def run_tool(tool: Tool, c: corpus_mod.Corpus, changes: Changes, rnd: int, full:
     step("init", tool.init())
     step("initial", tool.backup("initial"))
     step("nochange", tool.backup("nochange"))
+    if expected is not None:
+        db = tool.local_db()
+        out.append(Measure(tool.name, "localdb", rnd, float(db)))
+        out.append(Measure(tool.name, "localdb_per_path", rnd, db / max(1, len(expected))))
+        print(f"  round {rnd} {tool.name:7} local db  {db / 1e6:8.1f} MB  {db / max(1, len(expected)):.0f} B/path")
+        target = tool.work / "restored"
+        result, restored = tool.restore(target)
+        step("restore", result)
+        synced = time.perf_counter()
+        os.sync()
+        durable = result[0] + time.perf_counter() - synced
+        out.append(Measure(tool.name, "restore_durable", rnd, durable))
+        print(f"  round {rnd} {tool.name:7} +sync     {durable:8.2f} s", flush=True)
+        check_manifest(expected, restored)
+        os.replace(restored, keep_restored(tool.work) / f"{tool.name}-{rnd}")
     if full:
         changes.change_small()
         step("small", tool.backup("small"))
@@ -512,6 +596,8 @@ ROWS = [  # (label, step, what)
     ("full restore, then `sync` (on disk)", "restore_durable", "s"),
     ("full restore: peak RSS", "restore", "rss"),
     ("repository size", "size", "bytes"),
+    ("local database / cache (fog .fog/db/data.mdb)", "localdb", "bytes"),
+    ("… per path (files, directories, symlinks)", "localdb_per_path", "bytes"),
     ("borg zstd,3: initial backup", "initial_zstd", "s"),
     ("borg zstd,3: repository size", "size_zstd", "bytes"),
     ("`fog log FILE` / `restic find FILE`", "log", "s"),
@@ -539,6 +625,8 @@ def fmt(value: float, what: str) -> str:
         return f"{value:.2f} s"
     if value >= 1e6:
         return f"{value / 1e6:.1f} MB"
+    if value < 1e3:
+        return f"{value:.0f} B"
     return f"{value / 1e3:.1f} kB"
 
 
@@ -567,7 +655,14 @@ def table(measures: list[Measure], tools: list[str], label_log: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="corpus scale; 1.0 = 1.14 GB (default)")
-    parser.add_argument("--files100k", action="store_true", help="the 100,000-file corpus: initial and no-change only")
+    corpus_kind = parser.add_mutually_exclusive_group()
+    corpus_kind.add_argument(
+        "--files100k", action="store_true", help="the 100,000-file corpus: initial, no-change push and restore"
+    )
+    corpus_kind.add_argument(
+        "--realtree", action="store_true", help="the real-tree-like corpus (102,000 files, 1.7 GB at scale 1.0)"
+    )
+    corpus_kind.add_argument("--tree", type=Path, metavar="DIR", help="a copy of DIR as the corpus")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of fog,restic,borg")
@@ -586,7 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [t.strip() for t in args.tools.split(",") if t.strip()]
     if unknown := set(wanted) - set(TOOLS):
         parser.error(f"unknown tools: {', '.join(sorted(unknown))}")
-    kind = "files100k" if args.files100k else "standard"
+    kind = "files100k" if args.files100k else "realtree" if args.realtree else "tree" if args.tree else "standard"
+    if args.tree and not args.tree.is_dir():
+        parser.error(f"--tree {args.tree}: not a directory")
     output = args.output or Path(f"bench-{kind}-{args.scale:g}.json")
     work = Path(tempfile.mkdtemp(prefix="fog-bench-", dir=args.workdir)).resolve()
     ok = False
@@ -598,19 +695,31 @@ def main(argv: list[str] | None = None) -> int:
         names = [t for t in TOOLS if t in tools]
         versions = {n: make_tool(n, exe, work, work / "v").version() for n, exe in tools.items()}
         print(f"generating the {kind} corpus at scale {args.scale:g} in {work / 'corpus'} ...", flush=True)
-        c = corpus_mod.generate(work / "corpus", args.scale, args.seed, args.files100k)
-        print(f"  {c.files} files, {c.bytes / 1e6:.1f} MB in {c.seconds:.1f} s", flush=True)
+        if args.tree:
+            c = corpus_mod.copy_tree(args.tree, work / "corpus")
+        elif args.realtree:
+            c = corpus_mod.generate_realtree(work / "corpus", args.scale, args.seed)
+        else:
+            c = corpus_mod.generate(work / "corpus", args.scale, args.seed, args.files100k)
+        if kind != "standard":
+            c.dirs, c.symlinks = corpus_mod.tree_counts(c.root)
+        print(
+            f"  {c.files} files, {c.dirs} directories, {c.symlinks} symlinks, {c.bytes / 1e6:.1f} MB "
+            f"in {c.seconds:.1f} s",
+            flush=True,
+        )
         changes = Changes(c)
+        expected = None if kind == "standard" else manifest(c.root)
         load_before = os.getloadavg()
         measures: list[Measure] = []
         for rnd in range(1, args.rounds + 1):
             order = names[(rnd - 1) % len(names) :] + names[: (rnd - 1) % len(names)]
             for name in order:
                 tool = make_tool(name, tools[name], c.root, work / f"{name}-{rnd}")
-                measures += run_tool(tool, c, changes, rnd, full=not args.files100k)
+                measures += run_tool(tool, c, changes, rnd, full=kind == "standard", expected=expected)
                 tool.cleanup()  # after a failure, everything stays in the kept work directory
                 changes.undo()
-            if "borg" in tools and not args.files100k and not args.no_borg_zstd:
+            if "borg" in tools and kind != "files100k" and not args.no_borg_zstd:
                 measures += run_borg_zstd(tools["borg"], c, work / f"borg-zstd-{rnd}", rnd)
         label_log = "`fog log FILE` / `restic find FILE`"
         if args.log_versions > 0:
@@ -619,8 +728,11 @@ def main(argv: list[str] | None = None) -> int:
         load_after = os.getloadavg()
         text = table(measures, names, label_log)
         print()
+        shape = f"{c.files} files"
+        if kind != "standard":
+            shape += f", {c.dirs} directories, {c.symlinks} symlinks"
         print(
-            f"{kind} corpus, scale {args.scale:g}: {c.files} files, {c.bytes / 1e6:.1f} MB; "
+            f"{kind} corpus, scale {args.scale:g}: {shape}, {c.bytes / 1e6:.1f} MB; "
             f"medians of {args.rounds} rounds; {time.strftime('%Y-%m-%d')}"
         )
         print(text)

@@ -3,6 +3,8 @@
 Usage:
     python benchmarks/corpus.py DIR [--scale 1.0] [--seed 1]
     python benchmarks/corpus.py DIR --files100k [--scale 1.0] [--seed 1]
+    python benchmarks/corpus.py DIR --realtree [--scale 1.0] [--seed 1]
+    python benchmarks/corpus.py DIR --tree SRC
 
 The standard corpus at `--scale 1.0` is 1.14 GB in 20,202 files:
 
@@ -18,6 +20,12 @@ The standard corpus at `--scale 1.0` is 1.14 GB in 20,202 files:
 the other corpus instead: 100,000 (times `--scale`) text files of 0.5-1.5 KiB,
 about 100 per directory.
 
+`--realtree` makes a tree shaped like a real one (modelled on a Linux system's
+/usr/share/doc plus Python's standard library, the tree of issue 20): at scale
+1.0 about 102,000 files averaging ~17 KB (1.7 GB), 17,000 directories up to
+10 levels deep and 5,100 relative symlinks. See generate_realtree. `--tree SRC`
+copies an existing directory instead (symlinks kept as symlinks).
+
 The same seed and scale always give the same tree, byte for byte, with only
 the standard library (SHAKE-128 streams; see _Pools for how content is made
 fast). The text is made of a Zipf-distributed pseudo-word vocabulary; zstd
@@ -26,7 +34,7 @@ and the log 3.6x in 64 KiB blocks (4.7x whole). Nothing repeats at the block
 level, so deduplication finds nothing to share inside the corpus, as with real
 data.
 
-Every file and directory gets the same mtime, FIXED_MTIME (2020-01-01, UTC).
+Every file, directory and symlink gets the same mtime, FIXED_MTIME (2020-01-01, UTC).
 fog, like git, does not trust the stat entry of a file modified within 2
 seconds of a scan ("racy" files are re-read on the next push). A corpus written
 a second before the first push would make the no-change push re-read
@@ -38,8 +46,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import posixpath
 import random
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -61,7 +71,7 @@ _EXTENSIONS = (".txt", ".md", ".py", ".c", ".json", ".html", ".csv", ".rst")
 @dataclass
 class Corpus:
     root: Path
-    kind: str  # "standard" or "files100k"
+    kind: str  # "standard", "files100k", "realtree" or "tree"
     scale: float
     seed: int
     files: int
@@ -70,6 +80,8 @@ class Corpus:
     small_file: str  # a small text file, relative to root: the "one small change" target
     big_random: str | None  # the large random file: the "insert 100 bytes" target
     big_log: str | None
+    dirs: int = 0  # below root, symlinks to directories not counted
+    symlinks: int = 0
 
 
 class _Stream:
@@ -218,10 +230,14 @@ def _write_pieces(path: Path, size: int, piece) -> None:  # type: ignore[no-unty
 
 
 def set_tree_mtime(root: Path, mtime: int = FIXED_MTIME) -> None:
-    """Give every file and directory under `root` (and `root`) the same old mtime."""
-    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
+    """Give every file, directory and symlink under `root` (and `root`) the same old mtime."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
         for name in filenames:
             os.utime(os.path.join(dirpath, name), (mtime, mtime), follow_symlinks=False)
+        for name in dirnames:  # os.walk lists a symlink to a directory here, and does not enter it
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                os.utime(path, (mtime, mtime), follow_symlinks=False)
         os.utime(dirpath, (mtime, mtime))
 
 
@@ -233,9 +249,22 @@ def tree_stats(root: Path, exclude: str | None = None) -> tuple[int, int]:
             dirnames.remove(exclude)
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
-            files += 1
-            total += st.st_size
+            if stat.S_ISREG(st.st_mode):
+                files += 1
+                total += st.st_size
     return files, total
+
+
+def tree_counts(root: Path) -> tuple[int, int]:
+    """(directories, symlinks) under `root`."""
+    dirs = links = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                links += 1
+            elif name in dirnames:
+                dirs += 1
+    return dirs, links
 
 
 def warm(root: Path) -> int:
@@ -243,7 +272,10 @@ def warm(root: Path) -> int:
     total = 0
     for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
-            with open(os.path.join(dirpath, name), "rb", buffering=0) as f:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                continue
+            with open(path, "rb", buffering=0) as f:
                 while chunk := f.read(_BLOCK):
                     total += len(chunk)
     return total
@@ -305,22 +337,223 @@ def generate(root: Path, scale: float = 1.0, seed: int = 1, files100k: bool = Fa
     )
 
 
+# --- the real-tree-like corpus -----------------------------------------------------------------------------------
+
+# Extensions by content: text (source, docs, data) and already compressed or binary (gzip'd changelogs,
+# images, compiled modules), whose bytes are random here.
+_TEXT_EXTENSIONS = (".txt", ".py", ".py", ".py", ".html", ".rst", ".md", ".c", ".h", ".json", ".css", ".js", "")
+_BINARY_EXTENSIONS = (".gz", ".gz", ".gz", ".png", ".pyc", ".so", ".jpg", ".zip")
+_LICENCE_NAMES = ("copyright", "LICENSE", "COPYING", "LICENSE.txt", "NOTICE")
+# Share of directories at each depth 1..10 (/usr/share/doc: thousands of package directories at depth 1,
+# most with a few files; Python's library: packages nested 3-8 deep).
+_DEPTH_WEIGHTS = (14, 22, 22, 16, 11, 7, 4, 2, 1, 1)
+
+
+def _realtree_dirs(rng: random.Random, count: int) -> list[str]:
+    """`count` directory paths, 1 to 10 levels deep, grown by preferential attachment within each level."""
+    pools: list[list[str]] = [[""]] + [[] for _ in _DEPTH_WEIGHTS]  # pools[d]: parents at depth d, repeated
+    names: dict[str, set[str]] = {"": set()}
+    dirs: list[str] = []
+    depths = range(1, len(_DEPTH_WEIGHTS) + 1)
+    while len(dirs) < count:
+        depth = rng.choices(depths, _DEPTH_WEIGHTS)[0]
+        while not pools[depth - 1]:
+            depth -= 1
+        parent = rng.choice(pools[depth - 1])
+        name = _word(rng)
+        if name in names[parent]:
+            continue
+        names[parent].add(name)
+        path = f"{parent}/{name}" if parent else name
+        names[path] = set()
+        dirs.append(path)
+        pools[depth].append(path)
+        pools[depth - 1].append(parent)  # a directory with children gets more: a heavy-tailed fan-out
+    return dirs
+
+
+def _file_size(rng: random.Random) -> int:
+    """Log-normal: median 3.5 KiB, mean ~17 KB, a few files of several MiB (capped at 48 MiB)."""
+    return min(int(rng.lognormvariate(8.16, 1.75)), 48 * MIB)
+
+
+def generate_realtree(root: Path, scale: float = 1.0, seed: int = 1) -> Corpus:
+    """A tree shaped like a real one: /usr/share/doc plus Python's standard library (issue 20).
+
+    At scale 1.0: 102,000 files, 17,000 directories and 5,100 symlinks, about 1.7 GB.
+
+    - directories 1 to 10 levels deep, ~2,400 at the top; each level grows by
+      preferential attachment, so a few directories have hundreds of entries
+      and most have a handful (every leaf directory has a file, except ~1 %
+      left empty);
+    - file sizes log-normal: about half the files under 4 KiB, a median of
+      ~3.5 KiB, a mean of ~17 KB, a few files of several MiB; 1.5 % are empty;
+    - 5 % of the files are exact copies of one of 30 licence texts (named
+      copyright, LICENSE, COPYING ...), drawn Zipf-like, as in a real tree;
+    - of the others, 72 % text (prose), 8 % log-like text (changelogs), 20 %
+      random bytes (.gz, .png, .pyc ...: already compressed);
+    - modes: 7 % executable (0755), 1 % 0600, 1 % read-only (0444), the rest 0644;
+    - symlinks, 5 % of the file count, relative: 80 % to a file, 17 % to a
+      directory, 3 % dangling (to a name that does not exist).
+    """
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty")
+    root.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    rng = random.Random(f"{seed}:realtree")
+    pools = _Pools(seed, rng)
+    nfiles = max(1, round(102_000 * scale))
+    dirs = _realtree_dirs(rng, max(1, round(17_000 * scale)))
+    for d in dirs:
+        (root / d).mkdir(parents=True, exist_ok=True)
+    taken: dict[str, set[str]] = {d: set() for d in ["", *dirs]}
+    has_child = {d.rpartition("/")[0] for d in dirs}
+    leaves = [d for d in dirs if d not in has_child]
+    weights = [min(rng.paretovariate(1.2), 300.0) for _ in dirs]
+    licences = [
+        pools.content("prose", random.Random(f"{seed}:licence:{i}"), rng.randint(1 * KIB, 36 * KIB)) for i in range(30)
+    ]
+    licence_weights = [1 / (i + 1) for i in range(len(licences))]
+
+    def place(directory: str, base: str, ext: str) -> str:
+        name = f"{base}{ext}"
+        n = 1
+        while name in taken[directory]:
+            n += 1
+            name = f"{base}-{n}{ext}"
+        taken[directory].add(name)
+        return f"{directory}/{name}" if directory else name
+
+    homes = [d for d in leaves if rng.random() >= 0.01]  # every leaf but ~1 % gets a file
+    homes += rng.choices(dirs, weights, k=max(0, nfiles - len(homes)))
+    files: list[str] = []
+    text_files: list[str] = []
+    for i, directory in enumerate(homes[:nfiles]):
+        r = rng.random()
+        if r < 0.05:
+            content = rng.choices(licences, licence_weights)[0]
+            rel = place(directory, rng.choice(_LICENCE_NAMES), "")
+        else:
+            size = 0 if rng.random() < 0.015 else _file_size(rng)
+            kind = rng.choices(("prose", "log", "random"), (72, 8, 20))[0]
+            exts = _BINARY_EXTENSIONS if kind == "random" else (".log",) if kind == "log" else _TEXT_EXTENSIONS
+            rel = place(directory, f"{_word(rng)}-{i:06d}", rng.choice(exts))
+            content = pools.content(kind, random.Random(f"{seed}:{rel}"), size)
+            if kind == "prose" and 1 * KIB <= size <= 16 * KIB:
+                text_files.append(rel)
+        path = root / rel
+        with open(path, "wb") as f:
+            f.write(content)
+        m = rng.random()
+        mode = 0o755 if m < 0.07 else 0o600 if m < 0.08 else 0o444 if m < 0.09 else 0o644
+        if mode != 0o644:
+            os.chmod(path, mode)
+        files.append(rel)
+    for i in range(max(1, round(0.05 * nfiles))):
+        directory = rng.choice(dirs)
+        r = rng.random()
+        if r < 0.80:
+            target = rng.choice(files)
+        elif r < 0.97:
+            target = rng.choice(dirs)
+        else:
+            target = f"{rng.choice(dirs)}/missing-{i}"
+        rel = place(directory, f"{posixpath.basename(target)}-link", "")
+        os.symlink(posixpath.relpath(target, directory or "."), root / rel)
+
+    set_tree_mtime(root)
+    nfiles_written, total = tree_stats(root)
+    ndirs, nlinks = tree_counts(root)
+    return Corpus(
+        root=root,
+        kind="realtree",
+        scale=scale,
+        seed=seed,
+        files=nfiles_written,
+        bytes=total,
+        seconds=time.perf_counter() - start,
+        small_file=text_files[len(text_files) // 2] if text_files else files[0],
+        big_random=None,
+        big_log=None,
+        dirs=ndirs,
+        symlinks=nlinks,
+    )
+
+
+def copy_tree(source: Path, root: Path) -> Corpus:
+    """A copy of the directory `source` as the corpus: symlinks copied as symlinks, every mtime FIXED_MTIME.
+
+    Anything that is not a regular file, directory or symlink (a FIFO, a socket, a device) is left out.
+    """
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty")
+    if root.exists():
+        root.rmdir()
+    start = time.perf_counter()
+
+    def special(directory: str, names: list[str]) -> list[str]:
+        keep = (stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK)
+        return [n for n in names if not any(ok(os.lstat(os.path.join(directory, n)).st_mode) for ok in keep)]
+
+    shutil.copytree(source, root, symlinks=True, ignore=special)
+    set_tree_mtime(root)
+    files, total = tree_stats(root)
+    ndirs, nlinks = tree_counts(root)
+    small = ""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if not small and not os.path.islink(path) and os.path.getsize(path) > 0:
+                small = os.path.relpath(path, root)
+    if not small:
+        raise ValueError(f"{source} has no non-empty regular file")
+    return Corpus(
+        root=root,
+        kind="tree",
+        scale=1.0,
+        seed=0,
+        files=files,
+        bytes=total,
+        seconds=time.perf_counter() - start,
+        small_file=small,
+        big_random=None,
+        big_log=None,
+        dirs=ndirs,
+        symlinks=nlinks,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", type=Path, help="where to write the corpus (must not exist, or be empty)")
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = the full 1.14 GB corpus (default)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--files100k", action="store_true", help="100,000 files of ~1 KiB instead")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--files100k", action="store_true", help="100,000 files of ~1 KiB instead")
+    kind.add_argument("--realtree", action="store_true", help="a real-tree-like corpus: 102,000 files, 1.7 GB")
+    kind.add_argument("--tree", type=Path, metavar="SRC", help="a copy of the directory SRC instead")
     parser.add_argument("--force", action="store_true", help="delete DIR first if it exists")
     args = parser.parse_args(argv)
     if args.force and args.dir.exists():
         shutil.rmtree(args.dir)
     try:
-        c = generate(args.dir, args.scale, args.seed, args.files100k)
+        if args.tree:
+            c = copy_tree(args.tree, args.dir)
+        elif args.realtree:
+            c = generate_realtree(args.dir, args.scale, args.seed)
+        else:
+            c = generate(args.dir, args.scale, args.seed, args.files100k)
     except (FileExistsError, ValueError) as e:
         print(f"corpus: {e}", file=sys.stderr)
         return 2
-    print(f"{c.kind} corpus in {c.root}: {c.files} files, {c.bytes / 1e6:.1f} MB, {c.seconds:.1f} s")
+    print(
+        f"{c.kind} corpus in {c.root}: {c.files} files, {c.dirs} directories, {c.symlinks} symlinks, "
+        f"{c.bytes / 1e6:.1f} MB, {c.seconds:.1f} s"
+    )
     return 0
 
 

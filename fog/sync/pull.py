@@ -88,7 +88,15 @@ class PullResult:
             "remotes_added",
             "remotes_removed",
         ):
-            getattr(self, name).extend(x for x in getattr(other, name) if x not in getattr(self, name))
+            mine = getattr(self, name)
+            if name == "foreign_logs":  # (dicts, few)
+                mine.extend(x for x in getattr(other, name) if x not in mine)
+                continue
+            seen = set(mine)  # (a clone's `updated` holds every path: no list scan per item)
+            for x in getattr(other, name):
+                if x not in seen:
+                    seen.add(x)
+                    mine.append(x)
         self.remote_errors.update(other.remote_errors)
         self.seconds += other.seconds
         self.bytes_written += other.bytes_written

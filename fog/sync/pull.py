@@ -439,6 +439,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             # carried, and retries the failed ones and those an earlier pull could not apply)
             db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
         del plans, applied, heads, new
+        db.remap()  # the pages this chunk read stay resident (RSS) while the map lives (RepoDB.remap)
     finish(m)
     assert not deferred, "every deferred directory's subtree ends in some chunk"
     updated = set(result.updated)

@@ -379,8 +379,9 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
                 if isinstance(planned, tuple):
                     plan, local = planned
                     doomed += plan.write is not None and plan.write.kind == "deleted" and _deletes_file(local)
-        tracked = sum(1 for path in stats if not stat_dir_raw(stats.raw(path)))
-    (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
+        if doomed:  # (no deletion: no limit to check, and no walk over the stat index)
+            tracked = sum(1 for path in stats if not stat_dir_raw(stats.raw(path)))
+            (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
     others = [name for name in sorted(ctx.share.config.remotes) if name != ctx.remote_name]
     m = meter(progress, _bytes_to_write(by_path, paths))
     on_bytes = told(m)
@@ -419,7 +420,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         arrived += applied.arrived
         heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
         new = [v for path in chunk for v in by_path[path] if v.id in pending]
-        unapplied = sorted({*retried, *(v.id.hex() for path in failed for v in by_path.get(path, ()))})
+        held = (v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path, ()))
+        unapplied = sorted({*retried, *held})
         with db.write() as txn:
             db.add_unknown_versions(txn, new, make_head=False)  # has_version said unknown, above
             if applied.copies:  # their paths have no history here (_write_conflicts)

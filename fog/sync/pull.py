@@ -444,8 +444,9 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         db.remap()  # the pages this chunk read stay resident (RSS) while the map lives (RepoDB.remap)
     finish(m)
     assert not deferred, "every deferred directory's subtree ends in some chunk"
-    updated = set(result.updated)
-    result.conflicts += [name for name in arrived if name in updated]
+    if arrived:
+        updated = set(result.updated)
+        result.conflicts += [name for name in arrived if name in updated]
     unapplied = sorted(v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path, ()))
     with db.write() as txn:
         db.clear_pending(txn, ctx.remote_name, carried)  # this remote has them already

@@ -111,6 +111,7 @@ class Incoming:
     versions: tuple[Version, ...]
     forgets: tuple[bytes, ...] = ()
     time_ns: int = 0  # the batch's own time
+    ids: list[bytes] = field(default_factory=list)  # the versions' ids, kept once `versions` is let go
 
 
 def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incoming]:
@@ -337,6 +338,10 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
                     carried.append(v.id)
     result.versions = sum(len(vs) for vs in by_path.values())
     pending = {v.id: v for vs in by_path.values() for v in vs}
+    for inc in incoming:  # (by_path holds the versions; each chunk lets its own go)
+        inc.ids, inc.versions = [v.id for v in inc.versions], ()
+    named = set(forgets)
+    forgotten_on_arrival = {i for i in pending if i in named}
     _retry_unapplied(ctx, by_path)
 
     def lookup(version_id: bytes) -> Version | None:
@@ -369,6 +374,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         return plan, local
 
     paths = sorted(by_path)
+    incoming_paths = SortedPaths(paths)
     # The delete limit is checked before anything is applied: only a path with an incoming deletion
     # can delete a file here (planned twice, so the pull needs no plan of every path at once).
     with db.stat_view() as stats:
@@ -415,7 +421,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             if due:
                 deferred = [d for d in deferred if _subtree_after(paths, d[0].path, last)]
                 plans = sorted(plans + due, key=lambda pl: pl[0].path)
-        applied = apply_plans(ctx, plans, by_path, names, scan_start, result, forgotten, on_bytes)
+        applied = apply_plans(ctx, plans, incoming_paths, names, scan_start, result, forgotten, on_bytes)
         failed += applied.failed
         arrived += applied.arrived
         heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
@@ -440,6 +446,13 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             # (a pull stopped after this chunk knows these versions: the next one sees them as
             # carried, and retries the failed ones and those an earlier pull could not apply)
             db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
+        # what is recorded is let go (later chunks look it up in the database), but for the
+        # paths still to be retried or applied (failed, ignored, waiting directories)
+        keep = {*applied.failed, *(d[0].path for d in deferred), *left_alone[-len(chunk) :]}
+        for path in chunk:
+            if path not in keep:
+                for v in by_path.pop(path):
+                    pending.pop(v.id, None)
         del plans, applied, heads, new
         db.remap()  # the pages this chunk read stay resident (RSS) while the map lives (RepoDB.remap)
     finish(m)
@@ -452,7 +465,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         db.clear_pending(txn, ctx.remote_name, carried)  # this remote has them already
         if forgets:  # after the heads: this device's live heads among them stay until superseded
             done = db.forget_versions(txn, forgets)
-            arrived_forgotten = sum(1 for v in done.removed if v.id in pending)  # recorded only for a moment
+            arrived_forgotten = sum(1 for v in done.removed if v.id in forgotten_on_arrival)  # recorded a moment
             result.versions -= arrived_forgotten
             result.forgotten += len(done.removed) - arrived_forgotten
             db.clear_pending_forgets(txn, ctx.remote_name, forgets)  # this remote has them already
@@ -461,8 +474,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
-            ids = [v.id for v in inc.versions]
-            pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, ids)
+            pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, inc.ids)
         if rebuilt:
             db.drop_meta(txn, REBUILT)  # every file there was met once: from now on, the usual rules
         if cloning:
@@ -524,6 +536,17 @@ def _subtree_after(paths: list[str], path: str, last: str) -> bool:
     prefix = path + "/"
     i = bisect.bisect_right(paths, max(last, prefix))
     return i < len(paths) and paths[i].startswith(prefix)
+
+
+class SortedPaths:
+    """`in` over a sorted list of paths (a set of every path of a big pull costs its memory again)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self._paths = paths
+
+    def __contains__(self, path: object) -> bool:
+        i = bisect.bisect_left(self._paths, path)  # type: ignore[arg-type]
+        return i < len(self._paths) and self._paths[i] == path
 
 
 def _bytes_to_write(by_path: dict[str, list[Version]], paths: list[str]) -> int:

@@ -56,6 +56,10 @@ class PackIndex:
     def ids(self) -> Iterator[bytes]:
         return (self.entries[i : i + 32] for i in range(0, len(self.entries), ENTRY_BYTES))
 
+    def entry(self, i: int) -> tuple[bytes, int, int]:
+        """The i-th (id, offset, length)."""
+        return _ENTRY.unpack_from(self.entries, i * ENTRY_BYTES)  # type: ignore[return-value]
+
 
 def header_size(count: int) -> int:
     return HEAD_BYTES + SEAL_OVERHEAD + count * WIRE_BYTES

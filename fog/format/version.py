@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from fog.format.paths import FS_ENCODING, path_from_json, path_to_json
 from fog.frozen import quick_init
 
 KINDS = record.KINDS
+_KIND_NAMES = {k: k for k in KINDS}
 VERSION_ID_PREFIX = b"fog/v1/version\x00"
 
 
@@ -133,6 +135,7 @@ class Version:
             kind = d["kind"]
             if kind not in KINDS:
                 raise ValueError(f"unknown version kind {kind!r}")
+            kind = _KIND_NAMES[kind]  # one string object for every version (a pull holds many)
             target = d.get("target")
             v = cls(
                 path=check_relpath(path_from_json(d)),
@@ -141,7 +144,7 @@ class Version:
                 mode=int(d["mode"]),
                 mtime_ns=int(d["mtime_ns"]),
                 time_ns=int(d["time_ns"]),
-                device=str(d["device"]),
+                device=sys.intern(str(d["device"])),
                 parent=bytes.fromhex(d["parent"]) if d.get("parent") else None,
                 content=bytes.fromhex(d["content"]) if d.get("content") else None,
                 depth=int(d.get("depth", 0)),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import stat as st
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,7 +34,6 @@ from fog.store import PutStats
 from fog.sync.content import FileReader, read_workers, stage_version, write_version
 from fog.sync.context import Context, staging_dir
 from fog.sync.merge import Plan, conflict_name, conflict_name_at, conflict_version
-from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import RACY_NS
 from fog.sync.restore import safe_parent
 
@@ -69,22 +68,25 @@ class Applied:
     stat_updates: dict[str, StatEntry | None] = field(default_factory=dict)  # None: drop the entry
     copies: list[Version] = field(default_factory=list)  # conflict copies written here: record and publish
     failed: set[str] = field(default_factory=set)  # paths left as they were: retried by the next pull
+    # conflict copies that arrive as incoming paths themselves: reported as conflicts once written
+    arrived: list[str] = field(default_factory=list)
 
 
 def apply_plans(
     ctx: Context,
     plans: list[tuple[Plan, Local]],
-    incoming_paths: set[str],
+    incoming_paths: Container[str],
     names: dict[str, str],
     scan_start: int,
     result: Report,
     forgotten: Callable[[bytes], bool] | None = None,
-    progress: Progress | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Applied:
     """Bring the working tree to the plans' state (plans sorted by path); see the module docstring.
 
     `forgotten(id)`: a version forgotten by some device, whose conflict copy is never written.
-    `progress(done, total)`: bytes of the incoming files written, told as their blocks arrive.
+    `on_bytes(n)`: told each block's size as an incoming file is written (progress).
+    A pull applies its paths in chunks, one call each: `incoming_paths` are those of the whole pull.
     """
     out = Applied()
     for plan, local in plans:
@@ -110,9 +112,7 @@ def apply_plans(
         elif _guarded(out, result, plan.path, _make_dir, ctx, plan, local, result):
             out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
             result.updated.append(plan.path)
-    m = meter(progress, sum(p.write.size for p, _ in files if p.write is not None and p.write.kind == "file"))
-    done, failures = _write_files(ctx, files, told(m))
-    finish(m)
+    done, failures = _write_files(ctx, files, on_bytes)
     for plan, local in done:
         assert plan.write is not None
         out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
@@ -392,7 +392,7 @@ def _remove(ctx: Context, local: Local) -> bool:
 def _write_conflicts(
     ctx: Context,
     plans: list[tuple[Plan, Local]],
-    incoming_paths: set[str],
+    incoming_paths: Container[str],
     names: dict[str, str],
     out: Applied,
     scan_start: int,
@@ -437,8 +437,7 @@ def _write_conflicts(
                 out.stat_updates[name] = entry
             copies.append(copy)
             result.conflicts.append(name)
-    updated = set(result.updated)
-    result.conflicts += [name for name in arrived if name in updated]
+    out.arrived += arrived
     return copies
 
 

@@ -1,15 +1,18 @@
 """pull: read every device's new batches, verify them, apply them path by path.
 
 Order: refresh the SyncConfig; verify batches (nothing is applied from a
-device whose log fails verification); plan each path (fog.sync.merge); write
-files atomically; then commit history, heads, stat index and cursors in one
-transaction. A pull killed part-way leaves files that already equal their new
-version, which the re-run recognises, so running it again ends in the same
-state.
+device whose log fails verification); then, chunk by chunk of paths (sorted),
+plan each path (fog.sync.merge), write its files atomically and commit the
+chunk's versions, heads and stat entries in one transaction; last, the cursors
+(and forgets) in one more. Memory stays that of one chunk's plans. A pull
+killed part-way leaves files that already equal their new version, and
+recorded chunks whose versions the re-run sees as known, so running it again
+ends in the same state.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import stat as st
@@ -23,7 +26,7 @@ from fog.errors import IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo import pushes
-from fog.repo.db import RepoDB, StatEntry
+from fog.repo.db import RepoDB, StatEntry, StatView, stat_mode
 from fog.repo.share import CLONING
 from fog.store import PutStats
 from fog.sync import members, prune
@@ -35,7 +38,7 @@ from fog.sync.ignore import Ignore
 from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
 from fog.sync.logs import LogOwner, accepted_limit, audit_log, logs_by_name, read_log, revoked_text
 from fog.sync.merge import Plan, plan_path
-from fog.sync.meter import Progress
+from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile
 
@@ -110,6 +113,7 @@ class Incoming:
     versions: tuple[Version, ...]
     forgets: tuple[bytes, ...] = ()
     time_ns: int = 0  # the batch's own time
+    ids: list[bytes] = field(default_factory=list)  # the versions' ids, kept once `versions` is let go
 
 
 def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incoming]:
@@ -337,6 +341,10 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
                     carried.append(v.id)
     result.versions = sum(len(vs) for vs in by_path.values())
     pending = {v.id: v for vs in by_path.values() for v in vs}
+    for inc in incoming:  # (by_path holds the versions; each chunk lets its own go)
+        inc.ids, inc.versions = [v.id for v in inc.versions], ()
+    named = set(forgets)
+    forgotten_on_arrival = {i for i in pending if i in named}
     _retry_unapplied(ctx, by_path)
 
     def lookup(version_id: bytes) -> Version | None:
@@ -350,70 +358,126 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         with db.read() as txn:
             return db.is_forgotten(version_id, txn)
 
-    entries = db.stat_entries()
     rebuilt = db.get_meta(REBUILT) is not None  # `fog clone --into-existing`: files with no stat entry
     cloning = db.get_meta(CLONING) is not None
-    plans: list[tuple[Plan, LocalState]] = []
     rules = Ignore(ctx.share.root)  # the rules in the tree as the pull starts
     left_alone: list[str] = []  # ignored paths: their versions are recorded, and applied once not ignored
-    for path in sorted(by_path):
-        cancel.check()
+
+    def plan_of(path: str, stats: StatView) -> tuple[Plan, LocalState] | str:
+        """The plan for one path, or why there is none: "ignored" (left alone here) or "forgotten"."""
         head = db.head(path)
         if _ignored_here(rules, ctx.share.top, path, head, by_path[path]):
-            left_alone.append(path)
-            if any(v.id in pending for v in by_path[path]):  # (said once, when they arrive)
-                result.skipped.append(f"{path}: {IGNORED_HERE}")
-            continue
-        local = LocalState(ctx, path, entries.get(path))
+            return "ignored"
+        local = LocalState(ctx, path, stats.get(path))
         plan = plan_path(path, head, by_path[path], lookup, local.dirty(), local.matches, local.kind())
         if rebuilt and plan.kept_local and local.entry is None:
             plan = _untracked(plan, local, head, by_path[path], lookup, db)
         if dropping and _forgotten_head(plan, head, forgotten):
-            continue  # nothing of it is applied here; its versions are forgotten below
-        plans.append((plan, local))
-    doomed = sum(
-        1
-        for plan, local in plans
-        if plan.write is not None
-        and plan.write.kind == "deleted"
-        and local.st is not None
-        and not st.S_ISDIR(local.st.st_mode)
-    )
-    tracked = sum(1 for e in entries.values() if not st.S_ISDIR(e.mode))
-    (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
-    applied = apply_plans(ctx, plans, set(by_path), names, time.time_ns(), result, forgotten, progress)
-    heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
-    unapplied = sorted(v.id.hex() for path in [*applied.failed, *left_alone] for v in by_path.get(path, ()))
+            return "forgotten"  # nothing of it is applied here; its versions are forgotten below
+        return plan, local
+
+    paths = sorted(by_path)
+    incoming_paths = SortedPaths(paths)
+    # The delete limit is checked before anything is applied: only a path with an incoming deletion
+    # can delete a file here (planned twice, so the pull needs no plan of every path at once).
+    with db.stat_view() as stats:
+        doomed = 0
+        for path in paths:
+            if any(v.kind == "deleted" for v in by_path[path]):
+                planned = plan_of(path, stats)
+                if isinstance(planned, tuple):
+                    plan, local = planned
+                    doomed += plan.write is not None and plan.write.kind == "deleted" and _deletes_file(local)
+        if doomed:  # (no deletion: no limit to check, and no walk over the stat index)
+            tracked = sum(1 for path in stats if not stat_dir_raw(stats.raw(path)))
+            (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
+    others = [name for name in sorted(ctx.share.config.remotes) if name != ctx.remote_name]
+    m = meter(progress, _bytes_to_write(by_path, paths))
+    on_bytes = told(m)
+    scan_start = time.time_ns()
+    failed: list[str] = []  # paths not applied: their versions are retried by the next pull
+    retried = json.loads(db.get_meta(UNAPPLIED) or b"[]")
+    arrived: list[str] = []
+    deferred: list[tuple[Plan, LocalState]] = []
+    # Applied in chunks of paths, each recorded in its own transaction: memory stays that of one
+    # chunk, whatever the number of files. A directory cleared (deleted, or replaced by a file)
+    # waits for the chunk that holds the last incoming path under it (children before parents).
+    for lo in range(0, len(paths), PULL_CHUNK):
+        chunk = paths[lo : lo + PULL_CHUNK]
+        last = chunk[-1]
+        plans: list[tuple[Plan, LocalState]] = []
+        with db.stat_view() as stats:
+            for path in chunk:
+                cancel.check()
+                planned = plan_of(path, stats)
+                if planned == "ignored":
+                    left_alone.append(path)
+                    if any(v.id in pending for v in by_path[path]):  # (said once, when they arrive)
+                        result.skipped.append(f"{path}: {IGNORED_HERE}")
+                elif isinstance(planned, tuple):
+                    if _clears_dir(planned[0], planned[1]) and _subtree_after(paths, path, last):
+                        deferred.append(planned)
+                    else:
+                        plans.append(planned)
+        if deferred:
+            due = [d for d in deferred if not _subtree_after(paths, d[0].path, last)]
+            if due:
+                deferred = [d for d in deferred if _subtree_after(paths, d[0].path, last)]
+                plans = sorted(plans + due, key=lambda pl: pl[0].path)
+        applied = apply_plans(ctx, plans, incoming_paths, names, scan_start, result, forgotten, on_bytes)
+        failed += applied.failed
+        arrived += applied.arrived
+        heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
+        new = [v for path in chunk for v in by_path[path] if v.id in pending]
+        held = (v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path, ()))
+        unapplied = sorted({*retried, *held})
+        with db.write() as txn:
+            db.add_unknown_versions(txn, new, make_head=False)  # has_version said unknown, above
+            if applied.copies:  # their paths have no history here (_write_conflicts)
+                db.add_unknown_versions(txn, applied.copies, make_head=False)
+                db.add_pending(txn, ctx.share.config.queued_remotes(), [v.id for v in applied.copies])
+            # relay: what arrived through this remote is queued for the others this device uses (a
+            # device that never syncs again may be the only one that would have published it
+            # there); pulling from those, before any push, drops what they carry already
+            if others and new:
+                db.add_pending(txn, others, [v.id for v in new])
+            db.set_heads(txn, heads)
+            db.put_stats(txn, [(entry, None) for entry in applied.stat_updates.values() if entry is not None])
+            for path, entry in applied.stat_updates.items():
+                if entry is None:
+                    db.drop_stat(txn, path)
+            # (a pull stopped after this chunk knows these versions: the next one sees them as
+            # carried, and retries the failed ones and those an earlier pull could not apply)
+            db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
+        # what is recorded is let go (later chunks look it up in the database), but for the
+        # paths still to be retried or applied (failed, ignored, waiting directories)
+        keep = {*applied.failed, *(d[0].path for d in deferred), *left_alone[-len(chunk) :]}
+        for path in chunk:
+            if path not in keep:
+                for v in by_path.pop(path):
+                    pending.pop(v.id, None)
+        del plans, applied, heads, new
+        db.remap()  # the pages this chunk read stay resident (RSS) while the map lives (RepoDB.remap)
+    finish(m)
+    assert not deferred, "every deferred directory's subtree ends in some chunk"
+    if arrived:
+        updated = set(result.updated)
+        result.conflicts += [name for name in arrived if name in updated]
+    unapplied = sorted(v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path, ()))
     with db.write() as txn:
-        db.add_unknown_versions(txn, list(pending.values()), make_head=False)  # has_version said unknown, above
-        if applied.copies:  # their paths have no history here (_write_conflicts)
-            db.add_unknown_versions(txn, applied.copies, make_head=False)
-            db.add_pending(txn, ctx.share.config.queued_remotes(), [v.id for v in applied.copies])
         db.clear_pending(txn, ctx.remote_name, carried)  # this remote has them already
-        # relay: what arrived through this remote is queued for the others this device uses (a
-        # device that never syncs again may be the only one that would have published it
-        # there); pulling from those, before any push, drops what they carry already
-        others = [name for name in sorted(ctx.share.config.remotes) if name != ctx.remote_name]
-        if others and pending:
-            db.add_pending(txn, others, list(pending))
-        db.set_heads(txn, heads)
-        db.put_stats(txn, [(entry, None) for entry in applied.stat_updates.values() if entry is not None])
-        for path, entry in applied.stat_updates.items():
-            if entry is None:
-                db.drop_stat(txn, path)
         if forgets:  # after the heads: this device's live heads among them stay until superseded
             done = db.forget_versions(txn, forgets)
-            arrived = sum(1 for v in done.removed if v.id in pending)  # recorded only for a moment
-            result.versions -= arrived
-            result.forgotten += len(done.removed) - arrived
+            arrived_forgotten = sum(1 for v in done.removed if v.id in forgotten_on_arrival)  # recorded a moment
+            result.versions -= arrived_forgotten
+            result.forgotten += len(done.removed) - arrived_forgotten
             db.clear_pending_forgets(txn, ctx.remote_name, forgets)  # this remote has them already
             if others and done.new:  # relayed, as new versions are
                 db.add_pending_forgets(txn, others, done.new)
         db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
-            ids = [v.id for v in inc.versions]
-            pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, ids)
+            pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, inc.ids)
         if rebuilt:
             db.drop_meta(txn, REBUILT)  # every file there was met once: from now on, the usual rules
         if cloning:
@@ -452,6 +516,51 @@ def _forgotten_head(plan: Plan, head: Version | None, forgotten: Callable[[bytes
     if new is None or (head is not None and head.id == new.id) or not forgotten(new.id):
         return False
     return not (new.deleted and head is not None and not head.deleted)
+
+
+PULL_CHUNK = 4096  # paths planned, applied and recorded together
+
+
+def _deletes_file(local: LocalState) -> bool:
+    return local.st is not None and not st.S_ISDIR(local.st.st_mode)
+
+
+def stat_dir_raw(raw: bytes | None) -> bool:
+    """Whether a stored stat entry (its bytes) is a directory's."""
+    return raw is not None and st.S_ISDIR(stat_mode(raw))
+
+
+def _clears_dir(plan: Plan, local: LocalState) -> bool:
+    """Whether applying the plan removes a directory here (which needs its children gone first)."""
+    v = plan.write
+    return v is not None and v.kind != "dir" and local.st is not None and st.S_ISDIR(local.st.st_mode)
+
+
+def _subtree_after(paths: list[str], path: str, last: str) -> bool:
+    """Whether some path of `paths` (sorted) under `path` sorts after `last`."""
+    prefix = path + "/"
+    i = bisect.bisect_right(paths, max(last, prefix))
+    return i < len(paths) and paths[i].startswith(prefix)
+
+
+class SortedPaths:
+    """`in` over a sorted list of paths (a set of every path of a big pull costs its memory again)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self._paths = paths
+
+    def __contains__(self, path: object) -> bool:
+        i = bisect.bisect_left(self._paths, path)  # type: ignore[arg-type]
+        return i < len(self._paths) and self._paths[i] == path
+
+
+def _bytes_to_write(by_path: dict[str, list[Version]], paths: list[str]) -> int:
+    """About the bytes the pull writes (for progress): each path's newest incoming file."""
+    total = 0
+    for path in paths:
+        v = max(by_path[path], key=lambda w: w.time_ns)
+        total += v.size if v.kind == "file" else 0
+    return total
 
 
 def _retry_unapplied(ctx: Context, by_path: dict[str, list[Version]]) -> None:

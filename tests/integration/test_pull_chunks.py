@@ -1,0 +1,95 @@
+"""A pull applies and records its paths chunk by chunk (issue 20: a clone's memory flat in the number of files).
+
+Each fog run here is patched to chunks of 3 paths, and every call of
+apply_plans writes how many plans it got: no call may hold more than a chunk
+(plus the directories that wait for their subtree), whatever the tree's size.
+Directories deleted or replaced by a file across chunk boundaries still go.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_multidevice import World, make_pair, run_fog
+
+CHUNK = 3
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+
+
+def _patch(record: Path, *, stop_after: int = 0) -> str:
+    return f"""
+import json, fog.sync.pull as P
+P.PULL_CHUNK = {CHUNK}
+_real = P.apply_plans
+_calls = []
+def _counted(ctx, plans, *a, **k):
+    _calls.append(len(plans))
+    with open({str(record)!r}, "a") as f:
+        f.write(json.dumps(len(plans)) + "\\n")
+    if {stop_after} and len(_calls) > {stop_after}:
+        raise KeyboardInterrupt  # chunks before this one are applied and recorded
+    return _real(ctx, plans, *a, **k)
+P.apply_plans = _counted
+"""
+
+
+def _sizes(record: Path) -> list[int]:
+    sizes = [json.loads(line) for line in record.read_text().splitlines()]
+    record.unlink()
+    return sizes
+
+
+def test_a_clone_and_pulls_apply_a_chunk_at_a_time(world: World, tmp_path: Path) -> None:
+    record = tmp_path / "calls.jsonl"
+    a, b = make_pair(world)
+    for i in range(30):
+        if i < 5:
+            a.write(f"gone/sub/f{i:02}.txt", f"{i}\n")
+            a.write(f"swap/f{i:02}.txt", f"{i}\n")
+        a.write(f"keep/f{i:02}.txt", f"{i}\n")
+    a.push()
+    b.fog("pull", patch=_patch(record))
+    sizes = _sizes(record)
+    assert len(sizes) >= 40 // CHUNK and max(sizes) <= CHUNK, sizes
+    assert b.tree() == a.tree()
+
+    # a directory deleted, and one replaced by a file, each with children over several chunks
+    shutil.rmtree(a.root / "gone")
+    shutil.rmtree(a.root / "swap")
+    a.write("swap", "now a file\n")
+    a.write("keep/f00.txt", "edited\n")
+    a.push()
+    b.fog("pull", patch=_patch(record))
+    assert max(_sizes(record)) <= CHUNK + 2  # (+ the two directories that waited for their subtree)
+    assert b.tree() == a.tree()
+    assert b.fog("status", "--json").json()["clean"]
+
+    c = world.device("phone")
+    argv = ["clone", world.remote, c.root, "--master-key-file", world.key, "--device-name", "phone"]
+    run_fog(argv, home=c.home, cwd=tmp_path, patch=_patch(record))
+    assert max(_sizes(record)) <= CHUNK
+    assert c.tree() == a.tree()
+
+
+def test_a_clone_stopped_after_some_chunks_finishes_and_records_everything(world: World, tmp_path: Path) -> None:
+    record = tmp_path / "calls.jsonl"
+    a = world.init("laptop")
+    for i in range(10):
+        a.write(f"docs/f{i:02}.txt", f"{i}\n")
+    a.push()
+    b = world.device("desktop")
+    argv = ["clone", world.remote, b.root, "--master-key-file", world.key, "--device-name", "desktop"]
+    run_fog(argv, home=b.home, cwd=tmp_path, expect=130, patch=_patch(record, stop_after=2))
+    assert b.fog("push", expect=1).error_line()  # still an unfinished clone
+    run_fog(argv, home=b.home, cwd=tmp_path, patch=_patch(record))
+    assert b.tree() == a.tree()
+    assert b.fog("status", "--json").json()["clean"]
+    assert b.fog("push", "--json").json()["batch"] is None
+    assert len(b.fog("log", "--json").json()) == len(a.fog("log", "--json").json())

@@ -419,16 +419,23 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
                         deferred.append(planned)
                     else:
                         plans.append(planned)
+        due: list[str] = []  # waiting directories applied in this chunk (from earlier chunks)
         if deferred:
-            due = [d for d in deferred if not _subtree_after(paths, d[0].path, last)]
-            if due:
+            ready = [d for d in deferred if not _subtree_after(paths, d[0].path, last)]
+            if ready:
                 deferred = [d for d in deferred if _subtree_after(paths, d[0].path, last)]
-                plans = sorted(plans + due, key=lambda pl: pl[0].path)
+                plans = sorted(plans + ready, key=lambda pl: pl[0].path)
+                due = [d[0].path for d in ready]
+        # a waiting directory's versions are recorded with the chunk that applies it: recorded with its
+        # own, a pull stopped in between would leave them known and never applied (the re-run takes
+        # known versions as carried)
+        waiting = {d[0].path for d in deferred}
+        recorded = [*(path for path in chunk if path not in waiting), *due]
         applied = apply_plans(ctx, plans, incoming_paths, names, scan_start, result, forgotten, on_bytes)
         failed += applied.failed
         arrived += applied.arrived
         heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
-        new = [v for path in chunk for v in by_path[path] if v.id in pending]
+        new = [v for path in recorded for v in by_path[path] if v.id in pending]
         held = (v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path, ()))
         unapplied = sorted({*retried, *held})
         with db.write() as txn:
@@ -439,8 +446,11 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             # relay: what arrived through this remote is queued for the others this device uses (a
             # device that never syncs again may be the only one that would have published it
             # there); pulling from those, before any push, drops what they carry already
-            if others and new:
-                db.add_pending(txn, others, [v.id for v in new])
+            # (not the ones a batch forgets: the last transaction forgets them; queued now, a push
+            # between a stopped pull and its re-run would publish them)
+            relayed = [v.id for v in new if v.id not in forgotten_on_arrival]
+            if others and relayed:
+                db.add_pending(txn, others, relayed)
             db.set_heads(txn, heads)
             db.put_stats(txn, [(entry, None) for entry in applied.stat_updates.values() if entry is not None])
             for path, entry in applied.stat_updates.items():
@@ -451,8 +461,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
         # what is recorded is let go (later chunks look it up in the database), but for the
         # paths still to be retried or applied (failed, ignored, waiting directories)
-        keep = {*applied.failed, *(d[0].path for d in deferred), *left_alone[-len(chunk) :]}
-        for path in chunk:
+        keep = {*applied.failed, *waiting, *left_alone[-len(chunk) :]}
+        for path in recorded:
             if path not in keep:
                 for v in by_path.pop(path):
                     pending.pop(v.id, None)

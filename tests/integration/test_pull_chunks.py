@@ -93,3 +93,26 @@ def test_a_clone_stopped_after_some_chunks_finishes_and_records_everything(world
     assert b.fog("status", "--json").json()["clean"]
     assert b.fog("push", "--json").json()["batch"] is None
     assert len(b.fog("log", "--json").json()) == len(a.fog("log", "--json").json())
+
+
+@pytest.mark.parametrize("replaced_by_file", [True, False], ids=["dir-becomes-file", "dir-deleted"])
+def test_a_pull_stopped_while_a_directory_waits_for_its_children_applies_it_on_the_rerun(
+    world: World, tmp_path: Path, replaced_by_file: bool
+) -> None:
+    """A directory cleared elsewhere waits for the chunk of its last child; its versions are recorded
+    with the chunk that applies it. Recorded with its own (earlier) chunk, a pull stopped in between left
+    them known but never applied: the re-run took them as carried, and the devices disagreed for good."""
+    record = tmp_path / "calls.jsonl"
+    a, b = make_pair(world)
+    for i in range(5):
+        a.write(f"swap/f{i:02}.txt", f"{i}\n")
+    a.push()
+    b.fog("pull")
+    shutil.rmtree(a.root / "swap")
+    if replaced_by_file:
+        a.write("swap", "now a file\n")
+    a.push()
+    b.fog("pull", expect=130, patch=_patch(record, stop_after=1))  # chunk 1 ("swap" waits) recorded, then stopped
+    b.fog("pull")
+    assert b.tree() == a.tree()
+    assert b.fog("status", "--json").json()["clean"]

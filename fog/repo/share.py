@@ -188,8 +188,11 @@ class Share:
             self.db = RepoDB(self.dir / "db", self._recovery())
             if lock and found != REPO_FORMAT:
                 try:
-                    self.db.upgrade(found)  # 1-3 -> 4: stat entries trimmed, then saved as format 4
-                    self.save_config()  # 1 or 2 -> 3 and on: what is stored stays readable; new entries: new form
+                    # marked first: new entries take the new form, and what is stored stays readable here;
+                    # a fog that knows only an older format then refuses the share, also after a crash
+                    # part-way through the upgrade (1-3 -> 4: stat entries trimmed in place, then repacked)
+                    self.save_config()
+                    self.db.upgrade(found)
                 except BaseException:
                     self.db.close()
                     raise

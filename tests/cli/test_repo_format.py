@@ -202,6 +202,34 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
     assert [len(k) for k in present] == [16]
 
 
+def test_an_upgrade_stopped_part_way_is_already_marked_format_4(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade trims stat entries in place: config.json says format 4 before it starts, so that a fog
+    that knows only format 3 refuses the share after a crash, instead of reading trimmed entries (its
+    reader takes the path from the value's tail: an empty path). This fog reads both forms."""
+    from fog.repo import db as db_mod
+
+    share.write("a.txt", "one\n")
+    share.write("dir/b.txt", "two\n")
+    share.push()
+    _as_format(share.root, 3)
+
+    def stop(self: RepoDB, before: int, **kw: object) -> bool:
+        raise KeyboardInterrupt  # after the stat entries were trimmed, before the upgrade's end
+
+    with monkeypatch.context() as m:
+        m.setattr(db_mod.RepoDB, "repack_grown", stop)
+        share.fog("status", expect=None)
+    (stat,) = _tables(share.root, b"stat")
+    assert all(len(raw) == _STAT_SIZE for raw in stat.values())  # trimmed
+    assert _format(share.root) == 4
+    assert share.fog("status", "--json").json()["clean"]
+    db = RepoDB(share.root / ".fog" / "db")
+    try:
+        assert set(db.stat_entries()) == {"a.txt", "dir", "dir/b.txt"}
+    finally:
+        db.close()
+
+
 def test_a_newer_format_is_refused_in_one_line(share: Share) -> None:
     config = share.root / ".fog" / "config.json"
     doc = json.loads(config.read_text())

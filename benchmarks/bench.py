@@ -471,6 +471,19 @@ def run_tool(
         out.append(Measure(tool.name, name, rnd, float(apparent_size(tool.repo))))
         print(f"  round {rnd} {tool.name:7} {name:9} {out[-1].seconds / 1e6:8.3f} MB", flush=True)
 
+    def restore() -> Path:
+        """Restore into the tool's work directory, timed alone and then with `sync` (until the restored
+        data is on disk: fog renames a file into place only after its data is durable, one syncfs;
+        restic and borg never sync); the restored tree."""
+        result, restored = tool.restore(tool.work / "restored")
+        step("restore", result)
+        synced = time.perf_counter()
+        os.sync()
+        durable = result[0] + time.perf_counter() - synced
+        out.append(Measure(tool.name, "restore_durable", rnd, durable))
+        print(f"  round {rnd} {tool.name:7} +sync     {durable:8.2f} s", flush=True)
+        return restored
+
     corpus_mod.warm(c.root)
     step("init", tool.init())
     step("initial", tool.backup("initial"))
@@ -480,14 +493,7 @@ def run_tool(
         out.append(Measure(tool.name, "localdb", rnd, float(db)))
         out.append(Measure(tool.name, "localdb_per_path", rnd, db / max(1, len(expected))))
         print(f"  round {rnd} {tool.name:7} local db  {db / 1e6:8.1f} MB  {db / max(1, len(expected)):.0f} B/path")
-        target = tool.work / "restored"
-        result, restored = tool.restore(target)
-        step("restore", result)
-        synced = time.perf_counter()
-        os.sync()
-        durable = result[0] + time.perf_counter() - synced
-        out.append(Measure(tool.name, "restore_durable", rnd, durable))
-        print(f"  round {rnd} {tool.name:7} +sync     {durable:8.2f} s", flush=True)
+        restored = restore()
         check_manifest(expected, restored)
         os.replace(restored, keep_restored(tool.work) / f"{tool.name}-{rnd}")
     if full:
@@ -501,16 +507,7 @@ def run_tool(
         files, total = corpus_mod.tree_stats(c.root, exclude=".fog")
         assert changes.big is not None
         expect = {c.small_file: sha256(changes.small), str(c.big_random): sha256(changes.big)}
-        target = tool.work / "restored"
-        result, restored = tool.restore(target)
-        step("restore", result)
-        # Durable: the restore, then `sync` until the restored data is on disk. fog renames a
-        # file into place only after its data is durable (one syncfs); restic and borg never sync.
-        synced = time.perf_counter()
-        os.sync()
-        durable = result[0] + time.perf_counter() - synced
-        out.append(Measure(tool.name, "restore_durable", rnd, durable))
-        print(f"  round {rnd} {tool.name:7} +sync     {durable:8.2f} s", flush=True)
+        restored = restore()
         check_restore(c, restored, expect, files, total)
         # Kept until the end of the run, not deleted: on this machine's ext4 (no journal), creating
         # files soon after thousands were deleted costs far more system time (perf: the inode

@@ -86,10 +86,13 @@ REPACK_LEAST = 4096  # pages (16 MB): a smaller database is not worth rewriting 
 _REPACK_ROWS = 16384
 
 
+NS_MIN, NS_MAX = -(1 << 63), (1 << 63) - 1  # the times an int64 holds (clamp_ns)
+
+
 def clamp_ns(ns: int) -> int:
     """A time in ns as an int64 can hold it: a file dated after 2262 (or before 1677) is recorded at the
     limit (its later changes are still seen through size, ctime and inode), never a crash."""
-    return max(-(1 << 63), min(ns, (1 << 63) - 1))
+    return max(NS_MIN, min(ns, NS_MAX))
 
 
 def remote_key(remote: str) -> bytes:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol, overload
 
 from fog.frozen import quick_init
-from fog.repo.db import clamp_ns, stat_mode
+from fog.repo.db import NS_MAX, NS_MIN, clamp_ns, stat_mode
 from fog.repo.share import FOG_DIR
 from fog.sync.ignore import IGNORE_FILE, Ignore
 
@@ -66,7 +66,6 @@ class Entry:
 
 
 _KINDS = ("file", "dir", "link")
-_NS_MIN, _NS_MAX = -(1 << 63), (1 << 63) - 1  # what clamp_ns keeps
 _KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
 
 
@@ -92,7 +91,7 @@ class Candidates:
         self._paths.append(path)
         self._kinds.append(_KIND_CODE[kind])
         mtime, ctime = s.st_mtime_ns, s.st_ctime_ns
-        if not (_NS_MIN <= mtime <= _NS_MAX and _NS_MIN <= ctime <= _NS_MAX):  # (two clamp_ns calls: 0.1 s a 100k scan)
+        if not (NS_MIN <= mtime <= NS_MAX and NS_MIN <= ctime <= NS_MAX):  # (two clamp_ns calls: 0.1 s a 100k scan)
             mtime, ctime = clamp_ns(mtime), clamp_ns(ctime)
         self._nums.extend((s.st_size, mtime, ctime, s.st_mode))
         self._inos.append(s.st_ino)

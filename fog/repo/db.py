@@ -74,6 +74,7 @@ from fog.repo.history import (
     open_env,
     pathkey,
     read_record,
+    swap_lock,
 )
 
 _STAT = struct.Struct(">QqQqIB?32s")
@@ -217,16 +218,40 @@ class StatView:
             yield os.fsdecode(_stat_path(raw, key))
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class RepoDB(Forgetting):
     """Typed access to the share's LMDB environment."""
 
-    def __init__(self, path: Path, recovery: str = "") -> None:
-        """Open (or make) the environment; `recovery`: what to tell the user when it is damaged."""
+    def __init__(self, path: Path, recovery: str = "", *, follow: bool = False) -> None:
+        """Open (or make) the environment; `recovery`: what to tell the user when it is damaged.
+
+        `follow`: for a process without the share lock (`fog log`, `ls`, a
+        mount): every read transaction first checks that `data.mdb` is still
+        the file it mapped, and reopens it after a repack replaced it.
+        """
         self.path = path
         self.recovery = recovery
+        self.follow = follow
+        self._file: tuple[int, int] | None = None
         self._open()
 
     def _open(self) -> None:
+        if self.follow and os.path.isdir(self.path):
+            with swap_lock(self.path, exclusive=False):  # never between a repack's unlink and its first commit
+                self._open_env()
+                self._file = _file_id(self.path / DATA_FILE)
+        else:
+            self._open_env()
+            self._file = _file_id(self.path / DATA_FILE)
+
+    def _open_env(self) -> None:
         try:
             self.env = open_env(str(self.path))
         except DamagedDB as exc:  # checked before LMDB maps the file: mapping it would be SIGBUS
@@ -298,9 +323,10 @@ class RepoDB(Forgetting):
         if after < (REPACK_LEAST if least is None else least) or after < 2 * before:
             return False
         try:
-            self.repack()
+            new = self._copy()
         except (lmdb.Error, OSError, FogError):  # no room for the copy, say: the old file stays, as good as before
             return False
+        self._swap(new)
         return True
 
     def repack(self) -> None:
@@ -314,10 +340,17 @@ class RepoDB(Forgetting):
         of pages, 66 MB rewritten). The new `data.mdb` replaces the old one in
         one rename, after `lock.mdb` is unlinked, so that the next process
         starts a lock table of its own: a reader that had the old files open
-        (a `fog log` or a mount, which take no lock) keeps reading the old
-        copy it mapped. A crash leaves either file whole; a stray `db.repack/`
-        is removed by the next repack.
+        (a `fog log` or a mount, which take no share lock) keeps reading the
+        old copy it mapped until its next read transaction, which reopens the
+        new one (`follow`). Readers open the environment only outside the swap
+        (`swap_lock`), and the swap ends with a commit, so a new lock table
+        never pairs with the old file. A crash leaves either file whole; a
+        stray `db.repack/` is removed by the next repack.
         """
+        self._swap(self._copy())
+
+    def _copy(self) -> Path:
+        """The sub-databases copied in key order into `db.repack/` (on failure: removed, and raises)."""
         new = self.path.with_name(self.path.name + ".repack")
         shutil.rmtree(new, ignore_errors=True)
         os.mkdir(new, 0o700)
@@ -347,26 +380,36 @@ class RepoDB(Forgetting):
             shutil.rmtree(new, ignore_errors=True)
             raise
         dst.close()
-        self.env.close()
-        try:
+        return new
+
+    def _swap(self, new: Path) -> None:
+        """Put the copy in place of `data.mdb` and reopen; a failure to reopen raises FogError."""
+        with swap_lock(self.path, exclusive=True):  # lock-free readers open only before or after all of this
+            self.env.close()
             try:
-                os.unlink(self.path / "lock.mdb")
-            except FileNotFoundError:
-                pass
-            os.replace(new / DATA_FILE, self.path / DATA_FILE)
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
+                try:
+                    os.unlink(self.path / "lock.mdb")
+                except FileNotFoundError:
+                    pass
+                os.replace(new / DATA_FILE, self.path / DATA_FILE)
+                fd = os.open(self.path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             finally:
-                os.close(fd)
-        finally:
-            shutil.rmtree(new, ignore_errors=True)
-            self._open()
+                shutil.rmtree(new, ignore_errors=True)
+                self._open()
+            with self.write() as txn:  # the new lock table's last-commit mark now names this file's
+                txn.put(b"repacked", b"", db=self.db["meta"])
+                txn.delete(b"repacked", db=self.db["meta"])
 
     def write(self) -> lmdb.Transaction:
         return self.env.begin(write=True)
 
     def read(self) -> lmdb.Transaction:
+        if self.follow and _file_id(self.path / DATA_FILE) != self._file:
+            self.remap()  # a repack replaced the file since we opened it (a long `fog log`, a mount)
         return self.env.begin()
 
     # -- stat index -----------------------------------------------------------

@@ -16,8 +16,11 @@ goes through fog.api, which words every error.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import lmdb
 
@@ -73,6 +76,23 @@ def open_env(path: str) -> lmdb.Environment:
     if not os.path.isdir(path):
         os.mkdir(path, 0o700)
     return lmdb.open(path, map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, lock=True, mode=0o600)
+
+
+@contextmanager
+def swap_lock(path: str | os.PathLike[str], *, exclusive: bool) -> Iterator[None]:
+    """flock(2) on the database directory: a repack swaps `data.mdb` and `lock.mdb` under it exclusively, and a
+    reader without the share lock opens the environment under it shared. A reader that opened between the
+    unlink of `lock.mdb` and the rename would otherwise share the new lock table with the old file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:  # nothing to swap yet: LMDB makes the directory, or says what is wrong
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
 
 
 DATA_FILE = "data.mdb"
@@ -299,7 +319,8 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     db_dir = os.path.join(root, FOG_DIR, "db")
     if check_data_file(db_dir) is not None:
         return None  # fog.api opens it again and words what is wrong (mapping it here would be SIGBUS)
-    env = lmdb.open(db_dir, max_dbs=len(DB_NAMES), subdir=True, readonly=True, lock=True)
+    with swap_lock(db_dir, exclusive=False):  # not between a repack's unlink of lock.mdb and its rename
+        env = lmdb.open(db_dir, max_dbs=len(DB_NAMES), subdir=True, readonly=True, lock=True)
     try:
         with env.begin() as txn:
             ids = history_ids(txn, env.open_db(b"history", txn=txn, create=False), rel)

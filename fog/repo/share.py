@@ -185,7 +185,7 @@ class Share:
             if lock:
                 tighten(self.dir)
             self.config, found = self._load_config()
-            self.db = RepoDB(self.dir / "db", self._recovery())
+            self.db = RepoDB(self.dir / "db", self._recovery(), follow=not lock)
             if lock and found != REPO_FORMAT:
                 try:
                     # marked first: new entries take the new form, and what is stored stays readable here;

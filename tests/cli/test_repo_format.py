@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import lmdb
@@ -315,14 +318,14 @@ def test_an_initial_push_and_a_clone_are_repacked(
     from fog.repo import db as db_mod
 
     calls: list[Path] = []
-    repack = db_mod.RepoDB.repack
+    swap = db_mod.RepoDB._swap
 
-    def counted(self: RepoDB) -> None:
+    def counted(self: RepoDB, new: Path) -> None:
         calls.append(self.path)
-        repack(self)
+        swap(self, new)
 
     monkeypatch.setattr(db_mod, "REPACK_LEAST", 0)
-    monkeypatch.setattr(db_mod.RepoDB, "repack", counted)
+    monkeypatch.setattr(db_mod.RepoDB, "_swap", counted)
     for i in range(50):
         share.write(f"f{i}.txt", f"file {i}\n")
     share.push()
@@ -341,3 +344,110 @@ def test_an_initial_push_and_a_clone_are_repacked(
         _everything(two)[history.DB_NAMES.index(b"timeline")]
         == _everything(share.root)[history.DB_NAMES.index(b"timeline")]
     )
+
+
+_READER = """
+import sys
+from pathlib import Path
+from fog.repo.db import RepoDB
+db = RepoDB(Path(sys.argv[1]), follow=True)
+print(db._file, db.get_meta("probe"), flush=True)
+sys.stdin.readline()
+print(db.get_meta("probe"), db._file, flush=True)
+db.close()
+"""
+
+
+def _reader(path: Path) -> subprocess.Popen[str]:
+    """A lock-free reader in its own process (LMDB opens an environment once per process)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.Popen(
+        [sys.executable, "-c", _READER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
+
+
+def test_a_reader_without_the_lock_follows_a_repack(share: Share) -> None:
+    """A lock-free reader (a mount, a long `fog log`) that opened before a repack reads the new file next."""
+    for i in range(40):
+        share.write(f"f{i}.txt", f"file {i}\n")
+    share.push()
+    path = share.root / ".fog" / "db"
+    reader = _reader(path)
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        assert reader.stdout.readline().strip().endswith(") None")  # opened, the old file mapped
+        writer = RepoDB(path)
+        try:
+            writer.repack()
+            writer.put_meta("probe", b"after")
+            st = (path / "data.mdb").stat()
+        finally:
+            writer.close()
+        out, _ = reader.communicate("go\n", timeout=30)
+        assert out.strip() == f"b'after' {(st.st_dev, st.st_ino)}"
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def test_a_reader_opening_during_the_swap_waits_for_it(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opened between the unlink of lock.mdb and the rename, a reader would map the old file under the new
+    lock table, which the writer then shares: it waits for the swap instead, and maps the new file."""
+    share.write("a.txt", "a\n")
+    share.push()
+    path = share.root / ".fog" / "db"
+    writer = RepoDB(path)
+    readers: list[subprocess.Popen[str]] = []
+    replace = os.replace
+
+    def replace_late(src: object, dst: object) -> None:
+        if str(dst).endswith("data.mdb") and not readers:
+            readers.append(_reader(path))
+            time.sleep(1.0)  # long enough for it to start and open the file, unless it waits for the swap
+        replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace_late)
+    try:
+        writer.repack()
+        monkeypatch.setattr(os, "replace", replace)
+        writer.put_meta("probe", b"after")
+        st = (path / "data.mdb").stat()
+        assert readers
+        out, _ = readers[0].communicate("go\n", timeout=30)
+        first, second = out.splitlines()
+        assert first.startswith(f"{(st.st_dev, st.st_ino)} ")  # opened after the swap, not in its middle
+        assert second == f"b'after' {(st.st_dev, st.st_ino)}"  # the new file, and the writer's commit in it
+    finally:
+        writer.close()
+        for r in readers:
+            r.kill()
+            r.wait()
+
+
+def test_a_repack_that_cannot_reopen_says_so(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy in place, reopening fails: the command stops with the error, not with a closed database that
+    the next step trips over (repack_grown quietly gives up only while the old file is still in place)."""
+    from fog.errors import FogError
+
+    share.write("a.txt", "a\n")
+    share.push()
+    db = RepoDB(share.root / ".fog" / "db")
+    opened = RepoDB._open_env
+
+    def fail_after_swap(self: RepoDB) -> None:
+        if not (self.path / "lock.mdb").exists():  # unlinked: the swap is under way
+            raise FogError("cannot open the share database: injected")
+        opened(self)
+
+    monkeypatch.setattr(RepoDB, "_open_env", fail_after_swap)
+    try:
+        with pytest.raises(FogError, match="injected"):
+            db.repack_grown(0, least=0)
+    finally:
+        monkeypatch.setattr(RepoDB, "_open_env", opened)
+    db = RepoDB(share.root / ".fog" / "db")  # the file in place is the whole copy
+    try:
+        assert db.get_stat("a.txt") is not None
+    finally:
+        db.close()
+    assert share.fog("status", "--json").json() is not None

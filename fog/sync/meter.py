@@ -38,6 +38,14 @@ class Meter:
                 self._last = now
                 self._progress(self.done, self.total)
 
+    def reach(self, n: int) -> None:
+        """At least `n` bytes are dealt with: a step's planned bytes, also those it did not write (an ignored
+        path, a local version kept), so the bar does not stall short of its total until the end."""
+        with self._lock:
+            if n > self.done:
+                self.done = min(n, self.total)
+                self._progress(self.done, self.total)
+
     def finish(self) -> None:
         """Everything planned was dealt with (also what failed or was skipped: the bar ends full)."""
         with self._lock:

@@ -402,9 +402,11 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     # Applied in chunks of paths, each recorded in its own transaction: memory stays that of one
     # chunk, whatever the number of files. A directory cleared (deleted, or replaced by a file)
     # waits for the chunk that holds the last incoming path under it (children before parents).
+    planned_bytes = 0  # of the chunks so far (what _bytes_to_write counted for the progress total)
     for lo in range(0, len(paths), PULL_CHUNK):
         chunk = paths[lo : lo + PULL_CHUNK]
         last = chunk[-1]
+        planned_bytes += _bytes_to_write(by_path, chunk)
         plans: list[tuple[Plan, LocalState]] = []
         with db.stat_view() as stats:
             for path in chunk:

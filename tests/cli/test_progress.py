@@ -313,3 +313,24 @@ def test_no_bar_when_stderr_is_not_a_terminal_or_under_json_or_quiet(
         ["clone", share.remote, tmp_path / "c2", "--master-key-file", share.key_file, "--json"], tmp_path
     )
     assert rc == 0 and not BAR.search(err), err
+
+
+def test_pull_progress_counts_what_it_does_not_write(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path ignored here is planned but not written: its bytes count as dealt with when its chunk is done,
+    not only at the very end (the bar stood short of its total for the rest of the pull)."""
+    from fog.sync import meter, pull
+
+    home1 = os.environ["FOG_HOME"]
+    other = second_device(share, tmp_path, monkeypatch)
+    (other / ".fogignore").write_text("a-big.bin\n")
+    with_home(home1, lambda: (share.write("a-big.bin", os.urandom(SIZE)), share.write("b.txt", "b\n"), share.push()))
+    monkeypatch.setattr(pull, "PULL_CHUNK", 1)
+    monkeypatch.setattr(meter, "INTERVAL", 0.0)
+    calls: list[tuple[int, int]] = []
+    api.pull(Path(os.environ["FOG_HOME"]), other, progress=lambda d, t: calls.append((d, t)))
+    assert not (other / "a-big.bin").exists() and (other / "b.txt").read_text() == "b\n"
+    assert calls[0] == (0, SIZE + 2) and calls[-1] == (SIZE + 2, SIZE + 2)
+    before_end = [d for d, _ in calls[1:-1]]
+    assert SIZE in before_end, calls  # the ignored file's chunk ended: its bytes are dealt with

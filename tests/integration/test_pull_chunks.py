@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_multidevice import World, make_pair, run_fog
+from test_multidevice import OLD_MTIME_NS, World, make_pair, run_fog
 
 CHUNK = 3
 
@@ -116,3 +116,33 @@ def test_a_pull_stopped_while_a_directory_waits_for_its_children_applies_it_on_t
     b.fog("pull")
     assert b.tree() == a.tree()
     assert b.fog("status", "--json").json()["clean"]
+
+
+def test_versions_a_pull_forgets_are_not_relayed_by_a_push_before_its_rerun(world: World, tmp_path: Path) -> None:
+    """Versions that arrive with the batch that forgets them are recorded with their chunk, but queued for
+    the other remotes by nobody: the pull's last transaction forgets them. Queued with the chunk, a push
+    between a stopped pull and its re-run published them on those remotes."""
+    record = tmp_path / "calls.jsonl"
+    a, b = make_pair(world)
+    usb = world.tmp / "usb"
+    b.fog("remote", "add", "usb", usb)
+    b.fog("push")
+    a.fog("pull")
+    a.fog("remote", "skip", "usb")  # B relays to usb
+    for i in range(3):
+        a.write("a.txt", f"edit {i}\n", mtime_ns=OLD_MTIME_NS + i * 1_000_000_000)
+        a.push()
+    for i in range(6):
+        a.write(f"z/f{i:02}.txt", f"{i}\n")
+    a.push()
+    doc = [e["version"] for e in a.fog("log", "a.txt", "--json").json()]  # newest first
+    a.fog("forget", "a.txt", "--keep-last", "1")
+    b.fog("pull", "origin", expect=130, patch=_patch(record, stop_after=1))  # a.txt's chunk recorded, then stopped
+    b.fog("push")
+    c = world.device("phone")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    seen = {e["version"] for e in c.fog("log", "a.txt", "--json").json()}
+    assert doc[0] in seen and not seen & set(doc[1:])  # the newest relayed; the forgotten ones never were
+    b.fog("pull")
+    assert b.tree() == a.tree()
+    assert {e["version"] for e in b.fog("log", "a.txt", "--json").json()} == {doc[0]}

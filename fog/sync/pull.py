@@ -469,6 +469,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
                 for v in by_path.pop(path):
                     pending.pop(v.id, None)
         del plans, applied, heads, new
+        if m is not None:
+            m.reach(planned_bytes)  # what was not written (ignored, kept) counts as dealt with
         db.remap()  # the pages this chunk read stay resident (RSS) while the map lives (RepoDB.remap)
     finish(m)
     assert not deferred, "every deferred directory's subtree ends in some chunk"

@@ -1120,12 +1120,15 @@ def sync(
     progress: Progress | None = None,
     max_delete: str | None = None,
     trim: bool = False,
+    pull_progress: Progress | None = None,
 ) -> SyncResult:
-    """pull, then push, under one lock; with `trim`, then forget and prune at most once a day (_trim)."""
+    """pull, then push, under one lock; with `trim`, then forget and prune at most once a day (_trim).
+
+    `pull_progress` and `progress`: the bytes the pull writes, then those the push reads."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         urls = dict(ctxs[0].share.config.remotes)
-        pulled = _pull_all(ctxs, failed, limit)
+        pulled = _pull_all(ctxs, failed, limit, pull_progress)
         if remote is None:
             for name, url in ctxs[0].share.config.remotes.items():  # not reached at its old URL: moved since
                 if name in pulled.remote_errors and urls.get(name) not in (None, url):

@@ -93,8 +93,15 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], Non
 
     It appears at the first call, which brings the total (never "0/?" while a command plans), so a
     command with nothing to move (a pull that finds no change) shows none."""
+    with progress_bars([label], enabled) as (update,):
+        yield update
+
+
+@contextmanager
+def progress_bars(labels: list[str], enabled: bool) -> Iterator[tuple[Callable[[int, int], None] | None, ...]]:
+    """One bar per label (`fog sync`: pull, then push) in one display, each shown at its first call."""
     if not enabled or not sys.stderr.isatty():
-        yield None
+        yield tuple(None for _ in labels)
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, TimeRemainingColumn
     from rich.text import Text
@@ -113,12 +120,16 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], Non
         console=stderr_console(),
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=None, visible=False)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, visible=True)
+        def updater(label: str) -> Callable[[int, int], None]:
+            task = bar.add_task(label, total=None, visible=False)
 
-        yield update
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, visible=True)
+
+            return update
+
+        yield tuple(updater(label) for label in labels)
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")

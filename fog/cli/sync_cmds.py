@@ -21,6 +21,7 @@ from fog.cli.common import (
     emit_json,
     fog_home,
     progress_bar,
+    progress_bars,
     remote_url,
     run,
 )
@@ -157,10 +158,17 @@ def sync(
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Pull, then push: the command for cron."""
-    with progress_bar("push", not (quiet or as_json or no_progress)) as progress:
+    with progress_bars(["pull", "push"], not (quiet or as_json or no_progress)) as (pulled, pushed):
         result = run(
             lambda: api.sync(
-                fog_home(), STATE.cwd, remote=remote, wait=wait, progress=progress, max_delete=max_delete, trim=prune
+                fog_home(),
+                STATE.cwd,
+                remote=remote,
+                wait=wait,
+                progress=pushed,
+                pull_progress=pulled,
+                max_delete=max_delete,
+                trim=prune,
             ),
             as_json,
         )

@@ -185,6 +185,22 @@ def test_pull_progress(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert rc == 0 and not BAR.search(err), err
 
 
+def test_sync_draws_a_bar_for_its_pull_and_one_for_its_push(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home1 = os.environ["FOG_HOME"]
+    other = second_device(share, tmp_path, monkeypatch)
+    with_home(home1, lambda: (share.write("big.bin", os.urandom(SIZE)), share.push()))
+    (other / "mine.bin").write_bytes(os.urandom(SIZE // 2))
+    rc, out, err = on_terminal(["sync"], other)
+    assert rc == 0, err
+    assert "pull" in err and "push" in err, err
+    pulled = [float(d) for d, t in BAR.findall(err) if t == "6.0"]
+    assert any(0 < p < 6.0 for p in pulled), err  # the pull's bar moved inside the big file
+    assert len({t for _, t in BAR.findall(err)}) == 2, err  # and the push's, with its own total
+    assert (other / "big.bin").read_bytes() == (share.root / "big.bin").read_bytes()
+
+
 def test_clone_progress(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slow: None) -> None:
     share.write("big.bin", os.urandom(SIZE))
     share.write("small.txt", "x\n")

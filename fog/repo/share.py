@@ -22,6 +22,7 @@ from fog.repo.history import FOG_DIR, READABLE_FORMATS, REPO_FORMAT
 from fog.repo.vault import write_private
 
 __all__ = ["FOG_DIR", "REPO_FORMAT", "Share", "ShareConfig", "find_root", "refuse_nesting"]
+PLACING = "placing"  # meta key: paths whose files a pull is placing and has not recorded yet (fog.sync.pull)
 CLONING = "clone-unfinished"  # meta key: set by `fog clone` before its pull, dropped when that pull records
 
 

@@ -27,7 +27,7 @@ from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
 from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry, StatView, stat_mode
-from fog.repo.share import CLONING
+from fog.repo.share import CLONING, PLACING
 from fog.store import PutStats
 from fog.sync import members, prune
 from fog.sync.apply import apply_plans
@@ -268,7 +268,8 @@ def _untracked(
     lookup: Callable[[bytes], Version | None],
     db: RepoDB,
 ) -> Plan:
-    """The plan for a file found in a directory that `fog clone --into-existing` rebuilt `.fog/` around.
+    """The plan for a file found in a directory that `fog clone --into-existing` rebuilt `.fog/` around, or
+    where a pull that stopped before recording it was placing a file (`placing`).
 
     Nobody knows which version it was edited from, so: a file that holds an
     older version of its path is stale (nothing of it is lost when the head
@@ -359,6 +360,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             return db.is_forgotten(version_id, txn)
 
     rebuilt = db.get_meta(REBUILT) is not None  # `fog clone --into-existing`: files with no stat entry
+    # paths an earlier pull was placing when it stopped: their files may hold a version it never recorded
+    placed = set(json.loads(db.get_meta(PLACING) or b"[]"))
     cloning = db.get_meta(CLONING) is not None
     rules = Ignore(ctx.share.root)  # the rules in the tree as the pull starts
     left_alone: list[str] = []  # ignored paths: their versions are recorded, and applied once not ignored
@@ -370,7 +373,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             return "ignored"
         local = LocalState(ctx, path, stats.get(path))
         plan = plan_path(path, head, by_path[path], lookup, local.dirty(), local.matches, local.kind())
-        if rebuilt and plan.kept_local and local.entry is None:
+        if plan.kept_local and ((rebuilt and local.entry is None) or path in placed):
             plan = _untracked(plan, local, head, by_path[path], lookup, db)
         if dropping and _forgotten_head(plan, head, forgotten):
             return "forgotten"  # nothing of it is applied here; its versions are forgotten below
@@ -433,6 +436,9 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         # known versions as carried)
         waiting = {d[0].path for d in deferred}
         recorded = [*(path for path in chunk if path not in waiting), *due]
+        if plans:  # said before any file is placed: stopped before the record below, the next pull knows
+            with db.write() as txn:
+                db.set_meta(txn, PLACING, json.dumps(sorted(placed | {p.path for p, _ in plans})).encode())
         applied = apply_plans(ctx, plans, incoming_paths, names, scan_start, result, forgotten, on_bytes)
         failed += applied.failed
         arrived += applied.arrived
@@ -461,6 +467,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             # (a pull stopped after this chunk knows these versions: the next one sees them as
             # carried, and retries the failed ones and those an earlier pull could not apply)
             db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
+            placed.difference_update(recorded)  # planned with the rule above, and recorded now
+            db.set_meta(txn, PLACING, json.dumps(sorted(placed)).encode())
         # what is recorded is let go (later chunks look it up in the database), but for the
         # paths still to be retried or applied (failed, ignored, waiting directories)
         keep = {*applied.failed, *waiting, *left_alone[-len(chunk) :]}
@@ -489,6 +497,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
             if others and done.new:  # relayed, as new versions are
                 db.add_pending_forgets(txn, others, done.new)
         db.set_meta(txn, UNAPPLIED, json.dumps(unapplied).encode())
+        db.drop_meta(txn, PLACING)  # (what is left arrived in no batch this time: the usual rules from now on)
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
             pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, inc.ids)

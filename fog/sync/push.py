@@ -10,6 +10,7 @@ finds its own unrecorded batch on the remote and adopts it.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat as st
 import threading
@@ -30,7 +31,7 @@ from fog.format.version import Version
 from fog.memory import release_free_memory
 from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry
-from fog.repo.share import Share
+from fog.repo.share import PLACING, Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
 from fog.sync import keyring, prune, replicate
 from fog.sync.content import CPU_WORKERS, Content, FileReader
@@ -172,9 +173,19 @@ def refresh_index(db: RepoDB, changes: list[Change]) -> int:
     return len(fresh)
 
 
+HELD = "a pull was placing it when it stopped, before recording it: the next pull settles it"
+
+
 def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-untyped-def]
     with db.stat_view() as index:
         d: Diff = scan(root, index, _is_conflict_copy)
+    placing = db.get_meta(PLACING)
+    if placing:  # files that may hold a version the pull never recorded: not local edits (fog.sync.pull)
+        held = set(json.loads(placing))
+        d.candidates, out = d.candidates.without(held)
+        out += [p for p in d.gone if p in held]
+        d.gone = [p for p in d.gone if p not in held]
+        result.skipped += [f"{p}: {HELD}" for p in sorted(out)]
     result.skipped += d.skipped
     result.unread += d.unreadable  # (nested shares, special files, fog's temp names: left out by rule)
     result.conflict_copies = d.flagged

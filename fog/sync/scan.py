@@ -111,6 +111,21 @@ class Candidates:
     def __len__(self) -> int:
         return len(self._paths)
 
+    def without(self, paths: set[str]) -> tuple[Candidates, list[str]]:
+        """These candidates but those at `paths`, and the paths left out."""
+        kept, out = Candidates(), []
+        for i, path in enumerate(self._paths):
+            if path in paths:
+                out.append(path)
+                continue
+            if i in self._targets:
+                kept._targets[len(kept._paths)] = self._targets[i]
+            kept._paths.append(path)
+            kept._kinds.append(self._kinds[i])
+            kept._nums.extend(self._nums[4 * i : 4 * i + 4])
+            kept._inos.append(self._inos[i])
+        return kept, out
+
     def file_bytes(self, start: int = 0, stop: int | None = None) -> int:
         """The total size of the regular files among entries start:stop."""
         kinds, nums, file = self._kinds, self._nums, _KIND_CODE["file"]

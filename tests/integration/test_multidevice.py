@@ -463,15 +463,11 @@ _db.RepoDB.set_heads = lambda *a, **k: _os._exit(9)  # files placed, the transac
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue: a pull killed after placing files and before recording them leaves them as local "
-    "edits when newer versions arrive before the next sync (found by test_prune_concurrency.py)",
-)
 def test_a_sync_after_a_pull_killed_before_recording_sees_no_local_edit(pair: tuple[Device, Device]) -> None:
     """The file holds exactly a version the pull was applying (its mtime too); the next sync must
-    fast-forward it, not keep it as a local edit: today that is a conflict (exit 3) and the old
-    content published again as the head, with the newer version as the conflict copy."""
+    fast-forward it, not keep it as a local edit: that was a conflict (exit 3) and the old content
+    published again as the head, with the newer version as the conflict copy. The pull says which
+    paths it is placing (`placing` in `meta`) before it places any."""
     a, b = pair
     b.write("doc.txt", "desktop v1\n", mtime_ns=OLD_MTIME_NS + 10**9)
     b.push()
@@ -481,6 +477,57 @@ def test_a_sync_after_a_pull_killed_before_recording_sees_no_local_edit(pair: tu
     b.push()
     a.fog("sync")
     assert a.read("doc.txt") == "desktop v2\n" and not a.conflicts()
+
+
+def test_a_push_after_a_pull_killed_before_recording_leaves_the_placed_file_to_the_next_pull(
+    pair: tuple[Device, Device],
+) -> None:
+    """Published by a push, the file a killed pull placed would be a local edit of the old version: a
+    conflict with every later edit elsewhere. The push leaves it (said on stderr); the next pull settles it."""
+    a, b = pair
+    b.write("doc.txt", "desktop v1\n", mtime_ns=OLD_MTIME_NS + 10**9)
+    b.push()
+    a.fog("pull", expect=9, patch=_DIE_BEFORE_THE_PULL_RECORDS)
+    a.write("mine.txt", "a new file\n")
+    r = a.fog("push")
+    assert "doc.txt: a pull was placing it" in r.err
+    assert [e["path"] for e in a.fog("log", "--json").json() if e["device"] == "laptop"].count("doc.txt") <= 1
+    b.write("doc.txt", "desktop v2\n", mtime_ns=OLD_MTIME_NS + 2 * 10**9)
+    b.push()
+    a.fog("sync")
+    b.fog("pull")
+    assert a.read("doc.txt") == b.read("doc.txt") == "desktop v2\n"
+    assert not a.conflicts() and not b.conflicts()
+    assert a.read("mine.txt") == b.read("mine.txt")
+    assert "placing" not in a.fog("push").err
+
+
+def test_an_edit_of_a_file_a_killed_pull_placed_is_kept(pair: tuple[Device, Device]) -> None:
+    a, b = pair
+    b.write("doc.txt", "desktop v1\n", mtime_ns=OLD_MTIME_NS + 10**9)
+    b.push()
+    a.fog("pull", expect=9, patch=_DIE_BEFORE_THE_PULL_RECORDS)
+    a.write("doc.txt", "laptop edit after the crash\n")
+    a.fog("sync")
+    b.fog("pull")
+    assert a.read("doc.txt") == b.read("doc.txt") == "laptop edit after the crash\n"
+    assert not a.conflicts()
+
+
+def test_a_clone_killed_before_recording_resumes_without_conflicts(world: World) -> None:
+    a = world.init("laptop")
+    for i in range(5):
+        a.write(f"docs/f{i}.txt", f"{i}\n")
+    a.push()
+    c = world.device("phone")
+    argv = ["clone", world.remote, c.root, "--master-key-file", world.key, "--device-name", "phone"]
+    run_fog(argv, home=c.home, cwd=world.tmp, expect=9, patch=_DIE_BEFORE_THE_PULL_RECORDS)
+    assert (c.root / "docs" / "f0.txt").read_text() == "0\n"  # placed, never recorded
+    a.write("docs/f0.txt", "changed\n")
+    a.push()
+    run_fog(argv, home=c.home, cwd=world.tmp)
+    assert c.tree() == a.tree()
+    assert c.fog("status", "--json").json()["clean"]
 
 
 def test_identical_changes_do_not_conflict(pair: tuple[Device, Device]) -> None:

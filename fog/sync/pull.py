@@ -203,13 +203,16 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
 class LocalState:
     """Lazy view of one working-tree path relative to the stat index."""
 
-    def __init__(self, ctx: Context, path: str, entry: StatEntry | None) -> None:
+    def __init__(self, ctx: Context, path: str, entry: StatEntry | None, dirs: dict[str, bool]) -> None:
+        """`dirs`: which parent paths are real directories, shared by the paths of one chunk."""
         self.ctx, self.path, self.entry = ctx, path, entry
         self.full = os.path.join(ctx.share.top, path)  # a str: pathlib costs more than the syscalls here
-        try:
-            self.st: os.stat_result | None = os.lstat(self.full)
-        except (FileNotFoundError, NotADirectoryError):  # a file or link stands where a parent dir goes
-            self.st = None
+        self.st: os.stat_result | None = None
+        if in_real_dirs(ctx.share.top, path, dirs):  # (through a symlinked parent: not in this tree)
+            try:
+                self.st = os.lstat(self.full)
+            except (FileNotFoundError, NotADirectoryError):
+                pass
         self._sig: tuple | None = None
 
     def signature(self) -> tuple | None:
@@ -255,6 +258,24 @@ class LocalState:
             return False
         base = self.ctx.share.db.version(self.entry.version)
         return base is None or not self.matches(base)
+
+
+def in_real_dirs(top: str, path: str, dirs: dict[str, bool]) -> bool:
+    """Whether every parent of `path` is a directory, not a symlink to one (nor missing): otherwise nothing
+    is at `path` in this tree, and what the link leads to is not the share's (never read, never deleted)."""
+    head = path.rpartition("/")[0]
+    if not head:
+        return True
+    real = dirs.get(head)
+    if real is None:
+        real = in_real_dirs(top, head, dirs)
+        if real:
+            try:
+                real = st.S_ISDIR(os.lstat(os.path.join(top, head)).st_mode)
+            except OSError:
+                real = False
+        dirs[head] = real
+    return real
 
 
 REBUILT = "rebuilt-around-files"  # meta key: set by `fog clone --into-existing`, dropped by its pull
@@ -366,12 +387,12 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     rules = Ignore(ctx.share.root)  # the rules in the tree as the pull starts
     left_alone: list[str] = []  # ignored paths: their versions are recorded, and applied once not ignored
 
-    def plan_of(path: str, stats: StatView) -> tuple[Plan, LocalState] | str:
+    def plan_of(path: str, stats: StatView, dirs: dict[str, bool]) -> tuple[Plan, LocalState] | str:
         """The plan for one path, or why there is none: "ignored" (left alone here) or "forgotten"."""
         head = db.head(path)
         if _ignored_here(rules, ctx.share.top, path, head, by_path[path]):
             return "ignored"
-        local = LocalState(ctx, path, stats.get(path))
+        local = LocalState(ctx, path, stats.get(path), dirs)
         plan = plan_path(path, head, by_path[path], lookup, local.dirty(), local.matches, local.kind())
         if plan.kept_local and ((rebuilt and local.entry is None) or path in placed):
             plan = _untracked(plan, local, head, by_path[path], lookup, db)
@@ -385,9 +406,10 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     # can delete a file here (planned twice, so the pull needs no plan of every path at once).
     with db.stat_view() as stats:
         doomed = 0
+        dirs: dict[str, bool] = {}  # (nothing is applied in between)
         for path in paths:
             if any(v.kind == "deleted" for v in by_path[path]):
-                planned = plan_of(path, stats)
+                planned = plan_of(path, stats, dirs)
                 if isinstance(planned, tuple):
                     plan, local = planned
                     doomed += plan.write is not None and plan.write.kind == "deleted" and _deletes_file(local)
@@ -411,10 +433,11 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         last = chunk[-1]
         planned_bytes += _bytes_to_write(by_path, chunk)
         plans: list[tuple[Plan, LocalState]] = []
+        dirs = {}  # per chunk: the chunks before may have made or replaced directories
         with db.stat_view() as stats:
             for path in chunk:
                 cancel.check()
-                planned = plan_of(path, stats)
+                planned = plan_of(path, stats, dirs)
                 if planned == "ignored":
                     left_alone.append(path)
                     if any(v.id in pending for v in by_path[path]):  # (said once, when they arrive)

@@ -530,6 +530,53 @@ def test_a_clone_killed_before_recording_resumes_without_conflicts(world: World)
     assert c.fog("status", "--json").json()["clean"]
 
 
+def test_a_pull_never_deletes_or_reads_through_a_symlinked_directory(world: World, pair: tuple[Device, Device]) -> None:
+    """B moved a synced directory to another disk and linked it back: what the link leads to is not in the
+    share. A deletion from A must not unlink the file out there (it matched the old content)."""
+    a, b = pair
+    a.write("d/x", "same content\n")
+    a.write("d/k", "keep\n")
+    a.push()
+    b.pull()
+    outside = world.tmp / "outside"
+    outside.mkdir()
+    (b.root / "d").rename(outside / "d")
+    (b.root / "d").symlink_to(outside / "d")
+    (a.root / "d" / "x").unlink()
+    a.write("d/k", "edited on A\n")
+    a.push()
+    b.fog("pull", expect=None)
+    assert (outside / "d" / "x").read_text() == "same content\n"
+    assert (outside / "d" / "k").read_text() == "keep\n"  # not written through the link either
+    links = [p for p in b.root.iterdir() if p.is_symlink()]  # kept (moved aside if A's d/k needed the name)
+    assert [os.readlink(p) for p in links] == [str(outside / "d")]
+
+
+def test_a_path_a_pull_could_not_apply_is_not_published_as_deleted(world: World, pair: tuple[Device, Device]) -> None:
+    """The same link in the way, and A's new directory d/x under it: whatever B's pull could not apply is
+    retried by the next pull, never pushed as a deletion nobody made (A's edit of d/z stays)."""
+    a, b = pair
+    a.write("d/x", "x\n")
+    a.write("d/z", "same\n")
+    a.push()
+    b.pull()
+    outside = world.tmp / "outside"
+    outside.mkdir()
+    (b.root / "d").rename(outside / "d")
+    (b.root / "d").symlink_to(outside / "d")
+    (a.root / "d" / "x").unlink()
+    a.write("d/x/inner", "in\n")
+    a.write("d/z", "z2\n")
+    a.push()
+    b.fog("pull", expect=None)
+    b.fog("push", expect=None)
+    a.fog("pull", expect=None)
+    assert a.read("d/z") == "z2\n" and a.read("d/x/inner") == "in\n"
+    b.fog("pull", expect=None)
+    assert b.read("d/z") == "z2\n" and b.read("d/x/inner") == "in\n"
+    assert (outside / "d" / "x").read_text() == "x\n" and (outside / "d" / "z").read_text() == "same\n"
+
+
 def test_identical_changes_do_not_conflict(pair: tuple[Device, Device]) -> None:
     a, b = pair
     for d in (a, b):

@@ -7,6 +7,8 @@ message as one line on stderr; nothing below the CLI prints.
 
 from __future__ import annotations
 
+import sys
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -155,3 +157,19 @@ class KeysRotated(FogError):
         super().__init__(message)
         self.records = records  # verified rotation records (JSON), with "name" and "by_entry" added
         self.config = config  # the old place's merged SyncConfig (None when it holds no version)
+
+
+def database_error(exc: BaseException) -> FogError | None:
+    """What to say of an LMDB failure after the share database opened (its meta pages are checked before
+    it is mapped): a damaged page inside, or the disk. None when `exc` is not LMDB's."""
+    lmdb = sys.modules.get("lmdb")
+    if lmdb is None or not isinstance(exc, lmdb.Error):
+        return None
+    damaged = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.BadTxnError, lmdb.InvalidError, lmdb.PanicError)
+    what = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, damaged):
+        return FogError(
+            f"the share database (.fog/db/data.mdb) is damaged ({what}); move the share's .fog out of it and run "
+            "`fog clone URL DIR --into-existing` to rebuild it from the remote, keeping your files"
+        )
+    return FogError(f"the share database (.fog/db) failed: {what}")

@@ -57,8 +57,7 @@ def _main() -> None:
         except BrokenPipeError:
             raise
         except Exception as exc:  # a bug: say so in one line (--debug never takes this path)
-            sys.stderr.write(f"fog: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-            sys.exit(1)
+            _internal_error(exc)
         if code is not None:
             sys.exit(code)
     from fog.cli.commands import STATE, app, enable_completion
@@ -72,5 +71,16 @@ def _main() -> None:
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if STATE.debug or "--debug" in sys.argv:
             raise
+        _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> None:
+    """One line for what no command caught: a damaged database page (LMDB), else a bug (then exits 1)."""
+    from fog.errors import database_error
+
+    db_error = database_error(exc)
+    if db_error is not None:
+        sys.stderr.write(f"fog: {db_error}\n")
+    else:
         sys.stderr.write(f"fog: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-        sys.exit(1)
+    sys.exit(1)

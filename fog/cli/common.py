@@ -29,7 +29,7 @@ from fog.cli.text import (  # noqa: F401  -- re-exported for the command modules
     report_remote_errors,
     use_color,
 )
-from fog.errors import FogError
+from fog.errors import FogError, database_error
 
 T = TypeVar("T")
 
@@ -66,6 +66,11 @@ def run(fn: Callable[[], T], as_json: bool = False) -> T:
 
             traceback.print_exc()
         fail(as_fog_error(exc), as_json)
+    except Exception as exc:
+        db_error = database_error(exc)
+        if db_error is None or STATE.debug:
+            raise
+        fail(db_error, as_json)
 
 
 def stdout_console():  # type: ignore[no-untyped-def]

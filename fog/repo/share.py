@@ -175,7 +175,8 @@ class ShareLock:
 class Share:
     """An open share: root directory, config, database, and (maybe) the lock."""
 
-    def __init__(self, root: Path, *, lock: bool = True, wait: bool = False) -> None:
+    def __init__(self, root: Path, *, lock: bool = True, wait: bool = False, new: bool = False) -> None:
+        """Open the share at root (`new`: just made by `create`, its database not yet)."""
         self.root = root
         self.top = str(root)  # the root as a str, for hot paths that join many names
         self.dir = root / FOG_DIR
@@ -186,6 +187,8 @@ class Share:
             if lock:
                 tighten(self.dir)
             self.config, found = self._load_config()
+            if not new:
+                self._check_db()
             self.db = RepoDB(self.dir / "db", self._recovery(), follow=not lock)
             if lock and found != REPO_FORMAT:
                 try:
@@ -213,7 +216,7 @@ class Share:
         (fog_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
         cfg = ShareConfig(share_id, name, {remote_name: remote_url})
         write_private(fog_dir / "config.json", json.dumps(cfg.to_json(), indent=1).encode())
-        return cls(root)
+        return cls(root, new=True)
 
     def _load_config(self) -> tuple[ShareConfig, int]:
         """The share's config, and the format its `.fog/` is in."""
@@ -241,6 +244,21 @@ class Share:
             f"; fix it by hand, or move {self.dir} out of the share and run "
             f"`fog clone URL {self.root} --into-existing` to rebuild it from the remote, keeping your files"
         )
+
+    def _check_db(self) -> None:
+        """A share's database exists once the share does: missing or empty, its history is gone, and
+        opening it would make an empty one (every file new, every change elsewhere a conflict)."""
+        db = self.dir / "db"
+        try:
+            size = os.stat(db / "data.mdb").st_size
+        except NotADirectoryError:
+            raise FogError(f"{db} is not a directory: the share database is damaged{self._recovery()}") from None
+        except FileNotFoundError:
+            size = 0
+        except OSError as exc:
+            raise FogError(f"cannot read {db / 'data.mdb'}: {exc.strerror}") from None
+        if size == 0:
+            raise FogError(f"{db / 'data.mdb'} is missing or empty: the share's history is lost{self._recovery()}")
 
     def _recovery(self) -> str:
         """The end of the line that reports a damaged database: how to rebuild `.fog/` in place."""

@@ -49,6 +49,61 @@ def test_database_with_broken_meta_pages_is_one_line(share: Share) -> None:
     assert "data.mdb" in line and "damaged" in line, line
 
 
+@pytest.mark.parametrize("how", ["missing", "empty", "no-db-dir", "db-is-a-file"])
+@pytest.mark.parametrize("command", [["status"], ["push"], ["sync"], ["log", "d0/file-0000.txt"], ["ls"]])
+def test_a_lost_database_is_one_line_not_an_empty_history(share: Share, how: str, command: list[str]) -> None:
+    """Opened as new, a lost database made every file new and every change elsewhere a conflict, which the
+    next sync pushed back over the other devices' edits."""
+    import shutil
+
+    data = _filled(share)
+    if how == "missing":
+        data.unlink()
+    elif how == "empty":
+        os.truncate(data, 0)
+    else:
+        shutil.rmtree(data.parent)
+        if how == "db-is-a-file":
+            data.parent.write_text("x\n")
+    line = share.fog(*command, expect=1, sub=True).one_line_error()
+    assert ".fog/db" in line and ("missing or empty" in line or "not a directory" in line), line
+    assert "--into-existing" in line and str(share.remote) in line, line
+    assert not data.exists() or data.stat().st_size == 0  # nothing made in its place
+
+
+def _damaged_stat_page(data: Path) -> bytes:
+    """The file with one page of the `stat` sub-database overwritten (found by trying each page)."""
+    import lmdb
+
+    good = data.read_bytes()
+    for page in range(2, len(good) // 4096):
+        bad = good[: page * 4096] + b"\xab" * 4096 + good[(page + 1) * 4096 :]
+        data.write_bytes(bad)
+        try:
+            env = lmdb.open(str(data.parent), readonly=True, lock=False, max_dbs=20)
+        except lmdb.Error:
+            continue
+        try:
+            with env.begin() as txn:
+                stat = env.open_db(b"stat", txn=txn, create=False)
+                for _ in txn.cursor(stat):
+                    pass
+        except lmdb.Error:
+            return bad
+        finally:
+            env.close()
+    raise AssertionError("no page of stat found")
+
+
+def test_a_damaged_page_inside_the_database_is_one_line(share: Share) -> None:
+    data = _filled(share)
+    data.write_bytes(_damaged_stat_page(data))
+    for command in (["status"], ["push"]):
+        line = share.fog(*command, expect=1, sub=True).one_line_error()
+        assert "data.mdb" in line and "damaged" in line and "--into-existing" in line, line
+        assert "internal error" not in line, line
+
+
 def test_intact_database_still_opens(share: Share) -> None:
     _filled(share)
     share.fog("status")

@@ -129,7 +129,7 @@ class HistoryFS:
         self.at = at  # a moment at the root instead of the views
         self.clock = clock
         self._lock = threading.RLock()
-        self._gen = -1
+        self._gen: object = None
         self._trees: OrderedDict[int | None, Tree] = OrderedDict()
         self._moments: dict[str, tuple[Moment | None, float]] = {}
         self._pushes: list[trees.Push] | None = None
@@ -140,7 +140,7 @@ class HistoryFS:
 
     def _fresh(self) -> None:
         """Drop what was built from an older database state (another process committed since)."""
-        gen = self.db.env.info()["last_txnid"]
+        gen = self.db.refresh()  # (reopened after a repack replaced the file: its txn ids start again)
         if gen != self._gen:
             self._gen = gen
             self._trees.clear()

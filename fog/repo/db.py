@@ -233,8 +233,8 @@ class RepoDB(Forgetting):
         """Open (or make) the environment; `recovery`: what to tell the user when it is damaged.
 
         `follow`: for a process without the share lock (`fog log`, `ls`, a
-        mount): every read transaction first checks that `data.mdb` is still
-        the file it mapped, and reopens it after a repack replaced it.
+        mount): opened only outside a repack's swap (`swap_lock`), and
+        `refresh` reopens it after a repack replaced `data.mdb`.
         """
         self.path = path
         self.recovery = recovery
@@ -341,8 +341,8 @@ class RepoDB(Forgetting):
         one rename, after `lock.mdb` is unlinked, so that the next process
         starts a lock table of its own: a reader that had the old files open
         (a `fog log` or a mount, which take no share lock) keeps reading the
-        old copy it mapped until its next read transaction, which reopens the
-        new one (`follow`). Readers open the environment only outside the swap
+        old copy it mapped until it calls `refresh` (a mount does before each
+        request), which reopens the new one. Readers open the environment only outside the swap
         (`swap_lock`), and the swap ends with a commit, so a new lock table
         never pairs with the old file. A crash leaves either file whole; a
         stray `db.repack/` is removed by the next repack.
@@ -408,9 +408,18 @@ class RepoDB(Forgetting):
         return self.env.begin(write=True)
 
     def read(self) -> lmdb.Transaction:
-        if self.follow and _file_id(self.path / DATA_FILE) != self._file:
-            self.remap()  # a repack replaced the file since we opened it (a long `fog log`, a mount)
         return self.env.begin()
+
+    def refresh(self) -> tuple[object, int]:
+        """For a long reader without the share lock (a mount), between requests: reopen the database when
+        a repack replaced `data.mdb` since it was opened, and return what changes with every commit
+        (transaction ids start again in a repacked file, so the file's identity is part of it).
+
+        Never while a transaction or a sub-database handle from before is in use: those belong to the
+        environment a reopen closes."""
+        if self.follow and _file_id(self.path / DATA_FILE) != self._file:
+            self.remap()
+        return self._file, self.env.info()["last_txnid"]
 
     # -- stat index -----------------------------------------------------------
 

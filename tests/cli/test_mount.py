@@ -17,6 +17,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +123,25 @@ def test_views_and_names(share: Share, history: dict[str, object]) -> None:
         (gone,) = fs.listdir("versions/docs/old.txt")
         assert fs.read(fs.lookup(f"versions/docs/old.txt/{gone}"), 0, 100) == b"deleted later\n"
         assert fs.lookup(f"versions/latest/{fs.listdir('versions/latest')[0]}").kind == "link"
+
+
+def test_current_follows_pushes_across_a_repack(share: Share, history: dict[str, object]) -> None:
+    """Another process's push that repacks the database replaces data.mdb and restarts its transaction
+    ids: the mount reopens it (it kept showing the old state, and served a stale sub-database handle)."""
+    repack = (
+        "import sys; from pathlib import Path; from fog.repo.db import RepoDB; "
+        "db = RepoDB(Path(sys.argv[1])); db.repack(); db.close()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with _fs(share) as fs:
+        assert "one.txt" not in fs.listdir("current")
+        for name in ("one.txt", "two.txt", "three.txt"):
+            share.write(name, f"{name}\n")
+            share.fog("push", sub=True)
+            subprocess.run([sys.executable, "-c", repack, str(share.root / ".fog" / "db")], env=env, check=True)
+            assert name in fs.listdir("current")
+            assert fs.read(fs.lookup(f"current/{name}"), 0, 100) == f"{name}\n".encode()
+        assert len(fs.listdir("by-push")) == len(history["pushes"]) + 3  # type: ignore[arg-type]
 
 
 def test_reads_at_any_offset_fetch_each_block_once(share: Share, history: dict[str, object]) -> None:

@@ -353,6 +353,7 @@ from fog.repo.db import RepoDB
 db = RepoDB(Path(sys.argv[1]), follow=True)
 print(db._file, db.get_meta("probe"), flush=True)
 sys.stdin.readline()
+db.refresh()
 print(db.get_meta("probe"), db._file, flush=True)
 db.close()
 """

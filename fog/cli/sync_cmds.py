@@ -123,7 +123,7 @@ def _clone_done(do: Callable[[Any], Any], as_json: bool, no_progress: bool) -> N
 
 @app.command()
 def pull(
-    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="REMOTE"),
+    remote: str = typer.Argument(None, help="Pull from this remote only (default: every remote).", metavar="REMOTE"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
     max_delete: str = MAX_DELETE_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,
@@ -145,7 +145,7 @@ def pull(
 
 @app.command()
 def sync(
-    remote: str = typer.Argument(None, help="Remote name (default: origin).", metavar="REMOTE"),
+    remote: str = typer.Argument(None, help="Sync with this remote only (default: every remote).", metavar="REMOTE"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and conflicts."),
     max_delete: str = MAX_DELETE_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,

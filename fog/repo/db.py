@@ -345,7 +345,7 @@ class RepoDB(Forgetting):
         request), which reopens the new one. Readers open the environment only outside the swap
         (`swap_lock`), and the swap ends with a commit, so a new lock table
         never pairs with the old file. A crash leaves either file whole; a
-        stray `db.repack/` is removed by the next repack.
+        stray `db.repack/` is removed by the next command that takes the lock.
         """
         self._swap(self._copy())
 

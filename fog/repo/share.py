@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,6 +187,8 @@ class Share:
         try:
             if lock:
                 tighten(self.dir)
+                if os.path.lexists(self.dir / "db.repack"):  # a repack's copy, left by a crash: never used
+                    shutil.rmtree(self.dir / "db.repack", ignore_errors=True)
             self.config, found = self._load_config()
             if not new:
                 self._check_db()

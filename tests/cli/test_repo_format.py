@@ -452,3 +452,15 @@ def test_a_repack_that_cannot_reopen_says_so(share: Share, monkeypatch: pytest.M
     finally:
         db.close()
     assert share.fog("status", "--json").json() is not None
+
+
+def test_a_repack_copy_left_by_a_crash_goes_with_the_next_command(share: Share) -> None:
+    share.write("a.txt", "a\n")
+    share.push()
+    left = share.root / ".fog" / "db.repack"
+    left.mkdir()
+    (left / "data.mdb").write_bytes(b"\0" * 8192)  # a partial copy of the database
+    share.fog("log", "a.txt", sub=True)  # (takes no lock: leaves it)
+    assert left.exists()
+    share.fog("status", sub=True)
+    assert not left.exists()

@@ -187,6 +187,16 @@ def find_push(db: RepoDB, name: str, names: dict[str, str]) -> Push:
         raise RevisionError(f"push:{name}: name a push by its id (fog log --pushes) or as push:DEVICE:N")
     if not hits:
         raise RevisionError(f"push:{name}: no such push (see fog log --pushes)")
+    if len(hits) > 1 and ":" in name:
+        # each remote numbers a device's batches: a remote added later counts from 1 again. N is
+        # origin's numbering when origin has it (the remote every device starts with)
+        on_origin = [p for p in hits if p.remotes.get("origin") == int(seq)]
+        if len(on_origin) == 1:
+            return on_origin[0]
+        which = ", ".join(f"{p.name} ({'/'.join(sorted(p.remotes))})" for p in hits)
+        raise RevisionError(
+            f"push:{name}: each remote numbers batches on its own, and {which} match: name it by its id"
+        )
     if len(hits) > 1:
         raise RevisionError(f"push:{name}: {len(hits)} pushes match; give more digits of the id")
     return hits[0]

@@ -195,3 +195,15 @@ def test_pull_records_pushes_for_another_device(share: Share, tmp_path: Path, mo
 def test_init_share_helper_still_plain(tmp_path: Path) -> None:
     s = init_share(tmp_path, "plain")
     assert s.fog("ls").out == "" and s.fog("log", "--pushes").rc == 0
+
+
+def test_device_n_takes_origins_numbering_once_a_second_remote_counts_its_own(share: Share, tmp_path: Path) -> None:
+    share.write("a.txt", "1\n")
+    share.push()
+    share.write("a.txt", "2\n")
+    share.push()
+    share.fog("remote", "add", "second", tmp_path / "second")
+    share.push()  # second's batch 1 (the history so far), while origin's 1 is the first push
+    device = share.fog("device", "list", "--json").json()[0]["name"]
+    assert share.fog("cat", f"a.txt@push:{device}:1").out == "1\n"
+    assert share.fog("cat", f"a.txt@push:{device}:2").out == "2\n"

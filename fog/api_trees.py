@@ -83,7 +83,8 @@ def restore_tree(
         out = None
         if output is not None:
             out = os.path.normpath(cwd.absolute() / output)
-            if os.path.isdir(out) and any(os.scandir(out)):  # (cp -r: into it, under the tree's own name)
+            if os.path.isdir(out) and any(os.scandir(out)) and not treerestore.unfinished(out):
+                # (cp -r: into it, under the tree's own name; but a stopped restore there goes on)
                 out = os.path.join(out, scope.rsplit("/", 1)[-1] if scope else ctx.share.root.name)
             if Path(out).resolve().is_relative_to(ctx.share.root.resolve()):
                 raise UsageError(

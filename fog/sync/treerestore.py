@@ -37,7 +37,25 @@ from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.restore import local_state_saved
-from fog.sync.scan import TMP_PREFIX
+from fog.sync.scan import TMP_NAME, TMP_PREFIX
+
+UNFINISHED = f"{TMP_PREFIX}restore-unfinished"  # in an output directory while `restore -o` fills it
+
+
+def unfinished(top: str) -> bool:
+    """Whether `top` is the output of a `restore -o` that stopped: the same command resumes into it."""
+    return os.path.lexists(os.path.join(top, UNFINISHED))
+
+
+def _sweep_temps(top: str) -> None:
+    """Remove the temp files a stopped restore left in its output (fog's exact temp names only)."""
+    for parent, _dirs, files in os.walk(top):
+        for name in files:
+            if TMP_NAME.fullmatch(name):
+                try:
+                    os.unlink(os.path.join(parent, name))
+                except FileNotFoundError:
+                    pass
 
 
 @dataclass
@@ -152,7 +170,7 @@ def restore_tree(
         top = output
         if os.path.lexists(top) and not os.path.isdir(top):
             raise FogError(f"{top} exists and is not a directory")
-        if os.path.isdir(top) and any(os.scandir(top)) and not force:
+        if os.path.isdir(top) and any(os.scandir(top)) and not force and not unfinished(top):
             raise FogError(f"{top} is not empty; pass --force to restore into it")
     else:
         top = str(ctx.share.root / scope) if scope else str(ctx.share.root)
@@ -215,6 +233,10 @@ def restore_tree(
         return result
     _remove(top, remove, here)
     os.makedirs(top, exist_ok=True)
+    if output is not None:  # until the end: a stopped restore is resumed by the same command
+        if unfinished(top):
+            _sweep_temps(top)
+        os.close(os.open(os.path.join(top, UNFINISHED), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
     for v in sorted(dirs, key=lambda v: v.path):
         full = os.path.join(top, rel_of[v.path])
         os.makedirs(full, 0o700, exist_ok=True)
@@ -229,6 +251,8 @@ def restore_tree(
         os.chmod(os.path.join(top, rel_of[v.path]), v.mode & 0o7777)
     if scope in tree and tree[scope].kind == "dir" and output is None:
         os.chmod(top, tree[scope].mode & 0o7777)
+    if output is not None:
+        os.unlink(os.path.join(top, UNFINISHED))
     result.seconds = time.monotonic() - t0
     return result
 

@@ -207,3 +207,33 @@ def test_device_n_takes_origins_numbering_once_a_second_remote_counts_its_own(sh
     device = share.fog("device", "list", "--json").json()[0]["name"]
     assert share.fog("cat", f"a.txt@push:{device}:1").out == "1\n"
     assert share.fog("cat", f"a.txt@push:{device}:2").out == "2\n"
+
+
+def test_a_stopped_restore_to_a_directory_is_resumed_by_the_same_command(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped part-way, `restore .@REV -o DIR` left DIR non-empty: the same command wrote a second, nested
+    copy (cp -r's rule), and the partial one stayed. It finishes the first instead."""
+    from fog.sync import treerestore
+
+    for i in range(12):
+        share.write(f"d/f{i:02}.txt", f"{i}\n")
+    share.push()
+    out = share.tmp / "out"
+    write = treerestore._write
+
+    def stopped(ctx, top, writes, *a, **k):  # type: ignore[no-untyped-def]
+        write(ctx, top, writes[:5], *a, **k)
+        (Path(top) / "d" / ".fog-tmp-1-0123abcd-00000001").write_text("a temp file left by a kill")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(treerestore, "_write", stopped)
+    share.fog("restore", ".@~0", "-o", out, expect=130)
+    monkeypatch.setattr(treerestore, "_write", write)
+    assert 0 < len(list((out / "d").iterdir())) < 12
+    share.fog("restore", ".@~0", "-o", out)
+    assert sorted(p.name for p in out.iterdir()) == ["d"]  # not nested, no marker left
+    assert sorted(p.name for p in (out / "d").iterdir()) == [f"f{i:02}.txt" for i in range(12)]
+    assert all((out / "d" / f"f{i:02}.txt").read_text() == f"{i}\n" for i in range(12))
+    share.fog("restore", ".@~0", "-o", out)  # finished: cp -r's rule again
+    assert (out / share.root.name / "d" / "f00.txt").read_text() == "0\n"

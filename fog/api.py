@@ -761,15 +761,17 @@ def clone(
 def _resume_clone(
     home: Path, root: Path, url: str, master_key: bytes, progress: Progress | None = None
 ) -> CloneResult | None:
-    """The same `fog clone` run again after an interruption: finish its pull (None: not an unfinished clone
-    of this user's, or not by this identity)."""
+    """The same `fog clone` run again after an interruption: finish its pull (None: not a clone of this
+    user's from that URL, or not by this identity). A clone stopped after its pull recorded everything
+    (a SIGTERM as it printed its summary) is finished: the same command then pulls once more."""
     share = Share(root, lock=False)
     try:
         unfinished = share.db.get_meta(CLONING) is not None
         share_id, name = share.config.share_id, share.config.name
+        same_remote = url in share.config.remotes.values()
     finally:
         share.close()
-    if not unfinished or not Identity.exists(home):
+    if not (unfinished or same_remote) or not Identity.exists(home):
         return None
     ident = Identity.load(home)
     if ident.master_key != master_key:

@@ -146,3 +146,21 @@ def test_versions_a_pull_forgets_are_not_relayed_by_a_push_before_its_rerun(worl
     b.fog("pull")
     assert b.tree() == a.tree()
     assert {e["version"] for e in b.fog("log", "a.txt", "--json").json()} == {doc[0]}
+
+
+def test_the_same_clone_run_again_after_it_finished_pulls_once_more(world: World, tmp_path: Path) -> None:
+    """Stopped as it printed its summary, a clone had recorded everything: the same command, run again as
+    the README says, pulls instead of refusing the directory as 'already a fog share'."""
+    a = world.init("laptop")
+    a.write("doc.txt", "v1\n")
+    a.push()
+    b = world.device("desktop")
+    argv = ["clone", world.remote, b.root, "--master-key-file", world.key, "--device-name", "desktop"]
+    run_fog(argv, home=b.home, cwd=tmp_path)
+    a.write("doc.txt", "v2\n")
+    a.push()
+    run_fog(argv, home=b.home, cwd=tmp_path)
+    assert b.tree() == a.tree()
+    other = tmp_path / "elsewhere"
+    r = run_fog(["clone", other, b.root, "--master-key-file", world.key], home=b.home, cwd=tmp_path, expect=1)
+    assert "already a fog share" in r.err

@@ -634,6 +634,12 @@ class ShareStore:
                     tried.add(place)
                     try:
                         stored = self.backend.get_range(self.pack_name(place[0]), place[1], place[2])
+                        if len(stored) != place[2]:
+                            label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
+                            raise IntegrityError(
+                                f"{label}: pack {place[0].hex()[:16]} is truncated "
+                                f"({len(stored)} of its {place[2]} bytes at offset {place[1]})"
+                            )
                         return self.decode(object_id, stored, what)
                     except ObjectNotFound:
                         continue  # a pack this remote does not have (written to another remote)

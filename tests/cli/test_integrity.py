@@ -196,3 +196,12 @@ def test_damaged_pack_header_fails_check_and_reads(populated: Share) -> None:
     assert (share.tmp / "out").read_bytes() == (share.root / "notes/small.txt").read_bytes()
     flip_bit(pack, offset=20)
     share.fog("check", "--read-data")
+
+
+def test_a_truncated_pack_is_named_as_truncated(populated: Share) -> None:
+    (pack,) = populated.packs()
+    os.truncate(pack, 1000)
+    out = populated.tmp / "out.bin"
+    line = populated.fog("restore", "data/big.bin", "-o", out, expect=4).one_line_error()
+    assert "truncated" in line and "unknown object format" not in line, line
+    assert not out.exists()

@@ -218,6 +218,12 @@ class LocalBackend:
         finally:
             os.close(fd)
 
+    def stored_size(self, name: str) -> int:
+        """The size of the object stored under `name` (as get_range opens it: ObjectNotFound, refusals)."""
+        fd, size = self._open_object(name)
+        os.close(fd)
+        return size
+
     def get_range(self, name: str, offset: int, length: int) -> bytes:
         """Return up to `length` bytes stored under `name` from byte `offset` (pread)."""
         check_range(offset, length)

@@ -315,3 +315,19 @@ def test_whole_object_reads_are_bounded(backend: LocalBackend) -> None:
     with pytest.raises(UnreadableObject) as info:
         read_bounded(backend, "big", 50, "big")
     assert info.value.exit_code == EXIT_INTEGRITY and "larger than 50 bytes" in str(info.value)
+
+
+def test_a_huge_object_in_a_local_directory_is_refused_unread(backend: LocalBackend, tmp_path: Path) -> None:
+    """A sparse 2 GiB file under a batch's name: refused from its size, without reading (or allocating) it."""
+    from fog.errors import UnreadableObject
+    from fog.store import read_bounded
+
+    backend.put("huge", b"x")
+    path = next(p for p in tmp_path.rglob("huge") if p.is_file())
+    os.truncate(path, 2 << 30)
+    reads: list[int] = []
+    get_range = backend.get_range
+    backend.get_range = lambda name, offset, length: reads.append(length) or get_range(name, offset, length)  # type: ignore[method-assign]
+    with pytest.raises(UnreadableObject, match="larger than 1000 bytes"):
+        read_bounded(backend, "huge", 1000, "a batch")
+    assert reads == []

@@ -34,6 +34,7 @@ from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 
 T = TypeVar("T")
 
+_WALK_BATCH = 256  # manifest nodes `walk` fetches (and holds) at once
 MARKER_NAME = "fog-store"
 MARKER = b"fog-store 2\n"  # 2: objects are written in packs (1: one file per object, still read)
 # 3: the store may be pruned (docs/FORMAT.md, section 14): writers must read prune intents and
@@ -732,11 +733,12 @@ class ShareStore:
             for (_, offset, length), object_id in places:
                 if offset + length - lo <= len(data):
                     hot[object_id] = data[offset - lo : offset - lo + length]
+        outer = getattr(self._hot, "objects", None)  # a preload around this one (a walk inside a group's)
         self._hot.objects = hot
         try:
             yield
         finally:
-            self._hot.objects = None
+            self._hot.objects = outer
 
     def _first_place(self, object_id: bytes) -> tuple[bytes, int, int] | None:
         locs = self.catalog.locations(object_id, every=False) if object_id else None
@@ -893,14 +895,7 @@ class ShareStore:
                 continue
 
     def node(self, node_id: bytes, level: int, what: str) -> ManifestNode:
-        data = self.get(node_id, what)
-        try:
-            node = ManifestNode.from_bytes(data)
-        except ValueError as exc:
-            raise IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: {exc}") from exc
-        if node.level != level:
-            raise IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: wrong tree level")
-        return node
+        return _manifest(node_id, self.get(node_id, what), level, what)
 
     def walk(self, root: bytes | None, depth: int, what: str, visit: Callable[[bytes, int], bool]) -> None:
         """Call visit(id, depth) for every object of a tree (nodes before leaves).
@@ -909,11 +904,22 @@ class ShareStore:
         """
         if root is None:
             return
-        if not visit(root, depth):
+        if visit(root, depth) and depth > 0:
+            self._walk_below(self.node(root, depth - 1, what), depth - 1, what, visit)
+
+    def _walk_below(self, node: ManifestNode, level: int, what: str, visit: Callable[[bytes, int], bool]) -> None:
+        """`walk` of a node's children: all of them visited, then those kept fetched by runs of a pack
+        (`get_run`: one ranged read for many, not a round trip each) and walked in their order."""
+        children = [child for child, _ in node.entries]
+        if level == 0:
+            for child in children:
+                visit(child, 0)
             return
-        if depth > 0:
-            for child, _ in self.node(root, depth - 1, what).entries:
-                self.walk(child, depth - 1, what, visit)
+        for at in range(0, len(children), _WALK_BATCH):  # bounded: a batch of nodes held at once
+            kept = [child for child in children[at : at + _WALK_BATCH] if visit(child, level)]
+            for run in self.runs(kept):
+                for child, data in zip(run, self.get_run(run, what), strict=True):
+                    self._walk_below(_manifest(child, data, level - 1, what), level - 1, what, visit)
 
     def read_blocks(self, root: bytes | None, depth: int, what: str) -> Iterator[bytes]:
         """Yield a file's verified blocks in order, streaming the tree."""
@@ -1283,3 +1289,14 @@ def _decode_batch(plain: bytes, what: str) -> B.EventBatch:
 
 
 assert MAX_ENTRIES * 40 + 8 <= O.MAX_BLOCK
+
+
+def _manifest(node_id: bytes, data: bytes, level: int, what: str) -> ManifestNode:
+    """A manifest node's verified bytes decoded; IntegrityError when malformed or not of `level`."""
+    try:
+        node = ManifestNode.from_bytes(data)
+    except ValueError as exc:
+        raise IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: {exc}") from exc
+    if node.level != level:
+        raise IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: wrong tree level")
+    return node

@@ -167,12 +167,13 @@ class Remote:
         for did, entry in base.devices.items() if base is not None else ():
             if entry.get("sign"):
                 signs.setdefault(did, set()).add(str(entry["sign"]))
+        fetched = self._read_small([name for name in names if name not in known])
         for name in names:
             leaf = name.rsplit("/", 1)[-1]
             if name in known:
                 continue
             what = f"fog settings version {leaf[:12]} on {self.url}"
-            stored = read_bounded(self.backend, name, C.MAX_STORED, name)
+            stored = fetched[name]
             if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), leaf.encode()):
                 raise IntegrityError(f"{what}: HMAC does not match its name (altered, or wrong master key)")
             if not stored or stored[0] not in (CONFIG_VERSION, C.CONFIG_SIGNED):
@@ -205,6 +206,20 @@ class Remote:
         if merged is not None:
             _check_signers(merged, base, signers)
         return merged, names
+
+    def _read_small(self, names: list[str]) -> dict[str, bytes]:
+        """The bytes of small objects (settings versions) by name, a few read at once: each read is a
+        round trip on a remote with latency (a node), and a clone reads every version three times."""
+        hint = getattr(self.backend, "read_concurrency", None)
+        workers = min(len(names), 8, hint if isinstance(hint, int) and not isinstance(hint, bool) and hint > 0 else 4)
+
+        def read(name: str) -> bytes:
+            return read_bounded(self.backend, name, C.MAX_STORED, name)
+
+        if workers < 2:
+            return {name: read(name) for name in names}
+        with ThreadPoolExecutor(workers, thread_name_prefix="fog-settings") as pool:
+            return dict(zip(names, pool.map(read, names), strict=True))
 
     def _open_rotation(self, locator: str, box_key: bytes, hmac_key: bytes, name: str) -> dict[str, Any]:
         """A rotation record, its HMAC checked and opened; its signature is checked by fog.sync.keyring

@@ -34,6 +34,7 @@ from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 
 T = TypeVar("T")
 
+_WALK_BATCH = 256  # manifest nodes `walk` fetches (and holds) at once
 MARKER_NAME = "fog-store"
 MARKER = b"fog-store 2\n"  # 2: objects are written in packs (1: one file per object, still read)
 # 3: the store may be pruned (docs/FORMAT.md, section 14): writers must read prune intents and
@@ -166,12 +167,13 @@ class Remote:
         for did, entry in base.devices.items() if base is not None else ():
             if entry.get("sign"):
                 signs.setdefault(did, set()).add(str(entry["sign"]))
+        fetched = self._read_small([name for name in names if name not in known])
         for name in names:
             leaf = name.rsplit("/", 1)[-1]
             if name in known:
                 continue
             what = f"fog settings version {leaf[:12]} on {self.url}"
-            stored = read_bounded(self.backend, name, C.MAX_STORED, name)
+            stored = fetched[name]
             if not S.mac_equal(S.mac(hmac_key, stored).hex().encode(), leaf.encode()):
                 raise IntegrityError(f"{what}: HMAC does not match its name (altered, or wrong master key)")
             if not stored or stored[0] not in (CONFIG_VERSION, C.CONFIG_SIGNED):
@@ -204,6 +206,20 @@ class Remote:
         if merged is not None:
             _check_signers(merged, base, signers)
         return merged, names
+
+    def _read_small(self, names: list[str]) -> dict[str, bytes]:
+        """The bytes of small objects (settings versions) by name, a few read at once: each read is a
+        round trip on a remote with latency (a node), and a clone reads every version three times."""
+        hint = getattr(self.backend, "read_concurrency", None)
+        workers = min(len(names), 8, hint if isinstance(hint, int) and not isinstance(hint, bool) and hint > 0 else 4)
+
+        def read(name: str) -> bytes:
+            return read_bounded(self.backend, name, C.MAX_STORED, name)
+
+        if workers < 2:
+            return {name: read(name) for name in names}
+        with ThreadPoolExecutor(workers, thread_name_prefix="fog-settings") as pool:
+            return dict(zip(names, pool.map(read, names), strict=True))
 
     def _open_rotation(self, locator: str, box_key: bytes, hmac_key: bytes, name: str) -> dict[str, Any]:
         """A rotation record, its HMAC checked and opened; its signature is checked by fog.sync.keyring
@@ -738,11 +754,12 @@ class ShareStore:
             for (_, offset, length), object_id in places:
                 if offset + length - lo <= len(data):
                     hot[object_id] = data[offset - lo : offset - lo + length]
+        outer = getattr(self._hot, "objects", None)  # a preload around this one (a walk inside a group's)
         self._hot.objects = hot
         try:
             yield
         finally:
-            self._hot.objects = None
+            self._hot.objects = outer
 
     def _first_place(self, object_id: bytes) -> tuple[bytes, int, int] | None:
         locs = self.catalog.locations(object_id, every=False) if object_id else None
@@ -899,14 +916,7 @@ class ShareStore:
                 continue
 
     def node(self, node_id: bytes, level: int, what: str) -> ManifestNode:
-        data = self.get(node_id, what)
-        try:
-            node = ManifestNode.from_bytes(data)
-        except ValueError as exc:
-            raise IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: {exc}") from exc
-        if node.level != level:
-            raise IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: wrong tree level")
-        return node
+        return _manifest(node_id, self.get(node_id, what), level, what)
 
     def walk(self, root: bytes | None, depth: int, what: str, visit: Callable[[bytes, int], bool]) -> None:
         """Call visit(id, depth) for every object of a tree (nodes before leaves).
@@ -915,11 +925,22 @@ class ShareStore:
         """
         if root is None:
             return
-        if not visit(root, depth):
+        if visit(root, depth) and depth > 0:
+            self._walk_below(self.node(root, depth - 1, what), depth - 1, what, visit)
+
+    def _walk_below(self, node: ManifestNode, level: int, what: str, visit: Callable[[bytes, int], bool]) -> None:
+        """`walk` of a node's children: all of them visited, then those kept fetched by runs of a pack
+        (`get_run`: one ranged read for many, not a round trip each) and walked in their order."""
+        children = [child for child, _ in node.entries]
+        if level == 0:
+            for child in children:
+                visit(child, 0)
             return
-        if depth > 0:
-            for child, _ in self.node(root, depth - 1, what).entries:
-                self.walk(child, depth - 1, what, visit)
+        for at in range(0, len(children), _WALK_BATCH):  # bounded: a batch of nodes held at once
+            kept = [child for child in children[at : at + _WALK_BATCH] if visit(child, level)]
+            for run in self.runs(kept):
+                for child, data in zip(run, self.get_run(run, what), strict=True):
+                    self._walk_below(_manifest(child, data, level - 1, what), level - 1, what, visit)
 
     def read_blocks(self, root: bytes | None, depth: int, what: str) -> Iterator[bytes]:
         """Yield a file's verified blocks in order, streaming the tree."""
@@ -1291,3 +1312,14 @@ def _decode_batch(plain: bytes, what: str) -> B.EventBatch:
 
 
 assert MAX_ENTRIES * 40 + 8 <= O.MAX_BLOCK
+
+
+def _manifest(node_id: bytes, data: bytes, level: int, what: str) -> ManifestNode:
+    """A manifest node's verified bytes decoded; IntegrityError when malformed or not of `level`."""
+    try:
+        node = ManifestNode.from_bytes(data)
+    except ValueError as exc:
+        raise IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: {exc}") from exc
+    if node.level != level:
+        raise IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: wrong tree level")
+    return node

@@ -45,6 +45,7 @@ HEADERBYTES = B.crypto_secretstream_xchacha20poly1305_HEADERBYTES  # 24
 _TAG_MESSAGE = B.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 _STATEBYTES = lib.crypto_secretstream_xchacha20poly1305_statebytes()
 _U32 = struct.Struct(">I")
+_TIMEVAL = struct.Struct("@ll")  # struct timeval (seconds, microseconds)
 ZERO_KEY = bytes(32)
 
 
@@ -80,21 +81,93 @@ class Pipe(Protocol):
 
 
 class SocketPipe:
-    """A Pipe over a connected stream socket (TCP_NODELAY set: one frame is one write)."""
+    """A Pipe over a connected stream socket (TCP_NODELAY set: one frame is one write).
+
+    The socket is kept in blocking mode with the kernel's own timeouts (SO_RCVTIMEO, SO_SNDTIMEO), so a
+    frame comes in with one `recv(MSG_WAITALL)` and goes out with one `send`: no poll, no switch of the
+    socket's mode, and one hand-back of the GIL per call instead of one per segment received. Short reads
+    (a frame's length) read ahead into a small buffer, so a small frame costs one system call in all.
+    """
+
+    READ_AHEAD = 64 << 10  # bytes read at once for a short read (a length, then what follows it)
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.timeout: float | None = sock.gettimeout()
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._ahead = bytearray(self.READ_AHEAD)
+        self._at = self._end = 0  # self._ahead[_at:_end]: bytes read but not yet taken
+        self._kernel: dict[int, float | None] = {}  # SO_RCVTIMEO / SO_SNDTIMEO as last set
+        try:
+            sock.settimeout(None)
+            self._kernel_timeout(socket.SO_RCVTIMEO, self.timeout)
+            self._kernel_timeout(socket.SO_SNDTIMEO, self.timeout)
+            self._blocking = True
+        except (OSError, struct.error):  # no kernel timeouts here: Python's own (poll, then recv)
+            sock.settimeout(self.timeout)
+            self._blocking = False
+
+    def _kernel_timeout(self, which: int, seconds: float | None) -> None:
+        if self._kernel.get(which, -1.0) == seconds:
+            return
+        usec = 0 if seconds is None else max(1, round(seconds * 1e6))  # 0 would mean: wait forever
+        self.sock.setsockopt(socket.SOL_SOCKET, which, _TIMEVAL.pack(usec // 1_000_000, usec % 1_000_000))
+        self._kernel[which] = seconds
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
-        self.sock.settimeout(self.timeout)
-        self.sock.sendall(data)
+        if not self._blocking:
+            self.sock.settimeout(self.timeout)
+            self.sock.sendall(data)
+            return
+        view = memoryview(data).cast("B")
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        self._kernel_timeout(socket.SO_SNDTIMEO, self.timeout)
+        while view:
+            try:
+                view = view[self.sock.send(view) :]
+            except BlockingIOError:  # SO_SNDTIMEO ran out with nothing sent
+                raise TimeoutError("timed out") from None
+            if view and deadline is not None:  # a partial send: the timeout ran out part-way (or a signal)
+                self._kernel_timeout(socket.SO_SNDTIMEO, _left(deadline))
 
     def recv_into(self, buf: memoryview) -> None:
         """Fill `buf` within one timeout in all (a peer dribbling a byte at a time does not stretch it)."""
+        buf = memoryview(buf).cast("B")
+        if self._end > self._at:  # read ahead already
+            n = min(len(buf), self._end - self._at)
+            buf[:n] = self._ahead[self._at : self._at + n]
+            self._at += n
+            buf = buf[n:]
+        if not buf:
+            return
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        if not self._blocking:
+            self._recv_polling(buf, deadline)
+            return
+        self._kernel_timeout(socket.SO_RCVTIMEO, self.timeout)
+        while buf:
+            if len(buf) < 1024:  # a length and what follows it, with one call
+                n = self._recv(memoryview(self._ahead), 0)
+                take = min(n, len(buf))
+                buf[:take] = self._ahead[:take]
+                self._at, self._end = take, n
+            else:
+                take = self._recv(buf, socket.MSG_WAITALL)
+            buf = buf[take:]
+            if buf and deadline is not None:  # cut short (the timeout, or a signal): what time is left
+                self._kernel_timeout(socket.SO_RCVTIMEO, _left(deadline))
+
+    def _recv(self, into: memoryview, flags: int) -> int:
+        try:
+            n = self.sock.recv_into(into, len(into), flags)
+        except BlockingIOError:  # SO_RCVTIMEO ran out with nothing received
+            raise TimeoutError("timed out") from None
+        if not n:
+            raise Closed("connection closed by the peer")
+        return n
+
+    def _recv_polling(self, buf: memoryview, deadline: float | None) -> None:
         while buf:
             if deadline is not None:
                 left = deadline - time.monotonic()
@@ -108,7 +181,8 @@ class SocketPipe:
 
     def settimeout(self, seconds: float | None) -> None:
         self.timeout = seconds
-        self.sock.settimeout(seconds)
+        if not self._blocking:
+            self.sock.settimeout(seconds)
 
     def close(self) -> None:
         try:
@@ -116,6 +190,14 @@ class SocketPipe:
         except OSError:
             pass
         self.sock.close()
+
+
+def _left(deadline: float) -> float:
+    """Seconds left before `deadline`; TimeoutError when none."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
 
 
 class FdPipe:

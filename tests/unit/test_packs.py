@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from fog.backends.local import LocalBackend
 from fog.crypto import keys as K
 from fog.errors import IntegrityError
 from fog.format import pack as P
+from fog.format.manifest import build_tree
 from fog.store import PackCatalog, Packer, ShareStore
 
 
@@ -262,3 +264,68 @@ def test_a_damaged_preloaded_copy_falls_back_to_an_intact_one(backend: LocalBack
     path.write_bytes(bytes(raw))
     (run,) = [r for r in store.runs(ids) if len(r) == 3]
     assert store.get_run(run) == data  # the damaged copy of ids[1] is skipped for the other pack's
+
+
+def _node_tree(store: ShareStore, packer: Packer, leaves: int) -> tuple[list[bytes], bytes, int]:
+    """A file's manifest tree over `leaves` made-up block ids, its nodes packed: (leaf ids, root, depth)."""
+
+    def put_node(data: bytes) -> bytes:
+        node_id = store.object_id(data)
+        packer.add(node_id, store.encode(node_id, data))
+        return node_id
+
+    ids = [hashlib.sha256(b"leaf %d" % i).digest() for i in range(leaves)]  # the same tree each run
+    root, depth = build_tree([(i, 65536) for i in ids], put_node)
+    packer.flush()
+    assert root is not None
+    return ids, root, depth
+
+
+def test_walk_fetches_a_levels_nodes_by_runs_in_order(
+    backend: LocalBackend, keys: K.ShareKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round trip per manifest node made a remote with latency (a node) wait before a large file's first
+    block: the children of a node are fetched by runs of their pack, and visited in the same order as before."""
+    store, packer = _packing_store(backend, keys)
+    leaves, root, depth = _node_tree(store, packer, 30000)
+    assert depth >= 3  # (node ids are keyed: the upper levels differ from run to run)
+    calls: list[int] = []
+    real = backend.get_range
+    monkeypatch.setattr(backend, "get_range", lambda n, o, ln: calls.append(ln) or real(n, o, ln))
+    seen: list[tuple[bytes, int]] = []
+    store.walk(root, depth, "f", lambda i, d: seen.append((i, d)) or True)
+    nodes = [(i, d) for i, d in seen if d > 0]
+    assert [i for i, d in seen if d == 0] == leaves  # every block, in file order
+    assert seen[0] == (root, depth) and len(set(nodes)) == len(nodes) > 20
+    parents = [i for i, d in nodes if d >= 2]  # nodes whose children are nodes
+    assert len(calls) <= 1 + len(parents) < len(nodes) / 4  # the root, then a read per parent (not per node)
+    at = {i: n for n, (i, _) in enumerate(seen)}
+    for i, d in nodes:  # each node before its children
+        assert all(at[c] > at[i] for c, _ in store.node(i, d - 1, "f").entries)
+    # a visit that prunes a node: nothing below it is visited, or fetched
+    pruned = [i for i, d in nodes if d == depth - 1][0]
+    calls.clear()
+    kept: list[bytes] = []
+    store.walk(root, depth, "f", lambda i, d: i != pruned and (kept.append(i) or True))
+    below = {c for c, _ in store.node(pruned, depth - 2, "f").entries}
+    assert pruned not in kept and not below & set(kept) and len(kept) < len(seen) - len(below)
+
+
+def test_a_walk_inside_a_preload_keeps_the_preloaded_objects(
+    backend: LocalBackend, keys: K.ShareKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group's single-block files are preloaded; a large file of the group walks its tree (a preload of
+    its own) in between: the group's objects must still come from the first read."""
+    store, packer = _packing_store(backend, keys)
+    blocks = [os.urandom(5_000) for _ in range(6)]
+    ids = _pack_objects(store, packer, blocks)
+    _, root, depth = _node_tree(store, packer, 30000)
+    calls: list[int] = []
+    real = backend.get_range
+    monkeypatch.setattr(backend, "get_range", lambda n, o, ln: calls.append(ln) or real(n, o, ln))
+    with store.preload(ids):
+        assert store.get(ids[0]) == blocks[0]
+        store.walk(root, depth, "f", lambda i, d: True)
+        before = len(calls)
+        assert [store.get(i) for i in ids[1:]] == blocks[1:]
+        assert len(calls) == before  # no read of its own

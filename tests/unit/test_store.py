@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -279,6 +280,34 @@ def test_config_versions_already_merged_are_not_fetched(backend: LocalBackend, m
     assert merged is not None and merged.devices[SIGNER.device_id]["name"] == "newest"
     with pytest.raises(ValueError):
         remote.load_config(MASTER, known={first})  # known versions need the base holding them
+
+
+def test_config_versions_are_read_a_few_at_once(backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each read is a round trip on a node, and a clone reads every version three times: they are read in
+    parallel (up to the backend's read_concurrency), then checked and merged in their order as before."""
+    remote = Remote(backend)
+    names = [remote.put_config(SIGNER, config(f"v{i}", i)) for i in range(6)]
+    real = backend.get_range
+    lock, busy, most = threading.Lock(), [0], [0]
+    both = threading.Barrier(2, timeout=5)
+
+    def slow(name: str, off: int, n: int) -> bytes:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        try:
+            both.wait()  # returns once two reads are under way at once (BrokenBarrierError: never)
+        except threading.BrokenBarrierError:
+            pass
+        with lock:
+            busy[0] -= 1
+        return real(name, off, n)
+
+    monkeypatch.setattr(backend, "get_range", slow)
+    monkeypatch.setattr(backend, "read_concurrency", 2, raising=False)
+    merged, listed = remote.load_config(MASTER)
+    assert most[0] == 2 and listed == sorted(names)
+    assert merged is not None and merged.devices[SIGNER.device_id]["name"] == "v5"
 
 
 def test_altered_or_renamed_config_is_refused(backend: LocalBackend) -> None:

@@ -74,6 +74,11 @@ class Entry:
     def size(self) -> int:
         return _HEAD.unpack_from(self.value)[3]
 
+    @property
+    def record(self) -> bytes:
+        """The version's record, as the share database stores it (Version.to_record)."""
+        return self.value[_RECORD:]
+
     def version(self) -> Version:
         if self._version is None:
             self._version = Version.from_record(self.value[_ID:_RECORD], self.value[_RECORD:])

@@ -415,11 +415,14 @@ def _pull_staged(
             return "forgotten"  # nothing of it is applied here; its versions are forgotten below
         return plan, local
 
+    records: dict[bytes, bytes] = {}  # the chunk's new versions' records, as staged (not encoded twice)
+
     def decoded(entries: list[Entry]) -> list[Version]:
         versions = [e.version() for e in entries]
         for e, v in zip(entries, versions, strict=True):
             if e.flags & NEW:
                 pending[v.id] = v
+                records[v.id] = e.record
                 if v.id in named:
                     forgotten_on_arrival.add(v.id)
         return versions
@@ -438,6 +441,7 @@ def _pull_staged(
                 if any(e.flags & DELETED for e in entries):
                     planned = plan_of(path, decoded(entries), stats)
                     pending.clear()
+                    records.clear()
                     if isinstance(planned, tuple):
                         plan, local = planned
                         doomed += plan.write is not None and plan.write.kind == "deleted" and _deletes_file(local)
@@ -499,7 +503,7 @@ def _pull_staged(
         held = (v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path) or kept.get(path, []))
         unapplied = sorted({*retried, *held})
         with db.write() as txn:
-            db.add_unknown_versions(txn, new, make_head=False)  # has_version said unknown, above
+            db.add_unknown_versions(txn, new, make_head=False, records=records)  # has_version said unknown, above
             if applied.copies:  # their paths have no history here (_write_conflicts)
                 db.add_unknown_versions(txn, applied.copies, make_head=False)
                 db.add_pending(txn, ctx.share.config.queued_remotes(), [v.id for v in applied.copies])
@@ -530,6 +534,7 @@ def _pull_staged(
                 for v in kept.pop(path, None) or by_path[path]:
                     pending.pop(v.id, None)
         del plans, applied, heads, new, by_path
+        records.clear()  # (the kept paths' versions are recorded from their own, by to_record)
         db.remap()  # the pages this chunk read stay resident (RSS) while the map lives (RepoDB.remap)
         staged.remap()
     finish(m)

@@ -119,14 +119,18 @@ def test_a_pull_stopped_while_a_directory_waits_for_its_children_applies_it_on_t
 
 
 def _live_versions_patch(record: Path) -> str:
-    """Each apply_plans call writes how many decoded versions are alive in the process."""
+    """Each apply_plans call writes how many decoded versions are alive in the process (beyond those
+    alive before the command: the process may be forked from the test's, which holds some)."""
     return f"""
 import gc, json, fog.sync.pull as P
 from fog.format.version import Version
 P.PULL_CHUNK = {CHUNK}
 _real = P.apply_plans
+def _live():
+    return sum(1 for o in gc.get_objects() if type(o) is Version)
+_before = _live()
 def _counted(*a, **k):
-    live = sum(1 for o in gc.get_objects() if type(o) is Version)
+    live = _live() - _before
     with open({str(record)!r}, "a") as f:
         f.write(json.dumps(live) + "\\n")
     return _real(*a, **k)

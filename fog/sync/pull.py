@@ -469,6 +469,8 @@ def _pull_staged(
         by_path = {path: decoded(entries) for path, entries in groups}
         del groups
         chunk = list(by_path)
+        if not chunk:
+            break  # nothing staged: no chunk (and no transaction)
         plans: list[tuple[Plan, LocalState]] = []
         with db.stat_view() as stats:
             for path in chunk:

@@ -465,8 +465,17 @@ class RepoDB(Forgetting):
             self._release_kept(txn)
         return True
 
-    def add_unknown_versions(self, txn: lmdb.Transaction, versions: list[Version], *, make_head: bool = True) -> None:
+    def add_unknown_versions(
+        self,
+        txn: lmdb.Transaction,
+        versions: list[Version],
+        *,
+        make_head: bool = True,
+        records: dict[bytes, bytes] | None = None,
+    ) -> None:
         """Record versions the caller knows are not recorded yet (add_version without its lookup).
+
+        `records`: version id -> its `to_record()`, where the caller has it already (a pull's staged versions).
 
         A push's own versions (made here and now) and a pull's incoming ones
         (checked with has_version under the share lock) are such versions; and
@@ -479,7 +488,10 @@ class RepoDB(Forgetting):
         if txn.stat(db["forgotten"])["entries"]:
             versions = [v for v in versions if not self.is_forgotten(v.id, txn)]
         txn.cursor(db["versions"]).putmulti((v.id, _U64.pack(v.time_ns)) for v in versions)
-        txn.cursor(db["timeline"]).putmulti((_U64.pack(v.time_ns) + v.id, v.to_record()) for v in versions)
+        known = records or {}
+        txn.cursor(db["timeline"]).putmulti(
+            (_U64.pack(v.time_ns) + v.id, known.get(v.id) or v.to_record()) for v in versions
+        )
         txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + v.id[:8], v.id) for v in versions)
         if make_head:
             self.set_heads(txn, versions)

@@ -1,10 +1,11 @@
 """pull: read every device's new batches, verify them, apply them path by path.
 
 Order: refresh the SyncConfig; verify batches (nothing is applied from a
-device whose log fails verification); then, chunk by chunk of paths (sorted),
-plan each path (fog.sync.merge), write its files atomically and commit the
-chunk's versions, heads and stat entries in one transaction; last, the cursors
-(and forgets) in one more. Memory stays that of one chunk's plans. A pull
+device whose log fails verification), staging the versions not known here on
+disk (fog.sync.incoming); then, chunk by chunk of paths (sorted), plan each
+path (fog.sync.merge), write its files atomically and commit the chunk's
+versions, heads and stat entries in one transaction; last, the cursors (and
+forgets) in one more. Memory stays that of one chunk's versions and plans. A pull
 killed part-way leaves files that already equal their new version, and
 recorded chunks whose versions the re-run sees as known, so running it again
 ends in the same state.
@@ -12,12 +13,11 @@ ends in the same state.
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import stat as st
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from fog.sync.content import FileReader
 from fog.sync.context import Context, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.ignore import Ignore
+from fog.sync.incoming import DELETED, FILE, NEW, Entry, Staged, encode_path
 from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
 from fog.sync.logs import LogOwner, accepted_limit, audit_log, logs_by_name, read_log, revoked_text
 from fog.sync.merge import Plan, plan_path
@@ -110,14 +111,18 @@ class Incoming:
     log: str
     seq: int
     chain: bytes
-    versions: tuple[Version, ...]
     forgets: tuple[bytes, ...] = ()
     time_ns: int = 0  # the batch's own time
-    ids: list[bytes] = field(default_factory=list)  # the versions' ids, kept once `versions` is let go
+    ids: bytes = b""  # the ids of its versions, end to end (its versions are staged, or known here)
 
 
-def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incoming]:
-    """Verified new batches of every other device, oldest first per device.
+def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged, carried: bytearray) -> list[Incoming]:
+    """Verified new batches of every other device, oldest first per device; their versions staged.
+
+    Each version not known here goes into `staged` (one in a .fog directory is
+    skipped, one forgotten before is left out); the ids of those known here
+    already are added to `carried` (this remote has them: nothing to publish
+    there again).
 
     A log that no device in the SyncConfig owns (a damaged identity pushed it,
     or the remote made it up) cannot be verified and is set aside, listed in
@@ -142,7 +147,7 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
     beyond: dict[str, int] = {}
     # Every listed device's log is checked, also when it vanished from the remote
     # entirely: a cursor above 0 then proves the remote was rolled back.
-    for log in sorted(remote_logs.keys() | by_log.keys()):
+    for number, log in enumerate(sorted(remote_logs.keys() | by_log.keys())):  # (number: staged.drop_log)
         seqs = remote_logs.get(log, [])
         if log == ctx.log:
             continue
@@ -163,6 +168,8 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             if told.get(log) != top:
                 result.warnings.append(revoked_text(owner.name, ctx.remote_name, bound, top, dev))
         got: list[Incoming] = []
+        skipped: list[str] = []
+        known = bytearray()
         try:
             # batches read before must still be there, in their order (not only the one at the cursor)
             anchor = ctx.share.db.audit_anchor(ctx.remote_name, log)
@@ -178,11 +185,16 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
                     # an HMAC under the share key, proves a trusted device made it.
                     if v.device not in config.devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {owner.name!r} holds a forged version")
-                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.versions, vb.batch.forgets, vb.batch.time_ns))
+                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.forgets, vb.batch.time_ns))
+                got[-1].ids = _stage(ctx, vb.batch.versions, staged, number, skipped, known)
         except IntegrityError as exc:
             result.problems.append(str(exc))
+            if got:
+                staged.drop_log(number)
             continue  # nothing from a suspect device
         out.extend(got)
+        result.skipped += skipped
+        carried += known
     # a batch that waits for a key epoch (or a signing key) this device does not hold yet: said once
     waiting_key = f"waiting-logs\0{ctx.remote_name}"
     waited = set(json.loads(ctx.share.db.get_meta(waiting_key) or b"[]"))
@@ -198,6 +210,24 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult) -> list[Incomi
             for log, anchor in anchors.items():
                 ctx.share.db.set_audit_anchor(txn, ctx.remote_name, log, anchor)
     return out
+
+
+def _stage(
+    ctx: Context, versions: tuple[Version, ...], staged: Staged, log: int, skipped: list[str], known: bytearray
+) -> bytes:
+    """Stage a batch's versions not known here; return their ids, end to end."""
+    db = ctx.share.db
+    with db.read() as txn:  # one transaction for every lookup
+        for v in versions:
+            if in_fog_dir(v.path):
+                skipped.append(f"{v.path}: {_IN_FOG_DIR}")
+            elif db.is_forgotten(v.id, txn):
+                continue  # forgotten before: never recorded, never applied
+            elif not db.has_version(v.id, txn):
+                staged.add(v, log)
+            else:
+                known += v.id
+    return b"".join(v.id for v in versions)
 
 
 class LocalState:
@@ -343,31 +373,40 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     config = members.keep_current(ctx, config, roster)
     seen = members.view(ctx, config, roster)  # (another user's devices, in a shared share)
     result.warnings.extend(members.notices(ctx, roster))
-    incoming = collect(ctx, seen, result)
+    staged = Staged(ctx.share.tmp_dir())  # (removes the scratch of a pull that was killed)
+    try:
+        _pull_staged(ctx, seen, result, staged, max_delete, progress)
+    finally:
+        staged.close()
+    ctx.share.db.repack_grown(before)
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _pull_staged(
+    ctx: Context,
+    seen: SyncConfig,
+    result: PullResult,
+    staged: Staged,
+    max_delete: DeleteLimit | None,
+    progress: Progress | None,
+) -> None:
+    """The pull's batches read, staged, planned and applied chunk by chunk, then recorded (pull)."""
+    carried = bytearray()  # ids of known versions this remote's logs carry: nothing to publish there again
+    incoming = collect(ctx, seen, result, staged, carried)
+    result.batches += len(incoming)
+    result.versions = staged.new
     names = {did: d.get("name", did[:8]) for did, d in seen.devices.items()}
     db = ctx.share.db
-    by_path: dict[str, list[Version]] = {}
-    carried: list[bytes] = []  # known versions this remote's logs carry: nothing to publish there again
     forgets = list(dict.fromkeys(f for inc in incoming for f in inc.forgets))
-    with db.read() as txn:  # one transaction for every lookup
-        for inc in incoming:
-            result.batches += 1
-            for v in inc.versions:
-                if in_fog_dir(v.path):
-                    result.skipped.append(f"{v.path}: {_IN_FOG_DIR}")
-                elif db.is_forgotten(v.id, txn):
-                    continue  # forgotten before: never recorded, never applied
-                elif not db.has_version(v.id, txn):
-                    by_path.setdefault(v.path, []).append(v)
-                else:
-                    carried.append(v.id)
-    result.versions = sum(len(vs) for vs in by_path.values())
-    pending = {v.id: v for vs in by_path.values() for v in vs}
-    for inc in incoming:  # (by_path holds the versions; each chunk lets its own go)
-        inc.ids, inc.versions = [v.id for v in inc.versions], ()
     named = set(forgets)
-    forgotten_on_arrival = {i for i in pending if i in named}
-    _retry_unapplied(ctx, by_path)
+    forgotten_on_arrival: set[bytes] = set()  # versions that arrive here and that a batch of this pull forgets
+    _retry_unapplied(ctx, staged)
+    staged.flush()
+    # versions of the chunk's paths that arrived in this pull, and of the paths kept for later (failed,
+    # ignored, waiting directories): what the merge looks up before the database
+    pending: dict[bytes, Version] = {}
+    kept: dict[str, list[Version]] = {}  # the versions of those kept paths
 
     def lookup(version_id: bytes) -> Version | None:
         return pending.get(version_id) or db.version(version_id)
@@ -387,37 +426,60 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     rules = Ignore(ctx.share.root)  # the rules in the tree as the pull starts
     left_alone: list[str] = []  # ignored paths: their versions are recorded, and applied once not ignored
 
-    def plan_of(path: str, stats: StatView, dirs: dict[str, bool]) -> tuple[Plan, LocalState] | str:
+    def plan_of(
+        path: str, versions: list[Version], stats: StatView, dirs: dict[str, bool]
+    ) -> tuple[Plan, LocalState] | str:
         """The plan for one path, or why there is none: "ignored" (left alone here) or "forgotten"."""
         head = db.head(path)
-        if _ignored_here(rules, ctx.share.top, path, head, by_path[path]):
+        if _ignored_here(rules, ctx.share.top, path, head, versions):
             return "ignored"
         local = LocalState(ctx, path, stats.get(path), dirs)
-        plan = plan_path(path, head, by_path[path], lookup, local.dirty(), local.matches, local.kind())
+        plan = plan_path(path, head, versions, lookup, local.dirty(), local.matches, local.kind())
         if plan.kept_local and ((rebuilt and local.entry is None) or path in placed):
-            plan = _untracked(plan, local, head, by_path[path], lookup, db)
+            plan = _untracked(plan, local, head, versions, lookup, db)
         if dropping and _forgotten_head(plan, head, forgotten):
             return "forgotten"  # nothing of it is applied here; its versions are forgotten below
         return plan, local
 
-    paths = sorted(by_path)
-    incoming_paths = SortedPaths(paths)
+    records: dict[bytes, bytes] = {}  # the chunk's new versions' records, as staged (not encoded twice)
+
+    def decoded(entries: list[Entry]) -> list[Version]:
+        versions = [e.version() for e in entries]
+        for e, v in zip(entries, versions, strict=True):
+            if e.flags & NEW:
+                pending[v.id] = v
+                records[v.id] = e.record
+                if v.id in named:
+                    forgotten_on_arrival.add(v.id)
+        return versions
+
     # The delete limit is checked before anything is applied: only a path with an incoming deletion
-    # can delete a file here (planned twice, so the pull needs no plan of every path at once).
-    with db.stat_view() as stats:
-        doomed = 0
-        dirs: dict[str, bool] = {}  # (nothing is applied in between)
-        for path in paths:
-            if any(v.kind == "deleted" for v in by_path[path]):
-                planned = plan_of(path, stats, dirs)
-                if isinstance(planned, tuple):
-                    plan, local = planned
-                    doomed += plan.write is not None and plan.write.kind == "deleted" and _deletes_file(local)
-        if doomed:  # (no deletion: no limit to check, and no walk over the stat index)
+    # can delete a file here (planned twice, so the pull needs no plan of every path at once). The
+    # same walk over the staged versions adds up the bytes to write (progress), decoding only those.
+    doomed = to_write = 0
+    dirs: dict[str, bool] = {}  # (nothing is applied in between)
+    start: bytes | None = b""
+    while start is not None:
+        groups, start = staged.chunk(start, PULL_CHUNK)
+        with db.stat_view() as stats:
+            for path, entries in groups:
+                newest = max(entries, key=lambda e: e.time_ns)
+                to_write += newest.size if newest.flags & FILE else 0
+                if any(e.flags & DELETED for e in entries):
+                    planned = plan_of(path, decoded(entries), stats, dirs)
+                    pending.clear()
+                    records.clear()
+                    if isinstance(planned, tuple):
+                        plan, local = planned
+                        doomed += plan.write is not None and plan.write.kind == "deleted" and _deletes_file(local)
+        staged.remap()
+
+    if doomed:  # (no deletion: no limit to check, and no walk over the stat index)
+        with db.stat_view() as stats:
             tracked = sum(1 for path in stats if not stat_dir_raw(stats.raw(path)))
-            (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
+        (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
     others = [name for name in sorted(ctx.share.config.remotes) if name != ctx.remote_name]
-    m = meter(progress, _bytes_to_write(by_path, paths))
+    m = meter(progress, to_write)
     on_bytes = told(m)
     scan_start = time.time_ns()
     failed: list[str] = []  # paths not applied: their versions are retried by the next pull
@@ -425,34 +487,40 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     arrived: list[str] = []
     deferred: list[tuple[Plan, LocalState]] = []
     # Applied in chunks of paths, each recorded in its own transaction: memory stays that of one
-    # chunk, whatever the number of files. A directory cleared (deleted, or replaced by a file)
-    # waits for the chunk that holds the last incoming path under it (children before parents).
-    planned_bytes = 0  # of the chunks so far (what _bytes_to_write counted for the progress total)
-    for lo in range(0, len(paths), PULL_CHUNK):
-        chunk = paths[lo : lo + PULL_CHUNK]
-        last = chunk[-1]
-        planned_bytes += _bytes_to_write(by_path, chunk)
+    # chunk, whatever the number of files (the chunk's versions alone are read from the staged ones
+    # and decoded). A directory cleared (deleted, or replaced by a file) waits for the chunk that
+    # holds the last incoming path under it (children before parents).
+    planned_bytes = 0  # of the chunks so far (as the progress total counts them)
+    start = b""
+    while start is not None:
+        groups, start = staged.chunk(start, PULL_CHUNK)  # (start: now the next chunk's)
+        by_path = {path: decoded(entries) for path, entries in groups}
+        del groups
+        chunk = list(by_path)
+        if not chunk:
+            break  # nothing staged: no chunk (and no transaction)
+        planned_bytes += sum(_newest_file_size(vs) for vs in by_path.values())
         plans: list[tuple[Plan, LocalState]] = []
         dirs = {}  # per chunk: the chunks before may have made or replaced directories
         with db.stat_view() as stats:
             for path in chunk:
                 cancel.check()
-                planned = plan_of(path, stats, dirs)
+                planned = plan_of(path, by_path[path], stats, dirs)
                 if planned == "ignored":
                     left_alone.append(path)
                     if any(v.id in pending for v in by_path[path]):  # (said once, when they arrive)
                         result.skipped.append(f"{path}: {IGNORED_HERE}")
                 elif isinstance(planned, tuple):
-                    if _clears_dir(planned[0], planned[1]) and _subtree_after(paths, path, last):
+                    if _clears_dir(planned[0], planned[1]) and staged.subtree_after(path, start):
                         deferred.append(planned)
                     else:
                         plans.append(planned)
         due: list[str] = []  # waiting directories applied in this chunk (from earlier chunks)
         if deferred:
-            ready = [d for d in deferred if not _subtree_after(paths, d[0].path, last)]
+            ready = [d for d in deferred if not staged.subtree_after(d[0].path, start)]
             if ready:
-                deferred = [d for d in deferred if _subtree_after(paths, d[0].path, last)]
-                plans = sorted(plans + ready, key=lambda pl: pl[0].path)
+                deferred = [d for d in deferred if staged.subtree_after(d[0].path, start)]
+                plans = sorted(plans + ready, key=lambda pl: encode_path(pl[0].path))
                 due = [d[0].path for d in ready]
         # a waiting directory's versions are recorded with the chunk that applies it: recorded with its
         # own, a pull stopped in between would leave them known and never applied (the re-run takes
@@ -462,15 +530,15 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         if plans:  # said before any file is placed: stopped before the record below, the next pull knows
             with db.write() as txn:
                 db.set_meta(txn, PLACING, json.dumps(sorted(placed | {p.path for p, _ in plans})).encode())
-        applied = apply_plans(ctx, plans, incoming_paths, names, scan_start, result, forgotten, on_bytes)
+        applied = apply_plans(ctx, plans, staged, names, scan_start, result, forgotten, on_bytes)
         failed += applied.failed
         arrived += applied.arrived
         heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
-        new = [v for path in recorded for v in by_path[path] if v.id in pending]
-        held = (v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path, ()))
+        new = [v for path in recorded for v in by_path.get(path) or kept.get(path, []) if v.id in pending]
+        held = (v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path) or kept.get(path, []))
         unapplied = sorted({*retried, *held})
         with db.write() as txn:
-            db.add_unknown_versions(txn, new, make_head=False)  # has_version said unknown, above
+            db.add_unknown_versions(txn, new, make_head=False, records=records)  # has_version said unknown, above
             if applied.copies:  # their paths have no history here (_write_conflicts)
                 db.add_unknown_versions(txn, applied.copies, make_head=False)
                 db.add_pending(txn, ctx.share.config.queued_remotes(), [v.id for v in applied.copies])
@@ -495,22 +563,27 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         # what is recorded is let go (later chunks look it up in the database), but for the
         # paths still to be retried or applied (failed, ignored, waiting directories)
         keep = {*applied.failed, *waiting, *left_alone[-len(chunk) :]}
+        for path in chunk:
+            if path in keep:
+                kept[path] = by_path[path]
         for path in recorded:
             if path not in keep:
-                for v in by_path.pop(path):
+                for v in kept.pop(path, None) or by_path[path]:
                     pending.pop(v.id, None)
-        del plans, applied, heads, new
+        del plans, applied, heads, new, by_path
+        records.clear()  # (the kept paths' versions are recorded from their own, by to_record)
         if m is not None:
             m.reach(planned_bytes)  # what was not written (ignored, kept) counts as dealt with
         db.remap()  # the pages this chunk read stay resident (RSS) while the map lives (RepoDB.remap)
+        staged.remap()
     finish(m)
     assert not deferred, "every deferred directory's subtree ends in some chunk"
     if arrived:
         updated = set(result.updated)
         result.conflicts += [name for name in arrived if name in updated]
-    unapplied = sorted(v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path, ()))
+    unapplied = sorted(v.id.hex() for path in [*failed, *left_alone] for v in kept.get(path, ()))
     with db.write() as txn:
-        db.clear_pending(txn, ctx.remote_name, carried)  # this remote has them already
+        db.clear_pending(txn, ctx.remote_name, _ids(carried))  # this remote has them already
         if forgets:  # after the heads: this device's live heads among them stay until superseded
             done = db.forget_versions(txn, forgets)
             arrived_forgotten = sum(1 for v in done.removed if v.id in forgotten_on_arrival)  # recorded a moment
@@ -523,15 +596,25 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         db.drop_meta(txn, PLACING)  # (what is left arrived in no batch this time: the usual rules from now on)
         for inc in incoming:
             db.set_cursor(txn, ctx.remote_name, inc.log, inc.seq, inc.chain)
-            pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, inc.ids)
+            ids = [inc.ids]  # (pushes.encode joins them: already joined)
+            pushes.record(txn, db.db["batches"], inc.chain, ctx.remote_name, inc.seq, inc.device, inc.time_ns, ids)
         if rebuilt:
             db.drop_meta(txn, REBUILT)  # every file there was met once: from now on, the usual rules
         if cloning:
             db.drop_meta(txn, CLONING)  # the clone's pull is recorded: the tree is the share's
         ctx.commit_presence(txn)  # objects of packs whose headers were read: present there
-    db.repack_grown(before)
-    result.seconds = time.monotonic() - t0
-    return result
+
+
+def _ids(joined: bytearray) -> Iterator[bytes]:
+    """The 32-byte ids of a run of them end to end."""
+    for i in range(0, len(joined), 32):
+        yield bytes(joined[i : i + 32])
+
+
+def _newest_file_size(versions: list[Version]) -> int:
+    """What the progress total counts for a path: its newest incoming version's size, when a file."""
+    v = max(versions, key=lambda w: w.time_ns)
+    return v.size if v.kind == "file" else 0
 
 
 IGNORED_HERE = (
@@ -582,37 +665,14 @@ def _clears_dir(plan: Plan, local: LocalState) -> bool:
     return v is not None and v.kind != "dir" and local.st is not None and st.S_ISDIR(local.st.st_mode)
 
 
-def _subtree_after(paths: list[str], path: str, last: str) -> bool:
-    """Whether some path of `paths` (sorted) under `path` sorts after `last`."""
-    prefix = path + "/"
-    i = bisect.bisect_right(paths, max(last, prefix))
-    return i < len(paths) and paths[i].startswith(prefix)
-
-
-class SortedPaths:
-    """`in` over a sorted list of paths (a set of every path of a big pull costs its memory again)."""
-
-    def __init__(self, paths: list[str]) -> None:
-        self._paths = paths
-
-    def __contains__(self, path: object) -> bool:
-        i = bisect.bisect_left(self._paths, path)  # type: ignore[arg-type]
-        return i < len(self._paths) and self._paths[i] == path
-
-
-def _bytes_to_write(by_path: dict[str, list[Version]], paths: list[str]) -> int:
-    """About the bytes the pull writes (for progress): each path's newest incoming file."""
-    total = 0
-    for path in paths:
-        v = max(by_path[path], key=lambda w: w.time_ns)
-        total += v.size if v.kind == "file" else 0
-    return total
-
-
-def _retry_unapplied(ctx: Context, by_path: dict[str, list[Version]]) -> None:
-    """Add the versions an earlier pull could not apply: they are planned again."""
+def _retry_unapplied(ctx: Context, staged: Staged) -> None:
+    """Stage the versions an earlier pull could not apply (known here: none of them arrived again): they
+    are planned again."""
     db = ctx.share.db
     for hex_id in json.loads(db.get_meta(UNAPPLIED) or b"[]"):
         v = db.version(bytes.fromhex(hex_id))
-        if v is not None and all(w.id != v.id for w in by_path.get(v.path, ())):
-            by_path.setdefault(v.path, []).append(v)
+        if v is not None:
+            staged.add(v, RETRIED, new=False)
+
+
+RETRIED = 0xFFFFFFFF  # the log number of retried versions (staged.add)

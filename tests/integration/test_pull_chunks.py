@@ -164,3 +164,40 @@ def test_the_same_clone_run_again_after_it_finished_pulls_once_more(world: World
     other = tmp_path / "elsewhere"
     r = run_fog(["clone", other, b.root, "--master-key-file", world.key], home=b.home, cwd=tmp_path, expect=1)
     assert "already a fog share" in r.err
+
+
+def _live_versions_patch(record: Path) -> str:
+    """Each apply_plans call writes how many decoded versions are alive in the process (beyond those
+    alive before the command: the process may be forked from the test's, which holds some)."""
+    return f"""
+import gc, json, fog.sync.pull as P
+from fog.format.version import Version
+P.PULL_CHUNK = {CHUNK}
+_real = P.apply_plans
+def _live():
+    return sum(1 for o in gc.get_objects() if type(o) is Version)
+_before = _live()
+def _counted(*a, **k):
+    live = _live() - _before
+    with open({str(record)!r}, "a") as f:
+        f.write(json.dumps(live) + "\\n")
+    return _real(*a, **k)
+P.apply_plans = _counted
+"""
+
+
+def test_a_clone_decodes_one_chunk_of_incoming_versions_at_a_time(world: World, tmp_path: Path) -> None:
+    """The incoming versions wait on disk (fog.sync.incoming), not decoded in memory: at every chunk
+    the process holds about one chunk's versions, not the 60 the clone brings."""
+    record = tmp_path / "live.jsonl"
+    a = world.init("laptop")
+    for i in range(30):
+        a.write(f"d{i % 3}/f{i:02}.txt", f"{i}\n")
+        a.write(f"e/{i:02}.txt", f"{i}\n")
+    a.push()
+    b = world.device("desktop")
+    argv = ["clone", world.remote, b.root, "--master-key-file", world.key, "--device-name", "desktop"]
+    run_fog(argv, home=b.home, cwd=tmp_path, patch=_live_versions_patch(record))
+    live = _sizes(record)
+    assert len(live) >= 60 // CHUNK and max(live) <= 3 * CHUNK, live
+    assert b.tree() == a.tree()

@@ -530,18 +530,24 @@ def test_a_clone_killed_before_recording_resumes_without_conflicts(world: World)
     assert c.fog("status", "--json").json()["clean"]
 
 
-def test_a_pull_never_deletes_or_reads_through_a_symlinked_directory(world: World, pair: tuple[Device, Device]) -> None:
-    """B moved a synced directory to another disk and linked it back: what the link leads to is not in the
-    share. A deletion from A must not unlink the file out there (it matched the old content)."""
-    a, b = pair
-    a.write("d/x", "same content\n")
-    a.write("d/k", "keep\n")
+def _moved_and_linked_back(world: World, a: Device, b: Device, files: dict[str, str]) -> Path:
+    """A pushes `files` under d/, B pulls them, then moves d/ to another disk and links it back: d's new home."""
+    for path, text in files.items():
+        a.write(path, text)
     a.push()
     b.pull()
     outside = world.tmp / "outside"
     outside.mkdir()
     (b.root / "d").rename(outside / "d")
     (b.root / "d").symlink_to(outside / "d")
+    return outside
+
+
+def test_a_pull_never_deletes_or_reads_through_a_symlinked_directory(world: World, pair: tuple[Device, Device]) -> None:
+    """B moved a synced directory to another disk and linked it back: what the link leads to is not in the
+    share. A deletion from A must not unlink the file out there (it matched the old content)."""
+    a, b = pair
+    outside = _moved_and_linked_back(world, a, b, {"d/x": "same content\n", "d/k": "keep\n"})
     (a.root / "d" / "x").unlink()
     a.write("d/k", "edited on A\n")
     a.push()
@@ -556,14 +562,7 @@ def test_a_path_a_pull_could_not_apply_is_not_published_as_deleted(world: World,
     """The same link in the way, and A's new directory d/x under it: whatever B's pull could not apply is
     retried by the next pull, never pushed as a deletion nobody made (A's edit of d/z stays)."""
     a, b = pair
-    a.write("d/x", "x\n")
-    a.write("d/z", "same\n")
-    a.push()
-    b.pull()
-    outside = world.tmp / "outside"
-    outside.mkdir()
-    (b.root / "d").rename(outside / "d")
-    (b.root / "d").symlink_to(outside / "d")
+    outside = _moved_and_linked_back(world, a, b, {"d/x": "x\n", "d/z": "same\n"})
     (a.root / "d" / "x").unlink()
     a.write("d/x/inner", "in\n")
     a.write("d/z", "z2\n")

@@ -1170,14 +1170,14 @@ def read_bounded(backend: Backend, name: str, limit: int, what: str) -> bytes:
     version, a pack, a loose object); a remote that stores more under such a
     name is refused (UnreadableObject, exit 4) without reading the rest.
     """
-    known = getattr(backend, "stored_size", None)  # a local directory knows it: refused before a byte is read
-    size = known(name) if known is not None else None
-    data = b"" if size is not None and size > limit else backend.get_range(name, 0, limit + 1)
-    if len(data) > limit or (size is not None and size > limit):
-        raise UnreadableObject(
-            f"{what} on remote {backend.url} is larger than {limit} bytes, more than fog ever writes there: refused"
-        )
-    return data
+    stored_size = getattr(backend, "stored_size", None)  # a local directory knows it: refused before a read
+    if stored_size is None or stored_size(name) <= limit:
+        data = backend.get_range(name, 0, limit + 1)
+        if len(data) <= limit:
+            return data
+    raise UnreadableObject(
+        f"{what} on remote {backend.url} is larger than {limit} bytes, more than fog ever writes there: refused"
+    )
 
 
 def seal_batch(sign_seed: bytes, keys: K.ShareKeys, batch: B.EventBatch) -> bytes:

@@ -50,7 +50,7 @@ import os
 import shutil
 import struct
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -218,6 +218,12 @@ class StatView:
             yield os.fsdecode(_stat_path(raw, key))
 
 
+def _empty_commit(txn: lmdb.Transaction, meta: object) -> None:
+    """Make `txn` a commit that changes nothing (LMDB commits no transaction that wrote nothing)."""
+    txn.put(b"repacked", b"", db=meta)
+    txn.delete(b"repacked", db=meta)
+
+
 def _file_id(path: Path) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -243,11 +249,8 @@ class RepoDB(Forgetting):
         self._open()
 
     def _open(self) -> None:
-        if self.follow and os.path.isdir(self.path):
-            with swap_lock(self.path, exclusive=False):  # never between a repack's unlink and its first commit
-                self._open_env()
-                self._file = _file_id(self.path / DATA_FILE)
-        else:
+        # a reader without the share lock: never between a repack's unlink of lock.mdb and its first commit
+        with swap_lock(self.path, exclusive=False) if self.follow else nullcontext():
             self._open_env()
             self._file = _file_id(self.path / DATA_FILE)
 
@@ -372,8 +375,7 @@ class RepoDB(Forgetting):
                     last = rows[-1]
                     self.remap()  # drop the pages this chunk mapped (see remap)
             with dst.begin(write=True) as w:  # one more commit: both meta pages name the whole copy
-                w.put(b"repacked", b"", db=dst.open_db(b"meta", txn=w))
-                w.delete(b"repacked", db=dst.open_db(b"meta", txn=w))
+                _empty_commit(w, dst.open_db(b"meta", txn=w))
             dst.sync(True)
         except BaseException:
             dst.close()
@@ -401,8 +403,7 @@ class RepoDB(Forgetting):
                 shutil.rmtree(new, ignore_errors=True)
                 self._open()
             with self.write() as txn:  # the new lock table's last-commit mark now names this file's
-                txn.put(b"repacked", b"", db=self.db["meta"])
-                txn.delete(b"repacked", db=self.db["meta"])
+                _empty_commit(txn, self.db["meta"])
 
     def write(self) -> lmdb.Transaction:
         return self.env.begin(write=True)

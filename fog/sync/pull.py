@@ -463,8 +463,7 @@ def _pull_staged(
         groups, start = staged.chunk(start, PULL_CHUNK)
         with db.stat_view() as stats:
             for path, entries in groups:
-                newest = max(entries, key=lambda e: e.time_ns)
-                to_write += newest.size if newest.flags & FILE else 0
+                to_write += _bytes_to_write(entries)
                 if any(e.flags & DELETED for e in entries):
                     planned = plan_of(path, decoded(entries), stats, dirs)
                     pending.clear()
@@ -494,12 +493,12 @@ def _pull_staged(
     start = b""
     while start is not None:
         groups, start = staged.chunk(start, PULL_CHUNK)  # (start: now the next chunk's)
+        planned_bytes += sum(_bytes_to_write(entries) for _, entries in groups)
         by_path = {path: decoded(entries) for path, entries in groups}
         del groups
         chunk = list(by_path)
         if not chunk:
             break  # nothing staged: no chunk (and no transaction)
-        planned_bytes += sum(_newest_file_size(vs) for vs in by_path.values())
         plans: list[tuple[Plan, LocalState]] = []
         dirs = {}  # per chunk: the chunks before may have made or replaced directories
         with db.stat_view() as stats:
@@ -611,10 +610,10 @@ def _ids(joined: bytearray) -> Iterator[bytes]:
         yield bytes(joined[i : i + 32])
 
 
-def _newest_file_size(versions: list[Version]) -> int:
-    """What the progress total counts for a path: its newest incoming version's size, when a file."""
-    v = max(versions, key=lambda w: w.time_ns)
-    return v.size if v.kind == "file" else 0
+def _bytes_to_write(entries: list[Entry]) -> int:
+    """What the progress counts for a path: the size of its newest staged version, when a file."""
+    newest = max(entries, key=lambda e: e.time_ns)
+    return newest.size if newest.flags & FILE else 0
 
 
 IGNORED_HERE = (

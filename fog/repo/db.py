@@ -746,16 +746,30 @@ class RepoDB(Forgetting):
                     out.update(value[i : i + 32] for i in range(0, len(value), 32))
         return out
 
-    def add_present(self, txn: lmdb.Transaction, remote: str, ids: set[bytes]) -> None:
-        """Record objects known on a remote: one run, written after the remote's others."""
+    def present_runs(self, remote: str) -> list[bytes]:
+        """The ids known on a remote as stored: runs of ids end to end (one per key of formats 1 and 2)."""
+        rk = remote_key(remote)
+        out: list[bytes] = []
+        with self.read() as txn:
+            cur = txn.cursor(self.db["present"])
+            if cur.set_range(rk):
+                for key, value in cur:
+                    if not key.startswith(rk):
+                        break
+                    out.append(key[8:] if len(key) == 8 + 32 else value)
+        return out
+
+    def add_present(self, txn: lmdb.Transaction, remote: str, ids: Iterable[bytes] | bytes) -> None:
+        """Record objects known on a remote (ids, or ids end to end): one run, written after the remote's others."""
         if ids:
             self._put_run(txn, remote_key(remote), ids)
 
-    def _put_run(self, txn: lmdb.Transaction, rk: bytes, ids: set[bytes]) -> None:
+    def _put_run(self, txn: lmdb.Transaction, rk: bytes, ids: Iterable[bytes] | bytes) -> None:
         counter = b"present-runs\0" + rk  # runs are numbered per remote, never reused
         raw = txn.get(counter, db=self.db["meta"])
         run = _U64.unpack(raw)[0] if raw else 0
-        txn.put(rk + _U64.pack(run), b"".join(ids), db=self.db["present"])
+        joined = ids if isinstance(ids, bytes) else b"".join(ids)
+        txn.put(rk + _U64.pack(run), joined, db=self.db["present"])
         txn.put(counter, _U64.pack(run + 1), db=self.db["meta"])
 
     # -- packs ---------------------------------------------------------------------

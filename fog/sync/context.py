@@ -53,8 +53,7 @@ class Context:
 
     def commit_presence(self, txn, *, locs: bool = True) -> None:  # type: ignore[no-untyped-def]
         """Record what is now known of the remote: present objects, and where packs hold them."""
-        self.share.db.add_present(txn, self.remote_name, self.store.presence.new)
-        self.store.presence.new = set()
+        self.share.db.add_present(txn, self.remote_name, self.store.presence.take_new())
         self.store.catalog.commit(txn, locs=locs)
 
     def rekey(self, config: SyncConfig) -> None:
@@ -141,7 +140,7 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
         remote.backend.close()
         raise
     _staging.clear()
-    presence = PresenceCache(load=lambda: share.db.present_ids(name))
+    presence = PresenceCache(load=lambda: share.db.present_runs(name))
     store = remote.share(keys, presence, PackCatalog(share.db))
     from fog.sync.prune import known_condemned  # (prune imports this module)
 

@@ -80,7 +80,39 @@ def as_doc(obj: Any) -> Any:
 
 
 def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    """Write one JSON document, as it is encoded (json.dumps held every piece of it at once: a clone's
+    200,000 paths, ~25 MB). A list that only reads in order (fog.pathlist.PathList) is read as written."""
+    write, pieces, size = sys.stdout.write, [], 0
+    for piece in json.JSONEncoder(indent=2, ensure_ascii=False, default=_json_default).iterencode(doc):
+        pieces.append(piece)
+        size += len(piece)
+        if size > 1 << 16:
+            write("".join(pieces))
+            pieces, size = [], 0
+    pieces.append("\n")
+    write("".join(pieces))
+
+
+class _Streamed(list):  # type: ignore[type-arg]
+    """A sequence json's encoder reads as a list, item by item (it asks a list for its length and items)."""
+
+    def __init__(self, items: Any) -> None:
+        super().__init__()
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Any:
+        return iter(self._items)
+
+
+def _json_default(obj: Any) -> Any:
+    from collections.abc import Sequence
+
+    if isinstance(obj, Sequence) and not isinstance(obj, str | bytes):
+        return _Streamed(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
 def human_size(n: float) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import stat as st
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, MutableSequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -51,8 +51,8 @@ class Local(Protocol):
 class Report(Protocol):
     """Where applying reports (fog.sync.pull.PullResult)."""
 
-    updated: list[str]
-    deleted: list[str]
+    updated: MutableSequence[str]  # (a fog.pathlist.PathList: append and read in order)
+    deleted: MutableSequence[str]
     conflicts: list[str]
     kept: list[str]
     kept_deleted: list[str]

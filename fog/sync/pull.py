@@ -25,6 +25,7 @@ from fog import cancel
 from fog.errors import IntegrityError
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
+from fog.pathlist import PathList
 from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry, StatView, stat_mode
 from fog.repo.share import CLONING, PLACING
@@ -49,9 +50,10 @@ class PullResult:
     remote: str
     batches: int = 0
     versions: int = 0
-    updated: list[str] = field(default_factory=list)
+    # the paths written and deleted: every one (a clone's whole tree), so held compactly (fog.pathlist)
+    updated: PathList = field(default_factory=PathList)
     bytes_written: int = 0  # file bytes written into the share
-    deleted: list[str] = field(default_factory=list)
+    deleted: PathList = field(default_factory=PathList)
     conflicts: list[str] = field(default_factory=list)  # conflict copies written
     kept: list[str] = field(default_factory=list)  # local edits kept over incoming changes
     kept_deleted: list[str] = field(default_factory=list, repr=False)  # of those, paths deleted elsewhere
@@ -90,6 +92,9 @@ class PullResult:
             "remotes_removed",
         ):
             mine = getattr(self, name)
+            if isinstance(mine, PathList):
+                mine.add_new(getattr(other, name))  # (no set of str: a clone's every path)
+                continue
             seen = {_report_key(x) for x in mine}  # a set: 124,000 paths against a list took 400 s
             for x in getattr(other, name):
                 if (key := _report_key(x)) not in seen:
@@ -578,8 +583,9 @@ def _pull_staged(
     finish(m)
     assert not deferred, "every deferred directory's subtree ends in some chunk"
     if arrived:
-        updated = set(result.updated)
-        result.conflicts += [name for name in arrived if name in updated]
+        names = set(arrived)
+        hits = {path for path in result.updated if path in names}  # (not a set of every path updated)
+        result.conflicts += [name for name in arrived if name in hits]
     unapplied = sorted(v.id.hex() for path in [*failed, *left_alone] for v in kept.get(path, ()))
     with db.write() as txn:
         db.clear_pending(txn, ctx.remote_name, _ids(carried))  # this remote has them already

@@ -43,3 +43,64 @@ def release_free_memory() -> None:
     """
     if _libc is not None:
         _libc.malloc_trim(0)
+
+
+MADV_DONTNEED = 4  # Linux
+
+
+def file_mappings(path: str) -> list[tuple[int, int]]:
+    """(address, length) of each shared mapping of the file at `path` in this process (Linux's
+    /proc/self/maps); [] elsewhere, or when it is not mapped."""
+    if not sys.platform.startswith("linux"):
+        return []
+    import os
+
+    real = os.path.realpath(path)
+    out: list[tuple[int, int]] = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                parts = line.split(maxsplit=5)
+                if len(parts) == 6 and parts[5].rstrip("\n") == real and parts[1].endswith("s"):
+                    lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                    out.append((lo, hi - lo))
+    except OSError:
+        return []
+    return out
+
+
+def drop_mapped_pages(ranges: list[tuple[int, int]]) -> None:
+    """Unmap the pages of shared file mappings from this process (`file_mappings`).
+
+    They stay in the page cache and the mapping stays valid: the next read
+    maps them back, with the same bytes. Each page a read faults in maps its
+    cached neighbours too (the kernel's fault-around, 64 KiB): random reads
+    across a database file map all of it, counted in the RSS, until this (or
+    the mapping's end). Only for shared mappings: a private one would lose its
+    written pages.
+    """
+    if not ranges:
+        return
+    libc = _madvise_libc()
+    if libc is None:
+        return
+    for address, length in ranges:
+        libc.madvise(address, length, MADV_DONTNEED)
+
+
+_madvise: object = None
+
+
+def _madvise_libc():  # type: ignore[no-untyped-def]
+    global _madvise
+    if _madvise is None:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            libc.madvise.restype = ctypes.c_int
+            _madvise = libc
+        except (OSError, AttributeError):
+            _madvise = False
+    return _madvise or None

@@ -431,9 +431,9 @@ def _pull_staged(
     ) -> tuple[Plan, LocalState] | str:
         """The plan for one path, or why there is none: "ignored" (left alone here) or "forgotten"."""
         head = db.head(path)
-        if _ignored_here(rules, ctx.share.top, path, head, versions):
-            return "ignored"
         local = LocalState(ctx, path, stats.get(path), dirs)
+        if _ignored_here(rules, path, head, versions, local):
+            return "ignored"
         plan = plan_path(path, head, versions, lookup, local.dirty(), local.matches, local.kind())
         if plan.kept_local and ((rebuilt and local.entry is None) or path in placed):
             plan = _untracked(plan, local, head, versions, lookup, db)
@@ -622,10 +622,13 @@ IGNORED_HERE = (
 )
 
 
-def _ignored_here(rules: Ignore, top: str, path: str, head: Version | None, incoming: list[Version]) -> bool:
-    """Whether the ignore rules leave `path` alone here (a directory by any of its versions or what is here)."""
+def _ignored_here(rules: Ignore, path: str, head: Version | None, incoming: list[Version], local: LocalState) -> bool:
+    """Whether the ignore rules leave `path` alone here (a directory by any of its versions or what is here).
+
+    What is here is the entry itself, as the push's scan sees it (a symlink to a directory is a link).
+    """
     is_dir = any(v.kind == "dir" for v in incoming) or (head is not None and head.kind == "dir")
-    return rules.ignored(path, is_dir or os.path.isdir(os.path.join(top, path)))
+    return rules.ignored(path, is_dir or local.kind() == "dir")
 
 
 def _forgotten_head(plan: Plan, head: Version | None, forgotten: Callable[[bytes], bool]) -> bool:

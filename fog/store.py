@@ -978,8 +978,16 @@ class ShareStore:
         logs: dict[str, list[int]] = {}
         for name in self.backend.list(f"{self.prefix}log/"):
             parts = name[len(self.prefix) :].split("/")
-            if len(parts) == 3 and parts[2].isdigit():
-                logs.setdefault(parts[1], []).append(int(parts[2]))
+            # only names fog writes: another name is no batch (never read), and could repeat a number
+            if (
+                len(parts) == 3
+                and len(parts[2]) <= 20
+                and parts[2].isascii()
+                and parts[2].isdigit()
+                and B.seq_name(seq := int(parts[2])) == parts[2]
+                and seq
+            ):
+                logs.setdefault(parts[1], []).append(seq)
         for seqs in logs.values():
             seqs.sort()
         return logs

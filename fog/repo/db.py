@@ -259,6 +259,11 @@ class RepoDB(Forgetting):
             self.env = open_env(str(self.path))
         except DamagedDB as exc:  # checked before LMDB maps the file: mapping it would be SIGBUS
             raise FogError(f"{exc}{self.recovery}") from None
+        except lmdb.MemoryError:  # the mapping, not the file: no recovery to suggest
+            raise FogError(
+                f"cannot map the share database {self.path}: not enough address space for its "
+                f"{MAP_SIZE >> 30} GiB map (is a virtual memory limit, `ulimit -v`, set?)"
+            ) from None
         except lmdb.Error as exc:
             raise FogError(f"cannot open the share database {self.path}: {exc}{self.recovery}") from exc
         try:

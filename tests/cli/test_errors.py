@@ -339,3 +339,15 @@ def test_help_and_version(share: Share) -> None:
         assert cmd in r.out
     assert run_fog(["--version"], share.root).out.startswith("fog ")
     assert Path(sys.executable).exists()
+
+
+def test_a_master_key_file_that_never_ends_is_refused(tmp_path: Path) -> None:
+    """`--master-key-file /dev/zero` (or a wrong big file) is refused after 64 KiB, in one line: it was read
+    whole (24 GB of memory, then SIGKILL)."""
+    big = tmp_path / "big.key"
+    big.write_bytes(b"0" * (65 << 10))
+    for source in ("/dev/zero", big):
+        r = run_fog(["clone", tmp_path / "nowhere", tmp_path / "c", "--master-key-file", source], tmp_path, expect=1)
+        line = r.one_line_error()
+        assert "over 64 KiB" in line and str(source) in line, line
+    assert not (tmp_path / "c").exists()

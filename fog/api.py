@@ -105,12 +105,8 @@ def init(
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
     if master_key_file is not None and not new_identity:
         raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
+    remotes_mod.refuse_inside(remote_url, root)
     backend = open_backend(remote_url, create=True)
-    remote_root = getattr(backend, "root", None)
-    if remote_root is not None and (
-        Path(remote_root).resolve() == root.resolve() or root.resolve() in Path(remote_root).resolve().parents
-    ):
-        raise UsageError("the remote cannot be inside the share it stores")
     root.mkdir(parents=True, exist_ok=True)
     try:
         remote = Remote(backend)
@@ -703,6 +699,7 @@ def clone(
     elif root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FogError(f"{root} exists and is not an empty directory (to rebuild a share there: --into-existing)")
     refuse_nesting(root)
+    remotes_mod.refuse_inside(url, root)
     through_node = nodes.is_node_url(url)
     if through_node:  # only the master key: the join key opens the node; the SyncConfig there must list it
         join = nodes.Auth(b"", None, None, None, lambda node_public: node_join_keypair(master_key, node_public)[0])
@@ -1150,6 +1147,7 @@ def devices(home: Path, cwd: Path) -> list[devices_mod.DeviceInfo]:
 
 
 def revoke_device(home: Path, cwd: Path, name: str, master_key_file: Path | None = None) -> RotationResult:
+    _check_key_file(master_key_file)
     with context(home, cwd) as ctx:
         return _rotated(devices_mod.revoke(ctx, name), master_key_file)
 
@@ -1157,8 +1155,24 @@ def revoke_device(home: Path, cwd: Path, name: str, master_key_file: Path | None
 def rotate_keys(
     home: Path, cwd: Path, keep: list[str] | None = None, master_key_file: Path | None = None
 ) -> RotationResult:
+    _check_key_file(master_key_file)
     with context(home, cwd) as ctx:
         return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
+
+
+def _check_key_file(path: Path | None) -> None:
+    """Before a rotation: the new master key's file can be written there (a rotation cannot be undone, and
+    its key exists nowhere else). An existing file is replaced (the old key it holds no longer joins)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--master-key-file {path} is a directory: name a file for the new master key")
+    probe = path.with_name(f".{path.name}.probe-{os.getpid()}")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        raise FogError(f"cannot write the new master key to {path}: {exc.strerror}; nothing was changed") from None
 
 
 def adopt_key(home: Path, cwd: Path, master_key: bytes) -> int:
@@ -1172,7 +1186,11 @@ def adopt_key(home: Path, cwd: Path, master_key: bytes) -> int:
 def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationResult:
     """Write the new master key to a file instead of showing it, when asked (as `init` does)."""
     if master_key_file is not None:
-        write_private(master_key_file, (result.master_key + "\n").encode())
+        try:
+            write_private(master_key_file, (result.master_key + "\n").encode())
+        except OSError as exc:  # (checked before; the key is shown instead: it exists nowhere else)
+            result.key_file_error = f"cannot write {master_key_file}: {exc.strerror}"
+            return result
         result.master_key_file = str(master_key_file)
         result.master_key = None
     return result

@@ -63,6 +63,8 @@ def print_rotation(r: RotationResult, what: str) -> None:
             f"fog: warning: node {name} was not handed the new device list ({why}); the next push to it carries it",
             err=True,
         )
+    if r.key_file_error:
+        typer.echo(f"fog: warning: {r.key_file_error}: the new master key is shown below instead", err=True)
     if r.master_key:
         typer.echo(f"new master key (shown once; the old one no longer joins): {r.master_key}")
     else:

@@ -354,3 +354,11 @@ def log_table(entries: list[Any], indent: str = "") -> None:
         echo(indent + "  ".join([*padded, vpath]) + (f"  ({', '.join(marks)})" if marks else ""))
     if not entries:
         echo("No versions match.", err=True)
+
+
+def names_the_share(cwd: str | os.PathLike[str], path: str) -> bool:
+    """Whether PATH (relative to `cwd`) is the top of the share `cwd` is in (`.` at the top, `..` below)."""
+    from fog.repo.history import find_root  # (light: the fast path's)
+
+    top = find_root(os.fspath(cwd))
+    return top is not None and os.path.realpath(os.path.join(cwd, path)) == os.path.realpath(top)

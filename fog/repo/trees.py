@@ -37,10 +37,10 @@ from fog.repo import pushes as pushes_mod
 from fog.repo.db import RepoDB
 from fog.repo.history import read_record
 from fog.repo.pushes import Push
-from fog.repo.revs import parse_when
+from fog.repo.revs import parse_when, parse_whole
 
 _U64 = struct.Struct(">Q")
-_BACK = re.compile(r"~(\d+)\Z")
+_BACK = re.compile(r"~([0-9]{1,18})\Z")
 _PUSH = re.compile(r"push:(?P<name>[^^\n]+)(?P<before>\^?)\Z")
 _HEX = re.compile(r"[0-9a-fA-F]{4,64}\Z")
 _LONG = b"\xff"  # pathkey of a path over 400 bytes: 0xFF || SHA256 (history.pathkey)
@@ -170,14 +170,15 @@ def find_push(db: RepoDB, name: str, names: dict[str, str]) -> Push:
     """A push by id prefix (4+ hex digits) or by DEVICE:N (a device's N-th batch)."""
     candidates = pushes(db)
     if ":" in name:
-        who, _, seq = name.rpartition(":")
-        if not seq.isdigit():
+        who, _, seq_text = name.rpartition(":")
+        seq = parse_whole(seq_text)
+        if seq is None:
             raise RevisionError(f"push:{name}: write push:DEVICE:N with N a batch number")
         hits = [
             p
             for p in candidates
             if p.id is not None
-            and int(seq) in p.remotes.values()
+            and seq in p.remotes.values()
             and (names.get(p.device) == who or p.device.startswith(who.lower()))
         ]
     elif _HEX.match(name):
@@ -190,7 +191,7 @@ def find_push(db: RepoDB, name: str, names: dict[str, str]) -> Push:
     if len(hits) > 1 and ":" in name:
         # each remote numbers a device's batches: a remote added later counts from 1 again. N is
         # origin's numbering when origin has it (the remote every device starts with)
-        on_origin = [p for p in hits if p.remotes.get("origin") == int(seq)]
+        on_origin = [p for p in hits if p.remotes.get("origin") == seq]
         if len(on_origin) == 1:
             return on_origin[0]
         which = ", ".join(f"{p.name} ({'/'.join(sorted(p.remotes))})" for p in hits)

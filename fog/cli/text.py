@@ -138,7 +138,8 @@ def push_summary(result: Any, quiet: bool) -> None:
                 echo(f"{mark} {p}")
     n = len(result.added) + len(result.modified) + len(result.deleted)
     if n == 0 and not result.batches:
-        echo("Nothing to push.")
+        if not result.remote_errors:  # (else what waits for a failed remote is not published: said below)
+            echo("Nothing to push.")
         return
     rate = result.bytes_read / result.seconds if result.seconds else 0
     where = ", ".join(f"{r} batch {b}" for r, b in sorted(result.batches.items()))

@@ -107,6 +107,8 @@ def restore(
             dest = dest / v.path.rsplit("/", 1)[-1]
         if (dest.exists() or dest.is_symlink()) and not force:
             raise FogError(f"{dest} exists; pass --force to overwrite it")
+        if not dest.parent.is_dir():  # (else the error would name the temp file beside it)
+            raise FogError(f"cannot write {dest}: no directory {dest.parent}")
         result.output = str(dest)
         if v.kind == "dir":
             dest.mkdir(parents=True, exist_ok=True)

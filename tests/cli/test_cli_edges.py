@@ -77,3 +77,13 @@ def test_diff_of_a_fifo_in_place_of_a_file_says_so(share: Share) -> None:
     r = run_fog(["diff", "a.txt"], share.root, expect=1, timeout=30, subprocess_=True)
     line = r.one_line_error()
     assert "a.txt is not a regular file" in line, line
+
+
+def test_restore_into_a_missing_directory_names_it_not_a_temp_file(share: Share, tmp_path: Path) -> None:
+    """`fog restore a.txt -o /missing/dir/x` said "No such file or directory: /missing/dir/.fog-tmp-…"."""
+    share.write("a.txt", "a\n")
+    share.push()
+    out = tmp_path / "missing" / "x"
+    line = share.fog("restore", "a.txt", "-o", out, expect=1).one_line_error()
+    assert f"no directory {out.parent}" in line and ".fog-tmp" not in line, line
+    assert not out.parent.exists()

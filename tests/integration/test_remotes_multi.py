@@ -57,6 +57,8 @@ def test_a_remote_down_does_not_stop_the_others_and_catches_up(world: World) -> 
     assert b.read("doc.txt") == "while the disk was away\n"
     pending = {r["name"]: r["pending"] for r in a.fog("remote", "list", "--json").json()}
     assert pending == {"origin": 0, "usb": 1}
+    r = a.fog("push", expect=1)  # nothing new here, but a version waits for usb: not "Nothing to push"
+    assert "Nothing to push" not in r.out and "usb" in r.err, str(r)
     (world.tmp / "usb-unplugged").rename(usb)
     a.fog("push")  # nothing new to record; the queued version reaches usb
     assert {r["name"]: r["pending"] for r in a.fog("remote", "list", "--json").json()} == {"origin": 0, "usb": 0}

@@ -792,8 +792,9 @@ def unfinished_clone(share: Share) -> None:
 def _free_name(config: SyncConfig, host: str) -> tuple[str, str | None]:
     """This device's default name: the host name, or `host-2`, `host-3`... when another device of the
     user has it already (two machines both called `laptop` could not be told apart in `log`, in
-    conflict copies' names, or by `device rename`). Returns (name, the host name if it was taken)."""
-    taken = {str(d.get("name")) for did, d in config.devices.items() if did not in config.revoked_by_rotation}
+    conflict copies' names, or by `device rename`). A revoked device keeps its entry, and its name stays
+    taken: its versions stay in `log`. Returns (name, the host name if it was taken)."""
+    taken = {str(d.get("name")) for d in config.devices.values()}
     if host not in taken:
         return host, None
     n = 2

@@ -65,8 +65,8 @@ def find_device(config: SyncConfig, name: str) -> str:
     hits = [did for did, d in config.devices.items() if d.get("name") == name]
     if not hits and len(name) >= 4:
         hits = [did for did in config.devices if did.startswith(name.lower())]
-    live = [did for did in hits if not config.devices[did].get("removed")]
-    if len(hits) > 1 and len(live) == 1:  # a removed node's name given to a new one
+    live = [did for did in hits if not config.devices[did].get("removed") and did not in config.revoked_by_rotation]
+    if len(hits) > 1 and len(live) == 1:  # a removed node's (or a revoked device's) name given to a new one
         hits = live
     if not hits:
         raise FogError(f"no device named {name!r} (see 'fog device list')")

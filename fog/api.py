@@ -709,6 +709,7 @@ def clone(
         backend = nodes.open_with(url, join)
     else:
         backend = open_backend(url)
+    made: list[Path] = []
     try:
         remote = Remote(backend)
         remote.require_marker()
@@ -723,6 +724,7 @@ def clone(
         usk, upk = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if public_of(usk) != upk:
             raise IdentityError("the user keypair in your fog settings is inconsistent")
+        made = _make_directory(root)  # before this device is enrolled: a directory it cannot make stops here
         if Identity.exists(home):
             ident = Identity.load(home)
             if ident.master_key != master_key or ident.user_public != upk:
@@ -746,6 +748,9 @@ def clone(
         except ReadOnlyRemote:
             published = False  # the device's first push to a writable remote publishes it (enrol.ensure_listed)
         ident.cache_config(config)
+    except BaseException:
+        _unmake(made)
+        raise
     finally:
         backend.close()
     if node is None:  # the nodes learn the new device now (else from its first connection to each)
@@ -787,6 +792,30 @@ def unfinished_clone(share: Share) -> None:
             f"{share.root} is an unfinished clone (it was interrupted): run the same `fog clone` again, "
             "or `fog pull` in it, to finish it first"
         )
+
+
+def _make_directory(root: Path) -> list[Path]:
+    """Make `root` (and its missing parents); the directories made, deepest first. FogError when it
+    cannot be made (under a file, in /proc, no permission)."""
+    missing = []
+    p = root
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FogError(f"cannot make {root}: {exc.strerror or exc}") from None
+    return missing
+
+
+def _unmake(made: list[Path]) -> None:
+    """Remove the directories `_make_directory` made, while they are empty."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            return
 
 
 def _free_name(config: SyncConfig, host: str) -> tuple[str, str | None]:
@@ -884,6 +913,7 @@ def clone_invited(
             "new master key is written to F), or run `fog clone` of one of your own shares first"
         )
     backend = open_backend(url)
+    made: list[Path] = []
     try:
         remote = Remote(backend)
         remote.require_marker()
@@ -913,8 +943,12 @@ def clone_invited(
             if root.exists() and (not root.is_dir() or any(root.iterdir())):
                 raise FogError(f"{root} exists and is not an empty directory")
             refuse_nesting(root)
+            made = _make_directory(root)
         remote.put_config(ident, config)
         ident.cache_config(config)
+    except BaseException:
+        _unmake(made)
+        raise
     finally:
         backend.close()
     if here is not None:  # invited again (the owner's keys changed): the checkout this device has takes it

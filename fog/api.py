@@ -265,6 +265,8 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
     """What changed since the last push (contents of stat-changed files are hashed)."""
     with open_share(home, cwd, wait=wait) as (share, ident):
         unfinished_clone(share)
+        if ident.cached_config() is None:
+            _fetch_config(share, ident)
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
@@ -276,6 +278,18 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
             if c.version is not None:
                 {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)
         return out
+
+
+def _fetch_config(share: Share, ident: Identity) -> None:
+    """The cached SyncConfig was deleted (README: it is a cache): fetch it from the share's remote, as
+    opening a pull or push does."""
+    try:
+        open_context(share, ident).close()
+    except (RemoteError, IdentityError) as exc:
+        raise IdentityError(
+            f"{ident.home / 'syncconfig.json'} (the cache of your fog settings) is missing and could not be "
+            f"fetched ({exc}): run `fog pull` when the remote is reachable"
+        ) from None
 
 
 def push(

@@ -28,6 +28,7 @@ from fog.errors import (
     UnreadableObject,
     UsageError,
 )
+from fog.format import names as naming
 from fog.format.policy import Policy, share_policy
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
@@ -97,6 +98,10 @@ def init(
 ) -> InitResult:
     """Create a share in `directory` backed by `remote_url` (and an identity if none)."""
     root = directory.absolute()
+    if device_name is not None:
+        naming.check_name("device name", device_name)
+    if name is not None:
+        naming.check_name("share name", name, path_safe=True)
     if (root / FOG_DIR / "config.json").exists():
         raise FogError(f"{root} is already a fog share")
     refuse_nesting(root)
@@ -699,6 +704,8 @@ def clone(
     from fog.crypto.seal import public_of
 
     cancel.clear()
+    if device_name is not None:
+        naming.check_name("device name", device_name)
     name_taken: str | None = None
     root = directory.absolute()
     if into_existing and os.path.lexists(root / FOG_DIR):
@@ -913,6 +920,8 @@ def clone_invited(
     """
     from fog.crypto.keys import public_key_from_text, public_key_to_text
 
+    if device_name is not None:
+        naming.check_name("device name", device_name)
     want_sign = None
     if inviter is not None:
         try:
@@ -1005,6 +1014,8 @@ def _member_info(m: members.Member) -> MemberInfo:
 def share_invite(
     home: Path, cwd: Path, user_key: str, *, name: str | None, read_only: bool, share: str | None = None
 ) -> members.Invitation:
+    if name is not None:
+        naming.check_name("member name", name)
     with context(home, _share_dir(home, cwd, share)) as ctx:
         return members.invite(ctx, pull_mod.refresh_config(ctx), user_key, name=name, read_only=read_only)
 

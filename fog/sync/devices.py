@@ -10,6 +10,7 @@ from typing import Any
 
 from fog.crypto.keys import device_id, device_log_name
 from fog.errors import FogError, RemoteError, UsageError
+from fog.format import names as naming
 from fog.format.syncconfig import SyncConfig
 from fog.store import Remote
 from fog.sync import keyring, nodes
@@ -129,6 +130,7 @@ def rotate(ctx: Context, keep: list[str] | None = None) -> RotationResult:
 
 
 def rename(ctx: Context, name: str, new_name: str) -> DeviceInfo:
+    naming.check_name("device name", new_name)
     config = refresh_config(ctx)
     mine = ctx.ident.device_id
     if config.devices.get(mine, {}).get("name") == name:

@@ -116,15 +116,22 @@ def init(
         Path(remote_root).resolve() == root.resolve() or root.resolve() in Path(remote_root).resolve().parents
     ):
         raise UsageError("the remote cannot be inside the share it stores")
-    root.mkdir(parents=True, exist_ok=True)
+    share_name = name or root.name or "share"
+    if not new_identity:  # (checked again below, against the remote's SyncConfig)
+        _refuse_taken_share_name(Identity.load(home).cached_config(), share_name)
+    made = _make_directory(root)
     try:
         remote = Remote(backend)
         remote.initialize()
         ident = Identity.load(home) if not new_identity else Identity.create(home, name=device_name)
         config = _merged_config(ident, remote)
+        try:
+            _refuse_taken_share_name(config, share_name)
+        except UsageError:
+            _unmake(made)
+            raise
         keys = ShareKeys.generate()
         now = time.time_ns()
-        share_name = name or root.name or "share"
         shares = dict(config.shares)
         shares[keys.share_id.hex()] = {
             "name": share_name,
@@ -815,6 +822,20 @@ def unfinished_clone(share: Share) -> None:
         )
 
 
+def _refuse_taken_share_name(config: SyncConfig | None, name: str) -> None:
+    """UsageError when another live share of this user has `name`: `clone --share NAME` could not pick."""
+    for sid, entry in config.shares.items() if config is not None else ():
+        if not entry.get("removed") and entry.get("name") == name:
+            raise UsageError(
+                f"you have a share named {name!r} already ({sid[:12]}): give this one another name with --name"
+            )
+
+
+def _share_list(live: dict[str, dict]) -> str:
+    """The shares as `name (id)`, for a message asking to pick one by name or id."""
+    return ", ".join(sorted(f"{naming.shown(str(s.get('name')))} ({sid[:12]})" for sid, s in live.items()))
+
+
 def _make_directory(root: Path) -> list[Path]:
     """Make `root` (and its missing parents); the directories made, deepest first. FogError when it
     cannot be made (under a file, in /proc, no permission)."""
@@ -1027,10 +1048,12 @@ def _share_dir(home: Path, cwd: Path, share: str | None) -> Path:
     ident = Identity.load(home)
     config = ident.cached_config()
     live = {sid: e for sid, e in (config.shares.items() if config else []) if not e.get("removed")}
-    hits = [sid for sid, e in live.items() if e.get("name") == share or sid.startswith(share.lower())]
+    hits = [sid for sid, e in live.items() if e.get("name") == share]
+    if not hits:
+        hits = [sid for sid in live if sid.startswith(share.lower())]
     if len(hits) != 1:
-        names = ", ".join(sorted(str(e.get("name")) for e in live.values()))
-        raise UsageError(f"no single share matches {share!r}; shares: {names}")
+        which = {sid: live[sid] for sid in hits} if hits else live
+        raise UsageError(f"no single share matches {share!r}; pick one by name or id: {_share_list(which)}")
     here = checkouts.existing(home, hits[0])
     if here is None:
         raise FogError(f"share {share!r} has no checkout on this device: `fog clone` it first")
@@ -1065,17 +1088,21 @@ def _clone_remote_name(share_entry: dict, url: str) -> str:
 def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
     live = {sid: s for sid, s in config.shares.items() if not s.get("removed")}
     if wanted is not None:
-        hits = [(sid, s) for sid, s in live.items() if s.get("name") == wanted or sid.startswith(wanted)]
-        if len(hits) != 1:
-            names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
-            raise FogError(f"no single share matches {wanted!r}; shares: {names}")
+        hits = [(sid, s) for sid, s in live.items() if s.get("name") == wanted]
+        if not hits:
+            hits = [(sid, s) for sid, s in live.items() if sid.startswith(wanted.lower())]
+        if len(hits) > 1:
+            raise UsageError(
+                f"several shares match {wanted!r}; pick one by its id with --share: {_share_list(dict(hits))}"
+            )
+        if not hits:
+            raise FogError(f"no share matches {wanted!r}; shares: {_share_list(live)}")
         return hits[0]
     if len(live) == 1:
         return next(iter(live.items()))
     if not live:
         raise FogError("your fog settings list no shares")
-    names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
-    raise UsageError(f"this user has several shares; pick one with --share: {names}")
+    raise UsageError(f"this user has several shares; pick one with --share NAME or ID: {_share_list(live)}")
 
 
 def pull(

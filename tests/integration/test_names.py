@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,32 @@ def test_a_name_from_the_remote_is_printed_escaped(made: tuple) -> None:
     r = run_fog(["device", "rename", FORGED, "x\x07"], home=home, cwd=a, expect=2)
     assert r.error_line().count("fog:") == 1
     assert [d["name"] for d in run_fog(["device", "list", "--json"], home=home, cwd=a).json()] == [FORGED]
+
+
+def test_a_share_name_another_share_has_is_refused_and_an_id_picks_one(tmp_path: Path, made: tuple) -> None:
+    remote, key, home, a = made
+    r = run_fog(["init", tmp_path / "n2", "--remote", remote, "--name", "a"], home=home, cwd=tmp_path, expect=2)
+    line = r.error_line()
+    assert "a share named 'a'" in line and "--name" in line, line
+    assert not (tmp_path / "n2").exists()
+    r = run_fog(["init", tmp_path / "a2", "--remote", remote, "--name", "b"], home=home, cwd=tmp_path)
+    # two shares named alike by an older fog: the ambiguity names their ids, and an id picks one
+    patch = "import fog.api as A\nA._refuse_taken_share_name = lambda *a, **k: None\n"
+    run_fog(["init", tmp_path / "n3", "--remote", remote, "--name", "a"], home=home, cwd=tmp_path, patch=patch)
+    shares = json.loads((home / "syncconfig.json").read_text())["shares"]
+    ids = sorted(sid for sid, s in shares.items() if s["name"] == "a")
+    assert len(ids) == 2
+    r = run_fog(
+        ["clone", remote, tmp_path / "c", "--master-key-file", key, "--share", "a"],
+        home=tmp_path / "h3",
+        cwd=tmp_path,
+        expect=2,
+    )
+    line = r.error_line()
+    assert all(sid[:12] in line for sid in ids) and "id" in line, line
+    r = run_fog(
+        ["clone", remote, tmp_path / "c", "--master-key-file", key, "--share", ids[1][:12], "--json"],
+        home=tmp_path / "h3",
+        cwd=tmp_path,
+    )
+    assert r.json()["share_id"] == ids[1]

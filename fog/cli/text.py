@@ -207,7 +207,7 @@ def clone_summary(result: Any) -> None:
             err=True,
         )
     if getattr(result, "invited_by", None):
-        echo(f"Invited by {result.invited_by} (check this key with them)")
+        echo(f"Invited by {shown(result.invited_by)} (check this key with them)")
     if not result.device_published:
         echo(
             f"fog: remote {result.remote} is read-only: this device joins your fog settings "

@@ -28,6 +28,7 @@ from fog.errors import (
     UnreadableObject,
     UsageError,
 )
+from fog.format import names as naming
 from fog.format.policy import Policy, share_policy
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
@@ -97,6 +98,10 @@ def init(
 ) -> InitResult:
     """Create a share in `directory` backed by `remote_url` (and an identity if none)."""
     root = directory.absolute()
+    if device_name is not None:
+        naming.check_name("device name", device_name)
+    if name is not None:
+        naming.check_name("share name", name, path_safe=True)
     if (root / FOG_DIR / "config.json").exists():
         raise FogError(f"{root} is already a fog share")
     refuse_nesting(root)
@@ -107,15 +112,22 @@ def init(
         raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
     remotes_mod.refuse_inside(remote_url, root)
     backend = open_backend(remote_url, create=True)
-    root.mkdir(parents=True, exist_ok=True)
+    share_name = name or root.name or "share"
+    if not new_identity:  # (checked again below, against the remote's SyncConfig)
+        _refuse_taken_share_name(Identity.load(home).cached_config(), share_name)
+    made = _make_directory(root)
     try:
         remote = Remote(backend)
         remote.initialize()
         ident = Identity.load(home) if not new_identity else Identity.create(home, name=device_name)
         config = _merged_config(ident, remote)
+        try:
+            _refuse_taken_share_name(config, share_name)
+        except UsageError:
+            _unmake(made)
+            raise
         keys = ShareKeys.generate()
         now = time.time_ns()
-        share_name = name or root.name or "share"
         shares = dict(config.shares)
         shares[keys.share_id.hex()] = {
             "name": share_name,
@@ -261,6 +273,8 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
     """What changed since the last push (contents of stat-changed files are hashed)."""
     with open_share(home, cwd, wait=wait) as (share, ident):
         unfinished_clone(share)
+        if ident.cached_config() is None:
+            _fetch_config(share, ident)
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
@@ -272,6 +286,18 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
             if c.version is not None:
                 {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)
         return out
+
+
+def _fetch_config(share: Share, ident: Identity) -> None:
+    """The cached SyncConfig was deleted (README: it is a cache): fetch it from the share's remote, as
+    opening a pull or push does."""
+    try:
+        open_context(share, ident).close()
+    except (RemoteError, IdentityError) as exc:
+        raise IdentityError(
+            f"{ident.home / 'syncconfig.json'} (the cache of your fog settings) is missing and could not be "
+            f"fetched ({exc}): run `fog pull` when the remote is reachable"
+        ) from None
 
 
 def push(
@@ -681,6 +707,8 @@ def clone(
     from fog.crypto.seal import public_of
 
     cancel.clear()
+    if device_name is not None:
+        naming.check_name("device name", device_name)
     name_taken: str | None = None
     root = directory.absolute()
     if into_existing and os.path.lexists(root / FOG_DIR):
@@ -706,6 +734,7 @@ def clone(
         backend = nodes.open_with(url, join)
     else:
         backend = open_backend(url)
+    made: list[Path] = []
     try:
         remote = Remote(backend)
         remote.require_marker()
@@ -720,6 +749,7 @@ def clone(
         usk, upk = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if public_of(usk) != upk:
             raise IdentityError("the user keypair in your fog settings is inconsistent")
+        made = _make_directory(root)  # before this device is enrolled: a directory it cannot make stops here
         if Identity.exists(home):
             ident = Identity.load(home)
             if ident.master_key != master_key or ident.user_public != upk:
@@ -743,6 +773,9 @@ def clone(
         except ReadOnlyRemote:
             published = False  # the device's first push to a writable remote publishes it (enrol.ensure_listed)
         ident.cache_config(config)
+    except BaseException:
+        _unmake(made)
+        raise
     finally:
         backend.close()
     if node is None:  # the nodes learn the new device now (else from its first connection to each)
@@ -786,11 +819,50 @@ def unfinished_clone(share: Share) -> None:
         )
 
 
+def _refuse_taken_share_name(config: SyncConfig | None, name: str) -> None:
+    """UsageError when another live share of this user has `name`: `clone --share NAME` could not pick."""
+    for sid, entry in config.shares.items() if config is not None else ():
+        if not entry.get("removed") and entry.get("name") == name:
+            raise UsageError(
+                f"you have a share named {name!r} already ({sid[:12]}): give this one another name with --name"
+            )
+
+
+def _share_list(live: dict[str, dict]) -> str:
+    """The shares as `name (id)`, for a message asking to pick one by name or id."""
+    return ", ".join(sorted(f"{naming.shown(str(s.get('name')))} ({sid[:12]})" for sid, s in live.items()))
+
+
+def _make_directory(root: Path) -> list[Path]:
+    """Make `root` (and its missing parents); the directories made, deepest first. FogError when it
+    cannot be made (under a file, in /proc, no permission)."""
+    missing = []
+    p = root
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FogError(f"cannot make {root}: {exc.strerror or exc}") from None
+    return missing
+
+
+def _unmake(made: list[Path]) -> None:
+    """Remove the directories `_make_directory` made, while they are empty."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
 def _free_name(config: SyncConfig, host: str) -> tuple[str, str | None]:
     """This device's default name: the host name, or `host-2`, `host-3`... when another device of the
     user has it already (two machines both called `laptop` could not be told apart in `log`, in
-    conflict copies' names, or by `device rename`). Returns (name, the host name if it was taken)."""
-    taken = {str(d.get("name")) for did, d in config.devices.items() if did not in config.revoked_by_rotation}
+    conflict copies' names, or by `device rename`). A revoked device keeps its entry, and its name stays
+    taken: its versions stay in `log`. Returns (name, the host name if it was taken)."""
+    taken = {str(d.get("name")) for d in config.devices.values()}
     if host not in taken:
         return host, None
     n = 2
@@ -866,6 +938,8 @@ def clone_invited(
     """
     from fog.crypto.keys import public_key_from_text, public_key_to_text
 
+    if device_name is not None:
+        naming.check_name("device name", device_name)
     want_sign = None
     if inviter is not None:
         try:
@@ -880,6 +954,7 @@ def clone_invited(
             "new master key is written to F), or run `fog clone` of one of your own shares first"
         )
     backend = open_backend(url)
+    made: list[Path] = []
     try:
         remote = Remote(backend)
         remote.require_marker()
@@ -909,8 +984,12 @@ def clone_invited(
             if root.exists() and (not root.is_dir() or any(root.iterdir())):
                 raise FogError(f"{root} exists and is not an empty directory")
             refuse_nesting(root)
+            made = _make_directory(root)
         remote.put_config(ident, config)
         ident.cache_config(config)
+    except BaseException:
+        _unmake(made)
+        raise
     finally:
         backend.close()
     if here is not None:  # invited again (the owner's keys changed): the checkout this device has takes it
@@ -953,6 +1032,8 @@ def _member_info(m: members.Member) -> MemberInfo:
 def share_invite(
     home: Path, cwd: Path, user_key: str, *, name: str | None, read_only: bool, share: str | None = None
 ) -> members.Invitation:
+    if name is not None:
+        naming.check_name("member name", name)
     with context(home, _share_dir(home, cwd, share)) as ctx:
         return members.invite(ctx, pull_mod.refresh_config(ctx), user_key, name=name, read_only=read_only)
 
@@ -964,10 +1045,12 @@ def _share_dir(home: Path, cwd: Path, share: str | None) -> Path:
     ident = Identity.load(home)
     config = ident.cached_config()
     live = {sid: e for sid, e in (config.shares.items() if config else []) if not e.get("removed")}
-    hits = [sid for sid, e in live.items() if e.get("name") == share or sid.startswith(share.lower())]
+    hits = [sid for sid, e in live.items() if e.get("name") == share]
+    if not hits:
+        hits = [sid for sid in live if sid.startswith(share.lower())]
     if len(hits) != 1:
-        names = ", ".join(sorted(str(e.get("name")) for e in live.values()))
-        raise UsageError(f"no single share matches {share!r}; shares: {names}")
+        which = {sid: live[sid] for sid in hits} if hits else live
+        raise UsageError(f"no single share matches {share!r}; pick one by name or id: {_share_list(which)}")
     here = checkouts.existing(home, hits[0])
     if here is None:
         raise FogError(f"share {share!r} has no checkout on this device: `fog clone` it first")
@@ -1002,17 +1085,21 @@ def _clone_remote_name(share_entry: dict, url: str) -> str:
 def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
     live = {sid: s for sid, s in config.shares.items() if not s.get("removed")}
     if wanted is not None:
-        hits = [(sid, s) for sid, s in live.items() if s.get("name") == wanted or sid.startswith(wanted)]
-        if len(hits) != 1:
-            names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
-            raise FogError(f"no single share matches {wanted!r}; shares: {names}")
+        hits = [(sid, s) for sid, s in live.items() if s.get("name") == wanted]
+        if not hits:
+            hits = [(sid, s) for sid, s in live.items() if sid.startswith(wanted.lower())]
+        if len(hits) > 1:
+            raise UsageError(
+                f"several shares match {wanted!r}; pick one by its id with --share: {_share_list(dict(hits))}"
+            )
+        if not hits:
+            raise FogError(f"no share matches {wanted!r}; shares: {_share_list(live)}")
         return hits[0]
     if len(live) == 1:
         return next(iter(live.items()))
     if not live:
         raise FogError("your fog settings list no shares")
-    names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
-    raise UsageError(f"this user has several shares; pick one with --share: {names}")
+    raise UsageError(f"this user has several shares; pick one with --share NAME or ID: {_share_list(live)}")
 
 
 def pull(

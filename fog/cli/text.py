@@ -12,6 +12,7 @@ import sys
 import time
 
 from fog.errors import EXIT_CONFLICTS, EXIT_ERROR, EXIT_INTEGRITY, EXIT_PARTIAL, FogError
+from fog.format.names import shown
 
 TYPE_CHECKING = False  # not typing's: typing and pathlib each cost `fog log` 0.04 s to import
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def error_line(exc: FogError, as_json: bool) -> int:
     if as_json:
         sys.stderr.write(json.dumps({"code": exc.exit_code, "kind": exc.kind, "message": exc.message}) + "\n")
     else:
-        sys.stderr.write(f"fog: {exc.message}\n")
+        sys.stderr.write(f"fog: {shown(exc.message)}\n")  # one line, whatever a name in it holds
     return exc.exit_code
 
 
@@ -207,7 +208,7 @@ def clone_summary(result: Any) -> None:
             err=True,
         )
     if getattr(result, "invited_by", None):
-        echo(f"Invited by {result.invited_by} (check this key with them)")
+        echo(f"Invited by {shown(result.invited_by)} (check this key with them)")
     if not result.device_published:
         echo(
             f"fog: remote {result.remote} is read-only: this device joins your fog settings "
@@ -346,7 +347,11 @@ def log_table(entries: list[Any], indent: str = "") -> None:
             marks.append(paint("conflict", "yellow", color))
         size = "-" if v.kind in ("deleted", "dir") else human_size(v.size)
         rows.append(
-            ([v.id.hex()[:12], local_time(v.time_ns), human_age(v.time_ns), e.device_name, size, v.kind], v.path, marks)
+            (
+                [v.id.hex()[:12], local_time(v.time_ns), human_age(v.time_ns), shown(e.device_name), size, v.kind],
+                v.path,
+                marks,
+            )
         )
     widths = [max((len(r[0][i]) for r in rows), default=0) for i in range(6)]
     for cells, vpath, marks in rows:

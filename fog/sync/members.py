@@ -614,7 +614,26 @@ def _owner_members(ctx: Context, config: SyncConfig, members: dict[str, Any]) ->
 
 
 def find_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any]]:
-    """The invitations waiting for this user on a store, verified; each with `owner` and `entry`."""
+    """The invitations waiting for this user on a store, verified; each with `owner` and `entry`.
+
+    Of the invitations one owner left for one share (invited again: a new role, new keys after a
+    rotation, or just twice) only the newest counts: the owner signed each, and the newest says
+    what the owner wants now."""
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for doc in _verified_invitations(remote, ident):
+        key = (str(doc.get("share")), str(doc["owner"]["sign"]))
+        if key not in newest or _time_of(doc) >= _time_of(newest[key]):
+            newest[key] = doc
+    return list(newest.values())
+
+
+def _time_of(doc: dict[str, Any]) -> int:
+    t = doc.get("time_ns")
+    return t if isinstance(t, int) and not isinstance(t, bool) else 0
+
+
+def _verified_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any]]:
+    """Every invitation waiting for this user on a store that opens and is well formed."""
     out = []
     for name in sorted(remote.backend.list(f"invites/{R.invite_locator(ident.user_public)}/")):
         try:

@@ -164,6 +164,22 @@ def test_wrong_length_key_in_cached_syncconfig(share: Share, field: str) -> None
     assert share.log("a.txt")
 
 
+def test_status_after_the_cached_syncconfig_was_deleted(share: Share) -> None:
+    """README: syncconfig.json is a cache, delete it and fog fetches it again; status too."""
+    share.write("a.txt", "a\n")
+    share.push()
+    share.write("b.txt", "b\n")
+    path = _home() / "syncconfig.json"
+    path.unlink()
+    assert share.fog("status", "--json").json()["added"] == ["b.txt"]
+    assert path.exists()
+    path.unlink()  # and with the remote out of reach: one line that says what to do
+    remote = Path(json.loads((share.root / ".fog" / "config.json").read_text())["remotes"]["origin"])
+    remote.rename(remote.with_name("gone"))
+    line = share.fog("status", expect=1).one_line_error()
+    assert str(path) in line and "fog pull" in line, line
+
+
 def test_wrong_length_user_key_in_cached_syncconfig(share: Share) -> None:
     path = _home() / "syncconfig.json"
     doc = json.loads(path.read_text())

@@ -375,6 +375,32 @@ def test_clone_invited_from_takes_only_the_named_owners_invitation(alice: Device
     assert f"Invited by {user_name_of(alice)} {alice_key}" in out
 
 
+def test_an_invitation_sent_twice_is_taken_as_its_newest(alice: Device) -> None:
+    """The owner invites the same user again (changing their role, or unsure the first arrived): the
+    user accepts the newest invitation of that owner for that share, not a choice between twins."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    accept(alice, bob, "--from", user_key(alice), "--share", "alice-laptop")
+    assert bob.read("doc.txt") == "alice's first draft\n"
+    shares = json.loads((bob.home / "syncconfig.json").read_text())["shares"]
+    assert [s.get("read_only") for s in shares.values() if s.get("owner")] == [True]
+
+
+def test_names_an_owner_wrote_are_printed_escaped(alice: Device) -> None:
+    """An owner whose (patched) client names itself and the member with control characters cannot
+    forge lines of the member's output."""
+    bob = user(alice, "bob")
+    patch = "import fog.sync.members as M\nM.user_name = lambda: 'alice\\nfog: forged'\n"
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", patch=patch)
+    r = run_fog(["clone", alice.world.remote, bob.root, "--invited"], home=bob.home, cwd=alice.world.tmp)
+    assert "Invited by alice\\nfog: forged fogpub-" in r.out, r
+    r = run_fog(["share", "members"], home=bob.home, cwd=bob.root)
+    assert "alice\\nfog: forged" in r.out, r
+    for shown in (r, run_fog(["log"], home=bob.home, cwd=bob.root)):
+        assert not any(line.startswith("fog: forged") for line in shown.out.splitlines()), shown
+
+
 def user_name_of(d: Device) -> str:
     return next(m["name"] for m in d.fog("share", "members", "--json").json() if m["this_user"])
 

@@ -10,6 +10,7 @@ finds its own unrecorded batch on the remote and adopts it.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import stat as st
@@ -247,12 +248,14 @@ def _read_all(
     total = sum(e.st.st_size for e in files)
     done = 0
     out: dict[str, Content] = {}
-    if sealed is not None:
-        files, done = _take_sealed(reader.store, sealed, files, stats, result, out, progress, total)  # type: ignore[arg-type]
+    small: list[Entry] = []
+    if sealed is not None:  # the workers' files; the rest is read here
+        small = [e for e in files if e.st.st_size <= sealing.SMALL_BYTES]
+        files = [e for e in files if e.st.st_size > sealing.SMALL_BYTES]
     seen = [0]  # bytes read so far, also inside a large file still being read (progress only)
     seen_lock = threading.Lock()
     if progress is not None:
-        progress(done, total)
+        progress(0, total)
 
         def count(n: int) -> None:
             with seen_lock:
@@ -285,12 +288,20 @@ def _read_all(
     with cancel.stopping(ThreadPoolExecutor(CPU_WORKERS, thread_name_prefix="fog-read")) as pool:
         window: deque[tuple[list[Entry], Future[list[tuple[Content, str] | OSError]]]] = deque()
         batches = _batches(files)
-        while True:
+
+        def fill() -> None:
             while len(window) < CPU_WORKERS * 4:
                 batch = next(batches, None)
                 if batch is None:
                     break
                 window.append((batch, pool.submit(work, batch)))
+
+        if sealed is not None:
+            fill()  # the larger files are read on the pool while this thread stores what the workers sealed
+            left, done = _take_sealed(reader.store, sealed, small, stats, result, out, progress, total)  # type: ignore[arg-type]
+            batches = itertools.chain(batches, _batches(left))  # (what they returned nothing for)
+        while True:
+            fill()
             if not window:
                 break
             batch, fut = window.popleft()
@@ -299,7 +310,7 @@ def _read_all(
                     fut.result(timeout=0.25)
                     break
                 except TimeoutError:
-                    progress(min(seen[0], total), total)
+                    progress(max(done, min(seen[0], total)), total)
             for e, read in zip(batch, fut.result(), strict=True):
                 if isinstance(read, FileNotFoundError):
                     continue  # vanished during the scan: the next push records the deletion
@@ -334,7 +345,7 @@ def _take_sealed(
     progress: Progress | None,
     total: int,
 ) -> tuple[list[Entry], int]:
-    """Store what the workers sealed of the small files among `files`; the files left to read here, bytes done.
+    """Store what the workers sealed of `files` (each a small file); the files left to read here, bytes done.
 
     A file the workers returned nothing for (unreadable, changed, or the
     workers failed) is read in-process like any other.
@@ -342,9 +353,6 @@ def _take_sealed(
     left: list[Entry] = []
     done = 0
     for e in files:
-        if e.st.st_size > sealing.SMALL_BYTES:
-            left.append(e)
-            continue
         path, got = next(sealed)
         if path != e.path:
             raise FogError(f"internal error: the push's workers returned {path!r} for {e.path!r}")

@@ -208,7 +208,8 @@ class Sealers:
                 (size,) = _LEN.unpack_from(w.inbuf)
                 if len(w.inbuf) < 4 + size:
                     break
-                w.ready.append(pickle.loads(memoryview(w.inbuf)[4 : 4 + size]))
+                with memoryview(w.inbuf) as view:
+                    w.ready.append(pickle.loads(view[4 : 4 + size]))
                 del w.inbuf[: 4 + size]
         return heard
 

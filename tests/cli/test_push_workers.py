@@ -62,11 +62,13 @@ atexit.register(report)
 """
 
 
-def push(share: Share, tmp: Path, *, small: int = 1, hurt: str = "", stall: float = 60) -> tuple[dict, dict]:
-    """`fog push --json` in a fresh process; its JSON document and what the workers did."""
+def push(
+    share: Share, tmp: Path, *, small: int = 1, hurt: str = "", stall: float = 60, command: str = "push"
+) -> tuple[dict, dict]:
+    """`fog push --json` (or another command) in a fresh process; its JSON document and what the workers did."""
     out = tmp / "workers.json"
     code = SPY.format(small=small, hurt=hurt, stall=stall, out=str(out))
-    doc = run_wrapped(code, ["push", "--json"], share.root).json()
+    doc = run_wrapped(code, [command, "--json"], share.root).json()
     return doc, json.loads(out.read_text())
 
 
@@ -274,3 +276,12 @@ def test_a_worker_reads_what_the_push_would(tmp_path: Path) -> None:
     assert sealers._seal_file(str(p), 3, s.st_mtime_ns + 1, name, seal) is None  # mtime changed
     assert sealers._seal_file(str(tmp_path), 0, s.st_mtime_ns, name, seal) is None  # a directory now
     assert sealers._seal_file(str(tmp_path / "gone"), 3, 0, name, seal) is None
+
+
+def test_sync_forks_the_workers_before_its_pull(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = tree(share)
+    doc, seen = push(share, tmp_path, command="sync")
+    assert seen["started"] == [True] and seen["failed"] is None
+    assert seen["sealed"] == small_count(files)
+    assert len(doc["push"]["added"]) == len(files) + 1 + 6
+    clone_matches(share, tmp_path, "again", files, monkeypatch)

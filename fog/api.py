@@ -46,6 +46,7 @@ from fog.sync.context import Context, open_context, trim_archive
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
+from fog.sync.sealers import Sealers
 
 if TYPE_CHECKING:
     from fog.repo import revs
@@ -206,34 +207,40 @@ def all_contexts(
     Remotes that cannot be opened are returned as {name: error}; if none can,
     the first error is raised.
     """
-    with open_share(home, cwd, wait=wait) as (share, ident):
-        if remote is not None:
-            names = [share.remote_url(remote)[0]]
-        else:  # one store under two names would get one log under two cursors: the first name only
-            dups = duplicates(share.config.remotes)
-            names = [n for n in sorted(share.config.remotes) if n not in dups]
-        ctxs: list[Context] = []
-        failed: dict[str, str] = {}
-        first: RemoteError | None = None
-        try:
-            for name in names:
-                try:
-                    ctxs.append(open_context(share, ident, name))
-                except UnreadableObject:
-                    raise  # refused data, not an unreachable remote: exit 4 like any integrity error
-                except RemoteError as exc:
-                    failed[name] = str(exc)
-                    first = first or exc
-            if not ctxs:
-                if first is None:
-                    raise FogError(
-                        "this device uses no remote of this share: see `fog remote list`, `fog remote unskip`"
-                    )
-                raise first
-            yield ctxs, failed
-        finally:
-            for ctx in ctxs:
-                ctx.close()
+    with open_share(home, cwd, wait=wait) as (share, ident), remote_contexts(share, ident, remote) as found:
+        yield found
+
+
+@contextmanager
+def remote_contexts(
+    share: Share, ident: Identity, remote: str | None = None
+) -> Iterator[tuple[list[Context], dict[str, str]]]:
+    """all_contexts for a share already open (a push forks its workers in between: fog.sync.sealers)."""
+    if remote is not None:
+        names = [share.remote_url(remote)[0]]
+    else:  # one store under two names would get one log under two cursors: the first name only
+        dups = duplicates(share.config.remotes)
+        names = [n for n in sorted(share.config.remotes) if n not in dups]
+    ctxs: list[Context] = []
+    failed: dict[str, str] = {}
+    first: RemoteError | None = None
+    try:
+        for name in names:
+            try:
+                ctxs.append(open_context(share, ident, name))
+            except UnreadableObject:
+                raise  # refused data, not an unreachable remote: exit 4 like any integrity error
+            except RemoteError as exc:
+                failed[name] = str(exc)
+                first = first or exc
+        if not ctxs:
+            if first is None:
+                raise FogError("this device uses no remote of this share: see `fog remote list`, `fog remote unskip`")
+            raise first
+        yield ctxs, failed
+    finally:
+        for ctx in ctxs:
+            ctx.close()
 
 
 def share_path(share: Share, cwd: Path, arg: str) -> str:
@@ -310,11 +317,35 @@ def push(
     progress: Progress | None = None,
     max_delete: str | None = None,
 ) -> push_mod.PushResult:
-    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+    with (
+        open_share(home, cwd, wait=wait) as (share, ident),
+        push_workers(share, ident, not dry_run) as workers,
+        remote_contexts(share, ident, remote) as (ctxs, failed),
+    ):
         unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
         follow_rotation(ctxs)
-        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit)
+        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers)
+
+
+@contextmanager
+def push_workers(share: Share, ident: Identity, wanted: bool = True) -> Iterator[Sealers | None]:
+    """Worker processes for a push of many small files, forked before any remote opens a thread.
+
+    None when forking is not safe (another thread runs: fog.forking) or this
+    device holds no keys yet; the push then reads everything in-process.
+    """
+    workers = None
+    if wanted and ident.cached_config() is not None:
+        try:
+            workers = Sealers.start(ident.share_keys(share.config.share_id))
+        except IdentityError:
+            pass
+    if workers is None:
+        yield None
+        return
+    with workers:
+        yield workers
 
 
 def follow_rotation(ctxs: list[Context]) -> None:
@@ -1212,7 +1243,11 @@ def sync(
 
     `pull_progress` and `progress`: the bytes the pull writes, then those the push reads."""
     limit = DeleteLimit.parse(max_delete)
-    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+    with (
+        open_share(home, cwd, wait=wait) as (share, ident),
+        push_workers(share, ident) as workers,  # (before the pull starts its threads: they wait meanwhile)
+        remote_contexts(share, ident, remote) as (ctxs, failed),
+    ):
         urls = dict(ctxs[0].share.config.remotes)
         pulled = _pull_all(ctxs, failed, limit, pull_progress)
         if remote is None:
@@ -1223,7 +1258,7 @@ def sync(
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
-        pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit)
+        pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers)
         trimmed = _trim(live, pushed.remote_errors) if trim else None
         return SyncResult(pulled, pushed, trimmed)
 

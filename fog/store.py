@@ -536,6 +536,11 @@ class PutStats:
     deduped_bytes: int = 0  # plaintext bytes not sent because the remote had them
 
 
+def encode_object(data_key: bytes, object_id: bytes, data: bytes | memoryview) -> bytes:
+    """The stored bytes of an object named `object_id`: version || SecretBox(frame(data)) (ShareStore.encode)."""
+    return bytes([O.OBJECT_VERSION]) + S.seal_block(data_key, object_id, O.frame(data))
+
+
 class ShareStore:
     """One share's objects and logs on one remote."""
 
@@ -587,7 +592,7 @@ class ShareStore:
 
     def encode(self, object_id: bytes, data: bytes | memoryview) -> bytes:
         """The stored bytes of an object: version || SecretBox(frame(data))."""
-        return bytes([O.OBJECT_VERSION]) + S.seal_block(self.keys.data_key, object_id, O.frame(data))
+        return encode_object(self.keys.data_key, object_id, data)
 
     def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
         """Store a block or manifest node as one loose object unless known present; return its id.

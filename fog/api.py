@@ -354,13 +354,20 @@ def follow_rotation(ctxs: list[Context]) -> None:
     for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
         keyring.refresh_config(ctx)
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
-    entry = config.shares.get(ctxs[0].keys.share_id.hex(), {})
-    if entry.get("read_only"):
-        owner = (entry.get("owner") or {}).get("name", "its owner")
-        raise FogError(f"this share was shared with you read-only (by {owner}): your changes stay here, unpushed")
+    refuse_read_only(config, ctxs[0].keys.share_id.hex())
     for ctx in ctxs:
         ctx.rekey(config)
-        config = members.keep_current(ctx, config, members.load(ctx, config), pushing=True)
+        roster = members.load(ctx, config)
+        config = members.keep_current(ctx, config, roster, pushing=True)
+        ctx.others = members.other_ids(ctx, roster)
+
+
+def refuse_read_only(config: SyncConfig | None, share_hex: str, what: str = "your changes stay here, unpushed") -> None:
+    """FogError when this user holds the share read-only (push, forget: nothing of theirs is published)."""
+    entry = config.shares.get(share_hex, {}) if config is not None else {}
+    if entry.get("read_only"):
+        owner = (entry.get("owner") or {}).get("name", "its owner")
+        raise FogError(f"this share was shared with you read-only (by {owner}): {what}")
 
 
 # -- history --------------------------------------------------------------------------
@@ -478,6 +485,7 @@ def _forget_in(
     if dry_run or not chosen:
         result.seconds = time.monotonic() - t0
         return result
+    refuse_read_only(ident.cached_config(), share.config.share_id, "it keeps its history as its owner says")
     forget_mod.record(share, [v for _, v in chosen])
     opened = ctxs is None
     targets = _open_each(share, ident, result.remote_errors) if ctxs is None else ctxs

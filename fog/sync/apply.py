@@ -220,7 +220,7 @@ def _make_dir(ctx: Context, plan: Plan, local: Local, known: set[str], result: R
     except FileExistsError:
         if not os.path.isdir(local.full) or os.path.islink(local.full):
             raise
-    os.chmod(local.full, v.mode & 0o7777)
+    os.chmod(local.full, ctx.mode_of(v))
     known.add(v.path)  # its children's safe_parent need not check it again
 
 
@@ -253,7 +253,7 @@ def _stage(ctx: Context, plan: Plan, local: Local, known: set[str], on_bytes: Ca
     if here is not None and st.S_ISDIR(here.st_mode):
         os.rmdir(local.full)  # a directory that appeared meanwhile: OSError if not empty (path failed)
     _archive(ctx, local)
-    return stage_version(ctx.store, v, staging_dir(ctx, parent), fsync=False, on_bytes=on_bytes)
+    return stage_version(ctx.store, v, staging_dir(ctx, parent), fsync=False, on_bytes=on_bytes, mode=ctx.mode_of(v))
 
 
 Failures = list[tuple[Plan, BaseException]]
@@ -448,7 +448,7 @@ def _write_conflict(ctx: Context, v: Version, scan_start: int) -> StatEntry | No
     here = _lstat(full)
     if here is None:
         parent = safe_parent(ctx.share.root, v.path)
-        write_version(ctx.store, v, full, staging_dir(ctx, parent))
+        write_version(ctx.store, v, full, staging_dir(ctx, parent), mode=ctx.mode_of(v))
     elif not _holds(ctx, full, here, v):
         # kept; the next push records it as a change of the copy, which stays in the history
         return None
@@ -460,7 +460,7 @@ def _holds(ctx: Context, full: str, s: os.stat_result, v: Version) -> bool:
     """Whether the entry at `full` already holds v's state."""
     if st.S_ISLNK(s.st_mode):
         return v.kind == "link" and os.readlink(full) == v.target
-    if not st.S_ISREG(s.st_mode) or v.kind != "file" or st.S_IMODE(s.st_mode) != v.mode:
+    if not st.S_ISREG(s.st_mode) or v.kind != "file" or st.S_IMODE(s.st_mode) != ctx.mode_of(v):
         return False
     c = FileReader(ctx.keys, None).read(full, s, PutStats())
     return (c.root, c.depth, c.size) == (v.content, v.depth, v.size)

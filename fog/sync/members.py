@@ -74,6 +74,7 @@ class Roster:
                 entry = {k: dev[k] for k in STATED_FIELDS if k in dev}
                 entry["name"] = f"{dev.get('name', did[:8])} ({m.name})"
                 entry["user"] = m.name
+                entry["user_id"] = m.user_id  # (a forget of theirs applies to their versions only: fog.sync.pull)
                 logs = entry.get("revoked_logs")
                 if not entry.get("revoked") or not isinstance(logs, dict) or not isinstance(logs.get(share_hex), dict):
                     entry.pop("revoked", None)  # a revocation of its own counts only with its limits
@@ -326,6 +327,11 @@ def notices(ctx: Context, roster: Roster | None) -> list[str]:
     if set(lines) != told:
         ctx.share.db.put_meta(key, json.dumps(sorted(lines)).encode())
     return new
+
+
+def other_ids(ctx: Context, roster: Roster | None) -> frozenset[str]:
+    """The devices of the other users of a shared share (none for a share nobody else has)."""
+    return frozenset(roster.other_devices(ctx.keys.share_id.hex())) if roster is not None else frozenset()
 
 
 MEMBER_NAMES = "member-device-names"  # share db meta: device id -> name, for `fog log` of other members' versions

@@ -170,6 +170,8 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
         got: list[Incoming] = []
         skipped: list[str] = []
         known = bytearray()
+        user = dev.get("user_id")  # another user's device (a shared share); None: one of this user's
+        theirs: set[bytes] = set()  # (that user's versions this log brought in this pull)
         try:
             # batches read before must still be there, in their order (not only the one at the cursor)
             anchor = ctx.share.db.audit_anchor(ctx.remote_name, log)
@@ -185,7 +187,11 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
                     # an HMAC under the share key, proves a trusted device made it.
                     if v.device not in config.devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {owner.name!r} holds a forged version")
-                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.forgets, vb.batch.time_ns))
+                forgets = vb.batch.forgets
+                if user is not None:
+                    theirs.update(v.id for v in vb.batch.versions if config.devices[v.device].get("user_id") == user)
+                    forgets = _their_forgets(ctx, config, user, forgets, theirs, owner.name, result)
+                got.append(Incoming(did, log, vb.seq, vb.chain, forgets, vb.batch.time_ns))
                 got[-1].ids = _stage(ctx, vb.batch.versions, staged, number, skipped, known)
         except IntegrityError as exc:
             result.problems.append(str(exc))
@@ -210,6 +216,33 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
             for log, anchor in anchors.items():
                 ctx.share.db.set_audit_anchor(txn, ctx.remote_name, log, anchor)
     return out
+
+
+def _their_forgets(
+    ctx: Context,
+    config: SyncConfig,
+    user: str,
+    forgets: tuple[bytes, ...],
+    theirs: set[bytes],
+    who: str,
+    result: PullResult,
+) -> tuple[bytes, ...]:
+    """Of what another user's device forgets, the versions that user made: a member trims their own
+    history, never the owner's or a third member's (their `fog forget` or retention would erase it on
+    every device). The others are set aside here, with a warning."""
+    kept = []
+    for version_id in forgets:
+        v = None if version_id in theirs else ctx.share.db.version(version_id)
+        if v is None and version_id not in theirs:
+            continue  # (unknown here: nothing says whose it is)
+        if v is None or config.devices.get(v.device, {}).get("user_id") == user:
+            kept.append(version_id)
+    if len(kept) < len(forgets):
+        result.warnings.append(
+            f"{who} forgot {len(forgets) - len(kept)} version(s) another user made: set aside (a member forgets "
+            "only their own versions)"
+        )
+    return tuple(kept)
 
 
 def _stage(
@@ -372,6 +405,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     roster = members.load(ctx, config)
     config = members.keep_current(ctx, config, roster)
     seen = members.view(ctx, config, roster)  # (another user's devices, in a shared share)
+    ctx.others = members.other_ids(ctx, roster)
     result.warnings.extend(members.notices(ctx, roster))
     staged = Staged(ctx.share.tmp_dir())  # (removes the scratch of a pull that was killed)
     try:

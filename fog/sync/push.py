@@ -207,8 +207,11 @@ def changes_for(
     result: PushResult,
     progress: Progress | None,
     sealed: Iterator[tuple[str, Sealed]] | None = None,
+    others: frozenset[str] = frozenset(),
 ) -> list[Change]:
     """Read (and store) the changed files among `entries` and work out each one's change.
+
+    `others`: devices of other users (a shared share), whose setuid and setgid bits a pull drops.
 
     `sealed`: the worker processes' results for the small files, in order (fog.sync.sealers)."""
     files = [e for e in entries if e.kind == "file"]
@@ -220,7 +223,7 @@ def changes_for(
             content = contents.get(entry.path)
             if entry.kind == "file" and content is None:
                 continue  # unreadable or changing: skipped, retried next push
-            changes.append(_change_for(db, txn, entry, content, scan_start, now, device))
+            changes.append(_change_for(db, txn, entry, content, scan_start, now, device, others))
     return changes
 
 
@@ -394,7 +397,14 @@ def _is_conflict_copy(path: str) -> bool:
 
 
 def _change_for(
-    db: RepoDB, txn: lmdb.Transaction, e: Entry, content: Content | None, scan_start: int, now: int, device: str
+    db: RepoDB,
+    txn: lmdb.Transaction,
+    e: Entry,
+    content: Content | None,
+    scan_start: int,
+    now: int,
+    device: str,
+    others: frozenset[str] = frozenset(),
 ) -> Change:
     head = db.head(e.path, txn)
     parent = head.id if head is not None else None
@@ -424,12 +434,22 @@ def _change_for(
     else:
         v = Version(e.path, "dir", 0, mode, 0, now, device, parent=parent)
     racy = s.st_mtime_ns >= scan_start - RACY_NS
-    if head is not None and same_state(head, v):
+    if head is not None and (same_state(head, v) or _bits_dropped(head, v, others)):
         stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, head.id)
         return Change(e.path, "unchanged", None, stat)
     status = "added" if head is None or head.deleted else "modified"
     stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, b"")
     return Change(e.path, status, v, stat)
+
+
+def _bits_dropped(head: Version, v: Version, others: frozenset[str]) -> bool:
+    """Whether `v` is another user's `head` as a pull left it here: its setuid and setgid bits dropped."""
+    return (
+        head.device in others
+        and v.mode == head.mode & 0o1777
+        and (v.kind, v.content, v.depth, v.size, v.target)
+        == (head.kind, head.content, head.depth, head.size, head.target)
+    )
 
 
 class FanoutStore:
@@ -882,7 +902,9 @@ def _push_chunks(
         chunk = candidates[start : start + CHUNK_FILES]
         sized = candidates.file_bytes(start, start + CHUNK_FILES)
         step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]
-        changes = changes_for(reader, share.root, db, chunk, scan_start, device, stats, result, step, sealed)
+        changes = changes_for(
+            reader, share.root, db, chunk, scan_start, device, stats, result, step, sealed, live[0].others
+        )
         base += sized
         if n == len(starts) - 1:
             changes += gone

@@ -169,6 +169,8 @@ _PULL_LINES = (  # what a pull reports on stderr, in this order: (result field, 
 def pull_summary(r: Any, quiet: bool) -> None:
     """fog pull's human output (r: fog.sync.pull.PullResult)."""
     for field_name, line in _PULL_LINES:
+        if quiet and field_name in ("remotes_added", "remotes_removed"):
+            continue  # (news, not trouble: cron mails nothing for a sync that went well)
         if field_name == "foreign_logs":
             for f in r.foreign_logs:
                 if f["new"]:

@@ -122,3 +122,16 @@ def test_a_remote_inside_the_share_is_refused(world: World) -> None:
     line = run_fog(args, home=world.tmp / "home-x", cwd=world.tmp, expect=2).error_line()
     assert "inside the share" in line, line
     assert not (holder / ".fog").exists()
+
+
+def test_sync_quiet_prints_nothing_when_another_device_added_a_remote(world: World) -> None:
+    """`fog sync -q` from cron printed "remote usb was added on another device" (exit 0): cron mailed it."""
+    a, b = make_pair(world)
+    _add_usb(world, a)
+    a.fog("push")
+    r = b.fog("sync", "-q")
+    assert (r.out, r.err) == ("", ""), str(r)
+    assert [x["name"] for x in b.fog("remote", "list", "--json").json()] == ["origin", "usb"]
+    a.fog("remote", "remove", "usb")
+    r = b.fog("pull")  # not quiet: told
+    assert "remote usb was removed on another device" in r.err, str(r)

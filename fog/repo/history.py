@@ -28,11 +28,12 @@ from fog.format import record
 from fog.format.paths import FS_ENCODING, path_from_json
 
 FOG_DIR = ".fog"
+# 5: `locs` keyed by 8 bytes of the object id, valued by a pack number and the object's entry in that pack's index;
 # 4: a stat entry's value holds the path only when its key is hashed (over PATHKEY_MAX bytes);
 # 3: records written in time order (in `timeline`, `versions` points there) and presence in runs;
 # 2: versions as binary records (fog.format.record); 1 held JSON only
-REPO_FORMAT = 4
-READABLE_FORMATS = (1, 2, 3, 4)  # an older share is read as it is and marked 4 by the next command that locks it
+REPO_FORMAT = 5
+READABLE_FORMATS = (1, 2, 3, 4, 5)  # an older share is read as it is and marked 5 by the next command that locks it
 DB_NAMES = (
     b"stat",
     b"versions",
@@ -48,6 +49,7 @@ DB_NAMES = (
     b"forgotten",
     b"forgets",
     b"batches",
+    b"packnums",
 )
 DUPSORT = frozenset({b"locs"})
 MAP_SIZE = 1 << 36

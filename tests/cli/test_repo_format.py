@@ -1,10 +1,12 @@
-"""`.fog/` format 4 (stat entries keyed by their path carry it once) and 3 (records in time order, presence
-in runs): a fog reads and upgrades format-1, -2 and -3 shares in place."""
+"""`.fog/` format 5 (`locs` keyed by 8 bytes of the object id, valued by pack number and entry), 4 (stat entries
+keyed by their path carry it once) and 3 (records in time order, presence in runs): a fog reads and upgrades
+format-1 to -4 shares in place."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -31,17 +33,24 @@ def _tables(root: Path, *names: bytes) -> list[dict[bytes, bytes]]:
 
 
 def _as_format(root: Path, fmt: int) -> None:
-    """Rewrite the share as a format-1, -2 or -3 fog left it: the path at the end of every stat value; below
-    format 3, records in `versions` and one key per present object."""
+    """Rewrite the share as a format-1 to -4 fog left it: `locs` keyed by full object ids, valued by pack id,
+    offset and length, no `packnums`; below format 4 the path at the end of every stat value; below format 3,
+    records in `versions` and one key per present object."""
     env = history.open_env(str(root / ".fog" / "db"))
     try:
         with env.begin(write=True) as txn:
-            versions, timeline, present, meta, stat = (
+            versions, timeline, present, meta, stat, packs = (
                 env.open_db(name, txn=txn, create=False)
-                for name in (b"versions", b"timeline", b"present", b"meta", b"stat")
+                for name in (b"versions", b"timeline", b"present", b"meta", b"stat", b"packs")
             )
+            locs = env.open_db(b"locs", txn=txn, create=False, dupsort=True)
+            txn.drop(locs, delete=False)
+            txn.drop(env.open_db(b"packnums", txn=txn, create=False), delete=True)
+            for pack, entries in txn.cursor(packs):
+                for oid, offset, length in struct.iter_unpack(">32sII", entries):
+                    txn.put(oid, pack + struct.pack(">II", offset, length), db=locs, dupdata=True)
             for key, value in list(txn.cursor(stat)):
-                if len(value) == _STAT_SIZE:
+                if len(value) == _STAT_SIZE and fmt < 4:
                     txn.put(key, value + key, db=stat)
             if fmt < 3:
                 for vid in list(txn.cursor(versions).iternext(True, False)):
@@ -68,6 +77,34 @@ def _as_format(root: Path, fmt: int) -> None:
 _STAT_SIZE = 70  # a stat value without the path (fog.repo.db._STAT)
 
 
+def _locs(root: Path) -> dict[bytes, list[bytes]]:
+    env = history.open_env(str(root / ".fog" / "db"))
+    try:
+        with env.begin() as txn:
+            out: dict[bytes, list[bytes]] = {}
+            for key, value in txn.cursor(env.open_db(b"locs", txn=txn, create=False, dupsort=True)):
+                out.setdefault(key, []).append(value)
+            return out
+    finally:
+        env.close()
+
+
+def _places(root: Path) -> dict[bytes, list[tuple[bytes, int, int]]]:
+    """Where RepoDB.locations puts each object of every recorded pack (the reader sees either form)."""
+    db = RepoDB(root / ".fog" / "db")
+    try:
+        out = {}
+        for pack in db.known_packs():
+            index = db.pack_index(pack)
+            assert index is not None
+            for oid, offset, length in index:
+                out[oid] = db.locations(oid)
+                assert (pack, offset, length) in out[oid]
+        return out
+    finally:
+        db.close()
+
+
 def _format(root: Path) -> int:
     return json.loads((root / ".fog" / "config.json").read_text())["format"]
 
@@ -84,7 +121,7 @@ def test_new_shares_keep_records_in_time_order_and_presence_in_runs(share: Share
     share.write("a.txt", "one\n")
     os.symlink("a.txt", share.root / "link")
     uploaded = share.push()["objects_uploaded"]
-    assert _format(share.root) == history.REPO_FORMAT == 4
+    assert _format(share.root) == history.REPO_FORMAT == 5
     versions, timeline, present, stat = _tables(share.root, b"versions", b"timeline", b"present", b"stat")
     assert sorted(stat) == [b"a.txt", b"link"] and {len(v) for v in stat.values()} == {_STAT_SIZE}  # format 4
     assert len(versions) == 2
@@ -122,7 +159,7 @@ def test_a_path_too_long_for_a_key_keeps_it_in_the_stat_value(share: Share) -> N
         db.close()
 
 
-@pytest.mark.parametrize("fmt", [1, 2, 3])
+@pytest.mark.parametrize("fmt", [1, 2, 3, 4])
 def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from fog.repo import db as db_mod
 
@@ -140,8 +177,11 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
     old, old_stat = _tables(share.root, b"versions", b"stat")
     if fmt < 3:
         assert all(raw.startswith(b"{" if fmt == 1 else b"\x02") for raw in old.values())
-    assert all(raw[_STAT_SIZE:] == key for key, raw in old_stat.items())  # the path in every value
+    if fmt < 4:
+        assert all(raw[_STAT_SIZE:] == key for key, raw in old_stat.items())  # the path in every value
     assert _present(share.root) == known
+    places = _places(share.root)
+    assert places and all(len(key) == 32 for key in _locs(share.root))  # the old form, read as it is
     db = RepoDB(share.root / ".fog" / "db")  # read as it is (no lock taken: no upgrade)
     try:
         assert set(db.stat_entries()) == {"a.txt", "dir", "dir/b.txt"}
@@ -163,20 +203,28 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
         e.version.id for e in api.log(Path(home), share.root, "a.txt")
     ]
 
-    # the next command that locks the share marks it format 4; what was stored stays, new entries take the new form
+    # the next command that locks the share marks it format 5; what was stored stays, new entries take the new form
+    # (but for `locs`, rewritten whole)
     share.write("c.txt", "one\n")  # same bytes as a.txt had: the presence read from old keys spares the upload
     doc = share.push()
     assert doc["objects_uploaded"] == 0 and doc["added"] == ["c.txt"]  # the old stat entries still match
     share.write("a.txt", "three\n")
     share.write("dir/d.txt", "four\n")
     share.push()
-    assert _format(share.root) == 4
+    assert _format(share.root) == 5
+    locs = _locs(share.root)
+    assert {len(k) for k in locs} == {8} and {len(v) for vs in locs.values() for v in vs} == {8}
+    assert {oid: where for oid, where in _places(share.root).items() if oid in places} == places
+    for kept in (share.root / ".fog" / "archive").iterdir():  # read from the remote, through `locs`
+        shutil.rmtree(kept) if kept.is_dir() else kept.unlink()
+    share.fog("restore", "a.txt@~2", "-o", share.root.parent / "old.txt")
+    assert (share.root.parent / "old.txt").read_text() == "one\n"
     after, present, stat = _tables(share.root, b"versions", b"present", b"stat")
     assert {vid: after[vid] for vid in old} == old
     new = [raw for vid, raw in after.items() if vid not in old]
     assert len(new) == 3 and all(len(raw) == 8 for raw in new)  # c.txt, a.txt, dir/d.txt
     assert {len(k) for k in present} == ({40, 16} if fmt < 3 else {16})  # old keys and a run side by side
-    assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"][:_STAT_SIZE]  # trimmed by the upgrade, else untouched
+    assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"][:_STAT_SIZE]  # trimmed by the upgrade (below 4), else untouched
     assert {len(v) for v in stat.values()} == {_STAT_SIZE}
     assert {k: len(stat[k]) for k in (b"a.txt", b"c.txt", b"dir/d.txt")} == dict.fromkeys(
         (b"a.txt", b"c.txt", b"dir/d.txt"), _STAT_SIZE
@@ -205,42 +253,54 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
     assert [len(k) for k in present] == [16]
 
 
-def test_an_upgrade_stopped_part_way_is_already_marked_format_4(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The upgrade trims stat entries in place: config.json says format 4 before it starts, so that a fog
+def test_an_upgrade_stopped_part_way_is_already_marked_format_5(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade trims stat entries in place: config.json says format 5 before it starts, so that a fog
     that knows only format 3 refuses the share after a crash, instead of reading trimmed entries (its
-    reader takes the path from the value's tail: an empty path). This fog reads both forms."""
+    reader takes the path from the value's tail: an empty path). This fog reads both forms, and `locs` in
+    either form when the crash came before its rewrite (one transaction) committed."""
     from fog.repo import db as db_mod
 
     share.write("a.txt", "one\n")
     share.write("dir/b.txt", "two\n")
     share.push()
     _as_format(share.root, 3)
+    places = _places(share.root)
 
-    def stop(self: RepoDB, before: int, **kw: object) -> bool:
-        raise KeyboardInterrupt  # after the stat entries were trimmed, before the upgrade's end
+    def stop(self: RepoDB) -> None:
+        raise KeyboardInterrupt  # after the stat entries were trimmed, before `locs` is rewritten
 
     with monkeypatch.context() as m:
-        m.setattr(db_mod.RepoDB, "repack_grown", stop)
+        m.setattr(db_mod.RepoDB, "renumber_locs", stop)
         share.fog("status", expect=None)
     (stat,) = _tables(share.root, b"stat")
     assert all(len(raw) == _STAT_SIZE for raw in stat.values())  # trimmed
-    assert _format(share.root) == 4
+    assert _format(share.root) == 5
     assert share.fog("status", "--json").json()["clean"]
     db = RepoDB(share.root / ".fog" / "db")
     try:
         assert set(db.stat_entries()) == {"a.txt", "dir", "dir/b.txt"}
     finally:
         db.close()
+    assert {len(k) for k in _locs(share.root)} == {32} and _places(share.root) == places  # the old form, read
+    share.write("c.txt", "three\n")
+    share.push()
+    assert {len(k) for k in _locs(share.root)} == {32, 8}  # both forms side by side
+    assert len(_places(share.root)) == len(places) + 1
+    for kept in (share.root / ".fog" / "archive").iterdir():
+        shutil.rmtree(kept) if kept.is_dir() else kept.unlink()
+    out = share.root.parent / "out"
+    share.fog("restore", "dir", "-o", out)
+    assert (out / "b.txt").read_text() == "two\n"
 
 
 def test_a_newer_format_is_refused_in_one_line(share: Share) -> None:
     config = share.root / ".fog" / "config.json"
     doc = json.loads(config.read_text())
-    doc["format"] = 5
+    doc["format"] = 6
     config.write_text(json.dumps(doc))
     r = share.fog("status", expect=None)
-    assert r.rc == 1 and "unsupported repository format 5 (this fog reads formats 1, 2, 3, 4)" in r.one_line_error()
-    assert json.loads(config.read_text())["format"] == 5  # left as it was
+    assert r.rc == 1 and "unsupported repository format 6 (this fog reads formats 1, 2, 3, 4, 5)" in r.one_line_error()
+    assert json.loads(config.read_text())["format"] == 6  # left as it was
 
 
 def _everything(root: Path) -> list[dict[bytes, list[bytes]]]:
@@ -464,3 +524,30 @@ def test_a_repack_copy_left_by_a_crash_goes_with_the_next_command(share: Share) 
     assert left.exists()
     share.fog("status", sub=True)
     assert not left.exists()
+
+
+def test_objects_whose_ids_share_their_locs_key_are_each_found(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`locs` keys an object by 8 bytes of its id: ids that share them share the key, and each lookup checks
+    the full id in the pack's index. Forced here: every object gets the same key."""
+    from fog.repo import db as db_mod
+
+    monkeypatch.setattr(db_mod, "loc_key", lambda object_id: b"\0" * 8)
+    for i in range(6):
+        share.write(f"f{i}.txt", f"file {i}\n")
+    share.push()
+    assert list(_locs(share.root)) == [b"\0" * 8] and len(_locs(share.root)[b"\0" * 8]) >= 6
+    places = _places(share.root)  # each object: its own place only
+    assert len(places) >= 6 and all(len(where) == 1 for where in places.values())
+    db = RepoDB(share.root / ".fog" / "db")
+    try:
+        assert db.locations(b"\0" * 32) == [] and db.locations(b"\xff" * 32) == []
+    finally:
+        db.close()
+    for kept in (share.root / ".fog" / "archive").iterdir():
+        shutil.rmtree(kept) if kept.is_dir() else kept.unlink()
+    for i in range(6):
+        (share.root / f"f{i}.txt").unlink()
+    share.fog("restore", ".", "-o", share.root.parent / "out")
+    assert [(share.root.parent / "out" / f"f{i}.txt").read_text() for i in range(6)] == [
+        f"file {i}\n" for i in range(6)
+    ]

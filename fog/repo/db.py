@@ -3,9 +3,11 @@
 Sub-databases (keys; values):
   stat      pathkey -> StatEntry       what the working file looked like when
                                        it last matched a version
-  versions  version id -> time_ns(8)   every version ever seen, any device: where
-                                       its record is in `timeline` (formats 1 and 2:
-                                       the record itself, JSON in format 1)
+  versions  id[:8] || time_ns(8) -> b""   every version ever seen, any device: where
+                                       its record is in `timeline` (format 5; the full
+                                       id is checked there). Formats 3 and 4: version
+                                       id -> time_ns(8); formats 1 and 2: version id ->
+                                       the record itself, JSON in format 1
   history   pathkey || time_ns(8) || id[:8] -> version id (per-path timeline)
   heads     pathkey -> version id      newest known version of each path
   timeline  time_ns(8) || id -> record  all versions by time (fog.format.record;
@@ -49,7 +51,8 @@ clone) repacks it: random keys leave pages about 2/3 full (RepoDB.repack).
 Format 5 keys `locs` by 8 bytes of the object id and names a place by a local
 pack number and the object's position in that pack's index (26 bytes an entry
 in a full page instead of 82); a lookup reads the pack's index to check the
-full id and take the offset and length.
+full id and take the offset and length; and it keys `versions` by
+`id[:8] · time_ns` with an empty value (26 bytes an entry instead of 50).
 """
 
 from __future__ import annotations
@@ -81,10 +84,12 @@ from fog.repo.history import (
     PATHKEY_MAX,
     DamagedDB,
     history_ids,
+    indexed_record,
     open_env,
     pathkey,
     read_record,
     swap_lock,
+    version_key,
 )
 
 _STAT = struct.Struct(">QqQqIB?32s")
@@ -305,8 +310,9 @@ class RepoDB(Forgetting):
     def upgrade(self, found: int) -> None:
         """Bring a database a format-`found` fog wrote to this fog's form (the share lock held, before any other
         use): below format 4 the stat entries whose key is their path lose the copy at the end of their value;
-        below format 5 `locs` is rewritten with short keys and pack numbers (renumber_locs); a database big
-        enough is then repacked (a share of 119,000 paths: most of its pages were 2/3 full)."""
+        below format 5 the `versions` index takes its short keys (in chunks: a crash part-way leaves both
+        forms, which readers take) and `locs` is rewritten with short keys and pack numbers (renumber_locs);
+        a database big enough is then repacked (a share of 119,000 paths: most of its pages were 2/3 full)."""
         if found >= 5:
             return
         last: tuple[bytes, bytes] | None = None
@@ -316,9 +322,24 @@ class RepoDB(Forgetting):
                 cur.putmulti((k, v[: _STAT.size]) for k, v in rows if v[_STAT.size :] == k)
             last = rows[-1]
             self.remap()
+        last = None
+        while rows := self._rows_after("versions", last, _REPACK_ROWS):
+            with self.write() as txn:
+                self._reindex_versions(txn, rows)
+            last = rows[-1]
+            self.remap()
         self.renumber_locs()
         self.remap()
         self.repack_grown(0)
+
+    def _reindex_versions(self, txn: lmdb.Transaction, rows: list[tuple[bytes, bytes]]) -> None:
+        """Each format-3/4 `versions` entry among `rows` (id -> time_ns) in its format-5 form (`version_key(id)
+        · time_ns` -> b""); a record stored there by a format-1 or -2 fog stays as it is."""
+        versions = self.db["versions"]
+        old = [(vid, when) for vid, when in rows if len(vid) == 32 and len(when) == 8]
+        txn.cursor(versions).putmulti((version_key(vid) + when, b"") for vid, when in old)
+        for vid, _ in old:
+            txn.delete(vid, db=versions)
 
     def _rows_after(self, name: str, last: tuple[bytes, bytes] | None, n: int) -> list[tuple[bytes, bytes]]:
         """Up to `n` rows of a sub-database in key order, after `last` (from the first when None)."""
@@ -476,11 +497,11 @@ class RepoDB(Forgetting):
 
     def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True) -> bool:
         """Record a version (idempotent); returns False if it was known, or forgotten."""
-        if txn.get(v.id, db=self.db["versions"]) is not None or self.is_forgotten(v.id, txn):
+        if self.has_version(v.id, txn) or self.is_forgotten(v.id, txn):
             return False
         pk = pathkey(v.path)
         when = _U64.pack(v.time_ns)
-        txn.put(v.id, when, db=self.db["versions"])
+        txn.put(version_key(v.id) + when, b"", db=self.db["versions"])
         txn.put(when + v.id, v.to_record(), db=self.db["timeline"])
         txn.put(pk + when + v.id[:8], v.id, db=self.db["history"])
         if make_head:
@@ -510,7 +531,8 @@ class RepoDB(Forgetting):
         db = self.db
         if txn.stat(db["forgotten"])["entries"]:
             versions = [v for v in versions if not self.is_forgotten(v.id, txn)]
-        txn.cursor(db["versions"]).putmulti((v.id, _U64.pack(v.time_ns)) for v in versions)
+        key = version_key
+        txn.cursor(db["versions"]).putmulti((key(v.id) + _U64.pack(v.time_ns), b"") for v in versions)
         known = records or {}
         txn.cursor(db["timeline"]).putmulti(
             (_U64.pack(v.time_ns) + v.id, known.get(v.id) or v.to_record()) for v in versions
@@ -532,7 +554,9 @@ class RepoDB(Forgetting):
 
     def has_version(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
         """Whether the version is known (without decoding it)."""
-        return txn.get(version_id, db=self.db["versions"]) is not None
+        versions = self.db["versions"]
+        found = indexed_record(txn, versions, self.db["timeline"], version_id)
+        return found is not None or txn.get(version_id, db=versions) is not None
 
     def head(self, path: str, txn: lmdb.Transaction | None = None) -> Version | None:
         """The newest known version of a path (inside `txn` when given: many lookups, one transaction)."""
@@ -605,7 +629,7 @@ class RepoDB(Forgetting):
                 if raw:  # format 3
                     yield Version.from_record(key[8:], raw)
             for vid, raw in txn.cursor(self.db["versions"]):
-                if len(raw) != 8:  # stored by a format-1 or -2 fog
+                if len(vid) == 32 and len(raw) != 8:  # stored by a format-1 or -2 fog
                     yield Version.from_record(vid, raw)
 
     def all_versions_chunked(self, size: int = 16384) -> Iterator[Version]:
@@ -624,7 +648,7 @@ class RepoDB(Forgetting):
                             break
                         if name == "timeline" and raw:  # format 3
                             chunk.append(Version.from_record(key[8:], raw))
-                        elif name == "versions" and len(raw) != 8:  # stored by a format-1 or -2 fog
+                        elif name == "versions" and len(key) == 32 and len(raw) != 8:  # by a format-1 or -2 fog
                             chunk.append(Version.from_record(key, raw))
                     else:
                         start = None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import lmdb
 
 from fog.format.version import Version
-from fog.repo.history import history_ids, pathkey
+from fog.repo.history import history_ids, pathkey, version_key
 
 _U64 = struct.Struct(">Q")
 _KEPT = b"forgotten-heads"  # meta key: ids (32 each) forgotten elsewhere but this device's live heads
@@ -111,8 +111,13 @@ class Forgetting:
     def _drop_record(self, txn: lmdb.Transaction, v: Version) -> None:
         """Remove a version from `versions`, `timeline` and `history` (heads: the caller's business)."""
         when = _U64.pack(v.time_ns)
-        txn.delete(v.id, db=self.db["versions"])
-        txn.delete(when + v.id, db=self.db["timeline"])
+        txn.delete(v.id, db=self.db["versions"])  # an entry a format-1 to -4 fog wrote
+        timeline = self.db["timeline"]
+        txn.delete(when + v.id, db=timeline)
+        key = version_key(v.id)
+        cur = txn.cursor(timeline)  # the format-5 entry `key · time_ns` may index another version too (key: a prefix)
+        if not (cur.set_range(when + key) and cur.key().startswith(when + key)):
+            txn.delete(key + when, db=self.db["versions"])
         txn.delete(pathkey(v.path) + when + v.id[:8], db=self.db["history"])
 
     def _kept(self, txn: lmdb.Transaction) -> list[bytes]:

@@ -29,6 +29,7 @@ from fog.format.paths import FS_ENCODING, path_from_json
 
 FOG_DIR = ".fog"
 # 5: `locs` keyed by 8 bytes of the object id, valued by a pack number and the object's entry in that pack's index;
+#    `versions` indexes a record by `id[:8] · time_ns` (empty value) instead of id -> time_ns;
 # 4: a stat entry's value holds the path only when its key is hashed (over PATHKEY_MAX bytes);
 # 3: records written in time order (in `timeline`, `versions` points there) and presence in runs;
 # 2: versions as binary records (fog.format.record); 1 held JSON only
@@ -206,12 +207,45 @@ def _named_roots(page: bytes) -> tuple[int, ...]:
     return tuple(out)
 
 
-def read_record(txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes) -> bytes | None:
-    """The stored record of a version: in `timeline` when `versions` holds its time (format 3), else in `versions`.
+VERSION_KEY_BYTES = 8  # of a version id, in its `versions` key (a test lowers it to make ids collide)
 
-    A record is never 8 bytes long (a binary one has at least 50, JSON more),
-    so the length of the `versions` value tells the two layouts apart.
+
+def version_key(version_id: bytes) -> bytes:
+    """The first part of a version's `versions` key (format 5): its id's first 8 bytes, followed there by its
+    time_ns. Versions whose ids share them are told apart by their `timeline` keys (`time_ns · id`)."""
+    return version_id[:VERSION_KEY_BYTES]
+
+
+def indexed_record(
+    txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes
+) -> tuple[bytes, bytes] | None:
+    """(time_ns as 8 bytes, record) of a version through its format-5 `versions` entry `version_key(id) ·
+    time_ns`, kept only when `timeline` holds `time_ns · id` (the full id); None when there is none."""
+    prefix = version_key(version_id)
+    cur = txn.cursor(versions)
+    if cur.set_range(prefix):
+        at, end = len(prefix), len(prefix) + 8
+        for key in cur.iternext(True, False):
+            if not key.startswith(prefix):
+                break
+            if len(key) == end:
+                raw = txn.get(key[at:] + version_id, db=timeline)
+                if raw is not None:
+                    return key[at:], raw
+    return None
+
+
+def read_record(txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes) -> bytes | None:
+    """The stored record of a version: in `timeline` under the time its `versions` entry gives, else (formats 1
+    and 2) in `versions`.
+
+    Format 5 keys the entry `version_key(id) · time_ns` (16 bytes, empty value); formats 3 and 4 keyed it by
+    the id (32 bytes) with the time as value. A record is never 8 bytes long (a binary one has at least 50,
+    JSON more), so the length of such a value tells the two older layouts apart.
     """
+    found = indexed_record(txn, versions, timeline, version_id)
+    if found is not None:
+        return found[1]
     raw = txn.get(version_id, db=versions)
     if raw is not None and len(raw) == 8:
         return txn.get(raw + version_id, db=timeline)

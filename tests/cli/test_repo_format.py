@@ -49,6 +49,9 @@ def _as_format(root: Path, fmt: int) -> None:
             for pack, entries in txn.cursor(packs):
                 for oid, offset, length in struct.iter_unpack(">32sII", entries):
                     txn.put(oid, pack + struct.pack(">II", offset, length), db=locs, dupdata=True)
+            for key in list(txn.cursor(timeline).iternext(True, False)):  # `versions`: id -> time_ns
+                txn.delete(key[8:16] + key[:8], db=versions)
+                txn.put(key[8:], key[:8], db=versions)
             for key, value in list(txn.cursor(stat)):
                 if len(value) == _STAT_SIZE and fmt < 4:
                     txn.put(key, value + key, db=stat)
@@ -124,10 +127,10 @@ def test_new_shares_keep_records_in_time_order_and_presence_in_runs(share: Share
     assert _format(share.root) == history.REPO_FORMAT == 5
     versions, timeline, present, stat = _tables(share.root, b"versions", b"timeline", b"present", b"stat")
     assert sorted(stat) == [b"a.txt", b"link"] and {len(v) for v in stat.values()} == {_STAT_SIZE}  # format 4
-    assert len(versions) == 2
-    for vid, when in versions.items():
-        assert len(when) == 8
-        record = timeline[when + vid]
+    assert len(versions) == len(timeline) == 2 and set(versions.values()) == {b""}  # format 5: `id[:8] · time_ns`
+    for key, record in timeline.items():
+        when, vid = key[:8], key[8:]
+        assert vid[:8] + when in versions
         assert record[0] == 0x02  # binary record (fog.format.record)
         assert Version.from_record(vid, record).time_ns == struct.unpack(">Q", when)[0]
     runs = [(k, v) for k, v in present.items() if k.startswith(remote_key("origin"))]
@@ -219,10 +222,12 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
         shutil.rmtree(kept) if kept.is_dir() else kept.unlink()
     share.fog("restore", "a.txt@~2", "-o", share.root.parent / "old.txt")
     assert (share.root.parent / "old.txt").read_text() == "one\n"
-    after, present, stat = _tables(share.root, b"versions", b"present", b"stat")
-    assert {vid: after[vid] for vid in old} == old
-    new = [raw for vid, raw in after.items() if vid not in old]
-    assert len(new) == 3 and all(len(raw) == 8 for raw in new)  # c.txt, a.txt, dir/d.txt
+    after, timeline, present, stat = _tables(share.root, b"versions", b"timeline", b"present", b"stat")
+    records = {vid: raw for vid, raw in old.items() if len(raw) != 8}  # a format-1 or -2 fog's: left in place
+    assert {vid: after[vid] for vid in records} == records and len(records) == (len(old) if fmt < 3 else 0)
+    indexed = [key for key in after if len(key) == 16]
+    assert sorted(indexed) == sorted(k[8:16] + k[:8] for k, raw in timeline.items() if raw)  # reindexed, and new
+    assert len(indexed) == (3 if fmt < 3 else len(old) + 3) and len(after) == len(records) + len(indexed)
     assert {len(k) for k in present} == ({40, 16} if fmt < 3 else {16})  # old keys and a run side by side
     assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"][:_STAT_SIZE]  # trimmed by the upgrade (below 4), else untouched
     assert {len(v) for v in stat.values()} == {_STAT_SIZE}
@@ -234,7 +239,7 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
     assert len(log) == 3 and [e["version"] for e in log[1:]] == [e["version"] for e in before]
     assert share.fog("log", "--json", "a.txt", sub=True).json() == log
     every = share.fog("log", "--json", sub=True).json()  # every version, both forms, newest first
-    assert sorted(e["version"] for e in every) == sorted(vid.hex() for vid in after)
+    assert sorted(e["version"] for e in every) == sorted(key[8:].hex() for key in timeline)
     assert [e["time_ns"] for e in every] == sorted((e["time_ns"] for e in every), reverse=True)
     below = share.fog("log", "--json", "dir", sub=True).json()  # a directory: every version below it, both forms
     assert sorted(e["path"] for e in below) == ["dir", "dir/b.txt", "dir/d.txt"]
@@ -551,3 +556,36 @@ def test_objects_whose_ids_share_their_locs_key_are_each_found(share: Share, mon
     assert [(share.root.parent / "out" / f"f{i}.txt").read_text() for i in range(6)] == [
         f"file {i}\n" for i in range(6)
     ]
+
+
+def test_versions_whose_ids_share_their_key_are_each_found(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`versions` keys a version by 8 bytes of its id and its time: ids that share both share the key, and a
+    lookup checks the full id in `timeline`. Forced here: no byte of the id in the key, so every version of
+    a push has the same key; forgetting one keeps the entry the others still need."""
+    monkeypatch.setattr(history, "VERSION_KEY_BYTES", 0)
+    for i in range(4):
+        share.write(f"f{i}.txt", f"file {i}\n")
+    share.push()
+    share.write("f0.txt", "changed\n")
+    share.write("f1.txt", "changed\n")
+    share.push()
+    versions, timeline = _tables(share.root, b"versions", b"timeline")
+    assert len(versions) == 2 and len(timeline) == 6  # two pushes, two times
+    log = share.log("f0.txt")
+    assert [e["size"] for e in log] == [8, 7]
+    quick = history.quick_log(os.environ["FOG_HOME"], str(share.root), "f0.txt", None)
+    assert quick is not None and [e.version.id.hex() for e in quick] == [e["version"] for e in log]
+    share.fog("forget", "--keep-last", "1", "f0.txt")  # drops the first push's f0.txt: f1..f3 keep their key
+    (versions,) = _tables(share.root, b"versions")
+    assert len(versions) == 2
+    for i in range(1, 4):
+        assert len(share.log(f"f{i}.txt")) == (2 if i == 1 else 1)
+    assert [e["version"] for e in share.log("f0.txt")] == [log[0]["version"]]
+    share.fog("forget", "--keep-last", "1", "f1.txt")
+    share.fog("forget", "--keep-last", "1", "f2.txt")
+    share.fog("forget", "--keep-last", "1", "f3.txt")
+    assert len(_tables(share.root, b"versions")[0]) == 2  # all still heads
+    out = share.root.parent / "out"
+    share.fog("restore", ".", "-o", out)
+    assert sorted(p.name for p in out.iterdir()) == [f"f{i}.txt" for i in range(4)]
+    assert (out / "f2.txt").read_text() == "file 2\n"

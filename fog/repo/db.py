@@ -8,7 +8,9 @@ Sub-databases (keys; values):
                                        id is checked there). Formats 3 and 4: version
                                        id -> time_ns(8); formats 1 and 2: version id ->
                                        the record itself, JSON in format 1
-  history   pathkey || time_ns(8) || id[:8] -> version id (per-path timeline)
+  history   pathkey || time_ns(8) || id[:8] -> b"" (per-path timeline; the id is
+                                       in `timeline` under time_ns || id[:8]...; formats
+                                       1 to 4: the version id as value)
   heads     pathkey -> version id      newest known version of each path
   timeline  time_ns(8) || id -> record  all versions by time (fog.format.record;
                                        b"" for a version of format 1 or 2)
@@ -52,7 +54,8 @@ Format 5 keys `locs` by 8 bytes of the object id and names a place by a local
 pack number and the object's position in that pack's index (26 bytes an entry
 in a full page instead of 82); a lookup reads the pack's index to check the
 full id and take the offset and length; and it keys `versions` by
-`id[:8] · time_ns` with an empty value (26 bytes an entry instead of 50).
+`id[:8] · time_ns` with an empty value (26 bytes an entry instead of 50), and
+`history` entries have an empty value (the id is found in `timeline`).
 """
 
 from __future__ import annotations
@@ -83,7 +86,9 @@ from fog.repo.history import (
     MAP_SIZE,
     PATHKEY_MAX,
     DamagedDB,
+    history_id,
     history_ids,
+    history_tag,
     indexed_record,
     open_env,
     pathkey,
@@ -310,9 +315,10 @@ class RepoDB(Forgetting):
     def upgrade(self, found: int) -> None:
         """Bring a database a format-`found` fog wrote to this fog's form (the share lock held, before any other
         use): below format 4 the stat entries whose key is their path lose the copy at the end of their value;
-        below format 5 the `versions` index takes its short keys (in chunks: a crash part-way leaves both
-        forms, which readers take) and `locs` is rewritten with short keys and pack numbers (renumber_locs);
-        a database big enough is then repacked (a share of 119,000 paths: most of its pages were 2/3 full)."""
+        below format 5 the `versions` index takes its short keys and `history` values are emptied (in chunks:
+        a crash part-way leaves both forms, which readers take) and `locs` is rewritten with short keys and
+        pack numbers (renumber_locs); a database big enough is then repacked (a share of 119,000 paths: most
+        of its pages were 2/3 full)."""
         if found >= 5:
             return
         last: tuple[bytes, bytes] | None = None
@@ -326,6 +332,12 @@ class RepoDB(Forgetting):
         while rows := self._rows_after("versions", last, _REPACK_ROWS):
             with self.write() as txn:
                 self._reindex_versions(txn, rows)
+            last = rows[-1]
+            self.remap()
+        last = None
+        while rows := self._rows_after("history", last, _REPACK_ROWS):
+            with self.write() as txn:  # `history` values emptied (history_id finds them in `timeline`)
+                txn.cursor(self.db["history"]).putmulti((k, b"") for k, v in rows if v)
             last = rows[-1]
             self.remap()
         self.renumber_locs()
@@ -503,7 +515,7 @@ class RepoDB(Forgetting):
         when = _U64.pack(v.time_ns)
         txn.put(version_key(v.id) + when, b"", db=self.db["versions"])
         txn.put(when + v.id, v.to_record(), db=self.db["timeline"])
-        txn.put(pk + when + v.id[:8], v.id, db=self.db["history"])
+        txn.put(pk + when + history_tag(v.id), b"", db=self.db["history"])
         if make_head:
             txn.put(pk, v.id, db=self.db["heads"])
             self._release_kept(txn)
@@ -537,7 +549,8 @@ class RepoDB(Forgetting):
         txn.cursor(db["timeline"]).putmulti(
             (_U64.pack(v.time_ns) + v.id, known.get(v.id) or v.to_record()) for v in versions
         )
-        txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + v.id[:8], v.id) for v in versions)
+        tag = history_tag
+        txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + tag(v.id), b"") for v in versions)
         if make_head:
             self.set_heads(txn, versions)
 
@@ -579,7 +592,7 @@ class RepoDB(Forgetting):
         """Every version of one path, newest first."""
         out: list[Version] = []
         with self.read() as txn:
-            for vid in history_ids(txn, self.db["history"], path):
+            for vid in history_ids(txn, self.db["history"], self.db["versions"], self.db["timeline"], path):
                 v = self.version(vid, txn)
                 if v is not None:
                     out.append(v)
@@ -592,16 +605,17 @@ class RepoDB(Forgetting):
         A walk of `history` in key order (each path's keys are contiguous), so
         memory holds one path's versions, not the share's.
         """
-        heads = self.db["heads"]
+        heads, versions, timeline = self.db["heads"], self.db["versions"], self.db["timeline"]
         group: list[Version] = []
         at = b""
-        for key, vid in txn.cursor(self.db["history"]):
+        for key, value in txn.cursor(self.db["history"]):
             pk = key[:-16]  # pathkey || time_ns(8) || id[:8]
             if pk != at and group:
                 yield group[0].path, group, txn.get(at, db=heads)
                 group = []
             at = pk
-            v = self.version(vid, txn)
+            vid = history_id(txn, versions, timeline, key, value)
+            v = self.version(vid, txn) if vid is not None else None
             if v is not None:
                 group.append(v)
         if group:

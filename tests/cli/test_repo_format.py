@@ -52,6 +52,12 @@ def _as_format(root: Path, fmt: int) -> None:
             for key in list(txn.cursor(timeline).iternext(True, False)):  # `versions`: id -> time_ns
                 txn.delete(key[8:16] + key[:8], db=versions)
                 txn.put(key[8:], key[:8], db=versions)
+            history_db = env.open_db(b"history", txn=txn, create=False)
+            for key, value in list(txn.cursor(history_db)):  # `history`: the id as value
+                assert value == b""
+                found = [k[8:] for k in txn.cursor(timeline).iternext(True, False) if k[:16] == key[-16:]]
+                assert len(found) == 1
+                txn.put(key, found[0], db=history_db)
             for key, value in list(txn.cursor(stat)):
                 if len(value) == _STAT_SIZE and fmt < 4:
                     txn.put(key, value + key, db=stat)
@@ -128,6 +134,8 @@ def test_new_shares_keep_records_in_time_order_and_presence_in_runs(share: Share
     versions, timeline, present, stat = _tables(share.root, b"versions", b"timeline", b"present", b"stat")
     assert sorted(stat) == [b"a.txt", b"link"] and {len(v) for v in stat.values()} == {_STAT_SIZE}  # format 4
     assert len(versions) == len(timeline) == 2 and set(versions.values()) == {b""}  # format 5: `id[:8] · time_ns`
+    (history_db,) = _tables(share.root, b"history")
+    assert sorted(k[-16:] for k in history_db) == sorted(k[:16] for k in timeline) and set(history_db.values()) == {b""}
     for key, record in timeline.items():
         when, vid = key[:8], key[8:]
         assert vid[:8] + when in versions
@@ -228,6 +236,8 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
     indexed = [key for key in after if len(key) == 16]
     assert sorted(indexed) == sorted(k[8:16] + k[:8] for k, raw in timeline.items() if raw)  # reindexed, and new
     assert len(indexed) == (3 if fmt < 3 else len(old) + 3) and len(after) == len(records) + len(indexed)
+    (history_db,) = _tables(share.root, b"history")
+    assert len(history_db) == len(timeline) and set(history_db.values()) == {b""}  # emptied by the upgrade
     assert {len(k) for k in present} == ({40, 16} if fmt < 3 else {16})  # old keys and a run side by side
     assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"][:_STAT_SIZE]  # trimmed by the upgrade (below 4), else untouched
     assert {len(v) for v in stat.values()} == {_STAT_SIZE}
@@ -589,3 +599,32 @@ def test_versions_whose_ids_share_their_key_are_each_found(share: Share, monkeyp
     share.fog("restore", ".", "-o", out)
     assert sorted(p.name for p in out.iterdir()) == [f"f{i}.txt" for i in range(4)]
     assert (out / "f2.txt").read_text() == "file 2\n"
+
+
+def test_history_entries_whose_ids_share_their_key_are_each_found(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `history` key ends with the version's time and 8 bytes of its id, its value empty: the id is the one
+    in `timeline` under that time whose id starts with those bytes; of several, the one whose record has the
+    path. Forced here: no byte of the id in the key, so every version of a push matches every entry."""
+    monkeypatch.setattr(history, "HISTORY_ID_BYTES", 0)
+    for i in range(4):
+        share.write(f"d/f{i}.txt", f"file {i}\n")
+    share.push()
+    share.write("d/f0.txt", "changed\n")
+    share.write("d/f1.txt", "changed\n")
+    share.push()
+    (history_db,) = _tables(share.root, b"history")
+    assert {k[-8:] for k in history_db} == {bytes(8)}
+    log = share.log("d/f0.txt")
+    assert [e["size"] for e in log] == [8, 7] and len(share.log("d/f2.txt")) == 1
+    quick = history.quick_log(os.environ["FOG_HOME"], str(share.root), "d/f0.txt", None)
+    assert quick is not None and [e.version.id.hex() for e in quick] == [e["version"] for e in log]
+    below = share.log("d")  # a directory: every version below it (in this process: the test's key)
+    assert sorted(e["path"] for e in below) == ["d", *sorted(f"d/f{i}.txt" for i in (0, 0, 1, 1, 2, 3))]
+    out = share.root.parent / "out"
+    share.fog("restore", ".@~1", "-o", out)  # the tree one push back: read from `history`
+    assert [(out / "d" / f"f{i}.txt").read_text() for i in range(4)] == [f"file {i}\n" for i in range(4)]
+    share.fog("forget", "--keep-last", "1", "d/f0.txt")
+    assert [e["version"] for e in share.log("d/f0.txt")] == [log[0]["version"]]
+    assert len(share.log("d/f1.txt")) == 2

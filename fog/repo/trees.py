@@ -35,7 +35,7 @@ from fog.format.paths import FS_ENCODING
 from fog.format.version import Version
 from fog.repo import pushes as pushes_mod
 from fog.repo.db import RepoDB
-from fog.repo.history import read_record
+from fog.repo.history import history_id, read_record
 from fog.repo.pushes import Push
 from fog.repo.revs import parse_when, parse_whole
 
@@ -73,12 +73,13 @@ def tree_at(db: RepoDB, scope: str, when_ns: int | None) -> dict[str, Version]:
     table = db.db["heads" if when_ns is None else "history"]
     tail = 0 if when_ns is None else 16
     with db.read() as txn:
-        chosen: list[bytes] = []
+        chosen: list[tuple[bytes, bytes]] = []
         for prefix, exact in _ranges(scope):
             chosen.extend(_pick(txn, table, prefix, exact, tail, when_ns))
         versions, timeline = db.db["versions"], db.db["timeline"]
-        for vid in chosen:
-            raw = read_record(txn, versions, timeline, vid)
+        for key, value in chosen:
+            vid = value if when_ns is None else history_id(txn, versions, timeline, key, value)
+            raw = read_record(txn, versions, timeline, vid) if vid is not None else None
             if raw is None:
                 continue
             v = Version.from_record(vid, raw)
@@ -89,13 +90,14 @@ def tree_at(db: RepoDB, scope: str, when_ns: int | None) -> dict[str, Version]:
 
 def _pick(
     txn: lmdb.Transaction, table: object, prefix: bytes, exact: bool, tail: int, when_ns: int | None
-) -> Iterator[bytes]:
-    """For each path key under `prefix`, the id of its newest version at or before `when_ns`."""
+) -> Iterator[tuple[bytes, bytes]]:
+    """For each path key under `prefix`, the entry (key, value) of its newest version at or before `when_ns`
+    (in `heads` the value is the id; in `history`, history_id finds it)."""
     cur = txn.cursor(table)
     if not cur.set_range(prefix):
         return
     at, best = b"", None
-    for key, vid in cur:
+    for key, value in cur:
         if not key.startswith(prefix):
             break
         pk = key[: len(key) - tail] if tail else key
@@ -106,7 +108,7 @@ def _pick(
                 yield best
             at, best = pk, None
         if when_ns is None or _U64.unpack_from(key, len(key) - 16)[0] <= when_ns:
-            best = vid
+            best = key, value
     if best is not None:
         yield best
 

@@ -109,6 +109,9 @@ def restore(
             raise FogError(f"{dest} exists; pass --force to overwrite it")
         if not dest.parent.is_dir():  # (else the error would name the temp file beside it)
             raise FogError(f"cannot write {dest}: no directory {dest.parent}")
+        fog_dir, where = os.path.realpath(ctx.share.dir), os.path.realpath(dest.parent)
+        if where == fog_dir or where.startswith(fog_dir + os.sep):
+            raise FogError(f"{dest} is inside the share's .fog/ (fog's own state): choose another place")
         result.output = str(dest)
         if v.kind == "dir":
             dest.mkdir(parents=True, exist_ok=True)

@@ -87,3 +87,13 @@ def test_restore_into_a_missing_directory_names_it_not_a_temp_file(share: Share,
     line = share.fog("restore", "a.txt", "-o", out, expect=1).one_line_error()
     assert f"no directory {out.parent}" in line and ".fog-tmp" not in line, line
     assert not out.parent.exists()
+
+
+def test_restore_output_inside_dot_fog_is_refused(share: Share) -> None:
+    """`fog restore a -o .fog/config.json --force` overwrote fog's own state: every command then failed."""
+    share.write("a.txt", "a\n")
+    share.push()
+    for out in (".fog/config.json", ".fog/tmp/x", ".fog"):
+        line = share.fog("restore", "a.txt", "-o", out, "--force", expect=1).one_line_error()
+        assert "fog's own state" in line, line
+    share.fog("status")

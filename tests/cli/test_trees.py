@@ -276,3 +276,29 @@ def test_restore_delete_leaves_ignored_files_alone(share: Share) -> None:
     assert not (share.root / "b").exists()
     assert (share.root / "app.log").read_text() == "precious\n"
     assert (share.root / "build/out.o").read_text() == "object\n"
+
+
+def test_restore_across_a_change_of_kind(share: Share, tmp_path: Path) -> None:
+    """x was a file and is a directory now: `restore x@~1` wrote nothing and exited 0 (-o: an empty
+    directory); a file where p/ was gave "File exists: .../p". Now: the file version, or one clear line."""
+    share.write("x", "one\n")
+    share.write("y/a.txt", "data\n")
+    share.write("p/b.txt", "hi\n")
+    share.push()
+    (share.root / "x").unlink()
+    share.write("x/p.txt", "p\n")
+    shutil.rmtree(share.root / "y")
+    share.write("y", "file\n")
+    shutil.rmtree(share.root / "p")
+    share.write("p", "file\n")
+    share.push()
+    line = share.fog("restore", "x@~1", expect=1).one_line_error()
+    assert "x is a directory now" in line, line
+    share.fog("restore", "x@~1", "-o", tmp_path / "out")
+    assert (tmp_path / "out").read_text() == "one\n"
+    share.fog("restore", "y@~1")
+    assert (share.root / "y/a.txt").read_text() == "data\n"
+    for extra in ([], ["--force"]):
+        line = share.fog("restore", "p/b.txt@~1", *extra, expect=1).one_line_error()
+        assert "p is a file now" in line, line
+    assert (share.root / "p").read_text() == "file\n"

@@ -33,7 +33,12 @@ def main() -> None:
     psize = env.stat()["psize"]
     rows = []
     with env.begin() as txn:
-        dbs = {name: env.open_db(name, txn=txn, create=False, dupsort=name in DUPSORT) for name in DB_NAMES}
+        dbs = {}
+        for name in DB_NAMES:  # a database an older fog wrote lacks the newer sub-databases
+            try:
+                dbs[name] = env.open_db(name, txn=txn, create=False, dupsort=name in DUPSORT)
+            except lmdb.NotFoundError:
+                pass
         paths = args.paths or txn.stat(dbs[b"heads"])["entries"] or 1
         for name, db in dbs.items():
             s = txn.stat(db)

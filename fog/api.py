@@ -28,6 +28,7 @@ from fog.errors import (
     UnreadableObject,
     UsageError,
 )
+from fog.format import names as naming
 from fog.format.policy import Policy, share_policy
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version, in_fog_dir
@@ -45,6 +46,7 @@ from fog.sync.context import Context, open_context, trim_archive
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
+from fog.sync.sealers import Sealers
 
 if TYPE_CHECKING:
     from fog.repo import revs
@@ -97,6 +99,10 @@ def init(
 ) -> InitResult:
     """Create a share in `directory` backed by `remote_url` (and an identity if none)."""
     root = directory.absolute()
+    if device_name is not None:
+        naming.check_name("device name", device_name)
+    if name is not None:
+        naming.check_name("share name", name, path_safe=True)
     if (root / FOG_DIR / "config.json").exists():
         raise FogError(f"{root} is already a fog share")
     refuse_nesting(root)
@@ -105,21 +111,24 @@ def init(
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
     if master_key_file is not None and not new_identity:
         raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
+    remotes_mod.refuse_inside(remote_url, root)
     backend = open_backend(remote_url, create=True)
-    remote_root = getattr(backend, "root", None)
-    if remote_root is not None and (
-        Path(remote_root).resolve() == root.resolve() or root.resolve() in Path(remote_root).resolve().parents
-    ):
-        raise UsageError("the remote cannot be inside the share it stores")
-    root.mkdir(parents=True, exist_ok=True)
+    share_name = name or root.name or "share"
+    if not new_identity:  # (checked again below, against the remote's SyncConfig)
+        _refuse_taken_share_name(Identity.load(home).cached_config(), share_name)
+    made = _make_directory(root)
     try:
         remote = Remote(backend)
         remote.initialize()
         ident = Identity.load(home) if not new_identity else Identity.create(home, name=device_name)
         config = _merged_config(ident, remote)
+        try:
+            _refuse_taken_share_name(config, share_name)
+        except UsageError:
+            _unmake(made)
+            raise
         keys = ShareKeys.generate()
         now = time.time_ns()
-        share_name = name or root.name or "share"
         shares = dict(config.shares)
         shares[keys.share_id.hex()] = {
             "name": share_name,
@@ -198,34 +207,40 @@ def all_contexts(
     Remotes that cannot be opened are returned as {name: error}; if none can,
     the first error is raised.
     """
-    with open_share(home, cwd, wait=wait) as (share, ident):
-        if remote is not None:
-            names = [share.remote_url(remote)[0]]
-        else:  # one store under two names would get one log under two cursors: the first name only
-            dups = duplicates(share.config.remotes)
-            names = [n for n in sorted(share.config.remotes) if n not in dups]
-        ctxs: list[Context] = []
-        failed: dict[str, str] = {}
-        first: RemoteError | None = None
-        try:
-            for name in names:
-                try:
-                    ctxs.append(open_context(share, ident, name))
-                except UnreadableObject:
-                    raise  # refused data, not an unreachable remote: exit 4 like any integrity error
-                except RemoteError as exc:
-                    failed[name] = str(exc)
-                    first = first or exc
-            if not ctxs:
-                if first is None:
-                    raise FogError(
-                        "this device uses no remote of this share: see `fog remote list`, `fog remote unskip`"
-                    )
-                raise first
-            yield ctxs, failed
-        finally:
-            for ctx in ctxs:
-                ctx.close()
+    with open_share(home, cwd, wait=wait) as (share, ident), remote_contexts(share, ident, remote) as found:
+        yield found
+
+
+@contextmanager
+def remote_contexts(
+    share: Share, ident: Identity, remote: str | None = None
+) -> Iterator[tuple[list[Context], dict[str, str]]]:
+    """all_contexts for a share already open (a push forks its workers in between: fog.sync.sealers)."""
+    if remote is not None:
+        names = [share.remote_url(remote)[0]]
+    else:  # one store under two names would get one log under two cursors: the first name only
+        dups = duplicates(share.config.remotes)
+        names = [n for n in sorted(share.config.remotes) if n not in dups]
+    ctxs: list[Context] = []
+    failed: dict[str, str] = {}
+    first: RemoteError | None = None
+    try:
+        for name in names:
+            try:
+                ctxs.append(open_context(share, ident, name))
+            except UnreadableObject:
+                raise  # refused data, not an unreachable remote: exit 4 like any integrity error
+            except RemoteError as exc:
+                failed[name] = str(exc)
+                first = first or exc
+        if not ctxs:
+            if first is None:
+                raise FogError("this device uses no remote of this share: see `fog remote list`, `fog remote unskip`")
+            raise first
+        yield ctxs, failed
+    finally:
+        for ctx in ctxs:
+            ctx.close()
 
 
 def share_path(share: Share, cwd: Path, arg: str) -> str:
@@ -265,6 +280,8 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
     """What changed since the last push (contents of stat-changed files are hashed)."""
     with open_share(home, cwd, wait=wait) as (share, ident):
         unfinished_clone(share)
+        if ident.cached_config() is None:
+            _fetch_config(share, ident)
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
         changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
@@ -278,6 +295,18 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
         return out
 
 
+def _fetch_config(share: Share, ident: Identity) -> None:
+    """The cached SyncConfig was deleted (README: it is a cache): fetch it from the share's remote, as
+    opening a pull or push does."""
+    try:
+        open_context(share, ident).close()
+    except (RemoteError, IdentityError) as exc:
+        raise IdentityError(
+            f"{ident.home / 'syncconfig.json'} (the cache of your fog settings) is missing and could not be "
+            f"fetched ({exc}): run `fog pull` when the remote is reachable"
+        ) from None
+
+
 def push(
     home: Path,
     cwd: Path,
@@ -288,11 +317,35 @@ def push(
     progress: Progress | None = None,
     max_delete: str | None = None,
 ) -> push_mod.PushResult:
-    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+    with (
+        open_share(home, cwd, wait=wait) as (share, ident),
+        push_workers(share, ident, not dry_run) as workers,
+        remote_contexts(share, ident, remote) as (ctxs, failed),
+    ):
         unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
         follow_rotation(ctxs)
-        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit)
+        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers)
+
+
+@contextmanager
+def push_workers(share: Share, ident: Identity, wanted: bool = True) -> Iterator[Sealers | None]:
+    """Worker processes for a push of many small files, forked before any remote opens a thread.
+
+    None when forking is not safe (another thread runs: fog.forking) or this
+    device holds no keys yet; the push then reads everything in-process.
+    """
+    workers = None
+    if wanted and ident.cached_config() is not None:
+        try:
+            workers = Sealers.start(ident.share_keys(share.config.share_id))
+        except IdentityError:
+            pass
+    if workers is None:
+        yield None
+        return
+    with workers:
+        yield workers
 
 
 def follow_rotation(ctxs: list[Context]) -> None:
@@ -301,13 +354,20 @@ def follow_rotation(ctxs: list[Context]) -> None:
     for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
         keyring.refresh_config(ctx)
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
-    entry = config.shares.get(ctxs[0].keys.share_id.hex(), {})
-    if entry.get("read_only"):
-        owner = (entry.get("owner") or {}).get("name", "its owner")
-        raise FogError(f"this share was shared with you read-only (by {owner}): your changes stay here, unpushed")
+    refuse_read_only(config, ctxs[0].keys.share_id.hex())
     for ctx in ctxs:
         ctx.rekey(config)
-        config = members.keep_current(ctx, config, members.load(ctx, config), pushing=True)
+        roster = members.load(ctx, config)
+        config = members.keep_current(ctx, config, roster, pushing=True)
+        ctx.others = members.other_ids(ctx, roster)
+
+
+def refuse_read_only(config: SyncConfig | None, share_hex: str, what: str = "your changes stay here, unpushed") -> None:
+    """FogError when this user holds the share read-only (push, forget: nothing of theirs is published)."""
+    entry = config.shares.get(share_hex, {}) if config is not None else {}
+    if entry.get("read_only"):
+        owner = (entry.get("owner") or {}).get("name", "its owner")
+        raise FogError(f"this share was shared with you read-only (by {owner}): {what}")
 
 
 # -- history --------------------------------------------------------------------------
@@ -425,6 +485,7 @@ def _forget_in(
     if dry_run or not chosen:
         result.seconds = time.monotonic() - t0
         return result
+    refuse_read_only(ident.cached_config(), share.config.share_id, "it keeps its history as its owner says")
     forget_mod.record(share, [v for _, v in chosen])
     opened = ctxs is None
     targets = _open_each(share, ident, result.remote_errors) if ctxs is None else ctxs
@@ -685,6 +746,8 @@ def clone(
     from fog.crypto.seal import public_of
 
     cancel.clear()
+    if device_name is not None:
+        naming.check_name("device name", device_name)
     name_taken: str | None = None
     root = directory.absolute()
     if into_existing and os.path.lexists(root / FOG_DIR):
@@ -703,12 +766,14 @@ def clone(
     elif root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FogError(f"{root} exists and is not an empty directory (to rebuild a share there: --into-existing)")
     refuse_nesting(root)
+    remotes_mod.refuse_inside(url, root)
     through_node = nodes.is_node_url(url)
     if through_node:  # only the master key: the join key opens the node; the SyncConfig there must list it
         join = nodes.Auth(b"", None, None, None, lambda node_public: node_join_keypair(master_key, node_public)[0])
         backend = nodes.open_with(url, join)
     else:
         backend = open_backend(url)
+    made: list[Path] = []
     try:
         remote = Remote(backend)
         remote.require_marker()
@@ -723,6 +788,7 @@ def clone(
         usk, upk = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if public_of(usk) != upk:
             raise IdentityError("the user keypair in your fog settings is inconsistent")
+        made = _make_directory(root)  # before this device is enrolled: a directory it cannot make stops here
         if Identity.exists(home):
             ident = Identity.load(home)
             if ident.master_key != master_key or ident.user_public != upk:
@@ -746,6 +812,9 @@ def clone(
         except ReadOnlyRemote:
             published = False  # the device's first push to a writable remote publishes it (enrol.ensure_listed)
         ident.cache_config(config)
+    except BaseException:
+        _unmake(made)
+        raise
     finally:
         backend.close()
     if node is None:  # the nodes learn the new device now (else from its first connection to each)
@@ -789,11 +858,50 @@ def unfinished_clone(share: Share) -> None:
         )
 
 
+def _refuse_taken_share_name(config: SyncConfig | None, name: str) -> None:
+    """UsageError when another live share of this user has `name`: `clone --share NAME` could not pick."""
+    for sid, entry in config.shares.items() if config is not None else ():
+        if not entry.get("removed") and entry.get("name") == name:
+            raise UsageError(
+                f"you have a share named {name!r} already ({sid[:12]}): give this one another name with --name"
+            )
+
+
+def _share_list(live: dict[str, dict]) -> str:
+    """The shares as `name (id)`, for a message asking to pick one by name or id."""
+    return ", ".join(sorted(f"{naming.shown(str(s.get('name')))} ({sid[:12]})" for sid, s in live.items()))
+
+
+def _make_directory(root: Path) -> list[Path]:
+    """Make `root` (and its missing parents); the directories made, deepest first. FogError when it
+    cannot be made (under a file, in /proc, no permission)."""
+    missing = []
+    p = root
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FogError(f"cannot make {root}: {exc.strerror or exc}") from None
+    return missing
+
+
+def _unmake(made: list[Path]) -> None:
+    """Remove the directories `_make_directory` made, while they are empty."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
 def _free_name(config: SyncConfig, host: str) -> tuple[str, str | None]:
     """This device's default name: the host name, or `host-2`, `host-3`... when another device of the
     user has it already (two machines both called `laptop` could not be told apart in `log`, in
-    conflict copies' names, or by `device rename`). Returns (name, the host name if it was taken)."""
-    taken = {str(d.get("name")) for did, d in config.devices.items() if did not in config.revoked_by_rotation}
+    conflict copies' names, or by `device rename`). A revoked device keeps its entry, and its name stays
+    taken: its versions stay in `log`. Returns (name, the host name if it was taken)."""
+    taken = {str(d.get("name")) for d in config.devices.values()}
     if host not in taken:
         return host, None
     n = 2
@@ -869,6 +977,8 @@ def clone_invited(
     """
     from fog.crypto.keys import public_key_from_text, public_key_to_text
 
+    if device_name is not None:
+        naming.check_name("device name", device_name)
     want_sign = None
     if inviter is not None:
         try:
@@ -883,6 +993,7 @@ def clone_invited(
             "new master key is written to F), or run `fog clone` of one of your own shares first"
         )
     backend = open_backend(url)
+    made: list[Path] = []
     try:
         remote = Remote(backend)
         remote.require_marker()
@@ -912,8 +1023,12 @@ def clone_invited(
             if root.exists() and (not root.is_dir() or any(root.iterdir())):
                 raise FogError(f"{root} exists and is not an empty directory")
             refuse_nesting(root)
+            made = _make_directory(root)
         remote.put_config(ident, config)
         ident.cache_config(config)
+    except BaseException:
+        _unmake(made)
+        raise
     finally:
         backend.close()
     if here is not None:  # invited again (the owner's keys changed): the checkout this device has takes it
@@ -956,6 +1071,8 @@ def _member_info(m: members.Member) -> MemberInfo:
 def share_invite(
     home: Path, cwd: Path, user_key: str, *, name: str | None, read_only: bool, share: str | None = None
 ) -> members.Invitation:
+    if name is not None:
+        naming.check_name("member name", name)
     with context(home, _share_dir(home, cwd, share)) as ctx:
         return members.invite(ctx, pull_mod.refresh_config(ctx), user_key, name=name, read_only=read_only)
 
@@ -967,10 +1084,12 @@ def _share_dir(home: Path, cwd: Path, share: str | None) -> Path:
     ident = Identity.load(home)
     config = ident.cached_config()
     live = {sid: e for sid, e in (config.shares.items() if config else []) if not e.get("removed")}
-    hits = [sid for sid, e in live.items() if e.get("name") == share or sid.startswith(share.lower())]
+    hits = [sid for sid, e in live.items() if e.get("name") == share]
+    if not hits:
+        hits = [sid for sid in live if sid.startswith(share.lower())]
     if len(hits) != 1:
-        names = ", ".join(sorted(str(e.get("name")) for e in live.values()))
-        raise UsageError(f"no single share matches {share!r}; shares: {names}")
+        which = {sid: live[sid] for sid in hits} if hits else live
+        raise UsageError(f"no single share matches {share!r}; pick one by name or id: {_share_list(which)}")
     here = checkouts.existing(home, hits[0])
     if here is None:
         raise FogError(f"share {share!r} has no checkout on this device: `fog clone` it first")
@@ -1005,17 +1124,21 @@ def _clone_remote_name(share_entry: dict, url: str) -> str:
 def _pick_share(config: SyncConfig, wanted: str | None) -> tuple[str, dict]:
     live = {sid: s for sid, s in config.shares.items() if not s.get("removed")}
     if wanted is not None:
-        hits = [(sid, s) for sid, s in live.items() if s.get("name") == wanted or sid.startswith(wanted)]
-        if len(hits) != 1:
-            names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
-            raise FogError(f"no single share matches {wanted!r}; shares: {names}")
+        hits = [(sid, s) for sid, s in live.items() if s.get("name") == wanted]
+        if not hits:
+            hits = [(sid, s) for sid, s in live.items() if sid.startswith(wanted.lower())]
+        if len(hits) > 1:
+            raise UsageError(
+                f"several shares match {wanted!r}; pick one by its id with --share: {_share_list(dict(hits))}"
+            )
+        if not hits:
+            raise FogError(f"no share matches {wanted!r}; shares: {_share_list(live)}")
         return hits[0]
     if len(live) == 1:
         return next(iter(live.items()))
     if not live:
         raise FogError("your fog settings list no shares")
-    names = ", ".join(sorted(str(s.get("name")) for s in live.values()))
-    raise UsageError(f"this user has several shares; pick one with --share: {names}")
+    raise UsageError(f"this user has several shares; pick one with --share NAME or ID: {_share_list(live)}")
 
 
 def pull(
@@ -1128,7 +1251,11 @@ def sync(
 
     `pull_progress` and `progress`: the bytes the pull writes, then those the push reads."""
     limit = DeleteLimit.parse(max_delete)
-    with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+    with (
+        open_share(home, cwd, wait=wait) as (share, ident),
+        push_workers(share, ident) as workers,  # (before the pull starts its threads: they wait meanwhile)
+        remote_contexts(share, ident, remote) as (ctxs, failed),
+    ):
         urls = dict(ctxs[0].share.config.remotes)
         pulled = _pull_all(ctxs, failed, limit, pull_progress)
         if remote is None:
@@ -1139,7 +1266,7 @@ def sync(
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
-        pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit)
+        pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers)
         trimmed = _trim(live, pushed.remote_errors) if trim else None
         return SyncResult(pulled, pushed, trimmed)
 
@@ -1150,6 +1277,7 @@ def devices(home: Path, cwd: Path) -> list[devices_mod.DeviceInfo]:
 
 
 def revoke_device(home: Path, cwd: Path, name: str, master_key_file: Path | None = None) -> RotationResult:
+    _check_key_file(master_key_file)
     with context(home, cwd) as ctx:
         return _rotated(devices_mod.revoke(ctx, name), master_key_file)
 
@@ -1157,8 +1285,24 @@ def revoke_device(home: Path, cwd: Path, name: str, master_key_file: Path | None
 def rotate_keys(
     home: Path, cwd: Path, keep: list[str] | None = None, master_key_file: Path | None = None
 ) -> RotationResult:
+    _check_key_file(master_key_file)
     with context(home, cwd) as ctx:
         return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
+
+
+def _check_key_file(path: Path | None) -> None:
+    """Before a rotation: the new master key's file can be written there (a rotation cannot be undone, and
+    its key exists nowhere else). An existing file is replaced (the old key it holds no longer joins)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--master-key-file {path} is a directory: name a file for the new master key")
+    probe = path.with_name(f".{path.name}.probe-{os.getpid()}")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        raise FogError(f"cannot write the new master key to {path}: {exc.strerror}; nothing was changed") from None
 
 
 def adopt_key(home: Path, cwd: Path, master_key: bytes) -> int:
@@ -1172,7 +1316,11 @@ def adopt_key(home: Path, cwd: Path, master_key: bytes) -> int:
 def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationResult:
     """Write the new master key to a file instead of showing it, when asked (as `init` does)."""
     if master_key_file is not None:
-        write_private(master_key_file, (result.master_key + "\n").encode())
+        try:
+            write_private(master_key_file, (result.master_key + "\n").encode())
+        except OSError as exc:  # (checked before; the key is shown instead: it exists nowhere else)
+            result.key_file_error = f"cannot write {master_key_file}: {exc.strerror}"
+            return result
         result.master_key_file = str(master_key_file)
         result.master_key = None
     return result

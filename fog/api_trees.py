@@ -21,6 +21,7 @@ from fog.repo.share import Share
 from fog.store import PutStats
 from fog.sync import inspect as inspect_mod
 from fog.sync import push as push_mod
+from fog.sync import restore as restore_mod
 from fog.sync import treerestore
 from fog.sync.context import Context
 from fog.sync.guard import DeleteLimit
@@ -80,6 +81,8 @@ def restore_tree(
         scope, rev = split_tree_spec(ctx.share, cwd, spec)
         names = device_names(ctx.ident, ctx.share)
         tree, label = _tree(ctx.share, scope, rev, names)
+        if scope and scope in tree and tree[scope].kind != "dir":  # a file (or link) then, a directory now
+            return _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
         out = None
         if output is not None:
             out = os.path.normpath(cwd.absolute() / output)
@@ -102,6 +105,21 @@ def restore_tree(
             dry_run=dry_run,
             progress=progress,
         )
+
+
+def _restore_one(
+    ctx: Context, scope: str, v: Version, label: str, output: str | None, cwd: Path, force: bool, dry_run: bool
+) -> treerestore.TreeRestoreResult:
+    """PATH@REV named a directory's history, but PATH was a file or link at that moment: that version."""
+    out = None if output is None else str(Path(os.path.normpath(cwd.absolute() / output)))
+    result = treerestore.TreeRestoreResult(scope, label, out or str(ctx.share.root / scope), dry_run)
+    result.written = [scope]
+    result.bytes_planned = v.size if v.kind == "file" else 0
+    if not dry_run:
+        done = restore_mod.restore(ctx, v, output=out, force=force)
+        result.output = done.output
+        result.bytes_written = result.bytes_planned
+    return result
 
 
 # -- ls -----------------------------------------------------------------------------------

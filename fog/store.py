@@ -578,6 +578,11 @@ class PutStats:
     deduped_bytes: int = 0  # plaintext bytes not sent because the remote had them
 
 
+def encode_object(data_key: bytes, object_id: bytes, data: bytes | memoryview) -> bytes:
+    """The stored bytes of an object named `object_id`: version || SecretBox(frame(data)) (ShareStore.encode)."""
+    return bytes([O.OBJECT_VERSION]) + S.seal_block(data_key, object_id, O.frame(data))
+
+
 class ShareStore:
     """One share's objects and logs on one remote."""
 
@@ -629,7 +634,7 @@ class ShareStore:
 
     def encode(self, object_id: bytes, data: bytes | memoryview) -> bytes:
         """The stored bytes of an object: version || SecretBox(frame(data))."""
-        return bytes([O.OBJECT_VERSION]) + S.seal_block(self.keys.data_key, object_id, O.frame(data))
+        return encode_object(self.keys.data_key, object_id, data)
 
     def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
         """Store a block or manifest node as one loose object unless known present; return its id.
@@ -1017,8 +1022,16 @@ class ShareStore:
         logs: dict[str, list[int]] = {}
         for name in self.backend.list(f"{self.prefix}log/"):
             parts = name[len(self.prefix) :].split("/")
-            if len(parts) == 3 and parts[2].isdigit():
-                logs.setdefault(parts[1], []).append(int(parts[2]))
+            # only names fog writes: another name is no batch (never read), and could repeat a number
+            if (
+                len(parts) == 3
+                and len(parts[2]) <= 20
+                and parts[2].isascii()
+                and parts[2].isdigit()
+                and B.seq_name(seq := int(parts[2])) == parts[2]
+                and seq
+            ):
+                logs.setdefault(parts[1], []).append(seq)
         for seqs in logs.values():
             seqs.sort()
         return logs

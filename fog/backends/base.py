@@ -174,7 +174,7 @@ def split_host_port(netloc: str, url: str) -> tuple[str, int | None]:
         host, _, port_text = netloc.partition(":")
     if not port_text:
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) < 65536:
         raise UsageError(f"remote {url}: bad port {port_text!r}")
     return host, int(port_text)
 

@@ -311,6 +311,17 @@ class LocalBackend:
         """Nothing to release; present for the contract."""
 
 
+def inside(url: str, top: str | os.PathLike[str]) -> bool:
+    """Whether `url` names a local directory at or below `top` (both resolved: symlinks followed)."""
+    if "://" in url and not url.lower().startswith("file://"):
+        return False
+    try:
+        root, share = _url_to_path(url).resolve(), Path(top).resolve()
+    except (UsageError, OSError, RuntimeError):
+        return False
+    return root == share or share in root.parents
+
+
 def _url_to_path(url: str) -> Path:
     """Turn a plain path or `file://` URL into an absolute path (`~` expanded, not resolved)."""
     raw = url

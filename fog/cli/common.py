@@ -6,6 +6,7 @@ Only this package reads argv, the environment and the terminal.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ def progress_bars(labels: list[str], enabled: bool) -> Iterator[tuple[Callable[[
             speed = task.finished_speed or task.speed
             return Text("?/s" if speed is None else f"{human_size(speed)}/s", style="progress.data.speed")
 
-    with Progress(
+    bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         DownloadColumn(binary_units=True),
@@ -124,17 +125,30 @@ def progress_bars(labels: list[str], enabled: bool) -> Iterator[tuple[Callable[[
         TimeRemainingColumn(),
         console=stderr_console(),
         transient=True,
-    ) as bar:
+    )
+    # Started at the first call, not here: its refresh thread would otherwise run from the start of the
+    # command, and a push forks its workers only while no such thread exists (fog.forking).
+    started = threading.Lock()
+    shown: list[bool] = []
 
-        def updater(label: str) -> Callable[[int, int], None]:
-            task = bar.add_task(label, total=None, visible=False)
+    def updater(label: str) -> Callable[[int, int], None]:
+        task = bar.add_task(label, total=None, visible=False)
 
-            def update(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total, visible=True)
+        def update(done: int, total: int) -> None:
+            if not shown:
+                with started:
+                    if not shown:
+                        bar.start()
+                        shown.append(True)
+            bar.update(task, completed=done, total=total, visible=True)
 
-            return update
+        return update
 
+    try:
         yield tuple(updater(label) for label in labels)
+    finally:
+        if shown:
+            bar.stop()
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")

@@ -8,7 +8,7 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, local_time, run
-from fog.cli.text import as_doc
+from fog.cli.text import as_doc, shown
 from fog.sync.keyring import RotationResult
 
 device_app = typer.Typer(
@@ -24,9 +24,9 @@ def _print(devs: list) -> None:  # type: ignore[type-arg]
         me = " (this device)" if d.this_device else ""
         added = local_time(d.added_ns) if d.added_ns else "-"
         if d.node:
-            typer.echo(f"{d.name:<16} {d.id[:12]}  {state:<9}  node at {d.address}  added {added}")
+            typer.echo(f"{shown(d.name):<16} {d.id[:12]}  {state:<9}  node at {d.address}  added {added}")
         else:
-            typer.echo(f"{d.name:<16} {d.id[:12]}  {state:<9}  last batch {d.last_batch:<5}  added {added}{me}")
+            typer.echo(f"{shown(d.name):<16} {d.id[:12]}  {state:<9}  last batch {d.last_batch:<5}  added {added}{me}")
 
 
 @device_app.command("list")
@@ -63,6 +63,8 @@ def print_rotation(r: RotationResult, what: str) -> None:
             f"fog: warning: node {name} was not handed the new device list ({why}); the next push to it carries it",
             err=True,
         )
+    if r.key_file_error:
+        typer.echo(f"fog: warning: {r.key_file_error}: the new master key is shown below instead", err=True)
     if r.master_key:
         typer.echo(f"new master key (shown once; the old one no longer joins): {r.master_key}")
     else:
@@ -100,7 +102,7 @@ def rename(
     if as_json:
         emit_json(as_doc(d))
     else:
-        typer.echo(f"renamed device {d.id[:12]} to {d.name}")
+        typer.echo(f"renamed device {d.id[:12]} to {shown(d.name)}")
 
 
 def _node_change(c, as_json: bool, text: str) -> None:  # type: ignore[no-untyped-def]

@@ -94,7 +94,7 @@ def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
     if required:
         return None  # a missing argument: typer words the usage error
     if command == "log" and opts["limit"] is not None:
-        if not opts["limit"].isdigit():
+        if not (opts["limit"].isascii() and opts["limit"].isdigit() and len(opts["limit"]) <= 18):
             return None  # typer explains what -n takes
         opts["limit"] = int(opts["limit"])
     if command == "clone":
@@ -134,6 +134,8 @@ def run(argv: list[str]) -> int | None:
         return None
     command, where, o = parsed
     as_json = o["as_json"]
+    if command == "log" and o["path"] is not None and text.names_the_share(where, o["path"]):
+        o["path"] = None  # `fog log .` at the top: the whole share, as `fog log`
     if command == "log" and o["path"] is not None:
         from fog.repo import history  # lmdb and json: no fog.api (see fog.repo.history)
 

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from fog import cancel
+from fog import cancel, forking
 
 TYPE_CHECKING = False  # (see fog.cli.text) `fog log` must not pay for importing typing
 if TYPE_CHECKING:
@@ -62,7 +62,9 @@ class Interrupts:
         for signum in SIGNALS:
             self._saved[signum] = signal.signal(signum, self._handler)
         self._wakeup = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        threading.Thread(target=self._watch, args=(r,), name="fog-signals", daemon=True).start()
+        watchdog = threading.Thread(target=self._watch, args=(r,), name="fog-signals", daemon=True)
+        forking.mark_safe(watchdog)  # it takes no lock a forked worker needs (fog.forking): a push may still fork
+        watchdog.start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,10 +10,10 @@ import typer
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
 from fog.cli.complete import complete_path
-from fog.cli.text import echo, log_json, log_table
+from fog.cli.text import echo, log_json, log_table, names_the_share
 from fog.cli.trees_text import push_header, push_json
 from fog.errors import RevisionError, UsageError
-from fog.repo.revs import parse_when
+from fog.repo.revs import parse_time, parse_when, parse_whole
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -34,9 +34,11 @@ def _span_start(text: str) -> int:
             start = datetime.fromisoformat(text)
         except ValueError:
             return parse_when(text)  # an age, or the error
-        if start.tzinfo is None:
-            start = start.astimezone()
-    return (start - _EPOCH) // timedelta(microseconds=1) * 1000
+        try:
+            start = start.astimezone() if start.tzinfo is None else start
+        except (ValueError, OverflowError):
+            return parse_time(text)  # (its error: outside the years fog can use)
+    return max(0, (start - _EPOCH) // timedelta(microseconds=1) * 1000)
 
 
 def _when(text: str | None, flag: str) -> int | None:
@@ -52,9 +54,10 @@ def _count(text: str | None) -> int | None:
     """-n N: a whole number, 0 or more (fog's one-line usage error otherwise, not the parser's)."""
     if text is None:
         return None
-    if not text.isdigit():
+    n = parse_whole(text)
+    if n is None:
         raise UsageError(f"-n {text!r}: give a whole number of versions, 0 or more")
-    return int(text)
+    return n
 
 
 @app.command()
@@ -82,6 +85,8 @@ def log(
     from fog import api_trees
 
     limit = run(lambda: _count(max_count), as_json)
+    if path is not None and names_the_share(STATE.cwd, path):
+        path = None  # `fog log .` at the top, `fog log ..` below it: the whole share, as `fog log`
     if pushes:
         _pushes(path, limit, _when(since, "--since"), _when(until, "--until"), device, as_json)
         return

@@ -32,6 +32,7 @@ import typer
 
 from fog.errors import UsageError
 from fog.format.policy import DEFAULT_POLICY, RULE_FIELDS, Policy, Rules, check_pattern, rule_name
+from fog.repo.revs import parse_whole
 
 _DURATION_PART = re.compile(r"(\d+)(min|mo|[smhdwy])")
 _DURATION_UNITS = {
@@ -70,8 +71,8 @@ def parse_count(value: int | str, what: str) -> int:
     """A whole number of versions or buckets, 0 or more; UsageError otherwise."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and (n := parse_whole(value)) is not None:
+        return n
     raise UsageError(f"{what} {value!r}: give a whole number, 0 or more")
 
 

@@ -6,7 +6,7 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
-from fog.cli.text import as_doc
+from fog.cli.text import as_doc, shown
 
 share_app = typer.Typer(help="Share this share with another fog user.", no_args_is_help=True)
 app.add_typer(share_app, name="share")
@@ -48,8 +48,8 @@ def members_cmd(share: str = SHARE_ARGUMENT, as_json: bool = JSON_OPTION) -> Non
         return
     for m in listed:
         me = " (you)" if m.this_user else ""
-        devices = ", ".join(m.devices) or "-"
-        typer.echo(f"{m.name:<16} {m.user_id[:12]}  {m.role:<9}  devices: {devices}{me}")
+        devices = ", ".join(shown(d) for d in m.devices) or "-"
+        typer.echo(f"{shown(m.name):<16} {m.user_id[:12]}  {m.role:<9}  devices: {devices}{me}")
 
 
 @share_app.command("remove-member")

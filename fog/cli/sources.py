@@ -67,15 +67,25 @@ def read_master_key(path: Path | None, home: str | None = None) -> bytes:
         raise IdentityError(f"invalid master key: {exc}") from None
 
 
+KEY_FILE_LIMIT = 64 << 10  # a key is 32 characters, a sealed one a few hundred bytes
+
+
 def _open_key_file(path: Path) -> bytes:
     """A master key file's bytes; one sealed under FOG_HOME's passphrase (FOG_HOME/master-key of a
-    protected home, or a copy of it) is opened."""
-    raw = path.read_bytes()
+    protected home, or a copy of it) is opened. Read up to KEY_FILE_LIMIT: `/dev/zero` or a wrong big
+    file is refused, never read whole (a pipe, as from `<(pass show fog)`, is fine)."""
+    with open(path, "rb") as f:
+        raw = f.read(KEY_FILE_LIMIT + 1)
+    if len(raw) > KEY_FILE_LIMIT:
+        raise IdentityError(
+            f"the master key file {path} holds over {KEY_FILE_LIMIT >> 10} KiB: it should hold the key as "
+            "`fog init` showed it"
+        )
     if not raw.startswith(b"fog-sealed "):  # fog.format.sealed.PREFIX
         return raw
     from fog.repo import vault
 
-    return vault.open_file(path)
+    return vault.open_file(path, raw)
 
 
 def use_passphrase_source() -> None:

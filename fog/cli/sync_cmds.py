@@ -35,7 +35,9 @@ from fog.cli.text import as_doc, clone_summary, pull_exit, pull_summary, push_su
 def clone(
     url: str = typer.Argument(..., help="The remote holding the user's data.", metavar="URL"),
     directory: Path = typer.Argument(..., help="Where to put the share (new or empty).", metavar="DIR"),
-    share: str = typer.Option(None, "--share", help="Which share, when the user has several.", metavar="NAME"),
+    share: str = typer.Option(
+        None, "--share", help="Which share (its name or id), when the user has several.", metavar="SHARE"
+    ),
     master_key_file: Path = typer.Option(
         None,
         "--master-key-file",

@@ -12,6 +12,7 @@ import sys
 import time
 
 from fog.errors import EXIT_CONFLICTS, EXIT_ERROR, EXIT_INTEGRITY, EXIT_PARTIAL, FogError
+from fog.format.names import shown
 
 TYPE_CHECKING = False  # not typing's: typing and pathlib each cost `fog log` 0.04 s to import
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def error_line(exc: FogError, as_json: bool) -> int:
     if as_json:
         sys.stderr.write(json.dumps({"code": exc.exit_code, "kind": exc.kind, "message": exc.message}) + "\n")
     else:
-        sys.stderr.write(f"fog: {exc.message}\n")
+        sys.stderr.write(f"fog: {shown(exc.message)}\n")  # one line, whatever a name in it holds
     return exc.exit_code
 
 
@@ -170,7 +171,8 @@ def push_summary(result: Any, quiet: bool) -> None:
                 echo(f"{mark} {p}")
     n = len(result.added) + len(result.modified) + len(result.deleted)
     if n == 0 and not result.batches:
-        echo("Nothing to push.")
+        if not result.remote_errors:  # (else what waits for a failed remote is not published: said below)
+            echo("Nothing to push.")
         return
     rate = result.bytes_read / result.seconds if result.seconds else 0
     where = ", ".join(f"{r} batch {b}" for r, b in sorted(result.batches.items()))
@@ -199,6 +201,8 @@ _PULL_LINES = (  # what a pull reports on stderr, in this order: (result field, 
 def pull_summary(r: Any, quiet: bool) -> None:
     """fog pull's human output (r: fog.sync.pull.PullResult)."""
     for field_name, line in _PULL_LINES:
+        if quiet and field_name in ("remotes_added", "remotes_removed"):
+            continue  # (news, not trouble: cron mails nothing for a sync that went well)
         if field_name == "foreign_logs":
             for f in r.foreign_logs:
                 if f["new"]:
@@ -238,7 +242,7 @@ def clone_summary(result: Any) -> None:
             err=True,
         )
     if getattr(result, "invited_by", None):
-        echo(f"Invited by {result.invited_by} (check this key with them)")
+        echo(f"Invited by {shown(result.invited_by)} (check this key with them)")
     if not result.device_published:
         echo(
             f"fog: remote {result.remote} is read-only: this device joins your fog settings "
@@ -377,7 +381,11 @@ def log_table(entries: list[Any], indent: str = "") -> None:
             marks.append(paint("conflict", "yellow", color))
         size = "-" if v.kind in ("deleted", "dir") else human_size(v.size)
         rows.append(
-            ([v.id.hex()[:12], local_time(v.time_ns), human_age(v.time_ns), e.device_name, size, v.kind], v.path, marks)
+            (
+                [v.id.hex()[:12], local_time(v.time_ns), human_age(v.time_ns), shown(e.device_name), size, v.kind],
+                v.path,
+                marks,
+            )
         )
     widths = [max((len(r[0][i]) for r in rows), default=0) for i in range(6)]
     for cells, vpath, marks in rows:
@@ -386,3 +394,11 @@ def log_table(entries: list[Any], indent: str = "") -> None:
         echo(indent + "  ".join([*padded, vpath]) + (f"  ({', '.join(marks)})" if marks else ""))
     if not entries:
         echo("No versions match.", err=True)
+
+
+def names_the_share(cwd: str | os.PathLike[str], path: str) -> bool:
+    """Whether PATH (relative to `cwd`) is the top of the share `cwd` is in (`.` at the top, `..` below)."""
+    from fog.repo.history import find_root  # (light: the fast path's)
+
+    top = find_root(os.fspath(cwd))
+    return top is not None and os.path.realpath(os.path.join(cwd, path)) == os.path.realpath(top)

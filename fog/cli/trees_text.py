@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat as st
 from typing import Any
 
-from fog.cli.text import echo, human_age, human_size, iso_utc, local_time, paint, use_color
+from fog.cli.text import echo, human_age, human_size, iso_utc, local_time, paint, shown, use_color
 
 
 def version_json(v: Any, names: dict[str, str], current: bool | None = None) -> dict[str, object]:
@@ -54,7 +54,7 @@ def push_header(p: Any, names: dict[str, str]) -> str:
     n = len(p.versions)
     size = human_size(sum(v.size for v in p.versions if v.kind == "file"))
     head = paint(f"push {p.name}", "yellow", color)
-    device = names.get(p.device, p.device[:8])
+    device = shown(names.get(p.device, p.device[:8]))
     return f"{head}  {local_time(p.after_ns)} ({human_age(p.after_ns)})  {device}  {where}  {n} version(s), {size}"
 
 

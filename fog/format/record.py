@@ -1,4 +1,4 @@
-"""The compact binary form of a version in the share database (`.fog/` formats 2 and 3).
+"""The compact binary form of a version in the share database (`.fog/` formats 2 to 5).
 
 The version JSON of FORMAT.md section 8 is what devices exchange and what a
 version id authenticates; the database only needs the same fields back. As

@@ -3,10 +3,14 @@
 Sub-databases (keys; values):
   stat      pathkey -> StatEntry       what the working file looked like when
                                        it last matched a version
-  versions  version id -> time_ns(8)   every version ever seen, any device: where
-                                       its record is in `timeline` (formats 1 and 2:
-                                       the record itself, JSON in format 1)
-  history   pathkey || time_ns(8) || id[:8] -> version id (per-path timeline)
+  versions  id[:8] || time_ns(8) -> b""   every version ever seen, any device: where
+                                       its record is in `timeline` (format 5; the full
+                                       id is checked there). Formats 3 and 4: version
+                                       id -> time_ns(8); formats 1 and 2: version id ->
+                                       the record itself, JSON in format 1
+  history   pathkey || time_ns(8) || id[:8] -> b"" (per-path timeline; the id is
+                                       in `timeline` under time_ns || id[:8]...; formats
+                                       1 to 4: the version id as value)
   heads     pathkey -> version id      newest known version of each path
   timeline  time_ns(8) || id -> record  all versions by time (fog.format.record;
                                        b"" for a version of format 1 or 2)
@@ -17,9 +21,14 @@ Sub-databases (keys; values):
   pending   remote hash(8) || version id -> order(8)   recorded here, not yet
                                        published on that remote (the outbox)
   packs     pack id -> index entries   every pack seen (own uploads, headers read)
-  locs      object id -> pack id || offset(4) || length(4)   (dupsort: an object
-                                       two devices packed has two places); a push
-                                       writes its packs' places at its end (add_pack)
+  packnums  number(4) -> pack id      a local number per pack in `packs`, given in
+                                       the order they were learnt (format 5)
+  locs      object id[:8] -> pack number(4) || entry(4)   (dupsort: an object two
+                                       devices packed has two places, and two objects
+                                       whose ids share 8 bytes share a key: the full id
+                                       is checked in the pack's index); a push writes
+                                       its packs' places at its end (add_pack). Formats
+                                       1 to 4: object id -> pack id || offset(4) || length(4)
   meta      name -> bytes (among them `audit NUL remote NUL log -> seq(8) || chain(32)`:
                                        where the re-verification of a log's read batches
                                        resumes, fog.sync.logs.audit_log)
@@ -40,6 +49,13 @@ id go through the small `versions` index (48 bytes an entry instead of ~140).
 Format 4 keeps a stat entry's path in its key only (unless the key is a
 hash), and a command that wrote most of the database (an initial push, a
 clone) repacks it: random keys leave pages about 2/3 full (RepoDB.repack).
+
+Format 5 keys `locs` by 8 bytes of the object id and names a place by a local
+pack number and the object's position in that pack's index (26 bytes an entry
+in a full page instead of 82); a lookup reads the pack's index to check the
+full id and take the offset and length; and it keys `versions` by
+`id[:8] · time_ns` with an empty value (26 bytes an entry instead of 50), and
+`history` entries have an empty value (the id is found in `timeline`).
 """
 
 from __future__ import annotations
@@ -71,11 +87,15 @@ from fog.repo.history import (
     MAP_SIZE,
     PATHKEY_MAX,
     DamagedDB,
+    history_id,
     history_ids,
+    history_tag,
+    indexed_record,
     open_env,
     pathkey,
     read_record,
     swap_lock,
+    version_key,
 )
 
 _STAT = struct.Struct(">QqQqIB?32s")
@@ -83,8 +103,17 @@ _U64 = struct.Struct(">Q")
 _SHED_EVERY = 64  # rows put at random places between two `RepoDB.shed` (each maps up to 64 KiB)
 _SHED_ROWS = 2048  # rows read in key order between two (~50 pages)
 T = TypeVar("T")
-_LOC = struct.Struct(">II")
+_LOC = struct.Struct(">II")  # offset, length (a format-1 to -4 `locs` value, after the pack id)
+_PLACE = struct.Struct(">II")  # pack number, entry in its index (a format-5 `locs` value)
+_U32 = struct.Struct(">I")
+_ENTRY = struct.Struct(">32sII")  # a `packs` entry: object id, offset, length (fog.format.pack)
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
+
+
+def loc_key(object_id: bytes) -> bytes:
+    """An object's key in `locs` (format 5): its first 8 bytes. Objects that share them share the key (each
+    value names its own place, and the full id is checked there); a test makes them collide."""
+    return object_id[:8]
 
 
 REPACK_LEAST = 4096  # pages (16 MB): a smaller database is not worth rewriting (RepoDB.repack_grown)
@@ -264,6 +293,11 @@ class RepoDB(Forgetting):
             self.env = open_env(str(self.path))
         except DamagedDB as exc:  # checked before LMDB maps the file: mapping it would be SIGBUS
             raise FogError(f"{exc}{self.recovery}") from None
+        except lmdb.MemoryError:  # the mapping, not the file: no recovery to suggest
+            raise FogError(
+                f"cannot map the share database {self.path}: not enough address space for its "
+                f"{MAP_SIZE >> 30} GiB map (is a virtual memory limit, `ulimit -v`, set?)"
+            ) from None
         except lmdb.Error as exc:
             raise FogError(f"cannot open the share database {self.path}: {exc}{self.recovery}") from exc
         try:
@@ -310,18 +344,44 @@ class RepoDB(Forgetting):
 
     def upgrade(self, found: int) -> None:
         """Bring a database a format-`found` fog wrote to this fog's form (the share lock held, before any other
-        use): below format 4 the stat entries whose key is their path lose the copy at the end of their value,
-        and a database big enough is then repacked (a share of 119,000 paths: most of its pages were 2/3 full)."""
-        if found >= 4:
+        use): below format 4 the stat entries whose key is their path lose the copy at the end of their value;
+        below format 5 the `versions` index takes its short keys and `history` values are emptied (in chunks:
+        a crash part-way leaves both forms, which readers take) and `locs` is rewritten with short keys and
+        pack numbers (renumber_locs); a database big enough is then repacked (a share of 119,000 paths: most
+        of its pages were 2/3 full)."""
+        if found >= 5:
             return
         last: tuple[bytes, bytes] | None = None
-        while rows := self._rows_after("stat", last, _REPACK_ROWS):
+        while found < 4 and (rows := self._rows_after("stat", last, _REPACK_ROWS)):
             with self.write() as txn:
                 cur = txn.cursor(self.db["stat"])
                 cur.putmulti((k, v[: _STAT.size]) for k, v in rows if v[_STAT.size :] == k)
             last = rows[-1]
             self.remap()
+        last = None
+        while rows := self._rows_after("versions", last, _REPACK_ROWS):
+            with self.write() as txn:
+                self._reindex_versions(txn, rows)
+            last = rows[-1]
+            self.remap()
+        last = None
+        while rows := self._rows_after("history", last, _REPACK_ROWS):
+            with self.write() as txn:  # `history` values emptied (history_id finds them in `timeline`)
+                txn.cursor(self.db["history"]).putmulti((k, b"") for k, v in rows if v)
+            last = rows[-1]
+            self.remap()
+        self.renumber_locs()
+        self.remap()
         self.repack_grown(0)
+
+    def _reindex_versions(self, txn: lmdb.Transaction, rows: list[tuple[bytes, bytes]]) -> None:
+        """Each format-3/4 `versions` entry among `rows` (id -> time_ns) in its format-5 form (`version_key(id)
+        · time_ns` -> b""); a record stored there by a format-1 or -2 fog stays as it is."""
+        versions = self.db["versions"]
+        old = [(vid, when) for vid, when in rows if len(vid) == 32 and len(when) == 8]
+        txn.cursor(versions).putmulti((version_key(vid) + when, b"") for vid, when in old)
+        for vid, _ in old:
+            txn.delete(vid, db=versions)
 
     def _rows_after(self, name: str, last: tuple[bytes, bytes] | None, n: int) -> list[tuple[bytes, bytes]]:
         """Up to `n` rows of a sub-database in key order, after `last` (from the first when None)."""
@@ -485,13 +545,13 @@ class RepoDB(Forgetting):
 
     def add_version(self, txn: lmdb.Transaction, v: Version, *, make_head: bool = True) -> bool:
         """Record a version (idempotent); returns False if it was known, or forgotten."""
-        if txn.get(v.id, db=self.db["versions"]) is not None or self.is_forgotten(v.id, txn):
+        if self.has_version(v.id, txn) or self.is_forgotten(v.id, txn):
             return False
         pk = pathkey(v.path)
         when = _U64.pack(v.time_ns)
-        txn.put(v.id, when, db=self.db["versions"])
+        txn.put(version_key(v.id) + when, b"", db=self.db["versions"])
         txn.put(when + v.id, v.to_record(), db=self.db["timeline"])
-        txn.put(pk + when + v.id[:8], v.id, db=self.db["history"])
+        txn.put(pk + when + history_tag(v.id), b"", db=self.db["history"])
         if make_head:
             txn.put(pk, v.id, db=self.db["heads"])
             self._release_kept(txn)
@@ -519,13 +579,15 @@ class RepoDB(Forgetting):
         db = self.db
         if txn.stat(db["forgotten"])["entries"]:
             versions = [v for v in versions if not self.is_forgotten(v.id, txn)]
+        key = version_key
         # (shedding: each row lands on a page anywhere in the file, mapped with its neighbours)
-        txn.cursor(db["versions"]).putmulti(self._shedding((v.id, _U64.pack(v.time_ns)) for v in versions))
+        txn.cursor(db["versions"]).putmulti(self._shedding((key(v.id) + _U64.pack(v.time_ns), b"") for v in versions))
         known = records or {}
         txn.cursor(db["timeline"]).putmulti(
             self._shedding((_U64.pack(v.time_ns) + v.id, known.get(v.id) or v.to_record()) for v in versions)
         )
-        txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + v.id[:8], v.id) for v in versions)
+        tag = history_tag
+        txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + tag(v.id), b"") for v in versions)
         if make_head:
             self.set_heads(txn, versions)
 
@@ -542,7 +604,9 @@ class RepoDB(Forgetting):
 
     def has_version(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
         """Whether the version is known (without decoding it)."""
-        return txn.get(version_id, db=self.db["versions"]) is not None
+        versions = self.db["versions"]
+        found = indexed_record(txn, versions, self.db["timeline"], version_id)
+        return found is not None or txn.get(version_id, db=versions) is not None
 
     def head(self, path: str, txn: lmdb.Transaction | None = None) -> Version | None:
         """The newest known version of a path (inside `txn` when given: many lookups, one transaction)."""
@@ -565,7 +629,7 @@ class RepoDB(Forgetting):
         """Every version of one path, newest first."""
         out: list[Version] = []
         with self.read() as txn:
-            for vid in history_ids(txn, self.db["history"], path):
+            for vid in history_ids(txn, self.db["history"], self.db["versions"], self.db["timeline"], path):
                 v = self.version(vid, txn)
                 if v is not None:
                     out.append(v)
@@ -578,16 +642,17 @@ class RepoDB(Forgetting):
         A walk of `history` in key order (each path's keys are contiguous), so
         memory holds one path's versions, not the share's.
         """
-        heads = self.db["heads"]
+        heads, versions, timeline = self.db["heads"], self.db["versions"], self.db["timeline"]
         group: list[Version] = []
         at = b""
-        for key, vid in txn.cursor(self.db["history"]):
+        for key, value in txn.cursor(self.db["history"]):
             pk = key[:-16]  # pathkey || time_ns(8) || id[:8]
             if pk != at and group:
                 yield group[0].path, group, txn.get(at, db=heads)
                 group = []
             at = pk
-            v = self.version(vid, txn)
+            vid = history_id(txn, versions, timeline, key, value)
+            v = self.version(vid, txn) if vid is not None else None
             if v is not None:
                 group.append(v)
         if group:
@@ -615,7 +680,7 @@ class RepoDB(Forgetting):
                 if raw:  # format 3
                     yield Version.from_record(key[8:], raw)
             for vid, raw in txn.cursor(self.db["versions"]):
-                if len(raw) != 8:  # stored by a format-1 or -2 fog
+                if len(vid) == 32 and len(raw) != 8:  # stored by a format-1 or -2 fog
                     yield Version.from_record(vid, raw)
 
     def all_versions_chunked(self, size: int = 16384) -> Iterator[Version]:
@@ -634,7 +699,7 @@ class RepoDB(Forgetting):
                             break
                         if name == "timeline" and raw:  # format 3
                             chunk.append(Version.from_record(key[8:], raw))
-                        elif name == "versions" and len(raw) != 8:  # stored by a format-1 or -2 fog
+                        elif name == "versions" and len(key) == 32 and len(raw) != 8:  # by a format-1 or -2 fog
                             chunk.append(Version.from_record(key, raw))
                     else:
                         start = None
@@ -807,48 +872,76 @@ class RepoDB(Forgetting):
     # -- packs ---------------------------------------------------------------------
 
     def add_pack(self, txn: lmdb.Transaction, index: PackIndex, *, locs: bool = True) -> bool:
-        """Record a pack's index and its objects' places; False if it was known.
+        """Record a pack's index, its number and its objects' places; False if it was known.
 
-        With `locs=False` the places wait (the pack is marked unindexed) for
-        `index_packs`: `locs` is keyed by random object ids, so each chunk of
-        a big push would touch and copy nearly every page of it; one
-        transaction at the end of the push writes them all at once.
+        With `locs=False` the places wait (the pack is marked unindexed, the
+        mark holding its number) for `index_packs`: `locs` is keyed by random
+        object ids, so each chunk of a big push would touch and copy nearly
+        every page of it; one transaction at the end of the push writes them
+        all at once.
         """
         if not txn.put(index.pack, index.entries, db=self.db["packs"], overwrite=False):
             return False
+        number = self._number_pack(txn, index.pack)
         if locs:
-            self._put_locs(txn, index)
+            self._put_locs(txn, index, number)
         else:
-            txn.put(_UNINDEXED + index.pack, b"", db=self.db["meta"])
+            txn.put(_UNINDEXED + index.pack, number, db=self.db["meta"])
         return True
 
-    def _put_locs(self, txn: lmdb.Transaction, index: PackIndex) -> None:
-        pack = index.pack
-        txn.cursor(self.db["locs"]).putmulti(((oid, pack + _LOC.pack(off, n)) for oid, off, n in index), dupdata=True)
+    def _number_pack(self, txn: lmdb.Transaction, pack_id: bytes) -> bytes:
+        """Give a pack the next local number (u32, stored in `packnums`); returns it packed."""
+        cur = txn.cursor(self.db["packnums"])
+        number = _U32.pack(_U32.unpack(cur.key())[0] + 1 if cur.last() else 0)
+        txn.put(number, pack_id, db=self.db["packnums"], append=True)
+        return number
+
+    def _put_locs(self, txn: lmdb.Transaction, index: PackIndex, number: bytes) -> None:
+        key, n = loc_key, _U32.unpack(number)[0]
+        rows = ((key(oid), _PLACE.pack(n, i)) for i, oid in enumerate(index.ids()))
+        txn.cursor(self.db["locs"]).putmulti(rows, dupdata=True)
+
+    def _unindexed(self, txn: lmdb.Transaction) -> list[tuple[PackIndex, bytes]]:
+        """Each pack marked unindexed, with its mark's value (its number; empty: marked by a format-4 fog)."""
+        out: list[tuple[PackIndex, bytes]] = []
+        cur = txn.cursor(self.db["meta"])
+        if cur.set_range(_UNINDEXED):
+            for key, value in cur:
+                if not key.startswith(_UNINDEXED):
+                    break
+                raw = txn.get(key[len(_UNINDEXED) :], db=self.db["packs"])
+                if raw is not None:
+                    out.append((PackIndex(key[len(_UNINDEXED) :], raw), value))
+        return out
 
     def unindexed_packs(self, txn: lmdb.Transaction | None = None) -> list[PackIndex]:
         """Packs recorded with `locs=False` whose places are not in `locs` yet."""
         if txn is None:
             with self.read() as t:
                 return self.unindexed_packs(t)
-        out: list[PackIndex] = []
-        cur = txn.cursor(self.db["meta"])
-        if cur.set_range(_UNINDEXED):
-            for key in cur.iternext(True, False):
-                if not key.startswith(_UNINDEXED):
-                    break
-                raw = txn.get(key[len(_UNINDEXED) :], db=self.db["packs"])
-                if raw is not None:
-                    out.append(PackIndex(key[len(_UNINDEXED) :], raw))
-        return out
+        return [index for index, _ in self._unindexed(txn)]
 
     def index_packs(self, txn: lmdb.Transaction) -> int:
         """Write the places of every unindexed pack into `locs`; returns how many packs."""
-        packs = self.unindexed_packs(txn)
-        for index in sorted(packs, key=lambda i: i.pack):
-            self._put_locs(txn, index)
+        packs = self._unindexed(txn)
+        for index, number in sorted(packs, key=lambda p: p[0].pack):
+            self._put_locs(txn, index, number if len(number) == 4 else self._number_pack(txn, index.pack))
             txn.delete(_UNINDEXED + index.pack, db=self.db["meta"])
         return len(packs)
+
+    def renumber_locs(self) -> None:
+        """Rewrite `locs` in the format-5 form, in one transaction (the upgrade from formats 1 to 4): every
+        pack in `packs` numbered, in pack id order, and each of its objects' places written, the unindexed
+        marks cleared (their packs' places are written with the others)."""
+        with self.write() as txn:
+            meta = self.db["meta"]
+            txn.drop(self.db["locs"], delete=False)
+            txn.drop(self.db["packnums"], delete=False)
+            for pack_id, entries in txn.cursor(self.db["packs"]):
+                self._put_locs(txn, PackIndex(pack_id, entries), self._number_pack(txn, pack_id))
+            cur = txn.cursor(meta)
+            while cur.set_range(_UNINDEXED) and cur.key().startswith(_UNINDEXED):
+                cur.delete()
 
     def pack_index(self, pack_id: bytes) -> PackIndex | None:
         with self.read() as txn:
@@ -860,12 +953,31 @@ class RepoDB(Forgetting):
             return set(txn.cursor(self.db["packs"]).iternext(True, False))
 
     def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]:
-        """Every (pack id, offset, length) an object is known at."""
-        with self.read() as txn:
+        """Every (pack id, offset, length) an object is known at.
+
+        Format 5: each value under the object's `loc_key` names a pack by
+        number and an entry of its index, which must hold this very id (the
+        key is only 8 bytes of it). A place stored by a format-1 to -4 fog
+        (the full id as key: a share not upgraded yet) is read as well.
+        """
+        out: list[tuple[bytes, int, int]] = []
+        with self.env.begin(buffers=True) as txn:  # the pack's index read in place, not copied
             cur = txn.cursor(self.db["locs"])
-            if not cur.set_key(object_id):
-                return []
-            return [(raw[:32], *_LOC.unpack_from(raw, 32)) for raw in cur.iternext_dup()]
+            if cur.set_key(loc_key(object_id)):
+                packs, numbers = self.db["packs"], self.db["packnums"]
+                for raw in cur.iternext_dup():
+                    number, i = _PLACE.unpack(raw)
+                    named = txn.get(_U32.pack(number), db=numbers)
+                    pack_id = bytes(named) if named is not None else b""
+                    entries = txn.get(pack_id, db=packs) if pack_id else None
+                    if entries is None or (i + 1) * _ENTRY.size > len(entries):
+                        continue
+                    oid, offset, length = _ENTRY.unpack_from(entries, i * _ENTRY.size)
+                    if oid == object_id:
+                        out.append((pack_id, offset, length))
+            if cur.set_key(object_id):  # a format-1 to -4 place
+                out.extend((bytes(raw[:32]), *_LOC.unpack_from(raw, 32)) for raw in cur.iternext_dup())
+        return out
 
     def forget_remote(self, remote: str) -> None:
         """Drop everything known of a remote name: cursors, outboxes, SyncConfig versions seen,

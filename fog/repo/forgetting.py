@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import lmdb
 
 from fog.format.version import Version
-from fog.repo.history import history_ids, pathkey
+from fog.repo.history import history_ids, history_tag, pathkey, version_key
 
 _U64 = struct.Struct(">Q")
 _KEPT = b"forgotten-heads"  # meta key: ids (32 each) forgotten elsewhere but this device's live heads
@@ -103,7 +103,7 @@ class Forgetting:
         return self._kept(txn)
 
     def _records(self, txn: lmdb.Transaction, path: str) -> Iterator[Version]:
-        for vid in history_ids(txn, self.db["history"], path):
+        for vid in history_ids(txn, self.db["history"], self.db["versions"], self.db["timeline"], path):
             v = self.version(vid, txn)
             if v is not None:
                 yield v
@@ -111,9 +111,14 @@ class Forgetting:
     def _drop_record(self, txn: lmdb.Transaction, v: Version) -> None:
         """Remove a version from `versions`, `timeline` and `history` (heads: the caller's business)."""
         when = _U64.pack(v.time_ns)
-        txn.delete(v.id, db=self.db["versions"])
-        txn.delete(when + v.id, db=self.db["timeline"])
-        txn.delete(pathkey(v.path) + when + v.id[:8], db=self.db["history"])
+        txn.delete(v.id, db=self.db["versions"])  # an entry a format-1 to -4 fog wrote
+        timeline = self.db["timeline"]
+        txn.delete(when + v.id, db=timeline)
+        key = version_key(v.id)
+        cur = txn.cursor(timeline)  # the format-5 entry `key · time_ns` may index another version too (key: a prefix)
+        if not (cur.set_range(when + key) and cur.key().startswith(when + key)):
+            txn.delete(key + when, db=self.db["versions"])
+        txn.delete(pathkey(v.path) + when + history_tag(v.id), db=self.db["history"])
 
     def _kept(self, txn: lmdb.Transaction) -> list[bytes]:
         raw = txn.get(_KEPT, db=self.db["meta"]) or b""

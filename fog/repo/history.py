@@ -28,11 +28,14 @@ from fog.format import record
 from fog.format.paths import FS_ENCODING, path_from_json
 
 FOG_DIR = ".fog"
+# 5: `locs` keyed by 8 bytes of the object id, valued by a pack number and the object's entry in that pack's index;
+#    `versions` indexes a record by `id[:8] · time_ns` (empty value) instead of id -> time_ns; `history` values
+#    are empty (the id is found in `timeline` from the key's time_ns and id[:8]);
 # 4: a stat entry's value holds the path only when its key is hashed (over PATHKEY_MAX bytes);
 # 3: records written in time order (in `timeline`, `versions` points there) and presence in runs;
 # 2: versions as binary records (fog.format.record); 1 held JSON only
-REPO_FORMAT = 4
-READABLE_FORMATS = (1, 2, 3, 4)  # an older share is read as it is and marked 4 by the next command that locks it
+REPO_FORMAT = 5
+READABLE_FORMATS = (1, 2, 3, 4, 5)  # an older share is read as it is and marked 5 by the next command that locks it
 DB_NAMES = (
     b"stat",
     b"versions",
@@ -48,6 +51,7 @@ DB_NAMES = (
     b"forgotten",
     b"forgets",
     b"batches",
+    b"packnums",
 )
 DUPSORT = frozenset({b"locs"})
 MAP_SIZE = 1 << 36
@@ -204,29 +208,97 @@ def _named_roots(page: bytes) -> tuple[int, ...]:
     return tuple(out)
 
 
-def read_record(txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes) -> bytes | None:
-    """The stored record of a version: in `timeline` when `versions` holds its time (format 3), else in `versions`.
+VERSION_KEY_BYTES = 8  # of a version id, in its `versions` key (a test lowers it to make ids collide)
 
-    A record is never 8 bytes long (a binary one has at least 50, JSON more),
-    so the length of the `versions` value tells the two layouts apart.
+
+def version_key(version_id: bytes) -> bytes:
+    """The first part of a version's `versions` key (format 5): its id's first 8 bytes, followed there by its
+    time_ns. Versions whose ids share them are told apart by their `timeline` keys (`time_ns · id`)."""
+    return version_id[:VERSION_KEY_BYTES]
+
+
+def indexed_record(
+    txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes
+) -> tuple[bytes, bytes] | None:
+    """(time_ns as 8 bytes, record) of a version through its format-5 `versions` entry `version_key(id) ·
+    time_ns`, kept only when `timeline` holds `time_ns · id` (the full id); None when there is none."""
+    prefix = version_key(version_id)
+    cur = txn.cursor(versions)
+    if cur.set_range(prefix):
+        at, end = len(prefix), len(prefix) + 8
+        for key in cur.iternext(True, False):
+            if not key.startswith(prefix):
+                break
+            if len(key) == end:
+                raw = txn.get(key[at:] + version_id, db=timeline)
+                if raw is not None:
+                    return key[at:], raw
+    return None
+
+
+def read_record(txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes) -> bytes | None:
+    """The stored record of a version: in `timeline` under the time its `versions` entry gives, else (formats 1
+    and 2) in `versions`.
+
+    Format 5 keys the entry `version_key(id) · time_ns` (16 bytes, empty value); formats 3 and 4 keyed it by
+    the id (32 bytes) with the time as value. A record is never 8 bytes long (a binary one has at least 50,
+    JSON more), so the length of such a value tells the two older layouts apart.
     """
+    found = indexed_record(txn, versions, timeline, version_id)
+    if found is not None:
+        return found[1]
     raw = txn.get(version_id, db=versions)
     if raw is not None and len(raw) == 8:
         return txn.get(raw + version_id, db=timeline)
     return raw
 
 
-def history_ids(txn: lmdb.Transaction, history: object, path: str) -> list[bytes]:
-    """Ids of every version of one path, in key order (history: the `history` sub-database)."""
+HISTORY_ID_BYTES = 8  # of a version id, in its `history` key (a test lowers it to make ids collide)
+
+
+def history_tag(version_id: bytes) -> bytes:
+    """The last 8 bytes of a version's `history` key: the first bytes of its id (zeros after HISTORY_ID_BYTES)."""
+    n = HISTORY_ID_BYTES
+    return version_id[:n] + bytes(8 - n)
+
+
+def history_id(txn: lmdb.Transaction, versions: object, timeline: object, key: bytes, value: bytes) -> bytes | None:
+    """The id of the version a `history` entry names: its value (formats 1 to 4), else (format 5, an empty value)
+    the version in `timeline` under the key's time_ns whose id starts with the key's last 8 bytes; of several
+    such (ids that share them), the one whose record's path has the key's pathkey."""
+    if value:
+        return value
+    seek = key[-16:-8] + key[-8:][:HISTORY_ID_BYTES]
+    found: list[bytes] = []
+    cur = txn.cursor(timeline)
+    if cur.set_range(seek):
+        for k in cur.iternext(True, False):
+            if not k.startswith(seek):
+                break
+            found.append(k[8:])
+    if len(found) == 1:
+        return found[0]
+    pk = key[:-16]
+    for vid in found:
+        raw = read_record(txn, versions, timeline, vid)
+        if raw is not None and pathkey(Record(vid, raw).path) == pk:
+            return vid
+    return None
+
+
+def history_ids(txn: lmdb.Transaction, history: object, versions: object, timeline: object, path: str) -> list[bytes]:
+    """Ids of every version of one path, in key order (the `history`, `versions` and `timeline` sub-databases)."""
     pk = pathkey(path)
     out: list[bytes] = []
     cur = txn.cursor(history)
     if cur.set_range(pk):
-        for key, vid in cur:
+        for key, value in cur:
             if not key.startswith(pk):
                 break
             if len(key) == len(pk) + 16:  # not a longer path that merely starts with this one
-                out.append(vid)
+                vid = history_id(txn, versions, timeline, key, value)
+                if vid is not None:
+                    out.append(vid)
     return out
 
 
@@ -323,9 +395,9 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
         env = lmdb.open(db_dir, max_dbs=len(DB_NAMES), subdir=True, readonly=True, lock=True)
     try:
         with env.begin() as txn:
-            ids = history_ids(txn, env.open_db(b"history", txn=txn, create=False), rel)
             versions = env.open_db(b"versions", txn=txn, create=False)
             timeline = env.open_db(b"timeline", txn=txn, create=False)
+            ids = history_ids(txn, env.open_db(b"history", txn=txn, create=False), versions, timeline, rel)
             raws = [(vid, read_record(txn, versions, timeline, vid)) for vid in ids]
             records = [Record(vid, raw) for vid, raw in raws if raw is not None]
             head = txn.get(pathkey(rel), db=env.open_db(b"heads", txn=txn, create=False))

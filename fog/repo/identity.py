@@ -268,7 +268,12 @@ class Identity:
 
     def share_keys(self, share_id: str) -> K.ShareKeys:
         config = self.cached_config()
-        if config is None or share_id not in config.shares:
+        if config is None:
+            raise IdentityError(
+                f"{self.home / 'syncconfig.json'} (the cache of your fog settings) is missing: run `fog pull` "
+                "to fetch it"
+            )
+        if share_id not in config.shares:
             raise IdentityError(f"this device ({self.home}) holds no keys for share {share_id[:12]}")
         return K.ShareKeys.from_json(share_id, config.shares[share_id])
 

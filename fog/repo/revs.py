@@ -18,10 +18,16 @@ from fog.errors import RevisionError
 from fog.format.version import Version
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
-_BACK = re.compile(r"^~(\d+)$")
-_AGE = re.compile(r"^(\d+)([smhdw])$")
+_BACK = re.compile(r"^~([0-9]{1,18})$")  # (longer: not a REV; int() of 4,300 digits would raise)
+_AGE = re.compile(r"^([0-9]{1,12})([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _CLOCK = re.compile(r"[T ](?P<h>\d{2}):?(?P<m>\d{2})(?::?(?P<s>\d{2})(?P<f>[.,]\d+)?)?")
+
+
+def parse_whole(text: str) -> int | None:
+    """A whole number typed by the user (ASCII digits, at most 18 of them), else None."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def split_spec(spec: str, known_path: bool = False) -> tuple[str, str | None]:
@@ -36,8 +42,8 @@ def parse_when(text: str, now_ns: int | None = None) -> int:
     """A point in time (ns since the epoch) from an age, `yesterday`, `today` or an ISO time."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     m = _AGE.match(text)
-    if m:
-        return now_ns - int(m.group(1)) * _UNIT_S[m.group(2)] * 1_000_000_000
+    if m:  # (older than 1970: before everything fog has)
+        return max(0, now_ns - int(m.group(1)) * _UNIT_S[m.group(2)] * 1_000_000_000)
     if text in ("yesterday", "today"):
         midnight = datetime.fromtimestamp(now_ns / 1e9).astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         if text == "yesterday":
@@ -64,13 +70,13 @@ def parse_time(text: str) -> int:
         dt = dt.replace(second=59, microsecond=999999)
     elif clock.group("f") is None:
         dt = dt.replace(microsecond=999999)
-    if dt.tzinfo is None:
-        dt = dt.astimezone()
-    return (
-        int(dt.timestamp()) * 1_000_000_000
-        + dt.microsecond * 1000
-        + (999 if clock is None or clock.group("f") is None else 0)
-    )
+    try:
+        if dt.tzinfo is None:
+            dt = dt.astimezone()
+        ns = int(dt.timestamp()) * 1_000_000_000
+    except (ValueError, OverflowError):  # year 1 in a zone east of UTC, year 9999 west of it
+        raise RevisionError(f"{text!r} is a time outside what fog can use (years 1970 to 9999)") from None
+    return max(0, ns + dt.microsecond * 1000 + (999 if clock is None or clock.group("f") is None else 0))
 
 
 def resolve(history: list[Version], path: str, rev: str | None) -> Version:

@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,6 +184,7 @@ class Share:
         self.dir = root / FOG_DIR
         self.lock = ShareLock(self.dir / "lock")
         if lock:
+            self._check_kinds()
             self.lock.acquire(wait)
         try:
             if lock:
@@ -206,6 +208,23 @@ class Share:
         except BaseException:
             self.lock.release()
             raise
+
+    def _check_kinds(self) -> None:
+        """`.fog/lock` a file, `.fog/tmp` and `.fog/archive` directories, if there: else one line saying so
+        (not "Is a directory: .../lock" from the system). Each is remade when moved away: the lock is a
+        lock, tmp holds what a killed command left, archive copies of overwritten files."""
+        for name, want in (("lock", stat.S_ISREG), ("tmp", stat.S_ISDIR), ("archive", stat.S_ISDIR)):
+            try:
+                mode = os.stat(self.dir / name).st_mode
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise FogError(f"cannot use {self.dir / name}: {exc.strerror}") from None
+            if not want(mode):
+                kind = "file" if want is stat.S_ISREG else "directory"
+                raise FogError(
+                    f"{self.dir / name} is not a {kind} (damaged .fog/?): move it out of the share; fog makes a new one"
+                )
 
     @classmethod
     def create(cls, root: Path, share_id: str, name: str, remote_url: str, remote_name: str = "origin") -> Share:

@@ -35,12 +35,12 @@ from fog.format.paths import FS_ENCODING
 from fog.format.version import Version
 from fog.repo import pushes as pushes_mod
 from fog.repo.db import RepoDB
-from fog.repo.history import read_record
+from fog.repo.history import history_id, read_record
 from fog.repo.pushes import Push
-from fog.repo.revs import parse_when
+from fog.repo.revs import parse_when, parse_whole
 
 _U64 = struct.Struct(">Q")
-_BACK = re.compile(r"~(\d+)\Z")
+_BACK = re.compile(r"~([0-9]{1,18})\Z")
 _PUSH = re.compile(r"push:(?P<name>[^^\n]+)(?P<before>\^?)\Z")
 _HEX = re.compile(r"[0-9a-fA-F]{4,64}\Z")
 _LONG = b"\xff"  # pathkey of a path over 400 bytes: 0xFF || SHA256 (history.pathkey)
@@ -73,12 +73,13 @@ def tree_at(db: RepoDB, scope: str, when_ns: int | None) -> dict[str, Version]:
     table = db.db["heads" if when_ns is None else "history"]
     tail = 0 if when_ns is None else 16
     with db.read() as txn:
-        chosen: list[bytes] = []
+        chosen: list[tuple[bytes, bytes]] = []
         for prefix, exact in _ranges(scope):
             chosen.extend(_pick(txn, table, prefix, exact, tail, when_ns))
         versions, timeline = db.db["versions"], db.db["timeline"]
-        for vid in chosen:
-            raw = read_record(txn, versions, timeline, vid)
+        for key, value in chosen:
+            vid = value if when_ns is None else history_id(txn, versions, timeline, key, value)
+            raw = read_record(txn, versions, timeline, vid) if vid is not None else None
             if raw is None:
                 continue
             v = Version.from_record(vid, raw)
@@ -89,13 +90,14 @@ def tree_at(db: RepoDB, scope: str, when_ns: int | None) -> dict[str, Version]:
 
 def _pick(
     txn: lmdb.Transaction, table: object, prefix: bytes, exact: bool, tail: int, when_ns: int | None
-) -> Iterator[bytes]:
-    """For each path key under `prefix`, the id of its newest version at or before `when_ns`."""
+) -> Iterator[tuple[bytes, bytes]]:
+    """For each path key under `prefix`, the entry (key, value) of its newest version at or before `when_ns`
+    (in `heads` the value is the id; in `history`, history_id finds it)."""
     cur = txn.cursor(table)
     if not cur.set_range(prefix):
         return
     at, best = b"", None
-    for key, vid in cur:
+    for key, value in cur:
         if not key.startswith(prefix):
             break
         pk = key[: len(key) - tail] if tail else key
@@ -106,7 +108,7 @@ def _pick(
                 yield best
             at, best = pk, None
         if when_ns is None or _U64.unpack_from(key, len(key) - 16)[0] <= when_ns:
-            best = vid
+            best = key, value
     if best is not None:
         yield best
 
@@ -170,14 +172,15 @@ def find_push(db: RepoDB, name: str, names: dict[str, str]) -> Push:
     """A push by id prefix (4+ hex digits) or by DEVICE:N (a device's N-th batch)."""
     candidates = pushes(db)
     if ":" in name:
-        who, _, seq = name.rpartition(":")
-        if not seq.isdigit():
+        who, _, seq_text = name.rpartition(":")
+        seq = parse_whole(seq_text)
+        if seq is None:
             raise RevisionError(f"push:{name}: write push:DEVICE:N with N a batch number")
         hits = [
             p
             for p in candidates
             if p.id is not None
-            and int(seq) in p.remotes.values()
+            and seq in p.remotes.values()
             and (names.get(p.device) == who or p.device.startswith(who.lower()))
         ]
     elif _HEX.match(name):
@@ -190,7 +193,7 @@ def find_push(db: RepoDB, name: str, names: dict[str, str]) -> Push:
     if len(hits) > 1 and ":" in name:
         # each remote numbers a device's batches: a remote added later counts from 1 again. N is
         # origin's numbering when origin has it (the remote every device starts with)
-        on_origin = [p for p in hits if p.remotes.get("origin") == int(seq)]
+        on_origin = [p for p in hits if p.remotes.get("origin") == seq]
         if len(on_origin) == 1:
             return on_origin[0]
         which = ", ".join(f"{p.name} ({'/'.join(sorted(p.remotes))})" for p in hits)

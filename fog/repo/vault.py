@@ -95,9 +95,10 @@ def read_files(home: Path, names: Iterable[str]) -> dict[str, bytes]:
     return {name: _open(home, name, raw) for name, raw in raws.items()}
 
 
-def open_file(path: Path) -> bytes:
-    """A file's contents, opened with the passphrase if it is sealed (a master key file kept elsewhere)."""
-    raw = path.read_bytes()
+def open_file(path: Path, raw: bytes | None = None) -> bytes:
+    """A file's contents (`raw`, if read already), opened with the passphrase if it is sealed (a master key
+    file kept elsewhere)."""
+    raw = path.read_bytes() if raw is None else raw
     return _open(path.parent, path.name, raw) if F.is_sealed(raw) else raw
 
 

@@ -101,6 +101,7 @@ def apply_plans(
         _guarded(out, result, plan.path, _clear, ctx, plan, local, out, result)
     files: list[tuple[Plan, Local]] = []
     parents: set[str] = set()  # directories found in place (or made) for an incoming entry
+    known: set[str] = set()  # directories checked or made by this apply (never through a symlink)
     for plan, local in plans:  # parents before children
         cancel.check()
         if plan.write is None or plan.write.kind == "deleted" or plan.path in out.failed:
@@ -109,10 +110,10 @@ def apply_plans(
             continue
         if plan.write.kind != "dir":
             files.append((plan, local))
-        elif _guarded(out, result, plan.path, _make_dir, ctx, plan, local, result):
+        elif _guarded(out, result, plan.path, _make_dir, ctx, plan, local, known, result):
             out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
             result.updated.append(plan.path)
-    done, failures = _write_files(ctx, files, on_bytes)
+    done, failures = _write_files(ctx, files, known, on_bytes)
     for plan, local in done:
         assert plan.write is not None
         out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
@@ -199,10 +200,10 @@ def _make_way(ctx: Context, path: str, parents: set[str], result: Report) -> Non
         parents.add(rel)
 
 
-def _make_dir(ctx: Context, plan: Plan, local: Local, result: Report) -> None:
+def _make_dir(ctx: Context, plan: Plan, local: Local, known: set[str], result: Report) -> None:
     v = plan.write
     assert v is not None
-    safe_parent(ctx.share.root, v.path)
+    safe_parent(ctx.share.root, v.path, known)
     here = _lstat(local.full)
     if here is not None and not st.S_ISDIR(here.st_mode):
         if plan.move_aside:
@@ -219,7 +220,8 @@ def _make_dir(ctx: Context, plan: Plan, local: Local, result: Report) -> None:
     except FileExistsError:
         if not os.path.isdir(local.full) or os.path.islink(local.full):
             raise
-    os.chmod(local.full, v.mode & 0o7777)
+    os.chmod(local.full, ctx.mode_of(v))
+    known.add(v.path)  # its children's safe_parent need not check it again
 
 
 def _lstat(path: str) -> os.stat_result | None:
@@ -251,14 +253,14 @@ def _stage(ctx: Context, plan: Plan, local: Local, known: set[str], on_bytes: Ca
     if here is not None and st.S_ISDIR(here.st_mode):
         os.rmdir(local.full)  # a directory that appeared meanwhile: OSError if not empty (path failed)
     _archive(ctx, local)
-    return stage_version(ctx.store, v, staging_dir(ctx, parent), fsync=False, on_bytes=on_bytes)
+    return stage_version(ctx.store, v, staging_dir(ctx, parent), fsync=False, on_bytes=on_bytes, mode=ctx.mode_of(v))
 
 
 Failures = list[tuple[Plan, BaseException]]
 
 
 def _write_files(
-    ctx: Context, files: list[tuple[Plan, Local]], on_bytes: Callable[[int], None] | None = None
+    ctx: Context, files: list[tuple[Plan, Local]], known: set[str], on_bytes: Callable[[int], None] | None = None
 ) -> tuple[list[tuple[Plan, Local]], Failures]:
     """Stage every incoming file in parallel, make them durable at once, then rename each.
 
@@ -271,7 +273,6 @@ def _write_files(
     failures: Failures = []
     staged: list[tuple[Plan, Local, str]] = []
     placed = 0  # staged[:placed] were renamed into place (or removed)
-    known: set[str] = set()  # parent directories already checked (never through a symlink)
     try:
         store = ctx.store
         roots = [p.write.content if p.write and p.write.depth == 0 and p.write.content else b"" for p, _ in files]
@@ -447,7 +448,7 @@ def _write_conflict(ctx: Context, v: Version, scan_start: int) -> StatEntry | No
     here = _lstat(full)
     if here is None:
         parent = safe_parent(ctx.share.root, v.path)
-        write_version(ctx.store, v, full, staging_dir(ctx, parent))
+        write_version(ctx.store, v, full, staging_dir(ctx, parent), mode=ctx.mode_of(v))
     elif not _holds(ctx, full, here, v):
         # kept; the next push records it as a change of the copy, which stays in the history
         return None
@@ -459,7 +460,7 @@ def _holds(ctx: Context, full: str, s: os.stat_result, v: Version) -> bool:
     """Whether the entry at `full` already holds v's state."""
     if st.S_ISLNK(s.st_mode):
         return v.kind == "link" and os.readlink(full) == v.target
-    if not st.S_ISREG(s.st_mode) or v.kind != "file" or st.S_IMODE(s.st_mode) != v.mode:
+    if not st.S_ISREG(s.st_mode) or v.kind != "file" or st.S_IMODE(s.st_mode) != ctx.mode_of(v):
         return False
     c = FileReader(ctx.keys, None).read(full, s, PutStats())
     return (c.root, c.depth, c.size) == (v.content, v.depth, v.size)

@@ -283,8 +283,10 @@ def stage_version(
     *,
     fsync: bool = True,
     on_bytes: Callable[[int], None] | None = None,
+    mode: int | None = None,
 ) -> str:
-    """Write a file or symlink version to a new temp file in `tmp_dir`; return its path.
+    """Write a file or symlink version to a new temp file in `tmp_dir`; return its path (`mode`: the
+    permission bits to give it, if not the version's).
 
     Blocks are fetched in parallel and verified before they are written; the
     file gets the version's mode and mtime. With `fsync=False` the caller
@@ -315,7 +317,7 @@ def stage_version(
                     on_bytes(len(block))
             if written != v.size:
                 raise IntegrityError(f"{v.path}: restored {written} bytes, version says {v.size}")
-            os.fchmod(fd, v.mode & 0o7777)
+            os.fchmod(fd, (v.mode if mode is None else mode) & 0o7777)
             os.utime(fd, ns=(v.mtime_ns, v.mtime_ns))
             if fsync:
                 os.fsync(fd)
@@ -330,7 +332,12 @@ def stage_version(
 
 
 def write_version(
-    store: ShareStore, v: Version, dest: str | Path, tmp_dir: str, on_bytes: Callable[[int], None] | None = None
+    store: ShareStore,
+    v: Version,
+    dest: str | Path,
+    tmp_dir: str,
+    on_bytes: Callable[[int], None] | None = None,
+    mode: int | None = None,
 ) -> None:
     """Materialize a file or symlink version at `dest` atomically.
 
@@ -338,7 +345,7 @@ def write_version(
     block by block, fsynced, then renamed over dest. On any failure the temp
     file is removed and dest is untouched. `on_bytes`: as for stage_version.
     """
-    tmp = stage_version(store, v, tmp_dir, on_bytes=on_bytes)
+    tmp = stage_version(store, v, tmp_dir, on_bytes=on_bytes, mode=mode)
     try:
         os.replace(tmp, dest)
     except BaseException:

@@ -28,6 +28,12 @@ class Context:
     remote: Remote
     store: ShareStore
     url: str = ""  # the URL the share's config gave for this remote when it was opened
+    # devices of other users (a shared share), set by a pull: their files never arrive setuid or setgid
+    others: frozenset[str] = frozenset()
+
+    def mode_of(self, v: Version) -> int:
+        """The permission bits to give `v` here: another user's lose setuid and setgid."""
+        return v.mode & (0o1777 if v.device in self.others else 0o7777)
 
     @property
     def stale(self) -> bool:

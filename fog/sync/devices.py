@@ -10,6 +10,7 @@ from typing import Any
 
 from fog.crypto.keys import device_id, device_log_name
 from fog.errors import FogError, RemoteError, UsageError
+from fog.format import names as naming
 from fog.format.syncconfig import SyncConfig
 from fog.store import Remote
 from fog.sync import keyring, nodes
@@ -65,8 +66,8 @@ def find_device(config: SyncConfig, name: str) -> str:
     hits = [did for did, d in config.devices.items() if d.get("name") == name]
     if not hits and len(name) >= 4:
         hits = [did for did in config.devices if did.startswith(name.lower())]
-    live = [did for did in hits if not config.devices[did].get("removed")]
-    if len(hits) > 1 and len(live) == 1:  # a removed node's name given to a new one
+    live = [did for did in hits if not config.devices[did].get("removed") and did not in config.revoked_by_rotation]
+    if len(hits) > 1 and len(live) == 1:  # a removed node's (or a revoked device's) name given to a new one
         hits = live
     if not hits:
         raise FogError(f"no device named {name!r} (see 'fog device list')")
@@ -129,6 +130,7 @@ def rotate(ctx: Context, keep: list[str] | None = None) -> RotationResult:
 
 
 def rename(ctx: Context, name: str, new_name: str) -> DeviceInfo:
+    naming.check_name("device name", new_name)
     config = refresh_config(ctx)
     mine = ctx.ident.device_id
     if config.devices.get(mine, {}).get("name") == name:

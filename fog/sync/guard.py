@@ -28,7 +28,7 @@ class DeleteLimit:
         """`N` (files), `P%` (of the files fog tracks here), or None for the default."""
         if text is None:
             return cls(percent=float(DEFAULT.rstrip("%")), floor=DEFAULT_FLOOR)
-        m = re.fullmatch(r"(\d+)(%?)", text.strip())
+        m = re.fullmatch(r"([0-9]{1,18})(%?)", text.strip())
         if not m:
             raise UsageError(f"--max-delete {text!r}: give a number of files (100) or a percentage (25%)")
         value = int(m.group(1))

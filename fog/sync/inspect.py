@@ -59,6 +59,8 @@ def working_side(path: Path, rel: str) -> Side:
         return Side(label, "deleted", None, 0, None)
     if path.is_dir():
         return Side(label, "dir", None, 0, None)
+    if not path.is_file():  # a FIFO would block the read for ever; push skips these
+        raise FogError(f"{rel} is not a regular file, directory or symlink (here: a FIFO, socket or device)")
     size = path.stat().st_size
     h = hashlib.sha256()
     data = bytearray()

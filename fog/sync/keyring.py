@@ -250,6 +250,7 @@ class RotationResult:
     bytes_written: int = 0
     master_key_file: str | None = None
     nodes_failed: dict[str, str] = field(default_factory=dict)  # node -> why its device list is not updated
+    key_file_error: str | None = None  # why --master-key-file could not be written (the key is shown instead)
 
 
 def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult:

@@ -74,6 +74,7 @@ class Roster:
                 entry = {k: dev[k] for k in STATED_FIELDS if k in dev}
                 entry["name"] = f"{dev.get('name', did[:8])} ({m.name})"
                 entry["user"] = m.name
+                entry["user_id"] = m.user_id  # (a forget of theirs applies to their versions only: fog.sync.pull)
                 logs = entry.get("revoked_logs")
                 if not entry.get("revoked") or not isinstance(logs, dict) or not isinstance(logs.get(share_hex), dict):
                     entry.pop("revoked", None)  # a revocation of its own counts only with its limits
@@ -326,6 +327,11 @@ def notices(ctx: Context, roster: Roster | None) -> list[str]:
     if set(lines) != told:
         ctx.share.db.put_meta(key, json.dumps(sorted(lines)).encode())
     return new
+
+
+def other_ids(ctx: Context, roster: Roster | None) -> frozenset[str]:
+    """The devices of the other users of a shared share (none for a share nobody else has)."""
+    return frozenset(roster.other_devices(ctx.keys.share_id.hex())) if roster is not None else frozenset()
 
 
 MEMBER_NAMES = "member-device-names"  # share db meta: device id -> name, for `fog log` of other members' versions
@@ -614,7 +620,26 @@ def _owner_members(ctx: Context, config: SyncConfig, members: dict[str, Any]) ->
 
 
 def find_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any]]:
-    """The invitations waiting for this user on a store, verified; each with `owner` and `entry`."""
+    """The invitations waiting for this user on a store, verified; each with `owner` and `entry`.
+
+    Of the invitations one owner left for one share (invited again: a new role, new keys after a
+    rotation, or just twice) only the newest counts: the owner signed each, and the newest says
+    what the owner wants now."""
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for doc in _verified_invitations(remote, ident):
+        key = (str(doc.get("share")), str(doc["owner"]["sign"]))
+        if key not in newest or _time_of(doc) >= _time_of(newest[key]):
+            newest[key] = doc
+    return list(newest.values())
+
+
+def _time_of(doc: dict[str, Any]) -> int:
+    t = doc.get("time_ns")
+    return t if isinstance(t, int) and not isinstance(t, bool) else 0
+
+
+def _verified_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any]]:
+    """Every invitation waiting for this user on a store that opens and is well formed."""
     out = []
     for name in sorted(remote.backend.list(f"invites/{R.invite_locator(ident.user_public)}/")):
         try:

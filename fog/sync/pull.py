@@ -175,6 +175,8 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
         got: list[Incoming] = []
         skipped: list[str] = []
         known = bytearray()
+        user = dev.get("user_id")  # another user's device (a shared share); None: one of this user's
+        theirs: set[bytes] = set()  # (that user's versions this log brought in this pull)
         try:
             # batches read before must still be there, in their order (not only the one at the cursor)
             anchor = ctx.share.db.audit_anchor(ctx.remote_name, log)
@@ -190,7 +192,11 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
                     # an HMAC under the share key, proves a trusted device made it.
                     if v.device not in config.devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {owner.name!r} holds a forged version")
-                got.append(Incoming(did, log, vb.seq, vb.chain, vb.batch.forgets, vb.batch.time_ns))
+                forgets = vb.batch.forgets
+                if user is not None:
+                    theirs.update(v.id for v in vb.batch.versions if config.devices[v.device].get("user_id") == user)
+                    forgets = _their_forgets(ctx, config, user, forgets, theirs, owner.name, result)
+                got.append(Incoming(did, log, vb.seq, vb.chain, forgets, vb.batch.time_ns))
                 got[-1].ids = _stage(ctx, vb.batch.versions, staged, number, skipped, known)
         except IntegrityError as exc:
             result.problems.append(str(exc))
@@ -215,6 +221,33 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
             for log, anchor in anchors.items():
                 ctx.share.db.set_audit_anchor(txn, ctx.remote_name, log, anchor)
     return out
+
+
+def _their_forgets(
+    ctx: Context,
+    config: SyncConfig,
+    user: str,
+    forgets: tuple[bytes, ...],
+    theirs: set[bytes],
+    who: str,
+    result: PullResult,
+) -> tuple[bytes, ...]:
+    """Of what another user's device forgets, the versions that user made: a member trims their own
+    history, never the owner's or a third member's (their `fog forget` or retention would erase it on
+    every device). The others are set aside here, with a warning."""
+    kept = []
+    for version_id in forgets:
+        v = None if version_id in theirs else ctx.share.db.version(version_id)
+        if v is None and version_id not in theirs:
+            continue  # (unknown here: nothing says whose it is)
+        if v is None or config.devices.get(v.device, {}).get("user_id") == user:
+            kept.append(version_id)
+    if len(kept) < len(forgets):
+        result.warnings.append(
+            f"{who} forgot {len(forgets) - len(kept)} version(s) another user made: set aside (a member forgets "
+            "only their own versions)"
+        )
+    return tuple(kept)
 
 
 def _stage(
@@ -377,6 +410,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     roster = members.load(ctx, config)
     config = members.keep_current(ctx, config, roster)
     seen = members.view(ctx, config, roster)  # (another user's devices, in a shared share)
+    ctx.others = members.other_ids(ctx, roster)
     result.warnings.extend(members.notices(ctx, roster))
     staged = Staged(ctx.share.tmp_dir())  # (removes the scratch of a pull that was killed)
     try:
@@ -436,9 +470,9 @@ def _pull_staged(
     ) -> tuple[Plan, LocalState] | str:
         """The plan for one path, or why there is none: "ignored" (left alone here) or "forgotten"."""
         head = db.head(path)
-        if _ignored_here(rules, ctx.share.top, path, head, versions):
-            return "ignored"
         local = LocalState(ctx, path, stats.get(path), dirs)
+        if _ignored_here(rules, path, head, versions, local):
+            return "ignored"
         plan = plan_path(path, head, versions, lookup, local.dirty(), local.matches, local.kind())
         if plan.kept_local and ((rebuilt and local.entry is None) or path in placed):
             plan = _untracked(plan, local, head, versions, lookup, db)
@@ -628,10 +662,13 @@ IGNORED_HERE = (
 )
 
 
-def _ignored_here(rules: Ignore, top: str, path: str, head: Version | None, incoming: list[Version]) -> bool:
-    """Whether the ignore rules leave `path` alone here (a directory by any of its versions or what is here)."""
+def _ignored_here(rules: Ignore, path: str, head: Version | None, incoming: list[Version], local: LocalState) -> bool:
+    """Whether the ignore rules leave `path` alone here (a directory by any of its versions or what is here).
+
+    What is here is the entry itself, as the push's scan sees it (a symlink to a directory is a link).
+    """
     is_dir = any(v.kind == "dir" for v in incoming) or (head is not None and head.kind == "dir")
-    return rules.ignored(path, is_dir or os.path.isdir(os.path.join(top, path)))
+    return rules.ignored(path, is_dir or local.kind() == "dir")
 
 
 def _forgotten_head(plan: Plan, head: Version | None, forgotten: Callable[[bytes], bool]) -> bool:

@@ -10,6 +10,7 @@ finds its own unrecorded batch on the remote and adopts it.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import stat as st
@@ -34,6 +35,7 @@ from fog.repo.db import RepoDB, StatEntry
 from fog.repo.share import PLACING, Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
 from fog.sync import keyring, prune, replicate
+from fog.sync import sealers as sealing
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
@@ -42,6 +44,7 @@ from fog.sync.logs import LogOwner, audit_log, read_log
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.replicate import CopyStats
 from fog.sync.scan import Candidates, Diff, Entry, scan
+from fog.sync.sealers import Sealed, Sealers
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
 # A push records and publishes at most this many changed paths at a time (one
@@ -203,9 +206,16 @@ def changes_for(
     stats: PutStats,
     result: PushResult,
     progress: Progress | None,
+    sealed: Iterator[tuple[str, Sealed]] | None = None,
+    others: frozenset[str] = frozenset(),
 ) -> list[Change]:
-    """Read (and store) the changed files among `entries` and work out each one's change."""
-    contents = _read_all(reader, root, [e for e in entries if e.kind == "file"], stats, result, progress)
+    """Read (and store) the changed files among `entries` and work out each one's change.
+
+    `others`: devices of other users (a shared share), whose setuid and setgid bits a pull drops.
+
+    `sealed`: the worker processes' results for the small files, in order (fog.sync.sealers)."""
+    files = [e for e in entries if e.kind == "file"]
+    contents = _read_all(reader, root, files, stats, result, progress, sealed)
     now = time.time_ns()
     changes: list[Change] = []
     with db.read() as txn:
@@ -213,7 +223,7 @@ def changes_for(
             content = contents.get(entry.path)
             if entry.kind == "file" and content is None:
                 continue  # unreadable or changing: skipped, retried next push
-            changes.append(_change_for(db, txn, entry, content, scan_start, now, device))
+            changes.append(_change_for(db, txn, entry, content, scan_start, now, device, others))
     return changes
 
 
@@ -230,11 +240,21 @@ def deletions(db: RepoDB, gone: list[str], device: str, now: int) -> list[Change
 
 
 def _read_all(
-    reader: FileReader, root, files: list[Entry], stats: PutStats, result: PushResult, progress: Progress | None
+    reader: FileReader,
+    root,
+    files: list[Entry],
+    stats: PutStats,
+    result: PushResult,
+    progress: Progress | None,
+    sealed: Iterator[tuple[str, Sealed]] | None = None,
 ) -> dict[str, Content]:
     total = sum(e.st.st_size for e in files)
     done = 0
     out: dict[str, Content] = {}
+    small: list[Entry] = []
+    if sealed is not None:  # the workers' files; the rest is read here
+        small = [e for e in files if e.st.st_size <= sealing.SMALL_BYTES]
+        files = [e for e in files if e.st.st_size > sealing.SMALL_BYTES]
     seen = [0]  # bytes read so far, also inside a large file still being read (progress only)
     seen_lock = threading.Lock()
     if progress is not None:
@@ -271,12 +291,20 @@ def _read_all(
     with cancel.stopping(ThreadPoolExecutor(CPU_WORKERS, thread_name_prefix="fog-read")) as pool:
         window: deque[tuple[list[Entry], Future[list[tuple[Content, str] | OSError]]]] = deque()
         batches = _batches(files)
-        while True:
+
+        def fill() -> None:
             while len(window) < CPU_WORKERS * 4:
                 batch = next(batches, None)
                 if batch is None:
                     break
                 window.append((batch, pool.submit(work, batch)))
+
+        if sealed is not None:
+            fill()  # the larger files are read on the pool while this thread stores what the workers sealed
+            left, done = _take_sealed(reader.store, sealed, small, stats, result, out, progress, total)  # type: ignore[arg-type]
+            batches = itertools.chain(batches, _batches(left))  # (what they returned nothing for)
+        while True:
+            fill()
             if not window:
                 break
             batch, fut = window.popleft()
@@ -285,7 +313,7 @@ def _read_all(
                     fut.result(timeout=0.25)
                     break
                 except TimeoutError:
-                    progress(min(seen[0], total), total)
+                    progress(max(done, min(seen[0], total)), total)
             for e, read in zip(batch, fut.result(), strict=True):
                 if isinstance(read, FileNotFoundError):
                     continue  # vanished during the scan: the next push records the deletion
@@ -308,6 +336,42 @@ def _read_all(
             if progress is not None:
                 progress(max(done, min(seen[0], total)), total)
     return out
+
+
+def _take_sealed(
+    fan: FanoutStore,
+    sealed: Iterator[tuple[str, Sealed]],
+    files: list[Entry],
+    stats: PutStats,
+    result: PushResult,
+    out: dict[str, Content],
+    progress: Progress | None,
+    total: int,
+) -> tuple[list[Entry], int]:
+    """Store what the workers sealed of `files` (each a small file); the files left to read here, bytes done.
+
+    A file the workers returned nothing for (unreadable, changed, or the
+    workers failed) is read in-process like any other.
+    """
+    left: list[Entry] = []
+    done = 0
+    for e in files:
+        path, got = next(sealed)
+        if path != e.path:
+            raise FogError(f"internal error: the push's workers returned {path!r} for {e.path!r}")
+        if got is None:
+            left.append(e)
+            continue
+        object_id, size, stored = got
+        if object_id is not None:
+            fan.put_sealed(object_id, size, stored, stats)  # type: ignore[arg-type]
+        out[e.path] = Content(object_id, 0, size, True)
+        result.files_read += 1
+        result.bytes_read += size
+        done += size
+        if progress is not None and not result.files_read & 1023:
+            progress(done, total)
+    return left, done
 
 
 TINY_FILE = 4096  # a batch of files smaller than this on average runs in the tiny lane (see _read_all)
@@ -333,7 +397,14 @@ def _is_conflict_copy(path: str) -> bool:
 
 
 def _change_for(
-    db: RepoDB, txn: lmdb.Transaction, e: Entry, content: Content | None, scan_start: int, now: int, device: str
+    db: RepoDB,
+    txn: lmdb.Transaction,
+    e: Entry,
+    content: Content | None,
+    scan_start: int,
+    now: int,
+    device: str,
+    others: frozenset[str] = frozenset(),
 ) -> Change:
     head = db.head(e.path, txn)
     parent = head.id if head is not None else None
@@ -363,12 +434,22 @@ def _change_for(
     else:
         v = Version(e.path, "dir", 0, mode, 0, now, device, parent=parent)
     racy = s.st_mtime_ns >= scan_start - RACY_NS
-    if head is not None and same_state(head, v):
+    if head is not None and (same_state(head, v) or _bits_dropped(head, v, others)):
         stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, head.id)
         return Change(e.path, "unchanged", None, stat)
     status = "added" if head is None or head.deleted else "modified"
     stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, b"")
     return Change(e.path, status, v, stat)
+
+
+def _bits_dropped(head: Version, v: Version, others: frozenset[str]) -> bool:
+    """Whether `v` is another user's `head` as a pull left it here: its setuid and setgid bits dropped."""
+    return (
+        head.device in others
+        and v.mode == head.mode & 0o1777
+        and (v.kind, v.content, v.depth, v.size, v.target)
+        == (head.kind, head.content, head.depth, head.size, head.target)
+    )
 
 
 class FanoutStore:
@@ -400,7 +481,19 @@ class FanoutStore:
 
     def put(self, data: bytes | memoryview, stats: PutStats | None = None) -> bytes:
         object_id = self.mac(data)
-        size = len(data)
+        packer = self._claim(object_id, len(data), stats)
+        if packer is not None:
+            packer.add(object_id, self.store.encode(object_id, data))
+        return object_id
+
+    def put_sealed(self, object_id: bytes, size: int, stored: bytes, stats: PutStats | None = None) -> None:
+        """`put` of an object already named and sealed (by a worker process: fog.sync.sealers)."""
+        packer = self._claim(object_id, size, stats)
+        if packer is not None:
+            packer.add(object_id, stored)
+
+    def _claim(self, object_id: bytes, size: int, stats: PutStats | None) -> Packer | None:
+        """Count a put and claim the object for each remote lacking it; the packer to add it to, if any."""
         if stats is not None:
             stats.blocks += 1
             stats.plain_bytes += size
@@ -413,10 +506,7 @@ class FanoutStore:
                     lacking.append(ctx.remote_name)
                 else:
                     self.stats[ctx.remote_name].deduped_bytes += size
-            packer = self._packer(tuple(lacking)) if lacking else None
-        if packer is not None:
-            packer.add(object_id, self.store.encode(object_id, data))
-        return object_id
+            return self._packer(tuple(lacking)) if lacking else None
 
     def _packer(self, names: tuple[str, ...]) -> Packer:
         """The packer whose packs go to exactly these remotes (call with the lock held)."""
@@ -721,13 +811,16 @@ def push(
     progress: Progress | None = None,
     failed: dict[str, str] | None = None,
     max_delete: DeleteLimit | None = None,
+    sealers: Sealers | None = None,
 ) -> PushResult:
     """Record the working tree's changes and publish them on every remote.
 
     `failed` names remotes that could not even be opened. A remote failing
     part-way drops out; the others carry on. Nothing is recorded unless at
     least one remote holds every new object; lagging remotes catch up on a
-    later push (their versions stay queued in the outbox).
+    later push (their versions stay queued in the outbox). `sealers`: worker
+    processes forked for this push (fog.sync.sealers), used if it finds at
+    least SMALL_FILES small files to read, else stopped; the caller ends them.
     """
     t0 = time.monotonic()
     share, ident, keys = ctxs[0].share, ctxs[0].ident, ctxs[0].keys
@@ -756,8 +849,17 @@ def push(
         _check_deletions(db, gone, max_delete or DeleteLimit.parse(None))
         resume(db, fan.ctxs, uploading=len(d.candidates) > 0)
     reader = FileReader(keys, fan, None if fan is None else str(share.tmp_dir()))  # type: ignore[arg-type]
+    sealed = None
+    if sealers is not None:
+        many = d.candidates.count_small(sealing.SMALL_BYTES) >= sealing.SMALL_FILES
+        if fan is not None and many and sealers.fits(fan.store.keys):
+            sealed = sealers.stream(str(share.root), d.candidates.small_files(sealing.SMALL_BYTES))
+        else:
+            sealers.close()  # (too few files to gain from them, or keys rotated since they were forked)
     with cancel.stopping(ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync")) as syncer:
-        _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer)
+        _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer, sealed)
+    if sealers is not None:
+        sealers.close()  # (before the database is indexed and repacked: their memory goes back now)
     if fan is not None:
         if any(s.uploaded for s in fan.stats.values()):
             # new packs: indexing them touches most of `locs`; the last chunk's mapped pages and freed memory go first
@@ -788,6 +890,7 @@ def _push_chunks(
     result: PushResult,
     progress: Progress | None,
     syncer: ThreadPoolExecutor,
+    sealed: Iterator[tuple[str, Sealed]] | None = None,
 ) -> None:
     """Read, record and publish each chunk in turn (see CHUNK_FILES); a chunk's entries exist only while it runs."""
     db, device = share.db, live[0].ident.device_id
@@ -799,7 +902,9 @@ def _push_chunks(
         chunk = candidates[start : start + CHUNK_FILES]
         sized = candidates.file_bytes(start, start + CHUNK_FILES)
         step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]
-        changes = changes_for(reader, share.root, db, chunk, scan_start, device, stats, result, step)
+        changes = changes_for(
+            reader, share.root, db, chunk, scan_start, device, stats, result, step, sealed, live[0].others
+        )
         base += sized
         if n == len(starts) - 1:
             changes += gone

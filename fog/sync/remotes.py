@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fog.backends.base import duplicates, kind_of, store_key
@@ -106,6 +107,7 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
             f"{url} names an untrusted node: add it with `fog device add-untrusted NAME --address "
             "HOST:PORT --key NODEKEY` (it then stores every share)"
         )
+    refuse_inside(url, share.top)
     backend = open_remote(url, ident, create=True, options=options)
     try:
         remote = Remote(backend)
@@ -151,6 +153,8 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
     if name not in shared and name not in share.config.remotes:
         raise FogError(f"no remote named {name!r}")
+    if url is not None:
+        refuse_inside(url, share.top)
     overrides = share.config.local_remotes
     if not local:
         _not_a_node(shared, name, f"`fog device set-address {name} ADDRESS`")
@@ -191,6 +195,14 @@ def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
             _use(share, name, effective[name], queue=False, same_store=True)  # its queue grew while skipped
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
+
+
+def refuse_inside(url: str, top: str | Path) -> None:
+    """A local remote inside the share it stores would be pushed into itself, growing at every push."""
+    from fog.backends.local import inside
+
+    if inside(url, top):
+        raise UsageError(f"the remote {url} is inside the share it stores ({top}): choose a directory outside it")
 
 
 def _not_a_node(shared: dict[str, dict[str, Any]], name: str, instead: str) -> None:

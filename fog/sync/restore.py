@@ -29,8 +29,8 @@ def local_state_saved(ctx: Context, path: str) -> bool:
     full = ctx.share.root / path
     try:
         s = os.lstat(full)
-    except FileNotFoundError:
-        return True  # absent: nothing to lose
+    except (FileNotFoundError, NotADirectoryError):
+        return True  # absent (or its parent is a file now, which safe_parent then names): nothing to lose
     entry = ctx.share.db.get_stat(path)
     if entry is not None and (entry.matches(s) or (os.path.isdir(full) and entry.mode == s.st_mode)):
         return True
@@ -72,7 +72,7 @@ def safe_parent(root: Path, path: str, known: set[str] | None = None) -> str:
                 os.mkdir(full)
             except FileExistsError:
                 if not os.path.isdir(full):
-                    raise
+                    raise FogError(f"refusing to restore {path}: {rel} is a file now; move it away") from None
             if known is not None:
                 known.add(rel)
     return os.path.join(top, head)
@@ -107,6 +107,11 @@ def restore(
             dest = dest / v.path.rsplit("/", 1)[-1]
         if (dest.exists() or dest.is_symlink()) and not force:
             raise FogError(f"{dest} exists; pass --force to overwrite it")
+        if not dest.parent.is_dir():  # (else the error would name the temp file beside it)
+            raise FogError(f"cannot write {dest}: no directory {dest.parent}")
+        fog_dir, where = os.path.realpath(ctx.share.dir), os.path.realpath(dest.parent)
+        if where == fog_dir or where.startswith(fog_dir + os.sep):
+            raise FogError(f"{dest} is inside the share's .fog/ (fog's own state): choose another place")
         result.output = str(dest)
         if v.kind == "dir":
             dest.mkdir(parents=True, exist_ok=True)

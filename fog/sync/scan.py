@@ -131,6 +131,18 @@ class Candidates:
         kinds, nums, file = self._kinds, self._nums, _KIND_CODE["file"]
         return sum(nums[4 * i] for i in range(*slice(start, stop).indices(len(kinds))) if kinds[i] == file)
 
+    def small_files(self, limit: int) -> Iterator[tuple[str, int, int]]:
+        """(path, size, mtime_ns) of each regular file of at most `limit` bytes, in order."""
+        kinds, nums, file = self._kinds, self._nums, _KIND_CODE["file"]
+        for i, path in enumerate(self._paths):
+            if kinds[i] == file and nums[4 * i] <= limit:
+                yield path, nums[4 * i], nums[4 * i + 1]
+
+    def count_small(self, limit: int) -> int:
+        """How many regular files of at most `limit` bytes there are."""
+        kinds, nums, file = self._kinds, self._nums, _KIND_CODE["file"]
+        return sum(1 for i in range(len(kinds)) if kinds[i] == file and nums[4 * i] <= limit)
+
     def _entry(self, i: int) -> Entry:
         size, mtime, ctime, mode = self._nums[4 * i : 4 * i + 4]
         stat = Stat(size, mtime, self._inos[i], ctime, mode)

@@ -35,6 +35,7 @@ from fog.sync.apply import _fsync, _unsynced
 from fog.sync.content import FileReader, read_workers, stage_version
 from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
+from fog.sync.ignore import Ignore
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.restore import local_state_saved
 from fog.sync.scan import TMP_NAME, TMP_PREFIX
@@ -174,6 +175,7 @@ def restore_tree(
             raise FogError(f"{top} is not empty; pass --force to restore into it")
     else:
         top = str(ctx.share.root / scope) if scope else str(ctx.share.root)
+        _refuse_linked_parents(ctx.share.top, scope)
         if os.path.islink(top) or (os.path.lexists(top) and not os.path.isdir(top)):
             if scope not in tree or not force and not local_state_saved(ctx, scope):
                 raise FogError(f"{scope} is not a directory now; move it away to restore the tree")
@@ -203,9 +205,12 @@ def restore_tree(
             (dirs if v.kind == "dir" else writes).append(v)
         wanted = set(rel_of.values())
         ancestors = {r.rsplit("/", i)[0] for r in wanted for i in range(1, r.count("/") + 1)}
+        rules = Ignore(ctx.share.root) if in_place else None
         for rel, s in here.items():
             if rel in wanted or rel in ancestors:
                 continue
+            if rules is not None and share_path and rules.ignored(share_path(rel), st.S_ISDIR(s.st_mode)):
+                continue  # ignored here: hands off (never pushed, so never "unsaved", and never deleted)
             if not delete:
                 result.extra.append(share_path(rel) if share_path else rel)
                 continue
@@ -232,6 +237,8 @@ def restore_tree(
         result.seconds = time.monotonic() - t0
         return result
     _remove(top, remove, here)
+    if in_place and (os.path.islink(top) or (os.path.lexists(top) and not os.path.isdir(top))):
+        os.unlink(top)  # a link or file where the directory was (saved, or --force): never written through
     os.makedirs(top, exist_ok=True)
     if output is not None:  # until the end: a stopped restore is resumed by the same command
         if unfinished(top):
@@ -358,3 +365,14 @@ def _changed_since(full: str, s: os.stat_result) -> bool:
     except (FileNotFoundError, NotADirectoryError):
         return False  # (removed as planned, or gone: nothing to lose)
     return (now.st_mtime_ns, now.st_size, now.st_ino) != (s.st_mtime_ns, s.st_size, s.st_ino)
+
+
+def _refuse_linked_parents(top: str, scope: str) -> None:
+    """FogError when a directory above `scope` is a symlink (or not a directory) now: what is below it is
+    not in the share, and a restore through it would write where the link leads."""
+    rel = ""
+    for part in scope.split("/")[:-1] if scope else []:
+        rel = f"{rel}/{part}" if rel else part
+        full = os.path.join(top, rel)
+        if os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full)):
+            raise FogError(f"{rel} is not a directory now (a symlink or a file); move it away to restore {scope}")

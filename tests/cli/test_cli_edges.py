@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fogcli import Share, run_fog
@@ -65,3 +66,34 @@ def test_bash_adds_no_space_after_a_path_that_may_take_a_rev(share: Share) -> No
     assert tab("cat", "not") == (["notes.txt"], "nospace=-o nospace")
     assert tab("log", "not") == (["notes.txt"], "nospace=")  # log takes no @REV: a space, as usual
     assert tab("pu")[1] == "nospace="
+
+
+def test_diff_of_a_fifo_in_place_of_a_file_says_so(share: Share) -> None:
+    """`fog diff a.txt` where a.txt became a FIFO opened it and waited for a writer for ever."""
+    share.write("a.txt", "a\n")
+    share.push()
+    (share.root / "a.txt").unlink()
+    os.mkfifo(share.root / "a.txt")
+    r = run_fog(["diff", "a.txt"], share.root, expect=1, timeout=30, subprocess_=True)
+    line = r.one_line_error()
+    assert "a.txt is not a regular file" in line, line
+
+
+def test_restore_into_a_missing_directory_names_it_not_a_temp_file(share: Share, tmp_path: Path) -> None:
+    """`fog restore a.txt -o /missing/dir/x` said "No such file or directory: /missing/dir/.fog-tmp-…"."""
+    share.write("a.txt", "a\n")
+    share.push()
+    out = tmp_path / "missing" / "x"
+    line = share.fog("restore", "a.txt", "-o", out, expect=1).one_line_error()
+    assert f"no directory {out.parent}" in line and ".fog-tmp" not in line, line
+    assert not out.parent.exists()
+
+
+def test_restore_output_inside_dot_fog_is_refused(share: Share) -> None:
+    """`fog restore a -o .fog/config.json --force` overwrote fog's own state: every command then failed."""
+    share.write("a.txt", "a\n")
+    share.push()
+    for out in (".fog/config.json", ".fog/tmp/x", ".fog"):
+        line = share.fog("restore", "a.txt", "-o", out, "--force", expect=1).one_line_error()
+        assert "fog's own state" in line, line
+    share.fog("status")

@@ -339,3 +339,42 @@ def test_help_and_version(share: Share) -> None:
         assert cmd in r.out
     assert run_fog(["--version"], share.root).out.startswith("fog ")
     assert Path(sys.executable).exists()
+
+
+def test_a_master_key_file_that_never_ends_is_refused(tmp_path: Path) -> None:
+    """`--master-key-file /dev/zero` (or a wrong big file) is refused after 64 KiB, in one line: it was read
+    whole (24 GB of memory, then SIGKILL)."""
+    big = tmp_path / "big.key"
+    big.write_bytes(b"0" * (65 << 10))
+    for source in ("/dev/zero", big):
+        r = run_fog(["clone", tmp_path / "nowhere", tmp_path / "c", "--master-key-file", source], tmp_path, expect=1)
+        line = r.one_line_error()
+        assert "over 64 KiB" in line and str(source) in line, line
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["log", "--since", "0001-01-01"], 2),
+        (["log", "--until", "0001-01-01"], 2),
+        (["cat", "a.txt@0001-01-01"], 1),
+        (["ls", ".@0001-01-01"], 1),
+        (["cat", "a.txt@~" + "9" * 5000], 1),
+        (["ls", ".@~" + "9" * 5000], 1),
+        (["restore", ".@push:x:" + "9" * 5000, "-n"], 1),
+        (["log", "-n", "9" * 5000], 2),
+        (["log", "-n", "²"], 2),
+        (["log", "--since", "9" * 5000 + "d"], 2),
+        (["forget", "-n", "--keep-last", "9" * 5000], 2),
+        (["policy", "set", "--keep-last", "²"], 2),
+    ],
+)
+def test_dates_and_numbers_out_of_range_are_usage_errors(share: Share, args: list[str], code: int) -> None:
+    """Year 1, or a number of 5,000 digits, gave "internal error: ValueError" (exit 1)."""
+    share.write("a.txt", b"a\n")
+    share.push()
+    for sub in (False, True):
+        r = share.fog(*args, expect=code, sub=sub)
+        line = r.one_line_error()
+        assert "internal error" not in line and "Traceback" not in r.err, line

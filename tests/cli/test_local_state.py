@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -163,6 +164,22 @@ def test_wrong_length_key_in_cached_syncconfig(share: Share, field: str) -> None
     assert share.log("a.txt")
 
 
+def test_status_after_the_cached_syncconfig_was_deleted(share: Share) -> None:
+    """README: syncconfig.json is a cache, delete it and fog fetches it again; status too."""
+    share.write("a.txt", "a\n")
+    share.push()
+    share.write("b.txt", "b\n")
+    path = _home() / "syncconfig.json"
+    path.unlink()
+    assert share.fog("status", "--json").json()["added"] == ["b.txt"]
+    assert path.exists()
+    path.unlink()  # and with the remote out of reach: one line that says what to do
+    remote = Path(json.loads((share.root / ".fog" / "config.json").read_text())["remotes"]["origin"])
+    remote.rename(remote.with_name("gone"))
+    line = share.fog("status", expect=1).one_line_error()
+    assert str(path) in line and "fog pull" in line, line
+
+
 def test_wrong_length_user_key_in_cached_syncconfig(share: Share) -> None:
     path = _home() / "syncconfig.json"
     doc = json.loads(path.read_text())
@@ -243,3 +260,22 @@ def test_existing_share_is_tightened_when_locked(share: Share) -> None:
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
     share.fog("status")
     assert _loose(share.root) == []
+
+
+@pytest.mark.parametrize(("name", "make"), [("lock", "dir"), ("tmp", "file"), ("archive", "file")])
+def test_a_fog_entry_of_the_wrong_kind_is_named(share: Share, name: str, make: str) -> None:
+    """`.fog/lock` a directory, `.fog/tmp` or `.fog/archive` a file: the system's "Is a directory: .../lock"
+    or "File exists: .../tmp" became one line that says what to do; once moved away, fog goes on."""
+    share.write("a.txt", b"a\n")
+    share.push()
+    path = share.root / ".fog" / name
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    path.mkdir() if make == "dir" else path.write_bytes(b"x")
+    share.write("a.txt", b"b\n")
+    line = share.fog("push", expect=1).one_line_error()
+    assert f"{path} is not a" in line and "move it out of the share" in line, line
+    shutil.rmtree(path) if make == "dir" else path.unlink()
+    assert share.push()["modified"] == ["a.txt"]

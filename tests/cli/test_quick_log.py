@@ -89,3 +89,18 @@ def test_push_imports_none_of_the_commands_it_does_not_run(share: Share) -> None
     ).stdout
     assert out.splitlines()[-1] == "[]", out
     assert [e["path"] for e in share.log("a.txt")] == ["a.txt"]  # the push did run
+
+
+def test_log_of_the_share_top_is_the_log_of_the_share(share: Share) -> None:
+    """`fog log .` at the top, `fog log ..` below it and the top's absolute path were refused ("does not
+    name a file in the share"); they are the whole share, as `fog log`."""
+    _history(share)
+    for sub in (False, True):  # (the fast path runs in a fresh process)
+        whole = share.fog("log", "--json", sub=sub).json()
+        assert len(whole) >= 5
+        assert share.fog("log", ".", "--json", sub=sub).json() == whole
+        assert share.fog("log", str(share.root), "--json", sub=sub).json() == whole
+        assert share.fog("log", "..", "--json", cwd=share.root / "dir", sub=sub).json() == whole
+        assert share.fog("log", "..", cwd=share.root / "dir", sub=sub).out == share.fog("log", sub=sub).out
+    outside = share.fog("log", "..", expect=2).one_line_error()
+    assert "outside the share" in outside, outside

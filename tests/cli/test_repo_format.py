@@ -1,10 +1,12 @@
-"""`.fog/` format 4 (stat entries keyed by their path carry it once) and 3 (records in time order, presence
-in runs): a fog reads and upgrades format-1, -2 and -3 shares in place."""
+"""`.fog/` format 5 (`locs` keyed by 8 bytes of the object id, valued by pack number and entry), 4 (stat entries
+keyed by their path carry it once) and 3 (records in time order, presence in runs): a fog reads and upgrades
+format-1 to -4 shares in place."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -31,17 +33,33 @@ def _tables(root: Path, *names: bytes) -> list[dict[bytes, bytes]]:
 
 
 def _as_format(root: Path, fmt: int) -> None:
-    """Rewrite the share as a format-1, -2 or -3 fog left it: the path at the end of every stat value; below
-    format 3, records in `versions` and one key per present object."""
+    """Rewrite the share as a format-1 to -4 fog left it: `locs` keyed by full object ids, valued by pack id,
+    offset and length, no `packnums`; below format 4 the path at the end of every stat value; below format 3,
+    records in `versions` and one key per present object."""
     env = history.open_env(str(root / ".fog" / "db"))
     try:
         with env.begin(write=True) as txn:
-            versions, timeline, present, meta, stat = (
+            versions, timeline, present, meta, stat, packs = (
                 env.open_db(name, txn=txn, create=False)
-                for name in (b"versions", b"timeline", b"present", b"meta", b"stat")
+                for name in (b"versions", b"timeline", b"present", b"meta", b"stat", b"packs")
             )
+            locs = env.open_db(b"locs", txn=txn, create=False, dupsort=True)
+            txn.drop(locs, delete=False)
+            txn.drop(env.open_db(b"packnums", txn=txn, create=False), delete=True)
+            for pack, entries in txn.cursor(packs):
+                for oid, offset, length in struct.iter_unpack(">32sII", entries):
+                    txn.put(oid, pack + struct.pack(">II", offset, length), db=locs, dupdata=True)
+            for key in list(txn.cursor(timeline).iternext(True, False)):  # `versions`: id -> time_ns
+                txn.delete(key[8:16] + key[:8], db=versions)
+                txn.put(key[8:], key[:8], db=versions)
+            history_db = env.open_db(b"history", txn=txn, create=False)
+            for key, value in list(txn.cursor(history_db)):  # `history`: the id as value
+                assert value == b""
+                found = [k[8:] for k in txn.cursor(timeline).iternext(True, False) if k[:16] == key[-16:]]
+                assert len(found) == 1
+                txn.put(key, found[0], db=history_db)
             for key, value in list(txn.cursor(stat)):
-                if len(value) == _STAT_SIZE:
+                if len(value) == _STAT_SIZE and fmt < 4:
                     txn.put(key, value + key, db=stat)
             if fmt < 3:
                 for vid in list(txn.cursor(versions).iternext(True, False)):
@@ -68,6 +86,34 @@ def _as_format(root: Path, fmt: int) -> None:
 _STAT_SIZE = 70  # a stat value without the path (fog.repo.db._STAT)
 
 
+def _locs(root: Path) -> dict[bytes, list[bytes]]:
+    env = history.open_env(str(root / ".fog" / "db"))
+    try:
+        with env.begin() as txn:
+            out: dict[bytes, list[bytes]] = {}
+            for key, value in txn.cursor(env.open_db(b"locs", txn=txn, create=False, dupsort=True)):
+                out.setdefault(key, []).append(value)
+            return out
+    finally:
+        env.close()
+
+
+def _places(root: Path) -> dict[bytes, list[tuple[bytes, int, int]]]:
+    """Where RepoDB.locations puts each object of every recorded pack (the reader sees either form)."""
+    db = RepoDB(root / ".fog" / "db")
+    try:
+        out = {}
+        for pack in db.known_packs():
+            index = db.pack_index(pack)
+            assert index is not None
+            for oid, offset, length in index:
+                out[oid] = db.locations(oid)
+                assert (pack, offset, length) in out[oid]
+        return out
+    finally:
+        db.close()
+
+
 def _format(root: Path) -> int:
     return json.loads((root / ".fog" / "config.json").read_text())["format"]
 
@@ -84,13 +130,15 @@ def test_new_shares_keep_records_in_time_order_and_presence_in_runs(share: Share
     share.write("a.txt", "one\n")
     os.symlink("a.txt", share.root / "link")
     uploaded = share.push()["objects_uploaded"]
-    assert _format(share.root) == history.REPO_FORMAT == 4
+    assert _format(share.root) == history.REPO_FORMAT == 5
     versions, timeline, present, stat = _tables(share.root, b"versions", b"timeline", b"present", b"stat")
     assert sorted(stat) == [b"a.txt", b"link"] and {len(v) for v in stat.values()} == {_STAT_SIZE}  # format 4
-    assert len(versions) == 2
-    for vid, when in versions.items():
-        assert len(when) == 8
-        record = timeline[when + vid]
+    assert len(versions) == len(timeline) == 2 and set(versions.values()) == {b""}  # format 5: `id[:8] · time_ns`
+    (history_db,) = _tables(share.root, b"history")
+    assert sorted(k[-16:] for k in history_db) == sorted(k[:16] for k in timeline) and set(history_db.values()) == {b""}
+    for key, record in timeline.items():
+        when, vid = key[:8], key[8:]
+        assert vid[:8] + when in versions
         assert record[0] == 0x02  # binary record (fog.format.record)
         assert Version.from_record(vid, record).time_ns == struct.unpack(">Q", when)[0]
     runs = [(k, v) for k, v in present.items() if k.startswith(remote_key("origin"))]
@@ -122,7 +170,7 @@ def test_a_path_too_long_for_a_key_keeps_it_in_the_stat_value(share: Share) -> N
         db.close()
 
 
-@pytest.mark.parametrize("fmt", [1, 2, 3])
+@pytest.mark.parametrize("fmt", [1, 2, 3, 4])
 def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from fog.repo import db as db_mod
 
@@ -140,8 +188,11 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
     old, old_stat = _tables(share.root, b"versions", b"stat")
     if fmt < 3:
         assert all(raw.startswith(b"{" if fmt == 1 else b"\x02") for raw in old.values())
-    assert all(raw[_STAT_SIZE:] == key for key, raw in old_stat.items())  # the path in every value
+    if fmt < 4:
+        assert all(raw[_STAT_SIZE:] == key for key, raw in old_stat.items())  # the path in every value
     assert _present(share.root) == known
+    places = _places(share.root)
+    assert places and all(len(key) == 32 for key in _locs(share.root))  # the old form, read as it is
     db = RepoDB(share.root / ".fog" / "db")  # read as it is (no lock taken: no upgrade)
     try:
         assert set(db.stat_entries()) == {"a.txt", "dir", "dir/b.txt"}
@@ -163,20 +214,32 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
         e.version.id for e in api.log(Path(home), share.root, "a.txt")
     ]
 
-    # the next command that locks the share marks it format 4; what was stored stays, new entries take the new form
+    # the next command that locks the share marks it format 5; what was stored stays, new entries take the new form
+    # (but for `locs`, rewritten whole)
     share.write("c.txt", "one\n")  # same bytes as a.txt had: the presence read from old keys spares the upload
     doc = share.push()
     assert doc["objects_uploaded"] == 0 and doc["added"] == ["c.txt"]  # the old stat entries still match
     share.write("a.txt", "three\n")
     share.write("dir/d.txt", "four\n")
     share.push()
-    assert _format(share.root) == 4
-    after, present, stat = _tables(share.root, b"versions", b"present", b"stat")
-    assert {vid: after[vid] for vid in old} == old
-    new = [raw for vid, raw in after.items() if vid not in old]
-    assert len(new) == 3 and all(len(raw) == 8 for raw in new)  # c.txt, a.txt, dir/d.txt
+    assert _format(share.root) == 5
+    locs = _locs(share.root)
+    assert {len(k) for k in locs} == {8} and {len(v) for vs in locs.values() for v in vs} == {8}
+    assert {oid: where for oid, where in _places(share.root).items() if oid in places} == places
+    for kept in (share.root / ".fog" / "archive").iterdir():  # read from the remote, through `locs`
+        shutil.rmtree(kept) if kept.is_dir() else kept.unlink()
+    share.fog("restore", "a.txt@~2", "-o", share.root.parent / "old.txt")
+    assert (share.root.parent / "old.txt").read_text() == "one\n"
+    after, timeline, present, stat = _tables(share.root, b"versions", b"timeline", b"present", b"stat")
+    records = {vid: raw for vid, raw in old.items() if len(raw) != 8}  # a format-1 or -2 fog's: left in place
+    assert {vid: after[vid] for vid in records} == records and len(records) == (len(old) if fmt < 3 else 0)
+    indexed = [key for key in after if len(key) == 16]
+    assert sorted(indexed) == sorted(k[8:16] + k[:8] for k, raw in timeline.items() if raw)  # reindexed, and new
+    assert len(indexed) == (3 if fmt < 3 else len(old) + 3) and len(after) == len(records) + len(indexed)
+    (history_db,) = _tables(share.root, b"history")
+    assert len(history_db) == len(timeline) and set(history_db.values()) == {b""}  # emptied by the upgrade
     assert {len(k) for k in present} == ({40, 16} if fmt < 3 else {16})  # old keys and a run side by side
-    assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"][:_STAT_SIZE]  # trimmed by the upgrade, else untouched
+    assert stat[b"dir/b.txt"] == old_stat[b"dir/b.txt"][:_STAT_SIZE]  # trimmed by the upgrade (below 4), else untouched
     assert {len(v) for v in stat.values()} == {_STAT_SIZE}
     assert {k: len(stat[k]) for k in (b"a.txt", b"c.txt", b"dir/d.txt")} == dict.fromkeys(
         (b"a.txt", b"c.txt", b"dir/d.txt"), _STAT_SIZE
@@ -186,7 +249,7 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
     assert len(log) == 3 and [e["version"] for e in log[1:]] == [e["version"] for e in before]
     assert share.fog("log", "--json", "a.txt", sub=True).json() == log
     every = share.fog("log", "--json", sub=True).json()  # every version, both forms, newest first
-    assert sorted(e["version"] for e in every) == sorted(vid.hex() for vid in after)
+    assert sorted(e["version"] for e in every) == sorted(key[8:].hex() for key in timeline)
     assert [e["time_ns"] for e in every] == sorted((e["time_ns"] for e in every), reverse=True)
     below = share.fog("log", "--json", "dir", sub=True).json()  # a directory: every version below it, both forms
     assert sorted(e["path"] for e in below) == ["dir", "dir/b.txt", "dir/d.txt"]
@@ -205,42 +268,54 @@ def test_an_older_share_is_read_then_upgraded_in_place(share: Share, fmt: int, m
     assert [len(k) for k in present] == [16]
 
 
-def test_an_upgrade_stopped_part_way_is_already_marked_format_4(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The upgrade trims stat entries in place: config.json says format 4 before it starts, so that a fog
+def test_an_upgrade_stopped_part_way_is_already_marked_format_5(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade trims stat entries in place: config.json says format 5 before it starts, so that a fog
     that knows only format 3 refuses the share after a crash, instead of reading trimmed entries (its
-    reader takes the path from the value's tail: an empty path). This fog reads both forms."""
+    reader takes the path from the value's tail: an empty path). This fog reads both forms, and `locs` in
+    either form when the crash came before its rewrite (one transaction) committed."""
     from fog.repo import db as db_mod
 
     share.write("a.txt", "one\n")
     share.write("dir/b.txt", "two\n")
     share.push()
     _as_format(share.root, 3)
+    places = _places(share.root)
 
-    def stop(self: RepoDB, before: int, **kw: object) -> bool:
-        raise KeyboardInterrupt  # after the stat entries were trimmed, before the upgrade's end
+    def stop(self: RepoDB) -> None:
+        raise KeyboardInterrupt  # after the stat entries were trimmed, before `locs` is rewritten
 
     with monkeypatch.context() as m:
-        m.setattr(db_mod.RepoDB, "repack_grown", stop)
+        m.setattr(db_mod.RepoDB, "renumber_locs", stop)
         share.fog("status", expect=None)
     (stat,) = _tables(share.root, b"stat")
     assert all(len(raw) == _STAT_SIZE for raw in stat.values())  # trimmed
-    assert _format(share.root) == 4
+    assert _format(share.root) == 5
     assert share.fog("status", "--json").json()["clean"]
     db = RepoDB(share.root / ".fog" / "db")
     try:
         assert set(db.stat_entries()) == {"a.txt", "dir", "dir/b.txt"}
     finally:
         db.close()
+    assert {len(k) for k in _locs(share.root)} == {32} and _places(share.root) == places  # the old form, read
+    share.write("c.txt", "three\n")
+    share.push()
+    assert {len(k) for k in _locs(share.root)} == {32, 8}  # both forms side by side
+    assert len(_places(share.root)) == len(places) + 1
+    for kept in (share.root / ".fog" / "archive").iterdir():
+        shutil.rmtree(kept) if kept.is_dir() else kept.unlink()
+    out = share.root.parent / "out"
+    share.fog("restore", "dir", "-o", out)
+    assert (out / "b.txt").read_text() == "two\n"
 
 
 def test_a_newer_format_is_refused_in_one_line(share: Share) -> None:
     config = share.root / ".fog" / "config.json"
     doc = json.loads(config.read_text())
-    doc["format"] = 5
+    doc["format"] = 6
     config.write_text(json.dumps(doc))
     r = share.fog("status", expect=None)
-    assert r.rc == 1 and "unsupported repository format 5 (this fog reads formats 1, 2, 3, 4)" in r.one_line_error()
-    assert json.loads(config.read_text())["format"] == 5  # left as it was
+    assert r.rc == 1 and "unsupported repository format 6 (this fog reads formats 1, 2, 3, 4, 5)" in r.one_line_error()
+    assert json.loads(config.read_text())["format"] == 6  # left as it was
 
 
 def _everything(root: Path) -> list[dict[bytes, list[bytes]]]:
@@ -464,3 +539,92 @@ def test_a_repack_copy_left_by_a_crash_goes_with_the_next_command(share: Share) 
     assert left.exists()
     share.fog("status", sub=True)
     assert not left.exists()
+
+
+def test_objects_whose_ids_share_their_locs_key_are_each_found(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`locs` keys an object by 8 bytes of its id: ids that share them share the key, and each lookup checks
+    the full id in the pack's index. Forced here: every object gets the same key."""
+    from fog.repo import db as db_mod
+
+    monkeypatch.setattr(db_mod, "loc_key", lambda object_id: b"\0" * 8)
+    for i in range(6):
+        share.write(f"f{i}.txt", f"file {i}\n")
+    share.push()
+    assert list(_locs(share.root)) == [b"\0" * 8] and len(_locs(share.root)[b"\0" * 8]) >= 6
+    places = _places(share.root)  # each object: its own place only
+    assert len(places) >= 6 and all(len(where) == 1 for where in places.values())
+    db = RepoDB(share.root / ".fog" / "db")
+    try:
+        assert db.locations(b"\0" * 32) == [] and db.locations(b"\xff" * 32) == []
+    finally:
+        db.close()
+    for kept in (share.root / ".fog" / "archive").iterdir():
+        shutil.rmtree(kept) if kept.is_dir() else kept.unlink()
+    for i in range(6):
+        (share.root / f"f{i}.txt").unlink()
+    share.fog("restore", ".", "-o", share.root.parent / "out")
+    assert [(share.root.parent / "out" / f"f{i}.txt").read_text() for i in range(6)] == [
+        f"file {i}\n" for i in range(6)
+    ]
+
+
+def test_versions_whose_ids_share_their_key_are_each_found(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`versions` keys a version by 8 bytes of its id and its time: ids that share both share the key, and a
+    lookup checks the full id in `timeline`. Forced here: no byte of the id in the key, so every version of
+    a push has the same key; forgetting one keeps the entry the others still need."""
+    monkeypatch.setattr(history, "VERSION_KEY_BYTES", 0)
+    for i in range(4):
+        share.write(f"f{i}.txt", f"file {i}\n")
+    share.push()
+    share.write("f0.txt", "changed\n")
+    share.write("f1.txt", "changed\n")
+    share.push()
+    versions, timeline = _tables(share.root, b"versions", b"timeline")
+    assert len(versions) == 2 and len(timeline) == 6  # two pushes, two times
+    log = share.log("f0.txt")
+    assert [e["size"] for e in log] == [8, 7]
+    quick = history.quick_log(os.environ["FOG_HOME"], str(share.root), "f0.txt", None)
+    assert quick is not None and [e.version.id.hex() for e in quick] == [e["version"] for e in log]
+    share.fog("forget", "--keep-last", "1", "f0.txt")  # drops the first push's f0.txt: f1..f3 keep their key
+    (versions,) = _tables(share.root, b"versions")
+    assert len(versions) == 2
+    for i in range(1, 4):
+        assert len(share.log(f"f{i}.txt")) == (2 if i == 1 else 1)
+    assert [e["version"] for e in share.log("f0.txt")] == [log[0]["version"]]
+    share.fog("forget", "--keep-last", "1", "f1.txt")
+    share.fog("forget", "--keep-last", "1", "f2.txt")
+    share.fog("forget", "--keep-last", "1", "f3.txt")
+    assert len(_tables(share.root, b"versions")[0]) == 2  # all still heads
+    out = share.root.parent / "out"
+    share.fog("restore", ".", "-o", out)
+    assert sorted(p.name for p in out.iterdir()) == [f"f{i}.txt" for i in range(4)]
+    assert (out / "f2.txt").read_text() == "file 2\n"
+
+
+def test_history_entries_whose_ids_share_their_key_are_each_found(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `history` key ends with the version's time and 8 bytes of its id, its value empty: the id is the one
+    in `timeline` under that time whose id starts with those bytes; of several, the one whose record has the
+    path. Forced here: no byte of the id in the key, so every version of a push matches every entry."""
+    monkeypatch.setattr(history, "HISTORY_ID_BYTES", 0)
+    for i in range(4):
+        share.write(f"d/f{i}.txt", f"file {i}\n")
+    share.push()
+    share.write("d/f0.txt", "changed\n")
+    share.write("d/f1.txt", "changed\n")
+    share.push()
+    (history_db,) = _tables(share.root, b"history")
+    assert {k[-8:] for k in history_db} == {bytes(8)}
+    log = share.log("d/f0.txt")
+    assert [e["size"] for e in log] == [8, 7] and len(share.log("d/f2.txt")) == 1
+    quick = history.quick_log(os.environ["FOG_HOME"], str(share.root), "d/f0.txt", None)
+    assert quick is not None and [e.version.id.hex() for e in quick] == [e["version"] for e in log]
+    below = share.log("d")  # a directory: every version below it (in this process: the test's key)
+    assert sorted(e["path"] for e in below) == ["d", *sorted(f"d/f{i}.txt" for i in (0, 0, 1, 1, 2, 3))]
+    out = share.root.parent / "out"
+    share.fog("restore", ".@~1", "-o", out)  # the tree one push back: read from `history`
+    assert [(out / "d" / f"f{i}.txt").read_text() for i in range(4)] == [f"file {i}\n" for i in range(4)]
+    share.fog("forget", "--keep-last", "1", "d/f0.txt")
+    assert [e["version"] for e in share.log("d/f0.txt")] == [log[0]["version"]]
+    assert len(share.log("d/f1.txt")) == 2

@@ -8,6 +8,7 @@ and a ransomware-style mass modification.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,3 +238,67 @@ def test_a_stopped_restore_to_a_directory_is_resumed_by_the_same_command(
     assert all((out / "d" / f"f{i:02}.txt").read_text() == f"{i}\n" for i in range(12))
     share.fog("restore", ".@~0", "-o", out)  # finished: cp -r's rule again
     assert (out / share.root.name / "d" / "f00.txt").read_text() == "0\n"
+
+
+def test_a_tree_restore_never_writes_through_a_symlink(share: Share, tmp_path: Path) -> None:
+    """`d` became a symlink to a directory outside the share (pushed): `fog restore d@~1` wrote d/b.txt out
+    there. The link is replaced by the directory now; and a directory above the scope that became a link is
+    refused."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    share.write("d/b.txt", "secret\n")
+    share.write("p/q/c.txt", "deep\n")
+    share.push()
+    shutil.rmtree(share.root / "d")
+    (share.root / "d").symlink_to(outside)
+    shutil.rmtree(share.root / "p")
+    (share.root / "p").symlink_to(outside)
+    share.push()
+    share.fog("restore", "d@~1")
+    assert list(outside.iterdir()) == []
+    assert not (share.root / "d").is_symlink() and (share.root / "d/b.txt").read_text() == "secret\n"
+    line = share.fog("restore", "p/q@~1", expect=1).one_line_error()
+    assert "p is not a directory now" in line, line
+    assert list(outside.iterdir()) == []
+
+
+def test_restore_delete_leaves_ignored_files_alone(share: Share) -> None:
+    """`restore .@~1 --delete` called an ignored file "never pushed; push them first, or pass --force", which
+    cannot be pushed; --force then deleted it, in no history. Ignored paths are hands off."""
+    share.write(".fogignore", "*.log\nbuild/\n")
+    share.write("a", "a\n")
+    share.push()
+    share.write("b", "b\n")
+    share.push()
+    share.write("app.log", "precious\n")
+    share.write("build/out.o", "object\n")
+    share.fog("restore", ".@~1", "--delete", "--max-delete", "100%")
+    assert not (share.root / "b").exists()
+    assert (share.root / "app.log").read_text() == "precious\n"
+    assert (share.root / "build/out.o").read_text() == "object\n"
+
+
+def test_restore_across_a_change_of_kind(share: Share, tmp_path: Path) -> None:
+    """x was a file and is a directory now: `restore x@~1` wrote nothing and exited 0 (-o: an empty
+    directory); a file where p/ was gave "File exists: .../p". Now: the file version, or one clear line."""
+    share.write("x", "one\n")
+    share.write("y/a.txt", "data\n")
+    share.write("p/b.txt", "hi\n")
+    share.push()
+    (share.root / "x").unlink()
+    share.write("x/p.txt", "p\n")
+    shutil.rmtree(share.root / "y")
+    share.write("y", "file\n")
+    shutil.rmtree(share.root / "p")
+    share.write("p", "file\n")
+    share.push()
+    line = share.fog("restore", "x@~1", expect=1).one_line_error()
+    assert "x is a directory now" in line, line
+    share.fog("restore", "x@~1", "-o", tmp_path / "out")
+    assert (tmp_path / "out").read_text() == "one\n"
+    share.fog("restore", "y@~1")
+    assert (share.root / "y/a.txt").read_text() == "data\n"
+    for extra in ([], ["--force"]):
+        line = share.fog("restore", "p/b.txt@~1", *extra, expect=1).one_line_error()
+        assert "p is a file now" in line, line
+    assert (share.root / "p").read_text() == "file\n"

@@ -92,3 +92,42 @@ def test_fifo_under_a_syncconfig_name(pair: tuple[Device, Device]) -> None:
     clone_bounded(a.world, "third", expect=4).error_line()
     r = bounded(a, "check", expect=4)
     assert "not a regular file" in r.out + r.err, str(r)
+
+
+def test_a_batch_numbered_in_the_billions(pair: tuple[Device, Device]) -> None:
+    """A remote that adds a batch named 9999999999 to a log: every command says batches are missing, in
+    one line and exit 4, without making a list as long as that number (it was a MemoryError)."""
+    a, b = pair
+    b.write("doc.txt", "from the desktop\n")
+    batch = b.push()
+    assert batch is not None
+    (batch.parent / "9999999999").write_bytes(batch.read_bytes())
+    for dev, args in ((a, "pull"), (a, "check"), (b, "push")):  # b's push reads its own log
+        if dev is b:
+            b.write("doc.txt", "edited\n")
+        r = dev.fog(args, expect=4, patch=ALARM)
+        assert "is missing batches 2, 3, 4, 5, 6 and 9999999992 more" in r.err, str(r)
+        assert "Traceback" not in r.err and "internal error" not in r.err, str(r)
+
+
+def test_names_fog_never_writes_in_a_log_are_not_batches(pair: tuple[Device, Device]) -> None:
+    """`0000000000` or `00000000001` beside a log's batches: not batches (fog writes neither name), so
+    nothing is missing and nothing is repeated (it said "missing batches []")."""
+    a, b = pair
+    b.write("doc.txt", "from the desktop\n")
+    batch = b.push()
+    assert batch is not None
+    for name in ("0000000000", "0" + batch.name, "x" + batch.name):
+        (batch.parent / name).write_bytes(batch.read_bytes())
+    a.fog("pull")
+    assert (a.root / "doc.txt").read_text() == "from the desktop\n"
+    clone_bounded(a.world, "third", expect=0)
+
+
+def test_a_virtual_memory_limit_too_small_for_the_map_is_named(pair: tuple[Device, Device]) -> None:
+    """Under `ulimit -v` LMDB cannot map the database: say so, and never advise moving .fog/ aside as damaged."""
+    a, _ = pair
+    cap = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+    line = a.fog("status", expect=1, patch=cap).error_line()
+    assert "not enough address space" in line and "ulimit -v" in line, line
+    assert "clone" not in line and "damaged" not in line, line

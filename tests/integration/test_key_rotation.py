@@ -389,3 +389,27 @@ def test_the_revoked_device_cannot_forge_a_batch_as_another_device(trio: tuple[D
     line = c.pull(expect=EXIT_INTEGRITY).error_line()
     assert "'laptop'" in line and "signature does not verify" in line, line
     assert not (c.root / "forged-signed.txt").exists()
+
+
+def test_a_key_file_that_cannot_be_written_stops_the_rotation_before_it_starts(world: World) -> None:
+    """`key rotate` / `device revoke` with --master-key-file in a missing directory or naming a directory
+    said "No such file or directory: .../.new.key.tmp-N" and exited 1, but had rotated: the new key was
+    nowhere, and a second try rotated again. Now nothing changes, and the error names the file."""
+    a = world.init("laptop")
+    a.write("a.txt", "a\n")
+    a.push()
+    b = world.clone("desktop")
+    bad = world.tmp / "missing-dir" / "new.key"
+    for args, code in (
+        (["key", "rotate", "--master-key-file", bad], 1),
+        (["device", "revoke", "desktop", "--master-key-file", bad], 1),
+        (["key", "rotate", "--master-key-file", world.tmp], 2),
+    ):
+        line = a.fog(*args, expect=code).error_line()
+        assert str(bad if code == 1 else world.tmp) in line and ".tmp-" not in line and ".probe-" not in line, line
+        assert a.fog("key", "show", "--json").json()["epoch"] == 0
+    assert [p.name for p in world.tmp.iterdir() if p.name.startswith(".")] == []
+    b.pull()  # still trusted: nothing was revoked
+    a.fog("device", "revoke", "desktop", "--master-key-file", world.tmp / "new.key")
+    assert a.fog("key", "show", "--json").json()["epoch"] == 1
+    assert len((world.tmp / "new.key").read_text().strip()) > 20

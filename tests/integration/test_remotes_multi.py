@@ -7,6 +7,7 @@ as an unmounted disk is.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,8 @@ def test_a_remote_down_does_not_stop_the_others_and_catches_up(world: World) -> 
     assert b.read("doc.txt") == "while the disk was away\n"
     pending = {r["name"]: r["pending"] for r in a.fog("remote", "list", "--json").json()}
     assert pending == {"origin": 0, "usb": 1}
+    r = a.fog("push", expect=1)  # nothing new here, but a version waits for usb: not "Nothing to push"
+    assert "Nothing to push" not in r.out and "usb" in r.err, str(r)
     (world.tmp / "usb-unplugged").rename(usb)
     a.fog("push")  # nothing new to record; the queued version reaches usb
     assert {r["name"]: r["pending"] for r in a.fog("remote", "list", "--json").json()} == {"origin": 0, "usb": 0}
@@ -90,3 +93,45 @@ def test_remote_remove_and_bad_names(world: World) -> None:
     a.fog("remote", "remove", "usb")
     assert [r["name"] for r in a.fog("remote", "list", "--json").json()] == ["origin"]
     a.fog("remote", "remove", "origin", expect=1)  # never the last one
+
+
+def test_a_remote_inside_the_share_is_refused(world: World) -> None:
+    """`remote add` / `set-url` took a directory inside the share: every push then stored the remote's own
+    packs and logs in it again, and never reached "nothing to push". `init` refused it already; so do
+    they now, and `clone` of a remote into a directory that holds it."""
+    a = world.init("laptop")
+    a.write("a.txt", "a\n")
+    (a.root / "sub").mkdir()
+    a.push()
+    link = world.tmp / "link-to-share"
+    link.symlink_to(a.root)
+    for args in (
+        ["remote", "add", "inside", a.root / "inside-remote"],
+        ["remote", "add", "inside", link / "sub" / "r"],
+        ["remote", "set-url", "origin", a.root / "x"],
+        ["remote", "set-url", "origin", "--local", a.root / "x"],
+    ):
+        line = a.fog(*args, expect=2).error_line()
+        assert "inside the share" in line, line
+    assert not (a.root / "inside-remote").exists() and not (a.root / "x").exists()
+    assert "Nothing to push" in a.fog("push").out
+    holder = world.tmp / "holder"
+    shutil.copytree(world.remote, holder / "remote")
+    (world.tmp / "home-x").mkdir()
+    args = ["clone", holder / "remote", holder, "--into-existing", "--master-key-file", world.key]
+    line = run_fog(args, home=world.tmp / "home-x", cwd=world.tmp, expect=2).error_line()
+    assert "inside the share" in line, line
+    assert not (holder / ".fog").exists()
+
+
+def test_sync_quiet_prints_nothing_when_another_device_added_a_remote(world: World) -> None:
+    """`fog sync -q` from cron printed "remote usb was added on another device" (exit 0): cron mailed it."""
+    a, b = make_pair(world)
+    _add_usb(world, a)
+    a.fog("push")
+    r = b.fog("sync", "-q")
+    assert (r.out, r.err) == ("", ""), str(r)
+    assert [x["name"] for x in b.fog("remote", "list", "--json").json()] == ["origin", "usb"]
+    a.fog("remote", "remove", "usb")
+    r = b.fog("pull")  # not quiet: told
+    assert "remote usb was removed on another device" in r.err, str(r)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -139,6 +141,16 @@ def test_a_read_only_member_cannot_push_and_a_patched_client_is_refused(alice: D
     bob.write("doc.txt", "bob tries to write\n")
     r = bob.fog("push", expect=1)
     assert "read-only" in r.error_line()
+    # nor does a forget publish anything (it wrote a batch on alice's remote); its dry run still shows
+    alice.write("notes.txt", "one\n")
+    alice.push()
+    alice.write("notes.txt", "two\n")
+    alice.push()
+    bob.pull()
+    logs = set(alice.world.log_files())
+    assert "notes.txt" in bob.fog("forget", "-n", "--keep-last", "1", "notes.txt").out
+    assert "read-only" in bob.fog("forget", "--keep-last", "1", "notes.txt", expect=1).error_line()
+    assert set(alice.world.log_files()) == logs and len(bob.fog("log", "notes.txt", "--json").json()) == 2
     # bob's fog, patched to skip its own check, pushes anyway: every other member sets it aside
     patched = bob.fog(
         "push",
@@ -375,6 +387,32 @@ def test_clone_invited_from_takes_only_the_named_owners_invitation(alice: Device
     assert f"Invited by {user_name_of(alice)} {alice_key}" in out
 
 
+def test_an_invitation_sent_twice_is_taken_as_its_newest(alice: Device) -> None:
+    """The owner invites the same user again (changing their role, or unsure the first arrived): the
+    user accepts the newest invitation of that owner for that share, not a choice between twins."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    accept(alice, bob, "--from", user_key(alice), "--share", "alice-laptop")
+    assert bob.read("doc.txt") == "alice's first draft\n"
+    shares = json.loads((bob.home / "syncconfig.json").read_text())["shares"]
+    assert [s.get("read_only") for s in shares.values() if s.get("owner")] == [True]
+
+
+def test_names_an_owner_wrote_are_printed_escaped(alice: Device) -> None:
+    """An owner whose (patched) client names itself and the member with control characters cannot
+    forge lines of the member's output."""
+    bob = user(alice, "bob")
+    patch = "import fog.sync.members as M\nM.user_name = lambda: 'alice\\nfog: forged'\n"
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", patch=patch)
+    r = run_fog(["clone", alice.world.remote, bob.root, "--invited"], home=bob.home, cwd=alice.world.tmp)
+    assert "Invited by alice\\nfog: forged fogpub-" in r.out, r
+    r = run_fog(["share", "members"], home=bob.home, cwd=bob.root)
+    assert "alice\\nfog: forged" in r.out, r
+    for shown in (r, run_fog(["log"], home=bob.home, cwd=bob.root)):
+        assert not any(line.startswith("fog: forged") for line in shown.out.splitlines()), shown
+
+
 def user_name_of(d: Device) -> str:
     return next(m["name"] for m in d.fog("share", "members", "--json").json() if m["this_user"])
 
@@ -602,3 +640,50 @@ def test_share_commands_name_the_share_from_anywhere(alice: Device) -> None:
     assert sorted(m["role"] for m in listed) == ["member", "owner"]
     r = run_fog(["share", "members", "nosuch"], home=alice.home, cwd=tmp, expect=2)
     assert "no single share matches" in r.error_line()
+
+
+def test_a_member_forgets_only_their_own_versions(alice: Device) -> None:
+    """Bob deleted Alice's file, then `fog forget --keep-deleted 1s` of it: Alice's pull erased its whole
+    history (log: none, restore: none). A member's forget now applies to the member's versions only."""
+    alice.write("doc.txt", "alice's second draft\n")
+    alice.push()
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    bob.write("bob.txt", "bob's note\n")
+    bob.push()
+    bob.write("bob.txt", "bob's note, again\n")
+    bob.push()
+    (bob.root / "doc.txt").unlink()
+    bob.push()
+    time.sleep(1.5)
+    bob.fog("forget", "--keep-deleted", "1s", "doc.txt")
+    bob.fog("forget", "--keep-last", "1", "bob.txt")
+    r = alice.pull()
+    assert "forgot 2 version(s) another user made: set aside" in r.err, str(r)
+    versions = alice.fog("log", "doc.txt", "--json").json()
+    assert {v["device"] for v in versions if not v["deleted"]} == {"alice-laptop"}, versions
+    assert len([v for v in versions if not v["deleted"]]) == 2
+    alice.fog("restore", f"doc.txt@{versions[-1]['version'][:12]}", "-o", alice.world.tmp / "first.txt")
+    assert (alice.world.tmp / "first.txt").read_text() == "alice's first draft\n"
+    assert len(alice.fog("log", "bob.txt", "--json").json()) == 1  # bob's own forget holds
+
+
+def test_another_users_files_never_arrive_setuid_or_setgid(alice: Device) -> None:
+    """Bob pushed a copy of /bin/sh with mode 6755: Alice's pull made it setuid and setgid, owned by her."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    bob.write("tool", b"#!/bin/sh\necho hi\n", mode=0o6755)
+    (bob.root / "sgid-dir").mkdir()
+    os.chmod(bob.root / "sgid-dir", 0o2775)
+    bob.push()
+    alice.pull()
+    assert stat.S_IMODE((alice.root / "tool").stat().st_mode) == 0o755
+    assert stat.S_IMODE((alice.root / "sgid-dir").stat().st_mode) == 0o775
+    assert alice.fog("push", "--json").json()["modified"] == []  # the dropped bits are no change of hers
+    # and the other way round
+    alice.write("mine", b"x", mode=0o4755)
+    alice.push()
+    bob.pull()
+    assert stat.S_IMODE((bob.root / "mine").stat().st_mode) == 0o755

@@ -59,7 +59,7 @@ def test_forgetting_old_versions_keeps_the_rest_and_the_head(db: RepoDB) -> None
     assert all(db.version(v.id) is None for v in vs[:3])
     assert sorted(v.id for v in db.recent()) == sorted(ids(vs[3:]))  # gone from the timeline too
     with db.read() as txn:
-        assert len(history_ids(txn, db.db["history"], "a.txt")) == 2
+        assert len(history_ids(txn, db.db["history"], db.db["versions"], db.db["timeline"], "a.txt")) == 2
         assert all(db.is_forgotten(v.id, txn) for v in vs[:3])
         assert not db.is_forgotten(vs[3].id, txn)
 

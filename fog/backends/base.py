@@ -158,7 +158,10 @@ def open_backend(url: str, *, create: bool = False, options: Mapping[str, object
     if scheme in ("fog", "fog+ssh"):
         from fog.backends.node import NodeBackend
 
-        return RetryingBackend(NodeBackend.from_url(url, create=create, options=opts))
+        node = NodeBackend.from_url(url, create=create, options=opts, connect=False)
+        retrying = RetryingBackend(node)
+        retrying.retry(node.first_connection)  # a node busy or dropping half-open connections: try again
+        return retrying
     raise UsageError(
         f"unsupported remote URL scheme {scheme!r} in {url!r}; use a path, file://, sftp://, s3://, fog:// or fog+ssh://"
     )

@@ -149,10 +149,13 @@ class NodeBackend:
         self._dirty = False
 
     @classmethod
-    def from_url(cls, url: str, *, create: bool = False, options: Mapping[str, object] | None = None) -> NodeBackend:
+    def from_url(
+        cls, url: str, *, create: bool = False, options: Mapping[str, object] | None = None, connect: bool = True
+    ) -> NodeBackend:
         """Connect to a `fog://` or `fog+ssh://` URL (one connection, to check the node and learn its space).
 
-        `create` changes nothing: a node's space exists once a roster made it."""
+        `create` changes nothing: a node's space exists once a roster made it. With `connect` False the
+        caller makes that first connection (`first_connection`, e.g. under RetryingBackend.retry)."""
         opts = dict(options or {})
         auth = opts.get("node_auth")
         if not isinstance(auth, NodeAuth):
@@ -176,9 +179,14 @@ class NodeBackend:
                 base = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]  # type: ignore[union-attr]
                 argv = [*base, path]
             backend = cls(url, auth, argv=argv, connections=connections, timeout=timeout)
-        session, generation = backend._checkout()  # the first connection, counted in the pool like the others
-        backend._checkin(session, generation, True)
+        if connect:
+            backend.first_connection()
         return backend
+
+    def first_connection(self) -> None:
+        """Connect once (checking the node and learning its space); kept in the pool like the others."""
+        session, generation = self._checkout()
+        self._checkin(session, generation, True)
 
     # -- the contract ------------------------------------------------------------------
 

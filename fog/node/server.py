@@ -36,6 +36,8 @@ from fog.node import rules
 from fog.node.nodedir import NodeDir, OverLimit, RosterIndex, Usage, charge, is_space
 
 HANDSHAKE_TIMEOUT = 10.0
+PENDING = 64  # TCP connections at once that have not finished their handshake (the oldest gives way)
+PENDING_PER_HOST = 16  # of those, from one address (its own oldest gives way)
 UNLOADABLE = "this space cannot be loaded on the node (see the node's log)"
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _UNLOADABLE = (OSError, RecursionError, RemoteError, ValueError)
@@ -118,11 +120,12 @@ class Node:
 
     # -- connections -------------------------------------------------------------------
 
-    def serve_connection(self, pipe: C.Pipe, peer: str) -> None:
+    def serve_connection(self, pipe: C.Pipe, peer: str, handshaken: Callable[[], bool] | None = None) -> None:
         """Run one connection to its end; never raises (a failure is a log line).
 
         Nothing is decided, merged or said about the client before msg3 proves it holds its key; only
-        then is the roster merged, the key looked up and the connection counted as active."""
+        then is the roster merged, the key looked up and the connection counted as active. `handshaken`
+        is called then: False means the connection was dropped meanwhile (serve_tcp), and it ends."""
         timer = threading.Timer(self.options.handshake_timeout, pipe.close)
         timer.daemon = True
         timer.start()
@@ -139,6 +142,8 @@ class Node:
                 session = hs.prove()
             except (ConnectionError, TimeoutError, OSError) as exc:
                 self.log(peer, "-", f"handshake failed: {_why(exc)}")
+                return
+            if handshaken is not None and not handshaken():
                 return
             welcome, space, role, who = self._admit(client, hello, peer)
             admitted = "error" not in welcome
@@ -561,24 +566,60 @@ class Node:
     # -- listening ---------------------------------------------------------------------
 
     def serve_tcp(self, sock: socket.socket) -> None:
-        """Accept connections on a listening socket until interrupted (the caller closes it)."""
-        cap = max(64, 2 * self.options.max_connections)
-        threads = threading.BoundedSemaphore(cap)
+        """Accept connections on a listening socket until interrupted (the caller closes it).
+
+        A connection that has not finished its handshake holds a slot among PENDING (PENDING_PER_HOST
+        from one address); a new one takes the oldest such slot (that address's own first), so clients
+        that connect and say nothing cannot keep out those that complete a handshake in milliseconds.
+        Admitted connections are capped by --max-connections (a refusal the client retries)."""
+        threads = threading.BoundedSemaphore(PENDING + self.options.max_connections + 8)
+        pending: dict[int, tuple[str, str, socket.socket]] = {}  # in arrival order: host, peer, socket
+        lock = threading.Lock()
+        seq = 0
         while True:
             conn, addr = sock.accept()
             peer = _peer(addr)
-            if not threads.acquire(blocking=False):
-                self.log(peer, "-", f"refused: more than {cap} connections at once")
+            if not threads.acquire(blocking=False):  # slots given back by connections still closing
+                self.log(peer, "-", "refused: too many connections at once")
                 conn.close()
                 continue
+            host = str(addr[0]) if isinstance(addr, tuple) and addr else peer
+            seq += 1
+            with lock:
+                pending[seq] = (host, peer, conn)
+                mine = [k for k, v in pending.items() if v[0] == host]
+                victim = mine[0] if len(mine) > PENDING_PER_HOST else next(iter(pending))
+                dropped = pending.pop(victim) if len(mine) > PENDING_PER_HOST or len(pending) > PENDING else None
+            if dropped is not None:
+                self.log(dropped[1], "-", "dropped: handshake not finished, and newer connections wait for theirs")
+                _cut(dropped[2])
 
-            def run(conn: socket.socket = conn, peer: str = peer) -> None:
+            def done(key: int = seq) -> bool:
+                with lock:
+                    return pending.pop(key, None) is not None
+
+            def run(conn: socket.socket = conn, peer: str = peer, done: Callable[[], bool] = done) -> None:
                 try:
-                    self.serve_connection(C.SocketPipe(conn), peer)
+                    try:
+                        pipe = C.SocketPipe(conn)
+                    except OSError:  # cut (or reset) before its thread began
+                        conn.close()
+                        return
+                    self.serve_connection(pipe, peer, done)
                 finally:
+                    done()
                     threads.release()
 
             threading.Thread(target=run, name=f"fog-serve {peer}", daemon=True).start()
+
+
+def _cut(conn: socket.socket) -> None:
+    """End a connection another thread serves: shut down, not closed (its thread closes it; the
+    descriptor is not freed for reuse under that thread)."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _stderr(line: str) -> None:

@@ -12,6 +12,7 @@ against each one.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -29,6 +30,17 @@ def check_name(name: str) -> str:
     if not _NAME.fullmatch(name) or any(p in (".", "..") or p.startswith(".tmp-") for p in parts):
         raise ValueError(f"invalid object name: {name!r}")
     return name
+
+
+MAX_SECONDS = 10_000_000  # the longest timeout an option takes (about 115 days; a socket's own limit is near)
+
+
+def seconds(value: object, what: str = "timeout") -> float:
+    """A number of seconds from an option's value, 0 < s <= MAX_SECONDS; ValueError otherwise (nan, inf...)."""
+    out = float(str(value))
+    if not (math.isfinite(out) and 0 < out <= MAX_SECONDS):
+        raise ValueError(f"{what} {value!r} is not a number of seconds (0 < s <= {MAX_SECONDS})")
+    return out
 
 
 def check_range(offset: int, length: int) -> None:

@@ -50,7 +50,7 @@ from urllib.parse import unquote
 
 from fog import __version__
 from fog.backends import nodewire as W
-from fog.backends.base import check_name, check_range, split_host_port
+from fog.backends.base import check_name, check_range, seconds, split_host_port
 from fog.crypto import channel as C
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
@@ -164,7 +164,7 @@ class NodeBackend:
             )
         try:
             connections = int(str(opts.get("connections", 4)))
-            timeout = float(str(opts.get("timeout", 60)))
+            timeout = seconds(opts.get("timeout", 60))
         except ValueError as e:
             raise UsageError(f"remote {url}: bad option value: {e}") from e
         scheme, user, host, port, path = parse_url(url)

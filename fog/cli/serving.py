@@ -27,16 +27,21 @@ def node_options(
     raw: bool = False,
 ):  # type: ignore[no-untyped-def]
     """NodeOptions from the command line's values; UsageError for a bad one."""
+    from fog.backends.base import MAX_SECONDS, seconds
     from fog.cli.policy_opts import parse_size
     from fog.crypto.keys import public_key_from_text
     from fog.node.server import NodeOptions
 
     try:
-        connections, idle = int(max_connections), float(idle_timeout)
+        connections = int(max_connections)
     except ValueError:
-        raise UsageError("--max-connections takes a whole number, --idle-timeout seconds") from None
-    if connections < 1 or idle <= 0:
-        raise UsageError("--max-connections and --idle-timeout must be positive")
+        connections = 0
+    if connections < 1:
+        raise UsageError(f"--max-connections {max_connections}: give a whole number, at least 1")
+    try:
+        idle = seconds(idle_timeout)
+    except ValueError:
+        raise UsageError(f"--idle-timeout {idle_timeout}: give seconds, 0 < S <= {MAX_SECONDS}") from None
     keys = []
     for text in users or []:
         try:

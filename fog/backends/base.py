@@ -66,6 +66,9 @@ class Backend(Protocol):
     Optional too: an integer attribute `write_concurrency`, how many pack
     uploads a push keeps in flight (without it: `fog.store.Packer`'s default,
     2); a remote whose every put is a round trip hides it with more.
+    Optional as well: an integer attribute `max_object`, the largest object the
+    remote takes (a fog node's `--max-object`); writers then make packs no
+    larger (`fog.store.Packer`), and only a single object larger than that fails.
     """
 
     url: str

@@ -190,6 +190,12 @@ class NodeBackend:
 
     # -- the contract ------------------------------------------------------------------
 
+    @property
+    def max_object(self) -> int | None:
+        """The largest object the node takes (its welcome's `max_object`), once connected."""
+        limit = self.info.get("max_object")
+        return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
+
     def put(self, name: str, data: bytes) -> None:
         """Store `data` under `name` (on an append-only node: a new name, or the same bytes again)."""
         self._put(W.OP_PUT, name, data)

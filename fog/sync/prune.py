@@ -525,7 +525,7 @@ def _repack(
         ctx.store.put_pack(data, index)
         stats["bytes"] += len(data)
 
-    packer = Packer(ctx.store.keys.pack_key, ship)
+    packer = Packer(ctx.store.keys.pack_key, ship, limit=ctx.store.max_object)
     for p in sorted(by_pack):
         cancel.check()
         index = indexes[p]

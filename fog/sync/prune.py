@@ -464,7 +464,7 @@ def prune(
             "this share is shared with another user: fog prune does not yet count their devices' "
             "acknowledgements, so it refuses to delete anything (fog forget still works)"
         )
-    if not dry_run and append_only(ctx):  # refused before an intent or a repacked pack is written there
+    if append_only(ctx):  # refused before an intent or a repacked pack is written there (a dry run: the same)
         raise PruneRefused(APPEND_ONLY)
     observe(ctx)
     history = RemoteHistory(ctx, config)

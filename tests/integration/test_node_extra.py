@@ -188,6 +188,8 @@ def test_prune_refused_by_an_append_only_node(world: World, fog_node) -> None:
     )
     r = a.fog("prune", "--grace", "0", expect=1)
     assert r.error_line() == want
+    r = a.fog("prune", "vps", "-n", expect=1)  # the dry run says the same: it would be refused
+    assert r.error_line() == want and "would delete" not in r.out
     assert _packs(node) == packs  # nothing deleted, nothing written
     assert not list(_node_store(node).glob("shares/*/prune/*"))
     # a node that refuses the delete itself (one restarted without --allow-prune since this device

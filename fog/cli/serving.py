@@ -59,11 +59,39 @@ def node_options(
     )
 
 
+SHARE_MARK = (".fog", "config.json")  # what makes a directory a fog share (fog.repo.history.FOG_DIR; not
+# imported from there: that module loads lmdb, and `fog serve --stdio` runs once per connection)
+
+
+def check_directory(directory: Path) -> None:
+    """UsageError unless DIR is (or can be made) a directory outside every fog share.
+
+    A node inside a share would have its secret key (node.json) and every user's space pushed with it
+    (and shown by `fog status`), as `fog init` refuses a local remote inside the share it stores."""
+    try:
+        here = directory.resolve()
+    except (OSError, RuntimeError) as e:
+        raise UsageError(f"{directory}: {getattr(e, 'strerror', None) or e}") from None
+    probe = here
+    while not probe.exists() and probe != probe.parent:  # the nearest part that exists must be a directory
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{directory} is not a directory" + ("" if probe == here else f" ({probe} is a file)"))
+    for d in (here, *here.parents):
+        if os.path.isfile(os.path.join(d, *SHARE_MARK)):
+            where = "is a fog share" if d == here else f"is inside the fog share {d}"
+            raise UsageError(
+                f"{directory} {where}: the node's key and spaces would be pushed with it (choose a directory "
+                "outside it)"
+            )
+
+
 def serve_stdio(directory: Path, options) -> None:  # type: ignore[no-untyped-def]
     """Serve one connection on stdin/stdout; log lines on stderr."""
     from fog.crypto.channel import FdPipe
     from fog.node.server import Node
 
+    check_directory(directory)
     protocol_out = os.dup(1)
     os.dup2(2, 1)  # nothing but the protocol may reach the client: stray output goes to stderr
     os.umask(0o077)  # the node's directory is private: its files 0600, its directories 0700

@@ -55,3 +55,33 @@ def _auth():  # type: ignore[no-untyped-def]
     from fog.backends.node import NodeAuth
 
     return NodeAuth(secret=bytes(32), node_key=bytes(32))
+
+
+def test_dir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x\n")
+    for args in (("--show-key",), ("--stdio",), ("--listen", "127.0.0.1:0")):
+        one_line_usage(serve(str(tmp_path / "plain"), *args), f"{tmp_path / 'plain'} is not a directory")
+        one_line_usage(serve(str(tmp_path / "plain" / "node"), *args), "is not a directory")
+    assert (tmp_path / "plain").read_text() == "x\n"
+
+
+def test_dir_inside_a_share_is_refused(tmp_path: Path) -> None:
+    """The node's secret key and its users' spaces would be pushed (and listed by `fog status`)."""
+    share = tmp_path / "share"
+    (share / ".fog").mkdir(parents=True)
+    (share / ".fog" / "config.json").write_text("{}")
+    (tmp_path / "link").symlink_to(share / "sub", target_is_directory=True)
+    for d, what in ((share, "is a fog share"), (share / "sub" / "node", f"is inside the fog share {share}")):
+        for args in (("--show-key",), ("--stdio",), ("--listen", "127.0.0.1:0")):
+            one_line_usage(serve(str(d), *args), what)
+    one_line_usage(serve("link/node", "--show-key", cwd=tmp_path), f"is inside the fog share {share}")
+    assert not (share / "node.json").exists() and not (share / "sub").exists()
+    r = serve(str(tmp_path / "node"), "--show-key")  # outside: fine
+    assert r.returncode == 0 and r.stdout.startswith("fognode-"), r.stderr
+
+
+def test_share_mark_matches_the_repo() -> None:
+    from fog.cli.serving import SHARE_MARK
+    from fog.repo.history import FOG_DIR
+
+    assert SHARE_MARK[0] == FOG_DIR

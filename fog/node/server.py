@@ -126,7 +126,7 @@ class Node:
         Nothing is decided, merged or said about the client before msg3 proves it holds its key; only
         then is the roster merged, the key looked up and the connection counted as active. `handshaken`
         is called then: False means the connection was dropped meanwhile (serve_tcp), and it ends."""
-        timer = threading.Timer(self.options.handshake_timeout, pipe.close)
+        timer = threading.Timer(self.options.handshake_timeout, _cut_pipe, (pipe,))
         timer.daemon = True
         timer.start()
         admitted = False
@@ -620,6 +620,15 @@ def _cut(conn: socket.socket) -> None:
         conn.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+
+
+def _cut_pipe(pipe: C.Pipe) -> None:
+    """The handshake deadline: a socket is shut down (its thread closes it), anything else closed."""
+    sock = getattr(pipe, "sock", None)
+    if isinstance(sock, socket.socket):
+        _cut(sock)
+    else:
+        pipe.close()
 
 
 def _stderr(line: str) -> None:

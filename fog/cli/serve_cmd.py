@@ -29,7 +29,9 @@ def serve(
     show_key: bool = typer.Option(False, "--show-key", help="Print the node key and exit."),
     allow_prune: bool = typer.Option(False, "--allow-prune", help="Let devices delete packs, logs, prune records."),
     quota: str = typer.Option(None, "--quota", help="Most bytes one user may store (500M, 10G...).", metavar="SIZE"),
-    max_object: str = typer.Option("256M", "--max-object", help="Largest object accepted.", metavar="SIZE"),
+    max_object: str = typer.Option(
+        "256M", "--max-object", help="Largest object accepted (at least 1M).", metavar="SIZE"
+    ),
     max_connections: int = typer.Option(32, "--max-connections", help="Connections served at once.", metavar="N"),
     idle_timeout: float = typer.Option(300.0, "--idle-timeout", help="Seconds a connection may idle.", metavar="S"),
     user: list[str] = typer.Option(

@@ -11,6 +11,7 @@ from pathlib import Path
 from fog.errors import UsageError
 
 DEFAULT_LISTEN = "0.0.0.0:7463"
+MIN_OBJECT = 1 << 20  # the smallest --max-object: devices make packs no larger, and any block fits
 _FLAGS = {"--stdio": "stdio", "--allow-prune": "allow_prune", "--raw": "raw"}
 _VALUES = {"--quota": "quota", "--max-object": "max_object", "--max-connections": "max_connections",
            "--idle-timeout": "idle_timeout"}  # fmt: skip
@@ -42,6 +43,12 @@ def node_options(
         idle = seconds(idle_timeout)
     except ValueError:
         raise UsageError(f"--idle-timeout {idle_timeout}: give seconds, 0 < S <= {MAX_SECONDS}") from None
+    largest = parse_size(max_object, "--max-object")
+    if largest < MIN_OBJECT:
+        raise UsageError(
+            f"--max-object {max_object}: at least 1M (a block alone is up to 256 KiB, and a device list or a "
+            "batch must fit too)"
+        )
     keys = []
     for text in users or []:
         try:
@@ -51,7 +58,7 @@ def node_options(
     return NodeOptions(
         allow_prune=allow_prune,
         quota=parse_size(quota, "--quota") if quota is not None else None,
-        max_object=parse_size(max_object, "--max-object"),
+        max_object=largest,
         max_connections=connections,
         idle_timeout=idle,
         users=tuple(keys),

@@ -85,3 +85,10 @@ def test_share_mark_matches_the_repo() -> None:
     from fog.repo.history import FOG_DIR
 
     assert SHARE_MARK[0] == FOG_DIR
+
+
+@pytest.mark.parametrize("value", ["0", "64K", "1048575"])
+def test_max_object_is_at_least_one_mebibyte(tmp_path: Path, value: str) -> None:
+    """Below 1M even one block (up to 256 KiB) or a device list might not fit: refused at the start."""
+    one_line_usage(serve(str(tmp_path / "node"), "--max-object", value, "--show-key"), "--max-object")
+    one_line_usage(serve(str(tmp_path / "node"), "--max-object", value, "--stdio"), "--max-object")

@@ -491,6 +491,9 @@ class Packer:
     piling up packs. An upload failure is raised by the next `add` or `flush`.
     Once cancellation is requested (fog.cancel) no new pack is built or
     shipped: `add`, `flush` and the producers waiting for a slot raise Cancelled.
+    With `limit` (the largest object a remote takes) no pack is larger: one is
+    shipped before an object would take it past the limit (an object larger
+    than the limit alone still makes a pack, which that remote refuses).
     """
 
     def __init__(
@@ -499,9 +502,11 @@ class Packer:
         ship: Callable[[bytes, P.PackIndex], None],
         target: int = P.TARGET_BYTES,
         in_flight: int | None = 2,
+        limit: int | None = None,
     ) -> None:
         in_flight = in_flight or 2
-        self.pack_key, self.ship, self.target = pack_key, ship, target
+        self.pack_key, self.ship, self.limit = pack_key, ship, limit
+        self.target = target if limit is None else min(target, limit)
         self._objects: list[tuple[bytes, bytes]] = []
         self._size = 0
         self._lock = threading.Lock()
@@ -513,12 +518,22 @@ class Packer:
 
     def add(self, object_id: bytes, stored: bytes) -> None:
         self._raise_error()
-        with self._lock:
-            self._objects.append((object_id, stored))
-            self._size += len(stored)
-            if self._size < self.target:
-                return
+        while True:
+            with self._lock:
+                if not self._past_limit(len(stored)):
+                    self._objects.append((object_id, stored))
+                    self._size += len(stored)
+                    if self._size < self.target:
+                        return
+                    break
+            self._send(lambda: self._past_limit(len(stored)))  # ship what is gathered first
         self._send(lambda: self._size >= self.target)
+
+    def _past_limit(self, more: int) -> bool:
+        """Whether one more object of `more` bytes would take the gathered pack past the limit."""
+        if self.limit is None or not self._objects:
+            return False
+        return P.header_size(len(self._objects) + 1) + self._size + more > self.limit
 
     def flush(self) -> None:
         """Ship what is gathered (the last, partial pack) and wait for every upload."""
@@ -631,6 +646,12 @@ class ShareStore:
         """The backend's hint of how many pack uploads at once pay off (None: no hint)."""
         hint = getattr(self.backend, "write_concurrency", None)
         return max(1, hint) if isinstance(hint, int) and not isinstance(hint, bool) else None
+
+    @property
+    def max_object(self) -> int | None:
+        """The largest object the backend takes, when it says (packs are made no larger; None: no limit)."""
+        limit = getattr(self.backend, "max_object", None)
+        return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
     def encode(self, object_id: bytes, data: bytes | memoryview) -> bytes:
         """The stored bytes of an object: version || SecretBox(frame(data))."""

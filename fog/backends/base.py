@@ -12,6 +12,7 @@ against each one.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -29,6 +30,17 @@ def check_name(name: str) -> str:
     if not _NAME.fullmatch(name) or any(p in (".", "..") or p.startswith(".tmp-") for p in parts):
         raise ValueError(f"invalid object name: {name!r}")
     return name
+
+
+MAX_SECONDS = 10_000_000  # the longest timeout an option takes (about 115 days; a socket's own limit is near)
+
+
+def seconds(value: object, what: str = "timeout") -> float:
+    """A number of seconds from an option's value, 0 < s <= MAX_SECONDS; ValueError otherwise (nan, inf...)."""
+    out = float(str(value))
+    if not (math.isfinite(out) and 0 < out <= MAX_SECONDS):
+        raise ValueError(f"{what} {value!r} is not a number of seconds (0 < s <= {MAX_SECONDS})")
+    return out
 
 
 def check_range(offset: int, length: int) -> None:
@@ -54,6 +66,9 @@ class Backend(Protocol):
     Optional too: an integer attribute `write_concurrency`, how many pack
     uploads a push keeps in flight (without it: `fog.store.Packer`'s default,
     2); a remote whose every put is a round trip hides it with more.
+    Optional as well: an integer attribute `max_object`, the largest object the
+    remote takes (a fog node's `--max-object`); writers then make packs no
+    larger (`fog.store.Packer`), and only a single object larger than that fails.
     """
 
     url: str
@@ -158,7 +173,10 @@ def open_backend(url: str, *, create: bool = False, options: Mapping[str, object
     if scheme in ("fog", "fog+ssh"):
         from fog.backends.node import NodeBackend
 
-        return RetryingBackend(NodeBackend.from_url(url, create=create, options=opts))
+        node = NodeBackend.from_url(url, create=create, options=opts, connect=False)
+        retrying = RetryingBackend(node)
+        retrying.retry(node.first_connection)  # a node busy or dropping half-open connections: try again
+        return retrying
     raise UsageError(
         f"unsupported remote URL scheme {scheme!r} in {url!r}; use a path, file://, sftp://, s3://, fog:// or fog+ssh://"
     )

@@ -50,7 +50,7 @@ from urllib.parse import unquote
 
 from fog import __version__
 from fog.backends import nodewire as W
-from fog.backends.base import check_name, check_range, split_host_port
+from fog.backends.base import check_name, check_range, seconds, split_host_port
 from fog.crypto import channel as C
 from fog.errors import AlreadyExists, ObjectNotFound, RemoteError, UsageError
 
@@ -149,10 +149,13 @@ class NodeBackend:
         self._dirty = False
 
     @classmethod
-    def from_url(cls, url: str, *, create: bool = False, options: Mapping[str, object] | None = None) -> NodeBackend:
+    def from_url(
+        cls, url: str, *, create: bool = False, options: Mapping[str, object] | None = None, connect: bool = True
+    ) -> NodeBackend:
         """Connect to a `fog://` or `fog+ssh://` URL (one connection, to check the node and learn its space).
 
-        `create` changes nothing: a node's space exists once a roster made it."""
+        `create` changes nothing: a node's space exists once a roster made it. With `connect` False the
+        caller makes that first connection (`first_connection`, e.g. under RetryingBackend.retry)."""
         opts = dict(options or {})
         auth = opts.get("node_auth")
         if not isinstance(auth, NodeAuth):
@@ -161,7 +164,7 @@ class NodeBackend:
             )
         try:
             connections = int(str(opts.get("connections", 4)))
-            timeout = float(str(opts.get("timeout", 60)))
+            timeout = seconds(opts.get("timeout", 60))
         except ValueError as e:
             raise UsageError(f"remote {url}: bad option value: {e}") from e
         scheme, user, host, port, path = parse_url(url)
@@ -176,11 +179,22 @@ class NodeBackend:
                 base = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]  # type: ignore[union-attr]
                 argv = [*base, path]
             backend = cls(url, auth, argv=argv, connections=connections, timeout=timeout)
-        session, generation = backend._checkout()  # the first connection, counted in the pool like the others
-        backend._checkin(session, generation, True)
+        if connect:
+            backend.first_connection()
         return backend
 
+    def first_connection(self) -> None:
+        """Connect once (checking the node and learning its space); kept in the pool like the others."""
+        session, generation = self._checkout()
+        self._checkin(session, generation, True)
+
     # -- the contract ------------------------------------------------------------------
+
+    @property
+    def max_object(self) -> int | None:
+        """The largest object the node takes (its welcome's `max_object`), once connected."""
+        limit = self.info.get("max_object")
+        return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
     def put(self, name: str, data: bytes) -> None:
         """Store `data` under `name` (on an append-only node: a new name, or the same bytes again)."""

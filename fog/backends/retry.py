@@ -39,6 +39,10 @@ class RetryingBackend:
         self._sleep = sleep
         self.retries = 0  # total retries made, for reporting and tests
 
+    def retry(self, fn: Callable[[], T]) -> T:
+        """`fn()`, retried like every call of the backend (for a backend's own steps, e.g. connecting)."""
+        return self._call(fn)
+
     def _call(self, fn: Callable[[], T]) -> T:
         for attempt in range(1, self.attempts + 1):
             try:

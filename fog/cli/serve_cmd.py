@@ -10,14 +10,14 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import run
-from fog.cli.serving import DEFAULT_LISTEN, listen, node_options, serve_stdio
+from fog.cli.serving import DEFAULT_LISTEN, check_directory, listen, node_options, serve_stdio
 from fog.errors import UsageError
 
 
 @app.command()
 def serve(
     directory: Path = typer.Argument(
-        ..., help="The node's directory (its key, and one store per user).", metavar="DIR"
+        ..., help="The node's directory (its key, one store per user), outside any fog share.", metavar="DIR"
     ),
     address: str = typer.Option(
         None,
@@ -29,7 +29,9 @@ def serve(
     show_key: bool = typer.Option(False, "--show-key", help="Print the node key and exit."),
     allow_prune: bool = typer.Option(False, "--allow-prune", help="Let devices delete packs, logs, prune records."),
     quota: str = typer.Option(None, "--quota", help="Most bytes one user may store (500M, 10G...).", metavar="SIZE"),
-    max_object: str = typer.Option("256M", "--max-object", help="Largest object accepted.", metavar="SIZE"),
+    max_object: str = typer.Option(
+        "256M", "--max-object", help="Largest object accepted (at least 1M).", metavar="SIZE"
+    ),
     max_connections: int = typer.Option(32, "--max-connections", help="Connections served at once.", metavar="N"),
     idle_timeout: float = typer.Option(300.0, "--idle-timeout", help="Seconds a connection may idle.", metavar="S"),
     user: list[str] = typer.Option(
@@ -59,6 +61,7 @@ def serve(
     if stdio and not show_key:
         run(lambda: serve_stdio(directory, opts))
         return
+    run(lambda: check_directory(directory))
     os.umask(0o077)  # the node's directory is private: its files 0600, its directories 0700
     node = run(lambda: Node(directory, opts))
     key = node_key_to_text(node.public)

@@ -11,6 +11,7 @@ from pathlib import Path
 from fog.errors import UsageError
 
 DEFAULT_LISTEN = "0.0.0.0:7463"
+MIN_OBJECT = 1 << 20  # the smallest --max-object: devices make packs no larger, and any block fits
 _FLAGS = {"--stdio": "stdio", "--allow-prune": "allow_prune", "--raw": "raw"}
 _VALUES = {"--quota": "quota", "--max-object": "max_object", "--max-connections": "max_connections",
            "--idle-timeout": "idle_timeout"}  # fmt: skip
@@ -27,16 +28,27 @@ def node_options(
     raw: bool = False,
 ):  # type: ignore[no-untyped-def]
     """NodeOptions from the command line's values; UsageError for a bad one."""
+    from fog.backends.base import MAX_SECONDS, seconds
     from fog.cli.policy_opts import parse_size
     from fog.crypto.keys import public_key_from_text
     from fog.node.server import NodeOptions
 
     try:
-        connections, idle = int(max_connections), float(idle_timeout)
+        connections = int(max_connections)
     except ValueError:
-        raise UsageError("--max-connections takes a whole number, --idle-timeout seconds") from None
-    if connections < 1 or idle <= 0:
-        raise UsageError("--max-connections and --idle-timeout must be positive")
+        connections = 0
+    if connections < 1:
+        raise UsageError(f"--max-connections {max_connections}: give a whole number, at least 1")
+    try:
+        idle = seconds(idle_timeout)
+    except ValueError:
+        raise UsageError(f"--idle-timeout {idle_timeout}: give seconds, 0 < S <= {MAX_SECONDS}") from None
+    largest = parse_size(max_object, "--max-object")
+    if largest < MIN_OBJECT:
+        raise UsageError(
+            f"--max-object {max_object}: at least 1M (a block alone is up to 256 KiB, and a device list or a "
+            "batch must fit too)"
+        )
     keys = []
     for text in users or []:
         try:
@@ -46,7 +58,7 @@ def node_options(
     return NodeOptions(
         allow_prune=allow_prune,
         quota=parse_size(quota, "--quota") if quota is not None else None,
-        max_object=parse_size(max_object, "--max-object"),
+        max_object=largest,
         max_connections=connections,
         idle_timeout=idle,
         users=tuple(keys),
@@ -54,11 +66,39 @@ def node_options(
     )
 
 
+SHARE_MARK = (".fog", "config.json")  # what makes a directory a fog share (fog.repo.history.FOG_DIR; not
+# imported from there: that module loads lmdb, and `fog serve --stdio` runs once per connection)
+
+
+def check_directory(directory: Path) -> None:
+    """UsageError unless DIR is (or can be made) a directory outside every fog share.
+
+    A node inside a share would have its secret key (node.json) and every user's space pushed with it
+    (and shown by `fog status`), as `fog init` refuses a local remote inside the share it stores."""
+    try:
+        here = directory.resolve()
+    except (OSError, RuntimeError) as e:
+        raise UsageError(f"{directory}: {getattr(e, 'strerror', None) or e}") from None
+    probe = here
+    while not probe.exists() and probe != probe.parent:  # the nearest part that exists must be a directory
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{directory} is not a directory" + ("" if probe == here else f" ({probe} is a file)"))
+    for d in (here, *here.parents):
+        if os.path.isfile(os.path.join(d, *SHARE_MARK)):
+            where = "is a fog share" if d == here else f"is inside the fog share {d}"
+            raise UsageError(
+                f"{directory} {where}: the node's key and spaces would be pushed with it (choose a directory "
+                "outside it)"
+            )
+
+
 def serve_stdio(directory: Path, options) -> None:  # type: ignore[no-untyped-def]
     """Serve one connection on stdin/stdout; log lines on stderr."""
     from fog.crypto.channel import FdPipe
     from fog.node.server import Node
 
+    check_directory(directory)
     protocol_out = os.dup(1)
     os.dup2(2, 1)  # nothing but the protocol may reach the client: stray output goes to stderr
     os.umask(0o077)  # the node's directory is private: its files 0600, its directories 0700

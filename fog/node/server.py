@@ -36,6 +36,8 @@ from fog.node import rules
 from fog.node.nodedir import NodeDir, OverLimit, RosterIndex, Usage, charge, is_space
 
 HANDSHAKE_TIMEOUT = 10.0
+PENDING = 128  # TCP connections at once that have not finished their handshake (the oldest gives way)
+PENDING_PER_HOST = 32  # of those, from one address (its own oldest gives way)
 UNLOADABLE = "this space cannot be loaded on the node (see the node's log)"
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _UNLOADABLE = (OSError, RecursionError, RemoteError, ValueError)
@@ -118,12 +120,20 @@ class Node:
 
     # -- connections -------------------------------------------------------------------
 
-    def serve_connection(self, pipe: C.Pipe, peer: str) -> None:
+    def serve_connection(
+        self,
+        pipe: C.Pipe,
+        peer: str,
+        handshaken: Callable[[], bool] | None = None,
+        heard: Callable[[], None] | None = None,
+    ) -> None:
         """Run one connection to its end; never raises (a failure is a log line).
 
         Nothing is decided, merged or said about the client before msg3 proves it holds its key; only
-        then is the roster merged, the key looked up and the connection counted as active."""
-        timer = threading.Timer(self.options.handshake_timeout, pipe.close)
+        then is the roster merged, the key looked up and the connection counted as active. `handshaken`
+        is called then: False means the connection was dropped meanwhile (serve_tcp), and it ends.
+        `heard` is called once msg1 is in (the client spoke: serve_tcp drops silent connections first)."""
+        timer = threading.Timer(self.options.handshake_timeout, _cut_pipe, (pipe,))
         timer.daemon = True
         timer.start()
         admitted = False
@@ -136,9 +146,13 @@ class Node:
                     self.log(peer, "-", "asked for the node key")
                     return
                 client, hello = got
+                if heard is not None:
+                    heard()
                 session = hs.prove()
             except (ConnectionError, TimeoutError, OSError) as exc:
                 self.log(peer, "-", f"handshake failed: {_why(exc)}")
+                return
+            if handshaken is not None and not handshaken():
                 return
             welcome, space, role, who = self._admit(client, hello, peer)
             admitted = "error" not in welcome
@@ -561,24 +575,100 @@ class Node:
     # -- listening ---------------------------------------------------------------------
 
     def serve_tcp(self, sock: socket.socket) -> None:
-        """Accept connections on a listening socket until interrupted (the caller closes it)."""
-        cap = max(64, 2 * self.options.max_connections)
-        threads = threading.BoundedSemaphore(cap)
+        """Accept connections on a listening socket until interrupted (the caller closes it).
+
+        A connection that has not finished its handshake holds a slot among PENDING (PENDING_PER_HOST
+        from one address); a new one takes the oldest such slot (that address's own first), so clients
+        that connect and say nothing cannot keep out those that complete a handshake in milliseconds.
+        Admitted connections are capped by --max-connections (a refusal the client retries)."""
+        threads = threading.BoundedSemaphore(PENDING + self.options.max_connections + 8)
+        pending: dict[int, list[Any]] = {}  # in arrival order: [host, peer, socket, msg1 read]
+        lock = threading.Lock()
+        seq = 0
         while True:
             conn, addr = sock.accept()
             peer = _peer(addr)
-            if not threads.acquire(blocking=False):
-                self.log(peer, "-", f"refused: more than {cap} connections at once")
+            if not threads.acquire(blocking=False):  # slots given back by connections still closing
+                self.log(peer, "-", "refused: too many connections at once")
                 conn.close()
                 continue
+            host = str(addr[0]) if isinstance(addr, tuple) and addr else peer
+            seq += 1
+            with lock:
+                pending[seq] = [host, peer, conn, False]
+                mine = [k for k, v in pending.items() if v[0] == host]
+                over = mine if len(mine) > PENDING_PER_HOST else list(pending) if len(pending) > PENDING else []
+                dropped = pending.pop(_victim(pending, over)) if over else None
+            if dropped is not None:
+                self.log(dropped[1], "-", "dropped: handshake not finished, and newer connections wait for theirs")
+                _cut(dropped[2])
 
-            def run(conn: socket.socket = conn, peer: str = peer) -> None:
+            def done(key: int = seq) -> bool:
+                with lock:
+                    return pending.pop(key, None) is not None
+
+            def heard(key: int = seq) -> None:
+                with lock:
+                    if key in pending:
+                        pending[key][3] = True
+
+            def run(
+                conn: socket.socket = conn,
+                peer: str = peer,
+                done: Callable[[], bool] = done,
+                heard: Callable[[], None] = heard,
+            ) -> None:
                 try:
-                    self.serve_connection(C.SocketPipe(conn), peer)
+                    try:
+                        pipe = C.SocketPipe(conn)
+                    except OSError:  # cut (or reset) before its thread began
+                        conn.close()
+                        return
+                    self.serve_connection(pipe, peer, done, heard)
                 finally:
+                    done()
                     threads.release()
 
             threading.Thread(target=run, name=f"fog-serve {peer}", daemon=True).start()
+
+
+def _victim(pending: dict[int, list[Any]], keys: list[int]) -> int:
+    """Which of `keys` (oldest first, the newest last) to drop: the oldest that has said nothing yet
+    (msg1 not read, nothing waiting to be read), else the oldest. The newest is only dropped as the
+    oldest (it may not have had the time to speak)."""
+    for key in keys[:-1]:
+        entry = pending[key]
+        if not entry[3] and _silent(entry[2]):
+            return key
+    return keys[0]
+
+
+def _silent(conn: socket.socket) -> bool:
+    """Whether nothing waits to be read on `conn` (a peek, without blocking); an ended one counts as silent."""
+    try:
+        return not conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return True
+
+
+def _cut(conn: socket.socket) -> None:
+    """End a connection another thread serves: shut down, not closed (its thread closes it; the
+    descriptor is not freed for reuse under that thread)."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _cut_pipe(pipe: C.Pipe) -> None:
+    """The handshake deadline: a socket is shut down (its thread closes it), anything else closed."""
+    sock = getattr(pipe, "sock", None)
+    if isinstance(sock, socket.socket):
+        _cut(sock)
+    else:
+        pipe.close()
 
 
 def _stderr(line: str) -> None:

@@ -464,7 +464,7 @@ def prune(
             "this share is shared with another user: fog prune does not yet count their devices' "
             "acknowledgements, so it refuses to delete anything (fog forget still works)"
         )
-    if not dry_run and append_only(ctx):  # refused before an intent or a repacked pack is written there
+    if append_only(ctx):  # refused before an intent or a repacked pack is written there (a dry run: the same)
         raise PruneRefused(APPEND_ONLY)
     observe(ctx)
     history = RemoteHistory(ctx, config)
@@ -525,7 +525,7 @@ def _repack(
         ctx.store.put_pack(data, index)
         stats["bytes"] += len(data)
 
-    packer = Packer(ctx.store.keys.pack_key, ship)
+    packer = Packer(ctx.store.keys.pack_key, ship, limit=ctx.store.max_object)
     for p in sorted(by_pack):
         cancel.check()
         index = indexes[p]

@@ -514,8 +514,12 @@ class FanoutStore:
         if packer is None:
             hints = [c.store.write_concurrency for c in self.ctxs if c.remote_name in names]
             in_flight = min((h for h in hints if h is not None), default=None) if None not in hints else None
+            limits = [c.store.max_object for c in self.ctxs if c.remote_name in names]
             packer = self._packers[names] = Packer(
-                self.store.keys.pack_key, lambda data, index: self._ship(names, data, index), in_flight=in_flight
+                self.store.keys.pack_key,
+                lambda data, index: self._ship(names, data, index),
+                in_flight=in_flight,
+                limit=min((x for x in limits if x is not None), default=None),
             )
         return packer
 

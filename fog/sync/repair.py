@@ -48,7 +48,7 @@ def repair(ctx: Context, others: list[Context], result: CheckResult) -> None:
     if todo:
         found = _from_tree(ctx, set(todo), result.paths)
         if found:
-            packer = Packer(ctx.store.keys.pack_key, ctx.store.put_pack)
+            packer = Packer(ctx.store.keys.pack_key, ctx.store.put_pack, limit=ctx.store.max_object)
             for object_id, data in found.items():
                 packer.add(object_id, ctx.store.encode(object_id, data))
             packer.flush()

@@ -106,7 +106,7 @@ def copy_objects(
         stats.packs += 1
         stats.bytes += len(data)
 
-    packer = Packer(target.keys.pack_key, ship)
+    packer = Packer(target.keys.pack_key, ship, limit=target.max_object)
     todo = list(wanted)
     for src in sources:
         if not todo:

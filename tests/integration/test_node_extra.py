@@ -63,6 +63,20 @@ def _packs(node: NodeProcess) -> set[str]:
     return {p.name for p in _node_store(node).glob("shares/*/packs/*/*") if p.is_file()}
 
 
+def test_packs_fit_a_node_with_a_small_max_object(world: World, fog_node) -> None:
+    """`fog serve --max-object 1M` (below the 8 MiB packs): pushes make packs the node takes."""
+    a, node = _node_only(world, fog_node, "--max-object", "1M")
+    files = _files(5, 1_000_000, seed=12)
+    _write_all(a, files)
+    a.fog("push")
+    sizes = [p.stat().st_size for p in _node_store(node).glob("shares/*/packs/*/*")]
+    assert len(sizes) >= 5 and max(sizes) <= 1 << 20, sizes
+    a.fog("check", "vps", "--read-data")
+    c = _clone_from_node(world, "phone", node)
+    for rel, data in files.items():
+        assert (c.root / rel).read_bytes() == data
+
+
 # -- 1. the node killed with SIGKILL in the middle of a push ----------------------------------------
 
 # Small packs (a few MB make several), each pack upload a little slower than loopback would make it
@@ -174,6 +188,8 @@ def test_prune_refused_by_an_append_only_node(world: World, fog_node) -> None:
     )
     r = a.fog("prune", "--grace", "0", expect=1)
     assert r.error_line() == want
+    r = a.fog("prune", "vps", "-n", expect=1)  # the dry run says the same: it would be refused
+    assert r.error_line() == want and "would delete" not in r.out
     assert _packs(node) == packs  # nothing deleted, nothing written
     assert not list(_node_store(node).glob("shares/*/prune/*"))
     # a node that refuses the delete itself (one restarted without --allow-prune since this device

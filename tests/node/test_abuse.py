@@ -628,3 +628,75 @@ def test_the_pool_counts_its_first_connection(node: NodeProcess) -> None:
     b._checkin(s2, g2, True)
     b.close()
     assert b._open == 0
+
+
+def test_connections_that_say_nothing_do_not_lock_out_a_client(start: Start) -> None:
+    """70 connections from one address that never begin a handshake: a real client still gets in, at once."""
+    n = start("--max-connections", "4")
+    user = User()
+    connect(n, user).close()
+    hogs = [socket.create_connection(("127.0.0.1", n.port), timeout=5) for _ in range(70)]
+    try:
+        n.wait_for_log("dropped: handshake not finished")
+        b = connect(n, user, roster=False, space=True)  # no retry wrapper around its calls
+        assert b.exists("fog-store") is False
+        b.close()
+        alive = 0
+        for s in hogs:  # the node dropped all but the newest few of them
+            s.settimeout(0.05)
+            try:
+                alive += s.recv(1) != b""
+            except TimeoutError:
+                alive += 1
+            except OSError:
+                pass
+        assert alive <= 32
+    finally:
+        for s in hogs:
+            s.close()
+
+
+def test_the_first_connection_is_retried(tmp_path: Path) -> None:
+    """A node that drops the first connection attempts (busy, restarting): open_backend tries again."""
+    n = NodeProcess(tmp_path / "n", ()).start()
+    user = User()
+    auth = user.auth(n.public)
+    port = n.port
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    fails = 2
+
+    def relay() -> None:  # drops the first `fails` connections, then forwards to the node
+        for i in range(fails + 1):
+            conn, _ = srv.accept()
+            if i < fails:
+                conn.close()
+                continue
+            up = socket.create_connection(("127.0.0.1", port))
+            for a, b in ((conn, up), (up, conn)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=relay, daemon=True).start()
+    try:
+        b = open_backend(f"fog://127.0.0.1:{srv.getsockname()[1]}", options={"node_auth": auth})
+        assert b.exists("fog-store") is False
+        assert b.retries == fails  # type: ignore[attr-defined]
+        b.close()
+    finally:
+        srv.close()
+        n.stop()
+
+
+def _pump(a: socket.socket, b: socket.socket) -> None:
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

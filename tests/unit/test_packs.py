@@ -329,3 +329,19 @@ def test_a_walk_inside_a_preload_keeps_the_preloaded_objects(
         before = len(calls)
         assert [store.get(i) for i in ids[1:]] == blocks[1:]
         assert len(calls) == before  # no read of its own
+
+
+def test_packer_makes_no_pack_past_its_limit() -> None:
+    """With a limit (a node's --max-object), a pack is shipped before an object would take it past;
+    an object larger than the limit alone still goes, in a pack of its own."""
+
+    shipped: list[bytes] = []
+    limit = 10_000
+    packer = Packer(bytes(32), lambda data, index: shipped.append(data), limit=limit)
+    sizes = [3000, 3000, 3000, 900, 20, 12_000, 5000, 100, 64] + [37] * 300
+    for i, n in enumerate(sizes):
+        packer.add(i.to_bytes(32, "big"), bytes(n))
+    packer.flush()
+    assert max(len(d) for d in shipped if len(d) < 12_000) <= limit
+    assert [len(d) for d in shipped if len(d) > limit] == [P.header_size(1) + 12_000]
+    assert sum(len(d) - P.header_size(0) for d in shipped) == sum(sizes) + len(sizes) * P.WIRE_BYTES

@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 import paramiko
 
-from fog.backends.base import check_name, check_range, split_host_port
+from fog.backends.base import check_name, check_range, seconds, split_host_port
 from fog.backends.sftp import ssh
 from fog.backends.sftp.channel import (
     BROKEN,
@@ -84,7 +84,7 @@ class SFTPBackend:
         opts = dict(options or {})
         try:
             connections = int(opts.get("connections", 8))
-            timeout = float(opts.get("timeout", 60))
+            timeout = seconds(opts.get("timeout", 60))
         except ValueError as e:
             raise UsageError(f"remote {url}: bad option value: {e}") from e
         backend = cls(

@@ -26,6 +26,7 @@ from typing import Any
 
 import paramiko
 
+from fog.backends.base import seconds
 from fog.errors import RemoteError
 
 # paramiko logs transport failures (with tracebacks) from its own threads; fog
@@ -80,7 +81,7 @@ def resolve_target(host: str, user: str | None, port: int | None, *, url: str) -
         )
     try:
         config_port = int(opts.get("port", 22))
-        connect_timeout = float(opts.get("connecttimeout", 15))
+        connect_timeout = seconds(opts.get("connecttimeout", 15), "ConnectTimeout")
     except ValueError as e:
         raise RemoteError(f"remote {url}: bad value in ~/.ssh/config for host {host}: {e}") from e
     user_files = _split_files(opts.get("userknownhostsfile"), _DEFAULT_USER_KNOWN_HOSTS)

@@ -106,20 +106,15 @@ class IdTable:
 
     def refs(self, object_id: bytes) -> list[int]:
         """Every live reference to the id."""
-        slots, bufs = self._slots, self._bufs
-        mask = len(slots) - 1
-        out: list[int] = []
-        i = _HASH.unpack_from(object_id)[0] & mask
-        while v := slots[i]:
-            if v != _GONE:
-                off = (v - 1) & _OFFSET
-                if bufs[(v - 1) >> 32][off : off + ID_BYTES] == object_id:
-                    out.append(v - 1)
-            i = (i + 1) & mask
-        return out
+        return self._matching(object_id, drop=False)
 
     def remove(self, object_id: bytes) -> list[int]:
         """Drop every reference to the id; returns them."""
+        out = self._matching(object_id, drop=True)
+        self._live -= len(out)
+        return out
+
+    def _matching(self, object_id: bytes, *, drop: bool) -> list[int]:
         slots, bufs = self._slots, self._bufs
         mask = len(slots) - 1
         out: list[int] = []
@@ -129,9 +124,9 @@ class IdTable:
                 off = (v - 1) & _OFFSET
                 if bufs[(v - 1) >> 32][off : off + ID_BYTES] == object_id:
                     out.append(v - 1)
-                    slots[i] = _GONE
+                    if drop:
+                        slots[i] = _GONE
             i = (i + 1) & mask
-        self._live -= len(out)
         return out
 
     def live(self) -> Iterator[int]:

@@ -37,7 +37,7 @@ from fog.node.nodedir import NodeDir, OverLimit, RosterIndex, Usage, charge, is_
 
 HANDSHAKE_TIMEOUT = 10.0
 PENDING = 128  # TCP connections at once that have not finished their handshake (the oldest gives way)
-PENDING_PER_HOST = 32  # of those, from one address (its own oldest gives way)
+PENDING_PER_HOST = 64  # of those, from one address (its own oldest gives way)
 UNLOADABLE = "this space cannot be loaded on the node (see the node's log)"
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _UNLOADABLE = (OSError, RecursionError, RemoteError, ValueError)

@@ -298,7 +298,9 @@ def test_walk_fetches_a_levels_nodes_by_runs_in_order(
     assert [i for i, d in seen if d == 0] == leaves  # every block, in file order
     assert seen[0] == (root, depth) and len(set(nodes)) == len(nodes) > 20
     parents = [i for i, d in nodes if d >= 2]  # nodes whose children are nodes
-    assert len(calls) <= 1 + len(parents) < len(nodes) / 4  # the root, then a read per parent (not per node)
+    # the root, then a read per parent (not per node); a parent whose children straddle a pack boundary
+    # takes one more (node ids are keyed: where the boundaries fall changes from run to run)
+    assert len(calls) <= 2 * (1 + len(parents)) and 1 + len(parents) < len(nodes) / 4
     at = {i: n for n, (i, _) in enumerate(seen)}
     for i, d in nodes:  # each node before its children
         assert all(at[c] > at[i] for c, _ in store.node(i, d - 1, "f").entries)

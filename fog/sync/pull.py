@@ -237,10 +237,8 @@ def _their_forgets(
     every device). The others are set aside here, with a warning."""
     kept = []
     for version_id in forgets:
-        v = None if version_id in theirs else ctx.share.db.version(version_id)
-        if v is None and version_id not in theirs:
-            continue  # (unknown here: nothing says whose it is)
-        if v is None or config.devices.get(v.device, {}).get("user_id") == user:
+        v = None if version_id in theirs else ctx.share.db.version(version_id)  # (unknown here: whose?)
+        if version_id in theirs or (v is not None and config.devices.get(v.device, {}).get("user_id") == user):
             kept.append(version_id)
     if len(kept) < len(forgets):
         result.warnings.append(

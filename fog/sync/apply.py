@@ -99,6 +99,7 @@ def apply_plans(
     for plan, local in reversed(plans):  # children before parents
         cancel.check()
         _guarded(out, result, plan.path, _clear, ctx, plan, local, out, result)
+    _children_win(plans, out)
     files: list[tuple[Plan, Local]] = []
     parents: set[str] = set()  # directories found in place (or made) for an incoming entry
     known: set[str] = set()  # directories checked or made by this apply (never through a symlink)
@@ -171,6 +172,31 @@ def _clear(ctx: Context, plan: Plan, local: Local, out: Applied, result: Report)
             plan.conflicts.append(v)
             out.stat_updates[plan.path] = None
             result.kept.append(plan.path)
+
+
+def _children_win(plans: list[tuple[Plan, Local]], out: Applied) -> None:
+    """A file or link arriving where this apply also writes something below it: the children win.
+
+    Concurrent changes can leave a file at `a` and a live `a/x` (one device
+    made `a` a file while another edited `a/x`, and the edit won). As on the
+    device whose directory still holds `a/x` (`_clear`), `a` is a directory
+    here, pushed on top of the file, and the file goes beside it as a
+    conflict copy, named the same on every device.
+    """
+    below: set[str] = set()  # every parent of a path this apply writes
+    for plan, _ in plans:
+        v = plan.write
+        if v is not None and v.kind != "deleted" and plan.path not in out.failed:
+            parent = plan.path.rpartition("/")[0]
+            while parent and parent not in below:
+                below.add(parent)
+                parent = parent.rpartition("/")[0]
+    for plan, _ in plans:
+        v = plan.write
+        if v is not None and v.kind in ("file", "link") and plan.path in below:
+            plan.write, plan.kept_local = None, True
+            plan.conflicts.append(v)
+            out.stat_updates[plan.path] = None
 
 
 def _make_way(ctx: Context, path: str, parents: set[str], result: Report) -> None:

@@ -250,3 +250,32 @@ def test_incoming_file_under_a_directory_this_device_replaced_by_a_file(world: W
         d0.fog("sync", expect=(0, 3))
         d1.fog("sync", expect=(0, 3))
     assert d0.tree() == d1.tree()
+
+
+def test_a_file_and_a_live_child_of_it_arrive_in_one_pull(world: World) -> None:
+    """Found by test_convergence_property: d1 made `a` a file and pushed (deleting `a/x`) while d0
+    edited `a/x` and pushed (the edit wins over the deletion). A third device got a file `a` and a
+    file `a/x` in one pull, and failed on `a/x` ("Not a directory", exit 5). The child wins the
+    name, as on the two devices: `a` is a directory there and its file goes aside as a conflict
+    copy, under the same name on every device."""
+    d0 = world.init("d0")
+    d0.write("a/x", "one\n")
+    d0.fog("push")
+    d1 = world.clone("d1")
+    shutil.rmtree(d1.root / "a")
+    d1.write("a", "a file now\n")
+    d1.fog("push")
+    d0.write("a/x", "two\n")
+    d0.fog("push")
+    d2 = world.clone("d2", expect=(0, 3))
+    assert d2.read("a/x") == "two\n"
+    (aside,) = [p for p in d2.root.iterdir() if p.name.startswith("a" + CONFLICT_MARK)]
+    assert aside.read_text() == "a file now\n"
+    for _ in range(3):
+        for d in (d0, d1, d2):
+            d.fog("sync", expect=(0, 3))
+    assert d0.tree() == d1.tree() == d2.tree()
+    assert [p.name for p in d0.root.iterdir() if p.name.startswith("a" + CONFLICT_MARK)] == [aside.name]
+    assert d0.read("a/x") == "two\n"
+    for d in (d0, d1, d2):
+        assert d.fog("status", "--json").json()["clean"] is True

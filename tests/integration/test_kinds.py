@@ -279,3 +279,24 @@ def test_a_file_and_a_live_child_of_it_arrive_in_one_pull(world: World) -> None:
     assert d0.read("a/x") == "two\n"
     for d in (d0, d1, d2):
         assert d.fog("status", "--json").json()["clean"] is True
+
+
+@pytest.mark.parametrize("link_first", [True, False])
+def test_a_directory_and_a_symlink_made_of_one_name_at_once(world: World, link_first: bool) -> None:
+    """Review 2: one device makes `lnk` a directory, another a symlink. A third device that never
+    touched it failed its first sync ("lnk: Is a directory", exit 5). Every sync now ends in 0 or 3,
+    and every device ends with the same tree and one conflict copy."""
+    a = world.init("a")
+    a.write("doc.txt", "x\n")
+    a.fog("push")
+    b, c = world.clone("b"), world.clone("c")
+    steps = [lambda: (b.root / "lnk").symlink_to("doc.txt"), lambda: a.write("lnk/inside.txt", "in\n")]
+    for step, d in zip(steps if link_first else steps[::-1], (b, a) if link_first else (a, b), strict=True):
+        step()
+        d.fog("push")
+    for _ in range(3):
+        for d in (c, a, b):
+            d.fog("sync", expect=(0, 3))
+    assert a.tree() == b.tree() == c.tree()
+    assert a.read("lnk/inside.txt") == "in\n"
+    assert len([p for p in a.root.iterdir() if CONFLICT_MARK in p.name]) == 1

@@ -148,6 +148,8 @@ def serve(fs: HistoryFS, mountpoint: str, warn: Callable[[str], None], ready: Ca
             foreground=True,
             nothreads=True,
             ro=True,
+            nosuid=True,  # (a version's setuid bits are shown, never honoured; another user's least of all)
+            nodev=True,
             use_ino=True,
             default_permissions=True,
             fsname="fog",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -28,7 +29,8 @@ class Context:
     remote: Remote
     store: ShareStore
     url: str = ""  # the URL the share's config gave for this remote when it was opened
-    # devices of other users (a shared share), set by a pull: their files never arrive setuid or setgid
+    # devices of other users (a shared share), as the last pull learnt them (OTHER_DEVICES): their files
+    # are never written setuid or setgid, by a pull or a restore
     others: frozenset[str] = frozenset()
 
     def mode_of(self, v: Version) -> int:
@@ -154,7 +156,25 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
     if share.config.archive_max_bytes > 0:
         (share.dir / "archive").mkdir(mode=0o700, exist_ok=True)
         store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)
-    return Context(share, ident, keys, name, remote, store, url)
+    return Context(share, ident, keys, name, remote, store, url, others=other_devices(share))
+
+
+OTHER_DEVICES = "other-user-devices"  # share db meta: JSON list of the other users' device ids (a pull sets it)
+
+
+def other_devices(share: Share) -> frozenset[str]:
+    """The other users' devices of a shared share, as the last pull learnt them."""
+    try:
+        found = json.loads(share.db.get_meta(OTHER_DEVICES) or b"[]")
+    except ValueError:
+        return frozenset()
+    return frozenset(d for d in found if isinstance(d, str)) if isinstance(found, list) else frozenset()
+
+
+def remember_others(ctx: Context) -> None:
+    """Keep `ctx.others` (a pull's) for the commands that do not read the members (a restore)."""
+    if ctx.others != other_devices(ctx.share):
+        ctx.share.db.put_meta(OTHER_DEVICES, json.dumps(sorted(ctx.others)).encode())
 
 
 def trim_archive(ctx: Context) -> int:

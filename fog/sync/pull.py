@@ -33,7 +33,7 @@ from fog.store import PutStats
 from fog.sync import members, prune
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
-from fog.sync.context import Context, sweep_staging
+from fog.sync.context import Context, remember_others, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.ignore import Ignore
 from fog.sync.incoming import DELETED, FILE, NEW, Entry, Staged, encode_path
@@ -409,6 +409,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     config = members.keep_current(ctx, config, roster)
     seen = members.view(ctx, config, roster)  # (another user's devices, in a shared share)
     ctx.others = members.other_ids(ctx, roster)
+    remember_others(ctx)
     result.warnings.extend(members.notices(ctx, roster))
     staged = Staged(ctx.share.tmp_dir())  # (removes the scratch of a pull that was killed)
     try:

@@ -115,10 +115,10 @@ def restore(
         result.output = str(dest)
         if v.kind == "dir":
             dest.mkdir(parents=True, exist_ok=True)
-            os.chmod(dest, v.mode & 0o7777)
+            os.chmod(dest, ctx.mode_of(v))
             return result
         m = meter(progress, v.size if v.kind == "file" else 0)
-        write_version(ctx.store, v, dest, str(dest.parent), told(m))
+        write_version(ctx.store, v, dest, str(dest.parent), told(m), mode=ctx.mode_of(v))
         finish(m)
         return result
     if not force and not local_state_saved(ctx, v.path):
@@ -132,12 +132,12 @@ def restore(
         if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
             raise FogError(f"{v.path} exists and is not a directory")
         dest.mkdir(exist_ok=True)
-        os.chmod(dest, v.mode & 0o7777)
+        os.chmod(dest, ctx.mode_of(v))
         return result
     if dest.is_dir() and not dest.is_symlink():
         raise FogError(f"{v.path} is a directory now; move it away to restore the {v.kind}")
     sweep_staging(ctx)
     m = meter(progress, v.size if v.kind == "file" else 0)
-    write_version(ctx.store, v, dest, staging_dir(ctx, parent), told(m))
+    write_version(ctx.store, v, dest, staging_dir(ctx, parent), told(m), mode=ctx.mode_of(v))
     finish(m)
     return result

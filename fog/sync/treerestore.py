@@ -114,10 +114,10 @@ def _holds(ctx: Context, index: StatView, path: str, s: os.stat_result, v: Versi
     if _kind(s) != v.kind:
         return False
     if v.kind == "dir":
-        return st.S_IMODE(s.st_mode) == v.mode
+        return st.S_IMODE(s.st_mode) == ctx.mode_of(v)
     if v.kind == "link":
         return os.readlink(ctx.share.root / path) == v.target
-    if st.S_IMODE(s.st_mode) != v.mode:
+    if st.S_IMODE(s.st_mode) != ctx.mode_of(v):
         return False
     entry = index.get(path)
     if entry is None or not entry.matches(s):
@@ -255,9 +255,9 @@ def restore_tree(
     result.bytes_written = _write(ctx, top, writes, rel_of, here, in_place, result, told(m))
     finish(m)
     for v in sorted(dirs, key=lambda v: v.path, reverse=True):  # deepest first: a read-only one last
-        os.chmod(os.path.join(top, rel_of[v.path]), v.mode & 0o7777)
+        os.chmod(os.path.join(top, rel_of[v.path]), ctx.mode_of(v))
     if scope in tree and tree[scope].kind == "dir" and output is None:
-        os.chmod(top, tree[scope].mode & 0o7777)
+        os.chmod(top, ctx.mode_of(tree[scope]))
     if output is not None:
         os.unlink(os.path.join(top, UNFINISHED))
     result.seconds = time.monotonic() - t0
@@ -312,7 +312,19 @@ def _write(
         out: list[tuple[int, str]] = []
         with store.preload([roots[i] for i in group if roots[i]]):
             for i in group:
-                out.append((i, stage_version(store, writes[i], tmp_dir(writes[i]), fsync=False, on_bytes=on_bytes)))
+                out.append(
+                    (
+                        i,
+                        stage_version(
+                            store,
+                            writes[i],
+                            tmp_dir(writes[i]),
+                            fsync=False,
+                            on_bytes=on_bytes,
+                            mode=ctx.mode_of(writes[i]),
+                        ),
+                    )
+                )
         return out
 
     staged: dict[int, str] = {}

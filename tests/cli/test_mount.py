@@ -292,6 +292,8 @@ def test_mounted_history_matches_restore(
     mp = m.mp
     names = sorted(os.listdir(mp / "at"))
     assert sorted(os.listdir(mp)) == ["at", "by-push", "current", "versions"] and len(names) == 3
+    flags = os.statvfs(mp).f_flag
+    assert flags & os.ST_RDONLY and flags & os.ST_NOSUID and flags & os.ST_NODEV
     for i, name in enumerate([*names, "yesterday"]):
         out = tmp_path / f"restored{i}"
         share.fog("restore", f".@{name}", "-o", out)

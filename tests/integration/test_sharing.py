@@ -687,3 +687,38 @@ def test_another_users_files_never_arrive_setuid_or_setgid(alice: Device) -> Non
     alice.push()
     bob.pull()
     assert stat.S_IMODE((bob.root / "mine").stat().st_mode) == 0o755
+
+
+def test_a_restore_of_another_users_file_never_makes_it_setuid_or_setgid(alice: Device) -> None:
+    """Session 13 dropped the bits on a pull only: `fog restore tool@REV` (in place or with -o) and a
+    tree restore wrote Bob's setuid, setgid file as it came."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    bob.write("tool", b"#!/bin/sh\necho hi\n", mode=0o6755)
+    (bob.root / "sgid-dir").mkdir()
+    os.chmod(bob.root / "sgid-dir", 0o2775)
+    bob.push()
+    alice.pull()
+    (rev,) = [v["version"][:12] for v in alice.fog("log", "tool", "--json").json()]
+    out = alice.world.tmp / "out"
+    out.mkdir()
+    alice.fog("restore", f"tool@{rev}", "-o", out / "tool")
+    assert stat.S_IMODE((out / "tool").stat().st_mode) == 0o755
+    (alice.root / "tool").unlink()
+    alice.fog("restore", f"tool@{rev}")
+    assert stat.S_IMODE((alice.root / "tool").stat().st_mode) == 0o755
+    alice.fog("restore", ".@~0", "-o", out / "tree")
+    assert stat.S_IMODE((out / "tree" / "tool").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "tree" / "sgid-dir").stat().st_mode) == 0o775
+    (alice.root / "tool").unlink()
+    os.rmdir(alice.root / "sgid-dir")
+    alice.fog("restore", ".@~0")
+    assert stat.S_IMODE((alice.root / "tool").stat().st_mode) == 0o755
+    assert stat.S_IMODE((alice.root / "sgid-dir").stat().st_mode) == 0o775
+    # her own setuid file keeps its bits
+    alice.write("mine", b"x", mode=0o4755)
+    alice.push()
+    (mine,) = [v["version"][:12] for v in alice.fog("log", "mine", "--json").json()]
+    alice.fog("restore", f"mine@{mine}", "-o", out / "mine")
+    assert stat.S_IMODE((out / "mine").stat().st_mode) == 0o4755

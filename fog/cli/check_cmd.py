@@ -18,6 +18,7 @@ from fog.cli.common import (
 )
 from fog.cli.text import as_doc, human_size
 from fog.errors import EXIT_INTEGRITY
+from fog.format.names import shown
 
 
 @app.command()
@@ -56,9 +57,9 @@ def check(
         emit_json({**as_doc(result), "ok": result.ok})
     else:
         for p in result.problems:
-            typer.echo(f"fog: {p}", err=True)
+            typer.echo(f"fog: {shown(p)}", err=True)
         for note in result.notes:
-            typer.echo(f"note: {note}", err=True)
+            typer.echo(f"note: {shown(note)}", err=True)
         for source, n in sorted(result.repaired_from.items()):
             typer.echo(f"repaired {n} object(s) from {source}", err=True)
         for lost in result.unrepaired:

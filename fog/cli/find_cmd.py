@@ -9,6 +9,7 @@ from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, run
 from fog.cli.complete import complete_path
 from fog.cli.text import echo, human_size, local_time, paint, use_color
 from fog.cli.trees_text import version_json
+from fog.format.names import shown
 
 
 @app.command()
@@ -40,10 +41,10 @@ def find(
     color = use_color()
     for p, vs in r.matches.items():
         mark = paint(" (deleted)", "red", color) if vs[0].deleted else ""
-        echo(f"{p}{mark}")
+        echo(f"{shown(p)}{mark}")
         for v in vs:
             size = "-" if v.kind in ("deleted", "dir") else human_size(v.size)
-            device = r.names.get(v.device, v.device[:8])
+            device = shown(r.names.get(v.device, v.device[:8]))
             echo(
                 f"  {paint(v.id.hex()[:12], 'yellow', color)}  {local_time(v.time_ns)}  {device}  {size:>10}  {v.kind}"
             )

@@ -23,6 +23,7 @@ from fog.cli.policy_opts import (
     rule_options,
 )
 from fog.cli.text import as_doc, echo, human_size, iso_utc, local_time, report_remote_errors
+from fog.format.names import shown
 
 _SOURCES = {"options": "the options given", "share": "the share's policy", "default": "fog's default policy"}
 
@@ -88,10 +89,10 @@ def _list(result: Any) -> None:
         (
             f.version[:12],
             local_time(f.time_ns),
-            f.device,
+            shown(f.device),
             "-" if f.kind in ("deleted", "dir") else human_size(f.size),
             f.kind,
-            f.path,
+            shown(f.path),
             "; ".join(f.reasons),
         )
         for f in result.forgotten

@@ -9,6 +9,7 @@ import typer
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, human_size, paint, run, use_color
 from fog.cli.complete import complete_spec
+from fog.format.names import shown
 
 
 @app.command()
@@ -84,12 +85,14 @@ def show_file_diff(result, as_json: bool) -> None:  # type: ignore[no-untyped-de
         )
         return
     if result.identical:
-        typer.echo(f"{result.old.label} and {result.new.label} are identical", err=True)
+        typer.echo(f"{shown(result.old.label)} and {shown(result.new.label)} are identical", err=True)
         return
     if result.text:
         color = use_color()
-        for line in result.lines:
+        for i, line in enumerate(result.lines):
             line = line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            if i < 2 and line[:4] in ("--- ", "+++ "):  # the headers name the paths: one line each
+                line = shown(line[:-1]) + "\n"
             fg = (
                 "green"
                 if line.startswith("+")
@@ -106,5 +109,5 @@ def show_file_diff(result, as_json: bool) -> None:  # type: ignore[no-untyped-de
         return
     for side, sign in ((result.old, "-"), (result.new, "+")):
         digest = f" sha256 {side.sha256}" if side.sha256 else ""
-        typer.echo(f"{sign} {side.label}: {side.kind}, {human_size(side.size)}{digest}")
+        typer.echo(f"{sign} {shown(side.label)}: {side.kind}, {human_size(side.size)}{digest}")
     typer.echo("binary contents differ" if result.old.kind == result.new.kind else "kinds differ")

@@ -9,6 +9,7 @@ from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, run
 from fog.cli.complete import complete_spec
 from fog.cli.text import echo, human_size, local_time
 from fog.cli.trees_text import mode_string, version_json
+from fog.format.names import shown
 
 
 @app.command()
@@ -34,11 +35,11 @@ def ls(
         return
     strip = len(r.scope) + 1 if r.scope else 0
     for v in r.entries:
-        name = v.path[strip:] if v.path != r.scope else v.path.rsplit("/", 1)[-1]
-        name += "/" if v.kind == "dir" else f" -> {v.target}" if v.kind == "link" else ""
+        name = shown(v.path[strip:] if v.path != r.scope else v.path.rsplit("/", 1)[-1])
+        name += "/" if v.kind == "dir" else f" -> {shown(v.target or '')}" if v.kind == "link" else ""
         if long:
             size = "-" if v.kind == "dir" else human_size(v.size)
-            device = r.names.get(v.device, v.device[:8])
+            device = shown(r.names.get(v.device, v.device[:8]))
             echo(f"{mode_string(v)}  {size:>10}  {local_time(v.time_ns)}  {device}  {v.id.hex()[:12]}  {name}")
         else:
             echo(name)

@@ -20,6 +20,7 @@ from fog.cli.common import (
 )
 from fog.cli.complete import complete_spec
 from fog.cli.text import echo, human_duration, human_size
+from fog.format.names import shown
 
 
 @app.command()
@@ -105,7 +106,7 @@ def restore(
             }
         )
         return
-    typer.echo(f"restored {result.path} version {result.version[:12]} to {result.output}", err=True)
+    typer.echo(f"restored {shown(result.path)} version {result.version[:12]} to {shown(result.output)}", err=True)
 
 
 def _tree_report(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -129,11 +130,11 @@ def _tree_report(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         return
     prefix = "would " if r.dry_run else ""
     for path in r.written if r.dry_run else ():  # (a real run only counts them: a share may hold 100,000)
-        echo(f"{prefix}restore  {path}")
+        echo(f"{prefix}restore  {shown(path)}")
     for path in r.deleted:
-        echo(f"{prefix}delete   {path}")
+        echo(f"{prefix}delete   {shown(path)}")
     for line in r.skipped:
-        echo(f"skipped: {line}", err=True)
+        echo(f"skipped: {shown(line)}", err=True)
     what = r.scope or "the share"
     rate = f" at {human_size(r.rate)}/s" if r.bytes_written and not r.dry_run else ""
     size = human_size(r.bytes_planned if r.dry_run else r.bytes_written)

@@ -147,7 +147,7 @@ def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
                     f" (mounted elsewhere here: `fog remote set-url {name} PATH --local`;"
                     f" never here: `fog remote skip {name}`)"
                 )
-            sys.stderr.write(f"fog: remote {name} failed: {message}{hint}\n")
+            sys.stderr.write(f"fog: remote {name} failed: {shown(message)}{hint}\n")
     return EXIT_ERROR if errors else 0
 
 
@@ -160,15 +160,15 @@ def push_exit(result: Any, as_json: bool) -> int:
 def push_summary(result: Any, quiet: bool) -> None:
     """fog push's human output (result: fog.sync.push.PushResult)."""
     for s in result.skipped:
-        echo(f"fog: skipped {s}", err=True)
+        echo(f"fog: skipped {shown(s)}", err=True)
     for path in result.snapshots:
-        echo(f"fog: {path} kept changing while it was read: recorded from a copy taken now", err=True)
+        echo(f"fog: {shown(path)} kept changing while it was read: recorded from a copy taken now", err=True)
     if quiet:
         return
     if result.dry_run:
         for paths, mark in ((result.added, "A"), (result.modified, "M"), (result.deleted, "D")):
             for p in paths:
-                echo(f"{mark} {p}")
+                echo(f"{mark} {shown(p)}")
     n = len(result.added) + len(result.modified) + len(result.deleted)
     if n == 0 and not result.batches:
         if not result.remote_errors:  # (else what waits for a failed remote is not published: said below)
@@ -210,9 +210,12 @@ def pull_summary(r: Any, quiet: bool) -> None:
             continue
         for item in getattr(r, field_name):
             if field_name == "kept" and item in getattr(r, "kept_deleted", ()):
-                echo(f"fog: kept local changes to {item} (changed here, deleted elsewhere: a push keeps it)", err=True)
+                echo(
+                    f"fog: kept local changes to {shown(item)} (changed here, deleted elsewhere: a push keeps it)",
+                    err=True,
+                )
                 continue
-            echo(line.format(item), err=True)
+            echo(line.format(shown(item)), err=True)
     if not quiet:
         rate = r.bytes_written / r.seconds if r.seconds else 0
         forgot = r.forgotten
@@ -299,17 +302,17 @@ def status_summary(result: Any, ignored: bool = False) -> None:
         if paths:
             echo(f"{title}:")
             for p in paths:
-                echo(f"  {mark} {p}")
+                echo(f"  {mark} {shown(p)}")
     if result.conflicts:
         echo("Unresolved conflict copies (compare, keep what you want, delete the copy):")
         for p in result.conflicts:
-            echo(f"  C {p}")
+            echo(f"  C {shown(p)}")
     if ignored and result.ignored:
         echo("Ignored (by .fogignore or the built-in rules; never pushed):")
         for p in result.ignored:
-            echo(f"  ! {p}")
+            echo(f"  ! {shown(p)}")
     for s in result.skipped:
-        echo(f"fog: skipped {s}", err=True)
+        echo(f"fog: skipped {shown(s)}", err=True)
 
 
 def iso_utc(ns: int) -> str:
@@ -383,7 +386,7 @@ def log_table(entries: list[Any], indent: str = "") -> None:
         rows.append(
             (
                 [v.id.hex()[:12], local_time(v.time_ns), human_age(v.time_ns), shown(e.device_name), size, v.kind],
-                v.path,
+                shown(v.path),
                 marks,
             )
         )

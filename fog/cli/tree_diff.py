@@ -8,6 +8,7 @@ from fog.cli.common import emit_json
 from fog.cli.inspect_cmds import show_file_diff
 from fog.cli.text import echo, paint, use_color
 from fog.cli.trees_text import version_json
+from fog.format.names import shown
 
 _COLOR = {"A": "green", "D": "red", "M": "yellow", "T": "cyan"}
 
@@ -39,28 +40,28 @@ def show_tree_diff(r: Any, *, as_json: bool, stat: bool, name_status: bool, patc
         return
     echo(f"{r.scope or '.'}: {r.old} -> {r.new}", err=True)
     if stat:
-        width = max(len(c.path) for c in r.changes)
+        width = max(len(shown(c.path)) for c in r.changes)
         total_add = total_del = 0
         for c in r.changes:
             counts = _counts(c.patch)
             if counts is None:
-                echo(f" {c.path.ljust(width)} | {c.status} " + ("(dir)" if c.patch is None else "Bin"))
+                echo(f" {shown(c.path).ljust(width)} | {c.status} " + ("(dir)" if c.patch is None else "Bin"))
                 continue
             total_add += counts[0]
             total_del += counts[1]
             bar = paint("+" * min(counts[0], 40), "green", color) + paint("-" * min(counts[1], 40), "red", color)
-            echo(f" {c.path.ljust(width)} | {counts[0] + counts[1]:>5} {bar}")
+            echo(f" {shown(c.path).ljust(width)} | {counts[0] + counts[1]:>5} {bar}")
         echo(f" {len(r.changes)} path(s) changed, {total_add} insertion(s)(+), {total_del} deletion(s)(-)")
         return
     if name_status or not patch:
         for c in r.changes:
-            echo(f"{paint(c.status, _COLOR[c.status], color)}\t{c.path}")
+            echo(f"{paint(c.status, _COLOR[c.status], color)}\t{shown(c.path)}")
         return
     for c in r.changes:
         if c.patch is None:
-            echo(f"{paint(c.status, _COLOR[c.status], color)}\t{c.path}/")
+            echo(f"{paint(c.status, _COLOR[c.status], color)}\t{shown(c.path)}/")
             continue
-        echo(paint(f"diff {c.path} ({c.status})", "cyan", color))
+        echo(paint(f"diff {shown(c.path)} ({c.status})", "cyan", color))
         show_file_diff(c.patch, False)
 
 

@@ -97,3 +97,33 @@ def test_restore_output_inside_dot_fog_is_refused(share: Share) -> None:
         line = share.fog("restore", "a.txt", "-o", out, "--force", expect=1).one_line_error()
         assert "fog's own state" in line, line
     share.fog("status")
+
+
+def test_control_characters_in_paths_are_escaped_in_every_listing(share: Share) -> None:
+    """Attacker review: a file named "evil\\nM forged\\x1b[31mRED" printed its newline and escape sequence
+    raw, so `log`, `status`, `ls`, `find`... showed a forged line (and a member could plant such a name)."""
+    evil = "evil\nM forged\x1b[31mRED"
+    escaped = "evil\\nM forged\\x1b[31mRED"
+    share.write(evil, "one\n")
+    share.write("sub/" + evil, "one\n")
+    share.push()
+    share.write(evil, "two\n")
+    outputs = {
+        "status": share.fog("status"),
+        "push -n": share.fog("push", "-n"),
+        "log": share.fog("log", "-n", "5"),
+        "log FILE": share.fog("log", evil),
+        "ls": share.fog("ls", "-l"),
+        "ls -R": share.fog("ls", "-R", "."),
+        "find": share.fog("find", "*evil*"),
+        "diff": share.fog("diff", evil),
+        "diff tree": share.fog("diff", ".@~0", "--name-status"),
+    }
+    share.push()
+    (share.root / evil).unlink()
+    outputs["restore -n"] = share.fog("restore", ".@~0", "--dry-run")
+    outputs["forget -n"] = share.fog("forget", "--keep-last", "1", "--dry-run", evil)
+    for what, r in outputs.items():
+        text = r.out + r.err
+        assert "\x1b[31m" not in text and "\nM forged" not in text, (what, text)
+        assert escaped in text, (what, text)

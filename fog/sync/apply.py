@@ -161,6 +161,8 @@ def _clear(ctx: Context, plan: Plan, local: Local, out: Applied, result: Report)
                 result.deleted.append(plan.path)
         else:
             result.kept.append(plan.path)
+            if local.st is not None and st.S_ISDIR(local.st.st_mode):
+                out.stat_updates[plan.path] = None  # it holds unsynced files: the next push publishes it again
     elif v.kind in ("file", "link") and local.st is not None and st.S_ISDIR(local.st.st_mode):
         try:
             os.rmdir(local.full)  # its synced children were removed just before

@@ -300,3 +300,28 @@ def test_a_directory_and_a_symlink_made_of_one_name_at_once(world: World, link_f
     assert a.tree() == b.tree() == c.tree()
     assert a.read("lnk/inside.txt") == "in\n"
     assert len([p for p in a.root.iterdir() if CONFLICT_MARK in p.name]) == 1
+
+
+def test_a_directory_deleted_elsewhere_but_kept_here_is_pushed_again(world: World) -> None:
+    """New-user review: d2 kept `dir` (it holds an unpushed file) when d1's deletion arrived, then pushed
+    only the file: `dir` and `dir/sub` stayed deleted in the history, d2's status said clean, and d1
+    re-added them itself with its own default mode."""
+    d1 = world.init("d1")
+    d1.write("dir/a", "a\n")
+    d1.write("dir/sub/b", "b\n")
+    os.chmod(d1.root / "dir", 0o750)
+    d1.fog("push")
+    d2 = world.clone("d2")
+    shutil.rmtree(d1.root / "dir")
+    d1.fog("push")
+    d2.write("dir/sub/new.txt", "precious\n")
+    d2.fog("sync", expect=(0, 3))
+    assert d2.fog("status", "--json").json()["clean"] is True
+    for path in ("dir", "dir/sub"):
+        own = [v for v in versions(d2, path) if v["path"] == path]
+        assert max(own, key=lambda v: v["time_ns"])["kind"] == "dir", (path, own)
+    d1.fog("pull")
+    assert d1.read("dir/sub/new.txt") == "precious\n"
+    assert (d1.root / "dir").stat().st_mode & 0o777 == 0o750
+    assert d1.fog("status", "--json").json()["clean"] is True
+    _converged(d1, d2)

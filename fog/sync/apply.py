@@ -442,19 +442,25 @@ def _write_conflicts(
     db = ctx.share.db
     copies: list[Version] = []
     arrived: list[str] = []
-    done: set[str] = set()
+    done: dict[str, bytes] = {}  # name -> the copy's version id
     for plan, _ in plans:
         for loser in plan.conflicts:
-            name = conflict_name(plan.path, loser, names.get(loser.device, loser.device[:8]))
+            device = names.get(loser.device, loser.device[:8])
+            name = conflict_name(plan.path, loser, device)
+            copy = ctx.seal_version(conflict_version(loser, name))
+            if done.get(name, copy.id) != copy.id or (db.head(name) is not None and db.version(copy.id) is None):
+                # another copy holds the name (the same device made both in one second): this one
+                # gets the version's id in its name, not dropped
+                name = conflict_name(plan.path, loser, device, tagged=True)
+                copy = ctx.seal_version(conflict_version(loser, name))
             if name in done:
                 continue
-            done.add(name)
+            done[name] = copy.id
             if name in incoming_paths:
                 arrived.append(name)
                 continue
             if db.head(name) is not None:
                 continue  # recorded by an earlier pull (the copy may have been deleted since)
-            copy = ctx.seal_version(conflict_version(loser, name))
             if forgotten is not None and forgotten(copy.id):
                 continue
             try:

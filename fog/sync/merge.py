@@ -43,12 +43,16 @@ NAME_MAX = 255  # bytes in one path component (Linux, macOS, Windows)
 _DEVICE_MAX = 40  # characters of the device name kept in a conflict name
 
 
-def conflict_name(path: str, v: Version, device_name: str) -> str:
-    """`NAME.fog-conflict-YYYYMMDD-HHMMSS-DEVICE.EXT`, beside the original."""
-    return conflict_name_at(path, v.time_ns, device_name)
+def conflict_name(path: str, v: Version, device_name: str, tagged: bool = False) -> str:
+    """`NAME.fog-conflict-YYYYMMDD-HHMMSS-DEVICE.EXT`, beside the original.
+
+    `tagged`: `...-DEVICE-ID8.EXT`, with the version id's first 8 hex digits, for a second copy
+    whose usual name another copy (of the same device, in the same second) already holds.
+    """
+    return conflict_name_at(path, v.time_ns, device_name, v.id.hex()[:8] if tagged else "")
 
 
-def conflict_name_at(path: str, time_ns: int, device_name: str) -> str:
+def conflict_name_at(path: str, time_ns: int, device_name: str, tag: str = "") -> str:
     """The conflict name of `path` for a version made at `time_ns` by `device_name`.
 
     The name fits NAME_MAX bytes: a long stem is cut (by bytes, never inside
@@ -61,7 +65,7 @@ def conflict_name_at(path: str, time_ns: int, device_name: str) -> str:
     stem, dot, ext = base.rpartition(".")
     if not dot or not stem or len(_utf8(ext)) > NAME_MAX // 2:  # no extension, a dotfile, or no sane one
         stem, ext = base, ""
-    suffix = f"{CONFLICT_MARK}{stamp}-{device}" + (f".{ext}" if ext else "")
+    suffix = f"{CONFLICT_MARK}{stamp}-{device}" + (f"-{tag}" if tag else "") + (f".{ext}" if ext else "")
     name = _cut(stem, NAME_MAX - len(_utf8(suffix))) + suffix
     return f"{head}/{name}" if head else name
 

@@ -7,10 +7,13 @@ deletion made anywhere descends from it and fast-forwards everyone else.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from test_multidevice import Device, World, make_pair
+
+from fog.sync.merge import CONFLICT_MARK
 
 
 @pytest.fixture
@@ -175,3 +178,39 @@ def test_own_file_under_the_copy_name_is_kept(world: World) -> None:
     assert a.read(copy) == "mine\n"
     history = log(a, copy)
     assert len(history) == 2 and history[0]["parent"] == history[1]["version"]
+
+
+def test_two_conflicting_versions_of_one_device_in_one_second_each_get_a_copy(world: World) -> None:
+    """New-user review: the desk holds an unpushed edit of `f`; the laptop pushes v1, the desk pulls (a
+    conflict copy), the laptop pushes v2 in the same second, the desk pulls again: v2's copy had the
+    same name as v1's and was dropped ("kept local changes", 0 conflicts, exit 0)."""
+    second = time.time_ns() // 10**9 * 10**9
+    same_second = f"""
+import time as _time
+import fog.sync.push as _push
+class _Clock:
+    def __getattr__(self, name):
+        return getattr(_time, name)
+    @staticmethod
+    def time_ns():
+        return {second} + _time.time_ns() % 10**9
+_push.time = _Clock()
+"""
+    laptop = world.init("laptop")
+    laptop.write("f", "0\n")
+    laptop.fog("push")
+    desk = world.clone("desk")
+    desk.write("f", "local\n")
+    laptop.write("f", "v1\n")
+    laptop.fog("push", patch=same_second)
+    desk.fog("pull", expect=3)
+    laptop.write("f", "v2\n")
+    laptop.fog("push", patch=same_second)
+    r = desk.fog("pull", expect=3)
+    copies = sorted(p for p in desk.root.iterdir() if p.name.startswith("f" + CONFLICT_MARK))
+    assert sorted(p.read_text() for p in copies) == ["v1\n", "v2\n"], (r, copies)
+    assert desk.read("f") == "local\n"
+    for _ in range(2):
+        desk.fog("sync", expect=(0, 3))
+        laptop.fog("sync", expect=(0, 3))
+    assert desk.tree() == laptop.tree()

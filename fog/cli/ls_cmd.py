@@ -16,7 +16,7 @@ from fog.format.names import shown
 def ls(
     spec: str = typer.Argument(
         None,
-        help="DIR@REV (default: the share now); REV as for restore, e.g. yesterday, 2h, push:ID^.",
+        help="DIR@REV (default: the current directory, now); REV as for restore, e.g. yesterday, 2h, push:ID^.",
         metavar="[DIR@REV]",
         autocompletion=complete_spec,
     ),

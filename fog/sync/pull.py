@@ -39,7 +39,7 @@ from fog.sync.ignore import Ignore
 from fog.sync.incoming import DELETED, FILE, NEW, Entry, Staged, encode_path
 from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
 from fog.sync.logs import LogOwner, accepted_limit, audit_log, logs_by_name, read_log, revoked_text
-from fog.sync.merge import Plan, plan_path
+from fog.sync.merge import CONFLICT_MARK, Plan, plan_path
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile
@@ -193,11 +193,13 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
                     if v.device not in config.devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {owner.name!r} holds a forged version")
                 forgets = vb.batch.forgets
+                versions = vb.batch.versions
                 if user is not None:
-                    theirs.update(v.id for v in vb.batch.versions if config.devices[v.device].get("user_id") == user)
+                    theirs.update(v.id for v in versions if config.devices[v.device].get("user_id") == user)
                     forgets = _their_forgets(ctx, config, user, forgets, theirs, owner.name, result)
+                    versions = _their_versions(ctx, config, user, versions, owner.name, result)
                 got.append(Incoming(did, log, vb.seq, vb.chain, forgets, vb.batch.time_ns))
-                got[-1].ids = _stage(ctx, vb.batch.versions, staged, number, skipped, known)
+                got[-1].ids = _stage(ctx, versions, staged, number, skipped, known)
         except IntegrityError as exc:
             result.problems.append(str(exc))
             if got:
@@ -221,6 +223,30 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
             for log, anchor in anchors.items():
                 ctx.share.db.set_audit_anchor(txn, ctx.remote_name, log, anchor)
     return out
+
+
+def _their_versions(
+    ctx: Context, config: SyncConfig, user: str, versions: tuple[Version, ...], who: str, result: PullResult
+) -> tuple[Version, ...]:
+    """Of the new versions another user's device publishes, those it may publish: its user's own, a
+    conflict copy (which keeps the author of the version it copies), and a relay of a version known
+    here already. A member holds the share's keys and could give any version any device: a version
+    claiming a device of another user (the owner's, this user's) would show as theirs in `fog log`.
+    The others are set aside here, with a warning."""
+    db = ctx.share.db
+    kept = tuple(
+        v
+        for v in versions
+        if config.devices[v.device].get("user_id") == user
+        or (v.conflict and CONFLICT_MARK in v.path)
+        or db.version(v.id) is not None
+    )
+    if len(kept) < len(versions):
+        result.warnings.append(
+            f"{who} published {len(versions) - len(kept)} version(s) made, it says, by another user's device: "
+            "set aside (a member publishes only their own versions)"
+        )
+    return kept
 
 
 def _their_forgets(

@@ -722,3 +722,29 @@ def test_a_restore_of_another_users_file_never_makes_it_setuid_or_setgid(alice: 
     (mine,) = [v["version"][:12] for v in alice.fog("log", "mine", "--json").json()]
     alice.fog("restore", f"mine@{mine}", "-o", out / "mine")
     assert stat.S_IMODE((out / "mine").stat().st_mode) == 0o4755
+
+
+def test_a_member_cannot_publish_versions_in_the_owners_name(alice: Device) -> None:
+    """Attacker review: a read-write member holds the share's keys, so a patched client could give its
+    versions Alice's device: Alice's `fog log` then showed "alice-laptop" as their author."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    alice_device = alice.fog("key", "show", "--json").json()["device_id"]
+    forge = f"""
+import fog.sync.push as _push
+_real = _push.changes_for
+def _as_alice(reader, root, db, entries, scan_start, device, *args, **kwargs):
+    return _real(reader, root, db, entries, scan_start, {alice_device!r}, *args, **kwargs)
+_push.changes_for = _as_alice
+"""
+    bob.write("contract.txt", "alice agrees to everything\n")
+    bob.fog("push", patch=forge)
+    bob.write("honest.txt", "from bob\n")
+    bob.push()
+    r = alice.pull()
+    assert "version(s) made, it says, by another user's device: set aside" in r.err, str(r)
+    assert not (alice.root / "contract.txt").exists()
+    assert alice.read("honest.txt") == "from bob\n"
+    log = alice.fog("log", "contract.txt", "--json", expect=None)
+    assert log.rc != 0 or log.json() == [], str(log)

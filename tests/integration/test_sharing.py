@@ -669,8 +669,8 @@ def test_a_member_forgets_only_their_own_versions(alice: Device) -> None:
     assert len(alice.fog("log", "bob.txt", "--json").json()) == 1  # bob's own forget holds
 
 
-def test_another_users_files_never_arrive_setuid_or_setgid(alice: Device) -> None:
-    """Bob pushed a copy of /bin/sh with mode 6755: Alice's pull made it setuid and setgid, owned by her."""
+def _bob_pushed_setuid_files(alice: Device) -> Device:
+    """Bob, a member, pushes a setuid and setgid file `tool` and a setgid directory; Alice pulls them."""
     bob = user(alice, "bob")
     alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
     accept(alice, bob)
@@ -679,6 +679,12 @@ def test_another_users_files_never_arrive_setuid_or_setgid(alice: Device) -> Non
     os.chmod(bob.root / "sgid-dir", 0o2775)
     bob.push()
     alice.pull()
+    return bob
+
+
+def test_another_users_files_never_arrive_setuid_or_setgid(alice: Device) -> None:
+    """Bob pushed a copy of /bin/sh with mode 6755: Alice's pull made it setuid and setgid, owned by her."""
+    bob = _bob_pushed_setuid_files(alice)
     assert stat.S_IMODE((alice.root / "tool").stat().st_mode) == 0o755
     assert stat.S_IMODE((alice.root / "sgid-dir").stat().st_mode) == 0o775
     assert alice.fog("push", "--json").json()["modified"] == []  # the dropped bits are no change of hers
@@ -692,14 +698,7 @@ def test_another_users_files_never_arrive_setuid_or_setgid(alice: Device) -> Non
 def test_a_restore_of_another_users_file_never_makes_it_setuid_or_setgid(alice: Device) -> None:
     """Session 13 dropped the bits on a pull only: `fog restore tool@REV` (in place or with -o) and a
     tree restore wrote Bob's setuid, setgid file as it came."""
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
-    bob.write("tool", b"#!/bin/sh\necho hi\n", mode=0o6755)
-    (bob.root / "sgid-dir").mkdir()
-    os.chmod(bob.root / "sgid-dir", 0o2775)
-    bob.push()
-    alice.pull()
+    _bob_pushed_setuid_files(alice)
     (rev,) = [v["version"][:12] for v in alice.fog("log", "tool", "--json").json()]
     out = alice.world.tmp / "out"
     out.mkdir()

@@ -143,6 +143,7 @@ def init(
         remote.put_config(ident, config)
         ident.cache_config(config)
         Share.create(root, keys.share_id.hex(), share_name, remote_url).close()
+        checkouts.claim(home, keys.share_id.hex(), root)  # now, not at its first use: a clone here is refused
     finally:
         backend.close()
     text = master_key_to_text(ident.master_key)
@@ -785,6 +786,7 @@ def clone(
             )
         node = _listed_node(config, backend, url) if through_node else None
         share_id, share_entry = _pick_share(config, share)
+        checkouts.refuse_other(home, share_id, root)  # before anything is made or enrolled
         usk, upk = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if public_of(usk) != upk:
             raise IdentityError("the user keypair in your fog settings is inconsistent")
@@ -1229,6 +1231,9 @@ def _trim(ctxs: list[Context], failed: dict[str, str]) -> TrimResult | None:
         if prune_mod.append_only(ctx):  # its owner chose append-only: not an error at every daily run
             report.skipped[ctx.remote_name] = "an append-only node (`fog serve --allow-prune` lets it be pruned)"
             continue
+        if members.is_shared(ctx.store):  # `fog prune` refuses it (prune_mod.prune): not an error at every run
+            report.skipped[ctx.remote_name] = prune_mod.SHARED_SKIPPED
+            continue
         _prune_one(
             ctx, ctxs, report, dry_run=False, grace=prune_mod.DEFAULT_GRACE_S, unused=prune_mod.DEFAULT_MAX_UNUSED
         )
@@ -1306,11 +1311,19 @@ def _check_key_file(path: Path | None) -> None:
 
 
 def adopt_key(home: Path, cwd: Path, master_key: bytes) -> int:
-    """Take a master key by hand (`fog key adopt`); returns the key epoch now held."""
-    with context(home, cwd) as ctx:
-        config = keyring.adopt(ctx.remote, ctx.ident, master_key)
-        ctx.rekey(config)
-        return config.epoch
+    """Take a master key by hand (`fog key adopt`); returns the key epoch now held.
+
+    The share's remote is opened without reading the SyncConfig first (open_context would): with the
+    cached copy lost, reading it is what asks for this very command. The key is checked against the
+    SyncConfig at its own place there (keyring.adopt)."""
+    with open_share(home, cwd) as (share, ident):
+        _, url = share.remote_url(None)
+        remote = Remote(nodes.open_remote(url, ident))
+        try:
+            remote.require_marker()
+            return keyring.adopt(remote, ident, master_key).epoch
+        finally:
+            remote.backend.close()
 
 
 def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationResult:

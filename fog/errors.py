@@ -15,7 +15,7 @@ EXIT_USAGE = 2
 EXIT_CONFLICTS = 3
 EXIT_INTEGRITY = 4
 EXIT_PARTIAL = 5  # done, but some files could not be read (restic's 3; fog's 3 is conflicts)
-EXIT_REVOKED = 6  # this device was revoked, or this master key was replaced by a key rotation
+EXIT_REVOKED = 6  # this device revoked, its master key replaced by a rotation, or this user removed from a share
 EXIT_LOCKED = 75
 
 
@@ -133,7 +133,8 @@ class UnsavedChangesError(FogError):
 
 
 class RevokedError(FogError):
-    """This device was revoked (or the master key it holds was replaced) by a key rotation.
+    """This device was revoked (or the master key it holds was replaced) by a key rotation, or this
+    user was removed from a shared share (fog.sync.members).
 
     Local files are never touched; the device can no longer read what is
     pushed from then on, nor change anything the user's devices accept.

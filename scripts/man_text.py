@@ -143,7 +143,8 @@ EXIT_CODES: dict[int, str] = {
     ),
     6: (
         "This device was revoked, or the master key it holds was replaced by a key rotation "
-        "(`fog device revoke`, `fog key rotate` on another device); its local files are untouched."
+        "(`fog device revoke`, `fog key rotate` on another device), or this user was removed from a "
+        "shared share (`fog share remove-member`); its local files are untouched."
     ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
@@ -461,8 +462,10 @@ PAGES: dict[str, dict[str, object]] = {
             "the new versions; deleted files become deletion versions. Without *REMOTE* it pushes to "
             "every remote of the share. A remote that fails does not stop the others: it is named on "
             "stderr, fog exits 1, and its versions stay queued for the next push.",
+            "A push that would publish more deletions than `--max-delete` allows is refused before "
+            "anything is read or uploaded (exit 1); its dry run (`-n`) is refused the same way.",
         ],
-        "exit": {4: "This device's own log on the remote was rolled back or altered."},
+        "exit": {4: "This device's own log on the remote was rolled back or altered.", 6: EXIT_CODES[6]},
         "examples": [
             ("What would be pushed:", "fog push --dry-run"),
             ("From cron:", "fog -C ~/notes push --quiet"),
@@ -481,6 +484,7 @@ PAGES: dict[str, dict[str, object]] = {
         "exit": {
             3: EXIT_CODES[3],
             4: "A batch or object was refused (forged, altered, rolled back, or from an untrusted device).",
+            6: EXIT_CODES[6],
         },
         "examples": [("", "fog pull")],
         "see_also": ["sync", "push", "status"],
@@ -494,11 +498,13 @@ PAGES: dict[str, dict[str, object]] = {
             "remote reached, with the default grace period (a day). Prune's two phases spread over two "
             "runs: one announces what it will delete, a run a day later (once every other device has "
             "synced) deletes it. Other devices' syncs are never blocked: they only acknowledge. Add it to "
-            "one device's cron job (every device may, but one is enough).",
+            "one device's cron job (every device may, but one is enough). A share shared with another "
+            "user is not pruned (`fog prune` refuses it for now): the trim report says so (`not pruned`), "
+            "and the sync still exits 0.",
             "In `--json`, `trim` is null when no trim ran, else `forget` (as `fog forget --json`) and "
             "`prune` (as `fog prune --json`).",
         ],
-        "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4]},
+        "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4], 6: EXIT_CODES[6]},
         "examples": [
             ("A crontab line:", "fog -C /home/me/notes sync --quiet"),
             ("The same, trimming history once a day:", "fog -C /home/me/notes sync --quiet --prune"),

@@ -313,13 +313,22 @@ class LocalBackend:
 
 def inside(url: str, top: str | os.PathLike[str]) -> bool:
     """Whether `url` names a local directory at or below `top` (both resolved: symlinks followed)."""
-    if "://" in url and not url.lower().startswith("file://"):
-        return False
+    root = local_path(url)
     try:
-        root, share = _url_to_path(url).resolve(), Path(top).resolve()
-    except (UsageError, OSError, RuntimeError):
+        share = Path(top).resolve()
+    except (OSError, RuntimeError):
         return False
-    return root == share or share in root.parents
+    return root is not None and (root == share or share in root.parents)
+
+
+def local_path(url: str) -> Path | None:
+    """The directory a local remote's URL names, resolved (symlinks followed); None for any other URL."""
+    if "://" in url and not url.lower().startswith("file://"):
+        return None
+    try:
+        return _url_to_path(url).resolve()
+    except (UsageError, OSError, RuntimeError):
+        return None
 
 
 def _url_to_path(url: str) -> Path:

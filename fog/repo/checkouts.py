@@ -24,27 +24,34 @@ def claim(home: Path, share_id: str, root: Path) -> None:
     """Record `root` as this device's checkout of the share; FogError if another one is in use."""
     path = home / FILE
     here = str(root.resolve())
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        data = {}
-    except (OSError, ValueError):
-        data = {}  # damaged: it only records what the checkouts themselves say, so it is rebuilt
-    if not isinstance(data, dict):
-        data = {}
-    other = data.get(share_id)
-    if other == here:
+    data = _read(path)
+    if data.get(share_id) == here:
         return
-    if isinstance(other, str) and _is_checkout(Path(other), share_id):
-        raise FogError(
-            f"this device already has this share at {other}: one checkout per share and device (a second "
-            "would write the same device log); use that one, move it here, or use another FOG_HOME"
-        )
+    refuse_other(home, share_id, root, data)
     data[share_id] = here
     try:
         write_private(path, json.dumps(data, indent=1, sort_keys=True).encode())
     except OSError as exc:
         raise FogError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def refuse_other(home: Path, share_id: str, root: Path, data: dict | None = None) -> None:
+    """FogError if this device has another checkout of the share in use than `root` (nothing is written:
+    a clone asks before it makes anything)."""
+    other = (_read(home / FILE) if data is None else data).get(share_id)
+    if isinstance(other, str) and other != str(root.resolve()) and _is_checkout(Path(other), share_id):
+        raise FogError(
+            f"this device already has this share at {other}: one checkout per share and device (a second "
+            "would write the same device log); use that one, move it here, or use another FOG_HOME"
+        )
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}  # none yet, or damaged: it only records what the checkouts themselves say, so it is rebuilt
+    return data if isinstance(data, dict) else {}
 
 
 def existing(home: Path, share_id: str) -> Path | None:

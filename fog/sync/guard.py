@@ -44,10 +44,11 @@ class DeleteLimit:
         assert self.percent is not None
         return max(self.floor, int(tracked * self.percent / 100))
 
-    def check(self, deletions: int, tracked: int, what: str) -> None:
+    def check(self, deletions: int, tracked: int, what: str, *, verb: str = "refusing") -> None:
+        """FogError above the limit (`verb`: a dry run says what the real run would do)."""
         limit = self.allowed(tracked)
         if deletions > limit:
             raise FogError(
-                f"refusing to {what} {deletions} deletions of {tracked} files (limit {limit}, --max-delete); "
+                f"{verb} to {what} {deletions} deletions of {tracked} files (limit {limit}, --max-delete); "
                 "if this is intended, run again with --max-delete 100%"
             )

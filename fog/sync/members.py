@@ -24,7 +24,7 @@ from typing import Any
 
 from fog.crypto import keys as K
 from fog.crypto import seal as S
-from fog.errors import AlreadyExists, FogError, IntegrityError, ObjectNotFound, UsageError
+from fog.errors import AlreadyExists, FogError, IntegrityError, ObjectNotFound, RevokedError, UsageError
 from fog.format import roster as R
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
@@ -436,8 +436,10 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
     if roster is None:
         return config
     me = next((m for m in roster.members.values() if m.this_user), None)
-    if me is None or me.removed:
+    if me is None:
         return config
+    if me.removed:
+        raise RevokedError(removed_text(me, roster))
     if me.devices != my_devices(config, ctx, me.devices):
         publish_statement(ctx, config, _members_json(roster) if me.owner else None, roster)
     config = _remember_removals(ctx, config, roster)
@@ -461,6 +463,17 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
                 f"{need}) yet: pushing waits for it (the owner's next push seals it to you)"
             )
     return config
+
+
+def removed_text(me: Member, roster: Roster) -> str:
+    """What a removed member's pull and push say (exit 6, as a revoked device): at every run, since
+    everything pushed from here is set aside by the others."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(me.removed / 1e9))
+    return (
+        f"this user ({me.name}) was removed from the share by its owner ({roster.owner.name}) on {when}: nothing "
+        "pushed from here reaches the other members, and nothing new of theirs can be read; the local files are "
+        "untouched"
+    )
 
 
 def _remember_removals(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig:

@@ -66,6 +66,12 @@ APPEND_ONLY = (
 )
 
 
+SHARED_SKIPPED = (
+    "the share is shared with another user (fog prune does not yet count their devices' acknowledgements); "
+    "what the retention policy let go is forgotten, not deleted"
+)
+
+
 def append_only(ctx: Context) -> bool:
     """Whether the remote is a node that said, when this device connected, that it deletes nothing."""
     info = getattr(ctx.remote.backend, "info", None)

@@ -794,8 +794,9 @@ def resume(db: RepoDB, ctxs: list[Context], *, uploading: bool) -> None:
                 txn.put((UNFINISHED + ctx.remote_name).encode(), b"", db=db.db["meta"])
 
 
-def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit) -> None:
-    """Refuse to publish a mass deletion of files (directories do not count)."""
+def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit, *, dry_run: bool = False) -> None:
+    """Refuse to publish a mass deletion of files (directories do not count); a dry run is refused as the
+    push would be."""
     if not any(c.status == "deleted" and c.version is not None for c in changes):
         return
     entries = db.stat_entries()
@@ -805,7 +806,7 @@ def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit) -> N
         for c in changes
         if c.status == "deleted" and c.version is not None and (e := entries.get(c.path)) and not st.S_ISDIR(e.mode)
     )
-    limit.check(gone, tracked, "publish")
+    limit.check(gone, tracked, "publish", verb="the push would refuse" if dry_run else "refusing")
 
 
 def push(
@@ -848,9 +849,9 @@ def push(
     scan_start = time.time_ns()
     d = scan_tree(share.root, db, result)
     gone = deletions(db, d.gone, ident.device_id, time.time_ns())
+    # before anything is read or uploaded: a refused mass deletion costs nothing (a dry run says it too)
+    _check_deletions(db, gone, max_delete or DeleteLimit.parse(None), dry_run=dry_run)
     if fan is not None:
-        # before anything is read or uploaded: a refused mass deletion costs nothing
-        _check_deletions(db, gone, max_delete or DeleteLimit.parse(None))
         resume(db, fan.ctxs, uploading=len(d.candidates) > 0)
     reader = FileReader(keys, fan, None if fan is None else str(share.tmp_dir()))  # type: ignore[arg-type]
     sealed = None

@@ -198,11 +198,21 @@ def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
 
 
 def refuse_inside(url: str, top: str | Path) -> None:
-    """A local remote inside the share it stores would be pushed into itself, growing at every push."""
-    from fog.backends.local import inside
+    """A local remote inside the share it stores would be pushed into itself, growing at every push; one
+    inside another share (a directory with `.fog/` above it) would be pushed by that share, and its
+    pulls would see the store's files come and go."""
+    from fog.backends.local import inside, local_path
+    from fog.repo.history import find_root
 
     if inside(url, top):
         raise UsageError(f"the remote {url} is inside the share it stores ({top}): choose a directory outside it")
+    path = local_path(url)
+    outer = find_root(str(path)) if path is not None else None
+    if outer is not None:
+        raise UsageError(
+            f"the remote {url} is inside the fog share {outer}: that share would push this one's store; "
+            "choose a directory outside every share"
+        )
 
 
 def _not_a_node(shared: dict[str, dict[str, Any]], name: str, instead: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -31,6 +32,48 @@ def test_clone_inside_a_share_is_refused(share: Share) -> None:
     r = run_fog(["clone", share.remote, share.root / "copy", "--master-key-file", share.key_file], share.tmp, expect=2)
     assert "inside the fog share" in r.one_line_error()
     assert not (share.root / "copy").exists()
+
+
+def test_a_remote_inside_another_share_is_refused(share: Share) -> None:
+    """`init b -r a/rr` with `a` a share: exit 0, and share a then pushed share b's store (new-user review).
+    A local remote anywhere inside a share (a directory with .fog/ above it) is refused by init, clone,
+    remote add and remote set-url."""
+    share.write("x", "x\n")
+    share.push()
+    for remote in (share.root / "rr", share.root, share.root / "sub" / "deeper", share.root / ".fog" / "r"):
+        r = run_fog(["init", share.tmp / "b", "--remote", remote], share.tmp, expect=2)
+        line = r.one_line_error()
+        assert "inside the fog share" in line and str(share.root) in line, line
+        assert not (share.tmp / "b").exists() and not (share.root / "rr").exists()
+    link = share.tmp / "link"
+    link.symlink_to(share.root)
+    r = run_fog(["init", share.tmp / "b", "--remote", f"file://{link}/rr"], share.tmp, expect=2)
+    assert "inside the fog share" in r.one_line_error()
+    # clone from a store someone keeps inside a share: refused too
+    (share.root / "kept").mkdir()
+    os.rename(share.remote, share.root / "kept" / "remote")
+    r = run_fog(
+        ["clone", share.root / "kept" / "remote", share.tmp / "c", "--master-key-file", share.key_file],
+        share.tmp,
+        expect=2,
+    )
+    assert "inside the fog share" in r.one_line_error()
+    assert not (share.tmp / "c").exists()
+    os.rename(share.root / "kept" / "remote", share.remote)
+    (share.root / "kept").rmdir()
+    # a second share of this user: its remotes must not go inside the first share either
+    run_fog(["init", share.tmp / "b", "--remote", share.tmp / "rb"], share.tmp)
+    b = share.tmp / "b"
+    for args in (
+        ["remote", "add", "usb", share.root / "usb"],
+        ["remote", "set-url", "origin", share.root / "moved"],
+        ["remote", "set-url", "origin", "--local", share.root / "moved"],
+    ):
+        line = run_fog(args, b, expect=2).one_line_error()
+        assert "inside the fog share" in line and str(share.root) in line, line
+    assert not (share.root / "usb").exists() and not (share.root / "moved").exists()
+    run_fog(["remote", "add", "usb", share.tmp / "usb"], b)  # outside every share: fine
+    assert "Nothing to push" in share.fog("push").out
 
 
 # -- push never uploads another share's .fog ---------------------------------------------------

@@ -649,6 +649,26 @@ def test_max_delete_on_push(share: Share) -> None:
     share.fog("pull", "--max-delete", "abc", expect=2).one_line_error()
 
 
+def test_a_dry_run_push_says_the_max_delete_refusal(share: Share) -> None:
+    """`push -n` said "would push 30 change(s)", exit 0, while the push itself refused (new-user review)."""
+    for i in range(30):
+        share.write(f"f{i:02}.txt", f"file {i}\n")
+    share.push()
+    for i in range(30):
+        (share.root / f"f{i:02}.txt").unlink()
+    real = share.fog("push", expect=None)
+    for args in (["push", "-n"], ["push", "--dry-run", "--quiet"], ["push", "-n", "--max-delete", "29"]):
+        r = share.fog(*args, expect=real.rc)
+        line = r.one_line_error()
+        assert "would refuse to publish 30 deletions" in line and "--max-delete" in line, line
+        assert r.out == ""
+    assert real.rc == 1 and "refusing to publish 30 deletions" in real.one_line_error()
+    json_error(share.fog("push", "-n", "--json", expect=None), 1)
+    r = share.fog("push", "-n", "--max-delete", "100%")
+    assert "would push 30 change(s)" in r.out
+    assert len(share.fog("status", "--json").json()["deleted"]) == 30  # a dry run changes nothing
+
+
 # -- 8. the master key ------------------------------------------------------------------------
 
 

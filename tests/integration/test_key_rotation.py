@@ -307,6 +307,35 @@ def test_two_rotations_that_revoke_each_other_are_refused_and_adopt_resolves_it(
     assert c.read("after.txt") == "after the fight\n"
 
 
+def test_key_adopt_recovers_a_device_whose_cached_settings_were_lost(world: World) -> None:
+    """The case `fog key adopt` names ("the cache was lost"): laptop rotates, desk loses its cached
+    SyncConfig; desk's pull asks for `fog key adopt`, and adopt itself failed the same way (exit 6),
+    opening the share's SyncConfig before adopting (new-user review)."""
+    a = world.init("laptop")
+    a.write("a.txt", "a\n")
+    a.push()
+    b = world.clone("desk")
+    new_key = world.tmp / "mk2"
+    a.fog("key", "rotate", "--master-key-file", new_key)
+    (b.home / "syncconfig.json").unlink()
+    r = b.pull(expect=EXIT_REVOKED)
+    assert "fog key adopt" in r.error_line()
+    wrong = world.tmp / "wrong.key"
+    wrong.write_text(K.master_key_to_text(K.new_master_key()) + "\n")
+    b.fog("key", "adopt", "--master-key-file", wrong, expect=1)  # checked against the remote: no settings there
+    b.fog("key", "adopt", "--master-key-file", world.key, expect=2)  # the old key: replaced by the rotation
+    assert b.fog("key", "adopt", "--master-key-file", new_key, "--json").json() == {"epoch": 1}
+    assert (b.home / "master-key").read_text() == new_key.read_text()
+    b.pull()
+    a.write("after.txt", "after the rotation\n")
+    a.push()
+    b.write("from-desk.txt", "desk\n")
+    b.fog("sync")
+    assert b.read("after.txt") == "after the rotation\n"
+    a.pull()
+    assert a.read("from-desk.txt") == "desk\n"
+
+
 def test_a_record_by_a_device_added_at_the_old_place_after_the_fact_is_ignored(
     trio: tuple[Device, Device, Device],
 ) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from fog.crypto import keys as K
 from fog.crypto import seal as S
-from fog.errors import EXIT_INTEGRITY, IntegrityError
+from fog.errors import EXIT_INTEGRITY, EXIT_REVOKED, IntegrityError
 from fog.format import roster as R
 from fog.repo.identity import Identity
 from tests.integration.test_multidevice import Device, World, run_fog
@@ -282,6 +282,51 @@ def _statement(d: Device, alice: Device, doc_extra: dict) -> None:
 
 def _share_dir(alice: Device) -> Path:
     return next((alice.world.remote / "shares").iterdir())
+
+
+def test_a_removed_member_is_told_at_every_push_pull_and_sync(alice: Device) -> None:
+    """Bob's sync said "pushed 1 change(s)", exit 0, at every run after his removal, while everything he
+    wrote was set aside by the others (new-user review). Now: one line, exit 6, like a revoked device."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    alice.fog("share", "remove-member", "bob")
+    alice.write("n.txt", "from alice\n")
+    alice.push()
+    bob.write("b.txt", "bob after his removal\n")
+    batches = alice.world.log_files()
+    for args in (["sync"], ["sync", "--quiet"], ["push"], ["pull"], ["sync"]):
+        r = bob.fog(*args, expect=EXIT_REVOKED)
+        line = r.error_line()
+        assert "this user (bob) was removed from the share" in line and "untouched" in line, line
+        assert r.out == ""
+    assert alice.world.log_files() == batches  # nothing of bob's was published
+    assert bob.read("b.txt") == "bob after his removal\n" and not (bob.root / "n.txt").exists()
+    members = {m["name"]: m for m in bob.fog("share", "members", "--json").json()}
+    assert members["bob"]["role"] == "removed" and members["bob"]["this_user"]
+    r = alice.pull()
+    assert r.err == "" and not (alice.root / "b.txt").exists()
+
+
+def test_sync_prune_from_cron_skips_a_shared_shares_prune(alice: Device) -> None:
+    """`fog sync --quiet --prune` exited 1 at every cron run on a shared share ("fog prune ... refuses")
+    (new-user review): the prune step is left out, said once in the trim report; `fog prune` still refuses."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    r = alice.fog("sync", "--quiet", "--prune")
+    assert (r.out, r.err) == ("", ""), str(r)
+    doc = alice.fog("sync", "--prune", "--json").json()
+    assert doc["trim"] is None  # (at most once a day)
+    daily = "import fog.api as _a\n_a.TRIM_EVERY_NS = 0\n"  # (every run trims)
+    for _ in range(2):
+        r = alice.fog("sync", "--quiet", "--prune", patch=daily)
+        assert (r.out, r.err) == ("", ""), str(r)
+    r = alice.fog("sync", "--prune", patch=daily)
+    assert "remote origin: not pruned: the share is shared with another user" in r.out, str(r)
+    doc = alice.fog("sync", "--prune", "--json", patch=daily).json()
+    assert doc["trim"]["prune"]["remotes"] == [] and "origin" in doc["trim"]["prune"]["skipped"], doc
+    r = alice.fog("prune", expect=1)
+    assert "shared with another user" in r.error_line()
 
 
 def test_a_removed_member_that_deletes_its_removal_gets_no_later_key(alice: Device) -> None:

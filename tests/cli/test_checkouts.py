@@ -1,0 +1,37 @@
+"""One checkout per share and device (fog.repo.checkouts): `init` registers its own, and a refused
+clone leaves nothing behind (new-user review)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fogcli import Share, run_fog
+
+
+def test_init_registers_its_checkout_so_a_clone_under_the_same_home_is_refused(share: Share) -> None:
+    """`init` then `clone` with one FOG_HOME: the clone took the share, and the original share was locked
+    out of every command ("this device already has this share at .../notes2")."""
+    recorded = json.loads((Path(os.environ["FOG_HOME"]) / "checkouts.json").read_text())
+    assert list(recorded.values()) == [str(share.root.resolve())]
+    second = share.tmp / "second"
+    r = run_fog(["clone", share.remote, second, "--master-key-file", share.key_file], share.tmp, expect=1)
+    line = r.one_line_error()
+    assert "already has this share at" in line and str(share.root) in line, line
+    assert not second.exists()  # nothing made: as for a wrong key or a missing remote
+    share.write("todo.txt", "todo\n")
+    share.fog("status")
+    share.push()
+
+
+def test_a_refused_clone_leaves_no_directory(share: Share) -> None:
+    share.fog("status")  # (the checkout is in use)
+    for target in (share.tmp / "d2", share.tmp / "deeper" / "d3"):
+        r = run_fog(["clone", share.remote, target, "--master-key-file", share.key_file], share.tmp, expect=1)
+        assert "already has this share" in r.one_line_error()
+        assert not target.exists() and not (share.tmp / "deeper").exists()
+    empty = share.tmp / "empty"
+    empty.mkdir()  # an empty directory the user made stays as it was
+    run_fog(["clone", share.remote, empty, "--master-key-file", share.key_file], share.tmp, expect=1)
+    assert empty.is_dir() and not any(empty.iterdir())

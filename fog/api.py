@@ -1071,11 +1071,18 @@ def _member_info(m: members.Member) -> MemberInfo:
 
 
 def share_invite(
-    home: Path, cwd: Path, user_key: str, *, name: str | None, read_only: bool, share: str | None = None
+    home: Path,
+    cwd: Path,
+    user_key: str,
+    *,
+    name: str | None,
+    read_only: bool,
+    share: str | None = None,
+    wait: bool = False,
 ) -> members.Invitation:
     if name is not None:
         naming.check_name("member name", name)
-    with context(home, _share_dir(home, cwd, share)) as ctx:
+    with context(home, _share_dir(home, cwd, share), wait=wait) as ctx:
         return members.invite(ctx, pull_mod.refresh_config(ctx), user_key, name=name, read_only=read_only)
 
 
@@ -1098,13 +1105,13 @@ def _share_dir(home: Path, cwd: Path, share: str | None) -> Path:
     return here
 
 
-def share_members(home: Path, cwd: Path, share: str | None = None) -> list[MemberInfo]:
-    with context(home, _share_dir(home, cwd, share)) as ctx:
+def share_members(home: Path, cwd: Path, share: str | None = None, *, wait: bool = False) -> list[MemberInfo]:
+    with context(home, _share_dir(home, cwd, share), wait=wait) as ctx:
         return [_member_info(m) for m in members.members(ctx, pull_mod.refresh_config(ctx))]
 
 
-def share_remove_member(home: Path, cwd: Path, who: str) -> MemberInfo:
-    with context(home, cwd) as ctx:
+def share_remove_member(home: Path, cwd: Path, who: str, *, wait: bool = False) -> MemberInfo:
+    with context(home, cwd, wait=wait) as ctx:
         return _member_info(members.remove_member(ctx, pull_mod.refresh_config(ctx), who))
 
 
@@ -1276,22 +1283,24 @@ def sync(
         return SyncResult(pulled, pushed, trimmed)
 
 
-def devices(home: Path, cwd: Path) -> list[devices_mod.DeviceInfo]:
-    with context(home, cwd) as ctx:
+def devices(home: Path, cwd: Path, *, wait: bool = False) -> list[devices_mod.DeviceInfo]:
+    with context(home, cwd, wait=wait) as ctx:
         return devices_mod.list_devices(ctx)
 
 
-def revoke_device(home: Path, cwd: Path, name: str, master_key_file: Path | None = None) -> RotationResult:
+def revoke_device(
+    home: Path, cwd: Path, name: str, master_key_file: Path | None = None, *, wait: bool = False
+) -> RotationResult:
     _check_key_file(master_key_file)
-    with context(home, cwd) as ctx:
+    with context(home, cwd, wait=wait) as ctx:
         return _rotated(devices_mod.revoke(ctx, name), master_key_file)
 
 
 def rotate_keys(
-    home: Path, cwd: Path, keep: list[str] | None = None, master_key_file: Path | None = None
+    home: Path, cwd: Path, keep: list[str] | None = None, master_key_file: Path | None = None, *, wait: bool = False
 ) -> RotationResult:
     _check_key_file(master_key_file)
-    with context(home, cwd) as ctx:
+    with context(home, cwd, wait=wait) as ctx:
         return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
 
 
@@ -1310,13 +1319,13 @@ def _check_key_file(path: Path | None) -> None:
         raise FogError(f"cannot write the new master key to {path}: {exc.strerror}; nothing was changed") from None
 
 
-def adopt_key(home: Path, cwd: Path, master_key: bytes) -> int:
+def adopt_key(home: Path, cwd: Path, master_key: bytes, *, wait: bool = False) -> int:
     """Take a master key by hand (`fog key adopt`); returns the key epoch now held.
 
     The share's remote is opened without reading the SyncConfig first (open_context would): with the
     cached copy lost, reading it is what asks for this very command. The key is checked against the
     SyncConfig at its own place there (keyring.adopt)."""
-    with open_share(home, cwd) as (share, ident):
+    with open_share(home, cwd, wait=wait) as (share, ident):
         _, url = share.remote_url(None)
         remote = Remote(nodes.open_remote(url, ident))
         try:
@@ -1339,12 +1348,14 @@ def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationRe
     return result
 
 
-def rename_device(home: Path, cwd: Path, name: str, new_name: str) -> devices_mod.DeviceInfo:
-    with context(home, cwd) as ctx:
+def rename_device(home: Path, cwd: Path, name: str, new_name: str, *, wait: bool = False) -> devices_mod.DeviceInfo:
+    with context(home, cwd, wait=wait) as ctx:
         return devices_mod.rename(ctx, name, new_name)
 
 
-def add_untrusted(home: Path, cwd: Path, name: str, address: str, node_key: str) -> devices_mod.NodeChange:
+def add_untrusted(
+    home: Path, cwd: Path, name: str, address: str, node_key: str, *, wait: bool = False
+) -> devices_mod.NodeChange:
     """Add an untrusted node (`fog serve`) as a device of the user: a remote of every share."""
     from fog.crypto.keys import node_key_from_text
 
@@ -1352,17 +1363,17 @@ def add_untrusted(home: Path, cwd: Path, name: str, address: str, node_key: str)
         key = node_key_from_text(node_key)
     except ValueError as exc:
         raise UsageError(f"--key: {exc}") from None
-    with context(home, cwd) as ctx:
+    with context(home, cwd, wait=wait) as ctx:
         return devices_mod.add_untrusted(ctx, name, address, key)
 
 
-def remove_node(home: Path, cwd: Path, name: str) -> devices_mod.NodeChange:
-    with context(home, cwd) as ctx:
+def remove_node(home: Path, cwd: Path, name: str, *, wait: bool = False) -> devices_mod.NodeChange:
+    with context(home, cwd, wait=wait) as ctx:
         return devices_mod.remove_node(ctx, name)
 
 
-def set_node_address(home: Path, cwd: Path, name: str, address: str) -> devices_mod.NodeChange:
-    with context(home, cwd) as ctx:
+def set_node_address(home: Path, cwd: Path, name: str, address: str, *, wait: bool = False) -> devices_mod.NodeChange:
+    with context(home, cwd, wait=wait) as ctx:
         return devices_mod.set_address(ctx, name, address)
 
 
@@ -1468,9 +1479,9 @@ def set_policy(home: Path, cwd: Path, change: Callable[[Policy], Policy], *, wai
 # -- looking at versions ---------------------------------------------------------------------
 
 
-def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object]) -> Version:
+def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object], *, wait: bool = False) -> Version:
     """Write one file version's bytes to `out` (verified block by block)."""
-    with context(home, cwd, offline_ok=True) as ctx:
+    with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
         if v.kind != "file":
             raise FogError(f"{v.path}@{v.id.hex()[:12]} is a {v.kind}, not a file")
@@ -1478,9 +1489,11 @@ def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object]) -> Ver
         return v
 
 
-def diff(home: Path, cwd: Path, spec_a: str, spec_b: str | None = None) -> inspect_mod.DiffResult:
+def diff(
+    home: Path, cwd: Path, spec_a: str, spec_b: str | None = None, *, wait: bool = False
+) -> inspect_mod.DiffResult:
     """Compare two versions, or a version with the working file."""
-    with context(home, cwd, offline_ok=True) as ctx:
+    with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         a = resolve_version(ctx.share, cwd, spec_a)
         old = inspect_mod.version_side(ctx, a)
         if spec_b is None:

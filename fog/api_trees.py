@@ -188,10 +188,16 @@ def _working(ctx: Context, scope: str) -> dict[str, Version]:
 
 
 def tree_diff(
-    home: Path, cwd: Path, spec_a: str | None = None, spec_b: str | None = None, *, patch: bool = False
+    home: Path,
+    cwd: Path,
+    spec_a: str | None = None,
+    spec_b: str | None = None,
+    *,
+    patch: bool = False,
+    wait: bool = False,
 ) -> TreeDiffResult:
     """Compare DIR@REV1 with DIR@REV2, or with the working tree; no spec: the last push with the working tree."""
-    with context(home, cwd, offline_ok=True) as ctx:
+    with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         share = ctx.share
         names = device_names(ctx.ident, share)
         scope, rev_a = split_tree_spec(share, cwd, spec_a or ".")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, local_time, run
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, local_time, run
 from fog.cli.text import as_doc, shown
 from fog.sync.keyring import RotationResult
 
@@ -30,9 +30,9 @@ def _print(devs: list) -> None:  # type: ignore[type-arg]
 
 
 @device_app.command("list")
-def list_cmd(as_json: bool = JSON_OPTION) -> None:
+def list_cmd(as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION) -> None:
     """Show every device of the user."""
-    devs = run(lambda: api.devices(fog_home(), STATE.cwd), as_json)
+    devs = run(lambda: api.devices(fog_home(), STATE.cwd, wait=wait), as_json)
     if as_json:
         emit_json([as_doc(d) for d in devs])
     else:
@@ -80,9 +80,10 @@ def revoke(
     name: str = typer.Argument(..., metavar="NAME"),
     master_key_file: Path = MASTER_KEY_FILE_OPTION,
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Revoke a device and rotate every key it knew: it reads nothing pushed from now on."""
-    r = run(lambda: api.revoke_device(fog_home(), STATE.cwd, name, _mkf(master_key_file)), as_json)
+    r = run(lambda: api.revoke_device(fog_home(), STATE.cwd, name, _mkf(master_key_file), wait=wait), as_json)
     if as_json:
         emit_json(as_doc(r))
     else:
@@ -96,9 +97,10 @@ def rename(
     name: str = typer.Argument(..., metavar="NAME"),
     new_name: str = typer.Argument(..., metavar="NEW"),
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Rename a device."""
-    d = run(lambda: api.rename_device(fog_home(), STATE.cwd, name, new_name), as_json)
+    d = run(lambda: api.rename_device(fog_home(), STATE.cwd, name, new_name, wait=wait), as_json)
     if as_json:
         emit_json(as_doc(d))
     else:
@@ -127,9 +129,10 @@ def add_untrusted(
     ),
     key: str = typer.Option(..., "--key", metavar="NODEKEY", help="The node key `fog serve` printed (fognode-...)."),
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Add an untrusted node (fog serve): it stores every share, sees only ciphertext."""
-    c = run(lambda: api.add_untrusted(fog_home(), STATE.cwd, name, address, key), as_json)
+    c = run(lambda: api.add_untrusted(fog_home(), STATE.cwd, name, address, key, wait=wait), as_json)
     _node_change(
         c,
         as_json,
@@ -139,9 +142,11 @@ def add_untrusted(
 
 
 @device_app.command()
-def remove(name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION) -> None:
+def remove(
+    name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION
+) -> None:
     """Remove an untrusted node: no device pushes to it any more (what it stores stays there)."""
-    c = run(lambda: api.remove_node(fog_home(), STATE.cwd, name), as_json)
+    c = run(lambda: api.remove_node(fog_home(), STATE.cwd, name, wait=wait), as_json)
     _node_change(c, as_json, f"removed untrusted node {c.device.name}: devices stop using it at their next pull")
 
 
@@ -150,9 +155,10 @@ def set_address(
     name: str = typer.Argument(..., metavar="NAME"),
     address: str = typer.Argument(..., metavar="ADDRESS", help="HOST:PORT, or a fog+ssh:// URL."),
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Tell every device that an untrusted node moved (same node key, another address)."""
-    c = run(lambda: api.set_node_address(fog_home(), STATE.cwd, name, address), as_json)
+    c = run(lambda: api.set_node_address(fog_home(), STATE.cwd, name, address, wait=wait), as_json)
     _node_change(
         c, as_json, f"node {c.device.name} is now at {c.device.address}; other devices follow at their next pull"
     )

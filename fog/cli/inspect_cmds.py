@@ -7,7 +7,7 @@ import sys
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, human_size, paint, run, use_color
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, human_size, paint, run, use_color
 from fog.cli.complete import complete_spec
 from fog.format.names import shown
 
@@ -17,10 +17,11 @@ def cat(
     spec: str = typer.Argument(
         ..., help="PATH@REV (no REV: the newest version).", metavar="PATH@REV", autocompletion=complete_spec
     ),
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Write one version of a file to stdout."""
     out = sys.stdout.buffer
-    run(lambda: api.cat(fog_home(), STATE.cwd, spec, out.write))
+    run(lambda: api.cat(fog_home(), STATE.cwd, spec, out.write, wait=wait))
     out.flush()
 
 
@@ -43,6 +44,7 @@ def diff(
     patch: bool = typer.Option(False, "-p", "--patch", help="A tree: the content diff of each changed text file."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when they differ, 0 when they do not."),
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Show how two versions, or a directory at two moments, differ (unified diff for text, sizes otherwise)."""
     from fog import api_trees
@@ -50,12 +52,14 @@ def diff(
     if old is None or run(lambda: api_trees.spec_is_tree(fog_home(), STATE.cwd, old), as_json):
         from fog.cli.tree_diff import show_tree_diff
 
-        tree = run(lambda: api_trees.tree_diff(fog_home(), STATE.cwd, old, new, patch=patch or stat), as_json)
+        tree = run(
+            lambda: api_trees.tree_diff(fog_home(), STATE.cwd, old, new, patch=patch or stat, wait=wait), as_json
+        )
         show_tree_diff(tree, as_json=as_json, stat=stat, name_status=name_status, patch=patch)
         if exit_code and not tree.identical:
             raise typer.Exit(1)
         return
-    result = run(lambda: api.diff(fog_home(), STATE.cwd, old, new), as_json)
+    result = run(lambda: api.diff(fog_home(), STATE.cwd, old, new, wait=wait), as_json)
     show_file_diff(result, as_json)
     if exit_code and not result.identical:
         raise typer.Exit(1)

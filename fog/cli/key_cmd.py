@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run, say
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run, say
 from fog.cli.device_cmd import MASTER_KEY_FILE_OPTION, _mkf, print_rotation
 from fog.cli.sources import new_passphrase, read_master_key
 from fog.cli.text import as_doc
@@ -56,9 +56,10 @@ def rotate(
     ),
     master_key_file: Path = MASTER_KEY_FILE_OPTION,
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Rotate the master key, user keys and share keys (a lost master key, or a stolen device)."""
-    r = run(lambda: api.rotate_keys(fog_home(), STATE.cwd, keep or None, _mkf(master_key_file)), as_json)
+    r = run(lambda: api.rotate_keys(fog_home(), STATE.cwd, keep or None, _mkf(master_key_file), wait=wait), as_json)
     if as_json:
         emit_json(as_doc(r))
     else:
@@ -72,10 +73,11 @@ def adopt(
         None, "--master-key-file", help="Read the master key from this file.", metavar="F"
     ),
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Take the master key of a key rotation by hand (when fog cannot choose, or the cache was lost)."""
     key = run(lambda: read_master_key(master_key_file), as_json)  # (never this device's own, older key)
-    epoch = run(lambda: api.adopt_key(fog_home(), STATE.cwd, key), as_json)
+    epoch = run(lambda: api.adopt_key(fog_home(), STATE.cwd, key, wait=wait), as_json)
     if as_json:
         emit_json({"epoch": epoch})
     else:

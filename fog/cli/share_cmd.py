@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fog.cli.app import app
-from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
+from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run
 from fog.cli.text import as_doc, shown
 
 share_app = typer.Typer(help="Share this share with another fog user.", no_args_is_help=True)
@@ -26,10 +26,12 @@ def invite(
     name: str = typer.Option(None, "--name", help="What to call them here (default: user-<id>).", metavar="NAME"),
     read_only: bool = typer.Option(False, "--read-only", help="They may read, but their pushes are refused."),
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Invite another user: the share's keys, sealed so that only they can open them."""
     inv = run(
-        lambda: api.share_invite(fog_home(), STATE.cwd, user, name=name, read_only=read_only, share=share), as_json
+        lambda: api.share_invite(fog_home(), STATE.cwd, user, name=name, read_only=read_only, share=share, wait=wait),
+        as_json,
     )
     if as_json:
         emit_json(as_doc(inv))
@@ -40,9 +42,9 @@ def invite(
 
 
 @share_app.command("members")
-def members_cmd(share: str = SHARE_ARGUMENT, as_json: bool = JSON_OPTION) -> None:
+def members_cmd(share: str = SHARE_ARGUMENT, as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION) -> None:
     """List the users who share this share, and their devices."""
-    listed = run(lambda: api.share_members(fog_home(), STATE.cwd, share=share), as_json)
+    listed = run(lambda: api.share_members(fog_home(), STATE.cwd, share=share, wait=wait), as_json)
     if as_json:
         emit_json([as_doc(m) for m in listed])
         return
@@ -56,9 +58,10 @@ def members_cmd(share: str = SHARE_ARGUMENT, as_json: bool = JSON_OPTION) -> Non
 def remove_member(
     who: str = typer.Argument(..., metavar="NAME"),
     as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Remove a member: their later batches are refused, and data pushed from now on uses a new key."""
-    m = run(lambda: api.share_remove_member(fog_home(), STATE.cwd, who), as_json)
+    m = run(lambda: api.share_remove_member(fog_home(), STATE.cwd, who, wait=wait), as_json)
     if as_json:
         emit_json(as_doc(m))
     else:

@@ -378,3 +378,35 @@ def test_dates_and_numbers_out_of_range_are_usage_errors(share: Share, args: lis
         r = share.fog(*args, expect=code, sub=sub)
         line = r.one_line_error()
         assert "internal error" not in line and "Traceback" not in r.err, line
+
+
+def test_every_command_that_can_say_locked_takes_wait(share: Share) -> None:
+    """Replication review: `cat`, `diff` and `device list` exited 75 with "...or pass --wait", and
+    rejected `--wait` (exit 2): a cron job could not wait for the lock."""
+    share.write("a.txt", b"a\n")
+    share.push()
+    share.write("a.txt", b"b\n")
+    commands = [
+        ["cat", "a.txt"],
+        ["diff", "a.txt"],
+        ["diff", ".@~0"],
+        ["device", "list"],
+        ["share", "members"],
+    ]
+    fd = _hold_lock(share)
+    try:
+        for argv in commands:
+            assert share.fog(*argv, expect=None).rc == 75, argv
+        procs = [
+            subprocess.Popen(
+                [*FOG, *argv, "--wait"], cwd=share.root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            for argv in commands
+        ]
+        time.sleep(1.0)
+        assert [p.poll() for p in procs] == [None] * len(procs)  # waiting, not refused
+    finally:
+        os.close(fd)
+    for argv, p in zip(commands, procs, strict=True):
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, (argv, err.decode())

@@ -18,7 +18,7 @@ from fog.format.version import Version
 from fog.store import ShareStore
 from fog.sync import keyring, members
 from fog.sync.context import Context, config_seen_key
-from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, logs_by_name, read_log, revoked_text
+from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, accepted_pin, logs_by_name, read_log, revoked_text
 from fog.sync.stats import usage
 
 
@@ -317,7 +317,10 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
         held: list[VerifiedBatch] = []
         try:
             readable = [seq for seq in seqs if seq <= bound]
-            for vb in read_log(ctx.store, secrets, owner, log, (0, None), readable, notes=result.notes, held=held):
+            pin = accepted_pin(dev, share_hex, ctx.remote_name)
+            for vb in read_log(
+                ctx.store, secrets, owner, log, (0, None), readable, notes=result.notes, held=held, pin=pin
+            ):
                 result.batches += 1
                 if vb.seq == seen and vb.chain != chain:
                     raise IntegrityError(f"{where}: batch {seen} changed since it was read (history rewritten)")

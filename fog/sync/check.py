@@ -140,8 +140,9 @@ def _read_headers(ctx: Context, result: CheckResult) -> dict[bytes, PackIndex | 
     for pack_id in sorted(placed):
         cancel.check()
         index: PackIndex | None = None
+        epoch = 0
         try:
-            index = store.read_index(pack_id)
+            index, epoch = store.read_index_epoch(pack_id)
         except IntegrityError as exc:
             result.problems.append(str(exc))
         except ObjectNotFound:
@@ -152,7 +153,8 @@ def _read_headers(ctx: Context, result: CheckResult) -> dict[bytes, PackIndex | 
             result.problems.append(f"pack {pack_id.hex()[:16]} cannot be read: {exc}")
         if index is not None:
             store.catalog.add(index)
-            if pack_id in store.condemned:  # a prune intent's (section 14): not to be relied on
+            # a prune intent's (section 14), or sealed before a key rotation (section 15): not to be relied on
+            if pack_id in store.condemned or epoch < store.keys.epoch:
                 packs[pack_id] = index
                 continue
             for object_id in index.ids():

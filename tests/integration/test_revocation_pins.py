@@ -5,12 +5,16 @@ reads that log later."""
 
 from __future__ import annotations
 
+import random
 import shutil
 from pathlib import Path
 
 import pytest
 
-from fog.errors import EXIT_INTEGRITY
+from fog.crypto import keys as K
+from fog.errors import EXIT_INTEGRITY, IntegrityError
+from fog.format import pack as P
+from fog.repo.identity import Identity
 from tests.integration.test_multidevice import INITIAL, OLD_MTIME_NS, Device, World, run_fog
 
 THIEF = "the thief's words, written after the revocation\n"
@@ -101,3 +105,58 @@ def test_a_revoked_devices_log_as_it_was_is_still_read_up_to_the_pin(world: Worl
     assert a.read("second.txt") == "also before\n"
     entry = next(d for d in c.fog("device", "list", "--json").json() if d["name"] == "desktop")
     assert entry["revoked"]
+
+
+_DIE_AFTER_TWO_PACKS = """
+import os as _os
+import fog.store as _store
+_put = _store.ShareStore.put_pack
+_count = [0]
+def _put_pack(self, data, index):
+    _put(self, data, index)
+    _count[0] += 1
+    if _count[0] == 2:
+        _os._exit(9)  # SIGKILL-like: two packs on the remote, nothing recorded or published
+_store.ShareStore.put_pack = _put_pack
+"""
+
+
+def _pack_objects(world: World, keys: K.ShareKeys, *, epoch: int) -> set[bytes]:
+    """The ids of the objects in the remote's packs whose header is sealed with that key epoch."""
+    key = K.derive(K.LABEL_PACK_INDEX, keys.data_key_of(epoch))
+    out: set[bytes] = set()
+    for path in world.remote.glob("shares/*/packs/*/*"):
+        try:
+            index = P.open_index(key, bytes.fromhex(path.name), path.read_bytes(), "pack")
+        except IntegrityError:
+            continue
+        out.update(index.ids())
+    return out
+
+
+def test_a_push_resumed_after_a_revocation_seals_again_what_the_killed_push_uploaded(world: World) -> None:
+    a = world.init("laptop")
+    a.write("doc.txt", "base\n")
+    a.push()
+    world.clone("desktop")
+    sid, entry = next(iter(Identity.load(a.home).cached_config().shares.items()))  # type: ignore[union-attr]
+    old = K.ShareKeys.from_json(sid, entry)
+    published = _pack_objects(world, old, epoch=0)
+    a.write("big.bin", random.Random(5).randbytes(20 << 20))
+    a.fog("push", expect=9, patch=_DIE_AFTER_TWO_PACKS)
+    uploaded = _pack_objects(world, old, epoch=0) - published
+    assert len(uploaded) > 2
+    new_key = world.tmp / "new-master.key"
+    a.fog("device", "revoke", "desktop", "--master-key-file", new_key)
+    r = a.fog("push", "--json")
+    assert r.json()["bytes_deduped"] < 1 << 20, r.out
+    sid, entry = next(iter(Identity.load(a.home).cached_config().shares.items()))  # type: ignore[union-attr]
+    new = K.ShareKeys.from_json(sid, entry)
+    assert new.epoch == 1
+    # what the killed push uploaded under the old key is sealed again under the new one: the version
+    # published after the revocation needs nothing the revoked device's keys open
+    fresh = _pack_objects(world, new, epoch=1)
+    assert {o for o in uploaded if o not in fresh} == set()
+    c = world.device("tablet")
+    run_fog(["clone", world.remote, c.root, "--master-key-file", new_key], home=c.home, cwd=world.tmp)
+    assert (c.root / "big.bin").read_bytes() == random.Random(5).randbytes(20 << 20)

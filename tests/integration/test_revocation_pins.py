@@ -160,3 +160,50 @@ def test_a_push_resumed_after_a_revocation_seals_again_what_the_killed_push_uplo
     c = world.device("tablet")
     run_fog(["clone", world.remote, c.root, "--master-key-file", new_key], home=c.home, cwd=world.tmp)
     assert (c.root / "big.bin").read_bytes() == random.Random(5).randbytes(20 << 20)
+
+
+_REVOKED_WHILE_PUSHING = """
+import os as _os, subprocess as _sp, sys as _sys
+import fog.sync.push as _push
+_start = _push._start_sync
+_done = []
+def _start_sync(fan, pool, changes):  # the chunk's packs are up; another device revokes the desktop now
+    if not _done:
+        _done.append(1)
+        env = dict(_os.environ, FOG_HOME=%(home)r, PYTHONPATH=%(path)r)
+        _sp.run([_sys.executable, "-m", "fog", "device", "revoke", "desktop", "--master-key-file", %(key)r],
+                cwd=%(root)r, env=env, check=True, capture_output=True)
+    return _start(fan, pool, changes)
+_push._start_sync = _start_sync
+"""
+
+
+def test_a_push_overtaken_by_a_revocation_records_nothing_and_its_next_run_seals_again(world: World) -> None:
+    a = world.init("laptop")
+    a.write("doc.txt", "base\n")
+    a.push()
+    world.clone("desktop")
+    phone = world.clone("phone")
+    sid, entry = next(iter(Identity.load(a.home).cached_config().shares.items()))  # type: ignore[union-attr]
+    old = K.ShareKeys.from_json(sid, entry)
+    published = _pack_objects(world, old, epoch=0)
+    data = random.Random(6).randbytes(3 << 20)
+    a.write("big.bin", data)
+    new_key = world.tmp / "new-master.key"
+    patch = _REVOKED_WHILE_PUSHING % {
+        "home": str(phone.home),
+        "root": str(phone.root),
+        "key": str(new_key),
+        "path": str(Path(K.__file__).parents[2]),
+    }
+    r = a.fog("push", expect=1, patch=patch)
+    assert "keys were rotated while this push ran" in r.err
+    uploaded = _pack_objects(world, old, epoch=0) - published
+    assert uploaded
+    a.fog("push")
+    sid, entry = next(iter(Identity.load(a.home).cached_config().shares.items()))  # type: ignore[union-attr]
+    fresh = _pack_objects(world, K.ShareKeys.from_json(sid, entry), epoch=1)
+    assert uploaded <= fresh  # big.bin, published after the revocation, is sealed under the new key
+    c = world.device("tablet")
+    run_fog(["clone", world.remote, c.root, "--master-key-file", new_key], home=c.home, cwd=world.tmp)
+    assert (c.root / "big.bin").read_bytes() == data

@@ -207,3 +207,38 @@ def test_a_push_overtaken_by_a_revocation_records_nothing_and_its_next_run_seals
     c = world.device("tablet")
     run_fog(["clone", world.remote, c.root, "--master-key-file", new_key], home=c.home, cwd=world.tmp)
     assert (c.root / "big.bin").read_bytes() == data
+
+
+def test_a_removed_members_log_rewritten_since_its_cut_is_refused(tmp_path: Path) -> None:
+    from tests.integration.test_sharing import accept, user, user_key
+
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
+    alice = world.init("alice-laptop")
+    alice.write("doc.txt", "alice's first draft\n")
+    alice.push()
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    snap = world.tmp / "bob-before"
+    _snapshot([bob.root, bob.home, world.remote], snap)
+    bob.write("bob.txt", "bob's, while a member\n")
+    bob.fog("push")
+    alice.pull()
+    assert alice.read("bob.txt") == "bob's, while a member\n"
+    alice.fog("share", "remove-member", "bob")
+
+    def rewrite() -> None:  # bob's batch 1 again, other content: he still holds his keys and the old epoch's
+        (bob.root / "bob.txt").write_text(THIEF)
+        bob.fog("push")
+
+    _as_thief(world, bob, snap, rewrite)
+    tablet = world.device("alice-tablet")  # alice's new device joins the shared share
+    r = run_fog(
+        ["clone", world.remote, tablet.root, "--master-key-file", world.key, "--share", "alice-laptop"],
+        home=tablet.home,
+        cwd=world.tmp,
+        expect=None,
+    )
+    assert r.rc == EXIT_INTEGRITY, str(r)
+    assert "not the one the device's revocation accepted" in r.err
+    assert not (tablet.root / "bob.txt").exists() or tablet.read("bob.txt") != THIEF

@@ -114,6 +114,9 @@ def open_statement(keys: K.ShareKeys, stored: bytes, what: str) -> tuple[str, di
             isinstance(per, dict) and all(type(v) is int for v in per.values()) for per in logs.values()
         ):
             raise IntegrityError(f"{what}: a device's revoked_logs is malformed")
+        pins = d.get("revoked_chains", {})
+        if not isinstance(pins, dict) or not all(is_pins(per) for per in pins.values()):
+            raise IntegrityError(f"{what}: a device's revoked_chains is malformed")
     return author.hex(), doc
 
 

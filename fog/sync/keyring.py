@@ -406,10 +406,20 @@ def _with_tops(devices: dict[str, Any], store: ShareStore, remote: str) -> dict[
     logs, sid = store.list_logs(), store.keys.share_id
     out = {}
     for did, d in devices.items():
-        top = max(logs.get(K.device_log_name(sid, bytes.fromhex(d["public"])), [0]))
+        log = K.device_log_name(sid, bytes.fromhex(d["public"]))
+        top = max(logs.get(log, [0]))
         limits = dict((d.get("revoked_logs") or {}).get(sid.hex(), {}))
-        limits[remote] = min(top, limits.get(remote, top))
-        out[did] = {**d, "revoked_logs": {sid.hex(): limits}}
+        pins = dict((d.get("revoked_chains") or {}).get(sid.hex(), {}))
+        if top < limits.get(remote, top + 1):  # (a revoked one keeps the lower limit it has, and its pin)
+            limits[remote] = top
+            pins.pop(remote, None)
+            if top:  # the batch as the remote holds it now: what the other users take from this key
+                pins[remote] = {"seq": top, "chain": chain_hash(store.get_batch(log, top)).hex()}
+        entry = {**d, "revoked_logs": {sid.hex(): limits}}
+        entry.pop("revoked_chains", None)
+        if pins:
+            entry["revoked_chains"] = {sid.hex(): pins}
+        out[did] = entry
     return out
 
 

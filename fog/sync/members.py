@@ -35,7 +35,7 @@ from fog.sync.context import Context
 DEVICE_FIELDS = ("public", "sign", "name", "trusted", "revoked", "revoked_logs", "revoked_seq")
 # What another user's statement may say of its devices: keys, a name, and a revocation of its own (which only
 # ever accepts fewer batches). Never trust or a limit: a removed member would lift its own cut with them.
-STATED_FIELDS = ("public", "sign", "name", "revoked", "revoked_logs", "claim")
+STATED_FIELDS = ("public", "sign", "name", "revoked", "revoked_logs", "revoked_chains", "claim")
 
 
 @dataclass
@@ -83,11 +83,13 @@ class Roster:
                 if not entry.get("revoked") or not isinstance(logs, dict) or not isinstance(logs.get(share_hex), dict):
                     entry.pop("revoked", None)  # a revocation of its own counts only with its limits
                     entry.pop("revoked_logs", None)
+                    entry.pop("revoked_chains", None)
                 if m.retired:
                     entry["revoked_seq"] = {share_hex: 0}  # (a remote the retiring statements give no limit for)
                 if m.read_only:
                     entry.update(revoked=1, revoked_seq={share_hex: 0}, read_only=True)
                     entry.pop("revoked_logs", None)
+                    entry.pop("revoked_chains", None)
                 elif m.removed:
                     cut = m.cut.get(did) if isinstance(m.cut.get(did), dict) else {}
                     entry.update(
@@ -96,6 +98,7 @@ class Roster:
                         revoked_seq={share_hex: 0},
                         removed_member=True,
                     )
+                    entry.pop("revoked_chains", None)
                     if is_pins(m.pins.get(did)):
                         entry["revoked_chains"] = {share_hex: m.pins[did]}
                 out[did] = entry
@@ -240,6 +243,7 @@ def _retired_devices(share_hex: str, statements: list[dict[str, Any]]) -> dict[s
             for remote, seq in logs.items() if isinstance(logs, dict) else []:
                 if type(seq) is int:
                     limits[remote] = min(seq, limits.get(remote, seq))
+        pins = _common_pins(share_hex, entries, limits)
         first = entries[0]
         out[did] = {
             "public": first["public"],
@@ -248,6 +252,28 @@ def _retired_devices(share_hex: str, statements: list[dict[str, Any]]) -> dict[s
             "revoked": 1,  # (a retired key's devices: batches up to the limits its retiring statements give)
             "revoked_logs": {share_hex: limits},
         }
+        if pins:
+            out[did]["revoked_chains"] = {share_hex: pins}
+    return out
+
+
+def _common_pins(share_hex: str, entries: list[dict[str, Any]], limits: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """The pins several retiring statements give one device, per remote, so that none accepts more: a pin at
+    the lowest limit, the same in every statement that gives one. A pin the lowest limit cannot check (above
+    it, or two that differ: one statement is the revoked device's) accepts nothing there (`limits` set to 0)."""
+    out: dict[str, dict[str, Any]] = {}
+    for remote in list(limits):
+        given = []
+        for e in entries:
+            per = e.get("revoked_chains", {}).get(share_hex) if isinstance(e.get("revoked_chains"), dict) else None
+            if isinstance(per, dict) and remote in per:
+                given.append(per[remote] if is_pins({remote: per[remote]}) else None)
+        if not given:
+            continue
+        if any(p is None or p != given[0] or p["seq"] != limits[remote] for p in given):
+            limits[remote] = 0
+            continue
+        out[remote] = dict(given[0])
     return out
 
 
@@ -367,6 +393,7 @@ def my_devices(config: SyncConfig, ctx: Context | None = None, stated: dict[str,
         if not entry.get("revoked"):
             entry.pop("revoked", None)
             entry.pop("revoked_logs", None)
+            entry.pop("revoked_chains", None)
         if ctx is not None:
             mine = ctx.ident.user_sign_public
             if did == ctx.ident.device_id:

@@ -242,3 +242,38 @@ def test_a_removed_members_log_rewritten_since_its_cut_is_refused(tmp_path: Path
     assert r.rc == EXIT_INTEGRITY, str(r)
     assert "not the one the device's revocation accepted" in r.err
     assert not (tablet.root / "bob.txt").exists() or tablet.read("bob.txt") != THIEF
+
+
+def test_a_retired_keys_device_log_rewritten_since_is_refused_by_another_users_new_device(tmp_path: Path) -> None:
+    from tests.integration.test_sharing import _second_device, accept, user, user_key
+
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
+    alice = world.init("alice-laptop")
+    alice.write("doc.txt", "alice's first draft\n")
+    alice.push()
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    desktop = _second_device(alice, "alice-desktop", world.key)
+    snap = world.tmp / "desktop-before"
+    _snapshot([desktop.root, desktop.home, world.remote], snap)
+    desktop.write("desk.txt", "the desktop's, before it was stolen\n")
+    desktop.fog("push")
+    bob.pull()
+    alice.fog("device", "revoke", "alice-desktop", "--master-key-file", world.tmp / "alice-new.key")
+
+    def rewrite() -> None:
+        (desktop.root / "desk.txt").write_text(THIEF)
+        desktop.fog("push")
+
+    _as_thief(world, desktop, snap, rewrite)
+    phone = world.device("bob-phone")  # bob's new device: it never read the desktop's log
+    r = run_fog(
+        ["clone", world.remote, phone.root, "--master-key-file", world.tmp / "bob.key", "--share", "alice-laptop"],
+        home=phone.home,
+        cwd=world.tmp,
+        expect=None,
+    )
+    assert r.rc == EXIT_INTEGRITY, str(r)
+    assert "not the one the device's revocation accepted" in r.err
+    assert not (phone.root / "desk.txt").exists() or phone.read("desk.txt") != THIEF

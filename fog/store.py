@@ -379,6 +379,8 @@ class PackDB(Protocol):
     def unindexed_packs(self) -> list[P.PackIndex]: ...
     def pack_index(self, pack_id: bytes) -> P.PackIndex | None: ...
     def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]: ...
+    def pack_epoch(self, pack_id: bytes) -> int | None: ...
+    def set_pack_epoch(self, txn, pack_id: bytes, epoch: int) -> None: ...  # type: ignore[no-untyped-def]
 
 
 class _Places:
@@ -426,6 +428,8 @@ class PackCatalog:
         self._unindexed: list[P.PackIndex] = []
         self._leftovers = False  # the database's unindexed packs were read (see locations)
         self._new: list[P.PackIndex] = []
+        self._epochs: dict[bytes, int] = {}  # pack id -> the key epoch of its header, where learnt
+        self._new_epochs: dict[bytes, int] = {}  # (the stale ones, to be written by `commit`)
         self._lock = threading.Lock()
 
     def add(self, index: P.PackIndex) -> None:
@@ -446,6 +450,29 @@ class PackCatalog:
             new, self._new = self._new, []
         for index in new:
             self._db.add_pack(txn, index, locs=locs)
+        with self._lock:
+            epochs, self._new_epochs = self._new_epochs, {}
+        for pack_id, epoch in epochs.items():
+            self._db.set_pack_epoch(txn, pack_id, epoch)
+
+    def epoch(self, pack_id: bytes) -> int | None:
+        """The key epoch a pack's header is sealed with, if learnt (here, or remembered by the database)."""
+        found = self._epochs.get(pack_id)
+        if found is None and self._db is not None:
+            found = self._db.pack_epoch(pack_id)
+            if found is not None:
+                self._epochs[pack_id] = found
+        return found
+
+    def set_epoch(self, pack_id: bytes, epoch: int, *, current: int) -> None:
+        """Learn a pack's key epoch; the database remembers it once it is older than `current` (the share's
+        epoch): it never changes, and `ShareStore.stale_epoch` then need not read the header again."""
+        with self._lock:
+            if self._epochs.get(pack_id) == epoch:
+                return
+            self._epochs[pack_id] = epoch
+            if epoch < current:
+                self._new_epochs[pack_id] = epoch
 
     def index(self, pack_id: bytes) -> P.PackIndex | None:
         found = self._packs.get(pack_id)
@@ -772,6 +799,7 @@ class ShareStore:
         self.backend.put(self.pack_name(index.pack), data)
         self._packs_here[index.pack] = True
         self.catalog.add(index)
+        self.catalog.set_epoch(index.pack, self.keys.epoch, current=self.keys.epoch)
         self.presence.add_index(index)
 
     def list_packs(self) -> Iterator[bytes]:
@@ -790,6 +818,10 @@ class ShareStore:
 
     def read_index(self, pack_id: bytes) -> P.PackIndex:
         """Fetch and open a pack's header (one ranged read, two for a very full pack)."""
+        return self.read_index_epoch(pack_id)[0]
+
+    def read_index_epoch(self, pack_id: bytes) -> tuple[P.PackIndex, int]:
+        """`read_index`, and the key epoch the header is sealed with (the pack's epoch)."""
         name, what = self.pack_name(pack_id), f"pack {pack_id.hex()[:16]}"
         head = self.backend.get_range(name, 0, 1 << 16)
         try:
@@ -798,7 +830,14 @@ class ShareStore:
             raise IntegrityError(f"{what}: {exc}") from exc
         if len(head) < need:
             head += self.backend.get_range(name, len(head), need - len(head))
-        return _open_any(self.keys.pack_keys, lambda key: P.open_index(key, pack_id, head, what))
+        first: IntegrityError | None = None
+        for back, key in enumerate(self.keys.pack_keys):  # newest first: the current epoch's, then older ones
+            try:
+                return P.open_index(key, pack_id, head, what), self.keys.epoch - back
+            except IntegrityError as exc:
+                first = first or exc
+        assert first is not None
+        raise first
 
     @contextmanager
     def preload(self, object_ids: list[bytes]) -> Iterator[None]:
@@ -943,14 +982,17 @@ class ShareStore:
                 index = self.catalog.index(pack_id)
                 if index is None:
                     try:
-                        index = self.read_index(pack_id)
+                        index, epoch = self.read_index_epoch(pack_id)
                     except (IntegrityError, ObjectNotFound):
                         continue
+                    self.catalog.set_epoch(pack_id, epoch, current=self.keys.epoch)
                     self.catalog.add(index)
                     learned += 1
                 if pack_id in self.condemned:
                     continue  # about to be deleted: what it holds must be stored again to be relied on
-                if not self.presence.missing(index) or (confirm and not self._whole(index)):
+                if not self.presence.missing(index) or self.stale_epoch(pack_id):
+                    continue
+                if confirm and not self._whole(index):
                     continue
                 self.presence.add_index(index)
                 self.adopted = True
@@ -958,6 +1000,26 @@ class ShareStore:
             self._scanned = True
             self._scan_confirmed = self._scan_confirmed or confirm
             return learned
+
+    def stale_epoch(self, pack_id: bytes) -> bool:
+        """Whether a pack is sealed with a key epoch older than the share's current one (or its header no
+        longer opens): then its objects do not count present from it (docs/FORMAT.md, sections 5 and 15).
+
+        A pack uploaded before a key rotation by a push that never published it holds objects no version
+        names: counting them present would let a later version name ciphertext the revoked device can
+        read. Objects a version named before the rotation stay present where this device learnt them
+        then (the share database); learnt from an old pack now, they are sealed again (once).
+        """
+        if self.keys.epoch == 0:
+            return False
+        epoch = self.catalog.epoch(pack_id)
+        if epoch is None:
+            try:
+                epoch = self.read_index_epoch(pack_id)[1]
+            except (IntegrityError, ObjectNotFound):
+                return True
+            self.catalog.set_epoch(pack_id, epoch, current=self.keys.epoch)
+        return epoch < self.keys.epoch
 
     def mark_scanned(self) -> None:
         """Every pack header was just read by the caller (check): `get` need not scan again."""

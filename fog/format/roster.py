@@ -24,6 +24,7 @@ from typing import Any
 from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.errors import IntegrityError
+from fog.format.syncconfig import is_pins
 
 VERSION = 0x01
 MAX_STORED = 16 << 20
@@ -104,12 +105,18 @@ def open_statement(keys: K.ShareKeys, stored: bytes, what: str) -> tuple[str, di
             raise IntegrityError(f"{what}: a member entry is malformed")
         if not all(isinstance(c, dict) for c in m.get("cut", {}).values()):
             raise IntegrityError(f"{what}: a member's cut is malformed")
+        pins = m.get("cut_chains", {})
+        if not isinstance(pins, dict) or not all(is_pins(per) for per in pins.values()):
+            raise IntegrityError(f"{what}: a member's cut_chains is malformed")
     for d in doc.get("devices", {}).values():
         logs = d.get("revoked_logs", {})
         if not isinstance(logs, dict) or not all(
             isinstance(per, dict) and all(type(v) is int for v in per.values()) for per in logs.values()
         ):
             raise IntegrityError(f"{what}: a device's revoked_logs is malformed")
+        pins = d.get("revoked_chains", {})
+        if not isinstance(pins, dict) or not all(is_pins(per) for per in pins.values()):
+            raise IntegrityError(f"{what}: a device's revoked_chains is malformed")
     return author.hex(), doc
 
 

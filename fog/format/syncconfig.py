@@ -241,6 +241,23 @@ def _check_device(did: str, device: dict[str, Any]) -> None:
         )
     ):
         raise ValueError(f"device {did[:8]}: revoked_logs is malformed")
+    pins = device.get("revoked_chains")
+    if pins is not None and not (isinstance(pins, dict) and all(is_pins(per) for per in pins.values())):
+        raise ValueError(f"device {did[:8]}: revoked_chains is malformed")
+
+
+def is_pins(per: Any) -> bool:
+    """Whether `per` is remote name -> {"seq": n >= 1, "chain": 64 hex}: a revocation's (or a removal's)
+    pinned last batches of one device's log in one share (docs/FORMAT.md, section 9)."""
+    return isinstance(per, dict) and all(
+        isinstance(n, str)
+        and isinstance(p, dict)
+        and set(p) == {"seq", "chain"}
+        and type(p["seq"]) is int
+        and p["seq"] > 0
+        and _is_hex_key(p["chain"])
+        for n, p in per.items()
+    )
 
 
 def _check_share(share: dict[str, Any]) -> None:

@@ -107,6 +107,7 @@ _LOC = struct.Struct(">II")  # offset, length (a format-1 to -4 `locs` value, af
 _PLACE = struct.Struct(">II")  # pack number, entry in its index (a format-5 `locs` value)
 _U32 = struct.Struct(">I")
 _ENTRY = struct.Struct(">32sII")  # a `packs` entry: object id, offset, length (fog.format.pack)
+PACK_EPOCH = "pack-epoch\0"  # meta key prefix (+ pack id hex): the key epoch of a pack older than the share's
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
 
 
@@ -942,6 +943,15 @@ class RepoDB(Forgetting):
             cur = txn.cursor(meta)
             while cur.set_range(_UNINDEXED) and cur.key().startswith(_UNINDEXED):
                 cur.delete()
+
+    def pack_epoch(self, pack_id: bytes) -> int | None:
+        """The key epoch a pack's header is sealed with, when remembered (only packs older than the share's
+        epoch when learnt are: `meta` `pack-epoch\0<pack id hex>`, docs/FORMAT.md section 12)."""
+        raw = self.get_meta(PACK_EPOCH + pack_id.hex())
+        return int.from_bytes(raw, "big") if raw is not None and len(raw) == 4 else None
+
+    def set_pack_epoch(self, txn: lmdb.Transaction, pack_id: bytes, epoch: int) -> None:
+        self.set_meta(txn, PACK_EPOCH + pack_id.hex(), epoch.to_bytes(4, "big"))
 
     def pack_index(self, pack_id: bytes) -> PackIndex | None:
         with self.read() as txn:

@@ -18,7 +18,7 @@ from fog.format.version import Version
 from fog.store import ShareStore
 from fog.sync import keyring, members
 from fog.sync.context import Context, config_seen_key
-from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, logs_by_name, read_log, revoked_text
+from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, accepted_pin, logs_by_name, read_log, revoked_text
 from fog.sync.stats import usage
 
 
@@ -140,8 +140,9 @@ def _read_headers(ctx: Context, result: CheckResult) -> dict[bytes, PackIndex | 
     for pack_id in sorted(placed):
         cancel.check()
         index: PackIndex | None = None
+        epoch = 0
         try:
-            index = store.read_index(pack_id)
+            index, epoch = store.read_index_epoch(pack_id)
         except IntegrityError as exc:
             result.problems.append(str(exc))
         except ObjectNotFound:
@@ -152,7 +153,8 @@ def _read_headers(ctx: Context, result: CheckResult) -> dict[bytes, PackIndex | 
             result.problems.append(f"pack {pack_id.hex()[:16]} cannot be read: {exc}")
         if index is not None:
             store.catalog.add(index)
-            if pack_id in store.condemned:  # a prune intent's (section 14): not to be relied on
+            # a prune intent's (section 14), or sealed before a key rotation (section 15): not to be relied on
+            if pack_id in store.condemned or epoch < store.keys.epoch:
                 packs[pack_id] = index
                 continue
             for object_id in index.ids():
@@ -317,7 +319,10 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
         held: list[VerifiedBatch] = []
         try:
             readable = [seq for seq in seqs if seq <= bound]
-            for vb in read_log(ctx.store, secrets, owner, log, (0, None), readable, notes=result.notes, held=held):
+            pin = accepted_pin(dev, share_hex, ctx.remote_name)
+            for vb in read_log(
+                ctx.store, secrets, owner, log, (0, None), readable, notes=result.notes, held=held, pin=pin
+            ):
                 result.batches += 1
                 if vb.seq == seen and vb.chain != chain:
                     raise IntegrityError(f"{where}: batch {seen} changed since it was read (history rewritten)")

@@ -22,6 +22,7 @@ from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.crypto.keys import config_keys
 from fog.errors import FogError, IdentityError, IntegrityError, KeysRotated, RemoteError, RevokedError, UsageError
+from fog.format.batch import chain_hash
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
@@ -269,10 +270,12 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
     targets = all_targets(share, config)
     devices = dict(config.devices)
     for did in sorted(revoke):
+        tops, pins = _log_tops(share, ident, targets, config, devices[did])
         devices[did] = {
             **devices[did],
             "revoked": devices[did].get("revoked") or now,
-            "revoked_logs": _log_tops(ident, targets, config, devices[did]),
+            "revoked_logs": tops,
+            "revoked_chains": pins,
             "updated": max(now, int(devices[did].get("updated", 0)) + 1),
         }
     gone = already | revoke
@@ -403,10 +406,20 @@ def _with_tops(devices: dict[str, Any], store: ShareStore, remote: str) -> dict[
     logs, sid = store.list_logs(), store.keys.share_id
     out = {}
     for did, d in devices.items():
-        top = max(logs.get(K.device_log_name(sid, bytes.fromhex(d["public"])), [0]))
+        log = K.device_log_name(sid, bytes.fromhex(d["public"]))
+        top = max(logs.get(log, [0]))
         limits = dict((d.get("revoked_logs") or {}).get(sid.hex(), {}))
-        limits[remote] = min(top, limits.get(remote, top))
-        out[did] = {**d, "revoked_logs": {sid.hex(): limits}}
+        pins = dict((d.get("revoked_chains") or {}).get(sid.hex(), {}))
+        if top < limits.get(remote, top + 1):  # (a revoked one keeps the lower limit it has, and its pin)
+            limits[remote] = top
+            pins.pop(remote, None)
+            if top:  # the batch as the remote holds it now: what the other users take from this key
+                pins[remote] = {"seq": top, "chain": chain_hash(store.get_batch(log, top)).hex()}
+        entry = {**d, "revoked_logs": {sid.hex(): limits}}
+        entry.pop("revoked_chains", None)
+        if pins:
+            entry["revoked_chains"] = {sid.hex(): pins}
+        out[did] = entry
     return out
 
 
@@ -444,10 +457,17 @@ def all_targets(share: Share, config: SyncConfig) -> list[tuple[str, str]]:
 
 
 def _log_tops(
-    ident: Identity, targets: list[tuple[str, str]], config: SyncConfig, dev: dict[str, Any]
-) -> dict[str, dict[str, int]]:
-    """share id -> remote name -> the revoked device's last batch there: what is accepted from it."""
-    out: dict[str, dict[str, int]] = {}
+    share: Share, ident: Identity, targets: list[tuple[str, str]], config: SyncConfig, dev: dict[str, Any]
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, dict[str, Any]]]]:
+    """What is accepted from a revoked device: share id -> remote name -> the last batch of its log there
+    (`revoked_logs`), and the same with that batch's chain hash (`revoked_chains`, docs/FORMAT.md section 9):
+    a reader then accepts only that very log, not one the device's thief rewrote since.
+
+    The hash is this device's own cursor when it has read the log up to that batch (what it verified),
+    else the hash of the batch as the remote holds it now.
+    """
+    tops: dict[str, dict[str, int]] = {}
+    pins: dict[str, dict[str, dict[str, Any]]] = {}
     public = bytes.fromhex(dev["public"])
     for sid, entry in config.shares.items():
         if entry.get("removed"):
@@ -456,8 +476,23 @@ def _log_tops(
         urls = {store_key(u) for _, u in targets}
         for name, backend in _share_backends(ident, config, sid, urls):
             try:
-                seqs = Remote(backend).share(K.ShareKeys.from_json(sid, entry)).list_logs().get(log, [0])
-                out.setdefault(sid, {})[name] = max(seqs)
-            except RemoteError:
-                pass
-    return out
+                store = Remote(backend).share(K.ShareKeys.from_json(sid, entry))
+                top = max(store.list_logs().get(log, [0]))
+                chain = _chain_at(share, sid, name, log, top, store)
+            except RemoteError:  # (unreachable: nothing of it is accepted there)
+                continue
+            tops.setdefault(sid, {})[name] = top
+            if chain is not None:
+                pins.setdefault(sid, {})[name] = {"seq": top, "chain": chain.hex()}
+    return tops, pins
+
+
+def _chain_at(share: Share, sid: str, remote: str, log: str, seq: int, store: ShareStore) -> bytes | None:
+    """The chain hash of batch `seq` of a log (None for batch 0): this device's cursor's if it is there."""
+    if seq <= 0:
+        return None
+    if sid == share.config.share_id:
+        seen, chain = share.db.cursor(remote, log)
+        if seen == seq and chain is not None:
+            return chain
+    return chain_hash(store.get_batch(log, seq))

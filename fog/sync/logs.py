@@ -64,6 +64,7 @@ def read_log(
     *,
     notes: list[str] | None = None,
     held: list[VerifiedBatch] | None = None,
+    pin: tuple[int, bytes] | None = None,
 ) -> Iterator[VerifiedBatch]:
     """Yield the batches after `cursor` that are accepted, each verified, or raise IntegrityError.
 
@@ -80,7 +81,9 @@ def read_log(
     given), so callers never advance their cursor past it. A signed batch
     sealed with a key epoch the share's keys lack (a key rotation this device
     has not seen yet), or of a device the SyncConfig lists no signing key for
-    yet, stops the log for this run: a line for `notes`, no error.
+    yet, stops the log for this run: a line for `notes`, no error. `pin`
+    (a revoked device's last accepted batch and its chain hash, `accepted_pin`):
+    that batch must hash to it, read now or at the cursor (else IntegrityError).
     """
     seen_seq, seen_chain = cursor
     top = remote_seqs[-1] if remote_seqs else 0
@@ -100,9 +103,13 @@ def read_log(
         stored = _get(store, log, seen_seq, where)
         if chain_hash(stored) != seen_chain:
             raise IntegrityError(f"{where}: batch {seen_seq} changed since it was read (history rewritten)")
+        if pin is not None and pin[0] == seen_seq and pin[1] != seen_chain:
+            raise IntegrityError(_unpinned(where, seen_seq))
     unsigned: list[VerifiedBatch] = []
     for seq in range(seen_seq + 1, top + 1):
         stored = _get(store, log, seq, where)
+        if pin is not None and pin[0] == seq and pin[1] != chain_hash(stored):
+            raise IntegrityError(_unpinned(where, seq))  # (before anything of it is opened)
         what = f"batch {seq} in the {where}"
         signed = is_signed_batch(stored)
         if signed:
@@ -128,6 +135,13 @@ def read_log(
         yield verified
     if held is not None:
         held.extend(unsigned)
+
+
+def _unpinned(where: str, seq: int) -> str:
+    return (
+        f"{where}: batch {seq} is not the one the device's revocation accepted (its log was rewritten since: "
+        "nothing of it is applied)"
+    )
 
 
 def _not_yet(store: ShareStore, owner: LogOwner, log: str, seq: int, stored: bytes, what: str) -> str | None:
@@ -240,10 +254,17 @@ def accepted_limit(dev: dict[str, Any], share_hex: str, remote_name: str) -> int
     batch the revoking device had read there (`revoked_logs`, exact: batch
     numbers are per remote), or per share only (`revoked_seq`, older fogs:
     exact on the remote the revoking device used). Without either for this
-    share, nothing is accepted (0). What a reader read before stays.
+    share, nothing is accepted (0). A pin (`accepted_pin`) at or below that
+    limit is the limit. What a reader read before stays.
     """
     if not dev.get("revoked"):
         return None
+    pin = accepted_pin(dev, share_hex, remote_name)
+    return pin[0] if pin is not None else _limit(dev, share_hex, remote_name)
+
+
+def _limit(dev: dict[str, Any], share_hex: str, remote_name: str) -> int:
+    """`accepted_limit` by the sequence numbers alone (`revoked_logs`, `revoked_seq`)."""
     per_share = dev.get("revoked_logs")
     logs = per_share.get(share_hex) if isinstance(per_share, dict) else None
     if isinstance(logs, dict) and remote_name in logs:
@@ -252,6 +273,31 @@ def accepted_limit(dev: dict[str, Any], share_hex: str, remote_name: str) -> int
     if isinstance(legacy, dict) and share_hex in legacy:
         return _seq(legacy[share_hex])
     return 0
+
+
+def accepted_pin(dev: dict[str, Any], share_hex: str, remote_name: str) -> tuple[int, bytes] | None:
+    """The revoked device's last accepted batch on one remote and its chain hash, when the revocation
+    pinned it (`revoked_chains`); None: no pin (not revoked, nothing accepted, or a revocation by an older fog).
+
+    The batch at the pin must hash to it, so a log its thief rewrote since (it holds the device's signing
+    key and the old epoch's keys) is refused, not applied. A pin above the limit `accepted_limit` gives
+    (a merge of two revocations) pins nothing: the lower limit holds, without a hash.
+    """
+    if not dev.get("revoked"):
+        return None
+    pins = dev.get("revoked_chains")
+    per = pins.get(share_hex) if isinstance(pins, dict) else None
+    pin = per.get(remote_name) if isinstance(per, dict) else None
+    if not isinstance(pin, dict) or type(pin.get("seq")) is not int or not isinstance(pin.get("chain"), str):
+        return None
+    try:
+        chain = bytes.fromhex(pin["chain"])
+    except ValueError:
+        return None
+    limit = _limit(dev, share_hex, remote_name)
+    if pin["seq"] <= 0 or len(chain) != 32 or pin["seq"] > limit:
+        return None
+    return pin["seq"], chain
 
 
 def revoked_text(name: str, remote: str, limit: int, top: int, entry: dict[str, Any] | None = None) -> str:

@@ -26,7 +26,8 @@ from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.errors import AlreadyExists, FogError, IntegrityError, ObjectNotFound, RevokedError, UsageError
 from fog.format import roster as R
-from fog.format.syncconfig import SyncConfig
+from fog.format.batch import chain_hash
+from fog.format.syncconfig import SyncConfig, is_pins
 from fog.repo.identity import Identity
 from fog.store import Remote, ShareStore, read_bounded
 from fog.sync.context import Context
@@ -34,7 +35,7 @@ from fog.sync.context import Context
 DEVICE_FIELDS = ("public", "sign", "name", "trusted", "revoked", "revoked_logs", "revoked_seq")
 # What another user's statement may say of its devices: keys, a name, and a revocation of its own (which only
 # ever accepts fewer batches). Never trust or a limit: a removed member would lift its own cut with them.
-STATED_FIELDS = ("public", "sign", "name", "revoked", "revoked_logs", "claim")
+STATED_FIELDS = ("public", "sign", "name", "revoked", "revoked_logs", "revoked_chains", "claim")
 
 
 @dataclass
@@ -48,6 +49,9 @@ class Member:
     added: int = 0
     removed: int = 0
     cut: dict[str, dict[str, int]] = field(default_factory=dict)  # device id -> remote name -> last batch
+    # device id -> remote name -> {"seq", "chain"}: the cut's batches and their chain hashes (a removal by
+    # an older fog has none): the log up to the cut must still be the one the owner saw (section 16)
+    pins: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     this_user: bool = False
     key_epoch: int = 0  # (a removed member) the share's key epoch that began with the removal
@@ -79,11 +83,13 @@ class Roster:
                 if not entry.get("revoked") or not isinstance(logs, dict) or not isinstance(logs.get(share_hex), dict):
                     entry.pop("revoked", None)  # a revocation of its own counts only with its limits
                     entry.pop("revoked_logs", None)
+                    entry.pop("revoked_chains", None)
                 if m.retired:
                     entry["revoked_seq"] = {share_hex: 0}  # (a remote the retiring statements give no limit for)
                 if m.read_only:
                     entry.update(revoked=1, revoked_seq={share_hex: 0}, read_only=True)
                     entry.pop("revoked_logs", None)
+                    entry.pop("revoked_chains", None)
                 elif m.removed:
                     cut = m.cut.get(did) if isinstance(m.cut.get(did), dict) else {}
                     entry.update(
@@ -92,6 +98,9 @@ class Roster:
                         revoked_seq={share_hex: 0},
                         removed_member=True,
                     )
+                    entry.pop("revoked_chains", None)
+                    if is_pins(m.pins.get(did)):
+                        entry["revoked_chains"] = {share_hex: m.pins[did]}
                 out[did] = entry
         return out
 
@@ -173,7 +182,8 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
         if uid in members and isinstance(gone, dict):
             m = members[uid]
             m.removed = max(m.removed, int(gone.get("removed") or 0))
-            m.cut = m.cut or dict(gone.get("cut") or {})
+            if not m.cut:
+                m.cut, m.pins = dict(gone.get("cut") or {}), _pins(gone.get("cut_chains"))
     by_sign = {m.sign: m for m in members.values()}
     retiring: dict[str, list[dict[str, Any]]] = {}
     for author, doc in docs:  # each member says which devices they use (newest statement per device)
@@ -233,6 +243,7 @@ def _retired_devices(share_hex: str, statements: list[dict[str, Any]]) -> dict[s
             for remote, seq in logs.items() if isinstance(logs, dict) else []:
                 if type(seq) is int:
                     limits[remote] = min(seq, limits.get(remote, seq))
+        pins = _common_pins(share_hex, entries, limits)
         first = entries[0]
         out[did] = {
             "public": first["public"],
@@ -241,6 +252,28 @@ def _retired_devices(share_hex: str, statements: list[dict[str, Any]]) -> dict[s
             "revoked": 1,  # (a retired key's devices: batches up to the limits its retiring statements give)
             "revoked_logs": {share_hex: limits},
         }
+        if pins:
+            out[did]["revoked_chains"] = {share_hex: pins}
+    return out
+
+
+def _common_pins(share_hex: str, entries: list[dict[str, Any]], limits: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """The pins several retiring statements give one device, per remote, so that none accepts more: a pin at
+    the lowest limit, the same in every statement that gives one. A pin the lowest limit cannot check (above
+    it, or two that differ: one statement is the revoked device's) accepts nothing there (`limits` set to 0)."""
+    out: dict[str, dict[str, Any]] = {}
+    for remote in list(limits):
+        given = []
+        for e in entries:
+            per = e.get("revoked_chains", {}).get(share_hex) if isinstance(e.get("revoked_chains"), dict) else None
+            if isinstance(per, dict) and remote in per:
+                given.append(per[remote] if is_pins({remote: per[remote]}) else None)
+        if not given:
+            continue
+        if any(p is None or p != given[0] or p["seq"] != limits[remote] for p in given):
+            limits[remote] = 0
+            continue
+        out[remote] = dict(given[0])
     return out
 
 
@@ -273,6 +306,7 @@ def _add_members(members: dict[str, Member], own: Member, maps: list[Any], *, in
                 int(m.get("added") or 0),
                 removed,
                 dict(m.get("cut") or {}) or (old.cut if old else {}),
+                pins=_pins(m.get("cut_chains")) if m.get("cut") else (old.pins if old else {}),
             )
             if type(m.get("epoch")) is int:
                 members[uid].key_epoch = m["epoch"]
@@ -359,6 +393,7 @@ def my_devices(config: SyncConfig, ctx: Context | None = None, stated: dict[str,
         if not entry.get("revoked"):
             entry.pop("revoked", None)
             entry.pop("revoked_logs", None)
+            entry.pop("revoked_chains", None)
         if ctx is not None:
             mine = ctx.ident.user_sign_public
             if did == ctx.ident.device_id:
@@ -416,10 +451,19 @@ def _members_json(roster: Roster | None) -> dict[str, Any]:
             "removed": m.removed,
             "cut": m.cut,
             "epoch": m.key_epoch,
+            **({"cut_chains": m.pins} if m.pins else {}),
         }
         for uid, m in roster.members.items()
         if not m.owner
     }
+
+
+def _pins(value: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """A member's `cut_chains` as recorded (device id -> remote name -> {seq, chain}); the malformed parts
+    left out (their devices are then cut by the number alone)."""
+    if not isinstance(value, dict):
+        return {}
+    return {did: dict(per) for did, per in value.items() if isinstance(did, str) and is_pins(per)}
 
 
 def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pushing: bool = False) -> SyncConfig:
@@ -487,7 +531,7 @@ def _remember_removals(ctx: Context, config: SyncConfig, roster: Roster) -> Sync
         return config
     recorded = dict(entry.get("removed_members") or {})
     new = {
-        uid: {"removed": m.removed, "cut": m.cut}
+        uid: {"removed": m.removed, "cut": m.cut, **({"cut_chains": m.pins} if m.pins else {})}
         for uid, m in roster.members.items()
         if m.removed and uid not in recorded
     }
@@ -750,14 +794,21 @@ def _remove(ctx: Context, config: SyncConfig, roster: Roster, m: Member) -> Sync
     now = time.time_ns()
     m.removed = now
     logs = ctx.store.list_logs()
-    m.cut = {
-        did: {ctx.remote_name: max(logs.get(K.device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"])), [0]))}
-        for did, d in m.devices.items()
-    }
+    m.cut, m.pins = {}, {}
+    for did, d in m.devices.items():
+        log = K.device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"]))
+        top = max(logs.get(log, [0]))
+        m.cut[did] = {ctx.remote_name: top}
+        if top:  # the chain hash of the last batch taken: this device's cursor's if it read it, else the remote's
+            seen, chain = ctx.share.db.cursor(ctx.remote_name, log)
+            if seen != top or chain is None:
+                chain = chain_hash(ctx.store.get_batch(log, top))
+            m.pins[did] = {ctx.remote_name: {"seq": top, "chain": chain.hex()}}
     keys = ctx.keys.rotated()
     m.key_epoch = keys.epoch  # members push nothing more until they hold it (a store could withhold it)
     shares = dict(config.shares)
-    removed = {**(shares[sid].get("removed_members") or {}), m.user_id: {"removed": now, "cut": m.cut}}
+    gone = {"removed": now, "cut": m.cut, **({"cut_chains": m.pins} if m.pins else {})}
+    removed = {**(shares[sid].get("removed_members") or {}), m.user_id: gone}
     shares[sid] = {
         **shares[sid],
         **keys.to_json(),

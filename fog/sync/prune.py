@@ -45,7 +45,7 @@ from fog.format.version import Version
 from fog.store import Packer, ShareStore
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
-from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, logs_by_name, read_log
+from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, accepted_pin, logs_by_name, read_log
 from fog.sync.meter import Progress, finish, meter
 from fog.sync.replicate import read_node
 
@@ -271,7 +271,15 @@ class RemoteHistory:
             held: list[VerifiedBatch] = []
             try:
                 for vb in read_log(
-                    ctx.store, secrets, owner, log, (state.seen, state.chain), seqs, notes=notes, held=held
+                    ctx.store,
+                    secrets,
+                    owner,
+                    log,
+                    (state.seen, state.chain),
+                    seqs,
+                    notes=notes,
+                    held=held,
+                    pin=accepted_pin(dev, share_hex, ctx.remote_name),
                 ):
                     state.seen, state.chain, state.last_ns = vb.seq, vb.chain, vb.batch.time_ns
                     # a refused batch (revoked device past its limit, untrusted device) acknowledges and

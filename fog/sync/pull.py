@@ -38,7 +38,7 @@ from fog.sync.guard import DeleteLimit
 from fog.sync.ignore import Ignore
 from fog.sync.incoming import DELETED, FILE, NEW, Entry, Staged, encode_path
 from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
-from fog.sync.logs import LogOwner, accepted_limit, audit_log, logs_by_name, read_log, revoked_text
+from fog.sync.logs import LogOwner, accepted_limit, accepted_pin, audit_log, logs_by_name, read_log, revoked_text
 from fog.sync.merge import CONFLICT_MARK, Plan, plan_path
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import catch_up_own_log
@@ -184,7 +184,8 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
             if audited != anchor:
                 anchors[log] = audited
             readable = [seq for seq in seqs if seq <= bound]
-            for vb in read_log(ctx.store, secrets, owner, log, cursor, readable, notes=waiting):
+            pin = accepted_pin(dev, share_hex, ctx.remote_name)
+            for vb in read_log(ctx.store, secrets, owner, log, cursor, readable, notes=waiting, pin=pin):
                 if not dev.get("trusted", True):
                     raise IntegrityError(f"device {owner.name!r} is not trusted; its batches are refused")
                 for v in vb.batch.versions:

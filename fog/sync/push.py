@@ -762,6 +762,10 @@ def _commit(
         if not fan.ctxs:  # raised inside the transaction: nothing is recorded
             raise fan.all_failed()
         for ctx in fan.ctxs:
+            # (raised inside the transaction: nothing is recorded) the chunk is sealed with the epoch
+            # the push began in; recorded, its versions would wait in the outbox and a later push would
+            # publish them, naming what the revoked device can read
+            keyring.ensure_not_rotated(ctx.remote, ctx.ident)
             ctx.commit_presence(txn, locs=False)  # the packs' places: once, at the end of the push
 
 

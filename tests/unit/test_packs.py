@@ -347,3 +347,27 @@ def test_packer_makes_no_pack_past_its_limit() -> None:
     assert max(len(d) for d in shipped if len(d) < 12_000) <= limit
     assert [len(d) for d in shipped if len(d) > limit] == [P.header_size(1) + 12_000]
     assert sum(len(d) - P.header_size(0) for d in shipped) == sum(sizes) + len(sizes) * P.WIRE_BYTES
+
+
+def test_packs_sealed_before_a_key_rotation_add_no_presence(backend: LocalBackend, keys: K.ShareKeys) -> None:
+    """An old epoch's pack may hold objects no version names (a push killed before a rotation): after the
+    rotation they must be sealed again, not named (docs/FORMAT.md, section 15); they are still read."""
+    store, packer = _packing_store(backend, keys)
+    ids = _pack_objects(store, packer, [b"alpha" * 100, b"beta" * 100])
+    rotated = keys.rotated()
+    learnt = ShareStore(backend, rotated)  # a device that reads the header after the rotation
+    assert learnt.scan_packs(confirm=True) == 1
+    assert not learnt.presence.known(ids[0]) and learnt.get(ids[1]) == b"beta" * 100
+    assert learnt.catalog.epoch(next(iter(learnt.catalog._packs))) == 0
+    catalog = PackCatalog()  # the catalog knew the pack before, its epoch not noted: the header is read again
+    for index in store.catalog._packs.values():
+        catalog.add(index)
+    known = ShareStore(backend, rotated, catalog=catalog)
+    known.scan_packs(confirm=True)
+    assert not known.presence.known(ids[0]) and not known.presence.known(ids[1])
+    same = ShareStore(backend, keys)  # in its own epoch a pack counts as before
+    same.scan_packs(confirm=True)
+    assert same.presence.known(ids[0]) and same.presence.known(ids[1])
+    new_packer = Packer(rotated.pack_key, known.put_pack)  # sealed again: counted, in the new epoch
+    _pack_objects(known, new_packer, [b"alpha" * 100])
+    assert known.presence.known(ids[0])

@@ -253,6 +253,9 @@ class LocalBackend:
         check_range(offset, length)
         fd, size = self._open_object(name)
         length = min(length, max(size - offset, 0))  # a generous bound (a whole batch) allocates no more than the file
+        if length == 0:
+            os.close(fd)
+            return b""  # (at or past the end: no pread, which takes no offset past a C long)
         try:
             chunks = [os.pread(fd, length, offset)]
             got = len(chunks[0])

@@ -1480,8 +1480,11 @@ def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object]) -> Ver
     """Write one file version's bytes to `out` (verified block by block)."""
     with context(home, cwd, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
+        if v.kind == "deleted":
+            raise FogError(f"{v.path} is deleted at that version ({v.id.hex()[:12]}); pick an older version (e.g. @~1)")
         if v.kind != "file":
-            raise FogError(f"{v.path}@{v.id.hex()[:12]} is a {v.kind}, not a file")
+            what = {"dir": "a directory", "link": "a symlink"}.get(v.kind, v.kind)
+            raise FogError(f"{v.path}@{v.id.hex()[:12]} is {what}, not a file")
         stream_version(ctx.store, v, out)
         return v
 

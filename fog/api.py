@@ -363,12 +363,30 @@ def follow_rotation(ctxs: list[Context]) -> None:
         ctx.others = members.other_ids(ctx, roster)
 
 
+def read_only(config: SyncConfig | None, share_hex: str) -> bool:
+    """This user holds the share read-only (an owner's invitation said so)."""
+    entry = config.shares.get(share_hex, {}) if config is not None else {}
+    return bool(entry.get("read_only"))
+
+
 def refuse_read_only(config: SyncConfig | None, share_hex: str, what: str = "your changes stay here, unpushed") -> None:
     """FogError when this user holds the share read-only (push, forget: nothing of theirs is published)."""
-    entry = config.shares.get(share_hex, {}) if config is not None else {}
-    if entry.get("read_only"):
+    if read_only(config, share_hex):
+        entry = config.shares.get(share_hex, {}) if config is not None else {}
         owner = (entry.get("owner") or {}).get("name", "its owner")
         raise FogError(f"this share was shared with you read-only (by {owner}): {what}")
+
+
+def _nothing_to_push(ctxs: list[Context], failed: dict[str, str]) -> push_mod.PushResult:
+    """The push half of a read-only member's sync: refused as `push` is when the tree has changes (after the
+    pull), else an empty result (a cron job's sync succeeds). The tree is scanned as `status` does."""
+    share, ident = ctxs[0].share, ctxs[0].ident
+    result = push_mod.PushResult(",".join(c.remote_name for c in ctxs), False, remote_errors=dict(failed))
+    changes = push_mod.plan(ctxs[0].keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+    push_mod.refresh_index(share.db, changes)
+    if any(c.version is not None for c in changes) or any(share.db.pending(c.remote_name) for c in ctxs):
+        refuse_read_only(ident.cached_config(), share.config.share_id)
+    return result
 
 
 # -- history --------------------------------------------------------------------------
@@ -1278,6 +1296,9 @@ def sync(
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
+        if read_only(ident.cached_config(), share.config.share_id):
+            pushed = _nothing_to_push(live, pulled.remote_errors)  # (and nothing of theirs to forget or prune)
+            return SyncResult(pulled, pushed)
         pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers)
         trimmed = _trim(live, pushed.remote_errors) if trim else None
         return SyncResult(pulled, pushed, trimmed)
@@ -1483,8 +1504,11 @@ def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object], *, wai
     """Write one file version's bytes to `out` (verified block by block)."""
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
+        if v.kind == "deleted":
+            raise FogError(f"{v.path} is deleted at that version ({v.id.hex()[:12]}); pick an older version (e.g. @~1)")
         if v.kind != "file":
-            raise FogError(f"{v.path}@{v.id.hex()[:12]} is a {v.kind}, not a file")
+            what = {"dir": "a directory", "link": "a symlink"}.get(v.kind, v.kind)
+            raise FogError(f"{v.path}@{v.id.hex()[:12]} is {what}, not a file")
         stream_version(ctx.store, v, out)
         return v
 

@@ -43,10 +43,15 @@ def seconds(value: object, what: str = "timeout") -> float:
     return out
 
 
+RANGE_END = (1 << 63) - 1  # the largest file offset (a signed 64-bit off_t): no range of any object ends later
+
+
 def check_range(offset: int, length: int) -> None:
-    """Raise ValueError unless `offset` and `length` are a valid byte range (both >= 0)."""
+    """Raise ValueError unless `offset` and `length` are a valid byte range (both >= 0, ending by RANGE_END)."""
     if offset < 0 or length < 0:
         raise ValueError(f"invalid byte range: offset {offset}, length {length} (both must be >= 0)")
+    if offset + length > RANGE_END:
+        raise ValueError(f"invalid byte range: offset {offset}, length {length} (it must end by byte {RANGE_END})")
 
 
 @runtime_checkable
@@ -101,8 +106,9 @@ class Backend(Protocol):
 
         Fewer only when the object ends sooner; b'' when `offset` is at or past
         its end; ObjectNotFound if absent. `offset` and `length` must be >= 0
-        (ValueError otherwise, raised before any I/O). Used to read one object
-        out of a pack file without fetching the whole pack.
+        and end by RANGE_END (ValueError otherwise, raised before any I/O: see
+        check_range). Used to read one object out of a pack file without
+        fetching the whole pack.
         """
         ...
 

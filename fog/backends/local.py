@@ -33,9 +33,11 @@ _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a dev
 class LocalBackend:
     """The Backend contract over a local directory."""
 
-    def __init__(self, root: Path, *, url: str | None = None) -> None:
+    def __init__(self, root: Path, *, url: str | None = None, private: bool = False) -> None:
+        """`private`: files made 0600 and directories 0700 (the local archive), else as the umask allows."""
         self.root = Path(root)
         self.url = url if url is not None else str(root)
+        self._file_mode, self._dir_mode = (0o600, 0o700) if private else (0o644, 0o777)
         self.read_concurrency = os.cpu_count() or 2  # see Backend: no latency to hide
         self._dirty: set[str] = set()  # files and directories written since the last sync
         self._lock = threading.Lock()
@@ -43,7 +45,7 @@ class LocalBackend:
         self._read_paths: dict[str, str] = {}  # checked names -> paths, for the reads a restore repeats
 
     @classmethod
-    def from_url(cls, url: str, *, create: bool = False) -> LocalBackend:
+    def from_url(cls, url: str, *, create: bool = False, private: bool = False) -> LocalBackend:
         """Open a plain path or `file://` URL; with `create`, make a missing final directory.
 
         Opening for reads needs no write permission (a write-protected disk
@@ -56,7 +58,7 @@ class LocalBackend:
                     raise RemoteError(f"remote {url}: directory does not exist; is the disk mounted?")
                 if not root.parent.is_dir():
                     raise RemoteError(f"remote directory {root} does not exist (parent missing)")
-                root.mkdir(exist_ok=True)
+                root.mkdir(mode=0o700 if private else 0o777, exist_ok=True)
             if not root.is_dir():
                 raise RemoteError(f"remote {url}: {root} exists but is not a directory")
         except OSError as e:
@@ -65,7 +67,7 @@ class LocalBackend:
             raise RemoteError(f"remote {url}: cannot use directory {root}: {e.strerror or e}") from e
         if create and not os.access(root, os.W_OK | os.X_OK):
             raise ReadOnlyRemote(f"remote {url} is read-only: directory {root} is not writable")
-        return cls(root, url=url)
+        return cls(root, url=url, private=private)
 
     def _path(self, name: str) -> Path:
         check_name(name)
@@ -98,25 +100,47 @@ class LocalBackend:
                 self._dirty.add(p)
                 p = os.path.dirname(p)
 
+    def _makedirs(self, path: str) -> None:
+        """os.makedirs with this backend's directory mode on every directory it makes (os.makedirs gives
+        the mode to the last one only)."""
+        if self._dir_mode == 0o777:
+            os.makedirs(path, exist_ok=True)
+            return
+        try:
+            os.mkdir(path, self._dir_mode)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+        except FileNotFoundError:
+            parent = os.path.dirname(path)
+            if parent == path:
+                raise
+            self._makedirs(parent)
+            try:
+                os.mkdir(path, self._dir_mode)
+            except FileExistsError:
+                if not os.path.isdir(path):
+                    raise
+
     def _write_tmp(self, path: Path, data: bytes) -> Path:
         """Write `data` to a fresh temporary file beside `path` and return its path."""
         parent = os.path.dirname(path)
         if parent not in self._dirs:
-            os.makedirs(parent, exist_ok=True)
+            self._makedirs(parent)
             self._dirs.add(parent)
         fd, tmp = -1, ""
         for _ in range(8):  # O_EXCL settles a clash with a temp file a killed writer left
             tmp = os.path.join(parent, f"{_TMP}{os.getpid()}-{_RANDOM}-{next(_COUNTER)}")
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._file_mode)
                 break
             except FileExistsError:
                 continue
             except FileNotFoundError:  # the directory was removed behind our back
                 self._dirs.discard(parent)
-                os.makedirs(parent, exist_ok=True)
+                self._makedirs(parent)
         if fd < 0:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # raises: say why
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._file_mode)  # raises: say why
         try:
             view = memoryview(data)
             while view:
@@ -229,6 +253,9 @@ class LocalBackend:
         check_range(offset, length)
         fd, size = self._open_object(name)
         length = min(length, max(size - offset, 0))  # a generous bound (a whole batch) allocates no more than the file
+        if length == 0:
+            os.close(fd)
+            return b""  # (at or past the end: no pread, which takes no offset past a C long)
         try:
             chunks = [os.pread(fd, length, offset)]
             got = len(chunks[0])

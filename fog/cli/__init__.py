@@ -18,17 +18,24 @@ def main() -> None:
         # them as \udcXX escapes (valid in JSON strings) instead of crashing.
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    with Interrupts() as interrupts:
-        try:
-            _main()
-        except (Cancelled, KeyboardInterrupt) as exc:
-            interrupts.exit(exc)
-        except BrokenPipeError:
-            _reader_gone()
-        except SystemExit as exc:
-            if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
-                _reader_gone()  # typer met EPIPE on stdout (it says so by wrapping stdout) and chose 1
-            raise
+    from fog.cli.redact import RedactingStream
+
+    stderr = sys.stderr
+    sys.stderr = RedactingStream(stderr)  # type: ignore[assignment]  # a password in a URL prints as ***
+    try:
+        with Interrupts() as interrupts:
+            try:
+                _main()
+            except (Cancelled, KeyboardInterrupt) as exc:
+                interrupts.exit(exc)
+            except BrokenPipeError:
+                _reader_gone()
+            except SystemExit as exc:
+                if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+                    _reader_gone()  # typer met EPIPE on stdout (it says so by wrapping stdout) and chose 1
+                raise
+    finally:
+        sys.stderr = stderr
 
 
 EXIT_PIPE = 141  # 128 + SIGPIPE: what git's (and any C tool's) status is when its reader went away

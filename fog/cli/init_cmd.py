@@ -18,6 +18,7 @@ from fog.cli.common import (
     remote_url,
     run,
 )
+from fog.cli.redact import redact
 
 
 @app.command()
@@ -52,7 +53,7 @@ def init(
                 "root": result.root,
                 "share_id": result.share_id,
                 "name": result.name,
-                "remote": result.remote,
+                "remote": redact(result.remote),
                 "device": result.device,
                 "new_identity": result.new_identity,
                 "master_key_file": result.master_key_file,
@@ -61,7 +62,7 @@ def init(
         )
         return
     typer.echo(f"Initialized share {result.name!r} in {result.root}")
-    typer.echo(f"Remote: {result.remote}")
+    typer.echo(f"Remote: {redact(result.remote)}")
     if result.master_key_file:
         typer.echo(f"Master key written to {result.master_key_file} (mode 0600). Keep it somewhere safe.")
     elif result.master_key_text:

@@ -16,6 +16,7 @@ from fog.cli.common import (
     remote_url,
     run,
 )
+from fog.cli.redact import redact
 from fog.cli.text import as_doc
 from fog.errors import UsageError
 
@@ -32,7 +33,7 @@ def list_cmd(
     offline: bool = typer.Option(False, "--offline", help="Do not try to reach each remote."),
 ) -> None:
     """Show the share's remotes: URL, whether this device reaches each, versions still to publish."""
-    infos = run(lambda: api.remotes(fog_home(), STATE.cwd, probe=not offline), as_json)
+    infos = [_masked(i) for i in run(lambda: api.remotes(fog_home(), STATE.cwd, probe=not offline), as_json)]
     if as_json:
         emit_json([as_doc(i) for i in infos])
         return
@@ -51,11 +52,18 @@ def list_cmd(
         typer.echo("  ".join(x for x in (f"{i.name:<12} {i.url}{local}", state, pending) if x))
 
 
+def _masked(info):  # type: ignore[no-untyped-def]
+    """A remote's URLs as printed: a password in one shows as *** (fog.cli.redact; the settings keep it)."""
+    from dataclasses import replace
+
+    return replace(info, url=redact(info.url), shared_url=redact(info.shared_url), error=redact(info.error))
+
+
 def _show(info, as_json: bool, text: str) -> None:  # type: ignore[no-untyped-def]
     if as_json:
-        emit_json(as_doc(info))
+        emit_json(as_doc(_masked(info)))
     else:
-        typer.echo(text)
+        typer.echo(redact(text))
 
 
 @remote_app.command()

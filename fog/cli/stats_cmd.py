@@ -8,6 +8,7 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run, stdout_console
+from fog.cli.redact import redact
 from fog.cli.text import as_doc, human_size, report_remote_errors
 
 
@@ -19,6 +20,8 @@ def stats(
 ) -> None:
     """Show what each remote stores: current, old and unreferenced bytes, ratios, largest histories."""
     result = run(lambda: api.stats(fog_home(), STATE.cwd, remote=remote, wait=wait), as_json)
+    for s in result.remotes:
+        s.url = redact(s.url)  # a password in it shows as *** (fog.cli.redact)
     if as_json:
         emit_json(as_doc(result))
     else:

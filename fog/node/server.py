@@ -32,6 +32,7 @@ from fog.crypto import channel as C
 from fog.crypto import keys as K
 from fog.errors import AlreadyExists, IntegrityError, ObjectNotFound, RemoteError
 from fog.format import noderoster as R
+from fog.format.names import shown
 from fog.node import rules
 from fog.node.nodedir import NodeDir, OverLimit, RosterIndex, Usage, charge, is_space
 
@@ -104,7 +105,9 @@ class Node:
                 self.log("-", "-", f"space {name} not loaded: {type(exc).__name__}: {exc}")
 
     def log(self, peer: str, who: str, what: str) -> None:
-        self._log(f"fog serve: {peer} {who} {what}")
+        """One log line; a control character a client sent (a name holding a newline, an escape sequence) is
+        escaped (fog.format.names.shown), so no client can forge a line of the log."""
+        self._log(shown(f"fog serve: {peer} {who} {what}"))
 
     def _space(self, name: str) -> Space:
         with self._lock:
@@ -489,7 +492,10 @@ class Node:
             offset, length = header.get("offset"), header.get("length")
             if not (_int(offset) and _int(length)):
                 raise Refusal(W.REFUSED, "get_range needs offset and length (whole numbers, 0 or more)")
-            check_range(offset, length)
+            try:
+                check_range(offset, length)
+            except ValueError as exc:
+                raise Refusal(W.REFUSED, str(exc)) from None
             return W.OK, {}, _storage(lambda: store.get_range(name, offset, length))
         if op == "exists":
             return W.OK, {"exists": _storage(lambda: store.exists(name))}, b""

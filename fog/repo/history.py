@@ -360,7 +360,7 @@ def quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] |
     """`fog log ARG [-n LIMIT]` for a file or link with history, newest first; None: ask fog.api."""
     try:
         return _quick_log(home, cwd, arg, limit)
-    except (OSError, ValueError, KeyError, TypeError, lmdb.Error):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, lmdb.Error):
         return None  # fog.api reads the same files again and says what is wrong
 
 
@@ -369,8 +369,9 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     if root is None:
         return None
     with open(os.path.join(root, FOG_DIR, "config.json"), "rb") as f:
-        if json.load(f).get("format") not in READABLE_FORMATS:
-            return None
+        config = json.load(f)
+    if not isinstance(config, dict) or config.get("format") not in READABLE_FORMATS:
+        return None  # (`[]`: fog.api words it; .get on it was an AttributeError, an internal error)
     full = os.path.normpath(os.path.join(os.path.abspath(cwd), arg))
     if not full.startswith(root + os.sep):
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 
 from fog.backends.local import LocalBackend
@@ -155,7 +156,8 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
     store.condemned = known_condemned(share.db, name)  # no header scan of any command counts them present
     if share.config.archive_max_bytes > 0:
         (share.dir / "archive").mkdir(mode=0o700, exist_ok=True)
-        store.archive = ShareStore(LocalBackend.from_url(str(share.dir / "archive"), create=True), keys)
+        archive = LocalBackend.from_url(str(share.dir / "archive"), create=True, private=True)
+        store.archive = ShareStore(archive, keys)
     return Context(share, ident, keys, name, remote, store, url, others=other_devices(share))
 
 
@@ -185,12 +187,15 @@ def trim_archive(ctx: Context) -> int:
     root = ctx.share.dir / "archive"
     files = []
     for dirpath, _, names in os.walk(root):
+        _private(dirpath, 0o700)
         for n in names:
             p = os.path.join(dirpath, n)
             try:
-                s = os.stat(p)
+                s = os.lstat(p)
             except FileNotFoundError:
                 continue
+            if stat.S_ISREG(s.st_mode):
+                _private(p, 0o600, s)
             files.append((s.st_mtime_ns, s.st_size, p))
     total = sum(f[1] for f in files)
     removed = 0
@@ -201,6 +206,15 @@ def trim_archive(ctx: Context) -> int:
         total -= size
         removed += 1
     return removed
+
+
+def _private(path: str, mode: int, s: os.stat_result | None = None) -> None:
+    """chmod an archive entry an older fog made with the umask's modes (README: `.fog/` is private)."""
+    try:
+        if stat.S_IMODE((s or os.lstat(path)).st_mode) & 0o077:
+            os.chmod(path, mode)
+    except OSError:  # gone meanwhile, or not ours (another user's fog wrote it): `.fog/` itself is 0700
+        pass
 
 
 def staging_dir(ctx: Context, parent: str) -> str:

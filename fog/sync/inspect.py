@@ -81,10 +81,16 @@ def _as_text(data: bytes | None) -> str | None:
         return None
 
 
+_KINDS = {"dir": "a directory", "link": "a symlink"}
+
+
 def diff(path: str, old: Side, new: Side) -> DiffResult:
     """Unified diff when both sides are text files, else a size/hash summary."""
-    if old.kind in ("dir",) or new.kind in ("dir",):
+    if old.kind == "dir" and new.kind == "dir":
         raise FogError(f"{path} is a directory; diff compares files")
+    if "dir" in (old.kind, new.kind):  # each side as it is: `diff ln@~0 d@~0` called the symlink a directory
+        said = [f"{s.label} is {_KINDS[s.kind]}" for s in (old, new) if s.kind in ("dir", "link")]
+        raise FogError(f"{' and '.join(said)}; diff compares files, not directories")
     identical = (old.kind, old.data, old.sha256) == (new.kind, new.data, new.sha256)
     a, b = _as_text(old.data), _as_text(new.data)
     text = (

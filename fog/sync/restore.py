@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,25 @@ class RestoreResult:
     kind: str
     size: int
     output: str  # where it went: a path, or "-" for stdout
+
+
+_SPECIAL = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def refuse_special(path: str | os.PathLike[str]) -> None:
+    """A restore writes regular files, directories and links: a device, FIFO or socket at its destination is
+    refused, --force or not (as root, `-o /dev/full --force` replaced the device node with a file)."""
+    try:
+        kind = _SPECIAL.get(stat.S_IFMT(os.lstat(path).st_mode))
+    except OSError:
+        return  # absent (or unreadable: the write then says why)
+    if kind is not None:
+        raise FogError(f"{path} is {kind}, not a regular file: a restore never replaces it, even with --force")
 
 
 def local_state_saved(ctx: Context, path: str) -> bool:
@@ -105,6 +125,7 @@ def restore(
         dest = Path(output)
         if dest.is_dir():
             dest = dest / v.path.rsplit("/", 1)[-1]
+        refuse_special(dest)
         if (dest.exists() or dest.is_symlink()) and not force:
             raise FogError(f"{dest} exists; pass --force to overwrite it")
         if not dest.parent.is_dir():  # (else the error would name the temp file beside it)

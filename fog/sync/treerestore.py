@@ -37,7 +37,7 @@ from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.ignore import Ignore
 from fog.sync.meter import Progress, finish, meter, told
-from fog.sync.restore import local_state_saved
+from fog.sync.restore import local_state_saved, refuse_special
 from fog.sync.scan import TMP_NAME, TMP_PREFIX
 
 UNFINISHED = f"{TMP_PREFIX}restore-unfinished"  # in an output directory while `restore -o` fills it
@@ -169,6 +169,7 @@ def restore_tree(
     strip = len(scope) + 1 if scope else 0
     if output is not None:
         top = output
+        refuse_special(top)
         if os.path.lexists(top) and not os.path.isdir(top):
             raise FogError(f"{top} exists and is not a directory")
         if os.path.isdir(top) and any(os.scandir(top)) and not force and not unfinished(top):
@@ -195,6 +196,8 @@ def restore_tree(
             if s is not None and in_place and _holds(ctx, index, path, s, v):
                 result.unchanged += 1
                 continue
+            if s is not None and not in_place:
+                refuse_special(os.path.join(top, rel))  # (in place: the share's own tree, as a pull treats it)
             if s is not None and not in_place and v.kind == "dir" and st.S_ISDIR(s.st_mode):
                 dirs.append(v)
                 continue

@@ -127,3 +127,53 @@ def test_control_characters_in_paths_are_escaped_in_every_listing(share: Share) 
         text = r.out + r.err
         assert "\x1b[31m" not in text and "\nM forged" not in text, (what, text)
         assert escaped in text, (what, text)
+
+
+def _specials(where: Path) -> list[Path]:
+    """A FIFO, a socket and (when this process may make one) a character device like /dev/null."""
+    import socket
+    import stat
+
+    os.mkfifo(where / "fifo")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(where / "sock"))
+    sock.close()
+    made = [where / "fifo", where / "sock"]
+    try:
+        os.mknod(where / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        made.append(where / "null")
+    except PermissionError:
+        pass
+    return made
+
+
+def test_restore_never_replaces_a_device_fifo_or_socket(share: Share, tmp_path: Path) -> None:
+    """`fog restore f -o /dev/full --force`, run as root, replaced the device node with a regular file."""
+    share.write("a.txt", "a\n")
+    share.write("d/b.txt", "b\n")
+    share.push()
+    where = tmp_path / "specials"
+    where.mkdir()
+    specials = _specials(where)
+    before = {p: (p.lstat().st_ino, p.lstat().st_mode) for p in specials}
+    for p in specials:
+        for force in ((), ("--force",)):
+            line = share.fog("restore", "a.txt", "-o", p, *force, expect=1).one_line_error()
+            assert f"{p} is a" in line and "not a regular file" in line, line
+            line = share.fog("restore", "d@~0", "-o", p, *force, expect=1).one_line_error()  # a tree
+            assert f"{p} is a" in line and "not a regular file" in line, line
+    # -o DIR puts the file in it, under its name: there too
+    os.rename(where / "fifo", where / "a.txt")
+    line = share.fog("restore", "a.txt", "-o", where, "--force", expect=1).one_line_error()
+    assert "a FIFO" in line, line
+    os.rename(where / "a.txt", where / "fifo")
+    # a tree restored into a directory (--force: not empty) keeps its hands off them too
+    out = tmp_path / "out"
+    (out / "d").mkdir(parents=True)
+    os.mkfifo(out / "d" / "b.txt")
+    line = share.fog("restore", "d@~0", "-o", out, "--force", expect=1).one_line_error()
+    assert "a FIFO" in line, line
+    assert (out / "d" / "b.txt").is_fifo()
+    assert {p: (p.lstat().st_ino, p.lstat().st_mode) for p in specials} == before
+    # stdout is not a destination file
+    assert share.fog("restore", "a.txt", "-o", "-").out == "a\n" and share.fog("cat", "a.txt").out == "a\n"

@@ -262,6 +262,42 @@ def test_existing_share_is_tightened_when_locked(share: Share) -> None:
     assert _loose(share.root) == []
 
 
+def _loose_archive(root: Path) -> list[str]:
+    archive = root / ".fog" / "archive"
+    return [
+        f"{p.relative_to(root)} {oct(stat.S_IMODE(p.lstat().st_mode))}"
+        for p in [archive, *archive.rglob("*")]
+        if stat.S_IMODE(p.lstat().st_mode) & 0o077
+    ]
+
+
+def test_the_local_archive_is_private_and_an_old_one_is_tightened(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """.fog/archive (the bytes a pull replaced): its files 0600 and its directories 0700 under umask 022, and
+    an archive an older fog made with the umask's modes is tightened by the next pull."""
+    old, home = os.umask(0o022), str(_home())
+    try:
+        share.write("a.txt", "first\n")
+        share.push()
+        monkeypatch.setenv("FOG_HOME", str(tmp_path / "home-c"))
+        share.fog("clone", share.remote, tmp_path / "c", "--master-key-file", share.key_file)
+        archive = tmp_path / "c" / ".fog" / "archive"
+        for n in range(2):
+            monkeypatch.setenv("FOG_HOME", home)
+            share.write("a.txt", f"edit {n}\n")
+            share.push()
+            monkeypatch.setenv("FOG_HOME", str(tmp_path / "home-c"))
+            share.fog("-C", tmp_path / "c", "pull")
+            assert [p for p in archive.rglob("*") if p.is_file()], "the pull archived nothing"
+            assert _loose_archive(tmp_path / "c") == []
+            for p in archive.rglob("*"):  # as an older fog left it
+                os.chmod(p, 0o755 if p.is_dir() else 0o644)
+            assert _loose_archive(tmp_path / "c") != []
+    finally:
+        os.umask(old)
+
+
 @pytest.mark.parametrize(("name", "make"), [("lock", "dir"), ("tmp", "file"), ("archive", "file")])
 def test_a_fog_entry_of_the_wrong_kind_is_named(share: Share, name: str, make: str) -> None:
     """`.fog/lock` a directory, `.fog/tmp` or `.fog/archive` a file: the system's "Is a directory: .../lock"

@@ -120,6 +120,7 @@ class BackendContract:
         assert backend.get_range("pack/1", 10, 5) == b""
         assert backend.get_range("pack/1", 11, 5) == b""
         assert backend.get_range("pack/1", 1 << 40, 5) == b""
+        assert backend.get_range("pack/1", (1 << 63) - 6, 5) == b""  # the last range a file offset can end
         backend.put("pack/empty", b"")
         assert backend.get_range("pack/empty", 0, 5) == b""
 
@@ -154,8 +155,12 @@ class BackendContract:
         assert backend.get_range("pack/big", offset, 1 << 20) == data[offset : offset + (1 << 20)]
         assert backend.get_range("pack/big", len(data) - 100_000, 1 << 20) == data[-100_000:]
 
-    @pytest.mark.parametrize("offset, length", [(-1, 10), (0, -1), (-5, -5)])
-    def test_get_range_negative_is_value_error(self, backend: Backend, offset: int, length: int) -> None:
+    @pytest.mark.parametrize(
+        "offset, length", [(-1, 10), (0, -1), (-5, -5), (1 << 63, 10), (0, 1 << 64), (1 << 62, 1 << 62)]
+    )
+    def test_get_range_negative_or_past_a_file_offset_is_value_error(
+        self, backend: Backend, offset: int, length: int
+    ) -> None:
         backend.put("pack/1", b"0123456789")
         with pytest.raises(ValueError):
             backend.get_range("pack/1", offset, length)

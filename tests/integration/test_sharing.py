@@ -171,6 +171,28 @@ def test_a_read_only_member_cannot_push_and_a_patched_client_is_refused(alice: D
     assert again.err == ""  # told once, not at every run
 
 
+def test_a_read_only_members_sync_pulls_then_refuses_to_push_like_push(alice: Device) -> None:
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    accept(alice, bob)
+    assert bob.fog("sync").rc == 0  # nothing to push: a cron job's sync succeeds
+    alice.write("notes.txt", "one\n")
+    alice.push()
+    assert bob.fog("sync").rc == 0 and bob.read("notes.txt") == "one\n"
+    bob.write("doc.txt", "bob tries to write\n")
+    alice.write("notes.txt", "two\n")
+    alice.push()
+    logs = set(alice.world.log_files())
+    r = bob.fog("sync", expect=1)
+    assert bob.read("notes.txt") == "two\n"  # the pull part ran
+    assert "pushed" not in r.out and set(alice.world.log_files()) == logs
+    assert r.error_line() == bob.fog("push", expect=1).error_line()
+    assert "shared with you read-only" in r.error_line() and "unpushed" in r.error_line()
+    assert bob.fog("sync", "--json", expect=1).out == ""
+    alice.pull()
+    assert alice.read("doc.txt") == "alice's first draft\n"
+
+
 def test_a_removed_member_reads_nothing_pushed_later_and_its_batches_are_refused(alice: Device) -> None:
     bob = user(alice, "bob")
     alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")

@@ -700,3 +700,41 @@ def _pump(a: socket.socket, b: socket.socket) -> None:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def test_ranges_past_a_file_offset_and_names_with_control_characters_are_refused_in_one_line(
+    node: NodeProcess,
+) -> None:
+    """A device's get_range(name, 2**63, 10) made the node log "internal error: OverflowError" and drop the
+    connection; a name holding a newline or an escape sequence was written raw into the node's log."""
+    user = User()
+    b = connect(node, user)
+    log = own_log(user) + "/0000000001"
+    b.put_new(log, b"batch one")
+    for offset, length in ((1 << 63, 10), (0, 1 << 64)):
+        with pytest.raises(ValueError):  # the client's own check, before anything is sent
+            b.get_range(log, offset, length)
+    assert b.get_range(log, (1 << 63) - 11, 10) == b""
+    b.close()
+    mark = len(node.lines)
+    session = _handshake(node, user.secrets["laptop"], {"proto": 1, "space": user.space})
+    for offset, length in ((1 << 63, 10), (0, 1 << 64), (1 << 62, 1 << 62)):  # a patched client's
+        W.send(session, W.OP_GET_RANGE, {"name": log, "offset": offset, "length": length})
+        status, header, _ = W.recv(session, 1 << 20)
+        assert status == W.REFUSED and "invalid byte range" in header["error"], header
+    W.send(session, W.OP_GET_RANGE, {"name": log, "offset": 0, "length": 5})  # the session goes on
+    status, _, data = W.recv(session, 1 << 20)
+    assert status == W.OK and bytes(data) == b"batch"
+    forged = "x\nfog serve: 127.0.0.1:1 admin/00000000 connected as owner\x1b[2K\x00"
+    for op in (W.OP_GET, W.OP_EXISTS, W.OP_DELETE):
+        W.send(session, op, {"name": forged})
+        status, header, _ = W.recv(session, 1 << 20)
+        assert status == W.REFUSED and "invalid object name" in header["error"], header
+    W.send(session, W.OP_EXISTS, {"name": log})
+    assert W.recv(session, 1 << 20)[0] == W.OK
+    escaped = r"refused exists x\\nfog serve: 127\.0\.0\.1:1 admin/00000000 connected as owner\\x1b\[2K\\x00"
+    node.wait_for_log(escaped, since=mark)
+    lines = node.lines[mark:]
+    assert not [x for x in lines if "internal error" in x or "connection dropped" in x], lines
+    assert not [x for x in lines if not x.startswith("fog serve: 127.0.0.1:") or "\x1b" in x or "\x00" in x], lines
+    assert len([x for x in lines if "invalid byte range" in x]) == 3, lines

@@ -210,6 +210,8 @@ class Channel:
                 raise NotAFile(SFTP_NO_SUCH_FILE, "not a regular file")
             size = attrs.st_size or 0
             want = (size if length is None else min(size, offset + length)) - offset  # bytes to read
+            if want <= 0:
+                return b""  # at or past the end (a server may refuse a read that far out: its answer is not read)
             buf = bytearray(((_data(head[0]) if head else None) or b"")[:want])  # a server may answer more than asked
             while len(buf) < want:
                 starts = range(len(buf), want, CHUNK)  # relative to `offset`

@@ -1,0 +1,54 @@
+"""Passwords in URLs never reach the terminal: `scheme://user:PASSWORD@host` prints as `user:***@host`.
+
+A remote's URL may carry a password (an S3 endpoint `http://KEY:SECRET@host` in
+its query, an sftp:// URL typed with one), and the messages of fog and of the
+libraries under it repeat URLs ("Could not connect to the endpoint URL: ...").
+fog.cli.main wraps stderr in RedactingStream, so every message is masked in one
+place; the commands that print a remote's URL on stdout (`remote list`, `init`,
+`stats`) mask it with `redact`. Imports nothing at the top: the fast path loads it.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from typing import Any, TextIO
+
+_PATTERN: re.Pattern[str] | None = None
+
+
+def _pattern() -> re.Pattern[str]:
+    global _PATTERN
+    if _PATTERN is None:
+        import re
+
+        _PATTERN = re.compile(
+            # a scheme and its `://` (also percent-encoded, as in an s3 URL's `endpoint=` query), the user and
+            # its `:`, then the password: up to the last `@` (or `%40`) before a `/`, a space or a quote
+            r"([A-Za-z][A-Za-z0-9+.-]*(?:://|%3[Aa]%2[Ff]%2[Ff])[^\s/@:?#\"'<>]*(?::|%3[Aa]))[^\s/\"'<>]+(@|%40)"
+        )
+    return _PATTERN
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it replaced by `***` (the user name stays: it says which)."""
+    if ("@" not in text and "%40" not in text) or ("://" not in text and "%2F%2F" not in text.upper()):
+        return text  # (no URL with a password: the common case costs two searches)
+    return _pattern().sub(r"\1***\2", text)
+
+
+class RedactingStream:
+    """A text stream that passes what is written through `redact` (stderr: every message, in one place)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, s: Any) -> int:
+        if isinstance(s, str):
+            self.inner.write(redact(s))
+            return len(s)
+        return self.inner.write(s)  # (bytes: the inner stream answers as it would, click probes with b"")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

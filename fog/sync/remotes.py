@@ -118,8 +118,10 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
         remote.put_config(ident, config)
     finally:
         backend.close()
-    publish_config(share, ident, config)
+    # used here first (its whole history queued), then published on every remote, the new one among
+    # them: with every other remote down, the change still lands there, and this device still fills it
     _use(share, name, url)
+    publish_config(share, ident, config)
     return RemoteInfo(name, url, len(share.db.pending(name)))
 
 

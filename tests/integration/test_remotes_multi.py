@@ -135,3 +135,18 @@ def test_sync_quiet_prints_nothing_when_another_device_added_a_remote(world: Wor
     a.fog("remote", "remove", "usb")
     r = b.fog("pull")  # not quiet: told
     assert "remote usb was removed on another device" in r.err, str(r)
+
+
+def test_a_remote_added_while_the_only_other_is_down_gets_the_whole_history(world: World) -> None:
+    """Replication review: with origin's disk gone, `remote add x` exited 1 but left x half-added (listed,
+    nothing queued); after skipping origin the push said "Nothing to push", and a clone of x was empty."""
+    a = world.init("laptop")
+    a.write("keep.txt", "keep me\n")
+    a.fog("push")
+    world.remote.rename(world.tmp / "dead")
+    usb = _add_usb(world, a)
+    a.fog("remote", "skip", "origin")
+    a.fog("push")
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.read("keep.txt") == "keep me\n"

@@ -194,7 +194,11 @@ def read_rules(root: str, rel_dir: str) -> bytes | None:
     NotUsed if it is not a regular file or is larger than MAX_RULES_BYTES; OSError if it cannot be
     read. The directories are opened one by one without following a symlink: the rules of a
     directory reached through a link (not a directory of the tree) are none."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.lstat(os.path.join(root, rel_dir, IGNORE_FILE))  # (the usual answer, in one call: there is none)
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
     try:
         for part in rel_dir.split("/") if rel_dir else ():
             try:

@@ -100,3 +100,11 @@ def test_only_a_regular_fogignore_in_a_directory_of_the_tree_is_read(tmp_path: P
 def test_a_policy_pattern_with_a_reversed_range_is_a_value_error(pattern: str) -> None:
     with pytest.raises(ValueError, match="bad character range"):  # (was re.error: "internal error")
         check_pattern(pattern)
+
+
+def test_a_stored_policy_with_a_reversed_range_is_refused_as_a_bad_policy() -> None:
+    """Another device's SyncConfig can hold such a pattern: a ValueError (an unusable policy), not re.error."""
+    from fog.format.policy import Policy
+
+    with pytest.raises(ValueError, match="bad character range"):
+        Policy.from_json({"overrides": [{"pattern": "x[z-a]", "keep-last": 1}]}, lenient=True)

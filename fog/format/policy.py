@@ -37,6 +37,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fog.format.glob import segment
+
 RULE_FIELDS = (
     "keep_last",
     "keep_within",
@@ -230,7 +232,10 @@ def check_pattern(pattern: Any) -> None:
         raise ValueError(f"policy override pattern {pattern!r}: control characters are not allowed")
     if any(part in ("", ".", "..") for part in pattern.strip("/").split("/")):
         raise ValueError(f"policy override pattern {pattern!r}: empty, '.' and '..' segments are not allowed")
-    _compile(pattern)
+    try:
+        _compile(pattern)
+    except ValueError as exc:
+        raise ValueError(f"policy override pattern {pattern!r}: {exc}") from None
 
 
 def matches(pattern: str, path: str) -> bool:
@@ -240,56 +245,32 @@ def matches(pattern: str, path: str) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _compile(pattern: str) -> re.Pattern[str]:
+    """The regex that matches a share path when the pattern matches it or one of its directories.
+
+    Each run of segments after a `**` takes its leftmost fit (an atomic group), and each `*` of a
+    segment too (fog.format.glob): matching time is polynomial whatever the pattern. ValueError for
+    a class with a reversed range (`[z-a]`)."""
     body = pattern.strip("/")
-    anchored = "/" in body or pattern.startswith("/")
-    segments = body.split("/")
-    out = "" if anchored else "(?:.*/)?"
-    for i, seg in enumerate(segments):
-        last = i == len(segments) - 1
-        if seg == "**":
-            out += ".*" if last else "(?:.*/)?"
-        else:
-            out += _segment(seg) + ("" if last else "/")
-    return re.compile(out + r"(?:/.*)?\Z", re.DOTALL)
-
-
-def _segment(seg: str) -> str:
-    """One path segment of a pattern as a regular expression that never crosses a '/'."""
-    out: list[str] = []
-    i = 0
-    while i < len(seg):
-        c = seg[i]
-        if c == "*":
-            while i + 1 < len(seg) and seg[i + 1] == "*":
-                i += 1
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "\\" and i + 1 < len(seg):
-            i += 1
-            out.append(re.escape(seg[i]))
-        elif c == "[" and (end := _class_end(seg, i)) > 0:
-            inner = seg[i + 1 : end]
-            negate = inner[:1] in ("!", "^")
-            inner = inner[1:] if negate else inner
-            escaped = "".join("\\" + ch if ch in "\\[]^" else ch for ch in inner)
-            out.append(f"(?!/)[{'^' if negate else ''}{escaped}]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-def _class_end(seg: str, start: int) -> int:
-    """The index of the ']' closing the class opened at `start`, or -1 (then '[' is literal)."""
-    i = start + 1
-    if i < len(seg) and seg[i] in "!^":
-        i += 1
-    if i < len(seg) and seg[i] == "]":  # a ']' first in the class is a member
-        i += 1
-    end = seg.find("]", i)
-    return end
+    segs = body.split("/")
+    if not ("/" in body or pattern.startswith("/")):
+        segs.insert(0, "**")  # no '/': at any depth
+    runs: list[list[str]] = [[]]  # the segments between two `**`
+    for seg in segs:
+        if seg != "**":
+            runs[-1].append(segment(seg, lenient=True))
+        elif runs[-1] or len(runs) == 1:
+            runs.append([])
+    out = ""
+    for k, run in enumerate(runs):
+        if not run:
+            continue
+        below = k < len(runs) - 1  # a `**` follows: the match must go on below
+        stop = "(?=/)" if below else r"(?=/|\Z)"
+        skip = "" if k == 0 else "/(?:.*?/)??" if out else "(?:.*?/)??"
+        out += f"(?>{skip}{'/'.join(run)}{stop})"
+    if not out:  # `**`
+        return re.compile(".", re.DOTALL)
+    return re.compile(out, re.DOTALL)
 
 
 # -- durations, for reasons and output --------------------------------------------------

@@ -646,6 +646,7 @@ def _pull_staged(
         names = set(arrived)
         hits = {path for path in result.updated if path in names}  # (not a set of every path updated)
         result.conflicts += [name for name in arrived if name in hits]
+    result.skipped += rules.notices  # .fogignore files and lines left out of the rules (each said once)
     unapplied = sorted(v.id.hex() for path in [*failed, *left_alone] for v in kept.get(path, ()))
     with db.write() as txn:
         db.clear_pending(txn, ctx.remote_name, _ids(carried))  # this remote has them already

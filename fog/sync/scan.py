@@ -287,6 +287,7 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                     continue
             out.candidates.add(path, kind, s, target)
     out.unchanged = unchanged
+    out.skipped += rules.notices  # .fogignore files and lines left out of the rules (each said once)
     if len(index) != out.unchanged:  # something indexed was not matched: find what is gone
         for path in index:
             if path not in seen and not under_any(path, unseen) and not _ignored(path, left_out, rules, index):

@@ -222,6 +222,8 @@ def restore_tree(
             result.deleted.append(path)
             if in_place and not force and not _saved(ctx, index, path, s):
                 unsaved.append(path)
+    if rules is not None:
+        result.skipped += rules.notices  # .fogignore files and lines left out of the rules
     if unsaved:
         shown = ", ".join(sorted(unsaved)[:10]) + (f" and {len(unsaved) - 10} more" if len(unsaved) > 10 else "")
         raise UnsavedChangesError(

@@ -142,6 +142,7 @@ def test_path_overrides(share: Share) -> None:
         (["--keep-daily", "3", "--unset", "keep-daily"], "--keep-daily and --unset keep-daily"),
         (["--path", "!*.log", "--keep-last", "1"], "--path '!*.log': negation is not supported"),
         (["--path", "a//b", "--keep-last", "1"], "--path 'a//b': empty, '.' and '..' segments"),
+        (["--path", "x[z-a]", "--keep-last", "1"], "--path 'x[z-a]': bad character range z-a"),
         (["--path", "*.log", "--max-old-size", "1G"], "--max-old-size is share-wide"),
         (["--path", "*.log", "--keep-deleted", "forever"], "--keep-deleted forever cannot be set for a --path"),
         ([], "nothing to change"),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from fogcli import Share
+from fogcli import Share, run_fog
 from test_multidevice import World
 
 from fog.repo.db import RepoDB
@@ -115,3 +116,89 @@ def test_scan_prunes_ignored_directories_and_reads_each_fogignore_once(tmp_path:
     names = {e.path for e in d.candidates}
     assert "d3/f2.txt" in names and "d3/f12.txt" not in names and "d3/f1.txt" not in names
     db.close()
+
+
+def status(share: Share) -> tuple[dict, list[str]]:  # type: ignore[type-arg]
+    """`fog status --json --ignored` in its own process (one that hangs fails the test): its document
+    and what it skipped."""
+    doc = run_fog(["status", "--json", "--ignored"], share.root, subprocess_=True, timeout=60).json()
+    return doc, doc["skipped"]
+
+
+def test_a_fogignore_that_is_not_a_regular_file_is_not_read(share: Share, tmp_path: Path) -> None:
+    """Another device can plant `.fogignore -> /dev/zero` (links are synced): it was read to the end
+    (memory without bound), and a FIFO hung every status and push."""
+    share.write("a.txt", "a\n")
+    share.write("b.log", "b\n")
+    os.mkfifo(share.root / ".fogignore")
+    doc, err = status(share)  # (the old code blocked on the FIFO: TimeoutExpired)
+    assert ".fogignore: not a regular file: its rules are not used" in err
+    assert sorted(doc["added"]) == ["a.txt", "b.log"]
+    (share.root / ".fogignore").unlink()
+    outside = tmp_path / "elsewhere"
+    outside.write_text("*.txt\n")
+    (share.root / ".fogignore").symlink_to(outside)  # (to /dev/zero it is the same: never opened)
+    doc, err = status(share)
+    assert err == [".fogignore: a symbolic link, not a regular file: its rules are not used"]
+    assert "a.txt" in doc["added"] and doc["ignored"] == []
+    said = share.fog("status", sub=True).err.splitlines()
+    assert said == ["fog: skipped .fogignore: a symbolic link, not a regular file: its rules are not used"]
+    (share.root / ".fogignore").unlink()
+    (share.root / "sub").mkdir()
+    (share.root / "sub" / ".fogignore").symlink_to("/dev/zero")
+    share.write(".fogignore", "*.log\n" + "#" * (1 << 20))  # larger than 1 MiB: not used either
+    doc, err = status(share)
+    assert sorted(err) == [
+        ".fogignore: larger than 1 MiB: its rules are not used",
+        "sub/.fogignore: a symbolic link, not a regular file: its rules are not used",
+    ]
+    assert "b.log" in doc["added"]
+    share.write(".fogignore", "*.log\n")
+    share.push()
+    assert share.fog("status", "--json", "--ignored").json()["ignored"] == ["b.log"]
+
+
+def test_a_pattern_cannot_make_matching_hang(share: Share) -> None:
+    """`*a*a*...*b` against a long name backtracked exponentially (pathspec's `[^/]*` per star), and
+    `a/**/a/**/...` against a deep path polynomially with the number of `**`: status never ended."""
+    share.write(".fogignore", "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n**/a/**/a/**/a/**/a/**/a/**/a/**/a/**/a/**/c\n*.log\n")
+    share.write("a" * 60, "x\n")
+    deep = "/".join(["a"] * 60)
+    share.write(f"{deep}/f", "x\n")
+    share.write("x.log", "x\n")
+    share.write("a" * 20 + "b", "x\n")
+    share.write("a/a/a/a/a/a/a/a/c", "x\n")
+    doc, err = status(share)
+    assert not err
+    assert doc["ignored"] == ["a/a/a/a/a/a/a/a/c", "a" * 20 + "b", "x.log"]
+    assert "a" * 60 in doc["added"] and f"{deep}/f" in doc["added"]
+    r = run_fog(["push", "--json"], share.root, subprocess_=True, timeout=60)
+    assert f"{deep}/f" in r.json()["added"]
+
+
+def test_a_bad_line_is_left_out_with_one_notice_and_the_others_apply(tmp_path: Path) -> None:
+    """`!`, a trailing backslash and `[z-a]` made every status, push and pull fail ("internal error")."""
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+    a = world.init("laptop")
+    a.write(".fogignore", "!\n*.log\n\\\n[z-a]\n")
+    for i in range(5):
+        a.write(f"f{i}.log", "x\n")
+        a.write(f"f{i}.txt", "x\n")
+    doc = a.fog("status", "--json", "--ignored").json()
+    assert doc["ignored"] == [f"f{i}.log" for i in range(5)]
+    assert a.fog("status").err.splitlines() == [
+        "fog: skipped .fogignore line 1: '!': not a valid pattern (an empty pattern)",
+        "fog: skipped .fogignore line 3: '\\\\': not a valid pattern (a trailing backslash escapes nothing)",
+        "fog: skipped .fogignore line 4: '[z-a]': not a valid pattern (bad character range z-a in [z-a])",
+    ]  # once each, not once a path
+    a.push()
+    b = world.clone("desktop")
+    assert sorted(p.name for p in b.root.iterdir() if p.name != ".fog") == [
+        ".fogignore", *(f"f{i}.txt" for i in range(5))
+    ]  # fmt: skip
+    a.write("f9.txt", "x\n")
+    a.write("f9.log", "x\n")
+    a.push()
+    r = b.pull()
+    assert ".fogignore line 4: '[z-a]': not a valid pattern" in r.err
+    assert b.read("f9.txt") == "x\n" and not (b.root / "f9.log").exists()

@@ -180,7 +180,7 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "bytes_written",
     "nodes_failed",
 ]
-REMOTE_FIELDS = ["name", "url", "pending", "shared_url", "skipped", "reachable", "error", "kind", "node"]
+REMOTE_FIELDS = ["name", "url", "pending", "shared_url", "skipped", "reachable", "error", "kind", "node", "forgets"]
 DEVICE_FIELDS = [  # fog.sync.devices.DeviceInfo
     "id",
     "name",

@@ -46,7 +46,14 @@ def list_cmd(
             state = "reachable"
         else:
             state = f"UNREACHABLE: {i.error}"
-        pending = f"{i.pending} version(s) to publish" if i.pending else "up to date" if not i.skipped else ""
+        queued = [f"{i.pending} version(s)" if i.pending else "", f"{i.forgets} forget(s)" if i.forgets else ""]
+        pending = (
+            " and ".join(q for q in queued if q) + " to publish"
+            if i.pending or i.forgets
+            else "up to date"
+            if not i.skipped
+            else ""
+        )
         local = f" (this device; shared URL {i.shared_url})" if i.shared_url else ""
         local += " (untrusted node)" if i.node else ""
         typer.echo("  ".join(x for x in (f"{i.name:<12} {i.url}{local}", state, pending) if x))

@@ -47,6 +47,7 @@ class RemoteInfo:
     error: str = ""  # why it is not reachable
     kind: str = ""  # file | sftp | s3 | fog (an untrusted node) | fog+ssh
     node: bool = False  # the remote is one of the user's untrusted nodes (fog device add-untrusted)
+    forgets: int = 0  # forgotten versions waiting to be published there (fog forget while it was down)
 
 
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
@@ -65,6 +66,7 @@ def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[R
         url = share.config.remotes.get(name) or str(local.get("url") or shared.get(name, {}).get("url", ""))
         shared_url = str(shared.get(name, {}).get("url", ""))
         info = RemoteInfo(name, url, len(share.db.pending(name)), skipped=bool(local.get("skip")))
+        info.forgets = len(share.db.pending_forgets(name))
         info.kind, info.node = kind_of(url), bool(shared.get(name, {}).get("node"))
         if shared_url and shared_url != url:
             info.shared_url = shared_url

@@ -150,3 +150,22 @@ def test_a_remote_added_while_the_only_other_is_down_gets_the_whole_history(worl
     c = world.device("third")
     run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
     assert c.read("keep.txt") == "keep me\n"
+
+
+def test_remote_list_counts_a_forget_waiting_for_a_remote(world: World) -> None:
+    """Replication review: a forget made while a remote was down waited for it, and `remote list` said
+    "up to date" (pending 0) until the next push published it."""
+    a = world.init("laptop")
+    for n in range(3):
+        a.write("f.txt", f"v{n}\n")
+        a.fog("push")
+    usb = _add_usb(world, a)
+    a.fog("push")
+    usb.rename(world.tmp / "usb-away")
+    a.fog("forget", "--keep-last", "1", "f.txt", expect=1)  # published on origin, not on usb
+    (world.tmp / "usb-away").rename(usb)
+    listed = {r["name"]: r for r in a.fog("remote", "list", "--json").json()}
+    assert listed["usb"]["forgets"] == 2 and listed["origin"]["forgets"] == 0, listed
+    assert "2 forget(s) to publish" in a.fog("remote", "list").out
+    a.fog("push")
+    assert a.fog("remote", "list", "--json").json()[1]["forgets"] == 0

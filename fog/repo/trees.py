@@ -26,7 +26,7 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import lmdb
 
@@ -138,39 +138,60 @@ def is_tree(db: RepoDB, scope: str) -> bool:
 
 
 def pushes(db: RepoDB, scope: str = "") -> list[Push]:
-    """Every push with its versions (those still recorded), newest first; only those touching SCOPE.
+    """The pushes that brought new versions (still recorded) at or below SCOPE, newest first.
 
-    Versions no batch record carries (recorded by a fog before these records)
-    form pushes of their own, one per device and recording time.
+    This is what `~N` counts and `fog log --pushes` lists. A version belongs to
+    the push that first published it (`all_pushes`); a batch that only carried
+    versions already published (a remote added later filled, a relay, a forget,
+    an empty first batch) brought nothing and is not one.
+    """
+    return [p for p in all_pushes(db) if any(_in_scope(v.path, scope) for v in p.versions)]
+
+
+def all_pushes(db: RepoDB) -> list[Push]:
+    """Every batch this device wrote or read (the batches of one push on several remotes as one), newest first.
+
+    Each recorded version is given to one of them, the push that brought it:
+    its author's earliest batch carrying it (by batch time; a conflict copy,
+    which its loser's author never published, the earliest batch of any
+    device), so a batch that filled a new remote with versions already pushed
+    has none. A push is dated by the versions it brought (the version clock,
+    as trees are read); one that brought none by its batch time. Versions no
+    batch record carries (recorded by a fog before these records) form pushes
+    of their own, one per device and recording time.
     """
     by_id: dict[bytes, Version] = {}
     for v in db.all_versions():
         by_id[v.id] = v
     with db.read() as txn:
         batches = pushes_mod.merged(pushes_mod.read_all(txn, db.db["batches"]))
-    carried: set[bytes] = set()
-    out: list[Push] = []
+    carriers: dict[bytes, list[Push]] = {}
     for p in batches:
-        p.versions = sorted((by_id[i] for i in set(p.ids) if i in by_id), key=lambda v: v.path)
-        carried.update(p.ids)
-        out.append(p)
+        for i in set(p.ids):
+            if i in by_id:
+                carriers.setdefault(i, []).append(p)
+    for i, found in carriers.items():
+        v = by_id[i]
+        first = min(found, key=lambda p: (v.conflict or p.device != v.device, p.time_ns, p.id or b""))
+        first.versions.append(v)
+    out: list[Push] = list(batches)
     loose: dict[tuple[str, int], Push] = {}
     for v in by_id.values():
-        if v.id not in carried:
+        if v.id not in carriers:
             key = (v.device, v.time_ns)
             loose.setdefault(key, Push(None, v.device, v.time_ns)).versions.append(v)
-    for p in loose.values():
+    out.extend(loose.values())
+    for p in out:
         p.versions.sort(key=lambda v: v.path)
-        out.append(p)
-    if scope:
-        out = [p for p in out if any(_in_scope(v.path, scope) for v in p.versions)]
+        p.fix_span()
     out.sort(key=lambda p: (p.after_ns, p.time_ns, p.id or b""), reverse=True)
     return out
 
 
 def find_push(db: RepoDB, name: str, names: dict[str, str]) -> Push:
-    """A push by id prefix (4+ hex digits) or by DEVICE:N (a device's N-th batch)."""
-    candidates = pushes(db)
+    """A push by id prefix (4+ hex digits) or by DEVICE:N (a device's N-th batch); any batch, even one that
+    brought nothing new (it names the moment it was written)."""
+    candidates = all_pushes(db)
     if ":" in name:
         who, _, seq_text = name.rpartition(":")
         seq = parse_whole(seq_text)
@@ -256,4 +277,9 @@ def find(db: RepoDB, pattern: str, scope: str = "") -> dict[str, list[Version]]:
 
 
 def iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns // 1_000_000_000).astimezone().isoformat(timespec="seconds")
+    """A moment in local time to the second; in UTC when local time cannot hold it (9999-12-31 east of UTC)."""
+    utc = datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc)
+    try:
+        return utc.astimezone().isoformat(timespec="seconds")
+    except (ValueError, OverflowError):
+        return utc.isoformat(timespec="seconds")

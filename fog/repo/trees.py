@@ -26,7 +26,7 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import lmdb
 
@@ -53,6 +53,7 @@ class Moment:
     when_ns: int | None
     label: str
     push: Push | None = None
+    version: Version | None = None  # a version id named it: that version of the path itself
 
 
 def _ranges(scope: str) -> list[tuple[bytes, bool]]:
@@ -248,6 +249,18 @@ def resolve_moment(db: RepoDB, scope: str, rev: str | None, names: dict[str, str
             raise RevisionError(f"{where}@{rev}: only {len(touching)} push(es) changed it (~0 to ~{len(touching)})")
         p = touching[n - 1]
         return Moment(p.before_ns, f"right before push {p.name} ({iso(p.before_ns + 1)})", p)
+    if scope and _HEX.match(rev):  # a version of the path itself, whatever the path is now
+        want = rev.lower()
+        hits = [v for v in db.path_history(scope) if v.id.hex().startswith(want)]
+        if len(hits) > 1:
+            raise RevisionError(f"{scope}@{rev}: ambiguous, {len(hits)} versions start with it; give more digits")
+        if hits:
+            v = hits[0]
+            return Moment(v.time_ns, f"version {v.id.hex()[:12]} ({iso(v.time_ns)})", version=v)
+        if not re.match(r"\d{4}", rev):  # (not a year either)
+            raise RevisionError(
+                f"{scope}@{rev}: no version of {scope} starts with {rev} (fog log {scope} lists them with their ids)"
+            )
     try:
         when = parse_when(rev)
     except RevisionError:
@@ -278,7 +291,7 @@ def find(db: RepoDB, pattern: str, scope: str = "") -> dict[str, list[Version]]:
 
 def iso(ns: int) -> str:
     """A moment in local time to the second; in UTC when local time cannot hold it (9999-12-31 east of UTC)."""
-    utc = datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc)
+    utc = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
     try:
         return utc.astimezone().isoformat(timespec="seconds")
     except (ValueError, OverflowError):

@@ -9,10 +9,11 @@ head (what the last push or pull made of it).
 
 A moment is named by a tree REV (`resolve_moment`): an ISO date or date-time,
 an age (`2h`, `3d`), `yesterday`, `~N` (the state right before the N-th most
-recent push that changed something under SCOPE), or a push: `push:ID` (the
-state right after it; ID is a prefix of the batch id `fog log --pushes`
-shows, or DEVICE:N, that device's N-th batch) and `push:ID^` (right before
-it).
+recent push that brought new versions under SCOPE: see `pushes`), a push:
+`push:ID` (the state right after it; ID is a prefix of the batch id `fog log
+--pushes` shows, or DEVICE:N, that device's N-th batch) and `push:ID^` (right
+before it), or a version id prefix of SCOPE itself (the moment of that
+version, whatever SCOPE is now).
 
 The tree is read in one pass over the `history` sub-database (keys are
 pathkey · time · id[:8], so each path's versions are contiguous and in time

@@ -385,7 +385,7 @@ def test_a_version_id_names_a_version_of_a_path_that_is_a_directory_now(share: S
 
 def test_restore_refuses_to_drop_an_unpushed_mode_change(share: Share) -> None:
     """`chmod 755 run.sh` (status: M) then `restore run.sh@~1` exited 0 with the mode 644 again: the content
-    was a pushed version, the mode was not looked at."""
+    was a pushed version, the mode was not looked at (nor a directory's by a tree restore)."""
     share.write("run.sh", "v1\n", mode=0o644)
     share.push()
     share.write("run.sh", "v2\n")
@@ -399,6 +399,18 @@ def test_restore_refuses_to_drop_an_unpushed_mode_change(share: Share) -> None:
     assert (share.root / "run.sh").stat().st_mode & 0o777 == 0o644
     assert (share.root / "run.sh").read_text() == "v1\n"
     share.fog("restore", "run.sh@~0")  # a version put back by a restore is still nothing unsaved
+    # a directory's mode: a tree restore set it back too
+    share.write("d/x", "x\n")
+    os.chmod(share.root / "d", 0o755)
+    share.push()
+    share.write("d/x", "y\n")
+    share.push()
+    os.chmod(share.root / "d", 0o700)
+    assert "never pushed: d;" in share.fog("restore", ".@~1", expect=1).one_line_error()
+    assert (share.root / "d").stat().st_mode & 0o777 == 0o700
+    share.fog("restore", ".@~1", "--force")
+    assert (share.root / "d").stat().st_mode & 0o777 == 0o755
+    share.fog("restore", ".@~0")
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/New_York"])

@@ -50,6 +50,10 @@ def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
 def _tree(share: Share, scope: str, rev: str | None, names: dict[str, str]) -> tuple[dict[str, Version], str]:
     moment = trees.resolve_moment(share.db, scope, rev, names)
     tree = trees.tree_at(share.db, scope, moment.when_ns)
+    if moment.version is not None:  # (the named one, even if another of that path has the same time)
+        if moment.version.deleted:
+            raise FogError(f"{scope}@{rev} is a deletion; pick an older version (e.g. @~1)")
+        tree = dict(sorted({**tree, scope: moment.version}.items()))
     if scope and scope not in tree and not tree and not trees.has_history(share.db, scope):
         raise FogError(f"{scope}: no history (not in the share, or never pushed)")
     return tree, moment.label

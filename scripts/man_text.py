@@ -355,9 +355,10 @@ JSON_FIELDS: dict[str, list[str]] = {
 TREE_REV = (
     "A directory, or the share as `.`, takes the same *REV* forms as a file, read as a moment: the tree then "
     "holds, for each path below it, its newest version recorded at or before that moment (version time), "
-    "deleted paths left out. `~N` is the state right before the N-th most recent push that changed "
-    "something below it; `push:ID` the state right after a push (ID: 4 or more hex digits of the id "
-    "`fog log --pushes` shows, or `DEVICE:N`, that device's N-th batch) and `push:ID^` right before it."
+    "deleted paths left out. `~N` is the state right before the N-th most recent push that brought new "
+    "versions below it (the N-th line of `fog log --pushes DIR`); `push:ID` the state right after a push "
+    "(ID: 4 or more hex digits of the id `fog log --pushes` shows, or `DEVICE:N`, that device's N-th batch) "
+    "and `push:ID^` right before it; a version id of the path itself, the moment of that version."
 )
 
 JSON_LISTS = {"log", "find", "remote list", "device list", "share members"}  # these print a list of such objects

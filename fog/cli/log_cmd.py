@@ -88,7 +88,8 @@ def log(
     if path is not None and names_the_share(STATE.cwd, path):
         path = None  # `fog log .` at the top, `fog log ..` below it: the whole share, as `fog log`
     if pushes:
-        _pushes(path, limit, _when(since, "--since"), _when(until, "--until"), device, as_json)
+        span = run(lambda: (_when(since, "--since"), _when(until, "--until")), as_json)
+        _pushes(path, limit, *span, device, as_json)
         return
     if path is None and limit is None and not as_json:
         limit = 50

@@ -39,8 +39,9 @@ class Push:
     time_ns: int  # the batch's own time (a group without a batch: its versions' time)
     remotes: dict[str, int] = field(default_factory=dict)  # remote name -> seq there
     ids: tuple[bytes, ...] = ()
-    versions: list[Version] = field(default_factory=list)
+    versions: list[Version] = field(default_factory=list)  # once loaded: those it brought (trees.pushes)
     aliases: list[bytes] = field(default_factory=list)  # the ids of the same push's batches on other remotes
+    span: tuple[int, int] | None = None  # (before_ns, after_ns) once fixed: they stay when `versions` is narrowed
 
     @property
     def name(self) -> str:
@@ -54,15 +55,23 @@ class Push:
 
     @property
     def after_ns(self) -> int:
-        """The moment it was done: its last own version's time (the version clock)."""
+        """The moment it was done: its last own version's time (the version clock); without versions, its own time."""
+        if self.span is not None:
+            return self.span[1]
         own = self.own()
         return max(v.time_ns for v in own) if own else self.time_ns
 
     @property
     def before_ns(self) -> int:
         """The moment right before it: one ns before its first own version."""
+        if self.span is not None:
+            return self.span[0]
         own = self.own()
         return (min(v.time_ns for v in own) if own else self.time_ns) - 1
+
+    def fix_span(self) -> None:
+        """Keep the moments its versions give now (a caller may narrow `versions` to a directory's)."""
+        self.span = (self.before_ns, self.after_ns)
 
 
 def decode(chain: bytes, raw: bytes) -> Push:

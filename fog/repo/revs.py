@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import MAXYEAR, datetime
 
 from fog.errors import RevisionError
 from fog.format.version import Version
@@ -21,6 +21,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _BACK = re.compile(r"^~([0-9]{1,18})$")  # (longer: not a REV; int() of 4,300 digits would raise)
 _AGE = re.compile(r"^([0-9]{1,12})([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+LAST_NS = 253_402_300_799_999_999_999  # 9999-12-31T23:59:59.999999999Z, the last instant a datetime holds
 _CLOCK = re.compile(r"[T ](?P<h>\d{2}):?(?P<m>\d{2})(?::?(?P<s>\d{2})(?P<f>[.,]\d+)?)?")
 
 
@@ -73,10 +74,13 @@ def parse_time(text: str) -> int:
     try:
         if dt.tzinfo is None:
             dt = dt.astimezone()
-        ns = int(dt.timestamp()) * 1_000_000_000
-    except (ValueError, OverflowError):  # year 1 in a zone east of UTC, year 9999 west of it
+        # (whole seconds apart: a float timestamp of .999999 rounds up to the next second past 2100 or so)
+        ns = int(dt.replace(microsecond=0).timestamp()) * 1_000_000_000
+    except (ValueError, OverflowError):  # year 1 in a zone east of UTC, the end of year 9999 west of it
+        if dt.year == MAXYEAR:
+            return LAST_NS  # the end of time fog can name: later than every version
         raise RevisionError(f"{text!r} is a time outside what fog can use (years 1970 to 9999)") from None
-    return max(0, ns + dt.microsecond * 1000 + (999 if clock is None or clock.group("f") is None else 0))
+    return min(LAST_NS, max(0, ns + dt.microsecond * 1000 + (999 if clock is None or clock.group("f") is None else 0)))
 
 
 def resolve(history: list[Version], path: str, rev: str | None) -> Version:

@@ -9,10 +9,11 @@ head (what the last push or pull made of it).
 
 A moment is named by a tree REV (`resolve_moment`): an ISO date or date-time,
 an age (`2h`, `3d`), `yesterday`, `~N` (the state right before the N-th most
-recent push that changed something under SCOPE), or a push: `push:ID` (the
-state right after it; ID is a prefix of the batch id `fog log --pushes`
-shows, or DEVICE:N, that device's N-th batch) and `push:ID^` (right before
-it).
+recent push that brought new versions under SCOPE: see `pushes`), a push:
+`push:ID` (the state right after it; ID is a prefix of the batch id `fog log
+--pushes` shows, or DEVICE:N, that device's N-th batch) and `push:ID^` (right
+before it), or a version id prefix of SCOPE itself (the moment of that
+version, whatever SCOPE is now).
 
 The tree is read in one pass over the `history` sub-database (keys are
 pathkey · time · id[:8], so each path's versions are contiguous and in time
@@ -26,7 +27,7 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import lmdb
 
@@ -53,6 +54,7 @@ class Moment:
     when_ns: int | None
     label: str
     push: Push | None = None
+    version: Version | None = None  # a version id named it: that version of the path itself
 
 
 def _ranges(scope: str) -> list[tuple[bytes, bool]]:
@@ -138,39 +140,60 @@ def is_tree(db: RepoDB, scope: str) -> bool:
 
 
 def pushes(db: RepoDB, scope: str = "") -> list[Push]:
-    """Every push with its versions (those still recorded), newest first; only those touching SCOPE.
+    """The pushes that brought new versions (still recorded) at or below SCOPE, newest first.
 
-    Versions no batch record carries (recorded by a fog before these records)
-    form pushes of their own, one per device and recording time.
+    This is what `~N` counts and `fog log --pushes` lists. A version belongs to
+    the push that first published it (`all_pushes`); a batch that only carried
+    versions already published (a remote added later filled, a relay, a forget,
+    an empty first batch) brought nothing and is not one.
+    """
+    return [p for p in all_pushes(db) if any(_in_scope(v.path, scope) for v in p.versions)]
+
+
+def all_pushes(db: RepoDB) -> list[Push]:
+    """Every batch this device wrote or read (the batches of one push on several remotes as one), newest first.
+
+    Each recorded version is given to one of them, the push that brought it:
+    its author's earliest batch carrying it (by batch time; a conflict copy,
+    which its loser's author never published, the earliest batch of any
+    device), so a batch that filled a new remote with versions already pushed
+    has none. A push is dated by the versions it brought (the version clock,
+    as trees are read); one that brought none by its batch time. Versions no
+    batch record carries (recorded by a fog before these records) form pushes
+    of their own, one per device and recording time.
     """
     by_id: dict[bytes, Version] = {}
     for v in db.all_versions():
         by_id[v.id] = v
     with db.read() as txn:
         batches = pushes_mod.merged(pushes_mod.read_all(txn, db.db["batches"]))
-    carried: set[bytes] = set()
-    out: list[Push] = []
+    carriers: dict[bytes, list[Push]] = {}
     for p in batches:
-        p.versions = sorted((by_id[i] for i in set(p.ids) if i in by_id), key=lambda v: v.path)
-        carried.update(p.ids)
-        out.append(p)
+        for i in set(p.ids):
+            if i in by_id:
+                carriers.setdefault(i, []).append(p)
+    for i, found in carriers.items():
+        v = by_id[i]
+        first = min(found, key=lambda p: (v.conflict or p.device != v.device, p.time_ns, p.id or b""))
+        first.versions.append(v)
+    out: list[Push] = list(batches)
     loose: dict[tuple[str, int], Push] = {}
     for v in by_id.values():
-        if v.id not in carried:
+        if v.id not in carriers:
             key = (v.device, v.time_ns)
             loose.setdefault(key, Push(None, v.device, v.time_ns)).versions.append(v)
-    for p in loose.values():
+    out.extend(loose.values())
+    for p in out:
         p.versions.sort(key=lambda v: v.path)
-        out.append(p)
-    if scope:
-        out = [p for p in out if any(_in_scope(v.path, scope) for v in p.versions)]
+        p.fix_span()
     out.sort(key=lambda p: (p.after_ns, p.time_ns, p.id or b""), reverse=True)
     return out
 
 
 def find_push(db: RepoDB, name: str, names: dict[str, str]) -> Push:
-    """A push by id prefix (4+ hex digits) or by DEVICE:N (a device's N-th batch)."""
-    candidates = pushes(db)
+    """A push by id prefix (4+ hex digits) or by DEVICE:N (a device's N-th batch); any batch, even one that
+    brought nothing new (it names the moment it was written)."""
+    candidates = all_pushes(db)
     if ":" in name:
         who, _, seq_text = name.rpartition(":")
         seq = parse_whole(seq_text)
@@ -227,6 +250,18 @@ def resolve_moment(db: RepoDB, scope: str, rev: str | None, names: dict[str, str
             raise RevisionError(f"{where}@{rev}: only {len(touching)} push(es) changed it (~0 to ~{len(touching)})")
         p = touching[n - 1]
         return Moment(p.before_ns, f"right before push {p.name} ({iso(p.before_ns + 1)})", p)
+    if scope and _HEX.match(rev):  # a version of the path itself, whatever the path is now
+        want = rev.lower()
+        hits = [v for v in db.path_history(scope) if v.id.hex().startswith(want)]
+        if len(hits) > 1:
+            raise RevisionError(f"{scope}@{rev}: ambiguous, {len(hits)} versions start with it; give more digits")
+        if hits:
+            v = hits[0]
+            return Moment(v.time_ns, f"version {v.id.hex()[:12]} ({iso(v.time_ns)})", version=v)
+        if not re.match(r"\d{4}", rev):  # (not a year either)
+            raise RevisionError(
+                f"{scope}@{rev}: no version of {scope} starts with {rev} (fog log {scope} lists them with their ids)"
+            )
     try:
         when = parse_when(rev)
     except RevisionError:
@@ -256,4 +291,9 @@ def find(db: RepoDB, pattern: str, scope: str = "") -> dict[str, list[Version]]:
 
 
 def iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns // 1_000_000_000).astimezone().isoformat(timespec="seconds")
+    """A moment in local time to the second; in UTC when local time cannot hold it (9999-12-31 east of UTC)."""
+    utc = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
+    try:
+        return utc.astimezone().isoformat(timespec="seconds")
+    except (ValueError, OverflowError):
+        return utc.isoformat(timespec="seconds")

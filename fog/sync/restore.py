@@ -63,11 +63,13 @@ def local_state_saved(ctx: Context, path: str) -> bool:
     if os.path.islink(full):
         target = os.readlink(full)  # a link's whole state is its target
         return any(v.kind == "link" and v.target == target for v in versions)
-    states = {(v.content, v.depth) for v in versions if v.kind == "file"}
-    if not states or not os.path.isfile(full):
+    # a version's state is its content and mode (the mode as a restore or a pull gives it here too)
+    states = {(v.content, v.depth, m) for v in versions if v.kind == "file" for m in (v.mode, ctx.mode_of(v))}
+    mode = stat.S_IMODE(s.st_mode)
+    if not any(m == mode for _c, _d, m in states) or not os.path.isfile(full):
         return False
     content = FileReader(ctx.keys, None).read(full, s, PutStats())
-    return content.stable and (content.root, content.depth) in states
+    return content.stable and (content.root, content.depth, mode) in states
 
 
 def safe_parent(root: Path, path: str, known: set[str] | None = None) -> str:

@@ -140,10 +140,13 @@ def _holds(ctx: Context, index: StatView, path: str, s: os.stat_result, v: Versi
 
 
 def _saved(ctx: Context, index: StatView, path: str, s: os.stat_result) -> bool:
-    """Whether what is at `path` was pushed (a directory always is: its entries are checked one by one)."""
-    if st.S_ISDIR(s.st_mode):
-        return True
+    """Whether what is at `path` was pushed (a directory's entries are checked one by one; here, its mode)."""
     entry = index.get(path)
+    if st.S_ISDIR(s.st_mode):
+        if entry is None or entry.mode == s.st_mode:
+            return True
+        mode = st.S_IMODE(s.st_mode)  # chmod'ed since: saved if some version had that mode (a restore put it back)
+        return any(v.kind == "dir" and mode in (v.mode, ctx.mode_of(v)) for v in ctx.share.db.path_history(path))
     if entry is not None and entry.matches(s) and entry.version and ctx.share.db.version(entry.version):
         return True
     return local_state_saved(ctx, path)  # the stat changed: hash it (a touched file was still pushed)

@@ -302,3 +302,130 @@ def test_restore_across_a_change_of_kind(share: Share, tmp_path: Path) -> None:
         line = share.fog("restore", "p/b.txt@~1", *extra, expect=1).one_line_error()
         assert "p is a file now" in line, line
     assert (share.root / "p").read_text() == "file\n"
+
+
+def _names(share: Share, spec: str) -> list[str]:
+    return [e["path"] for e in share.fog("ls", "-R", spec, "--json").json()["entries"]]
+
+
+def test_tilde_counts_the_pushes_that_brought_something_not_a_new_remote_filled(share: Share, tmp_path: Path) -> None:
+    """A remote added later is filled by one batch of the versions already pushed: it counted as a push made
+    at its oldest version's time, so `.@~2` was the empty share and `restore .@~2 --delete` would delete
+    everything. ~N, log --pushes, ls, diff, restore and the mount's by-push/ count the same three pushes."""
+    share.write("f1", "1\n")
+    share.push()
+    share.write("f2", "2\n")
+    share.push()
+    share.fog("remote", "add", "backup", tmp_path / "r2")
+    share.push()  # backup's batch 1: f1 and f2 again
+    share.write("f3", "3\n")
+    share.push()
+    pushes = share.fog("log", "--pushes", "--json").json()
+    assert [p["batches"] for p in pushes] == [{"backup": 2, "origin": 3}, {"origin": 2}, {"origin": 1}]
+    assert [p["versions"] for p in pushes] == [1, 1, 1]
+    assert [p["time_ns"] for p in pushes] == sorted((p["time_ns"] for p in pushes), reverse=True)
+    assert _names(share, ".@~1") == ["f1", "f2"]
+    assert _names(share, ".@~2") == ["f1"]
+    assert _names(share, f".@push:{pushes[1]['push']}^") == ["f1"]
+    assert "only 3 push(es)" in share.fog("ls", ".@~4", expect=1).one_line_error()
+    dry = share.fog("restore", ".@~2", "--delete", "-n", "--json").json()
+    assert dry["deleted"] == ["f2", "f3"] and dry["unchanged"] == 1
+    diff = share.fog("diff", ".@~2", "--json").json()
+    assert [(c["path"], c["status"]) for c in diff["changes"]] == [("f2", "A"), ("f3", "A")]
+    from fog.mount import open_fs
+
+    with open_fs(Path(os.environ["FOG_HOME"]), share.root) as fs:
+        ids = fs.listdir("by-push")
+        assert ids == [p["push"][:12] for p in reversed(pushes)]
+        assert fs.listdir(f"by-push/{ids[1]}^") == ["f1"]
+    share.fog("restore", ".@~2", "--delete")
+    assert sorted(p.name for p in share.root.iterdir() if p.name != ".fog") == ["f1"]
+
+
+def test_tilde_skips_a_forget_batch_and_versions_forgotten(share: Share) -> None:
+    """`fog forget` publishes a batch of no versions: it counted as ~1 of the share (`.@~1` was the current
+    state). And a push whose versions are all forgotten brought nothing that is left."""
+    share.write("f", "v1\n")
+    share.push()
+    share.write("f", "v2\n")
+    share.push()
+    share.write("g", "g\n")
+    share.push()
+    assert _names(share, ".@~1") == ["f"]
+    share.fog("forget", "--keep-last", "1")
+    assert _names(share, ".@~1") == ["f"]
+    assert share.fog("cat", "f@9999-12-31").out == "v2\n"
+    assert [p["versions"] for p in share.fog("log", "--pushes", "--json").json()] == [1, 1]
+    assert "only 2 push(es)" in share.fog("ls", ".@~3", expect=1).one_line_error()
+
+
+def test_a_version_id_names_a_version_of_a_path_that_is_a_directory_now(share: Share, tmp_path: Path) -> None:
+    """`restore notes@ID` (and diff) read the hex id as a date, "cannot read ... as a REV for a tree", when
+    notes, a file then, is a directory now; so did `restore e@ID` for a deleted empty directory."""
+    share.write("notes", "hi\n")
+    (share.root / "e").mkdir()
+    share.push()
+    (share.root / "notes").unlink()
+    share.write("notes/todo", "t\n")
+    (share.root / "e").rmdir()
+    share.push()
+    file_id = next(v["version"] for v in share.log("notes") if v["path"] == "notes" and v["kind"] == "file")[:12]
+    dir_id = next(v["version"] for v in share.log("e") if v["kind"] == "dir")[:12]
+    assert share.fog("cat", f"notes@{file_id}").out == "hi\n"
+    share.fog("restore", f"notes@{file_id}", "-o", tmp_path / "out")
+    assert (tmp_path / "out").read_text() == "hi\n"
+    changes = share.fog("diff", f"notes@{file_id}", "--json").json()["changes"]
+    assert [(c["path"], c["status"]) for c in changes] == [("notes", "T"), ("notes/todo", "A")]
+    assert [e["version"][:12] for e in share.fog("ls", f"notes@{file_id}", "--json").json()["entries"]] == [file_id]
+    share.fog("restore", f"e@{dir_id}")
+    assert (share.root / "e").is_dir()
+    line = share.fog("restore", "notes@beef", "-o", tmp_path / "o2", expect=1).one_line_error()
+    assert "no version of notes starts with beef" in line, line
+
+
+def test_restore_refuses_to_drop_an_unpushed_mode_change(share: Share) -> None:
+    """`chmod 755 run.sh` (status: M) then `restore run.sh@~1` exited 0 with the mode 644 again: the content
+    was a pushed version, the mode was not looked at (nor a directory's by a tree restore)."""
+    share.write("run.sh", "v1\n", mode=0o644)
+    share.push()
+    share.write("run.sh", "v2\n")
+    share.push()
+    os.chmod(share.root / "run.sh", 0o755)
+    assert share.fog("status", "--json").json()["modified"] == ["run.sh"]
+    for spec in ("run.sh@~1", ".@~1"):
+        assert "never pushed" in share.fog("restore", spec, expect=1).one_line_error()
+        assert (share.root / "run.sh").stat().st_mode & 0o777 == 0o755
+    share.fog("restore", "run.sh@~1", "--force")
+    assert (share.root / "run.sh").stat().st_mode & 0o777 == 0o644
+    assert (share.root / "run.sh").read_text() == "v1\n"
+    share.fog("restore", "run.sh@~0")  # a version put back by a restore is still nothing unsaved
+    # a directory's mode: a tree restore set it back too
+    share.write("d/x", "x\n")
+    os.chmod(share.root / "d", 0o755)
+    share.push()
+    share.write("d/x", "y\n")
+    share.push()
+    os.chmod(share.root / "d", 0o700)
+    assert "never pushed: d;" in share.fog("restore", ".@~1", expect=1).one_line_error()
+    assert (share.root / "d").stat().st_mode & 0o777 == 0o700
+    share.fog("restore", ".@~1", "--force")
+    assert (share.root / "d").stat().st_mode & 0o777 == 0o755
+    share.fog("restore", ".@~0")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/New_York"])
+def test_the_last_day_of_year_9999_is_the_latest_state(
+    share: Share, zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fog ls .@9999-12-31` said "internal error: ValueError: year 10000 is out of range": the day's last
+    instant as a float timestamp rounded up into year 10000."""
+    share.write("a", "a\n")
+    share.push()
+    monkeypatch.setenv("TZ", zone)
+    for args in (["ls", ".@9999-12-31"], ["diff", "--exit-code", ".@9999-12-31"], ["restore", ".@9999-12-31", "-n"]):
+        r = share.fog(*args, sub=True)
+        assert "internal error" not in r.err, str(r)
+    assert share.fog("ls", ".@9999-12-31", sub=True).out == "a\n"
+    assert share.fog("log", "--pushes", "--until", "9999-12-31", "--json", sub=True).json()
+    line = share.fog("log", "--pushes", "--until", "0001-01-01", expect=2, sub=True).one_line_error()
+    assert "internal error" not in line, line

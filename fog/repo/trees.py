@@ -147,7 +147,37 @@ def pushes(db: RepoDB, scope: str = "") -> list[Push]:
     versions already published (a remote added later filled, a relay, a forget,
     an empty first batch) brought nothing and is not one.
     """
-    return [p for p in all_pushes(db) if any(_in_scope(v.path, scope) for v in p.versions)]
+    return [p for p in _chunks_joined(all_pushes(db)) if any(_in_scope(v.path, scope) for v in p.versions)]
+
+
+def _chunks_joined(found: list[Push]) -> list[Push]:
+    """`found` (newest first) with the batches of one push as one push.
+
+    A push of more files than one chunk (fog.sync.push.CHUNK_FILES) publishes a
+    batch per chunk, and gives every version in it the push's one time: its
+    batches are those of one device whose own versions all carry one same time.
+    The first batch names the push (its other batches' ids are its aliases).
+    Without this, `~1` after a push of 20,000 files would be the moment before
+    its last chunk only.
+    """
+    out: list[Push] = []
+    first: dict[tuple[str, int], Push] = {}
+    for p in reversed(found):  # oldest first
+        span = p.span or (p.before_ns, p.after_ns)
+        one_time = p.id is not None and span[1] - span[0] == 1
+        if not one_time or not any(v.device == p.device and not v.conflict for v in p.versions):
+            out.append(p)
+            continue
+        have = first.setdefault((p.device, span[1]), p)
+        if have is p:
+            out.append(p)
+            continue
+        have.versions = sorted([*have.versions, *p.versions], key=lambda v: v.path)
+        have.aliases += [i for i in (p.id, *p.aliases) if i]
+        for remote, seq in p.remotes.items():
+            have.remotes.setdefault(remote, seq)
+    out.reverse()
+    return out
 
 
 def all_pushes(db: RepoDB) -> list[Push]:

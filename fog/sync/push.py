@@ -208,15 +208,18 @@ def changes_for(
     progress: Progress | None,
     sealed: Iterator[tuple[str, Sealed]] | None = None,
     others: frozenset[str] = frozenset(),
+    now: int | None = None,
 ) -> list[Change]:
     """Read (and store) the changed files among `entries` and work out each one's change.
 
     `others`: devices of other users (a shared share), whose setuid and setgid bits a pull drops.
+    `now`: the versions' time (a push gives every chunk its own one time: the chunks' batches are one
+    push for `fog log --pushes` and `~N`, fog.repo.trees); default: the clock now.
 
     `sealed`: the worker processes' results for the small files, in order (fog.sync.sealers)."""
     files = [e for e in entries if e.kind == "file"]
     contents = _read_all(reader, root, files, stats, result, progress, sealed)
-    now = time.time_ns()
+    now = time.time_ns() if now is None else now
     changes: list[Change] = []
     with db.read() as txn:
         for entry in entries:
@@ -852,7 +855,8 @@ def push(
     stats = PutStats()
     scan_start = time.time_ns()
     d = scan_tree(share.root, db, result)
-    gone = deletions(db, d.gone, ident.device_id, time.time_ns())
+    now = time.time_ns()  # every version of this push, in every chunk: the push's one time
+    gone = deletions(db, d.gone, ident.device_id, now)
     # before anything is read or uploaded: a refused mass deletion costs nothing (a dry run says it too)
     _check_deletions(db, gone, max_delete or DeleteLimit.parse(None), dry_run=dry_run)
     if fan is not None:
@@ -866,7 +870,9 @@ def push(
         else:
             sealers.close()  # (too few files to gain from them, or keys rotated since they were forked)
     with cancel.stopping(ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync")) as syncer:
-        _push_chunks(d.candidates, gone, reader, share, live, fan, scan_start, stats, result, progress, syncer, sealed)
+        _push_chunks(
+            d.candidates, gone, reader, share, live, fan, scan_start, now, stats, result, progress, syncer, sealed
+        )
     if sealers is not None:
         sealers.close()  # (before the database is indexed and repacked: their memory goes back now)
     if fan is not None:
@@ -895,6 +901,7 @@ def _push_chunks(
     live: list[Context],
     fan: FanoutStore | None,
     scan_start: int,
+    now: int,
     stats: PutStats,
     result: PushResult,
     progress: Progress | None,
@@ -912,7 +919,7 @@ def _push_chunks(
         sized = candidates.file_bytes(start, start + CHUNK_FILES)
         step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]
         changes = changes_for(
-            reader, share.root, db, chunk, scan_start, device, stats, result, step, sealed, live[0].others
+            reader, share.root, db, chunk, scan_start, device, stats, result, step, sealed, live[0].others, now
         )
         base += sized
         if n == len(starts) - 1:

@@ -90,6 +90,8 @@ class PushResult:
     batch: int | None = None  # the batch number (on the last remote published to)
     batches: dict[str, int] = field(default_factory=dict)  # remote -> batch number published
     remote_errors: dict[str, str] = field(default_factory=dict)  # remotes that failed, and why
+    # remotes given this push's batches but not some queued versions (an object on no reachable remote): why
+    held: dict[str, str] = field(default_factory=dict, repr=False)
     seconds: float = 0.0
 
 
@@ -568,7 +570,11 @@ class FanoutStore:
 
 
 def publish(
-    ctx: Context, sources: list[Context], fresh: dict[bytes, Version] | None = None, copied: CopyStats | None = None
+    ctx: Context,
+    sources: list[Context],
+    fresh: dict[bytes, Version] | None = None,
+    copied: CopyStats | None = None,
+    held: dict[str, str] | None = None,
 ) -> int | None:
     """Publish this remote's pending versions and forgets as one batch; returns its number.
 
@@ -576,7 +582,8 @@ def publish(
     still in the push: complete there by construction. Every other pending
     version (the remote missed it, or was just added) is made complete first,
     copying what the remote lacks from the other remotes (fog.sync.replicate);
-    `copied` adds up what that sent.
+    `copied` adds up what that sent. A version that cannot be made complete
+    there stays queued, the others go: `held` (remote -> why) says so.
     """
     db = ctx.share.db
     ids = db.pending(ctx.remote_name)
@@ -607,11 +614,16 @@ def publish(
     stale = [v for v in versions if v.id not in fresh]
     while True:
         for start in range(0, len(stale), CHUNK_FILES):  # memory follows a chunk of trees, not the history
-            sent = replicate.complete(ctx.store, stale[start : start + CHUNK_FILES], others, ctx.remote_name)
+            sent, lacked = replicate.complete(ctx.store, stale[start : start + CHUNK_FILES], others, ctx.remote_name)
             if copied is not None:
                 copied.objects += sent.objects
                 copied.bytes += sent.bytes
                 copied.packs += sent.packs
+            if lacked is not None:  # they wait in the queue; the rest is published
+                versions = [v for v in versions if v.id not in lacked.ids]
+                ids = [i for i in ids if i not in lacked.ids]
+                if held is not None:
+                    held[ctx.remote_name] = lacked.message
         if seq:
             break
         ensure_listed(ctx.ident, ctx.remote)  # first batch here: others accept it only if the remote lists us
@@ -731,7 +743,7 @@ def _record(
             continue
         try:
             sources = [c for c in live if c.remote_name not in result.remote_errors]
-            n = publish(ctx, sources, fresh, result.copied)
+            n = publish(ctx, sources, fresh, result.copied, result.held)
             if n is not None:
                 result.batches[ctx.remote_name] = n
                 result.batch = n
@@ -889,6 +901,8 @@ def push(
         result.bytes_uploaded = sum(s.uploaded_bytes for s in fan.stats.values()) + result.copied.bytes
         result.bytes_deduped = fan.stats[live[0].remote_name].deduped_bytes
         db.repack_grown(before)
+    for name, why in result.held.items():  # (published what it could: a failure all the same, exit 1)
+        result.remote_errors.setdefault(name, why)
     result.seconds = time.monotonic() - t0
     return result
 

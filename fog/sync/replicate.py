@@ -128,30 +128,55 @@ def copy_objects(
     return stats, todo
 
 
-def complete(target: ShareStore, versions: list[Version], sources: list[ShareStore], remote_name: str) -> CopyStats:
+@dataclass
+class Held:
+    """Versions a remote cannot be given yet: some object of theirs is on no reachable source."""
+
+    ids: set[bytes]
+    message: str
+
+
+def complete(
+    target: ShareStore, versions: list[Version], sources: list[ShareStore], remote_name: str
+) -> tuple[CopyStats, Held | None]:
     """Make every object of `versions` present on `target`, copying what it lacks.
 
-    Raises RemoteError (this remote is then left out of the push, its
-    versions stay queued) when some object is on no source.
+    Returns what was sent, and the versions that cannot be made complete (an
+    object of theirs is on no source): they stay queued, and the others are
+    published (a remote just added, whose only source is skipped here, still
+    gets the new work).
     """
     if not any(v.content is not None for v in versions):
-        return CopyStats()
+        return CopyStats(), None
     readers = [*sources, target]
+    held: set[bytes] = set()
+    why = ""
     try:
         objects = tree_objects(versions, readers)
-    except IntegrityError as exc:  # a manifest node no remote holds intact: this remote waits, the others go on
-        raise RemoteError(f"cannot publish to {remote_name}: {exc}") from exc
+    except IntegrityError:  # a manifest node no source holds intact: which versions need it (a failure path)
+        objects = {}
+        for v in versions:
+            try:
+                objects.update(tree_objects([v], readers))
+            except IntegrityError as exc:
+                held.add(v.id)
+                why = why or str(exc)
     missing = lacking(target, objects)
-    if not missing:
-        return CopyStats()
     # the target last: a pack a prune intent condemns there still serves reads until it goes
-    stats, lost = copy_objects(target, missing, objects, [*sources, target])
+    stats, lost = copy_objects(target, missing, objects, [*sources, target]) if missing else (CopyStats(), [])
     if lost:
-        raise RemoteError(
-            f"cannot publish to {remote_name}: {len(lost)} object(s) (of {objects[lost[0]]}, ...) "
-            "are on no reachable remote; run `fog check --repair` on a remote that holds them"
-        )
-    return stats
+        gone = set(lost)
+        for v in versions:
+            if v.id not in held and v.content is not None and gone & tree_objects([v], readers).keys():
+                held.add(v.id)
+        why = why or f"{len(lost)} object(s) of {objects[lost[0]]}, ... are on no reachable remote"
+    if not held:
+        return stats, None
+    message = (
+        f"cannot publish {len(held)} version(s) to {remote_name} yet ({why}); they stay queued: `fog remote "
+        "unskip` a remote that holds them, or run `fog check --repair` there"
+    )
+    return stats, Held(held, message)
 
 
 def carried(

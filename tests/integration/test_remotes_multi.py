@@ -169,3 +169,28 @@ def test_remote_list_counts_a_forget_waiting_for_a_remote(world: World) -> None:
     assert "2 forget(s) to publish" in a.fog("remote", "list").out
     a.fog("push")
     assert a.fog("remote", "list", "--json").json()[1]["forgets"] == 0
+
+
+def test_versions_no_source_holds_wait_and_the_new_work_still_reaches_the_remote(world: World) -> None:
+    """Replication review: with origin skipped, a remote added later could not be given the old files
+    (their objects are only on origin), and every push then failed on it whole: new work was published
+    nowhere and a clone of it was empty. The old versions now wait in its queue; the rest goes."""
+    a = world.init("laptop")
+    a.write("big.bin", bytes(range(256)) * 1200, mtime_ns=OLD_MTIME_NS)  # several blocks: a manifest node
+    a.write("small.txt", "small\n", mtime_ns=OLD_MTIME_NS)  # (old: their stat is trusted, they are not read again)
+    a.fog("push")
+    usb = _add_usb(world, a)
+    a.fog("remote", "skip", "origin")
+    a.write("new.txt", "important new work\n")
+    r = a.fog("push", expect=1)
+    assert "cannot publish 2 version(s) to usb yet" in r.err and "usb batch" in r.out, str(r)
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.read("new.txt") == "important new work\n"
+    listed = {x["name"]: x for x in a.fog("remote", "list", "--json").json()}
+    assert listed["usb"]["pending"] == 2
+    a.fog("remote", "unskip", "origin")
+    a.fog("push")
+    d = world.device("fourth")
+    run_fog(["clone", usb, d.root, "--master-key-file", world.key], home=d.home, cwd=world.tmp)
+    assert d.tree() == a.tree()

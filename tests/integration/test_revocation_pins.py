@@ -209,7 +209,8 @@ def test_a_push_overtaken_by_a_revocation_records_nothing_and_its_next_run_seals
     assert (c.root / "big.bin").read_bytes() == data
 
 
-def test_a_removed_members_log_rewritten_since_its_cut_is_refused(tmp_path: Path) -> None:
+def _shared_with_bob(tmp_path: Path) -> tuple[World, Device, Device]:
+    """Alice's share, with Bob invited and his checkout made."""
     from tests.integration.test_sharing import accept, user, user_key
 
     world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
@@ -219,6 +220,11 @@ def test_a_removed_members_log_rewritten_since_its_cut_is_refused(tmp_path: Path
     bob = user(alice, "bob")
     alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
     accept(alice, bob)
+    return world, alice, bob
+
+
+def test_a_removed_members_log_rewritten_since_its_cut_is_refused(tmp_path: Path) -> None:
+    world, alice, bob = _shared_with_bob(tmp_path)
     snap = world.tmp / "bob-before"
     _snapshot([bob.root, bob.home, world.remote], snap)
     bob.write("bob.txt", "bob's, while a member\n")
@@ -245,15 +251,9 @@ def test_a_removed_members_log_rewritten_since_its_cut_is_refused(tmp_path: Path
 
 
 def test_a_retired_keys_device_log_rewritten_since_is_refused_by_another_users_new_device(tmp_path: Path) -> None:
-    from tests.integration.test_sharing import _second_device, accept, user, user_key
+    from tests.integration.test_sharing import _second_device
 
-    world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
-    alice = world.init("alice-laptop")
-    alice.write("doc.txt", "alice's first draft\n")
-    alice.push()
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    world, alice, bob = _shared_with_bob(tmp_path)
     desktop = _second_device(alice, "alice-desktop", world.key)
     snap = world.tmp / "desktop-before"
     _snapshot([desktop.root, desktop.home, world.remote], snap)

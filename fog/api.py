@@ -353,7 +353,7 @@ def follow_rotation(ctxs: list[Context]) -> None:
     """Read the SyncConfig before writing anything: a key rotation made elsewhere is followed (new data
     must be sealed with the newest epoch's keys), and a revoked device is told (exit 6). One LIST."""
     for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
-        keyring.refresh_config(ctx)
+        keyring.refresh_config(ctx, spread=True)  # (and one that missed a change of the settings gets it)
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
     refuse_read_only(config, ctxs[0].keys.share_id.hex())
     for ctx in ctxs:

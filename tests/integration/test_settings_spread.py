@@ -20,7 +20,9 @@ def world_fixture(tmp_path: Path) -> World:
 
 def _clone(world: World, name: str, remote: Path, *, skip: list[str]) -> Device:
     d = world.device(name)
-    run_fog(["clone", remote, d.root, "--master-key-file", world.key, "--device-name", name], home=d.home, cwd=world.tmp)
+    run_fog(
+        ["clone", remote, d.root, "--master-key-file", world.key, "--device-name", name], home=d.home, cwd=world.tmp
+    )
     for other in skip:
         d.fog("remote", "skip", other)
     return d

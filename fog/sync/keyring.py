@@ -180,7 +180,8 @@ def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
     there = _merge_all(news)  # the remote holds at least this (all of it, when it was read whole)
     now_held: str | None = None
     if (cached is not None and held is not None and held.decode() == before) or _covers(there, config):
-        now_held = fingerprint(ctx.ident, config)  # it held the cached copy, and what it added is in `config`
+        # it held the cached copy, and what it added is in `config`
+        now_held = before if config == cached else fingerprint(ctx.ident, config)
     elif spread and may_publish(ctx.ident, config):
         mine = listing_signer(config, ctx.ident)
         try:

@@ -156,3 +156,19 @@ LocalBackend.put_new = put_new
     a.fog("pull", "r2")
     b.fog("pull")
     assert _keep_last(b) == 7
+
+
+def test_a_dry_run_push_writes_no_settings_version(world: World) -> None:
+    a, r2 = _two_remotes(world)
+    b = _clone(world, "B", r2, skip=["origin"])
+    r2.rename(world.tmp / "r2.off")
+    a.fog("policy", "set", "--keep-last", "7", expect=1)
+    (world.tmp / "r2.off").rename(r2)
+    a.write("n", "new\n", mtime_ns=OLD_MTIME_NS)
+    before = _config_versions(r2)
+    a.fog("push", "-n")
+    assert _config_versions(r2) == before
+    a.fog("push")
+    assert _config_versions(r2) == before + 1
+    b.fog("pull")
+    assert _keep_last(b) == 7

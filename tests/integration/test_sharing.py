@@ -540,7 +540,7 @@ def test_a_member_revokes_a_device_and_the_owner_sets_it_aside(alice: Device) ->
     phone.write("doc.txt", "written by the stolen phone\n")
     phone.fog(
         "push",
-        patch="import fog.api as _a\n_a.follow_rotation = lambda ctxs: None\n",
+        patch="import fog.api as _a\n_a.follow_rotation = lambda ctxs, **_: None\n",
         expect=None,
     )
     r = alice.pull()

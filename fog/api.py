@@ -325,7 +325,7 @@ def push(
     ):
         unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
-        follow_rotation(ctxs)
+        follow_rotation(ctxs, spread=not dry_run)
         return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers)
 
 
@@ -349,11 +349,12 @@ def push_workers(share: Share, ident: Identity, wanted: bool = True) -> Iterator
         yield workers
 
 
-def follow_rotation(ctxs: list[Context]) -> None:
+def follow_rotation(ctxs: list[Context], *, spread: bool = True) -> None:
     """Read the SyncConfig before writing anything: a key rotation made elsewhere is followed (new data
-    must be sealed with the newest epoch's keys), and a revoked device is told (exit 6). One LIST."""
+    must be sealed with the newest epoch's keys), and a revoked device is told (exit 6). One LIST.
+    With `spread`, a remote whose SyncConfig missed part of this device's copy gets it (not a dry run)."""
     for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
-        keyring.refresh_config(ctx)
+        keyring.refresh_config(ctx, spread=spread)
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
     refuse_read_only(config, ctxs[0].keys.share_id.hex())
     for ctx in ctxs:

@@ -139,13 +139,20 @@ class Remote:
         return name
 
     def load_config(
-        self, master_key: bytes, *, known: set[str] | frozenset[str] = frozenset(), base: SyncConfig | None = None
+        self,
+        master_key: bytes,
+        *,
+        known: set[str] | frozenset[str] = frozenset(),
+        base: SyncConfig | None = None,
+        news: list[SyncConfig] | None = None,
     ) -> tuple[SyncConfig | None, list[str]]:
         """Fetch, verify and merge every SyncConfig version; (merged, names).
 
         Versions whose names are in `known` are not fetched: `base` must hold
         them merged already (a device's cached copy), and the result is `base`
         merged with the others. Every name listed is returned either way.
+        `news` (when given) receives each version fetched, as it is: what the
+        remote holds is at least their merge (fog.sync.keyring.refresh_config).
         Each version must be signed by a trusted device it lists, whose
         signing key is bound to its id (unsigned versions are accepted only
         at a place no key rotation made); a device's signing key, once in
@@ -192,6 +199,8 @@ class Remote:
                 signer = stored[1:17].hex()
                 _verify_signed(stored, C.SIGNATURE_CONTEXT, locator, config.devices.get(signer), what)
             signers.append((what, signer))
+            if news is not None:
+                news.append(config)
             for did, entry in config.devices.items():
                 if entry.get("sign"):
                     signs.setdefault(did, set()).add(str(entry["sign"]))

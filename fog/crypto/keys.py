@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from fog.crypto.seal import Mac, public_of
+from fog.crypto.seal import Mac, mac, public_of
 
 MASTER_KEY_BYTES = 16
 
@@ -19,6 +19,7 @@ MASTER_KEY_BYTES = 16
 LABEL_CONFIG_LOCATOR = b"fog/v1/syncconfig-locator"
 LABEL_CONFIG_SECRETBOX = b"fog/v1/syncconfig-secretbox"
 LABEL_CONFIG_HMAC = b"fog/v1/syncconfig-hmac"
+LABEL_CONFIG_HELD = b"fog/v1/syncconfig-held"
 LABEL_DEVICE_LOG = b"fog/v1/device-log"
 LABEL_MASTER_CHECK = b"fog/v1/master-key-check"
 LABEL_PACK_INDEX = b"fog/v1/pack-index"
@@ -88,6 +89,14 @@ def config_keys(master_key: bytes) -> tuple[str, bytes, bytes]:
         raise ValueError("a master key is 16 bytes")
     locator = derive(LABEL_CONFIG_LOCATOR, master_key)[:16].hex()
     return locator, derive(LABEL_CONFIG_SECRETBOX, master_key), derive(LABEL_CONFIG_HMAC, master_key)
+
+
+def config_fingerprint(master_key: bytes, plaintext: bytes) -> str:
+    """A keyed digest (hex) of a SyncConfig's plaintext: what a share's database records of what a remote's
+    SyncConfig holds (never written to a remote; the key keeps the secrets in it from being guessed)."""
+    if len(master_key) != MASTER_KEY_BYTES:
+        raise ValueError("a master key is 16 bytes")
+    return mac(derive(LABEL_CONFIG_HELD, master_key), plaintext).hex()
 
 
 def device_log_name(share_id: bytes, device_public: bytes) -> str:

@@ -1008,7 +1008,11 @@ class RepoDB(Forgetting):
                         if not cur.delete():
                             break
             meta = self.db["meta"]
-            for key in (b"config-seen\0" + remote.encode(), b"push-unfinished\0" + remote.encode()):
+            for key in (
+                b"config-seen\0" + remote.encode(),
+                b"config-held\0" + remote.encode(),
+                b"push-unfinished\0" + remote.encode(),
+            ):
                 txn.delete(key, db=meta)
         self.forget_present(remote)
 

@@ -125,6 +125,12 @@ def config_seen_key(remote_name: str) -> str:
     return f"config-seen\0{remote_name}"
 
 
+def config_held_key(remote_name: str) -> str:
+    """The share database's meta key for what the remote's SyncConfig is known to hold: the keyed
+    fingerprint (fog.sync.keyring.fingerprint) of a copy the remote holds everything of."""
+    return f"config-held\0{remote_name}"
+
+
 def open_context(share: Share, ident: Identity, remote_name: str | None = None, *, offline_ok: bool = False) -> Context:
     """Bind a share to a remote. With offline_ok, an unreachable remote fails only when used."""
     name, url = share.remote_url(remote_name)

@@ -26,7 +26,7 @@ from fog.format.batch import chain_hash
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
-from fog.store import Remote, ShareStore
+from fog.store import Remote, ShareStore, listing_signer
 from fog.sync import nodes
 
 if TYPE_CHECKING:
@@ -36,7 +36,12 @@ MAX_HOPS = 64  # rotations followed in one go (a device that slept through many)
 
 
 def load_config(
-    remote: Remote, ident: Identity, *, known: set[str] | frozenset[str] = frozenset(), base: SyncConfig | None = None
+    remote: Remote,
+    ident: Identity,
+    *,
+    known: set[str] | frozenset[str] = frozenset(),
+    base: SyncConfig | None = None,
+    news: list[SyncConfig] | None = None,
 ) -> tuple[SyncConfig | None, list[str]]:
     """`remote.load_config` under this device's master key, following every rotation sealed to it.
 
@@ -46,10 +51,10 @@ def load_config(
     rotation the cached copy (`base`) belongs to the old place and is dropped:
     the new place holds everything the rotating device knew, and must say it
     was made by that very rotation. Only then are the new master key and user
-    keypair taken into FOG_HOME.
+    keypair taken into FOG_HOME. `news`: see `Remote.load_config`.
     """
     try:
-        return remote.load_config(ident.master_key, known=known, base=base)
+        return remote.load_config(ident.master_key, known=known, base=base, news=news)
     except KeysRotated as exc:
         first = exc
     cached = ident.cached_config()
@@ -82,7 +87,7 @@ def load_config(
         for did in record["revoked"]:
             trusted.pop(did, None)
         try:
-            found, names = remote.load_config(master_key)
+            found, names = remote.load_config(master_key, news=news)
         except KeysRotated as again:  # several rotations while this device slept
             exc = again
             continue
@@ -133,16 +138,31 @@ def adopt(remote: Remote, ident: Identity, master_key: bytes) -> SyncConfig:
     return found
 
 
-def refresh_config(ctx: Context) -> SyncConfig:
-    """Merge the remote's SyncConfig into this device's cached copy."""
-    from fog.sync.context import config_seen_key  # (context imports this module)
+def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
+    """Merge the remote's SyncConfig into this device's cached copy.
+
+    With `spread` (a pull, a push), a remote whose SyncConfig lacks something
+    this copy holds (a change made while the remote was down, a device learnt
+    from another remote) gets the merged copy as a new version: a change made
+    on any device reaches every remote that one of its devices reaches, and
+    every device that reads only that remote. What the remote is known to hold
+    is kept in the share database (`config_held_key`), so a remote that holds
+    everything is neither read whole nor written again.
+    """
+    from fog.sync.context import config_held_key, config_seen_key  # (context imports this module)
 
     cached, merged = ctx.ident.cached_state()
     if cached is None:
         merged = set()
+    held_key = config_held_key(ctx.remote_name)
+    held = ctx.share.db.get_meta(held_key)
+    before = fingerprint(ctx.ident, cached) if cached is not None else None
     # versions the cached copy already holds are not fetched again: on a remote with
-    # a version per device ever joined, that was a GET each at every pull
-    found, names = load_config(ctx.remote, ctx.ident, known=merged, base=cached)
+    # a version per device ever joined, that was a GET each at every pull. While nothing
+    # is known of what this remote holds, every version is read (once): what it lacks shows.
+    news: list[SyncConfig] = []
+    known = merged if held is not None else frozenset()
+    found, names = load_config(ctx.remote, ctx.ident, known=known, base=cached, news=news)
     key = config_seen_key(ctx.remote_name)
     seen = set(json.loads(ctx.share.db.get_meta(key) or b"[]"))
     place = f"config/{config_keys(ctx.ident.master_key)[0]}/"
@@ -158,12 +178,110 @@ def refresh_config(ctx: Context) -> SyncConfig:
     config = found if found is not None else cached  # found holds cached merged in
     if config is None:
         raise FogError("no fog settings (devices and shares) known for this user; re-run 'fog clone'")
+    there = _merge_all(news)  # the remote holds at least this (all of it, when it was read whole)
+    now_held: str | None = None
+    if (cached is not None and held is not None and held.decode() == before) or _covers(there, config):
+        # it held the cached copy, and what it added is in `config`
+        now_held = before if config == cached else fingerprint(ctx.ident, config)
+    elif spread and may_publish(ctx.ident, config):
+        mine = listing_signer(config, ctx.ident)
+        try:
+            names.append(ctx.remote.put_config(ctx.ident, mine))
+            config, now_held = mine, fingerprint(ctx.ident, mine)
+        except RemoteError:
+            pass  # (a read-only remote, or one failing now) the next pull or push that can write tries again
+    if now_held is None and held is None and there is not None:
+        now_held = fingerprint(ctx.ident, there)  # read whole: exactly what it holds
     if config != cached or not merged >= set(names):
         ctx.ident.cache_config(config, merged | set(names))
     if set(names) - seen:
         ctx.share.db.put_meta(key, json.dumps(sorted(seen_here | set(names))).encode())
+    if now_held is not None and now_held.encode() != held:
+        ctx.share.db.put_meta(held_key, now_held.encode())
     ctx.rekey(config)
     return config
+
+
+def ensure_held(ctx: Context) -> bool:
+    """Before a batch is published on the remote: its SyncConfig holds everything this device's cached copy
+    holds (every device whose versions the batch relays there among it), else the copy is put there first.
+    Costs a meta read when the share database knows the remote holds it already; True if a version was put.
+
+    A key rotation found here is not followed (what the push sealed belongs to the old epoch): refused."""
+    from fog.sync.context import config_held_key
+
+    cached, merged = ctx.ident.cached_state()
+    if cached is None:
+        return False
+    held_key = config_held_key(ctx.remote_name)
+    held = ctx.share.db.get_meta(held_key)
+    now = fingerprint(ctx.ident, cached)
+    if held is not None and held.decode() == now:
+        return False
+    news: list[SyncConfig] = []
+    try:
+        ctx.remote.load_config(
+            ctx.ident.master_key, known=merged if held is not None else frozenset(), base=cached, news=news
+        )
+    except KeysRotated:
+        raise FogError("the keys were rotated while this push ran: nothing was published; run it again") from None
+    put = False
+    if not _covers(_merge_all(news), cached):
+        if not may_publish(ctx.ident, cached):
+            return False  # (not a trusted device of the user: its batches are refused anyway)
+        mine = listing_signer(cached, ctx.ident)
+        ctx.remote.put_config(ctx.ident, mine)  # a failure fails the batch on this remote: it stays queued
+        if mine != cached:
+            ctx.ident.cache_config(mine, merged)
+            now = fingerprint(ctx.ident, mine)
+        put = True
+    ctx.share.db.put_meta(held_key, now.encode())
+    return put
+
+
+def record_held(share: Share, ident: Identity, remote_names: list[str], config: SyncConfig) -> None:
+    """The remotes named (of this share) now hold `config`: a version holding it was put there."""
+    from fog.sync.context import config_held_key
+
+    now = fingerprint(ident, config).encode()
+    for name in remote_names:
+        if name in share.config.remotes:
+            share.db.put_meta(config_held_key(name), now)
+
+
+def fingerprint(ident: Identity, config: SyncConfig) -> str:
+    """The keyed digest of a SyncConfig copy's content (fog.crypto.keys.config_fingerprint)."""
+    body = json.dumps(config.to_json(), sort_keys=True, separators=(",", ":")).encode()
+    return K.config_fingerprint(ident.master_key, body)
+
+
+def may_publish(ident: Identity, config: SyncConfig) -> bool:
+    """This device may sign a version of `config`: it lists it, trusted and not revoked."""
+    entry = config.devices.get(ident.device_id)
+    return (
+        entry is not None
+        and not entry.get("revoked")
+        and ident.device_id not in config.revoked_by_rotation
+        and entry.get("trusted", True) is True
+    )
+
+
+def _merge_all(versions: list[SyncConfig]) -> SyncConfig | None:
+    """The merge of some versions of one place (normalised: merged with itself when alone)."""
+    out: SyncConfig | None = None
+    for v in versions:
+        out = v.merge(v) if out is None else out.merge(v)
+    return out
+
+
+def _covers(there: SyncConfig | None, config: SyncConfig) -> bool:
+    """`there` holds everything of `config`: merging `config` in changes nothing."""
+    if there is None:
+        return False
+    try:
+        return there.merge(config) == there
+    except ValueError:  # (another place: a key rotation)
+        return False
 
 
 def load_for_master_key(remote: Remote, master_key: bytes) -> tuple[SyncConfig | None, list[str]]:

@@ -418,7 +418,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     t0 = time.monotonic()
     before = ctx.share.db.pages()  # a clone's pull writes the whole database: then it is repacked (RepoDB.repack_grown)
     result = PullResult(ctx.remote_name)
-    config = refresh_config(ctx)
+    config = refresh_config(ctx, spread=True)  # (a remote that lacks something of it gets it)
     reconciled = reconcile(ctx.share, ctx.ident, config, ctx.remote)
     result.remotes_added += reconciled.added
     result.remotes_removed += reconciled.removed

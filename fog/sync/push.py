@@ -674,6 +674,9 @@ def _put_batch(
     if batch.acks or batch.forgets:
         ctx.remote.allow_prune()  # a fog that does not know them must not write here (section 14)
     signer_listed(ctx)
+    # the remote's SyncConfig lists every device whose versions the batch relays (and holds every change
+    # of the settings this device knows: a remote that was down when one was made gets it now)
+    keyring.ensure_held(ctx)
     ctx.remote.allow_signed()  # a fog that knows only unsigned batches must not read or write here (section 9)
     stored = seal_batch(ctx.ident.sign_secret, ctx.keys, batch)
     ctx.store.publish_batch(ctx.log, seq + 1, stored)  # syncs objects first

@@ -124,6 +124,7 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     # them: with every other remote down, the change still lands there, and this device still fills it
     _use(share, name, url)
     publish_config(share, ident, config)
+    keyring.record_held(share, ident, [name], config)  # (after _use: a name new here starts afresh)
     return RemoteInfo(name, url, len(share.db.pending(name)))
 
 
@@ -287,6 +288,7 @@ def publish_config(
             backend.close()
     if landed or cache_if_nowhere:
         ident.cache_config(config)
+    keyring.record_held(share, ident, landed, config)
     if not landed and share.config.remotes:
         raise RemoteError("the change could not be published on any remote: " + "; ".join(errors))
     return landed

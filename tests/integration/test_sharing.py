@@ -156,7 +156,7 @@ def test_a_read_only_member_cannot_push_and_a_patched_client_is_refused(alice: D
         "push",
         patch=(
             "import fog.api as _a\n"
-            "def _no_check(ctxs):\n"
+            "def _no_check(ctxs, **_):\n"
             "    for c in ctxs:\n"
             "        _a.pull_mod.refresh_config(c)\n"
             "_a.follow_rotation = _no_check\n"
@@ -562,7 +562,7 @@ def test_a_member_revokes_a_device_and_the_owner_sets_it_aside(alice: Device) ->
     phone.write("doc.txt", "written by the stolen phone\n")
     phone.fog(
         "push",
-        patch="import fog.api as _a\n_a.follow_rotation = lambda ctxs: None\n",
+        patch="import fog.api as _a\n_a.follow_rotation = lambda ctxs, **_: None\n",
         expect=None,
     )
     r = alice.pull()

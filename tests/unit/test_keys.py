@@ -135,3 +135,18 @@ def test_share_keys_from_json_rejects_bad_values(change: dict[str, object]) -> N
         K.ShareKeys.from_json(keys.locator, {**keys.to_json(), **change})
     with pytest.raises(ValueError):
         K.ShareKeys.from_json("00" * 15, keys.to_json())
+
+
+def test_config_fingerprint_is_keyed_by_its_own_label() -> None:
+    """What a share's database records of a remote's SyncConfig (fog.sync.keyring.fingerprint): HMAC-SHA256
+    under SHA256("fog/v1/syncconfig-held" || master key), never the key naming versions on the remote."""
+    import hashlib
+    import hmac
+
+    mk, body = bytes(range(16)), b'{"format":1}'
+    key = hashlib.sha256(b"fog/v1/syncconfig-held" + mk).digest()
+    assert K.config_fingerprint(mk, body) == hmac.digest(key, body, "sha256").hex()
+    assert K.config_fingerprint(mk, body) != hmac.digest(K.config_keys(mk)[2], body, "sha256").hex()
+    assert K.config_fingerprint(bytes(16), body) != K.config_fingerprint(mk, body)
+    with pytest.raises(ValueError):
+        K.config_fingerprint(bytes(15), body)

@@ -348,7 +348,7 @@ def _leaf_pages(root: Path) -> int:
 
 
 def test_repack_keeps_every_entry_in_fewer_pages(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
-    for i in range(600):  # random ids: `versions`, `locs` and a push's `timeline` fill their pages by about 2/3
+    for i in range(1500):  # random ids: `versions`, `locs` and a push's `timeline` fill their pages by about 2/3
         share.write(f"d{i % 7}/f{i}.txt", f"file {i}\n")
     share.push()
     share.write("d0/f0.txt", "changed\n")
@@ -377,7 +377,8 @@ def test_repack_keeps_every_entry_in_fewer_pages(share: Share, monkeypatch: pyte
     finally:
         db.close()
     assert _everything(share.root) == before
-    assert _leaf_pages(share.root) < pages * 0.85
+    after = _leaf_pages(share.root)
+    assert after < pages * 0.9, (after, pages)
     assert sorted(os.listdir(share.root / ".fog")) == sorted(["config.json", "db", "lock", "tmp", "archive"])
     assert oct((share.root / ".fog" / "db" / "data.mdb").stat().st_mode & 0o777) == oct(0o600)
     assert share.log("d0/f0.txt") == log

@@ -154,29 +154,37 @@ def _chunks_joined(found: list[Push]) -> list[Push]:
     """`found` (newest first) with the batches of one push as one push.
 
     A push of more files than one chunk (fog.sync.push.CHUNK_FILES) publishes a
-    batch per chunk, and gives every version in it the push's one time: its
-    batches are those of one device whose own versions all carry one same time.
-    The first batch names the push (its other batches' ids are its aliases).
-    Without this, `~1` after a push of 20,000 files would be the moment before
-    its last chunk only.
+    batch per chunk, and gives the versions of chunk n the time of its start
+    plus n ns: its batches are those of one device whose own versions each
+    carry one time, each 1 ns after the last's. The first batch names the push
+    (its other batches' ids are its aliases), which spans them all. Without
+    this, `~1` after a push of 20,000 files would be the moment before its
+    last chunk only.
     """
     out: list[Push] = []
-    first: dict[tuple[str, int], Push] = {}
+    open_: dict[str, tuple[Push, int]] = {}  # device -> its push being joined, and the time of its last chunk
     for p in reversed(found):  # oldest first
         span = p.span or (p.before_ns, p.after_ns)
-        one_time = p.id is not None and span[1] - span[0] == 1
-        if not one_time or not any(v.device == p.device and not v.conflict for v in p.versions):
+        if (
+            p.id is None
+            or span[1] - span[0] != 1
+            or not any(v.device == p.device and not v.conflict for v in p.versions)
+        ):
             out.append(p)
             continue
-        have = first.setdefault((p.device, span[1]), p)
-        if have is p:
+        joined = open_.get(p.device)
+        if joined is None or joined[1] + 1 != span[1]:
+            open_[p.device] = (p, span[1])
             out.append(p)
             continue
+        have = joined[0]
         have.versions = sorted([*have.versions, *p.versions], key=lambda v: v.path)
         have.aliases += [i for i in (p.id, *p.aliases) if i]
         for remote, seq in p.remotes.items():
             have.remotes.setdefault(remote, seq)
-    out.reverse()
+        have.span = (have.span[0] if have.span else have.before_ns, span[1])
+        open_[p.device] = (have, span[1])
+    out.sort(key=lambda p: (p.after_ns, p.time_ns, p.id or b""), reverse=True)  # (a joined push ends later)
     return out
 
 

@@ -215,8 +215,8 @@ def changes_for(
     """Read (and store) the changed files among `entries` and work out each one's change.
 
     `others`: devices of other users (a shared share), whose setuid and setgid bits a pull drops.
-    `now`: the versions' time (a push gives every chunk its own one time: the chunks' batches are one
-    push for `fog log --pushes` and `~N`, fog.repo.trees); default: the clock now.
+    `now`: the versions' time (a push gives chunk n the time of its start + n ns: the chunks' batches
+    are one push for `fog log --pushes` and `~N`, fog.repo.trees); default: the clock now.
 
     `sealed`: the worker processes' results for the small files, in order (fog.sync.sealers)."""
     files = [e for e in entries if e.kind == "file"]
@@ -870,8 +870,10 @@ def push(
     stats = PutStats()
     scan_start = time.time_ns()
     d = scan_tree(share.root, db, result)
-    now = time.time_ns()  # every version of this push, in every chunk: the push's one time
-    gone = deletions(db, d.gone, ident.device_id, now)
+    # The versions of chunk n carry the time now + n (the deletions go with the last chunk): the batches
+    # of one push read as one (fog.repo.trees), and each chunk's records still sort after the last's
+    now = time.time_ns()
+    gone = deletions(db, d.gone, ident.device_id, now + max(1, -(-len(d.candidates) // CHUNK_FILES)) - 1)
     # before anything is read or uploaded: a refused mass deletion costs nothing (a dry run says it too)
     _check_deletions(db, gone, max_delete or DeleteLimit.parse(None), dry_run=dry_run)
     if fan is not None:
@@ -936,7 +938,7 @@ def _push_chunks(
         sized = candidates.file_bytes(start, start + CHUNK_FILES)
         step = None if progress is None else (lambda done, _t, b=base: progress(b + done, total))  # type: ignore[misc]
         changes = changes_for(
-            reader, share.root, db, chunk, scan_start, device, stats, result, step, sealed, live[0].others, now
+            reader, share.root, db, chunk, scan_start, device, stats, result, step, sealed, live[0].others, now + n
         )
         base += sized
         if n == len(starts) - 1:

@@ -19,7 +19,9 @@ def test_a_push_of_several_chunks_is_one_push(tmp_path: Path) -> None:
     a = world.init("laptop")
     for n in range(8):
         a.write(f"f{n}.txt", f"original {n}\n")
+    a.write("old.txt", "deleted by the second push\n")
     a.fog("push", patch=SMALL_CHUNKS)
+    (a.root / "old.txt").unlink()
     for n in range(8):  # every file "encrypted by ransomware", in one push of three chunks
         a.write(f"f{n}.txt", f"scrambled {n}\n")
     a.write("ransom-note.txt", "pay up\n")
@@ -27,10 +29,11 @@ def test_a_push_of_several_chunks_is_one_push(tmp_path: Path) -> None:
     assert done["batches"] == {"origin": 6}, done  # 3 + 3 batches: the chunks were published one by one
     pushes = a.fog("log", "--pushes", "--json").json()
     assert len(pushes) == 2, pushes
-    assert pushes[0]["versions"] == 9 and pushes[1]["versions"] == 8, pushes
-    assert sorted(e["path"] for e in a.fog("ls", ".@~1", "--json").json()["entries"]) == [f"f{n}.txt" for n in range(8)]
+    assert pushes[0]["versions"] == 10 and pushes[1]["versions"] == 9, pushes
+    before = sorted([*(f"f{n}.txt" for n in range(8)), "old.txt"])
+    assert sorted(e["path"] for e in a.fog("ls", ".@~1", "--json").json()["entries"]) == before
     a.fog("restore", ".@~1", "--delete", "--force")
-    assert sorted(p.name for p in a.root.iterdir() if p.name != ".fog") == [f"f{n}.txt" for n in range(8)]
+    assert sorted(p.name for p in a.root.iterdir() if p.name != ".fog") == before
     assert all(a.read(f"f{n}.txt") == f"original {n}\n" for n in range(8))
     c = world.clone("phone")
     assert len(c.fog("log", "--pushes", "--json").json()) == 2  # read from the remote: the same two pushes

@@ -44,6 +44,7 @@ class Local(Protocol):
     path: str
     full: str
     st: os.stat_result | None
+    entry: StatEntry | None  # what the stat index held for it
 
     def matches(self, v: Version) -> bool: ...
 
@@ -96,6 +97,18 @@ def apply_plans(
             result.kept.append(plan.path)
             if plan.head is not None and plan.head.kind == "deleted":
                 result.kept_deleted.append(plan.path)
+            if (
+                plan.head is not None
+                and local.entry is None
+                and local.st is not None
+                and not st.S_ISDIR(local.st.st_mode)
+            ):
+                # a file kept that this device never pushed: indexed as the head, to be read again (racy),
+                # so that the next push publishes it on top of the head, or its deletion if it goes first
+                s = local.st
+                out.stat_updates[plan.path] = StatEntry(
+                    plan.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, True, plan.head.id
+                )
     for plan, local in reversed(plans):  # children before parents
         cancel.check()
         _guarded(out, result, plan.path, _clear, ctx, plan, local, out, result)

@@ -325,3 +325,25 @@ def test_a_directory_deleted_elsewhere_but_kept_here_is_pushed_again(world: Worl
     assert (d1.root / "dir").stat().st_mode & 0o777 == 0o750
     assert d1.fog("status", "--json").json()["clean"] is True
     _converged(d1, d2)
+
+
+def test_a_kept_file_this_device_never_pushed_then_deleted_here_is_published_deleted(world: World) -> None:
+    """Found by test_convergence_property (session 14 CI): d1 wrote `a/x` (never pushed) while d0 pushed
+    its own `a/x`; d1's pull kept its file (a conflict), then d1 replaced the directory `a` by a file.
+    d1 had no stat entry for `a/x`, so its push published no deletion: d1 believed `a/x` live without
+    having it, d0 kept it, and the two trees never converged."""
+    d0 = world.init("d0")
+    d0.fog("push", expect=(0,))
+    d1 = world.clone("d1")
+    d0.write("a/x", "d0's\n")
+    d0.fog("push")
+    d1.write("a/x", "d1's, never pushed\n")
+    d1.fog("pull", expect=3)
+    shutil.rmtree(d1.root / "a")
+    d1.write("a", "a file now\n")
+    for _ in range(3):
+        for d in (d0, d1):
+            d.fog("sync", expect=(0, 3))
+    assert d0.tree() == d1.tree(), (sorted(d0.tree()), sorted(d1.tree()))
+    for d in (d0, d1):
+        assert d.fog("status", "--json").json()["clean"] is True

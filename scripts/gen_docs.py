@@ -378,6 +378,10 @@ def overview_page(root: Cmd, cmds: dict[str, Cmd]) -> str:
 # -- checking the hand-written text against the CLI ---------------------------------------------
 
 
+# a word that starts with ~ then a digit, + or -: bash's directory-stack expansion (`~0` is $PWD)
+SHELL_TILDE = re.compile(r"(?:^|[\s=])~[0-9+-]")
+
+
 def example_argv(command: str) -> list[list[str]]:
     """The argument vectors of each `fog ...` in a shell command line."""
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
@@ -433,6 +437,8 @@ def validate(root: Cmd, cmds: dict[str, Cmd]) -> list[str]:
         all_examples += text.get("examples", [])
     for _, line in all_examples:
         runs = example_argv(line)
+        if SHELL_TILDE.search(line):
+            problems.append(f"example {line!r}: the shell expands an unquoted ~N, ~+ or ~- (quote it: '~1')")
         if not runs:
             problems.append(f"example {line!r}: runs no fog command")
         for argv in runs:

@@ -631,7 +631,7 @@ PAGES: dict[str, dict[str, object]] = {
         "exit": {1: "With `--exit-code`: they differ.", 4: EXIT_CODES[4], 75: LOCKED},
         "examples": [
             ("What changed since the last push:", "fog diff"),
-            ("What the last push changed:", "fog diff --stat .@~1 ~0"),
+            ("What the last push changed:", "fog diff --stat .@~1 '~0'"),
             ("What changed since the previous version:", "fog diff notes.txt@~1"),
             ("Between two versions:", "fog diff notes.txt@~2 notes.txt@~1"),
         ],

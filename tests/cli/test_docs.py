@@ -125,12 +125,17 @@ def test_hand_written_text_must_fit_the_cli(monkeypatch: pytest.MonkeyPatch) -> 
     root = gen_docs.load_cli()
     cmds = {c.key: c for c in root.walk()}
     assert gen_docs.validate(root, cmds) == []
-    monkeypatch.setitem(man_text.PAGES, "push", {"examples": [("", "fog push --no-such-option")], "see_also": ["x"]})
+    monkeypatch.setitem(
+        man_text.PAGES,
+        "push",
+        {"examples": [("", "fog push --no-such-option"), ("", "fog diff .@~1 ~0")], "see_also": ["x"]},
+    )
     monkeypatch.setitem(man_text.PAGES, "frobnicate", {})
     problems = "\n".join(gen_docs.validate(root, cmds))
     assert "PAGES['frobnicate']: no such command" in problems
     assert "see_also 'x': no such command" in problems
     assert "--no-such-option" in problems
+    assert "'fog diff .@~1 ~0': the shell expands an unquoted ~N" in problems  # bash makes ~0 the cwd
     assert gen_docs.example_argv("cd ~/n && FOO=1 fog -C x log a --json | jq . 2>/dev/null") == [
         ["-C", "x", "log", "a", "--json"]
     ]

@@ -596,8 +596,12 @@ def check(
     wait: bool = False,
     progress: Progress | None = None,
 ) -> check_mod.CheckResult:
-    """Verify a remote; with `repair`, put back what it lacks from the other remotes or the tree."""
+    """Verify a remote; with `repair`, put back what it lacks from the other remotes or the tree.
+
+    `repair` reads every pack (as `read_data`) unless `subset` names part of them: only a read finds
+    a corrupt object, and "no problems" from a repair that read nothing would be false."""
     chosen = check_mod.parse_subset(subset)
+    read_data = read_data or (repair and chosen is None)
     with context(home, cwd, remote=remote, wait=wait) as ctx:
         result = check_mod.check(ctx, read_data=read_data, subset=chosen, progress=progress)
         if repair and result.damaged:

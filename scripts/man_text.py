@@ -649,7 +649,9 @@ PAGES: dict[str, dict[str, object]] = {
             "`--repair` puts back every missing or corrupt object history names: read from another "
             "remote of the share (verified against its HMAC name) or, failing that, found by chunking "
             "the working files that hold it, and uploaded in new packs. It never deletes anything. "
-            "What it could not repair is listed, and the exit code stays 4.",
+            "What it could not repair is listed, and the exit code stays 4. It reads every pack, as "
+            "`--read-data` does (only a read finds a corrupt object), unless `--read-data-subset` names "
+            "part of them.",
         ],
         "exit": {4: "A problem was found (and, with --repair, not every damaged object was put back)."},
         "examples": [

@@ -403,6 +403,23 @@ def test_repair_of_a_corrupt_pack_heals_once_and_check_passes_after(world: World
     assert_complete(world, a, usb, "usb")
 
 
+def test_repair_alone_finds_and_heals_a_corrupt_pack(world: World) -> None:
+    """`fog check usb --repair`, as fog-check(1)'s example has it (no --read-data): it said "no problems"
+    (exit 0) and left the corrupt object, since only a read finds one. --repair reads every pack."""
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    _big(a, {"big.bin": 3 * MiB})
+    a.fog("push")
+    victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    victim.write_bytes(bytes(data))
+    doc = a.fog("check", "usb", "--repair", "--json").json()
+    assert doc["read_data"] and doc["repaired_from"] == {"origin": 1} and doc["ok"], doc
+    a.fog("check", "usb", "--read-data")
+
+
 # -- a remote's name, URL and store: state never carried to the wrong store ---------------------
 
 

@@ -1186,7 +1186,30 @@ def pull(
     told as their blocks arrive, one bar over every remote."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
-        return _pull_all(ctxs, failed, limit, progress)
+        return _pull_following(ctxs, failed, limit, progress, follow=remote is None, added=False)
+
+
+def _pull_following(
+    ctxs: list[Context],
+    failed: dict[str, str],
+    limit: DeleteLimit,
+    progress: Progress | None,
+    *,
+    follow: bool,
+    added: bool,
+) -> pull_mod.PullResult:
+    """_pull_all; with `follow` (every remote), then also the remotes the SyncConfig it read moved (another
+    device's `remote set-url`, `device set-address`), and with `added` those it added, in this run: appended
+    to ctxs. (A pull reads a remote added elsewhere from its next run; `sync` pushes there at once.)"""
+    urls = dict(ctxs[0].share.config.remotes)
+    total = _pull_all(ctxs, failed, limit, progress)
+    if follow:
+        known = {c.remote_name for c in ctxs}
+        _follow_after_pull(ctxs, total.remote_errors, urls, None if added else urls)
+        fresh = [c for c in ctxs if c.remote_name not in known]
+        if fresh:
+            total.absorb(_pull_all(fresh, {}, limit))
+    return total
 
 
 def _pull_all(
@@ -1213,14 +1236,28 @@ def _pull_all(
     return total
 
 
-def _follow_remotes(ctxs: list[Context], failed: dict[str, str]) -> None:
-    """Open the remotes a pull learnt from the SyncConfig; drop those it removed (in place)."""
+def _follow_after_pull(
+    ctxs: list[Context], errors: dict[str, str], urls: dict[str, str], only: dict[str, str] | None
+) -> None:
+    """After a pull of every remote: forget the errors of remotes the SyncConfig it read moved or removed
+    (they were not reached at an old URL: not a failure), then open the remotes it learnt of (in place;
+    only those named in `only` when given). `urls`: the share's remotes before the pull."""
+    now = ctxs[0].share.config.remotes
+    for name in [n for n in errors if n in urls and now.get(n) != urls[n]]:
+        del errors[name]
+    _follow_remotes(ctxs, errors, only)
+
+
+def _follow_remotes(ctxs: list[Context], failed: dict[str, str], only: dict[str, str] | None = None) -> None:
+    """Open the remotes a pull learnt from the SyncConfig (those in `only`, if given); drop those it
+    removed (in place)."""
     share, ident = ctxs[0].share, ctxs[0].ident
     for ctx in [c for c in ctxs if c.stale]:
         ctxs.remove(ctx)
         ctx.close()
     dups = duplicates(share.config.remotes)
-    for name in sorted(set(share.config.remotes) - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
+    names = set(share.config.remotes) if only is None else set(share.config.remotes) & set(only)
+    for name in sorted(names - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
         try:
             ctxs.append(open_context(share, ident, name))
         except UnreadableObject:
@@ -1291,13 +1328,7 @@ def sync(
         push_workers(share, ident) as workers,  # (before the pull starts its threads: they wait meanwhile)
         remote_contexts(share, ident, remote) as (ctxs, failed),
     ):
-        urls = dict(ctxs[0].share.config.remotes)
-        pulled = _pull_all(ctxs, failed, limit, pull_progress)
-        if remote is None:
-            for name, url in ctxs[0].share.config.remotes.items():  # not reached at its old URL: moved since
-                if name in pulled.remote_errors and urls.get(name) not in (None, url):
-                    del pulled.remote_errors[name]
-            _follow_remotes(ctxs, pulled.remote_errors)  # the push reaches remotes the pull learnt of
+        pulled = _pull_following(ctxs, failed, limit, pull_progress, follow=remote is None, added=True)
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))

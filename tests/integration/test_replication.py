@@ -600,6 +600,35 @@ def test_a_url_changed_for_everyone_is_published_at_the_new_url_too(world: World
     assert _remotes(c)["r2"]["url"] == str(r3)  # r3 itself says where r2 is now
 
 
+@pytest.mark.parametrize("how", ["moved", "removed"])
+def test_a_remote_moved_or_removed_elsewhere_is_followed_by_the_first_pull(world: World, how: str) -> None:
+    """README: a `remote set-url` (or `remote remove`) on one device reaches every other device at its next
+    `pull`. The first pull failed on the old URL (exit 1) and only the second used the new one; a removed
+    remote was reported gone and failed in the same run. The pull follows the SyncConfig it reads."""
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    usb, moved = world.tmp / "usb", world.tmp / "usb-moved"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.fog("pull")
+    usb.rename(moved)  # the disk moved (or went away for good)
+    if how == "moved":
+        a.fog("remote", "set-url", "usb", moved)
+    else:
+        a.fog("remote", "remove", "usb")
+    a.write("new.txt", "new\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    doc = b.fog("pull", "--json").json()
+    assert doc["remote_errors"] == {}, doc
+    assert (b.root / "new.txt").read_text() == "new\n"
+    remotes = _remotes(b)
+    if how == "moved":
+        assert remotes["usb"]["url"] == str(moved)
+    else:
+        assert "usb" not in remotes
+
+
 def test_set_url_local_keeps_what_was_read_there(world: World) -> None:
     """--local says: the same store, reached another way here. A copy rolled back is still caught."""
     import shutil as sh

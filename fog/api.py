@@ -25,8 +25,9 @@ from fog.errors import (
     ReadOnlyRemote,
     RemoteError,
     RevisionError,
-    UnreadableObject,
     UsageError,
+    failure,
+    none_left,
 )
 from fog.format import names as naming
 from fog.format.policy import Policy, share_policy
@@ -224,16 +225,15 @@ def remote_contexts(
         names = [n for n in sorted(share.config.remotes) if n not in dups]
     ctxs: list[Context] = []
     failed: dict[str, str] = {}
-    first: RemoteError | None = None
+    first: FogError | None = None
     try:
         for name in names:
             try:
                 ctxs.append(open_context(share, ident, name))
-            except UnreadableObject:
-                raise  # refused data, not an unreachable remote: exit 4 like any integrity error
-            except RemoteError as exc:
-                failed[name] = str(exc)
-                first = first or exc
+            except (RemoteError, IntegrityError) as exc:  # refused data (exit 4) drops that remote as well
+                failed[name] = failure(exc)
+                if first is None or (isinstance(exc, IntegrityError) and not isinstance(first, IntegrityError)):
+                    first = exc  # (with none left, refused data is the most serious)
         if not ctxs:
             if first is None:
                 raise FogError("this device uses no remote of this share: see `fog remote list`, `fog remote unskip`")
@@ -325,8 +325,8 @@ def push(
     ):
         unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
-        follow_rotation(ctxs, spread=not dry_run)
-        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers)
+        live = follow_rotation(ctxs, spread=not dry_run, failed=failed)
+        return push_mod.push(live, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers)
 
 
 @contextmanager
@@ -349,12 +349,25 @@ def push_workers(share: Share, ident: Identity, wanted: bool = True) -> Iterator
         yield workers
 
 
-def follow_rotation(ctxs: list[Context], *, spread: bool = True) -> None:
+def follow_rotation(ctxs: list[Context], *, spread: bool = True, failed: dict[str, str] | None = None) -> list[Context]:
     """Read the SyncConfig before writing anything: a key rotation made elsewhere is followed (new data
     must be sealed with the newest epoch's keys), and a revoked device is told (exit 6). One LIST.
-    With `spread`, a remote whose SyncConfig missed part of this device's copy gets it (not a dry run)."""
+    With `spread`, a remote whose SyncConfig missed part of this device's copy gets it (not a dry run).
+
+    Returns the contexts to push to: a remote whose SyncConfig is refused (IntegrityError) is left out
+    and named in `failed` (exit 4), so that one bad store does not stop the push to the others."""
+    live: list[Context] = []
     for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
-        keyring.refresh_config(ctx, spread=spread)
+        try:
+            keyring.refresh_config(ctx, spread=spread)
+            live.append(ctx)
+        except IntegrityError as exc:
+            if failed is None:
+                raise
+            failed[ctx.remote_name] = failure(exc)
+    if not live:
+        raise none_left(failed or {})
+    ctxs = live
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
     refuse_read_only(config, ctxs[0].keys.share_id.hex())
     for ctx in ctxs:
@@ -362,6 +375,7 @@ def follow_rotation(ctxs: list[Context], *, spread: bool = True) -> None:
         roster = members.load(ctx, config)
         config = members.keep_current(ctx, config, roster, pushing=True)
         ctx.others = members.other_ids(ctx, roster)
+    return ctxs
 
 
 def read_only(config: SyncConfig | None, share_hex: str) -> bool:
@@ -534,10 +548,8 @@ def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Co
         for name in [n for n in sorted(share.config.remotes) if n not in dups]:
             try:
                 ctxs.append(open_context(share, ident, name))
-            except UnreadableObject:
-                raise
-            except RemoteError as exc:
-                failed[name] = str(exc)
+            except (RemoteError, IntegrityError) as exc:  # refused data: reported (exit 4), the others go on
+                failed[name] = failure(exc)
     except BaseException:
         for ctx in ctxs:
             ctx.close()
@@ -1226,10 +1238,10 @@ def _pull_all(
             r = pull_mod.pull(ctx, max_delete=limit, progress=step)
             if not ctx.stale:
                 push_mod.acknowledge(ctx)  # prune intents this pull observed (section 14)
-        except UnreadableObject:
-            raise  # refused data, not an unreachable remote: exit 4 like any integrity error
-        except RemoteError as exc:
-            total.remote_errors[ctx.remote_name] = str(exc)
+        except (RemoteError, IntegrityError) as exc:
+            # refused data (exit 4) drops that remote like an unreachable one: nothing it refused is
+            # applied, and the remotes that verify are still pulled (one bad store must not stop all)
+            total.remote_errors[ctx.remote_name] = failure(exc)
             continue
         total.absorb(r)
     trim_archive(ctxs[0])
@@ -1260,10 +1272,8 @@ def _follow_remotes(ctxs: list[Context], failed: dict[str, str], only: dict[str,
     for name in sorted(names - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
         try:
             ctxs.append(open_context(share, ident, name))
-        except UnreadableObject:
-            raise
-        except RemoteError as exc:
-            failed[name] = str(exc)
+        except (RemoteError, IntegrityError) as exc:
+            failed[name] = failure(exc)
 
 
 @dataclass
@@ -1331,7 +1341,7 @@ def sync(
         pulled = _pull_following(ctxs, failed, limit, pull_progress, follow=remote is None, added=True)
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:
-            raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
+            raise none_left(pulled.remote_errors)
         if read_only(ident.cached_config(), share.config.share_id):
             pushed = _nothing_to_push(live, pulled.remote_errors)  # (and nothing of theirs to forget or prune)
             return SyncResult(pulled, pushed)

@@ -113,6 +113,27 @@ class UnreadableObject(RemoteError, IntegrityError):
     kind = "integrity"
 
 
+class Refused(str):
+    """Why one remote was dropped from a command that uses several: its data was refused (an
+    IntegrityError). The command goes on with the remotes that verify, and exits 4 (the CLI
+    tells these apart from an unreachable remote's message, which exits 1)."""
+
+    __slots__ = ()
+
+
+def failure(exc: FogError) -> str:
+    """The message that names a remote dropped by `exc` in a {remote: why} report (Refused for refused data)."""
+    return Refused(str(exc)) if isinstance(exc, IntegrityError) else str(exc)
+
+
+def none_left(errors: dict[str, str]) -> FogError:
+    """The error of a command that has no remote left: IntegrityError if any was dropped for refused data."""
+    text = "; ".join(f"{name}: {why}" for name, why in sorted(errors.items()))
+    if any(isinstance(why, Refused) for why in errors.values()):
+        return IntegrityError("no remote could be used: " + text)
+    return RemoteError("no remote could be reached: " + "; ".join(errors.values()))
+
+
 class LockHeldError(FogError):
     """Another fog process holds the share's lock."""
 

@@ -1109,10 +1109,10 @@ class ShareStore:
                 ) from None
         self.backend.sync()
 
-    def list_logs(self) -> dict[str, list[int]]:
-        """Every device log on the remote with its sequence numbers, sorted."""
+    def list_logs(self, only: str | None = None) -> dict[str, list[int]]:
+        """Every device log on the remote with its sequence numbers, sorted (`only`: that log alone)."""
         logs: dict[str, list[int]] = {}
-        for name in self.backend.list(f"{self.prefix}log/"):
+        for name in self.backend.list(f"{self.prefix}log/" + (f"{only}/" if only else "")):
             parts = name[len(self.prefix) :].split("/")
             # only names fog writes: another name is no batch (never read), and could repeat a number
             if (

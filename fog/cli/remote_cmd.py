@@ -42,6 +42,8 @@ def list_cmd(
             state = "skipped on this device"
         elif i.reachable is None:
             state = ""
+        elif i.reachable and i.refused:
+            state = f"REFUSED: {i.refused}"
         elif i.reachable:
             state = "reachable"
         else:
@@ -51,7 +53,7 @@ def list_cmd(
             " and ".join(q for q in queued if q) + " to publish"
             if i.pending or i.forgets
             else "up to date"
-            if not i.skipped
+            if not i.skipped and not i.refused
             else ""
         )
         local = f" (this device; shared URL {i.shared_url})" if i.shared_url else ""

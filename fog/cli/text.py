@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from fog.errors import EXIT_CONFLICTS, EXIT_ERROR, EXIT_INTEGRITY, EXIT_PARTIAL, FogError
+from fog.errors import EXIT_CONFLICTS, EXIT_ERROR, EXIT_INTEGRITY, EXIT_PARTIAL, FogError, Refused
 from fog.format.names import shown
 
 TYPE_CHECKING = False  # not typing's: typing and pathlib each cost `fog log` 0.04 s to import
@@ -135,11 +135,16 @@ def human_duration(seconds: float) -> str:
 
 
 def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
-    """Name each remote that failed (one line each); exit 1 if any did."""
+    """Name each remote that failed (one line each); exit 4 if one was dropped for refused data
+    (fog.errors.Refused: the most serious wins), else 1 if any failed."""
     for name, message in sorted(errors.items()):
+        refused = isinstance(message, Refused)
         if as_json:
-            sys.stderr.write(json.dumps({"code": EXIT_ERROR, "kind": "remote", "remote": name, "message": message}))
+            code, kind = (EXIT_INTEGRITY, "integrity") if refused else (EXIT_ERROR, "remote")
+            sys.stderr.write(json.dumps({"code": code, "kind": kind, "remote": name, "message": message}))
             sys.stderr.write("\n")
+        elif refused:
+            sys.stderr.write(f"fog: remote {name} refused, not used by this command: {shown(message)}\n")
         else:
             hint = ""
             if "is the disk mounted?" in message:  # a disk this device may never see: say how to leave it to others
@@ -148,6 +153,8 @@ def report_remote_errors(errors: dict[str, str], as_json: bool) -> int:
                     f" never here: `fog remote skip {name}`)"
                 )
             sys.stderr.write(f"fog: remote {name} failed: {shown(message)}{hint}\n")
+    if any(isinstance(m, Refused) for m in errors.values()):
+        return EXIT_INTEGRITY
     return EXIT_ERROR if errors else 0
 
 

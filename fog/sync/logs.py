@@ -329,3 +329,13 @@ def _get(store: ShareStore, log: str, seq: int, where: str) -> bytes:
         return store.get_batch(log, seq)
     except ObjectNotFound:
         raise IntegrityError(f"{where}: batch {seq} vanished from the remote") from None
+
+
+def rolled_back_text(name: str, top: int, seen: int) -> str:
+    """Why a remote holding an old copy of this device's log is refused, and what to do (README, EXIT STATUS)."""
+    return (
+        f"this device's log on remote {name} ends at batch {top}, but batch {seen} was seen before: the remote "
+        "was rolled back (restored from an older copy?); if that is what happened, "
+        f"`fog remote remove {name}` then `fog remote add {name} URL` (the same URL) publish this "
+        "device's versions there again"
+    )

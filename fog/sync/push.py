@@ -25,7 +25,7 @@ import lmdb
 
 from fog import cancel
 from fog.crypto.keys import ShareKeys
-from fog.errors import FogError, ReadOnlyRemote, RemoteError
+from fog.errors import FogError, IntegrityError, ReadOnlyRemote, RemoteError, failure, none_left
 from fog.format.batch import EventBatch, chain_hash
 from fog.format.pack import PackIndex
 from fog.format.version import Version
@@ -40,7 +40,7 @@ from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import LogOwner, audit_log, read_log
+from fog.sync.logs import LogOwner, audit_log, read_log, rolled_back_text
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.replicate import CopyStats
 from fog.sync.scan import Candidates, Diff, Entry, scan
@@ -98,8 +98,11 @@ class PushResult:
 def catch_up_own_log(ctx: Context) -> int:
     """Adopt batches of ours that reached the remote but not our database."""
     db = ctx.share.db
-    seqs = ctx.store.list_logs().get(ctx.log, [])
+    seqs = ctx.store.list_logs(only=ctx.log).get(ctx.log, [])
     cursor = db.cursor(ctx.remote_name, ctx.log)
+    top = seqs[-1] if seqs else 0
+    if top < cursor[0]:  # (read_log says so too, without the way out)
+        raise IntegrityError(f"{ctx.store.backend.url}: " + rolled_back_text(ctx.remote_name, top, cursor[0]))
     anchor = db.audit_anchor(ctx.remote_name, ctx.log)
     owner, secrets = own_owner(ctx), ctx.user_secrets
     # our batches already published must still be there, in their order (a new clone reads them all)
@@ -750,8 +753,8 @@ def _record(
             if n is not None:
                 result.batches[ctx.remote_name] = n
                 result.batch = n
-        except RemoteError as exc:
-            result.remote_errors[ctx.remote_name] = str(exc)
+        except (RemoteError, IntegrityError) as exc:  # (refused data there: exit 4, the others go on)
+            result.remote_errors[ctx.remote_name] = failure(exc)
 
 
 def _commit(
@@ -862,10 +865,12 @@ def push(
                 catch_up_own_log(ctx)
                 prune.observe(ctx)  # before anything counts as present: condemned packs do not
             live.append(ctx)
-        except RemoteError as exc:
-            result.remote_errors[ctx.remote_name] = str(exc)
+        except (RemoteError, IntegrityError) as exc:
+            # refused data there (this device's own log rolled back, a batch that does not verify): that
+            # remote is reported (exit 4) and left out; the others still get this push
+            result.remote_errors[ctx.remote_name] = failure(exc)
     if not live:
-        raise RemoteError("no remote could be reached: " + "; ".join(result.remote_errors.values()))
+        raise none_left(result.remote_errors)
     fan = None if dry_run else FanoutStore(live)
     stats = PutStats()
     scan_start = time.time_ns()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fog.backends.base import duplicates, kind_of, store_key
+from fog.crypto.keys import ShareKeys, device_log_name
 from fog.errors import FogError, RemoteError, UnreadableObject, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
@@ -31,6 +32,7 @@ from fog.repo.share import Share
 from fog.store import Remote
 from fog.sync import keyring, nodes
 from fog.sync.enrol import merged_config
+from fog.sync.logs import rolled_back_text
 from fog.sync.nodes import open_remote
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -48,6 +50,7 @@ class RemoteInfo:
     kind: str = ""  # file | sftp | s3 | fog (an untrusted node) | fog+ssh
     node: bool = False  # the remote is one of the user's untrusted nodes (fog device add-untrusted)
     forgets: int = 0  # forgotten versions waiting to be published there (fog forget while it was down)
+    refused: str = ""  # reachable, but a push refuses it: this device's own log there was rolled back
 
 
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
@@ -73,21 +76,42 @@ def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[R
         if name in dups:
             info.reachable, info.error = False, f"the same store as remote {dups[name]}: not used"
         elif probe and not info.skipped:
-            info.reachable, info.error = _probe(url, ident)
+            info.reachable, info.error, info.refused = _probe(url, ident, _own_log(share, ident, name), name)
         out.append(info)
     return out
 
 
-def _probe(url: str, ident: Identity) -> tuple[bool, str]:
+def _own_log(share: Share, ident: Identity, name: str) -> tuple[ShareKeys, str, int] | None:
+    """(keys, this device's log name, the last batch of it seen on remote `name`), if it has one there."""
+    try:
+        keys = ident.share_keys(share.config.share_id)
+    except FogError:
+        return None
+    log = device_log_name(keys.share_id, ident.device_public)
+    seen = share.db.cursor(name, log)[0]
+    return (keys, log, seen) if seen else None
+
+
+def _probe(
+    url: str, ident: Identity, own: tuple[ShareKeys, str, int] | None = None, name: str = ""
+) -> tuple[bool, str, str]:
+    """(reachable, why not, why a push refuses it): with `own`, one LIST of this device's log there
+    tells a remote restored from an old copy (its log ends before the batch last seen)."""
     try:
         backend = open_remote(url, ident)
     except (RemoteError, UsageError) as exc:
-        return False, str(exc)
+        return False, str(exc), ""
     try:
-        Remote(backend).require_marker()
-        return True, ""
+        remote = Remote(backend)
+        remote.require_marker()
+        if own is not None:
+            keys, log, seen = own
+            top = max(remote.share(keys).list_logs(only=log).get(log, [0]))
+            if top < seen:
+                return True, "", rolled_back_text(name, top, seen)
+        return True, "", ""
     except RemoteError as exc:
-        return False, str(exc)
+        return False, str(exc), ""
     finally:
         backend.close()
 

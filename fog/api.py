@@ -39,7 +39,7 @@ from fog.repo import checkouts, vault
 from fog.repo.identity import Identity
 from fog.repo.share import CLONING, FOG_DIR, Share, find_root, refuse_nesting
 from fog.repo.vault import write_private
-from fog.store import PutStats, Remote
+from fog.store import PutStats, Remote, ShareStore
 from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
@@ -322,11 +322,47 @@ def push(
         open_share(home, cwd, wait=wait) as (share, ident),
         push_workers(share, ident, not dry_run) as workers,
         remote_contexts(share, ident, remote) as (ctxs, failed),
+        spare_readers(share, ident, remote) as readers,
     ):
         unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
         live = follow_rotation(ctxs, spread=not dry_run, failed=failed)
-        return push_mod.push(live, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers)
+        return push_mod.push(
+            live, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers, readers=readers
+        )
+
+
+@contextmanager
+def spare_readers(share: Share, ident: Identity, remote: str | None) -> Iterator[push_mod.Readers | None]:
+    """For a push to one named remote: the share's other remotes this device uses, opened on first use and
+    only read from, to catch the named one up (a remote just added gets what only origin holds). None for
+    a push to every remote (those that did not open are down or refused: nothing to read there)."""
+    if remote is None:
+        yield None
+        return
+    opened: list[Context] | None = None
+    named, url = share.remote_url(remote)
+    target = store_key(url)
+
+    def readers() -> list[ShareStore]:
+        nonlocal opened
+        if opened is None:
+            opened = []
+            dups = duplicates(share.config.remotes)
+            for name, other in sorted(share.config.remotes.items()):
+                if name == named or name in dups or store_key(other) == target:
+                    continue
+                try:
+                    opened.append(open_context(share, ident, name))
+                except (RemoteError, IntegrityError):
+                    continue  # (a source the catch-up does without: what it lacks stays queued, and is said)
+        return [c.store for c in opened]
+
+    try:
+        yield readers
+    finally:
+        for ctx in opened or []:
+            ctx.close()
 
 
 @contextmanager
@@ -1337,6 +1373,7 @@ def sync(
         open_share(home, cwd, wait=wait) as (share, ident),
         push_workers(share, ident) as workers,  # (before the pull starts its threads: they wait meanwhile)
         remote_contexts(share, ident, remote) as (ctxs, failed),
+        spare_readers(share, ident, remote) as readers,
     ):
         pulled = _pull_following(ctxs, failed, limit, pull_progress, follow=remote is None, added=True)
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
@@ -1345,7 +1382,9 @@ def sync(
         if read_only(ident.cached_config(), share.config.share_id):
             pushed = _nothing_to_push(live, pulled.remote_errors)  # (and nothing of theirs to forget or prune)
             return SyncResult(pulled, pushed)
-        pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers)
+        pushed = push_mod.push(
+            live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers, readers=readers
+        )
         trimmed = _trim(live, pushed.remote_errors) if trim else None
         return SyncResult(pulled, pushed, trimmed)
 

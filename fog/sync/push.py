@@ -578,6 +578,7 @@ def publish(
     fresh: dict[bytes, Version] | None = None,
     copied: CopyStats | None = None,
     held: dict[str, str] | None = None,
+    readers: Readers | None = None,
 ) -> int | None:
     """Publish this remote's pending versions and forgets as one batch; returns its number.
 
@@ -587,6 +588,8 @@ def publish(
     copying what the remote lacks from the other remotes (fog.sync.replicate);
     `copied` adds up what that sent. A version that cannot be made complete
     there stays queued, the others go: `held` (remote -> why) says so.
+    `readers`: more remotes to copy from, only read (a push to one named remote
+    reads the share's other remotes), opened when the sources lack something.
     """
     db = ctx.share.db
     ids = db.pending(ctx.remote_name)
@@ -617,7 +620,13 @@ def publish(
     stale = [v for v in versions if v.id not in fresh]
     while True:
         for start in range(0, len(stale), CHUNK_FILES):  # memory follows a chunk of trees, not the history
-            sent, lacked = replicate.complete(ctx.store, stale[start : start + CHUNK_FILES], others, ctx.remote_name)
+            chunk = stale[start : start + CHUNK_FILES]
+            sent, lacked = replicate.complete(ctx.store, chunk, others, ctx.remote_name)
+            more = [] if lacked is None or readers is None else [r for r in readers() if r not in others]
+            if more:  # (what was sent is on the target now: the second pass copies only the rest)
+                others += more
+                again, lacked = replicate.complete(ctx.store, chunk, others, ctx.remote_name)
+                sent = CopyStats(sent.objects + again.objects, sent.bytes + again.bytes, sent.packs + again.packs)
             if copied is not None:
                 copied.objects += sent.objects
                 copied.bytes += sent.bytes
@@ -739,6 +748,7 @@ def _record(
     versions: list[Version],
     result: PushResult,
     syncs: Syncs,
+    readers: Readers | None = None,
 ) -> None:
     """Record one chunk's changes once its objects are durable, publish them as a batch on each remote."""
     if changes:
@@ -749,7 +759,7 @@ def _record(
             continue
         try:
             sources = [c for c in live if c.remote_name not in result.remote_errors]
-            n = publish(ctx, sources, fresh, result.copied, result.held)
+            n = publish(ctx, sources, fresh, result.copied, result.held, readers)
             if n is not None:
                 result.batches[ctx.remote_name] = n
                 result.batch = n
@@ -789,6 +799,8 @@ def _commit(
             keyring.ensure_not_rotated(ctx.remote, ctx.ident)
             ctx.commit_presence(txn, locs=False)  # the packs' places: once, at the end of the push
 
+
+Readers = Callable[[], list[ShareStore]]  # more remotes to read from, opened on the first call (see `publish`)
 
 UNFINISHED = "push-unfinished\0"  # meta key (+ remote name): a push may have put packs there it never recorded
 
@@ -842,6 +854,7 @@ def push(
     failed: dict[str, str] | None = None,
     max_delete: DeleteLimit | None = None,
     sealers: Sealers | None = None,
+    readers: Readers | None = None,
 ) -> PushResult:
     """Record the working tree's changes and publish them on every remote.
 
@@ -851,6 +864,8 @@ def push(
     later push (their versions stay queued in the outbox). `sealers`: worker
     processes forked for this push (fog.sync.sealers), used if it finds at
     least SMALL_FILES small files to read, else stopped; the caller ends them.
+    `readers`: the share's remotes outside this push, read (never written) to
+    catch a remote up (a push to one named remote: see `publish`).
     """
     t0 = time.monotonic()
     share, ident, keys = ctxs[0].share, ctxs[0].ident, ctxs[0].keys
@@ -893,7 +908,20 @@ def push(
             sealers.close()  # (too few files to gain from them, or keys rotated since they were forked)
     with cancel.stopping(ThreadPoolExecutor(max(1, len(live)), thread_name_prefix="fog-sync")) as syncer:
         _push_chunks(
-            d.candidates, gone, reader, share, live, fan, scan_start, now, stats, result, progress, syncer, sealed
+            d.candidates,
+            gone,
+            reader,
+            share,
+            live,
+            fan,
+            scan_start,
+            now,
+            stats,
+            result,
+            progress,
+            syncer,
+            sealed,
+            readers,
         )
     if sealers is not None:
         sealers.close()  # (before the database is indexed and repacked: their memory goes back now)
@@ -931,6 +959,7 @@ def _push_chunks(
     progress: Progress | None,
     syncer: ThreadPoolExecutor,
     sealed: Iterator[tuple[str, Sealed]] | None = None,
+    readers: Readers | None = None,
 ) -> None:
     """Read, record and publish each chunk in turn (see CHUNK_FILES); a chunk's entries exist only while it runs."""
     db, device = share.db, live[0].ident.device_id
@@ -956,7 +985,7 @@ def _push_chunks(
                 versions.append(c.version)
                 {"added": result.added, "modified": result.modified, "deleted": result.deleted}[c.status].append(c.path)
         if fan is not None:
-            _record(fan, live, changes, versions, result, syncs)
+            _record(fan, live, changes, versions, result, syncs, readers)
         del changes, versions, chunk, syncs
         if n < len(starts) - 1:
             db.remap()  # drop the pages this chunk mapped (see RepoDB.remap)

@@ -124,10 +124,7 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
         raise FogError(
             f"a remote named {name!r} exists already ({share.config.remotes.get(name) or shared[name]['url']})"
         )
-    key = store_key(url)
-    for other, other_url in [*share.config.remotes.items(), *((n, str(e.get("url"))) for n, e in shared.items())]:
-        if store_key(other_url) == key:
-            raise FogError(f"{url} is already a remote of this share ({other})")
+    _refuse_taken(share, shared, url)
     if nodes.is_node_url(url):
         raise UsageError(
             f"{url} names an untrusted node: add it with `fog device add-untrusted NAME --address "
@@ -184,6 +181,7 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         raise FogError(f"no remote named {name!r}")
     if url is not None:
         refuse_inside(url, share.top)
+        _refuse_taken(share, shared, url, but=name)  # (one store under two names: the second is never used)
     overrides = share.config.local_remotes
     if not local:
         _not_a_node(shared, name, f"`fog device set-address {name} ADDRESS`")
@@ -224,6 +222,19 @@ def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
             _use(share, name, effective[name], queue=False, same_store=True)  # its queue grew while skipped
     share.save_config()
     return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
+
+
+def _refuse_taken(share: Share, shared: dict[str, dict[str, Any]], url: str, *, but: str = "") -> None:
+    """FogError when `url` names the store of another remote of the share (another spelling included)."""
+    key = store_key(url)
+    overrides = {n: str(e["url"]) for n, e in share.config.local_remotes.items() if e.get("url")}
+    for other, other_url in [
+        *share.config.remotes.items(),
+        *((n, str(e.get("url"))) for n, e in shared.items()),
+        *overrides.items(),
+    ]:
+        if other != but and store_key(other_url) == key:
+            raise FogError(f"{url} is already a remote of this share ({other})")
 
 
 def refuse_inside(url: str, top: str | Path) -> None:

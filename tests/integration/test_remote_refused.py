@@ -1,0 +1,115 @@
+"""One remote among several whose data is refused, a remote just added, two names for one store.
+
+Refused data on one remote (exit 4) drops that remote for the command: the
+others are still pulled from and published on (review 4, remotes F10, F3).
+A push naming one remote reads the share's other remotes to catch it up (F2).
+`remote set-url` refuses the store of another remote (F6).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_multidevice import OLD_MTIME_NS, Device, World, make_pair, run_fog
+
+
+@pytest.fixture(name="world")
+def world_fixture(tmp_path: Path) -> World:
+    return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+
+
+def _with_usb(world: World) -> tuple[Device, Device, Path]:
+    """laptop and desktop share origin; laptop added usb and pushed there; desktop learnt it."""
+    a, b = make_pair(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.pull()
+    assert [r["name"] for r in b.fog("remote", "list", "--json").json()] == ["origin", "usb"]
+    return a, b, usb
+
+
+def _refused_line(run: str, name: str) -> str:
+    lines = [line for line in run.splitlines() if line.startswith(f"fog: remote {name} refused")]
+    assert len(lines) == 1, run
+    return lines[0]
+
+
+def test_junk_settings_on_one_remote_do_not_stop_the_others(world: World) -> None:
+    a, b, usb = _with_usb(world)
+    locator = next((usb / "config").iterdir())
+    (locator / ("0" * 63 + "7")).write_bytes(b"junk\n")  # one settings version that does not verify
+    b.write("from-b.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    r = b.fog("sync", expect=4)
+    assert "HMAC does not match" in _refused_line(r.err, "usb"), str(r)
+    assert "origin batch" in r.out, str(r)  # the push half ran, on origin
+    r = a.pull(expect=4)
+    assert a.read("from-b.txt") == "b\n"
+    a.write("doc.txt", "edited on a\n", mtime_ns=OLD_MTIME_NS)
+    r = a.fog("push", "--json", expect=4)
+    assert list(r.json()["batches"]) == ["origin"], str(r)
+    refused = [json.loads(line) for line in r.err.splitlines()]
+    assert refused == [{"code": 4, "kind": "integrity", "remote": "usb", "message": refused[0]["message"]}]
+    b.pull(expect=4)
+    assert b.read("doc.txt") == "edited on a\n"
+    r = a.fog("push", "usb", expect=4)  # naming the refused remote alone: exit 4 with the reason
+    assert "HMAC does not match" in r.err
+    a.fog("push", "origin")
+
+
+def test_a_remote_restored_from_an_old_copy_does_not_stop_the_others(world: World) -> None:
+    a, b, usb = _with_usb(world)
+    shutil.copytree(usb, world.tmp / "usb.old")
+    for n in (1, 2):
+        a.write("doc.txt", f"edit {n}\n", mtime_ns=OLD_MTIME_NS + n)
+        a.fog("push")
+    shutil.rmtree(usb)
+    (world.tmp / "usb.old").rename(usb)  # a NAS snapshot rolled back: this device's log there ends early
+    a.write("doc.txt", "edit 3\n", mtime_ns=OLD_MTIME_NS + 3)
+    for command in ("push", "sync"):
+        r = a.fog(command, expect=4)
+        line = _refused_line(r.err, "usb")
+        assert "rolled back" in line and "`fog remote remove usb` then `fog remote add usb URL`" in line, line
+    b.pull()
+    assert b.read("doc.txt") == "edit 3\n"  # origin got it
+    a.fog("push", "origin")
+    listed = {i["name"]: i for i in a.fog("remote", "list", "--json").json()}
+    assert "rolled back" in listed["usb"]["refused"] and not listed["origin"]["refused"]
+    assert "up to date" not in a.fog("remote", "list").out.splitlines()[1]
+    # the way out the message gives: the remote is seeded again on top of what it kept
+    a.fog("remote", "remove", "usb")
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    assert [i["refused"] for i in a.fog("remote", "list", "--json").json()] == ["", ""]
+    a.fog("check", "usb", "--read-data")
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.read("doc.txt") == "edit 3\n"
+
+
+def test_push_to_a_remote_just_added_copies_from_the_others(world: World) -> None:
+    a, _ = make_pair(world)
+    a.write("doc.txt", "not pushed yet\n", mtime_ns=OLD_MTIME_NS)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    r = a.fog("push", "usb")  # origin holds the history: read from, not written to
+    assert "usb batch 1" in r.out, str(r)
+    pending = {i["name"]: i["pending"] for i in a.fog("remote", "list", "--json").json()}
+    assert pending["usb"] == 0 and pending["origin"] == 1
+    a.fog("check", "usb", "--read-data")
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.tree() == a.tree()
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_set_url_refuses_the_store_of_another_remote(world: World, local: bool) -> None:
+    a, _, usb = _with_usb(world)
+    for url in (str(world.remote), f"file://{world.remote}/"):
+        r = a.fog("remote", "set-url", "usb", url, *(["--local"] if local else []), expect=1)
+        assert "is already a remote of this share (origin)" in r.error_line(), str(r)
+    assert {i["name"]: i["url"] for i in a.fog("remote", "list", "--json").json()}["usb"] == str(usb)
+    a.fog("remote", "set-url", "usb", str(usb))  # its own URL again: fine

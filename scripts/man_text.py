@@ -152,6 +152,12 @@ EXIT_CODES: dict[int, str] = {
     143: "Stopped by SIGTERM (`kill`, `timeout`, `systemctl stop`), as cleanly as by SIGINT.",
 }
 
+ROLLED = (
+    "A remote restored from an older copy (a NAS snapshot, a backup) holds an old copy of this device's "
+    "log and is refused at every run (`fog remote list` says `REFUSED`); if that is what happened, "
+    "`fog remote remove` *NAME* then `fog remote add` *NAME* *URL* (the same URL) publish this "
+    "device's versions there again."
+)
 LOCKED = "Another fog process holds the share's lock."  # commands that lock without offering --wait
 
 JSON_INTRO: list[Block] = [
@@ -180,7 +186,19 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "bytes_written",
     "nodes_failed",
 ]
-REMOTE_FIELDS = ["name", "url", "pending", "shared_url", "skipped", "reachable", "error", "kind", "node", "forgets"]
+REMOTE_FIELDS = [
+    "name",
+    "url",
+    "pending",
+    "shared_url",
+    "skipped",
+    "reachable",
+    "error",
+    "kind",
+    "node",
+    "forgets",
+    "refused",
+]
 DEVICE_FIELDS = [  # fog.sync.devices.DeviceInfo
     "id",
     "name",
@@ -462,11 +480,20 @@ PAGES: dict[str, dict[str, object]] = {
             "Scans the share, uploads the blocks each remote lacks and publishes one event batch with "
             "the new versions; deleted files become deletion versions. Without *REMOTE* it pushes to "
             "every remote of the share. A remote that fails does not stop the others: it is named on "
-            "stderr, fog exits 1, and its versions stay queued for the next push.",
+            "stderr, fog exits 1, and its versions stay queued for the next push. Nor does one whose "
+            "data is refused: it is named on stderr and left out, and fog exits 4. With *REMOTE*, the "
+            "share's other remotes are read (never written) for what it lacks: `fog push` *NAME* "
+            "seeds a remote just added.",
             "A push that would publish more deletions than `--max-delete` allows is refused before "
             "anything is read or uploaded (exit 1); its dry run (`-n`) is refused the same way.",
         ],
-        "exit": {4: "This device's own log on the remote was rolled back or altered.", 6: EXIT_CODES[6]},
+        "exit": {
+            4: (
+                "Data on a remote was refused (this device's own log there rolled back or altered, its "
+                "settings altered): that remote is named on stderr and was left out; the others got the push. " + ROLLED
+            ),
+            6: EXIT_CODES[6],
+        },
         "examples": [
             ("What would be pushed:", "fog push --dry-run"),
             ("From cron:", "fog -C ~/notes push --quiet"),
@@ -484,7 +511,11 @@ PAGES: dict[str, dict[str, object]] = {
         ],
         "exit": {
             3: EXIT_CODES[3],
-            4: "A batch or object was refused (forged, altered, rolled back, or from an untrusted device).",
+            4: (
+                "A batch or object was refused (forged, altered, rolled back, or from an untrusted device): "
+                "nothing refused was applied. A remote whose data is refused is named on stderr and left "
+                "out; the others are still pulled."
+            ),
             6: EXIT_CODES[6],
         },
         "examples": [("", "fog pull")],
@@ -505,7 +536,14 @@ PAGES: dict[str, dict[str, object]] = {
             "In `--json`, `trim` is null when no trim ran, else `forget` (as `fog forget --json`) and "
             "`prune` (as `fog prune --json`).",
         ],
-        "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4], 6: EXIT_CODES[6]},
+        "exit": {
+            3: EXIT_CODES[3],
+            4: (
+                "Data was refused: a remote whose data is refused is named on stderr and left out, the "
+                "others are pulled and pushed (see fog-push(1) for a remote restored from an older copy)."
+            ),
+            6: EXIT_CODES[6],
+        },
         "examples": [
             ("A crontab line:", "fog -C /home/me/notes sync --quiet"),
             ("The same, trimming history once a day:", "fog -C /home/me/notes sync --quiet --prune"),
@@ -781,7 +819,9 @@ PAGES: dict[str, dict[str, object]] = {
         "description": [
             "Shows each remote of the share, whether this device reaches it now (`--offline` skips "
             "trying), how many versions wait to be published there, and this device's own URL or "
-            "skip where it has one. The user's untrusted nodes (`fog device add-untrusted`) are remotes "
+            "skip where it has one. A remote whose copy of this device's log ends before what this device "
+            "published there (restored from an older copy) shows `REFUSED` and why. The user's untrusted "
+            "nodes (`fog device add-untrusted`) are remotes "
             "of every share: kind `fog`, marked as nodes; they are moved and removed with `fog device`.",
         ],
     },
@@ -790,7 +830,8 @@ PAGES: dict[str, dict[str, object]] = {
         "description": [
             "Without `--local` the new URL is published in the SyncConfig for every device. With "
             "`--local` only this device uses it (a disk mounted at another path here); `--reset` "
-            "drops this device's URL again.",
+            "drops this device's URL again. The URL of another remote of the share (the same store, "
+            "however spelt) is refused, as by `fog remote add`.",
         ],
         "examples": [("", "fog remote set-url usb /media/me/usb/fog --local")],
     },

@@ -159,6 +159,7 @@ def test_a_read_only_member_cannot_push_and_a_patched_client_is_refused(alice: D
             "def _no_check(ctxs, **_):\n"
             "    for c in ctxs:\n"
             "        _a.pull_mod.refresh_config(c)\n"
+            "    return ctxs\n"
             "_a.follow_rotation = _no_check\n"
         ),
         expect=None,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fog.errors import RemoteError, UsageError
+from fog.errors import IntegrityError, RemoteError, UsageError, failure
 from fog.format.version import Version
 from fog.repo.db import RepoDB
 from fog.repo.forgetting import Forgot
@@ -160,13 +160,13 @@ def publish_all(ctxs: list[Context], result: ForgetResult) -> None:
         try:
             catch_up_own_log(ctx)
             live.append(ctx)
-        except RemoteError as exc:
-            result.remote_errors[ctx.remote_name] = str(exc)
+        except (RemoteError, IntegrityError) as exc:  # (refused data there: exit 4, the others go on)
+            result.remote_errors[ctx.remote_name] = failure(exc)
     for ctx in live:
         try:
             n = publish(ctx, live)
-        except RemoteError as exc:
-            result.remote_errors[ctx.remote_name] = str(exc)
+        except (RemoteError, IntegrityError) as exc:
+            result.remote_errors[ctx.remote_name] = failure(exc)
             continue
         if n is not None:
             result.batches[ctx.remote_name] = n

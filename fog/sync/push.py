@@ -113,10 +113,16 @@ def catch_up_own_log(ctx: Context) -> int:
     adopted = 0
     for vb in read_log(ctx.store, secrets, owner, ctx.log, cursor, seqs):
         with db.write() as txn:
+            gone = []
             for v in vb.batch.versions:
                 if ctx.version_id(v) != v.id:
                     raise FogError(f"batch {vb.seq} of this device holds a version with a wrong id")
-                db.add_version(txn, v)
+                if not db.add_version(txn, v) and db.is_forgotten(v.id, txn):
+                    gone.append(v.id)
+            # forgotten here since (a remote seeded again on top of an old copy, `remote remove` + `add`):
+            # its forget is published there too, unless a later batch of ours there carries it (cleared below)
+            if gone:
+                db.add_pending_forgets(txn, [ctx.remote_name], gone)
             db.forget_versions(txn, vb.batch.forgets)  # (done here already, unless .fog/ was rebuilt)
             db.set_cursor(txn, ctx.remote_name, ctx.log, vb.seq, vb.chain)
             pushes.record(

@@ -75,6 +75,9 @@ def test_a_remote_restored_from_an_old_copy_does_not_stop_the_others(world: Worl
         assert "rolled back" in line and "`fog remote remove usb` then `fog remote add usb URL`" in line, line
     b.pull()
     assert b.read("doc.txt") == "edit 3\n"  # origin got it
+    before = world.log_files()
+    r = a.fog("forget", "--keep-last", "1", "doc.txt", expect=4)  # forget too: published on origin
+    assert "rolled back" in _refused_line(r.err, "usb") and len(world.log_files()) == len(before) + 1
     a.fog("push", "origin")
     listed = {i["name"]: i for i in a.fog("remote", "list", "--json").json()}
     assert "rolled back" in listed["usb"]["refused"] and not listed["origin"]["refused"]

@@ -356,12 +356,12 @@ def follow_rotation(ctxs: list[Context], *, spread: bool = True) -> None:
     for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
         keyring.refresh_config(ctx, spread=spread)
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
-    refuse_read_only(config, ctxs[0].keys.share_id.hex())
     for ctx in ctxs:
         ctx.rekey(config)
         roster = members.load(ctx, config)
-        config = members.keep_current(ctx, config, roster, pushing=True)
+        config = members.keep_current(ctx, config, roster, pushing=True)  # (a member's role as it is now)
         ctx.others = members.other_ids(ctx, roster)
+    refuse_read_only(config, ctxs[0].keys.share_id.hex())
 
 
 def read_only(config: SyncConfig | None, share_hex: str) -> bool:

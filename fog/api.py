@@ -1447,11 +1447,19 @@ def add_remote(
     home: Path, cwd: Path, name: str, url: str, *, options: dict[str, str] | None = None, wait: bool = False
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        _refuse_revoked(share, ident)
         return remotes_mod.add_remote(share, ident, name, url, options)
+
+
+def _refuse_revoked(share: Share, ident: Identity) -> None:
+    """A revoked device is told (RevokedError, exit 6) before it changes the share's remotes for every
+    device: what it would publish reaches no one. Reads each reachable remote's SyncConfig, as a pull."""
+    remotes_mod.fresh_config(share, ident, {})
 
 
 def remove_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        _refuse_revoked(share, ident)
         return remotes_mod.remove_remote(share, ident, name)
 
 
@@ -1459,6 +1467,8 @@ def set_remote_url(
     home: Path, cwd: Path, name: str, url: str | None, *, local: bool = False, wait: bool = False
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        if not local:
+            _refuse_revoked(share, ident)
         return remotes_mod.set_url(share, ident, name, url, local=local)
 
 

@@ -42,7 +42,7 @@ from fog.store import PutStats, Remote
 from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
-from fog.sync.context import Context, open_context, trim_archive
+from fog.sync.context import Context, open_context, other_devices, trim_archive
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
@@ -285,7 +285,9 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
             _fetch_config(share, ident)
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
-        changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+        # (another user's file, as a pull wrote it without setuid and setgid, is unchanged: as a push sees it)
+        others = other_devices(share)
+        changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=others)
         push_mod.refresh_index(share.db, changes)  # (racy entries re-hashed now are not re-hashed again)
         out = StatusResult(
             str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread, result.ignored
@@ -383,7 +385,9 @@ def _nothing_to_push(ctxs: list[Context], failed: dict[str, str]) -> push_mod.Pu
     pull), else an empty result (a cron job's sync succeeds). The tree is scanned as `status` does."""
     share, ident = ctxs[0].share, ctxs[0].ident
     result = push_mod.PushResult(",".join(c.remote_name for c in ctxs), False, remote_errors=dict(failed))
-    changes = push_mod.plan(ctxs[0].keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+    changes = push_mod.plan(
+        ctxs[0].keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=ctxs[0].others
+    )
     push_mod.refresh_index(share.db, changes)
     if any(c.version is not None for c in changes) or any(share.db.pending(c.remote_name) for c in ctxs):
         refuse_read_only(ident.cached_config(), share.config.share_id)

@@ -154,12 +154,13 @@ def plan(
     stats: PutStats,
     result: PushResult,
     progress: Progress | None = None,
+    others: frozenset[str] = frozenset(),
 ) -> list[Change]:
-    """Scan the tree and work out each change; stores content when `store` is set."""
+    """Scan the tree and work out each change; stores content when `store` is set (`others`: see changes_for)."""
     scan_start = time.time_ns()
     d = scan_tree(root, db, result)
     reader = FileReader(ctx_keys, store)
-    changes = changes_for(reader, root, db, d.candidates[:], scan_start, device, stats, result, progress)
+    changes = changes_for(reader, root, db, d.candidates[:], scan_start, device, stats, result, progress, others=others)
     return changes + deletions(db, d.gone, device, time.time_ns())
 
 

@@ -109,6 +109,11 @@ def init(
     new_identity = not Identity.exists(home)
     if master_key_file is not None and new_identity and master_key_file.exists():
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
+    if device_name is not None and not new_identity and device_name != Identity.load(home).device_name:
+        raise UsageError(
+            f"--device-name only applies when init creates a new identity; this device is already named "
+            f"'{naming.shown(Identity.load(home).device_name)}' (`fog device rename` changes it)"
+        )
     if master_key_file is not None and not new_identity:
         raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
     remotes_mod.refuse_inside(remote_url, root)

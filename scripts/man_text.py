@@ -755,8 +755,9 @@ PAGES: dict[str, dict[str, object]] = {
             "`kept` (condemned packs kept: referenced again), `waiting` (intents not deletable yet, and "
             "why), `unreadable` (packs whose header does not open: left alone) and `seconds`; `refused` "
             "maps a remote to why it was left alone (a log or manifest that cannot be read: nothing is "
-            "deleted where what is referenced is unknown); `skipped` (only under `fog sync --prune`) maps a "
-            "remote to why it was not pruned: an append-only node, which `fog prune` itself refuses with exit 1.",
+            "deleted where what is referenced is unknown); `skipped` maps a remote to why it was not pruned: "
+            "an append-only node under `fog sync --prune` (always empty for `fog prune`, which refuses one "
+            "with exit 1).",
         ],
         "exit": {
             1: "A remote could not be reached, or prune refused one (named on stderr); others were pruned.",

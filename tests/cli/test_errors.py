@@ -54,6 +54,30 @@ def test_init_errors(tmp_path: Path, share: Share) -> None:
     r.one_line_error()
 
 
+def test_init_device_name_of_a_device_that_has_one_already(tmp_path: Path, share: Share) -> None:
+    """A second `init --device-name OTHER` under one FOG_HOME said "Initialized" and kept the old name."""
+    name = share.fog("device", "list", "--json").json()[0]["name"]
+    r = run_fog(["init", tmp_path / "s6", "--remote", tmp_path / "r6", "--device-name", "OTHER"], tmp_path, expect=2)
+    assert "already named" in r.one_line_error() and "fog device rename" in r.one_line_error()
+    assert not (tmp_path / "s6" / ".fog").exists()
+    run_fog(["init", tmp_path / "s7", "--remote", tmp_path / "r7", "--device-name", name], tmp_path)
+
+
+def test_a_remote_that_holds_something_else_is_refused(tmp_path: Path, share: Share) -> None:
+    """`init` and `remote add` took any non-empty directory as a store and wrote fog's tree among its files
+    (a mistyped path: `~` for `~/fog`). Refused in one line, nothing written there; an empty one is fine."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "img1.jpg").write_bytes(b"precious")
+    r = run_fog(["init", tmp_path / "s5", "--remote", photos], tmp_path, expect=1)
+    assert "not empty and holds no fog store" in r.one_line_error()
+    line = share.fog("remote", "add", "usb", photos, expect=1).one_line_error()
+    assert "not empty and holds no fog store" in line and "img1.jpg" in line, line
+    assert sorted(p.name for p in photos.iterdir()) == ["img1.jpg"]
+    (tmp_path / "empty").mkdir()
+    share.fog("remote", "add", "usb", tmp_path / "empty")
+
+
 # -- bad revisions -------------------------------------------------------------------
 
 

@@ -420,6 +420,27 @@ def test_repair_alone_finds_and_heals_a_corrupt_pack(world: World) -> None:
     a.fog("check", "usb", "--read-data")
 
 
+def test_a_pack_whose_header_is_gone_is_garbage_once_repaired(world: World) -> None:
+    """A pack truncated on one remote: --repair put its objects back from the other, but `check` still exited
+    4 for ever ("pack shorter than its header": prune leaves unreadable packs alone), with no next step. Its
+    bytes do not match its name and nothing the history needs is missing: a note naming the file to delete."""
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    _big(a, {"big.bin": 3 * MiB})
+    a.fog("push")
+    victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
+    victim.write_bytes(b"")
+    a.fog("check", "usb", expect=4)
+    doc = a.fog("check", "usb", "--repair", "--json").json()
+    assert doc["ok"] and doc["repaired_from"]["origin"] > 0, doc
+    doc = a.fog("check", "usb", "--json").json()
+    assert doc["ok"] and not doc["problems"], doc
+    assert any("it is garbage, delete" in n and victim.name in n for n in doc["notes"]), doc["notes"]
+    victim.unlink()  # as the note says
+    assert not a.fog("check", "usb", "--read-data", "--json").json()["notes"]
+
+
 # -- a remote's name, URL and store: state never carried to the wrong store ---------------------
 
 

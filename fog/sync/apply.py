@@ -95,7 +95,7 @@ def apply_plans(
         _open_parents(ctx, plans, modes)
         _apply(ctx, plans, incoming_paths, names, scan_start, result, forgotten, on_bytes, out, modes)
     finally:
-        _close_dirs(ctx, modes)
+        _close_dirs(ctx, modes, result)
     for path, entry in out.stat_updates.items():
         if path in modes and entry is not None:  # indexed with its final mode
             here = _lstat(os.path.join(ctx.share.top, path))
@@ -194,18 +194,24 @@ def _open_parents(ctx: Context, plans: list[tuple[Plan, Local]], modes: dict[str
             continue
         entry = db.get_stat(head)
         if entry is not None and entry.mode == here.st_mode:
-            os.chmod(full, st.S_IMODE(here.st_mode) | _OWNER)
+            try:
+                os.chmod(full, st.S_IMODE(here.st_mode) | _OWNER)
+            except OSError:
+                continue  # (another user's, say): the paths in it fail alone, as they would have
             modes[head] = st.S_IMODE(here.st_mode)
 
 
-def _close_dirs(ctx: Context, modes: dict[str, int]) -> None:
+def _close_dirs(ctx: Context, modes: dict[str, int], result: Report) -> None:
     """Give each directory this apply kept writable its mode: deepest first, a read-only one after what
     goes in it (and after its subdirectories, which it must let be chmodded)."""
     for path in sorted(modes, key=lambda p: p.count("/"), reverse=True):
         full = os.path.join(ctx.share.top, path)
         here = _lstat(full)
         if here is not None and st.S_ISDIR(here.st_mode):  # (not a file or link that took its place)
-            os.chmod(full, modes[path])
+            try:
+                os.chmod(full, modes[path])
+            except OSError as exc:  # (left writable: the next push records the mode it has)
+                result.failed.append(f"{path}: mode {modes[path]:o} not given back: {exc.strerror or exc}")
 
 
 def _guarded(out: Applied, result: Report, path: str, step: Callable[..., None], *args: object) -> bool:

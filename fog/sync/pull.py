@@ -520,7 +520,7 @@ def _pull_staged(
     # ignored paths, and paths in nested shares: their versions are recorded, and applied once not
     # ignored (no longer in a nested share)
     left_alone: list[str] = []
-    nested: dict[str, str] = {}  # path -> the nested share it is in (or is), as plan_of met it
+    nested: dict[str, str] = {}  # path -> the nested share it is in (or is), from plan_of to its caller
     nested_news: dict[str, int] = {}  # nested share -> how many of its paths got new versions in this pull
 
     def plan_of(
@@ -570,6 +570,7 @@ def _pull_staged(
                         planned = plan_of(path, decoded(entries), stats, dirs)
                     except OSError:
                         planned = "unreadable"  # (said by the pass that applies)
+                    nested.pop(path, None)
                     pending.clear()
                     records.clear()
                     if isinstance(planned, tuple):
@@ -621,8 +622,8 @@ def _pull_staged(
                         result.skipped.append(f"{path}: {IGNORED_HERE}")
                 elif planned == NESTED_HERE:
                     left_alone.append(path)
+                    root = nested.pop(path)
                     if any(v.id in pending for v in by_path[path]):  # (said once per share, below)
-                        root = nested[path]
                         nested_news[root] = nested_news.get(root, 0) + 1
                 elif isinstance(planned, tuple):
                     if _clears_dir(planned[0], planned[1]) and staged.subtree_after(path, start):

@@ -90,6 +90,33 @@ def apply_plans(
     A pull applies its paths in chunks, one call each: `incoming_paths` are those of the whole pull.
     """
     out = Applied()
+    modes: dict[str, int] = {}  # directories made writable while this apply fills them -> their mode
+    try:
+        _open_parents(ctx, plans, modes)
+        _apply(ctx, plans, incoming_paths, names, scan_start, result, forgotten, on_bytes, out, modes)
+    finally:
+        _close_dirs(ctx, modes, result)
+    for path, entry in out.stat_updates.items():
+        if path in modes and entry is not None:  # indexed with its final mode
+            here = _lstat(os.path.join(ctx.share.top, path))
+            if here is not None:
+                out.stat_updates[path] = _entry(path, here, entry.version, scan_start)
+    return out
+
+
+def _apply(
+    ctx: Context,
+    plans: list[tuple[Plan, Local]],
+    incoming_paths: Container[str],
+    names: dict[str, str],
+    scan_start: int,
+    result: Report,
+    forgotten: Callable[[bytes], bool] | None,
+    on_bytes: Callable[[int], None] | None,
+    out: Applied,
+    modes: dict[str, int],
+) -> None:
+    """apply_plans' phases (the module docstring); `modes`: see _make_dir."""
     for plan, local in plans:
         if plan.adopt_local and plan.head is not None and local.st is not None:
             out.stat_updates[plan.path] = _entry(plan.path, local.st, plan.head.id, scan_start)
@@ -124,7 +151,7 @@ def apply_plans(
             continue
         if plan.write.kind != "dir":
             files.append((plan, local))
-        elif _guarded(out, result, plan.path, _make_dir, ctx, plan, local, known, result):
+        elif _guarded(out, result, plan.path, _make_dir, ctx, plan, local, known, result, modes):
             out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
             result.updated.append(plan.path)
     done, failures = _write_files(ctx, files, known, on_bytes)
@@ -137,7 +164,54 @@ def apply_plans(
         _fail(out, result, plan.path, exc)
     ok = [(plan, local) for plan, local in plans if plan.path not in out.failed]
     out.copies = _write_conflicts(ctx, ok, incoming_paths, names, out, scan_start, result, forgotten)
-    return out
+
+
+_OWNER = st.S_IRWXU  # what this user needs of a directory to write into it
+
+
+def _open_parents(ctx: Context, plans: list[tuple[Plan, Local]], modes: dict[str, int]) -> None:
+    """Make writable, for this apply, each synced read-only directory it writes or deletes something in.
+
+    A directory whose version is read-only (0555: made so on another device,
+    or by an earlier chunk of this pull) would otherwise refuse every incoming
+    child for good. Only one that still has the mode its stat entry recorded
+    is opened: one made read-only here since is the user's say, and a path
+    in it fails (reported, retried). `modes` gets each one's mode back
+    (_close_dirs).
+    """
+    seen: set[str] = set()
+    db = ctx.share.db
+    for plan, _ in plans:
+        if plan.write is None and not plan.conflicts:
+            continue
+        head = plan.path.rpartition("/")[0]
+        if not head or head in seen:
+            continue
+        seen.add(head)
+        full = os.path.join(ctx.share.top, head)
+        here = _lstat(full)
+        if here is None or not st.S_ISDIR(here.st_mode) or here.st_mode & _OWNER == _OWNER:
+            continue
+        entry = db.get_stat(head)
+        if entry is not None and entry.mode == here.st_mode:
+            try:
+                os.chmod(full, st.S_IMODE(here.st_mode) | _OWNER)
+            except OSError:
+                continue  # (another user's, say): the paths in it fail alone, as they would have
+            modes[head] = st.S_IMODE(here.st_mode)
+
+
+def _close_dirs(ctx: Context, modes: dict[str, int], result: Report) -> None:
+    """Give each directory this apply kept writable its mode: deepest first, a read-only one after what
+    goes in it (and after its subdirectories, which it must let be chmodded)."""
+    for path in sorted(modes, key=lambda p: p.count("/"), reverse=True):
+        full = os.path.join(ctx.share.top, path)
+        here = _lstat(full)
+        if here is not None and st.S_ISDIR(here.st_mode):  # (not a file or link that took its place)
+            try:
+                os.chmod(full, modes[path])
+            except OSError as exc:  # (left writable: the next push records the mode it has)
+                result.failed.append(f"{path}: mode {modes[path]:o} not given back: {exc.strerror or exc}")
 
 
 def _guarded(out: Applied, result: Report, path: str, step: Callable[..., None], *args: object) -> bool:
@@ -241,7 +315,9 @@ def _make_way(ctx: Context, path: str, parents: set[str], result: Report) -> Non
         parents.add(rel)
 
 
-def _make_dir(ctx: Context, plan: Plan, local: Local, known: set[str], result: Report) -> None:
+def _make_dir(ctx: Context, plan: Plan, local: Local, known: set[str], result: Report, modes: dict[str, int]) -> None:
+    """Make (or keep) the directory of `plan.write`, with its mode; a mode that would keep this user from
+    writing in it is given at the end of the apply (`modes`, _close_dirs), after its children."""
     v = plan.write
     assert v is not None
     safe_parent(ctx.share.root, v.path, known)
@@ -261,7 +337,13 @@ def _make_dir(ctx: Context, plan: Plan, local: Local, known: set[str], result: R
     except FileExistsError:
         if not os.path.isdir(local.full) or os.path.islink(local.full):
             raise
-    os.chmod(local.full, ctx.mode_of(v))
+    mode = ctx.mode_of(v)
+    if mode & _OWNER != _OWNER:
+        modes[v.path] = mode
+        mode |= _OWNER
+    else:
+        modes.pop(v.path, None)  # (opened by _open_parents: it is writable from now on)
+    os.chmod(local.full, mode)
     known.add(v.path)  # its children's safe_parent need not check it again
 
 

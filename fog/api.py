@@ -22,6 +22,7 @@ from fog.errors import (
     FogError,
     IdentityError,
     IntegrityError,
+    NotAShareError,
     ReadOnlyRemote,
     RemoteError,
     RevisionError,
@@ -109,6 +110,8 @@ def init(
     new_identity = not Identity.exists(home)
     if master_key_file is not None and new_identity and master_key_file.exists():
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
+    if master_key_file is not None and new_identity:
+        _refuse_key_in_share(master_key_file, root)
     if device_name is not None and not new_identity and device_name != Identity.load(home).device_name:
         raise UsageError(
             f"--device-name only applies when init creates a new identity; this device is already named "
@@ -1370,6 +1373,19 @@ def rotate_keys(
         return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
 
 
+def _refuse_key_in_share(path: Path, root: Path | None = None) -> None:
+    """UsageError when a new master key file would be inside a share (`root`, or any found above it): the
+    next push would publish it, to every device and to the share's other users."""
+    try:
+        share = root if root is not None and path.absolute().is_relative_to(root) else find_root(path.parent)
+    except NotAShareError:
+        return
+    raise UsageError(
+        f"--master-key-file {path} is inside the share {share}: its next push would publish the key; "
+        "choose a file outside any share"
+    )
+
+
 def _check_key_file(path: Path | None) -> None:
     """Before a rotation: the new master key's file can be written there (a rotation cannot be undone, and
     its key exists nowhere else). An existing file is replaced (the old key it holds no longer joins)."""
@@ -1377,6 +1393,7 @@ def _check_key_file(path: Path | None) -> None:
         return
     if path.is_dir():
         raise UsageError(f"--master-key-file {path} is a directory: name a file for the new master key")
+    _refuse_key_in_share(path)
     probe = path.with_name(f".{path.name}.probe-{os.getpid()}")
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -434,3 +434,24 @@ def test_every_command_that_can_say_locked_takes_wait(share: Share) -> None:
     for argv, p in zip(commands, procs, strict=True):
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0, (argv, err.decode())
+
+
+def test_master_key_files_follow_dash_c_and_stay_out_of_shares(
+    tmp_path: Path, share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-C DIR` is "as if fog was started in DIR": init and key rotate took --master-key-file from there,
+    clone and key adopt from the real working directory. And a new key file written inside a share was
+    published by its next push (to every device, and to a shared share's other users)."""
+    line = share.fog("key", "rotate", "--master-key-file", share.root / "rot.key", expect=2).one_line_error()
+    assert "inside the share" in line and not (share.root / "rot.key").exists()
+    work = tmp_path / "w"
+    work.mkdir()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h2"))
+    run_fog(["-C", work, "init", "s", "--remote", "r", "--master-key-file", "mk"], tmp_path)
+    assert (work / "mk").exists()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h3"))
+    run_fog(["-C", work, "clone", "r", "c", "--master-key-file", "mk"], tmp_path)
+    assert (work / "c" / ".fog").is_dir()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h4"))
+    argv = ["init", tmp_path / "s8", "--remote", tmp_path / "r8", "--master-key-file", tmp_path / "s8" / "k"]
+    assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()

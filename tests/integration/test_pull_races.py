@@ -220,7 +220,42 @@ def test_a_pull_stopped_between_renames_plans_the_files_it_never_placed_as_usual
     b.fog("pull", expect=130, patch=_STOP_AFTER_THE_FIRST_RENAME)
     assert b.read("a.txt") == "A's a v2\n" and b.read("doc.txt") == "base version\n"
     b.write("doc.txt", "base version\nB edit\n")
+    held = [line for line in b.fog("status").err.splitlines() if "placing" in line]
+    assert held == [
+        "fog: skipped a.txt: a pull was placing it when it stopped, before recording it: the next pull settles it"
+    ]
     b.fog("pull", expect=3)
     assert b.read("doc.txt") == "base version\nB edit\n"
     assert [p.read_text() for p in _copies(b, "doc")] == ["A's v2\n"]
     assert not _copies(b, "a")
+
+
+_STOP_AFTER_TWELVE_RENAMES = """
+import os, re
+_real, _n = os.replace, [0]
+def _replace(src, dst, *a, **k):
+    done = _real(src, dst, *a, **k)
+    _n[0] += bool(re.fullmatch(r"f\\d\\d\\.txt", os.path.basename(dst)))
+    if _n[0] == 12:
+        raise KeyboardInterrupt
+    return done
+os.replace = _replace
+"""
+
+
+def test_status_after_a_pull_stopped_between_many_renames_names_a_few_paths(world: World) -> None:
+    """F7: the paths a stopped pull placed are named one a line up to 10, the others in one line (a chunk
+    is up to 4,096 paths)."""
+    a, b = make_pair(world)
+    for i in range(30):
+        a.write(f"m/f{i:02}.txt", f"v1 {i}\n")
+    a.push()
+    b.fog("pull")
+    for i in range(30):
+        a.write(f"m/f{i:02}.txt", f"v2 {i}\n")
+    a.push()
+    b.fog("pull", expect=130, patch=_STOP_AFTER_TWELVE_RENAMES)
+    held = [line for line in b.fog("status").err.splitlines() if "placing" in line]
+    assert len(held) == 11 and held[-1].startswith("fog: skipped 2 more path(s), m/f10.txt to m/f11.txt: "), held
+    b.fog("pull")
+    assert a.tree() == b.tree()

@@ -10,6 +10,9 @@ Phases, each over the plans sorted by path:
      changes (`Plan.move_aside`);
   3. files and links: staged in parallel, made durable at once, renamed;
   4. conflict copies.
+Every rename, deletion and chmod is relative to its parent directory opened
+without following a symlink, and a path changed (or made) here since the
+scan is kept, the incoming version going beside it (fog.sync.placing).
 A path that cannot be applied (an OSError, an object that fails verification)
 is reported and left as it was; every other path is applied. The caller
 records nothing for a failed path but its versions, and retries it at the

@@ -259,3 +259,31 @@ def test_status_after_a_pull_stopped_between_many_renames_names_a_few_paths(worl
     assert len(held) == 11 and held[-1].startswith("fog: skipped 2 more path(s), m/f10.txt to m/f11.txt: "), held
     b.fog("pull")
     assert a.tree() == b.tree()
+
+
+_EDIT_BEFORE_ITS_DIRECTORY_IS_MADE = """
+import fog.sync.apply as _A
+_real = _A.safe_parent
+def _safe_parent(root, path, *a, **k):
+    if path == "x":
+        with open(f"{root}/x", "a") as f:
+            f.write("B's edit\\n")
+    return _real(root, path, *a, **k)
+_A.safe_parent = _safe_parent
+"""
+
+
+def test_a_file_edited_before_the_directory_replacing_it_is_made_is_moved_aside(world: World) -> None:
+    """Code-read finding: a clean file where a directory arrives was archived and unlinked without a look;
+    edited since the scan, it is moved aside to a conflict name (exit 3), as an unsynced one is."""
+    a, b = make_pair(world)
+    a.write("x", "synced\n")
+    a.push()
+    b.fog("pull")
+    (a.root / "x").unlink()
+    a.write("x/child", "inside\n")
+    a.push()
+    r = b.fog("pull", expect=3, patch=_EDIT_BEFORE_ITS_DIRECTORY_IS_MADE)
+    assert b.read("x/child") == "inside\n"
+    [aside] = [p for p in b.root.iterdir() if p.name.startswith(f"x{CONFLICT_MARK}")]
+    assert aside.read_text() == "synced\nB's edit\n" and aside.name in r.err

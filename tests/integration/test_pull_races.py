@@ -287,3 +287,32 @@ def test_a_file_edited_before_the_directory_replacing_it_is_made_is_moved_aside(
     assert b.read("x/child") == "inside\n"
     [aside] = [p for p in b.root.iterdir() if p.name.startswith(f"x{CONFLICT_MARK}")]
     assert aside.read_text() == "synced\nB's edit\n" and aside.name in r.err
+
+
+def _edit_while_restoring(full: Path) -> str:
+    return f"""
+import fog.sync.content as _C
+_real, _done = _C._fetch_blocks, []
+def _fetch(store, v):
+    if v.path == "doc.txt" and not _done:
+        _done.append(1)
+        with open({str(full)!r}, "a") as f:
+            f.write("edited while restoring\\n")
+    return _real(store, v)
+_C._fetch_blocks = _fetch
+"""
+
+
+def test_a_file_edited_while_a_restore_downloads_is_not_replaced(world: World) -> None:
+    """Code-read finding: `fog restore PATH@REV` checked for unsaved changes before the download only;
+    an edit made during it was replaced. Now the restore leaves it and says so (exit 1)."""
+    a = world.init("laptop")
+    a.write("doc.txt", "v1\n")
+    a.push()
+    a.write("doc.txt", "v2\n")
+    a.push()
+    r = a.fog("restore", "doc.txt@~1", expect=1, patch=_edit_while_restoring(a.root / "doc.txt"))
+    assert "changed while it was restored" in r.error_line()
+    assert a.read("doc.txt") == "v2\nedited while restoring\n"
+    a.fog("restore", "doc.txt@~1", "--force")
+    assert a.read("doc.txt") == "v1\n"

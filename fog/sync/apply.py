@@ -166,7 +166,7 @@ def _index_kept(out: Applied, path: str, s: os.stat_result, head: Version) -> No
         )
 
 
-def _kept_meanwhile(out: Applied, result: Report, plan: Plan, local: Local, now: os.stat_result | None) -> None:
+def _kept_meanwhile(out: Applied, result: Report, plan: Plan, local: Local, now: os.stat_result) -> None:
     """A file changed (or made) here while the pull ran, where an incoming version was to go: it is kept,
     and the incoming version goes beside it as a conflict copy, as for a change made before the pull."""
     v = plan.write
@@ -175,7 +175,7 @@ def _kept_meanwhile(out: Applied, result: Report, plan: Plan, local: Local, now:
     if all(c.id != v.id for c in plan.conflicts):
         plan.conflicts.append(v)
     result.kept.append(plan.path)
-    if local.entry is None and now is not None and plan.head is not None:
+    if local.entry is None and plan.head is not None:
         _index_kept(out, plan.path, now, plan.head)
 
 
@@ -354,7 +354,7 @@ def _stage(ctx: Context, plan: Plan, local: Local, known: set[str], on_bytes: Ca
 
 
 Failures = list[tuple[Plan, BaseException]]
-Raced = list[tuple[Plan, Local, os.stat_result | None]]
+Raced = list[tuple[Plan, Local, os.stat_result]]
 
 
 def _write_files(
@@ -432,8 +432,11 @@ def _write_files(
                 if moved:
                     assert s is not None
                     done.append((plan, local, s))
+                    continue
+                os.unlink(tmp)  # changed or made here while we were pulling: never overwritten
+                if s is None:  # (made and gone again in between: retried by the next pull)
+                    failures.append((plan, FileExistsError(f"{plan.path} came and went while it was placed")))
                 else:
-                    os.unlink(tmp)  # changed or made here while we were pulling: never overwritten
                     raced.append((plan, local, s))
         # the renames too are durable before the database records the files (a crash must not
         # leave a stat entry for a file whose rename was lost: a later push would see it deleted)

@@ -350,6 +350,17 @@ class LocalState:
             return v.kind == "deleted"
         return self.signature() == (v.kind, v.mode, v.content, v.depth, v.size, v.target)
 
+    def unplaced(self) -> bool:
+        """Still the very file the stat index names (its inode): no pull placed another one here since, so
+        the entry's version is what it was edited from (a placed file is a new inode, renamed over it)."""
+        return (
+            self.entry is not None
+            and self.st is not None
+            and st.S_ISREG(self.st.st_mode)
+            and st.S_ISREG(self.entry.mode)
+            and self.st.st_ino == self.entry.ino
+        )
+
     def dirty(self) -> bool:
         """Holds a change fog never recorded (a missing file counts as clean)."""
         if self.st is None:
@@ -536,7 +547,7 @@ def _pull_staged(
         if _ignored_here(rules, path, head, versions, local):
             return "ignored"
         plan = plan_path(path, head, versions, lookup, local.dirty(), local.matches, local.kind())
-        if plan.kept_local and ((rebuilt and local.entry is None) or path in placed):
+        if plan.kept_local and ((rebuilt and local.entry is None) or (path in placed and not local.unplaced())):
             plan = _untracked(plan, local, head, versions, lookup, db)
         if dropping and _forgotten_head(plan, head, forgotten):
             return "forgotten"  # nothing of it is applied here; its versions are forgotten below
@@ -587,13 +598,22 @@ def _pull_staged(
     on_bytes = told(m)
     scan_start = time.time_ns()
     failed: list[str] = []  # paths not applied: their versions are retried by the next pull
+    retry: list[str] = []  # paths applied but for a conflict copy: their versions too are planned again
     retried = json.loads(db.get_meta(UNAPPLIED) or b"[]")
     arrived: list[str] = []
     deferred: list[tuple[Plan, LocalState]] = []
+
     # Applied in chunks of paths, each recorded in its own transaction: memory stays that of one
     # chunk, whatever the number of files (the chunk's versions alone are read from the staged ones
     # and decoded). A directory cleared (deleted, or replaced by a file) waits for the chunk that
     # holds the last incoming path under it (children before parents).
+    def placing(paths: list[str]) -> None:
+        # said before they are changed in place: stopped before the chunk's record, the next pull knows;
+        # only those (a path whose file was not placed keeps its usual plan, from its stat entry's version)
+        placed.update(paths)  # (taken out again once recorded, below)
+        with db.write() as txn:
+            db.set_meta(txn, PLACING, json.dumps(sorted(placed)).encode())
+
     planned_bytes = 0  # of the chunks so far (as the progress total counts them)
     start = b""
     while start is not None:
@@ -642,16 +662,14 @@ def _pull_staged(
         # known versions as carried)
         waiting = {d[0].path for d in deferred}
         recorded = [*(path for path in chunk if path not in waiting), *due]
-        if plans:  # said before any file is placed: stopped before the record below, the next pull knows
-            with db.write() as txn:
-                db.set_meta(txn, PLACING, json.dumps(sorted(placed | {p.path for p, _ in plans})).encode())
-        applied = apply_plans(ctx, plans, staged, names, scan_start, result, forgotten, on_bytes)
+        applied = apply_plans(ctx, plans, staged, names, scan_start, result, forgotten, on_bytes, placing)
         failed += unplanned
         failed += applied.failed
+        retry += applied.retry
         arrived += applied.arrived
         heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
         new = [v for path in recorded for v in by_path.get(path) or kept.get(path, []) if v.id in pending]
-        held = (v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path) or kept.get(path, []))
+        held = (v.id.hex() for path in [*failed, *retry, *left_alone] for v in by_path.get(path) or kept.get(path, []))
         unapplied = sorted({*retried, *held})
         with db.write() as txn:
             db.add_unknown_versions(txn, new, make_head=False, records=records)  # has_version said unknown, above
@@ -678,7 +696,7 @@ def _pull_staged(
             db.set_meta(txn, PLACING, json.dumps(sorted(placed)).encode())
         # what is recorded is let go (later chunks look it up in the database), but for the
         # paths still to be retried or applied (failed, ignored, waiting directories)
-        keep = {*applied.failed, *unplanned, *waiting, *left_alone[-len(chunk) :]}
+        keep = {*applied.failed, *applied.retry, *unplanned, *waiting, *left_alone[-len(chunk) :]}
         for path in chunk:
             if path in keep:
                 kept[path] = by_path[path]
@@ -701,7 +719,7 @@ def _pull_staged(
     result.skipped += rules.notices  # .fogignore files and lines left out of the rules (each said once)
     for root, n in sorted(nested_news.items()):
         result.skipped.append(f"{root}: {NESTED_SHARE} ({n} incoming path(s) {NESTED_LEFT})")
-    unapplied = sorted(v.id.hex() for path in [*failed, *left_alone] for v in kept.get(path, ()))
+    unapplied = sorted({v.id.hex() for path in [*failed, *retry, *left_alone] for v in kept.get(path, ())})
     with db.write() as txn:
         db.clear_pending(txn, ctx.remote_name, _ids(carried))  # this remote has them already
         if forgets:  # after the heads: this device's live heads among them stay until superseded

@@ -111,11 +111,16 @@ class Candidates:
     def __len__(self) -> int:
         return len(self._paths)
 
-    def without(self, paths: set[str]) -> tuple[Candidates, list[str]]:
-        """These candidates but those at `paths`, and the paths left out."""
+    def without(
+        self, paths: set[str], unless: Callable[[str, int], bool] | None = None
+    ) -> tuple[Candidates, list[str]]:
+        """These candidates but those at `paths` (save a regular file for which `unless(path, inode)`), and
+        the paths left out."""
         kept, out = Candidates(), []
         for i, path in enumerate(self._paths):
-            if path in paths:
+            if path in paths and not (
+                unless is not None and self._kinds[i] == _KIND_CODE["file"] and unless(path, self._inos[i])
+            ):
                 out.append(path)
                 continue
             if i in self._targets:

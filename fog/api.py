@@ -42,7 +42,7 @@ from fog.store import PutStats, Remote
 from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
-from fog.sync.context import Context, open_context, trim_archive
+from fog.sync.context import Context, Unavailable, open_context, trim_archive
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
@@ -192,11 +192,37 @@ def context(
     home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, offline_ok: bool = False
 ) -> Iterator[Context]:
     with open_share(home, cwd, wait=wait) as (share, ident):
-        ctx = open_context(share, ident, remote, offline_ok=offline_ok)
+        if offline_ok and remote is None:
+            ctx = open_reading(share, ident)
+        else:
+            ctx = open_context(share, ident, remote, offline_ok=offline_ok)
         try:
             yield ctx
         finally:
             ctx.close()
+
+
+def open_reading(share: Share, ident: Identity) -> Context:
+    """A context to read versions from (restore, cat, diff, a mount): the default remote, else the first
+    of the others this device uses that opens (every remote holds every version: one that is down stops
+    no recovery while another is up). When none opens, the default's stands in offline (the local archive
+    may serve) and a read from it fails naming every remote."""
+    ctx = open_context(share, ident, None, offline_ok=True)
+    down = ctx.remote.backend
+    if not isinstance(down, Unavailable):
+        return ctx
+    failed = {ctx.remote_name: str(down.error)}
+    try:
+        found = _open_each(share, ident, failed, first=True)
+    except BaseException:
+        ctx.close()
+        raise
+    if found:
+        ctx.close()
+        return found[0]
+    if len(failed) > 1:
+        down.error = RemoteError("no remote of this share can be reached: " + "; ".join(failed.values()))
+    return ctx
 
 
 @contextmanager
@@ -526,12 +552,15 @@ def _scope(share: Share, cwd: Path, arg: str) -> str:
     return share_path(share, cwd, arg)
 
 
-def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Context]:
-    """A context for every remote of the share this device uses that opens; the others in `failed`."""
+def _open_each(share: Share, ident: Identity, failed: dict[str, str], *, first: bool = False) -> list[Context]:
+    """A context for every remote of the share this device uses that opens (`first`: only the first that
+    opens, of those not in `failed` already); the others in `failed`."""
     dups = duplicates(share.config.remotes)  # one store under two names: the first name only (all_contexts)
     ctxs: list[Context] = []
     try:
-        for name in [n for n in sorted(share.config.remotes) if n not in dups]:
+        for name in [n for n in sorted(share.config.remotes) if n not in dups and n not in failed]:
+            if first and ctxs:
+                break
             try:
                 ctxs.append(open_context(share, ident, name))
             except UnreadableObject:

@@ -168,6 +168,7 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
     if url is not None:
         refuse_inside(url, share.top)
     overrides = share.config.local_remotes
+    why = ""  # why the old URL could not get the change (published for every device)
     if not local:
         _not_a_node(shared, name, f"`fog device set-address {name} ADDRESS`")
     if local:
@@ -189,7 +190,7 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         _use(share, name, effective[name], same_store=local)
     share.save_config()
     info = next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
-    info.undelivered = "" if local else why
+    info.undelivered = why
     return info
 
 

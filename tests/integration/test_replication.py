@@ -715,9 +715,10 @@ def test_a_remote_moved_or_removed_elsewhere_is_followed_by_the_first_pull(world
     b.fog("pull")
     usb.rename(moved)  # the disk moved (or went away for good)
     if how == "moved":
-        a.fog("remote", "set-url", "usb", moved)
+        r = a.fog("remote", "set-url", "usb", moved, expect=1)
     else:
-        a.fog("remote", "remove", "usb")
+        r = a.fog("remote", "remove", "usb", expect=1)
+    assert "usb is unreachable" in r.error_line()  # (done; the old place gets it if it comes back)
     a.write("new.txt", "new\n", mtime_ns=OLD_MTIME_NS)
     a.fog("push")
     doc = b.fog("pull", "--json").json()

@@ -43,7 +43,7 @@ from fog.store import PutStats, Remote
 from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
-from fog.sync.context import Context, open_context, other_devices, trim_archive
+from fog.sync.context import UNDELIVERED, Context, Unavailable, open_context, other_devices, trim_archive
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
@@ -200,11 +200,37 @@ def context(
     home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, offline_ok: bool = False
 ) -> Iterator[Context]:
     with open_share(home, cwd, wait=wait) as (share, ident):
-        ctx = open_context(share, ident, remote, offline_ok=offline_ok)
+        if offline_ok and remote is None:
+            ctx = open_reading(share, ident)
+        else:
+            ctx = open_context(share, ident, remote, offline_ok=offline_ok)
         try:
             yield ctx
         finally:
             ctx.close()
+
+
+def open_reading(share: Share, ident: Identity) -> Context:
+    """A context to read versions from (restore, cat, diff, a mount): the default remote, else the first
+    of the others this device uses that opens (every remote holds every version: one that is down stops
+    no recovery while another is up). When none opens, the default's stands in offline (the local archive
+    may serve) and a read from it fails naming every remote."""
+    ctx = open_context(share, ident, None, offline_ok=True)
+    down = ctx.remote.backend
+    if not isinstance(down, Unavailable):
+        return ctx
+    failed = {ctx.remote_name: str(down.error)}
+    try:
+        found = _open_each(share, ident, failed, first=True)
+    except BaseException:
+        ctx.close()
+        raise
+    if found:
+        ctx.close()
+        return found[0]
+    if len(failed) > 1:
+        down.error = RemoteError("no remote of this share can be reached: " + "; ".join(failed.values()))
+    return ctx
 
 
 @contextmanager
@@ -336,7 +362,17 @@ def push(
         unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
         follow_rotation(ctxs, spread=not dry_run)
-        return push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers)
+        done = push_mod.push(ctxs, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers)
+        if not dry_run:
+            _deliver(share, ident)
+        return done
+
+
+def _deliver(share: Share, ident: Identity) -> None:
+    """After a push, pull or sync: a `remote remove` or `set-url` that could not reach the old URL puts the
+    change there now if it can (fog.sync.remotes.deliver_config; one meta read when nothing waits)."""
+    if share.db.get_meta(UNDELIVERED) is not None:
+        remotes_mod.deliver_config(share, ident)
 
 
 @contextmanager
@@ -538,12 +574,15 @@ def _scope(share: Share, cwd: Path, arg: str) -> str:
     return share_path(share, cwd, arg)
 
 
-def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Context]:
-    """A context for every remote of the share this device uses that opens; the others in `failed`."""
+def _open_each(share: Share, ident: Identity, failed: dict[str, str], *, first: bool = False) -> list[Context]:
+    """A context for every remote of the share this device uses that opens (`first`: only the first that
+    opens, of those not in `failed` already); the others in `failed`."""
     dups = duplicates(share.config.remotes)  # one store under two names: the first name only (all_contexts)
     ctxs: list[Context] = []
     try:
-        for name in [n for n in sorted(share.config.remotes) if n not in dups]:
+        for name in [n for n in sorted(share.config.remotes) if n not in dups and n not in failed]:
+            if first and ctxs:
+                break
             try:
                 ctxs.append(open_context(share, ident, name))
             except UnreadableObject:
@@ -882,7 +921,7 @@ def _resume_clone(
     ident = Identity.load(home)
     if ident.master_key != master_key:
         return None
-    result = pull(home, root, progress=progress)
+    result = _clone_pull(home, root, url, progress)
     return CloneResult(str(root), share_id, name, url, ident.device_name, result, True)
 
 
@@ -974,22 +1013,49 @@ def _check_out(
     checkouts.claim(home, share_id, root)  # before anything is made: a second checkout here is refused
     root.mkdir(parents=True, exist_ok=True)
     listed = nodes.share_remote_entries(ident.cached_config(), share_id)
-    made = Share.create(
-        root,
-        share_id,
-        str(share_entry.get("name", share_id[:8])),
-        url,
-        _clone_remote_name({**share_entry, "remotes": listed}, url),
-    )
+    name = _clone_remote_name({**share_entry, "remotes": listed}, url)
+    use, own = _clone_url(listed.get(name), url)
+    made = Share.create(root, share_id, str(share_entry.get("name", share_id[:8])), use, name)
     try:
+        if own:  # as `remote set-url NAME URL --local`: this device's options, the others keep theirs
+            made.config.local_remotes[name] = {"url": url}
+            made.save_config()
         if into_existing:  # the pull (or, if this one is stopped, the next) meets the files already there
             made.db.put_meta(pull_mod.REBUILT, b"")
         made.db.put_meta(CLONING, url.encode())  # until its pull records: see unfinished_clone
     finally:
         made.close()
-    result = pull(home, root, progress=progress)
+    result = _clone_pull(home, root, url, progress)
     name = str(share_entry.get("name"))
     return CloneResult(str(root), share_id, name, url, ident.device_name, result, published)
+
+
+def _clone_url(entry: dict | None, url: str) -> tuple[str, bool]:
+    """The URL a clone's checkout uses for the remote it was cloned from, and whether it is this device's own
+    (`local_remotes`): the SyncConfig's spelling of that store (its first pull would rewrite another one),
+    unless the clone's URL carries options of its own (`?timeout=3`), which are kept for this device."""
+    shared = str((entry or {}).get("url") or "")
+    if not shared or (entry or {}).get("removed") or store_key(shared) != store_key(url) or shared == url:
+        return url, False
+    options = url.partition("?")[2]
+    return (url, True) if options and options != shared.partition("?")[2] else (shared, False)
+
+
+def _clone_pull(home: Path, root: Path, url: str, progress: Progress | None) -> pull_mod.PullResult:
+    """A clone's pull; FogError when it left the clone unfinished (never "Cloned" over an empty tree)."""
+    result = pull(home, root, progress=progress)
+    share = Share(root, lock=False)
+    try:
+        unfinished = share.db.get_meta(CLONING) is not None
+    finally:
+        share.close()
+    if unfinished:
+        errors = "; ".join(f"{n}: {e}" for n, e in sorted(result.remote_errors.items()))
+        raise RemoteError(
+            f"the clone could not pull the share from {url}{f' ({errors})' if errors else ''}: {root} is an "
+            "unfinished clone; run the same `fog clone` again, or `fog pull` in it, to finish it"
+        )
+    return result
 
 
 def clone_invited(
@@ -1198,7 +1264,10 @@ def pull(
     told as their blocks arrive, one bar over every remote."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
-        return _pull_following(ctxs, failed, limit, progress, follow=remote is None, added=False)
+        share, ident = ctxs[0].share, ctxs[0].ident
+        result = _pull_following(ctxs, failed, limit, progress, follow=remote is None, added=False)
+        _deliver(share, ident)
+        return result
 
 
 def _pull_following(
@@ -1216,9 +1285,9 @@ def _pull_following(
     urls = dict(ctxs[0].share.config.remotes)
     total = _pull_all(ctxs, failed, limit, progress)
     if follow:
-        known = {c.remote_name for c in ctxs}
+        before = list(ctxs)  # (a name moved is reopened under the same name: a new context)
         _follow_after_pull(ctxs, total.remote_errors, urls, None if added else urls)
-        fresh = [c for c in ctxs if c.remote_name not in known]
+        fresh = [c for c in ctxs if not any(c is b for b in before)]
         if fresh:
             total.absorb(_pull_all(fresh, {}, limit))
     return total
@@ -1346,9 +1415,11 @@ def sync(
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
         if read_only(ident.cached_config(), share.config.share_id):
             pushed = _nothing_to_push(live, pulled.remote_errors)  # (and nothing of theirs to forget or prune)
+            _deliver(share, ident)
             return SyncResult(pulled, pushed)
         pushed = push_mod.push(live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers)
         trimmed = _trim(live, pushed.remote_errors) if trim else None
+        _deliver(share, ident)
         return SyncResult(pulled, pushed, trimmed)
 
 

@@ -180,7 +180,25 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "bytes_written",
     "nodes_failed",
 ]
-REMOTE_FIELDS = ["name", "url", "pending", "shared_url", "skipped", "reachable", "error", "kind", "node", "forgets"]
+REMOTE_FIELDS = [
+    "name",
+    "url",
+    "pending",
+    "shared_url",
+    "skipped",
+    "reachable",
+    "error",
+    "kind",
+    "node",
+    "forgets",
+    "undelivered",
+]
+UNDELIVERED = (
+    "The change is also put on the remote itself, so that a device that reads only that store learns it. "
+    "When that remote is down, one line says so (exit 1; `undelivered` in `--json`: why) and this device puts "
+    "the change there with its next `push`, `pull` or `sync` that reaches it."
+)
+UNDELIVERED_EXIT = "An error; also: the change was made, but the remote's old URL was unreachable (see above)."
 DEVICE_FIELDS = [  # fog.sync.devices.DeviceInfo
     "id",
     "name",
@@ -427,8 +445,16 @@ PAGES: dict[str, dict[str, object]] = {
             "file equal to the newest version is recorded, one equal to an older version is updated, "
             "any other is kept as a local change for the next push (the newest version beside it as a "
             "conflict copy when it is newer than the file), and files the remote does not know stay.",
+            "*URL* may spell a remote of the share another way than the SyncConfig does (`file://`*PATH*, "
+            "a trailing `/`): the checkout uses the SyncConfig's spelling; options of its own (`?timeout=3`) "
+            "are kept for this device, as `fog remote set-url --local` does.",
         ],
-        "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4]},
+        "exit": {
+            1: "An error; also a clone whose pull could not finish: the same `fog clone` again, or `fog pull` "
+            "in *DIR*, finishes it.",
+            3: EXIT_CODES[3],
+            4: EXIT_CODES[4],
+        },
         "examples": [
             ("", "fog clone /mnt/usb/fog ~/notes --master-key-file ~/fog-key"),
             (
@@ -551,7 +577,11 @@ PAGES: dict[str, dict[str, object]] = {
             "`--json` for a tree: `{path, moment, output, dry_run, written, dirs, unchanged, deleted, "
             "extra, skipped, bytes_written, seconds}`.",
         ],
-        "exit": {4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written)."},
+        "exit": {
+            1: "An error; also: no remote this device uses could be reached (the default one is read, else the "
+            "first other that opens), and the local archive does not hold the version.",
+            4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written).",
+        },
         "examples": [
             ("The version before the last, in place:", "fog restore notes.txt@~1"),
             ("As it was yesterday, to stdout:", "fog restore notes.txt@yesterday -o -"),
@@ -786,13 +816,21 @@ PAGES: dict[str, dict[str, object]] = {
             "of every share: kind `fog`, marked as nodes; they are moved and removed with `fog device`.",
         ],
     },
-    "remote remove": {"description": ["Removes the remote for every device. The remote's data is left where it is."]},
+    "remote remove": {
+        "description": [
+            "Removes the remote for every device. The remote's data is left where it is.",
+            UNDELIVERED,
+        ],
+        "exit": {1: UNDELIVERED_EXIT},
+    },
     "remote set-url": {
         "description": [
-            "Without `--local` the new URL is published in the SyncConfig for every device. With "
-            "`--local` only this device uses it (a disk mounted at another path here); `--reset` "
+            "Without `--local` the new URL is published in the SyncConfig for every device, at the old URL "
+            "too. With `--local` only this device uses it (a disk mounted at another path here); `--reset` "
             "drops this device's URL again.",
+            UNDELIVERED,
         ],
+        "exit": {1: UNDELIVERED_EXIT},
         "examples": [("", "fog remote set-url usb /media/me/usb/fog --local")],
     },
     "remote skip": {

@@ -125,6 +125,9 @@ def config_seen_key(remote_name: str) -> str:
     return f"config-seen\0{remote_name}"
 
 
+UNDELIVERED = "config-undelivered"  # share meta: JSON {URL: remote name} (fog.sync.remotes.deliver_config)
+
+
 def config_held_key(remote_name: str) -> str:
     """The share database's meta key for what the remote's SyncConfig is known to hold: the keyed
     fingerprint (fog.sync.keyring.fingerprint) of a copy the remote holds everything of."""

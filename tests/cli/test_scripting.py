@@ -204,6 +204,7 @@ def test_every_reporting_command_json(share: Share) -> None:
         "kind": "file",
         "node": False,
         "forgets": 0,
+        "undelivered": "",
     }
     d = doc(fog("remote", "add", "usb", share.tmp / "usb", "--json"), FIELDS["remote"])
     assert d["name"] == "usb" and d["pending"] == 3

@@ -17,12 +17,14 @@ records it as a new version (its parent the head), and every device follows.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as st
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from fog import cancel
 from fog.backends.local import flushing
@@ -40,6 +42,8 @@ from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.restore import local_state_saved, refuse_special
 from fog.sync.scan import TMP_NAME, TMP_PREFIX
 
+NESTED = "nested fog share: left alone"  # a directory below the top holding a `.fog/` of its own
+
 UNFINISHED = f"{TMP_PREFIX}restore-unfinished"  # in an output directory while `restore -o` fills it
 
 
@@ -50,7 +54,8 @@ def unfinished(top: str) -> bool:
 
 def _sweep_temps(top: str) -> None:
     """Remove the temp files a stopped restore left in its output (fog's exact temp names only)."""
-    for parent, _dirs, files in os.walk(top):
+    for parent, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != FOG_DIR and not os.path.isdir(os.path.join(parent, d, FOG_DIR))]
         for name in files:
             if TMP_NAME.fullmatch(name):
                 try:
@@ -81,9 +86,20 @@ class TreeRestoreResult:
         return self.bytes_written / self.seconds if self.seconds > 0 else 0.0
 
 
-def _local_tree(top: str) -> dict[str, os.stat_result]:
-    """Everything under `top` (relative '/' paths), without `.fog`, nested shares or fog's temp files."""
-    out: dict[str, os.stat_result] = {}
+@dataclass
+class _Here:
+    """What is under the top now: `paths` (relative '/' paths) without `.fog`, nested shares or fog's temp files;
+    `nested`: the nested shares; `held`: directories holding something left out of `paths` (never emptied)."""
+
+    paths: dict[str, os.stat_result] = field(default_factory=dict)
+    nested: list[str] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)
+
+
+def _local_tree(top: str, *, output: bool = False) -> _Here:
+    """Everything under `top` now. A nested share is listed apart and never entered; fog's own temp names
+    (exactly) and, in an `output`, the unfinished mark are left out. A user's `.fog-tmp-notes` is a file."""
+    here = _Here()
     stack = [""]
     while stack:
         rel = stack.pop()
@@ -91,18 +107,28 @@ def _local_tree(top: str) -> dict[str, os.stat_result]:
             it = os.scandir(os.path.join(top, rel) if rel else top)
         except (FileNotFoundError, NotADirectoryError):
             continue
+        except OSError:
+            here.held.add(rel)  # (unreadable: what it holds is not known, so it is never emptied)
+            continue
         with it:
             for e in it:
-                if e.name == FOG_DIR or e.name.startswith(TMP_PREFIX):
+                if e.name == FOG_DIR or TMP_NAME.fullmatch(e.name) or (output and not rel and e.name == UNFINISHED):
+                    here.held.add(rel)
                     continue
                 path = f"{rel}/{e.name}" if rel else e.name
-                s = e.stat(follow_symlinks=False)
+                try:
+                    s = e.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
                 if st.S_ISDIR(s.st_mode):
                     if os.path.isdir(os.path.join(e.path, FOG_DIR)):
-                        continue  # a nested share: not ours
+                        here.nested.append(path)  # a nested share: not ours
+                        here.held.add(rel)
+                        continue
                     stack.append(path)
-                out[path] = s
-    return out
+                here.paths[path] = s
+    here.nested.sort()
+    return here
 
 
 def _kind(s: os.stat_result) -> str:
@@ -170,6 +196,7 @@ def restore_tree(
     `progress(done, total)`: bytes of the files to write, told as their blocks arrive."""
     t0 = time.monotonic()
     strip = len(scope) + 1 if scope else 0
+    in_place = output is None
     if output is not None:
         top = output
         refuse_special(top)
@@ -183,19 +210,28 @@ def restore_tree(
         if os.path.islink(top) or (os.path.lexists(top) and not os.path.isdir(top)):
             if scope not in tree or not force and not local_state_saved(ctx, scope):
                 raise FogError(f"{scope} is not a directory now; move it away to restore the tree")
+    # in place, a path under top is named by its share path, from the share's root; in an output, by itself
+    key = (lambda r: f"{scope}/{r}" if scope and r else r or scope) if in_place else (lambda r: r)
     result = TreeRestoreResult(scope, moment, top, dry_run)
     rel_of = {p: p[strip:] for p in tree if p != scope and not in_fog_dir(p)}  # share path -> path under top
-    here = _local_tree(top) if os.path.isdir(top) and not os.path.islink(top) else {}
+    here = _local_tree(top, output=not in_place) if os.path.isdir(top) and not os.path.islink(top) else _Here()
+    now = here.paths
+    nested = set(here.nested)
+    result.skipped += [f"{key(n)}: {NESTED}" for n in here.nested]
     writes: list[Version] = []
     dirs: list[Version] = []
-    remove: list[str] = []  # paths under top, deepest first when acted on
+    todo: list[tuple[str, str, os.stat_result | None]] = []  # (share path, path under top, what is there)
+    replaced: set[str] = set()  # a file or link where the tree has a directory
+    clash: set[str] = set()  # a directory where the tree has a file or link: goes only with all it holds
+    gone: set[str] = set()  # not in the tree (--delete)
+    extra: set[str] = set()  # not in the tree, left alone
     unsaved: list[str] = []
-    in_place = output is None
     with ctx.share.db.stat_view() as index:
-        share_path = (lambda r: f"{scope}/{r}" if scope else r) if in_place else None
         for path, rel in rel_of.items():
+            if nested and _below(rel, nested):
+                continue  # a nested share, or in one: hands off, as push
             v = tree[path]
-            s = here.get(rel)
+            s = now.get(rel)
             if s is not None and in_place and _holds(ctx, index, path, s, v):
                 result.unchanged += 1
                 continue
@@ -205,26 +241,39 @@ def restore_tree(
                 dirs.append(v)
                 continue
             if s is not None and (v.kind == "dir") != st.S_ISDIR(s.st_mode):
-                remove.append(rel)  # a file where a directory was, or the other way
-            if s is not None and in_place and not force and not _saved(ctx, index, path, s):
-                unsaved.append(path)
-            (dirs if v.kind == "dir" else writes).append(v)
+                (clash if st.S_ISDIR(s.st_mode) else replaced).add(rel)
+            todo.append((path, rel, s))
         wanted = set(rel_of.values())
         ancestors = {r.rsplit("/", i)[0] for r in wanted for i in range(1, r.count("/") + 1)}
         rules = Ignore(ctx.share.root) if in_place else None
-        for rel, s in here.items():
+        for rel, s in now.items():
             if rel in wanted or rel in ancestors:
                 continue
-            if rules is not None and share_path and rules.ignored(share_path(rel), st.S_ISDIR(s.st_mode)):
+            if rules is not None and rules.ignored(key(rel), st.S_ISDIR(s.st_mode)):
                 continue  # ignored here: hands off (never pushed, so never "unsaved", and never deleted)
-            if not delete:
-                result.extra.append(share_path(rel) if share_path else rel)
-                continue
-            remove.append(rel)
-            path = share_path(rel) if share_path else rel
-            result.deleted.append(path)
-            if in_place and not force and not _saved(ctx, index, path, s):
+            (gone if delete else extra).add(rel)
+        result.extra = [key(rel) for rel in sorted(extra)]
+        kept = _kept_dirs(now, gone | clash, here.held)  # a directory stays with what stays in it
+        kept_anyway = set(_kept_dirs(now, clash | extra, here.held)) if kept and not delete else set()
+        for rel in kept:
+            if rel in clash:
+                clash.discard(rel)
+                hint = " (--delete removes them)" if in_place and not delete and rel not in kept_anyway else ""
+                result.skipped.append(f"{key(rel)}: a directory is in the way, holding paths left alone{hint}")
+            else:
+                gone.discard(rel)
+                result.skipped.append(f"{key(rel)}: holds paths left alone; not deleted")
+        for path, rel, s in todo:
+            v = tree[path]
+            if s is not None and st.S_ISDIR(s.st_mode) and v.kind != "dir" and rel not in clash:
+                continue  # a directory in the way stays: said above
+            if s is not None and in_place and not force and not _saved(ctx, index, path, s):
                 unsaved.append(path)
+            (dirs if v.kind == "dir" else writes).append(v)
+        for rel in gone:
+            result.deleted.append(key(rel))
+            if in_place and not force and not _saved(ctx, index, key(rel), now[rel]):
+                unsaved.append(key(rel))
     if rules is not None:
         result.skipped += rules.notices  # .fogignore files and lines left out of the rules
     if unsaved:
@@ -233,9 +282,9 @@ def restore_tree(
             f"{len(unsaved)} path(s) have changes that were never pushed: {shown}; "
             "push them first, or pass --force to discard them"
         )
-    doomed = [r for r in result.deleted if not st.S_ISDIR(here[r[strip:] if in_place else r].st_mode)]
+    doomed = [rel for rel in gone if not st.S_ISDIR(now[rel].st_mode)]
     if doomed:
-        tracked = sum(1 for s in here.values() if not st.S_ISDIR(s.st_mode))
+        tracked = sum(1 for s in now.values() if not st.S_ISDIR(s.st_mode))
         (max_delete or DeleteLimit.parse(None)).check(len(doomed), tracked, "restore with")
     result.deleted.sort()
     result.written = sorted(v.path for v in writes)
@@ -244,60 +293,228 @@ def restore_tree(
     if dry_run:
         result.seconds = time.monotonic() - t0
         return result
-    _remove(top, remove, here)
-    if in_place and (os.path.islink(top) or (os.path.lexists(top) and not os.path.isdir(top))):
-        os.unlink(top)  # a link or file where the directory was (saved, or --force): never written through
-    os.makedirs(top, exist_ok=True)
-    if output is not None:  # until the end: a stopped restore is resumed by the same command
+    if output is not None:
+        os.makedirs(top, exist_ok=True)
         if unfinished(top):
             _sweep_temps(top)
+        # until the end: a stopped restore is resumed by the same command
         os.close(os.open(os.path.join(top, UNFINISHED), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    for v in sorted(dirs, key=lambda v: v.path):
-        full = os.path.join(top, rel_of[v.path])
-        os.makedirs(full, 0o700, exist_ok=True)
-    for parent in {os.path.dirname(os.path.join(top, rel_of[v.path])) for v in writes}:
-        os.makedirs(parent, 0o700, exist_ok=True)  # (a file whose directory has no version of its own)
-    if in_place:
-        sweep_staging(ctx)
-    m = meter(progress, result.bytes_planned)
-    result.bytes_written = _write(ctx, top, writes, rel_of, here, in_place, result, told(m))
-    finish(m)
-    for v in sorted(dirs, key=lambda v: v.path, reverse=True):  # deepest first: a read-only one last
-        os.chmod(os.path.join(top, rel_of[v.path]), ctx.mode_of(v))
-    if scope in tree and tree[scope].kind == "dir" and output is None:
-        os.chmod(top, ctx.mode_of(tree[scope]))
+    with _Dirs(ctx.share.top if in_place else top) as fds:
+        _remove(fds, gone | clash | replaced, now, key, result)
+        if in_place and scope:
+            _make_top(fds, scope)  # (a link or file where the directory was, saved or --force: never written through)
+        made = _make_dirs(fds, key, [rel_of[v.path] for v in dirs], [rel_of[v.path] for v in writes], result)
+        if in_place:
+            sweep_staging(ctx)
+        placeable = [v for v in writes if key(rel_of[v.path]).rpartition("/")[0] in made]
+        if len(placeable) < len(writes):  # (its directory could not be made: said)
+            result.written = [v.path for v in placeable]
+            writes = placeable
+        m = meter(progress, result.bytes_planned)
+        result.bytes_written = _write(ctx, top, writes, fds, key, rel_of, now, in_place, result, told(m))
+        finish(m)
+        for v in sorted(dirs, key=lambda v: v.path, reverse=True):  # deepest first: a read-only one last
+            if key(rel_of[v.path]) in made:
+                _chmod(fds, key(rel_of[v.path]), ctx.mode_of(v), result)
+        if scope in tree and tree[scope].kind == "dir" and in_place:
+            _chmod(fds, scope, ctx.mode_of(tree[scope]), result)
     if output is not None:
         os.unlink(os.path.join(top, UNFINISHED))
     result.seconds = time.monotonic() - t0
     return result
 
 
-def _remove(top: str, rels: list[str], here: dict[str, os.stat_result]) -> None:
-    """Remove the paths under `top`, children before parents (a directory only once it is empty)."""
-    for rel in sorted(rels, key=lambda r: (r.count("/"), r), reverse=True):
-        full = os.path.join(top, rel)
-        cancel.check()
+def _below(rel: str, tops: set[str]) -> bool:
+    """Whether `rel` is one of `tops` or below one."""
+    while rel:
+        if rel in tops:
+            return True
+        rel = rel.rpartition("/")[0]
+    return False
+
+
+def _kept_dirs(paths: dict[str, os.stat_result], going: set[str], held: set[str]) -> list[str]:
+    """The directories among `going` that hold something that stays (`held`: something not in `paths`)."""
+    busy = set(held)  # directories holding something that stays
+    kept: list[str] = []
+    for rel in sorted(paths, key=lambda r: r.count("/"), reverse=True):  # children before their directory
+        if rel in going:
+            if rel not in busy:
+                continue
+            kept.append(rel)
+        busy.add(rel.rpartition("/")[0])
+    return sorted(kept)
+
+
+class _NotADir(Exception):
+    """A directory on the way is a symlink or a file now."""
+
+
+_DIR_FD = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
+
+
+class _Dirs:
+    """The directories below `base`, each opened from its parent without following a symlink, by path relative
+    to `base`. Whatever is made, renamed, removed or chmod'ed through them stays below `base`, even when a
+    directory is swapped for a symlink while the restore runs: the restore never writes through one."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.fds: dict[str, int] = {}
+
+    def __enter__(self) -> _Dirs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close them all: the next use opens each again from `base` (what it names then)."""
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+    def forget(self, rel: str) -> None:
+        """`rel` was removed."""
+        for k in [k for k in self.fds if k == rel or k.startswith(rel + "/")]:
+            os.close(self.fds.pop(k))
+
+    def fd(self, rel: str, make: bool = False) -> int:
+        """The directory `rel` ('' for `base`), made (0700) if `make` and missing. FileNotFoundError if not
+        there; _NotADir if it, or one above it, is not a directory now."""
+        fd = self.fds.get(rel)
+        if fd is not None:
+            return fd
+        if not rel:
+            fd = os.open(self.base, os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY))
+        else:
+            head, _, leaf = rel.rpartition("/")
+            parent = self.fd(head, make)
+            try:
+                try:
+                    fd = os.open(leaf, _DIR_FD, dir_fd=parent)
+                except FileNotFoundError:
+                    if not make:
+                        raise
+                    try:
+                        os.mkdir(leaf, 0o700, dir_fd=parent)
+                    except FileExistsError:
+                        pass
+                    fd = os.open(leaf, _DIR_FD, dir_fd=parent)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+                    raise _NotADir(f"{rel} is not a directory now") from None
+                raise
+        if len(self.fds) >= 64:
+            self.close()  # (the directories of one part of the tree at a time)
+        self.fds[rel] = fd
+        return fd
+
+
+def _make_top(fds: _Dirs, scope: str) -> None:
+    """Make the directory `scope`, removing a link or file in its place (the plan allowed it)."""
+    head, _, leaf = scope.rpartition("/")
+    try:
+        parent = fds.fd(head, make=True)
         try:
-            if st.S_ISDIR(here[rel].st_mode) and not os.path.islink(full):
-                for sub in sorted(
-                    (r for r in here if r.startswith(rel + "/")), key=lambda r: r.count("/"), reverse=True
-                ):
-                    p = os.path.join(top, sub)
-                    if os.path.isdir(p) and not os.path.islink(p):
-                        os.rmdir(p)
-                    elif os.path.lexists(p):
-                        os.unlink(p)
-                os.rmdir(full)
-            else:
-                os.unlink(full)
+            if not st.S_ISDIR(os.lstat(leaf, dir_fd=parent).st_mode):
+                os.unlink(leaf, dir_fd=parent)
         except FileNotFoundError:
             pass
+        fds.fd(scope, make=True)
+    except _NotADir as exc:
+        raise FogError(f"{exc} (a symlink or a file); move it away to restore {scope}") from None
+
+
+def _make_dirs(
+    fds: _Dirs, key: Callable[[str], str], dirs: list[str], files: list[str], result: TreeRestoreResult
+) -> set[str]:
+    """Make the directories of the tree and those the files go in; return those there (named by `key`)."""
+    made: set[str] = set()
+    failed: set[str] = set()
+    wanted = {key(r) for r in dirs} | {key(r).rpartition("/")[0] for r in files}
+    for k in sorted(wanted, key=lambda k: k.split("/")):
+        if k.rpartition("/")[0] in failed:
+            failed.add(k)
+            continue
+        try:
+            fds.fd(k, make=True)
+            made.add(k)
+        except _NotADir as exc:
+            failed.add(k)
+            result.skipped.append(f"{k}: {exc}; left as it is")
+        except FileNotFoundError:
+            failed.add(k)
+            result.skipped.append(f"{k}: removed while restoring; left as it is")
+    fds.close()  # the next step opens them again, right before it acts
+    return made
+
+
+def _chmod(fds: _Dirs, rel: str, mode: int, result: TreeRestoreResult) -> None:
+    """Give the directory `rel` its mode (never one a symlink in its place leads to)."""
+    try:
+        fd = fds.fd(rel)
+    except _NotADir as exc:
+        result.skipped.append(f"{rel or '.'}: mode not set: {exc}")
+        return
+    except FileNotFoundError:
+        result.skipped.append(f"{rel or '.'}: mode not set: removed while restoring")
+        return
+    try:
+        own = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+    except PermissionError:  # (not readable to us: through what the fd names)
+        os.chmod(f"/proc/self/fd/{fd}", mode)
+        return
+    try:
+        os.fchmod(own, mode)
+    finally:
+        os.close(own)
+
+
+def _remove(
+    fds: _Dirs,
+    rels: set[str],
+    here: dict[str, os.stat_result],
+    key: Callable[[str], str],
+    result: TreeRestoreResult,
+) -> None:
+    """Remove the paths under the top, children before parents, each only if it is still what the plan saw
+    (a directory only once it is empty: the plan removes all it holds first)."""
+    for rel in sorted(rels, key=lambda r: (r.count("/"), r), reverse=True):
+        cancel.check()
+        k = key(rel)
+        head, _, leaf = k.rpartition("/")
+        why = None
+        try:
+            parent = fds.fd(head)
+            if st.S_ISDIR(here[rel].st_mode):
+                os.rmdir(leaf, dir_fd=parent)
+                fds.forget(k)
+            elif _changed_since(os.lstat(leaf, dir_fd=parent), here[rel]):
+                why = "changed while restoring; left as it is"
+            else:
+                os.unlink(leaf, dir_fd=parent)
+        except FileNotFoundError:
+            pass  # (gone already: nothing to lose)
+        except _NotADir as exc:
+            why = f"{exc}; left as it is"
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise
+            why = "changed while restoring; left as it is"
+        if why is not None:
+            result.skipped.append(f"{k}: {why}")
+            if k in result.deleted:
+                result.deleted.remove(k)
+    fds.close()
 
 
 def _write(
     ctx: Context,
     top: str,
     writes: list[Version],
+    fds: _Dirs,
+    key: Callable[[str], str],
     rel_of: dict[str, str],
     here: dict[str, os.stat_result],
     in_place: bool,
@@ -351,25 +568,29 @@ def _write(
         for tmp in _unsynced(list(staged.values())):
             _fsync(tmp)
         written = 0
-        for i in sorted(staged):
-            v, tmp = writes[i], staged.pop(i)
-            full = os.path.join(top, rel_of[v.path])
-            before = here.get(rel_of[v.path])
-            if before is not None and _changed_since(full, before):
+        parents: set[str] = set()
+        for i in sorted(staged, key=lambda i: rel_of[writes[i].path].split("/")):  # a directory at a time
+            v, tmp = writes[i], staged[i]
+            head, _, leaf = key(rel_of[v.path]).rpartition("/")
+            why = _place(fds, head, leaf, tmp, here.get(rel_of[v.path]))
+            del staged[i]
+            if why is not None:
                 os.unlink(tmp)
-                result.skipped.append(f"{v.path}: changed while restoring; left as it is")
+                result.skipped.append(f"{v.path}: {why}")
+                result.written.remove(v.path)
                 continue
-            if os.path.isdir(full) and not os.path.islink(full):
-                os.unlink(tmp)
-                result.skipped.append(f"{v.path}: a directory is in the way (--delete removes it)")
-                continue
-            os.replace(tmp, full)
+            parents.add(head)
             written += v.size if v.kind == "file" else 0
-        for parent in sorted({os.path.dirname(os.path.join(top, rel_of[v.path])) for v in writes}):
+        for head in sorted(parents):
             try:
-                _fsync(parent)
-            except OSError:
-                pass
+                own = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fds.fd(head))
+            except (OSError, _NotADir):
+                continue
+            try:
+                os.fsync(own)
+            finally:
+                os.close(own)
+        fds.close()
         return written
     finally:
         for tmp in staged.values():
@@ -379,20 +600,91 @@ def _write(
                 pass
 
 
-def _changed_since(full: str, s: os.stat_result) -> bool:
+def _place(fds: _Dirs, head: str, leaf: str, tmp: str, before: os.stat_result | None) -> str | None:
+    """Rename `tmp` to `leaf` in the directory `head` if what is there is still what the plan saw (nothing
+    there: still nothing); return why not otherwise."""
     try:
-        now = os.lstat(full)
-    except (FileNotFoundError, NotADirectoryError):
-        return False  # (removed as planned, or gone: nothing to lose)
+        parent = fds.fd(head)
+    except _NotADir as exc:
+        return f"{exc}; left as it is"
+    except FileNotFoundError:
+        return f"{head} was removed while restoring; left as it is"
+    try:
+        now = os.lstat(leaf, dir_fd=parent)
+    except FileNotFoundError:
+        now = None
+    if now is None:
+        return None if _rename_new(tmp, parent, leaf) else "made while restoring; left as it is"
+    if before is None:
+        return "made while restoring; left as it is"
+    if st.S_ISDIR(now.st_mode):
+        return "a directory is in the way; left as it is"
+    if _changed_since(now, before):
+        return "changed while restoring; left as it is"
+    os.replace(tmp, leaf, dst_dir_fd=parent)
+    return None
+
+
+_RENAME_NOREPLACE = 1
+_renameat2: Any = False  # False: not looked up yet; None: not in this libc
+
+
+def _rename_new(src: str, dir_fd: int, name: str) -> bool:
+    """Rename the file or link `src` to `name` in `dir_fd` only if nothing is there (True); never over what is
+    (False). renameat2(RENAME_NOREPLACE), else a hard link then an unlink, else a last look and a rename."""
+    global _renameat2
+    if _renameat2 is False:
+        import ctypes
+
+        try:
+            _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+            _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+            _renameat2.restype = ctypes.c_int
+        except (AttributeError, OSError):
+            _renameat2 = None
+    if _renameat2 is not None:
+        import ctypes
+
+        if _renameat2(_AT_FDCWD, os.fsencode(src), dir_fd, os.fsencode(name), _RENAME_NOREPLACE) == 0:
+            return True
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            return False
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # (EINVAL: a filesystem without it)
+            raise OSError(err, os.strerror(err), name)
+    try:
+        os.link(src, name, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+            raise
+        try:  # no hard links here either
+            os.lstat(name, dir_fd=dir_fd)
+            return False
+        except FileNotFoundError:
+            os.replace(src, name, dst_dir_fd=dir_fd)
+            return True
+    os.unlink(src)
+    return True
+
+
+_AT_FDCWD = -100
+
+
+def _changed_since(now: os.stat_result, s: os.stat_result) -> bool:
     return (now.st_mtime_ns, now.st_size, now.st_ino) != (s.st_mtime_ns, s.st_size, s.st_ino)
 
 
 def _refuse_linked_parents(top: str, scope: str) -> None:
     """FogError when a directory above `scope` is a symlink (or not a directory) now: what is below it is
-    not in the share, and a restore through it would write where the link leads."""
+    not in the share, and a restore through it would write where the link leads. Also when `scope` is, or is
+    in, a nested share: not ours."""
     rel = ""
-    for part in scope.split("/")[:-1] if scope else []:
+    for part in scope.split("/") if scope else []:
         rel = f"{rel}/{part}" if rel else part
         full = os.path.join(top, rel)
-        if os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full)):
+        if rel != scope and (os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full))):
             raise FogError(f"{rel} is not a directory now (a symlink or a file); move it away to restore {scope}")
+        if not os.path.islink(full) and os.path.isdir(os.path.join(full, FOG_DIR)):
+            raise FogError(f"{rel} is a nested fog share: left alone (restore it with its own fog)")

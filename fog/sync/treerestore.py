@@ -70,6 +70,7 @@ class TreeRestoreResult:
     moment: str  # what the REV resolved to
     output: str  # the directory written
     dry_run: bool = False
+    in_place: bool = True  # (False: to `output`, where nothing is ever deleted)
     written: list[str] = field(default_factory=list)  # files and links (re)written, share paths
     dirs: list[str] = field(default_factory=list)  # directories made or given back their mode
     unchanged: int = 0  # paths already as they were
@@ -212,7 +213,7 @@ def restore_tree(
                 raise FogError(f"{scope} is not a directory now; move it away to restore the tree")
     # in place, a path under top is named by its share path, from the share's root; in an output, by itself
     key = (lambda r: f"{scope}/{r}" if scope and r else r or scope) if in_place else (lambda r: r)
-    result = TreeRestoreResult(scope, moment, top, dry_run)
+    result = TreeRestoreResult(scope, moment, top, dry_run, in_place)
     rel_of = {p: p[strip:] for p in tree if p != scope and not in_fog_dir(p)}  # share path -> path under top
     here = _local_tree(top, output=not in_place) if os.path.isdir(top) and not os.path.islink(top) else _Here()
     now = here.paths

@@ -473,6 +473,8 @@ def test_a_directory_where_the_tree_had_a_file_is_emptied_only_by_delete(share: 
     assert (out / share.root.name / "d" / "mine").read_text() == "the user's own\n"
     assert [s for s in doc["skipped"] if s.startswith("d: a directory is in the way")], doc
     assert (out / share.root.name / "f").read_text() == "v1\n"
+    err = share.fog("restore", ".@~1", "-o", out, "--force").err
+    assert "1 path(s) not in that tree left alone\n" in err and "--delete" not in err, err  # (refused with -o)
 
 
 def test_restore_delete_keeps_a_new_directory_holding_ignored_files_or_a_nested_share(share: Share) -> None:

@@ -5,13 +5,18 @@ what is on disk under the scope: paths that already hold their version are
 left alone (stat index first, so a restore of a share that barely changed
 reads nothing), the others are written, and paths not in the tree are left
 alone or, with `delete`, removed. Nothing is touched if any path that would
-be overwritten or removed holds changes never pushed, unless `force`.
+be overwritten or removed holds changes never pushed, unless `force`. A
+nested share is never entered; a directory goes only with all it holds (never
+with an ignored path or a nested share in it), so a directory where the tree
+has a file may stay, and the file is then not written (said in `skipped`).
 
 Files are written as a pull writes them (fog.sync.apply): fetched in groups
 that sit close together in one pack, each staged to a temp file, verified
-block by block, made durable with one syncfs, then renamed into place. A
-rerun after an interruption skips what is already in place. The stat index
-is not updated: a restored path differs from the last push, so the next push
+block by block, made durable with one syncfs, then renamed into place: each
+relative to its directory opened from the top without following a symlink,
+and only if the path still holds what the plan saw (one empty then: still
+empty). A rerun after an interruption skips what is already in place. The
+stat index is not updated: a restored path differs from the last push, so the next push
 records it as a new version (its parent the head), and every device follows.
 """
 
@@ -336,15 +341,16 @@ def _below(rel: str, tops: set[str]) -> bool:
 
 def _kept_dirs(paths: dict[str, os.stat_result], going: set[str], held: set[str]) -> list[str]:
     """The directories among `going` that hold something that stays (`held`: something not in `paths`)."""
-    busy = set(held)  # directories holding something that stays
-    kept: list[str] = []
-    for rel in sorted(paths, key=lambda r: r.count("/"), reverse=True):  # children before their directory
-        if rel in going:
-            if rel not in busy:
-                continue
-            kept.append(rel)
-        busy.add(rel.rpartition("/")[0])
-    return sorted(kept)
+    if not any(st.S_ISDIR(paths[r].st_mode) for r in going):
+        return []
+    busy: set[str] = set()  # directories holding something that stays, and those above them
+    for rel in [r.rpartition("/")[0] for r in paths if r not in going] + list(held):
+        while rel not in busy:
+            busy.add(rel)
+            if not rel:
+                break
+            rel = rel.rpartition("/")[0]
+    return sorted(r for r in going if r in busy)
 
 
 class _NotADir(Exception):

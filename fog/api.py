@@ -22,6 +22,7 @@ from fog.errors import (
     FogError,
     IdentityError,
     IntegrityError,
+    NotAShareError,
     ReadOnlyRemote,
     RemoteError,
     RevisionError,
@@ -42,7 +43,7 @@ from fog.store import PutStats, Remote
 from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
-from fog.sync.context import Context, open_context, trim_archive
+from fog.sync.context import Context, open_context, other_devices, trim_archive
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
@@ -109,6 +110,13 @@ def init(
     new_identity = not Identity.exists(home)
     if master_key_file is not None and new_identity and master_key_file.exists():
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
+    if master_key_file is not None and new_identity:
+        _refuse_key_in_share(master_key_file, root)
+    if device_name is not None and not new_identity and device_name != Identity.load(home).device_name:
+        raise UsageError(
+            f"--device-name only applies when init creates a new identity; this device is already named "
+            f"'{naming.shown(Identity.load(home).device_name)}' (`fog device rename` changes it)"
+        )
     if master_key_file is not None and not new_identity:
         raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
     remotes_mod.refuse_inside(remote_url, root)
@@ -285,7 +293,9 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
             _fetch_config(share, ident)
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
-        changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+        # (another user's file, as a pull wrote it without setuid and setgid, is unchanged: as a push sees it)
+        others = other_devices(share)
+        changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=others)
         push_mod.refresh_index(share.db, changes)  # (racy entries re-hashed now are not re-hashed again)
         out = StatusResult(
             str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread, result.ignored
@@ -356,12 +366,12 @@ def follow_rotation(ctxs: list[Context], *, spread: bool = True) -> None:
     for ctx in ctxs:  # each remote: a store could show the rotation record on one and withhold it on another
         keyring.refresh_config(ctx, spread=spread)
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
-    refuse_read_only(config, ctxs[0].keys.share_id.hex())
     for ctx in ctxs:
         ctx.rekey(config)
         roster = members.load(ctx, config)
-        config = members.keep_current(ctx, config, roster, pushing=True)
+        config = members.keep_current(ctx, config, roster, pushing=True)  # (a member's role as it is now)
         ctx.others = members.other_ids(ctx, roster)
+    refuse_read_only(config, ctxs[0].keys.share_id.hex())
 
 
 def read_only(config: SyncConfig | None, share_hex: str) -> bool:
@@ -383,7 +393,9 @@ def _nothing_to_push(ctxs: list[Context], failed: dict[str, str]) -> push_mod.Pu
     pull), else an empty result (a cron job's sync succeeds). The tree is scanned as `status` does."""
     share, ident = ctxs[0].share, ctxs[0].ident
     result = push_mod.PushResult(",".join(c.remote_name for c in ctxs), False, remote_errors=dict(failed))
-    changes = push_mod.plan(ctxs[0].keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+    changes = push_mod.plan(
+        ctxs[0].keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=ctxs[0].others
+    )
     push_mod.refresh_index(share.db, changes)
     if any(c.version is not None for c in changes) or any(share.db.pending(c.remote_name) for c in ctxs):
         refuse_read_only(ident.cached_config(), share.config.share_id)
@@ -596,8 +608,12 @@ def check(
     wait: bool = False,
     progress: Progress | None = None,
 ) -> check_mod.CheckResult:
-    """Verify a remote; with `repair`, put back what it lacks from the other remotes or the tree."""
+    """Verify a remote; with `repair`, put back what it lacks from the other remotes or the tree.
+
+    `repair` reads every pack (as `read_data`) unless `subset` names part of them: only a read finds
+    a corrupt object, and "no problems" from a repair that read nothing would be false."""
     chosen = check_mod.parse_subset(subset)
+    read_data = read_data or (repair and chosen is None)
     with context(home, cwd, remote=remote, wait=wait) as ctx:
         result = check_mod.check(ctx, read_data=read_data, subset=chosen, progress=progress)
         if repair and result.damaged:
@@ -1182,7 +1198,30 @@ def pull(
     told as their blocks arrive, one bar over every remote."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
-        return _pull_all(ctxs, failed, limit, progress)
+        return _pull_following(ctxs, failed, limit, progress, follow=remote is None, added=False)
+
+
+def _pull_following(
+    ctxs: list[Context],
+    failed: dict[str, str],
+    limit: DeleteLimit,
+    progress: Progress | None,
+    *,
+    follow: bool,
+    added: bool,
+) -> pull_mod.PullResult:
+    """_pull_all; with `follow` (every remote), then also the remotes the SyncConfig it read moved (another
+    device's `remote set-url`, `device set-address`), and with `added` those it added, in this run: appended
+    to ctxs. (A pull reads a remote added elsewhere from its next run; `sync` pushes there at once.)"""
+    urls = dict(ctxs[0].share.config.remotes)
+    total = _pull_all(ctxs, failed, limit, progress)
+    if follow:
+        known = {c.remote_name for c in ctxs}
+        _follow_after_pull(ctxs, total.remote_errors, urls, None if added else urls)
+        fresh = [c for c in ctxs if c.remote_name not in known]
+        if fresh:
+            total.absorb(_pull_all(fresh, {}, limit))
+    return total
 
 
 def _pull_all(
@@ -1209,14 +1248,28 @@ def _pull_all(
     return total
 
 
-def _follow_remotes(ctxs: list[Context], failed: dict[str, str]) -> None:
-    """Open the remotes a pull learnt from the SyncConfig; drop those it removed (in place)."""
+def _follow_after_pull(
+    ctxs: list[Context], errors: dict[str, str], urls: dict[str, str], only: dict[str, str] | None
+) -> None:
+    """After a pull of every remote: forget the errors of remotes the SyncConfig it read moved or removed
+    (they were not reached at an old URL: not a failure), then open the remotes it learnt of (in place;
+    only those named in `only` when given). `urls`: the share's remotes before the pull."""
+    now = ctxs[0].share.config.remotes
+    for name in [n for n in errors if n in urls and now.get(n) != urls[n]]:
+        del errors[name]
+    _follow_remotes(ctxs, errors, only)
+
+
+def _follow_remotes(ctxs: list[Context], failed: dict[str, str], only: dict[str, str] | None = None) -> None:
+    """Open the remotes a pull learnt from the SyncConfig (those in `only`, if given); drop those it
+    removed (in place)."""
     share, ident = ctxs[0].share, ctxs[0].ident
     for ctx in [c for c in ctxs if c.stale]:
         ctxs.remove(ctx)
         ctx.close()
     dups = duplicates(share.config.remotes)
-    for name in sorted(set(share.config.remotes) - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
+    names = set(share.config.remotes) if only is None else set(share.config.remotes) & set(only)
+    for name in sorted(names - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
         try:
             ctxs.append(open_context(share, ident, name))
         except UnreadableObject:
@@ -1287,13 +1340,7 @@ def sync(
         push_workers(share, ident) as workers,  # (before the pull starts its threads: they wait meanwhile)
         remote_contexts(share, ident, remote) as (ctxs, failed),
     ):
-        urls = dict(ctxs[0].share.config.remotes)
-        pulled = _pull_all(ctxs, failed, limit, pull_progress)
-        if remote is None:
-            for name, url in ctxs[0].share.config.remotes.items():  # not reached at its old URL: moved since
-                if name in pulled.remote_errors and urls.get(name) not in (None, url):
-                    del pulled.remote_errors[name]
-            _follow_remotes(ctxs, pulled.remote_errors)  # the push reaches remotes the pull learnt of
+        pulled = _pull_following(ctxs, failed, limit, pull_progress, follow=remote is None, added=True)
         live = [c for c in ctxs if c.remote_name not in pulled.remote_errors and not c.stale]
         if not live:
             raise RemoteError("no remote could be reached: " + "; ".join(pulled.remote_errors.values()))
@@ -1326,6 +1373,19 @@ def rotate_keys(
         return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
 
 
+def _refuse_key_in_share(path: Path, root: Path | None = None) -> None:
+    """UsageError when a new master key file would be inside a share (`root`, or any found above it): the
+    next push would publish it, to every device and to the share's other users."""
+    try:
+        share = root if root is not None and path.absolute().is_relative_to(root) else find_root(path.parent)
+    except NotAShareError:
+        return
+    raise UsageError(
+        f"--master-key-file {path} is inside the share {share}: its next push would publish the key; "
+        "choose a file outside any share"
+    )
+
+
 def _check_key_file(path: Path | None) -> None:
     """Before a rotation: the new master key's file can be written there (a rotation cannot be undone, and
     its key exists nowhere else). An existing file is replaced (the old key it holds no longer joins)."""
@@ -1333,6 +1393,7 @@ def _check_key_file(path: Path | None) -> None:
         return
     if path.is_dir():
         raise UsageError(f"--master-key-file {path} is a directory: name a file for the new master key")
+    _refuse_key_in_share(path)
     probe = path.with_name(f".{path.name}.probe-{os.getpid()}")
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -1412,11 +1473,19 @@ def add_remote(
     home: Path, cwd: Path, name: str, url: str, *, options: dict[str, str] | None = None, wait: bool = False
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        _refuse_revoked(share, ident)
         return remotes_mod.add_remote(share, ident, name, url, options)
+
+
+def _refuse_revoked(share: Share, ident: Identity) -> None:
+    """A revoked device is told (RevokedError, exit 6) before it changes the share's remotes for every
+    device: what it would publish reaches no one. Reads each reachable remote's SyncConfig, as a pull."""
+    remotes_mod.fresh_config(share, ident, {})
 
 
 def remove_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        _refuse_revoked(share, ident)
         return remotes_mod.remove_remote(share, ident, name)
 
 
@@ -1424,6 +1493,8 @@ def set_remote_url(
     home: Path, cwd: Path, name: str, url: str | None, *, local: bool = False, wait: bool = False
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        if not local:
+            _refuse_revoked(share, ident)
         return remotes_mod.set_url(share, ident, name, url, local=local)
 
 

@@ -79,7 +79,8 @@ class Cmd:
             sub = self.command.get_command(self.ctx, name)
             if sub is None or getattr(sub, "hidden", False):
                 continue
-            out.append(Cmd((*self.path, name), sub, sub.context_class(sub, info_name=name, parent=self.ctx)))
+            ctx = sub.context_class(sub, info_name=name, parent=self.ctx, **(sub.context_settings or {}))
+            out.append(Cmd((*self.path, name), sub, ctx))
         return out
 
     def walk(self) -> Iterator[Cmd]:
@@ -96,7 +97,8 @@ def load_cli() -> Cmd:
     from fog.cli.app import app
 
     command = typer.main.get_command(app)
-    return Cmd((), command, command.context_class(command, info_name=PROG))
+    # (with the app's context settings, as click makes the context: -h as well as --help, for every page)
+    return Cmd((), command, command.context_class(command, info_name=PROG, **(command.context_settings or {})))
 
 
 # -- roff ----------------------------------------------------------------------------------
@@ -378,6 +380,10 @@ def overview_page(root: Cmd, cmds: dict[str, Cmd]) -> str:
 # -- checking the hand-written text against the CLI ---------------------------------------------
 
 
+# a word that starts with ~ then a digit, + or -: bash's directory-stack expansion (`~0` is $PWD)
+SHELL_TILDE = re.compile(r"(?:^|[\s=])~[0-9+-]")
+
+
 def example_argv(command: str) -> list[list[str]]:
     """The argument vectors of each `fog ...` in a shell command line."""
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
@@ -433,6 +439,8 @@ def validate(root: Cmd, cmds: dict[str, Cmd]) -> list[str]:
         all_examples += text.get("examples", [])
     for _, line in all_examples:
         runs = example_argv(line)
+        if SHELL_TILDE.search(line):
+            problems.append(f"example {line!r}: the shell expands an unquoted ~N, ~+ or ~- (quote it: '~1')")
         if not runs:
             problems.append(f"example {line!r}: runs no fog command")
         for argv in runs:

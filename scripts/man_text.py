@@ -635,7 +635,7 @@ PAGES: dict[str, dict[str, object]] = {
         "exit": {1: "With `--exit-code`: they differ.", 4: EXIT_CODES[4], 75: LOCKED},
         "examples": [
             ("What changed since the last push:", "fog diff"),
-            ("What the last push changed:", "fog diff --stat .@~1 ~0"),
+            ("What the last push changed:", "fog diff --stat .@~1 '~0'"),
             ("What changed since the previous version:", "fog diff notes.txt@~1"),
             ("Between two versions:", "fog diff notes.txt@~2 notes.txt@~1"),
         ],
@@ -653,7 +653,9 @@ PAGES: dict[str, dict[str, object]] = {
             "`--repair` puts back every missing or corrupt object history names: read from another "
             "remote of the share (verified against its HMAC name) or, failing that, found by chunking "
             "the working files that hold it, and uploaded in new packs. It never deletes anything. "
-            "What it could not repair is listed, and the exit code stays 4.",
+            "What it could not repair is listed, and the exit code stays 4. It reads every pack, as "
+            "`--read-data` does (only a read finds a corrupt object), unless `--read-data-subset` names "
+            "part of them.",
         ],
         "exit": {4: "A problem was found (and, with --repair, not every damaged object was put back)."},
         "examples": [
@@ -757,8 +759,9 @@ PAGES: dict[str, dict[str, object]] = {
             "`kept` (condemned packs kept: referenced again), `waiting` (intents not deletable yet, and "
             "why), `unreadable` (packs whose header does not open: left alone) and `seconds`; `refused` "
             "maps a remote to why it was left alone (a log or manifest that cannot be read: nothing is "
-            "deleted where what is referenced is unknown); `skipped` (only under `fog sync --prune`) maps a "
-            "remote to why it was not pruned: an append-only node, which `fog prune` itself refuses with exit 1.",
+            "deleted where what is referenced is unknown); `skipped` maps a remote to why it was not pruned: "
+            "an append-only node under `fog sync --prune` (always empty for `fog prune`, which refuses one "
+            "with exit 1).",
         ],
         "exit": {
             1: "A remote could not be reached, or prune refused one (named on stderr); others were pruned.",

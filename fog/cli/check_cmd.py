@@ -32,7 +32,10 @@ def check(
         metavar="P%|n/t",
     ),
     repair: bool = typer.Option(
-        False, "--repair", help="Put back missing or corrupt objects from the other remotes or the working tree."
+        False,
+        "--repair",
+        help="Put back missing or corrupt objects from the other remotes or the working tree (reads every pack, "
+        "as --read-data, unless --read-data-subset names part of them).",
     ),
     no_progress: bool = NO_PROGRESS_OPTION,
     as_json: bool = JSON_OPTION,

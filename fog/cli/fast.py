@@ -214,7 +214,7 @@ def _clone(o: dict[str, Any], home: Any, cwd: Any, call: Callable[[Callable[[], 
     directory = Path(o["directory"])
     target = directory if directory.is_absolute() else cwd / directory
     key_file = Path(o["master_key_file"]) if o["master_key_file"] else None
-    key = call(lambda: read_master_key(key_file, str(home)))
+    key = call(lambda: read_master_key(key_file, str(home), cwd))
     url = resolve_remote_url(o["url"], cwd, o["s3_endpoint"])
     result = call(
         lambda: api.clone(

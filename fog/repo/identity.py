@@ -126,6 +126,10 @@ class Identity:
         return ident
 
     def save(self) -> None:
+        vault.write_files(self.home, self._files())
+
+    def _files(self) -> dict[str, bytes]:
+        """identity.json and master-key, as save writes them."""
         doc = {
             "format": 1,
             "device": {
@@ -139,7 +143,7 @@ class Identity:
             "user": {"secret": self.user_secret.hex(), "public": self.user_public.hex()},
         }
         master = (K.master_key_to_text(self.master_key) + "\n").encode()
-        vault.write_files(self.home, {"master-key": master, "identity.json": json.dumps(doc, indent=1).encode()})
+        return {"master-key": master, "identity.json": json.dumps(doc, indent=1).encode()}
 
     @classmethod
     def load(cls, home: Path) -> Identity:
@@ -203,13 +207,15 @@ class Identity:
         secret, public = bytes.fromhex(config.user["secret"]), bytes.fromhex(config.user["public"])
         if S.public_of(secret) != public:
             raise IdentityError("the user keypair in your fog settings is inconsistent")
+        files = {}
         if master_key != self.master_key:
-            vault.write_files(self.home, {"master-key.old": (K.master_key_to_text(self.master_key) + "\n").encode()})
+            files["master-key.old"] = (K.master_key_to_text(self.master_key) + "\n").encode()
         object.__setattr__(self, "master_key", master_key)
         object.__setattr__(self, "user_secret", secret)
         object.__setattr__(self, "user_public", public)
-        self.save()
-        self.cache_config(config)
+        # one change: a crash between the master key and the keypair or the SyncConfig left a device whose
+        # every command was refused (two SyncConfig versions disagreeing on the user keypair)
+        vault.write_together(self.home, {**files, **self._files(), "syncconfig.json": _config_json(config)})
 
     # -- SyncConfig ---------------------------------------------------------------
 
@@ -261,10 +267,7 @@ class Identity:
             ) from None
 
     def cache_config(self, config: SyncConfig, merged_versions: set[str] | None = None) -> None:
-        doc = config.to_json()
-        if merged_versions:
-            doc["merged_versions"] = sorted(merged_versions)
-        vault.write_files(self.home, {"syncconfig.json": json.dumps(doc, indent=1).encode()})
+        vault.write_files(self.home, {"syncconfig.json": _config_json(config, merged_versions)})
 
     def share_keys(self, share_id: str) -> K.ShareKeys:
         config = self.cached_config()
@@ -276,6 +279,14 @@ class Identity:
         if share_id not in config.shares:
             raise IdentityError(f"this device ({self.home}) holds no keys for share {share_id[:12]}")
         return K.ShareKeys.from_json(share_id, config.shares[share_id])
+
+
+def _config_json(config: SyncConfig, merged_versions: set[str] | None = None) -> bytes:
+    """The cached SyncConfig's file (`merged_versions`: see Identity.cached_state)."""
+    doc = config.to_json()
+    if merged_versions:
+        doc["merged_versions"] = sorted(merged_versions)
+    return json.dumps(doc, indent=1).encode()
 
 
 def _check_pairs(path: Path, ident: Identity) -> None:

@@ -145,6 +145,10 @@ def tighten(fog_dir: Path) -> None:
         raise FogError(f"cannot make {fog_dir} private: {exc.strerror} ({exc.filename})") from None
 
 
+def _wrong_kind(path: Path, kind: str) -> str:
+    return f"{path} is not a {kind} (damaged .fog/?): move it out of the share; fog makes a new one"
+
+
 class ShareLock:
     """An exclusive flock on `.fog/lock` so two fog processes never interleave."""
 
@@ -153,7 +157,12 @@ class ShareLock:
         self.fd: int | None = None
 
     def acquire(self, wait: bool) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:  # never through a symlink: it would truncate and write the pid into whatever it names
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise FogError(_wrong_kind(self.path, "file")) from None
+            raise FogError(f"cannot lock {self.path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
@@ -212,19 +221,17 @@ class Share:
     def _check_kinds(self) -> None:
         """`.fog/lock` a file, `.fog/tmp` and `.fog/archive` directories, if there: else one line saying so
         (not "Is a directory: .../lock" from the system). Each is remade when moved away: the lock is a
-        lock, tmp holds what a killed command left, archive copies of overwritten files."""
+        lock, tmp holds what a killed command left, archive copies of overwritten files. A symlink is none
+        of them (lstat): fog would write the pid into, or sweep leftovers from, whatever it names."""
         for name, want in (("lock", stat.S_ISREG), ("tmp", stat.S_ISDIR), ("archive", stat.S_ISDIR)):
             try:
-                mode = os.stat(self.dir / name).st_mode
+                mode = os.lstat(self.dir / name).st_mode
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 raise FogError(f"cannot use {self.dir / name}: {exc.strerror}") from None
             if not want(mode):
-                kind = "file" if want is stat.S_ISREG else "directory"
-                raise FogError(
-                    f"{self.dir / name} is not a {kind} (damaged .fog/?): move it out of the share; fog makes a new one"
-                )
+                raise FogError(_wrong_kind(self.dir / name, "file" if want is stat.S_ISREG else "directory"))
 
     @classmethod
     def create(cls, root: Path, share_id: str, name: str, remote_url: str, remote_name: str = "origin") -> Share:

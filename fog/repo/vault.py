@@ -110,6 +110,14 @@ def write_files(home: Path, files: dict[str, bytes]) -> None:
             write_private(home / name, seal(data))
 
 
+def write_together(home: Path, files: dict[str, bytes]) -> None:
+    """Write secret files of `home` as one change (sealed if the home is protected): the journal of
+    protect/unprotect, so a crash leaves every one of them old or every one new, never a mix."""
+    with _locked(home, exclusive=True):
+        seal = _sealer(home)
+        _replace(home, {name: seal(data) for name, data in files.items()})
+
+
 def is_protected(home: Path) -> bool:
     """Whether `home`'s identity.json is sealed (False when there is none)."""
     try:

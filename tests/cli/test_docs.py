@@ -84,6 +84,14 @@ def test_a_page_nobody_generates_is_reported_and_removed(generated: dict[str, st
     assert gen_docs.stale(generated, tmp_path) == []
 
 
+def test_every_page_documents_h_as_well_as_help(generated: dict[str, str]) -> None:
+    """Ten pages (the commands with no option of their own, and those of sub-apps) said only `--help`,
+    though `-h` works everywhere: their context lacked the app's settings."""
+    pages = {name: text for name, text in generated.items() if name.endswith(".1") and "Show this message" in text}
+    assert len(pages) > 40
+    assert [name for name, text in pages.items() if r"\fB\-h\fR, \fB\-\-help\fR" not in text] == []
+
+
 def test_every_page_renders_without_warnings() -> None:
     groff = shutil.which("groff")
     assert groff, "groff is needed to check the man pages (apt-get install groff-base)"
@@ -125,12 +133,17 @@ def test_hand_written_text_must_fit_the_cli(monkeypatch: pytest.MonkeyPatch) -> 
     root = gen_docs.load_cli()
     cmds = {c.key: c for c in root.walk()}
     assert gen_docs.validate(root, cmds) == []
-    monkeypatch.setitem(man_text.PAGES, "push", {"examples": [("", "fog push --no-such-option")], "see_also": ["x"]})
+    monkeypatch.setitem(
+        man_text.PAGES,
+        "push",
+        {"examples": [("", "fog push --no-such-option"), ("", "fog diff .@~1 ~0")], "see_also": ["x"]},
+    )
     monkeypatch.setitem(man_text.PAGES, "frobnicate", {})
     problems = "\n".join(gen_docs.validate(root, cmds))
     assert "PAGES['frobnicate']: no such command" in problems
     assert "see_also 'x': no such command" in problems
     assert "--no-such-option" in problems
+    assert "'fog diff .@~1 ~0': the shell expands an unquoted ~N" in problems  # bash makes ~0 the cwd
     assert gen_docs.example_argv("cd ~/n && FOO=1 fog -C x log a --json | jq . 2>/dev/null") == [
         ["-C", "x", "log", "a", "--json"]
     ]

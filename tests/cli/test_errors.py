@@ -54,6 +54,30 @@ def test_init_errors(tmp_path: Path, share: Share) -> None:
     r.one_line_error()
 
 
+def test_init_device_name_of_a_device_that_has_one_already(tmp_path: Path, share: Share) -> None:
+    """A second `init --device-name OTHER` under one FOG_HOME said "Initialized" and kept the old name."""
+    name = share.fog("device", "list", "--json").json()[0]["name"]
+    r = run_fog(["init", tmp_path / "s6", "--remote", tmp_path / "r6", "--device-name", "OTHER"], tmp_path, expect=2)
+    assert "already named" in r.one_line_error() and "fog device rename" in r.one_line_error()
+    assert not (tmp_path / "s6" / ".fog").exists()
+    run_fog(["init", tmp_path / "s7", "--remote", tmp_path / "r7", "--device-name", name], tmp_path)
+
+
+def test_a_remote_that_holds_something_else_is_refused(tmp_path: Path, share: Share) -> None:
+    """`init` and `remote add` took any non-empty directory as a store and wrote fog's tree among its files
+    (a mistyped path: `~` for `~/fog`). Refused in one line, nothing written there; an empty one is fine."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "img1.jpg").write_bytes(b"precious")
+    r = run_fog(["init", tmp_path / "s5", "--remote", photos], tmp_path, expect=1)
+    assert "not empty and holds no fog store" in r.one_line_error()
+    line = share.fog("remote", "add", "usb", photos, expect=1).one_line_error()
+    assert "not empty and holds no fog store" in line and "img1.jpg" in line, line
+    assert sorted(p.name for p in photos.iterdir()) == ["img1.jpg"]
+    (tmp_path / "empty").mkdir()
+    share.fog("remote", "add", "usb", tmp_path / "empty")
+
+
 # -- bad revisions -------------------------------------------------------------------
 
 
@@ -410,3 +434,24 @@ def test_every_command_that_can_say_locked_takes_wait(share: Share) -> None:
     for argv, p in zip(commands, procs, strict=True):
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0, (argv, err.decode())
+
+
+def test_master_key_files_follow_dash_c_and_stay_out_of_shares(
+    tmp_path: Path, share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-C DIR` is "as if fog was started in DIR": init and key rotate took --master-key-file from there,
+    clone and key adopt from the real working directory. And a new key file written inside a share was
+    published by its next push (to every device, and to a shared share's other users)."""
+    line = share.fog("key", "rotate", "--master-key-file", share.root / "rot.key", expect=2).one_line_error()
+    assert "inside the share" in line and not (share.root / "rot.key").exists()
+    work = tmp_path / "w"
+    work.mkdir()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h2"))
+    run_fog(["-C", work, "init", "s", "--remote", "r", "--master-key-file", "mk"], tmp_path)
+    assert (work / "mk").exists()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h3"))
+    run_fog(["-C", work, "clone", "r", "c", "--master-key-file", "mk"], tmp_path)
+    assert (work / "c" / ".fog").is_dir()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h4"))
+    argv = ["init", tmp_path / "s8", "--remote", tmp_path / "r8", "--master-key-file", tmp_path / "s8" / "k"]
+    assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()

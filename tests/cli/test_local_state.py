@@ -315,3 +315,31 @@ def test_a_fog_entry_of_the_wrong_kind_is_named(share: Share, name: str, make: s
     assert f"{path} is not a" in line and "move it out of the share" in line, line
     shutil.rmtree(path) if make == "dir" else path.unlink()
     assert share.push()["modified"] == ["a.txt"]
+
+
+@pytest.mark.parametrize(("name", "target"), [("lock", "notes.txt"), ("tmp", "outside"), ("archive", "outside")])
+def test_a_fog_entry_that_is_a_symlink_is_refused_and_its_target_untouched(
+    share: Share, tmp_path: Path, name: str, target: str
+) -> None:
+    """`.fog/lock` a symlink to a user file: every locking command wrote its pid into that file (truncated
+    first), and the next push published the pid as the file's new version. `.fog/tmp` or `.fog/archive` a
+    symlink to a directory outside the share: the sweep of leftovers reached there. Each is refused in one
+    line, and what the link points to is left as it was."""
+    share.write("notes.txt", b"precious data\n")
+    share.push()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / ".fog-tmp-1-aaaaaaaa-00000001").write_bytes(b"not fog's\n")
+    path = share.root / ".fog" / name
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    path.symlink_to(share.root / "notes.txt" if target == "notes.txt" else outside)
+    line = share.fog("status", expect=1).one_line_error()
+    assert f"{path} is not a" in line and "move it out of the share" in line, line
+    assert (share.root / "notes.txt").read_bytes() == b"precious data\n"
+    assert (outside / ".fog-tmp-1-aaaaaaaa-00000001").read_bytes() == b"not fog's\n"
+    path.unlink()
+    assert share.push()["modified"] == []
+    assert (share.root / "notes.txt").read_bytes() == b"precious data\n"

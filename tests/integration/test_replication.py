@@ -403,6 +403,44 @@ def test_repair_of_a_corrupt_pack_heals_once_and_check_passes_after(world: World
     assert_complete(world, a, usb, "usb")
 
 
+def test_repair_alone_finds_and_heals_a_corrupt_pack(world: World) -> None:
+    """`fog check usb --repair`, as fog-check(1)'s example has it (no --read-data): it said "no problems"
+    (exit 0) and left the corrupt object, since only a read finds one. --repair reads every pack."""
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    _big(a, {"big.bin": 3 * MiB})
+    a.fog("push")
+    victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    victim.write_bytes(bytes(data))
+    doc = a.fog("check", "usb", "--repair", "--json").json()
+    assert doc["read_data"] and doc["repaired_from"] == {"origin": 1} and doc["ok"], doc
+    a.fog("check", "usb", "--read-data")
+
+
+def test_a_pack_whose_header_is_gone_is_garbage_once_repaired(world: World) -> None:
+    """A pack truncated on one remote: --repair put its objects back from the other, but `check` still exited
+    4 for ever ("pack shorter than its header": prune leaves unreadable packs alone), with no next step. Its
+    bytes do not match its name and nothing the history needs is missing: a note naming the file to delete."""
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    _big(a, {"big.bin": 3 * MiB})
+    a.fog("push")
+    victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
+    victim.write_bytes(b"")
+    a.fog("check", "usb", expect=4)
+    doc = a.fog("check", "usb", "--repair", "--json").json()
+    assert doc["ok"] and doc["repaired_from"]["origin"] > 0, doc
+    doc = a.fog("check", "usb", "--json").json()
+    assert doc["ok"] and not doc["problems"], doc
+    assert any("it is garbage, delete" in n and victim.name in n for n in doc["notes"]), doc["notes"]
+    victim.unlink()  # as the note says
+    assert not a.fog("check", "usb", "--read-data", "--json").json()["notes"]
+
+
 # -- a remote's name, URL and store: state never carried to the wrong store ---------------------
 
 
@@ -581,6 +619,35 @@ def test_a_url_changed_for_everyone_is_published_at_the_new_url_too(world: World
     c = world.device("tablet")
     run_fog(["clone", r3, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
     assert _remotes(c)["r2"]["url"] == str(r3)  # r3 itself says where r2 is now
+
+
+@pytest.mark.parametrize("how", ["moved", "removed"])
+def test_a_remote_moved_or_removed_elsewhere_is_followed_by_the_first_pull(world: World, how: str) -> None:
+    """README: a `remote set-url` (or `remote remove`) on one device reaches every other device at its next
+    `pull`. The first pull failed on the old URL (exit 1) and only the second used the new one; a removed
+    remote was reported gone and failed in the same run. The pull follows the SyncConfig it reads."""
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    usb, moved = world.tmp / "usb", world.tmp / "usb-moved"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.fog("pull")
+    usb.rename(moved)  # the disk moved (or went away for good)
+    if how == "moved":
+        a.fog("remote", "set-url", "usb", moved)
+    else:
+        a.fog("remote", "remove", "usb")
+    a.write("new.txt", "new\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    doc = b.fog("pull", "--json").json()
+    assert doc["remote_errors"] == {}, doc
+    assert (b.root / "new.txt").read_text() == "new\n"
+    remotes = _remotes(b)
+    if how == "moved":
+        assert remotes["usb"]["url"] == str(moved)
+    else:
+        assert "usb" not in remotes
 
 
 def test_set_url_local_keeps_what_was_read_there(world: World) -> None:

@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from fog import cancel
 from fog.backends.local import flushing
@@ -44,6 +43,7 @@ from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.ignore import Ignore
 from fog.sync.meter import Progress, finish, meter, told
+from fog.sync.placing import LinkedParent, Parents, chmod_dir, lstat_at, place, same
 from fog.sync.restore import local_state_saved, refuse_special
 from fog.sync.scan import TMP_NAME, TMP_PREFIX
 
@@ -305,7 +305,7 @@ def restore_tree(
             _sweep_temps(top)
         # until the end: a stopped restore is resumed by the same command
         os.close(os.open(os.path.join(top, UNFINISHED), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    with _Dirs(ctx.share.top if in_place else top) as fds:
+    with Parents(str(ctx.share.top) if in_place else top) as fds:
         _remove(fds, gone | clash | replaced, now, key, result)
         if in_place and scope:
             _make_top(fds, scope)  # (a link or file where the directory was, saved or --force: never written through)
@@ -353,133 +353,70 @@ def _kept_dirs(paths: dict[str, os.stat_result], going: set[str], held: set[str]
     return sorted(r for r in going if r in busy)
 
 
-class _NotADir(Exception):
-    """A directory on the way is a symlink or a file now."""
-
-
-_DIR_FD = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
-
-
-class _Dirs:
-    """The directories below `base`, each opened from its parent without following a symlink, by path relative
-    to `base`. Whatever is made, renamed, removed or chmod'ed through them stays below `base`, even when a
-    directory is swapped for a symlink while the restore runs: the restore never writes through one."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.fds: dict[str, int] = {}
-
-    def __enter__(self) -> _Dirs:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close them all: the next use opens each again from `base` (what it names then)."""
-        for fd in self.fds.values():
-            os.close(fd)
-        self.fds.clear()
-
-    def forget(self, rel: str) -> None:
-        """`rel` was removed."""
-        for k in [k for k in self.fds if k == rel or k.startswith(rel + "/")]:
-            os.close(self.fds.pop(k))
-
-    def fd(self, rel: str, make: bool = False) -> int:
-        """The directory `rel` ('' for `base`), made (0700) if `make` and missing. FileNotFoundError if not
-        there; _NotADir if it, or one above it, is not a directory now."""
-        fd = self.fds.get(rel)
-        if fd is not None:
-            return fd
-        if not rel:
-            fd = os.open(self.base, os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY))
-        else:
-            head, _, leaf = rel.rpartition("/")
-            parent = self.fd(head, make)
-            try:
-                try:
-                    fd = os.open(leaf, _DIR_FD, dir_fd=parent)
-                except FileNotFoundError:
-                    if not make:
-                        raise
-                    try:
-                        os.mkdir(leaf, 0o700, dir_fd=parent)
-                    except FileExistsError:
-                        pass
-                    fd = os.open(leaf, _DIR_FD, dir_fd=parent)
-            except OSError as exc:
-                if exc.errno in (errno.ENOTDIR, errno.ELOOP):
-                    raise _NotADir(f"{rel} is not a directory now") from None
-                raise
-        if len(self.fds) >= 64:
-            self.close()  # (the directories of one part of the tree at a time)
-        self.fds[rel] = fd
-        return fd
-
-
-def _make_top(fds: _Dirs, scope: str) -> None:
-    """Make the directory `scope`, removing a link or file in its place (the plan allowed it)."""
-    head, _, leaf = scope.rpartition("/")
+def _made(dirs: Parents, rel: str) -> int:
+    """The directory `rel`, made (0700, with those above it) if missing; LinkedParent as `Parents.fd`."""
     try:
-        parent = fds.fd(head, make=True)
-        try:
-            if not st.S_ISDIR(os.lstat(leaf, dir_fd=parent).st_mode):
-                os.unlink(leaf, dir_fd=parent)
-        except FileNotFoundError:
-            pass
-        fds.fd(scope, make=True)
-    except _NotADir as exc:
-        raise FogError(f"{exc} (a symlink or a file); move it away to restore {scope}") from None
+        return dirs.fd(rel)
+    except FileNotFoundError:
+        if not rel:
+            raise
+    head, _, name = rel.rpartition("/")
+    try:
+        os.mkdir(name, 0o700, dir_fd=_made(dirs, head))
+    except FileExistsError:
+        pass
+    return dirs.fd(rel)
+
+
+def _make_top(dirs: Parents, scope: str) -> None:
+    """Make the directory `scope`, removing a link or file in its place (the plan allowed it)."""
+    head, _, name = scope.rpartition("/")
+    try:
+        parent = _made(dirs, head)
+        s = lstat_at(parent, name)
+        if s is not None and not st.S_ISDIR(s.st_mode):
+            os.unlink(name, dir_fd=parent)
+        _made(dirs, scope)
+    except LinkedParent as exc:
+        raise FogError(f"{exc}; move it away to restore {scope}") from None
 
 
 def _make_dirs(
-    fds: _Dirs, key: Callable[[str], str], dirs: list[str], files: list[str], result: TreeRestoreResult
+    dirs: Parents, key: Callable[[str], str], made: list[str], files: list[str], result: TreeRestoreResult
 ) -> set[str]:
     """Make the directories of the tree and those the files go in; return those there (named by `key`)."""
-    made: set[str] = set()
+    there: set[str] = set()
     failed: set[str] = set()
-    wanted = {key(r) for r in dirs} | {key(r).rpartition("/")[0] for r in files}
-    for k in sorted(wanted, key=lambda k: k.split("/")):
+    wanted = {key(r) for r in made} | {key(r).rpartition("/")[0] for r in files}
+    for k in sorted(wanted, key=lambda k: k.split("/")):  # parents first
         if k.rpartition("/")[0] in failed:
             failed.add(k)
             continue
         try:
-            fds.fd(k, make=True)
-            made.add(k)
-        except _NotADir as exc:
+            _made(dirs, k)
+            there.add(k)
+        except LinkedParent as exc:
             failed.add(k)
-            result.skipped.append(f"{k}: {exc}; left as it is")
+            result.skipped.append(f"{k}: {exc}")
         except FileNotFoundError:
             failed.add(k)
             result.skipped.append(f"{k}: removed while restoring; left as it is")
-    fds.close()  # the next step opens them again, right before it acts
-    return made
+    dirs.close()  # the next step opens them again, right before it acts
+    return there
 
 
-def _chmod(fds: _Dirs, rel: str, mode: int, result: TreeRestoreResult) -> None:
+def _chmod(dirs: Parents, rel: str, mode: int, result: TreeRestoreResult) -> None:
     """Give the directory `rel` its mode (never one a symlink in its place leads to)."""
     try:
-        fd = fds.fd(rel)
-    except _NotADir as exc:
-        result.skipped.append(f"{rel or '.'}: mode not set: {exc}")
-        return
+        chmod_dir(*dirs.parent(rel), mode)
+    except LinkedParent as exc:
+        result.skipped.append(f"{rel}: mode not set: {exc}")
     except FileNotFoundError:
-        result.skipped.append(f"{rel or '.'}: mode not set: removed while restoring")
-        return
-    try:
-        own = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
-    except PermissionError:  # (not readable to us: through what the fd names)
-        os.chmod(f"/proc/self/fd/{fd}", mode)
-        return
-    try:
-        os.fchmod(own, mode)
-    finally:
-        os.close(own)
+        result.skipped.append(f"{rel}: mode not set: removed while restoring")
 
 
 def _remove(
-    fds: _Dirs,
+    dirs: Parents,
     rels: set[str],
     here: dict[str, os.stat_result],
     key: Callable[[str], str],
@@ -490,21 +427,22 @@ def _remove(
     for rel in sorted(rels, key=lambda r: (r.count("/"), r), reverse=True):
         cancel.check()
         k = key(rel)
-        head, _, leaf = k.rpartition("/")
         why = None
         try:
-            parent = fds.fd(head)
+            parent, name = dirs.parent(k)
             if st.S_ISDIR(here[rel].st_mode):
-                os.rmdir(leaf, dir_fd=parent)
-                fds.forget(k)
-            elif _changed_since(os.lstat(leaf, dir_fd=parent), here[rel]):
-                why = "changed while restoring; left as it is"
+                os.rmdir(name, dir_fd=parent)
+                dirs.forget(k)
             else:
-                os.unlink(leaf, dir_fd=parent)
+                now = lstat_at(parent, name)
+                if now is not None and not same(now, here[rel]):
+                    why = "changed while restoring; left as it is"
+                elif now is not None:
+                    os.unlink(name, dir_fd=parent)
         except FileNotFoundError:
             pass  # (gone already: nothing to lose)
-        except _NotADir as exc:
-            why = f"{exc}; left as it is"
+        except LinkedParent as exc:
+            why = str(exc)
         except OSError as exc:
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 raise
@@ -513,14 +451,14 @@ def _remove(
             result.skipped.append(f"{k}: {why}")
             if k in result.deleted:
                 result.deleted.remove(k)
-    fds.close()
+    dirs.close()
 
 
 def _write(
     ctx: Context,
     top: str,
     writes: list[Version],
-    fds: _Dirs,
+    fds: Parents,
     key: Callable[[str], str],
     rel_of: dict[str, str],
     here: dict[str, os.stat_result],
@@ -578,20 +516,20 @@ def _write(
         parents: set[str] = set()
         for i in sorted(staged, key=lambda i: rel_of[writes[i].path].split("/")):  # a directory at a time
             v, tmp = writes[i], staged[i]
-            head, _, leaf = key(rel_of[v.path]).rpartition("/")
-            why = _place(fds, head, leaf, tmp, here.get(rel_of[v.path]))
+            k = key(rel_of[v.path])
+            why = _place(fds, k, tmp, here.get(rel_of[v.path]))
             del staged[i]
             if why is not None:
                 os.unlink(tmp)
                 result.skipped.append(f"{v.path}: {why}")
                 result.written.remove(v.path)
                 continue
-            parents.add(head)
+            parents.add(k.rpartition("/")[0])
             written += v.size if v.kind == "file" else 0
         for head in sorted(parents):
             try:
                 own = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fds.fd(head))
-            except (OSError, _NotADir):
+            except (OSError, LinkedParent):
                 continue
             try:
                 os.fsync(own)
@@ -607,80 +545,21 @@ def _write(
                 pass
 
 
-def _place(fds: _Dirs, head: str, leaf: str, tmp: str, before: os.stat_result | None) -> str | None:
-    """Rename `tmp` to `leaf` in the directory `head` if what is there is still what the plan saw (nothing
-    there: still nothing); return why not otherwise."""
+def _place(dirs: Parents, path: str, tmp: str, before: os.stat_result | None) -> str | None:
+    """Move `tmp` to `path` if what is there is still what the plan saw (nothing: still nothing); else why not."""
     try:
-        parent = fds.fd(head)
-    except _NotADir as exc:
-        return f"{exc}; left as it is"
+        done, now = place(tmp, dirs, path, before)
+    except LinkedParent as exc:
+        return str(exc)
     except FileNotFoundError:
-        return f"{head} was removed while restoring; left as it is"
-    try:
-        now = os.lstat(leaf, dir_fd=parent)
-    except FileNotFoundError:
-        now = None
-    if now is None:
-        return None if _rename_new(tmp, parent, leaf) else "made while restoring; left as it is"
+        return "its directory was removed while restoring; left as it is"
+    if done:
+        return None
     if before is None:
         return "made while restoring; left as it is"
-    if st.S_ISDIR(now.st_mode):
+    if now is not None and st.S_ISDIR(now.st_mode):
         return "a directory is in the way; left as it is"
-    if _changed_since(now, before):
-        return "changed while restoring; left as it is"
-    os.replace(tmp, leaf, dst_dir_fd=parent)
-    return None
-
-
-_RENAME_NOREPLACE = 1
-_renameat2: Any = False  # False: not looked up yet; None: not in this libc
-
-
-def _rename_new(src: str, dir_fd: int, name: str) -> bool:
-    """Rename the file or link `src` to `name` in `dir_fd` only if nothing is there (True); never over what is
-    (False). renameat2(RENAME_NOREPLACE), else a hard link then an unlink, else a last look and a rename."""
-    global _renameat2
-    if _renameat2 is False:
-        import ctypes
-
-        try:
-            _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-            _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-            _renameat2.restype = ctypes.c_int
-        except (AttributeError, OSError):
-            _renameat2 = None
-    if _renameat2 is not None:
-        import ctypes
-
-        if _renameat2(_AT_FDCWD, os.fsencode(src), dir_fd, os.fsencode(name), _RENAME_NOREPLACE) == 0:
-            return True
-        err = ctypes.get_errno()
-        if err == errno.EEXIST:
-            return False
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # (EINVAL: a filesystem without it)
-            raise OSError(err, os.strerror(err), name)
-    try:
-        os.link(src, name, dst_dir_fd=dir_fd, follow_symlinks=False)
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
-            raise
-        try:  # no hard links here either
-            os.lstat(name, dir_fd=dir_fd)
-            return False
-        except FileNotFoundError:
-            os.replace(src, name, dst_dir_fd=dir_fd)
-            return True
-    os.unlink(src)
-    return True
-
-
-_AT_FDCWD = -100
-
-
-def _changed_since(now: os.stat_result, s: os.stat_result) -> bool:
-    return (now.st_mtime_ns, now.st_size, now.st_ino) != (s.st_mtime_ns, s.st_size, s.st_ino)
+    return "changed while restoring; left as it is"
 
 
 def _refuse_linked_parents(top: str, scope: str) -> None:

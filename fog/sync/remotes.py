@@ -134,6 +134,17 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
 def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     """Remove a remote for every device (its data stays where it is)."""
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
+    pending = undelivered(share)
+    if name not in share.config.remotes and name not in shared and name in pending.values():
+        # removed already, its removal still waiting to reach the old store (deliver_config): removed again,
+        # this device stops trying (a disk lost for good)
+        left = {u: n for u, n in pending.items() if n != name}
+        with share.db.write() as txn:
+            if left:
+                share.db.set_meta(txn, UNDELIVERED, json.dumps(left, sort_keys=True).encode())
+            else:
+                share.db.drop_meta(txn, UNDELIVERED)
+        return RemoteInfo(name, ", ".join(sorted(u for u, n in pending.items() if n == name)), 0)
     if name not in share.config.remotes and name not in shared:
         raise FogError(f"no remote named {name!r}")
     _not_a_node(shared, name, f"`fog device remove {name}`")

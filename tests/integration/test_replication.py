@@ -676,6 +676,20 @@ def test_a_remote_removed_while_it_is_down_gets_the_removal_when_it_is_back(worl
     assert (a.root / "late.txt").read_text() == "b\n"
 
 
+def test_removing_a_remote_again_stops_delivering_its_removal(world: World) -> None:
+    """A disk lost for good: its removal waits to be delivered there, tried by every push, pull and sync
+    for ever. `remote remove` of that name again stops it."""
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    shutil.rmtree(usb)
+    a.fog("remote", "remove", "usb", expect=1)  # usb is unreachable: its removal waits to be delivered
+    a.fog("remote", "remove", "usb")  # again: stop trying
+    a.fog("sync", patch="import fog.sync.remotes as R\nR.deliver_config = lambda *a: exit(7)\n")  # (7: it tried)
+    a.fog("remote", "remove", "usb", expect=1)  # no such remote now
+
+
 def test_a_url_changed_while_the_old_one_is_down_reaches_it_later(world: World) -> None:
     """Review 4 (F8), `set-url`: B reads only usb; usb is down, its data copied to usb2, A moves usb there. A
     delivers the new URL to the old place when it is back, and B's next sync follows it, pulling from usb2

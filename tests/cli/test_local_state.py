@@ -105,6 +105,49 @@ def test_a_damaged_page_inside_the_database_is_one_line(share: Share) -> None:
         assert "internal error" not in line, line
 
 
+def _last_leaf(data: Path, table: bytes) -> int:
+    """The page number of the last leaf of named database `table` (the one a cursor reaches by stepping)."""
+    import struct
+
+    from fog.repo.dbpages import _named
+
+    raw = data.read_bytes()
+    meta = max((raw[:4096], raw[4096:8192]), key=lambda m: struct.unpack_from("=Q", m, 144)[0])
+    (main,) = struct.unpack_from("=Q", meta, 128)
+    found = _named(raw[main * 4096 : (main + 1) * 4096], table)
+    assert found is not None
+    page, depth = found
+    assert depth >= 2, "the table fits in one leaf: no step to a sibling"
+    for _ in range(depth - 1):
+        branch = raw[page * 4096 : (page + 1) * 4096]
+        (lower,) = struct.unpack_from("=H", branch, 12)
+        (off,) = struct.unpack_from("=H", branch, 16 + 2 * ((lower - 16) // 2 - 1))
+        lo, hi, high = struct.unpack_from("=HHH", branch, off)
+        page = lo | hi << 16 | high << 32
+    return page
+
+
+@pytest.mark.parametrize(
+    ("table", "walkers"), [(b"timeline", [["check"], ["log", "--pushes"]]), (b"stat", [["status"], ["push"]])]
+)
+def test_a_zeroed_leaf_a_walk_steps_to_is_one_line_not_an_abort(
+    share: Share, table: bytes, walkers: list[list[str]]
+) -> None:
+    """LMDB checks the page a lookup lands on, not the next leaf a cursor steps to: a zeroed one there
+    aborted the process (SIGABRT, "Assertion 'IS_LEAF(mp)' failed") in `fog check` and `log --pushes`."""
+    data = _filled(share)
+    page = _last_leaf(data, table)
+    with open(data, "r+b") as f:
+        f.seek(page * 4096)
+        f.write(b"\0" * 4096)
+    for command in [*walkers, ["pull"], ["ls"], ["device", "list"]]:
+        r = share.fog(*command, expect=None, sub=True)
+        assert r.rc in (0, 1) and (r.rc == 1 or command not in walkers), (command, str(r))
+        if r.rc == 1:
+            line = r.one_line_error()
+            assert "data.mdb" in line and "damaged" in line and "--into-existing" in line, (command, line)
+
+
 def test_intact_database_still_opens(share: Share) -> None:
     _filled(share)
     share.fog("status")

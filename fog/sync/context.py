@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from dataclasses import dataclass
 
@@ -273,6 +274,11 @@ def sweep_staging(ctx: Context) -> None:
     _staging.clear()
     for p in ctx.share.tmp_dir().glob(f"{TMP_PREFIX}*"):
         try:
-            p.unlink()
+            if stat.S_ISDIR(p.lstat().st_mode):  # never made by fog, but .fog/tmp is its own: not a reason to stop
+                shutil.rmtree(p)
+            else:
+                p.unlink()
         except FileNotFoundError:
             pass
+        except OSError:
+            pass  # (a name fog will not use: each temp file's name is new) left for the user

@@ -386,3 +386,15 @@ def test_a_fog_entry_that_is_a_symlink_is_refused_and_its_target_untouched(
     path.unlink()
     assert share.push()["modified"] == []
     assert (share.root / "notes.txt").read_bytes() == b"precious data\n"
+
+
+def test_a_directory_named_like_a_temp_file_in_fog_tmp_does_not_stop_pulls(share: Share) -> None:
+    """The sweep of a killed pull's temp files unlinked each: a directory of that name made every pull fail
+    "Is a directory" (fog never makes one, but .fog/tmp is its own scratch space)."""
+    share.write("a.txt", "a\n")
+    share.push()
+    odd = share.root / ".fog" / "tmp" / ".fog-tmp-1-deadbeef-00000003"
+    (odd / "sub").mkdir(parents=True)
+    (odd / "sub" / "f").write_text("x\n")
+    share.fog("pull")
+    assert not odd.exists()

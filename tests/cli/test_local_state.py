@@ -398,3 +398,55 @@ def test_a_directory_named_like_a_temp_file_in_fog_tmp_does_not_stop_pulls(share
     (odd / "sub" / "f").write_text("x\n")
     share.fog("pull")
     assert not odd.exists()
+
+
+def test_a_database_file_that_is_a_directory_names_it_and_the_way_out(share: Share) -> None:
+    share.write("a.txt", "a\n")
+    share.push()
+    data = share.root / ".fog" / "db" / "data.mdb"
+    data.unlink()
+    data.mkdir()
+    for command in (["status"], ["log", "a.txt"], ["push"]):
+        line = share.fog(*command, expect=1, sub=True).one_line_error()
+        assert "data.mdb" in line and "not a regular file" in line and "--into-existing" in line, line
+
+
+def test_checkouts_json_that_is_an_empty_directory_is_rebuilt(share: Share) -> None:
+    """FORMAT section 12 says the file is rebuilt if damaged: as a directory it stopped status, push and pull."""
+    share.write("a.txt", "a\n")
+    path = _home() / "checkouts.json"
+    path.unlink()
+    path.mkdir()
+    share.fog("status")
+    assert path.is_file() and str(share.root.resolve()) in path.read_text()
+    path.unlink()
+    path.mkdir()
+    (path / "kept").write_text("x\n")  # not fog's to delete: one line that says what to do
+    line = share.fog("push", expect=1).one_line_error()
+    assert "checkouts.json" in line and "move it away" in line, line
+    assert not [p for p in _home().iterdir() if p.name.startswith(".checkouts.json.tmp")]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_deleted_working_directory(share: Share, tmp_path: Path, fast: bool) -> None:
+    """An absolute -C works from a deleted working directory; without one, one line says what to do."""
+    import subprocess
+
+    from fogcli import FOG, env
+
+    share.write("a.txt", "a\n")
+    e = env()
+    if not fast:
+        e["FOG_NO_FAST"] = "1"
+    gone = tmp_path / "gone"
+    fog = " ".join(FOG)
+    for args, rc in ((f"-C {share.root} status", 0), (f"-C {share.root} sync", 0), ("status", 1), ("-C x status", 1)):
+        gone.mkdir()
+        proc = subprocess.run(
+            ["bash", "-c", f"cd {gone} && rmdir {gone} && exec {fog} {args}"], env=e, capture_output=True, timeout=120
+        )
+        err = proc.stderr.decode()
+        assert proc.returncode == rc, (args, err)
+        assert "internal error" not in err and "Traceback" not in err, err
+        if rc:
+            assert err.count("\n") == 1 and "current directory no longer exists" in err, err

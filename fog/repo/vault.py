@@ -114,6 +114,7 @@ def write_files(home: Path, files: dict[str, bytes]) -> None:
         seal = _sealer(home)
         for name, data in files.items():
             write_private(home / name, seal(data))
+        _sweep(home)  # what an earlier write killed midway left (a clear copy of a secret, in an unprotected home)
 
 
 def write_together(home: Path, files: dict[str, bytes]) -> None:
@@ -347,11 +348,31 @@ def _settle(home: Path) -> None:
 
 
 def _sweep(home: Path) -> None:
-    """Remove what a write that crashed left of a secret file (write_private's temporary names)."""
-    prefixes = tuple(f".{name}.tmp-" for name in SECRET_FILES)
-    for entry in os.listdir(home):
-        if entry.startswith(prefixes):
-            (home / entry).unlink(missing_ok=True)
+    """Remove what a write that crashed left of a secret file or the journal (write_private's temporary
+    names, `.NAME.tmp-PID`): only those of a process that is gone (one alive may be about to rename its own)."""
+    prefixes = tuple(f".{name}.tmp-" for name in (*SECRET_FILES, JOURNAL))
+    try:
+        entries = os.listdir(home)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.startswith(prefixes):
+            continue
+        pid = entry.rpartition(".tmp-")[2]
+        if not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+            continue
+        with contextlib.suppress(OSError):
+            (home / entry).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # (another user's process: not ours to judge)
+    return True
 
 
 def _sync_dir(home: Path) -> None:

@@ -450,3 +450,52 @@ def test_a_deleted_working_directory(share: Share, tmp_path: Path, fast: bool) -
         assert "internal error" not in err and "Traceback" not in err, err
         if rc:
             assert err.count("\n") == 1 and "current directory no longer exists" in err, err
+
+
+def test_an_unwritable_local_archive_is_a_warning_not_a_remote_failure(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`chattr +i .fog/archive` stopped push, pull and check with "remote .../archive is read-only"."""
+    from fog.backends.local import LocalBackend
+    from fog.errors import ReadOnlyRemote
+
+    real = LocalBackend.from_url.__func__  # type: ignore[attr-defined]
+
+    def from_url(cls, url: str, *a, **k):  # type: ignore[no-untyped-def]
+        if url.endswith("archive"):
+            raise ReadOnlyRemote(f"remote {url} is read-only: directory {url} is not writable")
+        return real(cls, url, *a, **k)
+
+    monkeypatch.setattr(LocalBackend, "from_url", classmethod(from_url))
+    share.write("a.txt", "a\n")
+    share.push()
+    r = share.fog("pull")
+    assert "local archive" in r.err and "remote" not in r.err.split("(")[0], r.err
+    share.fog("check")
+
+
+def _dead_pid() -> int:
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid += 1
+
+
+def test_temp_files_of_a_killed_secret_write_are_swept_by_the_next_write(share: Share) -> None:
+    """Only protect/unprotect swept them, and never the journal's own (`..reseal.tmp-PID`): a clear copy
+    of a secret stayed in FOG_HOME for good after a crash."""
+    home = _home()
+    dead = _dead_pid()
+    left = [home / f".syncconfig.json.tmp-{dead}", home / f"..reseal.tmp-{dead}", home / f".master-key.tmp-{dead}"]
+    for p in left:
+        p.write_bytes(b"secret\n")
+    alive = home / f".identity.json.tmp-{os.getppid()}"  # a process still running may be about to rename it
+    alive.write_bytes(b"x\n")
+    share.fog("device", "rename", share.fog("device", "list", "--json").json()[0]["name"], "renamed")
+    assert [p for p in left if p.exists()] == []
+    assert alive.exists()

@@ -37,7 +37,7 @@ from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
 from fog.repo import checkouts, vault
 from fog.repo.identity import Identity
-from fog.repo.share import CLONING, FOG_DIR, Share, find_root, refuse_nesting
+from fog.repo.share import CLONING, FOG_DIR, Share, clear_unfinished_start, find_root, refuse_nesting
 from fog.repo.vault import write_private
 from fog.store import PutStats, Remote
 from fog.sync import enrol, keyring, members, nodes
@@ -106,23 +106,26 @@ def init(
         naming.check_name("share name", name, path_safe=True)
     if (root / FOG_DIR / "config.json").exists():
         raise FogError(f"{root} is already a fog share")
+    clear_unfinished_start(root)  # an init or clone stopped before config.json: this one starts again
     refuse_nesting(root)
     new_identity = not Identity.exists(home)
-    if master_key_file is not None and new_identity and master_key_file.exists():
+    share_name = name or root.name or "share"
+    # an init stopped after it published the share but before the checkout: this one finishes it
+    ghost = None if new_identity else _stopped_init(home, Identity.load(home).cached_config(), share_name, remote_url)
+    if master_key_file is not None and (new_identity or ghost) and master_key_file.exists():
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
-    if master_key_file is not None and new_identity:
+    if master_key_file is not None and (new_identity or ghost):
         _refuse_key_in_share(master_key_file, root)
     if device_name is not None and not new_identity and device_name != Identity.load(home).device_name:
         raise UsageError(
             f"--device-name only applies when init creates a new identity; this device is already named "
             f"'{naming.shown(Identity.load(home).device_name)}' (`fog device rename` changes it)"
         )
-    if master_key_file is not None and not new_identity:
+    if master_key_file is not None and not new_identity and not ghost:
         raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
     remotes_mod.refuse_inside(remote_url, root)
     backend = open_backend(remote_url, create=True)
-    share_name = name or root.name or "share"
-    if not new_identity:  # (checked again below, against the remote's SyncConfig)
+    if not new_identity and not ghost:  # (checked again below, against the remote's SyncConfig)
         _refuse_taken_share_name(Identity.load(home).cached_config(), share_name)
     made = _make_directory(root)
     try:
@@ -130,28 +133,20 @@ def init(
         remote.initialize()
         ident = Identity.load(home) if not new_identity else Identity.create(home, name=device_name)
         config = _merged_config(ident, remote)
-        try:
-            _refuse_taken_share_name(config, share_name)
-        except UsageError:
-            _unmake(made)
-            raise
-        keys = ShareKeys.generate()
-        now = time.time_ns()
-        shares = dict(config.shares)
-        shares[keys.share_id.hex()] = {
-            "name": share_name,
-            **keys.to_json(),
-            "created": now,
-            "updated": now,
-            "removed": 0,
-        }
-        config = config.with_(shares=shares)
-        kind = kind_of(remote_url)
-        config = remotes_mod.with_remote(config, keys.share_id.hex(), "origin", {"url": remote_url, "kind": kind})
-        remote.put_config(ident, config)
-        ident.cache_config(config)
-        Share.create(root, keys.share_id.hex(), share_name, remote_url).close()
-        checkouts.claim(home, keys.share_id.hex(), root)  # now, not at its first use: a clone here is refused
+        ghost = _stopped_init(home, config, share_name, remote_url, remote)
+        if ghost is not None:
+            sid = ghost
+            Share.create(root, sid, share_name, remote_url).close()
+            checkouts.claim(home, sid, root)
+        else:
+            try:
+                _refuse_taken_share_name(config, share_name)
+            except UsageError:
+                _unmake(made)
+                raise
+            sid = _new_share(ident, remote, config, share_name, remote_url)
+            Share.create(root, sid, share_name, remote_url).close()
+            checkouts.claim(home, sid, root)  # now, not at its first use: a clone here is refused
     finally:
         backend.close()
     text = master_key_to_text(ident.master_key)
@@ -159,14 +154,59 @@ def init(
         write_private(master_key_file, (text + "\n").encode())
     return InitResult(
         str(root),
-        keys.share_id.hex(),
+        sid,
         share_name,
         remote_url,
         ident.device_name,
         new_identity,
-        text if new_identity and master_key_file is None else None,
+        # (the master key again when an init that made the identity was stopped before it showed it)
+        text if (new_identity or ghost) and master_key_file is None else None,
         str(master_key_file) if master_key_file else None,
     )
+
+
+def _stopped_init(
+    home: Path, config: SyncConfig | None, name: str, url: str, remote: Remote | None = None
+) -> str | None:
+    """The id of this user's share called `name` on `url` that an init stopped before its checkout left
+    behind: none of this device's checkouts holds it, and (`remote` given) nothing was ever pushed to it."""
+    for sid, entry in config.shares.items() if config is not None else ():
+        if entry.get("removed") or entry.get("name") != name:
+            continue
+        origin = (entry.get("remotes") or {}).get("origin") or {}
+        if not isinstance(origin, dict) or origin.get("url") != url or origin.get("removed"):
+            continue
+        if checkouts.existing(home, sid) is not None:
+            continue
+        if remote is not None:
+            try:
+                keys = ShareKeys.from_json(sid, entry)
+            except (ValueError, KeyError, TypeError):
+                continue
+            if remote.share(keys).list_logs():
+                continue  # pushed to from somewhere: a share in use, not the debris of an init
+        return sid
+    return None
+
+
+def _new_share(ident: Identity, remote: Remote, config: SyncConfig, share_name: str, remote_url: str) -> str:
+    """Publish a new share in the SyncConfig (and cache it); its id."""
+    keys = ShareKeys.generate()
+    now = time.time_ns()
+    shares = dict(config.shares)
+    shares[keys.share_id.hex()] = {
+        "name": share_name,
+        **keys.to_json(),
+        "created": now,
+        "updated": now,
+        "removed": 0,
+    }
+    config = config.with_(shares=shares)
+    kind = kind_of(remote_url)
+    config = remotes_mod.with_remote(config, keys.share_id.hex(), "origin", {"url": remote_url, "kind": kind})
+    remote.put_config(ident, config)
+    ident.cache_config(config)
+    return keys.share_id.hex()
 
 
 def _merged_config(ident: Identity, remote: Remote) -> SyncConfig:
@@ -825,6 +865,8 @@ def clone(
         naming.check_name("device name", device_name)
     name_taken: str | None = None
     root = directory.absolute()
+    if (into_existing or _only_fog_dir(root)) and clear_unfinished_start(root):
+        pass  # a clone stopped before config.json: the same command starts it again
     if into_existing and os.path.lexists(root / FOG_DIR):
         raise FogError(
             f"{root / FOG_DIR} exists: a sound share needs no rebuilding ('fog pull' finishes an interrupted "
@@ -961,6 +1003,14 @@ def _make_directory(root: Path) -> list[Path]:
     except OSError as exc:
         raise FogError(f"cannot make {root}: {exc.strerror or exc}") from None
     return missing
+
+
+def _only_fog_dir(root: Path) -> bool:
+    """Whether `root` is a directory holding `.fog/` and nothing else."""
+    try:
+        return [e.name for e in os.scandir(root)] == [FOG_DIR]
+    except OSError:
+        return False
 
 
 def _unmake(made: list[Path]) -> None:

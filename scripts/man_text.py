@@ -133,7 +133,10 @@ FILES: list[tuple[str, str]] = [
 
 EXIT_CODES: dict[int, str] = {
     0: "Done.",
-    1: "Error; the message says what happened and what to do.",
+    1: (
+        "Error; the message says what happened and what to do (also when stdout cannot be written, "
+        "a full disk under `fog log > FILE`: `cannot write to standard output`)."
+    ),
     2: "Usage: the command line asked for something that cannot make sense.",
     3: "Done, but conflict copies were written (`NAME.fog-conflict-...`).",
     4: "Integrity or authentication failure: data was refused.",

@@ -87,6 +87,8 @@ def check(
     pack header, and every object of every version any log or this device's
     history names."""
     result = CheckResult(ctx.remote_name, read_data or subset is not None)
+    with ctx.share.db.read() as txn:  # every table, before any walk (a damaged leaf would abort inside LMDB)
+        ctx.share.db.walkable(txn, *ctx.share.db.db)
     store = ctx.store
     config = _check_config(ctx, result)
     logged, forgotten = _check_logs(ctx, config, result)

@@ -468,6 +468,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         )
     if ctx.stale:  # this very remote's name was removed or moved: nothing read here may be recorded under it
         return result
+    if ctx.archive_skipped:
+        result.warnings.append(ctx.archive_skipped)
     catch_up_own_log(ctx)
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     sweep_staging(ctx)

@@ -455,3 +455,71 @@ def test_master_key_files_follow_dash_c_and_stay_out_of_shares(
     monkeypatch.setenv("FOG_HOME", str(tmp_path / "h4"))
     argv = ["init", tmp_path / "s8", "--remote", tmp_path / "r8", "--master-key-file", tmp_path / "s8" / "k"]
     assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
+
+
+# -- a clone or init stopped between making .fog/ and writing its config.json ----------------------
+
+
+def _unfinished_fog(root: Path) -> None:
+    """What `Share.create` leaves when killed before config.json is in place."""
+    (root / ".fog" / "tmp").mkdir(parents=True)
+    (root / ".fog" / ".config.json.tmp-4933").write_bytes(b"")
+
+
+@pytest.mark.parametrize("into_existing", [False, True])
+def test_a_clone_stopped_before_config_json_is_finished_by_the_same_command(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, into_existing: bool
+) -> None:
+    """Every way forward refused, each naming another that refused (clone: not empty; --into-existing:
+    .fog exists, 'fog pull' finishes; pull: "no .fog/")."""
+    share.write("a.txt", "a\n")
+    share.push()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home-c"))
+    c = tmp_path / "C"
+    _unfinished_fog(c)
+    if into_existing:
+        (c / "a.txt").write_text("edited here\n")
+    line = run_fog(["pull"], c, expect=1).one_line_error()
+    assert "has no config.json" in line and "run the same command again" in line, line
+    extra = ["--into-existing"] if into_existing else []
+    run_fog(["clone", share.remote, c, "--master-key-file", share.key_file, *extra], tmp_path)
+    assert (c / ".fog" / "config.json").is_file()
+    assert (c / "a.txt").read_text() == ("edited here\n" if into_existing else "a\n")
+    run_fog(["status"], c)
+
+
+def test_an_unfinished_fog_dir_with_more_in_it_is_left_alone(share: Share, tmp_path: Path) -> None:
+    c = tmp_path / "C"
+    _unfinished_fog(c)
+    (c / ".fog" / "db").mkdir()  # not what Share.create makes before config.json: not fog's to remove
+    run_fog(["clone", share.remote, c, "--master-key-file", share.key_file, "--into-existing"], tmp_path, expect=1)
+    assert (c / ".fog" / "db").is_dir()
+
+
+def test_an_init_stopped_after_publishing_its_share_is_finished_by_running_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after it wrote the share into the SyncConfig, init left a ghost share name: the re-run said
+    "you have a share named 'I' already", and every later clone asked to pick between I and I2."""
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home"))
+    root, remote = tmp_path / "I", tmp_path / "r"
+    root.mkdir()
+    (root / "x.txt").write_text("x\n")
+    killed = """
+        import os
+        from fog.repo import share
+        def create(*a, **k):
+            os.makedirs(os.path.join(a[1], ".fog", "tmp"), exist_ok=True)
+            os._exit(9)
+        share.Share.create = classmethod(lambda cls, *a, **k: create(cls, *a, **k))
+    """
+    r = run_wrapped(killed, ["init", root, "-r", remote], tmp_path, expect=None)
+    assert r.rc == 9, str(r)
+    r = run_fog(["init", root, "-r", remote], tmp_path)
+    assert "fogmk" in r.out or "master key" in r.out.lower(), r.out  # never shown by the stopped init
+    run_fog(["push", "-q"], root)
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home2"))
+    key = tmp_path / "key"
+    key.write_text((tmp_path / "home" / "master-key").read_text())
+    run_fog(["clone", remote, tmp_path / "J", "--master-key-file", key], tmp_path)  # one share: no --share asked
+    assert (tmp_path / "J" / "x.txt").read_text() == "x\n"

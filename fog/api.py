@@ -22,6 +22,7 @@ from fog.errors import (
     FogError,
     IdentityError,
     IntegrityError,
+    NotAShareError,
     ReadOnlyRemote,
     RemoteError,
     RevisionError,
@@ -37,13 +38,13 @@ from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
 from fog.repo import checkouts, vault
 from fog.repo.identity import Identity
-from fog.repo.share import CLONING, FOG_DIR, Share, find_root, refuse_nesting
+from fog.repo.share import CLONING, FOG_DIR, Share, clear_unfinished_start, find_root, refuse_nesting
 from fog.repo.vault import write_private
 from fog.store import PutStats, Remote, ShareStore
 from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
-from fog.sync.context import Context, open_context, trim_archive
+from fog.sync.context import UNDELIVERED, Context, Unavailable, open_context, other_devices, trim_archive
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
@@ -106,16 +107,26 @@ def init(
         naming.check_name("share name", name, path_safe=True)
     if (root / FOG_DIR / "config.json").exists():
         raise FogError(f"{root} is already a fog share")
+    clear_unfinished_start(root)  # an init or clone stopped before config.json: this one starts again
     refuse_nesting(root)
     new_identity = not Identity.exists(home)
-    if master_key_file is not None and new_identity and master_key_file.exists():
+    share_name = name or root.name or "share"
+    # an init stopped after it published the share but before the checkout: this one finishes it
+    ghost = None if new_identity else _stopped_init(home, Identity.load(home).cached_config(), share_name, remote_url)
+    if master_key_file is not None and (new_identity or ghost) and master_key_file.exists():
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
-    if master_key_file is not None and not new_identity:
+    if master_key_file is not None and (new_identity or ghost):
+        _refuse_key_in_share(master_key_file, root)
+    if device_name is not None and not new_identity and device_name != Identity.load(home).device_name:
+        raise UsageError(
+            f"--device-name only applies when init creates a new identity; this device is already named "
+            f"'{naming.shown(Identity.load(home).device_name)}' (`fog device rename` changes it)"
+        )
+    if master_key_file is not None and not new_identity and not ghost:
         raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
     remotes_mod.refuse_inside(remote_url, root)
     backend = open_backend(remote_url, create=True)
-    share_name = name or root.name or "share"
-    if not new_identity:  # (checked again below, against the remote's SyncConfig)
+    if not new_identity and not ghost:  # (checked again below, against the remote's SyncConfig)
         _refuse_taken_share_name(Identity.load(home).cached_config(), share_name)
     made = _make_directory(root)
     try:
@@ -123,28 +134,20 @@ def init(
         remote.initialize()
         ident = Identity.load(home) if not new_identity else Identity.create(home, name=device_name)
         config = _merged_config(ident, remote)
-        try:
-            _refuse_taken_share_name(config, share_name)
-        except UsageError:
-            _unmake(made)
-            raise
-        keys = ShareKeys.generate()
-        now = time.time_ns()
-        shares = dict(config.shares)
-        shares[keys.share_id.hex()] = {
-            "name": share_name,
-            **keys.to_json(),
-            "created": now,
-            "updated": now,
-            "removed": 0,
-        }
-        config = config.with_(shares=shares)
-        kind = kind_of(remote_url)
-        config = remotes_mod.with_remote(config, keys.share_id.hex(), "origin", {"url": remote_url, "kind": kind})
-        remote.put_config(ident, config)
-        ident.cache_config(config)
-        Share.create(root, keys.share_id.hex(), share_name, remote_url).close()
-        checkouts.claim(home, keys.share_id.hex(), root)  # now, not at its first use: a clone here is refused
+        ghost = _stopped_init(home, config, share_name, remote_url, remote)
+        if ghost is not None:
+            sid = ghost
+            Share.create(root, sid, share_name, remote_url).close()
+            checkouts.claim(home, sid, root)
+        else:
+            try:
+                _refuse_taken_share_name(config, share_name)
+            except UsageError:
+                _unmake(made)
+                raise
+            sid = _new_share(ident, remote, config, share_name, remote_url)
+            Share.create(root, sid, share_name, remote_url).close()
+            checkouts.claim(home, sid, root)  # now, not at its first use: a clone here is refused
     finally:
         backend.close()
     text = master_key_to_text(ident.master_key)
@@ -152,14 +155,59 @@ def init(
         write_private(master_key_file, (text + "\n").encode())
     return InitResult(
         str(root),
-        keys.share_id.hex(),
+        sid,
         share_name,
         remote_url,
         ident.device_name,
         new_identity,
-        text if new_identity and master_key_file is None else None,
+        # (the master key again when an init that made the identity was stopped before it showed it)
+        text if (new_identity or ghost) and master_key_file is None else None,
         str(master_key_file) if master_key_file else None,
     )
+
+
+def _stopped_init(
+    home: Path, config: SyncConfig | None, name: str, url: str, remote: Remote | None = None
+) -> str | None:
+    """The id of this user's share called `name` on `url` that an init stopped before its checkout left
+    behind: none of this device's checkouts holds it, and (`remote` given) nothing was ever pushed to it."""
+    for sid, entry in config.shares.items() if config is not None else ():
+        if entry.get("removed") or entry.get("name") != name:
+            continue
+        origin = (entry.get("remotes") or {}).get("origin") or {}
+        if not isinstance(origin, dict) or origin.get("url") != url or origin.get("removed"):
+            continue
+        if checkouts.existing(home, sid) is not None:
+            continue
+        if remote is not None:
+            try:
+                keys = ShareKeys.from_json(sid, entry)
+            except (ValueError, KeyError, TypeError):
+                continue
+            if remote.share(keys).list_logs():
+                continue  # pushed to from somewhere: a share in use, not the debris of an init
+        return sid
+    return None
+
+
+def _new_share(ident: Identity, remote: Remote, config: SyncConfig, share_name: str, remote_url: str) -> str:
+    """Publish a new share in the SyncConfig (and cache it); its id."""
+    keys = ShareKeys.generate()
+    now = time.time_ns()
+    shares = dict(config.shares)
+    shares[keys.share_id.hex()] = {
+        "name": share_name,
+        **keys.to_json(),
+        "created": now,
+        "updated": now,
+        "removed": 0,
+    }
+    config = config.with_(shares=shares)
+    kind = kind_of(remote_url)
+    config = remotes_mod.with_remote(config, keys.share_id.hex(), "origin", {"url": remote_url, "kind": kind})
+    remote.put_config(ident, config)
+    ident.cache_config(config)
+    return keys.share_id.hex()
 
 
 def _merged_config(ident: Identity, remote: Remote) -> SyncConfig:
@@ -193,11 +241,37 @@ def context(
     home: Path, cwd: Path, *, remote: str | None = None, wait: bool = False, offline_ok: bool = False
 ) -> Iterator[Context]:
     with open_share(home, cwd, wait=wait) as (share, ident):
-        ctx = open_context(share, ident, remote, offline_ok=offline_ok)
+        if offline_ok and remote is None:
+            ctx = open_reading(share, ident)
+        else:
+            ctx = open_context(share, ident, remote, offline_ok=offline_ok)
         try:
             yield ctx
         finally:
             ctx.close()
+
+
+def open_reading(share: Share, ident: Identity) -> Context:
+    """A context to read versions from (restore, cat, diff, a mount): the default remote, else the first
+    of the others this device uses that opens (every remote holds every version: one that is down stops
+    no recovery while another is up). When none opens, the default's stands in offline (the local archive
+    may serve) and a read from it fails naming every remote."""
+    ctx = open_context(share, ident, None, offline_ok=True)
+    down = ctx.remote.backend
+    if not isinstance(down, Unavailable):
+        return ctx
+    failed = {ctx.remote_name: str(down.error)}
+    try:
+        found = _open_each(share, ident, failed, first=True)
+    except BaseException:
+        ctx.close()
+        raise
+    if found:
+        ctx.close()
+        return found[0]
+    if len(failed) > 1:
+        down.error = RemoteError("no remote of this share can be reached: " + "; ".join(failed.values()))
+    return ctx
 
 
 @contextmanager
@@ -285,7 +359,9 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
             _fetch_config(share, ident)
         keys = ident.share_keys(share.config.share_id)
         result = push_mod.PushResult("", True)
-        changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+        # (another user's file, as a pull wrote it without setuid and setgid, is unchanged: as a push sees it)
+        others = other_devices(share)
+        changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=others)
         push_mod.refresh_index(share.db, changes)  # (racy entries re-hashed now are not re-hashed again)
         out = StatusResult(
             str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread, result.ignored
@@ -327,9 +403,19 @@ def push(
         unfinished_clone(ctxs[0].share)
         limit = DeleteLimit.parse(max_delete)
         live = follow_rotation(ctxs, spread=not dry_run, failed=failed)
-        return push_mod.push(
+        done = push_mod.push(
             live, dry_run=dry_run, progress=progress, failed=failed, max_delete=limit, sealers=workers, readers=readers
         )
+        if not dry_run:
+            _deliver(share, ident)
+        return done
+
+
+def _deliver(share: Share, ident: Identity) -> None:
+    """After a push, pull or sync: a `remote remove` or `set-url` that could not reach the old URL puts the
+    change there now if it can (fog.sync.remotes.deliver_config; one meta read when nothing waits)."""
+    if share.db.get_meta(UNDELIVERED) is not None:
+        remotes_mod.deliver_config(share, ident)
 
 
 @contextmanager
@@ -405,12 +491,12 @@ def follow_rotation(ctxs: list[Context], *, spread: bool = True, failed: dict[st
         raise none_left(failed or {})
     ctxs = live
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
-    refuse_read_only(config, ctxs[0].keys.share_id.hex())
     for ctx in ctxs:
         ctx.rekey(config)
         roster = members.load(ctx, config)
-        config = members.keep_current(ctx, config, roster, pushing=True)
+        config = members.keep_current(ctx, config, roster, pushing=True)  # (a member's role as it is now)
         ctx.others = members.other_ids(ctx, roster)
+    refuse_read_only(config, ctxs[0].keys.share_id.hex())
     return ctxs
 
 
@@ -433,7 +519,9 @@ def _nothing_to_push(ctxs: list[Context], failed: dict[str, str]) -> push_mod.Pu
     pull), else an empty result (a cron job's sync succeeds). The tree is scanned as `status` does."""
     share, ident = ctxs[0].share, ctxs[0].ident
     result = push_mod.PushResult(",".join(c.remote_name for c in ctxs), False, remote_errors=dict(failed))
-    changes = push_mod.plan(ctxs[0].keys, None, share.root, share.db, ident.device_id, PutStats(), result)
+    changes = push_mod.plan(
+        ctxs[0].keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=ctxs[0].others
+    )
     push_mod.refresh_index(share.db, changes)
     if any(c.version is not None for c in changes) or any(share.db.pending(c.remote_name) for c in ctxs):
         refuse_read_only(ident.cached_config(), share.config.share_id)
@@ -576,12 +664,15 @@ def _scope(share: Share, cwd: Path, arg: str) -> str:
     return share_path(share, cwd, arg)
 
 
-def _open_each(share: Share, ident: Identity, failed: dict[str, str]) -> list[Context]:
-    """A context for every remote of the share this device uses that opens; the others in `failed`."""
+def _open_each(share: Share, ident: Identity, failed: dict[str, str], *, first: bool = False) -> list[Context]:
+    """A context for every remote of the share this device uses that opens (`first`: only the first that
+    opens, of those not in `failed` already); the others in `failed`."""
     dups = duplicates(share.config.remotes)  # one store under two names: the first name only (all_contexts)
     ctxs: list[Context] = []
     try:
-        for name in [n for n in sorted(share.config.remotes) if n not in dups]:
+        for name in [n for n in sorted(share.config.remotes) if n not in dups and n not in failed]:
+            if first and ctxs:
+                break
             try:
                 ctxs.append(open_context(share, ident, name))
             except (RemoteError, IntegrityError) as exc:  # refused data: reported (exit 4), the others go on
@@ -822,6 +913,8 @@ def clone(
         naming.check_name("device name", device_name)
     name_taken: str | None = None
     root = directory.absolute()
+    if (into_existing or _only_fog_dir(root)) and clear_unfinished_start(root):
+        pass  # a clone stopped before config.json: the same command starts it again
     if into_existing and os.path.lexists(root / FOG_DIR):
         raise FogError(
             f"{root / FOG_DIR} exists: a sound share needs no rebuilding ('fog pull' finishes an interrupted "
@@ -918,7 +1011,7 @@ def _resume_clone(
     ident = Identity.load(home)
     if ident.master_key != master_key:
         return None
-    result = pull(home, root, progress=progress)
+    result = _clone_pull(home, root, url, progress)
     return CloneResult(str(root), share_id, name, url, ident.device_name, result, True)
 
 
@@ -958,6 +1051,14 @@ def _make_directory(root: Path) -> list[Path]:
     except OSError as exc:
         raise FogError(f"cannot make {root}: {exc.strerror or exc}") from None
     return missing
+
+
+def _only_fog_dir(root: Path) -> bool:
+    """Whether `root` is a directory holding `.fog/` and nothing else."""
+    try:
+        return [e.name for e in os.scandir(root)] == [FOG_DIR]
+    except OSError:
+        return False
 
 
 def _unmake(made: list[Path]) -> None:
@@ -1010,22 +1111,49 @@ def _check_out(
     checkouts.claim(home, share_id, root)  # before anything is made: a second checkout here is refused
     root.mkdir(parents=True, exist_ok=True)
     listed = nodes.share_remote_entries(ident.cached_config(), share_id)
-    made = Share.create(
-        root,
-        share_id,
-        str(share_entry.get("name", share_id[:8])),
-        url,
-        _clone_remote_name({**share_entry, "remotes": listed}, url),
-    )
+    name = _clone_remote_name({**share_entry, "remotes": listed}, url)
+    use, own = _clone_url(listed.get(name), url)
+    made = Share.create(root, share_id, str(share_entry.get("name", share_id[:8])), use, name)
     try:
+        if own:  # as `remote set-url NAME URL --local`: this device's options, the others keep theirs
+            made.config.local_remotes[name] = {"url": url}
+            made.save_config()
         if into_existing:  # the pull (or, if this one is stopped, the next) meets the files already there
             made.db.put_meta(pull_mod.REBUILT, b"")
         made.db.put_meta(CLONING, url.encode())  # until its pull records: see unfinished_clone
     finally:
         made.close()
-    result = pull(home, root, progress=progress)
+    result = _clone_pull(home, root, url, progress)
     name = str(share_entry.get("name"))
     return CloneResult(str(root), share_id, name, url, ident.device_name, result, published)
+
+
+def _clone_url(entry: dict | None, url: str) -> tuple[str, bool]:
+    """The URL a clone's checkout uses for the remote it was cloned from, and whether it is this device's own
+    (`local_remotes`): the SyncConfig's spelling of that store (its first pull would rewrite another one),
+    unless the clone's URL carries options of its own (`?timeout=3`), which are kept for this device."""
+    shared = str((entry or {}).get("url") or "")
+    if not shared or (entry or {}).get("removed") or store_key(shared) != store_key(url) or shared == url:
+        return url, False
+    options = url.partition("?")[2]
+    return (url, True) if options and options != shared.partition("?")[2] else (shared, False)
+
+
+def _clone_pull(home: Path, root: Path, url: str, progress: Progress | None) -> pull_mod.PullResult:
+    """A clone's pull; FogError when it left the clone unfinished (never "Cloned" over an empty tree)."""
+    result = pull(home, root, progress=progress)
+    share = Share(root, lock=False)
+    try:
+        unfinished = share.db.get_meta(CLONING) is not None
+    finally:
+        share.close()
+    if unfinished:
+        errors = "; ".join(f"{n}: {e}" for n, e in sorted(result.remote_errors.items()))
+        raise RemoteError(
+            f"the clone could not pull the share from {url}{f' ({errors})' if errors else ''}: {root} is an "
+            "unfinished clone; run the same `fog clone` again, or `fog pull` in it, to finish it"
+        )
+    return result
 
 
 def clone_invited(
@@ -1234,7 +1362,10 @@ def pull(
     told as their blocks arrive, one bar over every remote."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
-        return _pull_following(ctxs, failed, limit, progress, follow=remote is None, added=False)
+        share, ident = ctxs[0].share, ctxs[0].ident
+        result = _pull_following(ctxs, failed, limit, progress, follow=remote is None, added=False)
+        _deliver(share, ident)
+        return result
 
 
 def _pull_following(
@@ -1252,9 +1383,9 @@ def _pull_following(
     urls = dict(ctxs[0].share.config.remotes)
     total = _pull_all(ctxs, failed, limit, progress)
     if follow:
-        known = {c.remote_name for c in ctxs}
+        before = list(ctxs)  # (a name moved is reopened under the same name: a new context)
         _follow_after_pull(ctxs, total.remote_errors, urls, None if added else urls)
-        fresh = [c for c in ctxs if c.remote_name not in known]
+        fresh = [c for c in ctxs if not any(c is b for b in before)]
         if fresh:
             total.absorb(_pull_all(fresh, {}, limit))
     return total
@@ -1381,11 +1512,13 @@ def sync(
             raise none_left(pulled.remote_errors)
         if read_only(ident.cached_config(), share.config.share_id):
             pushed = _nothing_to_push(live, pulled.remote_errors)  # (and nothing of theirs to forget or prune)
+            _deliver(share, ident)
             return SyncResult(pulled, pushed)
         pushed = push_mod.push(
             live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers, readers=readers
         )
         trimmed = _trim(live, pushed.remote_errors) if trim else None
+        _deliver(share, ident)
         return SyncResult(pulled, pushed, trimmed)
 
 
@@ -1410,6 +1543,19 @@ def rotate_keys(
         return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
 
 
+def _refuse_key_in_share(path: Path, root: Path | None = None) -> None:
+    """UsageError when a new master key file would be inside a share (`root`, or any found above it): the
+    next push would publish it, to every device and to the share's other users."""
+    try:
+        share = root if root is not None and path.absolute().is_relative_to(root) else find_root(path.parent)
+    except NotAShareError:
+        return
+    raise UsageError(
+        f"--master-key-file {path} is inside the share {share}: its next push would publish the key; "
+        "choose a file outside any share"
+    )
+
+
 def _check_key_file(path: Path | None) -> None:
     """Before a rotation: the new master key's file can be written there (a rotation cannot be undone, and
     its key exists nowhere else). An existing file is replaced (the old key it holds no longer joins)."""
@@ -1417,6 +1563,7 @@ def _check_key_file(path: Path | None) -> None:
         return
     if path.is_dir():
         raise UsageError(f"--master-key-file {path} is a directory: name a file for the new master key")
+    _refuse_key_in_share(path)
     probe = path.with_name(f".{path.name}.probe-{os.getpid()}")
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -1496,11 +1643,19 @@ def add_remote(
     home: Path, cwd: Path, name: str, url: str, *, options: dict[str, str] | None = None, wait: bool = False
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        _refuse_revoked(share, ident)
         return remotes_mod.add_remote(share, ident, name, url, options)
+
+
+def _refuse_revoked(share: Share, ident: Identity) -> None:
+    """A revoked device is told (RevokedError, exit 6) before it changes the share's remotes for every
+    device: what it would publish reaches no one. Reads each reachable remote's SyncConfig, as a pull."""
+    remotes_mod.fresh_config(share, ident, {})
 
 
 def remove_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        _refuse_revoked(share, ident)
         return remotes_mod.remove_remote(share, ident, name)
 
 
@@ -1508,6 +1663,8 @@ def set_remote_url(
     home: Path, cwd: Path, name: str, url: str | None, *, local: bool = False, wait: bool = False
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
+        if not local:
+            _refuse_revoked(share, ident)
         return remotes_mod.set_url(share, ident, name, url, local=local)
 
 

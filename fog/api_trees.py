@@ -116,7 +116,7 @@ def _restore_one(
 ) -> treerestore.TreeRestoreResult:
     """PATH@REV named a directory's history, but PATH was a file or link at that moment: that version."""
     out = None if output is None else str(Path(os.path.normpath(cwd.absolute() / output)))
-    result = treerestore.TreeRestoreResult(scope, label, out or str(ctx.share.root / scope), dry_run)
+    result = treerestore.TreeRestoreResult(scope, label, out or str(ctx.share.root / scope), dry_run, out is None)
     result.written = [scope]
     result.bytes_planned = v.size if v.kind == "file" else 0
     if not dry_run:

@@ -190,8 +190,13 @@ def database_error(exc: BaseException) -> FogError | None:
     damaged = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.BadTxnError, lmdb.InvalidError, lmdb.PanicError)
     what = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, damaged):
-        return FogError(
-            f"the share database (.fog/db/data.mdb) is damaged ({what}); move the share's .fog out of it and run "
-            "`fog clone URL DIR --into-existing` to rebuild it from the remote, keeping your files"
-        )
+        return damaged_database(what)
     return FogError(f"the share database (.fog/db) failed: {what}")
+
+
+def damaged_database(what: str) -> FogError:
+    """The share database holds a damaged page (`what`: where, or LMDB's word for it)."""
+    return FogError(
+        f"the share database (.fog/db/data.mdb) is damaged ({what}); move the share's .fog out of it and run "
+        "`fog clone URL DIR --into-existing` to rebuild it from the remote, keeping your files"
+    )

@@ -30,6 +30,7 @@ from fog.format import objects as O
 from fog.format import pack as P
 from fog.format import syncconfig as C
 from fog.format.manifest import MAX_ENTRIES, ManifestNode
+from fog.format.names import shown
 from fog.format.signed import Envelope
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 from fog.idtable import ID_BYTES, IdTable
@@ -56,11 +57,23 @@ class Remote:
         self.url = backend.url
         self.marker_version = 0  # known after check_marker
 
-    def initialize(self) -> None:
-        """Write the format marker if absent (a new store is format 4 from the start); refuse a foreign marker."""
+    def initialize(self, *, foreign_ok: bool = False) -> None:
+        """Write the format marker if absent (a new store is format 4 from the start); refuse a foreign marker,
+        and (unless `foreign_ok`) a place that holds something else: a mistyped path (`~` for `~/fog`, the wrong
+        bucket prefix) would otherwise turn someone's folder into a fog store, mixed with their files."""
         try:
             self.check_marker()
         except ObjectNotFound:
+            if not foreign_ok:
+                try:
+                    other = next(iter(self.backend.list("")), None)
+                except RemoteError:
+                    other = None  # (cannot list: the put below says what is wrong)
+                if other is not None:
+                    raise RemoteError(
+                        f"remote {self.url} is not empty and holds no fog store (no {MARKER_NAME} marker; it holds "
+                        f"{shown(other)}, for one): give fog an empty or new directory or prefix of its own"
+                    ) from None
             self.backend.put(MARKER_NAME, MARKER_SIGNED)
             self.marker_version = 4
 

@@ -79,7 +79,8 @@ class Cmd:
             sub = self.command.get_command(self.ctx, name)
             if sub is None or getattr(sub, "hidden", False):
                 continue
-            out.append(Cmd((*self.path, name), sub, sub.context_class(sub, info_name=name, parent=self.ctx)))
+            ctx = sub.context_class(sub, info_name=name, parent=self.ctx, **(sub.context_settings or {}))
+            out.append(Cmd((*self.path, name), sub, ctx))
         return out
 
     def walk(self) -> Iterator[Cmd]:
@@ -96,7 +97,8 @@ def load_cli() -> Cmd:
     from fog.cli.app import app
 
     command = typer.main.get_command(app)
-    return Cmd((), command, command.context_class(command, info_name=PROG))
+    # (with the app's context settings, as click makes the context: -h as well as --help, for every page)
+    return Cmd((), command, command.context_class(command, info_name=PROG, **(command.context_settings or {})))
 
 
 # -- roff ----------------------------------------------------------------------------------

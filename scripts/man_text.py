@@ -133,7 +133,10 @@ FILES: list[tuple[str, str]] = [
 
 EXIT_CODES: dict[int, str] = {
     0: "Done.",
-    1: "Error; the message says what happened and what to do.",
+    1: (
+        "Error; the message says what happened and what to do (also when stdout cannot be written, "
+        "a full disk under `fog log > FILE`: `cannot write to standard output`)."
+    ),
     2: "Usage: the command line asked for something that cannot make sense.",
     3: "Done, but conflict copies were written (`NAME.fog-conflict-...`).",
     4: "Integrity or authentication failure: data was refused.",
@@ -198,7 +201,14 @@ REMOTE_FIELDS = [
     "node",
     "forgets",
     "refused",
+    "undelivered",
 ]
+UNDELIVERED = (
+    "The change is also put on the remote itself, so that a device that reads only that store learns it. "
+    "When that remote is down, one line says so (exit 1; `undelivered` in `--json`: why) and this device puts "
+    "the change there with its next `push`, `pull` or `sync` that reaches it."
+)
+UNDELIVERED_EXIT = "An error; also: the change was made, but the remote's old URL was unreachable (see above)."
 DEVICE_FIELDS = [  # fog.sync.devices.DeviceInfo
     "id",
     "name",
@@ -445,8 +455,16 @@ PAGES: dict[str, dict[str, object]] = {
             "file equal to the newest version is recorded, one equal to an older version is updated, "
             "any other is kept as a local change for the next push (the newest version beside it as a "
             "conflict copy when it is newer than the file), and files the remote does not know stay.",
+            "*URL* may spell a remote of the share another way than the SyncConfig does (`file://`*PATH*, "
+            "a trailing `/`): the checkout uses the SyncConfig's spelling; options of its own (`?timeout=3`) "
+            "are kept for this device, as `fog remote set-url --local` does.",
         ],
-        "exit": {3: EXIT_CODES[3], 4: EXIT_CODES[4]},
+        "exit": {
+            1: "An error; also a clone whose pull could not finish: the same `fog clone` again, or `fog pull` "
+            "in *DIR*, finishes it.",
+            3: EXIT_CODES[3],
+            4: EXIT_CODES[4],
+        },
         "examples": [
             ("", "fog clone /mnt/usb/fog ~/notes --master-key-file ~/fog-key"),
             (
@@ -582,14 +600,22 @@ PAGES: dict[str, dict[str, object]] = {
             "`fog restore DIR@REV` restores the whole tree: files, directories, symlinks and modes. Paths "
             "already as they were are not touched (a rerun resumes); the others are fetched in pack order, "
             "staged, verified, made durable with one sync and renamed into place. Paths created since are "
-            "left alone, or removed with `--delete` (listed; `--max-delete` as for pull). If any path to be "
-            "replaced or removed holds changes never pushed, nothing is done without `--force`. "
+            "left alone, or removed with `--delete` (listed; `--max-delete` as for pull), never an ignored "
+            "path, nor a directory holding one; a nested share (a directory with a `.fog/` of its own) is "
+            "never entered. A directory where the tree has a file is replaced only when nothing in it stays. "
+            "If any path to be "
+            "replaced or removed holds changes never pushed, nothing is done without `--force`. A path that "
+            "changes while the restore runs is left as it is and named under skipped. "
             "`--output DIR2` writes the tree there instead (into it, under the tree's name, if DIR2 is a "
             "directory that is not empty). The summary names the moment REV resolved to and the rate. "
             "`--json` for a tree: `{path, moment, output, dry_run, written, dirs, unchanged, deleted, "
             "extra, skipped, bytes_written, seconds}`.",
         ],
-        "exit": {4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written)."},
+        "exit": {
+            1: "An error; also: no remote this device uses could be reached (the default one is read, else the "
+            "first other that opens), and the local archive does not hold the version.",
+            4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written).",
+        },
         "examples": [
             ("The version before the last, in place:", "fog restore notes.txt@~1"),
             ("As it was yesterday, to stdout:", "fog restore notes.txt@yesterday -o -"),
@@ -793,8 +819,9 @@ PAGES: dict[str, dict[str, object]] = {
             "`kept` (condemned packs kept: referenced again), `waiting` (intents not deletable yet, and "
             "why), `unreadable` (packs whose header does not open: left alone) and `seconds`; `refused` "
             "maps a remote to why it was left alone (a log or manifest that cannot be read: nothing is "
-            "deleted where what is referenced is unknown); `skipped` (only under `fog sync --prune`) maps a "
-            "remote to why it was not pruned: an append-only node, which `fog prune` itself refuses with exit 1.",
+            "deleted where what is referenced is unknown); `skipped` maps a remote to why it was not pruned: "
+            "an append-only node under `fog sync --prune` (always empty for `fog prune`, which refuses one "
+            "with exit 1).",
         ],
         "exit": {
             1: "A remote could not be reached, or prune refused one (named on stderr); others were pruned.",
@@ -825,14 +852,22 @@ PAGES: dict[str, dict[str, object]] = {
             "of every share: kind `fog`, marked as nodes; they are moved and removed with `fog device`.",
         ],
     },
-    "remote remove": {"description": ["Removes the remote for every device. The remote's data is left where it is."]},
+    "remote remove": {
+        "description": [
+            "Removes the remote for every device. The remote's data is left where it is.",
+            UNDELIVERED,
+        ],
+        "exit": {1: UNDELIVERED_EXIT},
+    },
     "remote set-url": {
         "description": [
-            "Without `--local` the new URL is published in the SyncConfig for every device. With "
-            "`--local` only this device uses it (a disk mounted at another path here); `--reset` "
+            "Without `--local` the new URL is published in the SyncConfig for every device, at the old URL "
+            "too. With `--local` only this device uses it (a disk mounted at another path here); `--reset` "
             "drops this device's URL again. The URL of another remote of the share (the same store, "
             "however spelt) is refused, as by `fog remote add`.",
+            UNDELIVERED,
         ],
+        "exit": {1: UNDELIVERED_EXIT},
         "examples": [("", "fog remote set-url usb /media/me/usb/fog --local")],
     },
     "remote skip": {

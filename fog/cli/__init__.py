@@ -20,22 +20,73 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
     from fog.cli.redact import RedactingStream
 
-    stderr = sys.stderr
+    stdout, stderr = sys.stdout, sys.stderr
     sys.stderr = RedactingStream(stderr)  # type: ignore[assignment]  # a password in a URL prints as ***
+    sys.stdout = StdoutGuard(stdout)  # type: ignore[assignment]
     try:
         with Interrupts() as interrupts:
             try:
-                _main()
+                try:
+                    _main()
+                finally:
+                    sys.stdout.flush()  # what is still buffered fails here, not in the interpreter's exit
             except (Cancelled, KeyboardInterrupt) as exc:
                 interrupts.exit(exc)
             except BrokenPipeError:
                 _reader_gone()
+            except StdoutFailed as exc:
+                _stdout_failed(exc)
             except SystemExit as exc:
                 if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
                     _reader_gone()  # typer met EPIPE on stdout (it says so by wrapping stdout) and chose 1
                 raise
     finally:
-        sys.stderr = stderr
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+class StdoutFailed(Exception):
+    """Writing to stdout failed (a full disk under `fog log > FILE`): not an OSError, so no command's
+    handler of its own file errors takes it for one; `main` says it in one line."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(exc.strerror or str(exc))
+
+
+class StdoutGuard:
+    """stdout, whose write and flush failures (other than EPIPE: `_reader_gone`) raise StdoutFailed."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def write(self, s: object) -> int:
+        try:
+            return self.inner.write(s)  # type: ignore[attr-defined, no-any-return]
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutFailed(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self.inner.flush()  # type: ignore[attr-defined]
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutFailed(exc) from exc
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def _stdout_failed(exc: StdoutFailed) -> None:
+    """stdout cannot be written (a full disk): one line, exit 1; the rest of the output goes nowhere."""
+    sys.stderr.write(f"fog: cannot write to standard output: {exc}\n")
+    try:  # the interpreter flushes stdout at exit: not a second error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (OSError, ValueError):
+        pass
+    sys.exit(1)
 
 
 EXIT_PIPE = 141  # 128 + SIGPIPE: what git's (and any C tool's) status is when its reader went away
@@ -61,7 +112,7 @@ def _main() -> None:
             from fog.cli import fast
 
             code = fast.run(sys.argv[1:])
-        except BrokenPipeError:
+        except (BrokenPipeError, StdoutFailed):
             raise
         except Exception as exc:  # a bug: say so in one line (--debug never takes this path)
             _internal_error(exc)
@@ -73,7 +124,7 @@ def _main() -> None:
         enable_completion()
     try:
         app()
-    except BrokenPipeError:
+    except (BrokenPipeError, StdoutFailed):
         raise
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if STATE.debug or "--debug" in sys.argv:

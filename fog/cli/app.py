@@ -9,8 +9,9 @@ from typer import _click as click
 from typer.core import TyperGroup
 
 from fog import __version__
-from fog.cli.common import STATE
+from fog.cli.common import STATE, fail
 from fog.cli.sources import use_passphrase_source
+from fog.errors import FogError
 
 # `fog --help` lists the commands by use, everyday first (typer would list them as the modules register them)
 COMMAND_ORDER = (
@@ -68,7 +69,17 @@ def main_options(
     ),
 ) -> None:
     """fog: encrypted, versioned directory sync through untrusted storage."""
-    STATE.cwd = Path.cwd()
+    if directory is None or not directory.is_absolute():
+        try:
+            STATE.cwd = Path.cwd()
+        except FileNotFoundError:
+            fail(
+                FogError(
+                    "the current directory no longer exists (deleted, or moved away?): cd into an existing "
+                    "directory, or name the share with an absolute -C DIR"
+                ),
+                False,
+            )
     if directory is not None:
         if not directory.is_dir():
             raise typer.BadParameter(f"{directory} is not a directory", param_hint="-C")

@@ -41,7 +41,14 @@ class State:
     debug: bool = False
 
 
-STATE = State(Path.cwd())
+def _start_dir() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError:  # a deleted working directory: fog.cli.app says so, unless -C names an absolute one
+        return Path("/")
+
+
+STATE = State(_start_dir())
 
 
 def fail(exc: FogError, as_json: bool) -> NoReturn:

@@ -53,12 +53,17 @@ def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
     The directory is a string as pathlib would spell it (`Path(...).absolute()`).
     """
     args = list(argv)
-    cwd = os.getcwd()
     if args[:1] == ["-C"]:
         if len(args) < 2 or not os.path.isdir(args[1]):
             return None  # typer words the usage error
+        if not os.path.isabs(args[1]) and not _cwd_exists():
+            return None  # typer words it
         cwd = _absolute(args[1])
         args = args[2:]
+    elif _cwd_exists():
+        cwd = os.getcwd()
+    else:
+        return None  # a deleted working directory: typer words it
     if not args or args[0] not in _FLAGS:
         return None
     command, rest = args[0], args[1:]
@@ -108,6 +113,14 @@ def parse(argv: list[str]) -> tuple[str, str, dict[str, Any]] | None:
         if sys.stderr.isatty():
             return None  # a progress bar: typer's path draws it
     return command, cwd, opts
+
+
+def _cwd_exists() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _absolute(path: str) -> str:
@@ -214,7 +227,7 @@ def _clone(o: dict[str, Any], home: Any, cwd: Any, call: Callable[[Callable[[], 
     directory = Path(o["directory"])
     target = directory if directory.is_absolute() else cwd / directory
     key_file = Path(o["master_key_file"]) if o["master_key_file"] else None
-    key = call(lambda: read_master_key(key_file, str(home)))
+    key = call(lambda: read_master_key(key_file, str(home), cwd))
     url = resolve_remote_url(o["url"], cwd, o["s3_endpoint"])
     result = call(
         lambda: api.clone(

@@ -76,7 +76,7 @@ def adopt(
     wait: bool = WAIT_OPTION,
 ) -> None:
     """Take the master key of a key rotation by hand (when fog cannot choose, or the cache was lost)."""
-    key = run(lambda: read_master_key(master_key_file), as_json)  # (never this device's own, older key)
+    key = run(lambda: read_master_key(master_key_file, cwd=STATE.cwd), as_json)  # (never this device's own, older key)
     epoch = run(lambda: api.adopt_key(fog_home(), STATE.cwd, key, wait=wait), as_json)
     if as_json:
         emit_json({"epoch": epoch})

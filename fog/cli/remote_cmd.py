@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import typer
 
 from fog.cli.app import app
@@ -18,7 +21,7 @@ from fog.cli.common import (
 )
 from fog.cli.redact import redact
 from fog.cli.text import as_doc
-from fog.errors import UsageError
+from fog.errors import EXIT_ERROR, UsageError
 
 remote_app = typer.Typer(
     help="Manage the remotes a share is stored on (kept in your fog settings: every device learns them).",
@@ -103,6 +106,7 @@ def remove(
     """Remove a remote for every device (its data is left where it is)."""
     info = run(lambda: api.remove_remote(fog_home(), STATE.cwd, name, wait=wait), as_json)
     _show(info, as_json, f"removed remote {info.name} ({info.url}); its data was left in place")
+    _undelivered(info, as_json, "removal")
 
 
 @remote_app.command("set-url")
@@ -122,6 +126,25 @@ def set_url(
     info = run(lambda: api.set_remote_url(fog_home(), STATE.cwd, name, new, local=local or reset, wait=wait), as_json)
     where = "on this device" if local or reset else "for every device"
     _show(info, as_json, f"remote {info.name} is {info.url} {where}")
+    _undelivered(info, as_json, "new URL")
+
+
+def _undelivered(info, as_json: bool, change: str) -> None:  # type: ignore[no-untyped-def]
+    """Exit 1, saying so in one line, when the remote's old URL could not get the change (it was down): the
+    devices that read only that store learn it when this device's next push, pull or sync reaches it."""
+    if not info.undelivered:
+        return
+    message = (
+        f"{info.name} is unreachable ({redact(info.undelivered)}): the {change} is delivered there by this "
+        f"device's next push, pull or sync that reaches it; until then the devices that use only {info.name} "
+        "do not know it"
+    )
+    if as_json:
+        doc = {"code": EXIT_ERROR, "kind": "remote", "remote": info.name, "message": message}
+        sys.stderr.write(json.dumps(doc) + "\n")
+    else:
+        sys.stderr.write(f"fog: {message}\n")
+    raise typer.Exit(EXIT_ERROR)
 
 
 @remote_app.command()

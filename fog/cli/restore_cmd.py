@@ -145,4 +145,5 @@ def _tree_report(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         err=True,
     )
     if r.extra:
-        echo(f"{len(r.extra)} path(s) not in that tree left alone (--delete removes them)", err=True)
+        hint = " (--delete removes them)" if r.in_place else ""
+        echo(f"{len(r.extra)} path(s) not in that tree left alone{hint}", err=True)

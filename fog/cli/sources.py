@@ -31,15 +31,18 @@ def _stored_key(home: str) -> str | None:
     return None
 
 
-def read_master_key(path: Path | None, home: str | None = None) -> bytes:
+def read_master_key(path: Path | None, home: str | None = None, cwd: Path | None = None) -> bytes:
     """From --master-key-file, FOG_MASTER_KEY_FILE, FOG_MASTER_KEY_COMMAND, this device's identity
-    (FOG_HOME/master-key, when `home` holds one), or a prompt on a terminal.
+    (FOG_HOME/master-key, when `home` holds one), or a prompt on a terminal. A relative file name is
+    relative to `cwd` (`-C DIR`: as if fog was started there, as for init's and key rotate's).
 
     Never from a command-line value: argv is visible to every user of the machine.
     """
     env_file = os.environ.get("FOG_MASTER_KEY_FILE")
     command = os.environ.get("FOG_MASTER_KEY_COMMAND")
     source = path or (Path(env_file) if env_file else None)
+    if source is not None and cwd is not None and not source.is_absolute():
+        source = cwd / source
     stored = _stored_key(home) if home is not None and source is None and not command else None
     source = source or (Path(stored) if stored else None)
     if source is not None:

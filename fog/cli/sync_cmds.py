@@ -94,7 +94,8 @@ def clone(
             as_json,
             no_progress,
         )
-    key = run(lambda: read_master_key(master_key_file, str(fog_home())), as_json)  # (a prompt: before any bar)
+    # (a prompt: before any bar)
+    key = run(lambda: read_master_key(master_key_file, str(fog_home()), STATE.cwd), as_json)
     _clone_done(
         lambda progress: api.clone(
             fog_home(),

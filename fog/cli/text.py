@@ -383,7 +383,7 @@ def log_table(entries: list[Any], indent: str = "") -> None:
     for e in entries:
         v = e.version
         marks = []
-        if e.current and not v.deleted:
+        if e.current:  # (also a deletion: the path is deleted now, as JSON says)
             marks.append(paint("current", "green", color))
         if v.deleted:
             marks.append(paint("deleted", "red", color))

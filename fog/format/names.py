@@ -38,4 +38,12 @@ def shown(text: str) -> str:
     \\uNNNN or \\UNNNNNNNN: a name from the remote printed this way cannot forge a line of output."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(c: str) -> str:
+    """One unprintable character as an escape; a byte of a name that is not UTF-8 (os.fsdecode keeps it as
+    U+DC80..U+DCFF) as the byte, \\xNN, which a shell's $'...' gives back (not Python's \\udcNN)."""
+    if "\udc80" <= c <= "\udcff":
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return c.encode("unicode_escape").decode("ascii")

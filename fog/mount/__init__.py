@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fog.api import device_names, open_share
+from fog.api import device_names, open_reading, open_share
 from fog.errors import FogError
 from fog.mount.vfs import HistoryFS
 from fog.repo import trees
 from fog.repo.share import find_root
 from fog.sync.blockread import BlockReader
-from fog.sync.context import open_context
 
 
 def check_mountpoint(share_root: Path, cwd: Path, mountpoint: str) -> str:
@@ -56,7 +55,7 @@ def open_fs(home: Path, cwd: Path, at: str | None = None) -> Iterator[HistoryFS]
     with open_share(home, cwd, lock=False) as (share, ident):
         names = device_names(ident, share)
         moment = trees.resolve_moment(share.db, "", at, names) if at is not None else None
-        ctx = open_context(share, ident, None, offline_ok=True)
+        ctx = open_reading(share, ident)
         try:
             yield HistoryFS(share.db, BlockReader(ctx.store), names, moment)
         finally:

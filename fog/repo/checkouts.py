@@ -29,10 +29,16 @@ def claim(home: Path, share_id: str, root: Path) -> None:
         return
     refuse_other(home, share_id, root, data)
     data[share_id] = here
+    raw = json.dumps(data, indent=1, sort_keys=True).encode()
     try:
-        write_private(path, json.dumps(data, indent=1, sort_keys=True).encode())
+        try:
+            write_private(path, raw)
+        except IsADirectoryError:  # damaged as any other way (it only repeats what the checkouts say): rebuilt
+            os.rmdir(path)  # (only an empty one: a directory with something in it is the user's to move)
+            write_private(path, raw)
     except OSError as exc:
-        raise FogError(f"cannot write {path}: {exc.strerror or exc}") from None
+        hint = "; move it away (fog rebuilds this file)" if path.is_dir() and not path.is_symlink() else ""
+        raise FogError(f"cannot write {path}: {exc.strerror or exc}{hint}") from None
 
 
 def refuse_other(home: Path, share_id: str, root: Path, data: dict | None = None) -> None:

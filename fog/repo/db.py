@@ -73,11 +73,12 @@ from typing import Protocol, TypeVar
 
 import lmdb
 
-from fog.errors import FogError
+from fog.errors import FogError, damaged_database
 from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.frozen import quick_init
 from fog.memory import drop_mapped_pages, file_mappings
+from fog.repo.dbpages import tree_damage
 from fog.repo.forgetting import Forgetting
 from fog.repo.history import (
     DATA_FILE,
@@ -280,13 +281,17 @@ class RepoDB(Forgetting):
         self.recovery = recovery
         self.follow = follow
         self._file: tuple[int, int] | None = None
+        self._walkable: set[str] = set()  # named databases whose tree was checked (`walkable`) in this file
         self._open()
 
     def _open(self) -> None:
         # a reader without the share lock: never between a repack's unlink of lock.mdb and its first commit
         with swap_lock(self.path, exclusive=False) if self.follow else nullcontext():
             self._open_env()
-            self._file = _file_id(self.path / DATA_FILE)
+            file = _file_id(self.path / DATA_FILE)
+            if file != self._file:
+                self._walkable = set()
+            self._file = file
         self._mapped: list[tuple[int, int]] | None = None  # where this environment maps data.mdb (`shed`)
 
     def _open_env(self) -> None:
@@ -497,6 +502,20 @@ class RepoDB(Forgetting):
             with self.write() as txn:  # the new lock table's last-commit mark now names this file's
                 _empty_commit(txn, self.db["meta"])
 
+    def walkable(self, txn: lmdb.Transaction, *names: str) -> None:
+        """Check, once per file, that a cursor may walk all of the named databases `names` in `txn`:
+        a damaged leaf there would abort the process inside LMDB (fog.repo.dbpages). Raises FogError."""
+        for name in names:
+            if name in self._walkable:
+                continue
+            try:
+                damage = tree_damage(str(self.path), txn.id(), name.encode())
+            except OSError:
+                damage = None  # LMDB reads the same file and says what is wrong
+            if damage is not None:
+                raise damaged_database(f"its {name} table: {damage}")
+            self._walkable.add(name)
+
     def write(self) -> lmdb.Transaction:
         return self.env.begin(write=True)
 
@@ -518,12 +537,14 @@ class RepoDB(Forgetting):
 
     def stat_entries(self) -> dict[str, StatEntry]:
         with self.read() as txn:
+            self.walkable(txn, "stat")
             return {e.path: e for e in (StatEntry.from_bytes(v, k) for k, v in txn.cursor(self.db["stat"]))}
 
     @contextmanager
     def stat_view(self) -> Iterator[StatView]:
         """The stat index read in place (no dict of every entry: 100,000 files cost ~65 MB that way)."""
         with self.read() as txn:
+            self.walkable(txn, "stat")
             yield StatView(txn, self.db["stat"])
 
     def put_stat(self, txn: lmdb.Transaction, entry: StatEntry, version: bytes | None = None) -> None:
@@ -619,6 +640,7 @@ class RepoDB(Forgetting):
 
     def heads(self) -> dict[str, Version]:
         with self.read() as txn:
+            self.walkable(txn, "heads")
             out = {}
             for vid in txn.cursor(self.db["heads"]).iternext(False, True):
                 v = self.version(vid, txn)
@@ -643,6 +665,7 @@ class RepoDB(Forgetting):
         A walk of `history` in key order (each path's keys are contiguous), so
         memory holds one path's versions, not the share's.
         """
+        self.walkable(txn, "history")
         heads, versions, timeline = self.db["heads"], self.db["versions"], self.db["timeline"]
         group: list[Version] = []
         at = b""
@@ -662,6 +685,7 @@ class RepoDB(Forgetting):
     def recent(self, limit: int | None = None) -> Iterator[Version]:
         """All versions newest first."""
         with self.read() as txn:
+            self.walkable(txn, "timeline")
             cur = txn.cursor(self.db["timeline"])
             if not cur.last():
                 return
@@ -677,6 +701,7 @@ class RepoDB(Forgetting):
     def all_versions(self) -> Iterator[Version]:
         """Every recorded version, in no particular order (two sequential passes, no lookups)."""
         with self.read() as txn:
+            self.walkable(txn, "timeline", "versions")
             for key, raw in txn.cursor(self.db["timeline"]):
                 if raw:  # format 3
                     yield Version.from_record(key[8:], raw)
@@ -692,6 +717,7 @@ class RepoDB(Forgetting):
             while start is not None:
                 chunk: list[Version] = []
                 with self.read() as txn:
+                    self.walkable(txn, name)
                     cur = txn.cursor(self.db[name])
                     start = start if cur.set_range(start) else None
                     for key, raw in cur if start is not None else ():

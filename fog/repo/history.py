@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -139,7 +140,10 @@ def check_data_file(path: str) -> str | None:
     except FileNotFoundError:
         return None
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file: a directory, or another kind of file, has its name"
+        size = st.st_size
         if size == 0:
             return None
         head = os.pread(fd, 8192, 0)

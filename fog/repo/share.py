@@ -33,8 +33,43 @@ def find_root(start: Path) -> Path:
     start = start.absolute()
     found = history.find_root(str(start))
     if found is None:
+        for here in (start, *start.parents):
+            if unfinished_start(here):
+                raise NotAShareError(
+                    f"{here / FOG_DIR} has no config.json: a `fog clone` or `fog init` there was stopped before it "
+                    "wrote it; run the same command again (it removes that .fog/ and starts over)"
+                )
         raise NotAShareError(f"not inside a fog share (no {FOG_DIR}/ in {start} or any parent)")
     return Path(found)
+
+
+def unfinished_start(root: Path) -> bool:
+    """Whether `root/.fog/` holds only what `Share.create` makes before config.json (an empty `tmp/`, a
+    temp copy of config.json): the start of a clone or init that was stopped there, nothing to keep."""
+    fog_dir = root / FOG_DIR
+    try:
+        if not stat.S_ISDIR(os.lstat(fog_dir).st_mode) or os.path.lexists(fog_dir / "config.json"):
+            return False
+        for entry in os.scandir(fog_dir):
+            if entry.name == "tmp" and entry.is_dir(follow_symlinks=False):
+                if any(os.scandir(entry.path)):
+                    return False
+            elif not (entry.name.startswith(".config.json.tmp-") and entry.is_file(follow_symlinks=False)):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def clear_unfinished_start(root: Path) -> bool:
+    """Remove `root/.fog/` when it is an `unfinished_start`; whether it was one."""
+    if not unfinished_start(root):
+        return False
+    try:
+        shutil.rmtree(root / FOG_DIR)
+    except OSError as exc:
+        raise FogError(f"cannot remove the unfinished {root / FOG_DIR}: {exc.strerror or exc}") from None
+    return True
 
 
 def refuse_nesting(root: Path) -> None:

@@ -204,6 +204,7 @@ def all_pushes(db: RepoDB) -> list[Push]:
     for v in db.all_versions():
         by_id[v.id] = v
     with db.read() as txn:
+        db.walkable(txn, "batches")
         batches = pushes_mod.merged(pushes_mod.read_all(txn, db.db["batches"]))
     carriers: dict[bytes, list[Push]] = {}
     for p in batches:

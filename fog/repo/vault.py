@@ -22,6 +22,7 @@ mix of the two, and the next fog process finishes or undoes the rewrite.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -64,12 +65,17 @@ def write_private(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # (a full disk, a directory in the way: no half-written copy of a secret left behind)
+        raise
 
 
 # -- reading and writing ----------------------------------------------------------
@@ -108,6 +114,7 @@ def write_files(home: Path, files: dict[str, bytes]) -> None:
         seal = _sealer(home)
         for name, data in files.items():
             write_private(home / name, seal(data))
+        _sweep(home)  # what an earlier write killed midway left (a clear copy of a secret, in an unprotected home)
 
 
 def write_together(home: Path, files: dict[str, bytes]) -> None:
@@ -341,11 +348,31 @@ def _settle(home: Path) -> None:
 
 
 def _sweep(home: Path) -> None:
-    """Remove what a write that crashed left of a secret file (write_private's temporary names)."""
-    prefixes = tuple(f".{name}.tmp-" for name in SECRET_FILES)
-    for entry in os.listdir(home):
-        if entry.startswith(prefixes):
-            (home / entry).unlink(missing_ok=True)
+    """Remove what a write that crashed left of a secret file or the journal (write_private's temporary
+    names, `.NAME.tmp-PID`): only those of a process that is gone (one alive may be about to rename its own)."""
+    prefixes = tuple(f".{name}.tmp-" for name in (*SECRET_FILES, JOURNAL))
+    try:
+        entries = os.listdir(home)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.startswith(prefixes):
+            continue
+        pid = entry.rpartition(".tmp-")[2]
+        if not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+            continue
+        with contextlib.suppress(OSError):
+            (home / entry).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # (another user's process: not ours to judge)
+    return True
 
 
 def _sync_dir(home: Path) -> None:

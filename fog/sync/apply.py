@@ -10,6 +10,9 @@ Phases, each over the plans sorted by path:
      changes (`Plan.move_aside`);
   3. files and links: staged in parallel, made durable at once, renamed;
   4. conflict copies.
+Every rename, deletion and chmod is relative to its parent directory opened
+without following a symlink, and a path changed (or made) here since the
+scan is kept, the incoming version going beside it (fog.sync.placing).
 A path that cannot be applied (an OSError, an object that fails verification)
 is reported and left as it was; every other path is applied. The caller
 records nothing for a failed path but its versions, and retries it at the
@@ -31,9 +34,10 @@ from fog.errors import FogError, IntegrityError
 from fog.format.version import Version
 from fog.repo.db import StatEntry
 from fog.store import PutStats
-from fog.sync.content import FileReader, read_workers, stage_version, write_version
+from fog.sync.content import FileReader, read_workers, stage_version
 from fog.sync.context import Context, staging_dir
 from fog.sync.merge import Plan, conflict_name, conflict_name_at, conflict_version
+from fog.sync.placing import Parents, chmod_dir, lstat_at, move_new, place, same
 from fog.sync.push import RACY_NS
 from fog.sync.restore import safe_parent
 
@@ -69,6 +73,7 @@ class Applied:
     stat_updates: dict[str, StatEntry | None] = field(default_factory=dict)  # None: drop the entry
     copies: list[Version] = field(default_factory=list)  # conflict copies written here: record and publish
     failed: set[str] = field(default_factory=set)  # paths left as they were: retried by the next pull
+    retry: set[str] = field(default_factory=set)  # paths recorded, their versions planned again by the next pull
     # conflict copies that arrive as incoming paths themselves: reported as conflicts once written
     arrived: list[str] = field(default_factory=list)
 
@@ -82,14 +87,45 @@ def apply_plans(
     result: Report,
     forgotten: Callable[[bytes], bool] | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    placing: Callable[[list[str]], None] | None = None,
 ) -> Applied:
     """Bring the working tree to the plans' state (plans sorted by path); see the module docstring.
 
     `forgotten(id)`: a version forgotten by some device, whose conflict copy is never written.
     `on_bytes(n)`: told each block's size as an incoming file is written (progress).
+    `placing(paths)`: told the paths about to be changed in place, before any is (and the staged files
+    only once they are all staged, right before their renames).
     A pull applies its paths in chunks, one call each: `incoming_paths` are those of the whole pull.
     """
     out = Applied()
+    modes: dict[str, int] = {}  # directories made writable while this apply fills them -> their mode
+    try:
+        _open_parents(ctx, plans, modes)
+        _apply(ctx, plans, incoming_paths, names, scan_start, result, forgotten, on_bytes, placing, out, modes)
+    finally:
+        _close_dirs(ctx, modes, result)
+    for path, entry in out.stat_updates.items():
+        if path in modes and entry is not None:  # indexed with its final mode
+            here = _lstat(os.path.join(ctx.share.top, path))
+            if here is not None:
+                out.stat_updates[path] = _entry(path, here, entry.version, scan_start)
+    return out
+
+
+def _apply(
+    ctx: Context,
+    plans: list[tuple[Plan, Local]],
+    incoming_paths: Container[str],
+    names: dict[str, str],
+    scan_start: int,
+    result: Report,
+    forgotten: Callable[[bytes], bool] | None,
+    on_bytes: Callable[[int], None] | None,
+    placing: Callable[[list[str]], None] | None,
+    out: Applied,
+    modes: dict[str, int],
+) -> None:
+    """apply_plans' phases (the module docstring); `modes`: see _make_dir."""
     for plan, local in plans:
         if plan.adopt_local and plan.head is not None and local.st is not None:
             out.stat_updates[plan.path] = _entry(plan.path, local.st, plan.head.id, scan_start)
@@ -97,57 +133,138 @@ def apply_plans(
             result.kept.append(plan.path)
             if plan.head is not None and plan.head.kind == "deleted":
                 result.kept_deleted.append(plan.path)
-            if (
-                plan.head is not None
-                and local.entry is None
-                and local.st is not None
-                and not st.S_ISDIR(local.st.st_mode)
-            ):
-                # a file kept that this device never pushed: indexed as the head, to be read again (racy),
-                # so that the next push publishes it on top of the head, or its deletion if it goes first
-                s = local.st
-                out.stat_updates[plan.path] = StatEntry(
-                    plan.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, True, plan.head.id
-                )
-    for plan, local in reversed(plans):  # children before parents
-        cancel.check()
-        _guarded(out, result, plan.path, _clear, ctx, plan, local, out, result)
-    _children_win(plans, out)
-    files: list[tuple[Plan, Local]] = []
-    parents: set[str] = set()  # directories found in place (or made) for an incoming entry
-    known: set[str] = set()  # directories checked or made by this apply (never through a symlink)
-    for plan, local in plans:  # parents before children
-        cancel.check()
-        if plan.write is None or plan.write.kind == "deleted" or plan.path in out.failed:
-            continue
-        if not _guarded(out, result, plan.path, _make_way, ctx, plan.path, parents, result):
-            continue
-        if plan.write.kind != "dir":
-            files.append((plan, local))
-        elif _guarded(out, result, plan.path, _make_dir, ctx, plan, local, known, result):
-            out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
-            result.updated.append(plan.path)
-    done, failures = _write_files(ctx, files, known, on_bytes)
-    for plan, local in done:
+            if plan.head is not None and local.entry is None and local.st is not None:
+                _index_kept(out, plan.path, local.st, plan.head)
+    if placing is not None:
+        first = [plan.path for plan, local in plans if _in_place(plan, local)]
+        if first:
+            placing(first)
+    with Parents(ctx.share.top) as dirs:
+        for plan, local in reversed(plans):  # children before parents
+            cancel.check()
+            _guarded(out, result, plan.path, _clear, ctx, plan, local, dirs, out, result)
+        _children_win(plans, out)
+        files: list[tuple[Plan, Local]] = []
+        parents: set[str] = set()  # directories found in place (or made) for an incoming entry
+        known: set[str] = set()  # directories checked or made by this apply (never through a symlink)
+        for plan, local in plans:  # parents before children
+            cancel.check()
+            if plan.write is None or plan.write.kind == "deleted" or plan.path in out.failed:
+                continue
+            if _guarded(out, result, plan.path, _make_way, ctx, plan.path, parents, result) is _FAILED:
+                continue
+            if plan.write.kind != "dir":
+                files.append((plan, local))
+                continue
+            made = _guarded(out, result, plan.path, _make_dir, ctx, plan, local, known, dirs, result, modes)
+            if isinstance(made, os.stat_result):
+                out.stat_updates[plan.path] = _entry(plan.path, made, plan.write.id, scan_start)
+                result.updated.append(plan.path)
+    done, failures, raced = _write_files(ctx, files, known, on_bytes, placing)
+    for plan, _local, s in done:
         assert plan.write is not None
-        out.stat_updates[plan.path] = _entry(plan.path, os.lstat(local.full), plan.write.id, scan_start)
+        out.stat_updates[plan.path] = _entry(plan.path, s, plan.write.id, scan_start)
         result.updated.append(plan.path)
         result.bytes_written += plan.write.size if plan.write.kind == "file" else 0
     for plan, exc in failures:
         _fail(out, result, plan.path, exc)
+    for plan, local, now in raced:
+        _kept_meanwhile(out, result, plan, local, now)
     ok = [(plan, local) for plan, local in plans if plan.path not in out.failed]
     out.copies = _write_conflicts(ctx, ok, incoming_paths, names, out, scan_start, result, forgotten)
-    return out
 
 
-def _guarded(out: Applied, result: Report, path: str, step: Callable[..., None], *args: object) -> bool:
-    """Run one path's step; a failure is reported and marks the path failed."""
-    try:
-        step(*args)
+_OWNER = st.S_IRWXU  # what this user needs of a directory to write into it
+
+
+def _open_parents(ctx: Context, plans: list[tuple[Plan, Local]], modes: dict[str, int]) -> None:
+    """Make writable, for this apply, each synced read-only directory it writes or deletes something in.
+
+    A directory whose version is read-only (0555: made so on another device,
+    or by an earlier chunk of this pull) would otherwise refuse every incoming
+    child for good. Only one that still has the mode its stat entry recorded
+    is opened: one made read-only here since is the user's say, and a path
+    in it fails (reported, retried). `modes` gets each one's mode back
+    (_close_dirs).
+    """
+    seen: set[str] = set()
+    db = ctx.share.db
+    for plan, _ in plans:
+        if plan.write is None and not plan.conflicts:
+            continue
+        head = plan.path.rpartition("/")[0]
+        if not head or head in seen:
+            continue
+        seen.add(head)
+        full = os.path.join(ctx.share.top, head)
+        here = _lstat(full)
+        if here is None or not st.S_ISDIR(here.st_mode) or here.st_mode & _OWNER == _OWNER:
+            continue
+        entry = db.get_stat(head)
+        if entry is not None and entry.mode == here.st_mode:
+            try:
+                os.chmod(full, st.S_IMODE(here.st_mode) | _OWNER)
+            except OSError:
+                continue  # (another user's, say): the paths in it fail alone, as they would have
+            modes[head] = st.S_IMODE(here.st_mode)
+
+
+def _close_dirs(ctx: Context, modes: dict[str, int], result: Report) -> None:
+    """Give each directory this apply kept writable its mode: deepest first, a read-only one after what
+    goes in it (and after its subdirectories, which it must let be chmodded)."""
+    for path in sorted(modes, key=lambda p: p.count("/"), reverse=True):
+        full = os.path.join(ctx.share.top, path)
+        here = _lstat(full)
+        if here is not None and st.S_ISDIR(here.st_mode):  # (not a file or link that took its place)
+            try:
+                os.chmod(full, modes[path])
+            except OSError as exc:  # (left writable: the next push records the mode it has)
+                result.failed.append(f"{path}: mode {modes[path]:o} not given back: {exc.strerror or exc}")
+
+
+def _in_place(plan: Plan, local: Local) -> bool:
+    """Whether phases 1 and 2 change what is at the plan's path (not a file staged and renamed later)."""
+    v = plan.write
+    if v is None:
+        return False
+    if v.kind == "dir":
         return True
+    return local.st is not None and (v.kind == "deleted" or st.S_ISDIR(local.st.st_mode))
+
+
+def _index_kept(out: Applied, path: str, s: os.stat_result, head: Version) -> None:
+    """A file kept that this device never pushed: indexed as the head, to be read again (racy), so that
+    the next push publishes it on top of the head, or its deletion if it goes first."""
+    if not st.S_ISDIR(s.st_mode):
+        out.stat_updates[path] = StatEntry(
+            path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, True, head.id
+        )
+
+
+def _kept_meanwhile(out: Applied, result: Report, plan: Plan, local: Local, now: os.stat_result) -> None:
+    """A file changed (or made) here while the pull ran, where an incoming version was to go: it is kept,
+    and the incoming version goes beside it as a conflict copy, as for a change made before the pull."""
+    v = plan.write
+    assert v is not None
+    plan.write, plan.kept_local = None, True
+    if all(c.id != v.id for c in plan.conflicts):
+        plan.conflicts.append(v)
+    result.kept.append(plan.path)
+    if local.entry is None and plan.head is not None:
+        _index_kept(out, plan.path, now, plan.head)
+
+
+_FAILED = object()
+
+
+def _guarded(out: Applied, result: Report, path: str, step: Callable[..., object], *args: object) -> object:
+    """Run one path's step and return what it returns; a failure is reported, marks the path failed,
+    and returns _FAILED."""
+    try:
+        return step(*args)
     except (OSError, FogError) as exc:
         _fail(out, result, path, exc)
-        return False
+        return _FAILED
 
 
 def _fail(out: Applied, result: Report, path: str, exc: BaseException) -> None:
@@ -161,24 +278,26 @@ def _fail(out: Applied, result: Report, path: str, exc: BaseException) -> None:
         result.failed.append(f"{path}: {exc}")
 
 
-def _clear(ctx: Context, plan: Plan, local: Local, out: Applied, result: Report) -> None:
+def _clear(ctx: Context, plan: Plan, local: Local, dirs: Parents, out: Applied, result: Report) -> None:
     """Phase 1 for one path: delete it, or empty its place for a file or link."""
     v = plan.write
     if v is None:
         return
     if v.kind == "deleted":
         existed = local.st is not None
-        if _remove(ctx, local):
+        if _remove(ctx, local, dirs):
             out.stat_updates[plan.path] = None
             if existed:
                 result.deleted.append(plan.path)
         else:
             result.kept.append(plan.path)
+            if plan.head is not None and plan.head.kind == "deleted":
+                result.kept_deleted.append(plan.path)
             if local.st is not None and st.S_ISDIR(local.st.st_mode):
                 out.stat_updates[plan.path] = None  # it holds unsynced files: the next push publishes it again
     elif v.kind in ("file", "link") and local.st is not None and st.S_ISDIR(local.st.st_mode):
         try:
-            os.rmdir(local.full)  # its synced children were removed just before
+            _rmdir(dirs, plan.path)  # its synced children were removed just before
             local.st = None
         except OSError:
             # it holds what was never synced: the directory keeps the name and is pushed again
@@ -187,6 +306,12 @@ def _clear(ctx: Context, plan: Plan, local: Local, out: Applied, result: Report)
             plan.conflicts.append(v)
             out.stat_updates[plan.path] = None
             result.kept.append(plan.path)
+
+
+def _rmdir(dirs: Parents, path: str) -> None:
+    dir_fd, name = dirs.parent(path)
+    dirs.forget(path)
+    os.rmdir(name, dir_fd=dir_fd)
 
 
 def _children_win(plans: list[tuple[Plan, Local]], out: Applied) -> None:
@@ -233,36 +358,51 @@ def _make_way(ctx: Context, path: str, parents: set[str], result: Report) -> Non
             return  # made by safe_parent when the entry is written
         if not st.S_ISDIR(here.st_mode):
             aside = conflict_name_at(rel, here.st_mtime_ns, ctx.ident.device_name)
-            if os.path.lexists(os.path.join(ctx.share.top, aside)):
-                raise FileExistsError(f"{rel} is in the way, and so is its conflict copy {aside}")
-            os.rename(full, os.path.join(ctx.share.top, aside))  # recorded by the next push
+            try:
+                move_new(full, os.path.join(ctx.share.top, aside))  # recorded by the next push
+            except FileExistsError:
+                raise FileExistsError(f"{rel} is in the way, and so is its conflict copy {aside}") from None
             result.conflicts.append(aside)
             return
         parents.add(rel)
 
 
-def _make_dir(ctx: Context, plan: Plan, local: Local, known: set[str], result: Report) -> None:
+def _make_dir(
+    ctx: Context, plan: Plan, local: Local, known: set[str], dirs: Parents, result: Report, modes: dict[str, int]
+) -> os.stat_result:
+    """Phase 2 for one directory: make it (a file or link in its place moved aside, or replaced when it
+    is the synced one seen at the scan); return its stat. A mode that would keep this user from writing
+    in it is given at the end of the apply (`modes`, _close_dirs), after its children."""
     v = plan.write
     assert v is not None
     safe_parent(ctx.share.root, v.path, known)
-    here = _lstat(local.full)
+    dir_fd, name = dirs.parent(v.path)
+    here = lstat_at(dir_fd, name)
     if here is not None and not st.S_ISDIR(here.st_mode):
-        if plan.move_aside:
+        if plan.move_aside or local.st is None or not same(here, local.st):  # (changed since the scan: kept)
             aside = conflict_name_at(v.path, here.st_mtime_ns, ctx.ident.device_name)
-            if os.path.lexists(os.path.join(ctx.share.top, aside)):
-                raise FileExistsError(f"{aside} is in the way of this file's conflict copy")
-            os.rename(local.full, os.path.join(ctx.share.top, aside))  # recorded by the next push
-            result.conflicts.append(aside)
+            try:
+                move_new(name, aside.rpartition("/")[2], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except FileExistsError:
+                raise FileExistsError(f"{aside} is in the way of this file's conflict copy") from None
+            result.conflicts.append(aside)  # recorded by the next push
         else:
             _archive(ctx, local)
-            os.unlink(local.full)
+            os.unlink(name, dir_fd=dir_fd)
     try:
-        os.mkdir(local.full)
+        os.mkdir(name, dir_fd=dir_fd)
     except FileExistsError:
-        if not os.path.isdir(local.full) or os.path.islink(local.full):
+        here = lstat_at(dir_fd, name)
+        if here is None or not st.S_ISDIR(here.st_mode):
             raise
-    os.chmod(local.full, ctx.mode_of(v))
+    mode = ctx.mode_of(v)
+    if mode & _OWNER != _OWNER:
+        modes[v.path] = mode
+        mode |= _OWNER
+    else:
+        modes.pop(v.path, None)  # (opened by _open_parents: it is writable from now on)
     known.add(v.path)  # its children's safe_parent need not check it again
+    return chmod_dir(dir_fd, name, mode)
 
 
 def _lstat(path: str) -> os.stat_result | None:
@@ -298,20 +438,30 @@ def _stage(ctx: Context, plan: Plan, local: Local, known: set[str], on_bytes: Ca
 
 
 Failures = list[tuple[Plan, BaseException]]
+Raced = list[tuple[Plan, Local, os.stat_result]]
 
 
 def _write_files(
-    ctx: Context, files: list[tuple[Plan, Local]], known: set[str], on_bytes: Callable[[int], None] | None = None
-) -> tuple[list[tuple[Plan, Local]], Failures]:
+    ctx: Context,
+    files: list[tuple[Plan, Local]],
+    known: set[str],
+    on_bytes: Callable[[int], None] | None = None,
+    placing: Callable[[list[str]], None] | None = None,
+) -> tuple[list[tuple[Plan, Local, os.stat_result]], Failures, Raced]:
     """Stage every incoming file in parallel, make them durable at once, then rename each.
 
-    Many files cost one syncfs instead of an fsync each. A file edited here
-    while the pull ran is never overwritten: it is checked just before its
-    rename. Returns the files placed, and the ones that failed with why.
-    `on_bytes` is told each block's size as it is staged (progress).
+    Many files cost one syncfs instead of an fsync each. A file edited (or
+    made) here while the pull ran is never overwritten, and no file is
+    written through a directory replaced by a symlink meanwhile: each rename
+    checks both right before (fog.sync.placing). Returns the files placed
+    (with their stat), the ones that failed with why, and the ones changed
+    here meanwhile (with what is there now). `on_bytes` is told each block's
+    size as it is staged (progress); `placing` the paths staged, before the
+    first rename.
     """
-    done: list[tuple[Plan, Local]] = []
+    done: list[tuple[Plan, Local, os.stat_result]] = []
     failures: Failures = []
+    raced: Raced = []
     staged: list[tuple[Plan, Local, str]] = []
     placed = 0  # staged[:placed] were renamed into place (or removed)
     try:
@@ -352,26 +502,41 @@ def _write_files(
             raise failure
         for tmp in _unsynced([tmp for _, _, tmp in staged]):
             _fsync(tmp)  # no syncfs(2) for its filesystem: one fsync per file
-        for plan, local, tmp in staged:
-            placed += 1
-            if local.st is not None and _changed_since(local):
-                os.unlink(tmp)  # edited while we were pulling: never overwrite
-                continue
-            try:
-                os.replace(tmp, local.full)
-                done.append((plan, local))
-            except OSError as exc:
-                os.unlink(tmp)
-                failures.append((plan, exc))
+        if placing is not None and staged:
+            placing([plan.path for plan, _, _ in staged])
+        with Parents(ctx.share.top) as dirs:
+            for plan, local, tmp in staged:
+                placed += 1
+                try:
+                    moved, s = place(tmp, dirs, plan.path, local.st)
+                except (OSError, FogError) as exc:
+                    _unlink_quiet(tmp)
+                    failures.append((plan, exc))
+                    continue
+                if moved:
+                    assert s is not None
+                    done.append((plan, local, s))
+                    continue
+                os.unlink(tmp)  # changed or made here while we were pulling: never overwritten
+                if s is None:  # (made and gone again in between: retried by the next pull)
+                    failures.append((plan, FileExistsError(f"{plan.path} came and went while it was placed")))
+                else:
+                    raced.append((plan, local, s))
         # the renames too are durable before the database records the files (a crash must not
         # leave a stat entry for a file whose rename was lost: a later push would see it deleted)
-        for parent in sorted({os.path.dirname(path) for path in _unsynced([local.full for _, local in done])}):
+        for parent in sorted({os.path.dirname(path) for path in _unsynced([local.full for _, local, _ in done])}):
             _fsync(parent)
     finally:
         for _, _, tmp in staged[placed:]:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-    return done, failures
+            _unlink_quiet(tmp)
+    return done, failures, raced
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _unsynced(paths: list[str]) -> list[str]:
@@ -405,29 +570,31 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
-def _changed_since(local: Local) -> bool:
-    try:
-        now = os.lstat(local.full)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    s = local.st
-    assert s is not None
-    return (now.st_mtime_ns, now.st_size, now.st_ino) != (s.st_mtime_ns, s.st_size, s.st_ino)
-
-
-def _remove(ctx: Context, local: Local) -> bool:
+def _remove(ctx: Context, local: Local, dirs: Parents) -> bool:
+    """Phase 1's deletion of one path; False when it stays (a directory holding unsynced files, a file
+    changed since the scan)."""
     if local.st is None:
         return True
+    try:
+        dir_fd, name = dirs.parent(local.path)
+    except FileNotFoundError:
+        return True  # gone with its parent
     if st.S_ISDIR(local.st.st_mode):
+        dirs.forget(local.path)
         try:
-            os.rmdir(local.full)
+            os.rmdir(name, dir_fd=dir_fd)
+            return True
+        except FileNotFoundError:
             return True
         except OSError:
             return False  # holds files fog does not know: keep it
-    if _changed_since(local):
+    now = lstat_at(dir_fd, name)
+    if now is None:
+        return True
+    if not same(now, local.st):
         return False
     _archive(ctx, local)
-    os.unlink(local.full)
+    os.unlink(name, dir_fd=dir_fd)
     return True
 
 
@@ -449,9 +616,28 @@ def _write_conflicts(
     path already has a history (another device published it, maybe deleted
     it since) is left to that history: it arrives, or stays deleted, as
     that path's own plan says. A copy that cannot be written is reported;
-    its version stays in the history of the original path. A copy whose
-    version was forgotten (its path deleted and forgotten) is not written again.
+    its version stays in the history of the original path, and the next
+    pull tries again: a path kept here is not recorded (`failed`: its head
+    and stat entry stay, so its next push is a concurrent change, never one
+    on top of the version it did not keep), another is recorded with its
+    versions retried (`retry`). A copy whose version was forgotten (its path
+    deleted and forgotten) is not written again.
     """
+    with Parents(ctx.share.top) as dirs:
+        return _write_copies(ctx, plans, incoming_paths, names, out, scan_start, result, dirs, forgotten)
+
+
+def _write_copies(
+    ctx: Context,
+    plans: list[tuple[Plan, Local]],
+    incoming_paths: Container[str],
+    names: dict[str, str],
+    out: Applied,
+    scan_start: int,
+    result: Report,
+    dirs: Parents,
+    forgotten: Callable[[bytes], bool] | None = None,
+) -> list[Version]:
     db = ctx.share.db
     copies: list[Version] = []
     arrived: list[str] = []
@@ -477,9 +663,14 @@ def _write_conflicts(
             if forgotten is not None and forgotten(copy.id):
                 continue
             try:
-                entry = _write_conflict(ctx, copy, scan_start)
+                entry = _write_conflict(ctx, copy, scan_start, dirs)
             except (OSError, FogError) as exc:
                 _fail(out, result, name, exc)
+                if plan.kept_local:
+                    out.failed.add(plan.path)
+                    out.stat_updates.pop(plan.path, None)
+                else:
+                    out.retry.add(plan.path)
                 continue
             if entry is not None:
                 out.stat_updates[name] = entry
@@ -489,18 +680,27 @@ def _write_conflicts(
     return copies
 
 
-def _write_conflict(ctx: Context, v: Version, scan_start: int) -> StatEntry | None:
+def _write_conflict(ctx: Context, v: Version, scan_start: int, dirs: Parents) -> StatEntry | None:
     """Write one conflict copy; its stat entry, or None when another file already holds its name."""
     full = os.path.join(ctx.share.top, v.path)
     here = _lstat(full)
     if here is None:
         parent = safe_parent(ctx.share.root, v.path)
-        write_version(ctx.store, v, full, staging_dir(ctx, parent), mode=ctx.mode_of(v))
-    elif not _holds(ctx, full, here, v):
+        tmp = stage_version(ctx.store, v, staging_dir(ctx, parent), mode=ctx.mode_of(v))
+        try:
+            moved, here = place(tmp, dirs, v.path, None)
+        finally:
+            _unlink_quiet(tmp)  # (gone once moved)
+        if moved:
+            assert here is not None
+            return _entry(v.path, here, v.id, scan_start)
+        if here is None:
+            raise FileExistsError(f"{v.path} came and went while it was written")
+    if not _holds(ctx, full, here, v):
         # kept; the next push records it as a change of the copy, which stays in the history
         return None
     # else: written by an earlier, interrupted run
-    return _entry(v.path, os.lstat(full), v.id, scan_start)
+    return _entry(v.path, here, v.id, scan_start)
 
 
 def _holds(ctx: Context, full: str, s: os.stat_result, v: Version) -> bool:

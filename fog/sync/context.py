@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ class Context:
     # devices of other users (a shared share), as the last pull learnt them (OTHER_DEVICES): their files
     # are never written setuid or setgid, by a pull or a restore
     others: frozenset[str] = frozenset()
+    archive_skipped: str = ""  # why the local archive (.fog/archive) is not used in this run, when it is not
 
     def mode_of(self, v: Version) -> int:
         """The permission bits to give `v` here: another user's lose setuid and setgid."""
@@ -125,6 +127,9 @@ def config_seen_key(remote_name: str) -> str:
     return f"config-seen\0{remote_name}"
 
 
+UNDELIVERED = "config-undelivered"  # share meta: JSON {URL: remote name} (fog.sync.remotes.deliver_config)
+
+
 def config_held_key(remote_name: str) -> str:
     """The share database's meta key for what the remote's SyncConfig is known to hold: the keyed
     fingerprint (fog.sync.keyring.fingerprint) of a copy the remote holds everything of."""
@@ -160,11 +165,23 @@ def open_context(share: Share, ident: Identity, remote_name: str | None = None, 
     from fog.sync.prune import known_condemned  # (prune imports this module)
 
     store.condemned = known_condemned(share.db, name)  # no header scan of any command counts them present
+    skipped = ""
     if share.config.archive_max_bytes > 0:
-        (share.dir / "archive").mkdir(mode=0o700, exist_ok=True)
-        archive = LocalBackend.from_url(str(share.dir / "archive"), create=True, private=True)
-        store.archive = ShareStore(archive, keys)
-    return Context(share, ident, keys, name, remote, store, url, others=other_devices(share))
+        try:
+            (share.dir / "archive").mkdir(mode=0o700, exist_ok=True)
+            archive = LocalBackend.from_url(str(share.dir / "archive"), create=True, private=True)
+        except (OSError, RemoteError) as exc:  # an optional cache: no reason to stop a sync
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not writable"
+            skipped = (
+                f"the local archive {share.dir / 'archive'} cannot be used ({why}): replaced versions are not "
+                "kept there until it is writable again (or turn it off: settings.archive_max_bytes 0 in "
+                ".fog/config.json)"
+            )
+        else:
+            store.archive = ShareStore(archive, keys)
+    ctx = Context(share, ident, keys, name, remote, store, url, others=other_devices(share))
+    ctx.archive_skipped = skipped
+    return ctx
 
 
 OTHER_DEVICES = "other-user-devices"  # share db meta: JSON list of the other users' device ids (a pull sets it)
@@ -273,6 +290,11 @@ def sweep_staging(ctx: Context) -> None:
     _staging.clear()
     for p in ctx.share.tmp_dir().glob(f"{TMP_PREFIX}*"):
         try:
-            p.unlink()
+            if stat.S_ISDIR(p.lstat().st_mode):  # never made by fog, but .fog/tmp is its own: not a reason to stop
+                shutil.rmtree(p)
+            else:
+                p.unlink()
         except FileNotFoundError:
             pass
+        except OSError:
+            pass  # (a name fog will not use: each temp file's name is new) left for the user

@@ -193,7 +193,7 @@ def add_untrusted(ctx: Context, name: str, address: str, node_key: bytes) -> Nod
         if isinstance(space, str) and space:
             entry["space"] = space
             config = config.with_(devices={**config.devices, did: entry})
-        Remote(backend).initialize()
+        Remote(backend).initialize(foreign_ok=True)  # (a node keeps a space per device: what it holds is its own)
     finally:
         backend.close()
     return _publish(ctx, config, did, failed)

@@ -494,6 +494,7 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
         _send_epochs(ctx, roster)
         return config
     config = _take_epochs(ctx, config, roster)
+    config = _take_role(ctx, config, me)
     if pushing:
         if roster.owner.retired:
             raise FogError(
@@ -506,6 +507,20 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
                 f"a member was removed from this share, and this device does not hold the share's new key (epoch "
                 f"{need}) yet: pushing waits for it (the owner's next push seals it to you)"
             )
+    return config
+
+
+def _take_role(ctx: Context, config: SyncConfig, me: Member) -> SyncConfig:
+    """A member's role as the roster (the owner's word) gives it now, into this user's SyncConfig: the owner
+    may invite them again with or without --read-only, and push and forget go by that entry's `read_only`."""
+    from fog.sync import remotes as remotes_mod  # (remotes imports the modules this one does)
+
+    sid = ctx.keys.share_id.hex()
+    entry = config.shares.get(sid)
+    if entry is None or bool(entry.get("read_only")) == me.read_only:
+        return config
+    config = config.with_(shares={**config.shares, sid: {**entry, "read_only": me.read_only}})
+    remotes_mod.publish_config(ctx.share, ctx.ident, config)
     return config
 
 

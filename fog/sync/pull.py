@@ -43,6 +43,7 @@ from fog.sync.merge import CONFLICT_MARK, Plan, plan_path
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile
+from fog.sync.scan import NESTED_SHARE, is_nested_share
 
 
 @dataclass
@@ -296,16 +297,26 @@ def _stage(
 class LocalState:
     """Lazy view of one working-tree path relative to the stat index."""
 
-    def __init__(self, ctx: Context, path: str, entry: StatEntry | None, dirs: dict[str, bool]) -> None:
-        """`dirs`: which parent paths are real directories, shared by the paths of one chunk."""
+    def __init__(self, ctx: Context, path: str, entry: StatEntry | None, dirs: dict[str, int]) -> None:
+        """`dirs`: what the parent paths are here (parent_state), shared by the paths of one chunk.
+
+        OSError (EACCES: a parent directory that cannot be searched) when the
+        path cannot be looked at: the caller reports it and leaves it alone.
+        """
         self.ctx, self.path, self.entry = ctx, path, entry
         self.full = os.path.join(ctx.share.top, path)  # a str: pathlib costs more than the syscalls here
         self.st: os.stat_result | None = None
-        if in_real_dirs(ctx.share.top, path, dirs):  # (through a symlinked parent: not in this tree)
+        self.nested: str | None = None  # the nested share it is, or lies in: never written (scan.is_nested_share)
+        state = parent_state(ctx.share.top, path, dirs)
+        if state == NESTED:
+            self.nested = nested_root(path, dirs)
+        elif state == REAL:  # (through a symlinked parent: not in this tree)
             try:
                 self.st = os.lstat(self.full)
             except (FileNotFoundError, NotADirectoryError):
                 pass
+            if self.st is not None and st.S_ISDIR(self.st.st_mode) and is_nested_share(self.full):
+                self.nested = path
         self._sig: tuple | None = None
 
     def signature(self) -> tuple | None:
@@ -339,6 +350,17 @@ class LocalState:
             return v.kind == "deleted"
         return self.signature() == (v.kind, v.mode, v.content, v.depth, v.size, v.target)
 
+    def unplaced(self) -> bool:
+        """Still the very file the stat index names (its inode): no pull placed another one here since, so
+        the entry's version is what it was edited from (a placed file is a new inode, renamed over it)."""
+        return (
+            self.entry is not None
+            and self.st is not None
+            and st.S_ISREG(self.st.st_mode)
+            and st.S_ISREG(self.entry.mode)
+            and self.st.st_ino == self.entry.ino
+        )
+
     def dirty(self) -> bool:
         """Holds a change fog never recorded (a missing file counts as clean)."""
         if self.st is None:
@@ -353,22 +375,39 @@ class LocalState:
         return base is None or not self.matches(base)
 
 
-def in_real_dirs(top: str, path: str, dirs: dict[str, bool]) -> bool:
-    """Whether every parent of `path` is a directory, not a symlink to one (nor missing): otherwise nothing
-    is at `path` in this tree, and what the link leads to is not the share's (never read, never deleted)."""
+NOT_HERE, REAL, NESTED = 0, 1, 2  # what the parents of a path are here (parent_state)
+
+
+def parent_state(top: str, path: str, dirs: dict[str, int]) -> int:
+    """What the parents of `path` are here: REAL, every one a directory; NOT_HERE, one is a symlink to a
+    directory, a file or missing (nothing is at `path` in this tree, and what a link leads to is not the
+    share's: never read, never deleted); NESTED, one is another share (push skips it whole: a pull
+    writes, replaces and deletes nothing in it). `dirs` caches the answer for each parent."""
     head = path.rpartition("/")[0]
     if not head:
-        return True
-    real = dirs.get(head)
-    if real is None:
-        real = in_real_dirs(top, head, dirs)
-        if real:
+        return REAL
+    state = dirs.get(head)
+    if state is None:
+        state = parent_state(top, head, dirs)
+        if state == REAL:
+            full = os.path.join(top, head)
             try:
-                real = st.S_ISDIR(os.lstat(os.path.join(top, head)).st_mode)
+                real = st.S_ISDIR(os.lstat(full).st_mode)
             except OSError:
                 real = False
-        dirs[head] = real
-    return real
+            state = (NESTED if is_nested_share(full) else REAL) if real else NOT_HERE
+        dirs[head] = state
+    return state
+
+
+def nested_root(path: str, dirs: dict[str, int]) -> str:
+    """The nested share a path lies in (parent_state said NESTED: its parents are in `dirs`)."""
+    rel = ""
+    for part in path.split("/")[:-1]:
+        rel = f"{rel}/{part}" if rel else part
+        if dirs.get(rel) == NESTED:
+            return rel
+    raise AssertionError(f"no nested share above {path}")
 
 
 REBUILT = "rebuilt-around-files"  # meta key: set by `fog clone --into-existing`, dropped by its pull
@@ -429,6 +468,8 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         )
     if ctx.stale:  # this very remote's name was removed or moved: nothing read here may be recorded under it
         return result
+    if ctx.archive_skipped:
+        result.warnings.append(ctx.archive_skipped)
     catch_up_own_log(ctx)
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     sweep_staging(ctx)
@@ -489,18 +530,26 @@ def _pull_staged(
     placed = set(json.loads(db.get_meta(PLACING) or b"[]"))
     cloning = db.get_meta(CLONING) is not None
     rules = Ignore(ctx.share.root)  # the rules in the tree as the pull starts
-    left_alone: list[str] = []  # ignored paths: their versions are recorded, and applied once not ignored
+    # ignored paths, and paths in nested shares: their versions are recorded, and applied once not
+    # ignored (no longer in a nested share)
+    left_alone: list[str] = []
+    nested: dict[str, str] = {}  # path -> the nested share it is in (or is), from plan_of to its caller
+    nested_news: dict[str, int] = {}  # nested share -> how many of its paths got new versions in this pull
 
     def plan_of(
-        path: str, versions: list[Version], stats: StatView, dirs: dict[str, bool]
+        path: str, versions: list[Version], stats: StatView, dirs: dict[str, int]
     ) -> tuple[Plan, LocalState] | str:
-        """The plan for one path, or why there is none: "ignored" (left alone here) or "forgotten"."""
+        """The plan for one path, or why there is none: "ignored" (left alone here), NESTED_HERE (in or at
+        a nested share: left alone), or "forgotten". OSError: the path here cannot be looked at or read."""
         head = db.head(path)
         local = LocalState(ctx, path, stats.get(path), dirs)
+        if local.nested is not None:
+            nested[path] = local.nested
+            return NESTED_HERE
         if _ignored_here(rules, path, head, versions, local):
             return "ignored"
         plan = plan_path(path, head, versions, lookup, local.dirty(), local.matches, local.kind())
-        if plan.kept_local and ((rebuilt and local.entry is None) or path in placed):
+        if plan.kept_local and ((rebuilt and local.entry is None) or (path in placed and not local.unplaced())):
             plan = _untracked(plan, local, head, versions, lookup, db)
         if dropping and _forgotten_head(plan, head, forgotten):
             return "forgotten"  # nothing of it is applied here; its versions are forgotten below
@@ -530,7 +579,11 @@ def _pull_staged(
             for path, entries in groups:
                 to_write += _bytes_to_write(entries)
                 if any(e.flags & DELETED for e in entries):
-                    planned = plan_of(path, decoded(entries), stats, dirs)
+                    try:
+                        planned = plan_of(path, decoded(entries), stats, dirs)
+                    except OSError:
+                        planned = "unreadable"  # (said by the pass that applies)
+                    nested.pop(path, None)
                     pending.clear()
                     records.clear()
                     if isinstance(planned, tuple):
@@ -547,13 +600,22 @@ def _pull_staged(
     on_bytes = told(m)
     scan_start = time.time_ns()
     failed: list[str] = []  # paths not applied: their versions are retried by the next pull
+    retry: list[str] = []  # paths applied but for a conflict copy: their versions too are planned again
     retried = json.loads(db.get_meta(UNAPPLIED) or b"[]")
     arrived: list[str] = []
     deferred: list[tuple[Plan, LocalState]] = []
+
     # Applied in chunks of paths, each recorded in its own transaction: memory stays that of one
     # chunk, whatever the number of files (the chunk's versions alone are read from the staged ones
     # and decoded). A directory cleared (deleted, or replaced by a file) waits for the chunk that
     # holds the last incoming path under it (children before parents).
+    def placing(paths: list[str]) -> None:
+        # said before they are changed in place: stopped before the chunk's record, the next pull knows;
+        # only those (a path whose file was not placed keeps its usual plan, from its stat entry's version)
+        placed.update(paths)  # (taken out again once recorded, below)
+        with db.write() as txn:
+            db.set_meta(txn, PLACING, json.dumps(sorted(placed)).encode())
+
     planned_bytes = 0  # of the chunks so far (as the progress total counts them)
     start = b""
     while start is not None:
@@ -566,14 +628,25 @@ def _pull_staged(
             break  # nothing staged: no chunk (and no transaction)
         plans: list[tuple[Plan, LocalState]] = []
         dirs = {}  # per chunk: the chunks before may have made or replaced directories
+        unplanned: list[str] = []  # paths that cannot be looked at here (EACCES): left alone, retried
         with db.stat_view() as stats:
             for path in chunk:
                 cancel.check()
-                planned = plan_of(path, by_path[path], stats, dirs)
+                try:
+                    planned = plan_of(path, by_path[path], stats, dirs)
+                except OSError as exc:  # one unreadable file or directory must not stop the others
+                    unplanned.append(path)
+                    result.failed.append(f"{path}: {exc.strerror or exc}")
+                    continue
                 if planned == "ignored":
                     left_alone.append(path)
                     if any(v.id in pending for v in by_path[path]):  # (said once, when they arrive)
                         result.skipped.append(f"{path}: {IGNORED_HERE}")
+                elif planned == NESTED_HERE:
+                    left_alone.append(path)
+                    root = nested.pop(path)
+                    if any(v.id in pending for v in by_path[path]):  # (said once per share, below)
+                        nested_news[root] = nested_news.get(root, 0) + 1
                 elif isinstance(planned, tuple):
                     if _clears_dir(planned[0], planned[1]) and staged.subtree_after(path, start):
                         deferred.append(planned)
@@ -591,15 +664,14 @@ def _pull_staged(
         # known versions as carried)
         waiting = {d[0].path for d in deferred}
         recorded = [*(path for path in chunk if path not in waiting), *due]
-        if plans:  # said before any file is placed: stopped before the record below, the next pull knows
-            with db.write() as txn:
-                db.set_meta(txn, PLACING, json.dumps(sorted(placed | {p.path for p, _ in plans})).encode())
-        applied = apply_plans(ctx, plans, staged, names, scan_start, result, forgotten, on_bytes)
+        applied = apply_plans(ctx, plans, staged, names, scan_start, result, forgotten, on_bytes, placing)
+        failed += unplanned
         failed += applied.failed
+        retry += applied.retry
         arrived += applied.arrived
         heads = [p.head for p, _ in plans if p.head is not None and p.path not in applied.failed] + applied.copies
         new = [v for path in recorded for v in by_path.get(path) or kept.get(path, []) if v.id in pending]
-        held = (v.id.hex() for path in [*failed, *left_alone] for v in by_path.get(path) or kept.get(path, []))
+        held = (v.id.hex() for path in [*failed, *retry, *left_alone] for v in by_path.get(path) or kept.get(path, []))
         unapplied = sorted({*retried, *held})
         with db.write() as txn:
             db.add_unknown_versions(txn, new, make_head=False, records=records)  # has_version said unknown, above
@@ -626,7 +698,7 @@ def _pull_staged(
             db.set_meta(txn, PLACING, json.dumps(sorted(placed)).encode())
         # what is recorded is let go (later chunks look it up in the database), but for the
         # paths still to be retried or applied (failed, ignored, waiting directories)
-        keep = {*applied.failed, *waiting, *left_alone[-len(chunk) :]}
+        keep = {*applied.failed, *applied.retry, *unplanned, *waiting, *left_alone[-len(chunk) :]}
         for path in chunk:
             if path in keep:
                 kept[path] = by_path[path]
@@ -647,7 +719,9 @@ def _pull_staged(
         hits = {path for path in result.updated if path in names}  # (not a set of every path updated)
         result.conflicts += [name for name in arrived if name in hits]
     result.skipped += rules.notices  # .fogignore files and lines left out of the rules (each said once)
-    unapplied = sorted(v.id.hex() for path in [*failed, *left_alone] for v in kept.get(path, ()))
+    for root, n in sorted(nested_news.items()):
+        result.skipped.append(f"{root}: {NESTED_SHARE} ({n} incoming path(s) {NESTED_LEFT})")
+    unapplied = sorted({v.id.hex() for path in [*failed, *retry, *left_alone] for v in kept.get(path, ())})
     with db.write() as txn:
         db.clear_pending(txn, ctx.remote_name, _ids(carried))  # this remote has them already
         if forgets:  # after the heads: this device's live heads among them stay until superseded
@@ -687,6 +761,10 @@ IGNORED_HERE = (
     "ignored here (.fogignore): recorded in the history, not written (`fog restore PATH` writes it; "
     "the first pull after the rule goes applies it)"
 )
+
+
+NESTED_HERE = "nested"  # plan_of: the path is, or lies in, a nested share
+NESTED_LEFT = "left as they are there: recorded in the history, applied once it is no longer a share"
 
 
 def _ignored_here(rules: Ignore, path: str, head: Version | None, incoming: list[Version], local: LocalState) -> bool:

@@ -163,12 +163,13 @@ def plan(
     stats: PutStats,
     result: PushResult,
     progress: Progress | None = None,
+    others: frozenset[str] = frozenset(),
 ) -> list[Change]:
-    """Scan the tree and work out each change; stores content when `store` is set."""
+    """Scan the tree and work out each change; stores content when `store` is set (`others`: see changes_for)."""
     scan_start = time.time_ns()
     d = scan_tree(root, db, result)
     reader = FileReader(ctx_keys, store)
-    changes = changes_for(reader, root, db, d.candidates[:], scan_start, device, stats, result, progress)
+    changes = changes_for(reader, root, db, d.candidates[:], scan_start, device, stats, result, progress, others=others)
     return changes + deletions(db, d.gone, device, time.time_ns())
 
 
@@ -188,23 +189,33 @@ def refresh_index(db: RepoDB, changes: list[Change]) -> int:
 
 
 HELD = "a pull was placing it when it stopped, before recording it: the next pull settles it"
+HELD_SHOWN = 10  # held paths named one a line; the others in one line
 
 
 def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-untyped-def]
+    placing = db.get_meta(PLACING)
     with db.stat_view() as index:
         d: Diff = scan(root, index, _is_conflict_copy)
-    placing = db.get_meta(PLACING)
-    if placing:  # files that may hold a version the pull never recorded: not local edits (fog.sync.pull)
-        held = set(json.loads(placing))
-        d.candidates, out = d.candidates.without(held)
-        out += [p for p in d.gone if p in held]
-        d.gone = [p for p in d.gone if p not in held]
-        result.skipped += [f"{p}: {HELD}" for p in sorted(out)]
+        if placing:  # files that may hold a version the pull never recorded: not local edits (fog.sync.pull)
+            # (but a file still the inode its stat entry names was not placed: an ordinary change)
+            held = set(json.loads(placing))
+            d.candidates, out = d.candidates.without(held, lambda path, ino: _unplaced(index.get(path), ino))
+            out += [p for p in d.gone if p in held]
+            d.gone = [p for p in d.gone if p not in held]
+            out.sort()
+            result.skipped += [f"{p}: {HELD}" for p in out[:HELD_SHOWN]]
+            if len(out) > HELD_SHOWN:  # (a pull stopped in a chunk's renames: up to a chunk of paths)
+                result.skipped.append(f"{len(out) - HELD_SHOWN} more path(s), {out[HELD_SHOWN]} to {out[-1]}: {HELD}")
     result.skipped += d.skipped
     result.unread += d.unreadable  # (nested shares, special files, fog's temp names: left out by rule)
     result.conflict_copies = d.flagged
     result.ignored = d.ignored
     return d
+
+
+def _unplaced(entry: StatEntry | None, ino: int) -> bool:
+    """Whether a regular file's inode is still the one its stat entry names (no pull renamed another over it)."""
+    return entry is not None and st.S_ISREG(entry.mode) and entry.ino == ino
 
 
 def changes_for(

@@ -17,6 +17,7 @@ that hold them (fog.sync.replicate).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
 from fog.sync import keyring, nodes
+from fog.sync.context import UNDELIVERED
 from fog.sync.enrol import merged_config
 from fog.sync.logs import rolled_back_text
 from fog.sync.nodes import open_remote
@@ -51,6 +53,7 @@ class RemoteInfo:
     node: bool = False  # the remote is one of the user's untrusted nodes (fog device add-untrusted)
     forgets: int = 0  # forgotten versions waiting to be published there (fog forget while it was down)
     refused: str = ""  # reachable, but a push refuses it: this device's own log there was rolled back
+    undelivered: str = ""  # remove/set-url: why the old URL could not get the change (deliver_config, later)
 
 
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
@@ -152,6 +155,17 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
 def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     """Remove a remote for every device (its data stays where it is)."""
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
+    pending = undelivered(share)
+    if name not in share.config.remotes and name not in shared and name in pending.values():
+        # removed already, its removal still waiting to reach the old store (deliver_config): removed again,
+        # this device stops trying (a disk lost for good)
+        left = {u: n for u, n in pending.items() if n != name}
+        with share.db.write() as txn:
+            if left:
+                share.db.set_meta(txn, UNDELIVERED, json.dumps(left, sort_keys=True).encode())
+            else:
+                share.db.drop_meta(txn, UNDELIVERED)
+        return RemoteInfo(name, ", ".join(sorted(u for u, n in pending.items() if n == name)), 0)
     if name not in share.config.remotes and name not in shared:
         raise FogError(f"no remote named {name!r}")
     _not_a_node(shared, name, f"`fog device remove {name}`")
@@ -165,12 +179,16 @@ def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     url = share.config.remotes.get(name) or str(shared[name]["url"])
     entry = dict(shared.get(name) or {"url": url, "kind": kind_of(url)})
     config = with_remote(_current(ident), share.config.share_id, name, {**entry, "removed": time.time_ns()})
-    # published on the removed remote too: a device that reads only that one must learn it
-    publish_config(share, ident, config)
+    # published on the removed remote too (skipped here or not): a device that reads only that one must
+    # learn it; if it is down, this device delivers it there later (deliver_config)
+    old = _old_urls(share, shared, name)
+    failed: dict[str, str] = {}
+    publish_config(share, ident, config, also=old, failed=failed)
+    why = _queue_delivery(share, name, old, failed)
     _drop(share, name)
     share.config.local_remotes.pop(name, None)
     share.save_config()
-    return RemoteInfo(name, url, 0)
+    return RemoteInfo(name, url, 0, undelivered=why)
 
 
 def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local: bool) -> RemoteInfo:
@@ -183,6 +201,7 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         refuse_inside(url, share.top)
         _refuse_taken(share, shared, url, but=name)  # (one store under two names: the second is never used)
     overrides = share.config.local_remotes
+    why = ""  # why the old URL could not get the change (published for every device)
     if not local:
         _not_a_node(shared, name, f"`fog device set-address {name} ADDRESS`")
     if local:
@@ -194,13 +213,18 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         assert url is not None
         entry = dict(shared.get(name) or {})
         config = with_remote(_current(ident), share.config.share_id, name, {**entry, "url": url, "kind": kind_of(url)})
-        publish_config(share, ident, config, also=[url])  # the old URL and the new one both learn it
+        old = [u for u in _old_urls(share, shared, name) if store_key(u) != store_key(url)]
+        failed: dict[str, str] = {}
+        publish_config(share, ident, config, also=[url, *old], failed=failed)  # the old URL and the new one learn it
+        why = _queue_delivery(share, name, old, failed)  # (the new URL is used from now on: pushes fill it)
     effective = _effective(share, ident)
     if name in effective:
         # --local says: the same store, reached another way here; what was read there stays valid
         _use(share, name, effective[name], same_store=local)
     share.save_config()
-    return next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
+    info = next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
+    info.undelivered = why
+    return info
 
 
 def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
@@ -253,6 +277,72 @@ def refuse_inside(url: str, top: str | Path) -> None:
             f"the remote {url} is inside the fog share {outer}: that share would push this one's store; "
             "choose a directory outside every share"
         )
+
+
+# -- a change the old URL of a remote must still get ----------------------------------------
+
+
+def _old_urls(share: Share, shared: dict[str, dict[str, Any]], name: str) -> list[str]:
+    """The URLs a remote that is removed or moved was reached at: this device's and the shared one (the
+    devices that read only that remote use it there)."""
+    urls = [u for u in (share.config.remotes.get(name), str((shared.get(name) or {}).get("url") or "")) if u]
+    return list(dict.fromkeys(urls))
+
+
+def _queue_delivery(share: Share, name: str, urls: list[str], failed: dict[str, str]) -> str:
+    """Remember the old URLs the change could not be put on (publish_config names a failed remote by its
+    name, an `also` URL by itself); deliver_config puts it there later. Returns why, or "" if none failed."""
+    keys = {store_key(u): u for u in urls}
+    used = share.config.remotes
+    missed = {keys[store_key(used.get(k, k))]: why for k, why in failed.items() if store_key(used.get(k, k)) in keys}
+    if missed:
+        pending = undelivered(share)
+        pending.update({u: name for u in missed})
+        share.db.put_meta(UNDELIVERED, json.dumps(pending, sort_keys=True).encode())
+    return "; ".join(dict.fromkeys(missed.values()))
+
+
+def undelivered(share: Share) -> dict[str, str]:
+    """URL -> remote name: where a `remote remove` or `set-url` of this device could not put the change yet."""
+    try:
+        found = json.loads(share.db.get_meta(UNDELIVERED) or b"{}")
+    except ValueError:
+        return {}
+    return {str(u): str(n) for u, n in found.items()} if isinstance(found, dict) else {}
+
+
+def deliver_config(share: Share, ident: Identity) -> list[str]:
+    """Put this device's SyncConfig on each old URL a `remote remove` or `set-url` could not reach (it was
+    down): the devices that read only that store learn the change from it, instead of syncing apart from
+    the others for good. Best effort, after a push, pull or sync; a URL that fails stays for the next.
+    Returns the names of the remotes delivered."""
+    pending = undelivered(share)
+    config = ident.cached_config()
+    if not pending or config is None:
+        return []
+    done: list[str] = []
+    for url in sorted(pending):
+        try:
+            backend = open_remote(url, ident, config=config)
+        except (RemoteError, UsageError):
+            continue
+        try:
+            remote = Remote(backend)
+            remote.require_marker()
+            remote.put_config(ident, config)
+            done.append(url)
+        except RemoteError:
+            continue
+        finally:
+            backend.close()
+    if done:
+        left = {u: n for u, n in pending.items() if u not in done}
+        with share.db.write() as txn:
+            if left:
+                share.db.set_meta(txn, UNDELIVERED, json.dumps(left, sort_keys=True).encode())
+            else:
+                share.db.drop_meta(txn, UNDELIVERED)
+    return [pending[u] for u in done]
 
 
 def _not_a_node(shared: dict[str, dict[str, Any]], name: str, instead: str) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 from fog.errors import FogError, UnsavedChangesError
 from fog.format.version import Version
 from fog.store import PutStats
-from fog.sync.content import FileReader, stream_version, write_version
+from fog.sync.content import FileReader, stage_version, stream_version, write_version
 from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.meter import Progress, finish, meter, told
+from fog.sync.placing import Parents, chmod_dir, lstat_at, place
 
 
 @dataclass
@@ -144,23 +145,49 @@ def restore(
         write_version(ctx.store, v, dest, str(dest.parent), told(m), mode=ctx.mode_of(v))
         finish(m)
         return result
+    root = ctx.share.root
+    dest = root / v.path
+    seen = _lstat(dest)  # (before the check: what it judged is what may be replaced)
     if not force and not local_state_saved(ctx, v.path):
         raise UnsavedChangesError(
             f"{v.path} has changes that were never pushed; push them first, or pass --force to discard them"
         )
-    root = ctx.share.root
     parent = safe_parent(root, v.path)
-    dest = root / v.path
-    if v.kind == "dir":
-        if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
-            raise FogError(f"{v.path} exists and is not a directory")
-        dest.mkdir(exist_ok=True)
-        os.chmod(dest, ctx.mode_of(v))
-        return result
-    if dest.is_dir() and not dest.is_symlink():
-        raise FogError(f"{v.path} is a directory now; move it away to restore the {v.kind}")
-    sweep_staging(ctx)
-    m = meter(progress, v.size if v.kind == "file" else 0)
-    write_version(ctx.store, v, dest, staging_dir(ctx, parent), told(m), mode=ctx.mode_of(v))
-    finish(m)
+    with Parents(str(root)) as dirs:
+        if v.kind == "dir":
+            dir_fd, name = dirs.parent(v.path)
+            here = lstat_at(dir_fd, name)
+            if here is not None and not stat.S_ISDIR(here.st_mode):
+                raise FogError(f"{v.path} exists and is not a directory")
+            if here is None:
+                os.mkdir(name, dir_fd=dir_fd)
+            chmod_dir(dir_fd, name, ctx.mode_of(v))
+            return result
+        if seen is not None and stat.S_ISDIR(seen.st_mode):
+            raise FogError(f"{v.path} is a directory now; move it away to restore the {v.kind}")
+        sweep_staging(ctx)
+        m = meter(progress, v.size if v.kind == "file" else 0)
+        tmp = stage_version(ctx.store, v, staging_dir(ctx, parent), on_bytes=told(m), mode=ctx.mode_of(v))
+        try:
+            if force:
+                seen = _lstat(dest)  # whatever is there now is discarded, as asked
+                if seen is not None and stat.S_ISDIR(seen.st_mode):
+                    raise FogError(f"{v.path} is a directory now; move it away to restore the {v.kind}")
+            moved, _ = place(tmp, dirs, v.path, seen)
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+        if not moved:
+            raise UnsavedChangesError(
+                f"{v.path} changed while it was restored: left as it is; run the restore again "
+                "(--force discards the change)"
+            )
+        finish(m)
     return result
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None

@@ -111,11 +111,16 @@ class Candidates:
     def __len__(self) -> int:
         return len(self._paths)
 
-    def without(self, paths: set[str]) -> tuple[Candidates, list[str]]:
-        """These candidates but those at `paths`, and the paths left out."""
+    def without(
+        self, paths: set[str], unless: Callable[[str, int], bool] | None = None
+    ) -> tuple[Candidates, list[str]]:
+        """These candidates but those at `paths` (save a regular file for which `unless(path, inode)`), and
+        the paths left out."""
         kept, out = Candidates(), []
         for i, path in enumerate(self._paths):
-            if path in paths:
+            if path in paths and not (
+                unless is not None and self._kinds[i] == _KIND_CODE["file"] and unless(path, self._inos[i])
+            ):
                 out.append(path)
                 continue
             if i in self._targets:
@@ -261,7 +266,7 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
             if fmt == _IFREG:
                 kind = "file"
             elif fmt == _IFDIR:
-                if os.path.isdir(de.path + _NESTED):  # one stat per directory, none per file
+                if is_nested_share(de.path):  # one stat per directory, none per file
                     unseen.append(path)  # its history is kept, never marked deleted
                     out.skipped.append(f"{path}: {NESTED_SHARE}")
                     continue
@@ -297,6 +302,12 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
     out.flagged.sort()
     out.ignored.sort()
     return out
+
+
+def is_nested_share(full: str) -> bool:
+    """Whether the directory at `full` (below a share's root) holds a `.fog/`: another share, nested in
+    this one. The one test of it: push skips such a directory whole, pull writes nothing into it."""
+    return os.path.isdir(full + _NESTED)
 
 
 def _ignored(path: str, left_out: set[str], rules: Ignore, index: StatIndex) -> bool:

@@ -5,18 +5,24 @@ what is on disk under the scope: paths that already hold their version are
 left alone (stat index first, so a restore of a share that barely changed
 reads nothing), the others are written, and paths not in the tree are left
 alone or, with `delete`, removed. Nothing is touched if any path that would
-be overwritten or removed holds changes never pushed, unless `force`.
+be overwritten or removed holds changes never pushed, unless `force`. A
+nested share is never entered; a directory goes only with all it holds (never
+with an ignored path or a nested share in it), so a directory where the tree
+has a file may stay, and the file is then not written (said in `skipped`).
 
 Files are written as a pull writes them (fog.sync.apply): fetched in groups
 that sit close together in one pack, each staged to a temp file, verified
-block by block, made durable with one syncfs, then renamed into place. A
-rerun after an interruption skips what is already in place. The stat index
-is not updated: a restored path differs from the last push, so the next push
+block by block, made durable with one syncfs, then renamed into place: each
+relative to its directory opened from the top without following a symlink,
+and only if the path still holds what the plan saw (one empty then: still
+empty). A rerun after an interruption skips what is already in place. The
+stat index is not updated: a restored path differs from the last push, so the next push
 records it as a new version (its parent the head), and every device follows.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as st
 import time
@@ -37,8 +43,11 @@ from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.guard import DeleteLimit
 from fog.sync.ignore import Ignore
 from fog.sync.meter import Progress, finish, meter, told
+from fog.sync.placing import LinkedParent, Parents, chmod_dir, lstat_at, place, same
 from fog.sync.restore import local_state_saved, refuse_special
 from fog.sync.scan import TMP_NAME, TMP_PREFIX
+
+NESTED = "nested fog share: left alone"  # a directory below the top holding a `.fog/` of its own
 
 UNFINISHED = f"{TMP_PREFIX}restore-unfinished"  # in an output directory while `restore -o` fills it
 
@@ -50,7 +59,8 @@ def unfinished(top: str) -> bool:
 
 def _sweep_temps(top: str) -> None:
     """Remove the temp files a stopped restore left in its output (fog's exact temp names only)."""
-    for parent, _dirs, files in os.walk(top):
+    for parent, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != FOG_DIR and not os.path.isdir(os.path.join(parent, d, FOG_DIR))]
         for name in files:
             if TMP_NAME.fullmatch(name):
                 try:
@@ -65,6 +75,7 @@ class TreeRestoreResult:
     moment: str  # what the REV resolved to
     output: str  # the directory written
     dry_run: bool = False
+    in_place: bool = True  # (False: to `output`, where nothing is ever deleted)
     written: list[str] = field(default_factory=list)  # files and links (re)written, share paths
     dirs: list[str] = field(default_factory=list)  # directories made or given back their mode
     unchanged: int = 0  # paths already as they were
@@ -81,9 +92,20 @@ class TreeRestoreResult:
         return self.bytes_written / self.seconds if self.seconds > 0 else 0.0
 
 
-def _local_tree(top: str) -> dict[str, os.stat_result]:
-    """Everything under `top` (relative '/' paths), without `.fog`, nested shares or fog's temp files."""
-    out: dict[str, os.stat_result] = {}
+@dataclass
+class _Here:
+    """What is under the top now: `paths` (relative '/' paths) without `.fog`, nested shares or fog's temp files;
+    `nested`: the nested shares; `held`: directories holding something left out of `paths` (never emptied)."""
+
+    paths: dict[str, os.stat_result] = field(default_factory=dict)
+    nested: list[str] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)
+
+
+def _local_tree(top: str, *, output: bool = False) -> _Here:
+    """Everything under `top` now. A nested share is listed apart and never entered; fog's own temp names
+    (exactly) and, in an `output`, the unfinished mark are left out. A user's `.fog-tmp-notes` is a file."""
+    here = _Here()
     stack = [""]
     while stack:
         rel = stack.pop()
@@ -91,18 +113,28 @@ def _local_tree(top: str) -> dict[str, os.stat_result]:
             it = os.scandir(os.path.join(top, rel) if rel else top)
         except (FileNotFoundError, NotADirectoryError):
             continue
+        except OSError:
+            here.held.add(rel)  # (unreadable: what it holds is not known, so it is never emptied)
+            continue
         with it:
             for e in it:
-                if e.name == FOG_DIR or e.name.startswith(TMP_PREFIX):
+                if e.name == FOG_DIR or TMP_NAME.fullmatch(e.name) or (output and not rel and e.name == UNFINISHED):
+                    here.held.add(rel)
                     continue
                 path = f"{rel}/{e.name}" if rel else e.name
-                s = e.stat(follow_symlinks=False)
+                try:
+                    s = e.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
                 if st.S_ISDIR(s.st_mode):
                     if os.path.isdir(os.path.join(e.path, FOG_DIR)):
-                        continue  # a nested share: not ours
+                        here.nested.append(path)  # a nested share: not ours
+                        here.held.add(rel)
+                        continue
                     stack.append(path)
-                out[path] = s
-    return out
+                here.paths[path] = s
+    here.nested.sort()
+    return here
 
 
 def _kind(s: os.stat_result) -> str:
@@ -170,6 +202,7 @@ def restore_tree(
     `progress(done, total)`: bytes of the files to write, told as their blocks arrive."""
     t0 = time.monotonic()
     strip = len(scope) + 1 if scope else 0
+    in_place = output is None
     if output is not None:
         top = output
         refuse_special(top)
@@ -183,19 +216,28 @@ def restore_tree(
         if os.path.islink(top) or (os.path.lexists(top) and not os.path.isdir(top)):
             if scope not in tree or not force and not local_state_saved(ctx, scope):
                 raise FogError(f"{scope} is not a directory now; move it away to restore the tree")
-    result = TreeRestoreResult(scope, moment, top, dry_run)
+    # in place, a path under top is named by its share path, from the share's root; in an output, by itself
+    key = (lambda r: f"{scope}/{r}" if scope and r else r or scope) if in_place else (lambda r: r)
+    result = TreeRestoreResult(scope, moment, top, dry_run, in_place)
     rel_of = {p: p[strip:] for p in tree if p != scope and not in_fog_dir(p)}  # share path -> path under top
-    here = _local_tree(top) if os.path.isdir(top) and not os.path.islink(top) else {}
+    here = _local_tree(top, output=not in_place) if os.path.isdir(top) and not os.path.islink(top) else _Here()
+    now = here.paths
+    nested = set(here.nested)
+    result.skipped += [f"{key(n)}: {NESTED}" for n in here.nested]
     writes: list[Version] = []
     dirs: list[Version] = []
-    remove: list[str] = []  # paths under top, deepest first when acted on
+    todo: list[tuple[str, str, os.stat_result | None]] = []  # (share path, path under top, what is there)
+    replaced: set[str] = set()  # a file or link where the tree has a directory
+    clash: set[str] = set()  # a directory where the tree has a file or link: goes only with all it holds
+    gone: set[str] = set()  # not in the tree (--delete)
+    extra: set[str] = set()  # not in the tree, left alone
     unsaved: list[str] = []
-    in_place = output is None
     with ctx.share.db.stat_view() as index:
-        share_path = (lambda r: f"{scope}/{r}" if scope else r) if in_place else None
         for path, rel in rel_of.items():
+            if nested and _below(rel, nested):
+                continue  # a nested share, or in one: hands off, as push
             v = tree[path]
-            s = here.get(rel)
+            s = now.get(rel)
             if s is not None and in_place and _holds(ctx, index, path, s, v):
                 result.unchanged += 1
                 continue
@@ -205,26 +247,39 @@ def restore_tree(
                 dirs.append(v)
                 continue
             if s is not None and (v.kind == "dir") != st.S_ISDIR(s.st_mode):
-                remove.append(rel)  # a file where a directory was, or the other way
-            if s is not None and in_place and not force and not _saved(ctx, index, path, s):
-                unsaved.append(path)
-            (dirs if v.kind == "dir" else writes).append(v)
+                (clash if st.S_ISDIR(s.st_mode) else replaced).add(rel)
+            todo.append((path, rel, s))
         wanted = set(rel_of.values())
         ancestors = {r.rsplit("/", i)[0] for r in wanted for i in range(1, r.count("/") + 1)}
         rules = Ignore(ctx.share.root) if in_place else None
-        for rel, s in here.items():
+        for rel, s in now.items():
             if rel in wanted or rel in ancestors:
                 continue
-            if rules is not None and share_path and rules.ignored(share_path(rel), st.S_ISDIR(s.st_mode)):
+            if rules is not None and rules.ignored(key(rel), st.S_ISDIR(s.st_mode)):
                 continue  # ignored here: hands off (never pushed, so never "unsaved", and never deleted)
-            if not delete:
-                result.extra.append(share_path(rel) if share_path else rel)
-                continue
-            remove.append(rel)
-            path = share_path(rel) if share_path else rel
-            result.deleted.append(path)
-            if in_place and not force and not _saved(ctx, index, path, s):
+            (gone if delete else extra).add(rel)
+        result.extra = [key(rel) for rel in sorted(extra)]
+        kept = _kept_dirs(now, gone | clash, here.held)  # a directory stays with what stays in it
+        kept_anyway = set(_kept_dirs(now, clash | extra, here.held)) if kept and not delete else set()
+        for rel in kept:
+            if rel in clash:
+                clash.discard(rel)
+                hint = " (--delete removes them)" if in_place and not delete and rel not in kept_anyway else ""
+                result.skipped.append(f"{key(rel)}: a directory is in the way, holding paths left alone{hint}")
+            else:
+                gone.discard(rel)
+                result.skipped.append(f"{key(rel)}: holds paths left alone; not deleted")
+        for path, rel, s in todo:
+            v = tree[path]
+            if s is not None and st.S_ISDIR(s.st_mode) and v.kind != "dir" and rel not in clash:
+                continue  # a directory in the way stays: said above
+            if s is not None and in_place and not force and not _saved(ctx, index, path, s):
                 unsaved.append(path)
+            (dirs if v.kind == "dir" else writes).append(v)
+        for rel in gone:
+            result.deleted.append(key(rel))
+            if in_place and not force and not _saved(ctx, index, key(rel), now[rel]):
+                unsaved.append(key(rel))
     if rules is not None:
         result.skipped += rules.notices  # .fogignore files and lines left out of the rules
     if unsaved:
@@ -233,9 +288,9 @@ def restore_tree(
             f"{len(unsaved)} path(s) have changes that were never pushed: {shown}; "
             "push them first, or pass --force to discard them"
         )
-    doomed = [r for r in result.deleted if not st.S_ISDIR(here[r[strip:] if in_place else r].st_mode)]
+    doomed = [rel for rel in gone if not st.S_ISDIR(now[rel].st_mode)]
     if doomed:
-        tracked = sum(1 for s in here.values() if not st.S_ISDIR(s.st_mode))
+        tracked = sum(1 for s in now.values() if not st.S_ISDIR(s.st_mode))
         (max_delete or DeleteLimit.parse(None)).check(len(doomed), tracked, "restore with")
     result.deleted.sort()
     result.written = sorted(v.path for v in writes)
@@ -244,60 +299,167 @@ def restore_tree(
     if dry_run:
         result.seconds = time.monotonic() - t0
         return result
-    _remove(top, remove, here)
-    if in_place and (os.path.islink(top) or (os.path.lexists(top) and not os.path.isdir(top))):
-        os.unlink(top)  # a link or file where the directory was (saved, or --force): never written through
-    os.makedirs(top, exist_ok=True)
-    if output is not None:  # until the end: a stopped restore is resumed by the same command
+    if output is not None:
+        os.makedirs(top, exist_ok=True)
         if unfinished(top):
             _sweep_temps(top)
+        # until the end: a stopped restore is resumed by the same command
         os.close(os.open(os.path.join(top, UNFINISHED), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    for v in sorted(dirs, key=lambda v: v.path):
-        full = os.path.join(top, rel_of[v.path])
-        os.makedirs(full, 0o700, exist_ok=True)
-    for parent in {os.path.dirname(os.path.join(top, rel_of[v.path])) for v in writes}:
-        os.makedirs(parent, 0o700, exist_ok=True)  # (a file whose directory has no version of its own)
-    if in_place:
-        sweep_staging(ctx)
-    m = meter(progress, result.bytes_planned)
-    result.bytes_written = _write(ctx, top, writes, rel_of, here, in_place, result, told(m))
-    finish(m)
-    for v in sorted(dirs, key=lambda v: v.path, reverse=True):  # deepest first: a read-only one last
-        os.chmod(os.path.join(top, rel_of[v.path]), ctx.mode_of(v))
-    if scope in tree and tree[scope].kind == "dir" and output is None:
-        os.chmod(top, ctx.mode_of(tree[scope]))
+    with Parents(str(ctx.share.top) if in_place else top) as fds:
+        _remove(fds, gone | clash | replaced, now, key, result)
+        if in_place and scope:
+            _make_top(fds, scope)  # (a link or file where the directory was, saved or --force: never written through)
+        made = _make_dirs(fds, key, [rel_of[v.path] for v in dirs], [rel_of[v.path] for v in writes], result)
+        if in_place:
+            sweep_staging(ctx)
+        placeable = [v for v in writes if key(rel_of[v.path]).rpartition("/")[0] in made]
+        if len(placeable) < len(writes):  # (its directory could not be made: said)
+            result.written = [v.path for v in placeable]
+            writes = placeable
+        m = meter(progress, result.bytes_planned)
+        result.bytes_written = _write(ctx, top, writes, fds, key, rel_of, now, in_place, result, told(m))
+        finish(m)
+        for v in sorted(dirs, key=lambda v: v.path, reverse=True):  # deepest first: a read-only one last
+            if key(rel_of[v.path]) in made:
+                _chmod(fds, key(rel_of[v.path]), ctx.mode_of(v), result)
+        if scope in tree and tree[scope].kind == "dir" and in_place:
+            _chmod(fds, scope, ctx.mode_of(tree[scope]), result)
     if output is not None:
         os.unlink(os.path.join(top, UNFINISHED))
     result.seconds = time.monotonic() - t0
     return result
 
 
-def _remove(top: str, rels: list[str], here: dict[str, os.stat_result]) -> None:
-    """Remove the paths under `top`, children before parents (a directory only once it is empty)."""
-    for rel in sorted(rels, key=lambda r: (r.count("/"), r), reverse=True):
-        full = os.path.join(top, rel)
-        cancel.check()
+def _below(rel: str, tops: set[str]) -> bool:
+    """Whether `rel` is one of `tops` or below one."""
+    while rel:
+        if rel in tops:
+            return True
+        rel = rel.rpartition("/")[0]
+    return False
+
+
+def _kept_dirs(paths: dict[str, os.stat_result], going: set[str], held: set[str]) -> list[str]:
+    """The directories among `going` that hold something that stays (`held`: something not in `paths`)."""
+    if not any(st.S_ISDIR(paths[r].st_mode) for r in going):
+        return []
+    busy: set[str] = set()  # directories holding something that stays, and those above them
+    for rel in [r.rpartition("/")[0] for r in paths if r not in going] + list(held):
+        while rel not in busy:
+            busy.add(rel)
+            if not rel:
+                break
+            rel = rel.rpartition("/")[0]
+    return sorted(r for r in going if r in busy)
+
+
+def _made(dirs: Parents, rel: str) -> int:
+    """The directory `rel`, made (0700, with those above it) if missing; LinkedParent as `Parents.fd`."""
+    try:
+        return dirs.fd(rel)
+    except FileNotFoundError:
+        if not rel:
+            raise
+    head, _, name = rel.rpartition("/")
+    try:
+        os.mkdir(name, 0o700, dir_fd=_made(dirs, head))
+    except FileExistsError:
+        pass
+    return dirs.fd(rel)
+
+
+def _make_top(dirs: Parents, scope: str) -> None:
+    """Make the directory `scope`, removing a link or file in its place (the plan allowed it)."""
+    head, _, name = scope.rpartition("/")
+    try:
+        parent = _made(dirs, head)
+        s = lstat_at(parent, name)
+        if s is not None and not st.S_ISDIR(s.st_mode):
+            os.unlink(name, dir_fd=parent)
+        _made(dirs, scope)
+    except LinkedParent as exc:
+        raise FogError(f"{exc}; move it away to restore {scope}") from None
+
+
+def _make_dirs(
+    dirs: Parents, key: Callable[[str], str], made: list[str], files: list[str], result: TreeRestoreResult
+) -> set[str]:
+    """Make the directories of the tree and those the files go in; return those there (named by `key`)."""
+    there: set[str] = set()
+    failed: set[str] = set()
+    wanted = {key(r) for r in made} | {key(r).rpartition("/")[0] for r in files}
+    for k in sorted(wanted, key=lambda k: k.split("/")):  # parents first
+        if k.rpartition("/")[0] in failed:
+            failed.add(k)
+            continue
         try:
-            if st.S_ISDIR(here[rel].st_mode) and not os.path.islink(full):
-                for sub in sorted(
-                    (r for r in here if r.startswith(rel + "/")), key=lambda r: r.count("/"), reverse=True
-                ):
-                    p = os.path.join(top, sub)
-                    if os.path.isdir(p) and not os.path.islink(p):
-                        os.rmdir(p)
-                    elif os.path.lexists(p):
-                        os.unlink(p)
-                os.rmdir(full)
-            else:
-                os.unlink(full)
+            _made(dirs, k)
+            there.add(k)
+        except LinkedParent as exc:
+            failed.add(k)
+            result.skipped.append(f"{k}: {exc}")
         except FileNotFoundError:
-            pass
+            failed.add(k)
+            result.skipped.append(f"{k}: removed while restoring; left as it is")
+    dirs.close()  # the next step opens them again, right before it acts
+    return there
+
+
+def _chmod(dirs: Parents, rel: str, mode: int, result: TreeRestoreResult) -> None:
+    """Give the directory `rel` its mode (never one a symlink in its place leads to)."""
+    try:
+        chmod_dir(*dirs.parent(rel), mode)
+    except LinkedParent as exc:
+        result.skipped.append(f"{rel}: mode not set: {exc}")
+    except FileNotFoundError:
+        result.skipped.append(f"{rel}: mode not set: removed while restoring")
+
+
+def _remove(
+    dirs: Parents,
+    rels: set[str],
+    here: dict[str, os.stat_result],
+    key: Callable[[str], str],
+    result: TreeRestoreResult,
+) -> None:
+    """Remove the paths under the top, children before parents, each only if it is still what the plan saw
+    (a directory only once it is empty: the plan removes all it holds first)."""
+    for rel in sorted(rels, key=lambda r: (r.count("/"), r), reverse=True):
+        cancel.check()
+        k = key(rel)
+        why = None
+        try:
+            parent, name = dirs.parent(k)
+            if st.S_ISDIR(here[rel].st_mode):
+                os.rmdir(name, dir_fd=parent)
+                dirs.forget(k)
+            else:
+                now = lstat_at(parent, name)
+                if now is not None and not same(now, here[rel]):
+                    why = "changed while restoring; left as it is"
+                elif now is not None:
+                    os.unlink(name, dir_fd=parent)
+        except FileNotFoundError:
+            pass  # (gone already: nothing to lose)
+        except LinkedParent as exc:
+            why = str(exc)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise
+            why = "changed while restoring; left as it is"
+        if why is not None:
+            result.skipped.append(f"{k}: {why}")
+            if k in result.deleted:
+                result.deleted.remove(k)
+    dirs.close()
 
 
 def _write(
     ctx: Context,
     top: str,
     writes: list[Version],
+    fds: Parents,
+    key: Callable[[str], str],
     rel_of: dict[str, str],
     here: dict[str, os.stat_result],
     in_place: bool,
@@ -351,25 +513,29 @@ def _write(
         for tmp in _unsynced(list(staged.values())):
             _fsync(tmp)
         written = 0
-        for i in sorted(staged):
-            v, tmp = writes[i], staged.pop(i)
-            full = os.path.join(top, rel_of[v.path])
-            before = here.get(rel_of[v.path])
-            if before is not None and _changed_since(full, before):
+        parents: set[str] = set()
+        for i in sorted(staged, key=lambda i: rel_of[writes[i].path].split("/")):  # a directory at a time
+            v, tmp = writes[i], staged[i]
+            k = key(rel_of[v.path])
+            why = _place(fds, k, tmp, here.get(rel_of[v.path]))
+            del staged[i]
+            if why is not None:
                 os.unlink(tmp)
-                result.skipped.append(f"{v.path}: changed while restoring; left as it is")
+                result.skipped.append(f"{v.path}: {why}")
+                result.written.remove(v.path)
                 continue
-            if os.path.isdir(full) and not os.path.islink(full):
-                os.unlink(tmp)
-                result.skipped.append(f"{v.path}: a directory is in the way (--delete removes it)")
-                continue
-            os.replace(tmp, full)
+            parents.add(k.rpartition("/")[0])
             written += v.size if v.kind == "file" else 0
-        for parent in sorted({os.path.dirname(os.path.join(top, rel_of[v.path])) for v in writes}):
+        for head in sorted(parents):
             try:
-                _fsync(parent)
-            except OSError:
-                pass
+                own = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fds.fd(head))
+            except (OSError, LinkedParent):
+                continue
+            try:
+                os.fsync(own)
+            finally:
+                os.close(own)
+        fds.close()
         return written
     finally:
         for tmp in staged.values():
@@ -379,20 +545,32 @@ def _write(
                 pass
 
 
-def _changed_since(full: str, s: os.stat_result) -> bool:
+def _place(dirs: Parents, path: str, tmp: str, before: os.stat_result | None) -> str | None:
+    """Move `tmp` to `path` if what is there is still what the plan saw (nothing: still nothing); else why not."""
     try:
-        now = os.lstat(full)
-    except (FileNotFoundError, NotADirectoryError):
-        return False  # (removed as planned, or gone: nothing to lose)
-    return (now.st_mtime_ns, now.st_size, now.st_ino) != (s.st_mtime_ns, s.st_size, s.st_ino)
+        done, now = place(tmp, dirs, path, before)
+    except LinkedParent as exc:
+        return str(exc)
+    except FileNotFoundError:
+        return "its directory was removed while restoring; left as it is"
+    if done:
+        return None
+    if before is None:
+        return "made while restoring; left as it is"
+    if now is not None and st.S_ISDIR(now.st_mode):
+        return "a directory is in the way; left as it is"
+    return "changed while restoring; left as it is"
 
 
 def _refuse_linked_parents(top: str, scope: str) -> None:
     """FogError when a directory above `scope` is a symlink (or not a directory) now: what is below it is
-    not in the share, and a restore through it would write where the link leads."""
+    not in the share, and a restore through it would write where the link leads. Also when `scope` is, or is
+    in, a nested share: not ours."""
     rel = ""
-    for part in scope.split("/")[:-1] if scope else []:
+    for part in scope.split("/") if scope else []:
         rel = f"{rel}/{part}" if rel else part
         full = os.path.join(top, rel)
-        if os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full)):
+        if rel != scope and (os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full))):
             raise FogError(f"{rel} is not a directory now (a symlink or a file); move it away to restore {scope}")
+        if not os.path.islink(full) and os.path.isdir(os.path.join(full, FOG_DIR)):
+            raise FogError(f"{rel} is a nested fog share: left alone (restore it with its own fog)")

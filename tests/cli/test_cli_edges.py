@@ -129,6 +129,27 @@ def test_control_characters_in_paths_are_escaped_in_every_listing(share: Share) 
         assert escaped in text, (what, text)
 
 
+def test_a_name_that_is_not_utf8_prints_its_bytes_as_the_shell_writes_them(share: Share) -> None:
+    """A byte of a name that is not UTF-8 printed as Python's surrogate (`caf\\udce9.txt`), which nothing
+    reads back; `caf\\xe9.txt` is what a shell's $'...' turns into the name again."""
+    name = os.fsdecode(b"caf\xe9.txt")
+    share.write(name, "one\n")
+    share.push()
+    for r in (share.fog("log", "-n", "1"), share.fog("ls"), share.fog("log", name)):
+        assert "caf\\xe9.txt" in r.out and "udce9" not in r.out, r.out
+
+
+def test_the_log_of_a_deleted_path_marks_the_deletion_current(share: Share) -> None:
+    """README: the newest version is marked (current); JSON said `current` for a deletion, the text did not."""
+    share.write("gone.txt", "z\n")
+    share.push()
+    (share.root / "gone.txt").unlink()
+    share.push()
+    assert share.fog("log", "gone.txt", "--json").json()[0]["current"] is True
+    first = share.fog("log", "gone.txt").out.splitlines()[0]
+    assert "current" in first and "deleted" in first, first
+
+
 def _specials(where: Path) -> list[Path]:
     """A FIFO, a socket and (when this process may make one) a character device like /dev/null."""
     import socket

@@ -84,6 +84,14 @@ def test_a_page_nobody_generates_is_reported_and_removed(generated: dict[str, st
     assert gen_docs.stale(generated, tmp_path) == []
 
 
+def test_every_page_documents_h_as_well_as_help(generated: dict[str, str]) -> None:
+    """Ten pages (the commands with no option of their own, and those of sub-apps) said only `--help`,
+    though `-h` works everywhere: their context lacked the app's settings."""
+    pages = {name: text for name, text in generated.items() if name.endswith(".1") and "Show this message" in text}
+    assert len(pages) > 40
+    assert [name for name, text in pages.items() if r"\fB\-h\fR, \fB\-\-help\fR" not in text] == []
+
+
 def test_every_page_renders_without_warnings() -> None:
     groff = shutil.which("groff")
     assert groff, "groff is needed to check the man pages (apt-get install groff-base)"

@@ -54,6 +54,30 @@ def test_init_errors(tmp_path: Path, share: Share) -> None:
     r.one_line_error()
 
 
+def test_init_device_name_of_a_device_that_has_one_already(tmp_path: Path, share: Share) -> None:
+    """A second `init --device-name OTHER` under one FOG_HOME said "Initialized" and kept the old name."""
+    name = share.fog("device", "list", "--json").json()[0]["name"]
+    r = run_fog(["init", tmp_path / "s6", "--remote", tmp_path / "r6", "--device-name", "OTHER"], tmp_path, expect=2)
+    assert "already named" in r.one_line_error() and "fog device rename" in r.one_line_error()
+    assert not (tmp_path / "s6" / ".fog").exists()
+    run_fog(["init", tmp_path / "s7", "--remote", tmp_path / "r7", "--device-name", name], tmp_path)
+
+
+def test_a_remote_that_holds_something_else_is_refused(tmp_path: Path, share: Share) -> None:
+    """`init` and `remote add` took any non-empty directory as a store and wrote fog's tree among its files
+    (a mistyped path: `~` for `~/fog`). Refused in one line, nothing written there; an empty one is fine."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "img1.jpg").write_bytes(b"precious")
+    r = run_fog(["init", tmp_path / "s5", "--remote", photos], tmp_path, expect=1)
+    assert "not empty and holds no fog store" in r.one_line_error()
+    line = share.fog("remote", "add", "usb", photos, expect=1).one_line_error()
+    assert "not empty and holds no fog store" in line and "img1.jpg" in line, line
+    assert sorted(p.name for p in photos.iterdir()) == ["img1.jpg"]
+    (tmp_path / "empty").mkdir()
+    share.fog("remote", "add", "usb", tmp_path / "empty")
+
+
 # -- bad revisions -------------------------------------------------------------------
 
 
@@ -410,3 +434,92 @@ def test_every_command_that_can_say_locked_takes_wait(share: Share) -> None:
     for argv, p in zip(commands, procs, strict=True):
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0, (argv, err.decode())
+
+
+def test_master_key_files_follow_dash_c_and_stay_out_of_shares(
+    tmp_path: Path, share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-C DIR` is "as if fog was started in DIR": init and key rotate took --master-key-file from there,
+    clone and key adopt from the real working directory. And a new key file written inside a share was
+    published by its next push (to every device, and to a shared share's other users)."""
+    line = share.fog("key", "rotate", "--master-key-file", share.root / "rot.key", expect=2).one_line_error()
+    assert "inside the share" in line and not (share.root / "rot.key").exists()
+    work = tmp_path / "w"
+    work.mkdir()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h2"))
+    run_fog(["-C", work, "init", "s", "--remote", "r", "--master-key-file", "mk"], tmp_path)
+    assert (work / "mk").exists()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h3"))
+    run_fog(["-C", work, "clone", "r", "c", "--master-key-file", "mk"], tmp_path)
+    assert (work / "c" / ".fog").is_dir()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h4"))
+    argv = ["init", tmp_path / "s8", "--remote", tmp_path / "r8", "--master-key-file", tmp_path / "s8" / "k"]
+    assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
+
+
+# -- a clone or init stopped between making .fog/ and writing its config.json ----------------------
+
+
+def _unfinished_fog(root: Path) -> None:
+    """What `Share.create` leaves when killed before config.json is in place."""
+    (root / ".fog" / "tmp").mkdir(parents=True)
+    (root / ".fog" / ".config.json.tmp-4933").write_bytes(b"")
+
+
+@pytest.mark.parametrize("into_existing", [False, True])
+def test_a_clone_stopped_before_config_json_is_finished_by_the_same_command(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, into_existing: bool
+) -> None:
+    """Every way forward refused, each naming another that refused (clone: not empty; --into-existing:
+    .fog exists, 'fog pull' finishes; pull: "no .fog/")."""
+    share.write("a.txt", "a\n")
+    share.push()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home-c"))
+    c = tmp_path / "C"
+    _unfinished_fog(c)
+    if into_existing:
+        (c / "a.txt").write_text("edited here\n")
+    line = run_fog(["pull"], c, expect=1).one_line_error()
+    assert "has no config.json" in line and "run the same command again" in line, line
+    extra = ["--into-existing"] if into_existing else []
+    run_fog(["clone", share.remote, c, "--master-key-file", share.key_file, *extra], tmp_path)
+    assert (c / ".fog" / "config.json").is_file()
+    assert (c / "a.txt").read_text() == ("edited here\n" if into_existing else "a\n")
+    run_fog(["status"], c)
+
+
+def test_an_unfinished_fog_dir_with_more_in_it_is_left_alone(share: Share, tmp_path: Path) -> None:
+    c = tmp_path / "C"
+    _unfinished_fog(c)
+    (c / ".fog" / "db").mkdir()  # not what Share.create makes before config.json: not fog's to remove
+    run_fog(["clone", share.remote, c, "--master-key-file", share.key_file, "--into-existing"], tmp_path, expect=1)
+    assert (c / ".fog" / "db").is_dir()
+
+
+def test_an_init_stopped_after_publishing_its_share_is_finished_by_running_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after it wrote the share into the SyncConfig, init left a ghost share name: the re-run said
+    "you have a share named 'I' already", and every later clone asked to pick between I and I2."""
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home"))
+    root, remote = tmp_path / "I", tmp_path / "r"
+    root.mkdir()
+    (root / "x.txt").write_text("x\n")
+    killed = """
+        import os
+        from fog.repo import share
+        def create(*a, **k):
+            os.makedirs(os.path.join(a[1], ".fog", "tmp"), exist_ok=True)
+            os._exit(9)
+        share.Share.create = classmethod(lambda cls, *a, **k: create(cls, *a, **k))
+    """
+    r = run_wrapped(killed, ["init", root, "-r", remote], tmp_path, expect=None)
+    assert r.rc == 9, str(r)
+    r = run_fog(["init", root, "-r", remote], tmp_path)
+    assert "fogmk" in r.out or "master key" in r.out.lower(), r.out  # never shown by the stopped init
+    run_fog(["push", "-q"], root)
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home2"))
+    key = tmp_path / "key"
+    key.write_text((tmp_path / "home" / "master-key").read_text())
+    run_fog(["clone", remote, tmp_path / "J", "--master-key-file", key], tmp_path)  # one share: no --share asked
+    assert (tmp_path / "J" / "x.txt").read_text() == "x\n"

@@ -105,6 +105,49 @@ def test_a_damaged_page_inside_the_database_is_one_line(share: Share) -> None:
         assert "internal error" not in line, line
 
 
+def _last_leaf(data: Path, table: bytes) -> int:
+    """The page number of the last leaf of named database `table` (the one a cursor reaches by stepping)."""
+    import struct
+
+    from fog.repo.dbpages import _named
+
+    raw = data.read_bytes()
+    meta = max((raw[:4096], raw[4096:8192]), key=lambda m: struct.unpack_from("=Q", m, 144)[0])
+    (main,) = struct.unpack_from("=Q", meta, 128)
+    found = _named(raw[main * 4096 : (main + 1) * 4096], table)
+    assert found is not None
+    page, depth = found
+    assert depth >= 2, "the table fits in one leaf: no step to a sibling"
+    for _ in range(depth - 1):
+        branch = raw[page * 4096 : (page + 1) * 4096]
+        (lower,) = struct.unpack_from("=H", branch, 12)
+        (off,) = struct.unpack_from("=H", branch, 16 + 2 * ((lower - 16) // 2 - 1))
+        lo, hi, high = struct.unpack_from("=HHH", branch, off)
+        page = lo | hi << 16 | high << 32
+    return page
+
+
+@pytest.mark.parametrize(
+    ("table", "walkers"), [(b"timeline", [["check"], ["log", "--pushes"]]), (b"stat", [["status"], ["push"]])]
+)
+def test_a_zeroed_leaf_a_walk_steps_to_is_one_line_not_an_abort(
+    share: Share, table: bytes, walkers: list[list[str]]
+) -> None:
+    """LMDB checks the page a lookup lands on, not the next leaf a cursor steps to: a zeroed one there
+    aborted the process (SIGABRT, "Assertion 'IS_LEAF(mp)' failed") in `fog check` and `log --pushes`."""
+    data = _filled(share)
+    page = _last_leaf(data, table)
+    with open(data, "r+b") as f:
+        f.seek(page * 4096)
+        f.write(b"\0" * 4096)
+    for command in [*walkers, ["pull"], ["ls"], ["device", "list"]]:
+        r = share.fog(*command, expect=None, sub=True)
+        assert r.rc in (0, 1) and (r.rc == 1 or command not in walkers), (command, str(r))
+        if r.rc == 1:
+            line = r.one_line_error()
+            assert "data.mdb" in line and "damaged" in line and "--into-existing" in line, (command, line)
+
+
 def test_intact_database_still_opens(share: Share) -> None:
     _filled(share)
     share.fog("status")
@@ -343,3 +386,116 @@ def test_a_fog_entry_that_is_a_symlink_is_refused_and_its_target_untouched(
     path.unlink()
     assert share.push()["modified"] == []
     assert (share.root / "notes.txt").read_bytes() == b"precious data\n"
+
+
+def test_a_directory_named_like_a_temp_file_in_fog_tmp_does_not_stop_pulls(share: Share) -> None:
+    """The sweep of a killed pull's temp files unlinked each: a directory of that name made every pull fail
+    "Is a directory" (fog never makes one, but .fog/tmp is its own scratch space)."""
+    share.write("a.txt", "a\n")
+    share.push()
+    odd = share.root / ".fog" / "tmp" / ".fog-tmp-1-deadbeef-00000003"
+    (odd / "sub").mkdir(parents=True)
+    (odd / "sub" / "f").write_text("x\n")
+    share.fog("pull")
+    assert not odd.exists()
+
+
+def test_a_database_file_that_is_a_directory_names_it_and_the_way_out(share: Share) -> None:
+    share.write("a.txt", "a\n")
+    share.push()
+    data = share.root / ".fog" / "db" / "data.mdb"
+    data.unlink()
+    data.mkdir()
+    for command in (["status"], ["log", "a.txt"], ["push"]):
+        line = share.fog(*command, expect=1, sub=True).one_line_error()
+        assert "data.mdb" in line and "not a regular file" in line and "--into-existing" in line, line
+
+
+def test_checkouts_json_that_is_an_empty_directory_is_rebuilt(share: Share) -> None:
+    """FORMAT section 12 says the file is rebuilt if damaged: as a directory it stopped status, push and pull."""
+    share.write("a.txt", "a\n")
+    path = _home() / "checkouts.json"
+    path.unlink()
+    path.mkdir()
+    share.fog("status")
+    assert path.is_file() and str(share.root.resolve()) in path.read_text()
+    path.unlink()
+    path.mkdir()
+    (path / "kept").write_text("x\n")  # not fog's to delete: one line that says what to do
+    line = share.fog("push", expect=1).one_line_error()
+    assert "checkouts.json" in line and "move it away" in line, line
+    assert not [p for p in _home().iterdir() if p.name.startswith(".checkouts.json.tmp")]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_deleted_working_directory(share: Share, tmp_path: Path, fast: bool) -> None:
+    """An absolute -C works from a deleted working directory; without one, one line says what to do."""
+    import subprocess
+
+    from fogcli import FOG, env
+
+    share.write("a.txt", "a\n")
+    e = env()
+    if not fast:
+        e["FOG_NO_FAST"] = "1"
+    gone = tmp_path / "gone"
+    fog = " ".join(FOG)
+    for args, rc in ((f"-C {share.root} status", 0), (f"-C {share.root} sync", 0), ("status", 1), ("-C x status", 1)):
+        gone.mkdir()
+        proc = subprocess.run(
+            ["bash", "-c", f"cd {gone} && rmdir {gone} && exec {fog} {args}"], env=e, capture_output=True, timeout=120
+        )
+        err = proc.stderr.decode()
+        assert proc.returncode == rc, (args, err)
+        assert "internal error" not in err and "Traceback" not in err, err
+        if rc:
+            assert err.count("\n") == 1 and "current directory no longer exists" in err, err
+
+
+def test_an_unwritable_local_archive_is_a_warning_not_a_remote_failure(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`chattr +i .fog/archive` stopped push, pull and check with "remote .../archive is read-only"."""
+    from fog.backends.local import LocalBackend
+    from fog.errors import ReadOnlyRemote
+
+    real = LocalBackend.from_url.__func__  # type: ignore[attr-defined]
+
+    def from_url(cls, url: str, *a, **k):  # type: ignore[no-untyped-def]
+        if url.endswith("archive"):
+            raise ReadOnlyRemote(f"remote {url} is read-only: directory {url} is not writable")
+        return real(cls, url, *a, **k)
+
+    monkeypatch.setattr(LocalBackend, "from_url", classmethod(from_url))
+    share.write("a.txt", "a\n")
+    share.push()
+    r = share.fog("pull")
+    assert "local archive" in r.err and "remote" not in r.err.split("(")[0], r.err
+    share.fog("check")
+
+
+def _dead_pid() -> int:
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid += 1
+
+
+def test_temp_files_of_a_killed_secret_write_are_swept_by_the_next_write(share: Share) -> None:
+    """Only protect/unprotect swept them, and never the journal's own (`..reseal.tmp-PID`): a clear copy
+    of a secret stayed in FOG_HOME for good after a crash."""
+    home = _home()
+    dead = _dead_pid()
+    left = [home / f".syncconfig.json.tmp-{dead}", home / f"..reseal.tmp-{dead}", home / f".master-key.tmp-{dead}"]
+    for p in left:
+        p.write_bytes(b"secret\n")
+    alive = home / f".identity.json.tmp-{os.getppid()}"  # a process still running may be about to rename it
+    alive.write_bytes(b"x\n")
+    share.fog("device", "rename", share.fog("device", "list", "--json").json()[0]["name"], "renamed")
+    assert [p for p in left if p.exists()] == []
+    assert alive.exists()

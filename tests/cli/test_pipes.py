@@ -48,3 +48,32 @@ def test_closed_pipe_ends_quietly(share: Share) -> None:
         )
         assert proc.stderr == b"", (cmd, proc.stderr)
         assert proc.returncode in (0, 141), (cmd, proc.returncode)  # 0 when fog wrote it all before head left
+
+
+def test_a_full_disk_under_stdout_is_one_line(share: Share) -> None:
+    """`fog log > FILE` on a full disk said "internal error: OSError ... (run with --debug)"."""
+    share.write("a.txt", "a\n")
+    share.push()
+    share.write("b.txt", "b\n")
+    for args, fast in (
+        (["log"], True),
+        (["log"], False),
+        (["log", "a.txt"], True),
+        (["status"], True),
+        (["status", "--json"], False),
+        (["ls"], True),
+        (["device", "list"], True),
+        (["pull"], True),
+    ):
+        e = env()
+        if not fast:
+            e["FOG_NO_FAST"] = "1"
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.run(
+                [*FOG, *args], cwd=share.root, env=e, stdout=full, stderr=subprocess.PIPE, timeout=120
+            )
+        err = proc.stderr.decode()
+        assert (proc.returncode, err) == (1, "fog: cannot write to standard output: No space left on device\n"), (
+            args,
+            fast,
+        )

@@ -205,6 +205,7 @@ def test_every_reporting_command_json(share: Share) -> None:
         "node": False,
         "forgets": 0,
         "refused": "",
+        "undelivered": "",
     }
     d = doc(fog("remote", "add", "usb", share.tmp / "usb", "--json"), FIELDS["remote"])
     assert d["name"] == "usb" and d["pending"] == 3

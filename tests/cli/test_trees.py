@@ -429,3 +429,205 @@ def test_the_last_day_of_year_9999_is_the_latest_state(
     assert share.fog("log", "--pushes", "--until", "9999-12-31", "--json", sub=True).json()
     line = share.fog("log", "--pushes", "--until", "0001-01-01", expect=2, sub=True).one_line_error()
     assert "internal error" not in line, line
+
+
+# -- what a tree restore must never lose (review 4: F8-F11, F1b, F2b) -----------------------------------------
+
+
+def _nested_share(top: Path) -> None:
+    """`top` becomes a share of its own, as an older fog (or a user) made it: TOP/.fog/ with its database."""
+    (top / ".fog" / "db").mkdir(parents=True)
+    (top / ".fog" / "config.json").write_text("{}")
+
+
+def test_a_directory_where_the_tree_had_a_file_is_emptied_only_by_delete(share: Share, tmp_path: Path) -> None:
+    """d was a file and is a directory now, with an unpushed d/new: `restore .@~1` (no --force, no --delete)
+    deleted the whole directory and said its paths were "left alone"; `-o DIR --force` deleted a user's
+    directory of DIR the same way. Paths created since go only with --delete, unpushed ones only with --force."""
+    share.write("d", "d was a file\n")
+    share.write("f", "v1\n")
+    share.push()
+    (share.root / "d").unlink()
+    share.write("d/p", "pushed\n")
+    share.push()
+    share.write("d/new", "unpushed precious\n")
+    for extra in (["-n"], []):
+        doc = share.fog("restore", ".@~1", *extra, "--json").json()
+        assert doc["written"] == [] and doc["deleted"] == [], doc
+        assert sorted(doc["extra"]) == ["d/new", "d/p"], doc
+        assert [s for s in doc["skipped"] if s.startswith("d: a directory is in the way")], doc
+        assert (share.root / "d/new").read_text() == "unpushed precious\n"
+        assert (share.root / "d/p").read_text() == "pushed\n"
+    for extra in (["-n"], []):
+        assert "never pushed: d/new" in share.fog("restore", ".@~1", "--delete", *extra, expect=1).one_line_error()
+    dry = share.fog("restore", ".@~1", "--delete", "--force", "-n", "--json").json()
+    assert sorted(dry["deleted"]) == ["d/new", "d/p"] and dry["written"] == ["d"], dry
+    assert (share.root / "d/new").read_text() == "unpushed precious\n"
+    share.fog("restore", ".@~1", "--delete", "--force")
+    assert (share.root / "d").read_text() == "d was a file\n"
+    # -o DIR --force: --force replaces an existing file there, never a directory of the user's
+    out = tmp_path / "out"
+    (out / share.root.name / "d").mkdir(parents=True)
+    (out / share.root.name / "d" / "mine").write_text("the user's own\n")
+    doc = share.fog("restore", ".@~1", "-o", out, "--force", "--json").json()
+    assert (out / share.root.name / "d" / "mine").read_text() == "the user's own\n"
+    assert [s for s in doc["skipped"] if s.startswith("d: a directory is in the way")], doc
+    assert (out / share.root.name / "f").read_text() == "v1\n"
+    err = share.fog("restore", ".@~1", "-o", out, "--force").err
+    assert "1 path(s) not in that tree left alone\n" in err and "--delete" not in err, err  # (refused with -o)
+
+
+def test_restore_delete_keeps_a_new_directory_holding_ignored_files_or_a_nested_share(share: Share) -> None:
+    """`restore .@~1 --delete` deleted newdir/ with the ignored (never pushed) x.log in it, and -n did not list
+    x.log; a nested share inside a new directory made it stop half-way on "Directory not empty"."""
+    share.write(".fogignore", "*.log\n")
+    share.write("f", "v1\n")
+    share.push()
+    share.write("newdir/p", "pushed\n")
+    share.write("other/q", "pushed\n")
+    share.write("f", "v2\n")
+    share.push()
+    share.write("newdir/x.log", "ignored, precious\n")
+    _nested_share(share.root / "other" / "inner")
+    (share.root / "other/inner/x").write_text("nested precious\n")
+    dry = share.fog("restore", ".@~1", "--delete", "-n", "--json").json()
+    assert sorted(dry["deleted"]) == ["newdir/p", "other/q"], dry
+    share.fog("restore", ".@~1", "--delete")
+    assert not (share.root / "newdir/p").exists() and not (share.root / "other/q").exists()
+    assert (share.root / "newdir/x.log").read_text() == "ignored, precious\n"
+    assert (share.root / "other/inner/x").read_text() == "nested precious\n"
+    assert (share.root / "other/inner/.fog/config.json").read_text() == "{}"
+    assert (share.root / "f").read_text() == "v1\n"
+
+
+def test_a_tree_restore_leaves_a_nested_share_alone(share: Share) -> None:
+    """sub/ (pushed) became a share of its own: `restore .@~1` wrote the outer share's sub/f over the nested
+    share's own f, with no --force asked for, as if nothing were there. A nested share is hands off."""
+    share.write("sub/f", "v1\n")
+    share.write("sub/g", "v1\n")
+    share.write("top", "v1\n")
+    share.push()
+    shutil.rmtree(share.root / "sub")
+    (share.root / "sub").mkdir()
+    _nested_share(share.root / "sub")
+    (share.root / "sub/f").write_text("nested f\n")
+    share.write("top", "v2\n")
+    share.push()
+    for extra in (["-n"], [], ["--force", "--delete"]):
+        doc = share.fog("restore", ".@~1", *extra, "--json").json()
+        assert not [p for p in doc["written"] + doc["deleted"] if p.startswith("sub")], doc
+        assert [s for s in doc["skipped"] if s.startswith("sub: nested fog share")], doc
+        assert (share.root / "sub/f").read_text() == "nested f\n" and not (share.root / "sub/g").exists()
+    assert (share.root / "top").read_text() == "v1\n"
+    line = share.fog("restore", "sub@~1", expect=1).one_line_error()
+    assert "sub is a nested fog share" in line, line
+    assert (share.root / "sub/f").read_text() == "nested f\n" and not (share.root / "sub/g").exists()
+
+
+def test_a_tree_restore_treats_a_users_fog_tmp_file_like_any_other(share: Share) -> None:
+    """`.fog-tmp-notes` is synced like any file, but a tree restore skipped every `.fog-tmp-*` name as fog's own:
+    its unpushed edit was overwritten without --force, and --delete never removed one made since."""
+    share.write(".fog-tmp-notes", "v1\n")
+    share.push()
+    share.write(".fog-tmp-notes", "v2\n")
+    share.write("d/.fog-tmp-made-since", "new\n")
+    share.push()
+    share.write(".fog-tmp-notes", "unpushed precious\n")
+    assert "never pushed: .fog-tmp-notes" in share.fog("restore", ".@~1", expect=1).one_line_error()
+    assert (share.root / ".fog-tmp-notes").read_text() == "unpushed precious\n"
+    share.write(".fog-tmp-notes", "v2\n")
+    (share.root / "d/.fog-tmp-1-0123abcd-00000001").write_text("fog's own temp name: not ours to judge")
+    dry = share.fog("restore", ".@~1", "--delete", "-n", "--json").json()
+    assert dry["written"] == [".fog-tmp-notes"] and dry["deleted"] == ["d/.fog-tmp-made-since"], dry
+    share.fog("restore", ".@~1", "--delete")
+    assert (share.root / ".fog-tmp-notes").read_text() == "v1\n"
+    assert not (share.root / "d/.fog-tmp-made-since").exists()
+    assert (share.root / "d/.fog-tmp-1-0123abcd-00000001").exists()  # so d stays
+
+
+def _while_staging(monkeypatch: pytest.MonkeyPatch, act: object) -> None:
+    """Run `act()` once, right after the restore staged its first file (before anything is renamed)."""
+    from fog.sync import treerestore
+
+    stage = treerestore.stage_version
+    done: list[bool] = []
+
+    def staging(*a, **k):  # type: ignore[no-untyped-def]
+        out = stage(*a, **k)
+        if not done:
+            done.append(True)
+            act()  # type: ignore[operator]
+        return out
+
+    monkeypatch.setattr(treerestore, "stage_version", staging)
+
+
+def test_a_file_made_while_a_tree_restore_runs_is_never_overwritten(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """g was deleted since; the user wrote a new g while `restore .@~1` downloaded: the restore replaced it
+    (exit 0, no notice), as nothing had been at g when it looked. A path absent then is placed only if it
+    still is."""
+    share.write("g", "old g\n")
+    share.write("h", "old h\n")
+    share.push()
+    (share.root / "g").unlink()
+    (share.root / "h").unlink()
+    share.push()
+    _while_staging(monkeypatch, lambda: (share.root / "g").write_text("the user's new g\n"))
+    doc = share.fog("restore", ".@~1", "--json").json()
+    assert (share.root / "g").read_text() == "the user's new g\n"
+    assert (share.root / "h").read_text() == "old h\n"
+    assert [s for s in doc["skipped"] if s.startswith("g: made while restoring")], str(doc)
+    assert doc["written"] == ["h"], doc
+
+
+def test_restore_delete_never_removes_a_file_edited_after_the_plan(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--delete unlinked what it planned to, whatever the path held by then."""
+    from fog.sync import treerestore
+
+    share.write("a", "a\n")
+    share.push()
+    share.write("later", "pushed\n")
+    share.push()
+    remove = treerestore._remove
+
+    def removing(*a, **k):  # type: ignore[no-untyped-def]
+        (share.root / "later").write_text("edited after the plan\n")
+        return remove(*a, **k)
+
+    monkeypatch.setattr(treerestore, "_remove", removing)
+    doc = share.fog("restore", ".@~1", "--delete", "--json").json()
+    assert (share.root / "later").read_text() == "edited after the plan\n"
+    assert [s for s in doc["skipped"] if s.startswith("later: changed while restoring")], doc
+    assert doc["deleted"] == [], doc
+
+
+def test_a_tree_restore_never_writes_or_chmods_through_a_directory_swapped_for_a_symlink(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """d/ (0700) was deleted since; while `restore .@~1` downloaded, the user put a symlink to a directory
+    outside the share at d: the restore replaced outside/f and chmod'ed outside to 0700."""
+    share.write("d/f", "old f\n")
+    share.write("d/big", os.urandom(1 << 16))
+    os.chmod(share.root / "d", 0o700)
+    share.push()
+    shutil.rmtree(share.root / "d")
+    share.push()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.chmod(outside, 0o755)
+    (outside / "f").write_text("precious\n")
+
+    def swap() -> None:
+        os.rename(share.root / "d", share.root / "d.moved")
+        (share.root / "d").symlink_to(outside)
+
+    _while_staging(monkeypatch, swap)
+    doc = share.fog("restore", ".@~1", "--json").json()
+    assert sorted(p.name for p in outside.iterdir()) == ["f"] and (outside / "f").read_text() == "precious\n"
+    assert outside.stat().st_mode & 0o777 == 0o755
+    assert (share.root / "d").is_symlink()
+    assert [s for s in doc["skipped"] if s.startswith("d/f: d is a symlink now")], doc

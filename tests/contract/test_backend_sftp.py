@@ -263,6 +263,20 @@ def test_connection_refused_is_transient(ssh_home: SSHHome) -> None:
     assert e.value.transient
 
 
+def test_a_server_that_never_speaks_ssh_is_named_as_such(ssh_home: SSHHome) -> None:
+    """A port that accepts and stays silent said "failed: No existing session" (paramiko's words)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        config = ssh_home.ssh_dir / "config"
+        old = config.read_text() if config.exists() else ""
+        config.write_text(f"Host silent\n  HostName 127.0.0.1\n  ConnectTimeout 1\n{old}")
+        with pytest.raises(RemoteError, match="did not answer the SSH handshake within 1 s") as e:
+            SFTPBackend.from_url(f"sftp://silent:{port}/x")
+        assert e.value.transient
+
+
 @pytest.fixture
 def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SSHServer, SSHHome]]:
     """A server of this test's own, so killing it does not disturb the others."""

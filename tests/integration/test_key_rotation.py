@@ -95,6 +95,19 @@ def test_the_revoked_device_is_told_once_per_command_and_its_files_are_untouched
     assert b.tree() == before
 
 
+def test_the_revoked_device_is_told_when_it_changes_the_remotes(trio: tuple[Device, Device, Device]) -> None:
+    """`remote add`, `set-url` and `remove` of a revoked device exited 0 saying "for every device", though no
+    device ever saw the change. Exit 6 like every command that touches a remote; `--local` stays local."""
+    a, b, _ = trio
+    revoke(a, "desktop")
+    q = a.world.tmp / "q"
+    for args in (["remote", "add", "q", q], ["remote", "set-url", "origin", q], ["remote", "remove", "origin"]):
+        r = b.fog(*args, expect=EXIT_REVOKED)
+        assert "this device (desktop) was revoked by 'laptop'" in r.error_line()
+    assert not q.exists()
+    assert "q" not in {r["name"] for r in a.fog("remote", "list", "--json").json()}
+
+
 def test_the_revoked_device_cannot_change_the_device_list(trio: tuple[Device, Device, Device]) -> None:
     a, b, c = trio
     revoke(a, "desktop")

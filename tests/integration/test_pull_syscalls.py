@@ -1,5 +1,6 @@
 """A pull's system calls per path (issue 20, clone time): each directory made once, and a new file
-in a new directory stat'ed twice (before staging, once placed): its missing parent says it is not here yet,
+in a new directory stat'ed twice (before staging, once placed; a call relative to an open directory counts
+as one on its full path): its missing parent says it is not here yet,
 and the ignore rules take what is here from that, not from one more stat.
 
 A clone of a deep tree used to try `mkdir` on every ancestor of every incoming
@@ -27,9 +28,12 @@ def _counting_mkdir(record: Path) -> str:
 import json, os
 _real = os.mkdir
 def _mkdir(path, *a, **k):
+    path = os.fspath(path)
+    if k.get("dir_fd") is not None:  # (relative to an open directory: named in full)
+        path = os.path.join(os.readlink(f"/proc/self/fd/{{k['dir_fd']}}"), path)
     with open({str(record)!r}, "a") as f:
-        f.write(json.dumps(os.fspath(path)) + "\\n")
-    return _real(path, *a, **k)
+        f.write(json.dumps(path) + "\\n")
+    return _real(path if k.get("dir_fd") is None else os.path.basename(path), *a, **k)
 os.mkdir = _mkdir
 """
 
@@ -60,7 +64,12 @@ import json, os
 _top = {str(top) + "/"!r}
 def _wrap(real):
     def stat(path, *a, **k):
-        if isinstance(path, str) and path.startswith(_top):
+        if isinstance(path, str) and k.get("dir_fd") is not None:  # (relative to an open directory)
+            full = os.path.join(os.readlink(f"/proc/self/fd/{{k['dir_fd']}}"), path)
+            if full.startswith(_top):
+                with open({str(record)!r}, "a") as f:
+                    f.write(json.dumps(full[len(_top):]) + "\\n")
+        elif isinstance(path, str) and path.startswith(_top):
             with open({str(record)!r}, "a") as f:
                 f.write(json.dumps(path[len(_top):]) + "\\n")
         return real(path, *a, **k)

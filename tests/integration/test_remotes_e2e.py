@@ -122,6 +122,16 @@ def test_wrong_s3_credentials_fail_in_one_line(s3_env: str, s3_url: str, tmp_pat
     assert "s3://" in r.error_line()
 
 
+def test_an_s3_prefix_that_holds_something_else_is_refused(s3_env: str, s3_url: str, tmp_path: Path) -> None:
+    from fog.backends.s3 import S3Backend
+
+    url = f"{s3_url}?endpoint={s3_env}&path_style=1"
+    S3Backend.from_url(url).put("db.sql", b"someone's backup")
+    argv = ["init", tmp_path / "share", "--remote", url, "--master-key-file", tmp_path / "mk"]
+    r = run_fog(argv, home=tmp_path / "h", cwd=tmp_path, expect=1)
+    assert "not empty and holds no fog store" in r.error_line()
+
+
 # -- a server killed in the middle of a push ---------------------------------------------------
 
 

@@ -194,3 +194,32 @@ def test_versions_no_source_holds_wait_and_the_new_work_still_reaches_the_remote
     d = world.device("fourth")
     run_fog(["clone", usb, d.root, "--master-key-file", world.key], home=d.home, cwd=world.tmp)
     assert d.tree() == a.tree()
+
+
+def test_cat_restore_and_diff_read_another_remote_when_the_default_is_down(world: World) -> None:
+    """Review 4 (F7): with origin's disk unplugged, `cat`/`restore`/`diff` of an old version exited 1 ("is the
+    disk mounted?") although usb held every version; only `remote skip origin` made them read it. They fall
+    back to the other remotes in order, and name every one when none opens."""
+    import json
+
+    a = world.init("laptop")
+    a.write("a.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    usb = _add_usb(world, a)
+    a.write("a.txt", "v2\n")
+    a.fog("push")
+    config = a.root / ".fog" / "config.json"
+    doc = json.loads(config.read_text())
+    doc["settings"] = {"archive_max_bytes": 0}  # no local copy: the old version must come from a remote
+    config.write_text(json.dumps(doc))
+    shutil.rmtree(a.root / ".fog" / "archive")
+    world.remote.rename(world.tmp / "unplugged")
+    assert a.fog("cat", "a.txt@~1").out == "v1\n"
+    out = world.tmp / "out.txt"
+    a.fog("restore", "a.txt@~1", "-o", out)
+    assert out.read_text() == "v1\n"
+    assert "v1" in a.fog("diff", "a.txt@~1").out
+    assert [r["skipped"] for r in a.fog("remote", "list", "--json").json()] == [False, False]
+    usb.rename(world.tmp / "usb-away")
+    line = a.fog("cat", "a.txt@~1", expect=1).error_line()
+    assert "no remote of this share can be reached" in line and str(usb) in line and str(world.remote) in line, line

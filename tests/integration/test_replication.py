@@ -420,6 +420,27 @@ def test_repair_alone_finds_and_heals_a_corrupt_pack(world: World) -> None:
     a.fog("check", "usb", "--read-data")
 
 
+def test_a_pack_whose_header_is_gone_is_garbage_once_repaired(world: World) -> None:
+    """A pack truncated on one remote: --repair put its objects back from the other, but `check` still exited
+    4 for ever ("pack shorter than its header": prune leaves unreadable packs alone), with no next step. Its
+    bytes do not match its name and nothing the history needs is missing: a note naming the file to delete."""
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    _big(a, {"big.bin": 3 * MiB})
+    a.fog("push")
+    victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
+    victim.write_bytes(b"")
+    a.fog("check", "usb", expect=4)
+    doc = a.fog("check", "usb", "--repair", "--json").json()
+    assert doc["ok"] and doc["repaired_from"]["origin"] > 0, doc
+    doc = a.fog("check", "usb", "--json").json()
+    assert doc["ok"] and not doc["problems"], doc
+    assert any("it is garbage, delete" in n and victim.name in n for n in doc["notes"]), doc["notes"]
+    victim.unlink()  # as the note says
+    assert not a.fog("check", "usb", "--read-data", "--json").json()["notes"]
+
+
 # -- a remote's name, URL and store: state never carried to the wrong store ---------------------
 
 
@@ -441,6 +462,48 @@ def test_one_store_under_two_spellings_is_one_remote(world: World) -> None:
         c.fog("sync")
         a.fog("sync")
     assert (a.root / "c1.txt").read_text() == "1\n"
+
+
+def test_a_clone_from_another_spelling_of_a_listed_remote_pulls_everything(world: World) -> None:
+    """Review 4 (F4): `fog clone file://USB` (the SyncConfig lists USB as a plain path) printed "Cloned", exit 0,
+    and pulled nothing: the first pull rewrote the remote's URL to the listed spelling and read nothing from
+    it, leaving an "unfinished clone". The clone uses the listed spelling, and keeps URL options of its own
+    (`?timeout=3`) for this device as `remote set-url --local` does."""
+    from test_multidevice import make_pair
+
+    a, _ = make_pair(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    for n, url in enumerate([f"file://{usb}", f"file://{usb}?timeout=3"]):
+        c = world.device(f"tablet{n}")
+        run_fog(["clone", url, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+        assert c.tree() == a.tree()
+        assert "Nothing to push" in c.fog("status").out
+        listed = _remotes(c)
+        assert listed["usb"]["url"] == (url if n else str(usb)), listed
+        assert listed["usb"]["shared_url"] == (str(usb) if n else ""), listed
+        c.write("more.txt", f"{n}\n", mtime_ns=OLD_MTIME_NS)
+        c.fog("sync")
+        a.fog("pull")
+        assert (a.root / "more.txt").read_text() == f"{n}\n"
+
+
+def test_a_clone_whose_pull_reads_nothing_is_not_reported_done(world: World) -> None:
+    """Review 4 (F4): whatever leaves a clone's pull unrecorded, the clone does not say "Cloned" (exit 0)."""
+    from test_multidevice import make_pair
+
+    make_pair(world)
+    c = world.device("tablet")
+    patch = """
+    import fog.sync.pull as p
+    p.pull = lambda ctx, **kw: p.PullResult(ctx.remote_name)
+    """
+    args = ["clone", world.remote, c.root, "--master-key-file", world.key]
+    r = run_fog(args, home=c.home, cwd=world.tmp, expect=1, patch=patch)
+    assert "unfinished clone" in r.error_line() and "Cloned" not in r.out, str(r)
+    run_fog(args, home=c.home, cwd=world.tmp)  # the same command again finishes it
+    assert (c.root / "doc.txt").read_text() == "base version\n"
 
 
 def test_a_name_removed_and_added_again_for_another_store_starts_afresh(world: World) -> None:
@@ -584,6 +647,79 @@ def test_removing_the_remote_another_device_alone_reads_reaches_it(world: World)
     assert (a.root / "late.txt").read_text() == "b\n"
 
 
+def test_a_remote_removed_while_it_is_down_gets_the_removal_when_it_is_back(world: World) -> None:
+    """Review 4 (F8): `remote remove usb` while usb was down exited 0 and never put the removal there, so B,
+    which reads only usb, never learnt it: A and B then synced apart for good, exit 0 everywhere. The remover
+    says so (exit 1) and delivers the removal with its next push, pull or sync that reaches usb."""
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    usb, away = world.tmp / "usb", world.tmp / "usb-away"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.fog("pull")
+    b.fog("remote", "skip", "origin")  # B reaches only usb
+    usb.rename(away)
+    r = a.fog("remote", "remove", "usb", expect=1)
+    assert len(r.err.strip().splitlines()) == 1 and "usb is unreachable" in r.err, str(r)
+    assert "next push, pull or sync" in r.err, str(r)
+    assert "usb" not in _remotes(a)
+    a.fog("push")  # usb still down: best effort, the push is not held up
+    away.rename(usb)
+    a.fog("pull")  # delivers it
+    r = b.fog("sync", expect=1)  # B is told: usb was the only remote it used
+    assert "unskip" in r.err, str(r)
+    b.fog("remote", "unskip", "origin")
+    b.write("late.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    b.fog("sync")
+    a.fog("sync")
+    assert (a.root / "late.txt").read_text() == "b\n"
+
+
+def test_removing_a_remote_again_stops_delivering_its_removal(world: World) -> None:
+    """A disk lost for good: its removal waits to be delivered there, tried by every push, pull and sync
+    for ever. `remote remove` of that name again stops it."""
+    a = _init(world)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    shutil.rmtree(usb)
+    a.fog("remote", "remove", "usb", expect=1)  # usb is unreachable: its removal waits to be delivered
+    a.fog("remote", "remove", "usb")  # again: stop trying
+    a.fog("sync", patch="import fog.sync.remotes as R\nR.deliver_config = lambda *a: exit(7)\n")  # (7: it tried)
+    a.fog("remote", "remove", "usb", expect=1)  # no such remote now
+
+
+def test_a_url_changed_while_the_old_one_is_down_reaches_it_later(world: World) -> None:
+    """Review 4 (F8), `set-url`: B reads only usb; usb is down, its data copied to usb2, A moves usb there. A
+    delivers the new URL to the old place when it is back, and B's next sync follows it, pulling from usb2
+    in that same run."""
+    import shutil as sh
+
+    from test_multidevice import make_pair
+
+    a, b = make_pair(world)
+    usb, away, usb2 = world.tmp / "usb", world.tmp / "usb-away", world.tmp / "usb2"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.fog("pull")
+    b.fog("remote", "skip", "origin")
+    usb.rename(away)
+    sh.copytree(away, usb2)
+    r = a.fog("remote", "set-url", "usb", usb2, expect=1)
+    assert "usb is unreachable" in r.error_line() and str(usb) in r.error_line(), str(r)
+    a.write("new.txt", "a\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("sync")
+    away.rename(usb)
+    a.fog("sync")  # delivers it to the old place
+    b.write("fromb.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    b.fog("sync")
+    assert (b.root / "new.txt").read_text() == "a\n"
+    assert _remotes(b)["usb"]["url"] == str(usb2)
+    a.fog("pull")
+    assert (a.root / "fromb.txt").read_text() == "b\n"
+
+
 def test_a_url_changed_for_everyone_is_published_at_the_new_url_too(world: World) -> None:
     import shutil as sh
 
@@ -614,9 +750,10 @@ def test_a_remote_moved_or_removed_elsewhere_is_followed_by_the_first_pull(world
     b.fog("pull")
     usb.rename(moved)  # the disk moved (or went away for good)
     if how == "moved":
-        a.fog("remote", "set-url", "usb", moved)
+        r = a.fog("remote", "set-url", "usb", moved, expect=1)
     else:
-        a.fog("remote", "remove", "usb")
+        r = a.fog("remote", "remove", "usb", expect=1)
+    assert "usb is unreachable" in r.error_line()  # (done; the old place gets it if it comes back)
     a.write("new.txt", "new\n", mtime_ns=OLD_MTIME_NS)
     a.fog("push")
     doc = b.fog("pull", "--json").json()

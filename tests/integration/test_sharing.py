@@ -172,6 +172,26 @@ def test_a_read_only_member_cannot_push_and_a_patched_client_is_refused(alice: D
     assert again.err == ""  # told once, not at every run
 
 
+def test_inviting_a_member_again_changes_what_their_fog_allows(alice: Device) -> None:
+    """README: inviting someone again (say with --read-only) replaces their role. The roster changed, but the
+    member's fog went by the invitation it cloned with: bob, made read-only, still pushed (exit 0, then set
+    aside by everyone: his edit silently lost); carol, made read-write, was still refused."""
+    bob, carol = user(alice, "bob"), user(alice, "carol")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol", "--read-only")
+    accept(alice, bob)
+    accept(alice, carol)
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol")
+    bob.write("doc.txt", "bob, now read-only\n")
+    assert "shared with you read-only" in bob.fog("push", expect=1).error_line()
+    carol.write("carol.txt", "carol, now a writer\n")
+    carol.push()
+    alice.pull()
+    assert alice.read("carol.txt") == "carol, now a writer\n"
+    assert alice.read("doc.txt") == "alice's first draft\n"
+
+
 def test_a_read_only_members_sync_pulls_then_refuses_to_push_like_push(alice: Device) -> None:
     bob = user(alice, "bob")
     alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
@@ -755,7 +775,9 @@ def test_another_users_files_never_arrive_setuid_or_setgid(alice: Device) -> Non
     bob = _bob_pushed_setuid_files(alice)
     assert stat.S_IMODE((alice.root / "tool").stat().st_mode) == 0o755
     assert stat.S_IMODE((alice.root / "sgid-dir").stat().st_mode) == 0o775
-    assert alice.fog("push", "--json").json()["modified"] == []  # the dropped bits are no change of hers
+    # the dropped bits are no change of hers: for status (which said "M tool", clean false) as for push
+    assert alice.fog("status", "--json").json()["clean"] is True
+    assert alice.fog("push", "--json").json()["modified"] == []
     # and the other way round
     alice.write("mine", b"x", mode=0o4755)
     alice.push()

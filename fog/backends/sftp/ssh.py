@@ -196,6 +196,15 @@ def _connect_error(e: BaseException, t: SSHTarget, url: str) -> BaseException:
         return RemoteError(f"{where}: connection to {t.hostname} port {t.port} timed out", transient=True)
     if isinstance(e, paramiko.ProxyCommandFailure):
         return RemoteError(f"{where}: ProxyCommand failed: {e}", transient=True)
+    if isinstance(e, paramiko.SSHException) and (
+        "No existing session" in str(e) or "Error reading SSH protocol banner" in str(e)
+    ):  # (paramiko's words for a server that accepted the connection and never spoke SSH)
+        return RemoteError(
+            f"{where}: {t.hostname} port {t.port} did not answer the SSH handshake within "
+            f"{t.connect_timeout:g} s (is an SSH server listening there? for a slow one: ConnectTimeout "
+            "in ~/.ssh/config)",
+            transient=True,
+        )
     if isinstance(e, OSError | EOFError | paramiko.SSHException):
         detail = getattr(e, "strerror", None) or str(e) or type(e).__name__
         return RemoteError(f"{where}: SSH connection to {t.hostname} port {t.port} failed: {detail}", transient=True)

@@ -323,18 +323,10 @@ def deliver_config(share: Share, ident: Identity) -> list[str]:
     done: list[str] = []
     for url in sorted(pending):
         try:
-            backend = open_remote(url, ident, config=config)
-        except (RemoteError, UsageError):
-            continue
-        try:
-            remote = Remote(backend)
-            remote.require_marker()
-            remote.put_config(ident, config)
-            done.append(url)
-        except RemoteError:
-            continue
-        finally:
-            backend.close()
+            if _put_config_at(url, ident, config) is None:
+                done.append(url)
+        except UsageError:
+            continue  # (a URL this fog cannot open: left as it is)
     if done:
         left = {u: n for u, n in pending.items() if u not in done}
         with share.db.write() as txn:
@@ -393,30 +385,36 @@ def publish_config(
     known = {store_key(u) for _, u in targets}
     targets += [(u, u) for u in also or () if store_key(u) not in known]
     for name, url in targets:
-        try:
-            backend = open_remote(url, ident, config=config)
-        except RemoteError as exc:
-            errors.append(f"{name}: {exc}")
-            if failed is not None:
-                failed.setdefault(name, str(exc))
-            continue
-        try:
-            remote = Remote(backend)
-            remote.require_marker()
-            remote.put_config(ident, config)
+        error = _put_config_at(url, ident, config)
+        if error is None:
             landed.append(name)
-        except RemoteError as exc:
-            errors.append(f"{name}: {exc}")
-            if failed is not None:
-                failed.setdefault(name, str(exc))
-        finally:
-            backend.close()
+            continue
+        errors.append(f"{name}: {error}")
+        if failed is not None:
+            failed.setdefault(name, error)
     if landed or cache_if_nowhere:
         ident.cache_config(config)
     keyring.record_held(share, ident, landed, config)
     if not landed and share.config.remotes:
         raise RemoteError("the change could not be published on any remote: " + "; ".join(errors))
     return landed
+
+
+def _put_config_at(url: str, ident: Identity, config: SyncConfig) -> str | None:
+    """Put a SyncConfig version on the store at `url`; None when it landed, else why not."""
+    try:
+        backend = open_remote(url, ident, config=config)
+    except RemoteError as exc:
+        return str(exc)
+    try:
+        remote = Remote(backend)
+        remote.require_marker()
+        remote.put_config(ident, config)
+        return None
+    except RemoteError as exc:
+        return str(exc)
+    finally:
+        backend.close()
 
 
 def fresh_config(share: Share, ident: Identity, failed: dict[str, str]) -> tuple[SyncConfig, list[str]]:

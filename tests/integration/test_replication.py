@@ -381,16 +381,26 @@ def test_kill_9_at_random_moments_of_push_seeding_and_catch_up(world: World, see
         assert_complete(world, a, remote, name)
 
 
-def test_repair_of_a_corrupt_pack_heals_once_and_check_passes_after(world: World) -> None:
+def _usb_with_a_damaged_pack(world: World, size: int, *, truncate: bool = False) -> tuple[Device, Path, Path]:
+    """A share on origin and usb, one file of `size` pushed; usb's first pack altered (one bit), or
+    truncated to nothing: (the device, usb, that pack)."""
     a = _init(world)
     usb = world.tmp / "usb"
     a.fog("remote", "add", "usb", usb)
-    _big(a, {"big.bin": 20 * MiB})
+    _big(a, {"big.bin": size})
     a.fog("push")
     victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
     data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0x40
+    if truncate:
+        data.clear()
+    else:
+        data[len(data) // 2] ^= 0x40
     victim.write_bytes(bytes(data))
+    return a, usb, victim
+
+
+def test_repair_of_a_corrupt_pack_heals_once_and_check_passes_after(world: World) -> None:
+    a, usb, victim = _usb_with_a_damaged_pack(world, 20 * MiB)
     packs = len(list(usb.glob("shares/*/packs/*/*")))
     a.fog("check", "usb", "--read-data", expect=4)
     doc = a.fog("check", "usb", "--read-data", "--repair", "--json").json()
@@ -406,15 +416,7 @@ def test_repair_of_a_corrupt_pack_heals_once_and_check_passes_after(world: World
 def test_repair_alone_finds_and_heals_a_corrupt_pack(world: World) -> None:
     """`fog check usb --repair`, as fog-check(1)'s example has it (no --read-data): it said "no problems"
     (exit 0) and left the corrupt object, since only a read finds one. --repair reads every pack."""
-    a = _init(world)
-    usb = world.tmp / "usb"
-    a.fog("remote", "add", "usb", usb)
-    _big(a, {"big.bin": 3 * MiB})
-    a.fog("push")
-    victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
-    data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0x40
-    victim.write_bytes(bytes(data))
+    a, usb, victim = _usb_with_a_damaged_pack(world, 3 * MiB)
     doc = a.fog("check", "usb", "--repair", "--json").json()
     assert doc["read_data"] and doc["repaired_from"] == {"origin": 1} and doc["ok"], doc
     a.fog("check", "usb", "--read-data")
@@ -424,13 +426,7 @@ def test_a_pack_whose_header_is_gone_is_garbage_once_repaired(world: World) -> N
     """A pack truncated on one remote: --repair put its objects back from the other, but `check` still exited
     4 for ever ("pack shorter than its header": prune leaves unreadable packs alone), with no next step. Its
     bytes do not match its name and nothing the history needs is missing: a note naming the file to delete."""
-    a = _init(world)
-    usb = world.tmp / "usb"
-    a.fog("remote", "add", "usb", usb)
-    _big(a, {"big.bin": 3 * MiB})
-    a.fog("push")
-    victim = sorted(usb.glob("shares/*/packs/*/*"))[0]
-    victim.write_bytes(b"")
+    a, usb, victim = _usb_with_a_damaged_pack(world, 3 * MiB, truncate=True)
     a.fog("check", "usb", expect=4)
     doc = a.fog("check", "usb", "--repair", "--json").json()
     assert doc["ok"] and doc["repaired_from"]["origin"] > 0, doc

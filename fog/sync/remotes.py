@@ -149,7 +149,7 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     _use(share, name, url)
     publish_config(share, ident, config)
     keyring.record_held(share, ident, [name], config)  # (after _use: a name new here starts afresh)
-    return RemoteInfo(name, url, len(share.db.pending(name)))
+    return RemoteInfo(name, url, len(share.db.pending(name)), kind=kind_of(url))
 
 
 def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
@@ -188,7 +188,7 @@ def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     _drop(share, name)
     share.config.local_remotes.pop(name, None)
     share.save_config()
-    return RemoteInfo(name, url, 0, undelivered=why)
+    return RemoteInfo(name, url, 0, undelivered=why, kind=str(entry.get("kind") or kind_of(url)))
 
 
 def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local: bool) -> RemoteInfo:

@@ -208,9 +208,9 @@ def test_every_reporting_command_json(share: Share) -> None:
         "undelivered": "",
     }
     d = doc(fog("remote", "add", "usb", share.tmp / "usb", "--json"), FIELDS["remote"])
-    assert d["name"] == "usb" and d["pending"] == 3
+    assert d["name"] == "usb" and d["pending"] == 3 and d["kind"] == "file"  # (was "": list said "file")
     d = doc(fog("remote", "remove", "usb", "--json"), FIELDS["remote"])
-    assert d["name"] == "usb"
+    assert d["name"] == "usb" and d["kind"] == "file"
 
     (me,) = doc_list(fog("device", "list", "--json"), FIELDS["device"])
     assert me["this_device"] is True and me["trusted"] is True and me["last_batch"] == 2

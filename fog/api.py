@@ -1383,8 +1383,11 @@ def _pull_following(
     urls = dict(ctxs[0].share.config.remotes)
     total = _pull_all(ctxs, failed, limit, progress)
     if follow:
+        now = ctxs[0].share.config.remotes
+        for name in [n for n in total.remote_errors if n in urls and now.get(n) != urls[n]]:
+            del total.remote_errors[name]  # not reached at its old URL: moved or removed since, not failed
         before = list(ctxs)  # (a name moved is reopened under the same name: a new context)
-        _follow_after_pull(ctxs, total.remote_errors, urls, None if added else urls)
+        _follow_remotes(ctxs, total.remote_errors, None if added else set(urls))
         fresh = [c for c in ctxs if not any(c is b for b in before)]
         if fresh:
             total.absorb(_pull_all(fresh, {}, limit))
@@ -1415,19 +1418,7 @@ def _pull_all(
     return total
 
 
-def _follow_after_pull(
-    ctxs: list[Context], errors: dict[str, str], urls: dict[str, str], only: dict[str, str] | None
-) -> None:
-    """After a pull of every remote: forget the errors of remotes the SyncConfig it read moved or removed
-    (they were not reached at an old URL: not a failure), then open the remotes it learnt of (in place;
-    only those named in `only` when given). `urls`: the share's remotes before the pull."""
-    now = ctxs[0].share.config.remotes
-    for name in [n for n in errors if n in urls and now.get(n) != urls[n]]:
-        del errors[name]
-    _follow_remotes(ctxs, errors, only)
-
-
-def _follow_remotes(ctxs: list[Context], failed: dict[str, str], only: dict[str, str] | None = None) -> None:
+def _follow_remotes(ctxs: list[Context], failed: dict[str, str], only: set[str] | None = None) -> None:
     """Open the remotes a pull learnt from the SyncConfig (those in `only`, if given); drop those it
     removed (in place)."""
     share, ident = ctxs[0].share, ctxs[0].ident
@@ -1435,7 +1426,7 @@ def _follow_remotes(ctxs: list[Context], failed: dict[str, str], only: dict[str,
         ctxs.remove(ctx)
         ctx.close()
     dups = duplicates(share.config.remotes)
-    names = set(share.config.remotes) if only is None else set(share.config.remotes) & set(only)
+    names = set(share.config.remotes) if only is None else set(share.config.remotes) & only
     for name in sorted(names - {c.remote_name for c in ctxs} - set(failed) - set(dups)):
         try:
             ctxs.append(open_context(share, ident, name))
@@ -1650,7 +1641,7 @@ def add_remote(
 def _refuse_revoked(share: Share, ident: Identity) -> None:
     """A revoked device is told (RevokedError, exit 6) before it changes the share's remotes for every
     device: what it would publish reaches no one. Reads each reachable remote's SyncConfig, as a pull."""
-    remotes_mod.fresh_config(share, ident, {})
+    remotes_mod.fresh_config(share, ident, {}, refused_ok=True)  # (a remote refused here may be the one removed)
 
 
 def remove_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:

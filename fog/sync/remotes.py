@@ -26,7 +26,7 @@ from typing import Any
 
 from fog.backends.base import duplicates, kind_of, store_key
 from fog.crypto.keys import ShareKeys, device_log_name
-from fog.errors import FogError, RemoteError, UnreadableObject, UsageError
+from fog.errors import FogError, IntegrityError, Refused, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
@@ -417,10 +417,13 @@ def _put_config_at(url: str, ident: Identity, config: SyncConfig) -> str | None:
         backend.close()
 
 
-def fresh_config(share: Share, ident: Identity, failed: dict[str, str]) -> tuple[SyncConfig, list[str]]:
+def fresh_config(
+    share: Share, ident: Identity, failed: dict[str, str], *, refused_ok: bool = False
+) -> tuple[SyncConfig, list[str]]:
     """This device's SyncConfig merged with what each remote it uses holds now: the base for a
     change another device may have made first. Returns (config, the remotes read); each remote
-    that could not be read is named in `failed`. Refused data (IntegrityError) is raised."""
+    that could not be read is named in `failed`. Refused data (IntegrityError) is raised, or with
+    `refused_ok` that remote is named in `failed` too (a Refused reason) and left out."""
     cached, merged = ident.cached_state()
     config = cached or SyncConfig(ident.user_json())
     read: list[str] = []
@@ -440,8 +443,10 @@ def fresh_config(share: Share, ident: Identity, failed: dict[str, str]) -> tuple
                 same = (config.user, config.rotation) == (found.user, found.rotation)
                 config = config.merge(found) if same else found
             read.append(name)
-        except UnreadableObject:
-            raise  # refused data, not an unreachable remote
+        except IntegrityError as exc:  # refused data, not an unreachable remote
+            if not refused_ok:
+                raise
+            failed[name] = Refused(str(exc))
         except RemoteError as exc:
             failed[name] = str(exc)
         finally:

@@ -141,8 +141,8 @@ EXIT_CODES: dict[int, str] = {
     3: "Done, but conflict copies were written (`NAME.fog-conflict-...`).",
     4: "Integrity or authentication failure: data was refused.",
     5: (
-        "Done, but some paths could not be read (push) or written here (pull, clone): each is listed, "
-        "and tried again by the next run."
+        "Done, but some paths could not be read (push) or written here (pull, clone, a tree restore): each is "
+        "listed, and tried again by the next run."
     ),
     6: (
         "This device was revoked, or the master key it holds was replaced by a key rotation "
@@ -615,6 +615,8 @@ PAGES: dict[str, dict[str, object]] = {
             1: "An error; also: no remote this device uses could be reached (the default one is read, else the "
             "first other that opens), and the local archive does not hold the version.",
             4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written).",
+            5: "A tree restore left some path of the tree as it is (changed while it ran, or a directory in the "
+            "way that holds paths left alone): each is named under skipped; a nested share is not counted.",
         },
         "examples": [
             ("The version before the last, in place:", "fog restore notes.txt@~1"),

@@ -20,6 +20,7 @@ from fog.cli.common import (
 )
 from fog.cli.complete import complete_spec
 from fog.cli.text import echo, human_duration, human_size
+from fog.errors import EXIT_PARTIAL
 from fog.format.names import shown
 
 
@@ -79,6 +80,8 @@ def restore(
                 as_json,
             )
         _tree_report(tree, as_json)
+        if tree.partial and not tree.dry_run:
+            raise typer.Exit(EXIT_PARTIAL)  # (each path left as it is was named on stderr)
         return
     if delete or dry_run or max_delete is not None:
         raise typer.BadParameter("--delete, --max-delete and --dry-run restore trees (DIR@REV)", param_hint=spec)

@@ -30,7 +30,7 @@ from typing import Protocol
 
 from fog import cancel
 from fog.backends.local import flushing, syncfs
-from fog.errors import FogError, IntegrityError
+from fog.errors import FogError, IntegrityError, RemoteError
 from fog.format.version import Version
 from fog.repo.db import StatEntry
 from fog.store import PutStats
@@ -63,6 +63,8 @@ class Report(Protocol):
     kept_deleted: list[str]
     problems: list[str]
     failed: list[str]
+    remote: str  # the remote pulled from
+    remote_errors: dict[str, str]  # remotes that failed, and why
     bytes_written: int
 
 
@@ -272,7 +274,10 @@ def _fail(out: Applied, result: Report, path: str, exc: BaseException) -> None:
     out.stat_updates.pop(path, None)
     if isinstance(exc, IntegrityError):
         result.problems.append(f"{path}: {exc}")
-    elif isinstance(exc, OSError) and exc.strerror:
+        return
+    if isinstance(exc, RemoteError):  # (the remote stopped answering while this path's blocks were read)
+        result.remote_errors.setdefault(result.remote, str(exc))
+    if isinstance(exc, OSError) and exc.strerror:
         result.failed.append(f"{path}: {exc.strerror}")
     else:
         result.failed.append(f"{path}: {exc}")

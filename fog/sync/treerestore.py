@@ -82,9 +82,15 @@ class TreeRestoreResult:
     deleted: list[str] = field(default_factory=list)  # removed (--delete)
     extra: list[str] = field(default_factory=list)  # not in the tree, left alone
     skipped: list[str] = field(default_factory=list)  # changed while restoring, or blocked: "path: why"
+    partial: bool = False  # some path of the tree was not put in place (a `skipped` line other than a nested share's)
     bytes_written: int = 0
     bytes_planned: int = 0  # what the files to write hold
     seconds: float = 0.0
+
+    def miss(self, line: str) -> None:
+        """A path of the tree left as it is ("path: why"): the restore is partial (exit 5)."""
+        self.skipped.append(line)
+        self.partial = True
 
     @property
     def rate(self) -> float:
@@ -265,7 +271,7 @@ def restore_tree(
             if rel in clash:
                 clash.discard(rel)
                 hint = " (--delete removes them)" if in_place and not delete and rel not in kept_anyway else ""
-                result.skipped.append(f"{key(rel)}: a directory is in the way, holding paths left alone{hint}")
+                result.miss(f"{key(rel)}: a directory is in the way, holding paths left alone{hint}")
             else:
                 gone.discard(rel)
                 result.skipped.append(f"{key(rel)}: holds paths left alone; not deleted")
@@ -397,10 +403,10 @@ def _make_dirs(
             there.add(k)
         except LinkedParent as exc:
             failed.add(k)
-            result.skipped.append(f"{k}: {exc}")
+            result.miss(f"{k}: {exc}")
         except FileNotFoundError:
             failed.add(k)
-            result.skipped.append(f"{k}: removed while restoring; left as it is")
+            result.miss(f"{k}: removed while restoring; left as it is")
     dirs.close()  # the next step opens them again, right before it acts
     return there
 
@@ -410,9 +416,9 @@ def _chmod(dirs: Parents, rel: str, mode: int, result: TreeRestoreResult) -> Non
     try:
         chmod_dir(*dirs.parent(rel), mode)
     except LinkedParent as exc:
-        result.skipped.append(f"{rel}: mode not set: {exc}")
+        result.miss(f"{rel}: mode not set: {exc}")
     except FileNotFoundError:
-        result.skipped.append(f"{rel}: mode not set: removed while restoring")
+        result.miss(f"{rel}: mode not set: removed while restoring")
 
 
 def _remove(
@@ -448,7 +454,7 @@ def _remove(
                 raise
             why = "changed while restoring; left as it is"
         if why is not None:
-            result.skipped.append(f"{k}: {why}")
+            result.miss(f"{k}: {why}")
             if k in result.deleted:
                 result.deleted.remove(k)
     dirs.close()
@@ -521,7 +527,7 @@ def _write(
             del staged[i]
             if why is not None:
                 os.unlink(tmp)
-                result.skipped.append(f"{v.path}: {why}")
+                result.miss(f"{v.path}: {why}")
                 result.written.remove(v.path)
                 continue
             parents.add(k.rpartition("/")[0])

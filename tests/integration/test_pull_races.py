@@ -316,3 +316,30 @@ def test_a_file_edited_while_a_restore_downloads_is_not_replaced(world: World) -
     assert a.read("doc.txt") == "v2\nedited while restoring\n"
     a.fog("restore", "doc.txt@~1", "--force")
     assert a.read("doc.txt") == "v1\n"
+
+
+def test_a_remote_failing_while_a_pull_reads_blocks_exits_1_and_the_path_comes_next_time(world: World) -> None:
+    """A remote that stops answering while the pull downloads a file's blocks is a remote failure
+    (exit 1, the remote named), not a path that "could not be written here" (exit 5) (review 4, remotes F5)."""
+    a, b = make_pair(world)
+    a.write("big.bin", os.urandom(300_000))
+    a.push()
+    down = """
+import fog.backends.local as _L
+from fog.errors import RemoteError
+_real_range, _real_get = _L.LocalBackend.get_range, _L.LocalBackend.get
+def _get_range(self, name, *a, **k):
+    if "/packs/" in name:
+        raise RemoteError("remote stopped answering (test)", transient=True)
+    return _real_range(self, name, *a, **k)
+def _get(self, name, *a, **k):
+    if "/packs/" in name:
+        raise RemoteError("remote stopped answering (test)", transient=True)
+    return _real_get(self, name, *a, **k)
+_L.LocalBackend.get_range, _L.LocalBackend.get = _get_range, _get
+"""
+    r = b.fog("pull", expect=1, patch=down)
+    assert "stopped answering" in r.err and "origin" in r.err
+    assert not (b.root / "big.bin").exists()
+    b.fog("pull")
+    assert (b.root / "big.bin").read_bytes() == (a.root / "big.bin").read_bytes()

@@ -24,6 +24,7 @@ from fog.errors import (
     IntegrityError,
     NotAShareError,
     ReadOnlyRemote,
+    Refused,
     RemoteError,
     RevisionError,
     UsageError,
@@ -1707,12 +1708,16 @@ def set_policy(home: Path, cwd: Path, change: Callable[[Policy], Policy], *, wai
     written is named in `remote_errors` (its devices learn the policy from the others)."""
     with open_share(home, cwd, wait=wait) as (share, ident):
         failed: dict[str, str] = {}
-        config, read = remotes_mod.fresh_config(share, ident, failed)
+        config, read = remotes_mod.fresh_config(share, ident, failed, refused_ok=True)
         if not read:
-            raise RemoteError(
-                "the policy was not changed: no remote of the share could be read ("
-                + "; ".join(f"{n}: {e}" for n, e in sorted(failed.items()))
-                + ")"
+            raise (
+                none_left(failed)
+                if any(isinstance(w, Refused) for w in failed.values())
+                else RemoteError(
+                    "the policy was not changed: no remote of the share could be read ("
+                    + "; ".join(f"{n}: {e}" for n, e in sorted(failed.items()))
+                    + ")"
+                )
             )
         sid = share.config.share_id
         previous, stored = _policy_of(config.shares.get(sid, {}))

@@ -9,6 +9,7 @@ import typer
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, local_time, run
 from fog.cli.text import as_doc, shown
+from fog.errors import EXIT_INTEGRITY, Refused
 from fog.sync.keyring import RotationResult
 
 device_app = typer.Typer(
@@ -45,6 +46,16 @@ MASTER_KEY_FILE_OPTION = typer.Option(
     help="Write the new master key to this file (mode 0600) instead of printing it.",
     metavar="F",
 )
+
+
+def rotation_done(r: RotationResult, what: str, as_json: bool) -> None:
+    """Report a key rotation; exit 4 when a remote was left out for refused data (named on stderr)."""
+    if as_json:
+        emit_json(as_doc(r))
+    else:
+        print_rotation(r, what)
+    if any(isinstance(why, Refused) for why in r.failed.values()):
+        raise typer.Exit(EXIT_INTEGRITY)
 
 
 def print_rotation(r: RotationResult, what: str) -> None:
@@ -84,12 +95,8 @@ def revoke(
 ) -> None:
     """Revoke a device and rotate every key it knew: it reads nothing pushed from now on."""
     r = run(lambda: api.revoke_device(fog_home(), STATE.cwd, name, _mkf(master_key_file), wait=wait), as_json)
-    if as_json:
-        emit_json(as_doc(r))
-    else:
-        print_rotation(
-            r, f"revoked {', '.join(r.revoked)}: its batches already on the remotes stay, later ones are refused"
-        )
+    what = f"revoked {', '.join(r.revoked)}: its batches already on the remotes stay, later ones are refused"
+    rotation_done(r, what, as_json)
 
 
 @device_app.command()

@@ -9,7 +9,7 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run, say
-from fog.cli.device_cmd import MASTER_KEY_FILE_OPTION, _mkf, print_rotation
+from fog.cli.device_cmd import MASTER_KEY_FILE_OPTION, _mkf, rotation_done
 from fog.cli.sources import new_passphrase, read_master_key
 from fog.cli.text import as_doc
 
@@ -60,11 +60,7 @@ def rotate(
 ) -> None:
     """Rotate the master key, user keys and share keys (a lost master key, or a stolen device)."""
     r = run(lambda: api.rotate_keys(fog_home(), STATE.cwd, keep or None, _mkf(master_key_file), wait=wait), as_json)
-    if as_json:
-        emit_json(as_doc(r))
-    else:
-        what = f"revoked {', '.join(r.revoked)}" if r.revoked else "no device revoked"
-        print_rotation(r, what)
+    rotation_done(r, f"revoked {', '.join(r.revoked)}" if r.revoked else "no device revoked", as_json)
 
 
 @key_app.command()

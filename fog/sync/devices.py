@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fog.crypto.keys import device_id, device_log_name
-from fog.errors import FogError, RemoteError, UsageError
+from fog.errors import FogError, Refused, RemoteError, UsageError, none_left
 from fog.format import names as naming
 from fog.format.syncconfig import SyncConfig
 from fog.store import Remote
@@ -239,8 +239,10 @@ def _fresh(ctx: Context, failed: dict[str, str]) -> SyncConfig:
     """The SyncConfig merged from every remote this device reaches (refused when none can be read)."""
     from fog.sync import remotes as remotes_mod
 
-    config, read = remotes_mod.fresh_config(ctx.share, ctx.ident, failed)
+    config, read = remotes_mod.fresh_config(ctx.share, ctx.ident, failed, refused_ok=True)  # (refused: left out)
     if not read:
+        if any(isinstance(why, Refused) for why in failed.values()):
+            raise none_left(failed)
         raise RemoteError("no remote of this share could be read: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     return config
 
@@ -258,6 +260,8 @@ def _publish(
     targets += [(u, u) for u in also or () if store_key(u) not in known]
     published: list[str] = []
     for name, url in targets:
+        if isinstance(failed.get(name), Refused):
+            continue  # (its data was refused: not used by this command)
         try:
             backend = nodes.open_remote(url, ctx.ident, config=config)
         except RemoteError as exc:

@@ -21,7 +21,17 @@ from fog.backends.base import store_key
 from fog.crypto import keys as K
 from fog.crypto import seal as S
 from fog.crypto.keys import config_keys
-from fog.errors import FogError, IdentityError, IntegrityError, KeysRotated, RemoteError, RevokedError, UsageError
+from fog.errors import (
+    FogError,
+    IdentityError,
+    IntegrityError,
+    KeysRotated,
+    Refused,
+    RemoteError,
+    RevokedError,
+    UsageError,
+    none_left,
+)
 from fog.format.batch import chain_hash
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
@@ -378,8 +388,10 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
 
     started = time.monotonic()
     failed: dict[str, str] = {}
-    config, read = remotes_mod.fresh_config(share, ident, failed)
+    config, read = remotes_mod.fresh_config(share, ident, failed, refused_ok=True)  # (a refused one is left out)
     if not read:
+        if any(isinstance(why, Refused) for why in failed.values()):
+            raise none_left(failed)
         raise RemoteError("no remote of this share could be read: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     if ident.device_id in revoke:
         raise UsageError("a device cannot revoke itself; revoke it from another trusted device")
@@ -439,6 +451,8 @@ def rotate(share: Share, ident: Identity, *, revoke: set[str]) -> RotationResult
     landed: list[tuple[str, Remote]] = []
     try:
         for name, url in targets:  # the new place everywhere first: a record must never point at nothing
+            if isinstance(failed.get(name), Refused):
+                continue  # (its data was refused: not used by this command)
             try:
                 remote = Remote(nodes.open_remote(url, ident, config=config))
                 remote.require_marker()

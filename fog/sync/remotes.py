@@ -377,14 +377,17 @@ def publish_config(
 ) -> list[str]:
     """Put a SyncConfig version on every remote this device uses (and the `also` URLs); cache it.
     Returns where it landed; fails only if it landed nowhere (no device could learn the change).
-    Each remote that failed is named in `failed` (when given); `cache_if_nowhere=False` leaves the
-    cached copy alone when the version landed nowhere."""
+    Each remote that failed is named in `failed` (when given), and one named there already for refused
+    data (fog.errors.Refused) is left out: it is not used by this command. `cache_if_nowhere=False`
+    leaves the cached copy alone when the version landed nowhere."""
     landed: list[str] = []
     errors: list[str] = []
     targets = sorted(share.config.remotes.items())
     known = {store_key(u) for _, u in targets}
     targets += [(u, u) for u in also or () if store_key(u) not in known]
     for name, url in targets:
+        if failed is not None and isinstance(failed.get(name), Refused):
+            continue
         error = _put_config_at(url, ident, config)
         if error is None:
             landed.append(name)

@@ -118,3 +118,21 @@ def test_set_url_refuses_the_store_of_another_remote(world: World, local: bool) 
         assert "is already a remote of this share (origin)" in r.error_line(), str(r)
     assert {i["name"]: i["url"] for i in a.fog("remote", "list", "--json").json()}["usb"] == str(usb)
     a.fog("remote", "set-url", "usb", str(usb))  # its own URL again: fine
+
+
+def test_settings_changes_go_on_past_a_remote_whose_settings_are_refused(world: World) -> None:
+    """`policy set`, `device rename` and `device revoke` stopped at exit 4 before changing anything when one
+    remote held settings that do not verify (revoking a stolen laptop must not wait for a junk file): each
+    now publishes on the remotes that verify, names the refused one, and exits 4."""
+    a, b, usb = _with_usb(world)
+    locator = next((usb / "config").iterdir())
+    (locator / ("0" * 63 + "7")).write_bytes(b"junk\n")
+    r = a.fog("policy", "set", "--keep-last", "3", expect=4)
+    assert "HMAC does not match" in _refused_line(r.err, "usb"), str(r)
+    b.pull(expect=4)
+    assert "3" in json.dumps(b.fog("policy", "show", "--json").json())
+    a.fog("device", "rename", "desktop", "tower")  # (on the default remote, origin)
+    r = a.fog("device", "revoke", "tower", expect=4)
+    assert "remote usb not updated" in r.err and "HMAC does not match" in r.err, str(r)
+    assert "revoked tower" in r.out, str(r)
+    b.fog("pull", expect=6)

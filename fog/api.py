@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
+from fog.backends.local import local_path
 from fog.crypto.keys import ShareKeys, master_key_to_text, node_join_keypair
 from fog.errors import (
     FogError,
@@ -41,7 +42,7 @@ from fog.repo import checkouts, vault
 from fog.repo.identity import Identity
 from fog.repo.share import CLONING, FOG_DIR, Share, clear_unfinished_start, find_root, refuse_nesting
 from fog.repo.vault import write_private
-from fog.store import PutStats, Remote, ShareStore
+from fog.store import MARKER_NAME, PutStats, Remote, ShareStore
 from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
@@ -117,7 +118,7 @@ def init(
     if master_key_file is not None and (new_identity or ghost) and master_key_file.exists():
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
     if master_key_file is not None and (new_identity or ghost):
-        _refuse_key_in_share(master_key_file, root)
+        _refuse_key_in_share(master_key_file, root, remote_url)
     if device_name is not None and not new_identity and device_name != Identity.load(home).device_name:
         raise UsageError(
             f"--device-name only applies when init creates a new identity; this device is already named "
@@ -1194,6 +1195,14 @@ def clone_invited(
             "this machine has no fog identity yet: give --master-key-file F to make one (your own user; the "
             "new master key is written to F), or run `fog clone` of one of your own shares first"
         )
+    if not Identity.exists(home) and master_key_file is not None:  # (F receives a new identity's key)
+        if os.path.lexists(master_key_file):
+            raise UsageError(
+                f"{master_key_file} exists; refusing to overwrite it: with --invited, --master-key-file names a "
+                "new file for a new identity's master key (to join as a user you are already, `fog clone` one "
+                "of your own shares on this machine first)"
+            )
+        _refuse_key_in_share(master_key_file, root, url)
     backend = open_backend(url)
     made: list[Path] = []
     try:
@@ -1535,17 +1544,28 @@ def rotate_keys(
         return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
 
 
-def _refuse_key_in_share(path: Path, root: Path | None = None) -> None:
+def _refuse_key_in_share(path: Path, root: Path | None = None, store: str | None = None) -> None:
     """UsageError when a new master key file would be inside a share (`root`, or any found above it): the
-    next push would publish it, to every device and to the share's other users."""
+    next push would publish it, to every device and to the share's other users. Or inside a store (a
+    directory holding a fog-store marker, or `store`, a remote's URL): the key would lie beside the
+    ciphertext it opens, for whoever holds the disk, and for a revoked device that still reads it."""
     try:
         share = root if root is not None and path.absolute().is_relative_to(root) else find_root(path.parent)
     except NotAShareError:
-        return
-    raise UsageError(
-        f"--master-key-file {path} is inside the share {share}: its next push would publish the key; "
-        "choose a file outside any share"
-    )
+        share = None
+    if share is not None:
+        raise UsageError(
+            f"--master-key-file {path} is inside the share {share}: its next push would publish the key; "
+            "choose a file outside any share"
+        )
+    where = Path(os.path.realpath(path.absolute().parent))
+    at = local_path(store) if store is not None else None
+    for d in (where, *where.parents):
+        if d == at or (d / MARKER_NAME).is_file():
+            raise UsageError(
+                f"--master-key-file {path} is inside the fog store {d}: the key would lie beside the data it "
+                "opens, for anyone who holds the store; choose a file outside any store"
+            )
 
 
 def _check_key_file(path: Path | None) -> None:

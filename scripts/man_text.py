@@ -429,7 +429,7 @@ PAGES: dict[str, dict[str, object]] = {
             "recovered.",
             "*URL* is a directory path (made absolute), `file:///path`, `sftp://`[*user*`@`]*host*[`:`*port*]`/path` "
             "or `s3://`*bucket*[`/`*prefix*]. `--master-key-file` is only valid when `init` creates a new "
-            "identity, and the file must not exist yet.",
+            "identity, and the file must not exist yet, nor be inside a share or a fog store (exit 2).",
         ],
         "examples": [
             ("A share on a mounted disk:", "fog init ~/notes --remote /mnt/usb/fog"),

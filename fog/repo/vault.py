@@ -61,9 +61,15 @@ def use_passphrase(source: PassphraseSource | None) -> None:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Atomically write a secret file with mode 0600."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Atomically write a secret file with mode 0600.
+
+    The temporary file gets a random name and is created exclusively, never through a symlink: in a
+    directory other users can write (`--master-key-file /shared/mk`), a link planted at a guessable
+    name would otherwise receive the secret into a file its planter owns."""
+    import tempfile  # (here: the fast path loads this module, and rarely writes a secret)
+
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}.", dir=path.parent)  # (O_EXCL, 0600)
+    tmp = Path(name)
     try:
         try:
             os.fchmod(fd, 0o600)
@@ -349,7 +355,8 @@ def _settle(home: Path) -> None:
 
 def _sweep(home: Path) -> None:
     """Remove what a write that crashed left of a secret file or the journal (write_private's temporary
-    names, `.NAME.tmp-PID`): only those of a process that is gone (one alive may be about to rename its own)."""
+    names, `.NAME.tmp-PID.RANDOM`, or `.NAME.tmp-PID` from an older fog): only those of a process that is
+    gone (one alive may be about to rename its own)."""
     prefixes = tuple(f".{name}.tmp-" for name in (*SECRET_FILES, JOURNAL))
     try:
         entries = os.listdir(home)
@@ -358,7 +365,7 @@ def _sweep(home: Path) -> None:
     for entry in entries:
         if not entry.startswith(prefixes):
             continue
-        pid = entry.rpartition(".tmp-")[2]
+        pid = entry.rpartition(".tmp-")[2].partition(".")[0]
         if not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
             continue
         with contextlib.suppress(OSError):

@@ -457,6 +457,22 @@ def test_master_key_files_follow_dash_c_and_stay_out_of_shares(
     assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
 
 
+def test_a_master_key_file_is_never_written_into_a_store(
+    tmp_path: Path, share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key beside the ciphertext it opens: `init --remote R --master-key-file R/k` (R made by this very
+    init) and `key rotate --master-key-file R/config/k` wrote it there (review 5, keys 6)."""
+    remote = Path(share.fog("remote", "list", "--json").json()[0]["url"])
+    inside = remote / "config" / "rot.key"
+    line = share.fog("key", "rotate", "--master-key-file", inside, expect=2).one_line_error()
+    assert "inside the fog store" in line and not inside.exists()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h9"))
+    store = tmp_path / "usb" / "fog"
+    argv = ["init", tmp_path / "s9", "--remote", store, "--master-key-file", store / "mk.txt"]
+    assert "inside the fog store" in run_fog(argv, tmp_path, expect=2).one_line_error()
+    assert not (store / "mk.txt").exists()
+
+
 # -- a clone or init stopped between making .fog/ and writing its config.json ----------------------
 
 

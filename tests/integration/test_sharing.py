@@ -837,3 +837,21 @@ _push.changes_for = _as_alice
     assert alice.read("honest.txt") == "from bob\n"
     log = alice.fog("log", "contract.txt", "--json", expect=None)
     assert log.rc != 0 or log.json() == [], str(log)
+
+
+def test_an_invited_clone_never_overwrites_a_key_file_nor_writes_one_into_a_store(alice: Device) -> None:
+    """`clone --invited --master-key-file F` on a machine without an identity replaced an existing F (the
+    user's real master key, passed as for any clone) with a new identity's key, and failed anyway
+    (review 5, keys 7); F inside the store it clones from was taken too (keys 6)."""
+    dave = user(alice, "dave", own_share=False)
+    key_file = alice.world.tmp / "dave.key"
+    key_file.write_text("DAVE-REAL-MASTER-KEY\n")
+    argv = ["clone", alice.world.remote, dave.root, "--invited", "--master-key-file", key_file]
+    r = run_fog(argv, home=dave.home, cwd=alice.world.tmp, expect=2)
+    assert "exists; refusing to overwrite it" in r.error_line()
+    assert key_file.read_text() == "DAVE-REAL-MASTER-KEY\n"
+    assert not (dave.home / "identity.json").exists()
+    in_store = alice.world.remote / "dave.key"
+    argv = ["clone", alice.world.remote, dave.root, "--invited", "--master-key-file", in_store]
+    r = run_fog(argv, home=dave.home, cwd=alice.world.tmp, expect=2)
+    assert "inside the fog store" in r.error_line() and not in_store.exists()

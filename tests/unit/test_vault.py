@@ -302,3 +302,16 @@ def test_protect_waits_for_a_reader_and_a_writer_waits_for_protect(tmp_path: Pat
     thread.join(10)
     assert written.is_set()
     _assert_sealed(home, ident)
+
+
+def test_a_secret_is_never_written_through_a_link_planted_at_its_temporary_name(tmp_path: Path) -> None:
+    """In a directory others can write, links planted at `.NAME.tmp-PID` received the secret into a file
+    the planter owns (review 5, keys 4): the temporary name is random and created exclusively."""
+    loot = tmp_path / "loot"
+    loot.write_bytes(b"")
+    for pid in {os.getpid(), *range(os.getpid() - 2, os.getpid() + 3)}:
+        (tmp_path / f".mk.txt.tmp-{pid}").symlink_to(loot)
+    vault.write_private(tmp_path / "mk.txt", b"SECRET\n")
+    assert loot.read_bytes() == b""
+    assert (tmp_path / "mk.txt").read_bytes() == b"SECRET\n" and not (tmp_path / "mk.txt").is_symlink()
+    assert (tmp_path / "mk.txt").stat().st_mode & 0o777 == 0o600

@@ -92,6 +92,7 @@ from fog.repo.history import (
     history_ids,
     history_tag,
     indexed_record,
+    newest_first,
     open_env,
     pathkey,
     read_record,
@@ -649,15 +650,14 @@ class RepoDB(Forgetting):
             return out
 
     def path_history(self, path: str) -> list[Version]:
-        """Every version of one path, newest first."""
+        """Every version of one path, newest first (a version before its parent: fog.repo.history.newest_first)."""
         out: list[Version] = []
         with self.read() as txn:
             for vid in history_ids(txn, self.db["history"], self.db["versions"], self.db["timeline"], path):
                 v = self.version(vid, txn)
                 if v is not None:
                     out.append(v)
-        out.sort(key=lambda v: (v.time_ns, v.id), reverse=True)
-        return out
+        return newest_first(out)
 
     def histories(self, txn: lmdb.Transaction) -> Iterator[tuple[str, list[Version], bytes | None]]:
         """Every path with history: (path, its versions, its head's id), one path at a time.

@@ -306,6 +306,55 @@ def history_ids(txn: lmdb.Transaction, history: object, versions: object, timeli
     return out
 
 
+TYPE_CHECKING = False  # (no `typing` at run time: the fast path imports this module)
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
+    class _Linked(Protocol):
+        id: bytes
+        parent: bytes | None
+        time_ns: int
+
+    _V = TypeVar("_V", bound=_Linked)
+
+
+def newest_first(versions: list[_V]) -> list[_V]:
+    """One path's versions, newest first, where a version always comes before the one it was made from.
+
+    A version's time is the clock of the device that made it: a device whose clock runs behind (a
+    dual-boot RTC, a Raspberry Pi before NTP, a suspended VM) makes a version older by the clock than
+    its own parent. Ordering by time alone then put the parent first, and "the newest" (no REV, `~0`)
+    named the version the edit replaced: `fog restore PATH` silently reverted it. Here versions come
+    in the order of their times (newest first, ties by id) except that none comes before one made
+    from it (a topological order of the parent links within the list).
+    """
+    import heapq
+
+    by_time = sorted(versions, key=lambda v: (v.time_ns, v.id), reverse=True)
+    rank = {v.id: i for i, v in enumerate(by_time)}
+    waiting: dict[bytes, int] = {}  # id -> its children in the list not placed yet
+    for v in by_time:
+        if v.parent is not None and v.parent in rank and v.parent != v.id:
+            waiting[v.parent] = waiting.get(v.parent, 0) + 1
+    if not waiting:
+        return by_time
+    ready = [i for i, v in enumerate(by_time) if not waiting.get(v.id)]
+    heapq.heapify(ready)
+    out: list[_V] = []
+    while ready:
+        v = by_time[heapq.heappop(ready)]
+        out.append(v)
+        p = v.parent
+        if p is not None and p in waiting:
+            waiting[p] -= 1
+            if waiting[p] == 0:
+                heapq.heappush(ready, rank[p])
+    if len(out) < len(by_time):  # (a loop of parents: ids are hashes of the parent, so never; keep them all)
+        placed = {v.id for v in out}
+        out += [v for v in by_time if v.id not in placed]
+    return out
+
+
 class Record:
     """The fields of a version record that `fog log` shows (a light fog.format.version.Version)."""
 
@@ -410,7 +459,7 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
         env.close()
     if not records or any(r.kind == "dir" for r in records):
         return None  # a directory lists what is below it: fog.api does that
-    records.sort(key=lambda r: (r.time_ns, r.id), reverse=True)
+    records = newest_first(records)
     if limit is not None:
         records = records[:limit]
     names = _device_names(home)

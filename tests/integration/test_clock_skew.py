@@ -1,0 +1,56 @@
+"""A device whose clock runs behind: "the newest version" is the one made last, not the one with the
+latest clock (review 5, semantics S4).
+
+A version's time is its device's clock. B, an hour behind, pulls A's v2 and edits it: its v3 is made
+from v2 (v2 is its parent) yet carries an earlier time. By the clock alone v2 came first in every
+history, so `cat f`, `diff f`, `f@~0` named v2, `f@~1` v1, and `restore f` ("the newest version")
+silently put v2 back over v3, with no unsaved change to stop it: the next push published the revert.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_multidevice import Device, World, make_pair
+
+BEHIND = """
+import time
+_tn, _t = time.time_ns, time.time
+time.time_ns = lambda: _tn() - 3600 * 10**9
+time.time = lambda: _t() - 3600
+"""
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
+
+
+def _skewed_edit(world: World) -> tuple[Device, Device]:
+    a, b = make_pair(world)
+    a.write("f", "v1\n")
+    a.push()
+    a.write("f", "v2-A\n")
+    a.push()
+    b.fog("pull", patch=BEHIND)
+    b.write("f", "v3-B\n")
+    b.fog("push", patch=BEHIND)
+    a.pull()
+    assert a.read("f") == "v3-B\n"
+    return a, b
+
+
+def test_the_newest_version_is_the_one_made_from_the_others_whatever_the_clocks(world: World) -> None:
+    a, b = _skewed_edit(world)
+    log = a.fog("log", "f", "--json").json()
+    assert [e["current"] for e in log] == [True, False, False], log
+    assert a.fog("cat", "f").out == "v3-B\n"
+    assert a.fog("cat", "f@~0").out == "v3-B\n"
+    assert a.fog("cat", "f@~1").out == "v2-A\n"
+    assert a.fog("cat", "f@~2").out == "v1\n"
+    a.fog("restore", "f")
+    assert a.read("f") == "v3-B\n"
+    a.fog("diff", "f", "--exit-code")
+    assert a.fog("status", "--json").json()["clean"]
+    assert b.fog("cat", "f").out == "v3-B\n"

@@ -45,6 +45,8 @@ def test_the_newest_version_is_the_one_made_from_the_others_whatever_the_clocks(
     a, b = _skewed_edit(world)
     log = a.fog("log", "f", "--json").json()
     assert [e["current"] for e in log] == [True, False, False], log
+    lines = a.fog("log", "f").out.splitlines()  # (the fast path, fog.repo.history.quick_log)
+    assert "(current)" in lines[0] and lines[0].startswith(log[0]["version"][:12]), lines
     assert a.fog("cat", "f").out == "v3-B\n"
     assert a.fog("cat", "f@~0").out == "v3-B\n"
     assert a.fog("cat", "f@~1").out == "v2-A\n"

@@ -669,6 +669,17 @@ def _write_copies(
                 continue
             try:
                 entry = _write_conflict(ctx, copy, scan_start, dirs)
+                if entry is None and name == conflict_name(plan.path, loser, device):
+                    # a file of the user's holds the usual name (no history there): never taken for the
+                    # copy (reported written, the other device's edit was in no tree): the tagged name
+                    tagged = conflict_name(plan.path, loser, device, tagged=True)
+                    if tagged not in done and tagged not in incoming_paths and db.head(tagged) is None:
+                        del done[name]
+                        name, copy = tagged, ctx.seal_version(conflict_version(loser, tagged))
+                        done[name] = copy.id
+                        entry = _write_conflict(ctx, copy, scan_start, dirs)
+                if entry is None:
+                    raise FileExistsError(f"{name}: the conflict copy's name is taken by another file")
             except (OSError, FogError) as exc:
                 _fail(out, result, name, exc)
                 if plan.kept_local:
@@ -677,8 +688,7 @@ def _write_copies(
                 else:
                     out.retry.add(plan.path)
                 continue
-            if entry is not None:
-                out.stat_updates[name] = entry
+            out.stat_updates[name] = entry
             copies.append(copy)
             result.conflicts.append(name)
     out.arrived += arrived
@@ -702,8 +712,7 @@ def _write_conflict(ctx: Context, v: Version, scan_start: int, dirs: Parents) ->
         if here is None:
             raise FileExistsError(f"{v.path} came and went while it was written")
     if not _holds(ctx, full, here, v):
-        # kept; the next push records it as a change of the copy, which stays in the history
-        return None
+        return None  # another file holds the name: left as it is (the caller picks another name)
     # else: written by an earlier, interrupted run
     return _entry(v.path, here, v.id, scan_start)
 

@@ -160,7 +160,9 @@ def test_conflict_copy_published_by_both_is_recorded_once(world: World) -> None:
 
 
 def test_own_file_under_the_copy_name_is_kept(world: World) -> None:
-    """A file already at the copy's name is never overwritten; it is pushed as an edit of the copy."""
+    """A file already at the copy's name is never overwritten, nor taken for the copy: the copy goes to
+    the tagged name (it was recorded under the user's file, as if the file were an edit of it, and the
+    other side's edit was then in no working tree; review 5, semantics S1). Both reach every device."""
     a, b = make_pair(world)
     a.write("doc.txt", "laptop edit\n")
     a.push()
@@ -171,13 +173,14 @@ def test_own_file_under_the_copy_name_is_kept(world: World) -> None:
     b.write(copy, "mine\n")
     b.pull(expect=3)
     assert b.read(copy) == "mine\n"
-    assert [v["conflict"] for v in log(b, copy)] == [True]  # the copy is in the history, the file kept
-    assert b.fog("status", "--json").json()["modified"] == [copy]
-    b.fog("sync")
-    a.fog("sync")
-    assert a.read(copy) == "mine\n"
-    history = log(a, copy)
-    assert len(history) == 2 and history[0]["parent"] == history[1]["version"]
+    (tagged,) = [p.name for p in b.conflicts() if p.name != copy]
+    assert b.read(tagged) == a.read(copy)
+    for _ in range(2):
+        b.fog("sync", expect=(0, 3))
+        a.fog("sync", expect=(0, 3))
+    assert a.tree() == b.tree()
+    held = {a.read("doc.txt"), *((a.root / p.name).read_text() for p in a.conflicts())}
+    assert {"laptop edit\n", "desktop edit\n", "mine\n"} <= held, held
 
 
 def test_two_conflicting_versions_of_one_device_in_one_second_each_get_a_copy(world: World) -> None:
@@ -214,3 +217,26 @@ _push.time = _Clock()
         desk.fog("sync", expect=(0, 3))
         laptop.fog("sync", expect=(0, 3))
     assert desk.tree() == laptop.tree()
+
+
+def test_a_file_of_the_users_at_the_copys_name_is_kept_and_the_copy_takes_another(world: World) -> None:
+    """B had a file of its own (never pushed) at the exact name A's conflict copy gets: the pull said
+    "conflict: wrote NAME", left B's file there and recorded the copy's version under it; A's edit was
+    then in no working tree on any device (review 5, semantics S1)."""
+    from fog.sync.merge import conflict_name_at
+
+    a, b = make_pair(world)
+    a.write("doc.txt", "laptop edit\n")
+    a.push()
+    head = log(a, "doc.txt")[0]
+    taken = conflict_name_at("doc.txt", head["time_ns"], "laptop")
+    b.write(taken, "precious, never pushed\n")
+    b.write("doc.txt", "desktop edit\n")
+    r = b.pull(expect=3)
+    assert b.read(taken) == "precious, never pushed\n"
+    copies = [p for p in b.conflicts() if p.name != taken]
+    assert len(copies) == 1 and copies[0].read_text() == "laptop edit\n", (copies, str(r))
+    assert copies[0].name in r.err or copies[0].name in r.out, str(r)
+    b.fog("sync")
+    a.pull()
+    assert a.read(taken) == "precious, never pushed\n" and a.read(copies[0].name) == "laptop edit\n"

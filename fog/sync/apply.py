@@ -380,7 +380,7 @@ def _make_dir(
     in it is given at the end of the apply (`modes`, _close_dirs), after its children."""
     v = plan.write
     assert v is not None
-    safe_parent(ctx.share.root, v.path, known)
+    safe_parent(ctx.share.root, v.path, known, ctx.share.db)
     dir_fd, name = dirs.parent(v.path)
     here = lstat_at(dir_fd, name)
     if here is not None and not st.S_ISDIR(here.st_mode):
@@ -434,7 +434,7 @@ def _stage(ctx: Context, plan: Plan, local: Local, known: set[str], on_bytes: Ca
     """Write one incoming file or link to a temp file beside its place (not yet durable)."""
     v = plan.write
     assert v is not None
-    parent = safe_parent(ctx.share.root, v.path, known)
+    parent = safe_parent(ctx.share.root, v.path, known, ctx.share.db)
     here = _lstat(local.full)  # now, not when the pull was planned
     if here is not None and st.S_ISDIR(here.st_mode):
         os.rmdir(local.full)  # a directory that appeared meanwhile: OSError if not empty (path failed)
@@ -700,7 +700,7 @@ def _write_conflict(ctx: Context, v: Version, scan_start: int, dirs: Parents) ->
     full = os.path.join(ctx.share.top, v.path)
     here = _lstat(full)
     if here is None:
-        parent = safe_parent(ctx.share.root, v.path)
+        parent = safe_parent(ctx.share.root, v.path, db=ctx.share.db)
         tmp = stage_version(ctx.store, v, staging_dir(ctx, parent), mode=ctx.mode_of(v))
         try:
             moved, here = place(tmp, dirs, v.path, None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fog.errors import FogError, UnsavedChangesError
 from fog.format.version import Version
+from fog.repo.db import RepoDB
 from fog.store import PutStats
 from fog.sync.content import FileReader, stage_version, stream_version, write_version
 from fog.sync.context import Context, staging_dir, sweep_staging
@@ -73,10 +74,12 @@ def local_state_saved(ctx: Context, path: str) -> bool:
     return content.stable and (content.root, content.depth, mode) in states
 
 
-def safe_parent(root: Path, path: str, known: set[str] | None = None) -> str:
+def safe_parent(root: Path, path: str, known: set[str] | None = None, db: RepoDB | None = None) -> str:
     """Create the parent directories of path, refusing to pass through a symlink; return the parent.
 
-    `known` (shared by one pull) remembers directories already checked or made.
+    `known` (shared by one pull) remembers directories already checked or made. With `db`, a directory
+    made here gets the mode of its newest version in the history (a directory 0700 deleted on one
+    device while another added to it came back 0755, the umask's, and the next push published that).
     """
     top = str(root)
     head = path.rpartition("/")[0]
@@ -92,13 +95,27 @@ def safe_parent(root: Path, path: str, known: set[str] | None = None) -> str:
             if os.path.islink(full):
                 raise FogError(f"refusing to restore {path}: {rel} is a symlink")
             try:
-                os.mkdir(full)
+                mode = dir_mode(db, rel) if db is not None else None
+                os.mkdir(full, 0o700 if mode is not None else 0o777)
+                if mode is not None:
+                    os.chmod(full, mode)  # (no umask: what the history says)
             except FileExistsError:
                 if not os.path.isdir(full):
                     raise FogError(f"refusing to restore {path}: {rel} is a file now; move it away") from None
             if known is not None:
                 known.add(rel)
     return os.path.join(top, head)
+
+
+def dir_mode(db: RepoDB, rel: str) -> int | None:
+    """The mode of `rel`'s newest version that is not a deletion, if it is a directory (always
+    writable by this user: what goes into it is written next)."""
+    for v in db.path_history(rel):
+        if v.kind == "dir":
+            return (v.mode & 0o1777) | 0o700  # (never setuid bits chosen here)
+        if v.kind != "deleted":
+            return None
+    return None
 
 
 def restore(
@@ -152,7 +169,7 @@ def restore(
         raise UnsavedChangesError(
             f"{v.path} has changes that were never pushed; push them first, or pass --force to discard them"
         )
-    parent = safe_parent(root, v.path)
+    parent = safe_parent(root, v.path, db=ctx.share.db)
     with Parents(str(root)) as dirs:
         if v.kind == "dir":
             dir_fd, name = dirs.parent(v.path)

@@ -343,3 +343,28 @@ _L.LocalBackend.get_range, _L.LocalBackend.get = _get_range, _get
     assert not (b.root / "big.bin").exists()
     b.fog("pull")
     assert (b.root / "big.bin").read_bytes() == (a.root / "big.bin").read_bytes()
+
+
+def test_a_private_directory_made_again_by_a_pull_keeps_its_mode(world: World) -> None:
+    """private/ (0700) deleted on A while B added a file inside: A's pull made the directories again with
+    the umask's mode (0755), A's next push published that, and B's private directory, holding B's new
+    file, became world-readable on every device (review 5, semantics S3)."""
+    a, b = make_pair(world)
+    a.write("private/sub/f", "base\n")
+    for d in ("private", "private/sub"):
+        os.chmod(a.root / d, 0o700)
+    a.push()
+    b.pull()
+    b.write("private/sub/diary.txt", "secret\n")
+    b.push()
+    import shutil
+
+    shutil.rmtree(a.root / "private")
+    a.push()
+    a.pull()
+    for dev in (a, b, a, b):
+        dev.fog("sync")
+    for dev in (a, b):
+        assert dev.read("private/sub/diary.txt") == "secret\n"
+        for d in ("private", "private/sub"):
+            assert (dev.root / d).stat().st_mode & 0o777 == 0o700, (dev.name, d)

@@ -117,7 +117,15 @@ def rotate(ctx: Context, keep: list[str] | None = None) -> RotationResult:
     config = refresh_config(ctx)
     revoke: set[str] = set()
     if keep:
-        kept = {find_device(config, n) for n in keep} | {ctx.ident.device_id}
+        kept = {ctx.ident.device_id}
+        for n in keep:
+            did = find_device(config, n)
+            d = config.devices[did]
+            if did in config.revoked_by_rotation or d.get("revoked"):
+                raise UsageError(f"device {n!r} is revoked already: it cannot be kept (see `fog device list`)")
+            if nodes.is_node(d) or d.get("trusted", True) is not True:
+                raise UsageError(f"device {n!r} is an untrusted node: it holds no key, --keep names trusted devices")
+            kept.add(did)
         revoke = {
             did
             for did, d in config.devices.items()

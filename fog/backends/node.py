@@ -297,9 +297,12 @@ class NodeBackend:
             W.send(session, op, header, data)
             status, reply, out = W.recv(session, most)
             while names is not None and status == W.OK:
+                before = len(names)
                 self._names(out, header.get("prefix", ""), names)
                 if not reply.get("more"):
                     break
+                if len(names) - before < W.LIST_BATCH:  # (else empty `more` replies would go on for ever)
+                    raise _Malformed(f"a reply of {len(names) - before} names (not {W.LIST_BATCH}) said more follow")
                 status, reply, out = W.recv(session, most)
             healthy = True
         except (W.TooLarge, _Malformed) as e:

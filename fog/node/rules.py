@@ -99,11 +99,16 @@ def name_rule(role: str, name: str, client_public: bytes) -> str:
     return ""
 
 
+NEWEST_MARKER = 4  # the newest fog-store format this fog knows (fog.store.MARKER_SIGNED)
+
+
 def marker_version(data: bytes | memoryview) -> int | None:
+    """The format a fog-store marker names, when this node knows it (a device that put `fog-store
+    999999` would lock every device out of an append-only space for good: nothing may replace it)."""
     if len(data) > 32:
         return None
     m = _MARKER.fullmatch(bytes(data))
-    return int(m.group(1)) if m else None
+    return int(m.group(1)) if m and 1 <= int(m.group(1)) <= NEWEST_MARKER else None
 
 
 def delete_refusal(role: str, name: str, allow_prune: bool) -> str:

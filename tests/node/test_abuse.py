@@ -164,6 +164,9 @@ def test_layout_rules(node: NodeProcess) -> None:
     refused(node, lambda: b.delete(pack_name(b"right")), "append-only node: delete refused")
     b.put("fog-store", b"fog-store 4\n")
     refused(node, lambda: b.put("fog-store", b"fog-store 2\n"), "only a newer format")
+    # a format no fog knows would lock every device out for good (review 5, serve 2)
+    refused(node, lambda: b.put("fog-store", b"fog-store 999999\n"), "only a newer format")
+    refused(node, lambda: b.put("fog-store", b"fog-store 5\n"), "only a newer format")
     assert b.get("fog-store") == b"fog-store 4\n"
     b.close()
 

@@ -115,6 +115,19 @@ def test_endless_list_ends(evil: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         list(b.list("config/"))
 
 
+def test_endless_empty_list_replies_end(evil: Any) -> None:
+    """`more` replies with no names never reached the bound on names: the client spun for ever (review 5,
+    serve 1). A reply that says more follow carries a full batch."""
+
+    def empty_forever(s: C.Session, h: dict[str, Any]) -> None:
+        while True:
+            W.send(s, W.OK, {"more": True}, b"")
+
+    b = evil(empty_forever)
+    with pytest.raises(RemoteError, match="said more follow"):
+        list(b.list("config/"))
+
+
 def test_a_reply_that_breaks_the_framing_is_refused_not_retried(evil: Any) -> None:
     """A header that is not JSON is the node misbehaving: a permanent RemoteError (a retry would ask again
     for the same thing), not 'connection lost'."""

@@ -158,8 +158,8 @@ def test_no_pattern_takes_a_trailing_newline() -> None:
         with pytest.raises(ValueError):
             check_name(bad)
         assert rules.classify(bad) is None
-    assert rules.marker_version(b"fog-store 7\n") == 7
-    assert rules.marker_version(b"fog-store 7\n\n") is None
+    assert rules.marker_version(b"fog-store 4\n") == 4
+    assert rules.marker_version(b"fog-store 4\n\n") is None
     assert not is_space(H32 + "\n") and is_space(H32)
     with pytest.raises(ValueError):
         R.RosterDevice.from_json({"id": H32 + "\n", "name": "x", "sign": "", "trusted": True})

@@ -17,6 +17,7 @@ import json
 import os
 import stat as st
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -571,6 +572,7 @@ def _pull_staged(
     # can delete a file here (planned twice, so the pull needs no plan of every path at once). The
     # same walk over the staged versions adds up the bytes to write (progress), decoding only those.
     doomed = to_write = 0
+    doomed_content: list[bytes | None] = []  # what each file a deletion removes holds (its head's content)
     dirs: dict[str, bool] = {}  # (nothing is applied in between)
     start: bytes | None = b""
     while start is not None:
@@ -588,13 +590,19 @@ def _pull_staged(
                     records.clear()
                     if isinstance(planned, tuple):
                         plan, local = planned
-                        doomed += plan.write is not None and plan.write.kind == "deleted" and _deletes_file(local)
+                        if plan.write is not None and plan.write.kind == "deleted" and _deletes_file(local):
+                            doomed += 1
+                            old = db.head(path)
+                            doomed_content.append(old.content if old is not None else None)
         staged.remap()
 
     if doomed:  # (no deletion: no limit to check, and no walk over the stat index)
         with db.stat_view() as stats:
             tracked = sum(1 for path in stats if not stat_dir_raw(stats.raw(path)))
-        (max_delete or DeleteLimit.parse(None)).check(doomed, tracked, "apply")
+        limit = max_delete or DeleteLimit.parse(None)
+        if doomed > limit.allowed(tracked):  # a file whose content arrives under another path is moved, not lost
+            doomed -= _arriving_elsewhere(staged, doomed_content)
+        limit.check(doomed, tracked, "apply")
     others = [name for name in sorted(ctx.share.config.remotes) if name != ctx.remote_name]
     m = meter(progress, to_write)
     on_bytes = told(m)
@@ -795,6 +803,26 @@ def _forgotten_head(plan: Plan, head: Version | None, forgotten: Callable[[bytes
 
 
 PULL_CHUNK = 4096  # paths planned, applied and recorded together
+
+
+def _arriving_elsewhere(staged: Staged, contents: list[bytes | None]) -> int:
+    """How many of the files that incoming deletions remove (their `contents`) arrive in this pull under
+    another path (a directory renamed on another device: each file deleted at its old path arrives,
+    byte for byte, at its new one)."""
+    wanted = Counter(c for c in contents if c is not None)
+    found = 0
+    start: bytes | None = b""
+    while start is not None and wanted:
+        groups, start = staged.chunk(start, PULL_CHUNK)
+        for _path, entries in groups:
+            for e in entries:
+                if e.flags & NEW and e.flags & FILE:
+                    c = e.version().content
+                    if c is not None and wanted.get(c):
+                        wanted[c] -= 1
+                        found += 1
+        staged.remap()
+    return found
 
 
 def _deletes_file(local: LocalState) -> bool:

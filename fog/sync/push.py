@@ -848,19 +848,25 @@ def resume(db: RepoDB, ctxs: list[Context], *, uploading: bool) -> None:
                 txn.put((UNFINISHED + ctx.remote_name).encode(), b"", db=db.db["meta"])
 
 
-def _check_deletions(db: RepoDB, changes: list[Change], limit: DeleteLimit, *, dry_run: bool = False) -> None:
+def _check_deletions(
+    db: RepoDB, changes: list[Change], candidates: Candidates, limit: DeleteLimit, *, dry_run: bool = False
+) -> None:
     """Refuse to publish a mass deletion of files (directories do not count); a dry run is refused as the
-    push would be."""
+    push would be. A file moved to another path of the share is not a deletion (renaming a directory
+    of 30 files is not 30 files lost)."""
     if not any(c.status == "deleted" and c.version is not None for c in changes):
         return
     entries = db.stat_entries()
     tracked = sum(1 for e in entries.values() if not st.S_ISDIR(e.mode))
-    gone = sum(
-        1
+    gone = [
+        e
         for c in changes
         if c.status == "deleted" and c.version is not None and (e := entries.get(c.path)) and not st.S_ISDIR(e.mode)
-    )
-    limit.check(gone, tracked, "publish", verb="the push would refuse" if dry_run else "refusing")
+    ]
+    if len(gone) <= limit.allowed(tracked):
+        return
+    count = len(gone) - candidates.moved_from(gone)
+    limit.check(count, tracked, "publish", verb="the push would refuse" if dry_run else "refusing")
 
 
 def push(
@@ -912,7 +918,7 @@ def push(
     now = time.time_ns()
     gone = deletions(db, d.gone, ident.device_id, now + max(1, -(-len(d.candidates) // CHUNK_FILES)) - 1)
     # before anything is read or uploaded: a refused mass deletion costs nothing (a dry run says it too)
-    _check_deletions(db, gone, max_delete or DeleteLimit.parse(None), dry_run=dry_run)
+    _check_deletions(db, gone, d.candidates, max_delete or DeleteLimit.parse(None), dry_run=dry_run)
     if fan is not None:
         resume(db, fan.ctxs, uploading=len(d.candidates) > 0)
     reader = FileReader(keys, fan, None if fan is None else str(share.tmp_dir()))  # type: ignore[arg-type]

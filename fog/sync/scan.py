@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol, overload
 
 from fog.frozen import quick_init
-from fog.repo.db import NS_MAX, NS_MIN, clamp_ns, stat_mode
+from fog.repo.db import NS_MAX, NS_MIN, StatEntry, clamp_ns, stat_mode
 from fog.repo.share import FOG_DIR
 from fog.sync.ignore import IGNORE_FILE, Ignore
 
@@ -142,6 +142,17 @@ class Candidates:
         for i, path in enumerate(self._paths):
             if kinds[i] == file and nums[4 * i] <= limit:
                 yield path, nums[4 * i], nums[4 * i + 1]
+
+    def moved_from(self, entries: list[StatEntry]) -> int:
+        """How many of these stat entries (files gone from their paths) are here under another path: the
+        same inode with the same size and mtime (a rename keeps all three; a new file reusing a freed
+        inode does not)."""
+        here = {
+            (self._inos[i], self._nums[4 * i], self._nums[4 * i + 1])
+            for i in range(len(self._kinds))
+            if self._kinds[i] == _KIND_CODE["file"]
+        }
+        return sum(1 for e in entries if (e.ino, e.size, e.mtime_ns) in here)
 
     def count_small(self, limit: int) -> int:
         """How many regular files of at most `limit` bytes there are."""

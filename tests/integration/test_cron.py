@@ -8,6 +8,7 @@ Each device has its own FOG_HOME and every command is its own process
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,30 @@ def test_max_delete_refuses_to_apply_a_mass_deletion(world: World) -> None:
     r = b.fog("sync", "--max-delete", "100%", "--json")
     assert len(json.loads(r.out)["pull"]["deleted"]) == 15
     assert b.tree() == a.tree() and sorted(b.tree()) == [f"f{i}.txt" for i in range(15, 20)]
+
+
+def test_a_renamed_directory_is_not_a_mass_deletion(world: World) -> None:
+    """`mv photos Photos` on one device: its push was refused (30 "deletions"), and once forced every other
+    device's cron `sync` refused the pull at every run, and skipped its own push with it, until someone
+    ran --max-delete 100% there (review 5, semantics S2). A file that arrives at its new path, byte for
+    byte, is moved, not lost; a real mass deletion is still refused."""
+    a = world.init("laptop")
+    for i in range(30):
+        a.write(f"photos/p{i:02}.jpg", f"photo {i}\n", mtime_ns=OLD_MTIME_NS)
+    for i in range(10):
+        a.write(f"n{i}.txt", f"note {i}\n", mtime_ns=OLD_MTIME_NS)
+    a.push()
+    b = world.clone("desktop")
+    (a.root / "photos").rename(a.root / "Photos")
+    a.fog("push")
+    b.fog("sync", "--quiet")
+    assert b.tree() == a.tree() and not (b.root / "photos").exists()
+    for i in range(30):  # moved on the pulling side too, by content: B renames them in its own way
+        os.rename(b.root / "Photos" / f"p{i:02}.jpg", b.root / f"p{i:02}.jpg")
+    os.rmdir(b.root / "Photos")
+    b.fog("sync", "--quiet")
+    a.fog("sync", "--quiet")
+    assert a.tree() == b.tree()
+    for i in range(30):
+        (a.root / f"p{i:02}.jpg").unlink()
+    assert "--max-delete" in a.fog("push", expect=1).error_line()

@@ -299,6 +299,7 @@ def stage_version(
         try:
             if v.kind == "link":
                 os.symlink(v.target or "", tmp)
+                os.utime(tmp, ns=(v.mtime_ns, v.mtime_ns), follow_symlinks=False)  # (a rename keeps it)
                 return tmp
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             break
@@ -307,16 +308,24 @@ def stage_version(
     try:
         try:
             written = 0
+            hole = False  # the file ends in a hole: its size is set at the end
             for block in _fetch_blocks(store, v):
                 cancel.check()
-                view = memoryview(block)
-                while view:
-                    view = view[os.write(fd, view) :]
+                if _zeros(block):  # a hole stays a hole (a sparse disk image does not fill the disk here)
+                    os.lseek(fd, len(block), os.SEEK_CUR)
+                    hole = True
+                else:
+                    view = memoryview(block)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    hole = False
                 written += len(block)
                 if on_bytes is not None:
                     on_bytes(len(block))
             if written != v.size:
                 raise IntegrityError(f"{v.path}: restored {written} bytes, version says {v.size}")
+            if hole:
+                os.ftruncate(fd, written)
             os.fchmod(fd, (v.mode if mode is None else mode) & 0o7777)
             os.utime(fd, ns=(v.mtime_ns, v.mtime_ns))
             if fsync:
@@ -351,6 +360,14 @@ def write_version(
     except BaseException:
         _unlink(tmp)
         raise
+
+
+_ZERO_BLOCK = bytes(O.MAX_BLOCK)
+
+
+def _zeros(block: bytes) -> bool:
+    """Whether a whole block (at most MAX_BLOCK) is zero bytes (its ends first: cheap)."""
+    return len(block) >= 4096 and not block[0] and not block[-1] and block == _ZERO_BLOCK[: len(block)]
 
 
 def _unlink(path: str | Path) -> None:

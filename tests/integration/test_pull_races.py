@@ -368,3 +368,26 @@ def test_a_private_directory_made_again_by_a_pull_keeps_its_mode(world: World) -
         assert dev.read("private/sub/diary.txt") == "secret\n"
         for d in ("private", "private/sub"):
             assert (dev.root / d).stat().st_mode & 0o777 == 0o700, (dev.name, d)
+
+
+def test_holes_stay_holes_and_links_keep_their_mtime(world: World) -> None:
+    """A sparse file arrived fully allocated (a 100 GB disk image holding 2 GB filled the other disk), and
+    a symlink got the pull's time, not its own (review 5, semantics S5, S8)."""
+    a, b = make_pair(world)
+    with open(a.root / "disk.img", "wb") as f:
+        f.write(b"head")
+        f.seek(64 << 20)
+        f.write(b"tail")
+    a.write("after-hole.img", b"")
+    with open(a.root / "after-hole.img", "wb") as f:
+        f.write(b"x" * 100)
+        f.truncate(8 << 20)  # ends in a hole
+    (a.root / "lnk").symlink_to("disk.img")
+    os.utime(a.root / "lnk", ns=(OLD_MTIME_NS, OLD_MTIME_NS), follow_symlinks=False)
+    a.push()
+    b.pull()
+    for name in ("disk.img", "after-hole.img"):
+        assert (b.root / name).read_bytes() == (a.root / name).read_bytes()
+        assert (b.root / name).stat().st_blocks * 512 < 4 << 20, name
+    assert (b.root / "lnk").lstat().st_mtime_ns == OLD_MTIME_NS
+    assert b.fog("status", "--json").json()["clean"]

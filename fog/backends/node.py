@@ -87,12 +87,16 @@ class _ProcPipe(C.FdPipe):
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         super().__init__(self.proc.stdout.fileno(), self.proc.stdin.fileno())
         self.errors: deque[str] = deque(maxlen=5)
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
 
     def _drain(self) -> None:
         assert self.proc.stderr
-        for line in self.proc.stderr:
-            self.errors.append(line.decode(errors="replace").strip())
+        try:
+            for line in self.proc.stderr:
+                self.errors.append(line.decode(errors="replace").strip())
+        except (OSError, ValueError):  # (closed under it: close() gave up waiting for the end)
+            pass
 
     def last_error(self) -> str:
         lines = [line for line in self.errors if line and not line.startswith("fog serve: ")]
@@ -109,8 +113,9 @@ class _ProcPipe(C.FdPipe):
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self._drainer.join(timeout=2)  # (its last lines are the error to report: read them to the end)
         try:
-            self.proc.stderr.close()  # type: ignore[union-attr]  # the drain thread has read it to its end
+            self.proc.stderr.close()  # type: ignore[union-attr]
         except OSError:
             pass
 
@@ -173,7 +178,8 @@ class NodeBackend:
         else:
             command = opts.get("ssh_command")
             if command is None:
-                prefix = ["ssh", *(["-p", str(port)] if port else []), f"{user}@{host}" if user else host]
+                # `--`: the destination is never read as an option (parse_url also refuses a leading `-`)
+                prefix = ["ssh", *(["-p", str(port)] if port else []), "--", f"{user}@{host}" if user else host]
                 argv = [*prefix, "fog", "serve", "--stdio", shlex.quote(path)]
             else:
                 base = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]  # type: ignore[union-attr]
@@ -465,6 +471,9 @@ def parse_url(url: str) -> tuple[str, str | None, str, int | None, str]:
     host, port = split_host_port(netloc, url)
     if not host:
         raise UsageError(f"remote {url}: no host")
+    if host.startswith("-") or (user or "").startswith("-") or any(c.isspace() or ord(c) < 32 for c in host):
+        # (ssh would take `-oProxyCommand=...` for an option and run it: a pasted URL must never do that)
+        raise UsageError(f"remote {url!r}: a host or user name cannot start with '-' or hold spaces")
     path = unquote(raw_path).rstrip("/")
     if scheme == "fog":
         if path:

@@ -47,6 +47,9 @@ def check_address(address: str) -> str:
     if address.lower().startswith("fog+ssh://"):
         if len(address) <= len("fog+ssh://"):
             raise UsageError(f"{address!r}: a fog+ssh:// address names a host: fog+ssh://[USER@]HOST[:PORT]/DIR")
+        from fog.backends.node import parse_url
+
+        parse_url(address)  # (a host starting with '-' would be an ssh option)
         return address
     bare = address[len("fog://") :] if address.lower().startswith("fog://") else address
     m = _ADDRESS.match(bare)

@@ -122,6 +122,20 @@ def test_addresses_and_urls() -> None:
     assert not nodes.is_node_url("/mnt/fog") and not nodes.is_node_url("s3://b/p")
 
 
+def test_an_ssh_destination_is_never_an_ssh_option() -> None:
+    """`fog+ssh://-oProxyCommand=CMD/x` ran CMD on this machine (ssh took the host for an option), as node
+    address it spread to every device (review 5, serve 4). Refused (and ssh gets `--` before the host)."""
+    from fog.backends.node import parse_url
+    from fog.errors import UsageError
+
+    for bad in ("fog+ssh://-oProxyCommand=touch${IFS}PWNED/x", "fog+ssh://-oX@host/x", "fog+ssh://a b/x"):
+        with pytest.raises(UsageError, match="cannot start with '-'"):
+            parse_url(bad)
+        with pytest.raises(UsageError):
+            nodes.check_address(bad)
+    assert parse_url("fog+ssh://me@nas:2222/srv/fog")[1:4] == ("me", "nas", 2222)
+
+
 def test_a_node_never_counts_as_a_trusted_device(ident: Identity, tmp_path: Path) -> None:
     """Rotation sealing, member statements and rotation-record checks take trusted devices only."""
     from fog.sync import members

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shlex
 import socket
 import subprocess
@@ -439,6 +440,10 @@ class NodeBackend:
             raise
         pipe.settimeout(self.timeout)
         welcome = session.welcome
+        bad = _bad_welcome(welcome, self.space)
+        if bad:  # (its space goes into the signed SyncConfig: one that readers refuse would lock every device out)
+            pipe.close()
+            raise RemoteError(f"remote {self.url}: the node's welcome is refused ({bad})")
         self.info = welcome
         self.space = str(welcome.get("space")) if welcome.get("space") else self.space
         self.role = str(welcome.get("role")) if welcome.get("role") else None
@@ -453,6 +458,26 @@ class NodeBackend:
         if said:
             detail = f"{detail}: {said}"
         return RemoteError(f"remote {self.url}: connection to the node lost ({detail})", transient=True)
+
+
+_SPACE = re.compile(r"[0-9a-f]{32}")
+
+
+def _bad_welcome(welcome: dict[str, Any], asked: str | None) -> str:
+    """Why a node's welcome is refused ('' when it is well formed): a space that is not 32 lowercase hex
+    digits (or not the one the hello named), a role fog does not know, numbers that are not numbers."""
+    space = welcome.get("space")
+    if not isinstance(space, str) or not _SPACE.fullmatch(space):
+        return "its space is not 32 hex digits"
+    if asked and space != asked:
+        return f"space {space}, not the {asked} asked for"
+    if welcome.get("role") not in ("device", "join"):
+        return "an unknown role"
+    for key in ("used", "max_object", "quota"):
+        value = welcome.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            return f"{key} is not a whole number"
+    return ""
 
 
 def parse_url(url: str) -> tuple[str, str | None, str, int | None, str]:

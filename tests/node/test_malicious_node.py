@@ -141,3 +141,18 @@ def test_a_reply_that_breaks_the_framing_is_refused_not_retried(evil: Any) -> No
     with pytest.raises(RemoteError, match="reply is refused") as e:
         b.get("fog-store")
     assert e.value.transient is False
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"space": "\x1b[2J" + "x" * 30_000}, {"space": "AB" * 16}, {"role": "owner"}, {"used": "lots"}, {"quota": -1}],
+)
+def test_a_malformed_welcome_is_refused_before_anything_uses_it(
+    evil: Any, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
+) -> None:
+    """The welcome's space went unchecked into the node's device entry of the signed SyncConfig, which
+    every reader then refused: `device add-untrusted` of a malicious node locked every device out, the
+    way out (`device remove`) included (review 5, serve 0)."""
+    monkeypatch.setitem(globals(), "WELCOME", {**WELCOME, **change})
+    with pytest.raises(RemoteError, match="welcome is refused"):
+        evil(lambda s, h: W.send(s, W.OK, {}, b""))

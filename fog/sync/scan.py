@@ -270,7 +270,8 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                 out.unreadable.append(path)
                 continue
             fmt = s.st_mode & _IFMT
-            if chain and matches(path, fmt == _IFDIR, chain):
+            # (a .fogignore file is never ignored: a rule like `.*` would keep the rules from every device)
+            if chain and matches(path, fmt == _IFDIR, chain) and not (name == IGNORE_FILE and fmt == _IFREG):
                 left_out.add(path)
                 out.ignored.append(path + "/" if fmt == _IFDIR else path)
                 continue
@@ -328,7 +329,7 @@ def _ignored(path: str, left_out: set[str], rules: Ignore, index: StatIndex) -> 
         return True
     raw = index.raw(path)
     is_dir = raw is not None and st.S_ISDIR(stat_mode(raw))
-    return rules.ignored(path, is_dir)
+    return rules.ignored(path, is_dir) and not (not is_dir and path.rpartition("/")[2] == IGNORE_FILE)
 
 
 def under_any(path: str, prefixes: list[str]) -> bool:

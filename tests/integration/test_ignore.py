@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from fogcli import Share, run_fog
-from test_multidevice import World
+from test_multidevice import World, make_pair
 
 from fog.repo.db import RepoDB
 from fog.sync.ignore import Ignore
@@ -202,3 +202,20 @@ def test_a_bad_line_is_left_out_with_one_notice_and_the_others_apply(tmp_path: P
     r = b.pull()
     assert ".fogignore line 4: '[z-a]': not a valid pattern" in r.err
     assert b.read("f9.txt") == "x\n" and not (b.root / "f9.log").exists()
+
+
+def test_a_rule_that_matches_fogignore_itself_does_not_stop_the_rules_from_syncing(tmp_path: Path) -> None:
+    """`.*` ("no dotfiles") matched `.fogignore` too: the new rules were never pushed, and the other device
+    went on pushing its dotfiles (review 5, semantics S11). The rules themselves are never ignored."""
+    a, b = make_pair(World(tmp_path, tmp_path / "remote", tmp_path / "master.key"))
+    a.write(".fogignore", "*.tmp\n")
+    a.push()
+    b.pull()
+    a.write(".fogignore", "*.tmp\n.*\n")
+    a.fog("push")
+    b.pull()
+    assert b.read(".fogignore") == "*.tmp\n.*\n"
+    b.write(".secret-env", "TOKEN=1\n")
+    b.write("sub/.fogignore", "x\n")
+    doc = b.fog("status", "--json", "--ignored").json()
+    assert ".secret-env" in doc["ignored"] and "sub/.fogignore" in doc["added"], doc

@@ -917,6 +917,7 @@ def push(
     # of one push read as one (fog.repo.trees), and each chunk's records still sort after the last's
     now = time.time_ns()
     gone = deletions(db, d.gone, ident.device_id, now + max(1, -(-len(d.candidates) // CHUNK_FILES)) - 1)
+    gone += [Change(p, "deleted", None, None) for p in d.ignored_gone]  # (forgotten here, never published)
     # before anything is read or uploaded: a refused mass deletion costs nothing (a dry run says it too)
     _check_deletions(db, gone, d.candidates, max_delete or DeleteLimit.parse(None), dry_run=dry_run)
     if fan is not None:

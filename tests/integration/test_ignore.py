@@ -219,3 +219,32 @@ def test_a_rule_that_matches_fogignore_itself_does_not_stop_the_rules_from_synci
     b.write("sub/.fogignore", "x\n")
     doc = b.fog("status", "--json", "--ignored").json()
     assert ".secret-env" in doc["ignored"] and "sub/.fogignore" in doc["added"], doc
+
+
+def test_a_deletion_made_while_ignored_is_not_published_when_the_rule_goes(tmp_path: Path) -> None:
+    """README: while a path is ignored "its edits and even its deletion stay on this device". A directory
+    deleted while ignored was published as deleted, and deleted on every device, once the rule was
+    lifted (review 5, semantics S10)."""
+    a, b = make_pair(World(tmp_path, tmp_path / "remote", tmp_path / "master.key"))
+    for i in range(5):
+        a.write(f"data/d{i}", f"data {i}\n")
+    a.push()
+    b.pull()
+    a.write(".fogignore", "data/\n")
+    a.push()
+    b.pull()
+    import shutil
+
+    shutil.rmtree(a.root / "data")
+    assert a.fog("status", "--json").json()["clean"]
+    a.fog("push")
+    (a.root / ".fogignore").unlink()
+    doc = a.fog("status", "--json").json()
+    assert doc["deleted"] == [".fogignore"], doc
+    a.fog("push")
+    b.pull()
+    assert sorted(p.name for p in (b.root / "data").iterdir()) == [f"d{i}" for i in range(5)]
+    b.write("data/d0", "edited on b\n")
+    b.fog("push")
+    a.pull()
+    assert a.read("data/d0") == "edited on b\n"

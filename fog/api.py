@@ -346,6 +346,8 @@ class StatusResult:
     conflicts: list[str]  # conflict copies still in the tree
     unread: list[str] = field(default_factory=list)  # could not be read: not kept (a push exits 5)
     ignored: list[str] = field(default_factory=list)  # left out by ignore rules (directories as `DIR/`)
+    # paths a pull could not write here (the next pull tries again): the tree lacks their newest version
+    unapplied: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -371,7 +373,26 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
         for c in changes:
             if c.version is not None:
                 {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)
+        out.unapplied = _unapplied(share)
         return out
+
+
+def _unapplied(share: Share) -> list[str]:
+    """The paths whose incoming versions a pull could not write here (pull.UNAPPLIED), but those left alone
+    on purpose (ignored here, inside a nested share)."""
+    ids = json.loads(share.db.get_meta(pull_mod.UNAPPLIED) or b"[]")
+    if not ids:
+        return []
+    from fog.sync.ignore import Ignore
+    from fog.sync.scan import is_nested_share, iter_parents
+
+    rules = Ignore(str(share.root))
+    paths = {v.path for i in ids if (v := share.db.version(bytes.fromhex(i))) is not None}
+    return [
+        p
+        for p in sorted(paths)
+        if not rules.ignored(p, False) and not any(is_nested_share(os.path.join(share.top, q)) for q in iter_parents(p))
+    ]
 
 
 def _fetch_config(share: Share, ident: Identity) -> None:

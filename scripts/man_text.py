@@ -228,7 +228,7 @@ MEMBER_FIELDS = ["name", "user_id", "role", "devices", "this_user", "user_key"] 
 
 JSON_FIELDS: dict[str, list[str]] = {
     "init": ["root", "share_id", "name", "remote", "device", "new_identity", "master_key_file", "master_key"],
-    "status": ["root", "clean", "added", "modified", "deleted", "skipped", "unread", "conflicts"],
+    "status": ["root", "clean", "added", "modified", "deleted", "skipped", "unread", "conflicts", "unapplied"],
     "push": [
         "remote",
         "dry_run",

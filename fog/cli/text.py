@@ -291,6 +291,7 @@ def status_doc(result: Any, ignored: bool = False) -> dict[str, Any]:
         "skipped": result.skipped,
         "unread": result.unread,
         "conflicts": result.conflicts,
+        "unapplied": result.unapplied,
     }
     if ignored:
         doc["ignored"] = result.ignored
@@ -314,6 +315,10 @@ def status_summary(result: Any, ignored: bool = False) -> None:
         echo("Unresolved conflict copies (compare, keep what you want, delete the copy):")
         for p in result.conflicts:
             echo(f"  C {shown(p)}")
+    if result.unapplied:
+        echo("Not written here yet (a pull could not; the next pull tries again, see its message):")
+        for p in result.unapplied:
+            echo(f"  U {shown(p)}")
     if ignored and result.ignored:
         echo("Ignored (by .fogignore or the built-in rules; never pushed):")
         for p in result.ignored:

@@ -341,8 +341,12 @@ _L.LocalBackend.get_range, _L.LocalBackend.get = _get_range, _get
     r = b.fog("pull", expect=1, patch=down)
     assert "stopped answering" in r.err and "origin" in r.err
     assert not (b.root / "big.bin").exists()
+    doc = b.fog("status", "--json").json()  # (said "clean" and nothing else; review 5, semantics S13)
+    assert doc["unapplied"] == ["big.bin"], doc
+    assert "U big.bin" in b.fog("status").out
     b.fog("pull")
     assert (b.root / "big.bin").read_bytes() == (a.root / "big.bin").read_bytes()
+    assert b.fog("status", "--json").json()["unapplied"] == []
 
 
 def test_a_private_directory_made_again_by_a_pull_keeps_its_mode(world: World) -> None:

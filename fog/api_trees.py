@@ -44,7 +44,9 @@ def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
             return False
         if trees.is_tree(share.db, scope):
             return True
-        return (share.root / scope).is_dir() and not share.db.path_history(scope)
+        # a directory now (maybe a file before: `diff f` answers as the tree's diff, `T f`), unless a REV
+        # names one of its file versions
+        return (share.root / scope).is_dir() and (_rev is None or not share.db.path_history(scope))
 
 
 def _tree(share: Share, scope: str, rev: str | None, names: dict[str, str]) -> tuple[dict[str, Version], str]:

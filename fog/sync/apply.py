@@ -163,11 +163,14 @@ def _apply(
                 out.stat_updates[plan.path] = _entry(plan.path, made, plan.write.id, scan_start)
                 result.updated.append(plan.path)
     done, failures, raced = _write_files(ctx, files, known, on_bytes, placing)
-    for plan, _local, s in done:
+    for plan, local, s in done:
         assert plan.write is not None
         out.stat_updates[plan.path] = _entry(plan.path, s, plan.write.id, scan_start)
         result.updated.append(plan.path)
         result.bytes_written += plan.write.size if plan.write.kind == "file" else 0
+        if plan.write.conflict and plan.write.device == ctx.ident.device_id and local.st is None:
+            # another device moved a version of this one aside (a kind clash it resolved): said, exit 3
+            result.conflicts.append(plan.path)
     for plan, exc in failures:
         _fail(out, result, plan.path, exc)
     for plan, local, now in raced:

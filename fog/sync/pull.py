@@ -725,7 +725,7 @@ def _pull_staged(
     if arrived:
         names = set(arrived)
         hits = {path for path in result.updated if path in names}  # (not a set of every path updated)
-        result.conflicts += [name for name in arrived if name in hits]
+        result.conflicts += [name for name in arrived if name in hits and name not in result.conflicts]
     result.skipped += rules.notices  # .fogignore files and lines left out of the rules (each said once)
     for root, n in sorted(nested_news.items()):
         result.skipped.append(f"{root}: {NESTED_SHARE} ({n} incoming path(s) {NESTED_LEFT})")

@@ -61,7 +61,7 @@ def rotation_done(r: RotationResult, what: str, as_json: bool) -> None:
 def print_rotation(r: RotationResult, what: str) -> None:
     """What a key rotation did, and the new master key (shown once, like `init`)."""
     typer.echo(what)
-    where = ", ".join(r.remotes)
+    where = ", ".join(dict.fromkeys(r.remotes))  # (each share may have its own origin: named once)
     typer.echo(f"keys rotated to epoch {r.epoch} in {r.seconds:.2f} s ({r.bytes_written} bytes written on {where})")
     if r.following:
         typer.echo(f"these devices follow at their next pull: {', '.join(r.following)}")

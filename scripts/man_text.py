@@ -188,6 +188,7 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "seconds",
     "bytes_written",
     "nodes_failed",
+    "shared_by_others",
 ]
 REMOTE_FIELDS = [
     "name",
@@ -937,6 +938,10 @@ PAGES: dict[str, dict[str, object]] = {
             "later ones are set aside, with one warning per device.",
             "Rotation is not re-encryption: what the device could read before, it keeps. Object names do not "
             "change, so nothing is uploaded again (docs/FORMAT.md, section 15).",
+            "A share another user owns is not rotated: its members stop trusting your old user key, and your "
+            "pulls and pushes of it exit 6 until its owner invites your new key (`fog key show`) and you run "
+            "`fog clone URL DIR --invited --from OWNER-KEY`. The rotation names each such share "
+            "(`shared_by_others` under `--json`).",
         ],
         "exit": {6: EXIT_CODES[6], 75: LOCKED},
         "examples": [

@@ -76,9 +76,9 @@ def print_rotation(r: RotationResult, what: str) -> None:
         )
     for share in r.shared_by_others:
         typer.echo(
-            f"fog: warning: share {share} is another user's: its members know you by your old key, and your pulls "
-            "and pushes of it exit 6, until its owner invites your new key (send them `fog key show`'s) and you "
-            "run `fog clone URL DIR --invited --from OWNER-KEY`",
+            f"fog: warning: share {shown(share)} is another user's: its members know you by your old key, and "
+            "your pulls and pushes of it exit 6, until its owner invites your new key (send them `fog key show`'s) "
+            "and you run `fog clone URL DIR --invited --from OWNER-KEY`",
             err=True,
         )
     if r.key_file_error:

@@ -89,23 +89,26 @@ class Roster:
                 if m.retired:
                     entry["revoked_seq"] = {share_hex: 0}  # (a remote the retiring statements give no limit for)
                 if m.read_only or m.removed:
-                    # Cut where the owner removed or demoted the member (a member invited read-only: at 0), and
-                    # never above a limit the device had already (its user's revocation, a retired key's).
+                    # Cut where the owner removed or demoted the member (a member invited read-only: at 0), and,
+                    # for a retired key, never above the limits its retiring statements give (a removal an older
+                    # fog recorded at the log top when it noticed). What the member states later lowers nothing:
+                    # with a pin of its own it could have a rewritten log taken below the owner's pin.
                     cut = m.cut.get(did) if isinstance(m.cut.get(did), dict) else {}
                     pins = m.pins.get(did) if is_pins(m.pins.get(did)) else {}
-                    entry = _cut_entry(entry, share_hex, cut, pins)
+                    limits = _cut_limits(entry if m.retired else {}, share_hex, cut, pins)
+                    entry = {k: v for k, v in entry.items() if k not in ("revoked_logs", "revoked_chains")} | limits
                     entry.update(revoked=m.removed or 1)
                     entry["read_only" if m.read_only and not m.removed else "removed_member"] = True
                 out[did] = entry
         return out
 
 
-def _cut_entry(
+def _cut_limits(
     entry: dict[str, Any], share_hex: str, cut: dict[str, Any], pins: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """A device entry limited, per remote, to a member's cut (`cut`, `pins`: remote name -> last batch, its
-    pin) or to the lower limit the entry gives already there (and its pin); 0 on a remote the cut does not
-    name. The limits of section 9 then apply as to a revoked device."""
+    """The revocation fields of a device cut at a member's cut (`cut`, `pins`: remote name -> last batch, its
+    pin), per remote the lower of it and the limit `entry` gives there (with that limit's pin); 0 on a remote
+    the cut does not name. The limits of section 9 then apply as to a revoked device."""
     limits: dict[str, int] = {}
     chains: dict[str, dict[str, Any]] = {}
     for remote, seq in cut.items():
@@ -121,8 +124,7 @@ def _cut_entry(
             limits[remote] = seq
             if remote in pins:
                 chains[remote] = pins[remote]
-    out = {k: v for k, v in entry.items() if k not in ("revoked_logs", "revoked_chains")}
-    out.update(revoked_logs={share_hex: limits}, revoked_seq={share_hex: 0})
+    out: dict[str, Any] = {"revoked_logs": {share_hex: limits}, "revoked_seq": {share_hex: 0}}
     if chains:
         out["revoked_chains"] = {share_hex: chains}
     return out

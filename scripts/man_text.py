@@ -1015,6 +1015,10 @@ PAGES: dict[str, dict[str, object]] = {
             "`fog clone URL DIR --invited` with their own identity. Get their key (`fog key show` on their side) "
             "by a channel you trust, and check it with them: whoever holds the matching secret key reads the "
             "share. Only the share's owner (the user who made it) invites and removes members.",
+            "Inviting a member again changes their role: with `--read-only`, their batches written after this "
+            "are set aside by every member, and what they pushed before stays. A user key that a key rotation "
+            "of theirs retired, and a member removed from the share, are refused (exit 2): ask for their new "
+            "key.",
         ],
         "exit": {75: LOCKED},
         "examples": [("", "fog share invite --user fogpub-... --name bob --read-only")],

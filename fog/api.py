@@ -1604,7 +1604,7 @@ def _rotated(result: RotationResult, master_key_file: Path | None, config: SyncC
     """Write the new master key to a file instead of showing it, when asked (as `init` does); name the shares
     other users own (`config`: the SyncConfig after the rotation): their members know this user by the retired
     key until the owner invites the new one (docs/FORMAT.md, section 16)."""
-    for entry in (config.shares.values() if config is not None else []):
+    for entry in config.shares.values() if config is not None else []:
         owner = entry.get("owner")
         if isinstance(owner, dict) and not entry.get("removed"):
             result.shared_by_others.append(f"{entry.get('name', '?')} (owner {owner.get('name', '?')})")

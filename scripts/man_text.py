@@ -147,7 +147,8 @@ EXIT_CODES: dict[int, str] = {
     6: (
         "This device was revoked, or the master key it holds was replaced by a key rotation "
         "(`fog device revoke`, `fog key rotate` on another device), or this user was removed from a "
-        "shared share (`fog share remove-member`); its local files are untouched."
+        "shared share (`fog share remove-member`), or is known there only by a user key their own rotation "
+        "replaced (until its owner invites the new one); its local files are untouched."
     ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",

@@ -1554,7 +1554,7 @@ def revoke_device(
 ) -> RotationResult:
     _check_key_file(master_key_file)
     with context(home, cwd, wait=wait) as ctx:
-        return _rotated(devices_mod.revoke(ctx, name), master_key_file)
+        return _rotated(devices_mod.revoke(ctx, name), master_key_file, ctx.ident.cached_config())
 
 
 def rotate_keys(
@@ -1562,7 +1562,7 @@ def rotate_keys(
 ) -> RotationResult:
     _check_key_file(master_key_file)
     with context(home, cwd, wait=wait) as ctx:
-        return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
+        return _rotated(devices_mod.rotate(ctx, keep), master_key_file, ctx.ident.cached_config())
 
 
 def _refuse_key_in_share(path: Path, root: Path | None = None, store: str | None = None) -> None:
@@ -1621,8 +1621,14 @@ def adopt_key(home: Path, cwd: Path, master_key: bytes, *, wait: bool = False) -
             remote.backend.close()
 
 
-def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationResult:
-    """Write the new master key to a file instead of showing it, when asked (as `init` does)."""
+def _rotated(result: RotationResult, master_key_file: Path | None, config: SyncConfig | None) -> RotationResult:
+    """Write the new master key to a file instead of showing it, when asked (as `init` does); name the shares
+    other users own (`config`: the SyncConfig after the rotation): their members know this user by the retired
+    key until the owner invites the new one (docs/FORMAT.md, section 16)."""
+    for entry in config.shares.values() if config is not None else []:
+        owner = entry.get("owner")
+        if isinstance(owner, dict) and not entry.get("removed"):
+            result.shared_by_others.append(f"{entry.get('name', '?')} (owner {owner.get('name', '?')})")
     if master_key_file is not None:
         try:
             write_private(master_key_file, (result.master_key + "\n").encode())

@@ -155,7 +155,8 @@ class UnsavedChangesError(FogError):
 
 class RevokedError(FogError):
     """This device was revoked (or the master key it holds was replaced) by a key rotation, or this
-    user was removed from a shared share (fog.sync.members).
+    user was removed from a shared share, or is known there only by a user key a rotation of theirs
+    replaced (fog.sync.members).
 
     Local files are never touched; the device can no longer read what is
     pushed from then on, nor change anything the user's devices accept.

@@ -147,7 +147,8 @@ EXIT_CODES: dict[int, str] = {
     6: (
         "This device was revoked, or the master key it holds was replaced by a key rotation "
         "(`fog device revoke`, `fog key rotate` on another device), or this user was removed from a "
-        "shared share (`fog share remove-member`); its local files are untouched."
+        "shared share (`fog share remove-member`), or is known there only by a user key their own rotation "
+        "replaced (until its owner invites the new one); its local files are untouched."
     ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
@@ -188,6 +189,7 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "seconds",
     "bytes_written",
     "nodes_failed",
+    "shared_by_others",
 ]
 REMOTE_FIELDS = [
     "name",
@@ -937,6 +939,10 @@ PAGES: dict[str, dict[str, object]] = {
             "later ones are set aside, with one warning per device.",
             "Rotation is not re-encryption: what the device could read before, it keeps. Object names do not "
             "change, so nothing is uploaded again (docs/FORMAT.md, section 15).",
+            "A share another user owns is not rotated: its members stop trusting your old user key, and your "
+            "pulls and pushes of it exit 6 until its owner invites your new key (`fog key show`) and you run "
+            "`fog clone URL DIR --invited --from OWNER-KEY`. The rotation names each such share "
+            "(`shared_by_others` under `--json`).",
         ],
         "exit": {6: EXIT_CODES[6], 75: LOCKED},
         "examples": [
@@ -1010,6 +1016,10 @@ PAGES: dict[str, dict[str, object]] = {
             "`fog clone URL DIR --invited` with their own identity. Get their key (`fog key show` on their side) "
             "by a channel you trust, and check it with them: whoever holds the matching secret key reads the "
             "share. Only the share's owner (the user who made it) invites and removes members.",
+            "Inviting a member again changes their role: with `--read-only`, their batches written after this "
+            "are set aside by every member, and what they pushed before stays. A user key that a key rotation "
+            "of theirs retired, and a member removed from the share, are refused (exit 2): ask for their new "
+            "key.",
         ],
         "exit": {75: LOCKED},
         "examples": [("", "fog share invite --user fogpub-... --name bob --read-only")],

@@ -74,6 +74,13 @@ def print_rotation(r: RotationResult, what: str) -> None:
             f"fog: warning: node {name} was not handed the new device list ({why}); the next push to it carries it",
             err=True,
         )
+    for share in r.shared_by_others:
+        typer.echo(
+            f"fog: warning: share {shown(share)} is another user's: its members know you by your old key, and "
+            "your pulls and pushes of it exit 6, until its owner invites your new key (send them `fog key show`'s) "
+            "and you run `fog clone URL DIR --invited --from OWNER-KEY`",
+            err=True,
+        )
     if r.key_file_error:
         typer.echo(f"fog: warning: {r.key_file_error}: the new master key is shown below instead", err=True)
     if r.master_key:

@@ -724,7 +724,13 @@ def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None,
     config = _owner_members(ctx, config, members)
     publish_statement(ctx, config, members, roster)
     owner = {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()}
-    shared = {k: v for k, v in entry.items() if k in ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")}
+    shared = {k: v for k, v in entry.items() if k in SHARED_FIELDS}
+    # the member gets the remote the invitation is written to, not the owner's others (a USB disk's path,
+    # a private bucket): they failed at every one of the member's syncs, and named the owner's places
+    remotes = entry.get("remotes") or {}
+    shared.pop("remotes", None)
+    if ctx.remote_name in remotes:
+        shared["remotes"] = {ctx.remote_name: remotes[ctx.remote_name]}
     doc = {"format": 1, "share": sid, "entry": shared, "owner": owner, "read_only": read_only, "time_ns": now}
     stored = R.seal_to_user(ctx.ident.user_sign_secret, R.INVITE_CONTEXT, box, doc)
     ctx.store.backend.put_new(f"invites/{R.invite_locator(box)}/{S.random_bytes(16).hex()}", stored)

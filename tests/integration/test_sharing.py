@@ -994,3 +994,20 @@ def test_the_owner_cannot_invite_a_retired_key_nor_a_removed_member(alice: Devic
     assert "removed from this share" in r.error_line()
     assert sorted(p.name for p in (alice.world.remote / "invites").rglob("*")) == before
     alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")  # bob's new key: fine
+
+
+def test_an_invitation_gives_the_member_only_the_remote_it_is_written_to(alice: Device) -> None:
+    """The owner's other remotes (a USB disk's path here) came with the invitation: the member's every push
+    and sync then exited 1 on them, and they named the owner's private places (review 5, keys 11)."""
+    usb = alice.world.tmp / "alice-usb"
+    alice.fog("remote", "add", "usb", usb)
+    alice.fog("push")
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    listed = bob.fog("remote", "list", "--json").json()
+    assert [r["name"] for r in listed] == ["origin"] and str(usb) not in json.dumps(listed), listed
+    bob.write("doc.txt", "bob's edit\n")
+    bob.fog("sync")
+    alice.pull()
+    assert alice.read("doc.txt") == "bob's edit\n"

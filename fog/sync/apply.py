@@ -38,7 +38,7 @@ from fog.sync.content import FileReader, read_workers, stage_version
 from fog.sync.context import Context, staging_dir
 from fog.sync.merge import Plan, conflict_name, conflict_name_at, conflict_version
 from fog.sync.placing import Parents, chmod_dir, lstat_at, move_new, place, same
-from fog.sync.push import RACY_NS
+from fog.sync.push import is_racy
 from fog.sync.restore import safe_parent
 
 
@@ -421,7 +421,7 @@ def _lstat(path: str) -> os.stat_result | None:
 
 
 def _entry(path: str, s: os.stat_result, version: bytes, scan_start: int) -> StatEntry:
-    racy = s.st_mtime_ns >= scan_start - RACY_NS
+    racy = is_racy(s.st_mtime_ns, scan_start)
     return StatEntry(path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, version)
 
 

@@ -192,6 +192,12 @@ def database_error(exc: BaseException) -> FogError | None:
     what = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, damaged):
         return damaged_database(what)
+    if "Input/output error" in what or "No space" in what or "Disk quota" in what:
+        # (a write LMDB could not make: on a full disk its commit says EIO; nothing of it was recorded)
+        return FogError(
+            f"the share database (.fog/db) could not be written ({what}): is the share's disk full? Free some "
+            "space and run the command again (nothing of this run was recorded)"
+        )
     return FogError(f"the share database (.fog/db) failed: {what}")
 
 

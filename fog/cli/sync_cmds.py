@@ -184,7 +184,10 @@ def sync(
         pull_summary(result.pull, quiet)
         push_summary(result.push, quiet)
         if result.trim is not None and not quiet:
-            trim_summary(result.trim)
+            trim_summary(result.trim)  # (its clock notes too)
+        elif result.clock:  # (a clock gone wrong needs someone: said under --quiet too)
+            for note in result.clock:
+                typer.echo(f"fog: warning: {note}", err=True)
     errors = {**result.pull.remote_errors, **result.push.remote_errors}
     if result.trim is not None:
         for name, why in {**result.trim.forget.remote_errors, **result.trim.prune.failed}.items():

@@ -98,7 +98,8 @@ def prune_summary(report: Any) -> None:
             markup=False,
         )
         if r.deleted or r.kept:
-            line = f"  {'would delete' if r.dry_run else 'deleted'} {len(r.deleted)} pack(s), {human_size(r.deleted_bytes)}"
+            verb = "would delete" if r.dry_run else "deleted"
+            line = f"  {verb} {len(r.deleted)} pack(s), {human_size(r.deleted_bytes)}"
             if r.dry_run and r.collectable:
                 line += f" (collecting intent {', '.join(i[:8] for i in r.collectable)})"
             if r.kept:

@@ -4,9 +4,9 @@ REV forms: `~N` (N versions back, `~0` the newest); a hex prefix of a version
 id (at least 4 characters, unique among the path's versions); an ISO 8601
 date or date-time (the newest version at or before it; without a zone it is
 local time, and a local time the clock showed twice, when DST ended, means the
-later of the two: `fog log` prints the offset after such a time); an age `30m`, `2h`, `3d`, `1w` (the newest version at least that
-old); `yesterday` (the newest version from before today). No REV means the
-newest version.
+later of the two: `fog log` prints the offset after such a time); an age
+`30m`, `2h`, `3d`, `1w` (the newest version at least that old); `yesterday`
+(the newest version from before today). No REV means the newest version.
 """
 
 from __future__ import annotations

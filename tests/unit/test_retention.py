@@ -561,7 +561,7 @@ def test_format_duration(seconds: int, text: str) -> None:
 
 
 def test_a_far_keep_deleted_or_deletion_time_is_a_reason_not_a_crash() -> None:
-    """"deleted, kept until <time>" past what gmtime takes (year ~2^31) raised OSError/OverflowError,
+    """The reason "deleted, kept until <time>" past what gmtime takes (year ~2^31) raised OSError/OverflowError,
     and every forget and `sync --prune` of the share with it."""
     deleted = [v("gone", NOW - DAY * NS, kind="deleted", size=0), v("a", NOW - 2 * DAY * NS)]
     huge = decide(deleted, Rules(keep_deleted=9999999999 * 365 * DAY))

@@ -188,3 +188,22 @@ def test_a_local_time_the_clock_showed_twice_names_one_version(world: World) -> 
     assert "02:30:30+01:00" in a.fog("ls", "-l", ".@2026-10-25 02:30:30", patch=now).out
     utc = a.fog("log", "f.txt", patch=shifted(0, "UTC")).out
     assert "2026-10-25 00:30:30 " in utc and "+0" not in utc  # (no offset where a time names one moment)
+
+
+# -- R9 ----------------------------------------------------------------------------------------
+
+
+def test_a_deletion_from_a_device_whose_clock_is_behind_is_kept_for_keep_deleted(world: World) -> None:
+    """B, its clock a year behind, deleted a file by mistake; A's next `sync --prune` (default policy,
+    keep-deleted 90d) forgot the file's whole history: "deleted 365 days ago"."""
+    a = world.init("laptop")
+    a.write("thesis.odt", random.Random(9).randbytes(5000))
+    a.fog("push", "-q")
+    b = world.clone("desktop")
+    (b.root / "thesis.odt").unlink()
+    b.fog("sync", "-q", patch=shifted(-365 * DAY))
+    a.fog("sync", "-q")
+    a.fog("sync", "-q", "--prune")
+    assert sorted(v["kind"] for v in a.fog("log", "thesis.odt", "--json").json()) == ["deleted", "file"]
+    a.fog("sync", "-q", "--prune", patch=shifted(91 * DAY))  # 90 days after the deletion, by A's clock
+    a.fog("log", "thesis.odt", expect=1)

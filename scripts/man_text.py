@@ -1046,8 +1046,9 @@ PAGES: dict[str, dict[str, object]] = {
                 ),
                 (
                     "`--keep-deleted` *DURATION*",
-                    "how long the history of a deleted path is kept after its deletion; then all of it goes. "
-                    "Not set (`forever`): kept for good.",
+                    "how long the history of a deleted path is kept after its deletion (or after the path's "
+                    "newest version, if later: a deleting device's clock may be behind); then all of it goes. "
+                    "Not set (`forever`): kept for good. Durations: at most `1000y`.",
                 ),
                 (
                     "`--max-old-size` *SIZE*",

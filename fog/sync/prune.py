@@ -50,6 +50,7 @@ from fog.sync.meter import Progress, finish, meter
 from fog.sync.replicate import read_node
 
 DEFAULT_GRACE_S = 24 * 3600  # outlives any push's last step (list intents -> put batch) by far: see FORMAT.md
+STUCK_GRACES = 2  # an intent a device has not acknowledged for this many grace periods is said even under --quiet
 DEFAULT_MAX_UNUSED = 0.05  # repack until at most this share of the packs' bytes is unreferenced (restic's default)
 _RECORD = "prune\0"  # meta key prefix: prune\0<remote>\0<intent id> -> JSON (what this device knows of an intent)
 
@@ -394,6 +395,7 @@ class PruneResult:
     waiting: list[str] = field(default_factory=list)  # intents not collectable yet, and why
     collectable: list[str] = field(default_factory=list)  # intents whose collection ran (a dry run: would run)
     clock: list[str] = field(default_factory=list)  # times recorded here that are ahead of the clock now
+    stuck: list[str] = field(default_factory=list)  # of `waiting`: held by a device's acknowledgement past 2 graces
     unreadable: list[str] = field(default_factory=list)  # packs whose header does not open: left alone
     seconds: float = 0.0
 
@@ -675,7 +677,10 @@ def _collect_ready(
             if left > 0:
                 why.append(f"grace period ends in {_duration(left)}")
             if why:
-                result.waiting.append(f"intent {iid[:8]}: " + "; ".join(why))
+                line = f"intent {iid[:8]}: " + "; ".join(why)
+                result.waiting.append(line)
+                if missing and now - rec["first_seen"] > STUCK_GRACES * grace_s * 1e9:
+                    result.stuck.append(line)  # (said under `sync --quiet --prune`: the store only grows)
                 continue
         ready.append(iid)
     if not ready:

@@ -207,3 +207,28 @@ def test_a_deletion_from_a_device_whose_clock_is_behind_is_kept_for_keep_deleted
     assert sorted(v["kind"] for v in a.fog("log", "thesis.odt", "--json").json()) == ["deleted", "file"]
     a.fog("sync", "-q", "--prune", patch=shifted(91 * DAY))  # 90 days after the deletion, by A's clock
     a.fog("log", "thesis.odt", expect=1)
+
+
+# -- R6 ----------------------------------------------------------------------------------------
+
+
+def test_quiet_sync_prune_says_when_a_silent_device_has_held_deletions_for_two_grace_periods(world: World) -> None:
+    """The cron job (`sync --quiet --prune`) said nothing, exit 0, while a lost device held every deletion
+    back for months and the store only grew."""
+    a = world.init("laptop")
+    a.fog("policy", "set", "--keep-last", "1", *ONLY_KEEP_LAST)
+    rng = random.Random(4)
+    a.write("big.bin", rng.randbytes(50_000))
+    a.fog("push", "-q")
+    b = world.clone("desktop")
+    b.write("b.txt", "b has a log\n")
+    b.fog("push", "-q")  # then B is lost
+    quiet = []
+    for day in (1, 2, 3, 4):
+        a.write("big.bin", rng.randbytes(50_000))
+        quiet.append(a.fog("sync", "--quiet", "--prune", patch=shifted(day * DAY)))
+    assert all(r.out == "" for r in quiet)
+    assert quiet[0].err == "" and quiet[1].err == ""  # (within two grace periods: the usual wait)
+    said = quiet[3].err.strip().splitlines()
+    assert len(said) == 1, quiet[3]  # one line a remote, however many intents wait
+    assert "waiting for desktop" in said[0] and "until then nothing is deleted" in said[0], said

@@ -1475,6 +1475,7 @@ class TrimResult:
 
 
 TRIMMED = "trimmed"  # share meta: when this device last trimmed (ns, decimal): `fog sync --prune`
+CLOCK_SLACK_S = 3600  # a time recorded here at most this far ahead of the clock is reset without a warning
 TRIM_EVERY_NS = 20 * 3600 * 10**9  # at most this often: a daily cron job, or one every 15 minutes, trims once a day
 
 
@@ -1488,10 +1489,11 @@ def _trim(ctxs: list[Context], failed: dict[str, str], clock: list[str]) -> Trim
     now = time.time_ns()
     if last is not None and last.isdigit() and int(last) > now:
         ahead = (int(last) - now) / 1e9
-        clock.append(
-            f"the last trim here is dated {ahead / 86400:.1f} days ahead of the clock now (the clock was wrong "
-            "then, or is now): it counts as now, so the next trim comes in a day"
-        )
+        if ahead > CLOCK_SLACK_S:  # (a clock stepped back by seconds is no news)
+            clock.append(
+                f"the last trim here is dated {ahead / 86400:.1f} days ahead of the clock now (the clock was "
+                "wrong then, or is now): it counts as now, so the next trim comes in a day"
+            )
         share.db.put_meta(TRIMMED, str(now).encode())
         return None
     if last is not None and last.isdigit() and now - int(last) < TRIM_EVERY_NS:

@@ -656,10 +656,11 @@ def _collect_ready(
         if rec["done"]:
             continue
         if rec["first_seen"] > now:  # seen by a run whose clock was ahead: the grace period starts now
-            result.clock.append(
-                f"intent {iid[:8]} was first seen here {_duration((rec['first_seen'] - now) / 1e9)} ahead of the "
-                "clock now (the clock was wrong then, or is now): its grace period is counted from now"
-            )
+            if rec["first_seen"] - now > 3600 * 1e9:  # (a clock stepped back by seconds is no news)
+                result.clock.append(
+                    f"intent {iid[:8]} was first seen here {_duration((rec['first_seen'] - now) / 1e9)} ahead of "
+                    "the clock now (the clock was wrong then, or is now): its grace period is counted from now"
+                )
             rec = records[iid] = {**rec, "first_seen": now}
             if not dry_run:
                 with ctx.share.db.write() as txn:

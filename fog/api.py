@@ -705,7 +705,7 @@ def resolve_version(share: Share, cwd: Path, spec: str, names: dict[str, str] | 
         if not history:
             raise RevisionError(f"{rel}@{spec.rsplit('@', 1)[1]}: the path had no version yet then")
         return history[0]
-    return revs.resolve(history, rel, rev, share.db.head(rel) if history else None)
+    return revs.resolve(history, rel, rev)
 
 
 def restore(
@@ -1831,7 +1831,7 @@ def _second_side(share: Share, cwd: Path, a: Version, spec: str) -> Version:
     except UsageError:
         history = []
     if history:
-        return share.db.head(history[0].path) or history[0]  # (the current version, whatever the clocks)
+        return history[0]
     return revs.resolve(share.db.path_history(a.path), a.path, spec)
 
 

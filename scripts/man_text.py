@@ -39,11 +39,7 @@ REVISIONS: list[Block] = [
     "`restore`, `cat` and `diff` name one version of a path as *PATH*`@`*REV*; without `@`*REV* "
     "it is the newest version. *REV* is one of:",
     [
-        (
-            "`~`*N*",
-            "*N* versions back in that path's history: `~0` is the newest (the current version, as no REV), "
-            "`~1` the one before.",
-        ),
+        ("`~`*N*", "*N* versions back in that path's history: `~0` is the newest, `~1` the one before."),
         (
             "a hex prefix",
             "of a version id, 4 digits or more, matching exactly one version of the path (`fog log` shows 12).",

@@ -88,15 +88,10 @@ def parse_time(text: str) -> int:
     return min(LAST_NS, max(0, ns + dt.microsecond * 1000 + (999 if clock is None or clock.group("f") is None else 0)))
 
 
-def resolve(history: list[Version], path: str, rev: str | None, head: Version | None = None) -> Version:
-    """Pick one version from a path's history (newest first).
-
-    `head`, the path's current version: no REV and `~0` name it, and `~N` counts back from it, even
-    when a version made later by the clock lost to it (its device's clock was behind)."""
+def resolve(history: list[Version], path: str, rev: str | None) -> Version:
+    """Pick one version from a path's history (newest first)."""
     if not history:
         raise RevisionError(f"{path}: no versions in history (never pushed or pulled)")
-    if head is not None and (not rev or _BACK.match(rev)) and history[0].id != head.id:
-        history = [head, *(v for v in history if v.id != head.id)]
     if rev is None or rev == "":
         return history[0]
     m = _BACK.match(rev)

@@ -259,27 +259,3 @@ def test_restore_delete_leaves_alone_a_file_whose_versions_of_then_were_forgotte
     a.fog("push", "-q")
     a.fog("restore", ".@10d", "--delete")
     assert not (a.root / "new.txt").exists() and (a.root / "report.txt").exists()
-
-
-# -- R13 ---------------------------------------------------------------------------------------
-
-
-def test_no_rev_names_the_current_version_when_its_device_clock_was_behind(world: World) -> None:
-    """B, its clock a year behind, edited f.txt; on A, `cat f.txt` and `restore f.txt` took A's superseded
-    version (the newest by time), and restore put it back silently over the current content."""
-    a = world.init("laptop")
-    a.write("f.txt", "A version\n")
-    a.fog("push", "-q")
-    b = world.clone("desktop")
-    b.write("f.txt", "B edit (current)\n")
-    b.fog("sync", "-q", patch=shifted(-365 * DAY))
-    a.fog("sync", "-q")
-    assert a.read("f.txt") == "B edit (current)\n"
-    assert a.fog("cat", "f.txt").out == "B edit (current)\n"
-    assert a.fog("cat", "f.txt@~0").out == "B edit (current)\n"
-    assert a.fog("cat", "f.txt@~1").out == "A version\n"
-    a.fog("restore", "f.txt")
-    assert a.read("f.txt") == "B edit (current)\n"
-    assert (
-        a.fog("diff", "f.txt@~1", "f.txt", "--json").json()["new"] == a.fog("diff", "f.txt@~0", "--json").json()["old"]
-    )

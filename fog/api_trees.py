@@ -48,13 +48,6 @@ def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
 
 
 def _tree(share: Share, scope: str, rev: str | None, names: dict[str, str]) -> tuple[dict[str, Version], str]:
-    tree, moment = _tree_moment(share, scope, rev, names)
-    return tree, moment.label
-
-
-def _tree_moment(
-    share: Share, scope: str, rev: str | None, names: dict[str, str]
-) -> tuple[dict[str, Version], trees.Moment]:
     moment = trees.resolve_moment(share.db, scope, rev, names)
     tree = trees.tree_at(share.db, scope, moment.when_ns)
     if moment.version is not None:  # (the named one, even if another of that path has the same time)
@@ -63,7 +56,7 @@ def _tree_moment(
         tree = dict(sorted({**tree, scope: moment.version}.items()))
     if scope and scope not in tree and not tree and not trees.has_history(share.db, scope):
         raise FogError(f"{scope}: no history (not in the share, or never pushed)")
-    return tree, moment
+    return tree, moment.label
 
 
 # -- restore ------------------------------------------------------------------------------
@@ -91,8 +84,7 @@ def restore_tree(
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         scope, rev = split_tree_spec(ctx.share, cwd, spec)
         names = device_names(ctx.ident, ctx.share)
-        tree, moment = _tree_moment(ctx.share, scope, rev, names)
-        label = moment.label
+        tree, label = _tree(ctx.share, scope, rev, names)
         if scope and scope in tree and tree[scope].kind != "dir":  # a file (or link) then, a directory now
             return _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
         out = None
@@ -116,7 +108,6 @@ def restore_tree(
             max_delete=limit,
             dry_run=dry_run,
             progress=progress,
-            trimmed=lambda path: trees.trimmed_at(ctx.share.db, path, moment.when_ns),
         )
 
 

@@ -336,17 +336,3 @@ def iso(ns: int) -> str:
         return utc.astimezone().isoformat(timespec="seconds")
     except (ValueError, OverflowError):
         return utc.isoformat(timespec="seconds")
-
-
-def trimmed_at(db: RepoDB, path: str, when_ns: int | None) -> bool:
-    """Whether PATH may have existed at `when_ns` (None: now) although no version of it is left to show it.
-
-    True when the history has no version at or before that moment and one of its versions names a parent
-    the history no longer holds (forgotten by retention: FORMAT.md section 8 keeps the id): the path had
-    earlier versions, and whether one was there at that moment cannot be known. A tree restore with
-    --delete leaves such a path alone rather than take it for one made since."""
-    history = db.path_history(path)
-    if not history or when_ns is None or any(v.time_ns <= when_ns for v in history):
-        return False
-    with db.read() as txn:
-        return any(v.parent is not None and db.version(v.parent, txn) is None for v in history)

@@ -202,13 +202,10 @@ def restore_tree(
     max_delete: DeleteLimit | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
-    trimmed: Callable[[str], bool] | None = None,
 ) -> TreeRestoreResult:
     """Make the directory SCOPE (or `output`) hold `tree` (share path -> version) as it was.
 
-    `progress(done, total)`: bytes of the files to write, told as their blocks arrive. `trimmed(path)`:
-    whether a share path the tree lacks may have existed then, its versions of then forgotten
-    (fog.repo.trees.trimmed_at): --delete leaves it alone, said in `skipped`."""
+    `progress(done, total)`: bytes of the files to write, told as their blocks arrive."""
     t0 = time.monotonic()
     strip = len(scope) + 1 if scope else 0
     in_place = output is None
@@ -266,12 +263,6 @@ def restore_tree(
                 continue
             if rules is not None and rules.ignored(key(rel), st.S_ISDIR(s.st_mode)):
                 continue  # ignored here: hands off (never pushed, so never "unsaved", and never deleted)
-            if delete and trimmed is not None and trimmed(key(rel)):
-                result.skipped.append(
-                    f"{key(rel)}: its versions of then were forgotten (retention), so whether it was there is "
-                    "unknown; not deleted"
-                )
-                continue
             (gone if delete else extra).add(rel)
         result.extra = [key(rel) for rel in sorted(extra)]
         kept = _kept_dirs(now, gone | clash, here.held)  # a directory stays with what stays in it

@@ -232,30 +232,3 @@ def test_quiet_sync_prune_says_when_a_silent_device_has_held_deletions_for_two_g
     said = quiet[3].err.strip().splitlines()
     assert len(said) == 1, quiet[3]  # one line a remote, however many intents wait
     assert "waiting for desktop" in said[0] and "until then nothing is deleted" in said[0], said
-
-
-# -- R8 ----------------------------------------------------------------------------------------
-
-
-def test_restore_delete_leaves_alone_a_file_whose_versions_of_then_were_forgotten(world: World) -> None:
-    """After `forget`, `.@10d` lacked report.txt (its version of 30 days ago was forgotten), and
-    `restore .@10d --delete` deleted it, although its oldest remaining version names a parent."""
-    a = world.init("laptop")
-    a.write("unchanged.txt", "keep\n")
-    a.write("report.txt", "r1\n")
-    a.fog("push", "-q", patch=shifted(-30 * DAY))
-    a.write("report.txt", "r2\n")
-    a.fog("push", "-q", patch=shifted(-2 * DAY))
-    a.write("report.txt", "r3\n")
-    a.fog("push", "-q")
-    a.fog("forget", "--keep-within", "7d")
-    dry = a.fog("restore", ".@10d", "--delete", "--dry-run", "--json").json()
-    assert dry["deleted"] == [], dry
-    r = a.fog("restore", ".@10d", "--delete")
-    assert a.read("report.txt") == "r3\n"
-    assert "report.txt: its versions of then were forgotten" in r.err, r
-    # a file made after that moment, whose history is whole, still goes
-    a.write("new.txt", "new\n")
-    a.fog("push", "-q")
-    a.fog("restore", ".@10d", "--delete")
-    assert not (a.root / "new.txt").exists() and (a.root / "report.txt").exists()

@@ -13,9 +13,7 @@ tests in tests/unit/test_retention.py pin them):
    not "deleted") is ALWAYS kept, reason "current", whatever the rules.
 2. A path whose head is a deletion: if keep-deleted is set and the deletion
    is more than keep-deleted before now, EVERY version of the path is
-   forgotten (the deletion's time is raised to that of the path's newest
-   version, when its device's clock was behind: a deletion is no older than
-   what it deletes), the deletion included ("deleted 120 days ago (keep-deleted
+   forgotten, the deletion included ("deleted 120 days ago (keep-deleted
    90d)"). Otherwise the deletion is kept ("deleted, kept until <UTC time>",
    or "deleted, kept (no keep-deleted)" when the rule is not set) and the
    older versions follow the rules below.
@@ -147,13 +145,10 @@ def decide_path(path: str, versions: list[Candidate], head: bytes | None, rules:
     reasons: dict[bytes, list[str]] = {c.id: [] for c in order}
     if top is not None and top.kind == "deleted":
         limit = rules.keep_deleted
-        # a deletion is no older than what it deletes: the newest version of the path dates it when the
-        # deleting device's clock was behind (else a clock a year slow erased a history at the next trim)
-        since = max(top.time_ns, order[0].time_ns)
-        if limit is not None and now_ns - since > limit * NS:
-            why = f"deleted {(now_ns - since) // DAY_NS} days ago (keep-deleted {format_duration(limit)})"
+        if limit is not None and now_ns - top.time_ns > limit * NS:
+            why = f"deleted {(now_ns - top.time_ns) // DAY_NS} days ago (keep-deleted {format_duration(limit)})"
             return [Decision(c.id, path, c.time_ns, c.size, False, (why,)) for c in order]
-        until = "(no keep-deleted)" if limit is None else "until " + _iso(since + limit * NS)
+        until = "(no keep-deleted)" if limit is None else "until " + _iso(top.time_ns + limit * NS)
         reasons[top.id].append(f"deleted, kept {until}")
     elif top is not None:
         reasons[top.id].append("current")

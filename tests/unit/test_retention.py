@@ -242,17 +242,6 @@ def test_a_deleted_path_inside_keep_deleted_keeps_its_deletion_and_follows_the_r
     }
 
 
-def test_a_deletion_stamped_by_a_slow_clock_counts_from_the_newest_version_it_deletes() -> None:
-    """A deletion from a device whose clock is a year behind was "deleted 365 days ago": the next trim
-    forgot the whole history of a file deleted today (review 5, R9)."""
-    made = NOW - DAY * NS
-    slow = [v("v1", made), v("del", made - 365 * DAY * NS, "deleted", 0)]
-    decisions = decide(slow, Rules(keep_deleted=90 * DAY), head="del")
-    assert why(decisions) == {"v1": ("no rule set",), "del": ("deleted, kept until 2027-03-14T12:00:00Z",)}
-    late = decide(slow, Rules(keep_deleted=90 * DAY), head="del", now=made + 91 * DAY * NS)
-    assert kept(late) == [] and late[0].reasons == ("deleted 91 days ago (keep-deleted 90d)",)
-
-
 def test_without_keep_deleted_a_deletion_is_kept_forever() -> None:
     decisions = decide(history_deleted(4000), Rules(keep_last=1))
     assert why(decisions) == {

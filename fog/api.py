@@ -23,6 +23,7 @@ from fog.errors import (
     FogError,
     IdentityError,
     IntegrityError,
+    MissingObject,
     NotAShareError,
     ReadOnlyRemote,
     Refused,
@@ -47,6 +48,7 @@ from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
 from fog.sync.context import UNDELIVERED, Context, Unavailable, open_context, other_devices, trim_archive
+from fog.sync.forgotten import explain_missing
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
@@ -744,7 +746,21 @@ def restore(
         out = output
         if output not in (None, "-"):
             out = str(Path(os.path.normpath(cwd.absolute() / output)))  # type: ignore[operator]
-        return restore_mod.restore(ctx, v, output=out, force=force, stdout=stdout, progress=progress)
+        with _forgotten_explained(ctx, v):
+            return restore_mod.restore(ctx, v, output=out, force=force, stdout=stdout, progress=progress)
+
+
+@contextmanager
+def _forgotten_explained(ctx: Context, *versions: Version) -> Iterator[None]:
+    """A missing object of a version another device forgot (and pruned) since this device last pulled
+    says so (exit 1), not "refused data" (exit 4): the remote's unread batches are read to tell."""
+    try:
+        yield
+    except MissingObject as exc:
+        why = explain_missing(ctx, [(v.path, v.id) for v in versions])
+        if why is None:
+            raise
+        raise why from exc
 
 
 def check(
@@ -1470,6 +1486,7 @@ class SyncResult:
     pull: pull_mod.PullResult
     push: push_mod.PushResult
     trim: TrimResult | None = None  # `--prune` ran: what it forgot and pruned
+    clock: list[str] = field(default_factory=list)  # `--prune`: times recorded here ahead of the clock now
 
 
 @dataclass
@@ -1479,14 +1496,27 @@ class TrimResult:
 
 
 TRIMMED = "trimmed"  # share meta: when this device last trimmed (ns, decimal): `fog sync --prune`
+CLOCK_SLACK_S = 3600  # a time recorded here at most this far ahead of the clock is reset without a warning
 TRIM_EVERY_NS = 20 * 3600 * 10**9  # at most this often: a daily cron job, or one every 15 minutes, trims once a day
 
 
-def _trim(ctxs: list[Context], failed: dict[str, str]) -> TrimResult | None:
-    """forget with the share's policy, then prune every remote reached: when the last trim is old enough."""
+def _trim(ctxs: list[Context], failed: dict[str, str], clock: list[str]) -> TrimResult | None:
+    """forget with the share's policy, then prune every remote reached: when the last trim is old enough.
+
+    A last trim ahead of the clock (a run while the clock was wrong) counts as now, said in `clock`:
+    else trimming would stop until the clock caught up with it."""
     share, ident = ctxs[0].share, ctxs[0].ident
     last = share.db.get_meta(TRIMMED)
     now = time.time_ns()
+    if last is not None and last.isdigit() and int(last) > now:
+        ahead = (int(last) - now) / 1e9
+        if ahead > CLOCK_SLACK_S:  # (a clock stepped back by seconds is no news)
+            clock.append(
+                f"the last trim here is dated {ahead / 86400:.1f} days ahead of the clock now (the clock was "
+                "wrong then, or is now): it counts as now, so the next trim comes in a day"
+            )
+        share.db.put_meta(TRIMMED, str(now).encode())
+        return None
     if last is not None and last.isdigit() and now - int(last) < TRIM_EVERY_NS:
         return None
     forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=now, listing=False)
@@ -1539,9 +1569,12 @@ def sync(
         pushed = push_mod.push(
             live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers, readers=readers
         )
-        trimmed = _trim(live, pushed.remote_errors) if trim else None
+        clock: list[str] = []
+        trimmed = _trim(live, pushed.remote_errors, clock) if trim else None
+        if trimmed is not None:
+            clock += [f"remote {r.remote}: {note}" for r in trimmed.prune.remotes for note in r.clock]
         _deliver(share, ident)
-        return SyncResult(pulled, pushed, trimmed)
+        return SyncResult(pulled, pushed, trimmed, clock)
 
 
 def devices(home: Path, cwd: Path, *, wait: bool = False) -> list[devices_mod.DeviceInfo]:
@@ -1794,7 +1827,8 @@ def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object], *, wai
         if v.kind != "file":
             what = {"dir": "a directory", "link": "a symlink"}.get(v.kind, v.kind)
             raise FogError(f"{v.path}@{v.id.hex()[:12]} is {what}, not a file")
-        stream_version(ctx.store, v, out)
+        with _forgotten_explained(ctx, v):
+            stream_version(ctx.store, v, out)
         return v
 
 
@@ -1804,12 +1838,14 @@ def diff(
     """Compare two versions, or a version with the working file."""
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         a = resolve_version(ctx.share, cwd, spec_a)
-        old = inspect_mod.version_side(ctx, a)
+        with _forgotten_explained(ctx, a):
+            old = inspect_mod.version_side(ctx, a)
         if spec_b is None:
             new = inspect_mod.working_side(ctx.share.root / a.path, a.path)
         else:
             b = _second_side(ctx.share, cwd, a, spec_b)
-            new = inspect_mod.version_side(ctx, b)
+            with _forgotten_explained(ctx, b):
+                new = inspect_mod.version_side(ctx, b)
         return inspect_mod.diff(a.path, old, new)
 
 

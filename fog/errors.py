@@ -101,6 +101,15 @@ class IntegrityError(FogError):
     kind = "integrity"
 
 
+class MissingObject(IntegrityError):
+    """An object history references is in no place a remote lists (exit 4, unless explained: a version
+    another device forgot, whose data was pruned, is not damage; fog.api says so, exit 1)."""
+
+    def __init__(self, message: str, object_id: bytes = b"") -> None:
+        super().__init__(message)
+        self.object_id = object_id
+
+
 class UnreadableObject(RemoteError, IntegrityError):
     """A remote holds something under an object name that fog refuses to read.
 

@@ -23,7 +23,15 @@ from fog import cancel
 from fog.backends.base import Backend
 from fog.crypto import keys as K
 from fog.crypto import seal as S
-from fog.errors import AlreadyExists, IntegrityError, KeysRotated, ObjectNotFound, RemoteError, UnreadableObject
+from fog.errors import (
+    AlreadyExists,
+    IntegrityError,
+    KeysRotated,
+    MissingObject,
+    ObjectNotFound,
+    RemoteError,
+    UnreadableObject,
+)
 from fog.format import batch as B
 from fog.format import intent as I
 from fog.format import objects as O
@@ -788,7 +796,7 @@ class ShareStore:
         if failure is not None:
             raise failure
         label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
-        raise IntegrityError(f"{label} is missing from remote {self.backend.url}")
+        raise MissingObject(f"{label} is missing from remote {self.backend.url}", object_id)
 
     def _archived(self) -> set[bytes]:
         """Ids in the local archive, listed once per process (one directory walk, not a stat per get)."""

@@ -47,7 +47,9 @@ REVISIONS: list[Block] = [
         (
             "an ISO date or date-time",
             "the newest version at or before it: `2026-11-28` (the end of that day), `2026-11-28T16:21`, "
-            "`2026-11-28T16:21:02Z`; without a zone it is local time.",
+            "`2026-11-28T16:21:02Z`; without a zone it is local time. During the hour a clock turned "
+            "back shows twice, `fog log` prints the UTC offset (`2026-10-25 02:30:30+01:00`), and such a "
+            "time without one names the later of its two moments.",
         ),
         ("an age", "`30m`, `2h`, `3d`, `1w`: the newest version at least that old."),
         ("`yesterday`", "the newest version from before today."),
@@ -819,9 +821,14 @@ PAGES: dict[str, dict[str, object]] = {
             "`referenced_objects`, `unused_bytes` (stored bytes no remaining version needs), "
             "`planned_delete` and `planned_repack` (pack ids condemned by this run, or that would be "
             "under `--dry-run`), `planned_bytes`, `repacked_objects`, `repacked_bytes`, `intent` (the id "
-            "of the intent written, or null), `deleted` (pack ids deleted by this run), `deleted_bytes`, "
+            "of the intent written, or null), `deleted` (pack ids deleted by this run's collections of "
+            "earlier intents, or that would be under `--dry-run`), `deleted_bytes`, "
             "`kept` (condemned packs kept: referenced again), `waiting` (intents not deletable yet, and "
-            "why), `unreadable` (packs whose header does not open: left alone) and `seconds`; `refused` "
+            "why), `collectable` (the intents collected, or that would be), `clock` (intents first seen "
+            "at a time ahead of the clock now: their grace period counts from now), `stuck` (the "
+            "`waiting` lines of intents a device has not acknowledged for two grace periods: "
+            "`fog sync --quiet --prune` prints them), `unreadable` "
+            "(packs whose header does not open: left alone) and `seconds`; `refused` "
             "maps a remote to why it was left alone (a log or manifest that cannot be read: nothing is "
             "deleted where what is referenced is unknown); `skipped` maps a remote to why it was not pruned: "
             "an append-only node under `fog sync --prune` (always empty for `fog prune`, which refuses one "
@@ -1051,8 +1058,9 @@ PAGES: dict[str, dict[str, object]] = {
                 ),
                 (
                     "`--keep-deleted` *DURATION*",
-                    "how long the history of a deleted path is kept after its deletion; then all of it goes. "
-                    "Not set (`forever`): kept for good.",
+                    "how long the history of a deleted path is kept after its deletion (or after the path's "
+                    "newest version, if later: a deleting device's clock may be behind); then all of it goes. "
+                    "Not set (`forever`): kept for good. Durations: at most `1000y`.",
                 ),
                 (
                     "`--max-old-size` *SIZE*",

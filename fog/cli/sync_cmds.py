@@ -184,7 +184,18 @@ def sync(
         pull_summary(result.pull, quiet)
         push_summary(result.push, quiet)
         if result.trim is not None and not quiet:
-            trim_summary(result.trim)
+            trim_summary(result.trim)  # (its clock notes and waiting lines too)
+        else:  # what needs someone is said under --quiet too: a clock gone wrong, a device blocking every deletion
+            for note in result.clock:
+                typer.echo(f"fog: warning: {note}", err=True)
+            for r in result.trim.prune.remotes if result.trim is not None else ():
+                if r.stuck:  # (one line a remote: the intents stack up, one a day, behind the same device)
+                    more = f" (and {len(r.stuck) - 1} more intent(s))" if len(r.stuck) > 1 else ""
+                    typer.echo(
+                        f"fog: warning: remote {r.remote}: {r.stuck[0]}{more}; until then nothing is deleted "
+                        "there (`fog device revoke` a device that is gone)",
+                        err=True,
+                    )
     errors = {**result.pull.remote_errors, **result.push.remote_errors}
     if result.trim is not None:
         for name, why in {**result.trim.forget.remote_errors, **result.trim.prune.failed}.items():

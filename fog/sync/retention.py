@@ -233,4 +233,10 @@ def plan(paths: Iterable[tuple[str, list[Candidate], bytes | None]], policy: Pol
 
 
 def _iso(ns: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // NS))
+    """A UTC time; 'after 9999' for one past what a date can be written as (a far deletion time plus a
+    long keep-deleted: formatting a reason must never fail a forget)."""
+    try:
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // NS))
+    except (OverflowError, OSError, ValueError):
+        return "after 9999" if ns > 0 else "before 1970"
+    return text if len(text) == 20 else ("after 9999" if ns > 0 else "before 1970")

@@ -555,3 +555,28 @@ def test_lenient_reading_ignores_unknown_rules_but_not_malformed_known_ones() ->
 )  # fmt: skip
 def test_format_duration(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+# -- far times (review 5, R1) -------------------------------------------------------------------
+
+
+def test_a_far_keep_deleted_or_deletion_time_is_a_reason_not_a_crash() -> None:
+    """The reason "deleted, kept until <time>" past what gmtime takes (year ~2^31) raised OSError/OverflowError,
+    and every forget and `sync --prune` of the share with it."""
+    deleted = [v("gone", NOW - DAY * NS, kind="deleted", size=0), v("a", NOW - 2 * DAY * NS)]
+    huge = decide(deleted, Rules(keep_deleted=9999999999 * 365 * DAY))
+    assert huge[0].keep and huge[0].reasons == ("deleted, kept until after 9999",)
+    far = [v("gone", 10**30, kind="deleted", size=0)]
+    assert decide(far, Rules(keep_deleted=90 * DAY))[0].reasons == ("deleted, kept until after 9999",)
+    assert decide(deleted, Rules(keep_deleted=DAY * 2))[0].reasons == ("deleted, kept until 2026-12-16T12:00:00Z",)
+
+
+def test_a_duration_past_1000_years_reads_as_1000_years() -> None:
+    """A SyncConfig from another fog may carry any int; 1000 years keeps as much as longer would."""
+    limit = 1000 * 365 * DAY
+    doc = {"keep-deleted": 10**40, "keep-within": limit + 1, "keep-last": 10**40, "overrides": []}
+    policy = Policy.from_json({**doc, "overrides": [{"pattern": "*.log", "keep-within": 10**20}]})
+    assert policy.rules.keep_deleted == limit and policy.rules.keep_within == limit
+    assert policy.rules.keep_last == 10**40  # (a count: nothing to format)
+    assert policy.overrides[0][1].keep_within == limit
+    assert Rules.from_json({"keep-deleted": limit}).keep_deleted == limit

@@ -1784,7 +1784,8 @@ def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object], *, wai
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
         if v.kind == "deleted":
-            raise FogError(f"{v.path} is deleted at that version ({v.id.hex()[:12]}); pick an older version (e.g. @~1)")
+            hint = revs.older_than_deletion(ctx.share.db.path_history(v.path), v)
+            raise FogError(f"{v.path} is deleted at that version ({v.id.hex()[:12]}); {hint}")
         if v.kind != "file":
             what = {"dir": "a directory", "link": "a symlink"}.get(v.kind, v.kind)
             raise FogError(f"{v.path}@{v.id.hex()[:12]} is {what}, not a file")

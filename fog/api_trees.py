@@ -56,7 +56,8 @@ def _tree(
     tree = trees.tree_at(share.db, scope, moment.when_ns, forgotten)
     if moment.version is not None:  # (the named one, even if another of that path has the same time)
         if moment.version.deleted:
-            raise FogError(f"{scope}@{rev} is a deletion; pick an older version (e.g. @~1)")
+            hint = revs.older_than_deletion(share.db.path_history(scope), moment.version)
+            raise FogError(f"{scope}@{rev} is a deletion; {hint}")
         tree = dict(sorted({**tree, scope: moment.version}.items()))
     if scope and scope not in tree and not tree and not trees.has_history(share.db, scope):
         raise FogError(f"{scope}: no history (not in the share, or never pushed)")

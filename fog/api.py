@@ -1470,7 +1470,7 @@ def _retention_now(share: Share, now: int) -> int:
 
     keep-deleted and keep-within count from "now": one run with the clock a year ahead (a bad RTC, a
     wrong NTP answer) would forget every deleted path's whole history at once. Bounded, a clock jump
-    moves them a week per trim; a clock behind only keeps more. (docs/FORMAT.md, section 8)"""
+    moves them a week per trim; a clock behind only keeps more (docs/FORMAT.md, section 14)."""
     raw = share.db.get_meta(RETENTION_CLOCK)
     if raw is not None and raw.isdigit():
         base: int | None = int(raw)

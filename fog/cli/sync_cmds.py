@@ -186,13 +186,6 @@ def sync(
         push_summary(result.push, quiet)
         if result.trim is not None and not quiet:
             trim_summary(result.trim)
-        elif result.trim is not None:  # (once per trim: a day) a device holding every deletion back needs you
-            for r in result.trim.prune.remotes:
-                for why in r.stalled:
-                    say(
-                        f"remote {r.remote}: prune {why}; until then nothing is deleted and the store only "
-                        "grows (`fog device revoke` a device that is gone)"
-                    )
     errors = {**result.pull.remote_errors, **result.push.remote_errors}
     if result.trim is not None:
         for name, why in {**result.trim.forget.remote_errors, **result.trim.prune.failed}.items():

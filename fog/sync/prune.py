@@ -400,9 +400,6 @@ class PruneResult:
     deleted_bytes: int = 0
     kept: list[str] = field(default_factory=list)  # condemned packs kept: referenced again
     waiting: list[str] = field(default_factory=list)  # intents not collectable yet, and why
-    # the intents of `waiting` that devices have held back for over twice the grace period, and who:
-    # said even by `sync --quiet --prune` (a silent device stops every deletion, and the store only grows)
-    stalled: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # packs whose header does not open: left alone
     seconds: float = 0.0
 
@@ -674,9 +671,6 @@ def _collect_ready(
                 why.append(f"grace period ends in {_duration(left)}")
             if why:
                 result.waiting.append(f"intent {iid[:8]}: " + "; ".join(why))
-                if missing and now - rec["first_seen"] > 2 * grace_s * 1e9:
-                    age = _duration((now - rec["first_seen"]) / 1e9)
-                    result.stalled.append(f"intent {iid[:8]} (open for {age}): {why[0]}")
                 continue
         ready.append(iid)
     if not ready:

@@ -279,20 +279,3 @@ def test_check_repair_while_an_intent_is_open_does_not_count_its_packs_present(w
     a.fog("sync")
     assert (a.root / "x-again.bin").read_bytes() == data
     clone_matches(world, a, "phone")
-
-
-def test_sync_quiet_prune_says_when_a_silent_device_holds_every_deletion_back(world: World) -> None:
-    """Review 5, retention R6: under --quiet the prune line was never printed, so a lost laptop stopped
-    all trimming for good with exit 0 and no mail, the store growing by every day's garbage."""
-    a, b = make_pair(world)
-    b.write("b.txt", "b has a log\n")
-    b.fog("sync")  # then b goes silent
-    a.fog("policy", "set", "--keep-last", "1", *ONLY_KEEP_LAST)
-    for n in range(3):
-        a.write("f.bin", random.Random(n).randbytes(100_000), mtime_ns=OLD_MTIME_NS + n)
-        first = a.fog("sync", "--quiet", "--prune", patch=SOON)
-    assert first.err == "", str(first)  # an intent just written, or waiting less than twice the grace
-    time.sleep(2.5)
-    r = a.fog("sync", "--quiet", "--prune", patch=SOON)
-    assert r.rc == 0 and r.out == "", str(r)
-    assert "waiting for desktop" in r.err and "the store only grows" in r.err, str(r)

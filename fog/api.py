@@ -1493,11 +1493,31 @@ class SyncResult:
 class TrimResult:
     forget: forget_mod.ForgetResult
     prune: PruneReport
+    clock_held_s: int = 0  # this device's clock was this far past what the trim's retention clock allowed
 
 
 TRIMMED = "trimmed"  # share meta: when this device last trimmed (ns, decimal): `fog sync --prune`
 CLOCK_SLACK_S = 3600  # a time recorded here at most this far ahead of the clock is reset without a warning
 TRIM_EVERY_NS = 20 * 3600 * 10**9  # at most this often: a daily cron job, or one every 15 minutes, trims once a day
+RETENTION_CLOCK = "retention-clock"  # share meta: the "now" the last trim forgot by (ns, decimal)
+CLOCK_STEP_NS = 7 * 86400 * 10**9  # how far one trim moves it at most
+
+
+def _retention_now(share: Share, now: int) -> int:
+    """The "now" a trim forgets by: this device's clock, but at most CLOCK_STEP_NS past the one the last
+    trim used (the first trim: past the newest version recorded here).
+
+    keep-deleted and keep-within count from "now": one run with the clock a year ahead (a bad RTC, a
+    wrong NTP answer) would forget every deleted path's whole history at once. Bounded, a clock jump
+    moves them a week per trim; a clock behind only keeps more (docs/FORMAT.md, section 14)."""
+    raw = share.db.get_meta(RETENTION_CLOCK)
+    if raw is not None and raw.isdigit():
+        base: int | None = int(raw)
+    else:
+        base = next((v.time_ns for v in share.db.recent(1)), None)
+    used = now if base is None else min(now, base + CLOCK_STEP_NS)
+    share.db.put_meta(RETENTION_CLOCK, str(used if base is None else max(used, base)).encode())
+    return used
 
 
 def _trim(ctxs: list[Context], failed: dict[str, str], clock: list[str]) -> TrimResult | None:
@@ -1519,7 +1539,8 @@ def _trim(ctxs: list[Context], failed: dict[str, str], clock: list[str]) -> Trim
         return None
     if last is not None and last.isdigit() and now - int(last) < TRIM_EVERY_NS:
         return None
-    forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=now, listing=False)
+    bounded = _retention_now(share, now)
+    forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=bounded, listing=False)
     report = PruneReport(failed=dict(forgot.remote_errors))
     for ctx in ctxs:
         if ctx.remote_name in report.failed or ctx.remote_name in failed:
@@ -1534,7 +1555,7 @@ def _trim(ctxs: list[Context], failed: dict[str, str], clock: list[str]) -> Trim
             ctx, ctxs, report, dry_run=False, grace=prune_mod.DEFAULT_GRACE_S, unused=prune_mod.DEFAULT_MAX_UNUSED
         )
     share.db.put_meta(TRIMMED, str(now).encode())
-    return TrimResult(forgot, report)
+    return TrimResult(forgot, report, (now - bounded) // 10**9)
 
 
 def sync(
@@ -1823,7 +1844,8 @@ def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object], *, wai
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
         if v.kind == "deleted":
-            raise FogError(f"{v.path} is deleted at that version ({v.id.hex()[:12]}); pick an older version (e.g. @~1)")
+            hint = revs.older_than_deletion(ctx.share.db.path_history(v.path), v)
+            raise FogError(f"{v.path} is deleted at that version ({v.id.hex()[:12]}); {hint}")
         if v.kind != "file":
             what = {"dir": "a directory", "link": "a symlink"}.get(v.kind, v.kind)
             raise FogError(f"{v.path}@{v.id.hex()[:12]} is {what}, not a file")

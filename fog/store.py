@@ -1056,6 +1056,28 @@ class ShareStore:
         with self._scan_lock:
             self._scanned = True
 
+    def held_elsewhere(self, object_ids: set[bytes], gone: set[bytes]) -> set[bytes]:
+        """Those of `object_ids` that a known pack not in `gone` holds whole on this remote.
+
+        A prune intent condemns packs: their objects stop counting present (fog.sync.prune.observe), but
+        not those a pack that stays holds too (a repack's output, written before the intent): dropped,
+        the next push would upload them again. A pack counts when its header is known here, it is not
+        sealed with a stale key epoch, and this remote's copy reaches its end (as `scan_packs` confirms)."""
+        out: set[bytes] = set()
+        fit: dict[bytes, bool] = {}
+        for oid in object_ids:
+            for pack_id, _, _ in self.catalog.locations(oid):
+                if pack_id in gone:
+                    continue
+                ok = fit.get(pack_id)
+                if ok is None:
+                    index = self.catalog.index(pack_id)
+                    ok = fit[pack_id] = index is not None and not self.stale_epoch(pack_id) and self._whole(index)
+                if ok:
+                    out.add(oid)
+                    break
+        return out
+
     def _whole(self, index: P.PackIndex) -> bool:
         """Whether this remote's copy of a pack reaches the end of its last object."""
         end = max((offset + length for _, offset, length in index), default=0)

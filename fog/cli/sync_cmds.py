@@ -24,6 +24,7 @@ from fog.cli.common import (
     progress_bars,
     remote_url,
     run,
+    say,
 )
 from fog.cli.forget_cmd import forget_doc, forget_summary
 from fog.cli.prune_cmd import prune_summary
@@ -208,5 +209,11 @@ def sync(
 
 def trim_summary(trim: Any) -> None:
     """What `sync --prune` forgot and pruned."""
+    if trim.clock_held_s > 0:
+        say(
+            f"note: this device's clock is {trim.clock_held_s / 86400:.1f} d past what this trim forgets by "
+            "(a trim moves keep-deleted and keep-within on by at most 7 days: a clock set far ahead must not "
+            "erase deleted files' history); check the clock if it is wrong"
+        )
     forget_summary(trim.forget)
     prune_summary(trim.prune)

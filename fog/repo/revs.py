@@ -115,5 +115,17 @@ def resolve(history: list[Version], path: str, rev: str | None) -> Version:
     raise RevisionError(f"{path}@{rev}: no version is that old (the oldest is from {_iso(history[-1].time_ns)})")
 
 
+def older_than_deletion(history: list[Version], deletion: Version) -> str:
+    """What to say after refusing a deletion of a path's history (newest first): the version right
+    before it, by id (`@~1` names the deletion itself when it is not the head)."""
+    ids = [v.id for v in history]
+    if deletion.id in ids:
+        for v in history[ids.index(deletion.id) + 1 :]:
+            if not v.deleted:
+                return f"pick an older version (e.g. @{v.id.hex()[:12]}, the one it deleted)"
+        return "no older version of it is left"
+    return "pick an older version (fog log lists them)"
+
+
 def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9).astimezone().isoformat(timespec="seconds")

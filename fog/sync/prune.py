@@ -168,6 +168,9 @@ def observe(ctx: Context) -> int:
             rec = {**rec, "done": True, "kept": sorted(p.hex() for p in intent.kept)}
         updates[iid] = rec
     if drop:
+        # (a block the condemned packs share with a pack that stays, a repack's output, stays present)
+        drop -= store.held_elsewhere(drop, condemned({**known, **updates}) | _deleted({**known, **updates}))
+    if drop:
         store.presence.discard(drop)
         db.forget_present(remote, drop)
     if updates:
@@ -177,6 +180,11 @@ def observe(ctx: Context) -> int:
         known.update(updates)
     store.condemned = condemned(known)
     return new
+
+
+def _deleted(records: dict[str, dict[str, Any]]) -> set[bytes]:
+    """Packs that completed intents deleted (condemned, not kept)."""
+    return {bytes.fromhex(p) for rec in records.values() if rec["done"] for p in set(rec["packs"]) - set(rec["kept"])}
 
 
 def known_condemned(db: Any, remote: str) -> set[bytes]:

@@ -16,7 +16,12 @@ tests in tests/unit/test_retention.py pin them):
    forgotten, the deletion included ("deleted 120 days ago (keep-deleted
    90d)"). Otherwise the deletion is kept ("deleted, kept until <UTC time>",
    or "deleted, kept (no keep-deleted)" when the rule is not set) and the
-   older versions follow the rules below.
+   older versions follow the rules below. The deletion's time for this rule
+   is the latest of its own time, the time of every version of the path (a
+   deletion is never older than what it deletes, whatever the deleting
+   device's clock said) and when this device recorded it (`recorded_ns`,
+   0 when unknown): a deletion made on a device whose clock is behind is
+   kept for keep-deleted after it reached this one.
 3. If no rule that keeps versions is set (keep-last, keep-within and the
    five calendar rules all None), every version is kept, reason "no rule
    set": a policy never forgets by omission. keep-deleted alone keeps every
@@ -80,6 +85,7 @@ class Candidate:
     time_ns: int
     kind: str  # "file" | "dir" | "link" | "deleted"
     size: int
+    recorded_ns: int = 0  # when this device recorded it (a deletion: RepoDB.deletion_recorded), 0 if unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +151,11 @@ def decide_path(path: str, versions: list[Candidate], head: bytes | None, rules:
     reasons: dict[bytes, list[str]] = {c.id: [] for c in order}
     if top is not None and top.kind == "deleted":
         limit = rules.keep_deleted
-        if limit is not None and now_ns - top.time_ns > limit * NS:
-            why = f"deleted {(now_ns - top.time_ns) // DAY_NS} days ago (keep-deleted {format_duration(limit)})"
+        since = max(top.recorded_ns, max(c.time_ns for c in order))  # (rule 2: never older than what it deletes)
+        if limit is not None and now_ns - since > limit * NS:
+            why = f"deleted {(now_ns - since) // DAY_NS} days ago (keep-deleted {format_duration(limit)})"
             return [Decision(c.id, path, c.time_ns, c.size, False, (why,)) for c in order]
-        until = "(no keep-deleted)" if limit is None else "until " + _iso(top.time_ns + limit * NS)
+        until = "(no keep-deleted)" if limit is None else "until " + _iso(since + limit * NS)
         reasons[top.id].append(f"deleted, kept {until}")
     elif top is not None:
         reasons[top.id].append("current")

@@ -242,6 +242,29 @@ def test_a_deleted_path_inside_keep_deleted_keeps_its_deletion_and_follows_the_r
     }
 
 
+def test_a_deletion_is_never_older_than_the_version_it_deletes() -> None:
+    """Review 5, R9: a deletion made on a device whose clock is a year behind carries a time before the
+    version it deletes; measured by its own time, the next trim anywhere forgot the whole history."""
+    year = 365 * DAY * NS
+    made = NOW - 5 * DAY * NS  # the version it deletes: 5 days ago
+    versions = [v("v1", made), v("del", NOW - year, "deleted", 0)]
+    decisions = decide(versions, Rules(keep_last=1, keep_deleted=90 * DAY), head="del")
+    assert kept(decisions) == ["v1", "del"]
+    assert why(decisions)["del"] == ("deleted, kept until 2027-03-10T12:00:00Z",)  # 90 days after v1's time
+    assert kept(decide(versions, Rules(keep_deleted=90 * DAY), head="del", now=made + 91 * DAY * NS)) == []
+
+
+def test_a_deletion_is_kept_for_keep_deleted_after_this_device_recorded_it() -> None:
+    """...and a deletion of a file unchanged for months: counted from when it reached this device."""
+    year = 365 * DAY * NS
+    versions = [v("v1", NOW - 200 * DAY * NS), Candidate(b"del", NOW - year, "deleted", 0, NOW - DAY * NS)]
+    decisions = decide(versions, Rules(keep_last=1, keep_deleted=90 * DAY), head="del")
+    assert kept(decisions) == ["v1", "del"]
+    assert why(decisions)["del"] == ("deleted, kept until 2027-03-14T12:00:00Z",)
+    later = decide(versions, Rules(keep_deleted=90 * DAY), head="del", now=NOW + 90 * DAY * NS)
+    assert set(why(later).values()) == {("deleted 91 days ago (keep-deleted 90d)",)}
+
+
 def test_without_keep_deleted_a_deletion_is_kept_forever() -> None:
     decisions = decide(history_deleted(4000), Rules(keep_last=1))
     assert why(decisions) == {

@@ -94,7 +94,7 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
 
     def _candidate(txn: object, v: Version, head: bytes) -> Candidate:
         recorded = db.deletion_recorded(txn, v.id) if v.id == head and v.deleted else 0  # type: ignore[arg-type]
-        return Candidate(v.id, v.time_ns, v.kind, v.size, recorded)
+        return Candidate(v.id, v.time_ns, v.kind, v.size, recorded, v.parent)
 
     with db.read() as txn:  # memory holds one path's versions at a time, and the decisions
         decisions = plan(paths(txn), policy, now_ns)

@@ -27,7 +27,10 @@ tests in tests/unit/test_retention.py pin them):
    set": a policy never forgets by omission. keep-deleted alone keeps every
    version of a live path, and only ever forgets whole deleted paths (2).
 4. Otherwise the versions that are not deletions are walked newest first:
-   by time_ns, and at equal times the larger id counts as newer.
+   by time_ns, and at equal times the larger id counts as newer, except that a
+   version never comes before the one it was made from (its parent): after
+   a clock stepped back, a version dated in the future is not "the newest"
+   (fog.repo.history.newest_first, the order of `fog log` and `~N`).
    - keep-last N keeps the N newest ("last N").
    - keep-within D keeps every version whose time is at most D seconds
      before now; a version from the future counts as now ("within 30d").
@@ -72,6 +75,7 @@ from fog.format.policy import (  # noqa: F401  -- re-exported: fog.sync.retentio
     matches,
     share_policy,
 )
+from fog.repo.history import newest_first
 
 NS = 1_000_000_000
 DAY_NS = 86400 * NS
@@ -86,6 +90,7 @@ class Candidate:
     kind: str  # "file" | "dir" | "link" | "deleted"
     size: int
     recorded_ns: int = 0  # when this device recorded it (a deletion: RepoDB.deletion_recorded), 0 if unknown
+    parent: bytes | None = None  # the version it was made from (the order of rule 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +147,7 @@ def decide_path(path: str, versions: list[Candidate], head: bytes | None, rules:
     `head` is the id of the path's current state (a deletion when the path is
     deleted), or None when the path has none; ValueError if it is not one of
     `versions`."""
-    order = sorted(versions, key=lambda c: (c.time_ns, c.id), reverse=True)
+    order = newest_first(versions)  # (by time, but never before the version it was made from)
     top = None
     if head is not None:
         top = next((c for c in order if c.id == head), None)

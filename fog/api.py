@@ -1461,7 +1461,10 @@ def _pull_all(
             total.remote_errors[ctx.remote_name] = failure(exc)
             continue
         total.absorb(r)
-    trim_archive(ctxs[0])
+    if total.updated or total.deleted or total.conflicts or total.kept:
+        # (only a pull that replaced or removed something archived it: a no-change sync from cron walked
+        # and stat'ed every archived object, a cost that grew with the archive)
+        trim_archive(ctxs[0])
     return total
 
 

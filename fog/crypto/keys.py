@@ -32,6 +32,7 @@ LABEL_INVITE_LOCATOR = b"fog/v1/invite-locator"
 LABEL_NODE_CHECK = b"fog/v1/node-key-check"
 LABEL_NODE_JOIN = b"fog/v1/node-join"
 LABEL_NODE_SPACE = b"fog/v1/node-space"
+LABEL_EPOCH_KEY_TAG = b"fog/v1/epoch-key-tag"
 
 # Crockford base32: no I, L, O, U; case-insensitive; I/L read as 1, O as 0.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -384,3 +385,11 @@ def alternates_json(alternates: tuple[tuple[int, bytes], ...] | list[tuple[int, 
     for epoch, key in sorted(set(alternates)):
         out.setdefault(str(epoch), []).append(key.hex())
     return out
+
+
+def epoch_key_tag(data_key: bytes) -> str:
+    """A name for one data key of a key epoch, 32 hex (where the owner seals it to a member when an epoch
+    holds several keys: docs/FORMAT.md, section 16). Reveals nothing of the key."""
+    if len(data_key) != 32:
+        raise ValueError("a data key is 32 bytes")
+    return derive(LABEL_EPOCH_KEY_TAG, data_key)[:16].hex()

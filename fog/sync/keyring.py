@@ -192,11 +192,15 @@ def adopt(remote: Remote, ident: Identity, master_key: bytes) -> SyncConfig:
         cached = ident.cached_config()
     except IdentityError:
         cached = None  # (lost or unreadable: what this command is for)
-    if cached is not None and cached.user != found.user:
-        found = keep_epoch_keys(found, cached)
-    ident.move_to(master_key, found)
+    kept = keep_epoch_keys(found, cached) if cached is not None and cached.user != found.user else found
+    ident.move_to(master_key, kept)
     ident.chose_place(K.config_keys(master_key)[0])
-    return found
+    if kept != found:  # the other devices need those keys to read what this one sealed with them
+        try:
+            remote.put_config(ident, listing_signer(kept, ident))
+        except RemoteError:
+            pass  # (the next pull or push that can write puts it: the remote lacks part of the cached copy)
+    return kept
 
 
 def keep_epoch_keys(config: SyncConfig, left: SyncConfig) -> SyncConfig:

@@ -19,7 +19,7 @@ import json
 import os
 import pwd
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fog.crypto import keys as K
@@ -584,7 +584,54 @@ def _send_epochs(ctx: Context, roster: Roster) -> None:
                 ctx.store.backend.put_new(name, stored)
             except AlreadyExists:
                 pass
+        _send_epoch_keys(ctx, m, present)
     ctx.store.backend.sync()
+
+
+def _send_epoch_keys(ctx: Context, m: Member, present: set[str]) -> None:
+    """Every key of an epoch that holds several (two owner devices started it at once), each sealed to the
+    member under its own tag: what each device sealed with its own key stays readable to the member."""
+    author = ctx.ident.user_sign_public.hex()
+    for epoch in sorted({e for e, _ in ctx.keys.alternates}):
+        for key in ctx.keys.data_keys_of(epoch):
+            name = f"{_key_name(ctx, m.user_id, epoch, author)}.{K.epoch_key_tag(key)}"
+            if name in present:
+                continue
+            doc = {"format": 1, "share": ctx.keys.share_id.hex(), "epoch": epoch, "data_key": key.hex()}
+            try:
+                ctx.store.backend.put_new(
+                    name, R.seal_to_user(ctx.ident.user_sign_secret, R.KEYS_CONTEXT, bytes.fromhex(m.box), doc)
+                )
+            except AlreadyExists:
+                pass
+
+
+def _take_epoch_keys(ctx: Context, keys: K.ShareKeys, me: Member, owner_sign: str) -> K.ShareKeys:
+    """`keys` with the other keys of its epochs that the owner sealed to this member (`_send_epoch_keys`)."""
+    prefix = f"{ctx.store.prefix}keys/{me.user_id}."
+    known = set(keys.epoch_keys)
+    extra: list[tuple[int, bytes]] = []
+    for name in ctx.store.backend.list(f"{ctx.store.prefix}keys/"):  # (a listing is by directory)
+        if not name.startswith(prefix):
+            continue
+        parts = name[len(prefix) :].split(".")
+        if len(parts) != 3 or not parts[0].isdigit() or parts[1] != owner_sign[:32]:
+            continue
+        epoch = int(parts[0])
+        if not 1 <= epoch <= keys.epoch:
+            continue
+        try:
+            stored = read_bounded(ctx.store.backend, name, R.MAX_STORED, name)
+            author, doc = R.open_for_user(R.KEYS_CONTEXT, ctx.ident.user_secret, stored, f"key epoch {epoch}")
+            key = bytes.fromhex(str(doc["data_key"]))
+        except (ObjectNotFound, IntegrityError, KeyError, ValueError):
+            continue  # (not the owner's, or junk: ignored)
+        if author != owner_sign or doc.get("share") != keys.share_id.hex() or doc.get("epoch") != epoch:
+            continue
+        if len(key) == 32 and parts[2] == K.epoch_key_tag(key) and (epoch, key) not in known:
+            extra.append((epoch, key))
+            known.add((epoch, key))
+    return replace(keys, alternates=tuple(sorted({*keys.alternates, *extra}))) if extra else keys
 
 
 def _take_epochs(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig:
@@ -611,7 +658,8 @@ def _take_epochs(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig
             break
         if len(data_key) != 32:
             break
-        keys = K.ShareKeys(keys.share_id, data_key, keys.mac_key, keys.chunk_seed, (*keys.older, keys.data_key))
+        keys = keys.with_epoch(data_key)
+    keys = _take_epoch_keys(ctx, keys, me, roster.owner.sign)
     if keys == ctx.keys:
         return config
     shares = dict(config.shares)

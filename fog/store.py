@@ -1389,9 +1389,19 @@ def open_verified_batch(keys: K.ShareKeys, stored: bytes, what: str) -> B.EventB
 
 def _open_verified(keys: K.ShareKeys, stored: bytes, what: str) -> bytes:
     env = _envelope(stored, what)
-    return _open_any(
-        _epoch_keys(keys, keys.batch_keys, env.epoch, what), lambda key: S.open_secret(key, env.sealed, what)
-    )
+    try:
+        return _open_any(
+            _epoch_keys(keys, keys.batch_keys, env.epoch, what), lambda key: S.open_secret(key, env.sealed, what)
+        )
+    except IntegrityError as exc:
+        if env.epoch < 1 or "does not hold" in str(exc):
+            raise
+        # signed by a device this one trusts, yet sealed with a key of that epoch it does not hold
+        raise IntegrityError(
+            f"{what}: sealed with a key of epoch {env.epoch} this device does not hold (another device started "
+            "that key epoch at the same time and its fog settings have not reached this remote yet, or two "
+            "devices rotated the keys at once: then `fog key adopt --master-key-file F`)"
+        ) from None
 
 
 def open_box_batch(user_secrets: Sequence[bytes], device_public: bytes, stored: bytes, what: str) -> B.EventBatch:

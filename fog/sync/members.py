@@ -491,6 +491,7 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
         for m in sorted(roster.members.values(), key=lambda m: m.user_id):
             if m.retired and not m.removed and not m.owner:
                 config = _remove(ctx, config, roster, m)
+        config = _renew_leaked_epoch(ctx, config, roster)
         _send_epochs(ctx, roster)
         return config
     config = _take_epochs(ctx, config, roster)
@@ -586,6 +587,41 @@ def _send_epochs(ctx: Context, roster: Roster) -> None:
                 pass
         _send_epoch_keys(ctx, m, present)
     ctx.store.backend.sync()
+
+
+def _renew_leaked_epoch(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig:
+    """A new key epoch when a removed member may hold a key of the current one: two owner devices that
+    started it at once for two removals each sealed their key to the member the other removed (the merge
+    keeps both keys, and new data would be sealed with one of them). Only an epoch with several keys is
+    looked at, and a stanza of it for a removed member says so; one LIST (`_send_epochs` makes it too)."""
+    from fog.sync import remotes as remotes_mod
+
+    epoch = ctx.keys.epoch
+    if epoch < 1 or all(e != epoch for e, _ in ctx.keys.alternates):
+        return config  # (one key: no owner device sealed it to a member another one removed)
+    names = set(ctx.store.backend.list(f"{ctx.store.prefix}keys/"))
+    leaked = [
+        m
+        for m in roster.members.values()
+        if m.removed and any(n.startswith(f"{ctx.store.prefix}keys/{m.user_id}.{epoch}.") for n in names)
+    ]
+    if not leaked:
+        return config
+    sid = ctx.keys.share_id.hex()
+    keys = ctx.keys.rotated()
+    now = time.time_ns()
+    shares = {
+        **config.shares,
+        sid: {
+            **config.shares[sid],
+            **keys.to_json(),
+            "updated": max(now, int(config.shares[sid].get("updated", 0)) + 1),
+        },
+    }
+    config = config.with_(shares=shares)
+    remotes_mod.publish_config(ctx.share, ctx.ident, config)
+    ctx.rekey(config)
+    return config
 
 
 def _send_epoch_keys(ctx: Context, m: Member, present: set[str]) -> None:

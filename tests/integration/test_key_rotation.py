@@ -619,3 +619,53 @@ def test_two_owner_devices_that_start_one_key_epoch_at_once_lose_no_key(tmp_path
     assert not (bob.root / "one.txt").exists()
     bob.fog("pull", expect=None)
     assert not (bob.root / "one.txt").exists() and not (bob.root / "two.txt").exists()
+
+
+def test_two_owner_devices_that_remove_two_members_at_once_start_one_more_epoch(tmp_path: Path) -> None:
+    """alice-laptop removes bob while alice-desktop removes carol, neither seeing the other: each sealed its
+    epoch-1 key to the member the other removed. Both keys are kept (they sealed data), so new data must not
+    be sealed with either: the owner's next push starts epoch 2, sealed to nobody removed."""
+    from tests.integration.test_sharing import _second_device, _share_dir, accept, user, user_key
+
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
+    a = world.init("alice-laptop")
+    a.write("doc.txt", "alice's first draft\n")
+    a.push()
+    bob, carol = user(a, "bob"), user(a, "carol")
+    for d in (bob, carol):
+        a.fog("share", "invite", "--user", user_key(d), "--name", d.name)
+        accept(a, d)
+    a2 = _second_device(a, "alice-desktop", world.key)
+    for d in (a, a2, bob, carol):
+        d.pull()
+    sid = _share_dir(a).name
+    before = {p for p in world.remote.rglob("*") if p.is_file()}
+    a.fog("share", "remove-member", "bob")
+    hidden, moved = tmp_path / "hidden", []
+    for p in sorted({p for p in world.remote.rglob("*") if p.is_file()} - before):
+        rel = p.relative_to(world.remote)
+        (hidden / rel).parent.mkdir(parents=True, exist_ok=True)
+        p.rename(hidden / rel)
+        moved.append(rel)
+    a2.fog("share", "remove-member", "carol")
+    for rel in moved:
+        (world.remote / rel).parent.mkdir(parents=True, exist_ok=True)
+        (hidden / rel).rename(world.remote / rel)
+    ids = {d.name: Identity.load(d.home).user_id for d in (bob, carol)}
+    keys_dir = _share_dir(a) / "keys"
+    assert {p.name.split(".")[0] for p in keys_dir.iterdir()} == set(ids.values())  # each removed one got a key
+    for _ in range(2):
+        for d in (a, a2):
+            d.fog("sync")
+    for d in (a, a2):
+        cfg = Identity.load(d.home).cached_config()
+        assert cfg is not None
+        assert K.ShareKeys.from_json(sid, cfg.shares[sid]).epoch == 2
+        members = {m["name"]: m["role"] for m in d.fog("share", "members", "--json").json()}
+        assert members["bob"] == members["carol"] == "removed"
+    assert not [p for p in keys_dir.iterdir() if p.name.split(".")[1] == "2"]  # nobody left to seal it to
+    a.write("secret.txt", "after both removals\n")
+    batch = a.push()
+    assert batch is not None and int.from_bytes(batch.read_bytes()[1:5], "big") == 2
+    a2.fog("sync")
+    assert a2.read("secret.txt") == "after both removals\n"

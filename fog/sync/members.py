@@ -751,7 +751,7 @@ def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None,
     config = _owner_members(ctx, config, members)
     publish_statement(ctx, config, members, roster)
     owner = {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()}
-    shared = {k: v for k, v in entry.items() if k in ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")}
+    shared = {k: v for k, v in entry.items() if k in SHARED_FIELDS}
     doc = {"format": 1, "share": sid, "entry": shared, "owner": owner, "read_only": read_only, "time_ns": now}
     stored = R.seal_to_user(ctx.ident.user_sign_secret, R.INVITE_CONTEXT, box, doc)
     ctx.store.backend.put_new(f"invites/{R.invite_locator(box)}/{S.random_bytes(16).hex()}", stored)
@@ -820,7 +820,7 @@ def _verified_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any
     return out
 
 
-SHARED_FIELDS = ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")
+SHARED_FIELDS = ("name", "data_key", "mac_key", "chunk_seed", "epochs", "epochs_alt", "remotes")
 
 
 def accept(config: SyncConfig, doc: dict[str, Any], *, inviter_given: bool) -> tuple[str, dict[str, Any], SyncConfig]:
@@ -853,6 +853,12 @@ def accept(config: SyncConfig, doc: dict[str, Any], *, inviter_given: bool) -> t
     }
     if old.get("epochs") and len(old["epochs"]) > len(entry.get("epochs") or []):
         entry["epochs"] = old["epochs"]  # (never fewer epochs than this user holds)
+    if old.get("epochs_alt"):  # (nor fewer keys of an epoch: what was sealed with them stays readable)
+        alt: dict[str, set[str]] = {}
+        for source in (old["epochs_alt"], entry.get("epochs_alt") or {}):
+            for epoch, keys in source.items() if isinstance(source, dict) else ():
+                alt.setdefault(str(epoch), set()).update(k for k in keys if isinstance(k, str))
+        entry["epochs_alt"] = {e: sorted(ks) for e, ks in sorted(alt.items())}
     new = config.with_(shares={**config.shares, sid: entry})
     try:
         SyncConfig.from_json(new.to_json())

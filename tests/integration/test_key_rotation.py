@@ -619,6 +619,11 @@ def test_two_owner_devices_that_start_one_key_epoch_at_once_lose_no_key(tmp_path
     assert not (bob.root / "one.txt").exists()
     bob.fog("pull", expect=None)
     assert not (bob.root / "one.txt").exists() and not (bob.root / "two.txt").exists()
+    # a member invited later gets both keys of epoch 1 with the invitation
+    dave = user(a, "dave")
+    a2.fog("share", "invite", "--user", user_key(dave), "--name", "dave")
+    accept(a, dave)
+    assert dave.read("one.txt") == "alice-laptop, epoch 1\n" and dave.read("two.txt") == "alice-desktop, epoch 1\n"
 
 
 def test_two_owner_devices_that_remove_two_members_at_once_start_one_more_epoch(tmp_path: Path) -> None:

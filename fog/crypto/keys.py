@@ -255,7 +255,7 @@ class ShareKeys:
         """The current key epoch (0 until the first rotation)."""
         return len(self.older)
 
-    @property
+    @functools.cached_property
     def data_keys(self) -> tuple[bytes, ...]:
         """Every epoch's data key, newest first (the order readers try them in), the other keys of an epoch
         right after its own."""

@@ -232,11 +232,6 @@ def _merge_epochs(x: dict[str, Any], y: dict[str, Any]) -> tuple[list[str], dict
     return epochs, alt
 
 
-def epoch_collisions(entry: dict[str, Any]) -> list[int]:
-    """The epochs of a share entry that hold more than one key (started at once on two devices)."""
-    return sorted(int(e) for e, keys in (entry.get("epochs_alt") or {}).items() if keys)
-
-
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 

@@ -285,10 +285,25 @@ class Remote:
 
     def rotation_records(self, master_key: bytes) -> list[str]:
         """Names of the key rotation records at this master key's SyncConfig place (one LIST)."""
-        locator = K.config_keys(master_key)[0]
+        return self.rotation_records_at(K.config_keys(master_key)[0])
+
+    def rotation_records_at(self, locator: str) -> list[str]:
+        """Names of the key rotation records at a SyncConfig place given by its locator (one LIST)."""
         return sorted(
             n for n in self.backend.list(f"config/{locator}/") if n.rsplit("/", 1)[-1].startswith(C.ROTATION_PREFIX)
         )
+
+    def open_rotations(self, master_key: bytes, names: list[str]) -> list[dict[str, Any]]:
+        """The rotation records of those names at `master_key`'s place, HMAC-checked and opened; one that
+        does not open (junk a store or a revoked device left) is left out. Signatures: verify_rotation."""
+        locator, box_key, hmac_key = K.config_keys(master_key)
+        out = []
+        for name in names:
+            try:
+                out.append(self._open_rotation(locator, box_key, hmac_key, name))
+            except (IntegrityError, ObjectNotFound, UnreadableObject):
+                continue
+        return out
 
     def verify_rotation(self, record: dict[str, Any], entry: dict[str, Any] | None) -> None:
         """Check a rotation record's signature against its author's entry (IntegrityError otherwise)."""
@@ -861,9 +876,10 @@ class ShareStore:
         if len(head) < need:
             head += self.backend.get_range(name, len(head), need - len(head))
         first: IntegrityError | None = None
-        for back, key in enumerate(self.keys.pack_keys):  # newest first: the current epoch's, then older ones
+        # newest first: the current epoch's, then older ones (an epoch's other keys right after its own)
+        for (epoch, _), key in zip(self.keys.epoch_keys, self.keys.pack_keys, strict=True):
             try:
-                return P.open_index(key, pack_id, head, what), self.keys.epoch - back
+                return P.open_index(key, pack_id, head, what), epoch
             except IntegrityError as exc:
                 first = first or exc
         assert first is not None
@@ -1228,7 +1244,8 @@ class ShareStore:
                 env.signature,
                 name,
             )
-            plain = S.open_secret(_epoch_key(self.keys, self.keys.prune_key, env.epoch, name), env.sealed, name)
+            keys = _epoch_keys(self.keys, self.keys.prune_keys, env.epoch, name)
+            plain = _open_any(keys, lambda key: S.open_secret(key, env.sealed, name))
         elif stored[:1] == bytes([I.STORED_VERSION_BOX]):
             if sign_public is not None:
                 raise IntegrityError(f"{name}: not signed, but its author signs its records (forged with the user key)")
@@ -1399,7 +1416,18 @@ def open_verified_batch(keys: K.ShareKeys, stored: bytes, what: str) -> B.EventB
 
 def _open_verified(keys: K.ShareKeys, stored: bytes, what: str) -> bytes:
     env = _envelope(stored, what)
-    return S.open_secret(_epoch_key(keys, keys.batch_key, env.epoch, what), env.sealed, what)
+    held = _epoch_keys(keys, keys.batch_keys, env.epoch, what)
+    try:
+        return _open_any(held, lambda key: S.open_secret(key, env.sealed, what))
+    except IntegrityError:
+        if env.epoch < 1:
+            raise
+        # signed by a device this one trusts, yet sealed with a key of that epoch it does not hold
+        raise IntegrityError(
+            f"{what}: sealed with a key of epoch {env.epoch} this device does not hold (another device started "
+            "that key epoch at the same time and its fog settings have not reached this remote yet, or two "
+            "devices rotated the keys at once: then `fog key adopt --master-key-file F`)"
+        ) from None
 
 
 def open_box_batch(user_secrets: Sequence[bytes], device_public: bytes, stored: bytes, what: str) -> B.EventBatch:
@@ -1484,11 +1512,15 @@ def _envelope(stored: bytes, what: str) -> Envelope:
         raise IntegrityError(f"{what}: {exc}") from exc
 
 
-def _epoch_key(keys: K.ShareKeys, key_of: Callable[[int], bytes], epoch: int, what: str) -> bytes:
-    """`key_of(epoch)` (keys.batch_key or keys.prune_key); IntegrityError for an epoch this device does not hold."""
-    if epoch > keys.epoch:
-        raise IntegrityError(f"{what}: sealed with key epoch {epoch}, which this device does not hold yet")
-    return key_of(epoch)
+def _epoch_keys(
+    keys: K.ShareKeys, keys_of: Callable[[int], tuple[bytes, ...]], epoch: int, what: str
+) -> tuple[bytes, ...]:
+    """`keys_of(epoch)` (keys.batch_keys or keys.prune_keys: the epoch's key, then its others); IntegrityError
+    for an epoch this device does not hold."""
+    try:
+        return keys_of(epoch)
+    except ValueError:
+        raise IntegrityError(f"{what}: sealed with key epoch {epoch}, which this device does not hold yet") from None
 
 
 def _decode_batch(plain: bytes, what: str) -> B.EventBatch:

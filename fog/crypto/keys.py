@@ -32,6 +32,7 @@ LABEL_INVITE_LOCATOR = b"fog/v1/invite-locator"
 LABEL_NODE_CHECK = b"fog/v1/node-key-check"
 LABEL_NODE_JOIN = b"fog/v1/node-join"
 LABEL_NODE_SPACE = b"fog/v1/node-space"
+LABEL_EPOCH_KEY_TAG = b"fog/v1/epoch-key-tag"
 
 # Crockford base32: no I, L, O, U; case-insensitive; I/L read as 1, O as 0.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -230,6 +231,10 @@ class ShareKeys:
     # rotation (docs/FORMAT.md, section 15) adds an epoch: data written from then
     # on is sealed with `data_key` (the newest); older data stays readable.
     older: tuple[bytes, ...] = ()
+    # Other data keys of an epoch, (epoch, key) sorted: two devices of the owner that started the same
+    # epoch at once each drew a key and sealed data with it. Both stay readable (docs/FORMAT.md,
+    # section 15, "Two keys for one epoch"); new data is sealed with the epoch's key in `older`/`data_key`.
+    alternates: tuple[tuple[int, bytes], ...] = ()
 
     @classmethod
     def generate(cls) -> ShareKeys:
@@ -250,10 +255,32 @@ class ShareKeys:
         """The current key epoch (0 until the first rotation)."""
         return len(self.older)
 
-    @property
+    @functools.cached_property
     def data_keys(self) -> tuple[bytes, ...]:
-        """Every epoch's data key, newest first (the order readers try them in)."""
-        return (self.data_key, *reversed(self.older))
+        """Every epoch's data key, newest first (the order readers try them in), the other keys of an epoch
+        right after its own."""
+        return tuple(key for _, key in self.epoch_keys)
+
+    @functools.cached_property
+    def epoch_keys(self) -> tuple[tuple[int, bytes], ...]:
+        """(epoch, data key) of every key a reader tries, newest epoch first; an epoch's key before its others."""
+        alternates: dict[int, list[bytes]] = {}
+        for epoch, key in self.alternates:
+            alternates.setdefault(epoch, []).append(key)
+        top = max([self.epoch, *alternates])
+        out: list[tuple[int, bytes]] = []
+        for epoch in range(top, -1, -1):
+            if epoch <= self.epoch:
+                out.append((epoch, self.data_key_of(epoch)))
+            out.extend((epoch, key) for key in alternates.get(epoch, ()))
+        return tuple(out)
+
+    def data_keys_of(self, epoch: int) -> tuple[bytes, ...]:
+        """Every data key of one epoch (its own first); ValueError for an epoch this share does not have."""
+        keys = tuple(key for e, key in self.epoch_keys if e == epoch)
+        if not keys:
+            raise ValueError(f"key epoch {epoch} is unknown (this device knows epochs 0..{len(self.older)})")
+        return keys
 
     def data_key_of(self, epoch: int) -> bytes:
         """The data key of one epoch; ValueError for an epoch this share does not have."""
@@ -268,16 +295,24 @@ class ShareKeys:
 
     @functools.cached_property
     def pack_keys(self) -> tuple[bytes, ...]:
-        """Every epoch's pack key, newest first."""
+        """Every epoch's pack key, newest first (in the order of `epoch_keys`)."""
         return tuple(derive(LABEL_PACK_INDEX, k) for k in self.data_keys)
 
     def batch_key(self, epoch: int) -> bytes:
         """SecretBox key of event batches written in `epoch` (signed batches, section 9)."""
         return derive(LABEL_BATCH_KEY, self.data_key_of(epoch))
 
+    def batch_keys(self, epoch: int) -> tuple[bytes, ...]:
+        """Every key an event batch of `epoch` may be sealed with (the epoch's own first)."""
+        return tuple(derive(LABEL_BATCH_KEY, k) for k in self.data_keys_of(epoch))
+
     def prune_key(self, epoch: int) -> bytes:
         """SecretBox key of prune records written in `epoch` (section 14)."""
         return derive(LABEL_PRUNE_KEY, self.data_key_of(epoch))
+
+    def prune_keys(self, epoch: int) -> tuple[bytes, ...]:
+        """Every key a prune record of `epoch` may be sealed with (the epoch's own first)."""
+        return tuple(derive(LABEL_PRUNE_KEY, k) for k in self.data_keys_of(epoch))
 
     def rotated(self) -> ShareKeys:
         """The same share with a fresh data key: the next key epoch.
@@ -287,7 +322,18 @@ class ShareKeys:
         (the trade-off is in docs/FORMAT.md, section 15).
         """
         return ShareKeys(
-            self.share_id, secrets.token_bytes(32), self.mac_key, self.chunk_seed, (*self.older, self.data_key)
+            self.share_id,
+            secrets.token_bytes(32),
+            self.mac_key,
+            self.chunk_seed,
+            (*self.older, self.data_key),
+            self.alternates,
+        )
+
+    def with_epoch(self, data_key: bytes) -> ShareKeys:
+        """The same share with `data_key` as the next epoch's key (one the owner sealed to a member)."""
+        return ShareKeys(
+            self.share_id, data_key, self.mac_key, self.chunk_seed, (*self.older, self.data_key), self.alternates
         )
 
     def to_json(self) -> dict[str, object]:
@@ -299,6 +345,8 @@ class ShareKeys:
         }
         if len(keys) > 1:
             out["epochs"] = [k.hex() for k in keys[1:]]
+        if self.alternates:
+            out["epochs_alt"] = alternates_json(self.alternates)
         return out
 
     @classmethod
@@ -307,15 +355,41 @@ class ShareKeys:
         if not isinstance(epochs, list):
             raise ValueError("share key epochs are not a list")
         data = [bytes.fromhex(str(d["data_key"])), *(bytes.fromhex(str(k)) for k in epochs)]
+        alt = d.get("epochs_alt", {})
+        if not isinstance(alt, dict) or not all(isinstance(v, list) for v in alt.values()):
+            raise ValueError("share key epochs_alt is not an object of lists")
+        alternates = tuple(sorted({(int(str(e)), bytes.fromhex(str(k))) for e, ks in alt.items() for k in ks}))
         keys = cls(
             bytes.fromhex(share_id_hex),
             data[-1],
             bytes.fromhex(str(d["mac_key"])),
             int(str(d["chunk_seed"])),
             tuple(data[:-1]),
+            tuple((e, k) for e, k in alternates if e < 1 or e > len(epochs) or k != data[e]),
         )
-        if len(keys.share_id) != 16 or any(len(k) != 32 for k in data) or len(keys.mac_key) != 32:
+        if (
+            len(keys.share_id) != 16
+            or any(len(k) != 32 for k in data)
+            or len(keys.mac_key) != 32
+            or any(len(k) != 32 or e < 1 for e, k in alternates)
+        ):
             raise ValueError("share keys have the wrong length")
         if not 0 < keys.chunk_seed < (1 << 62):
             raise ValueError("share chunk seed out of range")
         return keys
+
+
+def alternates_json(alternates: tuple[tuple[int, bytes], ...] | list[tuple[int, bytes]]) -> dict[str, list[str]]:
+    """A share entry's `epochs_alt`: epoch (decimal) -> the other data keys of that epoch, sorted hex."""
+    out: dict[str, list[str]] = {}
+    for epoch, key in sorted(set(alternates)):
+        out.setdefault(str(epoch), []).append(key.hex())
+    return out
+
+
+def epoch_key_tag(data_key: bytes) -> str:
+    """A name for one data key of a key epoch, 32 hex (where the owner seals it to a member when an epoch
+    holds several keys: docs/FORMAT.md, section 16). Reveals nothing of the key."""
+    if len(data_key) != 32:
+        raise ValueError("a data key is 32 bytes")
+    return derive(LABEL_EPOCH_KEY_TAG, data_key)[:16].hex()

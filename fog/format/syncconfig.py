@@ -37,6 +37,8 @@ ROTATION_PREFIX = "rotation."  # config/<locator>/rotation.<hmac>: a rotation re
 MAX_PLAINTEXT = 64 << 20
 MAX_STORED = MAX_PLAINTEXT + (1 << 20)  # gzip and SecretBox overhead on top: a larger version is refused unread
 _STICKY = ("revoked", "removed")
+# fields the merge computes itself (not taken from the newer copy): left out of the tie-break
+_COMPUTED = ("revoked_seq", "remotes", "policy", "epochs", "epochs_alt", "removed_members", "members")
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,13 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
                 )
                 for uid in sorted(rx.keys() | ry.keys())
             }
-        if "epochs" in x or "epochs" in y:  # a share's key epochs only ever grow: the longer list
-            merged["epochs"] = max(x.get("epochs") or [], y.get("epochs") or [], key=lambda e: (len(e), e))
+        if "epochs" in x or "epochs" in y or "epochs_alt" in x or "epochs_alt" in y:
+            epochs, alt = _merge_epochs(x, y)
+            if "epochs" in x or "epochs" in y:
+                merged["epochs"] = epochs
+            merged.pop("epochs_alt", None)
+            if alt:
+                merged["epochs_alt"] = alt
         if "revoked_seq" in x or "revoked_seq" in y:  # per share, the lowest limit anyone set
             rx, ry = x.get("revoked_seq") or {}, y.get("revoked_seq") or {}
             merged["revoked_seq"] = {
@@ -202,6 +209,27 @@ def _merge_entries(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -
             }
         out[key] = merged
     return out
+
+
+def _merge_epochs(x: dict[str, Any], y: dict[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """A share's key epochs: the longer list (then the larger) gives each epoch's key for new data, and no key
+    is ever dropped: every other key seen for an epoch goes to `epochs_alt` (two devices of the owner that
+    started the same epoch at once each sealed data with their own key; docs/FORMAT.md, section 15)."""
+    lists = (x.get("epochs") or [], y.get("epochs") or [])
+    epochs = max(lists, key=lambda e: (len(e), e))
+    seen: dict[int, set[str]] = {}
+    for keys in lists:
+        for i, key in enumerate(keys):
+            seen.setdefault(i + 1, set()).add(key)
+    for entry in (x, y):
+        for epoch, keys in (entry.get("epochs_alt") or {}).items():
+            seen.setdefault(int(epoch), set()).update(keys)
+    alt = {
+        str(epoch): others
+        for epoch in sorted(seen)
+        if (others := sorted(seen[epoch] - ({epochs[epoch - 1]} if epoch <= len(epochs) else set())))
+    }
+    return epochs, alt
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -269,6 +297,17 @@ def _check_share(share: dict[str, Any]) -> None:
     epochs = share.get("epochs", [])
     if not isinstance(epochs, list) or not all(_is_hex_key(k) for k in epochs):
         raise ValueError("a share's key epochs are not a list of 32-byte keys in hex")
+    alt = share.get("epochs_alt", {})
+    if not isinstance(alt, dict) or not all(
+        isinstance(e, str)
+        and e.isdigit()
+        and e == str(int(e))
+        and int(e) >= 1
+        and isinstance(keys, list)
+        and all(_is_hex_key(k) for k in keys)
+        for e, keys in alt.items()
+    ):
+        raise ValueError("a share's epochs_alt is not an object of epoch -> list of 32-byte keys in hex")
     owner = share.get("owner")
     if owner is not None and not (
         isinstance(owner, dict) and _is_hex_key(owner.get("box")) and _is_hex_key(owner.get("sign"))
@@ -325,9 +364,5 @@ def _rank(entry: dict[str, Any]) -> tuple[Any, str, str]:
     tombstones, `revoked_seq`, a share's `remotes` and `policy`): merging changes them, and that must not change
     how the merged entry orders against a third copy.
     """
-    plain = {
-        k: v
-        for k, v in entry.items()
-        if k not in _STICKY and k not in ("revoked_seq", "remotes", "policy", "epochs", "removed_members", "members")
-    }
+    plain = {k: v for k, v in entry.items() if k not in _STICKY and k not in _COMPUTED}
     return entry.get("updated", 0), json.dumps(plain, sort_keys=True), json.dumps(entry, sort_keys=True)

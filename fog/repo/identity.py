@@ -217,6 +217,31 @@ class Identity:
         # every command was refused (two SyncConfig versions disagreeing on the user keypair)
         vault.write_together(self.home, {**files, **self._files(), "syncconfig.json": _config_json(config)})
 
+    def old_master_key(self) -> bytes | None:
+        """The master key before the last key rotation this device made or took (`master-key.old`), if any."""
+        try:
+            raw = vault.read_files(self.home, ("master-key.old",)).get("master-key.old")
+        except (OSError, IdentityError):
+            return None
+        if raw is None:
+            return None
+        try:
+            return K.master_key_from_text(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def chose_place(self, locator: str) -> None:
+        """Record that the user chose this SyncConfig place (`fog key adopt`): another key rotation beside the
+        one that made it is then no reason to refuse (fog.sync.keyring.check_left_place)."""
+        vault.write_private(self.home / CHOSEN_PLACE, (locator + "\n").encode())
+
+    def chosen_place(self) -> str | None:
+        """The locator `chose_place` recorded, if any."""
+        try:
+            return (self.home / CHOSEN_PLACE).read_text().strip() or None
+        except (OSError, UnicodeDecodeError):
+            return None
+
     # -- SyncConfig ---------------------------------------------------------------
 
     def user_json(self) -> dict[str, str]:
@@ -256,6 +281,8 @@ class Identity:
             names = doc.get("merged_versions", [])
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise ValueError("merged_versions is not a list of names")
+            if doc.get("merge_rules") != MERGE_RULES:
+                names = []  # merged by an older fog, whose merge dropped a key epoch: every version is read again
             return config, set(names)
         except OSError as exc:
             raise IdentityError(f"cannot read {path}: {exc.strerror}") from None
@@ -281,11 +308,19 @@ class Identity:
         return K.ShareKeys.from_json(share_id, config.shares[share_id])
 
 
+CHOSEN_PLACE = "adopted-place"  # the locator of the SyncConfig place `fog key adopt` took (not a secret)
+
+# The SyncConfig merge the cached copy's `merged_versions` were merged with. 2: no key of an epoch is ever
+# dropped (`epochs_alt`); a copy merged by an older fog may lack one that a version on the remote still holds.
+MERGE_RULES = 2
+
+
 def _config_json(config: SyncConfig, merged_versions: set[str] | None = None) -> bytes:
     """The cached SyncConfig's file (`merged_versions`: see Identity.cached_state)."""
     doc = config.to_json()
     if merged_versions:
         doc["merged_versions"] = sorted(merged_versions)
+        doc["merge_rules"] = MERGE_RULES
     return json.dumps(doc, indent=1).encode()
 
 

@@ -130,6 +130,12 @@ def config_seen_key(remote_name: str) -> str:
 UNDELIVERED = "config-undelivered"  # share meta: JSON {URL: remote name} (fog.sync.remotes.deliver_config)
 
 
+def rotation_checked_key(remote_name: str) -> str:
+    """The share database's meta key for the rotation records last checked at the place this device's key
+    rotation left, on a remote (JSON list of names; fog.sync.keyring.check_left_place)."""
+    return f"rotation-checked\0{remote_name}"
+
+
 def config_held_key(remote_name: str) -> str:
     """The share database's meta key for what the remote's SyncConfig is known to hold: the keyed
     fingerprint (fog.sync.keyring.fingerprint) of a copy the remote holds everything of."""

@@ -118,6 +118,50 @@ def load_config(
     raise IntegrityError(f"more than {MAX_HOPS} key rotations in a row on {remote.url}: refused")
 
 
+def check_left_place(ctx: Context, config: SyncConfig) -> None:
+    """Refuse (exit 4) when another key rotation stands beside the one that made this device's place.
+
+    A rotating device (and a follower that took the rotation before the other appeared) reads only the
+    new place from then on: two rotations made at once (or one a store withheld for a while) would leave
+    two halves of the user's devices pushing under different keys for ever, each refusing the other's
+    batches as corrupt. So the place the rotation left is listed again (one LIST at each pull and push);
+    its records are checked, as a follower checks them, only when that listing changed. Needs the old
+    master key (`master-key.old`): a device that joined after the rotation has nothing to check it with.
+    """
+    from fog.sync.context import rotation_checked_key  # (context imports this module)
+
+    old = config.rotation.get("from") if config.rotation else None
+    if not isinstance(old, str) or ctx.ident.chosen_place() == K.config_keys(ctx.ident.master_key)[0]:
+        return  # (no rotation made this place, or the user chose it with `fog key adopt`)
+    names = ctx.remote.rotation_records_at(old)
+    if len(names) < 2:
+        return  # (its own record alone, or none shown here)
+    key = rotation_checked_key(ctx.remote_name)
+    listing = json.dumps(names).encode()
+    if ctx.share.db.get_meta(key) == listing:
+        return
+    old_key = ctx.ident.old_master_key()
+    if old_key is None or K.config_keys(old_key)[0] != old:
+        return
+    records = ctx.remote.open_rotations(old_key, names)
+    trusted = {
+        did: d
+        for did, d in config.devices.items()
+        if not d.get("revoked") and did not in config.revoked_by_rotation and d.get("trusted", True) is True
+    }
+    if len([r for r in records if r["by"] in trusted]) > 1:  # (a revoked device's record never counts)
+        chosen = _choose(ctx.remote, records, trusted)  # (refuses two that stand side by side)
+        rotation = config.rotation or {}
+        if any(chosen.get(k) != rotation.get(k) for k in ("by", "epoch", "time_ns")):
+            mine = _who({"by": str(rotation.get("by")), "by_entry": config.devices.get(str(rotation.get("by")))})
+            raise IntegrityError(
+                f"devices {_who(chosen)}, {mine} rotated the keys at once, and the rotation of {_who(chosen)} revoked "
+                "the one this device took: fog cannot tell which rotation is yours; take the master key you trust "
+                "with `fog key adopt --master-key-file F`"
+            )
+    ctx.share.db.put_meta(key, listing)
+
+
 def ensure_not_rotated(remote: Remote, ident: Identity) -> None:
     """Refuse to publish when a key rotation appeared at this device's place since the push began.
 
@@ -144,8 +188,41 @@ def adopt(remote: Remote, ident: Identity, master_key: bytes) -> SyncConfig:
         raise RevokedError(
             f"the fog settings of that master key do not list this device ({ident.device_name}), or revoked it"
         )
-    ident.move_to(master_key, found)
-    return found
+    try:
+        cached = ident.cached_config()
+    except IdentityError:
+        cached = None  # (lost or unreadable: what this command is for)
+    kept = keep_epoch_keys(found, cached) if cached is not None and cached.user != found.user else found
+    ident.move_to(master_key, kept)
+    ident.chose_place(K.config_keys(master_key)[0])
+    if kept != found:  # the other devices need those keys to read what this one sealed with them
+        try:
+            remote.put_config(ident, listing_signer(kept, ident))
+        except RemoteError:
+            pass  # (the next pull or push that can write puts it: the remote lacks part of the cached copy)
+    return kept
+
+
+def keep_epoch_keys(config: SyncConfig, left: SyncConfig) -> SyncConfig:
+    """`config` with every data key of `left` (the place a device leaves for the one the user chose) that it
+    lacks, as another key of its epoch (`epochs_alt`): what was sealed with them stays readable. They only
+    ever open; new data is sealed with `config`'s own keys (a device one rotation revoked may hold the
+    other's keys)."""
+    shares = dict(config.shares)
+    for sid, entry in left.shares.items():
+        if sid not in shares or entry.get("removed"):
+            continue
+        try:
+            theirs = K.ShareKeys.from_json(sid, entry)
+            ours = K.ShareKeys.from_json(sid, shares[sid])
+        except (KeyError, ValueError):
+            continue
+        known = set(ours.epoch_keys)
+        extra = [(e, k) for e, k in theirs.epoch_keys if e >= 1 and (e, k) not in known]
+        if extra:
+            alternates = K.alternates_json([*ours.alternates, *extra])
+            shares[sid] = {**shares[sid], "epochs_alt": alternates}
+    return config.with_(shares=shares) if shares != config.shares else config
 
 
 def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
@@ -188,6 +265,7 @@ def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
     config = found if found is not None else cached  # found holds cached merged in
     if config is None:
         raise FogError("no fog settings (devices and shares) known for this user; re-run 'fog clone'")
+    check_left_place(ctx, config)
     there = _merge_all(news)  # the remote holds at least this (all of it, when it was read whole)
     now_held: str | None = None
     if (cached is not None and held is not None and held.decode() == before) or _covers(there, config):

@@ -19,7 +19,7 @@ import json
 import os
 import pwd
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fog.crypto import keys as K
@@ -520,6 +520,7 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
         for m in sorted(roster.members.values(), key=lambda m: m.user_id):
             if m.retired and not m.removed and not m.owner:
                 config = _remove(ctx, config, roster, m)
+        config = _renew_leaked_epoch(ctx, config, roster)
         _send_epochs(ctx, roster)
         return config
     config = _take_epochs(ctx, config, roster)
@@ -634,7 +635,89 @@ def _send_epochs(ctx: Context, roster: Roster) -> None:
                 ctx.store.backend.put_new(name, stored)
             except AlreadyExists:
                 pass
+        _send_epoch_keys(ctx, m, present)
     ctx.store.backend.sync()
+
+
+def _renew_leaked_epoch(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig:
+    """A new key epoch when a removed member may hold a key of the current one: two owner devices that
+    started it at once for two removals each sealed their key to the member the other removed (the merge
+    keeps both keys, and new data would be sealed with one of them). Only an epoch with several keys is
+    looked at, and a stanza of it for a removed member says so; one LIST (`_send_epochs` makes it too)."""
+    from fog.sync import remotes as remotes_mod
+
+    epoch = ctx.keys.epoch
+    if epoch < 1 or all(e != epoch for e, _ in ctx.keys.alternates):
+        return config  # (one key: no owner device sealed it to a member another one removed)
+    names = set(ctx.store.backend.list(f"{ctx.store.prefix}keys/"))
+    leaked = [
+        m
+        for m in roster.members.values()
+        if m.removed and any(n.startswith(f"{ctx.store.prefix}keys/{m.user_id}.{epoch}.") for n in names)
+    ]
+    if not leaked:
+        return config
+    sid = ctx.keys.share_id.hex()
+    keys = ctx.keys.rotated()
+    now = time.time_ns()
+    shares = {
+        **config.shares,
+        sid: {
+            **config.shares[sid],
+            **keys.to_json(),
+            "updated": max(now, int(config.shares[sid].get("updated", 0)) + 1),
+        },
+    }
+    config = config.with_(shares=shares)
+    remotes_mod.publish_config(ctx.share, ctx.ident, config)
+    ctx.rekey(config)
+    return config
+
+
+def _send_epoch_keys(ctx: Context, m: Member, present: set[str]) -> None:
+    """Every key of an epoch that holds several (two owner devices started it at once), each sealed to the
+    member under its own tag: what each device sealed with its own key stays readable to the member."""
+    author = ctx.ident.user_sign_public.hex()
+    for epoch in sorted({e for e, _ in ctx.keys.alternates}):
+        for key in ctx.keys.data_keys_of(epoch):
+            name = f"{_key_name(ctx, m.user_id, epoch, author)}.{K.epoch_key_tag(key)}"
+            if name in present:
+                continue
+            doc = {"format": 1, "share": ctx.keys.share_id.hex(), "epoch": epoch, "data_key": key.hex()}
+            try:
+                ctx.store.backend.put_new(
+                    name, R.seal_to_user(ctx.ident.user_sign_secret, R.KEYS_CONTEXT, bytes.fromhex(m.box), doc)
+                )
+            except AlreadyExists:
+                pass
+
+
+def _take_epoch_keys(ctx: Context, keys: K.ShareKeys, me: Member, owner_sign: str) -> K.ShareKeys:
+    """`keys` with the other keys of its epochs that the owner sealed to this member (`_send_epoch_keys`)."""
+    prefix = f"{ctx.store.prefix}keys/{me.user_id}."
+    known = set(keys.epoch_keys)
+    extra: list[tuple[int, bytes]] = []
+    for name in ctx.store.backend.list(f"{ctx.store.prefix}keys/"):  # (a listing is by directory)
+        if not name.startswith(prefix):
+            continue
+        parts = name[len(prefix) :].split(".")
+        if len(parts) != 3 or not parts[0].isdigit() or parts[1] != owner_sign[:32]:
+            continue
+        epoch = int(parts[0])
+        if not 1 <= epoch <= keys.epoch:
+            continue
+        try:
+            stored = read_bounded(ctx.store.backend, name, R.MAX_STORED, name)
+            author, doc = R.open_for_user(R.KEYS_CONTEXT, ctx.ident.user_secret, stored, f"key epoch {epoch}")
+            key = bytes.fromhex(str(doc["data_key"]))
+        except (ObjectNotFound, IntegrityError, KeyError, ValueError):
+            continue  # (not the owner's, or junk: ignored)
+        if author != owner_sign or doc.get("share") != keys.share_id.hex() or doc.get("epoch") != epoch:
+            continue
+        if len(key) == 32 and parts[2] == K.epoch_key_tag(key) and (epoch, key) not in known:
+            extra.append((epoch, key))
+            known.add((epoch, key))
+    return replace(keys, alternates=tuple(sorted({*keys.alternates, *extra}))) if extra else keys
 
 
 def _take_epochs(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig:
@@ -661,7 +744,8 @@ def _take_epochs(ctx: Context, config: SyncConfig, roster: Roster) -> SyncConfig
             break
         if len(data_key) != 32:
             break
-        keys = K.ShareKeys(keys.share_id, data_key, keys.mac_key, keys.chunk_seed, (*keys.older, keys.data_key))
+        keys = keys.with_epoch(data_key)
+    keys = _take_epoch_keys(ctx, keys, me, roster.owner.sign)
     if keys == ctx.keys:
         return config
     shares = dict(config.shares)
@@ -817,7 +901,7 @@ def _verified_invitations(remote: Remote, ident: Identity) -> list[dict[str, Any
     return out
 
 
-SHARED_FIELDS = ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")
+SHARED_FIELDS = ("name", "data_key", "mac_key", "chunk_seed", "epochs", "epochs_alt", "remotes")
 
 
 def accept(config: SyncConfig, doc: dict[str, Any], *, inviter_given: bool) -> tuple[str, dict[str, Any], SyncConfig]:
@@ -850,6 +934,12 @@ def accept(config: SyncConfig, doc: dict[str, Any], *, inviter_given: bool) -> t
     }
     if old.get("epochs") and len(old["epochs"]) > len(entry.get("epochs") or []):
         entry["epochs"] = old["epochs"]  # (never fewer epochs than this user holds)
+    if old.get("epochs_alt"):  # (nor fewer keys of an epoch: what was sealed with them stays readable)
+        alt: dict[str, set[str]] = {}
+        for source in (old["epochs_alt"], entry.get("epochs_alt") or {}):
+            for epoch, keys in source.items() if isinstance(source, dict) else ():
+                alt.setdefault(str(epoch), set()).update(k for k in keys if isinstance(k, str))
+        entry["epochs_alt"] = {e: sorted(ks) for e, ks in sorted(alt.items())}
     new = config.with_(shares={**config.shares, sid: entry})
     try:
         SyncConfig.from_json(new.to_json())

@@ -504,3 +504,173 @@ def test_a_device_killed_while_it_rotates_recovers(trio: tuple[Device, Device, D
     c.fog("sync")
     assert c.read("after.txt") == "after the rotation\n"
     assert a.fog("key", "show", "--json").json()["epoch"] == c.fog("key", "show", "--json").json()["epoch"] == 1
+
+
+# -- fifth review ------------------------------------------------------------------------------
+
+
+def _rotation_records(world: World, locator: str) -> list[Path]:
+    return sorted((world.remote / "config" / locator).glob("rotation.*"))
+
+
+def test_two_rotations_at_once_are_refused_by_the_rotating_devices_too_and_adopt_keeps_what_they_pushed(
+    trio: tuple[Device, Device, Device],
+) -> None:
+    """laptop and desktop each rotate (both revoke phone) while the store hides laptop's record from desktop.
+    Each then read only its own new place: they pushed on under different epoch-1 keys, exit 0, and each
+    refused the other's batches as "authentication failed" for ever. Now the rotating devices list the place
+    they left at each push and pull and refuse with the "at once ... fog key adopt" line, as followers do;
+    after `fog key adopt` of the key the user keeps, what desktop pushed under its own key stays readable."""
+    a, b, _ = trio
+    old = K.config_keys(Identity.load(a.home).master_key)[0]
+    key_a = revoke(a, "phone")
+    hidden = a.world.tmp / "hidden"
+    hidden.mkdir()
+    for p in _rotation_records(a.world, old):  # the store withholds laptop's record while desktop rotates
+        p.rename(hidden / p.name)
+    key_b = a.world.tmp / "desktop.key"
+    b.fog("key", "rotate", "--keep", "laptop", "--master-key-file", key_b)
+    b.write("from-desktop.txt", "sealed with desktop's epoch-1 key\n")
+    b.push()
+    for p in hidden.iterdir():
+        p.rename(a.world.remote / "config" / old / p.name)
+    assert len(_rotation_records(a.world, old)) == 2
+    a.write("from-laptop.txt", "laptop, after both rotations\n")
+    logs = set(a.world.log_files())
+    for dev in (a, b):
+        for args in (["push"], ["pull"], ["sync"]):
+            r = dev.fog(*args, expect=EXIT_INTEGRITY)
+            assert "rotated the keys at once" in r.err and "fog key adopt" in r.err, (dev.name, args, r)
+    assert set(a.world.log_files()) == logs  # refused before anything was pushed
+    # the way out: every device takes laptop's master key
+    for dev in (b, a):
+        dev.fog("key", "adopt", "--master-key-file", key_a)
+    a.fog("sync")
+    assert a.read("from-desktop.txt") == "sealed with desktop's epoch-1 key\n"
+    b.fog("sync")
+    assert b.read("from-laptop.txt") == "laptop, after both rotations\n"
+    assert b.read("from-desktop.txt") == "sealed with desktop's epoch-1 key\n"
+    assert (b.home / "master-key").read_text() == key_a.read_text()
+    a.fog("check")
+    # a new device with the kept key reads desktop's batch too
+    d = a.world.device("tablet")
+    run_fog(["clone", a.world.remote, d.root, "--master-key-file", key_a], home=d.home, cwd=a.world.tmp)
+    assert d.read("from-desktop.txt") == "sealed with desktop's epoch-1 key\n"
+
+
+def test_two_owner_devices_that_start_one_key_epoch_at_once_lose_no_key(tmp_path: Path) -> None:
+    """alice's two devices each remove bob at the same time (the store shows neither what the other wrote):
+    each draws its own key for epoch 1 and seals data with it. The SyncConfig merge kept one of the two
+    keys: what the other device pushed opened for nobody (its own history included, `check` exit 4), and
+    that device's every sync failed. Now every key of an epoch is kept; the member who stays (carol) reads
+    what both devices pushed, and they read hers."""
+    from tests.integration.test_sharing import _second_device, _share_dir, accept, user, user_key
+
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
+    a = world.init("alice-laptop")
+    a.write("doc.txt", "alice's first draft\n")
+    a.push()
+    bob, carol = user(a, "bob"), user(a, "carol")
+    for d in (bob, carol):
+        a.fog("share", "invite", "--user", user_key(d), "--name", d.name)
+        accept(a, d)
+    a2 = _second_device(a, "alice-desktop", world.key)
+    for d in (a, a2, bob, carol):
+        d.pull()
+    sid = _share_dir(a).name
+    before = {p for p in world.remote.rglob("*") if p.is_file()}
+    a.fog("share", "remove-member", "bob")
+    a.write("one.txt", "alice-laptop, epoch 1\n")
+    a.fog("sync")
+    hidden = tmp_path / "hidden"
+    moved = []
+    for p in sorted({p for p in world.remote.rglob("*") if p.is_file()} - before):
+        rel = p.relative_to(world.remote)
+        if rel.parts[0] == "config" or rel.parts[2:3] in (("members",), ("keys",)):
+            (hidden / rel).parent.mkdir(parents=True, exist_ok=True)
+            p.rename(hidden / rel)
+            moved.append(rel)
+    assert moved
+    a2.fog("share", "remove-member", "bob")
+    a2.write("two.txt", "alice-desktop, epoch 1\n")
+    a2.fog("sync", expect=None)  # (it cannot open laptop's batch yet: laptop's key is hidden from it)
+    for rel in moved:
+        (world.remote / rel).parent.mkdir(parents=True, exist_ok=True)
+        (hidden / rel).rename(world.remote / rel)
+    for _ in range(2):
+        for d in (a, a2, carol):
+            d.fog("sync")
+    for d in (a, a2, carol):
+        assert d.read("one.txt") == "alice-laptop, epoch 1\n", d.name
+        assert d.read("two.txt") == "alice-desktop, epoch 1\n", d.name
+    for d in (a, a2):
+        cfg = Identity.load(d.home).cached_config()
+        assert cfg is not None
+        keys = K.ShareKeys.from_json(sid, cfg.shares[sid])
+        assert keys.epoch == 1 and len(keys.data_keys_of(1)) == 2
+        d.fog("check")
+    carol.write("carol.txt", "carol, after\n")
+    carol.fog("sync")
+    a.write("three.txt", "alice, after\n")
+    a.fog("sync")
+    a2.fog("sync")
+    carol.fog("sync")
+    assert a2.read("carol.txt") == "carol, after\n" and carol.read("three.txt") == "alice, after\n"
+    assert not (bob.root / "one.txt").exists()
+    bob.fog("pull", expect=None)
+    assert not (bob.root / "one.txt").exists() and not (bob.root / "two.txt").exists()
+    # a member invited later gets both keys of epoch 1 with the invitation
+    dave = user(a, "dave")
+    a2.fog("share", "invite", "--user", user_key(dave), "--name", "dave")
+    accept(a, dave)
+    assert dave.read("one.txt") == "alice-laptop, epoch 1\n" and dave.read("two.txt") == "alice-desktop, epoch 1\n"
+
+
+def test_two_owner_devices_that_remove_two_members_at_once_start_one_more_epoch(tmp_path: Path) -> None:
+    """alice-laptop removes bob while alice-desktop removes carol, neither seeing the other: each sealed its
+    epoch-1 key to the member the other removed. Both keys are kept (they sealed data), so new data must not
+    be sealed with either: the owner's next push starts epoch 2, sealed to nobody removed."""
+    from tests.integration.test_sharing import _second_device, _share_dir, accept, user, user_key
+
+    world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
+    a = world.init("alice-laptop")
+    a.write("doc.txt", "alice's first draft\n")
+    a.push()
+    bob, carol = user(a, "bob"), user(a, "carol")
+    for d in (bob, carol):
+        a.fog("share", "invite", "--user", user_key(d), "--name", d.name)
+        accept(a, d)
+    a2 = _second_device(a, "alice-desktop", world.key)
+    for d in (a, a2, bob, carol):
+        d.pull()
+    sid = _share_dir(a).name
+    before = {p for p in world.remote.rglob("*") if p.is_file()}
+    a.fog("share", "remove-member", "bob")
+    hidden, moved = tmp_path / "hidden", []
+    for p in sorted({p for p in world.remote.rglob("*") if p.is_file()} - before):
+        rel = p.relative_to(world.remote)
+        (hidden / rel).parent.mkdir(parents=True, exist_ok=True)
+        p.rename(hidden / rel)
+        moved.append(rel)
+    a2.fog("share", "remove-member", "carol")
+    for rel in moved:
+        (world.remote / rel).parent.mkdir(parents=True, exist_ok=True)
+        (hidden / rel).rename(world.remote / rel)
+    ids = {d.name: Identity.load(d.home).user_id for d in (bob, carol)}
+    keys_dir = _share_dir(a) / "keys"
+    assert {p.name.split(".")[0] for p in keys_dir.iterdir()} == set(ids.values())  # each removed one got a key
+    for _ in range(2):
+        for d in (a, a2):
+            d.fog("sync")
+    for d in (a, a2):
+        cfg = Identity.load(d.home).cached_config()
+        assert cfg is not None
+        assert K.ShareKeys.from_json(sid, cfg.shares[sid]).epoch == 2
+        members = {m["name"]: m["role"] for m in d.fog("share", "members", "--json").json()}
+        assert members["bob"] == members["carol"] == "removed"
+    assert not [p for p in keys_dir.iterdir() if p.name.split(".")[1] == "2"]  # nobody left to seal it to
+    a.write("secret.txt", "after both removals\n")
+    batch = a.push()
+    assert batch is not None and int.from_bytes(batch.read_bytes()[1:5], "big") == 2
+    a2.fog("sync")
+    assert a2.read("secret.txt") == "after both removals\n"

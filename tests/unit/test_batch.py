@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -309,8 +310,15 @@ def test_key_epochs() -> None:
     env = Envelope.from_bytes(later)
     message = signed_message(new.share_id, "cd" * 16, 1, 1, env.sealed)
     wrong = Envelope(BATCH_VERSION, 1, S.sign(SIGN_SEED, message), env.sealed).to_bytes()
-    with pytest.raises(IntegrityError, match="authentication failed"):
+    with pytest.raises(IntegrityError, match="sealed with a key of epoch 1 this device does not hold .*at once"):
         opened(wrong, keys=new)
+    # two devices that started one epoch at once: each key of the epoch opens what was sealed with it
+    other = dataclasses.replace(new, data_key=bytes(32))
+    theirs = seal_batch(SIGN_SEED, other, batch())
+    with pytest.raises(IntegrityError, match="does not hold"):
+        opened(theirs, keys=new)
+    both = dataclasses.replace(new, alternates=((2, bytes(32)),))
+    assert opened(theirs, keys=both) == batch() and opened(later, keys=both) == batch()
 
 
 def test_authenticated_but_undecodable_is_an_integrity_error() -> None:

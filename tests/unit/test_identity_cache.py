@@ -36,3 +36,17 @@ def test_a_damaged_list_of_names_is_an_identity_error(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     with pytest.raises(IdentityError, match="unreadable"):
         ident.cached_state()
+
+
+def test_names_merged_by_an_older_fog_are_read_again(tmp_path: Path) -> None:
+    """An older fog's merge dropped one key of an epoch that two devices started at once; the version that
+    holds it is still on the remote. A cached copy without `merge_rules` gives no names: every version is
+    read (and merged by today's rules, which keep every key) once."""
+    ident = Identity.create(tmp_path / "home", name="pc")
+    ident.cache_config(_config(ident, "pc"), {"config/x/1"})
+    path = tmp_path / "home" / "syncconfig.json"
+    doc = json.loads(path.read_text())
+    assert doc["merge_rules"] == 2
+    del doc["merge_rules"]
+    path.write_text(json.dumps(doc))
+    assert ident.cached_state() == (_config(ident, "pc"), set())

@@ -150,3 +150,10 @@ def test_config_fingerprint_is_keyed_by_its_own_label() -> None:
     assert K.config_fingerprint(bytes(16), body) != K.config_fingerprint(mk, body)
     with pytest.raises(ValueError):
         K.config_fingerprint(bytes(15), body)
+
+
+def test_epoch_key_tag_names_a_data_key_by_its_own_derivation() -> None:
+    key = bytes(range(32))
+    assert K.epoch_key_tag(key) == K.derive(K.LABEL_EPOCH_KEY_TAG, key)[:16].hex()
+    with pytest.raises(ValueError):
+        K.epoch_key_tag(key[:16])

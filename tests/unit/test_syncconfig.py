@@ -278,3 +278,45 @@ def test_a_remote_removal_and_a_later_re_add_go_by_time() -> None:
     stale = config(shares={"s1": {**share, "remotes": {"usb": {"url": "/usb", "updated": 3, "removed": 0}}}})
     assert removed.merge(stale).shares["s1"]["remotes"]["usb"]["removed"] == 5
     assert removed.merge(again).shares["s1"]["remotes"]["usb"] == {"url": "/usb2", "updated": 7, "removed": 0}
+
+
+def _share(epochs: list[str], alt: dict[str, list[str]] | None = None, updated: int = 1) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": "S", "data_key": "02" * 32, "mac_key": "03" * 32, "chunk_seed": 7}
+    entry.update(updated=updated, epochs=epochs)
+    if alt:
+        entry["epochs_alt"] = alt
+    return entry
+
+
+def test_two_keys_for_one_epoch_are_both_kept() -> None:
+    """Two devices of the owner started epoch 1 at once: the merge kept one key and dropped the other (and with
+    it everything sealed with it). The longer-then-larger list still gives each epoch's key for new data; every
+    other key seen for an epoch stays in `epochs_alt`, in any order of merging."""
+    ka, kb, kc, k2 = "a1" * 32, "b1" * 32, "c1" * 32, "d2" * 32
+    x = config(shares={"s1": _share([ka], updated=5)})
+    y = config(shares={"s1": _share([kb], updated=3)})
+    z = config(shares={"s1": _share([kc, k2], updated=4)})
+    xy = x.merge(y)
+    assert xy.shares["s1"]["epochs"] == [kb] and xy.shares["s1"]["epochs_alt"] == {"1": [ka]}
+    assert y.merge(x) == xy and xy.merge(xy) == xy
+    every = [x.merge(y).merge(z), x.merge(y.merge(z)), z.merge(x).merge(y), y.merge(z).merge(x)]
+    assert all(e == every[0] for e in every)
+    assert every[0].shares["s1"]["epochs"] == [kc, k2] and every[0].shares["s1"]["epochs_alt"] == {"1": [ka, kb]}
+    # round trip, and the keys readers try
+    from fog.crypto import keys as K
+
+    entry = SyncConfig.from_bytes(every[0].to_bytes()).shares["s1"]
+    keys = K.ShareKeys.from_json("00" * 16, entry)
+    assert keys.epoch == 2 and keys.data_key == bytes.fromhex(k2)
+    assert keys.data_keys_of(1) == tuple(bytes.fromhex(k) for k in (kc, ka, kb))
+    assert [e for e, _ in keys.epoch_keys] == [2, 1, 1, 1, 0]
+    assert keys.to_json()["epochs_alt"] == {"1": [ka, kb]}
+    assert K.ShareKeys.from_json("00" * 16, {**entry, **keys.rotated().to_json()}).alternates == keys.alternates
+
+
+@pytest.mark.parametrize("alt", [[], {"0": ["a1" * 32]}, {"x": ["a1" * 32]}, {"1": "a1" * 32}, {"1": ["zz"]}])
+def test_a_malformed_epochs_alt_is_a_value_error(alt: Any) -> None:
+    doc = config(shares={"s1": _share(["a1" * 32])}).to_json()
+    doc["shares"]["s1"]["epochs_alt"] = alt
+    with pytest.raises(ValueError, match="epochs_alt"):
+        SyncConfig.from_json(doc)

@@ -11,8 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fog.sync.ignore import Ignore
+from fog.sync.ignore import Ignore, _Rules
 
 GIT = shutil.which("git")
 
@@ -102,7 +104,8 @@ def test_the_table_decides_as_git(tmp_path: Path) -> None:
 
 
 SEGS = ["a", "b", "*", "?", "**", "[ab]", "[!a]", "[[:alpha:]]", "[\\]]", "\\*", "a*", "*b", "[a-b]", "x"]
-NAMES = ["a", "b", "ab", "ba", "]", "x", "*", "aa"]
+SEGS += ["[z-a]", "[a-]", "[[:x]", "a ", "a\\ ", "-", "[", "***", "a**"]
+NAMES = ["a", "b", "ab", "ba", "]", "x", "*", "aa", "z", "-", "[", "a "]
 
 
 def _generated(seed: int, count: int) -> list[tuple[str, list[str]]]:
@@ -144,3 +147,185 @@ def test_rules_decide_as_git_reads_them(tmp_path: Path, rules: str, ignored: lis
     ig = Ignore(tmp_path, defaults=())
     assert [p for p in ignored + kept if ig.ignored(p)] == ignored
     assert not ig.notices
+
+
+# A reference without git: git's wildmatch (wildmatch.c, without its pruning) and dir.c's reading of a
+# line, ported as directly as can be, slow (it backtracks) but only ever given short patterns.
+_CLASSES = {
+    "alnum": lambda c: c.isascii() and c.isalnum(),
+    "alpha": lambda c: c.isascii() and c.isalpha(),
+    "blank": lambda c: c in " \t",
+    "cntrl": lambda c: 0 < ord(c) < 32 or ord(c) == 127,
+    "digit": lambda c: c in "0123456789",
+    "graph": lambda c: 33 <= ord(c) <= 126,
+    "lower": lambda c: "a" <= c <= "z",
+    "print": lambda c: 32 <= ord(c) <= 126,
+    "punct": lambda c: 33 <= ord(c) <= 126 and not c.isalnum(),
+    "space": lambda c: c in " \t\n\r",
+    "upper": lambda c: "A" <= c <= "Z",
+    "xdigit": lambda c: c in "0123456789abcdefABCDEF",
+}
+
+
+def _wild_class(p: str, i: int, tc: str) -> tuple[bool, int] | None:
+    """wildmatch's `[`...`]` at p[i] against the character tc: (matched, index after ']'); None: abort."""
+    i += 1
+    if i >= len(p):
+        return None
+    negated = p[i] in "!^"
+    if negated:
+        i += 1
+    prev, matched = "", False
+    while True:
+        if i >= len(p):
+            return None
+        pc = p[i]
+        if pc == "\\":
+            i += 1
+            if i >= len(p):
+                return None
+            pc = p[i]
+            matched |= tc == pc
+        elif pc == "-" and prev and i + 1 < len(p) and p[i + 1] != "]":
+            i += 1
+            pc = p[i]
+            if pc == "\\":
+                i += 1
+                if i >= len(p):
+                    return None
+                pc = p[i]
+            matched |= prev <= tc <= pc
+            pc = ""
+        elif pc == "[" and p[i + 1 : i + 2] == ":":
+            k = p.find("]", i + 2)
+            if k < 0:
+                return None
+            if k - (i + 2) - 1 < 0 or p[k - 1] != ":":
+                matched |= tc == "["
+            else:
+                name = p[i + 2 : k - 1]
+                if name not in _CLASSES:
+                    return None
+                matched |= _CLASSES[name](tc)
+                i, pc = k, ""
+        else:
+            matched |= tc == pc
+        prev = pc
+        i += 1
+        if i < len(p) and p[i] == "]":
+            return matched != negated, i + 1
+
+
+def _wild(p: str, i: int, t: str, j: int, pathname: bool) -> bool:
+    start = i
+    while i < len(p):
+        c = p[i]
+        if c == "*":
+            i += 1
+            if i < len(p) and p[i] == "*":
+                before = i - 2
+                while i < len(p) and p[i] == "*":
+                    i += 1
+                if (before < start or p[before] == "/") and (i == len(p) or p[i] == "/"):
+                    if i < len(p) and _wild(p, i + 1, t, j, pathname):
+                        return True
+                    slash = True
+                else:
+                    slash = False
+            else:
+                slash = not pathname
+            if i == len(p):
+                return slash or "/" not in t[j:]
+            if not slash and p[i] == "/":
+                k = t.find("/", j)
+                if k < 0:
+                    return False
+                i, j = i + 1, k + 1
+                continue
+            for k in range(j, len(t) + 1):
+                if not slash and "/" in t[j:k]:
+                    break
+                if _wild(p, i, t, k, pathname):
+                    return True
+            return False
+        if j >= len(t):
+            return False
+        if c == "\\":
+            i += 1
+            if i >= len(p) or t[j] != p[i]:
+                return False
+            i += 1
+        elif c == "?":
+            if pathname and t[j] == "/":
+                return False
+            i += 1
+        elif c == "[":
+            r = _wild_class(p, i, t[j])
+            if r is None or not r[0] or (pathname and t[j] == "/"):
+                return False
+            i = r[1]
+        else:
+            if t[j] != c:
+                return False
+            i += 1
+        j += 1
+    return j == len(t)
+
+
+def _ref_decides(lines: list[str], path: str, is_dir: bool) -> bool | None:
+    """dir.c's last_matching_pattern_from_list for one .gitignore at the top."""
+    for line in reversed(lines):
+        if not line or line.startswith("#"):
+            continue
+        end, k = None, 0
+        while k < len(line):  # trim_trailing_spaces
+            if line[k] == " ":
+                end = k if end is None else end
+            elif line[k] == "\\":
+                k += 1
+                if k >= len(line):
+                    break
+                end = None
+            else:
+                end = None
+            k += 1
+        pat = line if end is None else line[:end]
+        ignore = not pat.startswith("!")
+        pat = pat if ignore else pat[1:]
+        if pat.endswith("/"):
+            if not is_dir:
+                continue
+            pat = pat[:-1]
+        if "/" not in pat:
+            if _wild(pat, 0, path.rpartition("/")[2], 0, False):
+                return ignore
+        elif _wild(pat.removeprefix("/"), 0, path, 0, True):
+            return ignore
+    return None
+
+
+def _ref_ignored(lines: list[str], path: str, is_dir: bool) -> bool:
+    parts = path.split("/")
+    above = ["/".join(parts[:n]) for n in range(1, len(parts))]
+    return any(_ref_decides(lines, d, True) for d in above) or bool(_ref_decides(lines, path, is_dir))
+
+
+ATOMS = ["a", "b", "*", "?", "/", "**", "[ab]", "[a-b]", "[]a]", "[!a]", "[[:alpha:]]", "[\\]]", "[z-a]", "\\*"]
+ATOMS += [".", "c", "!", "#", " ", "\\ ", "\t", "[", "[[:x]", "-"]
+PATH_NAMES = ["a", "b", "ab", "ba", "aab", "c", "a.b", "*", "bb", "]", "!a", "#", "a ", "a\t", "z", "[", "-"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(ATOMS), min_size=1, max_size=6).map("".join), min_size=1, max_size=3),
+    st.lists(st.lists(st.sampled_from(PATH_NAMES), min_size=1, max_size=4), min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_rules_decide_as_gits_wildmatch_does(lines: list[str], paths: list[list[str]], is_dir: bool) -> None:
+    """Without git: against a direct port of git's wildmatch and dir.c (above); ancestors as a walk meets them."""
+    rules = _Rules("", lines)
+    for parts in paths:
+        path = "/".join(parts)
+        above = ["/".join(parts[:n]) for n in range(1, len(parts))]
+        fog = any(rules.decide(d, True) for d in above) or bool(rules.decide(path, is_dir))
+        assert fog == _ref_ignored(lines, path, is_dir), (lines, path, is_dir)

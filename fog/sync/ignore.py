@@ -42,7 +42,7 @@ import os
 import re
 import stat as st
 
-from fog.format.glob import segment
+from fog.format.glob import segment, wildmatch_class
 
 IGNORE_FILE = ".fogignore"
 MAX_RULES_BYTES = 1 << 20  # a larger .fogignore is not used (nobody writes a megabyte of ignore rules)
@@ -103,34 +103,90 @@ def translate(line: str) -> tuple[bool, str, bool] | None:
         return None  # `/`: git reads it as a name that no path has
     if "/" not in line:
         return ignore, _BASE + segment(line, wildmatch=True) + r"\Z", dir_only
-    segs = ["**" if len(seg) > 1 and not seg.strip("*") else seg for seg in line.removeprefix("/").split("/")]
-    segs = [seg for i, seg in enumerate(segs) if seg != "**" or i == 0 or segs[i - 1] != "**"]
-    if segs == ["**"]:
-        return ignore, ".", dir_only  # `/**`: every path
-    lead = "^"
-    if segs[0] == "**":
-        lead, segs = _ANY_DIR, segs[1:]
-    below = segs[-1] == "**"  # `x/**`: what is inside x, not x
-    if below:
-        segs = segs[:-1]
-    chunks: list[list[str]] = [[]]  # the segments between two `**`
-    for seg in segs:
-        if seg == "**":
-            chunks.append([])
+    return ignore, _pathname(line.removeprefix("/")), dir_only
+
+
+def _gap(slashes: int, lazy: bool) -> str:
+    """What `**/` (none or any directories) and `**\\/` (one at least) match, `slashes` of the second
+    in a row: any directories, `slashes` at least."""
+    return "(?:[^/]*/)" * slashes + ("(?:.*?/)??" if lazy else "(?:.*/)?")
+
+
+def _split(pat: str) -> tuple[list[str], list[bool]]:
+    """`pat` cut at each `/` outside a class (git's classes may hold one: `[/x]`), and for each cut
+    whether it was an escaped `\\/` (which matches a `/` as well)."""
+    segs, escaped, start, i = [], [], 0, 0
+    while i < len(pat):
+        c = pat[i]
+        if c == "/" or (c == "\\" and pat[i + 1 : i + 2] == "/"):
+            segs.append(pat[start:i])
+            escaped.append(c == "\\")
+            i += 1 if c == "/" else 2
+            start = i
+        elif c == "\\":
+            i += 2
+        elif c == "[":
+            i = wildmatch_class(pat, i)[1] + 1  # (ValueError: never closed)
         else:
-            chunks[-1].append(segment(seg, wildmatch=True))
-    runs = ["/".join(c) for c in chunks]
-    if len(runs) == 1:
-        return ignore, lead + runs[0] + ("/" if below else r"\Z"), dir_only
-    *first, last = runs  # `a/**/b/**/c`: each run but the last at its leftmost fit
-    if lead == _ANY_DIR:
-        out = "^(?>(?:.+?/)??" + first[0] + "(?=/))"
-    else:
-        out = "^" + first[0] + "(?=/)"
-    out += "".join(f"(?>(?:/.+?)??/{run}(?=/))" for run in first[1:])
-    if below:
-        return ignore, out + f"(?>(?:/.+?)??/{last}/)", dir_only
-    return ignore, out + f"(?:/.+)?/{last}\\Z", dir_only
+            i += 1
+    segs.append(pat[start:])
+    return segs, escaped
+
+
+def _pathname(pat: str) -> str:
+    """The regex of a pattern matched against the whole path (git's match_pathname, wildmatch with
+    WM_PATHNAME): a whole-segment `**` is any directories; so is one right after the pattern's
+    literal start (`foo**/bar` matches `foobar`, `foo/x/bar`; `x/a**` everything below `x/a`...), as
+    git compares that start apart and its wildmatch then takes the `**` as the pattern's first."""
+    segs, escaped = _split(pat)
+    start = next((i for i, c in enumerate(pat) if c in "*?[\\"), len(pat))
+    glued = -1  # the segment `lit**` whose `**` follows the literal start
+    if 0 < start and pat[start - 1] != "/" and pat.startswith("**", start):
+        end = len(pat) - len(pat[start:].lstrip("*"))
+        if end == len(pat) or pat.startswith(("/", "\\/"), end):
+            glued = pat.count("/", 0, start)
+    items: list[tuple[str, str | int]] = []  # ("C", regex): what the path holds there; ("G", n): a `**/`; ("ANY", 0)
+    for i, seg in enumerate(segs):
+        if i == glued or (len(seg) > 1 and not seg.strip("*")):
+            if i == glued:
+                items.append(("C", re.escape(seg.rstrip("*"))))
+            if i == len(segs) - 1:
+                items.append(("ANY", 0))
+            else:
+                items.append(("G", int(escaped[i])))  # (n: the slashes it needs at least)
+            continue
+        items.append(("C", segment(seg, wildmatch=True)))
+        if i < len(segs) - 1:
+            items.append(("C", "/"))
+    merged: list[tuple[str, str | int]] = []
+    for kind, val in items:
+        last = merged[-1] if merged else ("", 0)
+        if kind == last[0] == "C":
+            merged[-1] = ("C", f"{last[1]}{val}")
+        elif kind == last[0] == "G":
+            merged[-1] = ("G", int(last[1]) + int(val))  # `**/**\\/`: one directory at least
+        elif kind == "ANY" and last[0] == "G":
+            merged[-1] = ("ANY", last[1])  # `**/**`: anything; `**\\/**`: anything below a directory
+        else:
+            merged.append((kind, val))
+    gap = -1  # the `**` before the run of segments at hand (-1: none)
+    if merged[0][0] == "G":
+        gap = int(merged.pop(0)[1])
+    if merged[0][0] == "ANY":  # `/**`: every path
+        return "^" + "(?:[^/]*/)" * int(merged[0][1]) if merged[0][1] else "."
+    if len(merged) == 1:  # one run of segments: `a/b`, `**/a/b`
+        return (_ANY_DIR if gap == 0 else "^" + (_gap(gap, False) if gap > 0 else "")) + f"{merged[0][1]}\\Z"
+    out = "^"
+    for n, (kind, val) in enumerate(merged):
+        if kind == "G":
+            gap = int(val)
+        elif kind == "C" and n + 1 < len(merged):  # a `**` follows: this run at its leftmost fit, kept
+            out += f"(?>{_gap(gap, True)}{val})" if gap >= 0 else str(val)
+        elif kind == "C":
+            out += f"{_gap(gap, False)}{val}\\Z"
+        else:  # `x/**` (anything below), `x/**\\/**` (below a directory below)
+            out += "(?:[^/]*/)" * int(val)
+    return out
 
 
 class _Rules:

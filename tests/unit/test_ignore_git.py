@@ -48,6 +48,10 @@ TABLE: list[tuple[str, list[str]]] = [
     ("**/a/**/b\n", ["a/b", "x/a/y/b", "a/a/b/b", "b"]),
     ("\ufeffsecret.key\r\n*.tmp\r\n", ["secret.key", "a.tmp", "b"]),  # (a BOM, CRLF lines)
     ("a\rb\n", ["a\rb", "a"]),  # (a CR not before the LF is part of the name)
+    # git compares a pattern's literal start apart: a `**` right after it is any directories
+    ("x/a**\nfoo**/bar\n", ["x/ab/c/f", "x/a1", "x/b", "foo/q/bar/f", "fooz/bar", "foobar", "fo/bar"]),
+    ("**/[/***/[[:x]\n", ["*", "[/ba/a ", "aa/]/*", "x", "ab"]),  # (a class holds the `/`s)
+    ("a\\/b\n**\\/x\n", ["a/b", "x", "d/x", "ab"]),  # (an escaped `/` is a `/`)
 ]
 
 
@@ -104,7 +108,7 @@ def test_the_table_decides_as_git(tmp_path: Path) -> None:
 
 
 SEGS = ["a", "b", "*", "?", "**", "[ab]", "[!a]", "[[:alpha:]]", "[\\]]", "\\*", "a*", "*b", "[a-b]", "x"]
-SEGS += ["[z-a]", "[a-]", "[[:x]", "a ", "a\\ ", "-", "[", "***", "a**"]
+SEGS += ["[z-a]", "[a-]", "[[:x]", "a ", "a\\ ", "-", "[", "***", "a**", "[/a]", "a\\/b", "**\\"]
 NAMES = ["a", "b", "ab", "ba", "]", "x", "*", "aa", "z", "-", "[", "a "]
 
 
@@ -226,7 +230,7 @@ def _wild(p: str, i: int, t: str, j: int, pathname: bool) -> bool:
                 before = i - 2
                 while i < len(p) and p[i] == "*":
                     i += 1
-                if (before < start or p[before] == "/") and (i == len(p) or p[i] == "/"):
+                if (before < start or p[before] == "/") and (i == len(p) or p[i] == "/" or p[i : i + 2] == "\\/"):
                     if i < len(p) and _wild(p, i + 1, t, j, pathname):
                         return True
                     slash = True
@@ -299,8 +303,11 @@ def _ref_decides(lines: list[str], path: str, is_dir: bool) -> bool | None:
         if "/" not in pat:
             if _wild(pat, 0, path.rpartition("/")[2], 0, False):
                 return ignore
-        elif _wild(pat.removeprefix("/"), 0, path, 0, True):
-            return ignore
+        else:  # match_pathname: the literal start compared apart, wildmatch on the rest
+            pat = pat.removeprefix("/")
+            n = next((i for i, c in enumerate(pat) if c in "*?[\\"), len(pat))
+            if path[:n] == pat[:n] and _wild(pat, n, path, n, True):
+                return ignore
     return None
 
 
@@ -311,7 +318,7 @@ def _ref_ignored(lines: list[str], path: str, is_dir: bool) -> bool:
 
 
 ATOMS = ["a", "b", "*", "?", "/", "**", "[ab]", "[a-b]", "[]a]", "[!a]", "[[:alpha:]]", "[\\]]", "[z-a]", "\\*"]
-ATOMS += [".", "c", "!", "#", " ", "\\ ", "\t", "[", "[[:x]", "-"]
+ATOMS += [".", "c", "!", "#", " ", "\\ ", "\t", "[", "[[:x]", "-", "\\/", "[/a]", "a**"]
 PATH_NAMES = ["a", "b", "ab", "ba", "aab", "c", "a.b", "*", "bb", "]", "!a", "#", "a ", "a\t", "z", "[", "-"]
 
 

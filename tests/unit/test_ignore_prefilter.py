@@ -21,7 +21,9 @@ def regexes(lines: list[str]) -> list[str]:
 
 
 @settings(max_examples=300)
-@given(st.lists(st.sampled_from(LINES), min_size=1, max_size=6), st.lists(st.sampled_from(NAMES), min_size=1, max_size=4))
+@given(
+    st.lists(st.sampled_from(LINES), min_size=1, max_size=6), st.lists(st.sampled_from(NAMES), min_size=1, max_size=4)
+)
 def test_the_shared_start_matches_where_one_pattern_does(lines: list[str], parts: list[str]) -> None:
     each = regexes(lines)
     joined = _any_of(each)

@@ -85,9 +85,10 @@ def translate(line: str) -> tuple[bool, str, bool] | None:
     a path's last name; any other against the path from the `.fogignore`'s directory, where `*`,
     `?` and a class never match a `/`, a leading `**/` is any directories (none too), an inner
     `/**/` one `/` or any directories, and a trailing `/**` anything below (never the directory
-    itself). A `**` that is not a whole segment is a `*`. Each `*` but a segment's last, and each
-    inner `**` with the segments after it, is an atomic group that takes its leftmost fit
-    (fog.format.glob): no pattern can make matching slow."""
+    itself). A `**` that is not a whole segment is a `*` (but for one right after the pattern's
+    literal start: _pathname). Each `*` but a segment's last, and each inner `**` with the segments
+    after it, is an atomic group that takes its leftmost fit (fog.format.glob): no pattern can make
+    matching slow."""
     if not line or line.startswith("#"):
         return None
     line = _trim(line)

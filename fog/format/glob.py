@@ -10,8 +10,9 @@ occurrence would have skipped, so nothing is lost). Only the last `*`
 backtracks, over one segment. A segment costs O(segment length x pattern
 length) to match.
 
-Shared by .fogignore rules (fog.sync.ignore) and policy override patterns
-(fog.format.policy). Pure: no I/O.
+Shared by .fogignore rules (fog.sync.ignore, whose classes are read as git's
+wildmatch reads them) and policy override patterns (fog.format.policy). Pure:
+no I/O.
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ def _class(inner: str) -> str:
     return regex
 
 
-def tokens(seg: str, *, lenient: bool) -> list[str | None]:
+def tokens(seg: str, *, lenient: bool, wildmatch: bool = False) -> list[str | None]:
     """A segment as a list of one-character regexes and STARs (consecutive stars as one).
 
     ValueError for a reversed range (`[z-a]`), and unless `lenient` (then each is a literal
-    character) for a trailing backslash or a '[' that no ']' closes."""
+    character) for a trailing backslash or a '[' that no ']' closes. `wildmatch`: classes as git's
+    wildmatch reads them (wildmatch_class: escapes, POSIX names, a reversed range no error), for
+    .fogignore rules; policy patterns keep the plain reading (every device must read a stored
+    policy alike)."""
     out: list[str | None] = []
     i = 0
     while i < len(seg):
@@ -68,6 +72,9 @@ def tokens(seg: str, *, lenient: bool) -> list[str | None]:
             elif not lenient:
                 raise ValueError("a trailing backslash escapes nothing")
             out.append(re.escape(seg[i]))
+        elif c == "[" and wildmatch:
+            regex, i = wildmatch_class(seg, i)
+            out.append(regex)
         elif c == "[":
             end = class_end(seg, i)
             if end < 0:
@@ -83,12 +90,90 @@ def tokens(seg: str, *, lenient: bool) -> list[str | None]:
     return out
 
 
-def segment(seg: str, *, lenient: bool = False) -> str:
+# git's ctype (ASCII only; `/` is never matched by a class anyway), as its wildmatch uses them
+_POSIX = {
+    "alnum": "0-9A-Za-z",
+    "alpha": "A-Za-z",
+    "blank": "\\t ",
+    "cntrl": "\\x01-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": "\\t\\n\\r ",
+    "upper": "A-Z",
+    "xdigit": "0-9A-Fa-f",
+}
+
+
+def wildmatch_class(seg: str, start: int) -> tuple[str, int]:
+    """The class opened by the '[' at `start`, read as git's wildmatch reads it: (a regex matching one
+    character but '/', the index of its closing ']').
+
+    After an optional `!`/`^`, the first character is a member even if it is ']'; a backslash makes
+    the next character a member (`[\\]]`); `a-z` is a range (its ends may be escaped), and as git
+    reads it, its start is a member even when the range is reversed (`[z-a]` holds `z`);
+    `[:digit:]` and the other POSIX names are git's ASCII classes. ValueError where git's wildmatch
+    gives up on the whole pattern (an unclosed '[', an unknown `[:name:]`, a backslash at the end):
+    such a pattern matches no path in git."""
+    n = len(seg)
+    j = start + 1
+    negate = j < n and seg[j] in "!^"
+    if negate:
+        j += 1
+    items: list[str] = []
+    prev = ""  # the previous member, which a '-' makes the start of a range ('' after a range or a class)
+    while True:
+        if j >= n:
+            raise ValueError("a '[' is not closed")
+        c = seg[j]
+        if c == "\\":
+            j += 1
+            if j >= n:
+                raise ValueError("a '[' is not closed")
+            prev = seg[j]
+            items.append(re.escape(prev))
+        elif c == "-" and prev and j + 1 < n and seg[j + 1] != "]":
+            j += 1
+            hi = seg[j]
+            if hi == "\\":
+                j += 1
+                if j >= n:
+                    raise ValueError("a '[' is not closed")
+                hi = seg[j]
+            if prev <= hi:
+                items.append(f"{re.escape(prev)}-{re.escape(hi)}")
+            prev = ""
+        elif c == "[" and seg[j + 1 : j + 2] == ":":
+            end = seg.find("]", j + 2)
+            if end < 0:
+                raise ValueError("a '[' is not closed")
+            if end - (j + 2) < 1 or seg[end - 1] != ":":
+                prev = "["  # no `:]`: a '[' like any other member
+                items.append(re.escape(prev))
+            else:
+                name = seg[j + 2 : end - 1]
+                if name not in _POSIX:
+                    raise ValueError(f"no class [:{name}:]")
+                items.append(_POSIX[name])
+                prev = ""
+                j = end
+        else:
+            prev = c
+            items.append(re.escape(c))
+        j += 1
+        if j < n and seg[j] == "]":
+            break
+    return f"[^/{''.join(items)}]" if negate else f"(?!/)[{''.join(items)}]", j
+
+
+def segment(seg: str, *, lenient: bool = False, wildmatch: bool = False) -> str:
     """One segment glob as a regex that matches within one path segment (never a '/').
 
     The regex is meant to be followed by what ends the segment (a '/', or the end): its last `*` then
     backtracks over one segment at most, and the others never do (module docstring)."""
-    parts = tokens(seg, lenient=lenient)
+    parts = tokens(seg, lenient=lenient, wildmatch=wildmatch)
     stars = [i for i, t in enumerate(parts) if t is STAR]
     if not stars:
         return "".join(t for t in parts if t is not STAR)

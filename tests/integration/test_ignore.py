@@ -48,6 +48,18 @@ def test_fogignore_in_any_directory_is_relative_to_it(share: Share) -> None:
     assert ignored == ["a.log", "build/", "other/build/", "sub/b.log", "sub/c.tmp", "top-only.txt"]  # dirs not entered
 
 
+def test_ignore_everything_but_keeps_the_directories_git_enters(share: Share) -> None:
+    """`*`, `!*/`, `!*.txt` (git's "ignore all but" idiom) pruned `notes/` and every .txt below it was never
+    pushed; `dir/**` ignored `dir` itself so `!dir/keep.txt` re-included nothing (review 5, S7)."""
+    share.write(".fogignore", "*\n!*/\n!*.txt\n!.fogignore\ndir/**\n!dir/keep.txt\n")
+    for rel in ("top.txt", "a.bin", "notes/n.txt", "notes/2026/dec.txt", "notes/x.o", "dir/keep.txt", "dir/junk.txt"):
+        share.write(rel, rel)
+    doc = share.fog("status", "--json", "--ignored").json()
+    assert doc["ignored"] == ["a.bin", "dir/junk.txt", "notes/x.o"]
+    pushed = {p for p in share.push()["added"] if not (share.root / p).is_dir()}
+    assert pushed == {".fogignore", "top.txt", "notes/n.txt", "notes/2026/dec.txt", "dir/keep.txt"}
+
+
 def test_an_ignored_path_keeps_its_history_and_is_no_longer_pushed(share: Share) -> None:
     share.write("app.log", "first\n")
     share.write("notes.txt", "n\n")
@@ -177,10 +189,11 @@ def test_a_pattern_cannot_make_matching_hang(share: Share) -> None:
 
 
 def test_a_bad_line_is_left_out_with_one_notice_and_the_others_apply(tmp_path: Path) -> None:
-    """`!`, a trailing backslash and `[z-a]` made every status, push and pull fail ("internal error")."""
+    """`!`, a trailing backslash and `[z-a]` made every status, push and pull fail ("internal error").
+    (`[z-a]` is a valid pattern as git reads it, matching `z`; `[[:nosuch:]]` is not.)"""
     world = World(tmp_path, tmp_path / "remote", tmp_path / "master.key")
     a = world.init("laptop")
-    a.write(".fogignore", "!\n*.log\n\\\n[z-a]\n")
+    a.write(".fogignore", "!\n*.log\n\\\n[[:nosuch:]]\n")
     for i in range(5):
         a.write(f"f{i}.log", "x\n")
         a.write(f"f{i}.txt", "x\n")
@@ -189,7 +202,7 @@ def test_a_bad_line_is_left_out_with_one_notice_and_the_others_apply(tmp_path: P
     assert a.fog("status").err.splitlines() == [
         "fog: skipped .fogignore line 1: '!': not a valid pattern (an empty pattern)",
         "fog: skipped .fogignore line 3: '\\\\': not a valid pattern (a trailing backslash escapes nothing)",
-        "fog: skipped .fogignore line 4: '[z-a]': not a valid pattern (bad character range z-a in [z-a])",
+        "fog: skipped .fogignore line 4: '[[:nosuch:]]': not a valid pattern (no class [:nosuch:])",
     ]  # once each, not once a path
     a.push()
     b = world.clone("desktop")
@@ -200,7 +213,7 @@ def test_a_bad_line_is_left_out_with_one_notice_and_the_others_apply(tmp_path: P
     a.write("f9.log", "x\n")
     a.push()
     r = b.pull()
-    assert ".fogignore line 4: '[z-a]': not a valid pattern" in r.err
+    assert ".fogignore line 4: '[[:nosuch:]]': not a valid pattern" in r.err
     assert b.read("f9.txt") == "x\n" and not (b.root / "f9.log").exists()
 
 

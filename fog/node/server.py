@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +57,15 @@ class NodeOptions:
     raw: bool = False  # a plain byte store: no layout rules (see FORMAT.md section 17)
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     max_objects: int | None = 4_000_000  # objects per space
-    max_inflight: int = 1 << 30  # bytes of puts being received at once, node-wide (raised to max_object)
+    max_inflight: int = 1 << 30  # bytes of puts being received at once, node-wide (see __post_init__)
+    min_put_rate: int = 64 << 10  # bytes/s a put must keep up, after its first --idle-timeout
+    space_inflight: int = field(init=False, default=0)  # of max_inflight, what one space may hold
 
     def __post_init__(self) -> None:
-        self.max_inflight = max(self.max_inflight, self.max_object)
+        # One space holds at most a quarter of the budget (at least one object), and the budget always
+        # leaves room for another space's largest put beside it: no one user starves the others.
+        self.space_inflight = max(self.max_object, self.max_inflight // 4)
+        self.max_inflight = max(self.max_inflight, self.space_inflight + self.max_object)
 
 
 @dataclass
@@ -71,6 +76,13 @@ class Space:
     store: LocalBackend
     usage: Usage
     generation: int = 0  # bumped each time this process saves the space's roster
+
+
+class TooSlow(TimeoutError):
+    """A put that fell behind its deadline (NodeOptions.min_put_rate): the connection is closed."""
+
+    def __init__(self, rate: int) -> None:
+        super().__init__(f"put too slow (under {rate} bytes/s)")
 
 
 class Refusal(Exception):
@@ -97,6 +109,7 @@ class Node:
         self.index = RosterIndex(self.dir)
         self.active = 0  # admitted connections
         self._inflight = 0  # bytes of puts being received, node-wide
+        self._inflight_of: dict[str, int] = {}  # of those, per space
         self._inflight_cond = threading.Condition()
         for name in self.dir.spaces():
             try:
@@ -385,6 +398,9 @@ class Node:
                 W.send(session, status, reply, out)  # type: ignore[arg-type]
                 if status != W.OK and unread:  # the refusal is out; the rest of the request goes unread
                     W.skip_rest(session, first, total)
+            except TooSlow as exc:
+                self.log(peer, who, f"{exc}: closing")
+                return
             except TimeoutError:
                 self.log(peer, who, f"{op} stalled for {self.options.idle_timeout:g} s: closing")
                 return
@@ -429,39 +445,68 @@ class Node:
             raise
         stored = False
         try:
-            if not self._inflight_acquire(total):
+            if not self._inflight_acquire(space.name, total):
                 busy = Refusal(W.TRANSIENT, "node busy (too much data in flight); try again later")
                 busy.unread = True
                 raise busy
             try:
-                data = W.recv_rest(session, first, total)
+                data = self._receive(session, first, total)
                 stored = True  # from here _put holds (and gives back) the reservation
                 return self._put(space, role, session.peer, name, data, replace=op == "put", held=charge(total))
             finally:
-                self._inflight_release(total)
+                self._inflight_release(space.name, total)
         finally:
             if not stored:
                 self._reserve(space, -charge(total), -1)
 
-    def _inflight_acquire(self, n: int) -> bool:
-        """Take `n` bytes of the node's in-flight budget (waiting up to --idle-timeout); False when it stays full."""
+    def _receive(self, session: C.Session, first: memoryview, total: int) -> memoryview:
+        """The rest of a put, which must keep going: each message within --idle-timeout, and the whole
+        within --idle-timeout plus `total` at `min_put_rate` (TooSlow), so a put that trickles cannot hold
+        its share of the in-flight budget for long."""
+        idle, pipe = self.options.idle_timeout, session.pipe
+        deadline = time.monotonic() + idle + total / self.options.min_put_rate
+
+        def clock() -> None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TooSlow(self.options.min_put_rate)
+            pipe.settimeout(min(idle, left))
+
+        try:
+            return W.recv_rest(session, first, total, clock)
+        except TimeoutError:
+            if time.monotonic() >= deadline - 0.01:
+                raise TooSlow(self.options.min_put_rate) from None
+            raise
+        finally:
+            pipe.settimeout(idle)
+
+    def _inflight_acquire(self, space: str, n: int) -> bool:
+        """Take `n` bytes of the in-flight budget for a put into `space` (waiting up to --idle-timeout);
+        False when it stays full. A space takes at most its share (`space_inflight`), the node at most
+        `max_inflight`."""
         if n <= W.CHUNK:  # one message: already read
             return True
         deadline = time.monotonic() + self.options.idle_timeout
+        share, pool = self.options.space_inflight, self.options.max_inflight
         with self._inflight_cond:
-            while self._inflight + n > self.options.max_inflight and self._inflight:
+            while self._inflight + n > pool or self._inflight_of.get(space, 0) + n > share:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._inflight_cond.wait(left)
             self._inflight += n
+            self._inflight_of[space] = self._inflight_of.get(space, 0) + n
             return True
 
-    def _inflight_release(self, n: int) -> None:
+    def _inflight_release(self, space: str, n: int) -> None:
         if n <= W.CHUNK:
             return
         with self._inflight_cond:
             self._inflight -= n
+            held = self._inflight_of.pop(space) - n
+            if held:
+                self._inflight_of[space] = held
             self._inflight_cond.notify_all()
 
     def _request(

@@ -15,6 +15,7 @@ import base64
 import binascii
 import errno
 import json
+import os
 import socket
 import sys
 import threading
@@ -58,6 +59,8 @@ class NodeOptions:
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     max_objects: int | None = 4_000_000  # objects per space
     max_inflight: int = 1 << 30  # bytes of puts being received at once, node-wide (see __post_init__)
+    max_spaces: int | None = 100  # spaces on the node (None: no limit)
+    min_free: int = 1 << 30  # bytes a put must leave free on the node's file system (0: no floor)
     min_put_rate: int = 64 << 10  # bytes/s a put must keep up, after its first --idle-timeout
     space_inflight: int = field(init=False, default=0)  # of max_inflight, what one space may hold
 
@@ -105,6 +108,7 @@ class Node:
         self._log = log or _stderr
         self._lock = threading.Lock()
         self._spaces: dict[str, Space] = {}
+        self._create_lock = threading.Lock()  # held (with the node's flock) while a space is made
         self._space_locks: dict[str, threading.Lock] = {}
         self.index = RosterIndex(self.dir)
         self.active = 0  # admitted connections
@@ -266,29 +270,37 @@ class Node:
             self._may_create(name, roster)
         with self._space_lock(name), self.dir.locked(name):
             state = self._load(name)
-            if state is None:
+            if state is not None:
+                return self._merge(state, roster, client, named, peer)
+            with self._create_lock, self.dir.creating():  # counted and made as one step (--max-spaces)
                 self._may_create(name, roster)
-            try:
-                merged = R.merge(state, roster)
-            except IntegrityError as exc:
-                if exc.message == R.NOT_THIS_USER and named is not None and state is not None:
-                    if state.lists(client.hex()):
-                        self.log(
-                            peer,
-                            state.label_of(client.hex()),
-                            "roster ignored: stale (signed by a user key this space no longer pins); "
-                            "admitted by the device list the node holds",
-                        )
-                        return state
-                raise Refusal(W.REFUSED, exc.message) from None
-            if merged != state:
-                self.dir.save_roster(merged)
-                self.index.saved(merged)
-                with self._lock:
-                    known = self._spaces.get(merged.space)
-                if known is not None:
-                    known.generation += 1
-            return merged
+                return self._merge(state, roster, client, named, peer)
+
+    def _merge(
+        self, state: R.SpaceRoster | None, roster: R.Roster, client: bytes, named: str | None, peer: str
+    ) -> R.SpaceRoster:
+        """Merge a hello's roster into the space's (held under its locks); the state that admits the client."""
+        try:
+            merged = R.merge(state, roster)
+        except IntegrityError as exc:
+            if exc.message == R.NOT_THIS_USER and named is not None and state is not None:
+                if state.lists(client.hex()):
+                    self.log(
+                        peer,
+                        state.label_of(client.hex()),
+                        "roster ignored: stale (signed by a user key this space no longer pins); "
+                        "admitted by the device list the node holds",
+                    )
+                    return state
+            raise Refusal(W.REFUSED, exc.message) from None
+        if merged != state:
+            self.dir.save_roster(merged)
+            self.index.saved(merged)
+            with self._lock:
+                known = self._spaces.get(merged.space)
+            if known is not None:
+                known.generation += 1
+        return merged
 
     def _load(self, name: str) -> R.SpaceRoster | None:
         try:
@@ -303,6 +315,9 @@ class Node:
             raise Refusal(W.REFUSED, "unknown space")
         if self.options.users and bytes.fromhex(roster.signer) not in self.options.users:
             raise Refusal(W.REFUSED, "this node does not admit new users (fog serve --user)")
+        most = self.options.max_spaces
+        if most is not None and sum(1 for s in self.dir.spaces() if s != name and self.dir.roster_stamp(s)) >= most:
+            raise Refusal(W.REFUSED, f"this node holds all the spaces it may (fog serve --max-spaces {most})")
 
     def _space_lock(self, name: str) -> threading.Lock:
         with self._lock:
@@ -439,6 +454,7 @@ class Node:
                 why = rules.name_rule(role, name, session.peer)
                 if why:
                     raise Refusal(W.REFUSED, why)
+            self._room(space, total)
             self._reserve(space, charge(total), 1)
         except Refusal as r:
             r.unread = True
@@ -607,6 +623,21 @@ class Node:
         if size is not None:
             self._reserve(space, -charge(size), -1)
         return W.OK, {}, b""
+
+    def _room(self, space: Space, total: int) -> None:
+        """Refusal (transient) when a put of `total` bytes would leave less than --min-free on the node's disk."""
+        floor = self.options.min_free
+        if not floor:
+            return
+        try:
+            st = os.statvfs(space.store.root)
+        except OSError:
+            return
+        if st.f_bavail * st.f_frsize - total < floor:
+            raise Refusal(
+                W.TRANSIENT,
+                f"node storage nearly full (fog serve --min-free keeps {floor} bytes free); try again later",
+            )
 
     def _size(self, space: Space, name: str) -> int | None:
         try:

@@ -57,7 +57,10 @@ def test_one_space_cannot_starve_another(tmp_path: Path) -> None:
     held = [_connect(node, hog, threads) for _ in range(2)]
     for i, s in enumerate(held):
         _first_of_put(s, _pack(bytes([i])), 8 << 20)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while node._inflight < 8 << 20 and time.monotonic() < deadline:  # the hog's puts are in
+        time.sleep(0.02)
+    time.sleep(0.2)
     session = _connect(node, user, threads)
     data = os.urandom(6 << 20)
     t0 = time.monotonic()

@@ -77,7 +77,8 @@ def test_a_put_must_keep_going(tmp_path: Path) -> None:
     """Each message of a put within --idle-timeout is not enough: the whole must come within --idle-timeout
     plus its size at the minimum rate, or the connection is closed (one log line) and nothing is stored."""
     lines: list[str] = []
-    options = NodeOptions(max_object=32 << 20, idle_timeout=1.0, min_put_rate=32 << 20)  # 32 MiB: 2 s
+    options = NodeOptions(max_object=32 << 20, idle_timeout=1.0)
+    options.min_put_rate = 32 << 20  # 32 MiB within 1 + 1 s (set after: the old code ignores it)
     node = Node(tmp_path / "n", options, log=lines.append)
     threads: list[threading.Thread] = []
     session = _connect(node, User(), threads)

@@ -23,6 +23,7 @@ from fog.errors import (
     FogError,
     IdentityError,
     IntegrityError,
+    MissingObject,
     NotAShareError,
     ReadOnlyRemote,
     Refused,
@@ -47,6 +48,7 @@ from fog.sync import enrol, keyring, members, nodes
 from fog.sync import push as push_mod
 from fog.sync.content import stream_version
 from fog.sync.context import UNDELIVERED, Context, Unavailable, open_context, other_devices, trim_archive
+from fog.sync.forgotten import explain_missing
 from fog.sync.guard import DeleteLimit
 from fog.sync.keyring import RotationResult
 from fog.sync.meter import offset
@@ -346,6 +348,8 @@ class StatusResult:
     conflicts: list[str]  # conflict copies still in the tree
     unread: list[str] = field(default_factory=list)  # could not be read: not kept (a push exits 5)
     ignored: list[str] = field(default_factory=list)  # left out by ignore rules (directories as `DIR/`)
+    # paths a pull could not write here (the next pull tries again): the tree lacks their newest version
+    unapplied: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -371,7 +375,26 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
         for c in changes:
             if c.version is not None:
                 {"added": out.added, "modified": out.modified, "deleted": out.deleted}[c.status].append(c.path)
+        out.unapplied = _unapplied(share)
         return out
+
+
+def _unapplied(share: Share) -> list[str]:
+    """The paths whose incoming versions a pull could not write here (pull.UNAPPLIED), but those left alone
+    on purpose (ignored here, inside a nested share)."""
+    ids = json.loads(share.db.get_meta(pull_mod.UNAPPLIED) or b"[]")
+    if not ids:
+        return []
+    from fog.sync.ignore import Ignore
+    from fog.sync.scan import is_nested_share, iter_parents
+
+    rules = Ignore(str(share.root))
+    paths = {v.path for i in ids if (v := share.db.version(bytes.fromhex(i))) is not None}
+    return [
+        p
+        for p in sorted(paths)
+        if not rules.ignored(p, False) and not any(is_nested_share(os.path.join(share.top, q)) for q in iter_parents(p))
+    ]
 
 
 def _fetch_config(share: Share, ident: Identity) -> None:
@@ -723,7 +746,21 @@ def restore(
         out = output
         if output not in (None, "-"):
             out = str(Path(os.path.normpath(cwd.absolute() / output)))  # type: ignore[operator]
-        return restore_mod.restore(ctx, v, output=out, force=force, stdout=stdout, progress=progress)
+        with _forgotten_explained(ctx, v):
+            return restore_mod.restore(ctx, v, output=out, force=force, stdout=stdout, progress=progress)
+
+
+@contextmanager
+def _forgotten_explained(ctx: Context, *versions: Version) -> Iterator[None]:
+    """A missing object of a version another device forgot (and pruned) since this device last pulled
+    says so (exit 1), not "refused data" (exit 4): the remote's unread batches are read to tell."""
+    try:
+        yield
+    except MissingObject as exc:
+        why = explain_missing(ctx, [(v.path, v.id) for v in versions])
+        if why is None:
+            raise
+        raise why from exc
 
 
 def check(
@@ -1424,7 +1461,10 @@ def _pull_all(
             total.remote_errors[ctx.remote_name] = failure(exc)
             continue
         total.absorb(r)
-    trim_archive(ctxs[0])
+    if total.updated or total.deleted or total.conflicts or total.kept:
+        # (only a pull that replaced or removed something archived it: a no-change sync from cron walked
+        # and stat'ed every archived object, a cost that grew with the archive)
+        trim_archive(ctxs[0])
     return total
 
 
@@ -1449,26 +1489,61 @@ class SyncResult:
     pull: pull_mod.PullResult
     push: push_mod.PushResult
     trim: TrimResult | None = None  # `--prune` ran: what it forgot and pruned
+    clock: list[str] = field(default_factory=list)  # `--prune`: times recorded here ahead of the clock now
 
 
 @dataclass
 class TrimResult:
     forget: forget_mod.ForgetResult
     prune: PruneReport
+    clock_held_s: int = 0  # this device's clock was this far past what the trim's retention clock allowed
 
 
 TRIMMED = "trimmed"  # share meta: when this device last trimmed (ns, decimal): `fog sync --prune`
+CLOCK_SLACK_S = 3600  # a time recorded here at most this far ahead of the clock is reset without a warning
 TRIM_EVERY_NS = 20 * 3600 * 10**9  # at most this often: a daily cron job, or one every 15 minutes, trims once a day
+RETENTION_CLOCK = "retention-clock"  # share meta: the "now" the last trim forgot by (ns, decimal)
+CLOCK_STEP_NS = 7 * 86400 * 10**9  # how far one trim moves it at most
 
 
-def _trim(ctxs: list[Context], failed: dict[str, str]) -> TrimResult | None:
-    """forget with the share's policy, then prune every remote reached: when the last trim is old enough."""
+def _retention_now(share: Share, now: int) -> int:
+    """The "now" a trim forgets by: this device's clock, but at most CLOCK_STEP_NS past the one the last
+    trim used (the first trim: past the newest version recorded here).
+
+    keep-deleted and keep-within count from "now": one run with the clock a year ahead (a bad RTC, a
+    wrong NTP answer) would forget every deleted path's whole history at once. Bounded, a clock jump
+    moves them a week per trim; a clock behind only keeps more (docs/FORMAT.md, section 14)."""
+    raw = share.db.get_meta(RETENTION_CLOCK)
+    if raw is not None and raw.isdigit():
+        base: int | None = int(raw)
+    else:
+        base = next((v.time_ns for v in share.db.recent(1)), None)
+    used = now if base is None else min(now, base + CLOCK_STEP_NS)
+    share.db.put_meta(RETENTION_CLOCK, str(used if base is None else max(used, base)).encode())
+    return used
+
+
+def _trim(ctxs: list[Context], failed: dict[str, str], clock: list[str]) -> TrimResult | None:
+    """forget with the share's policy, then prune every remote reached: when the last trim is old enough.
+
+    A last trim ahead of the clock (a run while the clock was wrong) counts as now, said in `clock`:
+    else trimming would stop until the clock caught up with it."""
     share, ident = ctxs[0].share, ctxs[0].ident
     last = share.db.get_meta(TRIMMED)
     now = time.time_ns()
+    if last is not None and last.isdigit() and int(last) > now:
+        ahead = (int(last) - now) / 1e9
+        if ahead > CLOCK_SLACK_S:  # (a clock stepped back by seconds is no news)
+            clock.append(
+                f"the last trim here is dated {ahead / 86400:.1f} days ahead of the clock now (the clock was "
+                "wrong then, or is now): it counts as now, so the next trim comes in a day"
+            )
+        share.db.put_meta(TRIMMED, str(now).encode())
+        return None
     if last is not None and last.isdigit() and now - int(last) < TRIM_EVERY_NS:
         return None
-    forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=now, listing=False)
+    bounded = _retention_now(share, now)
+    forgot = _forget_in(share, ident, None, None, ctxs=ctxs, now_ns=bounded, listing=False)
     report = PruneReport(failed=dict(forgot.remote_errors))
     for ctx in ctxs:
         if ctx.remote_name in report.failed or ctx.remote_name in failed:
@@ -1483,7 +1558,7 @@ def _trim(ctxs: list[Context], failed: dict[str, str]) -> TrimResult | None:
             ctx, ctxs, report, dry_run=False, grace=prune_mod.DEFAULT_GRACE_S, unused=prune_mod.DEFAULT_MAX_UNUSED
         )
     share.db.put_meta(TRIMMED, str(now).encode())
-    return TrimResult(forgot, report)
+    return TrimResult(forgot, report, (now - bounded) // 10**9)
 
 
 def sync(
@@ -1518,9 +1593,12 @@ def sync(
         pushed = push_mod.push(
             live, progress=progress, failed=pulled.remote_errors, max_delete=limit, sealers=workers, readers=readers
         )
-        trimmed = _trim(live, pushed.remote_errors) if trim else None
+        clock: list[str] = []
+        trimmed = _trim(live, pushed.remote_errors, clock) if trim else None
+        if trimmed is not None:
+            clock += [f"remote {r.remote}: {note}" for r in trimmed.prune.remotes for note in r.clock]
         _deliver(share, ident)
-        return SyncResult(pulled, pushed, trimmed)
+        return SyncResult(pulled, pushed, trimmed, clock)
 
 
 def devices(home: Path, cwd: Path, *, wait: bool = False) -> list[devices_mod.DeviceInfo]:
@@ -1533,7 +1611,7 @@ def revoke_device(
 ) -> RotationResult:
     _check_key_file(master_key_file)
     with context(home, cwd, wait=wait) as ctx:
-        return _rotated(devices_mod.revoke(ctx, name), master_key_file)
+        return _rotated(devices_mod.revoke(ctx, name), master_key_file, ctx.ident.cached_config())
 
 
 def rotate_keys(
@@ -1541,7 +1619,7 @@ def rotate_keys(
 ) -> RotationResult:
     _check_key_file(master_key_file)
     with context(home, cwd, wait=wait) as ctx:
-        return _rotated(devices_mod.rotate(ctx, keep), master_key_file)
+        return _rotated(devices_mod.rotate(ctx, keep), master_key_file, ctx.ident.cached_config())
 
 
 def _refuse_key_in_share(path: Path, root: Path | None = None, store: str | None = None) -> None:
@@ -1600,8 +1678,14 @@ def adopt_key(home: Path, cwd: Path, master_key: bytes, *, wait: bool = False) -
             remote.backend.close()
 
 
-def _rotated(result: RotationResult, master_key_file: Path | None) -> RotationResult:
-    """Write the new master key to a file instead of showing it, when asked (as `init` does)."""
+def _rotated(result: RotationResult, master_key_file: Path | None, config: SyncConfig | None) -> RotationResult:
+    """Write the new master key to a file instead of showing it, when asked (as `init` does); name the shares
+    other users own (`config`: the SyncConfig after the rotation): their members know this user by the retired
+    key until the owner invites the new one (docs/FORMAT.md, section 16)."""
+    for entry in config.shares.values() if config is not None else []:
+        owner = entry.get("owner")
+        if isinstance(owner, dict) and not entry.get("removed"):
+            result.shared_by_others.append(f"{entry.get('name', '?')} (owner {owner.get('name', '?')})")
     if master_key_file is not None:
         try:
             write_private(master_key_file, (result.master_key + "\n").encode())
@@ -1763,11 +1847,13 @@ def cat(home: Path, cwd: Path, spec: str, out: Callable[[bytes], object], *, wai
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
         if v.kind == "deleted":
-            raise FogError(f"{v.path} is deleted at that version ({v.id.hex()[:12]}); pick an older version (e.g. @~1)")
+            hint = revs.older_than_deletion(ctx.share.db.path_history(v.path), v)
+            raise FogError(f"{v.path} is deleted at that version ({v.id.hex()[:12]}); {hint}")
         if v.kind != "file":
             what = {"dir": "a directory", "link": "a symlink"}.get(v.kind, v.kind)
             raise FogError(f"{v.path}@{v.id.hex()[:12]} is {what}, not a file")
-        stream_version(ctx.store, v, out)
+        with _forgotten_explained(ctx, v):
+            stream_version(ctx.store, v, out)
         return v
 
 
@@ -1777,12 +1863,14 @@ def diff(
     """Compare two versions, or a version with the working file."""
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         a = resolve_version(ctx.share, cwd, spec_a)
-        old = inspect_mod.version_side(ctx, a)
+        with _forgotten_explained(ctx, a):
+            old = inspect_mod.version_side(ctx, a)
         if spec_b is None:
             new = inspect_mod.working_side(ctx.share.root / a.path, a.path)
         else:
             b = _second_side(ctx.share, cwd, a, spec_b)
-            new = inspect_mod.version_side(ctx, b)
+            with _forgotten_explained(ctx, b):
+                new = inspect_mod.version_side(ctx, b)
         return inspect_mod.diff(a.path, old, new)
 
 

@@ -44,15 +44,22 @@ def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
             return False
         if trees.is_tree(share.db, scope):
             return True
-        return (share.root / scope).is_dir() and not share.db.path_history(scope)
+        # a directory now (maybe a file before: `diff f` answers as the tree's diff, `T f`), unless a REV
+        # names one of its file versions
+        return (share.root / scope).is_dir() and (_rev is None or not share.db.path_history(scope))
 
 
-def _tree(share: Share, scope: str, rev: str | None, names: dict[str, str]) -> tuple[dict[str, Version], str]:
+def _tree(
+    share: Share, scope: str, rev: str | None, names: dict[str, str], forgotten: dict[str, Version] | None = None
+) -> tuple[dict[str, Version], str]:
+    """The tree SCOPE@REV names, and how to say the moment; `forgotten` receives the paths whose state
+    then is unknown, their history before it forgotten (fog.repo.trees)."""
     moment = trees.resolve_moment(share.db, scope, rev, names)
-    tree = trees.tree_at(share.db, scope, moment.when_ns)
+    tree = trees.tree_at(share.db, scope, moment.when_ns, forgotten)
     if moment.version is not None:  # (the named one, even if another of that path has the same time)
         if moment.version.deleted:
-            raise FogError(f"{scope}@{rev} is a deletion; pick an older version (e.g. @~1)")
+            hint = revs.older_than_deletion(share.db.path_history(scope), moment.version)
+            raise FogError(f"{scope}@{rev} is a deletion; {hint}")
         tree = dict(sorted({**tree, scope: moment.version}.items()))
     if scope and scope not in tree and not tree and not trees.has_history(share.db, scope):
         raise FogError(f"{scope}: no history (not in the share, or never pushed)")
@@ -84,7 +91,8 @@ def restore_tree(
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         scope, rev = split_tree_spec(ctx.share, cwd, spec)
         names = device_names(ctx.ident, ctx.share)
-        tree, label = _tree(ctx.share, scope, rev, names)
+        forgotten: dict[str, Version] = {}
+        tree, label = _tree(ctx.share, scope, rev, names, forgotten)
         if scope and scope in tree and tree[scope].kind != "dir":  # a file (or link) then, a directory now
             return _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
         out = None
@@ -108,6 +116,7 @@ def restore_tree(
             max_delete=limit,
             dry_run=dry_run,
             progress=progress,
+            forgotten=[p for p in forgotten if p != scope],
         )
 
 
@@ -135,6 +144,8 @@ class LsResult:
     moment: str
     entries: list[Version]  # in path order
     names: dict[str, str] = field(default_factory=dict)  # device id -> name
+    # paths whose state then is unknown (their history before it forgotten), with their oldest remaining version
+    forgotten: list[Version] = field(default_factory=list)
 
 
 def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = False) -> LsResult:
@@ -142,12 +153,16 @@ def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = Fals
     with open_share(home, cwd, lock=False) as (share, ident):
         scope, rev = split_tree_spec(share, cwd, spec or ".")
         names = device_names(ident, share)
-        tree, label = _tree(share, scope, rev, names)
+        forgotten: dict[str, Version] = {}
+        tree, label = _tree(share, scope, rev, names, forgotten)
         if scope in tree and tree[scope].kind != "dir":
             return LsResult(scope, label, [tree[scope]], names)
+        if scope in forgotten and forgotten[scope].kind != "dir" and not tree:
+            return LsResult(scope, label, [], names, [forgotten[scope]])
         depth = scope.count("/") + 1 if scope else 0
         entries = [v for p, v in tree.items() if p != scope and (recursive or p.count("/") == depth)]
-        return LsResult(scope, label, entries, names)
+        unknown = [v for p, v in forgotten.items() if p != scope and (recursive or p.count("/") == depth)]
+        return LsResult(scope, label, entries, names, unknown)
 
 
 # -- diff ---------------------------------------------------------------------------------
@@ -169,6 +184,8 @@ class TreeDiffResult:
     new: str
     changes: list[TreeChange]
     names: dict[str, str] = field(default_factory=dict)  # device id -> name
+    # paths left out of `changes`: one side is a moment at which their state is unknown (history forgotten)
+    forgotten: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -205,10 +222,11 @@ def tree_diff(
         share = ctx.share
         names = device_names(ctx.ident, share)
         scope, rev_a = split_tree_spec(share, cwd, spec_a or ".")
+        unknown: dict[str, Version] = {}
         if spec_a is None:
             old, old_label = trees.tree_at(share.db, scope, None), "the last push"
         else:
-            old, old_label = _tree(share, scope, rev_a, names)
+            old, old_label = _tree(share, scope, rev_a, names, unknown)
         if spec_b is None:
             new, new_label = _working(ctx, scope), "the working tree"
         else:
@@ -218,10 +236,14 @@ def tree_diff(
                     raise UsageError(f"{spec_b}: compare the same directory at two moments ({scope or '.'}@REV)")
             else:
                 rev_b = spec_b  # a bare REV of the same tree
-            new, new_label = _tree(share, scope, rev_b, names)
+            new, new_label = _tree(share, scope, rev_b, names, unknown)
         changes: list[TreeChange] = []
+        unsure: list[str] = []
         for path in sorted(old.keys() | new.keys()):
             a, b = old.get(path), new.get(path)
+            if (a is None or b is None) and path in unknown:
+                unsure.append(path)  # absent on one side only because its history then was forgotten: not "added"
+                continue
             if a is not None and b is not None and same_state(a, b):
                 continue
             status = "A" if a is None else "D" if b is None else "T" if a.kind != b.kind else "M"
@@ -229,7 +251,7 @@ def tree_diff(
         if patch:
             for c in changes:
                 c.patch = _patch(ctx, c, spec_b is None)
-        return TreeDiffResult(scope, old_label, new_label, changes, names)
+        return TreeDiffResult(scope, old_label, new_label, changes, names, unsure)
 
 
 def _patch(ctx: Context, c: TreeChange, working: bool) -> inspect_mod.DiffResult | None:

@@ -101,6 +101,15 @@ class IntegrityError(FogError):
     kind = "integrity"
 
 
+class MissingObject(IntegrityError):
+    """An object history references is in no place a remote lists (exit 4, unless explained: a version
+    another device forgot, whose data was pruned, is not damage; fog.api says so, exit 1)."""
+
+    def __init__(self, message: str, object_id: bytes = b"") -> None:
+        super().__init__(message)
+        self.object_id = object_id
+
+
 class UnreadableObject(RemoteError, IntegrityError):
     """A remote holds something under an object name that fog refuses to read.
 
@@ -155,7 +164,8 @@ class UnsavedChangesError(FogError):
 
 class RevokedError(FogError):
     """This device was revoked (or the master key it holds was replaced) by a key rotation, or this
-    user was removed from a shared share (fog.sync.members).
+    user was removed from a shared share, or is known there only by a user key a rotation of theirs
+    replaced (fog.sync.members).
 
     Local files are never touched; the device can no longer read what is
     pushed from then on, nor change anything the user's devices accept.
@@ -191,6 +201,12 @@ def database_error(exc: BaseException) -> FogError | None:
     what = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, damaged):
         return damaged_database(what)
+    if "Input/output error" in what or "No space" in what or "Disk quota" in what:
+        # (a write LMDB could not make: on a full disk its commit says EIO; nothing of it was recorded)
+        return FogError(
+            f"the share database (.fog/db) could not be written ({what}): is the share's disk full? Free some "
+            "space and run the command again (nothing of this run was recorded)"
+        )
     return FogError(f"the share database (.fog/db) failed: {what}")
 
 

@@ -23,7 +23,15 @@ from fog import cancel
 from fog.backends.base import Backend
 from fog.crypto import keys as K
 from fog.crypto import seal as S
-from fog.errors import AlreadyExists, IntegrityError, KeysRotated, ObjectNotFound, RemoteError, UnreadableObject
+from fog.errors import (
+    AlreadyExists,
+    IntegrityError,
+    KeysRotated,
+    MissingObject,
+    ObjectNotFound,
+    RemoteError,
+    UnreadableObject,
+)
 from fog.format import batch as B
 from fog.format import intent as I
 from fog.format import objects as O
@@ -788,7 +796,7 @@ class ShareStore:
         if failure is not None:
             raise failure
         label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
-        raise IntegrityError(f"{label} is missing from remote {self.backend.url}")
+        raise MissingObject(f"{label} is missing from remote {self.backend.url}", object_id)
 
     def _archived(self) -> set[bytes]:
         """Ids in the local archive, listed once per process (one directory walk, not a stat per get)."""
@@ -1047,6 +1055,28 @@ class ShareStore:
         """Every pack header was just read by the caller (check): `get` need not scan again."""
         with self._scan_lock:
             self._scanned = True
+
+    def held_elsewhere(self, object_ids: set[bytes], gone: set[bytes]) -> set[bytes]:
+        """Those of `object_ids` that a known pack not in `gone` holds whole on this remote.
+
+        A prune intent condemns packs: their objects stop counting present (fog.sync.prune.observe), but
+        not those a pack that stays holds too (a repack's output, written before the intent): dropped,
+        the next push would upload them again. A pack counts when its header is known here, it is not
+        sealed with a stale key epoch, and this remote's copy reaches its end (as `scan_packs` confirms)."""
+        out: set[bytes] = set()
+        fit: dict[bytes, bool] = {}
+        for oid in object_ids:
+            for pack_id, _, _ in self.catalog.locations(oid):
+                if pack_id in gone:
+                    continue
+                ok = fit.get(pack_id)
+                if ok is None:
+                    index = self.catalog.index(pack_id)
+                    ok = fit[pack_id] = index is not None and not self.stale_epoch(pack_id) and self._whole(index)
+                if ok:
+                    out.add(oid)
+                    break
+        return out
 
     def _whole(self, index: P.PackIndex) -> bool:
         """Whether this remote's copy of a pack reaches the end of its last object."""

@@ -47,7 +47,9 @@ REVISIONS: list[Block] = [
         (
             "an ISO date or date-time",
             "the newest version at or before it: `2026-11-28` (the end of that day), `2026-11-28T16:21`, "
-            "`2026-11-28T16:21:02Z`; without a zone it is local time.",
+            "`2026-11-28T16:21:02Z`; without a zone it is local time. During the hour a clock turned "
+            "back shows twice, `fog log` prints the UTC offset (`2026-10-25 02:30:30+01:00`), and such a "
+            "time without one names the later of its two moments.",
         ),
         ("an age", "`30m`, `2h`, `3d`, `1w`: the newest version at least that old."),
         ("`yesterday`", "the newest version from before today."),
@@ -147,7 +149,8 @@ EXIT_CODES: dict[int, str] = {
     6: (
         "This device was revoked, or the master key it holds was replaced by a key rotation "
         "(`fog device revoke`, `fog key rotate` on another device), or this user was removed from a "
-        "shared share (`fog share remove-member`); its local files are untouched."
+        "shared share (`fog share remove-member`), or is known there only by a user key their own rotation "
+        "replaced (until its owner invites the new one); its local files are untouched."
     ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
@@ -188,6 +191,7 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "seconds",
     "bytes_written",
     "nodes_failed",
+    "shared_by_others",
 ]
 REMOTE_FIELDS = [
     "name",
@@ -228,7 +232,7 @@ MEMBER_FIELDS = ["name", "user_id", "role", "devices", "this_user", "user_key"] 
 
 JSON_FIELDS: dict[str, list[str]] = {
     "init": ["root", "share_id", "name", "remote", "device", "new_identity", "master_key_file", "master_key"],
-    "status": ["root", "clean", "added", "modified", "deleted", "skipped", "unread", "conflicts"],
+    "status": ["root", "clean", "added", "modified", "deleted", "skipped", "unread", "conflicts", "unapplied"],
     "push": [
         "remote",
         "dry_run",
@@ -817,9 +821,14 @@ PAGES: dict[str, dict[str, object]] = {
             "`referenced_objects`, `unused_bytes` (stored bytes no remaining version needs), "
             "`planned_delete` and `planned_repack` (pack ids condemned by this run, or that would be "
             "under `--dry-run`), `planned_bytes`, `repacked_objects`, `repacked_bytes`, `intent` (the id "
-            "of the intent written, or null), `deleted` (pack ids deleted by this run), `deleted_bytes`, "
+            "of the intent written, or null), `deleted` (pack ids deleted by this run's collections of "
+            "earlier intents, or that would be under `--dry-run`), `deleted_bytes`, "
             "`kept` (condemned packs kept: referenced again), `waiting` (intents not deletable yet, and "
-            "why), `unreadable` (packs whose header does not open: left alone) and `seconds`; `refused` "
+            "why), `collectable` (the intents collected, or that would be), `clock` (intents first seen "
+            "at a time ahead of the clock now: their grace period counts from now), `stuck` (the "
+            "`waiting` lines of intents a device has not acknowledged for two grace periods: "
+            "`fog sync --quiet --prune` prints them), `unreadable` "
+            "(packs whose header does not open: left alone) and `seconds`; `refused` "
             "maps a remote to why it was left alone (a log or manifest that cannot be read: nothing is "
             "deleted where what is referenced is unknown); `skipped` maps a remote to why it was not pruned: "
             "an append-only node under `fog sync --prune` (always empty for `fog prune`, which refuses one "
@@ -955,6 +964,10 @@ PAGES: dict[str, dict[str, object]] = {
             "later ones are set aside, with one warning per device.",
             "Rotation is not re-encryption: what the device could read before, it keeps. Object names do not "
             "change, so nothing is uploaded again (docs/FORMAT.md, section 15).",
+            "A share another user owns is not rotated: its members stop trusting your old user key, and your "
+            "pulls and pushes of it exit 6 until its owner invites your new key (`fog key show`) and you run "
+            "`fog clone URL DIR --invited --from OWNER-KEY`. The rotation names each such share "
+            "(`shared_by_others` under `--json`).",
         ],
         "exit": {6: EXIT_CODES[6], 75: LOCKED},
         "examples": [
@@ -1028,6 +1041,10 @@ PAGES: dict[str, dict[str, object]] = {
             "`fog clone URL DIR --invited` with their own identity. Get their key (`fog key show` on their side) "
             "by a channel you trust, and check it with them: whoever holds the matching secret key reads the "
             "share. Only the share's owner (the user who made it) invites and removes members.",
+            "Inviting a member again changes their role: with `--read-only`, their batches written after this "
+            "are set aside by every member, and what they pushed before stays. A user key that a key rotation "
+            "of theirs retired, and a member removed from the share, are refused (exit 2): ask for their new "
+            "key.",
         ],
         "exit": {75: LOCKED},
         "examples": [("", "fog share invite --user fogpub-... --name bob --read-only")],
@@ -1059,8 +1076,9 @@ PAGES: dict[str, dict[str, object]] = {
                 ),
                 (
                     "`--keep-deleted` *DURATION*",
-                    "how long the history of a deleted path is kept after its deletion; then all of it goes. "
-                    "Not set (`forever`): kept for good.",
+                    "how long the history of a deleted path is kept after its deletion (or after the path's "
+                    "newest version, if later: a deleting device's clock may be behind); then all of it goes. "
+                    "Not set (`forever`): kept for good. Durations: at most `1000y`.",
                 ),
                 (
                     "`--max-old-size` *SIZE*",

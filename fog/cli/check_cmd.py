@@ -71,7 +71,8 @@ def check(
             typer.echo(
                 f"note: {human_size(result.unreferenced_bytes)} ({result.unreferenced_bytes} bytes: "
                 f"{result.unreferenced_objects} object(s), {result.unreferenced_packs} whole pack(s)) "
-                "referenced by no version (left by interrupted pushes; see fog stats)",
+                "referenced by no version (forgotten versions' data, or left by interrupted pushes: `fog prune` "
+                "deletes it; see fog stats)",
                 err=True,
             )
         read = f", {result.objects_read} read and verified" if result.read_data else ""

@@ -61,7 +61,7 @@ def rotation_done(r: RotationResult, what: str, as_json: bool) -> None:
 def print_rotation(r: RotationResult, what: str) -> None:
     """What a key rotation did, and the new master key (shown once, like `init`)."""
     typer.echo(what)
-    where = ", ".join(r.remotes)
+    where = ", ".join(dict.fromkeys(r.remotes))  # (each share may have its own origin: named once)
     typer.echo(f"keys rotated to epoch {r.epoch} in {r.seconds:.2f} s ({r.bytes_written} bytes written on {where})")
     if r.following:
         typer.echo(f"these devices follow at their next pull: {', '.join(r.following)}")
@@ -72,6 +72,13 @@ def print_rotation(r: RotationResult, what: str) -> None:
     for name, why in sorted(r.nodes_failed.items()):
         typer.echo(
             f"fog: warning: node {name} was not handed the new device list ({why}); the next push to it carries it",
+            err=True,
+        )
+    for share in r.shared_by_others:
+        typer.echo(
+            f"fog: warning: share {shown(share)} is another user's: its members know you by your old key, and "
+            "your pulls and pushes of it exit 6, until its owner invites your new key (send them `fog key show`'s) "
+            "and you run `fog clone URL DIR --invited --from OWNER-KEY`",
             err=True,
         )
     if r.key_file_error:

@@ -112,7 +112,7 @@ def forget_summary(result: Any) -> None:
     where = ", ".join(f"{r} batch {b}" for r, b in sorted(result.batches.items()))
     echo(
         f"{verb} {result.versions} version(s) of {result.paths} path(s) (policy: {source}): "
-        f"{human_size(result.bytes)} of old versions"
-        + ("" if result.dry_run else " released (`fog prune` deletes what no version needs any more)")
+        f"{human_size(result.bytes)} in file sizes (not what prune frees: blocks a kept version shares stay"
+        + (")" if result.dry_run else "; `fog prune` deletes what no version needs any more, `fog stats` shows it)")
         + (f"; published on {where}" if where else "")
     )

@@ -30,7 +30,12 @@ def ls(
     r = run(lambda: api_trees.ls(fog_home(), STATE.cwd, spec, recursive=recursive), as_json)
     if as_json:
         emit_json(
-            {"path": r.scope or ".", "moment": r.moment, "entries": [version_json(v, r.names) for v in r.entries]}
+            {
+                "path": r.scope or ".",
+                "moment": r.moment,
+                "entries": [version_json(v, r.names) for v in r.entries],
+                "forgotten": [version_json(v, r.names) for v in r.forgotten],
+            }
         )
         return
     strip = len(r.scope) + 1 if r.scope else 0
@@ -43,5 +48,12 @@ def ls(
             echo(f"{mode_string(v)}  {size:>10}  {local_time(v.time_ns)}  {device}  {v.id.hex()[:12]}  {name}")
         else:
             echo(name)
-    if not r.entries:
+    for v in r.forgotten:  # existed then, its versions of then forgotten: shown apart, never as absent
+        name = shown(v.path[strip:] if v.path != r.scope else v.path.rsplit("/", 1)[-1])
+        name += "/" if v.kind == "dir" else ""
+        if long:
+            echo(f"{'?':10}  {'?':>10}  {'?':19}  {'?'}  {'?':12}  {name}  (history then forgotten)")
+        else:
+            echo(f"{name}  (history then forgotten)")
+    if not r.entries and not r.forgotten:
         echo(f"{r.scope or '.'} was empty then ({r.moment})", err=True)

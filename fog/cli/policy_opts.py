@@ -11,7 +11,8 @@ Every value arrives as the text the user typed (so that a bad one is one line
 and exit 2, not a parser's usage block); parsing raises UsageError.
 
 Durations: a number and a unit, or several (`1y6m`): `s`, `min`, `h`, `d`,
-`w`, `m` or `mo` (a month: 30 days), `y` (a year: 365 days). A policy keeps
+`w`, `m` or `mo` (a month: 30 days), `y` (a year: 365 days), at most 1000y
+(longer is refused: a time that far out cannot be written). A policy keeps
 plain seconds, so months and years have fixed lengths. Unlike a REV's age
 (`fog log --since 30m`), `m` is a month here, as in restic's --keep-within: a
 slip between the two keeps more, never less. `forever` is accepted by
@@ -31,7 +32,16 @@ from typing import Annotated
 import typer
 
 from fog.errors import UsageError
-from fog.format.policy import DEFAULT_POLICY, RULE_FIELDS, Policy, Rules, check_pattern, rule_name
+from fog.format.policy import (
+    DEFAULT_POLICY,
+    MAX_DURATION_S,
+    RULE_FIELDS,
+    Policy,
+    Rules,
+    check_pattern,
+    format_duration,
+    rule_name,
+)
 from fog.repo.revs import parse_whole
 
 _DURATION_PART = re.compile(r"(\d+)(min|mo|[smhdwy])")
@@ -56,7 +66,10 @@ def parse_duration(text: str, what: str = "duration") -> int:
     parts = _DURATION_PART.findall(value)
     if not parts or "".join(n + u for n, u in parts) != value:
         raise UsageError(f"{what} {text!r}: give a duration such as {DURATION_HELP}")
-    return sum(int(n) * _DURATION_UNITS[u] for n, u in parts)
+    seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in parts)
+    if seconds > MAX_DURATION_S:
+        raise UsageError(f"{what} {text!r}: the longest duration fog takes is {format_duration(MAX_DURATION_S)}")
+    return seconds
 
 
 def parse_size(text: str, what: str = "size") -> int:

@@ -98,11 +98,14 @@ def prune_summary(report: Any) -> None:
             markup=False,
         )
         if r.deleted or r.kept:
-            line = f"  deleted {len(r.deleted)} pack(s), {human_size(r.deleted_bytes)}"
+            verb = "would delete" if r.dry_run else "deleted"
+            line = f"  {verb} {len(r.deleted)} pack(s), {human_size(r.deleted_bytes)}"
+            if r.dry_run and r.collectable:
+                line += f" (collecting intent {', '.join(i[:8] for i in r.collectable)})"
             if r.kept:
-                line += f"; kept {len(r.kept)} condemned pack(s): referenced again"
+                line += f"; {'would keep' if r.dry_run else 'kept'} {len(r.kept)} condemned pack(s): referenced again"
             console.print(line, markup=False)
-        verb = "would delete" if r.dry_run else "condemned"
+        verb = "would condemn" if r.dry_run else "condemned"
         if r.planned_delete or r.planned_repack:
             line = (
                 f"  {verb} {len(r.planned_delete)} pack(s) and {len(r.planned_repack)} to repack "
@@ -117,5 +120,7 @@ def prune_summary(report: Any) -> None:
             console.print("  nothing to prune", markup=False)
         for why in r.waiting:
             console.print(f"  {why}", markup=False)
+        for note in r.clock:
+            typer.echo(f"fog: warning: remote {r.remote}: {note}", err=True)
         for bad in r.unreadable:
             console.print(f"  left alone (header does not open): {bad}", markup=False)

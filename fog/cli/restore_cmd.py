@@ -125,6 +125,7 @@ def _tree_report(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
                 "unchanged": r.unchanged,
                 "deleted": r.deleted,
                 "extra": r.extra,
+                "forgotten": r.forgotten,
                 "skipped": r.skipped,
                 "bytes_written": r.bytes_written,
                 "seconds": round(r.seconds, 3),
@@ -136,6 +137,8 @@ def _tree_report(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         echo(f"{prefix}restore  {shown(path)}")
     for path in r.deleted:
         echo(f"{prefix}delete   {shown(path)}")
+    for path in r.forgotten if r.dry_run else ():
+        echo(f"{prefix}leave    {shown(path)}  (its history then is forgotten)")
     for line in r.skipped:
         echo(f"skipped: {shown(line)}", err=True)
     what = r.scope or "the share"
@@ -150,3 +153,10 @@ def _tree_report(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     if r.extra:
         hint = " (--delete removes them)" if r.in_place else ""
         echo(f"{len(r.extra)} path(s) not in that tree left alone{hint}", err=True)
+    if r.forgotten:
+        where = "left as they are" if r.in_place else "not written"
+        echo(
+            f"{len(r.forgotten)} path(s) existed then but their versions of then were forgotten (retention "
+            f"policy): {where} (`fog log PATH` lists what remains)",
+            err=True,
+        )

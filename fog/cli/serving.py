@@ -81,10 +81,13 @@ SHARE_MARK = (".fog", "config.json")  # what makes a directory a fog share (fog.
 
 
 def check_directory(directory: Path) -> None:
-    """UsageError unless DIR is (or can be made) a directory outside every fog share.
+    """UsageError unless DIR is (or can be made) a directory outside every fog share, and is a node's
+    directory already, or empty, or new.
 
     A node inside a share would have its secret key (node.json) and every user's space pushed with it
-    (and shown by `fog status`), as `fog init` refuses a local remote inside the share it stores."""
+    (and shown by `fog status`), as `fog init` refuses a local remote inside the share it stores. And a
+    mistyped DIR (`/srv` for `/srv/fog`) holding other files would be made the node's: a key written
+    there, and its mode set to 0700 (another user's access, a sticky bit gone)."""
     try:
         here = directory.resolve()
     except (OSError, RuntimeError) as e:
@@ -101,6 +104,12 @@ def check_directory(directory: Path) -> None:
                 f"{directory} {where}: the node's key and spaces would be pushed with it (choose a directory "
                 "outside it)"
             )
+    if os.path.lexists(here / "node.json"):
+        return
+    if here.is_dir() and any(here.iterdir()):
+        raise UsageError(
+            f"{directory} is not empty and holds no fog node (no node.json): give a new or empty directory"
+        )
 
 
 def serve_stdio(directory: Path, options) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from fog.cli.common import (
     progress_bars,
     remote_url,
     run,
+    say,
 )
 from fog.cli.forget_cmd import forget_doc, forget_summary
 from fog.cli.prune_cmd import prune_summary
@@ -184,7 +185,18 @@ def sync(
         pull_summary(result.pull, quiet)
         push_summary(result.push, quiet)
         if result.trim is not None and not quiet:
-            trim_summary(result.trim)
+            trim_summary(result.trim)  # (its clock notes and waiting lines too)
+        else:  # what needs someone is said under --quiet too: a clock gone wrong, a device blocking every deletion
+            for note in result.clock:
+                typer.echo(f"fog: warning: {note}", err=True)
+            for r in result.trim.prune.remotes if result.trim is not None else ():
+                if r.stuck:  # (one line a remote: the intents stack up, one a day, behind the same device)
+                    more = f" (and {len(r.stuck) - 1} more intent(s))" if len(r.stuck) > 1 else ""
+                    typer.echo(
+                        f"fog: warning: remote {r.remote}: {r.stuck[0]}{more}; until then nothing is deleted "
+                        "there (`fog device revoke` a device that is gone)",
+                        err=True,
+                    )
     errors = {**result.pull.remote_errors, **result.push.remote_errors}
     if result.trim is not None:
         for name, why in {**result.trim.forget.remote_errors, **result.trim.prune.failed}.items():
@@ -197,5 +209,11 @@ def sync(
 
 def trim_summary(trim: Any) -> None:
     """What `sync --prune` forgot and pruned."""
+    if trim.clock_held_s > 0:
+        say(
+            f"note: this device's clock is {trim.clock_held_s / 86400:.1f} d past what this trim forgets by "
+            "(a trim moves keep-deleted and keep-within on by at most 7 days: a clock set far ahead must not "
+            "erase deleted files' history); check the clock if it is wrong"
+        )
     forget_summary(trim.forget)
     prune_summary(trim.prune)

@@ -291,6 +291,7 @@ def status_doc(result: Any, ignored: bool = False) -> dict[str, Any]:
         "skipped": result.skipped,
         "unread": result.unread,
         "conflicts": result.conflicts,
+        "unapplied": result.unapplied,
     }
     if ignored:
         doc["ignored"] = result.ignored
@@ -314,6 +315,10 @@ def status_summary(result: Any, ignored: bool = False) -> None:
         echo("Unresolved conflict copies (compare, keep what you want, delete the copy):")
         for p in result.conflicts:
             echo(f"  C {shown(p)}")
+    if result.unapplied:
+        echo("Not written here yet (a pull could not; the next pull tries again, see its message):")
+        for p in result.unapplied:
+            echo(f"  U {shown(p)}")
     if ignored and result.ignored:
         echo("Ignored (by .fogignore or the built-in rules; never pushed):")
         for p in result.ignored:
@@ -323,11 +328,44 @@ def status_summary(result: Any, ignored: bool = False) -> None:
 
 
 def iso_utc(ns: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // 1_000_000_000))
+    """A UTC time, ISO 8601; past the year 9999 (a time no device can have stamped, but a batch can
+    carry any number), the last second a date can be written as, never an error."""
+    try:
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // 1_000_000_000))
+    except (OverflowError, OSError, ValueError):
+        text = ""
+    return text if len(text) == 20 else "9999-12-31T23:59:59Z" if ns > 0 else "1970-01-01T00:00:00Z"
 
 
 def local_time(ns: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns // 1_000_000_000))
+    """A local time to the second, as a REV takes it back. During the hour a clock turned back shows twice
+    (DST ends), the UTC offset follows (`2026-10-25 02:30:30+01:00`): without it the time names two moments."""
+    secs = ns // 1_000_000_000
+    try:
+        tm = time.localtime(secs)
+    except (OverflowError, OSError, ValueError):
+        return iso_utc(ns)
+    text = time.strftime("%Y-%m-%d %H:%M:%S", tm)
+    if len(text) != 19:  # (a year past 9999)
+        return iso_utc(ns)
+    if _ambiguous(secs, tm.tm_gmtoff):
+        off = tm.tm_gmtoff
+        sign, off = ("-", -off) if off < 0 else ("+", off)
+        text += f"{sign}{off // 3600:02d}:{off % 3600 // 60:02d}"
+    return text
+
+
+def _ambiguous(secs: int, offset: int) -> bool:
+    """Whether the local wall-clock time of `secs` is also that of another moment (a clock turned back)."""
+    wall = secs + offset
+    for probe in (secs - 3 * 3600, secs + 3 * 3600):  # (zones turn their clocks by at most 2 h)
+        try:
+            other = time.localtime(probe).tm_gmtoff
+            if other != offset and wall - other != secs and time.localtime(wall - other).tm_gmtoff == other:
+                return True
+        except (OverflowError, OSError, ValueError):
+            continue
+    return False
 
 
 def human_age(ns: int, now_ns: int | None = None) -> str:

@@ -31,10 +31,17 @@ def show_tree_diff(r: Any, *, as_json: bool, stat: bool, name_status: bool, patc
                 "new": r.new,
                 "identical": r.identical,
                 "changes": [_change_json(c, patch or stat, r.names) for c in r.changes],
+                "forgotten": r.forgotten,
             }
         )
         return
     color = use_color()
+    if r.forgotten:  # (said first: the lines below leave them out)
+        echo(
+            f"{len(r.forgotten)} path(s) left out: their versions of then were forgotten (retention policy), "
+            "so whether they changed is unknown",
+            err=True,
+        )
     if r.identical:
         echo(f"{r.scope or '.'}: {r.old} and {r.new} are identical", err=True)
         return

@@ -58,6 +58,11 @@ def rule_name(field_name: str) -> str:
 
 _BY_NAME = {rule_name(f): f for f in RULE_FIELDS}
 RULE_NAMES = tuple(_BY_NAME)
+DURATION_FIELDS = ("keep_within", "keep_deleted")
+# The longest duration a rule holds: 1000 years of 365 days. Longer ones are refused where typed and
+# read as this from a SyncConfig (any device may have written any int there): a time that far out
+# cannot even be written as a date, and keeping for 1000 years keeps as much as keeping for longer.
+MAX_DURATION_S = 1000 * 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class Rules:
         for name, f in _BY_NAME.items():
             if name in doc:
                 values[f] = _non_negative(doc[name], f"{where}: {name}")
+                if f in DURATION_FIELDS:
+                    values[f] = min(values[f], MAX_DURATION_S)
         return cls(**values)
 
 

@@ -65,6 +65,7 @@ import itertools
 import os
 import shutil
 import struct
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ from fog.format.version import Version
 from fog.frozen import quick_init
 from fog.memory import drop_mapped_pages, file_mappings
 from fog.repo.dbpages import tree_damage
-from fog.repo.forgetting import Forgetting
+from fog.repo.forgetting import DELETION_RECORDED, Forgetting
 from fog.repo.history import (
     DATA_FILE,
     DB_NAMES,
@@ -578,6 +579,7 @@ class RepoDB(Forgetting):
         if make_head:
             txn.put(pk, v.id, db=self.db["heads"])
             self._release_kept(txn)
+        self._stamp_deletions(txn, (v,))
         return True
 
     def add_unknown_versions(
@@ -611,8 +613,22 @@ class RepoDB(Forgetting):
         )
         tag = history_tag
         txn.cursor(db["history"]).putmulti((pathkey(v.path) + _U64.pack(v.time_ns) + tag(v.id), b"") for v in versions)
+        self._stamp_deletions(txn, versions)
         if make_head:
             self.set_heads(txn, versions)
+
+    def _stamp_deletions(self, txn: lmdb.Transaction, versions: Iterable[Version]) -> None:
+        """Note when this device recorded each deletion among `versions` (its clock: DELETION_RECORDED)."""
+        now = _U64.pack(max(0, time.time_ns()))
+        meta = self.db["meta"]
+        for v in versions:
+            if v.deleted:
+                txn.put(DELETION_RECORDED + v.id, now, db=meta, overwrite=False)
+
+    def deletion_recorded(self, txn: lmdb.Transaction, version_id: bytes) -> int:
+        """When this device recorded a deletion (ns), 0 if it has no note of it (recorded by an older fog)."""
+        raw = txn.get(DELETION_RECORDED + version_id, db=self.db["meta"])
+        return _U64.unpack(raw)[0] if raw and len(raw) == 8 else 0
 
     def set_heads(self, txn: lmdb.Transaction, versions: list[Version]) -> None:
         txn.cursor(self.db["heads"]).putmulti((pathkey(v.path), v.id) for v in versions)

@@ -20,6 +20,9 @@ from fog.repo.history import history_ids, history_tag, pathkey, version_key
 
 _U64 = struct.Struct(">Q")
 _KEPT = b"forgotten-heads"  # meta key: ids (32 each) forgotten elsewhere but this device's live heads
+# meta key prefix (+ a deletion's id): when this device recorded the deletion (ns, 8 bytes big-endian, its
+# clock). keep-deleted counts from it too (fog.sync.retention rule 2): a deletion's own time is its device's clock
+DELETION_RECORDED = b"deletion-recorded\0"
 
 
 @dataclass
@@ -119,6 +122,8 @@ class Forgetting:
         if not (cur.set_range(when + key) and cur.key().startswith(when + key)):
             txn.delete(key + when, db=self.db["versions"])
         txn.delete(pathkey(v.path) + when + history_tag(v.id), db=self.db["history"])
+        if v.deleted:
+            txn.delete(DELETION_RECORDED + v.id, db=self.db["meta"])
 
     def _kept(self, txn: lmdb.Transaction) -> list[bytes]:
         raw = txn.get(_KEPT, db=self.db["meta"]) or b""

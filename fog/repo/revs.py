@@ -3,9 +3,10 @@
 REV forms: `~N` (N versions back, `~0` the newest); a hex prefix of a version
 id (at least 4 characters, unique among the path's versions); an ISO 8601
 date or date-time (the newest version at or before it; without a zone it is
-local time); an age `30m`, `2h`, `3d`, `1w` (the newest version at least that
-old); `yesterday` (the newest version from before today). No REV means the
-newest version.
+local time, and a local time the clock showed twice, when DST ended, means the
+later of the two: `fog log` prints the offset after such a time); an age
+`30m`, `2h`, `3d`, `1w` (the newest version at least that old); `yesterday`
+(the newest version from before today). No REV means the newest version.
 """
 
 from __future__ import annotations
@@ -72,10 +73,14 @@ def parse_time(text: str) -> int:
     elif clock.group("f") is None:
         dt = dt.replace(microsecond=999999)
     try:
-        if dt.tzinfo is None:
-            dt = dt.astimezone()
         # (whole seconds apart: a float timestamp of .999999 rounds up to the next second past 2100 or so)
-        ns = int(dt.replace(microsecond=0).timestamp()) * 1_000_000_000
+        if dt.tzinfo is None:
+            # a local time the clock shows twice (DST ends) names both moments: the span ends at the later
+            # one, so a time copied from `fog log` without its offset picks the newest version it names
+            whole = dt.replace(microsecond=0)
+            ns = max(int(whole.replace(fold=f).timestamp()) for f in (0, 1)) * 1_000_000_000
+        else:
+            ns = int(dt.replace(microsecond=0).timestamp()) * 1_000_000_000
     except (ValueError, OverflowError):  # year 1 in a zone east of UTC, the end of year 9999 west of it
         if dt.year == MAXYEAR:
             return LAST_NS  # the end of time fog can name: later than every version
@@ -108,6 +113,18 @@ def resolve(history: list[Version], path: str, rev: str | None) -> Version:
         if v.time_ns <= when:
             return v
     raise RevisionError(f"{path}@{rev}: no version is that old (the oldest is from {_iso(history[-1].time_ns)})")
+
+
+def older_than_deletion(history: list[Version], deletion: Version) -> str:
+    """What to say after refusing a deletion of a path's history (newest first): the version right
+    before it, by id (`@~1` names the deletion itself when it is not the head)."""
+    ids = [v.id for v in history]
+    if deletion.id in ids:
+        for v in history[ids.index(deletion.id) + 1 :]:
+            if not v.deleted:
+                return f"pick an older version (e.g. @{v.id.hex()[:12]}, the one it deleted)"
+        return "no older version of it is left"
+    return "pick an older version (fog log lists them)"
 
 
 def _iso(ns: int) -> str:

@@ -7,6 +7,13 @@ the version; ties broken by version id), and leaves out paths whose newest
 such version is a deletion. Without T it is the current state: each path's
 head (what the last push or pull made of it).
 
+A path that has no version at or before T, but whose oldest remaining version
+names a parent this device does not hold (forgotten by a retention policy, as
+`fog forget` thins old versions), existed before that version: its state at T
+is unknown, not "absent". `tree_at` leaves it out of the tree and, when asked,
+lists it apart (`forgotten`), so that `restore --delete` leaves it alone and
+`ls`/`diff` say so rather than treat it as made since.
+
 A moment is named by a tree REV (`resolve_moment`): an ISO date or date-time,
 an age (`2h`, `3d`), `yesterday`, `~N` (the state right before the N-th most
 recent push that brought new versions under SCOPE: see `pushes`), a push:
@@ -69,15 +76,21 @@ def _in_scope(path: str, scope: str) -> bool:
     return not scope or path == scope or path.startswith(scope + "/")
 
 
-def tree_at(db: RepoDB, scope: str, when_ns: int | None) -> dict[str, Version]:
-    """SCOPE's tree at `when_ns` (None: the heads): path -> version, deletions left out, in path order."""
+def tree_at(
+    db: RepoDB, scope: str, when_ns: int | None, forgotten: dict[str, Version] | None = None
+) -> dict[str, Version]:
+    """SCOPE's tree at `when_ns` (None: the heads): path -> version, deletions left out, in path order.
+
+    `forgotten`, when given (and `when_ns` is not None), receives the paths whose state at `when_ns` is
+    unknown (module docstring), each with its oldest remaining version."""
     out: dict[str, Version] = {}
     table = db.db["heads" if when_ns is None else "history"]
     tail = 0 if when_ns is None else 16
     with db.read() as txn:
         chosen: list[tuple[bytes, bytes]] = []
+        oldest: list[tuple[bytes, bytes]] | None = [] if forgotten is not None and when_ns is not None else None
         for prefix, exact in _ranges(scope):
-            chosen.extend(_pick(txn, table, prefix, exact, tail, when_ns))
+            chosen.extend(_pick(txn, table, prefix, exact, tail, when_ns, oldest))
         versions, timeline = db.db["versions"], db.db["timeline"]
         for key, value in chosen:
             vid = value if when_ns is None else history_id(txn, versions, timeline, key, value)
@@ -87,18 +100,36 @@ def tree_at(db: RepoDB, scope: str, when_ns: int | None) -> dict[str, Version]:
             v = Version.from_record(vid, raw)
             if not v.deleted and _in_scope(v.path, scope):  # (a long path's key says nothing of its scope)
                 out[v.path] = v
+        found: dict[str, Version] = {}
+        for key, value in oldest or ():
+            vid = history_id(txn, versions, timeline, key, value)
+            raw = read_record(txn, versions, timeline, vid) if vid is not None else None
+            if raw is None:
+                continue
+            v = Version.from_record(vid, raw)
+            if v.parent is not None and _in_scope(v.path, scope) and not db.has_version(v.parent, txn):
+                found[v.path] = v
+    if forgotten is not None:
+        forgotten.update(sorted(found.items()))
     return dict(sorted(out.items()))
 
 
 def _pick(
-    txn: lmdb.Transaction, table: object, prefix: bytes, exact: bool, tail: int, when_ns: int | None
+    txn: lmdb.Transaction,
+    table: object,
+    prefix: bytes,
+    exact: bool,
+    tail: int,
+    when_ns: int | None,
+    oldest: list[tuple[bytes, bytes]] | None = None,
 ) -> Iterator[tuple[bytes, bytes]]:
     """For each path key under `prefix`, the entry (key, value) of its newest version at or before `when_ns`
-    (in `heads` the value is the id; in `history`, history_id finds it)."""
+    (in `heads` the value is the id; in `history`, history_id finds it). `oldest` receives the entry of
+    the oldest version of each path that has none at or before `when_ns`."""
     cur = txn.cursor(table)
     if not cur.set_range(prefix):
         return
-    at, best = b"", None
+    at, best, first = b"", None, None
     for key, value in cur:
         if not key.startswith(prefix):
             break
@@ -108,11 +139,15 @@ def _pick(
         if pk != at:
             if best is not None:
                 yield best
-            at, best = pk, None
+            elif oldest is not None and first is not None:
+                oldest.append(first)
+            at, best, first = pk, None, (key, value)
         if when_ns is None or _U64.unpack_from(key, len(key) - 16)[0] <= when_ns:
             best = key, value
     if best is not None:
         yield best
+    elif oldest is not None and first is not None:
+        oldest.append(first)
 
 
 def has_history(db: RepoDB, scope: str) -> bool:

@@ -38,7 +38,7 @@ from fog.sync.content import FileReader, read_workers, stage_version
 from fog.sync.context import Context, staging_dir
 from fog.sync.merge import Plan, conflict_name, conflict_name_at, conflict_version
 from fog.sync.placing import Parents, chmod_dir, lstat_at, move_new, place, same
-from fog.sync.push import RACY_NS
+from fog.sync.push import is_racy
 from fog.sync.restore import safe_parent
 
 
@@ -163,11 +163,14 @@ def _apply(
                 out.stat_updates[plan.path] = _entry(plan.path, made, plan.write.id, scan_start)
                 result.updated.append(plan.path)
     done, failures, raced = _write_files(ctx, files, known, on_bytes, placing)
-    for plan, _local, s in done:
+    for plan, local, s in done:
         assert plan.write is not None
         out.stat_updates[plan.path] = _entry(plan.path, s, plan.write.id, scan_start)
         result.updated.append(plan.path)
         result.bytes_written += plan.write.size if plan.write.kind == "file" else 0
+        if plan.write.conflict and plan.write.device == ctx.ident.device_id and local.st is None:
+            # another device moved a version of this one aside (a kind clash it resolved): said, exit 3
+            result.conflicts.append(plan.path)
     for plan, exc in failures:
         _fail(out, result, plan.path, exc)
     for plan, local, now in raced:
@@ -418,7 +421,7 @@ def _lstat(path: str) -> os.stat_result | None:
 
 
 def _entry(path: str, s: os.stat_result, version: bytes, scan_start: int) -> StatEntry:
-    racy = s.st_mtime_ns >= scan_start - RACY_NS
+    racy = is_racy(s.st_mtime_ns, scan_start)
     return StatEntry(path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, version)
 
 

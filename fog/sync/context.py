@@ -203,7 +203,9 @@ def remember_others(ctx: Context) -> None:
 
 
 def trim_archive(ctx: Context) -> int:
-    """Delete the oldest archived objects until the archive fits its setting."""
+    """Delete the oldest archived objects until the archive fits its setting, counted as the disk space
+    they take (a 61-byte object takes a 4 KiB block: their sizes alone let the archive grow many times
+    over its setting)."""
     archive = ctx.store.archive
     if archive is None:
         return 0
@@ -219,7 +221,7 @@ def trim_archive(ctx: Context) -> int:
                 continue
             if stat.S_ISREG(s.st_mode):
                 _private(p, 0o600, s)
-            files.append((s.st_mtime_ns, s.st_size, p))
+            files.append((s.st_mtime_ns, max(s.st_size, s.st_blocks * 512), p))
     total = sum(f[1] for f in files)
     removed = 0
     for _, size, p in sorted(files):

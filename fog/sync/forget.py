@@ -90,7 +90,11 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
                     live_heads.add(v.id)  # never forgotten: not held (most versions of a big share)
                 else:
                     read[v.id] = v
-            yield path, [Candidate(v.id, v.time_ns, v.kind, v.size) for v in versions], head
+            yield path, [_candidate(txn, v, head) for v in versions], head
+
+    def _candidate(txn: object, v: Version, head: bytes) -> Candidate:
+        recorded = db.deletion_recorded(txn, v.id) if v.id == head and v.deleted else 0  # type: ignore[arg-type]
+        return Candidate(v.id, v.time_ns, v.kind, v.size, recorded, v.parent)
 
     with db.read() as txn:  # memory holds one path's versions at a time, and the decisions
         decisions = plan(paths(txn), policy, now_ns)

@@ -378,6 +378,7 @@ class RotationResult:
     seconds: float = 0.0
     bytes_written: int = 0
     master_key_file: str | None = None
+    shared_by_others: list[str] = field(default_factory=list)  # "SHARE (owner NAME)": each needs a new invitation
     nodes_failed: dict[str, str] = field(default_factory=dict)  # node -> why its device list is not updated
     key_file_error: str | None = None  # why --master-key-file could not be written (the key is shown instead)
 

@@ -31,6 +31,7 @@ from fog.format.syncconfig import SyncConfig, is_pins
 from fog.repo.identity import Identity
 from fog.store import Remote, ShareStore, read_bounded
 from fog.sync.context import Context
+from fog.sync.logs import accepted_limit, accepted_pin
 
 DEVICE_FIELDS = ("public", "sign", "name", "trusted", "revoked", "revoked_logs", "revoked_seq")
 # What another user's statement may say of its devices: keys, a name, and a revocation of its own (which only
@@ -56,6 +57,7 @@ class Member:
     this_user: bool = False
     key_epoch: int = 0  # (a removed member) the share's key epoch that began with the removal
     retired: bool = False  # the user key was retired by a key rotation: nothing new is taken from it or sealed to it
+    former_self: bool = False  # an earlier user key of this user (a rotation replaced it: SyncConfig `user_old`)
 
 
 @dataclass
@@ -86,23 +88,46 @@ class Roster:
                     entry.pop("revoked_chains", None)
                 if m.retired:
                     entry["revoked_seq"] = {share_hex: 0}  # (a remote the retiring statements give no limit for)
-                if m.read_only:
-                    entry.update(revoked=1, revoked_seq={share_hex: 0}, read_only=True)
-                    entry.pop("revoked_logs", None)
-                    entry.pop("revoked_chains", None)
-                elif m.removed:
+                if m.read_only or m.removed:
+                    # Cut where the owner removed or demoted the member (a member invited read-only: at 0), and,
+                    # for a retired key, never above the limits its retiring statements give (a removal an older
+                    # fog recorded at the log top when it noticed). What the member states later lowers nothing:
+                    # with a pin of its own it could have a rewritten log taken below the owner's pin.
                     cut = m.cut.get(did) if isinstance(m.cut.get(did), dict) else {}
-                    entry.update(
-                        revoked=m.removed,
-                        revoked_logs={share_hex: cut},
-                        revoked_seq={share_hex: 0},
-                        removed_member=True,
-                    )
-                    entry.pop("revoked_chains", None)
-                    if is_pins(m.pins.get(did)):
-                        entry["revoked_chains"] = {share_hex: m.pins[did]}
+                    pins = m.pins.get(did) if is_pins(m.pins.get(did)) else {}
+                    limits = _cut_limits(entry if m.retired else {}, share_hex, cut, pins)
+                    entry = {k: v for k, v in entry.items() if k not in ("revoked_logs", "revoked_chains")} | limits
+                    entry.update(revoked=m.removed or 1)
+                    entry["read_only" if m.read_only and not m.removed else "removed_member"] = True
                 out[did] = entry
         return out
+
+
+def _cut_limits(
+    entry: dict[str, Any], share_hex: str, cut: dict[str, Any], pins: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The revocation fields of a device cut at a member's cut (`cut`, `pins`: remote name -> last batch, its
+    pin), per remote the lower of it and the limit `entry` gives there (with that limit's pin); 0 on a remote
+    the cut does not name. The limits of section 9 then apply as to a revoked device."""
+    limits: dict[str, int] = {}
+    chains: dict[str, dict[str, Any]] = {}
+    for remote, seq in cut.items():
+        if type(seq) is not int:
+            continue
+        own = accepted_limit(entry, share_hex, remote)
+        if own is not None and own < seq:
+            limits[remote] = own
+            pin = accepted_pin(entry, share_hex, remote)
+            if pin is not None and pin[0] == own:
+                chains[remote] = {"seq": own, "chain": pin[1].hex()}
+        else:
+            limits[remote] = seq
+            if remote in pins:
+                chains[remote] = pins[remote]
+    out: dict[str, Any] = {"revoked_logs": {share_hex: limits}, "revoked_seq": {share_hex: 0}}
+    if chains:
+        out["revoked_chains"] = {share_hex: chains}
+    return out
 
 
 def owner_of(ident: Identity, entry: dict[str, Any]) -> dict[str, str]:
@@ -201,11 +226,13 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
     for author, statements in retiring.items():
         by_sign[author].devices = _retired_devices(ctx.keys.share_id.hex(), statements)
     mine = ctx.ident.user_public.hex()
+    former = {u.get("public") for u in config.user_old if isinstance(u, dict)}
     # A device belongs to the first user that states it, the owner first, and never to anyone when it is one
     # of this user's own devices: a member cannot take another's device and have its batches set aside.
     claimed = set(config.devices)
     for m in sorted(members.values(), key=lambda m: (not m.owner, bool(m.removed or m.retired), m.added, m.user_id)):
         m.this_user = m.box == mine
+        m.former_self = not m.this_user and m.box in former
         if m.this_user:
             continue
         m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
@@ -481,6 +508,8 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
         return config
     me = next((m for m in roster.members.values() if m.this_user), None)
     if me is None:
+        if text := retired_self_text(roster):
+            raise RevokedError(text)
         return config
     if me.removed:
         raise RevokedError(removed_text(me, roster))
@@ -532,6 +561,27 @@ def removed_text(me: Member, roster: Roster) -> str:
         f"this user ({me.name}) was removed from the share by its owner ({roster.owner.name}) on {when}: nothing "
         "pushed from here reaches the other members, and nothing new of theirs can be read; the local files are "
         "untouched"
+    )
+
+
+def retired_self_text(roster: Roster) -> str | None:
+    """What this user's pull and push say (exit 6, as a removed member's) when the share's members know this
+    user only by a key a rotation of theirs retired (its owner has not invited the new key yet): whatever it
+    pushes is set aside by the others, and the owner's next pull starts a key epoch it will not hold. None
+    when that is not so."""
+    if roster.owner.this_user or any(m.this_user for m in roster.members.values()):
+        return None
+    old = next((m for m in roster.members.values() if m.former_self and not m.owner), None)
+    if old is None:
+        return None
+    owner = roster.owner
+    key = K.public_key_to_text(bytes.fromhex(owner.box), bytes.fromhex(owner.sign))
+    return (
+        f"this user's key was replaced by a key rotation (`fog key rotate`, `fog device revoke`), and the owner "
+        f"of this share ({owner.name}) has not invited the new key: nothing pushed from here reaches the other "
+        "members. Send them your new key (`fog key show`) for `fog share "
+        f"invite --user KEY`, then run `fog clone URL DIR --invited --from {key}` (it updates this checkout); "
+        "the local files are untouched"
     )
 
 
@@ -652,9 +702,15 @@ def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None,
         raise UsageError("that is your own user key: your devices join with `fog clone` and the master key")
     uid = K.user_id(box, sign)
     roster = load(ctx, config)
+    old = roster.members.get(uid) if roster is not None else None
+    _refuse_invite(old, uid in (entry.get("removed_members") or {}))
     members = _members_json(roster)
     now = time.time_ns()
     label = name or (members.get(uid) or {}).get("name") or f"user-{uid[:8]}"
+    cut: dict[str, Any] = {}
+    pins: dict[str, Any] = {}
+    if read_only and old is not None and roster is not None:  # a role change stops later batches only
+        cut, pins = (old.cut, old.pins) if old.read_only else cut_now(ctx, roster, old)
     members[uid] = {
         "box": box.hex(),
         "sign": sign.hex(),
@@ -662,17 +718,42 @@ def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None,
         "read_only": read_only,
         "added": now,
         "removed": 0,
-        "cut": {},
+        "cut": cut,
+        **({"cut_chains": pins} if pins else {}),
     }
     config = _owner_members(ctx, config, members)
     publish_statement(ctx, config, members, roster)
     owner = {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()}
-    shared = {k: v for k, v in entry.items() if k in ("name", "data_key", "mac_key", "chunk_seed", "epochs", "remotes")}
+    shared = {k: v for k, v in entry.items() if k in SHARED_FIELDS}
+    # the member gets the remote the invitation is written to, not the owner's others (a USB disk's path,
+    # a private bucket): they failed at every one of the member's syncs, and named the owner's places
+    remotes = entry.get("remotes") or {}
+    shared.pop("remotes", None)
+    if ctx.remote_name in remotes:
+        shared["remotes"] = {ctx.remote_name: remotes[ctx.remote_name]}
     doc = {"format": 1, "share": sid, "entry": shared, "owner": owner, "read_only": read_only, "time_ns": now}
     stored = R.seal_to_user(ctx.ident.user_sign_secret, R.INVITE_CONTEXT, box, doc)
     ctx.store.backend.put_new(f"invites/{R.invite_locator(box)}/{S.random_bytes(16).hex()}", stored)
     ctx.store.backend.sync()
     return Invitation(str(entry.get("name", sid[:8])), sid, label, uid, read_only, ctx.remote_name)
+
+
+def _refuse_invite(old: Member | None, removed: bool) -> None:
+    """UsageError for a user key that must not be invited: one a key rotation retired (whoever holds the old
+    user secret, a revoked device of theirs, would open the invitation and every key epoch in it), or a
+    member removed from the share (a removal is final: nothing would lift it, yet the invitation would carry
+    the share's new keys)."""
+    if old is not None and old.retired:
+        raise UsageError(
+            f"that key ({old.name}) was retired by a key rotation of theirs: ask them for their new key "
+            "(`fog key show` on their side) and invite that one"
+        )
+    if removed or (old is not None and old.removed):
+        who = old.name if old is not None else "that user"
+        raise UsageError(
+            f"{who} was removed from this share, and a removal is final: to share with them again, make a new "
+            "share (or ask them for a new user key, after a `fog key rotate` of theirs)"
+        )
 
 
 def _owner_members(ctx: Context, config: SyncConfig, members: dict[str, Any]) -> SyncConfig:
@@ -807,18 +888,8 @@ def _remove(ctx: Context, config: SyncConfig, roster: Roster, m: Member) -> Sync
 
     sid = ctx.keys.share_id.hex()
     now = time.time_ns()
+    m.cut, m.pins = cut_now(ctx, roster, m)
     m.removed = now
-    logs = ctx.store.list_logs()
-    m.cut, m.pins = {}, {}
-    for did, d in m.devices.items():
-        log = K.device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"]))
-        top = max(logs.get(log, [0]))
-        m.cut[did] = {ctx.remote_name: top}
-        if top:  # the chain hash of the last batch taken: this device's cursor's if it read it, else the remote's
-            seen, chain = ctx.share.db.cursor(ctx.remote_name, log)
-            if seen != top or chain is None:
-                chain = chain_hash(ctx.store.get_batch(log, top))
-            m.pins[did] = {ctx.remote_name: {"seq": top, "chain": chain.hex()}}
     keys = ctx.keys.rotated()
     m.key_epoch = keys.epoch  # members push nothing more until they hold it (a store could withhold it)
     shares = dict(config.shares)
@@ -837,6 +908,36 @@ def _remove(ctx: Context, config: SyncConfig, roster: Roster, m: Member) -> Sync
     publish_statement(ctx, config, _members_json(roster), roster)
     _send_epochs(ctx, roster)
     return config
+
+
+def cut_now(ctx: Context, roster: Roster, m: Member) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Where the batches of member `m`'s devices stop being taken (a removal, a demotion to read-only), with
+    its pins: per device, on this remote, the last batch of its log now, or the lower limit the roster gives
+    that device already (a revocation by its user, a retired key's retiring statements, an earlier demotion):
+    a cut never accepts a batch the roster refused before it."""
+    sid = ctx.keys.share_id.hex()
+    before = roster.other_devices(sid)
+    logs = ctx.store.list_logs()
+    cut: dict[str, Any] = {}
+    pins: dict[str, Any] = {}
+    for did, d in m.devices.items():
+        log = K.device_log_name(ctx.keys.share_id, bytes.fromhex(d["public"]))
+        top = max(logs.get(log, [0]))
+        limit = accepted_limit(before.get(did, {}), sid, ctx.remote_name)
+        pin = accepted_pin(before.get(did, {}), sid, ctx.remote_name)
+        if limit is not None and limit < top:
+            top = limit
+        cut[did] = {ctx.remote_name: top}
+        if not top:
+            continue
+        if pin is not None and pin[0] == top:
+            chain = pin[1]
+        else:  # the chain hash of the last batch taken: this device's cursor's if it read it, else the remote's
+            seen, chain = ctx.share.db.cursor(ctx.remote_name, log)
+            if seen != top or chain is None:
+                chain = chain_hash(ctx.store.get_batch(log, top))
+        pins[did] = {ctx.remote_name: {"seq": top, "chain": chain.hex()}}
+    return cut, pins
 
 
 def members(ctx: Context, config: SyncConfig) -> list[Member]:

@@ -50,6 +50,7 @@ from fog.sync.meter import Progress, finish, meter
 from fog.sync.replicate import read_node
 
 DEFAULT_GRACE_S = 24 * 3600  # outlives any push's last step (list intents -> put batch) by far: see FORMAT.md
+STUCK_GRACES = 2  # an intent a device has not acknowledged for this many grace periods is said even under --quiet
 DEFAULT_MAX_UNUSED = 0.05  # repack until at most this share of the packs' bytes is unreferenced (restic's default)
 _RECORD = "prune\0"  # meta key prefix: prune\0<remote>\0<intent id> -> JSON (what this device knows of an intent)
 
@@ -167,6 +168,9 @@ def observe(ctx: Context) -> int:
             rec = {**rec, "done": True, "kept": sorted(p.hex() for p in intent.kept)}
         updates[iid] = rec
     if drop:
+        # (a block the condemned packs share with a pack that stays, a repack's output, stays present)
+        drop -= store.held_elsewhere(drop, condemned({**known, **updates}) | _deleted({**known, **updates}))
+    if drop:
         store.presence.discard(drop)
         db.forget_present(remote, drop)
     if updates:
@@ -176,6 +180,11 @@ def observe(ctx: Context) -> int:
         known.update(updates)
     store.condemned = condemned(known)
     return new
+
+
+def _deleted(records: dict[str, dict[str, Any]]) -> set[bytes]:
+    """Packs that completed intents deleted (condemned, not kept)."""
+    return {bytes.fromhex(p) for rec in records.values() if rec["done"] for p in set(rec["packs"]) - set(rec["kept"])}
 
 
 def known_condemned(db: Any, remote: str) -> set[bytes]:
@@ -388,10 +397,13 @@ class PruneResult:
     repacked_objects: int = 0
     repacked_bytes: int = 0  # bytes written in new packs
     intent: str | None = None  # the intent this run wrote
-    deleted: list[str] = field(default_factory=list)  # packs deleted by this run's collections (hex ids)
+    deleted: list[str] = field(default_factory=list)  # packs deleted by this run's collections (a dry run: would be)
     deleted_bytes: int = 0
-    kept: list[str] = field(default_factory=list)  # condemned packs kept: referenced again
+    kept: list[str] = field(default_factory=list)  # condemned packs kept: referenced again (a dry run: would be)
     waiting: list[str] = field(default_factory=list)  # intents not collectable yet, and why
+    collectable: list[str] = field(default_factory=list)  # intents whose collection ran (a dry run: would run)
+    clock: list[str] = field(default_factory=list)  # times recorded here that are ahead of the clock now
+    stuck: list[str] = field(default_factory=list)  # of `waiting`: held by a device's acknowledgement past 2 graces
     unreadable: list[str] = field(default_factory=list)  # packs whose header does not open: left alone
     seconds: float = 0.0
 
@@ -486,8 +498,7 @@ def prune(
     readers = [ctx.store, *[s for s in sources if s is not ctx.store]]
     # walked once; a collection only adds what batches written since reference (more kept is always safe)
     refs = referenced(_remaining(ctx, history), readers)
-    if not dry_run:
-        _collect_ready(ctx, history, readers, refs, grace_s, result)
+    _collect_ready(ctx, history, readers, refs, grace_s, result, dry_run=dry_run)
     result.referenced_objects = len(refs)
     indexes = _headers(ctx, result)
     records = _records(ctx.share.db, ctx.remote_name)
@@ -638,17 +649,30 @@ def _collect_ready(
     refs: set[bytes],
     grace_s: int,
     result: PruneResult,
+    *,
+    dry_run: bool = False,
 ) -> None:
     """Finish every open intent whose acknowledgements and grace period allow it.
 
     `refs` (every object the history referenced when the run began) is
-    extended with what the batches written since reference, before anything goes."""
+    extended with what the batches written since reference, before anything goes.
+    `dry_run`: the same decisions, reported in `result` (deleted, kept), and nothing deleted or written."""
     records = _records(ctx.share.db, ctx.remote_name)
     now = time.time_ns()
     ready = []
     for iid, rec in sorted(records.items()):
         if rec["done"]:
             continue
+        if rec["first_seen"] > now:  # seen by a run whose clock was ahead: the grace period starts now
+            if rec["first_seen"] - now > 3600 * 1e9:  # (a clock stepped back by seconds is no news)
+                result.clock.append(
+                    f"intent {iid[:8]} was first seen here {_duration((rec['first_seen'] - now) / 1e9)} ahead of "
+                    "the clock now (the clock was wrong then, or is now): its grace period is counted from now"
+                )
+            rec = records[iid] = {**rec, "first_seen": now}
+            if not dry_run:
+                with ctx.share.db.write() as txn:
+                    _put_record(ctx.share.db, txn, ctx.remote_name, iid, rec)
         if grace_s:
             missing = [
                 f"{state.name} (last batch {_duration(max(0, now - state.last_ns) / 1e9)} ago)"
@@ -662,7 +686,10 @@ def _collect_ready(
             if left > 0:
                 why.append(f"grace period ends in {_duration(left)}")
             if why:
-                result.waiting.append(f"intent {iid[:8]}: " + "; ".join(why))
+                line = f"intent {iid[:8]}: " + "; ".join(why)
+                result.waiting.append(line)
+                if missing and now - rec["first_seen"] > STUCK_GRACES * grace_s * 1e9:
+                    result.stuck.append(line)  # (said under `sync --quiet --prune`: the store only grows)
                 continue
         ready.append(iid)
     if not ready:
@@ -688,6 +715,7 @@ def _collect_ready(
 
     for iid in ready:
         rec = records[iid]
+        result.collectable.append(iid)
         going = {bytes.fromhex(p) for p in rec["packs"]} & indexes.keys()
         others = condemned({k: v for k, v in records.items() if k != iid})
         stays = indexes.keys() - going - others
@@ -703,16 +731,19 @@ def _collect_ready(
                         changed = True
                         break
         kept = sorted({bytes.fromhex(p) for p in rec["packs"]} & indexes.keys() - going)
+        result.kept.extend(k.hex() for k in kept)
+        for p in sorted(going):
+            result.deleted.append(p.hex())
+            result.deleted_bytes += _pack_bytes(indexes[p])
+        if dry_run:
+            continue
         for p in sorted(going):
             cancel.check()
             try:
                 ctx.store.backend.delete(ctx.store.pack_name(p))
             except ObjectNotFound:
                 pass
-            result.deleted.append(p.hex())
-            result.deleted_bytes += _pack_bytes(indexes[p])
         ctx.store.backend.sync()
-        result.kept.extend(k.hex() for k in kept)
         done = Intent(
             id=iid,
             share=ctx.keys.locator,
@@ -729,7 +760,8 @@ def _collect_ready(
             pass  # this device wrote it in a run stopped right after: a remote failure propagates, the rerun finishes
         with ctx.share.db.write() as txn:
             _put_record(ctx.share.db, txn, ctx.remote_name, iid, {**rec, "done": True, "kept": [k.hex() for k in kept]})
-    observe(ctx)
+    if not dry_run:
+        observe(ctx)
 
 
 def _duration(seconds: float) -> str:

@@ -36,7 +36,7 @@ from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
 from fog.sync.context import Context, remember_others, sweep_staging
 from fog.sync.guard import DeleteLimit
-from fog.sync.ignore import Ignore
+from fog.sync.ignore import IGNORE_FILE, Ignore
 from fog.sync.incoming import DELETED, FILE, NEW, Entry, Staged, encode_path
 from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
 from fog.sync.logs import LogOwner, accepted_limit, accepted_pin, audit_log, logs_by_name, read_log, revoked_text
@@ -725,7 +725,7 @@ def _pull_staged(
     if arrived:
         names = set(arrived)
         hits = {path for path in result.updated if path in names}  # (not a set of every path updated)
-        result.conflicts += [name for name in arrived if name in hits]
+        result.conflicts += [name for name in arrived if name in hits and name not in result.conflicts]
     result.skipped += rules.notices  # .fogignore files and lines left out of the rules (each said once)
     for root, n in sorted(nested_news.items()):
         result.skipped.append(f"{root}: {NESTED_SHARE} ({n} incoming path(s) {NESTED_LEFT})")
@@ -781,6 +781,8 @@ def _ignored_here(rules: Ignore, path: str, head: Version | None, incoming: list
     What is here is the entry itself, as the push's scan sees it (a symlink to a directory is a link).
     """
     is_dir = any(v.kind == "dir" for v in incoming) or (head is not None and head.kind == "dir")
+    if path.rpartition("/")[2] == IGNORE_FILE and not is_dir and local.kind() in (None, "file"):
+        return False  # the rules themselves are never ignored (fog.sync.scan)
     return rules.ignored(path, is_dir or local.kind() == "dir")
 
 

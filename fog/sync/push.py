@@ -47,6 +47,15 @@ from fog.sync.scan import Candidates, Diff, Entry, scan
 from fog.sync.sealers import Sealed, Sealers
 
 RACY_NS = 2_000_000_000  # mtimes this close to the scan may hide a later edit
+FUTURE_NS = 3600 * 1_000_000_000  # an mtime further ahead of the scan was not made by a write then (a clock)
+
+
+def is_racy(mtime_ns: int, scan_start: int) -> bool:
+    """Whether a stat entry taken at `scan_start` cannot be trusted next time: its mtime is so close to the
+    scan that an edit in the same tick would not change it. An mtime far in the future (another device's
+    fast clock, kept by a pull) is not: any write now sets an mtime unlike it (it was re-read, whole, at
+    every scan until that date)."""
+    return scan_start - RACY_NS <= mtime_ns <= scan_start + FUTURE_NS
 # A push records and publishes at most this many changed paths at a time (one
 # batch each): memory follows the chunk, not the tree, and a push stopped
 # part-way keeps what it published. Each chunk's commit rewrites most pages of
@@ -458,7 +467,7 @@ def _change_for(
         )
     else:
         v = Version(e.path, "dir", 0, mode, 0, now, device, parent=parent)
-    racy = s.st_mtime_ns >= scan_start - RACY_NS
+    racy = is_racy(s.st_mtime_ns, scan_start)
     if head is not None and (same_state(head, v) or _bits_dropped(head, v, others)):
         stat = StatEntry(e.path, s.st_size, s.st_mtime_ns, s.st_ino, s.st_ctime_ns, s.st_mode, racy, head.id)
         return Change(e.path, "unchanged", None, stat)
@@ -917,6 +926,7 @@ def push(
     # of one push read as one (fog.repo.trees), and each chunk's records still sort after the last's
     now = time.time_ns()
     gone = deletions(db, d.gone, ident.device_id, now + max(1, -(-len(d.candidates) // CHUNK_FILES)) - 1)
+    gone += [Change(p, "deleted", None, None) for p in d.ignored_gone]  # (forgotten here, never published)
     # before anything is read or uploaded: a refused mass deletion costs nothing (a dry run says it too)
     _check_deletions(db, gone, d.candidates, max_delete or DeleteLimit.parse(None), dry_run=dry_run)
     if fan is not None:

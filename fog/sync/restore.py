@@ -11,6 +11,7 @@ from pathlib import Path
 from fog.errors import FogError, UnsavedChangesError
 from fog.format.version import Version
 from fog.repo.db import RepoDB
+from fog.repo.revs import older_than_deletion
 from fog.store import PutStats
 from fog.sync.content import FileReader, stage_version, stream_version, write_version
 from fog.sync.context import Context, staging_dir, sweep_staging
@@ -131,7 +132,8 @@ def restore(
 
     `progress(done, total)`: the file's bytes written, told as its blocks arrive."""
     if v.kind == "deleted":
-        raise FogError(f"{v.path}@{v.id.hex()[:12]} is a deletion; pick an older version (e.g. @~1)")
+        hint = older_than_deletion(ctx.share.db.path_history(v.path), v)
+        raise FogError(f"{v.path}@{v.id.hex()[:12]} is a deletion; {hint}")
     result = RestoreResult(v.path, v.id.hex(), v.kind, v.size, output or v.path)
     if output == "-":
         if v.kind != "file":

@@ -16,13 +16,21 @@ tests in tests/unit/test_retention.py pin them):
    forgotten, the deletion included ("deleted 120 days ago (keep-deleted
    90d)"). Otherwise the deletion is kept ("deleted, kept until <UTC time>",
    or "deleted, kept (no keep-deleted)" when the rule is not set) and the
-   older versions follow the rules below.
+   older versions follow the rules below. The deletion's time for this rule
+   is the latest of its own time, the time of every version of the path (a
+   deletion is never older than what it deletes, whatever the deleting
+   device's clock said) and when this device recorded it (`recorded_ns`,
+   0 when unknown): a deletion made on a device whose clock is behind is
+   kept for keep-deleted after it reached this one.
 3. If no rule that keeps versions is set (keep-last, keep-within and the
    five calendar rules all None), every version is kept, reason "no rule
    set": a policy never forgets by omission. keep-deleted alone keeps every
    version of a live path, and only ever forgets whole deleted paths (2).
 4. Otherwise the versions that are not deletions are walked newest first:
-   by time_ns, and at equal times the larger id counts as newer.
+   by time_ns, and at equal times the larger id counts as newer, except that a
+   version never comes before the one it was made from (its parent): after
+   a clock stepped back, a version dated in the future is not "the newest"
+   (fog.repo.history.newest_first, the order of `fog log` and `~N`).
    - keep-last N keeps the N newest ("last N").
    - keep-within D keeps every version whose time is at most D seconds
      before now; a version from the future counts as now ("within 30d").
@@ -67,6 +75,7 @@ from fog.format.policy import (  # noqa: F401  -- re-exported: fog.sync.retentio
     matches,
     share_policy,
 )
+from fog.repo.history import newest_first
 
 NS = 1_000_000_000
 DAY_NS = 86400 * NS
@@ -80,6 +89,8 @@ class Candidate:
     time_ns: int
     kind: str  # "file" | "dir" | "link" | "deleted"
     size: int
+    recorded_ns: int = 0  # when this device recorded it (a deletion: RepoDB.deletion_recorded), 0 if unknown
+    parent: bytes | None = None  # the version it was made from (the order of rule 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +147,7 @@ def decide_path(path: str, versions: list[Candidate], head: bytes | None, rules:
     `head` is the id of the path's current state (a deletion when the path is
     deleted), or None when the path has none; ValueError if it is not one of
     `versions`."""
-    order = sorted(versions, key=lambda c: (c.time_ns, c.id), reverse=True)
+    order = newest_first(versions)  # (by time, but never before the version it was made from)
     top = None
     if head is not None:
         top = next((c for c in order if c.id == head), None)
@@ -145,10 +156,11 @@ def decide_path(path: str, versions: list[Candidate], head: bytes | None, rules:
     reasons: dict[bytes, list[str]] = {c.id: [] for c in order}
     if top is not None and top.kind == "deleted":
         limit = rules.keep_deleted
-        if limit is not None and now_ns - top.time_ns > limit * NS:
-            why = f"deleted {(now_ns - top.time_ns) // DAY_NS} days ago (keep-deleted {format_duration(limit)})"
+        since = max(top.recorded_ns, max(c.time_ns for c in order))  # (rule 2: never older than what it deletes)
+        if limit is not None and now_ns - since > limit * NS:
+            why = f"deleted {(now_ns - since) // DAY_NS} days ago (keep-deleted {format_duration(limit)})"
             return [Decision(c.id, path, c.time_ns, c.size, False, (why,)) for c in order]
-        until = "(no keep-deleted)" if limit is None else "until " + _iso(top.time_ns + limit * NS)
+        until = "(no keep-deleted)" if limit is None else "until " + _iso(since + limit * NS)
         reasons[top.id].append(f"deleted, kept {until}")
     elif top is not None:
         reasons[top.id].append("current")
@@ -233,4 +245,10 @@ def plan(paths: Iterable[tuple[str, list[Candidate], bytes | None]], policy: Pol
 
 
 def _iso(ns: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // NS))
+    """A UTC time; 'after 9999' for one past what a date can be written as (a far deletion time plus a
+    long keep-deleted: formatting a reason must never fail a forget)."""
+    try:
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // NS))
+    except (OverflowError, OSError, ValueError):
+        return "after 9999" if ns > 0 else "before 1970"
+    return text if len(text) == 20 else ("after 9999" if ns > 0 else "before 1970")

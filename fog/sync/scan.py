@@ -214,6 +214,9 @@ class Diff:
     unreadable: list[str] = field(default_factory=list)  # of those, the paths fog failed to read (not left out by rule)
     flagged: list[str] = field(default_factory=list)  # paths the caller's `flag` picked
     ignored: list[str] = field(default_factory=list)  # left out by an ignore rule (a directory: `DIR/`, not entered)
+    # indexed, gone while an ignore rule picks them: their deletion stays here (the push drops their stat
+    # entries, so that lifting the rule later does not publish it)
+    ignored_gone: list[str] = field(default_factory=list)
 
 
 def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None, ignore: Ignore | None = None) -> Diff:
@@ -270,7 +273,8 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                 out.unreadable.append(path)
                 continue
             fmt = s.st_mode & _IFMT
-            if chain and matches(path, fmt == _IFDIR, chain):
+            # (a .fogignore file is never ignored: a rule like `.*` would keep the rules from every device)
+            if chain and matches(path, fmt == _IFDIR, chain) and not (name == IGNORE_FILE and fmt == _IFREG):
                 left_out.add(path)
                 out.ignored.append(path + "/" if fmt == _IFDIR else path)
                 continue
@@ -306,10 +310,17 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
     out.skipped += rules.notices  # .fogignore files and lines left out of the rules (each said once)
     if len(index) != out.unchanged:  # something indexed was not matched: find what is gone
         for path in index:
-            if path not in seen and not under_any(path, unseen) and not _ignored(path, left_out, rules, index):
+            if path in seen or under_any(path, unseen):
+                continue
+            if path in left_out or any(p in left_out for p in iter_parents(path)):
+                continue  # (there, in or under something ignored: not looked at)
+            if _ignored(path, left_out, rules, index):
+                out.ignored_gone.append(path)
+            else:
                 out.gone.append(path)
     out.candidates.sort()
     out.gone.sort()
+    out.ignored_gone.sort()
     out.flagged.sort()
     out.ignored.sort()
     return out
@@ -328,7 +339,7 @@ def _ignored(path: str, left_out: set[str], rules: Ignore, index: StatIndex) -> 
         return True
     raw = index.raw(path)
     is_dir = raw is not None and st.S_ISDIR(stat_mode(raw))
-    return rules.ignored(path, is_dir)
+    return rules.ignored(path, is_dir) and not (not is_dir and path.rpartition("/")[2] == IGNORE_FILE)
 
 
 def under_any(path: str, prefixes: list[str]) -> bool:

@@ -81,6 +81,9 @@ class TreeRestoreResult:
     unchanged: int = 0  # paths already as they were
     deleted: list[str] = field(default_factory=list)  # removed (--delete)
     extra: list[str] = field(default_factory=list)  # not in the tree, left alone
+    # share paths whose state at the moment is unknown (their history before it forgotten): never written,
+    # and left alone in place, even with --delete
+    forgotten: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # changed while restoring, or blocked: "path: why"
     partial: bool = False  # some path of the tree was not put in place (a `skipped` line other than a nested share's)
     bytes_written: int = 0
@@ -202,9 +205,12 @@ def restore_tree(
     max_delete: DeleteLimit | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    forgotten: list[str] | None = None,
 ) -> TreeRestoreResult:
     """Make the directory SCOPE (or `output`) hold `tree` (share path -> version) as it was.
 
+    `forgotten`: share paths the tree leaves out because their history at the moment was forgotten
+    (fog.repo.trees): they existed then, so they are never taken as "not in the tree" and deleted.
     `progress(done, total)`: bytes of the files to write, told as their blocks arrive."""
     t0 = time.monotonic()
     strip = len(scope) + 1 if scope else 0
@@ -224,7 +230,8 @@ def restore_tree(
                 raise FogError(f"{scope} is not a directory now; move it away to restore the tree")
     # in place, a path under top is named by its share path, from the share's root; in an output, by itself
     key = (lambda r: f"{scope}/{r}" if scope and r else r or scope) if in_place else (lambda r: r)
-    result = TreeRestoreResult(scope, moment, top, dry_run, in_place)
+    result = TreeRestoreResult(scope, moment, top, dry_run, in_place, forgotten=sorted(forgotten or ()))
+    unknown = {p[strip:] for p in result.forgotten} if in_place else set()
     rel_of = {p: p[strip:] for p in tree if p != scope and not in_fog_dir(p)}  # share path -> path under top
     here = _local_tree(top, output=not in_place) if os.path.isdir(top) and not os.path.islink(top) else _Here()
     now = here.paths
@@ -259,7 +266,7 @@ def restore_tree(
         ancestors = {r.rsplit("/", i)[0] for r in wanted for i in range(1, r.count("/") + 1)}
         rules = Ignore(ctx.share.root) if in_place else None
         for rel, s in now.items():
-            if rel in wanted or rel in ancestors:
+            if rel in wanted or rel in ancestors or rel in unknown:
                 continue
             if rules is not None and rules.ignored(key(rel), st.S_ISDIR(s.st_mode)):
                 continue  # ignored here: hands off (never pushed, so never "unsaved", and never deleted)

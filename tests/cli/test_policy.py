@@ -146,6 +146,8 @@ def test_path_overrides(share: Share) -> None:
         (["--path", "*.log", "--max-old-size", "1G"], "--max-old-size is share-wide"),
         (["--path", "*.log", "--keep-deleted", "forever"], "--keep-deleted forever cannot be set for a --path"),
         ([], "nothing to change"),
+        (["--keep-deleted", "9999999999y"], "--keep-deleted '9999999999y': the longest duration fog takes is 1000y"),
+        (["--keep-within", "1000y1s"], "--keep-within '1000y1s': the longest duration fog takes is 1000y"),
     ],
 )
 def test_bad_values_are_one_line_and_exit_2(share: Share, args: list[str], message: str) -> None:

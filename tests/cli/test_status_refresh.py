@@ -39,3 +39,32 @@ def test_status_refreshes_racy_entries(share: Share, monkeypatch: pytest.MonkeyP
     assert not _racy(share, "fresh.txt") and not _racy(share, "dir/also.txt")
     assert share.fog("status", "--json").json()["clean"]
     assert len(reads) == 2  # ...and never again
+
+
+def test_a_file_dated_in_the_future_is_not_read_again_at_every_scan(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An mtime a year ahead (a pull keeps another device's, whose clock ran fast) made the entry racy
+    until that date: every status and push read and hashed the whole file again (review 5, longrun 5)."""
+    import os
+    import time
+
+    ahead = time.time_ns() + 365 * 24 * 3600 * 10**9
+    share.write("from-the-future.bin", b"x" * 100_000)
+    os.utime(share.root / "from-the-future.bin", ns=(ahead, ahead))
+    share.push()
+    assert not _racy(share, "from-the-future.bin")
+    reads: list[str] = []
+    real = content.FileReader.read_consistent
+
+    def counting(self, path, before, stats):  # type: ignore[no-untyped-def]
+        reads.append(path)
+        return real(self, path, before, stats)
+
+    monkeypatch.setattr(content.FileReader, "read_consistent", counting)
+    assert share.fog("status", "--json").json()["clean"]
+    assert reads == []
+    with open(share.root / "from-the-future.bin", "r+b") as f:  # an edit now: a new mtime, seen
+        f.write(b"y")
+    assert share.fog("status", "--json").json()["modified"] == ["from-the-future.bin"]
+    assert len(reads) == 1, reads

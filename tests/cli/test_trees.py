@@ -631,3 +631,16 @@ def test_a_tree_restore_never_writes_or_chmods_through_a_directory_swapped_for_a
     assert outside.stat().st_mode & 0o777 == 0o755
     assert (share.root / "d").is_symlink()
     assert [s for s in doc["skipped"] if s.startswith("d/f: d is a symlink now")], doc
+
+
+def test_diff_of_a_path_that_became_a_directory_answers_as_the_tree_diff(share: Share) -> None:
+    """`fog diff` listed `T f`, `fog diff f` failed (exit 1, "diff compares files, not directories")
+    (review 5, semantics S9)."""
+    share.write("f", "a file\n")
+    share.push()
+    (share.root / "f").unlink()
+    share.write("f/in", "inside\n")
+    whole = share.fog("diff").out
+    assert "T\tf" in whole and "A\tf/in" in whole, whole
+    assert share.fog("diff", "f").out == whole
+    share.fog("diff", "f", "--exit-code", expect=1)

@@ -56,3 +56,22 @@ def test_the_newest_version_is_the_one_made_from_the_others_whatever_the_clocks(
     a.fog("diff", "f", "--exit-code")
     assert a.fog("status", "--json").json()["clean"]
     assert b.fog("cat", "f").out == "v3-B\n"
+
+
+def test_keep_last_after_the_clock_stepped_back_keeps_the_newest_made(world: World) -> None:
+    """v2 pushed while the clock ran 10 minutes fast, then NTP stepped it back and v3..v5 followed:
+    `forget --keep-last 2` kept v2 (the latest clock) and v5, forgot v4 and v3, and after that v2 and v5
+    were unrelated tips, so `cat f` gave v2 and `restore f` wrote it over v5 (review 5, longrun 1)."""
+    a = world.init("laptop")
+    ahead = BEHIND.replace("- 3600", "+ 600")
+    a.write("f", "v1\n")
+    a.push()
+    a.write("f", "v2\n")
+    a.fog("push", patch=ahead)
+    for v in ("v3", "v4", "v5"):
+        a.write("f", f"{v}\n")
+        a.push()
+    a.fog("forget", "f", "--keep-last", "2")
+    assert [a.fog("cat", f"f@~{n}").out for n in (0, 1)] == ["v5\n", "v4\n"]
+    a.fog("restore", "f")
+    assert a.read("f") == "v5\n"

@@ -238,5 +238,27 @@ def test_a_file_of_the_users_at_the_copys_name_is_kept_and_the_copy_takes_anothe
     assert len(copies) == 1 and copies[0].read_text() == "laptop edit\n", (copies, str(r))
     assert copies[0].name in r.err or copies[0].name in r.out, str(r)
     b.fog("sync")
-    a.pull()
+    a.pull(expect=3)  # (A's edit is in the copy now: A is told, semantics S12)
     assert a.read(taken) == "precious, never pushed\n" and a.read(copies[0].name) == "laptop edit\n"
+
+
+def test_the_device_whose_link_was_moved_aside_by_a_kind_clash_is_told(world: World) -> None:
+    """A replaced directory d by a link while B added d/new.txt: B's sync kept the directory and moved A's
+    link aside (exit 3 there), but A's next sync replaced A's link by the directory in silence: exit 0,
+    '0 conflict(s)' (review 5, semantics S12)."""
+    import os
+
+    a, b = make_pair(world)
+    a.write("d/s", "s\n")
+    a.push()
+    b.pull()
+    b.write("d/new.txt", "b's new work\n")
+    os.rename(a.root / "d", a.root / "d_real")
+    os.symlink("d_real", a.root / "d")
+    a.push()
+    b.fog("sync", expect=3)
+    r = a.fog("sync", expect=3)
+    copies = [p for p in a.root.iterdir() if CONFLICT_MARK in p.name]
+    assert len(copies) == 1 and copies[0].is_symlink(), copies
+    assert f"conflict: wrote {copies[0].name}" in r.err, str(r)
+    assert (a.root / "d").is_dir() and (a.root / "d" / "new.txt").read_text() == "b's new work\n"

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from fogcli import Share, run_fog
-from test_multidevice import World
+from test_multidevice import World, make_pair
 
 from fog.repo.db import RepoDB
 from fog.sync.ignore import Ignore
@@ -202,3 +202,49 @@ def test_a_bad_line_is_left_out_with_one_notice_and_the_others_apply(tmp_path: P
     r = b.pull()
     assert ".fogignore line 4: '[z-a]': not a valid pattern" in r.err
     assert b.read("f9.txt") == "x\n" and not (b.root / "f9.log").exists()
+
+
+def test_a_rule_that_matches_fogignore_itself_does_not_stop_the_rules_from_syncing(tmp_path: Path) -> None:
+    """`.*` ("no dotfiles") matched `.fogignore` too: the new rules were never pushed, and the other device
+    went on pushing its dotfiles (review 5, semantics S11). The rules themselves are never ignored."""
+    a, b = make_pair(World(tmp_path, tmp_path / "remote", tmp_path / "master.key"))
+    a.write(".fogignore", "*.tmp\n")
+    a.push()
+    b.pull()
+    a.write(".fogignore", "*.tmp\n.*\n")
+    a.fog("push")
+    b.pull()
+    assert b.read(".fogignore") == "*.tmp\n.*\n"
+    b.write(".secret-env", "TOKEN=1\n")
+    b.write("sub/.fogignore", "x\n")
+    doc = b.fog("status", "--json", "--ignored").json()
+    assert ".secret-env" in doc["ignored"] and "sub/.fogignore" in doc["added"], doc
+
+
+def test_a_deletion_made_while_ignored_is_not_published_when_the_rule_goes(tmp_path: Path) -> None:
+    """README: while a path is ignored "its edits and even its deletion stay on this device". A directory
+    deleted while ignored was published as deleted, and deleted on every device, once the rule was
+    lifted (review 5, semantics S10)."""
+    a, b = make_pair(World(tmp_path, tmp_path / "remote", tmp_path / "master.key"))
+    for i in range(5):
+        a.write(f"data/d{i}", f"data {i}\n")
+    a.push()
+    b.pull()
+    a.write(".fogignore", "data/\n")
+    a.push()
+    b.pull()
+    import shutil
+
+    shutil.rmtree(a.root / "data")
+    assert a.fog("status", "--json").json()["clean"]
+    a.fog("push")
+    (a.root / ".fogignore").unlink()
+    doc = a.fog("status", "--json").json()
+    assert doc["deleted"] == [".fogignore"], doc
+    a.fog("push")
+    b.pull()
+    assert sorted(p.name for p in (b.root / "data").iterdir()) == [f"d{i}" for i in range(5)]
+    b.write("data/d0", "edited on b\n")
+    b.fog("push")
+    a.pull()
+    assert a.read("data/d0") == "edited on b\n"

@@ -422,8 +422,9 @@ def test_sync_conflict_keeps_local_edit(pair: tuple[Device, Device]) -> None:
     assert copies[0].read_text() == "desktop edit\n"
     assert "desktop" in copies[0].name
     assert copies[0].name in r.err
-    # sync pushed A's edit (on top of B's) and the conflict copy: B fast-forwards
-    b.pull()
+    # sync pushed A's edit (on top of B's) and the conflict copy: B fast-forwards, told that its edit
+    # is in the copy now (exit 3)
+    b.pull(expect=3)
     assert b.read("doc.txt") == "laptop edit\n"
     assert [p.name for p in b.conflicts()] == [copies[0].name]
     assert b.conflicts()[0].read_text() == "desktop edit\n"

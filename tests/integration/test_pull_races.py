@@ -63,7 +63,7 @@ def test_a_file_made_where_a_new_one_arrives_while_the_pull_stages_is_kept(world
     assert copy.read_text() == "from A\n" and copy.name in r.err
     assert "kept local changes to new.txt" in r.err
     b.fog("sync")
-    a.fog("pull")
+    a.fog("pull", expect=3)  # (its version is in a conflict copy now: said, exit 3)
     assert a.read("new.txt") == "mine, unpushed\n"  # published on top of A's, which stays beside it
     assert [p.read_text() for p in _copies(a, "new")] == ["from A\n"]
     assert a.tree() == b.tree()
@@ -90,7 +90,7 @@ def test_a_file_edited_while_the_pull_stages_keeps_both_sides(world: World, same
     assert "kept local changes to doc.txt" in r.err
     assert [p.read_text() for p in _copies(b, "doc")] == ["A's v2\n"]
     b.fog("sync")
-    a.fog("pull")
+    a.fog("pull", expect=3)  # (its version is in a conflict copy now: said, exit 3)
     assert a.read("doc.txt") == expected
     assert b"A's v2\n" in _everything(a)
     assert a.tree() == b.tree()
@@ -341,8 +341,12 @@ _L.LocalBackend.get_range, _L.LocalBackend.get = _get_range, _get
     r = b.fog("pull", expect=1, patch=down)
     assert "stopped answering" in r.err and "origin" in r.err
     assert not (b.root / "big.bin").exists()
+    doc = b.fog("status", "--json").json()  # (said "clean" and nothing else; review 5, semantics S13)
+    assert doc["unapplied"] == ["big.bin"], doc
+    assert "U big.bin" in b.fog("status").out
     b.fog("pull")
     assert (b.root / "big.bin").read_bytes() == (a.root / "big.bin").read_bytes()
+    assert b.fog("status", "--json").json()["unapplied"] == []
 
 
 def test_a_private_directory_made_again_by_a_pull_keeps_its_mode(world: World) -> None:

@@ -855,3 +855,159 @@ def test_an_invited_clone_never_overwrites_a_key_file_nor_writes_one_into_a_stor
     argv = ["clone", alice.world.remote, dave.root, "--invited", "--master-key-file", in_store]
     r = run_fog(argv, home=dave.home, cwd=alice.world.tmp, expect=2)
     assert "inside the fog store" in r.error_line() and not in_store.exists()
+
+
+# -- review 5, keys ---------------------------------------------------------------------------
+
+_PATCH_NO_CHECK = (
+    "import fog.api as _a\n"
+    "def _no_check(ctxs, **_):\n"
+    "    for c in ctxs:\n"
+    "        _a.pull_mod.refresh_config(c)\n"
+    "    return ctxs\n"
+    "_a.follow_rotation = _no_check\n"
+)
+
+
+_PATCH_CUT_AT_TOP = (  # the removal of a retired key as an older fog recorded it: at the log tops, no pins
+    "import fog.sync.members as _m\n"
+    "from fog.crypto import keys as _k\n"
+    "def _tops(ctx, roster, m):\n"
+    "    logs = ctx.store.list_logs()\n"
+    "    name = lambda d: _k.device_log_name(ctx.keys.share_id, bytes.fromhex(d['public']))\n"
+    "    return {did: {ctx.remote_name: max(logs.get(name(d), [0]))} for did, d in m.devices.items()}, {}\n"
+    "_m.cut_now = _tops\n"
+)
+
+
+@pytest.mark.parametrize("owner_fog", ["this", "older"])
+def test_a_members_revoked_device_is_cut_where_its_user_revoked_it_not_where_the_owner_noticed(
+    alice: Device, owner_fog: str
+) -> None:
+    """Bob revoked his stolen phone; the phone (its client ignoring the rotation) pushed on before Alice's next
+    pull, and Alice took that batch: her removal of bob's retired key cut at the log top when she noticed,
+    over the limit bob's retiring statement gave (review 5, keys 1). A removal an older fog recorded that way
+    is limited by the retiring statements when read."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    phone = bob_phone(alice)
+    phone.write("phone.txt", "before the theft\n")
+    phone.push()
+    alice.pull()
+    bob.fog("device", "revoke", "bob-phone", "--master-key-file", alice.world.tmp / "bob-new.key")
+    records = list((alice.world.remote / "config").glob("*/rotation.*"))
+    assert records
+    hidden = {p: p.read_bytes() for p in records}
+    for p in records:  # the thief's store (or patched client) does not see the rotation
+        p.unlink()
+    phone.write("evil.txt", "written by the revoked phone\n")
+    phone.push()
+    for p, data in hidden.items():
+        p.write_bytes(data)
+    r = alice.fog("pull", patch=_PATCH_CUT_AT_TOP if owner_fog == "older" else "")
+    assert "member bob rotated their keys" in r.err
+    assert not (alice.root / "evil.txt").exists(), str(r)
+    assert alice.read("phone.txt") == "before the theft\n"
+    assert not (alice.root / "evil.txt").exists()
+    # a new device of alice's, reading the removal as alice recorded it, agrees
+    desktop = _second_device(alice, "alice-desktop", alice.world.key)
+    assert desktop.read("phone.txt") == "before the theft\n"
+    assert not (desktop.root / "evil.txt").exists()
+
+
+def test_a_member_whose_own_rotation_cut_them_off_is_told_and_shown_the_way_back(alice: Device) -> None:
+    """Bob rotated his keys: Alice's fog removed his old key, and his push and sync still said "pushed", exit 0,
+    while Alice set every batch aside; `key rotate` said nothing of the shared share (review 5, keys 2)."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    r = run_fog(["key", "rotate", "--master-key-file", alice.world.tmp / "bob-new.key"], home=bob.home, cwd=bob.root)
+    assert "alice-laptop (owner " in r.err and "invites your new key" in r.err
+    doc = run_fog(
+        ["key", "rotate", "--master-key-file", alice.world.tmp / "bob-3.key", "--json"],
+        home=bob.home,
+        cwd=bob.root,
+    ).json()
+    assert doc["shared_by_others"] and doc["shared_by_others"][0].startswith("alice-laptop")
+    alice.pull()
+    bob.write("bob.txt", "important edit by bob\n")
+    logs = set(alice.world.log_files())
+    for args in (["push"], ["sync"], ["pull"]):
+        r = bob.fog(*args, expect=EXIT_REVOKED)
+        assert "replaced by a key rotation" in r.error_line() and "--invited --from fogpub-" in r.error_line()
+    assert set(alice.world.log_files()) == logs
+    # the way out it names: the owner invites the new key, bob takes it, and his edit arrives
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    run_fog(
+        ["clone", alice.world.remote, alice.world.tmp / "x", "--invited", "--from", user_key(alice)],
+        home=bob.home,
+        cwd=alice.world.tmp,
+    )
+    bob.push()
+    alice.pull()
+    assert alice.read("bob.txt") == "important edit by bob\n"
+
+
+def test_demoting_a_member_to_read_only_keeps_what_they_wrote_before(alice: Device) -> None:
+    """Inviting bob again --read-only made every reader refuse all his batches from 0, those written while he
+    could too: Alice's new device never got bob.txt (review 5, keys 3). A role change stops later batches."""
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    bob.write("bob.txt", "written by bob while read-write\n")
+    bob.push()
+    alice.pull()
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")  # (twice: same cut)
+    bob.pull()
+    bob.write("late.txt", "bob, read-only now\n")
+    assert bob.fog("push", patch=_PATCH_NO_CHECK, expect=None).rc == 0
+    first = alice.pull()
+    assert "belongs to a read-only member" in first.err and not (alice.root / "late.txt").exists()
+    desktop = _second_device(alice, "alice-desktop", alice.world.key)
+    assert desktop.read("bob.txt") == "written by bob while read-write\n"
+    assert not (desktop.root / "late.txt").exists()
+    assert "bob.txt" in desktop.fog("log").out
+    carol = user(alice, "carol")
+    alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol")
+    accept(alice, carol)
+    assert carol.read("bob.txt") == "written by bob while read-write\n"
+    assert not (carol.root / "late.txt").exists()
+
+
+def test_the_owner_cannot_invite_a_retired_key_nor_a_removed_member(alice: Device) -> None:
+    """`share invite` took bob's retired key (his revoked device holds it: it opened the invitation and the
+    new key epoch in it), and a removed member's key, saying "invited", exit 0 (review 5, keys 8)."""
+    bob, carol = user(alice, "bob"), user(alice, "carol")
+    for who in (bob, carol):
+        alice.fog("share", "invite", "--user", user_key(who), "--name", who.name)
+        accept(alice, who)
+    bob_old = user_key(bob)
+    run_fog(["key", "rotate", "--master-key-file", alice.world.tmp / "bob-new.key"], home=bob.home, cwd=bob.root)
+    alice.pull()
+    before = sorted(p.name for p in (alice.world.remote / "invites").rglob("*"))
+    r = alice.fog("share", "invite", "--user", bob_old, "--name", "bob", expect=2)
+    assert "retired by a key rotation" in r.error_line()
+    alice.fog("share", "remove-member", "carol")
+    r = alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol", expect=2)
+    assert "removed from this share" in r.error_line()
+    assert sorted(p.name for p in (alice.world.remote / "invites").rglob("*")) == before
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")  # bob's new key: fine
+
+
+def test_an_invitation_gives_the_member_only_the_remote_it_is_written_to(alice: Device) -> None:
+    """The owner's other remotes (a USB disk's path here) came with the invitation: the member's every push
+    and sync then exited 1 on them, and they named the owner's private places (review 5, keys 11)."""
+    usb = alice.world.tmp / "alice-usb"
+    alice.fog("remote", "add", "usb", usb)
+    alice.fog("push")
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
+    accept(alice, bob)
+    listed = bob.fog("remote", "list", "--json").json()
+    assert [r["name"] for r in listed] == ["origin"] and str(usb) not in json.dumps(listed), listed
+    bob.write("doc.txt", "bob's edit\n")
+    bob.fog("sync")
+    alice.pull()
+    assert alice.read("doc.txt") == "bob's edit\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,20 @@ def test_max_object_is_at_least_one_mebibyte(tmp_path: Path, value: str) -> None
     """Below 1M even one block (up to 256 KiB) or a device list might not fit: refused at the start."""
     one_line_usage(serve(str(tmp_path / "node"), "--max-object", value, "--show-key"), "--max-object")
     one_line_usage(serve(str(tmp_path / "node"), "--max-object", value, "--stdio"), "--max-object")
+
+
+def test_a_directory_holding_other_files_is_not_made_a_node(tmp_path: Path) -> None:
+    """`fog serve /srv --show-key` (meant: /srv/fog) wrote a node key into /srv and set it to 0700, dropping
+    other users' access and a sticky bit (review 5, serve 8)."""
+    d = tmp_path / "srv"
+    d.mkdir()
+    (d / "someone-elses.txt").write_text("x\n")
+    os.chmod(d, 0o1777)
+    for args in (("--show-key",), ("--listen", "127.0.0.1:0")):
+        one_line_usage(serve(str(d), *args), "is not empty and holds no fog node")
+    assert sorted(p.name for p in d.iterdir()) == ["someone-elses.txt"]
+    assert d.stat().st_mode & 0o7777 == 0o1777
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert serve(str(empty), "--show-key").returncode == 0
+    assert serve(str(empty), "--show-key").returncode == 0  # (a node's now: its key again)

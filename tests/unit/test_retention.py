@@ -242,6 +242,29 @@ def test_a_deleted_path_inside_keep_deleted_keeps_its_deletion_and_follows_the_r
     }
 
 
+def test_a_deletion_is_never_older_than_the_version_it_deletes() -> None:
+    """Review 5, R9: a deletion made on a device whose clock is a year behind carries a time before the
+    version it deletes; measured by its own time, the next trim anywhere forgot the whole history."""
+    year = 365 * DAY * NS
+    made = NOW - 5 * DAY * NS  # the version it deletes: 5 days ago
+    versions = [v("v1", made), v("del", NOW - year, "deleted", 0)]
+    decisions = decide(versions, Rules(keep_last=1, keep_deleted=90 * DAY), head="del")
+    assert kept(decisions) == ["v1", "del"]
+    assert why(decisions)["del"] == ("deleted, kept until 2027-03-10T12:00:00Z",)  # 90 days after v1's time
+    assert kept(decide(versions, Rules(keep_deleted=90 * DAY), head="del", now=made + 91 * DAY * NS)) == []
+
+
+def test_a_deletion_is_kept_for_keep_deleted_after_this_device_recorded_it() -> None:
+    """...and a deletion of a file unchanged for months: counted from when it reached this device."""
+    year = 365 * DAY * NS
+    versions = [v("v1", NOW - 200 * DAY * NS), Candidate(b"del", NOW - year, "deleted", 0, NOW - DAY * NS)]
+    decisions = decide(versions, Rules(keep_last=1, keep_deleted=90 * DAY), head="del")
+    assert kept(decisions) == ["v1", "del"]
+    assert why(decisions)["del"] == ("deleted, kept until 2027-03-14T12:00:00Z",)
+    later = decide(versions, Rules(keep_deleted=90 * DAY), head="del", now=NOW + 90 * DAY * NS)
+    assert set(why(later).values()) == {("deleted 91 days ago (keep-deleted 90d)",)}
+
+
 def test_without_keep_deleted_a_deletion_is_kept_forever() -> None:
     decisions = decide(history_deleted(4000), Rules(keep_last=1))
     assert why(decisions) == {
@@ -555,3 +578,28 @@ def test_lenient_reading_ignores_unknown_rules_but_not_malformed_known_ones() ->
 )  # fmt: skip
 def test_format_duration(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+# -- far times (review 5, R1) -------------------------------------------------------------------
+
+
+def test_a_far_keep_deleted_or_deletion_time_is_a_reason_not_a_crash() -> None:
+    """The reason "deleted, kept until <time>" past what gmtime takes (year ~2^31) raised OSError/OverflowError,
+    and every forget and `sync --prune` of the share with it."""
+    deleted = [v("gone", NOW - DAY * NS, kind="deleted", size=0), v("a", NOW - 2 * DAY * NS)]
+    huge = decide(deleted, Rules(keep_deleted=9999999999 * 365 * DAY))
+    assert huge[0].keep and huge[0].reasons == ("deleted, kept until after 9999",)
+    far = [v("gone", 10**30, kind="deleted", size=0)]
+    assert decide(far, Rules(keep_deleted=90 * DAY))[0].reasons == ("deleted, kept until after 9999",)
+    assert decide(deleted, Rules(keep_deleted=DAY * 2))[0].reasons == ("deleted, kept until 2026-12-16T12:00:00Z",)
+
+
+def test_a_duration_past_1000_years_reads_as_1000_years() -> None:
+    """A SyncConfig from another fog may carry any int; 1000 years keeps as much as longer would."""
+    limit = 1000 * 365 * DAY
+    doc = {"keep-deleted": 10**40, "keep-within": limit + 1, "keep-last": 10**40, "overrides": []}
+    policy = Policy.from_json({**doc, "overrides": [{"pattern": "*.log", "keep-within": 10**20}]})
+    assert policy.rules.keep_deleted == limit and policy.rules.keep_within == limit
+    assert policy.rules.keep_last == 10**40  # (a count: nothing to format)
+    assert policy.overrides[0][1].keep_within == limit
+    assert Rules.from_json({"keep-deleted": limit}).keep_deleted == limit

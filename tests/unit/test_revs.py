@@ -41,3 +41,44 @@ def test_the_end_of_year_9999_is_the_last_instant(utc: None) -> None:
     assert parse_time("9999-12-31T23:59:59.999999-05:00") == LAST_NS  # (past what a datetime holds in UTC)
     assert datetime.fromtimestamp(LAST_NS // 1_000_000_000, UTC).year == 9999
     assert parse_time("0001-01-01T00:00:00+01:00") == 0  # (before everything fog has)
+
+
+@pytest.fixture
+def berlin() -> Iterator[None]:
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Berlin"
+    time.tzset()
+    yield
+    if saved is None:
+        os.environ.pop("TZ")
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
+
+
+def test_a_local_time_shown_twice_names_the_later_moment_and_log_prints_its_offset(berlin: None) -> None:
+    """2026-10-25 02:30:30 is 00:30:30Z (summer time) and 01:30:30Z (winter time) in Berlin: fog log showed
+    both as 02:30:30 and the time picked the first (fold=0), so the second could not be named."""
+    from fog.cli.text import local_time
+
+    summer, winter = _ns(2026, 10, 25, 0, 30, 30), _ns(2026, 10, 25, 1, 30, 30)
+    assert local_time(summer) == "2026-10-25 02:30:30+02:00"
+    assert local_time(winter) == "2026-10-25 02:30:30+01:00"
+    assert local_time(_ns(2026, 10, 25, 2, 0, 0)) == "2026-10-25 03:00:00"  # (once: no offset)
+    assert local_time(_ns(2026, 10, 24, 23, 59, 59)) == "2026-10-25 01:59:59"
+    assert local_time(_ns(2026, 3, 29, 1, 30, 0)) == "2026-03-29 03:30:00"  # (spring: nothing shown twice)
+    # what log prints names that moment's second; without an offset, the span ends at the later one
+    assert parse_time(local_time(summer)) == summer + 999_999_999
+    assert parse_time(local_time(winter)) == winter + 999_999_999
+    assert parse_time("2026-10-25 02:30:30") == winter + 999_999_999
+    assert parse_time("2026-10-25T02:30") == winter + 29 * 1_000_000_000 + 999_999_999
+    assert parse_time("2026-10-25") == _ns(2026, 10, 25, 23, 0, 0) - 1
+    assert parse_time("2026-03-29T02:30") == _ns(2026, 3, 29, 1, 30, 59) + 999_999_999  # (a time never shown)
+
+
+def test_a_far_time_is_shown_not_a_crash(utc: None) -> None:
+    from fog.cli.text import iso_utc, local_time
+
+    assert iso_utc(10**30) == local_time(10**30) == "9999-12-31T23:59:59Z"
+    assert iso_utc(LAST_NS) == "9999-12-31T23:59:59Z"
+    assert local_time(_ns(2026, 1, 2, 3, 4, 5)) == "2026-01-02 03:04:05"

@@ -887,6 +887,24 @@ PAGES: dict[str, dict[str, object]] = {
             "that can: they keep it complete. `fog remote unskip` undoes it.",
         ],
     },
+    "serve": {
+        "description": [
+            "The node key (`fognode-`...) is not a secret: the node tells it to anyone who connects, so that "
+            "devices can check the node; it admits no one. Without `--user`, anyone who can reach the port "
+            "can start a space of their own and store data in it. `--quota` bounds each space; "
+            "`--max-spaces` and `--min-free` bound the node as a whole (a put that would leave less than "
+            "`--min-free` free on the node's disk is refused as a transient failure). On a node reachable "
+            "from the internet, give `--user` with your user key (`fog key show` on a trusted device).",
+            "Puts being received hold at most 1 GiB of memory, one space at most a quarter of it, and a put "
+            "must keep going (64 KiB/s after its first `--idle-timeout`). The protocol and every rule the "
+            "node enforces: docs/FORMAT.md, section 17.",
+        ],
+        "examples": [
+            ("A node for one user, on every address:", "fog serve /srv/fog --listen 0.0.0.0:7463 --user fogpub-..."),
+            ("Print the node key again:", "fog serve /srv/fog --show-key"),
+        ],
+        "see_also": ["device add-untrusted"],
+    },
     "device": {"see_also": ["clone", "serve"]},
     "device list": {
         "description": [

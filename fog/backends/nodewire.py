@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from fog.crypto.channel import MAX_PLAIN, ChannelError, Session
@@ -34,6 +35,7 @@ MAX_HEADER = 60 << 10
 LIST_BATCH = 2000  # names per list reply
 MAX_ROSTER_REPLY = 1 << 20  # a roster reply's data, at most
 _HEAD = struct.Struct(">BI")
+_ZEROS = memoryview(bytes(CHUNK))
 
 
 class TooLarge(ChannelError):
@@ -94,21 +96,28 @@ def recv_head(session: Session) -> tuple[int, dict[str, Any], memoryview, int]:
     return code, header, first, total
 
 
-def recv_rest(session: Session, first: memoryview, total: int) -> memoryview:
-    """All `total` bytes of a message whose first part is `first` (the continuation messages read)."""
+def recv_rest(session: Session, first: memoryview, total: int, before: Callable[[], None] | None = None) -> memoryview:
+    """All `total` bytes of a message whose first part is `first` (the continuation messages read).
+
+    The buffer grows by one stream message as each arrives (each decrypted in place, no copy), so an
+    announced total costs the receiver only what the sender really sends. `before` runs before each
+    continuation is read (the node sets its put deadline there)."""
     if total == len(first):
         return first
     _continued(first)
-    data = bytearray(total)
-    view = memoryview(data)
-    view[: len(first)] = first
+    data = bytearray(first)
     at = len(first)
-    while at < total:  # each continuation decrypted in place (no buffer of its own, no copy)
-        n = session.recv_into(view[at:])
-        if not n or (n != CHUNK and at + n != total):
+    while at < total:
+        step = min(CHUNK, total - at)
+        data += _ZEROS[:step]  # no view of `data` is held here: it may move as it grows
+        if before is not None:
+            before()
+        with memoryview(data) as view, view[at:] as into:
+            n = session.recv_into(into)
+        if n != step:
             raise ChannelError("message data continues out of step with its total")
         at += n
-    return view
+    return memoryview(data)
 
 
 def skip_rest(session: Session, first: memoryview, total: int) -> None:

@@ -35,7 +35,17 @@ def serve(
     max_connections: int = typer.Option(32, "--max-connections", help="Connections served at once.", metavar="N"),
     idle_timeout: float = typer.Option(300.0, "--idle-timeout", help="Seconds a connection may idle.", metavar="S"),
     user: list[str] = typer.Option(
-        None, "--user", help="Only this user (fogpub-...) may start a space here (repeatable).", metavar="KEY"
+        None,
+        "--user",
+        help="Only this user (fogpub-...) may start a space here (repeatable; without it, anyone who can "
+        "reach the node may).",
+        metavar="KEY",
+    ),
+    max_spaces: int = typer.Option(
+        100, "--max-spaces", help="Most spaces (users) on the node; 0: no limit.", metavar="N"
+    ),
+    min_free: str = typer.Option(
+        "1G", "--min-free", help="Disk space a put must leave free (0: none).", metavar="SIZE"
     ),
     raw: bool = typer.Option(
         False, "--raw", help="Plain byte store: no layout or append-only rules (devices you trust not to erase)."
@@ -56,6 +66,8 @@ def serve(
             idle_timeout=idle_timeout,
             users=user,
             raw=raw,
+            max_spaces=max_spaces,
+            min_free=min_free,
         )
     )
     if stdio and not show_key:

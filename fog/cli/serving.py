@@ -14,7 +14,7 @@ DEFAULT_LISTEN = "0.0.0.0:7463"
 MIN_OBJECT = 1 << 20  # the smallest --max-object: devices make packs no larger, and any block fits
 _FLAGS = {"--stdio": "stdio", "--allow-prune": "allow_prune", "--raw": "raw"}
 _VALUES = {"--quota": "quota", "--max-object": "max_object", "--max-connections": "max_connections",
-           "--idle-timeout": "idle_timeout"}  # fmt: skip
+           "--idle-timeout": "idle_timeout", "--max-spaces": "max_spaces", "--min-free": "min_free"}  # fmt: skip
 
 
 def node_options(
@@ -26,6 +26,8 @@ def node_options(
     idle_timeout: float | str = 300.0,
     users: list[str] | None = None,
     raw: bool = False,
+    max_spaces: int | str = 100,
+    min_free: str = "1G",
 ):  # type: ignore[no-untyped-def]
     """NodeOptions from the command line's values; UsageError for a bad one."""
     from fog.backends.base import MAX_SECONDS, seconds
@@ -49,6 +51,12 @@ def node_options(
             f"--max-object {max_object}: at least 1M (a block alone is up to 256 KiB, and a device list or a "
             "batch must fit too)"
         )
+    try:
+        spaces = int(max_spaces)
+    except ValueError:
+        spaces = -1
+    if spaces < 0:
+        raise UsageError(f"--max-spaces {max_spaces}: give a whole number (0: no limit)")
     keys = []
     for text in users or []:
         try:
@@ -63,6 +71,8 @@ def node_options(
         idle_timeout=idle,
         users=tuple(keys),
         raw=raw,
+        max_spaces=spaces or None,
+        min_free=parse_size(min_free, "--min-free"),
     )
 
 

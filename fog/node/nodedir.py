@@ -6,6 +6,7 @@ DIR/spaces/<space>/store/           a plain fog remote (LocalBackend layout)
 DIR/spaces/<space>/usage            {"bytes", "objects"}: the space's charged usage, changed under flock
 DIR/spaces/<space>/roster.lock      flock taken while the space's roster is merged (several
                                     `fog serve --stdio` processes may share DIR)
+DIR/spaces.lock                     flock taken while the spaces are counted and one made (--max-spaces)
 """
 
 from __future__ import annotations
@@ -120,6 +121,16 @@ class NodeDir:
         d = self.space_dir(space)
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(d / "roster.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def creating(self) -> Iterator[None]:
+        """Hold the node's lock for making a space (between processes: spaces are counted, then one made)."""
+        fd = os.open(self.root / "spaces.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

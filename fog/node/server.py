@@ -15,12 +15,13 @@ import base64
 import binascii
 import errno
 import json
+import os
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,17 @@ class NodeOptions:
     raw: bool = False  # a plain byte store: no layout rules (see FORMAT.md section 17)
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     max_objects: int | None = 4_000_000  # objects per space
-    max_inflight: int = 1 << 30  # bytes of puts being received at once, node-wide (raised to max_object)
+    max_inflight: int = 1 << 30  # bytes of puts being received at once, node-wide (see __post_init__)
+    max_spaces: int | None = 100  # spaces on the node (None: no limit)
+    min_free: int = 1 << 30  # bytes a put must leave free on the node's file system (0: no floor)
+    min_put_rate: int = 64 << 10  # bytes/s a put must keep up, after its first --idle-timeout
+    space_inflight: int = field(init=False, default=0)  # of max_inflight, what one space may hold
 
     def __post_init__(self) -> None:
-        self.max_inflight = max(self.max_inflight, self.max_object)
+        # One space holds at most a quarter of the budget (at least one object), and the budget always
+        # leaves room for another space's largest put beside it: no one user starves the others.
+        self.space_inflight = max(self.max_object, self.max_inflight // 4)
+        self.max_inflight = max(self.max_inflight, self.space_inflight + self.max_object)
 
 
 @dataclass
@@ -71,6 +79,13 @@ class Space:
     store: LocalBackend
     usage: Usage
     generation: int = 0  # bumped each time this process saves the space's roster
+
+
+class TooSlow(TimeoutError):
+    """A put that fell behind its deadline (NodeOptions.min_put_rate): the connection is closed."""
+
+    def __init__(self, rate: int) -> None:
+        super().__init__(f"put too slow (under {rate} bytes/s)")
 
 
 class Refusal(Exception):
@@ -93,10 +108,12 @@ class Node:
         self._log = log or _stderr
         self._lock = threading.Lock()
         self._spaces: dict[str, Space] = {}
+        self._create_lock = threading.Lock()  # held (with the node's flock) while a space is made
         self._space_locks: dict[str, threading.Lock] = {}
         self.index = RosterIndex(self.dir)
         self.active = 0  # admitted connections
         self._inflight = 0  # bytes of puts being received, node-wide
+        self._inflight_of: dict[str, int] = {}  # of those, per space
         self._inflight_cond = threading.Condition()
         for name in self.dir.spaces():
             try:
@@ -253,29 +270,37 @@ class Node:
             self._may_create(name, roster)
         with self._space_lock(name), self.dir.locked(name):
             state = self._load(name)
-            if state is None:
+            if state is not None:
+                return self._merge(state, roster, client, named, peer)
+            with self._create_lock, self.dir.creating():  # counted and made as one step (--max-spaces)
                 self._may_create(name, roster)
-            try:
-                merged = R.merge(state, roster)
-            except IntegrityError as exc:
-                if exc.message == R.NOT_THIS_USER and named is not None and state is not None:
-                    if state.lists(client.hex()):
-                        self.log(
-                            peer,
-                            state.label_of(client.hex()),
-                            "roster ignored: stale (signed by a user key this space no longer pins); "
-                            "admitted by the device list the node holds",
-                        )
-                        return state
-                raise Refusal(W.REFUSED, exc.message) from None
-            if merged != state:
-                self.dir.save_roster(merged)
-                self.index.saved(merged)
-                with self._lock:
-                    known = self._spaces.get(merged.space)
-                if known is not None:
-                    known.generation += 1
-            return merged
+                return self._merge(state, roster, client, named, peer)
+
+    def _merge(
+        self, state: R.SpaceRoster | None, roster: R.Roster, client: bytes, named: str | None, peer: str
+    ) -> R.SpaceRoster:
+        """Merge a hello's roster into the space's (held under its locks); the state that admits the client."""
+        try:
+            merged = R.merge(state, roster)
+        except IntegrityError as exc:
+            if exc.message == R.NOT_THIS_USER and named is not None and state is not None:
+                if state.lists(client.hex()):
+                    self.log(
+                        peer,
+                        state.label_of(client.hex()),
+                        "roster ignored: stale (signed by a user key this space no longer pins); "
+                        "admitted by the device list the node holds",
+                    )
+                    return state
+            raise Refusal(W.REFUSED, exc.message) from None
+        if merged != state:
+            self.dir.save_roster(merged)
+            self.index.saved(merged)
+            with self._lock:
+                known = self._spaces.get(merged.space)
+            if known is not None:
+                known.generation += 1
+        return merged
 
     def _load(self, name: str) -> R.SpaceRoster | None:
         try:
@@ -290,6 +315,9 @@ class Node:
             raise Refusal(W.REFUSED, "unknown space")
         if self.options.users and bytes.fromhex(roster.signer) not in self.options.users:
             raise Refusal(W.REFUSED, "this node does not admit new users (fog serve --user)")
+        most = self.options.max_spaces
+        if most is not None and sum(1 for s in self.dir.spaces() if s != name and self.dir.roster_stamp(s)) >= most:
+            raise Refusal(W.REFUSED, f"this node holds all the spaces it may (fog serve --max-spaces {most})")
 
     def _space_lock(self, name: str) -> threading.Lock:
         with self._lock:
@@ -385,6 +413,9 @@ class Node:
                 W.send(session, status, reply, out)  # type: ignore[arg-type]
                 if status != W.OK and unread:  # the refusal is out; the rest of the request goes unread
                     W.skip_rest(session, first, total)
+            except TooSlow as exc:
+                self.log(peer, who, f"{exc}: closing")
+                return
             except TimeoutError:
                 self.log(peer, who, f"{op} stalled for {self.options.idle_timeout:g} s: closing")
                 return
@@ -423,45 +454,75 @@ class Node:
                 why = rules.name_rule(role, name, session.peer)
                 if why:
                     raise Refusal(W.REFUSED, why)
+            self._room(space, total)
             self._reserve(space, charge(total), 1)
         except Refusal as r:
             r.unread = True
             raise
         stored = False
         try:
-            if not self._inflight_acquire(total):
+            if not self._inflight_acquire(space.name, total):
                 busy = Refusal(W.TRANSIENT, "node busy (too much data in flight); try again later")
                 busy.unread = True
                 raise busy
             try:
-                data = W.recv_rest(session, first, total)
+                data = self._receive(session, first, total)
                 stored = True  # from here _put holds (and gives back) the reservation
                 return self._put(space, role, session.peer, name, data, replace=op == "put", held=charge(total))
             finally:
-                self._inflight_release(total)
+                self._inflight_release(space.name, total)
         finally:
             if not stored:
                 self._reserve(space, -charge(total), -1)
 
-    def _inflight_acquire(self, n: int) -> bool:
-        """Take `n` bytes of the node's in-flight budget (waiting up to --idle-timeout); False when it stays full."""
+    def _receive(self, session: C.Session, first: memoryview, total: int) -> memoryview:
+        """The rest of a put, which must keep going: each message within --idle-timeout, and the whole
+        within --idle-timeout plus `total` at `min_put_rate` (TooSlow), so a put that trickles cannot hold
+        its share of the in-flight budget for long."""
+        idle, pipe = self.options.idle_timeout, session.pipe
+        deadline = time.monotonic() + idle + total / self.options.min_put_rate
+
+        def clock() -> None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TooSlow(self.options.min_put_rate)
+            pipe.settimeout(min(idle, left))
+
+        try:
+            return W.recv_rest(session, first, total, clock)
+        except TimeoutError:
+            if time.monotonic() >= deadline - 0.01:
+                raise TooSlow(self.options.min_put_rate) from None
+            raise
+        finally:
+            pipe.settimeout(idle)
+
+    def _inflight_acquire(self, space: str, n: int) -> bool:
+        """Take `n` bytes of the in-flight budget for a put into `space` (waiting up to --idle-timeout);
+        False when it stays full. A space takes at most its share (`space_inflight`), the node at most
+        `max_inflight`."""
         if n <= W.CHUNK:  # one message: already read
             return True
         deadline = time.monotonic() + self.options.idle_timeout
+        share, pool = self.options.space_inflight, self.options.max_inflight
         with self._inflight_cond:
-            while self._inflight + n > self.options.max_inflight and self._inflight:
+            while self._inflight + n > pool or self._inflight_of.get(space, 0) + n > share:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._inflight_cond.wait(left)
             self._inflight += n
+            self._inflight_of[space] = self._inflight_of.get(space, 0) + n
             return True
 
-    def _inflight_release(self, n: int) -> None:
+    def _inflight_release(self, space: str, n: int) -> None:
         if n <= W.CHUNK:
             return
         with self._inflight_cond:
             self._inflight -= n
+            held = self._inflight_of.pop(space) - n
+            if held:
+                self._inflight_of[space] = held
             self._inflight_cond.notify_all()
 
     def _request(
@@ -562,6 +623,21 @@ class Node:
         if size is not None:
             self._reserve(space, -charge(size), -1)
         return W.OK, {}, b""
+
+    def _room(self, space: Space, total: int) -> None:
+        """Refusal (transient) when a put of `total` bytes would leave less than --min-free on the node's disk."""
+        floor = self.options.min_free
+        if not floor:
+            return
+        try:
+            st = os.statvfs(space.store.root)
+        except OSError:
+            return
+        if st.f_bavail * st.f_frsize - total < floor:
+            raise Refusal(
+                W.TRANSIENT,
+                f"node storage nearly full (fog serve --min-free keeps {floor} bytes free); try again later",
+            )
 
     def _size(self, space: Space, name: str) -> int | None:
         try:

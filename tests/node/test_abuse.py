@@ -423,11 +423,11 @@ def test_put_refused_on_its_first_message(start: Start) -> None:
 
 def test_node_wide_bytes_in_flight_are_capped(tmp_path: Path) -> None:
     """In process: a put waits for (then is refused) the node's in-flight budget; nothing is taken."""
-    node = Node(tmp_path / "n", NodeOptions(max_object=8 << 20, max_inflight=8 << 20, idle_timeout=0.3))
-    assert node._inflight_acquire(6 << 20)
-    assert not node._inflight_acquire(6 << 20)  # waits 0.3 s, then the node is busy
-    node._inflight_release(6 << 20)
-    assert node._inflight_acquire(6 << 20)
+    node = Node(tmp_path / "n", NodeOptions(max_object=8 << 20, max_inflight=16 << 20, idle_timeout=0.3))
+    assert node._inflight_acquire("a", 6 << 20) and node._inflight_acquire("b", 6 << 20)
+    assert not node._inflight_acquire("c", 6 << 20)  # waits 0.3 s, then the node is busy
+    node._inflight_release("a", 6 << 20)
+    assert node._inflight_acquire("c", 6 << 20)
 
 
 def _half_open(node: NodeProcess, claimed: bytes, hello: dict[str, Any]) -> tuple[socket.socket, bytes]:

@@ -60,7 +60,7 @@ def test_recover_in_place_when_the_remote_moved_on(world: World) -> None:
     assert b.read("notes.txt") == "A's notes\n"  # a stale copy of an older version is updated
     assert _status(b)["modified"] == ["doc.txt"]
     b.push()
-    a.pull()
+    a.pull(expect=3)  # (A's edit is in the copy now: said)
     assert a.read("doc.txt") == "B's edit\n"
     assert [p.read_text() for p in a.conflicts()] == ["A's edit\n"]
     assert a.tree() == b.tree()

@@ -67,7 +67,7 @@ def _two_devices_round_trip(world: World) -> None:
     assert a.read("doc.txt") == "A's edit\n"
     (copy,) = a.conflicts()
     assert copy.read_text() == "B's edit\n"
-    b.pull()
+    b.pull(expect=3)  # (B's edit is in the copy now: said)
     assert b.read("doc.txt") == "A's edit\n"
     assert (b.root / copy.name).read_text() == "B's edit\n"
     a.fog("check", "--read-data")

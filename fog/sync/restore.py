@@ -93,13 +93,20 @@ def safe_parent(root: Path, path: str, known: set[str] | None = None, db: RepoDB
             if known is not None and rel in known:
                 continue
             full = os.path.join(top, rel)
-            if os.path.islink(full):
+            try:
+                here: int | None = os.lstat(full).st_mode
+            except FileNotFoundError:
+                here = None
+            if here is not None and stat.S_ISLNK(here):
                 raise FogError(f"refusing to restore {path}: {rel} is a symlink")
             try:
-                mode = dir_mode(db, rel) if db is not None else None
-                os.mkdir(full, 0o700 if mode is not None else 0o777)
-                if mode is not None:
-                    os.chmod(full, mode)  # (no umask: what the history says)
+                if here is None:  # (the history is looked up only for a directory that is missing)
+                    mode = dir_mode(db, rel) if db is not None else None
+                    os.mkdir(full, 0o700 if mode is not None else 0o777)
+                    if mode is not None:
+                        os.chmod(full, mode)  # (no umask: what the history says)
+                elif not stat.S_ISDIR(here):
+                    raise FileExistsError(full)
             except FileExistsError:
                 if not os.path.isdir(full):
                     raise FogError(f"refusing to restore {path}: {rel} is a file now; move it away") from None

@@ -19,12 +19,8 @@ def _racy(share: Share, path: str) -> bool:
         db.close()
 
 
-def test_status_refreshes_racy_entries(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
-    share.write("fresh.txt", "written just before the push\n")
-    share.write("dir/also.txt", "and this one\n")
-    share.push()
-    assert _racy(share, "fresh.txt")  # its mtime is too close to the push: the index cannot trust it yet
-
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths fog reads (hashes) from now on, in order."""
     reads: list[str] = []
     real = content.FileReader.read_consistent
 
@@ -33,6 +29,16 @@ def test_status_refreshes_racy_entries(share: Share, monkeypatch: pytest.MonkeyP
         return real(self, path, before, stats)
 
     monkeypatch.setattr(content.FileReader, "read_consistent", counting)
+    return reads
+
+
+def test_status_refreshes_racy_entries(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    share.write("fresh.txt", "written just before the push\n")
+    share.write("dir/also.txt", "and this one\n")
+    share.push()
+    assert _racy(share, "fresh.txt")  # its mtime is too close to the push: the index cannot trust it yet
+
+    reads = _count_reads(monkeypatch)
     monkeypatch.setattr(push, "RACY_NS", 0)  # as if the 2 s had passed since the files were written
     assert share.fog("status", "--json").json()["clean"]
     assert len(reads) == 2  # the racy entries were hashed once more...
@@ -54,14 +60,7 @@ def test_a_file_dated_in_the_future_is_not_read_again_at_every_scan(
     os.utime(share.root / "from-the-future.bin", ns=(ahead, ahead))
     share.push()
     assert not _racy(share, "from-the-future.bin")
-    reads: list[str] = []
-    real = content.FileReader.read_consistent
-
-    def counting(self, path, before, stats):  # type: ignore[no-untyped-def]
-        reads.append(path)
-        return real(self, path, before, stats)
-
-    monkeypatch.setattr(content.FileReader, "read_consistent", counting)
+    reads = _count_reads(monkeypatch)
     assert share.fog("status", "--json").json()["clean"]
     assert reads == []
     with open(share.root / "from-the-future.bin", "r+b") as f:  # an edit now: a new mtime, seen

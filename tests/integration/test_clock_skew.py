@@ -12,14 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_multidevice import Device, World, make_pair
+from test_multidevice import Device, World, make_pair, shifted
 
-BEHIND = """
-import time
-_tn, _t = time.time_ns, time.time
-time.time_ns = lambda: _tn() - 3600 * 10**9
-time.time = lambda: _t() - 3600
-"""
+BEHIND = shifted(-3600)
 
 
 @pytest.fixture
@@ -63,7 +58,7 @@ def test_keep_last_after_the_clock_stepped_back_keeps_the_newest_made(world: Wor
     `forget --keep-last 2` kept v2 (the latest clock) and v5, forgot v4 and v3, and after that v2 and v5
     were unrelated tips, so `cat f` gave v2 and `restore f` wrote it over v5 (review 5, longrun 1)."""
     a = world.init("laptop")
-    ahead = BEHIND.replace("- 3600", "+ 600")
+    ahead = shifted(600)
     a.write("f", "v1\n")
     a.push()
     a.write("f", "v2\n")

@@ -302,6 +302,20 @@ def pair(world: World) -> tuple[Device, Device]:
     return make_pair(world)
 
 
+def shifted(seconds: int, tz: str | None = None) -> str:
+    """A `patch=` for Device.fog: the fog process's clock `seconds` ahead (behind, if negative), and its
+    time zone."""
+    code = f"""
+import os, time
+_tn, _t = time.time_ns, time.time
+time.time_ns = lambda: _tn() + {seconds} * 1_000_000_000
+time.time = lambda: _t() + {seconds}
+"""
+    if tz is not None:
+        code += f"os.environ['TZ'] = {tz!r}\ntime.tzset()\n"
+    return code
+
+
 def make_pair(world: World) -> tuple[Device, Device]:
     """Device A ("laptop") made the share and pushed INITIAL; device B ("desktop") cloned it."""
     a = world.init("laptop")

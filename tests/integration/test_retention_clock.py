@@ -11,19 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_multidevice import World, make_pair
+from test_multidevice import World, make_pair, shifted
 
 YEAR = 365 * 86400
-
-
-def shifted(seconds: int) -> str:
-    """A `patch=` that moves this fog process's clock by `seconds`."""
-    return f"""
-import time
-_tn, _t = time.time_ns, time.time
-time.time_ns = lambda: _tn() + {seconds} * 10**9
-time.time = lambda: _t() + {seconds}
-"""
 
 
 @pytest.fixture

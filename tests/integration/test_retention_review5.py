@@ -11,22 +11,9 @@ import random
 from pathlib import Path
 
 import pytest
-from test_multidevice import ONLY_KEEP_LAST, Device, World
+from test_multidevice import ONLY_KEEP_LAST, Device, World, shifted
 
 DAY = 86400
-
-
-def shifted(seconds: int, tz: str | None = None) -> str:
-    """Patch code: the fog process's clock `seconds` ahead (behind, if negative), and its time zone."""
-    code = f"""
-import os, time
-_tn, _t = time.time_ns, time.time
-time.time_ns = lambda: _tn() + {seconds} * 1_000_000_000
-time.time = lambda: _t() + {seconds}
-"""
-    if tz is not None:
-        code += f"os.environ['TZ'] = {tz!r}\ntime.tzset()\n"
-    return code
 
 
 def at(moment_ns: int, tz: str) -> str:

@@ -558,12 +558,11 @@ def test_two_rotations_at_once_are_refused_by_the_rotating_devices_too_and_adopt
     assert d.read("from-desktop.txt") == "sealed with desktop's epoch-1 key\n"
 
 
-def test_two_owner_devices_that_start_one_key_epoch_at_once_lose_no_key(tmp_path: Path) -> None:
-    """alice's two devices each remove bob at the same time (the store shows neither what the other wrote):
-    each draws its own key for epoch 1 and seals data with it. The SyncConfig merge kept one of the two
-    keys: what the other device pushed opened for nobody (its own history included, `check` exit 4), and
-    that device's every sync failed. Now every key of an epoch is kept; the member who stays (carol) reads
-    what both devices pushed, and they read hers."""
+def _owner_with_two_devices_and_two_members(
+    tmp_path: Path,
+) -> tuple[World, Device, Device, Device, Device, str, set[Path]]:
+    """alice (two devices, both pulled) shares her share with bob and carol: (world, alice-laptop,
+    alice-desktop, bob, carol, the share's directory name on the remote, the remote's files now)."""
     from tests.integration.test_sharing import _second_device, _share_dir, accept, user, user_key
 
     world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
@@ -579,6 +578,18 @@ def test_two_owner_devices_that_start_one_key_epoch_at_once_lose_no_key(tmp_path
         d.pull()
     sid = _share_dir(a).name
     before = {p for p in world.remote.rglob("*") if p.is_file()}
+    return world, a, a2, bob, carol, sid, before
+
+
+def test_two_owner_devices_that_start_one_key_epoch_at_once_lose_no_key(tmp_path: Path) -> None:
+    """alice's two devices each remove bob at the same time (the store shows neither what the other wrote):
+    each draws its own key for epoch 1 and seals data with it. The SyncConfig merge kept one of the two
+    keys: what the other device pushed opened for nobody (its own history included, `check` exit 4), and
+    that device's every sync failed. Now every key of an epoch is kept; the member who stays (carol) reads
+    what both devices pushed, and they read hers."""
+    from tests.integration.test_sharing import accept, user, user_key
+
+    world, a, a2, bob, carol, sid, before = _owner_with_two_devices_and_two_members(tmp_path)
     a.fog("share", "remove-member", "bob")
     a.write("one.txt", "alice-laptop, epoch 1\n")
     a.fog("sync")
@@ -630,21 +641,9 @@ def test_two_owner_devices_that_remove_two_members_at_once_start_one_more_epoch(
     """alice-laptop removes bob while alice-desktop removes carol, neither seeing the other: each sealed its
     epoch-1 key to the member the other removed. Both keys are kept (they sealed data), so new data must not
     be sealed with either: the owner's next push starts epoch 2, sealed to nobody removed."""
-    from tests.integration.test_sharing import _second_device, _share_dir, accept, user, user_key
+    from tests.integration.test_sharing import _share_dir
 
-    world = World(tmp_path, tmp_path / "remote", tmp_path / "alice.key")
-    a = world.init("alice-laptop")
-    a.write("doc.txt", "alice's first draft\n")
-    a.push()
-    bob, carol = user(a, "bob"), user(a, "carol")
-    for d in (bob, carol):
-        a.fog("share", "invite", "--user", user_key(d), "--name", d.name)
-        accept(a, d)
-    a2 = _second_device(a, "alice-desktop", world.key)
-    for d in (a, a2, bob, carol):
-        d.pull()
-    sid = _share_dir(a).name
-    before = {p for p in world.remote.rglob("*") if p.is_file()}
+    world, a, a2, bob, carol, sid, before = _owner_with_two_devices_and_two_members(tmp_path)
     a.fog("share", "remove-member", "bob")
     hidden, moved = tmp_path / "hidden", []
     for p in sorted({p for p in world.remote.rglob("*") if p.is_file()} - before):

@@ -66,6 +66,14 @@ def accept(alice: Device, d: Device, *extra: str, expect: int = 0) -> None:
     run_fog(["clone", alice.world.remote, d.root, "--invited", *extra], home=d.home, cwd=alice.world.tmp, expect=expect)
 
 
+def member(alice: Device, name: str) -> Device:
+    """Another user, invited read-write by alice (`--name NAME`) and their clone of her share made."""
+    d = user(alice, name)
+    alice.fog("share", "invite", "--user", user_key(d), "--name", name)
+    accept(alice, d)
+    return d
+
+
 def test_invite_clone_edit_and_history_across_users(alice: Device) -> None:
     bob = user(alice, "bob")
     r = alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
@@ -215,9 +223,7 @@ def test_a_read_only_members_sync_pulls_then_refuses_to_push_like_push(alice: De
 
 
 def test_a_removed_member_reads_nothing_pushed_later_and_its_batches_are_refused(alice: Device) -> None:
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     doc = alice.fog("share", "remove-member", "bob", "--json").json()
     assert set(man_text.JSON_FIELDS["share remove-member"]) <= set(doc) and doc["role"] == "removed"
     before = set(alice.world.log_files())
@@ -330,9 +336,7 @@ def _share_dir(alice: Device) -> Path:
 def test_a_removed_member_is_told_at_every_push_pull_and_sync(alice: Device) -> None:
     """Bob's sync said "pushed 1 change(s)", exit 0, at every run after his removal, while everything he
     wrote was set aside by the others (new-user review). Now: one line, exit 6, like a revoked device."""
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     alice.fog("share", "remove-member", "bob")
     alice.write("n.txt", "from alice\n")
     alice.push()
@@ -373,9 +377,7 @@ def test_sync_prune_from_cron_skips_a_shared_shares_prune(alice: Device) -> None
 
 
 def test_a_removed_member_that_deletes_its_removal_gets_no_later_key(alice: Device) -> None:
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     statements = set((_share_dir(alice) / "members").iterdir())
     alice.fog("share", "remove-member", "bob")
     for p in set((_share_dir(alice) / "members").iterdir()) - statements:
@@ -393,9 +395,7 @@ def test_a_removed_member_that_deletes_its_removal_gets_no_later_key(alice: Devi
 
 
 def test_a_removed_member_cannot_lift_its_cut_in_its_own_statement(alice: Device) -> None:
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     alice.fog("share", "remove-member", "bob")
     ident = Identity.load(bob.home)
     sid = _share_dir(alice).name
@@ -528,9 +528,7 @@ def _second_device(alice: Device, name: str, key_file: Path) -> Device:
 
 
 def test_the_owner_revokes_a_device_members_are_not_fooled_and_are_invited_again(alice: Device) -> None:
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     desktop = _second_device(alice, "alice-desktop", alice.world.key)
     thief = Identity.load(desktop.home)  # what the desktop holds before it is revoked
     alice.fog("device", "revoke", "alice-desktop", "--master-key-file", alice.world.tmp / "alice-new.key")
@@ -570,9 +568,7 @@ def test_the_owner_revokes_a_device_members_are_not_fooled_and_are_invited_again
 
 
 def test_a_member_revokes_a_device_and_the_owner_sets_it_aside(alice: Device) -> None:
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     phone = bob_phone(alice)
     phone.write("phone.txt", "before the theft\n")
     phone.push()
@@ -657,9 +653,7 @@ def test_members_push_nothing_the_removed_or_a_revoked_device_could_read(alice: 
 
 
 def test_a_members_revoked_device_reads_nothing_after_the_owner_hears_of_it(alice: Device) -> None:
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     phone = bob_phone(alice)
     bob.fog("device", "revoke", "bob-phone", "--master-key-file", alice.world.tmp / "bob-new.key")
     # the phone, with bob's old user key, writes a retiring statement of its own naming a device it made
@@ -735,9 +729,7 @@ def test_a_member_forgets_only_their_own_versions(alice: Device) -> None:
     history (log: none, restore: none). A member's forget now applies to the member's versions only."""
     alice.write("doc.txt", "alice's second draft\n")
     alice.push()
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     bob.write("bob.txt", "bob's note\n")
     bob.push()
     bob.write("bob.txt", "bob's note, again\n")
@@ -759,9 +751,7 @@ def test_a_member_forgets_only_their_own_versions(alice: Device) -> None:
 
 def _bob_pushed_setuid_files(alice: Device) -> Device:
     """Bob, a member, pushes a setuid and setgid file `tool` and a setgid directory; Alice pulls them."""
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     bob.write("tool", b"#!/bin/sh\necho hi\n", mode=0o6755)
     (bob.root / "sgid-dir").mkdir()
     os.chmod(bob.root / "sgid-dir", 0o2775)
@@ -816,9 +806,7 @@ def test_a_restore_of_another_users_file_never_makes_it_setuid_or_setgid(alice: 
 def test_a_member_cannot_publish_versions_in_the_owners_name(alice: Device) -> None:
     """Attacker review: a read-write member holds the share's keys, so a patched client could give its
     versions Alice's device: Alice's `fog log` then showed "alice-laptop" as their author."""
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     alice_device = alice.fog("key", "show", "--json").json()["device_id"]
     forge = f"""
 import fog.sync.push as _push
@@ -888,9 +876,7 @@ def test_a_members_revoked_device_is_cut_where_its_user_revoked_it_not_where_the
     pull, and Alice took that batch: her removal of bob's retired key cut at the log top when she noticed,
     over the limit bob's retiring statement gave (review 5, keys 1). A removal an older fog recorded that way
     is limited by the retiring statements when read."""
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     phone = bob_phone(alice)
     phone.write("phone.txt", "before the theft\n")
     phone.push()
@@ -919,9 +905,7 @@ def test_a_members_revoked_device_is_cut_where_its_user_revoked_it_not_where_the
 def test_a_member_whose_own_rotation_cut_them_off_is_told_and_shown_the_way_back(alice: Device) -> None:
     """Bob rotated his keys: Alice's fog removed his old key, and his push and sync still said "pushed", exit 0,
     while Alice set every batch aside; `key rotate` said nothing of the shared share (review 5, keys 2)."""
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     r = run_fog(["key", "rotate", "--master-key-file", alice.world.tmp / "bob-new.key"], home=bob.home, cwd=bob.root)
     assert "alice-laptop (owner " in r.err and "invites your new key" in r.err
     doc = run_fog(
@@ -952,9 +936,7 @@ def test_a_member_whose_own_rotation_cut_them_off_is_told_and_shown_the_way_back
 def test_demoting_a_member_to_read_only_keeps_what_they_wrote_before(alice: Device) -> None:
     """Inviting bob again --read-only made every reader refuse all his batches from 0, those written while he
     could too: Alice's new device never got bob.txt (review 5, keys 3). A role change stops later batches."""
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     bob.write("bob.txt", "written by bob while read-write\n")
     bob.push()
     alice.pull()
@@ -969,9 +951,7 @@ def test_demoting_a_member_to_read_only_keeps_what_they_wrote_before(alice: Devi
     assert desktop.read("bob.txt") == "written by bob while read-write\n"
     assert not (desktop.root / "late.txt").exists()
     assert "bob.txt" in desktop.fog("log").out
-    carol = user(alice, "carol")
-    alice.fog("share", "invite", "--user", user_key(carol), "--name", "carol")
-    accept(alice, carol)
+    carol = member(alice, "carol")
     assert carol.read("bob.txt") == "written by bob while read-write\n"
     assert not (carol.root / "late.txt").exists()
 
@@ -1002,9 +982,7 @@ def test_an_invitation_gives_the_member_only_the_remote_it_is_written_to(alice: 
     usb = alice.world.tmp / "alice-usb"
     alice.fog("remote", "add", "usb", usb)
     alice.fog("push")
-    bob = user(alice, "bob")
-    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob")
-    accept(alice, bob)
+    bob = member(alice, "bob")
     listed = bob.fog("remote", "list", "--json").json()
     assert [r["name"] for r in listed] == ["origin"] and str(usb) not in json.dumps(listed), listed
     bob.write("doc.txt", "bob's edit\n")

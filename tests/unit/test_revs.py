@@ -12,10 +12,10 @@ import pytest
 from fog.repo.revs import LAST_NS, parse_time
 
 
-@pytest.fixture
-def utc() -> Iterator[None]:
+def _zone(name: str) -> Iterator[None]:
+    """This process in the time zone `name`, then back."""
     saved = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
+    os.environ["TZ"] = name
     time.tzset()
     yield
     if saved is None:
@@ -23,6 +23,11 @@ def utc() -> Iterator[None]:
     else:
         os.environ["TZ"] = saved
     time.tzset()
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    yield from _zone("UTC")
 
 
 def _ns(*args: int) -> int:
@@ -45,15 +50,7 @@ def test_the_end_of_year_9999_is_the_last_instant(utc: None) -> None:
 
 @pytest.fixture
 def berlin() -> Iterator[None]:
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Berlin"
-    time.tzset()
-    yield
-    if saved is None:
-        os.environ.pop("TZ")
-    else:
-        os.environ["TZ"] = saved
-    time.tzset()
+    yield from _zone("Europe/Berlin")
 
 
 def test_a_local_time_shown_twice_names_the_later_moment_and_log_prints_its_offset(berlin: None) -> None:

@@ -81,6 +81,15 @@ class Space:
     generation: int = 0  # bumped each time this process saves the space's roster
 
 
+@dataclass(eq=False)
+class _Admitted:
+    """An admitted connection: its space, its pipe, and since when it waits for a request (None: serving one)."""
+
+    space: str
+    pipe: C.Pipe | None
+    idle_since: float | None = None
+
+
 class TooSlow(TimeoutError):
     """A put that fell behind its deadline (NodeOptions.min_put_rate): the connection is closed."""
 
@@ -111,7 +120,8 @@ class Node:
         self._create_lock = threading.Lock()  # held (with the node's flock) while a space is made
         self._space_locks: dict[str, threading.Lock] = {}
         self.index = RosterIndex(self.dir)
-        self.active = 0  # admitted connections
+        self.active = 0  # admitted connections (len(self._admitted))
+        self._admitted: set[_Admitted] = set()
         self._inflight = 0  # bytes of puts being received, node-wide
         self._inflight_of: dict[str, int] = {}  # of those, per space
         self._inflight_cond = threading.Condition()
@@ -156,7 +166,7 @@ class Node:
         timer = threading.Timer(self.options.handshake_timeout, _cut_pipe, (pipe,))
         timer.daemon = True
         timer.start()
-        admitted = False
+        admitted: _Admitted | None = None
         try:
             hs = C.ServerHandshake(pipe, self.secret)
             pipe.settimeout(self.options.handshake_timeout)
@@ -174,8 +184,7 @@ class Node:
                 return
             if handshaken is not None and not handshaken():
                 return
-            welcome, space, role, who = self._admit(client, hello, peer)
-            admitted = "error" not in welcome
+            welcome, space, role, who, admitted = self._admit(client, hello, peer, pipe)
             try:
                 hs.admit(session, welcome)
             except (ConnectionError, TimeoutError, OSError) as exc:
@@ -185,47 +194,56 @@ class Node:
                 self.log(peer, who, f"refused: {welcome['error']}")
                 return
             timer.cancel()
-            assert space is not None
+            assert space is not None and admitted is not None
             self.log(peer, who, f"connected as {role} (space {space.name})")
-            self._serve_requests(session, space, role, peer, who)
+            self._serve_requests(session, space, role, peer, who, admitted)
         except Exception as exc:  # a bug must not take the node down: one line, the connection closed
             self.log(peer, "-", f"internal error: {type(exc).__name__}: {exc}")
         finally:
             timer.cancel()
-            if admitted:
-                with self._lock:
-                    self.active -= 1
+            if admitted is not None:
+                self._release(admitted)
             pipe.close()
 
     def _admit(
-        self, client: bytes, hello: dict[str, Any], peer: str = "-"
-    ) -> tuple[dict[str, Any], Space | None, str, str]:
-        """(welcome, space, role, who) for a hello from `client`; the welcome holds `error` when refused."""
+        self, client: bytes, hello: dict[str, Any], peer: str = "-", pipe: C.Pipe | None = None
+    ) -> tuple[dict[str, Any], Space | None, str, str, _Admitted | None]:
+        """(welcome, space, role, who, slot) for a hello from `client`; the welcome holds `error` when refused
+        (and the slot is None). The slot is given back with _release."""
         who = f"key {client.hex()[:16]}"
         try:
             state = self._resolve(client, hello, peer)
         except Refusal as r:
-            return {"error": r.message}, None, "", who
+            return {"error": r.message}, None, "", who, None
         who = state.label_of(client.hex())
         role, why = state.role_of(client.hex())
         if role is None:
-            return {"error": why}, None, "", who
+            return {"error": why}, None, "", who, None
+        slot = _Admitted(state.space, pipe)
+        evicted = None
         with self._lock:
             if self.active >= self.options.max_connections:
-                busy = f"too many connections (--max-connections {self.options.max_connections}); try again later"
-                return {"error": busy, "transient": True}, None, "", who
+                evicted = self._evictable(state.space)
+                if evicted is None:
+                    busy = f"too many connections (--max-connections {self.options.max_connections}); try again later"
+                    return {"error": busy, "transient": True}, None, "", who, None
+                self._admitted.discard(evicted)
+                self.active -= 1
+            self._admitted.add(slot)
             self.active += 1
+        if evicted is not None:
+            self.log(peer, who, f"all connections taken: an idle one of space {evicted.space} closed for this one")
+            if evicted.pipe is not None:
+                _cut_pipe(evicted.pipe)
         try:
             space = self._space(state.space)
             used = space.usage.get()[0]
         except _UNLOADABLE as exc:
-            with self._lock:
-                self.active -= 1
+            self._release(slot)
             self.log("-", who, f"space {state.space} not loaded: {type(exc).__name__}: {exc}")
-            return {"error": UNLOADABLE}, None, "", who
+            return {"error": UNLOADABLE}, None, "", who, None
         except BaseException:  # the slot is given back whatever happens before the connection counts as admitted
-            with self._lock:
-                self.active -= 1
+            self._release(slot)
             raise
         welcome = {
             "proto": 1,
@@ -237,7 +255,35 @@ class Node:
             "max_object": self.options.max_object,
             "node": f"fog {__version__}",
         }
-        return welcome, space, role, who
+        return welcome, space, role, who, slot
+
+    def _release(self, slot: _Admitted) -> None:
+        """Give an admitted connection's slot back (once: an evicted one gave it back already)."""
+        with self._lock:
+            if slot in self._admitted:
+                self._admitted.discard(slot)
+                self.active -= 1
+
+    def _evictable(self, newcomer: str) -> _Admitted | None:
+        """With every slot taken (under the node's lock): the connection that gives way to one of space
+        `newcomer`, or None (the newcomer is refused, and retries).
+
+        No space may keep the others out by holding every slot (one user's connections, or a stranger's
+        on a node without --user): the space holding the most connections, when it holds at least two
+        more than the newcomer's, gives up the one of its connections that has waited longest for a
+        request. A connection in the middle of a request is never cut (its client would see a lost
+        connection and retry, but a put would be received twice)."""
+        held: dict[str, list[_Admitted]] = {}
+        for slot in self._admitted:
+            held.setdefault(slot.space, []).append(slot)
+        mine = len(held.get(newcomer, ()))
+        for _, slots in sorted(held.items(), key=lambda kv: -len(kv[1])):
+            if len(slots) < mine + 2:
+                return None
+            idle = [s for s in slots if s.idle_since is not None]
+            if idle:
+                return min(idle, key=lambda s: s.idle_since or 0.0)
+        return None
 
     def _resolve(self, client: bytes, hello: dict[str, Any], peer: str = "-") -> R.SpaceRoster:
         """The space a hello names (merging the roster it carries), or Refusal.
@@ -365,19 +411,29 @@ class Node:
         role, why = state.role_of(client_hex)
         return role, why, now
 
-    def _serve_requests(self, session: C.Session, space: Space, role: str, peer: str, who: str) -> None:
+    def _serve_requests(
+        self, session: C.Session, space: Space, role: str, peer: str, who: str, slot: _Admitted
+    ) -> None:
         client_hex = session.peer.hex()
         seen: tuple[Any, ...] = (space.generation, self.dir.roster_stamp(space.name))
         while True:
             session.pipe.settimeout(self.options.idle_timeout)
+            with self._lock:
+                slot.idle_since = time.monotonic()
             try:
                 code, header, first, total = W.recv_head(session)
             except TimeoutError:
                 self.log(peer, who, f"idle for {self.options.idle_timeout:g} s: closing")
                 return
             except (ConnectionError, OSError) as exc:
+                if slot not in self._admitted:
+                    return  # given way to another space's connection (logged then)
                 self._dropped(peer, who, exc)
                 return
+            with self._lock:
+                slot.idle_since = None
+                if slot not in self._admitted:
+                    return  # cut while its request arrived: it is not served
             op = W.OPS.get(code)
             if total > self.options.max_object:  # refused unread: the connection cannot go on
                 msg = f"object larger than the node's --max-object ({self.options.max_object} bytes)"

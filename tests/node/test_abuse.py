@@ -462,6 +462,61 @@ def test_nothing_said_or_counted_before_the_client_proves_its_key(start: Start) 
         sock.close()
 
 
+def test_one_space_holding_every_slot_gives_way_to_another(start: Start) -> None:
+    """Review 5, serve 5: one user (or a stranger, on a node without --user) opening connections until the node
+    is full and keeping them with a request now and then kept every other user out. A newcomer of another space
+    now closes the longest-idle connection of the space holding the most; that space gets no more back."""
+    n = start("--max-connections", "4")
+    hog, victim = User(), User()
+    connect(n, hog).close()
+    connect(n, victim).close()
+    held = []
+    for _ in range(4):
+        s = _handshake(n, hog.secrets["laptop"], {"proto": 1, "space": hog.space})
+        W.send(s, W.OP_EXISTS, {"name": "fog-store"})
+        assert W.recv(s, 1 << 20)[0] == W.OK
+        held.append(s)
+    with pytest.raises(C.Refused, match="too many connections"):  # its own space cannot evict itself
+        _handshake(n, hog.secrets["laptop"], {"proto": 1, "space": hog.space})
+    W.send(held[0], W.OP_EXISTS, {"name": "fog-store"})  # held[0] is not the longest idle any more
+    assert W.recv(held[0], 1 << 20)[0] == W.OK
+    b = connect(n, victim, roster=False, space=True)  # no retry wrapper: admitted at once
+    assert b.exists("fog-store") is False  # served (the space holds nothing)
+    n.wait_for_log(f"an idle one of space {hog.space} closed for this one")
+    with pytest.raises((C.ChannelError, OSError)):  # the longest idle, held[1], was closed
+        W.send(held[1], W.OP_EXISTS, {"name": "fog-store"})
+        W.recv(held[1], 1 << 20)
+    for s in (held[0], held[2], held[3]):  # the others still serve
+        W.send(s, W.OP_EXISTS, {"name": "fog-store"})
+        assert W.recv(s, 1 << 20)[0] == W.OK
+    with pytest.raises(C.Refused, match="too many connections"):  # 3 against 1: the hog gets nothing back
+        _handshake(n, hog.secrets["laptop"], {"proto": 1, "space": hog.space})
+    assert b.exists("fog-store") is False  # served (the space holds nothing)
+    b.close()
+    for s in held:
+        s.close()
+
+
+def test_only_an_idle_connection_of_the_fullest_space_gives_way(tmp_path: Path) -> None:
+    """In process: which admitted connection gives way (Node._evictable), never one serving a request."""
+    from fog.node.server import _Admitted
+
+    n = Node(tmp_path / "n", NodeOptions(max_connections=4), log=lambda _: None)
+    a1, a2, a3 = (_Admitted("a", None, idle_since=t) for t in (5.0, 2.0, None))
+    b1 = _Admitted("b", None, idle_since=1.0)
+    n._admitted = {a1, a2, a3, b1}
+    assert n._evictable("c") is a2  # the longest idle of the fullest space (b1 waited longer, but b holds 1)
+    assert n._evictable("b") is a2  # 3 against 1: two more than the newcomer's (then 2 against 2)
+    b2 = _Admitted("b", None, idle_since=0.5)
+    n._admitted = {a1, a3, b1, b2}
+    assert n._evictable("b") is None  # 2 against 2
+    assert n._evictable("a") is None
+    a1.idle_since = None  # all of a's serving requests: none is cut, b (as full) gives way
+    assert n._evictable("c") is b2
+    b1.idle_since = b2.idle_since = None
+    assert n._evictable("c") is None
+
+
 def test_empty_objects_are_charged_and_counted(start: Start, tmp_path: Path) -> None:
     n = start("--quota", "64K")
     user = User()

@@ -4,7 +4,9 @@ A remote's URL may carry a password (an S3 endpoint `http://KEY:SECRET@host` in
 its query, an sftp:// URL typed with one), and the messages of fog and of the
 libraries under it repeat URLs ("Could not connect to the endpoint URL: ...").
 fog.cli.main wraps stderr in RedactingStream, so every message is masked in one
-place; the commands that print a remote's URL on stdout (`remote list`, `init`,
+place; every JSON document is masked as it is written (fog.cli.text.emit_json:
+a remote's error message in `remote_errors` repeats its endpoint), and the
+commands that print a remote's URL in text on stdout (`remote list`, `init`,
 `stats`) mask it with `redact`. Imports nothing at the top: the fast path loads it.
 """
 

@@ -82,9 +82,14 @@ def as_doc(obj: Any) -> Any:
 
 def emit_json(doc: Any) -> None:
     """Write one JSON document, as it is encoded (json.dumps held every piece of it at once: a clone's
-    200,000 paths, ~25 MB). A list that only reads in order (fog.pathlist.PathList) is read as written."""
+    200,000 paths, ~25 MB). A list that only reads in order (fog.pathlist.PathList) is read as written.
+    A password in a URL (a remote's error message repeats its endpoint) prints as `***`, as on stderr:
+    each piece (a whole JSON string) is masked, so no chunk boundary splits a URL."""
+    from fog.cli.redact import redact
+
     write, pieces, size = sys.stdout.write, [], 0
     for piece in json.JSONEncoder(indent=2, ensure_ascii=False, default=_json_default).iterencode(doc):
+        piece = redact(piece)
         pieces.append(piece)
         size += len(piece)
         if size > 1 << 16:

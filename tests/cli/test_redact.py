@@ -45,3 +45,19 @@ def test_passwords_in_urls_never_print(share: Share, monkeypatch: pytest.MonkeyP
         r = share.fog(*args, expect=None)
         assert "SECRETKEY" not in r.out + r.err and "AKID:***@" in r.out + r.err, r
     assert "SECRETKEY" in (share.root / ".fog" / "config.json").read_text()  # (kept where it is used)
+
+
+def test_passwords_never_print_in_json_when_one_of_two_remotes_fails(
+    share: Share, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Review 6, remotes R1: `remote_errors` (push, pull, sync) and `failed` (stats) carried the endpoint unmasked."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    share.fog("remote", "add", "usb", str(tmp_path / "usb"))
+    share.fog("push", "-q")
+    share.fog("remote", "set-url", "origin", S3_WITH_KEYS, "--local")
+    (share.root / "new.txt").write_text("new\n")
+    for cmd in ("push", "pull", "sync", "stats"):
+        r = share.fog(cmd, "--json", expect=None)
+        assert "SECRETKEY" not in r.out + r.err and "AKID:***@" in r.out, (cmd, r.out)

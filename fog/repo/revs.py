@@ -23,7 +23,7 @@ _BACK = re.compile(r"^~([0-9]{1,18})$")  # (longer: not a REV; int() of 4,300 di
 _AGE = re.compile(r"^([0-9]{1,12})([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 LAST_NS = 253_402_300_799_999_999_999  # 9999-12-31T23:59:59.999999999Z, the last instant a datetime holds
-_CLOCK = re.compile(r"[T ](?P<h>\d{2}):?(?P<m>\d{2})(?::?(?P<s>\d{2})(?P<f>[.,]\d+)?)?")
+_CLOCK = re.compile(r"[T ](?P<h>\d{2})(?::?(?P<m>\d{2})(?::?(?P<s>\d{2}))?)?(?P<f>[.,]\d+)?")
 
 
 def parse_whole(text: str) -> int | None:
@@ -66,8 +66,12 @@ def parse_time(text: str) -> int:
     # A time is a span: its last instant counts ("2026-01-02" is the whole day,
     # "12:30:05" the whole second), so a time copied from `fog log` names that version.
     clock = _CLOCK.search(text)
+    if clock is not None and clock.group("f") and clock.group("s") is None:  # Python reads 07.5 as 07:00:00.5
+        raise RevisionError(f"{text!r}: a fraction is read only after the seconds (HH:MM:SS.fff)")
     if clock is None:
         dt = dt.replace(hour=23, minute=59, second=59, microsecond=999999)
+    elif clock.group("m") is None:  # an hour alone is the whole hour
+        dt = dt.replace(minute=59, second=59, microsecond=999999)
     elif clock.group("s") is None:
         dt = dt.replace(second=59, microsecond=999999)
     elif clock.group("f") is None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from fog.errors import RevisionError
 from fog.repo.revs import LAST_NS, parse_time
 
 
@@ -39,6 +40,19 @@ def test_a_day_ends_right_before_the_next_one(utc: None, year: int) -> None:
     """Past 2100 or so the day's last microsecond, as a float timestamp, rounded up to the next day."""
     assert parse_time(f"{year}-12-31") == _ns(year + 1, 1, 1) - 1
     assert parse_time(f"{year}-12-31T23:59:59Z") == _ns(year + 1, 1, 1) - 1
+
+
+@pytest.mark.parametrize("text", ["2026-12-07T07", "2026-12-07 07", "2026-12-07T07Z", "20261207T07"])
+def test_an_hour_alone_is_the_whole_hour(utc: None, text: str) -> None:
+    """Review 6, trees T2: `2026-12-07T07` meant the end of the whole day (after a ransomware hit at 08:00)."""
+    assert parse_time(text) == _ns(2026, 12, 7, 8) - 1
+    assert parse_time("2026-12-07T07:30") == _ns(2026, 12, 7, 7, 31) - 1
+
+
+@pytest.mark.parametrize("text", ["2026-12-07T07.5", "2026-12-07T07:30.5", "2026-12-07T07,5"])
+def test_a_fraction_of_an_hour_or_a_minute_is_refused(utc: None, text: str) -> None:
+    with pytest.raises(RevisionError, match="fraction"):  # Python reads T07.5 as 07:00:00.5
+        parse_time(text)
 
 
 def test_the_end_of_year_9999_is_the_last_instant(utc: None) -> None:

@@ -202,7 +202,10 @@ def _open_parents(ctx: Context, plans: list[tuple[Plan, Local]], modes: dict[str
             continue
         seen.add(head)
         full = os.path.join(ctx.share.top, head)
-        here = _lstat(full)
+        try:
+            here = _lstat(full)
+        except OSError:  # a directory above it this user cannot enter, a path too long here: the paths
+            continue  # below it fail alone when written (reported, retried), the rest of the pull goes on
         if here is None or not st.S_ISDIR(here.st_mode) or here.st_mode & _OWNER == _OWNER:
             continue
         entry = db.get_stat(head)

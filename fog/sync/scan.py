@@ -268,7 +268,8 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                 s = de.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            except OSError as exc:
+            except OSError as exc:  # (a path too long here, say): its history is kept, never marked deleted
+                unseen.append(path)
                 out.skipped.append(f"{path}: {exc.strerror}")
                 out.unreadable.append(path)
                 continue
@@ -302,8 +303,13 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
             if kind == "link":
                 try:
                     target = os.readlink(de.path)
-                except OSError:
-                    seen.discard(path)
+                except FileNotFoundError:
+                    seen.discard(path)  # gone since its lstat: its absence is what we saw
+                    continue
+                except OSError as exc:
+                    unseen.append(path)
+                    out.skipped.append(f"{path}: {exc.strerror}")
+                    out.unreadable.append(path)
                     continue
             out.candidates.add(path, kind, s, target)
     out.unchanged = unchanged

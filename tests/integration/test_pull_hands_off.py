@@ -171,6 +171,59 @@ def test_an_unreadable_path_fails_alone(world: World) -> None:
     assert r.json()["modified"] == ["d"], r  # its mode again (the push above published d's 0000: a change here)
 
 
+def test_a_directory_this_user_cannot_enter_fails_only_the_paths_below_it(world: World) -> None:
+    """Review 6, crash C1: a path two levels below a mode-000 directory made every pull and sync fail (exit 1,
+    nothing applied, the sync's push never run) at every run."""
+    a = world.init("a")
+    a.write("one.txt", "one\n")
+    a.write("private/p.txt", "p\n")
+    a.push()
+    b = world.clone("b")
+    os.chmod(b.root / "private", 0)
+    try:
+        a.write("private/sub/s.txt", "s\n")
+        a.write("one.txt", "edit from a\n")
+        a.push()
+        b.write("bnew.txt", "b's own work\n")
+        r = b.fog("sync", expect=5, patch=AS_A_USER)
+        assert "fog: not applied (retried by the next pull): private/sub" in r.err, r.err
+        assert b.read("one.txt") == "edit from a\n"
+        assert "Traceback" not in r.err
+    finally:
+        os.chmod(b.root / "private", 0o755)
+    a.pull()
+    assert a.read("bnew.txt") == "b's own work\n"  # the sync's push ran
+    b.fog("pull", patch=AS_A_USER)  # retried: applied now
+    assert b.read("private/sub/s.txt") == "s\n"
+
+
+def test_a_path_too_long_here_fails_alone_and_is_never_published_deleted(world: World) -> None:
+    """Review 6, crash C1: a path valid on A but past PATH_MAX under B's deeper root. B's pull must apply the
+    rest (exit 5), and B's push must not publish the deletion of what it could not even lstat."""
+    a = world.init("a")
+    a.write("one.txt", "one\n")
+    a.push()
+    deep = world.tmp / ("x" * 200) / ("y" * 200)
+    deep.mkdir(parents=True)
+    b = Device("b", world.tmp / "home-b", deep / "b", world)
+    b.home.mkdir()
+    run_fog(["clone", world.remote, b.root, "--master-key-file", world.key, "--device-name", "b"], home=b.home,
+            cwd=world.tmp)  # fmt: skip
+    rel = ""
+    while len(str(a.root)) + len(rel) + 210 < 4000:
+        rel = f"{rel}/{'d' * 200}" if rel else "d" * 200
+    a.write(f"{rel}/deep.txt", "deep\n")
+    a.write("one.txt", "edit from a\n")
+    a.push()
+    b.write("bnew.txt", "b's own work\n")
+    r = b.fog("sync", "--json", expect=5)
+    assert b.read("one.txt") == "edit from a\n" and "Traceback" not in r.err, r.err
+    assert r.json()["push"]["deleted"] == [] and r.json()["push"]["added"] == ["bnew.txt"], r.json()["push"]
+    r = a.fog("pull")
+    assert a.read(f"{rel}/deep.txt") == "deep\n" and a.read("bnew.txt") == "b's own work\n"
+    assert "kept local changes" not in r.err, r.err
+
+
 @pytest.mark.parametrize("patch", ["", ONE_PATH_A_CHUNK], ids=["one-chunk", "a-chunk-a-path"])
 def test_a_read_only_directory_is_filled(world: World, patch: str) -> None:
     a = world.init("a")

@@ -13,6 +13,7 @@ def main() -> None:
     from fog.cancel import Cancelled
     from fog.cli.interrupts import Interrupts
 
+    _closed_streams()
     for stream in (sys.stdout, sys.stderr):
         # File names that are not UTF-8 come back from the OS as surrogates; print
         # them as \udcXX escapes (valid in JSON strings) instead of crashing.
@@ -42,6 +43,50 @@ def main() -> None:
                 raise
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+
+
+def _closed_streams() -> None:
+    """Started with fd 0, 1 or 2 closed (`fog sync -q >&-`, a daemon's job runner): Python then sets the stream
+    to None. Each such fd becomes /dev/null, so that no file fog opens later (a database, a pack) takes its
+    number and receives what is printed; stdout then refuses what is written to it (one line, exit 1, as
+    for a full disk) while a command that prints nothing (`sync -q`) runs as usual."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+            except OSError:
+                pass
+        if name == "stdout":
+            sys.stdout = _ClosedStdout()  # type: ignore[assignment]
+        else:
+            setattr(sys, name, open(os.devnull, "r" if fd == 0 else "w"))  # noqa: SIM115  (for the process)
+
+
+class _ClosedStdout:
+    """stdout when fd 1 was closed at start: what is written fails as a write to a closed file does."""
+
+    encoding = "utf-8"
+
+    def write(self, s: object) -> int:
+        if s:
+            raise OSError(9, "Bad file descriptor (standard output is closed)")
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(9, "Bad file descriptor (standard output is closed)")
 
 
 class StdoutFailed(Exception):

@@ -82,9 +82,15 @@ def run(fn: Callable[[], T], as_json: bool = False) -> T:
 
 
 def stdout_console():  # type: ignore[no-untyped-def]
+    """A rich Console on stdout whose reader going away ends fog with 141, as every other output does
+    (fog.cli.main; rich's own handling exits 1 without a word)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    class _Stdout(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Stdout(highlight=False, soft_wrap=True)
 
 
 def stderr_console():  # type: ignore[no-untyped-def]

@@ -35,6 +35,8 @@ def test_closed_pipe_ends_quietly(share: Share) -> None:
         (["log", "--json"], True),
         (["log"], False),
         (["status"], False),
+        (["stats"], False),  # review 6 cli C3: rich's Console exited 1 without a word
+        (["prune", "--dry-run"], False),
     ):
         rc, _, err = _piped(share, args, 0, fast=fast)  # fast=False: typer's path
         assert (rc, err) == (141, ""), (args, fast)
@@ -77,3 +79,22 @@ def test_a_full_disk_under_stdout_is_one_line(share: Share) -> None:
             args,
             fast,
         )
+
+
+def test_a_closed_stdout(share: Share) -> None:
+    """Review 6, cli C2: started with fd 1 closed (`fog sync -q >&-`), every command ended in a traceback and
+    exit 1, a silent `sync -q` that did its work included. Now: what prints nothing runs as usual, what prints
+    says in one line that it cannot, and no file fog opens takes fd 1."""
+    share.write("a.txt", "a\n")
+    share.push()
+    share.write("b.txt", "b\n")
+    fog = " ".join(FOG)
+    for cmd, rc in (("sync -q", 0), ("--version", 1), ("status", 1), ("log a.txt", 1)):
+        proc = subprocess.run(
+            ["bash", "-c", f"{fog} {cmd} >&-"], cwd=share.root, env=env(), capture_output=True, timeout=120
+        )
+        err = proc.stderr.decode()
+        assert proc.returncode == rc and "Traceback" not in err, (cmd, proc.returncode, err)
+        assert err == ("" if rc == 0 else "fog: cannot write to standard output: Bad file descriptor (standard "
+                       "output is closed)\n"), (cmd, err)  # fmt: skip
+    assert share.fog("status", "--json").json()["clean"] is True  # the sync -q pushed b.txt

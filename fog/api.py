@@ -121,6 +121,7 @@ def init(
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
     if master_key_file is not None and (new_identity or ghost):
         _refuse_key_in_share(master_key_file, root, remote_url)
+        _probe_key_file(master_key_file, "nothing was made")  # before the identity, the share, the checkout
     if device_name is not None and not new_identity and device_name != Identity.load(home).device_name:
         raise UsageError(
             f"--device-name only applies when init creates a new identity; this device is already named "
@@ -1240,6 +1241,7 @@ def clone_invited(
                 "of your own shares on this machine first)"
             )
         _refuse_key_in_share(master_key_file, root, url)
+        _probe_key_file(master_key_file, "nothing was made")
     backend = open_backend(url)
     made: list[Path] = []
     try:
@@ -1654,12 +1656,18 @@ def _check_key_file(path: Path | None) -> None:
     if path.is_dir():
         raise UsageError(f"--master-key-file {path} is a directory: name a file for the new master key")
     _refuse_key_in_share(path)
+    _probe_key_file(path, "nothing was changed")
+
+
+def _probe_key_file(path: Path, unchanged: str) -> None:
+    """The master key's file can be made there (its directory exists and takes a new file): checked before
+    anything the key would be lost with is done."""
     probe = path.with_name(f".{path.name}.probe-{os.getpid()}")
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         os.unlink(probe)
     except OSError as exc:
-        raise FogError(f"cannot write the new master key to {path}: {exc.strerror}; nothing was changed") from None
+        raise FogError(f"cannot write the master key to {path}: {exc.strerror}; {unchanged}") from None
 
 
 def adopt_key(home: Path, cwd: Path, master_key: bytes, *, wait: bool = False) -> int:

@@ -473,6 +473,22 @@ def test_a_master_key_file_is_never_written_into_a_store(
     assert not (store / "mk.txt").exists()
 
 
+def test_init_checks_the_master_key_file_can_be_written_before_it_makes_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 6, cli C1: `init --master-key-file DIR/missing/mk` made the identity, published the share and
+    claimed the checkout, then failed on the key's temp file: the key was never shown, and the rerun said
+    "already a fog share"."""
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home"))
+    argv = ["init", tmp_path / "s", "--remote", tmp_path / "r", "--master-key-file", tmp_path / "no" / "mk"]
+    line = run_fog(argv, tmp_path, expect=1).one_line_error()
+    assert "cannot write the master key to" in line and "nothing was made" in line, line
+    assert not (tmp_path / "home").exists() and not (tmp_path / "s" / ".fog").exists()
+    argv[-1] = tmp_path / "mk"  # the same command with a file that can be written: works
+    run_fog(argv, tmp_path)
+    assert (tmp_path / "mk").read_text().strip()
+
+
 # -- a clone or init stopped between making .fog/ and writing its config.json ----------------------
 
 

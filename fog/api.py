@@ -666,11 +666,13 @@ def _forget_in(
     result = forget_mod.ForgetResult(dry_run, source)
     chosen = forget_mod.choose(share.db, scopes, policy, time.time_ns() if now_ns is None else now_ns)
     forget_mod.describe(chosen, device_names(ident, share), result, listing=listing)
-    if dry_run or not chosen:
+    waiting = any(share.db.pending_forgets(name) for name in share.config.queued_remotes())
+    if dry_run or not chosen and not waiting:  # (forgets an earlier run left queued are published again)
         result.seconds = time.monotonic() - t0
         return result
-    refuse_read_only(ident.cached_config(), share.config.share_id, "it keeps its history as its owner says")
-    forget_mod.record(share, [v for _, v in chosen])
+    if chosen:
+        refuse_read_only(ident.cached_config(), share.config.share_id, "it keeps its history as its owner says")
+        forget_mod.record(share, [v for _, v in chosen])
     opened = ctxs is None
     targets = _open_each(share, ident, result.remote_errors) if ctxs is None else ctxs
     try:

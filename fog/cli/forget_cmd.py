@@ -105,11 +105,11 @@ def _list(result: Any) -> None:
 
 def forget_summary(result: Any) -> None:
     source = _SOURCES.get(result.policy, result.policy)
+    where = ", ".join(f"{r} batch {b}" for r, b in sorted(result.batches.items()))
     if not result.versions:
-        echo(f"Nothing to forget (policy: {source}).")
+        echo(f"Nothing to forget (policy: {source})" + (f"; earlier forgets published on {where}." if where else "."))
         return
     verb = "would forget" if result.dry_run else "forgot"
-    where = ", ".join(f"{r} batch {b}" for r, b in sorted(result.batches.items()))
     echo(
         f"{verb} {result.versions} version(s) of {result.paths} path(s) (policy: {source}): "
         f"{human_size(result.bytes)} in file sizes (not what prune frees: blocks a kept version shares stay"

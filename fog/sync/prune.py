@@ -250,6 +250,9 @@ class RemoteHistory:
         self.logs: dict[str, _Log] = {}
         self.versions: dict[bytes, Version] = {}  # versions with content this device's history lacks
         self.forgets: set[bytes] = set()
+        # versions forgotten here whose forget this remote has not received (a forget stopped while publishing,
+        # or run while the remote was away): every other device still lists them, so they still count
+        self.unpublished = set(ctx.share.db.pending_forgets(ctx.remote_name))
 
     def read(self) -> list[Version]:
         """Read every log from where the last call stopped; the versions with content it found that this
@@ -320,7 +323,7 @@ class RemoteHistory:
                     v.content is not None
                     and v.id not in self.versions
                     and not db.has_version(v.id, txn)
-                    and not db.is_forgotten(v.id, txn)
+                    and (v.id in self.unpublished or not db.is_forgotten(v.id, txn))
                 ):
                     self.versions[v.id] = v  # the others are read from the database, one at a time
                     out.append(v)

@@ -142,6 +142,32 @@ def test_forgets_reach_a_remote_that_was_down_with_the_next_push(world: World) -
     assert c.tree() == a.tree()
 
 
+def test_prune_keeps_what_a_forget_not_yet_published_there_forgot(world: World) -> None:
+    """Review 6, crash C2: a forget stopped while publishing (or run with the remote away) left its forgets
+    queued; `prune` then deleted those versions' data although every other device still listed them (`check`
+    exit 4 everywhere, their restores exit 4), and `forget` again said "Nothing to forget", publishing nothing."""
+    a, b = make_pair(world)
+    edits(a, "doc.txt", 3)
+    b.pull()
+    doc = ids(history(b, "doc.txt"))
+    world.remote.rename(world.tmp / "away")
+    a.fog("forget", "--keep-last", "1", expect=1)  # forgotten here, queued for origin
+    (world.tmp / "away").rename(world.remote)
+    a.fog("prune", "--grace", "0")
+    a.fog("check")
+    b.fog("check", "--read-data")
+    for vid in doc:
+        b.fog("cat", f"doc.txt@{vid[:12]}")
+    r = a.fog("forget", "--keep-last", "1")  # nothing new to forget: what was queued is published
+    assert "published on origin batch" in r.out, r.out
+    assert a.push() is None
+    b.pull()
+    assert len(ids(history(b, "doc.txt"))) == 1
+    a.fog("prune", "--grace", "0")
+    a.fog("check", "--read-data")
+    b.fog("check", "--read-data")
+
+
 def test_a_forgotten_version_arriving_later_through_another_remote_is_never_recorded(world: World) -> None:
     a, b = make_pair(world)
     usb = world.tmp / "usb"

@@ -1183,7 +1183,17 @@ def _clone_url(entry: dict | None, url: str) -> tuple[str, bool]:
 
 def _clone_pull(home: Path, root: Path, url: str, progress: Progress | None) -> pull_mod.PullResult:
     """A clone's pull; FogError when it left the clone unfinished (never "Cloned" over an empty tree)."""
-    result = pull(home, root, progress=progress)
+    share = Share(root, lock=False)
+    try:
+        given = set(share.config.remotes)  # the remote cloned from (the others are learnt from the settings)
+    finally:
+        share.close()
+    result = pull(home, root, progress=progress, every_remote=True)
+    for name in [n for n in result.remote_errors if n not in given]:  # read if it can be: not the clone's failure
+        result.warnings.append(
+            f"remote {name} could not be read too ({result.remote_errors.pop(name)}); this "
+            "clone holds what the remote it was cloned from holds, `fog pull` reads it later"
+        )
     share = Share(root, lock=False)
     try:
         unfinished = share.db.get_meta(CLONING) is not None
@@ -1408,13 +1418,15 @@ def pull(
     wait: bool = False,
     max_delete: str | None = None,
     progress: Progress | None = None,
+    every_remote: bool = False,
 ) -> pull_mod.PullResult:
     """Pull from every remote (or the named one); `progress(done, total)`: bytes of the files written,
-    told as their blocks arrive, one bar over every remote."""
+    told as their blocks arrive, one bar over every remote. `every_remote` (a clone): also the remotes the
+    SyncConfig it reads lists, in this run (a clone from a disk that lags gets what the others hold)."""
     limit = DeleteLimit.parse(max_delete)
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
         share, ident = ctxs[0].share, ctxs[0].ident
-        result = _pull_following(ctxs, failed, limit, progress, follow=remote is None, added=False)
+        result = _pull_following(ctxs, failed, limit, progress, follow=remote is None, added=every_remote)
         _deliver(share, ident)
         return result
 

@@ -205,7 +205,7 @@ _PULL_LINES = (  # what a pull reports on stderr, in this order: (result field, 
     ("foreign_logs", ""),
     ("skipped", "fog: skipped {}"),
     ("failed", "fog: not applied (retried by the next pull): {}"),
-    ("remotes_added", "fog: remote {} was added on another device; this device uses it from now on"),
+    ("remotes_added", "fog: this device now also uses remote {} (from the share's settings)"),
     ("remotes_removed", "fog: remote {} was removed on another device; this device no longer uses it"),
 )
 

@@ -56,6 +56,8 @@ def is_racy(mtime_ns: int, scan_start: int) -> bool:
     fast clock, kept by a pull) is not: any write now sets an mtime unlike it (it was re-read, whole, at
     every scan until that date)."""
     return scan_start - RACY_NS <= mtime_ns <= scan_start + FUTURE_NS
+
+
 # A push records and publishes at most this many changed paths at a time (one
 # batch each): memory follows the chunk, not the tree, and a push stopped
 # part-way keeps what it published. Each chunk's commit rewrites most pages of

@@ -77,7 +77,7 @@ def test_a_node_joins_every_device_and_a_clone_from_it(world: World, fog_node) -
     a.fog("push")  # the history goes to the node
 
     r = b.fog("pull")
-    assert "remote vps was added on another device" in r.err
+    assert "this device now also uses remote vps" in r.err
     b.write("from-b.txt", "B wrote this\n", mtime_ns=OLD_MTIME_NS)
     doc = b.fog("push", "--json").json()
     assert set(doc["batches"]) == {"origin", "vps"}

@@ -223,3 +223,20 @@ def test_cat_restore_and_diff_read_another_remote_when_the_default_is_down(world
     usb.rename(world.tmp / "usb-away")
     line = a.fog("cat", "a.txt@~1", expect=1).error_line()
     assert "no remote of this share can be reached" in line and str(usb) in line and str(world.remote) in line, line
+
+
+def test_a_clone_from_a_disk_that_lags_also_reads_the_other_remotes(world: World) -> None:
+    """Review 6, remotes R8: a clone from the USB disk at hand (unplugged while the laptop pushed) said
+    "Cloned", exit 0, with last month's files, although it learnt origin, which holds the rest, in that run."""
+    a, _ = make_pair(world)
+    usb = _add_usb(world, a)
+    a.fog("push")
+    usb.rename(world.tmp / "usb-away")
+    a.write("doc.txt", "v2 while usb was away\n")
+    a.write("new.txt", "new\n")
+    a.fog("push", expect=1)  # origin only
+    (world.tmp / "usb-away").rename(usb)
+    c = world.device("third")
+    r = run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert "this device now also uses remote origin" in r.err, r.err
+    assert c.tree() == a.tree()

@@ -12,32 +12,18 @@ commands that print a remote's URL in text on stdout (`remote list`, `init`,
 
 from __future__ import annotations
 
+from fog.urlpass import may_hold, pattern
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import re
     from typing import Any, TextIO
-
-_PATTERN: re.Pattern[str] | None = None
-
-
-def _pattern() -> re.Pattern[str]:
-    global _PATTERN
-    if _PATTERN is None:
-        import re
-
-        _PATTERN = re.compile(
-            # a scheme and its `://` (also percent-encoded, as in an s3 URL's `endpoint=` query), the user and
-            # its `:`, then the password: up to the last `@` (or `%40`) before a `/`, a space or a quote
-            r"([A-Za-z][A-Za-z0-9+.-]*(?:://|%3[Aa]%2[Ff]%2[Ff])[^\s/@:?#\"'<>]*(?::|%3[Aa]))[^\s/\"'<>]+(@|%40)"
-        )
-    return _PATTERN
 
 
 def redact(text: str) -> str:
     """`text` with the password of every URL in it replaced by `***` (the user name stays: it says which)."""
-    if ("@" not in text and "%40" not in text) or ("://" not in text and "%2F%2F" not in text.upper()):
-        return text  # (no URL with a password: the common case costs two searches)
-    return _pattern().sub(r"\1***\2", text)
+    if not may_hold(text):
+        return text
+    return pattern().sub(r"\1***\2", text)
 
 
 class RedactingStream:

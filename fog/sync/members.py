@@ -32,6 +32,7 @@ from fog.repo.identity import Identity
 from fog.store import Remote, ShareStore, read_bounded
 from fog.sync.context import Context
 from fog.sync.logs import accepted_limit, accepted_pin
+from fog.urlpass import without_password
 
 DEVICE_FIELDS = ("public", "sign", "name", "trusted", "revoked", "revoked_logs", "revoked_seq")
 # What another user's statement may say of its devices: keys, a name, and a revocation of its own (which only
@@ -814,7 +815,10 @@ def invite(ctx: Context, config: SyncConfig, user_key: str, *, name: str | None,
     remotes = entry.get("remotes") or {}
     shared.pop("remotes", None)
     if ctx.remote_name in remotes:
-        shared["remotes"] = {ctx.remote_name: remotes[ctx.remote_name]}
+        given = remotes[ctx.remote_name]
+        if isinstance(given, dict) and isinstance(given.get("url"), str):  # (the owner's password stays the owner's)
+            given = {**given, "url": without_password(given["url"])}
+        shared["remotes"] = {ctx.remote_name: given}
     doc = {"format": 1, "share": sid, "entry": shared, "owner": owner, "read_only": read_only, "time_ns": now}
     stored = R.seal_to_user(ctx.ident.user_sign_secret, R.INVITE_CONTEXT, box, doc)
     ctx.store.backend.put_new(f"invites/{R.invite_locator(box)}/{S.random_bytes(16).hex()}", stored)

@@ -989,3 +989,25 @@ def test_an_invitation_gives_the_member_only_the_remote_it_is_written_to(alice: 
     bob.fog("sync")
     alice.pull()
     assert alice.read("doc.txt") == "bob's edit\n"
+
+
+def test_a_password_in_the_owners_remote_url_never_reaches_a_member(s3_env: str, s3_url: str, tmp_path: Path) -> None:
+    """Review 6, remotes R7: the invitation carried the remote's URL as the owner's settings hold it, an S3
+    endpoint's password included: a read-only member's FOG_HOME then held the credentials of the owner's bucket."""
+    host = s3_env.split("://", 1)[1]
+    world = World(tmp_path, f"{s3_url}?endpoint=http://AKIDX:OwnerS3cretPW@{host}&path_style=1", tmp_path / "a.key")  # type: ignore[arg-type]
+    alice = world.init("alice-laptop")
+    alice.write("doc.txt", "alice's first draft\n")
+    alice.fog("push")
+    bob = user(alice, "bob")
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")
+    run_fog(["clone", f"{s3_url}?endpoint={s3_env}&path_style=1", bob.root, "--invited"], home=bob.home, cwd=tmp_path)
+    assert bob.read("doc.txt") == "alice's first draft\n"
+    held = [
+        p for p in (*bob.home.rglob("*"), *bob.root.rglob("*")) if p.is_file() and b"OwnerS3cretPW" in p.read_bytes()
+    ]
+    assert held == []
+    assert (
+        "OwnerS3cretPW"
+        in (alice.root / ".fog" / "config.json").read_text() + (alice.home / "syncconfig.json").read_text()
+    )

@@ -52,6 +52,9 @@ SNAPSHOT_REREADS = 1  # a file that changed while read is read again this often 
 FICLONE = 0x40049409  # ioctl: make `fd` a reflink copy of another file (btrfs, xfs, bcachefs, ...)
 
 
+REPLACED = "another file is at this path than the scan found (replaced, or a directory above it swapped)"
+
+
 class FileReader:
     """Chunk, name and (optionally) store file contents for one share."""
 
@@ -81,16 +84,22 @@ class FileReader:
 
         return counted
 
-    def read(self, path: str | Path, before: StatLike, stats: PutStats) -> Content:
-        """Read a regular file without following a symlink swapped in for it."""
+    def read(self, path: str | Path, before: StatLike, stats: PutStats, ino: int | None = None) -> Content:
+        """Read a regular file without following a symlink swapped in for it.
+
+        `ino`: the inode the scan found at `path`. Another file opened there (a directory above it
+        swapped for a symlink since the scan: O_NOFOLLOW guards only the last name) is not read."""
         put = self._put(stats)
         # O_NONBLOCK: a FIFO swapped in since the scan must not block the open forever
         # (regular files ignore it); O_NOFOLLOW: nor may a symlink lead out of the share.
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
-            if not st.S_ISREG(os.fstat(fd).st_mode):
+            opened = os.fstat(fd)
+            if not st.S_ISREG(opened.st_mode):
                 # an OSError: push skips this one file (and retries next time)
                 raise OSError(errno.EINVAL, "no longer a regular file", str(path))
+            if ino is not None and opened.st_ino != ino:
+                raise OSError(errno.ESTALE, REPLACED, str(path))
             if before.st_size <= WHOLE_READ_LIMIT:
                 data = _read_small(fd, before.st_size)
                 if len(data) <= O.MIN_BLOCK:  # one block whatever the chunker says (most files: no tree)
@@ -122,26 +131,30 @@ class FileReader:
         in place), "reread", "reflink" or "copy". Without `snapshot_dir` (status,
         dry runs) an unstable content is returned as it is.
         """
-        content = self.read(path, before, stats)
+        ino = getattr(before, "st_ino", None) or None  # the file the scan found: every read must open it
+        content = self.read(path, before, stats, ino)
         for _ in range(SNAPSHOT_REREADS):
             if content.stable:
                 return content, "" if _ == 0 else "reread"
             cancel.check()
-            content = self.read(path, os.lstat(path), stats)
+            content = self.read(path, os.lstat(path), stats, ino)
         if content.stable:
             return content, "reread"
         if self.snapshot_dir is None:
             return content, ""
-        return self._read_snapshot(path, stats)
+        return self._read_snapshot(path, stats, ino)
 
-    def _read_snapshot(self, path: str, stats: PutStats) -> tuple[Content, str]:
+    def _read_snapshot(self, path: str, stats: PutStats, ino: int | None = None) -> tuple[Content, str]:
         src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         assert self.snapshot_dir is not None
         tmp = os.path.join(self.snapshot_dir, f"{TMP_PREFIX}snap-{os.getpid()}-{threading.get_ident()}")
         dst = -1
         try:
-            if not st.S_ISREG(os.fstat(src).st_mode):
+            opened = os.fstat(src)
+            if not st.S_ISREG(opened.st_mode):
                 raise OSError(errno.EINVAL, "no longer a regular file", path)
+            if ino is not None and opened.st_ino != ino:
+                raise OSError(errno.ESTALE, REPLACED, path)
             dst = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             how = "reflink"
             try:

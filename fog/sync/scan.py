@@ -136,12 +136,12 @@ class Candidates:
         kinds, nums, file = self._kinds, self._nums, _KIND_CODE["file"]
         return sum(nums[4 * i] for i in range(*slice(start, stop).indices(len(kinds))) if kinds[i] == file)
 
-    def small_files(self, limit: int) -> Iterator[tuple[str, int, int]]:
-        """(path, size, mtime_ns) of each regular file of at most `limit` bytes, in order."""
-        kinds, nums, file = self._kinds, self._nums, _KIND_CODE["file"]
+    def small_files(self, limit: int) -> Iterator[tuple[str, int, int, int]]:
+        """(path, size, mtime_ns, inode) of each regular file of at most `limit` bytes, in order."""
+        kinds, nums, inos, file = self._kinds, self._nums, self._inos, _KIND_CODE["file"]
         for i, path in enumerate(self._paths):
             if kinds[i] == file and nums[4 * i] <= limit:
-                yield path, nums[4 * i], nums[4 * i + 1]
+                yield path, nums[4 * i], nums[4 * i + 1], inos[i]
 
     def moved_from(self, entries: list[StatEntry]) -> int:
         """How many of these stat entries (files gone from their paths) are here under another path: the

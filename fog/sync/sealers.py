@@ -109,10 +109,10 @@ class Sealers:
         """Whether the workers seal with these keys (a rotation followed after the fork: not)."""
         return self.failed is None and keys.mac_key == self.keys.mac_key and keys.data_key == self.keys.data_key
 
-    def stream(self, top: str, files: Iterable[tuple[str, int, int]]) -> Iterator[tuple[str, Sealed]]:
-        """(path, result) for each (path, size, mtime_ns) of `files`, in their order, read under `top`."""
+    def stream(self, top: str, files: Iterable[tuple[str, int, int, int]]) -> Iterator[tuple[str, Sealed]]:
+        """(path, result) for each (path, size, mtime_ns, inode) of `files`, in their order, read under `top`."""
         batches = _batched(files, BATCH_FILES)
-        sent: deque[tuple[_Worker, list[tuple[str, int, int]]]] = deque()
+        sent: deque[tuple[_Worker, list[tuple[str, int, int, int]]]] = deque()
         n = 0
         while True:
             while self.failed is None and len(sent) < AHEAD * len(self.workers):
@@ -121,7 +121,7 @@ class Sealers:
                     break
                 w = self.workers[n % len(self.workers)]
                 n += 1
-                self._send(w, [(f"{top}/{p}", size, mtime) for p, size, mtime in batch])
+                self._send(w, [(f"{top}/{p}", size, mtime, ino) for p, size, mtime, ino in batch])
                 sent.append((w, batch))
             if not sent:
                 batch = next(batches, None)  # (the workers failed: the rest is read in-process)
@@ -131,15 +131,15 @@ class Sealers:
             w, batch = sent.popleft()
             got = self._receive(w) if self.failed is None else None
             if got is None:
-                for p, _, _ in batch:
+                for p, *_ in batch:
                     yield p, None
                 continue
-            for (p, _, _), r in zip(batch, got, strict=True):
+            for (p, *_), r in zip(batch, got, strict=True):
                 if r is not None:
                     self.sealed += 1
                 yield p, r
 
-    def _send(self, w: _Worker, task: list[tuple[str, int, int]]) -> None:
+    def _send(self, w: _Worker, task: list[tuple[str, int, int, int]]) -> None:
         data = pickle.dumps(task, protocol=5)
         w.out += _LEN.pack(len(data)) + data
         w.held += 1
@@ -245,7 +245,7 @@ class Sealers:
             self.stop("the push stopped")
 
 
-def _batched(items: Iterable[tuple[str, int, int]], n: int) -> Iterator[list[tuple[str, int, int]]]:
+def _batched(items: Iterable[tuple[str, int, int, int]], n: int) -> Iterator[list[tuple[str, int, int, int]]]:
     batch: list[tuple[str, int, int]] = []
     for item in items:
         batch.append(item)
@@ -304,14 +304,19 @@ def _child(tasks: int, results: int, name: Callable[[bytes], bytes], seal: Calla
         data = _read_exactly(tasks, _LEN.unpack(head)[0])
         if data is None:
             return
-        out = pickle.dumps([_seal_file(path, size, mtime, name, seal) for path, size, mtime in pickle.loads(data)], 5)
+        out = pickle.dumps([_seal_file(*task, name, seal) for task in pickle.loads(data)], 5)
         view = memoryview(_LEN.pack(len(out)) + out)
         while view:
             view = view[os.write(results, view) :]
 
 
 def _seal_file(
-    path: str, size: int, mtime_ns: int, name: Callable[[bytes], bytes], seal: Callable[[bytes, bytes], bytes]
+    path: str,
+    size: int,
+    mtime_ns: int,
+    ino: int,
+    name: Callable[[bytes], bytes],
+    seal: Callable[[bytes, bytes], bytes],
 ) -> Sealed:
     """What FileReader.read makes of a one-block file, if it is one and held still; else None."""
     try:
@@ -327,8 +332,8 @@ def _seal_file(
         return None
     finally:
         os.close(fd)
-    if not (len(data) == size == after.st_size and after.st_mtime_ns == mtime_ns):
-        return None  # changed since the scan or while read: the push re-reads (or snapshots) it
+    if not (len(data) == size == after.st_size and after.st_mtime_ns == mtime_ns and after.st_ino == ino):
+        return None  # changed since the scan or while read (or another file: a parent swapped): read in-process
     if not data:
         return None, 0, None
     object_id = name(data)

@@ -270,12 +270,14 @@ def test_a_worker_reads_what_the_push_would(tmp_path: Path) -> None:
     s = p.stat()
     name = keys.mac
     seal: Any = lambda data, oid: sealers.encode_object(keys.data_key, oid, data)  # noqa: E731
-    got = sealers._seal_file(str(p), 3, s.st_mtime_ns, name, seal)
+    ino = s.st_ino
+    got = sealers._seal_file(str(p), 3, s.st_mtime_ns, ino, name, seal)
     assert got is not None and got[0] == name(b"abc") and got[1] == 3
-    assert sealers._seal_file(str(p), 2, s.st_mtime_ns, name, seal) is None  # size changed since the scan
-    assert sealers._seal_file(str(p), 3, s.st_mtime_ns + 1, name, seal) is None  # mtime changed
-    assert sealers._seal_file(str(tmp_path), 0, s.st_mtime_ns, name, seal) is None  # a directory now
-    assert sealers._seal_file(str(tmp_path / "gone"), 3, 0, name, seal) is None
+    assert sealers._seal_file(str(p), 2, s.st_mtime_ns, ino, name, seal) is None  # size changed since the scan
+    assert sealers._seal_file(str(p), 3, s.st_mtime_ns + 1, ino, name, seal) is None  # mtime changed
+    assert sealers._seal_file(str(p), 3, s.st_mtime_ns, ino + 1, name, seal) is None  # another file (review 6 C3)
+    assert sealers._seal_file(str(tmp_path), 0, s.st_mtime_ns, ino, name, seal) is None  # a directory now
+    assert sealers._seal_file(str(tmp_path / "gone"), 3, 0, ino, name, seal) is None
 
 
 def test_sync_forks_the_workers_before_its_pull(share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

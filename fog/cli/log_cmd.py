@@ -50,6 +50,12 @@ def _when(text: str | None, flag: str) -> int | None:
         raise UsageError(f"{flag} {text!r}: use an age like 2h or 3d, 'yesterday', or an ISO date/time") from exc
 
 
+def _named(value: str | None, flag: str, what: str) -> None:
+    """An option given an empty value (`--device "$DEV"` with DEV unset) is refused, not taken as not given."""
+    if value is not None and not value.strip():
+        raise UsageError(f"{flag} {value!r}: give {what}")
+
+
 def _count(text: str | None) -> int | None:
     """-n N: a whole number, 0 or more (fog's one-line usage error otherwise, not the parser's)."""
     if text is None:
@@ -85,6 +91,7 @@ def log(
     from fog import api_trees
 
     limit = run(lambda: _count(max_count), as_json)
+    run(lambda: _named(device, "--device", "a device's name or id"), as_json)  # ('' matched every device)
     if path is not None and names_the_share(STATE.cwd, path):
         path = None  # `fog log .` at the top, `fog log ..` below it: the whole share, as `fog log`
     if pushes:

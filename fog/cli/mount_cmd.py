@@ -8,6 +8,7 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import STATE, fog_home, run, say
+from fog.errors import UsageError
 
 
 @app.command()
@@ -28,6 +29,8 @@ def mount(
     from fog.mount import open_history
 
     def mount_and_serve() -> None:
+        if at is not None and not at.strip():  # ('' mounted the share as it is now)
+            raise UsageError(f"--at {at!r}: give WHEN (a date, 2h, yesterday, push:ID, push:ID^)")
         with open_history(fog_home(), STATE.cwd, mountpoint, at) as (fs, mp, shows):
             _serve(fs, mp, shows)
 

@@ -80,7 +80,7 @@ def serve(
     if show_key:
         typer.echo(key)
         return
-    sock = run(lambda: listen(address or DEFAULT_LISTEN))
+    sock = run(lambda: listen(DEFAULT_LISTEN if address is None else address))
     host, bound = sock.getsockname()[:2]
     if node.created:
         typer.echo(f"node key  {key}")

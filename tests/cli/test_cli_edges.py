@@ -198,3 +198,19 @@ def test_restore_never_replaces_a_device_fifo_or_socket(share: Share, tmp_path: 
     assert {p: (p.lstat().st_ino, p.lstat().st_mode) for p in specials} == before
     # stdout is not a destination file
     assert share.fog("restore", "a.txt", "-o", "-").out == "a\n" and share.fog("cat", "a.txt").out == "a\n"
+
+
+def test_an_empty_option_value_is_a_usage_error_not_the_default(share: Share, tmp_path: Path) -> None:
+    """Review 6, cli C5: `--listen "$FOG_LISTEN"` with the variable unset listened on every interface;
+    `--at ''` mounted the share as it is now; `--device ''` listed every device."""
+    share.write("a.txt", "a\n")
+    share.push()
+    for args, flag in (
+        (["serve", str(tmp_path / "node"), "--listen", ""], "--listen"),
+        (["serve", str(tmp_path / "node"), "--listen", " "], "--listen"),
+        (["mount", str(tmp_path / "mnt"), "--at", ""], "--at"),
+        (["log", "--device", ""], "--device"),
+        (["log", "--pushes", "--device", ""], "--device"),
+    ):
+        line = share.fog(*args, expect=2).one_line_error()
+        assert line.startswith(f"fog: {flag} "), line

@@ -83,14 +83,40 @@ def run(fn: Callable[[], T], as_json: bool = False) -> T:
 
 def stdout_console():  # type: ignore[no-untyped-def]
     """A rich Console on stdout whose reader going away ends fog with 141, as every other output does
-    (fog.cli.main; rich's own handling exits 1 without a word)."""
+    (fog.cli.main; rich's own handling exits 1 without a word). Not on a terminal (a file, a pipe, cron's
+    mail) nothing is cut to a width (a path shortened with "…" is not the path) and no line ends in the
+    spaces that pad a table's cells."""
     from rich.console import Console
 
     class _Stdout(Console):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError
 
-    return _Stdout(highlight=False, soft_wrap=True)
+    if sys.stdout.isatty():
+        return _Stdout(highlight=False, soft_wrap=True)
+    return _Stdout(file=_TrimmedLines(sys.stdout), width=1 << 16, highlight=False, soft_wrap=True)
+
+
+class _TrimmedLines:
+    """A text stream writing whole lines to `out`, each without its trailing spaces."""
+
+    def __init__(self, out: Any) -> None:
+        self.out, self.held = out, ""
+
+    def write(self, s: str) -> int:
+        *lines, self.held = (self.held + s).split("\n")
+        if lines:
+            self.out.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(s)
+
+    def flush(self) -> None:
+        if self.held:
+            self.out.write(self.held.rstrip(" "))
+            self.held = ""
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 def stderr_console():  # type: ignore[no-untyped-def]

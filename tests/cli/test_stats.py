@@ -173,3 +173,20 @@ def test_two_remotes_one_lacking_a_pack_and_one_unreachable(share: Share) -> Non
     r = share.fog("stats", "--json", expect=1)
     assert [x["remote"] for x in r.json()["remotes"]] == ["origin"] and "second" in r.json()["failed"]
     assert '"kind": "remote"' in r.one_line_error()
+
+
+def test_stats_not_on_a_terminal_prints_whole_paths_without_padding(share: Share) -> None:
+    """Review 6, cli C4: `fog stats > report` cut long paths with "…" at 80 columns (COLUMNS narrower) and
+    padded every row with spaces."""
+    long = "very/long/directory/name/for/testing/the/stats/output/some-file-with-a-long-name.txt"
+    share.write(long, "x\n")
+    share.write("a.txt", "hello\n")
+    share.push()
+    for columns in ("80", "20"):
+        os.environ["COLUMNS"] = columns
+        try:
+            out = share.fog("stats").out
+        finally:
+            del os.environ["COLUMNS"]
+        assert long in out and "…" not in out, out
+        assert all(line == line.rstrip(" ") for line in out.splitlines()), out

@@ -520,6 +520,8 @@ def _write_files(
                 placed += 1
                 try:
                     moved, s = place(tmp, dirs, plan.path, local.st)
+                    if not moved and s is not None and _only_touched(ctx, local, s):
+                        moved, s = place(tmp, dirs, plan.path, s)  # (what is there now must still be it)
                 except (OSError, FogError) as exc:
                     _unlink_quiet(tmp)
                     failures.append((plan, exc))
@@ -541,6 +543,23 @@ def _write_files(
         for _, _, tmp in staged[placed:]:
             _unlink_quiet(tmp)
     return done, failures, raced
+
+
+def _only_touched(ctx: Context, local: Local, now: os.stat_result) -> bool:
+    """Whether the file at `local`, changed since the pull planned it (`now`), still holds the very version
+    its stat entry records (same kind, mode and content): a touch, not an edit (`touch`, `rsync -t`, an editor
+    saving an unchanged buffer). Such a file is replaced by the incoming version as if untouched."""
+    entry = local.entry
+    if entry is None or local.st is None or not st.S_ISREG(now.st_mode) or not st.S_ISREG(local.st.st_mode):
+        return False
+    v = ctx.share.db.version(entry.version)
+    if v is None or v.kind != "file" or v.size != now.st_size or v.mode != st.S_IMODE(now.st_mode):
+        return False
+    try:
+        c = FileReader(ctx.keys, None).read(local.full, now, PutStats(), now.st_ino)
+    except OSError:
+        return False
+    return c.stable and (c.root, c.depth, c.size) == (v.content, v.depth, v.size)
 
 
 def _unlink_quiet(path: str) -> None:

@@ -69,6 +69,29 @@ def test_a_file_made_where_a_new_one_arrives_while_the_pull_stages_is_kept(world
     assert a.tree() == b.tree()
 
 
+def test_a_file_only_touched_while_the_pull_stages_takes_the_incoming_version(world: World) -> None:
+    """Review 6, crash C4: a touch (mtime only: a build tool, rsync -t, an editor saving an unchanged buffer)
+    while the pull staged made the other device's edit a conflict copy, and the old content was then
+    published as newest on every device."""
+    a, b = make_pair(world)
+    a.write("report.txt", "v1\n")
+    a.push()
+    b.pull()
+    a.write("report.txt", "v2: a's edit\n")
+    a.push()
+    touch = "os.utime(full, ns=(os.stat(full).st_atime_ns, os.stat(full).st_mtime_ns + 5_000_000_000))"
+    r = b.fog("pull", patch=_after_staging("report.txt", touch))
+    assert b.read("report.txt") == "v2: a's edit\n" and not _copies(b, "report"), r.err
+    b.fog("sync")
+    a.fog("pull")
+    assert a.read("report.txt") == "v2: a's edit\n" and not _copies(a, "report")
+    chmod = "os.chmod(full, 0o600)"  # a mode change is a change: kept, the incoming version beside it
+    a.write("report.txt", "v3\n")
+    a.push()
+    b.fog("pull", expect=3, patch=_after_staging("report.txt", chmod))
+    assert b.read("report.txt") == "v2: a's edit\n" and [p.read_text() for p in _copies(b, "report")] == ["v3\n"]
+
+
 @pytest.mark.parametrize("same_size", [False, True], ids=["appended", "same-size-same-mtime"])
 def test_a_file_edited_while_the_pull_stages_keeps_both_sides(world: World, same_size: bool) -> None:
     """F4: the local edit stays, the incoming version goes beside it (not dropped), exit 3; A's edit

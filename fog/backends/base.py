@@ -170,7 +170,11 @@ def open_backend(url: str, *, create: bool = False, options: Mapping[str, object
         from fog.backends.sftp import SFTPBackend
 
         base, _, query = url.partition("?")
-        opts = {**dict(parse_qsl(query)), **opts}  # `connections`, `timeout` may ride in the URL
+        given = dict(parse_qsl(query, keep_blank_values=True))  # `connections`, `timeout` may ride in the URL
+        unknown = sorted(set(given) - {"connections", "timeout"})
+        if unknown:  # (a typo, `timout=5`, was ignored without a word)
+            raise UsageError(f"remote {url}: unknown sftp option(s) {', '.join(unknown)}; known: connections, timeout")
+        opts = {**given, **opts}
         return RetryingBackend(SFTPBackend.from_url(base, create=create, options=opts))  # type: ignore[arg-type]
     if scheme == "s3":
         from fog.backends.s3 import S3Backend

@@ -214,3 +214,16 @@ def test_an_empty_option_value_is_a_usage_error_not_the_default(share: Share, tm
     ):
         line = share.fog(*args, expect=2).one_line_error()
         assert line.startswith(f"fog: {flag} "), line
+
+
+def test_sftp_url_options_are_checked_as_s3_ones_are(share: Share) -> None:
+    """Review 6, remotes R12: `?timout=5` was ignored without a word (S3 refuses it); `connections=-1`, 0 and
+    100000 were taken (then clamped). Refused before anything connects."""
+    for query, words in (
+        ("timout=5", "unknown sftp option(s) timout"),
+        ("connections=0", "connections=0: give 1 to 64"),
+        ("connections=-1", "connections=-1"),
+        ("connections=100000", "connections=100000"),
+    ):
+        line = share.fog("remote", "add", "x", f"sftp://127.0.0.1:1/d?{query}", expect=2).one_line_error()
+        assert words in line, line

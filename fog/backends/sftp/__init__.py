@@ -50,6 +50,7 @@ from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteErro
 
 _TMP = ".tmp-"
 _DIRS_AT_ONCE = 64  # directories open at once while listing (each holds a file descriptor on the server)
+MAX_CONNECTIONS = 64  # SFTP channels a remote may ask for (`?connections=N`)
 
 
 class SFTPBackend:
@@ -75,10 +76,11 @@ class SFTPBackend:
     def from_url(cls, url: str, *, create: bool = False, options: Mapping[str, str] | None = None) -> SFTPBackend:
         """Connect to an `sftp://` URL; with `create`, make a missing final directory.
 
-        `options` may set `connections` (SFTP channels, default 8; OpenSSH's
-        MaxSessions allows 10 per connection by default) and `timeout`
+        `options` may set `connections` (SFTP channels, 1 to MAX_CONNECTIONS, default 8;
+        OpenSSH's MaxSessions allows 10 per connection by default) and `timeout`
         (seconds without a reply before a connection counts as dropped); other
-        keys belong to other backends and are ignored.
+        keys belong to other backends and are ignored (open_backend refuses
+        unknown keys in the URL itself).
         """
         user, host, port, path = parse_url(url)
         opts = dict(options or {})
@@ -87,6 +89,8 @@ class SFTPBackend:
             timeout = seconds(opts.get("timeout", 60))
         except ValueError as e:
             raise UsageError(f"remote {url}: bad option value: {e}") from e
+        if not 1 <= connections <= MAX_CONNECTIONS:  # (0, -1 and 100000 were taken, then clamped in silence)
+            raise UsageError(f"remote {url}: connections={connections}: give 1 to {MAX_CONNECTIONS}")
         backend = cls(
             url, ssh.resolve_target(host, user, port, url=url), path, connections=connections, timeout=timeout
         )

@@ -100,7 +100,7 @@ ENVIRONMENT: list[tuple[str, str]] = [
         "aliases, `User`, `Port`, `IdentityFile` and `ProxyCommand` from `~/.ssh/config`, and "
         "`~/.ssh/known_hosts` for host keys.",
     ),
-    ("`NO_COLOR`", "When set, output is never coloured. Colour is only used on a terminal."),
+    ("`NO_COLOR`", "When set, output is never coloured. Colour is only used on a terminal, and not with `TERM=dumb`."),
     (
         "`FOG_NO_FAST`",
         "When set, `push`, `pull`, `sync`, `status`, `log`, `clone` and `--version` always go through the "

@@ -157,7 +157,8 @@ def _run_command(variable: str, command: str, error: Callable[[str], IdentityErr
         first = (proc.stderr.strip().splitlines() or [""])[0]
         if proc.returncode in (126, 127):  # the shell found no such command, or could not run it
             raise error(f"{variable} failed to run: {first}")
-        raise error(f"{variable} exited {proc.returncode}" + (f": {first}" if first else " (it said nothing on stderr)"))
+        said = f": {first}" if first else " (it said nothing on stderr)"
+        raise error(f"{variable} exited {proc.returncode}{said}")
     return (proc.stdout.strip().splitlines() or [""])[0]
 
 

@@ -349,12 +349,12 @@ def test_no_escapes_without_a_terminal(share: Share) -> None:
 # -- 3. colour on a terminal, never with NO_COLOR ------------------------------------------
 
 
-def on_terminal(args: list[str], cwd: Path, no_color: str | None) -> bytes:
+def on_terminal(args: list[str], cwd: Path, no_color: str | None, term: str = "xterm-256color") -> bytes:
     """Run fog with stdout on a pseudo-terminal; return what it wrote there."""
     e = env()
     for var in ("NO_COLOR", "FORCE_COLOR", "CLICOLOR_FORCE"):
         e.pop(var, None)
-    e["TERM"] = "xterm-256color"
+    e["TERM"] = term
     if no_color is not None:
         e["NO_COLOR"] = no_color
     master, slave = pty.openpty()
@@ -392,6 +392,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(share: Share) -> None
                 assert line.count(b"\x1b[0m") == line.count(ANSI) // 2 and b"\x1b[0m" in line, line
         plain = on_terminal(args, share.root, "1")
         assert ANSI not in plain, (args, plain)
+        assert ANSI not in on_terminal(args, share.root, None, "dumb"), args  # (review 6 cli: as git does)
         stripped = re.sub(rb"\x1b\[[0-9;]*m", b"", coloured)
         if args[0] == "diff":
             assert stripped == plain and b"-two\r\n+TWO\r\n" in plain

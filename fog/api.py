@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from fog import cancel
 from fog.backends.base import duplicates, kind_of, open_backend, store_key
 from fog.backends.local import local_path
-from fog.crypto.keys import ShareKeys, master_key_to_text, node_join_keypair
+from fog.crypto.keys import ShareKeys, master_key_from_text, master_key_to_text, node_join_keypair
 from fog.errors import (
     FogError,
     IdentityError,
@@ -117,9 +118,13 @@ def init(
     share_name = name or root.name or "share"
     # an init stopped after it published the share but before the checkout: this one finishes it
     ghost = None if new_identity else _stopped_init(home, Identity.load(home).cached_config(), share_name, remote_url)
-    if master_key_file is not None and (new_identity or ghost) and master_key_file.exists():
+    # the same init again after one stopped midway: F holds this identity's key already (written first),
+    # or the identity it made never finished a command (no checkout at all): F is written now
+    again = master_key_file is not None and not new_identity and _holds_master_key(master_key_file, home)
+    unfinished = not new_identity and not (home / checkouts.FILE).exists()
+    if master_key_file is not None and (new_identity or ghost or unfinished) and master_key_file.exists() and not again:
         raise FogError(f"{master_key_file} exists; refusing to overwrite it (choose a new file)")
-    if master_key_file is not None and (new_identity or ghost):
+    if master_key_file is not None and (new_identity or ghost or unfinished):
         _refuse_key_in_share(master_key_file, root, remote_url)
         _probe_key_file(master_key_file, "nothing was made")  # before the identity, the share, the checkout
     if device_name is not None and not new_identity and device_name != Identity.load(home).device_name:
@@ -127,7 +132,7 @@ def init(
             f"--device-name only applies when init creates a new identity; this device is already named "
             f"'{naming.shown(Identity.load(home).device_name)}' (`fog device rename` changes it)"
         )
-    if master_key_file is not None and not new_identity and not ghost:
+    if master_key_file is not None and not new_identity and not ghost and not again and not unfinished:
         raise UsageError(f"--master-key-file only applies when init creates a new identity; {home} already has one")
     remotes_mod.refuse_inside(remote_url, root)
     backend = open_backend(remote_url, create=True)
@@ -138,6 +143,8 @@ def init(
         remote = Remote(backend)
         remote.initialize()
         ident = Identity.load(home) if not new_identity else Identity.create(home, name=device_name)
+        if master_key_file is not None:  # first: an init stopped later on still leaves the key's backup
+            write_private(master_key_file, (master_key_to_text(ident.master_key) + "\n").encode())
         config = _merged_config(ident, remote)
         ghost = _stopped_init(home, config, share_name, remote_url, remote)
         if ghost is not None:
@@ -156,8 +163,6 @@ def init(
     finally:
         backend.close()
     text = master_key_to_text(ident.master_key)
-    if master_key_file is not None:
-        write_private(master_key_file, (text + "\n").encode())
     return InitResult(
         str(root),
         sid,
@@ -1671,6 +1676,23 @@ def _check_key_file(path: Path | None) -> None:
         raise UsageError(f"--master-key-file {path} is a directory: name a file for the new master key")
     _refuse_key_in_share(path)
     _probe_key_file(path, "nothing was changed")
+
+
+def _holds_master_key(path: Path, home: Path) -> bool:
+    """Whether the file at `path` holds the master key of this machine's identity."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # (a FIFO there must not hang init)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        text = os.read(fd, 4096).decode(errors="replace").strip()
+        return master_key_from_text(text) == Identity.load(home).master_key
+    except (OSError, ValueError, FogError):
+        return False
+    finally:
+        os.close(fd)
 
 
 def _probe_key_file(path: Path, unchanged: str) -> None:

@@ -556,7 +556,7 @@ def _only_touched(ctx: Context, local: Local, now: os.stat_result) -> bool:
     if v is None or v.kind != "file" or v.size != now.st_size or v.mode != st.S_IMODE(now.st_mode):
         return False
     try:
-        c = FileReader(ctx.keys, None).read(local.full, now, PutStats(), now.st_ino)
+        c = FileReader(ctx.keys, None).read(local.full, now, PutStats())
     except OSError:
         return False
     return c.stable and (c.root, c.depth, c.size) == (v.content, v.depth, v.size)

@@ -55,6 +55,13 @@ FICLONE = 0x40049409  # ioctl: make `fd` a reflink copy of another file (btrfs, 
 REPLACED = "another file is at this path than the scan found (replaced, or a directory above it swapped)"
 
 
+class _Seen:
+    """A file's size and mtime now, with the inode the scan found (what every read of it must open)."""
+
+    def __init__(self, now: os.stat_result, ino: int | None) -> None:
+        self.st_size, self.st_mtime_ns, self.st_ino = now.st_size, now.st_mtime_ns, ino or 0
+
+
 class FileReader:
     """Chunk, name and (optionally) store file contents for one share."""
 
@@ -84,11 +91,11 @@ class FileReader:
 
         return counted
 
-    def read(self, path: str | Path, before: StatLike, stats: PutStats, ino: int | None = None) -> Content:
+    def read(self, path: str | Path, before: StatLike, stats: PutStats) -> Content:
         """Read a regular file without following a symlink swapped in for it.
 
-        `ino`: the inode the scan found at `path`. Another file opened there (a directory above it
-        swapped for a symlink since the scan: O_NOFOLLOW guards only the last name) is not read."""
+        Another file than `before` (its inode) opened there, a directory above it swapped for a symlink
+        since the scan (O_NOFOLLOW guards only the last name), is not read: OSError."""
         put = self._put(stats)
         # O_NONBLOCK: a FIFO swapped in since the scan must not block the open forever
         # (regular files ignore it); O_NOFOLLOW: nor may a symlink lead out of the share.
@@ -98,7 +105,8 @@ class FileReader:
             if not st.S_ISREG(opened.st_mode):
                 # an OSError: push skips this one file (and retries next time)
                 raise OSError(errno.EINVAL, "no longer a regular file", str(path))
-            if ino is not None and opened.st_ino != ino:
+            ino = getattr(before, "st_ino", 0)
+            if ino and opened.st_ino != ino:
                 raise OSError(errno.ESTALE, REPLACED, str(path))
             if before.st_size <= WHOLE_READ_LIMIT:
                 data = _read_small(fd, before.st_size)
@@ -132,12 +140,12 @@ class FileReader:
         dry runs) an unstable content is returned as it is.
         """
         ino = getattr(before, "st_ino", None) or None  # the file the scan found: every read must open it
-        content = self.read(path, before, stats, ino)
+        content = self.read(path, before, stats)
         for _ in range(SNAPSHOT_REREADS):
             if content.stable:
                 return content, "" if _ == 0 else "reread"
             cancel.check()
-            content = self.read(path, os.lstat(path), stats, ino)
+            content = self.read(path, _Seen(os.lstat(path), ino), stats)
         if content.stable:
             return content, "reread"
         if self.snapshot_dir is None:

@@ -489,6 +489,28 @@ def test_init_checks_the_master_key_file_can_be_written_before_it_makes_anything
     assert (tmp_path / "mk").read_text().strip()
 
 
+@pytest.mark.parametrize("where", ["fog.api._new_share", "fog.repo.checkouts.claim"], ids=["before", "after"])
+def test_an_init_killed_midway_still_leaves_the_master_key_file_and_the_same_command_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Review 6, crash C5: F was written last, so an init killed before (or after publishing the share) left
+    no backup of the new master key, and the same command again refused (--master-key-file "only applies when
+    init creates a new identity", or F exists)."""
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home"))
+    module, _, name = where.rpartition(".")
+    kill = f"import os, {module} as _m\ndef _die(*a, **k):\n    os._exit(9)\n_m.{name} = _die\n"
+    argv = ["init", tmp_path / "s", "--remote", tmp_path / "r", "--master-key-file", tmp_path / "mk"]
+    run_wrapped(kill, argv, tmp_path, expect=9)
+    key = (tmp_path / "mk").read_text()
+    assert key.strip()
+    r = run_fog(argv, tmp_path, expect=0 if where.endswith("_new_share") else 1)
+    assert r.rc == 0 or "is already a fog share" in r.one_line_error()  # (after: it is, and F holds its key)
+    assert (tmp_path / "mk").read_text() == key
+    assert run_fog(["key", "show", "--master", "--json"], tmp_path / "s").json()["master_key"] == key.strip()
+    (tmp_path / "s" / "a.txt").write_text("a\n")
+    run_fog(["push"], tmp_path / "s")
+
+
 # -- a clone or init stopped between making .fog/ and writing its config.json ----------------------
 
 

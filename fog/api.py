@@ -1627,10 +1627,7 @@ def _refuse_key_in_share(path: Path, root: Path | None = None, store: str | None
     next push would publish it, to every device and to the share's other users. Or inside a store (a
     directory holding a fog-store marker, or `store`, a remote's URL): the key would lie beside the
     ciphertext it opens, for whoever holds the disk, and for a revoked device that still reads it."""
-    try:
-        share = root if root is not None and path.absolute().is_relative_to(root) else find_root(path.parent)
-    except NotAShareError:
-        share = None
+    share = _share_holding(path, root)
     if share is not None:
         raise UsageError(
             f"--master-key-file {path} is inside the share {share}: its next push would publish the key; "
@@ -1644,6 +1641,22 @@ def _refuse_key_in_share(path: Path, root: Path | None = None, store: str | None
                 f"--master-key-file {path} is inside the fog store {d}: the key would lie beside the data it "
                 "opens, for anyone who holds the store; choose a file outside any store"
             )
+
+
+def _share_holding(path: Path, root: Path | None) -> Path | None:
+    """The share a file at `path` would be in: `root` (a share being made, maybe not there yet), or one found
+    above it. Both as spelled and resolved: a symlinked directory on the way can lead into a share."""
+    spelled = path.absolute()
+    real = Path(os.path.realpath(spelled.parent)) / spelled.name  # (the file itself is replaced, not followed)
+    roots = () if root is None else (root, Path(os.path.realpath(root)))
+    for p in (spelled, real):
+        if any(p.is_relative_to(r) for r in roots):
+            return root
+        try:
+            return find_root(p.parent)
+        except NotAShareError:
+            pass
+    return None
 
 
 def _check_key_file(path: Path | None) -> None:

@@ -457,6 +457,33 @@ def test_master_key_files_follow_dash_c_and_stay_out_of_shares(
     assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
 
 
+def test_a_master_key_file_is_kept_out_of_shares_reached_through_a_symlink(
+    tmp_path: Path, share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "inside a share" test looked at the path as spelled: `key rotate --master-key-file ~/keys/k`, with
+    ~/keys a link to a directory of the share, wrote the new master key into the share, and the next push
+    published it (review 6, diff F2). The same for init, the link leading into the share it makes, or the
+    share's directory spelled through a link and the key file by its real path."""
+    (share.root / "docs").mkdir()
+    links = tmp_path / "elsewhere"
+    links.mkdir()
+    (links / "keys").symlink_to(share.root / "docs")
+    line = share.fog("key", "rotate", "--master-key-file", links / "keys" / "new.key", expect=2).one_line_error()
+    assert "inside the share" in line and not (share.root / "docs" / "new.key").exists(), line
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h5"))
+    (links / "s5").symlink_to(tmp_path / "s5")  # (init makes s5)
+    argv = ["init", tmp_path / "s5", "--remote", tmp_path / "r5", "--master-key-file", links / "s5" / "k"]
+    assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
+    assert not (tmp_path / "s5" / "k").exists()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h6"))
+    (tmp_path / "real6").mkdir()
+    (links / "six").symlink_to(tmp_path / "real6")
+    key = tmp_path / "real6" / "s" / "k"
+    argv = ["init", links / "six" / "s", "--remote", tmp_path / "r6", "--master-key-file", key]
+    assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
+    assert not key.exists()
+
+
 def test_a_master_key_file_is_never_written_into_a_store(
     tmp_path: Path, share: Share, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -141,17 +141,16 @@ def init(
         ghost = _stopped_init(home, config, share_name, remote_url, remote)
         if ghost is not None:
             sid = ghost
-            Share.create(root, sid, share_name, remote_url).close()
-            checkouts.claim(home, sid, root)
         else:
             try:
                 _refuse_taken_share_name(config, share_name)
             except UsageError:
                 _unmake(made)
                 raise
-            sid = _new_share(ident, remote, config, share_name, remote_url)
-            Share.create(root, sid, share_name, remote_url).close()
-            checkouts.claim(home, sid, root)  # now, not at its first use: a clone here is refused
+            sid = _new_share(ident, remote, config, share_name, remote_url, home, root)
+        Share.create(root, sid, share_name, remote_url).close()
+        checkouts.claim(home, sid, root)  # now, not at its first use: a clone here is refused
+        checkouts.init_finished(home, sid)
     finally:
         backend.close()
     text = master_key_to_text(ident.master_key)
@@ -173,10 +172,14 @@ def init(
 def _stopped_init(
     home: Path, config: SyncConfig | None, name: str, url: str, remote: Remote | None = None
 ) -> str | None:
-    """The id of this user's share called `name` on `url` that an init stopped before its checkout left
-    behind: none of this device's checkouts holds it, and (`remote` given) nothing was ever pushed to it."""
+    """The id of this user's share called `name` on `url` that an init on this device stopped before its
+    checkout left behind: this device recorded that it was making it (checkouts.init_started), none of its
+    checkouts holds it, and (`remote` given) nothing was ever pushed to it. Another device's new share of
+    that name, not pushed to yet, is not one: that name is taken."""
     for sid, entry in config.shares.items() if config is not None else ():
         if entry.get("removed") or entry.get("name") != name:
+            continue
+        if not checkouts.init_stopped_here(home, sid):
             continue
         origin = (entry.get("remotes") or {}).get("origin") or {}
         if not isinstance(origin, dict) or origin.get("url") != url or origin.get("removed"):
@@ -194,9 +197,13 @@ def _stopped_init(
     return None
 
 
-def _new_share(ident: Identity, remote: Remote, config: SyncConfig, share_name: str, remote_url: str) -> str:
-    """Publish a new share in the SyncConfig (and cache it); its id."""
+def _new_share(
+    ident: Identity, remote: Remote, config: SyncConfig, share_name: str, remote_url: str, home: Path, root: Path
+) -> str:
+    """Publish a new share in the SyncConfig (and cache it), recorded first as this device's init in `root`;
+    its id."""
     keys = ShareKeys.generate()
+    checkouts.init_started(home, keys.share_id.hex(), root)
     now = time.time_ns()
     shares = dict(config.shares)
     shares[keys.share_id.hex()] = {

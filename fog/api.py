@@ -149,17 +149,16 @@ def init(
         ghost = _stopped_init(home, config, share_name, remote_url, remote)
         if ghost is not None:
             sid = ghost
-            Share.create(root, sid, share_name, remote_url).close()
-            checkouts.claim(home, sid, root)
         else:
             try:
                 _refuse_taken_share_name(config, share_name)
             except UsageError:
                 _unmake(made)
                 raise
-            sid = _new_share(ident, remote, config, share_name, remote_url)
-            Share.create(root, sid, share_name, remote_url).close()
-            checkouts.claim(home, sid, root)  # now, not at its first use: a clone here is refused
+            sid = _new_share(ident, remote, config, share_name, remote_url, home, root)
+        Share.create(root, sid, share_name, remote_url).close()
+        checkouts.claim(home, sid, root)  # now, not at its first use: a clone here is refused
+        checkouts.init_finished(home, sid)
     finally:
         backend.close()
     text = master_key_to_text(ident.master_key)
@@ -179,10 +178,14 @@ def init(
 def _stopped_init(
     home: Path, config: SyncConfig | None, name: str, url: str, remote: Remote | None = None
 ) -> str | None:
-    """The id of this user's share called `name` on `url` that an init stopped before its checkout left
-    behind: none of this device's checkouts holds it, and (`remote` given) nothing was ever pushed to it."""
+    """The id of this user's share called `name` on `url` that an init on this device stopped before its
+    checkout left behind: this device recorded that it was making it (checkouts.init_started), none of its
+    checkouts holds it, and (`remote` given) nothing was ever pushed to it. Another device's new share of
+    that name, not pushed to yet, is not one: that name is taken."""
     for sid, entry in config.shares.items() if config is not None else ():
         if entry.get("removed") or entry.get("name") != name:
+            continue
+        if not checkouts.init_stopped_here(home, sid):
             continue
         origin = (entry.get("remotes") or {}).get("origin") or {}
         if not isinstance(origin, dict) or origin.get("url") != url or origin.get("removed"):
@@ -200,9 +203,13 @@ def _stopped_init(
     return None
 
 
-def _new_share(ident: Identity, remote: Remote, config: SyncConfig, share_name: str, remote_url: str) -> str:
-    """Publish a new share in the SyncConfig (and cache it); its id."""
+def _new_share(
+    ident: Identity, remote: Remote, config: SyncConfig, share_name: str, remote_url: str, home: Path, root: Path
+) -> str:
+    """Publish a new share in the SyncConfig (and cache it), recorded first as this device's init in `root`;
+    its id."""
     keys = ShareKeys.generate()
+    checkouts.init_started(home, keys.share_id.hex(), root)
     now = time.time_ns()
     shares = dict(config.shares)
     shares[keys.share_id.hex()] = {
@@ -1648,10 +1655,7 @@ def _refuse_key_in_share(path: Path, root: Path | None = None, store: str | None
     next push would publish it, to every device and to the share's other users. Or inside a store (a
     directory holding a fog-store marker, or `store`, a remote's URL): the key would lie beside the
     ciphertext it opens, for whoever holds the disk, and for a revoked device that still reads it."""
-    try:
-        share = root if root is not None and path.absolute().is_relative_to(root) else find_root(path.parent)
-    except NotAShareError:
-        share = None
+    share = _share_holding(path, root)
     if share is not None:
         raise UsageError(
             f"--master-key-file {path} is inside the share {share}: its next push would publish the key; "
@@ -1665,6 +1669,22 @@ def _refuse_key_in_share(path: Path, root: Path | None = None, store: str | None
                 f"--master-key-file {path} is inside the fog store {d}: the key would lie beside the data it "
                 "opens, for anyone who holds the store; choose a file outside any store"
             )
+
+
+def _share_holding(path: Path, root: Path | None) -> Path | None:
+    """The share a file at `path` would be in: `root` (a share being made, maybe not there yet), or one found
+    above it. Both as spelled and resolved: a symlinked directory on the way can lead into a share."""
+    spelled = path.absolute()
+    real = Path(os.path.realpath(spelled.parent)) / spelled.name  # (the file itself is replaced, not followed)
+    roots = () if root is None else (root, Path(os.path.realpath(root)))
+    for p in (spelled, real):
+        if any(p.is_relative_to(r) for r in roots):
+            return root
+        try:
+            return find_root(p.parent)
+        except NotAShareError:
+            pass
+    return None
 
 
 def _check_key_file(path: Path | None) -> None:

@@ -6,6 +6,10 @@ locks: a prune would take the pushes of one for the other's (docs/FORMAT.md,
 section 14) and their batch numbers would collide. The file maps a share id
 to the one directory that uses it; a checkout that was moved or deleted
 gives way to the next one used.
+
+An init records the share it is making (`FOG_HOME/init-<share id>`) before it
+publishes it, until its checkout is recorded: what lets the same init, stopped
+in between, finish that share, and only that one.
 """
 
 from __future__ import annotations
@@ -76,3 +80,34 @@ def _is_checkout(root: Path, share_id: str) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(doc, dict) and doc.get("share_id") == share_id and os.path.isdir(root)
+
+
+# -- an init between publishing its share and making the checkout ------------------------------------------
+
+INIT_PREFIX = "init-"
+
+
+def init_started(home: Path, share_id: str, root: Path) -> None:
+    """Record, before the share is published in the SyncConfig, that an init on this device is making it
+    (in `root`): if it stops before its checkout, the same init run again finishes it (`init_stopped_here`).
+    Another device's share of the same name, not pushed to yet, is never taken for it."""
+    path = home / f"{INIT_PREFIX}{share_id}"
+    try:
+        write_private(path, f"{root}\n".encode())
+    except OSError as exc:
+        raise FogError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def init_stopped_here(home: Path, share_id: str) -> bool:
+    """Whether an init on this device published the share and was stopped before it recorded the checkout."""
+    if not share_id or any(c not in "0123456789abcdef" for c in share_id):
+        return False  # (a share id from a SyncConfig names no file but its own)
+    return (home / f"{INIT_PREFIX}{share_id}").is_file()
+
+
+def init_finished(home: Path, share_id: str) -> None:
+    """Forget the init's record, its checkout made (claimed)."""
+    try:
+        (home / f"{INIT_PREFIX}{share_id}").unlink(missing_ok=True)
+    except OSError:
+        pass  # (left behind, it only names a share that has a checkout here: never resumed)

@@ -457,6 +457,33 @@ def test_master_key_files_follow_dash_c_and_stay_out_of_shares(
     assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
 
 
+def test_a_master_key_file_is_kept_out_of_shares_reached_through_a_symlink(
+    tmp_path: Path, share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "inside a share" test looked at the path as spelled: `key rotate --master-key-file ~/keys/k`, with
+    ~/keys a link to a directory of the share, wrote the new master key into the share, and the next push
+    published it (review 6, diff F2). The same for init, the link leading into the share it makes, or the
+    share's directory spelled through a link and the key file by its real path."""
+    (share.root / "docs").mkdir()
+    links = tmp_path / "elsewhere"
+    links.mkdir()
+    (links / "keys").symlink_to(share.root / "docs")
+    line = share.fog("key", "rotate", "--master-key-file", links / "keys" / "new.key", expect=2).one_line_error()
+    assert "inside the share" in line and not (share.root / "docs" / "new.key").exists(), line
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h5"))
+    (links / "s5").symlink_to(tmp_path / "s5")  # (init makes s5)
+    argv = ["init", tmp_path / "s5", "--remote", tmp_path / "r5", "--master-key-file", links / "s5" / "k"]
+    assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
+    assert not (tmp_path / "s5" / "k").exists()
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "h6"))
+    (tmp_path / "real6").mkdir()
+    (links / "six").symlink_to(tmp_path / "real6")
+    key = tmp_path / "real6" / "s" / "k"
+    argv = ["init", links / "six" / "s", "--remote", tmp_path / "r6", "--master-key-file", key]
+    assert "inside the share" in run_fog(argv, tmp_path, expect=2).one_line_error()
+    assert not key.exists()
+
+
 def test_a_master_key_file_is_never_written_into_a_store(
     tmp_path: Path, share: Share, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -569,7 +596,9 @@ def test_an_init_stopped_after_publishing_its_share_is_finished_by_running_it_ag
     """
     r = run_wrapped(killed, ["init", root, "-r", remote], tmp_path, expect=None)
     assert r.rc == 9, str(r)
+    assert [p.name for p in (tmp_path / "home").glob("init-*")], "the stopped init recorded no share"
     r = run_fog(["init", root, "-r", remote], tmp_path)
+    assert not list((tmp_path / "home").glob("init-*")), "a finished init left its record"
     assert "fogmk" in r.out or "master key" in r.out.lower(), r.out  # never shown by the stopped init
     run_fog(["push", "-q"], root)
     monkeypatch.setenv("FOG_HOME", str(tmp_path / "home2"))
@@ -577,3 +606,27 @@ def test_an_init_stopped_after_publishing_its_share_is_finished_by_running_it_ag
     key.write_text((tmp_path / "home" / "master-key").read_text())
     run_fog(["clone", remote, tmp_path / "J", "--master-key-file", key], tmp_path)  # one share: no --share asked
     assert (tmp_path / "J" / "x.txt").read_text() == "x\n"
+
+
+@pytest.mark.parametrize("pulled", [False, True])
+def test_init_never_takes_another_devices_new_share_for_a_stopped_one(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pulled: bool
+) -> None:
+    """A new share of another device (same user and remote, nothing pushed to it yet) passed for this
+    device's stopped init: `fog init --name docs` on B checked out A's share, merged the two directories,
+    and showed the master key again (review 6, diff F4). The name is taken, as for any other share."""
+    home_a = Path(os.environ["FOG_HOME"])
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home-b"))
+    run_fog(["clone", share.remote, tmp_path / "b", "--master-key-file", share.key_file], tmp_path)
+    monkeypatch.setenv("FOG_HOME", str(home_a))
+    run_fog(["init", tmp_path / "adocs", "--name", "docs", "-r", share.remote], tmp_path)
+    assert not list(home_a.glob("init-*")), "a finished init left its record"
+    monkeypatch.setenv("FOG_HOME", str(tmp_path / "home-b"))
+    if pulled:  # B's cached SyncConfig has docs (else only the remote's says the name is taken)
+        run_fog(["pull"], tmp_path / "b")
+    bdocs = tmp_path / "bdocs"
+    bdocs.mkdir()
+    (bdocs / "files-B.txt").write_text("B\n")
+    line = run_fog(["init", bdocs, "--name", "docs", "-r", share.remote], tmp_path, expect=2).one_line_error()
+    assert "you have a share named 'docs' already" in line, line
+    assert not (bdocs / ".fog").exists() and [p.name for p in bdocs.iterdir()] == ["files-B.txt"]

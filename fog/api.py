@@ -1190,7 +1190,20 @@ def _clone_url(entry: dict | None, url: str) -> tuple[str, bool]:
     if not shared or (entry or {}).get("removed") or store_key(shared) != store_key(url) or shared == url:
         return url, False
     options = url.partition("?")[2]
-    return (url, True) if options and options != shared.partition("?")[2] else (shared, False)
+    if options and options != shared.partition("?")[2]:
+        return url, True
+    # an ssh alias (or another name of the server) may carry this device's key or proxy: keep it here
+    return (url, True) if kind_of(url) == "sftp" and _ssh_host(url) != _ssh_host(shared) else (shared, False)
+
+
+def _ssh_host(url: str) -> str:
+    """The host of an `sftp://` URL as written (user and port aside): what `~/.ssh/config` is looked up by."""
+    from fog.backends.sftp import parse_url
+
+    try:
+        return parse_url(url.partition("?")[0])[1].lower()
+    except UsageError:
+        return url
 
 
 def _clone_pull(home: Path, root: Path, url: str, progress: Progress | None) -> pull_mod.PullResult:

@@ -1163,8 +1163,9 @@ class ShareStore:
             # means another writer used our sequence number.
             if read_bounded(self.backend, name, len(stored), name) != stored:
                 raise IntegrityError(
-                    f"batch {seq} of this device already exists on {self.backend.url} with other content; "
-                    "is this identity in use on two machines?"
+                    f"batch {seq} of this device already exists on {self.backend.url} with other content: "
+                    "either another remote of this share is this same store under another URL (keep one name: "
+                    "`fog remote remove` the other), or this identity is in use on two machines"
                 ) from None
         self.backend.sync()
 

@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import Protocol, runtime_checkable
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse, urlsplit
 
 from fog.errors import UsageError
 
@@ -215,15 +215,69 @@ def kind_of(url: str) -> str:
 
 def store_key(url: str) -> str:
     """What identifies the store behind a URL, whatever its spelling: a directory's real path
-    (`file://`, symlinks, `..` resolved), else scheme, host and path without the query."""
+    (`file://`, symlinks, `..` resolved); for `s3://` the service (the endpoint's host and port, or AWS),
+    bucket and prefix; for `sftp://` the server, port, login user and proxy command ssh would use
+    (`~/.ssh/config` applied, as the SFTP backend does) and the path; else scheme, host and path
+    without the query. Two URLs of one key must never be two remotes: they would publish one log
+    under two cursors."""
     kind = kind_of(url)
     if kind == "file":
         path = unquote(urlparse(url).path) if url.lower().startswith("file://") else url
         return "file:" + os.path.realpath(os.path.expanduser(path))
+    if kind == "s3":
+        return _s3_key(url)
+    if kind == "sftp":
+        key = _sftp_key(url)
+        if key is not None:
+            return key
     parsed = urlparse(url.split("?", 1)[0])
     if kind == "fog":
         kind = url.split("://", 1)[0].lower()
     return f"{kind}://{(parsed.netloc or '').lower()}{parsed.path.rstrip('/')}"
+
+
+AWS = "amazonaws"  # the service of an S3 URL without an endpoint (bucket names are global on AWS)
+
+
+def _s3_key(url: str) -> str:
+    """`s3://SERVICE/bucket[/prefix]`: a bucket name is only unique on one service (MinIO, B2, R2, AWS...)."""
+    parts = urlsplit(url)
+    prefix = unquote(parts.path).strip("/")
+    endpoint = dict(parse_qsl(parts.query, keep_blank_values=True)).get("endpoint", "")
+    return f"s3://{s3_service(endpoint)}/{parts.netloc.lower()}{'/' + prefix if prefix else ''}"
+
+
+def s3_service(endpoint: str) -> str:
+    """The S3 service an endpoint URL names, as `host:port[/path]` (lowercased host, no scheme, no
+    credentials, the scheme's default port when none); `amazonaws` for none or any AWS host."""
+    if not endpoint:
+        return AWS
+    parts = urlsplit(endpoint if "://" in endpoint else "//" + endpoint)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host == "amazonaws.com" or host.endswith(".amazonaws.com"):
+        return AWS
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 80 if parts.scheme.lower() == "http" else 443
+    return f"{f'[{host}]' if ':' in host else host}:{port}{parts.path.rstrip('/')}"
+
+
+def _sftp_key(url: str) -> str | None:
+    """`sftp://user@host:port/path` as ssh would connect (None for a URL the SFTP backend refuses)."""
+    from fog.backends.sftp import parse_url
+    from fog.backends.sftp.ssh import endpoint
+
+    try:
+        user, host, port, path = parse_url(url.split("?", 1)[0])
+    except UsageError:
+        return None
+    hostname, port, user, proxy = endpoint(host, user, port)
+    where = f"{user}@{f'[{hostname}]' if ':' in hostname else hostname}:{port}"
+    key = f"sftp://{where}{'' if path.startswith('/') else '/'}{path}"  # (a path from the login directory: ~/...)
+    return key if proxy is None else f"{key} via {proxy}"
 
 
 def duplicates(remotes: dict[str, str]) -> dict[str, str]:

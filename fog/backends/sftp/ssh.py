@@ -65,15 +65,38 @@ class SSHTarget:
         return "~/.ssh/known_hosts"
 
 
+def _config_for(host: str, *, url: str) -> dict:
+    """The `~/.ssh/config` options for `host` (none without the file); RemoteError if it cannot be read."""
+    config_path = os.path.expanduser("~/.ssh/config")
+    if not os.path.exists(config_path):
+        return {}
+    try:
+        return dict(paramiko.SSHConfig.from_path(config_path).lookup(host))
+    except (OSError, paramiko.SSHException, ValueError) as e:
+        raise RemoteError(f"remote {url}: cannot use {_tilde(config_path)}: {e}") from e
+
+
+def endpoint(host: str, user: str | None, port: int | None) -> tuple[str, int, str, str | None]:
+    """(server, port, login user, proxy command) a URL's host, user and port connect to, as
+    `resolve_target` resolves them: what tells two spellings of one store apart from two stores
+    (`fog.backends.base.store_key`). A config that cannot be used counts as none (connecting says why)."""
+    try:
+        opts = _config_for(host, url=host)
+        config_port = int(opts.get("port", 22))
+    except (RemoteError, ValueError):
+        opts, config_port = {}, 22
+    proxy = opts.get("proxycommand")
+    return (
+        str(opts.get("hostname", host)).lower(),
+        port if port is not None else config_port,
+        user or opts.get("user") or getpass.getuser(),
+        proxy if proxy and proxy.lower() != "none" else None,
+    )
+
+
 def resolve_target(host: str, user: str | None, port: int | None, *, url: str) -> SSHTarget:
     """Apply `~/.ssh/config` to a URL's host, user and port (the URL wins, as with ssh)."""
-    config_path = os.path.expanduser("~/.ssh/config")
-    opts: dict = {}
-    if os.path.exists(config_path):
-        try:
-            opts = paramiko.SSHConfig.from_path(config_path).lookup(host)
-        except (OSError, paramiko.SSHException, ValueError) as e:
-            raise RemoteError(f"remote {url}: cannot use {_tilde(config_path)}: {e}") from e
+    opts = _config_for(host, url=url)
     if "proxyjump" in opts:
         raise RemoteError(
             f"remote {url}: ProxyJump in ~/.ssh/config is not supported; "

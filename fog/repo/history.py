@@ -319,40 +319,34 @@ if TYPE_CHECKING:
 
 
 def newest_first(versions: list[_V]) -> list[_V]:
-    """One path's versions, newest first, where a version always comes before the one it was made from.
+    """One path's versions, newest first, in the merge's order: the first is the head a pull picks.
 
     A version's time is the clock of the device that made it: a device whose clock runs behind (a
     dual-boot RTC, a Raspberry Pi before NTP, a suspended VM) makes a version older by the clock than
     its own parent. Ordering by time alone then put the parent first, and "the newest" (no REV, `~0`)
-    named the version the edit replaced: `fog restore PATH` silently reverted it. Here versions come
-    in the order of their times (newest first, ties by id) except that none comes before one made
-    from it (a topological order of the parent links within the list).
+    named the version the edit replaced: `fog restore PATH` silently reverted it. Here versions are
+    ordered as fog.sync.merge.Ranks ranks them (newest first): by effective time, a version's own time
+    raised to 1 ns past its parent's effective time when it is not later, and at equal effective times
+    the larger id first. So a version always comes before the one it was made from, and of two edits of
+    a version dated in the future (both then 1 ns past it), the one the merge kept at the path (the
+    larger id) comes first, not the later by the clock, which the merge wrote to a conflict copy.
+    A parent that is not in the list (forgotten) is one the merge does not know either.
     """
-    import heapq
-
-    by_time = sorted(versions, key=lambda v: (v.time_ns, v.id), reverse=True)
-    rank = {v.id: i for i, v in enumerate(by_time)}
-    waiting: dict[bytes, int] = {}  # id -> its children in the list not placed yet
-    for v in by_time:
-        if v.parent is not None and v.parent in rank and v.parent != v.id:
-            waiting[v.parent] = waiting.get(v.parent, 0) + 1
-    if not waiting:
-        return by_time
-    ready = [i for i, v in enumerate(by_time) if not waiting.get(v.id)]
-    heapq.heapify(ready)
-    out: list[_V] = []
-    while ready:
-        v = by_time[heapq.heappop(ready)]
-        out.append(v)
-        p = v.parent
-        if p is not None and p in waiting:
-            waiting[p] -= 1
-            if waiting[p] == 0:
-                heapq.heappush(ready, rank[p])
-    if len(out) < len(by_time):  # (a loop of parents: ids are hashes of the parent, so never; keep them all)
-        placed = {v.id for v in out}
-        out += [v for v in by_time if v.id not in placed]
-    return out
+    by_id = {v.id: v for v in versions}
+    effective: dict[bytes, int] = {}
+    for v in versions:  # (Ranks.effective_time, with the list as what is known)
+        chain: list[_V] = []
+        seen: set[bytes] = set()
+        cur: _V | None = v
+        while cur is not None and cur.id not in effective and cur.id not in seen:
+            seen.add(cur.id)
+            chain.append(cur)
+            cur = by_id.get(cur.parent) if cur.parent else None
+        below = effective.get(cur.id) if cur is not None else None
+        for x in reversed(chain):
+            below = x.time_ns if below is None else max(x.time_ns, below + 1)
+            effective[x.id] = below
+    return sorted(versions, key=lambda v: (effective[v.id], v.id), reverse=True)
 
 
 class Record:

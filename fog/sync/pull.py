@@ -601,7 +601,21 @@ def _pull_staged(
             tracked = sum(1 for path in stats if not stat_dir_raw(stats.raw(path)))
         limit = max_delete or DeleteLimit.parse(None)
         if doomed > limit.allowed(tracked):  # a file whose content arrives under another path is moved, not lost
-            doomed -= _arriving_elsewhere(staged, doomed_content)
+
+            def head_after(path: str, entries: list[Entry], stats: StatView) -> Version | None:
+                """The head this pull leaves at `path`, planned as the pass that applies plans it (None: it leaves
+                the path alone: ignored, nested, forgotten or unreadable here)."""
+                try:
+                    planned = plan_of(path, decoded(entries), stats, dirs)
+                except OSError:
+                    planned = "unreadable"
+                finally:
+                    nested.pop(path, None)
+                    pending.clear()
+                    records.clear()
+                return planned[0].head if isinstance(planned, tuple) else None
+
+            doomed -= _arriving_elsewhere(db, staged, doomed_content, head_after)
         limit.check(doomed, tracked, "apply")
     others = [name for name in sorted(ctx.share.config.remotes) if name != ctx.remote_name]
     m = meter(progress, to_write)
@@ -807,22 +821,41 @@ def _forgotten_head(plan: Plan, head: Version | None, forgotten: Callable[[bytes
 PULL_CHUNK = 4096  # paths planned, applied and recorded together
 
 
-def _arriving_elsewhere(staged: Staged, contents: list[bytes | None]) -> int:
+def _arriving_elsewhere(
+    db: RepoDB,
+    staged: Staged,
+    contents: list[bytes | None],
+    head_after: Callable[[str, list[Entry], StatView], Version | None],
+) -> int:
     """How many of the files that incoming deletions remove (their `contents`) arrive in this pull under
     another path (a directory renamed on another device: each file deleted at its old path arrives,
-    byte for byte, at its new one)."""
+    byte for byte, at its new one).
+
+    A file counts only where it stays: the path's head after this pull (`head_after`) is a file with
+    that content, and was not one before. Not, then, an earlier version of a deleted file itself (a
+    chmod or touch pushed before the `rm`: its path ends deleted), nor a moved copy deleted later in
+    the same pull (`mv photos Photos`, then `rm -r Photos`): each ends nowhere, and the deletion is
+    counted as one."""
     wanted = Counter(c for c in contents if c is not None)
     found = 0
     start: bytes | None = b""
     while start is not None and wanted:
         groups, start = staged.chunk(start, PULL_CHUNK)
-        for _path, entries in groups:
-            for e in entries:
-                if e.flags & NEW and e.flags & FILE:
-                    c = e.version().content
-                    if c is not None and wanted.get(c):
-                        wanted[c] -= 1
-                        found += 1
+        with db.stat_view() as stats:
+            for path, entries in groups:
+                if not any(
+                    e.flags & NEW and e.flags & FILE and wanted.get(e.version().content or b"") for e in entries
+                ):
+                    continue
+                head = head_after(path, entries, stats)
+                c = head.content if head is not None and head.kind == "file" else None
+                if c is None or not wanted.get(c):
+                    continue
+                before = db.head(path)
+                if before is not None and before.kind == "file" and before.content == c:
+                    continue  # (it was there already: nothing arrives)
+                wanted[c] -= 1
+                found += 1
         staged.remap()
     return found
 

@@ -30,7 +30,9 @@ tests in tests/unit/test_retention.py pin them):
    by time_ns, and at equal times the larger id counts as newer, except that a
    version never comes before the one it was made from (its parent): after
    a clock stepped back, a version dated in the future is not "the newest"
-   (fog.repo.history.newest_first, the order of `fog log` and `~N`).
+   (fog.repo.history.newest_first, the order of `fog log` and `~N`, which is
+   the merge's: a version's time counts as 1 ns past its parent's when it is
+   not later, so the first is the head a pull picks).
    - keep-last N keeps the N newest ("last N").
    - keep-within D keeps every version whose time is at most D seconds
      before now; a version from the future counts as now ("within 30d").

@@ -70,3 +70,39 @@ def test_keep_last_after_the_clock_stepped_back_keeps_the_newest_made(world: Wor
     assert [a.fog("cat", f"f@~{n}").out for n in (0, 1)] == ["v5\n", "v4\n"]
     a.fog("restore", "f")
     assert a.read("f") == "v5\n"
+
+
+def test_the_newest_version_is_the_one_the_merge_kept_after_a_clock_ran_ahead(world: World) -> None:
+    """Review 6 F3: P made while A's clock ran 2 h fast; then A and B, clocks right, edit it concurrently,
+    B a moment later. Both edits rank 1 ns past P, and the larger id keeps the name on every device (the
+    other goes to a conflict copy). The history listed B's (the later clock) first whatever the ids: where
+    A's kept the name, `log` marked (current) on its second line, and `cat f` and `restore f` (no REV)
+    took the conflict loser. Twenty files: each one's ids decide, so some have A's edit kept."""
+    a, b = make_pair(world)
+    names = [f"f{i:02}" for i in range(20)]
+    for name in names:
+        a.write(name, "base\n")
+    a.fog("push", patch=shifted(7200))
+    b.pull()
+    for name in names:
+        a.write(name, f"{name} edit by A\n")
+    a.push()
+    for name in names:
+        b.write(name, f"{name} edit by B\n")
+    b.push()
+    a.fog("pull", expect=(0, 3))
+    b.fog("pull", expect=(0, 3))
+    kept_a = [name for name in names if a.read(name) == f"{name} edit by A\n"]
+    for dev in (a, b):
+        for name in names:
+            assert dev.read(name) == a.read(name)  # the same winner on both
+            log = dev.fog("log", name, "--json").json()
+            assert log[0]["current"] and not any(e["current"] for e in log[1:]), log
+            assert dev.fog("cat", name).out == dev.read(name)
+    for name in kept_a:
+        assert "(current)" in a.fog("log", name).out.splitlines()[0]  # (the fast path)
+        assert [a.fog("cat", f"{name}@~{n}").out for n in (1, 2)] == [f"{name} edit by B\n", "base\n"]
+    assert kept_a, "every file kept B's edit: the ids never put the earlier clock first (1 in 2**20)"
+    a.fog("restore", kept_a[0])
+    assert a.read(kept_a[0]) == f"{kept_a[0]} edit by A\n"
+    assert a.fog("status", "--json").json()["clean"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,69 @@ def test_a_renamed_directory_is_not_a_mass_deletion(world: World) -> None:
     for i in range(30):
         (a.root / f"p{i:02}.jpg").unlink()
     assert "--max-delete" in a.fog("push", expect=1).error_line()
+
+
+def _refused_then_applied(b: Device, deleted: int, files: int) -> None:
+    """B's default pull refuses the mass deletion (nothing of it is applied); once forced, it applies it."""
+    before = b.tree()
+    line = b.pull(expect=1).error_line()
+    assert f"{deleted} deletions of {files} files" in line and "--max-delete" in line, line
+    assert b.tree() == before
+    b.fog("pull", "--max-delete", "100%")
+
+
+def test_a_deleted_files_own_earlier_version_does_not_make_it_moved(world: World) -> None:
+    """Review 6 F1: A ran `chmod +x *` and pushed, then `rm *` and pushed (forced). B, offline over both,
+    pulled the chmod versions and the deletions at once: each deletion counted as "moved" because a
+    version with the deleted file's content (its own chmod) arrived in the same pull, and the default
+    pull deleted every file. That version ends deleted at the very path it was at: nothing moved."""
+    a = world.init("laptop")
+    for i in range(20):
+        a.write(f"f{i:02}.txt", f"file {i}\n", mtime_ns=OLD_MTIME_NS)
+    a.push()
+    b = world.clone("desktop")
+    for i in range(20):
+        os.chmod(a.root / f"f{i:02}.txt", 0o755)
+    a.fog("push")
+    for i in range(20):
+        (a.root / f"f{i:02}.txt").unlink()
+    a.fog("push", "--max-delete", "100%")
+    _refused_then_applied(b, 20, 20)
+    assert b.tree() == a.tree() == {}
+
+
+def test_a_moved_directory_deleted_in_the_same_pull_is_a_mass_deletion(world: World) -> None:
+    """Review 6 F1: A ran `mv photos Photos` and pushed, then `rm -r Photos` and pushed (forced). B pulled
+    both at once: each deletion of photos/... counted as "moved" because the same content arrived at
+    Photos/..., which the same pull deletes. Nothing of the photos is left anywhere after that pull."""
+    a = world.init("laptop")
+    for i in range(30):
+        a.write(f"photos/p{i:02}.jpg", f"photo {i}\n", mtime_ns=OLD_MTIME_NS)
+    for i in range(10):
+        a.write(f"n{i}.txt", f"note {i}\n", mtime_ns=OLD_MTIME_NS)
+    a.push()
+    b = world.clone("desktop")
+    (a.root / "photos").rename(a.root / "Photos")
+    a.fog("push")
+    shutil.rmtree(a.root / "Photos")
+    a.fog("push", "--max-delete", "100%")
+    _refused_then_applied(b, 30, 40)
+    assert b.tree() == a.tree() and sorted(b.tree()) == [f"n{i}.txt" for i in range(10)]
+
+
+def test_a_renamed_directory_with_a_file_changed_before_is_moved(world: World) -> None:
+    """A file changed (chmod), then its directory renamed, both pulled at once: the file arrives at its new
+    path with the content it had, so the pull is not refused (the earlier version at the old path does not
+    count twice, nor does it hide the move)."""
+    a = world.init("laptop")
+    for i in range(30):
+        a.write(f"photos/p{i:02}.jpg", f"photo {i}\n", mtime_ns=OLD_MTIME_NS)
+    a.push()
+    b = world.clone("desktop")
+    for i in range(30):
+        os.chmod(a.root / "photos" / f"p{i:02}.jpg", 0o600)
+    a.fog("push")
+    (a.root / "photos").rename(a.root / "Photos")
+    a.fog("push")
+    b.pull()
+    assert b.tree() == a.tree() and not (b.root / "photos").exists()

@@ -322,6 +322,46 @@ def test_the_first_sight_shortcut_plans_what_the_general_case_plans(
     assert fast.write == v and fast.head == v
 
 
+# -- history order (fog.repo.history.newest_first) agrees with the merge ---------------------------------
+
+
+def test_newest_first_puts_the_merges_head_first_under_a_future_dated_parent() -> None:
+    """Review 6 F3: P dated 2 h ahead (a clock ahead), then two concurrent edits of it, clocks right, one a
+    second after the other. Both rank 1 ns past P (effective time): the larger id wins the path. The
+    history listed the later by the clock first, so `fog log` marked (current) on its second line and
+    `fog restore PATH` / `fog cat PATH` (no REV) took the conflict loser. Every id order is tried."""
+    from fog.repo.history import newest_first
+
+    hour = 3600 * 10**9
+    for n in range(64):
+        parent = ver(f"p{n}", t=2 * hour)
+        early = ver(f"a{n}", parent, t=0, content="edit by A")
+        late = ver(f"b{n}", parent, t=10**9, content="edit by B")
+        versions = [parent, early, late]
+        for schedule in ([[parent], [early], [late]], [[parent], [late], [early]], [versions]):
+            head = deliver(schedule)
+            assert head is not None
+            order = newest_first(versions)
+            assert order[0].id == head.id == max(early, late, key=lambda v: v.id).id
+            assert order[2] == parent
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories())
+def test_newest_first_is_the_merges_order(case: tuple[list[Version], list[list[list[Version]]]]) -> None:
+    """The history's order is Ranks' (newest first), so its first version is the head every delivery order
+    ends at, and a version always comes before the one it was made from."""
+    from fog.repo.history import newest_first
+    from fog.sync.merge import Ranks
+
+    versions, schedules = case
+    order = newest_first(list(versions))
+    assert order == sorted(versions, key=Ranks(known(*versions)).key, reverse=True)
+    assert all(deliver(s) == order[0] for s in schedules)
+    at = {v.id: i for i, v in enumerate(order)}
+    assert all(at[v.id] < at[v.parent] for v in versions if v.parent is not None)
+
+
 def test_conflict_name_fits_name_max_and_cuts_on_characters() -> None:
     for stem in ("x" * 300, "é" * 200, "日本" * 60 + "x"):
         name = named(f"dir/{stem}.txt", "d" * 100)

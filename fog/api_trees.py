@@ -29,24 +29,39 @@ from fog.sync.merge import same_state
 
 
 def split_tree_spec(share: Share, cwd: Path, spec: str) -> tuple[str, str | None]:
-    """DIR@REV as (share path, "" for the share; REV or None)."""
+    """DIR@REV as (share path, "" for the share; REV or None).
+
+    A path with `@` in its name (`me@example.com`) is that path, no REV, when the part before the last
+    `@` is nothing (neither in history nor on disk) and the whole spec is something: as
+    fog.api.resolve_version reads PATH@REV; `me@example.com@REV` names it at REV."""
     path, rev = revs.split_spec(spec)
-    return _scope(share, cwd, path or "."), rev
+    scope = _scope(share, cwd, path or ".")
+    if rev is None or _exists(share, scope):
+        return scope, rev
+    try:
+        whole = _scope(share, cwd, spec)
+    except UsageError:
+        return scope, rev
+    return (whole, None) if _exists(share, whole) else (scope, rev)
+
+
+def _exists(share: Share, scope: str) -> bool:
+    """Whether SCOPE is something: in history (at or below it) or on disk."""
+    return not scope or trees.has_history(share.db, scope) or os.path.lexists(share.root / scope)
 
 
 def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
     """Whether PATH@REV names a directory or the share (a tree), not one file."""
     with open_share(home, cwd, lock=False) as (share, _ident):
-        path, _rev = revs.split_spec(spec)
         try:
-            scope = _scope(share, cwd, path or ".")
+            scope, rev = split_tree_spec(share, cwd, spec)
         except UsageError:
             return False
         if trees.is_tree(share.db, scope):
             return True
         # a directory now (maybe a file before: `diff f` answers as the tree's diff, `T f`), unless a REV
         # names one of its file versions
-        return (share.root / scope).is_dir() and (_rev is None or not share.db.path_history(scope))
+        return (share.root / scope).is_dir() and (rev is None or not share.db.path_history(scope))
 
 
 def _tree(

@@ -54,6 +54,8 @@ REVISIONS: list[Block] = [
         ("an age", "`30m`, `2h`, `3d`, `1w`: the newest version at least that old."),
         ("`yesterday`", "the newest version from before today."),
     ],
+    "A path whose name holds `@` (a folder `me@example.com`) is that path, with no *REV*, when the part "
+    "before the last `@` names nothing (in history or on disk); `me@example.com@~1` names it at a *REV*.",
 ]
 
 ENVIRONMENT: list[tuple[str, str]] = [

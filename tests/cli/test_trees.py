@@ -644,3 +644,26 @@ def test_diff_of_a_path_that_became_a_directory_answers_as_the_tree_diff(share: 
     assert "T\tf" in whole and "A\tf/in" in whole, whole
     assert share.fog("diff", "f").out == whole
     share.fog("diff", "f", "--exit-code", expect=1)
+
+
+def test_a_directory_with_an_at_in_its_name_is_that_directory(share: Share) -> None:
+    """`me@example.com` (a mail folder) is the directory, not `me` at REV `example.com` (review 6 T1:
+    restore put back only the directory entry and said restored; ls and diff refused it)."""
+    share.write("me@example.com/inbox/1.eml", "m1\n")
+    share.push()
+    share.write("me@example.com/inbox/1.eml", "m2\n")
+    share.push()
+    (share.root / "me@example.com/inbox/1.eml").unlink()
+    share.fog("restore", "me@example.com")
+    assert (share.root / "me@example.com/inbox/1.eml").read_bytes() == b"m2\n"
+    assert share.fog("ls", "me@example.com").out.split() == ["inbox/"]
+    assert "identical" in share.fog("diff", "me@example.com").err
+    # DIR@REV with an `@` in DIR names it at REV
+    assert [c["path"] for c in share.fog("diff", "me@example.com@~1", "--json").json()["changes"]] == [
+        "me@example.com/inbox/1.eml"
+    ]
+    share.fog("restore", "me@example.com@~1", "--force")
+    assert (share.root / "me@example.com/inbox/1.eml").read_bytes() == b"m1\n"
+    # gone from disk, still in history
+    shutil.rmtree(share.root / "me@example.com")
+    assert share.fog("ls", "-R", "me@example.com").out.split() == ["inbox/", "inbox/1.eml"]

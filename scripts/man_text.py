@@ -673,7 +673,9 @@ PAGES: dict[str, dict[str, object]] = {
             "mode, size and mtime; symlinks are symlinks. Every write is refused (EROFS). Blocks are "
             "fetched from the share's remote when read, verified as a restore verifies them, and kept "
             "decrypted in a bounded cache (64 MiB); a block that fails verification makes the read fail "
-            "(EIO) with one line on stderr. Needs FUSE: /dev/fuse, libfuse 2 or 3 and fusermount (Debian: "
+            "(EIO) with one line on stderr. A file opened under `current/` (or any tree) reads the version "
+            "its open found to the end, whatever is pushed or pulled meanwhile; the next open reads the new "
+            "one. Needs FUSE: /dev/fuse, libfuse 2 or 3 and fusermount (Debian: "
             "`apt install fuse3` or `fuse`).",
         ],
         "exit": {

@@ -336,6 +336,13 @@ class HistoryFS:
             raise NotFound("/".join(parts))
         return self.tree(m.when_ns)
 
+    def frozen(self, path: str) -> bool:
+        """Whether a file name always means one version: under versions/ (its id is in the name). A name in a
+        tree can mean another version after a push or pull: current/ follows them, and a pull brings versions
+        recorded before a moment already shown."""
+        parts = [p for p in path.split("/") if p]
+        return self.at is None and bool(parts) and parts[0] == "versions"
+
     def readlink(self, path: str) -> str:
         entry = self.lookup(path)
         if entry.kind != "link" or entry.version is None:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fog.api import Progress, _scope, context, device_names, open_share
+from fog.api import Progress, _forgotten_explained, _scope, context, device_names, open_share
 from fog.errors import FogError, UsageError
 from fog.format.version import Version
 from fog.repo import revs, trees
@@ -109,7 +109,8 @@ def restore_tree(
         forgotten: dict[str, Version] = {}
         tree, label = _tree(ctx.share, scope, rev, names, forgotten)
         if scope and scope in tree and tree[scope].kind != "dir":  # a file (or link) then, a directory now
-            return _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
+            with _forgotten_explained(ctx, tree[scope]):
+                return _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
         out = None
         if output is not None:
             out = os.path.normpath(cwd.absolute() / output)
@@ -120,19 +121,20 @@ def restore_tree(
                 raise UsageError(
                     f"--output {output}: a tree restored inside the share would be pushed; pick a place outside it"
                 )
-        return treerestore.restore_tree(
-            ctx,
-            scope,
-            tree,
-            label,
-            output=out,
-            force=force,
-            delete=delete,
-            max_delete=limit,
-            dry_run=dry_run,
-            progress=progress,
-            forgotten=[p for p in forgotten if p != scope],
-        )
+        with _forgotten_explained(ctx, *tree.values()):  # (forgotten and pruned by another device: exit 1)
+            return treerestore.restore_tree(
+                ctx,
+                scope,
+                tree,
+                label,
+                output=out,
+                force=force,
+                delete=delete,
+                max_delete=limit,
+                dry_run=dry_run,
+                progress=progress,
+                forgotten=[p for p in forgotten if p != scope],
+            )
 
 
 def _restore_one(
@@ -265,7 +267,8 @@ def tree_diff(
             changes.append(TreeChange(path, status, a, b))
         if patch:
             for c in changes:
-                c.patch = _patch(ctx, c, spec_b is None)
+                with _forgotten_explained(ctx, *(v for v in (c.old, c.new) if v is not None and v.id)):
+                    c.patch = _patch(ctx, c, spec_b is None)
         return TreeDiffResult(scope, old_label, new_label, changes, names, unsure)
 
 

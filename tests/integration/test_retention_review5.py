@@ -143,6 +143,9 @@ def test_a_version_another_device_forgot_and_pruned_says_so_not_exit_4(world: Wo
         ["restore", "big.bin@~1", "-o", str(tmp_path / "old.bin")],
         ["cat", "big.bin@~1"],
         ["diff", "big.bin@~1"],
+        ["restore", ".@~1", "-o", str(tmp_path / "tree")],  # (review 6 trees T6: these three said exit 4)
+        ["restore", ".@~1", "--force"],
+        ["diff", "-p", ".@~1"],
     ):
         r = b.fog(*args, expect=1)
         assert "this version was forgotten by laptop" in r.err and "fog pull" in r.err, r

@@ -149,6 +149,16 @@ def test_a_version_another_device_forgot_and_pruned_says_so_not_exit_4(world: Wo
     ):
         r = b.fog(*args, expect=1)
         assert "this version was forgotten by laptop" in r.err and "fog pull" in r.err, r
+    from fog.mount import open_fs
+    from fog.sync.forgotten import ForgottenVersion
+
+    with open_fs(b.home, b.root) as fs:  # the mount's read fails (EIO) with that line, not "missing from remote"
+        names = fs.listdir("versions/big.bin")
+        assert len(names) == 3
+        for name in names[:2]:  # (oldest first: the two forgotten)
+            with pytest.raises(ForgottenVersion, match="forgotten by laptop"):
+                fs.read(fs.lookup(f"versions/big.bin/{name}"), 0, 10)
+        assert len(fs.read(fs.lookup(f"versions/big.bin/{names[2]}"), 0, 10)) == 10
     b.fog("check")
     for p in world.remote.glob("shares/*/packs/*/*"):
         p.unlink()  # damage: the current version's data is gone too, and no forget explains it

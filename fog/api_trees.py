@@ -252,7 +252,7 @@ def tree_diff(
                 if scope_b != scope:
                     raise UsageError(f"{spec_b}: compare the same directory at two moments ({scope or '.'}@REV)")
             else:
-                rev_b = spec_b  # a bare REV of the same tree
+                rev_b = _bare_second(share, cwd, scope, spec_b)
             new, new_label = _tree(share, scope, rev_b, names, unknown)
         changes: list[TreeChange] = []
         unsure: list[str] = []
@@ -270,6 +270,20 @@ def tree_diff(
                 with _forgotten_explained(ctx, *(v for v in (c.old, c.new) if v is not None and v.id)):
                     c.patch = _patch(ctx, c, spec_b is None)
         return TreeDiffResult(scope, old_label, new_label, changes, names, unsure)
+
+
+def _bare_second(share: Share, cwd: Path, scope: str, spec: str) -> str | None:
+    """The second side of a tree diff given without `@`: the same directory (None: now), as a file diff takes a
+    bare PATH; else a bare REV of that directory."""
+    try:
+        path = _scope(share, cwd, spec)
+    except UsageError:
+        return spec
+    if not _exists(share, path):
+        return spec
+    if path != scope:
+        raise UsageError(f"{spec}: compare the same directory at two moments ({scope or '.'}@REV)")
+    return None
 
 
 def _patch(ctx: Context, c: TreeChange, working: bool) -> inspect_mod.DiffResult | None:

@@ -749,3 +749,20 @@ def test_a_file_that_cannot_be_staged_skips_that_path(share: Share, monkeypatch:
     assert doc["skipped"] == [f"d/bad: {os.strerror(errno.EILSEQ)}"], doc
     assert sorted(p.name for p in (share.root / "d").iterdir()) == ["a", "c"]
     assert sorted(doc["written"]) == ["d/a", "d/c"]
+
+
+def test_diff_dir_at_rev_with_the_same_dir_compares_with_now(share: Share) -> None:
+    """`fog diff docs@~1 docs`: the second side may be a PATH (fog-diff(1)), the directory now, as for a file;
+    it was read as a REV, "cannot read 'docs' as a REV" (review 6 trees T8 c)."""
+    share.write("docs/a", "a\n")
+    share.write("other/x", "x\n")
+    share.push()
+    share.write("docs/a", "a2\n")
+    share.push()
+    share.write("docs/a", "unpushed\n")  # (now is the newest versions, not the working tree)
+    doc = share.fog("diff", "docs@~1", "docs", "--json").json()
+    assert doc == share.fog("diff", "docs@~1", "docs@~0", "--json").json()
+    assert [(c["path"], c["status"]) for c in doc["changes"]] == [("docs/a", "M")]
+    r = share.fog("diff", "docs@~1", "other", expect=2)
+    assert "the same directory" in r.err
+    assert share.fog("diff", "docs@~1", "~1", "--json").json()["changes"] == []  # a bare REV still

@@ -69,6 +69,8 @@ def _tree(
 ) -> tuple[dict[str, Version], str]:
     """The tree SCOPE@REV names, and how to say the moment; `forgotten` receives the paths whose state
     then is unknown, their history before it forgotten (fog.repo.trees)."""
+    if scope and rev is not None and not trees.has_history(share.db, scope):  # (before "only 0 pushes changed it")
+        raise FogError(f"{scope}: no history (not in the share, or never pushed)")
     moment = trees.resolve_moment(share.db, scope, rev, names)
     tree = trees.tree_at(share.db, scope, moment.when_ns, forgotten)
     if moment.version is not None:  # (the named one, even if another of that path has the same time)

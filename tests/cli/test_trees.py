@@ -766,3 +766,12 @@ def test_diff_dir_at_rev_with_the_same_dir_compares_with_now(share: Share) -> No
     r = share.fog("diff", "docs@~1", "other", expect=2)
     assert "the same directory" in r.err
     assert share.fog("diff", "docs@~1", "~1", "--json").json()["changes"] == []  # a bare REV still
+
+
+def test_a_path_with_no_history_says_so_whatever_the_rev(share: Share) -> None:
+    """`fog ls nonexist@~1` said "only 0 push(es) changed it (~0 to ~0)" (review 6 trees T8 a)."""
+    share.write("a", "a\n")
+    share.push()
+    for spec in ("nonexist", "nonexist@~1", "nonexist@push:0000^"):
+        r = share.fog("ls", spec, expect=1)
+        assert "nonexist: no history" in r.err, r

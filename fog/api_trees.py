@@ -29,24 +29,39 @@ from fog.sync.merge import same_state
 
 
 def split_tree_spec(share: Share, cwd: Path, spec: str) -> tuple[str, str | None]:
-    """DIR@REV as (share path, "" for the share; REV or None)."""
+    """DIR@REV as (share path, "" for the share; REV or None).
+
+    A path with `@` in its name (`me@example.com`) is that path, no REV, when the part before the last
+    `@` is nothing (neither in history nor on disk) and the whole spec is something: as
+    fog.api.resolve_version reads PATH@REV; `me@example.com@REV` names it at REV."""
     path, rev = revs.split_spec(spec)
-    return _scope(share, cwd, path or "."), rev
+    scope = _scope(share, cwd, path or ".")
+    if rev is None or _exists(share, scope):
+        return scope, rev
+    try:
+        whole = _scope(share, cwd, spec)
+    except UsageError:
+        return scope, rev
+    return (whole, None) if _exists(share, whole) else (scope, rev)
+
+
+def _exists(share: Share, scope: str) -> bool:
+    """Whether SCOPE is something: in history (at or below it) or on disk."""
+    return not scope or trees.has_history(share.db, scope) or os.path.lexists(share.root / scope)
 
 
 def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
     """Whether PATH@REV names a directory or the share (a tree), not one file."""
     with open_share(home, cwd, lock=False) as (share, _ident):
-        path, _rev = revs.split_spec(spec)
         try:
-            scope = _scope(share, cwd, path or ".")
+            scope, rev = split_tree_spec(share, cwd, spec)
         except UsageError:
             return False
         if trees.is_tree(share.db, scope):
             return True
         # a directory now (maybe a file before: `diff f` answers as the tree's diff, `T f`), unless a REV
         # names one of its file versions
-        return (share.root / scope).is_dir() and (_rev is None or not share.db.path_history(scope))
+        return (share.root / scope).is_dir() and (rev is None or not share.db.path_history(scope))
 
 
 def _tree(
@@ -54,6 +69,8 @@ def _tree(
 ) -> tuple[dict[str, Version], str]:
     """The tree SCOPE@REV names, and how to say the moment; `forgotten` receives the paths whose state
     then is unknown, their history before it forgotten (fog.repo.trees)."""
+    if scope and rev is not None and not trees.has_history(share.db, scope):  # (before "only 0 pushes changed it")
+        raise FogError(f"{scope}: no history (not in the share, or never pushed)")
     moment = trees.resolve_moment(share.db, scope, rev, names)
     tree = trees.tree_at(share.db, scope, moment.when_ns, forgotten)
     if moment.version is not None:  # (the named one, even if another of that path has the same time)
@@ -94,7 +111,8 @@ def restore_tree(
         forgotten: dict[str, Version] = {}
         tree, label = _tree(ctx.share, scope, rev, names, forgotten)
         if scope and scope in tree and tree[scope].kind != "dir":  # a file (or link) then, a directory now
-            return _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
+            with _forgotten_explained(ctx, tree[scope]):
+                return _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
         out = None
         if output is not None:
             out = os.path.normpath(cwd.absolute() / output)
@@ -105,7 +123,7 @@ def restore_tree(
                 raise UsageError(
                     f"--output {output}: a tree restored inside the share would be pushed; pick a place outside it"
                 )
-        with _forgotten_explained(ctx, *tree.values()):  # forgotten and pruned by another device: exit 1, said
+        with _forgotten_explained(ctx, *tree.values()):  # (forgotten and pruned by another device: exit 1)
             return treerestore.restore_tree(
                 ctx,
                 scope,
@@ -130,8 +148,7 @@ def _restore_one(
     result.written = [scope]
     result.bytes_planned = v.size if v.kind == "file" else 0
     if not dry_run:
-        with _forgotten_explained(ctx, v):
-            done = restore_mod.restore(ctx, v, output=out, force=force)
+        done = restore_mod.restore(ctx, v, output=out, force=force)
         result.output = done.output
         result.bytes_written = result.bytes_planned
     return result
@@ -237,7 +254,7 @@ def tree_diff(
                 if scope_b != scope:
                     raise UsageError(f"{spec_b}: compare the same directory at two moments ({scope or '.'}@REV)")
             else:
-                rev_b = spec_b  # a bare REV of the same tree
+                rev_b = _bare_second(share, cwd, scope, spec_b)
             new, new_label = _tree(share, scope, rev_b, names, unknown)
         changes: list[TreeChange] = []
         unsure: list[str] = []
@@ -255,6 +272,20 @@ def tree_diff(
                 with _forgotten_explained(ctx, *(v for v in (c.old, c.new) if v is not None and v.id)):
                     c.patch = _patch(ctx, c, spec_b is None)
         return TreeDiffResult(scope, old_label, new_label, changes, names, unsure)
+
+
+def _bare_second(share: Share, cwd: Path, scope: str, spec: str) -> str | None:
+    """The second side of a tree diff given without `@`: the same directory (None: now), as a file diff takes a
+    bare PATH; else a bare REV of that directory."""
+    try:
+        path = _scope(share, cwd, spec)
+    except UsageError:
+        return spec
+    if not _exists(share, path):
+        return spec
+    if path != scope:
+        raise UsageError(f"{spec}: compare the same directory at two moments ({scope or '.'}@REV)")
+    return None
 
 
 def _patch(ctx: Context, c: TreeChange, working: bool) -> inspect_mod.DiffResult | None:

@@ -54,6 +54,8 @@ REVISIONS: list[Block] = [
         ("an age", "`30m`, `2h`, `3d`, `1w`: the newest version at least that old."),
         ("`yesterday`", "the newest version from before today."),
     ],
+    "A path whose name holds `@` (a folder `me@example.com`) is that path, with no *REV*, when the part "
+    "before the last `@` names nothing (in history or on disk); `me@example.com@~1` names it at a *REV*.",
 ]
 
 ENVIRONMENT: list[tuple[str, str]] = [
@@ -671,7 +673,9 @@ PAGES: dict[str, dict[str, object]] = {
             "mode, size and mtime; symlinks are symlinks. Every write is refused (EROFS). Blocks are "
             "fetched from the share's remote when read, verified as a restore verifies them, and kept "
             "decrypted in a bounded cache (64 MiB); a block that fails verification makes the read fail "
-            "(EIO) with one line on stderr. Needs FUSE: /dev/fuse, libfuse 2 or 3 and fusermount (Debian: "
+            "(EIO) with one line on stderr. A file opened under `current/` (or any tree) reads the version "
+            "its open found to the end, whatever is pushed or pulled meanwhile; the next open reads the new "
+            "one. Needs FUSE: /dev/fuse, libfuse 2 or 3 and fusermount (Debian: "
             "`apt install fuse3` or `fuse`).",
         ],
         "exit": {

@@ -22,6 +22,7 @@ from fog.mount.vfs import HistoryFS
 from fog.repo import trees
 from fog.repo.share import find_root
 from fog.sync.blockread import BlockReader
+from fog.sync.forgotten import explain_missing
 
 
 def check_mountpoint(share_root: Path, cwd: Path, mountpoint: str) -> str:
@@ -57,7 +58,13 @@ def open_fs(home: Path, cwd: Path, at: str | None = None) -> Iterator[HistoryFS]
         moment = trees.resolve_moment(share.db, "", at, names) if at is not None else None
         ctx = open_reading(share, ident)
         try:
-            yield HistoryFS(share.db, BlockReader(ctx.store), names, moment)
+            yield HistoryFS(
+                share.db,
+                BlockReader(ctx.store),
+                names,
+                moment,
+                explain=lambda v: explain_missing(ctx, [(v.path, v.id)]),
+            )
         finally:
             ctx.close()
 

@@ -11,6 +11,15 @@ permissions from the modes shown (`default_permissions`). Requests are served
 one at a time (`nothreads`): the share's database and the block cache are
 then used from one thread. A block that cannot be fetched or fails
 verification makes the read fail with EIO and one line through `warn`.
+
+A name outside versions/ can mean another version after a push or pull (current/
+follows them; a moment's tree gains what a pull brings). An open file keeps the
+version its open() found (its handle): a read across a push never splices two
+versions. The kernel's page cache and size are per name, though: the first
+open of a name drops its cached pages, a file opened while another version of
+its name is open is read with direct I/O (past the cache), and attributes are
+not cached (`attr_timeout=0`: a read past the size the kernel holds asks it
+again, through the reader's own handle).
 """
 
 from __future__ import annotations
@@ -71,14 +80,23 @@ def operations(fs: HistoryFS, warn: Callable[[str], None], ready: Callable[[], N
         except (FogError, OSError) as exc:
             raise failure(exc) from None
 
+    handles: dict[int, tuple[str, Entry, bool]] = {}  # a handle -> (its name, the entry open() found, cached)
+    cached: dict[str, tuple[bytes, int]] = {}  # a name outside versions/ -> its version in the page cache, readers
+    last = [0]
+
+    def held(fi: Any) -> Entry | None:
+        """The entry of the file handle in `fi` (a fuse_file_info; None when not asked through an open file)."""
+        h = handles.get(fi.fh) if fi is not None else None
+        return h[1] if h is not None else None
+
     class Ops(fuse.Operations):  # type: ignore[misc,name-defined]
         use_ns = True
 
         def init(self, path: str) -> None:
             ready()
 
-        def getattr(self, path: str, fh: int | None = None) -> dict[str, int]:
-            e = entry(path)
+        def getattr(self, path: str, fi: Any = None) -> dict[str, int]:
+            e = held(fi) or entry(path)  # (fstat of an open file: the version it reads)
             return {
                 "st_mode": e.st_mode(),
                 "st_ino": inode(path.strip("/")),
@@ -111,19 +129,45 @@ def operations(fs: HistoryFS, warn: Callable[[str], None], ready: Callable[[], N
                 raise fuse.FuseOSError(errno.EINVAL)
             return e.version.target or ""
 
-        def open(self, path: str, flags: int) -> int:
-            if flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT):
+        def open(self, path: str, fi: Any) -> int:
+            if fi.flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT):
                 raise fuse.FuseOSError(errno.EROFS)
-            if entry(path).kind != "file":
+            e = entry(path)
+            if e.kind != "file":
                 raise fuse.FuseOSError(errno.EISDIR)
+            last[0] += 1
+            fi.fh = last[0]
+            in_cache = True
+            if fs.frozen(path):
+                fi.keep_cache = 1  # (one version for ever: its pages stay good)
+            else:
+                this = e.version.id if e.version is not None else b""
+                vid, readers = cached.get(path, (this, 0))
+                if vid != this:  # another version of this name is read through the page cache
+                    fi.direct_io = fi.keep_cache = 1
+                    in_cache = False
+                else:
+                    fi.keep_cache = int(readers > 0)  # (none: pages of a version read before are dropped)
+                    cached[path] = (vid, readers + 1)
+            handles[fi.fh] = (path, e, in_cache)  # read() reads this version until release()
             return 0
 
-        def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
-            e = entry(path)
+        def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
+            e = held(fi) or entry(path)
             try:
                 return fs.read(e, offset, size)
             except (FogError, OSError) as exc:
                 raise failure(exc) from None
+
+        def release(self, path: str, fi: Any) -> int:
+            name, _e, in_cache = handles.pop(fi.fh, ("", None, False))
+            if in_cache and name in cached:
+                vid, readers = cached[name]
+                if readers > 1:
+                    cached[name] = (vid, readers - 1)
+                else:
+                    del cached[name]
+            return 0
 
         def statfs(self, path: str) -> dict[str, int]:
             return {"f_bsize": 4096, "f_frsize": 4096, "f_namemax": 255}
@@ -145,6 +189,8 @@ def serve(fs: HistoryFS, mountpoint: str, warn: Callable[[str], None], ready: Ca
         fuse.FUSE(
             ops,
             mountpoint,
+            raw_fi=True,  # (open() sets direct_io or keep_cache; read, getattr and release get the handle there)
+            attr_timeout=0,  # (a size is asked each time: a name's version can change)
             foreground=True,
             nothreads=True,
             ro=True,

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fog.errors import FogError
+from fog.errors import FogError, MissingObject
 from fog.format.version import Version, in_fog_dir
 from fog.repo import trees
 from fog.repo.db import RepoDB
@@ -122,9 +122,13 @@ class HistoryFS:
         names: dict[str, str],
         at: Moment | None = None,
         clock: Callable[[], float] = time.monotonic,
+        explain: Callable[[Version], FogError | None] | None = None,
     ) -> None:
         self.db = db
         self.reader = reader
+        # why a version's object is missing when another device forgot it (and pruned its data): not damage
+        self.explain = explain
+        self._explained: dict[bytes, FogError | None] = {}
         self.names = names
         self.at = at  # a moment at the root instead of the views
         self.clock = clock
@@ -336,6 +340,13 @@ class HistoryFS:
             raise NotFound("/".join(parts))
         return self.tree(m.when_ns)
 
+    def frozen(self, path: str) -> bool:
+        """Whether a file name always means one version: under versions/ (its id is in the name). A name in a
+        tree can mean another version after a push or pull: current/ follows them, and a pull brings versions
+        recorded before a moment already shown."""
+        parts = [p for p in path.split("/") if p]
+        return self.at is None and bool(parts) and parts[0] == "versions"
+
     def readlink(self, path: str) -> str:
         entry = self.lookup(path)
         if entry.kind != "link" or entry.version is None:
@@ -346,7 +357,19 @@ class HistoryFS:
         """Bytes of a file entry (from lookup), verified block by block."""
         if entry.kind != "file" or entry.version is None:
             return b""
-        return self.reader.read(entry.version, offset, size)
+        try:
+            return self.reader.read(entry.version, offset, size)
+        except MissingObject as exc:
+            v = entry.version
+            if self.explain is None:
+                raise
+            with self._lock:
+                if v.id not in self._explained:  # (the remote's batches are read once per version)
+                    self._explained[v.id] = self.explain(v)
+                why = self._explained[v.id]
+            if why is None:
+                raise
+            raise why from exc
 
 
 def _fmt(kind: str) -> int:

@@ -414,6 +414,9 @@ def _make_dirs(
         except FileNotFoundError:
             failed.add(k)
             result.miss(f"{k}: removed while restoring; left as it is")
+        except OSError as exc:  # a name this file system cannot hold, a directory not writable...: this one
+            failed.add(k)
+            result.miss(f"{k}: {_why(exc)}")
     dirs.close()  # the next step opens them again, right before it acts
     return there
 
@@ -426,6 +429,8 @@ def _chmod(dirs: Parents, rel: str, mode: int, result: TreeRestoreResult) -> Non
         result.miss(f"{rel}: mode not set: {exc}")
     except FileNotFoundError:
         result.miss(f"{rel}: mode not set: removed while restoring")
+    except OSError as exc:
+        result.miss(f"{rel}: mode not set: {_why(exc)}")
 
 
 def _remove(
@@ -457,9 +462,10 @@ def _remove(
         except LinkedParent as exc:
             why = str(exc)
         except OSError as exc:
-            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
-                raise
-            why = "changed while restoring; left as it is"
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                why = "changed while restoring; left as it is"
+            else:  # (a directory not writable...: this path stays, the others go on)
+                why = f"not removed: {_why(exc)}"
         if why is not None:
             result.miss(f"{k}: {why}")
             if k in result.deleted:
@@ -491,24 +497,20 @@ def _write(
         parent = os.path.dirname(os.path.join(top, rel_of[v.path]))
         return staging_dir(ctx, parent) if in_place else parent
 
-    def stage_group(group: list[int]) -> list[tuple[int, str]]:
-        out: list[tuple[int, str]] = []
+    def stage_group(group: list[int]) -> tuple[list[tuple[int, str | OSError]], BaseException | None]:
+        out: list[tuple[int, str | OSError]] = []
         with store.preload([roots[i] for i in group if roots[i]]):
             for i in group:
-                out.append(
-                    (
-                        i,
-                        stage_version(
-                            store,
-                            writes[i],
-                            tmp_dir(writes[i]),
-                            fsync=False,
-                            on_bytes=on_bytes,
-                            mode=ctx.mode_of(writes[i]),
-                        ),
+                v = writes[i]
+                try:
+                    out.append(
+                        (i, stage_version(store, v, tmp_dir(v), fsync=False, on_bytes=on_bytes, mode=ctx.mode_of(v)))
                     )
-                )
-        return out
+                except OSError as exc:  # written here (the remote's errors are not OSErrors): this path only
+                    out.append((i, exc))
+                except BaseException as exc:  # (an altered block: all stops) what was staged is still cleaned up
+                    return out, exc
+        return out, None
 
     staged: dict[int, str] = {}
     try:
@@ -518,9 +520,16 @@ def _write(
             failure: BaseException | None = None
             for fut in futures:
                 try:
-                    staged.update(fut.result())
+                    part, stopped = fut.result()
                 except BaseException as exc:  # the others still finish, so their temp files are cleaned up
-                    failure = failure or exc
+                    part, stopped = [], exc
+                failure = failure or stopped
+                for i, tmp in part:
+                    if isinstance(tmp, str):
+                        staged[i] = tmp
+                    else:
+                        result.miss(f"{writes[i].path}: {_why(tmp)}")
+                        result.written.remove(writes[i].path)
             if failure is not None:
                 raise failure
         for tmp in _unsynced(list(staged.values())):
@@ -533,7 +542,7 @@ def _write(
             why = _place(fds, k, tmp, here.get(rel_of[v.path]))
             del staged[i]
             if why is not None:
-                os.unlink(tmp)
+                _unlink_quiet(tmp)
                 result.miss(f"{v.path}: {why}")
                 result.written.remove(v.path)
                 continue
@@ -566,6 +575,8 @@ def _place(dirs: Parents, path: str, tmp: str, before: os.stat_result | None) ->
         return str(exc)
     except FileNotFoundError:
         return "its directory was removed while restoring; left as it is"
+    except OSError as exc:  # a name this file system cannot hold (ENAMETOOLONG, EILSEQ), EACCES...
+        return _why(exc)
     if done:
         return None
     if before is None:
@@ -573,6 +584,18 @@ def _place(dirs: Parents, path: str, tmp: str, before: os.stat_result | None) ->
     if now is not None and st.S_ISDIR(now.st_mode):
         return "a directory is in the way; left as it is"
     return "changed while restoring; left as it is"
+
+
+def _why(exc: OSError) -> str:
+    """What the system said about one path, without the path (the line names it)."""
+    return exc.strerror or str(exc)
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _refuse_linked_parents(top: str, scope: str) -> None:

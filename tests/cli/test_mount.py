@@ -346,3 +346,38 @@ def test_mount_at_unmounted_from_outside(
     mounts.append(m)
     rc, err = m.stop("SIGTERM")
     assert rc == 143 and not os.path.ismount(m.mp), err
+
+
+@needs_fuse
+def test_a_file_read_across_a_push_is_one_version(share: Share, tmp_path: Path, mounts: list[Mount]) -> None:
+    """An open file of current/ reads the version its open found to the end, whatever is pushed meanwhile; a file
+    opened after the push reads the new one whole, never cut to the old size (review 6 trees T3: a read across a
+    push spliced the new version onto the old, and a fresh cat gave the new bytes cut to the old size)."""
+    import mmap
+
+    v1, v2, v3 = b"A" * 200_000 + b"-v1-end\n", b"z" * 300_000 + b"-v2-end\n", b"q" * 50_000 + b"-v3-end\n"
+    share.write("f", v1)
+    share.push()
+    m = Mount(share, tmp_path / "mnt")
+    mounts.append(m)
+    f = m.mp / "current/f"
+    with open(f, "rb", buffering=0) as old:
+        head = old.read(10)
+        share.write("f", v2)
+        share.push()
+        assert os.stat(f).st_size == len(v2)
+        with open(f, "rb", buffering=0) as new:  # (opened while the old version is open)
+            assert new.read() == v2
+        assert head + old.read() == v1
+        with open(f, "rb") as again:  # held open while v3 comes: still v2 to the end
+            assert again.read(5) == b"zzzzz"
+            share.write("f", v3)
+            share.push()
+            assert f.read_bytes() == v3
+            assert again.read() == v2[5:]
+    assert f.read_bytes() == v3 and os.stat(f).st_size == len(v3)
+    with open(f, "rb") as again, mmap.mmap(again.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        assert mapped[:] == v3  # (a shared mapping: no direct I/O while one version is open)
+    assert (m.mp / "versions/f").is_dir() and sorted(
+        (m.mp / "versions/f" / n).stat().st_size for n in os.listdir(m.mp / "versions/f")
+    ) == sorted(len(v) for v in (v1, v2, v3))

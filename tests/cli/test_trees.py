@@ -644,3 +644,134 @@ def test_diff_of_a_path_that_became_a_directory_answers_as_the_tree_diff(share: 
     assert "T\tf" in whole and "A\tf/in" in whole, whole
     assert share.fog("diff", "f").out == whole
     share.fog("diff", "f", "--exit-code", expect=1)
+
+
+def test_a_directory_with_an_at_in_its_name_is_that_directory(share: Share) -> None:
+    """`me@example.com` (a mail folder) is the directory, not `me` at REV `example.com` (review 6 T1:
+    restore put back only the directory entry and said restored; ls and diff refused it)."""
+    share.write("me@example.com/inbox/1.eml", "m1\n")
+    share.push()
+    share.write("me@example.com/inbox/1.eml", "m2\n")
+    share.push()
+    (share.root / "me@example.com/inbox/1.eml").unlink()
+    share.fog("restore", "me@example.com")
+    assert (share.root / "me@example.com/inbox/1.eml").read_bytes() == b"m2\n"
+    assert share.fog("ls", "me@example.com").out.split() == ["inbox/"]
+    assert "identical" in share.fog("diff", "me@example.com").err
+    # DIR@REV with an `@` in DIR names it at REV
+    assert [c["path"] for c in share.fog("diff", "me@example.com@~1", "--json").json()["changes"]] == [
+        "me@example.com/inbox/1.eml"
+    ]
+    share.fog("restore", "me@example.com@~1", "--force")
+    assert (share.root / "me@example.com/inbox/1.eml").read_bytes() == b"m1\n"
+    # gone from disk, still in history
+    shutil.rmtree(share.root / "me@example.com")
+    assert share.fog("ls", "-R", "me@example.com").out.split() == ["inbox/", "inbox/1.eml"]
+
+
+LONG = "x" * 300  # more than the 255 bytes a name may take here (a name another file system holds)
+
+
+def _publish_renamed(share: Share, monkeypatch: pytest.MonkeyPatch, renames: dict[str, str]) -> None:
+    """Push, publishing each path starting with a key of `renames` (and what is below it) under its value:
+    as a device whose file system takes longer names would (or a compromised trusted device)."""
+    import dataclasses
+
+    from fog.sync import context
+
+    seal = context.Context.seal_version
+
+    def sealing(self, v):  # type: ignore[no-untyped-def]
+        for old, new in renames.items():
+            if v.path == old or v.path.startswith(old + "/"):
+                v = dataclasses.replace(v, path=new + v.path[len(old) :])
+        return seal(self, v)
+
+    with monkeypatch.context() as m:
+        m.setattr(context.Context, "seal_version", sealing)
+        share.push()
+    for old in renames:
+        (share.root / old).unlink() if (share.root / old).is_file() else shutil.rmtree(share.root / old)
+
+
+def test_a_name_this_file_system_cannot_hold_skips_that_path_not_the_tree_restore(
+    share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One path the file system refuses (ENAMETOOLONG here; EILSEQ, EACCES the same) is named under `skipped`
+    and the restore exits 5, the rest restored, as a pull does; it aborted the whole restore with exit 1 half-way,
+    after --delete's removals (review 6 trees T4)."""
+    share.write("a_first", "ok\n")
+    share.write("EVIL_file", "evil\n")
+    share.write("EVIL_dir/inside", "evil too\n")
+    share.write("d/zz_after", "important\n")
+    share.write("z_last", "important 2\n")
+    _publish_renamed(share, monkeypatch, {"EVIL_file": f"d/{LONG}", "EVIL_dir": f"d/y{LONG}"})
+    shutil.rmtree(share.root / "d")
+    (share.root / "z_last").unlink()
+    share.write("extra", "not in the tree\n")
+
+    r = share.fog("restore", ".", "--delete", "--force", "--json", expect=5)
+    doc = r.json()
+    assert sorted(s.split(":")[0] for s in doc["skipped"]) == [f"d/{LONG}", f"d/y{LONG}"], doc["skipped"]
+    assert all(s.endswith("File name too long") for s in doc["skipped"]), doc["skipped"]
+    assert (share.root / "d/zz_after").read_text() == "important\n"
+    assert (share.root / "z_last").read_text() == "important 2\n"
+    assert not (share.root / "extra").exists() and doc["deleted"] == ["extra"]
+    staging = share.root / ".fog/tmp"
+    assert not staging.exists() or not any(staging.iterdir())  # no temp file left
+
+    out = tmp_path / "out"
+    r = share.fog("restore", ".", "-o", out, "--json", expect=5)
+    assert len(r.json()["skipped"]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["a_first", "d", "z_last"]
+    assert sorted(p.name for p in (out / "d").iterdir()) == ["zz_after"]  # (no temp file left)
+
+
+def test_a_file_that_cannot_be_staged_skips_that_path(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OSError writing one file's temp copy (EILSEQ, EACCES, ENOSPC...) skips that path; the others are restored."""
+    import errno
+
+    from fog.sync import treerestore
+
+    for name in ("a", "bad", "c"):
+        share.write(f"d/{name}", f"{name}\n")
+    share.push()
+    shutil.rmtree(share.root / "d")
+    stage = treerestore.stage_version
+
+    def staging(store, v, *a, **k):  # type: ignore[no-untyped-def]
+        if v.path == "d/bad":
+            raise OSError(errno.EILSEQ, os.strerror(errno.EILSEQ))
+        return stage(store, v, *a, **k)
+
+    monkeypatch.setattr(treerestore, "stage_version", staging)
+    doc = share.fog("restore", "d", "--json", expect=5).json()
+    assert doc["skipped"] == [f"d/bad: {os.strerror(errno.EILSEQ)}"], doc
+    assert sorted(p.name for p in (share.root / "d").iterdir()) == ["a", "c"]
+    assert sorted(doc["written"]) == ["d/a", "d/c"]
+
+
+def test_diff_dir_at_rev_with_the_same_dir_compares_with_now(share: Share) -> None:
+    """`fog diff docs@~1 docs`: the second side may be a PATH (fog-diff(1)), the directory now, as for a file;
+    it was read as a REV, "cannot read 'docs' as a REV" (review 6 trees T8 c)."""
+    share.write("docs/a", "a\n")
+    share.write("other/x", "x\n")
+    share.push()
+    share.write("docs/a", "a2\n")
+    share.push()
+    share.write("docs/a", "unpushed\n")  # (now is the newest versions, not the working tree)
+    doc = share.fog("diff", "docs@~1", "docs", "--json").json()
+    assert doc == share.fog("diff", "docs@~1", "docs@~0", "--json").json()
+    assert [(c["path"], c["status"]) for c in doc["changes"]] == [("docs/a", "M")]
+    r = share.fog("diff", "docs@~1", "other", expect=2)
+    assert "the same directory" in r.err
+    assert share.fog("diff", "docs@~1", "~1", "--json").json()["changes"] == []  # a bare REV still
+
+
+def test_a_path_with_no_history_says_so_whatever_the_rev(share: Share) -> None:
+    """`fog ls nonexist@~1` said "only 0 push(es) changed it (~0 to ~0)" (review 6 trees T8 a)."""
+    share.write("a", "a\n")
+    share.push()
+    for spec in ("nonexist", "nonexist@~1", "nonexist@push:0000^"):
+        r = share.fog("ls", spec, expect=1)
+        assert "nonexist: no history" in r.err, r

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,39 @@ def test_settings_changes_go_on_past_a_remote_whose_settings_are_refused(world: 
     assert "remote usb not updated" in r.err and "HMAC does not match" in r.err, str(r)
     assert "revoked tower" in r.out, str(r)
     b.fog("pull", expect=6)
+
+
+def _newest_pack(remote: Path) -> Path:
+    return max(remote.glob("shares/*/packs/*/*"), key=lambda p: p.stat().st_mtime_ns)
+
+
+def test_a_pack_swapped_on_one_remote_does_not_hide_its_objects_on_another(world: World) -> None:
+    """Review 6 remotes R4: origin serves pack B's bytes under pack A's name. A device that learnt A's
+    header from origin (the other pack's index) had one.txt's object in no known place, and its pull
+    from the intact second remote said "missing from remote usb" for ever (check --repair too): a pack
+    id hashes the whole pack, so a header alone cannot be checked against its name. The reader now reads
+    that remote's headers again before calling an object missing, and takes one that differs from the
+    catalog's when that copy's bytes match its name."""
+    a, b, usb = _with_usb(world)
+    a.write("one.txt", "one\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    one = _newest_pack(world.remote)
+    time.sleep(0.01)
+    a.write("two.txt", "two\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    two = _newest_pack(world.remote)
+    assert one.name != two.name and (usb / one.relative_to(world.remote)).is_file()
+    shutil.copyfile(two, one)  # origin: pack one now holds two's bytes
+    c = world.clone("third", expect=4)  # origin lacks one.txt's object: refused there (exit 4)
+    assert not (c.root / "one.txt").exists()
+    c.fog("remote", "skip", "origin")
+    r = c.pull()
+    assert c.read("one.txt") == "one\n" and c.read("two.txt") == "two\n", str(r)
+    assert "missing" not in r.err, str(r)
+    r = c.fog("cat", "one.txt")  # another process: the corrected catalog was kept
+    assert r.out == "one\n", str(r)
+    c.fog("remote", "unskip", "origin")
+    r = c.fog("check", "origin", "--read-data", expect=4)  # origin's pack one is refused there, by name
+    assert f"pack {one.name[:16]}: bytes do not match its name" in r.err, str(r)
+    c.fog("remote", "skip", "origin")  # origin's header under pack one's name replaced nothing
+    assert c.fog("cat", "one.txt").out == "one\n"

@@ -1068,6 +1068,7 @@ class RepoDB(Forgetting):
                 b"config-seen\0" + remote.encode(),
                 b"config-held\0" + remote.encode(),
                 b"push-unfinished\0" + remote.encode(),
+                b"remote-instance\0" + remote.encode(),  # (fog.sync.remotes.renew_if_readded)
             ):
                 txn.delete(key, db=meta)
         self.forget_present(remote)

@@ -237,6 +237,8 @@ def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
     everything is neither read whole nor written again.
     """
     from fog.sync.context import config_held_key, config_seen_key  # (context imports this module)
+    from fog.sync.logs import rollback_advice
+    from fog.sync.remotes import renew_if_readded  # (it imports this module)
 
     cached, merged = ctx.ident.cached_state()
     if cached is None:
@@ -257,10 +259,13 @@ def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
         cached, merged = None, set()  # a key rotation was followed: the cache held the old place
     seen_here = {n for n in seen if n.startswith(place)}  # after a rotation, the old place's names are not here
     gone = seen_here - set(names) - set(found.supersedes if found else ())
+    if gone and (found or cached) is not None and renew_if_readded(ctx.share, found or cached, ctx.remote_name):
+        return refresh_config(ctx, spread=spread)  # added again by a device: accepted as it is now, read afresh
     if gone:
         raise IntegrityError(
             f"{len(gone)} fog settings version(s) seen before are gone from {ctx.remote.url}: "
-            "the remote was rolled back"
+            "the remote was rolled back (restored from an older copy?); "
+            + rollback_advice(ctx.remote_name, node=nodes.is_node_url(ctx.url))
         )
     config = found if found is not None else cached  # found holds cached merged in
     if config is None:

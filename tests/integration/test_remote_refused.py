@@ -173,3 +173,64 @@ def test_a_pack_swapped_on_one_remote_does_not_hide_its_objects_on_another(world
     assert f"pack {one.name[:16]}: bytes do not match its name" in r.err, str(r)
     c.fog("remote", "skip", "origin")  # origin's header under pack one's name replaced nothing
     assert c.fog("cat", "one.txt").out == "one\n"
+
+
+def test_a_remote_added_again_after_a_rollback_is_accepted_by_every_device(world: World) -> None:
+    """Review 6 remotes R5: fog's advice for a rolled-back remote (`remote remove` + `remote add`, same URL)
+    cleared only the device that ran it; the others refused the remote at every run (exit 4) while their
+    `remote list` said "reachable". The add gives the remote a new instance id in the SyncConfig: a device
+    that sees it drops what it remembers of the old store."""
+    a, b, usb = _with_usb(world)
+    shutil.copytree(usb, world.tmp / "usb.old")
+    a.write("doc.txt", "edit 1\n", mtime_ns=OLD_MTIME_NS + 1)
+    a.fog("push")
+    b.pull()
+    shutil.rmtree(usb)
+    (world.tmp / "usb.old").rename(usb)  # restored from an older copy
+    r = b.fog("sync", expect=4)
+    assert "rolled back" in r.err and "`fog remote remove usb` then `fog remote add usb URL`" in r.err, str(r)
+    listed = {i["name"]: i for i in b.fog("remote", "list", "--json").json()}
+    assert "rolled back" in listed["usb"]["refused"], listed
+    assert "`fog remote remove usb` then `fog remote add usb URL`" in listed["usb"]["refused"], listed
+    assert not listed["origin"]["refused"]
+    assert "REFUSED" in b.fog("remote", "list").out
+    a.fog("remote", "remove", "usb")
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    for _ in range(2):
+        r = b.fog("sync")
+        assert "refused" not in r.err, str(r)
+    assert [i["refused"] for i in b.fog("remote", "list", "--json").json()] == ["", ""]
+    b.write("from-b.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    b.fog("sync")
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.read("doc.txt") == "edit 1\n" and c.read("from-b.txt") == "b\n"
+
+
+def test_settings_gone_from_a_rolled_back_remote_are_accepted_once_it_is_added_again(world: World) -> None:
+    """As above, where the other device's refusal is the SyncConfig versions it saw there being gone (its
+    `remote list` said "reachable", and its message gave no way out)."""
+    a = world.init("laptop")
+    a.write("a.txt", "one\n", mtime_ns=OLD_MTIME_NS)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b = world.clone("desktop")
+    shutil.copytree(usb, world.tmp / "usb.old")
+    a.write("a.txt", "two\n", mtime_ns=OLD_MTIME_NS + 1)
+    a.fog("push")
+    b.pull()
+    shutil.rmtree(usb)
+    (world.tmp / "usb.old").rename(usb)
+    r = b.fog("sync", expect=4)
+    line = _refused_line(r.err, "usb")
+    assert "fog settings version(s) seen before are gone" in line and "`fog remote add usb URL`" in line, line
+    listed = {i["name"]: i for i in b.fog("remote", "list", "--json").json()}
+    assert "seen before are gone" in listed["usb"]["refused"] and "`fog remote remove usb`" in listed["usb"]["refused"]
+    a.fog("remote", "remove", "usb")
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.fog("sync")
+    b.fog("sync")
+    assert [i["refused"] for i in b.fog("remote", "list", "--json").json()] == ["", ""]

@@ -129,7 +129,7 @@ def config_seen_key(remote_name: str) -> str:
 
 def remote_instance_key(remote_name: str) -> str:
     """The share database's meta key for the instance id (SyncConfig remote entry) of the remote this
-    device's memory of remote `remote_name` was learnt from (fog.sync.remotes.renew_if_readded)."""
+    device's memory of remote `remote_name` was learnt from (fog.sync.keyring.renew_if_readded)."""
     return f"remote-instance\0{remote_name}"
 
 

@@ -102,7 +102,7 @@ def _refusal(share: Share, ident: Identity, url: str, name: str) -> str:
         remote = Remote(backend)
         found, names = remote.load_config(ident.master_key, known=merged if cached else frozenset(), base=cached)
         config = found or cached
-        if config is not None and readded(share, config, name):
+        if config is not None and keyring.readded(share, config, name):
             return ""
         seen = set(json.loads(share.db.get_meta(config_seen_key(name)) or b"[]"))
         place = f"config/{config_keys(ident.master_key)[0]}/"
@@ -161,7 +161,7 @@ def _probe(
             keys, log, seen = own
             top = max(remote.share(keys).list_logs(only=log).get(log, [0]))
             if top < seen:
-                return True, "", rolled_back_text(name, top, seen)
+                return True, "", rolled_back_text(name, top, seen, node=nodes.is_node_url(url))
         return True, "", ""
     except RemoteError as exc:
         return False, str(exc), ""
@@ -191,7 +191,7 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
         found, _ = keyring.load_config(remote, ident)
         config = merged_config(ident, found)
         # a new instance: every device drops what it remembers of a store added under this name before
-        # (a remote removed and added again, at the same URL, is accepted as it is now: `renew_if_readded`)
+        # (a remote removed and added again, at the same URL, is accepted as it is now: keyring.renew_if_readded)
         entry = {"url": url, "kind": kind_of(url), "instance": secrets.token_hex(16)}
         config = with_remote(config, share.config.share_id, name, entry)
         remote.put_config(ident, config)
@@ -535,50 +535,7 @@ def _use(share: Share, name: str, url: str, *, queue: bool = True, same_store: b
     share.config.remotes[name] = url
     share.save_config()
     if queue and old != url and not (same_store and old is not None):
-        _queue_all(share, name)
-
-
-def _queue_all(share: Share, name: str) -> None:
-    ids = [v.id for v in sorted(share.db.all_versions(), key=lambda v: (v.time_ns, v.id))]
-    with share.db.write() as txn:
-        share.db.add_pending(txn, [name], ids)
-
-
-def _instance(config: SyncConfig, share_id: str, name: str) -> str | None:
-    """The instance id of a live remote entry ("" when its writer gave none); None: no such remote."""
-    entry = nodes.share_remote_entries(config, share_id).get(name)
-    if entry is None or entry.get("removed"):
-        return None
-    found = entry.get("instance")
-    return found if isinstance(found, str) else ""
-
-
-def readded(share: Share, config: SyncConfig, name: str) -> bool:
-    """Whether the SyncConfig names another instance of remote `name` than the one this device's memory of
-    it (cursors, SyncConfig versions seen, presence) was learnt from: a device removed it and added it
-    again (docs/FORMAT.md section 10, `instance`)."""
-    now = _instance(config, share.config.share_id, name)
-    if now is None:
-        return False
-    held = share.db.get_meta(remote_instance_key(name))
-    return held is not None and held.decode(errors="replace") != now
-
-
-def renew_if_readded(share: Share, config: SyncConfig, name: str) -> bool:
-    """Drop what this device remembers of remote `name` when another device added it again (`readded`): a
-    store restored from an older copy is then accepted as it is now, on every device, not refused as
-    rolled back at every run; the versions this device knows are queued for it, as for a new remote.
-    The instance first seen is adopted as it is. Returns whether the memory was dropped."""
-    now = _instance(config, share.config.share_id, name)
-    if now is None:
-        return False
-    renewed = readded(share, config, name)
-    if renewed:
-        share.db.forget_remote(name)
-        _queue_all(share, name)
-    if renewed or share.db.get_meta(remote_instance_key(name)) is None:
-        share.db.put_meta(remote_instance_key(name), now.encode())
-    return renewed
+        keyring.queue_all(share, name)
 
 
 def _drop(share: Share, name: str, *, keep_state: bool = False) -> None:
@@ -651,6 +608,6 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
         )
         _use(share, name, url, same_store=moved)  # a new store for this name: its state starts afresh
     for name in sorted(effective):
-        if renew_if_readded(share, config, name):
+        if keyring.renew_if_readded(share, config, name):
             result.renewed.append(name)
     return result

@@ -258,8 +258,10 @@ def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
         cached, merged = None, set()  # a key rotation was followed: the cache held the old place
     seen_here = {n for n in seen if n.startswith(place)}  # after a rotation, the old place's names are not here
     gone = seen_here - set(names) - set(found.supersedes if found else ())
-    if gone and (found or cached) is not None and renew_if_readded(ctx.share, found or cached, ctx.remote_name):
-        return refresh_config(ctx, spread=spread)  # added again by a device: accepted as it is now, read afresh
+    # added again by a device (a new instance): accepted as it is now, read afresh; also by a push, which
+    # reconciles nothing (this device's own log there may be what was rolled back)
+    if (found or cached) is not None and renew_if_readded(ctx.share, found or cached, ctx.remote_name):
+        return refresh_config(ctx, spread=spread)
     if gone:
         raise IntegrityError(
             f"{len(gone)} fog settings version(s) seen before are gone from {ctx.remote.url}: "

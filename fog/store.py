@@ -421,6 +421,7 @@ class PackDB(Protocol):
     """The part of the share database that remembers packs (fog.repo.db.RepoDB)."""
 
     def add_pack(self, txn, index: P.PackIndex, *, locs: bool = True) -> bool: ...  # type: ignore[no-untyped-def]
+    def replace_pack(self, txn, index: P.PackIndex) -> None: ...  # type: ignore[no-untyped-def]
     def unindexed_packs(self) -> list[P.PackIndex]: ...
     def pack_index(self, pack_id: bytes) -> P.PackIndex | None: ...
     def locations(self, object_id: bytes) -> list[tuple[bytes, int, int]]: ...
@@ -440,14 +441,21 @@ class _Places:
     def __init__(self) -> None:
         self._indexes: list[P.PackIndex] = []
         self._table = IdTable()
+        self._dropped: set[int] = set()  # positions in _indexes replaced by a pack's true index (`drop`)
 
     def add(self, index: P.PackIndex) -> None:
         self._indexes.append(index)
         self._table.insert_run(self._table.add_buffer(index.entries), P.ENTRY_BYTES)
 
+    def drop(self, pack_id: bytes) -> None:
+        """Forget the places the indexes held for a pack (PackCatalog.replace)."""
+        self._dropped.update(i for i, index in enumerate(self._indexes) if index.pack == pack_id)
+
     def get(self, object_id: bytes) -> list[tuple[bytes, int, int]]:
         out: list[tuple[bytes, int, int]] = []
         for ref in self._table.refs(object_id):
+            if self._dropped and ref >> 32 in self._dropped:
+                continue
             index = self._indexes[ref >> 32]
             _, offset, length = index.entry((ref & 0xFFFFFFFF) // P.ENTRY_BYTES)
             out.append((index.pack, offset, length))
@@ -473,6 +481,7 @@ class PackCatalog:
         self._unindexed: list[P.PackIndex] = []
         self._leftovers = False  # the database's unindexed packs were read (see locations)
         self._new: list[P.PackIndex] = []
+        self._replaced: list[P.PackIndex] = []  # true indexes of packs known under another header (`replace`)
         self._epochs: dict[bytes, int] = {}  # pack id -> the key epoch of its header, where learnt
         self._new_epochs: dict[bytes, int] = {}  # (the stale ones, to be written by `commit`)
         self._lock = threading.Lock()
@@ -485,6 +494,22 @@ class PackCatalog:
             self._new.append(index)
             self._unindexed.append(index)
 
+    def replace(self, index: P.PackIndex) -> None:
+        """Take `index`, read from a copy of its pack whose bytes match its name, in place of the one known.
+
+        A header alone cannot be checked against its pack's name (the id hashes the whole pack): a remote
+        that serves another pack's bytes under a name teaches the other pack's index under it, and the
+        objects the true pack holds are then in no known place (docs/FORMAT.md section 5)."""
+        with self._lock:
+            if self._packs.get(index.pack) == index:
+                return
+            self._packs[index.pack] = index
+            self._new = [i for i in self._new if i.pack != index.pack]
+            self._replaced = [*(i for i in self._replaced if i.pack != index.pack), index]
+            self._unindexed = [i for i in self._unindexed if i.pack != index.pack]
+            self._locs.drop(index.pack)
+            self._unindexed.append(index)
+
     def commit(self, txn: object, *, locs: bool = True) -> None:
         """Write what was learned since the last commit (call inside a write transaction).
 
@@ -495,6 +520,10 @@ class PackCatalog:
             new, self._new = self._new, []
         for index in new:
             self._db.add_pack(txn, index, locs=locs)
+        with self._lock:
+            replaced, self._replaced = self._replaced, []
+        for index in replaced:
+            self._db.replace_pack(txn, index)
         with self._lock:
             epochs, self._new_epochs = self._new_epochs, {}
         for pack_id, epoch in epochs.items():
@@ -690,6 +719,8 @@ class ShareStore:
         self._scan_lock = threading.Lock()
         self._scanned = False
         self._scan_confirmed = False
+        self._recheck_lock = threading.Lock()
+        self._rechecked: bool | None = None  # None: not yet; else whether `recheck_packs` learnt anything
         self._hot = threading.local()  # objects a `preload` fetched for this thread
         self._packs_here: dict[bytes, bool] = {}  # pack id -> on this remote (see `has`)
         # packs a prune intent condemns (fog.sync.prune.observe): read from, never counted present
@@ -768,8 +799,10 @@ class ShareStore:
         """Fetch and verify one object; a missing one is an integrity failure.
 
         Tried in order: the local archive, each known place in a pack, a loose
-        object; when all fail, the remote's pack headers are read once (packs
-        written by other devices) and the places tried again.
+        object; when none is known, the remote's unknown pack headers are read
+        once (packs written by other devices) and the places tried again; when
+        still none serves it, every header on the remote is read again, known
+        ones too (`recheck_packs`), and the places tried once more.
         """
         if self.archive is not None and object_id in self._archived():
             return self.archive.get(object_id, what)
@@ -781,7 +814,8 @@ class ShareStore:
                 pass  # that copy is damaged: another may not be
         failure: IntegrityError | None = None
         tried: set[tuple[bytes, int, int]] = set()
-        for attempt in range(2):
+        rechecked = False
+        for attempt in range(3):
             # the places held in memory first, then every place the database knows too
             for every in (False, True):
                 for place in self.catalog.locations(object_id, every=every):
@@ -805,9 +839,12 @@ class ShareStore:
                 return self.decode(object_id, self.get_loose(object_id), what)
             except ObjectNotFound:
                 pass
-            if failure is not None or attempt:
+            if attempt == 0 and failure is None:
+                self.scan_packs()  # (or wait for another thread's scan) then look again
+                continue
+            if rechecked or not self.recheck_packs():
                 break
-            self.scan_packs()  # (or wait for another thread's scan) then look again
+            rechecked = True
         if failure is not None:
             raise failure
         label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
@@ -1045,6 +1082,46 @@ class ShareStore:
             # (not when stopped part-way: the next call scans again)
             self._scanned = True
             self._scan_confirmed = self._scan_confirmed or confirm
+            return learned
+
+    def recheck_packs(self) -> bool:
+        """Read every pack header on this remote again, known ones too; once per store. Whether the catalog
+        learnt anything (from this call or an earlier one): the caller then looks again.
+
+        The error path of `get` (an object in no known place here, or whose known places fail here): the
+        catalog is not per remote, and a header cannot be checked against its pack's name (the id hashes
+        the whole pack), so another remote that served pack B's bytes under pack A's name taught B's index
+        as A's, and A's objects are in no known place. A header read here that differs from the known
+        one replaces it only when this copy's bytes match its name (one whole read of that pack): a
+        header read under the wrong name never replaces what an intact copy says. One not known yet is
+        learnt as `scan_packs` learns it.
+        """
+        with self._recheck_lock:
+            if self._rechecked is not None:
+                return self._rechecked
+            learned = False
+            for pack_id in self.list_packs():
+                try:
+                    index, epoch = self.read_index_epoch(pack_id)
+                except (IntegrityError, ObjectNotFound):
+                    continue
+                known = self.catalog.index(pack_id)
+                if known == index:
+                    continue
+                if known is not None:
+                    try:
+                        self.get_pack(pack_id)
+                    except (IntegrityError, ObjectNotFound):  # (UnreadableObject is both)
+                        continue
+                    self.catalog.replace(index)
+                else:
+                    self.catalog.add(index)
+                self.catalog.set_epoch(pack_id, epoch, current=self.keys.epoch)
+                learned = True
+                if pack_id not in self.condemned and self.presence.missing(index) and not self.stale_epoch(pack_id):
+                    self.presence.add_index(index)
+                    self.adopted = True
+            self._rechecked = learned
             return learned
 
     def stale_epoch(self, pack_id: bytes) -> bool:

@@ -161,10 +161,11 @@ EXIT_CODES: dict[int, str] = {
 }
 
 ROLLED = (
-    "A remote restored from an older copy (a NAS snapshot, a backup) holds an old copy of this device's "
-    "log and is refused at every run (`fog remote list` says `REFUSED`); if that is what happened, "
-    "`fog remote remove` *NAME* then `fog remote add` *NAME* *URL* (the same URL) publish this "
-    "device's versions there again."
+    "A remote restored from an older copy (a NAS snapshot, a backup) holds old copies of the devices' "
+    "logs and settings and is refused at every run (`fog remote list` says `REFUSED`); if that is what "
+    "happened, `fog remote remove` *NAME* then `fog remote add` *NAME* *URL* (the same URL), on any one "
+    "device, accept it as it is now for every device and publish their versions there again (an "
+    "untrusted node: `fog device remove` *NAME*, then `fog serve` on a new directory)."
 )
 LOCKED = "Another fog process holds the share's lock."  # commands that lock without offering --wait
 

@@ -335,6 +335,8 @@ def _check_remotes(remotes: Any) -> None:
             value = entry.get(key, 0)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"remote {name!r}: {key} must be a non-negative integer")
+        if not isinstance(entry.get("instance", ""), str):
+            raise ValueError(f"remote {name!r}: instance must be a string")
 
 
 def _merge_remotes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

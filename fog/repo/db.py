@@ -932,6 +932,20 @@ class RepoDB(Forgetting):
             txn.put(_UNINDEXED + index.pack, number, db=self.db["meta"])
         return True
 
+    def replace_pack(self, txn: lmdb.Transaction, index: PackIndex) -> None:
+        """Record a pack's index in place of the one known (learnt from a header another pack's bytes
+        carried under its name: fog.store.PackCatalog.replace), with its objects' places.
+
+        The pack gets a new number for them: a place names an entry of its pack's index and is checked
+        against the object id (`locations`), so the old entries' places stop resolving, and one that
+        still does (the same object at the same entry) names the same place."""
+        if txn.put(index.pack, index.entries, db=self.db["packs"], overwrite=False):
+            self._put_locs(txn, index, self._number_pack(txn, index.pack))
+            return
+        txn.put(index.pack, index.entries, db=self.db["packs"])
+        if txn.get(_UNINDEXED + index.pack, db=self.db["meta"]) is None:  # (else index_packs writes them)
+            self._put_locs(txn, index, self._number_pack(txn, index.pack))
+
     def _number_pack(self, txn: lmdb.Transaction, pack_id: bytes) -> bytes:
         """Give a pack the next local number (u32, stored in `packnums`); returns it packed."""
         cur = txn.cursor(self.db["packnums"])
@@ -1025,7 +1039,7 @@ class RepoDB(Forgetting):
                     if entries is None or (i + 1) * _ENTRY.size > len(entries):
                         continue
                     oid, offset, length = _ENTRY.unpack_from(entries, i * _ENTRY.size)
-                    if oid == object_id:
+                    if oid == object_id and (pack_id, offset, length) not in out:  # (see replace_pack)
                         out.append((pack_id, offset, length))
             if cur.set_key(object_id):  # a format-1 to -4 place
                 out.extend((bytes(raw[:32]), *_LOC.unpack_from(raw, 32)) for raw in cur.iternext_dup())
@@ -1054,6 +1068,7 @@ class RepoDB(Forgetting):
                 b"config-seen\0" + remote.encode(),
                 b"config-held\0" + remote.encode(),
                 b"push-unfinished\0" + remote.encode(),
+                b"remote-instance\0" + remote.encode(),  # (fog.sync.remotes.renew_if_readded)
             ):
                 txn.delete(key, db=meta)
         self.forget_present(remote)

@@ -234,7 +234,10 @@ def _read_data(
             except IntegrityError as exc:
                 failed.append((object_id, str(exc)))
         lost = [(oid, why) for oid, why in failed if not _intact_elsewhere(store, oid, pack_id, loose)]
-        if hashlib.sha256(data).digest() != pack_id:
+        intact = hashlib.sha256(data).digest() == pack_id
+        if intact and index is not None and store.catalog.index(pack_id) != index:
+            store.catalog.replace(index)  # the catalog had learnt another pack's header under this name
+        if not intact:
             what = f"pack {pack_id.hex()[:16]}: bytes do not match its name (altered or corrupt)"
             if lost or index is None:
                 result.problems.append(what)

@@ -127,6 +127,12 @@ def config_seen_key(remote_name: str) -> str:
     return f"config-seen\0{remote_name}"
 
 
+def remote_instance_key(remote_name: str) -> str:
+    """The share database's meta key for the instance id (SyncConfig remote entry) of the remote this
+    device's memory of remote `remote_name` was learnt from (fog.sync.keyring.renew_if_readded)."""
+    return f"remote-instance\0{remote_name}"
+
+
 UNDELIVERED = "config-undelivered"  # share meta: JSON {URL: remote name} (fog.sync.remotes.deliver_config)
 
 

@@ -237,6 +237,7 @@ def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
     everything is neither read whole nor written again.
     """
     from fog.sync.context import config_held_key, config_seen_key  # (context imports this module)
+    from fog.sync.logs import rollback_advice
 
     cached, merged = ctx.ident.cached_state()
     if cached is None:
@@ -257,10 +258,15 @@ def refresh_config(ctx: Context, *, spread: bool = False) -> SyncConfig:
         cached, merged = None, set()  # a key rotation was followed: the cache held the old place
     seen_here = {n for n in seen if n.startswith(place)}  # after a rotation, the old place's names are not here
     gone = seen_here - set(names) - set(found.supersedes if found else ())
+    # added again by a device (a new instance): accepted as it is now, read afresh; also by a push, which
+    # reconciles nothing (this device's own log there may be what was rolled back)
+    if (found or cached) is not None and renew_if_readded(ctx.share, found or cached, ctx.remote_name):
+        return refresh_config(ctx, spread=spread)
     if gone:
         raise IntegrityError(
             f"{len(gone)} fog settings version(s) seen before are gone from {ctx.remote.url}: "
-            "the remote was rolled back"
+            "the remote was rolled back (restored from an older copy?); "
+            + rollback_advice(ctx.remote_name, node=nodes.is_node_url(ctx.url))
         )
     config = found if found is not None else cached  # found holds cached merged in
     if config is None:
@@ -707,3 +713,53 @@ def _chain_at(share: Share, sid: str, remote: str, log: str, seq: int, store: Sh
         if seen == seq and chain is not None:
             return chain
     return chain_hash(store.get_batch(log, seq))
+
+
+def queue_all(share: Share, name: str) -> None:
+    """Queue every version this device knows for remote `name` (a store new to it)."""
+    ids = [v.id for v in sorted(share.db.all_versions(), key=lambda v: (v.time_ns, v.id))]
+    with share.db.write() as txn:
+        share.db.add_pending(txn, [name], ids)
+
+
+def _instance(config: SyncConfig, share_id: str, name: str) -> str | None:
+    """The instance id of a live remote entry ("" when its writer gave none); None: no such remote."""
+    entry = nodes.share_remote_entries(config, share_id).get(name)
+    if entry is None or entry.get("removed"):
+        return None
+    found = entry.get("instance")
+    return found if isinstance(found, str) else ""
+
+
+def readded(share: Share, config: SyncConfig, name: str) -> bool:
+    """Whether the SyncConfig names another instance of remote `name` than the one this device's memory of
+    it (cursors, SyncConfig versions seen, presence) was learnt from: a device removed it and added it
+    again (docs/FORMAT.md section 10, `instance`)."""
+    now = _instance(config, share.config.share_id, name)
+    if now is None:
+        return False
+    held = share.db.get_meta(_instance_key(name))
+    return held is not None and held.decode(errors="replace") != now
+
+
+def renew_if_readded(share: Share, config: SyncConfig, name: str) -> bool:
+    """Drop what this device remembers of remote `name` when another device added it again (`readded`): a
+    store restored from an older copy is then accepted as it is now, on every device, not refused as
+    rolled back at every run; the versions this device knows are queued for it, as for a new remote.
+    The instance first seen is adopted as it is. Returns whether the memory was dropped."""
+    now = _instance(config, share.config.share_id, name)
+    if now is None:
+        return False
+    renewed = readded(share, config, name)
+    if renewed:
+        share.db.forget_remote(name)
+        queue_all(share, name)
+    if renewed or share.db.get_meta(_instance_key(name)) is None:
+        share.db.put_meta(_instance_key(name), now.encode())
+    return renewed
+
+
+def _instance_key(name: str) -> str:
+    from fog.sync.context import remote_instance_key  # (context imports this module)
+
+    return remote_instance_key(name)

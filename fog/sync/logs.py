@@ -331,11 +331,23 @@ def _get(store: ShareStore, log: str, seq: int, where: str) -> bytes:
         raise IntegrityError(f"{where}: batch {seq} vanished from the remote") from None
 
 
-def rolled_back_text(name: str, top: int, seen: int) -> str:
+def rolled_back_text(name: str, top: int, seen: int, *, node: bool = False) -> str:
     """Why a remote holding an old copy of this device's log is refused, and what to do (README, EXIT STATUS)."""
     return (
         f"this device's log on remote {name} ends at batch {top}, but batch {seen} was seen before: the remote "
-        "was rolled back (restored from an older copy?); if that is what happened, "
-        f"`fog remote remove {name}` then `fog remote add {name} URL` (the same URL) publish this "
-        "device's versions there again"
+        "was rolled back (restored from an older copy?); " + rollback_advice(name, node=node)
+    )
+
+
+def rollback_advice(name: str, *, node: bool = False) -> str:
+    """What to do about a remote refused as rolled back (any of its logs, or its SyncConfig versions)."""
+    if node:
+        # a node's name is a device entry: `remote remove` refuses it, and a removed node stays removed
+        return (
+            f"if that is what happened, `fog device remove {name}`, then `fog serve` on a new directory and "
+            f"`fog device add-untrusted` publish this share's versions on a fresh node"
+        )
+    return (
+        f"if that is what happened, `fog remote remove {name}` then `fog remote add {name} URL` (the same URL) "
+        "accept it as it is now, for every device, and publish this device's versions there again"
     )

@@ -31,7 +31,7 @@ from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry, StatView, stat_mode
 from fog.repo.share import CLONING, PLACING
 from fog.store import PutStats
-from fog.sync import members, prune
+from fog.sync import members, nodes, prune
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
 from fog.sync.context import Context, remember_others, sweep_staging
@@ -39,7 +39,16 @@ from fog.sync.guard import DeleteLimit
 from fog.sync.ignore import IGNORE_FILE, Ignore
 from fog.sync.incoming import DELETED, FILE, NEW, Entry, Staged, encode_path
 from fog.sync.keyring import refresh_config  # noqa: F401  (where it lived; fog.sync.devices and prune use it)
-from fog.sync.logs import LogOwner, accepted_limit, accepted_pin, audit_log, logs_by_name, read_log, revoked_text
+from fog.sync.logs import (
+    LogOwner,
+    accepted_limit,
+    accepted_pin,
+    audit_log,
+    logs_by_name,
+    read_log,
+    revoked_text,
+    rollback_advice,
+)
 from fog.sync.merge import CONFLICT_MARK, Plan, plan_path
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import catch_up_own_log
@@ -204,7 +213,10 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
                 got.append(Incoming(did, log, vb.seq, vb.chain, forgets, vb.batch.time_ns))
                 got[-1].ids = _stage(ctx, versions, staged, number, skipped, known)
         except IntegrityError as exc:
-            result.problems.append(str(exc))
+            why = str(exc)
+            if top < cursor[0]:  # rolled back: say what to do (as push and `remote list` do)
+                why += "; " + rollback_advice(ctx.remote_name, node=nodes.is_node_url(ctx.url))
+            result.problems.append(why)
             if got:
                 staged.drop_log(number)
             continue  # nothing from a suspect device

@@ -34,7 +34,7 @@ from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry
 from fog.repo.share import PLACING, Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
-from fog.sync import keyring, prune, replicate
+from fog.sync import keyring, nodes, prune, replicate
 from fog.sync import sealers as sealing
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
@@ -113,7 +113,8 @@ def catch_up_own_log(ctx: Context) -> int:
     cursor = db.cursor(ctx.remote_name, ctx.log)
     top = seqs[-1] if seqs else 0
     if top < cursor[0]:  # (read_log says so too, without the way out)
-        raise IntegrityError(f"{ctx.store.backend.url}: " + rolled_back_text(ctx.remote_name, top, cursor[0]))
+        why = rolled_back_text(ctx.remote_name, top, cursor[0], node=nodes.is_node_url(ctx.url))
+        raise IntegrityError(f"{ctx.store.backend.url}: {why}")
     anchor = db.audit_anchor(ctx.remote_name, ctx.log)
     owner, secrets = own_owner(ctx), ctx.user_secrets
     # our batches already published must still be there, in their order (a new clone reads them all)

@@ -19,22 +19,23 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fog.backends.base import duplicates, kind_of, store_key
-from fog.crypto.keys import ShareKeys, device_log_name
-from fog.errors import FogError, IntegrityError, Refused, RemoteError, UsageError
+from fog.crypto.keys import ShareKeys, config_keys, device_log_name
+from fog.errors import FogError, IntegrityError, KeysRotated, Refused, RemoteError, UsageError
 from fog.format.syncconfig import SyncConfig
 from fog.repo.identity import Identity
 from fog.repo.share import Share
 from fog.store import Remote
 from fog.sync import keyring, nodes
-from fog.sync.context import UNDELIVERED
+from fog.sync.context import UNDELIVERED, config_seen_key, remote_instance_key
 from fog.sync.enrol import merged_config
-from fog.sync.logs import rolled_back_text
+from fog.sync.logs import rollback_advice, rolled_back_text
 from fog.sync.nodes import open_remote
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -52,7 +53,7 @@ class RemoteInfo:
     kind: str = ""  # file | sftp | s3 | fog (an untrusted node) | fog+ssh
     node: bool = False  # the remote is one of the user's untrusted nodes (fog device add-untrusted)
     forgets: int = 0  # forgotten versions waiting to be published there (fog forget while it was down)
-    refused: str = ""  # reachable, but a push refuses it: this device's own log there was rolled back
+    refused: str = ""  # reachable, but a push or pull refuses it (rolled back: its logs, its SyncConfig)
     undelivered: str = ""  # remove/set-url: why the old URL could not get the change (deliver_config, later)
 
 
@@ -80,8 +81,57 @@ def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[R
             info.reachable, info.error = False, f"the same store as remote {dups[name]}: not used"
         elif probe and not info.skipped:
             info.reachable, info.error, info.refused = _probe(url, ident, _own_log(share, ident, name), name)
+            if info.reachable and not info.refused:
+                info.refused = _refusal(share, ident, url, name)
         out.append(info)
     return out
+
+
+def _refusal(share: Share, ident: Identity, url: str, name: str) -> str:
+    """Why a push or pull would refuse a reachable remote as rolled back, with what to do ("" if it would
+    not): SyncConfig versions seen there before are gone (fog.sync.keyring.refresh_config), or another
+    device's log there ends before the batch last read (fog.sync.logs.read_log). Reads, changes nothing;
+    a remote another device added again (a new instance) is not refused: the next pull renews it here."""
+    cached, merged = ident.cached_state()
+    try:
+        backend = open_remote(url, ident)
+    except (RemoteError, UsageError):
+        return ""
+    node = nodes.is_node_url(url)
+    try:
+        remote = Remote(backend)
+        found, names = remote.load_config(ident.master_key, known=merged if cached else frozenset(), base=cached)
+        config = found or cached
+        if config is not None and keyring.readded(share, config, name):
+            return ""
+        seen = set(json.loads(share.db.get_meta(config_seen_key(name)) or b"[]"))
+        place = f"config/{config_keys(ident.master_key)[0]}/"
+        gone = {n for n in seen if n.startswith(place)} - set(names) - set(found.supersedes if found else ())
+        if gone:
+            return (
+                f"{len(gone)} fog settings version(s) seen before are gone from it: the remote was rolled back "
+                f"(restored from an older copy?); " + rollback_advice(name, node=node)
+            )
+        keys = ident.share_keys(share.config.share_id)
+        logs = share.db.cursor_logs(name)
+        listed = remote.share(keys).list_logs() if logs else {}
+        for log in logs:
+            seen_seq = share.db.cursor(name, log)[0]
+            top = max(listed.get(log, [0]))
+            if top < seen_seq:
+                return (
+                    f"log {log[:16]} on it ends at batch {top}, but batch {seen_seq} was seen before: the remote "
+                    f"was rolled back (restored from an older copy?); " + rollback_advice(name, node=node)
+                )
+        return ""
+    except KeysRotated:
+        return ""  # (a pull follows it)
+    except IntegrityError as exc:
+        return str(exc)
+    except (RemoteError, FogError):
+        return ""
+    finally:
+        backend.close()
 
 
 def _own_log(share: Share, ident: Identity, name: str) -> tuple[ShareKeys, str, int] | None:
@@ -111,7 +161,7 @@ def _probe(
             keys, log, seen = own
             top = max(remote.share(keys).list_logs(only=log).get(log, [0]))
             if top < seen:
-                return True, "", rolled_back_text(name, top, seen)
+                return True, "", rolled_back_text(name, top, seen, node=nodes.is_node_url(url))
         return True, "", ""
     except RemoteError as exc:
         return False, str(exc), ""
@@ -140,13 +190,17 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
         remote.initialize()
         found, _ = keyring.load_config(remote, ident)
         config = merged_config(ident, found)
-        config = with_remote(config, share.config.share_id, name, {"url": url, "kind": kind_of(url)})
+        # a new instance: every device drops what it remembers of a store added under this name before
+        # (a remote removed and added again, at the same URL, is accepted as it is now: keyring.renew_if_readded)
+        entry = {"url": url, "kind": kind_of(url), "instance": secrets.token_hex(16)}
+        config = with_remote(config, share.config.share_id, name, entry)
         remote.put_config(ident, config)
     finally:
         backend.close()
     # used here first (its whole history queued), then published on every remote, the new one among
     # them: with every other remote down, the change still lands there, and this device still fills it
     _use(share, name, url)
+    share.db.put_meta(remote_instance_key(name), str(entry["instance"]).encode())
     publish_config(share, ident, config)
     keyring.record_held(share, ident, [name], config)  # (after _use: a name new here starts afresh)
     return RemoteInfo(name, url, len(share.db.pending(name)), kind=kind_of(url))
@@ -481,9 +535,7 @@ def _use(share: Share, name: str, url: str, *, queue: bool = True, same_store: b
     share.config.remotes[name] = url
     share.save_config()
     if queue and old != url and not (same_store and old is not None):
-        ids = [v.id for v in sorted(share.db.all_versions(), key=lambda v: (v.time_ns, v.id))]
-        with share.db.write() as txn:
-            share.db.add_pending(txn, [name], ids)
+        keyring.queue_all(share, name)
 
 
 def _drop(share: Share, name: str, *, keep_state: bool = False) -> None:
@@ -500,6 +552,7 @@ class Reconciled:
     changed: list[str]
     published: list[str]  # remotes this device knew that the SyncConfig did not: now published
     stranded: list[str] = field(default_factory=list)  # removed elsewhere, but the last one used here
+    renewed: list[str] = field(default_factory=list)  # added again elsewhere (same URL): accepted as it is now
 
 
 def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote | None = None) -> Reconciled:
@@ -554,4 +607,7 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
             and nodes.is_node_url(share.config.remotes[name])
         )
         _use(share, name, url, same_store=moved)  # a new store for this name: its state starts afresh
+    for name in sorted(effective):
+        if keyring.renew_if_readded(share, config, name):
+            result.renewed.append(name)
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,101 @@ def test_settings_changes_go_on_past_a_remote_whose_settings_are_refused(world: 
     assert "remote usb not updated" in r.err and "HMAC does not match" in r.err, str(r)
     assert "revoked tower" in r.out, str(r)
     b.fog("pull", expect=6)
+
+
+def _newest_pack(remote: Path) -> Path:
+    return max(remote.glob("shares/*/packs/*/*"), key=lambda p: p.stat().st_mtime_ns)
+
+
+def test_a_pack_swapped_on_one_remote_does_not_hide_its_objects_on_another(world: World) -> None:
+    """Review 6 remotes R4: origin serves pack B's bytes under pack A's name. A device that learnt A's
+    header from origin (the other pack's index) had one.txt's object in no known place, and its pull
+    from the intact second remote said "missing from remote usb" for ever (check --repair too): a pack
+    id hashes the whole pack, so a header alone cannot be checked against its name. The reader now reads
+    that remote's headers again before calling an object missing, and takes one that differs from the
+    catalog's when that copy's bytes match its name."""
+    a, b, usb = _with_usb(world)
+    a.write("one.txt", "one\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    one = _newest_pack(world.remote)
+    time.sleep(0.01)
+    a.write("two.txt", "two\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    two = _newest_pack(world.remote)
+    assert one.name != two.name and (usb / one.relative_to(world.remote)).is_file()
+    shutil.copyfile(two, one)  # origin: pack one now holds two's bytes
+    c = world.clone("third", expect=4)  # origin lacks one.txt's object: refused there (exit 4)
+    assert not (c.root / "one.txt").exists()
+    c.fog("remote", "skip", "origin")
+    r = c.pull()
+    assert c.read("one.txt") == "one\n" and c.read("two.txt") == "two\n", str(r)
+    assert "missing" not in r.err, str(r)
+    r = c.fog("cat", "one.txt")  # another process: the corrected catalog was kept
+    assert r.out == "one\n", str(r)
+    c.fog("remote", "unskip", "origin")
+    r = c.fog("check", "origin", "--read-data", expect=4)  # origin's pack one is refused there, by name
+    assert f"pack {one.name[:16]}: bytes do not match its name" in r.err, str(r)
+    c.fog("remote", "skip", "origin")  # origin's header under pack one's name replaced nothing
+    assert c.fog("cat", "one.txt").out == "one\n"
+
+
+def test_a_remote_added_again_after_a_rollback_is_accepted_by_every_device(world: World) -> None:
+    """Review 6 remotes R5: fog's advice for a rolled-back remote (`remote remove` + `remote add`, same URL)
+    cleared only the device that ran it; the others refused the remote at every run (exit 4) while their
+    `remote list` said "reachable". The add gives the remote a new instance id in the SyncConfig: a device
+    that sees it drops what it remembers of the old store."""
+    a, b, usb = _with_usb(world)
+    shutil.copytree(usb, world.tmp / "usb.old")
+    a.write("doc.txt", "edit 1\n", mtime_ns=OLD_MTIME_NS + 1)
+    a.fog("push")
+    b.pull()
+    shutil.rmtree(usb)
+    (world.tmp / "usb.old").rename(usb)  # restored from an older copy
+    r = b.fog("sync", expect=4)
+    assert "rolled back" in r.err and "`fog remote remove usb` then `fog remote add usb URL`" in r.err, str(r)
+    listed = {i["name"]: i for i in b.fog("remote", "list", "--json").json()}
+    assert "rolled back" in listed["usb"]["refused"], listed
+    assert "`fog remote remove usb` then `fog remote add usb URL`" in listed["usb"]["refused"], listed
+    assert not listed["origin"]["refused"]
+    assert "REFUSED" in b.fog("remote", "list").out
+    a.fog("remote", "remove", "usb")
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.write("from-b.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    r = b.fog("push")  # a push alone follows the re-add too (it reconciles nothing)
+    assert "refused" not in r.err and "usb batch" in r.out, str(r)
+    for _ in range(2):
+        r = b.fog("sync")
+        assert "refused" not in r.err, str(r)
+    assert [i["refused"] for i in b.fog("remote", "list", "--json").json()] == ["", ""]
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.read("doc.txt") == "edit 1\n" and c.read("from-b.txt") == "b\n"
+
+
+def test_settings_gone_from_a_rolled_back_remote_are_accepted_once_it_is_added_again(world: World) -> None:
+    """As above, where the other device's refusal is the SyncConfig versions it saw there being gone (its
+    `remote list` said "reachable", and its message gave no way out)."""
+    a = world.init("laptop")
+    a.write("a.txt", "one\n", mtime_ns=OLD_MTIME_NS)
+    usb = world.tmp / "usb"
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b = world.clone("desktop")
+    shutil.copytree(usb, world.tmp / "usb.old")
+    a.write("a.txt", "two\n", mtime_ns=OLD_MTIME_NS + 1)
+    a.fog("push")
+    b.pull()
+    shutil.rmtree(usb)
+    (world.tmp / "usb.old").rename(usb)
+    r = b.fog("sync", expect=4)
+    line = _refused_line(r.err, "usb")
+    assert "fog settings version(s) seen before are gone" in line and "`fog remote add usb URL`" in line, line
+    listed = {i["name"]: i for i in b.fog("remote", "list", "--json").json()}
+    assert "seen before are gone" in listed["usb"]["refused"] and "`fog remote remove usb`" in listed["usb"]["refused"]
+    a.fog("remote", "remove", "usb")
+    a.fog("remote", "add", "usb", usb)
+    a.fog("push")
+    b.fog("sync")
+    b.fog("sync")
+    assert [i["refused"] for i in b.fog("remote", "list", "--json").json()] == ["", ""]

@@ -371,3 +371,38 @@ def test_packs_sealed_before_a_key_rotation_add_no_presence(backend: LocalBacken
     new_packer = Packer(rotated.pack_key, known.put_pack)  # sealed again: counted, in the new epoch
     _pack_objects(known, new_packer, [b"alpha" * 100])
     assert known.presence.known(ids[0])
+
+
+def test_a_header_read_under_another_packs_name_does_not_hide_objects_on_an_intact_remote(
+    tmp_path: Path, backend: LocalBackend, keys: K.ShareKeys
+) -> None:
+    """Review 6 remotes R4: a remote serving pack B's bytes under pack A's name teaches B's index as A's
+    (a header cannot be checked against its name); A's objects are then in no known place. A read from
+    an intact remote reads its headers again, and the copy whose bytes match the name wins; the bad
+    copy's header never replaces it."""
+    intact = ShareStore(LocalBackend(tmp_path / "intact"), keys)
+    packs: list[P.PackIndex] = []
+
+    def ship(data: bytes, index: P.PackIndex) -> None:  # the same pack to both remotes
+        packs.append(index)
+        backend.put(intact.pack_name(index.pack), data)
+        intact.put_pack(data, index)
+
+    for blocks in ([b"alpha" * 100], [b"pad", b"beta" * 100]):
+        _pack_objects(intact, Packer(keys.pack_key, ship), blocks)
+    a, b = packs
+    damaged_a = backend.root / intact.pack_name(a.pack)
+    damaged_a.write_bytes((backend.root / intact.pack_name(b.pack)).read_bytes())
+    catalog = PackCatalog()
+    damaged = ShareStore(backend, keys, catalog=catalog)
+    alpha = intact.object_id(b"alpha" * 100)
+    with pytest.raises(IntegrityError, match="missing from remote"):
+        damaged.get(alpha)
+    assert catalog.index(a.pack) != a  # learnt from the damaged copy: b's entries under a's name
+    assert ShareStore(intact.backend, keys, catalog=catalog).get(alpha) == b"alpha" * 100
+    assert catalog.index(a.pack) == a
+    with pytest.raises(IntegrityError):
+        ShareStore(backend, keys, catalog=catalog).get(alpha)  # reads the damaged copy's header again
+    assert catalog.index(a.pack) == a
+    beta = intact.object_id(b"beta" * 100)
+    assert ShareStore(backend, keys, catalog=catalog).get(beta) == b"beta" * 100

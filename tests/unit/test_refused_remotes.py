@@ -40,3 +40,15 @@ def test_none_left_is_an_integrity_error_when_one_was_refused() -> None:
     assert type(none_left({"usb": "down"})) is RemoteError
     exc = none_left({"usb": "down", "nas": failure(IntegrityError("altered"))})
     assert isinstance(exc, IntegrityError) and "nas: altered" in str(exc)
+
+
+def test_the_rollback_advice_for_a_node_is_one_that_works() -> None:
+    """Review 6 remotes R6: a node restored from an older copy was told `fog remote remove vps` then
+    `fog remote add vps URL`, both of which fog refuses for a node."""
+    from fog.sync.logs import rolled_back_text
+
+    node = rolled_back_text("vps", 1, 2, node=True)
+    assert "remote remove" not in node and "remote add" not in node
+    assert "`fog device remove vps`" in node and "`fog serve` on a new directory" in node
+    store = rolled_back_text("nas", 1, 2)
+    assert "`fog remote remove nas` then `fog remote add nas URL` (the same URL)" in store

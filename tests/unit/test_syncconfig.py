@@ -320,3 +320,17 @@ def test_a_malformed_epochs_alt_is_a_value_error(alt: Any) -> None:
     doc["shares"]["s1"]["epochs_alt"] = alt
     with pytest.raises(ValueError, match="epochs_alt"):
         SyncConfig.from_json(doc)
+
+
+def test_a_remote_entry_instance_is_read_kept_and_must_be_a_string() -> None:
+    """Section 10: `instance` (remote add) names one adding of a remote; entries without one stay readable."""
+    share = sample().shares["s1"]
+    for entry in ({"url": "/usb", "updated": 5, "removed": 0}, {"url": "/usb", "updated": 5, "instance": "ab" * 16}):
+        c = config(shares={"s1": {**share, "remotes": {"usb": entry}}})
+        assert SyncConfig.from_bytes(c.to_bytes()).shares["s1"]["remotes"]["usb"] == entry
+    again = config(shares={"s1": {**share, "remotes": {"usb": {"url": "/usb", "updated": 7, "instance": "cd" * 16}}}})
+    old = config(shares={"s1": {**share, "remotes": {"usb": {"url": "/usb", "updated": 5, "instance": "ab" * 16}}}})
+    assert old.merge(again).shares["s1"]["remotes"]["usb"]["instance"] == "cd" * 16
+    bad = config(shares={"s1": {**share, "remotes": {"usb": {"url": "/usb", "updated": 5, "instance": 7}}}})
+    with pytest.raises(ValueError, match="instance must be a string"):
+        SyncConfig.from_bytes(bad.to_bytes())

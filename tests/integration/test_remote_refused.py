@@ -161,7 +161,7 @@ def test_a_pack_swapped_on_one_remote_does_not_hide_its_objects_on_another(world
     assert one.name != two.name and (usb / one.relative_to(world.remote)).is_file()
     shutil.copyfile(two, one)  # origin: pack one now holds two's bytes
     c = world.clone("third", expect=4)  # origin lacks one.txt's object: refused there (exit 4)
-    assert not (c.root / "one.txt").exists()
+    assert c.read("one.txt") == "one\n"  # (the clone read usb too, in the same run: review 6 remotes R8)
     c.fog("remote", "skip", "origin")
     r = c.pull()
     assert c.read("one.txt") == "one\n" and c.read("two.txt") == "two\n", str(r)
@@ -225,10 +225,11 @@ def test_settings_gone_from_a_rolled_back_remote_are_accepted_once_it_is_added_a
     shutil.rmtree(usb)
     (world.tmp / "usb.old").rename(usb)
     r = b.fog("sync", expect=4)
-    line = _refused_line(r.err, "usb")
-    assert "fog settings version(s) seen before are gone" in line and "`fog remote add usb URL`" in line, line
+    # (b's clone read usb's logs too, in the same run: the refusal may name a log's batches as well)
+    assert "`fog remote add usb URL`" in r.err and ("seen before are gone" in r.err or "rolled back" in r.err), r.err
     listed = {i["name"]: i for i in b.fog("remote", "list", "--json").json()}
-    assert "seen before are gone" in listed["usb"]["refused"] and "`fog remote remove usb`" in listed["usb"]["refused"]
+    refused = listed["usb"]["refused"]
+    assert ("seen before are gone" in refused or "rolled back" in refused) and "`fog remote remove usb`" in refused
     a.fog("remote", "remove", "usb")
     a.fog("remote", "add", "usb", usb)
     a.fog("push")

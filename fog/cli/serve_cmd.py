@@ -10,7 +10,7 @@ import typer
 
 from fog.cli.app import app
 from fog.cli.common import run
-from fog.cli.serving import DEFAULT_LISTEN, check_directory, listen, node_options, serve_stdio
+from fog.cli.serving import DEFAULT_LISTEN, check_directory, listen, listen_address, node_options, serve_stdio
 from fog.errors import UsageError
 
 
@@ -73,6 +73,8 @@ def serve(
     if stdio and not show_key:
         run(lambda: serve_stdio(directory, opts))
         return
+    listening = DEFAULT_LISTEN if address is None else address
+    run(lambda: listen_address(listening))  # (a bad address is refused before anything is made or changed)
     run(lambda: check_directory(directory))
     os.umask(0o077)  # the node's directory is private: its files 0600, its directories 0700
     node = run(lambda: Node(directory, opts))
@@ -80,7 +82,7 @@ def serve(
     if show_key:
         typer.echo(key)
         return
-    sock = run(lambda: listen(DEFAULT_LISTEN if address is None else address))
+    sock = run(lambda: listen(listening))
     host, bound = sock.getsockname()[:2]
     if node.created:
         typer.echo(f"node key  {key}")

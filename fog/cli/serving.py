@@ -126,12 +126,18 @@ def serve_stdio(directory: Path, options) -> None:  # type: ignore[no-untyped-de
     node.serve_connection(FdPipe(0, protocol_out), f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "stdio")
 
 
-def listen(text: str) -> socket.socket:
-    """A listening socket for `--listen HOST:PORT`; UsageError when it cannot be had."""
+def listen_address(text: str) -> tuple[str, str]:
+    """HOST and PORT of `--listen HOST:PORT`; UsageError when it does not read as one."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isascii() or not port.isdigit() or len(port) > 5 or int(port) > 65535:
         raise UsageError(f"--listen {text!r}: give HOST:PORT, such as 0.0.0.0:7463 or 127.0.0.1:0")
+    return host, port
+
+
+def listen(text: str) -> socket.socket:
+    """A listening socket for `--listen HOST:PORT`; UsageError when it cannot be had."""
+    host, port = listen_address(text)
     try:
         return socket.create_server((host, int(port)), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as e:

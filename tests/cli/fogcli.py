@@ -109,6 +109,8 @@ def _in_process(argv: list[str], cwd: Path) -> tuple[int, bytes, str]:
     out = io.BytesIO()
     err = io.StringIO()
     saved = sys.argv, sys.stdout, sys.stderr, os.getcwd()
+    mask = os.umask(0o022)  # (restored below: `fog serve` makes it 077 for its process, and this is the tests')
+    os.umask(mask)
     sys.argv = ["fog", *argv]
     text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     sys.stdout, sys.stderr = text_out, err
@@ -122,6 +124,7 @@ def _in_process(argv: list[str], cwd: Path) -> tuple[int, bytes, str]:
         text_out.flush()
         sys.argv, sys.stdout, sys.stderr = saved[:3]
         os.chdir(saved[3])
+        os.umask(mask)
     raw = out.getvalue()
     text_out.detach()
     return rc, raw, err.getvalue()

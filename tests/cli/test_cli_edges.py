@@ -214,6 +214,7 @@ def test_an_empty_option_value_is_a_usage_error_not_the_default(share: Share, tm
     ):
         line = share.fog(*args, expect=2).one_line_error()
         assert line.startswith(f"fog: {flag} "), line
+    assert not (tmp_path / "node").exists()  # refused before anything was made (or the umask changed)
 
 
 def test_sftp_url_options_are_checked_as_s3_ones_are(share: Share) -> None:

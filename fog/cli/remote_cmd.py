@@ -101,11 +101,21 @@ def add(
 
 @remote_app.command()
 def remove(
-    name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION
+    name: str = typer.Argument(..., metavar="NAME"),
+    force: bool = typer.Option(
+        False, "--force", help="Remove it even if it holds versions the other remotes were not given yet."
+    ),
+    as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Remove a remote for every device (its data is left where it is)."""
-    info = run(lambda: api.remove_remote(fog_home(), STATE.cwd, name, wait=wait), as_json)
+    info = run(lambda: api.remove_remote(fog_home(), STATE.cwd, name, force=force, wait=wait), as_json)
     _show(info, as_json, f"removed remote {info.name} ({info.url}); its data was left in place")
+    if info.stranded and not as_json:
+        sys.stderr.write(
+            f"fog: warning: {info.stranded} version(s) that only {info.name} held stay queued for the other "
+            f"remotes: keep its data; `fog remote add {info.name} URL` again lets a push copy them over\n"
+        )
     _undelivered(info, as_json, "removal")
 
 

@@ -54,6 +54,7 @@ class RemoteInfo:
     forgets: int = 0  # forgotten versions waiting to be published there (fog forget while it was down)
     refused: str = ""  # reachable, but a push refuses it: this device's own log there was rolled back
     undelivered: str = ""  # remove/set-url: why the old URL could not get the change (deliver_config, later)
+    stranded: int = 0  # remove --force: versions it held that the other remotes still wait for
 
 
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
@@ -152,8 +153,26 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     return RemoteInfo(name, url, len(share.db.pending(name)), kind=kind_of(url))
 
 
-def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
-    """Remove a remote for every device (its data stays where it is)."""
+def only_on(share: Share, name: str) -> tuple[int, list[str]]:
+    """(how many versions this device knows are published on remote `name` and still wait for every other
+    remote this device queues for, those remotes): what removing `name` would leave on no other remote."""
+    others = [n for n in share.config.queued_remotes() if n != name]
+    if name not in share.config.queued_remotes() or not others:
+        return 0, others
+    waiting = set(share.db.pending(others[0]))
+    for other in others[1:]:
+        if not waiting:
+            break
+        waiting &= set(share.db.pending(other))
+    return len(waiting - set(share.db.pending(name))), others
+
+
+def remove_remote(share: Share, ident: Identity, name: str, *, force: bool = False) -> RemoteInfo:
+    """Remove a remote for every device (its data stays where it is).
+
+    Refused while it holds versions no other remote has been given yet (the
+    others' catch-up copies them from it: `fog push` first), unless `force`.
+    """
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
     pending = undelivered(share)
     if name not in share.config.remotes and name not in shared and name in pending.values():
@@ -176,6 +195,14 @@ def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
         raise FogError(
             f"{name} is the only remote this device uses (it skips {skipped}): `fog remote unskip` one first"
         )
+    alone, others = only_on(share, name)
+    if alone and not force:
+        raise FogError(
+            f"{alone} version(s) are on remote {name} and not yet on {', '.join(others)}: removed now, they "
+            f"would be on no remote once its data goes; run `fog push` with {name} and {', '.join(others)} "
+            f"reachable first (it copies them over from {name}), or `fog remote remove {name} --force` "
+            "to remove it anyway"
+        )
     url = share.config.remotes.get(name) or str(shared[name]["url"])
     entry = dict(shared.get(name) or {"url": url, "kind": kind_of(url)})
     config = with_remote(_current(ident), share.config.share_id, name, {**entry, "removed": time.time_ns()})
@@ -188,7 +215,7 @@ def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     _drop(share, name)
     share.config.local_remotes.pop(name, None)
     share.save_config()
-    return RemoteInfo(name, url, 0, undelivered=why, kind=str(entry.get("kind") or kind_of(url)))
+    return RemoteInfo(name, url, 0, undelivered=why, kind=str(entry.get("kind") or kind_of(url)), stranded=alone)
 
 
 def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local: bool) -> RemoteInfo:

@@ -59,6 +59,8 @@ def list_cmd(
             if not i.skipped and not i.refused
             else ""
         )
+        if i.replaced:
+            state += f"{'; ' if state else ''}this device's {i.replaced} was replaced by it (added elsewhere too)"
         local = f" (this device; shared URL {i.shared_url})" if i.shared_url else ""
         local += " (untrusted node)" if i.node else ""
         typer.echo("  ".join(x for x in (f"{i.name:<12} {i.url}{local}", state, pending) if x))
@@ -68,7 +70,13 @@ def _masked(info):  # type: ignore[no-untyped-def]
     """A remote's URLs as printed: a password in one shows as *** (fog.cli.redact; the settings keep it)."""
     from dataclasses import replace
 
-    return replace(info, url=redact(info.url), shared_url=redact(info.shared_url), error=redact(info.error))
+    return replace(
+        info,
+        url=redact(info.url),
+        shared_url=redact(info.shared_url),
+        error=redact(info.error),
+        replaced=redact(info.replaced),
+    )
 
 
 def _show(info, as_json: bool, text: str) -> None:  # type: ignore[no-untyped-def]

@@ -55,6 +55,7 @@ class RemoteInfo:
     refused: str = ""  # reachable, but a push refuses it: this device's own log there was rolled back
     undelivered: str = ""  # remove/set-url: why the old URL could not get the change (deliver_config, later)
     stranded: int = 0  # remove --force: versions it held that the other remotes still wait for
+    replaced: str = ""  # the URL this device added under this name, replaced by another device's add
 
 
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
@@ -75,6 +76,7 @@ def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[R
         info = RemoteInfo(name, url, len(share.db.pending(name)), skipped=bool(local.get("skip")))
         info.forgets = len(share.db.pending_forgets(name))
         info.kind, info.node = kind_of(url), bool(shared.get(name, {}).get("node"))
+        info.replaced = replaced_url(share, name)
         if shared_url and shared_url != url:
             info.shared_url = shared_url
         if name in dups:
@@ -148,6 +150,11 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     # used here first (its whole history queued), then published on every remote, the new one among
     # them: with every other remote down, the change still lands there, and this device still fills it
     _use(share, name, url)
+    added = (config.shares.get(share.config.share_id, {}).get("remotes", {}).get(name) or {}).get("added")
+    share.db.put_meta(ADDED + name, str(added or 0).encode())
+    for other in list(_replaced(share)):
+        if store_key(_replaced(share)[other]["url"]) == store_key(url):
+            _clear_replaced(share, other)  # (added again under another name: what the note said to do)
     publish_config(share, ident, config)
     keyring.record_held(share, ident, [name], config)  # (after _use: a name new here starts afresh)
     return RemoteInfo(name, url, len(share.db.pending(name)), kind=kind_of(url))
@@ -213,6 +220,7 @@ def remove_remote(share: Share, ident: Identity, name: str, *, force: bool = Fal
     publish_config(share, ident, config, also=old, failed=failed)
     why = _queue_delivery(share, name, old, failed)
     _drop(share, name)
+    _clear_replaced(share, name)
     share.config.local_remotes.pop(name, None)
     share.save_config()
     return RemoteInfo(name, url, 0, undelivered=why, kind=str(entry.get("kind") or kind_of(url)), stranded=alone)
@@ -244,6 +252,7 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         failed: dict[str, str] = {}
         publish_config(share, ident, config, also=[url, *old], failed=failed)  # the old URL and the new one learn it
         why = _queue_delivery(share, name, old, failed)  # (the new URL is used from now on: pushes fill it)
+    _clear_replaced(share, name)  # (the user dealt with it: the note said to set the URL here)
     effective = _effective(share, ident)
     if name in effective:
         # --local says: the same store, reached another way here; what was read there stays valid
@@ -513,6 +522,44 @@ def _use(share: Share, name: str, url: str, *, queue: bool = True, same_store: b
             share.db.add_pending(txn, [name], ids)
 
 
+ADDED = "remote-added\0"  # meta: NAME -> the `added` stamp of the entry this device's `remote add` made
+REPLACED = "remote-replaced\0"  # meta: NAME -> {url, now}: that entry lost to another device's add
+
+
+def replaced_text(name: str, mine: str, now: str) -> str:
+    """The one line a device whose `remote add NAME` lost to another device's, at the same time, reads."""
+    return (
+        f"remote {name} was also added on another device, as {now}, and that entry replaced this device's "
+        f"({mine}) for every device: {mine} is no longer used. If it is the same store mounted here, "
+        f"`fog remote set-url {name} {mine} --local`; if it is another one, `fog remote add OTHERNAME {mine}`"
+    )
+
+
+def _replaced(share: Share) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name in share.config.remotes:
+        raw = share.db.get_meta(REPLACED + name)
+        if raw:
+            try:
+                doc = json.loads(raw)
+                out[name] = {"url": str(doc["url"]), "now": str(doc["now"])}
+            except (ValueError, KeyError, TypeError):
+                continue
+    return out
+
+
+def replaced_url(share: Share, name: str) -> str:
+    """This device's URL that another device's concurrent `remote add NAME` replaced ("" if none)."""
+    entry = _replaced(share).get(name)
+    return entry["url"] if entry and entry["now"] == share.config.remotes.get(name) else ""
+
+
+def _clear_replaced(share: Share, name: str) -> None:
+    if share.db.get_meta(REPLACED + name) is not None:
+        with share.db.write() as txn:
+            share.db.drop_meta(txn, REPLACED + name)
+
+
 def _drop(share: Share, name: str, *, keep_state: bool = False) -> None:
     share.config.remotes.pop(name, None)
     share.save_config()
@@ -527,6 +574,9 @@ class Reconciled:
     changed: list[str]
     published: list[str]  # remotes this device knew that the SyncConfig did not: now published
     stranded: list[str] = field(default_factory=list)  # removed elsewhere, but the last one used here
+    # added here and, at the same time, under the same name with another URL on another device, whose
+    # entry won the merge: (name, this device's URL, the URL every device uses now)
+    replaced: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote | None = None) -> Reconciled:
@@ -572,6 +622,14 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
             result.added.append(name)
         elif share.config.remotes[name] != url:
             result.changed.append(name)
+            mine = share.db.get_meta(ADDED + name)
+            if mine is not None:  # this device added the name: was its entry replaced by another add?
+                with share.db.write() as txn:
+                    share.db.drop_meta(txn, ADDED + name)
+                if int(mine or b"0") != int(listed[name].get("added") or 0):  # (set-url keeps `added`)
+                    old_url = share.config.remotes[name]
+                    result.replaced.append((name, old_url, url))
+                    share.db.put_meta(REPLACED + name, json.dumps({"url": old_url, "now": url}).encode())
         else:
             continue
         # a node that moved is the same store (its key names it): what was read there stays valid

@@ -324,3 +324,28 @@ def test_a_forced_remove_says_what_waits_and_how_to_get_it_back(world: World) ->
     a.fog("remote", "add", "origin", world.remote)
     a.fog("push")
     assert {x["name"]: x["pending"] for x in a.fog("remote", "list", "--json").json()} == {"origin": 0, "usb": 0}
+
+
+def test_a_remote_added_on_two_devices_under_one_name_tells_the_device_whose_entry_lost(world: World) -> None:
+    """Review 6, remotes R11: two devices each `remote add backup` (another disk each) before they sync: the
+    later entry replaced the other for every device, and the first device was never told its disk was no
+    longer written (every command exited 0). It is told once, `remote list` shows it until it acts, and
+    the advice works."""
+    a, b = make_pair(world)
+    ra, rb = world.tmp / "RA", world.tmp / "RB"
+    a.fog("remote", "add", "backup", ra)
+    b.fog("remote", "add", "backup", rb)  # later: its entry is the newer one
+    r = a.fog("sync", "-q")
+    lines = [x for x in r.err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "remote backup was also added on another device" in lines[0], str(r)
+    assert f"replaced this device's ({ra})" in lines[0] and f"`fog remote add OTHERNAME {ra}`" in lines[0], str(r)
+    assert a.fog("sync", "-q").err == ""  # told once
+    listed = {x["name"]: x for x in a.fog("remote", "list", "--json").json()}
+    assert listed["backup"]["url"] == str(rb) and listed["backup"]["replaced"] == str(ra), listed
+    assert f"this device's {ra} was replaced by it" in a.fog("remote", "list").out
+    b.fog("sync", "-q")
+    assert b.fog("sync").err == "" and b.fog("remote", "list", "--json").json()[0]["replaced"] == ""
+    a.fog("remote", "add", "backup-a", ra)  # what the line says, for another disk
+    assert all(x["replaced"] == "" for x in a.fog("remote", "list", "--json").json())
+    a.fog("push")
+    assert _logs(ra) and _logs(rb)

@@ -665,7 +665,12 @@ def publish(
                 blocked |= lacked.ids
                 why = why or lacked.message
         if blocked:  # they wait in the queue, and so do the versions made from them; the rest is published
-            behind = replicate.behind(versions, blocked)
+            # (only behind one another remote carries: one published nowhere, e.g. its objects pruned after a
+            # killed push, may never be published, and must not hold the path's new work back for good)
+            others_q = [n for n in ctx.share.config.queued_remotes() if n != ctx.remote_name]
+            queues = [set(db.pending(n)) for n in others_q]
+            carried_elsewhere = {i for i in blocked if any(i not in q for q in queues)}
+            behind = replicate.behind(versions, carried_elsewhere)
             gone = blocked | behind
             versions = [v for v in versions if v.id not in gone]
             ids = [i for i in ids if i not in gone]

@@ -1826,10 +1826,12 @@ def _refuse_revoked(share: Share, ident: Identity) -> None:
     remotes_mod.fresh_config(share, ident, {}, refused_ok=True)  # (a remote refused here may be the one removed)
 
 
-def remove_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:
+def remove_remote(
+    home: Path, cwd: Path, name: str, *, force: bool = False, wait: bool = False
+) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
         _refuse_revoked(share, ident)
-        return remotes_mod.remove_remote(share, ident, name)
+        return remotes_mod.remove_remote(share, ident, name, force=force)
 
 
 def set_remote_url(

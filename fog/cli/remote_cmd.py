@@ -59,6 +59,8 @@ def list_cmd(
             if not i.skipped and not i.refused
             else ""
         )
+        if i.replaced:
+            state += f"{'; ' if state else ''}this device's {i.replaced} was replaced by it (added elsewhere too)"
         local = f" (this device; shared URL {i.shared_url})" if i.shared_url else ""
         local += " (untrusted node)" if i.node else ""
         typer.echo("  ".join(x for x in (f"{i.name:<12} {i.url}{local}", state, pending) if x))
@@ -68,7 +70,13 @@ def _masked(info):  # type: ignore[no-untyped-def]
     """A remote's URLs as printed: a password in one shows as *** (fog.cli.redact; the settings keep it)."""
     from dataclasses import replace
 
-    return replace(info, url=redact(info.url), shared_url=redact(info.shared_url), error=redact(info.error))
+    return replace(
+        info,
+        url=redact(info.url),
+        shared_url=redact(info.shared_url),
+        error=redact(info.error),
+        replaced=redact(info.replaced),
+    )
 
 
 def _show(info, as_json: bool, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -101,11 +109,21 @@ def add(
 
 @remote_app.command()
 def remove(
-    name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION
+    name: str = typer.Argument(..., metavar="NAME"),
+    force: bool = typer.Option(
+        False, "--force", help="Remove it even if it holds versions the other remotes were not given yet."
+    ),
+    as_json: bool = JSON_OPTION,
+    wait: bool = WAIT_OPTION,
 ) -> None:
     """Remove a remote for every device (its data is left where it is)."""
-    info = run(lambda: api.remove_remote(fog_home(), STATE.cwd, name, wait=wait), as_json)
+    info = run(lambda: api.remove_remote(fog_home(), STATE.cwd, name, force=force, wait=wait), as_json)
     _show(info, as_json, f"removed remote {info.name} ({info.url}); its data was left in place")
+    if info.stranded and not as_json:
+        sys.stderr.write(
+            f"fog: warning: {info.stranded} version(s) that only {info.name} held stay queued for the other "
+            f"remotes: keep its data; `fog remote add {info.name} URL` again lets a push copy them over\n"
+        )
     _undelivered(info, as_json, "removal")
 
 

@@ -647,6 +647,8 @@ def publish(
     versions = [v for v in (fresh.get(i) or db.version(i) for i in ids) if v is not None]
     others = [s.store for s in sources if s is not ctx]
     stale = [v for v in versions if v.id not in fresh]
+    blocked: set[bytes] = set()
+    why = ""
     while True:
         for start in range(0, len(stale), CHUNK_FILES):  # memory follows a chunk of trees, not the history
             chunk = stale[start : start + CHUNK_FILES]
@@ -660,17 +662,31 @@ def publish(
                 copied.objects += sent.objects
                 copied.bytes += sent.bytes
                 copied.packs += sent.packs
-            if lacked is not None:  # they wait in the queue; the rest is published
-                versions = [v for v in versions if v.id not in lacked.ids]
-                ids = [i for i in ids if i not in lacked.ids]
-                if held is not None:
-                    held[ctx.remote_name] = lacked.message
+            if lacked is not None:
+                blocked |= lacked.ids
+                why = why or lacked.message
+        if blocked:  # they wait in the queue, and so do the versions made from them; the rest is published
+            # (only behind one another remote carries: one published nowhere, e.g. its objects pruned after a
+            # killed push, may never be published, and must not hold the path's new work back for good)
+            others_q = [n for n in ctx.share.config.queued_remotes() if n != ctx.remote_name]
+            queues = [set(db.pending(n)) for n in others_q]
+            carried_elsewhere = {i for i in blocked if any(i not in q for q in queues)}
+            behind = replicate.behind(versions, carried_elsewhere)
+            gone = blocked | behind
+            versions = [v for v in versions if v.id not in gone]
+            ids = [i for i in ids if i not in gone]
+            if held is not None:
+                held[ctx.remote_name] = why + (
+                    f"; {len(behind)} later version(s) of the same path(s) wait behind them" if behind else ""
+                )
         if seq:
             break
         ensure_listed(ctx.ident, ctx.remote)  # first batch here: others accept it only if the remote lists us
         if not prune.observe(ctx):
             break
         stale, acks = versions, prune.unacked(ctx)  # an intent appeared during the catch-up: check again
+    if not ids and not forgets and (not acks or seq == 0):  # everything waits: no empty batch
+        return None
     return _put_batch(ctx, seq, chain, tuple(versions), ids, tuple(acks), tuple(forgets))
 
 

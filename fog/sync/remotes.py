@@ -55,6 +55,8 @@ class RemoteInfo:
     forgets: int = 0  # forgotten versions waiting to be published there (fog forget while it was down)
     refused: str = ""  # reachable, but a push or pull refuses it (rolled back: its logs, its SyncConfig)
     undelivered: str = ""  # remove/set-url: why the old URL could not get the change (deliver_config, later)
+    stranded: int = 0  # remove --force: versions it held that the other remotes still wait for
+    replaced: str = ""  # the URL this device added under this name, replaced by another device's add
 
 
 def shared_remotes(ident: Identity, share: Share) -> dict[str, dict[str, Any]]:
@@ -75,6 +77,7 @@ def list_remotes(share: Share, ident: Identity, *, probe: bool = True) -> list[R
         info = RemoteInfo(name, url, len(share.db.pending(name)), skipped=bool(local.get("skip")))
         info.forgets = len(share.db.pending_forgets(name))
         info.kind, info.node = kind_of(url), bool(shared.get(name, {}).get("node"))
+        info.replaced = replaced_url(share, name)
         if shared_url and shared_url != url:
             info.shared_url = shared_url
         if name in dups:
@@ -201,13 +204,36 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     # them: with every other remote down, the change still lands there, and this device still fills it
     _use(share, name, url)
     share.db.put_meta(remote_instance_key(name), str(entry["instance"]).encode())
+    added = (config.shares.get(share.config.share_id, {}).get("remotes", {}).get(name) or {}).get("added")
+    share.db.put_meta(ADDED + name, str(added or 0).encode())
+    for other in list(_replaced(share)):
+        if store_key(_replaced(share)[other]["url"]) == store_key(url):
+            _clear_replaced(share, other)  # (added again under another name: what the note said to do)
     publish_config(share, ident, config)
     keyring.record_held(share, ident, [name], config)  # (after _use: a name new here starts afresh)
     return RemoteInfo(name, url, len(share.db.pending(name)), kind=kind_of(url))
 
 
-def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
-    """Remove a remote for every device (its data stays where it is)."""
+def only_on(share: Share, name: str) -> tuple[int, list[str]]:
+    """(how many versions this device knows are published on remote `name` and still wait for every other
+    remote this device queues for, those remotes): what removing `name` would leave on no other remote."""
+    others = [n for n in share.config.queued_remotes() if n != name]
+    if name not in share.config.queued_remotes() or not others:
+        return 0, others
+    waiting = set(share.db.pending(others[0]))
+    for other in others[1:]:
+        if not waiting:
+            break
+        waiting &= set(share.db.pending(other))
+    return len(waiting - set(share.db.pending(name))), others
+
+
+def remove_remote(share: Share, ident: Identity, name: str, *, force: bool = False) -> RemoteInfo:
+    """Remove a remote for every device (its data stays where it is).
+
+    Refused while it holds versions no other remote has been given yet (the
+    others' catch-up copies them from it: `fog push` first), unless `force`.
+    """
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
     pending = undelivered(share)
     if name not in share.config.remotes and name not in shared and name in pending.values():
@@ -230,6 +256,14 @@ def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
         raise FogError(
             f"{name} is the only remote this device uses (it skips {skipped}): `fog remote unskip` one first"
         )
+    alone, others = only_on(share, name)
+    if alone and not force:
+        raise FogError(
+            f"{alone} version(s) are on remote {name} and not yet on {', '.join(others)}: removed now, they "
+            f"would be on no remote once its data goes; run `fog push` with {name} and {', '.join(others)} "
+            f"reachable first (it copies them over from {name}), or `fog remote remove {name} --force` "
+            "to remove it anyway"
+        )
     url = share.config.remotes.get(name) or str(shared[name]["url"])
     entry = dict(shared.get(name) or {"url": url, "kind": kind_of(url)})
     config = with_remote(_current(ident), share.config.share_id, name, {**entry, "removed": time.time_ns()})
@@ -240,9 +274,10 @@ def remove_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     publish_config(share, ident, config, also=old, failed=failed)
     why = _queue_delivery(share, name, old, failed)
     _drop(share, name)
+    _clear_replaced(share, name)
     share.config.local_remotes.pop(name, None)
     share.save_config()
-    return RemoteInfo(name, url, 0, undelivered=why, kind=str(entry.get("kind") or kind_of(url)))
+    return RemoteInfo(name, url, 0, undelivered=why, kind=str(entry.get("kind") or kind_of(url)), stranded=alone)
 
 
 def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local: bool) -> RemoteInfo:
@@ -271,6 +306,7 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         failed: dict[str, str] = {}
         publish_config(share, ident, config, also=[url, *old], failed=failed)  # the old URL and the new one learn it
         why = _queue_delivery(share, name, old, failed)  # (the new URL is used from now on: pushes fill it)
+    _clear_replaced(share, name)  # (the user dealt with it: the note said to set the URL here)
     effective = _effective(share, ident)
     if name in effective:
         # --local says: the same store, reached another way here; what was read there stays valid
@@ -538,6 +574,44 @@ def _use(share: Share, name: str, url: str, *, queue: bool = True, same_store: b
         keyring.queue_all(share, name)
 
 
+ADDED = "remote-added\0"  # meta: NAME -> the `added` stamp of the entry this device's `remote add` made
+REPLACED = "remote-replaced\0"  # meta: NAME -> {url, now}: that entry lost to another device's add
+
+
+def replaced_text(name: str, mine: str, now: str) -> str:
+    """The one line a device whose `remote add NAME` lost to another device's, at the same time, reads."""
+    return (
+        f"remote {name} was also added on another device, as {now}, and that entry replaced this device's "
+        f"({mine}) for every device: {mine} is no longer used. If it is the same store mounted here, "
+        f"`fog remote set-url {name} {mine} --local`; if it is another one, `fog remote add OTHERNAME {mine}`"
+    )
+
+
+def _replaced(share: Share) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name in share.config.remotes:
+        raw = share.db.get_meta(REPLACED + name)
+        if raw:
+            try:
+                doc = json.loads(raw)
+                out[name] = {"url": str(doc["url"]), "now": str(doc["now"])}
+            except (ValueError, KeyError, TypeError):
+                continue
+    return out
+
+
+def replaced_url(share: Share, name: str) -> str:
+    """This device's URL that another device's concurrent `remote add NAME` replaced ("" if none)."""
+    entry = _replaced(share).get(name)
+    return entry["url"] if entry and entry["now"] == share.config.remotes.get(name) else ""
+
+
+def _clear_replaced(share: Share, name: str) -> None:
+    if share.db.get_meta(REPLACED + name) is not None:
+        with share.db.write() as txn:
+            share.db.drop_meta(txn, REPLACED + name)
+
+
 def _drop(share: Share, name: str, *, keep_state: bool = False) -> None:
     share.config.remotes.pop(name, None)
     share.save_config()
@@ -553,6 +627,9 @@ class Reconciled:
     published: list[str]  # remotes this device knew that the SyncConfig did not: now published
     stranded: list[str] = field(default_factory=list)  # removed elsewhere, but the last one used here
     renewed: list[str] = field(default_factory=list)  # added again elsewhere (same URL): accepted as it is now
+    # added here and, at the same time, under the same name with another URL on another device, whose
+    # entry won the merge: (name, this device's URL, the URL every device uses now)
+    replaced: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote | None = None) -> Reconciled:
@@ -598,6 +675,14 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
             result.added.append(name)
         elif share.config.remotes[name] != url:
             result.changed.append(name)
+            mine = share.db.get_meta(ADDED + name)
+            if mine is not None:  # this device added the name: was its entry replaced by another add?
+                with share.db.write() as txn:
+                    share.db.drop_meta(txn, ADDED + name)
+                if int(mine or b"0") != int(listed[name].get("added") or 0):  # (set-url keeps `added`)
+                    old_url = share.config.remotes[name]
+                    result.replaced.append((name, old_url, url))
+                    share.db.put_meta(REPLACED + name, json.dumps({"url": old_url, "now": url}).encode())
         else:
             continue
         # a node that moved is the same store (its key names it): what was read there stays valid

@@ -173,10 +173,33 @@ def complete(
     if not held:
         return stats, None
     message = (
-        f"cannot publish {len(held)} version(s) to {remote_name} yet ({why}); they stay queued: `fog remote "
-        "unskip` a remote that holds them, or run `fog check --repair` there"
+        f"cannot publish {len(held)} version(s) to {remote_name} yet ({why}); they stay queued until a remote "
+        "that holds them is read here: plug it in (`fog remote unskip` it if it is skipped here, `fog remote add` "
+        "it again if it was removed: its data stays in place) and run `fog push`"
     )
     return stats, Held(held, message)
+
+
+def behind(versions: Sequence[Version], held: set[bytes]) -> set[bytes]:
+    """Ids of the versions made (through their parents, transitively) from a held one.
+
+    A version published before the one it was made from would reach a reader
+    whose head is an older version of the path with a parent it cannot see:
+    the merge takes them for concurrent edits and writes a conflict copy of
+    the writer's own history (review 6, remotes R9). They wait behind it.
+    """
+    children: dict[bytes, list[bytes]] = {}
+    for v in versions:
+        if v.parent is not None:
+            children.setdefault(v.parent, []).append(v.id)
+    out: set[bytes] = set()
+    stack = list(held)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in held and child not in out:
+                out.add(child)
+                stack.append(child)
+    return out
 
 
 def carried(

@@ -206,6 +206,8 @@ def test_every_reporting_command_json(share: Share) -> None:
         "forgets": 0,
         "refused": "",
         "undelivered": "",
+        "stranded": 0,
+        "replaced": "",
     }
     d = doc(fog("remote", "add", "usb", share.tmp / "usb", "--json"), FIELDS["remote"])
     assert d["name"] == "usb" and d["pending"] == 3 and d["kind"] == "file"  # (was "": list said "file")

@@ -240,3 +240,112 @@ def test_a_clone_from_a_disk_that_lags_also_reads_the_other_remotes(world: World
     r = run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
     assert "this device now also uses remote origin" in r.err, r.err
     assert c.tree() == a.tree()
+
+
+def test_two_disks_plugged_in_turn_get_a_path_s_versions_in_their_order(world: World) -> None:
+    """Review 6, remotes R9: one writer, two disks plugged in turn. v2 reached only origin; v3, pushed with only
+    usb plugged, was published on usb (its objects were there) while v2 stayed queued. Readers of usb then saw
+    v3 with an unknown parent and took the writer's own history for a conflict: a conflict copy of v1 on every
+    device, exit 3. A version now waits behind the one it was made from."""
+    a = world.init("laptop")
+    a.write("a.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    usb = _add_usb(world, a)
+    a.fog("push")
+    c = world.clone("reader")  # had v1; reads only usb from now on
+    c.fog("remote", "skip", "origin")
+    usb.rename(world.tmp / "usb-away")
+    a.write("a.txt", "v2\n")
+    a.fog("push", expect=1)  # origin only
+    world.remote.rename(world.tmp / "origin-away")
+    (world.tmp / "usb-away").rename(usb)
+    a.write("a.txt", "v3 from v2\n")
+    pushed = a.fog("push", expect=1)  # usb only: v2's objects are on no reachable remote, and v3 waits behind it
+    b = world.device("second")
+    run_fog(["clone", usb, b.root, "--master-key-file", world.key], home=b.home, cwd=world.tmp)
+    c.pull()
+    for dev in (b, c):
+        assert dev.conflicts("a") == [] and dev.read("a.txt") == "v1\n", dev.name
+    assert "cannot publish 1 version(s) to usb yet" in pushed.err and "1 later version(s)" in pushed.err, str(pushed)
+    assert {x["name"]: x["pending"] for x in a.fog("remote", "list", "--json", "--offline").json()}["usb"] == 2
+    (world.tmp / "origin-away").rename(world.remote)
+    a.fog("sync")  # usb gets v2, then v3
+    for dev in (b, c, a):
+        r = dev.fog("sync")
+        assert "conflict" not in r.err, str(r)
+        assert dev.read("a.txt") == "v3 from v2\n" and dev.conflicts("a") == [], dev.name
+
+
+def test_removing_the_only_remote_that_holds_a_version_is_refused(world: World) -> None:
+    """Review 6, remotes R10: `remote remove origin` while origin alone held a version (usb was unplugged when it
+    was pushed) said nothing; every push then failed for ever with advice that did nothing, and wiping the
+    retired disk lost a version `fog log` still listed. It is refused until a push copied it over."""
+    a = world.init("laptop")
+    a.write("a.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    usb = _add_usb(world, a)
+    a.fog("push")
+    usb.rename(world.tmp / "usb-away")
+    a.write("a.txt", "v2\n")
+    a.fog("push", expect=1)
+    (world.tmp / "usb-away").rename(usb)
+    line = a.fog("remote", "remove", "origin", expect=1).error_line()
+    assert "1 version(s) are on remote origin and not yet on usb" in line, line
+    assert "`fog push`" in line and "`fog remote remove origin --force`" in line, line
+    assert [x["name"] for x in a.fog("remote", "list", "--json", "--offline").json()] == ["origin", "usb"]
+    a.fog("push")  # what the refusal says: the catch-up copies v2 over from origin
+    a.fog("remote", "remove", "origin")
+    shutil.rmtree(world.remote)  # the retired disk is wiped
+    shutil.rmtree(a.root / ".fog" / "archive", ignore_errors=True)
+    assert a.fog("cat", "a.txt@~1").out == "v1\n"
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.read("a.txt") == "v2\n"
+
+
+def test_a_forced_remove_says_what_waits_and_how_to_get_it_back(world: World) -> None:
+    """Review 6, remotes R10: after the removal, every push said "`fog remote unskip` a remote that holds
+    them, or run `fog check --repair` there", neither of which could help. `--force` warns, and the advice
+    (add the removed remote again) works."""
+    a = world.init("laptop")
+    a.write("a.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    usb = _add_usb(world, a)
+    a.fog("push")
+    usb.rename(world.tmp / "usb-away")
+    a.write("a.txt", "v2\n")
+    a.fog("push", expect=1)
+    (world.tmp / "usb-away").rename(usb)
+    a.write("a.txt", "v3\n")  # (v2 is no longer in the working tree either)
+    r = a.fog("remote", "remove", "origin", "--force")
+    assert "1 version(s) that only origin held stay queued" in r.err and "fog remote add origin" in r.err, str(r)
+    r = a.fog("push", expect=1)
+    assert "`fog remote add` it again if it was removed" in r.err and "check --repair" not in r.err, str(r)
+    a.fog("remote", "add", "origin", world.remote)
+    a.fog("push")
+    assert {x["name"]: x["pending"] for x in a.fog("remote", "list", "--json").json()} == {"origin": 0, "usb": 0}
+
+
+def test_a_remote_added_on_two_devices_under_one_name_tells_the_device_whose_entry_lost(world: World) -> None:
+    """Review 6, remotes R11: two devices each `remote add backup` (another disk each) before they sync: the
+    later entry replaced the other for every device, and the first device was never told its disk was no
+    longer written (every command exited 0). It is told once, `remote list` shows it until it acts, and
+    the advice works."""
+    a, b = make_pair(world)
+    ra, rb = world.tmp / "RA", world.tmp / "RB"
+    a.fog("remote", "add", "backup", ra)
+    b.fog("remote", "add", "backup", rb)  # later: its entry is the newer one
+    r = a.fog("sync", "-q")
+    lines = [x for x in r.err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "remote backup was also added on another device" in lines[0], str(r)
+    assert f"replaced this device's ({ra})" in lines[0] and f"`fog remote add OTHERNAME {ra}`" in lines[0], str(r)
+    assert a.fog("sync", "-q").err == ""  # told once
+    listed = {x["name"]: x for x in a.fog("remote", "list", "--json").json()}
+    assert listed["backup"]["url"] == str(rb) and listed["backup"]["replaced"] == str(ra), listed
+    assert f"this device's {ra} was replaced by it" in a.fog("remote", "list").out
+    b.fog("sync", "-q")
+    assert b.fog("sync").err == "" and b.fog("remote", "list", "--json").json()[0]["replaced"] == ""
+    a.fog("remote", "add", "backup-a", ra)  # what the line says, for another disk
+    assert all(x["replaced"] == "" for x in a.fog("remote", "list", "--json").json())
+    a.fog("push")
+    assert _logs(ra) and _logs(rb)

@@ -79,7 +79,7 @@ from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.frozen import quick_init
 from fog.memory import drop_mapped_pages, file_mappings
-from fog.repo.dbpages import tree_damage
+from fog.repo.dbpages import Snapshot, tree_damage
 from fog.repo.forgetting import DELETION_RECORDED, Forgetting
 from fog.repo.history import (
     DATA_FILE,
@@ -88,6 +88,7 @@ from fog.repo.history import (
     FS_ENCODING,
     MAP_SIZE,
     PATHKEY_MAX,
+    Check,
     DamagedDB,
     history_id,
     history_ids,
@@ -111,6 +112,7 @@ _PLACE = struct.Struct(">II")  # pack number, entry in its index (a format-5 `lo
 _U32 = struct.Struct(">I")
 _ENTRY = struct.Struct(">32sII")  # a `packs` entry: object id, offset, length (fog.format.pack)
 PACK_EPOCH = "pack-epoch\0"  # meta key prefix (+ pack id hex): the key epoch of a pack older than the share's
+_SPANS_BEFORE_WALK = 256  # cursor walks checked one by one (RepoDB.span) before a table is checked whole
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
 
 
@@ -284,6 +286,8 @@ class RepoDB(Forgetting):
         self.follow = follow
         self._file: tuple[int, int] | None = None
         self._walkable: set[str] = set()  # named databases whose tree was checked (`walkable`) in this file
+        self._spans: dict[str, int] = {}  # short cursor walks checked (`span`) per named database
+        self._snapshot: tuple[lmdb.Transaction, Snapshot] | None = None
         self._open()
 
     def _open(self) -> None:
@@ -293,6 +297,7 @@ class RepoDB(Forgetting):
             file = _file_id(self.path / DATA_FILE)
             if file != self._file:
                 self._walkable = set()
+                self._spans = {}
             self._file = file
         self._mapped: list[tuple[int, int]] | None = None  # where this environment maps data.mdb (`shed`)
 
@@ -348,7 +353,13 @@ class RepoDB(Forgetting):
             yield item
 
     def close(self) -> None:
+        self._drop_snapshot()
         self.env.close()
+
+    def _drop_snapshot(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot[1].close()
+            self._snapshot = None
 
     def upgrade(self, found: int) -> None:
         """Bring a database a format-`found` fog wrote to this fog's form (the share lock held, before any other
@@ -518,6 +529,28 @@ class RepoDB(Forgetting):
                 raise damaged_database(f"its {name} table: {damage}")
             self._walkable.add(name)
 
+    def span(self, txn: lmdb.Transaction) -> Check:
+        """check(table, lo, hi) for a short cursor walk in `txn` (fog.repo.history.Check): the pages it reads
+        are checked first (fog.repo.dbpages.Snapshot), or, after _SPANS_BEFORE_WALK of them, the whole
+        table once (`walkable`). Raises FogError."""
+
+        def check(table: bytes, lo: bytes, hi: bytes | None) -> None:
+            name = table.decode()
+            if name in self._walkable:
+                return
+            n = self._spans[name] = self._spans.get(name, 0) + 1
+            if n > _SPANS_BEFORE_WALK:
+                self.walkable(txn, name)
+                return
+            if self._snapshot is None or self._snapshot[0] is not txn:
+                self._drop_snapshot()
+                self._snapshot = (txn, Snapshot(str(self.path), txn.id()))
+            damage = self._snapshot[1].span_damage(table, lo, hi)
+            if damage is not None:
+                raise damaged_database(f"its {name} table: {damage}")
+
+        return check
+
     def write(self) -> lmdb.Transaction:
         return self.env.begin(write=True)
 
@@ -638,13 +671,13 @@ class RepoDB(Forgetting):
         if txn is None:
             with self.read() as t:
                 return self.version(version_id, t)
-        raw = read_record(txn, self.db["versions"], self.db["timeline"], version_id)
+        raw = read_record(txn, self.db["versions"], self.db["timeline"], version_id, self.span(txn))
         return Version.from_record(version_id, raw) if raw else None
 
     def has_version(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
         """Whether the version is known (without decoding it)."""
         versions = self.db["versions"]
-        found = indexed_record(txn, versions, self.db["timeline"], version_id)
+        found = indexed_record(txn, versions, self.db["timeline"], version_id, self.span(txn))
         return found is not None or txn.get(version_id, db=versions) is not None
 
     def head(self, path: str, txn: lmdb.Transaction | None = None) -> Version | None:
@@ -669,7 +702,8 @@ class RepoDB(Forgetting):
         """Every version of one path, newest first (a version before its parent: fog.repo.history.newest_first)."""
         out: list[Version] = []
         with self.read() as txn:
-            for vid in history_ids(txn, self.db["history"], self.db["versions"], self.db["timeline"], path):
+            db, check = self.db, self.span(txn)
+            for vid in history_ids(txn, db["history"], db["versions"], db["timeline"], path, check):
                 v = self.version(vid, txn)
                 if v is not None:
                     out.append(v)
@@ -681,7 +715,7 @@ class RepoDB(Forgetting):
         A walk of `history` in key order (each path's keys are contiguous), so
         memory holds one path's versions, not the share's.
         """
-        self.walkable(txn, "history")
+        self.walkable(txn, "history", "timeline", "versions")  # (each version found through both)
         heads, versions, timeline = self.db["heads"], self.db["versions"], self.db["timeline"]
         group: list[Version] = []
         at = b""

@@ -148,6 +148,83 @@ def test_a_zeroed_leaf_a_walk_steps_to_is_one_line_not_an_abort(
             assert "data.mdb" in line and "damaged" in line and "--into-existing" in line, (command, line)
 
 
+def _leaves(data: Path, table: bytes) -> list[int]:
+    """The leaf pages of named database `table`, in key order."""
+    import struct
+
+    from fog.repo.dbpages import _named
+
+    raw = data.read_bytes()
+    meta = max((raw[:4096], raw[4096:8192]), key=lambda m: struct.unpack_from("=Q", m, 144)[0])
+    (main,) = struct.unpack_from("=Q", meta, 128)
+    found = _named(raw[main * 4096 : (main + 1) * 4096], table)
+    assert found is not None
+    level, depth = [found[0]], found[1]
+    for _ in range(depth - 1):
+        below = []
+        for page in level:
+            branch = raw[page * 4096 : (page + 1) * 4096]
+            (lower,) = struct.unpack_from("=H", branch, 12)
+            for i in range((lower - 16) // 2):
+                (off,) = struct.unpack_from("=H", branch, 16 + 2 * i)
+                lo, hi, high = struct.unpack_from("=HHH", branch, off)
+                below.append(lo | hi << 16 | high << 32)
+        level = below
+    return level
+
+
+_READ_EVERY_PATH = """
+import sys
+from pathlib import Path
+from fog import api
+from fog.errors import FogError
+from fog.repo.history import quick_log
+home, root, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+for path in paths:
+    quick_log(home, root, path, None)
+    for limit in (None, 1):
+        try:
+            api.log(Path(home), Path(root), path, limit=limit)
+        except FogError as exc:
+            print(exc)
+"""
+
+
+@pytest.mark.parametrize("table", [b"history", b"timeline", b"versions"])
+def test_a_zeroed_leaf_a_lookup_steps_to_is_one_line_not_an_abort(share: Share, table: bytes) -> None:
+    """A lookup by prefix (`set_range`, then the next keys) steps to the next leaf when its keys end a leaf:
+    a zeroed leaf there aborted `fog log FILE`, `fog find` and `fog forget -n` inside LMDB (SIGABRT, "Assertion
+    'IS_LEAF(mp)' failed"), where `status` and `check` said the database is damaged (review 6, C9)."""
+    import subprocess
+    import sys
+
+    paths = [f"d{i % 7}/file-{i:04d}.txt" for i in range(300)]
+    for n in range(3):  # several versions of each path: `history` and `timeline` span several leaves
+        for i, path in enumerate(paths):
+            share.write(path, f"{i} {n}\n" * 20)
+        share.push()
+    data = share.root / ".fog" / "db" / "data.mdb"
+    good = data.read_bytes()
+    leaves = _leaves(data, table)
+    assert len(leaves) >= 3, leaves
+    for page in (leaves[1], leaves[len(leaves) // 2]):  # (the first leaf is reached by a descent only: LMDB checks it)
+        data.write_bytes(good[: page * 4096] + bytes(4096) + good[(page + 1) * 4096 :])
+        run = [sys.executable, "-c", _READ_EVERY_PATH, os.environ["FOG_HOME"], str(share.root), *paths]
+        r = subprocess.run(run, capture_output=True, text=True, cwd=share.root, timeout=300)
+        assert r.returncode == 0, (table, page, r.returncode, r.stderr[-2000:])
+        assert "Traceback" not in r.stderr, r.stderr
+        for line in r.stdout.splitlines():
+            assert "damaged" in line and "--into-existing" in line, line
+        for command in (["find", "*.txt"], ["forget", "-n", "--keep-last", "1"]):
+            got = share.fog(*command, expect=None, sub=True)
+            assert got.rc in (0, 1), (table, page, command, str(got))
+            if got.rc == 1:
+                line = got.one_line_error()
+                assert "data.mdb" in line and "damaged" in line and "--into-existing" in line, (command, line)
+    data.write_bytes(good)
+    share.fog("find", "*.txt")
+
+
 def test_intact_database_still_opens(share: Share) -> None:
     _filled(share)
     share.fog("status")

@@ -461,8 +461,7 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     rel = full[len(root) + 1 :].replace(os.sep, "/")
     if rel == FOG_DIR or rel.startswith(FOG_DIR + "/"):
         return None
-    with open(os.path.join(home, "identity.json"), "rb") as f:  # what fog.api's Identity.load needs
-        raw = f.read()
+    raw = _home_file(os.path.join(home, "identity.json"), 1 << 20)  # what fog.api's Identity.load needs
     if raw.startswith(SEALED_PREFIX):
         return None  # a protected FOG_HOME: fog.api asks for the passphrase
     identity = json.loads(raw)
@@ -508,6 +507,22 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     return [Entry(r, names[r.device], r.id == head) for r in records]
 
 
+def _home_file(path: str, limit: int) -> bytes:
+    """A FOG_HOME file's bytes, as fog.repo.vault.read_home_file reads them (a FIFO, a link, a file over
+    `limit` bytes: an OSError or ValueError, and fog.api says what is wrong)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            raw = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise ValueError(f"{path} is too big")
+    return raw
+
+
 def _checker(pages: object) -> Check:
     """check(table, lo, hi) over a fog.repo.dbpages.Snapshot, raising DamagedDB (fog.api words it)."""
 
@@ -522,8 +537,7 @@ def _checker(pages: object) -> Check:
 def _device_names(home: str) -> dict[str, str] | None:
     """Device id -> name from the cached SyncConfig (none cached: no names; sealed: None, for fog.api)."""
     try:
-        with open(os.path.join(home, "syncconfig.json"), "rb") as f:
-            raw = f.read()
+        raw = _home_file(os.path.join(home, "syncconfig.json"), 160 << 20)
     except FileNotFoundError:
         return {}
     if raw.startswith(SEALED_PREFIX):

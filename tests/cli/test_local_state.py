@@ -597,3 +597,42 @@ def test_a_no_change_sync_does_not_walk_the_archive(share: Share, monkeypatch: p
     share.fog("sync")
     share.fog("pull")
     assert walks == []
+
+
+# -- review 6, C7: what is not a regular file in FOG_HOME -----------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["identity.json", "master-key", "syncconfig.json", "checkouts.json", "adopted-place"])
+@pytest.mark.parametrize("kind", ["fifo", "symlink-to-dev-zero"])
+def test_a_fifo_or_device_link_in_fog_home_is_one_line_never_a_hang(share: Share, name: str, kind: str) -> None:
+    """A FIFO in place of a FOG_HOME file hung every command at its open (even `status`); a link to /dev/zero
+    there, or as the protect journal `.reseal`, read without end until the OOM killer."""
+    from fogcli import run_fog
+
+    share.write("a.txt", "one\n")
+    share.push()
+    path = _home() / name
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    for command in (["status"], ["log", "a.txt"], ["push"]):
+        r = run_fog(command, share.root, expect=None, timeout=20, subprocess_=True)
+        if name in ("checkouts.json", "adopted-place"):  # a record fog rebuilds, or an optional one
+            assert r.rc == 0, str(r)
+            continue
+        line = r.one_line_error()
+        assert r.rc == 1 and str(path) in line, str(r)
+        assert ("not a regular file but a FIFO" if kind == "fifo" else "symbolic link") in line, line
+
+
+def test_a_reseal_journal_linked_to_dev_zero_is_dropped(share: Share) -> None:
+    from fogcli import run_fog
+
+    share.write("a.txt", "one\n")
+    share.push()
+    journal = _home() / ".reseal"
+    journal.symlink_to("/dev/zero")
+    run_fog(["status"], share.root, timeout=20, subprocess_=True)
+    assert not os.path.lexists(journal)

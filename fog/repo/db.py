@@ -95,6 +95,7 @@ from fog.repo.history import (
     history_tag,
     indexed_record,
     newest_first,
+    not_writable,
     open_env,
     pathkey,
     read_record,
@@ -263,6 +264,31 @@ def _empty_commit(txn: lmdb.Transaction, meta: object) -> None:
     txn.delete(b"repacked", db=meta)
 
 
+def not_yours(path: str, fog_dir: Path, what: str = "writable") -> str:
+    """What to say of a file of `.fog/` this user may not write (or read: `what`): whose it is, and the fix."""
+    import pwd
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+
+    try:
+        st = os.stat(path)
+        whose = f" (owner {name(st.st_uid)}, mode {stat_mode_text(st.st_mode)})"
+    except OSError:
+        whose = ""
+    return (
+        f"{path} is not {what} by you{whose}; nothing is damaged: fix its owner or permissions, e.g. "
+        f"`sudo chown -R {name(os.geteuid())} {fog_dir}` (a `sudo fog` run in the share leaves .fog root's)"
+    )
+
+
+def stat_mode_text(mode: int) -> str:
+    return f"{mode & 0o7777:04o}"
+
+
 def _file_id(path: Path) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -302,8 +328,11 @@ class RepoDB(Forgetting):
         self._mapped: list[tuple[int, int]] | None = None  # where this environment maps data.mdb (`shed`)
 
     def _open_env(self) -> None:
+        locked = not_writable(str(self.path))
+        # a reader (`follow`: no share lock, no write) of a data file it may not write opens it read-only
+        readonly = self.follow and locked == str(self.path / DATA_FILE)
         try:
-            self.env = open_env(str(self.path))
+            self.env = open_env(str(self.path), readonly=readonly)
         except DamagedDB as exc:  # checked before LMDB maps the file: mapping it would be SIGBUS
             raise FogError(f"{exc}{self.recovery}") from None
         except lmdb.MemoryError:  # the mapping, not the file: no recovery to suggest
@@ -312,8 +341,15 @@ class RepoDB(Forgetting):
                 f"{MAP_SIZE >> 30} GiB map (is a virtual memory limit, `ulimit -v`, set?)"
             ) from None
         except lmdb.Error as exc:
+            if locked is not None:
+                raise FogError(not_yours(locked, self.path.parent)) from None
             raise FogError(f"cannot open the share database {self.path}: {exc}{self.recovery}") from exc
         try:
+            if readonly:
+                self.db = {
+                    name.decode(): self.env.open_db(name, dupsort=name in DUPSORT, create=False) for name in DB_NAMES
+                }
+                return
             self.db = {name.decode(): self.env.open_db(name, dupsort=name in DUPSORT) for name in DB_NAMES}
         except lmdb.Error as exc:
             self.env.close()

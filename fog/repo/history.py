@@ -70,17 +70,29 @@ def pathkey(path: str) -> bytes:
     return b"\xff" + hashlib.sha256(raw).digest()
 
 
-def open_env(path: str) -> lmdb.Environment:
+def open_env(path: str, *, readonly: bool = False) -> lmdb.Environment:
     """The share database's LMDB environment (raises lmdb.Error, or DamagedDB before mapping a damaged file).
 
     A new database directory is made 0700 and its files 0600: they hold every path name and its history.
+    `readonly`: for a reader that cannot write `data.mdb` (LMDB still needs `lock.mdb`, for its reader table).
     """
     damage = check_data_file(path)
     if damage is not None:
         raise DamagedDB(os.path.join(path, DATA_FILE), damage)
     if not os.path.isdir(path):
         os.mkdir(path, 0o700)
+    if readonly:
+        return lmdb.open(path, max_dbs=len(DB_NAMES), subdir=True, readonly=True, lock=True)
     return lmdb.open(path, map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, lock=True, mode=0o600)
+
+
+def not_writable(path: str) -> str | None:
+    """Which of the database directory `path`, its data file and its lock file exists and is not writable by this
+    user (one `sudo fog sync` in the share leaves them root's), or None."""
+    for p in (path, os.path.join(path, DATA_FILE), os.path.join(path, "lock.mdb")):
+        if os.path.exists(p) and not os.access(p, os.W_OK | (os.X_OK if p == path else 0), effective_ids=True):
+            return p
+    return None
 
 
 @contextmanager

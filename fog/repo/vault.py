@@ -75,7 +75,10 @@ def write_private(path: Path, data: bytes) -> None:
     name would otherwise receive the secret into a file its planter owns."""
     import tempfile  # (here: the fast path loads this module, and rarely writes a secret)
 
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}.", dir=path.parent)  # (O_EXCL, 0600)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}.", dir=path.parent)  # (O_EXCL, 0600)
+    except OSError as exc:  # named by the file it was to write, not the temporary name nobody knows
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     tmp = Path(name)
     try:
         try:
@@ -169,7 +172,7 @@ def open_file(path: Path, raw: bytes | None = None) -> bytes:
 
 def write_files(home: Path, files: dict[str, bytes]) -> None:
     """Write secret files of `home` (in order, each atomically, mode 0600): sealed if the home is protected."""
-    with _locked(home):
+    with _locked(home), _home_writable(home):
         seal = _sealer(home)
         for name, data in files.items():
             write_private(home / name, seal(data))
@@ -179,9 +182,34 @@ def write_files(home: Path, files: dict[str, bytes]) -> None:
 def write_together(home: Path, files: dict[str, bytes]) -> None:
     """Write secret files of `home` as one change (sealed if the home is protected): the journal of
     protect/unprotect, so a crash leaves every one of them old or every one new, never a mix."""
-    with _locked(home, exclusive=True):
+    with _locked(home, exclusive=True), _home_writable(home):
         seal = _sealer(home)
         _replace(home, {name: seal(data) for name, data in files.items()})
+
+
+@contextmanager
+def _home_writable(home: Path) -> Iterator[None]:
+    """A write refused because FOG_HOME itself is not writable (one `sudo fog` run left it root's) says so,
+    with the owner and the fix."""
+    try:
+        yield
+    except PermissionError:
+        if os.access(home, os.W_OK | os.X_OK, effective_ids=True):
+            raise
+        try:
+            st = os.stat(home)
+            import pwd
+
+            try:
+                owner = pwd.getpwuid(st.st_uid).pw_name
+            except KeyError:
+                owner = f"uid {st.st_uid}"
+            whose = f" (owner {owner}, mode {st.st_mode & 0o7777:04o})"
+        except OSError:
+            whose = ""
+        raise PermissionError(
+            errno.EACCES, f"FOG_HOME ({home}) is not writable by you{whose}: fix its owner or permissions"
+        ) from None
 
 
 def is_protected(home: Path) -> bool:

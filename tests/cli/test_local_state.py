@@ -636,3 +636,20 @@ def test_a_reseal_journal_linked_to_dev_zero_is_dropped(share: Share) -> None:
     journal.symlink_to("/dev/zero")
     run_fog(["status"], share.root, timeout=20, subprocess_=True)
     assert not os.path.lexists(journal)
+
+
+def test_a_restore_to_a_file_sweeps_the_temp_a_killed_one_left_beside_it(share: Share, tmp_path: Path) -> None:
+    """`restore FILE -o OUT` killed before its rename left a full-size hidden `.fog-tmp-PID-...` beside OUT for
+    ever: only `.fog/tmp` was swept (review 6, crash C8). A temp of a process alive is left alone."""
+    share.write("big.bin", os.urandom(300_000))
+    share.push()
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = out / f".fog-tmp-{_dead_pid()}-0123abcd-00000000"
+    dead.write_bytes(b"x" * 300_000)
+    alive = out / f".fog-tmp-{os.getpid()}-0123abcd-00000001"
+    alive.write_bytes(b"y")
+    mine = out / ".fog-tmp-notes"  # a user's file, not fog's temp name
+    mine.write_text("keep\n")
+    share.fog("restore", "big.bin", "-o", str(out / "big.bin"))
+    assert sorted(p.name for p in out.iterdir()) == sorted(["big.bin", alive.name, mine.name])

@@ -574,14 +574,17 @@ class RepoDB(Forgetting):
             name = table.decode()
             if name in self._walkable:
                 return
+            if self._snapshot is None or self._snapshot[0] is not txn:
+                self._drop_snapshot()
+                self._snapshot = (txn, Snapshot(str(self.path), txn.id()))
+            pages = self._snapshot[1]
+            if pages.fd is None:
+                return  # not checkable (a write transaction's snapshot is not on disk yet)
             n = self._spans[name] = self._spans.get(name, 0) + 1
             if n > _SPANS_BEFORE_WALK:
                 self.walkable(txn, name)
                 return
-            if self._snapshot is None or self._snapshot[0] is not txn:
-                self._drop_snapshot()
-                self._snapshot = (txn, Snapshot(str(self.path), txn.id()))
-            damage = self._snapshot[1].span_damage(table, lo, hi)
+            damage = pages.span_damage(table, lo, hi)
             if damage is not None:
                 raise damaged_database(f"its {name} table: {damage}")
 

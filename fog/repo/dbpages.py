@@ -232,8 +232,8 @@ def _child(page: bytes, i: int) -> int:
 
 
 def _key(page: bytes, i: int) -> bytes:
-    off, _ = _node(page, i)
-    (ksize,) = struct.unpack_from("=H", page, off + 6)
+    (off,) = struct.unpack_from("=H", page, _PAGE_HEADER + 2 * i)
+    ksize = _NODE.unpack_from(page, off)[3]
     if off + 8 + ksize > len(page):
         raise struct.error("a key past the page's end")
     return page[off + 8 : off + 8 + ksize]

@@ -330,7 +330,8 @@ class RepoDB(Forgetting):
     def _open_env(self) -> None:
         locked = not_writable(str(self.path))
         # a reader (`follow`: no share lock, no write) of a data file it may not write opens it read-only
-        readonly = self.follow and locked == str(self.path / DATA_FILE)
+        data = self.path / DATA_FILE
+        readonly = self.follow and locked is not None and data.exists() and not os.access(data, os.W_OK)
         try:
             self.env = open_env(str(self.path), readonly=readonly)
         except DamagedDB as exc:  # checked before LMDB maps the file: mapping it would be SIGBUS

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from fog.errors import FogError
-from fog.repo.vault import write_private
+from fog.repo.vault import read_home_file, write_private
 
 FILE = "checkouts.json"
 
@@ -58,16 +58,18 @@ def refuse_other(home: Path, share_id: str, root: Path, data: dict | None = None
 
 def _read(path: Path) -> dict:
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_home_file(path))
     except (OSError, ValueError):
-        return {}  # none yet, or damaged: it only records what the checkouts themselves say, so it is rebuilt
+        # none yet, or damaged (a FIFO, a link, a huge file are not read): it only records what the checkouts
+        # themselves say, so it is rebuilt (the next claim replaces it)
+        return {}
     return data if isinstance(data, dict) else {}
 
 
 def existing(home: Path, share_id: str) -> Path | None:
     """This device's checkout of the share, if it has one that still holds it."""
     try:
-        data = json.loads((home / FILE).read_bytes())
+        data = json.loads(read_home_file(home / FILE))
     except (OSError, ValueError):
         return None
     other = data.get(share_id) if isinstance(data, dict) else None

@@ -79,7 +79,7 @@ from fog.format.pack import PackIndex
 from fog.format.version import Version
 from fog.frozen import quick_init
 from fog.memory import drop_mapped_pages, file_mappings
-from fog.repo.dbpages import tree_damage
+from fog.repo.dbpages import Snapshot, tree_damage
 from fog.repo.forgetting import DELETION_RECORDED, Forgetting
 from fog.repo.history import (
     DATA_FILE,
@@ -88,12 +88,14 @@ from fog.repo.history import (
     FS_ENCODING,
     MAP_SIZE,
     PATHKEY_MAX,
+    Check,
     DamagedDB,
     history_id,
     history_ids,
     history_tag,
     indexed_record,
     newest_first,
+    not_writable,
     open_env,
     pathkey,
     read_record,
@@ -111,6 +113,7 @@ _PLACE = struct.Struct(">II")  # pack number, entry in its index (a format-5 `lo
 _U32 = struct.Struct(">I")
 _ENTRY = struct.Struct(">32sII")  # a `packs` entry: object id, offset, length (fog.format.pack)
 PACK_EPOCH = "pack-epoch\0"  # meta key prefix (+ pack id hex): the key epoch of a pack older than the share's
+_SPANS_BEFORE_WALK = 256  # cursor walks checked one by one (RepoDB.span) before a table is checked whole
 _UNINDEXED = b"unindexed\0"  # meta key prefix: a pack whose places are not in locs yet (add_pack)
 
 
@@ -261,6 +264,31 @@ def _empty_commit(txn: lmdb.Transaction, meta: object) -> None:
     txn.delete(b"repacked", db=meta)
 
 
+def not_yours(path: str, fog_dir: Path, what: str = "writable") -> str:
+    """What to say of a file of `.fog/` this user may not write (or read: `what`): whose it is, and the fix."""
+    import pwd
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+
+    try:
+        st = os.stat(path)
+        whose = f" (owner {name(st.st_uid)}, mode {stat_mode_text(st.st_mode)})"
+    except OSError:
+        whose = ""
+    return (
+        f"{path} is not {what} by you{whose}; nothing is damaged: fix its owner or permissions, e.g. "
+        f"`sudo chown -R {name(os.geteuid())} {fog_dir}` (a `sudo fog` run in the share leaves .fog root's)"
+    )
+
+
+def stat_mode_text(mode: int) -> str:
+    return f"{mode & 0o7777:04o}"
+
+
 def _file_id(path: Path) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -284,6 +312,8 @@ class RepoDB(Forgetting):
         self.follow = follow
         self._file: tuple[int, int] | None = None
         self._walkable: set[str] = set()  # named databases whose tree was checked (`walkable`) in this file
+        self._spans: dict[str, int] = {}  # short cursor walks checked (`span`) per named database
+        self._snapshot: tuple[lmdb.Transaction, Snapshot] | None = None
         self._open()
 
     def _open(self) -> None:
@@ -293,12 +323,17 @@ class RepoDB(Forgetting):
             file = _file_id(self.path / DATA_FILE)
             if file != self._file:
                 self._walkable = set()
+                self._spans = {}
             self._file = file
         self._mapped: list[tuple[int, int]] | None = None  # where this environment maps data.mdb (`shed`)
 
     def _open_env(self) -> None:
+        locked = not_writable(str(self.path))
+        # a reader (`follow`: no share lock, no write) of a data file it may not write opens it read-only
+        data = self.path / DATA_FILE
+        readonly = self.follow and locked is not None and data.exists() and not os.access(data, os.W_OK)
         try:
-            self.env = open_env(str(self.path))
+            self.env = open_env(str(self.path), readonly=readonly)
         except DamagedDB as exc:  # checked before LMDB maps the file: mapping it would be SIGBUS
             raise FogError(f"{exc}{self.recovery}") from None
         except lmdb.MemoryError:  # the mapping, not the file: no recovery to suggest
@@ -307,8 +342,15 @@ class RepoDB(Forgetting):
                 f"{MAP_SIZE >> 30} GiB map (is a virtual memory limit, `ulimit -v`, set?)"
             ) from None
         except lmdb.Error as exc:
+            if locked is not None:
+                raise FogError(not_yours(locked, self.path.parent)) from None
             raise FogError(f"cannot open the share database {self.path}: {exc}{self.recovery}") from exc
         try:
+            if readonly:
+                self.db = {
+                    name.decode(): self.env.open_db(name, dupsort=name in DUPSORT, create=False) for name in DB_NAMES
+                }
+                return
             self.db = {name.decode(): self.env.open_db(name, dupsort=name in DUPSORT) for name in DB_NAMES}
         except lmdb.Error as exc:
             self.env.close()
@@ -348,7 +390,13 @@ class RepoDB(Forgetting):
             yield item
 
     def close(self) -> None:
+        self._drop_snapshot()
         self.env.close()
+
+    def _drop_snapshot(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot[1].close()
+            self._snapshot = None
 
     def upgrade(self, found: int) -> None:
         """Bring a database a format-`found` fog wrote to this fog's form (the share lock held, before any other
@@ -518,6 +566,31 @@ class RepoDB(Forgetting):
                 raise damaged_database(f"its {name} table: {damage}")
             self._walkable.add(name)
 
+    def span(self, txn: lmdb.Transaction) -> Check:
+        """check(table, lo, hi) for a short cursor walk in `txn` (fog.repo.history.Check): the pages it reads
+        are checked first (fog.repo.dbpages.Snapshot), or, after _SPANS_BEFORE_WALK of them, the whole
+        table once (`walkable`). Raises FogError."""
+
+        def check(table: bytes, lo: bytes, hi: bytes | None) -> None:
+            name = table.decode()
+            if name in self._walkable:
+                return
+            if self._snapshot is None or self._snapshot[0] is not txn:
+                self._drop_snapshot()
+                self._snapshot = (txn, Snapshot(str(self.path), txn.id()))
+            pages = self._snapshot[1]
+            if pages.fd is None:
+                return  # not checkable (a write transaction's snapshot is not on disk yet)
+            n = self._spans[name] = self._spans.get(name, 0) + 1
+            if n > _SPANS_BEFORE_WALK:
+                self.walkable(txn, name)
+                return
+            damage = pages.span_damage(table, lo, hi)
+            if damage is not None:
+                raise damaged_database(f"its {name} table: {damage}")
+
+        return check
+
     def write(self) -> lmdb.Transaction:
         return self.env.begin(write=True)
 
@@ -638,13 +711,13 @@ class RepoDB(Forgetting):
         if txn is None:
             with self.read() as t:
                 return self.version(version_id, t)
-        raw = read_record(txn, self.db["versions"], self.db["timeline"], version_id)
+        raw = read_record(txn, self.db["versions"], self.db["timeline"], version_id, self.span(txn))
         return Version.from_record(version_id, raw) if raw else None
 
     def has_version(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
         """Whether the version is known (without decoding it)."""
         versions = self.db["versions"]
-        found = indexed_record(txn, versions, self.db["timeline"], version_id)
+        found = indexed_record(txn, versions, self.db["timeline"], version_id, self.span(txn))
         return found is not None or txn.get(version_id, db=versions) is not None
 
     def head(self, path: str, txn: lmdb.Transaction | None = None) -> Version | None:
@@ -669,7 +742,8 @@ class RepoDB(Forgetting):
         """Every version of one path, newest first (a version before its parent: fog.repo.history.newest_first)."""
         out: list[Version] = []
         with self.read() as txn:
-            for vid in history_ids(txn, self.db["history"], self.db["versions"], self.db["timeline"], path):
+            db, check = self.db, self.span(txn)
+            for vid in history_ids(txn, db["history"], db["versions"], db["timeline"], path, check):
                 v = self.version(vid, txn)
                 if v is not None:
                     out.append(v)
@@ -681,7 +755,7 @@ class RepoDB(Forgetting):
         A walk of `history` in key order (each path's keys are contiguous), so
         memory holds one path's versions, not the share's.
         """
-        self.walkable(txn, "history")
+        self.walkable(txn, "history", "timeline", "versions")  # (each version found through both)
         heads, versions, timeline = self.db["heads"], self.db["versions"], self.db["timeline"]
         group: list[Version] = []
         at = b""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import lmdb
 
 from fog.format.version import Version
-from fog.repo.history import history_ids, history_tag, pathkey, version_key
+from fog.repo.history import Check, history_ids, history_tag, pathkey, version_key
 
 _U64 = struct.Struct(">Q")
 _KEPT = b"forgotten-heads"  # meta key: ids (32 each) forgotten elsewhere but this device's live heads
@@ -42,6 +42,7 @@ class Forgetting:
 
         def version(self, version_id: bytes, txn: lmdb.Transaction | None = None) -> Version | None: ...
         def read(self) -> lmdb.Transaction: ...
+        def span(self, txn: lmdb.Transaction) -> Check: ...
         def _queue_keys(self, txn: lmdb.Transaction, name: str) -> list[bytes]: ...
 
     def is_forgotten(self, version_id: bytes, txn: lmdb.Transaction) -> bool:
@@ -106,7 +107,8 @@ class Forgetting:
         return self._kept(txn)
 
     def _records(self, txn: lmdb.Transaction, path: str) -> Iterator[Version]:
-        for vid in history_ids(txn, self.db["history"], self.db["versions"], self.db["timeline"], path):
+        db = self.db
+        for vid in history_ids(txn, db["history"], db["versions"], db["timeline"], path, self.span(txn)):
             v = self.version(vid, txn)
             if v is not None:
                 yield v

@@ -20,7 +20,7 @@ import fcntl
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import lmdb
@@ -70,17 +70,29 @@ def pathkey(path: str) -> bytes:
     return b"\xff" + hashlib.sha256(raw).digest()
 
 
-def open_env(path: str) -> lmdb.Environment:
+def open_env(path: str, *, readonly: bool = False) -> lmdb.Environment:
     """The share database's LMDB environment (raises lmdb.Error, or DamagedDB before mapping a damaged file).
 
     A new database directory is made 0700 and its files 0600: they hold every path name and its history.
+    `readonly`: for a reader that cannot write `data.mdb` (LMDB still needs `lock.mdb`, for its reader table).
     """
     damage = check_data_file(path)
     if damage is not None:
         raise DamagedDB(os.path.join(path, DATA_FILE), damage)
     if not os.path.isdir(path):
         os.mkdir(path, 0o700)
+    if readonly:
+        return lmdb.open(path, max_dbs=len(DB_NAMES), subdir=True, readonly=True, lock=True)
     return lmdb.open(path, map_size=MAP_SIZE, max_dbs=len(DB_NAMES), subdir=True, lock=True, mode=0o600)
+
+
+def not_writable(path: str) -> str | None:
+    """Which of the database directory `path`, its data file and its lock file exists and is not writable by this
+    user (one `sudo fog sync` in the share leaves them root's), or None."""
+    for p in (path, os.path.join(path, DATA_FILE), os.path.join(path, "lock.mdb")):
+        if os.path.exists(p) and not os.access(p, os.W_OK | (os.X_OK if p == path else 0), effective_ids=True):
+            return p
+    return None
 
 
 @contextmanager
@@ -221,12 +233,27 @@ def version_key(version_id: bytes) -> bytes:
     return version_id[:VERSION_KEY_BYTES]
 
 
+# Called as check(table, lo, hi) before a cursor of named database `table` is placed at `lo` and walks the keys
+# below `hi` (None: no bound): raises when a page that walk reads is damaged (fog.repo.dbpages.Snapshot; a
+# damaged leaf a cursor steps to aborts the process inside LMDB). None: no check (a caller that checked the
+# whole table already).
+Check = Callable[[bytes, bytes, "bytes | None"], None]
+
+
+def after_prefix(prefix: bytes) -> bytes | None:
+    """The smallest key above every key that starts with `prefix` (None: there is none)."""
+    stripped = prefix.rstrip(b"\xff")
+    return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else None
+
+
 def indexed_record(
-    txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes
+    txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes, check: Check | None = None
 ) -> tuple[bytes, bytes] | None:
     """(time_ns as 8 bytes, record) of a version through its format-5 `versions` entry `version_key(id) ·
     time_ns`, kept only when `timeline` holds `time_ns · id` (the full id); None when there is none."""
     prefix = version_key(version_id)
+    if check is not None:
+        check(b"versions", prefix, after_prefix(prefix))
     cur = txn.cursor(versions)
     if cur.set_range(prefix):
         at, end = len(prefix), len(prefix) + 8
@@ -240,7 +267,9 @@ def indexed_record(
     return None
 
 
-def read_record(txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes) -> bytes | None:
+def read_record(
+    txn: lmdb.Transaction, versions: object, timeline: object, version_id: bytes, check: Check | None = None
+) -> bytes | None:
     """The stored record of a version: in `timeline` under the time its `versions` entry gives, else (formats 1
     and 2) in `versions`.
 
@@ -248,7 +277,7 @@ def read_record(txn: lmdb.Transaction, versions: object, timeline: object, versi
     the id (32 bytes) with the time as value. A record is never 8 bytes long (a binary one has at least 50,
     JSON more), so the length of such a value tells the two older layouts apart.
     """
-    found = indexed_record(txn, versions, timeline, version_id)
+    found = indexed_record(txn, versions, timeline, version_id, check)
     if found is not None:
         return found[1]
     raw = txn.get(version_id, db=versions)
@@ -266,7 +295,9 @@ def history_tag(version_id: bytes) -> bytes:
     return version_id[:n] + bytes(8 - n)
 
 
-def history_id(txn: lmdb.Transaction, versions: object, timeline: object, key: bytes, value: bytes) -> bytes | None:
+def history_id(
+    txn: lmdb.Transaction, versions: object, timeline: object, key: bytes, value: bytes, check: Check | None = None
+) -> bytes | None:
     """The id of the version a `history` entry names: its value (formats 1 to 4), else (format 5, an empty value)
     the version in `timeline` under the key's time_ns whose id starts with the key's last 8 bytes; of several
     such (ids that share them), the one whose record's path has the key's pathkey."""
@@ -274,6 +305,8 @@ def history_id(txn: lmdb.Transaction, versions: object, timeline: object, key: b
         return value
     seek = key[-16:-8] + key[-8:][:HISTORY_ID_BYTES]
     found: list[bytes] = []
+    if check is not None:
+        check(b"timeline", seek, after_prefix(seek))
     cur = txn.cursor(timeline)
     if cur.set_range(seek):
         for k in cur.iternext(True, False):
@@ -284,23 +317,32 @@ def history_id(txn: lmdb.Transaction, versions: object, timeline: object, key: b
         return found[0]
     pk = key[:-16]
     for vid in found:
-        raw = read_record(txn, versions, timeline, vid)
+        raw = read_record(txn, versions, timeline, vid, check)
         if raw is not None and pathkey(Record(vid, raw).path) == pk:
             return vid
     return None
 
 
-def history_ids(txn: lmdb.Transaction, history: object, versions: object, timeline: object, path: str) -> list[bytes]:
+def history_ids(
+    txn: lmdb.Transaction,
+    history: object,
+    versions: object,
+    timeline: object,
+    path: str,
+    check: Check | None = None,
+) -> list[bytes]:
     """Ids of every version of one path, in key order (the `history`, `versions` and `timeline` sub-databases)."""
     pk = pathkey(path)
     out: list[bytes] = []
+    if check is not None:
+        check(b"history", pk, after_prefix(pk))
     cur = txn.cursor(history)
     if cur.set_range(pk):
         for key, value in cur:
             if not key.startswith(pk):
                 break
             if len(key) == len(pk) + 16:  # not a longer path that merely starts with this one
-                vid = history_id(txn, versions, timeline, key, value)
+                vid = history_id(txn, versions, timeline, key, value, check)
                 if vid is not None:
                     out.append(vid)
     return out
@@ -425,8 +467,7 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     rel = full[len(root) + 1 :].replace(os.sep, "/")
     if rel == FOG_DIR or rel.startswith(FOG_DIR + "/"):
         return None
-    with open(os.path.join(home, "identity.json"), "rb") as f:  # what fog.api's Identity.load needs
-        raw = f.read()
+    raw = _home_file(os.path.join(home, "identity.json"), 1 << 20)  # what fog.api's Identity.load needs
     if raw.startswith(SEALED_PREFIX):
         return None  # a protected FOG_HOME: fog.api asks for the passphrase
     identity = json.loads(raw)
@@ -443,12 +484,20 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
         env = lmdb.open(db_dir, max_dbs=len(DB_NAMES), subdir=True, readonly=True, lock=True)
     try:
         with env.begin() as txn:
-            versions = env.open_db(b"versions", txn=txn, create=False)
-            timeline = env.open_db(b"timeline", txn=txn, create=False)
-            ids = history_ids(txn, env.open_db(b"history", txn=txn, create=False), versions, timeline, rel)
-            raws = [(vid, read_record(txn, versions, timeline, vid)) for vid in ids]
-            records = [Record(vid, raw) for vid, raw in raws if raw is not None]
-            head = txn.get(pathkey(rel), db=env.open_db(b"heads", txn=txn, create=False))
+            from fog.repo.dbpages import Snapshot
+
+            pages = Snapshot(db_dir, txn.id())
+            try:
+                check = _checker(pages)
+                versions = env.open_db(b"versions", txn=txn, create=False)
+                timeline = env.open_db(b"timeline", txn=txn, create=False)
+                history = env.open_db(b"history", txn=txn, create=False)
+                ids = history_ids(txn, history, versions, timeline, rel, check)
+                raws = [(vid, read_record(txn, versions, timeline, vid, check)) for vid in ids]
+                records = [Record(vid, raw) for vid, raw in raws if raw is not None]
+                head = txn.get(pathkey(rel), db=env.open_db(b"heads", txn=txn, create=False))
+            finally:
+                pages.close()
     finally:
         env.close()
     if not records or any(r.kind == "dir" for r in records):
@@ -464,11 +513,37 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     return [Entry(r, names[r.device], r.id == head) for r in records]
 
 
+def _home_file(path: str, limit: int) -> bytes:
+    """A FOG_HOME file's bytes, as fog.repo.vault.read_home_file reads them (a FIFO, a link, a file over
+    `limit` bytes: an OSError or ValueError, and fog.api says what is wrong)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            raw = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise ValueError(f"{path} is too big")
+    return raw
+
+
+def _checker(pages: object) -> Check:
+    """check(table, lo, hi) over a fog.repo.dbpages.Snapshot, raising DamagedDB (fog.api words it)."""
+
+    def check(table: bytes, lo: bytes, hi: bytes | None) -> None:
+        damage = pages.span_damage(table, lo, hi)  # type: ignore[attr-defined]
+        if damage is not None:
+            raise DamagedDB(DATA_FILE, f"its {table.decode()} table: {damage}")
+
+    return check
+
+
 def _device_names(home: str) -> dict[str, str] | None:
     """Device id -> name from the cached SyncConfig (none cached: no names; sealed: None, for fog.api)."""
     try:
-        with open(os.path.join(home, "syncconfig.json"), "rb") as f:
-            raw = f.read()
+        raw = _home_file(os.path.join(home, "syncconfig.json"), 160 << 20)
     except FileNotFoundError:
         return {}
     if raw.startswith(SEALED_PREFIX):

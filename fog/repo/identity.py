@@ -238,7 +238,7 @@ class Identity:
     def chosen_place(self) -> str | None:
         """The locator `chose_place` recorded, if any."""
         try:
-            return (self.home / CHOSEN_PLACE).read_text().strip() or None
+            return vault.read_home_file(self.home / CHOSEN_PLACE).decode().strip() or None
         except (OSError, UnicodeDecodeError):
             return None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fog.errors import FogError, LockHeldError, NotAShareError, UsageError
 from fog.repo import history
-from fog.repo.db import RepoDB
+from fog.repo.db import RepoDB, not_yours
 from fog.repo.history import FOG_DIR, READABLE_FORMATS, REPO_FORMAT
 from fog.repo.vault import write_private
 
@@ -34,6 +34,9 @@ def find_root(start: Path) -> Path:
     found = history.find_root(str(start))
     if found is None:
         for here in (start, *start.parents):
+            fog_dir = here / FOG_DIR
+            if os.path.isdir(fog_dir) and not os.access(fog_dir, os.R_OK | os.X_OK, effective_ids=True):
+                raise FogError(f"cannot read the share's {FOG_DIR}: {not_yours(str(fog_dir), fog_dir, 'readable')}")
             if unfinished_start(here):
                 raise NotAShareError(
                     f"{here / FOG_DIR} has no config.json: a `fog clone` or `fog init` there was stopped before it "

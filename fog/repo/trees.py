@@ -43,7 +43,7 @@ from fog.format.paths import FS_ENCODING
 from fog.format.version import Version
 from fog.repo import pushes as pushes_mod
 from fog.repo.db import RepoDB
-from fog.repo.history import history_id, read_record
+from fog.repo.history import after_prefix, history_id, read_record
 from fog.repo.pushes import Push
 from fog.repo.revs import parse_when, parse_whole
 
@@ -89,12 +89,14 @@ def tree_at(
     with db.read() as txn:
         chosen: list[tuple[bytes, bytes]] = []
         oldest: list[tuple[bytes, bytes]] | None = [] if forgotten is not None and when_ns is not None else None
+        check = db.span(txn)
         for prefix, exact in _ranges(scope):
+            check(b"heads" if when_ns is None else b"history", prefix, after_prefix(prefix))
             chosen.extend(_pick(txn, table, prefix, exact, tail, when_ns, oldest))
         versions, timeline = db.db["versions"], db.db["timeline"]
         for key, value in chosen:
-            vid = value if when_ns is None else history_id(txn, versions, timeline, key, value)
-            raw = read_record(txn, versions, timeline, vid) if vid is not None else None
+            vid = value if when_ns is None else history_id(txn, versions, timeline, key, value, check)
+            raw = read_record(txn, versions, timeline, vid, check) if vid is not None else None
             if raw is None:
                 continue
             v = Version.from_record(vid, raw)
@@ -102,8 +104,8 @@ def tree_at(
                 out[v.path] = v
         found: dict[str, Version] = {}
         for key, value in oldest or ():
-            vid = history_id(txn, versions, timeline, key, value)
-            raw = read_record(txn, versions, timeline, vid) if vid is not None else None
+            vid = history_id(txn, versions, timeline, key, value, check)
+            raw = read_record(txn, versions, timeline, vid, check) if vid is not None else None
             if raw is None:
                 continue
             v = Version.from_record(vid, raw)

@@ -23,9 +23,11 @@ mix of the two, and the next fog process finishes or undoes the rewrite.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -48,6 +50,11 @@ ADVICE = {
     ),
 }
 
+# Bytes a FOG_HOME file may hold (read_home_file): a few hundred in every file but the SyncConfig cache, which
+# holds what the remote's SyncConfig does (fog.format.syncconfig.MAX_PLAINTEXT, 64 MiB), sealed or not
+SMALL_FILE_MAX = 1 << 20
+FILE_MAX = {"syncconfig.json": 160 << 20}
+
 PassphraseSource = Callable[[Path], str]  # called with the FOG_HOME to unlock; returns its passphrase
 _source: PassphraseSource | None = None
 _keys: dict[tuple[bytes, int, int], bytes] = {}  # (salt, opslimit, memlimit) -> derived key
@@ -68,7 +75,10 @@ def write_private(path: Path, data: bytes) -> None:
     name would otherwise receive the secret into a file its planter owns."""
     import tempfile  # (here: the fast path loads this module, and rarely writes a secret)
 
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}.", dir=path.parent)  # (O_EXCL, 0600)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}.", dir=path.parent)  # (O_EXCL, 0600)
+    except OSError as exc:  # named by the file it was to write, not the temporary name nobody knows
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     tmp = Path(name)
     try:
         try:
@@ -87,6 +97,52 @@ def write_private(path: Path, data: bytes) -> None:
 # -- reading and writing ----------------------------------------------------------
 
 
+def read_home_file(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a file of FOG_HOME: never through a symlink, from a regular file only, at most `limit` bytes
+    (by default its FILE_MAX): a FIFO put there hung every command at its open, a link to /dev/zero filled the
+    memory. FileNotFoundError when it is missing; another OSError naming the file and what to do otherwise."""
+    limit = FILE_MAX.get(path.name, SMALL_FILE_MAX) if limit is None else limit
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise OSError(
+                errno.ELOOP,
+                "it is a symbolic link, which fog does not follow in FOG_HOME: put the file itself there",
+                str(path),
+            ) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, f"it is not a regular file but {_kind(st.st_mode)}: move it away", str(path))
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise OSError(errno.EFBIG, f"it holds over {limit} bytes, more than fog ever writes there", str(path))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
+
+
 def read_files(home: Path, names: Iterable[str]) -> dict[str, bytes]:
     """The contents, opened, of those of `names` that exist in `home`, read together (no rewrite in between).
 
@@ -99,7 +155,7 @@ def read_files(home: Path, names: Iterable[str]) -> dict[str, bytes]:
         with _locked(home):
             for name in names:
                 try:
-                    raws[name] = (home / name).read_bytes()
+                    raws[name] = read_home_file(home / name)
                 except FileNotFoundError:
                     pass
     except FileNotFoundError:  # no home yet
@@ -116,7 +172,7 @@ def open_file(path: Path, raw: bytes | None = None) -> bytes:
 
 def write_files(home: Path, files: dict[str, bytes]) -> None:
     """Write secret files of `home` (in order, each atomically, mode 0600): sealed if the home is protected."""
-    with _locked(home):
+    with _locked(home), _home_writable(home):
         seal = _sealer(home)
         for name, data in files.items():
             write_private(home / name, seal(data))
@@ -126,16 +182,40 @@ def write_files(home: Path, files: dict[str, bytes]) -> None:
 def write_together(home: Path, files: dict[str, bytes]) -> None:
     """Write secret files of `home` as one change (sealed if the home is protected): the journal of
     protect/unprotect, so a crash leaves every one of them old or every one new, never a mix."""
-    with _locked(home, exclusive=True):
+    with _locked(home, exclusive=True), _home_writable(home):
         seal = _sealer(home)
         _replace(home, {name: seal(data) for name, data in files.items()})
+
+
+@contextmanager
+def _home_writable(home: Path) -> Iterator[None]:
+    """A write refused because FOG_HOME itself is not writable (one `sudo fog` run left it root's) says so,
+    with the owner and the fix."""
+    try:
+        yield
+    except PermissionError:
+        if os.access(home, os.W_OK | os.X_OK, effective_ids=True):
+            raise
+        try:
+            st = os.stat(home)
+            import pwd
+
+            try:
+                owner = pwd.getpwuid(st.st_uid).pw_name
+            except KeyError:
+                owner = f"uid {st.st_uid}"
+            whose = f" (owner {owner}, mode {st.st_mode & 0o7777:04o})"
+        except OSError:
+            whose = ""
+        raise PermissionError(
+            errno.EACCES, f"FOG_HOME ({home}) is not writable by you{whose}: fix its owner or permissions"
+        ) from None
 
 
 def is_protected(home: Path) -> bool:
     """Whether `home`'s identity.json is sealed (False when there is none)."""
     try:
-        with open(home / "identity.json", "rb") as f:
-            return F.is_sealed(f.read(len(F.PREFIX)))
+        return F.is_sealed(read_home_file(home / "identity.json"))
     except FileNotFoundError:
         return False
 
@@ -178,7 +258,7 @@ def _read_all(home: Path) -> dict[str, bytes]:
     raws: dict[str, bytes] = {}
     for name in SECRET_FILES:
         try:
-            raws[name] = (home / name).read_bytes()
+            raws[name] = read_home_file(home / name)
         except FileNotFoundError:
             pass
     if "identity.json" not in raws:
@@ -248,7 +328,7 @@ def _failure(home: Path, name: str, sealed: F.SealedFile, key: bytes) -> Identit
         if other == name:
             continue
         try:
-            twin = F.SealedFile.from_bytes((home / other).read_bytes())
+            twin = F.SealedFile.from_bytes(read_home_file(home / other))
             if twin.params == sealed.params:
                 S.open_secret(key, twin.box, other)
                 return IdentityError(
@@ -273,7 +353,7 @@ def _seal(key: bytes, params: tuple[bytes, int, int], data: bytes) -> bytes:
 def _sealer(home: Path) -> Callable[[bytes], bytes]:
     """How a write to `home` stores its bytes: in clear, or sealed like identity.json (its key checked on it)."""
     try:
-        raw = (home / "identity.json").read_bytes()
+        raw = read_home_file(home / "identity.json")
     except FileNotFoundError:
         raw = b""
     if not F.is_sealed(raw):
@@ -333,11 +413,15 @@ def _settle(home: Path) -> None:
     """Finish a rewrite whose journal says `ready` (rename every staged file), or undo one that does not."""
     journal = home / JOURNAL
     try:
-        doc = json.loads(journal.read_bytes())
+        doc = json.loads(read_home_file(journal, 64 << 10))
         ready = doc["state"] == "ready"
         names = [n for n in doc["files"] if n in SECRET_FILES]
     except FileNotFoundError:
         return  # settled by another process
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.EINVAL, errno.EFBIG):
+            raise
+        ready, names = False, list(SECRET_FILES)  # (a link, a FIFO, a huge file: never fog's journal) undone
     except (ValueError, KeyError, TypeError):  # never written half (write_private): undo, to be safe
         ready, names = False, list(SECRET_FILES)
     for name in names:

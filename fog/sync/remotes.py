@@ -485,9 +485,21 @@ def publish_config(
         errors.append(f"{name}: {error}")
         if failed is not None:
             failed.setdefault(name, error)
+    cached: OSError | None = None
     if landed or cache_if_nowhere:
-        ident.cache_config(config)
+        try:
+            ident.cache_config(config)
+        except OSError as exc:
+            if not landed:
+                raise
+            cached = exc  # published: said once the rest is done
     keyring.record_held(share, ident, landed, config)
+    if cached is not None:
+        raise FogError(
+            f"the change was published on {', '.join(landed)} (every device sees it), but this device could not "
+            f"cache it: {cached.strerror or cached}{f': {cached.filename}' if cached.filename else ''}; once that is "
+            "fixed, `fog pull` caches it"
+        )
     if not landed and share.config.remotes:
         raise RemoteError("the change could not be published on any remote: " + "; ".join(errors))
     return landed

@@ -17,6 +17,7 @@ from fog.sync.content import FileReader, stage_version, stream_version, write_ve
 from fog.sync.context import Context, staging_dir, sweep_staging
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.placing import Parents, chmod_dir, lstat_at, place
+from fog.sync.scan import TMP_NAME, TMP_PREFIX
 
 
 @dataclass
@@ -126,6 +127,34 @@ def dir_mode(db: RepoDB, rel: str) -> int | None:
     return None
 
 
+def sweep_dead_temps(directory: str) -> None:
+    """Remove what a `restore FILE -o OUT` killed before its rename left beside OUT: fog's exact temp names
+    (fog.sync.scan.TMP_NAME) of processes that are gone (one alive may be about to rename its own). Only
+    `.fog/tmp` was swept: a multi-GB hidden copy stayed in the user's directory for ever."""
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.startswith(TMP_PREFIX) and TMP_NAME.fullmatch(e.name)]
+    except OSError:
+        return
+    for e in entries:
+        pid = int(e.name[len(TMP_PREFIX) :].split("-", 1)[0])
+        if pid == os.getpid() or _alive(pid) or e.is_dir(follow_symlinks=False):
+            continue
+        try:
+            os.unlink(e.path)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True  # (another user's process, or no answer: not ours to judge)
+    return True
+
+
 def restore(
     ctx: Context,
     v: Version,
@@ -167,6 +196,7 @@ def restore(
             dest.mkdir(parents=True, exist_ok=True)
             os.chmod(dest, ctx.mode_of(v))
             return result
+        sweep_dead_temps(str(dest.parent))
         m = meter(progress, v.size if v.kind == "file" else 0)
         write_version(ctx.store, v, dest, str(dest.parent), told(m), mode=ctx.mode_of(v))
         finish(m)

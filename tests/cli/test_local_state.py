@@ -148,6 +148,83 @@ def test_a_zeroed_leaf_a_walk_steps_to_is_one_line_not_an_abort(
             assert "data.mdb" in line and "damaged" in line and "--into-existing" in line, (command, line)
 
 
+def _leaves(data: Path, table: bytes) -> list[int]:
+    """The leaf pages of named database `table`, in key order."""
+    import struct
+
+    from fog.repo.dbpages import _named
+
+    raw = data.read_bytes()
+    meta = max((raw[:4096], raw[4096:8192]), key=lambda m: struct.unpack_from("=Q", m, 144)[0])
+    (main,) = struct.unpack_from("=Q", meta, 128)
+    found = _named(raw[main * 4096 : (main + 1) * 4096], table)
+    assert found is not None
+    level, depth = [found[0]], found[1]
+    for _ in range(depth - 1):
+        below = []
+        for page in level:
+            branch = raw[page * 4096 : (page + 1) * 4096]
+            (lower,) = struct.unpack_from("=H", branch, 12)
+            for i in range((lower - 16) // 2):
+                (off,) = struct.unpack_from("=H", branch, 16 + 2 * i)
+                lo, hi, high = struct.unpack_from("=HHH", branch, off)
+                below.append(lo | hi << 16 | high << 32)
+        level = below
+    return level
+
+
+_READ_EVERY_PATH = """
+import sys
+from pathlib import Path
+from fog import api
+from fog.errors import FogError
+from fog.repo.history import quick_log
+home, root, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+for path in paths:
+    quick_log(home, root, path, None)
+    for limit in (None, 1):
+        try:
+            api.log(Path(home), Path(root), path, limit=limit)
+        except FogError as exc:
+            print(exc)
+"""
+
+
+@pytest.mark.parametrize("table", [b"history", b"timeline", b"versions"])
+def test_a_zeroed_leaf_a_lookup_steps_to_is_one_line_not_an_abort(share: Share, table: bytes) -> None:
+    """A lookup by prefix (`set_range`, then the next keys) steps to the next leaf when its keys end a leaf:
+    a zeroed leaf there aborted `fog log FILE`, `fog find` and `fog forget -n` inside LMDB (SIGABRT, "Assertion
+    'IS_LEAF(mp)' failed"), where `status` and `check` said the database is damaged (review 6, C9)."""
+    import subprocess
+    import sys
+
+    paths = [f"d{i % 7}/file-{i:04d}.txt" for i in range(300)]
+    for n in range(3):  # several versions of each path: `history` and `timeline` span several leaves
+        for i, path in enumerate(paths):
+            share.write(path, f"{i} {n}\n" * 20)
+        share.push()
+    data = share.root / ".fog" / "db" / "data.mdb"
+    good = data.read_bytes()
+    leaves = _leaves(data, table)
+    assert len(leaves) >= 3, leaves
+    for page in (leaves[1], leaves[len(leaves) // 2]):  # (the first leaf is reached by a descent only: LMDB checks it)
+        data.write_bytes(good[: page * 4096] + bytes(4096) + good[(page + 1) * 4096 :])
+        run = [sys.executable, "-c", _READ_EVERY_PATH, os.environ["FOG_HOME"], str(share.root), *paths]
+        r = subprocess.run(run, capture_output=True, text=True, cwd=share.root, timeout=300)
+        assert r.returncode == 0, (table, page, r.returncode, r.stderr[-2000:])
+        assert "Traceback" not in r.stderr, r.stderr
+        for line in r.stdout.splitlines():
+            assert "damaged" in line and "--into-existing" in line, line
+        for command in (["find", "*.txt"], ["forget", "-n", "--keep-last", "1"]):
+            got = share.fog(*command, expect=None, sub=True)
+            assert got.rc in (0, 1), (table, page, command, str(got))
+            if got.rc == 1:
+                line = got.one_line_error()
+                assert "data.mdb" in line and "damaged" in line and "--into-existing" in line, (command, line)
+    data.write_bytes(good)
+    share.fog("find", "*.txt")
+
+
 def test_intact_database_still_opens(share: Share) -> None:
     _filled(share)
     share.fog("status")
@@ -520,3 +597,59 @@ def test_a_no_change_sync_does_not_walk_the_archive(share: Share, monkeypatch: p
     share.fog("sync")
     share.fog("pull")
     assert walks == []
+
+
+# -- review 6, C7: what is not a regular file in FOG_HOME -----------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["identity.json", "master-key", "syncconfig.json", "checkouts.json", "adopted-place"])
+@pytest.mark.parametrize("kind", ["fifo", "symlink-to-dev-zero"])
+def test_a_fifo_or_device_link_in_fog_home_is_one_line_never_a_hang(share: Share, name: str, kind: str) -> None:
+    """A FIFO in place of a FOG_HOME file hung every command at its open (even `status`); a link to /dev/zero
+    there, or as the protect journal `.reseal`, read without end until the OOM killer."""
+    from fogcli import run_fog
+
+    share.write("a.txt", "one\n")
+    share.push()
+    path = _home() / name
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    for command in (["status"], ["log", "a.txt"], ["push"]):
+        r = run_fog(command, share.root, expect=None, timeout=20, subprocess_=True)
+        if name in ("checkouts.json", "adopted-place"):  # a record fog rebuilds, or an optional one
+            assert r.rc == 0, str(r)
+            continue
+        line = r.one_line_error()
+        assert r.rc == 1 and str(path) in line, str(r)
+        assert ("not a regular file but a FIFO" if kind == "fifo" else "symbolic link") in line, line
+
+
+def test_a_reseal_journal_linked_to_dev_zero_is_dropped(share: Share) -> None:
+    from fogcli import run_fog
+
+    share.write("a.txt", "one\n")
+    share.push()
+    journal = _home() / ".reseal"
+    journal.symlink_to("/dev/zero")
+    run_fog(["status"], share.root, timeout=20, subprocess_=True)
+    assert not os.path.lexists(journal)
+
+
+def test_a_restore_to_a_file_sweeps_the_temp_a_killed_one_left_beside_it(share: Share, tmp_path: Path) -> None:
+    """`restore FILE -o OUT` killed before its rename left a full-size hidden `.fog-tmp-PID-...` beside OUT for
+    ever: only `.fog/tmp` was swept (review 6, crash C8). A temp of a process alive is left alone."""
+    share.write("big.bin", os.urandom(300_000))
+    share.push()
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = out / f".fog-tmp-{_dead_pid()}-0123abcd-00000000"
+    dead.write_bytes(b"x" * 300_000)
+    alive = out / f".fog-tmp-{os.getpid()}-0123abcd-00000001"
+    alive.write_bytes(b"y")
+    mine = out / ".fog-tmp-notes"  # a user's file, not fog's temp name
+    mine.write_text("keep\n")
+    share.fog("restore", "big.bin", "-o", str(out / "big.bin"))
+    assert sorted(p.name for p in out.iterdir()) == sorted(["big.bin", alive.name, mine.name])

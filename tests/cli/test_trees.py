@@ -221,16 +221,17 @@ def test_a_stopped_restore_to_a_directory_is_resumed_by_the_same_command(
         share.write(f"d/f{i:02}.txt", f"{i}\n")
     share.push()
     out = share.tmp / "out"
-    write = treerestore._write
+    place = treerestore._place_staged
 
-    def stopped(ctx, top, writes, *a, **k):  # type: ignore[no-untyped-def]
-        write(ctx, top, writes[:5], *a, **k)
-        (Path(top) / "d" / ".fog-tmp-1-0123abcd-00000001").write_text("a temp file left by a kill")
+    def stopped(writes, staged, fds, *a, **k):  # type: ignore[no-untyped-def]
+        first = {i: staged.pop(i) for i in sorted(staged)[:5]}
+        place(writes, first, fds, *a, **k)
+        (Path(fds.top) / "d" / ".fog-tmp-1-0123abcd-00000001").write_text("a temp file left by a kill")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(treerestore, "_write", stopped)
+    monkeypatch.setattr(treerestore, "_place_staged", stopped)
     share.fog("restore", ".@~0", "-o", out, expect=130)
-    monkeypatch.setattr(treerestore, "_write", write)
+    monkeypatch.setattr(treerestore, "_place_staged", place)
     assert 0 < len(list((out / "d").iterdir())) < 12
     share.fog("restore", ".@~0", "-o", out)
     assert sorted(p.name for p in out.iterdir()) == ["d"]  # not nested, no marker left
@@ -608,7 +609,7 @@ def test_restore_delete_never_removes_a_file_edited_after_the_plan(
 def test_a_tree_restore_never_writes_or_chmods_through_a_directory_swapped_for_a_symlink(
     share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """d/ (0700) was deleted since; while `restore .@~1` downloaded, the user put a symlink to a directory
+    """d/ (0700) was deleted since; while `restore .@~1` placed its files, the user put a symlink to a directory
     outside the share at d: the restore replaced outside/f and chmod'ed outside to 0700."""
     share.write("d/f", "old f\n")
     share.write("d/big", os.urandom(1 << 16))
@@ -625,7 +626,15 @@ def test_a_tree_restore_never_writes_or_chmods_through_a_directory_swapped_for_a
         os.rename(share.root / "d", share.root / "d.moved")
         (share.root / "d").symlink_to(outside)
 
-    _while_staging(monkeypatch, swap)
+    from fog.sync import treerestore
+
+    place = treerestore._place_staged
+
+    def placing(*a, **k):  # type: ignore[no-untyped-def]
+        swap()  # (its directories made, before the staged files are renamed into them)
+        return place(*a, **k)
+
+    monkeypatch.setattr(treerestore, "_place_staged", placing)
     doc = share.fog("restore", ".@~1", "--json", expect=5).json()
     assert sorted(p.name for p in outside.iterdir()) == ["f"] and (outside / "f").read_text() == "precious\n"
     assert outside.stat().st_mode & 0o777 == 0o755
@@ -775,3 +784,32 @@ def test_a_path_with_no_history_says_so_whatever_the_rev(share: Share) -> None:
     for spec in ("nonexist", "nonexist@~1", "nonexist@push:0000^"):
         r = share.fog("ls", spec, expect=1)
         assert "nonexist: no history" in r.err, r
+
+
+def test_an_altered_block_stops_a_tree_restore_before_anything_is_removed_or_replaced(share: Share) -> None:
+    """`restore .@~1 --delete` against a remote that altered a block exited 4 ("nothing was replaced") after
+    it had deleted every path not in the tree, and removed a file where the tree had a directory (review 6
+    trees T5). Every file is staged and verified before the tree is touched: exit 4, the tree as it was."""
+    from fogcli import flip_bit
+
+    share.write("big", os.urandom(200_000))
+    share.write("x/big", os.urandom(100_000))
+    share.write("keep", "kept\n")
+    share.push()
+    first = share.packs()[0]
+    time.sleep(1.1)
+    share.write("big", os.urandom(200_000))
+    for i in range(5):
+        share.write(f"new{i}", f"made since {i}\n")
+    share.write("dirnow/y", "y\n")
+    shutil.rmtree(share.root / "x")
+    share.write("x", "x is a file now\n")
+    share.push()
+    flip_bit(max((o for o in share.objects() if o.file == first), key=lambda o: o.length))
+    before = _snapshot(share.root)
+    r = share.fog("restore", ".@~1", "--delete", "--max-delete", "100%", expect=4)
+    assert "authentication failed" in r.err, r
+    assert _snapshot(share.root) == before
+    assert list((share.root / ".fog" / "tmp").iterdir()) == []
+    r = share.fog("restore", ".@~1", expect=4)  # (without --delete: x is still the file)
+    assert _snapshot(share.root) == before

@@ -183,6 +183,20 @@ def _holds(ctx: Context, index: StatView, path: str, s: os.stat_result, v: Versi
     )
 
 
+def _finished(ctx: Context, full: str, s: os.stat_result, v: Version) -> bool:
+    """Whether `full`, in the output of a stopped `restore -o`, already holds version `v` as a restore puts
+    it there: a link to its target, or a regular file with its size, mode and mtime whose content hashes
+    to it (read only when all three match)."""
+    if v.kind == "link":
+        return st.S_ISLNK(s.st_mode) and os.readlink(full) == v.target
+    if v.kind != "file" or not st.S_ISREG(s.st_mode):
+        return False
+    if (s.st_size, st.S_IMODE(s.st_mode), s.st_mtime_ns) != (v.size, ctx.mode_of(v), v.mtime_ns):
+        return False
+    content = FileReader(ctx.keys, None).read(full, s, PutStats())
+    return content.stable and (content.root, content.depth) == (v.content, v.depth)
+
+
 def _saved(ctx: Context, index: StatView, path: str, s: os.stat_result) -> bool:
     """Whether what is at `path` was pushed (a directory's entries are checked one by one; here, its mode)."""
     entry = index.get(path)
@@ -248,6 +262,7 @@ def restore_tree(
     gone: set[str] = set()  # not in the tree (--delete)
     extra: set[str] = set()  # not in the tree, left alone
     unsaved: list[str] = []
+    resuming = not in_place and os.path.isdir(top) and unfinished(top)
     with ctx.share.db.stat_view() as index:
         for path, rel in rel_of.items():
             if nested and _below(rel, nested):
@@ -256,6 +271,9 @@ def restore_tree(
             s = now.get(rel)
             if s is not None and in_place and _holds(ctx, index, path, s, v):
                 result.unchanged += 1
+                continue
+            if s is not None and resuming and _finished(ctx, os.path.join(top, rel), s, v):
+                result.unchanged += 1  # (put there by the run that stopped: not fetched again)
                 continue
             if s is not None and not in_place:
                 refuse_special(os.path.join(top, rel))  # (in place: the share's own tree, as a pull treats it)

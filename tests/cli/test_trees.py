@@ -813,3 +813,26 @@ def test_an_altered_block_stops_a_tree_restore_before_anything_is_removed_or_rep
     assert list((share.root / ".fog" / "tmp").iterdir()) == []
     r = share.fog("restore", ".@~1", expect=4)  # (without --delete: x is still the file)
     assert _snapshot(share.root) == before
+
+
+def test_a_resumed_restore_to_a_directory_does_not_fetch_the_files_already_there(share: Share) -> None:
+    """Resuming a stopped `restore .@REV -o OUT` fetched and rewrote every file again (review 6 trees T7). A
+    file already there with the version's size, mode and mtime and its content is counted unchanged; one
+    whose content differs (same size, mode and mtime) is written again."""
+    for i in range(4):
+        share.write(f"d/big{i}", os.urandom(100_000))
+    os.symlink("big0", share.root / "d" / "link")
+    share.push()
+    out = share.tmp / "out"
+    first = share.fog("restore", ".@~0", "-o", out, "--json").json()
+    assert first["unchanged"] == 0 and first["bytes_written"] == 400_000, first
+    (out / ".fog-tmp-restore-unfinished").touch()  # as a run stopped before its end leaves it
+    spoiled = out / "d" / "big2"
+    s = spoiled.stat()
+    spoiled.write_bytes(os.urandom(100_000))
+    os.utime(spoiled, ns=(s.st_atime_ns, s.st_mtime_ns))
+    again = share.fog("restore", ".@~0", "-o", out, "--json").json()
+    assert again["unchanged"] == 4 and again["written"] == ["d/big2"], again
+    assert again["bytes_written"] == 100_000, again
+    assert spoiled.read_bytes() == (share.root / "d" / "big2").read_bytes()
+    assert not (out / ".fog-tmp-restore-unfinished").exists()

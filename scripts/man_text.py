@@ -605,7 +605,8 @@ PAGES: dict[str, dict[str, object]] = {
             TREE_REV,
             "`fog restore DIR@REV` restores the whole tree: files, directories, symlinks and modes. Paths "
             "already as they were are not touched (a rerun resumes); the others are fetched in pack order, "
-            "staged, verified, made durable with one sync and renamed into place. Paths created since are "
+            "staged, verified and made durable with one sync before anything is removed, made or replaced, "
+            "then renamed into place. Paths created since are "
             "left alone, or removed with `--delete` (listed; `--max-delete` as for pull), never an ignored "
             "path, nor a directory holding one; a nested share (a directory with a `.fog/` of its own) is "
             "never entered. A directory where the tree has a file is replaced only when nothing in it stays. "
@@ -613,7 +614,8 @@ PAGES: dict[str, dict[str, object]] = {
             "replaced or removed holds changes never pushed, nothing is done without `--force`. A path that "
             "changes while the restore runs is left as it is and named under skipped. "
             "`--output DIR2` writes the tree there instead (into it, under the tree's name, if DIR2 is a "
-            "directory that is not empty). The summary names the moment REV resolved to and the rate. "
+            "directory that is not empty; a stopped one is finished by the same command, which fetches no file "
+            "already there with its version's size, mode, mtime and content). The summary names the moment REV resolved to and the rate. "
             "`--json` for a tree: `{path, moment, output, dry_run, written, dirs, unchanged, deleted, "
             "extra, skipped, bytes_written, seconds}`.",
         ],

@@ -147,9 +147,9 @@ def _restore_one(
     result = treerestore.TreeRestoreResult(scope, label, out or str(ctx.share.root / scope), dry_run, out is None)
     result.written = [scope]
     result.bytes_planned = v.size if v.kind == "file" else 0
+    done = restore_mod.restore(ctx, v, output=out, force=force, dry_run=dry_run)  # (a dry run: the same checks)
+    result.output = done.output
     if not dry_run:
-        done = restore_mod.restore(ctx, v, output=out, force=force)
-        result.output = done.output
         result.bytes_written = result.bytes_planned
     return result
 
@@ -165,6 +165,7 @@ class LsResult:
     names: dict[str, str] = field(default_factory=dict)  # device id -> name
     # paths whose state then is unknown (their history before it forgotten), with their oldest remaining version
     forgotten: list[Version] = field(default_factory=list)
+    absent: bool = False  # SCOPE itself did not exist at the moment (deleted then, or not made yet)
 
 
 def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = False) -> LsResult:
@@ -181,7 +182,8 @@ def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = Fals
         depth = scope.count("/") + 1 if scope else 0
         entries = [v for p, v in tree.items() if p != scope and (recursive or p.count("/") == depth)]
         unknown = [v for p, v in forgotten.items() if p != scope and (recursive or p.count("/") == depth)]
-        return LsResult(scope, label, entries, names, unknown)
+        absent = bool(scope) and not tree and not forgotten  # (an empty directory then: its own version is here)
+        return LsResult(scope, label, entries, names, unknown, absent)
 
 
 # -- diff ---------------------------------------------------------------------------------

@@ -615,7 +615,8 @@ PAGES: dict[str, dict[str, object]] = {
             "changes while the restore runs is left as it is and named under skipped. "
             "`--output DIR2` writes the tree there instead (into it, under the tree's name, if DIR2 is a "
             "directory that is not empty; a stopped one is finished by the same command, which fetches no file "
-            "already there with its version's size, mode, mtime and content). The summary names the moment REV resolved to and the rate. "
+            "already there with its version's size, mode, mtime and content). "
+            "The summary names the moment REV resolved to and the rate. "
             "`--json` for a tree: `{path, moment, output, dry_run, written, dirs, unchanged, deleted, "
             "extra, skipped, bytes_written, seconds}`.",
         ],
@@ -624,7 +625,8 @@ PAGES: dict[str, dict[str, object]] = {
             "first other that opens), and the local archive does not hold the version.",
             4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written).",
             5: "A tree restore left some path of the tree as it is (changed while it ran, or a directory in the "
-            "way that holds paths left alone): each is named under skipped; a nested share is not counted.",
+            "way that holds paths left alone): each is named under skipped; a nested share is not counted. "
+            "A dry run exits 5 (and 1) where the plan shows the real run would.",
         },
         "examples": [
             ("The version before the last, in place:", "fog restore notes.txt@~1"),

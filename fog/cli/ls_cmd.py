@@ -55,5 +55,7 @@ def ls(
             echo(f"{'?':10}  {'?':>10}  {'?':19}  {'?'}  {'?':12}  {name}  (history then forgotten)")
         else:
             echo(f"{name}  (history then forgotten)")
-    if not r.entries and not r.forgotten:
+    if r.absent:
+        echo(f"{r.scope} did not exist then ({r.moment})", err=True)
+    elif not r.entries and not r.forgotten:
         echo(f"{r.scope or '.'} was empty then ({r.moment})", err=True)

@@ -80,7 +80,7 @@ def restore(
                 as_json,
             )
         _tree_report(tree, as_json)
-        if tree.partial and not tree.dry_run:
+        if tree.partial:  # (a dry run: what the plan already knows would be left, as the real run exits)
             raise typer.Exit(EXIT_PARTIAL)  # (each path left as it is was named on stderr)
         return
     if delete or dry_run or max_delete is not None:

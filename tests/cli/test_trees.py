@@ -452,8 +452,8 @@ def test_a_directory_where_the_tree_had_a_file_is_emptied_only_by_delete(share: 
     share.write("d/p", "pushed\n")
     share.push()
     share.write("d/new", "unpushed precious\n")
-    for extra in (["-n"], []):  # (the real run exits 5: the tree's file d is not in place; a dry run 0)
-        doc = share.fog("restore", ".@~1", *extra, "--json", expect=0 if extra else 5).json()
+    for extra in (["-n"], []):  # (both exit 5: the tree's file d is not (would not be) put in place)
+        doc = share.fog("restore", ".@~1", *extra, "--json", expect=5).json()
         assert doc["written"] == [] and doc["deleted"] == [], doc
         assert sorted(doc["extra"]) == ["d/new", "d/p"], doc
         assert [s for s in doc["skipped"] if s.startswith("d: a directory is in the way")], doc
@@ -836,3 +836,41 @@ def test_a_resumed_restore_to_a_directory_does_not_fetch_the_files_already_there
     assert again["bytes_written"] == 100_000, again
     assert spoiled.read_bytes() == (share.root / "d" / "big2").read_bytes()
     assert not (out / ".fog-tmp-restore-unfinished").exists()
+
+
+def test_ls_of_a_deleted_file_says_it_did_not_exist_then(share: Share) -> None:
+    """`fog ls docs/b` of a deleted file said "docs/b was empty then" (review 6 trees T8 b)."""
+    share.write("docs/a", "a\n")
+    share.write("docs/b", "b\n")
+    (share.root / "empty").mkdir()
+    share.push()
+    (share.root / "docs/b").unlink()
+    share.push()
+    assert share.fog("ls", "docs/b").err == "docs/b did not exist then (now)\n"
+    assert share.fog("ls", "docs/b@~1").out == "b\n"
+    assert share.fog("ls", "empty").err == "empty was empty then (now)\n"
+
+
+def test_a_dry_run_refuses_what_the_real_run_refuses(share: Share) -> None:
+    """`restore notes@ID -n` said "would restore notes" (exit 0) where the real run refused: "notes is a
+    directory now" (exit 1) (review 6 trees T8 d)."""
+    share.write("notes", "a file\n")
+    share.push()
+    (share.root / "notes").unlink()
+    share.write("notes/in", "in\n")
+    share.push()
+    vid = next(v["version"] for v in share.log("notes") if v["path"] == "notes" and v["kind"] == "file")
+    for extra in (["-n"], []):
+        r = share.fog("restore", f"notes@{vid[:12]}", *extra, expect=1)
+        assert "notes is a directory now" in r.one_line_error(), r
+    assert (share.root / "notes/in").read_text() == "in\n"
+    out = share.tmp / "out"
+    out.mkdir()
+    (out / "notes").write_text("taken\n")
+    for extra in (["-n"], []):
+        assert (
+            "exists; pass --force"
+            in share.fog("restore", f"notes@{vid[:12]}", "-o", out, *extra, expect=1).one_line_error()
+        )
+    doc = share.fog("restore", f"notes@{vid[:12]}", "-o", share.tmp / "out2", "-n", "--json").json()
+    assert doc["written"] == ["notes"] and not (share.tmp / "out2").exists(), doc

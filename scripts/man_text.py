@@ -51,7 +51,11 @@ REVISIONS: list[Block] = [
             "back shows twice, `fog log` prints the UTC offset (`2026-10-25 02:30:30+01:00`), and such a "
             "time without one names the later of its two moments.",
         ),
-        ("an age", "`30m`, `2h`, `3d`, `1w`: the newest version at least that old."),
+        (
+            "an age",
+            "`30min`, `2h`, `3d`, `1w`, `6mo`, `1y`: the newest version at least that old (`mo`: 30 days, "
+            "`y`: 365; a bare `m` is refused: `min` or `mo`?).",
+        ),
         ("`yesterday`", "the newest version from before today."),
     ],
     "A path whose name holds `@` (a folder `me@example.com`) is that path, with no *REV*, when the part "

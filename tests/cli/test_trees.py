@@ -874,3 +874,17 @@ def test_a_dry_run_refuses_what_the_real_run_refuses(share: Share) -> None:
         )
     doc = share.fog("restore", f"notes@{vid[:12]}", "-o", share.tmp / "out2", "-n", "--json").json()
     assert doc["written"] == ["notes"] and not (share.tmp / "out2").exists(), doc
+
+
+def test_a_bare_m_in_an_age_is_refused_min_and_mo_are_read(share: Share) -> None:
+    """`.@6m` was 6 minutes in a REV but `--keep-within 6m` is 6 months (review 6 trees T8 e): a REV's age
+    refuses `m`, naming `min` and `mo`."""
+    share.write("f", "v1\n")
+    share.push()
+    for args in (["ls", ".@6m"], ["cat", "f@6m"], ["restore", ".@6m", "-n"]):
+        err = share.fog(*args, expect=1).one_line_error()
+        assert "6m: `m` could be minutes or months; write 6min (minutes) or 6mo (months)" in err, (args, err)
+    assert "30min" in share.fog("log", "--since", "30m", "f", expect=2).err
+    assert share.fog("cat", "f@0min").out == "v1\n"
+    assert "was empty then" in share.fog("ls", ".@1mo").err
+    assert "was empty then" in share.fog("ls", ".@1y").err

@@ -299,7 +299,7 @@ JSON_FIELDS: dict[str, list[str]] = {
     ],
     "restore": ["path", "version", "kind", "size", "output"],
     "diff": ["path", "identical", "text", "old", "new", "diff"],
-    "ls": ["path", "moment", "entries"],
+    "ls": ["path", "moment", "moment_time", "entries"],
     "find": ["path", "deleted", "versions"],
     "check": [
         "remote",
@@ -621,7 +621,7 @@ PAGES: dict[str, dict[str, object]] = {
             "directory that is not empty; a stopped one is finished by the same command, which fetches no file "
             "already there with its version's size, mode, mtime and content). "
             "The summary names the moment REV resolved to and the rate. "
-            "`--json` for a tree: `{path, moment, output, dry_run, written, dirs, unchanged, deleted, "
+            "`--json` for a tree: `{path, moment, moment_time, output, dry_run, written, dirs, unchanged, deleted, "
             "extra, skipped, bytes_written, seconds}`.",
         ],
         "exit": {
@@ -651,7 +651,9 @@ PAGES: dict[str, dict[str, object]] = {
             "Lists the entries of *DIR* at that moment (`-R`: everything below it), directories with a "
             "trailing `/`, links with their targets; `-l` adds mode, size, version time, device and version "
             "id. No *REV*: the current state (each path's newest version). `--json`: `{path, moment, "
-            "entries}`, each entry `{path, version, kind, size, mode, mtime, time, device, target}`.",
+            "moment_time, entries}`, each entry `{path, version, kind, size, mode, mtime, time, device, target}`; "
+            "`moment` says what *REV* resolved to in words (a local time in it), `moment_time` is that time, "
+            "ISO 8601 UTC to the nanosecond (`right before` a push is 1 ns before it), null for the current state.",
         ],
         "examples": [("The share as it was yesterday:", "fog ls -R .@yesterday")],
         "see_also": ["restore", "diff", "find"],
@@ -706,7 +708,8 @@ PAGES: dict[str, dict[str, object]] = {
             "content or mode) and changed kind (`T`) between two moments, or between a moment and the "
             "working tree; with no argument, between the last push and the working tree. `--name-status` "
             "(the default), `--stat`, `-p` (a content diff of each text file). `--exit-code` exits 1 when "
-            "they differ. `--json`: `{path, old, new, identical, changes}`, each change `{path, status, "
+            "they differ. `--json`: `{path, old, new, old_time, new_time, identical, changes}` (`old_time`, "
+            "`new_time`: each side's moment as in `fog ls --json`'s `moment_time`), each change `{path, status, "
             "old, new}` (versions as in `fog ls --json`; the working side has no version id) and, with `-p` "
             "or `--stat`, `diff`.",
         ],

@@ -19,7 +19,7 @@ from fog.cli.common import (
     run,
 )
 from fog.cli.complete import complete_spec
-from fog.cli.text import echo, human_duration, human_size
+from fog.cli.text import echo, human_duration, human_size, moment_json
 from fog.errors import EXIT_PARTIAL
 from fog.format.names import shown
 
@@ -118,6 +118,7 @@ def _tree_report(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
             {
                 "path": r.scope or ".",
                 "moment": r.moment,
+                "moment_time": moment_json(r.moment_ns),
                 "output": r.output,
                 "dry_run": r.dry_run,
                 "written": r.written,

@@ -92,6 +92,7 @@ class TreeRestoreResult:
     bytes_written: int = 0
     bytes_planned: int = 0  # what the files to write hold
     seconds: float = 0.0
+    moment_ns: int | None = None  # the time `moment` resolved to (None: the current state)
 
     def miss(self, line: str) -> None:
         """A path of the tree left as it is ("path: why"): the restore is partial (exit 5)."""

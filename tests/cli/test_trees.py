@@ -888,3 +888,30 @@ def test_a_bare_m_in_an_age_is_refused_min_and_mo_are_read(share: Share) -> None
     assert share.fog("cat", "f@0min").out == "v1\n"
     assert "was empty then" in share.fog("ls", ".@1mo").err
     assert "was empty then" in share.fog("ls", ".@1y").err
+
+
+def test_json_gives_the_resolved_moment_as_a_utc_time(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--json `moment` was only a label with a local time (review 6 trees T8 f): `moment_time` is the
+    moment in ISO 8601 UTC to the nanosecond (null for the current state); a tree diff's sides likewise."""
+    share.write("f", "v1\n")
+    share.push()
+    share.write("f", "v2\n")
+    share.push()
+    ns = share.fog("log", "--pushes", "--json").json()[0]["time_ns"] - 1  # right before the last push
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        doc = share.fog("ls", ".@~1", "--json").json()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    when = doc["moment_time"]
+    assert "+05:30" in doc["moment"], doc
+    assert when == time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z", doc
+    assert datetime.fromisoformat(when).utcoffset() == UTC.utcoffset(None)
+    assert share.fog("cat", f"f@{when}").out == "v1\n"  # (a script can name that moment again)
+    assert share.fog("ls", ".", "--json").json()["moment_time"] is None
+    dry = share.fog("restore", ".@~1", "-n", "--json").json()
+    assert dry["moment_time"] == when, dry
+    diff = share.fog("diff", ".@~1", "--json").json()
+    assert diff["old_time"] == when and diff["new_time"] is None, diff

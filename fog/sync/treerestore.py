@@ -194,7 +194,10 @@ def _finished(ctx: Context, full: str, s: os.stat_result, v: Version) -> bool:
         return False
     if (s.st_size, st.S_IMODE(s.st_mode), s.st_mtime_ns) != (v.size, ctx.mode_of(v), v.mtime_ns):
         return False
-    content = FileReader(ctx.keys, None).read(full, s, PutStats())
+    try:
+        content = FileReader(ctx.keys, None).read(full, s, PutStats())
+    except OSError:  # (unreadable: written again, which says why if it fails)
+        return False
     return content.stable and (content.root, content.depth) == (v.content, v.depth)
 
 

@@ -66,9 +66,10 @@ def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
 
 def _tree(
     share: Share, scope: str, rev: str | None, names: dict[str, str], forgotten: dict[str, Version] | None = None
-) -> tuple[dict[str, Version], str]:
-    """The tree SCOPE@REV names, and how to say the moment; `forgotten` receives the paths whose state
-    then is unknown, their history before it forgotten (fog.repo.trees)."""
+) -> tuple[dict[str, Version], str, int | None]:
+    """The tree SCOPE@REV names, how to say the moment, and its time (ns; None: the current state);
+    `forgotten` receives the paths whose state then is unknown, their history before it forgotten
+    (fog.repo.trees)."""
     if scope and rev is not None and not trees.has_history(share.db, scope):  # (before "only 0 pushes changed it")
         raise FogError(f"{scope}: no history (not in the share, or never pushed)")
     moment = trees.resolve_moment(share.db, scope, rev, names)
@@ -80,7 +81,7 @@ def _tree(
         tree = dict(sorted({**tree, scope: moment.version}.items()))
     if scope and scope not in tree and not tree and not trees.has_history(share.db, scope):
         raise FogError(f"{scope}: no history (not in the share, or never pushed)")
-    return tree, moment.label
+    return tree, moment.label, moment.when_ns
 
 
 # -- restore ------------------------------------------------------------------------------
@@ -109,10 +110,12 @@ def restore_tree(
         scope, rev = split_tree_spec(ctx.share, cwd, spec)
         names = device_names(ctx.ident, ctx.share)
         forgotten: dict[str, Version] = {}
-        tree, label = _tree(ctx.share, scope, rev, names, forgotten)
+        tree, label, when = _tree(ctx.share, scope, rev, names, forgotten)
         if scope and scope in tree and tree[scope].kind != "dir":  # a file (or link) then, a directory now
             with _forgotten_explained(ctx, tree[scope]):
-                return _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
+                done = _restore_one(ctx, scope, tree[scope], label, output, cwd, force, dry_run)
+                done.moment_ns = when
+                return done
         out = None
         if output is not None:
             out = os.path.normpath(cwd.absolute() / output)
@@ -124,7 +127,7 @@ def restore_tree(
                     f"--output {output}: a tree restored inside the share would be pushed; pick a place outside it"
                 )
         with _forgotten_explained(ctx, *tree.values()):  # (forgotten and pruned by another device: exit 1)
-            return treerestore.restore_tree(
+            done = treerestore.restore_tree(
                 ctx,
                 scope,
                 tree,
@@ -137,6 +140,8 @@ def restore_tree(
                 progress=progress,
                 forgotten=[p for p in forgotten if p != scope],
             )
+            done.moment_ns = when
+            return done
 
 
 def _restore_one(
@@ -147,9 +152,9 @@ def _restore_one(
     result = treerestore.TreeRestoreResult(scope, label, out or str(ctx.share.root / scope), dry_run, out is None)
     result.written = [scope]
     result.bytes_planned = v.size if v.kind == "file" else 0
+    done = restore_mod.restore(ctx, v, output=out, force=force, dry_run=dry_run)  # (a dry run: the same checks)
+    result.output = done.output
     if not dry_run:
-        done = restore_mod.restore(ctx, v, output=out, force=force)
-        result.output = done.output
         result.bytes_written = result.bytes_planned
     return result
 
@@ -162,9 +167,11 @@ class LsResult:
     scope: str
     moment: str
     entries: list[Version]  # in path order
+    moment_ns: int | None  # the time it resolved to (None: the current state)
     names: dict[str, str] = field(default_factory=dict)  # device id -> name
     # paths whose state then is unknown (their history before it forgotten), with their oldest remaining version
     forgotten: list[Version] = field(default_factory=list)
+    absent: bool = False  # SCOPE itself did not exist at the moment (deleted then, or not made yet)
 
 
 def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = False) -> LsResult:
@@ -173,15 +180,16 @@ def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = Fals
         scope, rev = split_tree_spec(share, cwd, spec or ".")
         names = device_names(ident, share)
         forgotten: dict[str, Version] = {}
-        tree, label = _tree(share, scope, rev, names, forgotten)
+        tree, label, when = _tree(share, scope, rev, names, forgotten)
         if scope in tree and tree[scope].kind != "dir":
-            return LsResult(scope, label, [tree[scope]], names)
+            return LsResult(scope, label, [tree[scope]], when, names)
         if scope in forgotten and forgotten[scope].kind != "dir" and not tree:
-            return LsResult(scope, label, [], names, [forgotten[scope]])
+            return LsResult(scope, label, [], when, names, [forgotten[scope]])
         depth = scope.count("/") + 1 if scope else 0
         entries = [v for p, v in tree.items() if p != scope and (recursive or p.count("/") == depth)]
         unknown = [v for p, v in forgotten.items() if p != scope and (recursive or p.count("/") == depth)]
-        return LsResult(scope, label, entries, names, unknown)
+        absent = bool(scope) and not tree and not forgotten  # (an empty directory then: its own version is here)
+        return LsResult(scope, label, entries, when, names, unknown, absent)
 
 
 # -- diff ---------------------------------------------------------------------------------
@@ -202,6 +210,8 @@ class TreeDiffResult:
     old: str  # what each side is
     new: str
     changes: list[TreeChange]
+    old_ns: int | None = None  # the time each side resolved to (None: the current state, or the working tree)
+    new_ns: int | None = None
     names: dict[str, str] = field(default_factory=dict)  # device id -> name
     # paths left out of `changes`: one side is a moment at which their state is unknown (history forgotten)
     forgotten: list[str] = field(default_factory=list)
@@ -243,11 +253,11 @@ def tree_diff(
         scope, rev_a = split_tree_spec(share, cwd, spec_a or ".")
         unknown: dict[str, Version] = {}
         if spec_a is None:
-            old, old_label = trees.tree_at(share.db, scope, None), "the last push"
+            old, old_label, old_ns = trees.tree_at(share.db, scope, None), "the last push", None
         else:
-            old, old_label = _tree(share, scope, rev_a, names, unknown)
+            old, old_label, old_ns = _tree(share, scope, rev_a, names, unknown)
         if spec_b is None:
-            new, new_label = _working(ctx, scope), "the working tree"
+            new, new_label, new_ns = _working(ctx, scope), "the working tree", None
         else:
             if "@" in spec_b:
                 scope_b, rev_b = split_tree_spec(share, cwd, spec_b)
@@ -255,7 +265,7 @@ def tree_diff(
                     raise UsageError(f"{spec_b}: compare the same directory at two moments ({scope or '.'}@REV)")
             else:
                 rev_b = _bare_second(share, cwd, scope, spec_b)
-            new, new_label = _tree(share, scope, rev_b, names, unknown)
+            new, new_label, new_ns = _tree(share, scope, rev_b, names, unknown)
         changes: list[TreeChange] = []
         unsure: list[str] = []
         for path in sorted(old.keys() | new.keys()):
@@ -271,7 +281,7 @@ def tree_diff(
             for c in changes:
                 with _forgotten_explained(ctx, *(v for v in (c.old, c.new) if v is not None and v.id)):
                     c.patch = _patch(ctx, c, spec_b is None)
-        return TreeDiffResult(scope, old_label, new_label, changes, names, unsure)
+        return TreeDiffResult(scope, old_label, new_label, changes, old_ns, new_ns, names, unsure)
 
 
 def _bare_second(share: Share, cwd: Path, scope: str, spec: str) -> str | None:

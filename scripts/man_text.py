@@ -51,7 +51,11 @@ REVISIONS: list[Block] = [
             "back shows twice, `fog log` prints the UTC offset (`2026-10-25 02:30:30+01:00`), and such a "
             "time without one names the later of its two moments.",
         ),
-        ("an age", "`30m`, `2h`, `3d`, `1w`: the newest version at least that old."),
+        (
+            "an age",
+            "`30min`, `2h`, `3d`, `1w`, `6mo`, `1y`: the newest version at least that old (`mo`: 30 days, "
+            "`y`: 365; a bare `m` is refused: `min` or `mo`?).",
+        ),
         ("`yesterday`", "the newest version from before today."),
     ],
     "A path whose name holds `@` (a folder `me@example.com`) is that path, with no *REV*, when the part "
@@ -296,7 +300,7 @@ JSON_FIELDS: dict[str, list[str]] = {
     ],
     "restore": ["path", "version", "kind", "size", "output"],
     "diff": ["path", "identical", "text", "old", "new", "diff"],
-    "ls": ["path", "moment", "entries"],
+    "ls": ["path", "moment", "moment_time", "entries"],
     "find": ["path", "deleted", "versions"],
     "check": [
         "remote",
@@ -606,7 +610,8 @@ PAGES: dict[str, dict[str, object]] = {
             TREE_REV,
             "`fog restore DIR@REV` restores the whole tree: files, directories, symlinks and modes. Paths "
             "already as they were are not touched (a rerun resumes); the others are fetched in pack order, "
-            "staged, verified, made durable with one sync and renamed into place. Paths created since are "
+            "staged, verified and made durable with one sync before anything is removed, made or replaced, "
+            "then renamed into place. Paths created since are "
             "left alone, or removed with `--delete` (listed; `--max-delete` as for pull), never an ignored "
             "path, nor a directory holding one; a nested share (a directory with a `.fog/` of its own) is "
             "never entered. A directory where the tree has a file is replaced only when nothing in it stays. "
@@ -614,8 +619,10 @@ PAGES: dict[str, dict[str, object]] = {
             "replaced or removed holds changes never pushed, nothing is done without `--force`. A path that "
             "changes while the restore runs is left as it is and named under skipped. "
             "`--output DIR2` writes the tree there instead (into it, under the tree's name, if DIR2 is a "
-            "directory that is not empty). The summary names the moment REV resolved to and the rate. "
-            "`--json` for a tree: `{path, moment, output, dry_run, written, dirs, unchanged, deleted, "
+            "directory that is not empty; a stopped one is finished by the same command, which fetches no file "
+            "already there with its version's size, mode, mtime and content). "
+            "The summary names the moment REV resolved to and the rate. "
+            "`--json` for a tree: `{path, moment, moment_time, output, dry_run, written, dirs, unchanged, deleted, "
             "extra, skipped, bytes_written, seconds}`.",
         ],
         "exit": {
@@ -623,7 +630,8 @@ PAGES: dict[str, dict[str, object]] = {
             "first other that opens), and the local archive does not hold the version.",
             4: "A block failed verification; nothing was replaced (with `-o -`, part may have been written).",
             5: "A tree restore left some path of the tree as it is (changed while it ran, or a directory in the "
-            "way that holds paths left alone): each is named under skipped; a nested share is not counted.",
+            "way that holds paths left alone): each is named under skipped; a nested share is not counted. "
+            "A dry run exits 5 (and 1) where the plan shows the real run would.",
         },
         "examples": [
             ("The version before the last, in place:", "fog restore notes.txt@~1"),
@@ -644,7 +652,9 @@ PAGES: dict[str, dict[str, object]] = {
             "Lists the entries of *DIR* at that moment (`-R`: everything below it), directories with a "
             "trailing `/`, links with their targets; `-l` adds mode, size, version time, device and version "
             "id. No *REV*: the current state (each path's newest version). `--json`: `{path, moment, "
-            "entries}`, each entry `{path, version, kind, size, mode, mtime, time, device, target}`.",
+            "moment_time, entries}`, each entry `{path, version, kind, size, mode, mtime, time, device, target}`; "
+            "`moment` says what *REV* resolved to in words (a local time in it), `moment_time` is that time, "
+            "ISO 8601 UTC to the nanosecond (`right before` a push is 1 ns before it), null for the current state.",
         ],
         "examples": [("The share as it was yesterday:", "fog ls -R .@yesterday")],
         "see_also": ["restore", "diff", "find"],
@@ -699,7 +709,8 @@ PAGES: dict[str, dict[str, object]] = {
             "content or mode) and changed kind (`T`) between two moments, or between a moment and the "
             "working tree; with no argument, between the last push and the working tree. `--name-status` "
             "(the default), `--stat`, `-p` (a content diff of each text file). `--exit-code` exits 1 when "
-            "they differ. `--json`: `{path, old, new, identical, changes}`, each change `{path, status, "
+            "they differ. `--json`: `{path, old, new, old_time, new_time, identical, changes}` (`old_time`, "
+            "`new_time`: each side's moment as in `fog ls --json`'s `moment_time`), each change `{path, status, "
             "old, new}` (versions as in `fog ls --json`; the working side has no version id) and, with `-p` "
             "or `--stat`, `diff`.",
         ],

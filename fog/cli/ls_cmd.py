@@ -7,7 +7,7 @@ import typer
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, emit_json, fog_home, run
 from fog.cli.complete import complete_spec
-from fog.cli.text import echo, human_size, local_time
+from fog.cli.text import echo, human_size, local_time, moment_json
 from fog.cli.trees_text import mode_string, version_json
 from fog.format.names import shown
 
@@ -33,6 +33,7 @@ def ls(
             {
                 "path": r.scope or ".",
                 "moment": r.moment,
+                "moment_time": moment_json(r.moment_ns),
                 "entries": [version_json(v, r.names) for v in r.entries],
                 "forgotten": [version_json(v, r.names) for v in r.forgotten],
             }
@@ -55,5 +56,7 @@ def ls(
             echo(f"{'?':10}  {'?':>10}  {'?':19}  {'?'}  {'?':12}  {name}  (history then forgotten)")
         else:
             echo(f"{name}  (history then forgotten)")
-    if not r.entries and not r.forgotten:
+    if r.absent:
+        echo(f"{r.scope} did not exist then ({r.moment})", err=True)
+    elif not r.entries and not r.forgotten:
         echo(f"{r.scope or '.'} was empty then ({r.moment})", err=True)

@@ -13,9 +13,9 @@ and exit 2, not a parser's usage block); parsing raises UsageError.
 Durations: a number and a unit, or several (`1y6m`): `s`, `min`, `h`, `d`,
 `w`, `m` or `mo` (a month: 30 days), `y` (a year: 365 days), at most 1000y
 (longer is refused: a time that far out cannot be written). A policy keeps
-plain seconds, so months and years have fixed lengths. Unlike a REV's age
-(`fog log --since 30m`), `m` is a month here, as in restic's --keep-within: a
-slip between the two keeps more, never less. `forever` is accepted by
+plain seconds, so months and years have fixed lengths. `m` is a month here, as
+in restic's --keep-within; a REV's age (`fog log --since 30min`) refuses a bare
+`m` (fog.repo.revs), so `.@6m` never means 6 minutes to one who meant months. `forever` is accepted by
 --keep-deleted only (the rule unset: a deleted path's history is kept).
 
 Sizes: a number, optionally with a decimal part, and K, M, G or T (powers

@@ -19,7 +19,7 @@ from fog.cli.common import (
     run,
 )
 from fog.cli.complete import complete_spec
-from fog.cli.text import echo, human_duration, human_size
+from fog.cli.text import echo, human_duration, human_size, moment_json
 from fog.errors import EXIT_PARTIAL
 from fog.format.names import shown
 
@@ -80,7 +80,7 @@ def restore(
                 as_json,
             )
         _tree_report(tree, as_json)
-        if tree.partial and not tree.dry_run:
+        if tree.partial:  # (a dry run: what the plan already knows would be left, as the real run exits)
             raise typer.Exit(EXIT_PARTIAL)  # (each path left as it is was named on stderr)
         return
     if delete or dry_run or max_delete is not None:
@@ -118,6 +118,7 @@ def _tree_report(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
             {
                 "path": r.scope or ".",
                 "moment": r.moment,
+                "moment_time": moment_json(r.moment_ns),
                 "output": r.output,
                 "dry_run": r.dry_run,
                 "written": r.written,

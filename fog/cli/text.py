@@ -342,6 +342,14 @@ def iso_utc(ns: int) -> str:
     return text if len(text) == 20 else "9999-12-31T23:59:59Z" if ns > 0 else "1970-01-01T00:00:00Z"
 
 
+def moment_json(ns: int | None) -> str | None:
+    """The time a tree REV resolved to, for --json: ISO 8601 UTC to the nanosecond (`...T08:05:56.123456789Z`:
+    a push's "right before" is 1 ns before it), None for the current state."""
+    if ns is None:
+        return None
+    return f"{iso_utc(ns)[:-1]}.{ns % 1_000_000_000:09d}Z"
+
+
 def local_time(ns: int) -> str:
     """A local time to the second, as a REV takes it back. During the hour a clock turned back shows twice
     (DST ends), the UTC offset follows (`2026-10-25 02:30:30+01:00`): without it the time names two moments."""

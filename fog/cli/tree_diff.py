@@ -6,7 +6,7 @@ from typing import Any
 
 from fog.cli.common import emit_json
 from fog.cli.inspect_cmds import show_file_diff
-from fog.cli.text import echo, paint, use_color
+from fog.cli.text import echo, moment_json, paint, use_color
 from fog.cli.trees_text import version_json
 from fog.format.names import shown
 
@@ -29,6 +29,8 @@ def show_tree_diff(r: Any, *, as_json: bool, stat: bool, name_status: bool, patc
                 "path": r.scope or ".",
                 "old": r.old,
                 "new": r.new,
+                "old_time": moment_json(r.old_ns),
+                "new_time": moment_json(r.new_ns),
                 "identical": r.identical,
                 "changes": [_change_json(c, patch or stat, r.names) for c in r.changes],
                 "forgotten": r.forgotten,

@@ -163,10 +163,12 @@ def restore(
     force: bool,
     stdout: Callable[[bytes], object] | None = None,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> RestoreResult:
     """Write version `v` to its place in the share, to `output`, or to stdout ('-').
 
-    `progress(done, total)`: the file's bytes written, told as its blocks arrive."""
+    `progress(done, total)`: the file's bytes written, told as its blocks arrive. `dry_run`: make the
+    same checks (the same errors), write nothing."""
     if v.kind == "deleted":
         hint = older_than_deletion(ctx.share.db.path_history(v.path), v)
         raise FogError(f"{v.path}@{v.id.hex()[:12]} is a deletion; {hint}")
@@ -192,6 +194,8 @@ def restore(
         if where == fog_dir or where.startswith(fog_dir + os.sep):
             raise FogError(f"{dest} is inside the share's .fog/ (fog's own state): choose another place")
         result.output = str(dest)
+        if dry_run:
+            return result
         if v.kind == "dir":
             dest.mkdir(parents=True, exist_ok=True)
             os.chmod(dest, ctx.mode_of(v))
@@ -208,6 +212,9 @@ def restore(
         raise UnsavedChangesError(
             f"{v.path} has changes that were never pushed; push them first, or pass --force to discard them"
         )
+    if dry_run:
+        _check(root, v, seen)
+        return result
     parent = safe_parent(root, v.path, db=ctx.share.db)
     with Parents(str(root)) as dirs:
         if v.kind == "dir":
@@ -240,6 +247,23 @@ def restore(
             )
         finish(m)
     return result
+
+
+def _check(root: Path, v: Version, seen: os.stat_result | None) -> None:
+    """The refusals of an in-place restore of `v`, without writing: a symlink above it, a file where it is a
+    directory, a directory where it is a file or link (`seen`: what is at its path)."""
+    rel = ""
+    for part in v.path.split("/")[:-1]:
+        rel = f"{rel}/{part}" if rel else part
+        here = _lstat(root / rel)
+        if here is None:
+            break
+        if stat.S_ISLNK(here.st_mode):
+            raise FogError(f"refusing to restore {v.path}: {rel} is a symlink")
+    if seen is not None and v.kind == "dir" and not stat.S_ISDIR(seen.st_mode):
+        raise FogError(f"{v.path} exists and is not a directory")
+    if seen is not None and v.kind != "dir" and stat.S_ISDIR(seen.st_mode):
+        raise FogError(f"{v.path} is a directory now; move it away to restore the {v.kind}")
 
 
 def _lstat(path: Path) -> os.stat_result | None:

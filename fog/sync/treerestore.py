@@ -11,8 +11,11 @@ with an ignored path or a nested share in it), so a directory where the tree
 has a file may stay, and the file is then not written (said in `skipped`).
 
 Files are written as a pull writes them (fog.sync.apply): fetched in groups
-that sit close together in one pack, each staged to a temp file, verified
-block by block, made durable with one syncfs, then renamed into place: each
+that sit close together in one pack, each staged to a temp file (in .fog/tmp,
+or in an output the deepest directory there now), verified block by block,
+made durable with one syncfs. Only then is anything under the top changed (a
+block that fails verification leaves it as it was): paths removed,
+directories made, and the staged files renamed into place: each
 relative to its directory opened from the top without following a symlink,
 and only if the path still holds what the plan saw (one empty then: still
 empty). A rerun after an interruption skips what is already in place. The
@@ -89,6 +92,7 @@ class TreeRestoreResult:
     bytes_written: int = 0
     bytes_planned: int = 0  # what the files to write hold
     seconds: float = 0.0
+    moment_ns: int | None = None  # the time `moment` resolved to (None: the current state)
 
     def miss(self, line: str) -> None:
         """A path of the tree left as it is ("path: why"): the restore is partial (exit 5)."""
@@ -180,6 +184,23 @@ def _holds(ctx: Context, index: StatView, path: str, s: os.stat_result, v: Versi
     )
 
 
+def _finished(ctx: Context, full: str, s: os.stat_result, v: Version) -> bool:
+    """Whether `full`, in the output of a stopped `restore -o`, already holds version `v` as a restore puts
+    it there: a link to its target, or a regular file with its size, mode and mtime whose content hashes
+    to it (read only when all three match)."""
+    if v.kind == "link":
+        return st.S_ISLNK(s.st_mode) and os.readlink(full) == v.target
+    if v.kind != "file" or not st.S_ISREG(s.st_mode):
+        return False
+    if (s.st_size, st.S_IMODE(s.st_mode), s.st_mtime_ns) != (v.size, ctx.mode_of(v), v.mtime_ns):
+        return False
+    try:
+        content = FileReader(ctx.keys, None).read(full, s, PutStats())
+    except OSError:  # (unreadable: written again, which says why if it fails)
+        return False
+    return content.stable and (content.root, content.depth) == (v.content, v.depth)
+
+
 def _saved(ctx: Context, index: StatView, path: str, s: os.stat_result) -> bool:
     """Whether what is at `path` was pushed (a directory's entries are checked one by one; here, its mode)."""
     entry = index.get(path)
@@ -245,6 +266,7 @@ def restore_tree(
     gone: set[str] = set()  # not in the tree (--delete)
     extra: set[str] = set()  # not in the tree, left alone
     unsaved: list[str] = []
+    resuming = not in_place and os.path.isdir(top) and unfinished(top)
     with ctx.share.db.stat_view() as index:
         for path, rel in rel_of.items():
             if nested and _below(rel, nested):
@@ -253,6 +275,9 @@ def restore_tree(
             s = now.get(rel)
             if s is not None and in_place and _holds(ctx, index, path, s, v):
                 result.unchanged += 1
+                continue
+            if s is not None and resuming and _finished(ctx, os.path.join(top, rel), s, v):
+                result.unchanged += 1  # (put there by the run that stopped: not fetched again)
                 continue
             if s is not None and not in_place:
                 refuse_special(os.path.join(top, rel))  # (in place: the share's own tree, as a pull treats it)
@@ -318,25 +343,33 @@ def restore_tree(
             _sweep_temps(top)
         # until the end: a stopped restore is resumed by the same command
         os.close(os.open(os.path.join(top, UNFINISHED), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    with Parents(str(ctx.share.top) if in_place else top) as fds:
-        _remove(fds, gone | clash | replaced, now, key, result)
-        if in_place and scope:
-            _make_top(fds, scope)  # (a link or file where the directory was, saved or --force: never written through)
-        made = _make_dirs(fds, key, [rel_of[v.path] for v in dirs], [rel_of[v.path] for v in writes], result)
-        if in_place:
-            sweep_staging(ctx)
-        placeable = [v for v in writes if key(rel_of[v.path]).rpartition("/")[0] in made]
-        if len(placeable) < len(writes):  # (its directory could not be made: said)
-            result.written = [v.path for v in placeable]
-            writes = placeable
-        m = meter(progress, result.bytes_planned)
-        result.bytes_written = _write(ctx, top, writes, fds, key, rel_of, now, in_place, result, told(m))
-        finish(m)
-        for v in sorted(dirs, key=lambda v: v.path, reverse=True):  # deepest first: a read-only one last
-            if key(rel_of[v.path]) in made:
-                _chmod(fds, key(rel_of[v.path]), ctx.mode_of(v), result)
-        if scope in tree and tree[scope].kind == "dir" and in_place:
-            _chmod(fds, scope, ctx.mode_of(tree[scope]), result)
+    base = str(ctx.share.top) if in_place else top
+    if in_place:
+        sweep_staging(ctx)
+    # every file is fetched, verified and staged before anything under the top changes: a block that fails
+    # verification stops the restore with nothing removed, made or replaced
+    m = meter(progress, result.bytes_planned)
+    staged = _stage(ctx, base, writes, key, rel_of, in_place, result, told(m))
+    finish(m)
+    try:
+        with Parents(base) as fds:
+            _remove(fds, gone | clash | replaced, now, key, result)
+            if in_place and scope:
+                _make_top(fds, scope)  # (a link or file where the directory was, saved or --force: not written through)
+            made = _make_dirs(fds, key, [rel_of[v.path] for v in dirs], [rel_of[v.path] for v in writes], result)
+            for i, v in enumerate(writes):
+                if i in staged and key(rel_of[v.path]).rpartition("/")[0] not in made:  # (not made: said)
+                    _unlink_quiet(staged.pop(i))
+                    result.written.remove(v.path)
+            result.bytes_written = _place_staged(writes, staged, fds, key, rel_of, now, result)
+            for v in sorted(dirs, key=lambda v: v.path, reverse=True):  # deepest first: a read-only one last
+                if key(rel_of[v.path]) in made:
+                    _chmod(fds, key(rel_of[v.path]), ctx.mode_of(v), result)
+            if scope in tree and tree[scope].kind == "dir" and in_place:
+                _chmod(fds, scope, ctx.mode_of(tree[scope]), result)
+    finally:
+        for tmp in staged.values():
+            _unlink_quiet(tmp)
     if output is not None:
         os.unlink(os.path.join(top, UNFINISHED))
     result.seconds = time.monotonic() - t0
@@ -473,29 +506,48 @@ def _remove(
     dirs.close()
 
 
-def _write(
+def _stage_dir(ctx: Context, base: str, k: str, in_place: bool, cache: dict[str, str]) -> str:
+    """Where to stage the file `k` (a path under `base`) before anything under the top changes: in place,
+    `.fog/tmp` (or, on another file system, the deepest directory above `k` that is one now, reached
+    without a symlink); in an output, that directory. Never a path the restore is about to make."""
+    head = k.rpartition("/")[0]
+    found = cache.get(head)
+    if found is None:
+        there = ""
+        for part in head.split("/") if head else []:
+            step = f"{there}/{part}" if there else part
+            try:
+                if not st.S_ISDIR(os.lstat(os.path.join(base, step)).st_mode):
+                    break
+            except OSError:
+                break
+            there = step
+        found = os.path.join(base, there) if there else base
+        found = cache[head] = staging_dir(ctx, found) if in_place else found
+    return found
+
+
+def _stage(
     ctx: Context,
-    top: str,
+    base: str,
     writes: list[Version],
-    fds: Parents,
     key: Callable[[str], str],
     rel_of: dict[str, str],
-    here: dict[str, os.stat_result],
     in_place: bool,
     result: TreeRestoreResult,
     on_bytes: Callable[[int], None] | None = None,
-) -> int:
-    """Stage every file and link in parallel (pack-ordered groups), sync once, rename each into place."""
+) -> dict[int, str]:
+    """Fetch, verify and stage every file and link in parallel (pack-ordered groups) and sync them once;
+    return the temp file of each (index in `writes`). A path that cannot be staged is said in `result`;
+    an altered block (or a stop) raises, with every temp file removed."""
     if not writes:
-        return 0
+        return {}
     store = ctx.store
     roots = [v.content if v.depth == 0 and v.content else b"" for v in writes]
     if any(r and not store.catalog.locations(r) for r in roots):
         store.scan_packs()  # packs written by other devices: learn where their objects are
-
-    def tmp_dir(v: Version) -> str:
-        parent = os.path.dirname(os.path.join(top, rel_of[v.path]))
-        return staging_dir(ctx, parent) if in_place else parent
+    where: dict[str, str] = {}
+    tmp_dirs = [_stage_dir(ctx, base, key(rel_of[v.path]), in_place, where) for v in writes]
 
     def stage_group(group: list[int]) -> tuple[list[tuple[int, str | OSError]], BaseException | None]:
         out: list[tuple[int, str | OSError]] = []
@@ -504,7 +556,7 @@ def _write(
                 v = writes[i]
                 try:
                     out.append(
-                        (i, stage_version(store, v, tmp_dir(v), fsync=False, on_bytes=on_bytes, mode=ctx.mode_of(v)))
+                        (i, stage_version(store, v, tmp_dirs[i], fsync=False, on_bytes=on_bytes, mode=ctx.mode_of(v)))
                     )
                 except OSError as exc:  # written here (the remote's errors are not OSErrors): this path only
                     out.append((i, exc))
@@ -515,7 +567,7 @@ def _write(
     staged: dict[int, str] = {}
     try:
         pool = ThreadPoolExecutor(read_workers(store), thread_name_prefix="fog-restore")
-        with flushing(top), cancel.stopping(pool):
+        with flushing(base), cancel.stopping(pool):
             futures = [pool.submit(stage_group, group) for group in store.nearby(roots)]
             failure: BaseException | None = None
             for fut in futures:
@@ -534,37 +586,48 @@ def _write(
                 raise failure
         for tmp in _unsynced(list(staged.values())):
             _fsync(tmp)
-        written = 0
-        parents: set[str] = set()
-        for i in sorted(staged, key=lambda i: rel_of[writes[i].path].split("/")):  # a directory at a time
-            v, tmp = writes[i], staged[i]
-            k = key(rel_of[v.path])
-            why = _place(fds, k, tmp, here.get(rel_of[v.path]))
-            del staged[i]
-            if why is not None:
-                _unlink_quiet(tmp)
-                result.miss(f"{v.path}: {why}")
-                result.written.remove(v.path)
-                continue
-            parents.add(k.rpartition("/")[0])
-            written += v.size if v.kind == "file" else 0
-        for head in sorted(parents):
-            try:
-                own = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fds.fd(head))
-            except (OSError, LinkedParent):
-                continue
-            try:
-                os.fsync(own)
-            finally:
-                os.close(own)
-        fds.close()
-        return written
-    finally:
+    except BaseException:
         for tmp in staged.values():
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            _unlink_quiet(tmp)
+        raise
+    return staged
+
+
+def _place_staged(
+    writes: list[Version],
+    staged: dict[int, str],
+    fds: Parents,
+    key: Callable[[str], str],
+    rel_of: dict[str, str],
+    here: dict[str, os.stat_result],
+    result: TreeRestoreResult,
+) -> int:
+    """Rename each staged file into place (taking it out of `staged`); return the bytes of the files placed."""
+    written = 0
+    parents: set[str] = set()
+    for i in sorted(staged, key=lambda i: rel_of[writes[i].path].split("/")):  # a directory at a time
+        v, tmp = writes[i], staged[i]
+        k = key(rel_of[v.path])
+        why = _place(fds, k, tmp, here.get(rel_of[v.path]))
+        del staged[i]
+        if why is not None:
+            _unlink_quiet(tmp)
+            result.miss(f"{v.path}: {why}")
+            result.written.remove(v.path)
+            continue
+        parents.add(k.rpartition("/")[0])
+        written += v.size if v.kind == "file" else 0
+    for head in sorted(parents):
+        try:
+            own = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fds.fd(head))
+        except (OSError, LinkedParent):
+            continue
+        try:
+            os.fsync(own)
+        finally:
+            os.close(own)
+    fds.close()
+    return written
 
 
 def _place(dirs: Parents, path: str, tmp: str, before: os.stat_result | None) -> str | None:

@@ -504,7 +504,7 @@ def test_rev_ages_and_yesterday(share: Share, monkeypatch: pytest.MonkeyPatch, o
     assert cat(share, "f.txt@5s") == "ten seconds ago\n"  # the newest is less than 5 s old
     assert cat(share, "f.txt@9s") == "ten seconds ago\n"
     assert cat(share, "f.txt") == "now\n"
-    assert cat(share, "f.txt@1m") == "five hours ago\n"
+    assert cat(share, "f.txt@1min") == "five hours ago\n"
     assert cat(share, "f.txt@4h") == "five hours ago\n"
     assert cat(share, "f.txt@5h") == "five hours ago\n"  # (5 h and a few ms old by now)
     assert cat(share, "f.txt@6h") == "three days ago\n"

@@ -221,16 +221,17 @@ def test_a_stopped_restore_to_a_directory_is_resumed_by_the_same_command(
         share.write(f"d/f{i:02}.txt", f"{i}\n")
     share.push()
     out = share.tmp / "out"
-    write = treerestore._write
+    place = treerestore._place_staged
 
-    def stopped(ctx, top, writes, *a, **k):  # type: ignore[no-untyped-def]
-        write(ctx, top, writes[:5], *a, **k)
-        (Path(top) / "d" / ".fog-tmp-1-0123abcd-00000001").write_text("a temp file left by a kill")
+    def stopped(writes, staged, fds, *a, **k):  # type: ignore[no-untyped-def]
+        first = {i: staged.pop(i) for i in sorted(staged)[:5]}
+        place(writes, first, fds, *a, **k)
+        (Path(fds.top) / "d" / ".fog-tmp-1-0123abcd-00000001").write_text("a temp file left by a kill")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(treerestore, "_write", stopped)
+    monkeypatch.setattr(treerestore, "_place_staged", stopped)
     share.fog("restore", ".@~0", "-o", out, expect=130)
-    monkeypatch.setattr(treerestore, "_write", write)
+    monkeypatch.setattr(treerestore, "_place_staged", place)
     assert 0 < len(list((out / "d").iterdir())) < 12
     share.fog("restore", ".@~0", "-o", out)
     assert sorted(p.name for p in out.iterdir()) == ["d"]  # not nested, no marker left
@@ -451,8 +452,8 @@ def test_a_directory_where_the_tree_had_a_file_is_emptied_only_by_delete(share: 
     share.write("d/p", "pushed\n")
     share.push()
     share.write("d/new", "unpushed precious\n")
-    for extra in (["-n"], []):  # (the real run exits 5: the tree's file d is not in place; a dry run 0)
-        doc = share.fog("restore", ".@~1", *extra, "--json", expect=0 if extra else 5).json()
+    for extra in (["-n"], []):  # (both exit 5: the tree's file d is not (would not be) put in place)
+        doc = share.fog("restore", ".@~1", *extra, "--json", expect=5).json()
         assert doc["written"] == [] and doc["deleted"] == [], doc
         assert sorted(doc["extra"]) == ["d/new", "d/p"], doc
         assert [s for s in doc["skipped"] if s.startswith("d: a directory is in the way")], doc
@@ -608,7 +609,7 @@ def test_restore_delete_never_removes_a_file_edited_after_the_plan(
 def test_a_tree_restore_never_writes_or_chmods_through_a_directory_swapped_for_a_symlink(
     share: Share, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """d/ (0700) was deleted since; while `restore .@~1` downloaded, the user put a symlink to a directory
+    """d/ (0700) was deleted since; while `restore .@~1` placed its files, the user put a symlink to a directory
     outside the share at d: the restore replaced outside/f and chmod'ed outside to 0700."""
     share.write("d/f", "old f\n")
     share.write("d/big", os.urandom(1 << 16))
@@ -625,7 +626,15 @@ def test_a_tree_restore_never_writes_or_chmods_through_a_directory_swapped_for_a
         os.rename(share.root / "d", share.root / "d.moved")
         (share.root / "d").symlink_to(outside)
 
-    _while_staging(monkeypatch, swap)
+    from fog.sync import treerestore
+
+    place = treerestore._place_staged
+
+    def placing(*a, **k):  # type: ignore[no-untyped-def]
+        swap()  # (its directories made, before the staged files are renamed into them)
+        return place(*a, **k)
+
+    monkeypatch.setattr(treerestore, "_place_staged", placing)
     doc = share.fog("restore", ".@~1", "--json", expect=5).json()
     assert sorted(p.name for p in outside.iterdir()) == ["f"] and (outside / "f").read_text() == "precious\n"
     assert outside.stat().st_mode & 0o777 == 0o755
@@ -775,3 +784,134 @@ def test_a_path_with_no_history_says_so_whatever_the_rev(share: Share) -> None:
     for spec in ("nonexist", "nonexist@~1", "nonexist@push:0000^"):
         r = share.fog("ls", spec, expect=1)
         assert "nonexist: no history" in r.err, r
+
+
+def test_an_altered_block_stops_a_tree_restore_before_anything_is_removed_or_replaced(share: Share) -> None:
+    """`restore .@~1 --delete` against a remote that altered a block exited 4 ("nothing was replaced") after
+    it had deleted every path not in the tree, and removed a file where the tree had a directory (review 6
+    trees T5). Every file is staged and verified before the tree is touched: exit 4, the tree as it was."""
+    from fogcli import flip_bit
+
+    share.write("big", os.urandom(200_000))
+    share.write("x/big", os.urandom(100_000))
+    share.write("keep", "kept\n")
+    share.push()
+    first = share.packs()[0]
+    time.sleep(1.1)
+    share.write("big", os.urandom(200_000))
+    for i in range(5):
+        share.write(f"new{i}", f"made since {i}\n")
+    share.write("dirnow/y", "y\n")
+    shutil.rmtree(share.root / "x")
+    share.write("x", "x is a file now\n")
+    share.push()
+    flip_bit(max((o for o in share.objects() if o.file == first), key=lambda o: o.length))
+    before = _snapshot(share.root)
+    r = share.fog("restore", ".@~1", "--delete", "--max-delete", "100%", expect=4)
+    assert "authentication failed" in r.err, r
+    assert _snapshot(share.root) == before
+    assert list((share.root / ".fog" / "tmp").iterdir()) == []
+    r = share.fog("restore", ".@~1", expect=4)  # (without --delete: x is still the file)
+    assert _snapshot(share.root) == before
+
+
+def test_a_resumed_restore_to_a_directory_does_not_fetch_the_files_already_there(share: Share) -> None:
+    """Resuming a stopped `restore .@REV -o OUT` fetched and rewrote every file again (review 6 trees T7). A
+    file already there with the version's size, mode and mtime and its content is counted unchanged; one
+    whose content differs (same size, mode and mtime) is written again."""
+    for i in range(4):
+        share.write(f"d/big{i}", os.urandom(100_000))
+    os.symlink("big0", share.root / "d" / "link")
+    share.push()
+    out = share.tmp / "out"
+    first = share.fog("restore", ".@~0", "-o", out, "--json").json()
+    assert first["unchanged"] == 0 and first["bytes_written"] == 400_000, first
+    (out / ".fog-tmp-restore-unfinished").touch()  # as a run stopped before its end leaves it
+    spoiled = out / "d" / "big2"
+    s = spoiled.stat()
+    spoiled.write_bytes(os.urandom(100_000))
+    os.utime(spoiled, ns=(s.st_atime_ns, s.st_mtime_ns))
+    again = share.fog("restore", ".@~0", "-o", out, "--json").json()
+    assert again["unchanged"] == 4 and again["written"] == ["d/big2"], again
+    assert again["bytes_written"] == 100_000, again
+    assert spoiled.read_bytes() == (share.root / "d" / "big2").read_bytes()
+    assert not (out / ".fog-tmp-restore-unfinished").exists()
+
+
+def test_ls_of_a_deleted_file_says_it_did_not_exist_then(share: Share) -> None:
+    """`fog ls docs/b` of a deleted file said "docs/b was empty then" (review 6 trees T8 b)."""
+    share.write("docs/a", "a\n")
+    share.write("docs/b", "b\n")
+    (share.root / "empty").mkdir()
+    share.push()
+    (share.root / "docs/b").unlink()
+    share.push()
+    assert share.fog("ls", "docs/b").err == "docs/b did not exist then (now)\n"
+    assert share.fog("ls", "docs/b@~1").out == "b\n"
+    assert share.fog("ls", "empty").err == "empty was empty then (now)\n"
+
+
+def test_a_dry_run_refuses_what_the_real_run_refuses(share: Share) -> None:
+    """`restore notes@ID -n` said "would restore notes" (exit 0) where the real run refused: "notes is a
+    directory now" (exit 1) (review 6 trees T8 d)."""
+    share.write("notes", "a file\n")
+    share.push()
+    (share.root / "notes").unlink()
+    share.write("notes/in", "in\n")
+    share.push()
+    vid = next(v["version"] for v in share.log("notes") if v["path"] == "notes" and v["kind"] == "file")
+    for extra in (["-n"], []):
+        r = share.fog("restore", f"notes@{vid[:12]}", *extra, expect=1)
+        assert "notes is a directory now" in r.one_line_error(), r
+    assert (share.root / "notes/in").read_text() == "in\n"
+    out = share.tmp / "out"
+    out.mkdir()
+    (out / "notes").write_text("taken\n")
+    for extra in (["-n"], []):
+        assert (
+            "exists; pass --force"
+            in share.fog("restore", f"notes@{vid[:12]}", "-o", out, *extra, expect=1).one_line_error()
+        )
+    doc = share.fog("restore", f"notes@{vid[:12]}", "-o", share.tmp / "out2", "-n", "--json").json()
+    assert doc["written"] == ["notes"] and not (share.tmp / "out2").exists(), doc
+
+
+def test_a_bare_m_in_an_age_is_refused_min_and_mo_are_read(share: Share) -> None:
+    """`.@6m` was 6 minutes in a REV but `--keep-within 6m` is 6 months (review 6 trees T8 e): a REV's age
+    refuses `m`, naming `min` and `mo`."""
+    share.write("f", "v1\n")
+    share.push()
+    for args in (["ls", ".@6m"], ["cat", "f@6m"], ["restore", ".@6m", "-n"]):
+        err = share.fog(*args, expect=1).one_line_error()
+        assert "6m: `m` could be minutes or months; write 6min (minutes) or 6mo (months)" in err, (args, err)
+    assert "30min" in share.fog("log", "--since", "30m", "f", expect=2).err
+    assert share.fog("cat", "f@0min").out == "v1\n"
+    assert "was empty then" in share.fog("ls", ".@1mo").err
+    assert "was empty then" in share.fog("ls", ".@1y").err
+
+
+def test_json_gives_the_resolved_moment_as_a_utc_time(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--json `moment` was only a label with a local time (review 6 trees T8 f): `moment_time` is the
+    moment in ISO 8601 UTC to the nanosecond (null for the current state); a tree diff's sides likewise."""
+    share.write("f", "v1\n")
+    share.push()
+    share.write("f", "v2\n")
+    share.push()
+    ns = share.fog("log", "--pushes", "--json").json()[0]["time_ns"] - 1  # right before the last push
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        doc = share.fog("ls", ".@~1", "--json").json()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    when = doc["moment_time"]
+    assert "+05:30" in doc["moment"], doc
+    assert when == time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z", doc
+    assert datetime.fromisoformat(when).utcoffset() == UTC.utcoffset(None)
+    assert share.fog("cat", f"f@{when}").out == "v1\n"  # (a script can name that moment again)
+    assert share.fog("ls", ".", "--json").json()["moment_time"] is None
+    dry = share.fog("restore", ".@~1", "-n", "--json").json()
+    assert dry["moment_time"] == when, dry
+    diff = share.fog("diff", ".@~1", "--json").json()
+    assert diff["old_time"] == when and diff["new_time"] is None, diff

@@ -156,10 +156,6 @@ class RevisionError(FogError):
     kind = "revision"
 
 
-class AmbiguousAge(RevisionError):
-    """An age with a bare `m` (`6m`): minutes or months? Said as such wherever an age is read."""
-
-
 class UnsavedChangesError(FogError):
     """An operation would overwrite local changes that were never pushed."""
 

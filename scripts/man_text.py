@@ -53,8 +53,8 @@ REVISIONS: list[Block] = [
         ),
         (
             "an age",
-            "`30min`, `2h`, `3d`, `1w`, `6mo`, `1y`: the newest version at least that old (`mo`: 30 days, "
-            "`y`: 365; a bare `m` is refused: `min` or `mo`?).",
+            "`30m` or `30min`, `2h`, `3d`, `1w`, `6mo`, `1y`: the newest version at least that old (`m`: "
+            "minutes here, months in a policy's durations; `mo`: 30 days, `y`: 365).",
         ),
         ("`yesterday`", "the newest version from before today."),
     ],

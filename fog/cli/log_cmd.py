@@ -12,7 +12,7 @@ from fog.cli.common import JSON_OPTION, STATE, api, emit_json, fog_home, run
 from fog.cli.complete import complete_path
 from fog.cli.text import echo, log_json, log_table, names_the_share
 from fog.cli.trees_text import push_header, push_json
-from fog.errors import AmbiguousAge, RevisionError, UsageError
+from fog.errors import RevisionError, UsageError
 from fog.repo.revs import parse_time, parse_when, parse_whole
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,8 +46,6 @@ def _when(text: str | None, flag: str) -> int | None:
         return None
     try:
         return _span_start(text) if flag == "--since" else parse_when(text)
-    except AmbiguousAge as exc:
-        raise UsageError(f"{flag} {exc}") from exc
     except RevisionError as exc:
         raise UsageError(f"{flag} {text!r}: use an age like 2h or 3d, 'yesterday', or an ISO date/time") from exc
 

@@ -5,8 +5,8 @@ id (at least 4 characters, unique among the path's versions); an ISO 8601
 date or date-time (the newest version at or before it; without a zone it is
 local time, and a local time the clock showed twice, when DST ended, means the
 later of the two: `fog log` prints the offset after such a time); an age
-`30min`, `2h`, `3d`, `1w`, `6mo`, `1y` (the newest version at least that old; a bare `m` is refused:
-minutes or months?); `yesterday`
+`30m` or `30min`, `2h`, `3d`, `1w`, `6mo`, `1y` (the newest version at least that old; `m` is
+minutes here, months in a retention policy's durations: `min` and `mo` say which); `yesterday`
 (the newest version from before today). No REV means the newest version.
 """
 
@@ -16,15 +16,15 @@ import re
 import time
 from datetime import MAXYEAR, datetime
 
-from fog.errors import AmbiguousAge, RevisionError
+from fog.errors import RevisionError
 from fog.format.version import Version
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _BACK = re.compile(r"^~([0-9]{1,18})$")  # (longer: not a REV; int() of 4,300 digits would raise)
-_AGE = re.compile(r"^([0-9]{1,12})(min|mo|[smhdwy])$")
+_AGE = re.compile(r"^([0-9]{1,12})(min|mo|[smhdwy])$")  # (`m`: minutes, as documented since the first REVs)
 # the units of a policy's durations (fog.cli.policy_opts), but a bare `m` is refused: minutes here once,
 # months there (restic's --keep-within), so `.@6m` meant as half a year restored 6 minutes ago
-_UNIT_S = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}
+_UNIT_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}
 LAST_NS = 253_402_300_799_999_999_999  # 9999-12-31T23:59:59.999999999Z, the last instant a datetime holds
 _CLOCK = re.compile(r"[T ](?P<h>\d{2})(?::?(?P<m>\d{2})(?::?(?P<s>\d{2}))?)?(?P<f>[.,]\d+)?")
 
@@ -47,9 +47,6 @@ def parse_when(text: str, now_ns: int | None = None) -> int:
     """A point in time (ns since the epoch) from an age, `yesterday`, `today` or an ISO time."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     m = _AGE.match(text)
-    if m and m.group(2) == "m":
-        n = m.group(1)
-        raise AmbiguousAge(f"{text}: `m` could be minutes or months; write {n}min (minutes) or {n}mo (months)")
     if m:  # (older than 1970: before everything fog has)
         return max(0, now_ns - int(m.group(1)) * _UNIT_S[m.group(2)] * 1_000_000_000)
     if text in ("yesterday", "today"):

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 
 import lmdb
 
-from fog.errors import AmbiguousAge, RevisionError
+from fog.errors import RevisionError
 from fog.format.paths import FS_ENCODING
 from fog.format.version import Version
 from fog.repo import pushes as pushes_mod
@@ -340,8 +340,6 @@ def resolve_moment(db: RepoDB, scope: str, rev: str | None, names: dict[str, str
             )
     try:
         when = parse_when(rev)
-    except AmbiguousAge:
-        raise
     except RevisionError:
         raise RevisionError(
             f"cannot read {rev!r} as a REV for a tree (use ~N, push:ID, push:ID^, an age like 2h or 3d, "

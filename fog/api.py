@@ -25,6 +25,7 @@ from fog.errors import (
     IdentityError,
     IntegrityError,
     MissingObject,
+    NoHistoryError,
     NotAShareError,
     ReadOnlyRemote,
     Refused,
@@ -335,16 +336,27 @@ def remote_contexts(
             ctx.close()
 
 
+def _refuse_empty(arg: str) -> None:
+    """An empty PATH argument (`"$VAR"` unset) is refused, not taken as the current directory."""
+    if not arg:
+        raise UsageError("'' (an empty argument) names no path: give a file or directory in the share")
+
+
 def share_path(share: Share, cwd: Path, arg: str) -> str:
-    """A user-given path (relative to cwd) as a '/'-separated share path."""
+    """A user-given path (relative to cwd) as a '/'-separated share path (of a file or directory below the
+    share's root: callers that take the root too ask `_scope`)."""
+    _refuse_empty(arg)
     full = Path(os.path.normpath(cwd.absolute() / arg))
     try:
         rel = full.relative_to(share.root)
     except ValueError:
         raise UsageError(f"{arg} is outside the share {share.root}") from None
     text = rel.as_posix()
-    if text in ("", ".") or in_fog_dir(text):
-        raise UsageError(f"{arg} does not name a file in the share (nothing in a {FOG_DIR} directory is synced)")
+    if text in ("", "."):  # (as `fog cat DIR` says of a directory, exit 1)
+        raise FogError(f"{arg} is the share's root, a directory, not a file")
+    if in_fog_dir(text):
+        what = "the current directory" if os.path.normpath(arg) == "." else arg
+        raise UsageError(f"{what} is in a {FOG_DIR} directory: nothing there is synced, so it has no history")
     return text
 
 
@@ -619,7 +631,7 @@ def log(
                 below = [v for v in share.db.all_versions() if v.path.startswith(rel + "/")]
                 versions = sorted([*versions, *below], key=lambda v: (v.time_ns, v.id), reverse=True)
             if not versions:
-                raise FogError(f"{path}: no history (not in the share, or never pushed)")
+                raise NoHistoryError(path)
         else:
             versions = share.db.recent()
         out: list[LogEntry] = []
@@ -699,6 +711,7 @@ def _forget_in(
 
 def _scope(share: Share, cwd: Path, arg: str) -> str:
     """A PATH given to forget as a share path; "" for the share's root (everything)."""
+    _refuse_empty(arg)
     if Path(os.path.normpath(cwd.absolute() / arg)) == share.root:
         return ""
     return share_path(share, cwd, arg)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fog.api import Progress, _forgotten_explained, _scope, context, device_names, open_share
-from fog.errors import FogError, UsageError
+from fog.errors import FogError, NoHistoryError, UsageError
 from fog.format.version import Version
 from fog.repo import revs, trees
 from fog.repo.pushes import Push
@@ -31,7 +31,7 @@ from fog.sync.merge import same_state
 def split_tree_spec(share: Share, cwd: Path, spec: str) -> tuple[str, str | None]:
     """DIR@REV as (share path, "" for the share; REV or None)."""
     path, rev = revs.split_spec(spec)
-    return _scope(share, cwd, path or "."), rev
+    return _scope(share, cwd, (path or ".") if rev is not None else path), rev  # (@REV: the current directory)
 
 
 def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
@@ -39,7 +39,7 @@ def spec_is_tree(home: Path, cwd: Path, spec: str) -> bool:
     with open_share(home, cwd, lock=False) as (share, _ident):
         path, _rev = revs.split_spec(spec)
         try:
-            scope = _scope(share, cwd, path or ".")
+            scope = _scope(share, cwd, (path or ".") if _rev is not None else path)
         except UsageError:
             return False
         if trees.is_tree(share.db, scope):
@@ -62,7 +62,7 @@ def _tree(
             raise FogError(f"{scope}@{rev} is a deletion; {hint}")
         tree = dict(sorted({**tree, scope: moment.version}.items()))
     if scope and scope not in tree and not tree and not trees.has_history(share.db, scope):
-        raise FogError(f"{scope}: no history (not in the share, or never pushed)")
+        raise NoHistoryError(scope)
     return tree, moment.label
 
 
@@ -153,7 +153,7 @@ class LsResult:
 def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = False) -> LsResult:
     """What DIR@REV held: its direct entries, or (recursive) everything below it."""
     with open_share(home, cwd, lock=False) as (share, ident):
-        scope, rev = split_tree_spec(share, cwd, spec or ".")
+        scope, rev = split_tree_spec(share, cwd, "." if spec is None else spec)
         names = device_names(ident, share)
         forgotten: dict[str, Version] = {}
         tree, label = _tree(share, scope, rev, names, forgotten)
@@ -223,7 +223,7 @@ def tree_diff(
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         share = ctx.share
         names = device_names(ctx.ident, share)
-        scope, rev_a = split_tree_spec(share, cwd, spec_a or ".")
+        scope, rev_a = split_tree_spec(share, cwd, "." if spec_a is None else spec_a)
         unknown: dict[str, Version] = {}
         if spec_a is None:
             old, old_label = trees.tree_at(share.db, scope, None), "the last push"
@@ -286,6 +286,8 @@ def pushes(home: Path, cwd: Path, path: str | None = None) -> PushesResult:
     """Every push (those touching PATH when given), newest first, with its versions."""
     with open_share(home, cwd, lock=False) as (share, ident):
         scope = _scope(share, cwd, path) if path is not None else ""
+        if scope and not trees.has_history(share.db, scope):
+            raise NoHistoryError(scope)  # (not "No pushes match.", exit 0: a typo is not an empty answer)
         found = trees.pushes(share.db, scope)
         if scope:
             for p in found:
@@ -306,6 +308,8 @@ def find(home: Path, cwd: Path, pattern: str, path: str | None = None) -> FindRe
     """Paths in history (deleted ones too) matching a glob, with their versions."""
     with open_share(home, cwd, lock=False) as (share, ident):
         scope = _scope(share, cwd, path) if path is not None else ""
+        if scope and not trees.has_history(share.db, scope):
+            raise NoHistoryError(scope)  # a DIR that is not there: not "no path matches", exit 0
         matches = trees.find(share.db, pattern, scope)
         with share.db.read() as txn:
             heads = {h.id for p in matches if (h := share.db.head(p, txn)) is not None}

@@ -29,8 +29,9 @@ def show(
     """Print the device and user public keys; with --master, the master key too."""
     info = run(lambda: api.key_info(fog_home(), master=master), as_json)
     if master:
+        where = "in the JSON on stdout (`master_key`)" if as_json else "below"
         typer.echo(
-            "fog: WARNING: the master key below gives access to every share of this user; "
+            f"fog: WARNING: the master key {where} gives access to every share of this user; "
             "do not paste it anywhere you would not paste a password",
             err=True,
         )

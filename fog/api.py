@@ -819,8 +819,16 @@ def stats(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = Fals
     """What each remote (or the named one) stores, and how much of it this device's history references.
 
     Read-only on every remote. A remote that cannot be reached is in `failed`;
-    if none can, its error is raised."""
+    if none can, its error is raised. A revoked device (or a removed member) is told, exit 6, as by
+    every command that touches a remote: the user's settings are read first, from the first remote
+    that answers."""
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        for ctx in ctxs:
+            try:
+                keyring.refresh_config(ctx)  # (RevokedError: exit 6)
+                break
+            except (RemoteError, IntegrityError):
+                continue  # (that remote's figures say what is wrong with it; `fog check` says more)
         db = ctxs[0].share.db
         result = stats_mod.share_stats({c.remote_name: c.store for c in ctxs}, db.all_versions(), db.heads())
         result.failed = {**failed, **result.failed}

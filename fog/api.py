@@ -739,7 +739,7 @@ def _open_each(share: Share, ident: Identity, failed: dict[str, str], *, first: 
 
 def resolve_version(share: Share, cwd: Path, spec: str, names: dict[str, str] | None = None) -> Version:
     path, rev = revs.split_spec(spec)
-    rel = share_path(share, cwd, path)
+    rel = share_path(share, cwd, (path or ".") if rev is not None else path)  # (@REV: the current directory)
     history = share.db.path_history(rel)
     if not history and rev is not None:
         whole = share_path(share, cwd, spec)

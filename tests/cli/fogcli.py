@@ -103,12 +103,15 @@ def run_fog(
 
 
 def _in_process(argv: list[str], cwd: Path) -> tuple[int, bytes, str]:
-    """fog.cli.main() in this process, with argv, cwd, stdout and stderr swapped."""
+    """fog.cli.main() in this process, with argv, cwd, stdout and stderr swapped (and the umask kept: `fog serve`
+    sets 077 for its process, and a refused `serve --listen ''` left every later test's files 0600)."""
     from fog.cli import main
 
     out = io.BytesIO()
     err = io.StringIO()
     saved = sys.argv, sys.stdout, sys.stderr, os.getcwd()
+    umask = os.umask(0o022)
+    os.umask(umask)
     sys.argv = ["fog", *argv]
     text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     sys.stdout, sys.stderr = text_out, err
@@ -122,6 +125,7 @@ def _in_process(argv: list[str], cwd: Path) -> tuple[int, bytes, str]:
         text_out.flush()
         sys.argv, sys.stdout, sys.stderr = saved[:3]
         os.chdir(saved[3])
+        os.umask(umask)
     raw = out.getvalue()
     text_out.detach()
     return rc, raw, err.getvalue()

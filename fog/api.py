@@ -25,6 +25,7 @@ from fog.errors import (
     IdentityError,
     IntegrityError,
     MissingObject,
+    NoHistoryError,
     NotAShareError,
     ReadOnlyRemote,
     Refused,
@@ -335,16 +336,27 @@ def remote_contexts(
             ctx.close()
 
 
+def _refuse_empty(arg: str) -> None:
+    """An empty PATH argument (`"$VAR"` unset) is refused, not taken as the current directory."""
+    if not arg:
+        raise UsageError("'' (an empty argument) names no path: give a file or directory in the share")
+
+
 def share_path(share: Share, cwd: Path, arg: str) -> str:
-    """A user-given path (relative to cwd) as a '/'-separated share path."""
+    """A user-given path (relative to cwd) as a '/'-separated share path (of a file or directory below the
+    share's root: callers that take the root too ask `_scope`)."""
+    _refuse_empty(arg)
     full = Path(os.path.normpath(cwd.absolute() / arg))
     try:
         rel = full.relative_to(share.root)
     except ValueError:
         raise UsageError(f"{arg} is outside the share {share.root}") from None
     text = rel.as_posix()
-    if text in ("", ".") or in_fog_dir(text):
-        raise UsageError(f"{arg} does not name a file in the share (nothing in a {FOG_DIR} directory is synced)")
+    if text in ("", "."):  # (as `fog cat DIR` says of a directory, exit 1)
+        raise FogError(f"{arg} is the share's root, a directory, not a file")
+    if in_fog_dir(text):
+        what = "the current directory" if os.path.normpath(arg) == "." else arg
+        raise UsageError(f"{what} is in a {FOG_DIR} directory: nothing there is synced, so it has no history")
     return text
 
 
@@ -619,7 +631,7 @@ def log(
                 below = [v for v in share.db.all_versions() if v.path.startswith(rel + "/")]
                 versions = sorted([*versions, *below], key=lambda v: (v.time_ns, v.id), reverse=True)
             if not versions:
-                raise FogError(f"{path}: no history (not in the share, or never pushed)")
+                raise NoHistoryError(path)
         else:
             versions = share.db.recent()
         out: list[LogEntry] = []
@@ -699,6 +711,7 @@ def _forget_in(
 
 def _scope(share: Share, cwd: Path, arg: str) -> str:
     """A PATH given to forget as a share path; "" for the share's root (everything)."""
+    _refuse_empty(arg)
     if Path(os.path.normpath(cwd.absolute() / arg)) == share.root:
         return ""
     return share_path(share, cwd, arg)
@@ -726,7 +739,7 @@ def _open_each(share: Share, ident: Identity, failed: dict[str, str], *, first: 
 
 def resolve_version(share: Share, cwd: Path, spec: str, names: dict[str, str] | None = None) -> Version:
     path, rev = revs.split_spec(spec)
-    rel = share_path(share, cwd, path)
+    rel = share_path(share, cwd, (path or ".") if rev is not None else path)  # (@REV: the current directory)
     history = share.db.path_history(rel)
     if not history and rev is not None:
         whole = share_path(share, cwd, spec)
@@ -806,8 +819,16 @@ def stats(home: Path, cwd: Path, *, remote: str | None = None, wait: bool = Fals
     """What each remote (or the named one) stores, and how much of it this device's history references.
 
     Read-only on every remote. A remote that cannot be reached is in `failed`;
-    if none can, its error is raised."""
+    if none can, its error is raised. A revoked device (or a removed member) is told, exit 6, as by
+    every command that touches a remote: the user's settings are read first, from the first remote
+    that answers."""
     with all_contexts(home, cwd, remote=remote, wait=wait) as (ctxs, failed):
+        for ctx in ctxs:
+            try:
+                keyring.refresh_config(ctx)  # (RevokedError: exit 6)
+                break
+            except (RemoteError, IntegrityError):
+                continue  # (that remote's figures say what is wrong with it; `fog check` says more)
         db = ctxs[0].share.db
         result = stats_mod.share_stats({c.remote_name: c.store for c in ctxs}, db.all_versions(), db.heads())
         result.failed = {**failed, **result.failed}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fog.api import Progress, _forgotten_explained, _scope, context, device_names, open_share
-from fog.errors import FogError, UsageError
+from fog.errors import FogError, NoHistoryError, UsageError
 from fog.format.version import Version
 from fog.repo import revs, trees
 from fog.repo.pushes import Push
@@ -35,7 +35,7 @@ def split_tree_spec(share: Share, cwd: Path, spec: str) -> tuple[str, str | None
     `@` is nothing (neither in history nor on disk) and the whole spec is something: as
     fog.api.resolve_version reads PATH@REV; `me@example.com@REV` names it at REV."""
     path, rev = revs.split_spec(spec)
-    scope = _scope(share, cwd, path or ".")
+    scope = _scope(share, cwd, (path or ".") if rev is not None else path)  # (@REV: the current directory)
     if rev is None or _exists(share, scope):
         return scope, rev
     try:
@@ -71,7 +71,7 @@ def _tree(
     `forgotten` receives the paths whose state then is unknown, their history before it forgotten
     (fog.repo.trees)."""
     if scope and rev is not None and not trees.has_history(share.db, scope):  # (before "only 0 pushes changed it")
-        raise FogError(f"{scope}: no history (not in the share, or never pushed)")
+        raise NoHistoryError(scope)
     moment = trees.resolve_moment(share.db, scope, rev, names)
     tree = trees.tree_at(share.db, scope, moment.when_ns, forgotten)
     if moment.version is not None:  # (the named one, even if another of that path has the same time)
@@ -80,7 +80,7 @@ def _tree(
             raise FogError(f"{scope}@{rev} is a deletion; {hint}")
         tree = dict(sorted({**tree, scope: moment.version}.items()))
     if scope and scope not in tree and not tree and not trees.has_history(share.db, scope):
-        raise FogError(f"{scope}: no history (not in the share, or never pushed)")
+        raise NoHistoryError(scope)
     return tree, moment.label, moment.when_ns
 
 
@@ -177,7 +177,7 @@ class LsResult:
 def ls(home: Path, cwd: Path, spec: str | None = None, *, recursive: bool = False) -> LsResult:
     """What DIR@REV held: its direct entries, or (recursive) everything below it."""
     with open_share(home, cwd, lock=False) as (share, ident):
-        scope, rev = split_tree_spec(share, cwd, spec or ".")
+        scope, rev = split_tree_spec(share, cwd, "." if spec is None else spec)
         names = device_names(ident, share)
         forgotten: dict[str, Version] = {}
         tree, label, when = _tree(share, scope, rev, names, forgotten)
@@ -250,7 +250,7 @@ def tree_diff(
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         share = ctx.share
         names = device_names(ctx.ident, share)
-        scope, rev_a = split_tree_spec(share, cwd, spec_a or ".")
+        scope, rev_a = split_tree_spec(share, cwd, "." if spec_a is None else spec_a)
         unknown: dict[str, Version] = {}
         if spec_a is None:
             old, old_label, old_ns = trees.tree_at(share.db, scope, None), "the last push", None
@@ -327,6 +327,8 @@ def pushes(home: Path, cwd: Path, path: str | None = None) -> PushesResult:
     """Every push (those touching PATH when given), newest first, with its versions."""
     with open_share(home, cwd, lock=False) as (share, ident):
         scope = _scope(share, cwd, path) if path is not None else ""
+        if scope and not trees.has_history(share.db, scope):
+            raise NoHistoryError(scope)  # (not "No pushes match.", exit 0: a typo is not an empty answer)
         found = trees.pushes(share.db, scope)
         if scope:
             for p in found:
@@ -347,6 +349,8 @@ def find(home: Path, cwd: Path, pattern: str, path: str | None = None) -> FindRe
     """Paths in history (deleted ones too) matching a glob, with their versions."""
     with open_share(home, cwd, lock=False) as (share, ident):
         scope = _scope(share, cwd, path) if path is not None else ""
+        if scope and not trees.has_history(share.db, scope):
+            raise NoHistoryError(scope)  # a DIR that is not there: not "no path matches", exit 0
         matches = trees.find(share.db, pattern, scope)
         with share.db.read() as txn:
             heads = {h.id for p in matches if (h := share.db.head(p, txn)) is not None}

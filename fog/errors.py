@@ -156,6 +156,19 @@ class RevisionError(FogError):
     kind = "revision"
 
 
+class NoHistoryError(RevisionError):
+    """A path (or a directory) has no version in this share's history: not in the share, or never pushed
+    or pulled here.
+
+    Every command that reads history says it in these words, exit 1 (kind `revision`), so a script tells
+    "no such path" from a bad command line (exit 2).
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path}: no history (not in the share, or never pushed or pulled)")
+        self.path = path
+
+
 class UnsavedChangesError(FogError):
     """An operation would overwrite local changes that were never pushed."""
 

@@ -179,6 +179,10 @@ JSON_INTRO: list[Block] = [
     "under `--json` is one JSON object on one line of stderr, with `code` (the exit code), `kind` "
     "(`error`, `usage`, `not-a-share`, `identity`, `passphrase`, `remote`, `integrity`, `locked`, `revision`, "
     "`unsaved-changes`, `read-only`, ...) and `message`; the exit code is the same as without `--json`. A "
+    "command that goes on when some of its remotes fail (`push`, `pull`, `sync`, `stats`, `prune`, `forget`, "
+    "`policy set`, `remote remove|set-url`) still prints its document on stdout, and on stderr one such "
+    "line per failed remote, each with a fourth key, `remote` (its name): kind `remote` (exit 1), or "
+    "`integrity` when its data was refused (exit 4). A "
     "command line that the parser itself rejects (an unknown option, a missing argument) gets a "
     "plain-text usage message and exit code 2.",
     "Times are ISO 8601 in UTC, sizes are bytes, version ids are 64 hex digits. The top-level fields of each document:",
@@ -186,7 +190,7 @@ JSON_INTRO: list[Block] = [
 
 # Documented top-level fields of each command's --json document (a list of
 # objects where the command lists things). tests/cli/test_docs.py checks that
-# each is present in the real output.
+# the real output has exactly these: none missing, none undocumented.
 ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.RotationResult)
     "epoch",
     "master_key",
@@ -199,6 +203,7 @@ ROTATION_FIELDS = [  # fog device revoke, fog key rotate (fog.sync.keyring.Rotat
     "bytes_written",
     "nodes_failed",
     "shared_by_others",
+    "key_file_error",
 ]
 REMOTE_FIELDS = [
     "name",
@@ -213,6 +218,8 @@ REMOTE_FIELDS = [
     "forgets",
     "refused",
     "undelivered",
+    "replaced",
+    "stranded",
 ]
 UNDELIVERED = (
     "The change is also put on the remote itself, so that a device that reads only that store learns it. "
@@ -227,6 +234,7 @@ DEVICE_FIELDS = [  # fog.sync.devices.DeviceInfo
     "revoked",
     "this_device",
     "last_batch",
+    "added_ns",
     "node",
     "address",
     "url",
@@ -281,7 +289,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "bytes_written",
         "seconds",
     ],
-    "sync": ["pull", "push", "trim"],
+    "sync": ["pull", "push", "trim", "clock"],
     "log": [
         "version",
         "path",
@@ -300,7 +308,7 @@ JSON_FIELDS: dict[str, list[str]] = {
     ],
     "restore": ["path", "version", "kind", "size", "output"],
     "diff": ["path", "identical", "text", "old", "new", "diff"],
-    "ls": ["path", "moment", "moment_time", "entries"],
+    "ls": ["path", "moment", "moment_time", "entries", "forgotten"],
     "find": ["path", "deleted", "versions"],
     "check": [
         "remote",
@@ -347,7 +355,18 @@ JSON_FIELDS: dict[str, list[str]] = {
         "remote_errors",
         "seconds",
     ],
-    "clone": ["root", "share_id", "name", "remote", "device", "pull", "device_published", "nodes_failed"],
+    "clone": [
+        "root",
+        "share_id",
+        "name",
+        "remote",
+        "device",
+        "pull",
+        "device_published",
+        "nodes_failed",
+        "invited_by",
+        "name_taken",
+    ],
     "remote list": REMOTE_FIELDS,
     "remote add": REMOTE_FIELDS,
     "remote remove": REMOTE_FIELDS,
@@ -371,6 +390,7 @@ JSON_FIELDS: dict[str, list[str]] = {
         "sign_public",
         "epoch",
         "protected",
+        "master_key",
     ],
     "key adopt": ["epoch"],
     "key protect": PROTECT_FIELDS,

@@ -24,11 +24,9 @@ COMMAND_ORDER = (
 )  # fmt: skip
 
 
-class _ByUse(TyperGroup):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        names = super().list_commands(ctx)
-        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
-        return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+class WholeSummaries(TyperGroup):
+    """A command group whose help lists each command's summary whole: `fog` and each of its groups
+    (`fog remote -h`, `fog device -h`, ...), which pass it as `cls`."""
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Each command's first sentence whole, wrapped (click cuts it at the terminal's width with `...`)."""
@@ -40,6 +38,13 @@ class _ByUse(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+class _ByUse(WholeSummaries):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
 
 app = typer.Typer(

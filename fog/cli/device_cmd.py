@@ -6,13 +6,14 @@ from pathlib import Path
 
 import typer
 
-from fog.cli.app import app
+from fog.cli.app import WholeSummaries, app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, local_time, run
 from fog.cli.text import as_doc, shown
 from fog.errors import EXIT_INTEGRITY, Refused
 from fog.sync.keyring import RotationResult
 
 device_app = typer.Typer(
+    cls=WholeSummaries,
     help="List, rename and revoke the user's devices; add, move and remove untrusted nodes (fog serve).",
     no_args_is_help=True,
 )

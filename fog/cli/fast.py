@@ -147,7 +147,7 @@ def run(argv: list[str]) -> int | None:
         return None
     command, where, o = parsed
     as_json = o["as_json"]
-    if command == "log" and o["path"] is not None and text.names_the_share(where, o["path"]):
+    if command == "log" and o["path"] and text.names_the_share(where, o["path"]):
         o["path"] = None  # `fog log .` at the top: the whole share, as `fog log`
     if command == "log" and o["path"] is not None:
         from fog.repo import history  # lmdb and json: no fog.api (see fog.repo.history)

@@ -39,8 +39,10 @@ def diff(
         metavar="PATH@REV2",
         autocompletion=complete_spec,
     ),
-    stat: bool = typer.Option(False, "--stat", help="A tree: lines added and removed per file."),
-    name_status: bool = typer.Option(False, "--name-status", help="A tree: one 'A|M|D|T PATH' line per change."),
+    stat: bool = typer.Option(False, "--stat", help="Lines added and removed per file (a tree's, or the one file's)."),
+    name_status: bool = typer.Option(
+        False, "--name-status", help="One 'A|M|D|T PATH' line per change (a tree's, or the one file's)."
+    ),
     patch: bool = typer.Option(False, "-p", "--patch", help="A tree: the content diff of each changed text file."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when they differ, 0 when they do not."),
     as_json: bool = JSON_OPTION,
@@ -49,6 +51,9 @@ def diff(
     """Show how two versions, or a directory at two moments, differ (unified diff for text, sizes otherwise)."""
     from fog import api_trees
 
+    forms = [name for name, on in (("--stat", stat), ("--name-status", name_status), ("-p", patch)) if on]
+    if len(forms) > 1:  # (the last one checked silently won)
+        run(lambda: _refuse(f"{' and '.join(forms)}: choose one form of the diff"), as_json)
     if old is None or run(lambda: api_trees.spec_is_tree(fog_home(), STATE.cwd, old), as_json):
         from fog.cli.tree_diff import show_tree_diff
 
@@ -60,9 +65,20 @@ def diff(
             raise typer.Exit(1)
         return
     result = run(lambda: api.diff(fog_home(), STATE.cwd, old, new, wait=wait), as_json)
-    show_file_diff(result, as_json)
+    if (stat or name_status) and not as_json:
+        from fog.cli.tree_diff import show_file_summary
+
+        show_file_summary(result, stat=stat)  # one file in the tree's forms (--stat was ignored)
+    else:
+        show_file_diff(result, as_json)
     if exit_code and not result.identical:
         raise typer.Exit(1)
+
+
+def _refuse(message: str) -> None:
+    from fog.errors import UsageError
+
+    raise UsageError(message)
 
 
 def show_file_diff(result, as_json: bool) -> None:  # type: ignore[no-untyped-def]

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 
-from fog.cli.app import app
+from fog.cli.app import WholeSummaries, app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run, say
 from fog.cli.device_cmd import MASTER_KEY_FILE_OPTION, _mkf, rotation_done
 from fog.cli.sources import new_passphrase, read_master_key
 from fog.cli.text import as_doc
 
 key_app = typer.Typer(
+    cls=WholeSummaries,
     help="Show this device's keys; rotate the user's keys; seal them in FOG_HOME under a passphrase.",
     no_args_is_help=True,
 )
@@ -28,8 +29,9 @@ def show(
     """Print the device and user public keys; with --master, the master key too."""
     info = run(lambda: api.key_info(fog_home(), master=master), as_json)
     if master:
+        where = "in the JSON on stdout (`master_key`)" if as_json else "below"
         typer.echo(
-            "fog: WARNING: the master key below gives access to every share of this user; "
+            f"fog: WARNING: the master key {where} gives access to every share of this user; "
             "do not paste it anywhere you would not paste a password",
             err=True,
         )

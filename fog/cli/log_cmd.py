@@ -92,7 +92,7 @@ def log(
 
     limit = run(lambda: _count(max_count), as_json)
     run(lambda: _named(device, "--device", "a device's name or id"), as_json)  # ('' matched every device)
-    if path is not None and names_the_share(STATE.cwd, path):
+    if path and names_the_share(STATE.cwd, path):
         path = None  # `fog log .` at the top, `fog log ..` below it: the whole share, as `fog log`
     if pushes:
         span = run(lambda: (_when(since, "--since"), _when(until, "--until")), as_json)

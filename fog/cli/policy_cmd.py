@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from fog.cli.app import app
+from fog.cli.app import WholeSummaries, app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, human_size, local_time, run
 from fog.cli.policy_opts import (
     UNSET_NAMES,
@@ -27,6 +27,7 @@ from fog.cli.text import report_remote_errors
 from fog.format.policy import RULE_FIELDS, Policy, Rules, format_duration, rule_name
 
 policy_app = typer.Typer(
+    cls=WholeSummaries,
     help="Show or change the share's retention policy (kept in your fog settings: every device applies it).",
     no_args_is_help=True,
 )

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from fog.cli.app import app
+from fog.cli.app import WholeSummaries, app
 from fog.cli.common import (
     JSON_OPTION,
     S3_ENDPOINT_OPTION,
@@ -24,6 +24,7 @@ from fog.cli.text import as_doc
 from fog.errors import EXIT_ERROR, UsageError
 
 remote_app = typer.Typer(
+    cls=WholeSummaries,
     help="Manage the remotes a share is stored on (kept in your fog settings: every device learns them).",
     no_args_is_help=True,
 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from fog.cli.app import app
+from fog.cli.app import WholeSummaries, app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run
 from fog.cli.text import as_doc, shown
 
-share_app = typer.Typer(help="Share this share with another fog user.", no_args_is_help=True)
+share_app = typer.Typer(cls=WholeSummaries, help="Share this share with another fog user.", no_args_is_help=True)
 app.add_typer(share_app, name="share")
 
 

@@ -49,18 +49,7 @@ def show_tree_diff(r: Any, *, as_json: bool, stat: bool, name_status: bool, patc
         return
     echo(f"{r.scope or '.'}: {r.old} -> {r.new}", err=True)
     if stat:
-        width = max(len(shown(c.path)) for c in r.changes)
-        total_add = total_del = 0
-        for c in r.changes:
-            counts = _counts(c.patch)
-            if counts is None:
-                echo(f" {shown(c.path).ljust(width)} | {c.status} " + ("(dir)" if c.patch is None else "Bin"))
-                continue
-            total_add += counts[0]
-            total_del += counts[1]
-            bar = paint("+" * min(counts[0], 40), "green", color) + paint("-" * min(counts[1], 40), "red", color)
-            echo(f" {shown(c.path).ljust(width)} | {counts[0] + counts[1]:>5} {bar}")
-        echo(f" {len(r.changes)} path(s) changed, {total_add} insertion(s)(+), {total_del} deletion(s)(-)")
+        _stat([(c.path, c.status, c.patch) for c in r.changes], color)
         return
     if name_status or not patch:
         for c in r.changes:
@@ -72,6 +61,37 @@ def show_tree_diff(r: Any, *, as_json: bool, stat: bool, name_status: bool, patc
             continue
         echo(paint(f"diff {shown(c.path)} ({c.status})", "cyan", color))
         show_file_diff(c.patch, False)
+
+
+def _stat(changes: list[tuple[str, str, Any]], color: bool) -> None:
+    """A diffstat: one line per (path, status, patch), then the totals."""
+    width = max(len(shown(path)) for path, _, _ in changes)
+    total_add = total_del = 0
+    for path, status, patch in changes:
+        counts = _counts(patch)
+        if counts is None:
+            echo(f" {shown(path).ljust(width)} | {status} " + ("(dir)" if patch is None else "Bin"))
+            continue
+        total_add += counts[0]
+        total_del += counts[1]
+        bar = paint("+" * min(counts[0], 40), "green", color) + paint("-" * min(counts[1], 40), "red", color)
+        echo(f" {shown(path).ljust(width)} | {counts[0] + counts[1]:>5} {bar}")
+    echo(f" {len(changes)} path(s) changed, {total_add} insertion(s)(+), {total_del} deletion(s)(-)")
+
+
+def show_file_summary(result: Any, *, stat: bool) -> None:
+    """`fog diff --stat|--name-status` of one file: the tree's forms, for that one path."""
+    if result.identical:
+        echo(f"{shown(result.old.label)} and {shown(result.new.label)} are identical", err=True)
+        return
+    old, new = result.old.kind, result.new.kind
+    status = "A" if old == "deleted" else "D" if new == "deleted" else "T" if old != new else "M"
+    color = use_color()
+    echo(f"{shown(result.old.label)} -> {shown(result.new.label)}", err=True)
+    if stat:
+        _stat([(result.path, status, result)], color)
+    else:
+        echo(f"{paint(status, _COLOR[status], color)}\t{shown(result.path)}")
 
 
 def _change_json(c: Any, with_patch: bool, names: dict[str, str]) -> dict[str, object]:

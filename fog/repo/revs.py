@@ -16,7 +16,7 @@ import re
 import time
 from datetime import MAXYEAR, datetime
 
-from fog.errors import RevisionError
+from fog.errors import NoHistoryError, RevisionError
 from fog.format.version import Version
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
@@ -98,7 +98,7 @@ def parse_time(text: str) -> int:
 def resolve(history: list[Version], path: str, rev: str | None) -> Version:
     """Pick one version from a path's history (newest first)."""
     if not history:
-        raise RevisionError(f"{path}: no versions in history (never pushed or pulled)")
+        raise NoHistoryError(path)
     if rev is None or rev == "":
         return history[0]
     m = _BACK.match(rev)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fog.errors import IntegrityError, RemoteError, UsageError, failure
+from fog.errors import IntegrityError, NoHistoryError, RemoteError, failure
 from fog.format.version import Version
 from fog.repo.db import RepoDB
 from fog.repo.forgetting import Forgot
@@ -67,7 +67,7 @@ def under(path: str, scopes: list[str]) -> str | None:
 def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) -> list[tuple[Decision, Version]]:
     """The versions the policy forgets among the paths in `scopes` (None: every path), oldest first.
 
-    A scope that holds no path with history is a UsageError (a typo must not
+    A scope that holds no path with history is a NoHistoryError, exit 1 as everywhere (a typo must not
     look like "nothing to forget").
     """
     from fog.sync.retention import Candidate, plan
@@ -100,7 +100,7 @@ def choose(db: RepoDB, scopes: list[str] | None, policy: Policy, now_ns: int) ->
         decisions = plan(paths(txn), policy, now_ns)
         for scope in scopes or []:
             if scope not in met:
-                raise UsageError(f"{scope}: no history (not in the share, or never pushed)")
+                raise NoHistoryError(scope)
         out = [(d, read[d.id]) for d in decisions if not d.keep and d.id not in live_heads]
     out.sort(key=lambda dv: (dv[1].time_ns, dv[1].id))
     return out

@@ -103,7 +103,8 @@ def run_fog(
 
 
 def _in_process(argv: list[str], cwd: Path) -> tuple[int, bytes, str]:
-    """fog.cli.main() in this process, with argv, cwd, stdout and stderr swapped."""
+    """fog.cli.main() in this process, with argv, cwd, stdout and stderr swapped (and the umask kept: `fog serve`
+    sets 077 for its process, and a refused `serve --listen ''` left every later test's files 0600)."""
     from fog.cli import main
 
     out = io.BytesIO()

@@ -19,6 +19,18 @@ def test_help_lists_commands_by_use_without_cutting_them(share: Share) -> None:
     assert " ".join(diff_line.split()).endswith("sizes otherwise)."), diff_line  # diff's whole first sentence
 
 
+def test_group_help_lists_its_commands_whole_in_their_order(share: Share) -> None:
+    """`fog remote -h`, `fog device -h`, `fog key -h` cut each summary at 80 columns with "..." (the top
+    level's fix did not reach the groups)."""
+    for group in ("remote", "device", "key", "share", "policy"):
+        out = run_fog([group, "-h"], share.root).out
+        assert "..." not in out.split("Commands:")[1], out
+    out = run_fog(["remote", "-h"], share.root).out.split("Commands:")[1]
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ") and line[2] != " "]
+    assert listed == ["list", "add", "remove", "set-url", "skip", "unskip"]  # (as defined, not sorted)
+    assert "versions still to publish." in " ".join(out.split())
+
+
 def test_optional_arguments_are_bracketed_once(share: Share) -> None:
     for cmd, arg in (("push", "REMOTE"), ("pull", "REMOTE"), ("log", "PATH"), ("diff", "PATH@REV2")):
         out = run_fog([cmd, "--help"], share.root).out

@@ -154,6 +154,22 @@ def test_every_json_command_documents_its_fields() -> None:
     assert with_json == set(man_text.JSON_FIELDS), "add the command's fields to man_text.JSON_FIELDS"
 
 
+def test_readme_names_every_command_that_takes_json() -> None:
+    """README's "JSON output" list of the commands that take --json lacked ls, find, forget and prune
+    (review6 C7); it is read here as `cmd sub1|sub2` words and must name exactly fog(1)'s."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### JSON output", 1)[1].split("###", 1)[0]
+    listed = section.split("`--json` is accepted by every command that reports something:", 1)[1]
+    listed = listed.split("(their fields are", 1)[0]
+    named: set[str] = set()
+    for word in re.findall(r"`([^`]+)`", listed):
+        head, _, subs = word.partition(" ")
+        named |= {f"{head} {s}" for s in subs.split("|")} if subs else {head}
+    assert named == set(man_text.JSON_FIELDS)
+    # the error line of a remote that failed, in a command that goes on without it
+    assert '"kind": "remote", "remote":' in section
+
+
 # The command line whose --json output shows each documented document (run in order).
 JSON_RUNS: dict[str, list[str]] = {
     "status": ["status"],
@@ -201,9 +217,11 @@ def test_documented_json_fields_are_present(share: Share, monkeypatch: pytest.Mo
     def check(key: str, doc: Any) -> None:
         items = doc if key in man_text.JSON_LISTS else [doc]
         assert items, key
-        for item in items:
+        for item in items:  # (equal sets, not a subset: a field nobody documented fails as a missing one does)
             missing = set(man_text.JSON_FIELDS[key]) - set(item)
             assert not missing, f"fog {key} --json lacks documented fields {sorted(missing)}"
+            extra = set(item) - set(man_text.JSON_FIELDS[key])
+            assert not extra, f"fog {key} --json has fields fog(1) does not list: {sorted(extra)} (JSON_FIELDS)"
 
     for key, argv in JSON_RUNS.items():
         args = [a.format(tmp=share.tmp, device=device) for a in argv]

@@ -101,6 +101,66 @@ def test_unknown_path_is_exit_1(share: Share) -> None:
     share.fog("log", "nothere.txt", expect=1).one_line_error()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["log", "nosuch"],
+        ["ls", "nosuch"],
+        ["restore", "nosuch"],
+        ["diff", "nosuch"],
+        ["cat", "nosuch"],
+        ["forget", "nosuch"],
+        ["log", "--pushes", "nosuch"],
+        ["find", "x", "nosuch"],
+    ],
+)
+def test_a_path_with_no_history_is_exit_1_and_the_same_line_everywhere(share: Share, args: list[str]) -> None:
+    """review6 C6: the same condition was exit 1 in five commands, 2 in `forget` (a usage error) and 0 in
+    `log --pushes` ("No pushes match.") and `find x DIR` ("no path matches"): a script could not tell a
+    typo in a path from a bad command line."""
+    share.write("a.txt", b"one\n")
+    share.push()
+    line = share.fog(*args, expect=1).one_line_error()
+    assert line == "fog: nosuch: no history (not in the share, or never pushed or pulled)"
+    if args[0] != "cat":  # (cat takes no --json)
+        r = share.fog(*args, "--json", expect=1)
+        assert json.loads(r.one_line_error()) == {"code": 1, "kind": "revision", "message": line[len("fog: ") :]}
+
+
+@pytest.mark.parametrize("command", ["cat", "log", "ls", "restore", "diff", "forget", "find x", "log --pushes"])
+def test_an_empty_path_is_refused_and_named_as_such(
+    share: Share, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fog cat ''` blamed the argument on .fog ("does not name a file in the share (nothing in a .fog
+    directory is synced)"), and `log ''`, `ls ''`, `restore ''`, `diff ''`, `forget ''` took it as the
+    current directory (`"$DIR"` unset in a script restored or forgot the whole share)."""
+    share.write("a.txt", b"one\n")
+    share.push()
+    r = share.fog(*command.split(), "", expect=2)
+    assert r.one_line_error() == "fog: '' (an empty argument) names no path: give a file or directory in the share"
+    assert ".fog" not in r.err
+    monkeypatch.setenv("FOG_NO_FAST", "1")  # (`log` has a fast path)
+    r = share.fog(*command.split(), "", expect=2)
+    assert "an empty argument" in r.one_line_error()
+
+
+def test_the_share_root_and_dot_fog_are_named_for_what_they_are(share: Share) -> None:
+    """`fog cat .@~1` said ". does not name a file in the share (nothing in a .fog directory is synced)";
+    `fog diff` run inside .fog said the same of a "." the user never typed."""
+    share.write("a.txt", b"one\n")
+    share.push()
+    share.write("a.txt", b"two\n")
+    share.push()
+    for spec in (".", ".@~1", "@~1"):  # (a bare @REV: the current directory's)
+        line = share.fog("cat", spec, expect=1).one_line_error()
+        assert line == "fog: . is the share's root, a directory, not a file"
+    line = share.fog("diff", cwd=share.root / ".fog", expect=2).one_line_error()
+    assert line == "fog: the current directory is in a .fog directory: nothing there is synced, so it has no history"
+    line = share.fog("log", ".fog/config.json", expect=2).one_line_error()
+    assert line.startswith("fog: .fog/config.json is in a .fog directory")
+    share.fog("restore", ".@~1", "-n")  # (the root as a tree still works)
+
+
 # -- files that vanish or change during a push ------------------------------------------
 
 VANISH = """

@@ -687,8 +687,11 @@ def test_master_key_only_when_asked(share: Share) -> None:
     assert share.fog("key", "show", "--json").json()["master_key"] is None
     r = share.fog("key", "show", "--master")
     assert key in r.out and "WARNING" in r.err and key not in r.err
+    assert "the master key below gives access" in r.err
     r = share.fog("key", "show", "--master", "--json")
     assert r.json()["master_key"] == key and "WARNING" in r.err
+    # (no key "below" a JSON document: it is in it)
+    assert "the master key in the JSON on stdout (`master_key`) gives access" in r.one_line_error()
     # no command takes the key as a value
     for args in (["clone", str(share.remote), str(share.tmp / "c")], ["init", str(share.tmp / "i"), "-r", "x"]):
         r = share.fog(*args, "--master-key", key, expect=2)

@@ -7,6 +7,7 @@ and a ransomware-style mass modification.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -142,6 +143,35 @@ def test_ls_diff_find_and_log_at_each_moment(share: Share) -> None:
     log = share.fog("log").out
     assert log.index(f"push {last[:12]}") < log.index(f"push {attack[:12]}") < log.index(f"push {first[:12]}")
     assert share.fog("log", "--pushes", "-n", "1").out.startswith(f"push {last[:12]}")
+
+
+@pytest.mark.parametrize("forms", [["--stat", "--name-status"], ["--stat", "-p"], ["-p", "--name-status"]])
+def test_diff_refuses_two_forms_at_once(share: Share, forms: list[str]) -> None:
+    """`fog diff --stat --name-status .@~1` and `--stat -p` were taken, the last one checked silently winning."""
+    share.write("a.txt", "one\n")
+    share.push()
+    r = share.fog("diff", *forms, ".@~0", expect=2)
+    assert r.out == "" and "choose one form of the diff" in r.one_line_error()
+    assert json.loads(share.fog("diff", *forms, "--json", expect=2).one_line_error())["kind"] == "usage"
+
+
+def test_diff_stat_and_name_status_of_one_file(share: Share) -> None:
+    """`fog diff --stat FILE@~1` printed the unified diff, --stat ignored without a word."""
+    share.write("a.txt", "one\ntwo\n")
+    share.push()
+    share.write("a.txt", "one\nTWO\nthree\n")
+    out = share.fog("diff", "--stat", "a.txt@~0").out
+    assert "@@" not in out and out.splitlines() == [
+        " a.txt |     3 ++-",
+        " 1 path(s) changed, 2 insertion(s)(+), 1 deletion(s)(-)",
+    ]
+    assert share.fog("diff", "--name-status", "a.txt@~0").out == "M\ta.txt\n"
+    share.push()
+    assert share.fog("diff", "--name-status", "a.txt@~1", "a.txt@~0").out == "M\ta.txt\n"
+    (share.root / "a.txt").unlink()
+    assert share.fog("diff", "--name-status", "a.txt@~0").out == "D\ta.txt\n"
+    r = share.fog("diff", "--stat", "a.txt@~0", "a.txt@~0")
+    assert r.out == "" and "identical" in r.err
 
 
 def test_trees_by_date_dir_restores_and_yesterday(share: Share) -> None:

@@ -260,7 +260,8 @@ def test_paths_limit_what_is_forgotten(world: World) -> None:
     assert [f["path"] for f in r.json()["forgotten"]] == ["sub/deep/data.bin"]
     assert [f["path"] for f in forget(a, "sub", "--keep-last", "1")["forgotten"]] == ["sub/readme.md"]
     assert len(history(a, "doc.txt")) == 2
-    a.fog("forget", "nothing-here", "--keep-last", "1", expect=2)
+    r = a.fog("forget", "nothing-here", "--keep-last", "1", expect=1)  # (no history: exit 1, as in log, ls, restore)
+    assert "nothing-here: no history" in r.error_line()
     a.fog("forget", "--keep-last", "many", expect=2)
     assert [f["path"] for f in forget(a, ".", "--keep-last", "1")["forgotten"]] == ["doc.txt"]
 

@@ -85,7 +85,7 @@ def test_the_revoked_device_is_told_once_per_command_and_its_files_are_untouched
     revoke(a, "desktop")
     b.write("local-only.txt", "never pushed\n")
     before = b.tree()
-    for args in (["pull"], ["push"], ["sync"], ["status", "--remote"]):
+    for args in (["pull"], ["push"], ["sync"], ["status", "--remote"], ["stats"], ["stats", "--json"]):
         r = b.fog(*args, expect=None)
         if args == ["status", "--remote"] and r.rc == 2:
             continue  # (no such option: status does not touch the remote)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from test_multidevice import OLD_MTIME_NS, Device, World, fog_env, fork_fog, mak
 
 from fog.crypto import keys as K
 from fog.crypto.keys import node_key_to_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import man_text  # noqa: E402
 
 
 def _address(node: NodeProcess) -> str:
@@ -37,6 +41,7 @@ def world_fixture(tmp_path: Path) -> World:
 
 def _add_node(dev: Device, node: NodeProcess, name: str = "vps") -> dict:
     doc = dev.fog("device", "add-untrusted", name, "--address", _address(node), "--key", _key(node), "--json").json()
+    assert set(doc) == set(man_text.JSON_FIELDS["device add-untrusted"])  # (fog(1) lists exactly these)
     assert doc["device"]["name"] == name and doc["device"]["node"] is True
     assert doc["device"]["trusted"] is False and doc["device"]["address"] == _address(node)
     assert len(doc["device"]["space"]) == 32
@@ -159,6 +164,7 @@ def test_set_address_after_the_node_moves_and_remove(world: World, fog_node) -> 
     node.stop()
     node.start()  # another port (0 picks one), the same key
     doc = a.fog("device", "set-address", "vps", _address(node), "--json").json()
+    assert set(doc) == set(man_text.JSON_FIELDS["device set-address"])
     assert doc["device"]["address"] == _address(node)
     assert a.fog("remote", "list", "--json").json()[1]["pending"] == 0  # the same store: nothing to send again
     b.write("moved.txt", "after the move\n", mtime_ns=OLD_MTIME_NS)

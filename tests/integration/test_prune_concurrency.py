@@ -424,7 +424,8 @@ def test_prune_while_another_device_pushes_loses_nothing(world: World, seed: int
         f"seed {seed}: {time.monotonic() - t0:.1f} s, {model.kills} kill(s), {len(model.orphaned)} orphaned, "
         f"{model.deleted_packs} pack(s) deleted ({model.deleted_while_pushing} while B pushed), "
         f"{model.kept_packs} kept, {model.forgotten} version(s) forgotten, "
-        f"{model.conflicts} conflict(s) after a killed pull"
+        f"{model.conflicts} conflict(s) after a killed pull; devices and remote under {world.tmp} "
+        "(kept by pytest for its last few runs, or under --basetemp)"
     )
     print(summary)
     assert not model.problems, model.report(summary, *model.problems)

@@ -61,7 +61,10 @@ import pytest
 from test_multidevice import _MAIN, EXEC, FOG, INITIAL, OLD_MTIME_NS, Device, World, fog_env, fork_fog, make_pair
 from test_prune import KILL_BEFORE_RECORD
 
-GRACE = "1s"  # whole seconds: the shortest grace that waits, so collections happen within the test
+# whole seconds: the shortest grace that waits, so collections happen within the test. Short is fine: the
+# grace period only covers a device's first batch on a remote (FORMAT.md section 14, clock assumptions), and
+# both devices have a log before the loops start; what keeps their data is the acknowledgements
+GRACE = "1s"
 B_ROUNDS = 40  # B's rounds of edits and a push; A prunes until B is done
 KILL_P = 0.2  # the chance that a command is killed with SIGKILL
 SEEDS = [2, 4, 7]

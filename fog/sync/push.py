@@ -677,28 +677,21 @@ def acknowledge(ctx: Context) -> int | None:
     """Publish a batch of acknowledgements alone, for the prune intents observed here (section 14).
 
     Only where this device has a log (a device without one has nothing in flight to vouch
-    for), and only while no version of this device's own waits in the outbox for this
-    remote: such a version (a push stopped after recording it) was decided before the
-    intent, and its objects may be only in the condemned packs. Acknowledged now, a
-    collection could delete them before the next push publishes it; that push checks it
-    object by object first, copying what is condemned into packs that stay (catch-up,
-    `publish`), and acknowledges in the same batch. (Another device's version waiting here,
-    relayed from another remote, is in a batch there: its objects are durable there.)"""
+    for), and only while no version waits in the outbox for this remote: such a version (a
+    push stopped after recording it, a pull's conflict copy, a relay) was decided before the
+    intent, and its objects may be only in the condemned packs (a conflict copy's content
+    may be a forgotten version's). Acknowledged now, a collection could delete them before
+    the next push publishes it; that push checks it object by object first, copying what is
+    condemned into packs that stay (catch-up, `publish`), and acknowledges in the same batch."""
     db = ctx.share.db
     seq, chain = db.cursor(ctx.remote_name, ctx.log)
     acks = prune.unacked(ctx)
-    if not seq or not acks or own_pending(ctx):
+    if not seq or not acks or db.pending(ctx.remote_name):
         return None
     try:
         return _put_batch(ctx, seq, chain, (), [], tuple(acks))
     except ReadOnlyRemote:
         return None  # the next push that can write acknowledges them
-
-
-def own_pending(ctx: Context) -> bool:
-    """Whether a version this device made waits in the outbox for ctx's remote (published nowhere, maybe)."""
-    db, me = ctx.share.db, ctx.ident.device_id
-    return any((v := db.version(i)) is not None and v.device == me for i in db.pending(ctx.remote_name))
 
 
 def _put_batch(

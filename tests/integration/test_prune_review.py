@@ -199,35 +199,3 @@ def test_a_pull_does_not_acknowledge_while_versions_wait_in_the_outbox(world: Wo
     c = world.clone("phone")
     assert (c.root / "x.bin").read_bytes() == data
     c.fog("check", "--read-data")
-
-
-def test_versions_relayed_from_another_remote_do_not_hold_a_pull_s_acknowledgement(world: World) -> None:
-    """Only a version of this device's own waiting in the outbox holds the acknowledgement back: one it
-    relays (another device's, pulled from another remote) is in a batch there, its objects durable there.
-    A device that only pulls, from two remotes, still acknowledges."""
-    a, b = make_pair(world)
-    usb = world.tmp / "usb"
-    a.fog("remote", "add", "usb", usb)
-    a.fog("sync")
-    b.write("b.txt", "b has a log on both\n")
-    b.fog("sync")  # learns usb, and pushes to both
-    b.fog("sync")
-    assert len(list(usb.glob("shares/*/log/*/*"))) >= 2
-    a.pull()
-    before = {p.name for p in usb.glob("shares/*/packs/*/*")}
-    orphan(a, "x.bin", seed=13)  # on both remotes
-    made = {p.name for p in usb.glob("shares/*/packs/*/*")} - before
-    assert made
-    a.write("y.txt", "through origin only\n")
-    a.fog("push", "origin")
-    b.fog("pull", "origin")  # y.txt's version is queued here for usb (relayed)
-    first = a.fog("prune", "usb", "--grace", "1s", "--json").json()["remotes"][0]
-    assert set(first["planned_delete"]) == made and first["intent"]
-    b.fog("pull", "usb")  # acknowledges, though the relayed version waits for usb
-    time.sleep(1.1)
-    done = a.fog("prune", "usb", "--grace", "1s", "--json").json()["remotes"][0]
-    assert set(done["deleted"]) == made, done
-    b.fog("sync")
-    a.fog("sync")
-    a.fog("check", "usb", "--read-data")
-    b.fog("check", "usb", "--read-data")

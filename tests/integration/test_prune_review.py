@@ -166,7 +166,7 @@ def test_a_pull_does_not_acknowledge_while_versions_wait_in_the_outbox(world: Wo
     B's outbox, its objects in a pack no batch names, which A's prune condemns. B's pull then
     acknowledged the intent in a batch alone, so A's collection (B acknowledged, grace over) deleted the
     pack before B's next push could copy the objects out of it: that push held the version ("stay
-    queued ... check --repair", exit 1) and A's prune refused ("its subtree cannot be known"). A batch
+    queued ... check --repair", exit 1) and its own prune refused ("its subtree cannot be known"). A batch
     may acknowledge an intent only once every version waiting for it was checked against it: the pull
     leaves the acknowledgement to the push that publishes them."""
     a, b = make_pair(world)

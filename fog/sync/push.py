@@ -694,10 +694,16 @@ def acknowledge(ctx: Context) -> int | None:
     """Publish a batch of acknowledgements alone, for the prune intents observed here (section 14).
 
     Only where this device has a log (a device without one has nothing in flight to vouch
-    for); the versions waiting in the outbox stay there for the next push."""
-    seq, chain = ctx.share.db.cursor(ctx.remote_name, ctx.log)
+    for), and only while no version waits in the outbox for this remote: such a version (a
+    push stopped after recording it, a pull's conflict copy, a relay) was decided before the
+    intent, and its objects may be only in the condemned packs (a conflict copy's content
+    may be a forgotten version's). Acknowledged now, a collection could delete them before
+    the next push publishes it; that push checks it object by object first, copying what is
+    condemned into packs that stay (catch-up, `publish`), and acknowledges in the same batch."""
+    db = ctx.share.db
+    seq, chain = db.cursor(ctx.remote_name, ctx.log)
     acks = prune.unacked(ctx)
-    if not seq or not acks:
+    if not seq or not acks or db.pending(ctx.remote_name):
         return None
     try:
         return _put_batch(ctx, seq, chain, (), [], tuple(acks))

@@ -61,7 +61,10 @@ import pytest
 from test_multidevice import _MAIN, EXEC, FOG, INITIAL, OLD_MTIME_NS, Device, World, fog_env, fork_fog, make_pair
 from test_prune import KILL_BEFORE_RECORD
 
-GRACE = "1s"  # whole seconds: the shortest grace that waits, so collections happen within the test
+# whole seconds: the shortest grace that waits, so collections happen within the test. Short is fine: the
+# grace period only covers a device's first batch on a remote (FORMAT.md section 14, clock assumptions), and
+# both devices have a log before the loops start; what keeps their data is the acknowledgements
+GRACE = "1s"
 B_ROUNDS = 40  # B's rounds of edits and a push; A prunes until B is done
 KILL_P = 0.2  # the chance that a command is killed with SIGKILL
 SEEDS = [2, 4, 7]
@@ -424,7 +427,8 @@ def test_prune_while_another_device_pushes_loses_nothing(world: World, seed: int
         f"seed {seed}: {time.monotonic() - t0:.1f} s, {model.kills} kill(s), {len(model.orphaned)} orphaned, "
         f"{model.deleted_packs} pack(s) deleted ({model.deleted_while_pushing} while B pushed), "
         f"{model.kept_packs} kept, {model.forgotten} version(s) forgotten, "
-        f"{model.conflicts} conflict(s) after a killed pull"
+        f"{model.conflicts} conflict(s) after a killed pull; devices and remote under {world.tmp} "
+        "(kept by pytest for its last few runs, or under --basetemp)"
     )
     print(summary)
     assert not model.problems, model.report(summary, *model.problems)

@@ -150,3 +150,52 @@ def test_a_second_checkout_of_a_share_under_one_identity_is_refused(world: World
     run_fog(["-C", moved, "status"], home=a.home, cwd=world.tmp)
     shutil.rmtree(moved)  # one that is gone gives way to a new one
     run_fog(["clone", world.remote, second, "--master-key-file", world.key], home=a.home, cwd=world.tmp)
+
+
+KILL_BEFORE_PUBLISH = """
+import fog.sync.push as _p
+def _die(*a, **k):
+    raise SystemExit(9)
+_p.publish = _die
+"""
+
+
+@pytest.mark.parametrize("how", ["pull", "sync"])
+def test_a_pull_does_not_acknowledge_while_versions_wait_in_the_outbox(world: World, how: str) -> None:
+    """B's push was killed after it recorded a version and before it published it: the version waits in
+    B's outbox, its objects in a pack no batch names, which A's prune condemns. B's pull then
+    acknowledged the intent in a batch alone, so A's collection (B acknowledged, grace over) deleted the
+    pack before B's next push could copy the objects out of it: that push held the version ("stay
+    queued ... check --repair", exit 1) and its own prune refused ("its subtree cannot be known"). A batch
+    may acknowledge an intent only once every version waiting for it was checked against it: the pull
+    leaves the acknowledgement to the push that publishes them."""
+    a, b = make_pair(world)
+    b.write("b.txt", "b has a log\n")
+    b.fog("sync")
+    a.pull()
+    before = packs(world)
+    data = random.Random(12).randbytes(300_000)
+    b.write("x.bin", data, mtime_ns=OLD_MTIME_NS)
+    b.fog("push", expect=9, patch=KILL_BEFORE_PUBLISH)  # recorded, queued, not published
+    made = packs(world) - before
+    assert made
+    first = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert set(first["planned_delete"]) == made and first["intent"]  # no batch names them
+    if how == "pull":
+        b.fog("pull")  # observes the intent; x.bin's version still waits in the outbox
+    else:  # the sync killed between its pull and its push
+        b.fog("sync", expect=9, patch=KILL_BEFORE_PUBLISH)
+    time.sleep(1.1)
+    waiting = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert not waiting["deleted"], waiting  # B has not acknowledged: its queued version relies on the packs
+    assert any("desktop" in w for w in waiting["waiting"]), waiting
+    b.fog("push")  # publishes x.bin (its objects copied out of the condemned packs) and acknowledges
+    done = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert set(done["deleted"]) | set(done["kept"]) == made, done
+    a.pull()
+    assert (a.root / "x.bin").read_bytes() == data
+    a.fog("check", "--read-data")
+    b.fog("check", "--read-data")
+    c = world.clone("phone")
+    assert (c.root / "x.bin").read_bytes() == data
+    c.fog("check", "--read-data")

@@ -212,11 +212,8 @@ def test_max_delete_refuses_to_apply_a_mass_deletion(world: World) -> None:
     assert b.tree() == a.tree() and sorted(b.tree()) == [f"f{i}.txt" for i in range(15, 20)]
 
 
-def test_a_renamed_directory_is_not_a_mass_deletion(world: World) -> None:
-    """`mv photos Photos` on one device: its push was refused (30 "deletions"), and once forced every other
-    device's cron `sync` refused the pull at every run, and skipped its own push with it, until someone
-    ran --max-delete 100% there (review 5, semantics S2). A file that arrives at its new path, byte for
-    byte, is moved, not lost; a real mass deletion is still refused."""
+def _photos_and_notes(world: World) -> tuple[Device, Device]:
+    """A laptop with 30 photos in photos/ and 10 notes, pushed, and a desktop's clone of it."""
     a = world.init("laptop")
     for i in range(30):
         a.write(f"photos/p{i:02}.jpg", f"photo {i}\n", mtime_ns=OLD_MTIME_NS)
@@ -224,6 +221,15 @@ def test_a_renamed_directory_is_not_a_mass_deletion(world: World) -> None:
         a.write(f"n{i}.txt", f"note {i}\n", mtime_ns=OLD_MTIME_NS)
     a.push()
     b = world.clone("desktop")
+    return a, b
+
+
+def test_a_renamed_directory_is_not_a_mass_deletion(world: World) -> None:
+    """`mv photos Photos` on one device: its push was refused (30 "deletions"), and once forced every other
+    device's cron `sync` refused the pull at every run, and skipped its own push with it, until someone
+    ran --max-delete 100% there (review 5, semantics S2). A file that arrives at its new path, byte for
+    byte, is moved, not lost; a real mass deletion is still refused."""
+    a, b = _photos_and_notes(world)
     (a.root / "photos").rename(a.root / "Photos")
     a.fog("push")
     b.fog("sync", "--quiet")
@@ -272,13 +278,7 @@ def test_a_moved_directory_deleted_in_the_same_pull_is_a_mass_deletion(world: Wo
     """Review 6 F1: A ran `mv photos Photos` and pushed, then `rm -r Photos` and pushed (forced). B pulled
     both at once: each deletion of photos/... counted as "moved" because the same content arrived at
     Photos/..., which the same pull deletes. Nothing of the photos is left anywhere after that pull."""
-    a = world.init("laptop")
-    for i in range(30):
-        a.write(f"photos/p{i:02}.jpg", f"photo {i}\n", mtime_ns=OLD_MTIME_NS)
-    for i in range(10):
-        a.write(f"n{i}.txt", f"note {i}\n", mtime_ns=OLD_MTIME_NS)
-    a.push()
-    b = world.clone("desktop")
+    a, b = _photos_and_notes(world)
     (a.root / "photos").rename(a.root / "Photos")
     a.fog("push")
     shutil.rmtree(a.root / "Photos")

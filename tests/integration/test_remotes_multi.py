@@ -276,10 +276,8 @@ def test_two_disks_plugged_in_turn_get_a_path_s_versions_in_their_order(world: W
         assert dev.read("a.txt") == "v3 from v2\n" and dev.conflicts("a") == [], dev.name
 
 
-def test_removing_the_only_remote_that_holds_a_version_is_refused(world: World) -> None:
-    """Review 6, remotes R10: `remote remove origin` while origin alone held a version (usb was unplugged when it
-    was pushed) said nothing; every push then failed for ever with advice that did nothing, and wiping the
-    retired disk lost a version `fog log` still listed. It is refused until a push copied it over."""
+def _v2_only_on_origin(world: World) -> tuple[Device, Path]:
+    """A laptop whose a.txt v1 is on origin and usb, and v2 on origin only (pushed while usb was away)."""
     a = world.init("laptop")
     a.write("a.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
     a.fog("push")
@@ -289,6 +287,14 @@ def test_removing_the_only_remote_that_holds_a_version_is_refused(world: World) 
     a.write("a.txt", "v2\n")
     a.fog("push", expect=1)
     (world.tmp / "usb-away").rename(usb)
+    return a, usb
+
+
+def test_removing_the_only_remote_that_holds_a_version_is_refused(world: World) -> None:
+    """Review 6, remotes R10: `remote remove origin` while origin alone held a version (usb was unplugged when it
+    was pushed) said nothing; every push then failed for ever with advice that did nothing, and wiping the
+    retired disk lost a version `fog log` still listed. It is refused until a push copied it over."""
+    a, usb = _v2_only_on_origin(world)
     line = a.fog("remote", "remove", "origin", expect=1).error_line()
     assert "1 version(s) are on remote origin and not yet on usb" in line, line
     assert "`fog push`" in line and "`fog remote remove origin --force`" in line, line
@@ -307,15 +313,7 @@ def test_a_forced_remove_says_what_waits_and_how_to_get_it_back(world: World) ->
     """Review 6, remotes R10: after the removal, every push said "`fog remote unskip` a remote that holds
     them, or run `fog check --repair` there", neither of which could help. `--force` warns, and the advice
     (add the removed remote again) works."""
-    a = world.init("laptop")
-    a.write("a.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
-    a.fog("push")
-    usb = _add_usb(world, a)
-    a.fog("push")
-    usb.rename(world.tmp / "usb-away")
-    a.write("a.txt", "v2\n")
-    a.fog("push", expect=1)
-    (world.tmp / "usb-away").rename(usb)
+    a, usb = _v2_only_on_origin(world)
     a.write("a.txt", "v3\n")  # (v2 is no longer in the working tree either)
     r = a.fog("remote", "remove", "origin", "--force")
     assert "1 version(s) that only origin held stay queued" in r.err and "fog remote add origin" in r.err, str(r)

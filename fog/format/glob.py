@@ -129,19 +129,13 @@ def wildmatch_class(seg: str, start: int) -> tuple[str, int]:
             raise ValueError("a '[' is not closed")
         c = seg[j]
         if c == "\\":
-            j += 1
-            if j >= n:
-                raise ValueError("a '[' is not closed")
-            prev = seg[j]
+            j, prev = _escaped(seg, j)
             items.append(re.escape(prev))
         elif c == "-" and prev and j + 1 < n and seg[j + 1] != "]":
             j += 1
             hi = seg[j]
             if hi == "\\":
-                j += 1
-                if j >= n:
-                    raise ValueError("a '[' is not closed")
-                hi = seg[j]
+                j, hi = _escaped(seg, j)
             if prev <= hi:
                 items.append(f"{re.escape(prev)}-{re.escape(hi)}")
             prev = ""
@@ -166,6 +160,14 @@ def wildmatch_class(seg: str, start: int) -> tuple[str, int]:
         if j < n and seg[j] == "]":
             break
     return f"[^/{''.join(items)}]" if negate else f"(?!/)[{''.join(items)}]", j
+
+
+def _escaped(seg: str, j: int) -> tuple[int, str]:
+    """The character a backslash at `j` of a class escapes, and its index; ValueError when the class ends there."""
+    j += 1
+    if j >= len(seg):
+        raise ValueError("a '[' is not closed")
+    return j, seg[j]
 
 
 def segment(seg: str, *, lenient: bool = False, wildmatch: bool = False) -> str:

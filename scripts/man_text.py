@@ -159,6 +159,7 @@ EXIT_CODES: dict[int, str] = {
         "replaced (until its owner invites the new one); its local files are untouched."
     ),
     75: "Another fog process holds the share's lock (cron may retry; `--wait` waits instead).",
+    128: "`fog diff --exit-code` only: an error that is 1 elsewhere (there 1 means that they differ, as in git).",
     130: "Interrupted by SIGINT (Ctrl-C); stops within a second, prints `fog: interrupted`, publishes nothing partial.",
     141: "The reader of stdout went away (`fog log | head -1`): fog stops quietly, as git does (128 + SIGPIPE).",
     143: "Stopped by SIGTERM (`kill`, `timeout`, `systemctl stop`), as cleanly as by SIGINT.",
@@ -729,12 +730,18 @@ PAGES: dict[str, dict[str, object]] = {
             "content or mode) and changed kind (`T`) between two moments, or between a moment and the "
             "working tree; with no argument, between the last push and the working tree. `--name-status` "
             "(the default), `--stat`, `-p` (a content diff of each text file). `--exit-code` exits 1 when "
-            "they differ. `--json`: `{path, old, new, old_time, new_time, identical, changes}` (`old_time`, "
+            "they differ, and 128 (git's fatal) on an error that is 1 without it. "
+            "`--json`: `{path, old, new, old_time, new_time, identical, changes}` (`old_time`, "
             "`new_time`: each side's moment as in `fog ls --json`'s `moment_time`), each change `{path, status, "
             "old, new}` (versions as in `fog ls --json`; the working side has no version id) and, with `-p` "
             "or `--stat`, `diff`.",
         ],
-        "exit": {1: "With `--exit-code`: they differ.", 4: EXIT_CODES[4], 75: LOCKED},
+        "exit": {
+            1: "With `--exit-code`: they differ (without it: an error).",
+            4: EXIT_CODES[4],
+            75: LOCKED,
+            128: "With `--exit-code`: an error (1 without it), so that 1 means only that they differ.",
+        },
         "examples": [
             ("What changed since the last push:", "fog diff"),
             ("What the last push changed:", "fog diff --stat .@~1 '~0'"),

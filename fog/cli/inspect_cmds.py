@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import typer
 
 from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, human_size, paint, run, use_color
 from fog.cli.complete import complete_spec
+from fog.errors import EXIT_ERROR
 from fog.format.names import shown
+
+T = TypeVar("T")
 
 
 @app.command()
@@ -44,7 +49,11 @@ def diff(
         False, "--name-status", help="One 'A|M|D|T PATH' line per change (a tree's, or the one file's)."
     ),
     patch: bool = typer.Option(False, "-p", "--patch", help="A tree: the content diff of each changed text file."),
-    exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when they differ, 0 when they do not."),
+    exit_code: bool = typer.Option(
+        False,
+        "--exit-code",
+        help="Exit 1 when they differ, 0 when they do not; an error is then 128, not 1 (as git's fatal).",
+    ),
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
 ) -> None:
@@ -54,17 +63,19 @@ def diff(
     forms = [name for name, on in (("--stat", stat), ("--name-status", name_status), ("-p", patch)) if on]
     if len(forms) > 1:  # (the last one checked silently won)
         run(lambda: _refuse(f"{' and '.join(forms)}: choose one form of the diff"), as_json)
-    if old is None or run(lambda: api_trees.spec_is_tree(fog_home(), STATE.cwd, old), as_json):
+    # with --exit-code, 1 says "they differ": an error must not say it too (a script's `if` would take it)
+    call = _fatal_not_1 if exit_code else run
+    if old is None or call(lambda: api_trees.spec_is_tree(fog_home(), STATE.cwd, old), as_json):
         from fog.cli.tree_diff import show_tree_diff
 
-        tree = run(
+        tree = call(
             lambda: api_trees.tree_diff(fog_home(), STATE.cwd, old, new, patch=patch or stat, wait=wait), as_json
         )
         show_tree_diff(tree, as_json=as_json, stat=stat, name_status=name_status, patch=patch)
         if exit_code and not tree.identical:
             raise typer.Exit(1)
         return
-    result = run(lambda: api.diff(fog_home(), STATE.cwd, old, new, wait=wait), as_json)
+    result = call(lambda: api.diff(fog_home(), STATE.cwd, old, new, wait=wait), as_json)
     if (stat or name_status) and not as_json:
         from fog.cli.tree_diff import show_file_summary
 
@@ -73,6 +84,29 @@ def diff(
         show_file_diff(result, as_json)
     if exit_code and not result.identical:
         raise typer.Exit(1)
+
+
+EXIT_FATAL = 128  # `diff --exit-code`'s error (git's fatal), where 1 means "they differ"
+
+
+def _fatal_not_1(fn: Callable[[], T], as_json: bool = False) -> T:
+    """`run`, with an error that exits 1 elsewhere exiting EXIT_FATAL (its --json line says so too)."""
+    from fog.errors import FogError
+
+    def call() -> T:
+        try:
+            return fn()
+        except FogError as exc:
+            if exc.exit_code == EXIT_ERROR:
+                exc.exit_code = EXIT_FATAL
+            raise
+
+    try:
+        return run(call, as_json)
+    except typer.Exit as exc:
+        if exc.exit_code == EXIT_ERROR:  # (an OSError turned into one line)
+            raise typer.Exit(EXIT_FATAL) from None
+        raise
 
 
 def _refuse(message: str) -> None:

@@ -117,7 +117,7 @@ def test_overview_documents_environment_exit_codes_and_json() -> None:
         assert gen_docs.esc(name) in text, name
     for section in ("ENVIRONMENT", "FILES", "EXIT STATUS", "JSON OUTPUT", "EXAMPLES", "SEE ALSO"):
         assert f".SH {section}\n" in text, section
-    assert sorted(man_text.EXIT_CODES) == [0, 1, 2, 3, 4, 5, 6, 75, 130, 141, 143]
+    assert sorted(man_text.EXIT_CODES) == [0, 1, 2, 3, 4, 5, 6, 75, 128, 130, 141, 143]
     from fog import errors
 
     assert (errors.EXIT_CONFLICTS, errors.EXIT_INTEGRITY, errors.EXIT_REVOKED, errors.EXIT_LOCKED) == (3, 4, 6, 75)

@@ -943,3 +943,21 @@ def test_json_gives_the_resolved_moment_as_a_utc_time(share: Share, monkeypatch:
     assert dry["moment_time"] == when, dry
     diff = share.fog("diff", ".@~1", "--json").json()
     assert diff["old_time"] == when and diff["new_time"] is None, diff
+
+
+def test_diff_exit_code_keeps_1_for_they_differ(share: Share) -> None:
+    """review 7 newuser 4: with --exit-code, 1 means "they differ"; an error (no such path, a remote down)
+    exited 1 too, so `if fog diff --exit-code F@~1; then` took a failure for a change. Now 128 (git's fatal)."""
+    share.write("f.txt", "one\n")
+    share.push()
+    share.write("f.txt", "two\n")
+    share.push()
+    assert share.fog("diff", "--exit-code", "f.txt@~1", "f.txt@~1").rc == 0
+    share.fog("diff", "--exit-code", "f.txt@~1", expect=1)
+    line = share.fog("diff", "--exit-code", "nosuch.txt@~1", expect=128).one_line_error()
+    assert "nosuch.txt" in line, line
+    doc = share.fog("diff", "--exit-code", "--json", "nosuch.txt@~1", expect=128).err
+    assert '"code": 128' in doc, doc
+    share.fog("diff", "--exit-code", ".@nosuchpush", expect=128)
+    share.fog("diff", "nosuch.txt@~1", expect=1)  # without --exit-code: as every other command
+    share.fog("diff", "--exit-code", "--stat", "-p", expect=2)  # usage stays 2

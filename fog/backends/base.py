@@ -247,14 +247,19 @@ def _s3_key(url: str) -> str:
     return f"s3://{s3_service(endpoint)}/{parts.netloc.lower()}{'/' + prefix if prefix else ''}"
 
 
+# s3.amazonaws.com, s3.REGION.amazonaws.com, s3-REGION..., s3.dualstack.REGION..., s3-fips..., BUCKET.s3...
+_AWS_S3_HOST = re.compile(r"^(?:[a-z0-9.-]+\.)?s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?$")
+
+
 def s3_service(endpoint: str) -> str:
     """The S3 service an endpoint URL names, as `host:port[/path]` (lowercased host, no scheme, no
-    credentials, the scheme's default port when none); `amazonaws` for none or any AWS host."""
+    credentials, the scheme's default port when none); `amazonaws` for none or any of AWS S3's own hosts
+    (one namespace of buckets), not for any machine under amazonaws.com (an EC2 host running MinIO)."""
     if not endpoint:
         return AWS
     parts = urlsplit(endpoint if "://" in endpoint else "//" + endpoint)
     host = (parts.hostname or "").lower().rstrip(".")
-    if host == "amazonaws.com" or host.endswith(".amazonaws.com"):
+    if _AWS_S3_HOST.match(host):
         return AWS
     try:
         port = parts.port

@@ -68,6 +68,8 @@ def test_an_unusable_ssh_config_counts_as_none(ssh_config: Path) -> None:
         ("s3://fog/p?endpoint=https://s3.example.com", "s3://fog/p?endpoint=https%3A//s3.example.com:443"),
         ("s3://fog/p?endpoint=http://key:secret@minio:9000", "s3://fog/p?endpoint=http://minio:9000&region=eu"),
         ("s3://fog/p", "s3://fog/p?endpoint=https://s3.eu-west-1.amazonaws.com"),  # AWS: one namespace
+        ("s3://fog/p", "s3://fog/p?endpoint=https://s3-fips.us-east-1.amazonaws.com"),
+        ("s3://fog/p", "s3://fog/p?endpoint=https://s3.cn-north-1.amazonaws.com.cn"),
     ],
 )
 def test_spellings_of_one_s3_store(one: str, other: str) -> None:
@@ -82,6 +84,12 @@ def test_spellings_of_one_s3_store(one: str, other: str) -> None:
         ("s3://fog/p", "s3://fog/p?endpoint=https://s3.eu-central-003.backblazeb2.com"),
         ("s3://fog/p?endpoint=http://minio:9000", "s3://fog/q?endpoint=http://minio:9000"),
         ("s3://fog/p?endpoint=http://minio:9000", "s3://fog2/p?endpoint=http://minio:9000"),
+        # review 7 diff F4: two MinIO servers on EC2 machines are not AWS S3, nor one store
+        (
+            "s3://fog/p?endpoint=http://ec2-3-120-1-10.eu-central-1.compute.amazonaws.com:9000",
+            "s3://fog/p?endpoint=http://ec2-18-194-7-22.eu-central-1.compute.amazonaws.com:9000",
+        ),
+        ("s3://fog/p", "s3://fog/p?endpoint=http://ec2-3-120-1-10.eu-central-1.compute.amazonaws.com:9000"),
     ],
 )
 def test_two_s3_stores(one: str, other: str) -> None:

@@ -116,9 +116,12 @@ def resolve(history: list[Version], path: str, rev: str | None) -> Version:
         if not re.match(r"^\d{4}", rev):
             raise RevisionError(f"{path}@{rev}: no version id starts with {rev}")
     when = parse_when(rev)
-    for v in history:
-        if v.time_ns <= when:
-            return v
+    # the clocks alone, as a tree at that moment picks (fog.repo.trees._pick): the newest recorded time at or
+    # before it. Not the first such in `history`'s merge order: under a skewed clock that order puts a version
+    # recorded "earlier" above the one whose time was asked for (review 7 history H2)
+    then = [v for v in history if v.time_ns <= when]
+    if then:
+        return max(then, key=lambda v: (v.time_ns, v.id[:8]))
     raise RevisionError(f"{path}@{rev}: no version is that old (the oldest is from {_iso(history[-1].time_ns)})")
 
 

@@ -106,3 +106,18 @@ def test_the_newest_version_is_the_one_the_merge_kept_after_a_clock_ran_ahead(wo
     a.fog("restore", kept_a[0])
     assert a.read(kept_a[0]) == f"{kept_a[0]} edit by A\n"
     assert a.fog("status", "--json").json()["clean"]
+
+
+def test_a_time_copied_from_log_picks_that_version_as_the_tree_does(world: World) -> None:
+    """review 7 history H2: `f@TIME` walked the merge order and took the first version at or before TIME,
+    so under a skewed clock the time of v2-A, copied from `fog log f`, named v3-B (made an hour "earlier"
+    by B's clock), while `fog ls .@TIME` named v2-A. A time reads the clocks alone, in both forms."""
+    a, _ = _skewed_edit(world)
+    v2 = a.fog("log", "f", "--json").json()[1]  # newest first: v3-B, v2-A, v1
+    assert a.fog("cat", f"f@{v2['version']}").out == "v2-A\n"
+    when = v2["time"]
+    assert a.fog("cat", f"f@{when}").out == "v2-A\n"
+    tree = a.fog("ls", "--json", f".@{when}").json()
+    assert [e["version"] for e in tree["entries"] if e["path"] == "f"] == [v2["version"]]
+    a.fog("restore", f"f@{when}", "-o", str(world.tmp / "out"))
+    assert (world.tmp / "out").read_text() == "v2-A\n"

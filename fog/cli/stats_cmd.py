@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
@@ -10,6 +11,7 @@ from fog.cli.app import app
 from fog.cli.common import JSON_OPTION, STATE, WAIT_OPTION, api, emit_json, fog_home, run, stdout_console
 from fog.cli.redact import redact
 from fog.cli.text import as_doc, human_size, report_remote_errors
+from fog.format.names import shown
 
 
 @app.command()
@@ -84,11 +86,19 @@ def _render(r: Any) -> None:
         for label, value in rows:
             table.add_row(label, value)
         console.print(table)
-        if s.largest:
+        if s.largest and not sys.stdout.isatty():  # paths whole: a name's trailing spaces are not padding
+            console.print("largest histories")
+            cells = [(human_size(p.bytes), str(p.versions), shown(p.path)) for p in s.largest]
+            w1, w2 = (max(len(head), *(len(c[i]) for c in cells)) for i, head in enumerate(("bytes", "versions")))
+            console.file.flush()
+            lines = [f"{'bytes':>{w1}}  {'versions':>{w2}}  path"]
+            lines += [f"{size:>{w1}}  {versions:>{w2}}  {path}" for size, versions, path in cells]
+            sys.stdout.write("".join(line + "\n" for line in lines))
+        elif s.largest:
             top = Table(title="largest histories", title_justify="left", box=None, pad_edge=False)
             top.add_column("bytes", justify="right")
             top.add_column("versions", justify="right")
             top.add_column("path")
             for p in s.largest:
-                top.add_row(human_size(p.bytes), str(p.versions), escape(p.path))
+                top.add_row(human_size(p.bytes), str(p.versions), escape(shown(p.path)))
             console.print(top)

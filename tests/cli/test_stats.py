@@ -190,3 +190,19 @@ def test_stats_not_on_a_terminal_prints_whole_paths_without_padding(share: Share
             del os.environ["COLUMNS"]
         assert long in out and "…" not in out, out
         assert all(line == line.rstrip(" ") for line in out.splitlines()), out
+
+
+def test_stats_not_on_a_terminal_keeps_a_names_trailing_spaces(share: Share) -> None:
+    """review 7 diff F8: trimming rich's padding also cut the trailing spaces of a path ("report " printed
+    as "report", another file's name); the largest histories are now written whole, still unpadded."""
+    for n in range(3):
+        share.write("report ", f"{n}\n" * 50)
+        share.push()
+    share.write("b", "b\n")
+    share.push()
+    lines = share.fog("stats").out.splitlines()
+    at = lines.index("largest histories")
+    assert lines[at + 1].split() == ["bytes", "versions", "path"], lines
+    assert lines[at + 2].endswith("  report "), lines
+    assert lines[at + 3].endswith("  b"), lines
+    assert all(line == line.rstrip(" ") for line in lines if not line.endswith("report ")), lines

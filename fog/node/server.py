@@ -269,16 +269,19 @@ class Node:
         `newcomer`, or None (the newcomer is refused, and retries).
 
         No space may keep the others out by holding every slot (one user's connections, or a stranger's
-        on a node without --user): the space holding the most connections, when it holds at least two
-        more than the newcomer's, gives up the one of its connections that has waited longest for a
-        request. A connection in the middle of a request is never cut (its client would see a lost
-        connection and retry, but a put would be received twice)."""
+        on a node without --user, even spread over many made-up spaces of one connection each): the space
+        holding the most connections, when it holds at least two more than the newcomer's, or any at all
+        when the newcomer's holds none, gives up the one of its connections that has waited longest for a
+        request. So every space can always get one connection while another space's waits idle. A
+        connection in the middle of a request is never cut (its client would see a lost connection and
+        retry, but a put would be received twice)."""
         held: dict[str, list[_Admitted]] = {}
         for slot in self._admitted:
             held.setdefault(slot.space, []).append(slot)
         mine = len(held.get(newcomer, ()))
-        for _, slots in sorted(held.items(), key=lambda kv: -len(kv[1])):
-            if len(slots) < mine + 2:
+        least = mine + 2 if mine else 1  # (two more: two spaces of n and n+1 do not take turns for ever)
+        for _, slots in sorted(held.items(), key=lambda kv: (-len(kv[1]), min(s.idle_since or 1e300 for s in kv[1]))):
+            if len(slots) < least:
                 return None
             idle = [s for s in slots if s.idle_since is not None]
             if idle:

@@ -796,3 +796,40 @@ def test_ranges_past_a_file_offset_and_names_with_control_characters_are_refused
     assert not [x for x in lines if "internal error" in x or "connection dropped" in x], lines
     assert not [x for x in lines if not x.startswith("fog serve: 127.0.0.1:") or "\x1b" in x or "\x00" in x], lines
     assert len([x for x in lines if "invalid byte range" in x]) == 3, lines
+
+
+def test_a_stranger_spread_over_many_spaces_gives_way_too(start: Start) -> None:
+    """review 7 diff F1: four made-up identities (four spaces, on a node without --user) each holding one idle
+    connection kept a real user out for good: no space held two more than the newcomer's. A space holding
+    none may now take the longest-idle connection of any space."""
+    n = start("--max-connections", "4")
+    victim = User()
+    connect(n, victim).close()
+    held = []
+    for _ in range(4):
+        hog = User()
+        connect(n, hog).close()
+        s = _handshake(n, hog.secrets["laptop"], {"proto": 1, "space": hog.space})
+        W.send(s, W.OP_EXISTS, {"name": "fog-store"})
+        assert W.recv(s, 1 << 20)[0] == W.OK
+        held.append(s)
+    b = connect(n, victim, roster=False, space=True)  # admitted at once, no retry
+    assert b.exists("fog-store") is False
+    n.wait_for_log("closed for this one")
+    b.close()
+    for s in held:
+        s.close()
+
+
+def test_one_connection_per_space_and_never_one_mid_request(tmp_path: Path) -> None:
+    """In process: a space holding none takes the longest idle of the spaces holding one; a space already
+    holding one does not (else two spaces of one connection would take turns); a request is never cut."""
+    from fog.node.server import _Admitted
+
+    n = Node(tmp_path / "n", NodeOptions(max_connections=3), log=lambda _: None)
+    a, b, c = _Admitted("a", None, idle_since=3.0), _Admitted("b", None, idle_since=1.0), _Admitted("c", None)
+    n._admitted = {a, b, c}
+    assert n._evictable("v") is b  # the longest idle (c serves a request)
+    assert n._evictable("a") is None  # 1 against 1
+    a.idle_since = b.idle_since = None
+    assert n._evictable("v") is None  # every one mid-request

@@ -1509,6 +1509,7 @@ def _pull_all(
     """Pull from each remote in turn (versions dedupe by id), merging the reports."""
     total = pull_mod.PullResult(",".join(c.remote_name for c in ctxs), remote_errors=dict(failed))
     step, next_run = offset(progress)
+    results: list[pull_mod.PullResult] = []
     for ctx in ctxs:
         if ctx.stale:
             continue  # an earlier pull here found the name removed or moved: never mix two stores' state
@@ -1522,12 +1523,36 @@ def _pull_all(
             # applied, and the remotes that verify are still pulled (one bad store must not stop all)
             total.remote_errors[ctx.remote_name] = failure(exc)
             continue
+        results.append(r)
+    _drop_applied_later(results)
+    for r in results:
         total.absorb(r)
     if total.updated or total.deleted or total.conflicts or total.kept:
         # (only a pull that replaced or removed something archived it: a no-change sync from cron walked
         # and stat'ed every archived object, a cost that grew with the archive)
         trim_archive(ctxs[0])
     return total
+
+
+def _drop_applied_later(results: list[pull_mod.PullResult]) -> None:
+    """A path one remote's pull could not apply (its pack unreadable there) that a later remote's pull of the
+    same run applied is not reported as failed (it said "not applied" for a file then on disk)."""
+    if not any(r.failed for r in results[:-1]):
+        return
+    applied: set[str] = set()
+    for r in reversed(results):
+        if r.failed and applied:
+            r.failed = [e for e in r.failed if not any(e[:i] in applied for i in _colons(e))]
+        applied.update(r.updated)
+        applied.update(r.deleted)
+
+
+def _colons(entry: str) -> Iterator[int]:
+    """Where a `failed` entry's "PATH: why" may end its path (a path may hold ": " itself)."""
+    at = entry.find(": ")
+    while at >= 0:
+        yield at
+        at = entry.find(": ", at + 1)
 
 
 def _follow_remotes(ctxs: list[Context], failed: dict[str, str], only: set[str] | None = None) -> None:

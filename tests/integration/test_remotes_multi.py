@@ -7,6 +7,7 @@ as an unmounted disk is.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -347,3 +348,32 @@ def test_a_remote_added_on_two_devices_under_one_name_tells_the_device_whose_ent
     assert all(x["replaced"] == "" for x in a.fog("remote", "list", "--json").json())
     a.fog("push")
     assert _logs(ra) and _logs(rb)
+
+
+# origin's packs cannot be read (a connection dropped on every pack read): what another remote gives applies
+_PACKS_DOWN_ON_ORIGIN = """
+from fog.backends import local
+from fog.errors import RemoteError
+_get_range, _get = local.LocalBackend.get_range, local.LocalBackend.get
+def _refuse(self, name):
+    if "/packs/" in name and str(self.root).endswith("/remote"):
+        raise RemoteError(f"cannot read {name} on remote origin: connection reset")
+local.LocalBackend.get_range = lambda self, name, *a: (_refuse(self, name), _get_range(self, name, *a))[1]
+local.LocalBackend.get = lambda self, name: (_refuse(self, name), _get(self, name))[1]
+"""
+
+
+def test_a_path_another_remote_applied_in_the_same_pull_is_not_reported_failed(world: World) -> None:
+    """review 7 netfail F1: origin's pack reads failed, usb's copy applied big.bin in the same pull, and the
+    pull still said "not applied (retried by the next pull): big.bin" and listed it under `failed`."""
+    a, b = make_pair(world)
+    _add_usb(world, a)
+    a.fog("push")
+    b.pull()
+    a.write("big.bin", os.urandom(100_000))
+    a.fog("push")
+    r = b.fog("pull", "--json", expect=None, patch=_PACKS_DOWN_ON_ORIGIN)
+    assert (b.root / "big.bin").read_bytes() == (a.root / "big.bin").read_bytes()
+    doc = r.json()
+    assert "big.bin" in doc["updated"] and doc["failed"] == [], doc
+    assert "not applied" not in r.err, r.err

@@ -747,7 +747,8 @@ class RepoDB(Forgetting):
                 v = self.version(vid, txn)
                 if v is not None:
                     out.append(v)
-        return newest_first(out)
+            head = txn.get(pathkey(path), db=db["heads"])
+        return newest_first(out, head)
 
     def histories(self, txn: lmdb.Transaction) -> Iterator[tuple[str, list[Version], bytes | None]]:
         """Every path with history: (path, its versions, its head's id), one path at a time.

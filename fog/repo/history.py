@@ -360,7 +360,7 @@ if TYPE_CHECKING:
     _V = TypeVar("_V", bound=_Linked)
 
 
-def newest_first(versions: list[_V]) -> list[_V]:
+def newest_first(versions: list[_V], head: bytes | None = None) -> list[_V]:
     """One path's versions, newest first, in the merge's order: the first is the head a pull picks.
 
     A version's time is the clock of the device that made it: a device whose clock runs behind (a
@@ -372,7 +372,11 @@ def newest_first(versions: list[_V]) -> list[_V]:
     the larger id first. So a version always comes before the one it was made from, and of two edits of
     a version dated in the future (both then 1 ns past it), the one the merge kept at the path (the
     larger id) comes first, not the later by the clock, which the merge wrote to a conflict copy.
-    A parent that is not in the list (forgotten) is one the merge does not know either.
+    A parent that is not in the list (forgotten) is one the merge does not know either: then an edit
+    made from it on a device whose clock ran behind falls back to its own (earlier) time, and would sort
+    below older versions it replaced. `head` (the path's entry in `heads`, the version the merge put at
+    the path) is first whatever the times: the forget of a middle version must not make `fog log`, `cat`
+    and `restore PATH` name an older one as the newest (review 7 history H4).
     """
     by_id = {v.id: v for v in versions}
     effective: dict[bytes, int] = {}
@@ -388,7 +392,12 @@ def newest_first(versions: list[_V]) -> list[_V]:
         for x in reversed(chain):
             below = x.time_ns if below is None else max(x.time_ns, below + 1)
             effective[x.id] = below
-    return sorted(versions, key=lambda v: (effective[v.id], v.id), reverse=True)
+    order = sorted(versions, key=lambda v: (effective[v.id], v.id), reverse=True)
+    if head is not None and order and order[0].id != head:
+        at = next((i for i, v in enumerate(order) if v.id == head), None)
+        if at is not None:
+            order.insert(0, order.pop(at))
+    return order
 
 
 class Record:
@@ -502,7 +511,7 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
         env.close()
     if not records or any(r.kind == "dir" for r in records):
         return None  # a directory lists what is below it: fog.api does that
-    records = newest_first(records)
+    records = newest_first(records, head)
     if limit is not None:
         records = records[:limit]
     names = _device_names(home)

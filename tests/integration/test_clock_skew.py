@@ -121,3 +121,29 @@ def test_a_time_copied_from_log_picks_that_version_as_the_tree_does(world: World
     assert [e["version"] for e in tree["entries"] if e["path"] == "f"] == [v2["version"]]
     a.fog("restore", f"f@{when}", "-o", str(world.tmp / "out"))
     assert (world.tmp / "out").read_text() == "v2-A\n"
+
+
+def test_forgetting_the_version_a_behind_clock_edit_came_from_keeps_the_newest_first(world: World) -> None:
+    """review 7 history H4: B (clock an hour behind) edits A's v1 twice (v2, v3); `forget --keep-within 30min`
+    on A drops v2 (an hour old by B's clock). v3's order came from v2 (its parent): without it, v3 fell
+    back to its own time, below v1, and `fog log f` listed v1 first, `cat f` and `restore f` gave v1 back."""
+    a, b = make_pair(world)
+    a.write("f", "v1\n")
+    a.push()
+    b.fog("pull", patch=BEHIND)
+    b.write("f", "v2-B\n")
+    b.fog("push", patch=BEHIND)
+    b.write("f", "v3-B, the newest\n")
+    b.fog("push", patch=BEHIND)
+    a.pull()
+    assert a.read("f") == "v3-B, the newest\n"
+    a.fog("forget", "--keep-within", "30min")  # (30m: 30 months in a policy, as restic)
+    log = a.fog("log", "f", "--json").json()
+    assert len(log) == 2 and log[0]["current"], log  # v2 forgotten, v3 first and current
+    assert a.fog("log", "f").out.splitlines()[0].endswith("(current)")
+    assert a.fog("cat", "f").out == "v3-B, the newest\n"
+    assert a.fog("cat", "f@~1").out == "v1\n"
+    a.fog("restore", "f")
+    assert a.read("f") == "v3-B, the newest\n"
+    b.pull()
+    assert b.fog("cat", "f").out == "v3-B, the newest\n"

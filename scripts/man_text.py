@@ -496,6 +496,8 @@ PAGES: dict[str, dict[str, object]] = {
             "in *DIR*, finishes it.",
             3: EXIT_CODES[3],
             4: EXIT_CODES[4],
+            5: EXIT_CODES[5],
+            6: EXIT_CODES[6],
         },
         "examples": [
             ("", "fog clone /mnt/usb/fog ~/notes --master-key-file ~/fog-key"),
@@ -542,6 +544,7 @@ PAGES: dict[str, dict[str, object]] = {
                 "Data on a remote was refused (this device's own log there rolled back or altered, its "
                 "settings altered): that remote is named on stderr and was left out; the others got the push. " + ROLLED
             ),
+            5: EXIT_CODES[5],
             6: EXIT_CODES[6],
         },
         "examples": [
@@ -566,6 +569,7 @@ PAGES: dict[str, dict[str, object]] = {
                 "nothing refused was applied. A remote whose data is refused is named on stderr and left "
                 "out; the others are still pulled."
             ),
+            5: EXIT_CODES[5],
             6: EXIT_CODES[6],
         },
         "examples": [("", "fog pull")],
@@ -592,6 +596,7 @@ PAGES: dict[str, dict[str, object]] = {
                 "Data was refused: a remote whose data is refused is named on stderr and left out, the "
                 "others are pulled and pushed (see fog-push(1) for a remote restored from an older copy)."
             ),
+            5: EXIT_CODES[5],
             6: EXIT_CODES[6],
         },
         "examples": [

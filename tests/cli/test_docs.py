@@ -349,3 +349,12 @@ def test_completion_never_fails_in_a_broken_share(tmp_path: Path, monkeypatch: p
     monkeypatch.chdir(share.root)
     assert _complete(["restore"], "") == []
     assert _complete(["log"], "x@") == []
+
+
+def test_the_commands_that_exit_5_say_so(generated: dict[str, str]) -> None:
+    """review 7 newuser 8: fog-sync(1), fog-pull(1), fog-push(1) and fog-clone(1) left out exit 5 (some paths
+    could not be read or written), which each of them returns; fog-clone(1) also 6."""
+    for page in ("man/fog-push.1", "man/fog-pull.1", "man/fog-sync.1", "man/fog-clone.1"):
+        status = generated[page].split(".SH EXIT STATUS", 1)[1].split(".SH ", 1)[0]
+        assert "\\fB5\\fR" in status, page
+    assert "\\fB6\\fR" in generated["man/fog-clone.1"].split(".SH EXIT STATUS", 1)[1]

@@ -729,7 +729,9 @@ PAGES: dict[str, dict[str, object]] = {
     "diff": {
         "description": [
             "For a file: a unified diff of two versions (or a version and the working file); binary files "
-            "and files over 16 MiB get sizes and SHA-256. `--json`: `{path, identical, text, old, new, diff}`.",
+            "and files over 16 MiB get sizes and SHA-256; a change of mode is a change (`old mode 0644`, "
+            "`new mode 0755`, as git). `--json`: `{path, identical, text, old, new, diff}`, each side "
+            "`{label, kind, size, sha256, mode}`.",
             TREE_REV,
             "For a directory or the share (`.`): the paths added (`A`), deleted (`D`), modified (`M`: "
             "content or mode) and changed kind (`T`) between two moments, or between a moment and the "

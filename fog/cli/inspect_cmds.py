@@ -127,12 +127,14 @@ def show_file_diff(result, as_json: bool) -> None:  # type: ignore[no-untyped-de
                     "kind": result.old.kind,
                     "size": result.old.size,
                     "sha256": result.old.sha256,
+                    "mode": None if result.old.mode is None else f"{result.old.mode:04o}",
                 },
                 "new": {
                     "label": result.new.label,
                     "kind": result.new.kind,
                     "size": result.new.size,
                     "sha256": result.new.sha256,
+                    "mode": None if result.new.mode is None else f"{result.new.mode:04o}",
                 },
                 "diff": "".join(result.lines),
             }
@@ -141,6 +143,11 @@ def show_file_diff(result, as_json: bool) -> None:  # type: ignore[no-untyped-de
     if result.identical:
         typer.echo(f"{shown(result.old.label)} and {shown(result.new.label)} are identical", err=True)
         return
+    old_mode, new_mode = result.old.mode, result.new.mode
+    if old_mode is not None and new_mode is not None and old_mode != new_mode:  # as git says a chmod
+        typer.echo(f"old mode {old_mode:04o}\nnew mode {new_mode:04o}")
+        if result.old.sha256 == result.new.sha256:
+            return  # the mode alone
     if result.text:
         color = use_color()
         for i, line in enumerate(result.lines):

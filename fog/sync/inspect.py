@@ -24,6 +24,7 @@ class Side:
     data: bytes | None  # None: absent (deleted) or too large to hold
     size: int
     sha256: str | None
+    mode: int | None = None  # a file's permission bits (a change of mode alone is a change)
 
 
 @dataclass
@@ -43,11 +44,11 @@ def version_side(ctx: Context, v: Version) -> Side:
     if v.size > TEXT_DIFF_LIMIT:
         h = hashlib.sha256()
         stream_version(ctx.store, v, h.update)
-        return Side(label, "file", None, v.size, h.hexdigest())
+        return Side(label, "file", None, v.size, h.hexdigest(), v.mode & 0o7777)
     parts: list[bytes] = []
     stream_version(ctx.store, v, parts.append)
     data = b"".join(parts)
-    return Side(label, "file", data, len(data), hashlib.sha256(data).hexdigest())
+    return Side(label, "file", data, len(data), hashlib.sha256(data).hexdigest(), v.mode & 0o7777)
 
 
 def working_side(path: Path, rel: str) -> Side:
@@ -61,7 +62,8 @@ def working_side(path: Path, rel: str) -> Side:
         return Side(label, "dir", None, 0, None)
     if not path.is_file():  # a FIFO would block the read for ever; push skips these
         raise FogError(f"{rel} is not a regular file, directory or symlink (here: a FIFO, socket or device)")
-    size = path.stat().st_size
+    now = path.stat()
+    size = now.st_size
     h = hashlib.sha256()
     data = bytearray()
     with open(path, "rb") as f:
@@ -69,7 +71,8 @@ def working_side(path: Path, rel: str) -> Side:
             h.update(chunk)
             if size <= TEXT_DIFF_LIMIT:
                 data += chunk
-    return Side(label, "file", bytes(data) if size <= TEXT_DIFF_LIMIT else None, size, h.hexdigest())
+    data_or_none = bytes(data) if size <= TEXT_DIFF_LIMIT else None
+    return Side(label, "file", data_or_none, size, h.hexdigest(), now.st_mode & 0o7777)
 
 
 def _as_text(data: bytes | None) -> str | None:
@@ -91,7 +94,7 @@ def diff(path: str, old: Side, new: Side) -> DiffResult:
     if "dir" in (old.kind, new.kind):  # each side as it is: `diff ln@~0 d@~0` called the symlink a directory
         said = [f"{s.label} is {_KINDS[s.kind]}" for s in (old, new) if s.kind in ("dir", "link")]
         raise FogError(f"{' and '.join(said)}; diff compares files, not directories")
-    identical = (old.kind, old.data, old.sha256) == (new.kind, new.data, new.sha256)
+    identical = (old.kind, old.data, old.sha256, old.mode) == (new.kind, new.data, new.sha256, new.mode)
     a, b = _as_text(old.data), _as_text(new.data)
     text = (
         old.kind in ("file", "deleted")
@@ -103,7 +106,7 @@ def diff(path: str, old: Side, new: Side) -> DiffResult:
         )
     )
     result = DiffResult(path, old, new, text, identical)
-    if text and not identical:
+    if text and not identical and (old.kind, old.data) != (new.kind, new.data):
         result.lines = list(
             difflib.unified_diff(
                 (a or "").splitlines(keepends=True),

@@ -961,3 +961,23 @@ def test_diff_exit_code_keeps_1_for_they_differ(share: Share) -> None:
     share.fog("diff", "--exit-code", ".@nosuchpush", expect=128)
     share.fog("diff", "nosuch.txt@~1", expect=1)  # without --exit-code: as every other command
     share.fog("diff", "--exit-code", "--stat", "-p", expect=2)  # usage stays 2
+
+
+def test_a_file_diff_counts_a_change_of_mode(share: Share) -> None:
+    """review 7 newuser 6: `fog diff run.sh@~1 run.sh@~0` said "identical" (exit 0 under --exit-code) for two
+    versions that differ only in mode, while status, push and the tree diff count the chmod."""
+    share.write("run.sh", "echo hi\n")
+    share.push()
+    os.chmod(share.root / "run.sh", 0o755)
+    share.push()
+    r = share.fog("diff", "--exit-code", "run.sh@~1", "run.sh@~0", expect=1)
+    assert r.out.splitlines() == ["old mode 0644", "new mode 0755"], r.out
+    doc = share.fog("diff", "--json", "run.sh@~1", "run.sh@~0").json()
+    assert not doc["identical"] and (doc["old"]["mode"], doc["new"]["mode"]) == ("0644", "0755"), doc
+    os.chmod(share.root / "run.sh", 0o644)  # the working file against its last version
+    share.fog("diff", "--exit-code", "run.sh", expect=1)
+    share.write("run.sh", "echo bye\n")
+    os.chmod(share.root / "run.sh", 0o755)
+    out = share.fog("diff", "run.sh@~1").out.splitlines()  # against the working file
+    assert out[:2] == ["old mode 0644", "new mode 0755"] and "+echo bye" in out, out
+    assert share.fog("diff", "--exit-code", "run.sh@~0", "run.sh@~0").rc == 0

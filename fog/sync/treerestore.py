@@ -205,7 +205,9 @@ def _saved(ctx: Context, index: StatView, path: str, s: os.stat_result) -> bool:
     """Whether what is at `path` was pushed (a directory's entries are checked one by one; here, its mode)."""
     entry = index.get(path)
     if st.S_ISDIR(s.st_mode):
-        if entry is None or entry.mode == s.st_mode:
+        if entry is None:  # never recorded here: made since the last push, unless some version of it exists
+            return any(v.kind == "dir" for v in ctx.share.db.path_history(path))  # (review 7 history H6)
+        if entry.mode == s.st_mode:
             return True
         mode = st.S_IMODE(s.st_mode)  # chmod'ed since: saved if some version had that mode (a restore put it back)
         return any(v.kind == "dir" and mode in (v.mode, ctx.mode_of(v)) for v in ctx.share.db.path_history(path))

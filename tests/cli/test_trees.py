@@ -981,3 +981,24 @@ def test_a_file_diff_counts_a_change_of_mode(share: Share) -> None:
     out = share.fog("diff", "run.sh@~1").out.splitlines()  # against the working file
     assert out[:2] == ["old mode 0644", "new mode 0755"] and "+echo bye" in out, out
     assert share.fog("diff", "--exit-code", "run.sh@~0", "run.sh@~0").rc == 0
+
+
+def test_delete_refuses_directories_never_pushed(share: Share) -> None:
+    """review 7 history H6: `restore .@~1 --delete` removed directories made since the last push (status
+    lists them as A) without --force, while a never-pushed file in their place is refused."""
+    share.write("x", "x\n")
+    share.push()
+    share.write("y", "y\n")
+    share.push()
+    (share.root / "project" / "src").mkdir(parents=True)
+    (share.root / "photos").mkdir()
+    line = share.fog("restore", ".@~1", "--delete", expect=1).one_line_error()
+    assert "never pushed" in line and "photos" in line, line
+    assert (share.root / "project" / "src").is_dir() and (share.root / "photos").is_dir()
+    share.fog("restore", ".@~1", "--delete", "--force")
+    assert not (share.root / "photos").exists() and not (share.root / "y").exists()
+    # a directory that was pushed, then is not in the tree of the moment, is removed as before
+    share.write("d/f", "f\n")
+    share.push()
+    share.fog("restore", ".@~1", "--delete")
+    assert not (share.root / "d").exists()

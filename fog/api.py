@@ -138,7 +138,7 @@ def init(
     remotes_mod.refuse_inside(remote_url, root)
     backend = open_backend(remote_url, create=True)
     if not new_identity and not ghost:  # (checked again below, against the remote's SyncConfig)
-        _refuse_taken_share_name(Identity.load(home).cached_config(), share_name)
+        _refuse_taken_share_name(Identity.load(home).cached_config(), share_name, home, root, remote_url)
     made = _make_directory(root)
     try:
         remote = Remote(backend)
@@ -152,7 +152,7 @@ def init(
             sid = ghost
         else:
             try:
-                _refuse_taken_share_name(config, share_name)
+                _refuse_taken_share_name(config, share_name, home, root, remote_url)
             except UsageError:
                 _unmake(made)
                 raise
@@ -1099,10 +1099,21 @@ def unfinished_clone(share: Share) -> None:
         )
 
 
-def _refuse_taken_share_name(config: SyncConfig | None, name: str) -> None:
-    """UsageError when another live share of this user has `name`: `clone --share NAME` could not pick."""
+def _refuse_taken_share_name(
+    config: SyncConfig | None, name: str, home: Path | None = None, root: Path | None = None, url: str = "URL"
+) -> None:
+    """UsageError when another live share of this user has `name`: `clone --share NAME` could not pick.
+    When `root` was this device's checkout of that share (its .fog/ lost or moved aside), the way to
+    rebuild it is said, not --name (which made a second share of the same files: review 7 newuser 9)."""
     for sid, entry in config.shares.items() if config is not None else ():
         if not entry.get("removed") and entry.get("name") == name:
+            was = checkouts.recorded(home, sid) if home is not None else None
+            if was is not None and root is not None and not (root / FOG_DIR).exists():
+                if os.path.realpath(was) == os.path.realpath(root):
+                    raise UsageError(
+                        f"{root} was this device's checkout of share {name!r} ({sid[:12]}), whose .fog/ is gone: "
+                        f"rebuild it with `fog clone {url} {root} --into-existing` (it keeps every file)"
+                    )
             raise UsageError(
                 f"you have a share named {name!r} already ({sid[:12]}): give this one another name with --name"
             )

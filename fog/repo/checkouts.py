@@ -76,6 +76,12 @@ def existing(home: Path, share_id: str) -> Path | None:
     return Path(other) if isinstance(other, str) and _is_checkout(Path(other), share_id) else None
 
 
+def recorded(home: Path, share_id: str) -> Path | None:
+    """Where this device last had its checkout of the share (whether or not it still holds it)."""
+    other = _read(home / FILE).get(share_id)
+    return Path(other) if isinstance(other, str) else None
+
+
 def _is_checkout(root: Path, share_id: str) -> bool:
     try:
         doc = json.loads((root / ".fog" / "config.json").read_bytes())

@@ -35,3 +35,18 @@ def test_a_refused_clone_leaves_no_directory(share: Share) -> None:
     empty.mkdir()  # an empty directory the user made stays as it was
     run_fog(["clone", share.remote, empty, "--master-key-file", share.key_file], share.tmp, expect=1)
     assert empty.is_dir() and not any(empty.iterdir())
+
+
+def test_init_again_where_fog_was_lost_names_clone_into_existing(share: Share) -> None:
+    """review 7 newuser 9: `.fog/` lost or moved aside, `fog init DIR` again said "give this one another name
+    with --name", and following it made a second share of the same files. The way back is said instead."""
+    share.write("a.txt", "a\n")
+    share.push()
+    (share.root / ".fog").rename(share.tmp / "fog-damaged")
+    r = run_fog(["init", share.root, "--remote", share.remote], share.tmp, expect=2)
+    line = r.one_line_error()
+    assert "--into-existing" in line and "--name" not in line and str(share.root) in line, line
+    assert not (share.root / ".fog").exists()
+    elsewhere = share.tmp / "other"  # another directory: a second share of that name is still the question
+    r = run_fog(["init", elsewhere, "--remote", share.remote, "--name", share.root.name], share.tmp, expect=2)
+    assert "--name" in r.one_line_error()

@@ -212,7 +212,7 @@ class SeaweedS3:
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name=REGION,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config),
+            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}, **config),
         )
 
     def new_bucket(self, prefix: str = "fog-") -> str:

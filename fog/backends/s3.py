@@ -96,7 +96,11 @@ class S3Backend:
         if unknown:
             raise UsageError(f"remote {url}: unknown S3 option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
         backend = cls(_make_client(url, settings), bucket, prefix, url=url)
-        backend._open_bucket(create=create, region=_bucket_region(backend._client, settings))
+        from fog.backends.retry import RetryingBackend  # (botocore makes one attempt: a restarting server is retried)
+
+        RetryingBackend(backend).retry(
+            lambda: backend._open_bucket(create=create, region=_bucket_region(backend._client, settings))
+        )
         return backend
 
     # -- the contract -------------------------------------------------------------
@@ -332,7 +336,7 @@ def _make_client(url: str, settings: Mapping[str, str]) -> Any:
         extra = {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
     config = Config(
         region_name=settings.get("region") or None,
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},  # (max_attempts counts retries: it made 2)
         connect_timeout=min(CONNECT_TIMEOUT, timeout),
         read_timeout=timeout,
         max_pool_connections=MAX_POOL,

@@ -359,3 +359,21 @@ def test_not_found_mapping() -> None:
         b.delete("x")
     with pytest.raises(ObjectNotFound):
         S3Backend(_Boom(_client_error("NoSuchKey", 404)), "bkt").get("x")
+
+
+def test_each_request_is_one_http_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """review 7 netfail F3: `retries={"max_attempts": 1}` counts retries in botocore, so every request was
+    sent twice inside each of RetryingBackend's 6 attempts: a hung server held a command 12 minutes, not the
+    documented 6. One attempt per call; the backoff has one owner."""
+    from fog.backends.s3 import _make_client, parse_url
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    url = "s3://fog?endpoint=http://127.0.0.1:9&region=us-east-1"  # discard port: refused at once
+    _, _, settings = parse_url(url)
+    client = _make_client(url, settings)
+    sent: list[int] = []
+    client.meta.events.register("before-send.s3", lambda **_: sent.append(1))
+    with pytest.raises(Exception):  # noqa: B017 (botocore's own connection error)
+        client.head_object(Bucket="fog", Key="x")
+    assert len(sent) == 1

@@ -388,7 +388,10 @@ def human_age(ns: int, now_ns: int | None = None) -> str:
         return "in the future"
     for limit, unit, div in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600), (14 * 86400, "days", 86400)):
         if seconds < limit:
-            return "just now" if unit == "s" and seconds < 10 else f"{int(seconds // div)} {unit} ago"
+            n = int(seconds // div)
+            if unit == "days" and n == 1:
+                unit = "day"
+            return "just now" if unit == "s" and seconds < 10 else f"{n} {unit} ago"
     return f"{int(seconds // (7 * 86400))} weeks ago"
 
 

@@ -160,7 +160,8 @@ def decide_path(path: str, versions: list[Candidate], head: bytes | None, rules:
         limit = rules.keep_deleted
         since = max(top.recorded_ns, max(c.time_ns for c in order))  # (rule 2: never older than what it deletes)
         if limit is not None and now_ns - since > limit * NS:
-            why = f"deleted {(now_ns - since) // DAY_NS} days ago (keep-deleted {format_duration(limit)})"
+            days = (now_ns - since) // DAY_NS
+            why = f"deleted {days} day{'' if days == 1 else 's'} ago (keep-deleted {format_duration(limit)})"
             return [Decision(c.id, path, c.time_ns, c.size, False, (why,)) for c in order]
         until = "(no keep-deleted)" if limit is None else "until " + _iso(since + limit * NS)
         reasons[top.id].append(f"deleted, kept {until}")

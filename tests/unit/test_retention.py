@@ -603,3 +603,15 @@ def test_a_duration_past_1000_years_reads_as_1000_years() -> None:
     assert policy.rules.keep_last == 10**40  # (a count: nothing to format)
     assert policy.overrides[0][1].keep_within == limit
     assert Rules.from_json({"keep-deleted": limit}).keep_deleted == limit
+
+
+def test_one_day_is_said_in_the_singular() -> None:
+    """review 7 newuser (minor): "deleted 1 days ago"; `fog log` said "1 days ago" too."""
+    from fog.cli.text import human_age
+
+    assert human_age(NOW - DAY * NS - 5 * NS, NOW) == "1 day ago"
+    assert human_age(NOW - 3 * DAY * NS, NOW) == "3 days ago"
+    deleted = [v("gone", NOW - DAY * NS - 5 * NS, kind="deleted")]
+    assert set(why(decide(deleted, Rules(keep_deleted=0), head="gone")).values()) == {
+        ("deleted 1 day ago (keep-deleted 0s)",)
+    }

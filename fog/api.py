@@ -376,10 +376,15 @@ def share_path(share: Share, cwd: Path, arg: str) -> str:
 
 def _below_root(share: Share, cwd: Path, arg: str) -> str | None:
     """`arg` (relative to cwd) as a '/'-separated path below the share's root ("." for the root); None when
-    outside. Its directories are resolved and compared with the resolved root: a share reached through a
-    symlinked directory (~/notes -> /data/notes) holds its paths under either spelling, whichever one `-C`
-    or the shell gave. Its last name is not: a symlink in the share is named, not followed."""
+    outside. As spelled first (what it always was, a symlinked directory in the share on the way included);
+    else with its directories resolved, against the resolved root: a share reached through a symlinked
+    directory (~/notes -> /data/notes) holds its paths under either spelling, whichever one `-C` or the
+    shell gave. Its last name is not resolved: a symlink in the share is named, not followed."""
     full = os.path.normpath(os.path.join(cwd.absolute(), arg))
+    try:
+        return Path(full).relative_to(share.root).as_posix()
+    except ValueError:
+        pass
     head, name = os.path.split(full)
     real = os.path.join(os.path.realpath(head), name)
     root = os.path.realpath(share.root)
@@ -387,10 +392,7 @@ def _below_root(share: Share, cwd: Path, arg: str) -> str | None:
         return Path(os.path.relpath(real, root)).as_posix()
     if os.path.realpath(full) == root:  # the root itself, named by a symlink to it from outside (~/notes)
         return "."
-    try:  # as spelled (a symlinked directory in the share, leading out of it: its own path, no history)
-        return Path(full).relative_to(share.root).as_posix()
-    except ValueError:
-        return None
+    return None
 
 
 # -- status, push ------------------------------------------------------------------

@@ -129,3 +129,17 @@ def test_a_pull_never_writes_into_fog_home(share: Share, monkeypatch: pytest.Mon
     assert _files(b_fog_home) == before
     run_fog(["restore", ".config/fog/identity.json", "-o", share.tmp / "out.json"], b)
     assert (share.tmp / "out.json").read_text() == "A's keys, changed\n"
+
+
+def test_a_share_that_is_fog_home_itself_is_refused(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FOG_HOME's files moved to the share's root (FOG_HOME set to it): a command that opens the share stops
+    (exit 2) before anything is read or pushed, naming what to do."""
+    share.write("a.txt", "a\n")
+    share.push()
+    for p in Path(os.environ["FOG_HOME"]).iterdir():
+        shutil.move(p, share.root / p.name)
+    monkeypatch.setenv("FOG_HOME", str(share.root))
+    for args in (["status"], ["push"], ["pull"]):
+        line = share.fog(*args, expect=2).one_line_error()
+        assert "is FOG_HOME itself" in line and "move FOG_HOME" in line, line
+    assert len(share.log_files()) == 1  # nothing pushed

@@ -43,7 +43,16 @@ from fog.lazy import lazy_module
 from fog.memory import pin_mmap_threshold
 from fog.repo import checkouts, vault
 from fog.repo.identity import Identity
-from fog.repo.share import CLONING, FOG_DIR, Share, clear_unfinished_start, find_root, refuse_nesting
+from fog.repo.share import (
+    CLONING,
+    FOG_DIR,
+    Share,
+    clear_unfinished_start,
+    find_root,
+    home_below,
+    refuse_home_inside,
+    refuse_nesting,
+)
 from fog.repo.vault import write_private
 from fog.store import MARKER_NAME, PutStats, Remote, ShareStore
 from fog.sync import enrol, keyring, members, nodes
@@ -113,6 +122,7 @@ def init(
         naming.check_name("share name", name, path_safe=True)
     if (root / FOG_DIR / "config.json").exists():
         raise FogError(f"{root} is already a fog share")
+    refuse_home_inside(root, home)
     clear_unfinished_start(root)  # an init or clone stopped before config.json: this one starts again
     refuse_nesting(root)
     new_identity = not Identity.exists(home)
@@ -245,8 +255,15 @@ def open_share(home: Path, cwd: Path, *, lock: bool = True, wait: bool = False) 
     """
     cancel.clear()
     root = find_root(cwd)
+    fenced = home_below(root, home)
+    if fenced == "":
+        raise UsageError(
+            f"the share {root} is FOG_HOME itself ({home}), this device's keys, which a share must never sync: "
+            "move FOG_HOME to a directory outside the share and set FOG_HOME to it"
+        )
     ident = Identity.load(home)
     share = Share(root, lock=lock, wait=wait)
+    share.fenced = fenced  # (a share made before init refused it, or FOG_HOME moved in later)
     try:
         checkouts.claim(home, share.config.share_id, share.root)
         yield share, ident
@@ -346,18 +363,36 @@ def share_path(share: Share, cwd: Path, arg: str) -> str:
     """A user-given path (relative to cwd) as a '/'-separated share path (of a file or directory below the
     share's root: callers that take the root too ask `_scope`)."""
     _refuse_empty(arg)
-    full = Path(os.path.normpath(cwd.absolute() / arg))
-    try:
-        rel = full.relative_to(share.root)
-    except ValueError:
-        raise UsageError(f"{arg} is outside the share {share.root}") from None
-    text = rel.as_posix()
+    text = _below_root(share, cwd, arg)
+    if text is None:
+        raise UsageError(f"{arg} is outside the share {share.root}")
     if text in ("", "."):  # (as `fog cat DIR` says of a directory, exit 1)
         raise FogError(f"{arg} is the share's root, a directory, not a file")
     if in_fog_dir(text):
         what = "the current directory" if os.path.normpath(arg) == "." else arg
         raise UsageError(f"{what} is in a {FOG_DIR} directory: nothing there is synced, so it has no history")
     return text
+
+
+def _below_root(share: Share, cwd: Path, arg: str) -> str | None:
+    """`arg` (relative to cwd) as a '/'-separated path below the share's root ("." for the root); None when
+    outside. As spelled first (what it always was, a symlinked directory in the share on the way included);
+    else with its directories resolved, against the resolved root: a share reached through a symlinked
+    directory (~/notes -> /data/notes) holds its paths under either spelling, whichever one `-C` or the
+    shell gave. Its last name is not resolved: a symlink in the share is named, not followed."""
+    full = os.path.normpath(os.path.join(cwd.absolute(), arg))
+    try:
+        return Path(full).relative_to(share.root).as_posix()
+    except ValueError:
+        pass
+    head, name = os.path.split(full)
+    real = os.path.join(os.path.realpath(head), name)
+    root = os.path.realpath(share.root)
+    if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+        return Path(os.path.relpath(real, root)).as_posix()
+    if os.path.realpath(full) == root:  # the root itself, named by a symlink to it from outside (~/notes)
+        return "."
+    return None
 
 
 # -- status, push ------------------------------------------------------------------
@@ -392,7 +427,9 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
         result = push_mod.PushResult("", True)
         # (another user's file, as a pull wrote it without setuid and setgid, is unchanged: as a push sees it)
         others = other_devices(share)
-        changes = push_mod.plan(keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=others)
+        changes = push_mod.plan(
+            keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=others, fenced=share.fenced
+        )
         push_mod.refresh_index(share.db, changes)  # (racy entries re-hashed now are not re-hashed again)
         out = StatusResult(
             str(share.root), [], [], [], result.skipped, result.conflict_copies, result.unread, result.ignored
@@ -406,7 +443,7 @@ def status(home: Path, cwd: Path, *, wait: bool = False) -> StatusResult:
 
 def _unapplied(share: Share) -> list[str]:
     """The paths whose incoming versions a pull could not write here (pull.UNAPPLIED), but those left alone
-    on purpose (ignored here, inside a nested share)."""
+    on purpose (ignored here, inside a nested share or FOG_HOME)."""
     ids = json.loads(share.db.get_meta(pull_mod.UNAPPLIED) or b"[]")
     if not ids:
         return []
@@ -418,7 +455,9 @@ def _unapplied(share: Share) -> list[str]:
     return [
         p
         for p in sorted(paths)
-        if not rules.ignored(p, False) and not any(is_nested_share(os.path.join(share.top, q)) for q in iter_parents(p))
+        if not rules.ignored(p, False)
+        and p != share.fenced
+        and not any(is_nested_share(os.path.join(share.top, q)) or q == share.fenced for q in iter_parents(p))
     ]
 
 
@@ -570,7 +609,15 @@ def _nothing_to_push(ctxs: list[Context], failed: dict[str, str]) -> push_mod.Pu
     share, ident = ctxs[0].share, ctxs[0].ident
     result = push_mod.PushResult(",".join(c.remote_name for c in ctxs), False, remote_errors=dict(failed))
     changes = push_mod.plan(
-        ctxs[0].keys, None, share.root, share.db, ident.device_id, PutStats(), result, others=ctxs[0].others
+        ctxs[0].keys,
+        None,
+        share.root,
+        share.db,
+        ident.device_id,
+        PutStats(),
+        result,
+        others=ctxs[0].others,
+        fenced=share.fenced,
     )
     push_mod.refresh_index(share.db, changes)
     if any(c.version is not None for c in changes) or any(share.db.pending(c.remote_name) for c in ctxs):
@@ -712,7 +759,7 @@ def _forget_in(
 def _scope(share: Share, cwd: Path, arg: str) -> str:
     """A PATH given to forget as a share path; "" for the share's root (everything)."""
     _refuse_empty(arg)
-    if Path(os.path.normpath(cwd.absolute() / arg)) == share.root:
+    if _below_root(share, cwd, arg) == ".":
         return ""
     return share_path(share, cwd, arg)
 
@@ -771,6 +818,12 @@ def restore(
     """Restore one version of a path (PATH@REV); `progress(done, total)`: its bytes written, block by block."""
     with context(home, cwd, wait=wait, offline_ok=True) as ctx:
         v = resolve_version(ctx.share, cwd, spec, device_names(ctx.ident, ctx.share))
+        fenced = ctx.share.fenced
+        if output is None and fenced is not None and (v.path == fenced or v.path.startswith(fenced + "/")):
+            raise UsageError(
+                f"{v.path} is in this device's FOG_HOME ({fenced}), its keys: never restored in place "
+                "(restore it elsewhere with -o FILE)"
+            )
         out = output
         if output not in (None, "-"):
             out = str(Path(os.path.normpath(cwd.absolute() / output)))  # type: ignore[operator]
@@ -988,6 +1041,7 @@ def clone(
         naming.check_name("device name", device_name)
     name_taken: str | None = None
     root = directory.absolute()
+    refuse_home_inside(root, home)
     if (into_existing or _only_fog_dir(root)) and clear_unfinished_start(root):
         pass  # a clone stopped before config.json: the same command starts it again
     if into_existing and os.path.lexists(root / FOG_DIR):
@@ -1297,6 +1351,7 @@ def clone_invited(
             raise UsageError(f"--from: {exc}") from None
     cancel.clear()
     root = directory.absolute()
+    refuse_home_inside(root, home)
     if not Identity.exists(home) and master_key_file is None:
         raise UsageError(
             "this machine has no fog identity yet: give --master-key-file F to make one (your own user; the "

@@ -226,7 +226,9 @@ def _working(ctx: Context, scope: str) -> dict[str, Version]:
     share = ctx.share
     tree = trees.tree_at(share.db, scope, None)
     result = push_mod.PushResult("", True)
-    changes = push_mod.plan(ctx.keys, None, share.root, share.db, ctx.ident.device_id, PutStats(), result)
+    changes = push_mod.plan(
+        ctx.keys, None, share.root, share.db, ctx.ident.device_id, PutStats(), result, fenced=share.fenced
+    )
     for c in changes:
         if not trees._in_scope(c.path, scope):
             continue

@@ -471,9 +471,12 @@ def _quick_log(home: str, cwd: str, arg: str, limit: int | None) -> list[Entry] 
     if not isinstance(config, dict) or config.get("format") not in READABLE_FORMATS:
         return None  # (`[]`: fog.api words it; .get on it was an AttributeError, an internal error)
     full = os.path.normpath(os.path.join(os.path.abspath(cwd), arg))
-    if not full.startswith(root + os.sep):
-        return None
-    rel = full[len(root) + 1 :].replace(os.sep, "/")
+    if not full.startswith(root + os.sep):  # through a symlinked directory? as fog.api.share_path reads it
+        head, name = os.path.split(full)
+        full, root = os.path.join(os.path.realpath(head), name), os.path.realpath(root)
+        if not full.startswith(root.rstrip(os.sep) + os.sep):
+            return None
+    rel = full[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
     if rel == FOG_DIR or rel.startswith(FOG_DIR + "/"):
         return None
     raw = _home_file(os.path.join(home, "identity.json"), 1 << 20)  # what fog.api's Identity.load needs

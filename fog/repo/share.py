@@ -23,7 +23,16 @@ from fog.repo.db import RepoDB, not_yours
 from fog.repo.history import FOG_DIR, READABLE_FORMATS, REPO_FORMAT
 from fog.repo.vault import write_private
 
-__all__ = ["FOG_DIR", "REPO_FORMAT", "Share", "ShareConfig", "find_root", "refuse_nesting"]
+__all__ = [
+    "FOG_DIR",
+    "REPO_FORMAT",
+    "Share",
+    "ShareConfig",
+    "find_root",
+    "home_below",
+    "refuse_home_inside",
+    "refuse_nesting",
+]
 PLACING = "placing"  # meta key: paths whose files a pull is placing and has not recorded yet (fog.sync.pull)
 CLONING = "clone-unfinished"  # meta key: set by `fog clone` before its pull, dropped when that pull records
 
@@ -88,6 +97,27 @@ def refuse_nesting(root: Path) -> None:
     for dirpath, dirnames, _ in os.walk(root):
         if FOG_DIR in dirnames and os.path.isfile(os.path.join(dirpath, FOG_DIR, "config.json")):
             raise UsageError(f"{root} holds the fog share {dirpath}; shares cannot nest (choose another directory)")
+
+
+def home_below(root: Path, home: Path) -> str | None:
+    """Where FOG_HOME `home` lies in the share at `root`, as a '/'-separated path below it ("" for the root
+    itself); None when outside. Both resolved: a symlinked directory on the way can lead into the share,
+    and the scan (which follows no symlink) meets FOG_HOME where it physically is."""
+    real_root, real_home = Path(os.path.realpath(root)), Path(os.path.realpath(home))
+    if not real_home.is_relative_to(real_root):
+        return None
+    rel = real_home.relative_to(real_root).as_posix()
+    return "" if rel == "." else rel
+
+
+def refuse_home_inside(root: Path, home: Path) -> None:
+    """UsageError when FOG_HOME `home` is inside `root` (a share being made): its next push would publish this
+    device's keys to every device, and a pull would replace them with another device's."""
+    if home_below(root, home) is not None:
+        raise UsageError(
+            f"{root} holds FOG_HOME ({home}), this device's keys, which a share must never sync: "
+            f"choose a directory that does not hold it, or set FOG_HOME to a directory outside {root}"
+        )
 
 
 DEFAULT_ARCHIVE_BYTES = 512 << 20
@@ -228,6 +258,9 @@ class Share:
         """Open the share at root (`new`: just made by `create`, its database not yet)."""
         self.root = root
         self.top = str(root)  # the root as a str, for hot paths that join many names
+        # FOG_HOME's path below the root when it lies in the share (home_below; set by whoever knows FOG_HOME,
+        # fog.api.open_share): a scan never reads it, a pull or restore never writes into it
+        self.fenced: str | None = None
         self.dir = root / FOG_DIR
         self.lock = ShareLock(self.dir / "lock")
         if lock:

@@ -53,7 +53,7 @@ from fog.sync.merge import CONFLICT_MARK, Plan, plan_path
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import catch_up_own_log
 from fog.sync.remotes import reconcile, replaced_text
-from fog.sync.scan import NESTED_SHARE, is_nested_share
+from fog.sync.scan import FOG_HOME_HERE, NESTED_SHARE, is_nested_share
 
 
 @dataclass
@@ -319,8 +319,10 @@ class LocalState:
         self.ctx, self.path, self.entry = ctx, path, entry
         self.full = os.path.join(ctx.share.top, path)  # a str: pathlib costs more than the syscalls here
         self.st: os.stat_result | None = None
-        self.nested: str | None = None  # the nested share it is, or lies in: never written (scan.is_nested_share)
-        state = parent_state(ctx.share.top, path, dirs)
+        # the nested share (or FOG_HOME, Share.fenced) it is, or lies in: never written (scan.is_nested_share)
+        self.nested: str | None = None
+        fenced = ctx.share.fenced
+        state = parent_state(ctx.share.top, path, dirs, fenced)
         if state == NESTED:
             self.nested = nested_root(path, dirs)
         elif state == REAL:  # (through a symlinked parent: not in this tree)
@@ -328,7 +330,7 @@ class LocalState:
                 self.st = os.lstat(self.full)
             except (FileNotFoundError, NotADirectoryError):
                 pass
-            if self.st is not None and st.S_ISDIR(self.st.st_mode) and is_nested_share(self.full):
+            if self.st is not None and st.S_ISDIR(self.st.st_mode) and (path == fenced or is_nested_share(self.full)):
                 self.nested = path
         self._sig: tuple | None = None
 
@@ -391,24 +393,25 @@ class LocalState:
 NOT_HERE, REAL, NESTED = 0, 1, 2  # what the parents of a path are here (parent_state)
 
 
-def parent_state(top: str, path: str, dirs: dict[str, int]) -> int:
+def parent_state(top: str, path: str, dirs: dict[str, int], fenced: str | None = None) -> int:
     """What the parents of `path` are here: REAL, every one a directory; NOT_HERE, one is a symlink to a
     directory, a file or missing (nothing is at `path` in this tree, and what a link leads to is not the
-    share's: never read, never deleted); NESTED, one is another share (push skips it whole: a pull
-    writes, replaces and deletes nothing in it). `dirs` caches the answer for each parent."""
+    share's: never read, never deleted); NESTED, one is another share or `fenced` (this device's FOG_HOME:
+    push skips it whole, a pull writes, replaces and deletes nothing in it). `dirs` caches the answer for
+    each parent."""
     head = path.rpartition("/")[0]
     if not head:
         return REAL
     state = dirs.get(head)
     if state is None:
-        state = parent_state(top, head, dirs)
+        state = parent_state(top, head, dirs, fenced)
         if state == REAL:
             full = os.path.join(top, head)
             try:
                 real = st.S_ISDIR(os.lstat(full).st_mode)
             except OSError:
                 real = False
-            state = (NESTED if is_nested_share(full) else REAL) if real else NOT_HERE
+            state = (NESTED if head == fenced or is_nested_share(full) else REAL) if real else NOT_HERE
         dirs[head] = state
     return state
 
@@ -755,7 +758,10 @@ def _pull_staged(
         result.conflicts += [name for name in arrived if name in hits and name not in result.conflicts]
     result.skipped += rules.notices  # .fogignore files and lines left out of the rules (each said once)
     for root, n in sorted(nested_news.items()):
-        result.skipped.append(f"{root}: {NESTED_SHARE} ({n} incoming path(s) {NESTED_LEFT})")
+        if root == ctx.share.fenced:
+            result.skipped.append(f"{root}: {FOG_HOME_HERE} ({n} incoming path(s) {FOG_HOME_LEFT})")
+        else:
+            result.skipped.append(f"{root}: {NESTED_SHARE} ({n} incoming path(s) {NESTED_LEFT})")
     unapplied = sorted({v.id.hex() for path in [*failed, *retry, *left_alone] for v in kept.get(path, ())})
     with db.write() as txn:
         db.clear_pending(txn, ctx.remote_name, _ids(carried))  # this remote has them already
@@ -800,6 +806,7 @@ IGNORED_HERE = (
 
 NESTED_HERE = "nested"  # plan_of: the path is, or lies in, a nested share
 NESTED_LEFT = "left as they are there: recorded in the history, applied once it is no longer a share"
+FOG_HOME_LEFT = "left as they are there: recorded in the history, never written while it is FOG_HOME"
 
 
 def _ignored_here(rules: Ignore, path: str, head: Version | None, incoming: list[Version], local: LocalState) -> bool:

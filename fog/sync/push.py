@@ -176,10 +176,12 @@ def plan(
     result: PushResult,
     progress: Progress | None = None,
     others: frozenset[str] = frozenset(),
+    fenced: str | None = None,
 ) -> list[Change]:
-    """Scan the tree and work out each change; stores content when `store` is set (`others`: see changes_for)."""
+    """Scan the tree and work out each change; stores content when `store` is set (`others`: see changes_for;
+    `fenced`: FOG_HOME's path in the share, Share.fenced)."""
     scan_start = time.time_ns()
-    d = scan_tree(root, db, result)
+    d = scan_tree(root, db, result, fenced)
     reader = FileReader(ctx_keys, store)
     changes = changes_for(reader, root, db, d.candidates[:], scan_start, device, stats, result, progress, others=others)
     return changes + deletions(db, d.gone, device, time.time_ns())
@@ -204,10 +206,10 @@ HELD = "a pull was placing it when it stopped, before recording it: the next pul
 HELD_SHOWN = 10  # held paths named one a line; the others in one line
 
 
-def scan_tree(root, db: RepoDB, result: PushResult) -> Diff:  # type: ignore[no-untyped-def]
+def scan_tree(root, db: RepoDB, result: PushResult, fenced: str | None = None) -> Diff:  # type: ignore[no-untyped-def]
     placing = db.get_meta(PLACING)
     with db.stat_view() as index:
-        d: Diff = scan(root, index, _is_conflict_copy)
+        d: Diff = scan(root, index, _is_conflict_copy, fenced=fenced)
         if placing:  # files that may hold a version the pull never recorded: not local edits (fog.sync.pull)
             # (but a file still the inode its stat entry names was not placed: an ordinary change)
             held = set(json.loads(placing))
@@ -946,7 +948,7 @@ def push(
     fan = None if dry_run else FanoutStore(live)
     stats = PutStats()
     scan_start = time.time_ns()
-    d = scan_tree(share.root, db, result)
+    d = scan_tree(share.root, db, result, share.fenced)
     # The versions of chunk n carry the time now + n (the deletions go with the last chunk): the batches
     # of one push read as one (fog.repo.trees), and each chunk's records still sort after the last's
     now = time.time_ns()

@@ -28,6 +28,7 @@ TMP_PREFIX = ".fog-tmp-"  # temp names of fog.sync.content.write_version
 TMP_NAME = re.compile(r"\.fog-tmp-\d+-[0-9a-f]{8}-\d{8}")
 LEFT_TMP = "temporary file of an interrupted fog pull or restore: not synced (delete it)"
 NESTED_SHARE = "nested fog share: not synced"  # a directory below the root holding a `.fog/`
+FOG_HOME_HERE = "this device's FOG_HOME (its keys): never synced"  # Share.fenced: skipped whole, as a nested share
 _NESTED = os.sep + FOG_DIR
 _IFMT, _IFREG, _IFDIR, _IFLNK = 0o170000, st.S_IFREG, st.S_IFDIR, st.S_IFLNK
 
@@ -219,11 +220,18 @@ class Diff:
     ignored_gone: list[str] = field(default_factory=list)
 
 
-def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None, ignore: Ignore | None = None) -> Diff:
+def scan(
+    root: Path,
+    index: StatIndex,
+    flag: Callable[[str], bool] | None = None,
+    ignore: Ignore | None = None,
+    fenced: str | None = None,
+) -> Diff:
     """Walk every file, directory and symlink below root, comparing as it goes.
 
     Never synced: any entry named `.fog`, and a directory holding a `.fog/`
-    (another share nested in this one), which is skipped whole and reported.
+    (another share nested in this one) or at `fenced` (this device's FOG_HOME,
+    Share.fenced), which is skipped whole and reported.
     Paths the ignore rules (fog.sync.ignore; by default the tree's own) pick
     are listed in `ignored`, never compared, and never gone: an ignored
     directory is not entered.
@@ -285,6 +293,10 @@ def scan(root: Path, index: StatIndex, flag: Callable[[str], bool] | None = None
                 if is_nested_share(de.path):  # one stat per directory, none per file
                     unseen.append(path)  # its history is kept, never marked deleted
                     out.skipped.append(f"{path}: {NESTED_SHARE}")
+                    continue
+                if path == fenced:  # (never read: its files are this device's secret keys)
+                    unseen.append(path)
+                    out.skipped.append(f"{path}: {FOG_HOME_HERE}")
                     continue
                 kind = "dir"
                 stack.append(path)

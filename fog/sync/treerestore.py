@@ -51,6 +51,7 @@ from fog.sync.restore import local_state_saved, refuse_special
 from fog.sync.scan import TMP_NAME, TMP_PREFIX
 
 NESTED = "nested fog share: left alone"  # a directory below the top holding a `.fog/` of its own
+FENCED = "this device's FOG_HOME (its keys): left alone"  # Share.fenced, treated as a nested share
 
 UNFINISHED = f"{TMP_PREFIX}restore-unfinished"  # in an output directory while `restore -o` fills it
 
@@ -115,9 +116,10 @@ class _Here:
     held: set[str] = field(default_factory=set)
 
 
-def _local_tree(top: str, *, output: bool = False) -> _Here:
-    """Everything under `top` now. A nested share is listed apart and never entered; fog's own temp names
-    (exactly) and, in an `output`, the unfinished mark are left out. A user's `.fog-tmp-notes` is a file."""
+def _local_tree(top: str, *, output: bool = False, fenced: str | None = None) -> _Here:
+    """Everything under `top` now. A nested share (or `fenced`, FOG_HOME's path below `top`) is listed apart
+    and never entered; fog's own temp names (exactly) and, in an `output`, the unfinished mark are left out.
+    A user's `.fog-tmp-notes` is a file."""
     here = _Here()
     stack = [""]
     while stack:
@@ -140,7 +142,7 @@ def _local_tree(top: str, *, output: bool = False) -> _Here:
                 except FileNotFoundError:
                     continue
                 if st.S_ISDIR(s.st_mode):
-                    if os.path.isdir(os.path.join(e.path, FOG_DIR)):
+                    if path == fenced or os.path.isdir(os.path.join(e.path, FOG_DIR)):
                         here.nested.append(path)  # a nested share: not ours
                         here.held.add(rel)
                         continue
@@ -247,7 +249,7 @@ def restore_tree(
             raise FogError(f"{top} is not empty; pass --force to restore into it")
     else:
         top = str(ctx.share.root / scope) if scope else str(ctx.share.root)
-        _refuse_linked_parents(ctx.share.top, scope)
+        _refuse_linked_parents(ctx.share.top, scope, ctx.share.fenced)
         if os.path.islink(top) or (os.path.lexists(top) and not os.path.isdir(top)):
             if scope not in tree or not force and not local_state_saved(ctx, scope):
                 raise FogError(f"{scope} is not a directory now; move it away to restore the tree")
@@ -256,10 +258,13 @@ def restore_tree(
     result = TreeRestoreResult(scope, moment, top, dry_run, in_place, forgotten=sorted(forgotten or ()))
     unknown = {p[strip:] for p in result.forgotten} if in_place else set()
     rel_of = {p: p[strip:] for p in tree if p != scope and not in_fog_dir(p)}  # share path -> path under top
-    here = _local_tree(top, output=not in_place) if os.path.isdir(top) and not os.path.islink(top) else _Here()
+    fenced = _fenced_below(ctx.share.fenced, scope) if in_place else None
+    here = _Here()
+    if os.path.isdir(top) and not os.path.islink(top):
+        here = _local_tree(top, output=not in_place, fenced=fenced)
     now = here.paths
     nested = set(here.nested)
-    result.skipped += [f"{key(n)}: {NESTED}" for n in here.nested]
+    result.skipped += [f"{key(n)}: {FENCED if n == fenced else NESTED}" for n in here.nested]
     writes: list[Version] = []
     dirs: list[Version] = []
     todo: list[tuple[str, str, os.stat_result | None]] = []  # (share path, path under top, what is there)
@@ -663,13 +668,22 @@ def _unlink_quiet(path: str) -> None:
         pass
 
 
-def _refuse_linked_parents(top: str, scope: str) -> None:
+def _fenced_below(fenced: str | None, scope: str) -> str | None:
+    """FOG_HOME's path (Share.fenced) below the directory `scope` restores, when it is there."""
+    if fenced is None or not scope:
+        return fenced
+    return fenced[len(scope) + 1 :] if fenced.startswith(scope + "/") else None
+
+
+def _refuse_linked_parents(top: str, scope: str, fenced: str | None = None) -> None:
     """FogError when a directory above `scope` is a symlink (or not a directory) now: what is below it is
     not in the share, and a restore through it would write where the link leads. Also when `scope` is, or is
-    in, a nested share: not ours."""
+    in, a nested share (not ours) or this device's FOG_HOME (`fenced`)."""
     rel = ""
     for part in scope.split("/") if scope else []:
         rel = f"{rel}/{part}" if rel else part
+        if rel == fenced:
+            raise FogError(f"{rel} is this device's FOG_HOME (its keys): left alone (restore it with -o DIR)")
         full = os.path.join(top, rel)
         if rel != scope and (os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full))):
             raise FogError(f"{rel} is not a directory now (a symlink or a file); move it away to restore {scope}")

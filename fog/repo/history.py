@@ -395,9 +395,21 @@ def newest_first(versions: list[_V], head: bytes | None = None) -> list[_V]:
     order = sorted(versions, key=lambda v: (effective[v.id], v.id), reverse=True)
     if head is not None and order and order[0].id != head:
         at = next((i for i, v in enumerate(order) if v.id == head), None)
-        if at is not None:
-            order.insert(0, order.pop(at))
+        if at is not None and not any(_made_from(v, head, by_id) for v in order[:at]):
+            order.insert(0, order.pop(at))  # (a version made from the head, not applied here, stays above it)
     return order
+
+
+def _made_from(v: _V, ancestor: bytes, by_id: dict[bytes, _V]) -> bool:
+    """Whether `v` was made, through its known parents, from the version `ancestor`."""
+    seen: set[bytes] = set()
+    cur: _V | None = v
+    while cur is not None and cur.parent and cur.parent not in seen:
+        if cur.parent == ancestor:
+            return True
+        seen.add(cur.parent)
+        cur = by_id.get(cur.parent)
+    return False
 
 
 class Record:

@@ -16,7 +16,7 @@ from fog.format.pack import PackIndex
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.store import ShareStore
-from fog.sync import keyring, members
+from fog.sync import keyring, members, prune
 from fog.sync.context import Context, config_seen_key
 from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, accepted_pin, logs_by_name, read_log, revoked_text
 from fog.sync.stats import usage
@@ -92,6 +92,9 @@ def check(
     store = ctx.store
     config = _check_config(ctx, result)
     logged, forgotten = _check_logs(ctx, config, result)
+    problems, notes = prune.verify_records(ctx, config)  # (a record the remote altered: never acknowledged)
+    result.problems += problems
+    result.notes += notes
     packs = _read_headers(ctx, result)  # before the walk: objects packed by other devices are found
     referenced = _referenced(ctx, result, logged, forgotten)
     loose = set(store.list_objects())

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fog.backends.local import LocalBackend
 from fog.crypto.keys import ShareKeys, device_log_name
@@ -35,6 +35,9 @@ class Context:
     # are never written setuid or setgid, by a pull or a restore
     others: frozenset[str] = frozenset()
     archive_skipped: str = ""  # why the local archive (.fog/archive) is not used in this run, when it is not
+    # prune records on the remote that it altered or made up (record name -> why), as this run's observe found
+    # them (fog.sync.prune): never acknowledged, and a pull says each (exit 4)
+    altered: dict[str, str] = field(default_factory=dict)
 
     def mode_of(self, v: Version) -> int:
         """The permission bits to give `v` here: another user's lose setuid and setgid."""

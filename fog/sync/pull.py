@@ -486,6 +486,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         result.warnings.append(ctx.archive_skipped)
     catch_up_own_log(ctx)
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
+    result.problems.extend(sorted(ctx.altered.values()))  # (prune records the remote altered: exit 4)
     sweep_staging(ctx)
     roster = members.load(ctx, config)
     config = members.keep_current(ctx, config, roster)

@@ -130,6 +130,12 @@ def config_seen_key(remote_name: str) -> str:
     return f"config-seen\0{remote_name}"
 
 
+def members_seen_key(remote_name: str) -> str:
+    """The share database's meta key for the member statements seen on a remote and verified there: JSON list
+    of their names' last part (fog.sync.members.load; one that vanishes, or stops verifying, is a rollback)."""
+    return f"members-seen\0{remote_name}"
+
+
 def remote_instance_key(remote_name: str) -> str:
     """The share database's meta key for the instance id (SyncConfig remote entry) of the remote this
     device's memory of remote `remote_name` was learnt from (fog.sync.keyring.renew_if_readded)."""

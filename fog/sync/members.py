@@ -30,7 +30,7 @@ from fog.format.batch import chain_hash
 from fog.format.syncconfig import SyncConfig, is_pins
 from fog.repo.identity import Identity
 from fog.store import Remote, ShareStore, read_bounded
-from fog.sync.context import Context
+from fog.sync.context import Context, members_seen_key
 from fog.sync.logs import accepted_limit, accepted_pin
 from fog.urlpass import without_password
 
@@ -66,6 +66,10 @@ class Roster:
     owner: Member
     members: dict[str, Member]  # by user id, the owner included
     ignored: int = 0  # statements that did not verify, or whose author is no member
+    # statements this device verified on this remote before that are gone from it or no longer verify (the
+    # remote deleted them or was rolled back), and that no later statement of their author replaces yet:
+    # (author signing key hex, time_ns) each; `keep_current` refuses the remote, `fog check` reports them
+    gone: list[tuple[str, int]] = field(default_factory=list)
 
     def other_devices(self, share_hex: str) -> dict[str, dict[str, Any]]:
         """Devices of the other members, as SyncConfig device entries (what reading logs needs).
@@ -157,8 +161,16 @@ def is_shared(store: ShareStore) -> bool:
     return bool(_statements(store))
 
 
-def load(ctx: Context, config: SyncConfig) -> Roster | None:
-    """The share's roster from the member statements on this remote; None when it holds none.
+def _shared_entry(entry: dict[str, Any]) -> bool:
+    """This user's share entry says the share is shared: another user owns it, or this user (the owner)
+    invited members. That never depends on the store (section 16)."""
+    return bool(entry.get("owner")) or bool(entry.get("members"))
+
+
+def load(ctx: Context, config: SyncConfig, *, listing: bool = False) -> Roster | None:
+    """The share's roster from the member statements on this remote; None when it holds none and this
+    device verified none there before (a share shared through another remote; with `listing`, only when
+    this user's share entry does not say it is shared either: `fog share members`).
 
     Membership comes from the owner: for the owner's own devices, from the
     owner's SyncConfig (`members` of the share entry, written by invite and
@@ -171,18 +183,27 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
     a device counts revoked when any says so).
     """
     names = _statements(ctx.store)
-    if not names:
-        return None
     entry = config.shares.get(ctx.keys.share_id.hex(), {})
+    seen = _seen(ctx)
+    if not names and not seen and not (listing and _shared_entry(entry)):
+        return None
     owner = owner_of(ctx.ident, entry)
     docs: list[tuple[str, dict[str, Any]]] = []
     ignored = 0
+    opened: dict[str, tuple[str, int]] = {}
     for name in names:
+        tail = name.rsplit("/", 1)[-1]
         try:
             stored = read_bounded(ctx.store.backend, name, R.MAX_STORED, name)
-            docs.append(R.open_statement(ctx.keys, stored, f"member statement {name.rsplit('/', 1)[-1][:12]}"))
+            docs.append(R.open_statement(ctx.keys, stored, f"member statement {tail[:12]}"))
+            opened[tail] = (docs[-1][0], _time_of(docs[-1][1]))
         except (IntegrityError, ObjectNotFound):
             ignored += 1
+    gone = _gone(seen, opened)
+    if opened.keys() - seen.keys():  # (remembered: never deleted, so one that vanishes is the remote's doing)
+        ctx.share.db.put_meta(
+            members_seen_key(ctx.remote_name), _json({**seen, **{k: list(v) for k, v in opened.items()}})
+        )
     docs.sort(key=lambda d: int(d[1].get("time_ns", 0)))
     retired = {author for author, doc in docs if doc.get("retired") is True}
     docs = [(a, d) for a, d in docs if a not in retired or d.get("retired") is True]
@@ -238,7 +259,31 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
             continue
         m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
         claimed |= m.devices.keys()
-    return Roster(own, members, ignored)
+    return Roster(own, members, ignored, gone)
+
+
+def _seen(ctx: Context) -> dict[str, tuple[str, int]]:
+    """The member statements this device verified on ctx's remote before: name -> (author, time_ns)."""
+    try:
+        doc = json.loads(ctx.share.db.get_meta(members_seen_key(ctx.remote_name)) or b"{}")
+    except ValueError:
+        doc = {}
+    out = {}
+    for name, value in doc.items() if isinstance(doc, dict) else ():
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and type(value[1]) is int:
+            out[name] = (value[0], value[1])
+    return out
+
+
+def _gone(seen: dict[str, tuple[str, int]], opened: dict[str, tuple[str, int]]) -> list[tuple[str, int]]:
+    """Of the statements seen before, those not verified now that no statement of the same author, at least
+    as new, replaces (its author restated its devices, and the owner the members, since: section 16)."""
+    newest: dict[str, int] = {}
+    for author, t in opened.values():
+        newest[author] = max(t, newest.get(author, t))
+    return sorted(
+        (author, t) for name, (author, t) in seen.items() if name not in opened and newest.get(author, -1) < t
+    )
 
 
 def _claimed(share_id: bytes, author: str, dev: dict[str, Any]) -> bool:
@@ -436,14 +481,20 @@ def my_devices(config: SyncConfig, ctx: Context | None = None, stated: dict[str,
 
 
 def publish_statement(
-    ctx: Context, config: SyncConfig, members: dict[str, Any] | None = None, roster: Roster | None = None
+    ctx: Context,
+    config: SyncConfig,
+    members: dict[str, Any] | None = None,
+    roster: Roster | None = None,
+    *,
+    after: int = 0,
 ) -> None:
-    """A member statement by this user: its devices, and (the owner) who the members are."""
+    """A member statement by this user: its devices, and (the owner) who the members are; dated after `after`
+    (a statement of this user's the remote lost: this one replaces it, whatever this clock says)."""
     doc: dict[str, Any] = {
         "format": 1,
         "share": ctx.keys.share_id.hex(),
         "user": {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()},
-        "time_ns": time.time_ns(),
+        "time_ns": max(time.time_ns(), after + 1),
         "devices": my_devices(config, ctx, _stated(roster)),
     }
     if members is not None:
@@ -508,6 +559,12 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
     if roster is None:
         return config
     me = next((m for m in roster.members.values() if m.this_user), None)
+    if roster.gone:
+        mine = [t for author, t in roster.gone if author == ctx.ident.user_sign_public.hex()]
+        if mine:  # this user's own word, stated again (the owner's members: from its SyncConfig), after the lost one
+            owning = me is not None and me.owner
+            publish_statement(ctx, config, _members_json(roster) if owning else None, roster, after=max(mine))
+        raise IntegrityError(rolled_back_text(ctx, len(roster.gone), len(mine)))
     if me is None:
         if text := retired_self_text(roster):
             raise RevokedError(text)
@@ -539,6 +596,24 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
                 f"{need}) yet: pushing waits for it (the owner's next push seals it to you)"
             )
     return config
+
+
+def rolled_back_text(ctx: Context, gone: int, restated: int = 0) -> str:
+    """Why a remote whose member statements seen before are gone (or no longer verify) is refused: an older
+    roster would set aside another member's batches, or accept a device since revoked (pull, push, check).
+    `restated`: how many of them were this user's, stated again just now."""
+    if restated == gone:
+        again = "this user's statement was published there again; "
+    elif restated:
+        again = "this user's statement was published there again, the other users' are at their next sync; "
+    else:
+        again = "each user's next sync publishes theirs again; "
+    return (
+        f"{gone} member statement(s) seen before are gone from remote {ctx.remote_name} (or no longer verify): the "
+        "remote deleted them or was rolled back, and with the share's members unknown their changes would stop "
+        f"reaching this device; nothing of that remote is used until every one is replaced ({again}see "
+        "`fog share members`)"
+    )
 
 
 def _take_role(ctx: Context, config: SyncConfig, me: Member) -> SyncConfig:
@@ -1035,7 +1110,7 @@ def cut_now(ctx: Context, roster: Roster, m: Member) -> tuple[dict[str, Any], di
 
 
 def members(ctx: Context, config: SyncConfig) -> list[Member]:
-    roster = load(ctx, config)
+    roster = load(ctx, config, listing=True)  # (the owner's SyncConfig names the members, whatever the remote holds)
     if roster is None:
         owner = owner_of(ctx.ident, config.shares.get(ctx.keys.share_id.hex(), {}))
         me = Member(ctx.ident.user_id, owner["box"], owner["sign"], owner["name"], owner=True, this_user=True)

@@ -192,7 +192,9 @@ def read_record(
     or format that fails, or gone between the listing and the read (records are never deleted)."""
     owner = LogOwner.of(*author)
     try:
-        return store.get_prune_record(log, iid, done, sign_public=owner.sign, device_public=owner.public, user_secrets=secrets)
+        return store.get_prune_record(
+            log, iid, done, sign_public=owner.sign, device_public=owner.public, user_secrets=secrets
+        )
     except NotReadableYet:
         return None
     except ObjectNotFound:

@@ -190,20 +190,18 @@ def load(ctx: Context, config: SyncConfig, *, listing: bool = False) -> Roster |
     owner = owner_of(ctx.ident, entry)
     docs: list[tuple[str, dict[str, Any]]] = []
     ignored = 0
-    opened: dict[str, tuple[str, int]] = {}
+    opened: dict[str, Seen] = {}
     for name in names:
         tail = name.rsplit("/", 1)[-1]
         try:
             stored = read_bounded(ctx.store.backend, name, R.MAX_STORED, name)
             docs.append(R.open_statement(ctx.keys, stored, f"member statement {tail[:12]}"))
-            opened[tail] = (docs[-1][0], _time_of(docs[-1][1]))
+            opened[tail] = Seen(docs[-1][0], _time_of(docs[-1][1]), docs[-1][1].get("retired") is True)
         except (IntegrityError, ObjectNotFound):
             ignored += 1
-    gone = _gone(seen, opened)
     if opened.keys() - seen.keys():  # (remembered: never deleted, so one that vanishes is the remote's doing)
-        ctx.share.db.put_meta(
-            members_seen_key(ctx.remote_name), _json({**seen, **{k: list(v) for k, v in opened.items()}})
-        )
+        doc = {name: [v.author, v.time_ns, *([1] if v.retiring else [])] for name, v in {**seen, **opened}.items()}
+        ctx.share.db.put_meta(members_seen_key(ctx.remote_name), json.dumps(doc, sort_keys=True).encode())
     docs.sort(key=lambda d: int(d[1].get("time_ns", 0)))
     retired = {author for author, doc in docs if doc.get("retired") is True}
     docs = [(a, d) for a, d in docs if a not in retired or d.get("retired") is True]
@@ -259,30 +257,47 @@ def load(ctx: Context, config: SyncConfig, *, listing: bool = False) -> Roster |
             continue
         m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
         claimed |= m.devices.keys()
+    # what counts of a lost statement: the owner's, an active member's, and this user's own (it states them again)
+    counted = {own.sign, ctx.ident.user_sign_public.hex()} | {m.sign for m in members.values() if not m.removed}
+    gone = [(v.author, v.time_ns) for v in _gone(seen, opened) if v.author in counted]
     return Roster(own, members, ignored, gone)
 
 
-def _seen(ctx: Context) -> dict[str, tuple[str, int]]:
-    """The member statements this device verified on ctx's remote before: name -> (author, time_ns)."""
+@dataclass(frozen=True)
+class Seen:
+    """A member statement as this device verified it on a remote (`members-seen`, section 16)."""
+
+    author: str  # user signing key, hex
+    time_ns: int
+    retiring: bool = False  # a retired key's last statement (`retired`): replaced only by another such
+
+
+def _seen(ctx: Context) -> dict[str, Seen]:
+    """The member statements this device verified on ctx's remote before, by name."""
     try:
         doc = json.loads(ctx.share.db.get_meta(members_seen_key(ctx.remote_name)) or b"{}")
     except ValueError:
         doc = {}
     out = {}
-    for name, value in doc.items() if isinstance(doc, dict) else ():
-        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and type(value[1]) is int:
-            out[name] = (value[0], value[1])
+    for name, v in doc.items() if isinstance(doc, dict) else ():
+        if isinstance(v, list) and len(v) in (2, 3) and isinstance(v[0], str) and type(v[1]) is int:
+            out[name] = Seen(v[0], v[1], len(v) == 3)
     return out
 
 
-def _gone(seen: dict[str, tuple[str, int]], opened: dict[str, tuple[str, int]]) -> list[tuple[str, int]]:
-    """Of the statements seen before, those not verified now that no statement of the same author, at least
-    as new, replaces (its author restated its devices, and the owner the members, since: section 16)."""
-    newest: dict[str, int] = {}
-    for author, t in opened.values():
-        newest[author] = max(t, newest.get(author, t))
+def _gone(seen: dict[str, Seen], opened: dict[str, Seen]) -> list[Seen]:
+    """Of the statements seen before, those not verified now that no statement of the same author, at least as
+    new (for a retiring one: retiring too), replaces: its author stated its devices, the owner the members,
+    again since (section 16). An older one the remote shows instead replaces nothing."""
+
+    def replaced(old: Seen) -> bool:
+        return any(
+            v.author == old.author and v.time_ns >= old.time_ns and (v.retiring or not old.retiring)
+            for v in opened.values()
+        )
+
     return sorted(
-        (author, t) for name, (author, t) in seen.items() if name not in opened and newest.get(author, -1) < t
+        (v for name, v in seen.items() if name not in opened and not replaced(v)), key=lambda v: (v.author, v.time_ns)
     )
 
 
@@ -559,6 +574,10 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
     if roster is None:
         return config
     me = next((m for m in roster.members.values() if m.this_user), None)
+    if me is None and (text := retired_self_text(roster)):
+        raise RevokedError(text)
+    if me is not None and me.removed:  # (a rollback hides a removal, never makes one: the owner signs each)
+        raise RevokedError(removed_text(me, roster))
     if roster.gone:
         mine = [t for author, t in roster.gone if author == ctx.ident.user_sign_public.hex()]
         if mine:  # this user's own word, stated again (the owner's members: from its SyncConfig), after the lost one
@@ -566,11 +585,7 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
             publish_statement(ctx, config, _members_json(roster) if owning else None, roster, after=max(mine))
         raise IntegrityError(rolled_back_text(ctx, len(roster.gone), len(mine)))
     if me is None:
-        if text := retired_self_text(roster):
-            raise RevokedError(text)
         return config
-    if me.removed:
-        raise RevokedError(removed_text(me, roster))
     if me.devices != my_devices(config, ctx, me.devices):
         publish_statement(ctx, config, _members_json(roster) if me.owner else None, roster)
     config = _remember_removals(ctx, config, roster)

@@ -580,13 +580,23 @@ def follow_rotation(ctxs: list[Context], *, spread: bool = True, failed: dict[st
         raise none_left(failed or {})
     ctxs = live
     config = ctxs[0].ident.cached_config() or keyring.refresh_config(ctxs[0])
+    live = []
     for ctx in ctxs:
         ctx.rekey(config)
         roster = members.load(ctx, config)
-        config = members.keep_current(ctx, config, roster, pushing=True)  # (a member's role as it is now)
+        try:
+            config = members.keep_current(ctx, config, roster, pushing=True)  # (a member's role as it is now)
+        except IntegrityError as exc:  # (member statements seen before are gone from that remote)
+            if failed is None:
+                raise
+            failed[ctx.remote_name] = failure(exc)
+            continue
         ctx.others = members.other_ids(ctx, roster)
-    refuse_read_only(config, ctxs[0].keys.share_id.hex())
-    return ctxs
+        live.append(ctx)
+    if not live:
+        raise none_left(failed or {})
+    refuse_read_only(config, live[0].keys.share_id.hex())
+    return live
 
 
 def read_only(config: SyncConfig | None, share_hex: str) -> bool:

@@ -101,6 +101,13 @@ class IntegrityError(FogError):
     kind = "integrity"
 
 
+class NotReadableYet(IntegrityError):
+    """A record signed by a device this one knows that it cannot open yet: sealed with a key epoch it does
+    not hold, or signed while the device list it holds names no signing key for its author. Not the
+    store's doing (the signature holds, or cannot be checked yet): readers leave it for a later run,
+    silently, where a record that fails its signature or its format is refused (exit 4)."""
+
+
 class MissingObject(IntegrityError):
     """An object history references is in no place a remote lists (exit 4, unless explained: a version
     another device forgot, whose data was pruned, is not damage; fog.api says so, exit 1)."""

@@ -28,6 +28,7 @@ from fog.errors import (
     IntegrityError,
     KeysRotated,
     MissingObject,
+    NotReadableYet,
     ObjectNotFound,
     RemoteError,
     UnreadableObject,
@@ -1307,12 +1308,19 @@ class ShareStore:
         `user_secrets` from `device_public`, and only from a device without a
         signing key: any holder of the user secret can seal such a record as
         any device, and a device that signs never writes one.
+
+        NotReadableYet (an IntegrityError) when the record cannot be opened here
+        yet, through no fault of the remote: signed while the device list lists no
+        signing key for its author, or signed and sealed with a key (epoch) this
+        device does not hold. Any other IntegrityError (UnreadableObject: not a
+        file; a signature, seal or format that fails) means the remote altered or
+        made up what is under the name.
         """
         name = f"{self.prefix}prune/{I.record_name(log, intent_id, done=done)}"
         stored = read_bounded(self.backend, name, I.MAX_STORED, name)
         if stored[:1] == bytes([I.STORED_VERSION]):
             if sign_public is None:
-                raise IntegrityError(
+                raise NotReadableYet(
                     f"{name}: signed, but the device list in your fog settings lists no signing key for its author"
                 )
             env = _envelope(stored, name)
@@ -1322,8 +1330,11 @@ class ShareStore:
                 env.signature,
                 name,
             )
-            keys = _epoch_keys(self.keys, self.keys.prune_keys, env.epoch, name)
-            plain = _open_any(keys, lambda key: S.open_secret(key, env.sealed, name))
+            try:  # (signed by its author: a key this device lacks, not the remote, stops it here)
+                keys = _epoch_keys(self.keys, self.keys.prune_keys, env.epoch, name)
+                plain = _open_any(keys, lambda key: S.open_secret(key, env.sealed, name))
+            except IntegrityError as exc:
+                raise NotReadableYet(str(exc)) from None
         elif stored[:1] == bytes([I.STORED_VERSION_BOX]):
             if sign_public is not None:
                 raise IntegrityError(f"{name}: not signed, but its author signs its records (forged with the user key)")

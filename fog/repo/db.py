@@ -1141,6 +1141,7 @@ class RepoDB(Forgetting):
             meta = self.db["meta"]
             for key in (
                 b"config-seen\0" + remote.encode(),
+                b"members-seen\0" + remote.encode(),  # (fog.sync.members.load)
                 b"config-held\0" + remote.encode(),
                 b"push-unfinished\0" + remote.encode(),
                 b"remote-instance\0" + remote.encode(),  # (fog.sync.remotes.renew_if_readded)

@@ -16,9 +16,18 @@ from fog.format.pack import PackIndex
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
 from fog.store import ShareStore
-from fog.sync import keyring, members
+from fog.sync import keyring, members, prune
 from fog.sync.context import Context, config_seen_key
-from fog.sync.logs import LogOwner, VerifiedBatch, accepted_limit, accepted_pin, logs_by_name, read_log, revoked_text
+from fog.sync.logs import (
+    LogOwner,
+    VerifiedBatch,
+    accepted_limit,
+    accepted_pin,
+    logs_by_name,
+    read_before_text,
+    read_log,
+    revoked_text,
+)
 from fog.sync.stats import usage
 
 
@@ -92,6 +101,9 @@ def check(
     store = ctx.store
     config = _check_config(ctx, result)
     logged, forgotten = _check_logs(ctx, config, result)
+    problems, notes = prune.verify_records(ctx, config)  # (a record the remote altered: never acknowledged)
+    result.problems += problems
+    result.notes += notes
     packs = _read_headers(ctx, result)  # before the walk: objects packed by other devices are found
     referenced = _referenced(ctx, result, logged, forgotten)
     loose = set(store.list_objects())
@@ -312,7 +324,10 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
     Logs this device read before are checked against its cursors (also a log
     that vanished whole); a suspect log's versions count up to its first bad batch."""
     if config is not None:
-        config = members.view(ctx, config, members.load(ctx, config))  # the other members' devices, if shared
+        roster = members.load(ctx, config)
+        if roster is not None and roster.gone:
+            result.problems.append(members.rolled_back_text(ctx, len(roster.gone)))
+        config = members.view(ctx, config, roster)  # the other members' devices, if shared
     devices = dict(config.devices) if config is not None else {}
     by_log = logs_by_name(ctx.keys.share_id, devices)
     share_hex = ctx.keys.share_id.hex()
@@ -327,7 +342,9 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
         seen, chain = db.cursor(ctx.remote_name, log)
         top = seqs[-1] if seqs else 0
         if log not in by_log:
-            if seqs:  # unverifiable, and pull sets it aside: a note, as for pull (not exit 4)
+            if seqs and seen:  # a device whose batches were read here: its history, never to delete
+                result.notes.append(read_before_text(log, ctx.remote_name, seen))
+            elif seqs:  # unverifiable, and pull sets it aside: a note, as for pull (not exit 4)
                 result.notes.append(
                     f"log {log[:12]} on the remote belongs to no device in your fog settings: set aside, nothing in "
                     f"it applied (a damaged identity or a foreign writer; delete log/{log} on the remote once you "

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fog.backends.local import LocalBackend
 from fog.crypto.keys import ShareKeys, device_log_name
@@ -35,6 +35,9 @@ class Context:
     # are never written setuid or setgid, by a pull or a restore
     others: frozenset[str] = frozenset()
     archive_skipped: str = ""  # why the local archive (.fog/archive) is not used in this run, when it is not
+    # prune records on the remote that it altered or made up (record name -> why), as this run's observe found
+    # them (fog.sync.prune): never acknowledged, and a pull says each (exit 4)
+    altered: dict[str, str] = field(default_factory=dict)
 
     def mode_of(self, v: Version) -> int:
         """The permission bits to give `v` here: another user's lose setuid and setgid."""
@@ -125,6 +128,12 @@ class Unavailable:
 def config_seen_key(remote_name: str) -> str:
     """The share database's meta key for the SyncConfig version names seen on a remote (JSON list)."""
     return f"config-seen\0{remote_name}"
+
+
+def members_seen_key(remote_name: str) -> str:
+    """The share database's meta key for the member statements seen on a remote and verified there: JSON list
+    of their names' last part (fog.sync.members.load; one that vanishes, or stops verifying, is a rollback)."""
+    return f"members-seen\0{remote_name}"
 
 
 def remote_instance_key(remote_name: str) -> str:

@@ -331,6 +331,16 @@ def _get(store: ShareStore, log: str, seq: int, where: str) -> bytes:
         raise IntegrityError(f"{where}: batch {seq} vanished from the remote") from None
 
 
+def read_before_text(log: str, remote: str, seen: int) -> str:
+    """One line about a log this device read batches of before whose device it knows no longer (its entry in
+    the fog settings, or its user's member statement, is gone): set aside, and never to be deleted."""
+    return (
+        f"log {log[:12]} on remote {remote}, read here up to batch {seen}, belongs to no device this device knows "
+        "now (its user's member statement or its entry in your fog settings is gone): nothing more of it is "
+        "applied; it holds that device's history, do not delete it (see `fog check`)"
+    )
+
+
 def rolled_back_text(name: str, top: int, seen: int, *, node: bool = False) -> str:
     """Why a remote holding an old copy of this device's log is refused, and what to do (README, EXIT STATUS)."""
     return (

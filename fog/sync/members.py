@@ -30,7 +30,7 @@ from fog.format.batch import chain_hash
 from fog.format.syncconfig import SyncConfig, is_pins
 from fog.repo.identity import Identity
 from fog.store import Remote, ShareStore, read_bounded
-from fog.sync.context import Context
+from fog.sync.context import Context, members_seen_key
 from fog.sync.logs import accepted_limit, accepted_pin
 from fog.urlpass import without_password
 
@@ -66,6 +66,10 @@ class Roster:
     owner: Member
     members: dict[str, Member]  # by user id, the owner included
     ignored: int = 0  # statements that did not verify, or whose author is no member
+    # statements this device verified on this remote before that are gone from it or no longer verify (the
+    # remote deleted them or was rolled back), and that no later statement of their author replaces yet:
+    # (author signing key hex, time_ns) each; `keep_current` refuses the remote, `fog check` reports them
+    gone: list[tuple[str, int]] = field(default_factory=list)
 
     def other_devices(self, share_hex: str) -> dict[str, dict[str, Any]]:
         """Devices of the other members, as SyncConfig device entries (what reading logs needs).
@@ -157,8 +161,16 @@ def is_shared(store: ShareStore) -> bool:
     return bool(_statements(store))
 
 
-def load(ctx: Context, config: SyncConfig) -> Roster | None:
-    """The share's roster from the member statements on this remote; None when it holds none.
+def _shared_entry(entry: dict[str, Any]) -> bool:
+    """This user's share entry says the share is shared: another user owns it, or this user (the owner)
+    invited members. That never depends on the store (section 16)."""
+    return bool(entry.get("owner")) or bool(entry.get("members"))
+
+
+def load(ctx: Context, config: SyncConfig, *, listing: bool = False) -> Roster | None:
+    """The share's roster from the member statements on this remote; None when it holds none and this
+    device verified none there before (a share shared through another remote; with `listing`, only when
+    this user's share entry does not say it is shared either: `fog share members`).
 
     Membership comes from the owner: for the owner's own devices, from the
     owner's SyncConfig (`members` of the share entry, written by invite and
@@ -171,18 +183,25 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
     a device counts revoked when any says so).
     """
     names = _statements(ctx.store)
-    if not names:
-        return None
     entry = config.shares.get(ctx.keys.share_id.hex(), {})
+    seen = _seen(ctx)
+    if not names and not seen and not (listing and _shared_entry(entry)):
+        return None
     owner = owner_of(ctx.ident, entry)
     docs: list[tuple[str, dict[str, Any]]] = []
     ignored = 0
+    opened: dict[str, Seen] = {}
     for name in names:
+        tail = name.rsplit("/", 1)[-1]
         try:
             stored = read_bounded(ctx.store.backend, name, R.MAX_STORED, name)
-            docs.append(R.open_statement(ctx.keys, stored, f"member statement {name.rsplit('/', 1)[-1][:12]}"))
+            docs.append(R.open_statement(ctx.keys, stored, f"member statement {tail[:12]}"))
+            opened[tail] = Seen(docs[-1][0], _time_of(docs[-1][1]), docs[-1][1].get("retired") is True)
         except (IntegrityError, ObjectNotFound):
             ignored += 1
+    if opened.keys() - seen.keys():  # (remembered: never deleted, so one that vanishes is the remote's doing)
+        doc = {name: [v.author, v.time_ns, *([1] if v.retiring else [])] for name, v in {**seen, **opened}.items()}
+        ctx.share.db.put_meta(members_seen_key(ctx.remote_name), json.dumps(doc, sort_keys=True).encode())
     docs.sort(key=lambda d: int(d[1].get("time_ns", 0)))
     retired = {author for author, doc in docs if doc.get("retired") is True}
     docs = [(a, d) for a, d in docs if a not in retired or d.get("retired") is True]
@@ -238,7 +257,48 @@ def load(ctx: Context, config: SyncConfig) -> Roster | None:
             continue
         m.devices = {did: d for did, d in m.devices.items() if did not in claimed}
         claimed |= m.devices.keys()
-    return Roster(own, members, ignored)
+    # what counts of a lost statement: the owner's, an active member's, and this user's own (it states them again)
+    counted = {own.sign, ctx.ident.user_sign_public.hex()} | {m.sign for m in members.values() if not m.removed}
+    gone = [(v.author, v.time_ns) for v in _gone(seen, opened) if v.author in counted]
+    return Roster(own, members, ignored, gone)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A member statement as this device verified it on a remote (`members-seen`, section 16)."""
+
+    author: str  # user signing key, hex
+    time_ns: int
+    retiring: bool = False  # a retired key's last statement (`retired`): replaced only by another such
+
+
+def _seen(ctx: Context) -> dict[str, Seen]:
+    """The member statements this device verified on ctx's remote before, by name."""
+    try:
+        doc = json.loads(ctx.share.db.get_meta(members_seen_key(ctx.remote_name)) or b"{}")
+    except ValueError:
+        doc = {}
+    out = {}
+    for name, v in doc.items() if isinstance(doc, dict) else ():
+        if isinstance(v, list) and len(v) in (2, 3) and isinstance(v[0], str) and type(v[1]) is int:
+            out[name] = Seen(v[0], v[1], len(v) == 3)
+    return out
+
+
+def _gone(seen: dict[str, Seen], opened: dict[str, Seen]) -> list[Seen]:
+    """Of the statements seen before, those not verified now that no statement of the same author, at least as
+    new (for a retiring one: retiring too), replaces: its author stated its devices, the owner the members,
+    again since (section 16). An older one the remote shows instead replaces nothing."""
+
+    def replaced(old: Seen) -> bool:
+        return any(
+            v.author == old.author and v.time_ns >= old.time_ns and (v.retiring or not old.retiring)
+            for v in opened.values()
+        )
+
+    return sorted(
+        (v for name, v in seen.items() if name not in opened and not replaced(v)), key=lambda v: (v.author, v.time_ns)
+    )
 
 
 def _claimed(share_id: bytes, author: str, dev: dict[str, Any]) -> bool:
@@ -436,14 +496,20 @@ def my_devices(config: SyncConfig, ctx: Context | None = None, stated: dict[str,
 
 
 def publish_statement(
-    ctx: Context, config: SyncConfig, members: dict[str, Any] | None = None, roster: Roster | None = None
+    ctx: Context,
+    config: SyncConfig,
+    members: dict[str, Any] | None = None,
+    roster: Roster | None = None,
+    *,
+    after: int = 0,
 ) -> None:
-    """A member statement by this user: its devices, and (the owner) who the members are."""
+    """A member statement by this user: its devices, and (the owner) who the members are; dated after `after`
+    (a statement of this user's the remote lost: this one replaces it, whatever this clock says)."""
     doc: dict[str, Any] = {
         "format": 1,
         "share": ctx.keys.share_id.hex(),
         "user": {"box": ctx.ident.user_public.hex(), "sign": ctx.ident.user_sign_public.hex(), "name": user_name()},
-        "time_ns": time.time_ns(),
+        "time_ns": max(time.time_ns(), after + 1),
         "devices": my_devices(config, ctx, _stated(roster)),
     }
     if members is not None:
@@ -508,12 +574,18 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
     if roster is None:
         return config
     me = next((m for m in roster.members.values() if m.this_user), None)
-    if me is None:
-        if text := retired_self_text(roster):
-            raise RevokedError(text)
-        return config
-    if me.removed:
+    if me is None and (text := retired_self_text(roster)):
+        raise RevokedError(text)
+    if me is not None and me.removed:  # (a rollback hides a removal, never makes one: the owner signs each)
         raise RevokedError(removed_text(me, roster))
+    if roster.gone:
+        mine = [t for author, t in roster.gone if author == ctx.ident.user_sign_public.hex()]
+        if mine:  # this user's own word, stated again (the owner's members: from its SyncConfig), after the lost one
+            owning = me is not None and me.owner
+            publish_statement(ctx, config, _members_json(roster) if owning else None, roster, after=max(mine))
+        raise IntegrityError(rolled_back_text(ctx, len(roster.gone), len(mine)))
+    if me is None:
+        return config
     if me.devices != my_devices(config, ctx, me.devices):
         publish_statement(ctx, config, _members_json(roster) if me.owner else None, roster)
     config = _remember_removals(ctx, config, roster)
@@ -539,6 +611,24 @@ def keep_current(ctx: Context, config: SyncConfig, roster: Roster | None, *, pus
                 f"{need}) yet: pushing waits for it (the owner's next push seals it to you)"
             )
     return config
+
+
+def rolled_back_text(ctx: Context, gone: int, restated: int = 0) -> str:
+    """Why a remote whose member statements seen before are gone (or no longer verify) is refused: an older
+    roster would set aside another member's batches, or accept a device since revoked (pull, push, check).
+    `restated`: how many of them were this user's, stated again just now."""
+    if restated == gone:
+        again = "this user's statement was published there again; "
+    elif restated:
+        again = "this user's statement was published there again, the other users' are at their next sync; "
+    else:
+        again = "each user's next sync publishes theirs again; "
+    return (
+        f"{gone} member statement(s) seen before are gone from remote {ctx.remote_name} (or no longer verify): the "
+        "remote deleted them or was rolled back, and with the share's members unknown their changes would stop "
+        f"reaching this device; nothing of that remote is used until every one is replaced ({again}see "
+        "`fog share members`)"
+    )
 
 
 def _take_role(ctx: Context, config: SyncConfig, me: Member) -> SyncConfig:
@@ -1035,7 +1125,7 @@ def cut_now(ctx: Context, roster: Roster, m: Member) -> tuple[dict[str, Any], di
 
 
 def members(ctx: Context, config: SyncConfig) -> list[Member]:
-    roster = load(ctx, config)
+    roster = load(ctx, config, listing=True)  # (the owner's SyncConfig names the members, whatever the remote holds)
     if roster is None:
         owner = owner_of(ctx.ident, config.shares.get(ctx.keys.share_id.hex(), {}))
         me = Member(ctx.ident.user_id, owner["box"], owner["sign"], owner["name"], owner=True, this_user=True)

@@ -37,8 +37,8 @@ from typing import Any
 
 from fog import cancel
 from fog.crypto.seal import random_bytes
-from fog.errors import AlreadyExists, FogError, IntegrityError, ObjectNotFound, RemoteError
-from fog.format.intent import Intent
+from fog.errors import AlreadyExists, FogError, IntegrityError, NotReadableYet, ObjectNotFound, RemoteError
+from fog.format.intent import Intent, record_name
 from fog.format.pack import PackIndex, header_size
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
@@ -139,11 +139,11 @@ def observe(ctx: Context) -> int:
         if author is None:
             continue  # sealed by no device we know: cannot be opened, vouches for nothing
         try:
-            owner = LogOwner.of(*author)
-            intent = store.get_prune_record(
-                log, iid, done, sign_public=owner.sign, device_public=owner.public, user_secrets=secrets
-            )
-        except (IntegrityError, ObjectNotFound):
+            intent = read_record(store, secrets, author, log, iid, done)
+        except IntegrityError as exc:  # altered or made up by the remote: said (exit 4), never acknowledged
+            ctx.altered[f"{log}.{iid}{'.done' if done else ''}"] = altered_text(ctx.remote_name, author, iid, done, exc)
+            continue
+        if intent is None:
             continue  # (an epoch this device does not hold yet: it stays unread, so unacknowledged, till then)
         packs = set(intent.packs) | set(intent.kept)
         # a new intent: what it condemns stops counting; a completion (of a known intent too):
@@ -182,6 +182,79 @@ def observe(ctx: Context) -> int:
     return new
 
 
+def read_record(
+    store: ShareStore, secrets: tuple[bytes, ...], author: tuple[str, dict[str, Any]], log: str, iid: str, done: bool
+) -> Intent | None:
+    """One prune record of a known author (`author`: device id, SyncConfig entry), opened; None when this
+    device cannot read it yet (a key epoch, or the author's signing key, it does not hold yet).
+
+    IntegrityError when the remote altered or made up what is under its name: not a file, a signature, seal
+    or format that fails, or gone between the listing and the read (records are never deleted)."""
+    owner = LogOwner.of(*author)
+    try:
+        return store.get_prune_record(
+            log, iid, done, sign_public=owner.sign, device_public=owner.public, user_secrets=secrets
+        )
+    except NotReadableYet:
+        return None
+    except ObjectNotFound:
+        name = record_path(store, log, iid, done)
+        raise IntegrityError(f"{name}: listed on {store.backend.url} but cannot be read (not a file there)") from None
+
+
+def record_path(store: ShareStore, log: str, iid: str, done: bool = False) -> str:
+    """A prune record's name on the remote (for a message)."""
+    return f"{store.prefix}prune/{record_name(log, iid, done=done)}"
+
+
+def altered_text(remote: str, author: tuple[str, dict[str, Any]], iid: str, done: bool, exc: IntegrityError) -> str:
+    """One line about a prune record the remote altered (pull and `fog check` say it, exit 4)."""
+    name = str(author[1].get("name", author[0][:8]))
+    if done:
+        return (
+            f"the completion record of prune intent {iid[:8]} of device {name!r} on remote {remote} is refused "
+            f"({exc}): the remote altered it"
+        )
+    return (
+        f"prune intent {iid[:8]} of device {name!r} on remote {remote} is refused ({exc}): the remote altered it, "
+        f"so this device cannot acknowledge it, and {name!r} waits for that before it deletes anything (there: "
+        "`fog check`, then `fog prune --grace 0` once no other device is pushing)"
+    )
+
+
+def verify_records(ctx: Context, config: SyncConfig | None) -> tuple[list[str], list[str]]:
+    """(problems, notes) of every prune record on ctx's remote (`fog check`): each one a device of `config`
+    signed must open, else the remote altered it; one this device cannot read yet is a note."""
+    problems: list[str] = []
+    notes: list[str] = []
+    by_log = _authors(ctx, config)
+    listed = ctx.store.list_prune_records()
+    dones = {iid for _, iid, done in listed if done}
+    for log, iid, done in listed:
+        cancel.check()
+        author = by_log.get(log)
+        if author is None:
+            continue  # sealed by no device the SyncConfig knows: ignored by every reader (section 14)
+        try:
+            intent = read_record(ctx.store, ctx.user_secrets, author, log, iid, done)
+        except IntegrityError as exc:
+            if done or iid not in dones:
+                problems.append(altered_text(ctx.remote_name, author, iid, done, exc))
+            else:  # collected since: readers skip it, nothing waits for it any more
+                notes.append(
+                    f"prune intent {iid[:8]} on the remote is refused ({exc}), but it was collected since (its "
+                    f"completion record is there): nothing waits for it; delete {record_path(ctx.store, log, iid)} "
+                    "on the remote"
+                )
+            continue
+        if intent is None:
+            notes.append(
+                f"prune {'completion record' if done else 'intent'} {iid[:8]} on the remote cannot be read here yet "
+                "(sealed with a key epoch, or signed with a key, this device does not hold yet)"
+            )
+    return problems, notes
+
+
 def _deleted(records: dict[str, dict[str, Any]]) -> set[bytes]:
     """Packs that completed intents deleted (condemned, not kept)."""
     return {bytes.fromhex(p) for rec in records.values() if rec["done"] for p in set(rec["packs"]) - set(rec["kept"])}
@@ -192,9 +265,10 @@ def known_condemned(db: Any, remote: str) -> set[bytes]:
     return condemned(_records(db, remote))
 
 
-def _authors(ctx: Context) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Log name -> device, for the devices whose prune records count: trusted and not revoked."""
-    config = ctx.ident.cached_config()
+def _authors(ctx: Context, config: SyncConfig | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Log name -> device, for the devices whose prune records count: trusted and not revoked (of `config`,
+    by default the SyncConfig cached here)."""
+    config = config or ctx.ident.cached_config()
     devices = {
         did: d
         for did, d in (dict(config.devices) if config else {}).items()
@@ -685,7 +759,11 @@ def _collect_ready(
             left = grace_s - (now - rec["first_seen"]) / 1e9
             why = []
             if missing:
-                why.append("waiting for " + ", ".join(sorted(missing)) + " to acknowledge (run `fog sync` there)")
+                why.append(
+                    "waiting for " + ", ".join(sorted(missing)) + " to acknowledge (run `fog sync` there; if it "
+                    "still does not, it cannot read the intent: the remote altered or withheld it, which `fog check` "
+                    "there reports; `fog prune --grace 0` deletes without waiting, once no other device is pushing)"
+                )
             if left > 0:
                 why.append(f"grace period ends in {_duration(left)}")
             if why:

@@ -45,6 +45,7 @@ from fog.sync.logs import (
     accepted_pin,
     audit_log,
     logs_by_name,
+    read_before_text,
     read_log,
     revoked_text,
     rollback_advice,
@@ -169,6 +170,11 @@ def collect(ctx: Context, config: SyncConfig, result: PullResult, staged: Staged
             continue
         if log not in by_log:
             foreign.append(log)
+            read = ctx.share.db.cursor(ctx.remote_name, log)[0]
+            if read and seqs:  # read here before: its device's history, set aside, never "to delete"
+                if log not in reported:
+                    result.warnings.append(read_before_text(log, ctx.remote_name, read))
+                continue
             result.foreign_logs.append(
                 {"log": log, "remote": ctx.remote_name, "batches": len(seqs), "new": log not in reported}
             )
@@ -489,6 +495,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         result.warnings.append(ctx.archive_skipped)
     catch_up_own_log(ctx)
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
+    result.problems.extend(sorted(ctx.altered.values()))  # (prune records the remote altered: exit 4)
     sweep_staging(ctx)
     roster = members.load(ctx, config)
     config = members.keep_current(ctx, config, roster)

@@ -6,6 +6,7 @@ failed (the data was lost) before the fix it names, and must keep passing.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import time
@@ -199,3 +200,83 @@ def test_a_pull_does_not_acknowledge_while_versions_wait_in_the_outbox(world: Wo
     c = world.clone("phone")
     assert (c.root / "x.bin").read_bytes() == data
     c.fog("check", "--read-data")
+
+
+def _intent_file(world: World, intent: str) -> Path:
+    (path,) = [p for p in world.remote.glob("shares/*/prune/*") if p.name.endswith(intent)]
+    return path
+
+
+@pytest.mark.parametrize("tamper", ["truncate", "fifo"])
+def test_a_prune_intent_the_remote_altered_is_reported_not_ignored(world: World, tamper: str) -> None:
+    """Review 7, F4: another device's observe ignored an intent that did not open (meant for a key epoch it
+    does not hold yet): sync exit 0, check "no problems", and the pruner told the user, for ever, to run a
+    `fog sync` there that could not help. Now the reading device refuses it (exit 4, `fog check` lists it),
+    and the pruner's waiting line names the way out."""
+    a, b = make_pair(world)
+    b.write("b.txt", "b has a log\n")
+    b.fog("sync")
+    a.pull()
+    made = orphan(a, "x.bin", seed=13)
+    first = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert set(first["planned_delete"]) == made and first["intent"]
+    path = _intent_file(world, first["intent"])
+    if tamper == "truncate":
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        path.unlink()
+        os.mkfifo(path)
+    for command in ("sync", "pull"):
+        r = b.fog(command, expect=4)
+        assert f"prune intent {first['intent'][:8]} of device 'laptop'" in r.err and "altered" in r.err, r
+    r = b.fog("check", expect=4)
+    assert f"prune intent {first['intent'][:8]}" in r.err and "1 problem(s)" in r.out, r
+    r = a.fog("check", expect=4)  # the pruner's own check sees it too
+    assert f"prune intent {first['intent'][:8]}" in r.err, r
+    time.sleep(1.1)
+    waiting = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert not waiting["deleted"] and packs(world) >= made
+    (line,) = waiting["waiting"]
+    assert "desktop" in line and "cannot read the intent" in line and "--grace 0" in line, line
+    # the way out it names: no other device is pushing, so the packs go at once
+    done = a.fog("prune", "--grace", "0", "--json").json()["remotes"][0]
+    assert set(done["deleted"]) == made, done
+    b.write("more.txt", "after the prune\n")
+    b.fog("sync")  # collected: nothing waits for the altered intent any more
+    r = b.fog("check")
+    assert f"delete {path.relative_to(world.remote)}" in r.err, r
+    a.pull()
+    assert (a.root / "more.txt").read_text() == "after the prune\n"
+    c = world.clone("phone")
+    assert (c.root / "more.txt").read_text() == "after the prune\n"
+    c.fog("check", "--read-data")
+
+
+NO_PRUNE_KEY_YET = """
+import fog.crypto.keys as _k
+def _not_held(self, epoch):
+    raise ValueError(f"key epoch {epoch} is unknown")  # (as for an epoch a rotation elsewhere just started)
+_k.ShareKeys.prune_keys = _not_held
+"""
+
+
+def test_a_prune_intent_sealed_under_an_epoch_not_held_yet_stays_silent(world: World) -> None:
+    """The other side of F4: an intent its author signed, sealed with a key epoch this device does not hold
+    yet, is not the remote's doing: it waits, unacknowledged, without an error (check: a note)."""
+    a, b = make_pair(world)
+    b.write("b.txt", "b has a log\n")
+    b.fog("sync")
+    a.pull()
+    made = orphan(a, "x.bin", seed=14)
+    first = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert set(first["planned_delete"]) == made and first["intent"]
+    r = b.fog("sync", patch=NO_PRUNE_KEY_YET)
+    assert "prune" not in r.err, r
+    r = b.fog("check", patch=NO_PRUNE_KEY_YET)
+    assert "cannot be read here yet" in r.err, r
+    time.sleep(1.1)
+    waiting = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert not waiting["deleted"] and any("desktop" in w for w in waiting["waiting"]), waiting
+    b.fog("sync")  # holds the key now: acknowledges
+    done = a.fog("prune", "--grace", "1s", "--json").json()["remotes"][0]
+    assert set(done["deleted"]) == made, done

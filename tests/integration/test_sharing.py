@@ -1011,3 +1011,82 @@ def test_a_password_in_the_owners_remote_url_never_reaches_a_member(s3_env: str,
         "OwnerS3cretPW"
         in (alice.root / ".fog" / "config.json").read_text() + (alice.home / "syncconfig.json").read_text()
     )
+
+
+def _both_read_each_other(alice: Device) -> Device:
+    """Bob, a member, and alice each pushed and pulled the other's batches (each holds a cursor on the other's log)."""
+    bob = member(alice, "bob")
+    bob.write("bob.txt", "from bob\n")
+    bob.push()
+    alice.pull()
+    assert alice.read("bob.txt") == "from bob\n"
+    return bob
+
+
+def test_member_statements_the_store_deletes_are_a_rollback_then_restated(alice: Device) -> None:
+    """Review 7, F5: the store deleted shares/<id>/members/*: every sync then exited 0 while each user's changes
+    silently stopped reaching the other, `fog check` said "no problems", the owner's `fog share members` lost bob
+    (whom its own SyncConfig lists), and fog advised deleting the other member's log. Now each device refuses
+    the remote in one line (exit 4) until the statements it saw are replaced: each user's sync states its own
+    again (the owner's members from its SyncConfig), and the two converge."""
+    bob = _both_read_each_other(alice)
+    for p in (_share_dir(alice) / "members").iterdir():
+        p.unlink()  # the store's doing
+    members = {m["name"]: m["role"] for m in alice.fog("share", "members", "--json").json()}
+    assert members == {user_name_of(alice): "owner", "bob": "member"}, members  # the owner's own word
+    for d in (alice, bob):
+        r = d.fog("check", expect=EXIT_INTEGRITY)
+        assert "member statement(s) seen before are gone from remote origin" in r.err, r
+        assert "delete log/" not in r.err, r
+    alice.write("doc.txt", "owner edit\n")
+    bob.write("bob.txt", "bob edit\n")
+    for d in (bob, alice):  # each states its own again, and is refused while the other's is missing
+        r = d.fog("sync", expect=EXIT_INTEGRITY)
+        line = r.error_line()
+        assert "member statement(s) seen before are gone from remote origin" in line, line
+        assert "published there again" in line, line
+    for d in (bob, alice, bob):
+        r = d.fog("sync")
+        assert "delete log/" not in r.err and "belongs to no device" not in r.err, r
+    assert alice.read("bob.txt") == "bob edit\n" and bob.read("doc.txt") == "owner edit\n"
+    for d in (alice, bob):
+        d.fog("check")
+    members = {m["name"]: m for m in alice.fog("share", "members", "--json").json()}
+    assert members["bob"]["devices"] == ["bob"], members
+
+
+def test_a_statement_the_store_alters_or_rolls_back_is_refused_not_ignored(alice: Device) -> None:
+    """The same as a deletion: a statement seen before that no longer verifies, or the store showing only the
+    statements of an older day (a newer one of the same author withheld)."""
+    bob = _both_read_each_other(alice)
+    place = _share_dir(alice) / "members"
+    before = {p: p.read_bytes() for p in place.iterdir()}
+    alice.fog("share", "invite", "--user", user_key(bob), "--name", "bob", "--read-only")  # a newer statement
+    bob.pull()
+    (newer,) = set(place.iterdir()) - before.keys()
+    saved = newer.read_bytes()
+    newer.write_bytes(saved[:-1] + bytes([saved[-1] ^ 1]))
+    r = bob.fog("pull", expect=EXIT_INTEGRITY)
+    assert "1 member statement(s) seen before are gone" in r.error_line(), r
+    newer.unlink()  # back to the roster of before the demotion: bob read-write again
+    r = bob.fog("pull", expect=EXIT_INTEGRITY)
+    assert "1 member statement(s) seen before are gone" in r.error_line(), r
+    newer.write_bytes(saved)
+    bob.pull()
+
+
+def test_a_log_read_before_is_never_called_foreign_nor_to_be_deleted(alice: Device) -> None:
+    """A device that read a member's batches before (a cursor on their log), and holds no memory of the
+    statements (a fog before it remembered them), no longer finds the member's device in the roster: set
+    aside with a warning, never "delete log/…" (that deletes the other member's history)."""
+    bob = _both_read_each_other(alice)
+    for p in (_share_dir(alice) / "members").iterdir():
+        p.unlink()
+    forgetful = "import fog.sync.members as _m\n_m._seen = lambda ctx: {}\n"
+    bob.write("bob.txt", "bob edit\n")
+    bob.fog("push", patch=forgetful)
+    r = alice.fog("pull", patch=forgetful)
+    assert "read here up to batch" in r.err and "do not delete it" in r.err, r
+    assert "delete log/" not in r.err, r
+    r = alice.fog("check", patch=forgetful)
+    assert "read here up to batch" in r.err and "delete log/" not in r.err, r

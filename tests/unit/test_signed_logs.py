@@ -13,7 +13,7 @@ import pytest
 from fog.backends.local import LocalBackend
 from fog.crypto import keys as K
 from fog.crypto import seal as S
-from fog.errors import IntegrityError
+from fog.errors import IntegrityError, NotReadableYet
 from fog.format import intent as I
 from fog.format.batch import BATCH_VERSION_BOX, EventBatch, chain_hash
 from fog.format.signed import Envelope
@@ -221,8 +221,14 @@ def test_prune_records_are_signed_and_placed(tmp_path: Path) -> None:
     assert S.open_secret(keys.prune_key(0), env.sealed, "spec") == intent(keys).to_bytes()
     for i in range(len(stored)):
         record_path(log).write_bytes(stored[:i] + bytes([stored[i] ^ 0x04]) + stored[i + 1 :])
-        with pytest.raises(IntegrityError):
+        with pytest.raises(IntegrityError) as refused:
             get(log)
+        assert not isinstance(refused.value, NotReadableYet)  # the remote's doing: readers say so (exit 4)
+    for size in (0, 1, 5, 70, len(stored) - 1):
+        record_path(log).write_bytes(stored[:size])
+        with pytest.raises(IntegrityError) as refused:
+            get(log)
+        assert not isinstance(refused.value, NotReadableYet)
     # the intent renamed as its completion, or as another intent: its signature names its place
     record_path(log).write_bytes(stored)
     record_path(log, done=True).write_bytes(stored)
@@ -235,7 +241,7 @@ def test_prune_records_are_signed_and_placed(tmp_path: Path) -> None:
         log.store.get_prune_record(
             log.name, "ef" * 16, False, sign_public=S.new_signing_key()[1], device_public=log.dev_pk, user_secrets=[]
         )
-    with pytest.raises(IntegrityError, match="lists no signing key"):
+    with pytest.raises(NotReadableYet, match="lists no signing key"):  # (a device list this device has not read)
         get(log, sign=False)
 
 
@@ -243,7 +249,7 @@ def test_prune_records_of_an_epoch_not_held_are_refused(tmp_path: Path) -> None:
     log = Log(tmp_path)
     keys = log.store.keys
     ShareStore(log.store.backend, keys.rotated()).put_prune_record(log.name, log.seed, intent(keys))
-    with pytest.raises(IntegrityError, match="key epoch 1, which this device does not hold"):
+    with pytest.raises(NotReadableYet, match="key epoch 1, which this device does not hold"):
         get(log)
 
 

@@ -319,6 +319,7 @@ def renew_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
     share.db.forget_remote(name)
     keyring.queue_all(share, name)
     share.db.put_meta(remote_instance_key(name), instance.encode())
+    keyring.reread_tree(share)
     publish_config(share, ident, config)
     here = share.config.remotes.get(name) or url
     return RemoteInfo(name, here, len(share.db.pending(name)), kind=kind_of(here))

@@ -1957,12 +1957,18 @@ def remove_remote(
 
 
 def set_remote_url(
-    home: Path, cwd: Path, name: str, url: str | None, *, local: bool = False, wait: bool = False
+    home: Path, cwd: Path, name: str, url: str | None, *, local: bool = False, force: bool = False, wait: bool = False
 ) -> remotes_mod.RemoteInfo:
     with open_share(home, cwd, wait=wait) as (share, ident):
         if not local:
             _refuse_revoked(share, ident)
-        return remotes_mod.set_url(share, ident, name, url, local=local)
+        return remotes_mod.set_url(share, ident, name, url, local=local, force=force)
+
+
+def renew_remote(home: Path, cwd: Path, name: str, *, wait: bool = False) -> remotes_mod.RemoteInfo:
+    with open_share(home, cwd, wait=wait) as (share, ident):
+        _refuse_revoked(share, ident)
+        return remotes_mod.renew_remote(share, ident, name)
 
 
 def skip_remote(

@@ -168,8 +168,8 @@ EXIT_CODES: dict[int, str] = {
 ROLLED = (
     "A remote restored from an older copy (a NAS snapshot, a backup) holds old copies of the devices' "
     "logs and settings and is refused at every run (`fog remote list` says `REFUSED`); if that is what "
-    "happened, `fog remote remove` *NAME* then `fog remote add` *NAME* *URL* (the same URL), on any one "
-    "device, accept it as it is now for every device and publish their versions there again (an "
+    "happened, `fog remote renew` *NAME*, on any one device, accepts it as it is now for every device, "
+    "and every device publishes its versions there again (also for a share's only remote; an "
     "untrusted node: `fog device remove` *NAME*, then `fog serve` on a new directory)."
 )
 LOCKED = "Another fog process holds the share's lock."  # commands that lock without offering --wait
@@ -221,6 +221,7 @@ REMOTE_FIELDS = [
     "undelivered",
     "replaced",
     "stranded",
+    "stranded_at",
 ]
 UNDELIVERED = (
     "The change is also put on the remote itself, so that a device that reads only that store learns it. "
@@ -372,6 +373,7 @@ JSON_FIELDS: dict[str, list[str]] = {
     "remote add": REMOTE_FIELDS,
     "remote remove": REMOTE_FIELDS,
     "remote set-url": REMOTE_FIELDS,
+    "remote renew": REMOTE_FIELDS,
     "remote skip": REMOTE_FIELDS,
     "remote unskip": REMOTE_FIELDS,
     "device list": DEVICE_FIELDS,
@@ -916,16 +918,38 @@ PAGES: dict[str, dict[str, object]] = {
     "remote remove": {
         "description": [
             "Removes the remote for every device. The remote's data is left where it is.",
+            "Refused while the remote holds versions this device has not given the other remotes yet "
+            "(`fog push` with them reachable copies them over). With `--force` they stay queued as "
+            "stranded (`stranded` in `--json`: how many), and the later versions of their paths wait "
+            "behind them, until `fog remote add` of the old store lets a push copy them over (or they are "
+            "forgotten). A device that learns of the removal at its pull, and holds such versions, says "
+            "so once and keeps them the same way.",
             UNDELIVERED,
         ],
         "exit": {1: UNDELIVERED_EXIT},
     },
+    "remote renew": {
+        "description": [
+            "Accepts the remote as it is now, for every device: its entry in the SyncConfig gets a new "
+            "instance, so every device that learns it forgets what it read there, and its next push "
+            "publishes its versions there again, reading its files once more (what the older copy lacks "
+            "of the current versions is put there again). For a remote restored from an older copy, "
+            "refused as rolled back at every run; it works for a share's only remote too.",
+        ],
+        "examples": [("", "fog remote renew origin")],
+    },
     "remote set-url": {
         "description": [
             "Without `--local` the new URL is published in the SyncConfig for every device, at the old URL "
-            "too. With `--local` only this device uses it (a disk mounted at another path here); `--reset` "
-            "drops this device's URL again. The URL of another remote of the share (the same store, "
-            "however spelt) is refused, as by `fog remote add`.",
+            "too, and a new, empty place is made a fog store, as by `fog remote add`. With `--local` only "
+            "this device uses it (a disk mounted at another path here); `--reset` drops this device's URL "
+            "again. The URL of another remote of the share (the same store, however spelt) is refused, as by "
+            "`fog remote add`.",
+            "A new URL whose store holds no copy of the old one (this device's logs there, as far as it read "
+            "them) is refused while the old store holds versions the other remotes lack (all of them, for a "
+            "share's only remote: add the new store under another name, push, then remove the old one), as "
+            "`fog remote remove` is; `--force` changes it anyway, the versions stay queued as stranded as "
+            "for `remote remove --force`.",
             UNDELIVERED,
         ],
         "exit": {1: UNDELIVERED_EXIT},

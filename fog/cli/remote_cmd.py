@@ -1,4 +1,4 @@
-"""fog remote add|list|remove|set-url|skip|unskip."""
+"""fog remote add|list|remove|set-url|renew|skip|unskip."""
 
 from __future__ import annotations
 
@@ -77,6 +77,7 @@ def _masked(info):  # type: ignore[no-untyped-def]
         shared_url=redact(info.shared_url),
         error=redact(info.error),
         replaced=redact(info.replaced),
+        stranded_at=redact(info.stranded_at),
     )
 
 
@@ -123,7 +124,8 @@ def remove(
     if info.stranded and not as_json:
         sys.stderr.write(
             f"fog: warning: {info.stranded} version(s) that only {info.name} held stay queued for the other "
-            f"remotes: keep its data; `fog remote add {info.name} URL` again lets a push copy them over\n"
+            "remotes, and the later versions of their paths wait behind them: keep its data; "
+            f"`fog remote add {info.name} {redact(info.stranded_at)}` again lets a push copy them over\n"
         )
     _undelivered(info, as_json, "removal")
 
@@ -134,6 +136,9 @@ def set_url(
     url: str = typer.Argument(None, help="The new URL.", metavar="URL"),
     local: bool = typer.Option(False, "--local", help="Only on this device (a disk mounted elsewhere here)."),
     reset: bool = typer.Option(False, "--reset", help="Drop this device's own URL: use the shared one again."),
+    force: bool = typer.Option(
+        False, "--force", help="Change it even if the old store holds versions the new one and the others lack."
+    ),
     s3_endpoint: str = S3_ENDPOINT_OPTION,
     as_json: bool = JSON_OPTION,
     wait: bool = WAIT_OPTION,
@@ -142,10 +147,33 @@ def set_url(
     if reset == (url is not None):
         run(lambda: (_ for _ in ()).throw(UsageError("give a URL, or --reset (not both)")), as_json)
     new = None if reset else remote_url(url, s3_endpoint)
-    info = run(lambda: api.set_remote_url(fog_home(), STATE.cwd, name, new, local=local or reset, wait=wait), as_json)
+    info = run(
+        lambda: api.set_remote_url(fog_home(), STATE.cwd, name, new, local=local or reset, force=force, wait=wait),
+        as_json,
+    )
     where = "on this device" if local or reset else "for every device"
     _show(info, as_json, f"remote {info.name} is {info.url} {where}")
+    if info.stranded and not as_json:
+        sys.stderr.write(
+            f"fog: warning: {info.stranded} version(s) that only the old store of {info.name} held stay queued, "
+            f"and the later versions of their paths wait behind them: keep its data; `fog remote add OTHERNAME "
+            f"{redact(info.stranded_at)}` lets a push copy them over (then `fog remote remove OTHERNAME`)\n"
+        )
     _undelivered(info, as_json, "new URL")
+
+
+@remote_app.command()
+def renew(
+    name: str = typer.Argument(..., metavar="NAME"), as_json: bool = JSON_OPTION, wait: bool = WAIT_OPTION
+) -> None:
+    """Accept a remote as it is now (restored from an older copy): every device publishes its versions there again."""
+    info = run(lambda: api.renew_remote(fog_home(), STATE.cwd, name, wait=wait), as_json)
+    _show(
+        info,
+        as_json,
+        f"remote {info.name} ({info.url}) is accepted as it is now, for every device; {info.pending} version(s) "
+        "will be published there on the next push; other devices do the same at their next pull or push",
+    )
 
 
 def _undelivered(info, as_json: bool, change: str) -> None:  # type: ignore[no-untyped-def]

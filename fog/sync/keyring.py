@@ -754,9 +754,20 @@ def renew_if_readded(share: Share, config: SyncConfig, name: str) -> bool:
     if renewed:
         share.db.forget_remote(name)
         queue_all(share, name)
+        reread_tree(share)
     if renewed or share.db.get_meta(_instance_key(name)) is None:
         share.db.put_meta(_instance_key(name), now.encode())
     return renewed
+
+
+def reread_tree(share: Share) -> None:
+    """Make the next push read every file of the tree again (its stat entries marked racy): a store
+    restored from an older copy lacks the objects of what was pushed since, and the current versions'
+    are put there again from the files (history no remote holds any more stays queued for it)."""
+    entries = [(replace(e, racy=True), None) for e in share.db.stat_entries().values() if not e.racy]
+    if entries:
+        with share.db.write() as txn:
+            share.db.put_stats(txn, entries)
 
 
 def _instance_key(name: str) -> str:

@@ -358,6 +358,6 @@ def rollback_advice(name: str, *, node: bool = False) -> str:
             f"`fog device add-untrusted` publish this share's versions on a fresh node"
         )
     return (
-        f"if that is what happened, `fog remote remove {name}` then `fog remote add {name} URL` (the same URL) "
-        "accept it as it is now, for every device, and publish this device's versions there again"
+        f"if that is what happened, `fog remote renew {name}` (on any one device) accepts it as it is now, for "
+        "every device, and publishes their versions there again"
     )

@@ -53,7 +53,7 @@ from fog.sync.logs import (
 from fog.sync.merge import CONFLICT_MARK, Plan, plan_path
 from fog.sync.meter import Progress, finish, meter, told
 from fog.sync.push import catch_up_own_log
-from fog.sync.remotes import reconcile, replaced_text
+from fog.sync.remotes import left_text, reconcile, replaced_text
 from fog.sync.scan import FOG_HOME_HERE, NESTED_SHARE, is_nested_share
 
 
@@ -484,6 +484,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
     result.remotes_added += reconciled.added
     result.remotes_removed += reconciled.removed
     result.warnings += [replaced_text(*r) for r in reconciled.replaced]
+    result.warnings += [left_text(*x) for x in reconciled.left]
     for name in reconciled.stranded:
         result.remote_errors[name] = (
             "removed on another device, but it is the only remote this device uses (it skips the others): "

@@ -34,7 +34,7 @@ from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry
 from fog.repo.share import PLACING, Share
 from fog.store import Packer, PutStats, ShareStore, seal_batch
-from fog.sync import keyring, nodes, prune, replicate
+from fog.sync import keyring, nodes, prune, replicate, stranded
 from fog.sync import sealers as sealing
 from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
@@ -670,16 +670,20 @@ def publish(
         if blocked:  # they wait in the queue, and so do the versions made from them; the rest is published
             # (only behind one another remote carries: one published nowhere, e.g. its objects pruned after a
             # killed push, may never be published, and must not hold the path's new work back for good)
+            # (nor behind one stranded on a store no longer used, which the user was told of: fog.sync.stranded)
             others_q = [n for n in ctx.share.config.queued_remotes() if n != ctx.remote_name]
             queues = [set(db.pending(n)) for n in others_q]
-            carried_elsewhere = {i for i in blocked if any(i not in q for q in queues)}
+            left = stranded.held(ctx.share)
+            carried_elsewhere = {i for i in blocked if any(i not in q for q in queues) or i in left}
             behind = replicate.behind(versions, carried_elsewhere)
             gone = blocked | behind
             versions = [v for v in versions if v.id not in gone]
             ids = [i for i in ids if i not in gone]
             if held is not None:
-                held[ctx.remote_name] = why + (
-                    f"; {len(behind)} later version(s) of the same path(s) wait behind them" if behind else ""
+                held[ctx.remote_name] = (
+                    why
+                    + (f"; {len(behind)} later version(s) of the same path(s) wait behind them" if behind else "")
+                    + stranded_text(blocked, left)
                 )
         if seq:
             break
@@ -690,6 +694,19 @@ def publish(
     if not ids and not forgets and (not acks or seq == 0):  # everything waits: no empty batch
         return None
     return _put_batch(ctx, seq, chain, tuple(versions), ids, tuple(acks), tuple(forgets))
+
+
+def stranded_text(blocked: set[bytes], left: dict[bytes, tuple[str, str]]) -> str:
+    """What a push says of the held versions that only a store no longer used holds ("" if none)."""
+    where: dict[tuple[str, str], int] = {}
+    for i in blocked:
+        if i in left:
+            where[left[i]] = where.get(left[i], 0) + 1
+    return "".join(
+        f"; {n} of them only {url} holds (remote {name} until it was removed or moved): `fog remote add` it "
+        "again (under its name, or another if the name is used) and a push copies them over"
+        for (name, url), n in sorted(where.items())
+    )
 
 
 def acknowledge(ctx: Context) -> int | None:

@@ -37,6 +37,7 @@ from fog.sync.context import UNDELIVERED, config_seen_key, remote_instance_key
 from fog.sync.enrol import merged_config
 from fog.sync.logs import rollback_advice, rolled_back_text
 from fog.sync.nodes import open_remote
+from fog.sync.stranded import record as record_stranded
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -55,7 +56,8 @@ class RemoteInfo:
     forgets: int = 0  # forgotten versions waiting to be published there (fog forget while it was down)
     refused: str = ""  # reachable, but a push or pull refuses it (rolled back: its logs, its SyncConfig)
     undelivered: str = ""  # remove/set-url: why the old URL could not get the change (deliver_config, later)
-    stranded: int = 0  # remove --force: versions it held that the other remotes still wait for
+    stranded: int = 0  # remove/set-url --force: versions it held that the other remotes still wait for
+    stranded_at: str = ""  # the store URL those are on (the removed one, or the old one of a set-url)
     replaced: str = ""  # the URL this device added under this name, replaced by another device's add
 
 
@@ -214,18 +216,24 @@ def add_remote(share: Share, ident: Identity, name: str, url: str, options: dict
     return RemoteInfo(name, url, len(share.db.pending(name)), kind=kind_of(url))
 
 
-def only_on(share: Share, name: str) -> tuple[int, list[str]]:
-    """(how many versions this device knows are published on remote `name` and still wait for every other
-    remote this device queues for, those remotes): what removing `name` would leave on no other remote."""
-    others = [n for n in share.config.queued_remotes() if n != name]
-    if name not in share.config.queued_remotes() or not others:
-        return 0, others
+def only_on(share: Share, name: str) -> tuple[set[bytes], list[str]]:
+    """(the versions this device knows are published on remote `name` and still wait for every other remote
+    this device queues for, those remotes): what removing `name` would leave on no other remote. With no
+    other remote: every version published there (what pointing `name` at another store would leave
+    behind)."""
+    queued = share.config.queued_remotes()
+    others = [n for n in queued if n != name]
+    if name not in queued:
+        return set(), others
+    if not others:
+        mine = set(share.db.pending(name))
+        return {v.id for v in share.db.all_versions() if v.id not in mine}, others
     waiting = set(share.db.pending(others[0]))
     for other in others[1:]:
         if not waiting:
             break
         waiting &= set(share.db.pending(other))
-    return len(waiting - set(share.db.pending(name))), others
+    return waiting - set(share.db.pending(name)), others
 
 
 def remove_remote(share: Share, ident: Identity, name: str, *, force: bool = False) -> RemoteInfo:
@@ -256,7 +264,8 @@ def remove_remote(share: Share, ident: Identity, name: str, *, force: bool = Fal
         raise FogError(
             f"{name} is the only remote this device uses (it skips {skipped}): `fog remote unskip` one first"
         )
-    alone, others = only_on(share, name)
+    left, others = only_on(share, name)
+    alone = len(left)
     if alone and not force:
         raise FogError(
             f"{alone} version(s) are on remote {name} and not yet on {', '.join(others)}: removed now, they "
@@ -273,16 +282,58 @@ def remove_remote(share: Share, ident: Identity, name: str, *, force: bool = Fal
     failed: dict[str, str] = {}
     publish_config(share, ident, config, also=old, failed=failed)
     why = _queue_delivery(share, name, old, failed)
+    record_stranded(share, name, url, left)  # (their paths' later versions wait behind them)
     _drop(share, name)
     _clear_replaced(share, name)
     share.config.local_remotes.pop(name, None)
     share.save_config()
-    return RemoteInfo(name, url, 0, undelivered=why, kind=str(entry.get("kind") or kind_of(url)), stranded=alone)
+    return RemoteInfo(
+        name,
+        url,
+        0,
+        undelivered=why,
+        kind=str(entry.get("kind") or kind_of(url)),
+        stranded=alone,
+        stranded_at=url if alone else "",
+    )
 
 
-def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local: bool) -> RemoteInfo:
+def renew_remote(share: Share, ident: Identity, name: str) -> RemoteInfo:
+    """Accept remote `name` as it is now, for every device (a store restored from an older copy, refused
+    as rolled back at every run): its entry gets a new `instance` in the SyncConfig, so every device that
+    learns it forgets what it read there and publishes its versions there again (keyring.renew_if_readded),
+    this one first. What `remote remove` then `remote add` of the same URL do, also for a share's only
+    remote (which `remote remove` refuses)."""
+    shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
+    if name not in shared and name not in share.config.remotes:
+        raise FogError(f"no remote named {name!r}")
+    _not_a_node(
+        shared, name, f"`fog device remove {name}`, then `fog serve` on a new directory and `fog device add-untrusted`"
+    )
+    url = str((shared.get(name) or {}).get("url") or share.config.remotes[name])
+    entry = dict(shared.get(name) or {"url": url, "kind": kind_of(url)})
+    instance = secrets.token_hex(16)
+    config = with_remote(_current(ident), share.config.share_id, name, {**entry, "instance": instance})
+    # forgotten here first, as every other device does when it learns the new instance: its whole
+    # history queued, then the change published (on the renewed remote too: its readers learn it there)
+    share.db.forget_remote(name)
+    keyring.queue_all(share, name)
+    share.db.put_meta(remote_instance_key(name), instance.encode())
+    keyring.reread_tree(share)
+    publish_config(share, ident, config)
+    here = share.config.remotes.get(name) or url
+    return RemoteInfo(name, here, len(share.db.pending(name)), kind=kind_of(here))
+
+
+def set_url(
+    share: Share, ident: Identity, name: str, url: str | None, *, local: bool, force: bool = False
+) -> RemoteInfo:
     """Change a remote's URL for every device, or (`local`) on this device only; `url=None`
-    with `local` drops this device's override."""
+    with `local` drops this device's override.
+
+    For every device, the new store is made (as `remote add` makes one) if it is new; pointing
+    the name at a store that lacks versions only the old one holds (`only_on`) is refused
+    unless `force` (they are then remembered as stranded: fog.sync.stranded)."""
     shared = {n: e for n, e in shared_remotes(ident, share).items() if not e.get("removed")}
     if name not in shared and name not in share.config.remotes:
         raise FogError(f"no remote named {name!r}")
@@ -291,6 +342,8 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         _refuse_taken(share, shared, url, but=name)  # (one store under two names: the second is never used)
     overrides = share.config.local_remotes
     why = ""  # why the old URL could not get the change (published for every device)
+    left: set[bytes] = set()
+    before = share.config.remotes.get(name)
     if not local:
         _not_a_node(shared, name, f"`fog device set-address {name} ADDRESS`")
     if local:
@@ -300,6 +353,8 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
             overrides[name] = {"url": url}
     else:
         assert url is not None
+        left = _left_behind(share, ident, name, url, force=force)
+        _make_store(url, ident)  # (a new store: as `remote add` makes it; pushes would fail "not a fog store")
         entry = dict(shared.get(name) or {})
         config = with_remote(_current(ident), share.config.share_id, name, {**entry, "url": url, "kind": kind_of(url)})
         old = [u for u in _old_urls(share, shared, name) if store_key(u) != store_key(url)]
@@ -312,9 +367,73 @@ def set_url(share: Share, ident: Identity, name: str, url: str | None, *, local:
         # --local says: the same store, reached another way here; what was read there stays valid
         _use(share, name, effective[name], same_store=local)
     share.save_config()
+    if left and before is not None:
+        record_stranded(share, name, before, left)  # (their paths' later versions wait behind them)
     info = next(i for i in list_remotes(share, ident, probe=False) if i.name == name)
-    info.undelivered = why
+    info.undelivered, info.stranded, info.stranded_at = why, len(left), (before or "") if left else ""
     return info
+
+
+def _left_behind(share: Share, ident: Identity, name: str, url: str, *, force: bool) -> set[bytes]:
+    """The versions that only the store remote `name` is now at holds, when pointing it at `url` (another
+    store, which holds no copy of it) would leave them on no remote this device uses: refused unless `force`
+    (then returned). A store this device does not use here (skipped, or its own URL) leaves nothing."""
+    here = share.config.remotes.get(name)
+    if here is None or share.config.local_remotes.get(name, {}).get("url") or store_key(here) == store_key(url):
+        return set()
+    left, others = only_on(share, name)
+    if not left or holds_copy(share, ident, name, url):
+        return set()
+    if force:
+        return left
+    if others:
+        raise FogError(
+            f"{len(left)} version(s) are on remote {name} ({here}) and not yet on {', '.join(others)}, and {url} "
+            f"holds no copy of {here}: pointed there, {name} would leave them on no remote once {here} goes; "
+            f"run `fog push` with {name} and {', '.join(others)} reachable first (it copies them over), or "
+            f"`fog remote set-url {name} {url} --force` to change it anyway"
+        )
+    raise FogError(
+        f"{url} holds no copy of {here}, where remote {name}, this share's only remote, holds {len(left)} "
+        f"version(s): pointed there, {name} would leave them on no remote once {here} goes; to move the share "
+        f"to a new store, `fog remote add NEWNAME {url}`, `fog push` (it copies the history over), then "
+        f"`fog remote remove {name}`; or `fog remote set-url {name} {url} --force` to change it anyway"
+    )
+
+
+def holds_copy(share: Share, ident: Identity, name: str, url: str) -> bool:
+    """Whether the store at `url` holds a copy of what this device read on remote `name` (the same store
+    under another address, or its data copied there): every log it read there, at least that far. One
+    LIST of the logs; False when `url` cannot be read."""
+    logs = share.db.cursor_logs(name)
+    if not logs:
+        return False
+    try:
+        keys = ident.share_keys(share.config.share_id)
+        backend = open_remote(url, ident)
+    except FogError:
+        return False
+    try:
+        remote = Remote(backend)
+        remote.require_marker()
+        listed = remote.share(keys).list_logs()
+    except FogError:
+        return False
+    finally:
+        backend.close()
+    return all(max(listed.get(log) or [0]) >= share.db.cursor(name, log)[0] for log in logs)
+
+
+def _make_store(url: str, ident: Identity) -> None:
+    """Make a fog store at `url` if it holds none yet (`remote add` does the same); refuse a place that
+    holds something else. An untrusted node's spaces are made by the node."""
+    if nodes.is_node_url(url):
+        return
+    backend = open_remote(url, ident, create=True)
+    try:
+        Remote(backend).initialize()
+    finally:
+        backend.close()
 
 
 def skip(share: Share, ident: Identity, name: str, skipped: bool) -> RemoteInfo:
@@ -642,6 +761,21 @@ class Reconciled:
     # added here and, at the same time, under the same name with another URL on another device, whose
     # entry won the merge: (name, this device's URL, the URL every device uses now)
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
+    # removed or moved elsewhere while this device had versions only that store holds, left queued here as
+    # stranded (fog.sync.stranded): (name, the store's URL, how many, the URL it moved to; "" if removed)
+    left: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+
+def left_text(name: str, url: str, count: int, now: str) -> str:
+    """The one line a pull says once when another device's `remote remove` or `set-url` left versions that
+    only the old store holds (Reconciled.left)."""
+    change = f"moved to {now}" if now else "removed"
+    again = f"`fog remote add {name} {url}` again" if not now else f"`fog remote add OTHERNAME {url}`"
+    return (
+        f"remote {name} was {change} on another device, but {count} version(s) this device published on {url} "
+        "are on no other remote yet: they stay queued, and the later versions of their paths wait behind them; "
+        f"keep that store's data: {again} lets a push copy them over (then `fog remote remove` it)"
+    )
 
 
 def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote | None = None) -> Reconciled:
@@ -671,6 +805,8 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
     skipped = {n for n, e in share.config.local_remotes.items() if e.get("skip")}
     live = {n for n, e in listed.items() if not e.get("removed")}
     for name in sorted(skipped - live):  # skipped here, removed everywhere
+        url = str(share.config.local_remotes[name].get("url") or (listed.get(name) or {}).get("url") or "")
+        _note_left(share, result, name, url)
         share.config.local_remotes.pop(name, None)
         share.db.forget_remote(name)
         share.save_config()
@@ -681,6 +817,7 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
             result.stranded.append(name)
             continue
         result.removed.append(name)
+        _note_left(share, result, name, share.config.remotes[name])
         _drop(share, name)
     for name, url in sorted(effective.items()):
         if name not in share.config.remotes:
@@ -703,8 +840,24 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
             and name in share.config.remotes
             and nodes.is_node_url(share.config.remotes[name])
         )
+        before = share.config.remotes.get(name)
+        if before is not None and not moved and store_key(before) != store_key(url):
+            _note_left(share, result, name, before, url, ident)
         _use(share, name, url, same_store=moved)  # a new store for this name: its state starts afresh
     for name in sorted(effective):
         if keyring.renew_if_readded(share, config, name):
             result.renewed.append(name)
     return result
+
+
+def _note_left(
+    share: Share, result: Reconciled, name: str, url: str, now: str = "", ident: Identity | None = None
+) -> None:
+    """Before this device stops using the store of remote `name` (removed, or moved to `now` by another
+    device): the versions only it holds are remembered as stranded, and said once (Reconciled.left). A new
+    store that holds a copy of the old one (`ident` given: it is checked) leaves nothing behind."""
+    left, _ = only_on(share, name)
+    if not left or (now and ident is not None and holds_copy(share, ident, name, now)):
+        return
+    record_stranded(share, name, url, left)
+    result.left.append((name, url, len(left), now))

@@ -27,7 +27,7 @@ def test_group_help_lists_its_commands_whole_in_their_order(share: Share) -> Non
         assert "..." not in out.split("Commands:")[1], out
     out = run_fog(["remote", "-h"], share.root).out.split("Commands:")[1]
     listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ") and line[2] != " "]
-    assert listed == ["list", "add", "remove", "set-url", "skip", "unskip"]  # (as defined, not sorted)
+    assert listed == ["list", "add", "remove", "set-url", "renew", "skip", "unskip"]  # (as defined, not sorted)
     assert "versions still to publish." in " ".join(out.split())
 
 

@@ -190,6 +190,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "remote skip": ["remote", "skip", "second"],
     "remote unskip": ["remote", "unskip", "second"],
     "remote set-url": ["remote", "set-url", "second", "{tmp}/remote2", "--local"],
+    "remote renew": ["remote", "renew", "second"],
     "remote remove": ["remote", "remove", "second"],
     "device list": ["device", "list"],
     "device rename": ["device", "rename", "{device}", "renamed"],

@@ -207,6 +207,7 @@ def test_every_reporting_command_json(share: Share) -> None:
         "refused": "",
         "undelivered": "",
         "stranded": 0,
+        "stranded_at": "",
         "replaced": "",
     }
     d = doc(fog("remote", "add", "usb", share.tmp / "usb", "--json"), FIELDS["remote"])

@@ -75,7 +75,7 @@ def test_a_remote_restored_from_an_old_copy_does_not_stop_the_others(world: Worl
     for command in ("push", "sync"):
         r = a.fog(command, expect=4)
         line = _refused_line(r.err, "usb")
-        assert "rolled back" in line and "`fog remote remove usb` then `fog remote add usb URL`" in line, line
+        assert "rolled back" in line and "`fog remote renew usb`" in line, line
     b.pull()
     assert b.read("doc.txt") == "edit 3\n"  # origin got it
     before = world.log_files()
@@ -188,10 +188,10 @@ def test_a_remote_added_again_after_a_rollback_is_accepted_by_every_device(world
     shutil.rmtree(usb)
     (world.tmp / "usb.old").rename(usb)  # restored from an older copy
     r = b.fog("sync", expect=4)
-    assert "rolled back" in r.err and "`fog remote remove usb` then `fog remote add usb URL`" in r.err, str(r)
+    assert "rolled back" in r.err and "`fog remote renew usb`" in r.err, str(r)
     listed = {i["name"]: i for i in b.fog("remote", "list", "--json").json()}
     assert "rolled back" in listed["usb"]["refused"], listed
-    assert "`fog remote remove usb` then `fog remote add usb URL`" in listed["usb"]["refused"], listed
+    assert "`fog remote renew usb`" in listed["usb"]["refused"], listed
     assert not listed["origin"]["refused"]
     assert "REFUSED" in b.fog("remote", "list").out
     a.fog("remote", "remove", "usb")
@@ -226,13 +226,42 @@ def test_settings_gone_from_a_rolled_back_remote_are_accepted_once_it_is_added_a
     (world.tmp / "usb.old").rename(usb)
     r = b.fog("sync", expect=4)
     # (b's clone read usb's logs too, in the same run: the refusal may name a log's batches as well)
-    assert "`fog remote add usb URL`" in r.err and ("seen before are gone" in r.err or "rolled back" in r.err), r.err
+    assert "`fog remote renew usb`" in r.err and ("seen before are gone" in r.err or "rolled back" in r.err), r.err
     listed = {i["name"]: i for i in b.fog("remote", "list", "--json").json()}
     refused = listed["usb"]["refused"]
-    assert ("seen before are gone" in refused or "rolled back" in refused) and "`fog remote remove usb`" in refused
-    a.fog("remote", "remove", "usb")
-    a.fog("remote", "add", "usb", usb)
+    assert ("seen before are gone" in refused or "rolled back" in refused) and "`fog remote renew usb`" in refused
+    a.fog("remote", "renew", "usb")  # (what remove + add of the same URL do)
     a.fog("push")
     b.fog("sync")
     b.fog("sync")
     assert [i["refused"] for i in b.fog("remote", "list", "--json").json()] == ["", ""]
+
+
+def test_a_share_s_only_remote_restored_from_an_old_copy_is_renewed_for_every_device(world: World) -> None:
+    """Review 7 diff F5: the advice for a rolled-back remote (`remote remove` then `remote add`) was refused on
+    a share with one remote ("cannot remove the only remote"; "a remote named 'origin' exists already"):
+    every sync exited 4 for ever. `fog remote renew` gives the entry a new instance, as remove + add did."""
+    a, b = make_pair(world)
+    shutil.copytree(world.remote, world.tmp / "origin.old")
+    a.write("doc.txt", "edit 1\n", mtime_ns=OLD_MTIME_NS + 1)
+    a.fog("push")
+    b.pull()
+    shutil.rmtree(world.remote)
+    (world.tmp / "origin.old").rename(world.remote)  # restored from an older copy
+    for dev in (a, b):
+        r = dev.fog("sync", expect=4)
+        assert "rolled back" in r.err and "`fog remote renew origin`" in r.err, str(r)
+    r = a.fog("remote", "renew", "origin")
+    assert "accepted as it is now, for every device" in r.out, str(r)
+    a.fog("sync")
+    b.write("from-b.txt", "b\n", mtime_ns=OLD_MTIME_NS)
+    for _ in range(2):
+        r = b.fog("sync")
+        assert "refused" not in r.err and "rolled back" not in r.err, str(r)
+    a.fog("sync")
+    assert a.read("from-b.txt") == "b\n" and b.read("doc.txt") == "edit 1\n"
+    assert [i["refused"] for i in a.fog("remote", "list", "--json").json()] == [""]
+    c = world.device("third")
+    run_fog(["clone", world.remote, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.read("doc.txt") == "edit 1\n" and c.read("from-b.txt") == "b\n"
+    assert "no remote named 'nope'" in a.fog("remote", "renew", "nope", expect=1).error_line()

@@ -48,7 +48,7 @@ def test_the_rollback_advice_for_a_node_is_one_that_works() -> None:
     from fog.sync.logs import rolled_back_text
 
     node = rolled_back_text("vps", 1, 2, node=True)
-    assert "remote remove" not in node and "remote add" not in node
+    assert "remote remove" not in node and "remote add" not in node and "remote renew" not in node
     assert "`fog device remove vps`" in node and "`fog serve` on a new directory" in node
     store = rolled_back_text("nas", 1, 2)
-    assert "`fog remote remove nas` then `fog remote add nas URL` (the same URL)" in store
+    assert "`fog remote renew nas` (on any one device)" in store  # (also for a share's only remote: review 7 F5)

@@ -813,7 +813,8 @@ def reconcile(share: Share, ident: Identity, config: SyncConfig, reach: Remote |
     for name in sorted(set(share.config.remotes) - set(effective)):
         if name in skipped or name in unlisted:
             continue
-        if not set(share.config.remotes) - {name}:  # the last one this device uses: it would be cut off
+        # the last one this device would use (counting those the SyncConfig adds, below): it would be cut off
+        if not (set(share.config.remotes) | set(effective)) - skipped - {name}:
             result.stranded.append(name)
             continue
         result.removed.append(name)

@@ -377,3 +377,20 @@ def test_a_path_another_remote_applied_in_the_same_pull_is_not_reported_failed(w
     doc = r.json()
     assert "big.bin" in doc["updated"] and doc["failed"] == [], doc
     assert "not applied" not in r.err, r.err
+
+
+def test_a_device_using_only_the_retired_remote_moves_to_the_new_one_without_an_error(world: World) -> None:
+    """review 7 newuser 5: README's way to retire a disk (add the new remote, push, remove the old one): the
+    other device's next sync learnt both, pulled and pushed through the new remote, yet said "origin failed:
+    removed on another device, but it is the only remote this device uses" and exited 1 (the new remote was
+    not counted yet)."""
+    a, b = make_pair(world)
+    a.fog("remote", "add", "nas", world.tmp / "nas")
+    a.fog("push")
+    a.fog("remote", "remove", "origin")
+    b.write("b.txt", "from b\n")
+    r = b.fog("sync")
+    assert "failed" not in r.err and "unskip" not in r.err, r.err
+    assert [x["name"] for x in b.fog("remote", "list", "--json").json()] == ["nas"]
+    a.pull()
+    assert a.read("b.txt") == "from b\n"

@@ -40,7 +40,7 @@ from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import LogOwner, audit_log, read_log, rolled_back_text
+from fog.sync.logs import LogOwner, audit_log, foreign_text, read_log, rolled_back_text
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.replicate import CopyStats
 from fog.sync.scan import Candidates, Diff, Entry, scan
@@ -152,7 +152,9 @@ def catch_up_own_log(
                 elif db.is_forgotten(v.id, txn):
                     gone.append(v.id)
             if new and cursor[0]:  # (the transaction is dropped: nothing of it is recorded)
-                raise IntegrityError(foreign_text(ctx, vb.seq, new))
+                raise IntegrityError(
+                    foreign_text(ctx.remote_name, vb.seq, [v.path for v in new], ctx.url, ctx.share.root)
+                )
             # forgotten here since (a remote seeded again on top of an old copy, `remote remove` + `add`):
             # its forget is published there too, unless a later batch of ours there carries it (cleared below)
             if gone:
@@ -175,17 +177,6 @@ def catch_up_own_log(
     if owed:
         settle_adopted(ctx, list(owed.values()), sources, readers, copied)
     return adopted
-
-
-def foreign_text(ctx: Context, seq: int, new: list[Version]) -> str:
-    """Why a batch of this device's own log that this checkout did not write is refused, and the way out."""
-    return (
-        f"batch {seq} of this device's log on {ctx.remote_name} was not written by this checkout: it carries "
-        f"{len(new)} version(s) it never recorded ({new[0].path}{', ...' if len(new) > 1 else ''}): another "
-        "machine uses this identity "
-        "(a copied FOG_HOME?); give this machine its own: move its FOG_HOME and the share's .fog/ aside, then "
-        f"`fog clone {ctx.url} {ctx.share.root} --into-existing` (your files are kept)"
-    )
 
 
 def settle_adopted(

@@ -812,8 +812,8 @@ def _copied_machine(world: World, a: Device) -> Device:
 def test_a_copied_fog_home_pushing_as_this_device_is_refused_not_adopted(world: World) -> None:
     """Review 7, new user 2: with FOG_HOME and the checkout copied to a new machine and both used, each
     adopted the other's batches of "its own" log into its history as current without writing the files,
-    and every command said in sync. The second one to push now stops, in one line naming the way out,
-    and that way out works: both trees converge."""
+    and every command said in sync (`fog check` too). The second one to push now stops, in one line naming
+    the way out, `check` says it too, and that way out works: both trees converge."""
     a = world.init("laptop")
     a.write("notes.txt", "hi\n")
     a.fog("push")
@@ -827,6 +827,7 @@ def test_a_copied_fog_home_pushing_as_this_device_is_refused_not_adopted(world: 
         assert "batch 2 of this device's log on origin was not written by this checkout" in line, line
         assert "(a.txt)" in line and "copied FOG_HOME" in line and "--into-existing" in line, line
     assert world.log_files() == logs  # nothing published over it
+    assert "batch 2 of this device's log on origin was not written by this checkout" in a.fog("check", expect=4).err
     assert a.fog("log", "a.txt", expect=None).rc != 0  # nothing of the twin's adopted into this history
     # the way out: this machine gets its own identity, its files kept
     os.rename(a.root / ".fog", world.tmp / "fog-aside")

@@ -1591,7 +1591,8 @@ def _pull_all(
             continue  # an earlier pull here found the name removed or moved: never mix two stores' state
         next_run()  # (after the last remote's bytes, also when it failed part-way)
         try:
-            r = pull_mod.pull(ctx, max_delete=limit, progress=step)
+            others = [c.store for c in ctxs if c is not ctx and not c.stale]
+            r = pull_mod.pull(ctx, max_delete=limit, progress=step, sources=others)
             if not ctx.stale:
                 push_mod.acknowledge(ctx)  # prune intents this pull observed (section 14)
         except (RemoteError, IntegrityError) as exc:

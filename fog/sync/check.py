@@ -9,12 +9,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import lmdb
+
 from fog import cancel
 from fog.crypto.keys import config_keys
 from fog.errors import FogError, IntegrityError, ObjectNotFound, RemoteError, UsageError
 from fog.format.pack import PackIndex
 from fog.format.syncconfig import SyncConfig
 from fog.format.version import Version
+from fog.repo.db import RepoDB
 from fog.store import ShareStore
 from fog.sync import keyring, members, prune
 from fog.sync.context import Context, config_seen_key
@@ -23,6 +26,7 @@ from fog.sync.logs import (
     VerifiedBatch,
     accepted_limit,
     accepted_pin,
+    foreign_text,
     logs_by_name,
     read_before_text,
     read_log,
@@ -379,6 +383,11 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
                 for v in vb.batch.versions:
                     if v.device not in devices or ctx.version_id(v) != v.id:
                         raise IntegrityError(f"batch {vb.seq} of {owner.name!r} holds a forged version")
+                if log == ctx.log and seen and vb.seq > seen:  # as a push or pull of this device refuses it
+                    with db.read() as txn:
+                        new = [v.path for v in vb.batch.versions if not _recorded(db, v.id, txn)]
+                    if new:
+                        raise IntegrityError(foreign_text(ctx.remote_name, vb.seq, new, ctx.url, ctx.share.root))
                 found.extend(vb.batch.versions)
                 forgotten.update(vb.batch.forgets)
         except IntegrityError as exc:
@@ -392,6 +401,11 @@ def _check_logs(ctx: Context, config: SyncConfig | None, result: CheckResult) ->
                 "or the device's next push vouches for them)"
             )
     return found, forgotten
+
+
+def _recorded(db: RepoDB, version_id: bytes, txn: lmdb.Transaction) -> bool:
+    """Whether this database recorded the version (or forgot it since)."""
+    return db.has_version(version_id, txn) or db.is_forgotten(version_id, txn)
 
 
 def _referenced(ctx: Context, result: CheckResult, logged: list[Version], forgotten: set[bytes]) -> dict[bytes, str]:

@@ -162,7 +162,7 @@ def publish_all(ctxs: list[Context], result: ForgetResult) -> None:
     live: list[Context] = []
     for ctx in ctxs:
         try:
-            catch_up_own_log(ctx)
+            catch_up_own_log(ctx, [c.store for c in ctxs])
             live.append(ctx)
         except (RemoteError, IntegrityError) as exc:  # (refused data there: exit 4, the others go on)
             result.remote_errors[ctx.remote_name] = failure(exc)

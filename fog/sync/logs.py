@@ -349,6 +349,18 @@ def rolled_back_text(name: str, top: int, seen: int, *, node: bool = False) -> s
     )
 
 
+def foreign_text(name: str, seq: int, paths: Sequence[str], url: str, root: object) -> str:
+    """Why a batch of this device's own log above its cursor that this checkout did not write is refused
+    (`paths`: those of the versions in it the checkout never recorded), and the way out."""
+    more = ", ..." if len(paths) > 1 else ""
+    return (
+        f"batch {seq} of this device's log on {name} was not written by this checkout: it carries {len(paths)} "
+        f"version(s) it never recorded ({paths[0]}{more}): another machine uses this identity (a copied "
+        "FOG_HOME?); give this machine its own: move its FOG_HOME and the share's .fog/ aside, then "
+        f"`fog clone {url} {root} --into-existing` (your files are kept)"
+    )
+
+
 def rollback_advice(name: str, *, node: bool = False) -> str:
     """What to do about a remote refused as rolled back (any of its logs, or its SyncConfig versions)."""
     if node:

@@ -18,7 +18,7 @@ import os
 import stat as st
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from fog.pathlist import PathList
 from fog.repo import pushes
 from fog.repo.db import RepoDB, StatEntry, StatView, stat_mode
 from fog.repo.share import CLONING, PLACING
-from fog.store import PutStats
+from fog.store import PutStats, ShareStore
 from fog.sync import members, nodes, prune
 from fog.sync.apply import apply_plans
 from fog.sync.content import FileReader
@@ -474,7 +474,13 @@ def stat_dir(entry: StatEntry) -> bool:
 UNAPPLIED = "unapplied"  # meta key: ids of known versions whose paths a pull could not apply
 
 
-def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progress | None = None) -> PullResult:
+def pull(
+    ctx: Context,
+    *,
+    max_delete: DeleteLimit | None = None,
+    progress: Progress | None = None,
+    sources: Sequence[ShareStore] = (),
+) -> PullResult:
     """Pull from one remote (the module docstring); `progress(done, total)`: bytes of the files it writes."""
     t0 = time.monotonic()
     before = ctx.share.db.pages()  # a clone's pull writes the whole database: then it is repacked (RepoDB.repack_grown)
@@ -494,7 +500,7 @@ def pull(ctx: Context, *, max_delete: DeleteLimit | None = None, progress: Progr
         return result
     if ctx.archive_skipped:
         result.warnings.append(ctx.archive_skipped)
-    catch_up_own_log(ctx)
+    catch_up_own_log(ctx, sources)  # (`sources`: the other remotes, to copy what its adopted batches lack)
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     result.problems.extend(sorted(ctx.altered.values()))  # (prune records the remote altered: exit 4)
     sweep_staging(ctx)

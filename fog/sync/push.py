@@ -17,7 +17,7 @@ import stat as st
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -40,7 +40,7 @@ from fog.sync.content import CPU_WORKERS, Content, FileReader
 from fog.sync.context import Context
 from fog.sync.enrol import ensure_listed
 from fog.sync.guard import DeleteLimit
-from fog.sync.logs import LogOwner, audit_log, read_log, rolled_back_text
+from fog.sync.logs import LogOwner, audit_log, foreign_text, read_log, rolled_back_text
 from fog.sync.merge import CONFLICT_RE, same_state
 from fog.sync.replicate import CopyStats
 from fog.sync.scan import Candidates, Diff, Entry, scan
@@ -106,8 +106,23 @@ class PushResult:
     seconds: float = 0.0
 
 
-def catch_up_own_log(ctx: Context) -> int:
-    """Adopt batches of ours that reached the remote but not our database."""
+def catch_up_own_log(
+    ctx: Context,
+    sources: Sequence[ShareStore] = (),
+    readers: Readers | None = None,
+    copied: CopyStats | None = None,
+) -> int:
+    """Adopt batches of ours that reached the remote but not our database (a push killed after publishing).
+
+    Such a batch holds only versions this checkout recorded before it published them. One above the
+    cursor this database holds there that carries a version it never recorded was written by another
+    holder of this identity (a copied FOG_HOME): refused (IntegrityError), nothing adopted.
+
+    A batch proves nothing about the objects it names (a copy of the log without the packs, a batch
+    copied from another remote): the versions it carries leave this remote's outbox only once every
+    object of theirs is known to be there, copied now from `sources` (then `readers`) where missing
+    (`settle_adopted`); `copied` adds up what that sent. Returns how many batches were adopted.
+    """
     db = ctx.share.db
     seqs = ctx.store.list_logs(only=ctx.log).get(ctx.log, [])
     cursor = db.cursor(ctx.remote_name, ctx.log)
@@ -123,14 +138,23 @@ def catch_up_own_log(ctx: Context) -> int:
         with db.write() as txn:
             db.set_audit_anchor(txn, ctx.remote_name, ctx.log, audited)
     adopted = 0
+    owed: dict[bytes, Version] = {}  # adopted versions this remote's outbox holds: settled below
+    queued: set[bytes] | None = None
     for vb in read_log(ctx.store, secrets, owner, ctx.log, cursor, seqs):
+        queued = set(db.pending(ctx.remote_name)) if queued is None else queued
         with db.write() as txn:
-            gone = []
+            gone, new = [], []
             for v in vb.batch.versions:
                 if ctx.version_id(v) != v.id:
                     raise FogError(f"batch {vb.seq} of this device holds a version with a wrong id")
-                if not db.add_version(txn, v) and db.is_forgotten(v.id, txn):
+                if db.add_version(txn, v):
+                    new.append(v)
+                elif db.is_forgotten(v.id, txn):
                     gone.append(v.id)
+            if new and cursor[0]:  # (the transaction is dropped: nothing of it is recorded)
+                raise IntegrityError(
+                    foreign_text(ctx.remote_name, vb.seq, [v.path for v in new], ctx.url, ctx.share.root)
+                )
             # forgotten here since (a remote seeded again on top of an old copy, `remote remove` + `add`):
             # its forget is published there too, unless a later batch of ours there carries it (cleared below)
             if gone:
@@ -147,10 +171,44 @@ def catch_up_own_log(ctx: Context) -> int:
                 vb.batch.time_ns,
                 [v.id for v in vb.batch.versions],
             )
-            db.clear_pending(txn, ctx.remote_name, [v.id for v in vb.batch.versions])
             db.clear_pending_forgets(txn, ctx.remote_name, vb.batch.forgets)
+        owed.update((v.id, v) for v in vb.batch.versions if v.id in queued)
         adopted += 1
+    if owed:
+        settle_adopted(ctx, list(owed.values()), sources, readers, copied)
     return adopted
+
+
+def settle_adopted(
+    ctx: Context,
+    versions: list[Version],
+    sources: Sequence[ShareStore],
+    readers: Readers | None,
+    copied: CopyStats | None,
+) -> None:
+    """Clear from this remote's outbox the adopted `versions` whose objects are all there (catch-up copies
+    what is missing, as `publish` does). Those no source holds, or all of them if the remote fails, stay
+    queued: the next `publish` catches them up and carries them again, or says why it cannot."""
+    db = ctx.share.db
+    others = [s for s in sources if s is not ctx.store]
+    try:
+        prune.observe(ctx)  # before anything counts as present: condemned packs do not
+        sent, lacked = replicate.complete(ctx.store, versions, others, ctx.remote_name)
+        more = [] if lacked is None or readers is None else [r for r in readers() if r not in others]
+        if more:
+            again, lacked = replicate.complete(ctx.store, versions, [*others, *more], ctx.remote_name)
+            sent = CopyStats(sent.objects + again.objects, sent.bytes + again.bytes, sent.packs + again.packs)
+        ctx.store.backend.sync(every=ctx.store.adopted)  # what counts as present is durable before it is relied on
+    except RemoteError:  # (a read-only remote, one gone meanwhile): they stay queued for `publish`
+        return
+    if copied is not None:
+        copied.objects += sent.objects
+        copied.bytes += sent.bytes
+        copied.packs += sent.packs
+    held = lacked.ids if lacked is not None else set()
+    with db.write() as txn:
+        db.clear_pending(txn, ctx.remote_name, [v.id for v in versions if v.id not in held])
+        ctx.commit_presence(txn)
 
 
 def own_owner(ctx: Context) -> LogOwner:
@@ -953,7 +1011,7 @@ def push(
     for ctx in ctxs:
         try:
             if not dry_run:
-                catch_up_own_log(ctx)
+                catch_up_own_log(ctx, [c.store for c in ctxs], readers, result.copied)
                 prune.observe(ctx)  # before anything counts as present: condemned packs do not
             live.append(ctx)
         except (RemoteError, IntegrityError) as exc:

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -761,3 +762,81 @@ def test_a_pull_fetches_only_config_versions_it_has_not_merged(pair: tuple[Devic
     a.pull()
     for d in (a, b):
         assert {x["name"] for x in d.fog("device", "list", "--json").json()} == {"laptop", "desk"}, d.name
+
+
+# -- this device's own log: a push killed after publishing, and a copied identity --------------------------
+
+KILLED_AFTER_PUBLISHING = """
+import os as _os
+import fog.store as _s
+_put = _s.ShareStore.publish_batch
+def _killed(self, *a, **k):
+    _put(self, *a, **k)
+    _os._exit(9)
+_s.ShareStore.publish_batch = _killed
+"""
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_push_killed_after_publishing_is_adopted_by_the_next(world: World, first: bool) -> None:
+    """The case `catch_up_own_log` is for: the batch landed, the database never recorded it. The next push
+    takes it as this checkout's (its versions known here, its objects there): nothing is refused, nothing
+    is published again, and the remote is complete. `first`: the batch was this device's first there."""
+    if first:
+        a = world.init("laptop")
+        a.write("doc.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
+    else:
+        a, _ = make_pair(world)
+        a.write("doc.txt", "v2\n", mtime_ns=OLD_MTIME_NS + 1)
+    assert a.fog("push", patch=KILLED_AFTER_PUBLISHING, expect=None).rc == 9
+    logs = world.log_files()
+    assert a.fog("push").out.startswith("Nothing to push")
+    assert world.log_files() == logs
+    assert a.fog("remote", "list", "--json").json()[0]["pending"] == 0
+    a.fog("check")
+    c = world.clone("phone")
+    assert c.tree() == a.tree()
+
+
+def _copied_machine(world: World, a: Device) -> Device:
+    """A home directory copied to a new machine (rsync, a restored backup): FOG_HOME and the checkout
+    together, the checkout at the same path there (here: another path, and checkouts.json says so)."""
+    twin = Device(a.name, world.tmp / "home-twin", world.tmp / "twin", world)
+    shutil.copytree(a.home, twin.home, symlinks=True)
+    shutil.copytree(a.root, twin.root, symlinks=True)
+    path = twin.home / "checkouts.json"
+    path.write_text(path.read_text().replace(str(a.root), str(twin.root)))
+    return twin
+
+
+def test_a_copied_fog_home_pushing_as_this_device_is_refused_not_adopted(world: World) -> None:
+    """Review 7, new user 2: with FOG_HOME and the checkout copied to a new machine and both used, each
+    adopted the other's batches of "its own" log into its history as current without writing the files,
+    and every command said in sync (`fog check` too). The second one to push now stops, in one line naming
+    the way out, `check` says it too, and that way out works: both trees converge."""
+    a = world.init("laptop")
+    a.write("notes.txt", "hi\n")
+    a.fog("push")
+    twin = _copied_machine(world, a)
+    twin.write("a.txt", "written on the new machine\n")
+    twin.fog("sync")
+    a.write("b.txt", "written on the old one\n")
+    logs = world.log_files()
+    for args in (["sync"], ["push"], ["pull"]):
+        line = a.fog(*args, expect=4).error_line()
+        assert "batch 2 of this device's log on origin was not written by this checkout" in line, line
+        assert "(a.txt)" in line and "copied FOG_HOME" in line and "--into-existing" in line, line
+    assert world.log_files() == logs  # nothing published over it
+    assert "batch 2 of this device's log on origin was not written by this checkout" in a.fog("check", expect=4).err
+    assert a.fog("log", "a.txt", expect=None).rc != 0  # nothing of the twin's adopted into this history
+    # the way out: this machine gets its own identity, its files kept
+    os.rename(a.root / ".fog", world.tmp / "fog-aside")
+    fresh = world.tmp / "home-fresh"
+    run_fog(
+        ["clone", world.remote, a.root, "--into-existing", "--master-key-file", world.key], home=fresh, cwd=world.tmp
+    )
+    a = Device("laptop-2", fresh, a.root, world)
+    a.fog("sync")
+    twin.fog("sync")
+    assert a.tree() == twin.tree() and a.read("b.txt") == "written on the old one\n"
+    assert twin.read("a.txt") == "written on the new machine\n"

@@ -394,3 +394,64 @@ def test_a_device_using_only_the_retired_remote_moves_to_the_new_one_without_an_
     assert [x["name"] for x in b.fog("remote", "list", "--json").json()] == ["nas"]
     a.pull()
     assert a.read("b.txt") == "from b\n"
+
+
+def _copy_of_origin(world: World, usb: Path, how: str) -> None:
+    """`usb` made outside fog from origin: `planted`, the marker and this device's batch 1 alone (a store that
+    read the other store); `copied`, a `cp -a` of origin stopped before its packs."""
+    if how == "copied":
+        shutil.copytree(world.remote, usb, symlinks=True)
+        for packs in usb.glob("shares/*/packs"):
+            shutil.rmtree(packs)
+        return
+    (batch,) = [p for p in _logs(world.remote) if p.name == "0000000001"]
+    place = usb / batch.relative_to(world.remote)
+    place.parent.mkdir(parents=True)
+    shutil.copy2(batch, place)
+    shutil.copy2(world.remote / "fog-store", usb / "fog-store")
+
+
+@pytest.mark.parametrize("how", ["planted", "copied"])
+@pytest.mark.parametrize("command", ["push", "sync"])
+def test_a_new_remote_holding_a_copy_of_this_devices_batches_still_gets_their_objects(
+    world: World, how: str, command: str
+) -> None:
+    """Review 7, attacker F7: a remote added while it already held a copy of this device's own batches
+    (planted by its store, or an interrupted copy of origin without its packs) was taken as complete: the
+    batches were adopted as a killed push's, their versions cleared from its outbox, and their objects
+    never sent; push and sync exited 0, `remote list` said up to date, only `fog check usb` failed."""
+    a = world.init("laptop")
+    a.write("f.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
+    a.write("big.bin", bytes(range(256)) * 1200, mtime_ns=OLD_MTIME_NS)  # several blocks: a manifest node
+    a.fog("push")
+    a.write("f.txt", "v2\n", mtime_ns=OLD_MTIME_NS + 1)
+    a.fog("push")
+    usb = world.tmp / "usb"
+    _copy_of_origin(world, usb, how)
+    _add_usb(world, a)
+    a.fog(command)
+    assert {x["name"]: x["pending"] for x in a.fog("remote", "list", "--json").json()} == {"origin": 0, "usb": 0}
+    a.fog("check", "usb", "--read-data")  # every object its batches name is there
+    a.fog("remote", "remove", "origin", "--force")
+    c = world.device("third")
+    run_fog(["clone", usb, c.root, "--master-key-file", world.key], home=c.home, cwd=world.tmp)
+    assert c.tree() == a.tree()
+
+
+def test_a_copied_batch_whose_objects_no_remote_holds_leaves_its_versions_queued(world: World) -> None:
+    """Attacker F7 with origin skipped: nothing can give usb the objects its planted batch 1 names, so its
+    versions stay queued for it (the push says so, exit 1) until origin is read again."""
+    a = world.init("laptop")
+    a.write("f.txt", "v1\n", mtime_ns=OLD_MTIME_NS)
+    a.fog("push")
+    usb = world.tmp / "usb"
+    _copy_of_origin(world, usb, "planted")
+    _add_usb(world, a)
+    a.fog("remote", "skip", "origin")
+    r = a.fog("push", expect=1)
+    assert "cannot publish 1 version(s) to usb yet" in r.err, str(r)
+    assert {x["name"]: x["pending"] for x in a.fog("remote", "list", "--json").json()}["usb"] == 1
+    a.fog("remote", "unskip", "origin")
+    a.fog("push")
+    assert {x["name"]: x["pending"] for x in a.fog("remote", "list", "--json").json()}["usb"] == 0
+    a.fog("check", "usb", "--read-data")

@@ -52,7 +52,7 @@ from fog.sync.logs import (
 )
 from fog.sync.merge import CONFLICT_MARK, Plan, plan_path
 from fog.sync.meter import Progress, finish, meter, told
-from fog.sync.push import catch_up_own_log
+from fog.sync.push import UNAPPLIED, catch_up_own_log
 from fog.sync.remotes import left_text, reconcile, replaced_text
 from fog.sync.scan import FOG_HOME_HERE, NESTED_SHARE, is_nested_share
 
@@ -471,9 +471,6 @@ def stat_dir(entry: StatEntry) -> bool:
     return st.S_ISDIR(entry.mode)
 
 
-UNAPPLIED = "unapplied"  # meta key: ids of known versions whose paths a pull could not apply
-
-
 def pull(
     ctx: Context,
     *,
@@ -500,7 +497,8 @@ def pull(
         return result
     if ctx.archive_skipped:
         result.warnings.append(ctx.archive_skipped)
-    catch_up_own_log(ctx, sources)  # (`sources`: the other remotes, to copy what its adopted batches lack)
+    # (`sources`: the other remotes, to copy what its adopted batches lack; a clone writes what it adopts)
+    catch_up_own_log(ctx, sources, write_new=True)
     prune.observe(ctx)  # before any header scan of this pull: condemned packs do not count as present
     result.problems.extend(sorted(ctx.altered.values()))  # (prune records the remote altered: exit 4)
     sweep_staging(ctx)

@@ -106,11 +106,16 @@ class PushResult:
     seconds: float = 0.0
 
 
+UNAPPLIED = "unapplied"  # meta key: ids of known versions whose paths a pull could not apply (fog.sync.pull)
+
+
 def catch_up_own_log(
     ctx: Context,
     sources: Sequence[ShareStore] = (),
     readers: Readers | None = None,
     copied: CopyStats | None = None,
+    *,
+    write_new: bool = False,
 ) -> int:
     """Adopt batches of ours that reached the remote but not our database (a push killed after publishing).
 
@@ -122,6 +127,11 @@ def catch_up_own_log(
     copied from another remote): the versions it carries leave this remote's outbox only once every
     object of theirs is known to be there, copied now from `sources` (then `readers`) where missing
     (`settle_adopted`); `copied` adds up what that sent. Returns how many batches were adopted.
+
+    `write_new` (a pull): where this database holds no cursor on the log (a clone, or a `.fog/` rebuilt,
+    with the FOG_HOME that pushed them), the versions it never recorded are recorded without taking the
+    path and left to the pull to write (as versions a pull could not apply): a clone of a share with the
+    same FOG_HOME recorded this device's own files as current and never wrote them (review 7).
     """
     db = ctx.share.db
     seqs = ctx.store.list_logs(only=ctx.log).get(ctx.log, [])
@@ -138,6 +148,7 @@ def catch_up_own_log(
         with db.write() as txn:
             db.set_audit_anchor(txn, ctx.remote_name, ctx.log, audited)
     adopted = 0
+    unwritten: list[str] = []  # (write_new) hex ids of versions recorded here for the pull to write
     owed: dict[bytes, Version] = {}  # adopted versions this remote's outbox holds: settled below
     queued: set[bytes] | None = None
     for vb in read_log(ctx.store, secrets, owner, ctx.log, cursor, seqs):
@@ -147,7 +158,7 @@ def catch_up_own_log(
             for v in vb.batch.versions:
                 if ctx.version_id(v) != v.id:
                     raise FogError(f"batch {vb.seq} of this device holds a version with a wrong id")
-                if db.add_version(txn, v):
+                if db.add_version(txn, v, make_head=not (write_new and not cursor[0])):
                     new.append(v)
                 elif db.is_forgotten(v.id, txn):
                     gone.append(v.id)
@@ -172,6 +183,10 @@ def catch_up_own_log(
                 [v.id for v in vb.batch.versions],
             )
             db.clear_pending_forgets(txn, ctx.remote_name, vb.batch.forgets)
+            if write_new and not cursor[0] and new:
+                unwritten += [v.id.hex() for v in new if v.id.hex() not in unwritten]
+                have = json.loads(txn.get(UNAPPLIED.encode(), db=db.db["meta"]) or b"[]")
+                db.set_meta(txn, UNAPPLIED, json.dumps(sorted({*have, *unwritten})).encode())
         owed.update((v.id, v) for v in vb.batch.versions if v.id in queued)
         adopted += 1
     if owed:

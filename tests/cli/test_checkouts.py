@@ -50,3 +50,25 @@ def test_init_again_where_fog_was_lost_names_clone_into_existing(share: Share) -
     elsewhere = share.tmp / "other"  # another directory: a second share of that name is still the question
     r = run_fog(["init", elsewhere, "--remote", share.remote, "--name", share.root.name], share.tmp, expect=2)
     assert "--name" in r.one_line_error()
+
+
+def test_clone_again_with_the_same_fog_home_writes_this_devices_own_files(share: Share) -> None:
+    """The checkout deleted, then cloned again under the same FOG_HOME: the clone adopted this device's own
+    batches as a push killed after publishing is adopted (recorded as current, never written): an empty
+    directory, and status said "Nothing to push" (found while fixing review 7's copied FOG_HOME)."""
+    share.write("a.txt", "a\n")
+    share.write("sub/b.txt", "b\n")
+    share.push()
+    share.write("a.txt", "a2\n")
+    share.push()
+    import shutil
+
+    shutil.rmtree(share.root)
+    again = share.tmp / "again"
+    run_fog(["clone", share.remote, again, "--master-key-file", share.key_file], share.tmp)
+    assert (again / "a.txt").read_text() == "a2\n" and (again / "sub" / "b.txt").read_text() == "b\n"
+    assert run_fog(["-C", again, "status", "--json"], share.tmp).json()["clean"]
+    log = run_fog(["-C", again, "log", "a.txt", "--json"], share.tmp).json()
+    assert len(log) == 2 and log[0]["current"]
+    (again / "a.txt").write_text("a3\n")
+    assert run_fog(["-C", again, "push", "--json"], share.tmp).json()["modified"] == ["a.txt"]

@@ -897,7 +897,7 @@ def _prune_one(
         if str(exc).endswith(prune_mod.APPEND_ONLY_NODE):  # (a node restarted without --allow-prune meanwhile)
             report.refused[ctx.remote_name] = prune_mod.APPEND_ONLY
         else:
-            report.failed[ctx.remote_name] = str(exc)
+            report.failed[ctx.remote_name] = failure(exc)  # (refused data, e.g. a symlinked directory: exit 4)
         return
     report.remotes.append(result)
 

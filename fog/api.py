@@ -1247,7 +1247,8 @@ def _clone_pull(home: Path, root: Path, url: str, progress: Progress | None) -> 
         share.close()
     if unfinished:
         errors = "; ".join(f"{n}: {e}" for n, e in sorted(result.remote_errors.items()))
-        raise RemoteError(
+        refused = any(isinstance(e, Refused) for e in result.remote_errors.values())  # refused data: exit 4
+        raise (IntegrityError if refused else RemoteError)(
             f"the clone could not pull the share from {url}{f' ({errors})' if errors else ''}: {root} is an "
             "unfinished clone; run the same `fog clone` again, or `fog pull` in it, to finish it"
         )

@@ -213,10 +213,13 @@ class LocalBackend:
         except OSError:
             return
         if is_link:
-            raise UnreadableObject(
-                f"{here} on remote {self.url} is a symbolic link, not a directory: refused, nothing read, written "
-                "or deleted through it (fog only makes plain directories there; remove the link, then run `fog check`)"
-            )
+            raise self._linked_dir(here)
+
+    def _linked_dir(self, here: str) -> UnreadableObject:
+        return UnreadableObject(
+            f"{here} on remote {self.url} is a symbolic link, not a directory: refused, nothing read, written "
+            "or deleted through it (fog only makes plain directories there; remove the link, then run `fog check`)"
+        )
 
     def _keep(self, rel: str, fd: int) -> bool:
         """Keep `fd` as directory `rel`'s descriptor if the process keeps few enough."""
@@ -459,9 +462,9 @@ class LocalBackend:
         """Yield every object name under `prefix`, skipping temporary and foreign files.
 
         Entries that could never be object names (e.g. `lost+found` at the root of
-        a mounted disk) are neither yielded nor descended into; nor is a symlink
-        to a directory (never followed). A prefix that is itself reached through
-        a symlink below the root is refused (UnreadableObject).
+        a mounted disk) are neither yielded nor descended into. A symlink to a
+        directory, at the prefix or below it, is refused (UnreadableObject), never
+        followed.
         """
         prefix = prefix.rstrip("/")
         if prefix:
@@ -472,7 +475,7 @@ class LocalBackend:
             except (FileNotFoundError, NotADirectoryError):
                 return
             try:
-                yield from _names(top, prefix)
+                yield from _names(top, prefix, self._linked_dir)
             finally:
                 os.close(top)
         except OSError as e:
@@ -530,7 +533,7 @@ def _unlink_quietly(name: str, dir_fd: int) -> None:
         pass  # a stray temporary file is never listed
 
 
-def _names(fd: int, here: str) -> Iterator[str]:
+def _names(fd: int, here: str, refuse: Callable[[str], UnreadableObject]) -> Iterator[str]:
     """The object names below the open directory `fd` (named `here`), no symlink followed."""
     with os.scandir(fd) as it:
         entries = list(it)
@@ -543,10 +546,11 @@ def _names(fd: int, here: str) -> Iterator[str]:
             if entry.is_dir(follow_symlinks=False):
                 below.append(part)
                 continue
-            if entry.is_symlink() and entry.is_dir():
-                continue  # a symlink to a directory: not an object, never followed
+            link_to_dir = entry.is_symlink() and entry.is_dir()
         except OSError:
             continue  # gone meanwhile
+        if link_to_dir:  # never followed; not skipped either (it would look like objects removed)
+            raise refuse(f"{here}/{part}" if here else part)
         yield f"{here}/{part}" if here else part
     for part in below:
         try:
@@ -558,7 +562,7 @@ def _names(fd: int, here: str) -> Iterator[str]:
                 continue
             raise
         try:
-            yield from _names(sub, f"{here}/{part}" if here else part)
+            yield from _names(sub, f"{here}/{part}" if here else part, refuse)
         finally:
             os.close(sub)
 

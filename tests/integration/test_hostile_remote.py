@@ -131,3 +131,43 @@ def test_a_virtual_memory_limit_too_small_for_the_map_is_named(pair: tuple[Devic
     line = a.fog("status", expect=1, patch=cap).error_line()
     assert "not enough address space" in line and "ulimit -v" in line, line
     assert "clone" not in line and "damaged" not in line, line
+
+
+def _moved_out(path: Path, outside: Path) -> Path:
+    """Move a remote directory outside the remote and leave a symlink to it in its place."""
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    path.rename(outside)
+    path.symlink_to(outside, target_is_directory=True)
+    return outside
+
+
+def _files(top: Path) -> set[Path]:
+    return {p for p in top.rglob("*") if p.is_file()}
+
+
+def test_a_symlinked_directory_in_the_remote_is_never_written_or_deleted_through(
+    pair: tuple[Device, Device],
+) -> None:
+    """Review 7, F1: the store replaces `log/<log>` and `packs` by symlinks to directories elsewhere (a NAS or
+    a USB disk: the link is resolved on this machine). push, pull, clone, check and prune refuse it (exit 4,
+    one line) and create or delete no file outside the remote (it was: the push wrote its batch and pack
+    there, and prune deleted a pack there)."""
+    a, b = pair
+    b.write("doc.txt", "from the desktop\n")
+    batch = b.push()
+    assert batch is not None
+    a.pull()
+    world, elsewhere = a.world, a.world.tmp / "elsewhere"
+    share = batch.parent.parent.parent
+    _moved_out(batch.parent, elsewhere / "log")
+    _moved_out(share / "packs", elsewhere / "packs")
+    before = {p: p.read_bytes() for p in _files(elsewhere)}
+    b.write("doc.txt", "edited\n")
+    line = b.fog("push", expect=4).error_line()
+    assert "is a symbolic link, not a directory: refused" in line, line
+    steps = [(a, ["pull"]), (a, ["check"]), (b, ["forget", "--keep-last", "1"]), (b, ["prune", "--grace", "0"])]
+    for dev, args in steps:
+        r = dev.fog(*args, expect=4)
+        assert "is a symbolic link, not a directory: refused" in r.err, str(r)
+    clone_bounded(world, "third", expect=4)
+    assert {p: p.read_bytes() for p in _files(elsewhere)} == before  # nothing made, changed or deleted there

@@ -812,7 +812,16 @@ class ShareStore:
                 return self.decode(object_id, stored, what)
             except IntegrityError:
                 pass  # that copy is damaged: another may not be
-        failure: IntegrityError | None = None
+        failure: list[IntegrityError] = []  # the first failure (cleared on the way out: see _places)
+        try:
+            return self._places(object_id, what, failure)
+        finally:
+            failure.clear()
+
+    def _places(self, object_id: bytes, what: str, failure: list[IntegrityError]) -> bytes:
+        """`get` from the places known (and learnt). The first failure is kept in `failure`, which the
+        caller empties on the way out: a local holding it would make this frame and the exception's traceback
+        hold each other (with the bytes read) until a full collection (review 7, F3)."""
         tried: set[tuple[bytes, int, int]] = set()
         rechecked = False
         for attempt in range(3):
@@ -834,19 +843,19 @@ class ShareStore:
                     except ObjectNotFound:
                         continue  # a pack this remote does not have (written to another remote)
                     except IntegrityError as exc:
-                        failure = failure or exc  # another copy may be intact
+                        failure[:] = failure or [exc]  # another copy may be intact
             try:
                 return self.decode(object_id, self.get_loose(object_id), what)
             except ObjectNotFound:
                 pass
-            if attempt == 0 and failure is None:
+            if attempt == 0 and not failure:
                 self.scan_packs()  # (or wait for another thread's scan) then look again
                 continue
             if rechecked or not self.recheck_packs():
                 break
             rechecked = True
-        if failure is not None:
-            raise failure
+        if failure:
+            raise failure[0]
         label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
         raise MissingObject(f"{label} is missing from remote {self.backend.url}", object_id)
 
@@ -907,20 +916,25 @@ class ShareStore:
         name, what = self.pack_name(pack_id), f"pack {pack_id.hex()[:16]}"
         head = self.backend.get_range(name, 0, 1 << 16)
         try:
-            need = P.HEAD_BYTES + P.sealed_length(head)
+            n = P.sealed_length(head)
         except ValueError as exc:
             raise IntegrityError(f"{what}: {exc}") from exc
-        if len(head) < need:
-            head += self.backend.get_range(name, len(head), need - len(head))
-        first: IntegrityError | None = None
+        # the sealed index as one range of its own: no slice of it copied (a header is up to 8 MiB)
+        sealed = head[P.HEAD_BYTES : P.HEAD_BYTES + n] if len(head) >= P.HEAD_BYTES + n else b""
+        del head
+        if not sealed:
+            sealed = self.backend.get_range(name, P.HEAD_BYTES, n)
+            if len(sealed) < n:
+                raise IntegrityError(f"{what}: pack ends inside its header")
+        first = ""  # the first key's failure, as text: an exception kept here would hold this frame (and
+        # `sealed`) in a reference cycle through its traceback until a full collection (review 7, F3)
         # newest first: the current epoch's, then older ones (an epoch's other keys right after its own)
         for (epoch, _), key in zip(self.keys.epoch_keys, self.keys.pack_keys, strict=True):
             try:
-                return P.open_index(key, pack_id, head, what), epoch
+                return P.open_sealed_index(key, pack_id, sealed, what), epoch
             except IntegrityError as exc:
-                first = first or exc
-        assert first is not None
-        raise first
+                first = first or str(exc)
+        raise IntegrityError(first)
 
     @contextmanager
     def preload(self, object_ids: list[bytes]) -> Iterator[None]:
@@ -1436,13 +1450,16 @@ def _open_any(keys: tuple[bytes, ...], attempt: Callable[[bytes], T]) -> T:
     if not keys:
         raise ValueError("no key to open with")
     first: IntegrityError | None = None
-    for key in keys:
-        try:
-            return attempt(key)
-        except IntegrityError as exc:
-            first = first or exc
-    assert first is not None
-    raise first
+    try:
+        for key in keys:
+            try:
+                return attempt(key)
+            except IntegrityError as exc:
+                first = first or exc
+        assert first is not None
+        raise first
+    finally:
+        first = None  # (else this frame and the exception's traceback hold each other: review 7, F3)
 
 
 def read_bounded(backend: Backend, name: str, limit: int, what: str) -> bytes:

@@ -215,3 +215,27 @@ def test_fake_pack_headers_cost_one_header_of_memory_at_most(
         rc, err, peak = fog_maxrss_mib(a, *args)
         assert rc in (0, 1, 4) and "Traceback" not in err, (rc, err)
         assert peak < 400, (args, peak, err)  # (one 8 MiB header and its copies at a time; it took GBs)
+
+
+@pytest.mark.parametrize(
+    "first, size", [(b"\x07", 1 << 30), (b"\x02\x00\x00\x00\x01", 256 << 20)], ids=["unknown", "signed"]
+)
+def test_a_large_sparse_file_under_a_batch_name_is_read_with_bounded_memory(
+    pair: tuple[Device, Device], first: bytes, size: int
+) -> None:
+    """Review 7, F2: a few bytes under the next batch name, made a sparse file of `size` (4 KiB of the store's
+    disk). A first byte that names no batch format is refused after a 64 KiB read (the whole 1 GiB was read);
+    a signed one is verified with fewer copies (it took five times its size: 5 GiB for 1 GiB)."""
+    a, b = pair
+    b.write("doc.txt", "from the desktop\n")
+    batch = b.push()
+    assert batch is not None
+    a.pull()
+    planted = batch.parent / f"{int(batch.name) + 1:010d}"
+    with open(planted, "wb") as f:
+        f.write(first)
+        f.truncate(size)
+    rc, err, peak = fog_maxrss_mib(a, "pull")
+    assert rc == 4 and "Traceback" not in err, (rc, err)
+    print(f"{peak:.0f} MiB")
+    assert peak < (300 if first == b"\x07" else 70 + 3.5 * (size >> 20)), (peak, err)

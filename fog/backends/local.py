@@ -548,7 +548,7 @@ def _names(fd: int, here: str, refuse: Callable[[str], UnreadableObject]) -> Ite
                 continue
             link_to_dir = entry.is_symlink() and entry.is_dir()
         except OSError:
-            continue  # gone meanwhile
+            link_to_dir = False  # a link that loops, say: listed, as os.walk did (its read is refused)
         if link_to_dir:  # never followed; not skipped either (it would look like objects removed)
             raise refuse(f"{here}/{part}" if here else part)
         yield f"{here}/{part}" if here else part

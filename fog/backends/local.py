@@ -53,9 +53,10 @@ class LocalBackend:
         self._lock = threading.Lock()
         self._checked: dict[str, tuple[str, str]] = {}  # checked names -> (directory, last part)
         self._fds: dict[str, int] = {}  # directory ("" the root) -> its descriptor, reached without a symlink
-        self._stale: list[int] = []  # descriptors of directories removed since: closed by close()
+        self._stale: list[int] = []  # descriptors of directories removed since (closed with the backend)
         self._forgotten = 0
         self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._stale)
+        self._finalizer.atexit = False  # (at exit a daemon thread may still be inside a put: the OS closes them)
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = False, private: bool = False) -> LocalBackend:
@@ -109,8 +110,8 @@ class LocalBackend:
     # the root) by a symlink, which a NAS or a USB disk resolves on this machine, is refused
     # (UnreadableObject, exit 4) instead of making fog write or delete files outside the remote.
     # Descriptors are kept (at most CACHED_DIRS in a process), so a put or a read costs no more
-    # system calls than a path would; they are closed only by close() (or when the backend is
-    # collected), never while another thread may still use them.
+    # system calls than a path would; they are closed only when the backend is collected, never
+    # while another thread may still use them.
 
     def _at(self, parent: str, create: bool, op: Callable[[int], T]) -> T:
         """`op(fd of directory parent)`; with `create`, the missing directories are made.
@@ -251,10 +252,11 @@ class LocalBackend:
         with _FDS_LOCK:
             if self._fds is fds:  # (another thread may have done it already)
                 self._forgotten += len(fds)
-                self._stale.extend(fds.values())  # closed by close(): a thread may still hold one
+                self._stale.extend(fds.values())  # closed with the backend: a thread may still hold one
                 self._fds = {}
                 self._finalizer.detach()
                 self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._stale)
+                self._finalizer.atexit = False
         return True
 
     def _fail(self, what: str, name: str, e: OSError) -> RemoteError:
@@ -502,13 +504,11 @@ class LocalBackend:
             raise RemoteError(f"cannot sync remote {self.url}: {e.strerror or e}") from e
 
     def close(self) -> None:
-        """Close the directory descriptors kept (the backend reopens them if used again)."""
-        with _FDS_LOCK:
-            fds, stale = self._fds, self._stale
-            self._fds, self._stale, self._forgotten = {}, [], 0
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._stale)
-        _close_fds(fds, stale)
+        """Nothing to release now: the directory descriptors kept are closed when the backend is collected.
+
+        Not here: an interrupted push closes its remotes while an upload thread
+        may still be inside a put, whose descriptor could then name another file.
+        """
 
 
 def _close_fds(fds: dict[str, int], stale: list[int]) -> None:

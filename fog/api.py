@@ -960,7 +960,7 @@ def _prune_one(
         if str(exc).endswith(prune_mod.APPEND_ONLY_NODE):  # (a node restarted without --allow-prune meanwhile)
             report.refused[ctx.remote_name] = prune_mod.APPEND_ONLY
         else:
-            report.failed[ctx.remote_name] = str(exc)
+            report.failed[ctx.remote_name] = failure(exc)  # (refused data, e.g. a symlinked directory: exit 4)
         return
     report.remotes.append(result)
 
@@ -1322,7 +1322,8 @@ def _clone_pull(home: Path, root: Path, url: str, progress: Progress | None) -> 
         share.close()
     if unfinished:
         errors = "; ".join(f"{n}: {e}" for n, e in sorted(result.remote_errors.items()))
-        raise RemoteError(
+        refused = any(isinstance(e, Refused) for e in result.remote_errors.values())  # refused data: exit 4
+        raise (IntegrityError if refused else RemoteError)(
             f"the clone could not pull the share from {url}{f' ({errors})' if errors else ''}: {root} is an "
             "unfinished clone; run the same `fog clone` again, or `fog pull` in it, to finish it"
         )

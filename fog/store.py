@@ -40,7 +40,8 @@ from fog.format import pack as P
 from fog.format import syncconfig as C
 from fog.format.manifest import MAX_ENTRIES, ManifestNode
 from fog.format.names import shown
-from fog.format.signed import Envelope
+from fog.format.signed import HEADER_BYTES as SIGNED_HEADER
+from fog.format.signed import MIN_SEALED, Envelope
 from fog.format.syncconfig import CONFIG_VERSION, SyncConfig
 from fog.idtable import ID_BYTES, IdTable
 
@@ -813,7 +814,16 @@ class ShareStore:
                 return self.decode(object_id, stored, what)
             except IntegrityError:
                 pass  # that copy is damaged: another may not be
-        failure: IntegrityError | None = None
+        failure: list[IntegrityError] = []  # the first failure (cleared on the way out: see _places)
+        try:
+            return self._places(object_id, what, failure)
+        finally:
+            failure.clear()
+
+    def _places(self, object_id: bytes, what: str, failure: list[IntegrityError]) -> bytes:
+        """`get` from the places known (and learnt). The first failure is kept in `failure`, which the
+        caller empties on the way out: a local holding it would make this frame and the exception's traceback
+        hold each other (with the bytes read) until a full collection (review 7, F3)."""
         tried: set[tuple[bytes, int, int]] = set()
         rechecked = False
         for attempt in range(3):
@@ -835,19 +845,19 @@ class ShareStore:
                     except ObjectNotFound:
                         continue  # a pack this remote does not have (written to another remote)
                     except IntegrityError as exc:
-                        failure = failure or exc  # another copy may be intact
+                        failure[:] = failure or [exc]  # another copy may be intact
             try:
                 return self.decode(object_id, self.get_loose(object_id), what)
             except ObjectNotFound:
                 pass
-            if attempt == 0 and failure is None:
+            if attempt == 0 and not failure:
                 self.scan_packs()  # (or wait for another thread's scan) then look again
                 continue
             if rechecked or not self.recheck_packs():
                 break
             rechecked = True
-        if failure is not None:
-            raise failure
+        if failure:
+            raise failure[0]
         label = f"object {object_id.hex()[:16]}" + (f" of {what}" if what else "")
         raise MissingObject(f"{label} is missing from remote {self.backend.url}", object_id)
 
@@ -908,20 +918,25 @@ class ShareStore:
         name, what = self.pack_name(pack_id), f"pack {pack_id.hex()[:16]}"
         head = self.backend.get_range(name, 0, 1 << 16)
         try:
-            need = P.HEAD_BYTES + P.sealed_length(head)
+            n = P.sealed_length(head)
         except ValueError as exc:
             raise IntegrityError(f"{what}: {exc}") from exc
-        if len(head) < need:
-            head += self.backend.get_range(name, len(head), need - len(head))
-        first: IntegrityError | None = None
+        # the sealed index as one range of its own: no slice of it copied (a header is up to 8 MiB)
+        sealed = head[P.HEAD_BYTES : P.HEAD_BYTES + n] if len(head) >= P.HEAD_BYTES + n else b""
+        del head
+        if not sealed:
+            sealed = self.backend.get_range(name, P.HEAD_BYTES, n)
+            if len(sealed) < n:
+                raise IntegrityError(f"{what}: pack ends inside its header")
+        first = ""  # the first key's failure, as text: an exception kept here would hold this frame (and
+        # `sealed`) in a reference cycle through its traceback until a full collection (review 7, F3)
         # newest first: the current epoch's, then older ones (an epoch's other keys right after its own)
         for (epoch, _), key in zip(self.keys.epoch_keys, self.keys.pack_keys, strict=True):
             try:
-                return P.open_index(key, pack_id, head, what), epoch
+                return P.open_sealed_index(key, pack_id, sealed, what), epoch
             except IntegrityError as exc:
-                first = first or exc
-        assert first is not None
-        raise first
+                first = first or str(exc)
+        raise IntegrityError(first)
 
     @contextmanager
     def preload(self, object_ids: list[bytes]) -> Iterator[None]:
@@ -1350,7 +1365,18 @@ class ShareStore:
         return intent
 
     def get_batch(self, log: str, seq: int) -> bytes:
+        """A stored batch's bytes (at most B.MAX_STORED). Its first 64 KiB are read first: most batches end
+        there (one read, as before); a larger one is read whole only if its first byte names a batch format
+        (a store's large file under a batch name costs no more than that read: review 7, F2)."""
         name = self.log_name(log, seq)
+        head = self.backend.get_range(name, 0, BATCH_HEAD_READ)
+        if len(head) < BATCH_HEAD_READ:
+            return head
+        if head[0] not in (B.BATCH_VERSION, B.BATCH_VERSION_BOX):
+            raise IntegrityError(
+                f"{name} on remote {self.backend.url}: unknown batch format version {head[0]}: refused unread"
+            )
+        del head
         return read_bounded(self.backend, name, B.MAX_STORED, name)
 
 
@@ -1447,13 +1473,19 @@ def _open_any(keys: tuple[bytes, ...], attempt: Callable[[bytes], T]) -> T:
     if not keys:
         raise ValueError("no key to open with")
     first: IntegrityError | None = None
-    for key in keys:
-        try:
-            return attempt(key)
-        except IntegrityError as exc:
-            first = first or exc
-    assert first is not None
-    raise first
+    try:
+        for key in keys:
+            try:
+                return attempt(key)
+            except IntegrityError as exc:
+                first = first or exc
+        assert first is not None
+        raise first
+    finally:
+        first = None  # (else this frame and the exception's traceback hold each other: review 7, F3)
+
+
+BATCH_HEAD_READ = 64 << 10  # a batch's first read (ShareStore.get_batch)
 
 
 def read_bounded(backend: Backend, name: str, limit: int, what: str) -> bytes:
@@ -1493,9 +1525,16 @@ def verify_batch(keys: K.ShareKeys, log: str, seq: int, sign_public: bytes, stor
     Nothing is decrypted: a forged or moved batch is refused before any key
     touches it, and a reader learns the epoch (which it may not hold yet).
     """
-    env = _envelope(stored, what)
-    S.verify(sign_public, B.signed_message(keys.share_id, log, seq, env.epoch, env.sealed), env.signature, what)
-    return env.epoch
+    if len(stored) < SIGNED_HEADER + MIN_SEALED:
+        raise IntegrityError(f"{what}: too short for a signed record")
+    epoch = int.from_bytes(stored[1:5], "big")
+    view = memoryview(stored)  # (the sealed bytes are not copied: a batch may be up to B.MAX_STORED)
+    try:
+        prefix = B.signed_prefix(keys.share_id, log, seq, epoch)
+        S.verify_parts(sign_public, (prefix, view[SIGNED_HEADER:]), bytes(view[5:SIGNED_HEADER]), what)
+    finally:
+        view.release()
+    return epoch
 
 
 def open_verified_batch(keys: K.ShareKeys, stored: bytes, what: str) -> B.EventBatch:

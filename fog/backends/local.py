@@ -14,9 +14,11 @@ import os
 import secrets
 import stat
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 from fog.backends.base import check_name, check_range
@@ -28,6 +30,14 @@ _RANDOM = secrets.token_hex(4)  # with the pid (read at each put: forks differ) 
 _COUNTER = itertools.count()
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)  # a write refused: read-only mount, permissions, immutable
 _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a directory, never a link
+_O_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
+_O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+CACHED_DIRS = 512  # directory descriptors kept open in a process (a share's 256 pack directories, a few more)
+_MAX_FORGOTTEN = 4 * CACHED_DIRS  # descriptors of removed directories a backend sets aside before it keeps none
+_kept = 0  # directory descriptors kept open now, by every LocalBackend (under _FDS_LOCK)
+_FDS_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 class LocalBackend:
@@ -41,8 +51,12 @@ class LocalBackend:
         self.read_concurrency = os.cpu_count() or 2  # see Backend: no latency to hide
         self._dirty: set[str] = set()  # files and directories written since the last sync
         self._lock = threading.Lock()
-        self._dirs: set[str] = set()  # directories known to exist (saves a mkdir per put)
-        self._read_paths: dict[str, str] = {}  # checked names -> paths, for the reads a restore repeats
+        self._checked: dict[str, tuple[str, str]] = {}  # checked names -> (directory, last part)
+        self._fds: dict[str, int] = {}  # directory ("" the root) -> its descriptor, reached without a symlink
+        self._stale: list[int] = []  # descriptors of directories removed since (closed with the backend)
+        self._forgotten = 0
+        self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._stale)
+        self._finalizer.atexit = False  # (at exit a daemon thread may still be inside a put: the OS closes them)
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = False, private: bool = False) -> LocalBackend:
@@ -75,15 +89,175 @@ class LocalBackend:
             raise ValueError(f"invalid object name: {name!r} (reserved for temporary files)")
         return Path(os.path.join(self.root, name))
 
-    def _read_path(self, name: str) -> str:
-        """`_path` as a string, remembered: a restore reads thousands of ranges of the same packs."""
-        found = self._read_paths.get(name)
+    def _where(self, name: str) -> tuple[str, str]:
+        """A checked name as (its directory, its last part), remembered: a restore reads thousands of ranges
+        of the same packs."""
+        found = self._checked.get(name)
         if found is None:
-            found = str(self._path(name))
-            if len(self._read_paths) >= 65536:
-                self._read_paths.clear()
-            self._read_paths[name] = found
+            self._path(name)
+            parent, _, leaf = name.rpartition("/")
+            found = (parent, leaf)
+            if len(self._checked) >= 65536:
+                self._checked.clear()
+            self._checked[name] = found
         return found
+
+    # -- directories: reached from the root without following a symlink -----------------
+    #
+    # Every object is opened, created, renamed or removed relative to a file descriptor of its
+    # directory, and that descriptor was opened component by component from the root with
+    # O_NOFOLLOW | O_DIRECTORY. A store that replaces `shares/<id>/packs` (or any directory below
+    # the root) by a symlink, which a NAS or a USB disk resolves on this machine, is refused
+    # (UnreadableObject, exit 4) instead of making fog write or delete files outside the remote.
+    # Descriptors are kept (at most CACHED_DIRS in a process), so a put or a read costs no more
+    # system calls than a path would; they are closed only when the backend is collected, never
+    # while another thread may still use them.
+
+    def _at(self, parent: str, create: bool, op: Callable[[int], T]) -> T:
+        """`op(fd of directory parent)`; with `create`, the missing directories are made.
+
+        FileNotFoundError / NotADirectoryError when a directory is missing or not
+        one; UnreadableObject when one is a symlink. A directory removed behind
+        this process's back (its kept descriptor stale) is reached afresh once.
+        """
+        for attempt in (0, 1):
+            fds = self._fds
+            fd = fds.get(parent)
+            owned = False
+            try:
+                if fd is None:
+                    fd, owned = self._walk(parent, create)
+                return op(fd)
+            except OSError as e:
+                if attempt or not isinstance(e, FileNotFoundError) and e.errno != errno.ESTALE:
+                    raise
+                if not self._forget_stale(fds, parent):
+                    raise
+            finally:
+                if owned:
+                    os.close(fd)  # type: ignore[arg-type]
+        raise AssertionError("unreachable")
+
+    def _walk(self, rel: str, create: bool) -> tuple[int, bool]:
+        """A descriptor of directory `rel` (below the root, no symlink followed) and whether the caller
+        closes it (True when the process keeps enough descriptors already)."""
+        fd = self._fds.get("")
+        if fd is None:
+            fd = self._open_root(create)
+        if not rel:
+            return fd, False
+        parts = rel.split("/")
+        start = 0
+        for i in range(len(parts) - 1, 0, -1):  # from the nearest directory already open
+            found = self._fds.get("/".join(parts[:i]))
+            if found is not None:
+                fd, start = found, i
+                break
+        owned = False
+        try:
+            for i in range(start, len(parts)):
+                here = "/".join(parts[: i + 1])
+                sub = self._open_dir(fd, parts[i], here, create)
+                if owned:
+                    os.close(fd)
+                fd, owned = sub, not self._keep(here, sub)
+        except BaseException:
+            if owned:
+                os.close(fd)
+            raise
+        return fd, owned
+
+    def _open_root(self, create: bool) -> int:
+        global _kept
+        with _FDS_LOCK:
+            fd = self._fds.get("")
+            if fd is not None:
+                return fd
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC  # the root itself may be a symlink
+            try:
+                fd = os.open(self.root, flags)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                self._makedirs(str(self.root))
+                fd = os.open(self.root, flags)
+            self._fds[""] = fd
+            _kept += 1
+            return fd
+
+    def _open_dir(self, parent: int, part: str, here: str, create: bool) -> int:
+        """Open directory `part` of `parent` without following a symlink; make it first with `create`."""
+        try:
+            return os.open(part, _O_DIR, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                raise
+        except OSError as e:
+            if e.errno in (errno.ENOTDIR, errno.ELOOP):
+                self._not_a_directory(parent, part, here)
+            raise
+        try:
+            os.mkdir(part, self._dir_mode, dir_fd=parent)
+        except FileExistsError:
+            pass  # made meanwhile by another writer
+        try:
+            return os.open(part, _O_DIR, dir_fd=parent)
+        except OSError as e:
+            if e.errno in (errno.ENOTDIR, errno.ELOOP):
+                self._not_a_directory(parent, part, here)
+            raise
+
+    def _not_a_directory(self, parent: int, part: str, here: str) -> None:
+        """Refuse a symlink where a directory belongs (else return: the caller re-raises ENOTDIR)."""
+        try:
+            is_link = stat.S_ISLNK(os.stat(part, dir_fd=parent, follow_symlinks=False).st_mode)
+        except OSError:
+            return
+        if is_link:
+            raise self._linked_dir(here)
+
+    def _linked_dir(self, here: str) -> UnreadableObject:
+        return UnreadableObject(
+            f"{here} on remote {self.url} is a symbolic link, not a directory: refused, nothing read, written "
+            "or deleted through it (fog only makes plain directories there; remove the link, then run `fog check`)"
+        )
+
+    def _keep(self, rel: str, fd: int) -> bool:
+        """Keep `fd` as directory `rel`'s descriptor if the process keeps few enough."""
+        global _kept
+        with _FDS_LOCK:
+            if rel in self._fds or _kept >= CACHED_DIRS or self._forgotten > _MAX_FORGOTTEN:
+                return False
+            self._fds[rel] = fd
+            _kept += 1
+            return True
+
+    def _forget_stale(self, fds: dict[str, int], parent: str) -> bool:
+        """After a FileNotFoundError: whether a kept descriptor on the way to `parent` names a directory
+        removed since (then every kept one is set aside, for a fresh walk)."""
+        parts = parent.split("/") if parent else []
+        stale = False
+        for i in range(len(parts), -1, -1):
+            fd = fds.get("/".join(parts[:i]))
+            if fd is None:
+                continue
+            try:
+                stale = os.fstat(fd).st_nlink == 0
+            except OSError:
+                stale = True  # ESTALE (NFS)
+            if stale:
+                break
+        if not stale or self._forgotten > _MAX_FORGOTTEN:
+            return False  # (a store that keeps removing directories: no more descriptors set aside)
+        with _FDS_LOCK:
+            if self._fds is fds:  # (another thread may have done it already)
+                self._forgotten += len(fds)
+                self._stale.extend(fds.values())  # closed with the backend: a thread may still hold one
+                self._fds = {}
+                self._finalizer.detach()
+                self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._stale)
+                self._finalizer.atexit = False
+        return True
 
     def _fail(self, what: str, name: str, e: OSError) -> RemoteError:
         """Translate an unexpected OSError into a permanent RemoteError naming the remote."""
@@ -91,10 +265,10 @@ class LocalBackend:
             return ReadOnlyRemote(f"remote {self.url} is read-only: cannot {what} {name} ({e.strerror or e})")
         return RemoteError(f"cannot {what} {name} on remote {self.url}: {e.strerror or e}")
 
-    def _remember(self, path: Path) -> None:
+    def _remember(self, path: str) -> None:
         """Note a written file and its directories for the fsync fallback of sync()."""
         root = str(self.root)
-        p = str(path)
+        p = path
         with self._lock:
             while p not in self._dirty and len(p) > len(root):  # new directories must be durable too
                 self._dirty.add(p)
@@ -102,7 +276,7 @@ class LocalBackend:
 
     def _makedirs(self, path: str) -> None:
         """os.makedirs with this backend's directory mode on every directory it makes (os.makedirs gives
-        the mode to the last one only)."""
+        the mode to the last one only). Only for the root and above it: below, `_open_dir` makes them."""
         if self._dir_mode == 0o777:
             os.makedirs(path, exist_ok=True)
             return
@@ -122,25 +296,18 @@ class LocalBackend:
                 if not os.path.isdir(path):
                     raise
 
-    def _write_tmp(self, path: Path, data: bytes) -> Path:
-        """Write `data` to a fresh temporary file beside `path` and return its path."""
-        parent = os.path.dirname(path)
-        if parent not in self._dirs:
-            self._makedirs(parent)
-            self._dirs.add(parent)
+    def _write_tmp(self, dir_fd: int, data: bytes) -> str:
+        """Write `data` to a fresh temporary file in the directory `dir_fd` and return its name there."""
         fd, tmp = -1, ""
         for _ in range(8):  # O_EXCL settles a clash with a temp file a killed writer left
-            tmp = os.path.join(parent, f"{_TMP}{os.getpid()}-{_RANDOM}-{next(_COUNTER)}")
+            tmp = f"{_TMP}{os.getpid()}-{_RANDOM}-{next(_COUNTER)}"
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._file_mode)
+                fd = os.open(tmp, _O_NEW, self._file_mode, dir_fd=dir_fd)
                 break
             except FileExistsError:
                 continue
-            except FileNotFoundError:  # the directory was removed behind our back
-                self._dirs.discard(parent)
-                self._makedirs(parent)
         if fd < 0:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._file_mode)  # raises: say why
+            fd = os.open(tmp, _O_NEW, self._file_mode, dir_fd=dir_fd)  # raises: say why
         try:
             view = memoryview(data)
             while view:
@@ -149,58 +316,61 @@ class LocalBackend:
                 start_writeback(fd)  # a pack: the final sync has less left to wait for
         except BaseException:
             os.close(fd)
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=dir_fd)
             raise
         os.close(fd)
-        return Path(tmp)
+        return tmp
 
     def put(self, name: str, data: bytes) -> None:
         """Store `data` under `name` atomically (temporary file, then rename)."""
-        path = self._path(name)
-        try:
-            tmp = self._write_tmp(path, data)
+        parent, leaf = self._where(name)
+
+        def op(dir_fd: int) -> None:
+            tmp = self._write_tmp(dir_fd, data)
             try:
-                os.replace(tmp, path)
+                os.replace(tmp, leaf, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)  # (a symlink there is replaced)
             except BaseException:
-                tmp.unlink(missing_ok=True)
+                _unlink_quietly(tmp, dir_fd)
                 raise
+
+        try:
+            self._at(parent, True, op)
         except OSError as e:
             raise self._fail("write", name, e) from e
-        self._remember(path)
+        self._remember(os.path.join(self.root, name))
 
     def put_new(self, name: str, data: bytes) -> None:
         """Store `data` under `name` unless it exists; a hard link makes the check race-free."""
-        path = self._path(name)
-        try:
-            tmp = self._write_tmp(path, data)
-        except OSError as e:
-            raise self._fail("write", name, e) from e
-        try:
-            os.link(tmp, path)
-        except FileExistsError as e:
-            raise AlreadyExists(f"{name} already exists on remote {self.url}") from e
-        except OSError as e:
-            raise self._fail("write", name, e) from e
-        finally:
+        parent, leaf = self._where(name)
+
+        def op(dir_fd: int) -> None:
+            tmp = self._write_tmp(dir_fd, data)
             try:
-                tmp.unlink()
-            except OSError:
-                pass  # a stray temporary file is never listed; the object itself is in place
-        self._remember(path)
+                os.link(tmp, leaf, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+            except FileExistsError as e:
+                raise AlreadyExists(f"{name} already exists on remote {self.url}") from e
+            finally:
+                _unlink_quietly(tmp, dir_fd)  # a stray temporary file is never listed; the object is in place
+
+        try:
+            self._at(parent, True, op)
+        except OSError as e:
+            raise self._fail("write", name, e) from e
+        self._remember(os.path.join(self.root, name))
 
     def _open_object(self, name: str) -> tuple[int, int]:
         """Open the regular file stored under `name` for reading: (fd, size).
 
-        Never blocks and never follows a symlink in the final component: a FIFO,
-        a device, a socket or a symlink under an object name is not something
-        fog wrote (puts rename regular files into place), so it is refused as
-        UnreadableObject rather than opened (a FIFO would block forever, a
-        device could be endless). A directory is not an object: ObjectNotFound.
-        The root itself may be reached through a symlink.
+        Never blocks and never follows a symlink, in the final component or in
+        a directory above it: a FIFO, a device, a socket or a symlink under an
+        object name is not something fog wrote (puts rename regular files into
+        place), so it is refused as UnreadableObject rather than opened (a FIFO
+        would block forever, a device could be endless). A directory is not an
+        object: ObjectNotFound. The root itself may be reached through a symlink.
         """
-        path = self._read_path(name)
+        parent, leaf = self._where(name)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+            fd = self._at(parent, False, lambda dir_fd: os.open(leaf, _O_READ, dir_fd=dir_fd))
         except (FileNotFoundError, NotADirectoryError) as e:
             raise ObjectNotFound(f"{name} not found on remote {self.url}") from e
         except OSError as e:
@@ -270,47 +440,46 @@ class LocalBackend:
 
     def exists(self, name: str) -> bool:
         """Return whether `name` is stored (a directory is not an object)."""
-        path = self._path(name)
+        parent, leaf = self._where(name)
         try:
-            return stat.S_ISREG(os.lstat(path).st_mode)  # a symlink is not an object (a put replaces it)
+            st = self._at(parent, False, lambda dir_fd: os.stat(leaf, dir_fd=dir_fd, follow_symlinks=False))
         except (FileNotFoundError, NotADirectoryError):
             return False
         except OSError as e:
             raise self._fail("stat", name, e) from e
+        return stat.S_ISREG(st.st_mode)  # a symlink is not an object (a put replaces it)
 
     def delete(self, name: str) -> None:
         """Remove `name`; ObjectNotFound if absent."""
-        path = self._path(name)
+        parent, leaf = self._where(name)
         try:
-            path.unlink()
+            self._at(parent, False, lambda dir_fd: os.unlink(leaf, dir_fd=dir_fd))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
             raise ObjectNotFound(f"{name} not found on remote {self.url}") from e
         except OSError as e:
             raise self._fail("delete", name, e) from e
-        self._remember(path.parent)
+        self._remember(os.path.join(self.root, parent) if parent else str(self.root))
 
     def list(self, prefix: str) -> Iterator[str]:
         """Yield every object name under `prefix`, skipping temporary and foreign files.
 
         Entries that could never be object names (e.g. `lost+found` at the root of
-        a mounted disk) are neither yielded nor descended into.
+        a mounted disk) are neither yielded nor descended into. A symlink to a
+        directory, at the prefix or below it, is refused (UnreadableObject), never
+        followed.
         """
         prefix = prefix.rstrip("/")
-        top = self._path(prefix) if prefix else self.root
-
-        def onerror(e: OSError) -> None:
-            if not isinstance(e, FileNotFoundError):  # a directory removed mid-walk is fine
-                raise e
-
+        if prefix:
+            self._path(prefix)
         try:
-            if not top.is_dir():
+            try:
+                top = self._at(prefix, False, lambda dir_fd: os.open(".", _O_DIR, dir_fd=dir_fd))
+            except (FileNotFoundError, NotADirectoryError):
                 return
-            for dirpath, dirnames, filenames in os.walk(top, onerror=onerror):
-                dirnames[:] = [d for d in dirnames if _listable(d)]
-                rel = Path(dirpath).relative_to(self.root).as_posix()
-                for fn in filenames:
-                    if _listable(fn):
-                        yield fn if rel == "." else f"{rel}/{fn}"
+            try:
+                yield from _names(top, prefix, self._linked_dir)
+            finally:
+                os.close(top)
         except OSError as e:
             raise self._fail("list", prefix or "/", e) from e
 
@@ -335,7 +504,67 @@ class LocalBackend:
             raise RemoteError(f"cannot sync remote {self.url}: {e.strerror or e}") from e
 
     def close(self) -> None:
-        """Nothing to release; present for the contract."""
+        """Nothing to release now: the directory descriptors kept are closed when the backend is collected.
+
+        Not here: an interrupted push closes its remotes while an upload thread
+        may still be inside a put, whose descriptor could then name another file.
+        """
+
+
+def _close_fds(fds: dict[str, int], stale: list[int]) -> None:
+    """Close a backend's kept directory descriptors (at close(), or when it is collected)."""
+    global _kept
+    with _FDS_LOCK:
+        every = [*fds.values(), *stale]
+        fds.clear()
+        stale.clear()
+        _kept -= len(every)
+    for fd in every:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _unlink_quietly(name: str, dir_fd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass  # a stray temporary file is never listed
+
+
+def _names(fd: int, here: str, refuse: Callable[[str], UnreadableObject]) -> Iterator[str]:
+    """The object names below the open directory `fd` (named `here`), no symlink followed."""
+    with os.scandir(fd) as it:
+        entries = list(it)
+    below = []
+    for entry in entries:
+        part = entry.name
+        if not _listable(part):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                below.append(part)
+                continue
+            link_to_dir = entry.is_symlink() and entry.is_dir()
+        except OSError:
+            link_to_dir = False  # a link that loops, say: listed, as os.walk did (its read is refused)
+        if link_to_dir:  # never followed; not skipped either (it would look like objects removed)
+            raise refuse(f"{here}/{part}" if here else part)
+        yield f"{here}/{part}" if here else part
+    for part in below:
+        try:
+            sub = os.open(part, _O_DIR, dir_fd=fd)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed, or replaced by something else, meanwhile
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                continue
+            raise
+        try:
+            yield from _names(sub, f"{here}/{part}" if here else part, refuse)
+        finally:
+            os.close(sub)
 
 
 def inside(url: str, top: str | os.PathLike[str]) -> bool:
@@ -468,9 +697,13 @@ def start_writeback(fd: int) -> None:
 def _fsync_path(path: Path) -> None:
     """fsync one file or directory; a path gone since it was written needs nothing."""
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # (never a FIFO's open that blocks)
+    except (FileNotFoundError, NotADirectoryError):
         return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return  # replaced by a symlink since: nothing of fog's to make durable there
+        raise
     try:
         os.fsync(fd)
     finally:

@@ -39,9 +39,14 @@ def signed_message(share_id: bytes, log: str, seq: int, epoch: int, sealed: byte
     A signed batch moved to another share, log or number no longer verifies;
     `prev`, inside the sealed plaintext, ties it to the batch before.
     """
+    return signed_prefix(share_id, log, seq, epoch) + sealed
+
+
+def signed_prefix(share_id: bytes, log: str, seq: int, epoch: int) -> bytes:
+    """`signed_message` before the sealed bytes (a reader verifies without joining a copy of them)."""
     if len(share_id) != 16 or not 1 <= seq < 1 << 64:
         raise ValueError("a batch is placed by a 16-byte share id and a sequence number >= 1")
-    return SIGN_DOMAIN + share_id + raw_id(log, 16, "a log name") + seq.to_bytes(8, "big") + epoch_bytes(epoch) + sealed
+    return SIGN_DOMAIN + share_id + raw_id(log, 16, "a log name") + seq.to_bytes(8, "big") + epoch_bytes(epoch)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,11 @@ _WIRE = struct.Struct(">32sI")  # in the sealed header: id, length
 WIRE_BYTES = _WIRE.size  # 36
 HEAD_BYTES = _HEAD.size  # 9
 SEAL_OVERHEAD = S.NONCE_BYTES + S.TAG_BYTES
-MAX_INDEX = 64 << 20  # a header past this is refused before it is fetched
+# A writer closes a pack once its objects reach TARGET_BYTES, and a stored object is at least
+# MIN_OBJECT bytes (version, nonce, tag and codec byte around an empty payload): no pack it writes
+# holds more than TARGET_BYTES // MIN_OBJECT + 1 objects, an index of at most 7,190,284 bytes.
+MIN_OBJECT = 1 + 24 + 16 + 1
+MAX_INDEX = 8 << 20  # a header past this is refused before it is fetched (it was 64 MiB: review 7, F3)
 # A writer closes a pack once it holds TARGET_BYTES, so no pack exceeds a header, that much
 # and one object; a reader that fetches a whole pack (check --read-data) refuses more.
 MAX_PACK_BYTES = HEAD_BYTES + MAX_INDEX + TARGET_BYTES + (1 << 20)
@@ -106,7 +110,16 @@ def open_index(pack_key: bytes, pack_id: bytes, head: bytes, what: str) -> PackI
         raise IntegrityError(f"{what}: {exc}") from exc
     if len(head) < HEAD_BYTES + n:
         raise IntegrityError(f"{what}: pack ends inside its header")
-    wire = S.open_secret(pack_key, head[HEAD_BYTES : HEAD_BYTES + n], what)
+    return open_sealed_index(pack_key, pack_id, head[HEAD_BYTES : HEAD_BYTES + n], what)
+
+
+def open_sealed_index(pack_key: bytes, pack_id: bytes, sealed: bytes, what: str) -> PackIndex:
+    """Decrypt and check a pack's sealed index alone (the `s` bytes after the first HEAD_BYTES: a reader
+    that fetched them as one range hands them over without a copy)."""
+    n = len(sealed)
+    if n > MAX_INDEX or n < SEAL_OVERHEAD or (n - SEAL_OVERHEAD) % WIRE_BYTES:
+        raise IntegrityError(f"{what}: pack index length is impossible")
+    wire = S.open_secret(pack_key, sealed, what)
     entries = bytearray()
     offset = HEAD_BYTES + n
     for object_id, length in _WIRE.iter_unpack(wire):

@@ -65,12 +65,15 @@ def tree_objects(
 def read_node(readers: list[ShareStore], node_id: bytes, level: int, what: str) -> ManifestNode:
     """A manifest node from the first reader that holds it intact; else the first failure."""
     failure: Exception | None = None
-    for store in readers:
-        try:
-            return store.node(node_id, level, what)
-        except (IntegrityError, RemoteError) as exc:
-            failure = failure or exc
-    raise failure or IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: no remote to read it from")
+    try:
+        for store in readers:
+            try:
+                return store.node(node_id, level, what)
+            except (IntegrityError, RemoteError) as exc:
+                failure = failure or exc
+        raise failure or IntegrityError(f"manifest {node_id.hex()[:16]} of {what}: no remote to read it from")
+    finally:
+        failure = None  # (else this frame and the exception's traceback hold each other: review 7, F3)
 
 
 def lacking(store: ShareStore, objects: dict[bytes, str]) -> list[bytes]:

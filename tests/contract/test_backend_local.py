@@ -12,7 +12,7 @@ from contract import BackendContract
 
 from fog.backends.base import open_backend
 from fog.backends.local import LocalBackend
-from fog.errors import ReadOnlyRemote, RemoteError, UsageError
+from fog.errors import AlreadyExists, ObjectNotFound, ReadOnlyRemote, RemoteError, UsageError
 
 
 @pytest.fixture
@@ -181,3 +181,75 @@ def test_relative_path_and_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert LocalBackend.from_url("rel").root == tmp_path / "rel"
     monkeypatch.setenv("HOME", str(tmp_path))
     assert LocalBackend.from_url("~/rel").root == tmp_path / "rel"
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_symlinked_directory_below_the_root_is_never_followed(tmp_path: Path, depth: int, warm: bool) -> None:
+    """Review 7, F1: a store that replaces a directory below the root (`d`, or `d/e`) by a symlink to a
+    directory elsewhere: every call refuses it (UnreadableObject: exit 4) and nothing outside is created,
+    read, replaced or deleted -- also by a backend that had the directory open before the swap (it goes on
+    using the directory it opened, never the link)."""
+    from fog.errors import UnreadableObject
+
+    root, outside = tmp_path / "remote", tmp_path / "outside"
+    b = LocalBackend.from_url(str(root), create=True)
+    d = "d/e" if depth == 2 else "d"
+    b.put(f"{d}/x", b"1")
+    if warm:
+        assert b.get(f"{d}/x") == b"1" and list(b.list(f"{d}/")) == [f"{d}/x"]
+    else:
+        b = LocalBackend.from_url(str(root))  # (its directories are reached afresh)
+    outside.mkdir()
+    (outside / "x").write_bytes(b"outside")
+    (outside / "y").write_bytes(b"outside")
+    (root / d).rename(tmp_path / "aside")
+    (root / d).symlink_to(outside, target_is_directory=True)
+    calls = [
+        lambda: b.put(f"{d}/x", b"2"),
+        lambda: b.put(f"{d}/new", b"2"),
+        lambda: b.put_new(f"{d}/new", b"2"),
+        lambda: b.put(f"{d}/sub/new", b"2"),
+        lambda: b.delete(f"{d}/y"),
+        lambda: b.get(f"{d}/x"),
+        lambda: b.get_range(f"{d}/x", 0, 3),
+        lambda: b.exists(f"{d}/x"),
+        lambda: list(b.list(f"{d}/")),
+    ]
+    for call in calls:
+        if warm:  # the directory kept open is the one moved aside: used, and the link never followed
+            try:
+                call()
+            except (ObjectNotFound, AlreadyExists):
+                pass
+            continue
+        with pytest.raises(UnreadableObject, match="is a symbolic link, not a directory"):
+            call()
+    assert sorted(p.name for p in outside.iterdir()) == ["x", "y"]
+    assert (outside / "x").read_bytes() == b"outside"
+    with pytest.raises(UnreadableObject, match="is a symbolic link"):
+        list(b.list(""))  # a symlinked directory inside a listing: refused, not followed
+    b.close()
+    fresh = LocalBackend.from_url(str(root))
+    with pytest.raises(UnreadableObject):
+        fresh.put(f"{d}/x", b"3")
+    fresh.close()
+
+
+def test_a_directory_removed_and_made_again_behind_the_backend_is_reached_afresh(backend: LocalBackend) -> None:
+    """The backend keeps its directories open; one removed (and made again) by another process meanwhile is
+    opened again, not written into while deleted (nor its new objects reported missing)."""
+    import shutil
+
+    backend.put("d/e/x", b"1")
+    assert backend.get("d/e/x") == b"1"
+    shutil.rmtree(backend.root / "d")
+    (backend.root / "d" / "e").mkdir(parents=True)
+    (backend.root / "d" / "e" / "z").write_bytes(b"made elsewhere")
+    assert backend.get("d/e/z") == b"made elsewhere"
+    shutil.rmtree(backend.root / "d")
+    backend.put("d/e/y", b"2")
+    assert (backend.root / "d" / "e" / "y").read_bytes() == b"2"
+    assert sorted(backend.list("d/")) == ["d/e/y"]
+    with pytest.raises(ObjectNotFound):
+        backend.get("d/e/x")

@@ -35,7 +35,8 @@ _real_open = io.open
 
 def _wrap(fn):
     def opener(path, *args, **kwargs):
-        _note(path)
+        if kwargs.get("dir_fd") is None:  # (relative to a directory descriptor: a remote's object)
+            _note(path)
         return fn(path, *args, **kwargs)
     return opener
 

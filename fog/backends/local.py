@@ -177,10 +177,10 @@ class LocalBackend:
             try:
                 fd = os.open(self.root, flags)
             except FileNotFoundError:
-                if not create:
-                    raise
-                self._makedirs(str(self.root))
-                fd = os.open(self.root, flags)
+                # never made again here (only `from_url(create=True)`, at init or remote add, makes it): a
+                # disk unmounted meanwhile leaves its empty mount point, and a store made under it on the
+                # system disk took this device's pushes (review 7 netfail F5)
+                raise RemoteError(f"remote {self.url}: directory {self.root} is gone; is the disk mounted?") from None
             self._fds[""] = fd
             _kept += 1
             return fd
@@ -273,28 +273,6 @@ class LocalBackend:
             while p not in self._dirty and len(p) > len(root):  # new directories must be durable too
                 self._dirty.add(p)
                 p = os.path.dirname(p)
-
-    def _makedirs(self, path: str) -> None:
-        """os.makedirs with this backend's directory mode on every directory it makes (os.makedirs gives
-        the mode to the last one only). Only for the root and above it: below, `_open_dir` makes them."""
-        if self._dir_mode == 0o777:
-            os.makedirs(path, exist_ok=True)
-            return
-        try:
-            os.mkdir(path, self._dir_mode)
-        except FileExistsError:
-            if not os.path.isdir(path):
-                raise
-        except FileNotFoundError:
-            parent = os.path.dirname(path)
-            if parent == path:
-                raise
-            self._makedirs(parent)
-            try:
-                os.mkdir(path, self._dir_mode)
-            except FileExistsError:
-                if not os.path.isdir(path):
-                    raise
 
     def _write_tmp(self, dir_fd: int, data: bytes) -> str:
         """Write `data` to a fresh temporary file in the directory `dir_fd` and return its name there."""

@@ -253,3 +253,25 @@ def test_a_directory_removed_and_made_again_behind_the_backend_is_reached_afresh
     assert sorted(backend.list("d/")) == ["d/e/y"]
     with pytest.raises(ObjectNotFound):
         backend.get("d/e/x")
+
+
+@pytest.mark.parametrize("opened", [False, True])
+def test_a_remote_directory_gone_is_never_made_again(tmp_path: Path, opened: bool) -> None:
+    """review 7 netfail F5: the USB disk unmounted during a push left the empty mount point; the backend
+    made the remote's directories again under it, on the system disk, and wrote packs and a batch there
+    (exit 0; once the disk was back every command said "rolled back"). README: a missing directory is never
+    silently recreated."""
+    mount = tmp_path / "media" / "usb"
+    mount.mkdir(parents=True)
+    root = mount / "fog"
+    b = LocalBackend.from_url(str(root), create=True)
+    if opened:
+        b.put("shares/x/packs/ab/first", b"1")  # the root and its directories are open
+    for d in sorted(root.rglob("*"), reverse=True):
+        d.rmdir() if d.is_dir() else d.unlink()
+    root.rmdir()  # the disk went away: the mount point is empty
+    fresh = LocalBackend(root) if not opened else b
+    with pytest.raises(RemoteError) as e:
+        fresh.put("shares/x/packs/ab/second", b"2")
+    assert "mounted" in str(e.value), e.value
+    assert not root.exists() and list(mount.iterdir()) == []

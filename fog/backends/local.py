@@ -511,8 +511,17 @@ def _unlink_quietly(name: str, dir_fd: int) -> None:
         pass  # a stray temporary file is never listed
 
 
-def _names(fd: int, here: str, refuse: Callable[[str], UnreadableObject]) -> Iterator[str]:
-    """The object names below the open directory `fd` (named `here`), no symlink followed."""
+MAX_DEPTH = 16  # directories below a listed prefix: fog's layout has at most 5 (shares/<id>/packs/ab/...)
+
+
+def _names(fd: int, here: str, refuse: Callable[[str], UnreadableObject], depth: int = 0) -> Iterator[str]:
+    """The object names below the open directory `fd` (named `here`), no symlink followed. A store that
+    nests directories deeper than MAX_DEPTH is refused (1,100 of them crashed every command with a
+    RecursionError, review 7 attacker F6)."""
+    if depth > MAX_DEPTH:
+        raise UnreadableObject(
+            f"{here}: directories nested deeper than any fog store makes: refused (remove them, then `fog check`)"
+        )
     with os.scandir(fd) as it:
         entries = list(it)
     below = []
@@ -540,7 +549,7 @@ def _names(fd: int, here: str, refuse: Callable[[str], UnreadableObject]) -> Ite
                 continue
             raise
         try:
-            yield from _names(sub, f"{here}/{part}" if here else part, refuse)
+            yield from _names(sub, f"{here}/{part}" if here else part, refuse, depth + 1)
         finally:
             os.close(sub)
 

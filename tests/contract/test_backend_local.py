@@ -275,3 +275,18 @@ def test_a_remote_directory_gone_is_never_made_again(tmp_path: Path, opened: boo
         fresh.put("shares/x/packs/ab/second", b"2")
     assert "mounted" in str(e.value), e.value
     assert not root.exists() and list(mount.iterdir()) == []
+
+
+def test_directories_nested_without_end_are_refused_not_a_crash(tmp_path: Path) -> None:
+    """review 7 attacker F6: 1,100 nested directories under config/<locator>/ made every command on every
+    device die with a RecursionError (one open descriptor per level too)."""
+    from fog.errors import UnreadableObject
+
+    b = LocalBackend.from_url(str(tmp_path / "r"), create=True)
+    b.put("config/abc/0001", b"x")
+    deep = tmp_path / "r" / "config" / "abc"
+    for _ in range(40):  # (1,100 in the review, made with relative mkdirs: PATH_MAX stops a test's path)
+        deep = deep / "a"
+    deep.mkdir(parents=True)
+    with pytest.raises(UnreadableObject, match="nested deeper"):
+        list(b.list("config"))

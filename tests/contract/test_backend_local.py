@@ -217,10 +217,11 @@ def test_a_symlinked_directory_below_the_root_is_never_followed(tmp_path: Path, 
         lambda: list(b.list(f"{d}/")),
     ]
     for call in calls:
-        if warm:  # the directory kept open is the one moved aside: used, and the link never followed
+        if warm:  # the directory kept open is the one moved aside: used, and the link never followed (or,
+            # when the process keeps its most descriptors already, as after many tests, reached afresh: refused)
             try:
                 call()
-            except (ObjectNotFound, AlreadyExists):
+            except (ObjectNotFound, AlreadyExists, UnreadableObject):
                 pass
             continue
         with pytest.raises(UnreadableObject, match="is a symbolic link, not a directory"):

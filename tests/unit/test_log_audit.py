@@ -21,7 +21,7 @@ LOG = "ab" * 16
 @pytest.fixture
 def log(tmp_path: Path) -> tuple[ShareStore, list[bytes], LogOwner, list[bytes]]:
     """A log of 20 chained batches, signed; (store, user secrets, its owner, chain hash of each)."""
-    store = ShareStore(LocalBackend(tmp_path / "remote"), K.ShareKeys.generate())
+    store = ShareStore(LocalBackend.from_url(str(tmp_path / "remote"), create=True), K.ShareKeys.generate())
     _, dev_pk = S.new_keypair()
     user_sk, _ = S.new_keypair()
     seed, sign_pk = S.new_signing_key()

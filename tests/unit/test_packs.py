@@ -20,7 +20,7 @@ from fog.store import PackCatalog, Packer, ShareStore
 
 @pytest.fixture
 def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
-    b = LocalBackend(tmp_path / "remote")
+    b = LocalBackend.from_url(str(tmp_path / "remote"), create=True)
     monkeypatch.setattr(b, "sync", lambda: None)
     return b
 
@@ -123,7 +123,7 @@ def test_an_object_packed_twice_is_read_from_the_copy_this_remote_has(
     tmp_path: Path, backend: LocalBackend, keys: K.ShareKeys
 ) -> None:
     catalog = PackCatalog()
-    elsewhere = ShareStore(LocalBackend(tmp_path / "elsewhere"), keys, catalog=catalog)
+    elsewhere = ShareStore(LocalBackend.from_url(str(tmp_path / "elsewhere"), create=True), keys, catalog=catalog)
     here = ShareStore(backend, keys, catalog=catalog)
     data = b"packed by two devices" * 50
     object_id = here.object_id(data)
@@ -380,7 +380,7 @@ def test_a_header_read_under_another_packs_name_does_not_hide_objects_on_an_inta
     (a header cannot be checked against its name); A's objects are then in no known place. A read from
     an intact remote reads its headers again, and the copy whose bytes match the name wins; the bad
     copy's header never replaces it."""
-    intact = ShareStore(LocalBackend(tmp_path / "intact"), keys)
+    intact = ShareStore(LocalBackend.from_url(str(tmp_path / "intact"), create=True), keys)
     packs: list[P.PackIndex] = []
 
     def ship(data: bytes, index: P.PackIndex) -> None:  # the same pack to both remotes

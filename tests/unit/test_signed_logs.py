@@ -26,7 +26,9 @@ class Log:
     """One device's log in one share on a local store, written batch by batch."""
 
     def __init__(self, tmp_path: Path, keys: K.ShareKeys | None = None) -> None:
-        self.store = ShareStore(LocalBackend(tmp_path / "remote"), keys or K.ShareKeys.generate())
+        self.store = ShareStore(
+            LocalBackend.from_url(str(tmp_path / "remote"), create=True), keys or K.ShareKeys.generate()
+        )
         self.dev_sk, self.dev_pk = S.new_keypair()
         self.user_sk, self.user_pk = S.new_keypair()
         self.seed, self.sign_pk = S.new_signing_key()

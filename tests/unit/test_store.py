@@ -23,7 +23,7 @@ MASTER = bytes(range(16))
 
 @pytest.fixture
 def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
-    b = LocalBackend(tmp_path / "remote")
+    b = LocalBackend.from_url(str(tmp_path / "remote"), create=True)
     monkeypatch.setattr(b, "sync", lambda **_: None)  # syncfs is slow on a busy disk; durability is not tested here
     return b
 

@@ -143,7 +143,7 @@ class LocalBackend:
         closes it (True when the process keeps enough descriptors already)."""
         fd = self._fds.get("")
         if fd is None:
-            fd = self._open_root(create)
+            fd = self._open_root()
         if not rel:
             return fd, False
         parts = rel.split("/")
@@ -167,7 +167,7 @@ class LocalBackend:
             raise
         return fd, owned
 
-    def _open_root(self, create: bool) -> int:
+    def _open_root(self) -> int:
         global _kept
         with _FDS_LOCK:
             fd = self._fds.get("")
